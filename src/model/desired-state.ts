@@ -1,0 +1,71 @@
+/** What the planner wants the node to look like; drivers make the kernel match it. Plain data only. */
+
+export interface DesiredVxlanLink {
+  name: string;
+  vni: number;
+  /** UDP destination port. */
+  port: number;
+  mtu: number;
+  /** Underlay address the VTEP sends from (the node's IP). */
+  local: string;
+  /** Underlay peer (the gateway's private IP) on non-gateway nodes; absent on the gateway. */
+  remote?: string;
+  /** Underlay interface name. */
+  underlayDevice: string;
+  /** The VTEP address with prefix, e.g. 240.1.0.12/8. */
+  address: string;
+}
+
+export interface DesiredRoute {
+  table: number;
+  /** Destination CIDR, e.g. 10.2.0.0/16. */
+  dst: string;
+  gateway?: string;
+  dev: string;
+  /** Preferred source address. */
+  src?: string;
+}
+
+export interface DesiredRule {
+  priority: number;
+  table: number;
+}
+
+/** A VXLAN forwarding database entry: all-zeros MAC towards one peer VTEP underlay address. */
+export interface DesiredFdbEntry {
+  dev: string;
+  mac: string;
+  dst: string;
+}
+
+export interface DesiredSysctl {
+  /** Path below /proc/sys, e.g. net/ipv4/conf/vx-submariner/rp_filter. */
+  key: string;
+  value: string;
+}
+
+export type MssClamp = { mode: 'pmtu' } | { mode: 'fixed'; mss: number };
+
+/** Backend-neutral packet filter intent; rendered to iptables-restore or nft text by plan/filter-*. */
+export interface DesiredFilter {
+  localCidrs: string[];
+  remoteCidrs: string[];
+  /** SNAT target for 240.0.0.0/8 leaving vx-submariner; absent until the CNI interface is known. */
+  cniAddress?: string;
+  vxlanDevice: string;
+  vxlanPort: number;
+  mssClamp: MssClamp;
+}
+
+export interface DesiredState {
+  links: DesiredVxlanLink[];
+  routes: DesiredRoute[];
+  rules: DesiredRule[];
+  fdb: DesiredFdbEntry[];
+  sysctls: DesiredSysctl[];
+  filter: DesiredFilter | null;
+}
+
+export const EMPTY_DESIRED_STATE: DesiredState = Object.freeze({
+  links: [], routes: [], rules: [], fdb: [], sysctls: [], filter: null,
+}) as DesiredState;
