@@ -1,0 +1,152 @@
+/**
+ * IPv4 address and CIDR arithmetic on plain numbers (unsigned 32-bit). Pure.
+ * IPv6 is recognised only so that callers can reject it with the right reason.
+ */
+import { isIPv6 } from 'node:net';
+import { OWNERSHIP } from './ownership.ts';
+
+export interface Cidr {
+  /** Network address as an unsigned 32-bit integer, host bits cleared. */
+  readonly network: number;
+  readonly prefixLength: number;
+}
+
+export type IpFamily = 'ipv4' | 'ipv6' | 'unknown';
+
+export type AddressParse =
+  | { ok: true; address: number }
+  | { ok: false; family: IpFamily; message: string };
+
+export type CidrParse =
+  | { ok: true; cidr: Cidr; text: string; hostBitsSet: boolean }
+  | { ok: false; family: IpFamily; message: string };
+
+const OCTET = /^(0|[1-9][0-9]{0,2})$/;
+const PREFIX = /^(0|[1-9][0-9]?)$/;
+
+/** Which family a textual address or CIDR claims to be, without judging the rest of it. */
+export function detectFamily(text: string): IpFamily {
+  const address = text.includes('/') ? text.slice(0, text.indexOf('/')) : text;
+  if (isIPv6(address)) return 'ipv6';
+  if (/^[0-9.]+$/.test(address) && address.includes('.')) return 'ipv4';
+  return 'unknown';
+}
+
+/** Strict dotted-quad parse: four decimal octets, no leading zeros (they read as octal elsewhere), no spaces. */
+export function parseIpv4(text: unknown): AddressParse {
+  if (typeof text !== 'string') return { ok: false, family: 'unknown', message: `expected a string, got ${describeType(text)}` };
+  if (isIPv6(text)) return { ok: false, family: 'ipv6', message: `"${clip(text)}" is an IPv6 address; only IPv4 is supported` };
+  const parts = text.split('.');
+  if (parts.length !== 4) return { ok: false, family: 'unknown', message: `"${clip(text)}" is not a dotted-quad IPv4 address` };
+  let address = 0;
+  for (const part of parts) {
+    if (!OCTET.test(part)) {
+      const why = /^0[0-9]+$/.test(part) ? `octet "${part}" has a leading zero` : `octet "${clip(part)}" is not a decimal number`;
+      return { ok: false, family: 'ipv4', message: `"${clip(text)}" is not a valid IPv4 address: ${why}` };
+    }
+    const value = Number(part);
+    if (value > 255) return { ok: false, family: 'ipv4', message: `"${clip(text)}" is not a valid IPv4 address: octet ${value} is above 255` };
+    address = address * 256 + value;
+  }
+  return { ok: true, address };
+}
+
+export function formatIpv4(address: number): string {
+  return `${(address >>> 24) & 255}.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}`;
+}
+
+export function prefixMask(prefixLength: number): number {
+  return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
+}
+
+/**
+ * Parses "a.b.c.d/n". Host bits set (10.1.2.3/16) are normalised to the network (10.1.0.0/16)
+ * and reported through `hostBitsSet`, so callers decide whether that is a warning or an error.
+ */
+export function parseCidr(text: unknown): CidrParse {
+  if (typeof text !== 'string') return { ok: false, family: 'unknown', message: `expected a CIDR string, got ${describeType(text)}` };
+  const slash = text.indexOf('/');
+  if (slash < 0) {
+    const family = detectFamily(text);
+    if (family === 'ipv6') return { ok: false, family, message: `"${clip(text)}" is IPv6; only IPv4 is supported` };
+    return { ok: false, family, message: `"${clip(text)}" is not a CIDR (expected address/prefix, e.g. 10.0.0.0/16)` };
+  }
+  const addressText = text.slice(0, slash);
+  const prefixText = text.slice(slash + 1);
+  if (isIPv6(addressText)) return { ok: false, family: 'ipv6', message: `"${clip(text)}" is an IPv6 CIDR; only IPv4 is supported` };
+  const address = parseIpv4(addressText);
+  if (!address.ok) return { ok: false, family: address.family, message: `"${clip(text)}" is not a valid CIDR: ${address.message}` };
+  if (!PREFIX.test(prefixText) || Number(prefixText) > 32) {
+    return { ok: false, family: 'ipv4', message: `"${clip(text)}" is not a valid CIDR: prefix length "${clip(prefixText)}" is not a number from 0 to 32` };
+  }
+  const prefixLength = Number(prefixText);
+  const network = (address.address & prefixMask(prefixLength)) >>> 0;
+  const cidr = { network, prefixLength };
+  return { ok: true, cidr, text: formatCidr(cidr), hostBitsSet: network !== address.address };
+}
+
+export function formatCidr(cidr: Cidr): string {
+  return `${formatIpv4(cidr.network)}/${cidr.prefixLength}`;
+}
+
+/** Last address covered by the CIDR, as an unsigned integer. */
+export function lastAddress(cidr: Cidr): number {
+  return (cidr.network | (~prefixMask(cidr.prefixLength) >>> 0)) >>> 0;
+}
+
+export function containsAddress(cidr: Cidr, address: number): boolean {
+  return ((address & prefixMask(cidr.prefixLength)) >>> 0) === cidr.network;
+}
+
+/** True when `inner` lies entirely within `outer` (a CIDR contains itself). */
+export function containsCidr(outer: Cidr, inner: Cidr): boolean {
+  return inner.prefixLength >= outer.prefixLength && containsAddress(outer, inner.network);
+}
+
+/** Two CIDRs overlap exactly when one contains the other. */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  return containsCidr(a, b) || containsCidr(b, a);
+}
+
+/** Orders by network address, then wider prefix first: the natural order of a routing table dump. */
+export function compareCidrs(a: Cidr, b: Cidr): number {
+  return a.network - b.network || a.prefixLength - b.prefixLength;
+}
+
+/** Orders canonical CIDR or address strings numerically; unparseable strings sort last, by text. */
+export function compareCidrTexts(a: string, b: string): number {
+  const pa = parseCidrOrAddress(a);
+  const pb = parseCidrOrAddress(b);
+  if (pa && pb) return compareCidrs(pa, pb);
+  if (pa) return -1;
+  if (pb) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function parseCidrOrAddress(text: string): Cidr | null {
+  const cidr = parseCidr(text);
+  if (cidr.ok) return cidr.cidr;
+  const address = parseIpv4(text);
+  return address.ok ? { network: address.address, prefixLength: 32 } : null;
+}
+
+/** Submariner's VTEP address: the node IP with its first octet replaced by 240 (e.g. 10.1.2.3 -> 240.1.2.3). */
+export function vtepIp(nodeIp: number): number {
+  return ((OWNERSHIP.vtepFirstOctet << 24) | (nodeIp & 0x00ffffff)) >>> 0;
+}
+
+/** The VTEP address with its /8 prefix, as the vx-submariner link carries it: "240.b.c.d/8". */
+export function vtepAddress(nodeIp: number): string {
+  return `${formatIpv4(vtepIp(nodeIp))}/8`;
+}
+
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${clip(String(value))}`;
+}
+
+/** Keeps error messages bounded when the input is a huge garbage string. */
+export function clip(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}...(${text.length} chars)` : text;
+}
