@@ -1,0 +1,69 @@
+import { Registry, Gauge, Counter, Histogram, collectDefaultMetrics } from 'prom-client';
+
+/** All of seaway's own metrics, built once in main on one registry and passed to whoever records. */
+export interface Metrics {
+  registry: Registry;
+  ready: Gauge;
+  initWaitSeconds: Gauge<'wait'>;
+  initWaitCompletedTimestamp: Gauge<'wait'>;
+  initWaitPending: Gauge<'wait'>;
+  cniInterfaceInfo: Gauge<'interface' | 'address'>;
+  nodeReady: Gauge;
+  apiErrors: Counter<'operation'>;
+  reconcilePassSeconds: Histogram<'result'>;
+  reconcilePasses: Counter<'result'>;
+  lastSuccessfulPassTimestamp: Gauge;
+  kernelOperations: Counter<'kind' | 'op' | 'result'>;
+  ownedObjects: Gauge<'kind'>;
+  rejectedEndpoints: Gauge<'reason'>;
+  duplicateEndpoints: Gauge;
+  isGateway: Gauge;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const lastPass = new Gauge({
+    name: 'seaway_reconcile_last_success_timestamp_seconds',
+    help: 'Unix time of the last reconcile pass that succeeded (time since = now - this)',
+    registers,
+  });
+  return {
+    registry,
+    ready: new Gauge({ name: 'seaway_ready', help: '1 when the node is fully programmed and /readyz answers 200', registers }),
+    initWaitSeconds: new Gauge({
+      name: 'seaway_init_wait_seconds', help: 'Time spent in each init wait so far (final once it completed)', labelNames: ['wait'], registers,
+    }),
+    initWaitCompletedTimestamp: new Gauge({
+      name: 'seaway_init_wait_completed_timestamp_seconds', help: 'Unix time at which each init wait last completed', labelNames: ['wait'], registers,
+    }),
+    initWaitPending: new Gauge({
+      name: 'seaway_init_wait_pending', help: '1 while the init wait is pending', labelNames: ['wait'], registers,
+    }),
+    cniInterfaceInfo: new Gauge({
+      name: 'seaway_cni_interface_info', help: 'The CNI interface in use (value 1)', labelNames: ['interface', 'address'], registers,
+    }),
+    nodeReady: new Gauge({ name: 'seaway_node_ready', help: '1 when this node\'s Node object reports Ready=True', registers }),
+    apiErrors: new Counter({
+      name: 'seaway_api_errors_total', help: 'Errors talking to the Kubernetes API, by operation', labelNames: ['operation'], registers,
+    }),
+    reconcilePassSeconds: new Histogram({
+      name: 'seaway_reconcile_pass_duration_seconds', help: 'Duration of reconcile passes', labelNames: ['result'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
+    }),
+    reconcilePasses: new Counter({ name: 'seaway_reconcile_passes_total', help: 'Reconcile passes by result', labelNames: ['result'], registers }),
+    lastSuccessfulPassTimestamp: lastPass,
+    kernelOperations: new Counter({
+      name: 'seaway_kernel_operations_total', help: 'Kernel writes by object kind, operation and result', labelNames: ['kind', 'op', 'result'], registers,
+    }),
+    ownedObjects: new Gauge({ name: 'seaway_owned_objects', help: 'Objects seaway owns in the kernel, by kind', labelNames: ['kind'], registers }),
+    rejectedEndpoints: new Gauge({
+      name: 'seaway_rejected_endpoints', help: 'Endpoints currently rejected, by reason', labelNames: ['reason'], registers,
+    }),
+    duplicateEndpoints: new Gauge({
+      name: 'seaway_duplicate_endpoints', help: 'Endpoints ignored because a newer one exists for the same cluster', registers,
+    }),
+    isGateway: new Gauge({ name: 'seaway_is_gateway', help: '1 when this node is the active gateway of its cluster', registers }),
+  };
+}
