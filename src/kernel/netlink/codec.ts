@@ -1,0 +1,142 @@
+/**
+ * Netlink wire format: message headers, attributes (TLVs) and the address helpers rtnetlink needs.
+ * Host byte order is little-endian on every platform seaway targets (x64, arm64); checked at load.
+ */
+import { endianness } from 'node:os';
+
+if (endianness() !== 'LE') throw new Error('seaway netlink codec supports little-endian hosts only');
+
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP_INTR = 0x10;
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
+
+export const NLA_F_NESTED = 0x8000;
+const NLA_TYPE_MASK = 0x3fff;
+
+export interface NetlinkMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  /** The message payload after the 16-byte header. */
+  payload: Buffer;
+}
+
+export const align4 = (n: number): number => (n + 3) & ~3;
+
+/** Encodes one attribute; `value` may itself be encoded attributes (pass nested=true). */
+export function attr(type: number, value: Buffer, nested = false): Buffer {
+  const len = 4 + value.length;
+  const out = Buffer.alloc(align4(len));
+  out.writeUInt16LE(len, 0);
+  out.writeUInt16LE(nested ? type | NLA_F_NESTED : type, 2);
+  value.copy(out, 4);
+  return out;
+}
+
+export const u8 = (v: number): Buffer => Buffer.from([v & 0xff]);
+export function u16(v: number): Buffer { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; }
+export function u16be(v: number): Buffer { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; }
+export function u32(v: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; }
+export const cstring = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]);
+
+/** Builds a complete message (header + fixed struct + attributes). */
+export function encodeMessage(type: number, flags: number, seq: number, body: readonly Buffer[]): Buffer {
+  const payload = Buffer.concat(body);
+  const out = Buffer.alloc(NLMSG_HDRLEN + align4(payload.length));
+  out.writeUInt32LE(NLMSG_HDRLEN + payload.length, 0);
+  out.writeUInt16LE(type, 4);
+  out.writeUInt16LE(flags, 6);
+  out.writeUInt32LE(seq >>> 0, 8);
+  out.writeUInt32LE(0, 12);
+  payload.copy(out, NLMSG_HDRLEN);
+  return out;
+}
+
+/** Splits a datagram into messages; stops at a truncated trailer instead of throwing. */
+export function decodeMessages(datagram: Buffer): NetlinkMessage[] {
+  const messages: NetlinkMessage[] = [];
+  let offset = 0;
+  while (offset + NLMSG_HDRLEN <= datagram.length) {
+    const len = datagram.readUInt32LE(offset);
+    if (len < NLMSG_HDRLEN || offset + len > datagram.length) break;
+    messages.push({
+      type: datagram.readUInt16LE(offset + 4),
+      flags: datagram.readUInt16LE(offset + 6),
+      seq: datagram.readUInt32LE(offset + 8),
+      payload: datagram.subarray(offset + NLMSG_HDRLEN, offset + len),
+    });
+    offset += align4(len);
+  }
+  return messages;
+}
+
+/** Attributes by type (the last one wins for repeated types, which rtnetlink does not send). */
+export function decodeAttributes(buf: Buffer, offset = 0): Map<number, Buffer> {
+  const attrs = new Map<number, Buffer>();
+  while (offset + 4 <= buf.length) {
+    const len = buf.readUInt16LE(offset);
+    if (len < 4 || offset + len > buf.length) break;
+    attrs.set(buf.readUInt16LE(offset + 2) & NLA_TYPE_MASK, buf.subarray(offset + 4, offset + len));
+    offset += align4(len);
+  }
+  return attrs;
+}
+
+export interface NetlinkErrorPayload {
+  /** 0 for an acknowledgement, otherwise a positive errno. */
+  errno: number;
+  /** Sequence number of the request this answers. */
+  requestSeq: number;
+  requestType: number;
+}
+
+export function decodeError(payload: Buffer): NetlinkErrorPayload {
+  if (payload.length < 4 + NLMSG_HDRLEN) return { errno: payload.length >= 4 ? -payload.readInt32LE(0) : 0, requestSeq: 0, requestType: 0 };
+  return { errno: -payload.readInt32LE(0), requestType: payload.readUInt16LE(4 + 4), requestSeq: payload.readUInt32LE(4 + 8) };
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+export function ipv4ToBuffer(ip: string): Buffer {
+  const m = IPV4.exec(ip);
+  const octets = m ? m.slice(1).map(Number) : [];
+  if (octets.length !== 4 || octets.some((o) => o > 255)) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+  return Buffer.from(octets);
+}
+
+export function bufferToIpv4(buf: Buffer): string {
+  return `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
+}
+
+export interface Ipv4Prefix { address: string; prefixLength: number }
+
+/** Parses "a.b.c.d/n" (or a bare address as /32). */
+export function parseIpv4Prefix(cidr: string): Ipv4Prefix {
+  const [address = '', len, ...rest] = cidr.split('/');
+  const prefixLength = len === undefined ? 32 : Number(len);
+  if (rest.length > 0 || !/^\d{1,2}$/.test(len ?? '32') || prefixLength > 32) throw new Error(`not an IPv4 prefix: ${JSON.stringify(cidr)}`);
+  ipv4ToBuffer(address);
+  return { address, prefixLength };
+}
+
+export function macToBuffer(mac: string): Buffer {
+  const parts = mac.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new Error(`not a MAC address: ${JSON.stringify(mac)}`);
+  return Buffer.from(parts.map((p) => parseInt(p, 16)));
+}
+
+export function bufferToMac(buf: Buffer): string {
+  return [...buf].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}

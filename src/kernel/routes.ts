@@ -1,0 +1,110 @@
+import {
+  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, attr, bufferToIpv4, decodeAttributes, ipv4ToBuffer, parseIpv4Prefix, u32,
+} from './netlink/codec.ts';
+import type { NetlinkRequest } from './netlink/connection.ts';
+
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+const AF_INET = 2;
+const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_PREFSRC = 7, RTA_TABLE = 15;
+const RTN_UNICAST = 1;
+const RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_NOWHERE = 255;
+const RT_TABLE_COMPAT = 252;
+const RTNH_F_ONLINK = 4;
+const RTMSG_LEN = 12;
+
+/** An IPv4 route as seaway writes it. */
+export interface RouteSpec {
+  table: number;
+  /** Destination CIDR. */
+  dst: string;
+  gateway?: string;
+  /** Output interface index. */
+  oif?: number;
+  /** Preferred source address. */
+  src?: string;
+  protocol: number;
+  metric?: number;
+  /** Accept a gateway not on a connected network of oif. */
+  onlink?: boolean;
+}
+
+/** An IPv4 route as the kernel reports it. */
+export interface ObservedRoute {
+  table: number;
+  dst: string;
+  gateway?: string;
+  oif?: number;
+  src?: string;
+  protocol: number;
+  metric?: number;
+  scope: number;
+  /** RTN_* (1 unicast, 2 local, 3 broadcast, ...). */
+  type: number;
+  onlink: boolean;
+}
+
+export type RouteWrite = 'create' | 'replace' | 'delete';
+
+export function describeRoute(route: Pick<RouteSpec, 'table' | 'dst' | 'gateway' | 'oif' | 'src'>): string {
+  return `route ${route.dst}${route.gateway ? ` via ${route.gateway}` : ''}${route.oif !== undefined ? ` oif ${route.oif}` : ''}${route.src ? ` src ${route.src}` : ''} table ${route.table}`;
+}
+
+/**
+ * create fails with EEXIST when any route has the same destination and metric (seaway never
+ * overwrites a route it did not make); replace is for routes already observed as seaway's;
+ * delete matches destination, table, metric and protocol, so an unmarked route is never removed.
+ */
+export function encodeRouteRequest(write: RouteWrite, route: RouteSpec): NetlinkRequest {
+  const { address, prefixLength } = parseIpv4Prefix(route.dst);
+  const header = Buffer.alloc(RTMSG_LEN);
+  header[0] = AF_INET;
+  header[1] = prefixLength;
+  header[4] = route.table < 256 ? route.table : RT_TABLE_COMPAT;
+  header[5] = route.protocol;
+  const attrs = [attr(RTA_TABLE, u32(route.table)), attr(RTA_DST, ipv4ToBuffer(address))];
+  if (route.metric !== undefined) attrs.push(attr(RTA_PRIORITY, u32(route.metric)));
+  if (write === 'delete') {
+    header[6] = RT_SCOPE_NOWHERE;
+    return { type: RTM_DELROUTE, flags: 0, body: [header, ...attrs] };
+  }
+  header[6] = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+  header[7] = RTN_UNICAST;
+  if (route.onlink) header.writeUInt32LE(RTNH_F_ONLINK, 8);
+  if (route.gateway) attrs.push(attr(RTA_GATEWAY, ipv4ToBuffer(route.gateway)));
+  if (route.oif !== undefined) attrs.push(attr(RTA_OIF, u32(route.oif)));
+  if (route.src) attrs.push(attr(RTA_PREFSRC, ipv4ToBuffer(route.src)));
+  const flags = NLM_F_CREATE | (write === 'create' ? NLM_F_EXCL : NLM_F_REPLACE);
+  return { type: RTM_NEWROUTE, flags, body: [header, ...attrs] };
+}
+
+export function encodeRouteDump(): Buffer[] {
+  const header = Buffer.alloc(RTMSG_LEN);
+  header[0] = AF_INET;
+  return [header];
+}
+
+export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
+  if (payload.length < RTMSG_LEN || payload[0] !== AF_INET) return undefined;
+  const attrs = decodeAttributes(payload, RTMSG_LEN);
+  const dst = attrs.get(RTA_DST);
+  const table = attrs.get(RTA_TABLE);
+  const gateway = attrs.get(RTA_GATEWAY);
+  const oif = attrs.get(RTA_OIF);
+  const src = attrs.get(RTA_PREFSRC);
+  const metric = attrs.get(RTA_PRIORITY);
+  const route: ObservedRoute = {
+    table: table ? table.readUInt32LE(0) : payload[4]!,
+    dst: `${dst ? bufferToIpv4(dst) : '0.0.0.0'}/${payload[1]}`,
+    protocol: payload[5]!,
+    scope: payload[6]!,
+    type: payload[7]!,
+    onlink: (payload.readUInt32LE(8) & RTNH_F_ONLINK) !== 0,
+  };
+  if (gateway) route.gateway = bufferToIpv4(gateway);
+  if (oif) route.oif = oif.readUInt32LE(0);
+  if (src) route.src = bufferToIpv4(src);
+  if (metric) route.metric = metric.readUInt32LE(0);
+  return route;
+}

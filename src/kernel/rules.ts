@@ -1,0 +1,66 @@
+import { NLM_F_CREATE, NLM_F_EXCL, attr, decodeAttributes, u32, u8 } from './netlink/codec.ts';
+import type { NetlinkRequest } from './netlink/connection.ts';
+
+export const RTM_NEWRULE = 32;
+export const RTM_DELRULE = 33;
+export const RTM_GETRULE = 34;
+const AF_INET = 2;
+const FRA_IIFNAME = 3, FRA_PRIORITY = 6, FRA_FWMARK = 10, FRA_TABLE = 15, FRA_OIFNAME = 17, FRA_PROTOCOL = 21;
+const FR_ACT_TO_TBL = 1;
+const RT_TABLE_COMPAT = 252;
+const FIB_RULE_HDR_LEN = 12;
+
+/** An IPv4 policy rule "priority P lookup T" (no selectors: seaway's rules match all traffic). */
+export interface RuleSpec {
+  priority: number;
+  table: number;
+  /** Marks the rule as seaway's (shown as "proto 147" by ip rule). */
+  protocol?: number;
+}
+
+export interface ObservedRule {
+  priority: number;
+  table: number;
+  protocol: number;
+  /** FR_ACT_* (1 = lookup table). */
+  action: number;
+  /** True when the rule has selectors (from/to/iif/oif/fwmark), so it is not a plain "lookup". */
+  selective: boolean;
+}
+
+export const describeRule = (rule: RuleSpec): string => `rule priority ${rule.priority} lookup ${rule.table}`;
+
+export function encodeRuleRequest(write: 'create' | 'delete', rule: RuleSpec): NetlinkRequest {
+  const header = Buffer.alloc(FIB_RULE_HDR_LEN);
+  header[0] = AF_INET;
+  header[4] = rule.table < 256 ? rule.table : RT_TABLE_COMPAT;
+  header[7] = FR_ACT_TO_TBL;
+  const attrs = [attr(FRA_PRIORITY, u32(rule.priority)), attr(FRA_TABLE, u32(rule.table))];
+  if (rule.protocol !== undefined) attrs.push(attr(FRA_PROTOCOL, u8(rule.protocol)));
+  return write === 'create'
+    ? { type: RTM_NEWRULE, flags: NLM_F_CREATE | NLM_F_EXCL, body: [header, ...attrs] }
+    : { type: RTM_DELRULE, flags: 0, body: [header, ...attrs] };
+}
+
+export function encodeRuleDump(): Buffer[] {
+  const header = Buffer.alloc(FIB_RULE_HDR_LEN);
+  header[0] = AF_INET;
+  return [header];
+}
+
+export function decodeRule(payload: Buffer): ObservedRule | undefined {
+  if (payload.length < FIB_RULE_HDR_LEN || payload[0] !== AF_INET) return undefined;
+  const attrs = decodeAttributes(payload, FIB_RULE_HDR_LEN);
+  const table = attrs.get(FRA_TABLE);
+  const priority = attrs.get(FRA_PRIORITY);
+  const protocol = attrs.get(FRA_PROTOCOL);
+  const selective = payload[1] !== 0 || payload[2] !== 0 || payload[3] !== 0
+    || [FRA_IIFNAME, FRA_OIFNAME, FRA_FWMARK].some((type) => attrs.has(type));
+  return {
+    priority: priority ? priority.readUInt32LE(0) : 0,
+    table: table ? table.readUInt32LE(0) : payload[4]!,
+    protocol: protocol ? protocol[0]! : 0,
+    action: payload[7]!,
+    selective,
+  };
+}
