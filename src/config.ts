@@ -1,0 +1,389 @@
+/**
+ * Command line and environment -> validated configuration. Pure: the caller hands in argv and env.
+ * Precedence per setting: flag, then SEAWAY_* variable, then Submariner's variable name, then default.
+ */
+import { isIPv6 } from 'node:net';
+import { clip, overlaps, parseCidr, parseIpv4, type Cidr } from './model/cidr.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const FILTER_BACKENDS = ['auto', 'iptables', 'nftables'] as const;
+export type FilterBackend = (typeof FILTER_BACKENDS)[number];
+
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export interface RunConfig {
+  command: 'run';
+  clusterId: string;
+  namespace: string;
+  nodeName: string;
+  /** Canonical IPv4 CIDRs, in the order given. */
+  podCidrs: string[];
+  serviceCidrs: string[];
+  /** Interface named by configuration; null means "find the one holding an address in the pod CIDR". */
+  cniInterface: string | null;
+  listen: ListenAddress[];
+  logLevel: LogLevel;
+  /** Path to a kubeconfig; null means in-cluster configuration. */
+  kubeconfig: string | null;
+  minPrefixLength: number;
+  maxSubnetsPerEndpoint: number;
+  filterBackend: FilterBackend;
+  resyncSeconds: number;
+  cniWaitLogSeconds: number;
+  /** Accepted but noteworthy input (e.g. a CIDR with host bits set), for main to log. */
+  warnings: string[];
+}
+
+/** Cleanup must work with the API server gone and a half-broken environment: it needs nothing else. */
+export interface CleanupConfig {
+  command: 'cleanup';
+  logLevel: LogLevel;
+  filterBackend: FilterBackend;
+  warnings: string[];
+}
+
+export type Config = RunConfig | CleanupConfig | { command: 'version' } | { command: 'help'; text: string };
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(problems.length === 1 ? `invalid configuration: ${problems[0]}` : `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Key =
+  | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'listen' | 'logLevel'
+  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds';
+
+interface Setting {
+  flag: string;
+  /** Environment variables in order of precedence. */
+  env: string[];
+  help: string;
+  defaultText?: string;
+}
+
+const SETTINGS: Record<Key, Setting> = {
+  clusterId: { flag: '--cluster-id', env: ['SEAWAY_CLUSTER_ID', 'SUBMARINER_CLUSTERID'], help: 'this cluster\'s id (DNS-1123 label); required for run' },
+  namespace: { flag: '--namespace', env: ['SEAWAY_NAMESPACE', 'SUBMARINER_NAMESPACE'], help: 'namespace of the Endpoint and Cluster objects', defaultText: 'submariner-operator' },
+  nodeName: { flag: '--node-name', env: ['SEAWAY_NODE_NAME', 'NODE_NAME'], help: 'this node\'s name; required for run' },
+  podCidrs: { flag: '--pod-cidrs', env: ['SEAWAY_POD_CIDRS', 'SUBMARINER_CLUSTERCIDR'], help: 'local pod CIDRs, comma separated IPv4; required for run' },
+  serviceCidrs: { flag: '--service-cidrs', env: ['SEAWAY_SERVICE_CIDRS', 'SUBMARINER_SERVICECIDR'], help: 'local service CIDRs, comma separated IPv4; required for run' },
+  cniInterface: { flag: '--cni-interface', env: ['SEAWAY_CNI_INTERFACE'], help: 'CNI interface name', defaultText: 'the interface holding an address in the pod CIDR' },
+  listen: { flag: '--listen', env: ['SEAWAY_LISTEN'], help: 'HTTP listen addresses, comma separated host:port, [v6]:port or unix:/path', defaultText: '0.0.0.0:8080' },
+  logLevel: { flag: '--log-level', env: ['SEAWAY_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')}`, defaultText: 'info' },
+  kubeconfig: { flag: '--kubeconfig', env: ['SEAWAY_KUBECONFIG', 'KUBECONFIG'], help: 'path to a kubeconfig file', defaultText: 'in-cluster configuration' },
+  minPrefixLength: { flag: '--min-prefix-length', env: ['SEAWAY_MIN_PREFIX_LENGTH'], help: 'reject remote subnets broader than this prefix length (1-32)', defaultText: '8' },
+  maxSubnetsPerEndpoint: { flag: '--max-subnets-per-endpoint', env: ['SEAWAY_MAX_SUBNETS_PER_ENDPOINT'], help: 'reject Endpoints listing more subnets (1-4096)', defaultText: '64' },
+  filterBackend: { flag: '--filter-backend', env: ['SEAWAY_FILTER_BACKEND'], help: `packet filter backend: ${FILTER_BACKENDS.join(', ')}`, defaultText: 'auto' },
+  resyncSeconds: { flag: '--resync-seconds', env: ['SEAWAY_RESYNC_SECONDS'], help: 'periodic full reconcile interval (1-86400)', defaultText: '30' },
+  cniWaitLogSeconds: { flag: '--cni-wait-log-seconds', env: ['SEAWAY_CNI_WAIT_LOG_SECONDS'], help: 'how often the CNI interface wait logs what it waits for (1-3600)', defaultText: '15' },
+};
+
+export const DEFAULTS = {
+  namespace: 'submariner-operator',
+  listen: '0.0.0.0:8080',
+  logLevel: 'info' as LogLevel,
+  minPrefixLength: 8,
+  // Submariner Endpoints list the cluster's pod and service CIDRs (a handful, more with extra IP pools or
+  // globalnet). 64 is far beyond real use yet bounds what one bad object can make us program.
+  maxSubnetsPerEndpoint: 64,
+  filterBackend: 'auto' as FilterBackend,
+  // Drift is repaired from kernel events; the resync is only a safety net, so it can be lazy.
+  resyncSeconds: 30,
+  cniWaitLogSeconds: 15,
+};
+
+const FLAG_TO_KEY = new Map<string, Key>(Object.entries(SETTINGS).map(([key, setting]) => [setting.flag, key as Key]));
+
+interface Raw {
+  value: string;
+  /** Where the value came from, for error messages: a flag or an environment variable name. */
+  source: string;
+}
+
+export function helpText(): string {
+  const rows = Object.values(SETTINGS).map((s) => {
+    const defaults = s.defaultText ? ` (default: ${s.defaultText})` : '';
+    return `  ${s.flag} VALUE\n      ${s.help}${defaults}\n      env: ${s.env.join(', ')}`;
+  });
+  return [
+    'Usage: seaway <command> [flags]',
+    '',
+    'Commands:',
+    '  run       run the route agent on this node',
+    '  cleanup   remove everything seaway owns on this node and exit (needs no API server)',
+    '  version   print the version',
+    '',
+    'Flags (flags win over SEAWAY_* variables, which win over Submariner\'s names):',
+    ...rows,
+    '  --help, -h',
+    '      show this text',
+    '',
+  ].join('\n');
+}
+
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
+  const problems: string[] = [];
+  const flags = new Map<Key, Raw>();
+  let command: string | null = null;
+  let help = false;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h' || arg === 'help') { help = true; continue; }
+    if (arg === '--version') { command ??= 'version'; continue; }
+    if (!arg.startsWith('-')) {
+      if (command === null) command = arg;
+      else problems.push(`unexpected argument "${clip(arg)}"`);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    const key = FLAG_TO_KEY.get(name);
+    if (key === undefined) { problems.push(`unknown flag "${clip(name)}" (see --help)`); continue; }
+    let value: string;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) { problems.push(`${name} needs a value`); continue; }
+      value = next;
+      i++;
+    }
+    if (flags.has(key)) { problems.push(`${name} given more than once (use a comma separated list)`); continue; }
+    flags.set(key, { value, source: name });
+  }
+
+  if (help) return { command: 'help', text: helpText() };
+  if (command === 'version') {
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { command: 'version' };
+  }
+  if (command === null) problems.unshift('missing command: expected run, cleanup or version (see --help)');
+  else if (command !== 'run' && command !== 'cleanup') problems.unshift(`unknown command "${clip(command)}": expected run, cleanup or version`);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const lookup = (key: Key): Raw | undefined => {
+    const fromFlag = flags.get(key);
+    if (fromFlag) return fromFlag;
+    for (const name of SETTINGS[key].env) {
+      const value = env[name];
+      // An empty variable is how DaemonSet templates say "not set".
+      if (value !== undefined && value !== '') return { value, source: name };
+    }
+    return undefined;
+  };
+  const warnings: string[] = [];
+  const reader = new Reader(lookup, problems, warnings);
+
+  // Cleanup reads only what it needs; the rest is accepted (an uninstall may reuse the agent's arguments)
+  // and not validated, so a broken setting can never block removing seaway from a node.
+  if (command === 'cleanup') {
+    const config: CleanupConfig = {
+      command: 'cleanup',
+      logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
+      filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
+      warnings,
+    };
+    if (problems.length > 0) throw new ConfigError(problems);
+    return config;
+  }
+
+  // Read in the order of --help so problems are listed in that order too.
+  const clusterId = reader.required('clusterId', dns1123Label);
+  const namespace = reader.optional('namespace', dns1123Label) ?? DEFAULTS.namespace;
+  const nodeName = reader.required('nodeName', dns1123Subdomain);
+  const podCidrs = reader.cidrList('podCidrs');
+  const serviceCidrs = reader.cidrList('serviceCidrs');
+  reader.requireDisjoint('podCidrs', podCidrs, 'serviceCidrs', serviceCidrs);
+  const config: RunConfig = {
+    command: 'run',
+    clusterId,
+    namespace,
+    nodeName,
+    podCidrs: podCidrs.map((c) => c.text),
+    serviceCidrs: serviceCidrs.map((c) => c.text),
+    cniInterface: reader.optional('cniInterface', interfaceName) ?? null,
+    listen: reader.listen(),
+    logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
+    kubeconfig: reader.optional('kubeconfig', kubeconfigPath) ?? null,
+    minPrefixLength: reader.integer('minPrefixLength', 1, 32, DEFAULTS.minPrefixLength),
+    maxSubnetsPerEndpoint: reader.integer('maxSubnetsPerEndpoint', 1, 4096, DEFAULTS.maxSubnetsPerEndpoint),
+    filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
+    resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),
+    cniWaitLogSeconds: reader.integer('cniWaitLogSeconds', 1, 3600, DEFAULTS.cniWaitLogSeconds),
+    warnings,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** A validator returns an error text, or null when the value is fine. */
+type Check = (value: string) => string | null;
+
+interface ParsedCidr { text: string; cidr: Cidr }
+
+class Reader {
+  private readonly lookup: (key: Key) => Raw | undefined;
+  private readonly problems: string[];
+  private readonly warnings: string[];
+
+  constructor(lookup: (key: Key) => Raw | undefined, problems: string[], warnings: string[]) {
+    this.lookup = lookup;
+    this.problems = problems;
+    this.warnings = warnings;
+  }
+
+  private fail(key: Key, raw: Raw | undefined, what: string): void {
+    this.problems.push(`${label(key)}: ${raw ? `value "${clip(raw.value)}" from ${raw.source} ` : ''}${what}`);
+  }
+
+  optional(key: Key, check: Check): string | undefined {
+    const raw = this.lookup(key);
+    if (raw === undefined) return undefined;
+    const value = raw.value.trim();
+    const error = value === '' ? 'is empty' : check(value);
+    if (error !== null) { this.fail(key, raw, error); return undefined; }
+    return value;
+  }
+
+  required(key: Key, check: Check): string {
+    if (this.lookup(key) === undefined) { this.fail(key, undefined, 'is required for "seaway run"'); return ''; }
+    return this.optional(key, check) ?? '';
+  }
+
+  oneOf<T extends string>(key: Key, allowed: readonly T[], fallback: T): T {
+    const value = this.optional(key, (v) => (allowed.includes(v as T) ? null : `is not one of ${allowed.join(', ')}`));
+    return value === undefined ? fallback : (value as T);
+  }
+
+  integer(key: Key, min: number, max: number, fallback: number): number {
+    const value = this.optional(key, (v) => {
+      if (!/^[0-9]+$/.test(v)) return 'is not a whole number';
+      const n = Number(v);
+      return n < min || n > max ? `is out of range ${min}-${max}` : null;
+    });
+    return value === undefined ? fallback : Number(value);
+  }
+
+  cidrList(key: Key): ParsedCidr[] {
+    const raw = this.lookup(key);
+    if (raw === undefined) { this.fail(key, undefined, 'is required for "seaway run"'); return []; }
+    const items = raw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (items.length === 0) { this.fail(key, raw, 'lists no CIDR'); return []; }
+    const parsed: ParsedCidr[] = [];
+    for (const item of items) {
+      const result = parseCidr(item);
+      if (!result.ok) {
+        this.fail(key, raw, result.family === 'ipv6' ? `contains IPv6 CIDR "${clip(item)}": only IPv4 is supported` : `contains an invalid CIDR: ${result.message}`);
+        continue;
+      }
+      if (result.cidr.prefixLength === 0) { this.fail(key, raw, `contains "${item}", which covers every address`); continue; }
+      if (result.hostBitsSet) this.warnings.push(`${label(key)}: "${item}" from ${raw.source} has host bits set; using ${result.text}`);
+      const clash = parsed.find((p) => overlaps(p.cidr, result.cidr));
+      if (clash) {
+        this.fail(key, raw, clash.text === result.text ? `lists ${result.text} twice` : `contains overlapping CIDRs ${clash.text} and ${result.text}`);
+        continue;
+      }
+      parsed.push({ text: result.text, cidr: result.cidr });
+    }
+    return parsed;
+  }
+
+  requireDisjoint(keyA: Key, a: ParsedCidr[], keyB: Key, b: ParsedCidr[]): void {
+    for (const x of a) {
+      for (const y of b) {
+        if (overlaps(x.cidr, y.cidr)) this.problems.push(`${label(keyA)} and ${label(keyB)} overlap: ${x.text} and ${y.text}`);
+      }
+    }
+  }
+
+  listen(): ListenAddress[] {
+    const raw = this.lookup('listen') ?? { value: DEFAULTS.listen, source: 'the default' };
+    const items = raw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (items.length === 0) { this.fail('listen', raw, 'lists no address'); return []; }
+    const result: ListenAddress[] = [];
+    const seen = new Set<string>();
+    for (const item of items) {
+      const parsed = parseListenAddress(item);
+      if (typeof parsed === 'string') { this.fail('listen', raw, `contains "${clip(item)}": ${parsed}`); continue; }
+      const id = parsed.kind === 'unix' ? `unix:${parsed.path}` : `${parsed.host}:${parsed.port}`;
+      if (seen.has(id)) { this.fail('listen', raw, `lists ${item} twice`); continue; }
+      seen.add(id);
+      result.push(parsed);
+    }
+    return result;
+  }
+}
+
+function label(key: Key): string {
+  const setting = SETTINGS[key];
+  return `${setting.flag} (env ${setting.env.join(' or ')})`;
+}
+
+/** host:port, [ipv6]:port, :port (all IPv4 interfaces) or unix:/absolute/path. Port 0 asks for an ephemeral port. */
+export function parseListenAddress(text: string): ListenAddress | string {
+  if (text.startsWith('unix:')) {
+    const path = text.slice('unix:'.length);
+    if (!path.startsWith('/')) return 'a unix socket path must be absolute';
+    // sun_path holds 108 bytes including the terminating NUL.
+    if (Buffer.byteLength(path) > 107) return 'the unix socket path is longer than 107 bytes';
+    if (path.includes('\0')) return 'the unix socket path contains a NUL byte';
+    return { kind: 'unix', path };
+  }
+  let host: string;
+  let portText: string;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0 || text[close + 1] !== ':') return 'expected [ipv6]:port';
+    host = text.slice(1, close);
+    portText = text.slice(close + 2);
+    if (!isIPv6(host)) return `"${clip(host)}" is not an IPv6 address`;
+  } else {
+    const colon = text.lastIndexOf(':');
+    if (colon < 0) return 'expected host:port, [ipv6]:port or unix:/path';
+    host = text.slice(0, colon);
+    portText = text.slice(colon + 1);
+    if (host === '') host = '0.0.0.0';
+    else if (host.includes(':')) return 'an IPv6 host must be written in brackets, e.g. [::]:8080';
+    else if (/^[0-9.]+$/.test(host)) {
+      const address = parseIpv4(host);
+      if (!address.ok) return address.message;
+    } else if (dns1123Subdomain(host) !== null) return `"${clip(host)}" is not an IPv4 address or host name`;
+  }
+  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) return `port "${clip(portText)}" is not a number from 0 to 65535`;
+  return { kind: 'tcp', host, port: Number(portText) };
+}
+
+/** RFC 1123 label as Kubernetes checks it: lowercase alphanumerics and '-', alphanumeric at both ends, at most 63. */
+export function dns1123Label(value: string): string | null {
+  if (value.length > 63) return `is ${value.length} characters long; a DNS-1123 label has at most 63`;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value)) return 'is not a DNS-1123 label (lowercase letters, digits and \'-\', starting and ending with a letter or digit)';
+  return null;
+}
+
+/** RFC 1123 subdomain: dot-separated labels, at most 253 characters (what Kubernetes allows for Node names). */
+export function dns1123Subdomain(value: string): string | null {
+  if (value.length > 253) return `is ${value.length} characters long; a DNS-1123 subdomain has at most 253`;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)) {
+    return 'is not a DNS-1123 subdomain (lowercase letters, digits, \'-\' and \'.\')';
+  }
+  return null;
+}
+
+/** What the kernel accepts as a link name (dev_valid_name): 1-15 bytes, not "." or "..", no '/', ':', NUL or whitespace. */
+export function interfaceName(value: string): string | null {
+  if (Buffer.byteLength(value) > 15) return 'is longer than 15 bytes (IFNAMSIZ)';
+  if (value === '.' || value === '..') return 'is not a valid interface name';
+  if (/[/:\s\0]/.test(value)) return 'contains \'/\', \':\', a space or a NUL, which interface names cannot';
+  return null;
+}
+
+function kubeconfigPath(value: string): string | null {
+  if (value.includes('\0')) return 'contains a NUL byte';
+  if (value.includes(':')) return 'looks like a list of files; give exactly one kubeconfig path';
+  return null;
+}

@@ -1,0 +1,226 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, DEFAULTS, parseConfig, parseListenAddress, type RunConfig } from '../../src/config.ts';
+
+const MINIMAL = ['run', '--cluster-id', 'east', '--node-name', 'node-1', '--pod-cidrs', '10.244.0.0/16', '--service-cidrs', '10.96.0.0/12'];
+
+function run(argv: string[], env: Record<string, string | undefined> = {}): RunConfig {
+  const config = parseConfig(argv, env);
+  assert.equal(config.command, 'run');
+  return config as RunConfig;
+}
+
+function problemsOf(argv: string[], env: Record<string, string | undefined> = {}): string[] {
+  try {
+    parseConfig(argv, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    return [...error.problems];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('minimal run configuration gets the documented defaults', () => {
+  const config = run(MINIMAL);
+  assert.deepEqual(config, {
+    command: 'run', clusterId: 'east', namespace: 'submariner-operator', nodeName: 'node-1',
+    podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], cniInterface: null,
+    listen: [{ kind: 'tcp', host: '0.0.0.0', port: 8080 }], logLevel: 'info', kubeconfig: null,
+    minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, filterBackend: 'auto',
+    resyncSeconds: 30, cniWaitLogSeconds: 15, warnings: [],
+  });
+});
+
+test('every setting is read from its flag, in both --flag value and --flag=value forms', () => {
+  const config = run([
+    'run', '--cluster-id=west', '--namespace', 'mc', '--node-name=n.example', '--pod-cidrs', '10.1.0.0/16, 10.2.0.0/16',
+    '--service-cidrs=10.3.0.0/16', '--cni-interface', 'vxlan.calico', '--listen', '127.0.0.1:9090,[::1]:0,unix:/run/seaway.sock',
+    '--log-level', 'debug', '--kubeconfig', '/etc/kube.conf', '--min-prefix-length', '12', '--max-subnets-per-endpoint', '10',
+    '--filter-backend', 'nftables', '--resync-seconds', '60', '--cni-wait-log-seconds=5',
+  ]);
+  assert.equal(config.clusterId, 'west');
+  assert.equal(config.namespace, 'mc');
+  assert.equal(config.nodeName, 'n.example');
+  assert.deepEqual(config.podCidrs, ['10.1.0.0/16', '10.2.0.0/16']);
+  assert.deepEqual(config.serviceCidrs, ['10.3.0.0/16']);
+  assert.equal(config.cniInterface, 'vxlan.calico');
+  assert.deepEqual(config.listen, [
+    { kind: 'tcp', host: '127.0.0.1', port: 9090 }, { kind: 'tcp', host: '::1', port: 0 }, { kind: 'unix', path: '/run/seaway.sock' },
+  ]);
+  assert.equal(config.logLevel, 'debug');
+  assert.equal(config.kubeconfig, '/etc/kube.conf');
+  assert.equal(config.minPrefixLength, 12);
+  assert.equal(config.maxSubnetsPerEndpoint, 10);
+  assert.equal(config.filterBackend, 'nftables');
+  assert.equal(config.resyncSeconds, 60);
+  assert.equal(config.cniWaitLogSeconds, 5);
+});
+
+test('Submariner variable names are accepted', () => {
+  const config = run(['run'], {
+    SUBMARINER_CLUSTERID: 'east', SUBMARINER_NAMESPACE: 'submariner', SUBMARINER_CLUSTERCIDR: '10.244.0.0/16',
+    SUBMARINER_SERVICECIDR: '10.96.0.0/12', NODE_NAME: 'worker-3',
+  });
+  assert.equal(config.clusterId, 'east');
+  assert.equal(config.namespace, 'submariner');
+  assert.equal(config.nodeName, 'worker-3');
+  assert.deepEqual(config.podCidrs, ['10.244.0.0/16']);
+  assert.deepEqual(config.serviceCidrs, ['10.96.0.0/12']);
+});
+
+test('flags win over SEAWAY_* variables, which win over Submariner names; empty variables count as unset', () => {
+  const env = {
+    SEAWAY_CLUSTER_ID: 'seaway-env', SUBMARINER_CLUSTERID: 'submariner-env',
+    SEAWAY_NODE_NAME: '', NODE_NAME: 'from-node-name',
+    SEAWAY_POD_CIDRS: '10.1.0.0/16', SUBMARINER_CLUSTERCIDR: '10.9.0.0/16',
+    SUBMARINER_SERVICECIDR: '10.96.0.0/12', SEAWAY_LOG_LEVEL: 'warn',
+  };
+  const fromEnv = run(['run'], env);
+  assert.equal(fromEnv.clusterId, 'seaway-env');
+  assert.equal(fromEnv.nodeName, 'from-node-name');
+  assert.deepEqual(fromEnv.podCidrs, ['10.1.0.0/16']);
+  assert.equal(fromEnv.logLevel, 'warn');
+  const fromFlags = run(['run', '--cluster-id', 'flag', '--log-level', 'error'], env);
+  assert.equal(fromFlags.clusterId, 'flag');
+  assert.equal(fromFlags.logLevel, 'error');
+});
+
+test('KUBECONFIG is the last fallback for --kubeconfig', () => {
+  assert.equal(run(MINIMAL, { KUBECONFIG: '/root/.kube/config' }).kubeconfig, '/root/.kube/config');
+  assert.equal(run(MINIMAL, { KUBECONFIG: '/a', SEAWAY_KUBECONFIG: '/b' }).kubeconfig, '/b');
+  assert.match(problemsOf(MINIMAL, { KUBECONFIG: '/a:/b' })[0] ?? '', /--kubeconfig .*KUBECONFIG.*exactly one kubeconfig path/);
+});
+
+test('missing settings for run are all reported at once, naming flag and variables', () => {
+  const problems = problemsOf(['run']);
+  assert.equal(problems.length, 4, problems.join('\n'));
+  assert.match(problems.join('\n'), /--cluster-id \(env SEAWAY_CLUSTER_ID or SUBMARINER_CLUSTERID\): is required/);
+  assert.match(problems.join('\n'), /--node-name \(env SEAWAY_NODE_NAME or NODE_NAME\): is required/);
+  assert.match(problems.join('\n'), /--pod-cidrs \(env SEAWAY_POD_CIDRS or SUBMARINER_CLUSTERCIDR\): is required/);
+  assert.match(problems.join('\n'), /--service-cidrs .*: is required/);
+});
+
+test('ConfigError message contains every problem', () => {
+  assert.throws(() => parseConfig(['run', '--bogus', 'x'], {}), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /unknown flag "--bogus"/);
+    return true;
+  });
+  assert.throws(() => parseConfig(['run'], {}), /invalid configuration:\n {2}- .*cluster-id[^]*node-name/);
+});
+
+test('malformed values are rejected with the setting, its source and the reason', () => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['--cluster-id', 'East_1'], {}, /--cluster-id .*value "East_1" from --cluster-id is not a DNS-1123 label/],
+    [['--cluster-id', 'a'.repeat(64)], {}, /--cluster-id .*at most 63/],
+    [['--cluster-id', '-east'], {}, /not a DNS-1123 label/],
+    [['--node-name', 'Node 1'], {}, /--node-name .*not a DNS-1123 subdomain/],
+    [['--namespace', 'a.b'], {}, /--namespace .*not a DNS-1123 label/],
+    [['--pod-cidrs', '10.244.0.0/33'], {}, /--pod-cidrs .*invalid CIDR.*prefix length "33"/],
+    [['--pod-cidrs', 'fd00::/64'], {}, /--pod-cidrs .*IPv6 CIDR "fd00::\/64": only IPv4/],
+    [['--pod-cidrs', '0.0.0.0/0'], {}, /covers every address/],
+    [['--pod-cidrs', '10.244.0.0'], {}, /not a CIDR/],
+    [['--pod-cidrs', ','], {}, /--pod-cidrs .*lists no CIDR/],
+    [['--pod-cidrs', '10.0.0.0/16,10.0.1.0/24'], {}, /overlapping CIDRs 10.0.0.0\/16 and 10.0.1.0\/24/],
+    [['--pod-cidrs', '10.0.0.0/16,10.0.0.0/16'], {}, /lists 10.0.0.0\/16 twice/],
+    [['--pod-cidrs', '10.96.0.0/16'], {}, /--pod-cidrs .* and --service-cidrs .* overlap: 10.96.0.0\/16 and 10.96.0.0\/12/],
+    [['--service-cidrs', 'junk'], {}, /--service-cidrs .*invalid CIDR/],
+    [['--cni-interface', 'averyveryverylongname'], {}, /--cni-interface .*longer than 15 bytes/],
+    [['--cni-interface', 'eth/0'], {}, /--cni-interface .*contains '\/'/],
+    [['--cni-interface', '..'], {}, /not a valid interface name/],
+    [['--cni-interface', ''], {}, /--cni-interface .*is empty/],
+    [['--listen', 'localhost'], {}, /--listen .*expected host:port/],
+    [['--listen', '0.0.0.0:99999'], {}, /port "99999"/],
+    [['--listen', '0.0.0.0:http'], {}, /port "http"/],
+    [['--listen', '::1:8080'], {}, /IPv6 host must be written in brackets/],
+    [['--listen', '[nothost]:80'], {}, /is not an IPv6 address/],
+    [['--listen', '300.1.1.1:80'], {}, /above 255/],
+    [['--listen', 'unix:relative.sock'], {}, /must be absolute/],
+    [['--listen', `unix:/${'x'.repeat(200)}`], {}, /longer than 107 bytes/],
+    [['--listen', '0.0.0.0:80,0.0.0.0:80'], {}, /lists 0.0.0.0:80 twice/],
+    [['--log-level', 'verbose'], {}, /--log-level .*not one of fatal, error, warn, info, debug, trace, silent/],
+    [['--min-prefix-length', '0'], {}, /--min-prefix-length .*out of range 1-32/],
+    [['--min-prefix-length', '8.5'], {}, /not a whole number/],
+    [['--max-subnets-per-endpoint', '-1'], {}, /--max-subnets-per-endpoint .*not a whole number/],
+    [['--max-subnets-per-endpoint', '100000'], {}, /out of range 1-4096/],
+    [['--filter-backend', 'ebpf'], {}, /--filter-backend .*not one of auto, iptables, nftables/],
+    [['--resync-seconds', '0'], {}, /--resync-seconds .*out of range/],
+    [['--cni-wait-log-seconds', 'soon'], {}, /--cni-wait-log-seconds .*not a whole number/],
+  ];
+  for (const [flags, env, expected] of cases) {
+    const argv = [...MINIMAL, ...flags];
+    // Later flags of the same name would be "given more than once"; replace MINIMAL's instead.
+    const merged = mergeFlags(argv);
+    const problems = problemsOf(merged, env);
+    assert.ok(problems.some((p) => expected.test(p)), `${flags.join(' ')} ${JSON.stringify(env)} -> ${problems.join(' | ')}`);
+  }
+});
+
+function mergeFlags(argv: string[]): string[] {
+  const [command, ...rest] = argv;
+  const values = new Map<string, string>();
+  for (let i = 0; i < rest.length; i += 2) values.set(rest[i] as string, rest[i + 1] as string);
+  return [command as string, ...[...values].flat()];
+}
+
+test('an invalid value from the environment names the variable it came from', () => {
+  const problems = problemsOf([...MINIMAL.filter((_, i) => i < 1 || i > 2)], { SEAWAY_CLUSTER_ID: 'Bad!' });
+  assert.ok(problems.some((p) => /from SEAWAY_CLUSTER_ID/.test(p)), problems.join(' | '));
+});
+
+test('host bits in local CIDRs are normalised and reported as a warning', () => {
+  const config = run(['run', '--cluster-id', 'e', '--node-name', 'n', '--pod-cidrs', '10.244.1.0/16', '--service-cidrs', '10.96.0.1/12']);
+  assert.deepEqual(config.podCidrs, ['10.244.0.0/16']);
+  assert.deepEqual(config.serviceCidrs, ['10.96.0.0/12']);
+  assert.equal(config.warnings.length, 2);
+  assert.match(config.warnings[0] ?? '', /--pod-cidrs .*"10.244.1.0\/16" from --pod-cidrs has host bits set; using 10.244.0.0\/16/);
+});
+
+test('command line structure errors: unknown flag, repeated flag, missing value, stray argument, bad command', () => {
+  assert.match(problemsOf([...MINIMAL, '--nope']).join(), /unknown flag "--nope"/);
+  assert.match(problemsOf([...MINIMAL, '--nope=1']).join(), /unknown flag "--nope"/);
+  assert.match(problemsOf([...MINIMAL, '-x']).join(), /unknown flag "-x"/);
+  assert.match(problemsOf([...MINIMAL, '--cluster-id', 'again']).join(), /--cluster-id given more than once/);
+  assert.match(problemsOf([...MINIMAL, '--log-level']).join(), /--log-level needs a value/);
+  assert.match(problemsOf(['run', '--log-level', '--node-name', 'x']).join(), /--log-level needs a value/);
+  assert.match(problemsOf([...MINIMAL, 'extra']).join(), /unexpected argument "extra"/);
+  assert.match(problemsOf([]).join(), /missing command/);
+  assert.match(problemsOf(['start']).join(), /unknown command "start"/);
+  assert.match(problemsOf(['--log-level', 'info']).join(), /missing command/);
+});
+
+test('help and version need no other settings', () => {
+  const help = parseConfig(['--help'], {});
+  assert.equal(help.command, 'help');
+  if (help.command === 'help') {
+    for (const flag of ['--cluster-id', '--pod-cidrs', '--listen', 'SUBMARINER_CLUSTERCIDR', 'NODE_NAME', 'cleanup']) {
+      assert.ok(help.text.includes(flag), `help mentions ${flag}`);
+    }
+  }
+  assert.equal(parseConfig(['run', '-h', '--cluster-id', 'BAD'], {}).command, 'help');
+  assert.deepEqual(parseConfig(['version'], { SEAWAY_LOG_LEVEL: 'garbage' }), { command: 'version' });
+  assert.deepEqual(parseConfig(['--version'], {}), { command: 'version' });
+});
+
+test('cleanup needs nothing from the API and ignores broken agent settings', () => {
+  assert.deepEqual(parseConfig(['cleanup'], {}), { command: 'cleanup', logLevel: 'info', filterBackend: 'auto', warnings: [] });
+  const config = parseConfig(['cleanup', '--pod-cidrs', 'garbage', '--log-level', 'debug'], { SUBMARINER_CLUSTERID: 'BAD ID' });
+  assert.deepEqual(config, { command: 'cleanup', logLevel: 'debug', filterBackend: 'auto', warnings: [] });
+  assert.match(problemsOf(['cleanup', '--log-level', 'loud']).join(), /--log-level/);
+  assert.match(problemsOf(['cleanup', '--typo']).join(), /unknown flag "--typo"/);
+});
+
+test('parseListenAddress covers host names, empty host and port bounds', () => {
+  assert.deepEqual(parseListenAddress('localhost:80'), { kind: 'tcp', host: 'localhost', port: 80 });
+  assert.deepEqual(parseListenAddress(':8080'), { kind: 'tcp', host: '0.0.0.0', port: 8080 });
+  assert.deepEqual(parseListenAddress('[::]:65535'), { kind: 'tcp', host: '::', port: 65535 });
+  assert.equal(typeof parseListenAddress('host:'), 'string');
+  assert.equal(typeof parseListenAddress('Bad_Host:80'), 'string');
+  assert.equal(typeof parseListenAddress('[::1]8080'), 'string');
+  assert.equal(typeof parseListenAddress('1.2.3:80'), 'string');
+});
+
+test('a huge garbage value yields a bounded message', () => {
+  const problems = problemsOf([...mergeFlags([...MINIMAL, '--pod-cidrs', 'z'.repeat(100_000)])]);
+  assert.ok(problems.every((p) => p.length < 500), problems.map((p) => p.length).join());
+});
