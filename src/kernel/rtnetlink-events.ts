@@ -1,0 +1,141 @@
+import { RawNetlinkSocket } from 'netlink';
+import { decodeMessages } from './netlink/codec.ts';
+import { RTM_DELADDR, RTM_NEWADDR, decodeAddress } from './addresses.ts';
+import { RTM_DELNEIGH, RTM_NEWNEIGH, decodeFdbEntry } from './fdb.ts';
+import { RTM_DELLINK, RTM_NEWLINK, decodeLink } from './links.ts';
+import { RTM_DELROUTE, RTM_NEWROUTE, decodeRoute } from './routes.ts';
+import { RTM_DELRULE, RTM_NEWRULE, decodeRule } from './rules.ts';
+import type { Rtnetlink } from './rtnetlink.ts';
+
+const NETLINK_ROUTE = 0;
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+const GROUP_NUMBERS = { link: 1, neighbour: 3, address: 5, route: 7, rule: 8 } as const;
+
+export type EventGroup = keyof typeof GROUP_NUMBERS;
+export type EventOp = 'new' | 'del';
+
+export type LinkEvent = { type: 'link'; op: EventOp; index: number; name: string; kind?: string; up: boolean; mtu: number };
+export type AddressEvent = { type: 'address'; op: EventOp; index: number; address: string; prefixLength: number };
+export type RouteEvent = { type: 'route'; op: EventOp; table: number; protocol: number; dst: string; oif?: number; gateway?: string };
+export type RuleEvent = { type: 'rule'; op: EventOp; priority: number; table: number; protocol: number };
+/** Bridge FDB entries (AF_BRIDGE neighbours) only; ARP neighbours are not reported. */
+export type FdbEvent = { type: 'fdb'; op: EventOp; ifindex: number; mac: string; dst?: string };
+/** The kernel dropped notifications (receive buffer overrun): whoever depends on them must re-read the state. */
+export type OverflowEvent = { type: 'overflow' };
+
+export type RtnetlinkEvent = LinkEvent | AddressEvent | RouteEvent | RuleEvent | FdbEvent | OverflowEvent;
+
+export interface RtnetlinkSubscription {
+  close(): void;
+}
+
+const op = (type: number, newType: number): EventOp => (type === newType ? 'new' : 'del');
+
+export function decodeEvent(type: number, payload: Buffer): RtnetlinkEvent | undefined {
+  switch (type) {
+    case RTM_NEWLINK: case RTM_DELLINK: {
+      const link = decodeLink(payload);
+      if (!link) return undefined;
+      const event: LinkEvent = { type: 'link', op: op(type, RTM_NEWLINK), index: link.index, name: link.name, up: link.up, mtu: link.mtu };
+      if (link.kind) event.kind = link.kind;
+      return event;
+    }
+    case RTM_NEWADDR: case RTM_DELADDR: {
+      const a = decodeAddress(payload);
+      return a && { type: 'address', op: op(type, RTM_NEWADDR), index: a.ifindex, address: a.address, prefixLength: a.prefixLength };
+    }
+    case RTM_NEWROUTE: case RTM_DELROUTE: {
+      const r = decodeRoute(payload);
+      if (!r) return undefined;
+      const event: RouteEvent = { type: 'route', op: op(type, RTM_NEWROUTE), table: r.table, protocol: r.protocol, dst: r.dst };
+      if (r.oif !== undefined) event.oif = r.oif;
+      if (r.gateway) event.gateway = r.gateway;
+      return event;
+    }
+    case RTM_NEWRULE: case RTM_DELRULE: {
+      const r = decodeRule(payload);
+      return r && { type: 'rule', op: op(type, RTM_NEWRULE), priority: r.priority, table: r.table, protocol: r.protocol };
+    }
+    case RTM_NEWNEIGH: case RTM_DELNEIGH: {
+      const n = decodeFdbEntry(payload);
+      if (!n) return undefined;
+      const event: FdbEvent = { type: 'fdb', op: op(type, RTM_NEWNEIGH), ifindex: n.ifindex, mac: n.mac };
+      if (n.dst) event.dst = n.dst;
+      return event;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Subscribes to rtnetlink notifications on a socket of its own. Membership is in place when this
+ * returns, so a dump taken afterwards plus the events cover every change (subscribe first, dump after).
+ * The socket keeps the process alive until closed.
+ */
+export function subscribeRtnetlinkEvents(groups: readonly EventGroup[], onEvent: (event: RtnetlinkEvent) => void): RtnetlinkSubscription {
+  const socket = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: RECEIVE_BUFFER_BYTES, sendBufferSize: 0 });
+  socket.on('message', (datagram) => {
+    for (const msg of decodeMessages(datagram)) {
+      const event = decodeEvent(msg.type, msg.payload);
+      if (event) onEvent(event);
+    }
+  });
+  // ENOBUFS (overrun) is the expected one; any receive error means notifications may be missing.
+  socket.on('error', () => onEvent({ type: 'overflow' }));
+  try {
+    for (const group of new Set(groups)) socket.addMembership(GROUP_NUMBERS[group]);
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+  let closed = false;
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      socket.close();
+    },
+  };
+}
+
+export type InterfaceEvent = LinkEvent | AddressEvent;
+
+/** Link and IPv4 address events plus a dump of the current ones as events: what the CNI wait consumes. */
+export interface InterfaceEventSource {
+  subscribe(onEvent: (event: InterfaceEvent) => void): Promise<() => void>;
+  dump(): Promise<InterfaceEvent[]>;
+}
+
+export function interfaceEventSource(rtnl: Rtnetlink): InterfaceEventSource {
+  return {
+    async subscribe(onEvent) {
+      const subscription = subscribeRtnetlinkEvents(['link', 'address'], (event) => {
+        if (event.type === 'link' || event.type === 'address') onEvent(event);
+        else if (event.type === 'overflow') void resync(onEvent);
+      });
+      return () => subscription.close();
+    },
+    dump: () => dumpInterfaces(rtnl),
+  };
+
+  /** After lost notifications the dump is replayed as events; the consumer folds repeats. */
+  async function resync(onEvent: (event: InterfaceEvent) => void): Promise<void> {
+    try {
+      for (const event of await dumpInterfaces(rtnl)) onEvent(event);
+    } catch { /* the next overflow or event retriggers; nothing else to do from here */ }
+  }
+}
+
+async function dumpInterfaces(rtnl: Rtnetlink): Promise<InterfaceEvent[]> {
+  const links = await rtnl.listLinks();
+  const addresses = await rtnl.listAddresses();
+  return [
+    ...links.map((l): InterfaceEvent => {
+      const event: LinkEvent = { type: 'link', op: 'new', index: l.index, name: l.name, up: l.up, mtu: l.mtu };
+      if (l.kind) event.kind = l.kind;
+      return event;
+    }),
+    ...addresses.map((a): InterfaceEvent => ({ type: 'address', op: 'new', index: a.ifindex, address: a.address, prefixLength: a.prefixLength })),
+  ];
+}
