@@ -1,0 +1,205 @@
+/**
+ * Address and name planning for the lab (pure). Every name and address of a lab follows from
+ * its options, so `status`, `down` and the tests can all recompute them.
+ *
+ * Cluster i (1-based), node n, pod k:
+ *   LAN           192.168.i.0/24, control plane 192.168.i.1, node n 192.168.i.(10+n)
+ *   cluster CIDR  10.i.0.0/16, node n's pod CIDR 10.i.n.0/24, CNI interface 10.i.n.1, pod k 10.i.n.(1+k)
+ *   service CIDR  10.(100+i).0.0/16
+ *   WAN           198.18.0.0/16, broker 198.18.0.1, gateway-capable node n of cluster i 198.18.i.n
+ */
+
+export const MAX_CLUSTERS = 50;
+export const MAX_NODES = 200;
+export const MAX_PODS_PER_NODE = 200;
+export const API_PORT = 6443;
+export const AGENT_PORT = 8080;
+export const WAN_CIDR = '198.18.0.0/16';
+export const BROKER_IP = '198.18.0.1';
+export const DEFAULT_CNI_INTERFACE = 'cni0';
+
+export interface LabOptions {
+  prefix: string;
+  clusters: number;
+  nodes: number;
+  podsPerNode: number;
+  /** The first `gateways` nodes of each cluster carry submariner.io/gateway=true and join the WAN. */
+  gateways: number;
+  /** Seconds from a Node's creation to Ready. */
+  nodeReadyDelay: number;
+  /** Seconds from a Node's Ready to its CNI interface; null: the CNI never comes. */
+  cniDelay: number | null;
+  cniInterface: string;
+}
+
+export const DEFAULT_OPTIONS: Omit<LabOptions, 'prefix'> = {
+  clusters: 2,
+  nodes: 3,
+  podsPerNode: 1,
+  gateways: 1,
+  nodeReadyDelay: 1,
+  cniDelay: 1,
+  cniInterface: DEFAULT_CNI_INTERFACE,
+};
+
+export interface PodPlan {
+  name: string;
+  namespace: string;
+  ip: string;
+  /** The pod's end of its veth is `eth0`; the node's end is this. */
+  hostVeth: string;
+  node: string;
+}
+
+export interface NodePlan {
+  name: string;
+  index: number;
+  namespace: string;
+  /** InternalIP on the cluster LAN, on `eth0`. */
+  ip: string;
+  /** Address on the WAN (`eth1`), only for gateway-capable nodes. */
+  wanIp: string | null;
+  gatewayCapable: boolean;
+  podCidr: string;
+  cniIp: string;
+  /** Port name of this node's veth inside the LAN bridge namespace. */
+  lanPort: string;
+  /** Port name of this node's veth inside the WAN bridge namespace (gateway-capable nodes only). */
+  wanPort: string | null;
+  pods: PodPlan[];
+}
+
+export interface ClusterPlan {
+  id: string;
+  index: number;
+  lanCidr: string;
+  podCidr: string;
+  serviceCidr: string;
+  lanNamespace: string;
+  controlPlane: { namespace: string; ip: string; url: string };
+  nodes: NodePlan[];
+}
+
+export interface LabPlan {
+  options: LabOptions;
+  wan: { namespace: string; cidr: string };
+  broker: { namespace: string; ip: string; url: string; wanPort: string };
+  clusters: ClusterPlan[];
+}
+
+const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
+const INTERFACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
+
+/** Prefixes have no dash, so `<prefix>-` never matches another lab's namespaces. */
+export function validatePrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
+    throw new Error(`lab prefix ${JSON.stringify(prefix)} is invalid: use 1-16 lowercase letters and digits, starting with a letter (no dashes)`);
+  }
+  return prefix;
+}
+
+function validateCount(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function validateDelay(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 86_400) {
+    throw new Error(`${name} must be a number of seconds from 0 to 86400, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Fills defaults and rejects anything the lab cannot build, naming the option at fault. */
+export function resolveOptions(input: Partial<LabOptions> & { prefix: string }): LabOptions {
+  const merged = { ...DEFAULT_OPTIONS, ...stripUndefined(input) };
+  const nodes = validateCount('nodes', merged.nodes, 1, MAX_NODES);
+  const cniInterface = merged.cniInterface;
+  if (typeof cniInterface !== 'string' || !INTERFACE_PATTERN.test(cniInterface) || cniInterface === 'eth0' || cniInterface === 'eth1' || cniInterface === 'lo') {
+    throw new Error(`cniInterface ${JSON.stringify(cniInterface)} is not a usable interface name (1-15 characters of letters, digits, . _ -; not lo, eth0 or eth1)`);
+  }
+  return {
+    prefix: validatePrefix(merged.prefix),
+    clusters: validateCount('clusters', merged.clusters, 1, MAX_CLUSTERS),
+    nodes,
+    podsPerNode: validateCount('podsPerNode', merged.podsPerNode, 0, MAX_PODS_PER_NODE),
+    gateways: validateCount('gateways', merged.gateways, 0, nodes),
+    nodeReadyDelay: validateDelay('nodeReadyDelay', merged.nodeReadyDelay),
+    cniDelay: merged.cniDelay === null ? null : validateDelay('cniDelay', merged.cniDelay),
+    cniInterface,
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPlan {
+  const options = resolveOptions(input);
+  const p = options.prefix;
+  const clusters: ClusterPlan[] = [];
+  for (let i = 1; i <= options.clusters; i++) {
+    const id = `cluster${i}`;
+    const cpIp = `192.168.${i}.1`;
+    const nodes: NodePlan[] = [];
+    for (let n = 1; n <= options.nodes; n++) {
+      const name = `${id}-node${n}`;
+      const gatewayCapable = n <= options.gateways;
+      const pods: PodPlan[] = [];
+      for (let k = 1; k <= options.podsPerNode; k++) {
+        pods.push({ name: `${name}-pod${k}`, namespace: `${p}-c${i}-n${n}-p${k}`, ip: `10.${i}.${n}.${1 + k}`, hostVeth: `vp${k}`, node: name });
+      }
+      nodes.push({
+        name,
+        index: n,
+        namespace: `${p}-c${i}-n${n}`,
+        ip: `192.168.${i}.${10 + n}`,
+        wanIp: gatewayCapable ? `198.18.${i}.${n}` : null,
+        gatewayCapable,
+        podCidr: `10.${i}.${n}.0/24`,
+        cniIp: `10.${i}.${n}.1`,
+        lanPort: `n${n}`,
+        wanPort: gatewayCapable ? `c${i}n${n}` : null,
+        pods,
+      });
+    }
+    clusters.push({
+      id,
+      index: i,
+      lanCidr: `192.168.${i}.0/24`,
+      podCidr: `10.${i}.0.0/16`,
+      serviceCidr: `10.${100 + i}.0.0/16`,
+      lanNamespace: `${p}-c${i}-lan`,
+      controlPlane: { namespace: `${p}-c${i}-cp`, ip: cpIp, url: `http://${cpIp}:${API_PORT}` },
+      nodes,
+    });
+  }
+  return {
+    options,
+    wan: { namespace: `${p}-wan`, cidr: WAN_CIDR },
+    broker: { namespace: `${p}-broker`, ip: BROKER_IP, url: `http://${BROKER_IP}:${API_PORT}`, wanPort: 'broker' },
+    clusters,
+  };
+}
+
+/** Every namespace of a plan, bridges first (they must exist before the veths into them). */
+export function planNamespaces(plan: LabPlan): string[] {
+  const names = [plan.wan.namespace, plan.broker.namespace];
+  for (const cluster of plan.clusters) {
+    names.push(cluster.lanNamespace, cluster.controlPlane.namespace);
+    for (const node of cluster.nodes) names.push(node.namespace, ...node.pods.map((pod) => pod.namespace));
+  }
+  return names;
+}
+
+/**
+ * Whether a namespace name has the shape of one of this prefix's lab namespaces, whatever the
+ * lab's size was: how `down` finds what a crashed run of unknown options left behind.
+ */
+export function isLabNamespace(prefix: string, name: string): boolean {
+  if (!name.startsWith(`${prefix}-`)) return false;
+  return /^(wan|broker|c\d+-(lan|cp|n\d+(-p\d+)?))$/.test(name.slice(prefix.length + 1));
+}
+

@@ -1,0 +1,37 @@
+import { fileURLToPath } from 'node:url';
+import { AGENT_PORT, type ClusterPlan, type NodePlan } from './addressing.ts';
+import type { LabPaths } from './paths.ts';
+import type { AgentInfo } from './state.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const AGENT_ENTRY = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+export const SUBMARINER_NAMESPACE = 'submariner-operator';
+
+export interface AgentLaunch {
+  file: string;
+  args: string[];
+  /** Only the variables the agent is given on top of the inherited environment. */
+  env: Record<string, string>;
+  cwd: string;
+  info: Omit<AgentInfo, 'pid'>;
+}
+
+/** How the agent of one node is started: inside the node's namespace, configured as a DaemonSet would (pure). */
+export function agentLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPaths, execPath: string, entry = AGENT_ENTRY): AgentLaunch {
+  const nodePaths = paths.node(node.name);
+  return {
+    file: 'ip',
+    args: ['netns', 'exec', node.namespace, execPath, entry, 'run'],
+    env: {
+      NODE_NAME: node.name,
+      SUBMARINER_CLUSTERID: cluster.id,
+      SUBMARINER_NAMESPACE,
+      SUBMARINER_CLUSTERCIDR: cluster.podCidr,
+      SUBMARINER_SERVICECIDR: cluster.serviceCidr,
+      KUBECONFIG: paths.server(cluster.id).agentKubeconfig,
+      SEAWAY_LISTEN: `${node.ip}:${AGENT_PORT},unix:${nodePaths.agentSocket}`,
+    },
+    cwd: REPO_ROOT,
+    info: { healthUrl: `http://${node.ip}:${AGENT_PORT}`, socket: nodePaths.agentSocket, log: nodePaths.agentLog },
+  };
+}

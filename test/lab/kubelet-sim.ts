@@ -1,0 +1,72 @@
+import type { NodePlan } from './addressing.ts';
+import { httpUnix } from './http-unix.ts';
+
+export const GATEWAY_LABEL = 'submariner.io/gateway';
+
+/** The Node object as a kubelet registers it (pure). */
+export function nodeObject(node: NodePlan): Record<string, unknown> {
+  const labels: Record<string, string> = {
+    'kubernetes.io/hostname': node.name,
+    'kubernetes.io/os': 'linux',
+  };
+  if (node.gatewayCapable) labels[GATEWAY_LABEL] = 'true';
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: node.name, labels },
+    spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
+    status: nodeStatus(node, false, new Date(0)),
+  };
+}
+
+/** The Node status with its Ready condition (pure). */
+export function nodeStatus(node: NodePlan, ready: boolean, now: Date): Record<string, unknown> {
+  const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
+  return {
+    addresses: [
+      { type: 'InternalIP', address: node.ip },
+      { type: 'Hostname', address: node.name },
+    ],
+    conditions: [
+      {
+        type: 'Ready',
+        status: ready ? 'True' : 'False',
+        reason: ready ? 'KubeletReady' : 'KubeletNotReady',
+        message: ready ? 'kubelet is posting ready status' : 'container runtime network not ready (lab: waiting for --node-ready-delay)',
+        lastHeartbeatTime: time,
+        lastTransitionTime: time,
+      },
+    ],
+  };
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+async function call(socket: string, method: string, path: string, body: unknown, contentType = 'application/json'): Promise<number> {
+  const response = await httpUnix(socket, path, {
+    method,
+    headers: { 'content-type': contentType, accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (response.status >= 300 && !(method === 'POST' && response.status === 409)) {
+    throw new ApiError(`${method} ${path}: HTTP ${response.status} ${response.body.slice(0, 300)}`, response.status);
+  }
+  return response.status;
+}
+
+/** Creates the Node (an AlreadyExists from a retried create counts as done) and posts its NotReady status. */
+export async function registerNode(socket: string, node: NodePlan, now: Date): Promise<void> {
+  await call(socket, 'POST', '/api/v1/nodes', nodeObject(node));
+  await patchStatus(socket, node, false, now);
+}
+
+export async function patchStatus(socket: string, node: NodePlan, ready: boolean, now: Date): Promise<void> {
+  await call(socket, 'PATCH', `/api/v1/nodes/${encodeURIComponent(node.name)}/status`, { status: nodeStatus(node, ready, now) }, 'application/merge-patch+json');
+}

@@ -1,0 +1,202 @@
+/**
+ * The lab's library API: simulated clusters of network namespaces on this machine.
+ *
+ *   const status = await labUp({ prefix: 'swb1', clusters: 2, nodes: 3, agents: false, wait: true });
+ *   ...
+ *   await labDown('swb1');
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { requireTools } from '../helpers/prereq.ts';
+import { isLabNamespace, planLab, validatePrefix, API_PORT, type LabOptions, type LabPlan } from './addressing.ts';
+import { AGENT_ENTRY, REPO_ROOT, agentLaunch } from './agents.ts';
+import { PLAN_FILE } from './controller.ts';
+import { kubeconfig } from './kubeconfig.ts';
+import { DEFAULT_LAB_ROOT, labPaths, type LabPaths } from './paths.ts';
+import { findLabProcesses, isAlive, readListeningLine, spawnDetached, terminate, waitFor } from './processes.ts';
+import { buildStatus, readJsonIfExists, writeJsonAtomic, type LabProgress, type LabState, type LabStatus, type ProcessInfo } from './state.ts';
+import { buildTopology, deleteNetns, listNetns } from './topology.ts';
+
+export const DEFAULT_PREFIX = 'sw';
+const APISERVER_CLI = fileURLToPath(new URL('./apiserver/cli.ts', import.meta.url));
+const CONTROLLER = fileURLToPath(new URL('./controller.ts', import.meta.url));
+const START_TIMEOUT_MS = 30_000;
+
+export interface LabUpOptions extends Partial<Omit<LabOptions, 'prefix'>> {
+  prefix?: string;
+  /** Start seaway in every node (default true). */
+  agents?: boolean;
+  /** Resolve only once every Node is Ready and (unless the CNI never comes) every CNI is up. */
+  wait?: boolean;
+  waitTimeoutMs?: number;
+  /** Directory holding one directory per lab (default /tmp/seaway-lab). */
+  root?: string;
+}
+
+export interface LabLocation {
+  root?: string;
+}
+
+export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
+  const { agents = true, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, ...rest } = options;
+  const plan = planLab({ ...rest, prefix: options.prefix ?? DEFAULT_PREFIX });
+  const prefix = plan.options.prefix;
+  requireTools('ip', 'iptables', 'sysctl');
+  if (agents && !existsSync(AGENT_ENTRY)) {
+    throw new Error(`cannot start agents: ${AGENT_ENTRY} does not exist yet; bring the lab up without agents (--no-agents)`);
+  }
+  const paths = labPaths(prefix, root);
+  await labDown(prefix, { root });
+  try {
+    await makeDirectories(plan, paths);
+    await writeJsonAtomic(`${paths.dir}/${PLAN_FILE}`, plan);
+    await buildTopology(plan);
+
+    const apiservers: LabState['apiservers'] = {};
+    const servers = [
+      { id: 'broker', namespace: plan.broker.namespace, host: plan.broker.ip, url: plan.broker.url },
+      ...plan.clusters.map((cluster) => ({ id: cluster.id, namespace: cluster.controlPlane.namespace, host: cluster.controlPlane.ip, url: cluster.controlPlane.url })),
+    ];
+    await Promise.all(servers.map(async (server) => {
+      const serverPaths = paths.server(server.id);
+      const pid = await spawnDetached({
+        file: 'ip',
+        args: ['netns', 'exec', server.namespace, process.execPath, APISERVER_CLI, '--host', server.host, '--port', String(API_PORT), '--socket', serverPaths.socket],
+        env: process.env,
+        cwd: REPO_ROOT,
+        log: serverPaths.log,
+        pidFile: paths.pidFile(`apiserver-${server.id}`),
+        labDir: paths.dir,
+      });
+      apiservers[server.id] = { pid, log: serverPaths.log, socket: serverPaths.socket };
+      await waitForStart(`the ${server.id} API server`, pid, serverPaths.log, () => readListeningLine(serverPaths.log));
+    }));
+
+    const controllerPid = await spawnDetached({
+      file: process.execPath,
+      args: [CONTROLLER, paths.dir],
+      env: process.env,
+      cwd: REPO_ROOT,
+      log: paths.controllerLog,
+      pidFile: paths.pidFile('controller'),
+      labDir: paths.dir,
+    });
+    const controller: ProcessInfo = { pid: controllerPid, log: paths.controllerLog };
+    const progress = await waitForStart('the lab controller', controllerPid, paths.controllerLog, async () => {
+      const value = await readJsonIfExists<LabProgress>(paths.progress);
+      return value?.pid === controllerPid ? value : undefined;
+    });
+
+    for (const server of servers) {
+      const serverPaths = paths.server(server.id);
+      await writeFile(serverPaths.kubeconfig, `${JSON.stringify(kubeconfig(`${prefix}-${server.id}`, progress.localUrls[server.id] as string), null, 2)}\n`);
+      await writeFile(serverPaths.agentKubeconfig, `${JSON.stringify(kubeconfig(`${prefix}-${server.id}`, server.url), null, 2)}\n`);
+    }
+
+    const agentInfo: LabState['agents'] = {};
+    if (agents) {
+      for (const cluster of plan.clusters) {
+        for (const node of cluster.nodes) {
+          const launch = agentLaunch(cluster, node, paths, process.execPath);
+          const pid = await spawnDetached({
+            file: launch.file,
+            args: launch.args,
+            env: { ...process.env, ...launch.env },
+            cwd: launch.cwd,
+            log: launch.info.log,
+            pidFile: paths.pidFile(`agent-${node.name}`),
+            labDir: paths.dir,
+          });
+          agentInfo[node.name] = { pid, ...launch.info };
+        }
+      }
+    }
+
+    const state: LabState = { prefix, dir: paths.dir, createdAt: new Date().toISOString(), plan, controller, apiservers, agents: agentInfo };
+    await writeJsonAtomic(paths.state, state);
+    if (wait) await waitForLab(prefix, { root, timeoutMs: waitTimeoutMs });
+    return await labStatus(prefix, { root });
+  } catch (error) {
+    await labDown(prefix, { root });
+    throw error;
+  }
+}
+
+async function makeDirectories(plan: LabPlan, paths: LabPaths): Promise<void> {
+  await mkdir(paths.pids, { recursive: true });
+  await mkdir(paths.server('broker').dir, { recursive: true });
+  for (const cluster of plan.clusters) {
+    await mkdir(paths.server(cluster.id).dir, { recursive: true });
+    for (const node of cluster.nodes) await mkdir(paths.node(node.name).dir, { recursive: true });
+  }
+}
+
+/** Waits for a started process to say it is up; fails early, with its log, if it exits first. */
+async function waitForStart<T>(what: string, pid: number, log: string, probe: () => Promise<T | undefined>): Promise<T> {
+  let exited = false;
+  try {
+    return await waitFor(what, async () => {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (!isAlive(pid)) {
+        exited = true;
+        throw new Error(`${what} exited`);
+      }
+      return undefined;
+    }, START_TIMEOUT_MS);
+  } catch (error) {
+    const tail = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-15).join('\n');
+    throw new Error(`${what} did not start${exited ? ' (it exited)' : ''}: ${(error as Error).message}; its log ${log} ends:\n${tail}`);
+  }
+}
+
+export async function labStatus(prefix: string = DEFAULT_PREFIX, location: LabLocation = {}): Promise<LabStatus> {
+  const paths = labPaths(validatePrefix(prefix), location.root);
+  const state = await readJsonIfExists<LabState>(paths.state);
+  if (state === null) throw new Error(`no lab with prefix ${prefix} (${paths.state} does not exist); start one with: npm run lab -- up --prefix ${prefix}`);
+  return buildStatus(state, await readJsonIfExists<LabProgress>(paths.progress), paths);
+}
+
+export interface WaitOptions extends LabLocation {
+  /** Also wait for every CNI (default: when the lab's CNI ever comes). */
+  cni?: boolean;
+  timeoutMs?: number;
+}
+
+/** Resolves once every Node is Ready and, if asked, every node's CNI is up. */
+export async function waitForLab(prefix: string, options: WaitOptions = {}): Promise<LabStatus> {
+  const first = await labStatus(prefix, options);
+  const cni = options.cni ?? first.options.cniDelay !== null;
+  const { nodeReadyDelay, cniDelay } = first.options;
+  const timeoutMs = options.timeoutMs ?? 30_000 + 1000 * (nodeReadyDelay + (cni ? cniDelay ?? 0 : 0));
+  return waitFor(`lab ${prefix}: every Node Ready${cni ? ' and every CNI up' : ''}`, async () => {
+    const status = await labStatus(prefix, options);
+    const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
+    return nodes.every((node) => node.readyAt !== null && (!cni || node.cniAt !== null)) ? status : undefined;
+  }, timeoutMs, 50);
+}
+
+export interface DownReport {
+  namespaces: string[];
+  processes: number[];
+}
+
+/**
+ * Removes every namespace, process and file of a lab, also what a crashed run left behind;
+ * idempotent. Only namespaces with the shape of this prefix's lab namespaces are touched.
+ */
+export async function labDown(prefix: string = DEFAULT_PREFIX, location: LabLocation = {}): Promise<DownReport> {
+  validatePrefix(prefix);
+  requireTools('ip');
+  const paths = labPaths(prefix, location.root);
+  const namespaces = (await listNetns()).filter((name) => isLabNamespace(prefix, name));
+  const processes = await findLabProcesses(paths.dir, paths.pids, namespaces);
+  await terminate(processes);
+  await deleteNetns(namespaces);
+  const left = (await listNetns()).filter((name) => isLabNamespace(prefix, name));
+  if (left.length > 0) throw new Error(`could not delete namespaces ${left.join(', ')}`);
+  await rm(paths.dir, { recursive: true, force: true });
+  await rmdir(paths.root).catch(() => { /* other labs still have directories there */ });
+  return { namespaces, processes };
+}

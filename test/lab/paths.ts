@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+
+/** Where every lab keeps its files: one directory per prefix under this root. */
+export const DEFAULT_LAB_ROOT = '/tmp/seaway-lab';
+
+/** Set in the environment of every process a lab starts, so `down` can recognise them. */
+export const LAB_DIR_ENV = 'SEAWAY_LAB_DIR';
+
+export interface ServerPaths {
+  dir: string;
+  socket: string;
+  log: string;
+  /** For use from the root namespace (the loopback forwarder). */
+  kubeconfig: string;
+  /** For use from inside the lab's namespaces (the LAN or WAN address). */
+  agentKubeconfig: string;
+}
+
+export interface NodePaths {
+  dir: string;
+  agentLog: string;
+  agentSocket: string;
+}
+
+export interface LabPaths {
+  root: string;
+  dir: string;
+  state: string;
+  progress: string;
+  pids: string;
+  controllerLog: string;
+  server(id: string): ServerPaths;
+  node(name: string): NodePaths;
+  pidFile(name: string): string;
+}
+
+export function labPaths(prefix: string, root = DEFAULT_LAB_ROOT): LabPaths {
+  const dir = join(root, prefix);
+  return {
+    root,
+    dir,
+    state: join(dir, 'state.json'),
+    progress: join(dir, 'progress.json'),
+    pids: join(dir, 'pids'),
+    controllerLog: join(dir, 'controller.log'),
+    server(id) {
+      const serverDir = join(dir, id);
+      return {
+        dir: serverDir,
+        socket: join(serverDir, 'apiserver.sock'),
+        log: join(serverDir, 'apiserver.log'),
+        kubeconfig: join(serverDir, 'kubeconfig'),
+        agentKubeconfig: join(serverDir, 'kubeconfig.agent'),
+      };
+    },
+    node(name) {
+      const nodeDir = join(dir, name);
+      return { dir: nodeDir, agentLog: join(nodeDir, 'agent.log'), agentSocket: join(nodeDir, 'agent.sock') };
+    },
+    pidFile: (name) => join(dir, 'pids', `${name}.pid`),
+  };
+}

@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { run } from '../../src/kernel/exec.ts';
+import { LAB_DIR_ENV } from './paths.ts';
+
+export interface DetachedSpec {
+  file: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** stdout and stderr go here (appended). */
+  log: string;
+  pidFile: string;
+  labDir: string;
+}
+
+/** Starts a process that outlives its starter; marked with the lab directory in its environment. */
+export async function spawnDetached(spec: DetachedSpec): Promise<number> {
+  const fd = openSync(spec.log, 'a');
+  try {
+    const child = spawn(spec.file, spec.args, {
+      cwd: spec.cwd,
+      env: { ...spec.env, [LAB_DIR_ENV]: spec.labDir },
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('spawn', () => resolve(child.pid as number));
+    });
+    child.unref();
+    await writeFile(spec.pidFile, `${pid}\n`);
+    return pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Polls a condition until it returns a value or the deadline passes. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(intervalMs);
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  return processState(pid) !== 'Z';
+}
+
+function processState(pid: number): string | null {
+  try {
+    // The state follows the parenthesised command name, which may itself contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/** The first line of a log that is a JSON object with a `url` (the API server's "listening" line). */
+export async function readListeningLine(log: string): Promise<{ url: string } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(log, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const value = JSON.parse(line) as { url?: unknown };
+      if (typeof value.url === 'string') return { url: value.url };
+    } catch { /* a log line that only looks like JSON */ }
+  }
+  return undefined;
+}
+
+/** Whether a process carries exactly this lab's marker in its environment. */
+export async function hasLabMarker(pid: number, labDir: string): Promise<boolean> {
+  try {
+    const environ = await readFile(`/proc/${pid}/environ`, 'latin1');
+    return environ.split('\0').includes(`${LAB_DIR_ENV}=${labDir}`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every process that belongs to the lab: the ones in its pid files and the ones scanned from
+ * /proc that carry its marker (both only when the marker is really there, so a recycled pid is
+ * never hit), and everything inside its namespaces.
+ */
+export async function findLabProcesses(labDir: string, pidsDir: string, namespaces: readonly string[]): Promise<number[]> {
+  const found = new Set<number>();
+  const candidates = new Set<number>();
+  try {
+    for (const file of await readdir(pidsDir)) {
+      const pid = Number((await readFile(`${pidsDir}/${file}`, 'utf8')).trim());
+      if (Number.isInteger(pid) && pid > 1) candidates.add(pid);
+    }
+  } catch { /* no pid directory: nothing recorded */ }
+  for (const entry of await readdir('/proc')) {
+    if (/^\d+$/.test(entry)) candidates.add(Number(entry));
+  }
+  for (const pid of candidates) {
+    if (await hasLabMarker(pid, labDir)) found.add(pid);
+  }
+  for (const namespace of namespaces) {
+    const { stdout } = await run('ip', ['netns', 'pids', namespace], { allowFailure: true });
+    for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) found.add(pid);
+  }
+  found.delete(process.pid);
+  return [...found].filter((pid) => pid > 1);
+}
+
+/** SIGTERM, then SIGKILL whatever is still there after the grace period; resolves once all are gone. */
+export async function terminate(pids: readonly number[], graceMs = 3000): Promise<void> {
+  const signal = (pid: number, name: NodeJS.Signals) => {
+    try { process.kill(pid, name); } catch { /* already gone */ }
+  };
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (pids.some(isAlive) && Date.now() < deadline) await delay(25);
+  const stubborn = pids.filter(isAlive);
+  for (const pid of stubborn) signal(pid, 'SIGKILL');
+  await waitFor('killed lab processes to exit', async () => (stubborn.some(isAlive) ? undefined : true), 10_000);
+}

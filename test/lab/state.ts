@@ -1,0 +1,169 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { LabPlan } from './addressing.ts';
+import type { LabPaths } from './paths.ts';
+
+export interface AgentInfo {
+  pid: number;
+  healthUrl: string;
+  socket: string;
+  log: string;
+}
+
+export interface ProcessInfo {
+  pid: number;
+  log: string;
+}
+
+/** Written by `up` only. */
+export interface LabState {
+  prefix: string;
+  dir: string;
+  createdAt: string;
+  plan: LabPlan;
+  controller: ProcessInfo;
+  /** By cluster id, and `broker`. */
+  apiservers: Record<string, ProcessInfo & { socket: string }>;
+  agents: Record<string, AgentInfo>;
+}
+
+export interface NodeProgress {
+  registeredAt?: string;
+  readyAt?: string;
+  cniAt?: string;
+}
+
+/** Written by the lab controller only. */
+export interface LabProgress {
+  pid: number;
+  /** By cluster id, and `broker`: the loopback forwarder's URL. */
+  localUrls: Record<string, string>;
+  nodes: Record<string, NodeProgress>;
+  /** The latest failures the controller is retrying, newest last. */
+  errors: string[];
+}
+
+export interface ApiServerStatus {
+  namespace: string;
+  url: string;
+  localUrl: string | null;
+  socket: string;
+  pid: number | null;
+  log: string | null;
+}
+
+export interface NodeStatus {
+  name: string;
+  namespace: string;
+  ip: string;
+  wanIp: string | null;
+  podCidr: string;
+  gatewayCapable: boolean;
+  cniInterface: string;
+  cniIp: string;
+  readyAt: string | null;
+  cniAt: string | null;
+  agent?: AgentInfo;
+}
+
+export interface PodStatus {
+  name: string;
+  namespace: string;
+  ip: string;
+  node: string;
+}
+
+export interface ClusterStatus {
+  id: string;
+  podCidr: string;
+  serviceCidr: string;
+  lanCidr: string;
+  apiserver: ApiServerStatus;
+  kubeconfig: string;
+  agentKubeconfig: string;
+  nodes: NodeStatus[];
+  pods: PodStatus[];
+}
+
+export interface LabStatus {
+  prefix: string;
+  dir: string;
+  createdAt: string;
+  options: LabPlan['options'];
+  controller: ProcessInfo;
+  controllerErrors: string[];
+  wan: LabPlan['wan'];
+  broker: ApiServerStatus & { kubeconfig: string; agentKubeconfig: string };
+  clusters: ClusterStatus[];
+}
+
+/** The one status document, from what `up` wrote and what the controller has recorded since (pure). */
+export function buildStatus(state: LabState, progress: LabProgress | null, paths: LabPaths): LabStatus {
+  const server = (id: string, namespace: string, url: string): ApiServerStatus => ({
+    namespace,
+    url,
+    localUrl: progress?.localUrls[id] ?? null,
+    socket: paths.server(id).socket,
+    pid: state.apiservers[id]?.pid ?? null,
+    log: state.apiservers[id]?.log ?? null,
+  });
+  const { plan } = state;
+  return {
+    prefix: state.prefix,
+    dir: state.dir,
+    createdAt: state.createdAt,
+    options: plan.options,
+    controller: state.controller,
+    controllerErrors: progress?.errors ?? [],
+    wan: plan.wan,
+    broker: {
+      ...server('broker', plan.broker.namespace, plan.broker.url),
+      kubeconfig: paths.server('broker').kubeconfig,
+      agentKubeconfig: paths.server('broker').agentKubeconfig,
+    },
+    clusters: plan.clusters.map((cluster) => ({
+      id: cluster.id,
+      podCidr: cluster.podCidr,
+      serviceCidr: cluster.serviceCidr,
+      lanCidr: cluster.lanCidr,
+      apiserver: server(cluster.id, cluster.controlPlane.namespace, cluster.controlPlane.url),
+      kubeconfig: paths.server(cluster.id).kubeconfig,
+      agentKubeconfig: paths.server(cluster.id).agentKubeconfig,
+      nodes: cluster.nodes.map((node) => {
+        const seen = progress?.nodes[node.name] ?? {};
+        const agent = state.agents[node.name];
+        return {
+          name: node.name,
+          namespace: node.namespace,
+          ip: node.ip,
+          wanIp: node.wanIp,
+          podCidr: node.podCidr,
+          gatewayCapable: node.gatewayCapable,
+          cniInterface: plan.options.cniInterface,
+          cniIp: node.cniIp,
+          readyAt: seen.readyAt ?? null,
+          cniAt: seen.cniAt ?? null,
+          ...(agent ? { agent } : {}),
+        };
+      }),
+      pods: cluster.nodes.flatMap((node) => node.pods.map((pod) => ({ name: pod.name, namespace: pod.namespace, ip: pod.ip, node: pod.node }))),
+    })),
+  };
+}
+
+/** Readers never see a half-written file. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+export async function readJsonIfExists<T>(path: string): Promise<T | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  return JSON.parse(text) as T;
+}

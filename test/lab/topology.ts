@@ -1,0 +1,93 @@
+import { run } from '../../src/kernel/exec.ts';
+import type { ClusterPlan, LabPlan, NodePlan } from './addressing.ts';
+import { planNamespaces } from './addressing.ts';
+
+/** `ip` commands to run in one namespace as one `ip -n <namespace> -batch -`. */
+export interface IpBatch {
+  namespace: string;
+  lines: string[];
+}
+
+const BRIDGE = 'br0';
+
+/**
+ * The lab's wiring, as phases of batches (pure): each phase needs the previous one done, the
+ * batches inside a phase are independent. Every veth is created inside a lab namespace with its
+ * peer placed straight into another lab namespace, so nothing ever touches the root namespace.
+ */
+export function topologyPhases(plan: LabPlan): IpBatch[][] {
+  const bridges: IpBatch[] = [];
+  const leaves: IpBatch[] = [];
+
+  const wan: string[] = ['link set lo up', `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`];
+  wan.push(...bridgePort(plan.broker.wanPort, 'eth0', plan.broker.namespace));
+  leaves.push({ namespace: plan.broker.namespace, lines: ['link set lo up', `addr add ${plan.broker.ip}/${cidrBits(plan.wan.cidr)} dev eth0`, 'link set eth0 up'] });
+
+  for (const cluster of plan.clusters) {
+    const lan: string[] = ['link set lo up', `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`];
+    lan.push(...bridgePort('cp', 'eth0', cluster.controlPlane.namespace));
+    leaves.push({
+      namespace: cluster.controlPlane.namespace,
+      lines: ['link set lo up', `addr add ${cluster.controlPlane.ip}/${cidrBits(cluster.lanCidr)} dev eth0`, 'link set eth0 up'],
+    });
+    for (const node of cluster.nodes) {
+      lan.push(...bridgePort(node.lanPort, 'eth0', node.namespace));
+      if (node.wanPort) wan.push(...bridgePort(node.wanPort, 'eth1', node.namespace));
+      leaves.push({ namespace: node.namespace, lines: nodeLines(plan, cluster, node) });
+      for (const pod of node.pods) leaves.push({ namespace: pod.namespace, lines: ['link set lo up'] });
+    }
+    bridges.push({ namespace: cluster.lanNamespace, lines: lan });
+  }
+  bridges.push({ namespace: plan.wan.namespace, lines: wan });
+  return [bridges, leaves];
+}
+
+function bridgePort(port: string, peer: string, peerNamespace: string): string[] {
+  return [`link add ${port} type veth peer name ${peer} netns ${peerNamespace}`, `link set ${port} master ${BRIDGE}`, `link set ${port} up`];
+}
+
+function nodeLines(plan: LabPlan, cluster: ClusterPlan, node: NodePlan): string[] {
+  const lines = [
+    'link set lo up',
+    `addr add ${node.ip}/${cidrBits(cluster.lanCidr)} dev eth0`,
+    'link set eth0 up',
+    // The default route makes eth0 the node's "default interface", as on a real host.
+    `route add default via ${cluster.controlPlane.ip} dev eth0`,
+  ];
+  if (node.wanIp) lines.push(`addr add ${node.wanIp}/${cidrBits(plan.wan.cidr)} dev eth1`, 'link set eth1 up');
+  return lines;
+}
+
+export function cidrBits(cidr: string): number {
+  const bits = Number(cidr.split('/')[1]);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 32) throw new Error(`not an IPv4 CIDR: ${cidr}`);
+  return bits;
+}
+
+export async function runBatch(batch: IpBatch): Promise<void> {
+  if (batch.lines.length === 0) return;
+  await run('ip', ['-n', batch.namespace, '-batch', '-'], { input: `${batch.lines.join('\n')}\n` });
+}
+
+export async function runPhases(phases: IpBatch[][]): Promise<void> {
+  for (const phase of phases) await Promise.all(phase.map(runBatch));
+}
+
+/** Creates every namespace of the plan and wires them. */
+export async function buildTopology(plan: LabPlan): Promise<void> {
+  const names = planNamespaces(plan);
+  await run('ip', ['-batch', '-'], { input: names.map((name) => `netns add ${name}\n`).join('') });
+  await runPhases(topologyPhases(plan));
+}
+
+/** Lists the namespaces on the machine (names only). */
+export async function listNetns(): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list']);
+  return stdout.split('\n').map((line) => line.trim().split(/\s+/)[0] ?? '').filter(Boolean);
+}
+
+export async function deleteNetns(names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  // -force: one namespace already gone must not stop the deletion of the others.
+  await run('ip', ['-force', '-batch', '-'], { input: names.map((name) => `netns delete ${name}\n`).join(''), allowFailure: true });
+}
