@@ -1,0 +1,128 @@
+import type { DesiredFilter, MssClamp } from '../model/desired-state.ts';
+
+/** A DesiredFilter that passed validation, with its CIDR lists canonical: sorted, deduplicated, nothing covered twice. */
+export interface FilterInput {
+  localCidrs: string[];
+  remoteCidrs: string[];
+  cniAddress?: string;
+  vxlanDevice: string;
+  vxlanPort: number;
+  mssClamp: MssClamp;
+}
+
+export class FilterInputError extends Error {
+  constructor(message: string) {
+    super(`invalid packet filter input: ${message}`);
+    this.name = 'FilterInputError';
+  }
+}
+
+/** ipset hash:net maxelem seaway creates its sets with; more would not fit. */
+export const MAX_CIDRS_PER_SET = 262144;
+const MIN_MSS = 48;
+const MAX_MSS = 65495;
+const INTERFACE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
+/** Parses a dotted-quad IPv4 address to an unsigned 32-bit number; null when malformed. */
+export function parseIpv4(text: string): number | null {
+  const m = IPV4.exec(text);
+  if (!m) return null;
+  let value = 0;
+  for (let i = 1; i <= 4; i++) {
+    const octet = Number(m[i]);
+    if (octet > 255) return null;
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+export function formatIpv4(value: number): string {
+  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
+}
+
+export interface Ipv4Cidr { network: number; prefix: number }
+
+/** Parses a canonical IPv4 CIDR (no host bits set, prefix 1..32); returns a reason string when it is not one. */
+export function parseCidr(text: unknown): Ipv4Cidr | string {
+  if (typeof text !== 'string') return `expected a CIDR string, got ${describe(text)}`;
+  const slash = text.indexOf('/');
+  if (slash < 0) return `"${text}" has no prefix length`;
+  const network = parseIpv4(text.slice(0, slash));
+  if (network === null) return `"${text}" is not an IPv4 CIDR`;
+  const prefixText = text.slice(slash + 1);
+  if (!/^(0|[1-9]\d?)$/.test(prefixText) || Number(prefixText) > 32) return `"${text}" has an invalid prefix length`;
+  const prefix = Number(prefixText);
+  if (prefix === 0) return `"${text}" covers every address (prefix /0 is not allowed)`;
+  const hostBits = prefix === 32 ? 0 : (2 ** (32 - prefix)) - 1;
+  if ((network % (hostBits + 1)) !== 0) return `"${text}" has host bits set (network is ${formatIpv4(network - (network % (hostBits + 1)))}/${prefix})`;
+  return { network, prefix };
+}
+
+/** Sorted by address, deduplicated, and with every CIDR that lies inside another one dropped (nft interval sets refuse overlaps). */
+export function canonicalCidrs(cidrs: readonly Ipv4Cidr[]): string[] {
+  const sorted = [...cidrs].sort((a, b) => a.network - b.network || a.prefix - b.prefix);
+  const out: string[] = [];
+  let coveredUpTo = -1;
+  for (const c of sorted) {
+    const last = c.network + 2 ** (32 - c.prefix) - 1;
+    if (last <= coveredUpTo) continue;
+    out.push(`${formatIpv4(c.network)}/${c.prefix}`);
+    coveredUpTo = last;
+  }
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? `"${value}"` : typeof value;
+}
+
+function cidrList(value: unknown, field: string): string[] {
+  if (!Array.isArray(value)) throw new FilterInputError(`${field} must be an array of CIDR strings, got ${describe(value)}`);
+  if (value.length > MAX_CIDRS_PER_SET) throw new FilterInputError(`${field} has ${value.length} entries, more than the ${MAX_CIDRS_PER_SET} a set holds`);
+  const parsed: Ipv4Cidr[] = [];
+  value.forEach((item, index) => {
+    const cidr = parseCidr(item);
+    if (typeof cidr === 'string') throw new FilterInputError(`${field}[${index}]: ${cidr}`);
+    parsed.push(cidr);
+  });
+  return canonicalCidrs(parsed);
+}
+
+function mssClamp(value: unknown): MssClamp {
+  if (typeof value !== 'object' || value === null) throw new FilterInputError(`mssClamp must be {mode: 'pmtu'} or {mode: 'fixed', mss}, got ${describe(value)}`);
+  const clamp = value as Record<string, unknown>;
+  if (clamp.mode === 'pmtu') return { mode: 'pmtu' };
+  if (clamp.mode === 'fixed') {
+    const mss = clamp.mss;
+    if (typeof mss !== 'number' || !Number.isInteger(mss) || mss < MIN_MSS || mss > MAX_MSS) {
+      throw new FilterInputError(`mssClamp.mss must be an integer from ${MIN_MSS} to ${MAX_MSS}, got ${describe(mss) === 'number' ? mss : describe(mss)}`);
+    }
+    return { mode: 'fixed', mss };
+  }
+  throw new FilterInputError(`mssClamp.mode must be 'pmtu' or 'fixed', got ${describe(clamp.mode)}`);
+}
+
+/** Validates a DesiredFilter at the kernel boundary; throws FilterInputError naming the field and what is wrong. */
+export function validateFilter(filter: DesiredFilter): FilterInput {
+  if (typeof filter !== 'object' || filter === null) throw new FilterInputError(`expected an object, got ${describe(filter)}`);
+  const localCidrs = cidrList(filter.localCidrs, 'localCidrs');
+  const remoteCidrs = cidrList(filter.remoteCidrs, 'remoteCidrs');
+  if (typeof filter.vxlanDevice !== 'string' || !INTERFACE_NAME.test(filter.vxlanDevice) || filter.vxlanDevice === '.' || filter.vxlanDevice === '..') {
+    throw new FilterInputError(`vxlanDevice must be an interface name of 1-15 letters, digits, '_', '.' or '-', got ${describe(filter.vxlanDevice)}`);
+  }
+  const port = filter.vxlanPort;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new FilterInputError(`vxlanPort must be an integer from 1 to 65535, got ${typeof port === 'number' ? port : describe(port)}`);
+  }
+  const input: FilterInput = { localCidrs, remoteCidrs, vxlanDevice: filter.vxlanDevice, vxlanPort: port, mssClamp: mssClamp(filter.mssClamp) };
+  if (filter.cniAddress !== undefined) {
+    if (typeof filter.cniAddress !== 'string' || parseIpv4(filter.cniAddress) === null) {
+      throw new FilterInputError(`cniAddress must be an IPv4 address, got ${describe(filter.cniAddress)}`);
+    }
+    input.cniAddress = filter.cniAddress;
+  }
+  return input;
+}

@@ -1,0 +1,63 @@
+import { OWNERSHIP } from '../model/ownership.ts';
+import { MAX_CIDRS_PER_SET, type FilterInput } from './filter-input.ts';
+
+export interface IpsetObserved { type: string; members: Set<string> }
+export type IpsetsObserved = Map<string, IpsetObserved>;
+export type IpsetsDesired = Map<string, string[]>;
+
+export const OWNED_IPSETS: readonly string[] = [OWNERSHIP.ipsets.localCidrs, OWNERSHIP.ipsets.remoteCidrs];
+
+export function renderIpsets(input: FilterInput): IpsetsDesired {
+  return new Map([
+    [OWNERSHIP.ipsets.localCidrs, input.localCidrs],
+    [OWNERSHIP.ipsets.remoteCidrs, input.remoteCidrs],
+  ]);
+}
+
+export class IpsetParseError extends Error {
+  constructor(lineNumber: number, line: string, why: string) {
+    super(`ipset save output line ${lineNumber}: ${why}: ${line.slice(0, 200)}`);
+    this.name = 'IpsetParseError';
+  }
+}
+
+/** Parses `ipset save` output; a host address (ipset prints 10.0.0.1 for 10.0.0.1/32) is given its /32. */
+export function parseIpsetSave(text: string): IpsetsObserved {
+  const sets: IpsetsObserved = new Map();
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '') return;
+    const [verb, name, value] = line.split(/\s+/);
+    if (verb === 'create' && name && value) {
+      sets.set(name, { type: value, members: new Set() });
+    } else if (verb === 'add' && name && value) {
+      const set = sets.get(name);
+      if (!set) throw new IpsetParseError(index + 1, line, `member of undeclared set ${name}`);
+      set.members.add(value.includes('/') ? value : `${value}/32`);
+    } else {
+      throw new IpsetParseError(index + 1, line, 'expected "create NAME TYPE ..." or "add NAME MEMBER"');
+    }
+  });
+  return sets;
+}
+
+/**
+ * The `ipset -exist restore` script that makes seaway's sets hold exactly the desired members
+ * (null desired: destroy them). Members are added and deleted by difference, so a set is never
+ * empty on the way. null when nothing differs.
+ */
+export function planIpsetRestore(desired: IpsetsDesired | null, observed: IpsetsObserved): string | null {
+  const lines: string[] = [];
+  if (desired === null) {
+    for (const name of OWNED_IPSETS) if (observed.has(name)) lines.push(`destroy ${name}`);
+  } else {
+    for (const [name, members] of desired) {
+      const seen = observed.get(name);
+      if (!seen) lines.push(`create ${name} hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}`);
+      const wanted = new Set(members);
+      for (const m of members) if (!seen?.members.has(m)) lines.push(`add ${name} ${m}`);
+      for (const m of seen?.members ?? []) if (!wanted.has(m)) lines.push(`del ${name} ${m}`);
+    }
+  }
+  return lines.length === 0 ? null : `${lines.join('\n')}\n`;
+}

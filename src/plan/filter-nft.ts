@@ -1,0 +1,209 @@
+import { OWNERSHIP } from '../model/ownership.ts';
+import type { FilterInput } from './filter-input.ts';
+
+export const NFT_FAMILY = 'ip';
+export const NFT_TABLE = OWNERSHIP.nftTable;
+const T = `${NFT_FAMILY} ${NFT_TABLE}`;
+
+export interface NftChainSpec {
+  name: string;
+  type: 'filter' | 'nat';
+  hook: 'input' | 'forward' | 'postrouting';
+  /** Numeric priority: srcnat is 100, filter 0, mangle -150; seaway sits one ahead of each. */
+  prio: number;
+  policy: 'accept';
+  /** Rules in nft's own text spelling, as observed rules are decompiled to. */
+  rules: string[];
+}
+
+export interface NftDesired {
+  sets: Map<string, string[]>;
+  chains: NftChainSpec[];
+}
+
+export const NFT_SETS = { local: 'localcidrs', remote: 'remotecidrs' } as const;
+const VTEP_NETWORK = `${OWNERSHIP.vtepFirstOctet}.0.0.0/8`;
+
+/**
+ * Renders seaway's nft table. NAT exemption is an identity `snat to ip saddr`, not `accept`: an accept
+ * in one nat base chain does not stop a later one (the CNI's masquerade at srcnat) from binding, a
+ * NAT binding does. Forward and input accepts here cannot overrule an iptables DROP in another base
+ * chain of the same hook; the driver adds an iptables shim for that.
+ */
+export function renderNft(input: FilterInput): NftDesired {
+  const L = `@${NFT_SETS.local}`;
+  const R = `@${NFT_SETS.remote}`;
+  const dev = JSON.stringify(input.vxlanDevice);
+  const nat = [`ip saddr ${L} ip daddr ${R} snat to ip saddr`, `ip saddr ${R} ip daddr ${L} snat to ip saddr`];
+  if (input.cniAddress) nat.push(`ip saddr ${VTEP_NETWORK} oifname ${dev} snat to ${input.cniAddress}`);
+  const clamp = input.mssClamp.mode === 'pmtu' ? 'rt mtu' : String(input.mssClamp.mss);
+  const syn = 'tcp flags & (syn | rst) == syn';
+  return {
+    sets: new Map([[NFT_SETS.local, input.localCidrs], [NFT_SETS.remote, input.remoteCidrs]]),
+    chains: [
+      { name: 'nat_postrouting', type: 'nat', hook: 'postrouting', prio: 99, policy: 'accept', rules: nat },
+      { name: 'filter_input', type: 'filter', hook: 'input', prio: -1, policy: 'accept', rules: [`udp dport ${input.vxlanPort} accept`] },
+      {
+        name: 'filter_forward', type: 'filter', hook: 'forward', prio: -1, policy: 'accept',
+        rules: [`oifname ${dev} accept`, `iifname ${dev} accept`, `ip saddr ${L} ip daddr ${R} accept`, `ip saddr ${R} ip daddr ${L} accept`],
+      },
+      {
+        name: 'mangle_postrouting', type: 'filter', hook: 'postrouting', prio: -151, policy: 'accept',
+        rules: [
+          `${syn} ip saddr ${L} ip daddr ${R} tcp option maxseg size set ${clamp}`,
+          `${syn} ip saddr ${R} ip daddr ${L} tcp option maxseg size set ${clamp}`,
+        ],
+      },
+    ],
+  };
+}
+
+const chainHeader = (c: NftChainSpec) => `type ${c.type} hook ${c.hook} priority ${c.prio}; policy ${c.policy};`;
+const setDecl = (name: string, members: readonly string[]) =>
+  `add set ${T} ${name} { type ipv4_addr; flags interval; ${members.length ? `elements = { ${members.join(', ')} }; ` : ''}}`;
+
+/** The whole table, replacing whatever is there in the same transaction (create-if-missing, delete, define). */
+export function renderNftTable(desired: NftDesired): string {
+  const lines = [`add table ${T}`, `delete table ${T}`, `add table ${T}`];
+  for (const [name, members] of desired.sets) lines.push(setDecl(name, members));
+  for (const c of desired.chains) {
+    lines.push(`add chain ${T} ${c.name} { ${chainHeader(c)} }`);
+    for (const rule of c.rules) lines.push(`add rule ${T} ${c.name} ${rule}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface NftObservedChain { type?: string; hook?: string; prio?: number; policy?: string; rules: string[] }
+export interface NftObserved {
+  sets: Map<string, { type: string; flags: string[]; members: Set<string> }>;
+  chains: Map<string, NftObservedChain>;
+}
+
+export class NftParseError extends Error {
+  constructor(why: string) {
+    super(`nft -j output: ${why}`);
+    this.name = 'NftParseError';
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+const isObject = (v: Json | undefined): v is { [key: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function element(e: Json): string {
+  if (typeof e === 'string') return e.includes('/') ? e : `${e}/32`;
+  if (isObject(e) && isObject(e.prefix)) return `${String(e.prefix.addr)}/${String(e.prefix.len)}`;
+  if (isObject(e) && isObject(e.elem)) return element(e.elem.val ?? null);
+  return `?${JSON.stringify(e)}`;
+}
+
+function operand(e: Json | undefined, quoteStrings: boolean): string {
+  if (typeof e === 'string') return quoteStrings && !e.startsWith('@') ? JSON.stringify(e) : e;
+  if (typeof e === 'number') return String(e);
+  if (Array.isArray(e)) return `(${e.map((x) => operand(x, false)).join(' | ')})`;
+  if (isObject(e)) {
+    if (isObject(e.payload)) return `${String(e.payload.protocol)} ${String(e.payload.field)}`;
+    if (isObject(e.meta)) return String(e.meta.key);
+    if (isObject(e.rt)) return `rt ${String(e.rt.key)}`;
+    if (isObject(e.prefix)) return `${String(e.prefix.addr)}/${String(e.prefix.len)}`;
+    if (Array.isArray(e['&']) && e['&'].length === 2) return `${operand(e['&'][0], false)} & ${operand(e['&'][1], false)}`;
+  }
+  return `?${JSON.stringify(e)}`;
+}
+
+/** Spells one rule's JSON expressions the way renderNft writes them; anything unfamiliar yields a "?" token that never matches. */
+export function decompileRule(exprs: Json[]): string {
+  return exprs.map((x) => {
+    if (!isObject(x)) return `?${JSON.stringify(x)}`;
+    if (isObject(x.match)) {
+      const { op, left, right } = x.match;
+      const leftText = operand(left, false);
+      const quote = isObject(left) && isObject(left.meta) && /ifname$/.test(String(left.meta.key));
+      const isMasked = isObject(left) && Array.isArray(left['&']);
+      const opText = op === '==' ? (isMasked ? ' == ' : ' ') : op === 'in' ? ' ' : ` ${String(op)} `;
+      return `${leftText}${opText}${operand(right, quote)}`;
+    }
+    if ('accept' in x) return 'accept';
+    if ('drop' in x) return 'drop';
+    if (isObject(x.snat)) return `snat to ${operand(x.snat.addr, false)}`;
+    if (isObject(x.mangle) && isObject(x.mangle.key) && isObject(x.mangle.key['tcp option'])) {
+      const opt = x.mangle.key['tcp option'];
+      return `tcp option ${String(opt.name)} ${String(opt.field)} set ${operand(x.mangle.value, false)}`;
+    }
+    return `?${JSON.stringify(x)}`;
+  }).join(' ');
+}
+
+/** Parses `nft -j list table ip seaway`. */
+export function parseNftJson(text: string): NftObserved {
+  let doc: Json;
+  try { doc = JSON.parse(text) as Json; } catch (error) { throw new NftParseError(`not JSON (${(error as Error).message})`); }
+  if (!isObject(doc) || !Array.isArray(doc.nftables)) throw new NftParseError('no "nftables" array');
+  const observed: NftObserved = { sets: new Map(), chains: new Map() };
+  const rules: { chain: string; exprs: Json[] }[] = [];
+  for (const item of doc.nftables) {
+    if (!isObject(item)) throw new NftParseError(`unexpected item ${JSON.stringify(item)}`);
+    if (isObject(item.set)) {
+      const s = item.set;
+      observed.sets.set(String(s.name), {
+        type: String(s.type),
+        flags: Array.isArray(s.flags) ? s.flags.map(String) : [],
+        members: new Set(Array.isArray(s.elem) ? s.elem.map(element) : []),
+      });
+    } else if (isObject(item.chain)) {
+      const c = item.chain;
+      observed.chains.set(String(c.name), {
+        type: typeof c.type === 'string' ? c.type : undefined,
+        hook: typeof c.hook === 'string' ? c.hook : undefined,
+        prio: typeof c.prio === 'number' ? c.prio : undefined,
+        policy: typeof c.policy === 'string' ? c.policy : undefined,
+        rules: [],
+      });
+    } else if (isObject(item.rule)) {
+      rules.push({ chain: String(item.rule.chain), exprs: Array.isArray(item.rule.expr) ? item.rule.expr : [] });
+    }
+  }
+  for (const r of rules) {
+    const chain = observed.chains.get(r.chain);
+    if (!chain) throw new NftParseError(`rule in unknown chain ${r.chain}`);
+    chain.rules.push(decompileRule(r.exprs));
+  }
+  return observed;
+}
+
+/**
+ * The `nft -f` script that brings seaway's table to `desired` (null: delete it). Set members and chain
+ * rules are repaired in place when only they drifted; anything structural (table gone, a chain's
+ * hook or priority changed, foreign chains or sets in the table) rewrites the table whole. Always
+ * one transaction; null when nothing differs.
+ */
+export function planNft(desired: NftDesired | null, observed: NftObserved | null): string | null {
+  if (desired === null) return observed ? `delete table ${T}\n` : null;
+  if (!observed) return renderNftTable(desired);
+  const structural =
+    [...observed.sets.keys()].some((name) => !desired.sets.has(name)) ||
+    [...observed.chains.keys()].some((name) => !desired.chains.some((c) => c.name === name)) ||
+    [...observed.sets.values()].some((s) => s.type !== 'ipv4_addr' || !s.flags.includes('interval')) ||
+    desired.chains.some((c) => {
+      const seen = observed.chains.get(c.name);
+      return seen && (seen.type !== c.type || seen.hook !== c.hook || seen.prio !== c.prio || seen.policy !== c.policy);
+    });
+  if (structural) return renderNftTable(desired);
+  const lines: string[] = [];
+  for (const [name, members] of desired.sets) {
+    const seen = observed.sets.get(name);
+    if (!seen) { lines.push(setDecl(name, members)); continue; }
+    const wanted = new Set(members);
+    const removed = [...seen.members].filter((m) => !wanted.has(m));
+    const added = members.filter((m) => !seen.members.has(m));
+    if (removed.length) lines.push(`delete element ${T} ${name} { ${removed.join(', ')} }`);
+    if (added.length) lines.push(`add element ${T} ${name} { ${added.join(', ')} }`);
+  }
+  for (const c of desired.chains) {
+    const seen = observed.chains.get(c.name);
+    if (seen && seen.rules.length === c.rules.length && seen.rules.every((r, i) => r === c.rules[i])) continue;
+    if (seen) lines.push(`flush chain ${T} ${c.name}`);
+    else lines.push(`add chain ${T} ${c.name} { ${chainHeader(c)} }`);
+    for (const rule of c.rules) lines.push(`add rule ${T} ${c.name} ${rule}`);
+  }
+  return lines.length === 0 ? null : `${lines.join('\n')}\n`;
+}
