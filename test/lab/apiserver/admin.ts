@@ -1,0 +1,91 @@
+import { isObject } from './patch.ts';
+import type { Faults, RequestMatch } from './faults.ts';
+import { ApiError, errors } from './status.ts';
+import type { Store } from './store.ts';
+import type { WatchHub } from './watch.ts';
+
+export interface AdminContext {
+  store: Store;
+  watches: WatchHub;
+  faults: Faults;
+}
+
+export interface AdminState {
+  resourceVersion: string;
+  compactedThrough: string;
+  openWatches: number;
+  paused: 'hold' | 'refuse' | false;
+  heldRequests: number;
+  pendingFailures: number;
+}
+
+function optionalString(body: Record<string, unknown>, field: string): string | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw errors.badRequest(`${field} must be a string`);
+  return value;
+}
+
+function matchOf(body: Record<string, unknown>): RequestMatch {
+  const match: RequestMatch = {};
+  const path = optionalString(body, 'path');
+  const verb = optionalString(body, 'verb');
+  if (path !== undefined) match.path = path;
+  if (verb !== undefined) match.verb = verb;
+  return match;
+}
+
+/**
+ * The fault-injection API (never itself paused or failed):
+ *   GET  /admin/state
+ *   POST /admin/drop-watches                         -> { dropped }
+ *   POST /admin/fail-next { count, code, path?, verb?, message? }
+ *   POST /admin/clear-failures
+ *   POST /admin/pause { mode?: "hold" | "refuse", path?, verb? }
+ *   POST /admin/resume                               -> { released }
+ *   POST /admin/compact                              -> { compactedThrough }
+ */
+export function handleAdmin(method: string, path: string, body: unknown, ctx: AdminContext): unknown {
+  if (path === '/admin/state') {
+    if (method !== 'GET') throw errors.methodNotAllowed(method, path);
+    const faults = ctx.faults.state();
+    const state: AdminState = {
+      resourceVersion: String(ctx.store.resourceVersion),
+      compactedThrough: String(ctx.store.compactedThrough),
+      openWatches: ctx.watches.size,
+      paused: faults.paused,
+      heldRequests: faults.held,
+      pendingFailures: faults.pendingFailures,
+    };
+    return state;
+  }
+  if (method !== 'POST') throw errors.methodNotAllowed(method, path);
+  const args = body ?? {};
+  if (!isObject(args)) throw errors.badRequest('the admin request body must be a JSON object');
+  switch (path) {
+    case '/admin/drop-watches':
+      return { dropped: ctx.watches.dropAll() };
+    case '/admin/fail-next': {
+      const { count, code } = args;
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw errors.badRequest('count must be a positive integer');
+      if (typeof code !== 'number' || !Number.isInteger(code) || code < 400 || code > 599) throw errors.badRequest('code must be an HTTP error code (400-599)');
+      ctx.faults.failNext(count, code, matchOf(args), optionalString(args, 'message'));
+      return { pendingFailures: ctx.faults.state().pendingFailures };
+    }
+    case '/admin/clear-failures':
+      ctx.faults.clearFailures();
+      return {};
+    case '/admin/pause': {
+      const mode = args.mode ?? 'hold';
+      if (mode !== 'hold' && mode !== 'refuse') throw errors.badRequest('mode must be "hold" or "refuse"');
+      ctx.faults.pause(mode, matchOf(args));
+      return { paused: mode };
+    }
+    case '/admin/resume':
+      return { released: ctx.faults.resume() };
+    case '/admin/compact':
+      return { compactedThrough: String(ctx.store.compact()) };
+    default:
+      throw new ApiError(404, `unknown admin path ${path}`);
+  }
+}

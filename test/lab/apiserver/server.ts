@@ -1,0 +1,242 @@
+import { rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleAdmin } from './admin.ts';
+import { mediaType, parseJson, readBody } from './body.ts';
+import { discoveryDocument } from './discovery.ts';
+import { Faults } from './faults.ts';
+import { ObjectService, objectFilter, patchContentTypes } from './objects.ts';
+import { defaultResources, ResourceRegistry, type ResourceType } from './resources.ts';
+import { routeResource, type ResourceRoute } from './routes.ts';
+import { ApiError, errors, toApiError } from './status.ts';
+import { Store } from './store.ts';
+import { WatchHub } from './watch.ts';
+
+export interface ApiServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Also listen on this unix socket (a stale socket file is replaced). */
+  socketPath?: string;
+  /** How many changes are kept for watches to resume from (default 50,000). */
+  historyLimit?: number;
+  /** Largest accepted request body (default 3 MiB, as the Kubernetes API server). */
+  maxBodyBytes?: number;
+  /** Server-side watch timeout when the client sends no timeoutSeconds (default 1800). */
+  watchTimeoutSeconds?: number;
+  /** How often watches with allowWatchBookmarks get a BOOKMARK (default 5000 ms). */
+  bookmarkIntervalMs?: number;
+  /** Namespaces that exist from the start (default: default, kube-system, kube-public, kube-node-lease). */
+  namespaces?: string[];
+  /** The served kinds (default: defaultResources()). */
+  resources?: ResourceType[];
+  /** One line per request and lifecycle event; silent when absent. */
+  log?: (line: string) => void;
+}
+
+export interface RunningApiServer {
+  url: string;
+  socketPath?: string;
+  close(): Promise<void>;
+}
+
+const jsonTypes = ['application/json'];
+const patchTypes = Object.keys(patchContentTypes);
+
+function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function flag(value: string | null): boolean {
+  return value === 'true' || value === '1';
+}
+
+function versionParam(url: URL): number | undefined {
+  const value = url.searchParams.get('resourceVersion');
+  if (value === null || value === '' || value === '0') return undefined;
+  if (!/^\d+$/.test(value)) throw errors.badRequest(`invalid resourceVersion "${value}": must be a decimal number`);
+  return Number(value);
+}
+
+function timeoutParam(url: URL, fallbackSeconds: number): number {
+  const value = url.searchParams.get('timeoutSeconds');
+  if (value === null || value === '') return fallbackSeconds * 1000;
+  if (!/^\d+$/.test(value)) throw errors.badRequest(`invalid timeoutSeconds "${value}"`);
+  return Number(value) * 1000;
+}
+
+/** Starts a Kubernetes-wire-compatible API server (plain HTTP) holding its objects in memory. */
+export async function startApiServer(options: ApiServerOptions = {}): Promise<RunningApiServer> {
+  const host = options.host ?? '127.0.0.1';
+  const maxBodyBytes = options.maxBodyBytes ?? 3 * 1024 * 1024;
+  const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 1800;
+  const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 5000;
+  const log = options.log ?? (() => {});
+  const registry = new ResourceRegistry(options.resources ?? defaultResources());
+  const store = new Store(options.historyLimit ?? 50_000);
+  const objects = new ObjectService(store, registry);
+  const watches = new WatchHub(store);
+  const faults = new Faults();
+  for (const ns of options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease']) objects.ensureNamespace(ns);
+  let serverAddress = host;
+
+  async function bodyOf(req: IncomingMessage, accepted: string[], required: boolean): Promise<unknown> {
+    const type = mediaType(req);
+    const text = await readBody(req, maxBodyBytes);
+    if (text.trim() === '') {
+      if (required) throw errors.badRequest('the request body is empty');
+      return undefined;
+    }
+    if (type !== '' && !accepted.includes(type)) throw errors.unsupportedMediaType(type, accepted);
+    return parseJson(text);
+  }
+
+  async function serveResource(req: IncomingMessage, res: ServerResponse, url: URL, route: ResourceRoute): Promise<void> {
+    const { resource, namespace, name = '', subresource } = route;
+    if (url.searchParams.has('dryRun')) throw errors.badRequest('dryRun is not supported by this API server');
+    const selectors = { labelSelector: url.searchParams.get('labelSelector'), fieldSelector: url.searchParams.get('fieldSelector') };
+    switch (route.verb) {
+      case 'list': {
+        versionParam(url);
+        const list = objects.list(resource, objectFilter(resource, namespace, selectors), namespace);
+        return sendJson(res, 200, {
+          kind: `${resource.kind}List`, apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+          metadata: { resourceVersion: list.resourceVersion }, items: list.items,
+        });
+      }
+      case 'watch': {
+        const fieldSelector = route.name === undefined ? selectors.fieldSelector
+          : [selectors.fieldSelector, `metadata.name=${route.name}`].filter(Boolean).join(',');
+        const filter = objectFilter(resource, namespace, { ...selectors, fieldSelector });
+        const since = versionParam(url);
+        const timeoutMs = timeoutParam(url, watchTimeoutSeconds);
+        return watches.serve(res, {
+          resource, namespace, filter, since, timeoutMs, bookmarkIntervalMs, maxBufferedBytes: 64 * 1024 * 1024,
+          allowBookmarks: flag(url.searchParams.get('allowWatchBookmarks')),
+          sendInitialEvents: flag(url.searchParams.get('sendInitialEvents')),
+        });
+      }
+      case 'get':
+        return sendJson(res, 200, objects.get(resource, namespace, name));
+      case 'create':
+        return sendJson(res, 201, objects.create(resource, namespace, await bodyOf(req, jsonTypes, true)));
+      case 'update': {
+        const result = objects.update(resource, namespace, name, await bodyOf(req, jsonTypes, true), subresource);
+        return sendJson(res, result.created ? 201 : 200, result.object);
+      }
+      case 'patch': {
+        const type = mediaType(req);
+        const patchType = patchContentTypes[type];
+        if (!patchType) {
+          await readBody(req, maxBodyBytes);
+          throw errors.unsupportedMediaType(type, patchTypes);
+        }
+        return sendJson(res, 200, objects.patch(resource, namespace, name, patchType, await bodyOf(req, [type], true), subresource));
+      }
+      case 'delete':
+        return sendJson(res, 200, objects.delete(resource, namespace, name, await bodyOf(req, jsonTypes, false)));
+      case 'deletecollection': {
+        await bodyOf(req, jsonTypes, false);
+        const deleted = objects.deleteCollection(resource, namespace, objectFilter(resource, namespace, selectors));
+        return sendJson(res, 200, {
+          kind: `${resource.kind}List`, apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+          metadata: { resourceVersion: String(store.resourceVersion) }, items: deleted,
+        });
+      }
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://apiserver');
+    const path = url.pathname;
+    if (path === '/admin' || path.startsWith('/admin/')) {
+      const body = method === 'POST' ? await bodyOf(req, jsonTypes, false) : undefined;
+      return sendJson(res, 200, handleAdmin(method, path, body, { store, watches, faults }));
+    }
+    const route = path.startsWith('/api/') || path.startsWith('/apis/') ? routeResource(method, url, registry) : undefined;
+    const request = { method, verb: route && !(route instanceof ApiError) ? route.verb : method.toLowerCase(), path: path + url.search };
+    await faults.gate(request);
+    const failure = faults.takeFailure(request);
+    if (failure) throw failure;
+
+    if (route && !(route instanceof ApiError)) return serveResource(req, res, url, route);
+    if (['/healthz', '/readyz', '/livez'].includes(path)) {
+      if (method !== 'GET' && method !== 'HEAD') throw errors.methodNotAllowed(method, path);
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('ok');
+      return;
+    }
+    const document = discoveryDocument(path, registry, serverAddress);
+    if (document !== undefined && method !== 'GET') throw errors.methodNotAllowed(method, path);
+    if (document !== undefined) return sendJson(res, 200, document);
+    throw route ?? errors.pathNotFound(path);
+  }
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const started = Date.now();
+    res.on('finish', () => log(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`));
+    handle(req, res).catch((error: unknown) => {
+      const apiError = toApiError(error);
+      if (apiError.code >= 500 && !(error instanceof ApiError)) log(`internal error on ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, apiError.code, apiError.toStatus());
+    });
+  };
+
+  const servers: Server[] = [];
+  const listen = (server: Server, target: { port: number; host: string } | { path: string }) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(target, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+
+  const tcp = createServer(listener);
+  await listen(tcp, { port: options.port ?? 0, host });
+  servers.push(tcp);
+  const address = tcp.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${hostForUrl}:${address.port}`;
+  serverAddress = `${hostForUrl}:${address.port}`;
+
+  if (options.socketPath) {
+    const unix = createServer(listener);
+    await rm(options.socketPath, { force: true });
+    try {
+      await listen(unix, { path: options.socketPath });
+    } catch (error) {
+      tcp.close();
+      throw error;
+    }
+    servers.push(unix);
+  }
+  log(`listening on ${url}${options.socketPath ? ` and ${options.socketPath}` : ''}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      faults.shutdown();
+      watches.dropAll();
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      })));
+      if (options.socketPath) await rm(options.socketPath, { force: true });
+      log('closed');
+    })();
+    return closing;
+  };
+
+  const running: RunningApiServer = { url, close };
+  if (options.socketPath) running.socketPath = options.socketPath;
+  return running;
+}

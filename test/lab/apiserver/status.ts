@@ -1,0 +1,101 @@
+import type { ResourceType } from './resources.ts';
+
+/** The `details.causes` entries of a Kubernetes Status. */
+export interface StatusCause {
+  reason: string;
+  message: string;
+  field: string;
+}
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  causes?: StatusCause[];
+}
+
+/** A `meta/v1 Status` with `status: Failure`, the body of every error response. */
+export interface FailureStatus {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Failure';
+  message: string;
+  reason: string;
+  details?: StatusDetails;
+  code: number;
+}
+
+const reasonByCode: Record<number, string> = {
+  400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed',
+  406: 'NotAcceptable', 409: 'Conflict', 410: 'Expired', 413: 'RequestEntityTooLarge', 415: 'UnsupportedMediaType',
+  422: 'Invalid', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout',
+};
+
+export function reasonForCode(code: number): string {
+  return reasonByCode[code] ?? (code >= 500 ? 'InternalError' : 'BadRequest');
+}
+
+/** An error that the HTTP layer turns into a Status response with its code. */
+export class ApiError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly details: StatusDetails | undefined;
+
+  constructor(code: number, message: string, reason = reasonForCode(code), details?: StatusDetails) {
+    super(message);
+    this.code = code;
+    this.reason = reason;
+    this.details = details;
+  }
+
+  toStatus(): FailureStatus {
+    const status: FailureStatus = {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      message: this.message, reason: this.reason, code: this.code,
+    };
+    if (this.details) status.details = this.details;
+    return status;
+  }
+}
+
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new ApiError(500, `internal error: ${message}`);
+}
+
+export function qualifiedResource(resource: ResourceType): string {
+  return resource.group ? `${resource.plural}.${resource.group}` : resource.plural;
+}
+
+function detailsFor(resource: ResourceType, name: string): StatusDetails {
+  const details: StatusDetails = { name, kind: resource.plural };
+  if (resource.group) details.group = resource.group;
+  return details;
+}
+
+export const errors = {
+  badRequest: (message: string) => new ApiError(400, message),
+  notFound: (resource: ResourceType, name: string) =>
+    new ApiError(404, `${qualifiedResource(resource)} "${name}" not found`, 'NotFound', detailsFor(resource, name)),
+  pathNotFound: (path: string) => new ApiError(404, `the server could not find the requested resource (${path})`),
+  methodNotAllowed: (method: string, what: string) =>
+    new ApiError(405, `the server does not allow this method on the requested resource: ${method} ${what}`),
+  alreadyExists: (resource: ResourceType, name: string) =>
+    new ApiError(409, `${qualifiedResource(resource)} "${name}" already exists`, 'AlreadyExists', detailsFor(resource, name)),
+  conflict: (resource: ResourceType, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again') =>
+    new ApiError(409, `Operation cannot be fulfilled on ${qualifiedResource(resource)} "${name}": ${why}`, 'Conflict', detailsFor(resource, name)),
+  invalid: (resource: ResourceType, name: string, causes: StatusCause[]) =>
+    new ApiError(
+      422,
+      `${resource.kind} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
+      'Invalid',
+      { ...detailsFor(resource, name), kind: resource.kind, causes },
+    ),
+  tooLarge: (limit: number) => new ApiError(413, `the request body is larger than the limit of ${limit} bytes`),
+  unsupportedMediaType: (type: string, supported: string[]) =>
+    new ApiError(415, `the body of the request was in an unknown format - accepted media types include: ${supported.join(', ')} (got "${type}")`),
+  expired: (requested: number, oldest: number) =>
+    new ApiError(410, `too old resource version: ${requested} (${oldest})`, 'Expired'),
+};
