@@ -178,3 +178,19 @@ export function countForeignRules(observed: IptablesObserved): number {
   }
   return count;
 }
+
+/**
+ * Whether an iptables filter table could drop what seaway's nft table accepts: an accept in one base
+ * chain does not stop another base chain of the same hook from dropping, so when INPUT or FORWARD
+ * has a non-ACCEPT policy or rules of someone else's, the nft backend also needs iptables accepts.
+ */
+export function iptablesFilterCanDrop(observed: IptablesObserved): boolean {
+  const filter = observed.get('filter');
+  if (!filter) return false;
+  const owned = OWNED_IPTABLES_CHAINS.filter;
+  return ['INPUT', 'FORWARD'].some((hook) => {
+    const chain = filter.get(hook);
+    if (!chain) return false;
+    return chain.policy !== 'ACCEPT' || chain.rules.some((rule) => !owned.some((o) => jumpsTo(rule, o)));
+  });
+}

@@ -1,0 +1,156 @@
+import type { DesiredFilter } from '../model/desired-state.ts';
+import { validateFilter } from '../plan/filter-input.ts';
+import { parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop } from '../plan/filter-iptables.ts';
+import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore } from '../plan/filter-ipset.ts';
+import { NFT_FAMILY, NFT_TABLE, parseNftJson, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
+import { detectIptablesMode, iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
+import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
+import { nftApply, nftListTable, nftListTables } from '../kernel/nft.ts';
+import { observeIptables, repairIptables, type IptablesObservation } from './filter-iptables.ts';
+
+export type FilterBackend = 'iptables' | 'nftables';
+
+export type FilterObservation =
+  | { backend: 'iptables'; iptables: IptablesObservation; nftTable: NftObserved | null }
+  | { backend: 'nftables'; nftTable: NftObserved | null; iptables: IptablesObservation; shimNeeded: boolean };
+
+export interface FilterDriver {
+  readonly backend: FilterBackend;
+  /** The iptables flavour written to (iptables backend) or shimmed into (nftables backend). */
+  readonly iptablesMode: IptablesMode;
+  /** Reads what seaway owns in the kernel now. */
+  observe(): Promise<FilterObservation>;
+  /**
+   * Makes the kernel match `desired` (null: remove everything), writing only what is not intact.
+   * Invalid input throws FilterInputError before anything is written.
+   */
+  apply(desired: DesiredFilter | null): Promise<{ writes: number }>;
+  /** Removes every chain, jump, set and table seaway owns, in both iptables flavours and nft; idempotent. */
+  cleanup(): Promise<{ writes: number }>;
+  /** Writing process invocations (restore, ipset restore, nft -f) since the driver was made. */
+  readonly writes: number;
+}
+
+export interface FilterDriverDeps {
+  run: ProcessRunner;
+  /** Skip detection and use this iptables flavour. */
+  iptablesMode?: IptablesMode;
+}
+
+/** iptables-nft keeps its tables in nft under these names; other tables mean the host speaks nft natively. */
+const IPTABLES_NFT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
+
+/**
+ * Builds the driver. 'auto' picks iptables when the host has iptables rules in either flavour, nftables
+ * when it has only native nft tables, and iptables (nft flavour) on an empty host.
+ */
+export async function createFilterDriver(backend: 'auto' | FilterBackend, deps: FilterDriverDeps): Promise<FilterDriver> {
+  const detection = deps.iptablesMode ? null : await detectIptablesMode(deps.run);
+  const mode = deps.iptablesMode ?? detection!.mode;
+  let chosen: FilterBackend;
+  if (backend !== 'auto') chosen = backend;
+  else if (detection && detection.foreignRules.legacy + detection.foreignRules.nft > 0) chosen = 'iptables';
+  else {
+    const native = (await nftListTables(deps.run)).filter((t) => {
+      const [family, name] = t.split(' ');
+      return !(name === NFT_TABLE && family === NFT_FAMILY) && !((family === 'ip' || family === 'ip6') && IPTABLES_NFT_TABLES.has(name ?? ''));
+    });
+    chosen = native.length > 0 ? 'nftables' : 'iptables';
+  }
+  return chosen === 'iptables' ? iptablesDriver(deps.run, mode) : nftablesDriver(deps.run, mode);
+}
+
+async function observeNftTable(run: ProcessRunner): Promise<NftObserved | null> {
+  let text: string | null;
+  try {
+    text = await nftListTable(run, NFT_FAMILY, NFT_TABLE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  return text === null ? null : parseNftJson(text);
+}
+
+function iptablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
+  let writes = 0;
+  const observe = async (): Promise<FilterObservation> => {
+    const [iptables, nftTable] = await Promise.all([observeIptables(run, mode), observeNftTable(run)]);
+    return { backend: 'iptables', iptables, nftTable };
+  };
+  return {
+    backend: 'iptables',
+    iptablesMode: mode,
+    get writes() { return writes; },
+    observe,
+    async apply(desired) {
+      const input = desired ? validateFilter(desired) : null;
+      const seen = await observe();
+      if (seen.backend !== 'iptables') throw new Error('unreachable');
+      let count = await repairIptables(run, input, seen.iptables);
+      // A table left by an earlier run with the nftables backend is stale.
+      const nftScript = planNft(null, seen.nftTable);
+      if (nftScript) { await nftApply(run, nftScript); count++; }
+      writes += count;
+      return { writes: count };
+    },
+    async cleanup() {
+      const count = await cleanupEverything(run);
+      writes += count;
+      return { writes: count };
+    },
+  };
+}
+
+function nftablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
+  let writes = 0;
+  const observe = async (): Promise<FilterObservation> => {
+    const [nftTable, iptables] = await Promise.all([observeNftTable(run), observeIptables(run, mode)]);
+    return { backend: 'nftables', nftTable, iptables, shimNeeded: iptablesFilterCanDrop(iptables.tables) };
+  };
+  return {
+    backend: 'nftables',
+    iptablesMode: mode,
+    get writes() { return writes; },
+    observe,
+    async apply(desired) {
+      const input = desired ? validateFilter(desired) : null;
+      const seen = await observe();
+      if (seen.backend !== 'nftables') throw new Error('unreachable');
+      let count = 0;
+      const script = planNft(input ? renderNft(input) : null, seen.nftTable);
+      if (script) { await nftApply(run, script); count++; }
+      // The iptables shim: only the filter table's accepts (and the sets they match), only where an
+      // iptables INPUT/FORWARD could drop; every other seaway iptables chain is stale here.
+      count += await repairIptables(run, seen.shimNeeded ? input : null, seen.iptables, ['filter']);
+      writes += count;
+      return { writes: count };
+    },
+    async cleanup() {
+      const count = await cleanupEverything(run);
+      writes += count;
+      return { writes: count };
+    },
+  };
+}
+
+/** Removes seaway's chains and jumps in both iptables flavours, then its ipsets, then its nft table. */
+export async function cleanupEverything(run: ProcessRunner): Promise<number> {
+  let count = 0;
+  for (const mode of ['legacy', 'nft'] as const) {
+    let text: string;
+    try { text = await iptablesSave(run, mode); } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    const tables = parseIptablesSave(text);
+    for (const table of IPTABLES_TABLES) {
+      const script = planIptablesTable(table, null, tables.get(table));
+      if (script) { await iptablesRestore(run, mode, script); count++; }
+    }
+  }
+  const ipsetScript = planIpsetRestore(null, parseIpsetSave(await ipsetSave(run, OWNED_IPSETS)));
+  if (ipsetScript) { await ipsetRestore(run, ipsetScript); count++; }
+  const nftScript = planNft(null, await observeNftTable(run));
+  if (nftScript) { await nftApply(run, nftScript); count++; }
+  return count;
+}
