@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { diffFdb, diffRoutes, diffRules, diffSysctls, diffVxlanLink, type ObservedVxlan } from '../../src/plan/diff-kernel.ts';
+import type { DesiredVxlanLink } from '../../src/model/desired-state.ts';
+
+const r = (dst: string, extra: Partial<{ table: number; gateway: string; dev: string; src: string; metric: number }> = {}) =>
+  ({ table: 100, dst, dev: 'vx-submariner', gateway: '240.0.0.2', ...extra });
+
+test('routes: nothing to do when observed equals desired', () => {
+  const routes = [r('10.1.0.0/16'), r('10.2.0.0/16', { table: 150, dev: 'eth0', src: '10.0.0.1' })];
+  assert.deepEqual(diffRoutes(routes, routes, [100, 150]), { create: [], replace: [], remove: [], rejected: [] });
+});
+
+test('routes: missing ones are created, stale ones removed, changed ones replaced', () => {
+  const diff = diffRoutes([r('10.1.0.0/16'), r('10.2.0.0/16', { gateway: '240.0.0.9' }), r('10.3.0.0/16')],
+    [r('10.2.0.0/16'), r('10.4.0.0/16')], [100, 150]);
+  assert.deepEqual(diff.create.map((x) => x.dst), ['10.1.0.0/16', '10.3.0.0/16']);
+  assert.deepEqual(diff.replace, [r('10.2.0.0/16', { gateway: '240.0.0.9' })]);
+  assert.deepEqual(diff.remove.map((x) => x.dst), ['10.4.0.0/16']);
+});
+
+test('routes: a change of src, dev or dropping the gateway is a replace', () => {
+  for (const change of [{ src: '10.0.0.5' }, { dev: 'eth1' }]) {
+    assert.equal(diffRoutes([r('10.1.0.0/16', change)], [r('10.1.0.0/16')], [100]).replace.length, 1, JSON.stringify(change));
+  }
+  const noGateway = { table: 100, dst: '10.1.0.0/16', dev: 'vx-submariner' };
+  assert.equal(diffRoutes([noGateway], [r('10.1.0.0/16')], [100]).replace.length, 1);
+});
+
+test('routes: the same destination in another table is another route', () => {
+  const diff = diffRoutes([r('10.1.0.0/16', { table: 150 })], [r('10.1.0.0/16')], [100, 150]);
+  assert.equal(diff.create.length, 1);
+  assert.equal(diff.remove.length, 1);
+});
+
+test('routes: desired routes outside seaway tables and duplicates are rejected with a reason', () => {
+  const diff = diffRoutes([r('10.1.0.0/16', { table: 254 }), r('10.2.0.0/16'), r('10.2.0.0/16', { gateway: '240.0.0.3' })], [], [100, 150]);
+  assert.deepEqual(diff.rejected.map((x) => x.reason), ['table 254 is not one of seaway\'s tables (100, 150)', 'duplicate destination 10.2.0.0/16 in table 100']);
+  assert.deepEqual(diff.create.map((x) => x.gateway), ['240.0.0.2']);
+});
+
+test('routes: observed duplicates and non-zero metrics are removed, the desired one recreated', () => {
+  const diff = diffRoutes([r('10.1.0.0/16')], [r('10.1.0.0/16', { metric: 5 }), r('10.1.0.0/16'), r('10.1.0.0/16', { gateway: '240.0.0.7' })], [100]);
+  assert.deepEqual(diff.remove.map((x) => x.metric ?? x.gateway), [5, '240.0.0.7']);
+  assert.deepEqual(diff.create, []);
+  assert.deepEqual(diff.replace, []);
+});
+
+test('routes: empty inputs', () => {
+  assert.deepEqual(diffRoutes([], [], [100]), { create: [], replace: [], remove: [], rejected: [] });
+  assert.equal(diffRoutes([], [r('10.9.0.0/16')], [100]).remove.length, 1);
+});
+
+test('rules and fdb: set differences by identity', () => {
+  assert.deepEqual(diffRules([{ priority: 100, table: 100 }], [{ priority: 150, table: 150 }]),
+    { create: [{ priority: 100, table: 100 }], remove: [{ priority: 150, table: 150 }] });
+  assert.deepEqual(diffRules([{ priority: 100, table: 100 }], [{ priority: 100, table: 100 }]), { create: [], remove: [] });
+  const e = (dst: string, mac = '00:00:00:00:00:00') => ({ dev: 'vx-submariner', mac, dst });
+  assert.deepEqual(diffFdb([e('10.0.0.1'), e('10.0.0.2')], [e('10.0.0.2', '00:00:00:00:00:00'), e('10.0.0.3')]),
+    { create: [e('10.0.0.1')], remove: [e('10.0.0.3')] });
+  assert.deepEqual(diffFdb([e('10.0.0.1', 'AA:BB:CC:DD:EE:FF')], [e('10.0.0.1', 'aa:bb:cc:dd:ee:ff')]), { create: [], remove: [] });
+});
+
+const want: DesiredVxlanLink = { name: 'vx-submariner', vni: 100, port: 4800, mtu: 1450, local: '10.0.0.1', underlayDevice: 'eth0', address: '240.0.0.1/8' };
+const have = (extra: Partial<ObservedVxlan> = {}): ObservedVxlan => ({
+  name: 'vx-submariner', kind: 'vxlan', vni: 100, port: 4800, local: '10.0.0.1', underlayDevice: 'eth0', learning: false, mtu: 1450, up: true, addresses: ['240.0.0.1/8'], ...extra,
+});
+
+test('vxlan link: absent is created with its address; identical needs nothing', () => {
+  assert.deepEqual(diffVxlanLink(want, undefined), { link: { action: 'create' }, addAddresses: ['240.0.0.1/8'], removeAddresses: [] });
+  assert.deepEqual(diffVxlanLink(want, have()), { link: { action: 'none' }, addAddresses: [], removeAddresses: [] });
+});
+
+test('vxlan link: unchangeable parameters force a recreate naming the difference', () => {
+  const cases: [Partial<ObservedVxlan>, RegExp][] = [
+    [{ vni: 5 }, /vni 5 != 100/], [{ port: 8472 }, /port/], [{ local: '10.0.0.2' }, /local/], [{ remote: '10.0.0.9' }, /remote 10.0.0.9 != none/],
+    [{ underlayDevice: 'eth1' }, /underlay/], [{ learning: true }, /learning/], [{ kind: 'veth' }, /kind is veth/], [{ kind: undefined }, /kind is none/],
+  ];
+  for (const [change, reason] of cases) {
+    const diff = diffVxlanLink(want, have(change));
+    assert.equal(diff.link.action, 'recreate', JSON.stringify(change));
+    assert.match(diff.link.action === 'recreate' ? diff.link.reason : '', reason);
+  }
+  assert.equal(diffVxlanLink({ ...want, remote: '10.0.0.9' }, have()).link.action, 'recreate');
+});
+
+test('vxlan link: MTU, down state and addresses are fixed in place', () => {
+  assert.deepEqual(diffVxlanLink(want, have({ mtu: 1500, up: false, addresses: ['240.0.0.7/8', '10.9.9.9/24'] })),
+    { link: { action: 'update', setMtu: 1450, setUp: true }, addAddresses: ['240.0.0.1/8'], removeAddresses: ['240.0.0.7/8', '10.9.9.9/24'] });
+});
+
+test('sysctls: only differing values are written; missing keys are reported; whitespace is not a difference', () => {
+  const current = new Map<string, string | undefined>([['a', '1'], ['b', '0'], ['c', undefined], ['d', '4096\t87380  6291456']]);
+  const diff = diffSysctls([{ key: 'a', value: '1' }, { key: 'b', value: '2' }, { key: 'c', value: '1' }, { key: 'd', value: '4096 87380 6291456' }, { key: 'e', value: '1' }], current);
+  assert.deepEqual(diff.write, [{ key: 'b', value: '2', previous: '0' }]);
+  assert.deepEqual(diff.missing.map((m) => m.key), ['c', 'e']);
+});
