@@ -32,6 +32,8 @@ export interface LabUpOptions extends Partial<Omit<LabOptions, 'prefix'>> {
   waitTimeoutMs?: number;
   /** Directory holding one directory per lab (default /tmp/seaway-lab). */
   root?: string;
+  /** The API server's CLI (default test/lab/apiserver/cli.ts), to try the lab with another build of it. */
+  apiserverCli?: string;
 }
 
 export interface LabLocation {
@@ -39,7 +41,7 @@ export interface LabLocation {
 }
 
 export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
-  const { agents = true, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, ...rest } = options;
+  const { agents = true, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, ...rest } = options;
   const plan = planLab({ ...rest, prefix: options.prefix ?? DEFAULT_PREFIX });
   const prefix = plan.options.prefix;
   requireTools('ip', 'iptables', 'sysctl');
@@ -48,6 +50,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
   }
   const paths = labPaths(prefix, root);
   await labDown(prefix, { root });
+  const createdAt = new Date().toISOString();
   try {
     await makeDirectories(plan, paths);
     await writeJsonAtomic(`${paths.dir}/${PLAN_FILE}`, plan);
@@ -62,7 +65,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
       const serverPaths = paths.server(server.id);
       const pid = await spawnDetached({
         file: 'ip',
-        args: ['netns', 'exec', server.namespace, process.execPath, APISERVER_CLI, '--host', server.host, '--port', String(API_PORT), '--socket', serverPaths.socket],
+        args: ['netns', 'exec', server.namespace, process.execPath, apiserverCli, '--host', server.host, '--port', String(API_PORT), '--socket', serverPaths.socket],
         env: process.env,
         cwd: REPO_ROOT,
         log: serverPaths.log,
@@ -113,7 +116,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
       }
     }
 
-    const state: LabState = { prefix, dir: paths.dir, createdAt: new Date().toISOString(), plan, controller, apiservers, agents: agentInfo };
+    const state: LabState = { prefix, dir: paths.dir, createdAt, plan, controller, apiservers, agents: agentInfo };
     await writeJsonAtomic(paths.state, state);
     if (wait) await waitForLab(prefix, { root, timeoutMs: waitTimeoutMs });
     return await labStatus(prefix, { root });

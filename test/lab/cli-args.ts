@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+import { resolveOptions } from './addressing.ts';
+import type { LabUpOptions } from './lab.ts';
+
+export const USAGE = `usage:
+  npm run lab -- up [--clusters N] [--nodes M] [--pods K] [--gateways G] [--node-ready-delay S]
+                    [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--wait] [--json]
+  npm run lab -- status [--prefix P] [--json]
+  npm run lab -- down [--prefix P]
+defaults: 2 clusters of 3 nodes, 1 pod per node, 1 gateway-capable node per cluster, Ready after 1 s,
+CNI (cni0) 1 s after Ready, agents started, prefix sw`;
+
+export type LabCommand =
+  | { command: 'up'; options: LabUpOptions & { prefix: string }; json: boolean }
+  | { command: 'status'; prefix: string; json: boolean }
+  | { command: 'down'; prefix: string }
+  | { command: 'help' };
+
+function count(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new Error(`--${flag} needs a whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function seconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`--${flag} needs a number of seconds, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** Parses the CLI's arguments (pure); bad input throws an Error naming the flag. */
+export function parseLabArgs(argv: readonly string[]): LabCommand {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') return { command: 'help' };
+  const common = { prefix: { type: 'string' }, json: { type: 'boolean' } } as const;
+  if (command === 'up') {
+    const { values } = parseArgs({
+      args: [...rest],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...common,
+        clusters: { type: 'string' },
+        nodes: { type: 'string' },
+        pods: { type: 'string' },
+        gateways: { type: 'string' },
+        'node-ready-delay': { type: 'string' },
+        'cni-delay': { type: 'string' },
+        'cni-interface': { type: 'string' },
+        'no-agents': { type: 'boolean' },
+        wait: { type: 'boolean' },
+      },
+    });
+    const cniDelay = values['cni-delay'] === 'never' ? null : seconds('cni-delay', values['cni-delay']);
+    const options = {
+      prefix: values.prefix ?? 'sw',
+      clusters: count('clusters', values.clusters),
+      nodes: count('nodes', values.nodes),
+      podsPerNode: count('pods', values.pods),
+      gateways: count('gateways', values.gateways),
+      nodeReadyDelay: seconds('node-ready-delay', values['node-ready-delay']),
+      cniDelay,
+      cniInterface: values['cni-interface'],
+    };
+    resolveOptions(options);
+    return { command: 'up', options: { ...options, agents: !values['no-agents'], wait: values.wait ?? false }, json: values.json ?? false };
+  }
+  if (command === 'status' || command === 'down') {
+    if (command === 'down') {
+      const { values } = parseArgs({ args: [...rest], strict: true, allowPositionals: false, options: { prefix: common.prefix } });
+      return { command, prefix: values.prefix ?? 'sw' };
+    }
+    const { values } = parseArgs({ args: [...rest], strict: true, allowPositionals: false, options: common });
+    return { command, prefix: values.prefix ?? 'sw', json: values.json ?? false };
+  }
+  throw new Error(`unknown command ${JSON.stringify(command)}`);
+}

@@ -1,0 +1,34 @@
+import type { LabStatus } from './state.ts';
+
+function since(start: string, time: string | null): string {
+  if (time === null) return 'not yet';
+  return `+${((Date.parse(time) - Date.parse(start)) / 1000).toFixed(1)} s`;
+}
+
+/** A readable summary of a lab (pure). */
+export function formatStatus(status: LabStatus): string {
+  const o = status.options;
+  const lines = [
+    `lab ${status.prefix} (${status.dir}), up since ${status.createdAt}`,
+    `  ${o.clusters} cluster(s) x ${o.nodes} node(s), ${o.podsPerNode} pod(s) per node; Ready after ${o.nodeReadyDelay} s; ` +
+      `CNI ${o.cniDelay === null ? 'never comes' : `${o.cniInterface} ${o.cniDelay} s after Ready`}`,
+    `  broker: ${status.broker.url} in ${status.broker.namespace} (from here: ${status.broker.localUrl ?? 'forwarder not running'})`,
+  ];
+  for (const cluster of status.clusters) {
+    lines.push(
+      '',
+      `${cluster.id}: pods ${cluster.podCidr}, services ${cluster.serviceCidr}, LAN ${cluster.lanCidr}`,
+      `  API server ${cluster.apiserver.url} in ${cluster.apiserver.namespace}; from here ${cluster.apiserver.localUrl ?? '(forwarder not running)'}`,
+      `  KUBECONFIG=${cluster.kubeconfig}`,
+    );
+    for (const node of cluster.nodes) {
+      const role = node.gatewayCapable ? `gateway-capable, WAN ${node.wanIp}` : 'worker';
+      const cni = node.cniAt ? `${node.cniInterface} ${node.cniIp} at ${since(status.createdAt, node.cniAt)}` : `${node.cniInterface} not yet`;
+      const agent = node.agent ? `; agent pid ${node.agent.pid} ${node.agent.healthUrl} log ${node.agent.log}` : '';
+      lines.push(`  ${node.name} [${node.namespace}] ${node.ip} pods ${node.podCidr} (${role}): Ready ${since(status.createdAt, node.readyAt)}, CNI ${cni}${agent}`);
+    }
+    for (const pod of cluster.pods) lines.push(`    pod ${pod.name} [${pod.namespace}] ${pod.ip} on ${pod.node}`);
+  }
+  if (status.controllerErrors.length > 0) lines.push('', 'controller errors (retrying):', ...status.controllerErrors.map((error) => `  ${error}`));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,176 @@
+/** Unit tests of the lab's pure parts: CLI arguments, agent launch, the status document, Node objects. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { planLab } from './addressing.ts';
+import { agentLaunch, AGENT_ENTRY } from './agents.ts';
+import { parseLabArgs } from './cli-args.ts';
+import { formatStatus } from './format.ts';
+import { kubeconfig } from './kubeconfig.ts';
+import { GATEWAY_LABEL, nodeObject, nodeStatus } from './kubelet-sim.ts';
+import { labPaths } from './paths.ts';
+import { buildStatus, type LabState } from './state.ts';
+
+describe('lab CLI arguments', () => {
+  it('parses up with every flag', () => {
+    const parsed = parseLabArgs(['up', '--clusters', '3', '--nodes', '4', '--pods', '2', '--gateways', '2', '--node-ready-delay', '0', '--cni-delay', '2.5', '--cni-interface', 'vxlan.calico', '--prefix', 'swb9', '--json', '--no-agents', '--wait']);
+    assert.deepEqual(parsed, {
+      command: 'up',
+      json: true,
+      options: { prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', agents: false, wait: true },
+    });
+  });
+
+  it('defaults: prefix sw, agents on, no wait; --cni-delay never means no CNI', () => {
+    const parsed = parseLabArgs(['up', '--cni-delay', 'never']);
+    assert.equal(parsed.command, 'up');
+    if (parsed.command !== 'up') return;
+    assert.equal(parsed.options.prefix, 'sw');
+    assert.equal(parsed.options.agents, true);
+    assert.equal(parsed.options.wait, false);
+    assert.equal(parsed.options.cniDelay, null);
+    assert.equal(parsed.options.clusters, undefined, 'unset flags leave the library defaults');
+  });
+
+  it('parses status and down', () => {
+    assert.deepEqual(parseLabArgs(['status', '--prefix', 'x1', '--json']), { command: 'status', prefix: 'x1', json: true });
+    assert.deepEqual(parseLabArgs(['status']), { command: 'status', prefix: 'sw', json: false });
+    assert.deepEqual(parseLabArgs(['down', '--prefix', 'x1']), { command: 'down', prefix: 'x1' });
+    assert.deepEqual(parseLabArgs([]), { command: 'help' });
+    assert.deepEqual(parseLabArgs(['--help']), { command: 'help' });
+  });
+
+  it('rejects malformed input with a message naming the flag', () => {
+    const cases: [string[], RegExp][] = [
+      [['start'], /unknown command "start"/],
+      [['up', '--clusters', 'two'], /--clusters needs a whole number/],
+      [['up', '--clusters', '-1'], /--clusters|argument/],
+      [['up', '--nodes', '1.5'], /--nodes needs a whole number/],
+      [['up', '--node-ready-delay', 'soon'], /--node-ready-delay needs a number of seconds/],
+      [['up', '--cni-delay', '-3'], /--cni-delay|argument/],
+      [['up', '--clusters', '0'], /clusters must be an integer from 1/],
+      [['up', '--nodes', '2', '--gateways', '5'], /gateways must be an integer from 0 to 2/],
+      [['up', '--prefix', 'Bad-Prefix'], /lab prefix "Bad-Prefix" is invalid/],
+      [['up', '--colour', 'red'], /Unknown option '--colour'/],
+      [['up', 'extra'], /Unexpected argument 'extra'|positional/],
+      [['status', '--nodes', '3'], /Unknown option '--nodes'/],
+      [['down', '--json'], /Unknown option '--json'/],
+    ];
+    for (const [argv, message] of cases) assert.throws(() => parseLabArgs(argv), message, argv.join(' '));
+  });
+});
+
+describe('agent launch', () => {
+  it('runs `<node> src/main.ts run` inside the node namespace with the DaemonSet environment', () => {
+    const plan = planLab({ prefix: 'swb3' });
+    const paths = labPaths('swb3', '/tmp/labs');
+    const cluster = plan.clusters[1] as typeof plan.clusters[0];
+    const node = cluster.nodes[2] as typeof cluster.nodes[0];
+    const launch = agentLaunch(cluster, node, paths, '/opt/node24/bin/node');
+    assert.equal(launch.file, 'ip');
+    assert.deepEqual(launch.args, ['netns', 'exec', 'swb3-c2-n3', '/opt/node24/bin/node', AGENT_ENTRY, 'run']);
+    assert.ok(AGENT_ENTRY.endsWith('/src/main.ts'));
+    assert.deepEqual(launch.env, {
+      NODE_NAME: 'cluster2-node3',
+      SUBMARINER_CLUSTERID: 'cluster2',
+      SUBMARINER_NAMESPACE: 'submariner-operator',
+      SUBMARINER_CLUSTERCIDR: '10.2.0.0/16',
+      SUBMARINER_SERVICECIDR: '10.102.0.0/16',
+      KUBECONFIG: '/tmp/labs/swb3/cluster2/kubeconfig.agent',
+      SEAWAY_LISTEN: '192.168.2.13:8080,unix:/tmp/labs/swb3/cluster2-node3/agent.sock',
+    });
+    assert.deepEqual(launch.info, {
+      healthUrl: 'http://192.168.2.13:8080',
+      socket: '/tmp/labs/swb3/cluster2-node3/agent.sock',
+      log: '/tmp/labs/swb3/cluster2-node3/agent.log',
+    });
+  });
+
+  it('kubeconfigs point at the given server with a current context', () => {
+    const config = kubeconfig('sw-cluster1', 'http://192.168.1.1:6443') as { clusters: { cluster: { server: string } }[]; 'current-context': string; contexts: { name: string }[] };
+    assert.equal(config.clusters[0]?.cluster.server, 'http://192.168.1.1:6443');
+    assert.equal(config['current-context'], 'sw-cluster1');
+    assert.equal(config.contexts[0]?.name, 'sw-cluster1');
+  });
+});
+
+describe('simulated kubelet objects', () => {
+  const plan = planLab({ prefix: 'sw' });
+  const cluster = plan.clusters[0] as typeof plan.clusters[0];
+
+  it('registers a gateway-capable Node with InternalIP, pod CIDR and the gateway label, NotReady', () => {
+    const node = nodeObject(cluster.nodes[0] as typeof cluster.nodes[0]) as {
+      metadata: { name: string; labels: Record<string, string> }; spec: { podCIDR: string; podCIDRs: string[] };
+      status: { addresses: { type: string; address: string }[]; conditions: { type: string; status: string }[] };
+    };
+    assert.equal(node.metadata.name, 'cluster1-node1');
+    assert.equal(node.metadata.labels[GATEWAY_LABEL], 'true');
+    assert.equal(node.spec.podCIDR, '10.1.1.0/24');
+    assert.deepEqual(node.spec.podCIDRs, ['10.1.1.0/24']);
+    assert.deepEqual(node.status.addresses.find((a) => a.type === 'InternalIP'), { type: 'InternalIP', address: '192.168.1.11' });
+    assert.deepEqual(node.status.conditions.map((c) => [c.type, c.status]), [['Ready', 'False']]);
+  });
+
+  it('workers carry no gateway label; Ready status flips the condition with RFC 3339 times', () => {
+    const worker = cluster.nodes[1] as typeof cluster.nodes[0];
+    const labels = (nodeObject(worker) as { metadata: { labels: Record<string, string> } }).metadata.labels;
+    assert.equal(labels[GATEWAY_LABEL], undefined);
+    const status = nodeStatus(worker, true, new Date('2030-01-02T03:04:05.678Z')) as { conditions: { status: string; reason: string; lastTransitionTime: string }[] };
+    assert.equal(status.conditions[0]?.status, 'True');
+    assert.equal(status.conditions[0]?.reason, 'KubeletReady');
+    assert.equal(status.conditions[0]?.lastTransitionTime, '2030-01-02T03:04:05Z');
+  });
+});
+
+describe('lab status document', () => {
+  const plan = planLab({ prefix: 'swb4', nodes: 2 });
+  const paths = labPaths('swb4', '/tmp/labs');
+  const state: LabState = {
+    prefix: 'swb4',
+    dir: paths.dir,
+    createdAt: '2030-01-01T00:00:00.000Z',
+    plan,
+    controller: { pid: 10, log: paths.controllerLog },
+    apiservers: { broker: { pid: 11, log: 'b.log', socket: 'b.sock' }, cluster1: { pid: 12, log: 'c1.log', socket: 'c1.sock' } },
+    agents: { 'cluster1-node2': { pid: 20, healthUrl: 'http://192.168.1.12:8080', socket: 's', log: 'l' } },
+  };
+
+  it('merges what up wrote with what the controller recorded', () => {
+    const status = buildStatus(state, {
+      pid: 10,
+      localUrls: { broker: 'http://127.0.0.1:1001', cluster1: 'http://127.0.0.1:1002' },
+      nodes: { 'cluster1-node1': { readyAt: '2030-01-01T00:00:01.000Z', cniAt: '2030-01-01T00:00:02.500Z' } },
+      errors: ['e1'],
+    }, paths);
+    assert.equal(status.prefix, 'swb4');
+    assert.deepEqual(status.broker, {
+      namespace: 'swb4-broker', url: 'http://198.18.0.1:6443', localUrl: 'http://127.0.0.1:1001', socket: '/tmp/labs/swb4/broker/apiserver.sock',
+      pid: 11, log: 'b.log', kubeconfig: '/tmp/labs/swb4/broker/kubeconfig', agentKubeconfig: '/tmp/labs/swb4/broker/kubeconfig.agent',
+    });
+    const [c1, c2] = status.clusters;
+    assert.equal(c1?.apiserver.localUrl, 'http://127.0.0.1:1002');
+    assert.equal(c1?.apiserver.namespace, 'swb4-c1-cp');
+    assert.equal(c2?.apiserver.localUrl, null);
+    assert.equal(c1?.kubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig');
+    assert.equal(c1?.agentKubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig.agent');
+    assert.deepEqual(c1?.nodes[0], {
+      name: 'cluster1-node1', namespace: 'swb4-c1-n1', ip: '192.168.1.11', wanIp: '198.18.1.1', podCidr: '10.1.1.0/24', gatewayCapable: true,
+      cniInterface: 'cni0', cniIp: '10.1.1.1', readyAt: '2030-01-01T00:00:01.000Z', cniAt: '2030-01-01T00:00:02.500Z',
+    });
+    assert.equal(c1?.nodes[1]?.readyAt, null);
+    assert.equal(c1?.nodes[1]?.agent?.pid, 20);
+    assert.deepEqual(c1?.pods.map((p) => [p.name, p.namespace, p.ip, p.node]), [
+      ['cluster1-node1-pod1', 'swb4-c1-n1-p1', '10.1.1.2', 'cluster1-node1'],
+      ['cluster1-node2-pod1', 'swb4-c1-n2-p1', '10.1.2.2', 'cluster1-node2'],
+    ]);
+    assert.deepEqual(status.controllerErrors, ['e1']);
+    const text = formatStatus(status);
+    assert.match(text, /cluster1-node1 \[swb4-c1-n1\] 192\.168\.1\.11 .*Ready \+1\.0 s, CNI cni0 10\.1\.1\.1 at \+2\.5 s/);
+    assert.match(text, /cluster1-node2 .*Ready not yet, CNI cni0 not yet; agent pid 20/);
+    assert.match(text, /controller errors/);
+  });
+
+  it('without controller progress, nothing is Ready and no local URL is claimed', () => {
+    const status = buildStatus(state, null, paths);
+    assert.ok(status.clusters.every((c) => c.apiserver.localUrl === null && c.nodes.every((n) => n.readyAt === null && n.cniAt === null)));
+  });
+});

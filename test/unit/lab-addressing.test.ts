@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isLabNamespace, planLab, planNamespaces, resolveOptions, validatePrefix, MAX_CLUSTERS, MAX_NODES } from '../lab/addressing.ts';
+import { cniSteps } from '../lab/cni-sim.ts';
+import { cidrBits, topologyPhases } from '../lab/topology.ts';
+
+function ipToNumber(ip: string): number {
+  return ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+function cidrRange(cidr: string): [number, number] {
+  const [ip, bits] = cidr.split('/') as [string, string];
+  const size = 2 ** (32 - Number(bits));
+  const start = ipToNumber(ip);
+  assert.equal(start % size, 0, `${cidr} is not aligned`);
+  return [start, start + size - 1];
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const [start, end] = cidrRange(cidr);
+  const value = ipToNumber(ip);
+  return value >= start && value <= end;
+}
+
+function overlaps(a: string, b: string): boolean {
+  const [a0, a1] = cidrRange(a);
+  const [b0, b1] = cidrRange(b);
+  return a0 <= b1 && b0 <= a1;
+}
+
+describe('lab address planning', () => {
+  it('plans the default lab: 2 clusters x 3 nodes, 1 pod each, node 1 gateway-capable', () => {
+    const plan = planLab({ prefix: 'sw' });
+    assert.equal(plan.clusters.length, 2);
+    const [c1, c2] = plan.clusters as [typeof plan.clusters[0], typeof plan.clusters[0]];
+    assert.equal(c1.id, 'cluster1');
+    assert.equal(c1.podCidr, '10.1.0.0/16');
+    assert.equal(c1.serviceCidr, '10.101.0.0/16');
+    assert.equal(c1.lanCidr, '192.168.1.0/24');
+    assert.equal(c2.podCidr, '10.2.0.0/16');
+    assert.equal(c1.controlPlane.url, 'http://192.168.1.1:6443');
+    assert.deepEqual(c1.nodes.map((n) => [n.name, n.ip, n.podCidr, n.gatewayCapable, n.wanIp]), [
+      ['cluster1-node1', '192.168.1.11', '10.1.1.0/24', true, '198.18.1.1'],
+      ['cluster1-node2', '192.168.1.12', '10.1.2.0/24', false, null],
+      ['cluster1-node3', '192.168.1.13', '10.1.3.0/24', false, null],
+    ]);
+    assert.deepEqual(c2.nodes[0]?.pods, [{ name: 'cluster2-node1-pod1', namespace: 'sw-c2-n1-p1', ip: '10.2.1.2', hostVeth: 'vp1', node: 'cluster2-node1' }]);
+    assert.equal(plan.broker.url, 'http://198.18.0.1:6443');
+  });
+
+  it('keeps every address inside its network and no two networks of different clusters overlapping', () => {
+    const plan = planLab({ prefix: 'big', clusters: 12, nodes: 20, podsPerNode: 3, gateways: 2 });
+    const networks: { owner: string; cidr: string }[] = [{ owner: 'wan', cidr: plan.wan.cidr }];
+    const seen = new Set<string>([plan.broker.ip]);
+    for (const cluster of plan.clusters) {
+      networks.push({ owner: cluster.id, cidr: cluster.podCidr }, { owner: cluster.id, cidr: cluster.serviceCidr }, { owner: cluster.id, cidr: cluster.lanCidr });
+      assert.ok(inCidr(cluster.controlPlane.ip, cluster.lanCidr));
+      for (const node of cluster.nodes) {
+        assert.ok(inCidr(node.ip, cluster.lanCidr), `${node.name} ${node.ip} in ${cluster.lanCidr}`);
+        assert.ok(inCidr(node.podCidr.split('/')[0] as string, cluster.podCidr) && cidrBits(node.podCidr) === 24);
+        assert.ok(inCidr(node.cniIp, node.podCidr));
+        if (node.wanIp) assert.ok(inCidr(node.wanIp, plan.wan.cidr));
+        for (const address of [node.ip, node.cniIp, node.wanIp, ...node.pods.map((p) => p.ip)]) {
+          if (address === null) continue;
+          assert.ok(!seen.has(address), `address ${address} used twice`);
+          seen.add(address);
+        }
+        for (const pod of node.pods) assert.ok(inCidr(pod.ip, node.podCidr) && pod.ip !== node.cniIp);
+      }
+      for (const [a, b] of pairs(cluster.nodes)) assert.ok(!overlaps(a.podCidr, b.podCidr), `${a.name} and ${b.name} pod CIDRs overlap`);
+    }
+    for (const [a, b] of pairs(networks)) {
+      if (a.owner !== b.owner) assert.ok(!overlaps(a.cidr, b.cidr), `${a.owner} ${a.cidr} overlaps ${b.owner} ${b.cidr}`);
+    }
+  });
+
+  it('holds at the size limits', () => {
+    const plan = planLab({ prefix: 'max', clusters: MAX_CLUSTERS, nodes: MAX_NODES, podsPerNode: 1, gateways: 3 });
+    const last = plan.clusters.at(-1)?.nodes.at(-1);
+    assert.equal(last?.ip, `192.168.${MAX_CLUSTERS}.${10 + MAX_NODES}`);
+    assert.equal(last?.podCidr, `10.${MAX_CLUSTERS}.${MAX_NODES}.0/24`);
+    assert.equal(plan.clusters.at(-1)?.serviceCidr, `10.${100 + MAX_CLUSTERS}.0.0/16`);
+  });
+
+  it('names every namespace with the prefix and recognises exactly those', () => {
+    const plan = planLab({ prefix: 'swb7', clusters: 2, nodes: 2, podsPerNode: 2 });
+    const names = planNamespaces(plan);
+    assert.equal(names.length, 2 + 2 * (2 + 2 * (1 + 2)));
+    assert.equal(new Set(names).size, names.length);
+    for (const name of names) {
+      assert.ok(name.startsWith('swb7-'), name);
+      assert.ok(isLabNamespace('swb7', name), name);
+      assert.ok(!isLabNamespace('swb', name), `${name} must not belong to prefix swb`);
+      assert.ok(!isLabNamespace('swb77', name), `${name} must not belong to prefix swb77`);
+    }
+    for (const foreign of ['swb7', 'swb7-', 'swb7-other', 'swb7-c1', 'swb7-c1-n1-x', 'swt-k-abc123', 'swb7-c-lan', 'xswb7-wan', 'swb7-wan2']) {
+      assert.ok(!isLabNamespace('swb7', foreign), foreign);
+    }
+  });
+
+  it('rejects bad prefixes with a message naming the rule', () => {
+    for (const bad of ['', 'SW', '1sw', 'sw-b', 'sw b', 'a'.repeat(17), 'sw/..', undefined, 3]) {
+      assert.throws(() => validatePrefix(bad), /lab prefix .* is invalid/, String(bad));
+    }
+    assert.equal(validatePrefix('swb1'), 'swb1');
+  });
+
+  it('rejects out-of-range and malformed options, naming the option', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ clusters: 0 }, /clusters must be an integer from 1 to 50/],
+      [{ clusters: MAX_CLUSTERS + 1 }, /clusters/],
+      [{ clusters: 1.5 }, /clusters/],
+      [{ clusters: '2' }, /clusters/],
+      [{ nodes: 0 }, /nodes/],
+      [{ nodes: MAX_NODES + 1 }, /nodes/],
+      [{ podsPerNode: -1 }, /podsPerNode/],
+      [{ nodes: 2, gateways: 3 }, /gateways must be an integer from 0 to 2/],
+      [{ nodeReadyDelay: -1 }, /nodeReadyDelay/],
+      [{ nodeReadyDelay: Number.NaN }, /nodeReadyDelay/],
+      [{ cniDelay: Infinity }, /cniDelay/],
+      [{ cniInterface: 'eth0' }, /cniInterface/],
+      [{ cniInterface: 'a-name-much-too-long' }, /cniInterface/],
+      [{ cniInterface: 'bad name' }, /cniInterface/],
+      [{ cniInterface: '' }, /cniInterface/],
+    ];
+    for (const [input, message] of cases) {
+      assert.throws(() => resolveOptions({ prefix: 'sw', ...input } as never), message, JSON.stringify(input));
+    }
+  });
+
+  it('accepts zero delays, a CNI that never comes, zero pods and zero gateways', () => {
+    const options = resolveOptions({ prefix: 'sw', nodeReadyDelay: 0, cniDelay: null, podsPerNode: 0, gateways: 0, cniInterface: 'vxlan.calico' });
+    assert.equal(options.nodeReadyDelay, 0);
+    assert.equal(options.cniDelay, null);
+    const plan = planLab(options);
+    assert.ok(plan.clusters.every((c) => c.nodes.every((n) => !n.gatewayCapable && n.wanIp === null && n.pods.length === 0)));
+  });
+});
+
+describe('lab wiring (pure)', () => {
+  it('builds bridges before the leaves, never naming the root namespace', () => {
+    const plan = planLab({ prefix: 'sw' });
+    const [bridges = [], leaves = []] = topologyPhases(plan);
+    const namespaces = new Set(planNamespaces(plan));
+    assert.deepEqual(new Set(bridges.map((b) => b.namespace)), new Set(['sw-c1-lan', 'sw-c2-lan', 'sw-wan']));
+    for (const batch of [...bridges, ...leaves]) {
+      assert.ok(namespaces.has(batch.namespace), batch.namespace);
+      for (const line of batch.lines) {
+        const peer = /netns (\S+)/.exec(line)?.[1];
+        if (peer !== undefined) assert.ok(namespaces.has(peer), `${line}: peer namespace ${peer} is not the lab's`);
+      }
+    }
+    const wan = bridges.find((b) => b.namespace === 'sw-wan');
+    assert.ok(wan?.lines.includes('link add c1n1 type veth peer name eth1 netns sw-c1-n1'));
+    assert.ok(!wan?.lines.some((line) => line.includes('sw-c1-n2')), 'only gateway-capable nodes join the WAN');
+    const node2 = leaves.find((b) => b.namespace === 'sw-c1-n2');
+    assert.ok(node2?.lines.includes('route add default via 192.168.1.1 dev eth0'));
+  });
+
+  it('the CNI adds its address last, routes to the other nodes of its cluster only, and masquerades leaving the cluster CIDR', () => {
+    const plan = planLab({ prefix: 'sw', podsPerNode: 2, cniInterface: 'tunl0' });
+    const cluster = plan.clusters[0] as typeof plan.clusters[0];
+    const node = cluster.nodes[1] as typeof cluster.nodes[0];
+    const steps = cniSteps(plan, cluster, node);
+    assert.deepEqual(steps.address, { namespace: 'sw-c1-n2', lines: ['addr add 10.1.2.1/24 dev tunl0'] });
+    const nodeLines = steps.wiring[0]?.[0]?.lines ?? [];
+    assert.ok(!nodeLines.some((line) => line.startsWith('addr ')), 'no address before the last step');
+    assert.deepEqual(nodeLines.filter((line) => line.startsWith('route ')), [
+      'route add 10.1.1.0/24 via 192.168.1.11 dev eth0',
+      'route add 10.1.3.0/24 via 192.168.1.13 dev eth0',
+    ]);
+    assert.deepEqual(steps.wiring[1]?.map((b) => b.namespace), ['sw-c1-n2-p1', 'sw-c1-n2-p2']);
+    assert.ok(steps.wiring[1]?.[1]?.lines.includes('addr add 10.1.2.3/24 dev eth0'));
+    const masquerade = steps.commands.find((c) => c.args.includes('MASQUERADE'));
+    assert.deepEqual(masquerade?.args, ['netns', 'exec', 'sw-c1-n2', 'iptables', '-w', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.1.0.0/16', '!', '-d', '10.1.0.0/16', '-j', 'MASQUERADE']);
+    assert.ok(steps.commands.every((c) => c.file === 'ip' && c.args[0] === 'netns' && c.args[2] === 'sw-c1-n2'), 'every command runs inside the node');
+  });
+});
+
+function pairs<T>(items: readonly T[]): [T, T][] {
+  const out: [T, T][] = [];
+  for (let i = 0; i < items.length; i++) for (let j = i + 1; j < items.length; j++) out.push([items[i] as T, items[j] as T]);
+  return out;
+}
