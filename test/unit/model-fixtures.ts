@@ -1,0 +1,51 @@
+/** Builders for snapshot objects used by the model and planner unit tests. */
+import type { EndpointObject, NodeObject } from '../../src/model/snapshot.ts';
+
+export const NAMESPACE = 'submariner-operator';
+
+export function spec(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    cluster_id: 'west',
+    cable_name: 'submariner-cable-west-192-168-1-10',
+    healthCheckIP: '10.2.0.1',
+    hostname: 'west-gw',
+    subnets: ['10.2.0.0/16', '10.202.0.0/16'],
+    private_ip: '192.168.1.10',
+    public_ip: '203.0.113.10',
+    nat_enabled: false,
+    backend: 'libreswan',
+    backend_config: { 'natt-discovery-port': '4490', 'udp-port': '4500' },
+    ...overrides,
+  };
+}
+
+let uidCounter = 0;
+
+export function endpoint(name: string, specValue: unknown, creationTimestamp = '2024-05-01T10:00:00Z'): EndpointObject {
+  uidCounter++;
+  return {
+    name, namespace: NAMESPACE, uid: `uid-${name}`, resourceVersion: String(uidCounter), creationTimestamp, spec: specValue,
+  };
+}
+
+export function node(name: string, internalIP: string | null, annotations: Record<string, string> = {}): NodeObject {
+  return { name, internalIP, podCidr: null, labels: {}, annotations, ready: true };
+}
+
+/** Deterministic Fisher-Yates shuffle (mulberry32) so determinism tests are reproducible. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  let state = seed >>> 0;
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
+}
