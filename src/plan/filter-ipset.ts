@@ -56,7 +56,7 @@ export function planIpsetRestore(desired: IpsetsDesired | null, observed: Ipsets
       if (!seen) lines.push(`create ${name} hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}`);
       const wanted = new Set(members);
       for (const m of members) if (!seen?.members.has(m)) lines.push(`add ${name} ${m}`);
-      for (const m of seen?.members ?? []) if (!wanted.has(m)) lines.push(`del ${name} ${m}`);
+      for (const m of [...seen?.members ?? []].sort()) if (!wanted.has(m)) lines.push(`del ${name} ${m}`);
     }
   }
   return lines.length === 0 ? null : `${lines.join('\n')}\n`;

@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runInsideNetns } from '../helpers/in-netns.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { run } from '../../src/kernel/exec.ts';
+import { createFilterDriver } from '../../src/dataplane/filter.ts';
+import { detectIptablesMode } from '../../src/kernel/iptables.ts';
+import { renderIptables } from '../../src/plan/filter-iptables.ts';
+import { validateFilter } from '../../src/plan/filter-input.ts';
+import { chainRules, installForeignRules, ipsetMembers, recordingRunner, resetNamespace, SAMPLE, snapshot } from './filter-support.ts';
+
+await runInsideNetns(import.meta.url, 'e-ipt');
+requireTools('iptables-legacy', 'iptables-nft', 'ipset', 'nft');
+
+const rendered = renderIptables(validateFilter(SAMPLE));
+
+for (const mode of ['legacy', 'nft'] as const) {
+  const other = mode === 'legacy' ? 'nft' : 'legacy';
+
+  test(`iptables-${mode}: apply writes exactly seaway's chains with jumps first, then a second apply writes nothing`, async () => {
+    await resetNamespace();
+    try {
+      await installForeignRules(mode);
+      const rec = recordingRunner();
+      const driver = await createFilterDriver('iptables', { run: rec.run, iptablesMode: mode });
+      const first = await driver.apply(SAMPLE);
+      assert.equal(first.writes, 4, 'one ipset restore and one iptables-restore per table');
+      assert.equal(rec.writes().length, 4);
+      for (const table of ['nat', 'filter', 'mangle'] as const) {
+        for (const chain of rendered[table].chains) assert.deepEqual(await chainRules(mode, table, chain.name), chain.rules);
+        for (const jump of rendered[table].jumps) {
+          const hookRules = await chainRules(mode, table, jump.hook);
+          assert.equal(hookRules[0], `-A ${jump.hook} -j ${jump.chain}`, `${table} ${jump.hook} starts with seaway's jump`);
+          assert.equal(hookRules.filter((r) => r.endsWith(`-j ${jump.chain}`)).length, 1);
+        }
+      }
+      assert.deepEqual(await chainRules(mode, 'nat', 'CNI-MASQ'), ['-A CNI-MASQ ! -d 10.1.0.0/16 -j MASQUERADE'], 'foreign rules kept');
+      assert.deepEqual(await ipsetMembers('SUBMARINER-LOCALCIDRS'), ['10.1.0.0/16', '10.96.0.0/12']);
+      assert.deepEqual(await ipsetMembers('SUBMARINER-REMOTECIDRS'), ['10.2.0.0/16', '10.3.0.0/24', '10.3.1.5']);
+      const otherSave = (await run(`iptables-${other}-save`, [])).stdout;
+      assert.doesNotMatch(otherSave, /SUBMARINER/, `nothing written with iptables-${other}`);
+
+      rec.reset();
+      assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 });
+      assert.deepEqual(rec.writes(), [], 'a pass with nothing to change invokes no writing program');
+      assert.equal(driver.writes, 4);
+    } finally {
+      await resetNamespace();
+    }
+  });
+
+  test(`iptables-${mode}: each kind of drift is detected and repaired, touching only what drifted`, async () => {
+    await resetNamespace();
+    try {
+      await installForeignRules(mode);
+      const rec = recordingRunner();
+      const driver = await createFilterDriver('iptables', { run: rec.run, iptablesMode: mode });
+      await driver.apply(SAMPLE);
+      const repairs: [string, () => Promise<unknown>, RegExp][] = [
+        ['jump deleted', () => run(`iptables-${mode}`, ['-t', 'nat', '-D', 'POSTROUTING', '-j', 'SUBMARINER-POSTROUTING']), /^\*nat\n/],
+        ['CNI rule inserted ahead of the jump', () => run(`iptables-${mode}`, ['-t', 'nat', '-I', 'POSTROUTING', '1', '-j', 'CNI-MASQ']), /^\*nat\n/],
+        ['chain flushed', () => run(`iptables-${mode}`, ['-t', 'filter', '-F', 'SUBMARINER-FORWARD']), /^\*filter\n:SUBMARINER-FORWARD/],
+        ['forward jump moved behind', () => run(`iptables-${mode}`, ['-I', 'FORWARD', '1', '-j', 'DROP']), /^\*filter\n-D FORWARD -j SUBMARINER-FORWARD/],
+        ['set emptied', () => run('ipset', ['flush', 'SUBMARINER-REMOTECIDRS']), /^add SUBMARINER-REMOTECIDRS/],
+        ['mangle jump duplicated', () => run(`iptables-${mode}`, ['-t', 'mangle', '-A', 'POSTROUTING', '-j', 'SUBMARINER-POSTROUTING']), /^\*mangle\n/],
+      ];
+      for (const [kind, drift, script] of repairs) {
+        await drift();
+        rec.reset();
+        const result = await driver.apply(SAMPLE);
+        const writes = rec.writes();
+        assert.equal(result.writes, 1, `${kind}: repaired with one write`);
+        assert.equal(writes.length, 1);
+        assert.match(writes[0]!.input ?? '', script, `${kind}: the write touches only the drifted part`);
+        for (const [table, hook, chain] of [['nat', 'POSTROUTING', 'SUBMARINER-POSTROUTING'], ['filter', 'FORWARD', 'SUBMARINER-FORWARD'], ['mangle', 'POSTROUTING', 'SUBMARINER-POSTROUTING']] as const) {
+          const rules = await chainRules(mode, table, hook);
+          assert.equal(rules[0], `-A ${hook} -j ${chain}`, `${kind}: ${table} ${hook} jump is first again`);
+          assert.equal(rules.filter((r) => r === `-A ${hook} -j ${chain}`).length, 1, `${kind}: exactly one jump`);
+        }
+        assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 }, `${kind}: intact after the repair`);
+      }
+      assert.deepEqual((await chainRules(mode, 'nat', 'POSTROUTING')).slice(1), ['-A POSTROUTING -j CNI-MASQ', '-A POSTROUTING -s 10.1.0.0/16 -j CNI-MASQ'], 'the CNI rule inserted later stays, behind the jump');
+      assert.equal((await chainRules(mode, 'filter', 'FORWARD'))[1], '-A FORWARD -j DROP');
+    } finally {
+      await resetNamespace();
+    }
+  });
+
+  test(`iptables-${mode}: a changed desired state rewrites only the chains and set members that differ`, async () => {
+    await resetNamespace();
+    try {
+      const rec = recordingRunner();
+      const driver = await createFilterDriver('iptables', { run: rec.run, iptablesMode: mode });
+      await driver.apply(SAMPLE);
+      rec.reset();
+      await driver.apply({ ...SAMPLE, remoteCidrs: ['10.2.0.0/16', '10.4.0.0/16'] });
+      assert.deepEqual(rec.writes().map((w) => w.input), ['add SUBMARINER-REMOTECIDRS 10.4.0.0/16\ndel SUBMARINER-REMOTECIDRS 10.3.0.0/24\ndel SUBMARINER-REMOTECIDRS 10.3.1.5/32\n']);
+      rec.reset();
+      await driver.apply({ ...SAMPLE, remoteCidrs: ['10.2.0.0/16', '10.4.0.0/16'], mssClamp: { mode: 'fixed', mss: 1300 } });
+      assert.equal(rec.writes().length, 1);
+      assert.match(rec.writes()[0]!.input ?? '', /^\*mangle\n:SUBMARINER-POSTROUTING - \[0:0\]\n.*--set-mss 1300/);
+    } finally {
+      await resetNamespace();
+    }
+  });
+
+  test(`iptables-${mode}: cleanup restores the exact state from before, twice in a row is fine`, async () => {
+    await resetNamespace();
+    try {
+      await installForeignRules(mode);
+      const before = await snapshot();
+      const rec = recordingRunner();
+      const driver = await createFilterDriver('iptables', { run: rec.run, iptablesMode: mode });
+      await driver.apply(SAMPLE);
+      assert.notEqual(await snapshot(), before);
+      const first = await driver.cleanup();
+      assert.equal(first.writes, 4, 'one restore per table and one ipset restore');
+      assert.equal(await snapshot(), before);
+      assert.deepEqual(await driver.cleanup(), { writes: 0 });
+      assert.equal(await snapshot(), before);
+    } finally {
+      await resetNamespace();
+    }
+  });
+}
+
+test('cleanup where seaway never ran changes nothing', async () => {
+  await resetNamespace();
+  try {
+    await installForeignRules('nft');
+    const before = await snapshot();
+    const driver = await createFilterDriver('iptables', { run });
+    assert.deepEqual(await driver.cleanup(), { writes: 0 });
+    assert.deepEqual(await driver.apply(null), { writes: 0 });
+    assert.equal(await snapshot(), before);
+  } finally {
+    await resetNamespace();
+  }
+});
+
+test('iptables flavour detection follows the host rules, nft when there are none', async () => {
+  await resetNamespace();
+  try {
+    assert.equal((await detectIptablesMode(run)).mode, 'nft', 'empty host');
+    await installForeignRules('legacy');
+    assert.equal((await detectIptablesMode(run)).mode, 'legacy');
+    const driver = await createFilterDriver('auto', { run });
+    assert.equal(driver.backend, 'iptables');
+    assert.equal(driver.iptablesMode, 'legacy');
+    await driver.apply(SAMPLE);
+    assert.equal((await detectIptablesMode(run)).mode, 'legacy', 'seaway\'s own rules do not sway detection');
+    await driver.cleanup();
+    await resetNamespace();
+    await installForeignRules('nft');
+    assert.equal((await detectIptablesMode(run)).mode, 'nft');
+  } finally {
+    await resetNamespace();
+  }
+});
