@@ -1,0 +1,58 @@
+import type { AdminState } from './admin.ts';
+import type { PauseMode, RequestMatch } from './faults.ts';
+
+/** A typed client for the API server's fault-injection path (`/admin/...`). */
+export class AdminClient {
+  readonly #baseUrl: string;
+
+  constructor(serverUrl: string) {
+    this.#baseUrl = serverUrl.replace(/\/+$/, '');
+  }
+
+  /** Ends every open watch stream; returns how many were open. */
+  async dropWatches(): Promise<number> {
+    return (await this.#post<{ dropped: number }>('drop-watches')).dropped;
+  }
+
+  /** The next `count` requests matching `match` (a path substring and/or an HTTP method or Kubernetes verb) fail with `code`. */
+  async failNext(count: number, code: number, match: RequestMatch & { message?: string } = {}): Promise<void> {
+    await this.#post('fail-next', { count, code, ...match });
+  }
+
+  async clearFailures(): Promise<void> {
+    await this.#post('clear-failures');
+  }
+
+  /** "hold" (default): matching requests wait until resume(); "refuse": they get 503 at once. */
+  async pause(mode: PauseMode = 'hold', match: RequestMatch = {}): Promise<void> {
+    await this.#post('pause', { mode, ...match });
+  }
+
+  /** Ends a pause; returns how many held requests were released. */
+  async resume(): Promise<number> {
+    return (await this.#post<{ released: number }>('resume')).released;
+  }
+
+  /** Forgets all watch history: watching from any earlier resourceVersion gets 410 Expired. */
+  async compact(): Promise<string> {
+    return (await this.#post<{ compactedThrough: string }>('compact')).compactedThrough;
+  }
+
+  async state(): Promise<AdminState> {
+    const response = await fetch(`${this.#baseUrl}/admin/state`);
+    return this.#result<AdminState>(response, 'state');
+  }
+
+  async #post<T>(action: string, body: unknown = {}): Promise<T> {
+    const response = await fetch(`${this.#baseUrl}/admin/${action}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    return this.#result<T>(response, action);
+  }
+
+  async #result<T>(response: Response, action: string): Promise<T> {
+    const text = await response.text();
+    if (!response.ok) throw new Error(`admin ${action} failed with HTTP ${response.status}: ${text}`);
+    return JSON.parse(text) as T;
+  }
+}

@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util';
+import { startApiServer } from './server.ts';
+
+const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--history-limit N] [--max-body-bytes N]';
+
+function fail(message: string): never {
+  process.stderr.write(`apiserver: ${message}\n${usage}\n`);
+  process.exit(2);
+}
+
+function integerFlag(value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) fail(`--${flag} must be an integer from ${min} to ${max}, got "${value}"`);
+  return Number(value);
+}
+
+let values: Record<string, string | boolean | undefined>;
+try {
+  ({ values } = parseArgs({
+    options: {
+      host: { type: 'string' }, port: { type: 'string' }, socket: { type: 'string' },
+      'history-limit': { type: 'string' }, 'max-body-bytes': { type: 'string' }, help: { type: 'boolean' },
+    },
+    strict: true, allowPositionals: false,
+  }));
+} catch (error) {
+  fail((error as Error).message);
+}
+if (values.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
+if (values.host !== undefined && str(values.host) === '') fail('--host must not be empty');
+if (values.socket !== undefined && str(values.socket) === '') fail('--socket must not be empty');
+
+const options: Parameters<typeof startApiServer>[0] = { log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) };
+const host = str(values.host);
+const port = integerFlag(str(values.port), 'port', 0, 65535);
+const socketPath = str(values.socket);
+const historyLimit = integerFlag(str(values['history-limit']), 'history-limit', 1, 100_000_000);
+const maxBodyBytes = integerFlag(str(values['max-body-bytes']), 'max-body-bytes', 1, 1024 * 1024 * 1024);
+if (host !== undefined) options.host = host;
+if (port !== undefined) options.port = port;
+if (socketPath !== undefined) options.socketPath = socketPath;
+if (historyLimit !== undefined) options.historyLimit = historyLimit;
+if (maxBodyBytes !== undefined) options.maxBodyBytes = maxBodyBytes;
+
+let server;
+try {
+  server = await startApiServer(options);
+} catch (error) {
+  process.stderr.write(`apiserver: cannot start: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+process.stdout.write(`${JSON.stringify({ url: server.url, socket: server.socketPath ?? null, pid: process.pid })}\n`);
+
+const running = server;
+const stop = (signal: string) => {
+  process.stderr.write(`apiserver: ${signal}, shutting down\n`);
+  running.close().then(() => process.exit(0), (error: unknown) => {
+    process.stderr.write(`apiserver: error while closing: ${String(error)}\n`);
+    process.exit(1);
+  });
+};
+process.once('SIGTERM', () => stop('SIGTERM'));
+process.once('SIGINT', () => stop('SIGINT'));

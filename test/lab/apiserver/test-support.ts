@@ -1,0 +1,41 @@
+import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { kubeconfigFor } from './kubeconfig.ts';
+
+/** A KubeConfig of the real client for a lab API server URL. */
+export function kubeConfigFor(url: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromString(kubeconfigFor(url));
+  return kc;
+}
+
+/** Polls `condition` until it holds or the deadline passes (then throws, naming what was awaited). */
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export interface StatusBody {
+  kind: string;
+  apiVersion: string;
+  status: string;
+  reason: string;
+  code: number;
+  message: string;
+  details?: { name?: string; kind?: string; group?: string; causes?: Array<{ field: string; reason: string }> };
+}
+
+/** Runs `call`, expects the client to throw an ApiException, and returns its parsed Status body. */
+export async function expectStatus(call: () => Promise<unknown>): Promise<StatusBody & { httpCode: number }> {
+  try {
+    await call();
+  } catch (error) {
+    if (!(error instanceof ApiException)) throw error;
+    const body = JSON.parse(String(error.body)) as StatusBody;
+    return { ...body, httpCode: error.code };
+  }
+  throw new Error('expected the request to fail with a Status, but it succeeded');
+}
