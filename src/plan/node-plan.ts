@@ -1,0 +1,225 @@
+/**
+ * (snapshot, this node, config) -> the node's desired state, with Submariner's datapath (DESIGN.md section 5).
+ * Pure and deterministic: every list in the output is sorted, so equal inputs give equal plans in any order.
+ */
+import type { RunConfig } from '../config.ts';
+import {
+  compareCidrs, compareCidrTexts, formatCidr, formatIpv4, parseIpv4, vtepAddress, vtepIp, type Cidr,
+} from '../model/cidr.ts';
+import type {
+  DesiredFdbEntry, DesiredFilter, DesiredRoute, DesiredRule, DesiredState, DesiredSysctl, DesiredVxlanLink,
+} from '../model/desired-state.ts';
+import { endpointValidationContext } from '../model/endpoint.ts';
+import {
+  buildEndpointSet, endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
+} from '../model/endpoint-set.ts';
+import { OWNERSHIP } from '../model/ownership.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { mssClampFromAnnotations } from './mss-clamp.ts';
+
+/** What the kernel told about this node. */
+export interface NodeFacts {
+  /** IPv4 address of the underlay: the address on the default route's interface. */
+  nodeIp: string;
+  /** The default route's interface. */
+  underlayDevice: string;
+  underlayMtu: number;
+  /** The CNI interface once found; null while init still waits for it. */
+  cniInterface: { name: string; address: string } | null;
+  /** Networks of the node's own interfaces ("192.168.1.5/24" is fine: host bits are ignored). */
+  networks: readonly string[];
+  /**
+   * Where remote traffic leaves the gateway. Defaults to the underlay device with no next hop, as
+   * Submariner's IPsec cable does; a next hop is needed when the route itself must deliver the packet.
+   */
+  cable?: { device: string; gateway?: string };
+}
+
+export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'>;
+
+export type PlanNoteCode =
+  | 'no-local-endpoint' | 'cni-interface-unknown' | 'invalid-mss-annotation' | 'subnet-normalised'
+  | 'node-without-internal-ip' | 'gateway-ip-mismatch';
+
+export interface PlanNote {
+  code: PlanNoteCode;
+  message: string;
+}
+
+export interface RemoteCluster {
+  clusterId: string;
+  endpoint: EndpointRef;
+  subnets: string[];
+}
+
+export interface Plan {
+  desired: DesiredState;
+  isGateway: boolean;
+  /** Node named by the local Endpoint's hostname; null without a valid local Endpoint. */
+  gatewayNode: string | null;
+  localEndpoint: EndpointRef | null;
+  /** Remote clusters whose subnets are routed, sorted by cluster id. */
+  remoteClusters: RemoteCluster[];
+  rejected: RejectedEndpoint[];
+  duplicates: DuplicateEndpoint[];
+  /** Things an operator should know that reject no object, sorted by code then message. */
+  notes: PlanNote[];
+}
+
+/** NodeFacts come from seaway's own kernel code; garbage there is a bug, not input to route around. */
+export class PlanInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanInputError';
+  }
+}
+
+const ALL_ZEROS_MAC = '00:00:00:00:00:00';
+
+export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig): Plan {
+  const nodeIp = checkFacts(self);
+  const notes: PlanNote[] = [];
+  const set = buildEndpointSet(snapshot.endpoints, endpointValidationContext({
+    localClusterId: config.clusterId,
+    podCidrs: config.podCidrs,
+    serviceCidrs: config.serviceCidrs,
+    nodeNetworks: self.networks,
+    minPrefixLength: config.minPrefixLength,
+    maxSubnets: config.maxSubnetsPerEndpoint,
+  }));
+  for (const remote of set.remotes) {
+    for (const note of remote.notes) notes.push({ code: 'subnet-normalised', message: `Endpoint ${remote.object.namespace}/${remote.object.name}: ${note}` });
+  }
+  const remoteClusters = set.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets] }));
+  const common = { rejected: set.rejected, duplicates: set.duplicates };
+
+  if (set.local === null) {
+    const rejectedLocal = set.rejected.find((r) => r.cluster === config.clusterId);
+    notes.push({
+      code: 'no-local-endpoint',
+      message: rejectedLocal
+        ? `the local Endpoint ${rejectedLocal.endpoint.namespace}/${rejectedLocal.endpoint.name} is rejected (${rejectedLocal.reason}), so the gateway is unknown; no remote routes are planned`
+        : `no Endpoint for the local cluster "${config.clusterId}" yet, so the gateway is unknown; no remote routes are planned`,
+    });
+    return {
+      desired: { links: [], routes: [], rules: [], fdb: [], sysctls: [], filter: null },
+      isGateway: false, gatewayNode: null, localEndpoint: null, remoteClusters, ...common, notes: sortNotes(notes),
+    };
+  }
+
+  const local = set.local;
+  const gatewayNode = local.spec.hostname;
+  const isGateway = gatewayNode === config.nodeName;
+  const remoteSubnets: Cidr[] = set.remotes.flatMap((r) => r.subnets).sort(compareCidrs);
+  const cni = self.cniInterface;
+  if (cni === null) notes.push({ code: 'cni-interface-unknown', message: 'the CNI interface is not known yet: no rp_filter on it, no SNAT target for host traffic, and on the gateway no table 150 routes' });
+
+  const gatewayPrivateIp = parseIpv4(local.spec.privateIp);
+  if (!gatewayPrivateIp.ok) throw new PlanInputError('accepted local Endpoint has an invalid private_ip');
+  if (isGateway && local.spec.privateIp !== self.nodeIp) {
+    notes.push({
+      code: 'gateway-ip-mismatch',
+      message: `this node is the gateway, but the local Endpoint's private_ip ${local.spec.privateIp} differs from its underlay address ${self.nodeIp}; other nodes will send VXLAN to ${local.spec.privateIp}`,
+    });
+  }
+
+  const link: DesiredVxlanLink = {
+    name: OWNERSHIP.vxlanDevice,
+    vni: OWNERSHIP.vxlanVni,
+    port: OWNERSHIP.vxlanPort,
+    mtu: self.underlayMtu - OWNERSHIP.vxlanMtuOverhead,
+    local: self.nodeIp,
+    ...(isGateway ? {} : { remote: local.spec.privateIp }),
+    underlayDevice: self.underlayDevice,
+    address: vtepAddress(nodeIp),
+  };
+
+  let routes: DesiredRoute[];
+  let rules: DesiredRule[];
+  let fdb: DesiredFdbEntry[] = [];
+  if (isGateway) {
+    rules = [{ priority: OWNERSHIP.hostNetworkRulePriority, table: OWNERSHIP.hostNetworkTable }];
+    const cable = self.cable ?? { device: self.underlayDevice };
+    routes = cni === null ? [] : remoteSubnets.map((cidr) => ({
+      table: OWNERSHIP.hostNetworkTable,
+      dst: formatCidr(cidr),
+      ...(cable.gateway === undefined ? {} : { gateway: cable.gateway }),
+      dev: cable.device,
+      src: cni.address,
+    }));
+    fdb = fdbEntries(snapshot, config.nodeName, nodeIp, notes);
+  } else {
+    rules = [{ priority: OWNERSHIP.interClusterRulePriority, table: OWNERSHIP.interClusterTable }];
+    const via = formatIpv4(vtepIp(gatewayPrivateIp.address));
+    routes = remoteSubnets.map((cidr) => ({ table: OWNERSHIP.interClusterTable, dst: formatCidr(cidr), gateway: via, dev: OWNERSHIP.vxlanDevice }));
+  }
+
+  const selfNode = snapshot.nodes.find((n) => n.name === config.nodeName);
+  const mss = mssClampFromAnnotations(selfNode?.annotations);
+  if (mss.problem !== null) notes.push({ code: 'invalid-mss-annotation', message: `Node ${config.nodeName}: ${mss.problem}` });
+  const filter: DesiredFilter = {
+    localCidrs: [...config.podCidrs, ...config.serviceCidrs].sort(compareCidrTexts),
+    remoteCidrs: remoteSubnets.map(formatCidr),
+    ...(cni === null ? {} : { cniAddress: cni.address }),
+    vxlanDevice: OWNERSHIP.vxlanDevice,
+    vxlanPort: OWNERSHIP.vxlanPort,
+    mssClamp: mss.clamp,
+  };
+
+  return {
+    desired: { links: [link], routes, rules, fdb, sysctls: sysctls(cni?.name ?? null), filter },
+    isGateway,
+    gatewayNode,
+    localEndpoint: endpointRef(local.object),
+    remoteClusters,
+    ...common,
+    notes: sortNotes(notes),
+  };
+}
+
+function checkFacts(self: NodeFacts): number {
+  const ip = parseIpv4(self.nodeIp);
+  if (!ip.ok) throw new PlanInputError(`NodeFacts.nodeIp: ${ip.message}`);
+  if (!Number.isInteger(self.underlayMtu) || self.underlayMtu < 68 + OWNERSHIP.vxlanMtuOverhead || self.underlayMtu > 65535) {
+    throw new PlanInputError(`NodeFacts.underlayMtu: ${self.underlayMtu} leaves no valid MTU for ${OWNERSHIP.vxlanDevice}`);
+  }
+  if (self.underlayDevice === '') throw new PlanInputError('NodeFacts.underlayDevice: empty');
+  if (self.cniInterface !== null && !parseIpv4(self.cniInterface.address).ok) {
+    throw new PlanInputError(`NodeFacts.cniInterface.address: "${self.cniInterface.address}" is not an IPv4 address`);
+  }
+  return ip.address;
+}
+
+/** On the gateway: one all-zeros entry per other node, so broadcast-less VXLAN reaches every node. */
+function fdbEntries(snapshot: Snapshot, selfName: string, selfIp: number, notes: PlanNote[]): DesiredFdbEntry[] {
+  const peers = new Map<number, string>();
+  for (const node of snapshot.nodes) {
+    if (node.name === selfName) continue;
+    const ip = node.internalIP === null ? null : parseIpv4(node.internalIP);
+    if (ip === null || !ip.ok) {
+      notes.push({ code: 'node-without-internal-ip', message: `Node ${node.name} has no usable IPv4 InternalIP${node.internalIP === null ? '' : ` ("${node.internalIP}")`}; it gets no FDB entry` });
+      continue;
+    }
+    if (ip.address !== selfIp) peers.set(ip.address, formatIpv4(ip.address));
+  }
+  return [...peers.entries()].sort((a, b) => a[0] - b[0]).map(([, dst]) => ({ dev: OWNERSHIP.vxlanDevice, mac: ALL_ZEROS_MAC, dst }));
+}
+
+/**
+ * ip_forward: the node forwards pod traffic into and out of vx-submariner. rp_filter=2 (loose) on the
+ * CNI interface and vx-submariner: replies from remote clusters arrive on an interface that is not the
+ * reverse path's, which strict mode drops. The effective value is max(all, interface), so 2 per
+ * interface suffices without loosening every interface through conf/all.
+ */
+function sysctls(cniName: string | null): DesiredSysctl[] {
+  const list: DesiredSysctl[] = [
+    { key: 'net/ipv4/ip_forward', value: '1' },
+    { key: `net/ipv4/conf/${OWNERSHIP.vxlanDevice}/rp_filter`, value: '2' },
+  ];
+  if (cniName !== null && cniName !== OWNERSHIP.vxlanDevice) list.push({ key: `net/ipv4/conf/${cniName}/rp_filter`, value: '2' });
+  return list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function sortNotes(notes: PlanNote[]): PlanNote[] {
+  return notes.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+}
