@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  ApisApi, CoordinationV1Api, CoreApi, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, VersionApi,
+} from '@kubernetes/client-node';
+import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
+import { expectStatus, kubeConfigFor } from './apiserver/test-support.ts';
+
+const group = 'submariner.io';
+const version = 'v1';
+const namespace = 'submariner-operator';
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const strategicPatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+type Obj = { metadata: { name: string; resourceVersion: string; creationTimestamp?: string; generation?: number; uid?: string; labels?: Record<string, string> }; spec?: Record<string, unknown>; status?: Record<string, unknown> };
+
+let server: RunningApiServer;
+let custom: CustomObjectsApi;
+let core: CoreV1Api;
+before(async () => {
+  server = await startApiServer({ maxBodyBytes: 64 * 1024 });
+  const kc = kubeConfigFor(server.url);
+  custom = kc.makeApiClient(CustomObjectsApi);
+  core = kc.makeApiClient(CoreV1Api);
+});
+after(() => server.close());
+
+const plural = 'endpoints';
+const body = (name: string, labels: Record<string, string> = {}) => ({
+  apiVersion: `${group}/${version}`, kind: 'Endpoint', metadata: { name, labels }, spec: { cluster_id: name, hostname: 'gw-1', subnets: ['10.0.0.0/16'] },
+});
+const create = async (name: string, labels?: Record<string, string>, ns = namespace) =>
+  await custom.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: body(name, labels) }) as Obj;
+const get = async (name: string) => await custom.getNamespacedCustomObject({ group, version, namespace, plural, name }) as Obj;
+const listNames = async (options: { labelSelector?: string; fieldSelector?: string; ns?: string } = {}) => {
+  const { ns = namespace, ...selectors } = options;
+  const list = await custom.listNamespacedCustomObject({ group, version, namespace: ns, plural, ...selectors }) as { items: Obj[] };
+  return list.items.map((o) => o.metadata.name);
+};
+
+test('create sets uid, creationTimestamp, generation and a resourceVersion that increases globally', async () => {
+  const a = await create('meta-a');
+  const b = await create('meta-b');
+  assert.match(a.metadata.uid ?? '', /^[0-9a-f-]{36}$/);
+  assert.equal(a.metadata.generation, 1);
+  assert.ok(Number(b.metadata.resourceVersion) > Number(a.metadata.resourceVersion));
+  assert.match((await get('meta-a')).metadata.creationTimestamp ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+});
+
+test('creating an existing name fails with 409 AlreadyExists as a Status the client parses', async () => {
+  await create('dup');
+  const status = await expectStatus(() => create('dup'));
+  assert.equal(status.httpCode, 409);
+  assert.equal(status.kind, 'Status');
+  assert.equal(status.status, 'Failure');
+  assert.equal(status.reason, 'AlreadyExists');
+  assert.deepEqual(status.details, { name: 'dup', kind: 'endpoints', group });
+});
+
+test('generateName gives a fresh name', async () => {
+  const created = await custom.createNamespacedCustomObject({ group, version, namespace, plural, body: { ...body(''), metadata: { generateName: 'gen-' } } }) as Obj;
+  assert.match(created.metadata.name, /^gen-[a-z0-9]{5}$/);
+  assert.equal((await get(created.metadata.name)).metadata.uid, created.metadata.uid);
+});
+
+test('update with a stale resourceVersion fails with 409 Conflict; with the current one it succeeds', async () => {
+  const original = await create('conflict');
+  await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'conflict', body: { spec: { hostname: 'gw-2' } } }, mergePatch);
+  const stale = { ...original, spec: { ...original.spec, hostname: 'gw-stale' } };
+  const status = await expectStatus(() => custom.replaceNamespacedCustomObject({ group, version, namespace, plural, name: 'conflict', body: stale }));
+  assert.equal(status.httpCode, 409);
+  assert.equal(status.reason, 'Conflict');
+  assert.equal((await get('conflict')).spec?.hostname, 'gw-2', 'the stale update changed nothing');
+  const current = await get('conflict');
+  const updated = await custom.replaceNamespacedCustomObject({ group, version, namespace, plural, name: 'conflict', body: { ...current, spec: { ...current.spec, hostname: 'gw-3' } } }) as Obj;
+  assert.equal(updated.spec?.hostname, 'gw-3');
+  assert.equal(updated.metadata.generation, 3);
+  assert.ok(Number(updated.metadata.resourceVersion) > Number(current.metadata.resourceVersion));
+});
+
+test('a custom resource update without resourceVersion is 422 Invalid; a Lease (built-in) may update unconditionally', async () => {
+  await create('no-rv');
+  const status = await expectStatus(() => custom.replaceNamespacedCustomObject({ group, version, namespace, plural, name: 'no-rv', body: body('no-rv') }));
+  assert.equal(status.httpCode, 422);
+  assert.equal(status.reason, 'Invalid');
+  assert.equal(status.details?.causes?.[0]?.field, 'metadata.resourceVersion');
+
+  const leases = kubeConfigFor(server.url).makeApiClient(CoordinationV1Api);
+  await leases.createNamespacedLease({ namespace, body: { metadata: { name: 'leader' }, spec: { holderIdentity: 'a' } } });
+  const replaced = await leases.replaceNamespacedLease({ namespace, name: 'leader', body: { metadata: { name: 'leader' }, spec: { holderIdentity: 'b' } } });
+  assert.equal(replaced.spec?.holderIdentity, 'b');
+});
+
+test('get of a missing object is 404 NotFound naming the object', async () => {
+  const status = await expectStatus(() => get('missing'));
+  assert.equal(status.httpCode, 404);
+  assert.equal(status.reason, 'NotFound');
+  assert.equal(status.details?.name, 'missing');
+  const nodeStatus = await expectStatus(() => core.readNode({ name: 'missing-node' }));
+  assert.equal(nodeStatus.code, 404);
+  assert.equal(nodeStatus.details?.kind, 'nodes');
+});
+
+test('merge patch, strategic merge patch (as merge) and JSON patch work; a failed JSON patch test changes nothing', async () => {
+  await create('patch-me', { a: '1', b: '2' });
+  const merged = await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: { metadata: { labels: { b: null, c: '3' } }, spec: { hostname: 'gw-m' } } }, mergePatch) as Obj;
+  assert.deepEqual(merged.metadata.labels, { a: '1', c: '3' });
+  assert.equal(merged.spec?.hostname, 'gw-m');
+  assert.deepEqual(merged.spec?.subnets, ['10.0.0.0/16'], 'untouched fields stay');
+
+  const strategic = await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: { spec: { subnets: ['10.9.0.0/16'] } } }, strategicPatch) as Obj;
+  assert.deepEqual(strategic.spec?.subnets, ['10.9.0.0/16']);
+
+  const jsonPatched = await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: [
+    { op: 'test', path: '/spec/hostname', value: 'gw-m' },
+    { op: 'replace', path: '/spec/hostname', value: 'gw-j' },
+    { op: 'add', path: '/spec/subnets/-', value: '10.8.0.0/16' },
+    { op: 'remove', path: '/metadata/labels/a' },
+  ] }) as Obj;
+  assert.equal(jsonPatched.spec?.hostname, 'gw-j');
+  assert.deepEqual(jsonPatched.spec?.subnets, ['10.9.0.0/16', '10.8.0.0/16']);
+  assert.deepEqual(jsonPatched.metadata.labels, { c: '3' });
+
+  const failed = await expectStatus(() => custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: [
+    { op: 'replace', path: '/spec/hostname', value: 'gw-x' },
+    { op: 'test', path: '/spec/hostname', value: 'not-this' },
+  ] }));
+  assert.equal(failed.httpCode, 422);
+  assert.equal((await get('patch-me')).metadata.resourceVersion, jsonPatched.metadata.resourceVersion, 'a failed patch writes nothing');
+
+  const stale = await expectStatus(() => custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: { metadata: { resourceVersion: merged.metadata.resourceVersion }, spec: { hostname: 'old' } } }, mergePatch));
+  assert.equal(stale.reason, 'Conflict', 'a resourceVersion in a patch is a precondition');
+
+  const missing = await expectStatus(() => custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'nope', body: { spec: {} } }, mergePatch));
+  assert.equal(missing.httpCode, 404);
+});
+
+test('a patch that changes nothing keeps the resourceVersion (no write, no event)', async () => {
+  const created = await create('noop');
+  const same = await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'noop', body: { spec: { hostname: 'gw-1' } } }, mergePatch) as Obj;
+  assert.equal(same.metadata.resourceVersion, created.metadata.resourceVersion);
+});
+
+test('status subresource: create drops status, main updates ignore status, status updates change only status', async () => {
+  const ra = { apiVersion: `${group}/${version}`, kind: 'RouteAgent', metadata: { name: 'node-1' }, spec: {}, status: { remoteEndpoints: ['ignored'] } };
+  const created = await custom.createNamespacedCustomObject({ group, version, namespace, plural: 'routeagents', body: ra }) as Obj;
+  assert.equal(created.status, undefined);
+  const withStatus = await custom.patchNamespacedCustomObjectStatus({ group, version, namespace, plural: 'routeagents', name: 'node-1', body: { status: { remoteEndpoints: [{ status: 'connected' }] }, spec: { ignored: true } } }, mergePatch) as Obj;
+  assert.deepEqual(withStatus.status, { remoteEndpoints: [{ status: 'connected' }] });
+  assert.deepEqual(withStatus.spec, {}, 'a status patch leaves the spec alone');
+  assert.equal(withStatus.metadata.generation, 1, 'status changes do not bump generation');
+  const main = await custom.patchNamespacedCustomObject({ group, version, namespace, plural: 'routeagents', name: 'node-1', body: { status: { remoteEndpoints: [] }, spec: { x: 1 } } }, mergePatch) as Obj;
+  assert.deepEqual(main.status, { remoteEndpoints: [{ status: 'connected' }] }, 'the main resource ignores status');
+  assert.deepEqual(main.spec, { x: 1 });
+  assert.equal(main.metadata.generation, 2);
+  const fetched = await custom.getNamespacedCustomObjectStatus({ group, version, namespace, plural: 'routeagents', name: 'node-1' }) as Obj;
+  assert.deepEqual(fetched.status, main.status);
+
+  const noStatus = await expectStatus(() => custom.getNamespacedCustomObjectStatus({ group, version, namespace, plural: 'endpoints', name: 'dup' }));
+  assert.equal(noStatus.httpCode, 404, 'endpoints have no status subresource');
+
+  await core.createNode({ body: { metadata: { name: 'status-node' }, status: { conditions: [{ type: 'Ready', status: 'False' }] } } });
+  const node = await core.readNode({ name: 'status-node' });
+  assert.equal(node.status?.conditions?.[0]?.status, 'False', 'Nodes keep status on create, as kubelets rely on');
+  node.status = { conditions: [{ type: 'Ready', status: 'True' }] };
+  node.spec = { unschedulable: true };
+  const afterMain = await core.replaceNode({ name: 'status-node', body: node });
+  assert.equal(afterMain.status?.conditions?.[0]?.status, 'False');
+  assert.equal(afterMain.spec?.unschedulable, true);
+  const afterStatus = await core.replaceNodeStatus({ name: 'status-node', body: { ...afterMain, status: { conditions: [{ type: 'Ready', status: 'True' }] } } });
+  assert.equal(afterStatus.status?.conditions?.[0]?.status, 'True');
+});
+
+test('label selectors: =, ==, !=, in, notin, exists, !exists', async () => {
+  const ns = 'selectors';
+  await create('s-a', { tier: 'gw', zone: 'a' }, ns);
+  await create('s-b', { tier: 'node', zone: 'b' }, ns);
+  await create('s-c', { zone: 'c' }, ns);
+  const cases: Array<[string, string[]]> = [
+    ['tier=gw', ['s-a']], ['tier==node', ['s-b']], ['tier!=gw', ['s-b', 's-c']], ['zone in (a, c)', ['s-a', 's-c']],
+    ['zone notin (a)', ['s-b', 's-c']], ['tier', ['s-a', 's-b']], ['!tier', ['s-c']], ['tier,zone=b', ['s-b']], ['', ['s-a', 's-b', 's-c']],
+  ];
+  for (const [labelSelector, expected] of cases) assert.deepEqual(await listNames({ ns, labelSelector }), expected, labelSelector);
+  const bad = await expectStatus(() => listNames({ ns, labelSelector: 'zone in (a' }));
+  assert.equal(bad.httpCode, 400);
+});
+
+test('field selectors: metadata.name and metadata.namespace, across namespaces; unknown fields are 400', async () => {
+  await create('f-1', {}, 'fields-1');
+  await create('f-2', {}, 'fields-1');
+  await create('f-1', {}, 'fields-2');
+  assert.deepEqual(await listNames({ ns: 'fields-1', fieldSelector: 'metadata.name=f-2' }), ['f-2']);
+  assert.deepEqual(await listNames({ ns: 'fields-1', fieldSelector: 'metadata.name!=f-2' }), ['f-1']);
+  const all = await custom.listClusterCustomObject({ group, version, plural, fieldSelector: 'metadata.name=f-1' }) as { items: Array<{ metadata: { namespace: string } }> };
+  assert.deepEqual(all.items.map((o) => o.metadata.namespace), ['fields-1', 'fields-2']);
+  const one = await custom.listClusterCustomObject({ group, version, plural, fieldSelector: 'metadata.namespace=fields-2' }) as { items: Obj[] };
+  assert.deepEqual(one.items.map((o) => o.metadata.name), ['f-1']);
+  const bad = await expectStatus(() => listNames({ fieldSelector: 'spec.hostname=gw-1' }));
+  assert.equal(bad.httpCode, 400);
+  assert.match(bad.message, /field label not supported/);
+});
+
+test('delete returns the object and removes it; namespaces used by objects exist; deleteCollection honours selectors', async () => {
+  await create('del-1', { batch: 'x' }, 'deletions');
+  await create('del-2', { batch: 'x' }, 'deletions');
+  await create('del-3', { batch: 'y' }, 'deletions');
+  const deleted = await custom.deleteNamespacedCustomObject({ group, version, namespace: 'deletions', plural, name: 'del-3' }) as Obj;
+  assert.equal(deleted.metadata.name, 'del-3');
+  assert.equal((await expectStatus(() => custom.deleteNamespacedCustomObject({ group, version, namespace: 'deletions', plural, name: 'del-3' }))).httpCode, 404);
+  await custom.deleteCollectionNamespacedCustomObject({ group, version, namespace: 'deletions', plural, labelSelector: 'batch=x' });
+  assert.deepEqual(await listNames({ ns: 'deletions' }), []);
+  const ns = await core.readNamespace({ name: 'deletions' });
+  assert.equal(ns.status?.phase, 'Active');
+  const namespaces = await core.listNamespace();
+  assert.ok(namespaces.items.some((n) => n.metadata?.name === 'default'));
+});
+
+test('discovery: versions, groups, resource lists and /version through the client', async () => {
+  const kc = kubeConfigFor(server.url);
+  assert.deepEqual((await kc.makeApiClient(CoreApi).getAPIVersions()).versions, ['v1']);
+  const groups = await kc.makeApiClient(ApisApi).getAPIVersions();
+  assert.deepEqual(groups.groups.map((g) => g.name).sort(), ['coordination.k8s.io', 'submariner.io']);
+  const resources = await kc.makeApiClient(CustomObjectsApi).getAPIResources({ group, version });
+  const byName = new Map(resources.resources.map((r) => [r.name, r]));
+  assert.deepEqual([...byName.keys()].sort(), ['clusters', 'endpoints', 'gateways', 'gateways/status', 'routeagents', 'routeagents/status']);
+  assert.equal(byName.get('endpoints')?.kind, 'Endpoint');
+  assert.equal(byName.get('endpoints')?.namespaced, true);
+  assert.ok(byName.get('endpoints')?.verbs.includes('watch'));
+  const coreResources = await core.getAPIResources();
+  const nodes = coreResources.resources.find((r) => r.name === 'nodes');
+  assert.equal(nodes?.namespaced, false);
+  assert.deepEqual(nodes?.shortNames, ['no']);
+  assert.ok(coreResources.resources.some((r) => r.name === 'nodes/status'));
+  assert.equal((await kc.makeApiClient(VersionApi).getCode()).major, '1');
+});
