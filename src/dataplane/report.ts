@@ -1,0 +1,42 @@
+export type ObjectKind = 'link' | 'address' | 'route' | 'rule' | 'fdb' | 'sysctl';
+
+export interface ObjectFailure {
+  kind: ObjectKind;
+  /** Human-readable identity of the object, e.g. "route 10.2.0.0/16 via 240.1.0.3 table 100". */
+  object: string;
+  reason: string;
+  /** errno name when the kernel refused (EEXIST, ENODEV, ...). */
+  code?: string;
+}
+
+export interface KindCount { ok: number; failed: number }
+
+/** What one apply or cleanup did: every kernel write attempted, and each object that failed. */
+export interface ApplyReport {
+  writes: number;
+  writesByKind: Partial<Record<ObjectKind, KindCount>>;
+  failures: ObjectFailure[];
+}
+
+export const emptyReport = (): ApplyReport => ({ writes: 0, writesByKind: {}, failures: [] });
+
+export function countWrite(report: ApplyReport, kind: ObjectKind, ok: boolean): void {
+  report.writes += 1;
+  const count = (report.writesByKind[kind] ??= { ok: 0, failed: 0 });
+  if (ok) count.ok += 1;
+  else count.failed += 1;
+}
+
+export function mergeReports(...reports: ApplyReport[]): ApplyReport {
+  const merged = emptyReport();
+  for (const report of reports) {
+    merged.writes += report.writes;
+    merged.failures.push(...report.failures);
+    for (const [kind, count] of Object.entries(report.writesByKind) as [ObjectKind, KindCount][]) {
+      const into = (merged.writesByKind[kind] ??= { ok: 0, failed: 0 });
+      into.ok += count.ok;
+      into.failed += count.failed;
+    }
+  }
+  return merged;
+}

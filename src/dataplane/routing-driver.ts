@@ -1,0 +1,237 @@
+import type { DesiredFdbEntry, DesiredRoute, DesiredRule, DesiredState, DesiredVxlanLink } from '../model/desired-state.ts';
+import { OWNERSHIP } from '../model/ownership.ts';
+import { diffFdb, diffRoutes, diffRules, diffVxlanLink, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
+import type { KernelWrite, ObservedLink, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
+import { countWrite, emptyReport, type ApplyReport, type ObjectKind } from './report.ts';
+
+const OWNED_TABLES = [OWNERSHIP.interClusterTable, OWNERSHIP.hostNetworkTable];
+const OWNED_RULE_PRIORITIES = [OWNERSHIP.interClusterRulePriority, OWNERSHIP.hostNetworkRulePriority];
+const OWNED_LINKS = [OWNERSHIP.vxlanDevice];
+const FR_ACT_TO_TBL = 1;
+const ZERO_MAC = '00:00:00:00:00:00';
+/** On cleanup these mean "already gone", which is the goal. */
+const ALREADY_GONE = new Set(['ESRCH', 'ENOENT', 'ENODEV']);
+
+/** Everything seaway owns in the routing part of the kernel, in the planner's terms (device names). */
+export interface OwnedRouting {
+  links: ObservedVxlan[];
+  routes: OwnedRoute[];
+  rules: DesiredRule[];
+  fdb: DesiredFdbEntry[];
+}
+
+export interface RoutingDriver {
+  observe(): Promise<OwnedRouting>;
+  /** Makes the owned links, addresses, routes, rules and FDB entries equal the desired ones. */
+  apply(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb'>): Promise<ApplyReport>;
+  /** Removes every owned route, rule and link (the FDB entries and addresses go with the link). */
+  cleanup(): Promise<ApplyReport>;
+}
+
+const describeRoute = (r: DesiredRoute) => `route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}${r.src ? ` src ${r.src}` : ''} table ${r.table}`;
+const describeRule = (r: DesiredRule) => `rule priority ${r.priority} lookup ${r.table}`;
+const describeFdb = (e: DesiredFdbEntry) => `fdb ${e.mac} dst ${e.dst} dev ${e.dev}`;
+
+interface PlannedWrite { kind: ObjectKind; object: string; write: KernelWrite }
+
+const deleteRule = (rule: DesiredRule): PlannedWrite =>
+  ({ kind: 'rule', object: describeRule(rule), write: { kind: 'rule', write: 'delete', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
+
+export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
+  async function observeWith(links: ObservedLink[]): Promise<OwnedRouting> {
+    const nameOf = new Map(links.map((l) => [l.index, l.name]));
+    const ownedLinks = links.filter((l) => (OWNED_LINKS as readonly string[]).includes(l.name));
+    const [routes, rules, addresses] = await Promise.all([rtnl.listRoutes({ protocol: OWNERSHIP.routeProtocol }), rtnl.listRules(), rtnl.listAddresses()]);
+    const fdb: DesiredFdbEntry[] = [];
+    for (const link of ownedLinks) {
+      for (const entry of await rtnl.listFdb(link.index)) {
+        if (!entry.dst) continue;
+        // The kernel's own default entry for a unicast remote belongs to the link, not to the FDB we manage.
+        if (entry.mac === ZERO_MAC && entry.dst === link.vxlan?.remote) continue;
+        fdb.push({ dev: link.name, mac: entry.mac, dst: entry.dst });
+      }
+    }
+    return {
+      links: ownedLinks.map((l) => {
+        const observed: ObservedVxlan = {
+          name: l.name, mtu: l.mtu, up: l.up,
+          addresses: addresses.filter((a) => a.ifindex === l.index).map((a) => a.cidr),
+        };
+        if (l.kind) observed.kind = l.kind;
+        if (l.vxlan) {
+          observed.vni = l.vxlan.vni;
+          observed.port = l.vxlan.port;
+          observed.learning = l.vxlan.learning;
+          if (l.vxlan.local) observed.local = l.vxlan.local;
+          if (l.vxlan.remote) observed.remote = l.vxlan.remote;
+          const underlay = l.vxlan.underlayIndex === undefined ? undefined : nameOf.get(l.vxlan.underlayIndex);
+          if (underlay) observed.underlayDevice = underlay;
+        }
+        return observed;
+      }),
+      routes: routes
+        .filter((r) => (OWNED_TABLES as number[]).includes(r.table))
+        .map((r) => {
+          const route: OwnedRoute = { table: r.table, dst: r.dst, dev: r.oif === undefined ? '' : (nameOf.get(r.oif) ?? `ifindex ${r.oif}`) };
+          if (r.gateway) route.gateway = r.gateway;
+          if (r.src) route.src = r.src;
+          if (r.metric) route.metric = r.metric;
+          return route;
+        }),
+      rules: rules
+        // The protocol marker matters most here: a rule delete without selectors would match any rule at that priority.
+        .filter((r) => r.protocol === OWNERSHIP.routeProtocol && (OWNED_RULE_PRIORITIES as number[]).includes(r.priority)
+          && (OWNED_TABLES as number[]).includes(r.table) && !r.selective && r.action === FR_ACT_TO_TBL)
+        .map((r) => ({ priority: r.priority, table: r.table })),
+      fdb,
+    };
+  }
+
+  /** Sends the writes as one pipelined batch and records each outcome. */
+  async function execute(planned: PlannedWrite[], report: ApplyReport): Promise<void> {
+    if (planned.length === 0) return;
+    const results: WriteResult[] = await rtnl.apply(planned.map((p) => p.write));
+    results.forEach((result, i) => {
+      const { kind, object } = planned[i]!;
+      countWrite(report, kind, result.ok);
+      if (!result.ok) {
+        const code = (result.error as { code?: unknown }).code;
+        report.failures.push({ kind, object, reason: result.error.message, ...(typeof code === 'string' ? { code } : {}) });
+      }
+    });
+  }
+
+  async function applyLinks(desired: readonly DesiredVxlanLink[], links: ObservedLink[], owned: OwnedRouting, report: ApplyReport): Promise<boolean> {
+    const indexOf = new Map(links.map((l) => [l.name, l.index]));
+    const planned: PlannedWrite[] = [];
+    const followUp: DesiredVxlanLink[] = [];
+    const wantedNames = new Set<string>();
+    for (const want of desired) {
+      const object = `link ${want.name}`;
+      if (!(OWNED_LINKS as readonly string[]).includes(want.name)) {
+        report.failures.push({ kind: 'link', object, reason: `not a seaway link name (${OWNED_LINKS.join(', ')})` });
+        continue;
+      }
+      wantedNames.add(want.name);
+      const have = owned.links.find((l) => l.name === want.name);
+      const diff = diffVxlanLink(want, have);
+      const underlayIndex = indexOf.get(want.underlayDevice);
+      const needsCreate = diff.link.action === 'create' || diff.link.action === 'recreate';
+      if (needsCreate && underlayIndex === undefined) {
+        report.failures.push({ kind: 'link', object, reason: `underlay device ${want.underlayDevice} not found` });
+        continue;
+      }
+      const index = indexOf.get(want.name);
+      if (diff.link.action === 'recreate' && index !== undefined) planned.push({ kind: 'link', object, write: { kind: 'link', write: 'delete', index } });
+      if (needsCreate) {
+        const vxlan = { name: want.name, vni: want.vni, port: want.port, local: want.local, underlayIndex: underlayIndex!, mtu: want.mtu, ...(want.remote ? { remote: want.remote } : {}) };
+        planned.push({ kind: 'link', object, write: { kind: 'link', write: 'create-vxlan', vxlan } });
+        followUp.push(want);
+        continue;
+      }
+      if (index === undefined) continue;
+      if (diff.link.action === 'update') {
+        if (diff.link.setMtu !== undefined) planned.push({ kind: 'link', object: `${object} mtu ${want.mtu}`, write: { kind: 'link', write: 'set-mtu', index, mtu: want.mtu } });
+        if (diff.link.setUp) planned.push({ kind: 'link', object: `${object} up`, write: { kind: 'link', write: 'set-up', index, up: true } });
+      }
+      for (const cidr of diff.removeAddresses) planned.push({ kind: 'address', object: `address ${cidr} on ${want.name}`, write: { kind: 'address', write: 'delete', ifindex: index, cidr } });
+      for (const cidr of diff.addAddresses) planned.push({ kind: 'address', object: `address ${cidr} on ${want.name}`, write: { kind: 'address', write: 'create', ifindex: index, cidr } });
+    }
+    for (const stale of owned.links.filter((l) => !wantedNames.has(l.name))) {
+      const index = indexOf.get(stale.name);
+      if (index !== undefined) planned.push({ kind: 'link', object: `link ${stale.name}`, write: { kind: 'link', write: 'delete', index } });
+    }
+    await execute(planned, report);
+    // A freshly created link has an index only now: give it its address in a second step.
+    if (followUp.length > 0) {
+      const fresh = await rtnl.listLinks();
+      const addresses: PlannedWrite[] = [];
+      for (const want of followUp) {
+        const link = fresh.find((l) => l.name === want.name);
+        if (link) addresses.push({ kind: 'address', object: `address ${want.address} on ${want.name}`, write: { kind: 'address', write: 'create', ifindex: link.index, cidr: want.address } });
+      }
+      await execute(addresses, report);
+    }
+    return planned.length > 0;
+  }
+
+  return {
+    observe: async () => observeWith(await rtnl.listLinks()),
+
+    async apply(desired) {
+      const report = emptyReport();
+      let links = await rtnl.listLinks();
+      let owned = await observeWith(links);
+      if (await applyLinks(desired.links, links, owned, report)) {
+        links = await rtnl.listLinks();
+        owned = await observeWith(links);
+      }
+      const indexOf = new Map(links.map((l) => [l.name, l.index]));
+      const planned: PlannedWrite[] = [];
+
+      const rules = diffRules(desired.rules, owned.rules);
+      for (const rule of rules.remove) planned.push(deleteRule(rule));
+      for (const rule of desired.rules) {
+        if (!(OWNED_TABLES as number[]).includes(rule.table) || !(OWNED_RULE_PRIORITIES as number[]).includes(rule.priority)) {
+          report.failures.push({ kind: 'rule', object: describeRule(rule), reason: 'priority or table is not one of seaway\'s' });
+        } else if (rules.create.includes(rule)) {
+          planned.push({ kind: 'rule', object: describeRule(rule), write: { kind: 'rule', write: 'create', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
+        }
+      }
+
+      const routes = diffRoutes(desired.routes, owned.routes, OWNED_TABLES);
+      for (const { object, reason } of routes.rejected) report.failures.push({ kind: 'route', object: describeRoute(object), reason });
+      for (const route of routes.remove) {
+        planned.push({ kind: 'route', object: describeRoute(route), write: { kind: 'route', write: 'delete', route: { table: route.table, dst: route.dst, protocol: OWNERSHIP.routeProtocol, ...(route.metric ? { metric: route.metric } : {}) } } });
+      }
+      for (const [write, list] of [['replace', routes.replace], ['create', routes.create]] as const) {
+        for (const route of list) {
+          const oif = indexOf.get(route.dev);
+          if (oif === undefined) {
+            report.failures.push({ kind: 'route', object: describeRoute(route), reason: `device ${route.dev} not found` });
+            continue;
+          }
+          const spec = { table: route.table, dst: route.dst, oif, protocol: OWNERSHIP.routeProtocol, ...(route.gateway ? { gateway: route.gateway } : {}), ...(route.src ? { src: route.src } : {}) };
+          planned.push({ kind: 'route', object: describeRoute(route), write: { kind: 'route', write, route: spec } });
+        }
+      }
+
+      const fdb = diffFdb(desired.fdb, owned.fdb);
+      for (const entry of fdb.remove) {
+        const ifindex = indexOf.get(entry.dev);
+        if (ifindex !== undefined) planned.push({ kind: 'fdb', object: describeFdb(entry), write: { kind: 'fdb', write: 'delete', entry: { ifindex, mac: entry.mac, dst: entry.dst } } });
+      }
+      for (const entry of fdb.create) {
+        const ifindex = indexOf.get(entry.dev);
+        if (ifindex === undefined || !(OWNED_LINKS as readonly string[]).includes(entry.dev)) {
+          report.failures.push({ kind: 'fdb', object: describeFdb(entry), reason: ifindex === undefined ? `device ${entry.dev} not found` : `${entry.dev} is not a seaway link` });
+          continue;
+        }
+        planned.push({ kind: 'fdb', object: describeFdb(entry), write: { kind: 'fdb', write: 'append', entry: { ifindex, mac: entry.mac, dst: entry.dst } } });
+      }
+
+      await execute(planned, report);
+      return report;
+    },
+
+    async cleanup() {
+      const report = emptyReport();
+      const links = await rtnl.listLinks();
+      const owned = await observeWith(links);
+      const planned: PlannedWrite[] = [
+        ...owned.rules.map(deleteRule),
+        ...owned.routes.map((route): PlannedWrite => ({
+          kind: 'route', object: describeRoute(route),
+          write: { kind: 'route', write: 'delete', route: { table: route.table, dst: route.dst, protocol: OWNERSHIP.routeProtocol, ...(route.metric ? { metric: route.metric } : {}) } },
+        })),
+      ];
+      for (const link of owned.links) {
+        const index = links.find((l) => l.name === link.name)?.index;
+        if (index !== undefined) planned.push({ kind: 'link', object: `link ${link.name}`, write: { kind: 'link', write: 'delete', index } });
+      }
+      await execute(planned, report);
+      report.failures = report.failures.filter((f) => !(f.code && ALREADY_GONE.has(f.code)));
+      return report;
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { DesiredSysctl } from '../model/desired-state.ts';
+import type { Sysctls } from '../kernel/sysctl.ts';
+import { diffSysctls } from '../plan/diff-kernel.ts';
+import { countWrite, emptyReport, type ApplyReport } from './report.ts';
+
+export interface SysctlDriverOptions {
+  sysctls: Sysctls;
+  /** Where the values found before seaway's first change are kept, so a later cleanup (even after a restart) restores them. */
+  statePath: string;
+}
+
+export interface SysctlDriver {
+  apply(desired: readonly DesiredSysctl[]): Promise<ApplyReport>;
+  /** Restores every value seaway changed and forgets them. */
+  cleanup(): Promise<ApplyReport>;
+  /** Keys whose original value is remembered. */
+  remembered(): Promise<string[]>;
+}
+
+interface SysctlState { originals: Record<string, string> }
+
+export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
+  const { sysctls, statePath } = options;
+
+  async function load(): Promise<SysctlState> {
+    let text: string;
+    try {
+      text = await readFile(statePath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { originals: {} };
+      throw error;
+    }
+    const parsed = JSON.parse(text) as unknown;
+    const originals = (parsed as SysctlState | null)?.originals;
+    if (typeof originals !== 'object' || originals === null || Object.values(originals).some((v) => typeof v !== 'string')) {
+      throw new Error(`sysctl state file ${statePath} is malformed: expected {"originals": {key: value}}`);
+    }
+    return { originals };
+  }
+
+  /** Written before the sysctl itself changes, and atomically, so a crash never loses an original. */
+  async function save(state: SysctlState): Promise<void> {
+    if (Object.keys(state.originals).length === 0) {
+      await rm(statePath, { force: true });
+      return;
+    }
+    const temporary = `${statePath}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
+    await rename(temporary, statePath);
+  }
+
+  async function restore(state: SysctlState, keys: string[], report: ApplyReport): Promise<void> {
+    for (const key of keys) {
+      const original = state.originals[key]!;
+      const current = await sysctls.read(key).catch(() => undefined);
+      if (current !== undefined && current !== original) {
+        try {
+          await sysctls.write(key, original);
+          countWrite(report, 'sysctl', true);
+        } catch (error) {
+          countWrite(report, 'sysctl', false);
+          report.failures.push({ kind: 'sysctl', object: `sysctl ${key}`, reason: `restoring ${original}: ${(error as Error).message}` });
+          continue;
+        }
+      }
+      // A key that no longer exists (its interface is gone) has nothing left to restore.
+      delete state.originals[key];
+    }
+    await save(state);
+  }
+
+  return {
+    async apply(desired) {
+      const report = emptyReport();
+      const state = await load();
+      const current = new Map<string, string | undefined>();
+      for (const { key } of desired) current.set(key, await sysctls.read(key));
+      const { write, missing } = diffSysctls(desired, current);
+      for (const m of missing) report.failures.push({ kind: 'sysctl', object: `sysctl ${m.key}`, reason: 'no such sysctl (yet)', code: 'ENOENT' });
+      for (const w of write) {
+        if (!(w.key in state.originals)) {
+          state.originals[w.key] = w.previous;
+          await save(state);
+        }
+        try {
+          await sysctls.write(w.key, w.value);
+          countWrite(report, 'sysctl', true);
+        } catch (error) {
+          countWrite(report, 'sysctl', false);
+          report.failures.push({ kind: 'sysctl', object: `sysctl ${w.key}=${w.value}`, reason: (error as Error).message });
+        }
+      }
+      const wanted = new Set(desired.map((d) => d.key));
+      const noLongerWanted = Object.keys(state.originals).filter((key) => !wanted.has(key));
+      if (noLongerWanted.length > 0) await restore(state, noLongerWanted, report);
+      return report;
+    },
+    async cleanup() {
+      const report = emptyReport();
+      const state = await load();
+      await restore(state, Object.keys(state.originals), report);
+      return report;
+    },
+    async remembered() {
+      return Object.keys((await load()).originals);
+    },
+  };
+}
