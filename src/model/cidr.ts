@@ -22,12 +22,17 @@ export type CidrParse =
   | { ok: false; family: IpFamily; message: string };
 
 const OCTET = /^(0|[1-9][0-9]{0,2})$/;
+
+/** isIPv6 runs a large regular expression; every IPv6 text has a colon and no IPv4 text does. */
+function looksIpv6(text: string): boolean {
+  return text.includes(':') && isIPv6(text);
+}
 const PREFIX = /^(0|[1-9][0-9]?)$/;
 
 /** Which family a textual address or CIDR claims to be, without judging the rest of it. */
 export function detectFamily(text: string): IpFamily {
   const address = text.includes('/') ? text.slice(0, text.indexOf('/')) : text;
-  if (isIPv6(address)) return 'ipv6';
+  if (looksIpv6(address)) return 'ipv6';
   if (/^[0-9.]+$/.test(address) && address.includes('.')) return 'ipv4';
   return 'unknown';
 }
@@ -35,7 +40,7 @@ export function detectFamily(text: string): IpFamily {
 /** Strict dotted-quad parse: four decimal octets, no leading zeros (they read as octal elsewhere), no spaces. */
 export function parseIpv4(text: unknown): AddressParse {
   if (typeof text !== 'string') return { ok: false, family: 'unknown', message: `expected a string, got ${describeType(text)}` };
-  if (isIPv6(text)) return { ok: false, family: 'ipv6', message: `"${clip(text)}" is an IPv6 address; only IPv4 is supported` };
+  if (looksIpv6(text)) return { ok: false, family: 'ipv6', message: `"${clip(text)}" is an IPv6 address; only IPv4 is supported` };
   const parts = text.split('.');
   if (parts.length !== 4) return { ok: false, family: 'unknown', message: `"${clip(text)}" is not a dotted-quad IPv4 address` };
   let address = 0;
@@ -73,7 +78,7 @@ export function parseCidr(text: unknown): CidrParse {
   }
   const addressText = text.slice(0, slash);
   const prefixText = text.slice(slash + 1);
-  if (isIPv6(addressText)) return { ok: false, family: 'ipv6', message: `"${clip(text)}" is an IPv6 CIDR; only IPv4 is supported` };
+  if (looksIpv6(addressText)) return { ok: false, family: 'ipv6', message: `"${clip(text)}" is an IPv6 CIDR; only IPv4 is supported` };
   const address = parseIpv4(addressText);
   if (!address.ok) return { ok: false, family: address.family, message: `"${clip(text)}" is not a valid CIDR: ${address.message}` };
   if (!PREFIX.test(prefixText) || Number(prefixText) > 32) {

@@ -1,0 +1,225 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planNode, PlanInputError, type NodeFacts, type PlanConfig } from '../../src/plan/node-plan.ts';
+import { mssClampFromAnnotations } from '../../src/plan/mss-clamp.ts';
+import type { Snapshot } from '../../src/model/snapshot.ts';
+import { endpoint, node, shuffled, spec } from './model-fixtures.ts';
+
+const config: PlanConfig = {
+  clusterId: 'east', nodeName: 'east-worker', podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'],
+  minPrefixLength: 8, maxSubnetsPerEndpoint: 64,
+};
+
+const workerFacts: NodeFacts = {
+  nodeIp: '192.168.1.21', underlayDevice: 'eth0', underlayMtu: 1500,
+  cniInterface: { name: 'vxlan.calico', address: '10.244.1.0' }, networks: ['192.168.1.21/24'],
+};
+
+const gatewayFacts: NodeFacts = {
+  nodeIp: '192.168.1.10', underlayDevice: 'eth0', underlayMtu: 9000,
+  cniInterface: { name: 'tunl0', address: '10.244.0.1' }, networks: ['192.168.1.10/24'],
+};
+
+const gatewayConfig: PlanConfig = { ...config, nodeName: 'east-gw' };
+
+function localEndpoint(hostname = 'east-gw', privateIp = '192.168.1.10') {
+  return endpoint('east-ep', spec({ cluster_id: 'east', hostname, private_ip: privateIp, subnets: ['10.244.0.0/16', '10.96.0.0/12'] }));
+}
+
+function snapshot(extra: Partial<Snapshot> = {}): Snapshot {
+  return {
+    endpoints: [
+      localEndpoint(),
+      endpoint('west-ep', spec({ cluster_id: 'west', subnets: ['10.2.0.0/16', '10.102.0.0/16'] })),
+      endpoint('north-ep', spec({ cluster_id: 'north', hostname: 'north-gw', private_ip: '192.168.3.10', subnets: ['10.3.0.0/16'] })),
+    ],
+    clusters: [],
+    nodes: [
+      node('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21'), node('east-worker-2', '192.168.1.22'),
+    ],
+    ...extra,
+  };
+}
+
+test('non-gateway node: VXLAN towards the gateway, table 100 routes via the gateway VTEP, rule 100', () => {
+  const plan = planNode(snapshot({ endpoints: [...snapshot().endpoints.slice(0, 1), endpoint('west-ep', spec({ subnets: ['10.2.0.0/16', '10.202.0.0/16'] })), snapshot().endpoints[2]!] }), workerFacts, config);
+  assert.equal(plan.isGateway, false);
+  assert.equal(plan.gatewayNode, 'east-gw');
+  assert.equal(plan.localEndpoint?.name, 'east-ep');
+  assert.deepEqual(plan.desired.links, [{
+    name: 'vx-submariner', vni: 100, port: 4800, mtu: 1450, local: '192.168.1.21', remote: '192.168.1.10',
+    underlayDevice: 'eth0', address: '240.168.1.21/8',
+  }]);
+  assert.deepEqual(plan.desired.rules, [{ priority: 100, table: 100 }]);
+  assert.deepEqual(plan.desired.routes, [
+    { table: 100, dst: '10.2.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
+    { table: 100, dst: '10.3.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
+    { table: 100, dst: '10.202.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
+  ]);
+  assert.deepEqual(plan.desired.fdb, []);
+  assert.deepEqual(plan.desired.sysctls, [
+    { key: 'net/ipv4/conf/vx-submariner/rp_filter', value: '2' },
+    { key: 'net/ipv4/conf/vxlan.calico/rp_filter', value: '2' },
+    { key: 'net/ipv4/ip_forward', value: '1' },
+  ]);
+  assert.deepEqual(plan.desired.filter, {
+    localCidrs: ['10.96.0.0/12', '10.244.0.0/16'], remoteCidrs: ['10.2.0.0/16', '10.3.0.0/16', '10.202.0.0/16'],
+    cniAddress: '10.244.1.0', vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' },
+  });
+  assert.deepEqual(plan.remoteClusters.map((r) => [r.clusterId, r.subnets]), [['north', ['10.3.0.0/16']], ['west', ['10.2.0.0/16', '10.202.0.0/16']]]);
+  assert.deepEqual(plan.notes, []);
+});
+
+test('an Endpoint overlapping the local service CIDR is rejected and gets no route', () => {
+  const plan = planNode(snapshot(), workerFacts, config);
+  assert.deepEqual(plan.rejected.map((r) => [r.endpoint.name, r.reason]), [['west-ep', 'overlaps-local']]);
+  assert.deepEqual(plan.desired.routes.map((r) => r.dst), ['10.3.0.0/16']);
+  assert.deepEqual(plan.desired.filter?.remoteCidrs, ['10.3.0.0/16']);
+});
+
+test('gateway node: no remote, FDB per other node, table 150 via the cable interface with src = CNI address, rule 150', () => {
+  const plan = planNode(snapshot({ endpoints: [localEndpoint(), endpoint('north-ep', spec({ cluster_id: 'north', subnets: ['10.3.0.0/16', '10.33.0.0/16'] }))] }), gatewayFacts, gatewayConfig);
+  assert.equal(plan.isGateway, true);
+  assert.deepEqual(plan.desired.links, [{
+    name: 'vx-submariner', vni: 100, port: 4800, mtu: 8950, local: '192.168.1.10', underlayDevice: 'eth0', address: '240.168.1.10/8',
+  }]);
+  assert.ok(!('remote' in (plan.desired.links[0] ?? {})));
+  assert.deepEqual(plan.desired.rules, [{ priority: 150, table: 150 }]);
+  assert.deepEqual(plan.desired.routes, [
+    { table: 150, dst: '10.3.0.0/16', dev: 'eth0', src: '10.244.0.1' },
+    { table: 150, dst: '10.33.0.0/16', dev: 'eth0', src: '10.244.0.1' },
+  ]);
+  assert.deepEqual(plan.desired.fdb, [
+    { dev: 'vx-submariner', mac: '00:00:00:00:00:00', dst: '192.168.1.21' },
+    { dev: 'vx-submariner', mac: '00:00:00:00:00:00', dst: '192.168.1.22' },
+  ]);
+  assert.deepEqual(plan.notes, []);
+});
+
+test('gateway with a cable next hop puts it on the table 150 routes', () => {
+  const plan = planNode(snapshot({ endpoints: [localEndpoint(), endpoint('north-ep', spec({ cluster_id: 'north', subnets: ['10.3.0.0/16'] }))] }),
+    { ...gatewayFacts, cable: { device: 'wan0', gateway: '198.51.100.1' } }, gatewayConfig);
+  assert.deepEqual(plan.desired.routes, [{ table: 150, dst: '10.3.0.0/16', gateway: '198.51.100.1', dev: 'wan0', src: '10.244.0.1' }]);
+});
+
+test('gateway FDB skips nodes without a usable InternalIP and says so', () => {
+  const plan = planNode(snapshot({ nodes: [node('east-gw', '192.168.1.10'), node('a', null), node('b', 'fd00::2'), node('c', '192.168.1.30'), node('d', '192.168.1.30')] }), gatewayFacts, gatewayConfig);
+  assert.deepEqual(plan.desired.fdb.map((f) => f.dst), ['192.168.1.30']);
+  assert.deepEqual(plan.notes.map((n) => n.code), ['node-without-internal-ip', 'node-without-internal-ip']);
+});
+
+test('gateway without the CNI interface: no table 150 routes, no SNAT target, and a note', () => {
+  const plan = planNode(snapshot(), { ...gatewayFacts, cniInterface: null }, gatewayConfig);
+  assert.deepEqual(plan.desired.routes, []);
+  assert.deepEqual(plan.desired.rules, [{ priority: 150, table: 150 }]);
+  assert.equal(plan.desired.filter?.cniAddress, undefined);
+  assert.ok(!('cniAddress' in (plan.desired.filter ?? {})));
+  assert.deepEqual(plan.desired.sysctls.map((s) => s.key), ['net/ipv4/conf/vx-submariner/rp_filter', 'net/ipv4/ip_forward']);
+  assert.deepEqual(plan.notes.map((n) => n.code), ['cni-interface-unknown']);
+});
+
+test('gateway whose underlay address differs from the local Endpoint private_ip gets a note', () => {
+  const plan = planNode(snapshot(), { ...gatewayFacts, nodeIp: '192.168.1.99' }, gatewayConfig);
+  assert.ok(plan.notes.some((n) => n.code === 'gateway-ip-mismatch' && /192.168.1.10 differs from its underlay address 192.168.1.99/.test(n.message)));
+});
+
+test('no local Endpoint: nothing planned for remote routes, and the plan says why', () => {
+  const plan = planNode(snapshot({ endpoints: snapshot().endpoints.slice(1) }), workerFacts, config);
+  assert.equal(plan.gatewayNode, null);
+  assert.equal(plan.isGateway, false);
+  assert.deepEqual(plan.desired, { links: [], routes: [], rules: [], fdb: [], sysctls: [], filter: null });
+  assert.equal(plan.notes[0]?.code, 'no-local-endpoint');
+  assert.match(plan.notes[0]?.message ?? '', /no Endpoint for the local cluster "east"/);
+  assert.deepEqual(plan.remoteClusters.map((r) => r.clusterId), ['north']);
+});
+
+test('a rejected local Endpoint is named in the no-local-endpoint note', () => {
+  const plan = planNode(snapshot({ endpoints: [endpoint('east-ep', spec({ cluster_id: 'east', hostname: 'east-gw', private_ip: 'fd00::1' }))] }), workerFacts, config);
+  assert.equal(plan.gatewayNode, null);
+  assert.match(plan.notes[0]?.message ?? '', /local Endpoint submariner-operator\/east-ep is rejected \(ipv6-unsupported\)/);
+});
+
+test('gateway moving to another node: the old gateway becomes a worker and the new one a gateway', () => {
+  const before = snapshot();
+  const after = snapshot({ endpoints: [endpoint('east-ep-2', spec({ cluster_id: 'east', hostname: 'east-worker', private_ip: '192.168.1.21' }), '2024-06-01T00:00:00Z'), ...before.endpoints] });
+  const oldGateway = planNode(after, gatewayFacts, gatewayConfig);
+  const newGateway = planNode(after, workerFacts, config);
+  const otherWorker = planNode(after, { ...workerFacts, nodeIp: '192.168.1.22' }, { ...config, nodeName: 'east-worker-2' });
+  assert.equal(planNode(before, gatewayFacts, gatewayConfig).isGateway, true);
+  assert.equal(oldGateway.isGateway, false);
+  assert.equal(oldGateway.desired.links[0]?.remote, '192.168.1.21');
+  assert.deepEqual(oldGateway.desired.rules, [{ priority: 100, table: 100 }]);
+  assert.deepEqual(oldGateway.desired.routes.map((r) => r.gateway), ['240.168.1.21']);
+  assert.equal(newGateway.isGateway, true);
+  assert.deepEqual(newGateway.desired.fdb.map((f) => f.dst), ['192.168.1.10', '192.168.1.22']);
+  assert.equal(otherWorker.desired.links[0]?.remote, '192.168.1.21');
+  assert.deepEqual(otherWorker.desired.routes.map((r) => [r.dst, r.gateway]), [['10.3.0.0/16', '240.168.1.21']]);
+  assert.deepEqual(newGateway.duplicates.map((d) => [d.endpoint.name, d.winner.name]), [['east-ep', 'east-ep-2']]);
+});
+
+test('MSS clamp comes from the Node annotation; an invalid value falls back to pmtu and is reported', () => {
+  const withMss = (value: string) => planNode(snapshot({ nodes: [node('east-worker', '192.168.1.21', { 'submariner.io/tcp-clamp-mss': value })] }), workerFacts, config);
+  assert.deepEqual(withMss('1360').desired.filter?.mssClamp, { mode: 'fixed', mss: 1360 });
+  for (const bad of ['abc', '0', '-5', '1360.5', '87', '65496', '01360', '', '9'.repeat(100)]) {
+    const plan = withMss(bad);
+    assert.deepEqual(plan.desired.filter?.mssClamp, { mode: 'pmtu' }, bad);
+    assert.ok(plan.notes.some((n) => n.code === 'invalid-mss-annotation'), bad);
+  }
+  assert.deepEqual(mssClampFromAnnotations(undefined), { clamp: { mode: 'pmtu' }, problem: null });
+  assert.deepEqual(mssClampFromAnnotations({ 'submariner.io/tcp-clamp-mss': ' 1400 ' }).clamp, { mode: 'fixed', mss: 1400 });
+});
+
+test('host bits in a remote subnet are normalised and noted', () => {
+  const plan = planNode(snapshot({ endpoints: [localEndpoint(), endpoint('north-ep', spec({ cluster_id: 'north', subnets: ['10.3.1.1/16'] }))] }), workerFacts, config);
+  assert.deepEqual(plan.desired.routes.map((r) => r.dst), ['10.3.0.0/16']);
+  assert.deepEqual(plan.notes.map((n) => n.code), ['subnet-normalised']);
+});
+
+test('remote subnets overlapping the node\'s own networks are rejected', () => {
+  const plan = planNode(snapshot({ endpoints: [localEndpoint(), endpoint('north-ep', spec({ cluster_id: 'north', subnets: ['192.168.0.0/16'] }))] }), workerFacts, config);
+  assert.deepEqual(plan.rejected.map((r) => r.reason), ['overlaps-node-network']);
+  assert.deepEqual(plan.desired.routes, []);
+});
+
+test('invalid NodeFacts are a programming error with a clear message', () => {
+  assert.throws(() => planNode(snapshot(), { ...workerFacts, nodeIp: 'eth0' }, config), PlanInputError);
+  assert.throws(() => planNode(snapshot(), { ...workerFacts, underlayMtu: 100 }, config), /underlayMtu: 100/);
+  assert.throws(() => planNode(snapshot(), { ...workerFacts, underlayMtu: Number.NaN }, config), PlanInputError);
+  assert.throws(() => planNode(snapshot(), { ...workerFacts, underlayDevice: '' }, config), /underlayDevice/);
+  assert.throws(() => planNode(snapshot(), { ...workerFacts, cniInterface: { name: 'cni0', address: 'x' } }, config), /cniInterface.address/);
+});
+
+test('determinism: shuffled endpoints and nodes give the same plan', () => {
+  const endpoints = [localEndpoint()];
+  for (let i = 0; i < 50; i++) endpoints.push(endpoint(`c${i}`, spec({ cluster_id: `c${i}`, subnets: [`11.${i}.0.0/16`, `12.${i}.0.0/16`] })));
+  endpoints.push(endpoint('c7-dup', spec({ cluster_id: 'c7', subnets: ['11.7.0.0/16'] })));
+  endpoints.push(endpoint('bad', spec({ cluster_id: 'bad', subnets: ['0.0.0.0/0'] })));
+  const nodes = Array.from({ length: 30 }, (_, i) => node(`n${i}`, `192.168.2.${i + 1}`));
+  const reference = planNode({ endpoints, clusters: [], nodes }, gatewayFacts, gatewayConfig);
+  const referenceWorker = planNode({ endpoints, clusters: [], nodes }, workerFacts, config);
+  for (let seed = 1; seed <= 10; seed++) {
+    const shuffledSnapshot = { endpoints: shuffled(endpoints, seed), clusters: [], nodes: shuffled(nodes, seed + 100) };
+    assert.deepEqual(planNode(shuffledSnapshot, gatewayFacts, gatewayConfig), reference);
+    assert.deepEqual(planNode(shuffledSnapshot, workerFacts, config), referenceWorker);
+  }
+  assert.equal(reference.desired.fdb.length, 30);
+  assert.equal(reference.duplicates.length, 1);
+});
+
+test('scale: 1,000 remote clusters x 10 subnets plan well under a second', () => {
+  const endpoints = [localEndpoint()];
+  for (let c = 0; c < 1000; c++) {
+    const subnets = Array.from({ length: 10 }, (_, s) => `${20 + Math.floor(c / 250)}.${c % 250}.${s * 16}.0/20`);
+    endpoints.push(endpoint(`cluster-${c}`, spec({ cluster_id: `cluster-${c}`, subnets })));
+  }
+  const nodes = Array.from({ length: 100 }, (_, i) => node(`n${i}`, `192.168.${10 + Math.floor(i / 250)}.${(i % 250) + 1}`));
+  const snap: Snapshot = { endpoints, clusters: [], nodes };
+  planNode(snap, workerFacts, config);
+  const started = performance.now();
+  const plan = planNode(snap, workerFacts, config);
+  const elapsed = performance.now() - started;
+  console.log(`planNode with 1,000 remote clusters x 10 subnets: ${elapsed.toFixed(1)} ms`);
+  assert.equal(plan.desired.routes.length, 10_000);
+  assert.equal(plan.rejected.length, 0);
+  assert.ok(elapsed < 1000, `planning took ${elapsed} ms`);
+});
