@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { canonicalCidrs, FilterInputError, parseCidr, validateFilter } from '../../src/plan/filter-input.ts';
+import type { DesiredFilter } from '../../src/model/desired-state.ts';
+
+const base: DesiredFilter = {
+  localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16'], vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' },
+};
+
+test('valid input passes through with its CIDR lists sorted, deduplicated and without covered entries', () => {
+  const input = validateFilter({ ...base, remoteCidrs: ['10.3.0.0/24', '10.2.0.0/16', '10.2.5.0/24', '10.3.0.0/24', '9.0.0.0/8', '10.3.1.5/32'], cniAddress: '10.1.0.1' });
+  assert.deepEqual(input.remoteCidrs, ['9.0.0.0/8', '10.2.0.0/16', '10.3.0.0/24', '10.3.1.5/32']);
+  assert.equal(input.cniAddress, '10.1.0.1');
+  assert.deepEqual(input.mssClamp, { mode: 'pmtu' });
+});
+
+test('canonicalCidrs keeps adjacent networks and drops only nested ones', () => {
+  const parse = (s: string) => parseCidr(s) as { network: number; prefix: number };
+  assert.deepEqual(canonicalCidrs(['10.0.0.128/25', '10.0.0.0/25', '10.0.0.64/26', '255.255.255.255/32'].map(parse)), ['10.0.0.0/25', '10.0.0.128/25', '255.255.255.255/32']);
+  assert.deepEqual(canonicalCidrs([]), []);
+});
+
+const rejected: [string, unknown, RegExp][] = [
+  ['a host address without prefix', { ...base, remoteCidrs: ['10.2.0.1'] }, /remoteCidrs\[0\]: "10.2.0.1" has no prefix length/],
+  ['host bits set', { ...base, localCidrs: ['10.1.2.3/16'] }, /localCidrs\[0\]: "10.1.2.3\/16" has host bits set \(network is 10.1.0.0\/16\)/],
+  ['an octet over 255', { ...base, remoteCidrs: ['10.256.0.0/16'] }, /is not an IPv4 CIDR/],
+  ['leading zeros', { ...base, remoteCidrs: ['010.2.0.0/16'] }, /is not an IPv4 CIDR/],
+  ['prefix 33', { ...base, remoteCidrs: ['10.2.0.0/33'] }, /invalid prefix length/],
+  ['the default route', { ...base, remoteCidrs: ['0.0.0.0/0'] }, /prefix \/0 is not allowed/],
+  ['IPv6', { ...base, remoteCidrs: ['fd00::/64'] }, /is not an IPv4 CIDR/],
+  ['a number in the list', { ...base, remoteCidrs: [42] }, /remoteCidrs\[0\]: expected a CIDR string, got number/],
+  ['a list that is a string', { ...base, localCidrs: '10.1.0.0/16' }, /localCidrs must be an array/],
+  ['an interface name with a space', { ...base, vxlanDevice: 'vx sub' }, /vxlanDevice/],
+  ['an interface name too long', { ...base, vxlanDevice: 'a-very-long-interface' }, /vxlanDevice/],
+  ['an interface name with a quote', { ...base, vxlanDevice: 'vx"' }, /vxlanDevice/],
+  ['port 0', { ...base, vxlanPort: 0 }, /vxlanPort must be an integer from 1 to 65535, got 0/],
+  ['a fractional port', { ...base, vxlanPort: 4800.5 }, /vxlanPort/],
+  ['a port as string', { ...base, vxlanPort: '4800' }, /vxlanPort.*got "4800"/],
+  ['an MSS too small', { ...base, mssClamp: { mode: 'fixed', mss: 10 } }, /mssClamp.mss must be an integer from 48 to 65495, got 10/],
+  ['an MSS missing', { ...base, mssClamp: { mode: 'fixed' } }, /mssClamp.mss/],
+  ['an unknown clamp mode', { ...base, mssClamp: { mode: 'auto' } }, /mssClamp.mode must be 'pmtu' or 'fixed', got "auto"/],
+  ['a CNI address with a prefix', { ...base, cniAddress: '10.1.0.1/16' }, /cniAddress must be an IPv4 address/],
+  ['null', null, /expected an object, got null/],
+];
+for (const [what, value, message] of rejected) {
+  test(`rejects ${what} with a clear error`, () => {
+    assert.throws(() => validateFilter(value as DesiredFilter), (error: unknown) => error instanceof FilterInputError && message.test(error.message));
+  });
+}
+
+test('rejects more CIDRs than a set holds', () => {
+  const many = Array.from({ length: 262145 }, () => '10.0.0.0/8');
+  assert.throws(() => validateFilter({ ...base, remoteCidrs: many }), /more than the 262144/);
+});
