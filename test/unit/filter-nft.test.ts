@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateFilter } from '../../src/plan/filter-input.ts';
+import { decompileRule, NftParseError, parseNftJson, planNft, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
+import type { DesiredFilter } from '../../src/model/desired-state.ts';
+
+const desired: DesiredFilter = {
+  localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16', '10.3.1.5/32'], cniAddress: '10.1.0.1',
+  vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'fixed', mss: 1300 },
+};
+const rendered = renderNft(validateFilter(desired));
+
+/** `nft -j list table ip seaway` from nft 1.0.6 after seaway applied `desired`. */
+const LISTED = JSON.stringify({"nftables": [{"metainfo": {"version": "1.0.6","release_name": "Lester Gooch #5","json_schema_version": 1}},{"table": {"family": "ip","name": "seaway","handle": 2}},{"set": {"family": "ip","name": "localcidrs","table": "seaway","type": "ipv4_addr","handle": 1,"flags": ["interval"],"elem": [{"prefix": {"addr": "10.1.0.0","len": 16}}]}},{"set": {"family": "ip","name": "remotecidrs","table": "seaway","type": "ipv4_addr","handle": 2,"flags": ["interval"],"elem": [{"prefix": {"addr": "10.2.0.0","len": 16}},"10.3.1.5"]}},{"chain": {"family": "ip","table": "seaway","name": "nat_postrouting","handle": 3,"type": "nat","hook": "postrouting","prio": 99,"policy": "accept"}},{"chain": {"family": "ip","table": "seaway","name": "filter_input","handle": 7,"type": "filter","hook": "input","prio": -1,"policy": "accept"}},{"chain": {"family": "ip","table": "seaway","name": "filter_forward","handle": 9,"type": "filter","hook": "forward","prio": -1,"policy": "accept"}},{"chain": {"family": "ip","table": "seaway","name": "mangle_postrouting","handle": 14,"type": "filter","hook": "postrouting","prio": -151,"policy": "accept"}},{"rule": {"family": "ip","table": "seaway","chain": "nat_postrouting","handle": 4,"expr": [{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "saddr"}},"right": "@localcidrs"}},{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "daddr"}},"right": "@remotecidrs"}},{"snat": {"addr": {"payload": {"protocol": "ip","field": "saddr"}}}}]}},{"rule": {"family": "ip","table": "seaway","chain": "nat_postrouting","handle": 5,"expr": [{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "saddr"}},"right": "@remotecidrs"}},{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "daddr"}},"right": "@localcidrs"}},{"snat": {"addr": {"payload": {"protocol": "ip","field": "saddr"}}}}]}},{"rule": {"family": "ip","table": "seaway","chain": "nat_postrouting","handle": 6,"expr": [{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "saddr"}},"right": {"prefix": {"addr": "240.0.0.0","len": 8}}}},{"match": {"op": "==","left": {"meta": {"key": "oifname"}},"right": "vx-submariner"}},{"snat": {"addr": "10.1.0.1"}}]}},{"rule": {"family": "ip","table": "seaway","chain": "filter_input","handle": 8,"expr": [{"match": {"op": "==","left": {"payload": {"protocol": "udp","field": "dport"}},"right": 4800}},{"accept": null}]}},{"rule": {"family": "ip","table": "seaway","chain": "filter_forward","handle": 10,"expr": [{"match": {"op": "==","left": {"meta": {"key": "oifname"}},"right": "vx-submariner"}},{"accept": null}]}},{"rule": {"family": "ip","table": "seaway","chain": "filter_forward","handle": 11,"expr": [{"match": {"op": "==","left": {"meta": {"key": "iifname"}},"right": "vx-submariner"}},{"accept": null}]}},{"rule": {"family": "ip","table": "seaway","chain": "filter_forward","handle": 12,"expr": [{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "saddr"}},"right": "@localcidrs"}},{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "daddr"}},"right": "@remotecidrs"}},{"accept": null}]}},{"rule": {"family": "ip","table": "seaway","chain": "filter_forward","handle": 13,"expr": [{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "saddr"}},"right": "@remotecidrs"}},{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "daddr"}},"right": "@localcidrs"}},{"accept": null}]}},{"rule": {"family": "ip","table": "seaway","chain": "mangle_postrouting","handle": 15,"expr": [{"match": {"op": "==","left": {"&": [{"payload": {"protocol": "tcp","field": "flags"}},["syn","rst"]]},"right": "syn"}},{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "saddr"}},"right": "@localcidrs"}},{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "daddr"}},"right": "@remotecidrs"}},{"mangle": {"key": {"tcp option": {"name": "maxseg","field": "size"}},"value": 1300}}]}},{"rule": {"family": "ip","table": "seaway","chain": "mangle_postrouting","handle": 16,"expr": [{"match": {"op": "==","left": {"&": [{"payload": {"protocol": "tcp","field": "flags"}},["syn","rst"]]},"right": "syn"}},{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "saddr"}},"right": "@remotecidrs"}},{"match": {"op": "==","left": {"payload": {"protocol": "ip","field": "daddr"}},"right": "@localcidrs"}},{"mangle": {"key": {"tcp option": {"name": "maxseg","field": "size"}},"value": 1300}}]}}]});
+
+test('renders the exact nft table text', () => {
+  assert.equal(renderNftTable(rendered), [
+    'add table ip seaway',
+    'delete table ip seaway',
+    'add table ip seaway',
+    'add set ip seaway localcidrs { type ipv4_addr; flags interval; elements = { 10.1.0.0/16 }; }',
+    'add set ip seaway remotecidrs { type ipv4_addr; flags interval; elements = { 10.2.0.0/16, 10.3.1.5/32 }; }',
+    'add chain ip seaway nat_postrouting { type nat hook postrouting priority 99; policy accept; }',
+    'add rule ip seaway nat_postrouting ip saddr @localcidrs ip daddr @remotecidrs snat to ip saddr',
+    'add rule ip seaway nat_postrouting ip saddr @remotecidrs ip daddr @localcidrs snat to ip saddr',
+    'add rule ip seaway nat_postrouting ip saddr 240.0.0.0/8 oifname "vx-submariner" snat to 10.1.0.1',
+    'add chain ip seaway filter_input { type filter hook input priority -1; policy accept; }',
+    'add rule ip seaway filter_input udp dport 4800 accept',
+    'add chain ip seaway filter_forward { type filter hook forward priority -1; policy accept; }',
+    'add rule ip seaway filter_forward oifname "vx-submariner" accept',
+    'add rule ip seaway filter_forward iifname "vx-submariner" accept',
+    'add rule ip seaway filter_forward ip saddr @localcidrs ip daddr @remotecidrs accept',
+    'add rule ip seaway filter_forward ip saddr @remotecidrs ip daddr @localcidrs accept',
+    'add chain ip seaway mangle_postrouting { type filter hook postrouting priority -151; policy accept; }',
+    'add rule ip seaway mangle_postrouting tcp flags & (syn | rst) == syn ip saddr @localcidrs ip daddr @remotecidrs tcp option maxseg size set 1300',
+    'add rule ip seaway mangle_postrouting tcp flags & (syn | rst) == syn ip saddr @remotecidrs ip daddr @localcidrs tcp option maxseg size set 1300',
+    '',
+  ].join('\n'));
+});
+
+test('empty sets are declared without elements; no SNAT rule without a CNI address; pmtu clamp', () => {
+  const text = renderNftTable(renderNft(validateFilter({ ...desired, remoteCidrs: [], cniAddress: undefined, mssClamp: { mode: 'pmtu' } })));
+  assert.match(text, /add set ip seaway remotecidrs \{ type ipv4_addr; flags interval; \}\n/);
+  assert.doesNotMatch(text, /snat to 10/);
+  assert.match(text, /maxseg size set rt mtu/);
+});
+
+test('parses the real nft JSON listing back into exactly the rendered sets and rules', () => {
+  const seen = parseNftJson(LISTED);
+  assert.deepEqual(new Map([...seen.sets].map(([k, v]) => [k, [...v.members]])), rendered.sets);
+  for (const c of rendered.chains) {
+    const s = seen.chains.get(c.name)!;
+    assert.deepEqual({ type: s.type, hook: s.hook, prio: s.prio, policy: s.policy, rules: s.rules }, { type: c.type, hook: c.hook, prio: c.prio, policy: c.policy, rules: c.rules });
+  }
+  assert.equal(planNft(rendered, seen), null, 'intact: nothing to write');
+});
+
+test('unknown expressions never match a rendered rule', () => {
+  assert.match(decompileRule([{ counter: { packets: 0, bytes: 0 } }, { accept: null }]), /^\?.* accept$/);
+  assert.equal(decompileRule([{ match: { op: '!=', left: { meta: { key: 'iifname' } }, right: 'eth0' } }, { drop: null }]), 'iifname != "eth0" drop');
+});
+
+test('malformed nft output is rejected with a reason', () => {
+  assert.throws(() => parseNftJson('not json'), (e: unknown) => e instanceof NftParseError && /not JSON/.test(e.message));
+  assert.throws(() => parseNftJson('{"foo": 1}'), /no "nftables" array/);
+  assert.throws(() => parseNftJson('{"nftables": [{"rule": {"chain": "ghost", "expr": []}}]}'), /rule in unknown chain ghost/);
+});
+
+function mutate(edit: (doc: { nftables: Record<string, any>[] }) => void) {
+  const doc = JSON.parse(LISTED);
+  edit(doc);
+  return parseNftJson(JSON.stringify(doc));
+}
+
+test('drift planning: a missing table is written whole, removal deletes it, absence needs nothing', () => {
+  assert.equal(planNft(rendered, null), renderNftTable(rendered));
+  assert.equal(planNft(null, parseNftJson(LISTED)), 'delete table ip seaway\n');
+  assert.equal(planNft(null, null), null);
+});
+
+test('drift planning: an emptied set gets only its members back', () => {
+  const seen = mutate((d) => { for (const i of d.nftables) if (i.set?.name === 'remotecidrs') delete i.set.elem; });
+  assert.equal(planNft(rendered, seen), 'add element ip seaway remotecidrs { 10.2.0.0/16, 10.3.1.5/32 }\n');
+});
+
+test('drift planning: a changed set gets the difference, deletions first', () => {
+  const next = renderNft(validateFilter({ ...desired, remoteCidrs: ['10.2.0.0/16', '10.9.0.0/16'] }));
+  assert.equal(planNft(next, parseNftJson(LISTED)), 'delete element ip seaway remotecidrs { 10.3.1.5/32 }\nadd element ip seaway remotecidrs { 10.9.0.0/16 }\n');
+});
+
+test('drift planning: a flushed chain is flushed and refilled alone; a deleted chain is added back', () => {
+  const flushed = mutate((d) => { d.nftables = d.nftables.filter((i) => i.rule?.chain !== 'filter_forward'); });
+  const plan = planNft(rendered, flushed)!;
+  assert.match(plan, /^flush chain ip seaway filter_forward\n(add rule ip seaway filter_forward .*\n){4}$/);
+  const deleted = mutate((d) => { d.nftables = d.nftables.filter((i) => i.rule?.chain !== 'filter_input' && i.chain?.name !== 'filter_input'); });
+  assert.equal(planNft(rendered, deleted), 'add chain ip seaway filter_input { type filter hook input priority -1; policy accept; }\nadd rule ip seaway filter_input udp dport 4800 accept\n');
+});
+
+test('drift planning: a wrong priority or a foreign chain in the table rewrites it whole', () => {
+  const moved = mutate((d) => { for (const i of d.nftables) if (i.chain?.name === 'nat_postrouting') i.chain.prio = 100; });
+  assert.equal(planNft(rendered, moved), renderNftTable(rendered));
+  const foreign = mutate((d) => { d.nftables.push({ chain: { family: 'ip', table: 'seaway', name: 'intruder' } }); });
+  assert.equal(planNft(rendered, foreign), renderNftTable(rendered));
+});
