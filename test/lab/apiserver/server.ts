@@ -226,6 +226,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     closing ??= (async () => {
       faults.shutdown();
       watches.dropAll();
+      // Let the released requests write their 503 before connections are cut.
+      await new Promise((resolve) => setImmediate(resolve));
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
