@@ -182,7 +182,7 @@ function linkUpdate(o: ObservedVxlanLink, d: DesiredVxlanLink): LinkUpdate | nul
   const ipv4 = o.addresses.filter((a) => parseCidr(a).ok);
   // Addresses keep their host bits (240.1.2.3/8), so they compare literally, not as networks.
   const addAddresses = ipv4.includes(d.address) ? [] : [d.address];
-  const removeAddresses = ipv4.filter((a) => a !== d.address).sort(compareCidrTexts);
+  const removeAddresses = ipv4.filter((a) => a !== d.address).sort();
   const mtu = o.mtu === d.mtu ? null : d.mtu;
   const setUp = !o.up;
   if (mtu === null && !setUp && addAddresses.length === 0 && removeAddresses.length === 0) return null;
