@@ -5,7 +5,8 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Readiness } from './readiness.ts';
 import type { Liveness } from './liveness.ts';
 
-export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+import type { ListenAddress } from '../config.ts';
+export type { ListenAddress };
 
 export interface HttpServerDeps {
   readiness: Readiness;

@@ -1,0 +1,66 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer, type RunningApiServer } from '../lab/apiserver/server.ts';
+import { kubeconfigFor } from '../lab/apiserver/kubeconfig.ts';
+import { AdminClient } from '../lab/apiserver/admin-client.ts';
+
+export const NODE = 'node-a';
+export const POD_CIDR = '10.1.3.0/24';
+
+export interface InitFixture {
+  api: RunningApiServer;
+  admin: AdminClient;
+  kubeconfigPath: string;
+  agentEnv: Record<string, string>;
+  createNode(ready: boolean): Promise<void>;
+  setNodeReady(ready: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function call(url: string, method: string, body: unknown, contentType = 'application/json'): Promise<unknown> {
+  const response = await fetch(url, { method, headers: { 'content-type': contentType }, body: JSON.stringify(body) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);
+  return JSON.parse(text);
+}
+
+const readyCondition = (ready: boolean) => ({
+  type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'KubeletReady' : 'KubeletNotReady',
+  message: ready ? 'kubelet is posting ready status' : 'container runtime network not ready',
+  lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date().toISOString(),
+});
+
+/** The lab's API server on this namespace's loopback, a kubeconfig for it and the agent's environment. */
+export async function startInitFixture(options: { port?: number } = {}): Promise<InitFixture> {
+  const api = await startApiServer({ port: options.port ?? 0 });
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-init-'));
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  await writeFile(kubeconfigPath, kubeconfigFor(api.url));
+  const nodeUrl = `${api.url}/api/v1/nodes`;
+  const setNodeReady = async (ready: boolean) => {
+    await call(`${nodeUrl}/${NODE}/status`, 'PATCH', { status: { conditions: [readyCondition(ready)] } }, 'application/merge-patch+json');
+  };
+  return {
+    api,
+    admin: new AdminClient(api.url),
+    kubeconfigPath,
+    agentEnv: {
+      NODE_NAME: NODE, SUBMARINER_CLUSTERID: 'c1', SUBMARINER_NAMESPACE: 'submariner-operator',
+      SUBMARINER_CLUSTERCIDR: '10.1.0.0/16', SUBMARINER_SERVICECIDR: '10.101.0.0/16', KUBECONFIG: kubeconfigPath,
+      SEAWAY_CNI_WAIT_LOG_SECONDS: '2',
+    },
+    async createNode(ready) {
+      await call(nodeUrl, 'POST', {
+        apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } },
+        spec: { podCIDR: POD_CIDR }, status: { addresses: [{ type: 'InternalIP', address: '192.168.1.11' }] },
+      });
+      await setNodeReady(ready);
+    },
+    setNodeReady,
+    async close() {
+      await api.close().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runInsideNetns } from '../helpers/in-netns.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { startAgent } from '../helpers/agent.ts';
+import { run } from '../../src/kernel/exec.ts';
+import { startInitFixture, NODE, type InitFixture } from './init-support.ts';
+
+// Agent, API server and interfaces share one throwaway namespace: the agent's netlink sockets see only it.
+requireTools('ip');
+await runInsideNetns(import.meta.url, 'init');
+
+const ip = (...args: string[]) => run('ip', args);
+const createCni = async (name = 'cni0', address = '10.1.3.1/24') => {
+  await ip('link', 'add', name, 'type', 'bridge');
+  await ip('addr', 'add', address, 'dev', name);
+  await ip('link', 'set', name, 'up');
+};
+const deleteCni = (name = 'cni0') => ip('link', 'del', name);
+
+test('the CNI interface appearing 10 s after Node Ready makes the agent ready without a restart', async () => {
+  const fixture = await startInitFixture();
+  const agent = await startAgent({ env: fixture.agentEnv });
+  try {
+    await fixture.createNode(true);
+    await agent.waitForLog('node-ready wait completed', (l) => l.msg === 'init wait completed' && l.wait === 'node-ready');
+    const notReady = await agent.readyz();
+    assert.equal(notReady.status, 503);
+    assert.match(notReady.body, /cni-interface: waiting for the CNI interface \(an interface holding an IPv4 address in 10\.1\.0\.0\/16\)/);
+    const nodeReadyAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 10_000 - (Date.now() - nodeReadyAt)));
+    const before = Date.now();
+    await createCni();
+    await agent.waitReady(5000);
+    const latencyMs = Date.now() - before;
+    assert.ok(latencyMs < 1000, `ready ${latencyMs} ms after the interface's address appeared`);
+    assert.equal(agent.exitCode(), null, 'the agent did not exit');
+    const metrics = await agent.metrics();
+    assert.match(metrics, /seaway_cni_interface_info\{interface="cni0",address="10\.1\.3\.1"\} 1/);
+    assert.match(metrics, /seaway_init_wait_completed_timestamp_seconds\{wait="cni-interface"\} \d/);
+    const cniWait = Number(/seaway_init_wait_seconds\{wait="cni-interface"\} ([\d.]+)/.exec(metrics)?.[1]);
+    assert.ok(cniWait >= 9, `the CNI wait lasted ${cniWait} s`);
+  } finally {
+    await agent.stop();
+    await fixture.close();
+    await deleteCni().catch(() => {});
+  }
+});
+
+test('with the CNI interface never appearing the agent stays alive, not ready, and says what it waits for', async () => {
+  const fixture = await startInitFixture();
+  const agent = await startAgent({ env: fixture.agentEnv });
+  try {
+    await fixture.createNode(true);
+    await ip('link', 'add', 'eth9', 'type', 'bridge');
+    await ip('addr', 'add', '192.168.1.11/24', 'dev', 'eth9');
+    const startedAt = Date.now();
+    // Wait for the periodic log to fire repeatedly over a minute, as an operator would see it.
+    const lastLog = await agent.waitForLog('a CNI wait log after a minute', (l) =>
+      l.msg === 'still waiting for the CNI interface' && Number(l.waitingSeconds) >= 60, 75_000);
+    assert.ok(Date.now() - startedAt >= 59_000);
+    assert.equal(lastLog.lookingFor, 'an interface holding an IPv4 address in 10.1.0.0/16');
+    assert.ok((lastLog.interfaces as string[]).includes('eth9 192.168.1.11/24'), `interfaces seen: ${JSON.stringify(lastLog.interfaces)}`);
+    assert.equal((await agent.healthz()).status, 200);
+    const readyz = await agent.readyz();
+    assert.equal(readyz.status, 503);
+    assert.match(readyz.body, /cni-interface/);
+    assert.equal(agent.exitCode(), null);
+    const starts = (await agent.logs()).filter((l) => l.msg === 'seaway starting');
+    assert.equal(starts.length, 1, 'the agent never restarted');
+  } finally {
+    await agent.stop();
+    await fixture.close();
+    await ip('link', 'del', 'eth9').catch(() => {});
+  }
+});
+
+test('deleting and re-creating the CNI interface drops readiness, then restores it', async () => {
+  const fixture = await startInitFixture();
+  await createCni();
+  const agent = await startAgent({ env: fixture.agentEnv });
+  try {
+    await fixture.createNode(true);
+    await agent.waitReady();
+    await deleteCni();
+    await agent.waitForLog('not ready after the interface went away', (l) => l.msg === 'not ready');
+    assert.equal((await agent.readyz()).status, 503);
+    await createCni();
+    await agent.waitReady();
+    const found = (await agent.logs()).filter((l) => l.msg === 'CNI interface found');
+    assert.equal(found.length, 2);
+    assert.notEqual(found[0]!.index, found[1]!.index, 're-created interface has a new index');
+  } finally {
+    await agent.stop();
+    await fixture.close();
+    await deleteCni().catch(() => {});
+  }
+});
+
+test('the Node going NotReady again is noticed and reported', async () => {
+  const fixture = await startInitFixture();
+  await createCni();
+  const agent = await startAgent({ env: fixture.agentEnv });
+  try {
+    await fixture.createNode(true);
+    await agent.waitReady();
+    await fixture.setNodeReady(false);
+    await agent.waitForLog('node readiness lost', (l) => l.msg === 'init condition lost; waiting again' && l.wait === 'node-ready');
+    const readyz = await agent.readyz();
+    assert.equal(readyz.status, 503);
+    assert.match(readyz.body, new RegExp(`Node ${NODE} Ready=False`));
+    await fixture.setNodeReady(true);
+    await agent.waitReady();
+  } finally {
+    await agent.stop();
+    await fixture.close();
+    await deleteCni().catch(() => {});
+  }
+});
+
+test('the agent recovers by itself when the API server is down at start, drops watches, or fails requests', async () => {
+  // Learn a free port, then start the agent while nothing listens there.
+  const first = await startInitFixture();
+  const port = Number(new URL(first.api.url).port);
+  await first.api.close();
+  await createCni();
+  const agent = await startAgent({ env: first.agentEnv });
+  let fixture: InitFixture | undefined;
+  try {
+    await agent.waitForLog('a failed list attempt', (l) => l.msg === 'list/watch failed; retrying');
+    fixture = await startInitFixture({ port });
+    await fixture.createNode(true);
+    await agent.waitReady(45_000);
+
+    await fixture.admin.dropWatches();
+    await fixture.setNodeReady(false);
+    await agent.waitForLog('NotReady seen after the watch was dropped', (l) => l.msg === 'init condition lost; waiting again');
+    // Only the agent's reads fail; the test's own writes must go through.
+    await fixture.admin.failNext(5, 500, { verb: 'GET' });
+    await fixture.admin.dropWatches();
+    await fixture.setNodeReady(true);
+    await agent.waitReady(45_000);
+    assert.equal(agent.exitCode(), null);
+    const apiErrors = Number(/seaway_api_errors_total\{operation="own-node"\} (\d+)/.exec(await agent.metrics())?.[1]);
+    assert.ok(apiErrors >= 2, `API errors counted: ${apiErrors}`);
+  } finally {
+    await agent.stop();
+    await fixture?.close();
+    await first.close().catch(() => {});
+    await deleteCni().catch(() => {});
+  }
+});
