@@ -171,6 +171,7 @@ describe('lab status document', () => {
 
   it('without controller progress, nothing is Ready and no local URL is claimed', () => {
     const status = buildStatus(state, null, paths);
+    assert.equal(status.controllerRunning, null, 'only labStatus, which can look at the process, knows');
     assert.ok(status.clusters.every((c) => c.apiserver.localUrl === null && c.nodes.every((n) => n.readyAt === null && n.cniAt === null)));
   });
 });

@@ -147,6 +147,7 @@ describe('lab', () => {
     const { stdout } = await run(process.execPath, [CLI, 'status', '--prefix', A, '--json']);
     const doc = JSON.parse(stdout) as LabStatus;
     assert.equal(doc.prefix, A);
+    assert.equal(doc.controllerRunning, true);
     assert.equal(doc.broker.namespace, `${A}-broker`);
     assert.equal(doc.broker.url, 'http://198.18.0.1:6443');
     for (const cluster of doc.clusters) {
@@ -191,6 +192,8 @@ describe('lab', () => {
     const paths = labPaths(B);
     const crashed = await labStatus(B);
     process.kill(crashed.controller.pid, 'SIGKILL');
+    await waitFor('the killed controller to be gone', async () => (isAlive(crashed.controller.pid) ? undefined : true), 5000);
+    assert.equal((await labStatus(B)).controllerRunning, false);
     await rm(paths.dir, { recursive: true, force: true });
     // The API servers (in B's namespaces) survived the crash; up must clear them first.
     assert.ok(crashed.clusters.every((c) => c.apiserver.pid !== null && isAlive(c.apiserver.pid)));

@@ -14,7 +14,7 @@ import { AGENT_ENTRY, REPO_ROOT, agentLaunch } from './agents.ts';
 import { PLAN_FILE } from './controller.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { DEFAULT_LAB_ROOT, labPaths, type LabPaths } from './paths.ts';
-import { findLabProcesses, isAlive, readListeningLine, spawnDetached, terminate, waitFor } from './processes.ts';
+import { findLabProcesses, hasLabMarker, isAlive, readListeningLine, spawnDetached, terminate, waitFor } from './processes.ts';
 import { buildStatus, readJsonIfExists, writeJsonAtomic, type LabProgress, type LabState, type LabStatus, type ProcessInfo } from './state.ts';
 import { buildTopology, deleteNetns, listNetns } from './topology.ts';
 
@@ -127,7 +127,15 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
 }
 
 async function makeDirectories(plan: LabPlan, paths: LabPaths): Promise<void> {
-  await mkdir(paths.pids, { recursive: true });
+  // Another lab's `down` may remove the (then empty) shared root between our mkdir calls: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await mkdir(paths.pids, { recursive: true });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw error;
+    }
+  }
   await mkdir(paths.server('broker').dir, { recursive: true });
   for (const cluster of plan.clusters) {
     await mkdir(paths.server(cluster.id).dir, { recursive: true });
@@ -158,7 +166,9 @@ export async function labStatus(prefix: string = DEFAULT_PREFIX, location: LabLo
   const paths = labPaths(validatePrefix(prefix), location.root);
   const state = await readJsonIfExists<LabState>(paths.state);
   if (state === null) throw new Error(`no lab with prefix ${prefix} (${paths.state} does not exist); start one with: npm run lab -- up --prefix ${prefix}`);
-  return buildStatus(state, await readJsonIfExists<LabProgress>(paths.progress), paths);
+  const status = buildStatus(state, await readJsonIfExists<LabProgress>(paths.progress), paths);
+  status.controllerRunning = isAlive(state.controller.pid) && (await hasLabMarker(state.controller.pid, paths.dir));
+  return status;
 }
 
 export interface WaitOptions extends LabLocation {

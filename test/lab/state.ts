@@ -90,6 +90,8 @@ export interface LabStatus {
   createdAt: string;
   options: LabPlan['options'];
   controller: ProcessInfo;
+  /** Whether the controller (kubelet, CNI, forwarders) is still running; filled in when read from disk. */
+  controllerRunning: boolean | null;
   controllerErrors: string[];
   wan: LabPlan['wan'];
   broker: ApiServerStatus & { kubeconfig: string; agentKubeconfig: string };
@@ -113,6 +115,7 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
     createdAt: state.createdAt,
     options: plan.options,
     controller: state.controller,
+    controllerRunning: null,
     controllerErrors: progress?.errors ?? [],
     wan: plan.wan,
     broker: {

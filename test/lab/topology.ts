@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { run } from '../../src/kernel/exec.ts';
 import type { ClusterPlan, LabPlan, NodePlan } from './addressing.ts';
 import { planNamespaces } from './addressing.ts';
@@ -9,6 +10,7 @@ export interface IpBatch {
 }
 
 const BRIDGE = 'br0';
+const NETNS_DIR = '/run/netns';
 
 /**
  * The lab's wiring, as phases of batches (pure): each phase needs the previous one done, the
@@ -80,10 +82,17 @@ export async function buildTopology(plan: LabPlan): Promise<void> {
   await runPhases(topologyPhases(plan));
 }
 
-/** Lists the namespaces on the machine (names only). */
+/**
+ * Lists the named namespaces on the machine. Read from /run/netns, where `ip netns add` puts them:
+ * `ip netns list` also asks the kernel for ids and prints errors for namespaces being deleted.
+ */
 export async function listNetns(): Promise<string[]> {
-  const { stdout } = await run('ip', ['netns', 'list']);
-  return stdout.split('\n').map((line) => line.trim().split(/\s+/)[0] ?? '').filter(Boolean);
+  try {
+    return await readdir(NETNS_DIR);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
 }
 
 export async function deleteNetns(names: readonly string[]): Promise<void> {
