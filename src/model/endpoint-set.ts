@@ -11,6 +11,8 @@ export interface EndpointRef {
   name: string;
   namespace: string;
   uid: string;
+  /** Lets reporters log a rejection once per change of the object. */
+  resourceVersion: string;
 }
 
 export interface RejectedEndpoint {
@@ -48,7 +50,7 @@ export interface EndpointSet {
 }
 
 export function endpointRef(object: EndpointObject): EndpointRef {
-  return { name: object.name, namespace: object.namespace, uid: object.uid };
+  return { name: object.name, namespace: object.namespace, uid: object.uid, resourceVersion: object.resourceVersion };
 }
 
 function creationTime(object: EndpointObject): number {

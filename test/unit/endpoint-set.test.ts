@@ -16,8 +16,8 @@ test('newest Endpoint per cluster wins; the older ones are reported as duplicate
   const selection = selectEndpoints([newer, other, old]);
   assert.deepEqual(selection.winners.map((w) => [w.clusterId, w.object.name]), [['north', 'north'], ['west', 'west-new']]);
   assert.deepEqual(selection.duplicates, [{
-    endpoint: { name: 'west-old', namespace: old.namespace, uid: old.uid }, cluster: 'west',
-    winner: { name: 'west-new', namespace: newer.namespace, uid: newer.uid },
+    endpoint: { name: 'west-old', namespace: old.namespace, uid: old.uid, resourceVersion: old.resourceVersion }, cluster: 'west',
+    winner: { name: 'west-new', namespace: newer.namespace, uid: newer.uid, resourceVersion: newer.resourceVersion },
   }]);
 });
 
