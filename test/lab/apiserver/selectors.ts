@@ -133,8 +133,7 @@ const unescape = (text: string) => text.replace(/\\(.)/g, '$1');
 export function fieldValue(object: unknown, path: string): string {
   let current: unknown = object;
   for (const part of path.split('.')) {
-    if (current === null || typeof current !== 'object') return '';
-    current = (current as Record<string, unknown>)[part];
+    current = current !== null && typeof current === 'object' ? (current as Record<string, unknown>)[part] : undefined;
   }
   if (typeof current === 'string') return current;
   if (typeof current === 'number' || typeof current === 'boolean') return String(current);
