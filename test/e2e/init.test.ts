@@ -7,7 +7,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { startInitFixture, NODE, type InitFixture } from './init-support.ts';
 
 // Agent, API server and interfaces share one throwaway namespace: the agent's netlink sockets see only it.
-requireTools('ip');
+requireTools('ip', 'promtool');
 await runInsideNetns(import.meta.url, 'init');
 
 const ip = (...args: string[]) => run('ip', args);
@@ -36,6 +36,8 @@ test('the CNI interface appearing 10 s after Node Ready makes the agent ready wi
     assert.ok(latencyMs < 1000, `ready ${latencyMs} ms after the interface's address appeared`);
     assert.equal(agent.exitCode(), null, 'the agent did not exit');
     const metrics = await agent.metrics();
+    const lint = await run('promtool', ['check', 'metrics'], { input: metrics, allowFailure: true });
+    assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
     assert.match(metrics, /seaway_cni_interface_info\{interface="cni0",address="10\.1\.3\.1"\} 1/);
     assert.match(metrics, /seaway_init_wait_completed_timestamp_seconds\{wait="cni-interface"\} \d/);
     const cniWait = Number(/seaway_init_wait_seconds\{wait="cni-interface"\} ([\d.]+)/.exec(metrics)?.[1]);
