@@ -12,7 +12,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { AGENT_ENTRY } from './agents.ts';
 import { httpGetUnix } from './http-unix.ts';
-import { labDown, labUp } from './lab.ts';
+import { labDown, labStatus, labUp, startAgent, stopAgent } from './lab.ts';
 import { isAlive, waitFor } from './processes.ts';
 import type { LabStatus } from './state.ts';
 
@@ -79,6 +79,22 @@ describe('lab with agents', () => {
         return response?.status === 200 ? true : undefined;
       }, 30_000, 50);
     }
+  });
+
+  it('kills one agent (SIGKILL) and starts it again: a new process, recorded in the status, healthy', async () => {
+    const node = lab.clusters[0]?.nodes[1];
+    assert.ok(node?.agent);
+    const old = node.agent.pid;
+    await stopAgent(PREFIX, node.name, { signal: 'SIGKILL' });
+    assert.equal(isAlive(old), false);
+    assert.equal((await labStatus(PREFIX)).clusters[0]?.nodes[1]?.agent, undefined);
+    const started = await startAgent(PREFIX, node.name, { env: { SEAWAY_LOG_LEVEL: 'debug' } });
+    assert.notEqual(started.pid, old);
+    assert.deepEqual((await labStatus(PREFIX)).clusters[0]?.nodes[1]?.agent, started);
+    assert.ok((await readFile(`/proc/${started.pid}/environ`, 'latin1')).split('\0').includes('SEAWAY_LOG_LEVEL=debug'));
+    await waitFor('restarted agent /healthz', async () => ((await httpGetUnix(started.socket, '/healthz').catch(() => undefined))?.status === 200 ? true : undefined), 20_000, 50);
+    await assert.rejects(startAgent(PREFIX, 'cluster9-node9'), /has no node "cluster9-node9"/);
+    lab = await labStatus(PREFIX);
   });
 
   it('down stops every agent', async () => {

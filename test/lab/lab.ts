@@ -9,13 +9,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { requireTools } from '../helpers/prereq.ts';
-import { isLabNamespace, planLab, validatePrefix, API_PORT, type LabOptions, type LabPlan } from './addressing.ts';
+import { isLabNamespace, planLab, validatePrefix, API_PORT, type ClusterPlan, type LabOptions, type LabPlan, type NodePlan } from './addressing.ts';
 import { AGENT_ENTRY, REPO_ROOT, agentLaunch } from './agents.ts';
 import { PLAN_FILE } from './controller.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { DEFAULT_LAB_ROOT, labPaths, type LabPaths } from './paths.ts';
 import { findLabProcesses, hasLabMarker, isAlive, readListeningLine, spawnDetached, terminate, waitFor } from './processes.ts';
-import { buildStatus, readJsonIfExists, writeJsonAtomic, type LabProgress, type LabState, type LabStatus, type ProcessInfo } from './state.ts';
+import { buildStatus, readJsonIfExists, writeJsonAtomic, type AgentInfo, type LabProgress, type LabState, type LabStatus, type ProcessInfo } from './state.ts';
 import { buildTopology, deleteNetns, listNetns } from './topology.ts';
 
 export const DEFAULT_PREFIX = 'sw';
@@ -27,6 +27,8 @@ export interface LabUpOptions extends Partial<Omit<LabOptions, 'prefix'>> {
   prefix?: string;
   /** Start seaway in every node (default true). */
   agents?: boolean;
+  /** Extra environment for every agent (e.g. SEAWAY_LOG_LEVEL), on top of the DaemonSet's. */
+  agentEnv?: Record<string, string>;
   /** Resolve only once every Node is Ready and (unless the CNI never comes) every CNI is up. */
   wait?: boolean;
   waitTimeoutMs?: number;
@@ -41,7 +43,7 @@ export interface LabLocation {
 }
 
 export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
-  const { agents = true, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, ...rest } = options;
+  const { agents = true, agentEnv = {}, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, ...rest } = options;
   const plan = planLab({ ...rest, prefix: options.prefix ?? DEFAULT_PREFIX });
   const prefix = plan.options.prefix;
   requireTools('ip', 'iptables', 'sysctl');
@@ -100,19 +102,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
     const agentInfo: LabState['agents'] = {};
     if (agents) {
       for (const cluster of plan.clusters) {
-        for (const node of cluster.nodes) {
-          const launch = agentLaunch(cluster, node, paths, process.execPath);
-          const pid = await spawnDetached({
-            file: launch.file,
-            args: launch.args,
-            env: { ...process.env, ...launch.env },
-            cwd: launch.cwd,
-            log: launch.info.log,
-            pidFile: paths.pidFile(`agent-${node.name}`),
-            labDir: paths.dir,
-          });
-          agentInfo[node.name] = { pid, ...launch.info };
-        }
+        for (const node of cluster.nodes) agentInfo[node.name] = await spawnAgent(paths, cluster, node, agentEnv);
       }
     }
 
@@ -124,6 +114,69 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
     await labDown(prefix, { root });
     throw error;
   }
+}
+
+async function spawnAgent(paths: LabPaths, cluster: ClusterPlan, node: NodePlan, extraEnv: Record<string, string>): Promise<AgentInfo> {
+  const launch = agentLaunch(cluster, node, paths, process.execPath);
+  const pid = await spawnDetached({
+    file: launch.file,
+    args: launch.args,
+    env: { ...process.env, ...launch.env, ...extraEnv },
+    cwd: launch.cwd,
+    log: launch.info.log,
+    pidFile: paths.pidFile(`agent-${node.name}`),
+    labDir: paths.dir,
+  });
+  return { pid, ...launch.info };
+}
+
+function findNode(state: LabState, nodeName: string): { cluster: ClusterPlan; node: NodePlan } {
+  for (const cluster of state.plan.clusters) {
+    const node = cluster.nodes.find((candidate) => candidate.name === nodeName);
+    if (node) return { cluster, node };
+  }
+  throw new Error(`lab ${state.prefix} has no node ${JSON.stringify(nodeName)}`);
+}
+
+async function readState(prefix: string, location: LabLocation): Promise<{ state: LabState; paths: LabPaths }> {
+  const paths = labPaths(validatePrefix(prefix), location.root);
+  const state = await readJsonIfExists<LabState>(paths.state);
+  if (state === null) throw new Error(`no lab with prefix ${prefix} (${paths.state} does not exist); start one with: npm run lab -- up --prefix ${prefix}`);
+  return { state, paths };
+}
+
+export interface AgentControl extends LabLocation {
+  /** Signal for stopAgent (default SIGTERM; SIGKILL to simulate a crash). */
+  signal?: NodeJS.Signals;
+  /** Extra environment for startAgent. */
+  env?: Record<string, string>;
+}
+
+/** Stops one node's agent and waits until it has exited; the datapath it programmed stays. */
+export async function stopAgent(prefix: string, nodeName: string, control: AgentControl = {}): Promise<void> {
+  const { state, paths } = await readState(prefix, control);
+  findNode(state, nodeName);
+  const agent = state.agents[nodeName];
+  if (!agent) return;
+  if (isAlive(agent.pid) && (await hasLabMarker(agent.pid, paths.dir))) {
+    try { process.kill(agent.pid, control.signal ?? 'SIGTERM'); } catch { /* exited meanwhile */ }
+    await waitFor(`agent of ${nodeName} (pid ${agent.pid}) to exit`, async () => (isAlive(agent.pid) ? undefined : true), 10_000);
+  }
+  delete state.agents[nodeName];
+  await writeJsonAtomic(paths.state, state);
+  await rm(paths.pidFile(`agent-${nodeName}`), { force: true });
+}
+
+/** Starts (or restarts, after stopping the running one) one node's agent; its log is appended to. */
+export async function startAgent(prefix: string, nodeName: string, control: AgentControl = {}): Promise<AgentInfo> {
+  await stopAgent(prefix, nodeName, control);
+  const { state, paths } = await readState(prefix, control);
+  const { cluster, node } = findNode(state, nodeName);
+  if (!existsSync(AGENT_ENTRY)) throw new Error(`cannot start the agent: ${AGENT_ENTRY} does not exist`);
+  const agent = await spawnAgent(paths, cluster, node, control.env ?? {});
+  state.agents[nodeName] = agent;
+  await writeJsonAtomic(paths.state, state);
+  return agent;
 }
 
 async function makeDirectories(plan: LabPlan, paths: LabPaths): Promise<void> {
@@ -163,9 +216,7 @@ async function waitForStart<T>(what: string, pid: number, log: string, probe: ()
 }
 
 export async function labStatus(prefix: string = DEFAULT_PREFIX, location: LabLocation = {}): Promise<LabStatus> {
-  const paths = labPaths(validatePrefix(prefix), location.root);
-  const state = await readJsonIfExists<LabState>(paths.state);
-  if (state === null) throw new Error(`no lab with prefix ${prefix} (${paths.state} does not exist); start one with: npm run lab -- up --prefix ${prefix}`);
+  const { state, paths } = await readState(prefix, location);
   const status = buildStatus(state, await readJsonIfExists<LabProgress>(paths.progress), paths);
   status.controllerRunning = isAlive(state.controller.pid) && (await hasLabMarker(state.controller.pid, paths.dir));
   return status;
