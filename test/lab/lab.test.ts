@@ -127,6 +127,18 @@ describe('lab', () => {
     assert.deepEqual(results.filter((r) => r.reached), []);
   });
 
+  it('joins the gateway-capable nodes and the broker on the WAN, and only those', async () => {
+    const [c1, c2] = a.clusters as [LabStatus['clusters'][0], LabStatus['clusters'][0]];
+    const [g1, w1] = c1.nodes as [LabStatus['clusters'][0]['nodes'][0], LabStatus['clusters'][0]['nodes'][0]];
+    const g2 = c2.nodes[0];
+    assert.ok(g1.gatewayCapable && g2?.gatewayCapable && !w1.gatewayCapable && g2.wanIp);
+    assert.equal(await pings(g1.namespace, g2.wanIp, 5), true, 'gateway to gateway over the WAN');
+    assert.equal(await pings(g1.namespace, '198.18.0.1', 5), true, 'gateway to broker');
+    assert.equal(await pings(w1.namespace, g2.wanIp, 1), false, 'a worker must not reach the WAN');
+    const { stdout } = await run('ip', ['-n', w1.namespace, '-o', 'link', 'show']);
+    assert.ok(!stdout.includes('eth1'), 'a worker has no WAN interface');
+  });
+
   it('reaches the API servers from the nodes (agent kubeconfig URL) and through the socket (httpGetUnix)', async () => {
     const cluster = a.clusters[0];
     const node = cluster?.nodes[1];
