@@ -198,20 +198,18 @@ async function makeDirectories(plan: LabPlan, paths: LabPaths): Promise<void> {
 
 /** Waits for a started process to say it is up; fails early, with its log, if it exits first. */
 async function waitForStart<T>(what: string, pid: number, log: string, probe: () => Promise<T | undefined>): Promise<T> {
-  let exited = false;
   try {
     return await waitFor(what, async () => {
       const value = await probe();
       if (value !== undefined) return value;
       if (!isAlive(pid)) {
-        exited = true;
-        throw new Error(`${what} exited`);
+        throw new Error('it exited before it was up');
       }
       return undefined;
     }, START_TIMEOUT_MS);
   } catch (error) {
     const tail = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-15).join('\n');
-    throw new Error(`${what} did not start${exited ? ' (it exited)' : ''}: ${(error as Error).message}; its log ${log} ends:\n${tail}`);
+    throw new Error(`${what} did not start: ${(error as Error).message}; its log ${log} ends:\n${tail}`);
   }
 }
 
