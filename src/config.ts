@@ -32,6 +32,8 @@ export interface RunConfig {
   filterBackend: FilterBackend;
   resyncSeconds: number;
   cniWaitLogSeconds: number;
+  /** Where seaway keeps what it must remember across restarts (the sysctl values it replaced). */
+  stateDir: string;
   /** Accepted but noteworthy input (e.g. a CIDR with host bits set), for main to log. */
   warnings: string[];
 }
@@ -41,6 +43,7 @@ export interface CleanupConfig {
   command: 'cleanup';
   logLevel: LogLevel;
   filterBackend: FilterBackend;
+  stateDir: string;
   warnings: string[];
 }
 
@@ -57,7 +60,7 @@ export class ConfigError extends Error {
 
 type Key =
   | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'listen' | 'logLevel'
-  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds';
+  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir';
 
 interface Setting {
   flag: string;
@@ -81,6 +84,7 @@ const SETTINGS: Record<Key, Setting> = {
   maxSubnetsPerEndpoint: { flag: '--max-subnets-per-endpoint', env: ['SEAWAY_MAX_SUBNETS_PER_ENDPOINT'], help: 'reject Endpoints listing more subnets (1-4096)', defaultText: '64' },
   filterBackend: { flag: '--filter-backend', env: ['SEAWAY_FILTER_BACKEND'], help: `packet filter backend: ${FILTER_BACKENDS.join(', ')}`, defaultText: 'auto' },
   resyncSeconds: { flag: '--resync-seconds', env: ['SEAWAY_RESYNC_SECONDS'], help: 'periodic full reconcile interval (1-86400)', defaultText: '30' },
+  stateDir: { flag: '--state-dir', env: ['SEAWAY_STATE_DIR'], help: 'directory for state kept across restarts (absolute path)', defaultText: '/var/lib/seaway' },
   cniWaitLogSeconds: { flag: '--cni-wait-log-seconds', env: ['SEAWAY_CNI_WAIT_LOG_SECONDS'], help: 'how often the CNI interface wait logs what it waits for (1-3600)', defaultText: '15' },
 };
 
@@ -96,6 +100,7 @@ export const DEFAULTS = {
   // Drift is repaired from kernel events; the resync is only a safety net, so it can be lazy.
   resyncSeconds: 30,
   cniWaitLogSeconds: 15,
+  stateDir: '/var/lib/seaway',
 };
 
 const FLAG_TO_KEY = new Map<string, Key>(Object.entries(SETTINGS).map(([key, setting]) => [setting.flag, key as Key]));
@@ -187,6 +192,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       command: 'cleanup',
       logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
       filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
+      stateDir: reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir,
       warnings,
     };
     if (problems.length > 0) throw new ConfigError(problems);
@@ -216,11 +222,14 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
     resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),
     cniWaitLogSeconds: reader.integer('cniWaitLogSeconds', 1, 3600, DEFAULTS.cniWaitLogSeconds),
+    stateDir: reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir,
     warnings,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
+
+const absolutePath: Check = (value) => (value.startsWith('/') && !value.includes('\0') ? null : 'must be an absolute path');
 
 /** A validator returns an error text, or null when the value is fine. */
 type Check = (value: string) => string | null;

@@ -27,7 +27,7 @@ test('minimal run configuration gets the documented defaults', () => {
     podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], cniInterface: null,
     listen: [{ kind: 'tcp', host: '0.0.0.0', port: 8080 }], logLevel: 'info', kubeconfig: null,
     minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, filterBackend: 'auto',
-    resyncSeconds: 30, cniWaitLogSeconds: 15, warnings: [],
+    resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', warnings: [],
   });
 });
 
@@ -203,9 +203,9 @@ test('help and version need no other settings', () => {
 });
 
 test('cleanup needs nothing from the API and ignores broken agent settings', () => {
-  assert.deepEqual(parseConfig(['cleanup'], {}), { command: 'cleanup', logLevel: 'info', filterBackend: 'auto', warnings: [] });
+  assert.deepEqual(parseConfig(['cleanup'], {}), { command: 'cleanup', logLevel: 'info', filterBackend: 'auto', stateDir: '/var/lib/seaway', warnings: [] });
   const config = parseConfig(['cleanup', '--pod-cidrs', 'garbage', '--log-level', 'debug'], { SUBMARINER_CLUSTERID: 'BAD ID' });
-  assert.deepEqual(config, { command: 'cleanup', logLevel: 'debug', filterBackend: 'auto', warnings: [] });
+  assert.deepEqual(config, { command: 'cleanup', logLevel: 'debug', filterBackend: 'auto', stateDir: '/var/lib/seaway', warnings: [] });
   assert.match(problemsOf(['cleanup', '--log-level', 'loud']).join(), /--log-level/);
   assert.match(problemsOf(['cleanup', '--typo']).join(), /unknown flag "--typo"/);
 });

@@ -1,0 +1,22 @@
+import type { Rtnetlink } from '../kernel/rtnetlink.ts';
+import { defaultRouteFacts, localIpv4Networks } from '../kernel/host-network.ts';
+import type { NodeFacts } from '../plan/node-plan.ts';
+import { OWNERSHIP } from '../model/ownership.ts';
+
+/**
+ * What the planner needs to know about this node, read from the kernel: the underlay from the
+ * default route, the node's own networks (seaway's VXLAN excluded: its 240/8 is ours, not the
+ * node's), and the CNI interface found by the init phase. Undefined without a default route.
+ */
+export async function readNodeFacts(rtnl: Rtnetlink, cni: { name: string; address: string } | null): Promise<NodeFacts | undefined> {
+  const route = await defaultRouteFacts(rtnl);
+  if (!route) return undefined;
+  const networks = await localIpv4Networks(rtnl, { excludeInterfaces: [OWNERSHIP.vxlanDevice] });
+  return {
+    nodeIp: route.nodeIp,
+    underlayDevice: route.interfaceName,
+    underlayMtu: route.mtu,
+    cniInterface: cni,
+    networks: networks.map((n) => n.cidr),
+  };
+}
