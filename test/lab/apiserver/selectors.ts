@@ -131,8 +131,17 @@ const unescape = (text: string) => text.replace(/\\(.)/g, '$1');
 
 /** Reads a field label ("metadata.name", "spec.unschedulable") of an object as the string a selector compares. */
 export function fieldValue(object: unknown, path: string): string {
+  return fieldReader(path)(object);
+}
+
+function fieldReader(path: string): (object: unknown) => string {
+  const parts = path.split('.');
+  return (object) => readField(object, parts, path);
+}
+
+function readField(object: unknown, parts: string[], path: string): string {
   let current: unknown = object;
-  for (const part of path.split('.')) {
+  for (const part of parts) {
     current = current !== null && typeof current === 'object' ? (current as Record<string, unknown>)[part] : undefined;
   }
   if (typeof current === 'string') return current;
@@ -157,7 +166,8 @@ export function parseFieldSelector(selector: string, supported: readonly string[
     const op = match[2];
     const wanted = unescape(match[3] ?? '');
     if (!supported.includes(field)) throw new ApiError(400, `field label not supported: ${field}`);
-    terms.push(op === '!=' ? (o) => fieldValue(o, field) !== wanted : (o) => fieldValue(o, field) === wanted);
+    const read = fieldReader(field);
+    terms.push(op === '!=' ? (o) => read(o) !== wanted : (o) => read(o) === wanted);
   }
   return (object) => terms.every((t) => t(object));
 }

@@ -34,6 +34,8 @@ function eventFor(change: Change, filter: ObjectFilter): { type: EventType; obje
 export class WatchHub {
   readonly #store: Store;
   readonly #open = new Set<() => void>();
+  /** Stored objects never change, so each is serialized once however many watchers it goes to. */
+  readonly #json = new WeakMap<object, string>();
 
   constructor(store: Store) {
     this.#store = store;
@@ -60,18 +62,34 @@ export class WatchHub {
     let closed = false;
     const timers: NodeJS.Timeout[] = [];
     let unsubscribe = () => {};
+    // Events are written once per event-loop turn, so a burst of changes costs one socket write per watcher.
+    let pending: string[] = [];
+    let flushScheduled = false;
+    const flush = () => {
+      flushScheduled = false;
+      if (pending.length === 0 || res.destroyed) return;
+      res.write(pending.join(''));
+      pending = [];
+      if (res.writableLength > request.maxBufferedBytes) close();
+    };
     const close = () => {
       if (closed) return;
       closed = true;
       unsubscribe();
       for (const timer of timers) clearTimeout(timer);
       this.#open.delete(close);
+      flush();
       res.end();
     };
-    const send = (type: EventType, object: unknown) => {
+    const send = (type: EventType, object: object) => {
       if (closed) return;
-      res.write(`${JSON.stringify({ type, object })}\n`);
-      if (res.writableLength > request.maxBufferedBytes) close();
+      let json = this.#json.get(object);
+      if (json === undefined) this.#json.set(object, (json = JSON.stringify(object)));
+      pending.push(`{"type":"${type}","object":${json}}\n`);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
     };
     const bookmark = (annotations?: Record<string, string>) => {
       const metadata: Record<string, unknown> = { resourceVersion: String(store.resourceVersion) };
@@ -84,7 +102,7 @@ export class WatchHub {
       const result = store.changesSince(key, request.since);
       if ('expiredBefore' in result) {
         send('ERROR', errors.expired(request.since, result.expiredBefore).toStatus());
-        res.end();
+        close();
         return;
       }
       backlog = result.changes;
