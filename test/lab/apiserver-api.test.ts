@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  ApisApi, CoordinationV1Api, CoreApi, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, VersionApi,
+  ApisApi, CoordinationV1Api, CoreApi, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, VersionApi,
 } from '@kubernetes/client-node';
+import { kubeconfigFor } from './apiserver/kubeconfig.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
 import { expectStatus, kubeConfigFor } from './apiserver/test-support.ts';
 
@@ -232,4 +236,19 @@ test('discovery: versions, groups, resource lists and /version through the clien
   assert.deepEqual(nodes?.shortNames, ['no']);
   assert.ok(coreResources.resources.some((r) => r.name === 'nodes/status'));
   assert.equal((await kc.makeApiClient(VersionApi).getCode()).major, '1');
+});
+
+test('a kubeconfig file from kubeconfigFor loads in the client and reaches the plain-HTTP server', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'swa-kubeconfig-'));
+  try {
+    const file = join(dir, 'kubeconfig');
+    await writeFile(file, kubeconfigFor(server.url, 'lab-cluster', 'default'));
+    const kc = new KubeConfig();
+    kc.loadFromFile(file);
+    assert.equal(kc.getContextObject(kc.getCurrentContext())?.namespace, 'default');
+    const namespaces = await kc.makeApiClient(CoreV1Api).listNamespace();
+    assert.ok(namespaces.items.some((n) => n.metadata?.name === 'kube-system'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
