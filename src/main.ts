@@ -10,6 +10,17 @@ import { watchOwnNode } from './k8s/node-ready.ts';
 import { startInitPhase, WAIT_CNI, WAIT_NODE } from './init/init-phase.ts';
 import { openInterfaceEvents } from './kernel/interface-events.ts';
 import { containsAddress, parseCidr, parseIpv4 } from './model/cidr.ts';
+import { openRtnetlink } from './kernel/rtnetlink.ts';
+import { procSysctls } from './kernel/sysctl.ts';
+import { run as runProcess } from './kernel/exec.ts';
+import { createRoutingDataplane } from './dataplane/routing-dataplane.ts';
+import { createFilterDriver } from './dataplane/filter.ts';
+import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
+import { createSnapshotInformers } from './k8s/snapshot-informers.ts';
+import { startReconcileLoop } from './reconcile/loop.ts';
+import { createPass, PROGRAMMED } from './reconcile/pass.ts';
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import packageJson from '../package.json' with { type: 'json' };
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -31,8 +42,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       process.stdout.write(`seaway ${packageJson.version}\n`);
       return 0;
     case 'cleanup':
-      process.stderr.write('seaway: cleanup is not implemented yet\n');
-      return 1;
+      return cleanup(config.filterBackend, config.stateDir, createLogger(config.logLevel));
     case 'run':
       return run(config, createLogger(config.logLevel));
   }
@@ -54,7 +64,7 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
   for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
   logger.info({ version: packageJson.version, node: config.nodeName, cluster: config.clusterId, podCidrs: config.podCidrs }, 'seaway starting');
   const metrics = createMetrics();
-  const readiness = new Readiness({ [WAIT_NODE]: 'starting', [WAIT_CNI]: 'starting' });
+  const readiness = new Readiness({ [WAIT_NODE]: 'starting', [WAIT_CNI]: 'starting', [PROGRAMMED]: 'no reconcile pass has run yet' });
   readiness.onChange((ready) => {
     metrics.ready.set(ready ? 1 : 0);
     logger.info({ ready, pending: readiness.reasons }, ready ? 'ready' : 'not ready');
@@ -84,6 +94,31 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
     logger,
   });
 
+  await mkdir(config.stateDir, { recursive: true });
+  const rtnl = openRtnetlink();
+  const routing = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(config.stateDir, 'sysctl-originals.json') });
+  const filter = await createFilterDriver(config.filterBackend, { run: runProcess });
+  logger.info({ backend: filter.backend, iptablesMode: filter.iptablesMode }, 'packet filter backend chosen');
+  const informers = createSnapshotInformers(kubeConfig, config.namespace, { logger, onApiError: (op) => metrics.apiErrors.inc({ operation: op }) });
+  const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
+  const loop = startReconcileLoop({
+    logger,
+    resyncMs: config.resyncSeconds * 1000,
+    onTurn: loopBeat,
+    pass: createPass({
+      config, logger, metrics, readiness, rtnl, routing, filter,
+      informersSynced: () => informers.synced,
+      snapshot: () => informers.snapshot(),
+      nodeReady: () => init.nodeReady(),
+      cniInterface: () => init.cniInterface(),
+    }),
+  });
+  informers.onChange(() => loop.trigger('API objects changed'));
+  init.onChange(() => loop.trigger('init state changed'));
+  const ownedEvents = watchOwnedObjects((reason) => loop.trigger(reason));
+  informers.start();
+  loop.trigger('start');
+
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -92,10 +127,30 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
   // The datapath stays in place on a normal stop: a restart or upgrade must not cut traffic.
   logger.info({ signal }, 'stopping; the datapath is left in place (run `seaway cleanup` to remove it)');
   clearInterval(heartbeat);
+  ownedEvents.close();
+  await loop.stop();
+  await informers.stop();
+  rtnl.close();
   await init.stop();
   interfaceEvents.close();
   await http.close();
   return 0;
+}
+
+/** Removes everything seaway owns on this node; needs no API server, never waits for one. */
+async function cleanup(backend: 'auto' | 'iptables' | 'nftables', stateDir: string, logger: Logger): Promise<number> {
+  const rtnl = openRtnetlink();
+  try {
+    const routing = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctl-originals.json') });
+    const routed = await routing.cleanup();
+    const filter = await createFilterDriver(backend, { run: runProcess });
+    const filtered = await filter.cleanup();
+    for (const failure of routed.failures) logger.error({ kind: failure.kind, object: failure.object, code: failure.code }, 'could not remove');
+    logger.info({ routingWrites: routed.writes, filterWrites: filtered.writes, failures: routed.failures.length }, 'cleanup finished');
+    return routed.failures.length === 0 ? 0 : 1;
+  } finally {
+    rtnl.close();
+  }
 }
 
 main(process.argv.slice(2), process.env).then(

@@ -11,6 +11,12 @@ requireTools('ip', 'promtool');
 await runInsideNetns(import.meta.url, 'init');
 
 const ip = (...args: string[]) => run('ip', args);
+// A node's underlay: the agent reads its default route to learn the VXLAN underlay and MTU.
+await ip('link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer');
+await ip('addr', 'add', '192.168.1.11/24', 'dev', 'eth0');
+await ip('link', 'set', 'eth0', 'up');
+await ip('link', 'set', 'eth0-peer', 'up');
+await ip('route', 'add', 'default', 'via', '192.168.1.1', 'dev', 'eth0');
 const createCni = async (name = 'cni0', address = '10.1.3.1/24') => {
   await ip('link', 'add', name, 'type', 'bridge');
   await ip('addr', 'add', address, 'dev', name);
@@ -55,14 +61,14 @@ test('with the CNI interface never appearing the agent stays alive, not ready, a
   try {
     await fixture.createNode(true);
     await ip('link', 'add', 'eth9', 'type', 'bridge');
-    await ip('addr', 'add', '192.168.1.11/24', 'dev', 'eth9');
+    await ip('addr', 'add', '192.168.9.11/24', 'dev', 'eth9');
     const startedAt = Date.now();
     // Wait for the periodic log to fire repeatedly over a minute, as an operator would see it.
     const lastLog = await agent.waitForLog('a CNI wait log after a minute', (l) =>
       l.msg === 'still waiting for the CNI interface' && Number(l.waitingSeconds) >= 60, 75_000);
     assert.ok(Date.now() - startedAt >= 59_000);
     assert.equal(lastLog.lookingFor, 'an interface holding an IPv4 address in 10.1.0.0/16');
-    assert.ok((lastLog.interfaces as string[]).includes('eth9 192.168.1.11/24'), `interfaces seen: ${JSON.stringify(lastLog.interfaces)}`);
+    assert.ok((lastLog.interfaces as string[]).includes('eth9 192.168.9.11/24'), `interfaces seen: ${JSON.stringify(lastLog.interfaces)}`);
     assert.equal((await agent.healthz()).status, 200);
     const readyz = await agent.readyz();
     assert.equal(readyz.status, 503);
