@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 # command -> Debian package providing it
 declare -A wanted=(
   [ip]=iproute2 [bridge]=iproute2 [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables
-  [ipset]=ipset [ping]=iputils-ping [swanctl]=strongswan-swanctl [charon-systemd]=strongswan-charon
+  [ipset]=ipset [ping]=iputils-ping [swanctl]=strongswan-swanctl
   [wireguard-go]=wireguard-go [wg]=wireguard-tools [promtool]=prometheus [tcpdump]=tcpdump
 )
 missing=()
 for cmd in "${!wanted[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
 done
+# Daemons and plugins that are files, not commands on PATH.
+[ -x /usr/lib/ipsec/charon ] || missing+=(strongswan-charon)
 # kernel-libipsec (userspace ESP) comes from libcharon-extra-plugins
 [ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] || missing+=(libcharon-extra-plugins)
 if [ ${#missing[@]} -gt 0 ]; then
