@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_PORT, type ClusterPlan, type NodePlan } from './addressing.ts';
 import type { LabPaths } from './paths.ts';
@@ -30,6 +31,8 @@ export function agentLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPath
       SUBMARINER_SERVICECIDR: cluster.serviceCidr,
       KUBECONFIG: paths.server(cluster.id).agentKubeconfig,
       SEAWAY_LISTEN: `${node.ip}:${AGENT_PORT},unix:${nodePaths.agentSocket}`,
+      // Per node: the lab's nodes share one filesystem, a real node has its own /var/lib/seaway.
+      SEAWAY_STATE_DIR: join(nodePaths.dir, 'state'),
     },
     cwd: REPO_ROOT,
     info: { healthUrl: `http://${node.ip}:${AGENT_PORT}`, socket: nodePaths.agentSocket, log: nodePaths.agentLog },

@@ -77,6 +77,7 @@ describe('agent launch', () => {
       SUBMARINER_SERVICECIDR: '10.102.0.0/16',
       KUBECONFIG: '/tmp/labs/swb3/cluster2/kubeconfig.agent',
       SEAWAY_LISTEN: '192.168.2.13:8080,unix:/tmp/labs/swb3/cluster2-node3/agent.sock',
+      SEAWAY_STATE_DIR: '/tmp/labs/swb3/cluster2-node3/state',
     });
     assert.deepEqual(launch.info, {
       healthUrl: 'http://192.168.2.13:8080',
