@@ -30,6 +30,12 @@ export interface LabOptions {
   /** Seconds from a Node's Ready to its CNI interface; null: the CNI never comes. */
   cniDelay: number | null;
   cniInterface: string;
+  /**
+   * Create every cluster's Submariner Endpoint and Cluster objects in every cluster's API server (as the
+   * broker sync would; the gateway is node 1), and give gateway-capable nodes plain routes over the WAN to
+   * the other clusters, standing in for tunnels.
+   */
+  endpoints: boolean;
 }
 
 export const DEFAULT_OPTIONS: Omit<LabOptions, 'prefix'> = {
@@ -40,6 +46,7 @@ export const DEFAULT_OPTIONS: Omit<LabOptions, 'prefix'> = {
   nodeReadyDelay: 1,
   cniDelay: 1,
   cniInterface: DEFAULT_CNI_INTERFACE,
+  endpoints: true,
 };
 
 export interface PodPlan {
@@ -120,15 +127,21 @@ export function resolveOptions(input: Partial<LabOptions> & { prefix: string }):
   if (typeof cniInterface !== 'string' || !INTERFACE_PATTERN.test(cniInterface) || cniInterface === 'eth0' || cniInterface === 'eth1' || cniInterface === 'lo') {
     throw new Error(`cniInterface ${JSON.stringify(cniInterface)} is not a usable interface name (1-15 characters of letters, digits, . _ -; not lo, eth0 or eth1)`);
   }
+  if (typeof merged.endpoints !== 'boolean') throw new Error(`endpoints must be true or false, got ${JSON.stringify(merged.endpoints)}`);
+  const gateways = validateCount('gateways', merged.gateways, 0, nodes);
+  if (merged.endpoints && gateways < 1) {
+    throw new Error('endpoints need a gateway-capable node (gateways >= 1): the Endpoint names node 1 and its WAN address; use --no-endpoints for a lab without gateways');
+  }
   return {
     prefix: validatePrefix(merged.prefix),
     clusters: validateCount('clusters', merged.clusters, 1, MAX_CLUSTERS),
     nodes,
     podsPerNode: validateCount('podsPerNode', merged.podsPerNode, 0, MAX_PODS_PER_NODE),
-    gateways: validateCount('gateways', merged.gateways, 0, nodes),
+    gateways,
     nodeReadyDelay: validateDelay('nodeReadyDelay', merged.nodeReadyDelay),
     cniDelay: merged.cniDelay === null ? null : validateDelay('cniDelay', merged.cniDelay),
     cniInterface,
+    endpoints: merged.endpoints,
   };
 }
 

@@ -4,11 +4,13 @@ import type { LabUpOptions } from './lab.ts';
 
 export const USAGE = `usage:
   npm run lab -- up [--clusters N] [--nodes M] [--pods K] [--gateways G] [--node-ready-delay S]
-                    [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--wait] [--json]
+                    [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--no-endpoints]
+                    [--wait] [--json]
   npm run lab -- status [--prefix P] [--json]
   npm run lab -- down [--prefix P]
 defaults: 2 clusters of 3 nodes, 1 pod per node, 1 gateway-capable node per cluster, Ready after 1 s,
-CNI (cni0) 1 s after Ready, agents started, prefix sw`;
+CNI (cni0) 1 s after Ready, agents started, every cluster's Submariner Endpoint and Cluster in every
+cluster (gateway: node 1) with plain WAN routes between the gateways standing in for tunnels, prefix sw`;
 
 export type LabCommand =
   | { command: 'up'; options: LabUpOptions & { prefix: string }; json: boolean }
@@ -48,6 +50,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
         'cni-delay': { type: 'string' },
         'cni-interface': { type: 'string' },
         'no-agents': { type: 'boolean' },
+        'no-endpoints': { type: 'boolean' },
         wait: { type: 'boolean' },
       },
     });
@@ -61,6 +64,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
       nodeReadyDelay: seconds('node-ready-delay', values['node-ready-delay']),
       cniDelay,
       cniInterface: values['cni-interface'],
+      endpoints: !values['no-endpoints'],
     };
     resolveOptions(options);
     return { command: 'up', options: { ...options, agents: !values['no-agents'], wait: values.wait ?? false }, json: values.json ?? false };

@@ -8,15 +8,17 @@ import { formatStatus } from './format.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { GATEWAY_LABEL, nodeObject, nodeStatus } from './kubelet-sim.ts';
 import { labPaths } from './paths.ts';
+import { clusterObject, endpointObject, submarinerObjects } from './submariner-sim.ts';
+import { topologyPhases, wanRouteLines, WAN_RULE_PRIORITY } from './topology.ts';
 import { buildStatus, type LabState } from './state.ts';
 
 describe('lab CLI arguments', () => {
   it('parses up with every flag', () => {
-    const parsed = parseLabArgs(['up', '--clusters', '3', '--nodes', '4', '--pods', '2', '--gateways', '2', '--node-ready-delay', '0', '--cni-delay', '2.5', '--cni-interface', 'vxlan.calico', '--prefix', 'swb9', '--json', '--no-agents', '--wait']);
+    const parsed = parseLabArgs(['up', '--clusters', '3', '--nodes', '4', '--pods', '2', '--gateways', '2', '--node-ready-delay', '0', '--cni-delay', '2.5', '--cni-interface', 'vxlan.calico', '--prefix', 'swb9', '--json', '--no-agents', '--no-endpoints', '--wait']);
     assert.deepEqual(parsed, {
       command: 'up',
       json: true,
-      options: { prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', agents: false, wait: true },
+      options: { prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: false, agents: false, wait: true },
     });
   });
 
@@ -28,6 +30,7 @@ describe('lab CLI arguments', () => {
     assert.equal(parsed.options.agents, true);
     assert.equal(parsed.options.wait, false);
     assert.equal(parsed.options.cniDelay, null);
+    assert.equal(parsed.options.endpoints, true);
     assert.equal(parsed.options.clusters, undefined, 'unset flags leave the library defaults');
   });
 
@@ -174,5 +177,53 @@ describe('lab status document', () => {
     const status = buildStatus(state, null, paths);
     assert.equal(status.controllerRunning, null, 'only labStatus, which can look at the process, knows');
     assert.ok(status.clusters.every((c) => c.apiserver.localUrl === null && c.nodes.every((n) => n.readyAt === null && n.cniAt === null)));
+  });
+});
+
+describe('Submariner objects and WAN routes', () => {
+  const plan = planLab({ prefix: 'swb5', clusters: 3 });
+  const [c1, c2, c3] = plan.clusters as [typeof plan.clusters[0], typeof plan.clusters[0], typeof plan.clusters[0]];
+
+  it('each cluster\'s Endpoint names node 1 with its LAN and WAN addresses and both cluster CIDRs', () => {
+    assert.deepEqual(endpointObject(c2), {
+      apiVersion: 'submariner.io/v1',
+      kind: 'Endpoint',
+      metadata: { name: 'cluster2-submariner-cable-cluster2-198-18-2-1', namespace: 'submariner-operator', labels: { 'submariner-io/clusterID': 'cluster2' } },
+      spec: {
+        cluster_id: 'cluster2', cable_name: 'submariner-cable-cluster2-198-18-2-1', healthCheckIP: '10.2.1.1', hostname: 'cluster2-node1',
+        subnets: ['10.2.0.0/16', '10.102.0.0/16'], private_ip: '192.168.2.11', public_ip: '198.18.2.1', nat_enabled: false,
+        backend: 'libreswan', backend_config: {},
+      },
+    });
+    assert.deepEqual((clusterObject(c1) as { spec: unknown }).spec, {
+      cluster_id: 'cluster1', color_codes: ['blue'], service_cidr: ['10.101.0.0/16'], cluster_cidr: ['10.1.0.0/16'], global_cidr: [],
+    });
+    assert.deepEqual(submarinerObjects(plan).map((o) => `${o.plural}/${(o.object.metadata as { name: string }).name}`), [
+      'endpoints/cluster1-submariner-cable-cluster1-198-18-1-1', 'clusters/cluster1',
+      'endpoints/cluster2-submariner-cable-cluster2-198-18-2-1', 'clusters/cluster2',
+      'endpoints/cluster3-submariner-cable-cluster3-198-18-3-1', 'clusters/cluster3',
+    ]);
+  });
+
+  it('a gateway routes every other cluster\'s CIDRs via its gateway on the WAN, with rules ahead of table 150', () => {
+    assert.equal(WAN_RULE_PRIORITY < 150 && WAN_RULE_PRIORITY > 100, true, 'between seaway\'s rule 100 and rule 150');
+    assert.deepEqual(wanRouteLines(plan, c1), [
+      'route add 10.2.0.0/16 via 198.18.2.1 dev eth1', 'rule add priority 140 to 10.2.0.0/16 lookup main',
+      'route add 10.102.0.0/16 via 198.18.2.1 dev eth1', 'rule add priority 140 to 10.102.0.0/16 lookup main',
+      'route add 10.3.0.0/16 via 198.18.3.1 dev eth1', 'rule add priority 140 to 10.3.0.0/16 lookup main',
+      'route add 10.103.0.0/16 via 198.18.3.1 dev eth1', 'rule add priority 140 to 10.103.0.0/16 lookup main',
+    ]);
+    const leaves = topologyPhases(plan)[1] ?? [];
+    const linesOf = (namespace: string) => leaves.find((b) => b.namespace === namespace)?.lines ?? [];
+    assert.ok(linesOf(c3.nodes[0]!.namespace).includes('route add 10.1.0.0/16 via 198.18.1.1 dev eth1'));
+    assert.ok(!linesOf(c3.nodes[1]!.namespace).some((l) => l.includes('198.18.')), 'workers have no WAN routes');
+    const bare = planLab({ prefix: 'swb5', clusters: 3, endpoints: false });
+    assert.ok(!(topologyPhases(bare)[1] ?? []).some((b) => b.lines.some((l) => l.includes('lookup main'))), 'endpoints: false adds no WAN routes');
+  });
+
+  it('endpoints need a gateway-capable node 1', () => {
+    assert.throws(() => planLab({ prefix: 'swb5', gateways: 0 }), /endpoints need a gateway-capable node.*--no-endpoints/);
+    assert.equal(planLab({ prefix: 'swb5', gateways: 0, endpoints: false }).options.endpoints, false);
+    assert.throws(() => planLab({ prefix: 'swb5', endpoints: 'yes' as unknown as boolean }), /endpoints must be true or false/);
   });
 });

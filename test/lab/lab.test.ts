@@ -58,7 +58,7 @@ describe('lab', () => {
     linksBefore = await rootLinks();
     const started = Date.now();
     [a, b] = await Promise.all([
-      labUp({ prefix: A, agents: false, nodeReadyDelay: 0, cniDelay: 0 }).then((status) => {
+      labUp({ prefix: A, agents: false, endpoints: false, nodeReadyDelay: 0, cniDelay: 0 }).then((status) => {
         upSeconds = (Date.now() - started) / 1000;
         return status;
       }),

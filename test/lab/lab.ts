@@ -16,6 +16,7 @@ import { kubeconfig } from './kubeconfig.ts';
 import { DEFAULT_LAB_ROOT, labPaths, type LabPaths } from './paths.ts';
 import { findLabProcesses, hasLabMarker, isAlive, readListeningLine, spawnDetached, terminate, waitFor } from './processes.ts';
 import { buildStatus, readJsonIfExists, writeJsonAtomic, type AgentInfo, type LabProgress, type LabState, type LabStatus, type ProcessInfo } from './state.ts';
+import { publishSubmarinerObjects } from './submariner-sim.ts';
 import { buildTopology, deleteNetns, listNetns } from './topology.ts';
 
 export const DEFAULT_PREFIX = 'sw';
@@ -77,6 +78,8 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
       apiservers[server.id] = { pid, log: serverPaths.log, socket: serverPaths.socket };
       await waitForStart(`the ${server.id} API server`, pid, serverPaths.log, () => readListeningLine(serverPaths.log));
     }));
+
+    if (plan.options.endpoints) await publishSubmarinerObjects(plan, (id) => paths.server(id).socket);
 
     const controllerPid = await spawnDetached({
       file: process.execPath,
