@@ -1,7 +1,7 @@
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { startAgent } from '../helpers/agent.ts';
 import { run } from '../../src/kernel/exec.ts';
-import { startInitFixture } from '../e2e/init-support.ts';
+import { addUnderlay, startInitFixture } from '../e2e/init-support.ts';
 import { median, percentile } from './stats.ts';
 
 /**
@@ -11,6 +11,7 @@ import { median, percentile } from './stats.ts';
  * would have given on the same arrival times.
  */
 await runInsideNetns(import.meta.url, 'binit');
+await addUnderlay();
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 20);
 const MAX_ARRIVAL_MS = Number(process.env.BENCH_MAX_ARRIVAL_MS ?? 6000);
@@ -34,7 +35,7 @@ for (let trial = 0; trial < TRIALS; trial++) {
   const agent = await startAgent({ env: { ...fixture.agentEnv, SEAWAY_LOG_LEVEL: 'info' } });
   try {
     await fixture.createNode(true);
-    await agent.waitForLog('node ready', (l) => l.msg === 'init wait completed' && l.wait === 'node-ready');
+    await agent.waitForLog('node ready', (l) => l.msg === 'init wait completed' && l.wait === 'node-ready', 60_000);
     const arrivalMs = Math.round(Math.random() * MAX_ARRIVAL_MS);
     await sleep(arrivalMs);
     const appeared = performance.now();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startApiServer, type RunningApiServer } from '../lab/apiserver/server.ts';
 import { kubeconfigFor } from '../lab/apiserver/kubeconfig.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
+import { run } from '../../src/kernel/exec.ts';
 
 export const NODE = 'node-a';
 export const POD_CIDR = '10.1.3.0/24';
@@ -30,6 +31,19 @@ const readyCondition = (ready: boolean) => ({
   message: ready ? 'kubelet is posting ready status' : 'container runtime network not ready',
   lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date().toISOString(),
 });
+
+/**
+ * A node's underlay in the current (throwaway) namespace: the agent reads the default route to
+ * learn the VXLAN underlay and its MTU, and does not program anything without one.
+ */
+export async function addUnderlay(): Promise<void> {
+  const ip = (...args: string[]) => run('ip', args);
+  await ip('link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer');
+  await ip('addr', 'add', '192.168.1.11/24', 'dev', 'eth0');
+  await ip('link', 'set', 'eth0', 'up');
+  await ip('link', 'set', 'eth0-peer', 'up');
+  await ip('route', 'add', 'default', 'via', '192.168.1.1', 'dev', 'eth0');
+}
 
 /** The lab's API server on this namespace's loopback, a kubeconfig for it and the agent's environment. */
 export async function startInitFixture(options: { port?: number } = {}): Promise<InitFixture> {

@@ -4,19 +4,14 @@ import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { startAgent } from '../helpers/agent.ts';
 import { run } from '../../src/kernel/exec.ts';
-import { startInitFixture, NODE, type InitFixture } from './init-support.ts';
+import { addUnderlay, startInitFixture, NODE, type InitFixture } from './init-support.ts';
 
 // Agent, API server and interfaces share one throwaway namespace: the agent's netlink sockets see only it.
 requireTools('ip', 'promtool');
 await runInsideNetns(import.meta.url, 'init');
 
 const ip = (...args: string[]) => run('ip', args);
-// A node's underlay: the agent reads its default route to learn the VXLAN underlay and MTU.
-await ip('link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer');
-await ip('addr', 'add', '192.168.1.11/24', 'dev', 'eth0');
-await ip('link', 'set', 'eth0', 'up');
-await ip('link', 'set', 'eth0-peer', 'up');
-await ip('route', 'add', 'default', 'via', '192.168.1.1', 'dev', 'eth0');
+await addUnderlay();
 const createCni = async (name = 'cni0', address = '10.1.3.1/24') => {
   await ip('link', 'add', name, 'type', 'bridge');
   await ip('addr', 'add', address, 'dev', name);
