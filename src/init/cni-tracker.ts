@@ -1,7 +1,6 @@
-/** What rtnetlink tells about interfaces and their IPv4 addresses, as the CNI wait needs it. */
-export type InterfaceEvent =
-  | { type: 'link'; op: 'new' | 'del'; index: number; name: string }
-  | { type: 'address'; op: 'new' | 'del'; index: number; address: string; prefixLength: number };
+import type { InterfaceEvent } from '../model/interface-events.ts';
+
+export type { InterfaceEvent };
 
 export interface CniInterface {
   name: string;
@@ -35,6 +34,11 @@ export class CniTracker {
   }
 
   apply(event: InterfaceEvent): void {
+    if (event.type === 'snapshot') {
+      this.#interfaces.clear();
+      for (const change of event.changes) this.apply(change);
+      return;
+    }
     const seen = this.#interfaces.get(event.index) ?? { addresses: [] };
     if (event.type === 'link') {
       if (event.op === 'del') { this.#interfaces.delete(event.index); return; }

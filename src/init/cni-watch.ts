@@ -1,12 +1,6 @@
 import type { Logger } from '../telemetry/logger.ts';
-import { CniTracker, type CniInterface, type CniMatch, type InterfaceEvent } from './cni-tracker.ts';
-
-/** Link and IPv4 address events from rtnetlink, plus a dump of the current ones as events. */
-export interface InterfaceEventSource {
-  /** Resolves once subscribed: events after this moment are delivered. */
-  subscribe(onEvent: (event: InterfaceEvent) => void): Promise<() => void>;
-  dump(): Promise<InterfaceEvent[]>;
-}
+import type { InterfaceEventSource } from '../model/interface-events.ts';
+import { CniTracker, type CniInterface, type CniMatch } from './cni-tracker.ts';
 
 export interface CniWatchOptions {
   source: InterfaceEventSource;

@@ -6,6 +6,7 @@ import { RTM_DELLINK, RTM_NEWLINK, decodeLink } from './links.ts';
 import { RTM_DELROUTE, RTM_NEWROUTE, decodeRoute } from './routes.ts';
 import { RTM_DELRULE, RTM_NEWRULE, decodeRule } from './rules.ts';
 import type { Rtnetlink } from './rtnetlink.ts';
+import type { InterfaceChange, InterfaceEvent, InterfaceEventSource } from '../model/interface-events.ts';
 
 const NETLINK_ROUTE = 0;
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -99,13 +100,7 @@ export function subscribeRtnetlinkEvents(groups: readonly EventGroup[], onEvent:
   };
 }
 
-export type InterfaceEvent = LinkEvent | AddressEvent;
-
-/** Link and IPv4 address events plus a dump of the current ones as events: what the CNI wait consumes. */
-export interface InterfaceEventSource {
-  subscribe(onEvent: (event: InterfaceEvent) => void): Promise<() => void>;
-  dump(): Promise<InterfaceEvent[]>;
-}
+export type { InterfaceEventSource };
 
 export function interfaceEventSource(rtnl: Rtnetlink): InterfaceEventSource {
   return {
@@ -119,23 +114,19 @@ export function interfaceEventSource(rtnl: Rtnetlink): InterfaceEventSource {
     dump: () => dumpInterfaces(rtnl),
   };
 
-  /** After lost notifications the dump is replayed as events; the consumer folds repeats. */
+  /** After lost notifications a fresh dump replaces what the consumer knew (deletions may be among the lost). */
   async function resync(onEvent: (event: InterfaceEvent) => void): Promise<void> {
     try {
-      for (const event of await dumpInterfaces(rtnl)) onEvent(event);
+      onEvent({ type: 'snapshot', changes: await dumpInterfaces(rtnl) });
     } catch { /* the next overflow or event retriggers; nothing else to do from here */ }
   }
 }
 
-async function dumpInterfaces(rtnl: Rtnetlink): Promise<InterfaceEvent[]> {
+async function dumpInterfaces(rtnl: Rtnetlink): Promise<InterfaceChange[]> {
   const links = await rtnl.listLinks();
   const addresses = await rtnl.listAddresses();
   return [
-    ...links.map((l): InterfaceEvent => {
-      const event: LinkEvent = { type: 'link', op: 'new', index: l.index, name: l.name, up: l.up, mtu: l.mtu };
-      if (l.kind) event.kind = l.kind;
-      return event;
-    }),
-    ...addresses.map((a): InterfaceEvent => ({ type: 'address', op: 'new', index: a.ifindex, address: a.address, prefixLength: a.prefixLength })),
+    ...links.map((l): InterfaceChange => ({ type: 'link', op: 'new', index: l.index, name: l.name })),
+    ...addresses.map((a): InterfaceChange => ({ type: 'address', op: 'new', index: a.ifindex, address: a.address, prefixLength: a.prefixLength })),
   ];
 }

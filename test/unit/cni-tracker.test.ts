@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CniTracker, type InterfaceEvent } from '../../src/init/cni-tracker.ts';
+import { CniTracker } from '../../src/init/cni-tracker.ts';
+import type { InterfaceChange, InterfaceEvent } from '../../src/model/interface-events.ts';
 
 // 10.1.3.0/24 as the pod CIDR, checked textually so the test does not depend on the CIDR module.
 const inPodCidr = (address: string) => address.startsWith('10.1.3.');
-const link = (index: number, name: string, op: 'new' | 'del' = 'new'): InterfaceEvent => ({ type: 'link', op, index, name });
-const addr = (index: number, address: string, op: 'new' | 'del' = 'new', prefixLength = 24): InterfaceEvent =>
+const link = (index: number, name: string, op: 'new' | 'del' = 'new'): InterfaceChange => ({ type: 'link', op, index, name });
+const addr = (index: number, address: string, op: 'new' | 'del' = 'new', prefixLength = 24): InterfaceChange =>
   ({ type: 'address', op, index, address, prefixLength });
 
 function track(events: InterfaceEvent[], interfaceName?: string) {
@@ -64,4 +65,12 @@ test('several candidates: the lowest index wins, deterministically', () => {
 
 test('describe lists what was seen, for the waiting log', () => {
   assert.deepEqual(track([link(1, 'lo'), link(2, 'eth0'), addr(2, '192.168.1.10')]).describe(), ['lo', 'eth0 192.168.1.10/24']);
+});
+
+test('a snapshot after lost notifications replaces everything: an interface deleted meanwhile is gone', () => {
+  const tracker = track([link(5, 'cni0'), addr(5, '10.1.3.1')]);
+  tracker.apply({ type: 'snapshot', changes: [link(1, 'lo'), link(2, 'eth0')] });
+  assert.equal(tracker.current(), null);
+  tracker.apply({ type: 'snapshot', changes: [link(9, 'cni0'), addr(9, '10.1.3.1')] });
+  assert.equal(tracker.current()?.index, 9);
 });
