@@ -69,7 +69,11 @@ export async function startInitPhase(deps: InitPhaseDeps): Promise<InitPhase> {
   readiness.unmet(WAIT_NODE, `waiting for Node ${deps.nodeName} to report Ready=True`);
   const evaluateNode = () => {
     const state = nodeReadiness(deps.nodeInformer.list()[0], deps.nodeName);
-    if (state.ready === nodeIsReady) return;
+    if (state.ready === nodeIsReady) {
+      // Still waiting: keep the reason current (not found -> Ready=False with the kubelet's message).
+      if (!state.ready) readiness.unmet(WAIT_NODE, state.reason);
+      return;
+    }
     nodeIsReady = state.ready;
     metrics.nodeReady.set(state.ready ? 1 : 0);
     if (state.ready) completed(WAIT_NODE);

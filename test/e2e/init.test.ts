@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { startAgent } from '../helpers/agent.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { addUnderlay, startInitFixture, NODE, type InitFixture } from './init-support.ts';
 
@@ -105,7 +106,9 @@ test('the Node going NotReady again is noticed and reported', async () => {
   await createCni();
   const agent = await startAgent({ env: fixture.agentEnv });
   try {
-    await fixture.createNode(true);
+    await fixture.createNode(false);
+    await waitFor('/readyz to name the Node condition', async () => /Ready=False \(KubeletNotReady: container runtime network not ready\)/.test((await agent.readyz()).body));
+    await fixture.setNodeReady(true);
     await agent.waitReady();
     await fixture.setNodeReady(false);
     await agent.waitForLog('node readiness lost', (l) => l.msg === 'init condition lost; waiting again' && l.wait === 'node-ready');
