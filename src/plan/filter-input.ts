@@ -1,14 +1,7 @@
 import type { DesiredFilter, MssClamp } from '../model/desired-state.ts';
 
 /** A DesiredFilter that passed validation, with its CIDR lists canonical: sorted, deduplicated, nothing covered twice. */
-export interface FilterInput {
-  localCidrs: string[];
-  remoteCidrs: string[];
-  cniAddress?: string;
-  vxlanDevice: string;
-  vxlanPort: number;
-  mssClamp: MssClamp;
-}
+export type FilterInput = DesiredFilter;
 
 export class FilterInputError extends Error {
   constructor(message: string) {
@@ -22,41 +15,73 @@ export const MAX_CIDRS_PER_SET = 262144;
 const MIN_MSS = 48;
 const MAX_MSS = 65495;
 const INTERFACE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
-const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
 
-/** Parses a dotted-quad IPv4 address to an unsigned 32-bit number; null when malformed. */
+/**
+ * Parses a dotted-quad IPv4 address (no leading zeros) to an unsigned 32-bit number; null when
+ * malformed. By hand rather than by regular expression: a pass validates 10,000 CIDRs.
+ */
 export function parseIpv4(text: string): number | null {
-  const m = IPV4.exec(text);
-  if (!m) return null;
+  return parseIpv4Range(text, 0, text.length);
+}
+
+function parseIpv4Range(text: string, from: number, to: number): number | null {
   let value = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) return null;
+  let octets = 0;
+  let i = from;
+  while (octets < 4) {
+    const start = i;
+    let octet = 0;
+    while (i < to) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      octet = octet * 10 + (c - 48);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || octet > 255 || (digits > 1 && text.charCodeAt(start) === 48)) return null;
     value = value * 256 + octet;
+    octets++;
+    if (octets < 4) {
+      if (i >= to || text.charCodeAt(i) !== 46) return null;
+      i++;
+    }
   }
-  return value;
+  return i === to ? value : null;
 }
 
 export function formatIpv4(value: number): string {
   return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
 }
 
-export interface Ipv4Cidr { network: number; prefix: number }
+/** `text` is the canonical spelling when parseCidr made it (it accepts only canonical text). */
+export interface Ipv4Cidr { network: number; prefix: number; text?: string }
 
 /** Parses a canonical IPv4 CIDR (no host bits set, prefix 1..32); returns a reason string when it is not one. */
 export function parseCidr(text: unknown): Ipv4Cidr | string {
   if (typeof text !== 'string') return `expected a CIDR string, got ${describe(text)}`;
   const slash = text.indexOf('/');
   if (slash < 0) return `"${text}" has no prefix length`;
-  const network = parseIpv4(text.slice(0, slash));
+  const network = parseIpv4Range(text, 0, slash);
   if (network === null) return `"${text}" is not an IPv4 CIDR`;
-  const prefixText = text.slice(slash + 1);
-  if (!/^(0|[1-9]\d?)$/.test(prefixText) || Number(prefixText) > 32) return `"${text}" has an invalid prefix length`;
-  const prefix = Number(prefixText);
+  const prefix = parsePrefixLength(text, slash + 1);
+  if (prefix === null) return `"${text}" has an invalid prefix length`;
   if (prefix === 0) return `"${text}" covers every address (prefix /0 is not allowed)`;
   const hostBits = prefix === 32 ? 0 : (2 ** (32 - prefix)) - 1;
   if ((network % (hostBits + 1)) !== 0) return `"${text}" has host bits set (network is ${formatIpv4(network - (network % (hostBits + 1)))}/${prefix})`;
-  return { network, prefix };
+  return { network, prefix, text };
+}
+
+/** 0..32 written without leading zeros, from `from` to the end of text; null otherwise. */
+function parsePrefixLength(text: string, from: number): number | null {
+  const digits = text.length - from;
+  if (digits < 1 || digits > 2) return null;
+  const a = text.charCodeAt(from) - 48;
+  if (a < 0 || a > 9) return null;
+  if (digits === 1) return a;
+  const b = text.charCodeAt(from + 1) - 48;
+  if (a === 0 || b < 0 || b > 9) return null;
+  const value = a * 10 + b;
+  return value > 32 ? null : value;
 }
 
 /** Sorted by address, deduplicated, and with every CIDR that lies inside another one dropped (nft interval sets refuse overlaps). */
@@ -67,7 +92,7 @@ export function canonicalCidrs(cidrs: readonly Ipv4Cidr[]): string[] {
   for (const c of sorted) {
     const last = c.network + 2 ** (32 - c.prefix) - 1;
     if (last <= coveredUpTo) continue;
-    out.push(`${formatIpv4(c.network)}/${c.prefix}`);
+    out.push(c.text ?? `${formatIpv4(c.network)}/${c.prefix}`);
     coveredUpTo = last;
   }
   return out;

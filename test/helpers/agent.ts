@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { httpGetUnix, type HttpReply } from './http-unix.ts';
+import { httpUnix, type HttpResponse } from '../lab/http-unix.ts';
 import { waitFor } from './wait.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -12,8 +12,8 @@ export interface AgentProcess {
   pid: number;
   socket: string;
   logPath: string;
-  readyz(): Promise<HttpReply>;
-  healthz(): Promise<HttpReply>;
+  readyz(): Promise<HttpResponse>;
+  healthz(): Promise<HttpResponse>;
   metrics(): Promise<string>;
   /** Parsed JSON log lines so far. */
   logs(): Promise<Array<Record<string, unknown>>>;
@@ -49,9 +49,9 @@ export async function startAgent(options: { env: Record<string, string>; args?: 
     pid: child.pid!,
     socket,
     logPath,
-    readyz: () => httpGetUnix(socket, '/readyz'),
-    healthz: () => httpGetUnix(socket, '/healthz'),
-    metrics: async () => (await httpGetUnix(socket, '/metrics')).body,
+    readyz: () => httpUnix(socket, '/readyz', { timeoutMs: 2000 }),
+    healthz: () => httpUnix(socket, '/healthz', { timeoutMs: 2000 }),
+    metrics: async () => (await httpUnix(socket, '/metrics', { timeoutMs: 2000 })).body,
     logs,
     waitForLog: (what, predicate, timeoutMs = 10_000) =>
       waitFor(`agent log: ${what}`, async () => (await logs()).find(predicate), { timeoutMs, intervalMs: 25 }),

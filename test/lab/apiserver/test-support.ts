@@ -1,3 +1,4 @@
+import { waitFor as waitUntil } from '../../helpers/wait.ts';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { kubeconfigFor } from './kubeconfig.ts';
 
@@ -10,12 +11,7 @@ export function kubeConfigFor(url: string): KubeConfig {
 
 /** Polls `condition` until it holds or the deadline passes (then throws, naming what was awaited). */
 export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitUntil(what, async () => (await condition()) || undefined, { timeoutMs, intervalMs: 10 });
 }
 
 export interface StatusBody {
