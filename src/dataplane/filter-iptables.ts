@@ -6,6 +6,7 @@ import {
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
+import { nftApply } from '../kernel/nft.ts';
 
 export interface IptablesObservation {
   mode: IptablesMode;
@@ -13,31 +14,92 @@ export interface IptablesObservation {
   ipsets: IpsetsObserved;
 }
 
+/** One writing invocation of a kernel tool, planned before anything is written. */
+export type FilterWrite =
+  | { tool: 'ipset'; script: string }
+  | { tool: 'iptables'; mode: IptablesMode; script: string }
+  | { tool: 'nft'; script: string };
+
 export async function observeIptables(run: ProcessRunner, mode: IptablesMode): Promise<IptablesObservation> {
   const [save, sets] = await Promise.all([iptablesSave(run, mode), ipsetSave(run, OWNED_IPSETS)]);
   return { mode, tables: parseIptablesSave(save), ipsets: parseIpsetSave(sets) };
 }
 
 /**
- * Writes what is not intact: sets first (rules refer to them), then one iptables-restore per table
- * that drifted. `wanted` are the tables seaway should have rules in; owned chains in the others are
- * removed. A null input removes everything, sets last. Returns the number of writing invocations.
+ * Plans what is not intact: sets first (rules refer to them), then one iptables-restore holding a
+ * section per table that drifted (each section commits as its own transaction). `wanted` are the
+ * tables seaway should have rules in; owned chains in the others are removed. A null input removes
+ * everything, sets last (a set cannot be destroyed while a rule refers to it).
  */
-export async function repairIptables(
-  run: ProcessRunner,
+export function planIptablesRepair(
   input: FilterInput | null,
   observed: IptablesObservation,
   wanted: readonly IptablesTableName[] = IPTABLES_TABLES,
-): Promise<number> {
-  let writes = 0;
+): FilterWrite[] {
+  const writes: FilterWrite[] = [];
   const desired = input ? renderIptables(input) : null;
   const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, observed.ipsets);
-  if (input && ipsetScript) { await ipsetRestore(run, ipsetScript); writes++; }
-  for (const table of IPTABLES_TABLES) {
-    const plan = desired && wanted.includes(table) ? desired[table] : null;
-    const script = planIptablesTable(table, plan, observed.tables.get(table));
-    if (script) { await iptablesRestore(run, observed.mode, script); writes++; }
+  if (input && ipsetScript) writes.push({ tool: 'ipset', script: ipsetScript });
+  const sections = IPTABLES_TABLES
+    .map((table) => planIptablesTable(table, desired && wanted.includes(table) ? desired[table] : null, observed.tables.get(table)))
+    .filter((script) => script !== null);
+  if (sections.length > 0) writes.push({ tool: 'iptables', mode: observed.mode, script: sections.join('') });
+  if (!input && ipsetScript) writes.push({ tool: 'ipset', script: ipsetScript });
+  return writes;
+}
+
+/** Runs planned writes in order, each as one invocation; returns how many ran. */
+export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[]): Promise<number> {
+  for (const write of writes) {
+    if (write.tool === 'ipset') await ipsetRestore(run, write.script);
+    else if (write.tool === 'iptables') await iptablesRestore(run, write.mode, write.script);
+    else await nftApply(run, write.script);
   }
+  return writes.length;
+}
+
+/** A one-line account of a planned write, for logs: which tool and the first lines of its script. */
+export function describeWrite(write: FilterWrite): string {
+  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? 'nft -f' : 'ipset restore';
+  const lines = write.script.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
+  const head = lines.slice(0, 3).join('; ');
+  return `${tool}: ${head}${lines.length > 3 ? `; ... (${lines.length} lines)` : ''}`;
+}
+
+/** Waits for every promise to settle, then throws the first failure: no write is left running unobserved. */
+async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/**
+ * The iptables backend's pass, pipelined: the sets are read and their restore started first (the
+ * slow write at scale), and the iptables and nft state are read and planned while it runs. Writes
+ * the same as planIptablesRepair plus `stale`'s script, in an order that is always safe: sets before
+ * the rules that match them, rules before the sets they no longer need.
+ */
+export async function applyIptablesPipelined(
+  run: ProcessRunner,
+  mode: IptablesMode,
+  validate: () => FilterInput | null,
+  observeStaleNft: () => Promise<string | null>,
+): Promise<number> {
+  const seeingSets = ipsetSave(run, OWNED_IPSETS);
+  seeingSets.catch(() => { /* awaited below unless validation throws first */ });
+  const input = validate();
+  const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, parseIpsetSave(await seeingSets));
+  const settingSets = input && ipsetScript ? ipsetRestore(run, ipsetScript) : Promise.resolve();
+  const [save, staleNft] = await settleAll<[string, string | null, void]>([iptablesSave(run, mode), observeStaleNft(), settingSets]);
+  let writes = input && ipsetScript ? 1 : 0;
+  const desired = input ? renderIptables(input) : null;
+  const tables = parseIptablesSave(save);
+  const sections = IPTABLES_TABLES.map((table) => planIptablesTable(table, desired?.[table] ?? null, tables.get(table))).filter((s) => s !== null);
+  const rulesWritten = sections.length > 0 ? iptablesRestore(run, mode, sections.join('')) : Promise.resolve();
+  const nftWritten = staleNft ? nftApply(run, staleNft) : Promise.resolve();
+  await settleAll([rulesWritten, nftWritten]);
+  writes += (sections.length > 0 ? 1 : 0) + (staleNft ? 1 : 0);
   if (!input && ipsetScript) { await ipsetRestore(run, ipsetScript); writes++; }
   return writes;
 }

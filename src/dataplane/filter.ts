@@ -1,12 +1,12 @@
 import type { DesiredFilter } from '../model/desired-state.ts';
-import { validateFilter } from '../plan/filter-input.ts';
+import { validateFilter, type FilterInput } from '../plan/filter-input.ts';
 import { parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop } from '../plan/filter-iptables.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore } from '../plan/filter-ipset.ts';
 import { NFT_FAMILY, NFT_TABLE, parseNftJson, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
 import { detectIptablesMode, iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables } from '../kernel/nft.ts';
-import { observeIptables, repairIptables, type IptablesObservation } from './filter-iptables.ts';
+import { applyIptablesPipelined, describeWrite, observeIptables, planIptablesRepair, runFilterWrites, type FilterWrite, type IptablesObservation } from './filter-iptables.ts';
 
 export type FilterBackend = 'iptables' | 'nftables';
 
@@ -25,6 +25,11 @@ export interface FilterDriver {
    * Invalid input throws FilterInputError before anything is written.
    */
   apply(desired: DesiredFilter | null): Promise<{ writes: number }>;
+  /**
+   * What is not intact compared with the last desired state given to apply, one line per write a
+   * pass would make; nothing is written. Empty when intact or before the first apply.
+   */
+  drift(): Promise<string[]>;
   /** Removes every chain, jump, set and table seaway owns, in both iptables flavours and nft; idempotent. */
   cleanup(): Promise<{ writes: number }>;
   /** Writing process invocations (restore, ipset restore, nft -f) since the driver was made. */
@@ -71,27 +76,45 @@ async function observeNftTable(run: ProcessRunner): Promise<NftObserved | null> 
   return text === null ? null : parseNftJson(text);
 }
 
-function iptablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
+type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterWrite[];
+
+/**
+ * The part both backends share: observe while validating (the tools run while this process
+ * parses 10,000 CIDRs), plan, write; remember the last valid desired state for drift checks.
+ */
+function driverFrom(
+  backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, observe: () => Promise<FilterObservation>, plan: Planner,
+  write?: (validate: () => FilterInput | null) => Promise<number>,
+): FilterDriver {
   let writes = 0;
-  const observe = async (): Promise<FilterObservation> => {
-    const [iptables, nftTable] = await Promise.all([observeIptables(run, mode), observeNftTable(run)]);
-    return { backend: 'iptables', iptables, nftTable };
-  };
+  let last: { input: FilterInput | null } | null = null;
   return {
-    backend: 'iptables',
+    backend,
     iptablesMode: mode,
     get writes() { return writes; },
     observe,
     async apply(desired) {
-      const input = desired ? validateFilter(desired) : null;
-      const seen = await observe();
-      if (seen.backend !== 'iptables') throw new Error('unreachable');
-      let count = await repairIptables(run, input, seen.iptables);
-      // A table left by an earlier run with the nftables backend is stale.
-      const nftScript = planNft(null, seen.nftTable);
-      if (nftScript) { await nftApply(run, nftScript); count++; }
+      const validate = () => {
+        const input = desired ? validateFilter(desired) : null;
+        last = { input };
+        return input;
+      };
+      let count: number;
+      if (write) {
+        count = await write(validate);
+      } else {
+        const seeing = observe();
+        seeing.catch(() => { /* awaited below unless validation throws first */ });
+        const input = validate();
+        count = await runFilterWrites(run, plan(input, await seeing));
+      }
       writes += count;
       return { writes: count };
+    },
+    async drift() {
+      if (last === null) return [];
+      const { input } = last;
+      return plan(input, await observe()).map(describeWrite);
     },
     async cleanup() {
       const count = await cleanupEverything(run);
@@ -101,36 +124,35 @@ function iptablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
   };
 }
 
+function iptablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
+  const observe = async (): Promise<FilterObservation> => {
+    const [iptables, nftTable] = await Promise.all([observeIptables(run, mode), observeNftTable(run)]);
+    return { backend: 'iptables', iptables, nftTable };
+  };
+  return driverFrom('iptables', mode, run, observe, (input, seen) => {
+    const writes = planIptablesRepair(input, seen.iptables);
+    // A table left by an earlier run with the nftables backend is stale.
+    const nftScript = planNft(null, seen.nftTable);
+    if (nftScript) writes.push({ tool: 'nft', script: nftScript });
+    return writes;
+  }, (validate) => applyIptablesPipelined(run, mode, validate, async () => planNft(null, await observeNftTable(run))));
+}
+
 function nftablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
-  let writes = 0;
   const observe = async (): Promise<FilterObservation> => {
     const [nftTable, iptables] = await Promise.all([observeNftTable(run), observeIptables(run, mode)]);
     return { backend: 'nftables', nftTable, iptables, shimNeeded: iptablesFilterCanDrop(iptables.tables) };
   };
-  return {
-    backend: 'nftables',
-    iptablesMode: mode,
-    get writes() { return writes; },
-    observe,
-    async apply(desired) {
-      const input = desired ? validateFilter(desired) : null;
-      const seen = await observe();
-      if (seen.backend !== 'nftables') throw new Error('unreachable');
-      let count = 0;
-      const script = planNft(input ? renderNft(input) : null, seen.nftTable);
-      if (script) { await nftApply(run, script); count++; }
-      // The iptables shim: only the filter table's accepts (and the sets they match), only where an
-      // iptables INPUT/FORWARD could drop; every other seaway iptables chain is stale here.
-      count += await repairIptables(run, seen.shimNeeded ? input : null, seen.iptables, ['filter']);
-      writes += count;
-      return { writes: count };
-    },
-    async cleanup() {
-      const count = await cleanupEverything(run);
-      writes += count;
-      return { writes: count };
-    },
-  };
+  return driverFrom('nftables', mode, run, observe, (input, seen) => {
+    const writes: FilterWrite[] = [];
+    const script = planNft(input ? renderNft(input) : null, seen.nftTable);
+    if (script) writes.push({ tool: 'nft', script });
+    // The iptables shim: only the filter table's accepts (and the sets they match), only where an
+    // iptables INPUT/FORWARD could drop; every other seaway iptables chain is stale here.
+    const shimNeeded = seen.backend === 'nftables' && seen.shimNeeded;
+    writes.push(...planIptablesRepair(shimNeeded ? input : null, seen.iptables, ['filter']));
+    return writes;
+  });
 }
 
 /** Removes seaway's chains and jumps in both iptables flavours, then its ipsets, then its nft table. */
@@ -143,10 +165,8 @@ export async function cleanupEverything(run: ProcessRunner): Promise<number> {
       throw error;
     }
     const tables = parseIptablesSave(text);
-    for (const table of IPTABLES_TABLES) {
-      const script = planIptablesTable(table, null, tables.get(table));
-      if (script) { await iptablesRestore(run, mode, script); count++; }
-    }
+    const sections = IPTABLES_TABLES.map((table) => planIptablesTable(table, null, tables.get(table))).filter((script) => script !== null);
+    if (sections.length > 0) { await iptablesRestore(run, mode, sections.join('')); count++; }
   }
   const ipsetScript = planIpsetRestore(null, parseIpsetSave(await ipsetSave(run, OWNED_IPSETS)));
   if (ipsetScript) { await ipsetRestore(run, ipsetScript); count++; }

@@ -4,7 +4,7 @@ import { validateFilter } from '../../src/plan/filter-input.ts';
 import {
   countForeignRules, iptablesFilterCanDrop, IptablesParseError, parseIptablesSave, planIptablesTable, renderIptables,
 } from '../../src/plan/filter-iptables.ts';
-import { parseIpsetSave, planIpsetRestore, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
+import { hashSizeFor, parseIpsetSave, planIpsetRestore, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
@@ -145,6 +145,16 @@ test('ipset save parsing gives host addresses their /32 and rejects garbage', ()
   assert.deepEqual([...sets.get('SUBMARINER-REMOTECIDRS')!.members], ['10.2.0.0/16', '10.3.1.5/32']);
   assert.throws(() => parseIpsetSave('add X 10.0.0.0/8\n'), (e: unknown) => e instanceof IpsetParseError && /undeclared set X/.test(e.message));
   assert.throws(() => parseIpsetSave('flush\n'), /line 1/);
+});
+
+test('ipset hashes are sized for the members they are created with', () => {
+  assert.equal(hashSizeFor(0), 1024);
+  assert.equal(hashSizeFor(1024), 1024);
+  assert.equal(hashSizeFor(1025), 2048);
+  assert.equal(hashSizeFor(10_000), 16384);
+  assert.equal(hashSizeFor(10_000_000), 262144, 'never beyond maxelem');
+  const script = planIpsetRestore(new Map([['SUBMARINER-REMOTECIDRS', Array.from({ length: 3000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`)]]), new Map());
+  assert.match(script!, /^create SUBMARINER-REMOTECIDRS hash:net family inet hashsize 4096 maxelem 262144\n/);
 });
 
 test('ipset plans add and delete the difference, create missing sets, and destroy on removal', () => {

@@ -1,0 +1,194 @@
+/**
+ * Benchmark: seaway's packet filter at 1,000 remote clusters x 10 subnets. For each backend, in
+ * fresh network namespaces in the same run: seaway's full apply from empty (observe, plan, write)
+ * next to the bare kernel tools loading the same rules and sets (`ipset restore` + one
+ * `iptables-restore`, or one `nft -f`), as a ratio (goal: within 1.3x); then a pass with nothing
+ * to change (time, and its writes: goal 0), one cluster's subnets changed, and a drift check.
+ *
+ *   node test/bench/filter.ts [--clusters 1000] [--subnets 10] [--trials 5]
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { run } from '../../src/kernel/exec.ts';
+import { createFilterDriver, type FilterBackend } from '../../src/dataplane/filter.ts';
+import type { IptablesMode, ProcessRunner } from '../../src/kernel/iptables.ts';
+import type { DesiredFilter } from '../../src/model/desired-state.ts';
+import { validateFilter } from '../../src/plan/filter-input.ts';
+import { IPTABLES_TABLES, renderIptables } from '../../src/plan/filter-iptables.ts';
+import { planIpsetRestore, renderIpsets } from '../../src/plan/filter-ipset.ts';
+import { renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
+import { median, percentile } from './stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    clusters: { type: 'string', default: '1000' },
+    subnets: { type: 'string', default: '10' },
+    trials: { type: 'string', default: '5' },
+    inside: { type: 'string' },
+  },
+});
+const clusters = Number(values.clusters);
+const subnetsPerCluster = Number(values.subnets);
+const trials = Number(values.trials);
+
+/** Remote cluster c's subnet s: distinct /24s in 100.64.0.0/10 onwards, none covering another. */
+function remoteCidrs(changedCluster = -1): string[] {
+  const cidrs: string[] = [];
+  for (let c = 0; c < clusters; c++) {
+    for (let s = 0; s < subnetsPerCluster; s++) {
+      const i = c * subnetsPerCluster + s;
+      cidrs.push(c === changedCluster ? `172.16.${s}.0/24` : `100.${64 + (i >> 8)}.${i & 255}.0/24`);
+    }
+  }
+  return cidrs;
+}
+
+const desired = (changedCluster = -1): DesiredFilter => ({
+  localCidrs: ['10.1.0.0/16', '10.101.0.0/16'],
+  remoteCidrs: remoteCidrs(changedCluster),
+  cniAddress: '10.1.1.1',
+  vxlanDevice: 'vx-submariner',
+  vxlanPort: 4800,
+  mssClamp: { mode: 'pmtu' },
+});
+
+type Variant = { name: string; backend: FilterBackend; mode: IptablesMode };
+const VARIANTS: Variant[] = [
+  { name: 'iptables (nft flavour)', backend: 'iptables', mode: 'nft' },
+  { name: 'iptables (legacy flavour)', backend: 'iptables', mode: 'legacy' },
+  { name: 'nftables', backend: 'nftables', mode: 'nft' },
+];
+
+/** The same rules and sets the driver writes, as the kernel tools' own input, one invocation per tool. */
+function bareScripts(variant: Variant): { file: string; args: string[]; input: string }[] {
+  const input = validateFilter(desired());
+  if (variant.backend === 'nftables') return [{ file: 'nft', args: ['-f', '-'], input: renderNftTable(renderNft(input)) }];
+  const rendered = renderIptables(input);
+  const tables = IPTABLES_TABLES.map((table) => {
+    const plan = rendered[table];
+    const lines = [`*${table}`, ...plan.chains.map((c) => `:${c.name} - [0:0]`)];
+    for (const j of plan.jumps) lines.push(`-I ${j.hook} 1 -j ${j.chain}`);
+    for (const c of plan.chains) lines.push(...c.rules);
+    return `${lines.join('\n')}\nCOMMIT\n`;
+  }).join('');
+  return [
+    { file: 'ipset', args: ['-exist', 'restore'], input: planIpsetRestore(renderIpsets(input), new Map())! },
+    { file: `iptables-${variant.mode}-restore`, args: ['--noflush'], input: tables },
+  ];
+}
+
+interface TrialResult {
+  ms: number;
+  noChangeMs?: number;
+  noChangeWrites?: number;
+  oneClusterMs?: number;
+  oneClusterWrites?: number;
+  observeMs?: number;
+}
+
+/** Runs inside a fresh namespace: times the work in this process, prints one JSON line. */
+async function inside(spec: string): Promise<void> {
+  const [which, index] = spec.split(':');
+  const variant = VARIANTS[Number(index)]!;
+  if (which === 'bare') {
+    const scripts = bareScripts(variant);
+    const start = performance.now();
+    for (const s of scripts) await run(s.file, s.args, { input: s.input });
+    console.log(JSON.stringify({ ms: performance.now() - start } satisfies TrialResult));
+    return;
+  }
+  let writingCalls = 0;
+  const counting: ProcessRunner = (file, args, options) => {
+    if (/-restore$/.test(file) || (file === 'nft' && args.includes('-f')) || (file === 'ipset' && args.includes('restore'))) writingCalls++;
+    return run(file, args, options);
+  };
+  const full = desired();
+  const changed = desired(0);
+  const driver = await createFilterDriver(variant.backend, { run: counting, iptablesMode: variant.mode });
+  let start = performance.now();
+  await driver.apply(full);
+  const ms = performance.now() - start;
+  writingCalls = 0;
+  start = performance.now();
+  const noChange = await driver.apply(full);
+  const noChangeMs = performance.now() - start;
+  if (noChange.writes !== writingCalls) throw new Error(`driver counted ${noChange.writes} writes, the runner saw ${writingCalls}`);
+  const noChangeWrites = writingCalls;
+  writingCalls = 0;
+  start = performance.now();
+  await driver.apply(changed);
+  const oneClusterMs = performance.now() - start;
+  const oneClusterWrites = writingCalls;
+  start = performance.now();
+  await driver.observe();
+  const observeMs = performance.now() - start;
+  console.log(JSON.stringify({ ms, noChangeMs, noChangeWrites, oneClusterMs, oneClusterWrites, observeMs } satisfies TrialResult));
+}
+
+/** What the namespace holds afterwards, to check both sides loaded the same thing. */
+async function loaded(ns: string, variant: Variant): Promise<{ members: number; rules: number }> {
+  const exec = (file: string, args: string[]) => run('ip', ['netns', 'exec', ns, file, ...args]);
+  if (variant.backend === 'nftables') {
+    const text = (await exec('nft', ['list', 'table', 'ip', 'seaway'])).stdout;
+    const members = (text.match(/\d+\.\d+\.\d+\.\d+\/\d+/g) ?? []).filter((c) => !c.startsWith('240.')).length;
+    return { members, rules: text.split('\n').filter((l) => /(accept|snat|maxseg)/.test(l) && !l.includes('policy')).length };
+  }
+  const sets = (await exec('ipset', ['save'])).stdout.split('\n').filter((l) => l.startsWith('add ')).length;
+  const rules = (await exec(`iptables-${variant.mode}-save`, [])).stdout.split('\n').filter((l) => l.startsWith('-A SUBMARINER-')).length;
+  return { members: sets, rules };
+}
+
+async function trial(variant: Variant, index: number, which: 'bare' | 'seaway'): Promise<TrialResult & { members: number; rules: number }> {
+  const ns = `swg-bench-${randomBytes(3).toString('hex')}`;
+  try {
+    await run('ip', ['netns', 'add', ns]);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const out = await run('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url),
+      '--inside', `${which}:${index}`, '--clusters', String(clusters), '--subnets', String(subnetsPerCluster)]);
+    const result = JSON.parse(out.stdout.trim().split('\n').pop()!) as TrialResult;
+    return { ...result, ...(await loaded(ns, variant)) };
+  } finally {
+    await run('ip', ['netns', 'del', ns], { allowFailure: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (values.inside) return inside(values.inside);
+  if (process.getuid?.() !== 0) throw new Error('the filter benchmark needs root (it creates network namespaces)');
+  for (const tool of ['ip', 'ipset', 'iptables-nft-restore', 'iptables-legacy-restore', 'nft']) {
+    if ((await run('sh', ['-c', 'command -v "$1"', 'sh', tool], { allowFailure: true })).code !== 0) {
+      throw new Error(`missing ${tool}: apt-get install --no-install-recommends iproute2 ipset iptables nftables`);
+    }
+  }
+  const subnets = clusters * subnetsPerCluster;
+  const fmt = (ms: number) => `${ms.toFixed(1).padStart(7)} ms`;
+  console.log(`filter benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${subnets} remote CIDRs, ${trials} trials each, medians (fresh namespace per run)`);
+  let worst = 0;
+  for (const [index, variant] of VARIANTS.entries()) {
+    const bare: number[] = [], seaway: TrialResult[] = [];
+    for (let t = 0; t < trials; t++) {
+      // Alternate the order so neither side always runs on a warmer machine.
+      const order = t % 2 === 0 ? (['bare', 'seaway'] as const) : (['seaway', 'bare'] as const);
+      for (const which of order) {
+        const result = await trial(variant, index, which);
+        if (result.members !== subnets + 2) throw new Error(`${variant.name} ${which}: ${result.members} set members loaded, expected ${subnets + 2}`);
+        if (which === 'bare') bare.push(result.ms);
+        else seaway.push(result);
+      }
+    }
+    const pick = (key: keyof TrialResult) => seaway.map((r) => r[key] as number);
+    const ratio = median(pick('ms')) / median(bare);
+    worst = Math.max(worst, ratio);
+    const baseline = variant.backend === 'nftables' ? 'nft -f' : `ipset restore + iptables-${variant.mode}-restore`;
+    console.log(`\n  ${variant.name}`);
+    console.log(`    bare ${baseline.padEnd(40)} ${fmt(median(bare))}`);
+    console.log(`    seaway full apply from empty ${''.padEnd(16)} ${fmt(median(pick('ms')))}  ratio ${ratio.toFixed(2)}x (goal <= 1.3x)  p95 ${fmt(percentile(pick('ms'), 95))}`);
+    console.log(`    seaway no-change pass ${''.padEnd(23)} ${fmt(median(pick('noChangeMs')))}  writes ${Math.max(...pick('noChangeWrites'))} (goal 0)`);
+    console.log(`    one cluster's 10 subnets replaced ${''.padEnd(11)} ${fmt(median(pick('oneClusterMs')))}  writes ${median(pick('oneClusterWrites'))}`);
+    console.log(`    drift check (observe only) ${''.padEnd(18)} ${fmt(median(pick('observeMs')))}`);
+  }
+  console.log(`\nworst full-apply ratio ${worst.toFixed(2)}x (goal <= 1.3x)`);
+}
+
+await main();
