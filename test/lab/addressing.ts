@@ -127,9 +127,11 @@ export function resolveOptions(input: Partial<LabOptions> & { prefix: string }):
   if (typeof cniInterface !== 'string' || !INTERFACE_PATTERN.test(cniInterface) || cniInterface === 'eth0' || cniInterface === 'eth1' || cniInterface === 'lo') {
     throw new Error(`cniInterface ${JSON.stringify(cniInterface)} is not a usable interface name (1-15 characters of letters, digits, . _ -; not lo, eth0 or eth1)`);
   }
-  if (typeof merged.endpoints !== 'boolean') throw new Error(`endpoints must be true or false, got ${JSON.stringify(merged.endpoints)}`);
   const gateways = validateCount('gateways', merged.gateways, 0, nodes);
-  if (merged.endpoints && gateways < 1) {
+  // By default a lab without gateways simply has no Endpoints; asking for them explicitly is an error.
+  const endpoints = input.endpoints === undefined ? gateways >= 1 : input.endpoints;
+  if (typeof endpoints !== 'boolean') throw new Error(`endpoints must be true or false, got ${JSON.stringify(endpoints)}`);
+  if (endpoints && gateways < 1) {
     throw new Error('endpoints need a gateway-capable node (gateways >= 1): the Endpoint names node 1 and its WAN address; use --no-endpoints for a lab without gateways');
   }
   return {
@@ -141,7 +143,7 @@ export function resolveOptions(input: Partial<LabOptions> & { prefix: string }):
     nodeReadyDelay: validateDelay('nodeReadyDelay', merged.nodeReadyDelay),
     cniDelay: merged.cniDelay === null ? null : validateDelay('cniDelay', merged.cniDelay),
     cniInterface,
-    endpoints: merged.endpoints,
+    endpoints,
   };
 }
 

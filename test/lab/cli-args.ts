@@ -64,7 +64,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
       nodeReadyDelay: seconds('node-ready-delay', values['node-ready-delay']),
       cniDelay,
       cniInterface: values['cni-interface'],
-      endpoints: !values['no-endpoints'],
+      endpoints: values['no-endpoints'] ? false : undefined,
     };
     resolveOptions(options);
     return { command: 'up', options: { ...options, agents: !values['no-agents'], wait: values.wait ?? false }, json: values.json ?? false };

@@ -30,7 +30,7 @@ describe('lab CLI arguments', () => {
     assert.equal(parsed.options.agents, true);
     assert.equal(parsed.options.wait, false);
     assert.equal(parsed.options.cniDelay, null);
-    assert.equal(parsed.options.endpoints, true);
+    assert.equal(parsed.options.endpoints, undefined, 'Endpoints by default (when there is a gateway)');
     assert.equal(parsed.options.clusters, undefined, 'unset flags leave the library defaults');
   });
 
@@ -221,9 +221,10 @@ describe('Submariner objects and WAN routes', () => {
     assert.ok(!(topologyPhases(bare)[1] ?? []).some((b) => b.lines.some((l) => l.includes('lookup main'))), 'endpoints: false adds no WAN routes');
   });
 
-  it('endpoints need a gateway-capable node 1', () => {
-    assert.throws(() => planLab({ prefix: 'swb5', gateways: 0 }), /endpoints need a gateway-capable node.*--no-endpoints/);
-    assert.equal(planLab({ prefix: 'swb5', gateways: 0, endpoints: false }).options.endpoints, false);
+  it('endpoints need a gateway-capable node 1 (and default to off without one)', () => {
+    assert.throws(() => planLab({ prefix: 'swb5', gateways: 0, endpoints: true }), /endpoints need a gateway-capable node.*--no-endpoints/);
+    assert.equal(planLab({ prefix: 'swb5', gateways: 0 }).options.endpoints, false, 'without gateways the default is no Endpoints');
+    assert.equal(planLab({ prefix: 'swb5' }).options.endpoints, true);
     assert.throws(() => planLab({ prefix: 'swb5', endpoints: 'yes' as unknown as boolean }), /endpoints must be true or false/);
   });
 });
