@@ -17,6 +17,7 @@ import { createRoutingDataplane } from './dataplane/routing-dataplane.ts';
 import { createFilterDriver } from './dataplane/filter.ts';
 import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
 import { createSnapshotInformers } from './k8s/snapshot-informers.ts';
+import { createEventRecorder } from './k8s/event-recorder.ts';
 import { startReconcileLoop } from './reconcile/loop.ts';
 import { createPass, PROGRAMMED } from './reconcile/pass.ts';
 import { join } from 'node:path';
@@ -100,6 +101,9 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
   const filter = await createFilterDriver(config.filterBackend, { run: runProcess });
   logger.info({ backend: filter.backend, iptablesMode: filter.iptablesMode }, 'packet filter backend chosen');
   const informers = createSnapshotInformers(kubeConfig, config.namespace, { logger, onApiError: (op) => metrics.apiErrors.inc({ operation: op }) });
+  const events = createEventRecorder(kubeConfig, {
+    component: 'seaway', host: config.nodeName, logger, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
+  });
   const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
   const loop = startReconcileLoop({
     logger,
@@ -111,6 +115,7 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
       snapshot: () => informers.snapshot(),
       nodeReady: () => init.nodeReady(),
       cniInterface: () => init.cniInterface(),
+      events,
     }),
   });
   informers.onChange(() => loop.trigger('API objects changed'));
@@ -130,6 +135,7 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
   ownedEvents.close();
   await loop.stop();
   await informers.stop();
+  await events.flush();
   rtnl.close();
   await init.stop();
   interfaceEvents.close();

@@ -10,6 +10,8 @@ import { readNodeFacts } from '../dataplane/node-facts.ts';
 import { planNode, type Plan } from '../plan/node-plan.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { CniInterface } from '../init/cni-tracker.ts';
+import type { EventRecorder, InvolvedObject } from '../k8s/event-recorder.ts';
+import type { EndpointRef } from '../model/endpoint-set.ts';
 
 export const PROGRAMMED = 'programmed';
 
@@ -25,7 +27,14 @@ export interface PassDeps {
   snapshot: () => Snapshot;
   nodeReady: () => boolean;
   cniInterface: () => CniInterface | null;
+  /** Kubernetes Events on rejected and duplicate Endpoints, once per change, like the log lines. */
+  events?: Pick<EventRecorder, 'warning'>;
 }
+
+export const EVENT_REJECTED = 'EndpointRejected';
+export const EVENT_DUPLICATE = 'DuplicateEndpoint';
+
+const endpointObject = (ref: EndpointRef): InvolvedObject => ({ apiVersion: 'submariner.io/v1', kind: 'Endpoint', ...ref });
 
 /**
  * One reconcile pass: (snapshot, kernel facts) -> plan -> drivers. Programming waits for the
@@ -43,12 +52,18 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
       const key = `rejected/${r.endpoint.uid}/${r.endpoint.resourceVersion}/${r.reason}`;
       current.add(key);
-      if (!reported.has(key)) logger.warn({ endpoint: `${r.endpoint.namespace}/${r.endpoint.name}`, cluster: r.cluster, reason: r.reason, message: r.message }, 'Endpoint rejected');
+      if (!reported.has(key)) {
+        logger.warn({ endpoint: `${r.endpoint.namespace}/${r.endpoint.name}`, cluster: r.cluster, reason: r.reason, message: r.message }, 'Endpoint rejected');
+        deps.events?.warning(endpointObject(r.endpoint), EVENT_REJECTED, `${r.reason}: ${r.message}; its subnets are not routed`);
+      }
     }
     for (const d of plan.duplicates) {
       const key = `duplicate/${d.endpoint.uid}/${d.winner.uid}`;
       current.add(key);
-      if (!reported.has(key)) logger.warn({ endpoint: `${d.endpoint.namespace}/${d.endpoint.name}`, cluster: d.cluster, newer: d.winner.name }, 'several Endpoints for one cluster; the newest is used');
+      if (!reported.has(key)) {
+        logger.warn({ endpoint: `${d.endpoint.namespace}/${d.endpoint.name}`, cluster: d.cluster, newer: d.winner.name }, 'several Endpoints for one cluster; the newest is used');
+        deps.events?.warning(endpointObject(d.endpoint), EVENT_DUPLICATE, `cluster "${d.cluster}" has a newer Endpoint ${d.winner.namespace}/${d.winner.name}, which is used; this one is ignored`);
+      }
     }
     for (const n of plan.notes) {
       const key = `note/${n.code}/${n.message}`;

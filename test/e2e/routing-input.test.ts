@@ -1,0 +1,165 @@
+/**
+ * Bad Endpoints in the lab: for each rejection reason, an Endpoint is created through the API; no route is ever
+ * installed for its prefixes (an `ip monitor route` runs in both nodes for the whole test), the good Endpoint stays
+ * programmed, each agent logs the rejection once, counts it in seaway_rejected_endpoints{reason}, and posts one
+ * Kubernetes Event on the Endpoint. Several Endpoints for one cluster: the newest wins and the older is reported.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, CustomObjectsApi } from '@kubernetes/client-node';
+import { requireTools } from '../helpers/prereq.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { labDown, labUp } from '../lab/lab.ts';
+import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
+import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
+import { agentLog, agentMetrics, metricValue, nodeRouting, readyAgents, remoteSpec, submarinerApi } from './routing-support.ts';
+
+const PREFIX = `swf${randomBytes(2).toString('hex')}`;
+const GOOD = '172.20.0.0/16';
+
+interface BadCase {
+  reason: string;
+  name: string;
+  /** Prefixes the Endpoint lists that must never reach the kernel. */
+  prefixes: string[];
+  spec: Record<string, unknown>;
+}
+
+const many = Array.from({ length: 65 }, (_, i) => `10.57.${i}.0/24`);
+const CASES: BadCase[] = [
+  { reason: 'malformed', name: 'bad-malformed', prefixes: ['10.50.0.0/16'], spec: remoteSpec('bad-malformed', '10.50.0.0/16') },
+  { reason: 'invalid-ip', name: 'bad-invalid-ip', prefixes: ['10.49.0.0/16'], spec: remoteSpec('bad-invalid-ip', ['10.49.0.0/16'], { private_ip: '10.0.0.300' }) },
+  { reason: 'invalid-cidr', name: 'bad-invalid-cidr', prefixes: ['10.51.0.0/16'], spec: remoteSpec('bad-invalid-cidr', ['10.51.0.0/16', '10.51.300.0/24']) },
+  { reason: 'ipv6-unsupported', name: 'bad-ipv6', prefixes: ['10.52.0.0/16'], spec: remoteSpec('bad-ipv6', ['10.52.0.0/16', 'fd00:52::/64']) },
+  { reason: 'default-route', name: 'bad-default', prefixes: ['10.53.0.0/16', '0.0.0.0/0'], spec: remoteSpec('bad-default', ['10.53.0.0/16', '0.0.0.0/0']) },
+  { reason: 'too-broad', name: 'bad-broad', prefixes: ['10.54.0.0/16', '12.0.0.0/7'], spec: remoteSpec('bad-broad', ['10.54.0.0/16', '12.0.0.0/7']) },
+  { reason: 'reserved-range', name: 'bad-reserved', prefixes: ['10.48.0.0/16', '169.254.0.0/16'], spec: remoteSpec('bad-reserved', ['10.48.0.0/16', '169.254.0.0/16']) },
+  { reason: 'overlaps-local', name: 'bad-local', prefixes: ['10.55.0.0/16', '10.1.5.0/24'], spec: remoteSpec('bad-local', ['10.55.0.0/16', '10.1.5.0/24']) },
+  { reason: 'overlaps-node-network', name: 'bad-node-net', prefixes: ['10.56.0.0/16', '192.168.1.128/25'], spec: remoteSpec('bad-node-net', ['10.56.0.0/16', '192.168.1.128/25']) },
+  { reason: 'too-many-subnets', name: 'bad-many', prefixes: many, spec: remoteSpec('bad-many', many) },
+  { reason: 'overlaps-other-endpoint', name: 'bad-overlap', prefixes: ['10.47.0.0/16', '172.20.5.0/24'], spec: remoteSpec('bad-overlap', ['10.47.0.0/16', '172.20.5.0/24']) },
+];
+
+/** `ip` prints 0.0.0.0/0 as "default". */
+const prefixOf = (line: string) => { const first = line.split(' ')[0] ?? ''; return first === 'default' ? '0.0.0.0/0' : first; };
+
+/** Records every route the kernel adds in a namespace, for the whole test. */
+function monitorRoutes(namespace: string): { lines: () => string[]; stop: () => Promise<void> } {
+  const child: ChildProcess = spawn('ip', ['-n', namespace, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return {
+    lines: () => text.split('\n').filter(Boolean),
+    async stop() { child.kill('SIGTERM'); await exited; },
+  };
+}
+
+describe('bad Endpoints in the lab (issue 4)', () => {
+  let lab: LabStatus;
+  let cluster: ClusterStatus;
+  let gateway: NodeStatus;
+  let worker: NodeStatus;
+  let api: ReturnType<typeof submarinerApi>;
+  const monitors: Array<ReturnType<typeof monitorRoutes>> = [];
+
+  const goodProgrammed = async () => {
+    const [w, g] = await Promise.all([nodeRouting(worker.namespace), nodeRouting(gateway.namespace)]);
+    return w.table100.some((r) => r.startsWith(`${GOOD} via`)) && g.table150.some((r) => r.startsWith(`${GOOD} dev`));
+  };
+
+  before(async () => {
+    requireTools('ip', 'iptables', 'sysctl');
+    lab = await labUp({ prefix: PREFIX, clusters: 1, nodes: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true, agentEnv: { SEAWAY_LOG_LEVEL: 'debug' } });
+    cluster = lab.clusters[0] as ClusterStatus;
+    [gateway, worker] = cluster.nodes as [NodeStatus, NodeStatus];
+    for (const node of cluster.nodes) monitors.push(monitorRoutes(node.namespace));
+    await readyAgents(lab);
+    api = submarinerApi(cluster);
+    await api.create('good', remoteSpec('good', [GOOD]));
+    await waitFor('the good Endpoint programmed on both nodes', goodProgrammed, { timeoutMs: 10_000 });
+  });
+
+  after(async () => {
+    await Promise.all(monitors.map((m) => m.stop()));
+    await labDown(PREFIX);
+  });
+
+  it('each rejection reason: no route for its prefixes, the good Endpoint stays, a metric, one log line and one Event per node', async () => {
+    for (const c of CASES) {
+      await api.create(c.name, c.spec);
+      await Promise.all(cluster.nodes.map((node) => waitFor(`${node.name}: seaway_rejected_endpoints{reason="${c.reason}"} 1`, async () =>
+        metricValue(await agentMetrics(node), `seaway_rejected_endpoints{reason="${c.reason}"}`) === 1, { timeoutMs: 10_000 })));
+      assert.equal(await goodProgrammed(), true, `after ${c.name} the good Endpoint must still be routed`);
+    }
+    // One more change, so every rejection has lived through several passes before the log is counted.
+    const custom = api.kubeConfig.makeApiClient(CustomObjectsApi);
+    await custom.patchNamespacedCustomObject({ group: 'submariner.io', version: 'v1', namespace: SUBMARINER_NAMESPACE, plural: 'endpoints', name: 'good', body: { metadata: { labels: { touched: 'yes' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    for (const node of cluster.nodes) {
+      await waitFor(`${node.name}: a pass after the last change`, async () => {
+        const log = await agentLog(node);
+        const lastBad = log.findLastIndex((l) => l.msg === 'Endpoint rejected');
+        return log.slice(lastBad + 1).filter((l) => l.msg === 'reconcile pass').length >= 2;
+      }, { timeoutMs: 10_000 });
+    }
+
+    const core = api.kubeConfig.makeApiClient(CoreV1Api);
+    const events = (await core.listNamespacedEvent({ namespace: SUBMARINER_NAMESPACE })).items;
+    const allPrefixes = new Set(CASES.flatMap((c) => c.prefixes));
+    for (const node of cluster.nodes) {
+      const log = await agentLog(node);
+      const routing = await nodeRouting(node.namespace);
+      for (const c of CASES) {
+        const lines = log.filter((l) => l.msg === 'Endpoint rejected' && l.endpoint === `${SUBMARINER_NAMESPACE}/${c.name}`);
+        assert.equal(lines.length, 1, `${node.name}: ${c.name} logged ${lines.length} times`);
+        assert.equal(lines[0]?.reason, c.reason, `${node.name}: ${c.name}`);
+        const posted = events.filter((e) => e.involvedObject.name === c.name && e.reportingInstance === node.name);
+        assert.equal(posted.length, 1, `${node.name}: ${posted.length} Events on ${c.name}`);
+        assert.equal(posted[0]?.reason, 'EndpointRejected');
+        assert.equal(posted[0]?.type, 'Warning');
+        assert.equal(posted[0]?.reportingComponent, 'seaway');
+        assert.equal(posted[0]?.involvedObject.kind, 'Endpoint');
+        assert.equal(posted[0]?.involvedObject.apiVersion, 'submariner.io/v1');
+        assert.ok(posted[0]?.message?.startsWith(`${c.reason}: `), posted[0]?.message);
+      }
+      const installed = [...routing.table100, ...routing.table150].map(prefixOf);
+      assert.deepEqual(installed.filter((p) => allPrefixes.has(p)), [], `${node.name} has a rejected prefix`);
+      assert.ok(installed.includes(GOOD), `${node.name} routes the good Endpoint`);
+    }
+  });
+
+  it('several Endpoints for one cluster: the newest wins, the older one is reported once (log, metric, Event)', async () => {
+    await api.create('dup-a', remoteSpec('dup', ['10.58.0.0/16']));
+    await waitFor('dup-a routed', async () => (await nodeRouting(worker.namespace)).table100.some((r) => r.startsWith('10.58.0.0/16 ')), { timeoutMs: 10_000 });
+    // Creation timestamps have one-second resolution; on a tie the greater name wins, so dup-b wins either way.
+    await api.create('dup-b', remoteSpec('dup', ['10.59.0.0/16']));
+    for (const node of cluster.nodes) {
+      await waitFor(`${node.name}: 10.59.0.0/16 instead of 10.58.0.0/16`, async () => {
+        const r = await nodeRouting(node.namespace);
+        const routes = [...r.table100, ...r.table150].map((x) => x.split(' ')[0]);
+        return routes.includes('10.59.0.0/16') && !routes.includes('10.58.0.0/16');
+      }, { timeoutMs: 10_000 });
+      await waitFor(`${node.name}: seaway_duplicate_endpoints 1`, async () => metricValue(await agentMetrics(node), 'seaway_duplicate_endpoints') === 1, { timeoutMs: 5000 });
+      const lines = (await agentLog(node)).filter((l) => typeof l.msg === 'string' && l.msg.startsWith('several Endpoints') && l.endpoint === `${SUBMARINER_NAMESPACE}/dup-a`);
+      assert.equal(lines.length, 1, `${node.name}: ${lines.length} log lines`);
+    }
+    const core = api.kubeConfig.makeApiClient(CoreV1Api);
+    await waitFor('one DuplicateEndpoint Event per node on dup-a', async () => {
+      const events = (await core.listNamespacedEvent({ namespace: SUBMARINER_NAMESPACE, fieldSelector: 'involvedObject.name=dup-a' })).items;
+      const reasons = events.map((e) => `${e.reportingInstance} ${e.reason}`).sort();
+      return JSON.stringify(reasons) === JSON.stringify(cluster.nodes.map((n) => `${n.name} DuplicateEndpoint`).sort());
+    }, { timeoutMs: 5000 });
+  });
+
+  it('no rejected prefix was ever installed, not even for a moment (ip monitor route on both nodes)', () => {
+    const prefixes = new Set(CASES.flatMap((c) => c.prefixes));
+    for (const monitor of monitors) {
+      const added = monitor.lines().filter((l) => !l.startsWith('Deleted')).map(prefixOf);
+      assert.ok(added.includes(GOOD), 'the monitor saw the good route being added (it works)');
+      assert.deepEqual(added.filter((p) => prefixes.has(p)), []);
+    }
+  });
+});
