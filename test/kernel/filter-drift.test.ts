@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runInsideNetns } from '../helpers/in-netns.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { run } from '../../src/kernel/exec.ts';
+import { createFilterDriver } from '../../src/dataplane/filter.ts';
+import { watchFilterDrift } from '../../src/dataplane/filter-drift-watch.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { recordingRunner, resetNamespace, SAMPLE } from './filter-support.ts';
+
+await runInsideNetns(import.meta.url, 'e-drift');
+requireTools('iptables-legacy', 'iptables-nft', 'ipset', 'nft');
+
+test('drift() is empty before the first apply and while intact, names what drifted, and never writes', async () => {
+  await resetNamespace();
+  try {
+    const rec = recordingRunner();
+    const driver = await createFilterDriver('iptables', { run: rec.run, iptablesMode: 'nft' });
+    assert.deepEqual(await driver.drift(), [], 'nothing applied yet: nothing to compare with');
+    await driver.apply(SAMPLE);
+    assert.deepEqual(await driver.drift(), []);
+    await run('iptables-nft', ['-t', 'nat', '-I', 'POSTROUTING', '1', '-j', 'MASQUERADE']);
+    await run('ipset', ['del', 'SUBMARINER-REMOTECIDRS', '10.2.0.0/16']);
+    rec.reset();
+    const drift = await driver.drift();
+    assert.deepEqual(rec.writes(), [], 'a drift check only reads');
+    assert.equal(drift.length, 2);
+    assert.match(drift[0]!, /^ipset restore: add SUBMARINER-REMOTECIDRS 10\.2\.0\.0\/16$/);
+    assert.match(drift[1]!, /^iptables-nft-restore: \*nat; -D POSTROUTING -j SUBMARINER-POSTROUTING; -I POSTROUTING 1 -j SUBMARINER-POSTROUTING$/);
+    assert.deepEqual(await driver.apply(SAMPLE), { writes: 2 });
+    assert.deepEqual(await driver.drift(), []);
+  } finally {
+    await resetNamespace();
+  }
+});
+
+test('nftables: a FORWARD DROP policy set after seaway started shows as drift (the iptables shim is missing)', async () => {
+  await resetNamespace();
+  try {
+    const driver = await createFilterDriver('nftables', { run, iptablesMode: 'nft' });
+    await driver.apply(SAMPLE);
+    assert.deepEqual(await driver.drift(), []);
+    await run('iptables-nft', ['-P', 'FORWARD', 'DROP']);
+    const drift = await driver.drift();
+    assert.ok(drift.some((line) => /^iptables-nft-restore: \*filter; :SUBMARINER-INPUT/.test(line)), drift.join('\n'));
+    await driver.apply(SAMPLE);
+    assert.deepEqual(await driver.drift(), []);
+  } finally {
+    await resetNamespace();
+  }
+});
+
+for (const backend of ['iptables', 'nftables'] as const) {
+  test(`${backend}: with the drift watch waking a repair, each kind of drift is repaired within 5 s`, async () => {
+    await resetNamespace();
+    const driver = await createFilterDriver(backend, { run, iptablesMode: 'nft' });
+    await driver.apply(SAMPLE);
+    // The reconcile loop in miniature: a drift report runs one apply.
+    let repairing = Promise.resolve();
+    const watch = watchFilterDrift(driver, { intervalMs: 2000, onDrift: () => { repairing = repairing.then(() => driver.apply(SAMPLE)).then(() => {}); } });
+    const drifts: [string, string[]][] = backend === 'iptables'
+      ? [
+          ['jump deleted', ['iptables-nft', '-t', 'nat', '-D', 'POSTROUTING', '-j', 'SUBMARINER-POSTROUTING']],
+          ['masquerade inserted ahead of the jump', ['iptables-nft', '-t', 'nat', '-I', 'POSTROUTING', '1', '-s', '10.1.0.0/16', '!', '-d', '10.1.0.0/16', '-j', 'MASQUERADE']],
+          ['chain flushed', ['iptables-nft', '-F', 'SUBMARINER-FORWARD']],
+          ['set emptied', ['ipset', 'flush', 'SUBMARINER-LOCALCIDRS']],
+        ]
+      : [
+          ['table deleted', ['nft', 'delete', 'table', 'ip', 'seaway']],
+          ['chain flushed', ['nft', 'flush', 'chain', 'ip', 'seaway', 'nat_postrouting']],
+          ['set emptied', ['nft', 'flush', 'set', 'ip', 'seaway', 'remotecidrs']],
+        ];
+    try {
+      for (const [kind, command] of drifts) {
+        await run(command[0]!, command.slice(1));
+        const start = performance.now();
+        assert.notDeepEqual(await driver.drift(), [], `${kind}: drifted`);
+        await waitFor(`${kind} repaired`, async () => (await driver.drift()).length === 0, { timeoutMs: 5000, intervalMs: 50 });
+        const ms = performance.now() - start;
+        assert.ok(ms < 5000, `${kind}: repaired after ${ms.toFixed(0)} ms`);
+      }
+    } finally {
+      await watch.close();
+      await repairing;
+      await resetNamespace();
+    }
+  });
+}
