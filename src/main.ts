@@ -16,6 +16,7 @@ import { run as runProcess } from './kernel/exec.ts';
 import { createRoutingDataplane } from './dataplane/routing-dataplane.ts';
 import { createFilterDriver } from './dataplane/filter.ts';
 import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
+import { FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } from './dataplane/filter-drift-watch.ts';
 import { createSnapshotInformers } from './k8s/snapshot-informers.ts';
 import { createEventRecorder } from './k8s/event-recorder.ts';
 import { startReconcileLoop } from './reconcile/loop.ts';
@@ -121,6 +122,12 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
   informers.onChange(() => loop.trigger('API objects changed'));
   init.onChange(() => loop.trigger('init state changed'));
   const ownedEvents = watchOwnedObjects((reason) => loop.trigger(reason));
+  // Packet filters send no change events: a read-only check every 2 s wakes the loop on drift.
+  const filterDrift = watchFilterDrift(filter, {
+    intervalMs: FILTER_DRIFT_INTERVAL_MS,
+    onDrift: (drift) => { logger.info({ drift }, 'packet filter drifted'); loop.trigger('packet filter drift'); },
+    onError: (error) => logger.warn({ err: error.message }, 'packet filter drift check failed'),
+  });
   informers.start();
   loop.trigger('start');
 
@@ -133,6 +140,7 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
   logger.info({ signal }, 'stopping; the datapath is left in place (run `seaway cleanup` to remove it)');
   clearInterval(heartbeat);
   ownedEvents.close();
+  await filterDrift.close();
   await loop.stop();
   await informers.stop();
   await events.flush();
