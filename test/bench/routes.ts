@@ -1,0 +1,265 @@
+/**
+ * Benchmark (issue 4): 1,000 remote clusters x 10 subnets through the real planner and routing dataplane
+ * (facts from the kernel, plan, observe, diff, pipelined rtnetlink apply), each trial in a fresh network
+ * namespace set up like a lab worker node, next to `ip -batch` installing the same objects (vx-submariner, its
+ * address, rule 100 and the 10,000 routes) in another fresh namespace, in the same run. Also: seaway's bare
+ * rtnetlink batch of the same routes, a pass with nothing to change (time and kernel writes), the writes when
+ * one Endpoint's subnets change, and resident memory. Medians over the trials.
+ *
+ *   npm run bench -- routes            node test/bench/routes.ts [--clusters 1000] [--subnets 10] [--trials 5]
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { run } from '../../src/kernel/exec.ts';
+import { openRtnetlink, type KernelWrite } from '../../src/kernel/rtnetlink.ts';
+import { procSysctls } from '../../src/kernel/sysctl.ts';
+import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
+import { readNodeFacts } from '../../src/dataplane/node-facts.ts';
+import { planNode, type PlanConfig } from '../../src/plan/node-plan.ts';
+import type { EndpointObject, NodeObject, Snapshot } from '../../src/model/snapshot.ts';
+import { freezeSnapshot } from '../../src/model/snapshot.ts';
+import { median } from './stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    clusters: { type: 'string', default: '1000' },
+    subnets: { type: 'string', default: '10' },
+    trials: { type: 'string', default: '5' },
+    inside: { type: 'string' },
+  },
+});
+const clusters = Number(values.clusters);
+const subnetsPerCluster = Number(values.subnets);
+const trials = Number(values.trials);
+const routeCount = clusters * subnetsPerCluster;
+
+// This node is a lab worker (cluster1-node2); the gateway is cluster1-node1.
+const NODE_IP = '192.168.1.12';
+const GATEWAY_IP = '192.168.1.11';
+const GATEWAY_VTEP = '240.168.1.11';
+const CNI = { name: 'cni0', address: '10.1.2.1' };
+const CONFIG: PlanConfig = {
+  clusterId: 'cluster1', nodeName: 'cluster1-node2', podCidrs: ['10.1.0.0/16'], serviceCidrs: ['10.101.0.0/16'],
+  minPrefixLength: 8, maxSubnetsPerEndpoint: 64,
+};
+
+/** Subnet j of remote cluster i: /24s in 100.64.0.0/10, clear of every local and reserved range. */
+const subnet = (i: number, j: number, generation = 0) => {
+  const k = i * subnetsPerCluster + j + generation * routeCount;
+  return `100.${64 + (k >> 8)}.${k & 255}.0/24`;
+};
+
+function endpoint(name: string, spec: Record<string, unknown>, index: number): EndpointObject {
+  return { name, namespace: 'submariner-operator', uid: `uid-${name}`, resourceVersion: String(index + 1), creationTimestamp: '2030-01-01T00:00:00Z', spec };
+}
+
+function snapshot(changedCluster: number | null): Snapshot {
+  const endpoints: EndpointObject[] = [endpoint('cluster1', {
+    cluster_id: 'cluster1', cable_name: 'c1', hostname: 'cluster1-node1', subnets: ['10.1.0.0/16', '10.101.0.0/16'],
+    private_ip: GATEWAY_IP, public_ip: '198.18.1.1', nat_enabled: false, backend: 'libreswan', backend_config: {},
+  }, 0)];
+  for (let i = 0; i < clusters; i++) {
+    const generation = i === changedCluster ? 1 : 0;
+    endpoints.push(endpoint(`remote${i}`, {
+      cluster_id: `remote${i}`, cable_name: `r${i}`, hostname: `remote${i}-gw`,
+      subnets: Array.from({ length: subnetsPerCluster }, (_, j) => subnet(i, j, generation)),
+      private_ip: '172.31.0.1', public_ip: '198.51.100.1', nat_enabled: false, backend: 'libreswan', backend_config: {},
+    }, i + 1 + generation * clusters));
+  }
+  const nodes: NodeObject[] = [1, 2, 3].map((n) => ({
+    name: `cluster1-node${n}`, internalIP: `192.168.1.${10 + n}`, podCidr: `10.1.${n}.0/24`, labels: {}, annotations: {}, ready: true,
+  }));
+  return freezeSnapshot({ endpoints, clusters: [], nodes });
+}
+
+/** A fresh namespace shaped like a lab worker: eth0 with the node IP and the default route, and the CNI's cni0. */
+async function prepare(ns: string): Promise<void> {
+  await run('ip', ['netns', 'add', ns]);
+  await run('ip', ['-n', ns, '-batch', '-'], {
+    input: [
+      'link set lo up',
+      'link add eth0 type veth peer name eth0p',
+      `addr add ${NODE_IP}/24 dev eth0`,
+      'link set eth0 up', 'link set eth0p up',
+      'route add default via 192.168.1.1 dev eth0',
+      'link add cni0 type bridge',
+      `addr add ${CNI.address}/24 dev cni0`,
+      'link set cni0 up',
+    ].join('\n') + '\n',
+  });
+}
+
+const setupLines = () => [
+  `link add vx-submariner type vxlan id 100 local ${NODE_IP} remote ${GATEWAY_IP} dstport 4800 dev eth0 nolearning`,
+  'addr add 240.168.1.12/8 dev vx-submariner',
+  'link set vx-submariner mtu 1450 up',
+  'rule add priority 100 lookup 100 proto 147',
+];
+const routeLines = () => {
+  const lines: string[] = [];
+  for (let i = 0; i < clusters; i++) {
+    for (let j = 0; j < subnetsPerCluster; j++) lines.push(`route add ${subnet(i, j)} via ${GATEWAY_VTEP} dev vx-submariner table 100 proto 147`);
+  }
+  return lines;
+};
+
+interface SeawayResult {
+  /** Cold process: the first pass, as an agent's first programming pass. */
+  fullMs: number;
+  planMs: number;
+  applyMs: number;
+  fullWrites: number;
+  /** The same from empty again (after cleanup) in the warmed-up process. */
+  warmFullMs: number;
+  warmPlanMs: number;
+  warmApplyMs: number;
+  failures: number;
+  noChangeMs: number;
+  noChangeWrites: number;
+  oneEndpointWrites: number;
+  oneEndpointRouteWrites: number;
+  rssMiB: number;
+}
+
+/** Runs inside the namespace; prints one JSON line. */
+async function inside(mode: string): Promise<void> {
+  const rtnl = openRtnetlink();
+  try {
+    if (mode === 'rtnl') {
+      const oif = (await rtnl.linkByName('vx-submariner'))!.index;
+      const writes: KernelWrite[] = [];
+      for (let i = 0; i < clusters; i++) {
+        for (let j = 0; j < subnetsPerCluster; j++) writes.push({ kind: 'route', write: 'create', route: { table: 100, dst: subnet(i, j), gateway: GATEWAY_VTEP, oif, protocol: 147 } });
+      }
+      const start = performance.now();
+      const results = await rtnl.apply(writes);
+      console.log(JSON.stringify({ ms: performance.now() - start, failures: results.filter((r) => !r.ok).length }));
+      return;
+    }
+    const stateDir = await mkdtemp(join(tmpdir(), 'seaway-bench-'));
+    try {
+      const dataplane = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctls.json') });
+      const steady = snapshot(null);
+      const pass = async (snap: Snapshot) => {
+        const start = performance.now();
+        const facts = await readNodeFacts(rtnl, CNI);
+        if (!facts) throw new Error('no default route in the benchmark namespace');
+        const planStart = performance.now();
+        const plan = planNode(snap, facts, CONFIG);
+        const planMs = performance.now() - planStart;
+        if (plan.rejected.length > 0 || plan.desired.routes.length !== routeCount) throw new Error(`plan: ${plan.desired.routes.length} routes, ${plan.rejected.length} rejected`);
+        const applyStart = performance.now();
+        const report = await dataplane.apply(plan.desired);
+        const end = performance.now();
+        return { ms: end - start, planMs, applyMs: end - applyStart, report };
+      };
+      const full = await pass(steady);
+      const noChange = await pass(steady);
+      const changed = await pass(snapshot(Math.floor(clusters / 2)));
+      const cleaned = await dataplane.cleanup();
+      const warm = await pass(steady);
+      const result: SeawayResult = {
+        fullMs: full.ms,
+        planMs: full.planMs,
+        applyMs: full.applyMs,
+        fullWrites: full.report.writes,
+        warmFullMs: warm.ms,
+        warmPlanMs: warm.planMs,
+        warmApplyMs: warm.applyMs,
+        failures: [full, noChange, changed, warm].reduce((sum, p) => sum + p.report.failures.length, 0) + cleaned.failures.length,
+        noChangeMs: noChange.ms,
+        noChangeWrites: noChange.report.writes,
+        oneEndpointWrites: changed.report.writes,
+        oneEndpointRouteWrites: (changed.report.writesByKind.route?.ok ?? 0) + (changed.report.writesByKind.route?.failed ?? 0),
+        rssMiB: process.memoryUsage().rss / 2 ** 20,
+      };
+      console.log(JSON.stringify(result));
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  } finally {
+    rtnl.close();
+  }
+}
+
+async function ownedRouteCount(ns: string): Promise<number> {
+  return (await run('ip', ['-n', ns, '-o', 'route', 'show', 'table', '100', 'proto', '147'])).stdout.split('\n').filter(Boolean).length;
+}
+
+async function inNamespace(ns: string, mode: string): Promise<Record<string, number>> {
+  const out = await run('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--inside', mode,
+    '--clusters', String(clusters), '--subnets', String(subnetsPerCluster)]);
+  const result = JSON.parse(out.stdout.trim().split('\n').pop()!) as Record<string, number>;
+  if (result.failures !== 0) throw new Error(`${mode}: ${result.failures} kernel writes failed`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  if (values.inside) return inside(values.inside);
+  if (process.getuid?.() !== 0) throw new Error('the routes benchmark needs root (it creates network namespaces)');
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-bench-'));
+  const batchFile = join(dir, 'all.batch');
+  const setupFile = join(dir, 'setup.batch');
+  await writeFile(batchFile, `${[...setupLines(), ...routeLines()].join('\n')}\n`);
+  await writeFile(setupFile, `${setupLines().join('\n')}\n`);
+  const ipMs: number[] = [];
+  const rtnlMs: number[] = [];
+  const seaway: SeawayResult[] = [];
+  try {
+    for (let t = 0; t < trials; t++) {
+      for (const mode of ['ip', 'rtnl', 'seaway'] as const) {
+        const ns = `swf-bench-${randomBytes(3).toString('hex')}`;
+        try {
+          await prepare(ns);
+          if (mode === 'ip') {
+            const start = performance.now();
+            await run('ip', ['-n', ns, '-batch', batchFile]);
+            ipMs.push(performance.now() - start);
+          } else if (mode === 'rtnl') {
+            await run('ip', ['-n', ns, '-batch', setupFile]);
+            rtnlMs.push((await inNamespace(ns, 'rtnl')).ms!);
+          } else {
+            seaway.push((await inNamespace(ns, 'seaway')) as unknown as SeawayResult);
+          }
+          const installed = await ownedRouteCount(ns);
+          if (installed !== routeCount) throw new Error(`${mode}: ${installed} routes installed, expected ${routeCount}`);
+        } finally {
+          await run('ip', ['netns', 'del', ns], { allowFailure: true });
+        }
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const ip = median(ipMs);
+  const pick = (key: keyof SeawayResult) => median(seaway.map((r) => r[key]));
+  const ms = (x: number) => `${x.toFixed(1).padStart(8)} ms`;
+  const ratio = (x: number) => `${(x / ip).toFixed(2)}x`;
+  const full = pick('fullMs');
+  const warmFull = pick('warmFullMs');
+  const apply = pick('applyMs');
+  const warmApply = pick('warmApplyMs');
+  console.log(`routes benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${routeCount} routes (worker node, table 100), medians of ${trials} trials, each in a fresh namespace`);
+  console.log(`  ip -batch: link, address, rule and routes          ${ms(ip)}`);
+  console.log(`  seaway pass from empty, cold process               ${ms(full)}  ${ratio(full)}  (${pick('fullWrites')} writes)`);
+  console.log(`    planner ${ms(pick('planMs')).trim()}; dataplane apply (observe, diff, write) ${ms(apply).trim()} = ${ratio(apply)}`);
+  console.log(`  seaway pass from empty, warm process (after cleanup) ${ms(warmFull)}  ${ratio(warmFull)}`);
+  console.log(`    planner ${ms(pick('warmPlanMs')).trim()}; dataplane apply ${ms(warmApply).trim()} = ${ratio(warmApply)}`);
+  console.log(`  seaway rtnetlink batch alone, routes only          ${ms(median(rtnlMs))}  ${ratio(median(rtnlMs))}`);
+  console.log(`  no-change pass (facts, plan, observe, diff)        ${ms(pick('noChangeMs'))}  ${pick('noChangeWrites')} kernel writes (goal 0)`);
+  console.log(`  one Endpoint's ${subnetsPerCluster} subnets replaced: ${pick('oneEndpointWrites')} kernel writes, ${pick('oneEndpointRouteWrites')} of them routes (goal: only its routes, ${subnetsPerCluster} removed + ${subnetsPerCluster} added = ${2 * subnetsPerCluster})`);
+  console.log(`  resident memory after the passes: ${pick('rssMiB').toFixed(0)} MiB (the benchmark process, holding what an agent holds: snapshot, plan, dataplane)`);
+  const goals = [
+    [`cold pass within 1.25x of ip -batch (${ratio(full)})`, full / ip <= 1.25],
+    [`warm pass within 1.25x of ip -batch (${ratio(warmFull)})`, warmFull / ip <= 1.25],
+    ['no-change pass writes nothing', pick('noChangeWrites') === 0],
+    ['one Endpoint changed writes only its routes', pick('oneEndpointWrites') === 2 * subnetsPerCluster && pick('oneEndpointRouteWrites') === 2 * subnetsPerCluster],
+  ] as const;
+  for (const [goal, met] of goals) console.log(`  goal ${met ? 'met    ' : 'NOT met'}  ${goal}`);
+}
+
+await main();
