@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
@@ -100,13 +101,15 @@ describe('agent killed mid-programming and restarted (issue 4)', () => {
     }
     expected.sort();
     const start = performance.now();
-    await startAgent(PREFIX, worker.name);
+    const restarted = await startAgent(PREFIX, worker.name);
     const ms = await msUntil(start, 'the restarted agent to reach exactly the desired routes', async () => {
       const routes = await ownedRoutes(worker.namespace, 100);
       return routes.length === expected.length && JSON.stringify(routes) === JSON.stringify(expected);
     }, 30_000);
     console.log(`restarted agent converged in ${ms.toFixed(0)} ms`);
     await readyAgents(await labStatus(PREFIX));
+    const rss = (await readFile(`/proc/${restarted.pid}/status`, 'utf8')).match(/^VmRSS:\s+(\d+) kB/m)?.[1];
+    console.log(`agent resident memory with ${expected.length} remote routes: ${Math.round(Number(rss) / 1024)} MiB`);
 
     const final = await nodeRouting(worker.namespace);
     assert.deepEqual(final.table100, expected, 'exactly the desired routes');
