@@ -2,7 +2,7 @@
 import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
 import { run } from '../../src/kernel/exec.ts';
-import { httpGetUnix } from '../helpers/http-unix.ts';
+import { httpGetUnix } from '../lab/http-unix.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
