@@ -1,8 +1,8 @@
 import type { DesiredFilter } from '../model/desired-state.ts';
 import { validateFilter, type FilterInput } from '../plan/filter-input.ts';
-import { parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop } from '../plan/filter-iptables.ts';
+import { hooksWithOwnedJumps, parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop } from '../plan/filter-iptables.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore } from '../plan/filter-ipset.ts';
-import { NFT_FAMILY, NFT_TABLE, parseNftJson, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
+import { NFT_FAMILY, NFT_TABLE, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
 import { detectIptablesMode, iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables } from '../kernel/nft.ts';
@@ -155,6 +155,25 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
   });
 }
 
+/** The built-in chains (and tables) iptables-nft created for seaway's jumps alone; see planIptablesNftLeftovers. */
+async function removeIptablesNftLeftovers(run: ProcessRunner, hooks: ReturnType<typeof hooksWithOwnedJumps>): Promise<number> {
+  const names = [...new Set(hooks.map((h) => h.table))];
+  let listed: Array<[string, NftObserved | null]>;
+  try {
+    listed = await Promise.all(names.map(async (table) => {
+      const text = await nftListTable(run, NFT_FAMILY, table);
+      return [table, text === null ? null : parseNftJson(text)] as [string, NftObserved | null];
+    }));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0; // no nft tool: nothing it could show or remove
+    throw error;
+  }
+  const script = planIptablesNftLeftovers(hooks, new Map(listed));
+  if (!script) return 0;
+  await nftApply(run, script);
+  return 1;
+}
+
 /** Removes seaway's chains and jumps in both iptables flavours, then its ipsets, then its nft table. */
 export async function cleanupEverything(run: ProcessRunner): Promise<number> {
   let count = 0;
@@ -167,6 +186,7 @@ export async function cleanupEverything(run: ProcessRunner): Promise<number> {
     const tables = parseIptablesSave(text);
     const sections = IPTABLES_TABLES.map((table) => planIptablesTable(table, null, tables.get(table))).filter((script) => script !== null);
     if (sections.length > 0) { await iptablesRestore(run, mode, sections.join('')); count++; }
+    if (mode === 'nft' && sections.length > 0) count += await removeIptablesNftLeftovers(run, hooksWithOwnedJumps(tables));
   }
   const ipsetScript = planIpsetRestore(null, parseIpsetSave(await ipsetSave(run, OWNED_IPSETS)));
   if (ipsetScript) { await ipsetRestore(run, ipsetScript); count++; }

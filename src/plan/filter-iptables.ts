@@ -194,3 +194,16 @@ export function iptablesFilterCanDrop(observed: IptablesObserved): boolean {
     return chain.policy !== 'ACCEPT' || chain.rules.some((rule) => !owned.some((o) => jumpsTo(rule, o)));
   });
 }
+
+/** Built-in chains that hold a jump to one of seaway's chains, per table: where a cleanup removes jumps. */
+export function hooksWithOwnedJumps(observed: IptablesObserved): Array<{ table: IptablesTableName; hook: string }> {
+  const found: Array<{ table: IptablesTableName; hook: string }> = [];
+  for (const table of IPTABLES_TABLES) {
+    const owned = OWNED_IPTABLES_CHAINS[table];
+    for (const [name, chain] of observed.get(table) ?? []) {
+      if (chain.policy === '-' || owned.includes(name)) continue;
+      if (chain.rules.some((rule) => owned.some((o) => jumpsTo(rule, o)))) found.push({ table, hook: name });
+    }
+  }
+  return found;
+}

@@ -207,3 +207,29 @@ export function planNft(desired: NftDesired | null, observed: NftObserved | null
   }
   return lines.length === 0 ? null : `${lines.join('\n')}\n`;
 }
+
+/**
+ * iptables-nft creates a built-in chain (and its table) the first time a rule goes into it and never
+ * removes it. After cleanup has removed seaway's jumps from `hooks`, the ones left empty with an
+ * accept policy are seaway's leftovers: this deletes them, and a table left with no chains and no
+ * sets. Deleting a chain someone has meanwhile added a rule to fails the whole transaction, so
+ * nothing of anyone else's is ever lost. null when nothing is left over.
+ */
+export function planIptablesNftLeftovers(
+  hooks: ReadonlyArray<{ table: string; hook: string }>,
+  tables: ReadonlyMap<string, NftObserved | null>,
+): string | null {
+  const lines: string[] = [];
+  for (const [table, observed] of tables) {
+    if (!observed) continue;
+    const candidates = hooks.filter((h) => h.table === table).map((h) => h.hook);
+    const empty = candidates.filter((name) => {
+      const chain = observed.chains.get(name);
+      return chain && chain.hook !== undefined && chain.policy === 'accept' && chain.rules.length === 0;
+    });
+    if (empty.length === 0) continue;
+    if (empty.length === observed.chains.size && observed.sets.size === 0) lines.push(`delete table ${NFT_FAMILY} ${table}`);
+    else for (const name of empty) lines.push(`delete chain ${NFT_FAMILY} ${table} ${name}`);
+  }
+  return lines.length === 0 ? null : `${lines.join('\n')}\n`;
+}

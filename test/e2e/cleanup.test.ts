@@ -1,0 +1,165 @@
+/**
+ * Issue 5's uninstall in the lab, for both packet filter backends: on every node, the state after
+ * `seaway cleanup` equals the state before seaway first started (routes in all tables, rules, links,
+ * FDB, iptables in both flavours, the nft ruleset, ipsets, the sysctls seaway touches); a second run
+ * changes nothing; each run exits 0 within 5 s while the API servers hang every request. SIGTERM
+ * leaves the datapath in place. Cleanup on a node where seaway never ran changes nothing.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { run } from '../../src/kernel/exec.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { httpGetUnix } from '../helpers/http-unix.ts';
+import { AdminClient } from '../lab/apiserver/admin-client.ts';
+import { labDown, labUp, startAgent, stopAgent } from '../lab/lab.ts';
+import { labPaths } from '../lab/paths.ts';
+import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const CLEANUP_DEADLINE_MS = 5000;
+const prefix = `swg${randomBytes(2).toString('hex')}`;
+
+const inNode = (node: NodeStatus, file: string, args: string[]) => run('ip', ['netns', 'exec', node.namespace, file, ...args]);
+
+/**
+ * Everything seaway could touch on a node, as text. Masked: packet and byte counters, and the MAC
+ * addresses a bridge learns and ages by itself (dynamic entries on bridge ports are the kernel's, not
+ * anyone's configuration).
+ */
+interface NodeState {
+  routes: string; rules: string; links: string; fdb: string; iptablesLegacy: string; iptablesNft: string;
+  nftRuleset: string; ipsets: string; sysctls: string;
+}
+
+async function nodeState(node: NodeStatus): Promise<NodeState> {
+  const [routes, rules, links, fdb, legacy, nftSave, ruleset, ipsets, sysctls] = await Promise.all([
+    inNode(node, 'ip', ['route', 'show', 'table', 'all']),
+    inNode(node, 'ip', ['rule', 'show']),
+    inNode(node, 'ip', ['link', 'show']),
+    inNode(node, 'bridge', ['fdb', 'show']),
+    inNode(node, 'iptables-legacy-save', []),
+    inNode(node, 'iptables-nft-save', []),
+    inNode(node, 'nft', ['list', 'ruleset']),
+    inNode(node, 'ipset', ['save']),
+    inNode(node, 'sysctl', ['-a', '--pattern', '^net\\.ipv4\\.(ip_forward|conf\\.[^.]+\\.(rp_filter|forwarding))$']),
+  ]);
+  const iptables = (text: string) => text.split('\n').filter((l) => !l.startsWith('#')).join('\n').replace(/\[\d+:\d+\]/g, '[0:0]');
+  return {
+    routes: routes.stdout,
+    rules: rules.stdout,
+    links: links.stdout,
+    fdb: fdb.stdout.split('\n').filter((l) => !/ master \S+\s*$/.test(l)).join('\n'),
+    iptablesLegacy: iptables(legacy.stdout),
+    iptablesNft: iptables(nftSave.stdout),
+    nftRuleset: ruleset.stdout.replace(/packets \d+ bytes \d+/g, 'packets 0 bytes 0'),
+    ipsets: ipsets.stdout,
+    sysctls: sysctls.stdout.split('\n').sort().join('\n'),
+  };
+}
+
+interface CleanupRun { code: number; ms: number; output: string }
+
+/** `node src/main.ts cleanup` inside the node, configured as the DaemonSet's agent is (its state dir, its kubeconfig). */
+async function cleanup(node: NodeStatus, cluster: ClusterStatus): Promise<CleanupRun> {
+  const env = {
+    ...process.env,
+    NODE_NAME: node.name,
+    SUBMARINER_CLUSTERID: cluster.id,
+    KUBECONFIG: labPaths(prefix).server(cluster.id).agentKubeconfig,
+    SEAWAY_STATE_DIR: join(labPaths(prefix).node(node.name).dir, 'state'),
+  };
+  const start = performance.now();
+  const result = await run('ip', ['netns', 'exec', node.namespace, process.execPath, MAIN, 'cleanup'], { env, allowFailure: true });
+  return { code: result.code, ms: performance.now() - start, output: `${result.stdout}${result.stderr}` };
+}
+
+function differences(before: NodeState, now: NodeState): Array<keyof NodeState> {
+  return (Object.keys(before) as Array<keyof NodeState>).filter((key) => before[key] !== now[key]);
+}
+
+/** IPv6 link-local addresses finish duplicate address detection a moment after the links come up, adding routes to table local. */
+async function linkLocalSettled(node: NodeStatus): Promise<void> {
+  await waitFor(`${node.name}: no tentative IPv6 address`, async () =>
+    (await inNode(node, 'ip', ['-6', 'addr', 'show', 'tentative'])).stdout.trim() === '', { timeoutMs: 10_000, intervalMs: 100 });
+}
+
+describe('seaway cleanup leaves every node as it was before seaway first started', () => {
+  let lab: LabStatus;
+  let nodes: Array<{ node: NodeStatus; cluster: ClusterStatus }>;
+  const original = new Map<string, NodeState>();
+  const originalOf = (node: NodeStatus) => original.get(node.name) as NodeState;
+
+  before(async () => {
+    requireTools('ip', 'bridge', 'iptables-legacy-save', 'iptables-nft-save', 'nft', 'ipset', 'sysctl');
+    lab = await labUp({ prefix, clusters: 2, nodes: 2, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, agents: false, wait: true });
+    nodes = lab.clusters.flatMap((cluster) => cluster.nodes.map((node) => ({ node, cluster })));
+    for (const { node } of nodes) {
+      // A host that drops forwarded traffic (so the nftables backend needs its iptables shim) and whose
+      // CNI interface has strict reverse-path filtering (so seaway changes a sysctl it must give back).
+      await inNode(node, 'iptables', ['-P', 'FORWARD', 'DROP']);
+      await inNode(node, 'sysctl', ['-q', '-w', `net.ipv4.conf.${node.cniInterface}.rp_filter=1`]);
+      await linkLocalSettled(node);
+      original.set(node.name, await nodeState(node));
+    }
+  });
+
+  after(async () => {
+    await labDown(prefix);
+  });
+
+  it('on a node where seaway never ran, cleanup exits 0 and changes nothing', async () => {
+    const { node, cluster } = nodes[1] as { node: NodeStatus; cluster: ClusterStatus };
+    const result = await cleanup(node, cluster);
+    assert.equal(result.code, 0, result.output);
+    assert.deepEqual(differences(originalOf(node), await nodeState(node)), []);
+  });
+
+  for (const backend of ['iptables', 'nftables'] as const) {
+    it(`${backend} backend: after SIGTERM the datapath stays; cleanup (twice) restores the original state within 5 s with the API servers hanging`, async () => {
+      for (const { node } of nodes) await startAgent(prefix, node.name, { env: { SEAWAY_FILTER_BACKEND: backend } });
+      const admins = lab.clusters.map((c) => new AdminClient(c.apiserver.localUrl as string));
+      try {
+        await Promise.all(nodes.map(({ node }) => waitFor(`${node.name} agent ready`, async () =>
+          (await httpGetUnix(labPaths(prefix).node(node.name).agentSocket, '/readyz')).status === 200, { timeoutMs: 30_000, intervalMs: 50 })));
+        for (const { node } of nodes) {
+          const programmed = await nodeState(node);
+          const changed = differences(originalOf(node), programmed);
+          for (const part of ['routes', 'rules', 'links', 'sysctls', 'iptablesNft', 'nftRuleset', 'ipsets'] as const) {
+            assert.ok(changed.includes(part), `${node.name}: seaway programmed ${part} (changed: ${changed.join(', ')})`);
+          }
+          assert.match(programmed.sysctls, new RegExp(`net\\.ipv4\\.conf\\.${node.cniInterface}\\.rp_filter = 2`));
+          if (backend === 'nftables') assert.match(programmed.iptablesNft, /-A FORWARD -j SUBMARINER-FORWARD/, `${node.name}: the shim under FORWARD DROP`);
+        }
+
+        for (const { node } of nodes) await stopAgent(prefix, node.name);
+        for (const { node } of nodes) {
+          const left = await nodeState(node);
+          assert.match(left.links, /vx-submariner/, `${node.name}: SIGTERM left vx-submariner in place`);
+          assert.match(left.ipsets, /SUBMARINER-REMOTECIDRS/, `${node.name}: SIGTERM left the sets in place`);
+          assert.notDeepEqual(differences(originalOf(node), left), [], `${node.name}: SIGTERM left the datapath in place`);
+        }
+
+        for (const admin of admins) await admin.pause('hold');
+        for (const round of [1, 2]) {
+          const runs = await Promise.all(nodes.map(({ node, cluster }) => cleanup(node, cluster)));
+          for (const [i, result] of runs.entries()) {
+            const { node } = nodes[i]!;
+            assert.equal(result.code, 0, `${node.name} cleanup #${round}: ${result.output}`);
+            assert.ok(result.ms < CLEANUP_DEADLINE_MS, `${node.name} cleanup #${round} took ${result.ms.toFixed(0)} ms`);
+            const now = await nodeState(node);
+            const changed = differences(originalOf(node), now);
+            assert.deepEqual(changed, [], `${node.name} after cleanup #${round}: ${changed.map((k) => `\n--- ${k} before:\n${originalOf(node)[k]}\n--- now:\n${now[k]}`).join('')}`);
+          }
+          console.log(`${backend}: cleanup #${round} per node (ms): ${runs.map((r) => r.ms.toFixed(0)).join(', ')}`);
+        }
+      } finally {
+        for (const admin of admins) await admin.resume().catch(() => 0);
+        for (const { node } of nodes) await stopAgent(prefix, node.name).catch(() => {});
+      }
+    });
+  }
+});
