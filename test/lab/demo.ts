@@ -10,6 +10,7 @@ import { httpGetUnix } from './http-unix.ts';
 import { labUp, waitForLab } from './lab.ts';
 import type { LabStatus, NodeStatus } from './state.ts';
 import { waitFor } from './processes.ts';
+import { datapathReport } from './demo-datapath.ts';
 
 const AGENT_READY_TIMEOUT_MS = 30_000;
 
@@ -61,8 +62,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${lines.join('\n')}\n`);
     for (const pod of cluster.pods) process.stdout.write(`    pod ${pod.name} ${pod.ip}  (shell: ip netns exec ${pod.namespace} bash)\n`);
   }
+  let traffic = true;
+  if (options.agents) traffic = await datapathReport(status, (text) => process.stdout.write(text));
   process.stdout.write(`\nmore: npm run lab -- status --prefix ${status.prefix} [--json]\ntear down: npm run lab -- down --prefix ${status.prefix}\n`);
-  return 0;
+  return traffic ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(
