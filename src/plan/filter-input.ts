@@ -86,7 +86,9 @@ function parsePrefixLength(text: string, from: number): number | null {
 
 /** Sorted by address, deduplicated, and with every CIDR that lies inside another one dropped (nft interval sets refuse overlaps). */
 export function canonicalCidrs(cidrs: readonly Ipv4Cidr[]): string[] {
-  const sorted = [...cidrs].sort((a, b) => a.network - b.network || a.prefix - b.prefix);
+  const order = (a: Ipv4Cidr, b: Ipv4Cidr) => a.network - b.network || a.prefix - b.prefix;
+  // The planner's lists usually arrive sorted already: checking is cheaper than sorting 10,000 again.
+  const sorted = cidrs.every((c, i) => i === 0 || order(cidrs[i - 1]!, c) <= 0) ? cidrs : [...cidrs].sort(order);
   const out: string[] = [];
   let coveredUpTo = -1;
   for (const c of sorted) {

@@ -63,10 +63,14 @@ export function planIpsetRestore(desired: IpsetsDesired | null, observed: Ipsets
   } else {
     for (const [name, members] of desired) {
       const seen = observed.get(name);
-      if (!seen) lines.push(`create ${name} hash:net family inet hashsize ${hashSizeFor(members.length)} maxelem ${MAX_CIDRS_PER_SET}`);
+      if (!seen) {
+        lines.push(`create ${name} hash:net family inet hashsize ${hashSizeFor(members.length)} maxelem ${MAX_CIDRS_PER_SET}`);
+        for (const m of members) lines.push(`add ${name} ${m}`);
+        continue;
+      }
       const wanted = new Set(members);
-      for (const m of members) if (!seen?.members.has(m)) lines.push(`add ${name} ${m}`);
-      for (const m of [...seen?.members ?? []].sort()) if (!wanted.has(m)) lines.push(`del ${name} ${m}`);
+      for (const m of members) if (!seen.members.has(m)) lines.push(`add ${name} ${m}`);
+      for (const m of [...seen.members].sort()) if (!wanted.has(m)) lines.push(`del ${name} ${m}`);
     }
   }
   return lines.length === 0 ? null : `${lines.join('\n')}\n`;
