@@ -61,7 +61,7 @@ const VARIANTS: Variant[] = [
 ];
 
 /** The same rules and sets the driver writes, as the kernel tools' own input, one invocation per tool. */
-function bareScripts(variant: Variant): { file: string; args: string[]; input: string }[] {
+function bareScripts(variant: Variant, defaultHash = false): { file: string; args: string[]; input: string }[] {
   const input = validateFilter(desired());
   if (variant.backend === 'nftables') return [{ file: 'nft', args: ['-f', '-'], input: renderNftTable(renderNft(input)) }];
   const rendered = renderIptables(input);
@@ -73,7 +73,10 @@ function bareScripts(variant: Variant): { file: string; args: string[]; input: s
     return `${lines.join('\n')}\nCOMMIT\n`;
   }).join('');
   return [
-    { file: 'ipset', args: ['-exist', 'restore'], input: planIpsetRestore(renderIpsets(input), new Map())! },
+    {
+      file: 'ipset', args: ['-exist', 'restore'],
+      input: planIpsetRestore(renderIpsets(input), new Map())!.replace(/hashsize \d+/g, defaultHash ? 'hashsize 1024' : '$&'),
+    },
     { file: `iptables-${variant.mode}-restore`, args: ['--noflush'], input: tables },
   ];
 }
@@ -91,8 +94,8 @@ interface TrialResult {
 async function inside(spec: string): Promise<void> {
   const [which, index] = spec.split(':');
   const variant = VARIANTS[Number(index)]!;
-  if (which === 'bare') {
-    const scripts = bareScripts(variant);
+  if (which === 'bare' || which === 'bare-default-hash') {
+    const scripts = bareScripts(variant, which === 'bare-default-hash');
     const start = performance.now();
     for (const s of scripts) await run(s.file, s.args, { input: s.input });
     console.log(JSON.stringify({ ms: performance.now() - start } satisfies TrialResult));
@@ -139,7 +142,7 @@ async function loaded(ns: string, variant: Variant): Promise<{ members: number; 
   return { members: sets, rules };
 }
 
-async function trial(variant: Variant, index: number, which: 'bare' | 'seaway'): Promise<TrialResult & { members: number; rules: number }> {
+async function trial(variant: Variant, index: number, which: 'bare' | 'bare-default-hash' | 'seaway'): Promise<TrialResult & { members: number; rules: number }> {
   const ns = `swg-bench-${randomBytes(3).toString('hex')}`;
   try {
     await run('ip', ['netns', 'add', ns]);
@@ -166,14 +169,16 @@ async function main(): Promise<void> {
   console.log(`filter benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${subnets} remote CIDRs, ${trials} trials each, medians (fresh namespace per run)`);
   let worst = 0;
   for (const [index, variant] of VARIANTS.entries()) {
-    const bare: number[] = [], seaway: TrialResult[] = [];
+    const bare: number[] = [], bareDefaultHash: number[] = [], seaway: TrialResult[] = [];
+    const sides = variant.backend === 'iptables' ? (['bare', 'seaway', 'bare-default-hash'] as const) : (['bare', 'seaway'] as const);
     for (let t = 0; t < trials; t++) {
-      // Alternate the order so neither side always runs on a warmer machine.
-      const order = t % 2 === 0 ? (['bare', 'seaway'] as const) : (['seaway', 'bare'] as const);
+      // Rotate the order so no side always runs on a warmer machine.
+      const order = sides.map((_, i) => sides[(i + t) % sides.length]!);
       for (const which of order) {
         const result = await trial(variant, index, which);
         if (result.members !== subnets + 2) throw new Error(`${variant.name} ${which}: ${result.members} set members loaded, expected ${subnets + 2}`);
         if (which === 'bare') bare.push(result.ms);
+        else if (which === 'bare-default-hash') bareDefaultHash.push(result.ms);
         else seaway.push(result);
       }
     }
@@ -184,6 +189,9 @@ async function main(): Promise<void> {
     console.log(`\n  ${variant.name}`);
     console.log(`    bare ${baseline.padEnd(40)} ${fmt(median(bare))}`);
     console.log(`    seaway full apply from empty ${''.padEnd(16)} ${fmt(median(pick('ms')))}  ratio ${ratio.toFixed(2)}x (goal <= 1.3x)  p95 ${fmt(percentile(pick('ms'), 95))}`);
+    if (bareDefaultHash.length) {
+      console.log(`    (for scale: the same restore with ipset's default hashsize 1024 ${fmt(median(bareDefaultHash))}; seaway sizes the hash for its members)`);
+    }
     console.log(`    seaway no-change pass ${''.padEnd(23)} ${fmt(median(pick('noChangeMs')))}  writes ${Math.max(...pick('noChangeWrites'))} (goal 0)`);
     console.log(`    one cluster's 10 subnets replaced ${''.padEnd(11)} ${fmt(median(pick('oneClusterMs')))}  writes ${median(pick('oneClusterWrites'))}`);
     console.log(`    drift check (observe only) ${''.padEnd(18)} ${fmt(median(pick('observeMs')))}`);
