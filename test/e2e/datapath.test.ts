@@ -13,7 +13,7 @@ import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { labDown, labUp } from '../lab/lab.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
-import { agentLog, readyAgents } from './routing-support.ts';
+import { agentLog, agentMetrics, metricValue, readyAgents } from './routing-support.ts';
 import { failures, probeAll, startEchoServer, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
 
 const BACKENDS = ['iptables', 'nftables'] as const;
@@ -28,6 +28,18 @@ function podProbes(a: ClusterStatus, b: ClusterStatus): Probe[] {
 }
 
 const fromItself = (r: ProbeResult) => r.from.ip;
+
+/** seaway's packet filter state on a node as the tools print it: iptables (counters masked), its sets' members, its nft table. */
+async function filterState(node: NodeStatus): Promise<string> {
+  const exec = (file: string, args: string[]) => run('ip', ['netns', 'exec', node.namespace, file, ...args], { allowFailure: true });
+  const [save, sets, nft] = await Promise.all([exec('iptables-save', []), exec('ipset', ['save']), exec('nft', ['list', 'table', 'ip', 'seaway'])]);
+  const iptables = save.stdout.split('\n').filter((l) => !l.startsWith('#')).join('\n').replace(/\[\d+:\d+\]/g, '[0:0]');
+  const members = sets.stdout.split('\n').filter((l) => l.startsWith('add SUBMARINER-')).sort().join('\n');
+  return `${iptables}\n${members}\n${nft.stdout}`;
+}
+
+const FILTER_WRITES = 'seaway_kernel_operations_total{kind="filter",op="write",result="ok"}';
+const OK_PASSES = 'seaway_reconcile_passes_total{result="ok"}';
 
 async function firstRule(namespace: string, table: string, chain: string): Promise<string | undefined> {
   const { stdout } = await run('ip', ['netns', 'exec', namespace, 'iptables-save', '-t', table]);
@@ -120,6 +132,46 @@ for (const backend of BACKENDS) {
       assert.match(stdout, / dev vx-submariner .*src 240\./, `the node's own route picks its VTEP address: ${stdout}`);
       const results = await probeAll(probes);
       assert.deepEqual(failures(results, fromItself), [], 'host traffic pings and is seen as the node\'s CNI address');
+    });
+
+    it('drift on a node is repaired by the running agent within 5 s with at most two writes; a pass with nothing to change for the filter writes nothing to it', async () => {
+      const node = c1.nodes[1]!;
+      const intact = await filterState(node);
+      const drifts: Array<[string, string, string[]]> = backend === 'iptables'
+        ? [
+            ['nat jump deleted', 'iptables', ['-t', 'nat', '-D', 'POSTROUTING', '-j', 'SUBMARINER-POSTROUTING']],
+            ['forward chain flushed', 'iptables', ['-F', 'SUBMARINER-FORWARD']],
+            ['remote set emptied', 'ipset', ['flush', 'SUBMARINER-REMOTECIDRS']],
+            ['mangle jump moved behind another rule', 'iptables', ['-t', 'mangle', '-I', 'POSTROUTING', '1', '-p', 'udp', '-j', 'RETURN']],
+          ]
+        : [
+            ['nft table deleted', 'nft', ['delete', 'table', 'ip', 'seaway']],
+            ['nat chain flushed', 'nft', ['flush', 'chain', 'ip', 'seaway', 'nat_postrouting']],
+            ['remote set emptied', 'nft', ['flush', 'set', 'ip', 'seaway', 'remotecidrs']],
+            ['shim jump deleted', 'iptables', ['-D', 'FORWARD', '-j', 'SUBMARINER-FORWARD']],
+          ];
+      const timings: Record<string, number> = {};
+      for (const [kind, file, args] of drifts) {
+        const writesBefore = metricValue(await agentMetrics(node), FILTER_WRITES) ?? 0;
+        await run('ip', ['netns', 'exec', node.namespace, file, ...args]);
+        const start = performance.now();
+        const expected = kind.startsWith('mangle jump moved')
+          ? intact.replace('-A POSTROUTING -j SUBMARINER-POSTROUTING\n', '-A POSTROUTING -j SUBMARINER-POSTROUTING\n-A POSTROUTING -p udp -j RETURN\n')
+          : intact;
+        await waitFor(`${kind}: repaired`, async () => (await filterState(node)) === expected, { timeoutMs: 5000, intervalMs: 50 })
+          .catch(async (error: Error) => { throw new Error(`${error.message}\n--- expected\n${expected}\n--- now\n${await filterState(node)}`); });
+        timings[kind] = Math.round(performance.now() - start);
+        const writes = (metricValue(await agentMetrics(node), FILTER_WRITES) ?? 0) - writesBefore;
+        assert.ok(writes >= 1 && writes <= 2, `${kind}: repaired with ${writes} filter write(s)`);
+      }
+      console.log(`${backend}: drift repair times (ms): ${JSON.stringify(timings)}`);
+
+      // A pass that re-programs a deleted route has nothing to change in the filter: no filter write.
+      const before = await agentMetrics(node);
+      await run('ip', ['-n', node.namespace, 'route', 'del', c2.podCidr, 'table', '100']);
+      await waitFor('a pass after the route deletion', async () =>
+        (metricValue(await agentMetrics(node), OK_PASSES) ?? 0) > (metricValue(before, OK_PASSES) ?? 0), { timeoutMs: 5000, intervalMs: 50 });
+      assert.equal(metricValue(await agentMetrics(node), FILTER_WRITES), metricValue(before, FILTER_WRITES), 'no filter write in a pass with nothing to change for it');
     });
   });
 }
