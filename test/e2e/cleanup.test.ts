@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { httpGetUnix } from '../helpers/http-unix.ts';
+import { httpGetUnix } from '../lab/http-unix.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { labDown, labUp, startAgent, stopAgent } from '../lab/lab.ts';
 import { labPaths } from '../lab/paths.ts';

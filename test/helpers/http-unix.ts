@@ -1,1 +1,0 @@
-export { httpGetUnix, httpUnix, type HttpResponse as HttpReply } from '../lab/http-unix.ts';
