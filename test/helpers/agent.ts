@@ -38,7 +38,7 @@ export async function startAgent(options: { env: Record<string, string>; args?: 
   const [file, ...args] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...argv] : argv;
   const child: ChildProcess = spawn(file!, args, {
     stdio: ['ignore', logFd, logFd],
-    env: { PATH: process.env.PATH ?? '', SEAWAY_LISTEN: `unix:${socket}`, SEAWAY_LOG_LEVEL: 'debug', ...options.env },
+    env: { PATH: process.env.PATH ?? '', SEAWAY_LISTEN: `unix:${socket}`, SEAWAY_STATE_DIR: join(dir, 'state'), SEAWAY_LOG_LEVEL: 'debug', ...options.env },
   });
   closeSync(logFd);
   let exit: number | null = null;
