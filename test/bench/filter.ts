@@ -9,7 +9,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { run } from '../../src/kernel/exec.ts';
 import { createFilterDriver, type FilterBackend } from '../../src/dataplane/filter.ts';
 import type { IptablesMode, ProcessRunner } from '../../src/kernel/iptables.ts';
@@ -18,19 +17,10 @@ import { validateFilter } from '../../src/plan/filter-input.ts';
 import { IPTABLES_TABLES, renderIptables } from '../../src/plan/filter-iptables.ts';
 import { planIpsetRestore, renderIpsets } from '../../src/plan/filter-ipset.ts';
 import { renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
-import { median, percentile } from './stats.ts';
+import { median, percentile, scaleArgs } from './bench-support.ts';
 
-const { values } = parseArgs({
-  options: {
-    clusters: { type: 'string', default: '1000' },
-    subnets: { type: 'string', default: '10' },
-    trials: { type: 'string', default: '5' },
-    inside: { type: 'string' },
-  },
-});
-const clusters = Number(values.clusters);
-const subnetsPerCluster = Number(values.subnets);
-const trials = Number(values.trials);
+const scale = scaleArgs();
+const { clusters, subnetsPerCluster, trials } = scale;
 
 /** Remote cluster c's subnet s: distinct /24s in 100.64.0.0/10 onwards, none covering another. */
 function remoteCidrs(changedCluster = -1): string[] {
@@ -157,7 +147,7 @@ async function trial(variant: Variant, index: number, which: 'bare' | 'bare-defa
 }
 
 async function main(): Promise<void> {
-  if (values.inside) return inside(values.inside);
+  if (scale.inside) return inside(scale.inside);
   if (process.getuid?.() !== 0) throw new Error('the filter benchmark needs root (it creates network namespaces)');
   for (const tool of ['ip', 'ipset', 'iptables-nft-restore', 'iptables-legacy-restore', 'nft']) {
     if ((await run('sh', ['-c', 'command -v "$1"', 'sh', tool], { allowFailure: true })).code !== 0) {

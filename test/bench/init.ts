@@ -2,7 +2,7 @@ import { runInsideNetns } from '../helpers/in-netns.ts';
 import { startAgent } from '../helpers/agent.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { addUnderlay, startInitFixture } from '../e2e/init-support.ts';
-import { median, percentile } from './stats.ts';
+import { median, percentile } from './bench-support.ts';
 
 /**
  * Interface-to-ready latency of the init phase: per trial a fresh agent and Node, the CNI

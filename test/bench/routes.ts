@@ -13,7 +13,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink, type KernelWrite } from '../../src/kernel/rtnetlink.ts';
 import { procSysctls } from '../../src/kernel/sysctl.ts';
@@ -22,19 +21,10 @@ import { readNodeFacts } from '../../src/dataplane/node-facts.ts';
 import { planNode, type PlanConfig } from '../../src/plan/node-plan.ts';
 import type { EndpointObject, NodeObject, Snapshot } from '../../src/model/snapshot.ts';
 import { freezeSnapshot } from '../../src/model/snapshot.ts';
-import { median } from './stats.ts';
+import { median, scaleArgs } from './bench-support.ts';
 
-const { values } = parseArgs({
-  options: {
-    clusters: { type: 'string', default: '1000' },
-    subnets: { type: 'string', default: '10' },
-    trials: { type: 'string', default: '5' },
-    inside: { type: 'string' },
-  },
-});
-const clusters = Number(values.clusters);
-const subnetsPerCluster = Number(values.subnets);
-const trials = Number(values.trials);
+const scale = scaleArgs();
+const { clusters, subnetsPerCluster, trials } = scale;
 const routeCount = clusters * subnetsPerCluster;
 
 // This node is a lab worker (cluster1-node2); the gateway is cluster1-node1.
@@ -199,7 +189,7 @@ async function inNamespace(ns: string, mode: string): Promise<Record<string, num
 }
 
 async function main(): Promise<void> {
-  if (values.inside) return inside(values.inside);
+  if (scale.inside) return inside(scale.inside);
   if (process.getuid?.() !== 0) throw new Error('the routes benchmark needs root (it creates network namespaces)');
   const dir = await mkdtemp(join(tmpdir(), 'seaway-bench-'));
   const batchFile = join(dir, 'all.batch');
