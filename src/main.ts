@@ -10,7 +10,7 @@ import { watchOwnNode } from './k8s/node-ready.ts';
 import { startInitPhase, WAIT_CNI, WAIT_NODE } from './init/init-phase.ts';
 import { openInterfaceEvents } from './kernel/interface-events.ts';
 import { containsAddress, parseCidr, parseIpv4 } from './model/cidr.ts';
-import { openRtnetlink } from './kernel/rtnetlink.ts';
+import { openRtnetlink, type Rtnetlink } from './kernel/rtnetlink.ts';
 import { procSysctls } from './kernel/sysctl.ts';
 import { run as runProcess } from './kernel/exec.ts';
 import { createRoutingDataplane } from './dataplane/routing-dataplane.ts';
@@ -98,7 +98,7 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
 
   await mkdir(config.stateDir, { recursive: true });
   const rtnl = openRtnetlink();
-  const routing = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(config.stateDir, 'sysctl-originals.json') });
+  const routing = routingDataplane(rtnl, config.stateDir);
   const filter = await createFilterDriver(config.filterBackend, { run: runProcess });
   logger.info({ backend: filter.backend, iptablesMode: filter.iptablesMode }, 'packet filter backend chosen');
   const informers = createSnapshotInformers(kubeConfig, config.namespace, { logger, onApiError: (op) => metrics.apiErrors.inc({ operation: op }) });
@@ -151,11 +151,16 @@ async function run(config: RunConfig, logger: Logger): Promise<number> {
   return 0;
 }
 
+/** The sysctl values seaway replaced are kept in the state directory, so a later cleanup can give them back. */
+function routingDataplane(rtnl: Rtnetlink, stateDir: string) {
+  return createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctl-originals.json') });
+}
+
 /** Removes everything seaway owns on this node; needs no API server, never waits for one. */
 async function cleanup(backend: 'auto' | 'iptables' | 'nftables', stateDir: string, logger: Logger): Promise<number> {
   const rtnl = openRtnetlink();
   try {
-    const routing = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctl-originals.json') });
+    const routing = routingDataplane(rtnl, stateDir);
     const routed = await routing.cleanup();
     const filter = await createFilterDriver(backend, { run: runProcess });
     const filtered = await filter.cleanup();
