@@ -142,7 +142,7 @@ export function planIptablesTable(
 ): string | null {
   const lines: string[] = [];
   const deleteJumpsTo = (chain: string) => {
-    for (const [name, seen] of observed ?? []) {
+    for (const seen of observed?.values() ?? []) {
       for (const rule of seen.rules) if (jumpsTo(rule, chain) && !rule.startsWith(`-A ${chain} `)) lines.push(`-D ${rule.slice(3)}`);
     }
   };

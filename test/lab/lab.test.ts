@@ -184,6 +184,7 @@ describe('lab', () => {
   });
 
   it('runs a second lab side by side: its Nodes turn Ready after the delay, its CNI never comes', async () => {
+    assert.equal(b.prefix, B, 'labUp answers with the status of the lab it started');
     const status = await waitForLab(B, { cni: false, timeoutMs: 20_000 });
     const [cluster] = status.clusters;
     assert.ok(cluster);
