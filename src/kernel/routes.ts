@@ -31,14 +31,7 @@ export interface RouteSpec {
 }
 
 /** An IPv4 route as the kernel reports it. */
-export interface ObservedRoute {
-  table: number;
-  dst: string;
-  gateway?: string;
-  oif?: number;
-  src?: string;
-  protocol: number;
-  metric?: number;
+export interface ObservedRoute extends Omit<RouteSpec, 'onlink'> {
   scope: number;
   /** RTN_* (1 unicast, 2 local, 3 broadcast, ...). */
   type: number;
