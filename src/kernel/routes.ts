@@ -1,5 +1,5 @@
 import {
-  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, attr, bufferToIpv4, decodeAttributes, ipv4ToBuffer, parseIpv4Prefix, u32,
+  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, bufferToIpv4, decodeAttributes, parseIpv4Prefix,
 } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
@@ -56,20 +56,24 @@ export function encodeRouteRequest(write: RouteWrite, route: RouteSpec): Netlink
   header[1] = prefixLength;
   header[4] = route.table < 256 ? route.table : RT_TABLE_COMPAT;
   header[5] = route.protocol;
-  const attrs = [attr(RTA_TABLE, u32(route.table)), attr(RTA_DST, ipv4ToBuffer(address))];
-  if (route.metric !== undefined) attrs.push(attr(RTA_PRIORITY, u32(route.metric)));
+  const hasMetric = route.metric !== undefined;
   if (write === 'delete') {
     header[6] = RT_SCOPE_NOWHERE;
-    return { type: RTM_DELROUTE, flags: 0, body: [header, ...attrs] };
+    const body = new AttributeWriter(header, 8 * (hasMetric ? 3 : 2)).u32(RTA_TABLE, route.table).ipv4(RTA_DST, address);
+    if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
+    return { type: RTM_DELROUTE, flags: 0, body: [body.buffer] };
   }
   header[6] = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   header[7] = RTN_UNICAST;
   if (route.onlink) header.writeUInt32LE(RTNH_F_ONLINK, 8);
-  if (route.gateway) attrs.push(attr(RTA_GATEWAY, ipv4ToBuffer(route.gateway)));
-  if (route.oif !== undefined) attrs.push(attr(RTA_OIF, u32(route.oif)));
-  if (route.src) attrs.push(attr(RTA_PREFSRC, ipv4ToBuffer(route.src)));
+  const count = 2 + Number(hasMetric) + Number(Boolean(route.gateway)) + Number(route.oif !== undefined) + Number(Boolean(route.src));
+  const body = new AttributeWriter(header, 8 * count).u32(RTA_TABLE, route.table).ipv4(RTA_DST, address);
+  if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
+  if (route.gateway) body.ipv4(RTA_GATEWAY, route.gateway);
+  if (route.oif !== undefined) body.u32(RTA_OIF, route.oif);
+  if (route.src) body.ipv4(RTA_PREFSRC, route.src);
   const flags = NLM_F_CREATE | (write === 'create' ? NLM_F_EXCL : NLM_F_REPLACE);
-  return { type: RTM_NEWROUTE, flags, body: [header, ...attrs] };
+  return { type: RTM_NEWROUTE, flags, body: [body.buffer] };
 }
 
 export function encodeRouteDump(): Buffer[] {

@@ -53,7 +53,7 @@ export const cstring = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf
 
 /** Builds a complete message (header + fixed struct + attributes). */
 export function encodeMessage(type: number, flags: number, seq: number, body: readonly Buffer[]): Buffer {
-  const payload = Buffer.concat(body);
+  const payload = body.length === 1 ? body[0]! : Buffer.concat(body);
   const out = Buffer.alloc(NLMSG_HDRLEN + align4(payload.length));
   out.writeUInt32LE(NLMSG_HDRLEN + payload.length, 0);
   out.writeUInt16LE(type, 4);
@@ -107,13 +107,33 @@ export function decodeError(payload: Buffer): NetlinkErrorPayload {
   return { errno: -payload.readInt32LE(0), requestType: payload.readUInt16LE(4 + 4), requestSeq: payload.readUInt32LE(4 + 8) };
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+/** Writes a dotted-quad IPv4 address as 4 bytes at offset, without allocating; throws on anything else. */
+export function writeIpv4(ip: string, out: Buffer, offset: number): void {
+  let octet = 0;
+  let digits = 0;
+  let index = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const code = i < ip.length ? ip.charCodeAt(i) : 46;
+    if (code === 46) {
+      if (digits === 0 || index > 3) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+      out[offset + index++] = octet;
+      octet = 0;
+      digits = 0;
+    } else if (code >= 48 && code <= 57 && digits < 3) {
+      octet = octet * 10 + (code - 48);
+      digits++;
+      if (octet > 255) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+    } else {
+      throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+    }
+  }
+  if (index !== 4) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+}
 
 export function ipv4ToBuffer(ip: string): Buffer {
-  const m = IPV4.exec(ip);
-  const octets = m ? m.slice(1).map(Number) : [];
-  if (octets.length !== 4 || octets.some((o) => o > 255)) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
-  return Buffer.from(octets);
+  const out = Buffer.allocUnsafe(4);
+  writeIpv4(ip, out, 0);
+  return out;
 }
 
 export function bufferToIpv4(buf: Buffer): string {
@@ -122,13 +142,54 @@ export function bufferToIpv4(buf: Buffer): string {
 
 export interface Ipv4Prefix { address: string; prefixLength: number }
 
+const scratch = Buffer.alloc(4);
+
 /** Parses "a.b.c.d/n" (or a bare address as /32). */
 export function parseIpv4Prefix(cidr: string): Ipv4Prefix {
-  const [address = '', len, ...rest] = cidr.split('/');
-  const prefixLength = len === undefined ? 32 : Number(len);
-  if (rest.length > 0 || !/^\d{1,2}$/.test(len ?? '32') || prefixLength > 32) throw new Error(`not an IPv4 prefix: ${JSON.stringify(cidr)}`);
-  ipv4ToBuffer(address);
+  const slash = cidr.indexOf('/');
+  const address = slash < 0 ? cidr : cidr.slice(0, slash);
+  const len = slash < 0 ? '32' : cidr.slice(slash + 1);
+  const prefixLength = Number(len);
+  if (!/^\d{1,2}$/.test(len) || prefixLength > 32) throw new Error(`not an IPv4 prefix: ${JSON.stringify(cidr)}`);
+  try {
+    writeIpv4(address, scratch, 0);
+  } catch {
+    throw new Error(`not an IPv4 prefix: ${JSON.stringify(cidr)}`);
+  }
   return { address, prefixLength };
+}
+
+/**
+ * Builds a fixed struct followed by attributes in one buffer: the hot path (thousands of routes
+ * per pass) allocates once per message body instead of once per attribute and value.
+ */
+export class AttributeWriter {
+  readonly buffer: Buffer;
+  #offset: number;
+
+  constructor(header: Buffer, attributeBytes: number) {
+    this.buffer = Buffer.alloc(header.length + attributeBytes);
+    header.copy(this.buffer, 0);
+    this.#offset = header.length;
+  }
+
+  u32(type: number, value: number): this {
+    this.#header(type, 4).writeUInt32LE(value >>> 0, this.#offset + 4);
+    this.#offset += 8;
+    return this;
+  }
+
+  ipv4(type: number, ip: string): this {
+    writeIpv4(ip, this.#header(type, 4), this.#offset + 4);
+    this.#offset += 8;
+    return this;
+  }
+
+  #header(type: number, valueLength: number): Buffer {
+    this.buffer.writeUInt16LE(4 + valueLength, this.#offset);
+    this.buffer.writeUInt16LE(type, this.#offset + 2);
+    return this.buffer;
+  }
 }
 
 export function macToBuffer(mac: string): Buffer {

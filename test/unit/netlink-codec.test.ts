@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { attr, ipv4ToBuffer, parseIpv4Prefix, u32, writeIpv4 } from '../../src/kernel/netlink/codec.ts';
+import { encodeRouteRequest, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
+
+test('writeIpv4 writes the four octets', () => {
+  for (const [text, bytes] of [['0.0.0.0', [0, 0, 0, 0]], ['255.255.255.255', [255, 255, 255, 255]], ['10.1.2.3', [10, 1, 2, 3]], ['240.168.1.12', [240, 168, 1, 12]]] as const) {
+    assert.deepEqual([...ipv4ToBuffer(text)], bytes, text);
+  }
+});
+
+test('writeIpv4 rejects anything but a dotted quad', () => {
+  for (const bad of ['', '1.2.3', '1.2.3.4.5', '1.2.3.', '.1.2.3', '1..2.3', '256.1.1.1', '1.2.3.1000', '1.2.3.a', ' 1.2.3.4', '1.2.3.4 ', '::1', '1.2.3.4/24']) {
+    assert.throws(() => writeIpv4(bad, Buffer.alloc(4), 0), /not an IPv4 address/, JSON.stringify(bad));
+  }
+});
+
+test('parseIpv4Prefix splits address and length and rejects malformed prefixes', () => {
+  assert.deepEqual(parseIpv4Prefix('10.2.0.0/16'), { address: '10.2.0.0', prefixLength: 16 });
+  assert.deepEqual(parseIpv4Prefix('10.2.0.1'), { address: '10.2.0.1', prefixLength: 32 });
+  for (const bad of ['10.2.0.0/33', '10.2.0.0/', '10.2.0.0/1/2', '10.2.0/16', 'x/8', '10.2.0.0/-1']) {
+    assert.throws(() => parseIpv4Prefix(bad), /not an IPv4 prefix/, bad);
+  }
+});
+
+/** The route encoding the straightforward way, one buffer per attribute, as the reference. */
+function referenceBody(write: RouteWrite, route: RouteSpec): Buffer {
+  const [address, length] = route.dst.split('/') as [string, string];
+  const header = Buffer.alloc(12);
+  header[0] = 2; header[1] = Number(length); header[4] = route.table < 256 ? route.table : 252; header[5] = route.protocol;
+  const attrs = [attr(15, u32(route.table)), attr(1, ipv4ToBuffer(address))];
+  if (route.metric !== undefined) attrs.push(attr(6, u32(route.metric)));
+  if (write === 'delete') { header[6] = 255; return Buffer.concat([header, ...attrs]); }
+  header[6] = route.gateway ? 0 : 253; header[7] = 1;
+  if (route.onlink) header.writeUInt32LE(4, 8);
+  if (route.gateway) attrs.push(attr(5, ipv4ToBuffer(route.gateway)));
+  if (route.oif !== undefined) attrs.push(attr(4, u32(route.oif)));
+  if (route.src) attrs.push(attr(7, ipv4ToBuffer(route.src)));
+  return Buffer.concat([header, ...attrs]);
+}
+
+test('route requests encode byte for byte like the attribute-by-attribute reference', () => {
+  const routes: RouteSpec[] = [
+    { table: 100, dst: '10.2.0.0/16', gateway: '240.168.1.11', oif: 7, protocol: 147 },
+    { table: 150, dst: '10.102.0.0/16', oif: 2, src: '10.1.1.1', protocol: 147 },
+    { table: 1000, dst: '10.3.0.0/24', oif: 3, protocol: 147, metric: 20, onlink: true, gateway: '192.168.1.1' },
+  ];
+  for (const route of routes) {
+    for (const write of ['create', 'replace', 'delete'] as const) {
+      const request = encodeRouteRequest(write, route);
+      assert.equal(request.body.length, 1);
+      assert.deepEqual(request.body[0], referenceBody(write, route), `${write} ${route.dst}`);
+    }
+  }
+});
