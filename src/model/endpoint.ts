@@ -145,6 +145,7 @@ function validateOrThrow(raw: unknown, ctx: EndpointValidationContext): Endpoint
 
   const notes: string[] = [];
   const subnets: Cidr[] = [];
+  const texts: string[] = [];
   const seen = new Set<string>();
   rawSubnets.forEach((text, index) => {
     const cidr = checkRemoteSubnet(`spec.subnets[${index}]`, text, ctx, notes);
@@ -152,8 +153,10 @@ function validateOrThrow(raw: unknown, ctx: EndpointValidationContext): Endpoint
     if (seen.has(canonical)) return;
     seen.add(canonical);
     subnets.push(cidr);
+    texts.push(canonical);
   });
-  return { ok: true, endpoint: { ...endpoint, subnets: subnets.map(formatCidr) }, subnets, notes };
+  // endpoint.subnets[i] is the canonical text of subnets[i]; the planner relies on that pairing.
+  return { ok: true, endpoint: { ...endpoint, subnets: texts }, subnets, notes };
 }
 
 function readBackendConfig(value: unknown): Record<string, string> {

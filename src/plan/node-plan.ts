@@ -4,7 +4,7 @@
  */
 import type { RunConfig } from '../config.ts';
 import {
-  compareCidrs, compareCidrTexts, formatCidr, formatIpv4, parseIpv4, vtepAddress, vtepIp, type Cidr,
+  compareCidrs, compareCidrTexts, formatIpv4, parseIpv4, vtepAddress, vtepIp,
 } from '../model/cidr.ts';
 import type {
   DesiredFdbEntry, DesiredFilter, DesiredRoute, DesiredRule, DesiredState, DesiredSysctl, DesiredVxlanLink,
@@ -110,7 +110,9 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
   const local = set.local;
   const gatewayNode = local.spec.hostname;
   const isGateway = gatewayNode === config.nodeName;
-  const remoteSubnets: Cidr[] = set.remotes.flatMap((r) => r.subnets).sort(compareCidrs);
+  const remoteSubnets = set.remotes
+    .flatMap((r) => r.subnets.map((cidr, i) => ({ cidr, text: r.spec.subnets[i]! })))
+    .sort((a, b) => compareCidrs(a.cidr, b.cidr));
   const cni = self.cniInterface;
   if (cni === null) notes.push({ code: 'cni-interface-unknown', message: 'the CNI interface is not known yet: no rp_filter on it, no SNAT target for host traffic, and on the gateway no table 150 routes' });
 
@@ -140,9 +142,9 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
   if (isGateway) {
     rules = [{ priority: OWNERSHIP.hostNetworkRulePriority, table: OWNERSHIP.hostNetworkTable }];
     const cable = self.cable ?? { device: self.underlayDevice };
-    routes = cni === null ? [] : remoteSubnets.map((cidr) => ({
+    routes = cni === null ? [] : remoteSubnets.map(({ text }) => ({
       table: OWNERSHIP.hostNetworkTable,
-      dst: formatCidr(cidr),
+      dst: text,
       ...(cable.gateway === undefined ? {} : { gateway: cable.gateway }),
       dev: cable.device,
       src: cni.address,
@@ -151,7 +153,7 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
   } else {
     rules = [{ priority: OWNERSHIP.interClusterRulePriority, table: OWNERSHIP.interClusterTable }];
     const via = formatIpv4(vtepIp(gatewayPrivateIp.address));
-    routes = remoteSubnets.map((cidr) => ({ table: OWNERSHIP.interClusterTable, dst: formatCidr(cidr), gateway: via, dev: OWNERSHIP.vxlanDevice }));
+    routes = remoteSubnets.map(({ text }) => ({ table: OWNERSHIP.interClusterTable, dst: text, gateway: via, dev: OWNERSHIP.vxlanDevice }));
   }
 
   const selfNode = snapshot.nodes.find((n) => n.name === config.nodeName);
@@ -159,7 +161,7 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
   if (mss.problem !== null) notes.push({ code: 'invalid-mss-annotation', message: `Node ${config.nodeName}: ${mss.problem}` });
   const filter: DesiredFilter = {
     localCidrs: [...config.podCidrs, ...config.serviceCidrs].sort(compareCidrTexts),
-    remoteCidrs: remoteSubnets.map(formatCidr),
+    remoteCidrs: remoteSubnets.map(({ text }) => text),
     ...(cni === null ? {} : { cniAddress: cni.address }),
     vxlanDevice: OWNERSHIP.vxlanDevice,
     vxlanPort: OWNERSHIP.vxlanPort,
