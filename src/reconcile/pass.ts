@@ -8,6 +8,7 @@ import type { FilterDriver } from '../dataplane/filter.ts';
 import type { ApplyReport } from '../dataplane/report.ts';
 import { readNodeFacts } from '../dataplane/node-facts.ts';
 import { planNode, type Plan } from '../plan/node-plan.ts';
+import { eventReporter } from '../plan/event-reporter.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { CniInterface } from '../init/cni-tracker.ts';
 import type { EventRecorder, InvolvedObject } from '../k8s/event-recorder.ts';
@@ -45,7 +46,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
   const { logger, metrics, readiness } = deps;
   const reported = new Set<string>();
 
-  const report = (plan: Plan) => {
+  const report = (plan: Plan, reportsEvents: boolean) => {
     const current = new Set<string>();
     const byReason = new Map<string, number>();
     for (const r of plan.rejected) {
@@ -54,7 +55,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       current.add(key);
       if (!reported.has(key)) {
         logger.warn({ endpoint: `${r.endpoint.namespace}/${r.endpoint.name}`, cluster: r.cluster, reason: r.reason, message: r.message }, 'Endpoint rejected');
-        deps.events?.warning(endpointObject(r.endpoint), EVENT_REJECTED, `${r.reason}: ${r.message}; its subnets are not routed`);
+        if (reportsEvents) deps.events?.warning(endpointObject(r.endpoint), EVENT_REJECTED, `${r.reason}: ${r.message}; its subnets are not routed`);
       }
     }
     for (const d of plan.duplicates) {
@@ -62,7 +63,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       current.add(key);
       if (!reported.has(key)) {
         logger.warn({ endpoint: `${d.endpoint.namespace}/${d.endpoint.name}`, cluster: d.cluster, newer: d.winner.name }, 'several Endpoints for one cluster; the newest is used');
-        deps.events?.warning(endpointObject(d.endpoint), EVENT_DUPLICATE, `cluster "${d.cluster}" has a newer Endpoint ${d.winner.namespace}/${d.winner.name}, which is used; this one is ignored`);
+        if (reportsEvents) deps.events?.warning(endpointObject(d.endpoint), EVENT_DUPLICATE, `cluster "${d.cluster}" has a newer Endpoint ${d.winner.namespace}/${d.winner.name}, which is used; this one is ignored`);
       }
     }
     for (const n of plan.notes) {
@@ -104,8 +105,9 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       metrics.reconcilePasses.inc({ result: 'error' });
       return false;
     }
-    const plan = planNode(deps.snapshot(), facts, deps.config);
-    report(plan);
+    const snapshot = deps.snapshot();
+    const plan = planNode(snapshot, facts, deps.config);
+    report(plan, eventReporter(snapshot, plan.gatewayNode) === deps.config.nodeName);
     const applied = await deps.routing.apply(plan.desired);
     record(applied);
     let filterWrites = 0;
