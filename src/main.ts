@@ -39,6 +39,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 main(process.argv.slice(2), process.env).then(
   (code) => { process.exitCode = code; },
   (error: unknown) => {
+    // run may still find the configuration invalid (a kubeconfig that does not load), before touching anything.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`seaway: ${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`seaway: fatal: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
     process.exitCode = 1;
   },

@@ -1,11 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import type { RunConfig } from './config.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 import { Readiness } from './server/readiness.ts';
 import { Liveness } from './server/liveness.ts';
-import { startHttpServer } from './server/http.ts';
-import { loadKubeConfig } from './k8s/kubeconfig.ts';
+import { loadKubeConfigChecked } from './k8s/kubeconfig-checked.ts';
 import { watchOwnNode } from './k8s/node-ready.ts';
 import { createSnapshotInformers } from './k8s/snapshot-informers.ts';
 import { createEventRecorder } from './k8s/event-recorder.ts';
@@ -14,13 +12,24 @@ import { openInterfaceEvents } from './kernel/interface-events.ts';
 import { openRtnetlink } from './kernel/rtnetlink.ts';
 import { run as runProcess } from './kernel/exec.ts';
 import { containsAddress, parseCidr, parseIpv4 } from './model/cidr.ts';
-import { createFilterDriver } from './dataplane/filter.ts';
+import type { FilterDriver } from './dataplane/filter.ts';
 import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
 import { FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } from './dataplane/filter-drift-watch.ts';
-import { startReconcileLoop } from './reconcile/loop.ts';
-import { createPass, PROGRAMMED } from './reconcile/pass.ts';
+import { startReconcileLoop, type ReconcileLoop } from './reconcile/loop.ts';
+import { createPass, PROGRAMMED, type PassDeps } from './reconcile/pass.ts';
 import { routingDataplane } from './routing-dataplane-for-node.ts';
+import { createComponentMetrics } from './startup/component-metrics.ts';
+import { startupSteps } from './startup/startup-steps.ts';
+import { startHttpListeners } from './startup/http-listeners.ts';
+import { prepareStateDir, STATE_DIR } from './startup/state-dir.ts';
+import { createCheckedFilterDriver, PACKET_FILTER, reportingFilter } from './startup/packet-filter.ts';
+import { createFailureLog } from './startup/failure-log.ts';
 import packageJson from '../package.json' with { type: 'json' };
+
+/** Readiness conditions of start-up steps that touch the kernel (besides the init waits and the filter). */
+const CNI_WATCH = 'cni-watch';
+const NETLINK = 'netlink';
+const KERNEL_EVENTS = 'kernel-events';
 
 function podCidrMatcher(podCidrs: readonly string[]): (address: string) => boolean {
   const cidrs = podCidrs.map((text) => {
@@ -34,12 +43,22 @@ function podCidrMatcher(podCidrs: readonly string[]): (address: string) => boole
   };
 }
 
-/** `seaway run`: the composition root of the agent. */
+/**
+ * `seaway run`: the composition root of the agent. Configuration problems end it (a ConfigError,
+ * exit 2) before anything is touched; everything after is a condition of the node, retried with
+ * backoff as a start-up step while the rest proceeds: routing is programmed while the packet
+ * filter or the HTTP port is still failing, and readiness names what does.
+ */
 export async function run(config: RunConfig, logger: Logger): Promise<number> {
+  const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
   for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
   logger.info({ version: packageJson.version, node: config.nodeName, cluster: config.clusterId, podCidrs: config.podCidrs }, 'seaway starting');
   const metrics = createMetrics();
-  const readiness = new Readiness({ [WAIT_NODE]: 'starting', [WAIT_CNI]: 'starting', [PROGRAMMED]: 'no reconcile pass has run yet' });
+  const componentMetrics = createComponentMetrics(metrics.registry);
+  const readiness = new Readiness({
+    [WAIT_NODE]: 'starting', [WAIT_CNI]: 'starting', [PROGRAMMED]: 'no reconcile pass has run yet',
+    [PACKET_FILTER]: 'detecting the packet filter backend',
+  });
   readiness.onChange((ready) => {
     metrics.ready.set(ready ? 1 : 0);
     logger.info({ ready, pending: readiness.reasons }, ready ? 'ready' : 'not ready');
@@ -48,79 +67,123 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
   const beat = liveness.register('event-loop', 10_000);
   const heartbeat = setInterval(beat, 1000);
 
-  const http = await startHttpServer(config.listen, { readiness, liveness, registry: metrics.registry, logger });
-  const kubeConfig = loadKubeConfig(config.kubeconfig ?? undefined);
-  const nodeInformer = watchOwnNode(kubeConfig, config.nodeName, { logger, onApiError: (op) => metrics.apiErrors.inc({ operation: op }) });
-  const interfaceEvents = await openInterfaceEvents();
-  const lookingFor = config.cniInterface
-    ? `interface ${config.cniInterface} with an IPv4 address`
-    : `an interface holding an IPv4 address in ${config.podCidrs.join(', ')}`;
-  const init = await startInitPhase({
-    nodeName: config.nodeName,
-    nodeInformer,
-    cni: {
-      source: interfaceEvents,
-      match: { interfaceName: config.cniInterface ?? undefined, inPodCidr: podCidrMatcher(config.podCidrs) },
-      lookingFor,
-      logIntervalMs: config.cniWaitLogSeconds * 1000,
-    },
-    readiness,
-    metrics,
-    logger,
-  });
-
-  await mkdir(config.stateDir, { recursive: true });
-  const rtnl = openRtnetlink();
-  const routing = routingDataplane(rtnl, config.stateDir);
-  const filter = await createFilterDriver(config.filterBackend, { run: runProcess });
-  logger.info({ backend: filter.backend, iptablesMode: filter.iptablesMode }, 'packet filter backend chosen');
-  const informers = createSnapshotInformers(kubeConfig, config.namespace, { logger, onApiError: (op) => metrics.apiErrors.inc({ operation: op }) });
-  const events = createEventRecorder(kubeConfig, {
-    component: 'seaway', host: config.nodeName, logger, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
-  });
-  const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
-  const loop = startReconcileLoop({
-    logger,
-    resyncMs: config.resyncSeconds * 1000,
-    onTurn: loopBeat,
-    pass: createPass({
-      config, logger, metrics, readiness, rtnl, routing, filter,
-      informersSynced: () => informers.synced,
-      snapshot: () => informers.snapshot(),
-      nodeReady: () => init.nodeReady(),
-      cniInterface: () => init.cniInterface(),
-      events,
-    }),
-  });
-  informers.onChange(() => loop.trigger('API objects changed'));
-  init.onChange(() => loop.trigger('init state changed'));
-  const ownedEvents = watchOwnedObjects((reason) => loop.trigger(reason));
-  // Packet filters send no change events: a read-only check every 2 s wakes the loop on drift.
-  const filterDrift = watchFilterDrift(filter, {
-    intervalMs: FILTER_DRIFT_INTERVAL_MS,
-    onDrift: (drift) => { logger.info({ drift }, 'packet filter drifted'); loop.trigger('packet filter drift'); },
-    onError: (error) => logger.warn({ err: error.message }, 'packet filter drift check failed'),
-  });
-  informers.start();
-  loop.trigger('start');
-
+  const stopping = new AbortController();
+  const closers: Array<() => Promise<void> | void> = [];
+  const runStep = startupSteps({ readiness, metrics: componentMetrics, logger, signal: stopping.signal, closers });
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+
+  const http = startHttpListeners(config.listen, { readiness, liveness, registry: metrics.registry, logger }, runStep);
+
+  const onApiError = (op: string) => metrics.apiErrors.inc({ operation: op });
+  const informers = createSnapshotInformers(kubeConfig, config.namespace, { logger, onApiError });
+  closers.push(() => informers.stop());
+  const events = createEventRecorder(kubeConfig, {
+    component: 'seaway', host: config.nodeName, logger, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
+  });
+  closers.push(() => events.flush());
+  let loop: ReconcileLoop | null = null;
+  const wake = (reason: string) => loop?.trigger(reason);
+  informers.onChange(() => wake('API objects changed'));
+  informers.start();
+
+  const lookingFor = config.cniInterface
+    ? `interface ${config.cniInterface} with an IPv4 address`
+    : `an interface holding an IPv4 address in ${config.podCidrs.join(', ')}`;
+  const startInit = runStep({
+    name: CNI_WATCH,
+    what: 'watching links and addresses for the CNI interface (netlink)',
+    attempt: async () => {
+      const interfaceEvents = await openInterfaceEvents();
+      try {
+        const init = await startInitPhase({
+          nodeName: config.nodeName,
+          nodeInformer: watchOwnNode(kubeConfig, config.nodeName, { logger, onApiError }),
+          cni: {
+            source: interfaceEvents,
+            match: { interfaceName: config.cniInterface ?? undefined, inPodCidr: podCidrMatcher(config.podCidrs) },
+            lookingFor,
+            logIntervalMs: config.cniWaitLogSeconds * 1000,
+          },
+          readiness,
+          metrics,
+          logger,
+        });
+        return { init, interfaceEvents };
+      } catch (error) {
+        interfaceEvents.close();
+        throw error;
+      }
+    },
+    close: async ({ init, interfaceEvents }) => { await init.stop(); interfaceEvents.close(); },
+  });
+  const prepareState = runStep({ name: STATE_DIR, what: `preparing the state directory ${config.stateDir}`, attempt: () => prepareStateDir(config.stateDir) });
+  const openNetlink = runStep({ name: NETLINK, what: 'opening the rtnetlink socket', attempt: () => openRtnetlink(), close: (rtnl) => rtnl.close() });
+
+  // The filter joins the pass once it works; until then the pass programs routing alone.
+  let filter: FilterDriver | null = null;
+  const filterLog = createFailureLog({ logger, name: PACKET_FILTER, what: 'programming the packet filter' });
+  const startFilter = runStep({
+    name: PACKET_FILTER,
+    what: `detecting the packet filter backend (${config.filterBackend})`,
+    attempt: () => createCheckedFilterDriver(config.filterBackend, runProcess),
+    startedReason: 'not programmed yet',
+  }).then((driver) => {
+    logger.info({ backend: driver.backend, iptablesMode: driver.iptablesMode }, 'packet filter backend chosen');
+    filter = reportingFilter(driver, { readiness, metrics: componentMetrics, log: filterLog });
+    // Packet filters send no change events: a read-only check every 2 s wakes the loop on drift.
+    const drift = watchFilterDrift(filter, {
+      intervalMs: FILTER_DRIFT_INTERVAL_MS,
+      onDrift: (lines) => { logger.info({ drift: lines }, 'packet filter drifted'); wake('packet filter drift'); },
+      onError: (error) => logger.warn({ err: error.message }, 'packet filter drift check failed'),
+    });
+    closers.push(() => drift.close());
+    wake('packet filter available');
+  });
+
+  const startLoop = Promise.all([startInit, prepareState, openNetlink]).then(async ([{ init }, , rtnl]) => {
+    const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
+    const passDeps: PassDeps = {
+      config, logger, metrics, readiness, rtnl, events,
+      routing: routingDataplane(rtnl, config.stateDir),
+      // Read on every pass: null until the packet filter step succeeds.
+      get filter() { return filter; },
+      informersSynced: () => informers.synced,
+      snapshot: () => informers.snapshot(),
+      nodeReady: () => init.nodeReady(),
+      cniInterface: () => init.cniInterface(),
+    };
+    const started = startReconcileLoop({ logger, resyncMs: config.resyncSeconds * 1000, onTurn: loopBeat, pass: createPass(passDeps) });
+    loop = started;
+    closers.push(() => started.stop());
+    init.onChange(() => started.trigger('init state changed'));
+    started.trigger('start');
+    await runStep({
+      name: KERNEL_EVENTS,
+      what: 'subscribing to route, rule and link changes (netlink)',
+      attempt: () => watchOwnedObjects((reason) => started.trigger(reason)),
+      close: (subscription) => subscription.close(),
+    });
+  });
+
+  const steps = [http, startFilter, startLoop];
+  Promise.all(steps).then(() => logger.info('start-up complete'), () => { /* steps only reject when stopping */ });
+
   const signal = await stopped;
   // The datapath stays in place on a normal stop: a restart or upgrade must not cut traffic.
   logger.info({ signal }, 'stopping; the datapath is left in place (run `seaway cleanup` to remove it)');
+  stopping.abort(new Error(`stopping on ${signal}`));
+  // Every step settles first (pending ones reject on the abort), so no step registers a closer after this.
+  await Promise.allSettled(steps);
   clearInterval(heartbeat);
-  ownedEvents.close();
-  await filterDrift.close();
-  await loop.stop();
-  await informers.stop();
-  await events.flush();
-  rtnl.close();
-  await init.stop();
-  interfaceEvents.close();
-  await http.close();
+  for (const close of closers.reverse()) {
+    try {
+      await close();
+    } catch (error) {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'error while stopping');
+    }
+  }
   return 0;
 }
-

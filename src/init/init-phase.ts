@@ -98,6 +98,11 @@ export async function startInitPhase(deps: InitPhaseDeps): Promise<InitPhase> {
       }
       changed();
     },
+  }).catch(async (error: unknown) => {
+    // A caller may retry the whole phase: leave nothing running that would report on this attempt's behalf.
+    clearInterval(refreshPendingDurations);
+    await deps.nodeInformer.stop();
+    throw error;
   });
 
   return {
