@@ -109,6 +109,8 @@ function describe(value: unknown): string {
 function cidrList(value: unknown, field: string): string[] {
   if (!Array.isArray(value)) throw new FilterInputError(`${field} must be an array of CIDR strings, got ${describe(value)}`);
   if (value.length > MAX_CIDRS_PER_SET) throw new FilterInputError(`${field} has ${value.length} entries, more than the ${MAX_CIDRS_PER_SET} a set holds`);
+  const asGiven = canonicalAsGiven(value);
+  if (asGiven) return asGiven;
   const parsed: Ipv4Cidr[] = [];
   value.forEach((item, index) => {
     const cidr = parseCidr(item);
@@ -116,6 +118,29 @@ function cidrList(value: unknown, field: string): string[] {
     parsed.push(cidr);
   });
   return canonicalCidrs(parsed);
+}
+
+/**
+ * A copy of the list when it is canonical already (every entry a canonical CIDR, each starting after
+ * every earlier one ends: sorted, none covered), else null and the caller takes the general path,
+ * which sorts or names the bad entry. One loop that allocates nothing per entry: the planner's
+ * 10,000 remote CIDRs usually arrive this way, and a fresh process validates them unoptimised.
+ */
+function canonicalAsGiven(list: readonly unknown[]): string[] | null {
+  let coveredUpTo = -1;
+  for (let i = 0; i < list.length; i++) {
+    const text = list[i];
+    if (typeof text !== 'string') return null;
+    const slash = text.indexOf('/');
+    if (slash < 0) return null;
+    const network = parseIpv4Range(text, 0, slash);
+    const prefix = parsePrefixLength(text, slash + 1);
+    if (network === null || prefix === null || prefix === 0 || network <= coveredUpTo) return null;
+    const size = 2 ** (32 - prefix);
+    if (network % size !== 0) return null;
+    coveredUpTo = network + size - 1;
+  }
+  return list.slice() as string[];
 }
 
 function mssClamp(value: unknown): MssClamp {

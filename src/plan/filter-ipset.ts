@@ -65,7 +65,8 @@ export function planIpsetRestore(desired: IpsetsDesired | null, observed: Ipsets
       const seen = observed.get(name);
       if (!seen) {
         lines.push(`create ${name} hash:net family inet hashsize ${hashSizeFor(members.length)} maxelem ${MAX_CIDRS_PER_SET}`);
-        for (const m of members) lines.push(`add ${name} ${m}`);
+        // One join rather than a template per member: a fresh set takes 10,000 of them on the path of the first pass.
+        if (members.length > 0) lines.push(`add ${name} ${members.join(`\nadd ${name} `)}`);
         continue;
       }
       const wanted = new Set(members);

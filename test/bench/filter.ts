@@ -6,6 +6,7 @@
  * to change (time, and its writes: goal 0), one cluster's subnets changed, and a drift check.
  *
  *   node test/bench/filter.ts [--clusters 1000] [--subnets 10] [--trials 5]
+ *   FILTER_BENCH_ONLY=legacy FILTER_BENCH_TIMELINE=1 ...   one variant; each process's start and end in the median runs
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -78,7 +79,11 @@ interface TrialResult {
   oneClusterMs?: number;
   oneClusterWrites?: number;
   observeMs?: number;
+  /** The full apply's processes: name, start and end in ms since the apply began. */
+  timeline?: Span[];
 }
+
+interface Span { what: string; start: number; end: number }
 
 /** Runs inside a fresh namespace: times the work in this process, prints one JSON line. */
 async function inside(spec: string): Promise<void> {
@@ -87,21 +92,36 @@ async function inside(spec: string): Promise<void> {
   if (which === 'bare' || which === 'bare-default-hash') {
     const scripts = bareScripts(variant, which === 'bare-default-hash');
     const start = performance.now();
-    for (const s of scripts) await run(s.file, s.args, { input: s.input });
-    console.log(JSON.stringify({ ms: performance.now() - start } satisfies TrialResult));
+    const timeline: Span[] = [];
+    for (const s of scripts) {
+      const begun = performance.now() - start;
+      await run(s.file, s.args, { input: s.input });
+      timeline.push({ what: [s.file, ...s.args.filter((a) => !a.startsWith('-'))].join(' '), start: begun, end: performance.now() - start });
+    }
+    console.log(JSON.stringify({ ms: performance.now() - start, timeline } satisfies TrialResult));
     return;
   }
   let writingCalls = 0;
-  const counting: ProcessRunner = (file, args, options) => {
+  let spans: Span[] | null = null;
+  let origin = 0;
+  const counting: ProcessRunner = async (file, args, options) => {
     if (/-restore$/.test(file) || (file === 'nft' && args.includes('-f')) || (file === 'ipset' && args.includes('restore'))) writingCalls++;
-    return run(file, args, options);
+    const start = performance.now() - origin;
+    try {
+      return await run(file, args, options);
+    } finally {
+      spans?.push({ what: [file, ...args.filter((a) => !a.startsWith('-') && a !== '5')].join(' '), start, end: performance.now() - origin });
+    }
   };
   const full = desired();
   const changed = desired(0);
   const driver = await createFilterDriver(variant.backend, { run: counting, iptablesMode: variant.mode });
-  let start = performance.now();
+  spans = [];
+  let start = origin = performance.now();
   await driver.apply(full);
   const ms = performance.now() - start;
+  const timeline = spans;
+  spans = null;
   writingCalls = 0;
   start = performance.now();
   const noChange = await driver.apply(full);
@@ -116,7 +136,7 @@ async function inside(spec: string): Promise<void> {
   start = performance.now();
   await driver.observe();
   const observeMs = performance.now() - start;
-  console.log(JSON.stringify({ ms, noChangeMs, noChangeWrites, oneClusterMs, oneClusterWrites, observeMs } satisfies TrialResult));
+  console.log(JSON.stringify({ ms, noChangeMs, noChangeWrites, oneClusterMs, oneClusterWrites, observeMs, timeline } satisfies TrialResult));
 }
 
 /** What the namespace holds afterwards, to check both sides loaded the same thing. */
@@ -146,6 +166,20 @@ async function trial(variant: Variant, index: number, which: 'bare' | 'bare-defa
   }
 }
 
+const showTimeline = process.env.FILTER_BENCH_TIMELINE === '1';
+/** Only the variants whose name contains this, e.g. FILTER_BENCH_ONLY=legacy. */
+const only = process.env.FILTER_BENCH_ONLY;
+
+const medianRun = (runs: TrialResult[]) => [...runs].sort((a, b) => a.ms - b.ms)[Math.ceil(runs.length / 2) - 1]!;
+
+/** Where the time of one run went: each process from its spawn to its exit, in ms since the run began. */
+function printTimeline(title: string, result: TrialResult): void {
+  console.log(`      ${title} (${result.ms.toFixed(1)} ms): process, start -> end`);
+  for (const span of result.timeline ?? []) {
+    console.log(`        ${span.what.padEnd(36)} ${span.start.toFixed(1).padStart(6)} -> ${span.end.toFixed(1).padStart(6)} ms`);
+  }
+}
+
 async function main(): Promise<void> {
   if (scale.inside) return inside(scale.inside);
   if (process.getuid?.() !== 0) throw new Error('the filter benchmark needs root (it creates network namespaces)');
@@ -159,7 +193,8 @@ async function main(): Promise<void> {
   console.log(`filter benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${subnets} remote CIDRs, ${trials} trials each, medians (fresh namespace per run)`);
   let worst = 0;
   for (const [index, variant] of VARIANTS.entries()) {
-    const bare: number[] = [], bareDefaultHash: number[] = [], seaway: TrialResult[] = [];
+    if (only && !variant.name.includes(only)) continue;
+    const bare: number[] = [], bareDefaultHash: number[] = [], seaway: TrialResult[] = [], bareRuns: TrialResult[] = [];
     const sides = variant.backend === 'iptables' ? (['bare', 'seaway', 'bare-default-hash'] as const) : (['bare', 'seaway'] as const);
     for (let t = 0; t < trials; t++) {
       // Rotate the order so no side always runs on a warmer machine.
@@ -167,7 +202,7 @@ async function main(): Promise<void> {
       for (const which of order) {
         const result = await trial(variant, index, which);
         if (result.members !== subnets + 2) throw new Error(`${variant.name} ${which}: ${result.members} set members loaded, expected ${subnets + 2}`);
-        if (which === 'bare') bare.push(result.ms);
+        if (which === 'bare') { bare.push(result.ms); bareRuns.push(result); }
         else if (which === 'bare-default-hash') bareDefaultHash.push(result.ms);
         else seaway.push(result);
       }
@@ -185,6 +220,10 @@ async function main(): Promise<void> {
     console.log(`    seaway no-change pass ${''.padEnd(23)} ${fmt(median(pick('noChangeMs')))}  writes ${Math.max(...pick('noChangeWrites'))} (goal 0)`);
     console.log(`    one cluster's 10 subnets replaced ${''.padEnd(11)} ${fmt(median(pick('oneClusterMs')))}  writes ${median(pick('oneClusterWrites'))}`);
     console.log(`    drift check (observe only) ${''.padEnd(18)} ${fmt(median(pick('observeMs')))}`);
+    if (showTimeline) {
+      printTimeline('bare, median run', medianRun(bareRuns));
+      printTimeline('seaway full apply, median run', medianRun(seaway));
+    }
   }
   console.log(`\nworst full-apply ratio ${worst.toFixed(2)}x (goal <= 1.3x)`);
 }
