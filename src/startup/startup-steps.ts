@@ -39,7 +39,13 @@ export function startupSteps(deps: StartupStepsDeps): RunStep {
   const { readiness, metrics, logger } = deps;
   return async function runStep<T>(spec: StepSpec<T>): Promise<T> {
     const log = createFailureLog({ logger, name: spec.name, what: spec.what, remindEveryMs: deps.remindEveryMs });
-    const value = await retryForever(spec.attempt, {
+    const attempt = async () => {
+      const made = await spec.attempt();
+      // p-retry drops a result that arrives after the abort; release it here instead.
+      if (deps.signal.aborted) await spec.close?.(made);
+      return made;
+    };
+    const value = await retryForever(attempt, {
       ...deps.retry,
       signal: deps.signal,
       onFailure: (failure) => {
