@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import type { ExecOptions, ExecResult } from '../../src/kernel/exec.ts';
+import type { FilterDriver } from '../../src/dataplane/filter.ts';
+import { createCheckedFilterDriver, PACKET_FILTER, reportingFilter } from '../../src/startup/packet-filter.ts';
+import { createComponentMetrics } from '../../src/startup/component-metrics.ts';
+import { createFailureLog } from '../../src/startup/failure-log.ts';
+import { Readiness } from '../../src/server/readiness.ts';
+
+/** A host with no rules at all, where the listed tools fail as given (exit code and stderr). */
+function fakeHost(failing: Record<string, { code: number; stderr: string }> = {}) {
+  const calls: string[] = [];
+  const runner = async (file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> => {
+    const command = [file, ...args].join(' ');
+    calls.push(command);
+    const failure = failing[file];
+    let result: ExecResult = { code: 0, stdout: '', stderr: '' };
+    if (failure) result = { code: failure.code, stdout: '', stderr: failure.stderr };
+    else if (file === 'nft' && args.includes('list') && args.includes('table')) result = { code: 1, stdout: '', stderr: 'Error: No such file or directory' };
+    if (result.code !== 0 && !options.allowFailure) throw new Error(`${command} exited ${result.code}: ${result.stderr}`);
+    return result;
+  };
+  return { runner, calls };
+}
+
+test('the checked driver is made when every detection tool works, and has read the chosen backend once', async () => {
+  const host = fakeHost();
+  const driver = await createCheckedFilterDriver('auto', host.runner);
+  assert.equal(driver.backend, 'iptables');
+  assert.equal(driver.iptablesMode, 'nft');
+  assert.ok(host.calls.includes('iptables-legacy-save'));
+  assert.ok(host.calls.includes('nft list tables'));
+  assert.ok(host.calls.filter((c) => c === 'iptables-nft-save').length >= 2, 'detection, then the first read of the chosen flavour');
+});
+
+test('a detection tool that runs but fails fails the attempt, naming each tool, sorted, with the nft hint for auto', async () => {
+  const host = fakeHost({
+    'nft': { code: 1, stderr: 'netlink: Error: cannot open\nsecond line' },
+    'iptables-legacy-save': { code: 4, stderr: 'Another app is currently holding the xtables lock.' },
+  });
+  await assert.rejects(createCheckedFilterDriver('auto', host.runner), (error: Error) => {
+    assert.equal(error.message, 'cannot tell which packet filter the host uses: '
+      + 'iptables-legacy-save exited 4: Another app is currently holding the xtables lock.; nft list tables exited 1: netlink: Error: cannot open'
+      + ' (--filter-backend / SEAWAY_FILTER_BACKEND set explicitly skips the nft check)');
+    return true;
+  });
+});
+
+test('an explicit backend still needs the iptables flavour detection to work, and has no nft hint', async () => {
+  const host = fakeHost({ 'iptables-nft-save': { code: 1, stderr: 'iptables-nft-save: broken' } });
+  await assert.rejects(createCheckedFilterDriver('iptables', host.runner), /^Error: cannot tell which packet filter the host uses: iptables-nft-save exited 1: iptables-nft-save: broken$/);
+  assert.ok(!host.calls.includes('nft list tables'));
+});
+
+test('a missing detection tool is a flavour that is absent, not a failure', async () => {
+  const host = fakeHost();
+  const runner = async (file: string, args: readonly string[], options?: ExecOptions) => {
+    if (file === 'iptables-legacy-save') throw Object.assign(new Error('spawn iptables-legacy-save ENOENT'), { code: 'ENOENT' });
+    return host.runner(file, args, options);
+  };
+  assert.equal((await createCheckedFilterDriver('auto', runner)).iptablesMode, 'nft');
+});
+
+function fakeDriver(outcomes: Array<Error | null>): FilterDriver {
+  let writes = 0;
+  return {
+    backend: 'iptables', iptablesMode: 'legacy',
+    get writes() { return writes; },
+    observe: async () => { throw new Error('unused'); },
+    drift: async () => [],
+    cleanup: async () => ({ writes: 0 }),
+    async apply() {
+      const outcome = outcomes.shift();
+      if (outcome) throw outcome;
+      writes++;
+      return { writes: 1 };
+    },
+  };
+}
+
+test('the reporting filter turns apply outcomes into readiness, metrics and one log line, and still throws for the loop to retry', async () => {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (text: string) => { lines.push(JSON.parse(text) as Record<string, unknown>); } });
+  const registry = new Registry();
+  const metrics = createComponentMetrics(registry);
+  const readiness = new Readiness({ [PACKET_FILTER]: 'not programmed yet' });
+  const lock = new Error('iptables-legacy-restore exited 4: Another app is currently holding the xtables lock');
+  const filter = reportingFilter(fakeDriver([lock, lock, null]), {
+    readiness, metrics, log: createFailureLog({ logger, name: PACKET_FILTER, what: 'programming the packet filter' }),
+  });
+  const gauge = async () => (await metrics.failing.get()).values[0]?.value;
+  await assert.rejects(filter.apply(null), (error) => error === lock);
+  await assert.rejects(filter.apply(null), (error) => error === lock);
+  assert.deepEqual(readiness.reasons, [`${PACKET_FILTER}: applying the iptables packet filter failed: ${lock.message}; retrying`]);
+  assert.equal(await gauge(), 1);
+  assert.equal((await metrics.failures.get()).values[0]?.value, 2);
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.msg, 'programming the packet filter failed; retrying with backoff');
+  assert.deepEqual(await filter.apply(null), { writes: 1 });
+  assert.equal(readiness.ready, true);
+  assert.equal(await gauge(), 0);
+  assert.equal(filter.writes, 1, 'writes pass through');
+  assert.equal(lines.at(-1)!.msg, 'programming the packet filter recovered');
+});
