@@ -5,7 +5,7 @@ import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore } from '../plan/filter-i
 import { NFT_FAMILY, NFT_TABLE, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
 import { detectIptablesMode, iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
-import { nftApply, nftListTable, nftListTables } from '../kernel/nft.ts';
+import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
 import { applyIptablesPipelined, describeWrite, observeIptables, planIptablesRepair, runFilterWrites, type FilterWrite, type IptablesObservation } from './filter-iptables.ts';
 
 export type FilterBackend = 'iptables' | 'nftables';
@@ -66,6 +66,7 @@ export async function createFilterDriver(backend: 'auto' | FilterBackend, deps: 
 }
 
 async function observeNftTable(run: ProcessRunner): Promise<NftObserved | null> {
+  if (await nftTablePresent(NFT_FAMILY, NFT_TABLE) === false) return null; // no nft process for a table that is not there
   let text: string | null;
   try {
     text = await nftListTable(run, NFT_FAMILY, NFT_TABLE);

@@ -1,4 +1,5 @@
 import type { ProcessRunner } from './iptables.ts';
+import { attr, cstring, nfnetlinkLookup } from './nfnetlink.ts';
 
 /** `nft -j list table`, or null when the table does not exist. */
 export async function nftListTable(runner: ProcessRunner, family: string, table: string): Promise<string | null> {
@@ -18,4 +19,24 @@ export async function nftListTables(runner: ProcessRunner): Promise<string[]> {
   const result = await runner('nft', ['list', 'tables'], { allowFailure: true });
   if (result.code !== 0) return [];
   return result.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('table ')).map((l) => l.slice(6));
+}
+
+const NFNL_SUBSYS_NFTABLES = 10;
+const NFT_MSG_GETTABLE = 1;
+const NFTA_TABLE_NAME = 1;
+const NFPROTO: Record<string, number> = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 };
+const ENOENT = 2;
+
+/**
+ * Whether the table exists, asked of the kernel over netlink without starting nft; null when
+ * netlink cannot tell (then list it with nft).
+ */
+export async function nftTablePresent(family: string, table: string): Promise<boolean | null> {
+  const code = NFPROTO[family];
+  if (code === undefined) return null;
+  const errnos = await nfnetlinkLookup([{
+    subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_GETTABLE, family: code, attributes: [attr(NFTA_TABLE_NAME, cstring(table))],
+  }]);
+  if (errnos === null || (errnos[0] !== 0 && errnos[0] !== ENOENT)) return null;
+  return errnos[0] === 0;
 }
