@@ -174,3 +174,33 @@ test('packet filter tools failing at start: routing is programmed, readiness nam
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('SIGTERM while start-up steps are still retrying: the agent exits 0 at once, without waiting out the backoff', async () => {
+  const fixture = await startInitFixture();
+  const blocker = createServer();
+  const port = await listen(blocker, 0);
+  const component = `http-listen 127.0.0.1:${port}`;
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-startup-'));
+  const socket = join(dir, 'agent.sock');
+  let agent: AgentProcess | undefined;
+  try {
+    agent = await startAgent({ env: { ...fixture.agentEnv, SEAWAY_LISTEN: `unix:${socket},127.0.0.1:${port}` } });
+    const running = agent;
+    // Several failures in, the next pause is seconds long.
+    await waitFor('four failed listen attempts', async () => {
+      const metrics = (await httpUnix(socket, '/metrics', { timeoutMs: 2000 })).body;
+      const value = metricValue(metrics, `seaway_component_failures_total{component="${component}"}`);
+      return value !== undefined && value >= 4;
+    }, { timeoutMs: 30_000 });
+    const stoppingAt = Date.now();
+    await running.stop();
+    const took = Date.now() - stoppingAt;
+    assert.equal(running.exitCode(), 0);
+    assert.ok(took < 2000, `stopped in ${took} ms`);
+  } finally {
+    await agent?.stop();
+    blocker.close();
+    await fixture.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
