@@ -75,10 +75,11 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
 }
 
 /**
- * The iptables backend's pass, pipelined: the sets are read and their restore started first (the
- * slow write at scale), and the iptables and nft state are read and planned while it runs. Writes
- * the same as planIptablesRepair plus `stale`'s script, in an order that is always safe: sets before
- * the rules that match them, rules before the sets they no longer need.
+ * The iptables backend's pass, pipelined: the sets are read (over netlink when they do not exist)
+ * and their restore started first (the slow write at scale); the iptables and nft state are read
+ * and planned while it runs, so only the iptables-restore follows it. Writes the same as
+ * planIptablesRepair plus the stale nft table's removal, in an order that is always safe: sets
+ * before the rules that match them, rules before the sets they no longer need.
  */
 export async function applyIptablesPipelined(
   run: ProcessRunner,
@@ -91,15 +92,17 @@ export async function applyIptablesPipelined(
   const input = validate();
   const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, parseIpsetSave(await seeingSets));
   const settingSets = input && ipsetScript ? ipsetRestore(run, ipsetScript) : Promise.resolve();
-  const [save, staleNft] = await settleAll<[string, string | null, void]>([iptablesSave(run, mode), observeStaleNft(), settingSets]);
-  let writes = input && ipsetScript ? 1 : 0;
-  const desired = input ? renderIptables(input) : null;
-  const tables = parseIptablesSave(save);
-  const sections = IPTABLES_TABLES.map((table) => planIptablesTable(table, desired?.[table] ?? null, tables.get(table))).filter((s) => s !== null);
-  const rulesWritten = sections.length > 0 ? iptablesRestore(run, mode, sections.join('')) : Promise.resolve();
-  const nftWritten = staleNft ? nftApply(run, staleNft) : Promise.resolve();
-  await settleAll([rulesWritten, nftWritten]);
-  writes += (sections.length > 0 ? 1 : 0) + (staleNft ? 1 : 0);
-  if (!input && ipsetScript) { await ipsetRestore(run, ipsetScript); writes++; }
-  return writes;
+  const planningRules = iptablesSave(run, mode).then((save) => {
+    const desired = input ? renderIptables(input) : null;
+    const tables = parseIptablesSave(save);
+    return IPTABLES_TABLES.map((table) => planIptablesTable(table, desired?.[table] ?? null, tables.get(table))).filter((s) => s !== null);
+  });
+  const removingStaleNft = observeStaleNft().then(async (script) => {
+    if (script) await nftApply(run, script);
+    return script ? 1 : 0;
+  });
+  const [sections, staleNftWrites] = await settleAll<[string[], number, void]>([planningRules, removingStaleNft, settingSets]);
+  if (sections.length > 0) await iptablesRestore(run, mode, sections.join(''));
+  if (!input && ipsetScript) await ipsetRestore(run, ipsetScript);
+  return (ipsetScript ? 1 : 0) + (sections.length > 0 ? 1 : 0) + staleNftWrites;
 }

@@ -123,19 +123,40 @@ function cidrList(value: unknown, field: string): string[] {
 /**
  * A copy of the list when it is canonical already (every entry a canonical CIDR, each starting after
  * every earlier one ends: sorted, none covered), else null and the caller takes the general path,
- * which sorts or names the bad entry. One loop that allocates nothing per entry: the planner's
- * 10,000 remote CIDRs usually arrive this way, and a fresh process validates them unoptimised.
+ * which sorts or names the bad entry. One flat loop over the characters that allocates nothing:
+ * the planner's 10,000 remote CIDRs usually arrive this way, and a fresh process runs it unoptimised.
  */
 function canonicalAsGiven(list: readonly unknown[]): string[] | null {
   let coveredUpTo = -1;
   for (let i = 0; i < list.length; i++) {
     const text = list[i];
     if (typeof text !== 'string') return null;
-    const slash = text.indexOf('/');
-    if (slash < 0) return null;
-    const network = parseIpv4Range(text, 0, slash);
-    const prefix = parsePrefixLength(text, slash + 1);
-    if (network === null || prefix === null || prefix === 0 || network <= coveredUpTo) return null;
+    const length = text.length;
+    let network = 0, octet = 0, digits = 0, leadingZero = false, dots = 0, at = 0;
+    for (; at < length; at++) {
+      const c = text.charCodeAt(at);
+      if (c >= 48 && c <= 57) {
+        if (leadingZero || ++digits > 3) return null;
+        if (digits === 1 && c === 48) leadingZero = true;
+        octet = octet * 10 + c - 48;
+        continue;
+      }
+      if (digits === 0 || octet > 255) return null;
+      network = network * 256 + octet;
+      octet = 0; digits = 0; leadingZero = false;
+      if (c === 47 /* / */ && dots === 3) break;
+      if (c !== 46 /* . */ || ++dots > 3) return null;
+    }
+    if (at >= length) return null;
+    let prefix = 0;
+    const prefixDigits = length - at - 1;
+    if (prefixDigits < 1 || prefixDigits > 2 || (prefixDigits === 2 && text.charCodeAt(at + 1) === 48)) return null;
+    for (at++; at < length; at++) {
+      const c = text.charCodeAt(at);
+      if (c < 48 || c > 57) return null;
+      prefix = prefix * 10 + c - 48;
+    }
+    if (prefix === 0 || prefix > 32 || network <= coveredUpTo) return null;
     const size = 2 ** (32 - prefix);
     if (network % size !== 0) return null;
     coveredUpTo = network + size - 1;
