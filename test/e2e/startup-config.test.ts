@@ -15,7 +15,6 @@ import { requireTools } from '../helpers/prereq.ts';
 import { startAgent, type AgentProcess } from '../helpers/agent.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { run } from '../../src/kernel/exec.ts';
-import { kubeconfigFor } from '../lab/apiserver/kubeconfig.ts';
 import { addUnderlay, startInitFixture } from './init-support.ts';
 
 requireTools('ip', 'iptables-nft-save', 'nft');
