@@ -52,3 +52,50 @@ test('rejects more CIDRs than a set holds', () => {
   const many = Array.from({ length: 262145 }, () => '10.0.0.0/8');
   assert.throws(() => validateFilter({ ...base, remoteCidrs: many }), /more than the 262144/);
 });
+
+test('a list already canonical comes back equal, as a copy the caller cannot change afterwards', () => {
+  const remoteCidrs = ['10.2.0.0/16', '10.3.0.0/24', '10.3.1.0/24', '10.3.2.5/32', '255.255.255.255/32'];
+  const input = validateFilter({ ...base, remoteCidrs });
+  assert.deepEqual(input.remoteCidrs, remoteCidrs);
+  assert.notEqual(input.remoteCidrs, remoteCidrs);
+  remoteCidrs.push('11.0.0.0/8');
+  assert.equal(input.remoteCidrs.length, 5);
+});
+
+test('a list in order but with a covered entry or a duplicate is still made canonical', () => {
+  const check = (remoteCidrs: string[], expected: string[]) => assert.deepEqual(validateFilter({ ...base, remoteCidrs }).remoteCidrs, expected);
+  check(['10.0.0.0/8', '10.1.0.0/16', '11.0.0.0/8'], ['10.0.0.0/8', '11.0.0.0/8']);
+  check(['10.1.0.0/16', '10.1.0.0/16'], ['10.1.0.0/16']);
+  check(['10.1.0.0/16', '10.1.0.0/24'], ['10.1.0.0/16']);
+  check(['10.1.0.0/24', '10.1.0.0/16'], ['10.1.0.0/16']);
+  check(['10.1.0.0/16', '10.0.0.0/16'], ['10.0.0.0/16', '10.1.0.0/16']);
+});
+
+test('validation accepts exactly the strings parseCidr accepts (with a prefix), over 20,000 mutated CIDRs', () => {
+  let seed = 42;
+  const random = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const alphabet = '0123456789./ -:x';
+  const valid = ['10.2.0.0/16', '100.64.3.0/24', '1.2.3.4/32', '0.0.0.0/1', '255.255.255.0/24', '192.168.10.128/25'];
+  let accepted = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const chars = [...valid[random(valid.length)]!];
+    for (let edits = 1 + random(3); edits > 0; edits--) {
+      const at = random(chars.length + 1);
+      const op = random(3);
+      if (op === 0) chars.splice(at, 1);
+      else if (op === 1) chars.splice(at, 0, alphabet[random(alphabet.length)]!);
+      else chars[Math.min(at, chars.length - 1)] = alphabet[random(alphabet.length)]!;
+    }
+    const text = chars.join('');
+    const parsed = parseCidr(text);
+    const expected = typeof parsed !== 'string' && parsed.prefix > 0;
+    let result: string[] | null;
+    try { result = validateFilter({ ...base, remoteCidrs: [text] }).remoteCidrs; } catch (error) {
+      assert.ok(error instanceof FilterInputError);
+      result = null;
+    }
+    assert.equal(result !== null, expected, `"${text}": parseCidr says ${typeof parsed === 'string' ? parsed : 'valid'}`);
+    if (result) { assert.deepEqual(result, [text]); accepted++; }
+  }
+  assert.ok(accepted > 100, `the mutations keep some valid CIDRs (${accepted})`);
+});

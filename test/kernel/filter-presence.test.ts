@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runInsideNetns } from '../helpers/in-netns.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { run } from '../../src/kernel/exec.ts';
+import { ipsetSave, ipsetsPresent } from '../../src/kernel/ipset.ts';
+import { nftTablePresent } from '../../src/kernel/nft.ts';
+import { recordingRunner } from './filter-support.ts';
+
+await runInsideNetns(import.meta.url, 'h-pres');
+requireTools('ipset', 'nft');
+
+const LOCAL = 'SUBMARINER-LOCALCIDRS';
+const REMOTE = 'SUBMARINER-REMOTECIDRS';
+
+test('ipsetsPresent names exactly the asked sets that exist, over netlink', async () => {
+  try {
+    assert.deepEqual(await ipsetsPresent([LOCAL, REMOTE]), new Set());
+    await run('ipset', ['create', `${LOCAL}-X`, 'hash:net']);
+    await run('ipset', ['create', 'SUBMARINER-LOCAL', 'hash:net']);
+    assert.deepEqual(await ipsetsPresent([LOCAL, REMOTE]), new Set(), 'names that only start or end alike do not count');
+    await run('ipset', ['create', REMOTE, 'hash:net']);
+    assert.deepEqual(await ipsetsPresent([LOCAL, REMOTE]), new Set([REMOTE]));
+    await run('ipset', ['create', LOCAL, 'hash:ip']);
+    assert.deepEqual(await ipsetsPresent([LOCAL, REMOTE]), new Set([LOCAL, REMOTE]), 'of any type');
+    assert.deepEqual(await ipsetsPresent([]), new Set());
+  } finally {
+    await run('ipset', ['destroy'], { allowFailure: true });
+  }
+});
+
+test('ipset save starts no process while none of the sets exists, and reads them once one does', async () => {
+  try {
+    const rec = recordingRunner();
+    await run('ipset', ['create', 'CNI-OWN', 'hash:ip']);
+    assert.equal(await ipsetSave(rec.run, [LOCAL, REMOTE]), '');
+    assert.equal(rec.calls.length, 0, 'no ipset process');
+    await run('ipset', ['restore'], { input: `create ${REMOTE} hash:net\nadd ${REMOTE} 10.2.0.0/16\n` });
+    assert.match(await ipsetSave(rec.run, [LOCAL, REMOTE]), new RegExp(`^create ${REMOTE} hash:net .*\nadd ${REMOTE} 10.2.0.0/16\n$`));
+    assert.deepEqual(rec.calls.map((c) => [c.file, ...c.args]), [['ipset', 'save']]);
+  } finally {
+    await run('ipset', ['destroy'], { allowFailure: true });
+  }
+});
+
+test('nftTablePresent tells whether the table of that family exists, over netlink', async () => {
+  try {
+    assert.equal(await nftTablePresent('ip', 'seaway'), false);
+    await run('nft', ['add', 'table', 'inet', 'seaway']);
+    await run('nft', ['add', 'table', 'ip', 'seaway2']);
+    assert.equal(await nftTablePresent('ip', 'seaway'), false, 'another family or name does not count');
+    await run('nft', ['add', 'table', 'ip', 'seaway']);
+    assert.equal(await nftTablePresent('ip', 'seaway'), true);
+    assert.equal(await nftTablePresent('inet', 'seaway'), true);
+    assert.equal(await nftTablePresent('no-such-family', 'seaway'), null, 'cannot tell: the caller lists with nft');
+  } finally {
+    await run('nft', ['flush', 'ruleset'], { allowFailure: true });
+  }
+});
