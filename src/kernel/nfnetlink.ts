@@ -1,5 +1,5 @@
 import { RawNetlinkSocket } from 'netlink';
-import { attr, cstring, decodeError, decodeMessages, encodeMessage, NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR } from './netlink/codec.ts';
+import { decodeError, decodeMessages, encodeMessage, NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR } from './netlink/codec.ts';
 
 const NETLINK_NETFILTER = 12;
 const NFNETLINK_V0 = 0;
