@@ -1,4 +1,4 @@
-import { NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, decodeAttributes, ipv4ToBuffer, parseIpv4Prefix } from './netlink/codec.ts';
+import { NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, decodeAttributes, ipv4ToBuffer, parseIpv4Prefix, dumpRequest } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
 export const RTM_NEWADDR = 20;
@@ -35,11 +35,7 @@ export function encodeAddressRequest(write: 'create' | 'delete', ifindex: number
     : { type: RTM_DELADDR, flags: 0, body };
 }
 
-export function encodeAddressDump(): Buffer[] {
-  const header = Buffer.alloc(IFADDRMSG_LEN);
-  header[0] = AF_INET;
-  return [header];
-}
+export const encodeAddressDump = (): Buffer[] => dumpRequest(IFADDRMSG_LEN, AF_INET);
 
 export function decodeAddress(payload: Buffer): ObservedAddress | undefined {
   if (payload.length < IFADDRMSG_LEN || payload[0] !== AF_INET) return undefined;

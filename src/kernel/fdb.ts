@@ -1,4 +1,4 @@
-import { NLM_F_APPEND, NLM_F_CREATE, attr, bufferToIpv4, bufferToMac, decodeAttributes, ipv4ToBuffer, macToBuffer } from './netlink/codec.ts';
+import { NLM_F_APPEND, NLM_F_CREATE, attr, bufferToIpv4, bufferToMac, decodeAttributes, ipv4ToBuffer, macToBuffer, dumpRequest } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
 export const RTM_NEWNEIGH = 28;
@@ -41,11 +41,7 @@ export function encodeFdbRequest(write: 'append' | 'delete', entry: FdbSpec): Ne
     : { type: RTM_DELNEIGH, flags: 0, body };
 }
 
-export function encodeFdbDump(): Buffer[] {
-  const header = Buffer.alloc(NDMSG_LEN);
-  header[0] = AF_BRIDGE;
-  return [header];
-}
+export const encodeFdbDump = (): Buffer[] => dumpRequest(NDMSG_LEN, AF_BRIDGE);
 
 export function decodeFdbEntry(payload: Buffer): ObservedFdbEntry | undefined {
   if (payload.length < NDMSG_LEN || payload[0] !== AF_BRIDGE) return undefined;

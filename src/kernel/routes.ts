@@ -1,5 +1,5 @@
 import {
-  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, bufferToIpv4, decodeAttributes, parseIpv4Prefix,
+  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, bufferToIpv4, decodeAttributes, parseIpv4Prefix, dumpRequest,
 } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
@@ -76,11 +76,7 @@ export function encodeRouteRequest(write: RouteWrite, route: RouteSpec): Netlink
   return { type: RTM_NEWROUTE, flags, body: [body.buffer] };
 }
 
-export function encodeRouteDump(): Buffer[] {
-  const header = Buffer.alloc(RTMSG_LEN);
-  header[0] = AF_INET;
-  return [header];
-}
+export const encodeRouteDump = (): Buffer[] => dumpRequest(RTMSG_LEN, AF_INET);
 
 export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
   if (payload.length < RTMSG_LEN || payload[0] !== AF_INET) return undefined;

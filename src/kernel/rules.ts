@@ -1,4 +1,4 @@
-import { NLM_F_CREATE, NLM_F_EXCL, attr, decodeAttributes, u32, u8 } from './netlink/codec.ts';
+import { NLM_F_CREATE, NLM_F_EXCL, attr, decodeAttributes, u32, u8, dumpRequest } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
 export const RTM_NEWRULE = 32;
@@ -42,11 +42,7 @@ export function encodeRuleRequest(write: 'create' | 'delete', rule: RuleSpec): N
     : { type: RTM_DELRULE, flags: 0, body: [header, ...attrs] };
 }
 
-export function encodeRuleDump(): Buffer[] {
-  const header = Buffer.alloc(FIB_RULE_HDR_LEN);
-  header[0] = AF_INET;
-  return [header];
-}
+export const encodeRuleDump = (): Buffer[] => dumpRequest(FIB_RULE_HDR_LEN, AF_INET);
 
 export function decodeRule(payload: Buffer): ObservedRule | undefined {
   if (payload.length < FIB_RULE_HDR_LEN || payload[0] !== AF_INET) return undefined;

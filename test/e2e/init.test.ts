@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
-import { startAgent } from '../helpers/agent.ts';
+import { startAgent, type AgentProcess } from '../helpers/agent.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { addUnderlay, startInitFixture, NODE, type InitFixture } from './init-support.ts';
@@ -20,109 +20,90 @@ const createCni = async (name = 'cni0', address = '10.1.3.1/24') => {
 };
 const deleteCni = (name = 'cni0') => ip('link', 'del', name);
 
-test('the CNI interface appearing 10 s after Node Ready makes the agent ready without a restart', async () => {
+/** A fresh API server and agent (the CNI interface made first if asked), always torn down with every interface the test made. */
+async function withAgent(options: { cniFirst?: boolean; extraLinks?: string[] }, body: (fixture: InitFixture, agent: AgentProcess) => Promise<void>): Promise<void> {
   const fixture = await startInitFixture();
+  if (options.cniFirst) await createCni();
   const agent = await startAgent({ env: fixture.agentEnv });
   try {
-    await fixture.createNode(true);
-    await agent.waitForLog('node-ready wait completed', (l) => l.msg === 'init wait completed' && l.wait === 'node-ready');
-    const notReady = await agent.readyz();
-    assert.equal(notReady.status, 503);
-    assert.match(notReady.body, /cni-interface: waiting for the CNI interface \(an interface holding an IPv4 address in 10\.1\.0\.0\/16\)/);
-    const nodeReadyAt = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 10_000 - (Date.now() - nodeReadyAt)));
-    const before = Date.now();
-    await createCni();
-    await agent.waitReady(5000);
-    const latencyMs = Date.now() - before;
-    assert.ok(latencyMs < 1000, `ready ${latencyMs} ms after the interface's address appeared`);
-    assert.equal(agent.exitCode(), null, 'the agent did not exit');
-    const metrics = await agent.metrics();
-    const lint = await run('promtool', ['check', 'metrics'], { input: metrics, allowFailure: true });
-    assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
-    assert.match(metrics, /seaway_cni_interface_info\{interface="cni0",address="10\.1\.3\.1"\} 1/);
-    assert.match(metrics, /seaway_init_wait_completed_timestamp_seconds\{wait="cni-interface"\} \d/);
-    const cniWait = Number(/seaway_init_wait_seconds\{wait="cni-interface"\} ([\d.]+)/.exec(metrics)?.[1]);
-    assert.ok(cniWait >= 9, `the CNI wait lasted ${cniWait} s`);
+    await body(fixture, agent);
   } finally {
     await agent.stop();
     await fixture.close();
-    await deleteCni().catch(() => {});
+    for (const link of ['cni0', ...(options.extraLinks ?? [])]) await ip('link', 'del', link).catch(() => {});
   }
-});
+}
 
-test('with the CNI interface never appearing the agent stays alive, not ready, and says what it waits for', async () => {
-  const fixture = await startInitFixture();
-  const agent = await startAgent({ env: fixture.agentEnv });
-  try {
-    await fixture.createNode(true);
-    await ip('link', 'add', 'eth9', 'type', 'bridge');
-    await ip('addr', 'add', '192.168.9.11/24', 'dev', 'eth9');
-    const startedAt = Date.now();
-    // Wait for the periodic log to fire repeatedly over a minute, as an operator would see it.
-    const lastLog = await agent.waitForLog('a CNI wait log after a minute', (l) =>
-      l.msg === 'still waiting for the CNI interface' && Number(l.waitingSeconds) >= 60, 75_000);
-    assert.ok(Date.now() - startedAt >= 59_000);
-    assert.equal(lastLog.lookingFor, 'an interface holding an IPv4 address in 10.1.0.0/16');
-    assert.ok((lastLog.interfaces as string[]).includes('eth9 192.168.9.11/24'), `interfaces seen: ${JSON.stringify(lastLog.interfaces)}`);
-    assert.equal((await agent.healthz()).status, 200);
-    const readyz = await agent.readyz();
-    assert.equal(readyz.status, 503);
-    assert.match(readyz.body, /cni-interface/);
-    assert.equal(agent.exitCode(), null);
-    const starts = (await agent.logs()).filter((l) => l.msg === 'seaway starting');
-    assert.equal(starts.length, 1, 'the agent never restarted');
-  } finally {
-    await agent.stop();
-    await fixture.close();
-    await ip('link', 'del', 'eth9').catch(() => {});
-  }
-});
-
-test('deleting and re-creating the CNI interface drops readiness, then restores it', async () => {
-  const fixture = await startInitFixture();
+test('the CNI interface appearing 10 s after Node Ready makes the agent ready without a restart', () => withAgent({}, async (fixture, agent) => {
+  await fixture.createNode(true);
+  const nodeReady = await agent.waitForLog('node-ready wait completed', (l) => l.msg === 'init wait completed' && l.wait === 'node-ready');
+  const notReady = await agent.readyz();
+  assert.equal(notReady.status, 503);
+  assert.match(notReady.body, /cni-interface: waiting for the CNI interface \(an interface holding an IPv4 address in 10\.1\.0\.0\/16\)/);
+  // The scenario itself: the CNI comes 10 s after the agent saw its Node turn Ready.
+  const nodeReadyAt = Date.parse(String(nodeReady.time));
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, nodeReadyAt + 10_000 - Date.now())));
+  const before = Date.now();
   await createCni();
-  const agent = await startAgent({ env: fixture.agentEnv });
-  try {
-    await fixture.createNode(true);
-    await agent.waitReady();
-    await deleteCni();
-    await agent.waitForLog('not ready after the interface went away', (l) => l.msg === 'not ready');
-    assert.equal((await agent.readyz()).status, 503);
-    await createCni();
-    await agent.waitReady();
-    const found = (await agent.logs()).filter((l) => l.msg === 'CNI interface found');
-    assert.equal(found.length, 2);
-    assert.notEqual(found[0]!.index, found[1]!.index, 're-created interface has a new index');
-  } finally {
-    await agent.stop();
-    await fixture.close();
-    await deleteCni().catch(() => {});
-  }
-});
+  await agent.waitReady(5000);
+  const latencyMs = Date.now() - before;
+  assert.ok(latencyMs < 1000, `ready ${latencyMs} ms after the interface's address appeared`);
+  assert.equal(agent.exitCode(), null, 'the agent did not exit');
+  const metrics = await agent.metrics();
+  const lint = await run('promtool', ['check', 'metrics'], { input: metrics, allowFailure: true });
+  assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
+  assert.match(metrics, /seaway_cni_interface_info\{interface="cni0",address="10\.1\.3\.1"\} 1/);
+  assert.match(metrics, /seaway_init_wait_completed_timestamp_seconds\{wait="cni-interface"\} \d/);
+  const cniWait = Number(/seaway_init_wait_seconds\{wait="cni-interface"\} ([\d.]+)/.exec(metrics)?.[1]);
+  assert.ok(cniWait >= 9, `the CNI wait lasted ${cniWait} s`);
+}));
 
-test('the Node going NotReady again is noticed and reported', async () => {
-  const fixture = await startInitFixture();
+test('with the CNI interface never appearing the agent stays alive, not ready, and says what it waits for', () => withAgent({ extraLinks: ['eth9'] }, async (fixture, agent) => {
+  await fixture.createNode(true);
+  await ip('link', 'add', 'eth9', 'type', 'bridge');
+  await ip('addr', 'add', '192.168.9.11/24', 'dev', 'eth9');
+  const startedAt = Date.now();
+  // Wait for the periodic log to fire repeatedly over a minute, as an operator would see it.
+  const lastLog = await agent.waitForLog('a CNI wait log after a minute', (l) =>
+    l.msg === 'still waiting for the CNI interface' && Number(l.waitingSeconds) >= 60, 75_000);
+  assert.ok(Date.now() - startedAt >= 59_000);
+  assert.equal(lastLog.lookingFor, 'an interface holding an IPv4 address in 10.1.0.0/16');
+  assert.ok((lastLog.interfaces as string[]).includes('eth9 192.168.9.11/24'), `interfaces seen: ${JSON.stringify(lastLog.interfaces)}`);
+  assert.equal((await agent.healthz()).status, 200);
+  const readyz = await agent.readyz();
+  assert.equal(readyz.status, 503);
+  assert.match(readyz.body, /cni-interface/);
+  assert.equal(agent.exitCode(), null);
+  const starts = (await agent.logs()).filter((l) => l.msg === 'seaway starting');
+  assert.equal(starts.length, 1, 'the agent never restarted');
+}));
+
+test('deleting and re-creating the CNI interface drops readiness, then restores it', () => withAgent({ cniFirst: true }, async (fixture, agent) => {
+  await fixture.createNode(true);
+  await agent.waitReady();
+  await deleteCni();
+  await agent.waitForLog('not ready after the interface went away', (l) => l.msg === 'not ready');
+  assert.equal((await agent.readyz()).status, 503);
   await createCni();
-  const agent = await startAgent({ env: fixture.agentEnv });
-  try {
-    await fixture.createNode(false);
-    await waitFor('/readyz to name the Node condition', async () => /Ready=False \(KubeletNotReady: container runtime network not ready\)/.test((await agent.readyz()).body));
-    await fixture.setNodeReady(true);
-    await agent.waitReady();
-    await fixture.setNodeReady(false);
-    await agent.waitForLog('node readiness lost', (l) => l.msg === 'init condition lost; waiting again' && l.wait === 'node-ready');
-    const readyz = await agent.readyz();
-    assert.equal(readyz.status, 503);
-    assert.match(readyz.body, new RegExp(`Node ${NODE} Ready=False`));
-    await fixture.setNodeReady(true);
-    await agent.waitReady();
-  } finally {
-    await agent.stop();
-    await fixture.close();
-    await deleteCni().catch(() => {});
-  }
-});
+  await agent.waitReady();
+  const found = (await agent.logs()).filter((l) => l.msg === 'CNI interface found');
+  assert.equal(found.length, 2);
+  assert.notEqual(found[0]!.index, found[1]!.index, 're-created interface has a new index');
+}));
+
+test('the Node going NotReady again is noticed and reported', () => withAgent({ cniFirst: true }, async (fixture, agent) => {
+  await fixture.createNode(false);
+  await waitFor('/readyz to name the Node condition', async () => /Ready=False \(KubeletNotReady: container runtime network not ready\)/.test((await agent.readyz()).body));
+  await fixture.setNodeReady(true);
+  await agent.waitReady();
+  await fixture.setNodeReady(false);
+  await agent.waitForLog('node readiness lost', (l) => l.msg === 'init condition lost; waiting again' && l.wait === 'node-ready');
+  const readyz = await agent.readyz();
+  assert.equal(readyz.status, 503);
+  assert.match(readyz.body, new RegExp(`Node ${NODE} Ready=False`));
+  await fixture.setNodeReady(true);
+  await agent.waitReady();
+}));
 
 test('the agent recovers by itself when the API server is down at start, drops watches, or fails requests', async () => {
   // Learn a free port, then start the agent while nothing listens there.

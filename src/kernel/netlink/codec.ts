@@ -51,6 +51,13 @@ export function u16be(v: number): Buffer { const b = Buffer.alloc(2); b.writeUIn
 export function u32(v: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; }
 export const cstring = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]);
 
+/** The body of a dump request: the kind's fixed header, zero but for its address family. */
+export function dumpRequest(headerLength: number, family: number): Buffer[] {
+  const header = Buffer.alloc(headerLength);
+  header[0] = family;
+  return [header];
+}
+
 /** Builds a complete message (header + fixed struct + attributes). */
 export function encodeMessage(type: number, flags: number, seq: number, body: readonly Buffer[]): Buffer {
   const payload = body.length === 1 ? body[0]! : Buffer.concat(body);
