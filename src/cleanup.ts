@@ -3,13 +3,13 @@ import type { FilterBackend } from './config.ts';
 import { openRtnetlink } from './kernel/rtnetlink.ts';
 import { run as runProcess } from './kernel/exec.ts';
 import { createFilterDriver } from './dataplane/filter.ts';
-import { routingDataplane } from './routing-dataplane-for-node.ts';
+import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
 
 /** Removes everything seaway owns on this node; needs no API server, never waits for one. */
 export async function cleanup(backend: 'auto' | FilterBackend, stateDir: string, logger: Logger): Promise<number> {
   const rtnl = openRtnetlink();
   try {
-    const routing = routingDataplane(rtnl, stateDir);
+    const routing = nodeRoutingDataplane(rtnl, stateDir);
     const routed = await routing.cleanup();
     const filter = await createFilterDriver(backend, { run: runProcess });
     const filtered = await filter.cleanup();

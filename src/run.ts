@@ -3,7 +3,7 @@ import type { Logger } from './telemetry/logger.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 import { Readiness } from './server/readiness.ts';
 import { Liveness } from './server/liveness.ts';
-import { loadKubeConfigChecked } from './k8s/kubeconfig-checked.ts';
+import { loadKubeConfigChecked } from './k8s/kubeconfig.ts';
 import { watchOwnNode } from './k8s/node-ready.ts';
 import { createSnapshotInformers } from './k8s/snapshot-informers.ts';
 import { createEventRecorder } from './k8s/event-recorder.ts';
@@ -17,7 +17,7 @@ import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
 import { FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } from './dataplane/filter-drift-watch.ts';
 import { startReconcileLoop, type ReconcileLoop } from './reconcile/loop.ts';
 import { createPass, PROGRAMMED, type PassDeps } from './reconcile/pass.ts';
-import { routingDataplane } from './routing-dataplane-for-node.ts';
+import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
 import { createComponentMetrics } from './startup/component-metrics.ts';
 import { startupSteps } from './startup/startup-steps.ts';
 import { startHttpListeners } from './startup/http-listeners.ts';
@@ -147,7 +147,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
     const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
     const passDeps: PassDeps = {
       config, logger, metrics, readiness, rtnl, events,
-      routing: routingDataplane(rtnl, config.stateDir),
+      routing: nodeRoutingDataplane(rtnl, config.stateDir),
       // Read on every pass: null until the packet filter step succeeds.
       get filter() { return filter; },
       informersSynced: () => informers.synced,

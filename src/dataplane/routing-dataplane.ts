@@ -1,6 +1,7 @@
 import type { DesiredState } from '../model/desired-state.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
-import type { Sysctls } from '../kernel/sysctl.ts';
+import { join } from 'node:path';
+import { procSysctls, type Sysctls } from '../kernel/sysctl.ts';
 import { mergeReports, type ApplyReport } from './report.ts';
 import { createRoutingDriver, type OwnedRouting, type RoutingDriver } from './routing-driver.ts';
 import { createSysctlDriver, type SysctlDriver } from './sysctl-driver.ts';
@@ -35,4 +36,9 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
       return mergeReports(restored, await routing.cleanup());
     },
   };
+}
+
+/** The agent's and cleanup's dataplane: the sysctl values seaway replaced are kept in the state directory, so a later cleanup can give them back. */
+export function nodeRoutingDataplane(rtnl: Rtnetlink, stateDir: string): RoutingDataplane {
+  return createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctl-originals.json') });
 }

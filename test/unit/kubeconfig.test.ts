@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadKubeConfigChecked } from '../../src/k8s/kubeconfig-checked.ts';
+import { loadKubeConfigChecked } from '../../src/k8s/kubeconfig.ts';
 import { ConfigError } from '../../src/config.ts';
 import { kubeconfigFor } from '../lab/apiserver/kubeconfig.ts';
 
