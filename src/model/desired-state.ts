@@ -65,7 +65,3 @@ export interface DesiredState {
   sysctls: DesiredSysctl[];
   filter: DesiredFilter | null;
 }
-
-export const EMPTY_DESIRED_STATE: DesiredState = Object.freeze({
-  links: [], routes: [], rules: [], fdb: [], sysctls: [], filter: null,
-}) as DesiredState;
