@@ -78,8 +78,12 @@ describe('bad Endpoints in the lab (issue 4)', () => {
     for (const node of cluster.nodes) monitors.push(monitorRoutes(node.namespace));
     await readyAgents(lab);
     api = submarinerApi(cluster);
-    await api.create('good', remoteSpec('good', [GOOD]));
+    const good = await api.create('good', remoteSpec('good', [GOOD]));
     await waitFor('the good Endpoint programmed on both nodes', goodProgrammed, { timeoutMs: 10_000 });
+    // creationTimestamp has one-second resolution and a tie goes by name ("bad-overlap" < "good"):
+    // the overlapping Endpoint must be created in a later second to be the newer claim.
+    const goodCreated = Date.parse(String(good.metadata.creationTimestamp));
+    await waitFor('a second after the good Endpoint was created', () => Date.now() >= goodCreated + 1000, { timeoutMs: 3000, intervalMs: 50 });
   });
 
   after(async () => {

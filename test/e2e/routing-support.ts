@@ -14,7 +14,7 @@ export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePa
 export interface EndpointBody {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; creationTimestamp?: string; labels?: Record<string, string> };
   spec: unknown;
 }
 
