@@ -6,7 +6,7 @@
  *   await labDown('swb1');
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { requireTools } from '../helpers/prereq.ts';
 import { isLabNamespace, planLab, validatePrefix, API_PORT, type ClusterPlan, type LabOptions, type LabPlan, type NodePlan } from './addressing.ts';
@@ -130,7 +130,21 @@ async function spawnAgent(paths: LabPaths, cluster: ClusterPlan, node: NodePlan,
     pidFile: paths.pidFile(`agent-${node.name}`),
     labDir: paths.dir,
   });
+  await waitForExec(pid, process.execPath, launch.info.log);
   return { pid, ...launch.info };
+}
+
+/**
+ * `ip netns exec` enters the namespace and then execs Node: until then the pid is still `ip`, in
+ * the root namespace, and during the exec its environment reads empty. Callers get the agent.
+ */
+async function waitForExec(pid: number, execPath: string, log: string): Promise<void> {
+  const target = await realpath(execPath);
+  await waitFor(`agent ${pid} to exec ${target}`, async () => {
+    if (!isAlive(pid)) throw new Error(`agent ${pid} exited right after start; see ${log}`);
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
+    return exe === target ? true : undefined;
+  }, 10_000, 5);
 }
 
 function findNode(state: LabState, nodeName: string): { cluster: ClusterPlan; node: NodePlan } {
