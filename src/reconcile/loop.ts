@@ -33,6 +33,7 @@ export function startReconcileLoop(options: LoopOptions): ReconcileLoop {
   let running: Promise<void> | null = null;
   let retryTimer: NodeJS.Timeout | undefined;
   let failures = 0;
+  let lastError: string | undefined;
   let stopped = false;
   const idleWaiters: Array<() => void> = [];
 
@@ -54,16 +55,22 @@ export function startReconcileLoop(options: LoopOptions): ReconcileLoop {
       try {
         ok = await options.pass(reasons);
       } catch (error) {
-        options.logger.error({ err: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined }, 'reconcile pass failed');
+        const message = error instanceof Error ? error.message : String(error);
+        // A failure that repeats on every retry is said once; the retries go to debug.
+        const level = message === lastError ? 'debug' : 'error';
+        lastError = message;
+        options.logger[level]({ err: message, stack: error instanceof Error ? error.stack : undefined, consecutiveFailures: failures + 1 }, 'reconcile pass failed');
       }
       options.onTurn?.();
       if (ok) {
+        if (failures > 0) options.logger.info({ afterFailures: failures }, 'reconcile pass succeeded again');
         failures = 0;
+        lastError = undefined;
       } else if (!stopped) {
         failures += 1;
         const ceiling = Math.min(maxRetry, minRetry * 2 ** (failures - 1));
         const delay = Math.round(ceiling / 2 + (random() * ceiling) / 2);
-        options.logger.warn({ retryInMs: delay, consecutiveFailures: failures }, 'reconcile pass will be retried');
+        options.logger[failures === 1 ? 'warn' : 'debug']({ retryInMs: delay, consecutiveFailures: failures }, 'reconcile pass will be retried');
         retryTimer = setTimeout(() => trigger('retry after failure'), delay);
       }
     }

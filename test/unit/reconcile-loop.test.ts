@@ -83,3 +83,31 @@ test('after stop no pass runs', async () => {
   await loop.idle();
   assert.equal(calls, 0);
 });
+
+test('a failure repeated on every retry is logged once at error level, a new failure again, and recovery once', async () => {
+  const lines: Array<{ level: number; msg: string; err?: string; afterFailures?: number }> = [];
+  const captured = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line)); } });
+  const outcomes: Array<Error | true> = [new Error('EPERM'), new Error('EPERM'), new Error('EPERM'), new Error('ENOBUFS'), true];
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => { done = resolve; });
+  const loop = startReconcileLoop({
+    logger: captured, resyncMs: 60_000, minRetryMs: 1, maxRetryMs: 2,
+    pass: async () => {
+      const outcome = outcomes.shift()!;
+      if (outcome instanceof Error) throw outcome;
+      done();
+      return true;
+    },
+  });
+  loop.trigger('start');
+  await finished;
+  await loop.idle();
+  await loop.stop();
+  const at = (level: number, msg: string) => lines.filter((l) => l.level === level && l.msg === msg);
+  const ERROR = 50, WARN = 40, INFO = 30, DEBUG = 20;
+  assert.deepEqual(at(ERROR, 'reconcile pass failed').map((l) => l.err), ['EPERM', 'ENOBUFS']);
+  assert.deepEqual(at(DEBUG, 'reconcile pass failed').map((l) => l.err), ['EPERM', 'EPERM']);
+  assert.equal(at(WARN, 'reconcile pass will be retried').length, 1);
+  assert.equal(at(DEBUG, 'reconcile pass will be retried').length, 3);
+  assert.deepEqual(at(INFO, 'reconcile pass succeeded again').map((l) => l.afterFailures), [4]);
+});
