@@ -101,3 +101,19 @@ export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
   if (metric) route.metric = metric.readUInt32LE(0);
   return route;
 }
+
+/** Which routes a dump keeps; the kernel filters dumps only under strict checking, which the socket lacks. */
+export interface RouteFilter { table?: number; protocol?: number }
+
+/**
+ * decodeRoute for the routes the filter keeps. The table and protocol are read from the header
+ * first, so a dump of thousands of routes decodes only the few it keeps (tables above 255 show
+ * RT_TABLE_COMPAT there and are decoded to be sure).
+ */
+export function decodeRouteMatching(payload: Buffer, filter: RouteFilter): ObservedRoute | undefined {
+  if (payload.length < RTMSG_LEN) return undefined;
+  if (filter.protocol !== undefined && payload[5] !== filter.protocol) return undefined;
+  if (filter.table !== undefined && payload[4] !== RT_TABLE_COMPAT && payload[4] !== filter.table) return undefined;
+  const route = decodeRoute(payload);
+  return route && (filter.table === undefined || route.table === filter.table) ? route : undefined;
+}

@@ -6,7 +6,7 @@ import {
   RTM_GETLINK, decodeLink, encodeCreateVxlan, encodeDeleteLink, encodeLinkDump, encodeSetMtu, encodeSetUp,
   type ObservedLink, type VxlanSpec,
 } from './links.ts';
-import { RTM_GETROUTE, decodeRoute, describeRoute, encodeRouteDump, encodeRouteRequest, type ObservedRoute, type RouteSpec, type RouteWrite } from './routes.ts';
+import { RTM_GETROUTE, decodeRouteMatching, describeRoute, encodeRouteDump, encodeRouteRequest, type ObservedRoute, type RouteFilter, type RouteSpec, type RouteWrite } from './routes.ts';
 import { RTM_GETRULE, decodeRule, describeRule, encodeRuleDump, encodeRuleRequest, type ObservedRule, type RuleSpec } from './rules.ts';
 
 export type { ObservedAddress } from './addresses.ts';
@@ -32,7 +32,6 @@ export type WriteResult =
   /** error is a NetlinkError (with errno code) when the kernel refused, a plain Error when the input was malformed. */
   | { write: KernelWrite; ok: false; error: Error };
 
-export interface RouteFilter { table?: number; protocol?: number }
 
 export interface Rtnetlink {
   listLinks(): Promise<ObservedLink[]>;
@@ -132,8 +131,7 @@ export function openRtnetlink(): Rtnetlink {
     linkByName: async (name) => (await listLinks()).find((link) => link.name === name),
     listAddresses: async (ifindex) => decodeAll(await connection.dump(RTM_GETADDR, encodeAddressDump()), decodeAddress)
       .filter((a) => ifindex === undefined || a.ifindex === ifindex),
-    listRoutes: async (filter = {}) => decodeAll(await connection.dump(RTM_GETROUTE, encodeRouteDump()), decodeRoute)
-      .filter((r) => (filter.table === undefined || r.table === filter.table) && (filter.protocol === undefined || r.protocol === filter.protocol)),
+    listRoutes: async (filter = {}) => decodeAll(await connection.dump(RTM_GETROUTE, encodeRouteDump()), (payload) => decodeRouteMatching(payload, filter)),
     listRules: async () => decodeAll(await connection.dump(RTM_GETRULE, encodeRuleDump()), decodeRule),
     listFdb: async (ifindex) => decodeAll(await connection.dump(RTM_GETNEIGH, encodeFdbDump()), decodeFdbEntry)
       .filter((e) => e.ifindex === ifindex),

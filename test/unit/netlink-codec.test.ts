@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attr, ipv4ToBuffer, parseIpv4Prefix, u32, writeIpv4 } from '../../src/kernel/netlink/codec.ts';
-import { encodeRouteRequest, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
+import { decodeRouteMatching, encodeRouteRequest, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
 
 test('writeIpv4 writes the four octets', () => {
   for (const [text, bytes] of [['0.0.0.0', [0, 0, 0, 0]], ['255.255.255.255', [255, 255, 255, 255]], ['10.1.2.3', [10, 1, 2, 3]], ['240.168.1.12', [240, 168, 1, 12]]] as const) {
@@ -52,4 +52,24 @@ test('route requests encode byte for byte like the attribute-by-attribute refere
       assert.deepEqual(request.body[0], referenceBody(write, route), `${write} ${route.dst}`);
     }
   }
+});
+
+test('a filtered route decode keeps exactly the routes of the table and protocol asked for, tables above 255 included', () => {
+  const routes: RouteSpec[] = [
+    { table: 254, dst: '0.0.0.0/0', gateway: '192.168.1.1', oif: 2, protocol: 4 },
+    { table: 100, dst: '10.2.0.0/16', gateway: '240.168.1.11', oif: 7, protocol: 147 },
+    { table: 100, dst: '10.3.0.0/16', oif: 7, protocol: 4 },
+    { table: 1000, dst: '10.4.0.0/24', oif: 3, protocol: 147 },
+    { table: 252, dst: '10.5.0.0/24', oif: 3, protocol: 147 },
+  ];
+  const payloads = routes.map((r) => encodeRouteRequest('replace', r).body[0]!);
+  const kept = (filter: { table?: number; protocol?: number }) =>
+    payloads.map((p) => decodeRouteMatching(p, filter)).filter((r) => r !== undefined).map((r) => `${r.table} ${r.dst} ${r.protocol}`);
+  assert.deepEqual(kept({ table: 254 }), ['254 0.0.0.0/0 4']);
+  assert.deepEqual(kept({ protocol: 147 }), ['100 10.2.0.0/16 147', '1000 10.4.0.0/24 147', '252 10.5.0.0/24 147']);
+  assert.deepEqual(kept({ table: 100, protocol: 147 }), ['100 10.2.0.0/16 147']);
+  assert.deepEqual(kept({ table: 1000 }), ['1000 10.4.0.0/24 147']);
+  assert.deepEqual(kept({ table: 252 }), ['252 10.5.0.0/24 147']);
+  assert.equal(kept({}).length, routes.length);
+  assert.equal(decodeRouteMatching(Buffer.alloc(4), {}), undefined, 'a truncated header is no route');
 });
