@@ -83,9 +83,16 @@ test('drift planning: an emptied set gets only its members back', () => {
   assert.equal(planNft(rendered, seen), 'add element ip seaway remotecidrs { 10.2.0.0/16, 10.3.1.5/32 }\n');
 });
 
-test('drift planning: a changed set gets the difference, deletions first', () => {
+test('drift planning: a set that only gains members gets just the new ones', () => {
+  const next = renderNft(validateFilter({ ...desired, remoteCidrs: ['10.2.0.0/16', '10.3.1.5/32', '10.9.0.0/16'] }));
+  assert.equal(planNft(next, parseNftJson(LISTED)), 'add element ip seaway remotecidrs { 10.9.0.0/16 }\n');
+});
+
+test('drift planning: a set that loses a member is flushed and refilled in the same script', () => {
   const next = renderNft(validateFilter({ ...desired, remoteCidrs: ['10.2.0.0/16', '10.9.0.0/16'] }));
-  assert.equal(planNft(next, parseNftJson(LISTED)), 'delete element ip seaway remotecidrs { 10.3.1.5/32 }\nadd element ip seaway remotecidrs { 10.9.0.0/16 }\n');
+  assert.equal(planNft(next, parseNftJson(LISTED)), 'flush set ip seaway remotecidrs\nadd element ip seaway remotecidrs { 10.2.0.0/16, 10.9.0.0/16 }\n');
+  const emptied = renderNft(validateFilter({ ...desired, remoteCidrs: [] }));
+  assert.equal(planNft(emptied, parseNftJson(LISTED)), 'flush set ip seaway remotecidrs\n');
 });
 
 test('drift planning: a flushed chain is flushed and refilled alone; a deleted chain is added back', () => {
