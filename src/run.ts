@@ -14,7 +14,8 @@ import { run as runProcess } from './kernel/exec.ts';
 import { containsAddress, parseCidr, parseIpv4 } from './model/cidr.ts';
 import type { FilterDriver } from './dataplane/filter.ts';
 import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
-import { FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } from './dataplane/filter-drift-watch.ts';
+import { FILTER_DRIFT_BACKSTOP_MS, FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } from './dataplane/filter-drift-watch.ts';
+import { nftChangeSource } from './dataplane/nft-change-source.ts';
 import { startReconcileLoop, type ReconcileLoop } from './reconcile/loop.ts';
 import { createPass, PROGRAMMED, type PassDeps } from './reconcile/pass.ts';
 import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
@@ -133,9 +134,13 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
   }).then((driver) => {
     logger.info({ backend: driver.backend, iptablesMode: driver.iptablesMode }, 'packet filter backend chosen');
     filter = reportingFilter(driver, { readiness, metrics: componentMetrics, log: filterLog });
-    // Packet filters send no change events: a read-only check every 2 s wakes the loop on drift.
+    const watched = filter;
+    const nftChanges = nftChangeSource(() => watched.notifiedTables(), logger);
+    // A read-only check wakes the loop on drift: every 2 s where part of the filter sends no
+    // change notifications (iptables-legacy, ipsets), else on nf_tables notifications.
     const drift = watchFilterDrift(filter, {
-      intervalMs: FILTER_DRIFT_INTERVAL_MS,
+      intervalMs: () => (nftChanges && watched.notifiedTables() ? FILTER_DRIFT_BACKSTOP_MS : FILTER_DRIFT_INTERVAL_MS),
+      ...(nftChanges ? { changes: nftChanges } : {}),
       onDrift: (lines) => { logger.info({ drift: lines }, 'packet filter drifted'); wake('packet filter drift'); },
       onError: (error) => logger.warn({ err: error.message }, 'packet filter drift check failed'),
     });

@@ -2,7 +2,7 @@ import type { DesiredFilter } from '../model/desired-state.ts';
 import { validateFilter, type FilterInput } from '../plan/filter-input.ts';
 import { hooksWithOwnedJumps, parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop } from '../plan/filter-iptables.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore } from '../plan/filter-ipset.ts';
-import { NFT_FAMILY, NFT_TABLE, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
+import { NFT_FAMILY, NFT_TABLE, nftTablesCoveringFilter, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
 import { detectIptablesMode, iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
@@ -32,6 +32,11 @@ export interface FilterDriver {
   drift(): Promise<string[]>;
   /** Removes every chain, jump, set and table seaway owns, in both iptables flavours and nft; idempotent. */
   cleanup(): Promise<{ writes: number }>;
+  /**
+   * The nf_tables tables whose change notifications cover everything the filter holds now (as of
+   * its last observation), or null when part of it can only be polled.
+   */
+  notifiedTables(): string[] | null;
   /** Writing process invocations (restore, ipset restore, nft -f) since the driver was made. */
   readonly writes: number;
 }
@@ -89,11 +94,18 @@ function driverFrom(
 ): FilterDriver {
   let writes = 0;
   let last: { input: FilterInput | null } | null = null;
+  let shimInUse = false;
+  const observeAndNote = async (): Promise<FilterObservation> => {
+    const seen = await observe();
+    shimInUse = seen.backend === 'nftables' && seen.shimNeeded;
+    return seen;
+  };
   return {
     backend,
     iptablesMode: mode,
     get writes() { return writes; },
-    observe,
+    observe: observeAndNote,
+    notifiedTables: () => nftTablesCoveringFilter(backend, mode, shimInUse),
     async apply(desired) {
       const validate = () => {
         const input = desired ? validateFilter(desired) : null;
@@ -104,7 +116,7 @@ function driverFrom(
       if (write) {
         count = await write(validate);
       } else {
-        const seeing = observe();
+        const seeing = observeAndNote();
         seeing.catch(() => { /* awaited below unless validation throws first */ });
         const input = validate();
         count = await runFilterWrites(run, plan(input, await seeing));
@@ -115,7 +127,7 @@ function driverFrom(
     async drift() {
       if (last === null) return [];
       const { input } = last;
-      return plan(input, await observe()).map(describeWrite);
+      return plan(input, await observeAndNote()).map(describeWrite);
     },
     async cleanup() {
       const count = await cleanupEverything(run);

@@ -235,3 +235,14 @@ export function planIptablesNftLeftovers(
   }
   return lines.length === 0 ? null : `${lines.join('\n')}\n`;
 }
+
+/**
+ * The nf_tables tables whose change notifications cover all of seaway's filter state, or null when
+ * some of it sends none: iptables-legacy rules and ipsets (the iptables backend, and the nftables
+ * backend's iptables shim) can only be polled. With the nftables backend and nft-flavoured
+ * iptables, a foreign DROP policy that would call for the shim is itself an `ip filter` change.
+ */
+export function nftTablesCoveringFilter(backend: 'iptables' | 'nftables', iptablesMode: 'legacy' | 'nft', shimInUse: boolean): string[] | null {
+  if (backend !== 'nftables' || iptablesMode !== 'nft' || shimInUse) return null;
+  return [T, `${NFT_FAMILY} filter`];
+}

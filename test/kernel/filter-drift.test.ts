@@ -4,7 +4,9 @@ import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { createFilterDriver } from '../../src/dataplane/filter.ts';
-import { watchFilterDrift } from '../../src/dataplane/filter-drift-watch.ts';
+import { FILTER_DRIFT_BACKSTOP_MS, watchFilterDrift } from '../../src/dataplane/filter-drift-watch.ts';
+import { nftChangeSource } from '../../src/dataplane/nft-change-source.ts';
+import { pino } from 'pino';
 import { waitFor } from '../helpers/wait.ts';
 import { recordingRunner, resetNamespace, SAMPLE } from './filter-support.ts';
 
@@ -86,3 +88,35 @@ for (const backend of ['iptables', 'nftables'] as const) {
     }
   });
 }
+
+test('nftables with nft-flavoured iptables: nf_tables notifications start the drift check at once, with polling only as a 30 s backstop', async () => {
+  await resetNamespace();
+  const driver = await createFilterDriver('nftables', { run, iptablesMode: 'nft' });
+  await driver.apply(SAMPLE);
+  assert.deepEqual(driver.notifiedTables(), ['ip seaway', 'ip filter']);
+  let checks = 0;
+  const reports: string[][] = [];
+  const counting = { drift: async () => { checks++; return driver.drift(); } };
+  const changes = nftChangeSource(() => driver.notifiedTables(), pino({ level: 'silent' }));
+  assert.ok(changes, 'this kernel offers nf_tables notifications');
+  const watch = watchFilterDrift(counting, { intervalMs: FILTER_DRIFT_BACKSTOP_MS, changes, onDrift: (lines) => reports.push(lines) });
+  try {
+    await run('nft', ['add', 'table', 'ip', 'someone-else']);
+    await run('nft', ['add', 'set', 'ip', 'someone-else', 'x', '{ type ipv4_addr; }']);
+    const start = performance.now();
+    await run('nft', ['delete', 'element', 'ip', 'seaway', 'remotecidrs', '{ 10.2.0.0/16 }']);
+    await waitFor('the drift report', () => reports.length > 0, { timeoutMs: 2000, intervalMs: 10 });
+    const ms = performance.now() - start;
+    assert.ok(reports[0]!.some((line) => /^nft -f: add element ip seaway remotecidrs { 10\.2\.0\.0\/16 }$/.test(line)), reports[0]!.join('\n'));
+    assert.equal(checks, 1, 'one check, for seaway\'s table; the other table\'s changes start none');
+    assert.ok(ms < 1000, `drift reported ${ms.toFixed(0)} ms after the change`);
+    await driver.apply(SAMPLE);
+    await run('iptables-nft', ['-P', 'FORWARD', 'DROP']);
+    await waitFor('a check for the DROP policy in ip filter', () => reports.length > 1, { timeoutMs: 2000, intervalMs: 10 });
+    await driver.apply(SAMPLE);
+    assert.equal(driver.notifiedTables(), null, 'with the iptables shim (and its ipsets) in use, the filter is polled');
+  } finally {
+    await watch.close();
+    await resetNamespace();
+  }
+});

@@ -77,3 +77,50 @@ test('close waits for a running check and no check starts afterwards', async () 
   assert.equal(checks, after);
   assert.deepEqual(reported, [], 'drift found by a check that ends after close is not reported');
 });
+
+test('a change notification brings the check forward; notifications during a check make one more check, not one each', async () => {
+  let checks = 0;
+  let notify!: () => void;
+  let unsubscribed = false;
+  let release: (() => void) | undefined;
+  const watch = watchFilterDrift({
+    drift: () => { checks++; return new Promise<string[]>((resolve) => { release = () => resolve([]); }); },
+  }, {
+    intervalMs: 3_600_000, minGapMs: 0, onDrift: () => {},
+    changes: (n) => { notify = n; return () => { unsubscribed = true; }; },
+  });
+  try {
+    assert.equal(checks, 0);
+    notify();
+    await waitFor('the notified check', () => checks === 1);
+    notify(); notify(); notify();
+    release!();
+    await waitFor('exactly one more check for the three notifications', () => checks === 2);
+    release!();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(checks, 2, 'no further check without a notification (the interval is an hour)');
+  } finally {
+    const closing = watch.close();
+    release?.();
+    await closing;
+  }
+  assert.equal(unsubscribed, true, 'close unsubscribes from the notifications');
+});
+
+test('notified checks keep the minimum gap after the previous check', async () => {
+  const ends: number[] = [];
+  const starts: number[] = [];
+  let notify!: () => void;
+  const watch = watchFilterDrift({
+    drift: async () => { starts.push(Date.now()); ends.push(Date.now()); return []; },
+  }, { intervalMs: 3_600_000, minGapMs: 100, onDrift: () => {}, changes: (n) => { notify = n; return () => {}; } });
+  try {
+    notify();
+    await waitFor('the first notified check', () => starts.length === 1);
+    notify();
+    await waitFor('the second notified check', () => starts.length === 2);
+    assert.ok(starts[1]! - ends[0]! >= 95, `second check ${starts[1]! - ends[0]!} ms after the first ended; the gap is 100 ms`);
+  } finally {
+    await watch.close();
+  }
+});

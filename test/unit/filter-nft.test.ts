@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateFilter } from '../../src/plan/filter-input.ts';
-import { decompileRule, NftParseError, parseNftJson, planNft, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
+import { decompileRule, NftParseError, nftTablesCoveringFilter, parseNftJson, planNft, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
@@ -108,4 +108,12 @@ test('drift planning: a wrong priority or a foreign chain in the table rewrites 
   assert.equal(planNft(rendered, moved), renderNftTable(rendered));
   const foreign = mutate((d) => { d.nftables.push({ chain: { family: 'ip', table: 'seaway', name: 'intruder' } }); });
   assert.equal(planNft(rendered, foreign), renderNftTable(rendered));
+});
+
+test('nf_tables notifications cover the filter only with the nftables backend, nft-flavoured iptables and no iptables shim', () => {
+  assert.deepEqual(nftTablesCoveringFilter('nftables', 'nft', false), ['ip seaway', 'ip filter']);
+  assert.equal(nftTablesCoveringFilter('nftables', 'nft', true), null, 'the shim matches ipsets, which send no notifications');
+  assert.equal(nftTablesCoveringFilter('nftables', 'legacy', false), null, 'a legacy DROP policy calling for the shim sends none');
+  assert.equal(nftTablesCoveringFilter('iptables', 'nft', false), null, 'the iptables backend keeps its sets in ipset');
+  assert.equal(nftTablesCoveringFilter('iptables', 'legacy', false), null);
 });

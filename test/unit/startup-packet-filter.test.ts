@@ -71,6 +71,7 @@ function fakeDriver(outcomes: Array<Error | null>): FilterDriver {
     observe: async () => { throw new Error('unused'); },
     drift: async () => [],
     cleanup: async () => ({ writes: 0 }),
+    notifiedTables: () => null,
     async apply() {
       const outcome = outcomes.shift();
       if (outcome) throw outcome;

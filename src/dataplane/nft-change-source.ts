@@ -1,0 +1,24 @@
+import { subscribeNftChanges, type NftChangeSubscription } from '../kernel/nft-events.ts';
+import type { Logger } from '../telemetry/logger.ts';
+
+/**
+ * Change notifications for the drift watch: nf_tables notifications that touch one of the tables
+ * `covered()` names now (none while it names none), and every notification loss. undefined, after
+ * a warning, when the kernel offers no nf_tables notifications: the watch then polls.
+ */
+export function nftChangeSource(covered: () => string[] | null, logger: Logger): ((notify: () => void) => () => void) | undefined {
+  let listener: (() => void) | undefined;
+  let subscription: NftChangeSubscription;
+  try {
+    subscription = subscribeNftChanges((tables) => {
+      if (covered()?.some((table) => tables.has(table))) listener?.();
+    }, () => listener?.());
+  } catch (error) {
+    logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'no nf_tables change notifications; the packet filter is polled for drift');
+    return undefined;
+  }
+  return (notify) => {
+    listener = notify;
+    return () => subscription.close();
+  };
+}
