@@ -13,6 +13,7 @@ import type { Snapshot } from '../model/snapshot.ts';
 import type { CniInterface } from '../init/cni-tracker.ts';
 import type { EventRecorder, InvolvedObject } from '../k8s/event-recorder.ts';
 import type { EndpointRef } from '../model/endpoint-set.ts';
+import { createObjectFailureLog } from './object-failure-log.ts';
 
 export const PROGRAMMED = 'programmed';
 
@@ -45,6 +46,7 @@ const endpointObject = (ref: EndpointRef): InvolvedObject => ({ apiVersion: 'sub
 export function createPass(deps: PassDeps): (reasons: readonly string[]) => Promise<boolean> {
   const { logger, metrics, readiness } = deps;
   const reported = new Set<string>();
+  const failureLog = createObjectFailureLog(logger);
 
   const report = (plan: Plan, reportsEvents: boolean) => {
     const current = new Set<string>();
@@ -84,7 +86,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       if (count.ok) metrics.kernelOperations.inc({ kind, op: 'write', result: 'ok' }, count.ok);
       if (count.failed) metrics.kernelOperations.inc({ kind, op: 'write', result: 'error' }, count.failed);
     }
-    for (const failure of applied.failures) logger.warn({ kind: failure.kind, object: failure.object, code: failure.code, reason: failure.reason }, 'kernel object not programmed');
+    failureLog.record(applied.failures);
   };
 
   return async function pass(reasons) {
