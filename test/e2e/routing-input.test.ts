@@ -9,7 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, CustomObjectsApi } from '@kubernetes/client-node';
+import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
+import { httpGetUnix } from '../lab/http-unix.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { labDown, labUp } from '../lab/lab.ts';
 import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
@@ -157,6 +159,40 @@ describe('bad Endpoints in the lab (issue 4)', () => {
       const events = (await core.listNamespacedEvent({ namespace: SUBMARINER_NAMESPACE, fieldSelector: 'involvedObject.name=dup-a' })).items;
       return JSON.stringify(events.map((e) => `${e.reportingInstance} ${e.reason}`)) === JSON.stringify([`${gateway.name} DuplicateEndpoint`]);
     }, { timeoutMs: 5000 });
+  });
+
+  it('a route someone else left in table 100 at a wanted destination: untouched, the rest programmed, readiness says so, logged once while retried, programmed once it is gone', async () => {
+    const LEFTOVER = '10.60.1.0/24';
+    await run('ip', ['-n', worker.namespace, 'route', 'add', 'blackhole', LEFTOVER, 'table', '100']);
+    const foreign = async () => (await run('ip', ['-n', worker.namespace, 'route', 'show', 'table', '100', LEFTOVER])).stdout.trim();
+    try {
+      await api.create('leftover', remoteSpec('leftover', ['10.60.0.0/24', LEFTOVER]));
+      await waitFor('the conflict-free subnet routed on the worker', async () => (await nodeRouting(worker.namespace)).table100.some((r) => r.startsWith('10.60.0.0/24 via')), { timeoutMs: 10_000 });
+      await waitFor('the gateway routes both subnets in its own table', async () => {
+        const t150 = (await nodeRouting(gateway.namespace)).table150;
+        return t150.some((r) => r.startsWith('10.60.0.0/24 dev')) && t150.some((r) => r.startsWith(`${LEFTOVER} dev`));
+      }, { timeoutMs: 10_000 });
+      const readyz = await waitFor('the worker not ready, naming the failed object', async () => {
+        const response = await httpGetUnix(worker.agent!.socket, '/readyz');
+        return response.status === 503 && /could not be programmed/.test(response.body) ? response.body : undefined;
+      }, { timeoutMs: 10_000 });
+      assert.match(readyz, /1 kernel object/);
+      const failedAt = (await agentLog(worker)).length;
+      await waitFor('three retries of the failing pass', async () =>
+        (await agentLog(worker)).slice(failedAt).filter((l) => l.msg === 'reconcile pass will be retried').length >= 3, { timeoutMs: 15_000 });
+      assert.equal(await foreign(), `blackhole ${LEFTOVER}`, 'the route seaway did not make is never touched');
+      const failureLines = (await agentLog(worker)).filter((l) => l.msg === 'kernel object not programmed' && String(l.object).includes(LEFTOVER));
+      assert.equal(failureLines.length, 1, `the failure is logged once, not on every retry: ${failureLines.length} lines`);
+      assert.equal(failureLines[0]?.code, 'EEXIST');
+
+      await run('ip', ['-n', worker.namespace, 'route', 'del', 'blackhole', LEFTOVER, 'table', '100']);
+      await waitFor('seaway\'s own route once the leftover is gone, and the worker ready', async () =>
+        (await nodeRouting(worker.namespace)).table100.some((r) => r.startsWith(`${LEFTOVER} via`)) && (await httpGetUnix(worker.agent!.socket, '/readyz')).status === 200, { timeoutMs: 20_000 });
+      assert.ok((await agentLog(worker)).some((l) => l.msg === 'kernel objects programmed after failing'), 'the recovery is logged');
+    } finally {
+      await run('ip', ['-n', worker.namespace, 'route', 'del', 'blackhole', LEFTOVER, 'table', '100'], { allowFailure: true });
+      await api.remove('leftover');
+    }
   });
 
   it('no rejected prefix was ever installed, not even for a moment (ip monitor route on both nodes)', () => {
