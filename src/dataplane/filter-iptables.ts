@@ -5,7 +5,7 @@ import {
 } from '../plan/filter-iptables.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
-import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
+import { ipsetList, ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply } from '../kernel/nft.ts';
 
 export interface IptablesObservation {
@@ -20,9 +20,14 @@ export type FilterWrite =
   | { tool: 'iptables'; mode: IptablesMode; script: string }
   | { tool: 'nft'; script: string };
 
+/** seaway's sets, over netlink; with `ipset save` where netlink cannot tell (no ipset support, an answer it does not understand). */
+export async function observeOwnedIpsets(run: ProcessRunner): Promise<IpsetsObserved> {
+  return (await ipsetList(OWNED_IPSETS)) ?? parseIpsetSave(await ipsetSave(run, OWNED_IPSETS));
+}
+
 export async function observeIptables(run: ProcessRunner, mode: IptablesMode): Promise<IptablesObservation> {
-  const [save, sets] = await Promise.all([iptablesSave(run, mode), ipsetSave(run, OWNED_IPSETS)]);
-  return { mode, tables: parseIptablesSave(save), ipsets: parseIpsetSave(sets) };
+  const [save, ipsets] = await Promise.all([iptablesSave(run, mode), observeOwnedIpsets(run)]);
+  return { mode, tables: parseIptablesSave(save), ipsets };
 }
 
 /**
@@ -75,7 +80,7 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
 }
 
 /**
- * The iptables backend's pass, pipelined: the sets are read (over netlink when they do not exist)
+ * The iptables backend's pass, pipelined: the sets are read (over netlink)
  * and their restore started first (the slow write at scale); the iptables and nft state are read
  * and planned while it runs, so only the iptables-restore follows it. Writes the same as
  * planIptablesRepair plus the stale nft table's removal, in an order that is always safe: sets
@@ -87,10 +92,10 @@ export async function applyIptablesPipelined(
   validate: () => FilterInput | null,
   observeStaleNft: () => Promise<string | null>,
 ): Promise<number> {
-  const seeingSets = ipsetSave(run, OWNED_IPSETS);
+  const seeingSets = observeOwnedIpsets(run);
   seeingSets.catch(() => { /* awaited below unless validation throws first */ });
   const input = validate();
-  const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, parseIpsetSave(await seeingSets));
+  const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, await seeingSets);
   const settingSets = input && ipsetScript ? ipsetRestore(run, ipsetScript) : Promise.resolve();
   const planningRules = iptablesSave(run, mode).then((save) => {
     const desired = input ? renderIptables(input) : null;

@@ -1,12 +1,12 @@
 import type { DesiredFilter } from '../model/desired-state.ts';
 import { validateFilter, type FilterInput } from '../plan/filter-input.ts';
 import { hooksWithOwnedJumps, parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop } from '../plan/filter-iptables.ts';
-import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore } from '../plan/filter-ipset.ts';
+import { planIpsetRestore } from '../plan/filter-ipset.ts';
 import { NFT_FAMILY, NFT_TABLE, nftTablesCoveringFilter, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
 import { detectIptablesMode, iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
-import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
+import { ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
-import { applyIptablesPipelined, describeWrite, observeIptables, planIptablesRepair, runFilterWrites, type FilterWrite, type IptablesObservation } from './filter-iptables.ts';
+import { applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites, type FilterWrite, type IptablesObservation } from './filter-iptables.ts';
 
 export type FilterBackend = 'iptables' | 'nftables';
 
@@ -201,7 +201,7 @@ export async function cleanupEverything(run: ProcessRunner): Promise<number> {
     if (sections.length > 0) { await iptablesRestore(run, mode, sections.join('')); count++; }
     if (mode === 'nft' && sections.length > 0) count += await removeIptablesNftLeftovers(run, hooksWithOwnedJumps(tables));
   }
-  const ipsetScript = planIpsetRestore(null, parseIpsetSave(await ipsetSave(run, OWNED_IPSETS)));
+  const ipsetScript = planIpsetRestore(null, await observeOwnedIpsets(run));
   if (ipsetScript) { await ipsetRestore(run, ipsetScript); count++; }
   const nftScript = planNft(null, await observeNftTable(run));
   if (nftScript) { await nftApply(run, nftScript); count++; }

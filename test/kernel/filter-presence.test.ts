@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
-import { ipsetSave, ipsetsPresent } from '../../src/kernel/ipset.ts';
+import { ipsetList, ipsetSave, ipsetsPresent } from '../../src/kernel/ipset.ts';
+import { parseIpsetSave } from '../../src/plan/filter-ipset.ts';
 import { nftTablePresent } from '../../src/kernel/nft.ts';
 import { recordingRunner } from './filter-support.ts';
 
@@ -55,5 +56,35 @@ test('nftTablePresent tells whether the table of that family exists, over netlin
     assert.equal(await nftTablePresent('no-such-family', 'seaway'), null, 'cannot tell: the caller lists with nft');
   } finally {
     await run('nft', ['flush', 'ruleset'], { allowFailure: true });
+  }
+});
+
+test('ipsetList reads exactly what ipset save shows of the named sets, over netlink and without a process', async () => {
+  try {
+    assert.deepEqual(await ipsetList([LOCAL, REMOTE]), new Map(), 'no set yet: an empty answer, not a failure');
+    const members = Array.from({ length: 5000 }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`);
+    await run('ipset', ['restore'], {
+      input: [
+        `create ${REMOTE} hash:net family inet hashsize 8192`, ...members.map((m) => `add ${REMOTE} ${m}`), `add ${REMOTE} 10.9.9.9`,
+        `create ${LOCAL} hash:net family inet`, `add ${LOCAL} 10.1.0.0/16`,
+        `create ${LOCAL}-X hash:ip family inet`, `add ${LOCAL}-X 10.1.0.1`,
+        'create SIX hash:net family inet6', 'add SIX fd00::/64',
+      ].join('\n') + '\n',
+    });
+    const rec = recordingRunner();
+    const listed = await ipsetList([LOCAL, REMOTE]);
+    assert.equal(rec.calls.length, 0);
+    assert.ok(listed);
+    const saved = parseIpsetSave(await ipsetSave(run, [LOCAL, REMOTE]));
+    assert.deepEqual([...listed.keys()].sort(), [LOCAL, REMOTE]);
+    for (const name of [LOCAL, REMOTE]) {
+      assert.equal(listed.get(name)?.type, saved.get(name)?.type);
+      assert.deepEqual([...listed.get(name)!.members].sort(), [...saved.get(name)!.members].sort(), name);
+    }
+    assert.equal(listed.get(REMOTE)?.members.size, 5001, 'a member list long enough to span many netlink messages');
+    assert.ok(listed.get(REMOTE)?.members.has('10.9.9.9/32'), 'a host member as /32, as the planner writes it');
+    assert.equal(await ipsetList(['SIX']), null, 'an IPv6 set is not understood: the caller falls back to ipset save');
+  } finally {
+    await run('ipset', ['destroy'], { allowFailure: true });
   }
 });
