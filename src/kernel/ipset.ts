@@ -136,23 +136,21 @@ function addMembers(adt: Buffer, members: Set<string>, setName: string): void {
  * then reads with `ipset save`.
  */
 export async function ipsetList(names: readonly string[]): Promise<Map<string, IpsetContents> | null> {
+  const answers = await Promise.all(names.map((name) => nfnetlinkDump({
+    subsystem: NFNL_SUBSYS_IPSET, command: IPSET_CMD_LIST, family: AF_INET,
+    attributes: [attr(IPSET_ATTR_PROTOCOL, u8(IPSET_PROTOCOL)), attr(IPSET_ATTR_SETNAME, cstring(name))],
+  })));
   const sets = new Map<string, IpsetContents>();
-  for (const name of names) {
-    const answer = await nfnetlinkDump({
-      subsystem: NFNL_SUBSYS_IPSET, command: IPSET_CMD_LIST, family: AF_INET,
-      attributes: [attr(IPSET_ATTR_PROTOCOL, u8(IPSET_PROTOCOL)), attr(IPSET_ATTR_SETNAME, cstring(name))],
-    });
-    if (answer === null) return null;
-    if (answer.errno === ENOENT) continue;
-    if (answer.errno !== 0) return null;
-    let listed: Map<string, IpsetContents>;
+  for (const [i, answer] of answers.entries()) {
+    if (answer === null || (answer.errno !== 0 && answer.errno !== ENOENT)) return null;
+    if (!answer.messages) continue;
+    let set: IpsetContents | undefined;
     try {
-      listed = decodeIpsetList(answer.messages!);
+      set = decodeIpsetList(answer.messages).get(names[i]!);
     } catch {
       return null;
     }
-    const set = listed.get(name);
-    if (set) sets.set(name, set);
+    if (set) sets.set(names[i]!, set);
   }
   return sets;
 }
