@@ -4,7 +4,7 @@ import { decodeError, decodeMessages, encodeMessage, NLM_F_ACK, NLM_F_DUMP, NLM_
 const NETLINK_NETFILTER = 12;
 const NFNETLINK_V0 = 0;
 const ANSWER_TIMEOUT_MS = 2000;
-const DUMP_BUFFER_BYTES = 1024 * 1024;
+const RECEIVE_BUFFER_BYTES = 1024 * 1024;
 
 /** One nfnetlink request that names an object: subsystem, command, and the object's name attributes. */
 export interface NfnetlinkLookup {
@@ -14,24 +14,25 @@ export interface NfnetlinkLookup {
   attributes: Buffer[];
 }
 
+const encodeRequest = (request: NfnetlinkLookup, flags: number, seq: number): Buffer => encodeMessage(
+  (request.subsystem << 8) | request.command, NLM_F_REQUEST | flags, seq,
+  [Buffer.from([request.family, NFNETLINK_V0, 0, 0]), ...request.attributes],
+);
+
 /**
- * Sends the lookups on one fresh NETLINK_NETFILTER socket and returns each one's errno (0: the
- * object exists), in order; null when netlink cannot answer (no socket, a send error, no answer in
- * time). A read without starting a process: the callers use it to skip a tool's full dump when
- * what it would show does not exist.
+ * Sends the requests on a fresh NETLINK_NETFILTER socket and feeds every answer message to
+ * `answer` until it returns a result; null when netlink cannot answer (no socket, a send error,
+ * no result in time). The socket is closed either way.
  */
-export function nfnetlinkLookup(lookups: readonly NfnetlinkLookup[]): Promise<number[] | null> {
-  if (lookups.length === 0) return Promise.resolve([]);
+function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T | undefined): Promise<T | null> {
   let socket: RawNetlinkSocket;
   try {
-    socket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 65536, sendBufferSize: 65536 });
+    socket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: RECEIVE_BUFFER_BYTES, sendBufferSize: 65536 });
   } catch {
     return Promise.resolve(null);
   }
   return new Promise((resolve) => {
-    const errnos: number[] = new Array(lookups.length).fill(-1);
-    let unanswered = lookups.length;
-    const finish = (result: number[] | null) => {
+    const finish = (result: T | null) => {
       clearTimeout(timer);
       socket.close();
       resolve(result);
@@ -40,17 +41,29 @@ export function nfnetlinkLookup(lookups: readonly NfnetlinkLookup[]): Promise<nu
     socket.on('error', () => finish(null));
     socket.on('message', (datagram) => {
       for (const message of decodeMessages(datagram)) {
-        if (message.type !== NLMSG_ERROR) continue; // the object itself; its acknowledgement follows
-        const index = message.seq - 1;
-        if (errnos[index] !== -1) continue;
-        errnos[index] = decodeError(message.payload).errno;
-        if (--unanswered === 0) return finish(errnos);
+        const result = answer(message);
+        if (result !== undefined) return finish(result);
       }
     });
-    socket.send(lookups.map((lookup, i) => encodeMessage(
-      (lookup.subsystem << 8) | lookup.command, NLM_F_REQUEST | NLM_F_ACK, i + 1,
-      [Buffer.from([lookup.family, NFNETLINK_V0, 0, 0]), ...lookup.attributes],
-    )), {}, (error) => { if (error) finish(null); });
+    socket.send(requests, {}, (error) => { if (error) finish(null); });
+  });
+}
+
+/**
+ * Sends the lookups on one fresh NETLINK_NETFILTER socket and returns each one's errno (0: the
+ * object exists), in order; null when netlink cannot answer. A read without starting a process:
+ * the callers use it to skip a tool's full dump when what it would show does not exist.
+ */
+export function nfnetlinkLookup(lookups: readonly NfnetlinkLookup[]): Promise<number[] | null> {
+  if (lookups.length === 0) return Promise.resolve([]);
+  const errnos: number[] = new Array(lookups.length).fill(-1);
+  let unanswered = lookups.length;
+  return exchange(lookups.map((lookup, i) => encodeRequest(lookup, NLM_F_ACK, i + 1)), (message) => {
+    if (message.type !== NLMSG_ERROR) return undefined; // the object itself; its acknowledgement follows
+    const index = message.seq - 1;
+    if (errnos[index] !== -1) return undefined;
+    errnos[index] = decodeError(message.payload).errno;
+    return --unanswered === 0 ? errnos : undefined;
   });
 }
 
@@ -58,42 +71,16 @@ export type NfnetlinkDumpResult = { errno: 0; messages: NetlinkMessage[] } | { e
 
 /**
  * One nfnetlink dump on a fresh NETLINK_NETFILTER socket: every message of the answer, or the
- * errno the kernel refused it with (ENOENT: no such object); null when netlink cannot answer
- * (no socket, a send error, no end of the dump in time).
+ * errno the kernel refused it with (ENOENT: no such object); null when netlink cannot answer.
  */
 export function nfnetlinkDump(request: NfnetlinkLookup): Promise<NfnetlinkDumpResult | null> {
-  let socket: RawNetlinkSocket;
-  try {
-    socket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: DUMP_BUFFER_BYTES, sendBufferSize: 65536 });
-  } catch {
-    return Promise.resolve(null);
-  }
-  return new Promise((resolve) => {
-    const messages: NetlinkMessage[] = [];
-    const finish = (result: NfnetlinkDumpResult | null) => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish(null), ANSWER_TIMEOUT_MS);
-    socket.on('error', () => finish(null));
-    socket.on('message', (datagram) => {
-      for (const message of decodeMessages(datagram)) {
-        if (message.type === NLMSG_DONE) {
-          const errno = message.payload.length >= 4 ? -message.payload.readInt32LE(0) : 0;
-          return finish(errno === 0 ? { errno: 0, messages } : { errno });
-        }
-        if (message.type === NLMSG_ERROR) {
-          const { errno } = decodeError(message.payload);
-          return finish(errno === 0 ? { errno: 0, messages } : { errno });
-        }
-        messages.push(message);
-      }
-    });
-    socket.send([encodeMessage(
-      (request.subsystem << 8) | request.command, NLM_F_REQUEST | NLM_F_DUMP, 1,
-      [Buffer.from([request.family, NFNETLINK_V0, 0, 0]), ...request.attributes],
-    )], {}, (error) => { if (error) finish(null); });
+  const messages: NetlinkMessage[] = [];
+  const ended = (errno: number): NfnetlinkDumpResult => (errno === 0 ? { errno: 0, messages } : { errno });
+  return exchange([encodeRequest(request, NLM_F_DUMP, 1)], (message) => {
+    if (message.type === NLMSG_DONE) return ended(message.payload.length >= 4 ? -message.payload.readInt32LE(0) : 0);
+    if (message.type === NLMSG_ERROR) return ended(decodeError(message.payload).errno);
+    messages.push(message);
+    return undefined;
   });
 }
 

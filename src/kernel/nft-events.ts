@@ -1,5 +1,5 @@
-import { RawNetlinkSocket } from 'netlink';
-import { decodeAttributes, decodeMessages, type NetlinkMessage } from './netlink/codec.ts';
+import { decodeAttributes, type NetlinkMessage } from './netlink/codec.ts';
+import { subscribeNetlink, type NetlinkSubscription } from './netlink/subscription.ts';
 
 const NETLINK_NETFILTER = 12;
 const NFNLGRP_NFTABLES = 7;
@@ -8,7 +8,6 @@ const NFT_MSG_NEWGEN = 15;
 const NFGENMSG_LEN = 4;
 /** Every nf_tables object message (table, chain, rule, set, element, object, flowtable) names its table in attribute 1. */
 const NFTA_OBJECT_TABLE = 1;
-const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 const FAMILY_NAMES: Readonly<Record<number, string>> = { 1: 'inet', 2: 'ip', 3: 'arp', 5: 'netdev', 7: 'bridge', 10: 'ip6' };
 
 /**
@@ -28,9 +27,7 @@ export function nftChangedTables(messages: readonly NetlinkMessage[]): Set<strin
   return tables;
 }
 
-export interface NftChangeSubscription {
-  close(): void;
-}
+export type NftChangeSubscription = NetlinkSubscription;
 
 /**
  * Calls onChange with the tables each batch of nf_tables notifications touched (iptables-nft's
@@ -38,24 +35,8 @@ export interface NftChangeSubscription {
  * any table may have changed. Throws when the kernel offers no nf_tables notifications.
  */
 export function subscribeNftChanges(onChange: (tables: Set<string>) => void, onLost: () => void): NftChangeSubscription {
-  const socket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: RECEIVE_BUFFER_BYTES, sendBufferSize: 0 });
-  socket.on('message', (datagram: Buffer) => {
-    const tables = nftChangedTables(decodeMessages(datagram));
+  return subscribeNetlink(NETLINK_NETFILTER, [NFNLGRP_NFTABLES], (messages) => {
+    const tables = nftChangedTables(messages);
     if (tables.size > 0) onChange(tables);
-  });
-  socket.on('error', () => onLost());
-  try {
-    socket.addMembership(NFNLGRP_NFTABLES);
-  } catch (error) {
-    socket.close();
-    throw error;
-  }
-  let closed = false;
-  return {
-    close() {
-      if (closed) return;
-      closed = true;
-      socket.close();
-    },
-  };
+  }, onLost);
 }

@@ -1,5 +1,4 @@
-import { RawNetlinkSocket } from 'netlink';
-import { decodeMessages } from './netlink/codec.ts';
+import { subscribeNetlink, type NetlinkSubscription } from './netlink/subscription.ts';
 import { RTM_DELADDR, RTM_NEWADDR, decodeAddress } from './addresses.ts';
 import { RTM_DELNEIGH, RTM_NEWNEIGH, decodeFdbEntry } from './fdb.ts';
 import { RTM_DELLINK, RTM_NEWLINK, decodeLink } from './links.ts';
@@ -9,7 +8,6 @@ import type { Rtnetlink } from './rtnetlink.ts';
 import type { InterfaceChange, InterfaceEvent, InterfaceEventSource } from '../model/interface-events.ts';
 
 const NETLINK_ROUTE = 0;
-const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 const GROUP_NUMBERS = { link: 1, neighbour: 3, address: 5, route: 7, rule: 8 } as const;
 
 export type EventGroup = keyof typeof GROUP_NUMBERS;
@@ -26,9 +24,7 @@ export type OverflowEvent = { type: 'overflow' };
 
 export type RtnetlinkEvent = LinkEvent | AddressEvent | RouteEvent | RuleEvent | FdbEvent | OverflowEvent;
 
-export interface RtnetlinkSubscription {
-  close(): void;
-}
+export type RtnetlinkSubscription = NetlinkSubscription;
 
 const op = (type: number, newType: number): EventOp => (type === newType ? 'new' : 'del');
 
@@ -69,35 +65,14 @@ export function decodeEvent(type: number, payload: Buffer): RtnetlinkEvent | und
   }
 }
 
-/**
- * Subscribes to rtnetlink notifications on a socket of its own. Membership is in place when this
- * returns, so a dump taken afterwards plus the events cover every change (subscribe first, dump after).
- * The socket keeps the process alive until closed.
- */
+/** Subscribes to rtnetlink notifications on a socket of its own (see subscribeNetlink: subscribe first, dump after). */
 export function subscribeRtnetlinkEvents(groups: readonly EventGroup[], onEvent: (event: RtnetlinkEvent) => void): RtnetlinkSubscription {
-  const socket = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: RECEIVE_BUFFER_BYTES, sendBufferSize: 0 });
-  socket.on('message', (datagram) => {
-    for (const msg of decodeMessages(datagram)) {
+  return subscribeNetlink(NETLINK_ROUTE, groups.map((group) => GROUP_NUMBERS[group]), (messages) => {
+    for (const msg of messages) {
       const event = decodeEvent(msg.type, msg.payload);
       if (event) onEvent(event);
     }
-  });
-  // ENOBUFS (overrun) is the expected one; any receive error means notifications may be missing.
-  socket.on('error', () => onEvent({ type: 'overflow' }));
-  try {
-    for (const group of new Set(groups)) socket.addMembership(GROUP_NUMBERS[group]);
-  } catch (error) {
-    socket.close();
-    throw error;
-  }
-  let closed = false;
-  return {
-    close() {
-      if (closed) return;
-      closed = true;
-      socket.close();
-    },
-  };
+  }, () => onEvent({ type: 'overflow' }));
 }
 
 export type { InterfaceEventSource };
