@@ -47,6 +47,8 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
   const { logger, metrics, readiness } = deps;
   const reported = new Set<string>();
   const failureLog = createObjectFailureLog(logger);
+  // What the last successful pass planned from: writes made from the same inputs repair drift.
+  let lastInputs: { snapshot: Snapshot; facts: string; filter: boolean } | null = null;
 
   const report = (plan: Plan, reportsEvents: boolean) => {
     const current = new Set<string>();
@@ -108,6 +110,8 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       return false;
     }
     const snapshot = deps.snapshot();
+    const inputs = { snapshot, facts: JSON.stringify(facts), filter: deps.filter !== null };
+    const steady = lastInputs !== null && lastInputs.snapshot === snapshot && lastInputs.facts === inputs.facts;
     const plan = planNode(snapshot, facts, deps.config);
     report(plan, eventReporter(snapshot, plan.gatewayNode) === deps.config.nodeName);
     const applied = await deps.routing.apply(plan.desired);
@@ -127,12 +131,15 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
     const ok = applied.failures.length === 0;
     end({ result: ok ? 'ok' : 'error' });
     metrics.reconcilePasses.inc({ result: ok ? 'ok' : 'error' });
+    if (steady && applied.writes > 0) metrics.driftRepairs.inc({ component: 'routing' }, applied.writes);
+    if (steady && lastInputs?.filter && filterWrites > 0) metrics.driftRepairs.inc({ component: 'packet-filter' }, filterWrites);
     const writes = applied.writes + filterWrites;
     logger[writes > 0 ? 'info' : 'debug']({ reasons, writes, failures: applied.failures.length, gateway: plan.gatewayNode, isGateway: plan.isGateway, routes: d.routes.length }, 'reconcile pass');
     if (!ok) {
       readiness.unmet(PROGRAMMED, `${applied.failures.length} kernel object(s) could not be programmed; retrying`);
       return false;
     }
+    lastInputs = inputs;
     metrics.lastSuccessfulPassTimestamp.set(Date.now() / 1000);
     readiness.met(PROGRAMMED);
     return true;

@@ -18,6 +18,7 @@ export interface Metrics {
   rejectedEndpoints: Gauge<'reason'>;
   duplicateEndpoints: Gauge;
   isGateway: Gauge;
+  driftRepairs: Counter;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -69,5 +70,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'seaway_duplicate_endpoints', help: 'Endpoints ignored because a newer one exists for the same cluster', registers,
     }),
     isGateway: new Gauge({ name: 'seaway_is_gateway', help: '1 when this node is the active gateway of its cluster', registers }),
+    driftRepairs: new Counter({
+      name: 'seaway_drift_repairs_total',
+      help: 'Kernel writes that put back what someone else changed: made by a pass whose inputs (objects, node facts) had not changed since the last successful one',
+      labelNames: ['component'], registers,
+    }),
   };
 }

@@ -40,6 +40,7 @@ async function filterState(node: NodeStatus): Promise<string> {
 
 const FILTER_WRITES = 'seaway_kernel_operations_total{kind="filter",op="write",result="ok"}';
 const OK_PASSES = 'seaway_reconcile_passes_total{result="ok"}';
+const FILTER_DRIFT_REPAIRS = 'seaway_drift_repairs_total{component="packet-filter"}';
 
 async function firstRule(namespace: string, table: string, chain: string): Promise<string | undefined> {
   const { stdout } = await run('ip', ['netns', 'exec', namespace, 'iptables-save', '-t', table]);
@@ -152,7 +153,9 @@ for (const backend of BACKENDS) {
           ];
       const timings: Record<string, number> = {};
       for (const [kind, file, args] of drifts) {
-        const writesBefore = metricValue(await agentMetrics(node), FILTER_WRITES) ?? 0;
+        const metricsBefore = await agentMetrics(node);
+        const writesBefore = metricValue(metricsBefore, FILTER_WRITES) ?? 0;
+        const repairsBefore = metricValue(metricsBefore, FILTER_DRIFT_REPAIRS) ?? 0;
         await run('ip', ['netns', 'exec', node.namespace, file, ...args]);
         const start = performance.now();
         const expected = kind.startsWith('mangle jump moved')
@@ -161,8 +164,11 @@ for (const backend of BACKENDS) {
         await waitFor(`${kind}: repaired`, async () => (await filterState(node)) === expected, { timeoutMs: 5000, intervalMs: 50 })
           .catch(async (error: Error) => { throw new Error(`${error.message}\n--- expected\n${expected}\n--- now\n${await filterState(node)}`); });
         timings[kind] = Math.round(performance.now() - start);
-        const writes = (metricValue(await agentMetrics(node), FILTER_WRITES) ?? 0) - writesBefore;
+        await waitFor(`${kind}: counted as a drift repair`, async () => (metricValue(await agentMetrics(node), FILTER_DRIFT_REPAIRS) ?? 0) > repairsBefore, { timeoutMs: 2000, intervalMs: 20 });
+        const metricsAfter = await agentMetrics(node);
+        const writes = (metricValue(metricsAfter, FILTER_WRITES) ?? 0) - writesBefore;
         assert.ok(writes >= 1 && writes <= 2, `${kind}: repaired with ${writes} filter write(s)`);
+        assert.equal((metricValue(metricsAfter, FILTER_DRIFT_REPAIRS) ?? 0) - repairsBefore, writes, `${kind}: every repairing write counted as drift repair`);
       }
       console.log(`${backend}: drift repair times (ms): ${JSON.stringify(timings)}`);
 
@@ -171,7 +177,10 @@ for (const backend of BACKENDS) {
       await run('ip', ['-n', node.namespace, 'route', 'del', c2.podCidr, 'table', '100']);
       await waitFor('a pass after the route deletion', async () =>
         (metricValue(await agentMetrics(node), OK_PASSES) ?? 0) > (metricValue(before, OK_PASSES) ?? 0), { timeoutMs: 5000, intervalMs: 50 });
-      assert.equal(metricValue(await agentMetrics(node), FILTER_WRITES), metricValue(before, FILTER_WRITES), 'no filter write in a pass with nothing to change for it');
+      const afterRoute = await agentMetrics(node);
+      assert.equal(metricValue(afterRoute, FILTER_WRITES), metricValue(before, FILTER_WRITES), 'no filter write in a pass with nothing to change for it');
+      assert.equal(metricValue(afterRoute, FILTER_DRIFT_REPAIRS), metricValue(before, FILTER_DRIFT_REPAIRS));
+      assert.ok((metricValue(afterRoute, 'seaway_drift_repairs_total{component="routing"}') ?? 0) > (metricValue(before, 'seaway_drift_repairs_total{component="routing"}') ?? 0), 'the route put back counts as a routing drift repair');
     });
   });
 }

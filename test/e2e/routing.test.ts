@@ -17,7 +17,8 @@ import { requireTools } from '../helpers/prereq.ts';
 import { labDown, labUp } from '../lab/lab.ts';
 import { WAN_RULE_PRIORITY } from '../lab/topology.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
-import { expectedRouting, msUntil, nodeRouting, readyAgents, submarinerApi, vtep } from './routing-support.ts';
+import { agentMetrics, expectedRouting, metricValue, msUntil, nodeRouting, readyAgents, submarinerApi, vtep } from './routing-support.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const PREFIX = `swf${randomBytes(2).toString('hex')}`;
 
@@ -112,6 +113,8 @@ describe('routing datapath in the lab (issue 4)', () => {
     const whole = async () => JSON.stringify(await nodeRouting(ns)) === JSON.stringify(expected);
     assert.equal(await whole(), true);
     const timings: Record<string, number> = {};
+    const ROUTING_REPAIRS = 'seaway_drift_repairs_total{component="routing"}';
+    const repairsBefore = metricValue(await agentMetrics(worker), ROUTING_REPAIRS) ?? 0;
 
     let start = performance.now();
     await run('ip', ['-n', ns, 'route', 'del', c2.podCidr, 'table', '100']);
@@ -125,6 +128,8 @@ describe('routing datapath in the lab (issue 4)', () => {
     start = performance.now();
     await run('ip', ['-n', ns, 'link', 'del', 'vx-submariner']);
     timings.link = await msUntil(start, 'vx-submariner, its address and its routes to come back', whole, 5000);
+    // The route, the rule, and the link with its address and routes: at least three repairing writes, counted as such.
+    await waitFor('the repairs counted in seaway_drift_repairs_total', async () => (metricValue(await agentMetrics(worker), ROUTING_REPAIRS) ?? 0) >= repairsBefore + 3, { timeoutMs: 2000, intervalMs: 20 });
 
     // The gateway's rule too.
     start = performance.now();
@@ -141,6 +146,8 @@ describe('routing datapath in the lab (issue 4)', () => {
     assert.ok(local);
     const newGateway = c1.nodes[1] as NodeStatus;
     assert.equal(await programmed(c1, c1.nodes[0] as NodeStatus), true);
+    const repairs = async () => Promise.all(c1.nodes.map(async (n) => metricValue(await agentMetrics(n), 'seaway_drift_repairs_total{component="routing"}') ?? 0));
+    const repairsBefore = await repairs();
     const start = performance.now();
     await api.patchSpec(local.metadata.name, { hostname: newGateway.name, private_ip: newGateway.ip, public_ip: newGateway.wanIp });
     const ms = await msUntil(start, 'every node of cluster1 to follow the new gateway', () => programmed(c1, newGateway), 10_000)
@@ -148,5 +155,6 @@ describe('routing datapath in the lab (issue 4)', () => {
     console.log(`gateway move re-programmed ${c1.nodes.length} nodes in ${ms.toFixed(0)} ms`);
     assert.ok(ms < 1000, `re-programmed after ${ms.toFixed(0)} ms`);
     assert.equal(await programmed(c2, c2.nodes[0] as NodeStatus), true, 'the other cluster is unaffected');
+    assert.deepEqual(await repairs(), repairsBefore, 'writes that follow an Endpoint change are not drift repairs');
   });
 });
