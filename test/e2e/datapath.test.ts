@@ -89,6 +89,26 @@ for (const backend of BACKENDS) {
       for (const pod of c1.pods) assert.ok(c2pod.peers.includes(pod.ip), `the server in ${c2.pods[0]!.name} printed peer ${pod.ip}: ${c2pod.peers.join(', ')}`);
     });
 
+    if (backend === 'nftables') {
+      it('nftables without the iptables shim: drift is noticed through nf_tables notifications and repaired well before a 2 s poll could', async () => {
+        const node = c1.nodes[1]!;
+        const intact = await filterState(node);
+        const timings: Record<string, number> = {};
+        for (const [kind, args] of [
+          ['table deleted', ['delete', 'table', 'ip', 'seaway']],
+          ['set emptied', ['flush', 'set', 'ip', 'seaway', 'remotecidrs']],
+          ['chain flushed', ['flush', 'chain', 'ip', 'seaway', 'filter_forward']],
+        ] as const) {
+          await run('ip', ['netns', 'exec', node.namespace, 'nft', ...args]);
+          const start = performance.now();
+          await waitFor(`${kind}: repaired`, async () => (await filterState(node)) === intact, { timeoutMs: 5000, intervalMs: 20 });
+          timings[kind] = Math.round(performance.now() - start);
+        }
+        console.log(`nftables, notified: drift repair times (ms): ${JSON.stringify(timings)}`);
+        for (const [kind, ms] of Object.entries(timings)) assert.ok(ms < 1500, `${kind}: repaired after ${ms} ms; with notifications the poll is only a 30 s backstop`);
+      });
+    }
+
     it('the same with FORWARD policy DROP on every node', async () => {
       for (const node of nodes) await run('ip', ['netns', 'exec', node.namespace, 'iptables', '-P', 'FORWARD', 'DROP']);
       // The iptables backend's jump is first in FORWARD already; the nftables backend adds its iptables accept
