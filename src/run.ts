@@ -135,11 +135,11 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
     logger.info({ backend: driver.backend, iptablesMode: driver.iptablesMode }, 'packet filter backend chosen');
     filter = reportingFilter(driver, { readiness, metrics: componentMetrics, log: filterLog });
     const watched = filter;
-    const nftChanges = nftChangeSource(() => watched.notifiedTables(), logger);
-    // A read-only check wakes the loop on drift: every 2 s where part of the filter sends no
-    // change notifications (iptables-legacy, ipsets), else on nf_tables notifications.
+    const nftChanges = nftChangeSource(() => watched.notifications().tables, logger);
+    // A read-only check wakes the loop on drift: at once on nf_tables notifications, and every
+    // 2 s while part of the filter sends none (iptables-legacy, ipsets).
     const drift = watchFilterDrift(filter, {
-      intervalMs: () => (nftChanges && watched.notifiedTables() ? FILTER_DRIFT_BACKSTOP_MS : FILTER_DRIFT_INTERVAL_MS),
+      intervalMs: () => (nftChanges && watched.notifications().complete ? FILTER_DRIFT_BACKSTOP_MS : FILTER_DRIFT_INTERVAL_MS),
       ...(nftChanges ? { changes: nftChanges } : {}),
       onDrift: (lines) => { logger.info({ drift: lines }, 'packet filter drifted'); wake('packet filter drift'); },
       onError: (error) => logger.warn({ err: error.message }, 'packet filter drift check failed'),

@@ -2,7 +2,7 @@ import type { DesiredFilter } from '../model/desired-state.ts';
 import { validateFilter, type FilterInput } from '../plan/filter-input.ts';
 import { hooksWithOwnedJumps, parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop } from '../plan/filter-iptables.ts';
 import { planIpsetRestore } from '../plan/filter-ipset.ts';
-import { NFT_FAMILY, NFT_TABLE, nftTablesCoveringFilter, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type NftObserved } from '../plan/filter-nft.ts';
+import { NFT_FAMILY, NFT_TABLE, filterNotifications, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
 import { detectIptablesMode, iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
@@ -32,11 +32,8 @@ export interface FilterDriver {
   drift(): Promise<string[]>;
   /** Removes every chain, jump, set and table seaway owns, in both iptables flavours and nft; idempotent. */
   cleanup(): Promise<{ writes: number }>;
-  /**
-   * The nf_tables tables whose change notifications cover everything the filter holds now (as of
-   * its last observation), or null when part of it can only be polled.
-   */
-  notifiedTables(): string[] | null;
+  /** Which nf_tables notifications can report drift of the filter as it is now (as of its last observation). */
+  notifications(): FilterNotifications;
   /** Writing process invocations (restore, ipset restore, nft -f) since the driver was made. */
   readonly writes: number;
 }
@@ -105,7 +102,7 @@ function driverFrom(
     iptablesMode: mode,
     get writes() { return writes; },
     observe: observeAndNote,
-    notifiedTables: () => nftTablesCoveringFilter(backend, mode, shimInUse),
+    notifications: () => filterNotifications(backend, mode, shimInUse),
     async apply(desired) {
       const validate = () => {
         const input = desired ? validateFilter(desired) : null;

@@ -3,15 +3,15 @@ import type { Logger } from '../telemetry/logger.ts';
 
 /**
  * Change notifications for the drift watch: nf_tables notifications that touch one of the tables
- * `covered()` names now (none while it names none), and every notification loss. undefined, after
+ * `watched()` names now, and every notification loss. undefined, after
  * a warning, when the kernel offers no nf_tables notifications: the watch then polls.
  */
-export function nftChangeSource(covered: () => string[] | null, logger: Logger): ((notify: () => void) => () => void) | undefined {
+export function nftChangeSource(watched: () => readonly string[], logger: Logger): ((notify: () => void) => () => void) | undefined {
   let listener: (() => void) | undefined;
   let subscription: NftChangeSubscription;
   try {
     subscription = subscribeNftChanges((tables) => {
-      if (covered()?.some((table) => tables.has(table))) listener?.();
+      if (watched().some((table) => tables.has(table))) listener?.();
     }, () => listener?.());
   } catch (error) {
     logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'no nf_tables change notifications; the packet filter is polled for drift');

@@ -236,13 +236,24 @@ export function planIptablesNftLeftovers(
   return lines.length === 0 ? null : `${lines.join('\n')}\n`;
 }
 
+/** The nf_tables tables whose changes can touch seaway's filter, and whether their notifications cover all of it. */
+export interface FilterNotifications {
+  tables: string[];
+  /** False while part of the filter sends no notifications (iptables-legacy rules, ipsets): it is also polled. */
+  complete: boolean;
+}
+
 /**
- * The nf_tables tables whose change notifications cover all of seaway's filter state, or null when
- * some of it sends none: iptables-legacy rules and ipsets (the iptables backend, and the nftables
- * backend's iptables shim) can only be polled. With the nftables backend and nft-flavoured
- * iptables, a foreign DROP policy that would call for the shim is itself an `ip filter` change.
+ * Where nf_tables notifications can report drift of seaway's filter: its own nft table (a stale one
+ * under the iptables backend), and iptables-nft's tables when iptables is nft-flavoured. They cover
+ * everything only with the nftables backend, nft-flavoured iptables and no iptables shim (the shim
+ * matches ipsets); then a foreign DROP policy that would call for the shim is itself an `ip filter`
+ * change.
  */
-export function nftTablesCoveringFilter(backend: 'iptables' | 'nftables', iptablesMode: 'legacy' | 'nft', shimInUse: boolean): string[] | null {
-  if (backend !== 'nftables' || iptablesMode !== 'nft' || shimInUse) return null;
-  return [T, `${NFT_FAMILY} filter`];
+export function filterNotifications(backend: 'iptables' | 'nftables', iptablesMode: 'legacy' | 'nft', shimInUse: boolean): FilterNotifications {
+  const iptablesTables = iptablesMode === 'nft' ? (backend === 'nftables' ? ['filter'] : ['nat', 'filter', 'mangle']) : [];
+  return {
+    tables: [T, ...iptablesTables.map((table) => `${NFT_FAMILY} ${table}`)],
+    complete: backend === 'nftables' && iptablesMode === 'nft' && !shimInUse,
+  };
 }

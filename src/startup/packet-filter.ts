@@ -54,7 +54,7 @@ export function reportingFilter(driver: FilterDriver, deps: ReportingFilterDeps)
     observe: () => driver.observe(),
     drift: () => driver.drift(),
     cleanup: () => driver.cleanup(),
-    notifiedTables: () => driver.notifiedTables(),
+    notifications: () => driver.notifications(),
     async apply(desired) {
       try {
         const result = await driver.apply(desired);

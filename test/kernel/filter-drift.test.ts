@@ -93,11 +93,11 @@ test('nftables with nft-flavoured iptables: nf_tables notifications start the dr
   await resetNamespace();
   const driver = await createFilterDriver('nftables', { run, iptablesMode: 'nft' });
   await driver.apply(SAMPLE);
-  assert.deepEqual(driver.notifiedTables(), ['ip seaway', 'ip filter']);
+  assert.deepEqual(driver.notifications(), { tables: ['ip seaway', 'ip filter'], complete: true });
   let checks = 0;
   const reports: string[][] = [];
   const counting = { drift: async () => { checks++; return driver.drift(); } };
-  const changes = nftChangeSource(() => driver.notifiedTables(), pino({ level: 'silent' }));
+  const changes = nftChangeSource(() => driver.notifications().tables, pino({ level: 'silent' }));
   assert.ok(changes, 'this kernel offers nf_tables notifications');
   const watch = watchFilterDrift(counting, { intervalMs: FILTER_DRIFT_BACKSTOP_MS, changes, onDrift: (lines) => reports.push(lines) });
   try {
@@ -114,7 +114,31 @@ test('nftables with nft-flavoured iptables: nf_tables notifications start the dr
     await run('iptables-nft', ['-P', 'FORWARD', 'DROP']);
     await waitFor('a check for the DROP policy in ip filter', () => reports.length > 1, { timeoutMs: 2000, intervalMs: 10 });
     await driver.apply(SAMPLE);
-    assert.equal(driver.notifiedTables(), null, 'with the iptables shim (and its ipsets) in use, the filter is polled');
+    assert.equal(driver.notifications().complete, false, 'with the iptables shim (and its ipsets) in use, the filter is also polled');
+  } finally {
+    await watch.close();
+    await resetNamespace();
+  }
+});
+
+test('iptables backend, nft flavour: a masquerade inserted ahead of seaway\'s jump is reported through nf_tables notifications; the ipsets still need the poll', async () => {
+  await resetNamespace();
+  const driver = await createFilterDriver('iptables', { run, iptablesMode: 'nft' });
+  await driver.apply(SAMPLE);
+  const notifications = driver.notifications();
+  assert.equal(notifications.complete, false, 'ipsets send no notifications');
+  const reports: string[][] = [];
+  const changes = nftChangeSource(() => driver.notifications().tables, pino({ level: 'silent' }));
+  assert.ok(changes, 'this kernel offers nf_tables notifications');
+  // No poll within the test: only notifications can start a check.
+  const watch = watchFilterDrift(driver, { intervalMs: 3_600_000, changes, onDrift: (lines) => reports.push(lines) });
+  try {
+    const start = performance.now();
+    await run('iptables-nft', ['-t', 'nat', '-I', 'POSTROUTING', '1', '-s', '10.1.0.0/16', '!', '-d', '10.1.0.0/16', '-j', 'MASQUERADE']);
+    await waitFor('the drift report', () => reports.length > 0, { timeoutMs: 2000, intervalMs: 10 });
+    const ms = performance.now() - start;
+    assert.match(reports[0]!.join('\n'), /-I POSTROUTING 1 -j SUBMARINER-POSTROUTING/);
+    assert.ok(ms < 1000, `reported ${ms.toFixed(0)} ms after the insert`);
   } finally {
     await watch.close();
     await resetNamespace();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateFilter } from '../../src/plan/filter-input.ts';
-import { decompileRule, NftParseError, nftTablesCoveringFilter, parseNftJson, planNft, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
+import { decompileRule, filterNotifications, NftParseError, parseNftJson, planNft, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
@@ -110,10 +110,10 @@ test('drift planning: a wrong priority or a foreign chain in the table rewrites 
   assert.equal(planNft(rendered, foreign), renderNftTable(rendered));
 });
 
-test('nf_tables notifications cover the filter only with the nftables backend, nft-flavoured iptables and no iptables shim', () => {
-  assert.deepEqual(nftTablesCoveringFilter('nftables', 'nft', false), ['ip seaway', 'ip filter']);
-  assert.equal(nftTablesCoveringFilter('nftables', 'nft', true), null, 'the shim matches ipsets, which send no notifications');
-  assert.equal(nftTablesCoveringFilter('nftables', 'legacy', false), null, 'a legacy DROP policy calling for the shim sends none');
-  assert.equal(nftTablesCoveringFilter('iptables', 'nft', false), null, 'the iptables backend keeps its sets in ipset');
-  assert.equal(nftTablesCoveringFilter('iptables', 'legacy', false), null);
+test('nf_tables notifications: the tables that can hold seaway\'s filter, complete only with the nftables backend, nft-flavoured iptables and no shim', () => {
+  assert.deepEqual(filterNotifications('nftables', 'nft', false), { tables: ['ip seaway', 'ip filter'], complete: true });
+  assert.deepEqual(filterNotifications('nftables', 'nft', true), { tables: ['ip seaway', 'ip filter'], complete: false }, 'the shim matches ipsets, which send no notifications');
+  assert.deepEqual(filterNotifications('nftables', 'legacy', false), { tables: ['ip seaway'], complete: false }, 'a legacy DROP policy calling for the shim sends none');
+  assert.deepEqual(filterNotifications('iptables', 'nft', false), { tables: ['ip seaway', 'ip nat', 'ip filter', 'ip mangle'], complete: false }, 'the chains are notified, the ipsets are not');
+  assert.deepEqual(filterNotifications('iptables', 'legacy', false), { tables: ['ip seaway'], complete: false }, 'only a stale nft table of an earlier run is notified');
 });

@@ -71,7 +71,7 @@ function fakeDriver(outcomes: Array<Error | null>): FilterDriver {
     observe: async () => { throw new Error('unused'); },
     drift: async () => [],
     cleanup: async () => ({ writes: 0 }),
-    notifiedTables: () => null,
+    notifications: () => ({ tables: [], complete: false }),
     async apply() {
       const outcome = outcomes.shift();
       if (outcome) throw outcome;
