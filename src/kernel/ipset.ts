@@ -1,5 +1,5 @@
 import { attr, cstring, nfnetlinkDump, nfnetlinkLookup } from './nfnetlink.ts';
-import { decodeAttributes, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { decodeAttributes, NLA_TYPE_MASK, u8, type NetlinkMessage } from './netlink/codec.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -14,7 +14,6 @@ const IPSET_ATTR_ADT = 8;
 const IPSET_ATTR_IP = 1, IPSET_ATTR_CIDR = 3;
 /** Inside IPSET_ATTR_IP. */
 const IPSET_ATTR_IPADDR_IPV4 = 1;
-const NLA_TYPE_MASK = 0x3fff;
 /** The oldest protocol the kernel's ipset still accepts (and the only one older kernels accept). */
 const IPSET_PROTOCOL = 6;
 const AF_INET = 2;

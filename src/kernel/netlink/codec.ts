@@ -20,7 +20,7 @@ export const NLM_F_CREATE = 0x400;
 export const NLM_F_APPEND = 0x800;
 
 export const NLA_F_NESTED = 0x8000;
-const NLA_TYPE_MASK = 0x3fff;
+export const NLA_TYPE_MASK = 0x3fff;
 
 export interface NetlinkMessage {
   type: number;
