@@ -1,4 +1,5 @@
-import { subscribeNftChanges, type NftChangeSubscription } from '../kernel/nft-events.ts';
+import { subscribeNftChanges } from '../kernel/nft-events.ts';
+import type { NetlinkSubscription } from '../kernel/netlink/subscription.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 /**
@@ -8,7 +9,7 @@ import type { Logger } from '../telemetry/logger.ts';
  */
 export function nftChangeSource(watched: () => readonly string[], logger: Logger): ((notify: () => void) => () => void) | undefined {
   let listener: (() => void) | undefined;
-  let subscription: NftChangeSubscription;
+  let subscription: NetlinkSubscription;
   try {
     subscription = subscribeNftChanges((tables) => {
       if (watched().some((table) => tables.has(table))) listener?.();

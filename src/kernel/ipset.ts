@@ -1,10 +1,9 @@
-import { attr, cstring, nfnetlinkDump, nfnetlinkLookup } from './nfnetlink.ts';
+import { attr, cstring, nfnetlinkDump } from './nfnetlink.ts';
 import { decodeAttributes, NLA_TYPE_MASK, u8, type NetlinkMessage } from './netlink/codec.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
 const IPSET_CMD_LIST = 7;
-const IPSET_CMD_HEADER = 12;
 const IPSET_ATTR_PROTOCOL = 1;
 const IPSET_ATTR_SETNAME = 2;
 const IPSET_ATTR_TYPENAME = 3;
@@ -20,28 +19,10 @@ const AF_INET = 2;
 const ENOENT = 2;
 
 /**
- * Which of the named sets exist, asked of the kernel over netlink (a header request per name): no
- * process start, which is most of what reading an empty ipset state costs. null when netlink
- * cannot tell (no ipset support, an unexpected answer); the caller then reads with ipset save.
- */
-export async function ipsetsPresent(names: readonly string[]): Promise<Set<string> | null> {
-  const errnos = await nfnetlinkLookup(names.map((name) => ({
-    subsystem: NFNL_SUBSYS_IPSET, command: IPSET_CMD_HEADER, family: AF_INET,
-    attributes: [attr(IPSET_ATTR_PROTOCOL, u8(IPSET_PROTOCOL)), attr(IPSET_ATTR_SETNAME, cstring(name))],
-  })));
-  if (errnos === null || errnos.some((e) => e !== 0 && e !== ENOENT)) return null;
-  return new Set(names.filter((_, i) => errnos[i] === 0));
-}
-
-/**
- * The `ipset save` lines of the named sets that exist; missing sets are simply absent. When none of
- * them exists (a node seaway has not programmed yet) the answer comes from netlink and no process
- * starts; otherwise one `ipset save` of every set rather than one process per name: on the path of
- * every pass, a process start costs more than skipping the lines of other owners' sets.
+ * The `ipset save` lines of the named sets that exist; missing sets are simply absent. The
+ * fallback for ipsetList: one `ipset save` of every set rather than one process per name.
  */
 export async function ipsetSave(runner: ProcessRunner, names: readonly string[]): Promise<string> {
-  const present = await ipsetsPresent(names);
-  if (present?.size === 0) return '';
   let result;
   try {
     result = await runner('ipset', ['save'], { allowFailure: true });

@@ -27,14 +27,12 @@ export function nftChangedTables(messages: readonly NetlinkMessage[]): Set<strin
   return tables;
 }
 
-export type NftChangeSubscription = NetlinkSubscription;
-
 /**
  * Calls onChange with the tables each batch of nf_tables notifications touched (iptables-nft's
  * tables included), and onLost when notifications were dropped (receive buffer overrun): then
  * any table may have changed. Throws when the kernel offers no nf_tables notifications.
  */
-export function subscribeNftChanges(onChange: (tables: Set<string>) => void, onLost: () => void): NftChangeSubscription {
+export function subscribeNftChanges(onChange: (tables: Set<string>) => void, onLost: () => void): NetlinkSubscription {
   return subscribeNetlink(NETLINK_NETFILTER, [NFNLGRP_NFTABLES], (messages) => {
     const tables = nftChangedTables(messages);
     if (tables.size > 0) onChange(tables);
