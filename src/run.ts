@@ -152,7 +152,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
     const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
     const passDeps: PassDeps = {
       config, logger, metrics, readiness, rtnl, events,
-      routing: nodeRoutingDataplane(rtnl, config.stateDir),
+      routing: nodeRoutingDataplane(rtnl, config.stateDir, logger),
       // Read on every pass: null until the packet filter step succeeds.
       get filter() { return filter; },
       informersSynced: () => informers.synced,

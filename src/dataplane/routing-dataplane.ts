@@ -2,7 +2,8 @@ import type { DesiredState } from '../model/desired-state.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import { join } from 'node:path';
 import { procSysctls, type Sysctls } from '../kernel/sysctl.ts';
-import { mergeReports, type ApplyReport } from './report.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { emptyReport, mergeReports, type ApplyReport, type ObjectKind } from './report.ts';
 import { createRoutingDriver, type OwnedRouting, type RoutingDriver } from './routing-driver.ts';
 import { createSysctlDriver, type SysctlDriver } from './sysctl-driver.ts';
 
@@ -11,18 +12,20 @@ export interface RoutingDataplaneOptions {
   sysctls: Sysctls;
   /** File that keeps the sysctl values seaway replaced, for cleanup after a restart. */
   sysctlStatePath: string;
+  logger: Logger;
 }
 
 /** The routing half of the node datapath: links, addresses, routes, rules, FDB and sysctls. */
 export interface RoutingDataplane {
   observe(): Promise<OwnedRouting>;
   apply(desired: DesiredState): Promise<ApplyReport>;
+  /** Restores the sysctls and removes the routing objects; never throws: a part that fails as a whole is one failure in the report. */
   cleanup(): Promise<ApplyReport>;
 }
 
 export function createRoutingDataplane(options: RoutingDataplaneOptions): RoutingDataplane {
   const routing: RoutingDriver = createRoutingDriver(options.rtnl);
-  const sysctls: SysctlDriver = createSysctlDriver({ sysctls: options.sysctls, statePath: options.sysctlStatePath });
+  const sysctls: SysctlDriver = createSysctlDriver({ sysctls: options.sysctls, statePath: options.sysctlStatePath, logger: options.logger });
   return {
     observe: () => routing.observe(),
     async apply(desired) {
@@ -31,14 +34,25 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
       return mergeReports(routed, await sysctls.apply(desired.sysctls));
     },
     async cleanup() {
-      // Sysctls first, while the interfaces they belong to still exist.
-      const restored = await sysctls.cleanup();
-      return mergeReports(restored, await routing.cleanup());
+      // Sysctls first, while the interfaces they belong to still exist; but a sysctl step that cannot
+      // run (state file unwritable) must not leave the routes and links behind, nor the reverse.
+      const restored = await sysctls.cleanup().catch((error: unknown) => failedPart('sysctl', 'sysctls seaway replaced', error));
+      const removed = await routing.cleanup().catch((error: unknown) => failedPart('route', 'seaway routes, rules and links', error));
+      return mergeReports(restored, removed);
     },
   };
 }
 
+function failedPart(kind: ObjectKind, object: string, error: unknown): ApplyReport {
+  const report = emptyReport();
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  // The part as a whole is the object that failed (a named variable, so it fits ObjectFailure whether or not it has a key).
+  const failure = { kind, key: object, object, reason: `not cleaned up: ${(error as Error | null)?.message ?? String(error)}`, ...(typeof code === 'string' ? { code } : {}) };
+  report.failures.push(failure);
+  return report;
+}
+
 /** The agent's and cleanup's dataplane: the sysctl values seaway replaced are kept in the state directory, so a later cleanup can give them back. */
-export function nodeRoutingDataplane(rtnl: Rtnetlink, stateDir: string): RoutingDataplane {
-  return createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctl-originals.json') });
+export function nodeRoutingDataplane(rtnl: Rtnetlink, stateDir: string, logger: Logger): RoutingDataplane {
+  return createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctl-originals.json'), logger });
 }

@@ -1,54 +1,33 @@
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { DesiredSysctl } from '../model/desired-state.ts';
 import type { Sysctls } from '../kernel/sysctl.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import { diffSysctls } from '../plan/diff-kernel.ts';
 import { countWrite, emptyReport, type ApplyReport } from './report.ts';
+import { sysctlStateFile, type SysctlState } from './sysctl-state-file.ts';
 
 export interface SysctlDriverOptions {
   sysctls: Sysctls;
   /** Where the values found before seaway's first change are kept, so a later cleanup (even after a restart) restores them. */
   statePath: string;
+  /** Says when an unreadable state file is moved aside. */
+  logger: Logger;
 }
 
 export interface SysctlDriver {
   apply(desired: readonly DesiredSysctl[]): Promise<ApplyReport>;
   /** Restores every value seaway changed and forgets them. */
   cleanup(): Promise<ApplyReport>;
-  /** Keys whose original value is remembered. */
-  remembered(): Promise<string[]>;
 }
 
-interface SysctlState { originals: Record<string, string> }
-
 export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
-  const { sysctls, statePath } = options;
+  const { sysctls } = options;
+  const file = sysctlStateFile({ path: options.statePath, logger: options.logger });
 
-  async function load(): Promise<SysctlState> {
-    let text: string;
-    try {
-      text = await readFile(statePath, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { originals: {} };
-      throw error;
-    }
-    const parsed = JSON.parse(text) as unknown;
-    const originals = (parsed as SysctlState | null)?.originals;
-    if (typeof originals !== 'object' || originals === null || Object.values(originals).some((v) => typeof v !== 'string')) {
-      throw new Error(`sysctl state file ${statePath} is malformed: expected {"originals": {key: value}}`);
-    }
-    return { originals };
-  }
+  /** An unreadable file is moved aside (and logged) rather than failing every pass and every cleanup. */
+  const load = (): Promise<SysctlState> => file.load();
 
-  /** Written before the sysctl itself changes, and atomically, so a crash never loses an original. */
-  async function save(state: SysctlState): Promise<void> {
-    if (Object.keys(state.originals).length === 0) {
-      await rm(statePath, { force: true });
-      return;
-    }
-    const temporary = `${statePath}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
-    await rename(temporary, statePath);
-  }
+  /** Written before the sysctl itself changes, durably and atomically, so a crash never loses an original. */
+  const save = (state: SysctlState): Promise<void> => file.save(state);
 
   async function restore(state: SysctlState, keys: string[], report: ApplyReport): Promise<void> {
     for (const key of keys) {
@@ -101,9 +80,6 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
       const state = await load();
       await restore(state, Object.keys(state.originals), report);
       return report;
-    },
-    async remembered() {
-      return Object.keys((await load()).originals);
     },
   };
 }

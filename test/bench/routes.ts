@@ -17,6 +17,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink, type KernelWrite } from '../../src/kernel/rtnetlink.ts';
 import { procSysctls } from '../../src/kernel/sysctl.ts';
 import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { readNodeFacts } from '../../src/dataplane/node-facts.ts';
 import { planNode, type PlanConfig } from '../../src/plan/node-plan.ts';
 import type { EndpointObject, NodeObject, Snapshot } from '../../src/model/snapshot.ts';
@@ -132,7 +133,7 @@ async function inside(mode: string): Promise<void> {
     }
     const stateDir = await mkdtemp(join(tmpdir(), 'seaway-bench-'));
     try {
-      const dataplane = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctls.json') });
+      const dataplane = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctls.json'), logger: createLogger('warn') });
       const steady = snapshot(null);
       const pass = async (snap: Snapshot) => {
         const start = performance.now();

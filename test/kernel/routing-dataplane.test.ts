@@ -9,6 +9,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
 import { procSysctls } from '../../src/kernel/sysctl.ts';
 import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import type { DesiredState } from '../../src/model/desired-state.ts';
 
 await runInsideNetns(import.meta.url, 'ddp');
@@ -28,6 +29,7 @@ const rtnl = openRtnetlink();
 const stateDir = await mkdtemp(join(tmpdir(), 'seaway-ddp-'));
 after(async () => { rtnl.close(); await rm(stateDir, { recursive: true, force: true }); });
 const sysctlStatePath = join(stateDir, 'sysctls.json');
+const logger = createLogger('warn');
 
 await run('ip', ['link', 'add', 'under0', 'type', 'veth', 'peer', 'name', 'under1']);
 await run('ip', ['link', 'set', 'under0', 'up']);
@@ -60,7 +62,7 @@ const desired = (): DesiredState => ({
   filter: null,
 });
 
-const dataplane = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath });
+const dataplane = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath, logger });
 
 test('apply programs the link, address, routes, rules, fdb and sysctls; a second pass writes nothing', async () => {
   const first = await dataplane.apply(desired());
@@ -166,7 +168,7 @@ test('stale owned objects from an earlier run are removed when no longer desired
 
 test('cleanup, also by a fresh instance after a restart, leaves the namespace as it was before', async () => {
   await dataplane.apply(desired());
-  const afterRestart = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath });
+  const afterRestart = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath, logger });
   const report = await afterRestart.cleanup();
   assert.deepEqual(report.failures, []);
   assert.deepEqual(await snapshot(), before);
