@@ -5,7 +5,7 @@ import {
 } from '../plan/filter-iptables.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
-import { ipsetList, ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
+import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply } from '../kernel/nft.ts';
 
 export interface IptablesObservation {
@@ -20,13 +20,25 @@ export type FilterWrite =
   | { tool: 'iptables'; mode: IptablesMode; script: string }
   | { tool: 'nft'; script: string };
 
-/** seaway's sets, over netlink; with `ipset save` where netlink cannot tell (no ipset support, an answer it does not understand). */
-export async function observeOwnedIpsets(run: ProcessRunner): Promise<IpsetsObserved> {
-  return (await ipsetList(OWNED_IPSETS)) ?? parseIpsetSave(await ipsetSave(run, OWNED_IPSETS));
+/**
+ * The filter's reads that go over netlink rather than through a process: injected beside the
+ * ProcessRunner so a test can fake the whole host (a faked runner alone would still read the real
+ * kernel's sets and tables). createFilterDriver defaults to KERNEL_FILTER_READS.
+ */
+export interface FilterNetlinkReads {
+  /** True or false when netlink can tell whether the table exists; null when it cannot (list with nft). */
+  nftTablePresent(family: string, table: string): Promise<boolean | null>;
+  /** The named sets that exist; null when netlink cannot tell (read with ipset save). */
+  ipsetList(names: readonly string[]): Promise<IpsetsObserved | null>;
 }
 
-export async function observeIptables(run: ProcessRunner, mode: IptablesMode): Promise<IptablesObservation> {
-  const [save, ipsets] = await Promise.all([iptablesSave(run, mode), observeOwnedIpsets(run)]);
+/** seaway's sets, over netlink; with `ipset save` where netlink cannot tell (no ipset support, an answer it does not understand). */
+export async function observeOwnedIpsets(run: ProcessRunner, netlink: FilterNetlinkReads): Promise<IpsetsObserved> {
+  return (await netlink.ipsetList(OWNED_IPSETS)) ?? parseIpsetSave(await ipsetSave(run, OWNED_IPSETS));
+}
+
+export async function observeIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlinkReads): Promise<IptablesObservation> {
+  const [save, ipsets] = await Promise.all([iptablesSave(run, mode), observeOwnedIpsets(run, netlink)]);
   return { mode, tables: parseIptablesSave(save), ipsets };
 }
 
@@ -91,8 +103,9 @@ export async function applyIptablesPipelined(
   mode: IptablesMode,
   validate: () => FilterInput | null,
   observeStaleNft: () => Promise<string | null>,
+  netlink: FilterNetlinkReads,
 ): Promise<number> {
-  const seeingSets = observeOwnedIpsets(run);
+  const seeingSets = observeOwnedIpsets(run, netlink);
   seeingSets.catch(() => { /* awaited below unless validation throws first */ });
   const input = validate();
   const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, await seeingSets);

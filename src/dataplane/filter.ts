@@ -1,12 +1,17 @@
 import type { DesiredFilter } from '../model/desired-state.ts';
 import { validateFilter, type FilterInput } from '../plan/filter-input.ts';
-import { hooksWithOwnedJumps, parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop } from '../plan/filter-iptables.ts';
+import {
+  chooseIptablesMode, hooksWithOwnedJumps, parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop, type IptablesModeDetection,
+} from '../plan/filter-iptables.ts';
 import { planIpsetRestore } from '../plan/filter-ipset.ts';
 import { NFT_FAMILY, NFT_TABLE, filterNotifications, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
-import { detectIptablesMode, iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
-import { ipsetRestore } from '../kernel/ipset.ts';
+import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
+import { ipsetList, ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
-import { applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites, type FilterWrite, type IptablesObservation } from './filter-iptables.ts';
+import {
+  applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites,
+  type FilterNetlinkReads, type FilterWrite, type IptablesObservation,
+} from './filter-iptables.ts';
 
 export type FilterBackend = 'iptables' | 'nftables';
 
@@ -42,6 +47,17 @@ export interface FilterDriverDeps {
   run: ProcessRunner;
   /** Skip detection and use this iptables flavour. */
   iptablesMode?: IptablesMode;
+  /** The netlink reads (nft table presence, ipset list); the kernel's own unless a test fakes the host. */
+  netlink?: FilterNetlinkReads;
+}
+
+/** The real netlink reads, the default wherever a driver is built. */
+export const KERNEL_FILTER_READS: FilterNetlinkReads = { nftTablePresent, ipsetList };
+
+/** Reads both iptables flavours (kernel) and lets the planner choose the host's (plan/filter-iptables chooseIptablesMode). */
+export async function detectIptablesMode(run: ProcessRunner): Promise<IptablesModeDetection> {
+  const [legacy, nft] = await Promise.all([iptablesSaveIfUsable(run, 'legacy'), iptablesSaveIfUsable(run, 'nft')]);
+  return chooseIptablesMode({ legacy, nft });
 }
 
 /** iptables-nft keeps its tables in nft under these names; other tables mean the host speaks nft natively. */
@@ -64,11 +80,12 @@ export async function createFilterDriver(backend: 'auto' | FilterBackend, deps: 
     });
     chosen = native.length > 0 ? 'nftables' : 'iptables';
   }
-  return chosen === 'iptables' ? iptablesDriver(deps.run, mode) : nftablesDriver(deps.run, mode);
+  const netlink = deps.netlink ?? KERNEL_FILTER_READS;
+  return chosen === 'iptables' ? iptablesDriver(deps.run, mode, netlink) : nftablesDriver(deps.run, mode, netlink);
 }
 
-async function observeNftTable(run: ProcessRunner): Promise<NftObserved | null> {
-  if (await nftTablePresent(NFT_FAMILY, NFT_TABLE) === false) return null; // no nft process for a table that is not there
+async function observeNftTable(run: ProcessRunner, netlink: FilterNetlinkReads): Promise<NftObserved | null> {
+  if (await netlink.nftTablePresent(NFT_FAMILY, NFT_TABLE) === false) return null; // no nft process for a table that is not there
   let text: string | null;
   try {
     text = await nftListTable(run, NFT_FAMILY, NFT_TABLE);
@@ -86,7 +103,7 @@ type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterWri
  * parses 10,000 CIDRs), plan, write; remember the last valid desired state for drift checks.
  */
 function driverFrom(
-  backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, observe: () => Promise<FilterObservation>, plan: Planner,
+  backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, netlink: FilterNetlinkReads, observe: () => Promise<FilterObservation>, plan: Planner,
   write?: (validate: () => FilterInput | null) => Promise<number>,
 ): FilterDriver {
   let writes = 0;
@@ -127,33 +144,33 @@ function driverFrom(
       return plan(input, await observeAndNote()).map(describeWrite);
     },
     async cleanup() {
-      const count = await cleanupEverything(run);
+      const count = await cleanupEverything(run, netlink);
       writes += count;
       return { writes: count };
     },
   };
 }
 
-function iptablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
+function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlinkReads): FilterDriver {
   const observe = async (): Promise<FilterObservation> => {
-    const [iptables, nftTable] = await Promise.all([observeIptables(run, mode), observeNftTable(run)]);
+    const [iptables, nftTable] = await Promise.all([observeIptables(run, mode, netlink), observeNftTable(run, netlink)]);
     return { backend: 'iptables', iptables, nftTable };
   };
-  return driverFrom('iptables', mode, run, observe, (input, seen) => {
+  return driverFrom('iptables', mode, run, netlink, observe, (input, seen) => {
     const writes = planIptablesRepair(input, seen.iptables);
     // A table left by an earlier run with the nftables backend is stale.
     const nftScript = planNft(null, seen.nftTable);
     if (nftScript) writes.push({ tool: 'nft', script: nftScript });
     return writes;
-  }, (validate) => applyIptablesPipelined(run, mode, validate, async () => planNft(null, await observeNftTable(run))));
+  }, (validate) => applyIptablesPipelined(run, mode, validate, async () => planNft(null, await observeNftTable(run, netlink)), netlink));
 }
 
-function nftablesDriver(run: ProcessRunner, mode: IptablesMode): FilterDriver {
+function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlinkReads): FilterDriver {
   const observe = async (): Promise<FilterObservation> => {
-    const [nftTable, iptables] = await Promise.all([observeNftTable(run), observeIptables(run, mode)]);
+    const [nftTable, iptables] = await Promise.all([observeNftTable(run, netlink), observeIptables(run, mode, netlink)]);
     return { backend: 'nftables', nftTable, iptables, shimNeeded: iptablesFilterCanDrop(iptables.tables) };
   };
-  return driverFrom('nftables', mode, run, observe, (input, seen) => {
+  return driverFrom('nftables', mode, run, netlink, observe, (input, seen) => {
     const writes: FilterWrite[] = [];
     const script = planNft(input ? renderNft(input) : null, seen.nftTable);
     if (script) writes.push({ tool: 'nft', script });
@@ -185,7 +202,7 @@ async function removeIptablesNftLeftovers(run: ProcessRunner, hooks: ReturnType<
 }
 
 /** Removes seaway's chains and jumps in both iptables flavours, then its ipsets, then its nft table. */
-export async function cleanupEverything(run: ProcessRunner): Promise<number> {
+export async function cleanupEverything(run: ProcessRunner, netlink: FilterNetlinkReads): Promise<number> {
   let count = 0;
   for (const mode of ['legacy', 'nft'] as const) {
     let text: string;
@@ -198,9 +215,9 @@ export async function cleanupEverything(run: ProcessRunner): Promise<number> {
     if (sections.length > 0) { await iptablesRestore(run, mode, sections.join('')); count++; }
     if (mode === 'nft' && sections.length > 0) count += await removeIptablesNftLeftovers(run, hooksWithOwnedJumps(tables));
   }
-  const ipsetScript = planIpsetRestore(null, await observeOwnedIpsets(run));
+  const ipsetScript = planIpsetRestore(null, await observeOwnedIpsets(run, netlink));
   if (ipsetScript) { await ipsetRestore(run, ipsetScript); count++; }
-  const nftScript = planNft(null, await observeNftTable(run));
+  const nftScript = planNft(null, await observeNftTable(run, netlink));
   if (nftScript) { await nftApply(run, nftScript); count++; }
   return count;
 }

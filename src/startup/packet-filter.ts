@@ -2,6 +2,7 @@ import type { ProcessRunner } from '../kernel/iptables.ts';
 import type { FilterBackend as ConfiguredBackend } from '../config.ts';
 import type { Readiness } from '../server/readiness.ts';
 import { createFilterDriver, type FilterDriver } from '../dataplane/filter.ts';
+import type { FilterNetlinkReads } from '../dataplane/filter-iptables.ts';
 import type { ComponentMetrics } from './component-metrics.ts';
 import { describeError, type FailureLog } from './failure-log.ts';
 
@@ -12,8 +13,9 @@ export const PACKET_FILTER = 'packet-filter';
  * lock, a broken install) as "no rules in this flavour", which could pick the wrong iptables flavour
  * for good, a classic cause of silently ignored rules. Any detection tool that ran and failed fails
  * the attempt, and so does a first read of the chosen backend, so a driver returned here works.
+ * `netlink` defaults to the kernel's (createFilterDriver); a test passes fakes with its fake runner.
  */
-export async function createCheckedFilterDriver(backend: ConfiguredBackend, run: ProcessRunner): Promise<FilterDriver> {
+export async function createCheckedFilterDriver(backend: ConfiguredBackend, run: ProcessRunner, netlink?: FilterNetlinkReads): Promise<FilterDriver> {
   let detecting = true;
   const failed: string[] = [];
   const watched: ProcessRunner = async (file, args, options) => {
@@ -24,7 +26,7 @@ export async function createCheckedFilterDriver(backend: ConfiguredBackend, run:
     }
     return result;
   };
-  const driver = await createFilterDriver(backend, { run: watched });
+  const driver = await createFilterDriver(backend, { run: watched, netlink });
   detecting = false;
   if (failed.length > 0) {
     throw new Error(`cannot tell which packet filter the host uses: ${failed.sort().join('; ')}`

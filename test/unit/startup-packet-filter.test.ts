@@ -4,35 +4,46 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { ExecOptions, ExecResult } from '../../src/kernel/exec.ts';
 import type { FilterDriver } from '../../src/dataplane/filter.ts';
+import type { FilterNetlinkReads } from '../../src/dataplane/filter-iptables.ts';
 import { createCheckedFilterDriver, PACKET_FILTER, reportingFilter } from '../../src/startup/packet-filter.ts';
 import { createComponentMetrics } from '../../src/startup/component-metrics.ts';
 import { createFailureLog } from '../../src/startup/failure-log.ts';
 import { Readiness } from '../../src/server/readiness.ts';
 
-/** A host with no rules at all, where the listed tools fail as given (exit code and stderr). */
+/**
+ * A host with no rules, sets or nft tables at all, where the listed tools fail as given (exit code
+ * and stderr). Both its processes and its netlink reads are fakes, so no test here reads the real
+ * kernel: the host's own sets, tables and privileges cannot change a result.
+ */
 function fakeHost(failing: Record<string, { code: number; stderr: string }> = {}) {
   const calls: string[] = [];
+  const netlinkCalls: string[] = [];
   const runner = async (file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> => {
     const command = [file, ...args].join(' ');
     calls.push(command);
     const failure = failing[file];
     let result: ExecResult = { code: 0, stdout: '', stderr: '' };
     if (failure) result = { code: failure.code, stdout: '', stderr: failure.stderr };
-    else if (file === 'nft' && args.includes('list') && args.includes('table')) result = { code: 1, stdout: '', stderr: 'Error: No such file or directory' };
     if (result.code !== 0 && !options.allowFailure) throw new Error(`${command} exited ${result.code}: ${result.stderr}`);
     return result;
   };
-  return { runner, calls };
+  const netlink: FilterNetlinkReads = {
+    nftTablePresent: async (family, table) => { netlinkCalls.push(`nftTablePresent ${family} ${table}`); return false; },
+    ipsetList: async (names) => { netlinkCalls.push(`ipsetList ${names.join(' ')}`); return new Map(); },
+  };
+  return { runner, calls, netlink, netlinkCalls };
 }
 
 test('the checked driver is made when every detection tool works, and has read the chosen backend once', async () => {
   const host = fakeHost();
-  const driver = await createCheckedFilterDriver('auto', host.runner);
+  const driver = await createCheckedFilterDriver('auto', host.runner, host.netlink);
   assert.equal(driver.backend, 'iptables');
   assert.equal(driver.iptablesMode, 'nft');
-  assert.ok(host.calls.includes('iptables-legacy-save'));
-  assert.ok(host.calls.includes('nft list tables'));
-  assert.ok(host.calls.filter((c) => c === 'iptables-nft-save').length >= 2, 'detection, then the first read of the chosen flavour');
+  // Detection reads both flavours (in parallel) and the nft tables; then one read of the chosen
+  // backend: its flavour's rules once, seaway's sets once, the presence of seaway's nft table once.
+  assert.deepEqual(host.calls.slice(0, 2).sort(), ['iptables-legacy-save', 'iptables-nft-save']);
+  assert.deepEqual(host.calls.slice(2), ['nft list tables', 'iptables-nft-save']);
+  assert.deepEqual(host.netlinkCalls, ['ipsetList SUBMARINER-LOCALCIDRS SUBMARINER-REMOTECIDRS', 'nftTablePresent ip seaway']);
 });
 
 test('a detection tool that runs but fails fails the attempt, naming each tool, sorted, with the nft hint for auto', async () => {
@@ -40,7 +51,7 @@ test('a detection tool that runs but fails fails the attempt, naming each tool, 
     'nft': { code: 1, stderr: 'netlink: Error: cannot open\nsecond line' },
     'iptables-legacy-save': { code: 4, stderr: 'Another app is currently holding the xtables lock.' },
   });
-  await assert.rejects(createCheckedFilterDriver('auto', host.runner), (error: Error) => {
+  await assert.rejects(createCheckedFilterDriver('auto', host.runner, host.netlink), (error: Error) => {
     assert.equal(error.message, 'cannot tell which packet filter the host uses: '
       + 'iptables-legacy-save exited 4: Another app is currently holding the xtables lock.; nft list tables exited 1: netlink: Error: cannot open'
       + ' (--filter-backend / SEAWAY_FILTER_BACKEND set explicitly skips the nft check)');
@@ -50,7 +61,7 @@ test('a detection tool that runs but fails fails the attempt, naming each tool, 
 
 test('an explicit backend still needs the iptables flavour detection to work, and has no nft hint', async () => {
   const host = fakeHost({ 'iptables-nft-save': { code: 1, stderr: 'iptables-nft-save: broken' } });
-  await assert.rejects(createCheckedFilterDriver('iptables', host.runner), /^Error: cannot tell which packet filter the host uses: iptables-nft-save exited 1: iptables-nft-save: broken$/);
+  await assert.rejects(createCheckedFilterDriver('iptables', host.runner, host.netlink), /^Error: cannot tell which packet filter the host uses: iptables-nft-save exited 1: iptables-nft-save: broken$/);
   assert.ok(!host.calls.includes('nft list tables'));
 });
 
@@ -60,7 +71,7 @@ test('a missing detection tool is a flavour that is absent, not a failure', asyn
     if (file === 'iptables-legacy-save') throw Object.assign(new Error('spawn iptables-legacy-save ENOENT'), { code: 'ENOENT' });
     return host.runner(file, args, options);
   };
-  assert.equal((await createCheckedFilterDriver('auto', runner)).iptablesMode, 'nft');
+  assert.equal((await createCheckedFilterDriver('auto', runner, host.netlink)).iptablesMode, 'nft');
 });
 
 function fakeDriver(outcomes: Array<Error | null>): FilterDriver {
