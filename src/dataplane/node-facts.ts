@@ -1,6 +1,6 @@
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import { defaultRouteFacts, localIpv4Networks } from '../kernel/host-network.ts';
-import type { NodeFacts } from '../plan/node-plan.ts';
+import type { NodeFacts } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 
 /**

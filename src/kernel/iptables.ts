@@ -1,9 +1,10 @@
 import type { run } from './exec.ts';
-import { countForeignRules, parseIptablesSave } from '../plan/filter-iptables.ts';
+import type { IptablesMode } from '../model/node-facts.ts';
+
+export type { IptablesMode } from '../model/node-facts.ts';
 
 /** How the filter code reaches programs; the real one is exec.ts's run, tests may wrap it to count. */
 export type ProcessRunner = typeof run;
-export type IptablesMode = 'legacy' | 'nft';
 
 /** Seconds to wait for the xtables lock another agent (kube-proxy, the CNI) may hold; never forever. */
 const LOCK_WAIT_SECONDS = '5';
@@ -17,25 +18,16 @@ export async function iptablesRestore(runner: ProcessRunner, mode: IptablesMode,
   await runner(`iptables-${mode}-restore`, ['--noflush', '--wait', LOCK_WAIT_SECONDS], { input });
 }
 
-export interface IptablesModeDetection {
-  mode: IptablesMode;
-  /** Rules that are not seaway's, per flavour. */
-  foreignRules: Record<IptablesMode, number>;
-}
-
 /**
- * The flavour the host's other rules (kube-proxy, the CNI) live in: the one with more rules that are
- * not seaway's; nft when neither has any. Rules written with the other flavour would be silently
- * ignored by whoever reads this one, so seaway follows the host.
+ * One flavour's iptables-save output, or null when that flavour is not usable on this host (its
+ * tools missing, its kernel side absent, the save failing): finding which flavour the host speaks
+ * reads both, and one that cannot be read simply holds no rules. Which to choose is plan's call.
  */
-export async function detectIptablesMode(runner: ProcessRunner): Promise<IptablesModeDetection> {
-  const [legacy, nft] = await Promise.all((['legacy', 'nft'] as const).map(async (mode) => {
-    try {
-      const result = await runner(`iptables-${mode}-save`, [], { allowFailure: true });
-      return result.code === 0 ? countForeignRules(parseIptablesSave(result.stdout)) : 0;
-    } catch {
-      return 0;
-    }
-  })) as [number, number];
-  return { mode: legacy > nft ? 'legacy' : 'nft', foreignRules: { legacy, nft } };
+export async function iptablesSaveIfUsable(runner: ProcessRunner, mode: IptablesMode): Promise<string | null> {
+  try {
+    const result = await runner(`iptables-${mode}-save`, [], { allowFailure: true });
+    return result.code === 0 ? result.stdout : null;
+  } catch {
+    return null;
+  }
 }

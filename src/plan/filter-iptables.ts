@@ -1,3 +1,4 @@
+import type { IptablesMode } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { FilterInput } from './filter-input.ts';
 
@@ -177,6 +178,35 @@ export function countForeignRules(observed: IptablesObserved): number {
     }
   }
   return count;
+}
+
+export interface IptablesModeDetection {
+  mode: IptablesMode;
+  /** Rules that are not seaway's, per flavour. */
+  foreignRules: Record<IptablesMode, number>;
+}
+
+/**
+ * The flavour the host's other rules (kube-proxy, the CNI) live in, from each flavour's iptables-save
+ * output (null: that flavour is not usable here): the one with more rules that are not seaway's; nft
+ * when neither has any. Rules written with the other flavour would be silently ignored by whoever
+ * reads this one, so seaway follows the host. Output that does not parse counts as no rules, as an
+ * unusable flavour does: detection only weighs the two, and the chosen flavour's driver reports
+ * a parse failure when it observes.
+ */
+export function chooseIptablesMode(saved: Readonly<Record<IptablesMode, string | null>>): IptablesModeDetection {
+  const foreign = (text: string | null): number => {
+    if (text === null) return 0;
+    try {
+      return countForeignRules(parseIptablesSave(text));
+    } catch (error) {
+      if (error instanceof IptablesParseError) return 0;
+      throw error;
+    }
+  };
+  const legacy = foreign(saved.legacy);
+  const nft = foreign(saved.nft);
+  return { mode: legacy > nft ? 'legacy' : 'nft', foreignRules: { legacy, nft } };
 }
 
 /**

@@ -13,27 +13,10 @@ import { endpointValidationContext } from '../model/endpoint.ts';
 import {
   buildEndpointSet, endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
 } from '../model/endpoint-set.ts';
+import type { NodeFacts } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
-
-/** What the kernel told about this node. */
-export interface NodeFacts {
-  /** IPv4 address of the underlay: the address on the default route's interface. */
-  nodeIp: string;
-  /** The default route's interface. */
-  underlayDevice: string;
-  underlayMtu: number;
-  /** The CNI interface once found; null while init still waits for it. */
-  cniInterface: { name: string; address: string } | null;
-  /** Networks of the node's own interfaces ("192.168.1.5/24" is fine: host bits are ignored). */
-  networks: readonly string[];
-  /**
-   * Where remote traffic leaves the gateway. Defaults to the underlay device with no next hop, as
-   * Submariner's IPsec cable does; a next hop is needed when the route itself must deliver the packet.
-   */
-  cable?: { device: string; gateway?: string };
-}
 
 export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'>;
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateFilter } from '../../src/plan/filter-input.ts';
 import {
-  countForeignRules, iptablesFilterCanDrop, IptablesParseError, parseIptablesSave, planIptablesTable, renderIptables,
+  chooseIptablesMode, countForeignRules, iptablesFilterCanDrop, IptablesParseError, parseIptablesSave, planIptablesTable, renderIptables,
 } from '../../src/plan/filter-iptables.ts';
 import { hashSizeFor, parseIpsetSave, planIpsetRestore, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
@@ -90,6 +90,15 @@ test('parses iptables-save output into tables, chains, policies and rules', () =
   assert.equal(nat.get('SUBMARINER-POSTROUTING')!.policy, '-');
   assert.deepEqual(nat.get('POSTROUTING')!.rules, ['-A POSTROUTING -j SUBMARINER-POSTROUTING', '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING']);
   assert.equal(countForeignRules(parsed), 2, 'kube-proxy\'s two rules; seaway\'s own are not counted');
+});
+
+test('the iptables flavour with more foreign rules is chosen; nft when neither has any', () => {
+  const foreign = '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n';
+  assert.deepEqual(chooseIptablesMode({ legacy: null, nft: null }), { mode: 'nft', foreignRules: { legacy: 0, nft: 0 } });
+  assert.deepEqual(chooseIptablesMode({ legacy: save, nft: '' }), { mode: 'legacy', foreignRules: { legacy: 2, nft: 0 } });
+  assert.equal(chooseIptablesMode({ legacy: foreign, nft: save }).mode, 'nft');
+  assert.equal(chooseIptablesMode({ legacy: foreign, nft: foreign }).mode, 'nft', 'a tie goes to nft');
+  assert.deepEqual(chooseIptablesMode({ legacy: 'garbage\n', nft: null }).foreignRules, { legacy: 0, nft: 0 }, 'unparseable output weighs nothing');
 });
 
 test('parses -c counters and rejects malformed output with the line number', () => {

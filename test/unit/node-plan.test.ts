@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planNode, PlanInputError, type NodeFacts, type PlanConfig } from '../../src/plan/node-plan.ts';
+import { planNode, PlanInputError, type PlanConfig } from '../../src/plan/node-plan.ts';
+import type { NodeFacts } from '../../src/model/node-facts.ts';
 import { mssClampFromAnnotations } from '../../src/plan/mss-clamp.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
 import { endpoint, node, shuffled, spec } from './model-fixtures.ts';

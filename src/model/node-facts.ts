@@ -1,0 +1,24 @@
+/**
+ * What the kernel told about this node: plain data read by dataplane/ (through kernel/) and
+ * consumed by plan/, so it lives in model/ where both may import it.
+ */
+
+export interface NodeFacts {
+  /** IPv4 address of the underlay: the address on the default route's interface. */
+  nodeIp: string;
+  /** The default route's interface. */
+  underlayDevice: string;
+  underlayMtu: number;
+  /** The CNI interface once found; null while init still waits for it. */
+  cniInterface: { name: string; address: string } | null;
+  /** Networks of the node's own interfaces ("192.168.1.5/24" is fine: host bits are ignored). */
+  networks: readonly string[];
+  /**
+   * Where remote traffic leaves the gateway. Defaults to the underlay device with no next hop, as
+   * Submariner's IPsec cable does; a next hop is needed when the route itself must deliver the packet.
+   */
+  cable?: { device: string; gateway?: string };
+}
+
+/** The iptables flavour a host's rules live in: xtables (iptables-legacy) or nf_tables (iptables-nft). */
+export type IptablesMode = 'legacy' | 'nft';
