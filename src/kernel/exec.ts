@@ -1,5 +1,10 @@
 import { spawn } from 'node:child_process';
 
+/** Deadline of a process when the caller names none: generous for iptables-restore of a large ruleset, short of liveness. */
+export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
+/** After SIGKILL, how long to wait for the exit before settling anyway (a process in uninterruptible sleep). */
+const KILL_GRACE_MS = 1000;
+
 export interface ExecResult {
   code: number;
   stdout: string;
@@ -13,6 +18,8 @@ export interface ExecOptions {
   allowFailure?: boolean;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Deadline in ms (default DEFAULT_EXEC_TIMEOUT_MS); past it the child gets SIGKILL and run rejects with ExecTimeoutError. */
+  timeoutMs?: number;
 }
 
 export class ExecError extends Error {
@@ -26,19 +33,68 @@ export class ExecError extends Error {
   }
 }
 
-/** Runs a program with an argument array (never a shell string) and collects its output. */
+/** A process that outlived its deadline (and was killed), or whose output stayed open past it. */
+export class ExecTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  readonly argv: readonly string[];
+  readonly timeoutMs: number;
+  readonly pid: number | undefined;
+  constructor(argv: readonly string[], timeoutMs: number, pid: number | undefined, detail: string) {
+    super(`${argv.join(' ')} ${detail} after ${timeoutMs} ms`);
+    this.name = 'ExecTimeoutError';
+    this.argv = argv;
+    this.timeoutMs = timeoutMs;
+    this.pid = pid;
+  }
+}
+
+/**
+ * Runs a program with an argument array (never a shell string) and collects its output. Every
+ * process has a deadline: a hung iptables-restore (xtables lock, a stuck kernel call) must fail
+ * the pass, not stop the loop from turning.
+ */
 export function run(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const argv = [file, ...args];
+  const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return Promise.reject(new RangeError(`exec timeoutMs must be a positive finite number, got ${timeoutMs}`));
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
       signal: options.signal,
+      killSignal: 'SIGKILL',
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    let settled = false;
+    let exited = false;
+    let grace: NodeJS.Timeout | undefined;
+    const settle = (action: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      clearTimeout(grace);
+      // A descendant may still hold our pipes open: stop reading so nothing keeps the promise's handles alive.
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.stdin.destroy();
+      action();
+    };
+    const timedOut = (detail: string) => settle(() => reject(new ExecTimeoutError(argv, timeoutMs, child.pid, detail)));
+    const deadline = setTimeout(() => {
+      if (exited) {
+        timedOut('exited, but its output was still held open by a descendant');
+        return;
+      }
+      child.kill('SIGKILL');
+      // Settle on the exit, not on 'close': a grandchild holding stdout would delay 'close' forever.
+      child.once('exit', () => timedOut('was killed (SIGKILL): no exit'));
+      grace = setTimeout(() => timedOut('did not exit after SIGKILL'), KILL_GRACE_MS);
+    }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
+    child.on('error', (error) => settle(() => reject(error)));
+    child.on('exit', () => { exited = true; });
     child.stdin.on('error', () => { /* the child may exit before reading its input; its exit code tells */ });
     child.on('close', (code, signal) => {
       const result: ExecResult = {
@@ -46,8 +102,10 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
       };
-      if (result.code !== 0 && !options.allowFailure) reject(new ExecError([file, ...args], result));
-      else resolve(result);
+      settle(() => {
+        if (result.code !== 0 && !options.allowFailure) reject(new ExecError(argv, result));
+        else resolve(result);
+      });
     });
     child.stdin.end(options.input ?? '');
   });
