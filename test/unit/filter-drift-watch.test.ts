@@ -19,23 +19,46 @@ test('reports drift as soon as a check finds it, and nothing while the filter is
   }
 });
 
-test('checks never overlap, even when one takes longer than the interval', async () => {
+/** Lets every pending promise callback run (setImmediate is not among the mocked timers). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test('checks never overlap: changes notified while a check runs, past its interval, start no second check until it ends', async (t) => {
+  // Mocked timers: "no check started" is then a fact after firing every due timer, not a guess after a sleep.
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   let active = 0;
   let maxActive = 0;
   let checks = 0;
+  let release: (() => void) | undefined;
+  let notify!: () => void;
   const watch = watchFilterDrift({
-    drift: async () => {
+    drift: () => {
       active++; maxActive = Math.max(maxActive, active); checks++;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      active--;
-      return [];
+      return new Promise<string[]>((resolve) => { release = () => { active--; resolve([]); }; });
     },
-  }, { intervalMs: 1, onDrift: () => {} });
+  }, { intervalMs: 1, minGapMs: 0, onDrift: () => {}, changes: (n) => { notify = n; return () => {}; } });
   try {
-    await waitFor('several slow checks', () => checks >= 4);
-    assert.equal(maxActive, 1);
+    t.mock.timers.tick(1);
+    assert.equal(checks, 1, 'the first (interval) check is running');
+    for (let round = 1; round <= 3; round++) {
+      // The change source fires during the check, more than once, and the interval passes many times over.
+      notify(); notify();
+      t.mock.timers.tick(50);
+      await settle();
+      notify();
+      t.mock.timers.tick(50);
+      await settle();
+      assert.equal(checks, round, `round ${round}: no second check while one runs`);
+      assert.equal(maxActive, 1);
+      release!();
+      await settle();
+      t.mock.timers.tick(0); // the notified check follows the one that ended (minimum gap 0)
+      assert.equal(checks, round + 1, `round ${round}: the notifications made one more check once the running one ended`);
+    }
+    assert.equal(maxActive, 1, 'never more than one check at a time');
   } finally {
-    await watch.close();
+    const closing = watch.close();
+    release?.();
+    await closing;
   }
 });
 
@@ -58,7 +81,8 @@ test('a failing check is reported and the watch keeps checking', async () => {
   }
 });
 
-test('close waits for a running check and no check starts afterwards', async () => {
+test('close waits for a running check and no check starts afterwards', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   let checks = 0;
   let release!: () => void;
   let started!: () => void;
@@ -67,18 +91,21 @@ test('close waits for a running check and no check starts afterwards', async () 
   const watch = watchFilterDrift({
     drift: () => { checks++; started(); return new Promise<string[]>((resolve) => { release = () => resolve(['x']); }); },
   }, { intervalMs: 1, onDrift: (d) => reported.push(d) });
+  t.mock.timers.tick(1);
   await inCheck;
   const closing = watch.close();
   release();
   await closing;
   const after = checks;
-  await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setTimeout(resolve, 10)); // several intervals: a live timer would have fired
+  await settle();
+  t.mock.timers.runAll(); // fires any timer still set: a live one would start a check here
+  await settle();
   assert.equal(checks, after);
   assert.deepEqual(reported, [], 'drift found by a check that ends after close is not reported');
 });
 
-test('a change notification brings the check forward; notifications during a check make one more check, not one each', async () => {
+test('a change notification brings the check forward; notifications during a check make one more check, not one each', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   let checks = 0;
   let notify!: () => void;
   let unsubscribed = false;
@@ -92,13 +119,19 @@ test('a change notification brings the check forward; notifications during a che
   try {
     assert.equal(checks, 0);
     notify();
-    await waitFor('the notified check', () => checks === 1);
+    t.mock.timers.tick(0);
+    assert.equal(checks, 1, 'the notified check runs at once, not after the hour');
     notify(); notify(); notify();
     release!();
-    await waitFor('exactly one more check for the three notifications', () => checks === 2);
+    await settle();
+    t.mock.timers.tick(0);
+    assert.equal(checks, 2, 'exactly one more check for the three notifications');
     release!();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(checks, 2, 'no further check without a notification (the interval is an hour)');
+    await settle();
+    t.mock.timers.tick(3_600_000 - 1);
+    assert.equal(checks, 2, 'no further check without a notification until the hour is up');
+    t.mock.timers.tick(1);
+    assert.equal(checks, 3, 'the hourly backstop check');
   } finally {
     const closing = watch.close();
     release?.();
