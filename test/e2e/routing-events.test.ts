@@ -1,12 +1,13 @@
 /**
  * The Event recorder (src/k8s/event-recorder.ts) against the lab's API server through the real client: a Warning
  * Event on the Endpoint with seaway as reporting component; a failing API server is logged, never thrown.
+ * The Event's body alone (pure) is tested in test/unit/event-body.test.ts.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { createEventRecorder, eventBody } from '../../src/k8s/event-recorder.ts';
+import { createEventRecorder } from '../../src/k8s/event-recorder.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from '../lab/apiserver/server.ts';
@@ -21,20 +22,6 @@ describe('Kubernetes Event recorder', () => {
 
   before(async () => { server = await startApiServer({ port: 0 }); });
   after(async () => { await server.close(); });
-
-  it('builds a Warning Event about the object, named <object>.<suffix>, with a bounded message', () => {
-    const now = new Date('2030-01-01T00:00:00Z');
-    const body = eventBody(ENDPOINT, 'EndpointRejected', 'x'.repeat(2000), { component: 'seaway', host: 'node-1' }, now, 'abc');
-    assert.equal(body.metadata?.name, 'cluster2-cable.abc');
-    assert.equal(body.metadata?.namespace, 'submariner-operator');
-    assert.deepEqual(body.involvedObject, ENDPOINT);
-    assert.equal(body.type, 'Warning');
-    assert.equal(body.reportingComponent, 'seaway');
-    assert.equal(body.reportingInstance, 'node-1');
-    assert.deepEqual(body.source, { component: 'seaway', host: 'node-1' });
-    assert.equal(body.message?.length, 1024);
-    assert.equal(body.count, 1);
-  });
 
   it('posts the Event through the real client; it can be found by involvedObject', async () => {
     const kc = kubeConfigFor(server.url);
