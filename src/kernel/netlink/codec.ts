@@ -3,6 +3,7 @@
  * Host byte order is little-endian on every platform seaway targets (x64, arm64); checked at load.
  */
 import { endianness } from 'node:os';
+import { scanIpv4, scanPrefixLength } from '../../model/cidr.ts';
 
 if (endianness() !== 'LE') throw new Error('seaway netlink codec supports little-endian hosts only');
 
@@ -67,8 +68,12 @@ export function encodeMessage(type: number, flags: number, seq: number, body: re
   return out;
 }
 
-/** Splits a datagram into messages; stops at a truncated trailer instead of throwing. */
-export function decodeMessages(datagram: Buffer): NetlinkMessage[] {
+/**
+ * Splits a datagram into messages; stops at a truncated or malformed trailer instead of throwing,
+ * and reports it through onMalformed (the offset where decoding stopped): a request connection
+ * must treat the replies in it as lost rather than wait for them.
+ */
+export function decodeMessages(datagram: Buffer, onMalformed?: (offset: number) => void): NetlinkMessage[] {
   const messages: NetlinkMessage[] = [];
   let offset = 0;
   while (offset + NLMSG_HDRLEN <= datagram.length) {
@@ -82,6 +87,8 @@ export function decodeMessages(datagram: Buffer): NetlinkMessage[] {
     });
     offset += align4(len);
   }
+  // Kernel messages are 4-byte aligned, so anything shorter than a header left over is padding at most.
+  if (offset < datagram.length && datagram.length - offset >= 4) onMalformed?.(offset);
   return messages;
 }
 
@@ -110,27 +117,16 @@ export function decodeError(payload: Buffer): NetlinkErrorPayload {
   return { errno: -payload.readInt32LE(0), requestType: payload.readUInt16LE(4 + 4), requestSeq: payload.readUInt32LE(4 + 8) };
 }
 
-/** Writes a dotted-quad IPv4 address as 4 bytes at offset, without allocating; throws on anything else. */
+/**
+ * Writes a dotted-quad IPv4 address as 4 bytes at offset, without allocating; throws on anything
+ * else. model/cidr's strict parser, as for every address text in seaway: "010.0.0.1" is refused
+ * rather than written as 10.0.0.1, which another tool could have read as 8.0.0.1. Decoding never
+ * parses text (bufferToIpv4 prints the bytes), and what it prints always passes here.
+ */
 export function writeIpv4(ip: string, out: Buffer, offset: number): void {
-  let octet = 0;
-  let digits = 0;
-  let index = 0;
-  for (let i = 0; i <= ip.length; i++) {
-    const code = i < ip.length ? ip.charCodeAt(i) : 46;
-    if (code === 46) {
-      if (digits === 0 || index > 3) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
-      out[offset + index++] = octet;
-      octet = 0;
-      digits = 0;
-    } else if (code >= 48 && code <= 57 && digits < 3) {
-      octet = octet * 10 + (code - 48);
-      digits++;
-      if (octet > 255) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
-    } else {
-      throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
-    }
-  }
-  if (index !== 4) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+  const address = scanIpv4(ip);
+  if (address < 0) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+  out.writeUInt32BE(address, offset);
 }
 
 export function ipv4ToBuffer(ip: string): Buffer {
@@ -145,21 +141,12 @@ export function bufferToIpv4(buf: Buffer): string {
 
 export interface Ipv4Prefix { address: string; prefixLength: number }
 
-const scratch = Buffer.alloc(4);
-
-/** Parses "a.b.c.d/n" (or a bare address as /32). */
+/** Parses "a.b.c.d/n" (or a bare address as /32), strictly as model/cidr does. */
 export function parseIpv4Prefix(cidr: string): Ipv4Prefix {
   const slash = cidr.indexOf('/');
-  const address = slash < 0 ? cidr : cidr.slice(0, slash);
-  const len = slash < 0 ? '32' : cidr.slice(slash + 1);
-  const prefixLength = Number(len);
-  if (!/^\d{1,2}$/.test(len) || prefixLength > 32) throw new Error(`not an IPv4 prefix: ${JSON.stringify(cidr)}`);
-  try {
-    writeIpv4(address, scratch, 0);
-  } catch {
-    throw new Error(`not an IPv4 prefix: ${JSON.stringify(cidr)}`);
-  }
-  return { address, prefixLength };
+  const prefixLength = slash < 0 ? 32 : scanPrefixLength(cidr, slash + 1);
+  if (prefixLength < 0 || scanIpv4(cidr, 0, slash < 0 ? cidr.length : slash) < 0) throw new Error(`not an IPv4 prefix: ${JSON.stringify(cidr)}`);
+  return { address: slash < 0 ? cidr : cidr.slice(0, slash), prefixLength };
 }
 
 /**

@@ -1,0 +1,63 @@
+/**
+ * The small surface of a netlink socket that the request connection and the subscriptions use,
+ * so units can drive lost replies, errors and overruns without the kernel, plus the one place
+ * that opens real sockets with seaway's receive buffer size.
+ */
+import { RawNetlinkSocket } from 'netlink';
+
+/**
+ * Receive buffer asked for on every seaway netlink socket. Event sockets need room for bursts
+ * (a CNI creating hundreds of veths); request sockets for the error replies of pipelined batches.
+ */
+export const NETLINK_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export interface NetlinkSocketError extends Error {
+  code?: string;
+  syscall?: string;
+}
+
+export interface NetlinkSocket {
+  send(data: Buffer | Buffer[], options: undefined, callback: (error?: NetlinkSocketError) => void): void;
+  on(event: 'message' | 'truncatedMessage', listener: (datagram: Buffer) => void): unknown;
+  on(event: 'error', listener: (error: NetlinkSocketError) => void): unknown;
+  close(): void;
+  ref(): void;
+  unref(): void;
+  addMembership(group: number): void;
+  /** getsockopt(SO_RCVBUF): what the kernel granted, doubled for its bookkeeping. */
+  getRecvBufferSize(): number;
+}
+
+export type NetlinkSocketFactory = () => NetlinkSocket;
+
+export interface ReceiveBuffer {
+  requested: number;
+  /** The kernel's SO_RCVBUF read back (it doubles what it grants). */
+  granted: number;
+  /** True when the kernel capped the request (net.core.rmem_max): an overrun comes sooner than planned. */
+  capped: boolean;
+}
+
+/**
+ * Opens a real socket. The `netlink` binding (0.3.0) sets the buffer with SO_RCVBUF only and offers
+ * no raw setsockopt, so SO_RCVBUFFORCE (which would ignore rmem_max under CAP_NET_ADMIN) is out of
+ * reach: the kernel caps the request at rmem_max, which receiveBuffer() reads back to report.
+ */
+export function rawNetlinkSocketFactory(protocol: number, sendBufferBytes: number): NetlinkSocketFactory {
+  return () => new RawNetlinkSocket(protocol, { recvBufferSize: NETLINK_RECEIVE_BUFFER_BYTES, sendBufferSize: sendBufferBytes });
+}
+
+export function receiveBuffer(socket: NetlinkSocket, requested = NETLINK_RECEIVE_BUFFER_BYTES): ReceiveBuffer {
+  const granted = socket.getRecvBufferSize();
+  return { requested, granted, capped: granted < 2 * requested };
+}
+
+/** One warning per owner when the buffer came out smaller than asked: saying it once is enough to explain ENOBUFS later. */
+export function bufferWarning(buffer: ReceiveBuffer, what: string): string | undefined {
+  if (!buffer.capped) return undefined;
+  return `${what}: receive buffer is ${buffer.granted} bytes (kernel-doubled), asked ${buffer.requested}; `
+    + 'net.core.rmem_max caps it and the netlink binding cannot use SO_RCVBUFFORCE, so notification bursts may overrun (ENOBUFS, then a full resync)';
+}
+
+/** The default sink for that warning when the caller passes no logger: never silent. */
+export const processWarning = (message: string): void => { process.emitWarning(message, 'SeawayNetlinkWarning'); };
