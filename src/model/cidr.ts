@@ -21,13 +21,10 @@ export type CidrParse =
   | { ok: true; cidr: Cidr; text: string; hostBitsSet: boolean }
   | { ok: false; family: IpFamily; message: string };
 
-const OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
 /** isIPv6 runs a large regular expression; every IPv6 text has a colon and no IPv4 text does. */
 function looksIpv6(text: string): boolean {
   return text.includes(':') && isIPv6(text);
 }
-const PREFIX = /^(0|[1-9][0-9]?)$/;
 
 /** Which family a textual address or CIDR claims to be, without judging the rest of it. */
 export function detectFamily(text: string): IpFamily {
@@ -38,24 +35,30 @@ export function detectFamily(text: string): IpFamily {
 }
 
 /**
- * Scans a valid dotted quad without allocating (the planner parses tens of thousands per pass);
- * -1 for anything else, which the full parse then explains.
+ * seaway's one IPv4 text parser (model, the packet filter's validation and the netlink encoder all
+ * call it): the dotted quad in text[from, to) as an unsigned 32-bit number, or -1. Strict: exactly
+ * four decimal octets of one to three digits, each 0-255, and nothing else: no spaces, signs or
+ * trailing characters, and no leading zeros, because inet_aton and some tools read "010" as octal 8
+ * while others read decimal 10, so such text names different addresses to different readers. Only
+ * the canonical spelling passes, so an accepted text is its own canonical form.
+ * One flat loop that allocates nothing: a pass parses tens of thousands, possibly in a fresh
+ * process that has not optimised anything yet.
  */
-function scanIpv4(text: string): number {
+export function scanIpv4(text: string, from = 0, to = text.length): number {
   let address = 0;
   let octet = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = from; i < to; i++) {
     const code = text.charCodeAt(i);
-    if (code === 46) {
+    if (code === 46 /* . */) {
       if (digits === 0 || dots === 3) return -1;
       address = address * 256 + octet;
       octet = 0;
       digits = 0;
       dots++;
     } else if (code >= 48 && code <= 57) {
-      if (digits > 0 && octet === 0) return -1;
+      if (digits > 0 && octet === 0) return -1; // a leading zero
       octet = octet * 10 + (code - 48);
       if (++digits > 3 || octet > 255) return -1;
     } else {
@@ -66,27 +69,39 @@ function scanIpv4(text: string): number {
   return address * 256 + octet;
 }
 
-/** Strict dotted-quad parse: four decimal octets, no leading zeros (they read as octal elsewhere), no spaces. */
+/** A prefix length 0-32 in text[from, to), decimal without leading zeros (so canonical), or -1. */
+export function scanPrefixLength(text: string, from: number, to = text.length): number {
+  const digits = to - from;
+  if (digits < 1 || digits > 2) return -1;
+  const a = text.charCodeAt(from) - 48;
+  if (!(a >= 0 && a <= 9)) return -1;
+  if (digits === 1) return a;
+  const b = text.charCodeAt(from + 1) - 48;
+  if (a === 0 || !(b >= 0 && b <= 9)) return -1;
+  const value = a * 10 + b;
+  return value > 32 ? -1 : value;
+}
+
+/** Strict dotted-quad parse (scanIpv4); a rejection says why. */
 export function parseIpv4(text: unknown): AddressParse {
-  if (typeof text === 'string') {
-    const fast = scanIpv4(text);
-    if (fast >= 0) return { ok: true, address: fast };
-  }
   if (typeof text !== 'string') return { ok: false, family: 'unknown', message: `expected a string, got ${describeType(text)}` };
-  if (looksIpv6(text)) return { ok: false, family: 'ipv6', message: `"${clip(text)}" is an IPv6 address; only IPv4 is supported` };
+  const address = scanIpv4(text);
+  if (address >= 0) return { ok: true, address };
+  return { ok: false, ...explainIpv4(text) };
+}
+
+/** Why scanIpv4 refused a text; only called after it did, so it explains and never accepts. */
+function explainIpv4(text: string): { family: IpFamily; message: string } {
+  if (looksIpv6(text)) return { family: 'ipv6', message: `"${clip(text)}" is an IPv6 address; only IPv4 is supported` };
   const parts = text.split('.');
-  if (parts.length !== 4) return { ok: false, family: 'unknown', message: `"${clip(text)}" is not a dotted-quad IPv4 address` };
-  let address = 0;
+  if (parts.length !== 4) return { family: 'unknown', message: `"${clip(text)}" is not a dotted-quad IPv4 address` };
+  const invalid = (why: string) => ({ family: 'ipv4' as const, message: `"${clip(text)}" is not a valid IPv4 address: ${why}` });
   for (const part of parts) {
-    if (!OCTET.test(part)) {
-      const why = /^0[0-9]+$/.test(part) ? `octet "${part}" has a leading zero` : `octet "${clip(part)}" is not a decimal number`;
-      return { ok: false, family: 'ipv4', message: `"${clip(text)}" is not a valid IPv4 address: ${why}` };
-    }
-    const value = Number(part);
-    if (value > 255) return { ok: false, family: 'ipv4', message: `"${clip(text)}" is not a valid IPv4 address: octet ${value} is above 255` };
-    address = address * 256 + value;
+    if (!/^[0-9]+$/.test(part)) return invalid(`octet "${clip(part)}" is not a decimal number`);
+    if (part.length > 1 && part.startsWith('0')) return invalid(`octet "${clip(part)}" has a leading zero`);
+    if (part.length > 3 || Number(part) > 255) return invalid(`octet ${clip(part)} is above 255`);
   }
-  return { ok: true, address };
+  return invalid('not a dotted quad');
 }
 
 export function formatIpv4(address: number): string {
@@ -98,29 +113,40 @@ export function prefixMask(prefixLength: number): number {
 }
 
 /**
- * Parses "a.b.c.d/n". Host bits set (10.1.2.3/16) are normalised to the network (10.1.0.0/16)
- * and reported through `hostBitsSet`, so callers decide whether that is a warning or an error.
+ * Parses "a.b.c.d/n" strictly (scanIpv4, scanPrefixLength). Host bits set (10.1.2.3/16) are
+ * normalised to the network (10.1.0.0/16) and reported through `hostBitsSet`, so callers decide
+ * whether that is a warning or an error.
  */
 export function parseCidr(text: unknown): CidrParse {
   if (typeof text !== 'string') return { ok: false, family: 'unknown', message: `expected a CIDR string, got ${describeType(text)}` };
   const slash = text.indexOf('/');
+  if (slash >= 0) {
+    const address = scanIpv4(text, 0, slash);
+    const prefixLength = scanPrefixLength(text, slash + 1);
+    if (address >= 0 && prefixLength >= 0) {
+      const network = (address & prefixMask(prefixLength)) >>> 0;
+      const cidr = { network, prefixLength };
+      const hostBitsSet = network !== address;
+      // Only canonical spellings pass the scanners, so without host bits the input is the canonical text.
+      return { ok: true, cidr, text: hostBitsSet ? formatCidr(cidr) : text, hostBitsSet };
+    }
+  }
+  return { ok: false, ...explainCidr(text, slash) };
+}
+
+/** Why parseCidr refused a text; only called after it did, so it explains and never accepts. */
+function explainCidr(text: string, slash: number): { family: IpFamily; message: string } {
   if (slash < 0) {
     const family = detectFamily(text);
-    if (family === 'ipv6') return { ok: false, family, message: `"${clip(text)}" is IPv6; only IPv4 is supported` };
-    return { ok: false, family, message: `"${clip(text)}" is not a CIDR (expected address/prefix, e.g. 10.0.0.0/16)` };
+    if (family === 'ipv6') return { family, message: `"${clip(text)}" is IPv6; only IPv4 is supported` };
+    return { family, message: `"${clip(text)}" is not a CIDR (expected address/prefix, e.g. 10.0.0.0/16)` };
   }
   const addressText = text.slice(0, slash);
   const prefixText = text.slice(slash + 1);
-  if (looksIpv6(addressText)) return { ok: false, family: 'ipv6', message: `"${clip(text)}" is an IPv6 CIDR; only IPv4 is supported` };
+  if (looksIpv6(addressText)) return { family: 'ipv6', message: `"${clip(text)}" is an IPv6 CIDR; only IPv4 is supported` };
   const address = parseIpv4(addressText);
-  if (!address.ok) return { ok: false, family: address.family, message: `"${clip(text)}" is not a valid CIDR: ${address.message}` };
-  if (!PREFIX.test(prefixText) || Number(prefixText) > 32) {
-    return { ok: false, family: 'ipv4', message: `"${clip(text)}" is not a valid CIDR: prefix length "${clip(prefixText)}" is not a number from 0 to 32` };
-  }
-  const prefixLength = Number(prefixText);
-  const network = (address.address & prefixMask(prefixLength)) >>> 0;
-  const cidr = { network, prefixLength };
-  return { ok: true, cidr, text: formatCidr(cidr), hostBitsSet: network !== address.address };
+  if (!address.ok) return { family: address.family, message: `"${clip(text)}" is not a valid CIDR: ${address.message}` };
+  return { family: 'ipv4', message: `"${clip(text)}" is not a valid CIDR: prefix length "${clip(prefixText)}" is not a number from 0 to 32` };
 }
 
 export function formatCidr(cidr: Cidr): string {

@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   compareCidrTexts, containsAddress, containsCidr, detectFamily, formatCidr, formatIpv4, lastAddress,
-  overlaps, parseCidr, parseIpv4, vtepAddress, vtepIp, type Cidr,
+  overlaps, parseCidr, parseIpv4, scanIpv4, scanPrefixLength, vtepAddress, vtepIp, type Cidr,
 } from '../../src/model/cidr.ts';
+import { mutatedCidrs, specAddress, specCidr } from './cidr-spec.ts';
 
 function cidr(text: string): Cidr {
   const parsed = parseCidr(text);
@@ -45,6 +46,17 @@ test('parseIpv4 rejects leading zeros, out-of-range octets and garbage with a re
     ['1..3.4', /not a decimal/],
     ['1.2.3.4/32', /not a decimal/],
     ['1e2.0.0.1', /not a decimal/],
+    ['00.0.0.1', /leading zero/],
+    ['1.2.3.00', /leading zero/],
+    ['1.2.3.0255', /leading zero/],
+    ['1.2.3.1000', /above 255/],
+    ['1.2.3.256', /above 255/],
+    ['1.2.3.4\n', /not a decimal/],
+    ['1.2.3.4\t', /not a decimal/],
+    ['1. 2.3.4', /not a decimal/],
+    ['\u0661.2.3.4', /not a decimal/],
+    ['1.2.3.', /not a decimal/],
+    ['.1.2.3', /not a decimal/],
     [null, /got null/],
     [undefined, /got undefined/],
     [17, /got number 17/],
@@ -56,6 +68,47 @@ test('parseIpv4 rejects leading zeros, out-of-range octets and garbage with a re
     assert.equal(parsed.ok, false, String(input));
     if (!parsed.ok) assert.match(parsed.message, message, String(input));
   }
+});
+
+test('scanIpv4 reads a dotted quad inside a range of the text, and nothing else', () => {
+  assert.equal(scanIpv4('10.1.2.3'), 0x0a010203);
+  assert.equal(scanIpv4('x10.1.2.3/24', 1, 9), 0x0a010203);
+  assert.equal(scanIpv4('10.1.2.3/24', 0, 8), 0x0a010203);
+  assert.equal(scanIpv4('10.1.2.3/24'), -1);
+  assert.equal(scanIpv4('255.255.255.255'), 0xffffffff);
+  for (const bad of ['', '.', '...', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.2.3.04', '1.2.3.256', '1.2.3.4 ', ' 1.2.3.4', '+1.2.3.4', '0x1.2.3.4', '1,2,3,4']) {
+    assert.equal(scanIpv4(bad), -1, JSON.stringify(bad));
+  }
+});
+
+test('scanPrefixLength reads 0 to 32 without leading zeros, and nothing else', () => {
+  for (let n = 0; n <= 32; n++) assert.equal(scanPrefixLength(`/${n}`, 1), n);
+  assert.equal(scanPrefixLength('1.2.3.4/24', 8), 24);
+  for (const bad of ['', '33', '99', '00', '08', '-1', '+8', ' 8', '8 ', '1e1', '100', 'x']) {
+    assert.equal(scanPrefixLength(bad, 0), -1, JSON.stringify(bad));
+  }
+});
+
+test('parseIpv4 and parseCidr accept exactly what the grammar accepts, over 20,000 mutated strings', () => {
+  let addresses = 0;
+  let cidrs = 0;
+  for (const text of mutatedCidrs(20_000)) {
+    const address = parseIpv4(text);
+    const expectedAddress = specAddress(text);
+    assert.deepEqual(address.ok ? address.address : null, expectedAddress, JSON.stringify(text));
+    if (expectedAddress !== null) addresses++;
+    const parsed = parseCidr(text);
+    const expected = specCidr(text);
+    assert.equal(parsed.ok, expected !== null, JSON.stringify(text));
+    if (parsed.ok && expected) {
+      assert.equal(parsed.cidr.prefixLength, expected.prefixLength, text);
+      assert.equal(parsed.hostBitsSet, expected.hostBitsSet, text);
+      assert.equal(parsed.cidr.network, (expected.address - (expected.address % 2 ** (32 - expected.prefixLength))), text);
+      if (!expected.hostBitsSet) assert.equal(parsed.text, text, 'an accepted CIDR without host bits is its own canonical text');
+      cidrs++;
+    }
+  }
+  assert.ok(addresses > 50 && cidrs > 1000, `the mutations keep some valid addresses (${addresses}) and CIDRs (${cidrs})`);
 });
 
 test('parseIpv4 recognises IPv6 so it can be rejected for the right reason', () => {
@@ -106,6 +159,13 @@ test('parseCidr rejects malformed CIDRs with a message naming the problem', () =
     ['10.0.0.0/ 16', /prefix length/],
     ['300.0.0.0/8', /above 255/],
     ['010.0.0.0/8', /leading zero/],
+    ['10.0.0.00/8', /leading zero/],
+    ['10.0.0.256/8', /above 255/],
+    [' 10.0.0.0/8', /not a decimal/],
+    ['10.0.0.0 /8', /not a decimal/],
+    ['10.0.0.0/8 ', /prefix length "8 "/],
+    ['10.0.0.0/8\n', /prefix length/],
+    ['10.0.0.0/+8', /prefix length "\+8"/],
     ['/16', /dotted-quad/],
     ['garbage', /not a CIDR/],
     ['', /not a CIDR/],

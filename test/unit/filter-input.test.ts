@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalCidrs, FilterInputError, parseCidr, validateFilter } from '../../src/plan/filter-input.ts';
+import { canonicalCidrs, FilterInputError, parseFilterCidr, validateFilter } from '../../src/plan/filter-input.ts';
+import { mutatedCidrs, specCidr } from './cidr-spec.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const base: DesiredFilter = {
@@ -15,20 +16,23 @@ test('valid input passes through with its CIDR lists sorted, deduplicated and wi
 });
 
 test('canonicalCidrs keeps adjacent networks and drops only nested ones', () => {
-  const parse = (s: string) => parseCidr(s) as { network: number; prefix: number };
+  const parse = (s: string) => parseFilterCidr(s) as { network: number; prefixLength: number };
   assert.deepEqual(canonicalCidrs(['10.0.0.128/25', '10.0.0.0/25', '10.0.0.64/26', '255.255.255.255/32'].map(parse)), ['10.0.0.0/25', '10.0.0.128/25', '255.255.255.255/32']);
   assert.deepEqual(canonicalCidrs([]), []);
 });
 
 const rejected: [string, unknown, RegExp][] = [
-  ['a host address without prefix', { ...base, remoteCidrs: ['10.2.0.1'] }, /remoteCidrs\[0\]: "10.2.0.1" has no prefix length/],
+  ['a host address without prefix', { ...base, remoteCidrs: ['10.2.0.1'] }, /remoteCidrs\[0\]: "10.2.0.1" is not a CIDR/],
   ['host bits set', { ...base, localCidrs: ['10.1.2.3/16'] }, /localCidrs\[0\]: "10.1.2.3\/16" has host bits set \(network is 10.1.0.0\/16\)/],
-  ['an octet over 255', { ...base, remoteCidrs: ['10.256.0.0/16'] }, /is not an IPv4 CIDR/],
-  ['leading zeros', { ...base, remoteCidrs: ['010.2.0.0/16'] }, /is not an IPv4 CIDR/],
-  ['prefix 33', { ...base, remoteCidrs: ['10.2.0.0/33'] }, /invalid prefix length/],
+  ['an octet over 255', { ...base, remoteCidrs: ['10.256.0.0/16'] }, /octet 256 is above 255/],
+  ['leading zeros', { ...base, remoteCidrs: ['010.2.0.0/16'] }, /octet "010" has a leading zero/],
+  ['a leading zero in the prefix length', { ...base, remoteCidrs: ['10.2.0.0/016'] }, /prefix length "016"/],
+  ['whitespace', { ...base, remoteCidrs: [' 10.2.0.0/16'] }, /not a decimal number/],
+  ['an empty string', { ...base, remoteCidrs: [''] }, /"" is not a CIDR/],
+  ['prefix 33', { ...base, remoteCidrs: ['10.2.0.0/33'] }, /prefix length "33" is not a number from 0 to 32/],
   ['the default route', { ...base, remoteCidrs: ['0.0.0.0/0'] }, /prefix \/0 is not allowed/],
-  ['IPv6', { ...base, remoteCidrs: ['fd00::/64'] }, /is not an IPv4 CIDR/],
-  ['a number in the list', { ...base, remoteCidrs: [42] }, /remoteCidrs\[0\]: expected a CIDR string, got number/],
+  ['IPv6', { ...base, remoteCidrs: ['fd00::/64'] }, /is an IPv6 CIDR/],
+  ['a number in the list', { ...base, remoteCidrs: [42] }, /remoteCidrs\[0\]: expected a CIDR string, got number 42/],
   ['a list that is a string', { ...base, localCidrs: '10.1.0.0/16' }, /localCidrs must be an array/],
   ['an interface name with a space', { ...base, vxlanDevice: 'vx sub' }, /vxlanDevice/],
   ['an interface name too long', { ...base, vxlanDevice: 'a-very-long-interface' }, /vxlanDevice/],
@@ -40,6 +44,7 @@ const rejected: [string, unknown, RegExp][] = [
   ['an MSS missing', { ...base, mssClamp: { mode: 'fixed' } }, /mssClamp.mss/],
   ['an unknown clamp mode', { ...base, mssClamp: { mode: 'auto' } }, /mssClamp.mode must be 'pmtu' or 'fixed', got "auto"/],
   ['a CNI address with a prefix', { ...base, cniAddress: '10.1.0.1/16' }, /cniAddress must be an IPv4 address/],
+  ['a CNI address with a leading zero', { ...base, cniAddress: '10.1.0.01' }, /cniAddress must be an IPv4 address/],
   ['null', null, /expected an object, got null/],
 ];
 for (const [what, value, message] of rejected) {
@@ -71,30 +76,21 @@ test('a list in order but with a covered entry or a duplicate is still made cano
   check(['10.1.0.0/16', '10.0.0.0/16'], ['10.0.0.0/16', '10.1.0.0/16']);
 });
 
-test('validation accepts exactly the strings parseCidr accepts (with a prefix), over 20,000 mutated CIDRs', () => {
-  let seed = 42;
-  const random = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
-  const alphabet = '0123456789./ -:x';
-  const valid = ['10.2.0.0/16', '100.64.3.0/24', '1.2.3.4/32', '0.0.0.0/1', '255.255.255.0/24', '192.168.10.128/25'];
+test('validation accepts exactly the canonical CIDRs of the spec (not /0, no host bits), over 20,000 mutated strings', () => {
+  // Both of its paths (a list canonical as given, and the general one) against an independent
+  // statement of the one parser's grammar.
   let accepted = 0;
-  for (let i = 0; i < 20_000; i++) {
-    const chars = [...valid[random(valid.length)]!];
-    for (let edits = 1 + random(3); edits > 0; edits--) {
-      const at = random(chars.length + 1);
-      const op = random(3);
-      if (op === 0) chars.splice(at, 1);
-      else if (op === 1) chars.splice(at, 0, alphabet[random(alphabet.length)]!);
-      else chars[Math.min(at, chars.length - 1)] = alphabet[random(alphabet.length)]!;
-    }
-    const text = chars.join('');
-    const parsed = parseCidr(text);
-    const expected = typeof parsed !== 'string' && parsed.prefix > 0;
+  for (const text of mutatedCidrs(20_000)) {
+    const spec = specCidr(text);
+    const expected = spec !== null && spec.prefixLength > 0 && !spec.hostBitsSet;
     let result: string[] | null;
     try { result = validateFilter({ ...base, remoteCidrs: [text] }).remoteCidrs; } catch (error) {
       assert.ok(error instanceof FilterInputError);
       result = null;
     }
-    assert.equal(result !== null, expected, `"${text}": parseCidr says ${typeof parsed === 'string' ? parsed : 'valid'}`);
+    assert.equal(result !== null, expected, `"${text}"`);
+    const general = parseFilterCidr(text);
+    assert.equal(typeof general !== 'string', expected, `"${text}" (general path)`);
     if (result) { assert.deepEqual(result, [text]); accepted++; }
   }
   assert.ok(accepted > 100, `the mutations keep some valid CIDRs (${accepted})`);

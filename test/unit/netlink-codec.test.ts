@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attr, ipv4ToBuffer, parseIpv4Prefix, u32, writeIpv4 } from '../../src/kernel/netlink/codec.ts';
+import { attr, bufferToIpv4, ipv4ToBuffer, parseIpv4Prefix, u32, writeIpv4 } from '../../src/kernel/netlink/codec.ts';
+import { mutatedCidrs, specAddress } from './cidr-spec.ts';
 import { decodeRouteMatching, encodeRouteRequest, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
 
 test('writeIpv4 writes the four octets', () => {
@@ -10,7 +11,7 @@ test('writeIpv4 writes the four octets', () => {
 });
 
 test('writeIpv4 rejects anything but a dotted quad', () => {
-  for (const bad of ['', '1.2.3', '1.2.3.4.5', '1.2.3.', '.1.2.3', '1..2.3', '256.1.1.1', '1.2.3.1000', '1.2.3.a', ' 1.2.3.4', '1.2.3.4 ', '::1', '1.2.3.4/24']) {
+  for (const bad of ['', '1.2.3', '1.2.3.4.5', '1.2.3.', '.1.2.3', '1..2.3', '256.1.1.1', '1.2.3.1000', '1.2.3.a', ' 1.2.3.4', '1.2.3.4 ', '::1', '1.2.3.4/24', '010.0.0.1', '10.0.0.01', '00.0.0.0']) {
     assert.throws(() => writeIpv4(bad, Buffer.alloc(4), 0), /not an IPv4 address/, JSON.stringify(bad));
   }
 });
@@ -18,8 +19,22 @@ test('writeIpv4 rejects anything but a dotted quad', () => {
 test('parseIpv4Prefix splits address and length and rejects malformed prefixes', () => {
   assert.deepEqual(parseIpv4Prefix('10.2.0.0/16'), { address: '10.2.0.0', prefixLength: 16 });
   assert.deepEqual(parseIpv4Prefix('10.2.0.1'), { address: '10.2.0.1', prefixLength: 32 });
-  for (const bad of ['10.2.0.0/33', '10.2.0.0/', '10.2.0.0/1/2', '10.2.0/16', 'x/8', '10.2.0.0/-1']) {
+  for (const bad of ['10.2.0.0/33', '10.2.0.0/', '10.2.0.0/1/2', '10.2.0/16', 'x/8', '10.2.0.0/-1', '10.2.0.0/016', '10.2.0.0/08', '010.2.0.0/16', '10.2.0.0/16 ']) {
     assert.throws(() => parseIpv4Prefix(bad), /not an IPv4 prefix/, bad);
+  }
+});
+
+test('the encoder takes exactly the addresses model/cidr accepts, and bytes decode back to the same text', () => {
+  for (const text of mutatedCidrs(5_000)) {
+    const expected = specAddress(text);
+    let written: Buffer | null = null;
+    try { written = ipv4ToBuffer(text); } catch { /* refused */ }
+    assert.equal(written !== null, expected !== null, JSON.stringify(text));
+    if (written) assert.equal(bufferToIpv4(written), text, 'decoding prints the canonical text the encoder accepted');
+  }
+  for (const bytes of [[0, 0, 0, 0], [10, 0, 0, 1], [255, 255, 255, 255], [1, 20, 100, 200]]) {
+    const text = bufferToIpv4(Buffer.from(bytes));
+    assert.deepEqual([...ipv4ToBuffer(text)], bytes, `kernel bytes ${bytes.join(',')} -> ${text} -> same bytes`);
   }
 });
 

@@ -161,7 +161,8 @@ test('gateway moving to another node: the old gateway becomes a worker and the n
 test('MSS clamp comes from the Node annotation; an invalid value falls back to pmtu and is reported', () => {
   const withMss = (value: string) => planNode(snapshot({ nodes: [node('east-worker', '192.168.1.21', { 'submariner.io/tcp-clamp-mss': value })] }), workerFacts, config);
   assert.deepEqual(withMss('1360').desired.filter?.mssClamp, { mode: 'fixed', mss: 1360 });
-  for (const bad of ['abc', '0', '-5', '1360.5', '87', '65496', '01360', '', '9'.repeat(100)]) {
+  assert.deepEqual(withMss('48').desired.filter?.mssClamp, { mode: 'fixed', mss: 48 }, 'the smallest MSS a Linux sender honours');
+  for (const bad of ['abc', '0', '-5', '1360.5', '47', '65496', '01360', '', '9'.repeat(100)]) {
     const plan = withMss(bad);
     assert.deepEqual(plan.desired.filter?.mssClamp, { mode: 'pmtu' }, bad);
     assert.ok(plan.notes.some((n) => n.code === 'invalid-mss-annotation'), bad);
