@@ -34,8 +34,28 @@ export interface RunConfig {
   cniWaitLogSeconds: number;
   /** Where seaway keeps what it must remember across restarts (the sysctl values it replaced). */
   stateDir: string;
+  /** The local socket `seaway status` reads the per-object status from. */
+  statusSocket: string;
+  /** Throttle: the least time between the starts of two reconcile passes. */
+  minPassIntervalMs: number;
+  /** Bounds of each object's retry backoff (and of a whole pass that failed). */
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** Deadline of each packet filter tool (iptables-restore, nft, ipset); killed past it. */
+  execTimeoutSeconds: number;
+  /** Deadline of each netlink request; past it the socket is reopened. */
+  netlinkTimeoutSeconds: number;
+  /** A stop (SIGTERM) finishes within this, whatever hangs. */
+  shutdownTimeoutSeconds: number;
   /** Accepted but noteworthy input (e.g. a CIDR with host bits set), for main to log. */
   warnings: string[];
+}
+
+/** `seaway status`: asks the running agent for its per-object status over its local socket. */
+export interface StatusConfig {
+  command: 'status';
+  statusSocket: string;
+  json: boolean;
 }
 
 /** Cleanup must work with the API server gone and a half-broken environment: it needs nothing else. */
@@ -47,7 +67,7 @@ export interface CleanupConfig {
   warnings: string[];
 }
 
-export type Config = RunConfig | CleanupConfig | { command: 'version' } | { command: 'help'; text: string };
+export type Config = RunConfig | CleanupConfig | StatusConfig | { command: 'version' } | { command: 'help'; text: string };
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -60,7 +80,8 @@ export class ConfigError extends Error {
 
 type Key =
   | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'listen' | 'logLevel'
-  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir';
+  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
+  | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds';
 
 interface Setting {
   flag: string;
@@ -86,6 +107,13 @@ const SETTINGS: Record<Key, Setting> = {
   resyncSeconds: { flag: '--resync-seconds', env: ['SEAWAY_RESYNC_SECONDS'], help: 'periodic full reconcile interval (1-86400)', defaultText: '30' },
   stateDir: { flag: '--state-dir', env: ['SEAWAY_STATE_DIR'], help: 'directory for state kept across restarts (absolute path)', defaultText: '/var/lib/seaway' },
   cniWaitLogSeconds: { flag: '--cni-wait-log-seconds', env: ['SEAWAY_CNI_WAIT_LOG_SECONDS'], help: 'how often the CNI interface wait logs what it waits for (1-3600)', defaultText: '15' },
+  statusSocket: { flag: '--status-socket', env: ['SEAWAY_STATUS_SOCKET'], help: 'local unix socket serving the per-object status to `seaway status` (absolute path)', defaultText: '/run/seaway/seaway.sock' },
+  minPassIntervalMs: { flag: '--min-pass-interval-ms', env: ['SEAWAY_MIN_PASS_INTERVAL_MS'], help: 'least time between two reconcile passes, whatever wakes them (0-60000)', defaultText: '250' },
+  retryMinMs: { flag: '--retry-min-ms', env: ['SEAWAY_RETRY_MIN_MS'], help: 'first retry delay of an object that failed (1-60000)', defaultText: '200' },
+  retryMaxMs: { flag: '--retry-max-ms', env: ['SEAWAY_RETRY_MAX_MS'], help: 'longest retry delay of an object that keeps failing (1-3600000, at least --retry-min-ms)', defaultText: '30000' },
+  execTimeoutSeconds: { flag: '--exec-timeout-seconds', env: ['SEAWAY_EXEC_TIMEOUT_SECONDS'], help: 'deadline of each iptables, nft or ipset run; killed past it (1-600)', defaultText: '30' },
+  netlinkTimeoutSeconds: { flag: '--netlink-timeout-seconds', env: ['SEAWAY_NETLINK_TIMEOUT_SECONDS'], help: 'deadline of each netlink request; the socket is reopened past it (1-600)', defaultText: '10' },
+  shutdownTimeoutSeconds: { flag: '--shutdown-timeout-seconds', env: ['SEAWAY_SHUTDOWN_TIMEOUT_SECONDS'], help: 'a stop (SIGTERM) ends within this, whatever still hangs (1-600)', defaultText: '10' },
 };
 
 export const DEFAULTS = {
@@ -101,6 +129,15 @@ export const DEFAULTS = {
   resyncSeconds: 30,
   cniWaitLogSeconds: 15,
   stateDir: '/var/lib/seaway',
+  statusSocket: '/run/seaway/seaway.sock',
+  // Felix's apply throttle and kube-proxy's minSyncPeriod: bursts of events cost one pass.
+  minPassIntervalMs: 250,
+  retryMinMs: 200,
+  retryMaxMs: 30_000,
+  execTimeoutSeconds: 30,
+  // Calico Felix's netlink timeout.
+  netlinkTimeoutSeconds: 10,
+  shutdownTimeoutSeconds: 10,
 };
 
 const FLAG_TO_KEY = new Map<string, Key>(Object.entries(SETTINGS).map(([key, setting]) => [setting.flag, key as Key]));
@@ -122,6 +159,8 @@ export function helpText(): string {
     'Commands:',
     '  run       run the route agent on this node',
     '  cleanup   remove everything seaway owns on this node and exit (needs no API server)',
+    '  status    show what the running agent has programmed, pending and failing on this node',
+    '            (--status-socket, --json)',
     '  version   print the version',
     '',
     'Flags (flags win over SEAWAY_* variables, which win over Submariner\'s names):',
@@ -137,11 +176,13 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const flags = new Map<Key, Raw>();
   let command: string | null = null;
   let help = false;
+  let json = false;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h' || arg === 'help') { help = true; continue; }
     if (arg === '--version') { command ??= 'version'; continue; }
+    if (arg === '--json') { json = true; continue; }
     if (!arg.startsWith('-')) {
       if (command === null) command = arg;
       else problems.push(`unexpected argument "${clip(arg)}"`);
@@ -168,8 +209,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     if (problems.length > 0) throw new ConfigError(problems);
     return { command: 'version' };
   }
-  if (command === null) problems.unshift('missing command: expected run, cleanup or version (see --help)');
-  else if (command !== 'run' && command !== 'cleanup') problems.unshift(`unknown command "${clip(command)}": expected run, cleanup or version`);
+  if (command === null) problems.unshift('missing command: expected run, cleanup, status or version (see --help)');
+  else if (command !== 'run' && command !== 'cleanup' && command !== 'status') problems.unshift(`unknown command "${clip(command)}": expected run, cleanup, status or version`);
+  if (json && command !== 'status') problems.push('--json is only for "seaway status"');
   if (problems.length > 0) throw new ConfigError(problems);
 
   const lookup = (key: Key): Raw | undefined => {
@@ -184,6 +226,12 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   };
   const warnings: string[] = [];
   const reader = new Reader(lookup, problems, warnings);
+
+  if (command === 'status') {
+    const config: StatusConfig = { command: 'status', statusSocket: reader.optional('statusSocket', socketPath) ?? DEFAULTS.statusSocket, json };
+    if (problems.length > 0) throw new ConfigError(problems);
+    return config;
+  }
 
   // Cleanup reads only what it needs; the rest is accepted (an uninstall may reuse the agent's arguments)
   // and not validated, so a broken setting can never block removing seaway from a node.
@@ -223,11 +271,25 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),
     cniWaitLogSeconds: reader.integer('cniWaitLogSeconds', 1, 3600, DEFAULTS.cniWaitLogSeconds),
     stateDir: reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir,
+    statusSocket: reader.optional('statusSocket', socketPath) ?? DEFAULTS.statusSocket,
+    minPassIntervalMs: reader.integer('minPassIntervalMs', 0, 60_000, DEFAULTS.minPassIntervalMs),
+    retryMinMs: reader.integer('retryMinMs', 1, 60_000, DEFAULTS.retryMinMs),
+    retryMaxMs: reader.integer('retryMaxMs', 1, 3_600_000, DEFAULTS.retryMaxMs),
+    execTimeoutSeconds: reader.integer('execTimeoutSeconds', 1, 600, DEFAULTS.execTimeoutSeconds),
+    netlinkTimeoutSeconds: reader.integer('netlinkTimeoutSeconds', 1, 600, DEFAULTS.netlinkTimeoutSeconds),
+    shutdownTimeoutSeconds: reader.integer('shutdownTimeoutSeconds', 1, 600, DEFAULTS.shutdownTimeoutSeconds),
     warnings,
   };
+  if (config.retryMaxMs < config.retryMinMs) problems.push(`${label('retryMaxMs')}: ${config.retryMaxMs} is less than ${label('retryMinMs')} ${config.retryMinMs}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
+
+/** The status socket is a unix socket path: absolute, and within sun_path's 107 bytes. */
+const socketPath: Check = (value) => {
+  const parsed = parseListenAddress(`unix:${value}`);
+  return typeof parsed === 'string' ? parsed : null;
+};
 
 const absolutePath: Check = (value) => (value.startsWith('/') && !value.includes('\0') ? null : 'must be an absolute path');
 

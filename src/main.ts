@@ -29,9 +29,16 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       const { cleanup } = await import('./cleanup.ts');
       return cleanup(config.filterBackend, config.stateDir, createLogger(config.logLevel));
     }
+    case 'status': {
+      const { status } = await import('./status-command.ts');
+      return status(config.statusSocket, config.json, process.stdout, process.stderr);
+    }
     case 'run': {
       const { run } = await import('./run.ts');
-      return run(config, createLogger(config.logLevel));
+      const { code, forceExit } = await run(config, createLogger(config.logLevel));
+      // Past the shutdown deadline something still holds the event loop open: leave regardless.
+      if (forceExit) process.exit(code);
+      return code;
     }
   }
 }

@@ -11,6 +11,9 @@ import { startInitPhase, WAIT_CNI, WAIT_NODE } from './init/init-phase.ts';
 import { openInterfaceEvents } from './kernel/interface-events.ts';
 import { openRtnetlink } from './kernel/rtnetlink.ts';
 import { run as runProcess } from './kernel/exec.ts';
+import type { ProcessRunner } from './kernel/iptables.ts';
+import { dirname } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { containsAddress, parseCidr, parseIpv4 } from './model/cidr.ts';
 import type { FilterDriver } from './dataplane/filter.ts';
 import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
@@ -18,6 +21,9 @@ import { FILTER_DRIFT_BACKSTOP_MS, FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } 
 import { nftChangeSource } from './dataplane/nft-change-source.ts';
 import { startReconcileLoop, type ReconcileLoop } from './reconcile/loop.ts';
 import { createPass, PROGRAMMED, type PassDeps } from './reconcile/pass.ts';
+import { ObjectTable } from './reconcile/object-table.ts';
+import { statusDocument } from './server/status.ts';
+import { startHttpServer } from './server/http.ts';
 import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
 import { createComponentMetrics } from './startup/component-metrics.ts';
 import { startupSteps } from './startup/startup-steps.ts';
@@ -31,6 +37,7 @@ import packageJson from '../package.json' with { type: 'json' };
 const CNI_WATCH = 'cni-watch';
 const NETLINK = 'netlink';
 const KERNEL_EVENTS = 'kernel-events';
+const STATUS_SOCKET = 'status-socket';
 
 function podCidrMatcher(podCidrs: readonly string[]): (address: string) => boolean {
   const cidrs = podCidrs.map((text) => {
@@ -50,7 +57,7 @@ function podCidrMatcher(podCidrs: readonly string[]): (address: string) => boole
  * backoff as a start-up step while the rest proceeds: routing is programmed while the packet
  * filter or the HTTP port is still failing, and readiness names what does.
  */
-export async function run(config: RunConfig, logger: Logger): Promise<number> {
+export async function run(config: RunConfig, logger: Logger): Promise<{ code: number; forceExit: boolean }> {
   const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
   for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
   logger.info({ version: packageJson.version, node: config.nodeName, cluster: config.clusterId, podCidrs: config.podCidrs }, 'seaway starting');
@@ -78,6 +85,26 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
 
   const http = startHttpListeners(config.listen, { readiness, liveness, registry: metrics.registry, logger }, runStep);
 
+  // Every kernel object's status: the engine gates retries on it, and everything that reports reads it.
+  let loop: ReconcileLoop | null = null;
+  const wake = (reason: string) => loop?.trigger(reason);
+  const table = new ObjectTable({
+    backoff: { minMs: config.retryMinMs, maxMs: config.retryMaxMs },
+    onSettled: (settled) => wake(`${settled.kind} ${settled.key} ${settled.state}`),
+  });
+  const statusSocket = runStep({
+    name: STATUS_SOCKET,
+    what: `serving the object status on ${config.statusSocket}`,
+    attempt: async () => {
+      await mkdir(dirname(config.statusSocket), { recursive: true, mode: 0o750 });
+      return startHttpServer([{ kind: 'unix', path: config.statusSocket }], {
+        readiness, liveness, registry: metrics.registry, logger,
+        status: () => statusDocument(config.nodeName, readiness.ready, readiness.reasons, table.list(), Date.now()),
+      });
+    },
+    close: (server) => server.close(),
+  });
+
   const onApiError = (op: string) => metrics.apiErrors.inc({ operation: op });
   const informers = createSnapshotInformers(kubeConfig, config.namespace, { logger, onApiError });
   closers.push(() => informers.stop());
@@ -85,8 +112,6 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
     component: 'seaway', host: config.nodeName, logger, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
   });
   closers.push(() => events.flush());
-  let loop: ReconcileLoop | null = null;
-  const wake = (reason: string) => loop?.trigger(reason);
   informers.onChange(() => wake('API objects changed'));
   informers.start();
 
@@ -123,13 +148,15 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
   const prepareState = runStep({ name: STATE_DIR, what: `preparing the state directory ${config.stateDir}`, attempt: () => prepareStateDir(config.stateDir) });
   const openNetlink = runStep({ name: NETLINK, what: 'opening the rtnetlink socket', attempt: () => openRtnetlink(), close: (rtnl) => rtnl.close() });
 
+  // Every tool run has the configured deadline: a hung iptables-restore fails its object, not the loop.
+  const boundedRun: ProcessRunner = (file, args, options) => runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, ...options });
   // The filter joins the pass once it works; until then the pass programs routing alone.
   let filter: FilterDriver | null = null;
   const filterLog = createFailureLog({ logger, name: PACKET_FILTER, what: 'programming the packet filter' });
   const startFilter = runStep({
     name: PACKET_FILTER,
     what: `detecting the packet filter backend (${config.filterBackend})`,
-    attempt: () => createCheckedFilterDriver(config.filterBackend, runProcess),
+    attempt: () => createCheckedFilterDriver(config.filterBackend, boundedRun),
     startedReason: 'not programmed yet',
   }).then((driver) => {
     logger.info({ backend: driver.backend, iptablesMode: driver.iptablesMode }, 'packet filter backend chosen');
@@ -151,7 +178,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
   const startLoop = Promise.all([startInit, prepareState, openNetlink]).then(async ([{ init }, , rtnl]) => {
     const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
     const passDeps: PassDeps = {
-      config, logger, metrics, readiness, rtnl, events,
+      config, logger, metrics, readiness, rtnl, events, table,
       routing: nodeRoutingDataplane(rtnl, config.stateDir, logger),
       // Read on every pass: null until the packet filter step succeeds.
       get filter() { return filter; },
@@ -160,7 +187,10 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
       nodeReady: () => init.nodeReady(),
       cniInterface: () => init.cniInterface(),
     };
-    const started = startReconcileLoop({ logger, resyncMs: config.resyncSeconds * 1000, onTurn: loopBeat, pass: createPass(passDeps) });
+    const started = startReconcileLoop({
+      logger, resyncMs: config.resyncSeconds * 1000, onTurn: loopBeat, pass: createPass(passDeps),
+      minIntervalMs: config.minPassIntervalMs, minRetryMs: config.retryMinMs, maxRetryMs: config.retryMaxMs,
+    });
     loop = started;
     closers.push(() => started.stop());
     init.onChange(() => started.trigger('init state changed'));
@@ -173,22 +203,33 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
     });
   });
 
-  const steps = [http, startFilter, startLoop];
+  const steps = [http, statusSocket, startFilter, startLoop];
   Promise.all(steps).then(() => logger.info('start-up complete'), () => { /* steps only reject when stopping */ });
 
   const signal = await stopped;
   // The datapath stays in place on a normal stop: a restart or upgrade must not cut traffic.
   logger.info({ signal }, 'stopping; the datapath is left in place (run `seaway cleanup` to remove it)');
   stopping.abort(new Error(`stopping on ${signal}`));
-  // Every step settles first (pending ones reject on the abort), so no step registers a closer after this.
-  await Promise.allSettled(steps);
-  clearInterval(heartbeat);
-  for (const close of closers.reverse()) {
-    try {
-      await close();
-    } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'error while stopping');
+  const stop = async () => {
+    // Every step settles first (pending ones reject on the abort), so no step registers a closer after this.
+    await Promise.allSettled(steps);
+    clearInterval(heartbeat);
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'error while stopping');
+      }
     }
-  }
-  return 0;
+  };
+  // A stop that hangs (a pass stuck in a tool, an API server that never answers) must not keep a
+  // rollout waiting for the kubelet's SIGKILL: past the deadline the agent exits anyway.
+  let deadline: NodeJS.Timeout | undefined;
+  const finished = await Promise.race([
+    stop().then(() => true),
+    new Promise<false>((resolve) => { deadline = setTimeout(() => resolve(false), config.shutdownTimeoutSeconds * 1000); }),
+  ]);
+  clearTimeout(deadline);
+  if (!finished) logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'stopping took too long; exiting with work still pending (the datapath stays in place)');
+  return { code: 0, forceExit: !finished };
 }

@@ -3,7 +3,7 @@ import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import { join } from 'node:path';
 import { procSysctls, type Sysctls } from '../kernel/sysctl.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import { emptyReport, mergeReports, type ApplyReport, type ObjectKind } from './report.ts';
+import { emptyReport, mergeReports, type ApplyReport, type AttemptGate, type ObjectKind } from './report.ts';
 import { createRoutingDriver, type OwnedRouting, type RoutingDriver } from './routing-driver.ts';
 import { createSysctlDriver, type SysctlDriver } from './sysctl-driver.ts';
 
@@ -18,7 +18,8 @@ export interface RoutingDataplaneOptions {
 /** The routing half of the node datapath: links, addresses, routes, rules, FDB and sysctls. */
 export interface RoutingDataplane {
   observe(): Promise<OwnedRouting>;
-  apply(desired: DesiredState): Promise<ApplyReport>;
+  /** Programs what the gate allows (see AttemptGate); objects held back are reported deferred. */
+  apply(desired: DesiredState, gate?: AttemptGate): Promise<ApplyReport>;
   /** Restores the sysctls and removes the routing objects; never throws: a part that fails as a whole is one failure in the report. */
   cleanup(): Promise<ApplyReport>;
 }
@@ -28,10 +29,10 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
   const sysctls: SysctlDriver = createSysctlDriver({ sysctls: options.sysctls, statePath: options.sysctlStatePath, logger: options.logger });
   return {
     observe: () => routing.observe(),
-    async apply(desired) {
+    async apply(desired, gate) {
       // Links first: per-interface sysctls of vx-submariner exist only once the link does.
-      const routed = await routing.apply(desired);
-      return mergeReports(routed, await sysctls.apply(desired.sysctls));
+      const routed = await routing.apply(desired, gate);
+      return mergeReports(routed, await sysctls.apply(desired.sysctls, gate));
     },
     async cleanup() {
       // Sysctls first, while the interfaces they belong to still exist; but a sysctl step that cannot

@@ -1,8 +1,9 @@
-import type { DesiredFdbEntry, DesiredRoute, DesiredRule, DesiredState, DesiredVxlanLink } from '../model/desired-state.ts';
+import type { DesiredFdbEntry, DesiredRule, DesiredState, DesiredVxlanLink } from '../model/desired-state.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { diffFdb, diffRoutes, diffRules, diffVxlanLink, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
 import type { KernelWrite, ObservedLink, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
-import { countWrite, emptyReport, type ApplyReport, type ObjectKind } from './report.ts';
+import { addressKey, describeAddress, describeFdb, describeRoute, describeRule, fdbKey, routeKey, ruleKey } from '../plan/desired-objects.ts';
+import { ALWAYS_ATTEMPT, countWrite, emptyReport, type ApplyReport, type AttemptGate, type ObjectKind } from './report.ts';
 
 const OWNED_TABLES = [OWNERSHIP.interClusterTable, OWNERSHIP.hostNetworkTable];
 const OWNED_RULE_PRIORITIES = [OWNERSHIP.interClusterRulePriority, OWNERSHIP.hostNetworkRulePriority];
@@ -22,20 +23,30 @@ export interface OwnedRouting {
 
 export interface RoutingDriver {
   observe(): Promise<OwnedRouting>;
-  /** Makes the owned links, addresses, routes, rules and FDB entries equal the desired ones. */
-  apply(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb'>): Promise<ApplyReport>;
+  /**
+   * Makes the owned links, addresses, routes, rules and FDB entries equal the desired ones. Each
+   * object's writes are made only when `gate` allows (objects in backoff are reported deferred).
+   */
+  apply(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb'>, gate?: AttemptGate): Promise<ApplyReport>;
   /** Removes every owned route, rule and link (the FDB entries and addresses go with the link). */
   cleanup(): Promise<ApplyReport>;
 }
 
-const describeRoute = (r: DesiredRoute) => `route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}${r.src ? ` src ${r.src}` : ''} table ${r.table}`;
-const describeRule = (r: DesiredRule) => `rule priority ${r.priority} lookup ${r.table}`;
-const describeFdb = (e: DesiredFdbEntry) => `fdb ${e.mac} dst ${e.dst} dev ${e.dev}`;
-
-interface PlannedWrite { kind: ObjectKind; object: string; write: KernelWrite }
+/** One write and the object it belongs to (an object may need several: a link delete and create). */
+interface PlannedWrite { kind: ObjectKind; key: string; object: string; write: KernelWrite }
 
 const deleteRule = (rule: DesiredRule): PlannedWrite =>
-  ({ kind: 'rule', object: describeRule(rule), write: { kind: 'rule', write: 'delete', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
+  ({ kind: 'rule', key: ruleKey(rule), object: `removing ${describeRule(rule)}`, write: { kind: 'rule', write: 'delete', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
+
+const deleteRoute = (route: OwnedRoute): PlannedWrite => ({
+  kind: 'route', key: routeKey(route), object: `removing ${describeRoute(route)}`,
+  write: { kind: 'route', write: 'delete', route: { table: route.table, dst: route.dst, protocol: OWNERSHIP.routeProtocol, ...(route.metric ? { metric: route.metric } : {}) } },
+});
+
+/** A write that cannot be made until another object exists: pending on it, not failed. */
+const blockedOn = (report: ApplyReport, kind: ObjectKind, key: string, object: string, reason: string): void => {
+  report.failures.push({ kind, key, object, reason, blocked: true });
+};
 
 export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
   async function observeWith(links: ObservedLink[]): Promise<OwnedRouting> {
@@ -87,29 +98,42 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
     };
   }
 
-  /** Sends the writes as one pipelined batch and records each outcome. */
-  async function execute(planned: PlannedWrite[], report: ApplyReport): Promise<void> {
-    if (planned.length === 0) return;
-    const results: WriteResult[] = await rtnl.apply(planned.map((p) => p.write));
+  /**
+   * Sends the writes the gate allows as one pipelined batch and records each outcome; the writes
+   * of an object held back by the gate are not sent and the object is reported deferred.
+   */
+  async function execute(planned: PlannedWrite[], report: ApplyReport, gate: AttemptGate): Promise<PlannedWrite[]> {
+    const allowed: PlannedWrite[] = [];
+    const held = new Set<string>();
+    for (const p of planned) {
+      if (gate(p.kind, p.key)) { allowed.push(p); continue; }
+      const id = `${p.kind} ${p.key}`;
+      if (!held.has(id)) { held.add(id); report.deferred.push({ kind: p.kind, key: p.key }); }
+    }
+    if (allowed.length === 0) return allowed;
+    const results: WriteResult[] = await rtnl.apply(allowed.map((p) => p.write));
     results.forEach((result, i) => {
-      const { kind, object } = planned[i]!;
+      const { kind, key, object } = allowed[i]!;
       countWrite(report, kind, result.ok);
       if (!result.ok) {
         const code = (result.error as { code?: unknown }).code;
-        report.failures.push({ kind, object, reason: result.error.message, ...(typeof code === 'string' ? { code } : {}) });
+        report.failures.push({ kind, key, object, reason: result.error.message, ...(typeof code === 'string' ? { code } : {}) });
       }
     });
+    return allowed;
   }
 
-  async function applyLinks(desired: readonly DesiredVxlanLink[], links: ObservedLink[], owned: OwnedRouting, report: ApplyReport): Promise<boolean> {
+  async function applyLinks(desired: readonly DesiredVxlanLink[], links: ObservedLink[], owned: OwnedRouting, report: ApplyReport, gate: AttemptGate): Promise<boolean> {
     const indexOf = new Map(links.map((l) => [l.name, l.index]));
     const planned: PlannedWrite[] = [];
     const followUp: DesiredVxlanLink[] = [];
     const wantedNames = new Set<string>();
     for (const want of desired) {
       const object = `link ${want.name}`;
+      const key = want.name;
+      const addressOf = (cidr: string) => ({ kind: 'address' as const, key: addressKey(cidr, want.name), object: describeAddress(cidr, want.name) });
       if (!(OWNED_LINKS as readonly string[]).includes(want.name)) {
-        report.failures.push({ kind: 'link', object, reason: `not a seaway link name (${OWNED_LINKS.join(', ')})` });
+        report.failures.push({ kind: 'link', key, object, reason: `not a seaway link name (${OWNED_LINKS.join(', ')})` });
         continue;
       }
       wantedNames.add(want.name);
@@ -118,51 +142,58 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       const underlayIndex = indexOf.get(want.underlayDevice);
       const needsCreate = diff.link.action === 'create' || diff.link.action === 'recreate';
       if (needsCreate && underlayIndex === undefined) {
-        report.failures.push({ kind: 'link', object, reason: `underlay device ${want.underlayDevice} not found` });
+        report.failures.push({ kind: 'link', key, object, reason: `underlay device ${want.underlayDevice} not found`, code: 'ENODEV' });
+        blockedOn(report, 'address', addressOf(want.address).key, addressOf(want.address).object, `waiting for link ${want.name}`);
         continue;
       }
       const index = indexOf.get(want.name);
-      if (diff.link.action === 'recreate' && index !== undefined) planned.push({ kind: 'link', object, write: { kind: 'link', write: 'delete', index } });
+      if (diff.link.action === 'recreate' && index !== undefined) planned.push({ kind: 'link', key, object, write: { kind: 'link', write: 'delete', index } });
       if (needsCreate) {
         const vxlan = { name: want.name, vni: want.vni, port: want.port, local: want.local, underlayIndex: underlayIndex!, mtu: want.mtu, ...(want.remote ? { remote: want.remote } : {}) };
-        planned.push({ kind: 'link', object, write: { kind: 'link', write: 'create-vxlan', vxlan } });
+        planned.push({ kind: 'link', key, object, write: { kind: 'link', write: 'create-vxlan', vxlan } });
         followUp.push(want);
         continue;
       }
       if (index === undefined) continue;
       if (diff.link.action === 'update') {
-        if (diff.link.setMtu !== undefined) planned.push({ kind: 'link', object: `${object} mtu ${want.mtu}`, write: { kind: 'link', write: 'set-mtu', index, mtu: want.mtu } });
-        if (diff.link.setUp) planned.push({ kind: 'link', object: `${object} up`, write: { kind: 'link', write: 'set-up', index, up: true } });
+        if (diff.link.setMtu !== undefined) planned.push({ kind: 'link', key, object: `${object} mtu ${want.mtu}`, write: { kind: 'link', write: 'set-mtu', index, mtu: want.mtu } });
+        if (diff.link.setUp) planned.push({ kind: 'link', key, object: `${object} up`, write: { kind: 'link', write: 'set-up', index, up: true } });
       }
-      for (const cidr of diff.removeAddresses) planned.push({ kind: 'address', object: `address ${cidr} on ${want.name}`, write: { kind: 'address', write: 'delete', ifindex: index, cidr } });
-      for (const cidr of diff.addAddresses) planned.push({ kind: 'address', object: `address ${cidr} on ${want.name}`, write: { kind: 'address', write: 'create', ifindex: index, cidr } });
+      for (const cidr of diff.removeAddresses) planned.push({ ...addressOf(cidr), object: `removing ${describeAddress(cidr, want.name)}`, write: { kind: 'address', write: 'delete', ifindex: index, cidr } });
+      for (const cidr of diff.addAddresses) planned.push({ ...addressOf(cidr), write: { kind: 'address', write: 'create', ifindex: index, cidr } });
     }
     for (const stale of owned.links.filter((l) => !wantedNames.has(l.name))) {
       const index = indexOf.get(stale.name);
-      if (index !== undefined) planned.push({ kind: 'link', object: `link ${stale.name}`, write: { kind: 'link', write: 'delete', index } });
+      if (index !== undefined) planned.push({ kind: 'link', key: stale.name, object: `removing link ${stale.name}`, write: { kind: 'link', write: 'delete', index } });
     }
-    await execute(planned, report);
+    const sent = await execute(planned, report, gate);
     // A freshly created link has an index only now: give it its address in a second step.
-    if (followUp.length > 0) {
+    const created = followUp.filter((want) => sent.some((p) => p.write.kind === 'link' && p.write.write === 'create-vxlan' && p.write.vxlan.name === want.name));
+    for (const want of followUp.filter((w) => !created.includes(w))) {
+      blockedOn(report, 'address', addressKey(want.address, want.name), describeAddress(want.address, want.name), `waiting for link ${want.name}`);
+    }
+    if (created.length > 0) {
       const fresh = await rtnl.listLinks();
       const addresses: PlannedWrite[] = [];
-      for (const want of followUp) {
+      for (const want of created) {
         const link = fresh.find((l) => l.name === want.name);
-        if (link) addresses.push({ kind: 'address', object: `address ${want.address} on ${want.name}`, write: { kind: 'address', write: 'create', ifindex: link.index, cidr: want.address } });
+        const object = describeAddress(want.address, want.name);
+        if (link) addresses.push({ kind: 'address', key: addressKey(want.address, want.name), object, write: { kind: 'address', write: 'create', ifindex: link.index, cidr: want.address } });
+        else blockedOn(report, 'address', addressKey(want.address, want.name), object, `waiting for link ${want.name}`);
       }
-      await execute(addresses, report);
+      await execute(addresses, report, gate);
     }
-    return planned.length > 0;
+    return sent.length > 0;
   }
 
   return {
     observe: async () => observeWith(await rtnl.listLinks()),
 
-    async apply(desired) {
+    async apply(desired, gate = ALWAYS_ATTEMPT) {
       const report = emptyReport();
       let links = await rtnl.listLinks();
       let owned = await observeWith(links);
-      if (await applyLinks(desired.links, links, owned, report)) {
+      if (await applyLinks(desired.links, links, owned, report, gate)) {
         links = await rtnl.listLinks();
         owned = await observeWith(links);
       }
@@ -173,44 +204,45 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       for (const rule of rules.remove) planned.push(deleteRule(rule));
       for (const rule of desired.rules) {
         if (!(OWNED_TABLES as number[]).includes(rule.table) || !(OWNED_RULE_PRIORITIES as number[]).includes(rule.priority)) {
-          report.failures.push({ kind: 'rule', object: describeRule(rule), reason: 'priority or table is not one of seaway\'s' });
+          report.failures.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule), reason: 'priority or table is not one of seaway\'s' });
         } else if (rules.create.includes(rule)) {
-          planned.push({ kind: 'rule', object: describeRule(rule), write: { kind: 'rule', write: 'create', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
+          planned.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule), write: { kind: 'rule', write: 'create', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
         }
       }
 
       const routes = diffRoutes(desired.routes, owned.routes, OWNED_TABLES);
-      for (const { object, reason } of routes.rejected) report.failures.push({ kind: 'route', object: describeRoute(object), reason });
-      for (const route of routes.remove) {
-        planned.push({ kind: 'route', object: describeRoute(route), write: { kind: 'route', write: 'delete', route: { table: route.table, dst: route.dst, protocol: OWNERSHIP.routeProtocol, ...(route.metric ? { metric: route.metric } : {}) } } });
-      }
+      for (const { object, reason } of routes.rejected) report.failures.push({ kind: 'route', key: routeKey(object), object: describeRoute(object), reason });
+      // A stale route whose destination is wanted again is replaced below, under the same key.
+      for (const route of routes.remove) planned.push(deleteRoute(route));
       for (const [write, list] of [['replace', routes.replace], ['create', routes.create]] as const) {
         for (const route of list) {
           const oif = indexOf.get(route.dev);
           if (oif === undefined) {
-            report.failures.push({ kind: 'route', object: describeRoute(route), reason: `device ${route.dev} not found` });
+            blockedOn(report, 'route', routeKey(route), describeRoute(route), `waiting for device ${route.dev}`);
             continue;
           }
           const spec = { table: route.table, dst: route.dst, oif, protocol: OWNERSHIP.routeProtocol, ...(route.gateway ? { gateway: route.gateway } : {}), ...(route.src ? { src: route.src } : {}) };
-          planned.push({ kind: 'route', object: describeRoute(route), write: { kind: 'route', write, route: spec } });
+          planned.push({ kind: 'route', key: routeKey(route), object: describeRoute(route), write: { kind: 'route', write, route: spec } });
         }
       }
 
       const fdb = diffFdb(desired.fdb, owned.fdb);
       for (const entry of fdb.remove) {
         const ifindex = indexOf.get(entry.dev);
-        if (ifindex !== undefined) planned.push({ kind: 'fdb', object: describeFdb(entry), write: { kind: 'fdb', write: 'delete', entry: { ifindex, mac: entry.mac, dst: entry.dst } } });
+        if (ifindex !== undefined) planned.push({ kind: 'fdb', key: fdbKey(entry), object: `removing ${describeFdb(entry)}`, write: { kind: 'fdb', write: 'delete', entry: { ifindex, mac: entry.mac, dst: entry.dst } } });
       }
       for (const entry of fdb.create) {
         const ifindex = indexOf.get(entry.dev);
-        if (ifindex === undefined || !(OWNED_LINKS as readonly string[]).includes(entry.dev)) {
-          report.failures.push({ kind: 'fdb', object: describeFdb(entry), reason: ifindex === undefined ? `device ${entry.dev} not found` : `${entry.dev} is not a seaway link` });
-          continue;
+        if (!(OWNED_LINKS as readonly string[]).includes(entry.dev)) {
+          report.failures.push({ kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry), reason: `${entry.dev} is not a seaway link` });
+        } else if (ifindex === undefined) {
+          blockedOn(report, 'fdb', fdbKey(entry), describeFdb(entry), `waiting for device ${entry.dev}`);
+        } else {
+          planned.push({ kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry), write: { kind: 'fdb', write: 'append', entry: { ifindex, mac: entry.mac, dst: entry.dst } } });
         }
-        planned.push({ kind: 'fdb', object: describeFdb(entry), write: { kind: 'fdb', write: 'append', entry: { ifindex, mac: entry.mac, dst: entry.dst } } });
       }
 
-      await execute(planned, report);
+      await execute(planned, report, gate);
       return report;
     },
 
@@ -218,18 +250,12 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       const report = emptyReport();
       const links = await rtnl.listLinks();
       const owned = await observeWith(links);
-      const planned: PlannedWrite[] = [
-        ...owned.rules.map(deleteRule),
-        ...owned.routes.map((route): PlannedWrite => ({
-          kind: 'route', object: describeRoute(route),
-          write: { kind: 'route', write: 'delete', route: { table: route.table, dst: route.dst, protocol: OWNERSHIP.routeProtocol, ...(route.metric ? { metric: route.metric } : {}) } },
-        })),
-      ];
+      const planned: PlannedWrite[] = [...owned.rules.map(deleteRule), ...owned.routes.map(deleteRoute)];
       for (const link of owned.links) {
         const index = links.find((l) => l.name === link.name)?.index;
-        if (index !== undefined) planned.push({ kind: 'link', object: `link ${link.name}`, write: { kind: 'link', write: 'delete', index } });
+        if (index !== undefined) planned.push({ kind: 'link', key: link.name, object: `removing link ${link.name}`, write: { kind: 'link', write: 'delete', index } });
       }
-      await execute(planned, report);
+      await execute(planned, report, ALWAYS_ATTEMPT);
       report.failures = report.failures.filter((f) => !(f.code && ALREADY_GONE.has(f.code)));
       return report;
     },

@@ -2,7 +2,7 @@ import type { DesiredSysctl } from '../model/desired-state.ts';
 import type { Sysctls } from '../kernel/sysctl.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { diffSysctls } from '../plan/diff-kernel.ts';
-import { countWrite, emptyReport, type ApplyReport } from './report.ts';
+import { ALWAYS_ATTEMPT, countWrite, emptyReport, type ApplyReport, type AttemptGate } from './report.ts';
 import { sysctlStateFile, type SysctlState } from './sysctl-state-file.ts';
 
 export interface SysctlDriverOptions {
@@ -14,7 +14,8 @@ export interface SysctlDriverOptions {
 }
 
 export interface SysctlDriver {
-  apply(desired: readonly DesiredSysctl[]): Promise<ApplyReport>;
+  /** Writes each desired value the gate allows; a key that does not exist yet (its link is missing) is reported blocked. */
+  apply(desired: readonly DesiredSysctl[], gate?: AttemptGate): Promise<ApplyReport>;
   /** Restores every value seaway changed and forgets them. */
   cleanup(): Promise<ApplyReport>;
 }
@@ -39,7 +40,7 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
           countWrite(report, 'sysctl', true);
         } catch (error) {
           countWrite(report, 'sysctl', false);
-          report.failures.push({ kind: 'sysctl', object: `sysctl ${key}`, reason: `restoring ${original}: ${(error as Error).message}` });
+          report.failures.push({ kind: 'sysctl', key, object: `restoring sysctl ${key}=${original}`, reason: (error as Error).message });
           continue;
         }
       }
@@ -50,14 +51,18 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
   }
 
   return {
-    async apply(desired) {
+    async apply(desired, gate = ALWAYS_ATTEMPT) {
       const report = emptyReport();
       const state = await load();
       const current = new Map<string, string | undefined>();
       for (const { key } of desired) current.set(key, await sysctls.read(key));
       const { write, missing } = diffSysctls(desired, current);
-      for (const m of missing) report.failures.push({ kind: 'sysctl', object: `sysctl ${m.key}`, reason: 'no such sysctl (yet)', code: 'ENOENT' });
+      for (const m of missing) report.failures.push({ kind: 'sysctl', key: m.key, object: `sysctl ${m.key}=${m.value}`, reason: 'no such sysctl (yet): waiting for its interface', code: 'ENOENT', blocked: true });
       for (const w of write) {
+        if (!gate('sysctl', w.key)) {
+          report.deferred.push({ kind: 'sysctl', key: w.key });
+          continue;
+        }
         if (!(w.key in state.originals)) {
           state.originals[w.key] = w.previous;
           await save(state);
@@ -67,7 +72,7 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
           countWrite(report, 'sysctl', true);
         } catch (error) {
           countWrite(report, 'sysctl', false);
-          report.failures.push({ kind: 'sysctl', object: `sysctl ${w.key}=${w.value}`, reason: (error as Error).message });
+          report.failures.push({ kind: 'sysctl', key: w.key, object: `sysctl ${w.key}=${w.value}`, reason: (error as Error).message });
         }
       }
       const wanted = new Set(desired.map((d) => d.key));

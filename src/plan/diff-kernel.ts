@@ -4,6 +4,7 @@
  * result says what to create, replace and remove, and what cannot be done and why.
  */
 import type { DesiredFdbEntry, DesiredRoute, DesiredRule, DesiredSysctl, DesiredVxlanLink } from '../model/desired-state.ts';
+import { fdbKey, routeKey, ruleKey } from './desired-objects.ts';
 
 export interface Rejected<T> { object: T; reason: string }
 
@@ -18,8 +19,6 @@ export interface RouteDiff {
   remove: OwnedRoute[];
   rejected: Rejected<DesiredRoute>[];
 }
-
-export const routeKey = (r: { table: number; dst: string }): string => `${r.table} ${r.dst}`;
 
 const sameRoute = (want: DesiredRoute, have: OwnedRoute): boolean =>
   want.dev === have.dev && (want.gateway ?? '') === (have.gateway ?? '') && (want.src ?? '') === (have.src ?? '') && (have.metric ?? 0) === 0;
@@ -56,11 +55,9 @@ function diffSets<T>(desired: readonly T[], observed: readonly T[], key: (x: T) 
   };
 }
 
-export const ruleKey = (r: DesiredRule): string => `${r.priority} ${r.table}`;
 export const diffRules = (desired: readonly DesiredRule[], owned: readonly DesiredRule[]): SetDiff<DesiredRule> =>
   diffSets(desired, owned, ruleKey);
 
-export const fdbKey = (e: DesiredFdbEntry): string => `${e.dev} ${e.mac.toLowerCase()} ${e.dst}`;
 export const diffFdb = (desired: readonly DesiredFdbEntry[], owned: readonly DesiredFdbEntry[]): SetDiff<DesiredFdbEntry> =>
   diffSets(desired, owned, fdbKey);
 

@@ -13,6 +13,8 @@ export interface HttpServerDeps {
   liveness: Liveness;
   registry: Registry;
   logger: Logger;
+  /** The per-object status document; served on /status only where given (the local status socket). */
+  status?: () => unknown;
 }
 
 export interface RunningHttpServer {
@@ -31,6 +33,9 @@ export function handleRequest(deps: HttpServerDeps, req: IncomingMessage, res: S
     }
     case '/readyz':
       return deps.readiness.ready ? reply(res, 200, 'ok\n') : reply(res, 503, `not ready\n${deps.readiness.reasons.join('\n')}\n`);
+    case '/status':
+      if (!deps.status) return reply(res, 404, 'not found\n');
+      return reply(res, 200, `${JSON.stringify(deps.status())}\n`, 'application/json');
     case '/metrics':
       deps.registry.metrics().then(
         (text) => reply(res, 200, text, deps.registry.contentType),

@@ -15,6 +15,7 @@ export interface Metrics {
   lastSuccessfulPassTimestamp: Gauge;
   kernelOperations: Counter<'kind' | 'op' | 'result'>;
   ownedObjects: Gauge<'kind'>;
+  objects: Gauge<'kind' | 'state'>;
   rejectedEndpoints: Gauge<'reason'>;
   duplicateEndpoints: Gauge;
   isGateway: Gauge;
@@ -62,7 +63,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     kernelOperations: new Counter({
       name: 'seaway_kernel_operations_total', help: 'Kernel writes by object kind, operation and result', labelNames: ['kind', 'op', 'result'], registers,
     }),
-    ownedObjects: new Gauge({ name: 'seaway_owned_objects', help: 'Objects seaway owns in the kernel, by kind', labelNames: ['kind'], registers }),
+    ownedObjects: new Gauge({ name: 'seaway_owned_objects', help: 'Objects seaway has programmed in the kernel as wanted, by kind', labelNames: ['kind'], registers }),
+    objects: new Gauge({
+      name: 'seaway_objects', help: 'Objects seaway reconciles, by kind and state (pending, in-progress, programmed, failed)', labelNames: ['kind', 'state'], registers,
+    }),
     rejectedEndpoints: new Gauge({
       name: 'seaway_rejected_endpoints', help: 'Endpoints currently rejected, by reason', labelNames: ['reason'], registers,
     }),

@@ -10,7 +10,7 @@ function capture() {
   const take = () => lines.splice(0).map((l) => `${l.level} ${l.msg}${l.object ? ` ${l.object}` : ''}${l.more ? ` more=${l.more}` : ''}${l.recovered ? ` recovered=${l.recovered}` : ''}${l.stillFailing !== undefined ? ` still=${l.stillFailing}` : ''}`);
   return { logger, take };
 }
-const route = (dst: string, code = 'EEXIST'): ObjectFailure => ({ kind: 'route', object: `route ${dst} table 100`, code, reason: `${code} from the kernel` });
+const route = (dst: string, code = 'EEXIST'): ObjectFailure => ({ kind: 'route', key: `100 ${dst}`, object: `route ${dst} table 100`, code, reason: `${code} from the kernel` });
 
 test('a failure is logged when it starts, at debug while it repeats, again when its cause changes, and recovery once', () => {
   const { logger, take } = capture();

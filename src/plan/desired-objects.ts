@@ -1,0 +1,44 @@
+/**
+ * The identity and the human description of every object in a desired state (pure). The key
+ * names the object (what the kernel would refuse a second of: a route's table and destination);
+ * the description says what seaway wants it to be, so a changed description is new work, not a
+ * retry of the old one.
+ */
+import type { DesiredFdbEntry, DesiredRoute, DesiredRule, DesiredState } from '../model/desired-state.ts';
+
+export type ObjectKind = 'link' | 'address' | 'route' | 'rule' | 'fdb' | 'sysctl' | 'filter';
+
+export interface ObjectRef {
+  kind: ObjectKind;
+  key: string;
+}
+
+export interface DesiredObject extends ObjectRef {
+  /** What seaway wants, e.g. "route 10.2.0.0/16 via 240.1.0.3 dev vx-submariner table 100". */
+  object: string;
+}
+
+export const routeKey = (r: { table: number; dst: string }): string => `${r.table} ${r.dst}`;
+export const ruleKey = (r: DesiredRule): string => `${r.priority} ${r.table}`;
+export const fdbKey = (e: DesiredFdbEntry): string => `${e.dev} ${e.mac.toLowerCase()} ${e.dst}`;
+export const addressKey = (cidr: string, dev: string): string => `${cidr} ${dev}`;
+
+export const describeRoute = (r: DesiredRoute): string =>
+  `route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}${r.src ? ` src ${r.src}` : ''} table ${r.table}`;
+export const describeRule = (r: DesiredRule): string => `rule priority ${r.priority} lookup ${r.table}`;
+export const describeFdb = (e: DesiredFdbEntry): string => `fdb ${e.mac} dst ${e.dst} dev ${e.dev}`;
+export const describeAddress = (cidr: string, dev: string): string => `address ${cidr} on ${dev}`;
+
+/** The routing part (links, addresses, routes, rules, FDB entries, sysctls), in the order drivers program it. */
+export function routingObjects(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb' | 'sysctls'>): DesiredObject[] {
+  const objects: DesiredObject[] = [];
+  for (const link of desired.links) {
+    objects.push({ kind: 'link', key: link.name, object: `link ${link.name} (vxlan vni ${link.vni} port ${link.port} local ${link.local}${link.remote ? ` remote ${link.remote}` : ''} dev ${link.underlayDevice} mtu ${link.mtu})` });
+    objects.push({ kind: 'address', key: addressKey(link.address, link.name), object: describeAddress(link.address, link.name) });
+  }
+  for (const rule of desired.rules) objects.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule) });
+  for (const route of desired.routes) objects.push({ kind: 'route', key: routeKey(route), object: describeRoute(route) });
+  for (const entry of desired.fdb) objects.push({ kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry) });
+  for (const sysctl of desired.sysctls) objects.push({ kind: 'sysctl', key: sysctl.key, object: `sysctl ${sysctl.key}=${sysctl.value}` });
+  return objects;
+}

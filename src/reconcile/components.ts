@@ -1,0 +1,51 @@
+import type { DesiredFilter, DesiredState } from '../model/desired-state.ts';
+import { routingObjects, type DesiredObject } from '../plan/desired-objects.ts';
+import type { ApplyReport } from '../dataplane/report.ts';
+import type { RoutingDataplane } from '../dataplane/routing-dataplane.ts';
+import type { FilterDriver } from '../dataplane/filter.ts';
+import { describeError } from '../startup/failure-log.ts';
+import type { Component } from './component.ts';
+import type { ComponentReport } from './object-table.ts';
+
+export const ROUTING = 'routing';
+export const PACKET_FILTER_COMPONENT = 'packet-filter';
+
+/** Links, addresses, rules, routes, FDB entries and sysctls: each its own object, written in one pipelined batch. */
+export function routingComponent(dataplane: RoutingDataplane): Component<DesiredState, ApplyReport> {
+  return {
+    name: ROUTING,
+    objects: routingObjects,
+    apply: (desired, gate) => dataplane.apply(desired, gate),
+  };
+}
+
+export interface FilterReport extends ComponentReport { writes: number }
+
+/**
+ * The packet filter is one object. Its writes are transactions (ipset restore, iptables-restore
+ * with one COMMIT per table, nft -f) that each apply all or nothing: when one fails, the filter
+ * shows failed with the tool's message and is retried on its own backoff; what earlier
+ * transactions of the same attempt wrote stays, and the next attempt reads the kernel again and
+ * writes only what still differs.
+ */
+export function filterComponent(driver: FilterDriver): Component<DesiredFilter | null, FilterReport> {
+  const key = driver.backend === 'iptables' ? `iptables-${driver.iptablesMode}` : 'nftables';
+  const describe = (desired: DesiredFilter): string =>
+    `packet filter (${key}) for ${desired.localCidrs.length} local and ${desired.remoteCidrs.length} remote CIDRs`;
+  return {
+    name: PACKET_FILTER_COMPONENT,
+    objects: (desired): DesiredObject[] => (desired ? [{ kind: 'filter', key, object: describe(desired) }] : []),
+    async apply(desired, gate) {
+      if (!gate('filter', key)) return { failures: [], deferred: [{ kind: 'filter', key }], writes: 0 };
+      try {
+        const { writes } = await driver.apply(desired);
+        return { failures: [], deferred: [], writes };
+      } catch (error) {
+        const err = error instanceof Error ? error : new Error(String(error));
+        const code = (err as NodeJS.ErrnoException).code;
+        const object = desired ? describe(desired) : `removing packet filter (${key})`;
+        return { failures: [{ kind: 'filter', key, object, reason: describeError(err), ...(typeof code === 'string' ? { code } : {}) }], deferred: [], writes: 0 };
+      }
+    },
+  };
+}
