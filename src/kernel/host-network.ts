@@ -1,7 +1,7 @@
 import { formatCidr, parseCidr } from '../model/cidr.ts';
 import type { Rtnetlink } from './rtnetlink.ts';
+import { RT_TABLE_MAIN } from './routes.ts';
 
-const MAIN_TABLE = 254;
 const RT_SCOPE_HOST = 254;
 
 export interface DefaultRouteFacts {
@@ -16,7 +16,7 @@ export interface DefaultRouteFacts {
 
 /** Facts of the main table's IPv4 default route with the lowest metric; undefined when there is none. */
 export async function defaultRouteFacts(rtnl: Rtnetlink): Promise<DefaultRouteFacts | undefined> {
-  const defaults = (await rtnl.listRoutes({ table: MAIN_TABLE }))
+  const defaults = (await rtnl.listRoutes({ table: RT_TABLE_MAIN }))
     .filter((r) => r.dst === '0.0.0.0/0' && r.type === 1 && r.oif !== undefined)
     .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0));
   const route = defaults[0];

@@ -1,7 +1,6 @@
-import { decodeAttributes, type NetlinkMessage } from './netlink/codec.ts';
+import { decodeAttributes, NETLINK_NETFILTER, type NetlinkMessage } from './netlink/codec.ts';
 import { subscribeNetlink, type NetlinkSubscription } from './netlink/subscription.ts';
 
-const NETLINK_NETFILTER = 12;
 const NFNLGRP_NFTABLES = 7;
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_NEWGEN = 15;

@@ -10,7 +10,10 @@ const AF_INET = 2;
 const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_PREFSRC = 7, RTA_TABLE = 15;
 const RTN_UNICAST = 1;
 const RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_NOWHERE = 255;
-const RT_TABLE_COMPAT = 252;
+/** The main routing table, where the node's default route lives. */
+export const RT_TABLE_MAIN = 254;
+/** The header's table byte for tables above 255 (the real id goes in RTA_TABLE / FRA_TABLE). */
+export const RT_TABLE_COMPAT = 252;
 const RTNH_F_ONLINK = 4;
 const RTMSG_LEN = 12;
 

@@ -1,3 +1,4 @@
+import { NETLINK_ROUTE } from './netlink/codec.ts';
 import { subscribeNetlink, type NetlinkSubscription } from './netlink/subscription.ts';
 import { RTM_DELADDR, RTM_NEWADDR, decodeAddress } from './addresses.ts';
 import { RTM_DELNEIGH, RTM_NEWNEIGH, decodeFdbEntry } from './fdb.ts';
@@ -7,7 +8,6 @@ import { RTM_DELRULE, RTM_NEWRULE, decodeRule } from './rules.ts';
 import type { Rtnetlink } from './rtnetlink.ts';
 import type { InterfaceChange, InterfaceEvent, InterfaceEventSource } from '../model/interface-events.ts';
 
-const NETLINK_ROUTE = 0;
 const GROUP_NUMBERS = { link: 1, neighbour: 3, address: 5, route: 7, rule: 8 } as const;
 
 export type EventGroup = keyof typeof GROUP_NUMBERS;

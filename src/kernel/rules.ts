@@ -1,13 +1,14 @@
 import { NLM_F_CREATE, NLM_F_EXCL, attr, decodeAttributes, u32, u8, dumpRequest } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
+import { RT_TABLE_COMPAT } from './routes.ts';
 
 export const RTM_NEWRULE = 32;
 export const RTM_DELRULE = 33;
 export const RTM_GETRULE = 34;
 const AF_INET = 2;
 const FRA_IIFNAME = 3, FRA_PRIORITY = 6, FRA_FWMARK = 10, FRA_TABLE = 15, FRA_OIFNAME = 17, FRA_PROTOCOL = 21;
-const FR_ACT_TO_TBL = 1;
-const RT_TABLE_COMPAT = 252;
+/** The rule action "lookup table": seaway's rules have it, and a rule with another action is not seaway's. */
+export const FR_ACT_TO_TBL = 1;
 const FIB_RULE_HDR_LEN = 12;
 
 /** An IPv4 policy rule "priority P lookup T" (no selectors: seaway's rules match all traffic). */

@@ -31,6 +31,12 @@ export interface DesiredRule {
   table: number;
 }
 
+/**
+ * The MAC of seaway's FDB entries: on a VXLAN device the all-zeros entry is the default destination
+ * (used for broadcast and unknown unicast), so one per peer floods to every peer VTEP.
+ */
+export const ALL_ZEROS_MAC = '00:00:00:00:00:00';
+
 /** A VXLAN forwarding database entry: all-zeros MAC towards one peer VTEP underlay address. */
 export interface DesiredFdbEntry {
   dev: string;

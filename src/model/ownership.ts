@@ -26,3 +26,6 @@ export const OWNERSHIP = {
   ipsets: { localCidrs: 'SUBMARINER-LOCALCIDRS', remoteCidrs: 'SUBMARINER-REMOTECIDRS' },
   nftTable: 'seaway',
 } as const;
+
+/** The policy-rule priorities seaway installs, one per role: a rule at any other priority is never seaway's. */
+export const OWNED_RULE_PRIORITIES: readonly number[] = [OWNERSHIP.interClusterRulePriority, OWNERSHIP.hostNetworkRulePriority];

@@ -6,8 +6,9 @@ import type { RunConfig } from '../config.ts';
 import {
   compareCidrs, compareCidrTexts, formatIpv4, parseIpv4, vtepAddress, vtepIp,
 } from '../model/cidr.ts';
-import type {
-  DesiredFdbEntry, DesiredFilter, DesiredRoute, DesiredRule, DesiredState, DesiredSysctl, DesiredVxlanLink,
+import {
+  ALL_ZEROS_MAC,
+  type DesiredFdbEntry, type DesiredFilter, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredSysctl, type DesiredVxlanLink,
 } from '../model/desired-state.ts';
 import { endpointValidationContext } from '../model/endpoint.ts';
 import {
@@ -56,8 +57,6 @@ export class PlanInputError extends Error {
     this.name = 'PlanInputError';
   }
 }
-
-const ALL_ZEROS_MAC = '00:00:00:00:00:00';
 
 export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig): Plan {
   const nodeIp = checkFacts(self);

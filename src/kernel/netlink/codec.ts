@@ -7,6 +7,10 @@ import { scanIpv4, scanPrefixLength } from '../../model/cidr.ts';
 
 if (endianness() !== 'LE') throw new Error('seaway netlink codec supports little-endian hosts only');
 
+/** Netlink protocol families (socket(AF_NETLINK, SOCK_RAW, protocol)) seaway opens. */
+export const NETLINK_ROUTE = 0;
+export const NETLINK_NETFILTER = 12;
+
 export const NLMSG_HDRLEN = 16;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
