@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -156,7 +156,13 @@ export function sysctlStateFile(options: SysctlStateFileOptions): SysctlStateFil
 
   async function save(state: SysctlState): Promise<void> {
     if (Object.keys(state.originals).length === 0) {
-      await rm(path, { force: true });
+      try {
+        await unlink(path);
+      } catch (error) {
+        // Nothing was remembered (on a node where seaway never ran, not even the directory exists).
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
       await syncDirectory(directory);
       return;
     }

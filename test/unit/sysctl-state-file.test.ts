@@ -118,6 +118,13 @@ test('save writes the version through a unique temporary file and leaves no .tmp
   assert.deepEqual(lines.filter((l) => (l.level as number) >= 40), []);
 }));
 
+test('nothing to remember where seaway never ran (no state directory at all) is not an error', () => withDir(async (dir) => {
+  const file = sysctlStateFile({ path: join(dir, 'missing', 'sysctl-originals.json'), logger: capture().logger });
+  assert.deepEqual(await file.load(), { originals: {} });
+  await file.save({ originals: {} });
+  assert.deepEqual(await readdir(dir), []);
+}));
+
 test('a failed save removes its temporary file and leaves the old file intact', () => withDir(async (dir) => {
   const path = join(dir, 'sysctl-originals.json');
   const file = sysctlStateFile({ path, logger: capture().logger });
