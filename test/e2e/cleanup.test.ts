@@ -7,10 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { httpGetUnix } from '../lab/http-unix.ts';
@@ -18,74 +15,11 @@ import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { labDown, labUp, startAgent, stopAgent } from '../lab/lab.ts';
 import { labPaths } from '../lab/paths.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
+import { differences, inNode, linkLocalSettled, nodeState, runNodeCleanup, type CleanupRun, type NodeState } from './cleanup-support.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const CLEANUP_DEADLINE_MS = 5000;
 const prefix = `swg${randomBytes(2).toString('hex')}`;
-
-const inNode = (node: NodeStatus, file: string, args: string[]) => run('ip', ['netns', 'exec', node.namespace, file, ...args]);
-
-/**
- * Everything seaway could touch on a node, as text. Masked: packet and byte counters, and the MAC
- * addresses a bridge learns and ages by itself (dynamic entries on bridge ports are the kernel's, not
- * anyone's configuration).
- */
-interface NodeState {
-  routes: string; rules: string; links: string; fdb: string; iptablesLegacy: string; iptablesNft: string;
-  nftRuleset: string; ipsets: string; sysctls: string;
-}
-
-async function nodeState(node: NodeStatus): Promise<NodeState> {
-  const [routes, rules, links, fdb, legacy, nftSave, ruleset, ipsets, sysctls] = await Promise.all([
-    inNode(node, 'ip', ['route', 'show', 'table', 'all']),
-    inNode(node, 'ip', ['rule', 'show']),
-    inNode(node, 'ip', ['link', 'show']),
-    inNode(node, 'bridge', ['fdb', 'show']),
-    inNode(node, 'iptables-legacy-save', []),
-    inNode(node, 'iptables-nft-save', []),
-    inNode(node, 'nft', ['list', 'ruleset']),
-    inNode(node, 'ipset', ['save']),
-    inNode(node, 'sysctl', ['-a', '--pattern', '^net\\.ipv4\\.(ip_forward|conf\\.[^.]+\\.(rp_filter|forwarding))$']),
-  ]);
-  const iptables = (text: string) => text.split('\n').filter((l) => !l.startsWith('#')).join('\n').replace(/\[\d+:\d+\]/g, '[0:0]');
-  return {
-    routes: routes.stdout,
-    rules: rules.stdout,
-    links: links.stdout,
-    fdb: fdb.stdout.split('\n').filter((l) => !/ master \S+\s*$/.test(l)).join('\n'),
-    iptablesLegacy: iptables(legacy.stdout),
-    iptablesNft: iptables(nftSave.stdout),
-    nftRuleset: ruleset.stdout.replace(/packets \d+ bytes \d+/g, 'packets 0 bytes 0'),
-    ipsets: ipsets.stdout,
-    sysctls: sysctls.stdout.split('\n').sort().join('\n'),
-  };
-}
-
-interface CleanupRun { code: number; ms: number; output: string }
-
-/** `node src/main.ts cleanup` inside the node, configured as the DaemonSet's agent is (its state dir, its kubeconfig). */
-async function cleanup(node: NodeStatus, cluster: ClusterStatus): Promise<CleanupRun> {
-  const env = {
-    ...process.env,
-    NODE_NAME: node.name,
-    SUBMARINER_CLUSTERID: cluster.id,
-    KUBECONFIG: labPaths(prefix).server(cluster.id).agentKubeconfig,
-    SEAWAY_STATE_DIR: join(labPaths(prefix).node(node.name).dir, 'state'),
-  };
-  const start = performance.now();
-  const result = await run('ip', ['netns', 'exec', node.namespace, process.execPath, MAIN, 'cleanup'], { env, allowFailure: true });
-  return { code: result.code, ms: performance.now() - start, output: `${result.stdout}${result.stderr}` };
-}
-
-function differences(before: NodeState, now: NodeState): Array<keyof NodeState> {
-  return (Object.keys(before) as Array<keyof NodeState>).filter((key) => before[key] !== now[key]);
-}
-
-/** IPv6 link-local addresses finish duplicate address detection a moment after the links come up, adding routes to table local. */
-async function linkLocalSettled(node: NodeStatus): Promise<void> {
-  await waitFor(`${node.name}: no tentative IPv6 address`, async () =>
-    (await inNode(node, 'ip', ['-6', 'addr', 'show', 'tentative'])).stdout.trim() === '', { timeoutMs: 10_000, intervalMs: 100 });
-}
+const cleanup = (node: NodeStatus, cluster: ClusterStatus): Promise<CleanupRun> => runNodeCleanup(prefix, node, cluster);
 
 describe('seaway cleanup leaves every node as it was before seaway first started', () => {
   let lab: LabStatus;
