@@ -3,6 +3,7 @@
  * Precedence per setting: flag, then SEAWAY_* variable, then Submariner's variable name, then default.
  */
 import { isIPv6 } from 'node:net';
+import { join } from 'node:path';
 import { clip, overlaps, parseCidr, parseIpv4, type Cidr } from './model/cidr.ts';
 import { dns1123Label, dns1123Subdomain, interfaceName } from './model/names.ts';
 
@@ -107,7 +108,7 @@ const SETTINGS: Record<Key, Setting> = {
   resyncSeconds: { flag: '--resync-seconds', env: ['SEAWAY_RESYNC_SECONDS'], help: 'periodic full reconcile interval (1-86400)', defaultText: '30' },
   stateDir: { flag: '--state-dir', env: ['SEAWAY_STATE_DIR'], help: 'directory for state kept across restarts (absolute path)', defaultText: '/var/lib/seaway' },
   cniWaitLogSeconds: { flag: '--cni-wait-log-seconds', env: ['SEAWAY_CNI_WAIT_LOG_SECONDS'], help: 'how often the CNI interface wait logs what it waits for (1-3600)', defaultText: '15' },
-  statusSocket: { flag: '--status-socket', env: ['SEAWAY_STATUS_SOCKET'], help: 'local unix socket serving the per-object status to `seaway status` (absolute path)', defaultText: '/run/seaway/seaway.sock' },
+  statusSocket: { flag: '--status-socket', env: ['SEAWAY_STATUS_SOCKET'], help: 'local unix socket serving the per-object status to `seaway status` (absolute path)', defaultText: 'seaway.sock in the state directory' },
   minPassIntervalMs: { flag: '--min-pass-interval-ms', env: ['SEAWAY_MIN_PASS_INTERVAL_MS'], help: 'least time between two reconcile passes, whatever wakes them (0-60000)', defaultText: '250' },
   retryMinMs: { flag: '--retry-min-ms', env: ['SEAWAY_RETRY_MIN_MS'], help: 'first retry delay of an object that failed (1-60000)', defaultText: '200' },
   retryMaxMs: { flag: '--retry-max-ms', env: ['SEAWAY_RETRY_MAX_MS'], help: 'longest retry delay of an object that keeps failing (1-3600000, at least --retry-min-ms)', defaultText: '30000' },
@@ -129,7 +130,7 @@ export const DEFAULTS = {
   resyncSeconds: 30,
   cniWaitLogSeconds: 15,
   stateDir: '/var/lib/seaway',
-  statusSocket: '/run/seaway/seaway.sock',
+  statusSocketName: 'seaway.sock',
   // Felix's apply throttle and kube-proxy's minSyncPeriod: bursts of events cost one pass.
   minPassIntervalMs: 250,
   retryMinMs: 200,
@@ -160,7 +161,7 @@ export function helpText(): string {
     '  run       run the route agent on this node',
     '  cleanup   remove everything seaway owns on this node and exit (needs no API server)',
     '  status    show what the running agent has programmed, pending and failing on this node',
-    '            (--status-socket, --json)',
+    '            (--status-socket or --state-dir, --json)',
     '  version   print the version',
     '',
     'Flags (flags win over SEAWAY_* variables, which win over Submariner\'s names):',
@@ -228,7 +229,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const reader = new Reader(lookup, problems, warnings);
 
   if (command === 'status') {
-    const config: StatusConfig = { command: 'status', statusSocket: reader.optional('statusSocket', socketPath) ?? DEFAULTS.statusSocket, json };
+    const stateDir = reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir;
+    const config: StatusConfig = { command: 'status', statusSocket: reader.optional('statusSocket', socketPath) ?? join(stateDir, DEFAULTS.statusSocketName), json };
     if (problems.length > 0) throw new ConfigError(problems);
     return config;
   }
@@ -271,7 +273,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),
     cniWaitLogSeconds: reader.integer('cniWaitLogSeconds', 1, 3600, DEFAULTS.cniWaitLogSeconds),
     stateDir: reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir,
-    statusSocket: reader.optional('statusSocket', socketPath) ?? DEFAULTS.statusSocket,
+    statusSocket: '',
     minPassIntervalMs: reader.integer('minPassIntervalMs', 0, 60_000, DEFAULTS.minPassIntervalMs),
     retryMinMs: reader.integer('retryMinMs', 1, 60_000, DEFAULTS.retryMinMs),
     retryMaxMs: reader.integer('retryMaxMs', 1, 3_600_000, DEFAULTS.retryMaxMs),
@@ -280,6 +282,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     shutdownTimeoutSeconds: reader.integer('shutdownTimeoutSeconds', 1, 600, DEFAULTS.shutdownTimeoutSeconds),
     warnings,
   };
+  // Beside the state: the host and the agent's container both see it, and each agent has its own.
+  config.statusSocket = reader.optional('statusSocket', socketPath) ?? join(config.stateDir, DEFAULTS.statusSocketName);
   if (config.retryMaxMs < config.retryMinMs) problems.push(`${label('retryMaxMs')}: ${config.retryMaxMs} is less than ${label('retryMinMs')} ${config.retryMinMs}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -27,7 +27,9 @@ test('minimal run configuration gets the documented defaults', () => {
     podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], cniInterface: null,
     listen: [{ kind: 'tcp', host: '0.0.0.0', port: 8080 }], logLevel: 'info', kubeconfig: null,
     minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, filterBackend: 'auto',
-    resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', warnings: [],
+    resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', statusSocket: '/var/lib/seaway/seaway.sock',
+    minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000, execTimeoutSeconds: 30, netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
+    warnings: [],
   });
 });
 
@@ -36,8 +38,18 @@ test('every setting is read from its flag, in both --flag value and --flag=value
     'run', '--cluster-id=west', '--namespace', 'mc', '--node-name=n.example', '--pod-cidrs', '10.1.0.0/16, 10.2.0.0/16',
     '--service-cidrs=10.3.0.0/16', '--cni-interface', 'vxlan.calico', '--listen', '127.0.0.1:9090,[::1]:0,unix:/run/seaway.sock',
     '--log-level', 'debug', '--kubeconfig', '/etc/kube.conf', '--min-prefix-length', '12', '--max-subnets-per-endpoint', '10',
-    '--filter-backend', 'nftables', '--resync-seconds', '60', '--cni-wait-log-seconds=5',
+    '--filter-backend', 'nftables', '--resync-seconds', '60', '--cni-wait-log-seconds=5', '--state-dir', '/srv/seaway',
+    '--status-socket=/run/s.sock', '--min-pass-interval-ms', '0', '--retry-min-ms', '5', '--retry-max-ms=50',
+    '--exec-timeout-seconds', '2', '--netlink-timeout-seconds', '3', '--shutdown-timeout-seconds', '4',
   ]);
+  assert.equal(config.stateDir, '/srv/seaway');
+  assert.equal(config.statusSocket, '/run/s.sock');
+  assert.equal(config.minPassIntervalMs, 0);
+  assert.equal(config.retryMinMs, 5);
+  assert.equal(config.retryMaxMs, 50);
+  assert.equal(config.execTimeoutSeconds, 2);
+  assert.equal(config.netlinkTimeoutSeconds, 3);
+  assert.equal(config.shutdownTimeoutSeconds, 4);
   assert.equal(config.clusterId, 'west');
   assert.equal(config.namespace, 'mc');
   assert.equal(config.nodeName, 'n.example');
@@ -54,6 +66,19 @@ test('every setting is read from its flag, in both --flag value and --flag=value
   assert.equal(config.filterBackend, 'nftables');
   assert.equal(config.resyncSeconds, 60);
   assert.equal(config.cniWaitLogSeconds, 5);
+});
+
+test('retry bounds out of order, and a status socket path too long for a unix socket, are refused naming the setting', () => {
+  const error = problemsOf(['run', ...MINIMAL.slice(1), '--retry-min-ms', '500', '--retry-max-ms', '100', '--status-socket', `/${'x'.repeat(120)}`]).join('\n');
+  assert.match(error, /--retry-max-ms \(env SEAWAY_RETRY_MAX_MS\): 100 is less than --retry-min-ms/);
+  assert.match(error, /--status-socket \(env SEAWAY_STATUS_SOCKET\): .*longer than 107 bytes/);
+});
+
+test('status finds the agent by --status-socket, else by the state directory; --json only goes with status', () => {
+  assert.deepEqual(parseConfig(['status'], {}), { command: 'status', statusSocket: '/var/lib/seaway/seaway.sock', json: false });
+  assert.deepEqual(parseConfig(['status', '--json', '--state-dir', '/srv/s'], {}), { command: 'status', statusSocket: '/srv/s/seaway.sock', json: true });
+  assert.deepEqual(parseConfig(['status'], { SEAWAY_STATUS_SOCKET: '/run/x.sock' }), { command: 'status', statusSocket: '/run/x.sock', json: false });
+  assert.match(problemsOf(['run', ...MINIMAL.slice(1), '--json']).join('\n'), /--json is only for "seaway status"/);
 });
 
 test('Submariner variable names are accepted', () => {
