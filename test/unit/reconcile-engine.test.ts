@@ -63,7 +63,8 @@ test('slow objects (a tunnel negotiating) never hold up fast ones, are not start
       reasons.push([...r]);
       await reconcileComponent(table, tunnels.component, ['east', 'west']);
       await reconcileComponent(table, routes.component, ['10.2.0.0/16', '10.3.0.0/16']);
-      return {};
+      const retryAt = table.nextRetryAt();
+      return retryAt === undefined ? {} : { retryAt };
     },
   });
   loopRef = loop;
