@@ -14,7 +14,6 @@ const RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_NOWHERE = 255;
 export const RT_TABLE_MAIN = 254;
 /** The header's table byte for tables above 255 (the real id goes in RTA_TABLE / FRA_TABLE). */
 export const RT_TABLE_COMPAT = 252;
-const RTNH_F_ONLINK = 4;
 const RTMSG_LEN = 12;
 
 /** An IPv4 route as seaway writes it. */
@@ -29,16 +28,13 @@ export interface RouteSpec {
   src?: string;
   protocol: number;
   metric?: number;
-  /** Accept a gateway not on a connected network of oif. */
-  onlink?: boolean;
 }
 
 /** An IPv4 route as the kernel reports it. */
-export interface ObservedRoute extends Omit<RouteSpec, 'onlink'> {
+export interface ObservedRoute extends RouteSpec {
   scope: number;
   /** RTN_* (1 unicast, 2 local, 3 broadcast, ...). */
   type: number;
-  onlink: boolean;
 }
 
 export type RouteWrite = 'create' | 'replace' | 'delete';
@@ -68,7 +64,6 @@ export function encodeRouteRequest(write: RouteWrite, route: RouteSpec): Netlink
   }
   header[6] = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   header[7] = RTN_UNICAST;
-  if (route.onlink) header.writeUInt32LE(RTNH_F_ONLINK, 8);
   const count = 2 + Number(hasMetric) + Number(Boolean(route.gateway)) + Number(route.oif !== undefined) + Number(Boolean(route.src));
   const body = new AttributeWriter(header, 8 * count).u32(RTA_TABLE, route.table).ipv4(RTA_DST, address);
   if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
@@ -96,7 +91,6 @@ export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
     protocol: payload[5]!,
     scope: payload[6]!,
     type: payload[7]!,
-    onlink: (payload.readUInt32LE(8) & RTNH_F_ONLINK) !== 0,
   };
   if (gateway) route.gateway = bufferToIpv4(gateway);
   if (oif) route.oif = oif.readUInt32LE(0);

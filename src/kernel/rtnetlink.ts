@@ -35,25 +35,12 @@ export type WriteResult =
 
 export interface Rtnetlink {
   listLinks(): Promise<ObservedLink[]>;
-  linkByName(name: string): Promise<ObservedLink | undefined>;
   listAddresses(ifindex?: number): Promise<ObservedAddress[]>;
   listRoutes(filter?: RouteFilter): Promise<ObservedRoute[]>;
   listRules(): Promise<ObservedRule[]>;
   listFdb(ifindex: number): Promise<ObservedFdbEntry[]>;
   /** Pipelines all writes and reports each one's outcome in order; never rejects for a refused write. */
   apply(writes: readonly KernelWrite[]): Promise<WriteResult[]>;
-  /** Single writes: resolve on success, reject with a NetlinkError on refusal. */
-  createVxlan(spec: VxlanSpec): Promise<void>;
-  setMtu(index: number, mtu: number): Promise<void>;
-  setUp(index: number, up: boolean): Promise<void>;
-  deleteLink(index: number): Promise<void>;
-  addAddress(ifindex: number, cidr: string): Promise<void>;
-  deleteAddress(ifindex: number, cidr: string): Promise<void>;
-  writeRoute(write: RouteWrite, route: RouteSpec): Promise<void>;
-  addRule(rule: RuleSpec): Promise<void>;
-  deleteRule(rule: RuleSpec): Promise<void>;
-  appendFdb(entry: FdbSpec): Promise<void>;
-  deleteFdb(entry: FdbSpec): Promise<void>;
   close(): void;
 }
 
@@ -119,16 +106,8 @@ export function openRtnetlink(): Rtnetlink {
     return results as WriteResult[];
   }
 
-  async function applyOne(write: KernelWrite): Promise<void> {
-    const [result] = await apply([write]);
-    if (result && !result.ok) throw result.error;
-  }
-
-  const listLinks = async () => decodeAll(await connection.dump(RTM_GETLINK, encodeLinkDump()), decodeLink);
-
   return {
-    listLinks,
-    linkByName: async (name) => (await listLinks()).find((link) => link.name === name),
+    listLinks: async () => decodeAll(await connection.dump(RTM_GETLINK, encodeLinkDump()), decodeLink),
     listAddresses: async (ifindex) => decodeAll(await connection.dump(RTM_GETADDR, encodeAddressDump()), decodeAddress)
       .filter((a) => ifindex === undefined || a.ifindex === ifindex),
     listRoutes: async (filter = {}) => decodeAll(await connection.dump(RTM_GETROUTE, encodeRouteDump()), (payload) => decodeRouteMatching(payload, filter)),
@@ -136,17 +115,6 @@ export function openRtnetlink(): Rtnetlink {
     listFdb: async (ifindex) => decodeAll(await connection.dump(RTM_GETNEIGH, encodeFdbDump()), decodeFdbEntry)
       .filter((e) => e.ifindex === ifindex),
     apply,
-    createVxlan: (vxlan) => applyOne({ kind: 'link', write: 'create-vxlan', vxlan }),
-    setMtu: (index, mtu) => applyOne({ kind: 'link', write: 'set-mtu', index, mtu }),
-    setUp: (index, up) => applyOne({ kind: 'link', write: 'set-up', index, up }),
-    deleteLink: (index) => applyOne({ kind: 'link', write: 'delete', index }),
-    addAddress: (ifindex, cidr) => applyOne({ kind: 'address', write: 'create', ifindex, cidr }),
-    deleteAddress: (ifindex, cidr) => applyOne({ kind: 'address', write: 'delete', ifindex, cidr }),
-    writeRoute: (write, route) => applyOne({ kind: 'route', write, route }),
-    addRule: (rule) => applyOne({ kind: 'rule', write: 'create', rule }),
-    deleteRule: (rule) => applyOne({ kind: 'rule', write: 'delete', rule }),
-    appendFdb: (entry) => applyOne({ kind: 'fdb', write: 'append', entry }),
-    deleteFdb: (entry) => applyOne({ kind: 'fdb', write: 'delete', entry }),
     close: () => connection.close(),
   };
 }

@@ -13,11 +13,6 @@ export interface NodeFacts {
   cniInterface: { name: string; address: string } | null;
   /** Networks of the node's own interfaces ("192.168.1.5/24" is fine: host bits are ignored). */
   networks: readonly string[];
-  /**
-   * Where remote traffic leaves the gateway. Defaults to the underlay device with no next hop, as
-   * Submariner's IPsec cable does; a next hop is needed when the route itself must deliver the packet.
-   */
-  cable?: { device: string; gateway?: string };
 }
 
 /** The iptables flavour a host's rules live in: xtables (iptables-legacy) or nf_tables (iptables-nft). */

@@ -39,10 +39,6 @@ export interface Snapshot {
   readonly nodes: readonly NodeObject[];
 }
 
-export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
-  endpoints: Object.freeze([]), clusters: Object.freeze([]), nodes: Object.freeze([]),
-});
-
 /** Freezes the snapshot and its object lists (not the specs, which the informer owns) so no consumer can edit it. */
 export function freezeSnapshot(snapshot: Snapshot): Snapshot {
   return Object.freeze({

@@ -123,12 +123,11 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
   let fdb: DesiredFdbEntry[] = [];
   if (isGateway) {
     rules = [{ priority: OWNERSHIP.hostNetworkRulePriority, table: OWNERSHIP.hostNetworkTable }];
-    const cable = self.cable ?? { device: self.underlayDevice };
+    // Out of the underlay device with no next hop, as Submariner's IPsec cable routes them.
     routes = cni === null ? [] : remoteSubnets.map(({ text }) => ({
       table: OWNERSHIP.hostNetworkTable,
       dst: text,
-      ...(cable.gateway === undefined ? {} : { gateway: cable.gateway }),
-      dev: cable.device,
+      dev: self.underlayDevice,
       src: cni.address,
     }));
     fdb = fdbEntries(snapshot, config.nodeName, nodeIp, notes);

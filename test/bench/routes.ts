@@ -121,7 +121,7 @@ async function inside(mode: string): Promise<void> {
   const rtnl = openRtnetlink();
   try {
     if (mode === 'rtnl') {
-      const oif = (await rtnl.linkByName('vx-submariner'))!.index;
+      const oif = (await rtnl.listLinks()).find((link) => link.name === 'vx-submariner')!.index;
       const writes: KernelWrite[] = [];
       for (let i = 0; i < clusters; i++) {
         for (let j = 0; j < subnetsPerCluster; j++) writes.push({ kind: 'route', write: 'create', route: { table: 100, dst: subnet(i, j), gateway: GATEWAY_VTEP, oif, protocol: 147 } });

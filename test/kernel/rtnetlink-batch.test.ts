@@ -4,6 +4,7 @@ import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink, NetlinkError, type KernelWrite } from '../../src/kernel/rtnetlink.ts';
+import { linkNamed } from '../helpers/rtnetlink.ts';
 
 await runInsideNetns(import.meta.url, 'dbatch');
 requireTools('ip');
@@ -13,7 +14,7 @@ after(() => rtnl.close());
 await run('ip', ['link', 'add', 'b0', 'type', 'veth', 'peer', 'name', 'b1']);
 await run('ip', ['link', 'set', 'b0', 'up']);
 await run('ip', ['addr', 'add', '192.168.60.1/24', 'dev', 'b0']);
-const b0 = (await rtnl.linkByName('b0'))!;
+const b0 = (await linkNamed(rtnl, 'b0'))!;
 
 const dstOf = (i: number) => `10.${100 + Math.floor(i / 256)}.${i % 256}.0/24`;
 const countTable100 = async () => (await run('ip', ['-o', 'route', 'show', 'table', '100'])).stdout.split('\n').filter(Boolean).length;

@@ -5,6 +5,7 @@ import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
 import { interfaceEventSource, subscribeRtnetlinkEvents, type RtnetlinkEvent } from '../../src/kernel/rtnetlink-events.ts';
+import { applyOne, linkNamed } from '../helpers/rtnetlink.ts';
 
 await runInsideNetns(import.meta.url, 'devents');
 requireTools('ip');
@@ -45,7 +46,7 @@ test('link new and del events carry the name and index', async () => {
   try {
     await run('ip', ['link', 'add', 'ev0', 'type', 'veth', 'peer', 'name', 'ev1']);
     const created = await rec.waitFor((e) => e.type === 'link' && e.op === 'new' && e.name === 'ev0', 'link new ev0');
-    const index = (await rtnl.linkByName('ev0'))!.index;
+    const index = (await linkNamed(rtnl, 'ev0'))!.index;
     assert.equal(created.type === 'link' && created.index, index);
     await run('ip', ['link', 'del', 'ev0']);
     await rec.waitFor((e) => e.type === 'link' && e.op === 'del' && e.name === 'ev0' && e.index === index, 'link del ev0');
@@ -59,7 +60,7 @@ test('address new and del events carry the ifindex, address and prefix length', 
   const rec = recorder(['address']);
   await run('ip', ['link', 'add', 'ad0', 'type', 'veth', 'peer', 'name', 'ad1']);
   try {
-    const index = (await rtnl.linkByName('ad0'))!.index;
+    const index = (await linkNamed(rtnl, 'ad0'))!.index;
     await run('ip', ['addr', 'add', '10.77.1.1/24', 'dev', 'ad0']);
     await rec.waitFor((e) => e.type === 'address' && e.op === 'new' && e.index === index && e.address === '10.77.1.1' && e.prefixLength === 24, 'address new');
     await run('ip', ['addr', 'del', '10.77.1.1/24', 'dev', 'ad0']);
@@ -75,14 +76,14 @@ test('a route deleted by ip route del arrives as a route del event with table, p
   await run('ip', ['link', 'set', 'rt0', 'up']);
   const rec = recorder(['route', 'rule']);
   try {
-    const index = (await rtnl.linkByName('rt0'))!.index;
-    await rtnl.writeRoute('create', { table: 100, dst: '10.88.0.0/16', oif: index, protocol: 147 });
+    const index = (await linkNamed(rtnl, 'rt0'))!.index;
+    await applyOne(rtnl, { kind: 'route', write: 'create', route: { table: 100, dst: '10.88.0.0/16', oif: index, protocol: 147 } });
     await rec.waitFor((e) => e.type === 'route' && e.op === 'new' && e.dst === '10.88.0.0/16', 'route new');
     await run('ip', ['route', 'del', '10.88.0.0/16', 'table', '100']);
     const deleted = await rec.waitFor((e) => e.type === 'route' && e.op === 'del' && e.dst === '10.88.0.0/16', 'route del');
     assert.deepEqual(deleted, { type: 'route', op: 'del', table: 100, protocol: 147, dst: '10.88.0.0/16', oif: index });
 
-    await rtnl.addRule({ priority: 100, table: 100, protocol: 147 });
+    await applyOne(rtnl, { kind: 'rule', write: 'create', rule: { priority: 100, table: 100, protocol: 147 } });
     await run('ip', ['rule', 'del', 'priority', '100']);
     await rec.waitFor((e) => e.type === 'rule' && e.op === 'del' && e.priority === 100 && e.table === 100 && e.protocol === 147, 'rule del');
   } finally {
@@ -117,8 +118,8 @@ test('fdb events report entries appended on a VXLAN device', async () => {
   await run('ip', ['link', 'add', 'vxe', 'type', 'vxlan', 'id', '5', 'dstport', '4800', 'dev', 'fv0']);
   const rec = recorder(['neighbour']);
   try {
-    const index = (await rtnl.linkByName('vxe'))!.index;
-    await rtnl.appendFdb({ ifindex: index, mac: '00:00:00:00:00:00', dst: '192.168.9.9' });
+    const index = (await linkNamed(rtnl, 'vxe'))!.index;
+    await applyOne(rtnl, { kind: 'fdb', write: 'append', entry: { ifindex: index, mac: '00:00:00:00:00:00', dst: '192.168.9.9' } });
     await rec.waitFor((e) => e.type === 'fdb' && e.op === 'new' && e.ifindex === index && e.dst === '192.168.9.9', 'fdb new');
   } finally {
     rec.close();

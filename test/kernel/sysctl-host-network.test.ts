@@ -7,6 +7,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
 import { procSysctls, sysctlPath } from '../../src/kernel/sysctl.ts';
 import { defaultRouteFacts, localIpv4Networks } from '../../src/kernel/host-network.ts';
+import { linkNamed } from '../helpers/rtnetlink.ts';
 
 await runInsideNetns(import.meta.url, 'dsys');
 requireTools('ip');
@@ -51,7 +52,7 @@ test('default route facts name the interface, its MTU and the node IP; local net
     await run('ip', ['addr', 'add', '192.168.33.2/24', 'dev', 'eth1']);
     await run('ip', ['route', 'add', 'default', 'via', '172.18.0.1', 'dev', 'eth0', 'metric', '50']);
     await run('ip', ['route', 'add', 'default', 'via', '192.168.33.1', 'dev', 'eth1', 'metric', '100']);
-    assert.deepEqual(await defaultRouteFacts(rtnl), { interfaceName: 'eth0', ifindex: (await rtnl.linkByName('eth0'))!.index, mtu: 1400, nodeIp: '172.18.0.7', gateway: '172.18.0.1' });
+    assert.deepEqual(await defaultRouteFacts(rtnl), { interfaceName: 'eth0', ifindex: (await linkNamed(rtnl, 'eth0'))!.index, mtu: 1400, nodeIp: '172.18.0.7', gateway: '172.18.0.1' });
 
     await run('ip', ['route', 'change', 'default', 'via', '172.18.0.1', 'dev', 'eth0', 'metric', '50', 'src', '10.10.0.5']);
     assert.equal((await defaultRouteFacts(rtnl))?.nodeIp, '10.10.0.5', 'the preferred source wins');

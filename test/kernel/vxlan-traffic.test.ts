@@ -5,6 +5,7 @@ import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
+import { applyOne, linkNamed } from '../helpers/rtnetlink.ts';
 
 const self = await runInsideNetns(import.meta.url, 'dvx');
 requireTools('ip', 'ping');
@@ -30,11 +31,11 @@ test('a VXLAN made through rtnetlink carries packets to a peer namespace (gatewa
   await inPeer(['addr', 'add', '240.168.80.2/8', 'dev', 'vx-submariner']);
   await inPeer(['link', 'set', 'vx-submariner', 'up']);
 
-  const va = (await rtnl.linkByName('va'))!;
-  await rtnl.createVxlan({ name: 'vx-submariner', vni: 100, port: 4800, local: '192.168.80.1', underlayIndex: va.index, mtu: 1450 });
-  const vx = (await rtnl.linkByName('vx-submariner'))!;
-  await rtnl.addAddress(vx.index, '240.168.80.1/8');
-  await rtnl.appendFdb({ ifindex: vx.index, mac: '00:00:00:00:00:00', dst: '192.168.80.2' });
+  const va = (await linkNamed(rtnl, 'va'))!;
+  await applyOne(rtnl, { kind: 'link', write: 'create-vxlan', vxlan: { name: 'vx-submariner', vni: 100, port: 4800, local: '192.168.80.1', underlayIndex: va.index, mtu: 1450 } });
+  const vx = (await linkNamed(rtnl, 'vx-submariner'))!;
+  await applyOne(rtnl, { kind: 'address', write: 'create', ifindex: vx.index, cidr: '240.168.80.1/8' });
+  await applyOne(rtnl, { kind: 'fdb', write: 'append', entry: { ifindex: vx.index, mac: '00:00:00:00:00:00', dst: '192.168.80.2' } });
 
   const ping = await run('ip', ['netns', 'exec', self, 'ping', '-c', '3', '-i', '0.2', '-W', '2', '240.168.80.2'], { allowFailure: true });
   assert.equal(ping.code, 0, ping.stdout + ping.stderr);
@@ -43,7 +44,7 @@ test('a VXLAN made through rtnetlink carries packets to a peer namespace (gatewa
   assert.ok(stats.stats64.rx.packets >= 3, JSON.stringify(stats.stats64.rx));
 
   // Without the FDB entry the gateway form has nowhere to send: traffic stops.
-  await rtnl.deleteFdb({ ifindex: vx.index, mac: '00:00:00:00:00:00', dst: '192.168.80.2' });
+  await applyOne(rtnl, { kind: 'fdb', write: 'delete', entry: { ifindex: vx.index, mac: '00:00:00:00:00:00', dst: '192.168.80.2' } });
   await run('ip', ['neigh', 'flush', 'dev', 'vx-submariner']);
   const silent = await run('ip', ['netns', 'exec', self, 'ping', '-c', '1', '-W', '1', '240.168.80.2'], { allowFailure: true });
   assert.notEqual(silent.code, 0);

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { endpointValidationContext, validateEndpoint, type EndpointValidation } from '../../src/model/endpoint.ts';
-import { validateCluster } from '../../src/model/cluster.ts';
 import { spec } from './model-fixtures.ts';
 
 const ctx = endpointValidationContext({
@@ -139,21 +138,4 @@ test('the local Endpoint is not checked against local CIDRs but must name its ga
   assert.equal(rejection(validateEndpoint(spec({ cluster_id: 'east', hostname: '' }), ctx)).reason, 'malformed');
   assert.equal(rejection(validateEndpoint(spec({ cluster_id: 'east', private_ip: 'nope' }), ctx)).reason, 'invalid-ip');
   assert.ok(validateEndpoint(spec({ cluster_id: 'east', subnets: Array.from({ length: 100 }, () => '10.244.0.0/16') }), ctx).ok);
-});
-
-test('validateCluster accepts Submariner Cluster specs and rejects wrong types', () => {
-  const ok = validateCluster({ cluster_id: 'east', color_codes: ['blue'], service_cidr: ['10.96.0.0/12'], cluster_cidr: ['10.244.0.0/16'], global_cidr: null });
-  assert.deepEqual(ok, { ok: true, cluster: { clusterId: 'east', colorCodes: ['blue'], serviceCidr: ['10.96.0.0/12'], clusterCidr: ['10.244.0.0/16'], globalCidr: [] } });
-  const bad: Array<[unknown, RegExp]> = [
-    [null, /spec: expected an object/],
-    [{}, /spec.cluster_id: missing/],
-    [{ cluster_id: 3 }, /expected a non-empty string/],
-    [{ cluster_id: 'e', service_cidr: '10.96.0.0/12' }, /spec.service_cidr: expected an array/],
-    [{ cluster_id: 'e', cluster_cidr: ['10.0.0.0/8', 5] }, /spec.cluster_cidr\[1\]: expected a string/],
-  ];
-  for (const [input, message] of bad) {
-    const result = validateCluster(input);
-    assert.equal(result.ok, false);
-    if (!result.ok) assert.match(result.message, message);
-  }
 });

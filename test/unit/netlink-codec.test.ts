@@ -47,7 +47,6 @@ function referenceBody(write: RouteWrite, route: RouteSpec): Buffer {
   if (route.metric !== undefined) attrs.push(attr(6, u32(route.metric)));
   if (write === 'delete') { header[6] = 255; return Buffer.concat([header, ...attrs]); }
   header[6] = route.gateway ? 0 : 253; header[7] = 1;
-  if (route.onlink) header.writeUInt32LE(4, 8);
   if (route.gateway) attrs.push(attr(5, ipv4ToBuffer(route.gateway)));
   if (route.oif !== undefined) attrs.push(attr(4, u32(route.oif)));
   if (route.src) attrs.push(attr(7, ipv4ToBuffer(route.src)));
@@ -58,7 +57,7 @@ test('route requests encode byte for byte like the attribute-by-attribute refere
   const routes: RouteSpec[] = [
     { table: 100, dst: '10.2.0.0/16', gateway: '240.168.1.11', oif: 7, protocol: 147 },
     { table: 150, dst: '10.102.0.0/16', oif: 2, src: '10.1.1.1', protocol: 147 },
-    { table: 1000, dst: '10.3.0.0/24', oif: 3, protocol: 147, metric: 20, onlink: true, gateway: '192.168.1.1' },
+    { table: 1000, dst: '10.3.0.0/24', oif: 3, protocol: 147, metric: 20, gateway: '192.168.1.1' },
   ];
   for (const route of routes) {
     for (const write of ['create', 'replace', 'delete'] as const) {

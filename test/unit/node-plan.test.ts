@@ -97,12 +97,6 @@ test('gateway node: no remote, FDB per other node, table 150 via the cable inter
   assert.deepEqual(plan.notes, []);
 });
 
-test('gateway with a cable next hop puts it on the table 150 routes', () => {
-  const plan = planNode(snapshot({ endpoints: [localEndpoint(), endpoint('north-ep', spec({ cluster_id: 'north', subnets: ['10.3.0.0/16'] }))] }),
-    { ...gatewayFacts, cable: { device: 'wan0', gateway: '198.51.100.1' } }, gatewayConfig);
-  assert.deepEqual(plan.desired.routes, [{ table: 150, dst: '10.3.0.0/16', gateway: '198.51.100.1', dev: 'wan0', src: '10.244.0.1' }]);
-});
-
 test('gateway FDB skips nodes without a usable InternalIP and says so', () => {
   const plan = planNode(snapshot({ nodes: [node('east-gw', '192.168.1.10'), node('a', null), node('b', 'fd00::2'), node('c', '192.168.1.30'), node('d', '192.168.1.30')] }), gatewayFacts, gatewayConfig);
   assert.deepEqual(plan.desired.fdb.map((f) => f.dst), ['192.168.1.30']);

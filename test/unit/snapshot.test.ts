@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EMPTY_SNAPSHOT, freezeSnapshot, type Snapshot } from '../../src/model/snapshot.ts';
+import { freezeSnapshot, type Snapshot } from '../../src/model/snapshot.ts';
 import { endpoint, node, spec } from './model-fixtures.ts';
 
 test('freezeSnapshot makes lists, objects, labels and annotations immutable without copying specs', () => {
@@ -22,9 +22,4 @@ test('freezing does not freeze the informer-owned source', () => {
   freezeSnapshot(source);
   assert.ok(!Object.isFrozen(source.nodes));
   assert.ok(!Object.isFrozen(source.nodes[0]));
-});
-
-test('EMPTY_SNAPSHOT is empty and frozen', () => {
-  assert.deepEqual(EMPTY_SNAPSHOT, { endpoints: [], clusters: [], nodes: [] });
-  assert.ok(Object.isFrozen(EMPTY_SNAPSHOT) && Object.isFrozen(EMPTY_SNAPSHOT.endpoints));
 });
