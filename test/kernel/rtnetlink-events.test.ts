@@ -6,6 +6,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
 import { interfaceEventSource, subscribeRtnetlinkEvents, type RtnetlinkEvent } from '../../src/kernel/rtnetlink-events.ts';
 import { applyOne, linkNamed } from '../helpers/rtnetlink.ts';
+import { within } from '../helpers/wait.ts';
 
 await runInsideNetns(import.meta.url, 'devents');
 requireTools('ip');
@@ -97,15 +98,20 @@ test('subscribe first, dump after: an interface that appears at any moment is se
   // be found through one or the other (and usually both), never missed.
   const source = interfaceEventSource(rtnl);
   const seen: string[] = [];
+  let found!: () => void;
+  const sawAddress = new Promise<void>((resolve) => { found = resolve; });
+  const note = (entry: string) => {
+    seen.push(entry);
+    if (entry.endsWith(' 10.244.1.1/24')) found();
+  };
   const creating = run('ip', ['link', 'add', 'cni0', 'type', 'veth', 'peer', 'name', 'cni1']).then(() => run('ip', ['addr', 'add', '10.244.1.1/24', 'dev', 'cni0']));
-  const unsubscribe = await source.subscribe((e) => { if (e.type === 'address') seen.push(`event ${e.address}/${e.prefixLength}`); });
+  const unsubscribe = await source.subscribe((e) => { if (e.type === 'address') note(`event ${e.address}/${e.prefixLength}`); });
   try {
     const dumped = await source.dump();
-    for (const e of dumped) if (e.type === 'address') seen.push(`dump ${e.address}/${e.prefixLength}`);
+    for (const e of dumped) if (e.type === 'address') note(`dump ${e.address}/${e.prefixLength}`);
     await creating;
-    const deadline = Date.now() + 3000;
-    while (!seen.some((s) => s.endsWith('10.244.1.1/24')) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    assert.ok(seen.some((s) => s.endsWith('10.244.1.1/24')), `seen: ${seen.join(', ')}`);
+    // Through the dump or an event, which can still be on its way once the address exists.
+    await within(sawAddress, 3000, () => `10.244.1.1/24 through the dump or an event; seen: ${seen.join(', ')}`);
     assert.ok(dumped.some((e) => e.type === 'link' && e.name === 'lo'), 'the dump includes the existing links');
   } finally {
     unsubscribe();
