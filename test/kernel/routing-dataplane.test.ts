@@ -116,11 +116,24 @@ test('one bad object is reported and the others are still programmed', async () 
   next.routes.push({ table: 100, dst: '10.6.0.0/16', gateway: '172.16.0.1', dev: 'vx-submariner' });
   next.routes.push({ table: 100, dst: '10.7.0.0/16', gateway: '240.168.70.2', dev: 'vx-submariner' });
   const report = await dataplane.apply(next);
-  assert.deepEqual(report.failures.map((f) => [f.object, f.code ?? f.reason]), [
-    ['route 10.5.0.0/16 dev missing0 table 100', 'device missing0 not found'],
-    ['route 10.6.0.0/16 via 172.16.0.1 dev vx-submariner table 100', 'ENETUNREACH'],
+  assert.deepEqual(report.failures.map((f) => [f.object, f.code ?? f.reason, f.blocked ?? false]), [
+    // A missing device is something to wait for (pending), not a failure with a backoff of its own.
+    ['route 10.5.0.0/16 dev missing0 table 100', 'waiting for device missing0', true],
+    ['route 10.6.0.0/16 via 172.16.0.1 dev vx-submariner table 100', 'ENETUNREACH', false],
   ]);
   assert.ok((await table(100)).some((r) => r.dst === '10.7.0.0/16'));
+  await dataplane.apply(desired());
+});
+
+test('objects the gate holds back are not written and are reported deferred; the others are programmed', async () => {
+  const next = desired();
+  next.routes.push({ table: 100, dst: '10.8.0.0/16', gateway: '240.168.70.2', dev: 'vx-submariner' });
+  next.routes.push({ table: 100, dst: '10.9.0.0/16', gateway: '240.168.70.2', dev: 'vx-submariner' });
+  const report = await dataplane.apply(next, (kind, key) => !(kind === 'route' && key === '100 10.8.0.0/16'));
+  assert.deepEqual(report.deferred, [{ kind: 'route', key: '100 10.8.0.0/16' }]);
+  assert.deepEqual(report.failures, []);
+  const dsts = (await table(100)).map((r) => r.dst);
+  assert.ok(!dsts.includes('10.8.0.0/16') && dsts.includes('10.9.0.0/16'), `table 100: ${dsts.join(', ')}`);
   await dataplane.apply(desired());
 });
 
@@ -174,5 +187,5 @@ test('cleanup, also by a fresh instance after a restart, leaves the namespace as
   assert.deepEqual(await snapshot(), before);
   await assert.rejects(readFile(sysctlStatePath), { code: 'ENOENT' });
   const again = await afterRestart.cleanup();
-  assert.deepEqual(again, { writes: 0, writesByKind: {}, failures: [] });
+  assert.deepEqual(again, { writes: 0, writesByKind: {}, failures: [], deferred: [] });
 });
