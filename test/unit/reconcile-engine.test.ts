@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { startReconcileLoop } from '../../src/reconcile/loop.ts';
 import { ObjectTable, type ComponentReport } from '../../src/reconcile/object-table.ts';
 import { reconcileComponent, type Component } from '../../src/reconcile/component.ts';
-import type { DesiredObject } from '../../src/plan/desired-objects.ts';
+import type { DesiredObject, ObjectRef } from '../../src/plan/desired-objects.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const logger = pino({ level: 'silent' });
@@ -23,14 +23,16 @@ function slowTunnels() {
     name: 'tunnels',
     objects: (peers) => peers.map((peer): DesiredObject => ({ kind: 'filter', key: `tunnel ${peer}`, object: `tunnel to ${peer}` })),
     async apply(peers, gate) {
-      const report: ComponentReport & { started: Array<{ kind: 'filter'; key: string; completion: Promise<void> }> } = { failures: [], deferred: [], started: [] };
+      const deferred: ObjectRef[] = [];
+      const negotiating: Array<{ kind: 'filter'; key: string; completion: Promise<void> }> = [];
+      const report: ComponentReport = { failures: [], deferred, started: negotiating };
       for (const peer of peers) {
         const key = `tunnel ${peer}`;
         if (up.has(peer)) continue;
-        if (!gate('filter', key)) { report.deferred.push({ kind: 'filter', key }); continue; }
+        if (!gate('filter', key)) { deferred.push({ kind: 'filter', key }); continue; }
         started++;
         const completion = new Promise<void>((resolve, reject) => negotiations.set(peer, { succeed: () => { up.add(peer); resolve(); }, fail: reject }));
-        report.started.push({ kind: 'filter', key, completion });
+        negotiating.push({ kind: 'filter', key, completion });
       }
       return report;
     },
