@@ -16,6 +16,9 @@ import { waitFor } from '../helpers/wait.ts';
 import { labDown, labUp } from '../lab/lab.ts';
 import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
+import { join } from 'node:path';
+import { labPaths } from '../lab/paths.ts';
+import type { StatusDocument } from '../../src/server/status.ts';
 import { agentLog, agentMetrics, metricValue, nodeRouting, readyAgents, remoteSpec, submarinerApi } from './routing-support.ts';
 
 const PREFIX = `swf${randomBytes(2).toString('hex')}`;
@@ -58,6 +61,16 @@ function monitorRoutes(namespace: string): { lines: () => string[]; stop: () => 
     async stop() { child.kill('SIGTERM'); await exited; },
   };
 }
+
+/** `seaway status` on a lab node, as an operator runs it: the CLI reading the agent's local socket. */
+async function seawayStatus(node: NodeStatus, json: boolean): Promise<{ code: number; stdout: string }> {
+  const socket = join(labPaths(PREFIX).node(node.name).dir, 'state', 'seaway.sock');
+  const args = ['src/main.ts', 'status', '--status-socket', socket, ...(json ? ['--json'] : [])];
+  const { code, stdout, stderr } = await run(process.execPath, args, { allowFailure: true, timeoutMs: 20_000 });
+  assert.ok(code === 0 || code === 1, `seaway status exited ${code}: ${stderr}`);
+  return { code, stdout };
+}
+const statusDoc = async (node: NodeStatus) => JSON.parse((await seawayStatus(node, true)).stdout) as StatusDocument;
 
 describe('bad Endpoints in the lab (issue 4)', () => {
   let lab: LabStatus;
@@ -174,12 +187,28 @@ describe('bad Endpoints in the lab (issue 4)', () => {
       }, { timeoutMs: 10_000 });
       const readyz = await waitFor('the worker not ready, naming the failed object', async () => {
         const response = await httpGetUnix(worker.agent!.socket, '/readyz');
-        return response.status === 503 && /could not be programmed/.test(response.body) ? response.body : undefined;
+        return response.status === 503 && /not programmed/.test(response.body) ? response.body : undefined;
       }, { timeoutMs: 10_000 });
-      assert.match(readyz, /1 kernel object/);
-      const failedAt = (await agentLog(worker)).length;
-      await waitFor('three retries of the failing pass', async () =>
-        (await agentLog(worker)).slice(failedAt).filter((l) => l.msg === 'reconcile pass will be retried').length >= 3, { timeoutMs: 15_000 });
+      assert.match(readyz, new RegExp(`1 object\\(s\\) not programmed: route ${LEFTOVER.replace(/[./]/g, '\\$&')} via \\S+ dev vx-submariner table 100 failed: .*EEXIST`));
+      // Retried on its own backoff (the lab's agents: 200 ms doubling to 30 s), seen in its status.
+      const retried = await waitFor('three attempts at the failing route', async () => {
+        const doc = await statusDoc(worker);
+        const failing = doc.objects.filter((o) => o.state !== 'programmed');
+        return failing.length === 1 && failing[0]!.attempts >= 3 ? doc : undefined;
+      }, { timeoutMs: 15_000 });
+      // `seaway status`: exactly that object failed, with the kernel's reason; everything else programmed.
+      const [failing] = retried.objects.filter((o) => o.state !== 'programmed');
+      assert.deepEqual({ kind: failing!.kind, key: failing!.key, state: failing!.state, code: failing!.code },
+        { kind: 'route', key: `100 ${LEFTOVER}`, state: 'failed', code: 'EEXIST' });
+      assert.match(failing!.reason!, /EEXIST/);
+      assert.ok(retried.objects.filter((o) => o.kind === 'route').length >= 2, 'the other routes are listed as programmed');
+      assert.equal(retried.ready, false);
+      const table = await seawayStatus(worker, false);
+      assert.equal(table.code, 1, 'not all programmed: exit 1');
+      assert.match(table.stdout, new RegExp(`^failed +route +route ${LEFTOVER.replace(/[./]/g, '\\$&')} .*EEXIST`, 'm'));
+      const gatewayStatus = await seawayStatus(gateway, false);
+      assert.equal(gatewayStatus.code, 0, `the gateway has everything programmed:\n${gatewayStatus.stdout}`);
+      assert.doesNotMatch(gatewayStatus.stdout, /^(failed|pending)/m);
       assert.equal(await foreign(), `blackhole ${LEFTOVER}`, 'the route seaway did not make is never touched');
       const failureLines = (await agentLog(worker)).filter((l) => l.msg === 'kernel object not programmed' && String(l.object).includes(LEFTOVER));
       assert.equal(failureLines.length, 1, `the failure is logged once, not on every retry: ${failureLines.length} lines`);
