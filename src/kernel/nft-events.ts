@@ -28,10 +28,11 @@ export function nftChangedTables(messages: readonly NetlinkMessage[]): Set<strin
 
 /**
  * Calls onChange with the tables each batch of nf_tables notifications touched (iptables-nft's
- * tables included), and onLost when notifications were dropped (receive buffer overrun): then
- * any table may have changed. Throws when the kernel offers no nf_tables notifications.
+ * tables included), and onLost with the reason when notifications were dropped (receive buffer
+ * overrun, ENOBUFS): then any table may have changed, and the caller must re-read all it watches.
+ * The subscription is listening again by then. Throws when the kernel offers no nf_tables notifications.
  */
-export function subscribeNftChanges(onChange: (tables: Set<string>) => void, onLost: () => void): NetlinkSubscription {
+export function subscribeNftChanges(onChange: (tables: Set<string>) => void, onLost: (reason: string) => void): NetlinkSubscription {
   return subscribeNetlink(NETLINK_NETFILTER, [NFNLGRP_NFTABLES], (messages) => {
     const tables = nftChangedTables(messages);
     if (tables.size > 0) onChange(tables);

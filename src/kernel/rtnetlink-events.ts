@@ -19,8 +19,11 @@ export type RouteEvent = { type: 'route'; op: EventOp; table: number; protocol: 
 export type RuleEvent = { type: 'rule'; op: EventOp; priority: number; table: number; protocol: number };
 /** Bridge FDB entries (AF_BRIDGE neighbours) only; ARP neighbours are not reported. */
 export type FdbEvent = { type: 'fdb'; op: EventOp; ifindex: number; mac: string; dst?: string };
-/** The kernel dropped notifications (receive buffer overrun): whoever depends on them must re-read the state. */
-export type OverflowEvent = { type: 'overflow' };
+/**
+ * The kernel dropped notifications (receive buffer overrun, ENOBUFS): whoever depends on them must
+ * re-read the state. The subscription is already listening again when this arrives.
+ */
+export type OverflowEvent = { type: 'overflow'; reason?: string };
 
 export type RtnetlinkEvent = LinkEvent | AddressEvent | RouteEvent | RuleEvent | FdbEvent | OverflowEvent;
 
@@ -72,32 +75,69 @@ export function subscribeRtnetlinkEvents(groups: readonly EventGroup[], onEvent:
       const event = decodeEvent(msg.type, msg.payload);
       if (event) onEvent(event);
     }
-  }, () => onEvent({ type: 'overflow' }));
+  }, (reason) => onEvent({ type: 'overflow', reason }));
 }
+
+/** First delay before retrying a failed resync dump, doubled up to MAX_RESYNC_DELAY_MS. */
+const RESYNC_DELAY_MS = 100;
+const MAX_RESYNC_DELAY_MS = 5000;
 
 export type { InterfaceEventSource };
 
 export function interfaceEventSource(rtnl: Rtnetlink): InterfaceEventSource {
   return {
     async subscribe(onEvent) {
+      const resync = resyncer(rtnl, onEvent);
       const subscription = subscribeRtnetlinkEvents(['link', 'address'], (event) => {
         if (event.type === 'link' || event.type === 'address') onEvent(event);
-        else if (event.type === 'overflow') void resync(onEvent);
+        else if (event.type === 'overflow') resync.request();
       });
-      return () => subscription.close();
+      return () => { resync.stop(); subscription.close(); };
     },
     dump: () => dumpInterfaces(rtnl),
   };
-
-  /** After lost notifications a fresh dump replaces what the consumer knew (deletions may be among the lost). */
-  async function resync(onEvent: (event: InterfaceEvent) => void): Promise<void> {
-    try {
-      onEvent({ type: 'snapshot', changes: await dumpInterfaces(rtnl) });
-    } catch { /* the next overflow or event retriggers; nothing else to do from here */ }
-  }
 }
 
-async function dumpInterfaces(rtnl: Rtnetlink): Promise<InterfaceChange[]> {
+/**
+ * After lost notifications a fresh dump replaces what the consumer knew (deletions may be among
+ * the lost). A failed dump (a timeout, DUMP_INTR every time) is retried with backoff until one
+ * succeeds: otherwise the consumer would wait on a state it will never be told about. Overflows
+ * during a dump ask for one more dump after it, since the running one may predate them.
+ */
+export function resyncer(rtnl: Pick<Rtnetlink, 'listLinks' | 'listAddresses'>, onEvent: (event: InterfaceEvent) => void) {
+  let running = false;
+  let again = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = async (delay: number): Promise<void> => {
+    timer = undefined;
+    running = true;
+    again = false;
+    let ok = false;
+    try {
+      const changes = await dumpInterfaces(rtnl);
+      ok = true;
+      if (!stopped) onEvent({ type: 'snapshot', changes });
+    } catch { /* retried below */ }
+    running = false;
+    if (stopped) return;
+    if (!ok) timer = setTimeout(() => void attempt(Math.min(delay * 2, MAX_RESYNC_DELAY_MS)), delay);
+    else if (again) void attempt(RESYNC_DELAY_MS);
+  };
+  return {
+    request(): void {
+      if (stopped) return;
+      if (running) again = true;
+      else if (!timer) void attempt(RESYNC_DELAY_MS);
+    },
+    stop(): void {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function dumpInterfaces(rtnl: Pick<Rtnetlink, 'listLinks' | 'listAddresses'>): Promise<InterfaceChange[]> {
   const links = await rtnl.listLinks();
   const addresses = await rtnl.listAddresses();
   return [

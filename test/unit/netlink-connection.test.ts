@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as afterCloseLater, setTimeout as sleep } from 'node:timers/promises';
 import { NLM_F_DUMP_INTR, type NetlinkMessage } from '../../src/kernel/netlink/codec.ts';
 import { NetlinkConnection, NetlinkTimeoutError, type NetlinkConnectionOptions } from '../../src/kernel/netlink/connection.ts';
 import { doneReply, errorReply, fakeFactory, objectReply, type FakeNetlinkSocket } from '../helpers/fake-netlink-socket.ts';
@@ -53,6 +53,7 @@ describe('NetlinkConnection', () => {
     assert.ok(error instanceof NetlinkTimeoutError, String(error));
     assert.equal(error.code, 'ETIMEDOUT');
     assert.match(error.message, /no reply from the kernel within 60 ms/);
+    await afterCloseLater();
     assert.equal(sockets[0]!.closed, true, 'the old socket is closed');
     assert.equal((await dump(conn)).length, 2);
     assert.equal(sockets.length, 2);
@@ -129,6 +130,7 @@ describe('NetlinkConnection', () => {
     await sleep(5);
     sockets[0]!.fail('ENOBUFS');
     await assert.rejects(pending, /socket error ENOBUFS; replies are lost and the socket is reopened/);
+    await afterCloseLater();
     assert.equal(sockets[0]!.closed, true);
     assert.equal((await dump(conn)).length, 2);
     assert.equal(sockets.length, 2);
@@ -157,6 +159,7 @@ describe('NetlinkConnection', () => {
     } });
     await assert.rejects(dump(conn), /malformed at byte 0/);
     assert.equal((await dump(conn)).length, 2);
+    assert.equal(sockets.length, 2);
     conn.close();
   });
 
@@ -211,6 +214,7 @@ describe('NetlinkConnection', () => {
     conn.close();
     await assert.rejects(pending, /connection closed/);
     await assert.rejects(dump(conn), /connection is closed/);
+    await afterCloseLater();
     assert.equal(sockets[0]!.closed, true);
   });
 

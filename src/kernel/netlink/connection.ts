@@ -5,7 +5,7 @@ import {
 } from './codec.ts';
 import { errnoName } from './errors.ts';
 import {
-  bufferWarning, processWarning, rawNetlinkSocketFactory, receiveBuffer, NETLINK_RECEIVE_BUFFER_BYTES,
+  bufferWarning, closeLater, processWarning, rawNetlinkSocketFactory, receiveBuffer, NETLINK_RECEIVE_BUFFER_BYTES,
   type NetlinkSocket, type NetlinkSocketFactory, type ReceiveBuffer,
 } from './socket.ts';
 
@@ -283,9 +283,7 @@ export class NetlinkConnection {
   private retire(channel: Channel, reason: string): void {
     if (!channel.open) return;
     channel.open = false;
-    try {
-      channel.socket.close();
-    } catch { /* already closed by the binding */ }
+    closeLater(channel.socket);
     for (const handler of [...channel.handlers]) handler.onFailure(reason);
   }
 

@@ -43,8 +43,8 @@ export interface ReceiveBuffer {
  * no raw setsockopt, so SO_RCVBUFFORCE (which would ignore rmem_max under CAP_NET_ADMIN) is out of
  * reach: the kernel caps the request at rmem_max, which receiveBuffer() reads back to report.
  */
-export function rawNetlinkSocketFactory(protocol: number, sendBufferBytes: number): NetlinkSocketFactory {
-  return () => new RawNetlinkSocket(protocol, { recvBufferSize: NETLINK_RECEIVE_BUFFER_BYTES, sendBufferSize: sendBufferBytes });
+export function rawNetlinkSocketFactory(protocol: number, sendBufferBytes: number, receiveBufferBytes = NETLINK_RECEIVE_BUFFER_BYTES): NetlinkSocketFactory {
+  return () => new RawNetlinkSocket(protocol, { recvBufferSize: receiveBufferBytes, sendBufferSize: sendBufferBytes });
 }
 
 export function receiveBuffer(socket: NetlinkSocket, requested = NETLINK_RECEIVE_BUFFER_BYTES): ReceiveBuffer {
@@ -57,6 +57,19 @@ export function bufferWarning(buffer: ReceiveBuffer, what: string): string | und
   if (!buffer.capped) return undefined;
   return `${what}: receive buffer is ${buffer.granted} bytes (kernel-doubled), asked ${buffer.requested}; `
     + 'net.core.rmem_max caps it and the netlink binding cannot use SO_RCVBUFFORCE, so notification bursts may overrun (ENOBUFS, then a full resync)';
+}
+
+/**
+ * Closes the socket outside the binding's callbacks: after a message or error callback returns,
+ * the binding goes on using the socket (it polls for pending writes next), and promise reactions
+ * run inside those callbacks, so closing there could pull the socket from under it.
+ */
+export function closeLater(socket: NetlinkSocket): void {
+  setImmediate(() => {
+    try {
+      socket.close();
+    } catch { /* the binding closed it already */ }
+  });
 }
 
 /** The default sink for that warning when the caller passes no logger: never silent. */

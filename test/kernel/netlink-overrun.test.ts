@@ -1,0 +1,73 @@
+/**
+ * Real netlink sockets inside a throwaway namespace: what an overrun (ENOBUFS) of an event socket
+ * does, and what the kernel grants the request socket for its receive buffer.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runInsideNetns } from '../helpers/in-netns.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { run } from '../../src/kernel/exec.ts';
+import { NetlinkConnection } from '../../src/kernel/netlink/connection.ts';
+import { NETLINK_RECEIVE_BUFFER_BYTES } from '../../src/kernel/netlink/socket.ts';
+
+await runInsideNetns(import.meta.url, 'overrun');
+requireTools('ip');
+
+const RTM_GETLINK = 18;
+const PAIRS = 150;
+
+const dir = await mkdtemp(join(tmpdir(), 'seaway-overrun-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+/*
+ * Known defect of the `netlink` 0.3.0 binding, so a todo until it is fixed or replaced: an overrun
+ * sets the socket error, epoll reports EPOLLERR, libuv calls the binding's poll handler with
+ * UV_EBADF, and the handler builds its error with a NULL syscall name; Napi::String::New(NULL)
+ * throws a C++ exception nobody catches, and the process aborts ("terminate called after throwing
+ * an instance of 'Napi::Error'"). With that one line fixed (syscall "poll"), the binding emits the
+ * error and closes the socket, and this scenario passes: the subscription reopens, reports the
+ * loss and receives the later event (checked with SEAWAY_NETLINK_BINDING pointing at a patched build).
+ */
+test('an overrun event socket reports the loss, listens again, and later events arrive', {
+  todo: process.env.SEAWAY_NETLINK_BINDING ? false : 'netlink 0.3.0 aborts the process on an overrun (NULL syscall in its poll error); needs a fixed binding',
+}, async (t) => {
+  try {
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(new URL('./netlink-overrun-child.ts', import.meta.url)), dir, String(PAIRS)], {
+      encoding: 'utf8', timeout: 60_000, env: process.env,
+    });
+    assert.equal(child.status, 0, `child ended with ${child.status ?? child.signal}: ${child.stderr}`);
+    const outcome = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { lost: string[]; laterEventArrived: boolean };
+    t.diagnostic(`overrun outcome: ${JSON.stringify(outcome)}`);
+    assert.ok(outcome.lost.length >= 1, 'the loss is reported');
+    assert.match(outcome.lost[0]!, /^netlink events lost \(.+\): full resync$/);
+    assert.equal(outcome.laterEventArrived, true, 'events flow again after the overrun');
+  } finally {
+    await run('ip', ['link', 'del', 'ovafter0'], { allowFailure: true });
+    await writeFile(join(dir, 'deletes'), Array.from({ length: PAIRS }, (_, i) => `link del ova${i}\n`).join(''));
+    await run('ip', ['-force', '-batch', join(dir, 'deletes')], { allowFailure: true });
+  }
+});
+
+test('the request socket reads back the receive buffer the kernel granted', async (t) => {
+  const warnings: string[] = [];
+  const connection = new NetlinkConnection({ warn: (m) => warnings.push(m) });
+  try {
+    const buffer = connection.receiveBuffer;
+    assert.ok(buffer);
+    assert.equal(buffer.requested, NETLINK_RECEIVE_BUFFER_BYTES);
+    const rmemMax = Number(execFileSync('cat', ['/proc/sys/net/core/rmem_max'], { encoding: 'utf8' }).trim());
+    t.diagnostic(`SO_RCVBUF read back ${buffer.granted} bytes for ${buffer.requested} asked (net.core.rmem_max ${rmemMax})`);
+    // SO_RCVBUF: the kernel grants min(asked, rmem_max) and reports it doubled.
+    assert.equal(buffer.granted, 2 * Math.min(buffer.requested, rmemMax));
+    assert.equal(buffer.capped, rmemMax < buffer.requested);
+    assert.equal(warnings.length, buffer.capped ? 1 : 0);
+    assert.ok((await connection.dump(RTM_GETLINK, [Buffer.alloc(16)])).length >= 1, 'the socket answers');
+  } finally {
+    connection.close();
+  }
+});
