@@ -1,7 +1,10 @@
 /**
  * Issue 4 in the lab: seaway programs the routing datapath from the lab's Endpoints, traffic from a pod on a
- * non-gateway node reaches the local gateway over VXLAN, drift is repaired within a second, and a gateway move
- * re-programs every node of the cluster within a second of the API write.
+ * non-gateway node reaches the local gateway over VXLAN, drift is repaired from kernel events, and a gateway
+ * move re-programs every node of the cluster from the Endpoint's change.
+ *
+ * The agents' periodic resync is set to a day, so nothing here can be repaired or re-programmed by it: what
+ * happens, happens through events. Time bounds only catch a hang; they assert no speed (a shared 2-core box).
  *
  * The lab stands in for tunnels with plain routes between the gateways on the WAN. seaway's table 150 on the
  * gateway (`<remote> dev eth0 src <cni ip>`, rule 150) is what an IPsec cable needs: the XFRM policy, not the
@@ -21,6 +24,10 @@ import { agentMetrics, expectedRouting, metricValue, msUntil, nodeRouting, ready
 import { waitFor } from '../helpers/wait.ts';
 
 const PREFIX = `swf${randomBytes(2).toString('hex')}`;
+/** A day: longer than the whole file runs, so only events can repair or re-program. */
+const RESYNC_SECONDS = 86_400;
+/** Catches a hang (a repair that never comes); not a speed goal. */
+const HANG_MS = 15_000;
 
 async function ping(namespace: string, ip: string, count: number, deadlineSeconds: number): Promise<boolean> {
   const result = await run('ip', ['netns', 'exec', namespace, 'ping', '-n', '-q', '-i', '0.2', '-c', String(count), '-w', String(deadlineSeconds), ip], { allowFailure: true });
@@ -54,7 +61,10 @@ describe('routing datapath in the lab (issue 4)', () => {
   before(async () => {
     requireTools('ip', 'bridge', 'ping', 'iptables', 'sysctl');
     // Two gateway-capable nodes per cluster, so the gateway can move to node 2.
-    lab = await labUp({ prefix: PREFIX, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true });
+    lab = await labUp({
+      prefix: PREFIX, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
+      agentEnv: { SEAWAY_RESYNC_SECONDS: String(RESYNC_SECONDS) },
+    });
     [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];
     await readyAgents(lab);
   });
@@ -105,7 +115,7 @@ describe('routing datapath in the lab (issue 4)', () => {
     assert.equal(await ping(from.namespace, to.ip, 1, 5), true, 'restored');
   });
 
-  it('drift: a deleted owned route, the rule and vx-submariner itself are each repaired within one second', async () => {
+  it('drift: a deleted owned route, the rules, vx-submariner deleted and vx-submariner set down are each repaired from kernel events alone', async () => {
     const gateway = c1.nodes[0] as NodeStatus;
     const worker = c1.nodes[1] as NodeStatus;
     const ns = worker.namespace;
@@ -119,28 +129,35 @@ describe('routing datapath in the lab (issue 4)', () => {
     let start = performance.now();
     await run('ip', ['-n', ns, 'route', 'del', c2.podCidr, 'table', '100']);
     // (`ip route del` exiting 0 is the proof of deletion: the repair is often done before a second `ip` could look.)
-    timings.route = await msUntil(start, 'the deleted route to come back', whole, 5000);
+    timings.route = await msUntil(start, 'the deleted route to come back', whole, HANG_MS);
 
     start = performance.now();
     await run('ip', ['-n', ns, 'rule', 'del', 'priority', '100']);
-    timings.rule = await msUntil(start, 'rule 100 to come back', whole, 5000);
+    timings.rule = await msUntil(start, 'rule 100 to come back', whole, HANG_MS);
 
     start = performance.now();
     await run('ip', ['-n', ns, 'link', 'del', 'vx-submariner']);
-    timings.link = await msUntil(start, 'vx-submariner, its address and its routes to come back', whole, 5000);
+    timings.link = await msUntil(start, 'vx-submariner, its address and its routes to come back', whole, HANG_MS);
     // The route, the rule, and the link with its address and routes: at least three repairing writes, counted as such.
-    await waitFor('the repairs counted in seaway_drift_repairs_total', async () => (metricValue(await agentMetrics(worker), ROUTING_REPAIRS) ?? 0) >= repairsBefore + 3, { timeoutMs: 2000, intervalMs: 20 });
+    await waitFor('the repairs counted in seaway_drift_repairs_total', async () => (metricValue(await agentMetrics(worker), ROUTING_REPAIRS) ?? 0) >= repairsBefore + 3, { timeoutMs: HANG_MS, intervalMs: 20 });
+
+    // Set down, the link stays but the kernel drops its routes without telling anyone; the link's own
+    // change event is what brings it back up with them.
+    start = performance.now();
+    await run('ip', ['-n', ns, 'link', 'set', 'vx-submariner', 'down']);
+    const linkUp = async () => /[<,]UP[,>]/.test((await run('ip', ['-n', ns, 'link', 'show', 'vx-submariner'])).stdout);
+    timings.linkDown = await msUntil(start, 'vx-submariner up again with its routes', async () => (await linkUp()) && (await whole()), HANG_MS);
 
     // The gateway's rule too.
     start = performance.now();
     await run('ip', ['-n', gateway.namespace, 'rule', 'del', 'priority', '150']);
-    timings.gatewayRule = await msUntil(start, 'rule 150 to come back', async () => (await nodeRouting(gateway.namespace)).rules.includes('150 lookup 150'), 5000);
+    timings.gatewayRule = await msUntil(start, 'rule 150 to come back', async () => (await nodeRouting(gateway.namespace)).rules.includes('150 lookup 150'), HANG_MS);
 
+    // For the reader only, not asserted: no benchmark prints these yet.
     console.log(`drift repair times (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
-    for (const [what, ms] of Object.entries(timings)) assert.ok(ms < 1000, `${what} repaired after ${ms.toFixed(0)} ms (periodic resync is 30 s)`);
   });
 
-  it('the gateway moves to node 2: every node of the cluster re-programs within one second of the API write', async () => {
+  it('the gateway moves to node 2: every node of the cluster re-programs to follow it', async () => {
     const api = submarinerApi(c1);
     const [local] = (await api.list()).filter((e) => (e.spec as { cluster_id: string }).cluster_id === c1.id);
     assert.ok(local);
@@ -150,10 +167,11 @@ describe('routing datapath in the lab (issue 4)', () => {
     const repairsBefore = await repairs();
     const start = performance.now();
     await api.patchSpec(local.metadata.name, { hostname: newGateway.name, private_ip: newGateway.ip, public_ip: newGateway.wanIp });
-    const ms = await msUntil(start, 'every node of cluster1 to follow the new gateway', () => programmed(c1, newGateway), 10_000)
+    // With the resync a day away, only the Endpoint's watch event can bring this about.
+    const ms = await msUntil(start, 'every node of cluster1 to follow the new gateway', () => programmed(c1, newGateway), HANG_MS)
       .catch(async (error: Error) => { throw new Error(`${error.message}\n${(await mismatches(c1, newGateway)).join('\n')}`); });
+    // For the reader only, not asserted: no benchmark prints this yet.
     console.log(`gateway move re-programmed ${c1.nodes.length} nodes in ${ms.toFixed(0)} ms`);
-    assert.ok(ms < 1000, `re-programmed after ${ms.toFixed(0)} ms`);
     assert.equal(await programmed(c2, c2.nodes[0] as NodeStatus), true, 'the other cluster is unaffected');
     assert.deepEqual(await repairs(), repairsBefore, 'writes that follow an Endpoint change are not drift repairs');
   });
