@@ -1,10 +1,26 @@
-import { RawNetlinkSocket } from 'netlink';
-import { decodeError, decodeMessages, encodeMessage, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, type NetlinkMessage } from './netlink/codec.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  decodeError, decodeMessages, encodeMessage, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
+  type NetlinkMessage,
+} from './netlink/codec.ts';
+import { closeLater, rawNetlinkSocketFactory, type NetlinkSocket, type NetlinkSocketFactory } from './netlink/socket.ts';
 
 const NETLINK_NETFILTER = 12;
 const NFNETLINK_V0 = 0;
 const ANSWER_TIMEOUT_MS = 2000;
-const RECEIVE_BUFFER_BYTES = 1024 * 1024;
+const SEND_BUFFER_BYTES = 65536;
+/** Interrupted dumps (the set or table changed while read) are retried this many times in all, after a growing delay. */
+const DUMP_ATTEMPTS = 5;
+const DUMP_RETRY_DELAY_MS = 10;
+
+export interface NfnetlinkOptions {
+  /** Opens the socket; a real NETLINK_NETFILTER socket by default. */
+  socketFactory?: NetlinkSocketFactory;
+  /** Without a complete answer by then, netlink "cannot answer" (null). */
+  timeoutMs?: number;
+  dumpAttempts?: number;
+  dumpRetryDelayMs?: number;
+}
 
 /** One nfnetlink request that names an object: subsystem, command, and the object's name attributes. */
 export interface NfnetlinkLookup {
@@ -24,28 +40,38 @@ const encodeRequest = (request: NfnetlinkLookup, flags: number, seq: number): Bu
  * `answer` until it returns a result; null when netlink cannot answer (no socket, a send error,
  * no result in time). The socket is closed either way.
  */
-function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T | undefined): Promise<T | null> {
-  let socket: RawNetlinkSocket;
+function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T | undefined, options: NfnetlinkOptions): Promise<T | null> {
+  let socket: NetlinkSocket;
   try {
-    socket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: RECEIVE_BUFFER_BYTES, sendBufferSize: 65536 });
+    socket = (options.socketFactory ?? rawNetlinkSocketFactory(NETLINK_NETFILTER, SEND_BUFFER_BYTES))();
   } catch {
     return Promise.resolve(null);
   }
   return new Promise((resolve) => {
+    let done = false;
     const finish = (result: T | null) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      socket.close();
+      closeLater(socket);
       resolve(result);
     };
-    const timer = setTimeout(() => finish(null), ANSWER_TIMEOUT_MS);
+    const timer = setTimeout(() => finish(null), options.timeoutMs ?? ANSWER_TIMEOUT_MS);
     socket.on('error', () => finish(null));
+    socket.on('truncatedMessage', () => finish(null));
     socket.on('message', (datagram) => {
-      for (const message of decodeMessages(datagram)) {
+      let malformed = false;
+      for (const message of decodeMessages(datagram, () => { malformed = true; })) {
         const result = answer(message);
         if (result !== undefined) return finish(result);
       }
+      if (malformed) finish(null); // part of the answer is gone
     });
-    socket.send(requests, {}, (error) => { if (error) finish(null); });
+    try {
+      socket.send(requests, undefined, (error) => { if (error) finish(null); });
+    } catch {
+      finish(null);
+    }
   });
 }
 
@@ -54,7 +80,7 @@ function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T 
  * object exists), in order; null when netlink cannot answer. A read without starting a process:
  * the callers use it to skip a tool's full dump when what it would show does not exist.
  */
-export function nfnetlinkLookup(lookups: readonly NfnetlinkLookup[]): Promise<number[] | null> {
+export function nfnetlinkLookup(lookups: readonly NfnetlinkLookup[], options: NfnetlinkOptions = {}): Promise<number[] | null> {
   if (lookups.length === 0) return Promise.resolve([]);
   const errnos: number[] = new Array(lookups.length).fill(-1);
   let unanswered = lookups.length;
@@ -64,7 +90,7 @@ export function nfnetlinkLookup(lookups: readonly NfnetlinkLookup[]): Promise<nu
     if (errnos[index] !== -1) return undefined;
     errnos[index] = decodeError(message.payload).errno;
     return --unanswered === 0 ? errnos : undefined;
-  });
+  }, options);
 }
 
 export type NfnetlinkDumpResult = { errno: 0; messages: NetlinkMessage[] } | { errno: number; messages?: undefined };
@@ -72,16 +98,33 @@ export type NfnetlinkDumpResult = { errno: 0; messages: NetlinkMessage[] } | { e
 /**
  * One nfnetlink dump on a fresh NETLINK_NETFILTER socket: every message of the answer, or the
  * errno the kernel refused it with (ENOENT: no such object); null when netlink cannot answer.
+ * An answer the kernel marked NLM_F_DUMP_INTR (the object changed while it was read, so the
+ * messages may mix two states) is read again after a short, growing delay; still interrupted
+ * after the last attempt, netlink cannot answer (null) and the caller reads with its tool.
  */
-export function nfnetlinkDump(request: NfnetlinkLookup): Promise<NfnetlinkDumpResult | null> {
+export async function nfnetlinkDump(request: NfnetlinkLookup, options: NfnetlinkOptions = {}): Promise<NfnetlinkDumpResult | null> {
+  const attempts = options.dumpAttempts ?? DUMP_ATTEMPTS;
+  let delay = options.dumpRetryDelayMs ?? DUMP_RETRY_DELAY_MS;
+  for (let attempt = 1; ; attempt++) {
+    const answer = await dumpOnce(request, options);
+    if (answer === null || !answer.interrupted) return answer?.result ?? null;
+    if (attempt >= attempts) return null;
+    await sleep(delay);
+    delay *= 2;
+  }
+}
+
+function dumpOnce(request: NfnetlinkLookup, options: NfnetlinkOptions): Promise<{ result: NfnetlinkDumpResult; interrupted: boolean } | null> {
   const messages: NetlinkMessage[] = [];
-  const ended = (errno: number): NfnetlinkDumpResult => (errno === 0 ? { errno: 0, messages } : { errno });
+  let interrupted = false;
+  const ended = (errno: number) => ({ result: errno === 0 ? { errno: 0 as const, messages } : { errno }, interrupted });
   return exchange([encodeRequest(request, NLM_F_DUMP, 1)], (message) => {
+    if (message.flags & NLM_F_DUMP_INTR) interrupted = true;
     if (message.type === NLMSG_DONE) return ended(message.payload.length >= 4 ? -message.payload.readInt32LE(0) : 0);
     if (message.type === NLMSG_ERROR) return ended(decodeError(message.payload).errno);
     messages.push(message);
     return undefined;
-  });
+  }, options);
 }
 
 export { attr, cstring } from './netlink/codec.ts';
