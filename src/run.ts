@@ -149,7 +149,9 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const openNetlink = runStep({ name: NETLINK, what: 'opening the rtnetlink socket', attempt: () => openRtnetlink(), close: (rtnl) => rtnl.close() });
 
   // Every tool run has the configured deadline: a hung iptables-restore fails its object, not the loop.
-  const boundedRun: ProcessRunner = (file, args, options) => runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, ...options });
+  // A stop kills the tools still running (the datapath stays as the last finished transaction left it).
+  const boundedRun: ProcessRunner = (file, args, options) =>
+    runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, signal: stopping.signal, ...options });
   // The filter joins the pass once it works; until then the pass programs routing alone.
   let filter: FilterDriver | null = null;
   const filterLog = createFailureLog({ logger, name: PACKET_FILTER, what: 'programming the packet filter' });
