@@ -1,4 +1,4 @@
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, Observable, type ConfigurationOptions, type CoreV1Event, type KubeConfig, type ObservableMiddleware } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -15,9 +15,15 @@ export interface InvolvedObject {
 export interface EventRecorder {
   /** Posts a Warning Event on the object; never throws, failures are logged. */
   warning(object: InvolvedObject, reason: string, message: string): void;
-  /** Resolves once every Event posted so far has been written or has failed (tests and shutdown). */
+  /**
+   * Resolves once every Event posted so far has been written or has failed (tests and shutdown);
+   * never later than the post timeout after the last post, whatever the API server does.
+   */
   flush(): Promise<void>;
 }
+
+/** An Event is diagnostics: not worth holding a shutdown longer than this (undici would wait 300 s for headers). */
+export const EVENT_POST_TIMEOUT_MS = 10_000;
 
 export interface EventRecorderOptions {
   /** source.component and reportingComponent. */
@@ -26,6 +32,8 @@ export interface EventRecorderOptions {
   host: string;
   logger: Logger;
   onError?: () => void;
+  /** Deadline of each post (default EVENT_POST_TIMEOUT_MS); past it the request is aborted and the failure logged. */
+  timeoutMs?: number;
 }
 
 /** A core v1 Event as kubectl describe shows it (pure). */
@@ -49,13 +57,41 @@ export function eventBody(object: InvolvedObject, reason: string, message: strin
   };
 }
 
+/** Per-call client options that hand the request this signal (the client's fetch takes it from the request context). */
+function withSignal(signal: AbortSignal): ConfigurationOptions {
+  const middleware: ObservableMiddleware = {
+    pre: (request) => {
+      request.setSignal(signal);
+      return new Observable(Promise.resolve(request));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+/**
+ * Posts with a deadline: the signal aborts the HTTP request, and the race settles even when the
+ * wait is before the request exists (authentication, such as an exec credential plugin, runs first).
+ */
+function postWithin<T>(timeoutMs: number, post: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const expired = new Promise<never>((_resolve, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+  });
+  const timer = setTimeout(() => controller.abort(new Error(`no answer from the API server within ${timeoutMs} ms`)), timeoutMs);
+  const request = post(withSignal(controller.signal));
+  request.catch(() => undefined); // when the deadline wins the race, the aborted request's rejection is expected
+  return Promise.race([request, expired]).finally(() => clearTimeout(timer));
+}
+
 export function createEventRecorder(kubeConfig: KubeConfig, options: EventRecorderOptions): EventRecorder {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const pending = new Set<Promise<void>>();
+  const timeoutMs = options.timeoutMs ?? EVENT_POST_TIMEOUT_MS;
   return {
     warning(object, reason, message) {
       const body = eventBody(object, reason, message, options, new Date(), randomBytes(8).toString('hex'));
-      const write: Promise<void> = core.createNamespacedEvent({ namespace: object.namespace, body })
+      const write: Promise<void> = postWithin(timeoutMs, (callOptions) => core.createNamespacedEvent({ namespace: object.namespace, body }, callOptions))
         .then(() => undefined, (error: unknown) => {
           options.onError?.();
           options.logger.warn({ err: error instanceof Error ? error.message : String(error), object: `${object.namespace}/${object.name}`, reason }, 'could not post Kubernetes Event');
