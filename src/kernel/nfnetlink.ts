@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  decodeError, decodeMessages, encodeMessage, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
+  decodeError, decodeMessages, encodeMessage, NETLINK_NETFILTER, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
   type NetlinkMessage,
 } from './netlink/codec.ts';
 import { closeLater, rawNetlinkSocketFactory, type NetlinkSocket, type NetlinkSocketFactory } from './netlink/socket.ts';
 
-const NETLINK_NETFILTER = 12;
 const NFNETLINK_V0 = 0;
 const ANSWER_TIMEOUT_MS = 2000;
 const SEND_BUFFER_BYTES = 65536;

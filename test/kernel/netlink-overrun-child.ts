@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RawNetlinkSocket as StockSocket } from 'netlink';
 import { subscribeNetlink } from '../../src/kernel/netlink/subscription.ts';
+import { NETLINK_ROUTE } from '../../src/kernel/netlink/codec.ts';
 import { decodeEvent } from '../../src/kernel/rtnetlink-events.ts';
 import { NETLINK_RECEIVE_BUFFER_BYTES, type NetlinkSocket } from '../../src/kernel/netlink/socket.ts';
 
-const NETLINK_ROUTE = 0;
 const RTNLGRP_LINK = 1;
 const [dir, pairs] = [process.argv[2]!, Number(process.argv[3])];
 

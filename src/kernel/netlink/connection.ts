@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
+  NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
   decodeError, decodeMessages, encodeMessage, type NetlinkMessage,
 } from './codec.ts';
 import { errnoName } from './errors.ts';
@@ -9,7 +9,6 @@ import {
   type NetlinkSocket, type NetlinkSocketFactory, type ReceiveBuffer,
 } from './socket.ts';
 
-const NETLINK_ROUTE = 0;
 /** Requests packed into one datagram; only the last asks for an ACK (errors always come back). */
 const CHUNK_SIZE = 256;
 /** Chunks sent before waiting for the oldest one's ACK, bounding unread replies in the receive buffer. */
