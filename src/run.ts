@@ -29,8 +29,7 @@ import { createComponentMetrics } from './startup/component-metrics.ts';
 import { startupSteps } from './startup/startup-steps.ts';
 import { startHttpListeners } from './startup/http-listeners.ts';
 import { prepareStateDir, STATE_DIR } from './startup/state-dir.ts';
-import { createCheckedFilterDriver, PACKET_FILTER, reportingFilter } from './startup/packet-filter.ts';
-import { createFailureLog } from './startup/failure-log.ts';
+import { createCheckedFilterDriver, PACKET_FILTER } from './startup/packet-filter.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 /** Readiness conditions of start-up steps that touch the kernel (besides the init waits and the filter). */
@@ -154,15 +153,14 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, signal: stopping.signal, ...options });
   // The filter joins the pass once it works; until then the pass programs routing alone.
   let filter: FilterDriver | null = null;
-  const filterLog = createFailureLog({ logger, name: PACKET_FILTER, what: 'programming the packet filter' });
   const startFilter = runStep({
     name: PACKET_FILTER,
     what: `detecting the packet filter backend (${config.filterBackend})`,
     attempt: () => createCheckedFilterDriver(config.filterBackend, boundedRun),
-    startedReason: 'not programmed yet',
   }).then((driver) => {
     logger.info({ backend: driver.backend, iptablesMode: driver.iptablesMode }, 'packet filter backend chosen');
-    filter = reportingFilter(driver, { readiness, metrics: componentMetrics, log: filterLog });
+    // From here the filter is one object of the pass: its failures are its status (readiness, seaway status, metrics).
+    filter = driver;
     const watched = filter;
     const nftChanges = nftChangeSource(() => watched.notifications().tables, logger);
     // A read-only check wakes the loop on drift: at once on nf_tables notifications, and every

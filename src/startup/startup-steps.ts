@@ -12,8 +12,6 @@ export interface StepSpec<T> {
   attempt: () => Promise<T> | T;
   /** Releases what the step made when the agent stops; also runs when the agent stopped while the attempt ran. */
   close?: (value: T) => Promise<void> | void;
-  /** Readiness reason after success when the component's work is still ahead (default: the condition is met). */
-  startedReason?: string;
 }
 
 export interface StartupStepsDeps {
@@ -65,8 +63,7 @@ export function startupSteps(deps: StartupStepsDeps): RunStep {
     }
     metrics.failing.set({ component: spec.name }, 0);
     log.succeeded();
-    if (spec.startedReason === undefined) readiness.met(spec.name);
-    else readiness.unmet(spec.name, spec.startedReason);
+    readiness.met(spec.name);
     return value;
   };
 }

@@ -1,14 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import type { ExecOptions, ExecResult } from '../../src/kernel/exec.ts';
-import type { FilterDriver } from '../../src/dataplane/filter.ts';
 import type { FilterNetlinkReads } from '../../src/dataplane/filter-iptables.ts';
-import { createCheckedFilterDriver, PACKET_FILTER, reportingFilter } from '../../src/startup/packet-filter.ts';
-import { createComponentMetrics } from '../../src/startup/component-metrics.ts';
-import { createFailureLog } from '../../src/startup/failure-log.ts';
-import { Readiness } from '../../src/server/readiness.ts';
+import { createCheckedFilterDriver } from '../../src/startup/packet-filter.ts';
 
 /**
  * A host with no rules, sets or nft tables at all, where the listed tools fail as given (exit code
@@ -72,47 +66,4 @@ test('a missing detection tool is a flavour that is absent, not a failure', asyn
     return host.runner(file, args, options);
   };
   assert.equal((await createCheckedFilterDriver('auto', runner, host.netlink)).iptablesMode, 'nft');
-});
-
-function fakeDriver(outcomes: Array<Error | null>): FilterDriver {
-  let writes = 0;
-  return {
-    backend: 'iptables', iptablesMode: 'legacy',
-    get writes() { return writes; },
-    observe: async () => { throw new Error('unused'); },
-    drift: async () => [],
-    cleanup: async () => ({ writes: 0 }),
-    notifications: () => ({ tables: [], complete: false }),
-    async apply() {
-      const outcome = outcomes.shift();
-      if (outcome) throw outcome;
-      writes++;
-      return { writes: 1 };
-    },
-  };
-}
-
-test('the reporting filter turns apply outcomes into readiness, metrics and one log line, and still throws for the loop to retry', async () => {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'info' }, { write: (text: string) => { lines.push(JSON.parse(text) as Record<string, unknown>); } });
-  const registry = new Registry();
-  const metrics = createComponentMetrics(registry);
-  const readiness = new Readiness({ [PACKET_FILTER]: 'not programmed yet' });
-  const lock = new Error('iptables-legacy-restore exited 4: Another app is currently holding the xtables lock');
-  const filter = reportingFilter(fakeDriver([lock, lock, null]), {
-    readiness, metrics, log: createFailureLog({ logger, name: PACKET_FILTER, what: 'programming the packet filter' }),
-  });
-  const gauge = async () => (await metrics.failing.get()).values[0]?.value;
-  await assert.rejects(filter.apply(null), (error) => error === lock);
-  await assert.rejects(filter.apply(null), (error) => error === lock);
-  assert.deepEqual(readiness.reasons, [`${PACKET_FILTER}: applying the iptables packet filter failed: ${lock.message}; retrying`]);
-  assert.equal(await gauge(), 1);
-  assert.equal((await metrics.failures.get()).values[0]?.value, 2);
-  assert.equal(lines.length, 1);
-  assert.equal(lines[0]!.msg, 'programming the packet filter failed; retrying with backoff');
-  assert.deepEqual(await filter.apply(null), { writes: 1 });
-  assert.equal(readiness.ready, true);
-  assert.equal(await gauge(), 0);
-  assert.equal(filter.writes, 1, 'writes pass through');
-  assert.equal(lines.at(-1)!.msg, 'programming the packet filter recovered');
 });

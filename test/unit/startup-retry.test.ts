@@ -168,12 +168,6 @@ test('a step that succeeds at once changes nothing in readiness and logs no fail
   assert.equal(f.closers.length, 0, 'nothing to close');
 });
 
-test('a step with work still ahead stays unmet with its started reason', async () => {
-  const f = stepFixture();
-  await f.runStep({ name: 'packet-filter', what: 'detecting', attempt: () => 'driver', startedReason: 'not programmed yet' });
-  assert.deepEqual(f.readiness.reasons, ['packet-filter: not programmed yet']);
-});
-
 test('stopping rejects pending steps, and a value made after the stop is closed at once, not registered', async () => {
   const f = stepFixture();
   const retrying = f.runStep({ name: 'a', what: 'a', attempt: () => { throw new Error('no'); } });
