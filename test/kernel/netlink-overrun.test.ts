@@ -38,7 +38,8 @@ test('an overrun event socket reports the loss, listens again, and later events 
 }, async (t) => {
   try {
     const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(new URL('./netlink-overrun-child.ts', import.meta.url)), dir, String(PAIRS)], {
-      encoding: 'utf8', timeout: 60_000, env: process.env,
+      // cwd in the temp dir: a core dump of the abort, where enabled, goes away with it.
+      encoding: 'utf8', timeout: 60_000, env: process.env, cwd: dir,
     });
     assert.equal(child.status, 0, `child ended with ${child.status ?? child.signal}: ${child.stderr}`);
     const outcome = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { lost: string[]; laterEventArrived: boolean };
