@@ -1,15 +1,12 @@
-import type { DesiredFdbEntry, DesiredRule, DesiredState, DesiredVxlanLink } from '../model/desired-state.ts';
-import { OWNERSHIP } from '../model/ownership.ts';
+import { ALL_ZEROS_MAC, type DesiredFdbEntry, type DesiredRule, type DesiredState, type DesiredVxlanLink } from '../model/desired-state.ts';
+import { OWNED_RULE_PRIORITIES, OWNED_TABLES, OWNERSHIP } from '../model/ownership.ts';
+import { FR_ACT_TO_TBL } from '../kernel/rules.ts';
 import { diffFdb, diffRoutes, diffRules, diffVxlanLink, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
 import type { KernelWrite, ObservedLink, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
 import { addressKey, describeAddress, describeFdb, describeRoute, describeRule, fdbKey, routeKey, ruleKey } from '../plan/desired-objects.ts';
 import { ALWAYS_ATTEMPT, countWrite, emptyReport, type ApplyReport, type AttemptGate, type ObjectKind } from './report.ts';
 
-const OWNED_TABLES = [OWNERSHIP.interClusterTable, OWNERSHIP.hostNetworkTable];
-const OWNED_RULE_PRIORITIES = [OWNERSHIP.interClusterRulePriority, OWNERSHIP.hostNetworkRulePriority];
 const OWNED_LINKS = [OWNERSHIP.vxlanDevice];
-const FR_ACT_TO_TBL = 1;
-const ZERO_MAC = '00:00:00:00:00:00';
 /** On cleanup these mean "already gone", which is the goal. */
 const ALREADY_GONE = new Set(['ESRCH', 'ENOENT', 'ENODEV']);
 
@@ -58,7 +55,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       for (const entry of await rtnl.listFdb(link.index)) {
         if (!entry.dst) continue;
         // The kernel's own default entry for a unicast remote belongs to the link, not to the FDB we manage.
-        if (entry.mac === ZERO_MAC && entry.dst === link.vxlan?.remote) continue;
+        if (entry.mac === ALL_ZEROS_MAC && entry.dst === link.vxlan?.remote) continue;
         fdb.push({ dev: link.name, mac: entry.mac, dst: entry.dst });
       }
     }
@@ -81,7 +78,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         return observed;
       }),
       routes: routes
-        .filter((r) => (OWNED_TABLES as number[]).includes(r.table))
+        .filter((r) => OWNED_TABLES.includes(r.table))
         .map((r) => {
           const route: OwnedRoute = { table: r.table, dst: r.dst, dev: r.oif === undefined ? '' : (nameOf.get(r.oif) ?? `ifindex ${r.oif}`) };
           if (r.gateway) route.gateway = r.gateway;
@@ -91,8 +88,8 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         }),
       rules: rules
         // The protocol marker matters most here: a rule delete without selectors would match any rule at that priority.
-        .filter((r) => r.protocol === OWNERSHIP.routeProtocol && (OWNED_RULE_PRIORITIES as number[]).includes(r.priority)
-          && (OWNED_TABLES as number[]).includes(r.table) && !r.selective && r.action === FR_ACT_TO_TBL)
+        .filter((r) => r.protocol === OWNERSHIP.routeProtocol && OWNED_RULE_PRIORITIES.includes(r.priority)
+          && OWNED_TABLES.includes(r.table) && !r.selective && r.action === FR_ACT_TO_TBL)
         .map((r) => ({ priority: r.priority, table: r.table })),
       fdb,
     };
@@ -203,7 +200,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       const rules = diffRules(desired.rules, owned.rules);
       for (const rule of rules.remove) planned.push(deleteRule(rule));
       for (const rule of desired.rules) {
-        if (!(OWNED_TABLES as number[]).includes(rule.table) || !(OWNED_RULE_PRIORITIES as number[]).includes(rule.priority)) {
+        if (!OWNED_TABLES.includes(rule.table) || !OWNED_RULE_PRIORITIES.includes(rule.priority)) {
           report.failures.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule), reason: 'priority or table is not one of seaway\'s' });
         } else if (rules.create.includes(rule)) {
           planned.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule), write: { kind: 'rule', write: 'create', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });

@@ -29,3 +29,6 @@ export const OWNERSHIP = {
 
 /** The policy-rule priorities seaway installs, one per role: a rule at any other priority is never seaway's. */
 export const OWNED_RULE_PRIORITIES: readonly number[] = [OWNERSHIP.interClusterRulePriority, OWNERSHIP.hostNetworkRulePriority];
+
+/** The routing tables seaway owns: routes in any other table are never seaway's. */
+export const OWNED_TABLES: readonly number[] = [OWNERSHIP.interClusterTable, OWNERSHIP.hostNetworkTable];

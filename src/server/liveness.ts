@@ -20,10 +20,6 @@ export class Liveness {
     if (loop) loop.lastBeat = this.#now();
   }
 
-  unregister(name: string): void {
-    this.#loops.delete(name);
-  }
-
   /** Names of loops that missed their allowance. */
   stalled(): string[] {
     const now = this.#now();

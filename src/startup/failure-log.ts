@@ -1,3 +1,4 @@
+import { Streaks } from '../telemetry/streaks.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { AttemptFailure } from './retry-forever.ts';
 
@@ -31,7 +32,7 @@ export function createFailureLog(options: FailureLogOptions): FailureLog {
   const log = options.logger.child({ step: options.name });
   let failingSince: number | null = null;
   let failures = 0;
-  let lastMessage: string | null = null;
+  const streak = new Streaks();
   let lastLoggedAt = 0;
   let failuresSinceLog = 0;
 
@@ -42,13 +43,13 @@ export function createFailureLog(options: FailureLogOptions): FailureLog {
       failures++;
       failuresSinceLog++;
       const message = describeError(error);
-      const changed = message !== lastMessage;
+      const first = !streak.has(options.name);
+      const changed = streak.mark(options.name, message) === 'new';
       if (!changed && at - lastLoggedAt < remindEveryMs) return;
       const fields = { err: message, attempt, retryInMs, failingSeconds: Math.round((at - failingSince) / 1000) };
-      if (lastMessage === null) log.warn(fields, `${options.what} failed; retrying with backoff`);
+      if (first) log.warn(fields, `${options.what} failed; retrying with backoff`);
       else if (changed) log.warn(fields, `${options.what} still failing, now with a different error; retrying with backoff`);
       else log.warn({ ...fields, failuresSinceLastLog: failuresSinceLog }, `${options.what} still failing; retrying with backoff`);
-      lastMessage = message;
       lastLoggedAt = at;
       failuresSinceLog = 0;
     },
@@ -57,7 +58,7 @@ export function createFailureLog(options: FailureLogOptions): FailureLog {
       log.info({ failedAttempts: failures, failingSeconds: Math.round((now() - failingSince) / 1000) }, `${options.what} recovered`);
       failingSince = null;
       failures = 0;
-      lastMessage = null;
+      streak.clear(options.name);
       failuresSinceLog = 0;
     },
   };
