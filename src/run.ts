@@ -28,6 +28,7 @@ import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
 import { createComponentMetrics } from './startup/component-metrics.ts';
 import { startupSteps } from './startup/startup-steps.ts';
 import { startHttpListeners } from './startup/http-listeners.ts';
+import { settledWithin } from './startup/bounded-stop.ts';
 import { prepareStateDir, STATE_DIR } from './startup/state-dir.ts';
 import { createCheckedFilterDriver, PACKET_FILTER } from './startup/packet-filter.ts';
 import packageJson from '../package.json' with { type: 'json' };
@@ -222,14 +223,8 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
       }
     }
   };
-  // A stop that hangs (a pass stuck in a tool, an API server that never answers) must not keep a
-  // rollout waiting for the kubelet's SIGKILL: past the deadline the agent exits anyway.
-  let deadline: NodeJS.Timeout | undefined;
-  const finished = await Promise.race([
-    stop().then(() => true),
-    new Promise<false>((resolve) => { deadline = setTimeout(() => resolve(false), config.shutdownTimeoutSeconds * 1000); }),
-  ]);
-  clearTimeout(deadline);
+  // Past the deadline the agent exits anyway (main forces it: something still holds the event loop).
+  const finished = await settledWithin(stop(), config.shutdownTimeoutSeconds * 1000);
   if (!finished) logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'stopping took too long; exiting with work still pending (the datapath stays in place)');
   return { code: 0, forceExit: !finished };
 }
