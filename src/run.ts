@@ -146,7 +146,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     close: async ({ init, interfaceEvents }) => { await init.stop(); interfaceEvents.close(); },
   });
   const prepareState = runStep({ name: STATE_DIR, what: `preparing the state directory ${config.stateDir}`, attempt: () => prepareStateDir(config.stateDir) });
-  const openNetlink = runStep({ name: NETLINK, what: 'opening the rtnetlink socket', attempt: () => openRtnetlink(), close: (rtnl) => rtnl.close() });
+  const openNetlink = runStep({ name: NETLINK, what: 'opening the rtnetlink socket', attempt: () => openRtnetlink({ timeoutMs: config.netlinkTimeoutSeconds * 1000, warn: (message) => logger.warn(message) }), close: (rtnl) => rtnl.close() });
 
   // Every tool run has the configured deadline: a hung iptables-restore fails its object, not the loop.
   // A stop kills the tools still running (the datapath stays as the last finished transaction left it).

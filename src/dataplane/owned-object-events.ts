@@ -14,7 +14,8 @@ export function ownedObjectChange(event: RtnetlinkEvent): string | null {
     case 'link':
       return event.name === OWNERSHIP.vxlanDevice ? `${event.name} ${event.op === 'del' ? 'deleted' : 'changed'}` : null;
     case 'overflow':
-      return 'kernel events were lost';
+      // The subscription has rejoined its groups already; a full pass re-reads everything.
+      return `kernel events were lost${event.reason ? ` (${event.reason})` : ''}: full resync`;
     default:
       return null;
   }

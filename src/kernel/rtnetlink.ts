@@ -1,4 +1,4 @@
-import { NetlinkConnection, type NetlinkRequest } from './netlink/connection.ts';
+import { NetlinkConnection, type NetlinkConnectionOptions, type NetlinkRequest } from './netlink/connection.ts';
 import { NetlinkError } from './netlink/errors.ts';
 import { RTM_GETADDR, decodeAddress, describeAddress, encodeAddressDump, encodeAddressRequest, type ObservedAddress } from './addresses.ts';
 import { RTM_GETNEIGH, decodeFdbEntry, describeFdb, encodeFdbDump, encodeFdbRequest, type FdbSpec, type ObservedFdbEntry } from './fdb.ts';
@@ -80,8 +80,8 @@ const decodeAll = <T>(payloads: { payload: Buffer }[], decode: (p: Buffer) => T 
   payloads.map((m) => decode(m.payload)).filter((x): x is T => x !== undefined);
 
 /** Opens a request socket on the calling process's network namespace. Close it when done. */
-export function openRtnetlink(): Rtnetlink {
-  const connection = new NetlinkConnection();
+export function openRtnetlink(options: Pick<NetlinkConnectionOptions, 'timeoutMs' | 'warn' | 'socketFactory'> = {}): Rtnetlink {
+  const connection = new NetlinkConnection(options);
 
   async function apply(writes: readonly KernelWrite[]): Promise<WriteResult[]> {
     const results: (WriteResult | undefined)[] = new Array(writes.length);

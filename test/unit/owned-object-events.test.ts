@@ -13,5 +13,6 @@ test('kernel events wake the loop only when they touch what seaway owns or reads
   assert.equal(ownedObjectChange({ type: 'rule', op: 'del', priority: 101, table: 100, protocol: 147 }), null);
   assert.equal(ownedObjectChange({ type: 'rule', op: 'new', priority: 100, table: 100, protocol: 147 }), null);
   assert.equal(ownedObjectChange({ type: 'link', op: 'del', index: 7, name: 'vx-submariner', up: false, mtu: 1450 }), 'vx-submariner deleted');
-  assert.equal(ownedObjectChange({ type: 'overflow' }), 'kernel events were lost');
+  assert.equal(ownedObjectChange({ type: 'overflow' }), 'kernel events were lost: full resync');
+  assert.equal(ownedObjectChange({ type: 'overflow', reason: 'ENOBUFS' }), 'kernel events were lost (ENOBUFS): full resync');
 });
