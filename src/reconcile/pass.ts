@@ -37,6 +37,8 @@ export interface PassDeps {
   events?: Pick<EventRecorder, 'warning'>;
 }
 
+const passFailedReason = (why: string): string => `reconcile pass failed: ${why}; retrying`;
+
 /**
  * Why programming must wait, or null. An unsynced, empty snapshot would plan the removal of
  * everything, and the init phase guards the CNI race; both are states, not failures.
@@ -91,7 +93,8 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       if (planned.steady && routed && routed.writes > 0) metrics.driftRepairs.inc({ component: 'routing' }, routed.writes);
       if (planned.steadyFilter && filterWrites > 0) metrics.driftRepairs.inc({ component: 'packet-filter' }, filterWrites);
 
-      publishStatus(table, { readiness, metrics, failureLog });
+      const failed = errors.length > 0 ? passFailedReason(errors.join('; ')) : undefined;
+      publishStatus(table, { readiness, metrics, failureLog }, failed);
       const unsettled = table.unsettled().length;
       const writes = (routed?.writes ?? 0) + filterWrites;
       logger[writes > 0 ? 'info' : 'debug']({
@@ -109,7 +112,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
     } catch (error) {
       end({ result: 'error' });
       metrics.reconcilePasses.inc({ result: 'error' });
-      readiness.unmet(PROGRAMMED, `reconcile pass failed: ${describeError(error instanceof Error ? error : new Error(String(error)))}; retrying`);
+      readiness.unmet(PROGRAMMED, passFailedReason(describeError(error instanceof Error ? error : new Error(String(error)))));
       throw error;
     }
   };

@@ -24,12 +24,13 @@ export function describeStatus(status: ObjectStatus, now: number): string {
 }
 
 /**
- * Everything that reports the datapath reads the object table: the `programmed` readiness
+ * Everything that reports the datapath reads the object table (passFailed: the reason a pass
+ * failed as a whole, which readiness then names instead): the `programmed` readiness
  * condition (met only when every object is as wanted, otherwise naming the ones that are not),
  * seaway_owned_objects (programmed objects, not desired ones), seaway_objects{kind,state}, and
  * the failure log.
  */
-export function publishStatus(table: ObjectTable, deps: StatusReportDeps): void {
+export function publishStatus(table: ObjectTable, deps: StatusReportDeps, passFailed?: string): void {
   const now = (deps.now ?? Date.now)();
   const unsettled = table.unsettled();
   // Synchronous reset and refill: no scrape can see the gap, and a kind that is gone reads 0 no more.
@@ -40,6 +41,11 @@ export function publishStatus(table: ObjectTable, deps: StatusReportDeps): void 
     for (const state of STATES) deps.metrics.objects.set({ kind, state }, byState[state]);
   }
   deps.failureLog.record(unsettled.filter((s) => s.state === 'failed'));
+  // A pass that failed as a whole says so; readiness must not flicker to ready on the way.
+  if (passFailed !== undefined) {
+    deps.readiness.unmet(PROGRAMMED, passFailed);
+    return;
+  }
   if (unsettled.length === 0) {
     deps.readiness.met(PROGRAMMED);
     return;

@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { createPass, PROGRAMMED, type PassDeps } from '../../src/reconcile/pass.ts';
+import { ObjectTable } from '../../src/reconcile/object-table.ts';
+import { createMetrics } from '../../src/telemetry/metrics.ts';
+import { Readiness } from '../../src/server/readiness.ts';
+import { parseConfig, type RunConfig } from '../../src/config.ts';
+import type { Rtnetlink } from '../../src/kernel/rtnetlink.ts';
+import type { RoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
+import type { FilterDriver } from '../../src/dataplane/filter.ts';
+import { emptyReport, type ApplyReport } from '../../src/dataplane/report.ts';
+import type { DesiredState } from '../../src/model/desired-state.ts';
+import type { Snapshot } from '../../src/model/snapshot.ts';
+import { endpoint, node, spec } from './model-fixtures.ts';
+
+const config = parseConfig(['run', '--cluster-id', 'east', '--node-name', 'east-worker', '--pod-cidrs', '10.244.0.0/16', '--service-cidrs', '10.96.0.0/12'], {}) as RunConfig;
+
+/** Just enough kernel for the node facts: eth0 192.168.1.21/24 with the default route. */
+const rtnl = {
+  listRoutes: async () => [{ table: 254, dst: '0.0.0.0/0', gateway: '192.168.1.1', oif: 2, protocol: 4, scope: 0, type: 1 }],
+  listLinks: async () => [{ index: 2, name: 'eth0', mtu: 1500, up: true }],
+  listAddresses: async () => [{ ifindex: 2, address: '192.168.1.21', prefixLength: 24, cidr: '192.168.1.21/24', scope: 0 }],
+} as unknown as Rtnetlink;
+
+const snapshot: Snapshot = {
+  endpoints: [
+    endpoint('east-ep', spec({ cluster_id: 'east', hostname: 'east-gw', private_ip: '192.168.1.10', subnets: ['10.244.0.0/16', '10.96.0.0/12'] })),
+    endpoint('west-ep', spec({ cluster_id: 'west', subnets: ['10.2.0.0/16'] })),
+  ],
+  clusters: [],
+  nodes: [node('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21')],
+};
+
+function routing(apply: (desired: DesiredState) => Promise<ApplyReport>): RoutingDataplane & { applied: number } {
+  const dataplane = {
+    applied: 0,
+    observe: async () => { throw new Error('unused'); },
+    cleanup: async () => emptyReport(),
+    apply: async (desired: DesiredState) => { dataplane.applied++; return apply(desired); },
+  };
+  return dataplane;
+}
+
+function filter(outcome: () => Promise<{ writes: number }>): FilterDriver & { applied: number } {
+  const driver = {
+    backend: 'iptables' as const, iptablesMode: 'nft' as const, writes: 0, applied: 0,
+    observe: async () => { throw new Error('unused'); },
+    drift: async () => [],
+    cleanup: async () => ({ writes: 0 }),
+    notifications: () => ({ tables: [], complete: false }),
+    apply: async () => { driver.applied++; return outcome(); },
+  };
+  return driver;
+}
+
+function deps(overrides: Partial<PassDeps>): PassDeps & { readiness: Readiness; table: ObjectTable } {
+  return {
+    config, logger: pino({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }),
+    readiness: new Readiness({ [PROGRAMMED]: 'no pass yet' }), rtnl,
+    routing: routing(async () => emptyReport()), filter: null,
+    table: new ObjectTable({ backoff: { minMs: 1000, maxMs: 1000 }, random: () => 1 }),
+    informersSynced: () => true, snapshot: () => snapshot, nodeReady: () => true,
+    cniInterface: () => ({ name: 'cni0', address: '10.244.1.1', ifindex: 3 }),
+    ...overrides,
+  } as PassDeps & { readiness: Readiness; table: ObjectTable };
+}
+
+test('before the informers sync or init completes, nothing is programmed and readiness says what it waits for', async () => {
+  const routes = routing(async () => emptyReport());
+  const d = deps({ routing: routes, informersSynced: () => false });
+  assert.deepEqual(await createPass(d)(['start']), {});
+  assert.equal(routes.applied, 0);
+  assert.deepEqual(d.readiness.reasons, [`${PROGRAMMED}: waiting for the Endpoint, Cluster and Node informers to sync`]);
+});
+
+test('every object programmed: ready, and seaway_owned_objects counts what is programmed', async () => {
+  const d = deps({ filter: filter(async () => ({ writes: 2 })) });
+  assert.deepEqual(await createPass(d)(['start']), {});
+  assert.equal(d.readiness.ready, true);
+  const owned = await d.metrics.ownedObjects.get();
+  const count = (kind: string) => owned.values.find((v) => v.labels.kind === kind)?.value;
+  assert.equal(count('route'), 1, 'the one remote subnet');
+  assert.equal(count('filter'), 1);
+});
+
+test('a failing route: the others and the filter are programmed, readiness names exactly it, and the pass asks for its retry', async () => {
+  const routes = routing(async () => ({
+    ...emptyReport(),
+    failures: [{ kind: 'route', key: '100 10.2.0.0/16', object: 'route 10.2.0.0/16 via 240.168.1.10 dev vx-submariner table 100', reason: 'create ...: EEXIST', code: 'EEXIST' }],
+  }));
+  const f = filter(async () => ({ writes: 1 }));
+  const d = deps({ routing: routes, filter: f });
+  const outcome = await createPass(d)(['start']);
+  assert.equal(f.applied, 1);
+  assert.ok(outcome.retryAt !== undefined && outcome.retryAt > Date.now());
+  assert.equal(d.readiness.reasons.length, 1);
+  assert.match(d.readiness.reasons[0]!, /^programmed: 1 object\(s\) not programmed: route 10\.2\.0\.0\/16 .* failed: create \.\.\.: EEXIST \(attempt 1, retry in 1s\)$/);
+  const failing = d.table.unsettled();
+  assert.deepEqual(failing.map((s) => [s.kind, s.key, s.state]), [['route', '100 10.2.0.0/16', 'failed']]);
+});
+
+test('routing that throws (a dump that failed) does not stop the filter; the pass throws and readiness names why, without flickering to ready', async () => {
+  const routes = routing(async () => { throw Object.assign(new Error('netlink dump of type 26: no reply from the kernel within 10000 ms'), { code: 'ETIMEDOUT' }); });
+  const f = filter(async () => ({ writes: 1 }));
+  const d = deps({ routing: routes, filter: f });
+  const changes: boolean[] = [];
+  d.readiness.onChange((ready) => changes.push(ready));
+  await assert.rejects(createPass(d)(['start']), /routing: netlink dump of type 26: no reply .* \(ETIMEDOUT\)/);
+  assert.equal(f.applied, 1, 'the filter was still applied');
+  assert.deepEqual(changes, [], 'never ready on the way');
+  assert.match(d.readiness.reasons[0]!, /^programmed: reconcile pass failed: routing: netlink dump .*; retrying$/);
+});
+
+test('a node without a default route cannot be planned: the pass throws and readiness says so', async () => {
+  const bare = { ...rtnl, listRoutes: async () => [] } as unknown as Rtnetlink;
+  const d = deps({ rtnl: bare });
+  await assert.rejects(createPass(d)(['start']), /no IPv4 default route/);
+  assert.match(d.readiness.reasons[0]!, /reconcile pass failed: the node has no IPv4 default route/);
+});
