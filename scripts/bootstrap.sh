@@ -9,6 +9,7 @@ declare -A wanted=(
   [ip]=iproute2 [bridge]=iproute2 [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables
   [ipset]=ipset [ping]=iputils-ping [swanctl]=strongswan-swanctl
   [wireguard-go]=wireguard-go [wg]=wireguard-tools [promtool]=prometheus [tcpdump]=tcpdump
+  [g++]=g++ [make]=make [python3]=python3
 )
 missing=()
 for cmd in "${!wanted[@]}"; do
@@ -37,3 +38,5 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
   touch "$stamp"
 fi
+# The netlink binding, patched and rebuilt (an overrun aborted the process; SO_RCVBUFFORCE).
+bash scripts/patch-netlink.sh

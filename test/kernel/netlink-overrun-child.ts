@@ -1,19 +1,15 @@
 /**
- * Run by netlink-overrun.test.ts inside its namespace, as a process of its own because the
- * `netlink` 0.3.0 binding aborts the whole process when a socket overruns (see the test). Subscribes
+ * Run by netlink-overrun.test.ts inside its namespace, as a process of its own because the stock
+ * `netlink` 0.3.0 binding aborted the whole process when a socket overran (see the test). Subscribes
  * to link events on a socket with the smallest receive buffer, blocks the event loop while a burst
  * of links is created so the buffer overruns, then creates one more link. Prints one JSON line:
  * the loss reasons and whether the later link's event arrived.
- *
- * SEAWAY_NETLINK_BINDING names another build of the binding (a directory to require) to check a
- * fixed one with the same scenario.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RawNetlinkSocket as StockSocket } from 'netlink';
+import { RawNetlinkSocket } from 'netlink';
 import { subscribeNetlink } from '../../src/kernel/netlink/subscription.ts';
 import { NETLINK_ROUTE } from '../../src/kernel/netlink/codec.ts';
 import { decodeEvent } from '../../src/kernel/rtnetlink-events.ts';
@@ -21,9 +17,6 @@ import { NETLINK_RECEIVE_BUFFER_BYTES, type NetlinkSocket } from '../../src/kern
 
 const RTNLGRP_LINK = 1;
 const [dir, pairs] = [process.argv[2]!, Number(process.argv[3])];
-
-const binding = process.env.SEAWAY_NETLINK_BINDING;
-const Socket: typeof StockSocket = binding ? createRequire(import.meta.url)(binding).RawNetlinkSocket : StockSocket;
 
 let opened = 0;
 const names = new Set<string>();
@@ -36,7 +29,7 @@ const subscription = subscribeNetlink(NETLINK_ROUTE, [RTNLGRP_LINK], (messages) 
 }, (reason) => lost.push(reason), {
   // The first socket gets the kernel's minimum buffer (asking 1 byte), so the burst overruns it for
   // sure; its replacements the usual size, so the later event fits.
-  socketFactory: (): NetlinkSocket => new Socket(NETLINK_ROUTE, { recvBufferSize: opened++ === 0 ? 1 : NETLINK_RECEIVE_BUFFER_BYTES, sendBufferSize: 0 }),
+  socketFactory: (): NetlinkSocket => new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: opened++ === 0 ? 1 : NETLINK_RECEIVE_BUFFER_BYTES, sendBufferSize: 0 }),
   warn: () => {},
 });
 

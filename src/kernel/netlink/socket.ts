@@ -56,7 +56,7 @@ export function receiveBuffer(socket: NetlinkSocket, requested = NETLINK_RECEIVE
 export function bufferWarning(buffer: ReceiveBuffer, what: string): string | undefined {
   if (!buffer.capped) return undefined;
   return `${what}: receive buffer is ${buffer.granted} bytes (kernel-doubled), asked ${buffer.requested}; `
-    + 'net.core.rmem_max caps it and the netlink binding cannot use SO_RCVBUFFORCE, so notification bursts may overrun (ENOBUFS, then a full resync)';
+    + 'the kernel refused SO_RCVBUFFORCE (no CAP_NET_ADMIN) and net.core.rmem_max caps SO_RCVBUF, so notification bursts may overrun (ENOBUFS, then a full resync)';
 }
 
 /**
