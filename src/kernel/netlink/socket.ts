@@ -39,9 +39,9 @@ export interface ReceiveBuffer {
 }
 
 /**
- * Opens a real socket. The `netlink` binding (0.3.0) sets the buffer with SO_RCVBUF only and offers
- * no raw setsockopt, so SO_RCVBUFFORCE (which would ignore rmem_max under CAP_NET_ADMIN) is out of
- * reach: the kernel caps the request at rmem_max, which receiveBuffer() reads back to report.
+ * Opens a real socket. The project's build of the `netlink` binding (scripts/patch-netlink.sh) sets
+ * the buffer with SO_RCVBUFFORCE, which ignores rmem_max under CAP_NET_ADMIN, and falls back to
+ * SO_RCVBUF (capped at rmem_max) without it; receiveBuffer() reads back what was granted.
  */
 export function rawNetlinkSocketFactory(protocol: number, sendBufferBytes: number, receiveBufferBytes = NETLINK_RECEIVE_BUFFER_BYTES): NetlinkSocketFactory {
   return () => new RawNetlinkSocket(protocol, { recvBufferSize: receiveBufferBytes, sendBufferSize: sendBufferBytes });
