@@ -29,6 +29,7 @@ import { createComponentMetrics } from './startup/component-metrics.ts';
 import { startupSteps } from './startup/startup-steps.ts';
 import { startHttpListeners } from './startup/http-listeners.ts';
 import { settledWithin } from './startup/bounded-stop.ts';
+import { Streaks } from './telemetry/streaks.ts';
 import { prepareStateDir, STATE_DIR } from './startup/state-dir.ts';
 import { createCheckedFilterDriver, PACKET_FILTER } from './startup/packet-filter.ts';
 import packageJson from '../package.json' with { type: 'json' };
@@ -163,13 +164,18 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     // From here the filter is one object of the pass: its failures are its status (readiness, seaway status, metrics).
     filter = driver;
     const watched = filter;
+    const driftSaid = new Streaks();
     const nftChanges = nftChangeSource(() => watched.notifications().tables, logger);
     // A read-only check wakes the loop on drift: at once on nf_tables notifications, and every
     // 2 s while part of the filter sends none (iptables-legacy, ipsets).
     const drift = watchFilterDrift(filter, {
       intervalMs: () => (nftChanges && watched.notifications().complete ? FILTER_DRIFT_BACKSTOP_MS : FILTER_DRIFT_INTERVAL_MS),
       ...(nftChanges ? { changes: nftChanges } : {}),
-      onDrift: (lines) => { logger.info({ drift: lines }, 'packet filter drifted'); wake('packet filter drift'); },
+      // The same drift found again (the filter waits out its backoff) is said at debug only.
+      onDrift: (lines) => {
+        logger[driftSaid.mark('drift', lines.join('\n')) === 'new' ? 'info' : 'debug']({ drift: lines }, 'packet filter drifted');
+        wake('packet filter drift');
+      },
       onError: (error) => logger.warn({ err: error.message }, 'packet filter drift check failed'),
     });
     closers.push(() => drift.close());

@@ -1,4 +1,4 @@
-import type { DesiredState } from '../model/desired-state.ts';
+import type { DesiredState, DesiredSysctl } from '../model/desired-state.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import { join } from 'node:path';
 import { procSysctls, type Sysctls } from '../kernel/sysctl.ts';
@@ -32,7 +32,9 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
     async apply(desired, gate) {
       // Links first: per-interface sysctls of vx-submariner exist only once the link does.
       const routed = await routing.apply(desired, gate);
-      return mergeReports(routed, await sysctls.apply(desired.sysctls, gate));
+      // The sysctls' own trouble (a state file that cannot be written) fails the sysctls, not the routes already programmed.
+      const tuned = await sysctls.apply(desired.sysctls, gate).catch((error: unknown) => sysctlsFailed(desired.sysctls, error));
+      return mergeReports(routed, tuned);
     },
     async cleanup() {
       // Sysctls first, while the interfaces they belong to still exist; but a sysctl step that cannot
@@ -50,6 +52,15 @@ function failedPart(kind: ObjectKind, object: string, error: unknown): ApplyRepo
   // The part as a whole is the object that failed (a named variable, so it fits ObjectFailure whether or not it has a key).
   const failure = { kind, key: object, object, reason: `not cleaned up: ${(error as Error | null)?.message ?? String(error)}`, ...(typeof code === 'string' ? { code } : {}) };
   report.failures.push(failure);
+  return report;
+}
+
+/** Every desired sysctl fails with the error that stopped the sysctl step as a whole. */
+function sysctlsFailed(desired: readonly DesiredSysctl[], error: unknown): ApplyReport {
+  const report = emptyReport();
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const reason = (error as Error | null)?.message ?? String(error);
+  for (const { key, value } of desired) report.failures.push({ kind: 'sysctl', key, object: `sysctl ${key}=${value}`, reason, ...(typeof code === 'string' ? { code } : {}) });
   return report;
 }
 

@@ -22,13 +22,28 @@ export function routingComponent(dataplane: RoutingDataplane): Component<Desired
 export interface FilterReport extends ComponentReport { writes: number }
 
 /**
+ * Until the backend is detected the filter is still wanted: pending, so the node is not ready
+ * with routes alone. The detected backend's object replaces it (same component).
+ */
+const undetectedFilter: Component<DesiredFilter | null, FilterReport> = {
+  name: PACKET_FILTER_COMPONENT,
+  objects: (desired) => (desired ? [{ kind: 'filter', key: 'undetected', object: 'packet filter' }] : []),
+  apply: async (desired) => ({
+    failures: desired ? [{ kind: 'filter', key: 'undetected', object: 'packet filter', reason: 'waiting for the packet filter backend (see packet-filter)', blocked: true }] : [],
+    deferred: [],
+    writes: 0,
+  }),
+};
+
+/**
  * The packet filter is one object. Its writes are transactions (ipset restore, iptables-restore
  * with one COMMIT per table, nft -f) that each apply all or nothing: when one fails, the filter
  * shows failed with the tool's message and is retried on its own backoff; what earlier
  * transactions of the same attempt wrote stays, and the next attempt reads the kernel again and
  * writes only what still differs.
  */
-export function filterComponent(driver: FilterDriver): Component<DesiredFilter | null, FilterReport> {
+export function filterComponent(driver: FilterDriver | null): Component<DesiredFilter | null, FilterReport> {
+  if (driver === null) return undetectedFilter;
   const key = driver.backend === 'iptables' ? `iptables-${driver.iptablesMode}` : 'nftables';
   const describe = (desired: DesiredFilter): string =>
     `packet filter (${key}) for ${desired.localCidrs.length} local and ${desired.remoteCidrs.length} remote CIDRs`;

@@ -89,7 +89,8 @@ export function startReconcileLoop(options: LoopOptions): ReconcileLoop {
   }
 
   function armObjectRetry(at: number | undefined): void {
-    if (at === undefined || at === retryTimerAt) return;
+    // After stop nothing is armed: a pending retry must not keep a stopping process alive.
+    if (stopped || at === undefined || at === retryTimerAt) return;
     clearTimeout(retryTimer);
     retryTimerAt = at;
     retryTimer = setTimeout(() => { retryTimerAt = Infinity; trigger('object retry due'); }, Math.max(0, at - now()));

@@ -117,7 +117,8 @@ export class ObjectTable {
       const start = started.get(id);
       if (start) this.#start(entry, start.completion, now);
       else if (failure) this.#fail(entry, failure, now);
-      else if (!deferred.has(id)) this.#set(entry, 'programmed', now);
+      // An object in progress is settled by its completion only, whatever the component says meanwhile.
+      else if (!deferred.has(id) && entry.state !== 'in-progress') this.#set(entry, 'programmed', now);
     }
     // What is no longer wanted: a removal that failed stays visible (and backs off) until it succeeds.
     for (const [id, failure] of failures) {
@@ -193,12 +194,17 @@ export class ObjectTable {
       this.#set(entry, 'pending', now, failure.reason);
       return;
     }
-    if (entry.state !== 'failed') entry.since = now;
-    entry.state = 'failed';
-    entry.object = failure.object;
+    // A wanted object keeps its wanted description (the reason says which write failed): a
+    // description that changed would count as new work and skip the backoff.
+    if (!entry.desired) entry.object = failure.object;
     entry.reason = failure.reason;
     if (failure.code === undefined) delete entry.code;
     else entry.code = failure.code;
+    // Reported again during its backoff (a check that needs no write, such as a missing underlay):
+    // not an attempt, so neither the count nor the next retry moves.
+    if (entry.state === 'failed' && entry.retryAt !== undefined && entry.retryAt > now) return;
+    if (entry.state !== 'failed') entry.since = now;
+    entry.state = 'failed';
     entry.attempts += 1;
     entry.retryAt = now + backoffDelay(entry.attempts, this.#options.backoff, this.#random);
   }

@@ -60,7 +60,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
   const reportPlan = createPlanReport(deps);
   const failureLog = createObjectFailureLog(logger);
   const routing = routingComponent(deps.routing);
-  let filter: { driver: FilterDriver; component: ReturnType<typeof filterComponent> } | null = null;
+  let filter: { driver: FilterDriver | null; component: ReturnType<typeof filterComponent> } | null = null;
 
   return async function pass(reasons) {
     const waiting = programmingBlockedBy(deps);
@@ -80,8 +80,8 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
         return null;
       });
       const driver = deps.filter;
-      if (driver && filter?.driver !== driver) filter = { driver, component: filterComponent(driver) };
-      const filtered = driver ? await reconcileComponent(table, filter!.component, plan.desired.filter) : null;
+      if (filter === null || filter.driver !== driver) filter = { driver, component: filterComponent(driver) };
+      const filtered = await reconcileComponent(table, filter.component, plan.desired.filter);
 
       for (const [kind, count] of Object.entries(routed?.writesByKind ?? {})) {
         if (count.ok) metrics.kernelOperations.inc({ kind, op: 'write', result: 'ok' }, count.ok);

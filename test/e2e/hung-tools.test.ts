@@ -99,7 +99,7 @@ test('a hung iptables-restore fails the packet filter object with ETIMEDOUT with
     await waitFor('every timed-out tool gone', () => pids.slice(0, -1).every((pid) => !alive(pid)), { timeoutMs: 5000 });
     const readyz = await agent.readyz();
     assert.equal(readyz.status, 503);
-    assert.match(readyz.body, /packet filter \(iptables-\w+\) for \d+ local and 1 remote CIDRs failed: .*ETIMEDOUT|after 1000 ms/);
+    assert.match(readyz.body, /packet filter \(iptables-\w+\) for \d+ local and 1 remote CIDRs failed: .*after 1000 ms/);
     assert.equal((await agent.healthz()).status, 200, 'the loop keeps turning while the tool hangs');
     const routes = JSON.parse((await run('ip', ['-j', 'route', 'show', 'table', 'all'])).stdout) as Array<{ dst: string; dev?: string }>;
     assert.ok(routes.some((r) => r.dst === '10.2.0.0/16' && r.dev === 'vx-submariner'), 'routing is programmed meanwhile');

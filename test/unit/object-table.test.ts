@@ -165,3 +165,47 @@ test('counts per kind and state, and unsettled lists only what is not programmed
   assert.deepEqual(t.counts().get('rule'), { pending: 0, 'in-progress': 0, programmed: 1, failed: 0 });
   assert.deepEqual(t.unsettled().map((s) => s.key), [b.key]);
 });
+
+test('a failure described differently from the wanted object (a link\'s "up" write) keeps the wanted description and its backoff', () => {
+  const { t, now } = table();
+  const link: DesiredObject = { kind: 'link', key: 'vx-submariner', object: 'link vx-submariner (vxlan vni 100 port 4800 local 192.168.1.2 dev eth0 mtu 1450)' };
+  const attempts: number[] = [];
+  for (now.t = 0; now.t <= 1000; now.t += 10) {
+    pass(t, [link], (gate) => {
+      if (!gate(link)) return { failures: [], deferred: [link] };
+      attempts.push(now.t);
+      return { failures: [{ ...link, object: 'link vx-submariner up', reason: 'set-up link ifindex 7 up: EPERM', code: 'EPERM' }], deferred: [] };
+    });
+  }
+  assert.deepEqual(attempts.slice(0, 4), [0, 100, 300, 700], 'retries on the backoff (random 0: 100, 200, 400 ms)');
+  const s = status(t, link)!;
+  assert.deepEqual({ object: s.object, attempts: s.attempts, reason: s.reason }, { object: link.object, attempts: 4, reason: 'set-up link ifindex 7 up: EPERM' });
+});
+
+test('a failure reported again during its backoff (no write was made) is not an attempt: count and next retry stay', () => {
+  const { t, now } = table();
+  const link: DesiredObject = { kind: 'link', key: 'vx-submariner', object: 'link vx-submariner' };
+  const missing = { failures: [{ ...link, reason: 'underlay device eth9 not found', code: 'ENODEV' }], deferred: [] };
+  pass(t, [link], () => missing);
+  const first = status(t, link)!;
+  now.t = 50;
+  pass(t, [link], () => missing);
+  assert.deepEqual([status(t, link)!.attempts, status(t, link)!.retryAt], [1, first.retryAt]);
+  now.t = first.retryAt!;
+  pass(t, [link], () => missing);
+  assert.equal(status(t, link)!.attempts, 2, 'once due, it is an attempt again');
+});
+
+test('an object in progress is settled by its completion only, even when the component reports nothing for it', async () => {
+  const { t } = table();
+  const tunnel: DesiredObject = { kind: 'filter', key: 'tunnel east', object: 'tunnel to east' };
+  let fail!: (e: Error) => void;
+  const completion = new Promise<void>((_, reject) => { fail = reject; });
+  pass(t, [tunnel], () => ({ failures: [], deferred: [], started: [{ ...tunnel, completion }] }));
+  pass(t, [tunnel], () => OK);
+  assert.equal(status(t, tunnel)!.state, 'in-progress');
+  fail(new Error('AUTHENTICATION_FAILED'));
+  await completion.catch(() => undefined);
+  await Promise.resolve();
+  assert.equal(status(t, tunnel)!.state, 'failed');
+});

@@ -105,6 +105,22 @@ test('objects waiting out their backoff get a pass when their retry is due, with
   assert.deepEqual(passes[1]!.reasons, ['object retry due']);
 });
 
+test('a pass that ends after stop arms no object retry: no timer is left to keep a stopping process alive', async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const loop = startReconcileLoop({
+    logger, resyncMs: 3_600_000, minIntervalMs: 0,
+    pass: async () => { await gate; return { retryAt: Date.now() + 30_000 }; },
+  });
+  loop.trigger('start');
+  const stopping = loop.stop();
+  release();
+  await stopping;
+  assert.equal(timers(), before);
+});
+
 test('the periodic resync wakes the loop without any trigger', async (t) => {
   const clock = virtualClock(t);
   const reasons: string[][] = [];

@@ -84,6 +84,18 @@ test('every object programmed: ready, and seaway_owned_objects counts what is pr
   assert.equal(count('filter'), 1);
 });
 
+test('routes programmed but the packet filter backend not detected yet: not ready, the filter pending', async () => {
+  const d = deps({ filter: null });
+  const pass = createPass(d);
+  await pass(['start']);
+  assert.equal(d.readiness.ready, false);
+  assert.match(d.readiness.reasons[0]!, /^programmed: 1 object\(s\) not programmed: packet filter pending: waiting for the packet filter backend/);
+  d.filter = filter(async () => ({ writes: 1 }));
+  await pass(['packet filter available']);
+  assert.equal(d.readiness.ready, true, 'the detected backend\'s filter replaces the placeholder');
+  assert.deepEqual(d.table.list().filter((s) => s.kind === 'filter').map((s) => [s.key, s.state]), [['iptables-nft', 'programmed']]);
+});
+
 test('a failing route: the others and the filter are programmed, readiness names exactly it, and the pass asks for its retry', async () => {
   const routes = routing(async () => ({
     ...emptyReport(),
@@ -98,6 +110,9 @@ test('a failing route: the others and the filter are programmed, readiness names
   assert.match(d.readiness.reasons[0]!, /^programmed: 1 object\(s\) not programmed: route 10\.2\.0\.0\/16 .* failed: create \.\.\.: EEXIST \(attempt 1, retry in 1s\)$/);
   const failing = d.table.unsettled();
   assert.deepEqual(failing.map((s) => [s.kind, s.key, s.state]), [['route', '100 10.2.0.0/16', 'failed']]);
+  const owned = await d.metrics.ownedObjects.get();
+  assert.equal(owned.values.find((v) => v.labels.kind === 'route')?.value, 0, 'owned objects count what is programmed, not what is desired');
+  assert.equal(owned.values.find((v) => v.labels.kind === 'filter')?.value, 1);
 });
 
 test('routing that throws (a dump that failed) does not stop the filter; the pass throws and readiness names why, without flickering to ready', async () => {

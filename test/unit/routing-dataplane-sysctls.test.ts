@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
+import type { Rtnetlink, KernelWrite } from '../../src/kernel/rtnetlink.ts';
+import type { Sysctls } from '../../src/kernel/sysctl.ts';
+import type { DesiredState } from '../../src/model/desired-state.ts';
+
+test('a sysctl step that fails as a whole fails the sysctls only: the routes written before it are reported programmed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-rds-'));
+  try {
+    const written: KernelWrite[] = [];
+    const rtnl = {
+      listLinks: async () => [{ index: 2, name: 'eth0', mtu: 1500, up: true }, { index: 3, name: 'vx-submariner', kind: 'vxlan', mtu: 1450, up: true, vxlan: { vni: 100, port: 4800, local: '192.168.1.2', learning: false, underlayIndex: 2 } }],
+      listAddresses: async () => [{ ifindex: 3, address: '240.168.1.2', prefixLength: 8, cidr: '240.168.1.2/8', scope: 0 }],
+      listRoutes: async () => [],
+      listRules: async () => [],
+      listFdb: async () => [],
+      apply: async (writes: readonly KernelWrite[]) => { written.push(...writes); return writes.map((write) => ({ write, ok: true as const })); },
+    } as unknown as Rtnetlink;
+    const sysctls: Sysctls = { read: async () => { throw Object.assign(new Error('EACCES: permission denied, open /proc/sys/net/ipv4/ip_forward'), { code: 'EACCES' }); }, write: async () => undefined };
+    const dataplane = createRoutingDataplane({ rtnl, sysctls, sysctlStatePath: join(dir, 'sysctls.json'), logger: pino({ level: 'silent' }) });
+    const desired: DesiredState = {
+      links: [{ name: 'vx-submariner', vni: 100, port: 4800, mtu: 1450, local: '192.168.1.2', underlayDevice: 'eth0', address: '240.168.1.2/8' }],
+      routes: [{ table: 100, dst: '10.2.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' }],
+      rules: [], fdb: [], filter: null,
+      sysctls: [{ key: 'net/ipv4/ip_forward', value: '1' }, { key: 'net/ipv4/conf/vx-submariner/rp_filter', value: '2' }],
+    };
+    const report = await dataplane.apply(desired);
+    assert.equal(written.filter((w) => w.kind === 'route').length, 1, 'the route was written');
+    assert.deepEqual(report.failures.map((f) => [f.kind, f.key, f.code]), [
+      ['sysctl', 'net/ipv4/ip_forward', 'EACCES'], ['sysctl', 'net/ipv4/conf/vx-submariner/rp_filter', 'EACCES'],
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
