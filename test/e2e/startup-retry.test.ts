@@ -134,10 +134,13 @@ test('packet filter tools failing at start: routing is programmed, readiness nam
     agent = await startAgent({ env: { ...fixture.agentEnv, PATH: `${dir}:${process.env.PATH ?? ''}` } });
     const running = agent;
 
+    // Routing is programmed; what is missing is the filter: its backend detection, and the filter object it holds up.
     const reason = await waitFor('readiness naming only the packet filter, after a routing pass', async () => {
       const response = await running.readyz();
       const lines = pendingLines(response.body);
-      return response.status === 503 && lines.length === 1 && lines[0]!.startsWith('packet-filter: ') && lines[0];
+      return response.status === 503 && lines.length === 2
+        && lines[0] === 'programmed: 1 object(s) not programmed: packet filter pending: waiting for the packet filter backend (see packet-filter)'
+        && lines[1]!.startsWith('packet-filter: ') && lines[1];
     }, { timeoutMs: 20_000 });
     assert.match(reason, /^packet-filter: detecting the packet filter backend \(auto\) failed: cannot tell which packet filter the host uses: /);
     assert.match(reason, /iptables-legacy-save exited 1: iptables-legacy-save: made to fail by the test/);
