@@ -30,13 +30,19 @@ export interface RoutingDriver {
 }
 
 /** One write and the object it belongs to (an object may need several: a link delete and create). */
-interface PlannedWrite { kind: ObjectKind; key: string; object: string; write: KernelWrite }
+interface PlannedWrite {
+  kind: ObjectKind;
+  key: string;
+  /** Said only when the write fails: a function where 10,000 of them are planned in one pass. */
+  object: string | (() => string);
+  write: KernelWrite;
+}
 
 const deleteRule = (rule: DesiredRule): PlannedWrite =>
   ({ kind: 'rule', key: ruleKey(rule), object: `removing ${describeRule(rule)}`, write: { kind: 'rule', write: 'delete', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
 
 const deleteRoute = (route: OwnedRoute): PlannedWrite => ({
-  kind: 'route', key: routeKey(route), object: `removing ${describeRoute(route)}`,
+  kind: 'route', key: routeKey(route), object: () => `removing ${describeRoute(route)}`,
   write: { kind: 'route', write: 'delete', route: { table: route.table, dst: route.dst, protocol: OWNERSHIP.routeProtocol, ...(route.metric ? { metric: route.metric } : {}) } },
 });
 
@@ -114,7 +120,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       countWrite(report, kind, result.ok);
       if (!result.ok) {
         const code = (result.error as { code?: unknown }).code;
-        report.failures.push({ kind, key, object, reason: result.error.message, ...(typeof code === 'string' ? { code } : {}) });
+        report.failures.push({ kind, key, object: typeof object === 'function' ? object() : object, reason: result.error.message, ...(typeof code === 'string' ? { code } : {}) });
       }
     });
     return allowed;
@@ -219,7 +225,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
             continue;
           }
           const spec = { table: route.table, dst: route.dst, oif, protocol: OWNERSHIP.routeProtocol, ...(route.gateway ? { gateway: route.gateway } : {}), ...(route.src ? { src: route.src } : {}) };
-          planned.push({ kind: 'route', key: routeKey(route), object: describeRoute(route), write: { kind: 'route', write, route: spec } });
+          planned.push({ kind: 'route', key: routeKey(route), object: () => describeRoute(route), write: { kind: 'route', write, route: spec } });
         }
       }
 

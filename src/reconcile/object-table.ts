@@ -52,20 +52,34 @@ export interface ObjectTableOptions {
   onSettled?: (status: ObjectStatus) => void;
 }
 
-const idOf = (ref: ObjectRef): string => `${ref.kind}\u0000${ref.key}`;
+/** An entry as kept: the status plus the pass generation that last saw it wanted or failing. */
+type Entry = ObjectStatus & { seen: number };
+
+/** One component's objects: per kind, by key (no per-pass string building), and those not programmed. */
+interface ComponentEntries {
+  byKind: Map<ObjectKind, Map<string, Entry>>;
+  /** Entries not programmed: the gate, readiness and the retry schedule look only here. */
+  unsettled: Set<Entry>;
+  /** Entries the gate holds back (failed or in progress): with none, the gate looks nothing up. */
+  held: Set<Entry>;
+  generation: number;
+}
+
+const publicCopy = ({ seen: _seen, ...status }: Entry): ObjectStatus => status;
 
 /**
- * Per-object reconcile state, keyed per component. Components ask `mayAttempt` before writing an
+ * Per-object reconcile state, keyed per component. Components ask the gate before writing an
  * object, so a failing object is retried on its own backoff whatever wakes the loop, and every
- * other object is programmed at once. Pure bookkeeping: no I/O, no timers.
+ * other object is programmed at once. Pure bookkeeping: no I/O, no timers. Built for 10,000s of
+ * objects per pass: nothing per object allocates unless its state changes.
  */
 export class ObjectTable {
-  readonly #components = new Map<string, Map<string, ObjectStatus>>();
+  readonly #components = new Map<string, ComponentEntries>();
   readonly #options: ObjectTableOptions;
   readonly #now: () => number;
   readonly #random: () => number;
   /** Per in-progress object, the start it belongs to: a stale completion must not overwrite a newer state. */
-  readonly #tokens = new WeakMap<ObjectStatus, symbol>();
+  readonly #tokens = new WeakMap<Entry, symbol>();
 
   constructor(options: ObjectTableOptions) {
     this.#options = options;
@@ -79,83 +93,123 @@ export class ObjectTable {
    * backoff). Returns the gate the component consults.
    */
   prepare(component: string, desired: readonly DesiredObject[]): (kind: ObjectKind, key: string) => boolean {
-    const entries = this.#entries(component);
+    const c = this.#entries(component);
     const now = this.#now();
     for (const want of desired) {
-      const id = idOf(want);
-      const have = entries.get(id);
-      if (have === undefined || have.object !== want.object || !have.desired) {
-        if (have?.state === 'in-progress') continue; // its completion decides; the gate holds it meanwhile
-        entries.set(id, { component, kind: want.kind, key: want.key, object: want.object, state: 'pending', since: now, attempts: 0, desired: true });
-      }
+      // A new object needs no entry yet (the gate lets unknown objects through; record files it).
+      const have = c.byKind.get(want.kind)?.get(want.key);
+      if (have === undefined || (have.object === want.object && have.desired)) continue;
+      if (have.state === 'in-progress') continue; // its completion decides; the gate holds it meanwhile
+      const entry: Entry = { component, kind: want.kind, key: want.key, object: want.object, state: 'pending', since: now, attempts: 0, desired: true, seen: c.generation };
+      this.#put(c, entry, have);
     }
-    return (kind, key) => this.mayAttempt(component, kind, key);
+    return (kind, key) => {
+      if (c.held.size === 0) return true;
+      const entry = c.byKind.get(kind)?.get(key);
+      return entry === undefined || this.#mayAttempt(entry);
+    };
   }
 
-  /** False while the object is in progress or waiting out its backoff. */
-  mayAttempt(component: string, kind: ObjectKind, key: string): boolean {
-    const entry = this.#components.get(component)?.get(idOf({ kind, key }));
-    if (entry === undefined) return true;
+  #mayAttempt(entry: Entry): boolean {
     if (entry.state === 'in-progress') return false;
     return entry.state !== 'failed' || entry.retryAt === undefined || entry.retryAt <= this.#now();
   }
 
   /** After a component applied `desired`: records each object's outcome; objects neither wanted nor failing are forgotten. */
   record(component: string, desired: readonly DesiredObject[], report: ComponentReport): void {
-    const entries = this.#entries(component);
+    const c = this.#entries(component);
     const now = this.#now();
-    const failures = new Map(report.failures.map((f) => [idOf(f), f]));
-    const deferred = new Set(report.deferred.map(idOf));
-    const started = new Map((report.started ?? []).map((s) => [idOf(s), s]));
-    const wanted = new Set<string>();
+    const generation = ++c.generation;
+    const failures = report.failures.length === 0 ? null : new Map(report.failures.map((f) => [idOf(f), f]));
+    const deferred = report.deferred.length === 0 ? null : new Set(report.deferred.map(idOf));
+    const started = report.started === undefined || report.started.length === 0 ? null : new Map(report.started.map((s) => [idOf(s), s]));
+    const special = failures !== null || deferred !== null || started !== null;
+    let kind: ObjectKind | undefined;
+    let entries: Map<string, Entry> | undefined;
     for (const want of desired) {
+      // Desired objects come grouped by kind: one map lookup per group, not per object.
+      if (want.kind !== kind) {
+        kind = want.kind;
+        entries = c.byKind.get(kind);
+        if (!entries) c.byKind.set(kind, (entries = new Map()));
+      }
+      let entry = entries!.get(want.key);
+      if (!special) {
+        if (entry === undefined) {
+          entries!.set(want.key, { component, kind: want.kind, key: want.key, object: want.object, state: 'programmed', since: now, attempts: 0, desired: true, seen: generation });
+          continue;
+        }
+        entry.seen = generation;
+        if (entry.state === 'pending' || entry.state === 'failed') this.#set(c, entry, 'programmed', now);
+        continue;
+      }
+      if (entry === undefined) {
+        entry = { component, kind: want.kind, key: want.key, object: want.object, state: 'pending', since: now, attempts: 0, desired: true, seen: generation };
+        this.#put(c, entry, undefined);
+      }
+      entry.seen = generation;
       const id = idOf(want);
-      wanted.add(id);
-      const entry = entries.get(id) ?? { component, kind: want.kind, key: want.key, object: want.object, state: 'pending' as const, since: now, attempts: 0, desired: true };
-      entries.set(id, entry);
-      const failure = failures.get(id);
-      const start = started.get(id);
-      if (start) this.#start(entry, start.completion, now);
-      else if (failure) this.#fail(entry, failure, now);
+      const start = started?.get(id);
+      const failure = failures?.get(id);
+      if (start) this.#start(c, entry, start.completion, now);
+      else if (failure) this.#fail(c, entry, failure, now);
       // An object in progress is settled by its completion only, whatever the component says meanwhile.
-      else if (!deferred.has(id) && entry.state !== 'in-progress') this.#set(entry, 'programmed', now);
+      else if (!deferred?.has(id) && entry.state !== 'in-progress' && entry.state !== 'programmed') this.#set(c, entry, 'programmed', now);
     }
     // What is no longer wanted: a removal that failed stays visible (and backs off) until it succeeds.
-    for (const [id, failure] of failures) {
-      if (wanted.has(id)) continue;
-      let entry = entries.get(id);
+    for (const failure of failures?.values() ?? []) {
+      let entry = c.byKind.get(failure.kind)?.get(failure.key);
+      if (entry?.seen === generation) continue;
       if (entry === undefined || entry.desired) {
-        entry = { component, kind: failure.kind, key: failure.key, object: failure.object, state: 'pending', since: now, attempts: entry?.attempts ?? 0, desired: false };
-        entries.set(id, entry);
+        const replacing = entry;
+        entry = { component, kind: failure.kind, key: failure.key, object: failure.object, state: 'pending', since: now, attempts: entry?.attempts ?? 0, desired: false, seen: generation };
+        this.#put(c, entry, replacing);
       }
-      this.#fail(entry, failure, now);
+      entry.seen = generation;
+      this.#fail(c, entry, failure, now);
     }
-    for (const [id, entry] of entries) {
-      if (wanted.has(id) || failures.has(id) || deferred.has(id)) continue;
-      if (entry.state === 'in-progress') continue; // settles on its own; then it is forgotten on the next record
-      entries.delete(id);
+    for (const ref of report.deferred) {
+      const entry = c.byKind.get(ref.kind)?.get(ref.key);
+      if (entry) entry.seen = generation;
+    }
+    for (const [kind, entries] of c.byKind) {
+      for (const [key, entry] of entries) {
+        // In progress: settles on its own; then it is forgotten on the next record.
+        if (entry.seen === generation || entry.state === 'in-progress') continue;
+        entries.delete(key);
+        c.unsettled.delete(entry);
+        c.held.delete(entry);
+      }
+      if (entries.size === 0) c.byKind.delete(kind);
     }
   }
 
-  /** Every object of every component, in insertion order. */
+  /** Every object of every component, in insertion order per kind. */
   list(): ObjectStatus[] {
-    return [...this.#components.values()].flatMap((entries) => [...entries.values()]).map((entry) => ({ ...entry }));
+    const out: ObjectStatus[] = [];
+    for (const c of this.#components.values()) for (const entries of c.byKind.values()) for (const entry of entries.values()) out.push(publicCopy(entry));
+    return out;
   }
 
   /** Objects that are not (yet) as wanted: pending, in progress or failed. */
   unsettled(): ObjectStatus[] {
     const out: ObjectStatus[] = [];
-    for (const entries of this.#components.values()) for (const entry of entries.values()) if (entry.state !== 'programmed') out.push({ ...entry });
+    for (const c of this.#components.values()) for (const entry of c.unsettled) out.push(publicCopy(entry));
     return out;
   }
 
-  /** How many objects are in each state, per kind (programmed counts only wanted objects). */
+  /** How many objects are in each state, per kind. */
   counts(): Map<ObjectKind, Record<ObjectState, number>> {
     const counts = new Map<ObjectKind, Record<ObjectState, number>>();
-    for (const entries of this.#components.values()) {
-      for (const entry of entries.values()) {
-        const byState = counts.get(entry.kind) ?? { pending: 0, 'in-progress': 0, programmed: 0, failed: 0 };
-        counts.set(entry.kind, byState);
+    for (const c of this.#components.values()) {
+      for (const [kind, entries] of c.byKind) {
+        const byState = counts.get(kind) ?? { pending: 0, 'in-progress': 0, programmed: 0, failed: 0 };
+        counts.set(kind, byState);
+        byState.programmed += entries.size;
+      }
+      for (const entry of c.unsettled) {
+        const byState = counts.get(entry.kind)!;
+        byState.programmed--;
         byState[entry.state]++;
       }
     }
@@ -165,41 +219,54 @@ export class ObjectTable {
   /** The earliest time a failed object may be retried, if any is waiting. */
   nextRetryAt(): number | undefined {
     let earliest: number | undefined;
-    for (const entries of this.#components.values()) {
-      for (const entry of entries.values()) {
+    for (const c of this.#components.values()) {
+      for (const entry of c.unsettled) {
         if (entry.state === 'failed' && entry.retryAt !== undefined && (earliest === undefined || entry.retryAt < earliest)) earliest = entry.retryAt;
       }
     }
     return earliest;
   }
 
-  #entries(component: string): Map<string, ObjectStatus> {
-    let entries = this.#components.get(component);
-    if (!entries) this.#components.set(component, (entries = new Map()));
-    return entries;
+  #entries(component: string): ComponentEntries {
+    let c = this.#components.get(component);
+    if (!c) this.#components.set(component, (c = { byKind: new Map(), unsettled: new Set(), held: new Set(), generation: 0 }));
+    return c;
   }
 
-  #set(entry: ObjectStatus, state: 'pending' | 'programmed', now: number, reason?: string): void {
+  /** Puts a new entry in place of `replacing` (if any) and files it by state. */
+  #put(c: ComponentEntries, entry: Entry, replacing: Entry | undefined): void {
+    let entries = c.byKind.get(entry.kind);
+    if (!entries) c.byKind.set(entry.kind, (entries = new Map()));
+    entries.set(entry.key, entry);
+    if (replacing) { c.unsettled.delete(replacing); c.held.delete(replacing); }
+    if (entry.state === 'programmed') c.unsettled.delete(entry);
+    else c.unsettled.add(entry);
+  }
+
+  #set(c: ComponentEntries, entry: Entry, state: 'pending' | 'programmed', now: number, reason?: string): void {
     if (entry.state !== state || entry.reason !== reason) entry.since = now;
     entry.state = state;
     entry.attempts = 0;
-    delete entry.retryAt;
-    delete entry.code;
-    if (reason === undefined) delete entry.reason;
-    else entry.reason = reason;
+    if (entry.retryAt !== undefined) delete entry.retryAt;
+    if (entry.code !== undefined) delete entry.code;
+    if (reason === undefined) { if (entry.reason !== undefined) delete entry.reason; } else entry.reason = reason;
+    if (state === 'programmed') c.unsettled.delete(entry);
+    else c.unsettled.add(entry);
+    c.held.delete(entry);
   }
 
-  #fail(entry: ObjectStatus, failure: { object: string; reason: string; code?: string; blocked?: boolean }, now: number): void {
+  #fail(c: ComponentEntries, entry: Entry, failure: { object: string; reason: string; code?: string; blocked?: boolean }, now: number): void {
     if (failure.blocked) {
-      this.#set(entry, 'pending', now, failure.reason);
+      this.#set(c, entry, 'pending', now, failure.reason);
       return;
     }
+    c.unsettled.add(entry);
+    c.held.add(entry);
     // A wanted object keeps its wanted description (the reason says which write failed): a
     // description that changed would count as new work and skip the backoff.
     if (!entry.desired) entry.object = failure.object;
     entry.reason = failure.reason;
-    if (failure.code === undefined) delete entry.code;
-    else entry.code = failure.code;
+    if (failure.code === undefined) { if (entry.code !== undefined) delete entry.code; } else entry.code = failure.code;
     // Reported again during its backoff (a check that needs no write, such as a missing underlay):
     // not an attempt, so neither the count nor the next retry moves.
     if (entry.state === 'failed' && entry.retryAt !== undefined && entry.retryAt > now) return;
@@ -209,28 +276,35 @@ export class ObjectTable {
     entry.retryAt = now + backoffDelay(entry.attempts, this.#options.backoff, this.#random);
   }
 
-  #start(entry: ObjectStatus, completion: Promise<void>, now: number): void {
+  #start(c: ComponentEntries, entry: Entry, completion: Promise<void>, now: number): void {
     const token = Symbol('start');
     this.#tokens.set(entry, token);
     const attempts = entry.attempts;
-    this.#set(entry, 'pending', now);
+    this.#set(c, entry, 'pending', now);
     entry.state = 'in-progress';
     entry.attempts = attempts;
+    c.held.add(entry);
     completion.then(
-      () => this.#settle(entry, token, () => this.#set(entry, 'programmed', this.#now())),
-      (error: unknown) => this.#settle(entry, token, () => {
+      () => this.#settle(c, entry, token, () => this.#set(c, entry, 'programmed', this.#now())),
+      (error: unknown) => this.#settle(c, entry, token, () => {
         const code = (error as { code?: unknown } | null)?.code;
-        this.#fail(entry, { object: entry.object, reason: error instanceof Error ? error.message : String(error), ...(typeof code === 'string' ? { code } : {}) }, this.#now());
+        this.#fail(c, entry, { object: entry.object, reason: error instanceof Error ? error.message : String(error), ...(typeof code === 'string' ? { code } : {}) }, this.#now());
       }),
     );
   }
 
-  #settle(entry: ObjectStatus, token: symbol, apply: () => void): void {
+  #settle(c: ComponentEntries, entry: Entry, token: symbol, apply: () => void): void {
     if (this.#tokens.get(entry) !== token || entry.state !== 'in-progress') return;
     this.#tokens.delete(entry);
-    const stillHeld = this.#components.get(entry.component)?.get(idOf(entry)) === entry;
+    const stillHeld = c.byKind.get(entry.kind)?.get(entry.key) === entry;
     apply();
-    if (!stillHeld) return;
-    this.#options.onSettled?.({ ...entry });
+    if (!stillHeld) {
+      c.unsettled.delete(entry);
+      c.held.delete(entry);
+      return;
+    }
+    this.#options.onSettled?.(publicCopy(entry));
   }
 }
+
+const idOf = (ref: ObjectRef): string => `${ref.kind}\u0000${ref.key}`;

@@ -17,6 +17,9 @@ import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink, type KernelWrite } from '../../src/kernel/rtnetlink.ts';
 import { procSysctls } from '../../src/kernel/sysctl.ts';
 import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
+import { ObjectTable } from '../../src/reconcile/object-table.ts';
+import { reconcileComponent } from '../../src/reconcile/component.ts';
+import { routingComponent } from '../../src/reconcile/components.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { readNodeFacts } from '../../src/dataplane/node-facts.ts';
 import { planNode, type PlanConfig } from '../../src/plan/node-plan.ts';
@@ -134,6 +137,9 @@ async function inside(mode: string): Promise<void> {
     const stateDir = await mkdtemp(join(tmpdir(), 'seaway-bench-'));
     try {
       const dataplane = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath: join(stateDir, 'sysctls.json'), logger: createLogger('warn') });
+      // Through the engine as the agent runs it: every object's status is kept and gated.
+      const table = new ObjectTable({ backoff: { minMs: 200, maxMs: 30_000 } });
+      const routing = routingComponent(dataplane);
       const steady = snapshot(null);
       const pass = async (snap: Snapshot) => {
         const start = performance.now();
@@ -144,7 +150,7 @@ async function inside(mode: string): Promise<void> {
         const planMs = performance.now() - planStart;
         if (plan.rejected.length > 0 || plan.desired.routes.length !== routeCount) throw new Error(`plan: ${plan.desired.routes.length} routes, ${plan.rejected.length} rejected`);
         const applyStart = performance.now();
-        const report = await dataplane.apply(plan.desired);
+        const report = await reconcileComponent(table, routing, plan.desired);
         const end = performance.now();
         return { ms: end - start, planMs, applyMs: end - applyStart, report };
       };
@@ -237,11 +243,11 @@ async function main(): Promise<void> {
   console.log(`routes benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${routeCount} routes (worker node, table 100), medians of ${trials} trials, each in a fresh namespace`);
   console.log(`  ip -batch: link, address, rule and routes          ${ms(ip)}`);
   console.log(`  seaway pass from empty, cold process               ${ms(full)}  ${ratio(full)}  (${pick('fullWrites')} writes)`);
-  console.log(`    planner ${ms(pick('planMs')).trim()}; dataplane apply (observe, diff, write) ${ms(apply).trim()} = ${ratio(apply)}`);
+  console.log(`    planner ${ms(pick('planMs')).trim()}; dataplane apply through the engine (observe, diff, write, object status) ${ms(apply).trim()} = ${ratio(apply)}`);
   console.log(`  seaway pass from empty, warm process (after cleanup) ${ms(warmFull)}  ${ratio(warmFull)}`);
   console.log(`    planner ${ms(pick('warmPlanMs')).trim()}; dataplane apply ${ms(warmApply).trim()} = ${ratio(warmApply)}`);
   console.log(`  seaway rtnetlink batch alone, routes only          ${ms(median(rtnlMs))}  ${ratio(median(rtnlMs))}`);
-  console.log(`  no-change pass (facts, plan, observe, diff)        ${ms(pick('noChangeMs'))}  ${pick('noChangeWrites')} kernel writes (goal 0)`);
+  console.log(`  no-change pass (facts, plan, observe, diff, status)${ms(pick('noChangeMs'))}  ${pick('noChangeWrites')} kernel writes (goal 0)`);
   console.log(`  one Endpoint's ${subnetsPerCluster} subnets replaced: ${pick('oneEndpointWrites')} kernel writes, ${pick('oneEndpointRouteWrites')} of them routes (goal: only its routes, ${subnetsPerCluster} removed + ${subnetsPerCluster} added = ${2 * subnetsPerCluster})`);
   console.log(`  resident memory after the passes: ${pick('rssMiB').toFixed(0)} MiB (the benchmark process, holding what an agent holds: snapshot, plan, dataplane)`);
   const goals = [

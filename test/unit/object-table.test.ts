@@ -65,7 +65,7 @@ test('an object wanted differently is new work: it skips the old backoff', () =>
   const old = route('10.2.0.0/16', '240.1.0.1');
   pass(t, [old], () => failed(old));
   now.t = 10;
-  assert.equal(t.mayAttempt('routing', 'route', old.key), false);
+  assert.equal(t.prepare('routing', [old])('route', old.key), false);
   const moved = route('10.2.0.0/16', '240.1.0.9');
   let attempted = false;
   pass(t, [moved], (gate) => { attempted = gate(moved); return OK; });
@@ -82,7 +82,7 @@ test('an object blocked on another is pending with the reason, without a backoff
   assert.equal(s.state, 'pending');
   assert.equal(s.reason, 'waiting for device vx-submariner');
   assert.equal(s.retryAt, undefined);
-  assert.ok(t.mayAttempt('routing', 'route', r.key));
+  assert.ok(t.prepare('routing', [r])('route', r.key));
   assert.equal(t.nextRetryAt(), undefined);
 });
 
@@ -113,7 +113,7 @@ test('an asynchronous object is in progress without holding anything up; its com
   pass(t, [tunnel, fast], () => ({ failures: [], deferred: [], started: [{ kind: tunnel.kind, key: tunnel.key, completion }] }));
   assert.equal(status(t, tunnel)!.state, 'in-progress');
   assert.equal(status(t, fast)!.state, 'programmed');
-  assert.equal(t.mayAttempt('routing', tunnel.kind, tunnel.key), false, 'not started twice');
+  assert.equal(t.prepare('routing', [tunnel, fast])(tunnel.kind, tunnel.key), false, 'not started twice');
   // A later pass, while it is still in progress: the component defers it, its state stands.
   pass(t, [tunnel, fast], (gate) => (gate(tunnel) ? OK : { failures: [], deferred: [tunnel] }));
   assert.equal(status(t, tunnel)!.state, 'in-progress');
