@@ -35,6 +35,7 @@ export function toNodeObject(node: V1Node): NodeObject {
   return {
     name: node.metadata?.name ?? '',
     internalIP: internal?.address ?? null,
+    addresses: (node.status?.addresses ?? []).map((a) => a.address),
     podCidr: node.spec?.podCIDR ?? null,
     labels: node.metadata?.labels ?? {},
     annotations: node.metadata?.annotations ?? {},

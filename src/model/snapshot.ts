@@ -25,6 +25,8 @@ export interface NodeObject {
   name: string;
   /** The first IPv4 InternalIP in status.addresses, or null if none. */
   internalIP: string | null;
+  /** Every address in status.addresses (any type, IPv4 and IPv6), in the Node's order. */
+  addresses: readonly string[];
   /** spec.podCIDR, or null. */
   podCidr: string | null;
   labels: Readonly<Record<string, string>>;

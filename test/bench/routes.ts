@@ -65,7 +65,7 @@ function snapshot(changedCluster: number | null): Snapshot {
     }, i + 1 + generation * clusters));
   }
   const nodes: NodeObject[] = [1, 2, 3].map((n) => ({
-    name: `cluster1-node${n}`, internalIP: `192.168.1.${10 + n}`, podCidr: `10.1.${n}.0/24`, labels: {}, annotations: {}, ready: true,
+    name: `cluster1-node${n}`, internalIP: `192.168.1.${10 + n}`, addresses: [`192.168.1.${10 + n}`], podCidr: `10.1.${n}.0/24`, labels: {}, annotations: {}, ready: true,
   }));
   return freezeSnapshot({ endpoints, clusters: [], nodes });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { eventReporter } from '../../src/plan/event-reporter.ts';
 import type { NodeObject, Snapshot } from '../../src/model/snapshot.ts';
 
-const node = (name: string, ready = true): NodeObject => ({ name, internalIP: '192.168.1.1', podCidr: null, labels: {}, annotations: {}, ready });
+const node = (name: string, ready = true): NodeObject => ({ name, internalIP: '192.168.1.1', addresses: ['192.168.1.1'], podCidr: null, labels: {}, annotations: {}, ready });
 const snapshot = (...nodes: NodeObject[]): Snapshot => ({ endpoints: [], clusters: [], nodes });
 
 test('the gateway reports when it is a known node', () => {

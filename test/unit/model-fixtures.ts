@@ -29,7 +29,7 @@ export function endpoint(name: string, specValue: unknown, creationTimestamp = '
 }
 
 export function node(name: string, internalIP: string | null, annotations: Record<string, string> = {}): NodeObject {
-  return { name, internalIP, podCidr: null, labels: {}, annotations, ready: true };
+  return { name, internalIP, addresses: internalIP === null ? [] : [internalIP], podCidr: null, labels: {}, annotations, ready: true };
 }
 
 /** Deterministic Fisher-Yates shuffle (mulberry32) so determinism tests are reproducible. */
