@@ -1,5 +1,5 @@
 import { ALL_ZEROS_MAC, type DesiredFdbEntry, type DesiredRule, type DesiredState, type DesiredVxlanLink } from '../model/desired-state.ts';
-import { OWNED_RULE_PRIORITIES, OWNED_TABLES, OWNERSHIP } from '../model/ownership.ts';
+import { OWNED_RULE_PRIORITIES, OWNED_TABLES, OWNERSHIP, SUBMARINER_LEFTOVERS } from '../model/ownership.ts';
 import { FR_ACT_TO_TBL } from '../kernel/rules.ts';
 import { diffFdb, diffRoutes, diffRules, diffVxlanLink, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
 import type { KernelWrite, ObservedLink, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
@@ -10,11 +10,14 @@ const OWNED_LINKS = [OWNERSHIP.vxlanDevice];
 /** On cleanup these mean "already gone", which is the goal. */
 const ALREADY_GONE = new Set(['ESRCH', 'ENOENT', 'ENODEV']);
 
+/** A rule seaway owns: its own (protocol 147), or Submariner's `pref 150 lookup 150` it adopts (protocol 0). */
+export interface OwnedRule extends DesiredRule { protocol: number }
+
 /** Everything seaway owns in the routing part of the kernel, in the planner's terms (device names). */
 export interface OwnedRouting {
   links: ObservedVxlan[];
   routes: OwnedRoute[];
-  rules: DesiredRule[];
+  rules: OwnedRule[];
   fdb: DesiredFdbEntry[];
 }
 
@@ -38,13 +41,31 @@ interface PlannedWrite {
   write: KernelWrite;
 }
 
-const deleteRule = (rule: DesiredRule): PlannedWrite =>
-  ({ kind: 'rule', key: ruleKey(rule), object: `removing ${describeRule(rule)}`, write: { kind: 'rule', write: 'delete', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
+/**
+ * A rule delete names the rule's protocol, so it can only match that rule; an adopted rule has none
+ * to name (protocol 0), and the kernel then deletes the first rule at that priority and table.
+ */
+const deleteRule = (rule: OwnedRule): PlannedWrite => ({
+  kind: 'rule', key: ruleKey(rule), object: `removing ${describeRule(rule)}`,
+  write: { kind: 'rule', write: 'delete', rule: { priority: rule.priority, table: rule.table, ...(rule.protocol !== 0 ? { protocol: rule.protocol } : {}) } },
+});
 
 const deleteRoute = (route: OwnedRoute): PlannedWrite => ({
   kind: 'route', key: routeKey(route), object: () => `removing ${describeRoute(route)}`,
-  write: { kind: 'route', write: 'delete', route: { table: route.table, dst: route.dst, protocol: OWNERSHIP.routeProtocol, ...(route.metric ? { metric: route.metric } : {}) } },
+  write: { kind: 'route', write: 'delete', route: { table: route.table, dst: route.dst, protocol: route.protocol ?? OWNERSHIP.routeProtocol, ...(route.metric ? { metric: route.metric } : {}) } },
 });
+
+const createRule = (rule: DesiredRule): PlannedWrite =>
+  ({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule), write: { kind: 'rule', write: 'create', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
+
+const VTEP_PREFIX = `${OWNERSHIP.vtepFirstOctet}.`;
+
+/** Submariner's route agent's leftovers, which seaway adopts (SUBMARINER_LEFTOVERS): nothing else without seaway's protocol. */
+function adoptedRoute(route: { table: number; protocol: number; oif?: number; gateway?: string }, vxlanIndex: number | undefined): boolean {
+  if (route.protocol !== SUBMARINER_LEFTOVERS.routeProtocol) return false;
+  if (route.table === OWNERSHIP.hostNetworkTable) return true;
+  return route.table === OWNERSHIP.workerTable && vxlanIndex !== undefined && route.oif === vxlanIndex && (route.gateway?.startsWith(VTEP_PREFIX) ?? false);
+}
 
 /** A write that cannot be made until another object exists: pending on it, not failed. */
 const blockedOn = (report: ApplyReport, kind: ObjectKind, key: string, object: string, reason: string): void => {
@@ -55,7 +76,10 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
   async function observeWith(links: ObservedLink[]): Promise<OwnedRouting> {
     const nameOf = new Map(links.map((l) => [l.index, l.name]));
     const ownedLinks = links.filter((l) => (OWNED_LINKS as readonly string[]).includes(l.name));
-    const [routes, rules, addresses] = await Promise.all([rtnl.listRoutes({ protocol: OWNERSHIP.routeProtocol }), rtnl.listRules(), rtnl.listAddresses()]);
+    const [routes, rules, addresses] = await Promise.all([
+      rtnl.listRoutes({ protocols: [OWNERSHIP.routeProtocol, SUBMARINER_LEFTOVERS.routeProtocol] }), rtnl.listRules(), rtnl.listAddresses(),
+    ]);
+    const vxlanIndex = ownedLinks.find((l) => l.name === OWNERSHIP.vxlanDevice)?.index;
     const fdb: DesiredFdbEntry[] = [];
     for (const link of ownedLinks) {
       for (const entry of await rtnl.listFdb(link.index)) {
@@ -84,19 +108,21 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         return observed;
       }),
       routes: routes
-        .filter((r) => OWNED_TABLES.includes(r.table))
+        .filter((r) => (r.protocol === OWNERSHIP.routeProtocol ? OWNED_TABLES.includes(r.table) : adoptedRoute(r, vxlanIndex)))
         .map((r) => {
           const route: OwnedRoute = { table: r.table, dst: r.dst, dev: r.oif === undefined ? '' : (nameOf.get(r.oif) ?? `ifindex ${r.oif}`) };
           if (r.gateway) route.gateway = r.gateway;
           if (r.src) route.src = r.src;
           if (r.metric) route.metric = r.metric;
+          if (r.protocol !== OWNERSHIP.routeProtocol) route.protocol = r.protocol;
           return route;
         }),
       rules: rules
         // The protocol marker matters most here: a rule delete without selectors would match any rule at that priority.
-        .filter((r) => r.protocol === OWNERSHIP.routeProtocol && OWNED_RULE_PRIORITIES.includes(r.priority)
-          && OWNED_TABLES.includes(r.table) && !r.selective && r.action === FR_ACT_TO_TBL)
-        .map((r) => ({ priority: r.priority, table: r.table })),
+        .filter((r) => !r.selective && r.action === FR_ACT_TO_TBL && (
+          (r.protocol === OWNERSHIP.routeProtocol && OWNED_RULE_PRIORITIES.includes(r.priority) && OWNED_TABLES.includes(r.table))
+          || (r.protocol === SUBMARINER_LEFTOVERS.ruleProtocol && r.priority === OWNERSHIP.hostNetworkRulePriority && r.table === OWNERSHIP.hostNetworkTable)))
+        .map((r) => ({ priority: r.priority, table: r.table, protocol: r.protocol })),
       fdb,
     };
   }
@@ -201,22 +227,31 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         owned = await observeWith(links);
       }
       const indexOf = new Map(links.map((l) => [l.name, l.index]));
+      // New objects go in before stale ones go out, so moving from one layout to another (seaway's
+      // earlier table 100, Submariner's leftovers) never leaves a destination without a route.
       const planned: PlannedWrite[] = [];
+      const removals: PlannedWrite[] = [];
 
-      const rules = diffRules(desired.rules, owned.rules);
-      for (const rule of rules.remove) planned.push(deleteRule(rule));
+      // Where an adopted rule sits, every rule at that key goes (each delete takes the first one
+      // there) and seaway's is created afresh: the kernel allows both side by side.
+      const ours = owned.rules.filter((r) => r.protocol === OWNERSHIP.routeProtocol);
+      const adoptedKeys = new Set(owned.rules.filter((r) => r.protocol !== OWNERSHIP.routeProtocol).map(ruleKey));
+      for (const rule of owned.rules) {
+        if (adoptedKeys.has(ruleKey(rule))) planned.push(deleteRule({ ...rule, protocol: SUBMARINER_LEFTOVERS.ruleProtocol }));
+      }
+      const rules = diffRules(desired.rules, ours);
+      for (const rule of rules.remove) if (!adoptedKeys.has(ruleKey(rule))) removals.push(deleteRule(rule as OwnedRule));
       for (const rule of desired.rules) {
         if (!OWNED_TABLES.includes(rule.table) || !OWNED_RULE_PRIORITIES.includes(rule.priority)) {
           report.failures.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule), reason: 'priority or table is not one of seaway\'s' });
-        } else if (rules.create.includes(rule)) {
-          planned.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule), write: { kind: 'rule', write: 'create', rule: { ...rule, protocol: OWNERSHIP.routeProtocol } } });
+        } else if (rules.create.includes(rule) || adoptedKeys.has(ruleKey(rule))) {
+          planned.push(createRule(rule));
         }
       }
 
       const routes = diffRoutes(desired.routes, owned.routes, OWNED_TABLES);
       for (const { object, reason } of routes.rejected) report.failures.push({ kind: 'route', key: routeKey(object), object: describeRoute(object), reason });
-      // A stale route whose destination is wanted again is replaced below, under the same key.
-      for (const route of routes.remove) planned.push(deleteRoute(route));
+      for (const route of routes.remove) removals.unshift(deleteRoute(route));
       for (const [write, list] of [['replace', routes.replace], ['create', routes.create]] as const) {
         for (const route of list) {
           const oif = indexOf.get(route.dev);
@@ -228,6 +263,8 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
           planned.push({ kind: 'route', key: routeKey(route), object: () => describeRoute(route), write: { kind: 'route', write, route: spec } });
         }
       }
+
+      planned.push(...removals);
 
       const fdb = diffFdb(desired.fdb, owned.fdb);
       for (const entry of fdb.remove) {
@@ -253,7 +290,12 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       const report = emptyReport();
       const links = await rtnl.listLinks();
       const owned = await observeWith(links);
-      const planned: PlannedWrite[] = [...owned.rules.map(deleteRule), ...owned.routes.map(deleteRoute)];
+      // Where an adopted rule sits, each delete names no protocol and takes the first rule there: all go.
+      const adoptedKeys = new Set(owned.rules.filter((r) => r.protocol !== OWNERSHIP.routeProtocol).map(ruleKey));
+      const planned: PlannedWrite[] = [
+        ...owned.rules.map((r) => deleteRule(adoptedKeys.has(ruleKey(r)) ? { ...r, protocol: SUBMARINER_LEFTOVERS.ruleProtocol } : r)),
+        ...owned.routes.map(deleteRoute),
+      ];
       for (const link of owned.links) {
         const index = links.find((l) => l.name === link.name)?.index;
         if (index !== undefined) planned.push({ kind: 'link', key: link.name, object: `removing link ${link.name}`, write: { kind: 'link', write: 'delete', index } });

@@ -100,7 +100,7 @@ export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
 }
 
 /** Which routes a dump keeps; the kernel filters dumps only under strict checking, which the socket lacks. */
-export interface RouteFilter { table?: number; protocol?: number }
+export interface RouteFilter { table?: number; protocol?: number; protocols?: readonly number[] }
 
 /**
  * decodeRoute for the routes the filter keeps. The table and protocol are read from the header
@@ -110,6 +110,7 @@ export interface RouteFilter { table?: number; protocol?: number }
 export function decodeRouteMatching(payload: Buffer, filter: RouteFilter): ObservedRoute | undefined {
   if (payload.length < RTMSG_LEN) return undefined;
   if (filter.protocol !== undefined && payload[5] !== filter.protocol) return undefined;
+  if (filter.protocols !== undefined && !filter.protocols.includes(payload[5]!)) return undefined;
   if (filter.table !== undefined && payload[4] !== RT_TABLE_COMPAT && payload[4] !== filter.table) return undefined;
   const route = decodeRoute(payload);
   return route && (filter.table === undefined || route.table === filter.table) ? route : undefined;

@@ -5,9 +5,14 @@
 export const OWNERSHIP = {
   /** rtnetlink route protocol (RTPROT_*) stamped on every route seaway installs. Unassigned in iproute2's rt_protos. */
   routeProtocol: 147,
-  /** Non-gateway nodes: remote subnets via the gateway's VTEP (Submariner's inter-cluster table). */
-  interClusterTable: 100,
-  interClusterRulePriority: 100,
+  /**
+   * Non-gateway nodes: remote subnets via the gateway's VTEP in the main table, as Submariner does,
+   * so the longest prefix wins: a more specific route the node already has keeps its traffic.
+   */
+  workerTable: 254,
+  /** seaway's earlier worker layout (table 100 behind rule 100, consulted before main): removed on start. */
+  legacyWorkerTable: 100,
+  legacyWorkerRulePriority: 100,
   /** Gateway node: remote subnets out of the cable interface with src = CNI address (Submariner's host-network table). */
   hostNetworkTable: 150,
   hostNetworkRulePriority: 150,
@@ -27,8 +32,19 @@ export const OWNERSHIP = {
   nftTable: 'seaway',
 } as const;
 
-/** The policy-rule priorities seaway installs, one per role: a rule at any other priority is never seaway's. */
-export const OWNED_RULE_PRIORITIES: readonly number[] = [OWNERSHIP.interClusterRulePriority, OWNERSHIP.hostNetworkRulePriority];
+/** The policy-rule priorities seaway's rules (protocol 147) may have: any other is never seaway's. */
+export const OWNED_RULE_PRIORITIES: readonly number[] = [OWNERSHIP.legacyWorkerRulePriority, OWNERSHIP.hostNetworkRulePriority];
 
-/** The routing tables seaway owns: routes in any other table are never seaway's. */
-export const OWNED_TABLES: readonly number[] = [OWNERSHIP.interClusterTable, OWNERSHIP.hostNetworkTable];
+/** The routing tables seaway's routes (protocol 147) may be in: routes in any other table are never seaway's. */
+export const OWNED_TABLES: readonly number[] = [OWNERSHIP.workerTable, OWNERSHIP.legacyWorkerTable, OWNERSHIP.hostNetworkTable];
+
+/**
+ * What Submariner's route agent leaves on a node, which seaway adopts when it replaces it (and
+ * removes on cleanup): on workers, main-table routes `via 240.x dev vx-submariner proto static`;
+ * on the gateway, `proto static` routes in table 150 and the rule `pref 150 lookup 150` without a
+ * protocol. Nothing else with these protocols is ever touched.
+ */
+export const SUBMARINER_LEFTOVERS = {
+  routeProtocol: 4,
+  ruleProtocol: 0,
+} as const;

@@ -11,6 +11,8 @@ export interface Rejected<T> { object: T; reason: string }
 /** An owned route as observed, with its output device resolved to a name. */
 export interface OwnedRoute extends DesiredRoute {
   metric?: number;
+  /** Absent: seaway's own (protocol 147); otherwise an adopted leftover, which is replaced to become seaway's. */
+  protocol?: number;
 }
 
 export interface RouteDiff {
@@ -21,7 +23,8 @@ export interface RouteDiff {
 }
 
 const sameRoute = (want: DesiredRoute, have: OwnedRoute): boolean =>
-  want.dev === have.dev && (want.gateway ?? '') === (have.gateway ?? '') && (want.src ?? '') === (have.src ?? '') && (have.metric ?? 0) === 0;
+  want.dev === have.dev && (want.gateway ?? '') === (have.gateway ?? '') && (want.src ?? '') === (have.src ?? '') && (have.metric ?? 0) === 0
+  && have.protocol === undefined;
 
 export function diffRoutes(desired: readonly DesiredRoute[], owned: readonly OwnedRoute[], ownedTables: readonly number[]): RouteDiff {
   const diff: RouteDiff = { create: [], replace: [], remove: [], rejected: [] };

@@ -132,9 +132,10 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
     }));
     fdb = fdbEntries(snapshot, config.nodeName, nodeIp, notes);
   } else {
-    rules = [{ priority: OWNERSHIP.interClusterRulePriority, table: OWNERSHIP.interClusterTable }];
+    // In the main table, as Submariner's route agent does: no rule, and the longest prefix wins.
+    rules = [];
     const via = formatIpv4(vtepIp(gatewayPrivateIp.address));
-    routes = remoteSubnets.map(({ text }) => ({ table: OWNERSHIP.interClusterTable, dst: text, gateway: via, dev: OWNERSHIP.vxlanDevice }));
+    routes = remoteSubnets.map(({ text }) => ({ table: OWNERSHIP.workerTable, dst: text, gateway: via, dev: OWNERSHIP.vxlanDevice }));
   }
 
   const selfNode = snapshot.nodes.find((n) => n.name === config.nodeName);

@@ -42,7 +42,7 @@ function snapshot(extra: Partial<Snapshot> = {}): Snapshot {
   };
 }
 
-test('non-gateway node: VXLAN towards the gateway, table 100 routes via the gateway VTEP, rule 100', () => {
+test('non-gateway node: VXLAN towards the gateway, main-table routes via the gateway VTEP (longest prefix wins), no rule', () => {
   const plan = planNode(snapshot({ endpoints: [...snapshot().endpoints.slice(0, 1), endpoint('west-ep', spec({ subnets: ['10.2.0.0/16', '10.202.0.0/16'] })), snapshot().endpoints[2]!] }), workerFacts, config);
   assert.equal(plan.isGateway, false);
   assert.equal(plan.gatewayNode, 'east-gw');
@@ -51,11 +51,11 @@ test('non-gateway node: VXLAN towards the gateway, table 100 routes via the gate
     name: 'vx-submariner', vni: 100, port: 4800, mtu: 1450, local: '192.168.1.21', remote: '192.168.1.10',
     underlayDevice: 'eth0', address: '240.168.1.21/8',
   }]);
-  assert.deepEqual(plan.desired.rules, [{ priority: 100, table: 100 }]);
+  assert.deepEqual(plan.desired.rules, []);
   assert.deepEqual(plan.desired.routes, [
-    { table: 100, dst: '10.2.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
-    { table: 100, dst: '10.3.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
-    { table: 100, dst: '10.202.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
+    { table: 254, dst: '10.2.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
+    { table: 254, dst: '10.3.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
+    { table: 254, dst: '10.202.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' },
   ]);
   assert.deepEqual(plan.desired.fdb, []);
   assert.deepEqual(plan.desired.sysctls, [
@@ -143,7 +143,7 @@ test('gateway moving to another node: the old gateway becomes a worker and the n
   assert.equal(planNode(before, gatewayFacts, gatewayConfig).isGateway, true);
   assert.equal(oldGateway.isGateway, false);
   assert.equal(oldGateway.desired.links[0]?.remote, '192.168.1.21');
-  assert.deepEqual(oldGateway.desired.rules, [{ priority: 100, table: 100 }]);
+  assert.deepEqual(oldGateway.desired.rules, []);
   assert.deepEqual(oldGateway.desired.routes.map((r) => r.gateway), ['240.168.1.21']);
   assert.equal(newGateway.isGateway, true);
   assert.deepEqual(newGateway.desired.fdb.map((f) => f.dst), ['192.168.1.10', '192.168.1.22']);

@@ -99,7 +99,7 @@ test('routes programmed but the packet filter backend not detected yet: not read
 test('a failing route: the others and the filter are programmed, readiness names exactly it, and the pass asks for its retry', async () => {
   const routes = routing(async () => ({
     ...emptyReport(),
-    failures: [{ kind: 'route', key: '100 10.2.0.0/16', object: 'route 10.2.0.0/16 via 240.168.1.10 dev vx-submariner table 100', reason: 'create ...: EEXIST', code: 'EEXIST' }],
+    failures: [{ kind: 'route', key: '254 10.2.0.0/16', object: 'route 10.2.0.0/16 via 240.168.1.10 dev vx-submariner table 254', reason: 'create ...: EEXIST', code: 'EEXIST' }],
   }));
   const f = filter(async () => ({ writes: 1 }));
   const d = deps({ routing: routes, filter: f });
@@ -109,7 +109,7 @@ test('a failing route: the others and the filter are programmed, readiness names
   assert.equal(d.readiness.reasons.length, 1);
   assert.match(d.readiness.reasons[0]!, /^programmed: 1 object\(s\) not programmed: route 10\.2\.0\.0\/16 .* failed: create \.\.\.: EEXIST \(attempt 1, retry in 1s\)$/);
   const failing = d.table.unsettled();
-  assert.deepEqual(failing.map((s) => [s.kind, s.key, s.state]), [['route', '100 10.2.0.0/16', 'failed']]);
+  assert.deepEqual(failing.map((s) => [s.kind, s.key, s.state]), [['route', '254 10.2.0.0/16', 'failed']]);
   const owned = await d.metrics.ownedObjects.get();
   assert.equal(owned.values.find((v) => v.labels.kind === 'route')?.value, 0, 'owned objects count what is programmed, not what is desired');
   assert.equal(owned.values.find((v) => v.labels.kind === 'filter')?.value, 1);
