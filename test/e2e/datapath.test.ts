@@ -194,7 +194,7 @@ for (const backend of BACKENDS) {
 
       // A pass that re-programs a deleted route has nothing to change in the filter: no filter write.
       const before = await agentMetrics(node);
-      await run('ip', ['-n', node.namespace, 'route', 'del', c2.podCidr, 'table', '100']);
+      await run('ip', ['-n', node.namespace, 'route', 'del', c2.podCidr, 'proto', '147']);
       await waitFor('a pass after the route deletion', async () =>
         (metricValue(await agentMetrics(node), OK_PASSES) ?? 0) > (metricValue(before, OK_PASSES) ?? 0), { timeoutMs: 5000, intervalMs: 50 });
       const afterRoute = await agentMetrics(node);

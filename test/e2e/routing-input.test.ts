@@ -82,7 +82,7 @@ describe('bad Endpoints in the lab (issue 4)', () => {
 
   const goodProgrammed = async () => {
     const [w, g] = await Promise.all([nodeRouting(worker.namespace), nodeRouting(gateway.namespace)]);
-    return w.table100.some((r) => r.startsWith(`${GOOD} via`)) && g.table150.some((r) => r.startsWith(`${GOOD} dev`));
+    return w.main.some((r) => r.startsWith(`${GOOD} via`)) && g.table150.some((r) => r.startsWith(`${GOOD} dev`));
   };
 
   before(async () => {
@@ -146,7 +146,7 @@ describe('bad Endpoints in the lab (issue 4)', () => {
         assert.equal(posted[0]?.involvedObject.apiVersion, 'submariner.io/v1');
         assert.ok(posted[0]?.message?.startsWith(`${c.reason}: `), posted[0]?.message);
       }
-      const installed = [...routing.table100, ...routing.table150].map(prefixOf);
+      const installed = [...routing.main, ...routing.table150].map(prefixOf);
       assert.deepEqual(installed.filter((p) => allPrefixes.has(p)), [], `${node.name} has a rejected prefix`);
       assert.ok(installed.includes(GOOD), `${node.name} routes the good Endpoint`);
     }
@@ -154,13 +154,13 @@ describe('bad Endpoints in the lab (issue 4)', () => {
 
   it('several Endpoints for one cluster: the newest wins, the older one is reported once (log, metric, Event)', async () => {
     await api.create('dup-a', remoteSpec('dup', ['10.58.0.0/16']));
-    await waitFor('dup-a routed', async () => (await nodeRouting(worker.namespace)).table100.some((r) => r.startsWith('10.58.0.0/16 ')), { timeoutMs: 10_000 });
+    await waitFor('dup-a routed', async () => (await nodeRouting(worker.namespace)).main.some((r) => r.startsWith('10.58.0.0/16 ')), { timeoutMs: 10_000 });
     // Creation timestamps have one-second resolution; on a tie the greater name wins, so dup-b wins either way.
     await api.create('dup-b', remoteSpec('dup', ['10.59.0.0/16']));
     for (const node of cluster.nodes) {
       await waitFor(`${node.name}: 10.59.0.0/16 instead of 10.58.0.0/16`, async () => {
         const r = await nodeRouting(node.namespace);
-        const routes = [...r.table100, ...r.table150].map((x) => x.split(' ')[0]);
+        const routes = [...r.main, ...r.table150].map((x) => x.split(' ')[0]);
         return routes.includes('10.59.0.0/16') && !routes.includes('10.58.0.0/16');
       }, { timeoutMs: 10_000 });
       await waitFor(`${node.name}: seaway_duplicate_endpoints 1`, async () => metricValue(await agentMetrics(node), 'seaway_duplicate_endpoints') === 1, { timeoutMs: 5000 });
@@ -174,13 +174,13 @@ describe('bad Endpoints in the lab (issue 4)', () => {
     }, { timeoutMs: 5000 });
   });
 
-  it('a route someone else left in table 100 at a wanted destination: untouched, the rest programmed, readiness says so, logged once while retried, programmed once it is gone', async () => {
+  it('a route someone else left in the main table at a wanted destination: untouched, the rest programmed, readiness says so, logged once while retried, programmed once it is gone', async () => {
     const LEFTOVER = '10.60.1.0/24';
-    await run('ip', ['-n', worker.namespace, 'route', 'add', 'blackhole', LEFTOVER, 'table', '100']);
-    const foreign = async () => (await run('ip', ['-n', worker.namespace, 'route', 'show', 'table', '100', LEFTOVER])).stdout.trim();
+    await run('ip', ['-n', worker.namespace, 'route', 'add', 'blackhole', LEFTOVER]);
+    const foreign = async () => (await run('ip', ['-n', worker.namespace, 'route', 'show', LEFTOVER])).stdout.trim();
     try {
       await api.create('leftover', remoteSpec('leftover', ['10.60.0.0/24', LEFTOVER]));
-      await waitFor('the conflict-free subnet routed on the worker', async () => (await nodeRouting(worker.namespace)).table100.some((r) => r.startsWith('10.60.0.0/24 via')), { timeoutMs: 10_000 });
+      await waitFor('the conflict-free subnet routed on the worker', async () => (await nodeRouting(worker.namespace)).main.some((r) => r.startsWith('10.60.0.0/24 via')), { timeoutMs: 10_000 });
       await waitFor('the gateway routes both subnets in its own table', async () => {
         const t150 = (await nodeRouting(gateway.namespace)).table150;
         return t150.some((r) => r.startsWith('10.60.0.0/24 dev')) && t150.some((r) => r.startsWith(`${LEFTOVER} dev`));
@@ -189,7 +189,7 @@ describe('bad Endpoints in the lab (issue 4)', () => {
         const response = await httpGetUnix(worker.agent!.socket, '/readyz');
         return response.status === 503 && /not programmed/.test(response.body) ? response.body : undefined;
       }, { timeoutMs: 10_000 });
-      assert.match(readyz, new RegExp(`1 object\\(s\\) not programmed: route ${LEFTOVER.replace(/[./]/g, '\\$&')} via \\S+ dev vx-submariner table 100 failed: .*EEXIST`));
+      assert.match(readyz, new RegExp(`1 object\\(s\\) not programmed: route ${LEFTOVER.replace(/[./]/g, '\\$&')} via \\S+ dev vx-submariner table 254 failed: .*EEXIST`));
       // Retried on its own backoff (the lab's agents: 200 ms doubling to 30 s), seen in its status.
       const retried = await waitFor('three attempts at the failing route', async () => {
         const doc = await statusDoc(worker);
@@ -199,7 +199,7 @@ describe('bad Endpoints in the lab (issue 4)', () => {
       // `seaway status`: exactly that object failed, with the kernel's reason; everything else programmed.
       const [failing] = retried.objects.filter((o) => o.state !== 'programmed');
       assert.deepEqual({ kind: failing!.kind, key: failing!.key, state: failing!.state, code: failing!.code },
-        { kind: 'route', key: `100 ${LEFTOVER}`, state: 'failed', code: 'EEXIST' });
+        { kind: 'route', key: `254 ${LEFTOVER}`, state: 'failed', code: 'EEXIST' });
       assert.match(failing!.reason!, /EEXIST/);
       assert.ok(retried.objects.filter((o) => o.kind === 'route').length >= 2, 'the other routes are listed as programmed');
       assert.equal(retried.ready, false);
@@ -214,12 +214,12 @@ describe('bad Endpoints in the lab (issue 4)', () => {
       assert.equal(failureLines.length, 1, `the failure is logged once, not on every retry: ${failureLines.length} lines`);
       assert.equal(failureLines[0]?.code, 'EEXIST');
 
-      await run('ip', ['-n', worker.namespace, 'route', 'del', 'blackhole', LEFTOVER, 'table', '100']);
+      await run('ip', ['-n', worker.namespace, 'route', 'del', 'blackhole', LEFTOVER]);
       await waitFor('seaway\'s own route once the leftover is gone, and the worker ready', async () =>
-        (await nodeRouting(worker.namespace)).table100.some((r) => r.startsWith(`${LEFTOVER} via`)) && (await httpGetUnix(worker.agent!.socket, '/readyz')).status === 200, { timeoutMs: 20_000 });
+        (await nodeRouting(worker.namespace)).main.some((r) => r.startsWith(`${LEFTOVER} via`)) && (await httpGetUnix(worker.agent!.socket, '/readyz')).status === 200, { timeoutMs: 20_000 });
       assert.ok((await agentLog(worker)).some((l) => l.msg === 'kernel objects programmed after failing'), 'the recovery is logged');
     } finally {
-      await run('ip', ['-n', worker.namespace, 'route', 'del', 'blackhole', LEFTOVER, 'table', '100'], { allowFailure: true });
+      await run('ip', ['-n', worker.namespace, 'route', 'del', 'blackhole', LEFTOVER], { allowFailure: true });
       await api.remove('leftover');
     }
   });

@@ -65,7 +65,7 @@ describe('agent killed mid-programming and restarted (issue 4)', () => {
     const killedAtFirstRoute = new Promise<void>((resolve) => {
       monitor.stdout.on('data', (chunk: Buffer) => {
         seen += chunk.toString('utf8');
-        if (killed || agentPid === 0 || !/ table 100 proto 147/.test(chunk.toString('utf8'))) return;
+        if (killed || agentPid === 0 || !/ dev vx-submariner proto 147/.test(chunk.toString('utf8'))) return;
         killed = true;
         process.kill(agentPid, 'SIGKILL');
         resolve();
@@ -112,9 +112,9 @@ describe('agent killed mid-programming and restarted (issue 4)', () => {
     console.log(`agent resident memory with ${expected.length} remote routes: ${Math.round(Number(rss) / 1024)} MiB`);
 
     const final = await nodeRouting(worker.namespace);
-    assert.deepEqual(final.table100, expected, 'exactly the desired routes');
-    assert.equal(new Set(final.table100.map((r) => r.split(' ')[0])).size, final.table100.length, 'no destination twice');
-    assert.ok(!final.table100.some((r) => endpointOf(r.split(' ')[0]!) === victim), 'nothing of the deleted Endpoint');
+    assert.deepEqual(final.main, expected, 'exactly the desired routes');
+    assert.equal(new Set(final.main.map((r) => r.split(' ')[0])).size, final.main.length, 'no destination twice');
+    assert.ok(!final.main.some((r) => endpointOf(r.split(' ')[0]!) === victim), 'nothing of the deleted Endpoint');
     assert.deepEqual(final.rules, ['100 lookup 100']);
     assert.deepEqual(final.table150, []);
     assert.equal(final.vxlan?.remote, gateway.ip);

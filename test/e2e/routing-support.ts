@@ -46,7 +46,8 @@ export function remoteSpec(clusterId: string, subnets: unknown, extra: Record<st
 /** What seaway owns on one node, as `ip` (not seaway) reports it, in comparable text. */
 export interface NodeRouting {
   rules: string[];
-  table100: string[];
+  /** seaway's routes in the main table (workers). */
+  main: string[];
   table150: string[];
   vxlan: { remote: string | null; local: string | null } | null;
   fdb: string[];
@@ -61,15 +62,16 @@ type RouteJson = { dst: string; gateway?: string; dev?: string; prefsrc?: string
 const routeText = (r: RouteJson) => [r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : '', r.prefsrc ? `src ${r.prefsrc}` : ''].filter(Boolean).join(' ');
 
 export async function ownedRoutes(namespace: string, table: number): Promise<string[]> {
-  // `table all`: naming a table that does not exist (yet) is an error.
+  // `table all`: naming a table that does not exist (yet) is an error; main-table routes carry no table name.
+  const name = table === 254 ? 'main' : String(table);
   return (await ipJson<RouteJson[]>(namespace, ['route', 'show', 'table', 'all', 'proto', '147']))
-    .filter((r) => r.table === String(table)).map(routeText).sort();
+    .filter((r) => (r.table ?? 'main') === name).map(routeText).sort();
 }
 
 export async function nodeRouting(namespace: string): Promise<NodeRouting> {
-  const [rules, table100, table150, links] = await Promise.all([
+  const [rules, main, table150, links] = await Promise.all([
     ipJson<Array<{ priority: number; table: string; protocol?: string }>>(namespace, ['rule', 'show']),
-    ownedRoutes(namespace, 100),
+    ownedRoutes(namespace, 254),
     ownedRoutes(namespace, 150),
     run('ip', ['-n', namespace, '-j', '-d', 'link', 'show', 'vx-submariner'], { allowFailure: true })
       .then(({ stdout }) => (stdout.trim() ? JSON.parse(stdout) : []) as Array<{ linkinfo?: { info_data?: { remote?: string; local?: string } } }>),
@@ -85,7 +87,7 @@ export async function nodeRouting(namespace: string): Promise<NodeRouting> {
   }
   return {
     rules: rules.filter((r) => r.protocol === '147').map((r) => `${r.priority} lookup ${r.table}`),
-    table100,
+    main,
     table150,
     vxlan: link ? { remote: link.linkinfo?.info_data?.remote ?? null, local: link.linkinfo?.info_data?.local ?? null } : null,
     fdb,
@@ -101,15 +103,15 @@ export function expectedRouting(cluster: ClusterStatus, node: NodeStatus, gatewa
   if (node.name === gateway.name) {
     return {
       rules: ['150 lookup 150'],
-      table100: [],
+      main: [],
       table150: sorted.map((s) => `${s} dev eth0 src ${node.cniIp}`).sort(),
       vxlan: { remote: null, local: node.ip },
       fdb: cluster.nodes.filter((n) => n.name !== node.name).map((n) => `00:00:00:00:00:00 dst ${n.ip}`).sort(),
     };
   }
   return {
-    rules: ['100 lookup 100'],
-    table100: sorted.map((s) => `${s} via ${vtep(gateway.ip)} dev vx-submariner`).sort(),
+    rules: [],
+    main: sorted.map((s) => `${s} via ${vtep(gateway.ip)} dev vx-submariner`).sort(),
     table150: [],
     vxlan: { remote: gateway.ip, local: node.ip },
     fdb: [],

@@ -82,14 +82,14 @@ describe('routing datapath in the lab (issue 4)', () => {
         for (const subnet of remoteOf(cluster)) {
           const host = subnet.replace(/\.0\.0\/16$/, '.1.2');
           const { stdout } = await run('ip', ['-n', node.namespace, 'route', 'get', host]);
-          assert.match(stdout, new RegExp(`^${host.replaceAll('.', '\\.')} via ${vtep(gateway.ip).replaceAll('.', '\\.')} dev vx-submariner table 100 `), `${node.name}: ${stdout}`);
+          assert.match(stdout, new RegExp(`^${host.replaceAll('.', '\\.')} via ${vtep(gateway.ip).replaceAll('.', '\\.')} dev vx-submariner `), `${node.name}: ${stdout}`);
         }
       }
     }
     // Spelled out once, for the reader: cluster 1's gateway and a worker.
     assert.deepEqual((await nodeRouting(c1.nodes[0]!.namespace)).fdb, ['00:00:00:00:00:00 dst 192.168.1.12', '00:00:00:00:00:00 dst 192.168.1.13']);
     assert.deepEqual((await nodeRouting(c1.nodes[0]!.namespace)).table150, ['10.102.0.0/16 dev eth0 src 10.1.1.1', '10.2.0.0/16 dev eth0 src 10.1.1.1']);
-    assert.deepEqual((await nodeRouting(c1.nodes[1]!.namespace)).table100, ['10.102.0.0/16 via 240.168.1.11 dev vx-submariner', '10.2.0.0/16 via 240.168.1.11 dev vx-submariner']);
+    assert.deepEqual((await nodeRouting(c1.nodes[1]!.namespace)).main, ['10.102.0.0/16 via 240.168.1.11 dev vx-submariner', '10.2.0.0/16 via 240.168.1.11 dev vx-submariner']);
   });
 
   it('a packet from a pod on a non-gateway node to a remote pod arrives at the local gateway over VXLAN and crosses the WAN', async () => {
@@ -127,18 +127,14 @@ describe('routing datapath in the lab (issue 4)', () => {
     const repairsBefore = metricValue(await agentMetrics(worker), ROUTING_REPAIRS) ?? 0;
 
     let start = performance.now();
-    await run('ip', ['-n', ns, 'route', 'del', c2.podCidr, 'table', '100']);
+    await run('ip', ['-n', ns, 'route', 'del', c2.podCidr, 'proto', '147']);
     // (`ip route del` exiting 0 is the proof of deletion: the repair is often done before a second `ip` could look.)
     timings.route = await msUntil(start, 'the deleted route to come back', whole, HANG_MS);
 
     start = performance.now();
-    await run('ip', ['-n', ns, 'rule', 'del', 'priority', '100']);
-    timings.rule = await msUntil(start, 'rule 100 to come back', whole, HANG_MS);
-
-    start = performance.now();
     await run('ip', ['-n', ns, 'link', 'del', 'vx-submariner']);
     timings.link = await msUntil(start, 'vx-submariner, its address and its routes to come back', whole, HANG_MS);
-    // The route, the rule, and the link with its address and routes: at least three repairing writes, counted as such.
+    // The route, and the link with its address and routes: at least three repairing writes, counted as such.
     await waitFor('the repairs counted in seaway_drift_repairs_total', async () => (metricValue(await agentMetrics(worker), ROUTING_REPAIRS) ?? 0) >= repairsBefore + 3, { timeoutMs: HANG_MS, intervalMs: 20 });
 
     // Set down, the link stays but the kernel drops its routes without telling anyone; the link's own
