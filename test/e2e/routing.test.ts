@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { labDown, labUp } from '../lab/lab.ts';
-import { WAN_RULE_PRIORITY } from '../lab/topology.ts';
+import { WAN_RULE_PRIORITY, WAN_TABLE } from '../lab/topology.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
 import { agentMetrics, expectedRouting, metricValue, msUntil, nodeRouting, readyAgents, submarinerApi, vtep } from './routing-support.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -105,12 +105,12 @@ describe('routing datapath in the lab (issue 4)', () => {
     // The counterfactual: without the lab's rules, table 150 sends the forwarded packet out of the LAN interface.
     const gateways = [{ ns: gateway.namespace, remote: [c2.podCidr, c2.serviceCidr] }, { ns: c2.nodes[0]!.namespace, remote: [c1.podCidr, c1.serviceCidr] }];
     try {
-      for (const g of gateways) for (const cidr of g.remote) await run('ip', ['-n', g.ns, 'rule', 'del', 'priority', String(WAN_RULE_PRIORITY), 'to', cidr, 'lookup', 'main']);
+      for (const g of gateways) for (const cidr of g.remote) await run('ip', ['-n', g.ns, 'rule', 'del', 'priority', String(WAN_RULE_PRIORITY), 'to', cidr, 'lookup', String(WAN_TABLE)]);
       const { stdout } = await run('ip', ['-n', gateway.namespace, 'route', 'get', to.ip, 'from', from.ip, 'iif', 'vx-submariner']);
       assert.match(stdout, /dev eth0 table 150/, stdout);
       assert.equal(await ping(from.namespace, to.ip, 1, 2), false, 'table 150 alone must not reach the remote cluster in the lab');
     } finally {
-      for (const g of gateways) for (const cidr of g.remote) await run('ip', ['-n', g.ns, 'rule', 'add', 'priority', String(WAN_RULE_PRIORITY), 'to', cidr, 'lookup', 'main'], { allowFailure: true });
+      for (const g of gateways) for (const cidr of g.remote) await run('ip', ['-n', g.ns, 'rule', 'add', 'priority', String(WAN_RULE_PRIORITY), 'to', cidr, 'lookup', String(WAN_TABLE)], { allowFailure: true });
     }
     assert.equal(await ping(from.namespace, to.ip, 1, 5), true, 'restored');
   });

@@ -57,20 +57,22 @@ function nodeLines(plan: LabPlan, cluster: ClusterPlan, node: NodePlan): string[
     `route add default via ${cluster.controlPlane.ip} dev eth0`,
   ];
   if (node.wanIp) lines.push(`addr add ${node.wanIp}/${cidrBits(plan.wan.cidr)} dev eth1`, 'link set eth1 up');
-  if (node.wanIp && plan.options.endpoints) lines.push(...wanRouteLines(plan, cluster));
+  // Only where the lab's Endpoints put the gateway (node 1): the tunnels a gateway would have.
+  if (node.wanIp && plan.options.endpoints && node === cluster.nodes[0]) lines.push(...wanRouteLines(plan, cluster));
   return lines;
 }
 
-/** Priority of the lab's rules sending remote clusters' traffic to the main table: ahead of seaway's table 150. */
+/** Priority of the lab's rules sending remote clusters' traffic to its WAN table: ahead of seaway's table 150. */
 export const WAN_RULE_PRIORITY = 140;
+/** The lab's own table for its tunnel stand-in: apart from the main table, where seaway routes workers. */
+export const WAN_TABLE = 140;
 
 /**
- * The lab's stand-in for tunnels, on a gateway-capable node: each other cluster's pod and service CIDRs via
- * that cluster's gateway (node 1) on the WAN, in the main table. seaway's table 150 (rule priority 150) sends
- * remote subnets out of the default interface, which suits an IPsec cable (the XFRM policy, not the route,
- * carries the packet) but would drop them onto the LAN here; a rule per remote CIDR at a higher priority makes
- * the main table's WAN route win, as the cable would. On a node that is not the active gateway seaway's
- * rule 100 comes first, so its VXLAN routes still win there.
+ * The lab's stand-in for tunnels, on the node its Endpoints make the gateway (node 1): each other cluster's
+ * pod and service CIDRs via that cluster's gateway (node 1) on the WAN, in a table of the lab's own.
+ * seaway's table 150 (rule priority 150) sends remote subnets out of the default interface, which suits an
+ * IPsec cable (the XFRM policy, not the route, carries the packet) but would drop them onto the LAN here;
+ * a rule per remote CIDR at a higher priority makes the WAN route win, as the cable would.
  */
 export function wanRouteLines(plan: LabPlan, cluster: ClusterPlan): string[] {
   const lines: string[] = [];
@@ -78,7 +80,7 @@ export function wanRouteLines(plan: LabPlan, cluster: ClusterPlan): string[] {
     const gateway = other.nodes[0];
     if (other === cluster || !gateway?.wanIp) continue;
     for (const cidr of [other.podCidr, other.serviceCidr]) {
-      lines.push(`route add ${cidr} via ${gateway.wanIp} dev eth1`, `rule add priority ${WAN_RULE_PRIORITY} to ${cidr} lookup main`);
+      lines.push(`route add ${cidr} via ${gateway.wanIp} dev eth1 table ${WAN_TABLE}`, `rule add priority ${WAN_RULE_PRIORITY} to ${cidr} lookup ${WAN_TABLE}`);
     }
   }
   return lines;
