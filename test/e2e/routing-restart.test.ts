@@ -55,7 +55,7 @@ describe('agent killed mid-programming and restarted (issue 4)', () => {
     for (let i = 0; i < ENDPOINTS; i += 25) {
       await Promise.all(names.slice(i, i + 25).map((name, k) => api.create(name, remoteSpec(name, Array.from({ length: SUBNETS }, (_, j) => subnet(i + k, j))))));
     }
-    assert.deepEqual(await ownedRoutes(worker.namespace, 100), [], 'no remote routes yet on the stopped worker');
+    assert.deepEqual(await ownedRoutes(worker.namespace, 254), [], 'no remote routes yet on the stopped worker');
 
     // Start the agent and kill it at its first route write, seen live through `ip monitor`.
     const monitor = spawn('ip', ['-n', worker.namespace, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -86,7 +86,7 @@ describe('agent killed mid-programming and restarted (issue 4)', () => {
       await monitorExited;
     }
     await stopAgent(PREFIX, worker.name, { signal: 'SIGKILL' }); // records the death; the process is gone already
-    const partial = await ownedRoutes(worker.namespace, 100);
+    const partial = await ownedRoutes(worker.namespace, 254);
     console.log(`killed with ${partial.length} of ${ENDPOINTS * SUBNETS} routes written`);
     assert.ok(partial.length > 0 && partial.length < ENDPOINTS * SUBNETS, `killed mid-programming: ${partial.length} routes`);
 
@@ -103,7 +103,7 @@ describe('agent killed mid-programming and restarted (issue 4)', () => {
     const start = performance.now();
     const restarted = await startAgent(PREFIX, worker.name);
     const ms = await msUntil(start, 'the restarted agent to reach exactly the desired routes', async () => {
-      const routes = await ownedRoutes(worker.namespace, 100);
+      const routes = await ownedRoutes(worker.namespace, 254);
       return routes.length === expected.length && JSON.stringify(routes) === JSON.stringify(expected);
     }, 30_000);
     console.log(`restarted agent converged in ${ms.toFixed(0)} ms`);
