@@ -6,8 +6,6 @@ import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { clip, overlaps, parseCidr, parseIpv4, type Cidr } from './model/cidr.ts';
 import { dns1123Label, dns1123Subdomain, interfaceName } from './model/names.ts';
-import { apiServerAddresses } from './model/api-server-addresses.ts';
-import { MAX_CIDRS_PER_SET } from './plan/filter-input.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -32,13 +30,6 @@ export interface RunConfig {
   kubeconfig: string | null;
   minPrefixLength: number;
   maxSubnetsPerEndpoint: number;
-  /** Most remote subnets routed in total; whole Endpoints past it are rejected, in cluster precedence order. */
-  maxRemoteSubnets: number;
-  /**
-   * The API server's IPv4 addresses, which no remote subnet may cover: KUBERNETES_SERVICE_HOST here;
-   * the composition root adds the kubeconfig server's host once it has loaded the kubeconfig.
-   */
-  apiServerAddresses: string[];
   filterBackend: FilterBackend;
   resyncSeconds: number;
   cniWaitLogSeconds: number;
@@ -57,6 +48,16 @@ export interface RunConfig {
   netlinkTimeoutSeconds: number;
   /** A stop (SIGTERM) finishes within this, whatever hangs. */
   shutdownTimeoutSeconds: number;
+  /** The agent's Kubernetes API rate limit (client-go's QPS and burst), over every list and watch request. */
+  apiQps: number;
+  apiBurst: number;
+  /** Deadline of each API list page and of a watch's response headers. */
+  apiTimeoutSeconds: number;
+  /** Each watch asks the server to end it after [this, 2 x this) seconds; silent for min(2 x this, 120 s), it is presumed dead. */
+  apiWatchTimeoutSeconds: number;
+  /** Bounds of an informer's backoff after API failures (list and watch share it). */
+  apiRetryMinMs: number;
+  apiRetryMaxMs: number;
   /** Accepted but noteworthy input (e.g. a CIDR with host bits set), for main to log. */
   warnings: string[];
 }
@@ -90,8 +91,9 @@ export class ConfigError extends Error {
 
 type Key =
   | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'listen' | 'logLevel'
-  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
-  | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds';
+  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
+  | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
+  | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs';
 
 interface Setting {
   flag: string;
@@ -113,7 +115,6 @@ const SETTINGS: Record<Key, Setting> = {
   kubeconfig: { flag: '--kubeconfig', env: ['SEAWAY_KUBECONFIG', 'KUBECONFIG'], help: 'path to a kubeconfig file', defaultText: 'in-cluster configuration' },
   minPrefixLength: { flag: '--min-prefix-length', env: ['SEAWAY_MIN_PREFIX_LENGTH'], help: 'reject remote subnets broader than this prefix length (1-32)', defaultText: '8' },
   maxSubnetsPerEndpoint: { flag: '--max-subnets-per-endpoint', env: ['SEAWAY_MAX_SUBNETS_PER_ENDPOINT'], help: 'reject Endpoints listing more subnets (1-4096)', defaultText: '64' },
-  maxRemoteSubnets: { flag: '--max-remote-subnets', env: ['SEAWAY_MAX_REMOTE_SUBNETS'], help: 'route at most this many remote subnets in total; Endpoints past it are rejected whole, by cluster precedence (1-262144)', defaultText: '10000' },
   filterBackend: { flag: '--filter-backend', env: ['SEAWAY_FILTER_BACKEND'], help: `packet filter backend: ${FILTER_BACKENDS.join(', ')}`, defaultText: 'auto' },
   resyncSeconds: { flag: '--resync-seconds', env: ['SEAWAY_RESYNC_SECONDS'], help: 'periodic full reconcile interval (1-86400)', defaultText: '30' },
   stateDir: { flag: '--state-dir', env: ['SEAWAY_STATE_DIR'], help: 'directory for state kept across restarts (absolute path)', defaultText: '/var/lib/seaway' },
@@ -125,6 +126,15 @@ const SETTINGS: Record<Key, Setting> = {
   execTimeoutSeconds: { flag: '--exec-timeout-seconds', env: ['SEAWAY_EXEC_TIMEOUT_SECONDS'], help: 'deadline of each iptables, nft or ipset run; killed past it (1-600)', defaultText: '30' },
   netlinkTimeoutSeconds: { flag: '--netlink-timeout-seconds', env: ['SEAWAY_NETLINK_TIMEOUT_SECONDS'], help: 'deadline of each netlink request; the socket is reopened past it (1-600)', defaultText: '10' },
   shutdownTimeoutSeconds: { flag: '--shutdown-timeout-seconds', env: ['SEAWAY_SHUTDOWN_TIMEOUT_SECONDS'], help: 'a stop (SIGTERM) ends within this, whatever still hangs (1-600)', defaultText: '10' },
+  apiQps: { flag: '--api-qps', env: ['SEAWAY_API_QPS'], help: 'Kubernetes API requests per second, sustained, over all informers (1-1000)', defaultText: '5' },
+  apiBurst: { flag: '--api-burst', env: ['SEAWAY_API_BURST'], help: 'Kubernetes API requests allowed at once after a quiet period (1-10000)', defaultText: '10' },
+  apiTimeoutSeconds: { flag: '--api-timeout-seconds', env: ['SEAWAY_API_TIMEOUT_SECONDS'], help: 'deadline of each API list page and of a watch\'s answer (1-600)', defaultText: '30' },
+  apiWatchTimeoutSeconds: {
+    flag: '--api-watch-timeout-seconds', env: ['SEAWAY_API_WATCH_TIMEOUT_SECONDS'], defaultText: '300',
+    help: 'the API server ends each watch after [this, 2 x this) seconds and it is resumed from its last version; a watch silent for min(2 x this, 120) seconds is presumed dead (1-3600)',
+  },
+  apiRetryMinMs: { flag: '--api-retry-min-ms', env: ['SEAWAY_API_RETRY_MIN_MS'], help: 'first wait of an informer after an API failure (1-60000)', defaultText: '1000' },
+  apiRetryMaxMs: { flag: '--api-retry-max-ms', env: ['SEAWAY_API_RETRY_MAX_MS'], help: 'longest wait of an informer that keeps failing (1-3600000, at least --api-retry-min-ms)', defaultText: '60000' },
 };
 
 export const DEFAULTS = {
@@ -135,8 +145,6 @@ export const DEFAULTS = {
   // Submariner Endpoints list the cluster's pod and service CIDRs (a handful, more with extra IP pools or
   // globalnet). 64 is far beyond real use yet bounds what one bad object can make us program.
   maxSubnetsPerEndpoint: 64,
-  // Far beyond real use (a few subnets per cluster), well inside the packet filter's 262,144 per set.
-  maxRemoteSubnets: 10_000,
   filterBackend: 'auto' as FilterBackend,
   // Drift is repaired from kernel events; the resync is only a safety net, so it can be lazy.
   resyncSeconds: 30,
@@ -151,6 +159,16 @@ export const DEFAULTS = {
   // Calico Felix's netlink timeout.
   netlinkTimeoutSeconds: 10,
   shutdownTimeoutSeconds: 10,
+  // client-go's default QPS and burst (Submariner's agents run with them).
+  apiQps: 5,
+  apiBurst: 10,
+  apiTimeoutSeconds: 30,
+  // client-go's reflector: watches last 5 to 10 minutes.
+  apiWatchTimeoutSeconds: 300,
+  // Waits drawn from [ceiling/2, ceiling], the ceiling doubling from 1 s to 60 s: client-go's reflector
+  // (800 ms doubling to 30 s, jittered up to twice), so 60 s of errors cost at most 7 requests per informer.
+  apiRetryMinMs: 1000,
+  apiRetryMaxMs: 60_000,
 };
 
 const FLAG_TO_KEY = new Map<string, Key>(Object.entries(SETTINGS).map(([key, setting]) => [setting.flag, key as Key]));
@@ -281,8 +299,6 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     kubeconfig: reader.optional('kubeconfig', kubeconfigPath) ?? null,
     minPrefixLength: reader.integer('minPrefixLength', 1, 32, DEFAULTS.minPrefixLength),
     maxSubnetsPerEndpoint: reader.integer('maxSubnetsPerEndpoint', 1, 4096, DEFAULTS.maxSubnetsPerEndpoint),
-    maxRemoteSubnets: reader.integer('maxRemoteSubnets', 1, MAX_CIDRS_PER_SET, DEFAULTS.maxRemoteSubnets),
-    apiServerAddresses: apiServerAddresses(undefined, env),
     filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
     resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),
     cniWaitLogSeconds: reader.integer('cniWaitLogSeconds', 1, 3600, DEFAULTS.cniWaitLogSeconds),
@@ -294,11 +310,18 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     execTimeoutSeconds: reader.integer('execTimeoutSeconds', 1, 600, DEFAULTS.execTimeoutSeconds),
     netlinkTimeoutSeconds: reader.integer('netlinkTimeoutSeconds', 1, 600, DEFAULTS.netlinkTimeoutSeconds),
     shutdownTimeoutSeconds: reader.integer('shutdownTimeoutSeconds', 1, 600, DEFAULTS.shutdownTimeoutSeconds),
+    apiQps: reader.integer('apiQps', 1, 1000, DEFAULTS.apiQps),
+    apiBurst: reader.integer('apiBurst', 1, 10_000, DEFAULTS.apiBurst),
+    apiTimeoutSeconds: reader.integer('apiTimeoutSeconds', 1, 600, DEFAULTS.apiTimeoutSeconds),
+    apiWatchTimeoutSeconds: reader.integer('apiWatchTimeoutSeconds', 1, 3600, DEFAULTS.apiWatchTimeoutSeconds),
+    apiRetryMinMs: reader.integer('apiRetryMinMs', 1, 60_000, DEFAULTS.apiRetryMinMs),
+    apiRetryMaxMs: reader.integer('apiRetryMaxMs', 1, 3_600_000, DEFAULTS.apiRetryMaxMs),
     warnings,
   };
   // Beside the state: the host and the agent's container both see it, and each agent has its own.
   config.statusSocket = reader.optional('statusSocket', socketPath) ?? join(config.stateDir, DEFAULTS.statusSocketName);
   if (config.retryMaxMs < config.retryMinMs) problems.push(`${label('retryMaxMs')}: ${config.retryMaxMs} is less than ${label('retryMinMs')} ${config.retryMinMs}`);
+  if (config.apiRetryMaxMs < config.apiRetryMinMs) problems.push(`${label('apiRetryMaxMs')}: ${config.apiRetryMaxMs} is less than ${label('apiRetryMinMs')} ${config.apiRetryMinMs}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

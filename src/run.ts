@@ -4,8 +4,9 @@ import { createMetrics } from './telemetry/metrics.ts';
 import { Readiness } from './server/readiness.ts';
 import { Liveness } from './server/liveness.ts';
 import { loadKubeConfigChecked } from './k8s/kubeconfig.ts';
-import { watchOwnNode } from './k8s/node-ready.ts';
-import { createSnapshotInformers } from './k8s/snapshot-informers.ts';
+import { TokenBucket } from './k8s/rate-limiter.ts';
+import { systemClock } from './k8s/clock.ts';
+import { clientSnapshotSources, createSnapshotInformers } from './k8s/snapshot-informers.ts';
 import { createEventRecorder } from './k8s/event-recorder.ts';
 import { startInitPhase, WAIT_CNI, WAIT_NODE } from './init/init-phase.ts';
 import { openInterfaceEvents } from './kernel/interface-events.ts';
@@ -106,11 +107,22 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     close: (server) => server.close(),
   });
 
-  const onApiError = (op: string) => metrics.apiErrors.inc({ operation: op });
-  const informers = createSnapshotInformers(kubeConfig, config.namespace, { logger, onApiError });
+  const userAgent = `seaway/${packageJson.version}`;
+  // One rate limit for every list and watch the agent sends, however many informers restart at once.
+  const apiLimiter = new TokenBucket({ qps: config.apiQps, burst: config.apiBurst }, systemClock);
+  const informers = createSnapshotInformers(
+    {
+      sources: clientSnapshotSources(kubeConfig, config.namespace, { requestTimeoutMs: config.apiTimeoutSeconds * 1000, userAgent }),
+      nodeName: config.nodeName,
+    },
+    {
+      logger, metrics, limiter: apiLimiter,
+      settings: { backoff: { minMs: config.apiRetryMinMs, maxMs: config.apiRetryMaxMs }, watchTimeoutSeconds: config.apiWatchTimeoutSeconds },
+    },
+  );
   closers.push(() => informers.stop());
   const events = createEventRecorder(kubeConfig, {
-    component: 'seaway', host: config.nodeName, logger, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
+    component: 'seaway', host: config.nodeName, logger, userAgent, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
   });
   closers.push(() => events.flush());
   informers.onChange(() => wake('API objects changed'));
@@ -127,7 +139,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
       try {
         const init = await startInitPhase({
           nodeName: config.nodeName,
-          nodeInformer: watchOwnNode(kubeConfig, config.nodeName, { logger, onApiError }),
+          nodeInformer: informers.ownNode(),
           cni: {
             source: interfaceEvents,
             match: { interfaceName: config.cniInterface ?? undefined, inPodCidr: podCidrMatcher(config.podCidrs) },

@@ -1,9 +1,7 @@
-import type { V1Node } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Readiness } from '../server/readiness.ts';
-import type { ResilientInformer } from '../k8s/resilient-informer.ts';
-import { nodeReadiness } from '../k8s/node-ready.ts';
+import type { OwnNodeWatch } from '../k8s/node-ready.ts';
 import type { CniInterface } from './cni-tracker.ts';
 import { watchCniInterface, type CniWatchOptions } from './cni-watch.ts';
 
@@ -12,7 +10,8 @@ export const WAIT_CNI = 'cni-interface';
 
 export interface InitPhaseDeps {
   nodeName: string;
-  nodeInformer: ResilientInformer<V1Node>;
+  /** This Node's readiness, from the agent's one Nodes informer. */
+  nodeInformer: OwnNodeWatch;
   cni: Omit<CniWatchOptions, 'onChange' | 'logger'>;
   readiness: Readiness;
   metrics: Metrics;
@@ -68,7 +67,7 @@ export async function startInitPhase(deps: InitPhaseDeps): Promise<InitPhase> {
   let nodeIsReady = false;
   readiness.unmet(WAIT_NODE, `waiting for Node ${deps.nodeName} to report Ready=True`);
   const evaluateNode = () => {
-    const state = nodeReadiness(deps.nodeInformer.list()[0], deps.nodeName);
+    const state = deps.nodeInformer.readiness();
     if (state.ready === nodeIsReady) {
       // Still waiting: keep the reason current (not found -> Ready=False with the kubelet's message).
       if (!state.ready) readiness.unmet(WAIT_NODE, state.reason);

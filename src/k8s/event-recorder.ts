@@ -1,6 +1,7 @@
-import { CoreV1Api, Observable, type ConfigurationOptions, type CoreV1Event, type KubeConfig, type ObservableMiddleware } from '@kubernetes/client-node';
+import { CoreV1Api, type ConfigurationOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.ts';
+import { callOptions } from './request-options.ts';
 
 /** The object an Event is about. */
 export interface InvolvedObject {
@@ -34,6 +35,8 @@ export interface EventRecorderOptions {
   onError?: () => void;
   /** Deadline of each post (default EVENT_POST_TIMEOUT_MS); past it the request is aborted and the failure logged. */
   timeoutMs?: number;
+  /** The client's User-Agent (default `seaway`). */
+  userAgent?: string;
 }
 
 /** A core v1 Event as kubectl describe shows it (pure). */
@@ -57,29 +60,17 @@ export function eventBody(object: InvolvedObject, reason: string, message: strin
   };
 }
 
-/** Per-call client options that hand the request this signal (the client's fetch takes it from the request context). */
-function withSignal(signal: AbortSignal): ConfigurationOptions {
-  const middleware: ObservableMiddleware = {
-    pre: (request) => {
-      request.setSignal(signal);
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-}
-
 /**
  * Posts with a deadline: the signal aborts the HTTP request, and the race settles even when the
  * wait is before the request exists (authentication, such as an exec credential plugin, runs first).
  */
-function postWithin<T>(timeoutMs: number, post: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+function postWithin<T>(timeoutMs: number, userAgent: string, post: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const expired = new Promise<never>((_resolve, reject) => {
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
   });
   const timer = setTimeout(() => controller.abort(new Error(`no answer from the API server within ${timeoutMs} ms`)), timeoutMs);
-  const request = post(withSignal(controller.signal));
+  const request = post(callOptions({ userAgent, signal: controller.signal }));
   request.catch(() => undefined); // when the deadline wins the race, the aborted request's rejection is expected
   return Promise.race([request, expired]).finally(() => clearTimeout(timer));
 }
@@ -91,7 +82,7 @@ export function createEventRecorder(kubeConfig: KubeConfig, options: EventRecord
   return {
     warning(object, reason, message) {
       const body = eventBody(object, reason, message, options, new Date(), randomBytes(8).toString('hex'));
-      const write: Promise<void> = postWithin(timeoutMs, (callOptions) => core.createNamespacedEvent({ namespace: object.namespace, body }, callOptions))
+      const write: Promise<void> = postWithin(timeoutMs, options.userAgent ?? 'seaway', (requestOptions) => core.createNamespacedEvent({ namespace: object.namespace, body }, requestOptions))
         .then(() => undefined, (error: unknown) => {
           options.onError?.();
           options.logger.warn({ err: error instanceof Error ? error.message : String(error), object: `${object.namespace}/${object.name}`, reason }, 'could not post Kubernetes Event');

@@ -1,81 +1,93 @@
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
-import { freezeSnapshot, type EndpointObject, type NodeObject, type Snapshot } from '../model/snapshot.ts';
-import { createResilientInformer, type ResilientInformer, type ResilientInformerDeps } from './resilient-informer.ts';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import { freezeSnapshot, type ClusterObject, type EndpointObject, type Snapshot } from '../model/snapshot.ts';
+import { clientListWatch, type ApiRequestSettings, type ListResult } from './client-list-watch.ts';
+import type { ListWatch } from './list-watch.ts';
+import { createInformer, type Informer, type InformerChange, type InformerDeps } from './informer.ts';
+import { ownNodeWatch, type OwnNodeWatch } from './node-ready.ts';
+import { nodeProjector, sameMetaAndSpec, toClusterObject, toEndpointObject, type NodeProjection, type SubmarinerObject } from './projections.ts';
 
 const GROUP = 'submariner.io';
 const VERSION = 'v1';
 
-interface SubmarinerObject extends KubernetesObject {
-  spec?: unknown;
-}
-
 export interface SnapshotInformers {
   readonly synced: boolean;
   snapshot(): Snapshot;
+  /** A change of something the planner reads (never a Node heartbeat, never an update that changes nothing projected). */
   onChange(listener: () => void): void;
+  /** This node's own Node, for the init phase, from the same Nodes informer (one Node watch per agent). */
+  ownNode(): OwnNodeWatch;
   start(): void;
   stop(): Promise<void>;
 }
 
-function toMeta(object: KubernetesObject): Omit<EndpointObject, 'spec'> {
-  const meta = object.metadata ?? {};
-  const created = meta.creationTimestamp as unknown;
-  return {
-    name: meta.name ?? '',
-    namespace: meta.namespace ?? '',
-    uid: meta.uid ?? '',
-    resourceVersion: meta.resourceVersion ?? '',
-    // client-node turns creationTimestamp into a Date for typed kinds and leaves a string for custom ones.
-    creationTimestamp: created instanceof Date ? created.toISOString() : String(created ?? ''),
-  };
+/** Where the three informers list and watch: the real client's (clientSnapshotSources), or a test's. */
+export interface SnapshotSources {
+  endpoints: ListWatch<SubmarinerObject>;
+  clusters: ListWatch<SubmarinerObject>;
+  nodes: ListWatch<V1Node>;
 }
 
-export function toNodeObject(node: V1Node): NodeObject {
-  const internal = node.status?.addresses?.find((a) => a.type === 'InternalIP' && !a.address.includes(':'));
-  return {
-    name: node.metadata?.name ?? '',
-    internalIP: internal?.address ?? null,
-    addresses: (node.status?.addresses ?? []).map((a) => a.address),
-    podCidr: node.spec?.podCIDR ?? null,
-    labels: node.metadata?.labels ?? {},
-    annotations: node.metadata?.annotations ?? {},
-    ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-  };
-}
-
-/** Endpoints and Clusters in the configured namespace, and all Nodes, folded into one immutable snapshot. */
-export function createSnapshotInformers(kubeConfig: KubeConfig, namespace: string, deps: Omit<ResilientInformerDeps, 'kubeConfig'>): SnapshotInformers {
+/** The Endpoints and Clusters of `namespace` and all Nodes, through @kubernetes/client-node. */
+export function clientSnapshotSources(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings): SnapshotSources {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
-  const listCustom = (plural: string) => async () =>
-    (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })) as KubernetesListObject<SubmarinerObject>;
-  const informerDeps = { ...deps, kubeConfig };
-  const endpoints = createResilientInformer<SubmarinerObject>(
-    { name: 'endpoints', path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/endpoints`, list: listCustom('endpoints') }, informerDeps);
-  const clusters = createResilientInformer<SubmarinerObject>(
-    { name: 'clusters', path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/clusters`, list: listCustom('clusters') }, informerDeps);
-  const nodes = createResilientInformer<V1Node>({ name: 'nodes', path: '/api/v1/nodes', list: () => core.listNode() }, informerDeps);
-  const all: ResilientInformer<KubernetesObject>[] = [endpoints, clusters, nodes];
+  const customSource = (plural: string) => clientListWatch<SubmarinerObject>({
+    kubeConfig,
+    path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`,
+    listPage: async (page, callOptions) => (await custom.listNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace, plural, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
+      callOptions,
+    )) as ListResult<SubmarinerObject>,
+  }, request);
+  return {
+    endpoints: customSource('endpoints'),
+    clusters: customSource('clusters'),
+    nodes: clientListWatch<V1Node>({
+      kubeConfig,
+      path: '/api/v1/nodes',
+      listPage: (page, callOptions) => core.listNode({ limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) }, callOptions),
+    }, request),
+  };
+}
+
+/**
+ * Endpoints and Clusters in the configured namespace, and all Nodes (projected), folded into one
+ * immutable snapshot that is rebuilt only after a change the planner can see.
+ */
+export function createSnapshotInformers(options: { sources: SnapshotSources; nodeName: string }, deps: InformerDeps): SnapshotInformers {
+  const { sources } = options;
+  const endpoints: Informer<EndpointObject> = createInformer(
+    { name: 'endpoints', source: sources.endpoints, project: toEndpointObject, same: sameMetaAndSpec }, deps);
+  // The planner reads Clusters too (the owner's creationTimestamp orders overlapping clusters).
+  const clusters: Informer<ClusterObject> = createInformer(
+    { name: 'clusters', source: sources.clusters, project: toClusterObject, same: sameMetaAndSpec }, deps);
+  const nodes: Informer<NodeProjection> = createInformer({ name: 'nodes', source: sources.nodes, project: nodeProjector(options.nodeName) }, deps);
+  const all: Array<Informer<unknown>> = [endpoints, clusters, nodes];
 
   let cached: Snapshot | undefined;
   const listeners: Array<() => void> = [];
-  for (const informer of all) {
-    informer.onChange(() => {
-      cached = undefined;
-      for (const listener of listeners) listener();
-    });
-  }
+  const changed = () => {
+    cached = undefined;
+    for (const listener of listeners) listener();
+  };
+  endpoints.onChange(changed);
+  clusters.onChange(changed);
+  // The own Node also keeps its Ready condition's words (for the init phase): a change there alone is no planner input.
+  nodes.onChange((changes: readonly InformerChange<NodeProjection>[]) => {
+    if (changes.some((c) => !isDeepStrictEqual(c.previous?.node, c.current?.node))) changed();
+  });
+  // The first complete list of each informer is news even when it is empty (the pass waits for all three).
+  for (const informer of all) informer.onSynced(changed);
+
   return {
     get synced() { return all.every((i) => i.synced); },
     snapshot() {
-      cached ??= freezeSnapshot({
-        endpoints: endpoints.list().map((e) => ({ ...toMeta(e), spec: e.spec })),
-        clusters: clusters.list().map((c) => ({ ...toMeta(c), spec: c.spec })),
-        nodes: nodes.list().map(toNodeObject),
-      });
+      cached ??= freezeSnapshot({ endpoints: endpoints.list(), clusters: clusters.list(), nodes: nodes.list().map((n) => n.node) });
       return cached;
     },
     onChange: (listener) => { listeners.push(listener); },
+    ownNode: () => ownNodeWatch(nodes, options.nodeName),
     start() { for (const informer of all) informer.start(); },
     async stop() { await Promise.all(all.map((i) => i.stop())); },
   };

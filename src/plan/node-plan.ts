@@ -4,27 +4,26 @@
  */
 import type { RunConfig } from '../config.ts';
 import {
-  compareCidrTexts, formatIpv4, parseIpv4, vtepAddress, vtepIp,
+  compareCidrs, compareCidrTexts, formatIpv4, parseIpv4, vtepAddress, vtepIp,
 } from '../model/cidr.ts';
 import {
   ALL_ZEROS_MAC,
   type DesiredFdbEntry, type DesiredFilter, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredSysctl, type DesiredVxlanLink,
 } from '../model/desired-state.ts';
+import { endpointValidationContext } from '../model/endpoint.ts';
 import {
-  endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
+  buildEndpointSet, endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
 } from '../model/endpoint-set.ts';
 import type { NodeFacts } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
-import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
-import type { RefusedRoute } from './node-local-refusals.ts';
 
-export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'> & VerdictConfig;
+export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'>;
 
 export type PlanNoteCode =
   | 'no-local-endpoint' | 'cni-interface-unknown' | 'invalid-mss-annotation' | 'subnet-normalised'
-  | 'node-without-internal-ip' | 'gateway-ip-mismatch' | VerdictNoteCode;
+  | 'node-without-internal-ip' | 'gateway-ip-mismatch';
 
 export interface PlanNote {
   code: PlanNoteCode;
@@ -47,10 +46,6 @@ export interface Plan {
   remoteClusters: RemoteCluster[];
   rejected: RejectedEndpoint[];
   duplicates: DuplicateEndpoint[];
-  /** Accepted remote subnets this node alone refuses to route (its own networks), for its condition and metric. */
-  refusedHere: RefusedRoute[];
-  /** The local gateway in use (trusted now, or held): pass it as memory.lastGoodLocal to the next planNode. */
-  lastGoodLocal: LocalGateway | null;
   /** Things an operator should know that reject no object, sorted by code then message. */
   notes: PlanNote[];
 }
@@ -63,16 +58,25 @@ export class PlanInputError extends Error {
   }
 }
 
-/** `memory.lastGoodLocal`: the previous plan's lastGoodLocal, so the gateway in use survives a spoof or a takeover gap. */
-export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig, memory: { lastGoodLocal?: LocalGateway | null } = {}): Plan {
+export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig): Plan {
   const nodeIp = checkFacts(self);
-  const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null);
-  const notes: PlanNote[] = [...verdict.notes];
-  const remoteClusters = verdict.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets] }));
-  const common = { rejected: verdict.rejected, duplicates: verdict.duplicates, refusedHere: verdict.refusedHere };
+  const notes: PlanNote[] = [];
+  const set = buildEndpointSet(snapshot.endpoints, endpointValidationContext({
+    localClusterId: config.clusterId,
+    podCidrs: config.podCidrs,
+    serviceCidrs: config.serviceCidrs,
+    nodeNetworks: self.networks,
+    minPrefixLength: config.minPrefixLength,
+    maxSubnets: config.maxSubnetsPerEndpoint,
+  }));
+  for (const remote of set.remotes) {
+    for (const note of remote.notes) notes.push({ code: 'subnet-normalised', message: `Endpoint ${remote.object.namespace}/${remote.object.name}: ${note}` });
+  }
+  const remoteClusters = set.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets] }));
+  const common = { rejected: set.rejected, duplicates: set.duplicates };
 
-  if (verdict.local === null) {
-    const rejectedLocal = verdict.rejected.find((r) => r.cluster === config.clusterId);
+  if (set.local === null) {
+    const rejectedLocal = set.rejected.find((r) => r.cluster === config.clusterId);
     notes.push({
       code: 'no-local-endpoint',
       message: rejectedLocal
@@ -81,23 +85,25 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
     });
     return {
       desired: { links: [], routes: [], rules: [], fdb: [], sysctls: [], filter: null },
-      isGateway: false, gatewayNode: null, localEndpoint: null, remoteClusters, ...common, lastGoodLocal: null, notes: sortNotes(notes),
+      isGateway: false, gatewayNode: null, localEndpoint: null, remoteClusters, ...common, notes: sortNotes(notes),
     };
   }
 
-  const local = verdict.local;
-  const gatewayNode = local.node;
+  const local = set.local;
+  const gatewayNode = local.spec.hostname;
   const isGateway = gatewayNode === config.nodeName;
-  const remoteSubnets = verdict.routed;
+  const remoteSubnets = set.remotes
+    .flatMap((r) => r.subnets.map((cidr, i) => ({ cidr, text: r.spec.subnets[i]! })))
+    .sort((a, b) => compareCidrs(a.cidr, b.cidr));
   const cni = self.cniInterface;
   if (cni === null) notes.push({ code: 'cni-interface-unknown', message: 'the CNI interface is not known yet: no rp_filter on it, no SNAT target for host traffic, and on the gateway no table 150 routes' });
 
-  const gatewayPrivateIp = parseIpv4(local.privateIp);
+  const gatewayPrivateIp = parseIpv4(local.spec.privateIp);
   if (!gatewayPrivateIp.ok) throw new PlanInputError('accepted local Endpoint has an invalid private_ip');
-  if (isGateway && local.privateIp !== self.nodeIp) {
+  if (isGateway && local.spec.privateIp !== self.nodeIp) {
     notes.push({
       code: 'gateway-ip-mismatch',
-      message: `this node is the gateway, but the local Endpoint's private_ip ${local.privateIp} differs from its underlay address ${self.nodeIp}; other nodes will send VXLAN to ${local.privateIp}`,
+      message: `this node is the gateway, but the local Endpoint's private_ip ${local.spec.privateIp} differs from its underlay address ${self.nodeIp}; other nodes will send VXLAN to ${local.spec.privateIp}`,
     });
   }
 
@@ -107,7 +113,7 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
     port: OWNERSHIP.vxlanPort,
     mtu: self.underlayMtu - OWNERSHIP.vxlanMtuOverhead,
     local: self.nodeIp,
-    ...(isGateway ? {} : { remote: local.privateIp }),
+    ...(isGateway ? {} : { remote: local.spec.privateIp }),
     underlayDevice: self.underlayDevice,
     address: vtepAddress(nodeIp),
   };
@@ -148,10 +154,9 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
     desired: { links: [link], routes, rules, fdb, sysctls: sysctls(cni?.name ?? null), filter },
     isGateway,
     gatewayNode,
-    localEndpoint: local.endpoint,
+    localEndpoint: endpointRef(local.object),
     remoteClusters,
     ...common,
-    lastGoodLocal: local,
     notes: sortNotes(notes),
   };
 }

@@ -10,6 +10,9 @@ export interface Metrics {
   cniInterfaceInfo: Gauge<'interface' | 'address'>;
   nodeReady: Gauge;
   apiErrors: Counter<'operation'>;
+  informerFailing: Gauge<'informer'>;
+  informerRestarts: Counter<'informer'>;
+  informerLastList: Gauge<'informer'>;
   reconcilePassSeconds: Histogram<'result'>;
   reconcilePasses: Counter<'result'>;
   lastSuccessfulPassTimestamp: Gauge;
@@ -53,6 +56,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     nodeReady: new Gauge({ name: 'seaway_node_ready', help: '1 when this node\'s Node object reports Ready=True', registers }),
     apiErrors: new Counter({
       name: 'seaway_api_errors_total', help: 'Errors talking to the Kubernetes API, by operation', labelNames: ['operation'], registers,
+    }),
+    informerFailing: new Gauge({
+      name: 'seaway_informer_failing', help: '1 while the informer\'s list or watch keeps failing (it keeps retrying with backoff)', labelNames: ['informer'], registers,
+    }),
+    informerRestarts: new Counter({
+      name: 'seaway_informer_restarts_total', help: 'List or watch requests an informer made to recover from an error or an expired resource version', labelNames: ['informer'], registers,
+    }),
+    informerLastList: new Gauge({
+      name: 'seaway_informer_last_list_timestamp_seconds', help: 'Unix time of the informer\'s last complete list (age = now - this)', labelNames: ['informer'], registers,
     }),
     reconcilePassSeconds: new Histogram({
       name: 'seaway_reconcile_pass_duration_seconds', help: 'Duration of reconcile passes', labelNames: ['result'],

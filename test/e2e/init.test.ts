@@ -138,10 +138,11 @@ test('the agent recovers by itself when the API server is down at start, drops w
   const port = Number(new URL(first.api.url).port);
   await first.api.close();
   await createCni();
-  const agent = await startAgent({ env: first.agentEnv });
+  // Backoff capped at 2 s (its default ceiling is 60 s): the test waits on recoveries, not on a production-sized backoff.
+  const agent = await startAgent({ env: { ...first.agentEnv, SEAWAY_API_RETRY_MIN_MS: '200', SEAWAY_API_RETRY_MAX_MS: '2000' } });
   let fixture: InitFixture | undefined;
   try {
-    await agent.waitForLog('a failed list attempt', (l) => l.msg === 'list/watch failed; retrying');
+    await agent.waitForLog('a failed list attempt', (l) => l.msg === 'informer failing; retrying with backoff' && l.op === 'list');
     fixture = await startInitFixture({ port });
     await fixture.createNode(true);
     await agent.waitReady(45_000);
@@ -155,7 +156,7 @@ test('the agent recovers by itself when the API server is down at start, drops w
     await fixture.setNodeReady(true);
     await agent.waitReady(45_000);
     assert.equal(agent.exitCode(), null);
-    const apiErrors = Number(/seaway_api_errors_total\{operation="own-node"\} (\d+)/.exec(await agent.metrics())?.[1]);
+    const apiErrors = Number(/seaway_api_errors_total\{operation="nodes"\} (\d+)/.exec(await agent.metrics())?.[1]);
     assert.ok(apiErrors >= 2, `API errors counted: ${apiErrors}`);
   } finally {
     await agent.stop();

@@ -26,9 +26,10 @@ test('minimal run configuration gets the documented defaults', () => {
     command: 'run', clusterId: 'east', namespace: 'submariner-operator', nodeName: 'node-1',
     podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], cniInterface: null,
     listen: [{ kind: 'tcp', host: '0.0.0.0', port: 8080 }], logLevel: 'info', kubeconfig: null,
-    minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, maxRemoteSubnets: DEFAULTS.maxRemoteSubnets, apiServerAddresses: [], filterBackend: 'auto',
+    minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, filterBackend: 'auto',
     resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', statusSocket: '/var/lib/seaway/seaway.sock',
     minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000, execTimeoutSeconds: 30, netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
+    apiQps: 5, apiBurst: 10, apiTimeoutSeconds: 30, apiWatchTimeoutSeconds: 300, apiRetryMinMs: 1000, apiRetryMaxMs: 60_000,
     warnings: [],
   });
 });
@@ -248,4 +249,24 @@ test('parseListenAddress covers host names, empty host and port bounds', () => {
 test('a huge garbage value yields a bounded message', () => {
   const problems = problemsOf([...mergeFlags([...MINIMAL, '--pod-cidrs', 'z'.repeat(100_000)])]);
   assert.ok(problems.every((p) => p.length < 500), problems.map((p) => p.length).join());
+});
+
+test('the API client settings: rate limit, deadlines, watch timeout and informer backoff, from flags or SEAWAY_* variables', () => {
+  const config = run([...MINIMAL, '--api-qps', '20', '--api-burst=40', '--api-timeout-seconds', '5', '--api-watch-timeout-seconds', '60', '--api-retry-min-ms', '100'],
+    { SEAWAY_API_RETRY_MAX_MS: '4000' });
+  assert.deepEqual(
+    [config.apiQps, config.apiBurst, config.apiTimeoutSeconds, config.apiWatchTimeoutSeconds, config.apiRetryMinMs, config.apiRetryMaxMs],
+    [20, 40, 5, 60, 100, 4000],
+  );
+});
+
+test('API client settings out of range, not whole numbers, or with the backoff bounds out of order are refused naming the setting', () => {
+  const problems = problemsOf([...MINIMAL, '--api-qps', '0', '--api-burst', '1.5', '--api-timeout-seconds', '601', '--api-watch-timeout-seconds', '0']);
+  assert.equal(problems.length, 4, problems.join('\n'));
+  assert.match(problems[0]!, /^--api-qps \(env SEAWAY_API_QPS\): value "0" from --api-qps is out of range 1-1000$/);
+  assert.match(problems[1]!, /^--api-burst .* is not a whole number$/);
+  assert.match(problems[2]!, /^--api-timeout-seconds .* is out of range 1-600$/);
+  assert.match(problems[3]!, /^--api-watch-timeout-seconds .* is out of range 1-3600$/);
+  assert.deepEqual(problemsOf([...MINIMAL, '--api-retry-min-ms', '5000', '--api-retry-max-ms', '1000']),
+    ['--api-retry-max-ms (env SEAWAY_API_RETRY_MAX_MS): 1000 is less than --api-retry-min-ms (env SEAWAY_API_RETRY_MIN_MS) 5000']);
 });

@@ -1,0 +1,148 @@
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiStatusError, ApiTimeoutError, parseRetryAfter } from './api-problem.ts';
+
+export interface WatchStreamOptions {
+  /** Query parameters besides watch=true (resourceVersion, timeoutSeconds, allowWatchBookmarks, selectors). */
+  params: Record<string, string>;
+  /** Deadline for the response headers, authentication included. */
+  connectTimeoutMs: number;
+  /** A stream silent this long fails with ApiTimeoutError. */
+  silenceMs: number;
+  userAgent: string;
+  signal: AbortSignal;
+  onOpen(): void;
+  /** One parsed watch event line ({type, object}). Throwing fails the watch. */
+  onEvent(type: string, object: unknown): void;
+}
+
+/** Largest error body read: a Status is small; anything bigger is cut. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+interface StatusBody {
+  reason?: unknown;
+  message?: unknown;
+  code?: unknown;
+  details?: { retryAfterSeconds?: unknown };
+}
+
+function statusError(code: number, status: StatusBody, retryAfterHeader: string | undefined): ApiStatusError {
+  const fromDetails = typeof status.details?.retryAfterSeconds === 'number' ? status.details.retryAfterSeconds * 1000 : undefined;
+  return new ApiStatusError(
+    code,
+    typeof status.reason === 'string' ? status.reason : '',
+    typeof status.message === 'string' ? status.message : `HTTP ${code}`,
+    parseRetryAfter(retryAfterHeader, Date.now()) ?? fromDetails,
+  );
+}
+
+/**
+ * One watch request, with the real client's credentials and TLS settings (KubeConfig's own
+ * applyToHTTPSOptions, as its websocket calls use), on node:http(s). client-node's Watch is not
+ * used because it hides what an informer must decide on: the Retry-After of a 429 and the Status
+ * of an error, and it aborts a quiet watch after 30 s. Resolves when the server ends the stream;
+ * rejects with ApiStatusError (HTTP error or ERROR event), ApiTimeoutError (no headers in time,
+ * or silence), or the socket's error. Settles only after the socket is closed.
+ */
+export function watchStream(kubeConfig: KubeConfig, path: string, options: WatchStreamOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let outcome: { error?: unknown } | undefined;
+    let request: http.ClientRequest | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let closed = false;
+    const arm = (ms: number, error: () => Error) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(error()), ms);
+    };
+    const settle = () => {
+      if (!outcome || !closed) return;
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onAbort);
+      if (outcome.error === undefined) resolve();
+      else reject(outcome.error);
+    };
+    /** First outcome wins; the request is torn down and the promise settles once its socket is closed. */
+    const finish = (error?: unknown) => {
+      if (outcome) return;
+      outcome = error === undefined ? {} : { error };
+      clearTimeout(timer);
+      if (request) request.destroy();
+      else closed = true;
+      settle();
+    };
+    const onAbort = () => finish(options.signal.reason ?? new Error('aborted'));
+    if (options.signal.aborted) {
+      onAbort();
+      return;
+    }
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    arm(options.connectTimeoutMs, () => new ApiTimeoutError(`no answer to the watch within ${options.connectTimeoutMs} ms`));
+
+    const start = async () => {
+      const cluster = kubeConfig.getCurrentCluster();
+      if (!cluster) throw new Error('the kubeconfig names no current cluster');
+      const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+      url.searchParams.set('watch', 'true');
+      for (const [key, value] of Object.entries(options.params)) url.searchParams.set(key, value);
+      const requestOptions: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json', 'User-Agent': options.userAgent } };
+      // Credentials (tokens, exec plugins, client certificates), CA and proxy agent, exactly as the client's other calls get them.
+      await kubeConfig.applyToHTTPSOptions(requestOptions);
+      if (outcome) return;
+      const req = (url.protocol === 'https:' ? https : http).request(url, requestOptions);
+      request = req;
+      req.on('close', () => { closed = true; settle(); });
+      req.on('error', (error) => finish(error));
+      req.on('response', (res) => onResponse(res));
+      req.end();
+    };
+
+    const onResponse = (res: IncomingMessage) => {
+      const code = res.statusCode ?? 0;
+      res.setEncoding('utf8');
+      if (code !== 200) {
+        let body = '';
+        res.on('data', (chunk: string) => { if (body.length < MAX_ERROR_BODY) body += chunk; });
+        res.on('end', () => {
+          let status: StatusBody = {};
+          try { status = JSON.parse(body) as StatusBody; } catch { /* not a Status: the code alone tells */ }
+          const header = res.headers['retry-after'];
+          finish(statusError(code, status, Array.isArray(header) ? header[0] : header));
+        });
+        res.on('error', (error) => finish(error));
+        return;
+      }
+      const silent = () => new ApiTimeoutError(`the watch stream was silent for ${options.silenceMs} ms`);
+      arm(options.silenceMs, silent);
+      options.onOpen();
+      let buffered = '';
+      res.on('data', (chunk: string) => {
+        arm(options.silenceMs, silent);
+        buffered += chunk;
+        let newline: number;
+        while (!outcome && (newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (line === '') continue;
+          try {
+            const event = JSON.parse(line) as { type?: unknown; object?: unknown };
+            if (event.type === 'ERROR') {
+              const status = (event.object ?? {}) as StatusBody;
+              finish(statusError(typeof status.code === 'number' ? status.code : 500, status, undefined));
+              return;
+            }
+            options.onEvent(String(event.type), event.object);
+          } catch (error) {
+            finish(error);
+            return;
+          }
+        }
+      });
+      res.on('end', () => finish());
+      res.on('aborted', () => finish(Object.assign(new Error('the watch stream was cut'), { code: 'ECONNRESET' })));
+      res.on('error', (error) => finish(error));
+    };
+
+    start().catch((error: unknown) => finish(error));
+  });
+}
