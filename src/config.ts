@@ -6,6 +6,8 @@ import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { clip, overlaps, parseCidr, parseIpv4, type Cidr } from './model/cidr.ts';
 import { dns1123Label, dns1123Subdomain, interfaceName } from './model/names.ts';
+import { apiServerAddresses } from './model/api-server-addresses.ts';
+import { MAX_CIDRS_PER_SET } from './plan/filter-input.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -30,6 +32,13 @@ export interface RunConfig {
   kubeconfig: string | null;
   minPrefixLength: number;
   maxSubnetsPerEndpoint: number;
+  /** Most remote subnets routed in total; whole Endpoints past it are rejected, in cluster precedence order. */
+  maxRemoteSubnets: number;
+  /**
+   * The API server's IPv4 addresses, which no remote subnet may cover: KUBERNETES_SERVICE_HOST here;
+   * the composition root adds the kubeconfig server's host once it has loaded the kubeconfig.
+   */
+  apiServerAddresses: string[];
   filterBackend: FilterBackend;
   resyncSeconds: number;
   cniWaitLogSeconds: number;
@@ -91,7 +100,7 @@ export class ConfigError extends Error {
 
 type Key =
   | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'listen' | 'logLevel'
-  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
+  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
   | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs';
 
@@ -115,6 +124,7 @@ const SETTINGS: Record<Key, Setting> = {
   kubeconfig: { flag: '--kubeconfig', env: ['SEAWAY_KUBECONFIG', 'KUBECONFIG'], help: 'path to a kubeconfig file', defaultText: 'in-cluster configuration' },
   minPrefixLength: { flag: '--min-prefix-length', env: ['SEAWAY_MIN_PREFIX_LENGTH'], help: 'reject remote subnets broader than this prefix length (1-32)', defaultText: '8' },
   maxSubnetsPerEndpoint: { flag: '--max-subnets-per-endpoint', env: ['SEAWAY_MAX_SUBNETS_PER_ENDPOINT'], help: 'reject Endpoints listing more subnets (1-4096)', defaultText: '64' },
+  maxRemoteSubnets: { flag: '--max-remote-subnets', env: ['SEAWAY_MAX_REMOTE_SUBNETS'], help: 'route at most this many remote subnets in total; Endpoints past it are rejected whole, by cluster precedence (1-262144)', defaultText: '10000' },
   filterBackend: { flag: '--filter-backend', env: ['SEAWAY_FILTER_BACKEND'], help: `packet filter backend: ${FILTER_BACKENDS.join(', ')}`, defaultText: 'auto' },
   resyncSeconds: { flag: '--resync-seconds', env: ['SEAWAY_RESYNC_SECONDS'], help: 'periodic full reconcile interval (1-86400)', defaultText: '30' },
   stateDir: { flag: '--state-dir', env: ['SEAWAY_STATE_DIR'], help: 'directory for state kept across restarts (absolute path)', defaultText: '/var/lib/seaway' },
@@ -145,6 +155,8 @@ export const DEFAULTS = {
   // Submariner Endpoints list the cluster's pod and service CIDRs (a handful, more with extra IP pools or
   // globalnet). 64 is far beyond real use yet bounds what one bad object can make us program.
   maxSubnetsPerEndpoint: 64,
+  // Far beyond real use (a few subnets per cluster), well inside the packet filter's 262,144 per set.
+  maxRemoteSubnets: 10_000,
   filterBackend: 'auto' as FilterBackend,
   // Drift is repaired from kernel events; the resync is only a safety net, so it can be lazy.
   resyncSeconds: 30,
@@ -299,6 +311,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     kubeconfig: reader.optional('kubeconfig', kubeconfigPath) ?? null,
     minPrefixLength: reader.integer('minPrefixLength', 1, 32, DEFAULTS.minPrefixLength),
     maxSubnetsPerEndpoint: reader.integer('maxSubnetsPerEndpoint', 1, 4096, DEFAULTS.maxSubnetsPerEndpoint),
+    maxRemoteSubnets: reader.integer('maxRemoteSubnets', 1, MAX_CIDRS_PER_SET, DEFAULTS.maxRemoteSubnets),
+    apiServerAddresses: apiServerAddresses(undefined, env),
     filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
     resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),
     cniWaitLogSeconds: reader.integer('cniWaitLogSeconds', 1, 3600, DEFAULTS.cniWaitLogSeconds),

@@ -1,11 +1,20 @@
 /**
- * Rules across Endpoints: one per cluster (newest wins), and no two remote clusters claiming the same addresses.
+ * Rules across Endpoints, decided from the snapshot alone so that every node reaches the same verdict
+ * on every Endpoint: one Endpoint per cluster, trust in the local one, addresses no remote subnet may
+ * cover, overlaps between remote clusters, and the total budget of remote subnets.
  */
-import { compareCidrs, formatCidr, lastAddress, type Cidr } from './cidr.ts';
+import { compareCidrs, containsAddress, formatCidr, parseIpv4, type Cidr } from './cidr.ts';
+import { ClaimIndex } from './claim-index.ts';
+import { clusterIdOf, clusterRanks, compareRanks, explainPrecedence, type ClusterRank } from './cluster-precedence.ts';
+import { reservations, type Reservation } from './cluster-reservations.ts';
 import {
-  readClusterId, validateEndpoint, type EndpointRejectReason, type EndpointSpec, type EndpointValidationContext,
+  apiServerAddresses, localEndpointAddresses, nodeAddresses, sortProtected, type ProtectedAddress,
+} from './cluster-facts.ts';
+import {
+  readClusterId, validateEndpoint, type EndpointNote, type EndpointRejectReason, type EndpointSpec, type EndpointValidationContext,
 } from './endpoint.ts';
-import type { EndpointObject } from './snapshot.ts';
+import { indexNodes, trustLocalEndpoint } from './local-endpoint.ts';
+import type { ClusterObject, EndpointObject, NodeObject } from './snapshot.ts';
 
 export interface EndpointRef {
   name: string;
@@ -23,7 +32,7 @@ export interface RejectedEndpoint {
   message: string;
 }
 
-/** An Endpoint that lost to a newer one of the same cluster: a fault to report (e.g. after an interrupted reinstall). */
+/** An Endpoint that lost to another one of the same cluster: a fault to report (e.g. after an interrupted reinstall). */
 export interface DuplicateEndpoint {
   endpoint: EndpointRef;
   cluster: string;
@@ -33,20 +42,40 @@ export interface DuplicateEndpoint {
 export interface AcceptedEndpoint {
   object: EndpointObject;
   spec: EndpointSpec;
-  /** Parsed remote subnets (empty for the local Endpoint). */
+  /** Parsed remote subnets (empty for the local Endpoint); subnets[i] is spec.subnets[i]. */
   subnets: Cidr[];
-  /** Accepted but noteworthy input, e.g. host bits normalised. */
-  notes: string[];
+  /** Accepted but noteworthy input, e.g. host bits normalised, an IPv6 subnet skipped. */
+  notes: EndpointNote[];
+}
+
+export interface TrustedLocal extends AcceptedEndpoint {
+  /** The Node named by the Endpoint's hostname (by name or by its Hostname address). */
+  node: string;
 }
 
 export interface EndpointSet {
-  local: AcceptedEndpoint | null;
-  /** Valid remote Endpoints, sorted by cluster id. */
+  /** The newest trusted Endpoint of the local cluster; null when the snapshot has none. */
+  local: TrustedLocal | null;
+  /** Accepted remote Endpoints, sorted by cluster id. */
   remotes: AcceptedEndpoint[];
   /** Sorted by namespace/name. */
   rejected: RejectedEndpoint[];
   /** Sorted by namespace/name. */
   duplicates: DuplicateEndpoint[];
+}
+
+/** What the cluster-wide checks need besides the per-object context. */
+export interface EndpointSetContext extends EndpointValidationContext {
+  /** The API server's addresses (kubeconfig server, KUBERNETES_SERVICE_HOST); non-IPv4 entries are ignored. */
+  apiServerAddresses: readonly string[];
+  /** Most remote subnets routed in total; Endpoints past it are rejected whole, in precedence order. */
+  maxRemoteSubnets: number;
+}
+
+export interface EndpointSetInput {
+  endpoints: readonly EndpointObject[];
+  clusters: readonly ClusterObject[];
+  nodes: readonly NodeObject[];
 }
 
 export function endpointRef(object: EndpointObject): EndpointRef {
@@ -74,20 +103,18 @@ export function compareAge(a: EndpointObject, b: EndpointObject): number {
   return compareText(a.name, b.name) || compareText(a.namespace, b.namespace) || compareText(a.uid, b.uid);
 }
 
-export interface Selection {
-  /** Per cluster id the newest Endpoint, sorted by cluster id. */
-  winners: Array<{ clusterId: string; object: EndpointObject }>;
-  duplicates: DuplicateEndpoint[];
+function compareRefs(a: EndpointRef, b: EndpointRef): number {
+  return compareText(a.namespace, b.namespace) || compareText(a.name, b.name) || compareText(a.uid, b.uid);
+}
+
+export interface Grouping {
+  /** Per cluster id its Endpoints, oldest first. */
+  byCluster: Map<string, EndpointObject[]>;
   /** Endpoints whose cluster id cannot even be read. */
   unreadable: RejectedEndpoint[];
 }
 
-/**
- * Newest per cluster id wins. The winner is chosen before full validation on purpose: the newest
- * Endpoint is the cluster's current claim, and falling back to an older one when it is invalid would
- * silently route to superseded subnets.
- */
-export function selectEndpoints(endpoints: readonly EndpointObject[]): Selection {
+export function groupByCluster(endpoints: readonly EndpointObject[]): Grouping {
   const byCluster = new Map<string, EndpointObject[]>();
   const unreadable: RejectedEndpoint[] = [];
   for (const object of endpoints) {
@@ -100,98 +127,206 @@ export function selectEndpoints(endpoints: readonly EndpointObject[]): Selection
     if (group) group.push(object);
     else byCluster.set(read.clusterId, [object]);
   }
-  const winners: Selection['winners'] = [];
-  const duplicates: DuplicateEndpoint[] = [];
-  for (const [clusterId, group] of byCluster) {
-    group.sort(compareAge);
-    const winner = group[group.length - 1] as EndpointObject;
-    winners.push({ clusterId, object: winner });
-    for (const loser of group.slice(0, -1)) {
-      duplicates.push({ endpoint: endpointRef(loser), cluster: clusterId, winner: endpointRef(winner) });
-    }
-  }
-  winners.sort((a, b) => compareText(a.clusterId, b.clusterId));
-  duplicates.sort((a, b) => compareRefs(a.endpoint, b.endpoint));
-  unreadable.sort((a, b) => compareRefs(a.endpoint, b.endpoint));
-  return { winners, duplicates, unreadable };
+  for (const group of byCluster.values()) group.sort(compareAge);
+  return { byCluster, unreadable };
 }
 
-function compareRefs(a: EndpointRef, b: EndpointRef): number {
-  return compareText(a.namespace, b.namespace) || compareText(a.name, b.name) || compareText(a.uid, b.uid);
-}
-
-/** Selects, validates each winner, then rejects remote clusters whose subnets overlap an older cluster's. */
-export function buildEndpointSet(endpoints: readonly EndpointObject[], ctx: EndpointValidationContext): EndpointSet {
-  const selection = selectEndpoints(endpoints);
-  const rejected: RejectedEndpoint[] = [...selection.unreadable];
-  let local: AcceptedEndpoint | null = null;
-  const remotes: AcceptedEndpoint[] = [];
-  for (const { clusterId, object } of selection.winners) {
-    const result = validateEndpoint(object.spec, ctx);
-    if (!result.ok) {
-      rejected.push({ endpoint: endpointRef(object), cluster: clusterId, reason: result.reason, message: result.message });
-      continue;
-    }
-    const accepted: AcceptedEndpoint = { object, spec: result.endpoint, subnets: result.subnets, notes: result.notes };
-    if (clusterId === ctx.localClusterId) local = accepted;
-    else remotes.push(accepted);
-  }
-  const { kept, overlapping } = resolveOverlaps(remotes);
-  rejected.push(...overlapping);
-  rejected.sort((a, b) => compareRefs(a.endpoint, b.endpoint));
-  return { local, remotes: kept, rejected, duplicates: selection.duplicates };
-}
-
-interface Interval {
-  start: number;
-  end: number;
-  cidr: Cidr;
-  owner: number;
+function duplicatesOf(losers: readonly EndpointObject[], cluster: string, winner: EndpointObject): DuplicateEndpoint[] {
+  return losers.map((loser) => ({ endpoint: endpointRef(loser), cluster, winner: endpointRef(winner) }));
 }
 
 /**
- * Two remote clusters claiming overlapping subnets cannot both be routed; the older claim keeps its
- * routes and the newer is rejected, so an added cluster can never hijack an existing one's traffic.
- * CIDRs nest or are disjoint, so a sweep over them sorted by start (wider first) finds every
- * overlapping pair as (interval, one of its enclosing intervals): O(n log n), fine for 10,000 subnets.
+ * The local cluster's Endpoint: the newest one that validates and is trusted (local-endpoint.ts).
+ * Newer ones that fail are rejected, so a spoof never displaces the real gateway; older ones are
+ * duplicates of the one chosen. When none is trusted, each is rejected with its own reason.
  */
-export function resolveOverlaps(remotes: readonly AcceptedEndpoint[]): { kept: AcceptedEndpoint[]; overlapping: RejectedEndpoint[] } {
-  const byAge = [...remotes].sort((a, b) => compareAge(a.object, b.object));
-  const intervals: Interval[] = [];
-  byAge.forEach((remote, owner) => {
-    for (const cidr of remote.subnets) intervals.push({ start: cidr.network, end: lastAddress(cidr), cidr, owner });
-  });
-  intervals.sort((a, b) => compareCidrs(a.cidr, b.cidr) || a.owner - b.owner);
-
-  // conflicts[i] = intervals of older owners that overlap owner i's subnets (and vice versa).
-  const conflicts = byAge.map(() => [] as Array<{ other: number; mine: Cidr; theirs: Cidr }>);
-  const enclosing: Interval[] = [];
-  for (const interval of intervals) {
-    while (enclosing.length > 0 && (enclosing[enclosing.length - 1] as Interval).end < interval.start) enclosing.pop();
-    for (const outer of enclosing) {
-      if (outer.owner === interval.owner) continue;
-      conflicts[interval.owner]?.push({ other: outer.owner, mine: interval.cidr, theirs: outer.cidr });
-      conflicts[outer.owner]?.push({ other: interval.owner, mine: outer.cidr, theirs: interval.cidr });
+function chooseLocal(group: readonly EndpointObject[], ctx: EndpointValidationContext, nodes: readonly NodeObject[]) {
+  const rejected: RejectedEndpoint[] = [];
+  const index = indexNodes(nodes);
+  for (let i = group.length - 1; i >= 0; i--) {
+    const object = group[i] as EndpointObject;
+    const result = validateEndpoint(object.spec, ctx);
+    if (!result.ok) {
+      rejected.push({ endpoint: endpointRef(object), cluster: ctx.localClusterId, reason: result.reason, message: result.message });
+      continue;
     }
-    enclosing.push(interval);
+    const trust = trustLocalEndpoint(result.endpoint, index);
+    if (!trust.ok) {
+      rejected.push({ endpoint: endpointRef(object), cluster: ctx.localClusterId, reason: 'untrusted-local-endpoint', message: `${trust.message}; the last trusted local Endpoint stays in use` });
+      continue;
+    }
+    const local: TrustedLocal = { object, spec: result.endpoint, subnets: [], notes: result.notes, node: trust.node.name };
+    return { local, rejected, duplicates: duplicatesOf(group.slice(0, i), ctx.localClusterId, object) };
+  }
+  return { local: null, rejected, duplicates: [] };
+}
+
+/**
+ * Selects (one per cluster), validates each, and judges the remote ones against each other and the
+ * cluster-wide facts. The newest remote Endpoint of a cluster is judged even when invalid: it is the
+ * cluster's current claim, and falling back to an older one would silently route superseded subnets.
+ */
+export function buildEndpointSet(input: EndpointSetInput, ctx: EndpointSetContext): EndpointSet {
+  const { byCluster, unreadable } = groupByCluster(input.endpoints);
+  const rejected: RejectedEndpoint[] = [...unreadable];
+  const duplicates: DuplicateEndpoint[] = [];
+
+  const localGroup = byCluster.get(ctx.localClusterId) ?? [];
+  const chosen = chooseLocal(localGroup, ctx, input.nodes);
+  rejected.push(...chosen.rejected);
+  duplicates.push(...chosen.duplicates);
+
+  const candidates: AcceptedEndpoint[] = [];
+  for (const [clusterId, group] of byCluster) {
+    if (clusterId === ctx.localClusterId) continue;
+    const winner = group[group.length - 1] as EndpointObject;
+    duplicates.push(...duplicatesOf(group.slice(0, -1), clusterId, winner));
+    const result = validateEndpoint(winner.spec, ctx);
+    if (!result.ok) {
+      rejected.push({ endpoint: endpointRef(winner), cluster: clusterId, reason: result.reason, message: result.message });
+      continue;
+    }
+    candidates.push({ object: winner, spec: result.endpoint, subnets: result.subnets, notes: result.notes });
   }
 
-  const accepted = new Set<number>();
-  const overlapping: RejectedEndpoint[] = [];
-  byAge.forEach((remote, index) => {
-    const clash = (conflicts[index] ?? [])
-      .filter((c) => accepted.has(c.other))
-      .sort((a, b) => a.other - b.other || compareCidrs(a.mine, b.mine))[0];
-    if (clash === undefined) { accepted.add(index); return; }
-    const older = byAge[clash.other] as AcceptedEndpoint;
-    overlapping.push({
-      endpoint: endpointRef(remote.object),
-      cluster: remote.spec.clusterId,
-      reason: 'overlaps-other-endpoint',
-      message: `subnet ${formatCidr(clash.mine)} overlaps ${formatCidr(clash.theirs)} of cluster "${older.spec.clusterId}" (Endpoint ${older.object.namespace}/${older.object.name}), which is older and keeps its routes`,
-    });
+  const protectedAddresses = sortProtected([
+    ...nodeAddresses(input.nodes),
+    ...apiServerAddresses(ctx.apiServerAddresses),
+    ...(chosen.local ? localEndpointAddresses(`${chosen.local.object.namespace}/${chosen.local.object.name}`, chosen.local.spec.privateIps, chosen.local.spec.publicIps) : []),
+  ]);
+  const judged = judgeRemotes(candidates, {
+    protectedAddresses,
+    ranks: clusterRanks(input.clusters),
+    reservations: reservations(input.clusters, clusterIdOf, new Set(byCluster.keys()), ctx.localClusterId),
+    maxRemoteSubnets: ctx.maxRemoteSubnets,
   });
-  const kept = byAge.filter((_, index) => accepted.has(index))
-    .sort((a, b) => compareText(a.spec.clusterId, b.spec.clusterId));
-  return { kept, overlapping };
+  rejected.push(...judged.rejected);
+  rejected.sort((a, b) => compareRefs(a.endpoint, b.endpoint));
+  duplicates.sort((a, b) => compareRefs(a.endpoint, b.endpoint));
+  return { local: chosen.local, remotes: judged.accepted, rejected, duplicates };
+}
+
+interface Owner {
+  remote: AcceptedEndpoint;
+  rank: ClusterRank;
+}
+
+/** A cluster's claim: its Endpoint, or (while it has none) its Cluster object's reservation. */
+type Claimant = Owner | { reservation: Reservation; rank: ClusterRank };
+
+type PointOwner = { owner: Owner; what: string };
+
+const PROTECTED_REASON = { node: 'covers-node-address', 'api-server': 'covers-api-server', 'local-endpoint': 'covers-endpoint-address' } as const;
+
+/**
+ * Greedy in precedence order (cluster-precedence.ts): a remote Endpoint is accepted unless one of its
+ * subnets covers a protected address or its own private or public IP, overlaps a subnet of an Endpoint
+ * accepted before it (or a reservation of a cluster before it that has no Endpoint now), or covers such
+ * an Endpoint's addresses, or its own addresses lie in such a subnet; or unless its subnets would take
+ * the total past the budget. An Endpoint rejected for any of these claims nothing, so a cluster that
+ * only clashes with a rejected one is kept. Reservations are never routed and use none of the budget.
+ */
+export function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
+  protectedAddresses: readonly ProtectedAddress[];
+  ranks: (clusterId: string) => ClusterRank;
+  reservations?: readonly Reservation[];
+  maxRemoteSubnets: number;
+}): { accepted: AcceptedEndpoint[]; rejected: RejectedEndpoint[] } {
+  const guarded = new ClaimIndex<ProtectedAddress>();
+  for (const p of facts.protectedAddresses) guarded.add({ network: p.address, prefixLength: 32 }, p);
+  const subnets = new ClaimIndex<Claimant>();
+  const points = new ClaimIndex<PointOwner>();
+  const claimants: Claimant[] = [
+    ...candidates.map((remote) => ({ remote, rank: facts.ranks(remote.spec.clusterId) })),
+    ...(facts.reservations ?? []).map((reservation) => ({ reservation, rank: facts.ranks(reservation.clusterId) })),
+  ].sort((a, b) => compareRanks(a.rank, b.rank));
+  const accepted: AcceptedEndpoint[] = [];
+  const rejected: RejectedEndpoint[] = [];
+  let used = 0;
+
+  for (const owner of claimants) {
+    if (!('remote' in owner)) {
+      for (const cidr of owner.reservation.cidrs) subnets.add(cidr, owner);
+      continue;
+    }
+    const { remote } = owner;
+    const problem = judgeOne(owner, { guarded, subnets, points }) ?? budgetProblem(remote, used, facts.maxRemoteSubnets);
+    if (problem !== null) {
+      rejected.push({ endpoint: endpointRef(remote.object), cluster: remote.spec.clusterId, ...problem });
+      continue;
+    }
+    accepted.push(remote);
+    used += remote.subnets.length;
+    remote.subnets.forEach((cidr) => subnets.add(cidr, owner));
+    for (const { cidr, what } of ownAddresses(remote)) points.add(cidr, { owner, what });
+  }
+  accepted.sort((a, b) => compareText(a.spec.clusterId, b.spec.clusterId));
+  return { accepted, rejected };
+}
+
+function ownAddresses(remote: AcceptedEndpoint): Array<{ cidr: Cidr; text: string; what: string }> {
+  const list = [
+    ...remote.spec.privateIps.map((text) => ({ text, what: 'private IP' })),
+    ...remote.spec.publicIps.map((text) => ({ text, what: 'public IP' })),
+  ];
+  return list.flatMap(({ text, what }) => {
+    const parsed = parseIpv4(text);
+    return parsed.ok ? [{ cidr: { network: parsed.address, prefixLength: 32 }, text, what }] : [];
+  });
+}
+
+function describeOwner(owner: Claimant): string {
+  if (!('remote' in owner)) return `cluster "${owner.reservation.clusterId}" (no Endpoint now; its Cluster object ${owner.reservation.object} holds its CIDRs)`;
+  const { object, spec } = owner.remote;
+  return `cluster "${spec.clusterId}" (Endpoint ${object.namespace}/${object.name})`;
+}
+
+function judgeOne(owner: Owner, claims: {
+  guarded: ClaimIndex<ProtectedAddress>;
+  subnets: ClaimIndex<Claimant>;
+  points: ClaimIndex<PointOwner>;
+}): { reason: EndpointRejectReason; message: string } | null {
+  const { remote } = owner;
+  // In address order, so the subnet named is the same whatever order the Endpoint lists them in.
+  const mine = remote.subnets.map((cidr) => ({ cidr, text: formatCidr(cidr) })).sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  for (const { cidr, text } of mine) {
+    const hit = claims.guarded.overlapping(cidr);
+    if (hit) return { reason: PROTECTED_REASON[hit.owner.kind], message: `subnet ${text} contains ${hit.owner.text}, ${hit.owner.label}` };
+  }
+  const own = ownAddresses(remote);
+  for (const { cidr, text } of mine) {
+    const self = own.find((a) => containsAddress(cidr, a.cidr.network));
+    if (self) {
+      return { reason: 'covers-endpoint-address', message: `subnet ${text} contains the Endpoint's own ${self.what} ${self.text}: its tunnel's packets would be routed into the tunnel` };
+    }
+  }
+  for (const { cidr, text } of mine) {
+    const clash = claims.subnets.overlapping(cidr);
+    if (clash) {
+      return { reason: 'overlaps-other-endpoint', message: `subnet ${text} overlaps ${formatCidr(clash.cidr)} of ${describeOwner(clash.owner)}, which keeps its routes: ${explainPrecedence(clash.owner.rank, owner.rank)}` };
+    }
+    const point = claims.points.overlapping(cidr);
+    if (point) {
+      return {
+        reason: 'covers-endpoint-address',
+        message: `subnet ${text} contains ${formatCidr(point.cidr).replace(/\/32$/, '')}, the ${point.owner.what} of ${describeOwner(point.owner.owner)}, which keeps its routes: ${explainPrecedence(point.owner.owner.rank, owner.rank)}`,
+      };
+    }
+  }
+  for (const address of own) {
+    const clash = claims.subnets.containing(address.cidr);
+    if (clash) {
+      return { reason: 'overlaps-other-endpoint', message: `its ${address.what} ${address.text} lies in subnet ${formatCidr(clash.cidr)} of ${describeOwner(clash.owner)}, which keeps its routes: ${explainPrecedence(clash.owner.rank, owner.rank)}` };
+    }
+  }
+  return null;
+}
+
+function budgetProblem(remote: AcceptedEndpoint, used: number, max: number): { reason: EndpointRejectReason; message: string } | null {
+  const count = remote.subnets.length;
+  if (used + count <= max) return null;
+  return {
+    reason: 'over-subnet-budget',
+    message: `its ${count} subnets would take the remote subnets past the budget of ${max} (--max-remote-subnets); ${used} are taken by clusters with precedence`,
+  };
 }

@@ -1,6 +1,13 @@
 /**
  * Submariner's Endpoint (submariner.io/v1): the typed spec and its validation at the boundary.
- * One call judges one object; cross-object rules (duplicates, overlaps between clusters) live in endpoint-set.ts.
+ * One call judges one object against what needs no other object (its own shape, the reserved ranges,
+ * this cluster's pod and service CIDRs). Rules across objects (one per cluster, trust in the local
+ * Endpoint, Node and API server addresses, overlaps, the budget) live in endpoint-set.ts.
+ *
+ * Only what seaway uses can reject an Endpoint: cluster_id, subnets and the IPv4 private address (the
+ * cable's identity and, for the local Endpoint, where VXLAN goes); the local Endpoint's hostname too.
+ * Everything else is read leniently and a bad value becomes a note, because rejecting a whole cluster
+ * over a field seaway never reads (an IPv6 public_ip, a numeric backend_config value) loses traffic for nothing.
  */
 import {
   clip, describeType, formatCidr, overlaps, parseCidr, parseIpv4, type Cidr,
@@ -9,12 +16,20 @@ import {
 export interface EndpointSpec {
   clusterId: string;
   cableName: string;
-  healthCheckIp: string | null;
   hostname: string;
-  /** Canonical CIDRs, duplicates removed, in the order given. For the local Endpoint: as given, unchecked. */
+  /**
+   * Remote: canonical IPv4 CIDRs, duplicates removed, in the order given (IPv6 ones skipped with a note).
+   * Local: the strings given, unchecked (they are this cluster's own and never routed).
+   */
   subnets: string[];
+  /** The IPv4 private address seaway uses: private_ip when it is IPv4, else the IPv4 entry of privateIPs. */
   privateIp: string;
-  publicIp: string | null;
+  /** Every IPv4 private address the Endpoint gives (private_ip and privateIPs), privateIp first, no repeats. */
+  privateIps: string[];
+  /** Every IPv4 public address it gives (public_ip and publicIPs), no repeats. */
+  publicIps: string[];
+  /** Every IPv4 health check address it gives (healthCheckIP and healthCheckIPs), no repeats. */
+  healthCheckIps: string[];
   natEnabled: boolean;
   backend: string;
   backendConfig: Record<string, string>;
@@ -22,9 +37,17 @@ export interface EndpointSpec {
 
 export const ENDPOINT_REJECT_REASONS = [
   'malformed', 'invalid-ip', 'invalid-cidr', 'ipv6-unsupported', 'default-route', 'too-broad', 'reserved-range',
-  'overlaps-local', 'overlaps-node-network', 'too-many-subnets', 'overlaps-other-endpoint',
+  'overlaps-local', 'too-many-subnets', 'untrusted-local-endpoint', 'covers-node-address', 'covers-api-server',
+  'covers-endpoint-address', 'overlaps-other-endpoint', 'over-subnet-budget',
 ] as const;
 export type EndpointRejectReason = (typeof ENDPOINT_REJECT_REASONS)[number];
+
+/** Accepted but noteworthy input. */
+export type EndpointNoteCode = 'subnet-normalised' | 'ipv6-subnet-skipped' | 'field-ignored';
+export interface EndpointNote {
+  code: EndpointNoteCode;
+  message: string;
+}
 
 export interface LabelledCidr {
   cidr: Cidr;
@@ -36,28 +59,36 @@ export interface EndpointValidationContext {
   localClusterId: string;
   /** This cluster's pod and service CIDRs. */
   localCidrs: readonly LabelledCidr[];
-  /** Networks of this node's own interfaces. */
-  nodeNetworks: readonly LabelledCidr[];
   minPrefixLength: number;
   maxSubnets: number;
 }
 
 export type EndpointValidation =
-  | { ok: true; endpoint: EndpointSpec; subnets: Cidr[]; notes: string[] }
+  | { ok: true; endpoint: EndpointSpec; subnets: Cidr[]; notes: EndpointNote[] }
   | { ok: false; reason: EndpointRejectReason; message: string };
 
-/** Ranges no remote cluster may claim: routing them into a tunnel would break the node itself. */
-export const RESERVED_RANGES: readonly LabelledCidr[] = [
-  ['0.0.0.0/8', '"this network" range 0.0.0.0/8'],
-  ['127.0.0.0/8', 'loopback range 127.0.0.0/8'],
-  ['169.254.0.0/16', 'link-local range 169.254.0.0/16'],
-  ['224.0.0.0/4', 'multicast range 224.0.0.0/4'],
-  ['240.0.0.0/4', 'reserved range 240.0.0.0/4 (it holds the vx-submariner VTEP network 240.0.0.0/8)'],
-].map(([text, label]) => {
+/** The plural address fields are dual-stack pairs: the CRD allows at most one address per family. */
+export const MAX_PLURAL_ADDRESSES = 2;
+
+function labelled(text: string, label: string): LabelledCidr {
   const parsed = parseCidr(text);
-  if (!parsed.ok) throw new Error(`bad reserved range ${text}`);
-  return { cidr: parsed.cidr, label: label as string };
-});
+  if (!parsed.ok) throw new Error(`bad built-in range ${text}`);
+  return { cidr: parsed.cidr, label };
+}
+
+/**
+ * Ranges no remote cluster may claim: routing them into a tunnel would break the node itself. Of the
+ * old class E (240.0.0.0/4) only 240.0.0.0/8 collides, because it holds the VTEP addresses of
+ * vx-submariner; Globalnet hands out 242.0.0.0/8 by default, and Linux routes class E like any unicast.
+ */
+export const RESERVED_RANGES: readonly LabelledCidr[] = [
+  labelled('0.0.0.0/8', '"this network" range 0.0.0.0/8'),
+  labelled('127.0.0.0/8', 'loopback range 127.0.0.0/8'),
+  labelled('169.254.0.0/16', 'link-local range 169.254.0.0/16'),
+  labelled('224.0.0.0/4', 'multicast range 224.0.0.0/4'),
+  labelled('240.0.0.0/8', 'vx-submariner VTEP range 240.0.0.0/8'),
+  labelled('255.255.255.255/32', 'limited broadcast address 255.255.255.255'),
+];
 
 class Rejection extends Error {
   readonly reason: EndpointRejectReason;
@@ -73,26 +104,6 @@ function malformed(path: string, expected: string, value: unknown): Rejection {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function requiredString(spec: Record<string, unknown>, field: string): string {
-  const value = spec[field];
-  if (typeof value !== 'string') throw value === undefined ? new Rejection('malformed', `spec.${field}: missing`) : malformed(`spec.${field}`, 'a string', value);
-  return value;
-}
-
-function optionalString(spec: Record<string, unknown>, field: string): string {
-  const value = spec[field];
-  if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw malformed(`spec.${field}`, 'a string', value);
-  return value;
-}
-
-function ipField(path: string, text: string): string {
-  const parsed = parseIpv4(text);
-  if (parsed.ok) return text;
-  if (parsed.family === 'ipv6') throw new Rejection('ipv6-unsupported', `${path}: ${parsed.message}`);
-  throw new Rejection('invalid-ip', `${path}: ${parsed.message}`);
 }
 
 /** Reads spec.cluster_id without judging the rest, so duplicates can be grouped before full validation. */
@@ -113,42 +124,108 @@ export function validateEndpoint(raw: unknown, ctx: EndpointValidationContext): 
   }
 }
 
+/** Collects notes about fields read leniently. */
+class Lenient {
+  readonly notes: EndpointNote[] = [];
+
+  ignored(path: string, why: string): void {
+    this.notes.push({ code: 'field-ignored', message: `${path}: ${why}; ignored (seaway does not use it)` });
+  }
+
+  string(spec: Record<string, unknown>, field: string): string {
+    const value = spec[field];
+    if (value === undefined || value === null) return '';
+    if (typeof value === 'string') return value;
+    this.ignored(`spec.${field}`, `expected a string, got ${describeType(value)}`);
+    return '';
+  }
+
+  boolean(spec: Record<string, unknown>, field: string): boolean {
+    const value = spec[field];
+    if (value === undefined || value === null) return false;
+    if (typeof value === 'boolean') return value;
+    this.ignored(`spec.${field}`, `expected a boolean, got ${describeType(value)}`);
+    return false;
+  }
+
+  backendConfig(value: unknown): Record<string, string> {
+    if (value === undefined || value === null) return {};
+    if (!isRecord(value)) { this.ignored('spec.backend_config', `expected an object of strings, got ${describeType(value)}`); return {}; }
+    const result: Record<string, string> = {};
+    for (const [key, entry] of Object.entries(value)) {
+      if (typeof entry === 'string') result[key] = entry;
+      else this.ignored(`spec.backend_config["${clip(key)}"]`, `expected a string, got ${describeType(entry)}`);
+    }
+    return result;
+  }
+
+  /**
+   * IPv4 addresses of a singular and a plural field seaway does not route by. IPv6 entries are the
+   * other half of a dual-stack pair and pass silently; anything else is noted.
+   */
+  addresses(spec: Record<string, unknown>, singular: string, plural: string): string[] {
+    const found: string[] = [];
+    const take = (path: string, value: unknown) => {
+      if (value === undefined || value === null || value === '') return;
+      const parsed = parseIpv4(value);
+      if (parsed.ok) { if (!found.includes(value as string)) found.push(value as string); return; }
+      if (parsed.family !== 'ipv6') this.ignored(path, parsed.message);
+    };
+    take(`spec.${singular}`, spec[singular]);
+    const list = spec[plural];
+    if (list === undefined || list === null) return found;
+    if (!Array.isArray(list)) { this.ignored(`spec.${plural}`, `expected an array of strings, got ${describeType(list)}`); return found; }
+    // Bounded: a list this long is not a dual-stack pair, and nothing here is worth walking a huge one.
+    if (list.length > MAX_PLURAL_ADDRESSES) this.ignored(`spec.${plural}`, `${list.length} entries, more than ${MAX_PLURAL_ADDRESSES}; entries after the first ${MAX_PLURAL_ADDRESSES}`);
+    list.slice(0, MAX_PLURAL_ADDRESSES).forEach((item, index) => take(`spec.${plural}[${index}]`, item));
+    return found;
+  }
+}
+
 function validateOrThrow(raw: unknown, ctx: EndpointValidationContext): EndpointValidation {
   const clusterIdRead = readClusterId(raw);
   if (!clusterIdRead.ok) throw new Rejection('malformed', clusterIdRead.message);
   const spec = raw as Record<string, unknown>;
   const clusterId = clusterIdRead.clusterId;
   const isLocal = clusterId === ctx.localClusterId;
+  const lenient = new Lenient();
 
   // Structure first, so the message points at the first thing a human must fix.
-  const hostname = requiredString(spec, 'hostname');
-  if (isLocal && hostname === '') throw new Rejection('malformed', 'spec.hostname: empty; the local Endpoint must name its gateway node');
-  const privateIpText = requiredString(spec, 'private_ip');
-  const cableName = optionalString(spec, 'cable_name');
-  const publicIpText = optionalString(spec, 'public_ip');
-  const healthCheckIpText = optionalString(spec, 'healthCheckIP');
-  const backend = optionalString(spec, 'backend');
-  const natEnabled = spec['nat_enabled'] ?? false;
-  if (typeof natEnabled !== 'boolean') throw malformed('spec.nat_enabled', 'a boolean', natEnabled);
-  const backendConfig = readBackendConfig(spec['backend_config']);
-  const rawSubnets = readSubnetList(spec, isLocal ? Number.POSITIVE_INFINITY : ctx.maxSubnets);
-
-  const privateIp = ipField('spec.private_ip', privateIpText);
-  const publicIp = publicIpText === '' ? null : ipField('spec.public_ip', publicIpText);
-  const healthCheckIp = healthCheckIpText === '' ? null : ipField('spec.healthCheckIP', healthCheckIpText);
+  let hostname: string;
+  if (isLocal) {
+    const value = spec['hostname'];
+    if (typeof value !== 'string') throw value === undefined ? new Rejection('malformed', 'spec.hostname: missing') : malformed('spec.hostname', 'a string', value);
+    if (value === '') throw new Rejection('malformed', 'spec.hostname: empty; the local Endpoint must name its gateway node');
+    hostname = value;
+  } else {
+    hostname = lenient.string(spec, 'hostname');
+  }
+  const privateIps = readPrivateIps(spec);
+  const rawSubnets = isLocal ? readLocalSubnets(spec['subnets'], lenient) : readSubnetList(spec, ctx.maxSubnets);
 
   const endpoint: EndpointSpec = {
-    clusterId, cableName, healthCheckIp, hostname, subnets: [], privateIp, publicIp, natEnabled, backend, backendConfig,
+    clusterId,
+    cableName: lenient.string(spec, 'cable_name'),
+    hostname,
+    subnets: [],
+    privateIp: privateIps[0] as string,
+    privateIps,
+    publicIps: lenient.addresses(spec, 'public_ip', 'publicIPs'),
+    healthCheckIps: lenient.addresses(spec, 'healthCheckIP', 'healthCheckIPs'),
+    natEnabled: lenient.boolean(spec, 'nat_enabled'),
+    backend: lenient.string(spec, 'backend'),
+    backendConfig: lenient.backendConfig(spec['backend_config']),
   };
   // The local Endpoint only tells who the gateway is; its subnets are our own and are never routed.
-  if (isLocal) return { ok: true, endpoint: { ...endpoint, subnets: [...new Set(rawSubnets)] }, subnets: [], notes: [] };
+  if (isLocal) return { ok: true, endpoint: { ...endpoint, subnets: [...new Set(rawSubnets)] }, subnets: [], notes: lenient.notes };
 
-  const notes: string[] = [];
+  const notes = lenient.notes;
   const subnets: Cidr[] = [];
   const texts: string[] = [];
   const seen = new Set<string>();
   rawSubnets.forEach((text, index) => {
     const cidr = checkRemoteSubnet(`spec.subnets[${index}]`, text, ctx, notes);
+    if (cidr === null) return;
     const canonical = formatCidr(cidr);
     if (seen.has(canonical)) return;
     seen.add(canonical);
@@ -159,15 +236,33 @@ function validateOrThrow(raw: unknown, ctx: EndpointValidationContext): Endpoint
   return { ok: true, endpoint: { ...endpoint, subnets: texts }, subnets, notes };
 }
 
-function readBackendConfig(value: unknown): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (!isRecord(value)) throw malformed('spec.backend_config', 'an object of strings', value);
-  const result: Record<string, string> = {};
-  for (const [key, entry] of Object.entries(value)) {
-    if (typeof entry !== 'string') throw malformed(`spec.backend_config["${clip(key)}"]`, 'a string', entry);
-    result[key] = entry;
+/**
+ * The IPv4 private addresses, the one seaway uses first. private_ip wins over privateIPs: it is the
+ * field every Submariner version writes and reads. private_ip may be absent (or IPv6, on a dual-stack
+ * Endpoint) when privateIPs holds an IPv4 address. These fields are used, so bad values reject.
+ */
+function readPrivateIps(spec: Record<string, unknown>): string[] {
+  const v4: string[] = [];
+  let sawIpv6 = false;
+  const take = (path: string, value: unknown) => {
+    if (typeof value !== 'string') throw malformed(path, 'a string', value);
+    const parsed = parseIpv4(value);
+    if (parsed.ok) { if (!v4.includes(value)) v4.push(value); return; }
+    if (parsed.family === 'ipv6') { sawIpv6 = true; return; }
+    throw new Rejection('invalid-ip', `${path}: ${parsed.message}`);
+  };
+  const single = spec['private_ip'];
+  if (single !== undefined && single !== null && single !== '') take('spec.private_ip', single);
+  const list = spec['privateIPs'];
+  if (list !== undefined && list !== null) {
+    if (!Array.isArray(list)) throw malformed('spec.privateIPs', 'an array of strings', list);
+    if (list.length > MAX_PLURAL_ADDRESSES) throw new Rejection('malformed', `spec.privateIPs: ${list.length} entries, at most ${MAX_PLURAL_ADDRESSES} (one per address family)`);
+    list.forEach((item, index) => take(`spec.privateIPs[${index}]`, item));
   }
-  return result;
+  if (v4.length > 0) return v4;
+  if (sawIpv6) throw new Rejection('ipv6-unsupported', 'spec.private_ip, spec.privateIPs: no IPv4 address, only IPv6; only IPv4 is supported');
+  if (single === '') throw new Rejection('malformed', 'spec.private_ip: empty, and spec.privateIPs has no IPv4 address');
+  throw new Rejection('malformed', 'spec.private_ip: missing, and spec.privateIPs has no IPv4 address');
 }
 
 function readSubnetList(spec: Record<string, unknown>, maxSubnets: number): string[] {
@@ -185,10 +280,24 @@ function readSubnetList(spec: Record<string, unknown>, maxSubnets: number): stri
   return value as string[];
 }
 
-function checkRemoteSubnet(path: string, text: string, ctx: EndpointValidationContext, notes: string[]): Cidr {
+/** The local Endpoint's subnets are this cluster's own and never routed: kept for display, never a reason to reject. */
+function readLocalSubnets(value: unknown, lenient: Lenient): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) { lenient.ignored('spec.subnets', `expected an array of strings, got ${describeType(value)}`); return []; }
+  const strings: string[] = [];
+  for (const item of value) if (typeof item === 'string') strings.push(item);
+  if (strings.length < value.length) lenient.ignored('spec.subnets', `${value.length - strings.length} entries are not strings`);
+  return strings;
+}
+
+/** A remote subnet, or null for an IPv6 one (the other half of a dual-stack Endpoint: skipped, not rejected). */
+function checkRemoteSubnet(path: string, text: string, ctx: EndpointValidationContext, notes: EndpointNote[]): Cidr | null {
   const parsed = parseCidr(text);
   if (!parsed.ok) {
-    if (parsed.family === 'ipv6') throw new Rejection('ipv6-unsupported', `${path}: ${parsed.message}`);
+    if (parsed.family === 'ipv6') {
+      notes.push({ code: 'ipv6-subnet-skipped', message: `${path}: ${clip(text)} is IPv6; only the IPv4 subnets are routed` });
+      return null;
+    }
     throw new Rejection('invalid-cidr', `${path}: ${parsed.message}`);
   }
   const { cidr } = parsed;
@@ -196,33 +305,29 @@ function checkRemoteSubnet(path: string, text: string, ctx: EndpointValidationCo
   if (cidr.prefixLength < ctx.minPrefixLength) {
     throw new Rejection('too-broad', `${path}: ${parsed.text} is broader than the allowed /${ctx.minPrefixLength} (--min-prefix-length)`);
   }
-  if (parsed.hostBitsSet) notes.push(`${path}: "${text}" has host bits set; using ${parsed.text}`);
+  if (parsed.hostBitsSet) notes.push({ code: 'subnet-normalised', message: `${path}: "${text}" has host bits set; using ${parsed.text}` });
   const reserved = RESERVED_RANGES.find((r) => overlaps(r.cidr, cidr));
   if (reserved) throw new Rejection('reserved-range', `${path}: ${parsed.text} overlaps the ${reserved.label}`);
   const local = ctx.localCidrs.find((l) => overlaps(l.cidr, cidr));
   if (local) throw new Rejection('overlaps-local', `${path}: ${parsed.text} overlaps the ${local.label}`);
-  const own = ctx.nodeNetworks.find((n) => overlaps(n.cidr, cidr));
-  if (own) throw new Rejection('overlaps-node-network', `${path}: ${parsed.text} overlaps the ${own.label}`);
   return cidr;
 }
 
-/** Builds the context from configuration-style CIDR strings; unparseable or IPv6 node networks are ignored (the kernel's, not input). */
+/** Builds the context from configuration-style CIDR strings (already validated by config). */
 export function endpointValidationContext(options: {
   localClusterId: string;
   podCidrs: readonly string[];
   serviceCidrs: readonly string[];
-  nodeNetworks: readonly string[];
   minPrefixLength: number;
   maxSubnets: number;
 }): EndpointValidationContext {
-  const labelled = (texts: readonly string[], what: string): LabelledCidr[] => texts.flatMap((text) => {
+  const labelledList = (texts: readonly string[], what: string): LabelledCidr[] => texts.flatMap((text) => {
     const parsed = parseCidr(text);
     return parsed.ok ? [{ cidr: parsed.cidr, label: `${what} ${parsed.text}` }] : [];
   });
   return {
     localClusterId: options.localClusterId,
-    localCidrs: [...labelled(options.podCidrs, 'local pod CIDR'), ...labelled(options.serviceCidrs, 'local service CIDR')],
-    nodeNetworks: labelled(options.nodeNetworks, 'node network'),
+    localCidrs: [...labelledList(options.podCidrs, 'local pod CIDR'), ...labelledList(options.serviceCidrs, 'local service CIDR')],
     minPrefixLength: options.minPrefixLength,
     maxSubnets: options.maxSubnets,
   };

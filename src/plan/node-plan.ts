@@ -4,26 +4,27 @@
  */
 import type { RunConfig } from '../config.ts';
 import {
-  compareCidrs, compareCidrTexts, formatIpv4, parseIpv4, vtepAddress, vtepIp,
+  compareCidrTexts, formatIpv4, parseIpv4, vtepAddress, vtepIp,
 } from '../model/cidr.ts';
 import {
   ALL_ZEROS_MAC,
   type DesiredFdbEntry, type DesiredFilter, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredSysctl, type DesiredVxlanLink,
 } from '../model/desired-state.ts';
-import { endpointValidationContext } from '../model/endpoint.ts';
 import {
-  buildEndpointSet, endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
+  endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
 } from '../model/endpoint-set.ts';
 import type { NodeFacts } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
+import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
+import type { RefusedRoute } from './node-local-refusals.ts';
 
-export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'>;
+export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'> & VerdictConfig;
 
 export type PlanNoteCode =
   | 'no-local-endpoint' | 'cni-interface-unknown' | 'invalid-mss-annotation' | 'subnet-normalised'
-  | 'node-without-internal-ip' | 'gateway-ip-mismatch';
+  | 'node-without-internal-ip' | 'gateway-ip-mismatch' | VerdictNoteCode;
 
 export interface PlanNote {
   code: PlanNoteCode;
@@ -46,6 +47,10 @@ export interface Plan {
   remoteClusters: RemoteCluster[];
   rejected: RejectedEndpoint[];
   duplicates: DuplicateEndpoint[];
+  /** Accepted remote subnets this node alone refuses to route (its own networks), for its condition and metric. */
+  refusedHere: RefusedRoute[];
+  /** The local gateway in use (trusted now, or held): pass it as memory.lastGoodLocal to the next planNode. */
+  lastGoodLocal: LocalGateway | null;
   /** Things an operator should know that reject no object, sorted by code then message. */
   notes: PlanNote[];
 }
@@ -58,25 +63,16 @@ export class PlanInputError extends Error {
   }
 }
 
-export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig): Plan {
+/** `memory.lastGoodLocal`: the previous plan's lastGoodLocal, so the gateway in use survives a spoof or a takeover gap. */
+export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig, memory: { lastGoodLocal?: LocalGateway | null } = {}): Plan {
   const nodeIp = checkFacts(self);
-  const notes: PlanNote[] = [];
-  const set = buildEndpointSet(snapshot.endpoints, endpointValidationContext({
-    localClusterId: config.clusterId,
-    podCidrs: config.podCidrs,
-    serviceCidrs: config.serviceCidrs,
-    nodeNetworks: self.networks,
-    minPrefixLength: config.minPrefixLength,
-    maxSubnets: config.maxSubnetsPerEndpoint,
-  }));
-  for (const remote of set.remotes) {
-    for (const note of remote.notes) notes.push({ code: 'subnet-normalised', message: `Endpoint ${remote.object.namespace}/${remote.object.name}: ${note}` });
-  }
-  const remoteClusters = set.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets] }));
-  const common = { rejected: set.rejected, duplicates: set.duplicates };
+  const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null);
+  const notes: PlanNote[] = [...verdict.notes];
+  const remoteClusters = verdict.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets] }));
+  const common = { rejected: verdict.rejected, duplicates: verdict.duplicates, refusedHere: verdict.refusedHere };
 
-  if (set.local === null) {
-    const rejectedLocal = set.rejected.find((r) => r.cluster === config.clusterId);
+  if (verdict.local === null) {
+    const rejectedLocal = verdict.rejected.find((r) => r.cluster === config.clusterId);
     notes.push({
       code: 'no-local-endpoint',
       message: rejectedLocal
@@ -85,25 +81,23 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
     });
     return {
       desired: { links: [], routes: [], rules: [], fdb: [], sysctls: [], filter: null },
-      isGateway: false, gatewayNode: null, localEndpoint: null, remoteClusters, ...common, notes: sortNotes(notes),
+      isGateway: false, gatewayNode: null, localEndpoint: null, remoteClusters, ...common, lastGoodLocal: null, notes: sortNotes(notes),
     };
   }
 
-  const local = set.local;
-  const gatewayNode = local.spec.hostname;
+  const local = verdict.local;
+  const gatewayNode = local.node;
   const isGateway = gatewayNode === config.nodeName;
-  const remoteSubnets = set.remotes
-    .flatMap((r) => r.subnets.map((cidr, i) => ({ cidr, text: r.spec.subnets[i]! })))
-    .sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  const remoteSubnets = verdict.routed;
   const cni = self.cniInterface;
   if (cni === null) notes.push({ code: 'cni-interface-unknown', message: 'the CNI interface is not known yet: no rp_filter on it, no SNAT target for host traffic, and on the gateway no table 150 routes' });
 
-  const gatewayPrivateIp = parseIpv4(local.spec.privateIp);
+  const gatewayPrivateIp = parseIpv4(local.privateIp);
   if (!gatewayPrivateIp.ok) throw new PlanInputError('accepted local Endpoint has an invalid private_ip');
-  if (isGateway && local.spec.privateIp !== self.nodeIp) {
+  if (isGateway && local.privateIp !== self.nodeIp) {
     notes.push({
       code: 'gateway-ip-mismatch',
-      message: `this node is the gateway, but the local Endpoint's private_ip ${local.spec.privateIp} differs from its underlay address ${self.nodeIp}; other nodes will send VXLAN to ${local.spec.privateIp}`,
+      message: `this node is the gateway, but the local Endpoint's private_ip ${local.privateIp} differs from its underlay address ${self.nodeIp}; other nodes will send VXLAN to ${local.privateIp}`,
     });
   }
 
@@ -113,7 +107,7 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
     port: OWNERSHIP.vxlanPort,
     mtu: self.underlayMtu - OWNERSHIP.vxlanMtuOverhead,
     local: self.nodeIp,
-    ...(isGateway ? {} : { remote: local.spec.privateIp }),
+    ...(isGateway ? {} : { remote: local.privateIp }),
     underlayDevice: self.underlayDevice,
     address: vtepAddress(nodeIp),
   };
@@ -154,9 +148,10 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
     desired: { links: [link], routes, rules, fdb, sysctls: sysctls(cni?.name ?? null), filter },
     isGateway,
     gatewayNode,
-    localEndpoint: endpointRef(local.object),
+    localEndpoint: local.endpoint,
     remoteClusters,
     ...common,
+    lastGoodLocal: local,
     notes: sortNotes(notes),
   };
 }

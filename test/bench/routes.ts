@@ -39,6 +39,8 @@ const CNI = { name: 'cni0', address: '10.1.2.1' };
 const CONFIG: PlanConfig = {
   clusterId: 'cluster1', nodeName: 'cluster1-node2', podCidrs: ['10.1.0.0/16'], serviceCidrs: ['10.101.0.0/16'],
   minPrefixLength: 8, maxSubnetsPerEndpoint: 64,
+  // Every generated subnet is routed, at any --clusters x --subnets.
+  maxRemoteSubnets: routeCount,
 };
 
 /** Subnet j of remote cluster i: /24s in 100.64.0.0/10, clear of every local and reserved range. */
@@ -65,7 +67,9 @@ function snapshot(changedCluster: number | null): Snapshot {
     }, i + 1 + generation * clusters));
   }
   const nodes: NodeObject[] = [1, 2, 3].map((n) => ({
-    name: `cluster1-node${n}`, internalIP: `192.168.1.${10 + n}`, addresses: [`192.168.1.${10 + n}`], podCidr: `10.1.${n}.0/24`, labels: {}, annotations: {}, ready: true,
+    name: `cluster1-node${n}`, internalIP: `192.168.1.${10 + n}`, addresses: [`192.168.1.${10 + n}`], podCidr: `10.1.${n}.0/24`,
+    // Node 1 is the gateway: the local Endpoint is trusted only when it names a gateway-labelled Node.
+    labels: n === 1 ? { 'submariner.io/gateway': 'true' } : ({} as Record<string, string>), annotations: {}, ready: true,
   }));
   return freezeSnapshot({ endpoints, clusters: [], nodes });
 }

@@ -1,5 +1,6 @@
 /** Builders for snapshot objects used by the model and planner unit tests. */
-import type { EndpointObject, NodeObject } from '../../src/model/snapshot.ts';
+import type { ClusterObject, EndpointObject, NodeObject } from '../../src/model/snapshot.ts';
+import { GATEWAY_LABEL } from '../../src/model/local-endpoint.ts';
 
 export const NAMESPACE = 'submariner-operator';
 
@@ -28,8 +29,24 @@ export function endpoint(name: string, specValue: unknown, creationTimestamp = '
   };
 }
 
-export function node(name: string, internalIP: string | null, annotations: Record<string, string> = {}): NodeObject {
-  return { name, internalIP, addresses: internalIP === null ? [] : [internalIP], podCidr: null, labels: {}, annotations, ready: true };
+/** A Node as the projection gives it; `addresses` defaults to the InternalIP alone. */
+export function node(
+  name: string, internalIP: string | null, annotations: Record<string, string> = {},
+  options: { labels?: Record<string, string>; addresses?: string[] } = {},
+): NodeObject {
+  const addresses = options.addresses ?? (internalIP === null ? [] : [internalIP]);
+  return { name, internalIP, addresses, podCidr: null, labels: options.labels ?? {}, annotations, ready: true };
+}
+
+/** A Node carrying submariner.io/gateway=true. */
+export function gatewayNode(name: string, internalIP: string, addresses?: string[]): NodeObject {
+  return node(name, internalIP, {}, { labels: { [GATEWAY_LABEL]: 'true' }, ...(addresses ? { addresses } : {}) });
+}
+
+/** Submariner's Cluster object for `id`, created at `creationTimestamp`. */
+export function cluster(id: string, creationTimestamp: string, specValue: unknown = { cluster_id: id }): ClusterObject {
+  uidCounter++;
+  return { name: id, namespace: NAMESPACE, uid: `uid-cluster-${id}`, resourceVersion: String(uidCounter), creationTimestamp, spec: specValue };
 }
 
 /** Deterministic Fisher-Yates shuffle (mulberry32) so determinism tests are reproducible. */

@@ -4,7 +4,7 @@ import { planNode, PlanInputError, type PlanConfig } from '../../src/plan/node-p
 import type { NodeFacts } from '../../src/model/node-facts.ts';
 import { mssClampFromAnnotations } from '../../src/plan/mss-clamp.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
-import { endpoint, node, shuffled, spec } from './model-fixtures.ts';
+import { endpoint, gatewayNode, node, shuffled, spec } from './model-fixtures.ts';
 
 const config: PlanConfig = {
   clusterId: 'east', nodeName: 'east-worker', podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'],
@@ -36,7 +36,7 @@ function snapshot(extra: Partial<Snapshot> = {}): Snapshot {
     ],
     clusters: [],
     nodes: [
-      node('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21'), node('east-worker-2', '192.168.1.22'),
+      gatewayNode('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21'), node('east-worker-2', '192.168.1.22'),
     ],
     ...extra,
   };
@@ -98,9 +98,10 @@ test('gateway node: no remote, FDB per other node, table 150 via the cable inter
 });
 
 test('gateway FDB skips nodes without a usable InternalIP and says so', () => {
-  const plan = planNode(snapshot({ nodes: [node('east-gw', '192.168.1.10'), node('a', null), node('b', 'fd00::2'), node('c', '192.168.1.30'), node('d', '192.168.1.30')] }), gatewayFacts, gatewayConfig);
+  const plan = planNode(snapshot({ nodes: [gatewayNode('east-gw', '192.168.1.10'), node('a', null), node('b', 'fd00::2'), node('c', '192.168.1.30'), node('d', '192.168.1.30')] }), gatewayFacts, gatewayConfig);
   assert.deepEqual(plan.desired.fdb.map((f) => f.dst), ['192.168.1.30']);
-  assert.deepEqual(plan.notes.map((n) => n.code), ['node-without-internal-ip', 'node-without-internal-ip']);
+  // c and d share an InternalIP, hence a VTEP address too.
+  assert.deepEqual(plan.notes.map((n) => n.code), ['node-without-internal-ip', 'node-without-internal-ip', 'vtep-collision']);
 });
 
 test('gateway without the CNI interface: no table 150 routes, no SNAT target, and a note', () => {
@@ -136,7 +137,10 @@ test('a rejected local Endpoint is named in the no-local-endpoint note', () => {
 
 test('gateway moving to another node: the old gateway becomes a worker and the new one a gateway', () => {
   const before = snapshot();
-  const after = snapshot({ endpoints: [endpoint('east-ep-2', spec({ cluster_id: 'east', hostname: 'east-worker', private_ip: '192.168.1.21' }), '2024-06-01T00:00:00Z'), ...before.endpoints] });
+  const after = snapshot({
+    endpoints: [endpoint('east-ep-2', spec({ cluster_id: 'east', hostname: 'east-worker', private_ip: '192.168.1.21' }), '2024-06-01T00:00:00Z'), ...before.endpoints],
+    nodes: [gatewayNode('east-gw', '192.168.1.10'), gatewayNode('east-worker', '192.168.1.21'), node('east-worker-2', '192.168.1.22')],
+  });
   const oldGateway = planNode(after, gatewayFacts, gatewayConfig);
   const newGateway = planNode(after, workerFacts, config);
   const otherWorker = planNode(after, { ...workerFacts, nodeIp: '192.168.1.22' }, { ...config, nodeName: 'east-worker-2' });
@@ -153,7 +157,7 @@ test('gateway moving to another node: the old gateway becomes a worker and the n
 });
 
 test('MSS clamp comes from the Node annotation; an invalid value falls back to pmtu and is reported', () => {
-  const withMss = (value: string) => planNode(snapshot({ nodes: [node('east-worker', '192.168.1.21', { 'submariner.io/tcp-clamp-mss': value })] }), workerFacts, config);
+  const withMss = (value: string) => planNode(snapshot({ nodes: [gatewayNode('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21', { 'submariner.io/tcp-clamp-mss': value })] }), workerFacts, config);
   assert.deepEqual(withMss('1360').desired.filter?.mssClamp, { mode: 'fixed', mss: 1360 });
   assert.deepEqual(withMss('48').desired.filter?.mssClamp, { mode: 'fixed', mss: 48 }, 'the smallest MSS a Linux sender honours');
   for (const bad of ['abc', '0', '-5', '1360.5', '47', '65496', '01360', '', '9'.repeat(100)]) {
@@ -171,9 +175,9 @@ test('host bits in a remote subnet are normalised and noted', () => {
   assert.deepEqual(plan.notes.map((n) => n.code), ['subnet-normalised']);
 });
 
-test('remote subnets overlapping the node\'s own networks are rejected', () => {
+test('remote subnets covering Node addresses are rejected (node-local refusals: node-plan-verdict.test.ts)', () => {
   const plan = planNode(snapshot({ endpoints: [localEndpoint(), endpoint('north-ep', spec({ cluster_id: 'north', subnets: ['192.168.0.0/16'] }))] }), workerFacts, config);
-  assert.deepEqual(plan.rejected.map((r) => r.reason), ['overlaps-node-network']);
+  assert.deepEqual(plan.rejected.map((r) => r.reason), ['covers-node-address']);
   assert.deepEqual(plan.desired.routes, []);
 });
 
@@ -190,7 +194,7 @@ test('determinism: shuffled endpoints and nodes give the same plan', () => {
   for (let i = 0; i < 50; i++) endpoints.push(endpoint(`c${i}`, spec({ cluster_id: `c${i}`, subnets: [`11.${i}.0.0/16`, `12.${i}.0.0/16`] })));
   endpoints.push(endpoint('c7-dup', spec({ cluster_id: 'c7', subnets: ['11.7.0.0/16'] })));
   endpoints.push(endpoint('bad', spec({ cluster_id: 'bad', subnets: ['0.0.0.0/0'] })));
-  const nodes = Array.from({ length: 30 }, (_, i) => node(`n${i}`, `192.168.2.${i + 1}`));
+  const nodes = [gatewayNode('east-gw', '192.168.1.10'), ...Array.from({ length: 30 }, (_, i) => node(`n${i}`, `192.168.2.${i + 1}`))];
   const reference = planNode({ endpoints, clusters: [], nodes }, gatewayFacts, gatewayConfig);
   const referenceWorker = planNode({ endpoints, clusters: [], nodes }, workerFacts, config);
   for (let seed = 1; seed <= 10; seed++) {

@@ -12,7 +12,7 @@ import type { FilterDriver } from '../../src/dataplane/filter.ts';
 import { emptyReport, type ApplyReport } from '../../src/dataplane/report.ts';
 import type { DesiredState } from '../../src/model/desired-state.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
-import { endpoint, node, spec } from './model-fixtures.ts';
+import { endpoint, gatewayNode, node, spec } from './model-fixtures.ts';
 
 const config = parseConfig(['run', '--cluster-id', 'east', '--node-name', 'east-worker', '--pod-cidrs', '10.244.0.0/16', '--service-cidrs', '10.96.0.0/12'], {}) as RunConfig;
 
@@ -29,7 +29,7 @@ const snapshot: Snapshot = {
     endpoint('west-ep', spec({ cluster_id: 'west', subnets: ['10.2.0.0/16'] })),
   ],
   clusters: [],
-  nodes: [node('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21')],
+  nodes: [gatewayNode('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21')],
 };
 
 function routing(apply: (desired: DesiredState) => Promise<ApplyReport>): RoutingDataplane & { applied: number } {

@@ -1,0 +1,106 @@
+/**
+ * The planner's one call for everything it must decide about Endpoints (pure):
+ * - the cluster-wide verdict (model/endpoint-set.ts), from the snapshot and configuration only, so it
+ *   is the same on every node and matches the Events one node posts;
+ * - the local gateway in use: the trusted local Endpoint of the snapshot, else the last trusted one
+ *   the caller carried over from the previous pass (`lastGoodLocal`), so a spoof or a gap during a
+ *   gateway takeover never moves or drops VXLAN;
+ * - what this node refuses on its own (node-local-refusals.ts), kept apart from the verdict;
+ * - notes: per-Endpoint input notes, the held gateway, VTEP collisions.
+ */
+import type { RunConfig } from '../config.ts';
+import { parseIpv4 } from '../model/cidr.ts';
+import { endpointValidationContext } from '../model/endpoint.ts';
+import {
+  buildEndpointSet, endpointRef, type AcceptedEndpoint, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint, type TrustedLocal,
+} from '../model/endpoint-set.ts';
+import type { NodeFacts } from '../model/node-facts.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { describeVtepCollision, vtepCollisions } from '../model/vtep-collisions.ts';
+import { refuseOnThisNode, type RefusedRoute, type RoutedSubnet } from './node-local-refusals.ts';
+
+/** Until configuration says otherwise (RunConfig always does): what the filter takes comfortably, far beyond real use. */
+export const DEFAULT_MAX_REMOTE_SUBNETS = 10_000;
+
+export type VerdictConfig = Pick<RunConfig, 'clusterId' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'>
+  & Partial<Pick<RunConfig, 'maxRemoteSubnets' | 'apiServerAddresses'>>;
+
+/**
+ * The local gateway as the planner uses it: plain data, so the caller can keep it between passes
+ * (plan.lastGoodLocal in, the next pass's lastGoodLocal out).
+ */
+export interface LocalGateway {
+  endpoint: EndpointRef;
+  /** Name of the gateway's Node. */
+  node: string;
+  /** Where the other nodes send VXLAN: the Endpoint's IPv4 private IP, an address of that Node. */
+  privateIp: string;
+}
+
+export type VerdictNoteCode = 'subnet-normalised' | 'ipv6-subnet-skipped' | 'field-ignored' | 'local-endpoint-held' | 'vtep-collision';
+
+export interface VerdictNote {
+  code: VerdictNoteCode;
+  message: string;
+}
+
+export interface EndpointVerdict {
+  /** The gateway in use: trusted now, or held from `lastGoodLocal`; null when there is neither. */
+  local: LocalGateway | null;
+  /** True when `local` is the held one (the snapshot has no trusted local Endpoint). */
+  localHeld: boolean;
+  /** Remote Endpoints accepted cluster-wide, sorted by cluster id. */
+  remotes: AcceptedEndpoint[];
+  /** Accepted subnets this node routes, sorted by address. */
+  routed: RoutedSubnet[];
+  /** Accepted subnets this node alone refuses, with the reason. */
+  refusedHere: RefusedRoute[];
+  rejected: RejectedEndpoint[];
+  duplicates: DuplicateEndpoint[];
+  notes: VerdictNote[];
+}
+
+function localGatewayOf(local: TrustedLocal): LocalGateway {
+  return { endpoint: endpointRef(local.object), node: local.node, privateIp: local.spec.privateIp };
+}
+
+/** A carried-over gateway is the caller's memory; one that does not even hold an IPv4 address is dropped, not trusted. */
+function usableHeld(held: LocalGateway | null): LocalGateway | null {
+  return held !== null && parseIpv4(held.privateIp).ok && held.node !== '' ? held : null;
+}
+
+export function judgeEndpoints(snapshot: Snapshot, self: Pick<NodeFacts, 'networks'>, config: VerdictConfig, lastGoodLocal: LocalGateway | null): EndpointVerdict {
+  const set = buildEndpointSet(snapshot, {
+    ...endpointValidationContext({
+      localClusterId: config.clusterId,
+      podCidrs: config.podCidrs,
+      serviceCidrs: config.serviceCidrs,
+      minPrefixLength: config.minPrefixLength,
+      maxSubnets: config.maxSubnetsPerEndpoint,
+    }),
+    apiServerAddresses: config.apiServerAddresses ?? [],
+    maxRemoteSubnets: config.maxRemoteSubnets ?? DEFAULT_MAX_REMOTE_SUBNETS,
+  });
+  const notes: VerdictNote[] = [];
+  for (const accepted of [...(set.local ? [set.local] : []), ...set.remotes]) {
+    const name = `${accepted.object.namespace}/${accepted.object.name}`;
+    for (const note of accepted.notes) notes.push({ code: note.code, message: `Endpoint ${name}: ${note.message}` });
+  }
+
+  let local: LocalGateway | null = set.local ? localGatewayOf(set.local) : null;
+  const held = local === null ? usableHeld(lastGoodLocal) : null;
+  if (held !== null) {
+    local = held;
+    notes.push({
+      code: 'local-endpoint-held',
+      message: `no trusted Endpoint of the local cluster "${config.clusterId}" now; keeping the last trusted one, ${held.endpoint.namespace}/${held.endpoint.name} (gateway Node ${held.node}, ${held.privateIp})`,
+    });
+  }
+
+  for (const collision of vtepCollisions(snapshot.nodes)) notes.push({ code: 'vtep-collision', message: describeVtepCollision(collision) });
+  const { routed, refused } = refuseOnThisNode(set.remotes, self.networks);
+  return {
+    local, localHeld: held !== null, remotes: set.remotes, routed, refusedHere: refused,
+    rejected: set.rejected, duplicates: set.duplicates, notes,
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Node-local safety: a remote subnet every node accepted may still collide with something only this
+ * node has (a docker0 bridge, a second NIC's network, a VPN). Such a route is refused on this node
+ * alone, and the refusal is output for the node's condition and metric, so the difference from the
+ * cluster-wide verdict (and its Events) is visible instead of silent. It never rejects the Endpoint:
+ * that verdict must not depend on which node judges it.
+ */
+import { compareCidrs, formatCidr, parseCidr, type Cidr } from '../model/cidr.ts';
+import { ClaimIndex } from '../model/claim-index.ts';
+import { endpointRef, type AcceptedEndpoint, type EndpointRef } from '../model/endpoint-set.ts';
+
+export type RefusalReason = 'overlaps-node-network';
+
+export interface RefusedRoute {
+  clusterId: string;
+  endpoint: EndpointRef;
+  /** Canonical CIDR text. */
+  subnet: string;
+  reason: RefusalReason;
+  message: string;
+}
+
+export interface RoutedSubnet {
+  cidr: Cidr;
+  text: string;
+}
+
+/**
+ * Splits the accepted remote subnets into those this node routes (sorted by address) and those it
+ * refuses (sorted by subnet, then cluster). `networks` are this node's interface networks as
+ * NodeFacts gives them (host bits ignored); IPv6 or unreadable entries are the kernel's and are skipped.
+ */
+export function refuseOnThisNode(remotes: readonly AcceptedEndpoint[], networks: readonly string[]): { routed: RoutedSubnet[]; refused: RefusedRoute[] } {
+  const own = new ClaimIndex<string>();
+  const parsed = networks.flatMap((text) => {
+    const result = parseCidr(text);
+    return result.ok ? [result] : [];
+  }).sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  for (const network of parsed) own.add(network.cidr, network.text);
+
+  const routed: RoutedSubnet[] = [];
+  const refused: Array<RefusedRoute & { cidr: Cidr }> = [];
+  for (const remote of remotes) {
+    remote.subnets.forEach((cidr, i) => {
+      const text = remote.spec.subnets[i] ?? formatCidr(cidr);
+      const clash = own.overlapping(cidr);
+      if (clash === undefined) { routed.push({ cidr, text }); return; }
+      refused.push({
+        cidr,
+        clusterId: remote.spec.clusterId,
+        endpoint: endpointRef(remote.object),
+        subnet: text,
+        reason: 'overlaps-node-network',
+        message: `subnet ${text} of cluster "${remote.spec.clusterId}" overlaps this node's network ${clash.owner}; not routed on this node`,
+      });
+    });
+  }
+  routed.sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  refused.sort((a, b) => compareCidrs(a.cidr, b.cidr) || (a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0));
+  return { routed, refused: refused.map(({ cidr: _cidr, ...rest }) => rest) };
+}
