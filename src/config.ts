@@ -34,6 +34,8 @@ export interface RunConfig {
   maxSubnetsPerEndpoint: number;
   /** Most remote subnets routed in total; whole Endpoints past it are rejected, in cluster precedence order. */
   maxRemoteSubnets: number;
+  /** How long a remote cluster with no Endpoint left keeps its routes and exemptions (its gateway failing over). */
+  remoteGraceSeconds: number;
   /**
    * The API server's IPv4 addresses, which no remote subnet may cover: KUBERNETES_SERVICE_HOST here;
    * the composition root adds the kubeconfig server's host once it has loaded the kubeconfig.
@@ -100,7 +102,7 @@ export class ConfigError extends Error {
 
 type Key =
   | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'listen' | 'logLevel'
-  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
+  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'remoteGraceSeconds' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
   | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs';
 
@@ -124,6 +126,7 @@ const SETTINGS: Record<Key, Setting> = {
   kubeconfig: { flag: '--kubeconfig', env: ['SEAWAY_KUBECONFIG', 'KUBECONFIG'], help: 'path to a kubeconfig file', defaultText: 'in-cluster configuration' },
   minPrefixLength: { flag: '--min-prefix-length', env: ['SEAWAY_MIN_PREFIX_LENGTH'], help: 'reject remote subnets broader than this prefix length (1-32)', defaultText: '8' },
   maxSubnetsPerEndpoint: { flag: '--max-subnets-per-endpoint', env: ['SEAWAY_MAX_SUBNETS_PER_ENDPOINT'], help: 'reject Endpoints listing more subnets (1-4096)', defaultText: '64' },
+  remoteGraceSeconds: { flag: '--remote-grace-seconds', env: ['SEAWAY_REMOTE_GRACE_SECONDS'], help: 'a remote cluster whose Endpoints are all gone keeps its routes this long, so its failover never falls through to the default route (0-86400)', defaultText: '120' },
   maxRemoteSubnets: { flag: '--max-remote-subnets', env: ['SEAWAY_MAX_REMOTE_SUBNETS'], help: 'route at most this many remote subnets in total; Endpoints past it are rejected whole, by cluster precedence (1-262144)', defaultText: '10000' },
   filterBackend: { flag: '--filter-backend', env: ['SEAWAY_FILTER_BACKEND'], help: `packet filter backend: ${FILTER_BACKENDS.join(', ')}`, defaultText: 'auto' },
   resyncSeconds: { flag: '--resync-seconds', env: ['SEAWAY_RESYNC_SECONDS'], help: 'periodic full reconcile interval (1-86400)', defaultText: '30' },
@@ -157,6 +160,9 @@ export const DEFAULTS = {
   maxSubnetsPerEndpoint: 64,
   // Far beyond real use (a few subnets per cluster), well inside the packet filter's 262,144 per set.
   maxRemoteSubnets: 10_000,
+  // A Submariner gateway failover deletes the cluster's Endpoint and creates another: lease expiry
+  // (15 s) plus election and broker sync fit well inside two minutes.
+  remoteGraceSeconds: 120,
   filterBackend: 'auto' as FilterBackend,
   // Drift is repaired from kernel events; the resync is only a safety net, so it can be lazy.
   resyncSeconds: 30,
@@ -312,6 +318,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     minPrefixLength: reader.integer('minPrefixLength', 1, 32, DEFAULTS.minPrefixLength),
     maxSubnetsPerEndpoint: reader.integer('maxSubnetsPerEndpoint', 1, 4096, DEFAULTS.maxSubnetsPerEndpoint),
     maxRemoteSubnets: reader.integer('maxRemoteSubnets', 1, MAX_CIDRS_PER_SET, DEFAULTS.maxRemoteSubnets),
+    remoteGraceSeconds: reader.integer('remoteGraceSeconds', 0, 86400, DEFAULTS.remoteGraceSeconds),
     apiServerAddresses: apiServerAddresses(undefined, env),
     filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
     resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),

@@ -20,6 +20,8 @@ export interface SysctlDriver {
   cleanup(): Promise<ApplyReport>;
 }
 
+const NEVER_RESTORED = 'net/ipv4/ip_forward';
+
 export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
   const { sysctls } = options;
   const file = sysctlStateFile({ path: options.statePath, logger: options.logger });
@@ -33,7 +35,9 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
   async function restore(state: SysctlState, keys: string[], report: ApplyReport): Promise<void> {
     for (const key of keys) {
       const original = state.originals[key]!;
-      const current = await sysctls.read(key).catch(() => undefined);
+      // Forwarding is never turned back off: by the time seaway stops wanting it, the node's pods
+      // (the CNI, kube-proxy) may depend on it, and a node that stops forwarding drops all their traffic.
+      const current = key === NEVER_RESTORED ? undefined : await sysctls.read(key).catch(() => undefined);
       if (current !== undefined && current !== original) {
         try {
           await sysctls.write(key, original);

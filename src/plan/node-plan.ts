@@ -19,6 +19,7 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
 import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
 import type { RefusedRoute } from './node-local-refusals.ts';
+import { withRetained } from './remote-grace.ts';
 
 export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'> & VerdictConfig;
 
@@ -64,7 +65,11 @@ export class PlanInputError extends Error {
 }
 
 /** `memory.lastGoodLocal`: the previous plan's lastGoodLocal, so the gateway in use survives a spoof or a takeover gap. */
-export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig, memory: { lastGoodLocal?: LocalGateway | null } = {}): Plan {
+/**
+ * `memory.retainedSubnets`: subnets of remote clusters in their fail-static grace period (see
+ * remote-grace.ts), routed too unless a routed subnet overlaps them.
+ */
+export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig, memory: { lastGoodLocal?: LocalGateway | null; retainedSubnets?: readonly string[] } = {}): Plan {
   const nodeIp = checkFacts(self);
   const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null);
   const notes: PlanNote[] = [...verdict.notes];
@@ -88,7 +93,7 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
   const local = verdict.local;
   const gatewayNode = local.node;
   const isGateway = gatewayNode === config.nodeName;
-  const remoteSubnets = verdict.routed;
+  const remoteSubnets = memory.retainedSubnets?.length ? withRetained(verdict.routed, memory.retainedSubnets) : verdict.routed;
   const cni = self.cniInterface;
   if (cni === null) notes.push({ code: 'cni-interface-unknown', message: 'the CNI interface is not known yet: no rp_filter on it, no SNAT target for host traffic, and on the gateway no table 150 routes' });
 

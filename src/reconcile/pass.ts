@@ -13,12 +13,16 @@ import type { ObjectTable } from './object-table.ts';
 import type { PassOutcome } from './loop.ts';
 import { reconcileComponent } from './component.ts';
 import { filterComponent, routingComponent } from './components.ts';
-import { createPlanning } from './planning.ts';
+import { createPlanning, type PlannedPass } from './planning.ts';
+import { Streaks } from '../telemetry/streaks.ts';
 import { createPlanReport } from './plan-report.ts';
 import { createObjectFailureLog } from './object-failure-log.ts';
 import { PROGRAMMED, publishStatus } from './status-report.ts';
 
 export { PROGRAMMED };
+
+/** Readiness condition while the last trusted local Endpoint is held (fail static): the datapath is intact, its input is not. */
+export const LOCAL_ENDPOINT = 'local-endpoint';
 
 export interface PassDeps {
   config: RunConfig;
@@ -61,6 +65,19 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
   const failureLog = createObjectFailureLog(logger);
   const routing = routingComponent(deps.routing);
   let filter: { driver: FilterDriver | null; component: ReturnType<typeof filterComponent> } | null = null;
+  const failStaticSaid = new Streaks();
+
+  /** What is held in place of missing input: a readiness condition for the local Endpoint, one log line per change. */
+  const reportFailStatic = (planned: PlannedPass) => {
+    if (planned.localHeld) readiness.unmet(LOCAL_ENDPOINT, 'no trusted local Endpoint (gateway takeover, spoof or deletion): the last trusted gateway stays in use');
+    else readiness.met(LOCAL_ENDPOINT);
+    const now = new Map(planned.retained.map((r) => [r.clusterId, r.subnets.join(',')]));
+    const changes = failStaticSaid.update(now);
+    for (const r of planned.retained.filter((x) => changes.started.includes(x.clusterId) || changes.changed.includes(x.clusterId))) {
+      logger.warn({ cluster: r.clusterId, subnets: r.subnets, until: new Date(r.until).toISOString() }, 'remote cluster has no Endpoint: its routes stay for the grace period (fail static)');
+    }
+    for (const clusterId of changes.ended) logger.info({ cluster: clusterId }, 'remote cluster no longer held: an Endpoint came back, or its grace ended');
+  };
 
   return async function pass(reasons) {
     const waiting = programmingBlockedBy(deps);
@@ -74,6 +91,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       const planned = await planning();
       const { plan } = planned;
       reportPlan(plan, planned.snapshot);
+      reportFailStatic(planned);
       const errors: string[] = [];
       const routed = await reconcileComponent(table, routing, plan.desired).catch((error: unknown) => {
         errors.push(`routing: ${describeError(error instanceof Error ? error : new Error(String(error)))}`);
@@ -108,7 +126,8 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       }
       end({ result: unsettled === 0 ? 'ok' : 'partial' });
       metrics.reconcilePasses.inc({ result: unsettled === 0 ? 'ok' : 'partial' });
-      return { ...(table.nextRetryAt() !== undefined ? { retryAt: table.nextRetryAt()! } : {}) };
+      const retryAt = [table.nextRetryAt(), planned.wakeAt].filter((t) => t !== undefined).reduce<number | undefined>((min, t) => (min === undefined || t < min ? t : min), undefined);
+      return retryAt === undefined ? {} : { retryAt };
     } catch (error) {
       end({ result: 'error' });
       metrics.reconcilePasses.inc({ result: 'error' });

@@ -4,12 +4,15 @@ import type { Snapshot } from '../model/snapshot.ts';
 import type { CniInterface } from '../init/cni-tracker.ts';
 import { readNodeFacts } from '../dataplane/node-facts.ts';
 import { planNode, type Plan } from '../plan/node-plan.ts';
+import type { LocalGateway } from '../plan/endpoint-verdict.ts';
+import { clustersWithEndpoints, EMPTY_REMOTE_MEMORY, retainRemotes, type RemoteMemory, type Retention } from '../plan/remote-grace.ts';
 
 export interface PlanningDeps {
   config: RunConfig;
   rtnl: Rtnetlink;
   snapshot: () => Snapshot;
   cniInterface: () => CniInterface | null;
+  now?: () => number;
 }
 
 export interface PlannedPass {
@@ -21,6 +24,12 @@ export interface PlannedPass {
   steadyFilter: boolean;
   /** Call when this pass programmed everything: later passes from the same inputs are steady. */
   accept(withFilter: boolean): void;
+  /** No trusted local Endpoint now: the last trusted gateway is held (fail static). */
+  localHeld: boolean;
+  /** Remote clusters with no Endpoint left whose subnets are still routed, until their grace ends. */
+  retained: Retention['retained'];
+  /** When planning must run again by itself (a grace period ends). */
+  wakeAt?: number;
 }
 
 /** Thrown when the node cannot be planned for at all; the pass fails and the loop backs off. */
@@ -28,20 +37,37 @@ export class NotPlannableError extends Error {}
 
 /** Reads the node's facts from the kernel and plans the desired state (the plan itself is pure). */
 export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
-  let accepted: { snapshot: Snapshot; facts: string; filter: boolean } | null = null;
+  const now = deps.now ?? Date.now;
+  let accepted: { snapshot: Snapshot; facts: string; retained: string; filter: boolean } | null = null;
+  // Fail static across passes: the gateway last trusted, and what each remote cluster last had routed.
+  let lastGoodLocal: LocalGateway | null = null;
+  let remotes: RemoteMemory = EMPTY_REMOTE_MEMORY;
   return async () => {
     const cni = deps.cniInterface();
     const facts = await readNodeFacts(deps.rtnl, cni ? { name: cni.name, address: cni.address } : null);
     if (!facts) throw new NotPlannableError('the node has no IPv4 default route: cannot tell the VXLAN underlay');
     const snapshot = deps.snapshot();
+    const at = now();
+    // What is retained comes from the previous passes; this pass's own clusters are added after planning.
+    const retention = retainRemotes(remotes, new Map(), clustersWithEndpoints(snapshot), at, deps.config.remoteGraceSeconds * 1000);
+    const plan = planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retention.retained.flatMap((r) => r.subnets) });
+    lastGoodLocal = plan.lastGoodLocal ?? lastGoodLocal;
+    const routedNow = new Map(plan.remoteClusters.map((r) => [r.clusterId, r.subnets]));
+    const kept = retention.retained.filter((r) => !routedNow.has(r.clusterId));
+    remotes = retainRemotes(remotes, routedNow, clustersWithEndpoints(snapshot), at, deps.config.remoteGraceSeconds * 1000).next;
     const factsText = JSON.stringify(facts);
-    const steady = accepted !== null && accepted.snapshot === snapshot && accepted.facts === factsText;
+    const retainedText = JSON.stringify(kept.map((r) => r.subnets));
+    const steady = accepted !== null && accepted.snapshot === snapshot && accepted.facts === factsText && accepted.retained === retainedText;
+    const wakeAt = kept.reduce<number | undefined>((min, r) => (min === undefined || r.until < min ? r.until : min), undefined);
     return {
-      plan: planNode(snapshot, facts, deps.config),
+      plan,
       snapshot,
       steady,
       steadyFilter: steady && accepted!.filter,
-      accept(withFilter) { accepted = { snapshot, facts: factsText, filter: withFilter }; },
+      accept(withFilter) { accepted = { snapshot, facts: factsText, retained: retainedText, filter: withFilter }; },
+      localHeld: plan.notes.some((n) => n.code === 'local-endpoint-held'),
+      retained: kept,
+      ...(wakeAt !== undefined ? { wakeAt } : {}),
     };
   };
 }

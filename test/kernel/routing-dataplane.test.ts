@@ -177,16 +177,16 @@ test('stale owned objects from an earlier run are removed when no longer desired
   assert.equal((await json('ip', ['-j', 'link', 'show', 'type', 'vxlan']) as any[]).length, 0);
   assert.deepEqual((await table(100)).map((r) => r.dst), ['10.99.0.0/16']);
   assert.deepEqual(await table(150), []);
-  assert.equal((await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')), before.sysctls[1]);
+  assert.equal((await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')), '1\n', 'forwarding is never turned back off');
   await dataplane.apply(desired());
 });
 
-test('cleanup, also by a fresh instance after a restart, leaves the namespace as it was before', async () => {
+test('cleanup, also by a fresh instance after a restart, leaves the namespace as it was before (forwarding stays on)', async () => {
   await dataplane.apply(desired());
   const afterRestart = createRoutingDataplane({ rtnl, sysctls: procSysctls(), sysctlStatePath, logger });
   const report = await afterRestart.cleanup();
   assert.deepEqual(report.failures, []);
-  assert.deepEqual(await snapshot(), before);
+  assert.deepEqual(await snapshot(), { ...before, sysctls: [before.sysctls[0], '1\n'] });
   await assert.rejects(readFile(sysctlStatePath), { code: 'ENOENT' });
   const again = await afterRestart.cleanup();
   assert.deepEqual(again, { writes: 0, writesByKind: {}, failures: [], deferred: [] });
