@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolveOptions } from './addressing.ts';
 import type { LabUpOptions } from './lab.ts';
+import { API_CUTS, type ApiCut } from './api-faults.ts';
 
 export const USAGE = `usage:
   npm run lab -- up [--clusters N] [--nodes M] [--pods K] [--gateways G] [--node-ready-delay S]
@@ -8,14 +9,18 @@ export const USAGE = `usage:
                     [--wait] [--json]
   npm run lab -- status [--prefix P] [--json]
   npm run lab -- down [--prefix P]
+  npm run lab -- fault blackhole|reset|lift [--target cluster1|broker] [--seconds S] [--prefix P]
 defaults: 2 clusters of 3 nodes, 1 pod per node, 1 gateway-capable node per cluster, Ready after 1 s,
 CNI (cni0) 1 s after Ready, agents started, every cluster's Submariner Endpoint and Cluster in every
-cluster (gateway: node 1) with plain WAN routes between the gateways standing in for tunnels, prefix sw`;
+cluster (gateway: node 1) with plain WAN routes between the gateways standing in for tunnels, prefix sw.
+fault: cuts the network to an API server (default cluster1's) inside its namespace, blackhole (DROP) or
+reset (TCP reset), until lifted, or for S seconds and then lifted`;
 
 export type LabCommand =
   | { command: 'up'; options: LabUpOptions & { prefix: string }; json: boolean }
   | { command: 'status'; prefix: string; json: boolean }
   | { command: 'down'; prefix: string }
+  | { command: 'fault'; prefix: string; action: ApiCut | 'lift'; target: string; seconds: number | undefined }
   | { command: 'help' };
 
 function count(flag: string, value: string | undefined): number | undefined {
@@ -68,6 +73,20 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
     };
     resolveOptions(options);
     return { command: 'up', options: { ...options, agents: !values['no-agents'], wait: values.wait ?? false }, json: values.json ?? false };
+  }
+  if (command === 'fault') {
+    const { values, positionals } = parseArgs({
+      args: [...rest], strict: true, allowPositionals: true,
+      options: { prefix: common.prefix, target: { type: 'string' }, seconds: { type: 'string' } },
+    });
+    const [action, ...extra] = positionals;
+    if (action === undefined || extra.length > 0 || !([...API_CUTS, 'lift'] as string[]).includes(action)) {
+      throw new Error(`fault needs one of ${[...API_CUTS, 'lift'].join(', ')}, got ${JSON.stringify(positionals.join(' '))}`);
+    }
+    const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
+    if (values.seconds !== undefined && (!/^\d+(\.\d+)?$/.test(values.seconds) || seconds === 0)) throw new Error(`--seconds needs a positive number, got ${JSON.stringify(values.seconds)}`);
+    if (action === 'lift' && seconds !== undefined) throw new Error('--seconds goes with blackhole or reset, not lift');
+    return { command: 'fault', prefix: values.prefix ?? 'sw', action: action as ApiCut | 'lift', target: values.target ?? 'cluster1', seconds };
   }
   if (command === 'status' || command === 'down') {
     if (command === 'down') {

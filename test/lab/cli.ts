@@ -3,6 +3,8 @@
  */
 import { parseLabArgs, USAGE } from './cli-args.ts';
 import { formatStatus } from './format.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cutApi, liftApiFault } from './api-faults.ts';
 import { labDown, labStatus, labUp } from './lab.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -27,6 +29,26 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const status = await labStatus(command.prefix);
       process.stdout.write(command.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+      return 0;
+    }
+    case 'fault': {
+      if (command.action === 'lift') {
+        await liftApiFault(command.prefix, command.target);
+        process.stdout.write(`lab ${command.prefix}: ${command.target} API server reachable again\n`);
+        return 0;
+      }
+      await cutApi(command.prefix, command.target, command.action);
+      if (command.seconds === undefined) {
+        process.stdout.write(`lab ${command.prefix}: ${command.target} API server cut (${command.action}); lift with: npm run lab -- fault lift --target ${command.target} --prefix ${command.prefix}\n`);
+        return 0;
+      }
+      process.stdout.write(`lab ${command.prefix}: ${command.target} API server cut (${command.action}) for ${command.seconds} s\n`);
+      // Lifted also when interrupted: a fault must not outlive the command that promised to lift it.
+      const lift = () => liftApiFault(command.prefix, command.target);
+      process.once('SIGINT', () => { void lift().finally(() => process.exit(130)); });
+      await sleep(command.seconds * 1000);
+      await lift();
+      process.stdout.write(`lab ${command.prefix}: ${command.target} API server reachable again\n`);
       return 0;
     }
     case 'down': {

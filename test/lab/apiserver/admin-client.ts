@@ -1,5 +1,7 @@
 import type { AdminState } from './admin.ts';
+import type { AuditEntry } from './audit.ts';
 import type { PauseMode, RequestMatch } from './faults.ts';
+import type { WatchInfo } from './watch.ts';
 
 /** A typed client for the API server's fault-injection path (`/admin/...`). */
 export class AdminClient {
@@ -14,8 +16,11 @@ export class AdminClient {
     return (await this.#post<{ dropped: number }>('drop-watches')).dropped;
   }
 
-  /** The next `count` requests matching `match` (a path substring and/or an HTTP method or Kubernetes verb) fail with `code`. */
-  async failNext(count: number, code: number, match: RequestMatch & { message?: string } = {}): Promise<void> {
+  /**
+   * The next `count` requests matching `match` (a path substring and/or an HTTP method or Kubernetes verb) fail with
+   * `code`; with retryAfterSeconds each answer carries Retry-After.
+   */
+  async failNext(count: number, code: number, match: RequestMatch & { message?: string; retryAfterSeconds?: number } = {}): Promise<void> {
     await this.#post('fail-next', { count, code, ...match });
   }
 
@@ -41,6 +46,18 @@ export class AdminClient {
   async state(): Promise<AdminState> {
     const response = await fetch(`${this.#baseUrl}/admin/state`);
     return this.#result<AdminState>(response, 'state');
+  }
+
+  /** The audit log from entry `since` on (every API request: peer, User-Agent, verb, path, code), and the next entry's number. */
+  async requests(since = 0): Promise<{ next: number; entries: AuditEntry[] }> {
+    const response = await fetch(`${this.#baseUrl}/admin/requests?since=${since}`);
+    return this.#result(response, 'requests');
+  }
+
+  /** Every open watch stream: peer address, User-Agent, path and query, since when. */
+  async watches(): Promise<WatchInfo[]> {
+    const response = await fetch(`${this.#baseUrl}/admin/watches`);
+    return (await this.#result<{ watches: WatchInfo[] }>(response, 'watches')).watches;
   }
 
   async #post<T>(action: string, body: unknown = {}): Promise<T> {

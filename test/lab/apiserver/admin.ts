@@ -1,3 +1,4 @@
+import type { AuditLog } from './audit.ts';
 import { isObject } from './patch.ts';
 import type { Faults, RequestMatch } from './faults.ts';
 import { ApiError, errors } from './status.ts';
@@ -8,6 +9,7 @@ export interface AdminContext {
   store: Store;
   watches: WatchHub;
   faults: Faults;
+  audit: AuditLog;
 }
 
 export interface AdminState {
@@ -39,13 +41,15 @@ function matchOf(body: Record<string, unknown>): RequestMatch {
  * The fault-injection API (never itself paused or failed):
  *   GET  /admin/state
  *   POST /admin/drop-watches                         -> { dropped }
- *   POST /admin/fail-next { count, code, path?, verb?, message? }
+ *   POST /admin/fail-next { count, code, path?, verb?, message?, retryAfterSeconds? }
  *   POST /admin/clear-failures
  *   POST /admin/pause { mode?: "hold" | "refuse", path?, verb? }
  *   POST /admin/resume                               -> { released }
  *   POST /admin/compact                              -> { compactedThrough }
+ *   GET  /admin/requests?since=N                     -> { next, entries } (the audit log from entry N)
+ *   GET  /admin/watches                              -> { watches } (every open watch: peer, User-Agent, path)
  */
-export function handleAdmin(method: string, path: string, body: unknown, ctx: AdminContext): unknown {
+export function handleAdmin(method: string, path: string, url: URL, body: unknown, ctx: AdminContext): unknown {
   if (path === '/admin/state') {
     if (method !== 'GET') throw errors.methodNotAllowed(method, path);
     const faults = ctx.faults.state();
@@ -59,6 +63,16 @@ export function handleAdmin(method: string, path: string, body: unknown, ctx: Ad
     };
     return state;
   }
+  if (path === '/admin/requests') {
+    if (method !== 'GET') throw errors.methodNotAllowed(method, path);
+    const since = url.searchParams.get('since') ?? '0';
+    if (!/^\d+$/.test(since)) throw errors.badRequest('since must be a whole number');
+    return ctx.audit.since(Number(since));
+  }
+  if (path === '/admin/watches') {
+    if (method !== 'GET') throw errors.methodNotAllowed(method, path);
+    return { watches: ctx.watches.list() };
+  }
   if (method !== 'POST') throw errors.methodNotAllowed(method, path);
   const args = body ?? {};
   if (!isObject(args)) throw errors.badRequest('the admin request body must be a JSON object');
@@ -69,7 +83,11 @@ export function handleAdmin(method: string, path: string, body: unknown, ctx: Ad
       const { count, code } = args;
       if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw errors.badRequest('count must be a positive integer');
       if (typeof code !== 'number' || !Number.isInteger(code) || code < 400 || code > 599) throw errors.badRequest('code must be an HTTP error code (400-599)');
-      ctx.faults.failNext(count, code, matchOf(args), optionalString(args, 'message'));
+      const retryAfter = args.retryAfterSeconds;
+      if (retryAfter !== undefined && (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter) || retryAfter < 0)) {
+        throw errors.badRequest('retryAfterSeconds must be a non-negative integer');
+      }
+      ctx.faults.failNext(count, code, matchOf(args), optionalString(args, 'message'), retryAfter);
       return { pendingFailures: ctx.faults.state().pendingFailures };
     }
     case '/admin/clear-failures':

@@ -19,6 +19,7 @@ interface FailRule {
   code: number;
   message: string;
   match: RequestMatch;
+  retryAfterSeconds: number | undefined;
 }
 
 function matches(match: RequestMatch, request: RequestInfo): boolean {
@@ -39,8 +40,9 @@ export class Faults {
   #pause: { mode: PauseMode; match: RequestMatch } | undefined;
   #held: Array<(refuse: boolean) => void> = [];
 
-  failNext(count: number, code: number, match: RequestMatch = {}, message?: string): void {
-    this.#rules.push({ remaining: count, code, match, message: message ?? `injected fault: ${reasonForCode(code)}` });
+  /** With retryAfterSeconds, each failure carries Retry-After (header and Status details), as API priority and fairness sends with 429. */
+  failNext(count: number, code: number, match: RequestMatch = {}, message?: string, retryAfterSeconds?: number): void {
+    this.#rules.push({ remaining: count, code, match, message: message ?? `injected fault: ${reasonForCode(code)}`, retryAfterSeconds });
   }
 
   /** The injected failure for this request, if a rule matches (using up one of its count). */
@@ -48,7 +50,7 @@ export class Faults {
     const rule = this.#rules.find((r) => matches(r.match, request));
     if (!rule) return undefined;
     if (--rule.remaining <= 0) this.#rules = this.#rules.filter((r) => r !== rule);
-    return new ApiError(rule.code, rule.message, reasonForCode(rule.code));
+    return new ApiError(rule.code, rule.message, reasonForCode(rule.code), rule.retryAfterSeconds === undefined ? undefined : { retryAfterSeconds: rule.retryAfterSeconds });
   }
 
   pause(mode: PauseMode, match: RequestMatch = {}): void {

@@ -2,14 +2,17 @@ import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleAdmin } from './admin.ts';
+import { AuditLog, type AuditEntry } from './audit.ts';
 import { mediaType, parseJson, readBody } from './body.ts';
 import { discoveryDocument } from './discovery.ts';
 import { Faults } from './faults.ts';
 import { ObjectService, objectFilter, patchContentTypes } from './objects.ts';
+import { decodeContinue, limitParam, pageOf } from './pagination.ts';
 import { defaultResources, ResourceRegistry, type ResourceType } from './resources.ts';
 import { routeResource, type ResourceRoute } from './routes.ts';
 import { ApiError, errors, toApiError } from './status.ts';
 import { Store } from './store.ts';
+import { resourceKey } from './resources.ts';
 import { WatchHub } from './watch.ts';
 
 export interface ApiServerOptions {
@@ -44,9 +47,9 @@ export interface RunningApiServer {
 const jsonTypes = ['application/json'];
 const patchTypes = Object.keys(patchContentTypes);
 
-function sendJson(res: ServerResponse, code: number, body: unknown): void {
+function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
@@ -80,6 +83,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   const objects = new ObjectService(store, registry);
   const watches = new WatchHub(store);
   const faults = new Faults();
+  const audit = new AuditLog();
   for (const ns of options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease']) objects.ensureNamespace(ns);
   let serverAddress = host;
 
@@ -94,18 +98,35 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     return parseJson(text);
   }
 
-  async function serveResource(req: IncomingMessage, res: ServerResponse, url: URL, route: ResourceRoute): Promise<void> {
+  async function serveResource(req: IncomingMessage, res: ServerResponse, url: URL, route: ResourceRoute, entry: AuditEntry): Promise<void> {
     const { resource, namespace, name = '', subresource } = route;
     if (url.searchParams.has('dryRun')) throw errors.badRequest('dryRun is not supported by this API server');
     const selectors = { labelSelector: url.searchParams.get('labelSelector'), fieldSelector: url.searchParams.get('fieldSelector') };
     switch (route.verb) {
       case 'list': {
+        const kind = { kind: `${resource.kind}List`, apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version };
+        const continueText = url.searchParams.get('continue');
+        const rvText = url.searchParams.get('resourceVersion');
         versionParam(url);
-        const list = objects.list(resource, objectFilter(resource, namespace, selectors), namespace);
-        return sendJson(res, 200, {
-          kind: `${resource.kind}List`, apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
-          metadata: { resourceVersion: list.resourceVersion }, items: list.items,
-        });
+        if (continueText && rvText) throw errors.badRequest('specifying resource version is not allowed when using continue');
+        const limit = limitParam(url.searchParams.get('limit'));
+        const filter = objectFilter(resource, namespace, selectors);
+        // A resourceVersion (0 included) is served from the watch cache, which returns the whole list; a
+        // consistent read (no resourceVersion) honours limit and continue.
+        if (limit === undefined || (rvText !== null && rvText !== '')) {
+          if (continueText) throw errors.badRequest('continue needs a limit');
+          const list = objects.list(resource, filter, namespace);
+          return sendJson(res, 200, { ...kind, metadata: { resourceVersion: list.resourceVersion }, items: list.items });
+        }
+        const token = continueText ? decodeContinue(continueText) : undefined;
+        const rv = token?.rv ?? store.resourceVersion;
+        const atRv = token ? store.listAt(resourceKey(resource), namespace, rv) : store.list(resourceKey(resource), namespace);
+        if (!Array.isArray(atRv)) throw errors.continueExpired();
+        const page = pageOf(atRv.filter(filter), rv, limit, token?.start, Boolean(selectors.labelSelector || selectors.fieldSelector));
+        const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
+        if (page.continueToken) metadata.continue = page.continueToken;
+        if (page.remainingItemCount !== undefined) metadata.remainingItemCount = page.remainingItemCount;
+        return sendJson(res, 200, { ...kind, metadata, items: page.items });
       }
       case 'watch': {
         const fieldSelector = route.name === undefined ? selectors.fieldSelector
@@ -113,11 +134,13 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         const filter = objectFilter(resource, namespace, { ...selectors, fieldSelector });
         const since = versionParam(url);
         const timeoutMs = timeoutParam(url, watchTimeoutSeconds);
+        // The stream starts with a 200 whatever follows (an ERROR event included).
+        entry.code = 200;
         return watches.serve(res, {
           resource, namespace, filter, since, timeoutMs, bookmarkIntervalMs, maxBufferedBytes: 64 * 1024 * 1024,
           allowBookmarks: flag(url.searchParams.get('allowWatchBookmarks')),
           sendInitialEvents: flag(url.searchParams.get('sendInitialEvents')),
-        });
+        }, { remote: entry.remote, userAgent: entry.userAgent, path: entry.path, since: entry.time });
       }
       case 'get':
         return sendJson(res, 200, objects.get(resource, namespace, name));
@@ -155,15 +178,20 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     const path = url.pathname;
     if (path === '/admin' || path.startsWith('/admin/')) {
       const body = method === 'POST' ? await bodyOf(req, jsonTypes, false) : undefined;
-      return sendJson(res, 200, handleAdmin(method, path, body, { store, watches, faults }));
+      return sendJson(res, 200, handleAdmin(method, path, url, body, { store, watches, faults, audit }));
     }
     const route = path.startsWith('/api/') || path.startsWith('/apis/') ? routeResource(method, url, registry) : undefined;
     const request = { method, verb: route && !(route instanceof ApiError) ? route.verb : method.toLowerCase(), path: path + url.search };
+    const entry = audit.record({
+      time: new Date().toISOString(), remote: req.socket.remoteAddress ?? 'unix', userAgent: req.headers['user-agent'] ?? '',
+      method, verb: request.verb, path: request.path,
+    });
+    res.on('close', () => { entry.code = res.headersSent ? res.statusCode : null; });
     await faults.gate(request);
     const failure = faults.takeFailure(request);
     if (failure) throw failure;
 
-    if (route && !(route instanceof ApiError)) return serveResource(req, res, url, route);
+    if (route && !(route instanceof ApiError)) return serveResource(req, res, url, route, entry);
     if (['/healthz', '/readyz', '/livez'].includes(path)) {
       if (method !== 'GET' && method !== 'HEAD') throw errors.methodNotAllowed(method, path);
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -186,7 +214,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         res.destroy();
         return;
       }
-      sendJson(res, apiError.code, apiError.toStatus());
+      const retryAfter = apiError.details?.retryAfterSeconds;
+      sendJson(res, apiError.code, apiError.toStatus(), retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) });
     });
   };
 

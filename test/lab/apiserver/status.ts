@@ -12,6 +12,8 @@ export interface StatusDetails {
   group?: string;
   kind?: string;
   causes?: StatusCause[];
+  /** With 429 and 5xx: when to retry; the server also sends it as the Retry-After header. */
+  retryAfterSeconds?: number;
 }
 
 /** A `meta/v1 Status` with `status: Failure`, the body of every error response. */
@@ -98,4 +100,7 @@ export const errors = {
     new ApiError(415, `the body of the request was in an unknown format - accepted media types include: ${supported.join(', ')} (got "${type}")`),
   expired: (requested: number, oldest: number) =>
     new ApiError(410, `too old resource version: ${requested} (${oldest})`, 'Expired'),
+  /** The API server's own words for a continue token whose snapshot was compacted away. */
+  continueExpired: () =>
+    new ApiError(410, 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.', 'Expired'),
 };

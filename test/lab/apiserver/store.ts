@@ -115,6 +115,25 @@ export class Store {
     return { changes };
   }
 
+  /**
+   * Objects of one resource as they were at `resourceVersion` (for continuing a paginated list on the
+   * first page's snapshot, as etcd reads at a revision): the current objects with every later change
+   * undone, sorted as list() sorts. Older than the retained history: the oldest version still known.
+   */
+  listAt(key: string, namespace: string | undefined, resourceVersion: number): KubeObject[] | { expiredBefore: number } {
+    const since = this.changesSince(key, resourceVersion);
+    if ('expiredBefore' in since) return since;
+    const id = (object: KubeObject) => `${object.metadata.namespace ?? ''}\u0000${object.metadata.name}`;
+    const objects = new Map<string, KubeObject>();
+    for (const object of this.list(key, namespace)) objects.set(id(object), object);
+    for (const change of since.changes.reverse()) {
+      if (namespace !== undefined && (change.object.metadata.namespace ?? '') !== namespace) continue;
+      if (change.type === 'ADDED') objects.delete(id(change.object));
+      else if (change.previous) objects.set(id(change.object), change.previous);
+    }
+    return [...objects.values()].sort(compareObjects);
+  }
+
   /** Forgets all history: any version before now can no longer be watched from. */
   compact(): number {
     this.#history.length = 0;
@@ -161,4 +180,16 @@ export class Store {
       }
     }
   }
+}
+
+/** list()'s order: by namespace, then name. */
+export function compareObjects(a: KubeObject, b: KubeObject): number {
+  return compareKeys([a.metadata.namespace ?? '', a.metadata.name], [b.metadata.namespace ?? '', b.metadata.name]);
+}
+
+/** Orders [namespace, name] pairs as list() does (code unit order, as Array.prototype.sort). */
+export function compareKeys(a: readonly [string, string], b: readonly [string, string]): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1;
+  return 0;
 }

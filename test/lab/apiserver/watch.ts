@@ -21,6 +21,16 @@ export interface WatchRequest {
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
+/** Who holds an open watch, and on what (for tests counting watches per client). */
+export interface WatchInfo {
+  remote: string;
+  userAgent: string;
+  /** Path and query of the watch request. */
+  path: string;
+  /** ISO time it was opened. */
+  since: string;
+}
+
 /** The watch event a watcher should see for a change, given its filter (objects entering or leaving it). */
 function eventFor(change: Change, filter: ObjectFilter): { type: EventType; object: KubeObject } | undefined {
   const matchesNow = filter(change.object);
@@ -33,7 +43,7 @@ function eventFor(change: Change, filter: ObjectFilter): { type: EventType; obje
 /** All open watch streams of one server, so they can be closed together (fault injection, shutdown). */
 export class WatchHub {
   readonly #store: Store;
-  readonly #open = new Set<() => void>();
+  readonly #open = new Map<() => void, WatchInfo>();
   /** Stored objects never change, so each is serialized once however many watchers it goes to. */
   readonly #json = new WeakMap<object, string>();
 
@@ -45,15 +55,20 @@ export class WatchHub {
     return this.#open.size;
   }
 
+  /** Every open watch stream. */
+  list(): WatchInfo[] {
+    return [...this.#open.values()];
+  }
+
   /** Ends every open watch cleanly (the client sees its stream end and re-watches); returns how many. */
   dropAll(): number {
-    const closers = [...this.#open];
+    const closers = [...this.#open.keys()];
     for (const close of closers) close();
     return closers.length;
   }
 
   /** Serves a watch on `res` until the client leaves, the timeout passes, or the hub drops it. */
-  serve(res: ServerResponse, request: WatchRequest): void {
+  serve(res: ServerResponse, request: WatchRequest, info: WatchInfo = { remote: '', userAgent: '', path: '', since: new Date().toISOString() }): void {
     const store = this.#store;
     const key = resourceKey(request.resource);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', Connection: 'close' });
@@ -108,7 +123,7 @@ export class WatchHub {
       backlog = result.changes;
     }
 
-    this.#open.add(close);
+    this.#open.set(close, info);
     res.on('close', close);
     // Subscribing and replaying happen in one synchronous step, so no change falls between them.
     unsubscribe = store.subscribe(key, (change) => {
