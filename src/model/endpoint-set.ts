@@ -152,7 +152,7 @@ function chooseLocal(group: readonly EndpointObject[], ctx: EndpointValidationCo
     }
     const trust = trustLocalEndpoint(result.endpoint, index);
     if (!trust.ok) {
-      rejected.push({ endpoint: endpointRef(object), cluster: ctx.localClusterId, reason: 'untrusted-local-endpoint', message: `${trust.message}; the last trusted local Endpoint stays in use` });
+      rejected.push({ endpoint: endpointRef(object), cluster: ctx.localClusterId, reason: 'untrusted-local-endpoint', message: `${trust.message}; it is ignored and the gateway stays the one last trusted` });
       continue;
     }
     const local: TrustedLocal = { object, spec: result.endpoint, subnets: [], notes: result.notes, node: trust.node.name };

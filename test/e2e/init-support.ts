@@ -15,6 +15,8 @@ export interface InitFixture {
   kubeconfigPath: string;
   agentEnv: Record<string, string>;
   createNode(ready: boolean): Promise<void>;
+  /** The cluster's gateway Node `node-gw` (192.168.1.20, labelled submariner.io/gateway=true): a local Endpoint is trusted only when it names one. */
+  createGatewayNode(): Promise<void>;
   setNodeReady(ready: boolean): Promise<void>;
   close(): Promise<void>;
 }
@@ -70,6 +72,12 @@ export async function startInitFixture(options: { port?: number } = {}): Promise
         spec: { podCIDR: POD_CIDR }, status: { addresses: [{ type: 'InternalIP', address: '192.168.1.11' }] },
       });
       await setNodeReady(ready);
+    },
+    async createGatewayNode() {
+      await call(nodeUrl, 'POST', {
+        apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-gw', labels: { 'kubernetes.io/hostname': 'node-gw', 'submariner.io/gateway': 'true' } },
+        status: { addresses: [{ type: 'InternalIP', address: '192.168.1.20' }] },
+      });
     },
     setNodeReady,
     async close() {

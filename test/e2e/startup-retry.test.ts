@@ -129,6 +129,7 @@ test('packet filter tools failing at start: routing is programmed, readiness nam
     }
     await writeFile(failFlag, '');
     await createEndpoint(fixture, 'c1-local', remoteSpec('c1', ['10.1.0.0/16', '10.101.0.0/16'], { hostname: 'node-gw', private_ip: '192.168.1.20' }));
+    await fixture.createGatewayNode();
     await createEndpoint(fixture, 'c2-remote', remoteSpec('c2', ['10.2.0.0/16']));
     await fixture.createNode(true);
     agent = await startAgent({ env: { ...fixture.agentEnv, PATH: `${dir}:${process.env.PATH ?? ''}` } });

@@ -100,7 +100,7 @@ test('local Endpoint: trusted only when its hostname names a gateway-labelled No
     assert.equal(alone.local, null, JSON.stringify(overrides));
     assert.deepEqual(alone.rejected.map((r) => [r.endpoint.name, r.cluster, r.reason]), [['spoof', 'east', 'untrusted-local-endpoint']]);
     assert.match(alone.rejected[0]?.message ?? '', message);
-    assert.match(alone.rejected[0]?.message ?? '', /the last trusted local Endpoint stays in use/);
+    assert.match(alone.rejected[0]?.message ?? '', /; it is ignored and the gateway stays the one last trusted$/);
     const beside = build([LOCAL, spoof]);
     assert.equal(beside.local?.object.name, 'east', JSON.stringify(overrides));
     assert.deepEqual(beside.rejected.map((r) => [r.endpoint.name, r.reason]), [['spoof', 'untrusted-local-endpoint']]);
