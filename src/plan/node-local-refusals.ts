@@ -31,12 +31,7 @@ export interface RoutedSubnet {
  * NodeFacts gives them (host bits ignored); IPv6 or unreadable entries are the kernel's and are skipped.
  */
 export function refuseOnThisNode(remotes: readonly AcceptedEndpoint[], networks: readonly string[]): { routed: RoutedSubnet[]; refused: RefusedRoute[] } {
-  const own = new ClaimIndex<string>();
-  const parsed = networks.flatMap((text) => {
-    const result = parseCidr(text);
-    return result.ok ? [result] : [];
-  }).sort((a, b) => compareCidrs(a.cidr, b.cidr));
-  for (const network of parsed) own.add(network.cidr, network.text);
+  const own = networkIndex(networks);
 
   const routed: RoutedSubnet[] = [];
   const refused: Array<RefusedRoute & { cidr: Cidr }> = [];
@@ -58,4 +53,28 @@ export function refuseOnThisNode(remotes: readonly AcceptedEndpoint[], networks:
   routed.sort((a, b) => compareCidrs(a.cidr, b.cidr));
   refused.sort((a, b) => compareCidrs(a.cidr, b.cidr) || (a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0));
   return { routed, refused: refused.map(({ cidr: _cidr, ...rest }) => rest) };
+}
+
+/**
+ * Of `subnets` (canonical CIDR texts carried over from earlier passes, e.g. a remote cluster's in its
+ * fail-static grace), those that overlap none of this node's networks: memory must not bring back a
+ * route this node refuses. Unreadable texts are dropped.
+ */
+export function offNodeNetworks(subnets: readonly string[], networks: readonly string[]): string[] {
+  const own = networkIndex(networks);
+  return subnets.filter((text) => {
+    const parsed = parseCidr(text);
+    return parsed.ok && own.overlapping(parsed.cidr) === undefined;
+  });
+}
+
+/** This node's networks by CIDR, each named by its canonical text; added in address order so a message names the same one every time. */
+function networkIndex(networks: readonly string[]): ClaimIndex<string> {
+  const own = new ClaimIndex<string>();
+  const parsed = networks.flatMap((text) => {
+    const result = parseCidr(text);
+    return result.ok ? [result] : [];
+  }).sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  for (const network of parsed) own.add(network.cidr, network.text);
+  return own;
 }

@@ -18,7 +18,7 @@ import { OWNERSHIP } from '../model/ownership.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
 import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
-import type { RefusedRoute } from './node-local-refusals.ts';
+import { offNodeNetworks, type RefusedRoute } from './node-local-refusals.ts';
 import { withRetained } from './remote-grace.ts';
 
 export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'> & VerdictConfig;
@@ -93,7 +93,8 @@ export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig
   const local = verdict.local;
   const gatewayNode = local.node;
   const isGateway = gatewayNode === config.nodeName;
-  const remoteSubnets = memory.retainedSubnets?.length ? withRetained(verdict.routed, memory.retainedSubnets) : verdict.routed;
+  // Retained subnets pass this node's own refusals too: memory never brings back a route it refuses.
+  const remoteSubnets = memory.retainedSubnets?.length ? withRetained(verdict.routed, offNodeNetworks(memory.retainedSubnets, self.networks)) : verdict.routed;
   const cni = self.cniInterface;
   if (cni === null) notes.push({ code: 'cni-interface-unknown', message: 'the CNI interface is not known yet: no rp_filter on it, no SNAT target for host traffic, and on the gateway no table 150 routes' });
 

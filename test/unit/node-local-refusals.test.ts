@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { endpointValidationContext, validateEndpoint } from '../../src/model/endpoint.ts';
 import type { AcceptedEndpoint } from '../../src/model/endpoint-set.ts';
-import { refuseOnThisNode } from '../../src/plan/node-local-refusals.ts';
+import { offNodeNetworks, refuseOnThisNode } from '../../src/plan/node-local-refusals.ts';
 import { endpoint, spec } from './model-fixtures.ts';
 
 const ctx = endpointValidationContext({ localClusterId: 'east', podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], minPrefixLength: 8, maxSubnets: 64 });
@@ -40,4 +40,10 @@ test('a node without those networks routes everything; IPv6 and unreadable netwo
 test('a /32 network (a GKE-style NIC) refuses only a subnet that covers it', () => {
   const { refused } = refuseOnThisNode([accepted('west', { subnets: ['100.64.0.0/16', '100.65.0.0/16'] })], ['100.64.3.4/32']);
   assert.deepEqual(refused.map((r) => r.subnet), ['100.64.0.0/16']);
+});
+
+test('subnets carried over from earlier passes are filtered by the same networks', () => {
+  assert.deepEqual(offNodeNetworks(['10.2.0.0/16', '172.17.5.0/24', '172.16.0.0/12', 'garbage', '192.168.2.0/24'], ['172.17.0.1/16', '192.168.1.21/24']), ['10.2.0.0/16', '192.168.2.0/24']);
+  assert.deepEqual(offNodeNetworks([], ['10.0.0.0/8']), []);
+  assert.deepEqual(offNodeNetworks(['10.2.0.0/16'], []), ['10.2.0.0/16']);
 });

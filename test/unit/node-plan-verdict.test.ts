@@ -158,6 +158,12 @@ test('a subnet that collides only with one node\'s own interfaces: accepted ever
   assert.match(w2!.refusedHere[1]!.message, /overlaps this node's network 172.17.0.0\/16; not routed on this node/);
 });
 
+test('subnets retained from earlier passes (fail-static grace) are still refused where this node\'s own networks hold them', () => {
+  const plan = planNode(snapshot([LOCAL]), worker2Facts, worker2Config, { retainedSubnets: ['10.3.0.0/16', '172.17.0.0/16', '100.100.0.0/24'] });
+  assert.deepEqual(plan.desired.routes.map((r) => r.dst), ['10.3.0.0/16']);
+  assert.deepEqual(planNode(snapshot([LOCAL]), workerFacts, config, { retainedSubnets: ['10.3.0.0/16', '172.17.0.0/16'] }).desired.routes.map((r) => r.dst), ['10.3.0.0/16', '172.17.0.0/16']);
+});
+
 test('a dual-stack Endpoint programs its IPv4 subnets; its IPv6 subnets and addresses are skipped with a note, never a rejection', () => {
   const dual = endpoint('north-ep', spec({
     cluster_id: 'north', hostname: 'north-gw', private_ip: '192.168.3.10', privateIPs: ['192.168.3.10', 'fd00:3::10'],
