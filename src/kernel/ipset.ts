@@ -11,6 +11,8 @@ const IPSET_ATTR_DATA = 7;
 const IPSET_ATTR_ADT = 8;
 /** Inside a member's IPSET_ATTR_DATA. */
 const IPSET_ATTR_IP = 1, IPSET_ATTR_CIDR = 3;
+/** Inside the set's own IPSET_ATTR_DATA (its create options, network byte order). */
+const IPSET_ATTR_MAXELEM = 19;
 /** Inside IPSET_ATTR_IP. */
 const IPSET_ATTR_IPADDR_IPV4 = 1;
 /** The oldest protocol the kernel's ipset still accepts (and the only one older kernels accept). */
@@ -46,8 +48,8 @@ export async function ipsetRestore(runner: ProcessRunner, script: string): Promi
   await runner('ipset', ['-exist', 'restore'], { input: script });
 }
 
-/** A set's type and members as `ipset save` would show them, members as CIDRs (a host as /32). */
-export interface IpsetContents { type: string; members: Set<string> }
+/** A set's type and members as `ipset save` would show them, members as CIDRs (a host as /32), and its maxelem when told. */
+export interface IpsetContents { type: string; members: Set<string>; maxelem?: number }
 
 export class IpsetListError extends Error {
   constructor(why: string) {
@@ -75,6 +77,8 @@ export function decodeIpsetList(messages: readonly NetlinkMessage[]): Map<string
       const type = attrs.get(IPSET_ATTR_TYPENAME);
       if (!type) throw new IpsetListError(`set ${setName} arrived without its type`);
       set = { type: type.toString('utf8').replace(/\0+$/, ''), members: new Set() };
+      const maxelem = decodeAttributes(attrs.get(IPSET_ATTR_DATA) ?? Buffer.alloc(0)).get(IPSET_ATTR_MAXELEM);
+      if (maxelem && maxelem.length >= 4) set.maxelem = maxelem.readUInt32BE(0);
       sets.set(setName, set);
     }
     const adt = attrs.get(IPSET_ATTR_ADT);

@@ -1,11 +1,14 @@
 import { OWNERSHIP } from '../model/ownership.ts';
 import { MAX_CIDRS_PER_SET, type FilterInput } from './filter-input.ts';
 
-export interface IpsetObserved { type: string; members: Set<string> }
+export interface IpsetObserved { type: string; members: Set<string>; maxelem?: number }
 export type IpsetsObserved = Map<string, IpsetObserved>;
 export type IpsetsDesired = Map<string, string[]>;
 
 export const OWNED_IPSETS: readonly string[] = [OWNERSHIP.ipsets.localCidrs, OWNERSHIP.ipsets.remoteCidrs];
+
+/** The temporary name a set is rebuilt under before it is swapped in (within ipset's 31 characters). */
+export const SWAP_SUFFIX = '-SWAP';
 
 export function renderIpsets(input: FilterInput): IpsetsDesired {
   return new Map([
@@ -29,7 +32,10 @@ export function parseIpsetSave(text: string): IpsetsObserved {
     if (line === '') return;
     const [verb, name, value] = line.split(/\s+/);
     if (verb === 'create' && name && value) {
-      sets.set(name, { type: value, members: new Set() });
+      const tokens = line.split(/\s+/);
+      const at = tokens.indexOf('maxelem');
+      const maxelem = at > 0 ? Number(tokens[at + 1]) : NaN;
+      sets.set(name, { type: value, members: new Set(), ...(Number.isInteger(maxelem) ? { maxelem } : {}) });
     } else if (verb === 'add' && name && value) {
       const set = sets.get(name);
       if (!set) throw new IpsetParseError(index + 1, line, `member of undeclared set ${name}`);
@@ -67,6 +73,15 @@ export function planIpsetRestore(desired: IpsetsDesired | null, observed: Ipsets
         lines.push(`create ${name} hash:net family inet hashsize ${hashSizeFor(members.length)} maxelem ${MAX_CIDRS_PER_SET}`);
         // One join rather than a template per member: a fresh set takes 10,000 of them on the path of the first pass.
         if (members.length > 0) lines.push(`add ${name} ${members.join(`\nadd ${name} `)}`);
+        continue;
+      }
+      if (seen.maxelem !== undefined && seen.maxelem < MAX_CIDRS_PER_SET && seen.type === 'hash:net') {
+        // A set someone else made (Submariner's, maxelem 65536) would refuse members past its limit:
+        // built anew under a temporary name and swapped in, so rules matching it never see it empty.
+        const fresh = `${name}${SWAP_SUFFIX}`;
+        lines.push(`create ${fresh} hash:net family inet hashsize ${hashSizeFor(members.length)} maxelem ${MAX_CIDRS_PER_SET}`, `flush ${fresh}`);
+        if (members.length > 0) lines.push(`add ${fresh} ${members.join(`\nadd ${fresh} `)}`);
+        lines.push(`swap ${name} ${fresh}`, `destroy ${fresh}`);
         continue;
       }
       const wanted = new Set(members);

@@ -152,8 +152,20 @@ test('whether an iptables filter table could drop what nft accepts', () => {
 test('ipset save parsing gives host addresses their /32 and rejects garbage', () => {
   const sets = parseIpsetSave('create SUBMARINER-REMOTECIDRS hash:net family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x1\nadd SUBMARINER-REMOTECIDRS 10.2.0.0/16\nadd SUBMARINER-REMOTECIDRS 10.3.1.5\n');
   assert.deepEqual([...sets.get('SUBMARINER-REMOTECIDRS')!.members], ['10.2.0.0/16', '10.3.1.5/32']);
+  assert.equal(sets.get('SUBMARINER-REMOTECIDRS')!.maxelem, 65536);
   assert.throws(() => parseIpsetSave('add X 10.0.0.0/8\n'), (e: unknown) => e instanceof IpsetParseError && /undeclared set X/.test(e.message));
   assert.throws(() => parseIpsetSave('flush\n'), /line 1/);
+});
+
+test('a set with a smaller maxelem than seaway\'s (Submariner\'s 65536) is rebuilt under a temporary name and swapped in; one with seaway\'s is edited in place', () => {
+  const theirs = new Map([['SUBMARINER-REMOTECIDRS', { type: 'hash:net', members: new Set(['10.2.0.0/16', '10.9.0.0/16']), maxelem: 65536 }]]);
+  assert.equal(planIpsetRestore(new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16', '10.3.0.0/16']]]), theirs), [
+    'create SUBMARINER-REMOTECIDRS-SWAP hash:net family inet hashsize 1024 maxelem 262144', 'flush SUBMARINER-REMOTECIDRS-SWAP',
+    'add SUBMARINER-REMOTECIDRS-SWAP 10.2.0.0/16', 'add SUBMARINER-REMOTECIDRS-SWAP 10.3.0.0/16',
+    'swap SUBMARINER-REMOTECIDRS SUBMARINER-REMOTECIDRS-SWAP', 'destroy SUBMARINER-REMOTECIDRS-SWAP', '',
+  ].join('\n'));
+  const ours = new Map([['SUBMARINER-REMOTECIDRS', { type: 'hash:net', members: new Set(['10.2.0.0/16', '10.9.0.0/16']), maxelem: 262144 }]]);
+  assert.equal(planIpsetRestore(new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16', '10.3.0.0/16']]]), ours), 'add SUBMARINER-REMOTECIDRS 10.3.0.0/16\ndel SUBMARINER-REMOTECIDRS 10.9.0.0/16\n');
 });
 
 test('ipset hashes are sized for the members they are created with', () => {
