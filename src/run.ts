@@ -4,6 +4,7 @@ import { createMetrics } from './telemetry/metrics.ts';
 import { Readiness } from './server/readiness.ts';
 import { Liveness } from './server/liveness.ts';
 import { loadKubeConfigChecked } from './k8s/kubeconfig.ts';
+import { apiServerAddresses } from './model/api-server-addresses.ts';
 import { TokenBucket } from './k8s/rate-limiter.ts';
 import { systemClock } from './k8s/clock.ts';
 import { clientSnapshotSources, createSnapshotInformers } from './k8s/snapshot-informers.ts';
@@ -61,6 +62,8 @@ function podCidrMatcher(podCidrs: readonly string[]): (address: string) => boole
  */
 export async function run(config: RunConfig, logger: Logger): Promise<{ code: number; forceExit: boolean }> {
   const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
+  // No remote subnet may cover the API server, however this node reaches it (kubeconfig or in-cluster).
+  config.apiServerAddresses = apiServerAddresses(kubeConfig.getCurrentCluster()?.server, process.env);
   for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
   logger.info({ version: packageJson.version, node: config.nodeName, cluster: config.clusterId, podCidrs: config.podCidrs }, 'seaway starting');
   const metrics = createMetrics();

@@ -126,7 +126,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       }
       end({ result: unsettled === 0 ? 'ok' : 'partial' });
       metrics.reconcilePasses.inc({ result: unsettled === 0 ? 'ok' : 'partial' });
-      const retryAt = [table.nextRetryAt(), planned.wakeAt].filter((t) => t !== undefined).reduce<number | undefined>((min, t) => (min === undefined || t < min ? t : min), undefined);
+      const retryAt = [table.nextRetryAt(), planned.wakeAt, reportPlan.nextEventAt()].filter((t) => t !== undefined).reduce<number | undefined>((min, t) => (min === undefined || t < min ? t : min), undefined);
       return retryAt === undefined ? {} : { retryAt };
     } catch (error) {
       end({ result: 'error' });

@@ -22,6 +22,8 @@ export interface Metrics {
   rejectedEndpoints: Gauge<'reason'>;
   duplicateEndpoints: Gauge;
   isGateway: Gauge;
+  refusedRoutes: Gauge<'reason'>;
+  eventsHeldBack: Counter;
   driftRepairs: Counter;
 }
 
@@ -86,6 +88,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'seaway_duplicate_endpoints', help: 'Endpoints ignored because a newer one exists for the same cluster', registers,
     }),
     isGateway: new Gauge({ name: 'seaway_is_gateway', help: '1 when this node is the active gateway of its cluster', registers }),
+    refusedRoutes: new Gauge({
+      name: 'seaway_refused_routes', help: 'Remote subnets accepted cluster-wide that this node alone does not route (they overlap its own networks), by reason', labelNames: ['reason'], registers,
+    }),
+    eventsHeldBack: new Counter({
+      name: 'seaway_events_held_back_total', help: 'Kubernetes Events about Endpoints held back by the rate limit (posted on a later pass)', registers,
+    }),
     driftRepairs: new Counter({
       name: 'seaway_drift_repairs_total',
       help: 'Kernel writes that put back what someone else changed: made by a pass whose inputs (objects, node facts) had not changed since the last successful one',
