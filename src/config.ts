@@ -34,6 +34,9 @@ export interface RunConfig {
   maxSubnetsPerEndpoint: number;
   /** Most remote subnets routed in total; whole Endpoints past it are rejected, in cluster precedence order. */
   maxRemoteSubnets: number;
+  /** Kubernetes Events about Endpoints: at most this many at once, then one per eventIntervalSeconds. */
+  eventBurst: number;
+  eventIntervalSeconds: number;
   /** How long a remote cluster with no Endpoint left keeps its routes and exemptions (its gateway failing over). */
   remoteGraceSeconds: number;
   /**
@@ -102,7 +105,7 @@ export class ConfigError extends Error {
 
 type Key =
   | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'listen' | 'logLevel'
-  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'remoteGraceSeconds' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
+  | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'remoteGraceSeconds' | 'eventBurst' | 'eventIntervalSeconds' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
   | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs';
 
@@ -126,6 +129,8 @@ const SETTINGS: Record<Key, Setting> = {
   kubeconfig: { flag: '--kubeconfig', env: ['SEAWAY_KUBECONFIG', 'KUBECONFIG'], help: 'path to a kubeconfig file', defaultText: 'in-cluster configuration' },
   minPrefixLength: { flag: '--min-prefix-length', env: ['SEAWAY_MIN_PREFIX_LENGTH'], help: 'reject remote subnets broader than this prefix length (1-32)', defaultText: '8' },
   maxSubnetsPerEndpoint: { flag: '--max-subnets-per-endpoint', env: ['SEAWAY_MAX_SUBNETS_PER_ENDPOINT'], help: 'reject Endpoints listing more subnets (1-4096)', defaultText: '64' },
+  eventBurst: { flag: '--event-burst', env: ['SEAWAY_EVENT_BURST'], help: 'Kubernetes Events about rejected or duplicate Endpoints posted at once before the rate applies (1-1000)', defaultText: '10' },
+  eventIntervalSeconds: { flag: '--event-interval-seconds', env: ['SEAWAY_EVENT_INTERVAL_SECONDS'], help: 'after the burst, one such Event per this many seconds; the rest wait for a later pass (1-3600)', defaultText: '10' },
   remoteGraceSeconds: { flag: '--remote-grace-seconds', env: ['SEAWAY_REMOTE_GRACE_SECONDS'], help: 'a remote cluster whose Endpoints are all gone keeps its routes this long, so its failover never falls through to the default route (0-86400)', defaultText: '120' },
   maxRemoteSubnets: { flag: '--max-remote-subnets', env: ['SEAWAY_MAX_REMOTE_SUBNETS'], help: 'route at most this many remote subnets in total; Endpoints past it are rejected whole, by cluster precedence (1-262144)', defaultText: '10000' },
   filterBackend: { flag: '--filter-backend', env: ['SEAWAY_FILTER_BACKEND'], help: `packet filter backend: ${FILTER_BACKENDS.join(', ')}`, defaultText: 'auto' },
@@ -163,6 +168,9 @@ export const DEFAULTS = {
   // A Submariner gateway failover deletes the cluster's Endpoint and creates another: lease expiry
   // (15 s) plus election and broker sync fit well inside two minutes.
   remoteGraceSeconds: 120,
+  // A thousand bad Endpoints must not become a thousand POSTs at once to a struggling API server.
+  eventBurst: 10,
+  eventIntervalSeconds: 10,
   filterBackend: 'auto' as FilterBackend,
   // Drift is repaired from kernel events; the resync is only a safety net, so it can be lazy.
   resyncSeconds: 30,
@@ -319,6 +327,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     maxSubnetsPerEndpoint: reader.integer('maxSubnetsPerEndpoint', 1, 4096, DEFAULTS.maxSubnetsPerEndpoint),
     maxRemoteSubnets: reader.integer('maxRemoteSubnets', 1, MAX_CIDRS_PER_SET, DEFAULTS.maxRemoteSubnets),
     remoteGraceSeconds: reader.integer('remoteGraceSeconds', 0, 86400, DEFAULTS.remoteGraceSeconds),
+    eventBurst: reader.integer('eventBurst', 1, 1000, DEFAULTS.eventBurst),
+    eventIntervalSeconds: reader.integer('eventIntervalSeconds', 1, 3600, DEFAULTS.eventIntervalSeconds),
     apiServerAddresses: apiServerAddresses(undefined, env),
     filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
     resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),

@@ -9,19 +9,19 @@ import type { EndpointRef } from '../model/endpoint-set.ts';
 import type { EventRecorder, InvolvedObject } from '../k8s/event-recorder.ts';
 import { fullBucket, msUntilToken, takeToken, type TokenBucket, type TokenBucketLimits } from '../model/token-bucket.ts';
 
-/** Events about rejected or duplicate Endpoints: a burst of 10, then one every 10 s; the rest wait for a later pass. */
-export const EVENT_LIMITS: TokenBucketLimits = { capacity: 10, refillPerSecond: 0.1 };
+/** The Event rate limit from the settings (a burst, then one per interval); the rest wait for a later pass. */
+export const eventLimits = (config: Pick<RunConfig, 'eventBurst' | 'eventIntervalSeconds'>): TokenBucketLimits =>
+  ({ capacity: config.eventBurst, refillPerSecond: 1 / config.eventIntervalSeconds });
 
 export const EVENT_REJECTED = 'EndpointRejected';
 export const EVENT_DUPLICATE = 'DuplicateEndpoint';
 
 export interface PlanReportDeps {
-  config: Pick<RunConfig, 'nodeName'>;
+  config: Pick<RunConfig, 'nodeName' | 'eventBurst' | 'eventIntervalSeconds'>;
   logger: Logger;
   metrics: Metrics;
   /** Kubernetes Events on rejected and duplicate Endpoints, once per change, like the log lines. */
   events?: Pick<EventRecorder, 'warning'>;
-  eventLimits?: TokenBucketLimits;
   /** Monotonic milliseconds, for the Event rate limit. */
   now?: () => number;
 }
@@ -43,7 +43,7 @@ const endpointObject = (ref: EndpointRef): InvolvedObject => ({ apiVersion: 'sub
  */
 export function createPlanReport(deps: PlanReportDeps): PlanReport {
   const { logger, metrics } = deps;
-  const limits = deps.eventLimits ?? EVENT_LIMITS;
+  const limits = eventLimits(deps.config);
   const clock = deps.now ?? (() => performance.now());
   const said = new Streaks();
   const posted = new Streaks();

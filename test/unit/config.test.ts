@@ -26,7 +26,7 @@ test('minimal run configuration gets the documented defaults', () => {
     command: 'run', clusterId: 'east', namespace: 'submariner-operator', nodeName: 'node-1',
     podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], cniInterface: null,
     listen: [{ kind: 'tcp', host: '0.0.0.0', port: 8080 }], logLevel: 'info', kubeconfig: null,
-    minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, maxRemoteSubnets: DEFAULTS.maxRemoteSubnets, remoteGraceSeconds: 120, apiServerAddresses: [], filterBackend: 'auto',
+    minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, maxRemoteSubnets: DEFAULTS.maxRemoteSubnets, remoteGraceSeconds: 120, eventBurst: 10, eventIntervalSeconds: 10, apiServerAddresses: [], filterBackend: 'auto',
     resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', statusSocket: '/var/lib/seaway/seaway.sock',
     minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000, execTimeoutSeconds: 30, netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
     apiQps: 5, apiBurst: 10, apiTimeoutSeconds: 30, apiWatchTimeoutSeconds: 300, apiRetryMinMs: 1000, apiRetryMaxMs: 60_000,

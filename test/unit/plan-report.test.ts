@@ -24,7 +24,7 @@ function fixture() {
   const lines: Array<{ msg: string }> = [];
   const metrics = createMetrics({ defaultMetrics: false });
   const report = createPlanReport({
-    config: { nodeName: 'gw' }, metrics, now: () => now,
+    config: { nodeName: 'gw', eventBurst: 10, eventIntervalSeconds: 10 }, metrics, now: () => now,
     logger: pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l)); } }),
     events: { warning: (object) => { posted.push(object.name); } },
   });
