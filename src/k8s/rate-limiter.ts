@@ -1,3 +1,4 @@
+import { checkLimits, fullBucket, refill, type TokenBucket as Bucket, type TokenBucketLimits } from '../model/token-bucket.ts';
 import type { Clock } from './clock.ts';
 
 export interface RateLimitSettings {
@@ -8,41 +9,36 @@ export interface RateLimitSettings {
 }
 
 /**
- * client-go's client-side rate limit (QPS and burst) as a token bucket shared by every request an
- * agent sends to the API server: however many informers restart at once, the agent never sends
- * more than `burst` requests at once nor more than `qps` per second for long. A caller that finds
- * the bucket empty reserves the next token and waits for it, so waiters are served in order.
+ * client-go's client-side rate limit (QPS and burst) over the project's token bucket, shared by
+ * every request an agent sends to the API server: however many informers restart at once, the
+ * agent never sends more than `burst` requests at once nor more than `qps` per second for long.
+ * A caller that finds the bucket empty reserves the next token (the count goes below zero) and
+ * waits for it, so waiters are served in order; one that gives up hands its reservation back.
  */
 export class TokenBucket {
-  readonly #qps: number;
-  readonly #burst: number;
+  readonly #limits: TokenBucketLimits;
   readonly #clock: Clock;
-  /** May go below zero: tokens already promised to waiters. */
-  #tokens: number;
-  #at: number;
+  #bucket: Bucket;
 
   constructor(settings: RateLimitSettings, clock: Clock) {
-    if (!(settings.qps > 0) || !(settings.burst >= 1)) throw new Error(`invalid rate limit: qps ${settings.qps}, burst ${settings.burst}`);
-    this.#qps = settings.qps;
-    this.#burst = settings.burst;
+    this.#limits = { capacity: settings.burst, refillPerSecond: settings.qps };
+    const problem = checkLimits(this.#limits);
+    if (problem !== null) throw new Error(`invalid API rate limit (qps ${settings.qps}, burst ${settings.burst}): ${problem}`);
     this.#clock = clock;
-    this.#tokens = settings.burst;
-    this.#at = clock.now();
+    this.#bucket = fullBucket(this.#limits, clock.now());
   }
 
   /** Waits for a token; a caller that gives up (the signal aborts) hands its reservation back. */
   async take(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
-    const now = this.#clock.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#qps);
-    this.#at = now;
-    this.#tokens -= 1;
-    if (this.#tokens >= 0) return;
-    const waitMs = Math.ceil((-this.#tokens / this.#qps) * 1000);
+    const current = refill(this.#bucket, this.#limits, this.#clock.now());
+    this.#bucket = { tokens: current.tokens - 1, atMs: current.atMs };
+    if (this.#bucket.tokens >= 0) return;
+    const waitMs = Math.ceil((-this.#bucket.tokens / this.#limits.refillPerSecond) * 1000);
     try {
       await this.#clock.sleep(waitMs, signal);
     } catch (error) {
-      this.#tokens += 1;
+      this.#bucket = { tokens: this.#bucket.tokens + 1, atMs: this.#bucket.atMs };
       throw error;
     }
   }
