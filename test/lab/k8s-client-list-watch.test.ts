@@ -1,0 +1,140 @@
+/**
+ * The agent's real list and watch (src/k8s/client-list-watch.ts, watch-request.ts) against the
+ * lab's API server, through @kubernetes/client-node's KubeConfig: pages with continue tokens, the
+ * User-Agent, watch events and bookmarks, and every way a watch ends as the informer needs to tell
+ * them apart: a clean end, an HTTP error with Retry-After, a 410 ERROR event, no answer in time,
+ * silence, and a stop.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { ApiStatusError, ApiTimeoutError } from '../../src/k8s/api-problem.ts';
+import { clientListWatch } from '../../src/k8s/client-list-watch.ts';
+import type { ListWatch, WatchEvent } from '../../src/k8s/list-watch.ts';
+import { AdminClient } from './apiserver/admin-client.ts';
+import { startApiServer, type ApiServerOptions, type RunningApiServer } from './apiserver/server.ts';
+import { kubeConfigFor, waitFor } from './apiserver/test-support.ts';
+
+const USER_AGENT = 'seaway/0.0.0-test';
+
+interface Ctx { server: RunningApiServer; kc: KubeConfig; core: CoreV1Api; admin: AdminClient; nodes: ListWatch<V1Node> }
+
+async function withServer(options: ApiServerOptions, body: (ctx: Ctx) => Promise<void>, requestTimeoutMs = 2000): Promise<void> {
+  const server = await startApiServer(options);
+  const kc = kubeConfigFor(server.url);
+  const core = kc.makeApiClient(CoreV1Api);
+  const nodes = clientListWatch<V1Node>({
+    kubeConfig: kc, path: '/api/v1/nodes',
+    listPage: (page, callOptions) => core.listNode({ limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) }, callOptions),
+  }, { requestTimeoutMs, userAgent: USER_AGENT });
+  try {
+    await body({ server, kc, core, admin: new AdminClient(server.url), nodes });
+  } finally {
+    await server.close();
+  }
+}
+
+const node = (name: string): V1Node => ({ apiVersion: 'v1', kind: 'Node', metadata: { name } });
+
+/** Starts a watch; collects its events; `ended` settles as the watch does. */
+function startWatch(nodes: ListWatch<V1Node>, resourceVersion: string, options: { timeoutSeconds?: number; silenceMs?: number } = {}) {
+  const events: Array<WatchEvent<V1Node>> = [];
+  let opened = false;
+  const stop = new AbortController();
+  const ended = nodes.watch({
+    resourceVersion, timeoutSeconds: options.timeoutSeconds ?? 60, silenceMs: options.silenceMs ?? 60_000, signal: stop.signal,
+    onOpen: () => { opened = true; }, onEvent: (event) => { events.push(event); },
+  });
+  ended.catch(() => {});
+  return { events, ended, stop: (reason?: unknown) => stop.abort(reason), opened: () => opened };
+}
+
+test('list pages follow the continue token; every request carries seaway\'s User-Agent', async () => {
+  await withServer({}, async ({ core, admin, nodes }) => {
+    for (const name of ['a', 'b', 'c']) await core.createNode({ body: node(name) });
+    const { next } = await admin.requests();
+    const signal = new AbortController().signal;
+    const first = await nodes.list({ limit: 2, signal });
+    assert.deepEqual(first.items.map((n) => n.metadata?.name), ['a', 'b']);
+    assert.ok(first.continueToken);
+    const second = await nodes.list({ limit: 2, continueToken: first.continueToken, signal });
+    assert.deepEqual(second.items.map((n) => n.metadata?.name), ['c']);
+    assert.equal(second.continueToken, undefined);
+    assert.equal(second.resourceVersion, first.resourceVersion);
+    const watch = startWatch(nodes, first.resourceVersion);
+    await waitFor('the watch to open', () => watch.opened());
+    const { entries } = await admin.requests(next);
+    assert.deepEqual(entries.map((e) => [e.verb, e.userAgent]), [['list', USER_AGENT], ['list', USER_AGENT], ['watch', USER_AGENT]]);
+    assert.match(entries[2]!.path, /allowWatchBookmarks=true/);
+    watch.stop();
+    await assert.rejects(watch.ended);
+  });
+});
+
+test('a watch delivers changes and bookmarks, and resolves when the server ends it (its timeoutSeconds)', async () => {
+  await withServer({ bookmarkIntervalMs: 100 }, async ({ core, nodes }) => {
+    const { resourceVersion } = await nodes.list({ limit: 10, signal: new AbortController().signal });
+    const watch = startWatch(nodes, resourceVersion, { timeoutSeconds: 1 });
+    await waitFor('the watch to open', () => watch.opened());
+    await core.createNode({ body: node('x') });
+    await watch.ended;
+    const types = watch.events.map((e) => e.type);
+    assert.equal(types[0], 'ADDED');
+    assert.ok(types.includes('BOOKMARK'), types.join());
+    const bookmark = watch.events.find((e) => e.type === 'BOOKMARK');
+    assert.ok(bookmark?.type === 'BOOKMARK' && Number(bookmark.resourceVersion) > Number(resourceVersion));
+  });
+});
+
+test('an HTTP error rejects with its code and Retry-After; a 410 ERROR event rejects as 410', async () => {
+  await withServer({}, async ({ admin, nodes, core }) => {
+    const { resourceVersion } = await nodes.list({ limit: 10, signal: new AbortController().signal });
+    await admin.failNext(1, 429, { verb: 'watch', retryAfterSeconds: 3 });
+    const throttled = await startWatch(nodes, resourceVersion).ended.then(() => undefined, (error: unknown) => error);
+    assert.ok(throttled instanceof ApiStatusError);
+    assert.deepEqual([throttled.statusCode, throttled.reason, throttled.retryAfterMs], [429, 'TooManyRequests', 3000]);
+    await core.createNode({ body: node('y') });
+    await admin.compact();
+    const gone = await startWatch(nodes, resourceVersion).ended.then(() => undefined, (error: unknown) => error);
+    assert.ok(gone instanceof ApiStatusError);
+    assert.deepEqual([gone.statusCode, gone.reason], [410, 'Expired']);
+  });
+});
+
+test('no answer within the request deadline (the server holds the request) rejects with a timeout: a list page and a watch', async () => {
+  await withServer({}, async ({ admin, nodes }) => {
+    await admin.pause('hold', { verb: 'list' });
+    const listError = await nodes.list({ limit: 10, signal: new AbortController().signal }).then(() => undefined, (e: unknown) => e);
+    assert.ok(listError instanceof ApiTimeoutError, String(listError));
+    assert.match(listError.message, /no answer to listing \/api\/v1\/nodes within 500 ms/);
+    await admin.resume();
+    await admin.pause('hold', { verb: 'watch' });
+    const error = await startWatch(nodes, '1').ended.then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ApiTimeoutError, String(error));
+    assert.match(error.message, /no answer to the watch within 500 ms/);
+    await admin.resume();
+  }, 500);
+});
+
+test('a stream silent past its limit rejects with a timeout and its connection is gone', async () => {
+  // No bookmarks (the interval is longer than the test): nothing arrives on the open watch.
+  await withServer({ bookmarkIntervalMs: 600_000 }, async ({ admin, nodes }) => {
+    const { resourceVersion } = await nodes.list({ limit: 10, signal: new AbortController().signal });
+    const watch = startWatch(nodes, resourceVersion, { silenceMs: 300 });
+    const error = await watch.ended.then(() => undefined, (e: unknown) => e);
+    assert.ok(watch.opened());
+    assert.ok(error instanceof ApiTimeoutError, String(error));
+    assert.match(error.message, /silent for 300 ms/);
+    await waitFor('the server to see the watch closed', async () => (await admin.watches()).length === 0);
+  });
+});
+
+test('a stop ends the watch at once with the stop\'s reason, and the server sees it closed', async () => {
+  await withServer({}, async ({ admin, nodes }) => {
+    const watch = startWatch(nodes, '1');
+    await waitFor('the watch to open', async () => (await admin.watches()).length === 1);
+    watch.stop(new Error('stopping'));
+    await assert.rejects(watch.ended, /stopping/);
+    await waitFor('the server to see the watch closed', async () => (await admin.watches()).length === 0);
+  });
+});
