@@ -15,12 +15,17 @@ export interface Claim<T> {
   owner: T;
 }
 
+/** prefixMask for every length, computed once: the lookups run 10,000s of times per plan. */
+const MASKS: readonly number[] = Array.from({ length: 33 }, (_, p) => prefixMask(p));
+
 export class ClaimIndex<T> {
   /** exact[p]: claims of prefix length p, by network. */
   private readonly exact: Array<Map<number, Claim<T>>> = Array.from({ length: 33 }, () => new Map());
   /** below[p]: for each /p network that strictly contains a claim, the first such claim added. */
   private readonly below: Array<Map<number, Claim<T>>> = Array.from({ length: 33 }, () => new Map());
   private count = 0;
+  /** The prefix lengths that hold a claim, ascending: `containing` looks only there (often 1 or 2 levels, not 33). */
+  private levels: number[] = [];
 
   get size(): number {
     return this.count;
@@ -33,9 +38,10 @@ export class ClaimIndex<T> {
     const claim = { cidr, owner };
     level.set(cidr.network, claim);
     this.count++;
+    if (level.size === 1) this.levels = [...this.levels, cidr.prefixLength].sort((a, b) => a - b);
     for (let p = cidr.prefixLength - 1; p >= 0; p--) {
       const ancestors = this.below[p] as Map<number, Claim<T>>;
-      const key = (cidr.network & prefixMask(p)) >>> 0;
+      const key = (cidr.network & MASKS[p]!) >>> 0;
       // Every wider ancestor already has an entry once this one has: stop climbing.
       if (ancestors.has(key)) break;
       ancestors.set(key, claim);
@@ -44,8 +50,9 @@ export class ClaimIndex<T> {
 
   /** The widest claim that contains `cidr` (or equals it), if any. */
   containing(cidr: Cidr): Claim<T> | undefined {
-    for (let p = 0; p <= cidr.prefixLength; p++) {
-      const claim = this.exact[p]?.get((cidr.network & prefixMask(p)) >>> 0);
+    for (const p of this.levels) {
+      if (p > cidr.prefixLength) break;
+      const claim = this.exact[p]!.get((cidr.network & MASKS[p]!) >>> 0);
       if (claim !== undefined) return claim;
     }
     return undefined;

@@ -11,7 +11,7 @@ import {
   apiServerAddresses, localEndpointAddresses, nodeAddresses, sortProtected, type ProtectedAddress,
 } from './cluster-facts.ts';
 import {
-  readClusterId, validateEndpoint, type EndpointNote, type EndpointRejectReason, type EndpointSpec, type EndpointValidationContext,
+  readClusterId, validateEndpoint, type EndpointNote, type EndpointRejectReason, type EndpointSpec, type EndpointValidation, type EndpointValidationContext,
 } from './endpoint.ts';
 import { indexNodes, trustLocalEndpoint } from './local-endpoint.ts';
 import type { ClusterObject, EndpointObject, NodeObject } from './snapshot.ts';
@@ -70,6 +70,19 @@ export interface EndpointSetContext extends EndpointValidationContext {
   apiServerAddresses: readonly string[];
   /** Most remote subnets routed in total; Endpoints past it are rejected whole, in precedence order. */
   maxRemoteSubnets: number;
+  /**
+   * Validations already made, by spec object: an Endpoint the informer did not change keeps its spec
+   * object, so 1,000 unchanged Endpoints are not parsed again on every pass. Valid for one context
+   * (one configuration) only: the caller keeps one per planner.
+   */
+  validated?: WeakMap<object, EndpointValidation>;
+}
+
+function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidation {
+  if (ctx.validated === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);
+  let result = ctx.validated.get(spec);
+  if (result === undefined) ctx.validated.set(spec, (result = validateEndpoint(spec, ctx)));
+  return result;
 }
 
 export interface EndpointSetInput {
@@ -140,12 +153,12 @@ function duplicatesOf(losers: readonly EndpointObject[], cluster: string, winner
  * Newer ones that fail are rejected, so a spoof never displaces the real gateway; older ones are
  * duplicates of the one chosen. When none is trusted, each is rejected with its own reason.
  */
-function chooseLocal(group: readonly EndpointObject[], ctx: EndpointValidationContext, nodes: readonly NodeObject[]) {
+function chooseLocal(group: readonly EndpointObject[], ctx: EndpointSetContext, nodes: readonly NodeObject[]) {
   const rejected: RejectedEndpoint[] = [];
   const index = indexNodes(nodes);
   for (let i = group.length - 1; i >= 0; i--) {
     const object = group[i] as EndpointObject;
-    const result = validateEndpoint(object.spec, ctx);
+    const result = validateCached(object.spec, ctx);
     if (!result.ok) {
       rejected.push({ endpoint: endpointRef(object), cluster: ctx.localClusterId, reason: result.reason, message: result.message });
       continue;
@@ -181,7 +194,7 @@ export function buildEndpointSet(input: EndpointSetInput, ctx: EndpointSetContex
     if (clusterId === ctx.localClusterId) continue;
     const winner = group[group.length - 1] as EndpointObject;
     duplicates.push(...duplicatesOf(group.slice(0, -1), clusterId, winner));
-    const result = validateEndpoint(winner.spec, ctx);
+    const result = validateCached(winner.spec, ctx);
     if (!result.ok) {
       rejected.push({ endpoint: endpointRef(winner), cluster: clusterId, reason: result.reason, message: result.message });
       continue;
@@ -288,7 +301,8 @@ function judgeOne(owner: Owner, claims: {
 }): { reason: EndpointRejectReason; message: string } | null {
   const { remote } = owner;
   // In address order, so the subnet named is the same whatever order the Endpoint lists them in.
-  const mine = remote.subnets.map((cidr) => ({ cidr, text: formatCidr(cidr) })).sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  // (Each text is made only when a message needs it: 10,000 subnets are judged per plan.)
+  const mine = remote.subnets.map((cidr) => ({ cidr, get text() { return formatCidr(cidr); } })).sort((a, b) => compareCidrs(a.cidr, b.cidr));
   for (const { cidr, text } of mine) {
     const hit = claims.guarded.overlapping(cidr);
     if (hit) return { reason: PROTECTED_REASON[hit.owner.kind], message: `subnet ${text} contains ${hit.owner.text}, ${hit.owner.label}` };

@@ -10,7 +10,7 @@
  */
 import type { RunConfig } from '../config.ts';
 import { parseIpv4 } from '../model/cidr.ts';
-import { endpointValidationContext } from '../model/endpoint.ts';
+import { endpointValidationContext, type EndpointValidation } from '../model/endpoint.ts';
 import {
   buildEndpointSet, endpointRef, type AcceptedEndpoint, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint, type TrustedLocal,
 } from '../model/endpoint-set.ts';
@@ -69,7 +69,10 @@ function usableHeld(held: LocalGateway | null): LocalGateway | null {
   return held !== null && parseIpv4(held.privateIp).ok && held.node !== '' ? held : null;
 }
 
-export function judgeEndpoints(snapshot: Snapshot, self: Pick<NodeFacts, 'networks'>, config: VerdictConfig, lastGoodLocal: LocalGateway | null): EndpointVerdict {
+export function judgeEndpoints(
+  snapshot: Snapshot, self: Pick<NodeFacts, 'networks'>, config: VerdictConfig, lastGoodLocal: LocalGateway | null,
+  validated?: WeakMap<object, EndpointValidation>,
+): EndpointVerdict {
   const set = buildEndpointSet(snapshot, {
     ...endpointValidationContext({
       localClusterId: config.clusterId,
@@ -80,6 +83,7 @@ export function judgeEndpoints(snapshot: Snapshot, self: Pick<NodeFacts, 'networ
     }),
     apiServerAddresses: config.apiServerAddresses ?? [],
     maxRemoteSubnets: config.maxRemoteSubnets ?? DEFAULT_MAX_REMOTE_SUBNETS,
+    ...(validated ? { validated } : {}),
   });
   const notes: VerdictNote[] = [];
   for (const accepted of [...(set.local ? [set.local] : []), ...set.remotes]) {

@@ -16,6 +16,7 @@ import {
 import type { NodeFacts } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { Snapshot } from '../model/snapshot.ts';
+import type { EndpointValidation } from '../model/endpoint.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
 import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
 import { offNodeNetworks, type RefusedRoute } from './node-local-refusals.ts';
@@ -69,9 +70,12 @@ export class PlanInputError extends Error {
  * `memory.retainedSubnets`: subnets of remote clusters in their fail-static grace period (see
  * remote-grace.ts), routed too unless a routed subnet overlaps them.
  */
-export function planNode(snapshot: Snapshot, self: NodeFacts, config: PlanConfig, memory: { lastGoodLocal?: LocalGateway | null; retainedSubnets?: readonly string[] } = {}): Plan {
+export function planNode(
+  snapshot: Snapshot, self: NodeFacts, config: PlanConfig,
+  memory: { lastGoodLocal?: LocalGateway | null; retainedSubnets?: readonly string[]; validated?: WeakMap<object, EndpointValidation> } = {},
+): Plan {
   const nodeIp = checkFacts(self);
-  const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null);
+  const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null, memory.validated);
   const notes: PlanNote[] = [...verdict.notes];
   const remoteClusters = verdict.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets] }));
   const common = { rejected: verdict.rejected, duplicates: verdict.duplicates, refusedHere: verdict.refusedHere };

@@ -5,6 +5,7 @@ import type { CniInterface } from '../init/cni-tracker.ts';
 import { readNodeFacts } from '../dataplane/node-facts.ts';
 import { planNode, type Plan } from '../plan/node-plan.ts';
 import type { LocalGateway } from '../plan/endpoint-verdict.ts';
+import type { EndpointValidation } from '../model/endpoint.ts';
 import { clustersWithEndpoints, EMPTY_REMOTE_MEMORY, retainRemotes, type RemoteMemory, type Retention } from '../plan/remote-grace.ts';
 
 export interface PlanningDeps {
@@ -42,6 +43,8 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
   // Fail static across passes: the gateway last trusted, and what each remote cluster last had routed.
   let lastGoodLocal: LocalGateway | null = null;
   let remotes: RemoteMemory = EMPTY_REMOTE_MEMORY;
+  // One configuration for the planner's life: a spec validated once stays valid until the informer replaces it.
+  const validated = new WeakMap<object, EndpointValidation>();
   return async () => {
     const cni = deps.cniInterface();
     const facts = await readNodeFacts(deps.rtnl, cni ? { name: cni.name, address: cni.address } : null);
@@ -50,7 +53,7 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
     const at = now();
     // What is retained comes from the previous passes; this pass's own clusters are added after planning.
     const retention = retainRemotes(remotes, new Map(), clustersWithEndpoints(snapshot), at, deps.config.remoteGraceSeconds * 1000);
-    const plan = planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retention.retained.flatMap((r) => r.subnets) });
+    const plan = planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retention.retained.flatMap((r) => r.subnets), validated });
     lastGoodLocal = plan.lastGoodLocal ?? lastGoodLocal;
     const routedNow = new Map(plan.remoteClusters.map((r) => [r.clusterId, r.subnets]));
     const kept = retention.retained.filter((r) => !routedNow.has(r.clusterId));
