@@ -210,14 +210,17 @@ export function createInformer<T extends ApiObject, P>(spec: InformerSpec<T, P>,
    */
   let resourceVersion: string | null = null;
 
-  /** One watch from `resourceVersion`; says whether it was healthy (delivered something, or stayed open a while). */
+  /** Whether the current (or last) watch was healthy: it delivered something, or stayed open a while. */
+  let watchHealthy = false;
+
+  /** One watch from `resourceVersion`; says whether it was healthy. */
   const watchOnce = async (from: string): Promise<boolean> => {
-    let healthy = false;
+    watchHealthy = false;
     const opened = new AbortController();
     const ended = AbortSignal.any([signal, opened.signal]);
     const markHealthy = () => {
-      if (healthy) return;
-      healthy = true;
+      if (watchHealthy) return;
+      watchHealthy = true;
       recovered();
     };
     try {
@@ -243,7 +246,7 @@ export function createInformer<T extends ApiObject, P>(spec: InformerSpec<T, P>,
     } finally {
       opened.abort();
     }
-    return healthy;
+    return watchHealthy;
   };
 
   const run = async (): Promise<void> => {
@@ -268,6 +271,8 @@ export function createInformer<T extends ApiObject, P>(spec: InformerSpec<T, P>,
       } catch (error) {
         if (signal.aborted) break;
         problem = classifyApiError(error, clock.now());
+        // A watch that ran well and then broke starts a new streak: its first retry waits the first step.
+        if (op === 'watch' && watchHealthy) attempts = 0;
       }
       attempts++;
       if (problem.category === 'gone') {

@@ -161,6 +161,26 @@ test('each watch asks for a server-side timeout in [T, 2T) and is presumed dead 
   await informer.stop();
 });
 
+test('after a watch that ran well breaks, the first retry waits the first backoff step, not where an old streak left off', async () => {
+  const { clock, source, informer } = setup({ random: () => 0.999 });
+  informer.start();
+  await clock.runUntil(1000);
+  // An outage long enough to reach the backoff's ceiling...
+  let failuresLeft = 8;
+  source.onWatch = () => (failuresLeft-- > 0 ? httpError(500, 'InternalError') : undefined);
+  source.current?.fail(httpError(500, 'InternalError'));
+  await clock.runUntil(10 * 60_000);
+  assert.equal(source.open, 1);
+  // ...then hours of a good watch, which then breaks.
+  await clock.runUntil(5 * 3600_000);
+  const brokeAt = clock.now();
+  source.current?.fail(reset());
+  await clock.runUntil(brokeAt + 5 * 60_000);
+  const retry = source.calls.find((c) => c.op === 'watch' && c.at > brokeAt);
+  assert.ok(retry && retry.at - brokeAt <= BACKOFF.minMs, `first retry ${retry ? retry.at - brokeAt : 'never'} ms after the break`);
+  await informer.stop();
+});
+
 test('a failing streak counts its restarts and the recovery line says how long it failed', async () => {
   const { clock, source, informer, said, metrics } = setup({ random: () => 0 });
   informer.start();
