@@ -41,6 +41,8 @@ const CNI_WATCH = 'cni-watch';
 const NETLINK = 'netlink';
 const KERNEL_EVENTS = 'kernel-events';
 const STATUS_SOCKET = 'status-socket';
+/** Readiness condition while an informer cannot list or watch: its last view stays in use. */
+const API = 'api';
 
 function podCidrMatcher(podCidrs: readonly string[]): (address: string) => boolean {
   const cidrs = podCidrs.map((text) => {
@@ -113,13 +115,21 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const userAgent = `seaway/${packageJson.version}`;
   // One rate limit for every list and watch the agent sends, however many informers restart at once.
   const apiLimiter = new TokenBucket({ qps: config.apiQps, burst: config.apiBurst }, systemClock);
+  // While the API fails, what the informers hold stays in use (fail static); readiness names it.
+  const apiFailing = new Map<string, string>();
+  const onHealth = (informer: string, cause: string | null) => {
+    if (cause === null) apiFailing.delete(informer);
+    else apiFailing.set(informer, cause);
+    if (apiFailing.size === 0) readiness.met(API);
+    else readiness.unmet(API, `${[...apiFailing].map(([name, why]) => `${name}: ${why}`).join('; ')}; retrying, and the datapath stays as last programmed`);
+  };
   const informers = createSnapshotInformers(
     {
       sources: clientSnapshotSources(kubeConfig, config.namespace, { requestTimeoutMs: config.apiTimeoutSeconds * 1000, userAgent }),
       nodeName: config.nodeName,
     },
     {
-      logger, metrics, limiter: apiLimiter,
+      logger, metrics, limiter: apiLimiter, onHealth,
       settings: { backoff: { minMs: config.apiRetryMinMs, maxMs: config.apiRetryMaxMs }, watchTimeoutSeconds: config.apiWatchTimeoutSeconds },
     },
   );

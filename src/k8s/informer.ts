@@ -61,6 +61,8 @@ export interface InformerDeps {
   settings: InformerSettings;
   clock?: Clock;
   random?: () => number;
+  /** Told when the informer starts failing (with the cause) and when it recovers (null): readiness names the API. */
+  onHealth?: (informer: string, cause: string | null) => void;
 }
 
 export const DEFAULT_PAGE_SIZE = 500;
@@ -163,6 +165,7 @@ export function createInformer<T extends ApiObject, P>(spec: InformerSpec<T, P>,
     failing = null;
     said.clear('api');
     deps.metrics.informerFailing.set(labels, 0);
+    deps.onHealth?.(spec.name, null);
   };
 
   const failed = (problem: ApiProblem, op: 'list' | 'watch', retryInMs: number) => {
@@ -171,6 +174,7 @@ export function createInformer<T extends ApiObject, P>(spec: InformerSpec<T, P>,
     const starting = failing === null;
     failing ??= { since: clock.now(), restarts: 0 };
     deps.metrics.informerFailing.set(labels, 1);
+    deps.onHealth?.(spec.name, problem.cause);
     // Said once per streak: when it starts and when the kind of failure changes, never per retry.
     if (said.mark('api', problem.cause) === 'new') {
       log.warn({ op, cause: problem.cause, err: problem.detail, retryInMs: Math.round(retryInMs) },

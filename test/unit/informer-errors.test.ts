@@ -197,3 +197,26 @@ test('a failing streak counts its restarts and the recovery line says how long i
   assert.equal(await metricValue(metrics, 'apiErrors', { operation: 'things' }), 5);
   await informer.stop();
 });
+
+test('onHealth hears when the informer starts failing (with the cause) and when it recovers, for the api readiness condition', async () => {
+  const clock = new VirtualClock();
+  const source = new ScriptedSource(clock, [object('a', '5', { v: 1 })], '10');
+  const health: Array<[string, string | null]> = [];
+  const failures = [httpError(500, 'InternalError'), refused()];
+  source.onList = () => {
+    const failure = failures.shift();
+    if (failure) throw failure;
+    return { items: [object('a', '5')], resourceVersion: '10' };
+  };
+  const informer = createInformer(
+    { name: 'things', source, project: (o: TestObject) => ({ name: o.metadata.name, spec: o.spec }) },
+    { logger: captureLogger().logger, metrics: testMetrics(), limiter: unlimited, settings: { backoff: BACKOFF, watchTimeoutSeconds: 300 }, clock, random: () => 0.5, onHealth: (name, cause) => health.push([name, cause]) },
+  );
+  informer.start();
+  await clock.runUntil(30_000);
+  assert.equal(health.length >= 2, true, JSON.stringify(health));
+  assert.equal(health[0]![0], 'things');
+  assert.notEqual(health[0]![1], null, 'failing, with its cause');
+  assert.deepEqual(health.at(-1), ['things', null], 'recovered');
+  await informer.stop();
+});
