@@ -13,8 +13,9 @@ import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { httpGetUnix } from '../lab/http-unix.ts';
 import { labDown, labUp } from '../lab/lab.ts';
+import { cutApi, liftApiFault } from '../lab/api-faults.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
-import { expectedRouting, nodeRouting, readyAgents, submarinerApi, type EndpointBody } from './routing-support.ts';
+import { agentMetrics, expectedRouting, nodeRouting, readyAgents, submarinerApi, type EndpointBody } from './routing-support.ts';
 
 const PREFIX = `swq${randomBytes(2).toString('hex')}`;
 /** Long enough for a gap of seconds; the test of the grace's end waits for it. */
@@ -23,13 +24,17 @@ const GRACE_SECONDS = 6;
 const GAP_MS = 2000;
 
 /** Every change the kernel reports in a namespace (routes, rules, links, addresses, neighbours/FDB). */
-function monitorKernel(namespace: string): { deletions: () => string[]; stop: () => Promise<void> } {
+function monitorKernel(namespace: string): { deletions: () => string[]; changes: () => string[]; stop: () => Promise<void> } {
   const child: ChildProcess = spawn('ip', ['-n', namespace, 'monitor', 'route', 'rule', 'link', 'address', 'neigh'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return {
     deletions: () => text.split('\n').filter((l) => l.startsWith('Deleted')),
+    // The kernel's own IPv6 link-local addresses finishing DAD are nobody's write.
+    // Neighbour reachability (STALE, REACHABLE, ...) is the kernel's own bookkeeping, not a write either.
+    // (An address event's second line, "valid_lft ...", belongs to the line before it.)
+    changes: () => text.split('\n').filter((l) => l !== '' && !/ fe80::/.test(l) && !/^\s+valid_lft/.test(l) && !/ (STALE|REACHABLE|DELAY|PROBE|FAILED|INCOMPLETE)\s*$/.test(l)),
     stop: async () => { child.kill('SIGTERM'); await exited; },
   };
 }
@@ -55,7 +60,8 @@ describe('fail static through Submariner\'s delete-then-create takeovers (issue 
     requireTools('ip', 'ping', 'tcpdump');
     lab = await labUp({
       prefix: PREFIX, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
-      agentEnv: { SEAWAY_RESYNC_SECONDS: '86400', SEAWAY_REMOTE_GRACE_SECONDS: String(GRACE_SECONDS) },
+      // A resync every 2 s: passes keep running through every gap and cut, so "nothing written" is tested, not assumed.
+      agentEnv: { SEAWAY_RESYNC_SECONDS: '2', SEAWAY_REMOTE_GRACE_SECONDS: String(GRACE_SECONDS), SEAWAY_API_RETRY_MAX_MS: '2000' },
     });
     [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];
     await readyAgents(lab);
@@ -159,5 +165,39 @@ describe('fail static through Submariner\'s delete-then-create takeovers (issue 
       await Promise.all(monitors.map((m) => m.stop()));
     }
     gapDeletions.forEach((d, i) => assert.deepEqual(d, [], `${c1.nodes[i]!.name}: kernel deletions during the gap`));
+    // Back to node 1, where the lab's WAN stands in for the tunnels, for the tests that follow.
+    const original = c1.nodes[0] as NodeStatus;
+    await replaceEndpoint(c1, c1, (spec) => { spec.hostname = original.name; spec.private_ip = original.ip; spec.public_ip = original.wanIp; });
+    for (const node of c1.nodes) {
+      const expected = expectedRouting(c1, node, original, [c2.podCidr, c2.serviceCidr]);
+      await waitFor(`${node.name} back on ${original.name}`, async () => JSON.stringify(await nodeRouting(node.namespace)) === JSON.stringify(expected), { timeoutMs: 10_000, intervalMs: 50 });
+    }
   });
+  for (const mode of ['blackhole', 'reset'] as const) {
+    it(`the API ${mode === 'blackhole' ? 'blackholed' : 'resetting every connection'} (8 s): passes go on, no kernel write on any node, pod traffic flows`, async () => {
+      const writes = async (node: NodeStatus) => [...(await agentMetrics(node)).matchAll(/^seaway_kernel_operations_total\{[^}]*op="write"[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      const passes = async (node: NodeStatus) => [...(await agentMetrics(node)).matchAll(/^seaway_reconcile_passes_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      const before = await Promise.all(c1.nodes.map(async (n) => ({ writes: await writes(n), passes: await passes(n) })));
+      const monitors = c1.nodes.map((n) => monitorKernel(n.namespace));
+      const from = c1.pods.find((p) => p.node === c1.nodes[2]!.name)!;
+      const to = c2.pods.find((p) => p.node === c2.nodes[2]!.name)!;
+      await cutApi(PREFIX, c1.id, mode);
+      try {
+        const pinging = pingDuring(from.namespace, to.ip, 6);
+        const cutEnds = Date.now() + 8000;
+        await waitFor('the end of the cut', () => Date.now() >= cutEnds, { timeoutMs: 15_000, intervalMs: 100 });
+        const ping = await pinging;
+        assert.equal(ping.received, ping.sent, `no ping lost while the API was cut: ${ping.text}`);
+      } finally {
+        await liftApiFault(PREFIX, c1.id);
+        await Promise.all(monitors.map((m) => m.stop()));
+      }
+      for (const [i, node] of c1.nodes.entries()) {
+        assert.deepEqual(monitors[i]!.changes(), [], `${node.name}: kernel changes while the API was cut`);
+        assert.equal(await writes(node), before[i]!.writes, `${node.name}: seaway_kernel_operations_total{op="write"}`);
+        assert.ok(await passes(node) >= before[i]!.passes + 2, `${node.name}: passes went on during the cut`);
+      }
+      await Promise.all(c1.nodes.map((n) => waitFor(`${n.name} ready after the API is back`, async () => (await readyz(n)).status === 200, { timeoutMs: 30_000, intervalMs: 100 })));
+    });
+  }
 });
