@@ -303,27 +303,30 @@ function judgeOne(owner: Owner, claims: {
   // In address order, so the subnet named is the same whatever order the Endpoint lists them in.
   // (Each text is made only when a message needs it: 10,000 subnets are judged per plan.)
   const mine = remote.subnets.map((cidr) => ({ cidr, get text() { return formatCidr(cidr); } })).sort((a, b) => compareCidrs(a.cidr, b.cidr));
-  for (const { cidr, text } of mine) {
+  for (const sub of mine) {
+    const { cidr } = sub;
     const hit = claims.guarded.overlapping(cidr);
-    if (hit) return { reason: PROTECTED_REASON[hit.owner.kind], message: `subnet ${text} contains ${hit.owner.text}, ${hit.owner.label}` };
+    if (hit) return { reason: PROTECTED_REASON[hit.owner.kind], message: `subnet ${sub.text} contains ${hit.owner.text}, ${hit.owner.label}` };
   }
   const own = ownAddresses(remote);
-  for (const { cidr, text } of mine) {
+  for (const sub of mine) {
+    const { cidr } = sub;
     const self = own.find((a) => containsAddress(cidr, a.cidr.network));
     if (self) {
-      return { reason: 'covers-endpoint-address', message: `subnet ${text} contains the Endpoint's own ${self.what} ${self.text}: its tunnel's packets would be routed into the tunnel` };
+      return { reason: 'covers-endpoint-address', message: `subnet ${sub.text} contains the Endpoint's own ${self.what} ${self.text}: its tunnel's packets would be routed into the tunnel` };
     }
   }
-  for (const { cidr, text } of mine) {
+  for (const sub of mine) {
+    const { cidr } = sub;
     const clash = claims.subnets.overlapping(cidr);
     if (clash) {
-      return { reason: 'overlaps-other-endpoint', message: `subnet ${text} overlaps ${formatCidr(clash.cidr)} of ${describeOwner(clash.owner)}, which keeps its routes: ${explainPrecedence(clash.owner.rank, owner.rank)}` };
+      return { reason: 'overlaps-other-endpoint', message: `subnet ${sub.text} overlaps ${formatCidr(clash.cidr)} of ${describeOwner(clash.owner)}, which keeps its routes: ${explainPrecedence(clash.owner.rank, owner.rank)}` };
     }
     const point = claims.points.overlapping(cidr);
     if (point) {
       return {
         reason: 'covers-endpoint-address',
-        message: `subnet ${text} contains ${formatCidr(point.cidr).replace(/\/32$/, '')}, the ${point.owner.what} of ${describeOwner(point.owner.owner)}, which keeps its routes: ${explainPrecedence(point.owner.owner.rank, owner.rank)}`,
+        message: `subnet ${sub.text} contains ${formatCidr(point.cidr).replace(/\/32$/, '')}, the ${point.owner.what} of ${describeOwner(point.owner.owner)}, which keeps its routes: ${explainPrecedence(point.owner.owner.rank, owner.rank)}`,
       };
     }
   }
