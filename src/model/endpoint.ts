@@ -10,7 +10,7 @@
  * over a field seaway never reads (an IPv6 public_ip, a numeric backend_config value) loses traffic for nothing.
  */
 import {
-  clip, describeType, formatCidr, overlaps, parseCidr, parseIpv4, type Cidr,
+  clip, describeType, overlaps, parseCidr, parseIpv4, type Cidr,
 } from './cidr.ts';
 
 export interface EndpointSpec {
@@ -224,9 +224,9 @@ function validateOrThrow(raw: unknown, ctx: EndpointValidationContext): Endpoint
   const texts: string[] = [];
   const seen = new Set<string>();
   rawSubnets.forEach((text, index) => {
-    const cidr = checkRemoteSubnet(`spec.subnets[${index}]`, text, ctx, notes);
-    if (cidr === null) return;
-    const canonical = formatCidr(cidr);
+    const checked = checkRemoteSubnet(index, text, ctx, notes);
+    if (checked === null) return;
+    const { cidr, text: canonical } = checked;
     if (seen.has(canonical)) return;
     seen.add(canonical);
     subnets.push(cidr);
@@ -291,26 +291,28 @@ function readLocalSubnets(value: unknown, lenient: Lenient): string[] {
 }
 
 /** A remote subnet, or null for an IPv6 one (the other half of a dual-stack Endpoint: skipped, not rejected). */
-function checkRemoteSubnet(path: string, text: string, ctx: EndpointValidationContext, notes: EndpointNote[]): Cidr | null {
+function checkRemoteSubnet(index: number, text: string, ctx: EndpointValidationContext, notes: EndpointNote[]): { cidr: Cidr; text: string } | null {
   const parsed = parseCidr(text);
+  // Made only for messages: thousands of subnets are checked per plan.
+  const path = () => `spec.subnets[${index}]`;
   if (!parsed.ok) {
     if (parsed.family === 'ipv6') {
-      notes.push({ code: 'ipv6-subnet-skipped', message: `${path}: ${clip(text)} is IPv6; only the IPv4 subnets are routed` });
+      notes.push({ code: 'ipv6-subnet-skipped', message: `${path()}: ${clip(text)} is IPv6; only the IPv4 subnets are routed` });
       return null;
     }
-    throw new Rejection('invalid-cidr', `${path}: ${parsed.message}`);
+    throw new Rejection('invalid-cidr', `${path()}: ${parsed.message}`);
   }
   const { cidr } = parsed;
-  if (cidr.prefixLength === 0) throw new Rejection('default-route', `${path}: "${clip(text)}" is a default route; a remote cluster may not claim every address`);
+  if (cidr.prefixLength === 0) throw new Rejection('default-route', `${path()}: "${clip(text)}" is a default route; a remote cluster may not claim every address`);
   if (cidr.prefixLength < ctx.minPrefixLength) {
-    throw new Rejection('too-broad', `${path}: ${parsed.text} is broader than the allowed /${ctx.minPrefixLength} (--min-prefix-length)`);
+    throw new Rejection('too-broad', `${path()}: ${parsed.text} is broader than the allowed /${ctx.minPrefixLength} (--min-prefix-length)`);
   }
-  if (parsed.hostBitsSet) notes.push({ code: 'subnet-normalised', message: `${path}: "${text}" has host bits set; using ${parsed.text}` });
+  if (parsed.hostBitsSet) notes.push({ code: 'subnet-normalised', message: `${path()}: "${text}" has host bits set; using ${parsed.text}` });
   const reserved = RESERVED_RANGES.find((r) => overlaps(r.cidr, cidr));
-  if (reserved) throw new Rejection('reserved-range', `${path}: ${parsed.text} overlaps the ${reserved.label}`);
+  if (reserved) throw new Rejection('reserved-range', `${path()}: ${parsed.text} overlaps the ${reserved.label}`);
   const local = ctx.localCidrs.find((l) => overlaps(l.cidr, cidr));
-  if (local) throw new Rejection('overlaps-local', `${path}: ${parsed.text} overlaps the ${local.label}`);
-  return cidr;
+  if (local) throw new Rejection('overlaps-local', `${path()}: ${parsed.text} overlaps the ${local.label}`);
+  return { cidr, text: parsed.text };
 }
 
 /** Builds the context from configuration-style CIDR strings (already validated by config). */
