@@ -151,13 +151,22 @@ test('the agent recovers by itself when the API server is down at start, drops w
     await fixture.setNodeReady(false);
     await agent.waitForLog('NotReady seen after the watch was dropped', (l) => l.msg === 'init condition lost; waiting again');
     // Only the agent's reads fail; the test's own writes must go through.
+    const errorsOf = async () => [...(await agent.metrics()).matchAll(/^seaway_api_errors_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const errorsBefore = await errorsOf();
+    const linesBefore = (await agent.logs()).length;
     await fixture.admin.failNext(5, 500, { verb: 'GET' });
     await fixture.admin.dropWatches();
     await fixture.setNodeReady(true);
     await agent.waitReady(45_000);
     assert.equal(agent.exitCode(), null);
-    const apiErrors = Number(/seaway_api_errors_total\{operation="nodes"\} (\d+)/.exec(await agent.metrics())?.[1]);
-    assert.ok(apiErrors >= 2, `API errors counted: ${apiErrors}`);
+    // Five injected failures and one dropped watch per informer (3): each counted once, none multiplied
+    // into a storm of retries (review C1: one failure once gave hundreds of requests a second).
+    const errors = (await errorsOf()) - errorsBefore;
+    assert.ok(errors >= 1 && errors <= 5 + 3, `API errors counted for 5 injected failures and 3 dropped watches: ${errors}`);
+    const warnings = (await agent.logs()).slice(linesBefore).filter((l) => typeof l.informer === 'string' && Number(l.level) >= 40);
+    const perInformer = new Map<string, number>();
+    for (const l of warnings) perInformer.set(String(l.informer), (perInformer.get(String(l.informer)) ?? 0) + 1);
+    assert.ok([...perInformer.values()].every((n) => n <= 2), `at most one line per informer per cause: ${JSON.stringify([...perInformer])}`);
   } finally {
     await agent.stop();
     await fixture?.close();
