@@ -95,9 +95,13 @@ export class ObjectTable {
   prepare(component: string, desired: readonly DesiredObject[]): (kind: ObjectKind, key: string) => boolean {
     const c = this.#entries(component);
     const now = this.#now();
+    let kind: ObjectKind | undefined;
+    let entries: Map<string, Entry> | undefined;
     for (const want of desired) {
+      // Desired objects come grouped by kind: one map lookup per group, not per object.
+      if (want.kind !== kind) { kind = want.kind; entries = c.byKind.get(kind); }
       // A new object needs no entry yet (the gate lets unknown objects through; record files it).
-      const have = c.byKind.get(want.kind)?.get(want.key);
+      const have = entries?.get(want.key);
       if (have === undefined || (have.object === want.object && have.desired)) continue;
       if (have.state === 'in-progress') continue; // its completion decides; the gate holds it meanwhile
       const entry: Entry = { component, kind: want.kind, key: want.key, object: want.object, state: 'pending', since: now, attempts: 0, desired: true, seen: c.generation };
