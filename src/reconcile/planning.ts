@@ -51,13 +51,15 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
     if (!facts) throw new NotPlannableError('the node has no IPv4 default route: cannot tell the VXLAN underlay');
     const snapshot = deps.snapshot();
     const at = now();
+    const present = clustersWithEndpoints(snapshot);
+    const graceMs = deps.config.remoteGraceSeconds * 1000;
     // What is retained comes from the previous passes; this pass's own clusters are added after planning.
-    const retention = retainRemotes(remotes, new Map(), clustersWithEndpoints(snapshot), at, deps.config.remoteGraceSeconds * 1000);
+    const retention = retainRemotes(remotes, new Map(), present, at, graceMs);
     const plan = planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retention.retained.flatMap((r) => r.subnets), validated });
     lastGoodLocal = plan.lastGoodLocal ?? lastGoodLocal;
     const routedNow = new Map(plan.remoteClusters.map((r) => [r.clusterId, r.subnets]));
     const kept = retention.retained.filter((r) => !routedNow.has(r.clusterId));
-    remotes = retainRemotes(remotes, routedNow, clustersWithEndpoints(snapshot), at, deps.config.remoteGraceSeconds * 1000).next;
+    remotes = retainRemotes(remotes, routedNow, present, at, graceMs).next;
     const factsText = JSON.stringify(facts);
     const retainedText = JSON.stringify(kept.map((r) => r.subnets));
     const steady = accepted !== null && accepted.snapshot === snapshot && accepted.facts === factsText && accepted.retained === retainedText;
