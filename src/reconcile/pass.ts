@@ -39,6 +39,8 @@ export interface PassDeps {
   nodeReady: () => boolean;
   cniInterface: () => CniInterface | null;
   events?: Pick<EventRecorder, 'warning'>;
+  /** The clock of fail-static grace periods (tests inject one). */
+  now?: () => number;
 }
 
 const passFailedReason = (why: string): string => `reconcile pass failed: ${why}; retrying`;

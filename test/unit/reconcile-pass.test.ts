@@ -133,3 +133,31 @@ test('a node without a default route cannot be planned: the pass throws and read
   await assert.rejects(createPass(d)(['start']), /no IPv4 default route/);
   assert.match(d.readiness.reasons[0]!, /reconcile pass failed: the node has no IPv4 default route/);
 });
+
+test('fail static across passes: a remote cluster whose Endpoint is gone keeps its routes until the grace ends (and the pass asks to be woken then); a held local gateway is named', async () => {
+  let now = 1_000_000;
+  const desiredRoutes: string[][] = [];
+  const routes = routing(async (desired) => { desiredRoutes.push(desired.routes.map((r) => r.dst)); return emptyReport(); });
+  let current: Snapshot = snapshot;
+  const d = deps({ routing: routes, filter: filter(async () => ({ writes: 0 })), snapshot: () => current, now: () => now });
+  const pass = createPass(d);
+  await pass(['start']);
+  assert.deepEqual(desiredRoutes.at(-1), ['10.2.0.0/16']);
+  // west's Endpoint deleted (its gateway failing over): still routed, and the pass asks to be woken when the grace ends.
+  current = { ...snapshot, endpoints: snapshot.endpoints.filter((e) => e.name !== 'west-ep') };
+  now += 1000;
+  const held = await pass(['west deleted']);
+  assert.deepEqual(desiredRoutes.at(-1), ['10.2.0.0/16']);
+  assert.equal(held.retryAt, now + config.remoteGraceSeconds * 1000);
+  // The local Endpoint gone too: the last trusted gateway is held and readiness says so.
+  current = { ...current, endpoints: [] };
+  await pass(['local deleted']);
+  assert.deepEqual(desiredRoutes.at(-1), ['10.2.0.0/16'], 'nothing removed');
+  assert.match(d.readiness.reasons.join('\n'), /^local-endpoint: no trusted local Endpoint/m);
+  // Past the grace with no Endpoint of west back: its routes go.
+  current = { ...snapshot, endpoints: snapshot.endpoints.filter((e) => e.name !== 'west-ep') };
+  now += config.remoteGraceSeconds * 1000;
+  await pass(['grace over']);
+  assert.deepEqual(desiredRoutes.at(-1), []);
+  assert.doesNotMatch(d.readiness.reasons.join('\n'), /local-endpoint/);
+});
