@@ -1,6 +1,9 @@
 import { subscribeRtnetlinkEvents, type RtnetlinkEvent, type RtnetlinkSubscription } from '../kernel/rtnetlink-events.ts';
 import { RT_TABLE_MAIN } from '../kernel/routes.ts';
 import { OWNED_RULE_PRIORITIES, OWNERSHIP } from '../model/ownership.ts';
+import { ALL_ZEROS_MAC } from '../model/desired-state.ts';
+
+const VTEP_PREFIX = `${OWNERSHIP.vtepFirstOctet}.`;
 
 /** Why a kernel event should wake the reconcile loop, or null when it concerns nothing seaway owns or reads. */
 export function ownedObjectChange(event: RtnetlinkEvent): string | null {
@@ -10,7 +13,16 @@ export function ownedObjectChange(event: RtnetlinkEvent): string | null {
       if (event.table === RT_TABLE_MAIN && event.dst === '0.0.0.0/0') return 'default route changed';
       return null;
     case 'rule':
-      return OWNED_RULE_PRIORITIES.includes(event.priority) && event.op === 'del' ? `rule priority ${event.priority} deleted` : null;
+      if (!OWNED_RULE_PRIORITIES.includes(event.priority)) return null;
+      if (event.op === 'del') return `rule priority ${event.priority} deleted`;
+      // Someone else's rule at seaway's priority (Submariner's rule 150 comes back): seaway replaces it.
+      return event.protocol !== OWNERSHIP.routeProtocol ? `foreign rule added at priority ${event.priority}` : null;
+    case 'address':
+      // The VTEP address (240/8) is seaway's; losing it also takes the routes via the gateway's VTEP.
+      return event.op === 'del' && event.address.startsWith(VTEP_PREFIX) ? `VTEP address ${event.address} deleted` : null;
+    case 'fdb':
+      // seaway's FDB entries are all-zeros entries towards a node: only VXLAN devices have those.
+      return event.op === 'del' && event.mac === ALL_ZEROS_MAC && event.dst !== undefined ? `FDB entry towards ${event.dst} deleted` : null;
     case 'link':
       return event.name === OWNERSHIP.vxlanDevice ? `${event.name} ${event.op === 'del' ? 'deleted' : 'changed'}` : null;
     case 'overflow':
@@ -23,7 +35,7 @@ export function ownedObjectChange(event: RtnetlinkEvent): string | null {
 
 /** Subscribes to kernel changes that touch owned objects, so drift is repaired without waiting for a resync. */
 export function watchOwnedObjects(onChange: (reason: string) => void): RtnetlinkSubscription {
-  return subscribeRtnetlinkEvents(['link', 'route', 'rule'], (event) => {
+  return subscribeRtnetlinkEvents(['link', 'route', 'rule', 'address', 'neighbour'], (event) => {
     const reason = ownedObjectChange(event);
     if (reason) onChange(reason);
   });

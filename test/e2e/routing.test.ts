@@ -115,7 +115,7 @@ describe('routing datapath in the lab (issue 4)', () => {
     assert.equal(await ping(from.namespace, to.ip, 1, 5), true, 'restored');
   });
 
-  it('drift: a deleted owned route, the rules, vx-submariner deleted and vx-submariner set down are each repaired from kernel events alone', async () => {
+  it('drift: a deleted owned route, the gateway\'s rule, vx-submariner deleted or set down, the VTEP address and an FDB entry deleted are each repaired from kernel events alone', async () => {
     const gateway = c1.nodes[0] as NodeStatus;
     const worker = c1.nodes[1] as NodeStatus;
     const ns = worker.namespace;
@@ -148,6 +148,16 @@ describe('routing datapath in the lab (issue 4)', () => {
     start = performance.now();
     await run('ip', ['-n', gateway.namespace, 'rule', 'del', 'priority', '150']);
     timings.gatewayRule = await msUntil(start, 'rule 150 to come back', async () => (await nodeRouting(gateway.namespace)).rules.includes('150 lookup 150'), HANG_MS);
+
+    // The VTEP address (the kernel takes the routes via the gateway's VTEP with it), and one of the gateway's FDB entries.
+    start = performance.now();
+    await run('ip', ['-n', ns, 'addr', 'del', `${vtep(worker.ip)}/8`, 'dev', 'vx-submariner']);
+    const hasVtep = async () => (await run('ip', ['-n', ns, '-o', 'addr', 'show', 'dev', 'vx-submariner'])).stdout.includes(`inet ${vtep(worker.ip)}/8`);
+    timings.vtepAddress = await msUntil(start, 'the VTEP address and its routes to come back', async () => (await hasVtep()) && (await whole()), HANG_MS);
+    const gatewayExpected = expectedRouting(c1, gateway, gateway, remoteOf(c1));
+    start = performance.now();
+    await run('bridge', ['-n', gateway.namespace, 'fdb', 'del', '00:00:00:00:00:00', 'dev', 'vx-submariner', 'dst', worker.ip]);
+    timings.fdb = await msUntil(start, 'the gateway\'s FDB entry to come back', async () => JSON.stringify(await nodeRouting(gateway.namespace)) === JSON.stringify(gatewayExpected), HANG_MS);
 
     // For the reader only, not asserted: no benchmark prints these yet.
     console.log(`drift repair times (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);

@@ -12,6 +12,12 @@ test('kernel events wake the loop only when they touch what seaway owns or reads
   }
   assert.equal(ownedObjectChange({ type: 'rule', op: 'del', priority: 101, table: 100, protocol: 147 }), null);
   assert.equal(ownedObjectChange({ type: 'rule', op: 'new', priority: 100, table: 100, protocol: 147 }), null);
+  assert.equal(ownedObjectChange({ type: 'rule', op: 'new', priority: 150, table: 150, protocol: 0 }), 'foreign rule added at priority 150');
+  assert.equal(ownedObjectChange({ type: 'address', op: 'del', index: 7, address: '240.168.1.12', prefixLength: 8 }), 'VTEP address 240.168.1.12 deleted');
+  assert.equal(ownedObjectChange({ type: 'address', op: 'del', index: 2, address: '192.168.1.12', prefixLength: 24 }), null, 'not a VTEP address');
+  assert.equal(ownedObjectChange({ type: 'address', op: 'new', index: 7, address: '240.168.1.12', prefixLength: 8 }), null, 'an address added is seaway\'s own write');
+  assert.equal(ownedObjectChange({ type: 'fdb', op: 'del', ifindex: 7, mac: '00:00:00:00:00:00', dst: '192.168.1.13' }), 'FDB entry towards 192.168.1.13 deleted');
+  assert.equal(ownedObjectChange({ type: 'fdb', op: 'del', ifindex: 3, mac: '0e:71:da:85:f4:08' }), null, 'a bridge forgetting a learned MAC');
   assert.equal(ownedObjectChange({ type: 'link', op: 'del', index: 7, name: 'vx-submariner', up: false, mtu: 1450 }), 'vx-submariner deleted');
   assert.equal(ownedObjectChange({ type: 'overflow' }), 'kernel events were lost: full resync');
   assert.equal(ownedObjectChange({ type: 'overflow', reason: 'ENOBUFS' }), 'kernel events were lost (ENOBUFS): full resync');
