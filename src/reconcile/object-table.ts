@@ -25,6 +25,12 @@ export interface ObjectStatus {
   desired: boolean;
 }
 
+/** Why an object is not programmed, in one phrase: its errno first unless the kernel's words already say it. */
+export function reasonText(status: { reason?: string; code?: string }): string {
+  const reason = status.reason ?? '';
+  return status.code && !reason.includes(status.code) ? `${status.code}: ${reason}` : reason;
+}
+
 /** What a component says after applying: everything desired and not mentioned here is programmed. */
 export interface ComponentReport {
   failures: ReadonlyArray<ObjectRef & {

@@ -107,18 +107,17 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
         if (count.ok) metrics.kernelOperations.inc({ kind, op: 'write', result: 'ok' }, count.ok);
         if (count.failed) metrics.kernelOperations.inc({ kind, op: 'write', result: 'error' }, count.failed);
       }
-      const filterWrites = filtered?.writes ?? 0;
+      const filterWrites = filtered.writes;
       if (filterWrites) metrics.kernelOperations.inc({ kind: 'filter', op: 'write', result: 'ok' }, filterWrites);
-      if (filtered?.failures.length) metrics.kernelOperations.inc({ kind: 'filter', op: 'write', result: 'error' }, filtered.failures.length);
+      if (filtered.failures.length) metrics.kernelOperations.inc({ kind: 'filter', op: 'write', result: 'error' }, filtered.failures.length);
       if (planned.steady && routed && routed.writes > 0) metrics.driftRepairs.inc({ component: 'routing' }, routed.writes);
       if (planned.steadyFilter && filterWrites > 0) metrics.driftRepairs.inc({ component: 'packet-filter' }, filterWrites);
 
       const failed = errors.length > 0 ? passFailedReason(errors.join('; ')) : undefined;
-      publishStatus(table, { readiness, metrics, failureLog }, failed);
-      const unsettled = table.unsettled().length;
+      const unsettled = publishStatus(table, { readiness, metrics, failureLog }, failed);
       const writes = (routed?.writes ?? 0) + filterWrites;
       logger[writes > 0 ? 'info' : 'debug']({
-        reasons, writes, notProgrammed: unsettled, deferred: (routed?.deferred.length ?? 0) + (filtered?.deferred.length ?? 0),
+        reasons, writes, notProgrammed: unsettled, deferred: (routed?.deferred.length ?? 0) + filtered.deferred.length,
         gateway: plan.gatewayNode, isGateway: plan.isGateway, routes: plan.desired.routes.length,
       }, 'reconcile pass');
       if (errors.length > 0) throw new Error(errors.join('; '));
@@ -128,8 +127,9 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       }
       end({ result: unsettled === 0 ? 'ok' : 'partial' });
       metrics.reconcilePasses.inc({ result: unsettled === 0 ? 'ok' : 'partial' });
-      const retryAt = [table.nextRetryAt(), planned.wakeAt, reportPlan.nextEventAt()].filter((t) => t !== undefined).reduce<number | undefined>((min, t) => (min === undefined || t < min ? t : min), undefined);
-      return retryAt === undefined ? {} : { retryAt };
+      // Woken by itself for the first of: an object's retry, a grace period's end, a held-back Event.
+      const due = [table.nextRetryAt(), planned.wakeAt, reportPlan.nextEventAt()].filter((t) => t !== undefined);
+      return due.length === 0 ? {} : { retryAt: Math.min(...due) };
     } catch (error) {
       end({ result: 'error' });
       metrics.reconcilePasses.inc({ result: 'error' });

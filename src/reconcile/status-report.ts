@@ -1,6 +1,6 @@
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Readiness } from '../server/readiness.ts';
-import type { ObjectState, ObjectStatus, ObjectTable } from './object-table.ts';
+import { reasonText, type ObjectState, type ObjectStatus, type ObjectTable } from './object-table.ts';
 import type { ObjectFailureLog } from './object-failure-log.ts';
 
 export const PROGRAMMED = 'programmed';
@@ -13,13 +13,15 @@ export interface StatusReportDeps {
   readiness: Readiness;
   metrics: Metrics;
   failureLog: ObjectFailureLog;
-  now?: () => number;
 }
 
-/** One object as /readyz and `seaway status` say it: what, state, why. */
-export function describeStatus(status: ObjectStatus, now: number): string {
-  const why = status.reason ? `: ${status.code && !status.reason.includes(status.code) ? `${status.code} ` : ''}${status.reason}` : '';
-  const retry = status.state === 'failed' && status.retryAt !== undefined ? ` (attempt ${status.attempts}, retry in ${Math.max(0, Math.round((status.retryAt - now) / 100) / 10)}s)` : '';
+/**
+ * One object as /readyz says it: what, state, why, and when it is tried again (a time, not a
+ * countdown: readiness text is written once per pass and read any time after).
+ */
+export function describeStatus(status: ObjectStatus): string {
+  const why = status.reason ? `: ${reasonText(status)}` : '';
+  const retry = status.state === 'failed' && status.retryAt !== undefined ? ` (attempt ${status.attempts}, next at ${new Date(status.retryAt).toISOString()})` : '';
   return `${status.object} ${status.state}${why}${retry}`;
 }
 
@@ -28,10 +30,9 @@ export function describeStatus(status: ObjectStatus, now: number): string {
  * failed as a whole, which readiness then names instead): the `programmed` readiness
  * condition (met only when every object is as wanted, otherwise naming the ones that are not),
  * seaway_owned_objects (programmed objects, not desired ones), seaway_objects{kind,state}, and
- * the failure log.
+ * the failure log. Returns how many objects are not programmed.
  */
-export function publishStatus(table: ObjectTable, deps: StatusReportDeps, passFailed?: string): void {
-  const now = (deps.now ?? Date.now)();
+export function publishStatus(table: ObjectTable, deps: StatusReportDeps, passFailed?: string): number {
   const unsettled = table.unsettled();
   // Synchronous reset and refill: no scrape can see the gap, and a kind that is gone reads 0 no more.
   deps.metrics.ownedObjects.reset();
@@ -44,15 +45,16 @@ export function publishStatus(table: ObjectTable, deps: StatusReportDeps, passFa
   // A pass that failed as a whole says so; readiness must not flicker to ready on the way.
   if (passFailed !== undefined) {
     deps.readiness.unmet(PROGRAMMED, passFailed);
-    return;
+    return unsettled.length;
   }
   if (unsettled.length === 0) {
     deps.readiness.met(PROGRAMMED);
-    return;
+    return 0;
   }
   // Failures first: they are what an operator must act on; pending objects usually follow them.
   const order = (s: ObjectStatus) => (s.state === 'failed' ? 0 : s.state === 'pending' ? 1 : 2);
-  const named = [...unsettled].sort((a, b) => order(a) - order(b)).slice(0, NAMED_IN_READINESS).map((s) => describeStatus(s, now));
+  const named = [...unsettled].sort((a, b) => order(a) - order(b)).slice(0, NAMED_IN_READINESS).map(describeStatus);
   const more = unsettled.length > named.length ? `; and ${unsettled.length - named.length} more` : '';
   deps.readiness.unmet(PROGRAMMED, `${unsettled.length} object(s) not programmed: ${named.join('; ')}${more}`);
+  return unsettled.length;
 }

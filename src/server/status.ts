@@ -1,4 +1,4 @@
-import type { ObjectState, ObjectStatus } from '../reconcile/object-table.ts';
+import { reasonText, type ObjectState, type ObjectStatus } from '../reconcile/object-table.ts';
 
 /** What the agent's local socket answers on /status, and what `seaway status` prints. */
 export interface StatusDocument {
@@ -51,8 +51,7 @@ export function formatStatus(doc: StatusDocument): string {
   const lines = [`node ${doc.node}: ${doc.ready ? 'ready' : 'not ready'}`];
   for (const condition of doc.conditions) lines.push(`  ${condition}`);
   const objects = [...doc.objects].sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state]);
-  const why = (o: StatusObject) => `${o.code && !(o.reason ?? '').includes(o.code) ? `${o.code}: ` : ''}${o.reason ?? ''}`;
-  const rows = objects.map((o) => [o.state, o.kind, o.object, o.since, o.state === 'programmed' ? '' : `${why(o)}${o.retryAt ? ` (attempt ${o.attempts}, next ${o.retryAt})` : ''}`]);
+  const rows = objects.map((o) => [o.state, o.kind, o.object, o.since, o.state === 'programmed' ? '' : `${reasonText(o)}${o.retryAt ? ` (attempt ${o.attempts}, next ${o.retryAt})` : ''}`]);
   const header = ['STATE', 'KIND', 'OBJECT', 'SINCE', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const format = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();

@@ -190,17 +190,15 @@ test('SIGTERM while start-up steps are still retrying: the agent exits 0 at once
   try {
     agent = await startAgent({ env: { ...fixture.agentEnv, SEAWAY_LISTEN: `unix:${socket},127.0.0.1:${port}` } });
     const running = agent;
-    // Several failures in, the next pause is seconds long.
-    await waitFor('four failed listen attempts', async () => {
+    // Five failures in, the next pause is at least 8 s (500 ms doubling, drawn from [d, 2d)).
+    await waitFor('five failed listen attempts', async () => {
       const metrics = (await httpUnix(socket, '/metrics', { timeoutMs: 2000 })).body;
       const value = metricValue(metrics, `seaway_component_failures_total{component="${component}"}`);
-      return value !== undefined && value >= 4;
-    }, { timeoutMs: 30_000 });
-    const stoppingAt = Date.now();
+      return value !== undefined && value >= 5;
+    }, { timeoutMs: 60_000 });
     await running.stop();
-    const took = Date.now() - stoppingAt;
+    // The test's stop sends SIGKILL after 5 s, which would exit 137: exit 0 means the agent did not wait out that pause.
     assert.equal(running.exitCode(), 0);
-    assert.ok(took < 2000, `stopped in ${took} ms`);
   } finally {
     await agent?.stop();
     blocker.close();

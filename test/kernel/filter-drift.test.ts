@@ -103,13 +103,11 @@ test('nftables with nft-flavoured iptables: nf_tables notifications start the dr
   try {
     await run('nft', ['add', 'table', 'ip', 'someone-else']);
     await run('nft', ['add', 'set', 'ip', 'someone-else', 'x', '{ type ipv4_addr; }']);
-    const start = performance.now();
     await run('nft', ['delete', 'element', 'ip', 'seaway', 'remotecidrs', '{ 10.2.0.0/16 }']);
+    // The poll is a 30 s backstop: a report at all within the hang bound can only come from a notification.
     await waitFor('the drift report', () => reports.length > 0, { timeoutMs: 2000, intervalMs: 10 });
-    const ms = performance.now() - start;
     assert.ok(reports[0]!.some((line) => /^nft -f: add element ip seaway remotecidrs { 10\.2\.0\.0\/16 }$/.test(line)), reports[0]!.join('\n'));
     assert.equal(checks, 1, 'one check, for seaway\'s table; the other table\'s changes start none');
-    assert.ok(ms < 1000, `drift reported ${ms.toFixed(0)} ms after the change`);
     await driver.apply(SAMPLE);
     await run('iptables-nft', ['-P', 'FORWARD', 'DROP']);
     await waitFor('a check for the DROP policy in ip filter', () => reports.length > 1, { timeoutMs: 2000, intervalMs: 10 });
@@ -133,12 +131,9 @@ test('iptables backend, nft flavour: a masquerade inserted ahead of seaway\'s ju
   // No poll within the test: only notifications can start a check.
   const watch = watchFilterDrift(driver, { intervalMs: 3_600_000, changes, onDrift: (lines) => reports.push(lines) });
   try {
-    const start = performance.now();
     await run('iptables-nft', ['-t', 'nat', '-I', 'POSTROUTING', '1', '-s', '10.1.0.0/16', '!', '-d', '10.1.0.0/16', '-j', 'MASQUERADE']);
     await waitFor('the drift report', () => reports.length > 0, { timeoutMs: 2000, intervalMs: 10 });
-    const ms = performance.now() - start;
     assert.match(reports[0]!.join('\n'), /-I POSTROUTING 1 -j SUBMARINER-POSTROUTING/);
-    assert.ok(ms < 1000, `reported ${ms.toFixed(0)} ms after the insert`);
   } finally {
     await watch.close();
     await resetNamespace();

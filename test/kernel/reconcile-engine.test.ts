@@ -90,13 +90,12 @@ test('a permanently failing route and a trigger every 20 ms for 5 s: its retries
     assert.equal(contested.attempts, attempts.length);
     assert.ok(table.list().filter((s) => s.key !== contested.key).every((s) => s.state === 'programmed'));
 
-    // Each retry waits at least the low end of its backoff range; the high end (plus the throttle
-    // and a second of slack for a busy machine) only catches a retry that never came.
+    // Each retry waits at least the low end of its backoff range (no trigger made it come sooner);
+    // that retries keep coming at all is the attempt count below.
     const delays = attempts.slice(1).map((a, i) => a - attempts[i]!);
     delays.forEach((delay, i) => {
-      const { lowMs, highMs } = backoffBounds(i + 1, policy);
+      const { lowMs } = backoffBounds(i + 1, policy);
       assert.ok(delay >= lowMs - 1, `retry ${i + 1} came after ${delay} ms, before its backoff's ${lowMs} ms: ${delays.join(', ')}`);
-      assert.ok(delay <= highMs + minIntervalMs + 1000, `retry ${i + 1} came after ${delay} ms, long past its backoff's ${highMs} ms: ${delays.join(', ')}`);
     });
     assert.ok(attempts.length >= 4 && attempts.length <= 10, `${attempts.length} attempts in about 5.5 s with backoff 100-1600 ms: ${delays.join(', ')}`);
 
