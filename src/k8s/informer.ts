@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { backoffDelay, type BackoffPolicy } from '../reconcile/backoff.ts';
+import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { Streaks } from '../telemetry/streaks.ts';

@@ -15,14 +15,7 @@ export interface RemoteMemory {
 
 export const EMPTY_REMOTE_MEMORY: RemoteMemory = { clusters: new Map() };
 
-export interface Retention {
-  /** Subnets of clusters in their grace period, to keep routing. */
-  retained: Array<{ clusterId: string; subnets: string[]; until: number }>;
-  /** Remember this for the next pass. */
-  next: RemoteMemory;
-  /** When the earliest grace ends (the caller plans again then), if any. */
-  wakeAt?: number;
-}
+export interface RetainedCluster { clusterId: string; subnets: string[]; goneSince: number; until: number }
 
 /** Cluster ids that have at least one Endpoint object in the snapshot, valid or not. */
 export function clustersWithEndpoints(snapshot: Snapshot): Set<string> {
@@ -35,26 +28,27 @@ export function clustersWithEndpoints(snapshot: Snapshot): Set<string> {
 }
 
 /**
- * `routedNow`: cluster id -> subnets routed by this pass's plan. `present`: clusters with any Endpoint.
- * A cluster routed now is remembered; one that is gone (no Endpoint at all) keeps its last subnets
- * until `graceMs` after it went; one present but not routed (rejected) is forgotten at once.
+ * Before planning: the remembered clusters that have no Endpoint at all (`present` lists those
+ * that have one, valid or not) and are within `graceMs` of when they went, sorted by id. A
+ * present cluster is never retained: routed, it needs no memory; rejected, it is an explicit change.
  */
-export function retainRemotes(memory: RemoteMemory, routedNow: ReadonlyMap<string, readonly string[]>, present: ReadonlySet<string>, now: number, graceMs: number): Retention {
-  const next = new Map<string, { subnets: readonly string[]; goneSince?: number }>();
-  const retained: Retention['retained'] = [];
-  let wakeAt: number | undefined;
-  for (const [clusterId, subnets] of routedNow) next.set(clusterId, { subnets });
+export function retainRemotes(memory: RemoteMemory, present: ReadonlySet<string>, now: number, graceMs: number): RetainedCluster[] {
+  const retained: RetainedCluster[] = [];
   for (const [clusterId, remembered] of memory.clusters) {
-    if (routedNow.has(clusterId) || present.has(clusterId)) continue;
+    if (present.has(clusterId)) continue;
     const goneSince = remembered.goneSince ?? now;
     const until = goneSince + graceMs;
-    if (now >= until) continue;
-    next.set(clusterId, { subnets: remembered.subnets, goneSince });
-    retained.push({ clusterId, subnets: [...remembered.subnets], until });
-    wakeAt = wakeAt === undefined ? until : Math.min(wakeAt, until);
+    if (now < until) retained.push({ clusterId, subnets: [...remembered.subnets], goneSince, until });
   }
-  retained.sort((a, b) => (a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0));
-  return { retained, next: { clusters: next }, ...(wakeAt !== undefined ? { wakeAt } : {}) };
+  return retained.sort((a, b) => (a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0));
+}
+
+/** After planning: what the next pass remembers, the clusters routed now and those still in their grace. */
+export function rememberRemotes(routedNow: ReadonlyMap<string, readonly string[]>, retained: readonly RetainedCluster[]): RemoteMemory {
+  const clusters = new Map<string, { subnets: readonly string[]; goneSince?: number }>();
+  for (const [clusterId, subnets] of routedNow) clusters.set(clusterId, { subnets });
+  for (const r of retained) clusters.set(r.clusterId, { subnets: r.subnets, goneSince: r.goneSince });
+  return { clusters };
 }
 
 /**

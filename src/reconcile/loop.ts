@@ -1,6 +1,6 @@
 import type { Logger } from '../telemetry/logger.ts';
 import { Streaks } from '../telemetry/streaks.ts';
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay } from '../model/backoff.ts';
 
 /** What a pass asks of the loop: when to run again for objects waiting out their own backoff. */
 export interface PassOutcome {

@@ -1,5 +1,5 @@
 import type { DesiredObject, ObjectKind, ObjectRef } from '../plan/desired-objects.ts';
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
 
 export type ObjectState = 'pending' | 'in-progress' | 'programmed' | 'failed';
 

@@ -6,7 +6,7 @@ import { readNodeFacts } from '../dataplane/node-facts.ts';
 import { planNode, type Plan } from '../plan/node-plan.ts';
 import type { LocalGateway } from '../plan/endpoint-verdict.ts';
 import type { EndpointValidation } from '../model/endpoint.ts';
-import { clustersWithEndpoints, EMPTY_REMOTE_MEMORY, retainRemotes, type RemoteMemory, type Retention } from '../plan/remote-grace.ts';
+import { clustersWithEndpoints, EMPTY_REMOTE_MEMORY, rememberRemotes, retainRemotes, type RemoteMemory, type RetainedCluster } from '../plan/remote-grace.ts';
 
 export interface PlanningDeps {
   config: RunConfig;
@@ -28,7 +28,7 @@ export interface PlannedPass {
   /** No trusted local Endpoint now: the last trusted gateway is held (fail static). */
   localHeld: boolean;
   /** Remote clusters with no Endpoint left whose subnets are still routed, until their grace ends. */
-  retained: Retention['retained'];
+  retained: RetainedCluster[];
   /** When planning must run again by itself (a grace period ends). */
   wakeAt?: number;
 }
@@ -50,20 +50,14 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
     const facts = await readNodeFacts(deps.rtnl, cni ? { name: cni.name, address: cni.address } : null);
     if (!facts) throw new NotPlannableError('the node has no IPv4 default route: cannot tell the VXLAN underlay');
     const snapshot = deps.snapshot();
-    const at = now();
-    const present = clustersWithEndpoints(snapshot);
-    const graceMs = deps.config.remoteGraceSeconds * 1000;
-    // What is retained comes from the previous passes; this pass's own clusters are added after planning.
-    const retention = retainRemotes(remotes, new Map(), present, at, graceMs);
-    const plan = planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retention.retained.flatMap((r) => r.subnets), validated });
+    const retained = retainRemotes(remotes, clustersWithEndpoints(snapshot), now(), deps.config.remoteGraceSeconds * 1000);
+    const plan = planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retained.flatMap((r) => r.subnets), validated });
     lastGoodLocal = plan.lastGoodLocal ?? lastGoodLocal;
-    const routedNow = new Map(plan.remoteClusters.map((r) => [r.clusterId, r.subnets]));
-    const kept = retention.retained.filter((r) => !routedNow.has(r.clusterId));
-    remotes = retainRemotes(remotes, routedNow, present, at, graceMs).next;
+    remotes = rememberRemotes(new Map(plan.remoteClusters.map((r) => [r.clusterId, r.subnets])), retained);
     const factsText = JSON.stringify(facts);
-    const retainedText = JSON.stringify(kept.map((r) => r.subnets));
+    const retainedText = JSON.stringify(retained.map((r) => r.subnets));
     const steady = accepted !== null && accepted.snapshot === snapshot && accepted.facts === factsText && accepted.retained === retainedText;
-    const wakeAt = kept.reduce<number | undefined>((min, r) => (min === undefined || r.until < min ? r.until : min), undefined);
+    const wakeAt = retained.length === 0 ? undefined : Math.min(...retained.map((r) => r.until));
     return {
       plan,
       snapshot,
@@ -71,7 +65,7 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
       steadyFilter: steady && accepted!.filter,
       accept(withFilter) { accepted = { snapshot, facts: factsText, retained: retainedText, filter: withFilter }; },
       localHeld: plan.notes.some((n) => n.code === 'local-endpoint-held'),
-      retained: kept,
+      retained,
       ...(wakeAt !== undefined ? { wakeAt } : {}),
     };
   };

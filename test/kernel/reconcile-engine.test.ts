@@ -15,7 +15,7 @@ import { ObjectTable } from '../../src/reconcile/object-table.ts';
 import { reconcileComponent } from '../../src/reconcile/component.ts';
 import { routingComponent } from '../../src/reconcile/components.ts';
 import { startReconcileLoop } from '../../src/reconcile/loop.ts';
-import { backoffBounds } from '../../src/reconcile/backoff.ts';
+import { backoffBounds } from '../../src/model/backoff.ts';
 import type { DesiredState } from '../../src/model/desired-state.ts';
 
 await runInsideNetns(import.meta.url, 'eng');

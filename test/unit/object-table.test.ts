@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ObjectTable, type ComponentReport, type ObjectStatus } from '../../src/reconcile/object-table.ts';
-import { backoffBounds, backoffDelay } from '../../src/reconcile/backoff.ts';
+import { backoffBounds, backoffDelay } from '../../src/model/backoff.ts';
 import type { DesiredObject } from '../../src/plan/desired-objects.ts';
 
 const policy = { minMs: 200, maxMs: 3200 };

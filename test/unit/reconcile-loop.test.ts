@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setImmediate as flush } from 'node:timers/promises';
 import { pino } from 'pino';
 import { startReconcileLoop } from '../../src/reconcile/loop.ts';
-import { backoffBounds } from '../../src/reconcile/backoff.ts';
+import { backoffBounds } from '../../src/model/backoff.ts';
 
 const logger = pino({ level: 'silent' });
 

@@ -10,14 +10,13 @@ export interface BackoffPolicy {
  * (or many nodes) that failed together spread out instead of arriving in step.
  */
 export function backoffDelay(failures: number, policy: BackoffPolicy, random: () => number = Math.random): number {
-  const exponent = Math.max(0, failures - 1);
-  const ceiling = Math.min(policy.maxMs, policy.minMs * 2 ** Math.min(exponent, 52));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  const { lowMs, highMs } = backoffBounds(failures, policy);
+  return Math.round(lowMs + random() * (highMs - lowMs));
 }
 
 /** The range backoffDelay draws from, for callers (and tests) that must reason about it. */
 export function backoffBounds(failures: number, policy: BackoffPolicy): { lowMs: number; highMs: number } {
   const exponent = Math.max(0, failures - 1);
   const ceiling = Math.min(policy.maxMs, policy.minMs * 2 ** Math.min(exponent, 52));
-  return { lowMs: Math.round(ceiling / 2), highMs: Math.round(ceiling) };
+  return { lowMs: ceiling / 2, highMs: ceiling };
 }
