@@ -230,7 +230,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       // New objects go in before stale ones go out, so moving from one layout to another (seaway's
       // earlier table 100, Submariner's leftovers) never leaves a destination without a route.
       const planned: PlannedWrite[] = [];
-      const removals: PlannedWrite[] = [];
+      const ruleRemovals: PlannedWrite[] = [];
 
       // Where an adopted rule sits, every rule at that key goes (each delete takes the first one
       // there) and seaway's is created afresh: the kernel allows both side by side.
@@ -240,7 +240,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         if (adoptedKeys.has(ruleKey(rule))) planned.push(deleteRule({ ...rule, protocol: SUBMARINER_LEFTOVERS.ruleProtocol }));
       }
       const rules = diffRules(desired.rules, ours);
-      for (const rule of rules.remove) if (!adoptedKeys.has(ruleKey(rule))) removals.push(deleteRule(rule as OwnedRule));
+      for (const rule of rules.remove) if (!adoptedKeys.has(ruleKey(rule))) ruleRemovals.push(deleteRule(rule as OwnedRule));
       for (const rule of desired.rules) {
         if (!OWNED_TABLES.includes(rule.table) || !OWNED_RULE_PRIORITIES.includes(rule.priority)) {
           report.failures.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule), reason: 'priority or table is not one of seaway\'s' });
@@ -251,7 +251,6 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
 
       const routes = diffRoutes(desired.routes, owned.routes, OWNED_TABLES);
       for (const { object, reason } of routes.rejected) report.failures.push({ kind: 'route', key: routeKey(object), object: describeRoute(object), reason });
-      for (const route of routes.remove) removals.unshift(deleteRoute(route));
       for (const [write, list] of [['replace', routes.replace], ['create', routes.create]] as const) {
         for (const route of list) {
           const oif = indexOf.get(route.dev);
@@ -264,7 +263,8 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         }
       }
 
-      planned.push(...removals);
+      // Routes out before the rules that led to their table.
+      planned.push(...routes.remove.map(deleteRoute), ...ruleRemovals);
 
       const fdb = diffFdb(desired.fdb, owned.fdb);
       for (const entry of fdb.remove) {
