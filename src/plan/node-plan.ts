@@ -98,7 +98,7 @@ export function planNode(
   const gatewayNode = local.node;
   const isGateway = gatewayNode === config.nodeName;
   // Retained subnets pass this node's own refusals too: memory never brings back a route it refuses.
-  const remoteSubnets = memory.retainedSubnets?.length ? withRetained(verdict.routed, offNodeNetworks(memory.retainedSubnets, self.networks)) : verdict.routed;
+  const remoteSubnets = memory.retainedSubnets?.length ? withRetained(verdict.routed, verdict.refusedHere, offNodeNetworks(memory.retainedSubnets, self.networks)) : verdict.routed;
   const cni = self.cniInterface;
   if (cni === null) notes.push({ code: 'cni-interface-unknown', message: 'the CNI interface is not known yet: no rp_filter on it, no SNAT target for host traffic, and on the gateway no table 150 routes' });
 

@@ -5,7 +5,8 @@
  * all gone keeps its last routed subnets for a grace period, and loses them only when none came
  * back. An Endpoint that is there but rejected is an explicit change of the input: no grace.
  */
-import { compareCidrs, overlaps, parseCidr, type Cidr } from '../model/cidr.ts';
+import { compareCidrs, parseCidr, type Cidr } from '../model/cidr.ts';
+import { ClaimIndex } from '../model/claim-index.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 
 export interface RemoteMemory {
@@ -52,14 +53,21 @@ export function rememberRemotes(routedNow: ReadonlyMap<string, readonly string[]
 }
 
 /**
- * The routed subnets plus the retained ones that overlap none of them (a cluster that took over
- * the space wins), sorted by address as the planner keeps them.
+ * The routed subnets plus the retained ones that overlap nothing accepted now (a cluster that took
+ * over the space wins, also where this node alone refuses its subnet: the decision stays the same
+ * on every node), sorted by address as the planner keeps them.
  */
-export function withRetained<T extends { cidr: Cidr; text: string }>(routed: readonly T[], retained: readonly string[]): Array<{ cidr: Cidr; text: string }> {
+export function withRetained<T extends { cidr: Cidr; text: string }>(
+  routed: readonly T[], refusedHere: readonly { subnet: string }[], retained: readonly string[],
+): Array<{ cidr: Cidr; text: string }> {
+  const taken = new ClaimIndex<true>();
+  for (const r of routed) taken.add(r.cidr, true);
+  for (const r of refusedHere) { const parsed = parseCidr(r.subnet); if (parsed.ok) taken.add(parsed.cidr, true); }
   const out: Array<{ cidr: Cidr; text: string }> = [...routed];
   for (const text of retained) {
     const parsed = parseCidr(text);
-    if (!parsed.ok || out.some((r) => overlaps(r.cidr, parsed.cidr))) continue;
+    if (!parsed.ok || taken.overlapping(parsed.cidr)) continue;
+    taken.add(parsed.cidr, true);
     out.push({ cidr: parsed.cidr, text: parsed.text });
   }
   return out.sort((a, b) => compareCidrs(a.cidr, b.cidr));

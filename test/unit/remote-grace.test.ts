@@ -62,6 +62,9 @@ test('clustersWithEndpoints reads every Endpoint\'s cluster_id, valid or not, an
 
 test('retained subnets join the routed ones, sorted, unless a routed subnet overlaps them (the new owner wins)', () => {
   const r = (text: string) => { const p = parseCidr(text); if (!p.ok) throw new Error(text); return { cidr: p.cidr, text: p.text }; };
-  const merged = withRetained([r('10.3.0.0/16'), r('10.9.0.0/16')], ['10.2.0.0/16', '10.9.128.0/17', 'garbage', '10.1.0.0/16']);
+  const merged = withRetained([r('10.3.0.0/16'), r('10.9.0.0/16')], [], ['10.2.0.0/16', '10.9.128.0/17', 'garbage', '10.1.0.0/16']);
   assert.deepEqual(merged.map((m) => m.text), ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16', '10.9.0.0/16']);
+  // Accepted cluster-wide but refused on this node: the space is still taken, as on every other node.
+  const refusedHere = withRetained([r('10.3.0.0/16')], [{ subnet: '172.16.0.0/12' }], ['172.20.0.0/16', '10.4.0.0/16']);
+  assert.deepEqual(refusedHere.map((m) => m.text), ['10.3.0.0/16', '10.4.0.0/16']);
 });
