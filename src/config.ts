@@ -8,6 +8,7 @@ import { clip, overlaps, parseCidr, parseIpv4, type Cidr } from './model/cidr.ts
 import { dns1123Label, dns1123Subdomain, interfaceName } from './model/names.ts';
 import { apiServerAddresses } from './model/api-server-addresses.ts';
 import { MAX_CIDRS_PER_SET } from './plan/filter-input.ts';
+import { DEFAULT_EXEC_TIMEOUT_MS } from './kernel/exec.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -181,9 +182,9 @@ export const DEFAULTS = {
   minPassIntervalMs: 250,
   retryMinMs: 200,
   retryMaxMs: 30_000,
-  execTimeoutSeconds: 30,
+  execTimeoutSeconds: DEFAULT_EXEC_TIMEOUT_MS / 1000,
   // Calico Felix's netlink timeout.
-  netlinkTimeoutSeconds: 10,
+  netlinkTimeoutSeconds: 10, // DEFAULT_NETLINK_TIMEOUT_MS; not imported: connection.ts loads the native netlink binding
   shutdownTimeoutSeconds: 10,
   // client-go's default QPS and burst (Submariner's agents run with them).
   apiQps: 5,

@@ -76,23 +76,39 @@ function messageOf(error: unknown): string {
   return cause instanceof Error && cause.message !== error.message ? `${error.message}: ${cause.message}` : error.message;
 }
 
-/** client-node's ApiException: the HTTP code, the response headers and the Status body (a string or parsed). */
-function clientStatus(error: unknown, now: number): ApiStatusError | undefined {
-  if (error === null || typeof error !== 'object') return undefined;
-  const { code, headers, body } = error as { code?: unknown; headers?: unknown; body?: unknown };
-  if (typeof code !== 'number' || code < 300 || code > 599 || headers === null || typeof headers !== 'object') return undefined;
-  let status: { reason?: unknown; message?: unknown; details?: { retryAfterSeconds?: unknown } } = {};
-  try {
-    status = (typeof body === 'string' ? JSON.parse(body) : body) ?? {};
-  } catch { /* not a Status: the code alone tells */ }
-  const header = (headers as Record<string, string | undefined>)['retry-after'];
+/** The fields of a Kubernetes Status body that decide a retry. */
+export interface StatusBody {
+  code?: unknown;
+  reason?: unknown;
+  message?: unknown;
+  details?: { retryAfterSeconds?: unknown };
+}
+
+/**
+ * An HTTP error as ApiStatusError: the Retry-After header wins over the Status's
+ * details.retryAfterSeconds, and both are capped at MAX_RETRY_AFTER_MS so that a hostile or
+ * broken server cannot park the agent.
+ */
+export function statusError(code: number, status: StatusBody, retryAfterHeader: string | undefined, now: number): ApiStatusError {
   const fromDetails = typeof status.details?.retryAfterSeconds === 'number' ? Math.min(status.details.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
   return new ApiStatusError(
     code,
     typeof status.reason === 'string' ? status.reason : '',
     typeof status.message === 'string' ? status.message : `HTTP ${code}`,
-    parseRetryAfter(header, now) ?? fromDetails,
+    parseRetryAfter(retryAfterHeader, now) ?? fromDetails,
   );
+}
+
+/** client-node's ApiException: the HTTP code, the response headers and the Status body (a string or parsed). */
+function clientStatus(error: unknown, now: number): ApiStatusError | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const { code, headers, body } = error as { code?: unknown; headers?: unknown; body?: unknown };
+  if (typeof code !== 'number' || code < 300 || code > 599 || headers === null || typeof headers !== 'object') return undefined;
+  let status: StatusBody = {};
+  try {
+    status = (typeof body === 'string' ? JSON.parse(body) : body) ?? {};
+  } catch { /* not a Status: the code alone tells */ }
+  return statusError(code, status, (headers as Record<string, string | undefined>)['retry-after'], now);
 }
 
 export function classifyApiError(error: unknown, now: number): ApiProblem {

@@ -1,7 +1,7 @@
-import { CoreV1Api, type ConfigurationOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.ts';
-import { callOptions } from './request-options.ts';
+import { callOptions, withDeadline } from './request-options.ts';
 
 /** The object an Event is about. */
 export interface InvolvedObject {
@@ -64,25 +64,17 @@ export function eventBody(object: InvolvedObject, reason: string, message: strin
  * Posts with a deadline: the signal aborts the HTTP request, and the race settles even when the
  * wait is before the request exists (authentication, such as an exec credential plugin, runs first).
  */
-function postWithin<T>(timeoutMs: number, userAgent: string, post: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const expired = new Promise<never>((_resolve, reject) => {
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-  });
-  const timer = setTimeout(() => controller.abort(new Error(`no answer from the API server within ${timeoutMs} ms`)), timeoutMs);
-  const request = post(callOptions({ userAgent, signal: controller.signal }));
-  request.catch(() => undefined); // when the deadline wins the race, the aborted request's rejection is expected
-  return Promise.race([request, expired]).finally(() => clearTimeout(timer));
-}
-
 export function createEventRecorder(kubeConfig: KubeConfig, options: EventRecorderOptions): EventRecorder {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const pending = new Set<Promise<void>>();
   const timeoutMs = options.timeoutMs ?? EVENT_POST_TIMEOUT_MS;
+  // Events have no caller to cancel them: only their own deadline ends a post.
+  const unbounded = new AbortController().signal;
+  const userAgent = options.userAgent ?? 'seaway';
   return {
     warning(object, reason, message) {
       const body = eventBody(object, reason, message, options, new Date(), randomBytes(8).toString('hex'));
-      const write: Promise<void> = postWithin(timeoutMs, options.userAgent ?? 'seaway', (requestOptions) => core.createNamespacedEvent({ namespace: object.namespace, body }, requestOptions))
+      const write: Promise<void> = withDeadline(timeoutMs, unbounded, (signal) => core.createNamespacedEvent({ namespace: object.namespace, body }, callOptions({ userAgent, signal })), 'posting an Event')
         .then(() => undefined, (error: unknown) => {
           options.onError?.();
           options.logger.warn({ err: error instanceof Error ? error.message : String(error), object: `${object.namespace}/${object.name}`, reason }, 'could not post Kubernetes Event');

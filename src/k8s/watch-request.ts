@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiStatusError, ApiTimeoutError, parseRetryAfter } from './api-problem.ts';
+import { ApiTimeoutError, statusError, type StatusBody } from './api-problem.ts';
 
 export interface WatchStreamOptions {
   /** Query parameters besides watch=true (resourceVersion, timeoutSeconds, allowWatchBookmarks, selectors). */
@@ -19,23 +19,6 @@ export interface WatchStreamOptions {
 
 /** Largest error body read: a Status is small; anything bigger is cut. */
 const MAX_ERROR_BODY = 64 * 1024;
-
-interface StatusBody {
-  reason?: unknown;
-  message?: unknown;
-  code?: unknown;
-  details?: { retryAfterSeconds?: unknown };
-}
-
-function statusError(code: number, status: StatusBody, retryAfterHeader: string | undefined): ApiStatusError {
-  const fromDetails = typeof status.details?.retryAfterSeconds === 'number' ? status.details.retryAfterSeconds * 1000 : undefined;
-  return new ApiStatusError(
-    code,
-    typeof status.reason === 'string' ? status.reason : '',
-    typeof status.message === 'string' ? status.message : `HTTP ${code}`,
-    parseRetryAfter(retryAfterHeader, Date.now()) ?? fromDetails,
-  );
-}
 
 /**
  * One watch request, with the real client's credentials and TLS settings (KubeConfig's own
@@ -107,7 +90,7 @@ export function watchStream(kubeConfig: KubeConfig, path: string, options: Watch
           let status: StatusBody = {};
           try { status = JSON.parse(body) as StatusBody; } catch { /* not a Status: the code alone tells */ }
           const header = res.headers['retry-after'];
-          finish(statusError(code, status, Array.isArray(header) ? header[0] : header));
+          finish(statusError(code, status, Array.isArray(header) ? header[0] : header, Date.now()));
         });
         res.on('error', (error) => finish(error));
         return;
@@ -128,7 +111,7 @@ export function watchStream(kubeConfig: KubeConfig, path: string, options: Watch
             const event = JSON.parse(line) as { type?: unknown; object?: unknown };
             if (event.type === 'ERROR') {
               const status = (event.object ?? {}) as StatusBody;
-              finish(statusError(typeof status.code === 'number' ? status.code : 500, status, undefined));
+              finish(statusError(typeof status.code === 'number' ? status.code : 500, status, undefined, Date.now()));
               return;
             }
             options.onEvent(String(event.type), event.object);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
-import { ApiStatusError, ApiTimeoutError, classifyApiError, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../src/k8s/api-problem.ts';
+import { ApiStatusError, ApiTimeoutError, classifyApiError, MAX_RETRY_AFTER_MS, parseRetryAfter, statusError } from '../../src/k8s/api-problem.ts';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 
@@ -49,4 +49,12 @@ test('Retry-After in seconds or as a date, bounded', () => {
   assert.equal(parseRetryAfter('999999', NOW), MAX_RETRY_AFTER_MS);
   assert.equal(parseRetryAfter('soon', NOW), undefined);
   assert.equal(parseRetryAfter(undefined, NOW), undefined);
+});
+
+test('statusError, used by watches and by the client\'s errors alike, caps a huge details.retryAfterSeconds and prefers the header', () => {
+  assert.equal(statusError(429, { details: { retryAfterSeconds: 1e9 } }, undefined, NOW).retryAfterMs, MAX_RETRY_AFTER_MS);
+  assert.equal(statusError(429, { details: { retryAfterSeconds: 3 } }, '5', NOW).retryAfterMs, 5000);
+  assert.equal(statusError(503, { details: { retryAfterSeconds: 3 } }, undefined, NOW).retryAfterMs, 3000);
+  const plain = statusError(500, { reason: 7, message: null }, undefined, NOW);
+  assert.deepEqual([plain.statusCode, plain.reason, plain.message, plain.retryAfterMs], [500, '', 'HTTP 500', undefined]);
 });

@@ -7,10 +7,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createEventRecorder, EVENT_POST_TIMEOUT_MS } from '../../src/k8s/event-recorder.ts';
+import { createEventRecorder } from '../../src/k8s/event-recorder.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ENDPOINT = { apiVersion: 'submariner.io/v1', kind: 'Endpoint', name: 'cluster2-cable', namespace: 'submariner-operator', uid: 'u-1', resourceVersion: '7' };
 
@@ -37,10 +37,6 @@ describe('Event recorder deadline', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  it('posts time out after 10 s by default', () => {
-    assert.equal(EVENT_POST_TIMEOUT_MS, 10_000);
-  });
-
   it('flush() returns although the API server never answers; the failure is logged and counted', async () => {
     const lines: Array<Record<string, unknown>> = [];
     const logger = createLogger('info', new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }));
@@ -56,7 +52,6 @@ describe('Event recorder deadline', () => {
     assert.equal(logged.length, 2, JSON.stringify(lines));
     assert.match(String(logged[0]!.err), /within 200 ms/);
     // The deadline aborted the HTTP requests themselves, not only the wait for them.
-    for (let i = 0; i < 300 && !received.every((r) => r.socket.destroyed); i++) await sleep(10);
-    assert.ok(received.every((r) => r.socket.destroyed), 'the client closed its connections');
+    await waitFor('the client closes its connections', () => received.every((r) => r.socket.destroyed));
   });
 });
