@@ -75,11 +75,8 @@ for (const backend of ['iptables', 'nftables'] as const) {
     try {
       for (const [kind, command] of drifts) {
         await run(command[0]!, command.slice(1));
-        const start = performance.now();
         assert.notDeepEqual(await driver.drift(), [], `${kind}: drifted`);
         await waitFor(`${kind} repaired`, async () => (await driver.drift()).length === 0, { timeoutMs: 5000, intervalMs: 50 });
-        const ms = performance.now() - start;
-        assert.ok(ms < 5000, `${kind}: repaired after ${ms.toFixed(0)} ms`);
       }
     } finally {
       await watch.close();

@@ -214,9 +214,6 @@ test('onHealth hears when the informer starts failing (with the cause) and when 
   );
   informer.start();
   await clock.runUntil(30_000);
-  assert.equal(health.length >= 2, true, JSON.stringify(health));
-  assert.equal(health[0]![0], 'things');
-  assert.notEqual(health[0]![1], null, 'failing, with its cause');
-  assert.deepEqual(health.at(-1), ['things', null], 'recovered');
+  assert.deepEqual(health.map(([name, cause]) => [name, cause?.replace(/:.*/, '') ?? null]), [['things', 'HTTP 500 InternalError'], ['things', 'unreachable'], ['things', null]]);
   await informer.stop();
 });

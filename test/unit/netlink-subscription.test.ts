@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setImmediate as afterCloseLater, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as afterCloseLater } from 'node:timers/promises';
 import { subscribeNetlink } from '../../src/kernel/netlink/subscription.ts';
 import type { NetlinkMessage } from '../../src/kernel/netlink/codec.ts';
 import { fakeFactory, objectReply, FakeNetlinkSocket } from '../helpers/fake-netlink-socket.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const RTM_NEWLINK = 16;
 const GROUPS = [1, 5, 7, 1];
@@ -62,8 +63,7 @@ describe('subscribeNetlink', () => {
     const { sub, sockets, lost } = subscription({ failOpens: new Set([1, 2, 3]) });
     sockets[0]!.fail('ENOBUFS');
     assert.equal(lost.length, 0, 'no resync before the new socket listens');
-    for (let i = 0; i < 200 && lost.length === 0; i++) await sleep(5);
-    assert.equal(lost.length, 1);
+    await waitFor('the reopen to succeed and report the loss', () => lost.length === 1);
     assert.equal(sockets.length, 2);
     assert.deepEqual(sockets[1]!.groups, [1, 5, 7]);
     sub.close();
@@ -79,13 +79,15 @@ describe('subscribeNetlink', () => {
     sub.close();
   });
 
-  it('close stops a pending reopen and closes the socket', async () => {
-    const { sub, sockets, lost } = subscription({ failOpens: new Set([1, 2, 3, 4, 5]) });
-    sockets[0]!.fail('ENOBUFS');
+  it('close stops a pending reopen and closes the socket', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { sub, sockets, lost } = subscription({ failOpens: new Set([1]) });
+    sockets[0]!.fail('ENOBUFS'); // the first reopen fails; the retry, due in 5 ms, would succeed
     sub.close();
-    await sleep(50);
-    assert.equal(sockets.length, 1);
+    t.mock.timers.tick(1000);
+    assert.equal(sockets.length, 1, 'no socket opened after close');
     assert.equal(lost.length, 0);
+    t.mock.timers.reset();
     const { sub: other, sockets: others } = subscription();
     other.close();
     await afterCloseLater();
