@@ -3,6 +3,7 @@ import {
   decodeError, decodeMessages, encodeMessage, NETLINK_NETFILTER, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
   type NetlinkMessage,
 } from './netlink/codec.ts';
+import { backoffDelay } from '../model/backoff.ts';
 import { closeLater, rawNetlinkSocketFactory, type NetlinkSocket, type NetlinkSocketFactory } from './netlink/socket.ts';
 
 const NFNETLINK_V0 = 0;
@@ -103,13 +104,12 @@ export type NfnetlinkDumpResult = { errno: 0; messages: NetlinkMessage[] } | { e
  */
 export async function nfnetlinkDump(request: NfnetlinkLookup, options: NfnetlinkOptions = {}): Promise<NfnetlinkDumpResult | null> {
   const attempts = options.dumpAttempts ?? DUMP_ATTEMPTS;
-  let delay = options.dumpRetryDelayMs ?? DUMP_RETRY_DELAY_MS;
+  const firstDelay = options.dumpRetryDelayMs ?? DUMP_RETRY_DELAY_MS;
   for (let attempt = 1; ; attempt++) {
     const answer = await dumpOnce(request, options);
     if (answer === null || !answer.interrupted) return answer?.result ?? null;
     if (attempt >= attempts) return null;
-    await sleep(delay);
-    delay *= 2;
+    await sleep(backoffDelay(attempt, { minMs: firstDelay, maxMs: firstDelay * 2 ** attempts }));
   }
 }
 

@@ -8,6 +8,7 @@ import { setImmediate as afterCloseLater, setTimeout as sleep } from 'node:timer
 import { NLM_F_DUMP_INTR, type NetlinkMessage } from '../../src/kernel/netlink/codec.ts';
 import { NetlinkConnection, NetlinkTimeoutError, type NetlinkConnectionOptions } from '../../src/kernel/netlink/connection.ts';
 import { doneReply, errorReply, fakeFactory, objectReply, type FakeNetlinkSocket } from '../helpers/fake-netlink-socket.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const RTM_GETLINK = 18;
 const RTM_NEWLINK = 16;
@@ -90,27 +91,27 @@ describe('NetlinkConnection', () => {
     conn.close();
   });
 
-  it('retries an interrupted dump after a delay, then returns the clean one', async () => {
-    const sendTimes: number[] = [];
-    let answerTime = 0;
+  it('retries an interrupted dump after a pause, not back to back, then returns the clean one', async () => {
+    const pauses: number[] = [];
+    let endPause = () => {};
     const { conn, sockets } = connection({
       dumpRetryDelayMs: 30,
+      pause: (ms) => { pauses.push(ms); return new Promise((resolve) => { endPause = resolve; }); },
       setup: (s) => {
         s.onSend = (messages, socket) => {
-          sendTimes.push(performance.now());
           const seq = messages[0]!.seq;
-          if (sendTimes.length === 1) {
-            socket.reply(objectReply(seq, RTM_NEWLINK, NLM_F_DUMP_INTR), doneReply(seq, NLM_F_DUMP_INTR));
-            answerTime = performance.now();
-          } else {
-            answerAll(messages, socket);
-          }
+          if (socket.sent.length === 1) socket.reply(objectReply(seq, RTM_NEWLINK, NLM_F_DUMP_INTR), doneReply(seq, NLM_F_DUMP_INTR));
+          else answerAll(messages, socket);
         };
       },
     });
-    assert.equal((await dump(conn)).length, 2);
+    const result = dump(conn);
+    await waitFor('the pause after the interrupted dump', () => pauses.length === 1);
+    assert.ok(pauses[0]! >= 15 && pauses[0]! <= 30, `first pause ${pauses[0]} ms is drawn from [15, 30]`);
+    assert.equal(sockets[0]!.sent.length, 1, 'not retried before the pause ends');
+    endPause();
+    assert.equal((await result).length, 2);
     assert.equal(sockets[0]!.sent.length, 2, 'dumped twice');
-    assert.ok(sendTimes[1]! - answerTime >= 25, `retried after ${sendTimes[1]! - answerTime} ms, not back to back`);
     conn.close();
   });
 

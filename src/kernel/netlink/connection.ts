@@ -3,6 +3,7 @@ import {
   NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
   decodeError, decodeMessages, encodeMessage, type NetlinkMessage,
 } from './codec.ts';
+import { backoffDelay } from '../../model/backoff.ts';
 import { errnoName } from './errors.ts';
 import {
   bufferWarning, closeLater, processWarning, rawNetlinkSocketFactory, receiveBuffer, NETLINK_RECEIVE_BUFFER_BYTES,
@@ -18,7 +19,7 @@ const MAX_SEQ = 0xfffffff0;
 export const DEFAULT_NETLINK_TIMEOUT_MS = 10_000;
 /** Interrupted dumps (the table changed while it was read) are retried this many times in all... */
 const DUMP_ATTEMPTS = 10;
-/** ...after this delay, doubled each time up to MAX_DUMP_RETRY_DELAY_MS: back to back, a veth storm outlasts every attempt. */
+/** ...after a backoff from this delay up to MAX_DUMP_RETRY_DELAY_MS: back to back, a veth storm outlasts every attempt. */
 const DUMP_RETRY_DELAY_MS = 10;
 const MAX_DUMP_RETRY_DELAY_MS = 1000;
 
@@ -40,6 +41,8 @@ export interface NetlinkConnectionOptions {
   dumpAttempts?: number;
   /** First delay before retrying an interrupted dump. */
   dumpRetryDelayMs?: number;
+  /** Waits between dump attempts; a seam so tests can hold the pause and see what was asked. */
+  pause?: (ms: number) => Promise<void>;
   /** Where the one warning about a capped receive buffer goes (a process warning by default). */
   warn?: (message: string) => void;
 }
@@ -83,6 +86,7 @@ export class NetlinkConnection {
   private readonly timeoutMs: number;
   private readonly dumpAttempts: number;
   private readonly dumpRetryDelayMs: number;
+  private readonly pause: (ms: number) => Promise<void>;
   private readonly warn: (message: string) => void;
   private channel: Channel | undefined;
   private seq = 1;
@@ -97,6 +101,7 @@ export class NetlinkConnection {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_NETLINK_TIMEOUT_MS;
     this.dumpAttempts = options.dumpAttempts ?? DUMP_ATTEMPTS;
     this.dumpRetryDelayMs = options.dumpRetryDelayMs ?? DUMP_RETRY_DELAY_MS;
+    this.pause = options.pause ?? ((ms) => sleep(ms));
     this.warn = options.warn ?? processWarning;
     // Open now so a missing capability or protocol fails at startup, not at the first request.
     this.current();
@@ -159,7 +164,6 @@ export class NetlinkConnection {
   }
 
   private async dumpWithRetry(type: number, body: readonly Buffer[]): Promise<NetlinkMessage[]> {
-    let delay = this.dumpRetryDelayMs;
     for (let attempt = 1; ; attempt++) {
       const { messages, interrupted } = await this.dumpOnce(type, body);
       if (!interrupted) return messages;
@@ -167,8 +171,7 @@ export class NetlinkConnection {
         throw new Error(`netlink dump of type ${type} was interrupted by concurrent changes (NLM_F_DUMP_INTR) ${attempt} times in a row; giving up until the next pass`);
       }
       // Let the burst of changes settle before reading the whole table again.
-      await sleep(delay);
-      delay = Math.min(delay * 2, MAX_DUMP_RETRY_DELAY_MS);
+      await this.pause(backoffDelay(attempt, { minMs: this.dumpRetryDelayMs, maxMs: MAX_DUMP_RETRY_DELAY_MS }));
     }
   }
 
