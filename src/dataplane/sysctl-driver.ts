@@ -26,12 +26,6 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
   const { sysctls } = options;
   const file = sysctlStateFile({ path: options.statePath, logger: options.logger });
 
-  /** An unreadable file is moved aside (and logged) rather than failing every pass and every cleanup. */
-  const load = (): Promise<SysctlState> => file.load();
-
-  /** Written before the sysctl itself changes, durably and atomically, so a crash never loses an original. */
-  const save = (state: SysctlState): Promise<void> => file.save(state);
-
   async function restore(state: SysctlState, keys: string[], report: ApplyReport): Promise<void> {
     for (const key of keys) {
       const original = state.originals[key]!;
@@ -51,26 +45,25 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
       // A key that no longer exists (its interface is gone) has nothing left to restore.
       delete state.originals[key];
     }
-    await save(state);
+    await file.save(state);
   }
 
   return {
     async apply(desired, gate = ALWAYS_ATTEMPT) {
       const report = emptyReport();
-      const state = await load();
+      const state = await file.load();
       const current = new Map<string, string | undefined>();
       for (const { key } of desired) current.set(key, await sysctls.read(key));
       const { write, missing } = diffSysctls(desired, current);
       for (const m of missing) report.failures.push({ kind: 'sysctl', key: m.key, object: `sysctl ${m.key}=${m.value}`, reason: 'no such sysctl (yet): waiting for its interface', code: 'ENOENT', blocked: true });
-      for (const w of write) {
-        if (!gate('sysctl', w.key)) {
-          report.deferred.push({ kind: 'sysctl', key: w.key });
-          continue;
-        }
-        if (!(w.key in state.originals)) {
-          state.originals[w.key] = w.previous;
-          await save(state);
-        }
+      const allowed = write.filter((w) => gate('sysctl', w.key));
+      for (const w of write) if (!allowed.includes(w)) report.deferred.push({ kind: 'sysctl', key: w.key });
+      // Every original is on disk (durably, atomically: one save for the pass) before any value
+      // changes, so a crash between the two never loses what a cleanup must restore.
+      const unrecorded = allowed.filter((w) => !(w.key in state.originals));
+      for (const w of unrecorded) state.originals[w.key] = w.previous;
+      if (unrecorded.length > 0) await file.save(state);
+      for (const w of allowed) {
         try {
           await sysctls.write(w.key, w.value);
           countWrite(report, 'sysctl', true);
@@ -86,7 +79,7 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
     },
     async cleanup() {
       const report = emptyReport();
-      const state = await load();
+      const state = await file.load();
       await restore(state, Object.keys(state.originals), report);
       return report;
     },
