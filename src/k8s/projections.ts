@@ -45,11 +45,8 @@ export function toMeta(object: SubmarinerObject): ObjectMeta {
   };
 }
 
-export function toEndpointObject(object: SubmarinerObject): EndpointObject {
-  return { ...toMeta(object), spec: object.spec };
-}
-
-export function toClusterObject(object: SubmarinerObject): ClusterObject {
+/** An Endpoint or a Cluster as the snapshot holds it: its metadata and its spec, as served. */
+export function toSubmarinerObject(object: SubmarinerObject): EndpointObject & ClusterObject {
   return { ...toMeta(object), spec: object.spec };
 }
 

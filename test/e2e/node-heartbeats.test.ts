@@ -12,16 +12,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1NodeCondition } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1NodeCondition } from '@kubernetes/client-node';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { labDown, labUp } from '../lab/lab.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
 import { total } from './api-support.ts';
-import { agentLog, readyAgents } from './routing-support.ts';
+import { agentLog, mergePatch, readyAgents } from './routing-support.ts';
 
 const PREFIX = `swhb${randomBytes(2).toString('hex')}`;
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const PASSES = 'seaway_reconcile_passes_total';
 
 function condition(type: string, status: string, reason: string, message: string, heartbeat: Date): V1NodeCondition {

@@ -12,7 +12,7 @@ interface Projected {
   spec: Record<string, unknown> | undefined;
 }
 
-function setup(items: TestObject[] = [object('a', '5', { v: 1 }), object('b', '6', { v: 1 })]) {
+function setup(items: TestObject[] = [object('a', '5', { v: 1 }), object('b', '6', { v: 1 })], firstListener?: () => void) {
   const clock = new VirtualClock();
   const source = new ScriptedSource(clock, items, '10');
   const { logger, lines } = captureLogger();
@@ -22,6 +22,7 @@ function setup(items: TestObject[] = [object('a', '5', { v: 1 }), object('b', '6
     { logger, metrics: testMetrics(), limiter: unlimited, settings: { backoff: { minMs: 100, maxMs: 1000 }, watchTimeoutSeconds: 300 }, clock, random: () => 0.5 },
   );
   const calls: Array<readonly InformerChange<Projected>[]> = [];
+  if (firstListener) informer.onChange(firstListener);
   informer.onChange((changes) => { calls.push(changes); });
   const describe = (changes: readonly InformerChange<Projected>[]) =>
     changes.map((c) => `${c.key} ${JSON.stringify(c.previous?.spec ?? null)} -> ${JSON.stringify(c.current?.spec ?? null)}`).sort();
@@ -120,8 +121,7 @@ test('lists are read page by page with the continue token; a page that fails res
 });
 
 test('a consumer that throws is logged once and the others keep hearing about changes', async () => {
-  const { clock, source, lines, informer, calls } = setup();
-  informer.onChange(() => { throw new Error('consumer bug'); });
+  const { clock, source, lines, informer, calls } = setup(undefined, () => { throw new Error('consumer bug'); });
   informer.start();
   await clock.runUntil(100);
   source.current?.emit({ type: 'ADDED', object: object('c', '20', { v: 1 }) });
