@@ -109,7 +109,7 @@ function compareText(a: string, b: string): number {
  * Total order, oldest first: creation time, then name, namespace and uid. Timestamps have one-second
  * resolution, so ties are real; breaking them by name makes every node pick the same winner.
  */
-export function compareAge(a: EndpointObject, b: EndpointObject): number {
+function compareAge(a: EndpointObject, b: EndpointObject): number {
   const ta = creationTime(a);
   const tb = creationTime(b);
   if (ta !== tb) return ta < tb ? -1 : 1;
@@ -120,7 +120,7 @@ function compareRefs(a: EndpointRef, b: EndpointRef): number {
   return compareText(a.namespace, b.namespace) || compareText(a.name, b.name) || compareText(a.uid, b.uid);
 }
 
-export interface Grouping {
+interface Grouping {
   /** Per cluster id its Endpoints, oldest first. */
   byCluster: Map<string, EndpointObject[]>;
   /** Endpoints whose cluster id cannot even be read. */
@@ -239,7 +239,7 @@ const PROTECTED_REASON = { node: 'covers-node-address', 'api-server': 'covers-ap
  * the total past the budget. An Endpoint rejected for any of these claims nothing, so a cluster that
  * only clashes with a rejected one is kept. Reservations are never routed and use none of the budget.
  */
-export function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
+function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
   protectedAddresses: readonly ProtectedAddress[];
   ranks: (clusterId: string) => ClusterRank;
   reservations?: readonly Reservation[];

@@ -68,7 +68,7 @@ export type EndpointValidation =
   | { ok: false; reason: EndpointRejectReason; message: string };
 
 /** The plural address fields are dual-stack pairs: the CRD allows at most one address per family. */
-export const MAX_PLURAL_ADDRESSES = 2;
+const MAX_PLURAL_ADDRESSES = 2;
 
 function labelled(text: string, label: string): LabelledCidr {
   const parsed = parseCidr(text);

@@ -8,7 +8,7 @@
  * - what this node refuses on its own (node-local-refusals.ts), kept apart from the verdict;
  * - notes: per-Endpoint input notes, the held gateway, VTEP collisions.
  */
-import type { RunConfig } from '../config.ts';
+import { DEFAULTS, type RunConfig } from '../config.ts';
 import { parseIpv4 } from '../model/cidr.ts';
 import { endpointValidationContext, type EndpointValidation } from '../model/endpoint.ts';
 import {
@@ -18,9 +18,6 @@ import type { NodeFacts } from '../model/node-facts.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { describeVtepCollision, vtepCollisions } from '../model/vtep-collisions.ts';
 import { refuseOnThisNode, type RefusedRoute, type RoutedSubnet } from './node-local-refusals.ts';
-
-/** Until configuration says otherwise (RunConfig always does): what the filter takes comfortably, far beyond real use. */
-export const DEFAULT_MAX_REMOTE_SUBNETS = 10_000;
 
 export type VerdictConfig = Pick<RunConfig, 'clusterId' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'>
   & Partial<Pick<RunConfig, 'maxRemoteSubnets' | 'apiServerAddresses'>>;
@@ -82,7 +79,7 @@ export function judgeEndpoints(
       maxSubnets: config.maxSubnetsPerEndpoint,
     }),
     apiServerAddresses: config.apiServerAddresses ?? [],
-    maxRemoteSubnets: config.maxRemoteSubnets ?? DEFAULT_MAX_REMOTE_SUBNETS,
+    maxRemoteSubnets: config.maxRemoteSubnets ?? DEFAULTS.maxRemoteSubnets,
     ...(validated ? { validated } : {}),
   });
   const notes: VerdictNote[] = [];

@@ -93,7 +93,6 @@ export class NetlinkConnection {
   private dumpQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private warned = false;
-  private opened = 0;
   private buffer: ReceiveBuffer | undefined;
 
   constructor(options: NetlinkConnectionOptions = {}) {
@@ -110,11 +109,6 @@ export class NetlinkConnection {
   /** The receive buffer of the current socket as the kernel granted it. */
   get receiveBuffer(): ReceiveBuffer | undefined {
     return this.buffer;
-  }
-
-  /** Sockets opened so far: 1 plus the reopens after lost replies or socket errors. */
-  get socketsOpened(): number {
-    return this.opened;
   }
 
   close(): void {
@@ -264,7 +258,6 @@ export class NetlinkConnection {
     socket.on('error', (error) => this.retire(channel, `netlink socket error ${error.code ?? error.message}; replies are lost and the socket is reopened`));
     socket.unref();
     this.channel = channel;
-    this.opened += 1;
     this.checkBuffer(socket);
     return channel;
   }
