@@ -51,6 +51,8 @@ export interface Plan {
   duplicates: DuplicateEndpoint[];
   /** Accepted remote subnets this node alone refuses to route (its own networks), for its condition and metric. */
   refusedHere: RefusedRoute[];
+  /** No trusted local Endpoint now: the last trusted gateway (lastGoodLocal) is held. */
+  localHeld: boolean;
   /** The local gateway in use (trusted now, or held): pass it as memory.lastGoodLocal to the next planNode. */
   lastGoodLocal: LocalGateway | null;
   /** Things an operator should know that reject no object, sorted by code then message. */
@@ -78,7 +80,7 @@ export function planNode(
   const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null, memory.validated);
   const notes: PlanNote[] = [...verdict.notes];
   const remoteClusters = verdict.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets] }));
-  const common = { rejected: verdict.rejected, duplicates: verdict.duplicates, refusedHere: verdict.refusedHere };
+  const common = { rejected: verdict.rejected, duplicates: verdict.duplicates, refusedHere: verdict.refusedHere, localHeld: verdict.localHeld };
 
   if (verdict.local === null) {
     const rejectedLocal = verdict.rejected.find((r) => r.cluster === config.clusterId);

@@ -71,7 +71,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
 
   /** What is held in place of missing input: a readiness condition for the local Endpoint, one log line per change. */
   const reportFailStatic = (planned: PlannedPass) => {
-    if (planned.localHeld) readiness.unmet(LOCAL_ENDPOINT, 'no trusted local Endpoint (gateway takeover, spoof or deletion): the last trusted gateway stays in use');
+    if (planned.plan.localHeld) readiness.unmet(LOCAL_ENDPOINT, 'no trusted local Endpoint (gateway takeover, spoof or deletion): the last trusted gateway stays in use');
     else readiness.met(LOCAL_ENDPOINT);
     const now = new Map(planned.retained.map((r) => [r.clusterId, r.subnets.join(',')]));
     const changes = failStaticSaid.update(now);

@@ -25,8 +25,6 @@ export interface PlannedPass {
   steadyFilter: boolean;
   /** Call when this pass programmed everything: later passes from the same inputs are steady. */
   accept(withFilter: boolean): void;
-  /** No trusted local Endpoint now: the last trusted gateway is held (fail static). */
-  localHeld: boolean;
   /** Remote clusters with no Endpoint left whose subnets are still routed, until their grace ends. */
   retained: RetainedCluster[];
   /** When planning must run again by itself (a grace period ends). */
@@ -64,7 +62,6 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
       steady,
       steadyFilter: steady && accepted!.filter,
       accept(withFilter) { accepted = { snapshot, facts: factsText, retained: retainedText, filter: withFilter }; },
-      localHeld: plan.notes.some((n) => n.code === 'local-endpoint-held'),
       retained,
       ...(wakeAt !== undefined ? { wakeAt } : {}),
     };

@@ -100,12 +100,14 @@ test('with only a spoof left (the real Endpoint deleted), the last trusted gatew
       const held = planNode(snapshot(endpoints), facts, cfg, { lastGoodLocal: previous.lastGoodLocal });
       assert.deepEqual(held.desired, previous.desired, `node ${i}, ${endpoints.length} Endpoints: the datapath is kept`);
       assert.deepEqual(held.lastGoodLocal, previous.lastGoodLocal, 'carried on to the next pass');
+      assert.equal(held.localHeld, true);
       assert.ok(held.notes.some((n) => n.code === 'local-endpoint-held' && /keeping the last trusted one, submariner-operator\/east-submariner-cable-east-192-168-1-10 \(gateway Node east-gw, 192.168.1.10\)/.test(n.message)));
     }
     // A node that starts with no memory has no gateway to trust: it plans nothing (and says why).
     const fresh = planNode(snapshot([WEST, spoof]), facts, cfg);
     assert.equal(fresh.gatewayNode, null);
     assert.equal(fresh.lastGoodLocal, null);
+    assert.equal(fresh.localHeld, false, 'nothing to hold');
     assert.ok(fresh.notes.some((n) => n.code === 'no-local-endpoint' && /east-spoof is rejected \(untrusted-local-endpoint\)/.test(n.message)));
   }
 });
@@ -119,6 +121,7 @@ test('a trusted local Endpoint in the snapshot wins over the carried one (a real
   assert.equal(plan.desired.links[0]?.remote, '192.168.1.11');
   assert.equal(plan.lastGoodLocal?.node, 'east-gw-2');
   assert.ok(!plan.notes.some((n) => n.code === 'local-endpoint-held'));
+  assert.equal(plan.localHeld, false);
 });
 
 test('a remote subnet covering a Node address, an Endpoint IP or the API server is rejected alike on nodes whose interfaces differ', () => {

@@ -14,7 +14,7 @@ const rejected = (i: number) => ({
 }) as Plan['rejected'][number];
 const plan = (count: number, extra: Partial<Plan> = {}): Plan => ({
   desired: { links: [], routes: [], rules: [], fdb: [], sysctls: [], filter: null },
-  isGateway: true, gatewayNode: 'gw', localEndpoint: null, remoteClusters: [], duplicates: [], refusedHere: [], lastGoodLocal: null, notes: [],
+  isGateway: true, gatewayNode: 'gw', localEndpoint: null, remoteClusters: [], duplicates: [], refusedHere: [], localHeld: false, lastGoodLocal: null, notes: [],
   rejected: Array.from({ length: count }, (_, i) => rejected(i)), ...extra,
 });
 
