@@ -263,7 +263,8 @@ function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
       continue;
     }
     const { remote } = owner;
-    const problem = judgeOne(owner, { guarded, subnets, points }) ?? budgetProblem(remote, used, facts.maxRemoteSubnets);
+    const own = ownAddresses(remote);
+    const problem = judgeOne(owner, own, { guarded, subnets, points }) ?? budgetProblem(remote, used, facts.maxRemoteSubnets);
     if (problem !== null) {
       rejected.push({ endpoint: endpointRef(remote.object), cluster: remote.spec.clusterId, ...problem });
       continue;
@@ -271,7 +272,7 @@ function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
     accepted.push(remote);
     used += remote.subnets.length;
     remote.subnets.forEach((cidr) => subnets.add(cidr, owner));
-    for (const { cidr, what } of ownAddresses(remote)) points.add(cidr, { owner, what });
+    for (const { cidr, what } of own) points.add(cidr, { owner, what });
   }
   accepted.sort((a, b) => compareText(a.spec.clusterId, b.spec.clusterId));
   return { accepted, rejected };
@@ -294,39 +295,36 @@ function describeOwner(owner: Claimant): string {
   return `cluster "${spec.clusterId}" (Endpoint ${object.namespace}/${object.name})`;
 }
 
-function judgeOne(owner: Owner, claims: {
+type OwnAddress = ReturnType<typeof ownAddresses>[number];
+
+function judgeOne(owner: Owner, own: readonly OwnAddress[], claims: {
   guarded: ClaimIndex<ProtectedAddress>;
   subnets: ClaimIndex<Claimant>;
   points: ClaimIndex<PointOwner>;
 }): { reason: EndpointRejectReason; message: string } | null {
   const { remote } = owner;
   // In address order, so the subnet named is the same whatever order the Endpoint lists them in.
-  // (Each text is made only when a message needs it: 10,000 subnets are judged per plan.)
-  const mine = remote.subnets.map((cidr) => ({ cidr, get text() { return formatCidr(cidr); } })).sort((a, b) => compareCidrs(a.cidr, b.cidr));
-  for (const sub of mine) {
-    const { cidr } = sub;
+  const mine = [...remote.subnets].sort(compareCidrs);
+  for (const cidr of mine) {
     const hit = claims.guarded.overlapping(cidr);
-    if (hit) return { reason: PROTECTED_REASON[hit.owner.kind], message: `subnet ${sub.text} contains ${hit.owner.text}, ${hit.owner.label}` };
+    if (hit) return { reason: PROTECTED_REASON[hit.owner.kind], message: `subnet ${formatCidr(cidr)} contains ${hit.owner.text}, ${hit.owner.label}` };
   }
-  const own = ownAddresses(remote);
-  for (const sub of mine) {
-    const { cidr } = sub;
+  for (const cidr of mine) {
     const self = own.find((a) => containsAddress(cidr, a.cidr.network));
     if (self) {
-      return { reason: 'covers-endpoint-address', message: `subnet ${sub.text} contains the Endpoint's own ${self.what} ${self.text}: its tunnel's packets would be routed into the tunnel` };
+      return { reason: 'covers-endpoint-address', message: `subnet ${formatCidr(cidr)} contains the Endpoint's own ${self.what} ${self.text}: its tunnel's packets would be routed into the tunnel` };
     }
   }
-  for (const sub of mine) {
-    const { cidr } = sub;
+  for (const cidr of mine) {
     const clash = claims.subnets.overlapping(cidr);
     if (clash) {
-      return { reason: 'overlaps-other-endpoint', message: `subnet ${sub.text} overlaps ${formatCidr(clash.cidr)} of ${describeOwner(clash.owner)}, which keeps its routes: ${explainPrecedence(clash.owner.rank, owner.rank)}` };
+      return { reason: 'overlaps-other-endpoint', message: `subnet ${formatCidr(cidr)} overlaps ${formatCidr(clash.cidr)} of ${describeOwner(clash.owner)}, which keeps its routes: ${explainPrecedence(clash.owner.rank, owner.rank)}` };
     }
     const point = claims.points.overlapping(cidr);
     if (point) {
       return {
         reason: 'covers-endpoint-address',
-        message: `subnet ${sub.text} contains ${formatCidr(point.cidr).replace(/\/32$/, '')}, the ${point.owner.what} of ${describeOwner(point.owner.owner)}, which keeps its routes: ${explainPrecedence(point.owner.owner.rank, owner.rank)}`,
+        message: `subnet ${formatCidr(cidr)} contains ${formatCidr(point.cidr).replace(/\/32$/, '')}, the ${point.owner.what} of ${describeOwner(point.owner.owner)}, which keeps its routes: ${explainPrecedence(point.owner.owner.rank, owner.rank)}`,
       };
     }
   }
