@@ -3,16 +3,15 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { runCleanup } from '../../src/cleanup.ts';
 import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
 import { emptyReport, type ApplyReport } from '../../src/dataplane/report.ts';
 import type { Rtnetlink } from '../../src/kernel/rtnetlink.ts';
 import type { Sysctls } from '../../src/kernel/sysctl.ts';
+import { captureLogger } from '../helpers/capture-logger.ts';
 
 function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+  const { logger, lines } = captureLogger();
   return { logger, errors: () => lines.filter((l) => l.level === 50), last: () => lines.at(-1) };
 }
 

@@ -3,12 +3,10 @@
  * and every wait the informer asks for is recorded), and a scripted list/watch source that counts
  * requests and open watches and lets a test decide how each one goes.
  */
-import { pino } from 'pino';
 import { ApiStatusError } from '../../src/k8s/api-problem.ts';
 import type { Clock } from '../../src/k8s/clock.ts';
 import type { ApiObject, ListPage, ListRequest, ListWatch, WatchEvent, WatchRequest } from '../../src/k8s/list-watch.ts';
 import { createMetrics, type Metrics } from '../../src/telemetry/metrics.ts';
-import type { Logger } from '../../src/telemetry/logger.ts';
 
 /** Lets the code woken by a resolved promise (and what it schedules) run. */
 export async function settle(): Promise<void> {
@@ -166,16 +164,7 @@ export class ScriptedSource<T extends ApiObject = TestObject> implements ListWat
   }
 }
 
-export interface LogLine extends Record<string, unknown> {
-  level: number;
-  msg: string;
-}
-
-export function captureLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as LogLine); } });
-  return { logger, lines };
-}
+export { captureLogger, type LogLine } from '../helpers/capture-logger.ts';
 
 export function testMetrics(): Metrics {
   return createMetrics({ defaultMetrics: false });

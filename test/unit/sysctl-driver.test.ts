@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { Sysctls } from '../../src/kernel/sysctl.ts';
 import { createSysctlDriver } from '../../src/dataplane/sysctl-driver.ts';
+import { captureLogger } from '../helpers/capture-logger.ts';
 
 const RP = 'net/ipv4/conf/eth0/rp_filter';
 const FORWARD = 'net/ipv4/ip_forward';
@@ -27,8 +27,7 @@ function fakeSysctls(initial: Record<string, string>, beforeWrite: (key: string)
 }
 
 function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+  const { logger, lines } = captureLogger();
   return { logger, warnings: () => lines.filter((l) => l.level === 40) };
 }
 

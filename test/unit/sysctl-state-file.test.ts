@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import {
   MAX_STATE_BYTES, SYSCTL_STATE_VERSION, isRestorableSysctlKey, parseSysctlState, serializeSysctlState, sysctlStateFile,
 } from '../../src/dataplane/sysctl-state-file.ts';
+import { captureLogger } from '../helpers/capture-logger.ts';
 
 const RP = 'net/ipv4/conf/vx-submariner/rp_filter';
 
@@ -82,12 +82,6 @@ test('sysctl keys: only net/... below /proc/sys', () => {
   }
 });
 
-/** A pino logger that keeps its lines, so a test can count the warnings. */
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
-  return { logger, lines };
-}
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'seaway-state-'));
@@ -100,7 +94,7 @@ async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
 
 test('save writes the version through a unique temporary file and leaves no .tmp behind; nothing to remember removes the file', () => withDir(async (dir) => {
   const path = join(dir, 'sysctl-originals.json');
-  const { logger, lines } = capture();
+  const { logger, lines } = captureLogger();
   const file = sysctlStateFile({ path, logger });
   assert.deepEqual(await file.load(), { originals: {} }, 'no file yet');
 
@@ -119,7 +113,7 @@ test('save writes the version through a unique temporary file and leaves no .tmp
 }));
 
 test('nothing to remember where seaway never ran (no state directory at all) is not an error', () => withDir(async (dir) => {
-  const file = sysctlStateFile({ path: join(dir, 'missing', 'sysctl-originals.json'), logger: capture().logger });
+  const file = sysctlStateFile({ path: join(dir, 'missing', 'sysctl-originals.json'), logger: captureLogger().logger });
   assert.deepEqual(await file.load(), { originals: {} });
   await file.save({ originals: {} });
   assert.deepEqual(await readdir(dir), []);
@@ -127,10 +121,10 @@ test('nothing to remember where seaway never ran (no state directory at all) is 
 
 test('a failed save removes its temporary file and leaves the old file intact', () => withDir(async (dir) => {
   const path = join(dir, 'sysctl-originals.json');
-  const file = sysctlStateFile({ path, logger: capture().logger });
+  const file = sysctlStateFile({ path, logger: captureLogger().logger });
   await file.save({ originals: { [RP]: '1' } });
   // A directory where the file should be makes the rename fail after the temporary file was written.
-  const blocked = sysctlStateFile({ path: join(dir, 'sub'), logger: capture().logger });
+  const blocked = sysctlStateFile({ path: join(dir, 'sub'), logger: captureLogger().logger });
   await mkdir(join(dir, 'sub', 'occupied'), { recursive: true });
   await assert.rejects(blocked.save({ originals: { [RP]: '2' } }));
   assert.deepEqual((await readdir(dir)).sort(), ['sub', 'sysctl-originals.json']);
@@ -146,7 +140,7 @@ for (const [what, content] of [
   test(`${what} is moved aside once with one warning naming both paths, and loads as empty`, () => withDir(async (dir) => {
     const path = join(dir, 'sysctl-originals.json');
     await writeFile(path, content);
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLogger();
     const file = sysctlStateFile({ path, logger, now: () => new Date('2026-11-29T10:15:30.123Z') });
     assert.deepEqual(await file.load(), { originals: {} });
     assert.deepEqual(await file.load(), { originals: {} }, 'a second load finds no file');
@@ -170,7 +164,7 @@ for (const [what, content] of [
 test('a file larger than the limit is moved aside without being read whole', () => withDir(async (dir) => {
   const path = join(dir, 'sysctl-originals.json');
   await writeFile(path, Buffer.alloc(MAX_STATE_BYTES + 10, 0x20));
-  const { logger, lines } = capture();
+  const { logger, lines } = captureLogger();
   assert.deepEqual(await sysctlStateFile({ path, logger }).load(), { originals: {} });
   assert.match(String(lines.find((l) => l.level === 40)?.reason), /larger than/);
   assert.equal((await readdir(dir)).filter((n) => n.startsWith('sysctl-originals.json.corrupt-')).length, 1);
@@ -179,7 +173,7 @@ test('a file larger than the limit is moved aside without being read whole', () 
 test('two processes loading the same corrupt file at once: it is moved aside once, with one warning', () => withDir(async (dir) => {
   const path = join(dir, 'sysctl-originals.json');
   await writeFile(path, '{"originals":');
-  const { logger, lines } = capture();
+  const { logger, lines } = captureLogger();
   const loads = await Promise.all([1, 2, 3].map((i) => sysctlStateFile({ path, logger, now: () => new Date(Date.UTC(2026, 10, 29, 0, 0, i)) }).load()));
   assert.deepEqual(loads, [1, 2, 3].map(() => ({ originals: {} })));
   assert.equal((await readdir(dir)).length, 1);
