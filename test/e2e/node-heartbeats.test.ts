@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { CoreV1Api, KubeConfig, type V1NodeCondition } from '@kubernetes/client-node';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -68,6 +68,25 @@ describe('Node heartbeats cost no reconcile pass (issue 9 acceptance)', () => {
   const passReasons = async (node: NodeStatus, since: number) =>
     (await agentLog(node)).filter((l) => l.msg === 'reconcile pass' && Date.parse(String(l.time)) >= since).map((l) => JSON.stringify(l.reasons));
 
+  /** A label change every agent reacts to, and every agent's pass for it done: no pass is still due after. */
+  const settle = async (node: NodeStatus, value: string) => {
+    const start = await passes();
+    await core.patchNode({ name: node.name, body: { metadata: { labels: { 'seaway.test/settled': value } } } }, mergePatch);
+    await waitFor('every agent to have run a pass for the settling change', async () => (await passes()).every((n, i) => n > (start[i] ?? 0)), { timeoutMs: 30_000, intervalMs: 100 });
+  };
+  /** Waits until each observer ran a pass since `base`, then asserts it ran exactly one. */
+  const expectOnePassEach = async (t: TestContext, observers: number[], base: number[], since: number, what: string) => {
+    await waitFor(`the agents ${observers.map((i) => nodes[i]!.name).join(', ')} to run a pass for ${what}`, async () => {
+      const now = await passes();
+      return observers.every((i) => (now[i] ?? 0) > (base[i] ?? 0));
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    const now = await passes();
+    for (const i of observers) {
+      t.diagnostic(`${nodes[i]!.name}: ${(now[i] ?? 0) - (base[i] ?? 0)} pass(es) for 100 heartbeats and ${what}`);
+      assert.equal(now[i], (base[i] ?? 0) + 1, `${nodes[i]!.name}: passes since the heartbeats began: ${(await passReasons(nodes[i]!, since)).join(' ')}`);
+    }
+  };
+
   before(async () => {
     requireTools('ip', 'iptables', 'sysctl');
     lab = await labUp({
@@ -80,11 +99,8 @@ describe('Node heartbeats cost no reconcile pass (issue 9 acceptance)', () => {
     kc.loadFromFile(cluster.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);
     await readyAgents(lab);
-    // Start from a settled state: one relevant change (one event), and every agent's pass for it done, so no
-    // pass from the start-up is still due when the counting begins.
-    const start = await passes();
-    await core.patchNode({ name: nodes[0]!.name, body: { metadata: { labels: { 'seaway.test/settled': 'yes' } } } }, mergePatch);
-    await waitFor('every agent to have run a pass for the settling change', async () => (await passes()).every((n, i) => n > (start[i] ?? 0)), { timeoutMs: 30_000, intervalMs: 100 });
+    // Start from a settled state, so no pass from the start-up is still due when the counting begins.
+    await settle(nodes[0]!, 'yes');
   });
 
   after(async () => {
@@ -98,16 +114,7 @@ describe('Node heartbeats cost no reconcile pass (issue 9 acceptance)', () => {
     const node3 = nodes[2] as NodeStatus;
     await postStatus(node3, kubeletStatus(node3, ++beat, { ready: false }));
     try {
-      const observers = [0, 1];
-      await waitFor('the agents of nodes 1 and 2 to run a pass for the Ready change', async () => {
-        const now = await passes();
-        return observers.every((i) => (now[i] ?? 0) > (base[i] ?? 0));
-      }, { timeoutMs: 30_000, intervalMs: 100 });
-      const now = await passes();
-      for (const i of observers) {
-        t.diagnostic(`${nodes[i]!.name}: ${(now[i] ?? 0) - (base[i] ?? 0)} pass(es) for 100 heartbeats and one Ready change`);
-        assert.equal(now[i], (base[i] ?? 0) + 1, `${nodes[i]!.name}: passes since the heartbeats began: ${(await passReasons(nodes[i]!, since)).join(' ')}`);
-      }
+      await expectOnePassEach(t, [0, 1], base, since, 'one Ready change');
     } finally {
       await postStatus(node3, kubeletStatus(node3, ++beat, { ready: true }));
     }
@@ -116,23 +123,12 @@ describe('Node heartbeats cost no reconcile pass (issue 9 acceptance)', () => {
   it('100 heartbeat-only updates, then a new address on node 1: no pass for the heartbeats, exactly one for the address on every agent (node 1\'s own included)', async (t) => {
     // Node 3's agent went through its own NotReady and back, every agent saw Ready=True again: settle on one more change.
     await readyAgents(lab);
-    const start = await passes();
-    await core.patchNode({ name: nodes[1]!.name, body: { metadata: { labels: { 'seaway.test/settled': 'again' } } } }, mergePatch);
-    await waitFor('every agent to have run a pass for the settling change', async () => (await passes()).every((n, i) => n > (start[i] ?? 0)), { timeoutMs: 30_000, intervalMs: 100 });
+    await settle(nodes[1]!, 'again');
     const since = Date.now();
     const base = await passes();
     await heartbeats(100);
     const node1 = nodes[0] as NodeStatus;
     await postStatus(node1, kubeletStatus(node1, ++beat, { extraAddress: '203.0.113.11' }));
-    const observers = [0, 1, 2];
-    await waitFor('every agent to run a pass for the address change', async () => {
-      const now = await passes();
-      return observers.every((i) => (now[i] ?? 0) > (base[i] ?? 0));
-    }, { timeoutMs: 30_000, intervalMs: 100 });
-    const now = await passes();
-    for (const i of observers) {
-      t.diagnostic(`${nodes[i]!.name}: ${(now[i] ?? 0) - (base[i] ?? 0)} pass(es) for 100 heartbeats (a third of them its own Node's) and one address change`);
-      assert.equal(now[i], (base[i] ?? 0) + 1, `${nodes[i]!.name}: passes since the heartbeats began: ${(await passReasons(nodes[i]!, since)).join(' ')}`);
-    }
+    await expectOnePassEach(t, [0, 1, 2], base, since, 'one address change');
   });
 });
