@@ -15,7 +15,6 @@ import { ObjectTable } from '../../src/reconcile/object-table.ts';
 import { reconcileComponent } from '../../src/reconcile/component.ts';
 import { routingComponent } from '../../src/reconcile/components.ts';
 import { startReconcileLoop } from '../../src/reconcile/loop.ts';
-import { backoffBounds } from '../../src/model/backoff.ts';
 import type { DesiredState } from '../../src/model/desired-state.ts';
 
 await runInsideNetns(import.meta.url, 'eng');
@@ -42,17 +41,17 @@ const desired: DesiredState = {
   filter: null,
 };
 
-/** The kernel layer, recording when each write for the contested destination is sent. */
-function recording(inner: Rtnetlink, attempts: number[]): Rtnetlink {
+/** The kernel layer, counting the writes of the contested destination. */
+function recording(inner: Rtnetlink, attempts: { count: number }): Rtnetlink {
   const contested = (w: KernelWrite) => w.kind === 'route' && w.route.dst === '10.2.0.0/16' && w.write !== 'delete';
-  return { ...inner, apply: async (writes) => { if (writes.some(contested)) attempts.push(Date.now()); return inner.apply(writes); } };
+  return { ...inner, apply: async (writes) => { if (writes.some(contested)) attempts.count += 1; return inner.apply(writes); } };
 }
 
 const seawayRoutes = async () => (JSON.parse((await run('ip', ['-j', 'route', 'show', 'table', '100', 'proto', '147'])).stdout || '[]') as Array<{ dst: string }>).map((r) => r.dst);
 
-test('a permanently failing route and a trigger every 20 ms for 5 s: its retries follow its backoff, the rest is programmed at once, passes respect the throttle', async () => {
-  const attempts: number[] = [];
-  const passStarts: number[] = [];
+test('a route the kernel refuses (EEXIST) under a trigger every 20 ms: it alone fails and is retried on its backoff, not on every pass; the rest is programmed at once; freed, it is programmed', async () => {
+  const attempts = { count: 0 };
+  let passes = 0;
   const policy = { minMs: 100, maxMs: 1600 };
   const minIntervalMs = 100;
   let loopRef: ReturnType<typeof startReconcileLoop> | null = null;
@@ -64,7 +63,7 @@ test('a permanently failing route and a trigger every 20 ms for 5 s: its retries
   const loop = startReconcileLoop({
     logger, resyncMs: 3_600_000, minIntervalMs, minRetryMs: policy.minMs, maxRetryMs: policy.maxMs,
     pass: async () => {
-      passStarts.push(Date.now());
+      passes += 1;
       await reconcileComponent(table, component, desired);
       firstPassDone();
       const retryAt = table.nextRetryAt();
@@ -77,9 +76,10 @@ test('a permanently failing route and a trigger every 20 ms for 5 s: its retries
     await firstPass;
     // Everything but the contested route is in the kernel after the first pass.
     assert.deepEqual((await seawayRoutes()).sort(), ['10.3.0.0/16', '10.4.0.0/16', '10.5.0.0/16']);
-    const streamStart = Date.now();
+    // Backoff timing and the throttle are unit-tested in virtual time (object-table, reconcile-loop);
+    // here the real kernel's refusal drives them: the stream of triggers runs for 40 passes.
     const stream = setInterval(() => loop.trigger('event'), 20);
-    await waitFor('5 s of triggers', () => Date.now() - streamStart >= 5000, { timeoutMs: 10_000, intervalMs: 50 });
+    await waitFor('40 passes', () => passes >= 40, { timeoutMs: 30_000, intervalMs: 50 });
     clearInterval(stream);
     await loop.idle();
 
@@ -87,21 +87,10 @@ test('a permanently failing route and a trigger every 20 ms for 5 s: its retries
     assert.equal(contested.state, 'failed');
     assert.equal(contested.code, 'EEXIST');
     assert.match(contested.reason!, /EEXIST/);
-    assert.equal(contested.attempts, attempts.length);
+    assert.equal(contested.attempts, attempts.count);
     assert.ok(table.list().filter((s) => s.key !== contested.key).every((s) => s.state === 'programmed'));
-
-    // Each retry waits at least the low end of its backoff range (no trigger made it come sooner);
-    // that retries keep coming at all is the attempt count below.
-    const delays = attempts.slice(1).map((a, i) => a - attempts[i]!);
-    delays.forEach((delay, i) => {
-      const { lowMs } = backoffBounds(i + 1, policy);
-      assert.ok(delay >= lowMs - 1, `retry ${i + 1} came after ${delay} ms, before its backoff's ${lowMs} ms: ${delays.join(', ')}`);
-    });
-    assert.ok(attempts.length >= 4 && attempts.length <= 10, `${attempts.length} attempts in about 5.5 s with backoff 100-1600 ms: ${delays.join(', ')}`);
-
-    const gaps = passStarts.slice(1).map((s, i) => s - passStarts[i]!);
-    assert.ok(gaps.every((g) => g >= minIntervalMs - 1), `passes closer than the throttle: ${gaps.filter((g) => g < minIntervalMs - 1).join(', ')}`);
-    assert.ok(passStarts.length > attempts.length * 3, `${passStarts.length} passes ran; the failing route was attempted in ${attempts.length} of them`);
+    // Passes kept coming for the triggers; the failing route was written only when its backoff was due.
+    assert.ok(attempts.count >= 3 && passes > attempts.count * 3, `${passes} passes ran; the failing route was attempted in ${attempts.count} of them`);
 
     // The leftover goes away: the next retry programs seaway's route, with no trigger needed.
     await run('ip', ['route', 'del', '10.2.0.0/16', 'table', '100']);
