@@ -6,6 +6,7 @@ import { RTM_DELLINK, RTM_NEWLINK, decodeLink } from './links.ts';
 import { RTM_DELROUTE, RTM_NEWROUTE, decodeRoute } from './routes.ts';
 import { RTM_DELRULE, RTM_NEWRULE, decodeRule } from './rules.ts';
 import type { Rtnetlink } from './rtnetlink.ts';
+import { retryForever } from '../startup/retry-forever.ts';
 import type { InterfaceChange, InterfaceEvent, InterfaceEventSource } from '../model/interface-events.ts';
 
 const GROUP_NUMBERS = { link: 1, neighbour: 3, address: 5, route: 7, rule: 8 } as const;
@@ -78,9 +79,8 @@ export function subscribeRtnetlinkEvents(groups: readonly EventGroup[], onEvent:
   }, (reason) => onEvent({ type: 'overflow', reason }));
 }
 
-/** First delay before retrying a failed resync dump, doubled up to MAX_RESYNC_DELAY_MS. */
-const RESYNC_DELAY_MS = 100;
-const MAX_RESYNC_DELAY_MS = 5000;
+/** Bounds of the backoff between failed resync dumps. */
+const RESYNC_DELAYS = { minMs: 100, maxMs: 5000 };
 
 export type { InterfaceEventSource };
 
@@ -92,7 +92,7 @@ export function interfaceEventSource(rtnl: Rtnetlink): InterfaceEventSource {
         if (event.type === 'link' || event.type === 'address') onEvent(event);
         else if (event.type === 'overflow') resync.request();
       });
-      return () => { resync.stop(); subscription.close(); };
+      return () => { void resync.stop(); subscription.close(); };
     },
     dump: () => dumpInterfaces(rtnl),
   };
@@ -104,35 +104,32 @@ export function interfaceEventSource(rtnl: Rtnetlink): InterfaceEventSource {
  * succeeds: otherwise the consumer would wait on a state it will never be told about. Overflows
  * during a dump ask for one more dump after it, since the running one may predate them.
  */
-export function resyncer(rtnl: Pick<Rtnetlink, 'listLinks' | 'listAddresses'>, onEvent: (event: InterfaceEvent) => void) {
-  let running = false;
+export function resyncer(
+  rtnl: Pick<Rtnetlink, 'listLinks' | 'listAddresses'>,
+  onEvent: (event: InterfaceEvent) => void,
+  delays: { minMs: number; maxMs: number } = RESYNC_DELAYS,
+) {
+  const stopping = new AbortController();
+  let running: Promise<void> | null = null;
   let again = false;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const attempt = async (delay: number): Promise<void> => {
-    timer = undefined;
-    running = true;
-    again = false;
-    let ok = false;
-    try {
-      const changes = await dumpInterfaces(rtnl);
-      ok = true;
-      if (!stopped) onEvent({ type: 'snapshot', changes });
-    } catch { /* retried below */ }
-    running = false;
-    if (stopped) return;
-    if (!ok) timer = setTimeout(() => void attempt(Math.min(delay * 2, MAX_RESYNC_DELAY_MS)), delay);
-    else if (again) void attempt(RESYNC_DELAY_MS);
+  const run = async (): Promise<void> => {
+    do {
+      again = false;
+      const changes = await retryForever(() => dumpInterfaces(rtnl), { signal: stopping.signal, minDelayMs: delays.minMs, maxDelayMs: delays.maxMs });
+      if (stopping.signal.aborted) return;
+      onEvent({ type: 'snapshot', changes });
+    } while (again);
   };
   return {
     request(): void {
-      if (stopped) return;
+      if (stopping.signal.aborted) return;
       if (running) again = true;
-      else if (!timer) void attempt(RESYNC_DELAY_MS);
+      else running = run().catch(() => undefined /* stopped */).finally(() => { running = null; });
     },
-    stop(): void {
-      stopped = true;
-      clearTimeout(timer);
+    /** Ends the retries; resolves once a dump in flight has finished (its result is dropped). */
+    async stop(): Promise<void> {
+      stopping.abort(new Error('interface resync stopped'));
+      await running;
     },
   };
 }

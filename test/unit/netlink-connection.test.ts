@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setImmediate as afterCloseLater, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as afterCloseLater } from 'node:timers/promises';
 import { NLM_F_DUMP_INTR, type NetlinkMessage } from '../../src/kernel/netlink/codec.ts';
 import { NetlinkConnection, NetlinkTimeoutError, type NetlinkConnectionOptions } from '../../src/kernel/netlink/connection.ts';
 import { doneReply, errorReply, fakeFactory, objectReply, type FakeNetlinkSocket } from '../helpers/fake-netlink-socket.ts';
@@ -67,10 +67,10 @@ describe('NetlinkConnection', () => {
     const next = dump(conn);
     let settled = false;
     next.then(() => { settled = true; }, () => { settled = true; });
-    await sleep(5);
+    await waitFor('the request on the new socket', () => sockets[1]?.sent.length);
     const seq = sockets[1]!.sent[0]![0]!.seq;
     sockets[0]!.reply(objectReply(seq, RTM_NEWLINK), doneReply(seq));
-    await sleep(5);
+    await afterCloseLater();
     assert.equal(settled, false, 'the old socket cannot answer the new request');
     sockets[1]!.reply(doneReply(seq));
     assert.deepEqual(await next, []);
@@ -81,7 +81,6 @@ describe('NetlinkConnection', () => {
     const { conn } = connection({ timeoutMs: 100 });
     const first = conn.batch([route()]);
     first.catch(() => undefined);
-    await sleep(30);
     const second = conn.batch([route()]);
     await assert.rejects(first, NetlinkTimeoutError);
     const error = await second.then(() => assert.fail('resolved'), (e: unknown) => e);
@@ -127,7 +126,7 @@ describe('NetlinkConnection', () => {
   it('a socket error fails the waiting request, and the next request opens a fresh socket', async () => {
     const { conn, sockets } = connection({ timeoutMs: 5000, setup: (s, i) => { if (i > 0) s.onSend = answerAll; } });
     const pending = dump(conn);
-    await sleep(5);
+    await waitFor('the dump to be sent', () => sockets[0]?.sent.length);
     sockets[0]!.fail('ENOBUFS');
     await assert.rejects(pending, /socket error ENOBUFS; replies are lost and the socket is reopened/);
     await afterCloseLater();
@@ -195,7 +194,7 @@ describe('NetlinkConnection', () => {
       },
     });
     await assert.rejects(conn.batch(Array.from({ length: 256 * 6 }, route)), { code: 'ETIMEDOUT' });
-    await sleep(20);
+    await afterCloseLater(); // an unhandled rejection of another chunk would surface here and fail the run
     conn.close();
   });
 
@@ -210,7 +209,7 @@ describe('NetlinkConnection', () => {
   it('after close, waiting requests fail and new ones are refused', async () => {
     const { conn, sockets } = connection({ timeoutMs: 5000 });
     const pending = dump(conn);
-    await sleep(5);
+    await waitFor('the dump to be sent', () => sockets[0]?.sent.length);
     conn.close();
     await assert.rejects(pending, /connection closed/);
     await assert.rejects(dump(conn), /connection is closed/);
