@@ -67,7 +67,6 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let settled = false;
-    let exited = false;
     let grace: NodeJS.Timeout | undefined;
     const settle = (action: () => void) => {
       if (settled) return;
@@ -82,7 +81,7 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
     };
     const timedOut = (detail: string) => settle(() => reject(new ExecTimeoutError(argv, timeoutMs, child.pid, detail)));
     const deadline = setTimeout(() => {
-      if (exited) {
+      if (child.exitCode !== null || child.signalCode !== null) {
         timedOut('exited, but its output was still held open by a descendant');
         return;
       }
@@ -94,7 +93,6 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error) => settle(() => reject(error)));
-    child.on('exit', () => { exited = true; });
     child.stdin.on('error', () => { /* the child may exit before reading its input; its exit code tells */ });
     child.on('close', (code, signal) => {
       const result: ExecResult = {

@@ -1,4 +1,4 @@
-import { formatCidr, parseCidr, scanIpv4, scanPrefixLength, type Cidr } from '../model/cidr.ts';
+import { parseCidr, scanIpv4, scanPrefixLength, type Cidr } from '../model/cidr.ts';
 import type { DesiredFilter, MssClamp } from '../model/desired-state.ts';
 import { MAX_MSS, MIN_MSS } from './mss-clamp.ts';
 
@@ -16,8 +16,8 @@ export class FilterInputError extends Error {
 export const MAX_CIDRS_PER_SET = 262144;
 const INTERFACE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
-/** `text` is the canonical spelling when parseFilterCidr made it (it accepts only canonical text). */
-export interface FilterCidr extends Cidr { text?: string }
+/** `text` is the canonical spelling (parseFilterCidr accepts only canonical text). */
+export interface FilterCidr extends Cidr { text: string }
 
 /**
  * A CIDR the packet filter takes: one model/cidr parses (strict IPv4), already canonical (no host
@@ -41,7 +41,7 @@ export function canonicalCidrs(cidrs: readonly FilterCidr[]): string[] {
   for (const c of sorted) {
     const last = c.network + 2 ** (32 - c.prefixLength) - 1;
     if (last <= coveredUpTo) continue;
-    out.push(c.text ?? formatCidr(c));
+    out.push(c.text);
     coveredUpTo = last;
   }
   return out;

@@ -30,9 +30,9 @@ export function parseIpsetSave(text: string): IpsetsObserved {
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim();
     if (line === '') return;
-    const [verb, name, value] = line.split(/\s+/);
+    const tokens = line.split(/\s+/);
+    const [verb, name, value] = tokens;
     if (verb === 'create' && name && value) {
-      const tokens = line.split(/\s+/);
       const at = tokens.indexOf('maxelem');
       const maxelem = at > 0 ? Number(tokens[at + 1]) : NaN;
       sets.set(name, { type: value, members: new Set(), ...(Number.isInteger(maxelem) ? { maxelem } : {}) });

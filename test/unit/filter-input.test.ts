@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalCidrs, FilterInputError, parseFilterCidr, validateFilter } from '../../src/plan/filter-input.ts';
+import { canonicalCidrs, FilterInputError, parseFilterCidr, validateFilter, type FilterCidr } from '../../src/plan/filter-input.ts';
 import { mutatedCidrs, specCidr } from './cidr-spec.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
@@ -16,7 +16,7 @@ test('valid input passes through with its CIDR lists sorted, deduplicated and wi
 });
 
 test('canonicalCidrs keeps adjacent networks and drops only nested ones', () => {
-  const parse = (s: string) => parseFilterCidr(s) as { network: number; prefixLength: number };
+  const parse = (s: string) => parseFilterCidr(s) as FilterCidr;
   assert.deepEqual(canonicalCidrs(['10.0.0.128/25', '10.0.0.0/25', '10.0.0.64/26', '255.255.255.255/32'].map(parse)), ['10.0.0.0/25', '10.0.0.128/25', '255.255.255.255/32']);
   assert.deepEqual(canonicalCidrs([]), []);
 });
