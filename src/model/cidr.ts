@@ -4,6 +4,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { OWNERSHIP } from './ownership.ts';
+import { compareText } from './compare.ts';
 
 export interface Cidr {
   /** Network address as an unsigned 32-bit integer, host bits cleared. */
@@ -184,7 +185,7 @@ export function compareCidrTexts(a: string, b: string): number {
   if (pa && pb) return compareCidrs(pa, pb);
   if (pa) return -1;
   if (pb) return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return compareText(a, b);
 }
 
 function parseCidrOrAddress(text: string): Cidr | null {

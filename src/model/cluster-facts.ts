@@ -11,6 +11,7 @@
  */
 import { clip, parseIpv4 } from './cidr.ts';
 import type { NodeObject } from './snapshot.ts';
+import { compareText } from './compare.ts';
 
 export type ProtectedKind = 'node' | 'api-server' | 'local-endpoint';
 
@@ -61,5 +62,5 @@ const KIND_ORDER: Record<ProtectedKind, number> = { 'api-server': 0, node: 1, 'l
  * whatever order the informers listed the Nodes in.
  */
 export function sortProtected(addresses: ProtectedAddress[]): ProtectedAddress[] {
-  return addresses.sort((a, b) => a.address - b.address || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  return addresses.sort((a, b) => a.address - b.address || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareText(a.label, b.label));
 }

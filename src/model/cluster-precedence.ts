@@ -14,6 +14,7 @@
  * (it resets on failover). Ties between equal timestamps (one-second resolution) also go by cluster id.
  */
 import type { ClusterObject } from './snapshot.ts';
+import { compareText, isRecord } from './compare.ts';
 
 export interface ClusterRank {
   clusterId: string;
@@ -21,10 +22,6 @@ export interface ClusterRank {
   createdAt: number | null;
   /** The Cluster object's creationTimestamp as the API server wrote it, for messages. */
   createdText: string | null;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The cluster id a Cluster object speaks for: spec.cluster_id, else its name (Submariner names it after the id). */
@@ -57,7 +54,7 @@ export function compareRanks(a: ClusterRank, b: ClusterRank): number {
   if (a.createdAt !== null && b.createdAt !== null && a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
   if (a.createdAt !== null && b.createdAt === null) return -1;
   if (a.createdAt === null && b.createdAt !== null) return 1;
-  return a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0;
+  return compareText(a.clusterId, b.clusterId);
 }
 
 /** Why `winner` goes before `loser`, for a rejection message. */

@@ -8,6 +8,7 @@
  */
 import { parseCidr, type Cidr } from './cidr.ts';
 import type { ClusterObject } from './snapshot.ts';
+import { compareText, isRecord } from './compare.ts';
 
 export interface Reservation {
   clusterId: string;
@@ -17,10 +18,6 @@ export interface Reservation {
 }
 
 const CIDR_FIELDS = ['cluster_cidr', 'service_cidr', 'global_cidr'] as const;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The IPv4 CIDRs a Cluster object lists; anything else in those fields is not ours to judge and is skipped. */
 export function clusterCidrs(spec: unknown): Cidr[] {
@@ -54,5 +51,5 @@ export function reservations(clusters: readonly ClusterObject[], clusterIdOf: (o
     if (known) known.cidrs.push(...cidrs);
     else byId.set(clusterId, { clusterId, object: `${object.namespace}/${object.name}`, cidrs });
   }
-  return [...byId.values()].sort((a, b) => (a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0));
+  return [...byId.values()].sort((a, b) => compareText(a.clusterId, b.clusterId));
 }

@@ -15,6 +15,7 @@ import {
 } from './endpoint.ts';
 import { indexNodes, trustLocalEndpoint } from './local-endpoint.ts';
 import type { ClusterObject, EndpointObject, NodeObject } from './snapshot.ts';
+import { compareText } from './compare.ts';
 
 export interface EndpointRef {
   name: string;
@@ -99,10 +100,6 @@ function creationTime(object: EndpointObject): number {
   const time = Date.parse(object.creationTimestamp);
   // An unreadable timestamp counts as oldest, so it never displaces a well-formed object.
   return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time;
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

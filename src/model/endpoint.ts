@@ -12,6 +12,7 @@
 import {
   clip, describeType, overlaps, parseCidr, parseIpv4, type Cidr,
 } from './cidr.ts';
+import { isRecord } from './compare.ts';
 
 export interface EndpointSpec {
   clusterId: string;
@@ -100,10 +101,6 @@ class Rejection extends Error {
 
 function malformed(path: string, expected: string, value: unknown): Rejection {
   return new Rejection('malformed', `${path}: expected ${expected}, got ${describeType(value)}`);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Reads spec.cluster_id without judging the rest, so duplicates can be grouped before full validation. */

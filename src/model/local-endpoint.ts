@@ -8,6 +8,7 @@
 import { clip } from './cidr.ts';
 import type { EndpointSpec } from './endpoint.ts';
 import type { NodeObject } from './snapshot.ts';
+import { compareText } from './compare.ts';
 
 /** The label Submariner's gateway nodes carry (value "true"). */
 export const GATEWAY_LABEL = 'submariner.io/gateway';
@@ -42,7 +43,7 @@ export function trustLocalEndpoint(spec: EndpointSpec, nodes: NodeIndex): LocalT
   const byName = nodes.byName.get(spec.hostname);
   const candidates = [
     ...(byName ? [byName] : []),
-    ...[...(nodes.byAddress.get(spec.hostname) ?? [])].filter((n) => n !== byName).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    ...[...(nodes.byAddress.get(spec.hostname) ?? [])].filter((n) => n !== byName).sort((a, b) => compareText(a.name, b.name)),
   ];
   if (candidates.length === 0) {
     return { ok: false, message: `hostname "${clip(spec.hostname)}" names no Node of this cluster; the local Endpoint must name its gateway node` };

@@ -7,6 +7,7 @@
  */
 import { formatIpv4, parseIpv4, vtepIp } from './cidr.ts';
 import type { NodeObject } from './snapshot.ts';
+import { compareText } from './compare.ts';
 
 export interface VtepCollision {
   /** The shared VTEP address, e.g. "240.1.2.3". */
@@ -31,7 +32,7 @@ export function vtepCollisions(nodes: readonly NodeObject[]): VtepCollision[] {
   return [...byVtep.entries()]
     .filter(([, group]) => group.length > 1)
     .sort((a, b) => a[0] - b[0])
-    .map(([vtep, group]) => ({ vtep: formatIpv4(vtep), nodes: group.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) }));
+    .map(([vtep, group]) => ({ vtep: formatIpv4(vtep), nodes: group.sort((a, b) => compareText(a.name, b.name)) }));
 }
 
 export function describeVtepCollision(collision: VtepCollision): string {

@@ -8,6 +8,7 @@
 import { compareCidrs, formatCidr, parseCidr, type Cidr } from '../model/cidr.ts';
 import { ClaimIndex } from '../model/claim-index.ts';
 import { endpointRef, type AcceptedEndpoint, type EndpointRef } from '../model/endpoint-set.ts';
+import { compareText } from '../model/compare.ts';
 
 export type RefusalReason = 'overlaps-node-network';
 
@@ -51,7 +52,7 @@ export function refuseOnThisNode(remotes: readonly AcceptedEndpoint[], networks:
     });
   }
   routed.sort((a, b) => compareCidrs(a.cidr, b.cidr));
-  refused.sort((a, b) => compareCidrs(a.cidr, b.cidr) || (a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0));
+  refused.sort((a, b) => compareCidrs(a.cidr, b.cidr) || compareText(a.clusterId, b.clusterId));
   return { routed, refused: refused.map(({ cidr: _cidr, ...rest }) => rest) };
 }
 

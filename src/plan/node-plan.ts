@@ -21,6 +21,7 @@ import { mssClampFromAnnotations } from './mss-clamp.ts';
 import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
 import { offNodeNetworks, type RefusedRoute } from './node-local-refusals.ts';
 import { withRetained } from './remote-grace.ts';
+import { compareText } from '../model/compare.ts';
 
 export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'> & VerdictConfig;
 
@@ -208,9 +209,9 @@ function sysctls(cniName: string | null): DesiredSysctl[] {
     { key: `net/ipv4/conf/${OWNERSHIP.vxlanDevice}/rp_filter`, value: '2' },
   ];
   if (cniName !== null && cniName !== OWNERSHIP.vxlanDevice) list.push({ key: `net/ipv4/conf/${cniName}/rp_filter`, value: '2' });
-  return list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return list.sort((a, b) => compareText(a.key, b.key));
 }
 
 function sortNotes(notes: PlanNote[]): PlanNote[] {
-  return notes.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+  return notes.sort((a, b) => compareText(a.code, b.code) || compareText(a.message, b.message));
 }

@@ -8,6 +8,7 @@
 import { compareCidrs, parseCidr, type Cidr } from '../model/cidr.ts';
 import { ClaimIndex } from '../model/claim-index.ts';
 import type { Snapshot } from '../model/snapshot.ts';
+import { compareText } from '../model/compare.ts';
 
 export interface RemoteMemory {
   /** Cluster id -> the subnets it had routed, and since when it has had no Endpoint (undefined: it has one). */
@@ -41,7 +42,7 @@ export function retainRemotes(memory: RemoteMemory, present: ReadonlySet<string>
     const until = goneSince + graceMs;
     if (now < until) retained.push({ clusterId, subnets: [...remembered.subnets], goneSince, until });
   }
-  return retained.sort((a, b) => (a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0));
+  return retained.sort((a, b) => compareText(a.clusterId, b.clusterId));
 }
 
 /** After planning: what the next pass remembers, the clusters routed now and those still in their grace. */
