@@ -36,7 +36,7 @@ export function nodeAddresses(nodes: readonly NodeObject[]): ProtectedAddress[] 
 }
 
 /** The API server's IPv4 addresses as configured; host names cannot be judged without resolving them and are left out. */
-export function apiServerAddresses(texts: readonly string[]): ProtectedAddress[] {
+export function apiServerProtected(texts: readonly string[]): ProtectedAddress[] {
   return texts.flatMap((text) => {
     const parsed = parseIpv4(text);
     return parsed.ok ? [{ address: parsed.address, text, kind: 'api-server' as const, label: 'the API server address' }] : [];

@@ -8,7 +8,7 @@ import { ClaimIndex } from './claim-index.ts';
 import { clusterIdOf, clusterRanks, compareRanks, explainPrecedence, type ClusterRank } from './cluster-precedence.ts';
 import { reservations, type Reservation } from './cluster-reservations.ts';
 import {
-  apiServerAddresses, localEndpointAddresses, nodeAddresses, sortProtected, type ProtectedAddress,
+  apiServerProtected, localEndpointAddresses, nodeAddresses, sortProtected, type ProtectedAddress,
 } from './cluster-facts.ts';
 import {
   readClusterId, validateEndpoint, type EndpointNote, type EndpointRejectReason, type EndpointSpec, type EndpointValidation, type EndpointValidationContext,
@@ -201,7 +201,7 @@ export function buildEndpointSet(input: EndpointSetInput, ctx: EndpointSetContex
 
   const protectedAddresses = sortProtected([
     ...nodeAddresses(input.nodes),
-    ...apiServerAddresses(ctx.apiServerAddresses),
+    ...apiServerProtected(ctx.apiServerAddresses),
     ...(chosen.local ? localEndpointAddresses(`${chosen.local.object.namespace}/${chosen.local.object.name}`, chosen.local.spec.privateIps, chosen.local.spec.publicIps) : []),
   ]);
   const judged = judgeRemotes(candidates, {

@@ -10,7 +10,7 @@
  */
 import { DEFAULTS, type RunConfig } from '../config.ts';
 import { parseIpv4 } from '../model/cidr.ts';
-import { endpointValidationContext, type EndpointValidation } from '../model/endpoint.ts';
+import { endpointValidationContext, type EndpointNoteCode, type EndpointValidation } from '../model/endpoint.ts';
 import {
   buildEndpointSet, endpointRef, type AcceptedEndpoint, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint, type TrustedLocal,
 } from '../model/endpoint-set.ts';
@@ -34,7 +34,7 @@ export interface LocalGateway {
   privateIp: string;
 }
 
-export type VerdictNoteCode = 'subnet-normalised' | 'ipv6-subnet-skipped' | 'field-ignored' | 'local-endpoint-held' | 'vtep-collision';
+export type VerdictNoteCode = EndpointNoteCode | 'local-endpoint-held' | 'vtep-collision';
 
 export interface VerdictNote {
   code: VerdictNoteCode;

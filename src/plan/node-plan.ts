@@ -68,10 +68,11 @@ export class PlanInputError extends Error {
   }
 }
 
-/** `memory.lastGoodLocal`: the previous plan's lastGoodLocal, so the gateway in use survives a spoof or a takeover gap. */
 /**
- * `memory.retainedSubnets`: subnets of remote clusters in their fail-static grace period (see
- * remote-grace.ts), routed too unless a routed subnet overlaps them.
+ * What this node should program. `memory.lastGoodLocal` is the previous plan's lastGoodLocal, so the
+ * gateway in use survives a spoof or a takeover gap; `memory.retainedSubnets` are subnets of remote
+ * clusters in their fail-static grace period (see remote-grace.ts), routed too unless a routed
+ * subnet overlaps them.
  */
 export function planNode(
   snapshot: Snapshot, self: NodeFacts, config: PlanConfig,

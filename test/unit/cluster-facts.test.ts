@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiServerAddresses, localEndpointAddresses, nodeAddresses, sortProtected } from '../../src/model/cluster-facts.ts';
+import { apiServerProtected, localEndpointAddresses, nodeAddresses, sortProtected } from '../../src/model/cluster-facts.ts';
 import { node, shuffled } from './model-fixtures.ts';
 
 test('Node addresses: every IPv4 status address of every Node; Hostname entries, IPv6 and garbage are skipped', () => {
@@ -15,7 +15,7 @@ test('Node addresses: every IPv4 status address of every Node; Hostname entries,
 });
 
 test('API server addresses: IPv4 only; the local Endpoint\'s private and public ones labelled', () => {
-  assert.deepEqual(apiServerAddresses(['10.0.0.1', 'api.example', 'fd00::1', '']).map((p) => [p.text, p.kind]), [['10.0.0.1', 'api-server']]);
+  assert.deepEqual(apiServerProtected(['10.0.0.1', 'api.example', 'fd00::1', '']).map((p) => [p.text, p.kind]), [['10.0.0.1', 'api-server']]);
   assert.deepEqual(localEndpointAddresses('ns/east', ['192.168.1.10'], ['203.0.113.1', 'bad']).map((p) => p.label), [
     'the private IP of the local Endpoint ns/east', 'the public IP of the local Endpoint ns/east',
   ]);
@@ -24,7 +24,7 @@ test('API server addresses: IPv4 only; the local Endpoint\'s private and public 
 test('sorted by address, then API server before Node before local Endpoint, then label: the same list in any input order', () => {
   const all = [
     ...nodeAddresses([node('z', '10.0.0.5'), node('a', '10.0.0.5'), node('m', '10.0.0.1')]),
-    ...apiServerAddresses(['10.0.0.5']),
+    ...apiServerProtected(['10.0.0.5']),
     ...localEndpointAddresses('ns/east', ['10.0.0.5'], []),
   ];
   const expected = ['10.0.0.1 node', '10.0.0.5 api-server', '10.0.0.5 node', '10.0.0.5 node', '10.0.0.5 local-endpoint'];
