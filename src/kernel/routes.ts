@@ -49,7 +49,7 @@ export function describeRoute(route: Pick<RouteSpec, 'table' | 'dst' | 'gateway'
  * delete matches destination, table, metric and protocol, so an unmarked route is never removed.
  */
 export function encodeRouteRequest(write: RouteWrite, route: RouteSpec): NetlinkRequest {
-  const { address, prefixLength } = parseIpv4Prefix(route.dst);
+  const { network, prefixLength } = parseIpv4Prefix(route.dst);
   const header = Buffer.alloc(RTMSG_LEN);
   header[0] = AF_INET;
   header[1] = prefixLength;
@@ -58,14 +58,14 @@ export function encodeRouteRequest(write: RouteWrite, route: RouteSpec): Netlink
   const hasMetric = route.metric !== undefined;
   if (write === 'delete') {
     header[6] = RT_SCOPE_NOWHERE;
-    const body = new AttributeWriter(header, 8 * (hasMetric ? 3 : 2)).u32(RTA_TABLE, route.table).ipv4(RTA_DST, address);
+    const body = new AttributeWriter(header, 8 * (hasMetric ? 3 : 2)).u32(RTA_TABLE, route.table).ipv4Number(RTA_DST, network);
     if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
     return { type: RTM_DELROUTE, flags: 0, body: [body.buffer] };
   }
   header[6] = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   header[7] = RTN_UNICAST;
   const count = 2 + Number(hasMetric) + Number(Boolean(route.gateway)) + Number(route.oif !== undefined) + Number(Boolean(route.src));
-  const body = new AttributeWriter(header, 8 * count).u32(RTA_TABLE, route.table).ipv4(RTA_DST, address);
+  const body = new AttributeWriter(header, 8 * count).u32(RTA_TABLE, route.table).ipv4Number(RTA_DST, network);
   if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
   if (route.gateway) body.ipv4(RTA_GATEWAY, route.gateway);
   if (route.oif !== undefined) body.u32(RTA_OIF, route.oif);

@@ -17,8 +17,9 @@ test('writeIpv4 rejects anything but a dotted quad', () => {
 });
 
 test('parseIpv4Prefix splits address and length and rejects malformed prefixes', () => {
-  assert.deepEqual(parseIpv4Prefix('10.2.0.0/16'), { address: '10.2.0.0', prefixLength: 16 });
-  assert.deepEqual(parseIpv4Prefix('10.2.0.1'), { address: '10.2.0.1', prefixLength: 32 });
+  assert.deepEqual(parseIpv4Prefix('10.2.0.0/16'), { address: '10.2.0.0', network: 0x0a020000, prefixLength: 16 });
+  assert.deepEqual(parseIpv4Prefix('10.2.0.1'), { address: '10.2.0.1', network: 0x0a020001, prefixLength: 32 });
+  assert.deepEqual(parseIpv4Prefix('255.255.255.255/32'), { address: '255.255.255.255', network: 0xffffffff, prefixLength: 32 });
   for (const bad of ['10.2.0.0/33', '10.2.0.0/', '10.2.0.0/1/2', '10.2.0/16', 'x/8', '10.2.0.0/-1', '10.2.0.0/016', '10.2.0.0/08', '010.2.0.0/16', '10.2.0.0/16 ']) {
     assert.throws(() => parseIpv4Prefix(bad), /not an IPv4 prefix/, bad);
   }
@@ -58,6 +59,7 @@ test('route requests encode byte for byte like the attribute-by-attribute refere
     { table: 100, dst: '10.2.0.0/16', gateway: '240.168.1.11', oif: 7, protocol: 147 },
     { table: 150, dst: '10.102.0.0/16', oif: 2, src: '10.1.1.1', protocol: 147 },
     { table: 1000, dst: '10.3.0.0/24', oif: 3, protocol: 147, metric: 20, gateway: '192.168.1.1' },
+    { table: 100, dst: '255.255.255.0/24', oif: 4, protocol: 147 },
   ];
   for (const route of routes) {
     for (const write of ['create', 'replace', 'delete'] as const) {
