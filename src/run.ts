@@ -5,7 +5,7 @@ import { Readiness } from './server/readiness.ts';
 import { Liveness } from './server/liveness.ts';
 import { loadKubeConfigChecked } from './k8s/kubeconfig.ts';
 import { apiServerAddresses } from './model/api-server-addresses.ts';
-import { TokenBucket } from './k8s/rate-limiter.ts';
+import { ApiRateLimiter } from './k8s/rate-limiter.ts';
 import { systemClock } from './k8s/clock.ts';
 import { clientSnapshotSources, createSnapshotInformers } from './k8s/snapshot-informers.ts';
 import { createEventRecorder } from './k8s/event-recorder.ts';
@@ -114,7 +114,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
 
   const userAgent = `seaway/${packageJson.version}`;
   // One rate limit for every list and watch the agent sends, however many informers restart at once.
-  const apiLimiter = new TokenBucket({ qps: config.apiQps, burst: config.apiBurst }, systemClock);
+  const apiLimiter = new ApiRateLimiter({ qps: config.apiQps, burst: config.apiBurst }, systemClock);
   // While the API fails, what the informers hold stays in use (fail static); readiness names it.
   const apiFailing = new Map<string, string>();
   const onHealth = (informer: string, cause: string | null) => {

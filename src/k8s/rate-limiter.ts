@@ -1,4 +1,4 @@
-import { checkLimits, fullBucket, refill, type TokenBucket as Bucket, type TokenBucketLimits } from '../model/token-bucket.ts';
+import { checkLimits, fullBucket, refill, type TokenBucket, type TokenBucketLimits } from '../model/token-bucket.ts';
 import type { Clock } from './clock.ts';
 
 export interface RateLimitSettings {
@@ -15,10 +15,10 @@ export interface RateLimitSettings {
  * A caller that finds the bucket empty reserves the next token (the count goes below zero) and
  * waits for it, so waiters are served in order; one that gives up hands its reservation back.
  */
-export class TokenBucket {
+export class ApiRateLimiter {
   readonly #limits: TokenBucketLimits;
   readonly #clock: Clock;
-  #bucket: Bucket;
+  #bucket: TokenBucket;
 
   constructor(settings: RateLimitSettings, clock: Clock) {
     this.#limits = { capacity: settings.burst, refillPerSecond: settings.qps };

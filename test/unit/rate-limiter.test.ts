@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TokenBucket } from '../../src/k8s/rate-limiter.ts';
+import { ApiRateLimiter } from '../../src/k8s/rate-limiter.ts';
 import { settle, VirtualClock } from './informer-fakes.ts';
 
 test('a burst goes at once, then requests are spaced at the QPS, in the order they asked', async () => {
   const clock = new VirtualClock();
-  const bucket = new TokenBucket({ qps: 5, burst: 10 }, clock);
+  const bucket = new ApiRateLimiter({ qps: 5, burst: 10 }, clock);
   const signal = new AbortController().signal;
   const grantedAt: Array<[number, number]> = [];
   const takers = Array.from({ length: 15 }, (_, i) => bucket.take(signal).then(() => { grantedAt.push([i, clock.now()]); }));
@@ -18,7 +18,7 @@ test('a burst goes at once, then requests are spaced at the QPS, in the order th
 
 test('the bucket refills while quiet, never beyond the burst', async () => {
   const clock = new VirtualClock();
-  const bucket = new TokenBucket({ qps: 5, burst: 3 }, clock);
+  const bucket = new ApiRateLimiter({ qps: 5, burst: 3 }, clock);
   const signal = new AbortController().signal;
   for (let i = 0; i < 3; i++) await bucket.take(signal);
   await clock.advance(60_000);
@@ -33,7 +33,7 @@ test('the bucket refills while quiet, never beyond the burst', async () => {
 
 test('a waiter that gives up hands its token back to those who ask after it', async () => {
   const clock = new VirtualClock();
-  const bucket = new TokenBucket({ qps: 1, burst: 1 }, clock);
+  const bucket = new ApiRateLimiter({ qps: 1, burst: 1 }, clock);
   const signal = new AbortController().signal;
   await bucket.take(signal);
   const quitter = new AbortController();
