@@ -148,7 +148,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     name: CNI_WATCH,
     what: 'watching links and addresses for the CNI interface (netlink)',
     attempt: async () => {
-      const interfaceEvents = await openInterfaceEvents();
+      const interfaceEvents = await openInterfaceEvents((message) => logger.warn(message));
       try {
         const init = await startInitPhase({
           nodeName: config.nodeName,
@@ -230,7 +230,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     await runStep({
       name: KERNEL_EVENTS,
       what: 'subscribing to route, rule and link changes (netlink)',
-      attempt: () => watchOwnedObjects((reason) => started.trigger(reason)),
+      attempt: () => watchOwnedObjects((reason) => started.trigger(reason), (message) => logger.warn(message)),
       close: (subscription) => subscription.close(),
     });
   });

@@ -13,7 +13,7 @@ export function nftChangeSource(watched: () => readonly string[], logger: Logger
   try {
     subscription = subscribeNftChanges((tables) => {
       if (watched().some((table) => tables.has(table))) listener?.();
-    }, () => listener?.());
+    }, () => listener?.(), (message) => logger.warn(message));
   } catch (error) {
     logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'no nf_tables change notifications; the packet filter is polled for drift');
     return undefined;

@@ -34,9 +34,9 @@ export function ownedObjectChange(event: RtnetlinkEvent): string | null {
 }
 
 /** Subscribes to kernel changes that touch owned objects, so drift is repaired without waiting for a resync. */
-export function watchOwnedObjects(onChange: (reason: string) => void): RtnetlinkSubscription {
+export function watchOwnedObjects(onChange: (reason: string) => void, warn?: (message: string) => void): RtnetlinkSubscription {
   return subscribeRtnetlinkEvents(['link', 'route', 'rule', 'address', 'neighbour'], (event) => {
     const reason = ownedObjectChange(event);
     if (reason) onChange(reason);
-  });
+  }, warn);
 }

@@ -7,7 +7,7 @@ export interface InterfaceEvents extends InterfaceEventSource {
 }
 
 /** The link + IPv4 address event source the CNI wait uses, on a request socket of its own. */
-export async function openInterfaceEvents(): Promise<InterfaceEvents> {
+export async function openInterfaceEvents(warn?: (message: string) => void): Promise<InterfaceEvents> {
   const rtnl = openRtnetlink();
-  return { ...interfaceEventSource(rtnl), close: () => rtnl.close() };
+  return { ...interfaceEventSource(rtnl, warn), close: () => rtnl.close() };
 }

@@ -32,9 +32,9 @@ export function nftChangedTables(messages: readonly NetlinkMessage[]): Set<strin
  * overrun, ENOBUFS): then any table may have changed, and the caller must re-read all it watches.
  * The subscription is listening again by then. Throws when the kernel offers no nf_tables notifications.
  */
-export function subscribeNftChanges(onChange: (tables: Set<string>) => void, onLost: (reason: string) => void): NetlinkSubscription {
+export function subscribeNftChanges(onChange: (tables: Set<string>) => void, onLost: (reason: string) => void, warn?: (message: string) => void): NetlinkSubscription {
   return subscribeNetlink(NETLINK_NETFILTER, [NFNLGRP_NFTABLES], (messages) => {
     const tables = nftChangedTables(messages);
     if (tables.size > 0) onChange(tables);
-  }, onLost);
+  }, onLost, warn ? { warn } : {});
 }

@@ -69,14 +69,17 @@ export function decodeEvent(type: number, payload: Buffer): RtnetlinkEvent | und
   }
 }
 
-/** Subscribes to rtnetlink notifications on a socket of its own (see subscribeNetlink: subscribe first, dump after). */
-export function subscribeRtnetlinkEvents(groups: readonly EventGroup[], onEvent: (event: RtnetlinkEvent) => void): RtnetlinkSubscription {
+/**
+ * Subscribes to rtnetlink notifications on a socket of its own (see subscribeNetlink: subscribe first,
+ * dump after); `warn` hears that the kernel capped the receive buffer (a process warning by default).
+ */
+export function subscribeRtnetlinkEvents(groups: readonly EventGroup[], onEvent: (event: RtnetlinkEvent) => void, warn?: (message: string) => void): RtnetlinkSubscription {
   return subscribeNetlink(NETLINK_ROUTE, groups.map((group) => GROUP_NUMBERS[group]), (messages) => {
     for (const msg of messages) {
       const event = decodeEvent(msg.type, msg.payload);
       if (event) onEvent(event);
     }
-  }, (reason) => onEvent({ type: 'overflow', reason }));
+  }, (reason) => onEvent({ type: 'overflow', reason }), warn ? { warn } : {});
 }
 
 /** Bounds of the backoff between failed resync dumps. */
@@ -84,14 +87,14 @@ const RESYNC_DELAYS = { minMs: 100, maxMs: 5000 };
 
 export type { InterfaceEventSource };
 
-export function interfaceEventSource(rtnl: Rtnetlink): InterfaceEventSource {
+export function interfaceEventSource(rtnl: Rtnetlink, warn?: (message: string) => void): InterfaceEventSource {
   return {
     async subscribe(onEvent) {
       const resync = resyncer(rtnl, onEvent);
       const subscription = subscribeRtnetlinkEvents(['link', 'address'], (event) => {
         if (event.type === 'link' || event.type === 'address') onEvent(event);
         else if (event.type === 'overflow') resync.request();
-      });
+      }, warn);
       return () => { void resync.stop(); subscription.close(); };
     },
     dump: () => dumpInterfaces(rtnl),
