@@ -56,6 +56,8 @@ export type MssClamp = { mode: 'pmtu' } | { mode: 'fixed'; mss: number };
 export interface DesiredFilter {
   localCidrs: string[];
   remoteCidrs: string[];
+  /** The cluster's node addresses (as /32 CIDRs): the only sources VXLAN (UDP 4800) is accepted from. */
+  nodeAddresses: string[];
   /** SNAT target for 240.0.0.0/8 leaving vx-submariner; absent until the CNI interface is known. */
   cniAddress?: string;
   vxlanDevice: string;

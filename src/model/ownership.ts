@@ -28,7 +28,8 @@ export const OWNERSHIP = {
     filterForward: 'SUBMARINER-FORWARD',
     manglePostrouting: 'SUBMARINER-POSTROUTING',
   },
-  ipsets: { localCidrs: 'SUBMARINER-LOCALCIDRS', remoteCidrs: 'SUBMARINER-REMOTECIDRS' },
+  /** Submariner's two sets, adopted as they are; the node addresses that may send VXLAN are seaway's own. */
+  ipsets: { localCidrs: 'SUBMARINER-LOCALCIDRS', remoteCidrs: 'SUBMARINER-REMOTECIDRS', nodeAddresses: 'SEAWAY-NODEADDRS' },
   nftTable: 'seaway',
 } as const;
 

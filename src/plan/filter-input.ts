@@ -109,6 +109,7 @@ export function validateFilter(filter: DesiredFilter): FilterInput {
   if (typeof filter !== 'object' || filter === null) throw new FilterInputError(`expected an object, got ${describe(filter)}`);
   const localCidrs = cidrList(filter.localCidrs, 'localCidrs');
   const remoteCidrs = cidrList(filter.remoteCidrs, 'remoteCidrs');
+  const nodeAddresses = cidrList(filter.nodeAddresses, 'nodeAddresses');
   if (typeof filter.vxlanDevice !== 'string' || !INTERFACE_NAME.test(filter.vxlanDevice) || filter.vxlanDevice === '.' || filter.vxlanDevice === '..') {
     throw new FilterInputError(`vxlanDevice must be an interface name of 1-15 letters, digits, '_', '.' or '-', got ${describe(filter.vxlanDevice)}`);
   }
@@ -116,7 +117,7 @@ export function validateFilter(filter: DesiredFilter): FilterInput {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new FilterInputError(`vxlanPort must be an integer from 1 to 65535, got ${typeof port === 'number' ? port : describe(port)}`);
   }
-  const input: FilterInput = { localCidrs, remoteCidrs, vxlanDevice: filter.vxlanDevice, vxlanPort: port, mssClamp: mssClamp(filter.mssClamp) };
+  const input: FilterInput = { localCidrs, remoteCidrs, nodeAddresses, vxlanDevice: filter.vxlanDevice, vxlanPort: port, mssClamp: mssClamp(filter.mssClamp) };
   if (filter.cniAddress !== undefined) {
     if (typeof filter.cniAddress !== 'string' || scanIpv4(filter.cniAddress) < 0) {
       throw new FilterInputError(`cniAddress must be an IPv4 address, got ${describe(filter.cniAddress)}`);

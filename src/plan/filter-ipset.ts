@@ -5,7 +5,7 @@ export interface IpsetObserved { type: string; members: Set<string>; maxelem?: n
 export type IpsetsObserved = Map<string, IpsetObserved>;
 export type IpsetsDesired = Map<string, string[]>;
 
-export const OWNED_IPSETS: readonly string[] = [OWNERSHIP.ipsets.localCidrs, OWNERSHIP.ipsets.remoteCidrs];
+export const OWNED_IPSETS: readonly string[] = [OWNERSHIP.ipsets.localCidrs, OWNERSHIP.ipsets.remoteCidrs, OWNERSHIP.ipsets.nodeAddresses];
 
 /** The temporary name a set is rebuilt under before it is swapped in (within ipset's 31 characters). */
 export const SWAP_SUFFIX = '-SWAP';
@@ -14,6 +14,7 @@ export function renderIpsets(input: FilterInput): IpsetsDesired {
   return new Map([
     [OWNERSHIP.ipsets.localCidrs, input.localCidrs],
     [OWNERSHIP.ipsets.remoteCidrs, input.remoteCidrs],
+    [OWNERSHIP.ipsets.nodeAddresses, input.nodeAddresses],
   ]);
 }
 

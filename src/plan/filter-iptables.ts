@@ -1,14 +1,29 @@
+import { createHash } from 'node:crypto';
 import type { IptablesMode } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
+import { parseCidr, type Cidr } from '../model/cidr.ts';
 import type { FilterInput } from './filter-input.ts';
+import { firstBreakingRule, type HookHazard, type TrafficClass } from './datapath-hazards.ts';
+import { MARK_PREFIX, parseRule, RuleParseError } from './iptables-rule.ts';
 
 export type IptablesTableName = 'nat' | 'filter' | 'mangle';
 export const IPTABLES_TABLES: readonly IptablesTableName[] = ['mangle', 'nat', 'filter'];
 
-/** One seaway chain: its rules exactly as iptables-save prints them ("-A CHAIN ..."). */
-export interface IptablesChain { name: string; rules: string[] }
-/** A rule in a built-in chain that jumps to a seaway chain; it must be rule number 1 there. */
-export interface IptablesJump { hook: string; chain: string }
+/** One rule seaway writes: its iptables-restore line and the ownership mark (hash) it carries. */
+export interface MarkedRule { text: string; mark: string }
+/** One seaway chain and its rules in order. */
+export interface IptablesChain { name: string; rules: MarkedRule[] }
+/**
+ * A rule in a built-in chain that jumps to a seaway chain. 'first': inserted at the top and kept
+ * ahead of every foreign rule that would break the datapath (`hazard`); 'last': appended, so the
+ * host's own rules (a firewall's DROP of UDP 4800) keep their say.
+ */
+export interface IptablesJump extends MarkedRule {
+  hook: string;
+  chain: string;
+  position: 'first' | 'last';
+  hazard?: () => HookHazard;
+}
 export interface IptablesTablePlan { chains: IptablesChain[]; jumps: IptablesJump[] }
 export type IptablesDesired = Record<IptablesTableName, IptablesTablePlan>;
 
@@ -24,46 +39,86 @@ const REMOTE = OWNERSHIP.ipsets.remoteCidrs;
 const between = (from: string, to: string) => `-m set --match-set ${from} src -m set --match-set ${to} dst`;
 const VTEP_NETWORK = `${OWNERSHIP.vtepFirstOctet}.0.0.0/8`;
 
-/** Renders seaway's chains and jumps in iptables-save's canonical spelling, so observed and desired compare as strings. */
+/**
+ * The mark of one rule: a hash of where it goes and what it says, as Calico Felix marks its rules.
+ * Observed rules are compared by their marks alone, so how an iptables version spells a rule back
+ * (option order, `-m udp` added or not) never reads as drift, and a rule someone else wrote in the
+ * same words does not pass for seaway's.
+ */
+export function ruleMark(table: IptablesTableName, chain: string, matches: string, target: string): string {
+  return createHash('sha256').update(`${table}\n${chain}\n${matches}\n${target}`).digest('base64url').slice(0, 16);
+}
+
+function marked(table: IptablesTableName, chain: string, matches: string, target: string): MarkedRule {
+  const mark = ruleMark(table, chain, matches, target);
+  const body = matches === '' ? '' : `${matches} `;
+  return { text: `-A ${chain} ${body}-m comment --comment "${MARK_PREFIX}${mark}" -j ${target}`, mark };
+}
+
+function jump(table: IptablesTableName, hook: string, chain: string, position: 'first' | 'last', matches = '', hazard?: () => HookHazard): IptablesJump {
+  return { ...marked(table, hook, matches, chain), hook, chain, position, ...(hazard ? { hazard } : {}) };
+}
+
+function cidrs(texts: readonly string[]): Cidr[] {
+  return texts.flatMap((text) => {
+    const parsed = parseCidr(text);
+    return parsed.ok ? [parsed.cidr] : [];
+  });
+}
+
+/** Computed once, on first use: only a foreign rule ahead of a jump needs it. */
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+/**
+ * Renders seaway's chains and jumps. FORWARD accepts only what leaves through vx-submariner (as
+ * Submariner does): traffic from remote clusters to local pods still meets the node's policy
+ * chains. INPUT accepts VXLAN only from the cluster's node addresses, and its jump is appended.
+ */
 export function renderIptables(input: FilterInput): IptablesDesired {
   const nat = OWNERSHIP.chains.natPostrouting;
-  const natRules = [
-    `-A ${nat} ${between(LOCAL, REMOTE)} -j ACCEPT`,
-    `-A ${nat} ${between(REMOTE, LOCAL)} -j ACCEPT`,
-  ];
-  if (input.cniAddress) natRules.push(`-A ${nat} -s ${VTEP_NETWORK} -o ${input.vxlanDevice} -j SNAT --to-source ${input.cniAddress}`);
+  const natRules = [marked('nat', nat, between(LOCAL, REMOTE), 'ACCEPT'), marked('nat', nat, between(REMOTE, LOCAL), 'ACCEPT')];
+  if (input.cniAddress) natRules.push(marked('nat', nat, `-s ${VTEP_NETWORK} -o ${input.vxlanDevice}`, `SNAT --to-source ${input.cniAddress}`));
 
   const fin = OWNERSHIP.chains.filterInput;
   const ffw = OWNERSHIP.chains.filterForward;
   const mangle = OWNERSHIP.chains.manglePostrouting;
   const clamp = input.mssClamp.mode === 'pmtu' ? '--clamp-mss-to-pmtu' : `--set-mss ${input.mssClamp.mss}`;
   const syn = '-m tcp --tcp-flags SYN,RST SYN';
+  const classes = lazy(() => {
+    const local = { set: LOCAL, cidrs: cidrs(input.localCidrs) };
+    const remote = { set: REMOTE, cidrs: cidrs(input.remoteCidrs) };
+    return [{ src: local, dst: remote }, { src: remote, dst: local }] as TrafficClass[];
+  });
+  const ownSets = new Set([LOCAL, REMOTE]);
+  const hazard = (breaking: string[], certainty: 'some' | 'all', extra: Partial<TrafficClass>) =>
+    lazy((): HookHazard => ({ classes: classes().map((c) => ({ ...c, ...extra })), breaking: new Set(breaking), certainty, ownSets }));
   return {
-    nat: { chains: [{ name: nat, rules: natRules }], jumps: [{ hook: 'POSTROUTING', chain: nat }] },
+    nat: {
+      chains: [{ name: nat, rules: natRules }],
+      jumps: [jump('nat', 'POSTROUTING', nat, 'first', '', hazard(['MASQUERADE', 'SNAT', 'NETMAP'], 'some', {}))],
+    },
     filter: {
       chains: [
-        { name: fin, rules: [`-A ${fin} -p udp -m udp --dport ${input.vxlanPort} -j ACCEPT`] },
-        {
-          name: ffw,
-          rules: [
-            `-A ${ffw} -o ${input.vxlanDevice} -j ACCEPT`,
-            `-A ${ffw} -i ${input.vxlanDevice} -j ACCEPT`,
-            `-A ${ffw} ${between(LOCAL, REMOTE)} -j ACCEPT`,
-            `-A ${ffw} ${between(REMOTE, LOCAL)} -j ACCEPT`,
-          ],
-        },
+        { name: fin, rules: [marked('filter', fin, `-p udp -m udp --dport ${input.vxlanPort} -m set --match-set ${OWNERSHIP.ipsets.nodeAddresses} src`, 'ACCEPT')] },
+        { name: ffw, rules: [marked('filter', ffw, `-o ${input.vxlanDevice}`, 'ACCEPT')] },
       ],
-      jumps: [{ hook: 'INPUT', chain: fin }, { hook: 'FORWARD', chain: ffw }],
+      jumps: [
+        jump('filter', 'INPUT', fin, 'last', '-p udp'),
+        jump('filter', 'FORWARD', ffw, 'first', '', hazard(['DROP', 'REJECT'], 'all', { out: input.vxlanDevice })),
+      ],
     },
     mangle: {
       chains: [{
         name: mangle,
         rules: [
-          `-A ${mangle} -p tcp ${between(LOCAL, REMOTE)} ${syn} -j TCPMSS ${clamp}`,
-          `-A ${mangle} -p tcp ${between(REMOTE, LOCAL)} ${syn} -j TCPMSS ${clamp}`,
+          marked('mangle', mangle, `-p tcp ${between(LOCAL, REMOTE)} ${syn}`, `TCPMSS ${clamp}`),
+          marked('mangle', mangle, `-p tcp ${between(REMOTE, LOCAL)} ${syn}`, `TCPMSS ${clamp}`),
         ],
       }],
-      jumps: [{ hook: 'POSTROUTING', chain: mangle }],
+      jumps: [jump('mangle', 'POSTROUTING', mangle, 'first', '', hazard(['ACCEPT', 'DROP', 'REJECT'], 'some', { proto: 'tcp' }))],
     },
   };
 }
@@ -115,19 +170,41 @@ function jumpsTo(rule: string, chain: string): boolean {
   return rule.endsWith(` -j ${chain}`) || rule.includes(` -j ${chain} `) || rule.endsWith(` -g ${chain}`) || rule.includes(` -g ${chain} `);
 }
 
-const sameRules = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((rule, i) => rule === b[i]);
+/** The ownership mark an observed rule carries, or null (unmarked, or not readable as a rule). */
+function markOf(rule: string): string | null {
+  if (!rule.includes(MARK_PREFIX)) return null;
+  try {
+    return parseRule(rule).mark;
+  } catch (error) {
+    if (error instanceof RuleParseError) return null;
+    throw error;
+  }
+}
+
+const sameMarks = (seen: readonly string[], wanted: readonly MarkedRule[]) =>
+  seen.length === wanted.length && seen.every((rule, i) => markOf(rule) === wanted[i]!.mark);
+
+/** A jump that is not as wanted; rival: the foreign rule ahead of it that breaks the datapath, if that is why. */
+export interface JumpDrift { jump: IptablesJump; rival: string | null }
+
+/** The rival ahead of an otherwise intact jump, or why the jump itself is not intact ('missing', 'changed'). */
+function judgeJump(j: IptablesJump, observed: Map<string, ObservedChain> | undefined): JumpDrift | null {
+  const rules = observed?.get(j.hook)?.rules ?? [];
+  const own = rules.flatMap((rule, index) => (jumpsTo(rule, j.chain) ? [index] : []));
+  if (own.length !== 1 || markOf(rules[own[0]!]!) !== j.mark) return { jump: j, rival: null };
+  if (j.position === 'last' || j.hazard === undefined || own[0] === 0) return null;
+  const chains = new Map([...observed!].map(([name, chain]) => [name, chain.rules]));
+  const rival = firstBreakingRule(rules.slice(0, own[0]), j.hazard(), chains);
+  return rival === null ? null : { jump: j, rival };
+}
 
 /** Finds what is not intact in one table; pure. */
 export function iptablesTableDrift(desired: IptablesTablePlan, observed: Map<string, ObservedChain> | undefined) {
   const chains = desired.chains.filter((c) => {
     const seen = observed?.get(c.name);
-    return !seen || !sameRules(seen.rules, c.rules);
+    return !seen || !sameMarks(seen.rules, c.rules);
   });
-  const jumps = desired.jumps.filter((j) => {
-    const rules = observed?.get(j.hook)?.rules ?? [];
-    const count = rules.filter((r) => jumpsTo(r, j.chain)).length;
-    return count !== 1 || rules[0] !== `-A ${j.hook} -j ${j.chain}`;
-  });
+  const jumps = desired.jumps.map((j) => judgeJump(j, observed)).filter((d) => d !== null);
   return { chains, jumps };
 }
 
@@ -149,10 +226,10 @@ export function planIptablesTable(
   };
   if (desired) {
     const drift = iptablesTableDrift(desired, observed);
-    for (const c of drift.chains) lines.push(`:${c.name} - [0:0]`, ...c.rules);
-    for (const j of drift.jumps) {
+    for (const c of drift.chains) lines.push(`:${c.name} - [0:0]`, ...c.rules.map((r) => r.text));
+    for (const { jump: j } of drift.jumps) {
       for (const rule of observed?.get(j.hook)?.rules ?? []) if (jumpsTo(rule, j.chain)) lines.push(`-D ${rule.slice(3)}`);
-      lines.push(`-I ${j.hook} 1 -j ${j.chain}`);
+      lines.push(j.position === 'first' ? `-I ${j.hook} 1 ${j.text.slice(`-A ${j.hook} `.length)}` : j.text);
     }
     const wanted = new Set(desired.chains.map((c) => c.name));
     const stale = OWNED_IPTABLES_CHAINS[table].filter((name) => !wanted.has(name) && observed?.has(name));

@@ -21,14 +21,15 @@ export interface NftDesired {
   chains: NftChainSpec[];
 }
 
-export const NFT_SETS = { local: 'localcidrs', remote: 'remotecidrs' } as const;
+export const NFT_SETS = { local: 'localcidrs', remote: 'remotecidrs', nodes: 'nodeaddrs' } as const;
 const VTEP_NETWORK = `${OWNERSHIP.vtepFirstOctet}.0.0.0/8`;
 
 /**
  * Renders seaway's nft table. NAT exemption is an identity `snat to ip saddr`, not `accept`: an accept
  * in one nat base chain does not stop a later one (the CNI's masquerade at srcnat) from binding, a
- * NAT binding does. Forward and input accepts here cannot overrule an iptables DROP in another base
- * chain of the same hook; the driver adds an iptables shim for that.
+ * NAT binding does. Forward accepts only what leaves through vx-submariner and input only VXLAN from
+ * the cluster's nodes, as the iptables backend does. They cannot overrule an iptables DROP in another
+ * base chain of the same hook; the driver adds an iptables shim for that.
  */
 export function renderNft(input: FilterInput): NftDesired {
   const L = `@${NFT_SETS.local}`;
@@ -39,14 +40,11 @@ export function renderNft(input: FilterInput): NftDesired {
   const clamp = input.mssClamp.mode === 'pmtu' ? 'rt mtu' : String(input.mssClamp.mss);
   const syn = 'tcp flags & (syn | rst) == syn';
   return {
-    sets: new Map([[NFT_SETS.local, input.localCidrs], [NFT_SETS.remote, input.remoteCidrs]]),
+    sets: new Map([[NFT_SETS.local, input.localCidrs], [NFT_SETS.remote, input.remoteCidrs], [NFT_SETS.nodes, input.nodeAddresses]]),
     chains: [
       { name: 'nat_postrouting', type: 'nat', hook: 'postrouting', prio: 99, policy: 'accept', rules: nat },
-      { name: 'filter_input', type: 'filter', hook: 'input', prio: -1, policy: 'accept', rules: [`udp dport ${input.vxlanPort} accept`] },
-      {
-        name: 'filter_forward', type: 'filter', hook: 'forward', prio: -1, policy: 'accept',
-        rules: [`oifname ${dev} accept`, `iifname ${dev} accept`, `ip saddr ${L} ip daddr ${R} accept`, `ip saddr ${R} ip daddr ${L} accept`],
-      },
+      { name: 'filter_input', type: 'filter', hook: 'input', prio: -1, policy: 'accept', rules: [`udp dport ${input.vxlanPort} ip saddr @${NFT_SETS.nodes} accept`] },
+      { name: 'filter_forward', type: 'filter', hook: 'forward', prio: -1, policy: 'accept', rules: [`oifname ${dev} accept`] },
       {
         name: 'mangle_postrouting', type: 'filter', hook: 'postrouting', prio: -151, policy: 'accept',
         rules: [

@@ -152,6 +152,7 @@ export function planNode(
   const filter: DesiredFilter = {
     localCidrs: [...config.podCidrs, ...config.serviceCidrs].sort(compareCidrTexts),
     remoteCidrs: remoteSubnets.map(({ text }) => text),
+    nodeAddresses: vxlanSources(snapshot, local.privateIp, self.nodeIp),
     ...(cni === null ? {} : { cniAddress: cni.address }),
     vxlanDevice: OWNERSHIP.vxlanDevice,
     vxlanPort: OWNERSHIP.vxlanPort,
@@ -196,6 +197,19 @@ function fdbEntries(snapshot: Snapshot, selfName: string, selfIp: number, notes:
     if (ip.address !== selfIp) peers.set(ip.address, formatIpv4(ip.address));
   }
   return [...peers.entries()].sort((a, b) => a[0] - b[0]).map(([, dst]) => ({ dev: OWNERSHIP.vxlanDevice, mac: ALL_ZEROS_MAC, dst }));
+}
+
+/**
+ * Who may send this node VXLAN: every Node's InternalIP, the gateway's private IP (other nodes'
+ * `remote`) and this node's own underlay address, as /32s sorted by address and deduplicated.
+ */
+function vxlanSources(snapshot: Snapshot, gatewayIp: string, selfIp: string): string[] {
+  const addresses = new Map<number, string>();
+  for (const text of [...snapshot.nodes.map((n) => n.internalIP), gatewayIp, selfIp]) {
+    const ip = text === null ? null : parseIpv4(text);
+    if (ip?.ok) addresses.set(ip.address, `${formatIpv4(ip.address)}/32`);
+  }
+  return [...addresses.entries()].sort((a, b) => a[0] - b[0]).map(([, cidr]) => cidr);
 }
 
 /**

@@ -38,6 +38,7 @@ function remoteCidrs(changedCluster = -1): string[] {
 const desired = (changedCluster = -1): DesiredFilter => ({
   localCidrs: ['10.1.0.0/16', '10.101.0.0/16'],
   remoteCidrs: remoteCidrs(changedCluster),
+  nodeAddresses: Array.from({ length: 100 }, (_, i) => `192.168.${i >> 8}.${i & 255}/32`),
   cniAddress: '10.1.1.1',
   vxlanDevice: 'vx-submariner',
   vxlanPort: 4800,
@@ -59,8 +60,8 @@ function bareScripts(variant: Variant, defaultHash = false): { file: string; arg
   const tables = IPTABLES_TABLES.map((table) => {
     const plan = rendered[table];
     const lines = [`*${table}`, ...plan.chains.map((c) => `:${c.name} - [0:0]`)];
-    for (const j of plan.jumps) lines.push(`-I ${j.hook} 1 -j ${j.chain}`);
-    for (const c of plan.chains) lines.push(...c.rules);
+    for (const j of plan.jumps) lines.push(j.position === 'first' ? `-I ${j.hook} 1 ${j.text.slice(`-A ${j.hook} `.length)}` : j.text);
+    for (const c of plan.chains) lines.push(...c.rules.map((r) => r.text));
     return `${lines.join('\n')}\nCOMMIT\n`;
   }).join('');
   return [

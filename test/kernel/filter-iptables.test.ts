@@ -4,7 +4,7 @@ import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { createFilterDriver, detectIptablesMode } from '../../src/dataplane/filter.ts';
-import { renderIptables } from '../../src/plan/filter-iptables.ts';
+import { IPTABLES_TABLES, renderIptables } from '../../src/plan/filter-iptables.ts';
 import { validateFilter } from '../../src/plan/filter-input.ts';
 import { chainRules, installForeignRules, ipsetMembers, recordingRunner, resetNamespace, SAMPLE, snapshot } from './filter-support.ts';
 
@@ -27,10 +27,10 @@ for (const mode of ['legacy', 'nft'] as const) {
       assert.equal(rec.writes().length, 2);
       assert.match(rec.writes()[1]!.input ?? '', /^\*mangle\n[^*]*COMMIT\n\*nat\n[^*]*COMMIT\n\*filter\n[^*]*COMMIT\n$/, 'each table its own committed section');
       for (const table of ['nat', 'filter', 'mangle'] as const) {
-        for (const chain of rendered[table].chains) assert.deepEqual(await chainRules(mode, table, chain.name), chain.rules);
+        for (const chain of rendered[table].chains) assert.deepEqual(await chainRules(mode, table, chain.name), chain.rules.map((r) => r.text), 'iptables prints seaway\'s rules back exactly as written, marks included');
         for (const jump of rendered[table].jumps) {
           const hookRules = await chainRules(mode, table, jump.hook);
-          assert.equal(hookRules[0], `-A ${jump.hook} -j ${jump.chain}`, `${table} ${jump.hook} starts with seaway's jump`);
+          assert.equal(jump.position === 'first' ? hookRules[0] : hookRules.at(-1), jump.text, `${table} ${jump.hook}: seaway's jump ${jump.position}`);
           assert.equal(hookRules.filter((r) => r.endsWith(`-j ${jump.chain}`)).length, 1);
         }
       }
@@ -56,14 +56,17 @@ for (const mode of ['legacy', 'nft'] as const) {
       const rec = recordingRunner();
       const driver = await createFilterDriver('iptables', { run: rec.run, iptablesMode: mode });
       await driver.apply(SAMPLE);
+      const ipt = (...args: string[]) => run(`iptables-${mode}`, args);
       const repairs: [string, () => Promise<unknown>, RegExp][] = [
-        ['jump deleted', () => run(`iptables-${mode}`, ['-t', 'nat', '-D', 'POSTROUTING', '-j', 'SUBMARINER-POSTROUTING']), /^\*nat\n/],
-        ['CNI rule inserted ahead of the jump', () => run(`iptables-${mode}`, ['-t', 'nat', '-I', 'POSTROUTING', '1', '-j', 'CNI-MASQ']), /^\*nat\n/],
-        ['chain flushed', () => run(`iptables-${mode}`, ['-t', 'filter', '-F', 'SUBMARINER-FORWARD']), /^\*filter\n:SUBMARINER-FORWARD/],
-        ['forward jump moved behind', () => run(`iptables-${mode}`, ['-I', 'FORWARD', '1', '-j', 'DROP']), /^\*filter\n-D FORWARD -j SUBMARINER-FORWARD/],
+        ['jump deleted', () => ipt('-t', 'nat', '-D', 'POSTROUTING', '1'), /^\*nat\n/],
+        ['the CNI\'s masquerade of pod traffic inserted ahead of the jump', () => ipt('-t', 'nat', '-I', 'POSTROUTING', '1', '-j', 'CNI-MASQ'), /^\*nat\n/],
+        ['chain flushed', () => ipt('-t', 'filter', '-F', 'SUBMARINER-FORWARD'), /^\*filter\n:SUBMARINER-FORWARD/],
+        ['forward jump behind a catch-all DROP', () => ipt('-I', 'FORWARD', '1', '-j', 'DROP'), /^\*filter\n-D FORWARD -m comment/],
         ['set emptied', () => run('ipset', ['flush', 'SUBMARINER-REMOTECIDRS']), /^add SUBMARINER-REMOTECIDRS/],
-        ['mangle jump duplicated', () => run(`iptables-${mode}`, ['-t', 'mangle', '-A', 'POSTROUTING', '-j', 'SUBMARINER-POSTROUTING']), /^\*mangle\n/],
+        ['mangle jump duplicated', () => ipt('-t', 'mangle', '-A', 'POSTROUTING', '-j', 'SUBMARINER-POSTROUTING'), /^\*mangle\n/],
+        ['a rule appended to seaway\'s chain', () => ipt('-t', 'nat', '-A', 'SUBMARINER-POSTROUTING', '-j', 'MASQUERADE'), /^\*nat\n:SUBMARINER-POSTROUTING/],
       ];
+      const firstJumps = IPTABLES_TABLES.flatMap((table) => rendered[table].jumps.filter((j) => j.position === 'first').map((j) => [table, j] as const));
       for (const [kind, drift, script] of repairs) {
         await drift();
         rec.reset();
@@ -72,15 +75,28 @@ for (const mode of ['legacy', 'nft'] as const) {
         assert.equal(result.writes, 1, `${kind}: repaired with one write`);
         assert.equal(writes.length, 1);
         assert.match(writes[0]!.input ?? '', script, `${kind}: the write touches only the drifted part`);
-        for (const [table, hook, chain] of [['nat', 'POSTROUTING', 'SUBMARINER-POSTROUTING'], ['filter', 'FORWARD', 'SUBMARINER-FORWARD'], ['mangle', 'POSTROUTING', 'SUBMARINER-POSTROUTING']] as const) {
-          const rules = await chainRules(mode, table, hook);
-          assert.equal(rules[0], `-A ${hook} -j ${chain}`, `${kind}: ${table} ${hook} jump is first again`);
-          assert.equal(rules.filter((r) => r === `-A ${hook} -j ${chain}`).length, 1, `${kind}: exactly one jump`);
+        for (const [table, jump] of firstJumps) {
+          const rules = await chainRules(mode, table, jump.hook);
+          assert.equal(rules[0], jump.text, `${kind}: ${table} ${jump.hook} jump is first again`);
+          assert.equal(rules.filter((r) => r.endsWith(`-j ${jump.chain}`)).length, 1, `${kind}: exactly one jump`);
         }
         assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 }, `${kind}: intact after the repair`);
       }
       assert.deepEqual((await chainRules(mode, 'nat', 'POSTROUTING')).slice(1), ['-A POSTROUTING -j CNI-MASQ', '-A POSTROUTING -s 10.1.0.0/16 -j CNI-MASQ'], 'the CNI rule inserted later stays, behind the jump');
       assert.equal((await chainRules(mode, 'filter', 'FORWARD'))[1], '-A FORWARD -j DROP');
+
+      // Foreign rules that cannot break the datapath are no drift, wherever they go.
+      for (const [kind, args] of [
+        ['a masquerade of other sources first in nat POSTROUTING', ['-t', 'nat', '-I', 'POSTROUTING', '1', '-s', '192.0.2.0/24', '-j', 'MASQUERADE']],
+        ['a UDP-only RETURN first in mangle POSTROUTING (the clamp is for TCP)', ['-t', 'mangle', '-I', 'POSTROUTING', '1', '-p', 'udp', '-j', 'RETURN']],
+        ['a policy DROP of one remote pod first in FORWARD', ['-I', 'FORWARD', '1', '-s', '10.2.0.5/32', '-d', '10.1.0.7/32', '-j', 'DROP']],
+        ['the host\'s DROP of UDP 4800 first in INPUT (the INPUT jump is appended)', ['-I', 'INPUT', '1', '-p', 'udp', '--dport', '4800', '-j', 'DROP']],
+      ] as const) {
+        await ipt(...args);
+        rec.reset();
+        assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 }, `${kind}: no write`);
+        assert.deepEqual(await driver.drift(), [], `${kind}: no drift`);
+      }
     } finally {
       await resetNamespace();
     }

@@ -5,6 +5,7 @@ import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { createFilterDriver } from '../../src/dataplane/filter.ts';
 import { parseNftJson, renderNft } from '../../src/plan/filter-nft.ts';
+import { renderIptables } from '../../src/plan/filter-iptables.ts';
 import { validateFilter } from '../../src/plan/filter-input.ts';
 import { chainRules, installForeignRules, recordingRunner, resetNamespace, SAMPLE, snapshot } from './filter-support.ts';
 
@@ -69,7 +70,7 @@ test('nftables: each kind of drift is repaired in one transaction that touches o
 });
 
 for (const mode of ['legacy', 'nft'] as const) {
-  test(`nftables with an iptables-${mode} FORWARD DROP host: adds the iptables accept shim first in INPUT and FORWARD; cleanup restores the exact state`, async () => {
+  test(`nftables with an iptables-${mode} FORWARD DROP host: adds the iptables accept shim, first in FORWARD and last in INPUT; cleanup restores the exact state`, async () => {
     await resetNamespace();
     try {
       await installForeignRules(mode);
@@ -78,13 +79,15 @@ for (const mode of ['legacy', 'nft'] as const) {
       const driver = await createFilterDriver('nftables', { run: rec.run, iptablesMode: mode });
       const first = await driver.apply(SAMPLE);
       assert.equal(first.writes, 3, 'nft table, ipsets, iptables filter table');
-      assert.equal((await chainRules(mode, 'filter', 'FORWARD'))[0], '-A FORWARD -j SUBMARINER-FORWARD');
-      assert.equal((await chainRules(mode, 'filter', 'INPUT'))[0], '-A INPUT -j SUBMARINER-INPUT');
+      const [inputJump, forwardJump] = renderIptables(validateFilter(SAMPLE)).filter.jumps.map((j) => j.text);
+      assert.equal((await chainRules(mode, 'filter', 'FORWARD'))[0], forwardJump);
+      assert.deepEqual(await chainRules(mode, 'filter', 'SUBMARINER-FORWARD'), [renderIptables(validateFilter(SAMPLE)).filter.chains[1]!.rules[0]!.text], 'the shim accepts only what leaves through vx-submariner');
+      assert.equal((await chainRules(mode, 'filter', 'INPUT')).at(-1), inputJump, 'the INPUT shim is appended: the host\'s own rules come first');
       assert.deepEqual(await chainRules(mode, 'nat', 'SUBMARINER-POSTROUTING'), [], 'no iptables nat rules: nft does the NAT exemption');
       assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 });
       await run(`iptables-${mode}`, ['-I', 'FORWARD', '1', '-j', 'DROP']);
-      assert.deepEqual(await driver.apply(SAMPLE), { writes: 1 }, 'shim jump moved back in front');
-      assert.equal((await chainRules(mode, 'filter', 'FORWARD'))[0], '-A FORWARD -j SUBMARINER-FORWARD');
+      assert.deepEqual(await driver.apply(SAMPLE), { writes: 1 }, 'shim jump moved back in front of a catch-all DROP');
+      assert.equal((await chainRules(mode, 'filter', 'FORWARD'))[0], forwardJump);
       await run(`iptables-${mode}`, ['-D', 'FORWARD', '-j', 'DROP']);
       assert.ok((await driver.cleanup()).writes >= 3);
       assert.equal(await snapshot(), before);

@@ -23,6 +23,7 @@ export function recordingRunner(base: ProcessRunner = run) {
 export const SAMPLE: DesiredFilter = {
   localCidrs: ['10.1.0.0/16', '10.96.0.0/12'],
   remoteCidrs: ['10.2.0.0/16', '10.3.0.0/24', '10.3.1.5/32'],
+  nodeAddresses: ['192.168.1.10/32', '192.168.1.11/32'],
   cniAddress: '10.1.0.1',
   vxlanDevice: 'vx-submariner',
   vxlanPort: 4800,

@@ -27,7 +27,7 @@ function fakeDriver(outcomes: Array<Error | null>): FilterDriver & { applies: nu
   return driver;
 }
 
-const desired: DesiredFilter = { localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16', '10.3.0.0/16'], vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' } };
+const desired: DesiredFilter = { localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16', '10.3.0.0/16'], nodeAddresses: ['192.168.1.10/32'], vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' } };
 
 test('the packet filter is one object: a failed transaction fails it with the tool\'s words and code, retried only after its backoff', async () => {
   let now = 0;

@@ -5,7 +5,7 @@ import { mutatedCidrs, specCidr } from './cidr-spec.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const base: DesiredFilter = {
-  localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16'], vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' },
+  localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16'], nodeAddresses: ['192.168.1.10/32'], vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' },
 };
 
 test('valid input passes through with its CIDR lists sorted, deduplicated and without covered entries', () => {

@@ -2,59 +2,77 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateFilter } from '../../src/plan/filter-input.ts';
 import {
-  chooseIptablesMode, countForeignRules, iptablesFilterCanDrop, IptablesParseError, parseIptablesSave, planIptablesTable, renderIptables,
+  chooseIptablesMode, countForeignRules, iptablesFilterCanDrop, IptablesParseError, iptablesTableDrift, parseIptablesSave, planIptablesTable, renderIptables, ruleMark,
+  type IptablesTablePlan,
 } from '../../src/plan/filter-iptables.ts';
 import { hashSizeFor, parseIpsetSave, planIpsetRestore, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
-  localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16'], cniAddress: '10.1.0.1',
+  localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16'], nodeAddresses: ['192.168.1.10/32', '192.168.1.11/32'], cniAddress: '10.1.0.1',
   vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'fixed', mss: 1300 },
 };
 const rendered = renderIptables(validateFilter(desired));
 const M = '-m set --match-set SUBMARINER-LOCALCIDRS src -m set --match-set SUBMARINER-REMOTECIDRS dst';
 const R = '-m set --match-set SUBMARINER-REMOTECIDRS src -m set --match-set SUBMARINER-LOCALCIDRS dst';
+const texts = (table: IptablesTablePlan) => ({
+  chains: table.chains.map((c) => ({ name: c.name, rules: c.rules.map((r) => r.text.replace(/"seaway:[^"]+"/, '"seaway:*"')) })),
+  jumps: table.jumps.map((j) => ({ text: j.text.replace(/"seaway:[^"]+"/, '"seaway:*"'), position: j.position })),
+});
+const C = '-m comment --comment "seaway:*"';
 
-test('renders the exact iptables-save text of every seaway chain and jump', () => {
-  assert.deepEqual(rendered, {
-    nat: {
-      chains: [{ name: 'SUBMARINER-POSTROUTING', rules: [
-        `-A SUBMARINER-POSTROUTING ${M} -j ACCEPT`,
-        `-A SUBMARINER-POSTROUTING ${R} -j ACCEPT`,
-        '-A SUBMARINER-POSTROUTING -s 240.0.0.0/8 -o vx-submariner -j SNAT --to-source 10.1.0.1',
-      ] }],
-      jumps: [{ hook: 'POSTROUTING', chain: 'SUBMARINER-POSTROUTING' }],
-    },
-    filter: {
-      chains: [
-        { name: 'SUBMARINER-INPUT', rules: ['-A SUBMARINER-INPUT -p udp -m udp --dport 4800 -j ACCEPT'] },
-        { name: 'SUBMARINER-FORWARD', rules: [
-          '-A SUBMARINER-FORWARD -o vx-submariner -j ACCEPT', '-A SUBMARINER-FORWARD -i vx-submariner -j ACCEPT',
-          `-A SUBMARINER-FORWARD ${M} -j ACCEPT`, `-A SUBMARINER-FORWARD ${R} -j ACCEPT`,
-        ] },
-      ],
-      jumps: [{ hook: 'INPUT', chain: 'SUBMARINER-INPUT' }, { hook: 'FORWARD', chain: 'SUBMARINER-FORWARD' }],
-    },
-    mangle: {
-      chains: [{ name: 'SUBMARINER-POSTROUTING', rules: [
-        `-A SUBMARINER-POSTROUTING -p tcp ${M} -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1300`,
-        `-A SUBMARINER-POSTROUTING -p tcp ${R} -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1300`,
-      ] }],
-      jumps: [{ hook: 'POSTROUTING', chain: 'SUBMARINER-POSTROUTING' }],
-    },
+test('renders every seaway chain and jump, each rule carrying its ownership mark; FORWARD accepts only what leaves through vx-submariner', () => {
+  assert.deepEqual(texts(rendered.nat), {
+    chains: [{ name: 'SUBMARINER-POSTROUTING', rules: [
+      `-A SUBMARINER-POSTROUTING ${M} ${C} -j ACCEPT`,
+      `-A SUBMARINER-POSTROUTING ${R} ${C} -j ACCEPT`,
+      `-A SUBMARINER-POSTROUTING -s 240.0.0.0/8 -o vx-submariner ${C} -j SNAT --to-source 10.1.0.1`,
+    ] }],
+    jumps: [{ text: `-A POSTROUTING ${C} -j SUBMARINER-POSTROUTING`, position: 'first' }],
   });
+  assert.deepEqual(texts(rendered.filter), {
+    chains: [
+      { name: 'SUBMARINER-INPUT', rules: [`-A SUBMARINER-INPUT -p udp -m udp --dport 4800 -m set --match-set SEAWAY-NODEADDRS src ${C} -j ACCEPT`] },
+      { name: 'SUBMARINER-FORWARD', rules: [`-A SUBMARINER-FORWARD -o vx-submariner ${C} -j ACCEPT`] },
+    ],
+    jumps: [
+      { text: `-A INPUT -p udp ${C} -j SUBMARINER-INPUT`, position: 'last' },
+      { text: `-A FORWARD ${C} -j SUBMARINER-FORWARD`, position: 'first' },
+    ],
+  });
+  assert.deepEqual(texts(rendered.mangle), {
+    chains: [{ name: 'SUBMARINER-POSTROUTING', rules: [
+      `-A SUBMARINER-POSTROUTING -p tcp ${M} -m tcp --tcp-flags SYN,RST SYN ${C} -j TCPMSS --set-mss 1300`,
+      `-A SUBMARINER-POSTROUTING -p tcp ${R} -m tcp --tcp-flags SYN,RST SYN ${C} -j TCPMSS --set-mss 1300`,
+    ] }],
+    jumps: [{ text: `-A POSTROUTING ${C} -j SUBMARINER-POSTROUTING`, position: 'first' }],
+  });
+});
+
+test('a mark is a hash of the rule\'s chain and content: stable, and different for any other rule', () => {
+  const again = renderIptables(validateFilter(desired));
+  assert.deepEqual(again.nat.chains[0]!.rules.map((r) => r.mark), rendered.nat.chains[0]!.rules.map((r) => r.mark));
+  const other = renderIptables(validateFilter({ ...desired, cniAddress: '10.1.0.2' }));
+  assert.notEqual(other.nat.chains[0]!.rules[2]!.mark, rendered.nat.chains[0]!.rules[2]!.mark, 'another SNAT address, another mark');
+  assert.equal(other.nat.chains[0]!.rules[0]!.mark, rendered.nat.chains[0]!.rules[0]!.mark);
+  const all = [rendered.nat, rendered.filter, rendered.mangle].flatMap((t) => [...t.chains.flatMap((c) => c.rules), ...t.jumps]).map((r) => r.mark);
+  assert.equal(new Set(all).size, all.length, 'no two rules share a mark (the nat and mangle POSTROUTING jumps differ by their table only)');
+  assert.notEqual(ruleMark('nat', 'A', '-s 10.0.0.0/8', 'ACCEPT'), ruleMark('nat', 'B', '-s 10.0.0.0/8', 'ACCEPT'));
+  assert.notEqual(ruleMark('nat', 'A', '-s 10.0.0.0/8', 'ACCEPT'), ruleMark('mangle', 'A', '-s 10.0.0.0/8', 'ACCEPT'));
+  for (const mark of all) assert.match(mark, /^[A-Za-z0-9_-]{16}$/);
 });
 
 test('without a CNI address there is no SNAT rule; pmtu clamping by default', () => {
   const r = renderIptables(validateFilter({ ...desired, cniAddress: undefined, mssClamp: { mode: 'pmtu' } }));
   assert.equal(r.nat.chains[0]!.rules.length, 2);
-  assert.match(r.mangle.chains[0]!.rules[0]!, /--clamp-mss-to-pmtu$/);
+  assert.match(r.mangle.chains[0]!.rules[0]!.text, /--clamp-mss-to-pmtu$/);
 });
 
 test('rendering is deterministic whatever the input order', () => {
   const a = renderIpsets(validateFilter({ ...desired, remoteCidrs: ['10.3.0.0/16', '10.2.0.0/16'] }));
   const b = renderIpsets(validateFilter({ ...desired, remoteCidrs: ['10.2.0.0/16', '10.3.0.0/16', '10.3.0.0/16'] }));
   assert.deepEqual(a, b);
+  assert.deepEqual(a.get('SEAWAY-NODEADDRS'), ['192.168.1.10/32', '192.168.1.11/32']);
 });
 
 test('10,000 remote subnets validate, render and plan in well under a second', () => {
@@ -68,19 +86,22 @@ test('10,000 remote subnets validate, render and plan in well under a second', (
   assert.ok(elapsed < 500, `took ${elapsed.toFixed(0)} ms`);
 });
 
+const natJump = rendered.nat.jumps[0]!.text;
+const natRules = rendered.nat.chains[0]!.rules.map((r) => r.text);
 const save = `# Generated by iptables-save v1.8.9
 *nat
 :PREROUTING ACCEPT [0:0]
 :POSTROUTING ACCEPT [12:720]
 :SUBMARINER-POSTROUTING - [0:0]
 :KUBE-POSTROUTING - [0:0]
--A POSTROUTING -j SUBMARINER-POSTROUTING
+${natJump}
 -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
-${rendered.nat.chains[0]!.rules.join('\n')}
+${natRules.join('\n')}
 -A KUBE-POSTROUTING -j MASQUERADE --random-fully
 COMMIT
 # Completed
 `;
+const insertNatJump = `-I POSTROUTING 1 ${natJump.slice('-A POSTROUTING '.length)}`;
 
 test('parses iptables-save output into tables, chains, policies and rules', () => {
   const parsed = parseIptablesSave(save);
@@ -88,7 +109,7 @@ test('parses iptables-save output into tables, chains, policies and rules', () =
   assert.deepEqual([...nat.keys()], ['PREROUTING', 'POSTROUTING', 'SUBMARINER-POSTROUTING', 'KUBE-POSTROUTING']);
   assert.equal(nat.get('POSTROUTING')!.policy, 'ACCEPT');
   assert.equal(nat.get('SUBMARINER-POSTROUTING')!.policy, '-');
-  assert.deepEqual(nat.get('POSTROUTING')!.rules, ['-A POSTROUTING -j SUBMARINER-POSTROUTING', '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING']);
+  assert.deepEqual(nat.get('POSTROUTING')!.rules, [natJump, '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING']);
   assert.equal(countForeignRules(parsed), 2, 'kube-proxy\'s two rules; seaway\'s own are not counted');
 });
 
@@ -114,29 +135,79 @@ test('an intact table plans no write', () => {
   assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(save).get('nat')), null);
 });
 
-test('a jump behind another rule is deleted and re-inserted first, leaving the chain alone', () => {
-  const moved = save.replace('-A POSTROUTING -j SUBMARINER-POSTROUTING\n', '').replace('-A KUBE-POSTROUTING', '-A POSTROUTING -j SUBMARINER-POSTROUTING\n-A KUBE-POSTROUTING');
-  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(moved).get('nat')),
-    '*nat\n-D POSTROUTING -j SUBMARINER-POSTROUTING\n-I POSTROUTING 1 -j SUBMARINER-POSTROUTING\nCOMMIT\n');
+test('rules are recognised by their marks, not their spelling: another iptables version\'s option order is no drift', () => {
+  // An older iptables prints the comment match last and adds "-m udp"; the marks are what count.
+  const respelled = save.replace(natRules[2]!, natRules[2]!.replace(/(-s 240\.0\.0\.0\/8 -o vx-submariner) (-m comment --comment "[^"]+")/, '$2 $1'));
+  assert.notEqual(respelled, save);
+  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(respelled).get('nat')), null);
+  // The same words without seaway's mark are someone else's rule: the chain is rewritten.
+  const unmarked = save.replace(natRules[0]!, natRules[0]!.replace(/ -m comment --comment "[^"]+"/, ''));
+  assert.match(planIptablesTable('nat', rendered.nat, parseIptablesSave(unmarked).get('nat'))!, /^\*nat\n:SUBMARINER-POSTROUTING - \[0:0\]\n/);
+});
+
+test('a jump behind a foreign rule that can masquerade pod traffic to remote clusters is moved first, leaving the chain alone', () => {
+  const moved = save.replace(`${natJump}\n`, '').replace('-A KUBE-POSTROUTING', `${natJump}\n-A KUBE-POSTROUTING`);
+  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(moved).get('nat')), `*nat\n-D ${natJump.slice(3)}\n${insertNatJump}\nCOMMIT\n`);
+  const drift = iptablesTableDrift(rendered.nat, parseIptablesSave(moved).get('nat'));
+  assert.equal(drift.jumps[0]!.rival, '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING -> -A KUBE-POSTROUTING -j MASQUERADE --random-fully', 'the rival is named with the path to the breaking rule');
+});
+
+test('a foreign rule ahead of the jump that cannot touch pod traffic to remote clusters is no drift', () => {
+  const harmless = [
+    '-A POSTROUTING -s 192.168.0.0/16 -j MASQUERADE',
+    '-A POSTROUTING -d 192.0.2.0/24 -j MASQUERADE',
+    '-A POSTROUTING -s 10.1.0.0/16 -d 10.1.0.0/16 -j MASQUERADE',
+    '-A POSTROUTING -o lo -j LOG',
+    '-A POSTROUTING -j RIVAL',
+  ];
+  const withRival = save.replace(':KUBE-POSTROUTING', ':RIVAL - [0:0]\n:KUBE-POSTROUTING').replace(natJump, `${harmless.join('\n')}\n${natJump}`)
+    .replace('COMMIT', '-A RIVAL -s 172.16.0.0/12 -j MASQUERADE\n-A RIVAL -p tcp -j RETURN\nCOMMIT');
+  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(withRival).get('nat')), null);
+  const breaking = withRival.replace('-A RIVAL -s 172.16.0.0/12 -j MASQUERADE', '-A RIVAL -s 10.1.0.0/16 ! -d 10.1.0.0/16 -j MASQUERADE');
+  assert.equal(iptablesTableDrift(rendered.nat, parseIptablesSave(breaking).get('nat')).jumps[0]!.rival, '-A POSTROUTING -j RIVAL -> -A RIVAL -s 10.1.0.0/16 ! -d 10.1.0.0/16 -j MASQUERADE');
+});
+
+test('the INPUT jump is appended and may stay behind any foreign rule; FORWARD moves only ahead of a catch-all DROP', () => {
+  const f = rendered.filter;
+  const inputJump = f.jumps[0]!.text;
+  const forwardJump = f.jumps[1]!.text;
+  const filterSave = (input: string[], forward: string[]) => [
+    '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':SUBMARINER-INPUT - [0:0]', ':SUBMARINER-FORWARD - [0:0]', ':POLICY - [0:0]',
+    ...input, ...forward, ...f.chains.flatMap((c) => c.rules.map((r) => r.text)),
+    '-A POLICY -s 10.2.0.5/32 -d 10.1.0.7/32 -j DROP', 'COMMIT', '',
+  ].join('\n');
+  const table = (input: string[], forward: string[]) => parseIptablesSave(filterSave(input, forward)).get('filter');
+  assert.equal(planIptablesTable('filter', f, table(['-A INPUT -p udp --dport 4800 -j DROP', inputJump], [forwardJump, '-A FORWARD -j POLICY'])), null,
+    'the host\'s own DROP ahead of the appended INPUT jump has its say; a policy chain behind FORWARD\'s jump is fine');
+  assert.equal(planIptablesTable('filter', f, table([inputJump], ['-A FORWARD -j POLICY', '-A FORWARD -o vx-submariner -m mark --mark 0x1 -j DROP', forwardJump])), null,
+    'a conditional DROP ahead of FORWARD\'s jump is policy: no drift');
+  assert.equal(iptablesTableDrift(f, table([inputJump], ['-A FORWARD -o eth0 -j DROP', '-A FORWARD -j DROP', forwardJump])).jumps[0]?.rival, '-A FORWARD -j DROP',
+    'a catch-all DROP ahead of the accept breaks the datapath; one for another device does not');
+  assert.equal(planIptablesTable('filter', f, table([], [forwardJump])), `*filter\n${inputJump}\nCOMMIT\n`, 'a missing INPUT jump is appended');
 });
 
 test('a missing jump is inserted; duplicated jumps are all deleted first', () => {
-  const missing = save.replace('-A POSTROUTING -j SUBMARINER-POSTROUTING\n', '');
-  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(missing).get('nat')), '*nat\n-I POSTROUTING 1 -j SUBMARINER-POSTROUTING\nCOMMIT\n');
-  const doubled = save.replace('-A POSTROUTING -j SUBMARINER-POSTROUTING\n', '-A POSTROUTING -j SUBMARINER-POSTROUTING\n-A POSTROUTING -j SUBMARINER-POSTROUTING\n');
-  assert.match(planIptablesTable('nat', rendered.nat, parseIptablesSave(doubled).get('nat'))!, /^\*nat\n-D POSTROUTING -j SUBMARINER-POSTROUTING\n-D POSTROUTING -j SUBMARINER-POSTROUTING\n-I POSTROUTING 1/);
+  const missing = save.replace(`${natJump}\n`, '');
+  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(missing).get('nat')), `*nat\n${insertNatJump}\nCOMMIT\n`);
+  const doubled = save.replace(`${natJump}\n`, `${natJump}\n${natJump}\n`);
+  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(doubled).get('nat')), `*nat\n-D ${natJump.slice(3)}\n-D ${natJump.slice(3)}\n${insertNatJump}\nCOMMIT\n`);
+  const submariners = save.replace(natJump, '-A POSTROUTING -j SUBMARINER-POSTROUTING');
+  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(submariners).get('nat')), `*nat\n-D POSTROUTING -j SUBMARINER-POSTROUTING\n${insertNatJump}\nCOMMIT\n`, 'Submariner\'s unmarked jump is replaced by a marked one');
 });
 
 test('a flushed or altered chain is declared again (which flushes it under --noflush) and refilled', () => {
-  const flushed = save.replace(rendered.nat.chains[0]!.rules.join('\n') + '\n', '');
+  const flushed = save.replace(natRules.join('\n') + '\n', '');
   assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(flushed).get('nat')),
-    `*nat\n:SUBMARINER-POSTROUTING - [0:0]\n${rendered.nat.chains[0]!.rules.join('\n')}\nCOMMIT\n`);
-  assert.match(planIptablesTable('nat', rendered.nat, undefined)!, /^\*nat\n:SUBMARINER-POSTROUTING - \[0:0\]\n(-A .*\n){3}-I POSTROUTING 1 -j SUBMARINER-POSTROUTING\nCOMMIT\n$/);
+    `*nat\n:SUBMARINER-POSTROUTING - [0:0]\n${natRules.join('\n')}\nCOMMIT\n`);
+  const appended = save.replace(natRules[2]!, `${natRules[2]!}\n-A SUBMARINER-POSTROUTING -j MASQUERADE`);
+  assert.equal(planIptablesTable('nat', rendered.nat, parseIptablesSave(appended).get('nat')),
+    `*nat\n:SUBMARINER-POSTROUTING - [0:0]\n${natRules.join('\n')}\nCOMMIT\n`, 'a rule someone added to seaway\'s chain is removed');
+  assert.equal(planIptablesTable('nat', rendered.nat, undefined), `*nat\n:SUBMARINER-POSTROUTING - [0:0]\n${natRules.join('\n')}\n${insertNatJump}\nCOMMIT\n`);
 });
 
 test('removal deletes jumps, then flushes and deletes the chains; nothing when seaway has nothing there', () => {
   assert.equal(planIptablesTable('nat', null, parseIptablesSave(save).get('nat')),
-    '*nat\n-D POSTROUTING -j SUBMARINER-POSTROUTING\n-F SUBMARINER-POSTROUTING\n-X SUBMARINER-POSTROUTING\nCOMMIT\n');
+    `*nat\n-D ${natJump.slice(3)}\n-F SUBMARINER-POSTROUTING\n-X SUBMARINER-POSTROUTING\nCOMMIT\n`);
   assert.equal(planIptablesTable('nat', null, undefined), null);
   assert.equal(planIptablesTable('filter', null, parseIptablesSave('*filter\n:FORWARD DROP [0:0]\n-A FORWARD -j ACCEPT\nCOMMIT\n').get('filter')), null);
 });

@@ -65,6 +65,7 @@ test('non-gateway node: VXLAN towards the gateway, main-table routes via the gat
   ]);
   assert.deepEqual(plan.desired.filter, {
     localCidrs: ['10.96.0.0/12', '10.244.0.0/16'], remoteCidrs: ['10.2.0.0/16', '10.3.0.0/16', '10.202.0.0/16'],
+    nodeAddresses: ['192.168.1.10/32', '192.168.1.21/32', '192.168.1.22/32'],
     cniAddress: '10.244.1.0', vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' },
   });
   assert.deepEqual(plan.remoteClusters.map((r) => [r.clusterId, r.subnets]), [['north', ['10.3.0.0/16']], ['west', ['10.2.0.0/16', '10.202.0.0/16']]]);
@@ -76,6 +77,12 @@ test('an Endpoint overlapping the local service CIDR is rejected and gets no rou
   assert.deepEqual(plan.rejected.map((r) => [r.endpoint.name, r.reason]), [['west-ep', 'overlaps-local']]);
   assert.deepEqual(plan.desired.routes.map((r) => r.dst), ['10.3.0.0/16']);
   assert.deepEqual(plan.desired.filter?.remoteCidrs, ['10.3.0.0/16']);
+});
+
+test('VXLAN is accepted from every Node\'s InternalIP, the gateway\'s private IP and this node\'s own address, once each', () => {
+  const nodes = [gatewayNode('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21'), node('no-ip', null), node('bad-ip', 'fe80::1'), node('twin', '192.168.1.21')];
+  const plan = planNode(snapshot({ nodes, endpoints: [localEndpoint()] }), { ...workerFacts, nodeIp: '192.168.5.21' }, config);
+  assert.deepEqual(plan.desired.filter?.nodeAddresses, ['192.168.1.10/32', '192.168.1.21/32', '192.168.5.21/32']);
 });
 
 test('gateway node: no remote, FDB per other node, table 150 via the cable interface with src = CNI address, rule 150', () => {
