@@ -209,9 +209,9 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
 
   const startLoop = Promise.all([startInit, prepareState, openNetlink]).then(async ([{ init }, , rtnl]) => {
     const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
+    const routing = nodeRoutingDataplane(rtnl, config.stateDir, logger);
     const passDeps: PassDeps = {
-      config, logger, metrics, readiness, rtnl, events, table,
-      routing: nodeRoutingDataplane(rtnl, config.stateDir, logger),
+      config, logger, metrics, readiness, rtnl, events, table, routing,
       // Read on every pass: null until the packet filter step succeeds.
       get filter() { return filter; },
       informersSynced: () => informers.synced,
@@ -230,7 +230,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     await runStep({
       name: KERNEL_EVENTS,
       what: 'subscribing to route, rule and link changes (netlink)',
-      attempt: () => watchOwnedObjects((reason) => started.trigger(reason), (message) => logger.warn(message)),
+      attempt: () => watchOwnedObjects((reason) => started.trigger(reason), () => routing.routeDestinations(), (message) => logger.warn(message)),
       close: (subscription) => subscription.close(),
     });
   });

@@ -2,14 +2,25 @@ import { subscribeRtnetlinkEvents, type RtnetlinkEvent, type RtnetlinkSubscripti
 import { RT_TABLE_MAIN } from '../kernel/routes.ts';
 import { OWNED_RULE_PRIORITIES, OWNERSHIP } from '../model/ownership.ts';
 import { ALL_ZEROS_MAC } from '../model/desired-state.ts';
+import { routeKey } from '../plan/desired-objects.ts';
 
 const VTEP_PREFIX = `${OWNERSHIP.vtepFirstOctet}.`;
+const NO_DESTINATIONS: ReadonlySet<string> = new Set();
 
-/** Why a kernel event should wake the reconcile loop, or null when it concerns nothing seaway owns or reads. */
-export function ownedObjectChange(event: RtnetlinkEvent): string | null {
+/**
+ * Why a kernel event should wake the reconcile loop, or null when it concerns nothing seaway owns
+ * or reads. `routeDestinations` are the routeKeys (table and CIDR) of the routes seaway wants: a
+ * route of another protocol added there (`ip route replace` sends only this, no delete of the
+ * route it replaced) may have taken seaway's place, and one deleted there may have freed it.
+ * Other routes, the bulk of a busy node's changes, wake nothing.
+ */
+export function ownedObjectChange(event: RtnetlinkEvent, routeDestinations: ReadonlySet<string> = NO_DESTINATIONS): string | null {
   switch (event.type) {
     case 'route':
-      if (event.protocol === OWNERSHIP.routeProtocol && event.op === 'del') return `owned route ${event.dst} table ${event.table} deleted`;
+      if (event.protocol === OWNERSHIP.routeProtocol) return event.op === 'del' ? `owned route ${event.dst} table ${event.table} deleted` : null;
+      if (routeDestinations.has(routeKey(event))) {
+        return `route ${event.dst} table ${event.table} of protocol ${event.protocol} ${event.op === 'del' ? 'deleted' : 'added or replaced'} at a destination of seaway's`;
+      }
       if (event.table === RT_TABLE_MAIN && event.dst === '0.0.0.0/0') return 'default route changed';
       return null;
     case 'rule':
@@ -33,10 +44,15 @@ export function ownedObjectChange(event: RtnetlinkEvent): string | null {
   }
 }
 
-/** Subscribes to kernel changes that touch owned objects, so drift is repaired without waiting for a resync. */
-export function watchOwnedObjects(onChange: (reason: string) => void, warn?: (message: string) => void): RtnetlinkSubscription {
+/**
+ * Subscribes to kernel changes that touch owned objects, so drift is repaired without waiting for
+ * a resync. `routeDestinations` is read on every route event: the destinations of the last pass.
+ */
+export function watchOwnedObjects(
+  onChange: (reason: string) => void, routeDestinations: () => ReadonlySet<string>, warn?: (message: string) => void,
+): RtnetlinkSubscription {
   return subscribeRtnetlinkEvents(['link', 'route', 'rule', 'address', 'neighbour'], (event) => {
-    const reason = ownedObjectChange(event);
+    const reason = ownedObjectChange(event, routeDestinations());
     if (reason) onChange(reason);
   }, warn);
 }

@@ -22,6 +22,8 @@ export interface RoutingDataplane {
   apply(desired: DesiredState, gate?: AttemptGate): Promise<ApplyReport>;
   /** Restores the sysctls and removes the routing objects; never throws: a part that fails as a whole is one failure in the report. */
   cleanup(): Promise<ApplyReport>;
+  /** See RoutingDriver.routeDestinations. */
+  routeDestinations(): ReadonlySet<string>;
 }
 
 export function createRoutingDataplane(options: RoutingDataplaneOptions): RoutingDataplane {
@@ -29,6 +31,7 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
   const sysctls: SysctlDriver = createSysctlDriver({ sysctls: options.sysctls, statePath: options.sysctlStatePath, logger: options.logger });
   return {
     observe: () => routing.observe(),
+    routeDestinations: () => routing.routeDestinations(),
     async apply(desired, gate) {
       // Links first: per-interface sysctls of vx-submariner exist only once the link does.
       const routed = await routing.apply(desired, gate);

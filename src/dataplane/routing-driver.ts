@@ -1,8 +1,8 @@
-import { ALL_ZEROS_MAC, type DesiredFdbEntry, type DesiredRule, type DesiredState, type DesiredVxlanLink } from '../model/desired-state.ts';
+import { ALL_ZEROS_MAC, type DesiredFdbEntry, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredVxlanLink } from '../model/desired-state.ts';
 import { OWNED_RULE_PRIORITIES, OWNED_TABLES, OWNERSHIP, SUBMARINER_LEFTOVERS } from '../model/ownership.ts';
 import { FR_ACT_TO_TBL } from '../kernel/rules.ts';
-import { diffFdb, diffRoutes, diffRules, diffVxlanLink, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
-import type { KernelWrite, ObservedLink, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
+import { diffFdb, diffRoutes, diffRules, diffVxlanLink, type ForeignRoute, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
+import type { KernelWrite, ObservedLink, ObservedRoute, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
 import { addressKey, describeAddress, describeFdb, describeRoute, describeRule, fdbKey, routeKey, ruleKey } from '../plan/desired-objects.ts';
 import { ALWAYS_ATTEMPT, countWrite, emptyReport, type ApplyReport, type AttemptGate, type ObjectKind } from './report.ts';
 
@@ -19,6 +19,8 @@ export interface OwnedRouting {
   routes: OwnedRoute[];
   rules: OwnedRule[];
   fdb: DesiredFdbEntry[];
+  /** Routes of others at the destinations seaway wants (only when observed for an apply), in the kernel's order. */
+  foreign: ForeignRoute[];
 }
 
 export interface RoutingDriver {
@@ -30,6 +32,11 @@ export interface RoutingDriver {
   apply(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb'>, gate?: AttemptGate): Promise<ApplyReport>;
   /** Removes every owned route, rule and link (the FDB entries and addresses go with the link). */
   cleanup(): Promise<ApplyReport>;
+  /**
+   * The destinations (routeKey: table and CIDR) of the routes the last apply wanted: a change of
+   * someone else's route there is drift seaway must look at (see owned-object-events.ts).
+   */
+  routeDestinations(): ReadonlySet<string>;
 }
 
 /** One write and the object it belongs to (an object may need several: a link delete and create). */
@@ -72,14 +79,53 @@ const blockedOn = (report: ApplyReport, kind: ObjectKind, key: string, object: s
   report.failures.push({ kind, key, object, reason, blocked: true });
 };
 
+/**
+ * Sorts a route dump into the routes seaway owns or adopts and the foreign ones at the wanted
+ * destinations, keeping the kernel's order: of the routes with one destination and metric, the
+ * kernel uses the first listed (an `ip route prepend` puts a foreign route ahead of seaway's).
+ */
+function sortRoutes(routes: readonly ObservedRoute[], wanted: ReadonlySet<string>, owns: (route: ObservedRoute) => boolean, nameOf: (oif: number) => string) {
+  const owned: OwnedRoute[] = [];
+  const foreign: ForeignRoute[] = [];
+  const ownedFirst = new Set<string>();
+  for (const r of routes) {
+    const key = routeKey(r);
+    const dev = r.oif === undefined ? undefined : nameOf(r.oif);
+    if (owns(r)) {
+      const route: OwnedRoute = { table: r.table, dst: r.dst, dev: dev ?? '' };
+      if (r.gateway) route.gateway = r.gateway;
+      if (r.src) route.src = r.src;
+      if (r.metric) route.metric = r.metric;
+      if (r.protocol !== OWNERSHIP.routeProtocol) route.protocol = r.protocol;
+      owned.push(route);
+      ownedFirst.add(`${key} ${r.metric ?? 0}`);
+    } else if (r.protocol !== OWNERSHIP.routeProtocol && wanted.has(key)) {
+      const route: ForeignRoute = { table: r.table, dst: r.dst, protocol: r.protocol, type: r.type, afterOwned: ownedFirst.has(`${key} ${r.metric ?? 0}`) };
+      if (r.gateway) route.gateway = r.gateway;
+      if (dev !== undefined) route.dev = dev;
+      if (r.metric) route.metric = r.metric;
+      foreign.push(route);
+    }
+  }
+  return { owned, foreign };
+}
+
 export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
-  async function observeWith(links: ObservedLink[]): Promise<OwnedRouting> {
+  let destinations: ReadonlySet<string> = new Set();
+
+  /** What seaway owns; with `wanted` (the routes an apply wants), also the foreign routes at those destinations. */
+  async function observeWith(links: ObservedLink[], wanted: readonly DesiredRoute[] = []): Promise<OwnedRouting> {
     const nameOf = new Map(links.map((l) => [l.index, l.name]));
     const ownedLinks = links.filter((l) => (OWNED_LINKS as readonly string[]).includes(l.name));
     const [routes, rules, addresses] = await Promise.all([
-      rtnl.listRoutes({ protocols: [OWNERSHIP.routeProtocol, SUBMARINER_LEFTOVERS.routeProtocol] }), rtnl.listRules(), rtnl.listAddresses(),
+      rtnl.listRoutes({ protocols: [OWNERSHIP.routeProtocol, SUBMARINER_LEFTOVERS.routeProtocol], alsoAt: wanted }), rtnl.listRules(), rtnl.listAddresses(),
     ]);
     const vxlanIndex = ownedLinks.find((l) => l.name === OWNERSHIP.vxlanDevice)?.index;
+    const sorted = sortRoutes(
+      routes, new Set(wanted.map(routeKey)),
+      (r) => (r.protocol === OWNERSHIP.routeProtocol ? OWNED_TABLES.includes(r.table) : adoptedRoute(r, vxlanIndex)),
+      (oif) => nameOf.get(oif) ?? `ifindex ${oif}`,
+    );
     const fdb: DesiredFdbEntry[] = [];
     for (const link of ownedLinks) {
       for (const entry of await rtnl.listFdb(link.index)) {
@@ -107,16 +153,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         }
         return observed;
       }),
-      routes: routes
-        .filter((r) => (r.protocol === OWNERSHIP.routeProtocol ? OWNED_TABLES.includes(r.table) : adoptedRoute(r, vxlanIndex)))
-        .map((r) => {
-          const route: OwnedRoute = { table: r.table, dst: r.dst, dev: r.oif === undefined ? '' : (nameOf.get(r.oif) ?? `ifindex ${r.oif}`) };
-          if (r.gateway) route.gateway = r.gateway;
-          if (r.src) route.src = r.src;
-          if (r.metric) route.metric = r.metric;
-          if (r.protocol !== OWNERSHIP.routeProtocol) route.protocol = r.protocol;
-          return route;
-        }),
+      routes: sorted.owned,
       rules: rules
         // The protocol marker matters most here: a rule delete without selectors would match any rule at that priority.
         .filter((r) => !r.selective && r.action === FR_ACT_TO_TBL && (
@@ -124,6 +161,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
           || (r.protocol === SUBMARINER_LEFTOVERS.ruleProtocol && r.priority === OWNERSHIP.hostNetworkRulePriority && r.table === OWNERSHIP.hostNetworkTable)))
         .map((r) => ({ priority: r.priority, table: r.table, protocol: r.protocol })),
       fdb,
+      foreign: sorted.foreign,
     };
   }
 
@@ -218,13 +256,16 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
   return {
     observe: async () => observeWith(await rtnl.listLinks()),
 
+    routeDestinations: () => destinations,
+
     async apply(desired, gate = ALWAYS_ATTEMPT) {
+      destinations = new Set(desired.routes.map(routeKey));
       const report = emptyReport();
       let links = await rtnl.listLinks();
-      let owned = await observeWith(links);
+      let owned = await observeWith(links, desired.routes);
       if (await applyLinks(desired.links, links, owned, report, gate)) {
         links = await rtnl.listLinks();
-        owned = await observeWith(links);
+        owned = await observeWith(links, desired.routes);
       }
       const indexOf = new Map(links.map((l) => [l.name, l.index]));
       // New objects go in before stale ones go out, so moving from one layout to another (seaway's
@@ -249,8 +290,10 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         }
       }
 
-      const routes = diffRoutes(desired.routes, owned.routes, OWNED_TABLES);
-      for (const { object, reason } of routes.rejected) report.failures.push({ kind: 'route', key: routeKey(object), object: describeRoute(object), reason });
+      const routes = diffRoutes(desired.routes, owned.routes, OWNED_TABLES, owned.foreign);
+      // A held destination is a failure the operator must resolve, not a write that failed: reported on
+      // every apply (no attempt counted during its backoff), retried with backoff once it is free.
+      for (const { object, reason } of [...routes.rejected, ...routes.held]) report.failures.push({ kind: 'route', key: routeKey(object), object: describeRoute(object), reason });
       for (const [write, list] of [['replace', routes.replace], ['create', routes.create]] as const) {
         for (const route of list) {
           const oif = indexOf.get(route.dev);

@@ -100,18 +100,41 @@ export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
 }
 
 /** Which routes a dump keeps; the kernel filters dumps only under strict checking, which the socket lacks. */
-export interface RouteFilter { table?: number; protocol?: number; protocols?: readonly number[] }
+export interface RouteFilter {
+  table?: number;
+  protocol?: number;
+  protocols?: readonly number[];
+  /**
+   * Routes of any protocol at these destinations (table and CIDR, TOS 0) are kept as well: whoever
+   * else holds a destination seaway wants. The dump lists routes of one destination and metric in
+   * the kernel's order of preference, and the kept routes stay in dump order.
+   */
+  alsoAt?: ReadonlyArray<{ table: number; dst: string }>;
+}
 
 /**
- * decodeRoute for the routes the filter keeps. The table and protocol are read from the header
- * first, so a dump of thousands of routes decodes only the few it keeps (tables above 255 show
- * RT_TABLE_COMPAT there and are decoded to be sure).
+ * decodeRoute for the routes the filter keeps, as a function made once per dump. The table,
+ * protocol and prefix length are read from the header first, so a dump of thousands of routes
+ * decodes only the few it keeps (tables above 255 show RT_TABLE_COMPAT there and are decoded to be sure).
  */
-export function decodeRouteMatching(payload: Buffer, filter: RouteFilter): ObservedRoute | undefined {
-  if (payload.length < RTMSG_LEN) return undefined;
-  if (filter.protocol !== undefined && payload[5] !== filter.protocol) return undefined;
-  if (filter.protocols !== undefined && !filter.protocols.includes(payload[5]!)) return undefined;
-  if (filter.table !== undefined && payload[4] !== RT_TABLE_COMPAT && payload[4] !== filter.table) return undefined;
-  const route = decodeRoute(payload);
-  return route && (filter.table === undefined || route.table === filter.table) ? route : undefined;
+export function routeMatcher(filter: RouteFilter): (payload: Buffer) => ObservedRoute | undefined {
+  const at = filter.alsoAt && filter.alsoAt.length > 0 ? {
+    keys: new Set(filter.alsoAt.map((r) => `${r.table} ${r.dst}`)),
+    prefixLengths: new Set(filter.alsoAt.map((r) => parseIpv4Prefix(r.dst).prefixLength)),
+    headerTables: new Set(filter.alsoAt.map((r) => (r.table < 256 ? r.table : RT_TABLE_COMPAT))),
+  } : undefined;
+  const byProtocol = (payload: Buffer): boolean => (filter.protocol === undefined || payload[5] === filter.protocol)
+    && (filter.protocols === undefined || filter.protocols.includes(payload[5]!))
+    && (filter.table === undefined || payload[4] === RT_TABLE_COMPAT || payload[4] === filter.table);
+  return (payload) => {
+    if (payload.length < RTMSG_LEN) return undefined;
+    if (byProtocol(payload)) {
+      const route = decodeRoute(payload);
+      if (route && (filter.table === undefined || route.table === filter.table)) return route;
+    }
+    // A route with a TOS is another destination key: the kernel keeps it beside a TOS-0 route.
+    if (!at || payload[3] !== 0 || !at.prefixLengths.has(payload[1]!) || !at.headerTables.has(payload[4]!)) return undefined;
+    const route = decodeRoute(payload);
+    return route && at.keys.has(`${route.table} ${route.dst}`) ? route : undefined;
+  };
 }

@@ -6,7 +6,7 @@ import {
   RTM_GETLINK, decodeLink, encodeCreateVxlan, encodeDeleteLink, encodeLinkDump, encodeSetMtu, encodeSetUp,
   type ObservedLink, type VxlanSpec,
 } from './links.ts';
-import { RTM_GETROUTE, decodeRouteMatching, describeRoute, encodeRouteDump, encodeRouteRequest, type ObservedRoute, type RouteFilter, type RouteSpec, type RouteWrite } from './routes.ts';
+import { RTM_GETROUTE, routeMatcher, describeRoute, encodeRouteDump, encodeRouteRequest, type ObservedRoute, type RouteFilter, type RouteSpec, type RouteWrite } from './routes.ts';
 import { RTM_GETRULE, decodeRule, describeRule, encodeRuleDump, encodeRuleRequest, type ObservedRule, type RuleSpec } from './rules.ts';
 
 export type { ObservedAddress } from './addresses.ts';
@@ -110,7 +110,7 @@ export function openRtnetlink(options: Pick<NetlinkConnectionOptions, 'timeoutMs
     listLinks: async () => decodeAll(await connection.dump(RTM_GETLINK, encodeLinkDump()), decodeLink),
     listAddresses: async (ifindex) => decodeAll(await connection.dump(RTM_GETADDR, encodeAddressDump()), decodeAddress)
       .filter((a) => ifindex === undefined || a.ifindex === ifindex),
-    listRoutes: async (filter = {}) => decodeAll(await connection.dump(RTM_GETROUTE, encodeRouteDump()), (payload) => decodeRouteMatching(payload, filter)),
+    listRoutes: async (filter = {}) => decodeAll(await connection.dump(RTM_GETROUTE, encodeRouteDump()), routeMatcher(filter)),
     listRules: async () => decodeAll(await connection.dump(RTM_GETRULE, encodeRuleDump()), decodeRule),
     listFdb: async (ifindex) => decodeAll(await connection.dump(RTM_GETNEIGH, encodeFdbDump()), decodeFdbEntry)
       .filter((e) => e.ifindex === ifindex),

@@ -15,19 +15,72 @@ export interface OwnedRoute extends DesiredRoute {
   protocol?: number;
 }
 
+/**
+ * A route seaway neither owns nor adopts, at one of the destinations (table and CIDR) it wants,
+ * as observed (its device resolved to a name). seaway never edits or deletes it.
+ */
+export interface ForeignRoute {
+  table: number;
+  dst: string;
+  protocol: number;
+  /** RTN_* type: a blackhole or unreachable route holds a destination as well as a unicast one. */
+  type: number;
+  metric?: number;
+  gateway?: string;
+  dev?: string;
+  /**
+   * A route seaway owns or adopts at the same destination and metric comes before it in the
+   * kernel's list, so the kernel uses that one and this one waits behind it.
+   */
+  afterOwned: boolean;
+}
+
 export interface RouteDiff {
   create: DesiredRoute[];
   replace: DesiredRoute[];
   remove: OwnedRoute[];
   rejected: Rejected<DesiredRoute>[];
+  /**
+   * Wanted routes whose destination a foreign route holds: seaway writes nothing there (a create
+   * fails with EEXIST, a replace would overwrite the foreign route, the first at that key) and
+   * says which route holds it.
+   */
+  held: Rejected<DesiredRoute>[];
 }
 
 const sameRoute = (want: DesiredRoute, have: OwnedRoute): boolean =>
   want.dev === have.dev && (want.gateway ?? '') === (have.gateway ?? '') && (want.src ?? '') === (have.src ?? '') && (have.metric ?? 0) === 0
   && have.protocol === undefined;
 
-export function diffRoutes(desired: readonly DesiredRoute[], owned: readonly OwnedRoute[], ownedTables: readonly number[]): RouteDiff {
-  const diff: RouteDiff = { create: [], replace: [], remove: [], rejected: [] };
+/** iproute2's names (rt_protos) of the protocols a foreign route most often has. */
+const PROTOCOL_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static', 11: 'zebra', 12: 'bird', 16: 'dhcp', 186: 'bgp' };
+/** RTN_* types other than unicast, as `ip route` writes them before the destination. */
+const TYPE_NAMES: Readonly<Record<number, string>> = { 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw' };
+
+/** A foreign route as `ip route` would show it, for the operator who must deal with it. */
+export function describeForeignRoute(r: ForeignRoute): string {
+  const type = TYPE_NAMES[r.type];
+  const name = PROTOCOL_NAMES[r.protocol];
+  return [type ? `${type} ${r.dst}` : r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : '', `table ${r.table}`,
+    `proto ${name ? `${r.protocol} (${name})` : r.protocol}`, r.metric ? `metric ${r.metric}` : ''].filter(Boolean).join(' ');
+}
+
+/** Per destination key, the foreign route the kernel uses there instead of seaway's (metric 0, ahead of any owned route). */
+function foreignHolders(foreign: readonly ForeignRoute[]): Map<string, ForeignRoute> {
+  const holders = new Map<string, ForeignRoute>();
+  for (const route of foreign) {
+    const key = routeKey(route);
+    // Another metric is another key: seaway's metric 0 wins over it, and they coexist.
+    if ((route.metric ?? 0) === 0 && !route.afterOwned && !holders.has(key)) holders.set(key, route);
+  }
+  return holders;
+}
+
+export function diffRoutes(
+  desired: readonly DesiredRoute[], owned: readonly OwnedRoute[], ownedTables: readonly number[], foreign: readonly ForeignRoute[] = [],
+): RouteDiff {
+  const diff: RouteDiff = { create: [], replace: [], remove: [], rejected: [], held: [] };
+  const holders = foreignHolders(foreign);
   const wanted = new Map<string, DesiredRoute>();
   for (const route of desired) {
     const key = routeKey(route);
@@ -35,15 +88,23 @@ export function diffRoutes(desired: readonly DesiredRoute[], owned: readonly Own
     else if (wanted.has(key)) diff.rejected.push({ object: route, reason: `duplicate destination ${route.dst} in table ${route.table}` });
     else wanted.set(key, route);
   }
+  for (const [key, route] of wanted) {
+    const holder = holders.get(key);
+    if (!holder) continue;
+    diff.held.push({
+      object: route,
+      reason: `the kernel uses ${describeForeignRoute(holder)} for this destination, a route seaway does not own: seaway leaves it alone, and programs its own route once that one is gone`,
+    });
+  }
   const kept = new Set<string>();
   for (const have of owned) {
     const key = routeKey(have);
     const want = wanted.get(key);
     if (!want || kept.has(key) || (have.metric ?? 0) !== 0) { diff.remove.push(have); continue; }
     kept.add(key);
-    if (!sameRoute(want, have)) diff.replace.push(want);
+    if (!sameRoute(want, have) && !holders.has(key)) diff.replace.push(want);
   }
-  for (const [key, want] of wanted) if (!kept.has(key)) diff.create.push(want);
+  for (const [key, want] of wanted) if (!kept.has(key) && !holders.has(key)) diff.create.push(want);
   return diff;
 }
 

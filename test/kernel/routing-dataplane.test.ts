@@ -171,6 +171,53 @@ test('a rule at seaway priority without seaway protocol is not seaway\'s and is 
   await dataplane.apply(desired());
 });
 
+test('a route of someone else\'s at a wanted destination is never touched and is reported while the kernel uses it; freed, seaway\'s route returns', async () => {
+  const routesAt = async (t: number, dst: string) => ((await json('ip', ['-j', 'route', 'show', 'table', String(t), dst])) as any[])
+    .map((r) => `${r.gateway ? `via ${r.gateway} ` : ''}dev ${r.dev} proto ${r.protocol ?? 'boot'}`);
+  const heldKeys = (report: Awaited<ReturnType<typeof dataplane.apply>>) => report.failures.map((f) => `${f.key}: ${f.reason.slice(0, f.reason.indexOf(' for this destination'))}`);
+  assert.equal((await dataplane.apply(desired())).writes, 0);
+  try {
+    // Replaced by another protocol: the kernel swaps the route in place.
+    await run('ip', ['route', 'replace', '10.2.0.0/16', 'dev', 'under0', 'table', '100', 'proto', 'boot']);
+    const replaced = await dataplane.apply(desired());
+    assert.deepEqual(heldKeys(replaced), ['100 10.2.0.0/16: the kernel uses 10.2.0.0/16 dev under0 table 100 proto 3 (boot)']);
+    assert.equal(replaced.writes, 0);
+    assert.deepEqual(await routesAt(100, '10.2.0.0/16'), ['dev under0 proto boot']);
+    await run('ip', ['route', 'del', '10.2.0.0/16', 'table', '100', 'proto', 'boot']);
+    assert.deepEqual((await dataplane.apply(desired())).failures, []);
+    assert.deepEqual(await routesAt(100, '10.2.0.0/16'), ['via 240.168.70.2 dev vx-submariner proto 147']);
+
+    // Prepended ahead of seaway's: the kernel uses it. Even a changed gateway writes nothing there
+    // (a replace would take the first route at that key, the foreign one).
+    await run('ip', ['route', 'prepend', '10.3.0.0/16', 'dev', 'under0', 'table', '100', 'proto', 'boot']);
+    const moved = desired();
+    moved.routes = moved.routes.map((r) => (r.dst === '10.3.0.0/16' ? { ...r, gateway: '240.168.70.9' } : r));
+    assert.deepEqual(heldKeys(await dataplane.apply(moved)), ['100 10.3.0.0/16: the kernel uses 10.3.0.0/16 dev under0 table 100 proto 3 (boot)']);
+    assert.deepEqual(await routesAt(100, '10.3.0.0/16'), ['dev under0 proto boot', 'via 240.168.70.2 dev vx-submariner proto 147']);
+    assert.match((await run('ip', ['route', 'get', '10.3.1.1'])).stdout, /dev under0 table 100/, 'the foreign route is the one used (rule 100 leads to table 100)');
+    await run('ip', ['route', 'del', '10.3.0.0/16', 'table', '100', 'proto', 'boot']);
+
+    // Appended behind seaway's, or at another metric: the kernel uses seaway's; nothing to report.
+    await run('ip', ['route', 'append', '10.3.0.0/16', 'dev', 'under0', 'table', '100', 'proto', 'boot']);
+    await run('ip', ['route', 'add', '10.2.0.0/16', 'dev', 'under0', 'table', '100', 'metric', '50', 'proto', 'boot']);
+    const behind = await dataplane.apply(moved);
+    assert.deepEqual(behind.failures, []);
+    assert.deepEqual(await routesAt(100, '10.3.0.0/16'), ['via 240.168.70.9 dev vx-submariner proto 147', 'dev under0 proto boot']);
+    await run('ip', ['route', 'del', '10.3.0.0/16', 'table', '100', 'proto', 'boot']);
+    await run('ip', ['route', 'del', '10.2.0.0/16', 'table', '100', 'metric', '50', 'proto', 'boot']);
+
+    // Replaced by Submariner's own protocol in table 150: a leftover seaway adopts, so it is made seaway's again.
+    await run('ip', ['route', 'replace', '10.4.0.0/16', 'dev', 'under0', 'table', '150', 'proto', 'static']);
+    assert.deepEqual((await dataplane.apply(desired())).failures, []);
+    assert.deepEqual(await routesAt(150, '10.4.0.0/16'), ['dev under0 proto 147']);
+  } finally {
+    for (const [dst, t] of [['10.2.0.0/16', '100'], ['10.3.0.0/16', '100'], ['10.4.0.0/16', '150']] as const) {
+      for (const proto of ['boot', 'static']) await run('ip', ['route', 'del', dst, 'table', t, 'proto', proto], { allowFailure: true });
+    }
+  }
+  assert.deepEqual((await dataplane.apply(desired())).failures, []);
+});
+
 test('stale owned objects from an earlier run are removed when no longer desired', async () => {
   const report = await dataplane.apply({ links: [], routes: [], rules: [], fdb: [], sysctls: [], filter: null });
   assert.deepEqual(report.failures, []);

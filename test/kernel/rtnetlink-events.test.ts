@@ -93,6 +93,27 @@ test('a route deleted by ip route del arrives as a route del event with table, p
   }
 });
 
+test('a route replaced by another protocol arrives as one route new event with the new protocol, and no del', async () => {
+  await run('ip', ['link', 'add', 'rt0', 'type', 'veth', 'peer', 'name', 'rt1']);
+  await run('ip', ['link', 'set', 'rt0', 'up']);
+  const rec = recorder(['route']);
+  try {
+    const index = (await linkNamed(rtnl, 'rt0'))!.index;
+    await applyOne(rtnl, { kind: 'route', write: 'create', route: { table: 254, dst: '10.86.0.0/16', oif: index, protocol: 147 } });
+    await rec.waitFor((e) => e.type === 'route' && e.op === 'new' && e.dst === '10.86.0.0/16', 'route new');
+    await run('ip', ['route', 'replace', '10.86.0.0/16', 'dev', 'rt0', 'proto', 'static']);
+    const replaced = await rec.waitFor((e) => e.type === 'route' && e.op === 'new' && e.dst === '10.86.0.0/16' && e.protocol === 4, 'route new of protocol 4');
+    assert.deepEqual(replaced, { type: 'route', op: 'new', table: 254, protocol: 4, dst: '10.86.0.0/16', oif: index });
+    // Notifications arrive in order: once a later change is seen, a del of the replaced route would have been too.
+    await run('ip', ['route', 'add', '10.85.0.0/16', 'dev', 'rt0']);
+    await rec.waitFor((e) => e.type === 'route' && e.dst === '10.85.0.0/16', 'the later route');
+    assert.deepEqual(rec.events.filter((e) => e.type === 'route' && e.op === 'del' && e.dst === '10.86.0.0/16'), []);
+  } finally {
+    rec.close();
+    await run('ip', ['link', 'del', 'rt0'], { allowFailure: true });
+  }
+});
+
 test('subscribe first, dump after: an interface that appears at any moment is seen', async () => {
   // The interface appears while the subscription is being set up and the dump is running: it must
   // be found through one or the other (and usually both), never missed.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffFdb, diffRoutes, diffRules, diffSysctls, diffVxlanLink, type ObservedVxlan } from '../../src/plan/diff-kernel.ts';
+import { describeForeignRoute, diffFdb, diffRoutes, diffRules, diffSysctls, diffVxlanLink, type ForeignRoute, type ObservedVxlan } from '../../src/plan/diff-kernel.ts';
 import type { DesiredVxlanLink } from '../../src/model/desired-state.ts';
 
 const r = (dst: string, extra: Partial<{ table: number; gateway: string; dev: string; src: string; metric: number }> = {}) =>
@@ -8,7 +8,7 @@ const r = (dst: string, extra: Partial<{ table: number; gateway: string; dev: st
 
 test('routes: nothing to do when observed equals desired', () => {
   const routes = [r('10.1.0.0/16'), r('10.2.0.0/16', { table: 150, dev: 'eth0', src: '10.0.0.1' })];
-  assert.deepEqual(diffRoutes(routes, routes, [100, 150]), { create: [], replace: [], remove: [], rejected: [] });
+  assert.deepEqual(diffRoutes(routes, routes, [100, 150]), { create: [], replace: [], remove: [], rejected: [], held: [] });
 });
 
 test('routes: missing ones are created, stale ones removed, changed ones replaced', () => {
@@ -47,8 +47,49 @@ test('routes: observed duplicates and non-zero metrics are removed, the desired 
 });
 
 test('routes: empty inputs', () => {
-  assert.deepEqual(diffRoutes([], [], [100]), { create: [], replace: [], remove: [], rejected: [] });
+  assert.deepEqual(diffRoutes([], [], [100]), { create: [], replace: [], remove: [], rejected: [], held: [] });
   assert.equal(diffRoutes([], [r('10.9.0.0/16')], [100]).remove.length, 1);
+});
+
+const foreign = (dst: string, extra: Partial<ForeignRoute> = {}): ForeignRoute =>
+  ({ table: 100, dst, protocol: 3, type: 1, dev: 'eth0', afterOwned: false, ...extra });
+
+test('routes: a foreign route the kernel uses at a wanted destination holds it: no create, no replace, the route is reported with it', () => {
+  const diff = diffRoutes([r('10.1.0.0/16'), r('10.2.0.0/16', { gateway: '240.0.0.9' }), r('10.3.0.0/16')],
+    [r('10.2.0.0/16')], [100], [foreign('10.1.0.0/16'), foreign('10.2.0.0/16', { gateway: '192.168.1.1', protocol: 4 })]);
+  assert.deepEqual(diff.create.map((x) => x.dst), ['10.3.0.0/16'], 'the free destination only');
+  assert.deepEqual(diff.replace, [], 'a replace would overwrite the foreign route, the first at that key');
+  assert.deepEqual(diff.remove, [], 'seaway\'s own route behind it stays');
+  assert.deepEqual(diff.held.map((h) => [h.object.dst, h.reason]), [
+    ['10.1.0.0/16', 'the kernel uses 10.1.0.0/16 dev eth0 table 100 proto 3 (boot) for this destination, a route seaway does not own: seaway leaves it alone, and programs its own route once that one is gone'],
+    ['10.2.0.0/16', 'the kernel uses 10.2.0.0/16 via 192.168.1.1 dev eth0 table 100 proto 4 (static) for this destination, a route seaway does not own: seaway leaves it alone, and programs its own route once that one is gone'],
+  ]);
+});
+
+test('routes: a foreign route behind seaway\'s, at another metric, in another table or at an unwanted destination holds nothing', () => {
+  const diff = diffRoutes([r('10.1.0.0/16', { gateway: '240.0.0.9' }), r('10.2.0.0/16')], [r('10.1.0.0/16')], [100, 150], [
+    foreign('10.1.0.0/16', { afterOwned: true }),
+    foreign('10.2.0.0/16', { metric: 100 }),
+    foreign('10.2.0.0/16', { table: 150 }),
+    foreign('10.9.0.0/16'),
+  ]);
+  assert.deepEqual(diff.held, []);
+  assert.deepEqual(diff.replace.map((x) => x.dst), ['10.1.0.0/16'], 'seaway\'s route is first at its key: replacing it touches only it');
+  assert.deepEqual(diff.create.map((x) => x.dst), ['10.2.0.0/16'], 'metric 0 goes in beside the foreign metric 100, and wins');
+});
+
+test('routes: the first foreign route at a key is the one named; stale owned routes go even where a foreign route holds the key', () => {
+  const diff = diffRoutes([r('10.1.0.0/16')], [r('10.1.0.0/16', { metric: 5 }), r('10.4.0.0/16')], [100],
+    [foreign('10.1.0.0/16', { type: 6, dev: undefined }), foreign('10.1.0.0/16', { protocol: 16 })]);
+  assert.match(diff.held[0]?.reason ?? '', /^the kernel uses blackhole 10\.1\.0\.0\/16 table 100 proto 3 \(boot\) for/);
+  assert.equal(diff.held.length, 1);
+  assert.deepEqual(diff.remove.map((x) => x.dst), ['10.1.0.0/16', '10.4.0.0/16'], 'removals name seaway\'s protocol and metric: they cannot hit the foreign route');
+  assert.deepEqual(diff.create, []);
+});
+
+test('foreign routes are described as ip route shows them, unknown protocols by number', () => {
+  assert.equal(describeForeignRoute(foreign('10.1.0.0/16', { protocol: 42, metric: 7, gateway: '10.0.0.1', type: 7, table: 254 })),
+    'unreachable 10.1.0.0/16 via 10.0.0.1 dev eth0 table 254 proto 42 metric 7');
 });
 
 test('rules and fdb: set differences by identity', () => {

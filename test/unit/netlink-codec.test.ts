@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attr, bufferToIpv4, ipv4ToBuffer, parseIpv4Prefix, u32, writeIpv4 } from '../../src/kernel/netlink/codec.ts';
 import { mutatedCidrs, specAddress } from './cidr-spec.ts';
-import { decodeRouteMatching, encodeRouteRequest, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
+import { encodeRouteRequest, routeMatcher, type RouteFilter, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
 
 test('writeIpv4 writes the four octets', () => {
   for (const [text, bytes] of [['0.0.0.0', [0, 0, 0, 0]], ['255.255.255.255', [255, 255, 255, 255]], ['10.1.2.3', [10, 1, 2, 3]], ['240.168.1.12', [240, 168, 1, 12]]] as const) {
@@ -79,13 +79,33 @@ test('a filtered route decode keeps exactly the routes of the table and protocol
     { table: 252, dst: '10.5.0.0/24', oif: 3, protocol: 147 },
   ];
   const payloads = routes.map((r) => encodeRouteRequest('replace', r).body[0]!);
-  const kept = (filter: { table?: number; protocol?: number }) =>
-    payloads.map((p) => decodeRouteMatching(p, filter)).filter((r) => r !== undefined).map((r) => `${r.table} ${r.dst} ${r.protocol}`);
+  const kept = (filter: RouteFilter) =>
+    payloads.map(routeMatcher(filter)).filter((r) => r !== undefined).map((r) => `${r.table} ${r.dst} ${r.protocol}`);
   assert.deepEqual(kept({ table: 254 }), ['254 0.0.0.0/0 4']);
   assert.deepEqual(kept({ protocol: 147 }), ['100 10.2.0.0/16 147', '1000 10.4.0.0/24 147', '252 10.5.0.0/24 147']);
   assert.deepEqual(kept({ table: 100, protocol: 147 }), ['100 10.2.0.0/16 147']);
   assert.deepEqual(kept({ table: 1000 }), ['1000 10.4.0.0/24 147']);
   assert.deepEqual(kept({ table: 252 }), ['252 10.5.0.0/24 147']);
   assert.equal(kept({}).length, routes.length);
-  assert.equal(decodeRouteMatching(Buffer.alloc(4), {}), undefined, 'a truncated header is no route');
+  assert.equal(routeMatcher({})(Buffer.alloc(4)), undefined, 'a truncated header is no route');
+});
+
+test('a filtered route decode also keeps routes of any protocol at the destinations named, and only those', () => {
+  const routes: RouteSpec[] = [
+    { table: 254, dst: '10.2.0.0/16', oif: 2, protocol: 3 },
+    { table: 254, dst: '10.2.0.0/16', gateway: '240.168.1.11', oif: 7, protocol: 147 },
+    { table: 254, dst: '10.2.0.0/24', oif: 2, protocol: 3 },
+    { table: 254, dst: '10.3.0.0/16', oif: 2, protocol: 3 },
+    { table: 150, dst: '10.2.0.0/16', oif: 2, protocol: 4 },
+    { table: 1000, dst: '10.4.0.0/24', oif: 3, protocol: 16 },
+  ];
+  const payloads = routes.map((r) => encodeRouteRequest('replace', r).body[0]!);
+  const withTos = Buffer.from(payloads[0]!);
+  withTos[3] = 0x10;
+  const kept = (filter: RouteFilter) =>
+    [...payloads, withTos].map(routeMatcher(filter)).filter((r) => r !== undefined).map((r) => `${r.table} ${r.dst} ${r.protocol}`);
+  assert.deepEqual(kept({ protocols: [147], alsoAt: [{ table: 254, dst: '10.2.0.0/16' }, { table: 1000, dst: '10.4.0.0/24' }] }),
+    ['254 10.2.0.0/16 3', '254 10.2.0.0/16 147', '1000 10.4.0.0/24 16'],
+    'in dump order; not another prefix length, table or destination, nor a route with a TOS');
+  assert.deepEqual(kept({ protocols: [147], alsoAt: [] }), ['254 10.2.0.0/16 147']);
 });

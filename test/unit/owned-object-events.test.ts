@@ -22,3 +22,17 @@ test('kernel events wake the loop only when they touch what seaway owns or reads
   assert.equal(ownedObjectChange({ type: 'overflow' }), 'kernel events were lost: full resync');
   assert.equal(ownedObjectChange({ type: 'overflow', reason: 'ENOBUFS' }), 'kernel events were lost (ENOBUFS): full resync');
 });
+
+test('a route of another protocol wakes the loop only at a destination seaway wants: added, replaced or deleted there', () => {
+  const wanted = new Set(['254 10.2.0.0/16', '150 10.3.0.0/16']);
+  const route = (op: 'new' | 'del', table: number, dst: string, protocol: number) => ownedObjectChange({ type: 'route', op, table, protocol, dst, oif: 2 }, wanted);
+  assert.equal(route('new', 254, '10.2.0.0/16', 4), 'route 10.2.0.0/16 table 254 of protocol 4 added or replaced at a destination of seaway\'s');
+  assert.equal(route('new', 150, '10.3.0.0/16', 3), 'route 10.3.0.0/16 table 150 of protocol 3 added or replaced at a destination of seaway\'s');
+  assert.equal(route('del', 254, '10.2.0.0/16', 3), 'route 10.2.0.0/16 table 254 of protocol 3 deleted at a destination of seaway\'s', 'the destination may be free for seaway again');
+  assert.equal(route('new', 254, '10.2.1.0/24', 3), null, 'a more specific route is another destination');
+  assert.equal(route('new', 150, '10.2.0.0/16', 3), null, 'the same CIDR in another table');
+  assert.equal(route('new', 254, '10.9.0.0/16', 12), null, 'a busy node\'s own routes');
+  assert.equal(route('new', 254, '10.2.0.0/16', 147), null, 'seaway\'s own write');
+  assert.equal(route('del', 254, '10.2.0.0/16', 147), 'owned route 10.2.0.0/16 table 254 deleted');
+  assert.equal(ownedObjectChange({ type: 'route', op: 'new', table: 254, protocol: 4, dst: '10.2.0.0/16' }), null, 'no destinations known yet');
+});

@@ -37,6 +37,7 @@ function routing(apply: (desired: DesiredState) => Promise<ApplyReport>): Routin
     applied: 0,
     observe: async () => { throw new Error('unused'); },
     cleanup: async () => emptyReport(),
+    routeDestinations: () => new Set<string>(),
     apply: async (desired: DesiredState) => { dataplane.applied++; return apply(desired); },
   };
   return dataplane;

@@ -97,3 +97,61 @@ test('a link held back by the gate: deferred, and its address is blocked rather 
   assert.ok(report.failures.some((f) => f.kind === 'address' && f.blocked && f.reason === 'waiting for link vx-submariner'));
   assert.ok(!kernel.sent.flat().some((w) => w.kind === 'link' || w.kind === 'address'));
 });
+
+/** Someone else's route as a dump shows it: `ip route ... dev eth0` (boot) unless told otherwise. */
+const foreignRoute = (dst: string, extra: Partial<ObservedRoute> = {}): ObservedRoute =>
+  ({ table: 100, dst, oif: 2, protocol: 3, scope: 253, type: 1, ...extra });
+const routeWrites = (sent: KernelWrite[][]) => sent.flat().filter((w) => w.kind === 'route').map((w) => `${w.write} ${w.kind === 'route' ? w.route.dst : ''}`);
+
+test('a foreign route holding a wanted destination: nothing is written there, the route fails naming it; once it is gone seaway\'s goes in', async () => {
+  const kernel = fakeKernel();
+  const held = foreignRoute('10.2.0.0/16');
+  kernel.routes.push(held);
+  const driver = createRoutingDriver(kernel.rtnl);
+  const first = await driver.apply(desired());
+  assert.deepEqual(first.failures.map((f) => [f.kind, f.key, f.blocked ?? false, f.code ?? '']), [['route', '100 10.2.0.0/16', false, '']]);
+  assert.match(first.failures[0]!.reason, /^the kernel uses 10\.2\.0\.0\/16 dev eth0 table 100 proto 3 \(boot\) for this destination, a route seaway does not own/);
+  assert.deepEqual(routeWrites(kernel.sent), ['create 10.3.0.0/16'], 'no write at the held destination');
+  assert.deepEqual(kernel.routes[0], held, 'the foreign route is untouched');
+
+  // In its backoff the failure is still reported (so the status keeps the reason), and still nothing is sent.
+  const gated = await driver.apply(desired(), (kind, key) => !(kind === 'route' && key === '100 10.2.0.0/16'));
+  assert.deepEqual(gated.failures.map((f) => f.key), ['100 10.2.0.0/16']);
+  assert.equal(gated.writes, 0);
+
+  kernel.routes.splice(kernel.routes.indexOf(held), 1);
+  const freed = await driver.apply(desired());
+  assert.deepEqual(freed.failures, []);
+  assert.deepEqual(routeWrites(kernel.sent).slice(1), ['create 10.2.0.0/16']);
+});
+
+test('a foreign route at the same destination and metric: held when the kernel lists it before seaway\'s own, not when after', async () => {
+  const moved = desired();
+  moved.routes = moved.routes.map((r) => ({ ...r, gateway: '240.168.1.99' }));
+  const own = (dst: string): ObservedRoute => ({ table: 100, dst, gateway: '240.168.1.10', oif: 10, protocol: 147, scope: 0, type: 1 });
+
+  const ahead = fakeKernel();
+  await createRoutingDriver(ahead.rtnl).apply(desired());
+  ahead.routes.splice(0, ahead.routes.length, foreignRoute('10.2.0.0/16'), own('10.2.0.0/16'), own('10.3.0.0/16'));
+  ahead.sent.length = 0;
+  const prepended = await createRoutingDriver(ahead.rtnl).apply(moved);
+  assert.deepEqual(prepended.failures.map((f) => f.key), ['100 10.2.0.0/16']);
+  assert.deepEqual(routeWrites(ahead.sent), ['replace 10.3.0.0/16'], 'a replace at 10.2.0.0/16 would overwrite the foreign route, the first there');
+
+  const behind = fakeKernel();
+  await createRoutingDriver(behind.rtnl).apply(desired());
+  behind.routes.splice(0, behind.routes.length, own('10.2.0.0/16'), foreignRoute('10.2.0.0/16'), own('10.3.0.0/16'), foreignRoute('10.3.0.0/16', { metric: 50 }));
+  behind.sent.length = 0;
+  const appended = await createRoutingDriver(behind.rtnl).apply(moved);
+  assert.deepEqual(appended.failures, [], 'the kernel uses seaway\'s routes; the foreign ones wait behind them');
+  assert.deepEqual(routeWrites(behind.sent), ['replace 10.2.0.0/16', 'replace 10.3.0.0/16']);
+});
+
+test('routeDestinations: the destinations the last apply wanted, for the kernel event filter', async () => {
+  const driver = createRoutingDriver(fakeKernel().rtnl);
+  assert.deepEqual([...driver.routeDestinations()], []);
+  await driver.apply(desired());
+  assert.deepEqual([...driver.routeDestinations()], ['100 10.2.0.0/16', '100 10.3.0.0/16']);
+  await driver.apply({ ...desired(), routes: [] });
+  assert.deepEqual([...driver.routeDestinations()], []);
+});
