@@ -34,6 +34,8 @@ import { settledWithin } from './startup/bounded-stop.ts';
 import { Streaks } from './telemetry/streaks.ts';
 import { prepareStateDir, STATE_DIR } from './startup/state-dir.ts';
 import { createCheckedFilterDriver, PACKET_FILTER } from './startup/packet-filter.ts';
+import { checkKernelFeatures } from './startup/kernel-features.ts';
+import { probeKernelFeatures } from './kernel/kernel-features.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 /** Readiness conditions of start-up steps that touch the kernel (besides the init waits and the filter). */
@@ -235,7 +237,10 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     });
   });
 
-  const steps = [http, statusSocket, startFilter, startLoop];
+  // Read-only probes, bounded by the netlink deadline; what the kernel lacks is logged and, where it matters, a readiness condition.
+  const kernelCheck = checkKernelFeatures({ readiness, logger, probe: () => probeKernelFeatures({ timeoutMs: config.netlinkTimeoutSeconds * 1000 }) });
+
+  const steps = [http, statusSocket, startFilter, startLoop, kernelCheck];
   Promise.all(steps).then(() => logger.info('start-up complete'), () => { /* steps only reject when stopping */ });
 
   const signal = await stopped;
