@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { clip, overlaps, parseCidr, parseIpv4, type Cidr } from './model/cidr.ts';
 import { dns1123Label, dns1123Subdomain, interfaceName } from './model/names.ts';
 import { apiServerAddresses } from './model/api-server-addresses.ts';
+import { nodeIpProblem } from './model/host-network.ts';
+import { OWNERSHIP } from './model/ownership.ts';
 import { MAX_CIDRS_PER_SET } from './plan/filter-input.ts';
 import { DEFAULT_EXEC_TIMEOUT_MS } from './kernel/exec.ts';
 
@@ -27,6 +29,10 @@ export interface RunConfig {
   serviceCidrs: string[];
   /** Interface named by configuration; null means "find the one holding an address in the pod CIDR". */
   cniInterface: string | null;
+  /** The node's VXLAN address; null: this Node's InternalIP, else the default route's source (plan/underlay.ts). */
+  nodeIp: string | null;
+  /** The interface VXLAN leaves through; null: the one holding the node IP, else the default route's. */
+  underlayInterface: string | null;
   listen: ListenAddress[];
   logLevel: LogLevel;
   /** Path to a kubeconfig; null means in-cluster configuration. */
@@ -57,6 +63,11 @@ export interface RunConfig {
   /** Bounds of each object's retry backoff (and of a whole pass that failed). */
   retryMinMs: number;
   retryMaxMs: number;
+  /** Tug-of-war: this many repairs of one object within fightWindowSeconds hold its repairs on a backoff. */
+  fightRepairs: number;
+  fightWindowSeconds: number;
+  fightBackoffMinMs: number;
+  fightBackoffMaxMs: number;
   /** Deadline of each packet filter tool (iptables-restore, nft, ipset); killed past it. */
   execTimeoutSeconds: number;
   /** Deadline of each netlink request; past it the socket is reopened. */
@@ -105,9 +116,10 @@ export class ConfigError extends Error {
 }
 
 type Key =
-  | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'listen' | 'logLevel'
+  | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'nodeIp' | 'underlayInterface' | 'listen' | 'logLevel'
   | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'remoteGraceSeconds' | 'eventBurst' | 'eventIntervalSeconds' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
-  | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
+  | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs'
+  | 'fightRepairs' | 'fightWindowSeconds' | 'fightBackoffMinMs' | 'fightBackoffMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs';
 
 interface Setting {
@@ -125,6 +137,14 @@ const SETTINGS: Record<Key, Setting> = {
   podCidrs: { flag: '--pod-cidrs', env: ['SEAWAY_POD_CIDRS', 'SUBMARINER_CLUSTERCIDR'], help: 'local pod CIDRs, comma separated IPv4; required for run' },
   serviceCidrs: { flag: '--service-cidrs', env: ['SEAWAY_SERVICE_CIDRS', 'SUBMARINER_SERVICECIDR'], help: 'local service CIDRs, comma separated IPv4; required for run' },
   cniInterface: { flag: '--cni-interface', env: ['SEAWAY_CNI_INTERFACE'], help: 'CNI interface name', defaultText: 'the interface holding an address in the pod CIDR' },
+  nodeIp: {
+    flag: '--node-ip', env: ['SEAWAY_NODE_IP'], defaultText: 'this Node\'s first IPv4 InternalIP, else the default route\'s source address',
+    help: 'this node\'s IPv4 address for VXLAN between nodes (vx-submariner\'s local address, and 240.x.y.z its VTEP); an address of this node, which gateways reach at its InternalIP',
+  },
+  underlayInterface: {
+    flag: '--underlay-interface', env: ['SEAWAY_UNDERLAY_INTERFACE'], defaultText: 'the interface holding the node IP, else the default route\'s',
+    help: 'the interface VXLAN between nodes leaves through; vx-submariner\'s MTU is its MTU less 50',
+  },
   listen: { flag: '--listen', env: ['SEAWAY_LISTEN'], help: 'HTTP listen addresses, comma separated host:port, [v6]:port or unix:/path', defaultText: '0.0.0.0:8080' },
   logLevel: { flag: '--log-level', env: ['SEAWAY_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')}`, defaultText: 'info' },
   kubeconfig: { flag: '--kubeconfig', env: ['SEAWAY_KUBECONFIG', 'KUBECONFIG'], help: 'path to a kubeconfig file', defaultText: 'in-cluster configuration' },
@@ -142,6 +162,10 @@ const SETTINGS: Record<Key, Setting> = {
   minPassIntervalMs: { flag: '--min-pass-interval-ms', env: ['SEAWAY_MIN_PASS_INTERVAL_MS'], help: 'least time between two reconcile passes, whatever wakes them (0-60000)', defaultText: '250' },
   retryMinMs: { flag: '--retry-min-ms', env: ['SEAWAY_RETRY_MIN_MS'], help: 'first retry delay of an object that failed (1-60000)', defaultText: '200' },
   retryMaxMs: { flag: '--retry-max-ms', env: ['SEAWAY_RETRY_MAX_MS'], help: 'longest retry delay of an object that keeps failing (1-3600000, at least --retry-min-ms)', defaultText: '30000' },
+  fightRepairs: { flag: '--fight-repairs', env: ['SEAWAY_FIGHT_REPAIRS'], help: 'repairs of one object within --fight-window-seconds that mean another agent keeps undoing it: its repairs then back off (2-1000)', defaultText: '5' },
+  fightWindowSeconds: { flag: '--fight-window-seconds', env: ['SEAWAY_FIGHT_WINDOW_SECONDS'], help: 'the window --fight-repairs are counted in (1-3600)', defaultText: '60' },
+  fightBackoffMinMs: { flag: '--fight-backoff-min-ms', env: ['SEAWAY_FIGHT_BACKOFF_MIN_MS'], help: 'first pause before repairing an object fought over again (1-3600000)', defaultText: '5000' },
+  fightBackoffMaxMs: { flag: '--fight-backoff-max-ms', env: ['SEAWAY_FIGHT_BACKOFF_MAX_MS'], help: 'longest pause between repairs of an object fought over (1-86400000, at least --fight-backoff-min-ms)', defaultText: '300000' },
   execTimeoutSeconds: { flag: '--exec-timeout-seconds', env: ['SEAWAY_EXEC_TIMEOUT_SECONDS'], help: 'deadline of each iptables, nft or ipset run; killed past it (1-600)', defaultText: '30' },
   netlinkTimeoutSeconds: { flag: '--netlink-timeout-seconds', env: ['SEAWAY_NETLINK_TIMEOUT_SECONDS'], help: 'deadline of each netlink request; the socket is reopened past it (1-600)', defaultText: '10' },
   shutdownTimeoutSeconds: { flag: '--shutdown-timeout-seconds', env: ['SEAWAY_SHUTDOWN_TIMEOUT_SECONDS'], help: 'a stop (SIGTERM) ends within this, whatever still hangs (1-600)', defaultText: '10' },
@@ -182,6 +206,11 @@ export const DEFAULTS = {
   minPassIntervalMs: 250,
   retryMinMs: 200,
   retryMaxMs: 30_000,
+  // Five repairs in a minute is no accident; the pause then doubles from 5 s to 5 min.
+  fightRepairs: 5,
+  fightWindowSeconds: 60,
+  fightBackoffMinMs: 5000,
+  fightBackoffMaxMs: 300_000,
   execTimeoutSeconds: DEFAULT_EXEC_TIMEOUT_MS / 1000,
   // Calico Felix's netlink timeout.
   netlinkTimeoutSeconds: 10, // DEFAULT_NETLINK_TIMEOUT_MS; not imported: connection.ts loads the native netlink binding
@@ -321,6 +350,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     podCidrs: podCidrs.map((c) => c.text),
     serviceCidrs: serviceCidrs.map((c) => c.text),
     cniInterface: reader.optional('cniInterface', interfaceName) ?? null,
+    nodeIp: reader.optional('nodeIp', nodeIpAddress) ?? null,
+    underlayInterface: reader.optional('underlayInterface', underlayName) ?? null,
     listen: reader.listen(),
     logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
     kubeconfig: reader.optional('kubeconfig', kubeconfigPath) ?? null,
@@ -339,6 +370,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     minPassIntervalMs: reader.integer('minPassIntervalMs', 0, 60_000, DEFAULTS.minPassIntervalMs),
     retryMinMs: reader.integer('retryMinMs', 1, 60_000, DEFAULTS.retryMinMs),
     retryMaxMs: reader.integer('retryMaxMs', 1, 3_600_000, DEFAULTS.retryMaxMs),
+    fightRepairs: reader.integer('fightRepairs', 2, 1000, DEFAULTS.fightRepairs),
+    fightWindowSeconds: reader.integer('fightWindowSeconds', 1, 3600, DEFAULTS.fightWindowSeconds),
+    fightBackoffMinMs: reader.integer('fightBackoffMinMs', 1, 3_600_000, DEFAULTS.fightBackoffMinMs),
+    fightBackoffMaxMs: reader.integer('fightBackoffMaxMs', 1, 86_400_000, DEFAULTS.fightBackoffMaxMs),
     execTimeoutSeconds: reader.integer('execTimeoutSeconds', 1, 600, DEFAULTS.execTimeoutSeconds),
     netlinkTimeoutSeconds: reader.integer('netlinkTimeoutSeconds', 1, 600, DEFAULTS.netlinkTimeoutSeconds),
     shutdownTimeoutSeconds: reader.integer('shutdownTimeoutSeconds', 1, 600, DEFAULTS.shutdownTimeoutSeconds),
@@ -353,6 +388,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   // Beside the state: the host and the agent's container both see it, and each agent has its own.
   config.statusSocket = reader.optional('statusSocket', socketPath) ?? join(config.stateDir, DEFAULTS.statusSocketName);
   if (config.retryMaxMs < config.retryMinMs) problems.push(`${label('retryMaxMs')}: ${config.retryMaxMs} is less than ${label('retryMinMs')} ${config.retryMinMs}`);
+  if (config.fightBackoffMaxMs < config.fightBackoffMinMs) problems.push(`${label('fightBackoffMaxMs')}: ${config.fightBackoffMaxMs} is less than ${label('fightBackoffMinMs')} ${config.fightBackoffMinMs}`);
   if (config.apiRetryMaxMs < config.apiRetryMinMs) problems.push(`${label('apiRetryMaxMs')}: ${config.apiRetryMaxMs} is less than ${label('apiRetryMinMs')} ${config.apiRetryMinMs}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -362,6 +398,17 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 const socketPath: Check = (value) => {
   const parsed = parseListenAddress(`unix:${value}`);
   return typeof parsed === 'string' ? parsed : null;
+};
+
+const nodeIpAddress: Check = (value) => {
+  const parsed = parseIpv4(value);
+  return parsed.ok ? nodeIpProblem(parsed.address) : parsed.message;
+};
+
+const underlayName: Check = (value) => {
+  if (value === OWNERSHIP.vxlanDevice) return `is seaway's own VXLAN device, which runs over the underlay`;
+  if (value === 'lo') return 'is the loopback device: nothing sent through it leaves the node';
+  return interfaceName(value);
 };
 
 const absolutePath: Check = (value) => (value.startsWith('/') && !value.includes('\0') ? null : 'must be an absolute path');

@@ -9,7 +9,7 @@ export const RTM_GETLINK = 18;
 const IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18;
 const IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2;
 const IFLA_VXLAN_ID = 1, IFLA_VXLAN_GROUP = 2, IFLA_VXLAN_LINK = 3, IFLA_VXLAN_LOCAL = 4, IFLA_VXLAN_LEARNING = 7, IFLA_VXLAN_PORT = 15;
-const IFF_UP = 0x1;
+const IFF_UP = 0x1, IFF_LOOPBACK = 0x8;
 const IFINFOMSG_LEN = 16;
 
 export interface VxlanInfo {
@@ -31,6 +31,8 @@ export interface ObservedLink {
   mtu: number;
   /** Administratively up (IFF_UP). */
   up: boolean;
+  /** IFF_LOOPBACK (set only when true). */
+  loopback?: boolean;
   mac?: string;
   masterIndex?: number;
   vxlan?: VxlanInfo;
@@ -112,6 +114,7 @@ export function decodeLink(payload: Buffer): ObservedLink | undefined {
     mtu: attrs.get(IFLA_MTU)?.readUInt32LE(0) ?? 0,
     up: (payload.readUInt32LE(8) & IFF_UP) !== 0,
   };
+  if (payload.readUInt32LE(8) & IFF_LOOPBACK) link.loopback = true;
   const mac = attrs.get(IFLA_ADDRESS);
   if (mac && mac.length === 6) link.mac = bufferToMac(mac);
   const master = attrs.get(IFLA_MASTER);

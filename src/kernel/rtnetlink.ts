@@ -7,6 +7,8 @@ import {
   type ObservedLink, type VxlanSpec,
 } from './links.ts';
 import { RTM_GETROUTE, routeMatcher, describeRoute, encodeRouteDump, encodeRouteRequest, type ObservedRoute, type RouteFilter, type RouteSpec, type RouteWrite } from './routes.ts';
+import { decodeDefaultRoute, type ObservedDefaultRoute } from './default-routes.ts';
+import { RTM_GETNEXTHOP, decodeNexthop, encodeNexthopDump, type ObservedNexthop } from './nexthops.ts';
 import { RTM_GETRULE, decodeRule, describeRule, encodeRuleDump, encodeRuleRequest, type ObservedRule, type RuleSpec } from './rules.ts';
 
 export type { ObservedAddress } from './addresses.ts';
@@ -14,6 +16,8 @@ export type { FdbSpec, ObservedFdbEntry } from './fdb.ts';
 export type { ObservedLink, VxlanInfo, VxlanSpec } from './links.ts';
 export type { ObservedRoute, RouteSpec, RouteWrite } from './routes.ts';
 export type { ObservedRule, RuleSpec } from './rules.ts';
+export type { ObservedDefaultRoute } from './default-routes.ts';
+export type { ObservedNexthop } from './nexthops.ts';
 export { NetlinkError } from './netlink/errors.ts';
 
 /** One change to the kernel; a batch of these is pipelined and each gets its own outcome. */
@@ -37,6 +41,10 @@ export interface Rtnetlink {
   listLinks(): Promise<ObservedLink[]>;
   listAddresses(ifindex?: number): Promise<ObservedAddress[]>;
   listRoutes(filter?: RouteFilter): Promise<ObservedRoute[]>;
+  /** IPv4 unicast default routes of every table, with their next hops as the route names them. */
+  listDefaultRoutes(): Promise<ObservedDefaultRoute[]>;
+  /** Nexthop objects (Linux 5.3+; the dump fails on older kernels, which have no routes naming one). */
+  listNexthops(): Promise<ObservedNexthop[]>;
   listRules(): Promise<ObservedRule[]>;
   listFdb(ifindex: number): Promise<ObservedFdbEntry[]>;
   /** Pipelines all writes and reports each one's outcome in order; never rejects for a refused write. */
@@ -111,6 +119,8 @@ export function openRtnetlink(options: Pick<NetlinkConnectionOptions, 'timeoutMs
     listAddresses: async (ifindex) => decodeAll(await connection.dump(RTM_GETADDR, encodeAddressDump()), decodeAddress)
       .filter((a) => ifindex === undefined || a.ifindex === ifindex),
     listRoutes: async (filter = {}) => decodeAll(await connection.dump(RTM_GETROUTE, encodeRouteDump()), routeMatcher(filter)),
+    listDefaultRoutes: async () => decodeAll(await connection.dump(RTM_GETROUTE, encodeRouteDump()), decodeDefaultRoute),
+    listNexthops: async () => decodeAll(await connection.dump(RTM_GETNEXTHOP, encodeNexthopDump()), decodeNexthop),
     listRules: async () => decodeAll(await connection.dump(RTM_GETRULE, encodeRuleDump()), decodeRule),
     listFdb: async (ifindex) => decodeAll(await connection.dump(RTM_GETNEIGH, encodeFdbDump()), decodeFdbEntry)
       .filter((e) => e.ifindex === ifindex),

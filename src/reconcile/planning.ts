@@ -2,7 +2,7 @@ import type { RunConfig } from '../config.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { CniInterface } from '../init/cni-tracker.ts';
-import { readNodeFacts } from '../dataplane/node-facts.ts';
+import { createNodeFactsReader, type NodeFactsReader } from '../dataplane/node-facts.ts';
 import { planNode, type Plan } from '../plan/node-plan.ts';
 import type { LocalGateway } from '../plan/endpoint-verdict.ts';
 import type { EndpointValidation } from '../model/endpoint.ts';
@@ -14,6 +14,8 @@ export interface PlanningDeps {
   snapshot: () => Snapshot;
   cniInterface: () => CniInterface | null;
   now?: () => number;
+  /** Reads the node's facts; the agent passes its own, which tells its kernel-event watch the underlay. Made from rtnl and config if absent. */
+  nodeFacts?: NodeFactsReader;
 }
 
 export interface PlannedPass {
@@ -43,11 +45,15 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
   let remotes: RemoteMemory = EMPTY_REMOTE_MEMORY;
   // One configuration for the planner's life: a spec validated once stays valid until the informer replaces it.
   const validated = new WeakMap<object, EndpointValidation>();
+  const nodeFacts = deps.nodeFacts ?? createNodeFactsReader(deps.rtnl, deps.config);
   return async () => {
     const cni = deps.cniInterface();
-    const facts = await readNodeFacts(deps.rtnl, cni ? { name: cni.name, address: cni.address } : null);
-    if (!facts) throw new NotPlannableError('the node has no IPv4 default route: cannot tell the VXLAN underlay');
     const snapshot = deps.snapshot();
+    // This Node's InternalIP is where the gateway's FDB sends: the underlay address unless configured otherwise.
+    const internalIP = snapshot.nodes.find((n) => n.name === deps.config.nodeName)?.internalIP ?? null;
+    const read = await nodeFacts.read(cni ? { name: cni.name, address: cni.address } : null, internalIP);
+    if (!read.ok) throw new NotPlannableError(read.reason);
+    const { facts } = read;
     const retained = retainRemotes(remotes, clustersWithEndpoints(snapshot), now(), deps.config.remoteGraceSeconds * 1000);
     const plan = planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retained.flatMap((r) => r.subnets), validated });
     lastGoodLocal = plan.lastGoodLocal ?? lastGoodLocal;

@@ -149,8 +149,9 @@ async function inside(mode: string): Promise<void> {
       const steady = snapshot(null);
       const pass = async (snap: Snapshot) => {
         const start = performance.now();
-        const facts = await readNodeFacts(rtnl, CNI);
-        if (!facts) throw new Error('no default route in the benchmark namespace');
+        const read = await readNodeFacts(rtnl, CNI, { settings: { nodeIp: null, underlayInterface: null }, internalIP: null });
+        if (!read.ok) throw new Error(`the benchmark namespace's node facts: ${read.reason}`);
+        const { facts } = read;
         const planStart = performance.now();
         const plan = planNode(snap, facts, CONFIG, { validated });
         const planMs = performance.now() - planStart;

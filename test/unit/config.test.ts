@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULTS, parseConfig, parseListenAddress, type RunConfig } from '../../src/config.ts';
+import { ConfigError, DEFAULTS, helpText, parseConfig, parseListenAddress, type RunConfig } from '../../src/config.ts';
+import { NODE_IP_SETTING, UNDERLAY_SETTING } from '../../src/plan/underlay.ts';
 
 const MINIMAL = ['run', '--cluster-id', 'east', '--node-name', 'node-1', '--pod-cidrs', '10.244.0.0/16', '--service-cidrs', '10.96.0.0/12'];
 
@@ -24,7 +25,7 @@ test('minimal run configuration gets the documented defaults', () => {
   const config = run(MINIMAL);
   assert.deepEqual(config, {
     command: 'run', clusterId: 'east', namespace: 'submariner-operator', nodeName: 'node-1',
-    podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], cniInterface: null,
+    podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], cniInterface: null, nodeIp: null, underlayInterface: null,
     listen: [{ kind: 'tcp', host: '0.0.0.0', port: 8080 }], logLevel: 'info', kubeconfig: null,
     minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, maxRemoteSubnets: DEFAULTS.maxRemoteSubnets, remoteGraceSeconds: 120, eventBurst: 10, eventIntervalSeconds: 10, apiServerAddresses: [], filterBackend: 'auto',
     resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', statusSocket: '/var/lib/seaway/seaway.sock',
@@ -269,4 +270,46 @@ test('API client settings out of range, not whole numbers, or with the backoff b
   assert.match(problems[3]!, /^--api-watch-timeout-seconds .* is out of range 1-3600$/);
   assert.deepEqual(problemsOf([...MINIMAL, '--api-retry-min-ms', '5000', '--api-retry-max-ms', '1000']),
     ['--api-retry-max-ms (env SEAWAY_API_RETRY_MAX_MS): 1000 is less than --api-retry-min-ms (env SEAWAY_API_RETRY_MIN_MS) 5000']);
+});
+
+test('the underlay settings: --node-ip and --underlay-interface, from flags or SEAWAY_* variables, flags first', () => {
+  const fromFlags = run([...MINIMAL, '--node-ip', '192.168.1.21', '--underlay-interface=bond0.100']);
+  assert.deepEqual([fromFlags.nodeIp, fromFlags.underlayInterface], ['192.168.1.21', 'bond0.100']);
+  const fromEnv = run(MINIMAL, { SEAWAY_NODE_IP: ' 10.0.0.5 ', SEAWAY_UNDERLAY_INTERFACE: 'ens5' });
+  assert.deepEqual([fromEnv.nodeIp, fromEnv.underlayInterface], ['10.0.0.5', 'ens5']);
+  const both = run([...MINIMAL, '--node-ip', '10.0.0.6', '--underlay-interface', 'eth1'], { SEAWAY_NODE_IP: '10.0.0.5', SEAWAY_UNDERLAY_INTERFACE: 'ens5' });
+  assert.deepEqual([both.nodeIp, both.underlayInterface], ['10.0.0.6', 'eth1']);
+  const unset = run(MINIMAL, { SEAWAY_NODE_IP: '', SEAWAY_UNDERLAY_INTERFACE: '' });
+  assert.deepEqual([unset.nodeIp, unset.underlayInterface], [null, null], 'empty variables are unset');
+  // The underlay's refusals name the settings as this parser reads them.
+  assert.ok(helpText().includes(`${NODE_IP_SETTING.split(' ')[0]} VALUE`) && helpText().includes(`env: ${NODE_IP_SETTING.replace(/.*env (\w+)\)$/, '$1')}`));
+  assert.ok(helpText().includes(`${UNDERLAY_SETTING.split(' ')[0]} VALUE`) && helpText().includes(`env: ${UNDERLAY_SETTING.replace(/.*env (\w+)\)$/, '$1')}`));
+});
+
+test('an unusable --node-ip or --underlay-interface stops the agent with the setting, its source and the reason', () => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['--node-ip', '192.168.1'], {}, /--node-ip \(env SEAWAY_NODE_IP\): value "192.168.1" from --node-ip .*not a dotted-quad IPv4 address/],
+    [['--node-ip', '192.168.01.1'], {}, /--node-ip .*leading zero/],
+    [['--node-ip', '192.168.1.300'], {}, /--node-ip .*above 255/],
+    [['--node-ip', '10.0.0.0/8'], {}, /--node-ip .*is not a valid IPv4 address/],
+    [['--node-ip', 'node-1.example'], {}, /--node-ip .*not a dotted-quad/],
+    [['--node-ip', 'fd00::21'], {}, /--node-ip .*IPv6 address; only IPv4 is supported/],
+    [['--node-ip', '0.0.0.0'], {}, /--node-ip .*"this network"/],
+    [['--node-ip', '127.0.0.1'], {}, /--node-ip .*loopback address/],
+    [['--node-ip', '224.0.0.5'], {}, /--node-ip .*multicast/],
+    [['--node-ip', '240.168.1.21'], {}, /--node-ip .*240\.0\.0\.0\/4 .*VTEPs/],
+    [['--node-ip', '255.255.255.255'], {}, /--node-ip .*240\.0\.0\.0\/4/],
+    [[], { SEAWAY_NODE_IP: 'x' }, /--node-ip .*from SEAWAY_NODE_IP/],
+    [['--underlay-interface', 'vx-submariner'], {}, /--underlay-interface \(env SEAWAY_UNDERLAY_INTERFACE\): .*seaway's own VXLAN device/],
+    [['--underlay-interface', 'lo'], {}, /--underlay-interface .*loopback device/],
+    [['--underlay-interface', 'averyveryverylongname'], {}, /--underlay-interface .*longer than 15 bytes/],
+    [['--underlay-interface', 'eth 0'], {}, /--underlay-interface .*a space/],
+    [['--underlay-interface', ''], {}, /--underlay-interface .*is empty/],
+    [[], { SEAWAY_UNDERLAY_INTERFACE: 'a/b' }, /--underlay-interface .*from SEAWAY_UNDERLAY_INTERFACE/],
+  ];
+  for (const [flags, env, expected] of cases) {
+    const problems = problemsOf([...MINIMAL, ...flags], env);
+    assert.ok(problems.some((p) => expected.test(p)), `${flags.join(' ')} ${JSON.stringify(env)} -> ${problems.join(' | ')}`);
+  }
+  assert.doesNotThrow(() => parseConfig(['cleanup', '--node-ip', 'junk', '--underlay-interface', 'lo'], {}), 'cleanup never trips over them');
 });

@@ -16,9 +16,10 @@ import { endpoint, gatewayNode, node, spec } from './model-fixtures.ts';
 
 const config = parseConfig(['run', '--cluster-id', 'east', '--node-name', 'east-worker', '--pod-cidrs', '10.244.0.0/16', '--service-cidrs', '10.96.0.0/12'], {}) as RunConfig;
 
-/** Just enough kernel for the node facts: eth0 192.168.1.21/24 with the default route. */
+/** Just enough kernel for the node facts: eth0 192.168.1.21/24 (east-worker's InternalIP) with the default route. */
 const rtnl = {
-  listRoutes: async () => [{ table: 254, dst: '0.0.0.0/0', gateway: '192.168.1.1', oif: 2, protocol: 4, scope: 0, type: 1 }],
+  listDefaultRoutes: async () => [{ table: 254, metric: 0, protocol: 4, paths: [{ oif: 2, gateway: '192.168.1.1' }] }],
+  listRules: async () => [{ priority: 32766, table: 254, protocol: 2, action: 1, selective: false, narrowed: false }],
   listLinks: async () => [{ index: 2, name: 'eth0', mtu: 1500, up: true }],
   listAddresses: async () => [{ ifindex: 2, address: '192.168.1.21', prefixLength: 24, cidr: '192.168.1.21/24', scope: 0 }],
 } as unknown as Rtnetlink;
@@ -128,11 +129,18 @@ test('routing that throws (a dump that failed) does not stop the filter; the pas
   assert.match(d.readiness.reasons[0]!, /^programmed: reconcile pass failed: routing: netlink dump .*; retrying$/);
 });
 
-test('a node without a default route cannot be planned: the pass throws and readiness says so', async () => {
-  const bare = { ...rtnl, listRoutes: async () => [] } as unknown as Rtnetlink;
-  const d = deps({ rtnl: bare });
-  await assert.rejects(createPass(d)(['start']), /no IPv4 default route/);
-  assert.match(d.readiness.reasons[0]!, /reconcile pass failed: the node has no IPv4 default route/);
+test('a node whose underlay cannot be told cannot be planned: the pass throws and readiness names the setting to give', async () => {
+  const elsewhere = { ...rtnl, listAddresses: async () => [{ ifindex: 2, address: '192.168.7.7', prefixLength: 24, cidr: '192.168.7.7/24', scope: 0 }] } as unknown as Rtnetlink;
+  const d = deps({ rtnl: elsewhere });
+  await assert.rejects(createPass(d)(['start']), /node IP 192\.168\.1\.21 \(this Node's InternalIP\) is not an address of any interface/);
+  assert.match(d.readiness.reasons[0]!, /reconcile pass failed: .*give --node-ip \(env SEAWAY_NODE_IP\)/);
+});
+
+test('without a default route (air-gapped) the node is planned from its InternalIP\'s interface', async () => {
+  const applied: DesiredState[] = [];
+  const d = deps({ rtnl: { ...rtnl, listDefaultRoutes: async () => [] } as unknown as Rtnetlink, routing: routing(async (desired) => { applied.push(desired); return emptyReport(); }) });
+  await createPass(d)(['start']);
+  assert.deepEqual(applied[0]?.links.map((l) => [l.local, l.underlayDevice, l.mtu]), [['192.168.1.21', 'eth0', 1450]]);
 });
 
 test('fail static across passes: a remote cluster whose Endpoint is gone keeps its routes until the grace ends (and the pass asks to be woken then); a held local gateway is named', async () => {
