@@ -12,9 +12,10 @@ const NO_DESTINATIONS: ReadonlySet<string> = new Set();
  * or reads. `routeDestinations` are the routeKeys (table and CIDR) of the routes seaway wants: a
  * route of another protocol added there (`ip route replace` sends only this, no delete of the
  * route it replaced) may have taken seaway's place, and one deleted there may have freed it.
- * Other routes, the bulk of a busy node's changes, wake nothing.
+ * Other routes, the bulk of a busy node's changes, wake nothing. `underlayDevice` is the interface
+ * vx-submariner runs over (plan/underlay.ts): its MTU less 50 is vx-submariner's, so its changes count.
  */
-export function ownedObjectChange(event: RtnetlinkEvent, routeDestinations: ReadonlySet<string> = NO_DESTINATIONS): string | null {
+export function ownedObjectChange(event: RtnetlinkEvent, routeDestinations: ReadonlySet<string> = NO_DESTINATIONS, underlayDevice: string | null = null): string | null {
   switch (event.type) {
     case 'route':
       if (event.protocol === OWNERSHIP.routeProtocol) return event.op === 'del' ? `owned route ${event.dst} table ${event.table} deleted` : null;
@@ -35,7 +36,8 @@ export function ownedObjectChange(event: RtnetlinkEvent, routeDestinations: Read
       // seaway's FDB entries are all-zeros entries towards a node: only VXLAN devices have those.
       return event.op === 'del' && event.mac === ALL_ZEROS_MAC && event.dst !== undefined ? `FDB entry towards ${event.dst} deleted` : null;
     case 'link':
-      return event.name === OWNERSHIP.vxlanDevice ? `${event.name} ${event.op === 'del' ? 'deleted' : 'changed'}` : null;
+      if (event.name === OWNERSHIP.vxlanDevice) return `${event.name} ${event.op === 'del' ? 'deleted' : 'changed'}`;
+      return event.name === underlayDevice ? `underlay ${event.name} ${event.op === 'del' ? 'deleted' : 'changed'}` : null;
     case 'overflow':
       // The subscription has rejoined its groups already; a full pass re-reads everything.
       return `kernel events were lost${event.reason ? ` (${event.reason})` : ''}: full resync`;
@@ -46,13 +48,15 @@ export function ownedObjectChange(event: RtnetlinkEvent, routeDestinations: Read
 
 /**
  * Subscribes to kernel changes that touch owned objects, so drift is repaired without waiting for
- * a resync. `routeDestinations` is read on every route event: the destinations of the last pass.
+ * a resync. `routeDestinations` is read on every route event: the destinations of the last pass;
+ * `underlayDevice` on every link event: the underlay last chosen.
  */
 export function watchOwnedObjects(
   onChange: (reason: string) => void, routeDestinations: () => ReadonlySet<string>, warn?: (message: string) => void,
+  underlayDevice: () => string | null = () => null,
 ): RtnetlinkSubscription {
   return subscribeRtnetlinkEvents(['link', 'route', 'rule', 'address', 'neighbour'], (event) => {
-    const reason = ownedObjectChange(event, routeDestinations());
+    const reason = ownedObjectChange(event, routeDestinations(), event.type === 'link' ? underlayDevice() : null);
     if (reason) onChange(reason);
   }, warn);
 }

@@ -36,3 +36,12 @@ test('a route of another protocol wakes the loop only at a destination seaway wa
   assert.equal(route('del', 254, '10.2.0.0/16', 147), 'owned route 10.2.0.0/16 table 254 deleted');
   assert.equal(ownedObjectChange({ type: 'route', op: 'new', table: 254, protocol: 4, dst: '10.2.0.0/16' }), null, 'no destinations known yet');
 });
+
+test('link events of the underlay wake the loop (its MTU is vx-submariner\'s less 50); other links\' do not', () => {
+  const link = (name: string, op: 'new' | 'del' = 'new') => ({ type: 'link' as const, op, index: 2, name, up: true, mtu: 1400 });
+  assert.equal(ownedObjectChange(link('eth0'), undefined, 'eth0'), 'underlay eth0 changed');
+  assert.equal(ownedObjectChange(link('eth0', 'del'), undefined, 'eth0'), 'underlay eth0 deleted');
+  assert.equal(ownedObjectChange(link('eth1'), undefined, 'eth0'), null, 'another interface');
+  assert.equal(ownedObjectChange(link('veth1a2b'), undefined, null), null, 'no underlay known yet');
+  assert.equal(ownedObjectChange(link('vx-submariner'), undefined, 'eth0'), 'vx-submariner changed');
+});
