@@ -24,6 +24,9 @@ import { nftChangeSource } from './dataplane/nft-change-source.ts';
 import { startReconcileLoop, type ReconcileLoop } from './reconcile/loop.ts';
 import { createPass, PROGRAMMED, type PassDeps } from './reconcile/pass.ts';
 import { ObjectTable } from './reconcile/object-table.ts';
+import { TugOfWar } from './reconcile/tug-of-war.ts';
+import { fightId } from './reconcile/fight-report.ts';
+import { filterKey } from './reconcile/components.ts';
 import { statusDocument } from './server/status.ts';
 import { startHttpServer } from './server/http.ts';
 import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
@@ -100,6 +103,11 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const table = new ObjectTable({
     backoff: { minMs: config.retryMinMs, maxMs: config.retryMaxMs },
     onSettled: (settled) => wake(`${settled.kind} ${settled.key} ${settled.state}`),
+  });
+  // Repairs another agent keeps undoing back off (a tug-of-war), and are reported.
+  const fights = new TugOfWar({
+    repairs: config.fightRepairs, windowMs: config.fightWindowSeconds * 1000,
+    backoff: { minMs: config.fightBackoffMinMs, maxMs: config.fightBackoffMaxMs },
   });
   const statusSocket = runStep({
     name: STATUS_SOCKET,
@@ -195,9 +203,12 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     const nftChanges = nftChangeSource(() => watched.notifications().tables, logger);
     // A read-only check wakes the loop on drift: at once on nf_tables notifications, and every
     // 2 s while part of the filter sends none (iptables-legacy, ipsets).
+    const heldAs = fightId('filter', filterKey(watched));
     const drift = watchFilterDrift(filter, {
       intervalMs: () => (nftChanges && watched.notifications().complete ? FILTER_DRIFT_BACKSTOP_MS : FILTER_DRIFT_INTERVAL_MS),
       ...(nftChanges ? { changes: nftChanges } : {}),
+      // While its repairs are held, a check could change nothing: the rival's every write would cost one.
+      pausedUntil: () => fights.heldUntil(heldAs),
       // The same drift found again (the filter waits out its backoff) is said at debug only.
       onDrift: (lines) => {
         logger[driftSaid.mark('drift', lines.join('\n')) === 'new' ? 'info' : 'debug']({ drift: lines }, 'packet filter drifted');
@@ -213,7 +224,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
     const routing = nodeRoutingDataplane(rtnl, config.stateDir, logger);
     const passDeps: PassDeps = {
-      config, logger, metrics, readiness, rtnl, events, table, routing,
+      config, logger, metrics, readiness, rtnl, events, table, fights, routing,
       // Read on every pass: null until the packet filter step succeeds.
       get filter() { return filter; },
       informersSynced: () => informers.synced,

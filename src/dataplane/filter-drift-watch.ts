@@ -13,6 +13,13 @@ export interface FilterDriftWatchOptions {
    */
   changes?: (notify: () => void) => () => void;
   minGapMs?: number;
+  /**
+   * Notifications that keep finding nothing (another agent churning its own rules) widen the gap
+   * between checks, doubling up to this; a check that finds drift narrows it to minGapMs again.
+   */
+  maxQuietGapMs?: number;
+  /** While the filter's repairs are held (a tug-of-war), no check runs before this Unix ms: it could change nothing. */
+  pausedUntil?: () => number | undefined;
 }
 
 export interface FilterDriftWatch {
@@ -25,6 +32,7 @@ export const FILTER_DRIFT_INTERVAL_MS = 2000;
 /** With change notifications covering all of the filter, polling is only a backstop. */
 export const FILTER_DRIFT_BACKSTOP_MS = 30_000;
 const DEFAULT_MIN_GAP_MS = 250;
+const DEFAULT_MAX_QUIET_GAP_MS = FILTER_DRIFT_INTERVAL_MS;
 
 /**
  * Compares seaway's chains, jumps, sets and nft table with the last applied desired state.
@@ -35,6 +43,9 @@ const DEFAULT_MIN_GAP_MS = 250;
  */
 export function watchFilterDrift(filter: Pick<FilterDriver, 'drift'>, options: FilterDriftWatchOptions): FilterDriftWatch {
   const minGap = options.minGapMs ?? DEFAULT_MIN_GAP_MS;
+  const maxQuietGap = Math.max(minGap, options.maxQuietGapMs ?? DEFAULT_MAX_QUIET_GAP_MS);
+  let gap = minGap;
+  let notified = false;
   const interval = typeof options.intervalMs === 'number' ? () => options.intervalMs as number : options.intervalMs;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -43,8 +54,12 @@ export function watchFilterDrift(filter: Pick<FilterDriver, 'drift'>, options: F
   let lastEnded = 0;
 
   const check = async () => {
+    const fromNotification = notified;
+    notified = false;
     try {
       const drift = await filter.drift();
+      if (drift.length > 0) gap = minGap;
+      else if (fromNotification) gap = Math.min(gap * 2, maxQuietGap);
       if (drift.length > 0 && !closed) options.onDrift(drift);
     } catch (error) {
       if (!closed) options.onError?.(error instanceof Error ? error : new Error(String(error)));
@@ -53,20 +68,23 @@ export function watchFilterDrift(filter: Pick<FilterDriver, 'drift'>, options: F
   const schedule = (delayMs: number) => {
     if (closed) return;
     clearTimeout(timer);
+    const paused = options.pausedUntil?.();
+    const delay = paused === undefined ? delayMs : Math.max(delayMs, paused - Date.now());
     timer = setTimeout(() => {
       changedDuringCheck = false;
       running = check().finally(() => {
         running = null;
         lastEnded = Date.now();
-        schedule(changedDuringCheck ? minGap : interval());
+        schedule(changedDuringCheck ? gap : interval());
       });
-    }, delayMs);
+    }, delay);
     timer.unref();
   };
   const notify = () => {
     if (closed) return;
+    notified = true;
     if (running) changedDuringCheck = true;
-    else schedule(Math.max(0, lastEnded + minGap - Date.now()));
+    else schedule(Math.max(0, lastEnded + gap - Date.now()));
   };
   schedule(interval());
   const unsubscribe = options.changes?.(notify);

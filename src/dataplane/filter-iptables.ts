@@ -1,6 +1,6 @@
 import type { FilterInput } from '../plan/filter-input.ts';
 import {
-  IPTABLES_TABLES, parseIptablesSave, planIptablesTable, renderIptables,
+  IPTABLES_TABLES, iptablesRivals, parseIptablesSave, planIptablesTable, renderIptables,
   type IptablesObserved, type IptablesTableName,
 } from '../plan/filter-iptables.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetsObserved } from '../plan/filter-ipset.ts';
@@ -42,6 +42,9 @@ export async function observeIptables(run: ProcessRunner, mode: IptablesMode, ne
   return { mode, tables: parseIptablesSave(save), ipsets };
 }
 
+/** The writes a pass would make, and the foreign rules (if any) that made some of them necessary. */
+export interface FilterPlan { writes: FilterWrite[]; rivals: string[] }
+
 /**
  * Plans what is not intact: sets first (rules refer to them), then one iptables-restore holding a
  * section per table that drifted (each section commits as its own transaction). `wanted` are the
@@ -52,9 +55,10 @@ export function planIptablesRepair(
   input: FilterInput | null,
   observed: IptablesObservation,
   wanted: readonly IptablesTableName[] = IPTABLES_TABLES,
-): FilterWrite[] {
+): FilterPlan {
   const writes: FilterWrite[] = [];
   const desired = input ? renderIptables(input) : null;
+  const wantedHere = IPTABLES_TABLES.filter((table) => wanted.includes(table));
   const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, observed.ipsets);
   if (input && ipsetScript) writes.push({ tool: 'ipset', script: ipsetScript });
   const sections = IPTABLES_TABLES
@@ -62,7 +66,7 @@ export function planIptablesRepair(
     .filter((script) => script !== null);
   if (sections.length > 0) writes.push({ tool: 'iptables', mode: observed.mode, script: sections.join('') });
   if (!input && ipsetScript) writes.push({ tool: 'ipset', script: ipsetScript });
-  return writes;
+  return { writes, rivals: desired && sections.length > 0 ? iptablesRivals(desired, observed.tables, wantedHere) : [] };
 }
 
 /** Runs planned writes in order, each as one invocation; returns how many ran. */
@@ -96,7 +100,8 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
  * and their restore started first (the slow write at scale); the iptables and nft state are read
  * and planned while it runs, so only the iptables-restore follows it. Writes the same as
  * planIptablesRepair plus the stale nft table's removal, in an order that is always safe: sets
- * before the rules that match them, rules before the sets they no longer need.
+ * before the rules that match them, rules before the sets they no longer need. Returns the writes
+ * made and the foreign rules that made the iptables write necessary.
  */
 export async function applyIptablesPipelined(
   run: ProcessRunner,
@@ -104,7 +109,7 @@ export async function applyIptablesPipelined(
   validate: () => FilterInput | null,
   observeStaleNft: () => Promise<string | null>,
   netlink: FilterNetlinkReads,
-): Promise<number> {
+): Promise<{ writes: number; rivals: string[] }> {
   const seeingSets = observeOwnedIpsets(run, netlink);
   seeingSets.catch(() => { /* awaited below unless validation throws first */ });
   const input = validate();
@@ -113,14 +118,15 @@ export async function applyIptablesPipelined(
   const planningRules = iptablesSave(run, mode).then((save) => {
     const desired = input ? renderIptables(input) : null;
     const tables = parseIptablesSave(save);
-    return IPTABLES_TABLES.map((table) => planIptablesTable(table, desired?.[table] ?? null, tables.get(table))).filter((s) => s !== null);
+    const sections = IPTABLES_TABLES.map((table) => planIptablesTable(table, desired?.[table] ?? null, tables.get(table))).filter((s) => s !== null);
+    return { sections, rivals: desired && sections.length > 0 ? iptablesRivals(desired, tables) : [] };
   });
   const removingStaleNft = observeStaleNft().then(async (script) => {
     if (script) await nftApply(run, script);
     return script ? 1 : 0;
   });
-  const [sections, staleNftWrites] = await settleAll<[string[], number, void]>([planningRules, removingStaleNft, settingSets]);
+  const [{ sections, rivals }, staleNftWrites] = await settleAll<[{ sections: string[]; rivals: string[] }, number, void]>([planningRules, removingStaleNft, settingSets]);
   if (sections.length > 0) await iptablesRestore(run, mode, sections.join(''));
   if (!input && ipsetScript) await ipsetRestore(run, ipsetScript);
-  return (ipsetScript ? 1 : 0) + (sections.length > 0 ? 1 : 0) + staleNftWrites;
+  return { writes: (ipsetScript ? 1 : 0) + (sections.length > 0 ? 1 : 0) + staleNftWrites, rivals };
 }

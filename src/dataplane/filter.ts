@@ -10,7 +10,7 @@ import { ipsetList, ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
 import {
   applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites,
-  type FilterNetlinkReads, type FilterWrite, type IptablesObservation,
+  type FilterNetlinkReads, type FilterPlan, type IptablesObservation,
 } from './filter-iptables.ts';
 
 export type FilterBackend = 'iptables' | 'nftables';
@@ -27,9 +27,10 @@ export interface FilterDriver {
   observe(): Promise<FilterObservation>;
   /**
    * Makes the kernel match `desired` (null: remove everything), writing only what is not intact.
-   * Invalid input throws FilterInputError before anything is written.
+   * Invalid input throws FilterInputError before anything is written. rivals (present when there
+   * are any): the foreign rules whose place ahead of seaway's jumps made a write necessary.
    */
-  apply(desired: DesiredFilter | null): Promise<{ writes: number }>;
+  apply(desired: DesiredFilter | null): Promise<FilterApplied>;
   /**
    * What is not intact compared with the last desired state given to apply, one line per write a
    * pass would make; nothing is written. Empty when intact or before the first apply.
@@ -42,6 +43,8 @@ export interface FilterDriver {
   /** Writing process invocations (restore, ipset restore, nft -f) since the driver was made. */
   readonly writes: number;
 }
+
+export interface FilterApplied { writes: number; rivals?: string[] }
 
 export interface FilterDriverDeps {
   run: ProcessRunner;
@@ -96,7 +99,7 @@ async function observeNftTable(run: ProcessRunner, netlink: FilterNetlinkReads):
   return text === null ? null : parseNftJson(text);
 }
 
-type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterWrite[];
+type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterPlan;
 
 /**
  * The part both backends share: observe while validating (the tools run while this process
@@ -104,7 +107,7 @@ type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterWri
  */
 function driverFrom(
   backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, netlink: FilterNetlinkReads, observe: () => Promise<FilterObservation>, plan: Planner,
-  write?: (validate: () => FilterInput | null) => Promise<number>,
+  write?: (validate: () => FilterInput | null) => Promise<{ writes: number; rivals: string[] }>,
 ): FilterDriver {
   let writes = 0;
   let last: { input: FilterInput | null } | null = null;
@@ -126,22 +129,23 @@ function driverFrom(
         last = { input };
         return input;
       };
-      let count: number;
+      let done: { writes: number; rivals: string[] };
       if (write) {
-        count = await write(validate);
+        done = await write(validate);
       } else {
         const seeing = observeAndNote();
         seeing.catch(() => { /* awaited below unless validation throws first */ });
         const input = validate();
-        count = await runFilterWrites(run, plan(input, await seeing));
+        const planned = plan(input, await seeing);
+        done = { writes: await runFilterWrites(run, planned.writes), rivals: planned.rivals };
       }
-      writes += count;
-      return { writes: count };
+      writes += done.writes;
+      return done.rivals.length > 0 ? done : { writes: done.writes };
     },
     async drift() {
       if (last === null) return [];
       const { input } = last;
-      return plan(input, await observeAndNote()).map(describeWrite);
+      return plan(input, await observeAndNote()).writes.map(describeWrite);
     },
     async cleanup() {
       const count = await cleanupEverything(run, netlink);
@@ -157,11 +161,11 @@ function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     return { backend: 'iptables', iptables, nftTable };
   };
   return driverFrom('iptables', mode, run, netlink, observe, (input, seen) => {
-    const writes = planIptablesRepair(input, seen.iptables);
+    const planned = planIptablesRepair(input, seen.iptables);
     // A table left by an earlier run with the nftables backend is stale.
     const nftScript = planNft(null, seen.nftTable);
-    if (nftScript) writes.push({ tool: 'nft', script: nftScript });
-    return writes;
+    if (nftScript) planned.writes.push({ tool: 'nft', script: nftScript });
+    return planned;
   }, (validate) => applyIptablesPipelined(run, mode, validate, async () => planNft(null, await observeNftTable(run, netlink)), netlink));
 }
 
@@ -171,14 +175,12 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     return { backend: 'nftables', nftTable, iptables, shimNeeded: iptablesFilterCanDrop(iptables.tables) };
   };
   return driverFrom('nftables', mode, run, netlink, observe, (input, seen) => {
-    const writes: FilterWrite[] = [];
     const script = planNft(input ? renderNft(input) : null, seen.nftTable);
-    if (script) writes.push({ tool: 'nft', script });
     // The iptables shim: only the filter table's accepts (and the sets they match), only where an
     // iptables INPUT/FORWARD could drop; every other seaway iptables chain is stale here.
     const shimNeeded = seen.backend === 'nftables' && seen.shimNeeded;
-    writes.push(...planIptablesRepair(shimNeeded ? input : null, seen.iptables, ['filter']));
-    return writes;
+    const shim = planIptablesRepair(shimNeeded ? input : null, seen.iptables, ['filter']);
+    return { writes: [...(script ? [{ tool: 'nft' as const, script }] : []), ...shim.writes], rivals: shim.rivals };
   });
 }
 

@@ -208,6 +208,12 @@ export function iptablesTableDrift(desired: IptablesTablePlan, observed: Map<str
   return { chains, jumps };
 }
 
+/** The foreign rules that put seaway's jumps out of place, each as "<table> <hook>: <rule>". */
+export function iptablesRivals(desired: IptablesDesired, observed: IptablesObserved, tables: readonly IptablesTableName[] = IPTABLES_TABLES): string[] {
+  return tables.flatMap((table) => iptablesTableDrift(desired[table], observed.get(table)).jumps
+    .flatMap((d) => (d.rival === null ? [] : [`${table} ${d.jump.hook}: ${d.rival}`])));
+}
+
 /**
  * Renders the iptables-restore --noflush input that makes one table match `desired` (null: remove
  * everything seaway owns there), rewriting only the chains and jumps that are not intact. null when

@@ -19,7 +19,16 @@ export function routingComponent(dataplane: RoutingDataplane): Component<Desired
   };
 }
 
-export interface FilterReport extends ComponentReport { writes: number }
+export interface FilterReport extends ComponentReport {
+  writes: number;
+  /** The foreign rules ahead of seaway's jumps that made this pass's write necessary. */
+  rivals?: string[];
+}
+
+/** The packet filter object's key: which backend (and iptables flavour) programs it. */
+export function filterKey(driver: Pick<FilterDriver, 'backend' | 'iptablesMode'>): string {
+  return driver.backend === 'iptables' ? `iptables-${driver.iptablesMode}` : 'nftables';
+}
 
 /**
  * Until the backend is detected the filter is still wanted: pending, so the node is not ready
@@ -44,7 +53,7 @@ const undetectedFilter: Component<DesiredFilter | null, FilterReport> = {
  */
 export function filterComponent(driver: FilterDriver | null): Component<DesiredFilter | null, FilterReport> {
   if (driver === null) return undetectedFilter;
-  const key = driver.backend === 'iptables' ? `iptables-${driver.iptablesMode}` : 'nftables';
+  const key = filterKey(driver);
   const describe = (desired: DesiredFilter): string =>
     `packet filter (${key}) for ${desired.localCidrs.length} local and ${desired.remoteCidrs.length} remote CIDRs`;
   return {
@@ -53,8 +62,8 @@ export function filterComponent(driver: FilterDriver | null): Component<DesiredF
     async apply(desired, gate) {
       if (!gate('filter', key)) return { failures: [], deferred: [{ kind: 'filter', key }], writes: 0 };
       try {
-        const { writes } = await driver.apply(desired);
-        return { failures: [], deferred: [], writes };
+        const { writes, rivals } = await driver.apply(desired);
+        return { failures: [], deferred: [], writes, ...(rivals ? { rivals } : {}) };
       } catch (error) {
         const err = error instanceof Error ? error : new Error(String(error));
         const code = (err as NodeJS.ErrnoException).code;

@@ -18,6 +18,8 @@ import { Streaks } from '../telemetry/streaks.ts';
 import { createPlanReport } from './plan-report.ts';
 import { createObjectFailureLog } from './object-failure-log.ts';
 import { PROGRAMMED, publishStatus } from './status-report.ts';
+import type { TugOfWar } from './tug-of-war.ts';
+import { createFightReport, fightId, heldWhileFought } from './fight-report.ts';
 
 export { PROGRAMMED };
 
@@ -34,6 +36,8 @@ export interface PassDeps {
   filter: FilterDriver | null;
   /** Every object's status: what the pass gates on and reports from. */
   table: ObjectTable;
+  /** Repairs someone keeps undoing: held on a backoff, and reported. */
+  fights: TugOfWar;
   informersSynced: () => boolean;
   snapshot: () => Snapshot;
   nodeReady: () => boolean;
@@ -68,6 +72,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
   const routing = routingComponent(deps.routing);
   let filter: { driver: FilterDriver | null; component: ReturnType<typeof filterComponent> } | null = null;
   const failStaticSaid = new Streaks();
+  const fightReport = createFightReport(deps);
 
   /** What is held in place of missing input: a readiness condition for the local Endpoint, one log line per change. */
   const reportFailStatic = (planned: PlannedPass) => {
@@ -101,7 +106,12 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       });
       const driver = deps.filter;
       if (filter === null || filter.driver !== driver) filter = { driver, component: filterComponent(driver) };
-      const filtered = await reconcileComponent(table, filter.component, plan.desired.filter);
+      // Inputs unchanged: a write would be a repair, held back while the filter is fought over.
+      const steadyFilter = planned.steadyFilter;
+      const filtered = await reconcileComponent(table, steadyFilter ? heldWhileFought(filter.component, deps.fights) : filter.component, plan.desired.filter);
+      const [filterObject] = filter.component.objects(plan.desired.filter);
+      if (steadyFilter && filterObject) fightReport.observe(fightId(filterObject.kind, filterObject.key), filtered);
+      fightReport.publish();
 
       for (const [kind, count] of Object.entries(routed?.writesByKind ?? {})) {
         if (count.ok) metrics.kernelOperations.inc({ kind, op: 'write', result: 'ok' }, count.ok);
@@ -127,8 +137,8 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       }
       end({ result: unsettled === 0 ? 'ok' : 'partial' });
       metrics.reconcilePasses.inc({ result: unsettled === 0 ? 'ok' : 'partial' });
-      // Woken by itself for the first of: an object's retry, a grace period's end, a held-back Event.
-      const due = [table.nextRetryAt(), planned.wakeAt, reportPlan.nextEventAt()].filter((t) => t !== undefined);
+      // Woken by itself for the first of: an object's retry, a grace period's end, a held-back Event, a fight's hold.
+      const due = [table.nextRetryAt(), planned.wakeAt, reportPlan.nextEventAt(), deps.fights.nextHoldEnd()].filter((t) => t !== undefined);
       return due.length === 0 ? {} : { retryAt: Math.min(...due) };
     } catch (error) {
       end({ result: 'error' });

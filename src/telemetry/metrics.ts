@@ -25,6 +25,7 @@ export interface Metrics {
   refusedRoutes: Gauge<'reason'>;
   eventsHeldBack: Counter;
   driftRepairs: Counter;
+  fighting: Gauge<'object'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -98,6 +99,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'seaway_drift_repairs_total',
       help: 'Kernel writes that put back what someone else changed: made by a pass whose inputs (objects, node facts) had not changed since the last successful one',
       labelNames: ['component'], registers,
+    }),
+    fighting: new Gauge({
+      name: 'seaway_fighting',
+      help: '1 while another agent keeps undoing seaway\'s repairs of an object and its repairs back off (a tug-of-war), by object',
+      labelNames: ['object'], registers,
     }),
   };
 }

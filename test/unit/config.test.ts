@@ -29,7 +29,8 @@ test('minimal run configuration gets the documented defaults', () => {
     listen: [{ kind: 'tcp', host: '0.0.0.0', port: 8080 }], logLevel: 'info', kubeconfig: null,
     minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, maxRemoteSubnets: DEFAULTS.maxRemoteSubnets, remoteGraceSeconds: 120, eventBurst: 10, eventIntervalSeconds: 10, apiServerAddresses: [], filterBackend: 'auto',
     resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', statusSocket: '/var/lib/seaway/seaway.sock',
-    minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000, execTimeoutSeconds: 30, netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
+    minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000,
+    fightRepairs: 5, fightWindowSeconds: 60, fightBackoffMinMs: 5000, fightBackoffMaxMs: 300_000, execTimeoutSeconds: 30, netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
     apiQps: 5, apiBurst: 10, apiTimeoutSeconds: 30, apiWatchTimeoutSeconds: 300, apiRetryMinMs: 1000, apiRetryMaxMs: 60_000,
     warnings: [],
   });
@@ -74,6 +75,15 @@ test('retry bounds out of order, and a status socket path too long for a unix so
   const error = problemsOf(['run', ...MINIMAL.slice(1), '--retry-min-ms', '500', '--retry-max-ms', '100', '--status-socket', `/${'x'.repeat(120)}`]).join('\n');
   assert.match(error, /--retry-max-ms \(env SEAWAY_RETRY_MAX_MS\): 100 is less than --retry-min-ms/);
   assert.match(error, /--status-socket \(env SEAWAY_STATUS_SOCKET\): .*longer than 107 bytes/);
+});
+
+test('the tug-of-war settings, from flags or SEAWAY_* variables; out of range or out of order is refused naming the setting', () => {
+  const config = run([...MINIMAL, '--fight-repairs', '3', '--fight-window-seconds=10', '--fight-backoff-min-ms', '2000'], { SEAWAY_FIGHT_BACKOFF_MAX_MS: '8000' });
+  assert.deepEqual([config.fightRepairs, config.fightWindowSeconds, config.fightBackoffMinMs, config.fightBackoffMaxMs], [3, 10, 2000, 8000]);
+  const error = problemsOf([...MINIMAL, '--fight-repairs', '1', '--fight-window-seconds', '0', '--fight-backoff-min-ms', '9000', '--fight-backoff-max-ms', '8000']).join('\n');
+  assert.match(error, /--fight-repairs \(env SEAWAY_FIGHT_REPAIRS\): .*2/);
+  assert.match(error, /--fight-window-seconds \(env SEAWAY_FIGHT_WINDOW_SECONDS\)/);
+  assert.match(error, /--fight-backoff-max-ms \(env SEAWAY_FIGHT_BACKOFF_MAX_MS\): 8000 is less than --fight-backoff-min-ms/);
 });
 
 test('status finds the agent by --status-socket, else by the state directory; --json only goes with status', () => {

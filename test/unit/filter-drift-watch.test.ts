@@ -157,3 +157,60 @@ test('notified checks keep the minimum gap after the previous check', async () =
     await watch.close();
   }
 });
+
+test('notifications that keep finding nothing widen the gap between checks, doubling up to its maximum; drift found narrows it again', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  let drift: string[] = [];
+  const startedAt: number[] = [];
+  let notify!: () => void;
+  const watch = watchFilterDrift({ drift: async () => { startedAt.push(Date.now()); return drift; } }, {
+    intervalMs: 1_000_000, minGapMs: 100, maxQuietGapMs: 800, onDrift: () => {}, changes: (n) => { notify = n; return () => {}; },
+  });
+  try {
+    // Another agent churns its own rules every 10 ms for 5 s: each check finds nothing.
+    for (let ms = 0; ms < 5000; ms += 10) {
+      notify();
+      t.mock.timers.tick(10);
+      await settle();
+    }
+    const gaps = startedAt.slice(1).map((at, i) => at - startedAt[i]!);
+    assert.deepEqual(gaps.slice(0, 4), [200, 400, 800, 800], 'the gap after each quiet check doubles, up to 800 ms');
+    assert.ok(startedAt.length <= 10, `${startedAt.length} checks in 5 s of churn`);
+    drift = ['iptables-nft-restore: *nat; ...'];
+    notify();
+    t.mock.timers.tick(800);
+    await settle();
+    const found = startedAt.length;
+    drift = [];
+    notify();
+    t.mock.timers.tick(100);
+    await settle();
+    assert.equal(startedAt.length, found + 1, 'after a check that found drift, the next notification is checked after the minimum gap');
+  } finally {
+    await watch.close();
+  }
+});
+
+test('while the filter\'s repairs are held, no check runs before the hold ends, however many notifications arrive', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  let checks = 0;
+  let notify!: () => void;
+  const holdUntil = Date.now() + 3000;
+  const watch = watchFilterDrift({ drift: async () => { checks++; return []; } }, {
+    intervalMs: 50, minGapMs: 10, onDrift: () => {}, changes: (n) => { notify = n; return () => {}; },
+    pausedUntil: () => (Date.now() < holdUntil ? holdUntil : undefined),
+  });
+  try {
+    for (let ms = 0; ms < 2990; ms += 10) {
+      notify();
+      t.mock.timers.tick(10);
+      await settle();
+    }
+    assert.equal(checks, 0, 'nothing checked during the hold');
+    t.mock.timers.tick(20);
+    await settle();
+    assert.equal(checks, 1, 'checked once the hold is over');
+  } finally {
+    await watch.close();
+  }
+});

@@ -1,0 +1,105 @@
+import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
+
+/**
+ * When repairing the same object keeps being undone by someone else (Calico Felix re-inserting its
+ * jump first, every 100 ms), repairing at notification speed is a tug-of-war both agents lose:
+ * after `repairs` repairs within `windowMs` the object is held, and repaired again only after an
+ * exponential backoff (`backoff`), for as long as the rival keeps at it.
+ */
+export interface TugOfWarPolicy {
+  repairs: number;
+  windowMs: number;
+  backoff: BackoffPolicy;
+}
+
+/** One object being fought over. */
+export interface Fight {
+  /** The object's id (kind/key), as its metric label. */
+  object: string;
+  /** The foreign rule that kept undoing seaway's repair, as last seen; null when nothing names it. */
+  rival: string | null;
+  /** Unix ms the fight was detected. */
+  since: number;
+  /** Repairs made since the fight was detected, the one that revealed it included. */
+  repairs: number;
+  /** No repair of the object before this Unix ms. */
+  holdUntil: number;
+}
+
+export type RepairOutcome = 'quiet' | 'started' | 'fighting';
+
+/** Pure bookkeeping of recent repairs and of fights: no I/O, no timers; the caller asks and schedules. */
+export class TugOfWar {
+  readonly #policy: TugOfWarPolicy;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  /** Recent repair times per object not (yet) fought over, oldest first, within the window. */
+  readonly #recent = new Map<string, number[]>();
+  readonly #fights = new Map<string, Fight>();
+
+  constructor(policy: TugOfWarPolicy, now: () => number = Date.now, random: () => number = Math.random) {
+    this.#policy = policy;
+    this.#now = now;
+    this.#random = random;
+  }
+
+  /** seaway wrote `object` back after someone changed it; `rival`: the foreign rule that did, if known. */
+  repaired(object: string, rival: string | null): RepairOutcome {
+    const now = this.#now();
+    const fight = this.#fights.get(object);
+    if (fight) {
+      fight.repairs += 1;
+      if (rival !== null) fight.rival = rival;
+      fight.holdUntil = now + backoffDelay(fight.repairs, this.#policy.backoff, this.#random);
+      return 'fighting';
+    }
+    const times = (this.#recent.get(object) ?? []).filter((t) => t > now - this.#policy.windowMs);
+    times.push(now);
+    if (times.length < this.#policy.repairs) {
+      this.#recent.set(object, times);
+      return 'quiet';
+    }
+    this.#recent.delete(object);
+    this.#fights.set(object, { object, rival, since: now, repairs: 1, holdUntil: now + backoffDelay(1, this.#policy.backoff, this.#random) });
+    return 'started';
+  }
+
+  /**
+   * `object` was found as seaway wants it. A fight ends here once its hold is over: the last repair
+   * stayed in place for a whole backoff, so the rival has stopped. Returns the fight that ended.
+   */
+  intact(object: string): Fight | null {
+    const fight = this.#fights.get(object);
+    if (!fight || fight.holdUntil > this.#now()) return null;
+    this.#fights.delete(object);
+    return fight;
+  }
+
+  /** Whether `object` may be repaired now (it is not held in a fight). */
+  mayRepair(object: string): boolean {
+    const fight = this.#fights.get(object);
+    return fight === undefined || fight.holdUntil <= this.#now();
+  }
+
+  /** When `object`'s hold ends, while it is held. */
+  heldUntil(object: string): number | undefined {
+    const until = this.#fights.get(object)?.holdUntil;
+    return until !== undefined && until > this.#now() ? until : undefined;
+  }
+
+  /** The earliest end of a hold still to come, so the caller can look again then. */
+  nextHoldEnd(): number | undefined {
+    const now = this.#now();
+    let earliest: number | undefined;
+    for (const { holdUntil } of this.#fights.values()) if (holdUntil > now && (earliest === undefined || holdUntil < earliest)) earliest = holdUntil;
+    return earliest;
+  }
+
+  get policy(): TugOfWarPolicy {
+    return this.#policy;
+  }
+
+  fights(): Fight[] {
+    return [...this.#fights.values()].map((f) => ({ ...f }));
+  }
+}

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TugOfWar } from '../../src/reconcile/tug-of-war.ts';
+
+const policy = { repairs: 3, windowMs: 10_000, backoff: { minMs: 2000, maxMs: 8000 } };
+const clockAt = (start = 0) => {
+  const clock = { now: start, tick: (ms: number) => { clock.now += ms; } };
+  return clock;
+};
+
+test('repairs spread wider than the window are no fight; N within it start one, held for the first backoff', () => {
+  const clock = clockAt();
+  const war = new TugOfWar(policy, () => clock.now, () => 1);
+  for (let i = 0; i < 10; i++) {
+    assert.equal(war.repaired('filter/x', null), 'quiet', `repair ${i} six seconds after the last`);
+    clock.tick(6000);
+  }
+  assert.deepEqual(war.fights(), []);
+  clock.tick(policy.windowMs);
+  assert.equal(war.repaired('filter/x', null), 'quiet');
+  clock.tick(100);
+  assert.equal(war.repaired('filter/x', null), 'quiet');
+  clock.tick(100);
+  assert.equal(war.repaired('filter/x', 'nat POSTROUTING: -A POSTROUTING -j RIVAL'), 'started');
+  assert.deepEqual(war.fights(), [{ object: 'filter/x', rival: 'nat POSTROUTING: -A POSTROUTING -j RIVAL', since: clock.now, repairs: 1, holdUntil: clock.now + 2000 }]);
+  assert.equal(war.mayRepair('filter/x'), false);
+  assert.equal(war.mayRepair('filter/other'), true, 'other objects are not held');
+  assert.equal(war.heldUntil('filter/x'), clock.now + 2000);
+  assert.equal(war.nextHoldEnd(), clock.now + 2000);
+});
+
+test('each repair in a fight doubles the hold up to the maximum; the rival named last is kept', () => {
+  const clock = clockAt(1_000_000);
+  const war = new TugOfWar(policy, () => clock.now, () => 1);
+  for (let i = 0; i < 3; i++) war.repaired('o', 'first rival');
+  const holds: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    clock.tick(war.heldUntil('o')! - clock.now);
+    assert.equal(war.mayRepair('o'), true, 'the hold is over');
+    assert.equal(war.repaired('o', i === 3 ? null : `rival ${i}`), 'fighting');
+    holds.push(war.heldUntil('o')! - clock.now);
+  }
+  assert.deepEqual(holds, [4000, 8000, 8000, 8000]);
+  assert.equal(war.fights()[0]!.rival, 'rival 2', 'a repair that names no rival keeps the last one named');
+  assert.equal(war.fights()[0]!.repairs, 5);
+});
+
+test('a fight ends only when the object is found intact after its hold; then repairs count from zero again', () => {
+  const clock = clockAt();
+  const war = new TugOfWar(policy, () => clock.now, () => 1);
+  for (let i = 0; i < 3; i++) war.repaired('o', null);
+  assert.equal(war.intact('o'), null, 'intact during the hold proves nothing yet');
+  clock.tick(2000);
+  const ended = war.intact('o');
+  assert.equal(ended?.object, 'o');
+  assert.deepEqual(war.fights(), []);
+  assert.equal(war.intact('o'), null, 'no fight, nothing ends');
+  assert.equal(war.repaired('o', null), 'quiet', 'the streak starts over');
+  assert.equal(war.nextHoldEnd(), undefined);
+});
+
+test('a hold that is over is not a due time: nextHoldEnd only names holds still to come', () => {
+  const clock = clockAt();
+  const war = new TugOfWar(policy, () => clock.now, () => 0);
+  for (let i = 0; i < 3; i++) war.repaired('a', null);
+  clock.tick(500);
+  for (let i = 0; i < 3; i++) war.repaired('b', null);
+  assert.equal(war.nextHoldEnd(), 1000, 'jitter draws the first hold from [min/2, min]');
+  clock.tick(600);
+  assert.equal(war.nextHoldEnd(), 1500);
+  clock.tick(1000);
+  assert.equal(war.nextHoldEnd(), undefined);
+  assert.equal(war.fights().length, 2, 'the fights last until the objects are seen intact');
+});
