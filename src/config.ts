@@ -145,7 +145,12 @@ const SETTINGS: Record<Key, Setting> = {
     flag: '--underlay-interface', env: ['SEAWAY_UNDERLAY_INTERFACE'], defaultText: 'the interface holding the node IP, else the default route\'s',
     help: 'the interface VXLAN between nodes leaves through; vx-submariner\'s MTU is its MTU less 50',
   },
-  listen: { flag: '--listen', env: ['SEAWAY_LISTEN'], help: 'HTTP listen addresses, comma separated host:port, [v6]:port or unix:/path', defaultText: '0.0.0.0:8080' },
+  listen: {
+    flag: '--listen', env: ['SEAWAY_LISTEN'],
+    defaultText: 'the node IP (--node-ip) on port 9082, else 127.0.0.1:9082 with a warning; never every interface, as /metrics has no authentication',
+    help: 'HTTP listen addresses of /metrics, /healthz and /readyz, comma separated host:port, [v6]:port or unix:/path. '
+      + 'Port 9082 is taken by none of Submariner\'s (8080 and 8081 of its metrics proxy, 32780-32782 of its gateway, globalnet and route agent)',
+  },
   logLevel: { flag: '--log-level', env: ['SEAWAY_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')}`, defaultText: 'info' },
   kubeconfig: { flag: '--kubeconfig', env: ['SEAWAY_KUBECONFIG', 'KUBECONFIG'], help: 'path to a kubeconfig file', defaultText: 'in-cluster configuration' },
   minPrefixLength: { flag: '--min-prefix-length', env: ['SEAWAY_MIN_PREFIX_LENGTH'], help: 'reject remote subnets broader than this prefix length (1-32)', defaultText: '8' },
@@ -182,7 +187,8 @@ const SETTINGS: Record<Key, Setting> = {
 
 export const DEFAULTS = {
   namespace: 'submariner-operator',
-  listen: '0.0.0.0:8080',
+  // Submariner's metrics proxy has 8080 and 8081, its gateway, globalnet and route agent 32780-32782.
+  listenPort: 9082,
   logLevel: 'info' as LogLevel,
   minPrefixLength: 8,
   // Submariner Endpoints list the cluster's pod and service CIDRs (a handful, more with extra IP pools or
@@ -342,6 +348,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const podCidrs = reader.cidrList('podCidrs');
   const serviceCidrs = reader.cidrList('serviceCidrs');
   reader.requireDisjoint('podCidrs', podCidrs, 'serviceCidrs', serviceCidrs);
+  const cniInterface = reader.optional('cniInterface', interfaceName) ?? null;
+  // Read before the listen addresses, whose default is on it.
+  const nodeIp = reader.optional('nodeIp', nodeIpAddress) ?? null;
   const config: RunConfig = {
     command: 'run',
     clusterId,
@@ -349,10 +358,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     nodeName,
     podCidrs: podCidrs.map((c) => c.text),
     serviceCidrs: serviceCidrs.map((c) => c.text),
-    cniInterface: reader.optional('cniInterface', interfaceName) ?? null,
-    nodeIp: reader.optional('nodeIp', nodeIpAddress) ?? null,
+    cniInterface,
+    nodeIp,
     underlayInterface: reader.optional('underlayInterface', underlayName) ?? null,
-    listen: reader.listen(),
+    listen: reader.listen(nodeIp),
     logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
     kubeconfig: reader.optional('kubeconfig', kubeconfigPath) ?? null,
     minPrefixLength: reader.integer('minPrefixLength', 1, 32, DEFAULTS.minPrefixLength),
@@ -493,8 +502,13 @@ class Reader {
     }
   }
 
-  listen(): ListenAddress[] {
-    const raw = this.lookup('listen') ?? { value: DEFAULTS.listen, source: 'the default' };
+  listen(nodeIp: string | null): ListenAddress[] {
+    let raw = this.lookup('listen');
+    if (raw === undefined) {
+      const fallback = defaultListen(nodeIp);
+      if (fallback.warning) this.warnings.push(fallback.warning);
+      raw = { value: fallback.listen, source: 'the default' };
+    }
     const items = raw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (items.length === 0) { this.fail('listen', raw, 'lists no address'); return []; }
     const result: ListenAddress[] = [];
@@ -509,6 +523,23 @@ class Reader {
     }
     return result;
   }
+}
+
+/**
+ * Where /metrics, /healthz and /readyz are served when --listen is not given: on the node's own
+ * address, which Prometheus and the kubelet's probes of a hostNetwork pod reach, and not on every
+ * interface (a gateway's public one included: /metrics has no authentication). Without a node IP
+ * (the DaemonSet gives SEAWAY_NODE_IP from status.hostIP) it is known only after the API answers,
+ * and /healthz must be served at once: loopback then, and a warning saying what is unreachable.
+ */
+export function defaultListen(nodeIp: string | null): { listen: string; warning?: string } {
+  if (nodeIp !== null) return { listen: `${nodeIp}:${DEFAULTS.listenPort}` };
+  const listen = `127.0.0.1:${DEFAULTS.listenPort}`;
+  return {
+    listen,
+    warning: `${label('listen')} is not set and neither is ${label('nodeIp')}: /metrics, /healthz and /readyz are served on ${listen} only, `
+      + 'which neither Prometheus nor the kubelet\'s probes reach; give SEAWAY_NODE_IP from the downward API (status.hostIP), or --listen',
+  };
 }
 
 function label(key: Key): string {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULTS, helpText, parseConfig, parseListenAddress, type RunConfig } from '../../src/config.ts';
+import { ConfigError, DEFAULTS, defaultListen, helpText, parseConfig, parseListenAddress, type RunConfig } from '../../src/config.ts';
 import { NODE_IP_SETTING, UNDERLAY_SETTING } from '../../src/plan/underlay.ts';
 
 const MINIMAL = ['run', '--cluster-id', 'east', '--node-name', 'node-1', '--pod-cidrs', '10.244.0.0/16', '--service-cidrs', '10.96.0.0/12'];
@@ -26,13 +26,13 @@ test('minimal run configuration gets the documented defaults', () => {
   assert.deepEqual(config, {
     command: 'run', clusterId: 'east', namespace: 'submariner-operator', nodeName: 'node-1',
     podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], cniInterface: null, nodeIp: null, underlayInterface: null,
-    listen: [{ kind: 'tcp', host: '0.0.0.0', port: 8080 }], logLevel: 'info', kubeconfig: null,
+    listen: [{ kind: 'tcp', host: '127.0.0.1', port: 9082 }], logLevel: 'info', kubeconfig: null,
     minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, maxRemoteSubnets: DEFAULTS.maxRemoteSubnets, remoteGraceSeconds: 120, eventBurst: 10, eventIntervalSeconds: 10, apiServerAddresses: [], filterBackend: 'auto',
     resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', statusSocket: '/var/lib/seaway/seaway.sock',
     minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000,
     fightRepairs: 5, fightWindowSeconds: 60, fightBackoffMinMs: 5000, fightBackoffMaxMs: 300_000, execTimeoutSeconds: 30, netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
     apiQps: 5, apiBurst: 10, apiTimeoutSeconds: 30, apiWatchTimeoutSeconds: 300, apiRetryMinMs: 1000, apiRetryMaxMs: 60_000,
-    warnings: [],
+    warnings: [defaultListen(null).warning],
   });
 });
 
@@ -206,7 +206,7 @@ test('an invalid value from the environment names the variable it came from', ()
 });
 
 test('host bits in local CIDRs are normalised and reported as a warning', () => {
-  const config = run(['run', '--cluster-id', 'e', '--node-name', 'n', '--pod-cidrs', '10.244.1.0/16', '--service-cidrs', '10.96.0.1/12']);
+  const config = run(['run', '--cluster-id', 'e', '--node-name', 'n', '--pod-cidrs', '10.244.1.0/16', '--service-cidrs', '10.96.0.1/12'], { SEAWAY_NODE_IP: '192.168.1.12' });
   assert.deepEqual(config.podCidrs, ['10.244.0.0/16']);
   assert.deepEqual(config.serviceCidrs, ['10.96.0.0/12']);
   assert.equal(config.warnings.length, 2);
