@@ -19,6 +19,7 @@ import { mkdir } from 'node:fs/promises';
 import { containsAddress, parseCidr, parseIpv4 } from './model/cidr.ts';
 import type { FilterDriver } from './dataplane/filter.ts';
 import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
+import { createNodeFactsReader } from './dataplane/node-facts.ts';
 import { FILTER_DRIFT_BACKSTOP_MS, FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } from './dataplane/filter-drift-watch.ts';
 import { nftChangeSource } from './dataplane/nft-change-source.ts';
 import { startReconcileLoop, type ReconcileLoop } from './reconcile/loop.ts';
@@ -223,8 +224,10 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const startLoop = Promise.all([startInit, prepareState, openNetlink]).then(async ([{ init }, , rtnl]) => {
     const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
     const routing = nodeRoutingDataplane(rtnl, config.stateDir, logger);
+    // One reader for the planner and the kernel events: the underlay it chose is the device whose changes wake the loop.
+    const nodeFacts = createNodeFactsReader(rtnl, config, (underlay) => logger[underlay.notes.length > 0 ? 'warn' : 'info'](underlay, 'underlay chosen'));
     const passDeps: PassDeps = {
-      config, logger, metrics, readiness, rtnl, events, table, fights, routing,
+      config, logger, metrics, readiness, rtnl, events, table, fights, routing, nodeFacts,
       // Read on every pass: null until the packet filter step succeeds.
       get filter() { return filter; },
       informersSynced: () => informers.synced,
@@ -243,7 +246,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     await runStep({
       name: KERNEL_EVENTS,
       what: 'subscribing to route, rule and link changes (netlink)',
-      attempt: () => watchOwnedObjects((reason) => started.trigger(reason), () => routing.routeDestinations(), (message) => logger.warn(message)),
+      attempt: () => watchOwnedObjects((reason) => started.trigger(reason), () => routing.routeDestinations(), (message) => logger.warn(message), () => nodeFacts.underlayDevice()),
       close: (subscription) => subscription.close(),
     });
   });

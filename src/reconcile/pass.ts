@@ -7,6 +7,7 @@ import type { RoutingDataplane } from '../dataplane/routing-dataplane.ts';
 import type { FilterDriver } from '../dataplane/filter.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { CniInterface } from '../init/cni-tracker.ts';
+import type { NodeFactsReader } from '../dataplane/node-facts.ts';
 import type { EventRecorder } from '../k8s/event-recorder.ts';
 import { describeError } from '../startup/failure-log.ts';
 import type { ObjectTable } from './object-table.ts';
@@ -45,6 +46,8 @@ export interface PassDeps {
   events?: Pick<EventRecorder, 'warning'>;
   /** The clock of fail-static grace periods (tests inject one). */
   now?: () => number;
+  /** See PlanningDeps.nodeFacts. */
+  nodeFacts?: NodeFactsReader;
 }
 
 const passFailedReason = (why: string): string => `reconcile pass failed: ${why}; retrying`;
