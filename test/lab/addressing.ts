@@ -7,6 +7,7 @@
  *   cluster CIDR  10.i.0.0/16, node n's pod CIDR 10.i.n.0/24, CNI interface 10.i.n.1, pod k 10.i.n.(1+k)
  *   service CIDR  10.(100+i).0.0/16
  *   WAN           198.18.0.0/16, broker 198.18.0.1, gateway-capable node n of cluster i 198.18.i.n
+ *   second NIC    (underlays ecmp and multi-nic) eth2, 172.30.i.(10+n)/24, next hop 172.30.i.1
  */
 
 export const MAX_CLUSTERS = 50;
@@ -17,6 +18,26 @@ export const AGENT_PORT = 8080;
 export const WAN_CIDR = '198.18.0.0/16';
 export const BROKER_IP = '198.18.0.1';
 export const DEFAULT_CNI_INTERFACE = 'cni0';
+
+/**
+ * How a node reaches beyond its LAN: the underlays real nodes have. Every node keeps its InternalIP on
+ * `eth0`; the variants differ in the default route and in a second NIC, `eth2` (a veth whose peer
+ * stays in the node: an uplink to nowhere, as nothing in the lab uses the default route).
+ *   plain      default via the control plane dev eth0 (the lab's default)
+ *   ecmp       default with two next hops: the control plane on eth0 and 172.30.i.1 on eth2
+ *   nhid       default through nexthop object 1 (via the control plane on eth0), and
+ *              net.ipv4.nexthop_compat_mode=0 so the route dump names only the object
+ *   policy     no default in main; default via the control plane in table 200, behind rule 32800
+ *   none       no default route at all (air-gapped); the agent is given SEAWAY_UNDERLAY_INTERFACE=eth0
+ *   multi-nic  default via 172.30.i.1 on eth2 (MTU 9000): the InternalIP is on another NIC than the default route
+ */
+export const UNDERLAY_VARIANTS = ['plain', 'ecmp', 'nhid', 'policy', 'none', 'multi-nic'] as const;
+export type UnderlayVariant = (typeof UNDERLAY_VARIANTS)[number];
+/** The table and rule priority of the `policy` variant's default route: consulted after main (32766). */
+export const POLICY_TABLE = 200;
+export const POLICY_RULE_PRIORITY = 32800;
+export const SECOND_NIC = 'eth2';
+export const SECOND_NIC_MTU = 9000;
 
 export interface LabOptions {
   prefix: string;
@@ -30,6 +51,8 @@ export interface LabOptions {
   /** Seconds from a Node's Ready to its CNI interface; null: the CNI never comes. */
   cniDelay: number | null;
   cniInterface: string;
+  /** Per node name (`cluster<i>-node<n>`), an underlay other than `plain`. */
+  underlays: Record<string, UnderlayVariant>;
   /**
    * Create every cluster's Submariner Endpoint and Cluster objects in every cluster's API server (as the
    * broker sync would; the gateway is node 1), and give gateway-capable nodes plain routes over the WAN to
@@ -46,6 +69,7 @@ export const DEFAULT_OPTIONS: Omit<LabOptions, 'prefix'> = {
   nodeReadyDelay: 1,
   cniDelay: 1,
   cniInterface: DEFAULT_CNI_INTERFACE,
+  underlays: {},
   endpoints: true,
 };
 
@@ -66,6 +90,9 @@ export interface NodePlan {
   ip: string;
   /** Address on the WAN (`eth1`), only for gateway-capable nodes. */
   wanIp: string | null;
+  underlay: UnderlayVariant;
+  /** Address on the second NIC (`eth2`), for the underlays that have one. */
+  secondIp: string | null;
   gatewayCapable: boolean;
   podCidr: string;
   cniIp: string;
@@ -122,10 +149,11 @@ function validateDelay(name: string, value: unknown): number {
 /** Fills defaults and rejects anything the lab cannot build, naming the option at fault. */
 export function resolveOptions(input: Partial<LabOptions> & { prefix: string }): LabOptions {
   const merged = { ...DEFAULT_OPTIONS, ...stripUndefined(input) };
+  const clusters = validateCount('clusters', merged.clusters, 1, MAX_CLUSTERS);
   const nodes = validateCount('nodes', merged.nodes, 1, MAX_NODES);
   const cniInterface = merged.cniInterface;
-  if (typeof cniInterface !== 'string' || !INTERFACE_PATTERN.test(cniInterface) || cniInterface === 'eth0' || cniInterface === 'eth1' || cniInterface === 'lo') {
-    throw new Error(`cniInterface ${JSON.stringify(cniInterface)} is not a usable interface name (1-15 characters of letters, digits, . _ -; not lo, eth0 or eth1)`);
+  if (typeof cniInterface !== 'string' || !INTERFACE_PATTERN.test(cniInterface) || ['lo', 'eth0', 'eth1', SECOND_NIC, `${SECOND_NIC}p`].includes(cniInterface)) {
+    throw new Error(`cniInterface ${JSON.stringify(cniInterface)} is not a usable interface name (1-15 characters of letters, digits, . _ -; not lo, eth0, eth1, ${SECOND_NIC} or ${SECOND_NIC}p)`);
   }
   const gateways = validateCount('gateways', merged.gateways, 0, nodes);
   // By default a lab without gateways simply has no Endpoints; asking for them explicitly is an error.
@@ -136,15 +164,28 @@ export function resolveOptions(input: Partial<LabOptions> & { prefix: string }):
   }
   return {
     prefix: validatePrefix(merged.prefix),
-    clusters: validateCount('clusters', merged.clusters, 1, MAX_CLUSTERS),
+    clusters,
     nodes,
     podsPerNode: validateCount('podsPerNode', merged.podsPerNode, 0, MAX_PODS_PER_NODE),
     gateways,
     nodeReadyDelay: validateDelay('nodeReadyDelay', merged.nodeReadyDelay),
     cniDelay: merged.cniDelay === null ? null : validateDelay('cniDelay', merged.cniDelay),
     cniInterface,
+    underlays: validateUnderlays(merged.underlays, clusters, nodes),
     endpoints,
   };
+}
+
+function validateUnderlays(value: unknown, clusters: number, nodes: number): Record<string, UnderlayVariant> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`underlays must map node names to ${UNDERLAY_VARIANTS.join(', ')}, got ${JSON.stringify(value)}`);
+  const underlays: Record<string, UnderlayVariant> = {};
+  for (const [name, variant] of Object.entries(value)) {
+    const match = /^cluster([1-9]\d*)-node([1-9]\d*)$/.exec(name);
+    if (!match || Number(match[1]) > clusters || Number(match[2]) > nodes) throw new Error(`underlays names ${JSON.stringify(name)}, which is not a node of this lab (cluster1-node1 to cluster${clusters}-node${nodes})`);
+    if (!(UNDERLAY_VARIANTS as readonly unknown[]).includes(variant)) throw new Error(`underlays: ${name} has ${JSON.stringify(variant)}, not one of ${UNDERLAY_VARIANTS.join(', ')}`);
+    underlays[name] = variant as UnderlayVariant;
+  }
+  return underlays;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
@@ -162,6 +203,7 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
     for (let n = 1; n <= options.nodes; n++) {
       const name = `${id}-node${n}`;
       const gatewayCapable = n <= options.gateways;
+      const underlay = options.underlays[name] ?? 'plain';
       const pods: PodPlan[] = [];
       for (let k = 1; k <= options.podsPerNode; k++) {
         pods.push({ name: `${name}-pod${k}`, namespace: `${p}-c${i}-n${n}-p${k}`, ip: `10.${i}.${n}.${1 + k}`, hostVeth: `vp${k}`, node: name });
@@ -172,6 +214,8 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
         namespace: `${p}-c${i}-n${n}`,
         ip: `192.168.${i}.${10 + n}`,
         wanIp: gatewayCapable ? `198.18.${i}.${n}` : null,
+        underlay,
+        secondIp: underlay === 'ecmp' || underlay === 'multi-nic' ? `172.30.${i}.${10 + n}` : null,
         gatewayCapable,
         podCidr: `10.${i}.${n}.0/24`,
         cniIp: `10.${i}.${n}.1`,

@@ -33,6 +33,8 @@ export function agentLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPath
       SEAWAY_LISTEN: `${node.ip}:${AGENT_PORT},unix:${nodePaths.agentSocket}`,
       // Per node: the lab's nodes share one filesystem, a real node has its own /var/lib/seaway.
       SEAWAY_STATE_DIR: join(nodePaths.dir, 'state'),
+      // With no default route at all, the operator names the underlay (its InternalIP would also do).
+      ...(node.underlay === 'none' ? { SEAWAY_UNDERLAY_INTERFACE: 'eth0' } : {}),
     },
     cwd: REPO_ROOT,
     info: { healthUrl: `http://${node.ip}:${AGENT_PORT}`, socket: nodePaths.agentSocket, log: nodePaths.agentLog },

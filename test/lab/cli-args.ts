@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
-import { resolveOptions } from './addressing.ts';
+import { resolveOptions, UNDERLAY_VARIANTS, type UnderlayVariant } from './addressing.ts';
 import type { LabUpOptions } from './lab.ts';
 import { API_CUTS, type ApiCut } from './api-faults.ts';
 
 export const USAGE = `usage:
   npm run lab -- up [--clusters N] [--nodes M] [--pods K] [--gateways G] [--node-ready-delay S]
                     [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--no-endpoints]
-                    [--wait] [--json]
+                    [--underlay NODE=VARIANT]... [--wait] [--json]
   npm run lab -- status [--prefix P] [--json]
   npm run lab -- down [--prefix P]
   npm run lab -- fault blackhole|reset|lift [--target cluster1|broker] [--seconds S] [--prefix P]
@@ -14,7 +14,9 @@ defaults: 2 clusters of 3 nodes, 1 pod per node, 1 gateway-capable node per clus
 CNI (cni0) 1 s after Ready, agents started, every cluster's Submariner Endpoint and Cluster in every
 cluster (gateway: node 1) with plain WAN routes between the gateways standing in for tunnels, prefix sw.
 fault: cuts the network to an API server (default cluster1's) inside its namespace, blackhole (DROP) or
-reset (TCP reset), until lifted, or for S seconds and then lifted`;
+reset (TCP reset), until lifted, or for S seconds and then lifted.
+underlay: how a node (e.g. cluster1-node2) reaches beyond its LAN, one of ${UNDERLAY_VARIANTS.join(', ')}
+(see test/lab/addressing.ts); every other node is plain`;
 
 export type LabCommand =
   | { command: 'up'; options: LabUpOptions & { prefix: string }; json: boolean }
@@ -33,6 +35,19 @@ function seconds(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`--${flag} needs a number of seconds, got ${JSON.stringify(value)}`);
   return Number(value);
+}
+
+/** `NODE=VARIANT` pairs; resolveOptions judges the node names. */
+function underlays(values: readonly string[]): Record<string, UnderlayVariant> {
+  const out: Record<string, UnderlayVariant> = {};
+  for (const value of values) {
+    const [node, variant, ...rest] = value.split('=');
+    if (!node || rest.length > 0 || !(UNDERLAY_VARIANTS as readonly unknown[]).includes(variant)) {
+      throw new Error(`--underlay needs NODE=VARIANT with VARIANT one of ${UNDERLAY_VARIANTS.join(', ')}, got ${JSON.stringify(value)}`);
+    }
+    out[node] = variant as UnderlayVariant;
+  }
+  return out;
 }
 
 /** Parses the CLI's arguments (pure); bad input throws an Error naming the flag. */
@@ -56,6 +71,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
         'cni-interface': { type: 'string' },
         'no-agents': { type: 'boolean' },
         'no-endpoints': { type: 'boolean' },
+        underlay: { type: 'string', multiple: true },
         wait: { type: 'boolean' },
       },
     });
@@ -70,6 +86,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
       cniDelay,
       cniInterface: values['cni-interface'],
       endpoints: values['no-endpoints'] ? false : undefined,
+      underlays: values.underlay === undefined ? undefined : underlays(values.underlay),
     };
     resolveOptions(options);
     return { command: 'up', options: { ...options, agents: !values['no-agents'], wait: values.wait ?? false }, json: values.json ?? false };

@@ -14,11 +14,17 @@ import { buildStatus, type LabState } from './state.ts';
 
 describe('lab CLI arguments', () => {
   it('parses up with every flag', () => {
-    const parsed = parseLabArgs(['up', '--clusters', '3', '--nodes', '4', '--pods', '2', '--gateways', '2', '--node-ready-delay', '0', '--cni-delay', '2.5', '--cni-interface', 'vxlan.calico', '--prefix', 'swb9', '--json', '--no-agents', '--no-endpoints', '--wait']);
+    const parsed = parseLabArgs([
+      'up', '--clusters', '3', '--nodes', '4', '--pods', '2', '--gateways', '2', '--node-ready-delay', '0', '--cni-delay', '2.5', '--cni-interface', 'vxlan.calico',
+      '--prefix', 'swb9', '--json', '--no-agents', '--no-endpoints', '--underlay', 'cluster1-node2=ecmp', '--underlay', 'cluster3-node4=none', '--wait',
+    ]);
     assert.deepEqual(parsed, {
       command: 'up',
       json: true,
-      options: { prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: false, agents: false, wait: true },
+      options: {
+        prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: false,
+        underlays: { 'cluster1-node2': 'ecmp', 'cluster3-node4': 'none' }, agents: false, wait: true,
+      },
     });
   });
 
@@ -57,6 +63,11 @@ describe('lab CLI arguments', () => {
       [['up', 'extra'], /Unexpected argument 'extra'|positional/],
       [['status', '--nodes', '3'], /Unknown option '--nodes'/],
       [['down', '--json'], /Unknown option '--json'/],
+      [['up', '--underlay', 'cluster1-node2'], /--underlay needs NODE=VARIANT with VARIANT one of plain, ecmp, nhid, policy, none, multi-nic/],
+      [['up', '--underlay', 'cluster1-node2=vrf'], /--underlay needs NODE=VARIANT/],
+      [['up', '--underlay', '=ecmp'], /--underlay needs NODE=VARIANT/],
+      [['up', '--underlay', 'cluster3-node1=ecmp'], /underlays names "cluster3-node1", which is not a node of this lab \(cluster1-node1 to cluster2-node3\)/],
+      [['up', '--underlay', 'node1=ecmp'], /not a node of this lab/],
     ];
     for (const [argv, message] of cases) assert.throws(() => parseLabArgs(argv), message, argv.join(' '));
   });
@@ -87,6 +98,16 @@ describe('agent launch', () => {
       socket: '/tmp/labs/swb3/cluster2-node3/agent.sock',
       log: '/tmp/labs/swb3/cluster2-node3/agent.log',
     });
+  });
+
+  it('a node without any default route (underlay none) is told its underlay interface; the others are not', () => {
+    const plan = planLab({ prefix: 'swb3', underlays: { 'cluster1-node2': 'none', 'cluster1-node3': 'multi-nic' } });
+    const paths = labPaths('swb3', '/tmp/labs');
+    const cluster = plan.clusters[0] as typeof plan.clusters[0];
+    const env = (n: number) => agentLaunch(cluster, cluster.nodes[n] as typeof cluster.nodes[0], paths, '/opt/node24/bin/node').env;
+    assert.equal(env(1).SEAWAY_UNDERLAY_INTERFACE, 'eth0');
+    assert.equal(env(2).SEAWAY_UNDERLAY_INTERFACE, undefined);
+    assert.equal(env(0).SEAWAY_UNDERLAY_INTERFACE, undefined);
   });
 
   it('kubeconfigs point at the given plain-HTTP server (which client-node only accepts with skip-TLS-verify) with a current context', () => {

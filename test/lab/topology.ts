@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { run } from '../../src/kernel/exec.ts';
 import type { ClusterPlan, LabPlan, NodePlan } from './addressing.ts';
-import { planNamespaces } from './addressing.ts';
+import { planNamespaces, POLICY_RULE_PRIORITY, POLICY_TABLE, SECOND_NIC, SECOND_NIC_MTU } from './addressing.ts';
 
 /** `ip` commands to run in one namespace as one `ip -n <namespace> -batch -`. */
 export interface IpBatch {
@@ -49,17 +49,42 @@ function bridgePort(port: string, peer: string, peerNamespace: string): string[]
 }
 
 function nodeLines(plan: LabPlan, cluster: ClusterPlan, node: NodePlan): string[] {
-  const lines = [
-    'link set lo up',
-    `addr add ${node.ip}/${cidrBits(cluster.lanCidr)} dev eth0`,
-    'link set eth0 up',
-    // The default route makes eth0 the node's "default interface", as on a real host.
-    `route add default via ${cluster.controlPlane.ip} dev eth0`,
-  ];
+  const lines = ['link set lo up', `addr add ${node.ip}/${cidrBits(cluster.lanCidr)} dev eth0`, 'link set eth0 up', ...underlayLines(cluster, node)];
   if (node.wanIp) lines.push(`addr add ${node.wanIp}/${cidrBits(plan.wan.cidr)} dev eth1`, 'link set eth1 up');
   // Only where the lab's Endpoints put the gateway (node 1): the tunnels a gateway would have.
   if (node.wanIp && plan.options.endpoints && node === cluster.nodes[0]) lines.push(...wanRouteLines(plan, cluster));
   return lines;
+}
+
+/** The node's default route (and second NIC) in the form its underlay variant names (addressing.ts). */
+function underlayLines(cluster: ClusterPlan, node: NodePlan): string[] {
+  const controlPlane = cluster.controlPlane.ip;
+  const second = node.secondIp === null ? [] : [
+    // Its peer stays in the node, up so the NIC has carrier: an uplink to nowhere.
+    `link add ${SECOND_NIC} type veth peer name ${SECOND_NIC}p`,
+    `link set ${SECOND_NIC}p up`,
+    `link set ${SECOND_NIC} mtu ${SECOND_NIC_MTU} up`,
+    `addr add ${node.secondIp}/24 dev ${SECOND_NIC}`,
+  ];
+  const secondHop = node.secondIp === null ? '' : node.secondIp.replace(/\.\d+$/, '.1');
+  switch (node.underlay) {
+    // The default route makes eth0 the node's "default interface", as on a real host.
+    case 'plain': return [`route add default via ${controlPlane} dev eth0`];
+    case 'ecmp': return [...second, `route add default nexthop via ${controlPlane} dev eth0 nexthop via ${secondHop} dev ${SECOND_NIC}`];
+    case 'nhid': return [`nexthop add id 1 via ${controlPlane} dev eth0`, 'route add default nhid 1'];
+    case 'policy': return [`route add default via ${controlPlane} dev eth0 table ${POLICY_TABLE}`, `rule add priority ${POLICY_RULE_PRIORITY} lookup ${POLICY_TABLE}`];
+    case 'none': return [];
+    case 'multi-nic': return [...second, `route add default via ${secondHop} dev ${SECOND_NIC}`];
+  }
+}
+
+/**
+ * What the underlay variants need beyond `ip` (pure): the `nhid` node's route dump names only the
+ * nexthop object, as on hosts that turned nexthop_compat_mode off.
+ */
+export function underlayCommands(plan: LabPlan): Array<{ file: string; args: string[] }> {
+  return plan.clusters.flatMap((cluster) => cluster.nodes.filter((node) => node.underlay === 'nhid'))
+    .map((node) => ({ file: 'ip', args: ['netns', 'exec', node.namespace, 'sysctl', '-q', '-w', 'net.ipv4.nexthop_compat_mode=0'] }));
 }
 
 /** Priority of the lab's rules sending remote clusters' traffic to its WAN table: ahead of seaway's table 150. */
@@ -106,6 +131,7 @@ export async function buildTopology(plan: LabPlan): Promise<void> {
   const names = planNamespaces(plan);
   await run('ip', ['-batch', '-'], { input: names.map((name) => `netns add ${name}\n`).join('') });
   await runPhases(topologyPhases(plan));
+  for (const command of underlayCommands(plan)) await run(command.file, command.args);
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isLabNamespace, planLab, planNamespaces, resolveOptions, validatePrefix, MAX_CLUSTERS, MAX_NODES } from '../lab/addressing.ts';
 import { cniSteps } from '../lab/cni-sim.ts';
-import { cidrBits, topologyPhases } from '../lab/topology.ts';
+import { cidrBits, topologyPhases, underlayCommands } from '../lab/topology.ts';
 
 function ipToNumber(ip: string): number {
   return ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
@@ -122,6 +122,12 @@ describe('lab address planning', () => {
       [{ cniInterface: 'a-name-much-too-long' }, /cniInterface/],
       [{ cniInterface: 'bad name' }, /cniInterface/],
       [{ cniInterface: '' }, /cniInterface/],
+      [{ cniInterface: 'eth2' }, /cniInterface/],
+      [{ underlays: { 'cluster1-node1': 'vrf' } }, /underlays: cluster1-node1 has "vrf", not one of plain, ecmp, nhid, policy, none, multi-nic/],
+      [{ underlays: { 'cluster3-node1': 'ecmp' } }, /underlays names "cluster3-node1", which is not a node of this lab/],
+      [{ underlays: { 'cluster1-node4': 'ecmp' } }, /not a node of this lab/],
+      [{ underlays: { 'cluster1-node01': 'ecmp' } }, /not a node of this lab/],
+      [{ underlays: ['ecmp'] }, /underlays must map node names/],
     ];
     for (const [input, message] of cases) {
       assert.throws(() => resolveOptions({ prefix: 'sw', ...input } as never), message, JSON.stringify(input));
@@ -155,6 +161,36 @@ describe('lab wiring (pure)', () => {
     assert.ok(!wan?.lines.some((line) => line.includes('sw-c1-n2')), 'only gateway-capable nodes join the WAN');
     const node2 = leaves.find((b) => b.namespace === 'sw-c1-n2');
     assert.ok(node2?.lines.includes('route add default via 192.168.1.1 dev eth0'));
+  });
+
+  it('underlay variants: each node gets the default route (and second NIC) its variant names; unnamed nodes stay plain', () => {
+    const plan = planLab({
+      prefix: 'sw', nodes: 6,
+      underlays: { 'cluster1-node2': 'ecmp', 'cluster1-node3': 'nhid', 'cluster1-node4': 'policy', 'cluster1-node5': 'none', 'cluster1-node6': 'multi-nic' },
+    });
+    const nodes = plan.clusters[0]!.nodes;
+    assert.deepEqual(nodes.map((n) => [n.underlay, n.secondIp]), [
+      ['plain', null], ['ecmp', '172.30.1.12'], ['nhid', null], ['policy', null], ['none', null], ['multi-nic', '172.30.1.16'],
+    ]);
+    assert.ok(plan.clusters[1]!.nodes.every((n) => n.underlay === 'plain'));
+    const leaves = topologyPhases(plan)[1] ?? [];
+    const lines = (namespace: string) => leaves.find((b) => b.namespace === namespace)?.lines ?? [];
+    // The gateway's WAN stand-in (table 140) aside.
+    const routing = (namespace: string) => lines(namespace).filter((l) => /^(route|rule|nexthop|link add eth2|link set eth2|addr add \S+ dev eth2)/.test(l) && !/ 140$/.test(l));
+    assert.deepEqual(routing('sw-c1-n1'), ['route add default via 192.168.1.1 dev eth0']);
+    assert.deepEqual(routing('sw-c1-n2'), [
+      'link add eth2 type veth peer name eth2p', 'link set eth2p up', 'link set eth2 mtu 9000 up', 'addr add 172.30.1.12/24 dev eth2',
+      'route add default nexthop via 192.168.1.1 dev eth0 nexthop via 172.30.1.1 dev eth2',
+    ]);
+    assert.deepEqual(routing('sw-c1-n3'), ['nexthop add id 1 via 192.168.1.1 dev eth0', 'route add default nhid 1']);
+    assert.deepEqual(routing('sw-c1-n4'), ['route add default via 192.168.1.1 dev eth0 table 200', 'rule add priority 32800 lookup 200']);
+    assert.deepEqual(routing('sw-c1-n5'), []);
+    assert.deepEqual(routing('sw-c1-n6'), [
+      'link add eth2 type veth peer name eth2p', 'link set eth2p up', 'link set eth2 mtu 9000 up', 'addr add 172.30.1.16/24 dev eth2', 'route add default via 172.30.1.1 dev eth2',
+    ]);
+    for (const namespace of ['sw-c1-n1', 'sw-c1-n2', 'sw-c1-n6']) assert.ok(lines(namespace).includes('addr add 192.168.1.1' + namespace.slice(-1) + '/24 dev eth0'), `${namespace}: the InternalIP stays on eth0`);
+    assert.deepEqual(underlayCommands(plan), [{ file: 'ip', args: ['netns', 'exec', 'sw-c1-n3', 'sysctl', '-q', '-w', 'net.ipv4.nexthop_compat_mode=0'] }]);
+    assert.deepEqual(underlayCommands(planLab({ prefix: 'sw' })), [], 'the default lab runs nothing extra');
   });
 
   it('the CNI adds its address last, routes to the other nodes of its cluster only, and masquerades leaving the cluster CIDR', () => {
