@@ -53,7 +53,8 @@ export interface NodeRouting {
   fdb: string[];
 }
 
-async function ipJson<T>(namespace: string, args: string[]): Promise<T> {
+/** `ip -j` output of one namespace, parsed (an empty answer is an empty list). */
+export async function ipJson<T>(namespace: string, args: string[]): Promise<T> {
   const { stdout } = await run('ip', ['-n', namespace, '-j', ...args]);
   return (stdout.trim() === '' ? [] : JSON.parse(stdout)) as T;
 }
