@@ -10,8 +10,8 @@ import { FR_ACT_TO_TBL } from './rules.ts';
 export async function readHostNetwork(rtnl: Rtnetlink): Promise<HostNetwork> {
   const [links, addresses, routes, rules] = await Promise.all([rtnl.listLinks(), rtnl.listAddresses(), rtnl.listDefaultRoutes(), rtnl.listRules()]);
   // A route names only its nexthop object when net.ipv4.nexthop_compat_mode is 0: only then are the objects read.
-  const bare = routes.filter((r) => r.paths.length === 0 && r.nexthopId !== undefined);
-  const nexthops = bare.length === 0 ? new Map<number, ObservedNexthop>() : new Map((await rtnl.listNexthops()).map((n) => [n.id, n]));
+  const namesObjectOnly = routes.some((r) => r.paths.length === 0 && r.nexthopId !== undefined);
+  const nexthops = namesObjectOnly ? new Map((await rtnl.listNexthops()).map((n) => [n.id, n])) : new Map<number, ObservedNexthop>();
   return {
     links,
     addresses,
@@ -19,8 +19,7 @@ export async function readHostNetwork(rtnl: Rtnetlink): Promise<HostNetwork> {
       table: r.table,
       metric: r.metric,
       ...(r.src === undefined ? {} : { src: r.src }),
-      paths: (r.paths.length === 0 && r.nexthopId !== undefined ? nexthopPaths(r.nexthopId, nexthops) : r.paths)
-        .map((p) => ({ ifindex: p.oif, ...(p.gateway === undefined ? {} : { gateway: p.gateway }) })),
+      paths: r.paths.length === 0 && r.nexthopId !== undefined ? nexthopPaths(r.nexthopId, nexthops) : r.paths,
     })),
     rules: rules.filter((r) => r.action === FR_ACT_TO_TBL).map((r) => ({
       priority: r.priority, table: r.table, narrowed: r.narrowed, ...(r.from === undefined ? {} : { from: r.from }),

@@ -3,7 +3,7 @@
  * next hops, and with net.ipv4.nexthop_compat_mode=0 a route dump shows only that id.
  */
 import { bufferToIpv4, decodeAttributes, dumpRequest } from './netlink/codec.ts';
-import type { RoutePath } from './default-routes.ts';
+import type { DefaultRoutePath } from '../model/host-network.ts';
 
 export const RTM_GETNEXTHOP = 106;
 const AF_UNSPEC = 0, AF_INET = 2;
@@ -47,14 +47,14 @@ export function decodeNexthop(payload: Buffer): ObservedNexthop | undefined {
  * The paths behind a nexthop id: its own device and gateway, or its group's members' in order
  * (the kernel allows no group inside a group). A blackhole or an unknown id has none.
  */
-export function nexthopPaths(id: number, nexthops: ReadonlyMap<number, ObservedNexthop>): RoutePath[] {
+export function nexthopPaths(id: number, nexthops: ReadonlyMap<number, ObservedNexthop>): DefaultRoutePath[] {
   const nexthop = nexthops.get(id);
   if (nexthop === undefined || nexthop.blackhole) return [];
   if (nexthop.group) return nexthop.group.flatMap((member) => singlePath(nexthops.get(member)));
   return singlePath(nexthop);
 }
 
-function singlePath(nexthop: ObservedNexthop | undefined): RoutePath[] {
+function singlePath(nexthop: ObservedNexthop | undefined): DefaultRoutePath[] {
   if (nexthop === undefined || nexthop.blackhole || nexthop.oif === undefined || nexthop.group) return [];
-  return [{ oif: nexthop.oif, ...(nexthop.gateway ? { gateway: nexthop.gateway } : {}) }];
+  return [{ ifindex: nexthop.oif, ...(nexthop.gateway ? { gateway: nexthop.gateway } : {}) }];
 }

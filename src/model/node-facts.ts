@@ -4,10 +4,11 @@
  */
 
 export interface NodeFacts {
-  /** IPv4 address of the underlay: the address on the default route's interface. */
+  /** IPv4 address of the underlay (vx-submariner's local, and its VTEP's last three octets): see plan/underlay.ts. */
   nodeIp: string;
-  /** The default route's interface. */
+  /** The interface VXLAN leaves through (vx-submariner's underlay device). */
   underlayDevice: string;
+  /** Its MTU: vx-submariner's is this less the VXLAN overhead. */
   underlayMtu: number;
   /** The CNI interface once found; null while init still waits for it. */
   cniInterface: { name: string; address: string } | null;

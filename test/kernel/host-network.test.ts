@@ -97,7 +97,7 @@ test('a nexthop-object default: with nexthop_compat_mode=0 the route names only 
   assert.deepEqual((await readHostNetwork(rtnl)).defaultRoutes[0]?.paths, [{ ifindex: eth0, gateway: '172.18.0.1' }], 'a single nexthop object');
   await writeFile(COMPAT_MODE, '1\n');
   const [compat] = await rtnl.listDefaultRoutes();
-  assert.deepEqual([compat?.paths, compat?.nexthopId], [[{ oif: eth0, gateway: '172.18.0.1' }], 2], 'compat mode 1: the route names its next hop too');
+  assert.deepEqual([compat?.paths, compat?.nexthopId], [[{ ifindex: eth0, gateway: '172.18.0.1' }], 2], 'compat mode 1: the route names its next hop too');
 }));
 
 test('policy-routed: a default only in another table behind a rule; a `from` rule counts for its sources; marked and interface rules never', () => scenario(async () => {

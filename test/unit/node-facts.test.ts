@@ -21,17 +21,17 @@ function kernel(options: { addresses: Array<[number, string]>; defaults: Observe
 }
 
 const viaMain = (paths: ObservedDefaultRoute['paths'], nexthopId?: number): ObservedDefaultRoute =>
-  ({ table: 254, metric: 0, protocol: 4, paths, ...(nexthopId === undefined ? {} : { nexthopId }) });
+  ({ table: 254, metric: 0, paths, ...(nexthopId === undefined ? {} : { nexthopId }) });
 
 test('a default gateway outside every interface network (a /32 NIC) is one of the node\'s networks, so no remote subnet may cover it here', async () => {
-  const { rtnl } = kernel({ addresses: [[2, '10.132.0.10/32']], defaults: [viaMain([{ oif: 2, gateway: '10.132.0.1' }])] });
+  const { rtnl } = kernel({ addresses: [[2, '10.132.0.10/32']], defaults: [viaMain([{ ifindex: 2, gateway: '10.132.0.1' }])] });
   const read = await readNodeFacts(rtnl, null, { settings: NO_SETTINGS, internalIP: '10.132.0.10' });
   assert.ok(read.ok);
   assert.deepEqual(read.facts, { nodeIp: '10.132.0.10', underlayDevice: 'eth0', underlayMtu: 1460, cniInterface: null, networks: ['10.132.0.10/32', '10.132.0.1/32'] });
 });
 
 test('an on-link default gateway adds nothing: its interface network already holds it', async () => {
-  const { rtnl } = kernel({ addresses: [[2, '192.168.1.21/24']], defaults: [viaMain([{ oif: 2, gateway: '192.168.1.1' }])] });
+  const { rtnl } = kernel({ addresses: [[2, '192.168.1.21/24']], defaults: [viaMain([{ ifindex: 2, gateway: '192.168.1.1' }])] });
   const read = await readNodeFacts(rtnl, { name: 'cni0', address: '10.244.1.1' }, { settings: NO_SETTINGS, internalIP: '192.168.1.21' });
   assert.ok(read.ok);
   assert.deepEqual(read.facts.networks, ['192.168.1.0/24']);
@@ -39,7 +39,7 @@ test('an on-link default gateway adds nothing: its interface network already hol
 });
 
 test('ECMP: every next hop\'s gateway off the interface networks is protected', async () => {
-  const { rtnl } = kernel({ addresses: [[2, '10.132.0.10/32'], [3, '10.133.0.10/32']], defaults: [viaMain([{ oif: 2, gateway: '10.132.0.1' }, { oif: 3, gateway: '10.133.0.1' }])] });
+  const { rtnl } = kernel({ addresses: [[2, '10.132.0.10/32'], [3, '10.133.0.10/32']], defaults: [viaMain([{ ifindex: 2, gateway: '10.132.0.1' }, { ifindex: 3, gateway: '10.133.0.1' }])] });
   const read = await readNodeFacts(rtnl, null, { settings: NO_SETTINGS, internalIP: null });
   assert.ok(read.ok);
   assert.deepEqual([read.facts.nodeIp, read.facts.underlayDevice], ['10.132.0.10', 'eth0']);
@@ -58,7 +58,7 @@ test('a default route naming only its nexthop object (nexthop_compat_mode=0) is 
   assert.deepEqual([read.underlay.nodeIp, read.underlay.device, read.underlay.defaultGateways], ['10.0.0.5', 'eth1', ['10.0.0.1', '192.168.1.1']], 'the group\'s first member leads');
   assert.equal(bare.calls.nexthops, 1);
 
-  const compat = kernel({ addresses: [[2, '192.168.1.21/24']], defaults: [viaMain([{ oif: 2, gateway: '192.168.1.1' }], 10)], nexthops });
+  const compat = kernel({ addresses: [[2, '192.168.1.21/24']], defaults: [viaMain([{ ifindex: 2, gateway: '192.168.1.1' }], 10)], nexthops });
   assert.ok((await readNodeFacts(compat.rtnl, null, { settings: NO_SETTINGS, internalIP: null })).ok);
   assert.equal(compat.calls.nexthops, 0, 'the route names its next hops itself: no nexthop dump');
 

@@ -19,7 +19,7 @@ const config = parseConfig(['run', '--cluster-id', 'east', '--node-name', 'east-
 
 /** Just enough kernel for the node facts: eth0 192.168.1.21/24 (east-worker's InternalIP) with the default route. */
 const rtnl = {
-  listDefaultRoutes: async () => [{ table: 254, metric: 0, protocol: 4, paths: [{ oif: 2, gateway: '192.168.1.1' }] }],
+  listDefaultRoutes: async () => [{ table: 254, metric: 0, paths: [{ ifindex: 2, gateway: '192.168.1.1' }] }],
   listRules: async () => [{ priority: 32766, table: 254, protocol: 2, action: 1, selective: false, narrowed: false }],
   listLinks: async () => [{ index: 2, name: 'eth0', mtu: 1500, up: true }],
   listAddresses: async () => [{ ifindex: 2, address: '192.168.1.21', prefixLength: 24, cidr: '192.168.1.21/24', scope: 0 }],
