@@ -49,7 +49,7 @@ export function createNodeFactsReader(rtnl: Rtnetlink, settings: UnderlaySetting
   let chosenText = '';
   return {
     async read(cni, internalIP) {
-      const read = await readNodeFacts(rtnl, cni, { settings: { nodeIp: settings.nodeIp, underlayInterface: settings.underlayInterface }, internalIP });
+      const read = await readNodeFacts(rtnl, cni, { settings, internalIP });
       if (read.ok) {
         chosen = read.underlay;
         const text = JSON.stringify(chosen);

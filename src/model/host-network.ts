@@ -59,7 +59,8 @@ export interface HostNetwork {
   rules: HostLookupRule[];
 }
 
-const RT_SCOPE_HOST = 254;
+/** The scope of an address only the node itself uses (127.0.0.1 on lo). */
+export const RT_SCOPE_HOST = 254;
 
 export interface LocalNetwork {
   /** Network CIDR with host bits cleared, e.g. 192.168.1.0/24. */

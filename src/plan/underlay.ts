@@ -18,7 +18,7 @@
  *   or dummy device: refused, nothing sent through it leaves the node.
  */
 import { clip, containsAddress, formatIpv4, parseCidr, parseIpv4 } from '../model/cidr.ts';
-import { nodeIpProblem, type DefaultRoutePath, type HostAddress, type HostDefaultRoute, type HostLink, type HostNetwork } from '../model/host-network.ts';
+import { nodeIpProblem, RT_SCOPE_HOST, type DefaultRoutePath, type HostAddress, type HostDefaultRoute, type HostLink, type HostNetwork } from '../model/host-network.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 
 /** How the failures name the settings that resolve them (config.ts reads these flags and variables). */
@@ -28,7 +28,6 @@ export const UNDERLAY_SETTING = '--underlay-interface (env SEAWAY_UNDERLAY_INTER
 /** Least underlay MTU that leaves vx-submariner the IPv4 minimum of 68. */
 export const MIN_UNDERLAY_MTU = 68 + OWNERSHIP.vxlanMtuOverhead;
 const MAX_MTU = 65535;
-const RT_SCOPE_HOST = 254;
 
 export interface UnderlaySettings {
   nodeIp: string | null;
