@@ -101,7 +101,7 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
  * and planned while it runs, so only the iptables-restore follows it. Writes the same as
  * planIptablesRepair plus the stale nft table's removal, in an order that is always safe: sets
  * before the rules that match them, rules before the sets they no longer need. Returns the writes
- * made and the foreign rules that made the iptables write necessary.
+ * made (in no particular order) and the foreign rules that made the iptables write necessary.
  */
 export async function applyIptablesPipelined(
   run: ProcessRunner,
@@ -109,7 +109,7 @@ export async function applyIptablesPipelined(
   validate: () => FilterInput | null,
   observeStaleNft: () => Promise<string | null>,
   netlink: FilterNetlinkReads,
-): Promise<{ writes: number; rivals: string[] }> {
+): Promise<{ writes: FilterWrite[]; rivals: string[] }> {
   const seeingSets = observeOwnedIpsets(run, netlink);
   seeingSets.catch(() => { /* awaited below unless validation throws first */ });
   const input = validate();
@@ -123,10 +123,14 @@ export async function applyIptablesPipelined(
   });
   const removingStaleNft = observeStaleNft().then(async (script) => {
     if (script) await nftApply(run, script);
-    return script ? 1 : 0;
+    return script;
   });
-  const [{ sections, rivals }, staleNftWrites] = await settleAll<[{ sections: string[]; rivals: string[] }, number, void]>([planningRules, removingStaleNft, settingSets]);
+  const [{ sections, rivals }, staleNft] = await settleAll<[{ sections: string[]; rivals: string[] }, string | null, void]>([planningRules, removingStaleNft, settingSets]);
   if (sections.length > 0) await iptablesRestore(run, mode, sections.join(''));
   if (!input && ipsetScript) await ipsetRestore(run, ipsetScript);
-  return { writes: (ipsetScript ? 1 : 0) + (sections.length > 0 ? 1 : 0) + staleNftWrites, rivals };
+  const written: FilterWrite[] = [];
+  if (ipsetScript) written.push({ tool: 'ipset', script: ipsetScript });
+  if (sections.length > 0) written.push({ tool: 'iptables', mode, script: sections.join('') });
+  if (staleNft) written.push({ tool: 'nft', script: staleNft });
+  return { writes: written, rivals };
 }

@@ -28,7 +28,8 @@ export interface FilterDriver {
   /**
    * Makes the kernel match `desired` (null: remove everything), writing only what is not intact.
    * Invalid input throws FilterInputError before anything is written. rivals (present when there
-   * are any): the foreign rules whose place ahead of seaway's jumps made a write necessary.
+   * are any): the foreign rules whose place ahead of seaway's jumps made a write necessary;
+   * changes (present when something was written): one line per write, as drift() says it.
    */
   apply(desired: DesiredFilter | null): Promise<FilterApplied>;
   /**
@@ -44,7 +45,7 @@ export interface FilterDriver {
   readonly writes: number;
 }
 
-export interface FilterApplied { writes: number; rivals?: string[] }
+export interface FilterApplied { writes: number; rivals?: string[]; changes?: string[] }
 
 export interface FilterDriverDeps {
   run: ProcessRunner;
@@ -107,7 +108,7 @@ type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterPla
  */
 function driverFrom(
   backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, netlink: FilterNetlinkReads, observe: () => Promise<FilterObservation>, plan: Planner,
-  write?: (validate: () => FilterInput | null) => Promise<{ writes: number; rivals: string[] }>,
+  write?: (validate: () => FilterInput | null) => Promise<FilterPlan>,
 ): FilterDriver {
   let writes = 0;
   let last: { input: FilterInput | null } | null = null;
@@ -129,18 +130,19 @@ function driverFrom(
         last = { input };
         return input;
       };
-      let done: { writes: number; rivals: string[] };
+      let done: FilterPlan;
       if (write) {
         done = await write(validate);
       } else {
         const seeing = observeAndNote();
         seeing.catch(() => { /* awaited below unless validation throws first */ });
         const input = validate();
-        const planned = plan(input, await seeing);
-        done = { writes: await runFilterWrites(run, planned.writes), rivals: planned.rivals };
+        done = plan(input, await seeing);
+        await runFilterWrites(run, done.writes);
       }
-      writes += done.writes;
-      return done.rivals.length > 0 ? done : { writes: done.writes };
+      writes += done.writes.length;
+      if (done.writes.length === 0) return { writes: 0 };
+      return { writes: done.writes.length, changes: done.writes.map(describeWrite), ...(done.rivals.length > 0 ? { rivals: done.rivals } : {}) };
     },
     async drift() {
       if (last === null) return [];

@@ -23,6 +23,8 @@ export interface FilterReport extends ComponentReport {
   writes: number;
   /** The foreign rules ahead of seaway's jumps that made this pass's write necessary. */
   rivals?: string[];
+  /** What was written, one line per write. */
+  changes?: string[];
 }
 
 /** The packet filter object's key: which backend (and iptables flavour) programs it. */
@@ -62,8 +64,8 @@ export function filterComponent(driver: FilterDriver | null): Component<DesiredF
     async apply(desired, gate) {
       if (!gate('filter', key)) return { failures: [], deferred: [{ kind: 'filter', key }], writes: 0 };
       try {
-        const { writes, rivals } = await driver.apply(desired);
-        return { failures: [], deferred: [], writes, ...(rivals ? { rivals } : {}) };
+        const { writes, rivals, changes } = await driver.apply(desired);
+        return { failures: [], deferred: [], writes, ...(rivals ? { rivals } : {}), ...(changes ? { changes } : {}) };
       } catch (error) {
         const err = error instanceof Error ? error : new Error(String(error));
         const code = (err as NodeJS.ErrnoException).code;

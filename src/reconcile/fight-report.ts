@@ -38,7 +38,7 @@ export function createFightReport(deps: { fights: TugOfWar; readiness: Readiness
       if (report.deferred.length > 0 || report.failures.length > 0) return; // held back or failed: nothing was seen
       if (report.writes > 0) {
         const rival = report.rivals && report.rivals.length > 0 ? report.rivals.join('; ') : null;
-        if (fights.repaired(id, rival) === 'started') {
+        if (fights.repaired(id, rival, report.changes?.join('\n') ?? '') === 'started') {
           metrics.fighting.set({ object: id }, 1);
           const { repairs, windowMs, backoff } = fights.policy;
           logger.warn({ object: id, rival, repairs, windowSeconds: windowMs / 1000, backoffMs: backoff },

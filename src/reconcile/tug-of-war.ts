@@ -3,8 +3,10 @@ import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
 /**
  * When repairing the same object keeps being undone by someone else (Calico Felix re-inserting its
  * jump first, every 100 ms), repairing at notification speed is a tug-of-war both agents lose:
- * after `repairs` repairs within `windowMs` the object is held, and repaired again only after an
- * exponential backoff (`backoff`), for as long as the rival keeps at it.
+ * after `repairs` repairs of one object the same way (the same rival, or the same writes) within
+ * `windowMs` the object is held, and repaired again only after an exponential backoff (`backoff`),
+ * for as long as the rival keeps at it. Different repairs of one object (an operator trying one
+ * thing after another) are no fight.
  */
 export interface TugOfWarPolicy {
   repairs: number;
@@ -33,7 +35,7 @@ export class TugOfWar {
   readonly #policy: TugOfWarPolicy;
   readonly #now: () => number;
   readonly #random: () => number;
-  /** Recent repair times per object not (yet) fought over, oldest first, within the window. */
+  /** Recent repair times per object not (yet) fought over and way it was repaired, oldest first, within the window. */
   readonly #recent = new Map<string, number[]>();
   readonly #fights = new Map<string, Fight>();
 
@@ -43,8 +45,11 @@ export class TugOfWar {
     this.#random = random;
   }
 
-  /** seaway wrote `object` back after someone changed it; `rival`: the foreign rule that did, if known. */
-  repaired(object: string, rival: string | null): RepairOutcome {
+  /**
+   * seaway wrote `object` back after someone changed it; `rival`: the foreign rule that did, if
+   * known; `how`: what was written, so repeats of the same repair can be told from other ones.
+   */
+  repaired(object: string, rival: string | null, how = ''): RepairOutcome {
     const now = this.#now();
     const fight = this.#fights.get(object);
     if (fight) {
@@ -53,13 +58,16 @@ export class TugOfWar {
       fight.holdUntil = now + backoffDelay(fight.repairs, this.#policy.backoff, this.#random);
       return 'fighting';
     }
-    const times = (this.#recent.get(object) ?? []).filter((t) => t > now - this.#policy.windowMs);
+    const streak = `${object}\u0000${rival ?? how}`;
+    const times = (this.#recent.get(streak) ?? []).filter((t) => t > now - this.#policy.windowMs);
     times.push(now);
+    // Streaks of other objects or ways age out here too, so the map stays as small as the window.
+    for (const [key, seen] of this.#recent) if (seen.at(-1)! <= now - this.#policy.windowMs) this.#recent.delete(key);
     if (times.length < this.#policy.repairs) {
-      this.#recent.set(object, times);
+      this.#recent.set(streak, times);
       return 'quiet';
     }
-    this.#recent.delete(object);
+    for (const key of [...this.#recent.keys()]) if (key.startsWith(`${object}\u0000`)) this.#recent.delete(key);
     this.#fights.set(object, { object, rival, since: now, repairs: 1, holdUntil: now + backoffDelay(1, this.#policy.backoff, this.#random) });
     return 'started';
   }

@@ -29,7 +29,7 @@ test('drift() is empty before the first apply and while intact, names what drift
     assert.equal(drift.length, 2);
     assert.match(drift[0]!, /^ipset restore: add SUBMARINER-REMOTECIDRS 10\.2\.0\.0\/16$/);
     assert.match(drift[1]!, /^iptables-nft-restore: \*nat; -D POSTROUTING -m comment --comment "seaway:[^"]+" -j SUBMARINER-POSTROUTING; -I POSTROUTING 1 -m comment --comment "seaway:[^"]+" -j SUBMARINER-POSTROUTING$/);
-    assert.deepEqual(await driver.apply(SAMPLE), { writes: 2 });
+    assert.equal((await driver.apply(SAMPLE)).writes, 2);
     assert.deepEqual(await driver.drift(), []);
   } finally {
     await resetNamespace();

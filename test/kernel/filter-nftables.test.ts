@@ -20,7 +20,7 @@ test('nftables: apply creates one table with exactly the rendered sets and chain
   try {
     const rec = recordingRunner();
     const driver = await createFilterDriver('nftables', { run: rec.run, iptablesMode: 'nft' });
-    assert.deepEqual(await driver.apply(SAMPLE), { writes: 1 });
+    assert.equal((await driver.apply(SAMPLE)).writes, 1);
     const seen = await listTable();
     assert.deepEqual(new Map([...seen.sets].map(([k, v]) => [k, [...v.members]])), rendered.sets);
     assert.deepEqual([...seen.chains.keys()], rendered.chains.map((c) => c.name));
@@ -54,7 +54,7 @@ test('nftables: each kind of drift is repaired in one transaction that touches o
       if (kind === 'chain deleted') await run('nft', ['flush', 'chain', 'ip', 'seaway', 'filter_input']);
       await run('nft', command);
       rec.reset();
-      assert.deepEqual(await driver.apply(SAMPLE), { writes: 1 }, kind);
+      assert.equal((await driver.apply(SAMPLE)).writes, 1, kind);
       const script = rec.writes()[0]?.input ?? '';
       assert.match(script, expected, `${kind}: repair script`);
       if (unexpected) assert.doesNotMatch(script, unexpected, `${kind}: nothing intact rewritten`);
@@ -86,7 +86,10 @@ for (const mode of ['legacy', 'nft'] as const) {
       assert.deepEqual(await chainRules(mode, 'nat', 'SUBMARINER-POSTROUTING'), [], 'no iptables nat rules: nft does the NAT exemption');
       assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 });
       await run(`iptables-${mode}`, ['-I', 'FORWARD', '1', '-j', 'DROP']);
-      assert.deepEqual(await driver.apply(SAMPLE), { writes: 1 }, 'shim jump moved back in front of a catch-all DROP');
+      const moved = await driver.apply(SAMPLE);
+      assert.equal(moved.writes, 1, 'shim jump moved back in front of a catch-all DROP');
+      assert.deepEqual(moved.rivals, ['filter FORWARD: -A FORWARD -j DROP'], 'the apply names the rule that put it out of place');
+      assert.match(moved.changes?.[0] ?? '', new RegExp(`^iptables-${mode}-restore: \\*filter; -D FORWARD -m comment`));
       assert.equal((await chainRules(mode, 'filter', 'FORWARD'))[0], forwardJump);
       await run(`iptables-${mode}`, ['-D', 'FORWARD', '-j', 'DROP']);
       assert.ok((await driver.cleanup()).writes >= 3);

@@ -17,9 +17,9 @@ test('repairs spread wider than the window are no fight; N within it start one, 
   }
   assert.deepEqual(war.fights(), []);
   clock.tick(policy.windowMs);
-  assert.equal(war.repaired('filter/x', null), 'quiet');
+  assert.equal(war.repaired('filter/x', 'nat POSTROUTING: -A POSTROUTING -j RIVAL'), 'quiet');
   clock.tick(100);
-  assert.equal(war.repaired('filter/x', null), 'quiet');
+  assert.equal(war.repaired('filter/x', 'nat POSTROUTING: -A POSTROUTING -j RIVAL'), 'quiet');
   clock.tick(100);
   assert.equal(war.repaired('filter/x', 'nat POSTROUTING: -A POSTROUTING -j RIVAL'), 'started');
   assert.deepEqual(war.fights(), [{ object: 'filter/x', rival: 'nat POSTROUTING: -A POSTROUTING -j RIVAL', since: clock.now, repairs: 1, holdUntil: clock.now + 2000 }]);
@@ -71,4 +71,18 @@ test('a hold that is over is not a due time: nextHoldEnd only names holds still 
   clock.tick(1000);
   assert.equal(war.nextHoldEnd(), undefined);
   assert.equal(war.fights().length, 2, 'the fights last until the objects are seen intact');
+});
+
+test('repairs of one object in different ways (an operator trying one thing after another) are no fight; the same way again is', () => {
+  const clock = clockAt();
+  const war = new TugOfWar(policy, () => clock.now, () => 1);
+  for (const how of ['nft -f: delete table', 'ipset restore: add X', 'iptables-nft-restore: *filter', 'ipset restore: add Y']) {
+    assert.equal(war.repaired('o', null, how), 'quiet', how);
+    clock.tick(100);
+  }
+  assert.equal(war.repaired('o', null, 'nft -f: delete table'), 'quiet');
+  assert.equal(war.repaired('o', null, 'nft -f: delete table'), 'started', 'the third same repair within the window');
+  assert.equal(war.repaired('p', 'rival', 'a'), 'quiet');
+  assert.equal(war.repaired('p', 'rival', 'b'), 'quiet');
+  assert.equal(war.repaired('p', 'rival', 'c'), 'started', 'the same rival is the same fight, whatever was written');
 });
