@@ -4,6 +4,7 @@ import type { ApplyReport } from './dataplane/report.ts';
 import { openRtnetlink } from './kernel/rtnetlink.ts';
 import { run as runProcess } from './kernel/exec.ts';
 import { createFilterDriver } from './dataplane/filter.ts';
+import { withXtablesLock } from './kernel/iptables.ts';
 import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
 
 /** The parts of an uninstall, injected so that a failing part can be tested without a kernel. */
@@ -41,7 +42,7 @@ export async function runCleanup(parts: CleanupParts, logger: Logger): Promise<n
 }
 
 /** Removes everything seaway owns on this node; needs no API server, never waits for one. */
-export async function cleanup(backend: 'auto' | FilterBackend, stateDir: string, logger: Logger): Promise<number> {
+export async function cleanup(backend: 'auto' | FilterBackend, stateDir: string, xtablesLock: string, logger: Logger): Promise<number> {
   return runCleanup({
     async routing() {
       const rtnl = openRtnetlink();
@@ -51,6 +52,6 @@ export async function cleanup(backend: 'auto' | FilterBackend, stateDir: string,
         rtnl.close();
       }
     },
-    filter: async () => (await createFilterDriver(backend, { run: runProcess })).cleanup(),
+    filter: async () => (await createFilterDriver(backend, { run: withXtablesLock(runProcess, xtablesLock) })).cleanup(),
   }, logger);
 }

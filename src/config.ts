@@ -70,6 +70,8 @@ export interface RunConfig {
   fightBackoffMaxMs: number;
   /** Deadline of each packet filter tool (iptables-restore, nft, ipset); killed past it. */
   execTimeoutSeconds: number;
+  /** The host's xtables lock file, shared with kube-proxy and the CNI (XTABLES_LOCKFILE of every iptables run). */
+  xtablesLock: string;
   /** Deadline of each netlink request; past it the socket is reopened. */
   netlinkTimeoutSeconds: number;
   /** A stop (SIGTERM) finishes within this, whatever hangs. */
@@ -101,6 +103,7 @@ export interface CleanupConfig {
   logLevel: LogLevel;
   filterBackend: FilterBackend;
   stateDir: string;
+  xtablesLock: string;
   warnings: string[];
 }
 
@@ -119,7 +122,7 @@ type Key =
   | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'nodeIp' | 'underlayInterface' | 'listen' | 'logLevel'
   | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'remoteGraceSeconds' | 'eventBurst' | 'eventIntervalSeconds' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
   | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs'
-  | 'fightRepairs' | 'fightWindowSeconds' | 'fightBackoffMinMs' | 'fightBackoffMaxMs' | 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
+  | 'fightRepairs' | 'fightWindowSeconds' | 'fightBackoffMinMs' | 'fightBackoffMaxMs' | 'execTimeoutSeconds' | 'xtablesLock' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs';
 
 interface Setting {
@@ -167,6 +170,10 @@ const SETTINGS: Record<Key, Setting> = {
   minPassIntervalMs: { flag: '--min-pass-interval-ms', env: ['SEAWAY_MIN_PASS_INTERVAL_MS'], help: 'least time between two reconcile passes, whatever wakes them (0-60000)', defaultText: '250' },
   retryMinMs: { flag: '--retry-min-ms', env: ['SEAWAY_RETRY_MIN_MS'], help: 'first retry delay of an object that failed (1-60000)', defaultText: '200' },
   retryMaxMs: { flag: '--retry-max-ms', env: ['SEAWAY_RETRY_MAX_MS'], help: 'longest retry delay of an object that keeps failing (1-3600000, at least --retry-min-ms)', defaultText: '30000' },
+  xtablesLock: {
+    flag: '--xtables-lock', env: ['SEAWAY_XTABLES_LOCK'], defaultText: '/run/xtables.lock',
+    help: 'the host\'s xtables lock file (absolute path), shared with kube-proxy so iptables-legacy writers never undo each other; mount the host\'s',
+  },
   fightRepairs: { flag: '--fight-repairs', env: ['SEAWAY_FIGHT_REPAIRS'], help: 'repairs of one object within --fight-window-seconds that mean another agent keeps undoing it: its repairs then back off (2-1000)', defaultText: '5' },
   fightWindowSeconds: { flag: '--fight-window-seconds', env: ['SEAWAY_FIGHT_WINDOW_SECONDS'], help: 'the window --fight-repairs are counted in (1-3600)', defaultText: '60' },
   fightBackoffMinMs: { flag: '--fight-backoff-min-ms', env: ['SEAWAY_FIGHT_BACKOFF_MIN_MS'], help: 'first pause before repairing an object fought over again (1-3600000)', defaultText: '5000' },
@@ -213,6 +220,7 @@ export const DEFAULTS = {
   retryMinMs: 200,
   retryMaxMs: 30_000,
   // Five repairs in a minute is no accident; the pause then doubles from 5 s to 5 min.
+  xtablesLock: '/run/xtables.lock',
   fightRepairs: 5,
   fightWindowSeconds: 60,
   fightBackoffMinMs: 5000,
@@ -335,6 +343,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
       filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
       stateDir: reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir,
+      xtablesLock: reader.optional('xtablesLock', absolutePath) ?? DEFAULTS.xtablesLock,
       warnings,
     };
     if (problems.length > 0) throw new ConfigError(problems);
@@ -379,6 +388,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     minPassIntervalMs: reader.integer('minPassIntervalMs', 0, 60_000, DEFAULTS.minPassIntervalMs),
     retryMinMs: reader.integer('retryMinMs', 1, 60_000, DEFAULTS.retryMinMs),
     retryMaxMs: reader.integer('retryMaxMs', 1, 3_600_000, DEFAULTS.retryMaxMs),
+    xtablesLock: reader.optional('xtablesLock', absolutePath) ?? DEFAULTS.xtablesLock,
     fightRepairs: reader.integer('fightRepairs', 2, 1000, DEFAULTS.fightRepairs),
     fightWindowSeconds: reader.integer('fightWindowSeconds', 1, 3600, DEFAULTS.fightWindowSeconds),
     fightBackoffMinMs: reader.integer('fightBackoffMinMs', 1, 3_600_000, DEFAULTS.fightBackoffMinMs),

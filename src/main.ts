@@ -27,7 +27,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       return 0;
     case 'cleanup': {
       const { cleanup } = await import('./cleanup.ts');
-      return cleanup(config.filterBackend, config.stateDir, createLogger(config.logLevel));
+      return cleanup(config.filterBackend, config.stateDir, config.xtablesLock, createLogger(config.logLevel));
     }
     case 'status': {
       const { status } = await import('./status-command.ts');

@@ -13,7 +13,7 @@ import { startInitPhase, WAIT_CNI, WAIT_NODE } from './init/init-phase.ts';
 import { openInterfaceEvents } from './kernel/interface-events.ts';
 import { openRtnetlink } from './kernel/rtnetlink.ts';
 import { run as runProcess } from './kernel/exec.ts';
-import type { ProcessRunner } from './kernel/iptables.ts';
+import { withXtablesLock, type ProcessRunner } from './kernel/iptables.ts';
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { containsAddress, parseCidr, parseIpv4 } from './model/cidr.ts';
@@ -187,8 +187,9 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
 
   // Every tool run has the configured deadline: a hung iptables-restore fails its object, not the loop.
   // A stop kills the tools still running (the datapath stays as the last finished transaction left it).
-  const boundedRun: ProcessRunner = (file, args, options) =>
-    runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, signal: stopping.signal, ...options });
+  // iptables-legacy writers serialise on the host's xtables lock (kube-proxy's too): seaway uses the same file.
+  const boundedRun: ProcessRunner = withXtablesLock((file, args, options) =>
+    runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, signal: stopping.signal, ...options }), config.xtablesLock);
   // The filter joins the pass once it works; until then the pass programs routing alone.
   let filter: FilterDriver | null = null;
   const startFilter = runStep({
@@ -196,7 +197,8 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     what: `detecting the packet filter backend (${config.filterBackend})`,
     attempt: () => createCheckedFilterDriver(config.filterBackend, boundedRun),
   }).then((driver) => {
-    logger.info({ backend: driver.backend, iptablesMode: driver.iptablesMode }, 'packet filter backend chosen');
+    // Only iptables-legacy writers serialise on the lock file: say which one seaway shares.
+    logger.info({ backend: driver.backend, iptablesMode: driver.iptablesMode, ...(driver.iptablesMode === 'legacy' ? { xtablesLock: config.xtablesLock } : {}) }, 'packet filter backend chosen');
     // From here the filter is one object of the pass: its failures are its status (readiness, seaway status, metrics).
     filter = driver;
     const watched = filter;

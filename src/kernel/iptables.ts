@@ -1,4 +1,4 @@
-import type { run } from './exec.ts';
+import { ExecError, type run } from './exec.ts';
 import type { IptablesMode } from '../model/node-facts.ts';
 
 export type { IptablesMode } from '../model/node-facts.ts';
@@ -7,7 +7,28 @@ export type { IptablesMode } from '../model/node-facts.ts';
 export type ProcessRunner = typeof run;
 
 /** Seconds to wait for the xtables lock another agent (kube-proxy, the CNI) may hold; never forever. */
-const LOCK_WAIT_SECONDS = '5';
+export const LOCK_WAIT_SECONDS = 5;
+/** iptables-legacy's exit code when another process held the xtables lock past --wait (RESOURCE_PROBLEM). */
+const EXIT_RESOURCE_PROBLEM = 4;
+
+/**
+ * The host's xtables lock is what serialises iptables-legacy writers: kube-proxy and seaway each
+ * restore a whole table, so without one shared lock file each can silently undo the other's update.
+ * iptables takes the lock file from XTABLES_LOCKFILE (default /run/xtables.lock); the DaemonSet
+ * mounts the host's. iptables-nft takes no lock: nf_tables transactions need none.
+ */
+export function withXtablesLock(runner: ProcessRunner, lockFile: string): ProcessRunner {
+  return (file, args, options = {}) => runner(file, args, { ...options, env: { ...(options.env ?? process.env), XTABLES_LOCKFILE: lockFile } });
+}
+
+/** Another process held the xtables lock for all of --wait: nothing was written; the next attempt reads the tables again. */
+export class XtablesLockBusyError extends Error {
+  readonly code = 'EBUSY';
+  constructor(cause: ExecError) {
+    super(`another process (kube-proxy, the CNI?) held the xtables lock for more than ${LOCK_WAIT_SECONDS} s: nothing was written, retrying (${cause.result.stderr.trim()})`);
+    this.name = 'XtablesLockBusyError';
+  }
+}
 
 export async function iptablesSave(runner: ProcessRunner, mode: IptablesMode): Promise<string> {
   return (await runner(`iptables-${mode}-save`, [])).stdout;
@@ -15,7 +36,12 @@ export async function iptablesSave(runner: ProcessRunner, mode: IptablesMode): P
 
 /** One atomic transaction per table section; --noflush leaves every chain not named in the input alone. */
 export async function iptablesRestore(runner: ProcessRunner, mode: IptablesMode, input: string): Promise<void> {
-  await runner(`iptables-${mode}-restore`, ['--noflush', '--wait', LOCK_WAIT_SECONDS], { input });
+  try {
+    await runner(`iptables-${mode}-restore`, ['--noflush', '--wait', String(LOCK_WAIT_SECONDS)], { input });
+  } catch (error) {
+    if (error instanceof ExecError && error.result.code === EXIT_RESOURCE_PROBLEM && /xtables lock/.test(error.result.stderr)) throw new XtablesLockBusyError(error);
+    throw error;
+  }
 }
 
 /**

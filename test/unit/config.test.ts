@@ -30,7 +30,7 @@ test('minimal run configuration gets the documented defaults', () => {
     minPrefixLength: 8, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint, maxRemoteSubnets: DEFAULTS.maxRemoteSubnets, remoteGraceSeconds: 120, eventBurst: 10, eventIntervalSeconds: 10, apiServerAddresses: [], filterBackend: 'auto',
     resyncSeconds: 30, cniWaitLogSeconds: 15, stateDir: '/var/lib/seaway', statusSocket: '/var/lib/seaway/seaway.sock',
     minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000,
-    fightRepairs: 5, fightWindowSeconds: 60, fightBackoffMinMs: 5000, fightBackoffMaxMs: 300_000, execTimeoutSeconds: 30, netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
+    fightRepairs: 5, fightWindowSeconds: 60, fightBackoffMinMs: 5000, fightBackoffMaxMs: 300_000, execTimeoutSeconds: 30, xtablesLock: '/run/xtables.lock', netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
     apiQps: 5, apiBurst: 10, apiTimeoutSeconds: 30, apiWatchTimeoutSeconds: 300, apiRetryMinMs: 1000, apiRetryMaxMs: 60_000,
     warnings: [defaultListen(null).warning],
   });
@@ -240,9 +240,9 @@ test('help and version need no other settings', () => {
 });
 
 test('cleanup needs nothing from the API and ignores broken agent settings', () => {
-  assert.deepEqual(parseConfig(['cleanup'], {}), { command: 'cleanup', logLevel: 'info', filterBackend: 'auto', stateDir: '/var/lib/seaway', warnings: [] });
+  assert.deepEqual(parseConfig(['cleanup'], {}), { command: 'cleanup', logLevel: 'info', filterBackend: 'auto', stateDir: '/var/lib/seaway', xtablesLock: '/run/xtables.lock', warnings: [] });
   const config = parseConfig(['cleanup', '--pod-cidrs', 'garbage', '--log-level', 'debug'], { SUBMARINER_CLUSTERID: 'BAD ID' });
-  assert.deepEqual(config, { command: 'cleanup', logLevel: 'debug', filterBackend: 'auto', stateDir: '/var/lib/seaway', warnings: [] });
+  assert.deepEqual(config, { command: 'cleanup', logLevel: 'debug', filterBackend: 'auto', stateDir: '/var/lib/seaway', xtablesLock: '/run/xtables.lock', warnings: [] });
   assert.match(problemsOf(['cleanup', '--log-level', 'loud']).join(), /--log-level/);
   assert.match(problemsOf(['cleanup', '--typo']).join(), /unknown flag "--typo"/);
 });
