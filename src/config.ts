@@ -2,7 +2,7 @@
  * Command line and environment -> validated configuration. Pure: the caller hands in argv and env.
  * Precedence per setting: flag, then SEAWAY_* variable, then Submariner's variable name, then default.
  */
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { clip, overlaps, parseCidr, parseIpv4, type Cidr } from './model/cidr.ts';
 import { dns1123Label, dns1123Subdomain, interfaceName } from './model/names.ts';
@@ -119,7 +119,7 @@ export class ConfigError extends Error {
 }
 
 type Key =
-  | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'nodeIp' | 'underlayInterface' | 'listen' | 'logLevel'
+  | 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs' | 'cniInterface' | 'nodeIp' | 'underlayInterface' | 'hostIp' | 'listen' | 'logLevel'
   | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'remoteGraceSeconds' | 'eventBurst' | 'eventIntervalSeconds' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
   | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs'
   | 'fightRepairs' | 'fightWindowSeconds' | 'fightBackoffMinMs' | 'fightBackoffMaxMs' | 'execTimeoutSeconds' | 'xtablesLock' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
@@ -148,9 +148,13 @@ const SETTINGS: Record<Key, Setting> = {
     flag: '--underlay-interface', env: ['SEAWAY_UNDERLAY_INTERFACE'], defaultText: 'the interface holding the node IP, else the default route\'s',
     help: 'the interface VXLAN between nodes leaves through; vx-submariner\'s MTU is its MTU less 50',
   },
+  hostIp: {
+    flag: '--host-ip', env: ['SEAWAY_HOST_IP'], defaultText: 'none',
+    help: 'the address the kubelet\'s probes and Prometheus reach this node at (the downward API\'s status.hostIP, IPv4 or IPv6): where the HTTP endpoints are served by default',
+  },
   listen: {
     flag: '--listen', env: ['SEAWAY_LISTEN'],
-    defaultText: 'the node IP (--node-ip) on port 9082, else 127.0.0.1:9082 with a warning; never every interface, as /metrics has no authentication',
+    defaultText: 'the host IP (--host-ip), else the node IP (--node-ip), on port 9082; else 127.0.0.1:9082 with a warning; never every interface, as /metrics has no authentication',
     help: 'HTTP listen addresses of /metrics, /healthz and /readyz, comma separated host:port, [v6]:port or unix:/path. '
       + 'Port 9082 is taken by none of Submariner\'s (8080 and 8081 of its metrics proxy, 32780-32782 of its gateway, globalnet and route agent)',
   },
@@ -358,8 +362,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const serviceCidrs = reader.cidrList('serviceCidrs');
   reader.requireDisjoint('podCidrs', podCidrs, 'serviceCidrs', serviceCidrs);
   const cniInterface = reader.optional('cniInterface', interfaceName) ?? null;
-  // Read before the listen addresses, whose default is on it.
+  // Read before the listen addresses, whose default is on one of them.
   const nodeIp = reader.optional('nodeIp', nodeIpAddress) ?? null;
+  const hostIp = reader.optional('hostIp', hostAddress) ?? null;
   const config: RunConfig = {
     command: 'run',
     clusterId,
@@ -370,7 +375,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     cniInterface,
     nodeIp,
     underlayInterface: reader.optional('underlayInterface', underlayName) ?? null,
-    listen: reader.listen(nodeIp),
+    listen: reader.listen(hostIp ?? nodeIp),
     logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
     kubeconfig: reader.optional('kubeconfig', kubeconfigPath) ?? null,
     minPrefixLength: reader.integer('minPrefixLength', 1, 32, DEFAULTS.minPrefixLength),
@@ -423,6 +428,9 @@ const nodeIpAddress: Check = (value) => {
   const parsed = parseIpv4(value);
   return parsed.ok ? nodeIpProblem(parsed.address) : parsed.message;
 };
+
+/** status.hostIP: the node's primary address, IPv6 on an IPv6-primary cluster (only the listener uses it). */
+const hostAddress: Check = (value) => (isIP(value) === 0 ? 'is not an IPv4 or IPv6 address' : null);
 
 const underlayName: Check = (value) => {
   if (value === OWNERSHIP.vxlanDevice) return `is seaway's own VXLAN device, which runs over the underlay`;
@@ -512,10 +520,10 @@ class Reader {
     }
   }
 
-  listen(nodeIp: string | null): ListenAddress[] {
+  listen(host: string | null): ListenAddress[] {
     let raw = this.lookup('listen');
     if (raw === undefined) {
-      const fallback = defaultListen(nodeIp);
+      const fallback = defaultListen(host);
       if (fallback.warning) this.warnings.push(fallback.warning);
       raw = { value: fallback.listen, source: 'the default' };
     }
@@ -537,18 +545,19 @@ class Reader {
 
 /**
  * Where /metrics, /healthz and /readyz are served when --listen is not given: on the node's own
- * address, which Prometheus and the kubelet's probes of a hostNetwork pod reach, and not on every
- * interface (a gateway's public one included: /metrics has no authentication). Without a node IP
- * (the DaemonSet gives SEAWAY_NODE_IP from status.hostIP) it is known only after the API answers,
- * and /healthz must be served at once: loopback then, and a warning saying what is unreachable.
+ * address (`host`: --host-ip, else --node-ip), which Prometheus and the kubelet's probes of a
+ * hostNetwork pod reach, and not on every interface (a gateway's public one included: /metrics
+ * has no authentication). Without either (the DaemonSet gives SEAWAY_HOST_IP from status.hostIP)
+ * the Node's InternalIP is known only after the API answers, and /healthz must be served at once:
+ * loopback then, and a warning saying what is unreachable.
  */
-export function defaultListen(nodeIp: string | null): { listen: string; warning?: string } {
-  if (nodeIp !== null) return { listen: `${nodeIp}:${DEFAULTS.listenPort}` };
+export function defaultListen(host: string | null): { listen: string; warning?: string } {
+  if (host !== null) return { listen: `${isIPv6(host) ? `[${host}]` : host}:${DEFAULTS.listenPort}` };
   const listen = `127.0.0.1:${DEFAULTS.listenPort}`;
   return {
     listen,
-    warning: `${label('listen')} is not set and neither is ${label('nodeIp')}: /metrics, /healthz and /readyz are served on ${listen} only, `
-      + 'which neither Prometheus nor the kubelet\'s probes reach; give SEAWAY_NODE_IP from the downward API (status.hostIP), or --listen',
+    warning: `${label('listen')} is not set and neither is ${label('hostIp')} or ${label('nodeIp')}: /metrics, /healthz and /readyz are served on ${listen} only, `
+      + 'which neither Prometheus nor the kubelet\'s probes reach; give SEAWAY_HOST_IP from the downward API (status.hostIP), or --listen',
   };
 }
 
