@@ -67,7 +67,7 @@ describe('seaway cleanup leaves every node as it was before seaway first started
             assert.ok(changed.includes(part), `${node.name}: seaway programmed ${part} (changed: ${changed.join(', ')})`);
           }
           assert.match(programmed.sysctls, new RegExp(`net\\.ipv4\\.conf\\.${node.cniInterface}\\.rp_filter = 2`));
-          if (backend === 'nftables') assert.match(programmed.iptablesNft, /-A FORWARD -j SUBMARINER-FORWARD/, `${node.name}: the shim under FORWARD DROP`);
+          if (backend === 'nftables') assert.match(programmed.iptablesNft, /-A FORWARD -m comment --comment "seaway:[^"]+" -j SUBMARINER-FORWARD/, `${node.name}: the shim under FORWARD DROP`);
         }
 
         for (const { node } of nodes) await stopAgent(prefix, node.name);

@@ -117,6 +117,12 @@ for (const backend of BACKENDS) {
         await ipt('-F', 'POLICY-SIM');
         await ipt('-X', 'POLICY-SIM');
       }
+      // The nftables backend shims its accept into an iptables FORWARD with foreign rules (the policy
+      // chain's jump); with them gone the shim goes too. Later tests compare against that state.
+      if (backend === 'nftables') {
+        await waitFor('the iptables shim removed with the policy chain', async () =>
+          !(await run('ip', ['netns', 'exec', worker.namespace, 'iptables-save', '-t', 'filter'])).stdout.includes('SUBMARINER-FORWARD'), { timeoutMs: 10_000, intervalMs: 50 });
+      }
     });
 
     if (backend === 'nftables') {

@@ -164,8 +164,8 @@ test('packet filter tools failing at start: routing is programmed, readiness nam
     const chosen = await agent.waitForLog('the backend choice', (l) => l.msg === 'packet filter backend chosen');
     assert.equal(chosen.backend, 'iptables', 'an empty namespace gets the iptables backend');
     const saved = (await run(realTool(`iptables-${String(chosen.iptablesMode)}-save`), [])).stdout;
-    assert.match(saved, /-A SUBMARINER-INPUT -p udp -m udp --dport 4800 -j ACCEPT/);
-    assert.match(saved, /-A SUBMARINER-POSTROUTING -s 240\.0\.0\.0\/8 -o vx-submariner -j SNAT --to-source 10\.1\.3\.1/);
+    assert.match(saved, /-A SUBMARINER-INPUT -p udp -m udp --dport 4800 -m set --match-set SEAWAY-NODEADDRS src -m comment --comment "seaway:[^"]+" -j ACCEPT/);
+    assert.match(saved, /-A SUBMARINER-POSTROUTING -s 240\.0\.0\.0\/8 -o vx-submariner -m comment --comment "seaway:[^"]+" -j SNAT --to-source 10\.1\.3\.1/);
     assert.match((await run('ipset', ['list', 'SUBMARINER-REMOTECIDRS'])).stdout, /^10\.2\.0\.0\/16$/m, 'the remote subnet in the set');
     await agent.waitForLog('the recovery line', (l) => l.step === 'packet-filter' && l.msg === 'detecting the packet filter backend (auto) recovered');
     assert.equal(metricValue(await agent.metrics(), 'seaway_component_failing{component="packet-filter"}'), 0);
