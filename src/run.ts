@@ -26,7 +26,7 @@ import { startReconcileLoop, type ReconcileLoop } from './reconcile/loop.ts';
 import { createPass, PROGRAMMED, type PassDeps } from './reconcile/pass.ts';
 import { ObjectTable } from './reconcile/object-table.ts';
 import { TugOfWar } from './reconcile/tug-of-war.ts';
-import { fightId } from './reconcile/fight-report.ts';
+import { createFightReport, fightId } from './reconcile/fight-report.ts';
 import { filterKey } from './reconcile/components.ts';
 import { statusDocument } from './server/status.ts';
 import { startHttpServer } from './server/http.ts';
@@ -106,9 +106,12 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     onSettled: (settled) => wake(`${settled.kind} ${settled.key} ${settled.state}`),
   });
   // Repairs another agent keeps undoing back off (a tug-of-war), and are reported.
-  const fights = new TugOfWar({
-    repairs: config.fightRepairs, windowMs: config.fightWindowSeconds * 1000,
-    backoff: { minMs: config.fightBackoffMinMs, maxMs: config.fightBackoffMaxMs },
+  const fights = createFightReport({
+    war: new TugOfWar({
+      repairs: config.fightRepairs, windowMs: config.fightWindowSeconds * 1000,
+      backoff: { minMs: config.fightBackoffMinMs, maxMs: config.fightBackoffMaxMs },
+    }),
+    readiness, metrics, logger,
   });
   const statusSocket = runStep({
     name: STATUS_SOCKET,
@@ -210,8 +213,14 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     const drift = watchFilterDrift(filter, {
       intervalMs: () => (nftChanges && watched.notifications().complete ? FILTER_DRIFT_BACKSTOP_MS : FILTER_DRIFT_INTERVAL_MS),
       ...(nftChanges ? { changes: nftChanges } : {}),
-      // While its repairs are held, a check could change nothing: the rival's every write would cost one.
-      pausedUntil: () => fights.heldUntil(heldAs),
+      // While its repairs are held a check could change nothing, and the rival's every write would cost
+      // one: only one look once the last repair has stood a while (has the rival stopped?), then none
+      // until the hold ends.
+      pausedUntil: () => fights.war.lookAt(heldAs),
+      onChecked: (drift) => {
+        metrics.filterChecks.inc({ result: drift.length > 0 ? 'drift' : 'intact' });
+        fights.looked(heldAs, drift.length > 0);
+      },
       // The same drift found again (the filter waits out its backoff) is said at debug only.
       onDrift: (lines) => {
         logger[driftSaid.mark('drift', lines.join('\n')) === 'new' ? 'info' : 'debug']({ drift: lines }, 'packet filter drifted');

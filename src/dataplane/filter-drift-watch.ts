@@ -5,6 +5,8 @@ export interface FilterDriftWatchOptions {
   intervalMs: number | (() => number);
   /** Called with one line per write a pass would make; the caller wakes its reconcile loop. */
   onDrift: (drift: string[]) => void;
+  /** Called after every check that could read the kernel, with what it found (empty: intact). */
+  onChecked?: (drift: string[]) => void;
   /** A check that could not read the kernel; the next check runs as usual. */
   onError?: (error: Error) => void;
   /**
@@ -60,7 +62,9 @@ export function watchFilterDrift(filter: Pick<FilterDriver, 'drift'>, options: F
       const drift = await filter.drift();
       if (drift.length > 0) gap = minGap;
       else if (fromNotification) gap = Math.min(gap * 2, maxQuietGap);
-      if (drift.length > 0 && !closed) options.onDrift(drift);
+      if (closed) return;
+      options.onChecked?.(drift);
+      if (drift.length > 0) options.onDrift(drift);
     } catch (error) {
       if (!closed) options.onError?.(error instanceof Error ? error : new Error(String(error)));
     }

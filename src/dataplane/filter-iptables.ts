@@ -1,8 +1,10 @@
 import type { FilterInput } from '../plan/filter-input.ts';
 import {
-  IPTABLES_TABLES, iptablesRivals, parseIptablesSave, planIptablesTable, renderIptables,
+  foreignSetsToRead, IPTABLES_TABLES, parseIptablesSave, planIptablesTables, renderIptables,
   type IptablesObserved, type IptablesTableName,
 } from '../plan/filter-iptables.ts';
+import type { KnownSets } from '../plan/datapath-hazards.ts';
+import { parseCidr, type Cidr } from '../model/cidr.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
@@ -12,6 +14,8 @@ export interface IptablesObservation {
   mode: IptablesMode;
   tables: IptablesObserved;
   ipsets: IpsetsObserved;
+  /** Members of the foreign sets that rules ahead of seaway's jumps match on (see foreignSetsToRead). */
+  foreignSets: KnownSets;
 }
 
 /** One writing invocation of a kernel tool, planned before anything is written. */
@@ -39,7 +43,28 @@ export async function observeOwnedIpsets(run: ProcessRunner, netlink: FilterNetl
 
 export async function observeIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlinkReads): Promise<IptablesObservation> {
   const [save, ipsets] = await Promise.all([iptablesSave(run, mode), observeOwnedIpsets(run, netlink)]);
-  return { mode, tables: parseIptablesSave(save), ipsets };
+  const tables = parseIptablesSave(save);
+  return { mode, tables, ipsets, foreignSets: await readForeignSets(tables, netlink) };
+}
+
+/**
+ * The members of the foreign sets rules ahead of seaway's jumps match on, over netlink (only
+ * hash:net and hash:ip sets, whose members are CIDRs). Sets it cannot read stay unknown: rules
+ * matching on them may take any traffic.
+ */
+async function readForeignSets(tables: IptablesObserved, netlink: FilterNetlinkReads): Promise<KnownSets> {
+  const names = foreignSetsToRead(tables);
+  if (names.length === 0) return new Map();
+  const sets = await netlink.ipsetList(names);
+  const known = new Map<string, Cidr[]>();
+  for (const [name, set] of sets ?? []) {
+    if (set.type !== 'hash:net' && set.type !== 'hash:ip') continue;
+    known.set(name, [...set.members].flatMap((member) => {
+      const parsed = parseCidr(member);
+      return parsed.ok ? [parsed.cidr] : [];
+    }));
+  }
+  return known;
 }
 
 /** The writes a pass would make, and the foreign rules (if any) that made some of them necessary. */
@@ -57,16 +82,12 @@ export function planIptablesRepair(
   wanted: readonly IptablesTableName[] = IPTABLES_TABLES,
 ): FilterPlan {
   const writes: FilterWrite[] = [];
-  const desired = input ? renderIptables(input) : null;
-  const wantedHere = IPTABLES_TABLES.filter((table) => wanted.includes(table));
   const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, observed.ipsets);
   if (input && ipsetScript) writes.push({ tool: 'ipset', script: ipsetScript });
-  const sections = IPTABLES_TABLES
-    .map((table) => planIptablesTable(table, desired && wanted.includes(table) ? desired[table] : null, observed.tables.get(table)))
-    .filter((script) => script !== null);
+  const { sections, rivals } = planIptablesTables(input ? renderIptables(input) : null, observed.tables, observed.foreignSets, wanted);
   if (sections.length > 0) writes.push({ tool: 'iptables', mode: observed.mode, script: sections.join('') });
   if (!input && ipsetScript) writes.push({ tool: 'ipset', script: ipsetScript });
-  return { writes, rivals: desired && sections.length > 0 ? iptablesRivals(desired, observed.tables, wantedHere) : [] };
+  return { writes, rivals };
 }
 
 /** Runs planned writes in order, each as one invocation; returns how many ran. */
@@ -115,11 +136,9 @@ export async function applyIptablesPipelined(
   const input = validate();
   const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, await seeingSets);
   const settingSets = input && ipsetScript ? ipsetRestore(run, ipsetScript) : Promise.resolve();
-  const planningRules = iptablesSave(run, mode).then((save) => {
-    const desired = input ? renderIptables(input) : null;
+  const planningRules = iptablesSave(run, mode).then(async (save) => {
     const tables = parseIptablesSave(save);
-    const sections = IPTABLES_TABLES.map((table) => planIptablesTable(table, desired?.[table] ?? null, tables.get(table))).filter((s) => s !== null);
-    return { sections, rivals: desired && sections.length > 0 ? iptablesRivals(desired, tables) : [] };
+    return planIptablesTables(input ? renderIptables(input) : null, tables, await readForeignSets(tables, netlink));
   });
   const removingStaleNft = observeStaleNft().then(async (script) => {
     if (script) await nftApply(run, script);

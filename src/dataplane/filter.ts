@@ -1,7 +1,7 @@
 import type { DesiredFilter } from '../model/desired-state.ts';
 import { validateFilter, type FilterInput } from '../plan/filter-input.ts';
 import {
-  chooseIptablesMode, hooksWithOwnedJumps, parseIptablesSave, planIptablesTable, IPTABLES_TABLES, iptablesFilterCanDrop, type IptablesModeDetection,
+  chooseIptablesMode, hooksWithOwnedJumps, parseIptablesSave, planIptablesTables, iptablesFilterCanDrop, type IptablesModeDetection,
 } from '../plan/filter-iptables.ts';
 import { planIpsetRestore } from '../plan/filter-ipset.ts';
 import { NFT_FAMILY, NFT_TABLE, filterNotifications, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
@@ -215,7 +215,7 @@ export async function cleanupEverything(run: ProcessRunner, netlink: FilterNetli
       throw error;
     }
     const tables = parseIptablesSave(text);
-    const sections = IPTABLES_TABLES.map((table) => planIptablesTable(table, null, tables.get(table))).filter((script) => script !== null);
+    const { sections } = planIptablesTables(null, tables);
     if (sections.length > 0) { await iptablesRestore(run, mode, sections.join('')); count++; }
     if (mode === 'nft' && sections.length > 0) count += await removeIptablesNftLeftovers(run, hooksWithOwnedJumps(tables));
   }

@@ -7,7 +7,7 @@ export type { IptablesMode } from '../model/node-facts.ts';
 export type ProcessRunner = typeof run;
 
 /** Seconds to wait for the xtables lock another agent (kube-proxy, the CNI) may hold; never forever. */
-export const LOCK_WAIT_SECONDS = 5;
+const LOCK_WAIT_SECONDS = 5;
 /** iptables-legacy's exit code when another process held the xtables lock past --wait (RESOURCE_PROBLEM). */
 const EXIT_RESOURCE_PROBLEM = 4;
 
@@ -21,11 +21,15 @@ export function withXtablesLock(runner: ProcessRunner, lockFile: string): Proces
   return (file, args, options = {}) => runner(file, args, { ...options, env: { ...(options.env ?? process.env), XTABLES_LOCKFILE: lockFile } });
 }
 
-/** Another process held the xtables lock for all of --wait: nothing was written; the next attempt reads the tables again. */
+/**
+ * Another process held the xtables lock for all of --wait. iptables-legacy-restore takes the lock
+ * per table section, so sections before the one that waited may have committed; the next attempt
+ * reads the tables again and writes only what still differs.
+ */
 export class XtablesLockBusyError extends Error {
   readonly code = 'EBUSY';
   constructor(cause: ExecError) {
-    super(`another process (kube-proxy, the CNI?) held the xtables lock for more than ${LOCK_WAIT_SECONDS} s: nothing was written, retrying (${cause.result.stderr.trim()})`);
+    super(`another process (kube-proxy, the CNI?) held the xtables lock for more than ${LOCK_WAIT_SECONDS} s: the write stopped there, retrying (${cause.result.stderr.trim()})`);
     this.name = 'XtablesLockBusyError';
   }
 }

@@ -58,6 +58,8 @@ export interface DesiredFilter {
   remoteCidrs: string[];
   /** The cluster's node addresses (as /32 CIDRs): the only sources VXLAN (UDP 4800) is accepted from. */
   nodeAddresses: string[];
+  /** The underlay device pod traffic to remote clusters leaves through on the gateway (judging foreign NAT rules by their -o). */
+  underlayDevice?: string;
   /** SNAT target for 240.0.0.0/8 leaving vx-submariner; absent until the CNI interface is known. */
   cniAddress?: string;
   vxlanDevice: string;

@@ -118,6 +118,12 @@ export function validateFilter(filter: DesiredFilter): FilterInput {
     throw new FilterInputError(`vxlanPort must be an integer from 1 to 65535, got ${typeof port === 'number' ? port : describe(port)}`);
   }
   const input: FilterInput = { localCidrs, remoteCidrs, nodeAddresses, vxlanDevice: filter.vxlanDevice, vxlanPort: port, mssClamp: mssClamp(filter.mssClamp) };
+  if (filter.underlayDevice !== undefined) {
+    if (typeof filter.underlayDevice !== 'string' || !INTERFACE_NAME.test(filter.underlayDevice)) {
+      throw new FilterInputError(`underlayDevice must be an interface name of 1-15 letters, digits, '_', '.' or '-', got ${describe(filter.underlayDevice)}`);
+    }
+    input.underlayDevice = filter.underlayDevice;
+  }
   if (filter.cniAddress !== undefined) {
     if (typeof filter.cniAddress !== 'string' || scanIpv4(filter.cniAddress) < 0) {
       throw new FilterInputError(`cniAddress must be an IPv4 address, got ${describe(filter.cniAddress)}`);

@@ -3,7 +3,7 @@ import type { IptablesMode } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { parseCidr, type Cidr } from '../model/cidr.ts';
 import type { FilterInput } from './filter-input.ts';
-import { firstBreakingRule, type HookHazard, type TrafficClass } from './datapath-hazards.ts';
+import { firstBreakingRule, setsMatchedFrom, type HookHazard, type KnownSets, type TrafficSide } from './datapath-hazards.ts';
 import { MARK_PREFIX, parseRule, RuleParseError } from './iptables-rule.ts';
 
 export type IptablesTableName = 'nat' | 'filter' | 'mangle';
@@ -14,9 +14,10 @@ export interface MarkedRule { text: string; mark: string }
 /** One seaway chain and its rules in order. */
 export interface IptablesChain { name: string; rules: MarkedRule[] }
 /**
- * A rule in a built-in chain that jumps to a seaway chain. 'first': inserted at the top and kept
- * ahead of every foreign rule that would break the datapath (`hazard`); 'last': appended, so the
- * host's own rules (a firewall's DROP of UDP 4800) keep their say.
+ * A rule in a built-in chain that jumps to a seaway chain, kept ahead of every foreign rule that
+ * would break the datapath (`hazard`). 'first': inserted at the top when it is not; 'last':
+ * appended, or inserted just ahead of the first such rule, so the host's own rules (a firewall's
+ * DROP of UDP 4800) keep their say and only a catch-all (a trailing REJECT) is passed.
  */
 export interface IptablesJump extends MarkedRule {
   hook: string;
@@ -26,6 +27,13 @@ export interface IptablesJump extends MarkedRule {
 }
 export interface IptablesTablePlan { chains: IptablesChain[]; jumps: IptablesJump[] }
 export type IptablesDesired = Record<IptablesTableName, IptablesTablePlan>;
+
+/** The built-in chains seaway jumps from, per table, and the chain each jumps to. */
+export const JUMP_HOOKS: Record<IptablesTableName, ReadonlyArray<{ hook: string; chain: string }>> = {
+  nat: [{ hook: 'POSTROUTING', chain: OWNERSHIP.chains.natPostrouting }],
+  filter: [{ hook: 'INPUT', chain: OWNERSHIP.chains.filterInput }, { hook: 'FORWARD', chain: OWNERSHIP.chains.filterForward }],
+  mangle: [{ hook: 'POSTROUTING', chain: OWNERSHIP.chains.manglePostrouting }],
+};
 
 /** Every chain name seaway may own, per table: cleanup and stale detection use this, not the desired state. */
 export const OWNED_IPTABLES_CHAINS: Record<IptablesTableName, readonly string[]> = {
@@ -87,18 +95,32 @@ export function renderIptables(input: FilterInput): IptablesDesired {
   const mangle = OWNERSHIP.chains.manglePostrouting;
   const clamp = input.mssClamp.mode === 'pmtu' ? '--clamp-mss-to-pmtu' : `--set-mss ${input.mssClamp.mss}`;
   const syn = '-m tcp --tcp-flags SYN,RST SYN';
-  const classes = lazy(() => {
-    const local = { set: LOCAL, cidrs: cidrs(input.localCidrs) };
-    const remote = { set: REMOTE, cidrs: cidrs(input.remoteCidrs) };
-    return [{ src: local, dst: remote }, { src: remote, dst: local }] as TrafficClass[];
+  const sides = lazy(() => ({
+    local: { set: LOCAL, cidrs: cidrs(input.localCidrs) } as TrafficSide,
+    remote: { set: REMOTE, cidrs: cidrs(input.remoteCidrs), neverLocal: true } as TrafficSide,
+  }));
+  // Pod traffic to remote clusters leaves through vx-submariner (workers) or the underlay (the gateway).
+  const outward = [input.vxlanDevice, ...(input.underlayDevice ? [input.underlayDevice] : [])];
+  const betweenClusters = (breaking: string[], certainty: 'some' | 'all', extra: { out?: 'outward' | 'vxlan'; proto?: string }) => lazy((): HookHazard => {
+    const { local, remote } = sides();
+    const out = extra.out === 'vxlan' ? [input.vxlanDevice] : undefined;
+    return {
+      classes: [
+        { src: local, dst: remote, ...(extra.out === 'outward' ? { out: outward } : out ? { out } : {}), ...(extra.proto ? { proto: extra.proto } : {}) },
+        { src: remote, dst: local, ...(out ? { out } : {}), ...(extra.proto ? { proto: extra.proto } : {}) },
+      ],
+      breaking: new Set(breaking), certainty,
+    };
   });
-  const ownSets = new Set([LOCAL, REMOTE]);
-  const hazard = (breaking: string[], certainty: 'some' | 'all', extra: Partial<TrafficClass>) =>
-    lazy((): HookHazard => ({ classes: classes().map((c) => ({ ...c, ...extra })), breaking: new Set(breaking), certainty, ownSets }));
+  // VXLAN from the other nodes, to whichever address of this node.
+  const vxlanIn = lazy((): HookHazard => ({
+    classes: [{ src: { set: OWNERSHIP.ipsets.nodeAddresses, cidrs: cidrs(input.nodeAddresses) }, dst: { cidrs: cidrs(['0.0.0.0/0']) }, proto: 'udp' }],
+    breaking: new Set(['DROP', 'REJECT']), certainty: 'all', judgeEach: true,
+  }));
   return {
     nat: {
       chains: [{ name: nat, rules: natRules }],
-      jumps: [jump('nat', 'POSTROUTING', nat, 'first', '', hazard(['MASQUERADE', 'SNAT', 'NETMAP'], 'some', {}))],
+      jumps: [jump('nat', 'POSTROUTING', nat, 'first', '', betweenClusters(['MASQUERADE', 'SNAT', 'NETMAP'], 'some', { out: 'outward' }))],
     },
     filter: {
       chains: [
@@ -106,8 +128,8 @@ export function renderIptables(input: FilterInput): IptablesDesired {
         { name: ffw, rules: [marked('filter', ffw, `-o ${input.vxlanDevice}`, 'ACCEPT')] },
       ],
       jumps: [
-        jump('filter', 'INPUT', fin, 'last', '-p udp'),
-        jump('filter', 'FORWARD', ffw, 'first', '', hazard(['DROP', 'REJECT'], 'all', { out: input.vxlanDevice })),
+        jump('filter', 'INPUT', fin, 'last', '-p udp', vxlanIn),
+        jump('filter', 'FORWARD', ffw, 'first', '', betweenClusters(['DROP', 'REJECT'], 'all', { out: 'vxlan' })),
       ],
     },
     mangle: {
@@ -118,7 +140,7 @@ export function renderIptables(input: FilterInput): IptablesDesired {
           marked('mangle', mangle, `-p tcp ${between(REMOTE, LOCAL)} ${syn}`, `TCPMSS ${clamp}`),
         ],
       }],
-      jumps: [jump('mangle', 'POSTROUTING', mangle, 'first', '', hazard(['ACCEPT', 'DROP', 'REJECT'], 'some', { proto: 'tcp' }))],
+      jumps: [jump('mangle', 'POSTROUTING', mangle, 'first', '', betweenClusters(['ACCEPT', 'DROP', 'REJECT'], 'some', { proto: 'tcp' }))],
     },
   };
 }
@@ -184,58 +206,81 @@ function markOf(rule: string): string | null {
 const sameMarks = (seen: readonly string[], wanted: readonly MarkedRule[]) =>
   seen.length === wanted.length && seen.every((rule, i) => markOf(rule) === wanted[i]!.mark);
 
-/** A jump that is not as wanted; rival: the foreign rule ahead of it that breaks the datapath, if that is why. */
-export interface JumpDrift { jump: IptablesJump; rival: string | null }
+/**
+ * A jump that is not as wanted, and where it goes: `at` is the 1-based position to insert it at
+ * once seaway's own jumps to the chain are deleted (null: append). rival: the foreign rule ahead
+ * of it that breaks the datapath, if that is why.
+ */
+export interface JumpDrift { jump: IptablesJump; rival: string | null; at: number | null }
 
-/** The rival ahead of an otherwise intact jump, or why the jump itself is not intact ('missing', 'changed'). */
-function judgeJump(j: IptablesJump, observed: Map<string, ObservedChain> | undefined): JumpDrift | null {
+const chainsOf = (observed: Map<string, ObservedChain> | undefined): Map<string, readonly string[]> =>
+  new Map([...(observed ?? [])].map(([name, chain]) => [name, chain.rules]));
+
+/** Whether one jump is intact: exactly one, with seaway's mark, and no foreign rule ahead of it that breaks the datapath. */
+function judgeJump(j: IptablesJump, observed: Map<string, ObservedChain> | undefined, sets: KnownSets): JumpDrift | null {
   const rules = observed?.get(j.hook)?.rules ?? [];
   const own = rules.flatMap((rule, index) => (jumpsTo(rule, j.chain) ? [index] : []));
-  if (own.length !== 1 || markOf(rules[own[0]!]!) !== j.mark) return { jump: j, rival: null };
-  if (j.position === 'last' || j.hazard === undefined || own[0] === 0) return null;
-  const chains = new Map([...observed!].map(([name, chain]) => [name, chain.rules]));
-  const rival = firstBreakingRule(rules.slice(0, own[0]), j.hazard(), chains);
-  return rival === null ? null : { jump: j, rival };
+  const intact = own.length === 1 && markOf(rules[own[0]!]!) === j.mark;
+  if (intact && own[0] === 0) return null;
+  if (!intact && j.position === 'first') return { jump: j, rival: null, at: 1 };
+  // Where the breaking rules are, among the others: ahead of an intact jump, or anywhere for a jump to place.
+  const foreign = rules.filter((_, index) => !own.includes(index));
+  const consider = intact ? rules.slice(0, own[0]) : foreign;
+  const breaking = j.hazard && consider.length > 0 ? firstBreakingRule(consider, j.hazard(), chainsOf(observed), sets) : null;
+  if (intact && breaking === null) return null;
+  const at = j.position === 'first' ? 1 : breaking === null ? null : foreign.indexOf(consider[breaking.index]!) + 1;
+  return { jump: j, rival: intact ? breaking!.rule : null, at };
 }
 
-/** Finds what is not intact in one table; pure. */
-export function iptablesTableDrift(desired: IptablesTablePlan, observed: Map<string, ObservedChain> | undefined) {
+/** Finds what is not intact in one table; pure. `sets`: foreign ipsets' members, for judging rules that match on them. */
+export function iptablesTableDrift(desired: IptablesTablePlan, observed: Map<string, ObservedChain> | undefined, sets: KnownSets = new Map()) {
   const chains = desired.chains.filter((c) => {
     const seen = observed?.get(c.name);
     return !seen || !sameMarks(seen.rules, c.rules);
   });
-  const jumps = desired.jumps.map((j) => judgeJump(j, observed)).filter((d) => d !== null);
+  const jumps = desired.jumps.map((j) => judgeJump(j, observed, sets)).filter((d) => d !== null);
   return { chains, jumps };
 }
 
-/** The foreign rules that put seaway's jumps out of place, each as "<table> <hook>: <rule>". */
-export function iptablesRivals(desired: IptablesDesired, observed: IptablesObserved, tables: readonly IptablesTableName[] = IPTABLES_TABLES): string[] {
-  return tables.flatMap((table) => iptablesTableDrift(desired[table], observed.get(table)).jumps
-    .flatMap((d) => (d.rival === null ? [] : [`${table} ${d.jump.hook}: ${d.rival}`])));
+/**
+ * The foreign ipsets that rules ahead of seaway's jumps match on (for a jump still to be placed,
+ * every rule of its chain): the driver reads their members, so Calico's
+ * `! --match-set cali40all-ipam-pools dst` is judged by what the pools hold. Needs no desired
+ * state: the hooks and chains are seaway's fixed ones.
+ */
+export function foreignSetsToRead(observed: IptablesObserved): string[] {
+  const own = new Set<string>(Object.values(OWNERSHIP.ipsets));
+  const names = new Set<string>();
+  for (const table of IPTABLES_TABLES) {
+    const chains = observed.get(table);
+    for (const { hook, chain } of JUMP_HOOKS[table]) {
+      const rules = chains?.get(hook)?.rules ?? [];
+      const at = rules.findIndex((rule) => jumpsTo(rule, chain));
+      if (at === 0) continue;
+      for (const name of setsMatchedFrom(at < 0 ? rules : rules.slice(0, at), chainsOf(chains))) if (!own.has(name)) names.add(name);
+    }
+  }
+  return [...names].sort();
 }
 
-/**
- * Renders the iptables-restore --noflush input that makes one table match `desired` (null: remove
- * everything seaway owns there), rewriting only the chains and jumps that are not intact. null when
- * the table is already right, so a pass with nothing to change writes nothing.
- */
-export function planIptablesTable(
-  table: IptablesTableName,
-  desired: IptablesTablePlan | null,
-  observed: Map<string, ObservedChain> | undefined,
-): string | null {
+/** One table's iptables-restore section (null: nothing to change) and the rivals that made its jumps drift. */
+function planTable(
+  table: IptablesTableName, desired: IptablesTablePlan | null, observed: Map<string, ObservedChain> | undefined, sets: KnownSets,
+): { script: string | null; rivals: string[] } {
   const lines: string[] = [];
+  const rivals: string[] = [];
   const deleteJumpsTo = (chain: string) => {
     for (const seen of observed?.values() ?? []) {
       for (const rule of seen.rules) if (jumpsTo(rule, chain) && !rule.startsWith(`-A ${chain} `)) lines.push(`-D ${rule.slice(3)}`);
     }
   };
   if (desired) {
-    const drift = iptablesTableDrift(desired, observed);
+    const drift = iptablesTableDrift(desired, observed, sets);
     for (const c of drift.chains) lines.push(`:${c.name} - [0:0]`, ...c.rules.map((r) => r.text));
-    for (const { jump: j } of drift.jumps) {
+    for (const { jump: j, rival, at } of drift.jumps) {
       for (const rule of observed?.get(j.hook)?.rules ?? []) if (jumpsTo(rule, j.chain)) lines.push(`-D ${rule.slice(3)}`);
-      lines.push(j.position === 'first' ? `-I ${j.hook} 1 ${j.text.slice(`-A ${j.hook} `.length)}` : j.text);
+      lines.push(at === null ? j.text : `-I ${j.hook} ${at} ${j.text.slice(`-A ${j.hook} `.length)}`);
+      if (rival !== null) rivals.push(`${table} ${j.hook}: ${rival}`);
     }
     const wanted = new Set(desired.chains.map((c) => c.name));
     const stale = OWNED_IPTABLES_CHAINS[table].filter((name) => !wanted.has(name) && observed?.has(name));
@@ -246,8 +291,30 @@ export function planIptablesTable(
     for (const name of owned) deleteJumpsTo(name);
     for (const name of owned) lines.push(`-F ${name}`, `-X ${name}`);
   }
-  if (lines.length === 0) return null;
-  return `*${table}\n${lines.join('\n')}\nCOMMIT\n`;
+  return { script: lines.length === 0 ? null : `*${table}\n${lines.join('\n')}\nCOMMIT\n`, rivals };
+}
+
+/**
+ * Renders the iptables-restore --noflush input that makes one table match `desired` (null: remove
+ * everything seaway owns there), rewriting only the chains and jumps that are not intact. null when
+ * the table is already right, so a pass with nothing to change writes nothing.
+ */
+export function planIptablesTable(
+  table: IptablesTableName, desired: IptablesTablePlan | null, observed: Map<string, ObservedChain> | undefined, sets: KnownSets = new Map(),
+): string | null {
+  return planTable(table, desired, observed, sets).script;
+}
+
+/**
+ * The sections of one iptables-restore for `tables` (the others' seaway chains are removed) and
+ * the foreign rules, each as "<table> <hook>: <rule>", whose place ahead of a jump made a section
+ * necessary.
+ */
+export function planIptablesTables(
+  desired: IptablesDesired | null, observed: IptablesObserved, sets: KnownSets = new Map(), tables: readonly IptablesTableName[] = IPTABLES_TABLES,
+): { sections: string[]; rivals: string[] } {
+  const planned = IPTABLES_TABLES.map((table) => planTable(table, desired && tables.includes(table) ? desired[table] : null, observed.get(table), sets));
+  return { sections: planned.flatMap((p) => (p.script === null ? [] : [p.script])), rivals: planned.flatMap((p) => p.rivals) };
 }
 
 /** Counts rules that are not seaway's (not in or jumping to an owned chain): how much a host uses this iptables flavour. */

@@ -19,14 +19,11 @@ export interface RuleOption {
 }
 
 export interface ParsedRule {
-  chain: string;
   options: RuleOption[];
   /** `-j` or `-g` target; null for a rule with none (it only counts packets). */
   target: string | null;
   /** Whether the target was given with -g (goto: no return into the calling chain). */
   goto: boolean;
-  /** The target's own options (`--to-source 10.0.0.1`, `--reject-with ...`). */
-  targetArgs: string[];
   /** The hash of seaway's mark, or null when the rule carries none. */
   mark: string | null;
 }
@@ -75,7 +72,8 @@ const CORE_OPTIONS = new Map([
 export function parseRule(text: string): ParsedRule {
   const tokens = tokenizeRule(text.trim());
   if (tokens[0] !== '-A' || tokens[1] === undefined) throw new RuleParseError(text, 'expected "-A CHAIN ..."');
-  const rule: ParsedRule = { chain: tokens[1], options: [], target: null, goto: false, targetArgs: [], mark: null };
+  // The target's own options (--to-source, --reject-with) do not matter to what the rule matches.
+  const rule: ParsedRule = { options: [], target: null, goto: false, mark: null };
   let module = '';
   let negated = false;
   let i = 2;
@@ -87,7 +85,6 @@ export function parseRule(text: string): ParsedRule {
       if (target === undefined) throw new RuleParseError(text, `${token} without a target`);
       rule.target = target;
       rule.goto = token === '-g' || token === '--goto';
-      rule.targetArgs = tokens.slice(i + 2);
       break;
     }
     if (token === '-m' || token === '--match') {

@@ -153,6 +153,7 @@ export function planNode(
     localCidrs: [...config.podCidrs, ...config.serviceCidrs].sort(compareCidrTexts),
     remoteCidrs: remoteSubnets.map(({ text }) => text),
     nodeAddresses: vxlanSources(snapshot, local.privateIp, self.nodeIp),
+    underlayDevice: self.underlayDevice,
     ...(cni === null ? {} : { cniAddress: cni.address }),
     vxlanDevice: OWNERSHIP.vxlanDevice,
     vxlanPort: OWNERSHIP.vxlanPort,

@@ -25,15 +25,38 @@ function describeFight(fight: Fight): string {
   return `${fight.object}: another agent keeps undoing seaway's repairs (${rival}); repaired ${fight.repairs} time(s) since ${new Date(fight.since).toISOString()}, next repair not before ${new Date(fight.holdUntil).toISOString()}`;
 }
 
+export type FightReport = ReturnType<typeof createFightReport>;
+
 /**
- * Turns what a steady pass saw of an object into the tug-of-war's bookkeeping and its reports:
- * seaway_fighting{object} 1 while a fight lasts, one log line when it starts and one when it ends,
- * and the `fighting` readiness condition naming each rival while any fight lasts.
+ * Turns what seaway saw of an object (a pass that wrote to it or found it intact; a read-only
+ * check) into the tug-of-war's bookkeeping and its reports: seaway_fighting{object} 1 while a
+ * fight lasts, one log line when it starts and one when it ends, and the `fighting` readiness
+ * condition naming each rival while any fight lasts. Built once in main; the pass and the drift
+ * check share it.
  */
-export function createFightReport(deps: { fights: TugOfWar; readiness: Readiness; metrics: Metrics; logger: Logger }) {
-  const { fights, readiness, metrics, logger } = deps;
+export function createFightReport(deps: { war: TugOfWar; readiness: Readiness; metrics: Metrics; logger: Logger }) {
+  const { war: fights, readiness, metrics, logger } = deps;
+  const publish = (): void => {
+    const now = fights.fights();
+    if (now.length === 0) readiness.met(FIGHTING);
+    else readiness.unmet(FIGHTING, now.map(describeFight).join('; '));
+  };
+  const intact = (id: string): void => {
+    const ended = fights.intact(id);
+    if (!ended) return;
+    metrics.fighting.set({ object: id }, 0);
+    logger.info({ object: id, rival: ended.rival, repairs: ended.repairs, since: new Date(ended.since).toISOString() }, 'tug-of-war over: the last repair stayed in place; normal repair resumes');
+    publish();
+  };
   return {
-    /** After a pass whose inputs had not changed applied object `id`: a write repaired it, none found it intact. */
+    war: fights,
+    publish,
+    /** A read-only check of object `id` found it changed (drift) or as wanted. */
+    looked(id: string, drifted: boolean): void {
+      if (drifted) fights.changed(id);
+      else intact(id);
+    },
+    /** After a pass applied object `id` with the same desired state as before: a write repaired it, none found it intact. */
     observe(id: string, report: FilterReport): void {
       if (report.deferred.length > 0 || report.failures.length > 0) return; // held back or failed: nothing was seen
       if (report.writes > 0) {
@@ -46,16 +69,7 @@ export function createFightReport(deps: { fights: TugOfWar; readiness: Readiness
         }
         return;
       }
-      const ended = fights.intact(id);
-      if (ended) {
-        metrics.fighting.set({ object: id }, 0);
-        logger.info({ object: id, rival: ended.rival, repairs: ended.repairs, since: new Date(ended.since).toISOString() }, 'tug-of-war over: the last repair stayed in place; normal repair resumes');
-      }
-    },
-    publish(): void {
-      const now = fights.fights();
-      if (now.length === 0) readiness.met(FIGHTING);
-      else readiness.unmet(FIGHTING, now.map(describeFight).join('; '));
+      intact(id);
     },
   };
 }

@@ -19,8 +19,8 @@ import { Streaks } from '../telemetry/streaks.ts';
 import { createPlanReport } from './plan-report.ts';
 import { createObjectFailureLog } from './object-failure-log.ts';
 import { PROGRAMMED, publishStatus } from './status-report.ts';
-import type { TugOfWar } from './tug-of-war.ts';
-import { createFightReport, fightId, heldWhileFought } from './fight-report.ts';
+import { fightId, heldWhileFought, type FightReport } from './fight-report.ts';
+import type { DesiredFilter } from '../model/desired-state.ts';
 
 export { PROGRAMMED };
 
@@ -38,7 +38,7 @@ export interface PassDeps {
   /** Every object's status: what the pass gates on and reports from. */
   table: ObjectTable;
   /** Repairs someone keeps undoing: held on a backoff, and reported. */
-  fights: TugOfWar;
+  fights: FightReport;
   informersSynced: () => boolean;
   snapshot: () => Snapshot;
   nodeReady: () => boolean;
@@ -75,7 +75,9 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
   const routing = routingComponent(deps.routing);
   let filter: { driver: FilterDriver | null; component: ReturnType<typeof filterComponent> } | null = null;
   const failStaticSaid = new Streaks();
-  const fightReport = createFightReport(deps);
+  const fightReport = deps.fights;
+  // The filter the last pass applied, and with which driver: the same again is a repair, not new work.
+  let lastFilter: { driver: FilterDriver; desired: DesiredFilter | null } | null = null;
 
   /** What is held in place of missing input: a readiness condition for the local Endpoint, one log line per change. */
   const reportFailStatic = (planned: PlannedPass) => {
@@ -109,11 +111,14 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       });
       const driver = deps.filter;
       if (filter === null || filter.driver !== driver) filter = { driver, component: filterComponent(driver) };
-      // Inputs unchanged: a write would be a repair, held back while the filter is fought over.
-      const steadyFilter = planned.steadyFilter;
-      const filtered = await reconcileComponent(table, steadyFilter ? heldWhileFought(filter.component, deps.fights) : filter.component, plan.desired.filter);
+      // The same filter as last time: a write would be a repair, held back while the filter is fought
+      // over. (Any other change of the inputs, a Node's heartbeat projection, an unrelated Endpoint,
+      // does not lift the hold; a changed filter is new work and is written at once.)
+      const repairing = driver !== null && lastFilter !== null && lastFilter.driver === driver && sameFilter(lastFilter.desired, plan.desired.filter);
+      const filtered = await reconcileComponent(table, repairing ? heldWhileFought(filter.component, fightReport.war) : filter.component, plan.desired.filter);
+      if (driver !== null && filtered.failures.length === 0 && filtered.deferred.length === 0) lastFilter = { driver, desired: plan.desired.filter };
       const [filterObject] = filter.component.objects(plan.desired.filter);
-      if (steadyFilter && filterObject) fightReport.observe(fightId(filterObject.kind, filterObject.key), filtered);
+      if (repairing && filterObject) fightReport.observe(fightId(filterObject.kind, filterObject.key), filtered);
       fightReport.publish();
 
       for (const [kind, count] of Object.entries(routed?.writesByKind ?? {})) {
@@ -141,7 +146,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       end({ result: unsettled === 0 ? 'ok' : 'partial' });
       metrics.reconcilePasses.inc({ result: unsettled === 0 ? 'ok' : 'partial' });
       // Woken by itself for the first of: an object's retry, a grace period's end, a held-back Event, a fight's hold.
-      const due = [table.nextRetryAt(), planned.wakeAt, reportPlan.nextEventAt(), deps.fights.nextHoldEnd()].filter((t) => t !== undefined);
+      const due = [table.nextRetryAt(), planned.wakeAt, reportPlan.nextEventAt(), fightReport.war.nextHoldEnd()].filter((t) => t !== undefined);
       return due.length === 0 ? {} : { retryAt: Math.min(...due) };
     } catch (error) {
       end({ result: 'error' });
@@ -150,4 +155,14 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       throw error;
     }
   };
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Whether two desired filters are the same (the planner's lists are canonical: sorted and deduplicated). */
+export function sameFilter(a: DesiredFilter | null, b: DesiredFilter | null): boolean {
+  if (a === null || b === null) return a === b;
+  return sameList(a.localCidrs, b.localCidrs) && sameList(a.remoteCidrs, b.remoteCidrs) && sameList(a.nodeAddresses, b.nodeAddresses)
+    && a.cniAddress === b.cniAddress && a.underlayDevice === b.underlayDevice && a.vxlanDevice === b.vxlanDevice && a.vxlanPort === b.vxlanPort
+    && a.mssClamp.mode === b.mssClamp.mode && (a.mssClamp.mode !== 'fixed' || b.mssClamp.mode !== 'fixed' || a.mssClamp.mss === b.mssClamp.mss);
 }

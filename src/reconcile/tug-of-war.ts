@@ -26,6 +26,10 @@ export interface Fight {
   repairs: number;
   /** No repair of the object before this Unix ms. */
   holdUntil: number;
+  /** Unix ms of the last repair. */
+  lastRepairAt: number;
+  /** Whether the object was looked at (and found changed again) since the last repair. */
+  probed: boolean;
 }
 
 export type RepairOutcome = 'quiet' | 'started' | 'fighting';
@@ -56,6 +60,8 @@ export class TugOfWar {
       fight.repairs += 1;
       if (rival !== null) fight.rival = rival;
       fight.holdUntil = now + backoffDelay(fight.repairs, this.#policy.backoff, this.#random);
+      fight.lastRepairAt = now;
+      fight.probed = false;
       return 'fighting';
     }
     const streak = `${object}\u0000${rival ?? how}`;
@@ -68,31 +74,46 @@ export class TugOfWar {
       return 'quiet';
     }
     for (const key of [...this.#recent.keys()]) if (key.startsWith(`${object}\u0000`)) this.#recent.delete(key);
-    this.#fights.set(object, { object, rival, since: now, repairs: 1, holdUntil: now + backoffDelay(1, this.#policy.backoff, this.#random) });
+    this.#fights.set(object, {
+      object, rival, since: now, repairs: 1, holdUntil: now + backoffDelay(1, this.#policy.backoff, this.#random), lastRepairAt: now, probed: false,
+    });
     return 'started';
   }
 
   /**
-   * `object` was found as seaway wants it. A fight ends here once its hold is over: the last repair
-   * stayed in place for a whole backoff, so the rival has stopped. Returns the fight that ended.
+   * `object` was found as seaway wants it. A fight ends here once its last repair has stayed in
+   * place for the shortest backoff (longer than the rival took to undo it while it fought): the
+   * rival has stopped. Returns the fight that ended.
    */
   intact(object: string): Fight | null {
     const fight = this.#fights.get(object);
-    if (!fight || fight.holdUntil > this.#now()) return null;
+    if (!fight || this.#now() - fight.lastRepairAt < this.#policy.backoff.minMs) return null;
     this.#fights.delete(object);
     return fight;
+  }
+
+  /** `object` was found changed again during its hold: no need to look before the hold ends. */
+  changed(object: string): void {
+    const fight = this.#fights.get(object);
+    if (fight && this.#now() - fight.lastRepairAt >= this.#policy.backoff.minMs) fight.probed = true;
+  }
+
+  /**
+   * When to look at a fought-over object next (a read, not a repair): once its last repair has
+   * stood for the shortest backoff, to see whether the rival stopped; after that look found it
+   * changed again, when the hold ends. undefined: no fight, or the look is due now.
+   */
+  lookAt(object: string): number | undefined {
+    const fight = this.#fights.get(object);
+    if (!fight) return undefined;
+    const at = fight.probed ? fight.holdUntil : fight.lastRepairAt + this.#policy.backoff.minMs;
+    return at > this.#now() ? at : undefined;
   }
 
   /** Whether `object` may be repaired now (it is not held in a fight). */
   mayRepair(object: string): boolean {
     const fight = this.#fights.get(object);
     return fight === undefined || fight.holdUntil <= this.#now();
-  }
-
-  /** When `object`'s hold ends, while it is held. */
-  heldUntil(object: string): number | undefined {
-    const until = this.#fights.get(object)?.holdUntil;
-    return until !== undefined && until > this.#now() ? until : undefined;
   }
 
   /** The earliest end of a hold still to come, so the caller can look again then. */

@@ -26,6 +26,7 @@ export interface Metrics {
   eventsHeldBack: Counter;
   driftRepairs: Counter;
   fighting: Gauge<'object'>;
+  filterChecks: Counter<'result'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -99,6 +100,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'seaway_drift_repairs_total',
       help: 'Kernel writes that put back what someone else changed: made by a pass whose inputs (objects, node facts) had not changed since the last successful one',
       labelNames: ['component'], registers,
+    }),
+    filterChecks: new Counter({
+      name: 'seaway_filter_checks_total',
+      help: 'Read-only checks of the packet filter against what seaway last applied, by what they found (intact, drift)',
+      labelNames: ['result'], registers,
     }),
     fighting: new Gauge({
       name: 'seaway_fighting',

@@ -131,7 +131,9 @@ describe('tug-of-war with another agent in nat POSTROUTING (iptables backend)', 
   it('a rival whose chain does not touch pod traffic causes no write', async () => {
     await ipt('-N', 'RIVAL-OTHER');
     await ipt('-A', 'RIVAL-OTHER', '-s', '192.0.2.0/24', '-j', 'MASQUERADE');
+    const CHECKS = 'seaway_filter_checks_total{result="intact"}';
     const writesBefore = await filterWrites(node);
+    const checksBefore = metricValue(await agentMetrics(node), CHECKS) ?? 0;
     const cpuBefore = await cpuSeconds(node.agent!.pid, ticksPerSecond);
     const startedAt = performance.now();
     const rival = startRival(node, 'RIVAL-OTHER');
@@ -143,6 +145,8 @@ describe('tug-of-war with another agent in nat POSTROUTING (iptables backend)', 
       const elapsedS = (performance.now() - startedAt) / 1000;
       console.log(`harmless rival: ${(await filterWrites(node)) - writesBefore} filter writes, ${cpu.toFixed(2)} s CPU (${((100 * cpu) / elapsedS).toFixed(1)}% of a core) in ${elapsedS.toFixed(1)} s`);
       assert.equal((await filterWrites(node)) - writesBefore, 0, 'no filter write');
+      const checks = (metricValue(await agentMetrics(node), CHECKS) ?? 0) - checksBefore;
+      assert.ok(checks >= 2, `the filter was checked (and found intact) while the rival churned: ${checks} checks`);
       assert.equal(metricValue(await agentMetrics(node), FIGHTING) ?? 0, 0);
       assert.equal((await readyz()).status, 200);
     } finally {

@@ -46,7 +46,7 @@ test(`iptables-legacy: another process holding the xtables lock for ${HOLD_SECON
 
     await assert.rejects(driver.apply(SAMPLE), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'EBUSY');
-      assert.match(error.message, /another process \(kube-proxy, the CNI\?\) held the xtables lock for more than 5 s: nothing was written, retrying/);
+      assert.match(error.message, /another process \(kube-proxy, the CNI\?\) held the xtables lock for more than 5 s: the write stopped there, retrying/);
       return true;
     });
     assert.equal(holder.exitCode, null, 'the first attempt gave up while the lock was still held');

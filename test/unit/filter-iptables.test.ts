@@ -184,6 +184,14 @@ test('the INPUT jump is appended and may stay behind any foreign rule; FORWARD m
   assert.equal(iptablesTableDrift(f, table([inputJump], ['-A FORWARD -o eth0 -j DROP', '-A FORWARD -j DROP', forwardJump])).jumps[0]?.rival, '-A FORWARD -j DROP',
     'a catch-all DROP ahead of the accept breaks the datapath; one for another device does not');
   assert.equal(planIptablesTable('filter', f, table([], [forwardJump])), `*filter\n${inputJump}\nCOMMIT\n`, 'a missing INPUT jump is appended');
+  const reject = '-A INPUT -j REJECT --reject-with icmp-host-prohibited';
+  const inputInsert = (at: number) => `-I INPUT ${at} ${inputJump.slice('-A INPUT '.length)}`;
+  assert.equal(planIptablesTable('filter', f, table(['-A INPUT -i lo -j ACCEPT', reject], [forwardJump])), `*filter\n${inputInsert(2)}\nCOMMIT\n`,
+    'a missing INPUT jump goes just ahead of a trailing catch-all REJECT, not to position 1');
+  const behind = table(['-A INPUT -i lo -j ACCEPT', '-A INPUT -p udp --dport 4800 -j DROP', reject, inputJump], [forwardJump]);
+  assert.equal(planIptablesTable('filter', f, behind), `*filter\n-D ${inputJump.slice(3)}\n${inputInsert(3)}\nCOMMIT\n`,
+    'an INPUT jump behind the catch-all moves just ahead of it, still behind the host\'s own DROP of UDP 4800');
+  assert.deepEqual(iptablesTableDrift(f, behind).jumps.map((d) => d.rival), [reject], 'the catch-all is named');
 });
 
 test('a missing jump is inserted; duplicated jumps are all deleted first', () => {

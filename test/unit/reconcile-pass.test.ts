@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { createPass, PROGRAMMED, type PassDeps } from '../../src/reconcile/pass.ts';
 import { ObjectTable } from '../../src/reconcile/object-table.ts';
 import { TugOfWar } from '../../src/reconcile/tug-of-war.ts';
+import { createFightReport } from '../../src/reconcile/fight-report.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { Readiness } from '../../src/server/readiness.ts';
 import { parseConfig, type RunConfig } from '../../src/config.ts';
@@ -57,13 +58,16 @@ function filter(outcome: () => Promise<{ writes: number }>): FilterDriver & { ap
   return driver;
 }
 
+const fightReport = (war: TugOfWar, readiness = new Readiness({}), metrics = createMetrics({ defaultMetrics: false })) =>
+  createFightReport({ war, readiness, metrics, logger: pino({ level: 'silent' }) });
+
 function deps(overrides: Partial<PassDeps>): PassDeps & { readiness: Readiness; table: ObjectTable } {
   return {
     config, logger: pino({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }),
     readiness: new Readiness({ [PROGRAMMED]: 'no pass yet' }), rtnl,
     routing: routing(async () => emptyReport()), filter: null,
     table: new ObjectTable({ backoff: { minMs: 1000, maxMs: 1000 }, random: () => 1 }),
-    fights: new TugOfWar({ repairs: 3, windowMs: 60_000, backoff: { minMs: 4000, maxMs: 16_000 } }, Date.now, () => 1),
+    fights: fightReport(new TugOfWar({ repairs: 3, windowMs: 60_000, backoff: { minMs: 4000, maxMs: 16_000 } }, Date.now, () => 1)),
     informersSynced: () => true, snapshot: () => snapshot, nodeReady: () => true,
     cniInterface: () => ({ name: 'cni0', address: '10.244.1.1', ifindex: 3 }),
     ...overrides,
@@ -175,10 +179,12 @@ test('fail static across passes: a remote cluster whose Endpoint is gone keeps i
 
 test('a tug-of-war over the filter: after N repairs in the window its repairs are held on a backoff, seaway_fighting and readiness name the rival, and it ends once a repair stays', async () => {
   let now = 5_000_000;
-  const fights = new TugOfWar({ repairs: 3, windowMs: 60_000, backoff: { minMs: 4000, maxMs: 16_000 } }, () => now, () => 1);
+  const war = new TugOfWar({ repairs: 3, windowMs: 60_000, backoff: { minMs: 4000, maxMs: 16_000 } }, () => now, () => 1);
   let rivalActive = true;
   const f = filter(async () => (rivalActive ? { writes: 1, rivals: ['nat POSTROUTING: -A POSTROUTING -j RIVAL -> -A RIVAL -j MASQUERADE'] } : { writes: 0 }));
-  const d = deps({ filter: f, fights });
+  let current: Snapshot = snapshot;
+  const d = deps({ filter: f, snapshot: () => current });
+  d.fights = fightReport(war, d.readiness, d.metrics);
   const pass = createPass(d);
   const fighting = async () => (await d.metrics.fighting.get()).values.find((v) => v.labels.object === 'filter/iptables-nft')?.value;
   await pass(['start']);
@@ -188,8 +194,9 @@ test('a tug-of-war over the filter: after N repairs in the window its repairs ar
   assert.equal(await fighting(), 1);
   assert.match(d.readiness.reasons.join('\n'), /^fighting: filter\/iptables-nft: another agent keeps undoing seaway's repairs \(nat POSTROUTING: -A POSTROUTING -j RIVAL -> -A RIVAL -j MASQUERADE\); repaired 1 time/m);
   now += 1000;
+  current = { ...snapshot, nodes: [...snapshot.nodes] }; // a new snapshot (a projection changed) with the same filter
   const held = await pass(['packet filter drift']);
-  assert.equal(f.applied, 4, 'held: no repair during the backoff, whatever wakes the loop');
+  assert.equal(f.applied, 4, 'held: no repair during the backoff, whatever wakes the loop, a new snapshot with the same filter too');
   assert.equal(held.retryAt, now - 1000 + 4000, 'the pass asks to be woken when the hold ends');
   now += 3000;
   await pass(['hold over']);
@@ -206,14 +213,15 @@ test('a tug-of-war over the filter: after N repairs in the window its repairs ar
 
 test('a changed input is new work, not a repair: it is written at once even while the filter is held', async () => {
   let now = 5_000_000;
-  const fights = new TugOfWar({ repairs: 2, windowMs: 60_000, backoff: { minMs: 60_000, maxMs: 60_000 } }, () => now, () => 1);
+  const war = new TugOfWar({ repairs: 2, windowMs: 60_000, backoff: { minMs: 60_000, maxMs: 60_000 } }, () => now, () => 1);
   const f = filter(async () => ({ writes: 1 }));
   let current: Snapshot = snapshot;
-  const d = deps({ filter: f, fights, snapshot: () => current });
+  const d = deps({ filter: f, snapshot: () => current });
+  d.fights = fightReport(war, d.readiness, d.metrics);
   const pass = createPass(d);
   await pass(['start']);
   for (let i = 0; i < 2; i++) { now += 100; await pass(['drift']); }
-  assert.equal(fights.mayRepair('filter/iptables-nft'), false);
+  assert.equal(war.mayRepair('filter/iptables-nft'), false);
   const applied = f.applied;
   current = { ...snapshot, endpoints: [...snapshot.endpoints, endpoint('north-ep', spec({ cluster_id: 'north', hostname: 'north-gw', private_ip: '192.168.3.10', subnets: ['10.3.0.0/16'] }))] };
   await pass(['API objects changed']);

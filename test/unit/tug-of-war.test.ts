@@ -22,10 +22,10 @@ test('repairs spread wider than the window are no fight; N within it start one, 
   assert.equal(war.repaired('filter/x', 'nat POSTROUTING: -A POSTROUTING -j RIVAL'), 'quiet');
   clock.tick(100);
   assert.equal(war.repaired('filter/x', 'nat POSTROUTING: -A POSTROUTING -j RIVAL'), 'started');
-  assert.deepEqual(war.fights(), [{ object: 'filter/x', rival: 'nat POSTROUTING: -A POSTROUTING -j RIVAL', since: clock.now, repairs: 1, holdUntil: clock.now + 2000 }]);
+  assert.deepEqual(war.fights(), [{ object: 'filter/x', rival: 'nat POSTROUTING: -A POSTROUTING -j RIVAL', since: clock.now, repairs: 1, holdUntil: clock.now + 2000, lastRepairAt: clock.now, probed: false }]);
   assert.equal(war.mayRepair('filter/x'), false);
   assert.equal(war.mayRepair('filter/other'), true, 'other objects are not held');
-  assert.equal(war.heldUntil('filter/x'), clock.now + 2000);
+  assert.equal(war.fights()[0]!.holdUntil, clock.now + 2000);
   assert.equal(war.nextHoldEnd(), clock.now + 2000);
 });
 
@@ -35,28 +35,46 @@ test('each repair in a fight doubles the hold up to the maximum; the rival named
   for (let i = 0; i < 3; i++) war.repaired('o', 'first rival');
   const holds: number[] = [];
   for (let i = 0; i < 4; i++) {
-    clock.tick(war.heldUntil('o')! - clock.now);
+    clock.tick(war.fights()[0]!.holdUntil - clock.now);
     assert.equal(war.mayRepair('o'), true, 'the hold is over');
     assert.equal(war.repaired('o', i === 3 ? null : `rival ${i}`), 'fighting');
-    holds.push(war.heldUntil('o')! - clock.now);
+    holds.push(war.fights()[0]!.holdUntil - clock.now);
   }
   assert.deepEqual(holds, [4000, 8000, 8000, 8000]);
   assert.equal(war.fights()[0]!.rival, 'rival 2', 'a repair that names no rival keeps the last one named');
   assert.equal(war.fights()[0]!.repairs, 5);
 });
 
-test('a fight ends only when the object is found intact after its hold; then repairs count from zero again', () => {
+test('a fight ends when the object is found intact once its last repair has stood for the shortest backoff; then repairs count from zero again', () => {
   const clock = clockAt();
   const war = new TugOfWar(policy, () => clock.now, () => 1);
   for (let i = 0; i < 3; i++) war.repaired('o', null);
-  assert.equal(war.intact('o'), null, 'intact during the hold proves nothing yet');
-  clock.tick(2000);
+  clock.tick(1999);
+  assert.equal(war.intact('o'), null, 'intact sooner than the rival took to undo a repair proves nothing yet');
+  clock.tick(1);
   const ended = war.intact('o');
   assert.equal(ended?.object, 'o');
   assert.deepEqual(war.fights(), []);
   assert.equal(war.intact('o'), null, 'no fight, nothing ends');
   assert.equal(war.repaired('o', null), 'quiet', 'the streak starts over');
   assert.equal(war.nextHoldEnd(), undefined);
+});
+
+test('while held, one look once the last repair has stood for the shortest backoff; found changed again, none until the hold ends', () => {
+  const clock = clockAt();
+  const war = new TugOfWar({ ...policy, backoff: { minMs: 2000, maxMs: 64_000 } }, () => clock.now, () => 1);
+  for (let i = 0; i < 3; i++) war.repaired('o', 'rival');
+  clock.tick(2000);
+  war.repaired('o', 'rival'); // the hold of 2 s is over: repaired again, now held 4 s
+  const repairedAt = clock.now;
+  assert.equal(war.lookAt('o'), repairedAt + 2000, 'the look is due when the repair has stood 2 s');
+  war.changed('o');
+  assert.equal(war.lookAt('o'), repairedAt + 2000, 'a change seen sooner than that is not the look');
+  clock.tick(2000);
+  assert.equal(war.lookAt('o'), undefined, 'the look is due now');
+  war.changed('o');
+  assert.equal(war.lookAt('o'), repairedAt + 4000, 'the rival undid it again: nothing to look at before the hold ends');
+  assert.equal(war.lookAt('other'), undefined, 'no fight, no pause');
 });
 
 test('a hold that is over is not a due time: nextHoldEnd only names holds still to come', () => {

@@ -21,11 +21,11 @@ test('every process the runner starts gets the lock file as XTABLES_LOCKFILE, ov
   assert.deepEqual(seen[1]?.env, { PATH: '/sbin', XTABLES_LOCKFILE: '/host/run/xtables.lock' });
 });
 
-test('iptables-restore giving up on a held xtables lock is EBUSY, saying nothing was written; other failures stay as they were', async () => {
+test('iptables-restore giving up on a held xtables lock is EBUSY, saying the write stopped there; other failures stay as they were', async () => {
   await assert.rejects(iptablesRestore(failing(4, BUSY_STDERR), 'legacy', '*nat\nCOMMIT\n'), (error: unknown) => {
     assert.ok(error instanceof XtablesLockBusyError);
     assert.equal(error.code, 'EBUSY');
-    assert.match(error.message, /held the xtables lock for more than 5 s: nothing was written, retrying \(Another app is currently holding the xtables lock/);
+    assert.match(error.message, /held the xtables lock for more than 5 s: the write stopped there, retrying \(Another app is currently holding the xtables lock/);
     return true;
   });
   await assert.rejects(iptablesRestore(failing(4, 'iptables-restore: line 2 failed\n'), 'legacy', ''), (error: unknown) => error instanceof ExecError, 'exit 4 for another reason');
