@@ -223,8 +223,8 @@ export const DEFAULTS = {
   minPassIntervalMs: 250,
   retryMinMs: 200,
   retryMaxMs: 30_000,
-  // Five repairs in a minute is no accident; the pause then doubles from 5 s to 5 min.
   xtablesLock: '/run/xtables.lock',
+  // Five repairs in a minute is no accident; the pause then doubles from 5 s to 5 min.
   fightRepairs: 5,
   fightWindowSeconds: 60,
   fightBackoffMinMs: 5000,

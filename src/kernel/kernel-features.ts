@@ -6,15 +6,11 @@ import { decodeAttributes } from './netlink/codec.ts';
 import { NetlinkConnection } from './netlink/connection.ts';
 import { errnoName } from './netlink/errors.ts';
 import { nfnetlinkLookup } from './nfnetlink.ts';
-import { subscribeNftChanges } from './nft-events.ts';
-import { RTM_GETRULE, encodeRuleDump } from './rules.ts';
+import { NFNL_SUBSYS_NFTABLES, subscribeNftChanges } from './nft-events.ts';
+import { FIB_RULE_HDR_LEN, FRA_PROTOCOL, RTM_GETRULE, encodeRuleDump } from './rules.ts';
 import type { KernelFeatureProbes, NftNotificationsProbe, RuleProtocolProbe } from '../model/kernel-features.ts';
 
 const AF_INET = 2;
-const FIB_RULE_HDR_LEN = 12;
-/** linux/fib_rules.h; sent with every rule since Linux 4.17, never before. */
-const FRA_PROTOCOL = 21;
-const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_GETGEN = 16;
 
 /**

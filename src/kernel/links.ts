@@ -1,3 +1,4 @@
+import type { HostLink } from '../model/host-network.ts';
 import {
   NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, bufferToMac, cstring, decodeAttributes, ipv4ToBuffer, u16be, u32, u8,
 } from './netlink/codec.ts';
@@ -23,16 +24,8 @@ export interface VxlanInfo {
   learning: boolean;
 }
 
-export interface ObservedLink {
-  index: number;
-  name: string;
-  /** IFLA_INFO_KIND ("vxlan", "veth", "bridge"...), absent for plain devices such as lo. */
-  kind?: string;
-  mtu: number;
-  /** Administratively up (IFF_UP). */
-  up: boolean;
-  /** IFF_LOOPBACK (set only when true). */
-  loopback?: boolean;
+/** A link as the kernel reports it: what the underlay choice reads (HostLink), and more. */
+export interface ObservedLink extends HostLink {
   mac?: string;
   masterIndex?: number;
   vxlan?: VxlanInfo;

@@ -2,7 +2,7 @@ import { decodeAttributes, NETLINK_NETFILTER, type NetlinkMessage } from './netl
 import { subscribeNetlink, type NetlinkSubscription } from './netlink/subscription.ts';
 
 const NFNLGRP_NFTABLES = 7;
-const NFNL_SUBSYS_NFTABLES = 10;
+export const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_NEWGEN = 15;
 const NFGENMSG_LEN = 4;
 /** Every nf_tables object message (table, chain, rule, set, element, object, flowtable) names its table in attribute 1. */

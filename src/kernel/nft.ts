@@ -1,4 +1,5 @@
 import type { ProcessRunner } from './iptables.ts';
+import { NFNL_SUBSYS_NFTABLES } from './nft-events.ts';
 import { attr, cstring, nfnetlinkLookup } from './nfnetlink.ts';
 
 /** `nft -j list table`, or null when the table does not exist. */
@@ -21,7 +22,6 @@ export async function nftListTables(runner: ProcessRunner): Promise<string[]> {
   return result.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('table ')).map((l) => l.slice(6));
 }
 
-const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_GETTABLE = 1;
 const NFTA_TABLE_NAME = 1;
 const NFPROTO: Record<string, number> = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 };

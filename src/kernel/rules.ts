@@ -6,7 +6,9 @@ export const RTM_NEWRULE = 32;
 export const RTM_DELRULE = 33;
 export const RTM_GETRULE = 34;
 const AF_INET = 2;
-const FRA_SRC = 2, FRA_IIFNAME = 3, FRA_PRIORITY = 6, FRA_FWMARK = 10, FRA_TABLE = 15, FRA_OIFNAME = 17, FRA_PROTOCOL = 21;
+const FRA_SRC = 2, FRA_IIFNAME = 3, FRA_PRIORITY = 6, FRA_FWMARK = 10, FRA_TABLE = 15, FRA_OIFNAME = 17;
+/** linux/fib_rules.h; sent with every rule since Linux 4.17, never before. */
+export const FRA_PROTOCOL = 21;
 const FRA_L3MDEV = 19, FRA_UID_RANGE = 20, FRA_IP_PROTO = 22, FRA_SPORT_RANGE = 23, FRA_DPORT_RANGE = 24;
 /** Selectors carried as attributes; the kernel sends each only when the rule has it. */
 const SELECTOR_ATTRIBUTES = [FRA_IIFNAME, FRA_OIFNAME, FRA_FWMARK, FRA_L3MDEV, FRA_UID_RANGE, FRA_IP_PROTO, FRA_SPORT_RANGE, FRA_DPORT_RANGE];
@@ -14,7 +16,7 @@ const SELECTOR_ATTRIBUTES = [FRA_IIFNAME, FRA_OIFNAME, FRA_FWMARK, FRA_L3MDEV, F
 const FIB_RULE_INVERT = 0x2;
 /** The rule action "lookup table": seaway's rules have it, and a rule with another action is not seaway's. */
 export const FR_ACT_TO_TBL = 1;
-const FIB_RULE_HDR_LEN = 12;
+export const FIB_RULE_HDR_LEN = 12;
 
 /** An IPv4 policy rule "priority P lookup T" (no selectors: seaway's rules match all traffic). */
 export interface RuleSpec {

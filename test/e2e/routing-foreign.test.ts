@@ -108,10 +108,13 @@ describe('foreign routes at seaway\'s destinations (issue 10)', () => {
     await waitFor('the worker ready again', () => restored(worker, 254, seawayWorkerRoute), { timeoutMs: HANG_MS });
 
     // Each of these wakes a pass (a change at a destination of seaway's), which finds nothing to report.
-    const seen = await passes(worker);
     await run('ip', ['-n', worker.namespace, 'route', 'append', REMOTE, 'dev', 'eth0', 'proto', 'boot']);
     await run('ip', ['-n', worker.namespace, 'route', 'add', REMOTE, 'dev', 'eth0', 'metric', '50', 'proto', 'boot']);
-    await waitFor('a pass woken by the foreign routes', async () => (await passes(worker)) > seen, { timeoutMs: HANG_MS });
+    // One more change, made after both are in place, so the pass it wakes surely sees both.
+    const seen = await passes(worker);
+    await run('ip', ['-n', worker.namespace, 'route', 'add', REMOTE, 'dev', 'eth0', 'metric', '60', 'proto', 'boot']);
+    await run('ip', ['-n', worker.namespace, 'route', 'del', REMOTE, 'metric', '60', 'proto', 'boot']);
+    await waitFor('a pass woken after both foreign routes are in place', async () => (await passes(worker)) > seen, { timeoutMs: HANG_MS });
     assert.equal((await readyz(worker)).status, 200);
     assert.deepEqual(await routesAt(worker, 254), [seawayWorkerRoute, 'dev eth0 proto boot', 'dev eth0 proto boot metric 50']);
     await run('ip', ['-n', worker.namespace, 'route', 'del', REMOTE, 'metric', '50', 'proto', 'boot']);
