@@ -29,15 +29,20 @@ export interface ApplyReport {
   failures: ObjectFailure[];
   /** Objects not attempted because the gate held them back; their earlier status stands. */
   deferred: ObjectRef[];
+  /** Objects a write went through for (once per write): what a pass with unchanged inputs repaired. */
+  written: ObjectRef[];
 }
 
-export const emptyReport = (): ApplyReport => ({ writes: 0, writesByKind: {}, failures: [], deferred: [] });
+export const emptyReport = (): ApplyReport => ({ writes: 0, writesByKind: {}, failures: [], deferred: [], written: [] });
 
-export function countWrite(report: ApplyReport, kind: ObjectKind, ok: boolean): void {
+/** Counts one write of object `ref`; one that went through is also listed as written. */
+export function countWrite(report: ApplyReport, ref: ObjectRef, ok: boolean): void {
   report.writes += 1;
-  const count = (report.writesByKind[kind] ??= { ok: 0, failed: 0 });
-  if (ok) count.ok += 1;
-  else count.failed += 1;
+  const count = (report.writesByKind[ref.kind] ??= { ok: 0, failed: 0 });
+  if (ok) {
+    count.ok += 1;
+    report.written.push({ kind: ref.kind, key: ref.key });
+  } else count.failed += 1;
 }
 
 export function mergeReports(...reports: ApplyReport[]): ApplyReport {
@@ -46,6 +51,7 @@ export function mergeReports(...reports: ApplyReport[]): ApplyReport {
     merged.writes += report.writes;
     merged.failures.push(...report.failures);
     merged.deferred.push(...report.deferred);
+    merged.written.push(...report.written);
     for (const [kind, count] of Object.entries(report.writesByKind) as [ObjectKind, KindCount][]) {
       const into = (merged.writesByKind[kind] ??= { ok: 0, failed: 0 });
       into.ok += count.ok;

@@ -181,7 +181,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
     const results: WriteResult[] = await rtnl.apply(allowed.map((p) => p.write));
     results.forEach((result, i) => {
       const { kind, key, object } = allowed[i]!;
-      countWrite(report, kind, result.ok);
+      countWrite(report, { kind, key }, result.ok);
       if (!result.ok) {
         const code = (result.error as { code?: unknown }).code;
         report.failures.push({ kind, key, object: typeof object === 'function' ? object() : object, reason: result.error.message, ...(typeof code === 'string' ? { code } : {}) });

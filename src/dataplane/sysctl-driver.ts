@@ -35,9 +35,9 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
       if (current !== undefined && current !== original) {
         try {
           await sysctls.write(key, original);
-          countWrite(report, 'sysctl', true);
+          countWrite(report, { kind: 'sysctl', key }, true);
         } catch (error) {
-          countWrite(report, 'sysctl', false);
+          countWrite(report, { kind: 'sysctl', key }, false);
           report.failures.push({ kind: 'sysctl', key, object: `restoring sysctl ${key}=${original}`, reason: (error as Error).message });
           continue;
         }
@@ -66,9 +66,9 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
       for (const w of allowed) {
         try {
           await sysctls.write(w.key, w.value);
-          countWrite(report, 'sysctl', true);
+          countWrite(report, { kind: 'sysctl', key: w.key }, true);
         } catch (error) {
-          countWrite(report, 'sysctl', false);
+          countWrite(report, { kind: 'sysctl', key: w.key }, false);
           report.failures.push({ kind: 'sysctl', key: w.key, object: `sysctl ${w.key}=${w.value}`, reason: (error as Error).message });
         }
       }

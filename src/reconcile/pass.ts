@@ -105,10 +105,12 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       reportPlan(plan, planned.snapshot);
       reportFailStatic(planned);
       const errors: string[] = [];
-      const routed = await reconcileComponent(table, routing, plan.desired).catch((error: unknown) => {
+      // Inputs unchanged: a routing write is a repair, held back for an object someone keeps undoing.
+      const routed = await reconcileComponent(table, planned.steady ? heldWhileFought(routing, fightReport.war) : routing, plan.desired).catch((error: unknown) => {
         errors.push(`routing: ${describeError(error instanceof Error ? error : new Error(String(error)))}`);
         return null;
       });
+      if (planned.steady && routed) fightReport.observeRouting(routed);
       const driver = deps.filter;
       if (filter === null || filter.driver !== driver) filter = { driver, component: filterComponent(driver) };
       // The same filter as last time: a write would be a repair, held back while the filter is fought

@@ -236,5 +236,5 @@ test('cleanup, also by a fresh instance after a restart, leaves the namespace as
   assert.deepEqual(await snapshot(), { ...before, sysctls: [before.sysctls[0], '1\n'] });
   await assert.rejects(readFile(sysctlStatePath), { code: 'ENOENT' });
   const again = await afterRestart.cleanup();
-  assert.deepEqual(again, { writes: 0, writesByKind: {}, failures: [], deferred: [] });
+  assert.deepEqual(again, { writes: 0, writesByKind: {}, failures: [], deferred: [], written: [] });
 });

@@ -227,3 +227,46 @@ test('a changed input is new work, not a repair: it is written at once even whil
   await pass(['API objects changed']);
   assert.equal(f.applied, applied + 1, 'the new remote cluster reaches the filter during the hold');
 });
+
+test('a tug-of-war over a route: the route someone keeps deleting is held on a backoff and named, the other routing objects are not; it ends once the route stays', async () => {
+  let now = 5_000_000;
+  const war = new TugOfWar({ repairs: 3, windowMs: 60_000, backoff: { minMs: 4000, maxMs: 16_000 } }, () => now, () => 1);
+  const contested = { kind: 'route' as const, key: '254 10.2.0.0/16' };
+  let deleter = true;
+  const attempts: string[] = [];
+  const routes: RoutingDataplane = {
+    observe: async () => { throw new Error('unused'); },
+    cleanup: async () => emptyReport(),
+    routeDestinations: () => new Set<string>(),
+    // What the kernel needs each pass: the contested route while the deleter is at it, nothing otherwise.
+    apply: async (_desired, gate) => {
+      const report = emptyReport();
+      if (!deleter) return report;
+      if (gate && !gate(contested.kind, contested.key)) { report.deferred.push(contested); return report; }
+      attempts.push(contested.key);
+      report.writes = 1;
+      report.written.push(contested);
+      return report;
+    },
+  };
+  const d = deps({ routing: routes, filter: filter(async () => ({ writes: 0 })) });
+  d.fights = fightReport(war, d.readiness, d.metrics);
+  const pass = createPass(d);
+  const fighting = async () => (await d.metrics.fighting.get()).values.find((v) => v.labels.object === 'route/*')?.value;
+  await pass(['start']);
+  for (let i = 0; i < 3; i++) { now += 300; await pass(['owned route deleted']); }
+  assert.equal(attempts.length, 4, 'the first pass and three repairs');
+  assert.equal(await fighting(), 1, 'one series for routes, however many are fought over');
+  assert.match(d.readiness.reasons.join('\n'), /^fighting: route\/254 10\.2\.0\.0\/16: another agent keeps undoing seaway's repairs \(no foreign rule names it: something keeps changing or removing it\); repaired 1 time/m);
+  now += 500;
+  await pass(['owned route deleted']);
+  assert.equal(attempts.length, 4, 'held during the backoff');
+  now += 4000;
+  await pass(['hold over']);
+  assert.equal(attempts.length, 5, 'repaired again after it');
+  deleter = false;
+  now += 4000;
+  await pass(['resync']);
+  assert.equal(await fighting(), 0, 'the route stayed: over');
+  assert.equal(d.readiness.ready, true);
+});
