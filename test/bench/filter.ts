@@ -17,7 +17,7 @@ import type { DesiredFilter } from '../../src/model/desired-state.ts';
 import { validateFilter } from '../../src/plan/filter-input.ts';
 import { IPTABLES_TABLES, renderIptables } from '../../src/plan/filter-iptables.ts';
 import { planIpsetRestore, renderIpsets } from '../../src/plan/filter-ipset.ts';
-import { renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
+import { parseNftJson, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
 import { median, percentile, scaleArgs } from './bench-support.ts';
 
 const scale = scaleArgs();
@@ -35,10 +35,11 @@ function remoteCidrs(changedCluster = -1): string[] {
   return cidrs;
 }
 
+const NODES = 100;
 const desired = (changedCluster = -1): DesiredFilter => ({
   localCidrs: ['10.1.0.0/16', '10.101.0.0/16'],
   remoteCidrs: remoteCidrs(changedCluster),
-  nodeAddresses: Array.from({ length: 100 }, (_, i) => `192.168.${i >> 8}.${i & 255}/32`),
+  nodeAddresses: Array.from({ length: NODES }, (_, i) => `192.168.${i >> 8}.${i & 255}/32`),
   cniAddress: '10.1.1.1',
   vxlanDevice: 'vx-submariner',
   vxlanPort: 4800,
@@ -144,9 +145,9 @@ async function inside(spec: string): Promise<void> {
 async function loaded(ns: string, variant: Variant): Promise<{ members: number; rules: number }> {
   const exec = (file: string, args: string[]) => run('ip', ['netns', 'exec', ns, file, ...args]);
   if (variant.backend === 'nftables') {
-    const text = (await exec('nft', ['list', 'table', 'ip', 'seaway'])).stdout;
-    const members = (text.match(/\d+\.\d+\.\d+\.\d+\/\d+/g) ?? []).filter((c) => !c.startsWith('240.')).length;
-    return { members, rules: text.split('\n').filter((l) => /(accept|snat|maxseg)/.test(l) && !l.includes('policy')).length };
+    const table = parseNftJson((await exec('nft', ['-j', 'list', 'table', 'ip', 'seaway'])).stdout);
+    const members = [...table.sets.values()].reduce((sum, set) => sum + set.members.size, 0);
+    return { members, rules: [...table.chains.values()].reduce((sum, chain) => sum + chain.rules.length, 0) };
   }
   const sets = (await exec('ipset', ['save'])).stdout.split('\n').filter((l) => l.startsWith('add ')).length;
   const rules = (await exec(`iptables-${variant.mode}-save`, [])).stdout.split('\n').filter((l) => l.startsWith('-A SUBMARINER-')).length;
@@ -190,6 +191,8 @@ async function main(): Promise<void> {
     }
   }
   const subnets = clusters * subnetsPerCluster;
+  // The two local CIDRs, the remote subnets, and the node addresses VXLAN is accepted from.
+  const expectedMembers = 2 + subnets + NODES;
   const fmt = (ms: number) => `${ms.toFixed(1).padStart(7)} ms`;
   console.log(`filter benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${subnets} remote CIDRs, ${trials} trials each, medians (fresh namespace per run)`);
   let worst = 0;
@@ -202,7 +205,7 @@ async function main(): Promise<void> {
       const order = sides.map((_, i) => sides[(i + t) % sides.length]!);
       for (const which of order) {
         const result = await trial(variant, index, which);
-        if (result.members !== subnets + 2) throw new Error(`${variant.name} ${which}: ${result.members} set members loaded, expected ${subnets + 2}`);
+        if (result.members !== expectedMembers) throw new Error(`${variant.name} ${which}: ${result.members} set members loaded, expected ${expectedMembers}`);
         if (which === 'bare') { bare.push(result.ms); bareRuns.push(result); }
         else if (which === 'bare-default-hash') bareDefaultHash.push(result.ms);
         else seaway.push(result);
