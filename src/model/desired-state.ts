@@ -58,8 +58,12 @@ export interface DesiredFilter {
   remoteCidrs: string[];
   /** The cluster's node addresses (as /32 CIDRs): the only sources VXLAN (UDP 4800) is accepted from. */
   nodeAddresses: string[];
-  /** The underlay device pod traffic to remote clusters leaves through on the gateway (judging foreign NAT rules by their -o). */
-  underlayDevice?: string;
+  /**
+   * Where pod traffic to remote clusters leaves, for judging foreign NAT rules by their -o: through
+   * exactly these devices (a worker: vx-submariner), or never through these (the gateway, whose
+   * cable's egress is not known here: never the CNI interface). Absent: anywhere.
+   */
+  egress?: { only: string[] } | { never: string[] };
   /** SNAT target for 240.0.0.0/8 leaving vx-submariner; absent until the CNI interface is known. */
   cniAddress?: string;
   vxlanDevice: string;

@@ -21,6 +21,8 @@ export interface TrafficClass {
   dst: TrafficSide;
   /** Every device it may leave through, where the hook knows them (FORWARD: vx-submariner); absent: any. */
   out?: readonly string[];
+  /** Devices it never leaves through (the gateway's CNI interface), where `out` is not known. */
+  notOut?: readonly string[];
   /** The only protocol that matters here (the MSS clamp: tcp; VXLAN: udp). */
   proto?: string;
 }
@@ -92,7 +94,11 @@ function optionReach(option: RuleOption, traffic: TrafficClass, sets: KnownSets)
       switch (option.name) {
         case '-s': return addressReach(value, traffic.src.cidrs, option.negated);
         case '-d': return addressReach(value, traffic.dst.cidrs, option.negated);
-        case '-o': return traffic.out === undefined ? 'some' : deviceReach(value, traffic.out, option.negated);
+        case '-o':
+          if (traffic.out !== undefined) return deviceReach(value, traffic.out, option.negated);
+          // A device it never takes: that rule cannot take it (or, negated, takes all of it).
+          if (!value.endsWith('+') && traffic.notOut?.includes(value)) return option.negated ? 'all' : 'none';
+          return 'some';
         case '-p': {
           const protocol = value.toLowerCase();
           if (protocol === 'all' || protocol === '0') return option.negated ? 'none' : 'all';

@@ -104,6 +104,16 @@ function mssClamp(value: unknown): MssClamp {
   throw new FilterInputError(`mssClamp.mode must be 'pmtu' or 'fixed', got ${describe(clamp.mode)}`);
 }
 
+function egress(value: unknown): { only: string[] } | { never: string[] } {
+  const given = typeof value === 'object' && value !== null ? value as Record<string, unknown> : {};
+  const which = 'only' in given ? 'only' : 'never' in given ? 'never' : null;
+  const devices = which === null ? undefined : given[which];
+  if (which === null || !Array.isArray(devices) || !devices.every((d) => typeof d === 'string' && INTERFACE_NAME.test(d))) {
+    throw new FilterInputError(`egress must be {only: [interface names]} or {never: [interface names]}, got ${JSON.stringify(value)?.slice(0, 100)}`);
+  }
+  return which === 'only' ? { only: [...devices] } : { never: [...devices] };
+}
+
 /** Validates a DesiredFilter at the kernel boundary; throws FilterInputError naming the field and what is wrong. */
 export function validateFilter(filter: DesiredFilter): FilterInput {
   if (typeof filter !== 'object' || filter === null) throw new FilterInputError(`expected an object, got ${describe(filter)}`);
@@ -118,12 +128,7 @@ export function validateFilter(filter: DesiredFilter): FilterInput {
     throw new FilterInputError(`vxlanPort must be an integer from 1 to 65535, got ${typeof port === 'number' ? port : describe(port)}`);
   }
   const input: FilterInput = { localCidrs, remoteCidrs, nodeAddresses, vxlanDevice: filter.vxlanDevice, vxlanPort: port, mssClamp: mssClamp(filter.mssClamp) };
-  if (filter.underlayDevice !== undefined) {
-    if (typeof filter.underlayDevice !== 'string' || !INTERFACE_NAME.test(filter.underlayDevice)) {
-      throw new FilterInputError(`underlayDevice must be an interface name of 1-15 letters, digits, '_', '.' or '-', got ${describe(filter.underlayDevice)}`);
-    }
-    input.underlayDevice = filter.underlayDevice;
-  }
+  if (filter.egress !== undefined) input.egress = egress(filter.egress);
   if (filter.cniAddress !== undefined) {
     if (typeof filter.cniAddress !== 'string' || scanIpv4(filter.cniAddress) < 0) {
       throw new FilterInputError(`cniAddress must be an IPv4 address, got ${describe(filter.cniAddress)}`);

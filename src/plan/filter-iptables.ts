@@ -99,14 +99,14 @@ export function renderIptables(input: FilterInput): IptablesDesired {
     local: { set: LOCAL, cidrs: cidrs(input.localCidrs) } as TrafficSide,
     remote: { set: REMOTE, cidrs: cidrs(input.remoteCidrs), neverLocal: true } as TrafficSide,
   }));
-  // Pod traffic to remote clusters leaves through vx-submariner (workers) or the underlay (the gateway).
-  const outward = [input.vxlanDevice, ...(input.underlayDevice ? [input.underlayDevice] : [])];
+  // Where pod traffic to remote clusters leaves: the planner knows it exactly on a worker, and on the gateway where it never does.
+  const outward = input.egress === undefined ? {} : 'only' in input.egress ? { out: input.egress.only } : { notOut: input.egress.never };
   const betweenClusters = (breaking: string[], certainty: 'some' | 'all', extra: { out?: 'outward' | 'vxlan'; proto?: string }) => lazy((): HookHazard => {
     const { local, remote } = sides();
     const out = extra.out === 'vxlan' ? [input.vxlanDevice] : undefined;
     return {
       classes: [
-        { src: local, dst: remote, ...(extra.out === 'outward' ? { out: outward } : out ? { out } : {}), ...(extra.proto ? { proto: extra.proto } : {}) },
+        { src: local, dst: remote, ...(extra.out === 'outward' ? outward : out ? { out } : {}), ...(extra.proto ? { proto: extra.proto } : {}) },
         { src: remote, dst: local, ...(out ? { out } : {}), ...(extra.proto ? { proto: extra.proto } : {}) },
       ],
       breaking: new Set(breaking), certainty,

@@ -153,7 +153,8 @@ export function planNode(
     localCidrs: [...config.podCidrs, ...config.serviceCidrs].sort(compareCidrTexts),
     remoteCidrs: remoteSubnets.map(({ text }) => text),
     nodeAddresses: vxlanSources(snapshot, local.privateIp, self.nodeIp),
-    underlayDevice: self.underlayDevice,
+    // A worker sends it all into vx-submariner; the gateway out of its cable, never its CNI interface.
+    ...(isGateway ? (cni === null ? {} : { egress: { never: [cni.name] } }) : { egress: { only: [OWNERSHIP.vxlanDevice] } }),
     ...(cni === null ? {} : { cniAddress: cni.address }),
     vxlanDevice: OWNERSHIP.vxlanDevice,
     vxlanPort: OWNERSHIP.vxlanPort,

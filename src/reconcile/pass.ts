@@ -165,6 +165,6 @@ const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.
 export function sameFilter(a: DesiredFilter | null, b: DesiredFilter | null): boolean {
   if (a === null || b === null) return a === b;
   return sameList(a.localCidrs, b.localCidrs) && sameList(a.remoteCidrs, b.remoteCidrs) && sameList(a.nodeAddresses, b.nodeAddresses)
-    && a.cniAddress === b.cniAddress && a.underlayDevice === b.underlayDevice && a.vxlanDevice === b.vxlanDevice && a.vxlanPort === b.vxlanPort
+    && a.cniAddress === b.cniAddress && JSON.stringify(a.egress) === JSON.stringify(b.egress) && a.vxlanDevice === b.vxlanDevice && a.vxlanPort === b.vxlanPort
     && a.mssClamp.mode === b.mssClamp.mode && (a.mssClamp.mode !== 'fixed' || b.mssClamp.mode !== 'fixed' || a.mssClamp.mss === b.mssClamp.mss);
 }

@@ -11,9 +11,9 @@ const cidr = (text: string): Cidr => {
 };
 const local = { set: 'LOCAL', cidrs: [cidr('10.1.0.0/16'), cidr('100.64.0.0/16')] };
 const remote = { set: 'REMOTE', cidrs: [cidr('10.2.0.0/16')], neverLocal: true };
-const outward = ['vx-submariner', 'eth0'];
+/** A worker's: its pod traffic to remote clusters leaves by vx-submariner only. */
 const nat: HookHazard = {
-  classes: [{ src: local, dst: remote, out: outward }, { src: remote, dst: local }],
+  classes: [{ src: local, dst: remote, out: ['vx-submariner'] }, { src: remote, dst: local }],
   breaking: new Set(['MASQUERADE', 'SNAT', 'NETMAP']), certainty: 'some',
 };
 const forward: HookHazard = {
@@ -22,6 +22,8 @@ const forward: HookHazard = {
 };
 const mangle: HookHazard = { classes: [{ src: local, dst: remote, proto: 'tcp' }, { src: remote, dst: local, proto: 'tcp' }], breaking: new Set(['ACCEPT', 'DROP', 'REJECT']), certainty: 'some' };
 const [out, back] = nat.classes as [TrafficClass, TrafficClass];
+const gatewayOut: TrafficClass = { src: local, dst: remote, notOut: ['tunl0'] };
+const gatewayNat: HookHazard = { ...nat, classes: [gatewayOut, back] };
 const rule = (...lines: string[]) => lines;
 const first = (ahead: string[], hazard: HookHazard, chains: Map<string, string[]> = new Map(), sets: KnownSets = new Map()) =>
   firstBreakingRule(ahead, hazard, chains, sets)?.rule ?? null;
@@ -77,9 +79,13 @@ test('reach of a rule over a traffic class: addresses, negations, interfaces, pr
     ['-A P -m set --match-set cali40all-ipam-pools dst -j X', out, 'some'], // a foreign set not read may hold anything
     ['-A P -m mark --mark 0x4000/0x4000 -j X', out, 'some'],
     ['-A P -m comment --comment "x" -j X', out, 'all'], // a comment matches everything
-    ['-A P -o tunl0 -j MASQUERADE', out, 'none'], // traffic to remote clusters leaves by vx-submariner or the underlay
-    ['-A P -o eth+ -j MASQUERADE', out, 'some'],
+    ['-A P -o tunl0 -j MASQUERADE', out, 'none'], // a worker's traffic to remote clusters leaves by vx-submariner
+    ['-A P -o vx+ -j MASQUERADE', out, 'all'],
     ['-A P ! -o lo -j MASQUERADE', out, 'all'],
+    ['-A P -o tunl0 -j MASQUERADE', gatewayOut, 'none'], // the gateway's never by its CNI interface
+    ['-A P ! -o tunl0 -j MASQUERADE', gatewayOut, 'all'],
+    ['-A P -o eth1 -j MASQUERADE', gatewayOut, 'some'], // its cable's egress is not known
+    ['-A P -o tun+ -j MASQUERADE', gatewayOut, 'some'],
     ['-A P -o tunl0 -j MASQUERADE', back, 'some'], // into local pods: any CNI device
     ['-A P -o vx-submariner -j DROP', fwdOut, 'all'],
     ['-A P -o vx+ -j DROP', fwdOut, 'all'],
@@ -145,6 +151,8 @@ test('Calico Felix\'s jump first in nat POSTROUTING breaks the datapath until th
   assert.match(first([FELIX_JUMP], nat, FELIX) ?? '', /-j MASQUERADE/, 'the sets not read: may masquerade');
   const withPools: KnownSets = new Map([['cali40masq-ipam-pools', [cidr('10.1.0.0/16')]], ['cali40all-ipam-pools', [cidr('10.1.0.0/16'), cidr('10.2.0.0/16'), cidr('100.64.0.0/16')]]]);
   assert.equal(first([FELIX_JUMP], nat, FELIX, withPools), null, 'remote CIDRs in an IPPool (disabled, natOutgoing false): no masquerade of pod traffic between clusters');
+  assert.equal(first([FELIX_JUMP], gatewayNat, FELIX, withPools), null, 'on the gateway too, whose traffic never leaves by tunl0');
+  assert.match(first([FELIX_JUMP], gatewayNat, FELIX, withoutPools) ?? '', /cali-nat-outgoing .*-j MASQUERADE --random-fully$/);
 });
 
 test('FORWARD: only a catch-all DROP of traffic into vx-submariner counts; a conditional one, or one after a conditional RETURN, is policy', () => {

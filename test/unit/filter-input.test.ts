@@ -95,3 +95,12 @@ test('validation accepts exactly the canonical CIDRs of the spec (not /0, no hos
   }
   assert.ok(accepted > 100, `the mutations keep some valid CIDRs (${accepted})`);
 });
+
+test('egress is {only: [devices]} or {never: [devices]}; anything else is refused naming the field', () => {
+  assert.deepEqual(validateFilter({ ...base, egress: { only: ['vx-submariner'] } }).egress, { only: ['vx-submariner'] });
+  assert.deepEqual(validateFilter({ ...base, egress: { never: ['tunl0', 'vxlan.calico'] } }).egress, { never: ['tunl0', 'vxlan.calico'] });
+  assert.equal(validateFilter(base).egress, undefined);
+  for (const bad of [{}, { only: 'vx-submariner' }, { never: ['bad name'] }, { never: ['cali+'] }, { only: [7] }, null, 'eth0']) {
+    assert.throws(() => validateFilter({ ...base, egress: bad as never }), (e: unknown) => e instanceof FilterInputError && /egress must be \{only: \[interface names\]\} or \{never: \[interface names\]\}/.test(e.message), JSON.stringify(bad));
+  }
+});

@@ -65,7 +65,7 @@ test('non-gateway node: VXLAN towards the gateway, main-table routes via the gat
   ]);
   assert.deepEqual(plan.desired.filter, {
     localCidrs: ['10.96.0.0/12', '10.244.0.0/16'], remoteCidrs: ['10.2.0.0/16', '10.3.0.0/16', '10.202.0.0/16'],
-    nodeAddresses: ['192.168.1.10/32', '192.168.1.21/32', '192.168.1.22/32'], underlayDevice: 'eth0',
+    nodeAddresses: ['192.168.1.10/32', '192.168.1.21/32', '192.168.1.22/32'], egress: { only: ['vx-submariner'] },
     cniAddress: '10.244.1.0', vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' },
   });
   assert.deepEqual(plan.remoteClusters.map((r) => [r.clusterId, r.subnets]), [['north', ['10.3.0.0/16']], ['west', ['10.2.0.0/16', '10.202.0.0/16']]]);
@@ -101,6 +101,7 @@ test('gateway node: no remote, FDB per other node, table 150 via the cable inter
     { dev: 'vx-submariner', mac: '00:00:00:00:00:00', dst: '192.168.1.21' },
     { dev: 'vx-submariner', mac: '00:00:00:00:00:00', dst: '192.168.1.22' },
   ]);
+  assert.deepEqual(plan.desired.filter?.egress, { never: ['tunl0'] }, 'the gateway\'s traffic to remote clusters leaves by its cable, never its CNI interface');
   assert.deepEqual(plan.notes, []);
 });
 
