@@ -9,7 +9,7 @@ declare -A wanted=(
   [ip]=iproute2 [bridge]=iproute2 [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables
   [ipset]=ipset [ping]=iputils-ping [swanctl]=strongswan-swanctl
   [wireguard-go]=wireguard-go [wg]=wireguard-tools [promtool]=prometheus [tcpdump]=tcpdump
-  [g++]=g++ [make]=make [python3]=python3
+  [g++]=g++ [make]=make [python3]=python3 [openssl]=openssl [flock]=util-linux
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

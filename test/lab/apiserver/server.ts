@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { handleAdmin } from './admin.ts';
 import { AuditLog, type AuditEntry } from './audit.ts';
@@ -22,6 +23,8 @@ export interface ApiServerOptions {
   port?: number;
   /** Also listen on this unix socket (a stale socket file is replaced). */
   socketPath?: string;
+  /** Serve HTTPS on the TCP port with this certificate and key (PEM); plain HTTP without. The unix socket stays plain. */
+  tls?: { cert: string; key: string };
   /** How many changes are kept for watches to resume from (default 50,000). */
   historyLimit?: number;
   /** Largest accepted request body (default 3 MiB, as the Kubernetes API server). */
@@ -229,12 +232,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
       });
     });
 
-  const tcp = createServer(listener);
+  const tcp = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
   await listen(tcp, { port: options.port ?? 0, host });
   servers.push(tcp);
   const address = tcp.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${hostForUrl}:${address.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${hostForUrl}:${address.port}`;
   serverAddress = `${hostForUrl}:${address.port}`;
 
   if (options.socketPath) {
