@@ -10,6 +10,8 @@ declare -A wanted=(
   [ipset]=ipset [ping]=iputils-ping [swanctl]=strongswan-swanctl
   [wireguard-go]=wireguard-go [wg]=wireguard-tools [promtool]=prometheus [tcpdump]=tcpdump
   [g++]=g++ [make]=make [python3]=python3 [openssl]=openssl [flock]=util-linux
+  # Only where no kubectl is on PATH: Debian's conflicts with the one the machine image brings.
+  [kubectl]=kubernetes-client
 )
 missing=()
 for cmd in "${!wanted[@]}"; do
