@@ -231,14 +231,14 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
       podCidr: `10.${i}.0.0/16`,
       serviceCidr: `10.${100 + i}.0.0/16`,
       lanNamespace: `${p}-c${i}-lan`,
-      controlPlane: { namespace: `${p}-c${i}-cp`, ip: cpIp, url: `http://${cpIp}:${API_PORT}` },
+      controlPlane: { namespace: `${p}-c${i}-cp`, ip: cpIp, url: `https://${cpIp}:${API_PORT}` },
       nodes,
     });
   }
   return {
     options,
     wan: { namespace: `${p}-wan`, cidr: WAN_CIDR },
-    broker: { namespace: `${p}-broker`, ip: BROKER_IP, url: `http://${BROKER_IP}:${API_PORT}`, wanPort: 'broker' },
+    broker: { namespace: `${p}-broker`, ip: BROKER_IP, url: `https://${BROKER_IP}:${API_PORT}`, wanPort: 'broker' },
     clusters,
   };
 }

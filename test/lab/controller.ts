@@ -59,7 +59,8 @@ export async function startController(plan: LabPlan, paths: LabPaths, log: (line
   const forwarders: Forwarder[] = [];
   try {
     for (const id of ['broker', ...plan.clusters.map((cluster) => cluster.id)]) {
-      const forwarder = await forwardLoopbackToUnix(paths.server(id).socket);
+      // TLS end to end: the forwarder only pipes bytes to the server's HTTPS socket.
+      const forwarder = await forwardLoopbackToUnix(paths.server(id).tlsSocket, 'https');
       forwarders.push(forwarder);
       progress.localUrls[id] = forwarder.url;
     }

@@ -10,7 +10,7 @@ export interface Forwarder {
  * root namespace reaches an API server that listens inside a lab namespace, without attaching
  * anything to the root namespace.
  */
-export async function forwardLoopbackToUnix(socketPath: string): Promise<Forwarder> {
+export async function forwardLoopbackToUnix(socketPath: string, scheme: 'http' | 'https' = 'http'): Promise<Forwarder> {
   const open = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(socketPath);
@@ -34,7 +34,7 @@ export async function forwardLoopbackToUnix(socketPath: string): Promise<Forward
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('forwarder has no TCP address');
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url: `${scheme}://127.0.0.1:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of open) socket.destroy();

@@ -1,13 +1,13 @@
 /**
- * A kubeconfig for one lab API server (pure). JSON is valid YAML, so any client reads it.
- * `insecure-skip-tls-verify` because @kubernetes/client-node refuses plain-HTTP servers without it;
- * the lab has no TLS to verify.
+ * A kubeconfig for one lab API server (pure). JSON is valid YAML, so any client reads it. The
+ * server is HTTPS with a certificate of the lab's CA, which the kubeconfig carries: clients verify
+ * it as against a real cluster.
  */
-export function kubeconfig(name: string, server: string): Record<string, unknown> {
+export function kubeconfig(name: string, server: string, caPem: string): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name, cluster: { server, 'insecure-skip-tls-verify': true } }],
+    clusters: [{ name, cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
     users: [{ name: `${name}-admin`, user: { token: 'seaway-lab' } }],
     contexts: [{ name, context: { cluster: name, user: `${name}-admin` } }],
     'current-context': name,

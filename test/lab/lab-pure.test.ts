@@ -110,9 +110,10 @@ describe('agent launch', () => {
     assert.equal(env(0).SEAWAY_UNDERLAY_INTERFACE, undefined);
   });
 
-  it('kubeconfigs point at the given plain-HTTP server (which client-node only accepts with skip-TLS-verify) with a current context', () => {
-    const config = kubeconfig('sw-cluster1', 'http://192.168.1.1:6443') as { clusters: { cluster: Record<string, unknown> }[]; 'current-context': string; contexts: { name: string }[] };
-    assert.deepEqual(config.clusters[0]?.cluster, { server: 'http://192.168.1.1:6443', 'insecure-skip-tls-verify': true });
+  it('kubeconfigs point at the given HTTPS server and carry the lab CA to verify it (never skip-TLS-verify), with a current context', () => {
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const config = kubeconfig('sw-cluster1', 'https://192.168.1.1:6443', ca) as { clusters: { cluster: Record<string, unknown> }[]; 'current-context': string; contexts: { name: string }[] };
+    assert.deepEqual(config.clusters[0]?.cluster, { server: 'https://192.168.1.1:6443', 'certificate-authority-data': Buffer.from(ca).toString('base64') });
     assert.equal(config['current-context'], 'sw-cluster1');
     assert.equal(config.contexts[0]?.name, 'sw-cluster1');
   });
@@ -162,17 +163,17 @@ describe('lab status document', () => {
   it('merges what up wrote with what the controller recorded', () => {
     const status = buildStatus(state, {
       pid: 10,
-      localUrls: { broker: 'http://127.0.0.1:1001', cluster1: 'http://127.0.0.1:1002' },
+      localUrls: { broker: 'https://127.0.0.1:1001', cluster1: 'https://127.0.0.1:1002' },
       nodes: { 'cluster1-node1': { readyAt: '2030-01-01T00:00:01.000Z', cniAt: '2030-01-01T00:00:02.500Z' } },
       errors: ['e1'],
     }, paths);
     assert.equal(status.prefix, 'swb4');
     assert.deepEqual(status.broker, {
-      namespace: 'swb4-broker', url: 'http://198.18.0.1:6443', localUrl: 'http://127.0.0.1:1001', socket: '/tmp/labs/swb4/broker/apiserver.sock',
+      namespace: 'swb4-broker', url: 'https://198.18.0.1:6443', localUrl: 'https://127.0.0.1:1001', socket: '/tmp/labs/swb4/broker/apiserver.sock',
       pid: 11, log: 'b.log', kubeconfig: '/tmp/labs/swb4/broker/kubeconfig', agentKubeconfig: '/tmp/labs/swb4/broker/kubeconfig.agent',
     });
     const [c1, c2] = status.clusters;
-    assert.equal(c1?.apiserver.localUrl, 'http://127.0.0.1:1002');
+    assert.equal(c1?.apiserver.localUrl, 'https://127.0.0.1:1002');
     assert.equal(c1?.apiserver.namespace, 'swb4-c1-cp');
     assert.equal(c2?.apiserver.localUrl, null);
     assert.equal(c1?.kubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig');

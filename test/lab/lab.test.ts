@@ -54,7 +54,7 @@ describe('lab', () => {
   let linksAfterUp: string[] = [];
 
   before(async () => {
-    requireTools('ip', 'ping', 'iptables', 'sysctl');
+    requireTools('ip', 'ping', 'iptables', 'sysctl', 'kubectl', 'openssl');
     linksBefore = await rootLinks();
     const started = Date.now();
     [a, b] = await Promise.all([
@@ -144,12 +144,20 @@ describe('lab', () => {
     const node = cluster?.nodes[1];
     assert.ok(cluster && node);
     const script = `const r = await fetch(${JSON.stringify(`${cluster.apiserver.url}/api/v1/nodes/${node.name}`)}); process.stdout.write(String(r.status) + ' ' + (await r.json()).metadata.name);`;
-    const inNode = await run('ip', ['netns', 'exec', node.namespace, process.execPath, '--input-type=module', '-e', script]);
+    // Plain fetch trusts only the system's roots: it is given the lab CA, as an operator's client would be.
+    const trusting = { env: { ...process.env, NODE_EXTRA_CA_CERTS: a.caCert } };
+    const untrusting = await run('ip', ['netns', 'exec', node.namespace, process.execPath, '--input-type=module', '-e', script], { allowFailure: true });
+    assert.notEqual(untrusting.code, 0, 'a client that does not trust the lab CA is refused');
+    assert.match(untrusting.stderr, /SELF_SIGNED_CERT_IN_CHAIN|self-signed certificate in certificate chain|unable to verify/i);
+    const inNode = await run('ip', ['netns', 'exec', node.namespace, process.execPath, '--input-type=module', '-e', script], trusting);
     assert.equal(inNode.stdout, `200 ${node.name}`);
     const gateway = a.clusters[1]?.nodes[0];
     assert.ok(gateway?.gatewayCapable);
-    const broker = await run('ip', ['netns', 'exec', gateway.namespace, process.execPath, '--input-type=module', '-e', `const r = await fetch(${JSON.stringify(`${a.broker.url}/api`)}); process.stdout.write(String(r.status));`]);
+    const broker = await run('ip', ['netns', 'exec', gateway.namespace, process.execPath, '--input-type=module', '-e', `const r = await fetch(${JSON.stringify(`${a.broker.url}/api`)}); process.stdout.write(String(r.status));`], trusting);
     assert.equal(broker.stdout, '200');
+    // The KUBECONFIG the lab prints, as kubectl uses it: HTTPS through the loopback forwarder, verified with the lab CA.
+    const nodes = await run('kubectl', ['--kubeconfig', cluster.kubeconfig, 'get', 'nodes', '-o', 'name'], { timeoutMs: 30_000 });
+    assert.ok(nodes.stdout.split('\n').includes(`node/${node.name}`), nodes.stdout);
     const viaSocket = await httpGetUnix(cluster.apiserver.socket, `/api/v1/nodes/${node.name}`);
     assert.equal(viaSocket.status, 200);
     assert.equal((JSON.parse(viaSocket.body) as { metadata: { name: string } }).metadata.name, node.name);
@@ -161,13 +169,13 @@ describe('lab', () => {
     assert.equal(doc.prefix, A);
     assert.equal(doc.controllerRunning, true);
     assert.equal(doc.broker.namespace, `${A}-broker`);
-    assert.equal(doc.broker.url, 'http://198.18.0.1:6443');
+    assert.equal(doc.broker.url, 'https://198.18.0.1:6443');
     for (const cluster of doc.clusters) {
       for (const key of ['id', 'podCidr', 'serviceCidr', 'kubeconfig', 'agentKubeconfig'] as const) assert.equal(typeof cluster[key], 'string', key);
       assert.ok(existsSync(cluster.kubeconfig) && existsSync(cluster.agentKubeconfig));
       assert.equal(cluster.apiserver.namespace, `${A}-c${cluster.id.slice('cluster'.length)}-cp`);
-      assert.match(cluster.apiserver.url, /^http:\/\/192\.168\.\d+\.1:6443$/);
-      assert.match(cluster.apiserver.localUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.match(cluster.apiserver.url, /^https:\/\/192\.168\.\d+\.1:6443$/);
+      assert.match(cluster.apiserver.localUrl ?? '', /^https:\/\/127\.0\.0\.1:\d+$/);
       for (const node of cluster.nodes) {
         for (const key of ['name', 'namespace', 'ip', 'podCidr'] as const) assert.equal(typeof node[key], 'string', key);
         assert.equal(typeof node.gatewayCapable, 'boolean');

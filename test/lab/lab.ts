@@ -18,6 +18,7 @@ import { findLabProcesses, hasLabMarker, isAlive, readListeningLine, spawnDetach
 import { buildStatus, readJsonIfExists, writeJsonAtomic, type AgentInfo, type LabProgress, type LabState, type LabStatus, type ProcessInfo } from './state.ts';
 import { publishSubmarinerObjects } from './submariner-sim.ts';
 import { buildTopology, deleteNetns, listNetns } from './topology.ts';
+import { createLabCa, issueServerCertificate } from './tls.ts';
 
 export const DEFAULT_PREFIX = 'sw';
 const APISERVER_CLI = fileURLToPath(new URL('./apiserver/cli.ts', import.meta.url));
@@ -47,7 +48,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
   const { agents = true, agentEnv = {}, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, ...rest } = options;
   const plan = planLab({ ...rest, prefix: options.prefix ?? DEFAULT_PREFIX });
   const prefix = plan.options.prefix;
-  requireTools('ip', 'iptables', 'sysctl');
+  requireTools('ip', 'iptables', 'sysctl', 'openssl');
   if (agents && !existsSync(AGENT_ENTRY)) {
     throw new Error(`cannot start agents: ${AGENT_ENTRY} does not exist yet; bring the lab up without agents (--no-agents)`);
   }
@@ -59,6 +60,9 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
     await writeJsonAtomic(`${paths.dir}/${PLAN_FILE}`, plan);
     await buildTopology(plan);
 
+    // One CA per lab; each API server's certificate is valid for its lab address and for the
+    // loopback forwarder the root namespace reaches it through.
+    const ca = await createLabCa(paths.dir, prefix);
     const apiservers: LabState['apiservers'] = {};
     const servers = [
       { id: 'broker', namespace: plan.broker.namespace, host: plan.broker.ip, url: plan.broker.url },
@@ -66,9 +70,15 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
     ];
     await Promise.all(servers.map(async (server) => {
       const serverPaths = paths.server(server.id);
+      const cert = await issueServerCertificate(ca, serverPaths.dir, 'apiserver', {
+        commonName: `${prefix}-${server.id}`, ips: [server.host, '127.0.0.1'], dnsNames: ['localhost'],
+      });
       const pid = await spawnDetached({
         file: 'ip',
-        args: ['netns', 'exec', server.namespace, process.execPath, apiserverCli, '--host', server.host, '--port', String(API_PORT), '--socket', serverPaths.socket],
+        args: [
+          'netns', 'exec', server.namespace, process.execPath, apiserverCli, '--host', server.host, '--port', String(API_PORT), '--socket', serverPaths.socket,
+          '--tls-cert', cert.certPath, '--tls-key', cert.keyPath, '--tls-socket', serverPaths.tlsSocket,
+        ],
         env: process.env,
         cwd: REPO_ROOT,
         log: serverPaths.log,
@@ -98,8 +108,8 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
 
     for (const server of servers) {
       const serverPaths = paths.server(server.id);
-      await writeFile(serverPaths.kubeconfig, `${JSON.stringify(kubeconfig(`${prefix}-${server.id}`, progress.localUrls[server.id] as string), null, 2)}\n`);
-      await writeFile(serverPaths.agentKubeconfig, `${JSON.stringify(kubeconfig(`${prefix}-${server.id}`, server.url), null, 2)}\n`);
+      await writeFile(serverPaths.kubeconfig, `${JSON.stringify(kubeconfig(`${prefix}-${server.id}`, progress.localUrls[server.id] as string, ca.certPem), null, 2)}\n`);
+      await writeFile(serverPaths.agentKubeconfig, `${JSON.stringify(kubeconfig(`${prefix}-${server.id}`, server.url, ca.certPem), null, 2)}\n`);
     }
 
     const agentInfo: LabState['agents'] = {};

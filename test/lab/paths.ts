@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { CA_CERT_FILE } from './tls.ts';
 
 /** Where every lab keeps its files: one directory per prefix under this root. */
 export const DEFAULT_LAB_ROOT = '/tmp/seaway-lab';
@@ -8,7 +9,10 @@ export const LAB_DIR_ENV = 'SEAWAY_LAB_DIR';
 
 export interface ServerPaths {
   dir: string;
+  /** Plain HTTP, for the lab's own tools (the admin identity). */
   socket: string;
+  /** HTTPS with the lab CA's certificate: what the root namespace's loopback forwarder reaches. */
+  tlsSocket: string;
   log: string;
   /** For use from the root namespace (the loopback forwarder). */
   kubeconfig: string;
@@ -29,6 +33,8 @@ export interface LabPaths {
   progress: string;
   pids: string;
   controllerLog: string;
+  /** The lab CA's certificate: what a client outside the lab's kubeconfigs must trust (NODE_EXTRA_CA_CERTS, curl --cacert). */
+  caCert: string;
   server(id: string): ServerPaths;
   node(name: string): NodePaths;
   pidFile(name: string): string;
@@ -43,11 +49,13 @@ export function labPaths(prefix: string, root = DEFAULT_LAB_ROOT): LabPaths {
     progress: join(dir, 'progress.json'),
     pids: join(dir, 'pids'),
     controllerLog: join(dir, 'controller.log'),
+    caCert: join(dir, CA_CERT_FILE),
     server(id) {
       const serverDir = join(dir, id);
       return {
         dir: serverDir,
         socket: join(serverDir, 'apiserver.sock'),
+        tlsSocket: join(serverDir, 'apiserver-tls.sock'),
         log: join(serverDir, 'apiserver.log'),
         kubeconfig: join(serverDir, 'kubeconfig'),
         agentKubeconfig: join(serverDir, 'kubeconfig.agent'),

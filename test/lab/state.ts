@@ -94,6 +94,8 @@ export interface LabStatus {
   controllerRunning: boolean | null;
   controllerErrors: string[];
   wan: LabPlan['wan'];
+  /** The lab CA's certificate (PEM file) the API servers' certificates are signed by. */
+  caCert: string;
   broker: ApiServerStatus & { kubeconfig: string; agentKubeconfig: string };
   clusters: ClusterStatus[];
 }
@@ -118,6 +120,7 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
     controllerRunning: null,
     controllerErrors: progress?.errors ?? [],
     wan: plan.wan,
+    caCert: paths.caCert,
     broker: {
       ...server('broker', plan.broker.namespace, plan.broker.url),
       kubeconfig: paths.server('broker').kubeconfig,

@@ -31,9 +31,12 @@ export interface ServerCertificate {
 const openssl = (args: string[]) => run('openssl', args, { timeoutMs: OPENSSL_TIMEOUT_MS });
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
+/** The CA certificate's file name in the directory it is made in. */
+export const CA_CERT_FILE = 'ca.crt';
+
 /** A new CA in `dir` (ca.crt, ca.key), named after the lab. */
 export async function createLabCa(dir: string, name: string): Promise<LabCa> {
-  const certPath = join(dir, 'ca.crt');
+  const certPath = join(dir, CA_CERT_FILE);
   const keyPath = join(dir, 'ca.key');
   await openssl([
     'req', '-x509', ...EC_KEY, '-keyout', keyPath, '-out', certPath, '-days', CA_DAYS, '-subj', `/CN=${name} lab CA`,

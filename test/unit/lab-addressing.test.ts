@@ -38,14 +38,14 @@ describe('lab address planning', () => {
     assert.equal(c1.serviceCidr, '10.101.0.0/16');
     assert.equal(c1.lanCidr, '192.168.1.0/24');
     assert.equal(c2.podCidr, '10.2.0.0/16');
-    assert.equal(c1.controlPlane.url, 'http://192.168.1.1:6443');
+    assert.equal(c1.controlPlane.url, 'https://192.168.1.1:6443');
     assert.deepEqual(c1.nodes.map((n) => [n.name, n.ip, n.podCidr, n.gatewayCapable, n.wanIp]), [
       ['cluster1-node1', '192.168.1.11', '10.1.1.0/24', true, '198.18.1.1'],
       ['cluster1-node2', '192.168.1.12', '10.1.2.0/24', false, null],
       ['cluster1-node3', '192.168.1.13', '10.1.3.0/24', false, null],
     ]);
     assert.deepEqual(c2.nodes[0]?.pods, [{ name: 'cluster2-node1-pod1', namespace: 'sw-c2-n1-p1', ip: '10.2.1.2', hostVeth: 'vp1', node: 'cluster2-node1' }]);
-    assert.equal(plan.broker.url, 'http://198.18.0.1:6443');
+    assert.equal(plan.broker.url, 'https://198.18.0.1:6443');
   });
 
   it('keeps every address inside its network and no two networks of different clusters overlapping', () => {

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startApiServer } from './server.ts';
 
-const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--history-limit N] [--max-body-bytes N]';
+const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--tls-cert FILE --tls-key FILE [--tls-socket PATH]] [--history-limit N] [--max-body-bytes N]';
 
 function fail(message: string): never {
   process.stderr.write(`apiserver: ${message}\n${usage}\n`);
@@ -19,6 +20,7 @@ try {
   ({ values } = parseArgs({
     options: {
       host: { type: 'string' }, port: { type: 'string' }, socket: { type: 'string' },
+      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-socket': { type: 'string' },
       'history-limit': { type: 'string' }, 'max-body-bytes': { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true, allowPositionals: false,
@@ -45,6 +47,19 @@ if (port !== undefined) options.port = port;
 if (socketPath !== undefined) options.socketPath = socketPath;
 if (historyLimit !== undefined) options.historyLimit = historyLimit;
 if (maxBodyBytes !== undefined) options.maxBodyBytes = maxBodyBytes;
+const tlsCert = str(values['tls-cert']);
+const tlsKey = str(values['tls-key']);
+const tlsSocket = str(values['tls-socket']);
+if ((tlsCert === undefined) !== (tlsKey === undefined)) fail('--tls-cert and --tls-key go together');
+if (tlsSocket !== undefined && tlsCert === undefined) fail('--tls-socket needs --tls-cert and --tls-key');
+if (tlsCert !== undefined && tlsKey !== undefined) {
+  try {
+    options.tls = { cert: readFileSync(tlsCert, 'utf8'), key: readFileSync(tlsKey, 'utf8') };
+  } catch (error) {
+    fail(`cannot read the TLS certificate or key: ${(error as Error).message}`);
+  }
+  if (tlsSocket !== undefined) options.tlsSocketPath = tlsSocket;
+}
 
 let server;
 try {

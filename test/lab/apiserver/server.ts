@@ -25,6 +25,8 @@ export interface ApiServerOptions {
   socketPath?: string;
   /** Serve HTTPS on the TCP port with this certificate and key (PEM); plain HTTP without. The unix socket stays plain. */
   tls?: { cert: string; key: string };
+  /** With tls: also serve HTTPS on this unix socket (what the lab forwards the root namespace's loopback to). */
+  tlsSocketPath?: string;
   /** How many changes are kept for watches to resume from (default 50,000). */
   historyLimit?: number;
   /** Largest accepted request body (default 3 MiB, as the Kubernetes API server). */
@@ -240,18 +242,23 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   const url = `${options.tls ? 'https' : 'http'}://${hostForUrl}:${address.port}`;
   serverAddress = `${hostForUrl}:${address.port}`;
 
-  if (options.socketPath) {
-    const unix = createServer(listener);
-    await rm(options.socketPath, { force: true });
+  const sockets: Array<{ path: string; server: Server }> = [];
+  if (options.socketPath) sockets.push({ path: options.socketPath, server: createServer(listener) });
+  if (options.tlsSocketPath) {
+    if (!options.tls) throw new Error('tlsSocketPath needs tls');
+    sockets.push({ path: options.tlsSocketPath, server: createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener) });
+  }
+  for (const socket of sockets) {
+    await rm(socket.path, { force: true });
     try {
-      await listen(unix, { path: options.socketPath });
+      await listen(socket.server, { path: socket.path });
     } catch (error) {
-      tcp.close();
+      for (const server of servers) server.close();
       throw error;
     }
-    servers.push(unix);
+    servers.push(socket.server);
   }
-  log(`listening on ${url}${options.socketPath ? ` and ${options.socketPath}` : ''}`);
+  log(`listening on ${url}${sockets.map((s) => ` and ${s.path}`).join('')}`);
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -264,7 +271,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         server.close(() => resolve());
         server.closeAllConnections();
       })));
-      if (options.socketPath) await rm(options.socketPath, { force: true });
+      for (const socket of sockets) await rm(socket.path, { force: true });
       log('closed');
     })();
     return closing;
