@@ -112,7 +112,7 @@ describe('API brownout: gentle informers on three agents (issue 9 acceptance)', 
     lab = await labUp({ prefix: PREFIX, clusters: 1, nodes: 3, gateways: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, agentEnv: AGENT_ENV });
     cluster = lab.clusters[0] as ClusterStatus;
     nodes = cluster.nodes;
-    admin = new AdminClient(cluster.apiserver.localUrl ?? '');
+    admin = new AdminClient({ socketPath: cluster.apiserver.socket });
     await readyAgents(lab);
     await waitFor('every informer watching', recovered, { timeoutMs: RECOVERY_MS, intervalMs: 250 });
   });

@@ -55,7 +55,7 @@ describe('seaway cleanup leaves every node as it was before seaway first started
   for (const backend of ['iptables', 'nftables'] as const) {
     it(`${backend} backend: after SIGTERM the datapath stays; cleanup (twice) restores the original state with the API servers hanging`, async () => {
       for (const { node } of nodes) await startAgent(prefix, node.name, { env: { SEAWAY_FILTER_BACKEND: backend } });
-      const admins = lab.clusters.map((c) => new AdminClient(c.apiserver.localUrl as string));
+      const admins = lab.clusters.map((c) => new AdminClient({ socketPath: c.apiserver.socket }));
       try {
         await Promise.all(nodes.map(({ node }) => waitFor(`${node.name} agent ready`, async () =>
           (await httpGetUnix(labPaths(prefix).node(node.name).agentSocket, '/readyz')).status === 200, { timeoutMs: 30_000, intervalMs: 50 })));

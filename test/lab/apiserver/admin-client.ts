@@ -1,14 +1,29 @@
+import { httpUnix } from '../http-unix.ts';
 import type { AdminState } from './admin.ts';
 import type { AuditEntry } from './audit.ts';
 import type { PauseMode, RequestMatch } from './faults.ts';
 import type { WatchInfo } from './watch.ts';
 
-/** A typed client for the API server's fault-injection path (`/admin/...`). */
-export class AdminClient {
-  readonly #baseUrl: string;
+/** One answer, from fetch or from a unix socket. */
+interface Answer { ok: boolean; status: number; text(): Promise<string> }
 
-  constructor(serverUrl: string) {
-    this.#baseUrl = serverUrl.replace(/\/+$/, '');
+/**
+ * A typed client for the API server's fault-injection path (`/admin/...`): at a URL (a plain-HTTP
+ * server) or on a lab API server's plain unix socket (the lab's own way in; its TCP port is HTTPS).
+ */
+export class AdminClient {
+  readonly #send: (path: string, init?: { method: string; body: string }) => Promise<Answer>;
+
+  constructor(server: string | { socketPath: string }) {
+    if (typeof server === 'string') {
+      const baseUrl = server.replace(/\/+$/, '');
+      this.#send = (path, init) => fetch(`${baseUrl}${path}`, init ? { ...init, headers: { 'Content-Type': 'application/json' } } : undefined);
+    } else {
+      this.#send = async (path, init) => {
+        const response = await httpUnix(server.socketPath, path, init ? { ...init, headers: { 'Content-Type': 'application/json' } } : {});
+        return { ok: response.status >= 200 && response.status < 300, status: response.status, text: async () => response.body };
+      };
+    }
   }
 
   /** Ends every open watch stream; returns how many were open. */
@@ -44,30 +59,28 @@ export class AdminClient {
   }
 
   async state(): Promise<AdminState> {
-    const response = await fetch(`${this.#baseUrl}/admin/state`);
+    const response = await this.#send('/admin/state');
     return this.#result<AdminState>(response, 'state');
   }
 
   /** The audit log from entry `since` on (every API request: peer, User-Agent, verb, path, code), and the next entry's number. */
   async requests(since = 0): Promise<{ next: number; entries: AuditEntry[] }> {
-    const response = await fetch(`${this.#baseUrl}/admin/requests?since=${since}`);
+    const response = await this.#send(`/admin/requests?since=${since}`);
     return this.#result(response, 'requests');
   }
 
   /** Every open watch stream: peer address, User-Agent, path and query, since when. */
   async watches(): Promise<WatchInfo[]> {
-    const response = await fetch(`${this.#baseUrl}/admin/watches`);
+    const response = await this.#send('/admin/watches');
     return (await this.#result<{ watches: WatchInfo[] }>(response, 'watches')).watches;
   }
 
   async #post<T>(action: string, body: unknown = {}): Promise<T> {
-    const response = await fetch(`${this.#baseUrl}/admin/${action}`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-    });
+    const response = await this.#send(`/admin/${action}`, { method: 'POST', body: JSON.stringify(body) });
     return this.#result<T>(response, action);
   }
 
-  async #result<T>(response: Response, action: string): Promise<T> {
+  async #result<T>(response: Answer, action: string): Promise<T> {
     const text = await response.text();
     if (!response.ok) throw new Error(`admin ${action} failed with HTTP ${response.status}: ${text}`);
     return JSON.parse(text) as T;
