@@ -73,6 +73,12 @@ test('a plain TLS client that does not trust the lab CA is refused before any re
   assert.match(String(error.code), /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/);
 });
 
+test('certificates issued at once each get their own serial', async () => {
+  const issued = await Promise.all(['one', 'two', 'three', 'four'].map((file) => issueServerCertificate(ca, dir, file, { commonName: file, ips: ['127.0.0.1'] })));
+  const serials = await Promise.all(issued.map(async (c) => (await run('openssl', ['x509', '-in', c.certPath, '-noout', '-serial'])).stdout.trim()));
+  assert.equal(new Set(serials).size, 4, serials.join(', '));
+});
+
 test('a certificate is issued only for the names it is given', async () => {
   await assert.rejects(issueServerCertificate(ca, dir, 'nothing', { commonName: 'x', ips: [] }), /no IP address or DNS name/);
   const other = await issueServerCertificate(ca, dir, 'other', { commonName: 'other', ips: ['127.0.0.2'] });

@@ -4,6 +4,7 @@
  * given the CA (a kubeconfig's certificate-authority-data) and verify the server as against a
  * real cluster; nothing skips verification.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/kernel/exec.ts';
@@ -63,7 +64,8 @@ export async function issueServerCertificate(ca: LabCa, dir: string, file: strin
   await writeFile(extPath, `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=critical,CA:FALSE\n`);
   await openssl(['req', ...EC_KEY, '-keyout', keyPath, '-out', csrPath, '-subj', `/CN=${names.commonName}`]);
   await openssl([
-    'x509', '-req', '-in', csrPath, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-CAcreateserial',
+    // A random serial of its own: -CAcreateserial's shared serial file is not safe for certificates issued at once.
+    'x509', '-req', '-in', csrPath, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-set_serial', `0x${randomBytes(16).toString('hex')}`,
     '-out', certPath, '-days', SERVER_DAYS, '-extfile', extPath,
   ]);
   const [certPem, keyPem] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
