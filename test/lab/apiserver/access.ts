@@ -1,0 +1,81 @@
+/**
+ * Authentication and authorization of one lab API server, as kube-apiserver does them: a bearer
+ * token names the user (an unknown one is 401, none is `system:anonymous`), RBAC over the stored
+ * Roles, ClusterRoles and bindings (plus Kubernetes' bootstrap discovery and health roles) decides,
+ * and a refusal is the 403 Status in kube-apiserver's words. The lab's own tools come in over the
+ * plain unix socket, which is trusted as an administrator (the lab's `system:masters`).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { ApiError } from './status.ts';
+import { authorize, auditRecord, forbidden, privilegedGroup, type AuthorizationAudit, type RequestAttributes, type UserInfo } from './rbac.ts';
+import { compilePolicy, type RbacObjects, type RbacPolicy } from './rbac-policy.ts';
+import { defaultClusterRoleBindings, defaultClusterRoles } from './rbac-defaults.ts';
+import { requestInfoFor } from './request-info.ts';
+import { TokenRegistry } from './tokens.ts';
+
+/** Who the lab's own tools are: the plain unix socket is reachable only from the machine's root. */
+export const LAB_ADMIN: UserInfo = Object.freeze({ name: 'system:admin', groups: Object.freeze([privilegedGroup, 'system:authenticated']) });
+
+export interface AccessDeps {
+  /** The stored RBAC objects now. */
+  rbacObjects(): RbacObjects;
+  /** A number that changes whenever a stored object may have (the store's resourceVersion): the compiled policy is cached by it. */
+  version(): number;
+  /** Requests without credentials are `system:anonymous` (kube-apiserver's default); otherwise 401. */
+  anonymous?: boolean;
+}
+
+export interface Admission {
+  user: UserInfo;
+  /** For the audit log: the decision and the rule that allowed it. */
+  audit: AuthorizationAudit;
+}
+
+export interface AccessControl {
+  readonly tokens: TokenRegistry;
+  /** Authenticates and authorizes one request; throws the 400, 401 or 403 ApiError a real server answers with. */
+  admit(request: { method: string; target: string; headers: IncomingHttpHeaders }, trusted: boolean): Admission;
+}
+
+export function createAccessControl(deps: AccessDeps): AccessControl {
+  const tokens = new TokenRegistry();
+  let cached: { version: number; policy: RbacPolicy } | null = null;
+  const policy = (): RbacPolicy => {
+    const version = deps.version();
+    if (cached?.version !== version) {
+      const stored = deps.rbacObjects();
+      cached = {
+        version,
+        policy: compilePolicy({
+          ...stored,
+          clusterRoles: [...defaultClusterRoles(), ...(stored.clusterRoles ?? [])],
+          clusterRoleBindings: [...defaultClusterRoleBindings(), ...(stored.clusterRoleBindings ?? [])],
+        }),
+      };
+    }
+    return cached.policy;
+  };
+  return {
+    tokens,
+    admit(request, trusted) {
+      let user: UserInfo;
+      if (trusted) user = LAB_ADMIN;
+      else {
+        const authenticated = tokens.authenticate(request.headers.authorization, { anonymous: deps.anonymous ?? true });
+        if (!authenticated.ok) throw authenticated.error;
+        user = authenticated.user;
+      }
+      const { info, error } = requestInfoFor(request.method, request.target);
+      if (error) throw new ApiError(error.code, error.message);
+      const attributes: RequestAttributes = info.isResourceRequest
+        ? {
+          isResourceRequest: true, verb: info.verb, apiGroup: info.apiGroup, apiVersion: info.apiVersion,
+          namespace: info.namespace, resource: info.resource, subresource: info.subresource, name: info.name, user,
+        }
+        : { isResourceRequest: false, verb: info.verb, path: info.path, user };
+      const decision = authorize(policy(), attributes);
+      if (!decision.allowed) throw forbidden(attributes, decision);
+      return { user, audit: auditRecord(attributes, decision) };
+    },
+  };
+}
