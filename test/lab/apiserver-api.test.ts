@@ -30,8 +30,10 @@ before(async () => {
 after(() => server.close());
 
 const plural = 'endpoints';
+// A valid Endpoint under Submariner's CRD: every required spec field present.
 const body = (name: string, labels: Record<string, string> = {}) => ({
-  apiVersion: `${group}/${version}`, kind: 'Endpoint', metadata: { name, labels }, spec: { cluster_id: name, hostname: 'gw-1', subnets: ['10.0.0.0/16'] },
+  apiVersion: `${group}/${version}`, kind: 'Endpoint', metadata: { name, labels },
+  spec: { cluster_id: name || 'generated', cable_name: `submariner-cable-${name}`, hostname: 'gw-1', subnets: ['10.0.0.0/16'], backend: 'libreswan', nat_enabled: false },
 });
 const create = async (name: string, labels?: Record<string, string>, ns = namespace) =>
   await custom.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: body(name, labels) }) as Obj;
@@ -145,24 +147,29 @@ test('a patch that changes nothing keeps the resourceVersion (no write, no event
   assert.equal(same.metadata.resourceVersion, created.metadata.resourceVersion);
 });
 
-test('status subresource: create drops status, main updates ignore status, status updates change only status', async () => {
-  const ra = { apiVersion: `${group}/${version}`, kind: 'RouteAgent', metadata: { name: 'node-1' }, spec: {}, status: { remoteEndpoints: ['ignored'] } };
+// Submariner's Gateway and RouteAgent CRDs declare no status subresource: status is written through the main
+// resource (validated, required fields enforced, generation bumped), and /status is 404, as on a real cluster.
+test('RouteAgent (no status subresource): create keeps status, main writes change it, /status is 404', async () => {
+  const remote = { spec: { cluster_id: 'c2', cable_name: 'cable-c2', hostname: 'gw-2', subnets: ['10.2.0.0/16'], backend: 'libreswan', nat_enabled: false }, status: 'connected', statusMessage: '' };
+  const ra = { apiVersion: `${group}/${version}`, kind: 'RouteAgent', metadata: { name: 'node-1' }, status: { remoteEndpoints: [], statusFailure: '', version: 'v0' } };
   const created = await custom.createNamespacedCustomObject({ group, version, namespace, plural: 'routeagents', body: ra }) as Obj;
-  assert.equal(created.status, undefined);
-  const withStatus = await custom.patchNamespacedCustomObjectStatus({ group, version, namespace, plural: 'routeagents', name: 'node-1', body: { status: { remoteEndpoints: [{ status: 'connected' }] }, spec: { ignored: true } } }, mergePatch) as Obj;
-  assert.deepEqual(withStatus.status, { remoteEndpoints: [{ status: 'connected' }] });
-  assert.deepEqual(withStatus.spec, {}, 'a status patch leaves the spec alone');
-  assert.equal(withStatus.metadata.generation, 1, 'status changes do not bump generation');
-  const main = await custom.patchNamespacedCustomObject({ group, version, namespace, plural: 'routeagents', name: 'node-1', body: { status: { remoteEndpoints: [] }, spec: { x: 1 } } }, mergePatch) as Obj;
-  assert.deepEqual(main.status, { remoteEndpoints: [{ status: 'connected' }] }, 'the main resource ignores status');
-  assert.deepEqual(main.spec, { x: 1 });
-  assert.equal(main.metadata.generation, 2);
-  const fetched = await custom.getNamespacedCustomObjectStatus({ group, version, namespace, plural: 'routeagents', name: 'node-1' }) as Obj;
-  assert.deepEqual(fetched.status, main.status);
+  assert.deepEqual(created.status, ra.status, 'status is part of the object, kept on create');
+  const main = await custom.patchNamespacedCustomObject({ group, version, namespace, plural: 'routeagents', name: 'node-1', body: { status: { remoteEndpoints: [remote] } } }, mergePatch) as Obj;
+  assert.deepEqual(main.status?.remoteEndpoints, [remote], 'a main-resource patch writes status');
+  assert.equal(main.metadata.generation, 2, 'without a status subresource a status change bumps generation');
+  for (const call of [
+    () => custom.getNamespacedCustomObjectStatus({ group, version, namespace, plural: 'routeagents', name: 'node-1' }),
+    () => custom.patchNamespacedCustomObjectStatus({ group, version, namespace, plural: 'routeagents', name: 'node-1', body: { status: { version: 'v1' } } }, mergePatch),
+    () => custom.replaceNamespacedCustomObjectStatus({ group, version, namespace, plural: 'routeagents', name: 'node-1', body: { ...main, status: { ...main.status, version: 'v1' } } }),
+  ]) {
+    const status = await expectStatus(call);
+    assert.equal(status.httpCode, 404);
+    assert.equal(status.reason, 'NotFound');
+  }
+  assert.equal((await custom.getNamespacedCustomObject({ group, version, namespace, plural: 'routeagents', name: 'node-1' }) as Obj).status?.version, 'v0', 'the 404s wrote nothing');
+});
 
-  const noStatus = await expectStatus(() => custom.getNamespacedCustomObjectStatus({ group, version, namespace, plural: 'endpoints', name: 'dup' }));
-  assert.equal(noStatus.httpCode, 404, 'endpoints have no status subresource');
-
+test('Nodes keep status on create; the main resource ignores status changes, /status changes only status', async () => {
   await core.createNode({ body: { metadata: { name: 'status-node' }, status: { conditions: [{ type: 'Ready', status: 'False' }] } } });
   const node = await core.readNode({ name: 'status-node' });
   assert.equal(node.status?.conditions?.[0]?.status, 'False', 'Nodes keep status on create, as kubelets rely on');
@@ -173,6 +180,7 @@ test('status subresource: create drops status, main updates ignore status, statu
   assert.equal(afterMain.spec?.unschedulable, true);
   const afterStatus = await core.replaceNodeStatus({ name: 'status-node', body: { ...afterMain, status: { conditions: [{ type: 'Ready', status: 'True' }] } } });
   assert.equal(afterStatus.status?.conditions?.[0]?.status, 'True');
+  assert.equal(afterStatus.spec?.unschedulable, true, 'a status write leaves the spec alone');
 });
 
 test('label selectors: =, ==, !=, in, notin, exists, !exists', async () => {
@@ -223,10 +231,10 @@ test('discovery: versions, groups, resource lists and /version through the clien
   const kc = kubeConfigFor(server.url);
   assert.deepEqual((await kc.makeApiClient(CoreApi).getAPIVersions()).versions, ['v1']);
   const groups = await kc.makeApiClient(ApisApi).getAPIVersions();
-  assert.deepEqual(groups.groups.map((g) => g.name).sort(), ['coordination.k8s.io', 'submariner.io']);
+  assert.deepEqual(groups.groups.map((g) => g.name).sort(), ['apiextensions.k8s.io', 'apps', 'coordination.k8s.io', 'rbac.authorization.k8s.io', 'submariner.io']);
   const resources = await kc.makeApiClient(CustomObjectsApi).getAPIResources({ group, version });
   const byName = new Map(resources.resources.map((r) => [r.name, r]));
-  assert.deepEqual([...byName.keys()].sort(), ['clusters', 'endpoints', 'gateways', 'gateways/status', 'routeagents', 'routeagents/status']);
+  assert.deepEqual([...byName.keys()].sort(), ['clusters', 'endpoints', 'gateways', 'routeagents'], 'no status subresources, as Submariner\'s CRDs declare none');
   assert.equal(byName.get('endpoints')?.kind, 'Endpoint');
   assert.equal(byName.get('endpoints')?.namespaced, true);
   assert.ok(byName.get('endpoints')?.verbs.includes('watch'));

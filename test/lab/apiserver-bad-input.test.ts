@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
-import { expectStatus, kubeConfigFor, type StatusBody } from './apiserver/test-support.ts';
+import { endpointSpec, expectStatus, kubeConfigFor, type StatusBody } from './apiserver/test-support.ts';
 
 const maxBodyBytes = 64 * 1024;
 const endpoints = '/apis/submariner.io/v1/namespaces/sub/endpoints';
@@ -11,7 +11,7 @@ let server: RunningApiServer;
 let admin: AdminClient;
 let custom: CustomObjectsApi;
 
-const good = (name: string) => ({ apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name }, spec: { cluster_id: name } });
+const good = (name: string) => ({ apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name }, spec: endpointSpec(name || 'x') });
 
 before(async () => {
   server = await startApiServer({ maxBodyBytes });

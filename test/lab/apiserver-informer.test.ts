@@ -57,7 +57,7 @@ async function withEndpointInformer(body: (ctx: { server: RunningApiServer; cust
 const endpoint = (name: string, clusterId = name) => ({
   apiVersion: `${group}/${version}`, kind: 'Endpoint',
   metadata: { name, labels: { 'submariner-io/clusterID': clusterId } },
-  spec: { cluster_id: clusterId, cable_name: `submariner-cable-${clusterId}`, hostname: 'gw-1', subnets: ['10.1.0.0/16'], private_ip: '192.0.2.10', backend: 'libreswan' },
+  spec: { cluster_id: clusterId, cable_name: `submariner-cable-${clusterId}`, hostname: 'gw-1', subnets: ['10.1.0.0/16'], private_ip: '192.0.2.10', backend: 'libreswan', nat_enabled: false },
 });
 const createEndpoint = (custom: CustomObjectsApi, name: string) =>
   custom.createNamespacedCustomObject({ group, version, namespace, plural: 'endpoints', body: endpoint(name) });

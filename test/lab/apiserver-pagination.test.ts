@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
-import { expectStatus, kubeConfigFor } from './apiserver/test-support.ts';
+import { endpointSpec, expectStatus, kubeConfigFor } from './apiserver/test-support.ts';
 
 interface Ctx { server: RunningApiServer; kc: KubeConfig; core: CoreV1Api; admin: AdminClient }
 
@@ -106,7 +106,7 @@ test('custom resources paginate the same way (the raw list carries metadata.cont
     const custom = kc.makeApiClient(CustomObjectsApi);
     const base = { group: 'submariner.io', version: 'v1', namespace: 'sub', plural: 'endpoints' };
     for (const name of ['a', 'b', 'c']) {
-      await custom.createNamespacedCustomObject({ ...base, body: { apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name }, spec: { cluster_id: name } } });
+      await custom.createNamespacedCustomObject({ ...base, body: { apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name }, spec: endpointSpec(name) } });
     }
     const first = await custom.listNamespacedCustomObject({ ...base, limit: 2 }) as { items: Array<{ metadata: { name: string } }>; metadata: { continue?: string } };
     assert.deepEqual(first.items.map((i) => i.metadata.name), ['a', 'b']);

@@ -45,7 +45,7 @@ test('10,000 endpoints: every watcher gets every event once, in order; lists and
         const i = next++;
         const subnets = Array.from({ length: 10 }, (_, k) => `10.${Math.floor(i / 250)}.${(i % 250)}.${k * 16}/28`);
         const body = { apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name: `cluster-${i}`, labels: { shard: String(i % 10) } },
-          spec: { cluster_id: `cluster-${i}`, cable_name: `cable-${i}`, hostname: 'gw', subnets, private_ip: '192.0.2.1', backend: 'libreswan' } };
+          spec: { cluster_id: `cluster-${i}`, cable_name: `cable-${i}`, hostname: 'gw', subnets, private_ip: '192.0.2.1', backend: 'libreswan', nat_enabled: false } };
         const { status, text } = await call('POST', collection, body);
         if (status !== 201) throw new Error(`create ${i}: ${status} ${text}`);
       }

@@ -32,9 +32,12 @@ export function discoveryDocument(pathname: string, registry: ResourceRegistry, 
     const main = {
       name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: resourceVerbs,
       ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
+      ...(r.categories.length > 0 ? { categories: r.categories } : {}),
     };
     const status = { name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: subresourceVerbs };
-    return r.statusSubresource ? [main, status] : [main];
+    // Scale is autoscaling/v1's kind whatever the resource's group (as the CRD handler's discovery says).
+    const scale = { name: `${r.plural}/scale`, singularName: '', namespaced: r.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: subresourceVerbs };
+    return [main, ...(r.statusSubresource ? [status] : []), ...(r.scale ? [scale] : [])];
   });
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf({ group, version }), resources };
 }

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { decodeCustomResource, defaultWriteContext, schemaErrors, type WriteContext } from './custom-resources.ts';
+import { fieldErrors, type FieldError } from './field-errors.ts';
 import { deepEqual, isObject, jsonPatch, mergePatch, type Json } from './patch.ts';
 import { apiVersionOf, resourceKey, type ResourceRegistry, type ResourceType } from './resources.ts';
+import type { Subresource } from './routes.ts';
+import { scaleOf, withScale } from './scale.ts';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
-import { errors, type StatusCause } from './status.ts';
+import { errors } from './status.ts';
 import type { KubeObject, ObjectMeta, Store } from './store.ts';
 
 export type PatchType = 'merge' | 'json';
@@ -48,22 +52,58 @@ function randomSuffix(): string {
   return suffix;
 }
 
-function stringMapCauses(value: unknown, field: string, keyPattern?: RegExp, valuePattern?: RegExp): StatusCause[] {
+// ValidateObjectMeta's words (apimachinery validation, recalled rather than re-read: inferred).
+const labelKeyMessage = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const labelValueMessage = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const subdomainMessage = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const labelMessage = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+function stringMapCauses(value: unknown, field: string, keyPattern?: RegExp, valuePattern?: RegExp): FieldError[] {
   if (value === undefined || value === null) return [];
-  if (!isObject(value)) return [{ reason: 'FieldValueInvalid', field, message: 'must be a map of string to string' }];
-  const causes: StatusCause[] = [];
+  if (!isObject(value)) return [fieldErrors.invalid(field, value, 'must be a map of string to string')];
+  const causes: FieldError[] = [];
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') causes.push({ reason: 'FieldValueInvalid', field: `${field}.${k}`, message: 'must be a string' });
-    else if (valuePattern && (!valuePattern.test(v) || v.length > 63)) causes.push({ reason: 'FieldValueInvalid', field: `${field}.${k}`, message: `invalid label value "${v}"` });
-    if (keyPattern && !keyPattern.test(k)) causes.push({ reason: 'FieldValueInvalid', field, message: `invalid label key "${k}"` });
+    if (typeof v !== 'string') causes.push(fieldErrors.invalid(`${field}.${k}`, v, 'must be a string'));
+    else if (valuePattern && (!valuePattern.test(v) || v.length > 63)) {
+      causes.push(fieldErrors.invalid(field, v, v.length > 63 ? 'must be no more than 63 characters' : labelValueMessage));
+    }
+    if (keyPattern && !keyPattern.test(k)) causes.push(fieldErrors.invalid(field, k, labelKeyMessage));
   }
   return causes;
 }
 
-/** Everything but metadata and status: a change here bumps metadata.generation. */
-function specPart(object: KubeObject): Record<string, unknown> {
-  const { metadata: _metadata, status: _status, ...rest } = object;
+/**
+ * What a change of bumps metadata.generation: everything but metadata, and but status where status is a
+ * subresource (a custom resource without one bumps its generation on status changes too, as the CR strategy does).
+ */
+function specPart(object: KubeObject, statusSubresource: boolean): Record<string, unknown> {
+  const { metadata: _metadata, ...rest } = object;
+  if (statusSubresource) delete rest.status;
   return rest;
+}
+
+/** Per-kind behaviour beyond the generic semantics (CRDs: manifest checks, server-set status, deletion with a finalizer). */
+export interface KindHooks {
+  /** The object about to be created (`existing` undefined) or replaced, after every generic check: what to store, or throw. */
+  admit(object: KubeObject, existing: KubeObject | undefined, subresource: Subresource | undefined): KubeObject;
+  /** Deletes the object its own way; returns what the client gets back. */
+  delete?(existing: KubeObject): KubeObject;
+}
+
+/** Pod status on create, as PodStrategy.PrepareForCreate resets it: Pending, with the QoS class of its containers. */
+function initialPodStatus(pod: KubeObject): Record<string, unknown> {
+  const spec = isObject(pod.spec) ? pod.spec : {};
+  const containers = [...(Array.isArray(spec.containers) ? spec.containers : []), ...(Array.isArray(spec.initContainers) ? spec.initContainers : [])]
+    .filter(isObject);
+  const resources = containers.map((c) => (isObject(c.resources) ? c.resources : {}));
+  const amounts = (r: Record<string, Json>, key: string) => (isObject(r[key]) ? r[key] as Record<string, Json> : {});
+  const any = resources.some((r) => Object.keys(amounts(r, 'requests')).length > 0 || Object.keys(amounts(r, 'limits')).length > 0);
+  const guaranteed = containers.length > 0 && resources.every((r) => ['cpu', 'memory'].every((k) => {
+    const limit = amounts(r, 'limits')[k];
+    const request = amounts(r, 'requests')[k];
+    return limit !== undefined && (request === undefined || request === limit);
+  }));
+  return { phase: 'Pending', qosClass: guaranteed ? 'Guaranteed' : any ? 'Burstable' : 'BestEffort' };
 }
 
 function withoutVersion(object: KubeObject): KubeObject {
@@ -73,24 +113,26 @@ function withoutVersion(object: KubeObject): KubeObject {
 
 /**
  * Kubernetes object semantics over the store: validation, defaults, server-set metadata, optimistic
- * concurrency, status subresources and patches. Every check happens before the store is touched,
- * so a rejected request leaves the store unchanged.
+ * concurrency, status and scale subresources, patches, and custom resources' structural schemas. Every
+ * check happens before the store is touched, so a rejected request leaves the store unchanged.
  */
 export class ObjectService {
   readonly #store: Store;
   readonly #registry: ResourceRegistry;
   readonly #now: () => Date;
+  readonly #hooks: (resource: ResourceType) => KindHooks | undefined;
 
-  constructor(store: Store, registry: ResourceRegistry, now: () => Date = () => new Date()) {
+  constructor(store: Store, registry: ResourceRegistry, now: () => Date = () => new Date(), hooks: (resource: ResourceType) => KindHooks | undefined = () => undefined) {
     this.#store = store;
     this.#registry = registry;
     this.#now = now;
+    this.#hooks = hooks;
   }
 
-  get(resource: ResourceType, namespace: string | undefined, name: string): KubeObject {
+  get(resource: ResourceType, namespace: string | undefined, name: string, subresource?: Subresource): KubeObject {
     const object = this.#store.get(resourceKey(resource), namespace ?? '', name);
     if (!object) throw errors.notFound(resource, name);
-    return object;
+    return subresource === 'scale' && resource.scale ? scaleOf(object, resource.scale) : object;
   }
 
   list(resource: ResourceType, filter: ObjectFilter, namespace?: string): { items: KubeObject[]; resourceVersion: string } {
@@ -98,26 +140,26 @@ export class ObjectService {
     return { items, resourceVersion: String(this.#store.resourceVersion) };
   }
 
-  create(resource: ResourceType, namespace: string | undefined, body: unknown): KubeObject {
-    const incoming = this.#checkBody(resource, namespace, body);
+  create(resource: ResourceType, namespace: string | undefined, body: unknown, context: WriteContext = defaultWriteContext()): KubeObject {
+    if (resource.terminating) throw errors.terminating(resource, 'create');
+    const incoming = decodeCustomResource(resource, this.#checkBody(resource, namespace, body), context, 'body');
     const meta = incoming.metadata;
     if (meta.resourceVersion) throw errors.badRequest('resourceVersion should not be set on objects to be created');
     const key = resourceKey(resource);
     let name = meta.name;
     if (!name && meta.generateName) {
-      if (typeof meta.generateName !== 'string') throw errors.invalid(resource, '', [{ reason: 'FieldValueInvalid', field: 'metadata.generateName', message: 'must be a string' }]);
       do name = `${meta.generateName}${randomSuffix()}`;
       while (this.#store.get(key, namespace ?? '', name));
     }
-    if (!name) throw errors.invalid(resource, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'name or generateName is required' }]);
-    const causes = this.#validateName(resource, name, namespace);
-    if (causes.length > 0) throw errors.invalid(resource, name, causes);
-    if (this.#store.get(key, namespace ?? '', name)) throw errors.alreadyExists(resource, name);
+    const causes = name ? this.#validateName(resource, name, namespace) : [fieldErrors.required('metadata.name', 'name or generateName is required')];
+    causes.push(...this.#validateMeta(meta));
+    // Built-in kinds: the name is checked first. Custom resources: metadata and schema errors in one 422, as the CR strategy validates.
+    if (causes.length > 0 && !resource.schema) throw errors.invalid(resource, name ?? '', causes);
 
     const { apiVersion: _apiVersion, kind: _kind, metadata: _metadata, ...content } = incoming;
     const object: KubeObject = { apiVersion: apiVersionOf(resource), kind: resource.kind, metadata: { ...meta }, ...content };
     const metadata = object.metadata;
-    metadata.name = name;
+    metadata.name = name ?? '';
     if (namespace !== undefined) metadata.namespace = namespace;
     else delete metadata.namespace;
     metadata.uid = randomUUID();
@@ -127,9 +169,15 @@ export class ObjectService {
     delete metadata.managedFields;
     if (resource.dropStatusOnCreate) delete object.status;
     if (resource.kind === 'Namespace' && object.status === undefined) object.status = { phase: 'Active' };
+    if (resource.kind === 'Pod' && resource.group === '') object.status = initialPodStatus(object);
+
+    causes.push(...schemaErrors(resource, object));
+    if (causes.length > 0) throw errors.invalid(resource, name ?? '', causes);
+    if (this.#store.get(key, namespace ?? '', metadata.name)) throw errors.alreadyExists(resource, metadata.name);
+    const admitted = this.#hooks(resource)?.admit(object, undefined, undefined) ?? object;
 
     if (namespace !== undefined) this.ensureNamespace(namespace);
-    return this.#store.add(key, object);
+    return this.#store.add(key, admitted);
   }
 
   /** Namespaces spring into existence when something is created in them (and are listed from then on). */
@@ -139,34 +187,34 @@ export class ObjectService {
     this.create(namespaces, undefined, { metadata: { name: namespace } });
   }
 
-  update(resource: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource?: 'status'): { object: KubeObject; created: boolean } {
-    const incoming = this.#checkBody(resource, namespace, body);
-    if (incoming.metadata.name !== name) {
-      throw errors.badRequest(`the name of the object (${incoming.metadata.name ?? ''}) does not match the name on the URL (${name})`);
+  update(resource: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource?: Subresource, context: WriteContext = defaultWriteContext()): { object: KubeObject; created: boolean } {
+    if (subresource === 'scale') return { object: this.#writeScale(resource, namespace, name, body, context), created: false };
+    const checked = this.#checkBody(resource, namespace, body);
+    if (checked.metadata.name !== name) {
+      throw errors.badRequest(`the name of the object (${checked.metadata.name ?? ''}) does not match the name on the URL (${name})`);
     }
+    const incoming = decodeCustomResource(resource, checked, context, 'body');
     const existing = this.#store.get(resourceKey(resource), namespace ?? '', name);
     if (!existing) {
       if (resource.allowCreateOnUpdate && !subresource) {
         const { resourceVersion: _rv, ...metadata } = incoming.metadata;
-        return { object: this.create(resource, namespace, { ...incoming, metadata }), created: true };
+        return { object: this.create(resource, namespace, { ...incoming, metadata }, context), created: true };
       }
       throw errors.notFound(resource, name);
     }
     return { object: this.#replace(resource, existing, incoming, subresource, true), created: false };
   }
 
-  patch(resource: ResourceType, namespace: string | undefined, name: string, type: PatchType, patch: unknown, subresource?: 'status'): KubeObject {
-    const existing = this.get(resource, namespace, name);
-    let patched: Json;
-    if (type === 'merge') {
-      if (!isObject(patch)) throw errors.badRequest('a merge patch must be a JSON object');
-      patched = mergePatch(existing as unknown as Json, patch);
-    } else {
-      patched = jsonPatch(existing as unknown as Json, patch);
+  patch(resource: ResourceType, namespace: string | undefined, name: string, type: PatchType, patch: unknown, subresource?: Subresource, context: WriteContext = defaultWriteContext()): KubeObject {
+    if (subresource === 'scale') {
+      const scale = this.get(resource, namespace, name, 'scale');
+      return this.#writeScale(resource, namespace, name, applyPatch(scale, type, patch), context);
     }
-    const incoming = this.#checkBody(resource, namespace, patched);
+    const existing = this.get(resource, namespace, name);
+    const checked = this.#checkBody(resource, namespace, applyPatch(existing, type, patch));
+    const incoming = decodeCustomResource(resource, checked, context, 'patch');
     if (incoming.metadata.name !== name) {
-      throw errors.invalid(resource, name, [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: 'field is immutable' }]);
+      throw errors.invalid(resource, name, [fieldErrors.invalid('metadata.name', incoming.metadata.name ?? '', 'field is immutable')]);
     }
     return this.#replace(resource, existing, incoming, subresource, false);
   }
@@ -184,22 +232,37 @@ export class ObjectService {
         throw errors.conflict(resource, name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion ?? ''}`);
       }
     }
-    return this.#store.remove(resourceKey(resource), existing);
+    return this.#remove(resource, existing);
   }
 
   deleteCollection(resource: ResourceType, namespace: string | undefined, filter: ObjectFilter): KubeObject[] {
-    const key = resourceKey(resource);
-    return this.#store.list(key, namespace).filter(filter).map((object) => this.#store.remove(key, object));
+    return this.#store.list(resourceKey(resource), namespace).filter(filter).map((object) => this.#remove(resource, object));
   }
 
-  #replace(resource: ResourceType, existing: KubeObject, incoming: KubeObject, subresource: 'status' | undefined, requireVersion: boolean): KubeObject {
+  #remove(resource: ResourceType, existing: KubeObject): KubeObject {
+    const hooks = this.#hooks(resource);
+    return hooks?.delete ? hooks.delete(existing) : this.#store.remove(resourceKey(resource), existing);
+  }
+
+  /** A Scale written (PUT, or a patch applied to the current Scale): its spec.replicas lands at the CRD's specReplicasPath. */
+  #writeScale(resource: ResourceType, namespace: string | undefined, name: string, body: unknown, context: WriteContext): KubeObject {
+    const scale = resource.scale;
+    if (!scale) throw errors.pathNotFound(name);
+    const existing = this.get(resource, namespace, name);
+    const next = withScale(existing, body, scale, resource);
+    const stored = this.#replace(resource, existing, decodeCustomResource(resource, next, context, 'body'), undefined, false);
+    return scaleOf(stored, scale);
+  }
+
+  #replace(resource: ResourceType, existing: KubeObject, incoming: KubeObject, subresource: Subresource | undefined, requireVersion: boolean): KubeObject {
     const name = existing.metadata.name;
     const version = incoming.metadata.resourceVersion;
     if (version !== undefined && version !== null && version !== '') {
       if (typeof version !== 'string' || !/^\d+$/.test(version)) throw errors.badRequest(`invalid resourceVersion ${JSON.stringify(version)}`);
       if (version !== existing.metadata.resourceVersion) throw errors.conflict(resource, name);
     } else if (requireVersion && !resource.unconditionalUpdate) {
-      throw errors.invalid(resource, name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'must be specified for an update' }]);
+      // The generic store's words: the resource (not the kind) names the object, and the missing version prints as Go's %#v of uint64 0.
+      throw errors.invalidResource(resource, name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
     }
 
     let next: KubeObject;
@@ -209,21 +272,23 @@ export class ObjectService {
       else next.status = incoming.status;
     } else {
       next = { ...incoming, apiVersion: existing.apiVersion, kind: existing.kind, metadata: { ...incoming.metadata } };
-      for (const field of ['name', 'namespace', 'uid', 'creationTimestamp', 'generation'] as const) {
+      for (const field of ['name', 'namespace', 'uid', 'creationTimestamp', 'generation', 'deletionTimestamp'] as const) {
         if (existing.metadata[field] === undefined) delete next.metadata[field];
         else next.metadata[field] = existing.metadata[field] as never;
       }
-      delete next.metadata.deletionTimestamp;
       delete next.metadata.managedFields;
       if (resource.statusSubresource) {
         if (existing.status === undefined) delete next.status;
         else next.status = existing.status;
       }
     }
-    const causes = this.#validateMeta(next.metadata);
+    const causes = [...this.#validateMeta(next.metadata), ...schemaErrors(resource, next)];
     if (causes.length > 0) throw errors.invalid(resource, name, causes);
+    next = this.#hooks(resource)?.admit(next, existing, subresource) ?? next;
     if (deepEqual(withoutVersion(next), withoutVersion(existing))) return existing;
-    if (!deepEqual(specPart(next), specPart(existing))) next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
+    if (!deepEqual(specPart(next, resource.statusSubresource), specPart(existing, resource.statusSubresource))) {
+      next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
+    }
     return this.#store.replace(resourceKey(resource), next, existing);
   }
 
@@ -246,33 +311,36 @@ export class ObjectService {
     if (resource.namespaced && metadata.namespace && metadata.namespace !== namespace) {
       throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
-    const causes = this.#validateMeta(metadata);
-    if (causes.length > 0) throw errors.invalid(resource, typeof metadata.name === 'string' ? metadata.name : '', causes);
     const object = { ...body, metadata: { ...metadata } } as KubeObject;
     if (!resource.namespaced) delete object.metadata.namespace;
     return object;
   }
 
-  #validateMeta(metadata: Record<string, unknown>): StatusCause[] {
+  #validateMeta(metadata: Record<string, unknown>): FieldError[] {
     return [
       ...stringMapCauses(metadata.labels, 'metadata.labels', labelKey, labelValue),
       ...stringMapCauses(metadata.annotations, 'metadata.annotations'),
     ];
   }
 
-  #validateName(resource: ResourceType, name: string, namespace: string | undefined): StatusCause[] {
-    const causes: StatusCause[] = [];
+  #validateName(resource: ResourceType, name: string, namespace: string | undefined): FieldError[] {
+    const causes: FieldError[] = [];
     const label = resource.kind === 'Namespace';
     if (label ? !dnsLabel.test(name) || name.length > 63 : !dnsSubdomain.test(name) || name.length > 253) {
-      causes.push({
-        reason: 'FieldValueInvalid', field: 'metadata.name',
-        message: `Invalid value: "${name}": a lowercase RFC 1123 ${label ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'`,
-      });
+      causes.push(fieldErrors.invalid('metadata.name', name, label ? labelMessage : subdomainMessage));
     }
     if (namespace !== undefined && (!dnsLabel.test(namespace) || namespace.length > 63)) {
-      causes.push({ reason: 'FieldValueInvalid', field: 'metadata.namespace', message: `Invalid value: "${namespace}": must be a lowercase RFC 1123 label` });
+      causes.push(fieldErrors.invalid('metadata.namespace', namespace, labelMessage));
     }
     return causes;
   }
 }
 
+/** The object a merge or JSON patch makes of `target` (not yet checked). */
+function applyPatch(target: KubeObject, type: PatchType, patch: unknown): Json {
+  if (type === 'merge') {
+    if (!isObject(patch)) throw errors.badRequest('a merge patch must be a JSON object');
+    return mergePatch(target as unknown as Json, patch);
+  }
+  return jsonPatch(target as unknown as Json, patch);
+}

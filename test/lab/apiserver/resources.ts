@@ -1,3 +1,6 @@
+import type { ScaleSubresource } from './crd-manifest.ts';
+import type { JsonSchemaProps } from './structural-schema.ts';
+
 /** What the server knows about one kind of object: names, scope and update rules. */
 export interface ResourceType {
   group: string; // '' for the core group
@@ -7,6 +10,8 @@ export interface ResourceType {
   kind: string;
   namespaced: boolean;
   shortNames: string[];
+  /** Discovery categories (`kubectl get all` uses `all`). */
+  categories: string[];
   /** Has a `status` subresource: the main resource ignores status changes, `/status` changes only status. */
   statusSubresource: boolean;
   /** Status in a create body is dropped (custom resources with a status subresource do this). */
@@ -17,6 +22,14 @@ export interface ResourceType {
   unconditionalUpdate: boolean;
   /** Field selector labels beyond metadata.name and metadata.namespace. */
   selectableFields: string[];
+  /** A `scale` subresource (custom resources whose CRD declares one). */
+  scale?: ScaleSubresource;
+  /** Custom resources: the CRD version's openAPIV3Schema every write is pruned and validated against. */
+  schema?: JsonSchemaProps;
+  /** Custom resources: the name of the CustomResourceDefinition that serves this kind. */
+  crd?: string;
+  /** Custom resources whose CRD is being deleted: creates are refused (405) until the kind goes away. */
+  terminating?: boolean;
 }
 
 export const resourceVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -32,19 +45,25 @@ export function resourceKey(resource: Pick<ResourceType, 'group' | 'version' | '
 
 type ResourceSpec = Pick<ResourceType, 'group' | 'version' | 'plural' | 'singular' | 'kind' | 'namespaced'> & Partial<ResourceType>;
 
-function define(spec: ResourceSpec): ResourceType {
-  const custom = spec.group.endsWith('submariner.io');
+/** A built-in kind: unconditional updates allowed, no schema (beyond the generic metadata checks). */
+export function define(spec: ResourceSpec): ResourceType {
   return {
-    shortNames: [], statusSubresource: false, dropStatusOnCreate: false, allowCreateOnUpdate: false,
-    unconditionalUpdate: !custom, selectableFields: [], ...spec,
+    shortNames: [], categories: [], statusSubresource: false, dropStatusOnCreate: false, allowCreateOnUpdate: false,
+    unconditionalUpdate: true, selectableFields: [], ...spec,
   };
 }
 
 const involvedObjectFields = ['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath']
   .map((f) => `involvedObject.${f}`);
 
-/** The kinds seaway and its lab use. */
+export const CRD_GROUP = 'apiextensions.k8s.io';
+
+/**
+ * The built-in kinds the lab serves (what seaway, Submariner's manifests and kubectl use). Custom resources,
+ * Submariner's included, come from CustomResourceDefinitions registered at run time (crd-controller.ts).
+ */
 export function defaultResources(): ResourceType[] {
+  const rbac = 'rbac.authorization.k8s.io';
   return [
     define({ group: '', version: 'v1', plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false,
       shortNames: ['ns'], statusSubresource: true, selectableFields: ['status.phase'] }),
@@ -55,16 +74,26 @@ export function defaultResources(): ResourceType[] {
       selectableFields: [...involvedObjectFields, 'reason', 'reportingComponent', 'source', 'type'] }),
     define({ group: '', version: 'v1', plural: 'secrets', singular: 'secret', kind: 'Secret', namespaced: true,
       selectableFields: ['type'] }),
+    define({ group: '', version: 'v1', plural: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true,
+      shortNames: ['cm'] }),
+    define({ group: '', version: 'v1', plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount',
+      namespaced: true, shortNames: ['sa'] }),
+    // A Pod's status is the kubelet's: a create starts it Pending (PodStrategy.PrepareForCreate).
+    define({ group: '', version: 'v1', plural: 'pods', singular: 'pod', kind: 'Pod', namespaced: true, shortNames: ['po'],
+      categories: ['all'], statusSubresource: true, dropStatusOnCreate: true,
+      selectableFields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'] }),
+    define({ group: 'apps', version: 'v1', plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', namespaced: true,
+      shortNames: ['ds'], categories: ['all'], statusSubresource: true, dropStatusOnCreate: true }),
     define({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease',
       namespaced: true, allowCreateOnUpdate: true }),
-    define({ group: 'submariner.io', version: 'v1', plural: 'endpoints', singular: 'endpoint', kind: 'Endpoint',
-      namespaced: true }),
-    define({ group: 'submariner.io', version: 'v1', plural: 'clusters', singular: 'cluster', kind: 'Cluster',
-      namespaced: true }),
-    define({ group: 'submariner.io', version: 'v1', plural: 'gateways', singular: 'gateway', kind: 'Gateway',
-      namespaced: true, statusSubresource: true, dropStatusOnCreate: true }),
-    define({ group: 'submariner.io', version: 'v1', plural: 'routeagents', singular: 'routeagent', kind: 'RouteAgent',
-      namespaced: true, statusSubresource: true, dropStatusOnCreate: true }),
+    define({ group: rbac, version: 'v1', plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false }),
+    define({ group: rbac, version: 'v1', plural: 'clusterrolebindings', singular: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false }),
+    define({ group: rbac, version: 'v1', plural: 'roles', singular: 'role', kind: 'Role', namespaced: true }),
+    define({ group: rbac, version: 'v1', plural: 'rolebindings', singular: 'rolebinding', kind: 'RoleBinding', namespaced: true }),
+    // CRDs: status (conditions, acceptedNames) is the server's; updates need a resourceVersion (AllowUnconditionalUpdate false).
+    define({ group: CRD_GROUP, version: 'v1', plural: 'customresourcedefinitions', singular: 'customresourcedefinition',
+      kind: 'CustomResourceDefinition', namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'],
+      statusSubresource: true, dropStatusOnCreate: true, unconditionalUpdate: false }),
   ];
 }
 
@@ -73,7 +102,32 @@ export interface GroupVersion {
   version: string;
 }
 
-/** Lookup of resource types by group, version and plural name. */
+/**
+ * Kubernetes' version priority (kube-aware ordering): GA before beta before alpha, higher major first, then
+ * higher minor; versions not of the form v<N>[(alpha|beta)<M>] after those, alphabetically.
+ */
+export function compareKubeVersions(a: string, b: string): number {
+  const parse = (v: string) => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return undefined;
+    return { major: Number(m[1]), level: m[2] === 'alpha' ? 0 : m[2] === 'beta' ? 1 : 2, minor: Number(m[3] ?? 0) };
+  };
+  const pa = parse(a);
+  const pb = parse(b);
+  if (pa && pb) {
+    if (pa.level !== pb.level) return pb.level - pa.level;
+    if (pa.major !== pb.major) return pb.major - pa.major;
+    return pb.minor - pa.minor;
+  }
+  if (pa) return -1;
+  if (pb) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Lookup of resource types by group, version and plural name. Built-in kinds are given at construction;
+ * custom resources are registered and unregistered at run time as their CRDs come and go.
+ */
 export class ResourceRegistry {
   readonly #byKey = new Map<string, ResourceType>();
 
@@ -93,6 +147,21 @@ export class ResourceRegistry {
     return [...this.#byKey.values()];
   }
 
+  /** The kinds one CRD serves (one per served version). */
+  ofCrd(crd: string): ResourceType[] {
+    return this.all().filter((r) => r.crd === crd);
+  }
+
+  /** Serves `resources` for `crd` in place of what it served before; a key some other kind holds is refused. */
+  setCrdResources(crd: string, resources: ResourceType[]): void {
+    for (const resource of resources) {
+      const holder = this.#byKey.get(resourceKey(resource));
+      if (holder && holder.crd !== crd) throw new Error(`${resourceKey(resource)} is already served`);
+    }
+    for (const old of this.ofCrd(crd)) this.#byKey.delete(resourceKey(old));
+    for (const resource of resources) this.#byKey.set(resourceKey(resource), { ...resource, crd });
+  }
+
   hasGroupVersion(group: string, version: string): boolean {
     return this.all().some((r) => r.group === group && r.version === version);
   }
@@ -101,15 +170,23 @@ export class ResourceRegistry {
     return this.all().filter((r) => r.group === group && r.version === version);
   }
 
-  /** Non-core groups with their versions, in registration order. */
+  /**
+   * Non-core groups with their versions, preferred version first: built-in groups in registration order,
+   * then the groups of custom resources by name (as the aggregator orders CRD groups, priority 1000), their
+   * versions in Kubernetes' version priority.
+   */
   groups(): Map<string, string[]> {
-    const groups = new Map<string, string[]>();
+    const builtIn = new Map<string, string[]>();
+    const custom = new Map<string, string[]>();
     for (const r of this.all()) {
       if (!r.group) continue;
-      const versions = groups.get(r.group) ?? [];
+      const target = r.crd === undefined || builtIn.has(r.group) ? builtIn : custom;
+      const versions = target.get(r.group) ?? [];
       if (!versions.includes(r.version)) versions.push(r.version);
-      groups.set(r.group, versions);
+      target.set(r.group, versions);
     }
+    const groups = new Map(builtIn);
+    for (const name of [...custom.keys()].sort()) groups.set(name, (custom.get(name) as string[]).sort(compareKubeVersions));
     return groups;
   }
 }

@@ -1,6 +1,8 @@
 import type { ResourceRegistry, ResourceType } from './resources.ts';
 import { ApiError, errors } from './status.ts';
 
+export type Subresource = 'status' | 'scale';
+
 export type Verb = 'list' | 'watch' | 'get' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
 /** A request for objects: which resource, where, and what to do. */
@@ -8,7 +10,7 @@ export interface ResourceRoute {
   resource: ResourceType;
   namespace: string | undefined;
   name: string | undefined;
-  subresource: 'status' | undefined;
+  subresource: Subresource | undefined;
   verb: Verb;
 }
 
@@ -48,10 +50,11 @@ export function routeResource(method: string, url: URL, registry: ResourceRegist
   if (!resource || extra.length > 0 || (resource.namespaced && namespace === undefined && name !== undefined)) {
     return errors.pathNotFound(url.pathname);
   }
-  if (subresource !== undefined && (subresource !== 'status' || !resource.statusSubresource)) return errors.pathNotFound(url.pathname);
+  const served = subresource === 'status' ? resource.statusSubresource : subresource === 'scale' ? resource.scale !== undefined : false;
+  if (subresource !== undefined && !served) return errors.pathNotFound(url.pathname);
   if (legacyWatch && (method !== 'GET' || subresource !== undefined)) return errors.methodNotAllowed(method, url.pathname);
 
-  const route = (verb: Verb): ResourceRoute => ({ resource, namespace, name, subresource: subresource as 'status' | undefined, verb });
+  const route = (verb: Verb): ResourceRoute => ({ resource, namespace, name, subresource: subresource as Subresource | undefined, verb });
   if (subresource !== undefined) {
     if (method === 'GET') return route('get');
     if (method === 'PUT') return route('update');

@@ -7,6 +7,10 @@ import { AuditLog, type AuditEntry } from './audit.ts';
 import { mediaType, parseJson, readBody } from './body.ts';
 import { discoveryDocument } from './discovery.ts';
 import { Faults } from './faults.ts';
+import { CrdController } from './crd-controller.ts';
+import { loadCrdManifests, SUBMARINER_CRDS_DIR } from './crd-files.ts';
+import { writeContextFor } from './custom-resources.ts';
+import { warningHeaderValue } from './field-errors.ts';
 import { ObjectService, objectFilter, patchContentTypes } from './objects.ts';
 import { decodeContinue, limitParam, pageOf } from './pagination.ts';
 import { defaultResources, ResourceRegistry, type ResourceType } from './resources.ts';
@@ -37,8 +41,14 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Namespaces that exist from the start (default: default, kube-system, kube-public, kube-node-lease). */
   namespaces?: string[];
-  /** The served kinds (default: defaultResources()). */
+  /** The built-in kinds (default: defaultResources()); customresourcedefinitions must be among them. */
   resources?: ResourceType[];
+  /**
+   * CustomResourceDefinition manifests (decoded YAML/JSON) created at start, as an installer would apply them:
+   * their kinds are served from the start and the CRDs are objects like any (listable, deletable). Default:
+   * Submariner's four CRDs from manifests/crds (loadCrdManifests reads a directory); [] for none.
+   */
+  crds?: unknown[];
   /** One line per request and lifecycle event; silent when absent. */
   log?: (line: string) => void;
 }
@@ -52,7 +62,7 @@ export interface RunningApiServer {
 const jsonTypes = ['application/json'];
 const patchTypes = Object.keys(patchContentTypes);
 
-function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -76,6 +86,11 @@ function timeoutParam(url: URL, fallbackSeconds: number): number {
   return Number(value) * 1000;
 }
 
+/** One `Warning: 299 - "<text>"` header per warning (none: no header). */
+function warningHeaders(warnings: string[]): Record<string, string[]> {
+  return warnings.length > 0 ? { Warning: warnings.map(warningHeaderValue) } : {};
+}
+
 /** Starts a Kubernetes-wire-compatible API server (plain HTTP) holding its objects in memory. */
 export async function startApiServer(options: ApiServerOptions = {}): Promise<RunningApiServer> {
   const host = options.host ?? '127.0.0.1';
@@ -85,11 +100,13 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   const log = options.log ?? (() => {});
   const registry = new ResourceRegistry(options.resources ?? defaultResources());
   const store = new Store(options.historyLimit ?? 50_000);
-  const objects = new ObjectService(store, registry);
   const watches = new WatchHub(store);
+  const crds = new CrdController(store, registry, watches, log);
+  const objects = new ObjectService(store, registry, undefined, (resource) => (resource === crds.resource ? crds.hooks : undefined));
   const faults = new Faults();
   const audit = new AuditLog();
   for (const ns of options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease']) objects.ensureNamespace(ns);
+  for (const manifest of options.crds ?? loadCrdManifests(SUBMARINER_CRDS_DIR)) objects.create(crds.resource, undefined, manifest);
   let serverAddress = host;
 
   async function bodyOf(req: IncomingMessage, accepted: string[], required: boolean): Promise<unknown> {
@@ -148,12 +165,18 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         }, { remote: entry.remote, userAgent: entry.userAgent, path: entry.path, since: entry.time });
       }
       case 'get':
-        return sendJson(res, 200, objects.get(resource, namespace, name));
-      case 'create':
-        return sendJson(res, 201, objects.create(resource, namespace, await bodyOf(req, jsonTypes, true)));
+        return sendJson(res, 200, objects.get(resource, namespace, name, subresource));
+      case 'create': {
+        const body = await bodyOf(req, jsonTypes, true);
+        const context = writeContextFor('create', url.searchParams.get('fieldValidation'));
+        const created = objects.create(resource, namespace, body, context);
+        return sendJson(res, 201, created, warningHeaders(context.warnings));
+      }
       case 'update': {
-        const result = objects.update(resource, namespace, name, await bodyOf(req, jsonTypes, true), subresource);
-        return sendJson(res, result.created ? 201 : 200, result.object);
+        const body = await bodyOf(req, jsonTypes, true);
+        const context = writeContextFor('update', url.searchParams.get('fieldValidation'));
+        const result = objects.update(resource, namespace, name, body, subresource, context);
+        return sendJson(res, result.created ? 201 : 200, result.object, warningHeaders(context.warnings));
       }
       case 'patch': {
         const type = mediaType(req);
@@ -162,7 +185,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
           await readBody(req, maxBodyBytes);
           throw errors.unsupportedMediaType(type, patchTypes);
         }
-        return sendJson(res, 200, objects.patch(resource, namespace, name, patchType, await bodyOf(req, [type], true), subresource));
+        const body = await bodyOf(req, [type], true);
+        const context = writeContextFor('patch', url.searchParams.get('fieldValidation'));
+        const patched = objects.patch(resource, namespace, name, patchType, body, subresource, context);
+        return sendJson(res, 200, patched, warningHeaders(context.warnings));
       }
       case 'delete':
         return sendJson(res, 200, objects.delete(resource, namespace, name, await bodyOf(req, jsonTypes, false)));

@@ -35,3 +35,11 @@ export async function expectStatus(call: () => Promise<unknown>): Promise<Status
   }
   throw new Error('expected the request to fail with a Status, but it succeeded');
 }
+
+/** A spec valid under Submariner's Endpoint CRD (every required field present). */
+export function endpointSpec(clusterId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    cluster_id: clusterId, cable_name: `submariner-cable-${clusterId}`, hostname: 'gw-1', subnets: ['10.0.0.0/16'],
+    backend: 'libreswan', nat_enabled: false, ...extra,
+  };
+}

@@ -44,6 +44,8 @@ function eventFor(change: Change, filter: ObjectFilter): { type: EventType; obje
 export class WatchHub {
   readonly #store: Store;
   readonly #open = new Map<() => void, WatchInfo>();
+  /** The resource key each open watch streams. */
+  readonly #keys = new Map<() => void, string>();
   /** Stored objects never change, so each is serialized once however many watchers it goes to. */
   readonly #json = new WeakMap<object, string>();
 
@@ -63,6 +65,14 @@ export class WatchHub {
   /** Ends every open watch cleanly (the client sees its stream end and re-watches); returns how many. */
   dropAll(): number {
     const closers = [...this.#open.keys()];
+    for (const close of closers) close();
+    return closers.length;
+  }
+
+  /** Ends the open watches on one resource (its CRD is gone, so the kind is no longer served); returns how many. */
+  dropResource(resource: ResourceType): number {
+    const key = resourceKey(resource);
+    const closers = [...this.#keys].filter(([, k]) => k === key).map(([close]) => close);
     for (const close of closers) close();
     return closers.length;
   }
@@ -93,6 +103,7 @@ export class WatchHub {
       unsubscribe();
       for (const timer of timers) clearTimeout(timer);
       this.#open.delete(close);
+      this.#keys.delete(close);
       flush();
       res.end();
     };
@@ -124,6 +135,7 @@ export class WatchHub {
     }
 
     this.#open.set(close, info);
+    this.#keys.set(close, key);
     res.on('close', close);
     // Subscribing and replaying happen in one synchronous step, so no change falls between them.
     unsubscribe = store.subscribe(key, (change) => {
