@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { requireTools } from '../helpers/prereq.ts';
 import { isLabNamespace, planLab, validatePrefix, API_PORT, type ClusterPlan, type LabOptions, type LabPlan, type NodePlan } from './addressing.ts';
 import { AGENT_ENTRY, REPO_ROOT, agentLaunch } from './agents.ts';
+import { SUBMARINER_CRDS_DIR } from './apiserver/crd-files.ts';
 import { PLAN_FILE } from './controller.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { DEFAULT_LAB_ROOT, labPaths, type LabPaths } from './paths.ts';
@@ -78,6 +79,8 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
         args: [
           'netns', 'exec', server.namespace, process.execPath, apiserverCli, '--host', server.host, '--port', String(API_PORT), '--socket', serverPaths.socket,
           '--tls-cert', cert.certPath, '--tls-key', cert.keyPath, '--tls-socket', serverPaths.tlsSocket,
+          // Submariner's CRDs as shipped: the submariner.io kinds are served from them, as on a cluster with Submariner installed.
+          '--crds', SUBMARINER_CRDS_DIR,
         ],
         env: process.env,
         cwd: REPO_ROOT,

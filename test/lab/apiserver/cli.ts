@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { loadCrdManifests } from './crd-files.ts';
 import { startApiServer } from './server.ts';
 
-const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--tls-cert FILE --tls-key FILE [--tls-socket PATH]] [--history-limit N] [--max-body-bytes N]';
+const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--tls-cert FILE --tls-key FILE [--tls-socket PATH]] [--history-limit N] [--max-body-bytes N] [--crds DIR ... | --no-crds]';
 
 function fail(message: string): never {
   process.stderr.write(`apiserver: ${message}\n${usage}\n`);
@@ -15,13 +16,14 @@ function integerFlag(value: string | undefined, flag: string, min: number, max: 
   return Number(value);
 }
 
-let values: Record<string, string | boolean | undefined>;
+let values: Record<string, string | boolean | string[] | undefined>;
 try {
   ({ values } = parseArgs({
     options: {
       host: { type: 'string' }, port: { type: 'string' }, socket: { type: 'string' },
       'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-socket': { type: 'string' },
       'history-limit': { type: 'string' }, 'max-body-bytes': { type: 'string' }, help: { type: 'boolean' },
+      crds: { type: 'string', multiple: true }, 'no-crds': { type: 'boolean' },
     },
     strict: true, allowPositionals: false,
   }));
@@ -32,7 +34,7 @@ if (values.help) {
   process.stdout.write(`${usage}\n`);
   process.exit(0);
 }
-const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
+const str = (v: string | boolean | string[] | undefined) => (typeof v === 'string' ? v : undefined);
 if (values.host !== undefined && str(values.host) === '') fail('--host must not be empty');
 if (values.socket !== undefined && str(values.socket) === '') fail('--socket must not be empty');
 
@@ -59,6 +61,19 @@ if (tlsCert !== undefined && tlsKey !== undefined) {
     fail(`cannot read the TLS certificate or key: ${(error as Error).message}`);
   }
   if (tlsSocket !== undefined) options.tlsSocketPath = tlsSocket;
+}
+
+// The CRDs created at start: every manifest in each --crds directory; none with --no-crds; Submariner's by default.
+const crdDirs = Array.isArray(values.crds) ? values.crds : [];
+if (values['no-crds'] && crdDirs.length > 0) fail('--crds and --no-crds exclude each other');
+if (crdDirs.some((dir) => dir === '')) fail('--crds must not be empty');
+if (values['no-crds']) options.crds = [];
+else if (crdDirs.length > 0) {
+  try {
+    options.crds = crdDirs.flatMap((dir) => loadCrdManifests(dir));
+  } catch (error) {
+    fail(`cannot read the CRDs: ${(error as Error).message}`);
+  }
 }
 
 let server;
