@@ -125,6 +125,9 @@ test('an Endpoint with an unknown field: Strict is 400 naming it, Warn (and the 
 
   const strictAndInvalid = await call('POST', `${endpointsPath}?fieldValidation=Strict`, endpoint('unknown', { frobnicate: true }));
   assert.equal(strictAndInvalid.code, 400, 'decoding (unknown fields) fails before validation');
+  const warnedAndInvalid = await call('POST', endpointsPath, endpoint('unknown', { frobnicate: true }));
+  assert.equal(warnedAndInvalid.code, 422, 'under Warn the unknown field is pruned and validation goes on');
+  assert.equal(warnedAndInvalid.warnings, '299 - "unknown field \\"spec.frobnicate\\""', 'the warning comes with the error too');
 
   for (const [query, name] of [['?fieldValidation=Warn', 'warned'], ['', 'defaulted']] as const) {
     const warned = await call('POST', endpointsPath + query, endpoint(name, spec));

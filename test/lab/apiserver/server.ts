@@ -9,7 +9,7 @@ import { discoveryDocument } from './discovery.ts';
 import { Faults } from './faults.ts';
 import { CrdController } from './crd-controller.ts';
 import { loadCrdManifests, SUBMARINER_CRDS_DIR } from './crd-files.ts';
-import { writeContextFor } from './custom-resources.ts';
+import { writeContextFor, type WriteContext } from './custom-resources.ts';
 import { warningHeaderValue } from './field-errors.ts';
 import { ObjectService, objectFilter, patchContentTypes } from './objects.ts';
 import { decodeContinue, limitParam, pageOf } from './pagination.ts';
@@ -62,7 +62,7 @@ export interface RunningApiServer {
 const jsonTypes = ['application/json'];
 const patchTypes = Object.keys(patchContentTypes);
 
-function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -86,9 +86,16 @@ function timeoutParam(url: URL, fallbackSeconds: number): number {
   return Number(value) * 1000;
 }
 
-/** One `Warning: 299 - "<text>"` header per warning (none: no header). */
-function warningHeaders(warnings: string[]): Record<string, string[]> {
-  return warnings.length > 0 ? { Warning: warnings.map(warningHeaderValue) } : {};
+/**
+ * Runs a write and puts one `Warning: 299 - "<text>"` header per warning it recorded on the response, whether
+ * the write succeeds or fails (the API server's warning recorder writes them to the response as they come).
+ */
+function withWarnings<T>(res: ServerResponse, context: WriteContext, write: () => T): T {
+  try {
+    return write();
+  } finally {
+    if (context.warnings.length > 0 && !res.headersSent) res.setHeader('Warning', context.warnings.map(warningHeaderValue));
+  }
 }
 
 /** Starts a Kubernetes-wire-compatible API server (plain HTTP) holding its objects in memory. */
@@ -169,14 +176,14 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
       case 'create': {
         const body = await bodyOf(req, jsonTypes, true);
         const context = writeContextFor('create', url.searchParams.get('fieldValidation'));
-        const created = objects.create(resource, namespace, body, context);
-        return sendJson(res, 201, created, warningHeaders(context.warnings));
+        const created = withWarnings(res, context, () => objects.create(resource, namespace, body, context));
+        return sendJson(res, 201, created);
       }
       case 'update': {
         const body = await bodyOf(req, jsonTypes, true);
         const context = writeContextFor('update', url.searchParams.get('fieldValidation'));
-        const result = objects.update(resource, namespace, name, body, subresource, context);
-        return sendJson(res, result.created ? 201 : 200, result.object, warningHeaders(context.warnings));
+        const result = withWarnings(res, context, () => objects.update(resource, namespace, name, body, subresource, context));
+        return sendJson(res, result.created ? 201 : 200, result.object);
       }
       case 'patch': {
         const type = mediaType(req);
@@ -187,8 +194,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         }
         const body = await bodyOf(req, [type], true);
         const context = writeContextFor('patch', url.searchParams.get('fieldValidation'));
-        const patched = objects.patch(resource, namespace, name, patchType, body, subresource, context);
-        return sendJson(res, 200, patched, warningHeaders(context.warnings));
+        const patched = withWarnings(res, context, () => objects.patch(resource, namespace, name, patchType, body, subresource, context));
+        return sendJson(res, 200, patched);
       }
       case 'delete':
         return sendJson(res, 200, objects.delete(resource, namespace, name, await bodyOf(req, jsonTypes, false)));
