@@ -168,6 +168,27 @@ test('updating a CRD\'s schema takes effect for later writes; group, plural, sco
   assert.equal(scope.message, 'CustomResourceDefinition.apiextensions.k8s.io "widgets.example.com" is invalid: spec.scope: Invalid value: "Cluster": field is immutable');
 });
 
+test('a CRD serving several versions: each in discovery, the group\'s preferred version by Kubernetes\' version priority', async () => {
+  const schema = { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } } };
+  const version = (name: string, storage: boolean) => ({ name, served: true, storage, schema });
+  await crds.createCustomResourceDefinition({ body: {
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'doohickeys.example.net' },
+    spec: { group: 'example.net', scope: 'Cluster', names: { kind: 'Doohickey', plural: 'doohickeys' },
+      versions: [version('v1alpha1', false), version('v1', true), version('v2beta1', false)] },
+  } });
+  const document = (await discovery('/apis/example.net')).body as { versions: Array<{ version: string }>; preferredVersion: { version: string } };
+  assert.deepEqual(document.versions.map((v) => v.version), ['v1', 'v2beta1', 'v1alpha1'], 'GA before beta before alpha');
+  assert.equal(document.preferredVersion.version, 'v1');
+  for (const v of ['v1', 'v2beta1', 'v1alpha1']) {
+    const resources = await custom.getAPIResources({ group: 'example.net', version: v });
+    assert.deepEqual(resources.resources.map((r) => `${r.name} ${r.namespaced}`), ['doohickeys false'], v);
+  }
+  const created = await custom.createClusterCustomObject({ group: 'example.net', version: 'v1', plural: 'doohickeys',
+    body: { apiVersion: 'example.net/v1', kind: 'Doohickey', metadata: { name: 'd-1' }, spec: { anything: { goes: true } } } }) as Obj;
+  assert.deepEqual(created.spec, { anything: { goes: true } }, 'x-kubernetes-preserve-unknown-fields keeps what it holds');
+  await crds.deleteCustomResourceDefinition({ name: 'doohickeys.example.net' });
+});
+
 test('a malformed CRD is 422 with crd-manifest\'s causes and serves nothing', async () => {
   const crd = widgetCrd();
   const malformed = { ...crd, metadata: { name: 'gadgets.example.org' }, spec: { ...crd.spec, group: 'example.org', versions: [{ name: 'v1', served: true, storage: true }] } };
