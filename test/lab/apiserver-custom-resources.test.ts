@@ -167,6 +167,14 @@ test('patches are validated after they are applied; an unknown field in a patch 
   assert.deepEqual((jsonPatch.details?.causes as Causes).map((c) => [c.reason, c.field]), [['FieldValueTypeInvalid', 'spec.nat_enabled']]);
 });
 
+test('a custom resource body without its kind is 400: the URL does not stand in for it, as it does for built-in kinds', async () => {
+  const { kind: _kind, ...kindless } = endpoint('kindless');
+  const status = await expectStatus(() => custom.createNamespacedCustomObject({ group, version, namespace, plural: 'endpoints', body: kindless }));
+  assert.equal(status.httpCode, 400);
+  assert.match(status.message, /^the object provided is unrecognized \(must be of type Endpoint\): Object 'Kind' is missing in '\{/);
+  assert.equal((await expectStatus(() => custom.getNamespacedCustomObject({ group, version, namespace, plural: 'endpoints', name: 'kindless' }))).httpCode, 404);
+});
+
 test('a custom resource update without a resourceVersion is the generic store\'s 422, named by the resource', async () => {
   await custom.createNamespacedCustomObject({ group, version, namespace, plural: 'endpoints', body: endpoint('no-rv') });
   const status = await expectStatus(() => custom.replaceNamespacedCustomObject({ group, version, namespace, plural: 'endpoints', name: 'no-rv', body: endpoint('no-rv') }));

@@ -11,6 +11,11 @@
  * applyPatchToCurrentObject`); under Warn each unknown field is one `Warning` header; under Ignore nothing.
  * Invalid values of `fieldValidation` are a 422 on `CreateOptions`/`UpdateOptions`/`PatchOptions`
  * (meta.k8s.io), `ValidateFieldValidation`'s NotSupported with the values "", "Ignore", "Strict", "Warn".
+ * A create or update body without `kind` is refused: the unstructured JSON decoder custom resources go through
+ * ignores the kind the URL implies and fails with `Object 'Kind' is missing in '<body>'` (read in apimachinery's
+ * unstructured helpers); that the create handler's transformDecodeError then words it as `the object provided is
+ * unrecognized (must be of type <Kind>): ... (<first 30 bytes> ...)` with 400 is inferred from its source as recalled,
+ * and the body is re-serialized here rather than quoted byte for byte.
  */
 import { fieldErrors, goJson, invalidStatusParts, strictDecodingMessage, unknownFieldWarnings, type FieldError } from './field-errors.ts';
 import type { ResourceType } from './resources.ts';
@@ -48,6 +53,11 @@ export function writeContextFor(verb: 'create' | 'update' | 'patch', raw: string
  */
 export function decodeCustomResource(resource: ResourceType, body: KubeObject, context: WriteContext, mode: 'body' | 'patch'): KubeObject {
   if (!resource.schema) return body;
+  if (mode === 'body' && (body.kind === undefined || body.kind === '')) {
+    const data = JSON.stringify(body);
+    const summary = data.length > 30 ? `${data.slice(0, 30)} ...` : data;
+    throw errors.badRequest(`the object provided is unrecognized (must be of type ${resource.kind}): Object 'Kind' is missing in '${data}' (${summary})`);
+  }
   const result = validateCustomResource(resource.schema, body as unknown as JsonObject);
   if (result.unknownFields.length > 0) {
     if (context.fieldValidation === 'Strict') {
