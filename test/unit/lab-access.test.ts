@@ -15,13 +15,16 @@ function control(objects: RbacObjects = routeAgentRbac(), anonymous = true) {
 }
 
 const request = (method: string, target: string, token?: string) => ({ method, target, headers: token ? { authorization: `Bearer ${token}` } : {} });
-const refusal = (fn: () => unknown): ApiError => {
+/** The error a request is refused with: thrown (400, 401) or the admission's 403. */
+const refusal = (fn: () => { refusal?: ApiError }): ApiError => {
+  let admitted: { refusal?: ApiError };
   try {
-    fn();
+    admitted = fn();
   } catch (error) {
     if (error instanceof ApiError) return error;
     throw error;
   }
+  if (admitted.refusal) return admitted.refusal;
   throw new Error('expected a refusal');
 };
 

@@ -29,11 +29,13 @@ export interface Admission {
   user: UserInfo;
   /** For the audit log: the decision and the rule that allowed it. */
   audit: AuthorizationAudit;
+  /** The 403 to answer when RBAC refused (the user and decision are still known, for the audit log). */
+  refusal?: ApiError;
 }
 
 export interface AccessControl {
   readonly tokens: TokenRegistry;
-  /** Authenticates and authorizes one request; throws the 400, 401 or 403 ApiError a real server answers with. */
+  /** Authenticates and authorizes one request; throws the 400 or 401 ApiError a real server answers with (a 403 is the admission's refusal). */
   admit(request: { method: string; target: string; headers: IncomingHttpHeaders }, trusted: boolean): Admission;
 }
 
@@ -74,8 +76,9 @@ export function createAccessControl(deps: AccessDeps): AccessControl {
         }
         : { isResourceRequest: false, verb: info.verb, path: info.path, user };
       const decision = authorize(policy(), attributes);
-      if (!decision.allowed) throw forbidden(attributes, decision);
-      return { user, audit: auditRecord(attributes, decision) };
+      const admission: Admission = { user, audit: auditRecord(attributes, decision) };
+      if (!decision.allowed) admission.refusal = forbidden(attributes, decision);
+      return admission;
     },
   };
 }

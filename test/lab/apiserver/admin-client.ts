@@ -53,6 +53,11 @@ export class AdminClient {
     return (await this.#post<{ released: number }>('resume')).released;
   }
 
+  /** A bearer token for a service account (`namespace/name`), or with `admin` for an administrator (system:masters). */
+  async token(who: { serviceAccount: { namespace: string; name: string } } | { admin: string }): Promise<string> {
+    return (await this.#post<{ token: string }>('tokens', who)).token;
+  }
+
   /** Forgets all watch history: watching from any earlier resourceVersion gets 410 Expired. */
   async compact(): Promise<string> {
     return (await this.#post<{ compactedThrough: string }>('compact')).compactedThrough;

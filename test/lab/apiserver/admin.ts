@@ -1,4 +1,5 @@
 import type { AuditLog } from './audit.ts';
+import type { TokenRegistry } from './tokens.ts';
 import { isObject } from './patch.ts';
 import type { Faults, RequestMatch } from './faults.ts';
 import { ApiError, errors } from './status.ts';
@@ -10,6 +11,8 @@ export interface AdminContext {
   watches: WatchHub;
   faults: Faults;
   audit: AuditLog;
+  /** The bearer tokens of a server that checks access; null when it does not. */
+  tokens: TokenRegistry | null;
 }
 
 export interface AdminState {
@@ -103,6 +106,18 @@ export function handleAdmin(method: string, path: string, url: URL, body: unknow
       return { released: ctx.faults.resume() };
     case '/admin/compact':
       return { compactedThrough: String(ctx.store.compact()) };
+    case '/admin/tokens': {
+      // A service account's token, as the TokenRequest API hands one to a pod; or an administrator's.
+      if (ctx.tokens === null) throw errors.badRequest('this API server checks no access: it has no tokens');
+      const account = args.serviceAccount;
+      if (isObject(account)) {
+        const { namespace, name } = account;
+        if (typeof namespace !== 'string' || typeof name !== 'string') throw errors.badRequest('serviceAccount needs a namespace and a name');
+        return { token: ctx.tokens.issueServiceAccount(namespace, name) };
+      }
+      if (typeof args.admin === 'string') return { token: ctx.tokens.issueAdmin(args.admin) };
+      throw errors.badRequest('give serviceAccount {namespace, name} or admin (a user name)');
+    }
     default:
       throw new ApiError(404, `unknown admin path ${path}`);
   }

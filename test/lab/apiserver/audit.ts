@@ -18,6 +18,10 @@ export interface AuditEntry {
   path: string;
   /** HTTP status once answered (a watch: 200 once its stream started); null while pending. */
   code: number | null;
+  /** With access checks: who sent it, the decision, and the RBAC rule that allowed it (`Role/<ns>/<name>#<index>`). */
+  user?: string;
+  decision?: 'allow' | 'forbid';
+  rule?: string;
 }
 
 export class AuditLog {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadCrdManifests } from './crd-files.ts';
 import { startApiServer } from './server.ts';
 
-const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--tls-cert FILE --tls-key FILE [--tls-socket PATH]] [--history-limit N] [--max-body-bytes N] [--crds DIR ... | --no-crds]';
+const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--tls-cert FILE --tls-key FILE [--tls-socket PATH]] [--access] [--history-limit N] [--max-body-bytes N] [--crds DIR ... | --no-crds]';
 
 function fail(message: string): never {
   process.stderr.write(`apiserver: ${message}\n${usage}\n`);
@@ -24,6 +24,7 @@ try {
       'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-socket': { type: 'string' },
       'history-limit': { type: 'string' }, 'max-body-bytes': { type: 'string' }, help: { type: 'boolean' },
       crds: { type: 'string', multiple: true }, 'no-crds': { type: 'boolean' },
+      access: { type: 'boolean' },
     },
     strict: true, allowPositionals: false,
   }));
@@ -49,6 +50,8 @@ if (port !== undefined) options.port = port;
 if (socketPath !== undefined) options.socketPath = socketPath;
 if (historyLimit !== undefined) options.historyLimit = historyLimit;
 if (maxBodyBytes !== undefined) options.maxBodyBytes = maxBodyBytes;
+// Tokens and RBAC on the TCP port and the TLS socket; the plain --socket stays the lab's trusted way in.
+if (values.access === true) options.access = {};
 const tlsCert = str(values['tls-cert']);
 const tlsKey = str(values['tls-key']);
 const tlsSocket = str(values['tls-socket']);

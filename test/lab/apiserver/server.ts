@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { handleAdmin } from './admin.ts';
+import { createAccessControl } from './access.ts';
 import { AuditLog, type AuditEntry } from './audit.ts';
 import { mediaType, parseJson, readBody } from './body.ts';
 import { discoveryDocument } from './discovery.ts';
@@ -51,6 +52,12 @@ export interface ApiServerOptions {
   crds?: unknown[];
   /** One line per request and lifecycle event; silent when absent. */
   log?: (line: string) => void;
+  /**
+   * Authenticate and authorize requests on the TCP port and the TLS socket as a cluster does (bearer
+   * tokens issued through /admin/tokens, RBAC over the stored roles and bindings); the plain unix socket
+   * is the lab's trusted administrator. Without it every request is served, as a single-user test server.
+   */
+  access?: { anonymous?: boolean };
 }
 
 export interface RunningApiServer {
@@ -112,6 +119,16 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   const objects = new ObjectService(store, registry, undefined, (resource) => (resource === crds.resource ? crds.hooks : undefined));
   const faults = new Faults();
   const audit = new AuditLog();
+  const rbac = (plural: string) => registry.lookup('rbac.authorization.k8s.io', 'v1', plural);
+  const storedRbac = (plural: string) => {
+    const resource = rbac(plural);
+    return resource ? objects.list(resource, () => true).items : [];
+  };
+  const access = options.access ? createAccessControl({
+    rbacObjects: () => ({ roles: storedRbac('roles'), clusterRoles: storedRbac('clusterroles'), roleBindings: storedRbac('rolebindings'), clusterRoleBindings: storedRbac('clusterrolebindings') }),
+    version: () => store.resourceVersion,
+    ...(options.access.anonymous === undefined ? {} : { anonymous: options.access.anonymous }),
+  }) : null;
   for (const ns of options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease']) objects.ensureNamespace(ns);
   for (const manifest of options.crds ?? loadCrdManifests(SUBMARINER_CRDS_DIR)) objects.create(crds.resource, undefined, manifest);
   let serverAddress = host;
@@ -210,13 +227,14 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, trusted: boolean): Promise<void> {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://apiserver');
     const path = url.pathname;
-    if (path === '/admin' || path.startsWith('/admin/')) {
+    // The lab's fault and token API is the trusted socket's alone once access is checked; a real server has none.
+    if ((path === '/admin' || path.startsWith('/admin/')) && (trusted || access === null)) {
       const body = method === 'POST' ? await bodyOf(req, jsonTypes, false) : undefined;
-      return sendJson(res, 200, handleAdmin(method, path, url, body, { store, watches, faults, audit }));
+      return sendJson(res, 200, handleAdmin(method, path, url, body, { store, watches, faults, audit, tokens: access?.tokens ?? null }));
     }
     const route = path.startsWith('/api/') || path.startsWith('/apis/') ? routeResource(method, url, registry) : undefined;
     const request = { method, verb: route && !(route instanceof ApiError) ? route.verb : method.toLowerCase(), path: path + url.search };
@@ -225,6 +243,13 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
       method, verb: request.verb, path: request.path,
     });
     res.on('close', () => { entry.code = res.headersSent ? res.statusCode : null; });
+    if (access) {
+      const admitted = access.admit({ method, target: req.url ?? '/', headers: req.headers }, trusted);
+      entry.user = admitted.user.name;
+      entry.decision = admitted.audit.decision;
+      if (admitted.audit.rule) entry.rule = admitted.audit.rule;
+      if (admitted.refusal) throw admitted.refusal;
+    }
     await faults.gate(request);
     const failure = faults.takeFailure(request);
     if (failure) throw failure;
@@ -242,10 +267,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     throw route ?? errors.pathNotFound(path);
   }
 
-  const listener = (req: IncomingMessage, res: ServerResponse) => {
+  const listenerFor = (trusted: boolean) => (req: IncomingMessage, res: ServerResponse) => {
     const started = Date.now();
     res.on('finish', () => log(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`));
-    handle(req, res).catch((error: unknown) => {
+    handle(req, res, trusted).catch((error: unknown) => {
       const apiError = toApiError(error);
       if (apiError.code >= 500 && !(error instanceof ApiError)) log(`internal error on ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
       if (res.headersSent) {
@@ -267,6 +292,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
       });
     });
 
+  const listener = listenerFor(false);
   const tcp = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
   await listen(tcp, { port: options.port ?? 0, host });
   servers.push(tcp);
@@ -276,7 +302,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   serverAddress = `${hostForUrl}:${address.port}`;
 
   const sockets: Array<{ path: string; server: Server }> = [];
-  if (options.socketPath) sockets.push({ path: options.socketPath, server: createServer(listener) });
+  // The plain unix socket: the lab's own tools, as its administrator.
+  if (options.socketPath) sockets.push({ path: options.socketPath, server: createServer(listenerFor(true)) });
   if (options.tlsSocketPath) {
     if (!options.tls) throw new Error('tlsSocketPath needs tls');
     sockets.push({ path: options.tlsSocketPath, server: createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener) });
