@@ -110,9 +110,10 @@ describe('agent launch', () => {
     assert.equal(env(0).SEAWAY_UNDERLAY_INTERFACE, undefined);
   });
 
-  it('kubeconfigs point at the given HTTPS server and carry the lab CA to verify it (never skip-TLS-verify), with a current context', () => {
+  it('kubeconfigs point at the given HTTPS server, carry the lab CA to verify it (never skip-TLS-verify) and the given token, with a current context', () => {
     const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-    const config = kubeconfig('sw-cluster1', 'https://192.168.1.1:6443', ca) as { clusters: { cluster: Record<string, unknown> }[]; 'current-context': string; contexts: { name: string }[] };
+    const config = kubeconfig('sw-cluster1', 'https://192.168.1.1:6443', ca, 'token-1') as { clusters: { cluster: Record<string, unknown> }[]; users: { user: Record<string, unknown> }[]; 'current-context': string; contexts: { name: string }[] };
+    assert.deepEqual(config.users[0]?.user, { token: 'token-1' });
     assert.deepEqual(config.clusters[0]?.cluster, { server: 'https://192.168.1.1:6443', 'certificate-authority-data': Buffer.from(ca).toString('base64') });
     assert.equal(config['current-context'], 'sw-cluster1');
     assert.equal(config.contexts[0]?.name, 'sw-cluster1');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -143,17 +143,24 @@ describe('lab', () => {
     const cluster = a.clusters[0];
     const node = cluster?.nodes[1];
     assert.ok(cluster && node);
-    const script = `const r = await fetch(${JSON.stringify(`${cluster.apiserver.url}/api/v1/nodes/${node.name}`)}); process.stdout.write(String(r.status) + ' ' + (await r.json()).metadata.name);`;
+    // As the agent asks: a list of Nodes narrowed to its own, with its service account's token (get is not granted).
+    const tokenOf = async (file: string) => (JSON.parse(await readFile(file, 'utf8')) as { users: Array<{ user: { token: string } }> }).users[0]!.user.token;
+    const list = `${cluster.apiserver.url}/api/v1/nodes?fieldSelector=metadata.name%3D${node.name}`;
+    const fetchScript = (url: string, token: string | null) => `const r = await fetch(${JSON.stringify(url)}${token === null ? '' : `, { headers: { authorization: 'Bearer ${token}' } }`}); const b = await r.json(); process.stdout.write(String(r.status) + ' ' + (b.items?.map((i) => i.metadata.name).join(',') ?? b.reason));`;
+    const inNodeNs = (script: string, options = {}) => run('ip', ['netns', 'exec', node.namespace, process.execPath, '--input-type=module', '-e', script], options);
+    const agentToken = await tokenOf(cluster.agentKubeconfig);
     // Plain fetch trusts only the system's roots: it is given the lab CA, as an operator's client would be.
     const trusting = { env: { ...process.env, NODE_EXTRA_CA_CERTS: a.caCert } };
-    const untrusting = await run('ip', ['netns', 'exec', node.namespace, process.execPath, '--input-type=module', '-e', script], { allowFailure: true });
+    const untrusting = await inNodeNs(fetchScript(list, agentToken), { allowFailure: true });
     assert.notEqual(untrusting.code, 0, 'a client that does not trust the lab CA is refused');
     assert.match(untrusting.stderr, /SELF_SIGNED_CERT_IN_CHAIN|self-signed certificate in certificate chain|unable to verify/i);
-    const inNode = await run('ip', ['netns', 'exec', node.namespace, process.execPath, '--input-type=module', '-e', script], trusting);
-    assert.equal(inNode.stdout, `200 ${node.name}`);
+    assert.equal((await inNodeNs(fetchScript(list, agentToken), trusting)).stdout, `200 ${node.name}`);
+    assert.equal((await inNodeNs(fetchScript(list, null), trusting)).stdout, '403 Forbidden', 'without a token: system:anonymous, refused');
+    assert.equal((await inNodeNs(fetchScript(`${cluster.apiserver.url}/api/v1/namespaces/submariner-operator/secrets`, agentToken), trusting)).stdout, '403 Forbidden', 'what the route agent\'s RBAC does not grant');
     const gateway = a.clusters[1]?.nodes[0];
     assert.ok(gateway?.gatewayCapable);
-    const broker = await run('ip', ['netns', 'exec', gateway.namespace, process.execPath, '--input-type=module', '-e', `const r = await fetch(${JSON.stringify(`${a.broker.url}/api`)}); process.stdout.write(String(r.status));`], trusting);
+    const brokerToken = await tokenOf(a.broker.agentKubeconfig);
+    const broker = await run('ip', ['netns', 'exec', gateway.namespace, process.execPath, '--input-type=module', '-e', `const r = await fetch(${JSON.stringify(`${a.broker.url}/api`)}, { headers: { authorization: 'Bearer ${brokerToken}' } }); process.stdout.write(String(r.status));`], trusting);
     assert.equal(broker.stdout, '200');
     // The KUBECONFIG the lab prints, as kubectl uses it: HTTPS through the loopback forwarder, verified with the lab CA.
     const nodes = await run('kubectl', ['--kubeconfig', cluster.kubeconfig, 'get', 'nodes', '-o', 'name'], { timeoutMs: 30_000 });

@@ -20,6 +20,8 @@ import { buildStatus, readJsonIfExists, writeJsonAtomic, type AgentInfo, type La
 import { publishSubmarinerObjects } from './submariner-sim.ts';
 import { buildTopology, deleteNetns, listNetns } from './topology.ts';
 import { createLabCa, issueServerCertificate } from './tls.ts';
+import { AdminClient } from './apiserver/admin-client.ts';
+import { applyManifestFile, ROUTE_AGENT_ACCOUNT, ROUTE_AGENT_RBAC } from './manifests.ts';
 
 export const DEFAULT_PREFIX = 'sw';
 const APISERVER_CLI = fileURLToPath(new URL('./apiserver/cli.ts', import.meta.url));
@@ -78,7 +80,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
         file: 'ip',
         args: [
           'netns', 'exec', server.namespace, process.execPath, apiserverCli, '--host', server.host, '--port', String(API_PORT), '--socket', serverPaths.socket,
-          '--tls-cert', cert.certPath, '--tls-key', cert.keyPath, '--tls-socket', serverPaths.tlsSocket,
+          '--tls-cert', cert.certPath, '--tls-key', cert.keyPath, '--tls-socket', serverPaths.tlsSocket, '--access',
           // Submariner's CRDs as shipped: the submariner.io kinds are served from them, as on a cluster with Submariner installed.
           '--crds', SUBMARINER_CRDS_DIR,
         ],
@@ -109,10 +111,20 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
       return value?.pid === controllerPid ? value : undefined;
     });
 
+    // As on a real cluster: the operator's kubeconfig carries an administrator's token; the agents'
+    // the route agent's service account's, allowed exactly what manifests/rbac grants it.
     for (const server of servers) {
       const serverPaths = paths.server(server.id);
-      await writeFile(serverPaths.kubeconfig, `${JSON.stringify(kubeconfig(`${prefix}-${server.id}`, progress.localUrls[server.id] as string, ca.certPem), null, 2)}\n`);
-      await writeFile(serverPaths.agentKubeconfig, `${JSON.stringify(kubeconfig(`${prefix}-${server.id}`, server.url, ca.certPem), null, 2)}\n`);
+      const admin = new AdminClient({ socketPath: serverPaths.socket });
+      const adminToken = await admin.token({ admin: `${prefix}-admin` });
+      let agentToken = adminToken;
+      if (server.id !== 'broker') {
+        await applyManifestFile(serverPaths.socket, ROUTE_AGENT_RBAC);
+        agentToken = await admin.token({ serviceAccount: ROUTE_AGENT_ACCOUNT });
+      }
+      const name = `${prefix}-${server.id}`;
+      await writeFile(serverPaths.kubeconfig, `${JSON.stringify(kubeconfig(name, progress.localUrls[server.id] as string, ca.certPem, adminToken), null, 2)}\n`, { mode: 0o600 });
+      await writeFile(serverPaths.agentKubeconfig, `${JSON.stringify(kubeconfig(name, server.url, ca.certPem, agentToken), null, 2)}\n`, { mode: 0o600 });
     }
 
     const agentInfo: LabState['agents'] = {};
