@@ -32,6 +32,8 @@ export interface LabUpOptions extends Partial<Omit<LabOptions, 'prefix'>> {
   prefix?: string;
   /** Start seaway in every node (default true). */
   agents?: boolean;
+  /** The route agent's RBAC applied to every cluster (default manifests/rbac/route-agent.yaml): a test gives a copy missing a verb. */
+  routeAgentRbac?: string;
   /** Extra environment for every agent (e.g. SEAWAY_LOG_LEVEL), on top of the DaemonSet's. */
   agentEnv?: Record<string, string>;
   /** Resolve only once every Node is Ready and (unless the CNI never comes) every CNI is up. */
@@ -48,7 +50,9 @@ export interface LabLocation {
 }
 
 export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
-  const { agents = true, agentEnv = {}, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, ...rest } = options;
+  const {
+    agents = true, agentEnv = {}, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, routeAgentRbac = ROUTE_AGENT_RBAC, ...rest
+  } = options;
   const plan = planLab({ ...rest, prefix: options.prefix ?? DEFAULT_PREFIX });
   const prefix = plan.options.prefix;
   requireTools('ip', 'iptables', 'sysctl', 'openssl');
@@ -119,7 +123,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
       const adminToken = await admin.token({ admin: `${prefix}-admin` });
       let agentToken = adminToken;
       if (server.id !== 'broker') {
-        await applyManifestFile(serverPaths.socket, ROUTE_AGENT_RBAC);
+        await applyManifestFile(serverPaths.socket, routeAgentRbac);
         agentToken = await admin.token({ serviceAccount: ROUTE_AGENT_ACCOUNT });
       }
       const name = `${prefix}-${server.id}`;
