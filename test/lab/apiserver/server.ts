@@ -4,6 +4,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { handleAdmin } from './admin.ts';
 import { createAccessControl } from './access.ts';
+import { openApiV3 } from './openapi.ts';
 import { AuditLog, type AuditEntry } from './audit.ts';
 import { mediaType, parseJson, readBody } from './body.ts';
 import { discoveryDocument } from './discovery.ts';
@@ -261,6 +262,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
       res.end('ok');
       return;
     }
+    const openapi = openApiV3(path, registry);
+    if (openapi !== undefined && method !== 'GET') throw errors.methodNotAllowed(method, path);
+    if (openapi !== undefined) return sendJson(res, 200, openapi);
     const document = discoveryDocument(path, registry, serverAddress);
     if (document !== undefined && method !== 'GET') throw errors.methodNotAllowed(method, path);
     if (document !== undefined) return sendJson(res, 200, document);

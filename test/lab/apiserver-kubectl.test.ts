@@ -1,0 +1,98 @@
+/**
+ * Issue 11 item 4, as far as it goes: the kubectl on the machine against a lab API server, as an
+ * operator uses it. With OpenAPI v3 served, `kubectl apply` validates on the server
+ * (fieldValidation=Strict) and `explain` reads the CRD's schema; get, label, annotate, replace,
+ * watch, delete and api-resources work on Submariner's kinds and on built-in kinds. Server-side
+ * apply is not served (kubectl says so).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { run } from '../../src/kernel/exec.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
+
+let dir: string;
+let server: RunningApiServer;
+let kubeconfig: string;
+
+const kubectl = (args: string[], allowFailure = false) => run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeoutMs: 30_000, allowFailure });
+
+const endpoint = (spec: Record<string, unknown> = {}) => JSON.stringify({
+  apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name: 'demo', namespace: 'submariner-operator' },
+  spec: {
+    cluster_id: 'east', cable_name: 'submariner-cable-east-192-168-1-1', hostname: 'gw', subnets: ['10.1.0.0/16'],
+    private_ip: '192.168.1.1', public_ip: '203.0.113.1', nat_enabled: false, backend: 'libreswan', backend_config: {}, ...spec,
+  },
+});
+
+before(async () => {
+  requireTools('kubectl');
+  dir = await mkdtemp(join(tmpdir(), 'seaway-kubectl-'));
+  server = await startApiServer({ host: '127.0.0.1' });
+  kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'lab', cluster: { server: server.url } }], users: [{ name: 'lab', user: {} }],
+    contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'lab' } }], 'current-context': 'lab',
+  }));
+});
+
+after(async () => {
+  await server?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('kubectl apply validates on the server: created, unchanged, and an unknown field or a wrong type refused', async () => {
+  const file = join(dir, 'endpoint.json');
+  await writeFile(file, endpoint());
+  assert.match((await kubectl(['apply', '-f', file])).stdout, /endpoint\.submariner\.io\/demo created/);
+  assert.match((await kubectl(['apply', '-f', file])).stdout, /endpoint\.submariner\.io\/demo unchanged/);
+  await writeFile(file, endpoint({ bogus: 1 }));
+  const unknown = await kubectl(['apply', '-f', file], true);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /strict decoding error: unknown field "spec\.bogus"/);
+  await writeFile(file, endpoint({ cable_name: 7 }));
+  const wrongType = await kubectl(['apply', '-f', file], true);
+  assert.notEqual(wrongType.code, 0);
+  assert.match(wrongType.stderr, /spec\.cable_name: Invalid value: "integer": spec\.cable_name in body must be of type string/);
+  const serverSide = await kubectl(['apply', '--server-side', '-f', file], true);
+  assert.notEqual(serverSide.code, 0, 'server-side apply is not served');
+  assert.match(serverSide.stderr, /Server-side apply not available on the server/);
+});
+
+test('kubectl get, label, annotate, replace, watch and delete on an Endpoint; explain reads its CRD schema; api-resources lists the kinds', async () => {
+  const file = join(dir, 'endpoint.json');
+  await writeFile(file, endpoint());
+  await kubectl(['apply', '-f', file]);
+  const ns = ['-n', 'submariner-operator'];
+  await kubectl(['label', 'endpoint', 'demo', ...ns, 'tier=gateway']);
+  await kubectl(['annotate', 'endpoint', 'demo', ...ns, 'note=lab']);
+  const got = JSON.parse((await kubectl(['get', 'endpoint', 'demo', ...ns, '-o', 'json'])).stdout) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } };
+  assert.equal(got.metadata.labels.tier, 'gateway');
+  assert.equal(got.metadata.annotations.note, 'lab');
+  const replaced = join(dir, 'replaced.json');
+  await writeFile(replaced, JSON.stringify({ ...got, spec: JSON.parse(endpoint({ hostname: 'gw-2' })).spec }));
+  assert.match((await kubectl(['replace', '-f', replaced])).stdout, /replaced/);
+  const watching = kubectl(['get', 'endpoints', ...ns, '-w', '--output-watch-events', '--request-timeout=3s']);
+  await kubectl(['annotate', 'endpoint', 'demo', ...ns, 'seen=yes']);
+  const watched = (await watching).stdout;
+  assert.match(watched, /ADDED +demo/);
+  assert.match(watched, /MODIFIED +demo/);
+  const explained = (await kubectl(['explain', 'endpoints.spec'])).stdout;
+  assert.match(explained, /KIND: +Endpoint/);
+  assert.match(explained, /cable_name\s+<string> -required-/);
+  const resources = (await kubectl(['api-resources', '-o', 'name'])).stdout.split('\n');
+  for (const name of ['endpoints.submariner.io', 'gateways.submariner.io', 'nodes', 'clusterroles.rbac.authorization.k8s.io']) assert.ok(resources.includes(name), name);
+  assert.match((await kubectl(['delete', 'endpoint', 'demo', ...ns])).stdout, /deleted/);
+  assert.match((await kubectl(['get', 'endpoints', ...ns], true)).stderr, /No resources found/);
+});
+
+test('kubectl on built-in kinds: apply a ConfigMap, get it, delete it', async () => {
+  const file = join(dir, 'configmap.json');
+  await writeFile(file, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'default' }, data: { a: '1' } }));
+  assert.match((await kubectl(['apply', '-f', file])).stdout, /configmap\/settings created/);
+  assert.equal((await kubectl(['get', 'configmap', 'settings', '-o', 'jsonpath={.data.a}'])).stdout, '1');
+  assert.match((await kubectl(['delete', 'configmap', 'settings'])).stdout, /deleted/);
+});

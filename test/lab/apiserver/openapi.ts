@@ -1,0 +1,103 @@
+/**
+ * OpenAPI v3 as kube-apiserver serves it, built from what the server serves now: `/openapi/v3`
+ * lists a document per group-version, and each document has a path per collection and object with
+ * its operations (tagged `x-kubernetes-group-version-kind`, with the `fieldValidation` and
+ * `fieldManager` parameters kubectl looks for before it leaves validation to the server), and a
+ * schema per kind: a custom resource's from its CRD, a built-in kind's open (its fields are not
+ * modelled). Enough for kubectl to apply with server-side validation and to explain custom resources.
+ */
+import { createHash } from 'node:crypto';
+import type { ResourceRegistry, ResourceType } from './resources.ts';
+
+/** The part of a group-version's name kube-apiserver keys its documents by: `api/v1`, `apis/<group>/<version>`. */
+const documentKey = (group: string, version: string) => (group === '' ? `api/${version}` : `apis/${group}/${version}`);
+
+/** The schema's name in `components.schemas`: the group reversed, as kube-apiserver names definitions (io.submariner.v1.Endpoint). */
+export function definitionName(resource: Pick<ResourceType, 'group' | 'version' | 'kind'>): string {
+  const group = resource.group === '' ? 'io.k8s.api.core' : resource.group.split('.').reverse().join('.');
+  return `${group}.${resource.version}.${resource.kind}`;
+}
+
+const gvk = (r: ResourceType) => ({ group: r.group, version: r.version, kind: r.kind });
+
+function queryParameter(name: string, description: string) {
+  return { name, in: 'query', description, schema: { type: 'string', uniqueItems: true } };
+}
+
+const WRITE_PARAMETERS = [
+  queryParameter('dryRun', 'When present, indicates that modifications should not be persisted.'),
+  queryParameter('fieldManager', 'fieldManager is a name associated with the actor or entity that is making these changes.'),
+  queryParameter('fieldValidation', 'fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields: Ignore, Warn (the default) or Strict.'),
+];
+
+function operation(r: ResourceType, action: string, write: boolean) {
+  const ref = { $ref: `#/components/schemas/${definitionName(r)}` };
+  return {
+    operationId: `${action}${r.kind}`,
+    'x-kubernetes-action': action,
+    'x-kubernetes-group-version-kind': gvk(r),
+    ...(write ? { parameters: WRITE_PARAMETERS, requestBody: { content: { '*/*': { schema: ref } } } } : {}),
+    responses: { 200: { description: 'OK', content: { 'application/json': { schema: ref } } } },
+  };
+}
+
+/** The schema of one kind: from its CRD, with apiVersion, kind and metadata as the API server adds them. */
+function schemaOf(r: ResourceType): Record<string, unknown> {
+  const base = r.schema ? structuredClone(r.schema) as Record<string, unknown> : { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+  const properties = { ...(base.properties as Record<string, unknown> | undefined) };
+  properties.apiVersion ??= { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' };
+  properties.kind ??= { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' };
+  properties.metadata ??= { type: 'object', description: 'Standard object\'s metadata.', 'x-kubernetes-preserve-unknown-fields': true };
+  return { ...base, properties, 'x-kubernetes-group-version-kind': [gvk(r)] };
+}
+
+/** The document of one group-version, or undefined when the server serves none of it. */
+export function openApiV3Document(registry: ResourceRegistry, group: string, version: string): Record<string, unknown> | undefined {
+  const resources = registry.resourcesOf(group, version);
+  if (resources.length === 0) return undefined;
+  const prefix = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
+  const paths: Record<string, unknown> = {};
+  const schemas: Record<string, unknown> = {};
+  for (const r of resources) {
+    const collection = r.namespaced ? `${prefix}/namespaces/{namespace}/${r.plural}` : `${prefix}/${r.plural}`;
+    paths[collection] = { get: operation(r, 'list', false), post: operation(r, 'post', true) };
+    paths[`${collection}/{name}`] = {
+      get: operation(r, 'get', false), put: operation(r, 'put', true), patch: operation(r, 'patch', true), delete: operation(r, 'delete', false),
+    };
+    if (r.statusSubresource) paths[`${collection}/{name}/status`] = { get: operation(r, 'get', false), put: operation(r, 'put', true), patch: operation(r, 'patch', true) };
+    schemas[definitionName(r)] = schemaOf(r);
+  }
+  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.31.0-seaway-lab' }, paths, components: { schemas } };
+}
+
+/** `/openapi/v3`: every group-version's document, with a hash of its content as kube-apiserver gives (clients cache by it). */
+export function openApiV3Root(registry: ResourceRegistry): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  const versions = new Map<string, Set<string>>();
+  for (const r of registry.all()) {
+    const set = versions.get(r.group) ?? new Set<string>();
+    set.add(r.version);
+    versions.set(r.group, set);
+  }
+  for (const [group, set] of versions) {
+    for (const version of set) {
+      const document = openApiV3Document(registry, group, version);
+      if (!document) continue;
+      const hash = createHash('sha512').update(JSON.stringify(document)).digest('hex').slice(0, 128).toUpperCase();
+      paths[documentKey(group, version)] = { serverRelativeURL: `/openapi/v3/${documentKey(group, version)}?hash=${hash}` };
+    }
+  }
+  return { paths };
+}
+
+/** Serves `/openapi/v3` and `/openapi/v3/<key>`; undefined for any other path (or an unknown group-version). */
+export function openApiV3(pathname: string, registry: ResourceRegistry): Record<string, unknown> | undefined {
+  const path = pathname.replace(/\/+$/, '');
+  if (path === '/openapi/v3') return openApiV3Root(registry);
+  const core = /^\/openapi\/v3\/api\/([^/]+)$/.exec(path);
+  if (core) return openApiV3Document(registry, '', core[1]!);
+  const named = /^\/openapi\/v3\/apis\/([^/]+)\/([^/]+)$/.exec(path);
+  if (named) return openApiV3Document(registry, named[1]!, named[2]!);
+  return undefined;
+}
+
