@@ -13,10 +13,13 @@ import { after, before, test } from 'node:test';
 import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
+import { AdminClient } from './apiserver/admin-client.ts';
+import { waitFor } from './apiserver/test-support.ts';
 
 let dir: string;
 let server: RunningApiServer;
 let kubeconfig: string;
+let admin: AdminClient;
 
 const kubectl = (args: string[], allowFailure = false) => run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeoutMs: 30_000, allowFailure });
 
@@ -32,6 +35,7 @@ before(async () => {
   requireTools('kubectl');
   dir = await mkdtemp(join(tmpdir(), 'seaway-kubectl-'));
   server = await startApiServer({ host: '127.0.0.1' });
+  admin = new AdminClient(server.url);
   kubeconfig = join(dir, 'kubeconfig');
   await writeFile(kubeconfig, JSON.stringify({
     apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'lab', cluster: { server: server.url } }], users: [{ name: 'lab', user: {} }],
@@ -76,6 +80,8 @@ test('kubectl get, label, annotate, replace, watch and delete on an Endpoint; ex
   await writeFile(replaced, JSON.stringify({ ...got, spec: JSON.parse(endpoint({ hostname: 'gw-2' })).spec }));
   assert.match((await kubectl(['replace', '-f', replaced])).stdout, /replaced/);
   const watching = kubectl(['get', 'endpoints', ...ns, '-w', '--output-watch-events', '--request-timeout=3s']);
+  // Changed once kubectl's watch is open (before, the change would be in its list, not an event).
+  await waitFor('kubectl\'s watch to be open', async () => (await admin.watches()).some((w) => w.path.includes('/endpoints')), 5000);
   await kubectl(['annotate', 'endpoint', 'demo', ...ns, 'seen=yes']);
   const watched = (await watching).stdout;
   assert.match(watched, /ADDED +demo/);
@@ -95,4 +101,24 @@ test('kubectl on built-in kinds: apply a ConfigMap, get it, delete it', async ()
   assert.match((await kubectl(['apply', '-f', file])).stdout, /configmap\/settings created/);
   assert.equal((await kubectl(['get', 'configmap', 'settings', '-o', 'jsonpath={.data.a}'])).stdout, '1');
   assert.match((await kubectl(['delete', 'configmap', 'settings'])).stdout, /deleted/);
+});
+
+test('a CRD applied with kubectl makes its kind usable through kubectl', async () => {
+  const crd = join(dir, 'crd.json');
+  await writeFile(crd, JSON.stringify({
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'widgets.example.com' },
+    spec: {
+      group: 'example.com', scope: 'Namespaced', names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } } }],
+    },
+  }));
+  assert.match((await kubectl(['apply', '-f', crd])).stdout, /customresourcedefinition\.apiextensions\.k8s\.io\/widgets\.example\.com created/);
+  await kubectl(['wait', '--for=condition=Established', 'crd/widgets.example.com', '--timeout=10s']);
+  const widget = join(dir, 'widget.json');
+  await writeFile(widget, JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w1', namespace: 'default' }, spec: { size: 3 } }));
+  assert.match((await kubectl(['apply', '-f', widget])).stdout, /widget\.example\.com\/w1 created/);
+  assert.equal((await kubectl(['get', 'widget', 'w1', '-o', 'jsonpath={.spec.size}'])).stdout, '3');
+  await writeFile(widget, JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w2', namespace: 'default' }, spec: { size: 'big' } }));
+  assert.match((await kubectl(['apply', '-f', widget], true)).stderr, /spec\.size in body must be of type integer/);
+  await kubectl(['delete', 'crd', 'widgets.example.com']);
 });
