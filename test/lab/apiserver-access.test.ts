@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-// js-yaml is what @kubernetes/client-node parses YAML with; it is in node_modules through that dependency.
 import { loadAll } from 'js-yaml';
 import { httpUnix } from './http-unix.ts';
 import { AdminClient } from './apiserver/admin-client.ts';

@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-// js-yaml is what @kubernetes/client-node parses YAML with; it is in node_modules through that dependency.
 import { loadAll } from 'js-yaml';
 import { httpUnix } from './http-unix.ts';
 import { REPO_ROOT } from './agents.ts';

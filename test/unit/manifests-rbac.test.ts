@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-// js-yaml is what @kubernetes/client-node parses YAML with; it is in node_modules through that dependency.
 import { loadAll } from 'js-yaml';
 import { createAccessControl } from '../lab/apiserver/access.ts';
 import type { RbacObjects } from '../lab/apiserver/rbac-policy.ts';

@@ -1,7 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-// js-yaml is what @kubernetes/client-node parses YAML with; it is in node_modules through that dependency.
 import { load } from 'js-yaml';
 import { planLab } from '../lab/addressing.ts';
 import { clusterObject, endpointObject } from '../lab/submariner-sim.ts';

@@ -2,7 +2,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// js-yaml is what @kubernetes/client-node parses YAML with; it is in node_modules through that dependency.
 import { loadAll } from 'js-yaml';
 
 /** Submariner's four CRDs as shipped (manifests/crds). */
