@@ -142,7 +142,8 @@ function label(kind: string, meta: { name: string; namespace: string } | undefin
   return meta.namespace ? `${kind} "${meta.namespace}/${meta.name}"` : `${kind} "${meta.name}"`;
 }
 
-function readRole(kind: 'Role' | 'ClusterRole', value: unknown, position: number, problems: string[]): PolicyRole | undefined {
+/** A stored object and its name, or undefined (with the problem said) when it is not one a role or binding can be read from. */
+function storedObject(kind: string, value: unknown, position: number, problems: string[]): { value: Record<string, unknown>; meta: { name: string; namespace: string } } | undefined {
   if (!isRecord(value)) {
     problems.push(`${kind} #${position}: not an object; ignored`);
     return undefined;
@@ -152,6 +153,13 @@ function readRole(kind: 'Role' | 'ClusterRole', value: unknown, position: number
     problems.push(`${label(kind, meta, position)}: metadata.name is missing, or metadata.name or metadata.namespace is not a string; ignored`);
     return undefined;
   }
+  return { value, meta };
+}
+
+function readRole(kind: 'Role' | 'ClusterRole', input: unknown, position: number, problems: string[]): PolicyRole | undefined {
+  const object = storedObject(kind, input, position, problems);
+  if (!object) return undefined;
+  const { value, meta } = object;
   const rules: PolicyRole['rules'] = [];
   const stored = value['rules'];
   if (stored !== undefined && stored !== null && !Array.isArray(stored)) {
@@ -167,17 +175,11 @@ function readRole(kind: 'Role' | 'ClusterRole', value: unknown, position: number
 }
 
 function readBinding(
-  kind: 'RoleBinding' | 'ClusterRoleBinding', value: unknown, position: number, problems: string[],
+  kind: 'RoleBinding' | 'ClusterRoleBinding', input: unknown, position: number, problems: string[],
 ): PolicyBinding | undefined {
-  if (!isRecord(value)) {
-    problems.push(`${kind} #${position}: not an object; ignored`);
-    return undefined;
-  }
-  const meta = metadataOf(value);
-  if (!meta) {
-    problems.push(`${label(kind, meta, position)}: metadata.name is missing, or metadata.name or metadata.namespace is not a string; ignored`);
-    return undefined;
-  }
+  const object = storedObject(kind, input, position, problems);
+  if (!object) return undefined;
+  const { value, meta } = object;
   const roleRef = readRoleRef(value['roleRef']);
   if (typeof roleRef === 'string') {
     problems.push(`${label(kind, meta, position)}: ${roleRef}; it grants nothing`);
