@@ -122,3 +122,21 @@ test('a CRD applied with kubectl makes its kind usable through kubectl', async (
   assert.match((await kubectl(['apply', '-f', widget], true)).stderr, /spec\.size in body must be of type integer/);
   await kubectl(['delete', 'crd', 'widgets.example.com']);
 });
+
+test('OpenAPI v2 and v3 documents: every served kind, custom resources with their CRD schema, tagged with their group-version-kind', async () => {
+  const v2 = await (await fetch(`${server.url}/openapi/v2`)).json() as { swagger: string; paths: Record<string, Record<string, { 'x-kubernetes-group-version-kind': unknown; parameters?: Array<{ name: string; type?: string }> }>>; definitions: Record<string, { properties?: Record<string, unknown>; 'x-kubernetes-group-version-kind': unknown }> };
+  assert.equal(v2.swagger, '2.0');
+  const endpoint = v2.definitions['io.submariner.v1.Endpoint'];
+  assert.deepEqual(endpoint?.['x-kubernetes-group-version-kind'], [{ group: 'submariner.io', version: 'v1', kind: 'Endpoint' }]);
+  assert.ok(endpoint?.properties?.spec, 'the CRD\'s schema');
+  const patch = v2.paths['/apis/submariner.io/v1/namespaces/{namespace}/endpoints/{name}']?.patch;
+  assert.deepEqual(patch?.['x-kubernetes-group-version-kind'], { group: 'submariner.io', version: 'v1', kind: 'Endpoint' });
+  assert.deepEqual(patch?.parameters?.find((p) => p.name === 'fieldValidation')?.type, 'string', 'Swagger 2.0 types a parameter on itself');
+  for (const name of ['io.k8s.api.core.v1.Node', 'io.k8s.api.rbac.v1.ClusterRole', 'io.k8s.api.coordination.v1.Lease', 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition', 'io.submariner.v1.Gateway']) assert.ok(v2.definitions[name], name);
+  const root = await (await fetch(`${server.url}/openapi/v3`)).json() as { paths: Record<string, { serverRelativeURL: string }> };
+  for (const key of ['api/v1', 'apis/submariner.io/v1', 'apis/rbac.authorization.k8s.io/v1']) assert.match(root.paths[key]?.serverRelativeURL ?? '', new RegExp(`^/openapi/v3/${key.replace(/[./]/g, '\\$&')}\\?hash=[0-9A-F]+$`), key);
+  const document = await (await fetch(`${server.url}${root.paths['apis/submariner.io/v1']!.serverRelativeURL}`)).json() as { openapi: string; components: { schemas: Record<string, unknown> } };
+  assert.equal(document.openapi, '3.0.0');
+  assert.ok(document.components.schemas['io.submariner.v1.RouteAgent']);
+  assert.equal((await fetch(`${server.url}/openapi/v3/apis/nothing.example/v9`)).status, 404);
+});

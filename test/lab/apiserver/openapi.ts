@@ -1,5 +1,5 @@
 /**
- * OpenAPI v3 as kube-apiserver serves it, built from what the server serves now: `/openapi/v3`
+ * OpenAPI v3 (and a Swagger 2.0 /openapi/v2 for older clients) as kube-apiserver serves it, built from what the server serves now: `/openapi/v3`
  * lists a document per group-version, and each document has a path per collection and object with
  * its operations (tagged `x-kubernetes-group-version-kind`, with the `fieldValidation` and
  * `fieldManager` parameters kubectl looks for before it leaves validation to the server), and a
@@ -12,10 +12,17 @@ import type { ResourceRegistry, ResourceType } from './resources.ts';
 /** The part of a group-version's name kube-apiserver keys its documents by: `api/v1`, `apis/<group>/<version>`. */
 const documentKey = (group: string, version: string) => (group === '' ? `api/${version}` : `apis/${group}/${version}`);
 
-/** The schema's name in `components.schemas`: the group reversed, as kube-apiserver names definitions (io.submariner.v1.Endpoint). */
-export function definitionName(resource: Pick<ResourceType, 'group' | 'version' | 'kind'>): string {
-  const group = resource.group === '' ? 'io.k8s.api.core' : resource.group.split('.').reverse().join('.');
-  return `${group}.${resource.version}.${resource.kind}`;
+/**
+ * The schema's name in `components.schemas`, as kube-apiserver names its definitions: a custom
+ * resource by its group reversed (io.submariner.v1.Endpoint), a built-in kind by its Go package
+ * (io.k8s.api.core.v1.Node, io.k8s.api.rbac.v1.ClusterRole, apiextensions-apiserver's for CRDs).
+ */
+export function definitionName(resource: Pick<ResourceType, 'group' | 'version' | 'kind' | 'crd'>): string {
+  let prefix: string;
+  if (resource.crd !== undefined) prefix = resource.group.split('.').reverse().join('.');
+  else if (resource.group === 'apiextensions.k8s.io') prefix = 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions';
+  else prefix = `io.k8s.api.${resource.group === '' ? 'core' : resource.group.split('.')[0]}`;
+  return `${prefix}.${resource.version}.${resource.kind}`;
 }
 
 const gvk = (r: ResourceType) => ({ group: r.group, version: r.version, kind: r.kind });
@@ -90,9 +97,53 @@ export function openApiV3Root(registry: ResourceRegistry): Record<string, unknow
   return { paths };
 }
 
-/** Serves `/openapi/v3` and `/openapi/v3/<key>`; undefined for any other path (or an unknown group-version). */
-export function openApiV3(pathname: string, registry: ResourceRegistry): Record<string, unknown> | undefined {
+/**
+ * Swagger 2.0 has no `nullable`: kube-apiserver's v2 document says `x-nullable` instead (as its
+ * OpenAPI v2 converter does); everything else of a structural schema is the same here.
+ */
+function toV2Schema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(toV2Schema);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'nullable') out['x-nullable'] = value;
+    else out[key] = toV2Schema(value);
+  }
+  return out;
+}
+
+/** `/openapi/v2`: one Swagger 2.0 document for everything served, as older clients read it. */
+export function openApiV2(registry: ResourceRegistry): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  const definitions: Record<string, unknown> = {};
+  const groupVersions = new Map(registry.all().map((r) => [`${r.group}/${r.version}`, r]));
+  const toV2Ref = (text: string) => text.replace('#/components/schemas/', '#/definitions/');
+  for (const { group, version } of groupVersions.values()) {
+    const document = openApiV3Document(registry, group, version);
+    if (!document) continue;
+    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, Record<string, unknown>>>)) {
+      const operations: Record<string, unknown> = {};
+      for (const [method, op] of Object.entries(item)) {
+        const { requestBody: _body, responses, parameters, ...rest } = op as Record<string, unknown> & { responses: Record<string, { content: Record<string, { schema: { $ref: string } }> }> };
+        const ref = toV2Ref(responses['200']!.content['application/json']!.schema.$ref);
+        operations[method] = {
+          ...rest,
+          // Swagger 2.0 puts a query parameter's type on the parameter itself.
+          ...(Array.isArray(parameters) ? { parameters: (parameters as Array<Record<string, unknown>>).map(({ schema, ...p }) => ({ ...p, ...(schema as object) })) } : {}),
+          responses: { 200: { description: 'OK', schema: { $ref: ref } } },
+        };
+      }
+      paths[path] = operations;
+    }
+    for (const [name, schema] of Object.entries((document.components as { schemas: Record<string, unknown> }).schemas)) definitions[name] = toV2Schema(schema);
+  }
+  return { swagger: '2.0', info: { title: 'Kubernetes', version: 'v1.31.0-seaway-lab' }, paths, definitions };
+}
+
+/** Serves `/openapi/v2`, `/openapi/v3` and `/openapi/v3/<key>`; undefined for any other path (or an unknown group-version). */
+export function openApi(pathname: string, registry: ResourceRegistry): Record<string, unknown> | undefined {
   const path = pathname.replace(/\/+$/, '');
+  if (path === '/openapi/v2') return openApiV2(registry);
   if (path === '/openapi/v3') return openApiV3Root(registry);
   const core = /^\/openapi\/v3\/api\/([^/]+)$/.exec(path);
   if (core) return openApiV3Document(registry, '', core[1]!);

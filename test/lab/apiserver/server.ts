@@ -4,7 +4,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { handleAdmin } from './admin.ts';
 import { createAccessControl } from './access.ts';
-import { openApiV3 } from './openapi.ts';
+import { openApi } from './openapi.ts';
 import { AuditLog, type AuditEntry } from './audit.ts';
 import { mediaType, parseJson, readBody } from './body.ts';
 import { discoveryDocument } from './discovery.ts';
@@ -262,7 +262,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
       res.end('ok');
       return;
     }
-    const openapi = openApiV3(path, registry);
+    const openapi = openApi(path, registry);
     if (openapi !== undefined && method !== 'GET') throw errors.methodNotAllowed(method, path);
     if (openapi !== undefined) return sendJson(res, 200, openapi);
     const document = discoveryDocument(path, registry, serverAddress);
