@@ -324,6 +324,12 @@ describe('structural schema keywords', () => {
     const result = check(schema, { anything: { deep: [1] }, known: { a: 'x', b: 'y' } });
     assert.deepEqual(result.object.spec, { anything: { deep: [1] }, known: { a: 'x' } });
     assert.deepEqual(result.unknownFields, ['spec.known.b']);
+
+    // As kube's skipPrune does, it carries into a list's items, but not into their known properties.
+    const listed = object({ list: { type: 'array', 'x-kubernetes-preserve-unknown-fields': true, items: object({ known: object({ a: { type: 'string' } }) }) } });
+    const kept = check(listed, { list: [{ extra: 1, known: { a: 'x', b: 'y' } }] });
+    assert.deepEqual(kept.object.spec, { list: [{ extra: 1, known: { a: 'x' } }] });
+    assert.deepEqual(kept.unknownFields, ['spec.list[0].known.b']);
   });
 
   test('x-kubernetes-int-or-string takes integers and strings only', () => {

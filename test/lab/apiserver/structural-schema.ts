@@ -132,13 +132,16 @@ function fieldSchema(s: JsonSchemaProps | undefined, key: string): JsonSchemaPro
 
 // ---- decoding: pruning, nulls, defaults ----
 
-function prune(x: unknown, s: JsonSchemaProps | undefined, isRoot: boolean, path: string, unknown: string[]): void {
-  if (s?.['x-kubernetes-preserve-unknown-fields']) {
-    keepUnknown(x, s, isRoot, path, unknown);
-    return;
-  }
+/**
+ * Drops the keys no schema names, as kube's pruning does. Under x-kubernetes-preserve-unknown-fields
+ * (`keep`, which carries into array items but not into properties) unknown keys stay and the known
+ * ones are pruned by their own schema.
+ */
+function prune(x: unknown, s: JsonSchemaProps | undefined, isRoot: boolean, path: string, unknown: string[], keep = false): void {
+  keep ||= s?.['x-kubernetes-preserve-unknown-fields'] === true;
+  if (keep && !s) return;
   if (Array.isArray(x)) {
-    x.forEach((v, i) => prune(v, s?.items, false, `${path}[${i}]`, unknown));
+    x.forEach((v, i) => prune(v, s?.items, false, `${path}[${i}]`, unknown, keep));
     return;
   }
   if (!isObject(x)) return;
@@ -156,27 +159,10 @@ function prune(x: unknown, s: JsonSchemaProps | undefined, isRoot: boolean, path
     if (property) prune(x[key], property, false, child(path, key), unknown);
     // additionalProperties: false keeps the key too; validation then calls it a forbidden property.
     else if (s.additionalProperties !== undefined) prune(x[key], additionalSchema(s), false, child(path, key), unknown);
-    else {
+    else if (!keep) {
       if (!metaFields.has(key) || path !== '') unknown.push(child(path, key));
       delete x[key];
     }
-  }
-}
-
-/** x-kubernetes-preserve-unknown-fields: unknown keys stay, known ones are pruned by their own schema. */
-function keepUnknown(x: unknown, s: JsonSchemaProps | undefined, isRoot: boolean, path: string, unknown: string[]): void {
-  if (!s) return;
-  if (Array.isArray(x)) {
-    x.forEach((v, i) => keepUnknown(v, s.items, false, `${path}[${i}]`, unknown));
-    return;
-  }
-  if (!isObject(x)) return;
-  const embedded = isRoot || s['x-kubernetes-embedded-resource'] === true;
-  for (const key of Object.keys(x)) {
-    if (embedded && metaFields.has(key)) continue;
-    const property = propertyOf(s, key);
-    if (property) prune(x[key], property, false, child(path, key), unknown);
-    else if (s.additionalProperties !== undefined) prune(x[key], additionalSchema(s), false, child(path, key), unknown);
   }
 }
 
