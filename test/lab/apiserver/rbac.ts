@@ -27,6 +27,7 @@
  */
 import { ApiError } from './status.ts';
 import type { StatusDetails } from './status.ts';
+import type { ResourceRequestInfo } from './request-info.ts';
 import type { PolicyBinding, PolicyRole, PolicyRule, RbacPolicy, RoleRef, Subject } from './rbac-policy.ts';
 
 /** kube-apiserver's superuser group (user.SystemPrivilegedGroup). */
@@ -38,17 +39,10 @@ export interface UserInfo {
   groups: readonly string[];
 }
 
-export interface ResourceAttributes {
-  isResourceRequest: true;
-  verb: string;
-  apiGroup: string;
-  apiVersion: string;
-  /** '' for cluster-scoped requests. */
-  namespace: string;
-  resource: string;
-  subresource: string;
-  name: string;
-}
+/** A resource request's fields the authorizer reads; its verb may also be one RBAC alone knows (bind, escalate). */
+export type ResourceAttributes =
+  Pick<ResourceRequestInfo, 'isResourceRequest' | 'apiGroup' | 'apiVersion' | 'namespace' | 'resource' | 'subresource' | 'name'>
+  & { verb: string };
 
 export interface NonResourceAttributes {
   isResourceRequest: false;
