@@ -19,7 +19,7 @@ export const LAB_ADMIN: UserInfo = Object.freeze({ name: 'system:admin', groups:
 export interface AccessDeps {
   /** The stored RBAC objects now. */
   rbacObjects(): RbacObjects;
-  /** A number that changes whenever a stored object may have (the store's resourceVersion): the compiled policy is cached by it. */
+  /** A number that changes whenever a stored role or binding may have: the compiled policy is cached by it. */
   version(): number;
   /** Requests without credentials are `system:anonymous` (kube-apiserver's default); otherwise 401. */
   anonymous?: boolean;
@@ -41,6 +41,8 @@ export interface AccessControl {
 
 export function createAccessControl(deps: AccessDeps): AccessControl {
   const tokens = new TokenRegistry();
+  const bootstrapRoles = defaultClusterRoles();
+  const bootstrapBindings = defaultClusterRoleBindings();
   let cached: { version: number; policy: RbacPolicy } | null = null;
   const policy = (): RbacPolicy => {
     const version = deps.version();
@@ -50,8 +52,8 @@ export function createAccessControl(deps: AccessDeps): AccessControl {
         version,
         policy: compilePolicy({
           ...stored,
-          clusterRoles: [...defaultClusterRoles(), ...(stored.clusterRoles ?? [])],
-          clusterRoleBindings: [...defaultClusterRoleBindings(), ...(stored.clusterRoleBindings ?? [])],
+          clusterRoles: [...bootstrapRoles, ...(stored.clusterRoles ?? [])],
+          clusterRoleBindings: [...bootstrapBindings, ...(stored.clusterRoleBindings ?? [])],
         }),
       };
     }
@@ -69,12 +71,7 @@ export function createAccessControl(deps: AccessDeps): AccessControl {
       }
       const { info, error } = requestInfoFor(request.method, request.target);
       if (error) throw new ApiError(error.code, error.message);
-      const attributes: RequestAttributes = info.isResourceRequest
-        ? {
-          isResourceRequest: true, verb: info.verb, apiGroup: info.apiGroup, apiVersion: info.apiVersion,
-          namespace: info.namespace, resource: info.resource, subresource: info.subresource, name: info.name, user,
-        }
-        : { isResourceRequest: false, verb: info.verb, path: info.path, user };
+      const attributes: RequestAttributes = { ...info, user };
       const decision = authorize(policy(), attributes);
       const admission: Admission = { user, audit: auditRecord(attributes, decision) };
       if (!decision.allowed) admission.refusal = forbidden(attributes, decision);

@@ -15,11 +15,10 @@ import { writeContextFor, type WriteContext } from './custom-resources.ts';
 import { warningHeaderValue } from './field-errors.ts';
 import { ObjectService, objectFilter, patchContentTypes } from './objects.ts';
 import { decodeContinue, limitParam, pageOf } from './pagination.ts';
-import { defaultResources, ResourceRegistry, type ResourceType } from './resources.ts';
+import { defaultResources, resourceKey, ResourceRegistry, type ResourceType } from './resources.ts';
 import { routeResource, type ResourceRoute } from './routes.ts';
 import { ApiError, errors, toApiError } from './status.ts';
 import { Store } from './store.ts';
-import { resourceKey } from './resources.ts';
 import { WatchHub } from './watch.ts';
 
 export interface ApiServerOptions {
@@ -125,9 +124,15 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     const resource = rbac(plural);
     return resource ? objects.list(resource, () => true).items : [];
   };
+  // The compiled policy is cached until a role or binding is written, not rebuilt after every write of any kind.
+  let rbacWrites = 0;
+  for (const plural of ['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings']) {
+    const resource = rbac(plural);
+    if (resource) store.subscribe(resourceKey(resource), () => { rbacWrites++; });
+  }
   const access = options.access ? createAccessControl({
     rbacObjects: () => ({ roles: storedRbac('roles'), clusterRoles: storedRbac('clusterroles'), roleBindings: storedRbac('rolebindings'), clusterRoleBindings: storedRbac('clusterrolebindings') }),
-    version: () => store.resourceVersion,
+    version: () => rbacWrites,
     ...(options.access.anonymous === undefined ? {} : { anonymous: options.access.anonymous }),
   }) : null;
   for (const ns of options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease']) objects.ensureNamespace(ns);
