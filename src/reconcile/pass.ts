@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -13,7 +14,7 @@ import { describeError } from '../startup/failure-log.ts';
 import type { ObjectTable } from './object-table.ts';
 import type { PassOutcome } from './loop.ts';
 import { reconcileComponent } from './component.ts';
-import { filterComponent, routingComponent } from './components.ts';
+import { filterComponent, filterKey, routingComponent } from './components.ts';
 import { createPlanning, type PlannedPass } from './planning.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import { createPlanReport } from './plan-report.ts';
@@ -116,11 +117,10 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       // The same filter as last time: a write would be a repair, held back while the filter is fought
       // over. (Any other change of the inputs, a Node's heartbeat projection, an unrelated Endpoint,
       // does not lift the hold; a changed filter is new work and is written at once.)
-      const repairing = driver !== null && lastFilter !== null && lastFilter.driver === driver && sameFilter(lastFilter.desired, plan.desired.filter);
+      const repairing = driver !== null && lastFilter !== null && lastFilter.driver === driver && isDeepStrictEqual(lastFilter.desired, plan.desired.filter);
       const filtered = await reconcileComponent(table, repairing ? heldWhileFought(filter.component, fightReport.war) : filter.component, plan.desired.filter);
       if (driver !== null && filtered.failures.length === 0 && filtered.deferred.length === 0) lastFilter = { driver, desired: plan.desired.filter };
-      const [filterObject] = filter.component.objects(plan.desired.filter);
-      if (repairing && filterObject) fightReport.observe(fightId(filterObject.kind, filterObject.key), filtered);
+      if (repairing && plan.desired.filter !== null) fightReport.observe(fightId('filter', filterKey(driver)), filtered);
       fightReport.publish();
 
       for (const [kind, count] of Object.entries(routed?.writesByKind ?? {})) {
@@ -157,14 +157,4 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       throw error;
     }
   };
-}
-
-const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-
-/** Whether two desired filters are the same (the planner's lists are canonical: sorted and deduplicated). */
-export function sameFilter(a: DesiredFilter | null, b: DesiredFilter | null): boolean {
-  if (a === null || b === null) return a === b;
-  return sameList(a.localCidrs, b.localCidrs) && sameList(a.remoteCidrs, b.remoteCidrs) && sameList(a.nodeAddresses, b.nodeAddresses)
-    && a.cniAddress === b.cniAddress && JSON.stringify(a.egress) === JSON.stringify(b.egress) && a.vxlanDevice === b.vxlanDevice && a.vxlanPort === b.vxlanPort
-    && a.mssClamp.mode === b.mssClamp.mode && (a.mssClamp.mode !== 'fixed' || b.mssClamp.mode !== 'fixed' || a.mssClamp.mss === b.mssClamp.mss);
 }
