@@ -11,10 +11,10 @@ import { authorize, auditRecord, forbidden, privilegedGroup, type AuthorizationA
 import { compilePolicy, type RbacObjects, type RbacPolicy } from './rbac-policy.ts';
 import { defaultClusterRoleBindings, defaultClusterRoles } from './rbac-defaults.ts';
 import { requestInfoFor } from './request-info.ts';
-import { TokenRegistry } from './tokens.ts';
+import { authenticatedGroup, TokenRegistry } from './tokens.ts';
 
 /** Who the lab's own tools are: the plain unix socket is reachable only from the machine's root. */
-export const LAB_ADMIN: UserInfo = Object.freeze({ name: 'system:admin', groups: Object.freeze([privilegedGroup, 'system:authenticated']) });
+export const LAB_ADMIN: UserInfo = Object.freeze({ name: 'system:admin', groups: Object.freeze([privilegedGroup, authenticatedGroup]) });
 
 export interface AccessDeps {
   /** The stored RBAC objects now. */

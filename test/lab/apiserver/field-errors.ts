@@ -122,10 +122,15 @@ export function errorText(error: FieldError): string {
   return `${error.field}: ${error.message}`;
 }
 
-/** `ErrorList.ToAggregate().Error()`: repeated messages once, one bare, several in brackets. */
+/** utilerrors.NewAggregate(errs).Error(): repeated messages once, one bare, several in brackets. */
+export function aggregateStrings(texts: readonly string[]): string {
+  const distinct = [...new Set(texts)];
+  return distinct.length === 1 ? (distinct[0] as string) : `[${distinct.join(', ')}]`;
+}
+
+/** `ErrorList.ToAggregate().Error()`. */
 export function aggregateText(errors: FieldError[]): string {
-  const texts = [...new Set(errors.map(errorText))];
-  return texts.length === 1 ? (texts[0] as string) : `[${texts.join(', ')}]`;
+  return aggregateStrings(errors.map(errorText));
 }
 
 export interface InvalidStatusParts {

@@ -9,6 +9,9 @@
  * Each call returns new objects (callers may store and change them).
  */
 
+import { privilegedGroup } from './rbac.ts';
+import { authenticatedGroup, unauthenticatedGroup } from './tokens.ts';
+
 const rbacApiVersion = 'rbac.authorization.k8s.io/v1';
 const bootstrapLabels = () => ({ 'kubernetes.io/bootstrapping': 'rbac-defaults' });
 const autoupdate = () => ({ 'rbac.authorization.kubernetes.io/autoupdate': 'true' });
@@ -48,9 +51,9 @@ export function defaultClusterRoles(): Record<string, unknown>[] {
 
 export function defaultClusterRoleBindings(): Record<string, unknown>[] {
   return [
-    clusterRoleBinding('cluster-admin', ['system:masters']),
-    clusterRoleBinding('system:discovery', ['system:authenticated']),
-    clusterRoleBinding('system:public-info-viewer', ['system:authenticated', 'system:unauthenticated']),
-    clusterRoleBinding('system:basic-user', ['system:authenticated']),
+    clusterRoleBinding('cluster-admin', [privilegedGroup]),
+    clusterRoleBinding('system:discovery', [authenticatedGroup]),
+    clusterRoleBinding('system:public-info-viewer', [authenticatedGroup, unauthenticatedGroup]),
+    clusterRoleBinding('system:basic-user', [authenticatedGroup]),
   ];
 }

@@ -27,6 +27,7 @@
  */
 import { ApiError } from './status.ts';
 import type { StatusDetails } from './status.ts';
+import { aggregateStrings, goQuote } from './field-errors.ts';
 import type { ResourceRequestInfo } from './request-info.ts';
 import type { PolicyBinding, PolicyRole, PolicyRule, RbacPolicy, RoleRef, Subject } from './rbac-policy.ts';
 
@@ -79,30 +80,8 @@ export type Decision =
     errors: string[];
   };
 
-/** Go's %q for a string (strconv.Quote), enough for names: escapes quotes, backslashes and control characters. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) ?? 0;
-    if (ch === '"' || ch === '\\') out += `\\${ch}`;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\r') out += '\\r';
-    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
-
 /** Go's %q for a []string: `["a" "b"]`. */
 const goQuoteList = (list: readonly string[]) => `[${list.map(goQuote).join(' ')}]`;
-
-/** utilerrors.NewAggregate(errs).Error(): one error as is; several, de-duplicated, as `[a, b]`. */
-function aggregate(errors: readonly string[]): string {
-  if (errors.length === 1) return errors[0] ?? '';
-  const seen = [...new Set(errors)];
-  return seen.length === 1 ? (seen[0] ?? '') : `[${seen.join(', ')}]`;
-}
 
 function verbMatches(rule: PolicyRule, verb: string): boolean {
   return rule.verbs.some((v) => v === '*' || v === verb);
@@ -238,7 +217,7 @@ export function authorize(policy: RbacPolicy, attributes: RequestAttributes): De
     if (local) return local;
   }
   const line = denialLine(attributes);
-  return { allowed: false, reason: errors.length ? `${line}; RBAC: ${aggregate(errors)}` : line, errors };
+  return { allowed: false, reason: errors.length ? `${line}; RBAC: ${aggregateStrings(errors)}` : line, errors };
 }
 
 /** Avoids emitting errors that look like HTML (responsewriters' sanitizer); quotes are fine. */
@@ -267,7 +246,7 @@ function forbiddenMessage(attributes: RequestAttributes): string {
  */
 export function forbidden(attributes: RequestAttributes, decision?: Decision): ApiError {
   const errors = decision && !decision.allowed ? decision.errors : [];
-  const reason = errors.length ? `RBAC: ${aggregate(errors)}` : '';
+  const reason = errors.length ? `RBAC: ${aggregateStrings(errors)}` : '';
   const message = sanitize(forbiddenMessage(attributes)) + (reason ? `: ${reason}` : '');
   const group = attributes.isResourceRequest ? attributes.apiGroup : '';
   const resource = attributes.isResourceRequest ? attributes.resource : '';

@@ -23,11 +23,12 @@
  */
 import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { ApiError } from './status.ts';
-import type { UserInfo } from './rbac.ts';
+import { privilegedGroup, type UserInfo } from './rbac.ts';
 
 export const authenticatedGroup = 'system:authenticated';
 export const unauthenticatedGroup = 'system:unauthenticated';
 export const serviceAccountsGroup = 'system:serviceaccounts';
+const serviceAccountUsernamePrefix = 'system:serviceaccount:';
 export const anonymousUser: UserInfo = Object.freeze({ name: 'system:anonymous', groups: Object.freeze([unauthenticatedGroup]) });
 
 /** kube-apiserver's warning for `Authorization: Bearer  <token>` (a space too many). */
@@ -36,16 +37,15 @@ export const extraSpaceWarning = 'the provided Authorization header contains ext
 /** The user a service account's token authenticates as (with system:authenticated, as the server adds it). */
 export function serviceAccountUser(namespace: string, name: string): UserInfo {
   return {
-    name: `system:serviceaccount:${namespace}:${name}`,
+    name: `${serviceAccountUsernamePrefix}${namespace}:${name}`,
     groups: [serviceAccountsGroup, `${serviceAccountsGroup}:${namespace}`, authenticatedGroup],
   };
 }
 
 /** The service account a username names, if it names one (serviceaccount.SplitUsername). */
 export function serviceAccountOf(username: string): { namespace: string; name: string } | undefined {
-  const prefix = 'system:serviceaccount:';
-  if (!username.startsWith(prefix)) return undefined;
-  const parts = username.slice(prefix.length).split(':');
+  if (!username.startsWith(serviceAccountUsernamePrefix)) return undefined;
+  const parts = username.slice(serviceAccountUsernamePrefix.length).split(':');
   if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
   return { namespace: parts[0], name: parts[1] };
 }
@@ -125,8 +125,8 @@ export class TokenRegistry {
 
   /** A token for an administrator: in `system:masters`, which kube-apiserver lets do everything. */
   issueAdmin(name = 'kubernetes-admin'): string {
-    if (name === '' || name.startsWith('system:serviceaccount:')) throw new Error(`invalid admin user name ${JSON.stringify(name)}`);
-    return this.#issue({ name, groups: ['system:masters', authenticatedGroup] });
+    if (name === '' || name.startsWith(serviceAccountUsernamePrefix)) throw new Error(`invalid admin user name ${JSON.stringify(name)}`);
+    return this.#issue({ name, groups: [privilegedGroup, authenticatedGroup] });
   }
 
   /** The user a token stands for, or undefined for a token this registry did not issue (or revoked). */
