@@ -21,7 +21,7 @@ import { fieldErrors, goJson, invalidStatusParts, strictDecodingMessage, unknown
 import type { ResourceType } from './resources.ts';
 import { errors } from './status.ts';
 import type { KubeObject } from './store.ts';
-import { fieldValidationDirective, fieldValidationValues, validateCustomResource, type FieldValidation, type JsonObject } from './structural-schema.ts';
+import { fieldValidationDirective, fieldValidationValues, decodeByStructuralSchema, structuralSchemaErrors, type FieldValidation, type JsonObject } from './structural-schema.ts';
 
 /** What a write asks for and what it answers besides the object. */
 export interface WriteContext {
@@ -58,7 +58,7 @@ export function decodeCustomResource(resource: ResourceType, body: KubeObject, c
     const summary = data.length > 30 ? `${data.slice(0, 30)} ...` : data;
     throw errors.badRequest(`the object provided is unrecognized (must be of type ${resource.kind}): Object 'Kind' is missing in '${data}' (${summary})`);
   }
-  const result = validateCustomResource(resource.schema, body as unknown as JsonObject);
+  const result = decodeByStructuralSchema(resource.schema, body as unknown as JsonObject);
   if (result.unknownFields.length > 0) {
     if (context.fieldValidation === 'Strict') {
       const message = strictDecodingMessage(resource.kind, resource.version, result.unknownFields);
@@ -74,5 +74,5 @@ export function decodeCustomResource(resource: ResourceType, body: KubeObject, c
 /** The schema's validation errors for an object about to be stored (none for kinds without a schema). */
 export function schemaErrors(resource: ResourceType, object: KubeObject): FieldError[] {
   if (!resource.schema) return [];
-  return validateCustomResource(resource.schema, object as unknown as JsonObject).errors;
+  return structuralSchemaErrors(resource.schema, object as unknown as JsonObject);
 }

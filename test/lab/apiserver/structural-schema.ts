@@ -462,6 +462,12 @@ function validateEmbedded(x: unknown, s: JsonSchemaProps | undefined, path: stri
  * schema's own `apiVersion`/`kind`/`metadata` entries are checked like any property.
  */
 export function validateCustomResource(schema: JsonSchemaProps, body: JsonObject): StructuralValidation {
+  const { object, unknownFields } = decodeByStructuralSchema(schema, body);
+  return { object, unknownFields, errors: structuralSchemaErrors(schema, object) };
+}
+
+/** The decoding half: a pruned, defaulted copy and the unknown fields dropped from it. */
+export function decodeByStructuralSchema(schema: JsonSchemaProps, body: JsonObject): Omit<StructuralValidation, 'errors'> {
   if (!isObject(body)) throw new TypeError('a custom resource body must be a JSON object');
   const object = structuredClone(body);
   const unknownFields: string[] = [];
@@ -472,11 +478,15 @@ export function validateCustomResource(schema: JsonSchemaProps, body: JsonObject
   pruneNulls(object, schema);
   pruneEmbeddedMeta(object, schema, '', true, unknownFields);
   applyDefaults(object, schema);
+  return { object, unknownFields };
+}
 
+/** The validating half, of an object already decoded (and completed, as about to be stored). */
+export function structuralSchemaErrors(schema: JsonSchemaProps, object: JsonObject): FieldError[] {
   const errors: FieldError[] = [];
   validateValue(object, schema, '', errors);
   validateEmbedded(object, schema, '', true, errors);
-  return { object, unknownFields, errors };
+  return errors;
 }
 
 export interface ResourceNames {
