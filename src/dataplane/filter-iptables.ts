@@ -4,7 +4,7 @@ import {
   type IptablesObserved, type IptablesTableName,
 } from '../plan/filter-iptables.ts';
 import type { KnownSets } from '../plan/datapath-hazards.ts';
-import { parseCidr, type Cidr } from '../model/cidr.ts';
+import { parseCidrs, type Cidr } from '../model/cidr.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
@@ -59,10 +59,7 @@ async function readForeignSets(tables: IptablesObserved, netlink: FilterNetlinkR
   const known = new Map<string, Cidr[]>();
   for (const [name, set] of sets ?? []) {
     if (set.type !== 'hash:net' && set.type !== 'hash:ip') continue;
-    known.set(name, [...set.members].flatMap((member) => {
-      const parsed = parseCidr(member);
-      return parsed.ok ? [parsed.cidr] : [];
-    }));
+    known.set(name, parseCidrs(set.members));
   }
   return known;
 }

@@ -150,6 +150,16 @@ function explainCidr(text: string, slash: number): { family: IpFamily; message: 
   return { family: 'ipv4', message: `"${clip(text)}" is not a valid CIDR: prefix length "${clip(prefixText)}" is not a number from 0 to 32` };
 }
 
+/** The texts that are CIDRs, parsed; the others (a foreign tool's entries) are passed over. */
+export function parseCidrs(texts: Iterable<string>): Cidr[] {
+  const cidrs: Cidr[] = [];
+  for (const text of texts) {
+    const parsed = parseCidr(text);
+    if (parsed.ok) cidrs.push(parsed.cidr);
+  }
+  return cidrs;
+}
+
 export function formatCidr(cidr: Cidr): string {
   return `${formatIpv4(cidr.network)}/${cidr.prefixLength}`;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IptablesMode } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
-import { parseCidr, type Cidr } from '../model/cidr.ts';
+import { parseCidrs } from '../model/cidr.ts';
 import type { FilterInput } from './filter-input.ts';
 import { firstBreakingRule, setsMatchedFrom, type HookHazard, type KnownSets, type TrafficSide } from './datapath-hazards.ts';
 import { MARK_PREFIX, parseRule, RuleParseError } from './iptables-rule.ts';
@@ -67,13 +67,6 @@ function jump(table: IptablesTableName, hook: string, chain: string, position: '
   return { ...marked(table, hook, matches, chain), hook, chain, position, ...(hazard ? { hazard } : {}) };
 }
 
-function cidrs(texts: readonly string[]): Cidr[] {
-  return texts.flatMap((text) => {
-    const parsed = parseCidr(text);
-    return parsed.ok ? [parsed.cidr] : [];
-  });
-}
-
 /** Computed once, on first use: only a foreign rule ahead of a jump needs it. */
 function lazy<T>(make: () => T): () => T {
   let value: T | undefined;
@@ -96,8 +89,8 @@ export function renderIptables(input: FilterInput): IptablesDesired {
   const clamp = input.mssClamp.mode === 'pmtu' ? '--clamp-mss-to-pmtu' : `--set-mss ${input.mssClamp.mss}`;
   const syn = '-m tcp --tcp-flags SYN,RST SYN';
   const sides = lazy(() => ({
-    local: { set: LOCAL, cidrs: cidrs(input.localCidrs) } as TrafficSide,
-    remote: { set: REMOTE, cidrs: cidrs(input.remoteCidrs), neverLocal: true } as TrafficSide,
+    local: { set: LOCAL, cidrs: parseCidrs(input.localCidrs) } as TrafficSide,
+    remote: { set: REMOTE, cidrs: parseCidrs(input.remoteCidrs), neverLocal: true } as TrafficSide,
   }));
   // Where pod traffic to remote clusters leaves: the planner knows it exactly on a worker, and on the gateway where it never does.
   const outward = input.egress === undefined ? {} : 'only' in input.egress ? { out: input.egress.only } : { notOut: input.egress.never };
@@ -114,7 +107,7 @@ export function renderIptables(input: FilterInput): IptablesDesired {
   });
   // VXLAN from the other nodes, to whichever address of this node.
   const vxlanIn = lazy((): HookHazard => ({
-    classes: [{ src: { set: OWNERSHIP.ipsets.nodeAddresses, cidrs: cidrs(input.nodeAddresses) }, dst: { cidrs: cidrs(['0.0.0.0/0']) }, proto: 'udp' }],
+    classes: [{ src: { set: OWNERSHIP.ipsets.nodeAddresses, cidrs: parseCidrs(input.nodeAddresses) }, dst: { cidrs: parseCidrs(['0.0.0.0/0']) }, proto: 'udp' }],
     breaking: new Set(['DROP', 'REJECT']), certainty: 'all', judgeEach: true,
   }));
   return {

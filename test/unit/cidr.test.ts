@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   compareCidrTexts, containsAddress, containsCidr, detectFamily, formatCidr, formatIpv4, lastAddress,
-  overlaps, parseCidr, parseIpv4, scanIpv4, scanPrefixLength, vtepAddress, vtepIp, type Cidr,
+  overlaps, parseCidr, parseCidrs, parseIpv4, scanIpv4, scanPrefixLength, vtepAddress, vtepIp, type Cidr,
 } from '../../src/model/cidr.ts';
 import { mutatedCidrs, specAddress, specCidr } from './cidr-spec.ts';
 
@@ -231,4 +231,10 @@ test('VTEP address replaces the first octet with 240 and carries a /8', () => {
   assert.equal(vtepAddress(ip('192.168.0.12')), '240.168.0.12/8');
   assert.equal(formatIpv4(vtepIp(ip('255.255.255.255'))), '240.255.255.255');
   assert.equal(formatCidr({ network: vtepIp(ip('172.18.0.5')), prefixLength: 32 }), '240.18.0.5/32');
+});
+
+test('parseCidrs keeps the texts that are CIDRs, in order, and passes over the rest', () => {
+  assert.deepEqual(parseCidrs([]), []);
+  assert.deepEqual(parseCidrs(['10.0.0.0/8', 'fd00::/64', '', '10.1.0.0/33', 'not-a-cidr', '192.168.1.0/24']).map(formatCidr), ['10.0.0.0/8', '192.168.1.0/24']);
+  assert.deepEqual(parseCidrs(new Set(['172.16.0.0/12', '010.0.0.0/8'])).map(formatCidr), ['172.16.0.0/12']);
 });
