@@ -146,14 +146,14 @@ export function ruleReach(rule: ParsedRule, traffic: TrafficClass, sets: KnownSe
  * A rule seaway cannot read is trusted as little as one it could: it may take any of the traffic
  * (reach 'some'), to whatever target its text names.
  */
-function readRule(text: string): { rule: ParsedRule; readable: boolean } {
+function readRule(text: string): ParsedRule {
   try {
-    return { rule: parseRule(text), readable: true };
+    return parseRule(text);
   } catch (error) {
     if (!(error instanceof RuleParseError)) throw error;
     const target = / -([jg]) (\S+)/.exec(text);
     const unknown = { name: '?', negated: false, values: [], module: '?' };
-    return { rule: { options: [unknown], target: target?.[2] ?? null, goto: target?.[1] === 'g', mark: null }, readable: false };
+    return { options: [unknown], target: target?.[2] ?? null, goto: target?.[1] === 'g', mark: null };
   }
 }
 
@@ -187,7 +187,7 @@ function scan(rules: readonly string[], traffic: TrafficClass, reach: Reach, s: 
   let finalSome = false;
   const tookSome = () => { if (!s.hazard.judgeEach) remaining = 'some'; };
   for (const text of rules) {
-    const { rule } = readRule(text);
+    const rule = readRule(text);
     const r = narrower(remaining, ruleReach(rule, traffic, s.sets));
     if (r === 'none' || rule.target === null) continue;
     const target = rule.target;
@@ -252,7 +252,7 @@ export function firstBreakingRule(
       if (found.ended || found.returned || hazard.judgeEach) { if (found.ended || found.returned) break; continue; }
       if (found.finalSome) remaining = 'some';
       // A conditional RETURN or goto at the top level also leaves only some of it for later rules.
-      const { rule } = readRule(ahead[index]!);
+      const rule = readRule(ahead[index]!);
       if ((rule.target === 'RETURN' || rule.goto) && ruleReach(rule, traffic, sets) !== 'none') remaining = 'some';
     }
   }
@@ -265,7 +265,7 @@ export function setsMatchedFrom(ahead: readonly string[], chains: ReadonlyMap<st
   const seen = new Set<string>();
   const visit = (rules: readonly string[], depth: number) => {
     for (const text of rules) {
-      const { rule } = readRule(text);
+      const rule = readRule(text);
       for (const option of rule.options) if (option.module === 'set' && option.name === '--match-set' && option.values[0]) names.add(option.values[0]);
       const chain = rule.target === null ? undefined : chains.get(rule.target);
       if (chain && !seen.has(rule.target!) && depth < MAX_DEPTH) {
