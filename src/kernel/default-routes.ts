@@ -45,7 +45,7 @@ export function decodeDefaultRoute(payload: Buffer): ObservedDefaultRoute | unde
 }
 
 /** The rtnexthop entries of RTA_MULTIPATH, in order; a truncated entry ends the list. */
-export function decodeMultipath(buf: Buffer): DefaultRoutePath[] {
+function decodeMultipath(buf: Buffer): DefaultRoutePath[] {
   const paths: DefaultRoutePath[] = [];
   for (let offset = 0; offset + RTNEXTHOP_LEN <= buf.length;) {
     const len = buf.readUInt16LE(offset);

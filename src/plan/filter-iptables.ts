@@ -29,7 +29,7 @@ export interface IptablesTablePlan { chains: IptablesChain[]; jumps: IptablesJum
 export type IptablesDesired = Record<IptablesTableName, IptablesTablePlan>;
 
 /** The built-in chains seaway jumps from, per table, and the chain each jumps to. */
-export const JUMP_HOOKS: Record<IptablesTableName, ReadonlyArray<{ hook: string; chain: string }>> = {
+const JUMP_HOOKS: Record<IptablesTableName, ReadonlyArray<{ hook: string; chain: string }>> = {
   nat: [{ hook: 'POSTROUTING', chain: OWNERSHIP.chains.natPostrouting }],
   filter: [{ hook: 'INPUT', chain: OWNERSHIP.chains.filterInput }, { hook: 'FORWARD', chain: OWNERSHIP.chains.filterForward }],
   mangle: [{ hook: 'POSTROUTING', chain: OWNERSHIP.chains.manglePostrouting }],

@@ -21,7 +21,7 @@ export interface NftDesired {
   chains: NftChainSpec[];
 }
 
-export const NFT_SETS = { local: 'localcidrs', remote: 'remotecidrs', nodes: 'nodeaddrs' } as const;
+const NFT_SETS = { local: 'localcidrs', remote: 'remotecidrs', nodes: 'nodeaddrs' } as const;
 const VTEP_NETWORK = `${OWNERSHIP.vtepFirstOctet}.0.0.0/8`;
 
 /**
