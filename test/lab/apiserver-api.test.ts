@@ -107,15 +107,17 @@ test('get of a missing object is 404 NotFound naming the object', async () => {
   assert.equal(nodeStatus.details?.kind, 'nodes');
 });
 
-test('merge patch, strategic merge patch (as merge) and JSON patch work; a failed JSON patch test changes nothing', async () => {
+test('merge patch and JSON patch work, strategic merge patch is 415 on a custom resource; a failed JSON patch test changes nothing', async () => {
   await create('patch-me', { a: '1', b: '2' });
   const merged = await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: { metadata: { labels: { b: null, c: '3' } }, spec: { hostname: 'gw-m' } } }, mergePatch) as Obj;
   assert.deepEqual(merged.metadata.labels, { a: '1', c: '3' });
   assert.equal(merged.spec?.hostname, 'gw-m');
   assert.deepEqual(merged.spec?.subnets, ['10.0.0.0/16'], 'untouched fields stay');
 
-  const strategic = await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: { spec: { subnets: ['10.9.0.0/16'] } } }, strategicPatch) as Obj;
-  assert.deepEqual(strategic.spec?.subnets, ['10.9.0.0/16']);
+  const strategic = await expectStatus(() => custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: { spec: { subnets: ['10.9.0.0/16'] } } }, strategicPatch));
+  assert.equal(strategic.httpCode, 415, 'custom resources have no strategic merge patch');
+  const replaced = await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: { spec: { subnets: ['10.9.0.0/16'] } } }, mergePatch) as Obj;
+  assert.deepEqual(replaced.spec?.subnets, ['10.9.0.0/16'], 'a merge patch replaces a list whole');
 
   const jsonPatched = await custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'patch-me', body: [
     { op: 'test', path: '/spec/hostname', value: 'gw-m' },

@@ -2,8 +2,8 @@
  * Issue 11 item 4, as far as it goes: the kubectl on the machine against a lab API server, as an
  * operator uses it. With OpenAPI v3 served, `kubectl apply` validates on the server
  * (fieldValidation=Strict) and `explain` reads the CRD's schema; get, label, annotate, replace,
- * watch, delete and api-resources work on Submariner's kinds and on built-in kinds. Server-side
- * apply is not served (kubectl says so).
+ * watch, delete and api-resources work on Submariner's kinds and on built-in kinds; server-side
+ * apply keeps field managers and refuses conflicting applies until forced.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -61,9 +61,63 @@ test('kubectl apply validates on the server: created, unchanged, and an unknown 
   const wrongType = await kubectl(['apply', '-f', file], true);
   assert.notEqual(wrongType.code, 0);
   assert.match(wrongType.stderr, /spec\.cable_name: Invalid value: "integer": spec\.cable_name in body must be of type string/);
-  const serverSide = await kubectl(['apply', '--server-side', '-f', file], true);
-  assert.notEqual(serverSide.code, 0, 'server-side apply is not served');
-  assert.match(serverSide.stderr, /Server-side apply not available on the server/);
+});
+
+/** The managed-fields entries of an object, as `manager/operation: fields` lines (fields as dotted leaf paths). */
+async function owners(args: string[]): Promise<string[]> {
+  const object = JSON.parse((await kubectl(['get', ...args, '-o', 'json', '--show-managed-fields'])).stdout) as { metadata: { managedFields?: { manager: string; operation: string; fieldsV1: object }[] } };
+  const leaves = (node: object, prefix: string): string[] => {
+    const keys = Object.keys(node);
+    return keys.length === 0 ? [prefix] : keys.flatMap((k) => leaves((node as Record<string, object>)[k] ?? {}, `${prefix}.${k.replace(/^f:/, '')}`));
+  };
+  return (object.metadata.managedFields ?? []).map((e) => `${e.manager}/${e.operation}: ${leaves(e.fieldsV1, '').sort().join(' ')}`).sort();
+}
+
+test('kubectl apply --server-side: field managers own what they set, a conflicting apply is refused until forced, dropped fields go', async () => {
+  const file = join(dir, 'ssa.yaml');
+  const config = (spec: Record<string, unknown>, labels: Record<string, string>) => JSON.stringify({
+    ...JSON.parse(endpoint(spec)), metadata: { name: 'ssa', namespace: 'submariner-operator', labels },
+  });
+  await writeFile(file, config({}, { tier: 'gw', zone: 'a' }));
+  assert.match((await kubectl(['apply', '--server-side', '-f', file])).stdout, /endpoint\.submariner\.io\/ssa serverside-applied/);
+  const target = ['endpoints.submariner.io', 'ssa', '-n', 'submariner-operator'];
+  const mine = (await owners(target))[0] ?? '';
+  assert.match(mine, /^kubectl\/Apply: /);
+  assert.match(mine, / \.metadata\.labels\.zone /);
+  assert.match(mine, / \.spec\.hostname /);
+
+  // kubectl label records its own Update: the new label is its alone.
+  await kubectl(['label', ...target, 'owner=ops']);
+  assert.ok((await owners(target)).includes('kubectl-label/Update: .metadata.labels.owner'));
+
+  // Another manager changing the hostname conflicts with kubectl, and kubectl prints the server's words.
+  const other = join(dir, 'ssa-other.yaml');
+  await writeFile(other, JSON.stringify({ apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name: 'ssa', namespace: 'submariner-operator' }, spec: { hostname: 'gw-2' } }));
+  const refused = await kubectl(['apply', '--server-side', '--field-manager', 'operator', '-f', other], true);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /Apply failed with 1 conflict: conflict with "kubectl" using submariner\.io\/v1: \.spec\.hostname/);
+  assert.match((await kubectl(['get', ...target, '-o', 'jsonpath={.spec.hostname}'])).stdout, /^gw$/, 'a refused apply changes nothing');
+
+  await kubectl(['apply', '--server-side', '--field-manager', 'operator', '--force-conflicts', '-f', other]);
+  assert.equal((await kubectl(['get', ...target, '-o', 'jsonpath={.spec.hostname}'])).stdout, 'gw-2');
+  const after = await owners(target);
+  assert.ok(after.includes('operator/Apply: .spec.hostname'), after.join('\n'));
+  assert.doesNotMatch(after.find((l) => l.startsWith('kubectl/Apply')) ?? '', /hostname/, 'forcing took the field from kubectl');
+
+  // kubectl applies again without the zone label (and the operator's hostname, shared): the label goes; the one kubectl-label set stays.
+  await writeFile(file, config({ hostname: 'gw-2' }, { tier: 'gw' }));
+  await kubectl(['apply', '--server-side', '-f', file]);
+  const labels = JSON.parse((await kubectl(['get', ...target, '-o', 'jsonpath={.metadata.labels}'])).stdout) as Record<string, string>;
+  assert.deepEqual(labels, { tier: 'gw', owner: 'ops' });
+  await kubectl(['delete', ...target]);
+});
+
+test('client-side apply then server-side apply of the same file: no conflict (the fields are shared, as kubectl migrates)', async () => {
+  const file = join(dir, 'migrate.json');
+  await writeFile(file, endpoint({ hostname: 'gw-m' }).replace('"demo"', '"migrate"'));
+  await kubectl(['apply', '-f', file]);
+  assert.match((await kubectl(['apply', '--server-side', '-f', file])).stdout, /serverside-applied/);
+  await kubectl(['delete', '-f', file]);
 });
 
 test('kubectl get, label, annotate, replace, watch and delete on an Endpoint; explain reads its CRD schema; api-resources lists the kinds', async () => {

@@ -28,22 +28,37 @@ export interface WriteContext {
   fieldValidation: FieldValidation;
   /** `Warning` header texts for the response (unknown fields under Warn). */
   warnings: string[];
+  /** The field manager the write is recorded under in managedFields. */
+  manager: string;
+  /** Server-side apply only: take conflicting fields from their managers. */
+  force: boolean;
 }
 
+/** Writes the lab makes itself (namespaces springing into existence, the CRDs loaded at start). */
 export function defaultWriteContext(): WriteContext {
-  return { fieldValidation: 'Warn', warnings: [] };
+  return { fieldValidation: 'Warn', warnings: [], manager: 'seaway-lab', force: false };
 }
 
-const optionsKind = { create: 'CreateOptions', update: 'UpdateOptions', patch: 'PatchOptions' } as const;
+const optionsKind = { create: 'CreateOptions', update: 'UpdateOptions', patch: 'PatchOptions', apply: 'PatchOptions' } as const;
 
-/** The `fieldValidation` query parameter of a create, update or patch (absent or empty: Warn, as the API server defaults). */
-export function writeContextFor(verb: 'create' | 'update' | 'patch', raw: string | null): WriteContext {
+/**
+ * The options of a create, update, patch or apply from its query: `fieldValidation` (absent or empty: Warn, as
+ * the API server defaults), `fieldManager` (absent: the User-Agent up to its first "/", as the API server derives
+ * it; required for apply; at most 128 characters) and `force` (apply only).
+ */
+export function writeContextFor(verb: keyof typeof optionsKind, query: URLSearchParams, userAgent: string): WriteContext {
+  const raw = query.get('fieldValidation');
   const directive = fieldValidationDirective(raw);
-  if (directive === undefined) {
-    const cause = fieldErrors.notSupported('fieldValidation', raw, [...fieldValidationValues]);
-    throw errors.invalidParts(invalidStatusParts(optionsKind[verb], 'meta.k8s.io', '', [cause]));
-  }
-  return { fieldValidation: directive, warnings: [] };
+  const causes: FieldError[] = [];
+  if (directive === undefined) causes.push(fieldErrors.notSupported('fieldValidation', raw, [...fieldValidationValues]));
+  const named = query.get('fieldManager') ?? '';
+  if (verb === 'apply' && named === '') causes.push(fieldErrors.required('fieldManager', 'is required for apply patch'));
+  if (named.length > 128) causes.push(fieldErrors.tooLong('fieldManager', 128));
+  const force = query.get('force');
+  if (force !== null && verb === 'patch') causes.push(fieldErrors.forbidden('force', 'may not be specified for non-apply patch'));
+  if (causes.length > 0) throw errors.invalidParts(invalidStatusParts(optionsKind[verb], 'meta.k8s.io', '', causes));
+  const manager = named !== '' ? named : (userAgent.split('/')[0] ?? '').slice(0, 128);
+  return { fieldValidation: directive ?? 'Warn', warnings: [], manager, force: force === 'true' };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decodeCustomResource, defaultWriteContext, schemaErrors, type WriteContext } from './custom-resources.ts';
 import { fieldErrors, type FieldError } from './field-errors.ts';
+import { managedFieldsOf, recordUpdate, sameOwnership, serverSideApply, type ManagedFieldsEntry, type Writer } from './managed-fields.ts';
 import { deepEqual, isObject, jsonPatch, mergePatch, type Json } from './patch.ts';
 import { apiVersionOf, resourceKey, type ResourceRegistry, type ResourceType } from './resources.ts';
 import type { Subresource } from './routes.ts';
@@ -106,8 +107,9 @@ function initialPodStatus(pod: KubeObject): Record<string, unknown> {
   return { phase: 'Pending', qosClass: guaranteed ? 'Guaranteed' : any ? 'Burstable' : 'BestEffort' };
 }
 
+/** The object without what every write changes: its resourceVersion and its managedFields' timestamps. */
 function withoutVersion(object: KubeObject): KubeObject {
-  const { resourceVersion: _rv, ...metadata } = object.metadata;
+  const { resourceVersion: _rv, managedFields: _managed, ...metadata } = object.metadata;
   return { ...object, metadata: metadata as ObjectMeta };
 }
 
@@ -142,7 +144,11 @@ export class ObjectService {
 
   create(resource: ResourceType, namespace: string | undefined, body: unknown, context: WriteContext = defaultWriteContext()): KubeObject {
     if (resource.terminating) throw errors.terminating(resource, 'create');
-    const incoming = decodeCustomResource(resource, this.#checkBody(resource, namespace, body), context, 'body');
+    return this.#insert(resource, namespace, decodeCustomResource(resource, this.#checkBody(resource, namespace, body), context, 'body'), context, undefined);
+  }
+
+  /** A create of a decoded object; `applied`: the managedFields of the server-side apply that creates it (else the creator's Update). */
+  #insert(resource: ResourceType, namespace: string | undefined, incoming: KubeObject, context: WriteContext, applied: ManagedFieldsEntry[] | undefined): KubeObject {
     const meta = incoming.metadata;
     if (meta.resourceVersion) throw errors.badRequest('resourceVersion should not be set on objects to be created');
     const key = resourceKey(resource);
@@ -174,6 +180,7 @@ export class ObjectService {
     causes.push(...schemaErrors(resource, object));
     if (causes.length > 0) throw errors.invalid(resource, name ?? '', causes);
     if (this.#store.get(key, namespace ?? '', metadata.name)) throw errors.alreadyExists(resource, metadata.name);
+    metadata.managedFields = applied ?? recordUpdate([], undefined, object as unknown as Json, this.#writer(resource, context, undefined));
     const admitted = this.#hooks(resource)?.admit(object, undefined, undefined) ?? object;
 
     if (namespace !== undefined) this.ensureNamespace(namespace);
@@ -202,7 +209,33 @@ export class ObjectService {
       }
       throw errors.notFound(resource, name);
     }
-    return { object: this.#replace(resource, existing, incoming, subresource, true), created: false };
+    return { object: this.#replace(resource, existing, incoming, subresource, true, context, undefined), created: false };
+  }
+
+  /**
+   * Server-side apply (PATCH with application/apply-patch+yaml): creates the object when it does not exist,
+   * else merges the apply configuration under the context's field manager (managed-fields.ts).
+   */
+  apply(resource: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource: Subresource | undefined, context: WriteContext): { object: KubeObject; created: boolean } {
+    if (subresource === 'scale') throw errors.badRequest('server-side apply to the scale subresource is not served by the lab API server');
+    const checked = this.#checkBody(resource, namespace, body);
+    if (checked.apiVersion === undefined || checked.kind === undefined) throw errors.badRequest('an apply configuration must set apiVersion and kind');
+    const named = checked.metadata.name;
+    if (named !== undefined && named !== null && named !== name) {
+      throw errors.badRequest(`the name of the object (${named}) does not match the name on the URL (${name})`);
+    }
+    checked.metadata.name = name;
+    const incoming = decodeCustomResource(resource, checked, context, 'body') as unknown as Json;
+    const existing = this.#store.get(resourceKey(resource), namespace ?? '', name);
+    const writer = this.#writer(resource, context, subresource);
+    if (!existing) {
+      if (subresource) throw errors.notFound(resource, name);
+      if (resource.terminating) throw errors.terminating(resource, 'create');
+      const { object, managedFields } = serverSideApply(undefined, [], incoming, writer, context.force);
+      return { object: this.#insert(resource, namespace, object as unknown as KubeObject, context, managedFields), created: true };
+    }
+    const { object, managedFields } = serverSideApply(existing as unknown as Json, managedFieldsOf(existing), incoming, writer, context.force);
+    return { object: this.#replace(resource, existing, object as unknown as KubeObject, subresource, false, context, managedFields), created: false };
   }
 
   patch(resource: ResourceType, namespace: string | undefined, name: string, type: PatchType, patch: unknown, subresource?: Subresource, context: WriteContext = defaultWriteContext()): KubeObject {
@@ -216,7 +249,7 @@ export class ObjectService {
     if (incoming.metadata.name !== name) {
       throw errors.invalid(resource, name, [fieldErrors.invalid('metadata.name', incoming.metadata.name ?? '', 'field is immutable')]);
     }
-    return this.#replace(resource, existing, incoming, subresource, false);
+    return this.#replace(resource, existing, incoming, subresource, false, context, undefined);
   }
 
   delete(resource: ResourceType, namespace: string | undefined, name: string, options: unknown): KubeObject {
@@ -250,11 +283,19 @@ export class ObjectService {
     if (!scale) throw errors.pathNotFound(name);
     const existing = this.get(resource, namespace, name);
     const next = withScale(existing, body, scale, resource);
-    const stored = this.#replace(resource, existing, decodeCustomResource(resource, next, context, 'body'), undefined, false);
+    const stored = this.#replace(resource, existing, decodeCustomResource(resource, next, context, 'body'), undefined, false, context, undefined);
     return scaleOf(stored, scale);
   }
 
-  #replace(resource: ResourceType, existing: KubeObject, incoming: KubeObject, subresource: Subresource | undefined, requireVersion: boolean): KubeObject {
+  #writer(resource: ResourceType, context: WriteContext, subresource: Subresource | undefined): Writer {
+    return {
+      manager: context.manager, apiVersion: apiVersionOf(resource), time: timestamp(this.#now()),
+      subresource: subresource === 'status' ? 'status' : undefined, statusSubresource: resource.statusSubresource,
+    };
+  }
+
+  /** `applied`: the managedFields a server-side apply computed; else the write is recorded as the context's manager's Update. */
+  #replace(resource: ResourceType, existing: KubeObject, incoming: KubeObject, subresource: Subresource | undefined, requireVersion: boolean, context: WriteContext, applied: ManagedFieldsEntry[] | undefined): KubeObject {
     const name = existing.metadata.name;
     const version = incoming.metadata.resourceVersion;
     if (version !== undefined && version !== null && version !== '') {
@@ -276,7 +317,6 @@ export class ObjectService {
         if (existing.metadata[field] === undefined) delete next.metadata[field];
         else next.metadata[field] = existing.metadata[field] as never;
       }
-      delete next.metadata.managedFields;
       if (resource.statusSubresource) {
         if (existing.status === undefined) delete next.status;
         else next.status = existing.status;
@@ -285,7 +325,11 @@ export class ObjectService {
     const causes = [...this.#validateMeta(next.metadata), ...schemaErrors(resource, next)];
     if (causes.length > 0) throw errors.invalid(resource, name, causes);
     next = this.#hooks(resource)?.admit(next, existing, subresource) ?? next;
-    if (deepEqual(withoutVersion(next), withoutVersion(existing))) return existing;
+    delete next.metadata.managedFields;
+    const owners = managedFieldsOf(existing);
+    const managedFields = applied ?? recordUpdate(owners, existing as unknown as Json, next as unknown as Json, this.#writer(resource, context, subresource));
+    if (deepEqual(withoutVersion(next), withoutVersion(existing)) && sameOwnership(managedFields, owners)) return existing;
+    next.metadata.managedFields = managedFields;
     if (!deepEqual(specPart(next, resource.statusSubresource), specPart(existing, resource.statusSubresource))) {
       next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
     }

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { load } from 'js-yaml';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -67,7 +68,20 @@ export interface RunningApiServer {
 }
 
 const jsonTypes = ['application/json'];
-const patchTypes = Object.keys(patchContentTypes);
+const applyPatchType = 'application/apply-patch+yaml';
+const patchTypes = [...Object.keys(patchContentTypes), applyPatchType];
+/** Custom resources have no strategic-merge-patch: a real server answers 415 for it. */
+const customResourcePatchTypes = patchTypes.filter((t) => t !== 'application/strategic-merge-patch+json');
+
+/** An apply configuration: YAML (JSON is YAML too); one document. */
+function parseYaml(text: string): unknown {
+  if (text.trim() === '') throw errors.badRequest('the request body is empty');
+  try {
+    return load(text);
+  } catch (error) {
+    throw errors.badRequest(`error decoding YAML: ${(error as Error).message}`);
+  }
+}
 
 function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -198,25 +212,32 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         return sendJson(res, 200, objects.get(resource, namespace, name, subresource));
       case 'create': {
         const body = await bodyOf(req, jsonTypes, true);
-        const context = writeContextFor('create', url.searchParams.get('fieldValidation'));
+        const context = writeContextFor('create', url.searchParams, entry.userAgent);
         const created = withWarnings(res, context, () => objects.create(resource, namespace, body, context));
         return sendJson(res, 201, created);
       }
       case 'update': {
         const body = await bodyOf(req, jsonTypes, true);
-        const context = writeContextFor('update', url.searchParams.get('fieldValidation'));
+        const context = writeContextFor('update', url.searchParams, entry.userAgent);
         const result = withWarnings(res, context, () => objects.update(resource, namespace, name, body, subresource, context));
         return sendJson(res, result.created ? 201 : 200, result.object);
       }
       case 'patch': {
         const type = mediaType(req);
+        const accepted = resource.schema ? customResourcePatchTypes : patchTypes;
+        if (type === applyPatchType) {
+          const context = writeContextFor('apply', url.searchParams, entry.userAgent);
+          const config = parseYaml(await readBody(req, maxBodyBytes));
+          const result = withWarnings(res, context, () => objects.apply(resource, namespace, name, config, subresource, context));
+          return sendJson(res, result.created ? 201 : 200, result.object);
+        }
         const patchType = patchContentTypes[type];
-        if (!patchType) {
+        if (!patchType || !accepted.includes(type)) {
           await readBody(req, maxBodyBytes);
-          throw errors.unsupportedMediaType(type, patchTypes);
+          throw errors.unsupportedMediaType(type, accepted);
         }
         const body = await bodyOf(req, [type], true);
-        const context = writeContextFor('patch', url.searchParams.get('fieldValidation'));
+        const context = writeContextFor('patch', url.searchParams, entry.userAgent);
         const patched = withWarnings(res, context, () => objects.patch(resource, namespace, name, patchType, body, subresource, context));
         return sendJson(res, 200, patched);
       }
