@@ -171,7 +171,7 @@ describe('lab status document', () => {
     assert.equal(status.prefix, 'swb4');
     assert.deepEqual(status.broker, {
       namespace: 'swb4-broker', url: 'https://198.18.0.1:6443', localUrl: 'https://127.0.0.1:1001', socket: '/tmp/labs/swb4/broker/apiserver.sock',
-      pid: 11, log: 'b.log', kubeconfig: '/tmp/labs/swb4/broker/kubeconfig', agentKubeconfig: '/tmp/labs/swb4/broker/kubeconfig.agent',
+      pid: 11, log: 'b.log', kubeconfig: '/tmp/labs/swb4/broker/kubeconfig',
     });
     const [c1, c2] = status.clusters;
     assert.equal(c1?.apiserver.localUrl, 'https://127.0.0.1:1002');
@@ -179,6 +179,8 @@ describe('lab status document', () => {
     assert.equal(c2?.apiserver.localUrl, null);
     assert.equal(c1?.kubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig');
     assert.equal(c1?.agentKubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig.agent');
+    assert.equal(c1?.gatewayKubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig.gateway');
+    assert.equal(c1?.brokerKubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig.broker');
     assert.deepEqual(c1?.nodes[0], {
       name: 'cluster1-node1', namespace: 'swb4-c1-n1', ip: '192.168.1.11', wanIp: '198.18.1.1', podCidr: '10.1.1.0/24', gatewayCapable: true,
       cniInterface: 'cni0', cniIp: '10.1.1.1', readyAt: '2030-01-01T00:00:01.000Z', cniAt: '2030-01-01T00:00:02.500Z',

@@ -159,9 +159,19 @@ describe('lab', () => {
     assert.equal((await inNodeNs(fetchScript(`${cluster.apiserver.url}/api/v1/namespaces/submariner-operator/secrets`, agentToken), trusting)).stdout, '403 Forbidden', 'what the route agent\'s RBAC does not grant');
     const gateway = a.clusters[1]?.nodes[0];
     assert.ok(gateway?.gatewayCapable);
-    const brokerToken = await tokenOf(a.broker.agentKubeconfig);
-    const broker = await run('ip', ['netns', 'exec', gateway.namespace, process.execPath, '--input-type=module', '-e', `const r = await fetch(${JSON.stringify(`${a.broker.url}/api`)}, { headers: { authorization: 'Bearer ${brokerToken}' } }); process.stdout.write(String(r.status));`], trusting);
-    assert.equal(broker.stdout, '200');
+    // A gateway node with its cluster's broker credentials: the broker's Endpoints are its to read, the broker's Secrets are not.
+    const gatewayCluster = a.clusters[1];
+    assert.ok(gatewayCluster);
+    const brokerToken = await tokenOf(gatewayCluster.brokerKubeconfig);
+    const inGatewayNs = (url: string, token: string) => run('ip', ['netns', 'exec', gateway.namespace, process.execPath, '--input-type=module', '-e', fetchScript(url, token)], trusting);
+    const brokerNs = `${a.broker.url}/api/v1/namespaces/submariner-k8s-broker`;
+    assert.match((await inGatewayNs(`${a.broker.url}/apis/submariner.io/v1/namespaces/submariner-k8s-broker/endpoints`, brokerToken)).stdout, /^200 /);
+    assert.equal((await inGatewayNs(`${brokerNs}/secrets`, brokerToken)).stdout, '403 Forbidden');
+    // The gateway's own token on its cluster: the Leases of the Submariner namespace, and not its Secrets.
+    const gatewayToken = await tokenOf(gatewayCluster.gatewayKubeconfig);
+    const submarinerNs = `${gatewayCluster.apiserver.url}/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases`;
+    assert.match((await inGatewayNs(submarinerNs, gatewayToken)).stdout, /^200 /);
+    assert.equal((await inGatewayNs(`${gatewayCluster.apiserver.url}/api/v1/namespaces/submariner-operator/secrets`, gatewayToken)).stdout, '403 Forbidden');
     // The KUBECONFIG the lab prints, as kubectl uses it: HTTPS through the loopback forwarder, verified with the lab CA.
     const nodes = await run('kubectl', ['--kubeconfig', cluster.kubeconfig, 'get', 'nodes', '-o', 'name'], { timeoutMs: 30_000 });
     assert.ok(nodes.stdout.split('\n').includes(`node/${node.name}`), nodes.stdout);
@@ -178,8 +188,8 @@ describe('lab', () => {
     assert.equal(doc.broker.namespace, `${A}-broker`);
     assert.equal(doc.broker.url, 'https://198.18.0.1:6443');
     for (const cluster of doc.clusters) {
-      for (const key of ['id', 'podCidr', 'serviceCidr', 'kubeconfig', 'agentKubeconfig'] as const) assert.equal(typeof cluster[key], 'string', key);
-      assert.ok(existsSync(cluster.kubeconfig) && existsSync(cluster.agentKubeconfig));
+      for (const key of ['id', 'podCidr', 'serviceCidr', 'kubeconfig', 'agentKubeconfig', 'gatewayKubeconfig', 'brokerKubeconfig'] as const) assert.equal(typeof cluster[key], 'string', key);
+      for (const file of [cluster.kubeconfig, cluster.agentKubeconfig, cluster.gatewayKubeconfig, cluster.brokerKubeconfig]) assert.ok(existsSync(file), file);
       assert.equal(cluster.apiserver.namespace, `${A}-c${cluster.id.slice('cluster'.length)}-cp`);
       assert.match(cluster.apiserver.url, /^https:\/\/192\.168\.\d+\.1:6443$/);
       assert.match(cluster.apiserver.localUrl ?? '', /^https:\/\/127\.0\.0\.1:\d+$/);

@@ -21,7 +21,7 @@ import { publishSubmarinerObjects } from './submariner-sim.ts';
 import { buildTopology, deleteNetns, listNetns } from './topology.ts';
 import { createLabCa, issueServerCertificate } from './tls.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
-import { applyManifestFile, ROUTE_AGENT_ACCOUNT, ROUTE_AGENT_RBAC } from './manifests.ts';
+import { applyManifestFile, applyManifests, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC, ROUTE_AGENT_ACCOUNT, ROUTE_AGENT_RBAC } from './manifests.ts';
 
 export const DEFAULT_PREFIX = 'sw';
 const APISERVER_CLI = fileURLToPath(new URL('./apiserver/cli.ts', import.meta.url));
@@ -115,20 +115,28 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
       return value?.pid === controllerPid ? value : undefined;
     });
 
-    // As on a real cluster: the operator's kubeconfig carries an administrator's token; the agents'
-    // the route agent's service account's, allowed exactly what manifests/rbac grants it.
+    // As on a real cluster: the operator's kubeconfig carries an administrator's token; the route
+    // agents' and the gateway's their service accounts', allowed exactly what manifests/rbac grants
+    // them; each cluster's broker credentials are its `cluster-<id>` account's on the broker.
+    const brokerSocket = paths.server('broker').socket;
+    await applyManifestFile(brokerSocket, BROKER_RBAC);
+    const brokerAdmin = new AdminClient({ socketPath: brokerSocket });
+    const brokerName = `${prefix}-broker`;
     for (const server of servers) {
       const serverPaths = paths.server(server.id);
       const admin = new AdminClient({ socketPath: serverPaths.socket });
-      const adminToken = await admin.token({ admin: `${prefix}-admin` });
-      let agentToken = adminToken;
-      if (server.id !== 'broker') {
-        await applyManifestFile(serverPaths.socket, routeAgentRbac);
-        agentToken = await admin.token({ serviceAccount: ROUTE_AGENT_ACCOUNT });
-      }
       const name = `${prefix}-${server.id}`;
-      await writeFile(serverPaths.kubeconfig, `${JSON.stringify(kubeconfig(name, progress.localUrls[server.id] as string, ca.certPem, adminToken), null, 2)}\n`, { mode: 0o600 });
-      await writeFile(serverPaths.agentKubeconfig, `${JSON.stringify(kubeconfig(name, server.url, ca.certPem, agentToken), null, 2)}\n`, { mode: 0o600 });
+      const write = (file: string, url: string, token: string, context = name) =>
+        writeFile(file, `${JSON.stringify(kubeconfig(context, url, ca.certPem, token), null, 2)}\n`, { mode: 0o600 });
+      await write(serverPaths.kubeconfig, progress.localUrls[server.id] as string, await admin.token({ admin: `${prefix}-admin` }));
+      if (server.id === 'broker') continue;
+      await applyManifestFile(serverPaths.socket, routeAgentRbac);
+      await applyManifestFile(serverPaths.socket, GATEWAY_RBAC);
+      await write(serverPaths.agentKubeconfig, server.url, await admin.token({ serviceAccount: ROUTE_AGENT_ACCOUNT }));
+      await write(serverPaths.gatewayKubeconfig, server.url, await admin.token({ serviceAccount: GATEWAY_ACCOUNT }));
+      const joined = brokerClusterAccess(server.id);
+      await applyManifests(brokerSocket, joined.manifests, `the broker access of ${server.id}`);
+      await write(serverPaths.brokerKubeconfig, plan.broker.url, await brokerAdmin.token({ serviceAccount: joined.account }), brokerName);
     }
 
     const agentInfo: LabState['agents'] = {};

@@ -1,6 +1,7 @@
 /**
- * The project's manifests applied to a lab API server as an installer would: through the server's
- * plain unix socket (the lab's administrator), one object at a time, an existing one counting as done.
+ * The project's manifests applied to a lab API server as an installer would (`kubectl apply
+ * --server-side`): through the server's plain unix socket (the lab's administrator), each object's
+ * resource found through discovery, applied under one field manager so a second apply is a no-op.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,33 +9,80 @@ import { loadAll } from 'js-yaml';
 import { httpUnix } from './http-unix.ts';
 import { REPO_ROOT } from './agents.ts';
 
+const RBAC_DIR = join(REPO_ROOT, 'manifests', 'rbac');
 /** What the route agent needs on every cluster: its ServiceAccount, roles and bindings. */
-export const ROUTE_AGENT_RBAC = join(REPO_ROOT, 'manifests', 'rbac', 'route-agent.yaml');
-/** The route agent's ServiceAccount (as ROUTE_AGENT_RBAC names it): the agents' tokens are its. */
+export const ROUTE_AGENT_RBAC = join(RBAC_DIR, 'route-agent.yaml');
+/** What the gateway role needs on every cluster. */
+export const GATEWAY_RBAC = join(RBAC_DIR, 'gateway.yaml');
+/** The broker's namespace and the Role each cluster is bound to there. */
+export const BROKER_RBAC = join(RBAC_DIR, 'broker.yaml');
+/** The service accounts the manifests above name: the agents' tokens are theirs. */
 export const ROUTE_AGENT_ACCOUNT = { namespace: 'submariner-operator', name: 'seaway-route-agent' } as const;
+export const GATEWAY_ACCOUNT = { namespace: 'submariner-operator', name: 'seaway-gateway' } as const;
+export const BROKER_NAMESPACE = 'submariner-k8s-broker';
+const BROKER_CLUSTER_ROLE = 'seaway-broker-cluster';
 
-interface Manifest { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } }
+export interface Manifest { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } }
 
-/** The collection path an object of this apiVersion and kind is created in (kinds whose plural is kind + "s"). */
-export function collectionPath(manifest: Manifest): string {
+/** A joining cluster's identity on the broker: ServiceAccount `cluster-<id>`, bound to the broker Role (as Submariner's operator names it). */
+export function brokerClusterAccess(clusterId: string): { account: { namespace: string; name: string }; manifests: Manifest[] } {
+  const account = { namespace: BROKER_NAMESPACE, name: `cluster-${clusterId}` };
+  return {
+    account,
+    manifests: [
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: account },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: account,
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: BROKER_CLUSTER_ROLE },
+        subjects: [{ kind: 'ServiceAccount', ...account }],
+      } as Manifest,
+    ],
+  };
+}
+
+interface DiscoveredResource { name: string; kind: string; namespaced: boolean }
+
+async function getJson(socketPath: string, path: string): Promise<unknown> {
+  const response = await httpUnix(socketPath, path, { headers: { accept: 'application/json' } });
+  if (response.status !== 200) throw new Error(`GET ${path}: HTTP ${response.status} ${response.body.slice(0, 300)}`);
+  return JSON.parse(response.body);
+}
+
+/** The object's path on the server, from the resource discovery names for its apiVersion and kind. */
+async function objectPath(socketPath: string, manifest: Manifest, discovered: Map<string, DiscoveredResource[]>): Promise<string> {
   const { apiVersion, kind, metadata } = manifest;
   if (typeof apiVersion !== 'string' || typeof kind !== 'string' || typeof metadata?.name !== 'string') {
     throw new Error(`a manifest needs apiVersion, kind and metadata.name: ${JSON.stringify(manifest).slice(0, 200)}`);
   }
-  const base = apiVersion === 'v1' ? '/api/v1' : `/apis/${apiVersion}`;
-  const plural = `${kind.toLowerCase()}s`;
-  return typeof metadata.namespace === 'string' ? `${base}/namespaces/${metadata.namespace}/${plural}` : `${base}/${plural}`;
+  const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  let resources = discovered.get(base);
+  if (!resources) {
+    resources = ((await getJson(socketPath, base)) as { resources: DiscoveredResource[] }).resources.filter((r) => !r.name.includes('/'));
+    discovered.set(base, resources);
+  }
+  const resource = resources.find((r) => r.kind === kind);
+  if (!resource) throw new Error(`the server at ${socketPath} serves no ${kind} in ${apiVersion}`);
+  if (resource.namespaced && typeof metadata.namespace !== 'string') throw new Error(`${kind} ${metadata.name} needs a namespace`);
+  const scope = resource.namespaced ? `/namespaces/${metadata.namespace as string}` : '';
+  return `${base}${scope}/${resource.name}/${encodeURIComponent(metadata.name)}`;
 }
 
-/** Creates every object of a multi-document YAML file through `socketPath`. */
-export async function applyManifestFile(socketPath: string, file: string): Promise<void> {
-  const manifests = loadAll(await readFile(file, 'utf8')).filter((m) => m !== null && m !== undefined) as Manifest[];
+/** Server-side applies each object in order (field manager `seaway-lab`); any refusal is an error naming the object. */
+export async function applyManifests(socketPath: string, manifests: Manifest[], source: string): Promise<void> {
+  const discovered = new Map<string, DiscoveredResource[]>();
   for (const manifest of manifests) {
-    const response = await httpUnix(socketPath, collectionPath(manifest), {
-      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(manifest),
+    const path = `${await objectPath(socketPath, manifest, discovered)}?fieldManager=seaway-lab&fieldValidation=Strict`;
+    const response = await httpUnix(socketPath, path, {
+      method: 'PATCH', headers: { 'content-type': 'application/apply-patch+yaml', accept: 'application/json' }, body: JSON.stringify(manifest),
     });
-    if (response.status !== 201 && response.status !== 409) {
-      throw new Error(`applying ${String(manifest.kind)} ${String(manifest.metadata?.name)} from ${file}: HTTP ${response.status} ${response.body.slice(0, 300)}`);
+    if (response.status !== 200 && response.status !== 201) {
+      throw new Error(`applying ${String(manifest.kind)} ${String(manifest.metadata?.name)} from ${source}: HTTP ${response.status} ${response.body.slice(0, 300)}`);
     }
   }
+}
+
+/** Applies every object of a multi-document YAML file. */
+export async function applyManifestFile(socketPath: string, file: string): Promise<void> {
+  const manifests = loadAll(await readFile(file, 'utf8')).filter((m) => m !== null && m !== undefined) as Manifest[];
+  await applyManifests(socketPath, manifests, file);
 }

@@ -16,8 +16,12 @@ export interface ServerPaths {
   log: string;
   /** For use from the root namespace (the loopback forwarder). */
   kubeconfig: string;
-  /** For use from inside the lab's namespaces (the LAN or WAN address). */
+  /** A cluster's route agents', from inside the lab's namespaces (the LAN address): their service account's token. */
   agentKubeconfig: string;
+  /** A cluster's gateway's, from inside the lab: the gateway service account's token. */
+  gatewayKubeconfig: string;
+  /** A cluster's credentials on the broker (the broker's WAN address, the token of its `cluster-<id>` account there). */
+  brokerKubeconfig: string;
 }
 
 export interface NodePaths {
@@ -59,6 +63,8 @@ export function labPaths(prefix: string, root = DEFAULT_LAB_ROOT): LabPaths {
         log: join(serverDir, 'apiserver.log'),
         kubeconfig: join(serverDir, 'kubeconfig'),
         agentKubeconfig: join(serverDir, 'kubeconfig.agent'),
+        gatewayKubeconfig: join(serverDir, 'kubeconfig.gateway'),
+        brokerKubeconfig: join(serverDir, 'kubeconfig.broker'),
       };
     },
     node(name) {

@@ -80,6 +80,8 @@ export interface ClusterStatus {
   apiserver: ApiServerStatus;
   kubeconfig: string;
   agentKubeconfig: string;
+  gatewayKubeconfig: string;
+  brokerKubeconfig: string;
   nodes: NodeStatus[];
   pods: PodStatus[];
 }
@@ -96,7 +98,7 @@ export interface LabStatus {
   wan: LabPlan['wan'];
   /** The lab CA's certificate (PEM file) the API servers' certificates are signed by. */
   caCert: string;
-  broker: ApiServerStatus & { kubeconfig: string; agentKubeconfig: string };
+  broker: ApiServerStatus & { kubeconfig: string };
   clusters: ClusterStatus[];
 }
 
@@ -124,7 +126,6 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
     broker: {
       ...server('broker', plan.broker.namespace, plan.broker.url),
       kubeconfig: paths.server('broker').kubeconfig,
-      agentKubeconfig: paths.server('broker').agentKubeconfig,
     },
     clusters: plan.clusters.map((cluster) => ({
       id: cluster.id,
@@ -134,6 +135,8 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
       apiserver: server(cluster.id, cluster.controlPlane.namespace, cluster.controlPlane.url),
       kubeconfig: paths.server(cluster.id).kubeconfig,
       agentKubeconfig: paths.server(cluster.id).agentKubeconfig,
+      gatewayKubeconfig: paths.server(cluster.id).gatewayKubeconfig,
+      brokerKubeconfig: paths.server(cluster.id).brokerKubeconfig,
       nodes: cluster.nodes.map((node) => {
         const seen = progress?.nodes[node.name] ?? {};
         const agent = state.agents[node.name];

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { loadAll } from 'js-yaml';
 import { createAccessControl } from '../lab/apiserver/access.ts';
 import type { RbacObjects } from '../lab/apiserver/rbac-policy.ts';
+import { brokerClusterAccess } from '../lab/manifests.ts';
 
 type Manifest = { kind: string; metadata: { name: string; namespace?: string } };
 
@@ -38,4 +39,43 @@ test('manifests/rbac/route-agent.yaml grants the route agent exactly what its in
     ['GET', '/api/v1/nodes/node-1'], ['POST', `${ns}/endpoints`], ['GET', '/apis/submariner.io/v1/namespaces/other/endpoints'],
     ['GET', '/api/v1/namespaces/submariner-operator/secrets'], ['PATCH', '/api/v1/namespaces/submariner-operator/events/x'],
   ] as const) assert.equal(ask(method, target), 'forbidden', `${method} ${target}`);
+});
+
+test('manifests/rbac/gateway.yaml: the gateway reads Nodes, writes Endpoints, Clusters, Gateways and Leases in the Submariner namespace, and nothing else', async () => {
+  const { objects } = await rbacOf('gateway.yaml');
+  const access = createAccessControl({ rbacObjects: () => objects, version: () => 1 });
+  const token = access.tokens.issueServiceAccount('submariner-operator', 'seaway-gateway');
+  const allowed = (method: string, target: string) => access.admit({ method, target, headers: { authorization: `Bearer ${token}` } }, false).refusal === undefined;
+  const ns = '/apis/submariner.io/v1/namespaces/submariner-operator';
+  for (const [method, target] of [
+    ['GET', '/api/v1/nodes/gw-1'], ['GET', '/api/v1/nodes?watch=true&fieldSelector=metadata.name%3Dgw-1'],
+    ['POST', `${ns}/endpoints`], ['PUT', `${ns}/endpoints/e`], ['DELETE', `${ns}/endpoints/e`], ['GET', `${ns}/clusters?watch=true`],
+    ['PUT', `${ns}/gateways/gw-1`], ['GET', `${ns}/routeagents`],
+    ['POST', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases'], ['PUT', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases/seaway-gateway-lock'],
+    ['GET', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases/submariner-gateway-lock'],
+    ['POST', '/api/v1/namespaces/submariner-operator/events'],
+  ] as const) assert.ok(allowed(method, target), `${method} ${target}`);
+  for (const [method, target] of [
+    ['PUT', '/api/v1/nodes/gw-1'], ['PUT', `${ns}/routeagents/r`], ['DELETE', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases/x'],
+    ['GET', '/api/v1/namespaces/submariner-operator/secrets'], ['GET', '/apis/submariner.io/v1/namespaces/kube-system/endpoints'],
+  ] as const) assert.ok(!allowed(method, target), `${method} ${target} must be refused`);
+});
+
+test('manifests/rbac/broker.yaml: a joined cluster\'s account reads and writes Endpoints and Clusters in the broker namespace only', async () => {
+  const { objects } = await rbacOf('broker.yaml');
+  const joined = brokerClusterAccess('east');
+  assert.deepEqual(joined.account, { namespace: 'submariner-k8s-broker', name: 'cluster-east' });
+  const binding = joined.manifests.find((m) => m.kind === 'RoleBinding') as Manifest;
+  const access = createAccessControl({ rbacObjects: () => ({ ...objects, roleBindings: [binding] }), version: () => 1 });
+  const token = access.tokens.issueServiceAccount('submariner-k8s-broker', 'cluster-east');
+  const allowed = (method: string, target: string) => access.admit({ method, target, headers: { authorization: `Bearer ${token}` } }, false).refusal === undefined;
+  const ns = '/apis/submariner.io/v1/namespaces/submariner-k8s-broker';
+  for (const [method, target] of [['GET', `${ns}/endpoints?watch=true`], ['POST', `${ns}/clusters`], ['PUT', `${ns}/endpoints/e`], ['DELETE', `${ns}/endpoints/e`]] as const) {
+    assert.ok(allowed(method, target), `${method} ${target}`);
+  }
+  for (const [method, target] of [['GET', '/api/v1/namespaces/submariner-k8s-broker/secrets'], ['GET', '/apis/submariner.io/v1/namespaces/other/endpoints'], ['POST', `${ns}/gateways`]] as const) {
+    assert.ok(!allowed(method, target), `${method} ${target} must be refused`);
+  }
+  const other = access.tokens.issueServiceAccount('submariner-k8s-broker', 'cluster-west');
+  assert.ok(access.admit({ method: 'GET', target: `${ns}/endpoints`, headers: { authorization: `Bearer ${other}` } }, false).refusal, 'an account with no binding is refused');
 });
