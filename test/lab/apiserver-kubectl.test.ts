@@ -149,11 +149,46 @@ test('kubectl get, label, annotate, replace, watch and delete on an Endpoint; ex
   assert.match((await kubectl(['get', 'endpoints', ...ns], true)).stderr, /No resources found/);
 });
 
-test('kubectl on built-in kinds: apply a ConfigMap, get it, delete it', async () => {
+test('kubectl on built-in kinds: apply client- and server-side, label, annotate, replace, watch, explain, delete; an unknown field is refused', async () => {
   const file = join(dir, 'configmap.json');
-  await writeFile(file, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'default' }, data: { a: '1' } }));
+  const configMap = (extra: Record<string, unknown> = {}) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'default' }, data: { a: '1' }, ...extra });
+  await writeFile(file, configMap());
   assert.match((await kubectl(['apply', '-f', file])).stdout, /configmap\/settings created/);
   assert.equal((await kubectl(['get', 'configmap', 'settings', '-o', 'jsonpath={.data.a}'])).stdout, '1');
+  await kubectl(['label', 'configmap', 'settings', 'tier=lab']);
+  await kubectl(['annotate', 'configmap', 'settings', 'note=kept']);
+  const watching = kubectl(['get', 'configmaps', '-w', '--output-watch-events', '--request-timeout=3s']);
+  await waitFor('kubectl\'s watch to be open', async () => (await admin.watches()).some((w) => w.path.includes('/configmaps')), 5000);
+  await writeFile(file, configMap({ data: { a: '2' } }));
+  assert.match((await kubectl(['apply', '--server-side', '--force-conflicts', '-f', file])).stdout, /configmap\/settings serverside-applied/);
+  assert.match((await watching).stdout, /MODIFIED +settings/);
+  const got = JSON.parse((await kubectl(['get', 'configmap', 'settings', '-o', 'json'])).stdout) as { data: Record<string, string>; metadata: { labels: Record<string, string>; annotations: Record<string, string> } };
+  assert.deepEqual(got.data, { a: '2' });
+  assert.equal(got.metadata.labels.tier, 'lab');
+  assert.equal(got.metadata.annotations.note, 'kept');
+  const replaced = join(dir, 'configmap-replaced.json');
+  await writeFile(replaced, JSON.stringify({ ...got, data: { b: '3' } }));
+  assert.match((await kubectl(['replace', '-f', replaced])).stdout, /configmap\/settings replaced/);
+  assert.deepEqual(JSON.parse((await kubectl(['get', 'configmap', 'settings', '-o', 'jsonpath={.data}'])).stdout), { b: '3' });
+
+  // A typo in a built-in kind is refused as a real API server refuses it (kubectl validates on the server, Strict).
+  await writeFile(file, configMap({ dta: { a: '1' } }));
+  const typo = await kubectl(['apply', '-f', file], true);
+  assert.notEqual(typo.code, 0);
+  assert.match(typo.stderr, /strict decoding error: unknown field "dta"/);
+  const daemonSet = join(dir, 'daemonset.json');
+  await writeFile(daemonSet, JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'default' },
+    spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'agent', image: 'seaway', imagePullPolcy: 'Never' }] } } },
+  }));
+  const nested = await kubectl(['apply', '-f', daemonSet], true);
+  assert.notEqual(nested.code, 0);
+  assert.match(nested.stderr, /unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolcy"/);
+
+  const explained = (await kubectl(['explain', 'daemonset.spec.template.spec.containers.ports'])).stdout;
+  assert.match(explained, /KIND: +DaemonSet/);
+  assert.match(explained, /containerPort\s+<integer>/);
+  assert.match((await kubectl(['explain', 'configmap.data'])).stdout, /FIELD: +data <map\[string\]string>/);
   assert.match((await kubectl(['delete', 'configmap', 'settings'])).stdout, /deleted/);
 });
 

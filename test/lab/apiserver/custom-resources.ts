@@ -18,6 +18,8 @@
  * and the body is re-serialized here rather than quoted byte for byte.
  */
 import { fieldErrors, goJson, invalidStatusParts, strictDecodingMessage, unknownFieldWarnings, type FieldError } from './field-errors.ts';
+import { pruneByBuiltinSchema } from './builtin-schemas.ts';
+import type { Json } from './patch.ts';
 import type { ResourceType } from './resources.ts';
 import { errors } from './status.ts';
 import type { KubeObject } from './store.ts';
@@ -62,28 +64,40 @@ export function writeContextFor(verb: keyof typeof optionsKind, query: URLSearch
 }
 
 /**
- * Decodes a custom resource body as the CRD handler does: unknown fields (ObjectMeta's included) are dropped,
- * nulls the schema does not allow are dropped, defaults applied. `patch` words the Strict refusal as the patch
+ * Decodes a write's body. A custom resource as the CRD handler does: unknown fields (ObjectMeta's included) are
+ * dropped, nulls the schema does not allow are dropped, defaults applied. A built-in kind: unknown fields dropped. `patch` words the Strict refusal as the patch
  * handler does (the patched object is the body). Returns the decoded copy.
  */
-export function decodeCustomResource(resource: ResourceType, body: KubeObject, context: WriteContext, mode: 'body' | 'patch'): KubeObject {
-  if (!resource.schema) return body;
+export function decodeBody(resource: ResourceType, body: KubeObject, context: WriteContext, mode: 'body' | 'patch'): KubeObject {
+  if (!resource.schema) return decodeBuiltin(resource, body, context, mode);
   if (mode === 'body' && (body.kind === undefined || body.kind === '')) {
     const data = JSON.stringify(body);
     const summary = data.length > 30 ? `${data.slice(0, 30)} ...` : data;
     throw errors.badRequest(`the object provided is unrecognized (must be of type ${resource.kind}): Object 'Kind' is missing in '${data}' (${summary})`);
   }
   const result = decodeByStructuralSchema(resource.schema, body as unknown as JsonObject);
-  if (result.unknownFields.length > 0) {
-    if (context.fieldValidation === 'Strict') {
-      const message = strictDecodingMessage(resource.kind, resource.version, result.unknownFields);
-      if (mode === 'body') throw errors.badRequest(message);
-      const tail = message.slice(message.indexOf('strict decoding error: '));
-      throw errors.invalidParts(invalidStatusParts('', '', '', [fieldErrors.invalid('patch', goJson(body), tail)]));
-    }
-    if (context.fieldValidation === 'Warn') context.warnings.push(...unknownFieldWarnings(result.unknownFields));
-  }
+  reportUnknownFields(resource, body, result.unknownFields, context, mode);
   return result.object as KubeObject;
+}
+
+/** A built-in kind's body without the fields its schema does not know (kinds without a schema: as it is). */
+function decodeBuiltin(resource: ResourceType, body: KubeObject, context: WriteContext, mode: 'body' | 'patch'): KubeObject {
+  if (!resource.builtin) return body;
+  const result = pruneByBuiltinSchema(resource.builtin.schemas, resource.builtin.definition, body as unknown as Json);
+  reportUnknownFields(resource, body, result.unknownFields, context, mode);
+  return result.object as unknown as KubeObject;
+}
+
+/** Unknown fields as `fieldValidation` asks: refused (Strict), one warning each (Warn), or silently dropped (Ignore). */
+function reportUnknownFields(resource: ResourceType, body: KubeObject, unknownFields: string[], context: WriteContext, mode: 'body' | 'patch'): void {
+  if (unknownFields.length === 0) return;
+  if (context.fieldValidation === 'Strict') {
+    const message = strictDecodingMessage(resource.kind, resource.version, unknownFields);
+    if (mode === 'body') throw errors.badRequest(message);
+    const tail = message.slice(message.indexOf('strict decoding error: '));
+    throw errors.invalidParts(invalidStatusParts('', '', '', [fieldErrors.invalid('patch', goJson(body), tail)]));
+  }
+  if (context.fieldValidation === 'Warn') context.warnings.push(...unknownFieldWarnings(unknownFields));
 }
 
 /** The schema's validation errors for an object about to be stored (none for kinds without a schema). */

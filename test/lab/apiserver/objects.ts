@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { decodeCustomResource, defaultWriteContext, schemaErrors, type WriteContext } from './custom-resources.ts';
+import { decodeBody, defaultWriteContext, schemaErrors, type WriteContext } from './custom-resources.ts';
 import { fieldErrors, type FieldError } from './field-errors.ts';
 import { managedFieldsOf, recordUpdate, sameOwnership, serverSideApply, type ManagedFieldsEntry, type Writer } from './managed-fields.ts';
 import { deepEqual, isObject, jsonPatch, mergePatch, type Json } from './patch.ts';
@@ -144,7 +144,7 @@ export class ObjectService {
 
   create(resource: ResourceType, namespace: string | undefined, body: unknown, context: WriteContext = defaultWriteContext()): KubeObject {
     if (resource.terminating) throw errors.terminating(resource, 'create');
-    return this.#insert(resource, namespace, decodeCustomResource(resource, this.#checkBody(resource, namespace, body), context, 'body'), context, undefined);
+    return this.#insert(resource, namespace, decodeBody(resource, this.#checkBody(resource, namespace, body), context, 'body'), context, undefined);
   }
 
   /** A create of a decoded object; `applied`: the managedFields of the server-side apply that creates it (else the creator's Update). */
@@ -200,7 +200,7 @@ export class ObjectService {
     if (checked.metadata.name !== name) {
       throw errors.badRequest(`the name of the object (${checked.metadata.name ?? ''}) does not match the name on the URL (${name})`);
     }
-    const incoming = decodeCustomResource(resource, checked, context, 'body');
+    const incoming = decodeBody(resource, checked, context, 'body');
     const existing = this.#store.get(resourceKey(resource), namespace ?? '', name);
     if (!existing) {
       if (resource.allowCreateOnUpdate && !subresource) {
@@ -225,7 +225,7 @@ export class ObjectService {
       throw errors.badRequest(`the name of the object (${named}) does not match the name on the URL (${name})`);
     }
     checked.metadata.name = name;
-    const incoming = decodeCustomResource(resource, checked, context, 'body') as unknown as Json;
+    const incoming = decodeBody(resource, checked, context, 'body') as unknown as Json;
     const existing = this.#store.get(resourceKey(resource), namespace ?? '', name);
     const writer = this.#writer(resource, context, subresource);
     if (!existing) {
@@ -245,7 +245,7 @@ export class ObjectService {
     }
     const existing = this.get(resource, namespace, name);
     const checked = this.#checkBody(resource, namespace, applyPatch(existing, type, patch));
-    const incoming = decodeCustomResource(resource, checked, context, 'patch');
+    const incoming = decodeBody(resource, checked, context, 'patch');
     if (incoming.metadata.name !== name) {
       throw errors.invalid(resource, name, [fieldErrors.invalid('metadata.name', incoming.metadata.name ?? '', 'field is immutable')]);
     }
@@ -283,7 +283,7 @@ export class ObjectService {
     if (!scale) throw errors.pathNotFound(name);
     const existing = this.get(resource, namespace, name);
     const next = withScale(existing, body, scale, resource);
-    const stored = this.#replace(resource, existing, decodeCustomResource(resource, next, context, 'body'), undefined, false, context, undefined);
+    const stored = this.#replace(resource, existing, decodeBody(resource, next, context, 'body'), undefined, false, context, undefined);
     return scaleOf(stored, scale);
   }
 

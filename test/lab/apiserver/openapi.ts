@@ -3,10 +3,12 @@
  * lists a document per group-version, and each document has a path per collection and object with
  * its operations (tagged `x-kubernetes-group-version-kind`, with the `fieldValidation` and
  * `fieldManager` parameters kubectl looks for before it leaves validation to the server), and a
- * schema per kind: a custom resource's from its CRD, a built-in kind's open (its fields are not
- * modelled). Enough for kubectl to apply with server-side validation and to explain custom resources.
+ * schema per kind: a custom resource's from its CRD, a built-in kind's from client-node's models
+ * (builtin-schemas.ts) with the definitions it references. Enough for kubectl to apply with
+ * server-side validation and to explain every kind.
  */
 import { createHash } from 'node:crypto';
+import { referencedDefinitions } from './builtin-schemas.ts';
 import type { ResourceRegistry, ResourceType } from './resources.ts';
 
 /** The part of a group-version's name kube-apiserver keys its documents by: `api/v1`, `apis/<group>/<version>`. */
@@ -48,9 +50,11 @@ function operation(r: ResourceType, action: string, write: boolean) {
   };
 }
 
-/** The schema of one kind: from its CRD, with apiVersion, kind and metadata as the API server adds them. */
+/** The schema of one kind: from its CRD or its built-in model, with apiVersion, kind and metadata as the API server adds them. */
 function schemaOf(r: ResourceType): Record<string, unknown> {
-  const base = r.schema ? structuredClone(r.schema) as Record<string, unknown> : { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+  const builtin = r.builtin?.schemas.definitions[r.builtin.definition];
+  const base = r.schema ? structuredClone(r.schema) as Record<string, unknown>
+    : builtin ? structuredClone(builtin) : { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   const properties = { ...(base.properties as Record<string, unknown> | undefined) };
   properties.apiVersion ??= { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' };
   properties.kind ??= { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' };
@@ -73,6 +77,10 @@ export function openApiV3Document(registry: ResourceRegistry, group: string, ver
     };
     if (r.statusSubresource) paths[`${collection}/{name}/status`] = { get: operation(r, 'get', false), put: operation(r, 'put', true), patch: operation(r, 'patch', true) };
     schemas[definitionName(r)] = schemaOf(r);
+    if (r.builtin) {
+      const { schemas: builtins, definition } = r.builtin;
+      for (const name of referencedDefinitions(builtins, [definition])) schemas[name] = builtins.definitions[name];
+    }
   }
   return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.31.0-seaway-lab' }, paths, components: { schemas } };
 }

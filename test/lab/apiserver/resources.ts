@@ -1,3 +1,4 @@
+import { loadBuiltinSchemas, type BuiltinSchemas } from './builtin-schemas.ts';
 import type { ScaleSubresource } from './crd-manifest.ts';
 import type { JsonSchemaProps } from './structural-schema.ts';
 
@@ -26,6 +27,8 @@ export interface ResourceType {
   scale?: ScaleSubresource;
   /** Custom resources: the CRD version's openAPIV3Schema every write is pruned and validated against. */
   schema?: JsonSchemaProps;
+  /** Built-in kinds: their schemas (builtin-schemas.ts), for unknown fields and OpenAPI, and the definition of this kind. */
+  builtin?: { schemas: BuiltinSchemas; definition: string };
   /** Custom resources: the name of the CustomResourceDefinition that serves this kind. */
   crd?: string;
   /** Custom resources whose CRD is being deleted: creates are refused (405) until the kind goes away. */
@@ -63,6 +66,14 @@ export const CRD_GROUP = 'apiextensions.k8s.io';
  * Submariner's included, come from CustomResourceDefinitions registered at run time (crd-controller.ts).
  */
 export function defaultResources(): ResourceType[] {
+  const schemas = loadBuiltinSchemas();
+  return builtinKinds().map((resource) => {
+    const definition = schemas.kinds[`${apiVersionOf(resource)}/${resource.kind}`];
+    return definition === undefined ? resource : { ...resource, builtin: { schemas, definition } };
+  });
+}
+
+function builtinKinds(): ResourceType[] {
   const rbac = 'rbac.authorization.k8s.io';
   return [
     define({ group: '', version: 'v1', plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false,
