@@ -1,0 +1,317 @@
+/**
+ * The charon supervisor with the real charon-systemd, each instance inside a throwaway network
+ * namespace (kernel-libipsec makes a TUN device and a rule there, never in the root namespace),
+ * and with a small stand-in daemon for the restart policy.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { captureLogger } from '../helpers/capture-logger.ts';
+import { createNetns, type TestNetns } from '../helpers/netns.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { run } from '../../src/kernel/exec.ts';
+import { CHARON_SYSTEMD_PATH, CharonStartError, CharonSupervisor, type CharonStart, type CharonSupervisorOptions, type SupervisorClock } from '../../src/kernel/charon.ts';
+import { strongswanConf, type EspMode } from '../../src/plan/strongswan-conf.ts';
+
+requireTools('ip', 'ss');
+if (!existsSync(CHARON_SYSTEMD_PATH)) {
+  throw new Error(`missing ${CHARON_SYSTEMD_PATH}: install with apt-get install --no-install-recommends charon-systemd libstrongswan-standard-plugins libcharon-extra-plugins`);
+}
+
+/** A namespace, a temporary directory and supervisors, all removed afterwards whatever happens. */
+async function withScene(label: string, fn: (scene: Scene) => Promise<void>): Promise<void> {
+  const ns = await createNetns(label);
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-charon-'));
+  const supervisors: CharonSupervisor[] = [];
+  try {
+    await fn(new Scene(ns, dir, supervisors));
+  } finally {
+    for (const supervisor of supervisors) await supervisor.stop();
+    await ns.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+class Scene {
+  readonly ns: TestNetns;
+  readonly dir: string;
+  readonly socket: string;
+  readonly log = captureLogger();
+  readonly #supervisors: CharonSupervisor[];
+  constructor(ns: TestNetns, dir: string, supervisors: CharonSupervisor[]) {
+    this.ns = ns;
+    this.dir = dir;
+    this.socket = join(dir, 'charon.vici');
+    this.#supervisors = supervisors;
+  }
+
+  /** charon-systemd in the namespace; the options given replace the defaults. */
+  supervisor(options: Partial<CharonSupervisorOptions> & { espMode?: EspMode } = {}): CharonSupervisor {
+    const supervisor = new CharonSupervisor({
+      stateDir: join(this.dir, 'state'),
+      conf: strongswanConf({ espMode: options.espMode ?? 'libipsec', viciSocketPath: this.socket, routingTable: 150, routingTablePriority: 150 }),
+      viciSocketPath: this.socket,
+      logger: this.log.logger,
+      command: this.inNamespace(CHARON_SYSTEMD_PATH),
+      ...options,
+    });
+    this.#supervisors.push(supervisor);
+    return supervisor;
+  }
+
+  inNamespace(file: string, ...args: string[]) {
+    return { file: 'ip', args: ['netns', 'exec', this.ns.name, file, ...args] };
+  }
+
+  async pids(): Promise<number[]> {
+    // Asked from outside: run inside, `ip netns pids` would list itself.
+    const { stdout } = await run('ip', ['netns', 'pids', this.ns.name]);
+    return stdout.split(/\s+/).filter(Boolean).map(Number);
+  }
+
+  /** The daemon's own log lines, as the supervisor passed them on. */
+  charonLines(): string[] {
+    return this.log.lines.filter((line) => line.daemon === 'charon').map((line) => line.msg);
+  }
+}
+
+function connects(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ path });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('charon-systemd with userspace ESP: ready, restarted after SIGKILL, stopped for good', async () => {
+  await withScene('charon', async (scene) => {
+    const starts: CharonStart[] = [];
+    const restartCounts: number[] = [];
+    const supervisor = scene.supervisor({ onStart: (start) => { starts.push(start); }, onRestart: (n) => restartCounts.push(n) });
+    await supervisor.start();
+
+    const first = supervisor.pid;
+    assert.ok(first !== undefined);
+    assert.deepEqual(starts, [{ pid: first, restarts: 0 }]);
+    assert.ok(await connects(scene.socket), 'the VICI socket takes connections');
+    assert.equal((await stat(supervisor.confPath)).mode & 0o777, 0o600);
+    assert.match(await readFile(supervisor.confPath, 'utf8'), /socket = unix:\/\/.*charon\.vici/);
+
+    // kernel-libipsec's TUN device and rule, in the namespace.
+    const tun = (await scene.ns.exec('ip', ['-d', 'link', 'show', 'ipsec0'])).stdout;
+    assert.match(tun, /mtu 1400 /);
+    assert.match(tun, /^\s+tun type tun /m);
+    assert.match((await scene.ns.exec('ip', ['rule', 'show'])).stdout, /^150:\s+from all lookup 150/m);
+    // port = 0: UDP 500 stays closed, 4500 is open, and charon binds a random port for plain IKE instead.
+    const ports = new Set((await scene.ns.exec('ss', ['-Hnlu'])).stdout.split('\n').filter(Boolean).map((line) => Number(line.trim().split(/\s+/)[3]!.split(':').pop())));
+    assert.ok(ports.has(4500), `UDP ports: ${[...ports]}`);
+    assert.ok(!ports.has(500), `UDP ports: ${[...ports]}`);
+    assert.equal(ports.size, 2, `4500 and one random port, got ${[...ports]}`);
+    // The daemon's log reached the agent's log, tagged, with the plugins in the order that matters.
+    assert.ok(scene.charonLines().some((line) => /loaded plugins: .*kernel-libipsec kernel-netlink /.test(line)), scene.charonLines().join('\n'));
+
+    process.kill(first, 'SIGKILL');
+    await waitFor('the restarted charon to be announced', () => starts.length >= 2, { timeoutMs: 15_000 });
+    const second = supervisor.pid;
+    assert.ok(second !== undefined && second !== first);
+    assert.deepEqual(starts[1], { pid: second, restarts: 1 });
+    assert.equal(supervisor.restarts, 1);
+    assert.deepEqual(restartCounts, [1]);
+    assert.ok(await connects(scene.socket), 'the VICI socket takes connections again');
+    await scene.ns.exec('ip', ['link', 'show', 'ipsec0']);
+    assert.ok(scene.log.lines.some((line) => line.msg === 'charon exited; restarting it' && line.signal === 'SIGKILL' && line.charonPid === first));
+
+    await supervisor.stop();
+    assert.equal(supervisor.pid, undefined);
+    assert.equal(alive(second), false, 'the daemon is gone (and reaped)');
+    assert.deepEqual((await scene.pids()).filter((pid) => pid === first || pid === second), []);
+    assert.equal(starts.length, 2);
+    assert.equal(supervisor.restarts, 1);
+    await assert.rejects(supervisor.start(), /stopped; make a new one/);
+  });
+});
+
+test('charon-systemd with kernel ESP (XFRM) starts from its conf, without a TUN device', async () => {
+  await withScene('charon-x', async (scene) => {
+    const supervisor = scene.supervisor({ espMode: 'xfrm' });
+    await supervisor.start();
+    assert.ok(await connects(scene.socket));
+    const links = (await scene.ns.exec('ip', ['-o', 'link', 'show'])).stdout;
+    assert.doesNotMatch(links, /ipsec0/);
+    assert.ok(scene.charonLines().some((line) => /loaded plugins: .* kernel-netlink socket-default vici openssl/.test(line)));
+    assert.ok(!scene.charonLines().some((line) => /kernel-libipsec/.test(line)));
+    await supervisor.stop();
+  });
+});
+
+test('a daemon that exits at once fails the start at once, with its exit code and the socket', async () => {
+  await withScene('charon-f', async (scene) => {
+    const supervisor = scene.supervisor({ command: { file: '/bin/false', args: [] }, readyTimeoutMs: 5_000 });
+    const started = Date.now();
+    await assert.rejects(supervisor.start(), (error: unknown) => {
+      assert.ok(error instanceof CharonStartError);
+      assert.match(error.message, new RegExp(`^charon \\(/bin/false\\) exited with code 1 before its VICI socket ${scene.socket} took a connection; last log lines: \\(none\\)$`));
+      assert.deepEqual(error.exit, { code: 1, signal: null });
+      return true;
+    });
+    assert.ok(Date.now() - started < 5_000, 'it did not wait for the deadline');
+    assert.equal(supervisor.pid, undefined);
+  });
+});
+
+test('a conf charon rejects fails the start with charon\'s own words', async () => {
+  await withScene('charon-c', async (scene) => {
+    const supervisor = scene.supervisor({ conf: 'charon {\n  load = random\n', readyTimeoutMs: 5_000 });
+    await assert.rejects(supervisor.start(), (error: unknown) => {
+      assert.ok(error instanceof CharonStartError);
+      assert.match(error.message, /exited with code 66 before its VICI socket/);
+      assert.match(error.message, /invalid config file '.*strongswan\.conf'/);
+      assert.ok(error.lastLines.some((line) => /abort initialization due to invalid configuration/.test(line)));
+      return true;
+    });
+  });
+});
+
+test('a daemon that never opens its socket is stopped at the deadline, and the error says so', async () => {
+  await withScene('charon-t', async (scene) => {
+    const supervisor = scene.supervisor({ command: scene.inNamespace('/bin/sleep', '60'), readyTimeoutMs: 300, stopTimeoutMs: 2_000 });
+    await assert.rejects(supervisor.start(), new RegExp(`did not open its VICI socket ${scene.socket} within 300 ms`));
+    assert.deepEqual(await scene.pids(), [], 'nothing runs in the namespace any more');
+  });
+});
+
+test('a program that does not exist fails the start with the reason', async () => {
+  await withScene('charon-m', async (scene) => {
+    const supervisor = scene.supervisor({ command: { file: '/nonexistent/charon', args: [] } });
+    await assert.rejects(supervisor.start(), /charon \(\/nonexistent\/charon\) could not be started \(spawn \/nonexistent\/charon ENOENT\)/);
+    // A failed start may be tried again.
+    await assert.rejects(supervisor.start(), /could not be started/);
+  });
+});
+
+/**
+ * A stand-in daemon: listens on the socket given, and exits (code 3) right after its first
+ * connection (the supervisor's readiness check); with a run-count file, only its first run does,
+ * later ones exit 1 at once.
+ */
+const STAND_IN = `
+const net = require('node:net');
+const fs = require('node:fs');
+const [socket, counter] = process.argv.slice(1);
+if (counter) {
+  const runs = (fs.existsSync(counter) ? Number(fs.readFileSync(counter, 'utf8')) : 0) + 1;
+  fs.writeFileSync(counter, String(runs));
+  if (runs > 1) process.exit(1);
+}
+net.createServer((c) => { c.destroy(); setTimeout(() => process.exit(3), 20); }).listen(socket);
+`;
+
+/** Records each pause; the first `free` return at once, later ones last until the supervisor stops. */
+function recordingClock(free: number): SupervisorClock & { pauses: number[]; time: number } {
+  const clock = {
+    pauses: [] as number[],
+    time: 0,
+    now: () => clock.time,
+    sleep: async (ms: number, signal: AbortSignal) => {
+      clock.pauses.push(ms);
+      if (clock.pauses.length <= free) return;
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    },
+  };
+  return clock;
+}
+
+test('restart pauses double after each death and start over after a minute of stable running', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-charon-'));
+  const socket = join(dir, 'fake.vici');
+  const { logger, lines } = captureLogger();
+  const clock = recordingClock(3);
+  const starts: CharonStart[] = [];
+  const supervisor = new CharonSupervisor({
+    stateDir: dir, conf: '# unused\n', viciSocketPath: socket, logger, clock, random: () => 1,
+    command: { file: process.execPath, args: ['-e', STAND_IN, socket] },
+    onStart: (start) => {
+      starts.push(start);
+      if (starts.length === 2) throw new Error('loading connections failed');
+      // The third daemon counts as having run a minute when it dies.
+      if (starts.length === 3) clock.time += 60_000;
+    },
+  });
+  try {
+    await supervisor.start();
+    await waitFor('the fourth pause', () => clock.pauses.length === 4);
+    // random () => 1 takes the top of each range: 100, 200, then back to 100 after the stable run.
+    assert.deepEqual(clock.pauses, [100, 200, 100, 200]);
+    assert.deepEqual(starts.map((s) => s.restarts), [0, 1, 2, 3]);
+    assert.equal(new Set(starts.map((s) => s.pid)).size, 4);
+    assert.equal(supervisor.restarts, 3);
+    assert.ok(lines.some((line) => line.msg === 'onStart failed for the running charon' && line.err === 'loading connections failed'));
+    assert.ok(lines.filter((line) => line.msg === 'charon exited; restarting it').every((line) => line.code === 3));
+  } finally {
+    await supervisor.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('restarts that fail are tried again and again, never given up, until stop()', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-charon-'));
+  const socket = join(dir, 'fake.vici');
+  const counter = join(dir, 'runs');
+  const { logger, lines } = captureLogger();
+  const clock = recordingClock(4);
+  const starts: CharonStart[] = [];
+  const supervisor = new CharonSupervisor({
+    stateDir: dir, conf: '# unused\n', viciSocketPath: socket, logger, clock, random: () => 1,
+    backoff: { minMs: 100, maxMs: 400 },
+    command: { file: process.execPath, args: ['-e', STAND_IN, socket, counter] },
+    onStart: (start) => { starts.push(start); },
+  });
+  try {
+    await supervisor.start();
+    await waitFor('the fifth pause', () => clock.pauses.length === 5);
+    assert.deepEqual(clock.pauses, [100, 200, 400, 400, 400]);
+    assert.equal(starts.length, 1);
+    assert.equal(supervisor.restarts, 4);
+    assert.equal(Number(await readFile(counter, 'utf8')), 5);
+    const failures = lines.filter((line) => line.msg === 'charon did not come back; trying again');
+    assert.equal(failures.length, 4);
+    assert.match(String(failures[0]!.err), /exited with code 1 before its VICI socket/);
+    await supervisor.stop();
+    assert.equal(supervisor.pid, undefined);
+  } finally {
+    await supervisor.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the conf is written 0600 even over a file that was readable by all', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-charon-'));
+  const socket = join(dir, 'fake.vici');
+  const supervisor = new CharonSupervisor({
+    stateDir: dir, conf: '# the conf\n', viciSocketPath: socket, logger: captureLogger().logger,
+    command: { file: process.execPath, args: ['-e', 'require("node:net").createServer().listen(process.argv[1])', socket] },
+  });
+  try {
+    await writeFile(supervisor.confPath, 'old', { mode: 0o644 });
+    await supervisor.start();
+    assert.equal((await stat(supervisor.confPath)).mode & 0o777, 0o600);
+    assert.equal(await readFile(supervisor.confPath, 'utf8'), '# the conf\n');
+  } finally {
+    await supervisor.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
