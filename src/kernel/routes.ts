@@ -9,6 +9,8 @@ export const RTM_GETROUTE = 26;
 const AF_INET = 2;
 const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_PREFSRC = 7, RTA_TABLE = 15;
 const RTN_UNICAST = 1;
+/** RTN_BLACKHOLE: packets matching it are dropped silently (a cable's fail-closed floor). */
+export const RTN_BLACKHOLE = 6;
 const RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_NOWHERE = 255;
 /** The main routing table, where the node's default route lives. */
 export const RT_TABLE_MAIN = 254;
@@ -28,6 +30,8 @@ export interface RouteSpec {
   src?: string;
   protocol: number;
   metric?: number;
+  /** A blackhole route (no gateway, no device): what matches it is dropped. */
+  blackhole?: boolean;
 }
 
 /** An IPv4 route as the kernel reports it. */
@@ -39,7 +43,8 @@ export interface ObservedRoute extends RouteSpec {
 
 export type RouteWrite = 'create' | 'replace' | 'delete';
 
-export function describeRoute(route: Pick<RouteSpec, 'table' | 'dst' | 'gateway' | 'oif' | 'src'>): string {
+export function describeRoute(route: Pick<RouteSpec, 'table' | 'dst' | 'gateway' | 'oif' | 'src' | 'blackhole'>): string {
+  if (route.blackhole) return `route blackhole ${route.dst} table ${route.table}`;
   return `route ${route.dst}${route.gateway ? ` via ${route.gateway}` : ''}${route.oif !== undefined ? ` oif ${route.oif}` : ''}${route.src ? ` src ${route.src}` : ''} table ${route.table}`;
 }
 
@@ -62,8 +67,9 @@ export function encodeRouteRequest(write: RouteWrite, route: RouteSpec): Netlink
     if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
     return { type: RTM_DELROUTE, flags: 0, body: [body.buffer] };
   }
-  header[6] = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-  header[7] = RTN_UNICAST;
+  header[6] = route.gateway || route.blackhole ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+  header[7] = route.blackhole ? RTN_BLACKHOLE : RTN_UNICAST;
+  if (route.blackhole && (route.gateway || route.oif !== undefined || route.src)) throw new Error('a blackhole route has no gateway, device or source');
   const count = 2 + Number(hasMetric) + Number(Boolean(route.gateway)) + Number(route.oif !== undefined) + Number(Boolean(route.src));
   const body = new AttributeWriter(header, 8 * count).u32(RTA_TABLE, route.table).ipv4Number(RTA_DST, network);
   if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
@@ -96,6 +102,7 @@ export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
   if (oif) route.oif = oif.readUInt32LE(0);
   if (src) route.src = bufferToIpv4(src);
   if (metric) route.metric = metric.readUInt32LE(0);
+  if (route.type === RTN_BLACKHOLE) route.blackhole = true;
   return route;
 }
 

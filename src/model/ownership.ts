@@ -16,6 +16,14 @@ export const OWNERSHIP = {
   /** Gateway node: remote subnets out of the cable interface with src = CNI address (Submariner's host-network table). */
   hostNetworkTable: 150,
   hostNetworkRulePriority: 150,
+  /**
+   * Gateway node, IPsec cable: blackhole routes for the remote subnets, consulted right after the
+   * table charon's kernel-libipsec routes into its TUN device (220), so a cable that is down drops
+   * traffic instead of sending it in the clear by the main table's default route.
+   */
+  cableFailClosedTable: 221,
+  // (Not among the routing driver's owned tables and priorities below: the cable keeps them, and the route agent must not take them for stale.)
+  cableFailClosedRulePriority: 221,
   vxlanDevice: 'vx-submariner',
   vxlanVni: 100,
   vxlanPort: 4800,

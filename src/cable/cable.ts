@@ -1,0 +1,45 @@
+/**
+ * A cable: the encrypted (or, for VXLAN, plain) connection from this cluster's gateway to one
+ * remote cluster's gateway. IPsec, WireGuard and VXLAN implement the same interface, so the
+ * gateway role drives them alike and reports their status alike (Submariner's Gateway status:
+ * connected, connecting or error per remote Endpoint).
+ */
+
+/** The remote end of a cable, from the remote cluster's Endpoint. */
+export interface CableEndpoint {
+  /** Submariner's `cable_name` (`submariner-cable-<cluster>-<private IP, dots as dashes>`): the cable's identity. */
+  cableName: string;
+  clusterId: string;
+  privateIp: string;
+  /** The address to reach it at (private or public, as NAT discovery chose). */
+  address: string;
+  /** The remote cluster's subnets (pods, services). */
+  subnets: readonly string[];
+  /** The remote's `udp-port` (4500 by default). */
+  natTPort: number;
+}
+
+export type CableState = 'connecting' | 'connected' | 'error';
+
+export interface CableStatus {
+  cableName: string;
+  state: CableState;
+  /** Why it is not connected, or what was left out (children dropped for want of a source address). */
+  message: string;
+  rxBytes: number;
+  txBytes: number;
+  /** Unix ms at which the current session (IKE SA, handshake) was established. */
+  establishedAt?: number;
+  /** The last error the daemon or the driver reported for this cable, kept after it recovers. */
+  lastError?: string;
+}
+
+export interface Cable {
+  readonly backend: 'ipsec' | 'wireguard' | 'vxlan';
+  /** Brings the cable to `endpoint` up (or updates it when it exists): resolves when the daemon has the configuration, not when traffic flows. */
+  connect(endpoint: CableEndpoint): Promise<void>;
+  /** Tears the cable down; traffic for its subnets is dropped, never sent in the clear. */
+  disconnect(cableName: string): Promise<void>;
+  /** Every cable's state from the daemon's own view (SAs, counters). */
+  status(): Promise<CableStatus[]>;
+}

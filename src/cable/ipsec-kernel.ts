@@ -1,0 +1,59 @@
+/**
+ * The kernel objects the IPsec cable keeps itself (charon keeps the rest: its TUN device, its
+ * routes in table 220): the fail-closed floor (a rule to a table of blackhole routes for every
+ * remote subnet, looked up right after charon's table) and, under kernel-libipsec, the /32 source
+ * addresses on lo that a local traffic selector needs. Only routes and rules stamped with seaway's
+ * protocol are ever changed or removed.
+ */
+import { OWNERSHIP } from '../model/ownership.ts';
+import type { KernelWrite, Rtnetlink } from '../kernel/rtnetlink.ts';
+
+export interface IpsecKernel {
+  /** The IPv4 addresses on the gateway now. */
+  addresses(): Promise<string[]>;
+  /** Adds each address as a /32 on lo unless some interface has it already. */
+  ensureAddresses(addresses: readonly string[]): Promise<void>;
+  /** The rule to the fail-closed table, and blackholes for exactly these subnets (others of seaway's in that table go). */
+  ensureFailClosed(subnets: readonly string[]): Promise<void>;
+}
+
+export interface FailClosedPlacement {
+  table: number;
+  priority: number;
+}
+
+export const DEFAULT_FAIL_CLOSED: FailClosedPlacement = { table: OWNERSHIP.cableFailClosedTable, priority: OWNERSHIP.cableFailClosedRulePriority };
+
+async function applyAll(rtnl: Rtnetlink, writes: KernelWrite[]): Promise<void> {
+  if (writes.length === 0) return;
+  const failed = (await rtnl.apply(writes)).filter((r) => !r.ok);
+  if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
+}
+
+export function ipsecKernel(rtnl: Rtnetlink, placement: FailClosedPlacement = DEFAULT_FAIL_CLOSED): IpsecKernel {
+  const protocol = OWNERSHIP.routeProtocol;
+  return {
+    addresses: async () => (await rtnl.listAddresses()).map((a) => a.address),
+    async ensureAddresses(addresses) {
+      if (addresses.length === 0) return;
+      const present = new Set((await rtnl.listAddresses()).map((a) => a.address));
+      const lo = (await rtnl.listLinks()).find((l) => l.name === 'lo');
+      if (!lo) throw new Error('no loopback interface to hold the IPsec source addresses');
+      await applyAll(rtnl, addresses.filter((a) => !present.has(a)).map((a) => ({ kind: 'address', write: 'create', ifindex: lo.index, cidr: `${a}/32` })));
+    },
+    async ensureFailClosed(subnets) {
+      const { table, priority } = placement;
+      const writes: KernelWrite[] = [];
+      const rules = await rtnl.listRules();
+      if (!rules.some((r) => r.priority === priority && r.table === table)) writes.push({ kind: 'rule', write: 'create', rule: { priority, table, protocol } });
+      const routes = await rtnl.listRoutes({ table });
+      const wanted = new Set(subnets);
+      for (const route of routes) {
+        if (route.blackhole && wanted.has(route.dst)) wanted.delete(route.dst);
+        else if (route.protocol === protocol) writes.push({ kind: 'route', write: 'delete', route: { table, dst: route.dst, protocol } });
+      }
+      for (const dst of wanted) writes.push({ kind: 'route', write: 'create', route: { table, dst, protocol, blackhole: true } });
+      await applyAll(rtnl, writes);
+    },
+  };
+}

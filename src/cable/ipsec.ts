@@ -1,0 +1,244 @@
+/**
+ * The IPsec cable: strongSwan's charon, driven over VICI. It holds no policy of its own: what to
+ * ask charon for comes from plan/ipsec-connections.ts (connections, children) and model/psk.ts
+ * (keys and their rotation); this file sequences the calls, keeps what it loaded so a restarted
+ * charon gets all of it again, and reads the cable's state from charon's own SAs and counters.
+ *
+ * Order of a connect: the PSK is read and the connection planned first (bad input fails here and
+ * touches nothing); then the fail-closed blackholes for the remote subnets and any source address
+ * kernel-libipsec needs; then the keys; then the connection, which both sides initiate.
+ */
+import type { Logger } from '../telemetry/logger.ts';
+import { expectSuccess, type ViciInputSection, type ViciSection } from '../kernel/vici/client.ts';
+import { libipsecAddresses, planConnection, type IpsecLocal, type IpsecSettings, type PlannedConnection } from '../plan/ipsec-connections.ts';
+import { expire, keyringOf, rotate, sharedKeyLoads, type Keyring } from '../model/psk.ts';
+import type { Cable, CableEndpoint, CableStatus } from './cable.ts';
+import type { IpsecKernel } from './ipsec-kernel.ts';
+
+/** The part of the VICI client the cable uses (injected, so failures can be driven in units). */
+export interface ViciPort {
+  request(command: string, message?: ViciInputSection, options?: { timeoutMs?: number }): Promise<ViciSection>;
+  stream(command: string, event: string, message?: ViciInputSection, options?: { timeoutMs?: number }): Promise<{ events: ViciSection[]; response: ViciSection }>;
+  subscribe(event: string, handler: (message: ViciSection) => void): Promise<() => Promise<void>>;
+}
+
+export interface IpsecCableOptions {
+  vici: ViciPort;
+  kernel: IpsecKernel;
+  local: Omit<IpsecLocal, 'addresses'>;
+  settings: IpsecSettings;
+  /** Reads and validates the PSK file (model/psk.ts pskFromFile); throws a PskError that never quotes the key. */
+  readPsk: () => Promise<Buffer>;
+  /** How long the previous PSK stays accepted after a rotation. */
+  rotationWindowMs: number;
+  log: Logger;
+  now?: () => number;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const section = (value: unknown): ViciSection | undefined => (value !== null && typeof value === 'object' && !Array.isArray(value) ? value as ViciSection : undefined);
+
+/** A command whose answer must be `success: yes` (ViciCommandError with charon's errmsg otherwise). */
+async function command(vici: ViciPort, name: string, message?: ViciInputSection): Promise<ViciSection> {
+  return expectSuccess(await vici.request(name, message), name);
+}
+
+interface SaView {
+  established: boolean;
+  establishedAt?: number;
+  installed: Set<string>;
+  rxBytes: number;
+  txBytes: number;
+}
+
+export class IpsecCable implements Cable {
+  readonly backend = 'ipsec' as const;
+  readonly #options: IpsecCableOptions;
+  readonly #now: () => number;
+  readonly #connections = new Map<string, { endpoint: CableEndpoint; planned: PlannedConnection }>();
+  readonly #lastErrors = new Map<string, string>();
+  readonly #waiters = new Set<() => void>();
+  #ring: Keyring | undefined;
+  #loadedKeyIds = new Set<string>();
+
+  constructor(options: IpsecCableOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Subscribes to charon's SA events (kept across reconnects by the client): they wake waiters and record errors. */
+  async start(): Promise<void> {
+    const wake = (message: ViciSection) => {
+      for (const [name, value] of Object.entries(message)) {
+        const sa = section(value);
+        if (sa && this.#connections.has(name) && message.up !== 'yes') this.#lastErrors.set(name, `${text(sa.state) ?? 'down'} (SA went down)`);
+      }
+      for (const waiter of [...this.#waiters]) waiter();
+    };
+    await this.#options.vici.subscribe('ike-updown', wake);
+    await this.#options.vici.subscribe('child-updown', wake);
+  }
+
+  /** charon (re)started: it knows nothing; load the keys and every connection again. */
+  async reload(): Promise<void> {
+    this.#loadedKeyIds = new Set();
+    if (this.#connections.size === 0) return;
+    await this.#loadKeys();
+    for (const { planned } of this.#connections.values()) await command(this.#options.vici, 'load-conn', planned.loadConn);
+  }
+
+  async connect(endpoint: CableEndpoint): Promise<void> {
+    const { kernel, settings, vici } = this.#options;
+    const key = await this.#options.readPsk();
+    const addresses = await kernel.addresses();
+    const local: IpsecLocal = { ...this.#options.local, addresses };
+    const planned = planConnection(local, endpoint, settings);
+    for (const dropped of planned.dropped) {
+      this.#options.log.warn({ cable: endpoint.cableName, localTs: dropped.localTs, remoteTs: dropped.remoteTs }, `IPsec child left out: ${dropped.reason}`);
+    }
+    const previous = this.#connections.get(endpoint.cableName);
+    this.#connections.set(endpoint.cableName, { endpoint, planned });
+    try {
+      await kernel.ensureFailClosed(this.#remoteSubnets());
+      await kernel.ensureAddresses(libipsecAddresses(local, settings.espMode));
+      this.#ring = this.#ring ? rotate(this.#ring, key, this.#now(), this.#options.rotationWindowMs) : keyringOf(key);
+      await this.#loadKeys();
+      await command(vici, 'load-conn', planned.loadConn);
+      if (previous) await this.#moveChildren(endpoint.cableName, previous.planned, planned);
+      this.#lastErrors.delete(endpoint.cableName);
+    } catch (error) {
+      if (previous) this.#connections.set(endpoint.cableName, previous);
+      else this.#connections.delete(endpoint.cableName);
+      this.#lastErrors.set(endpoint.cableName, (error as Error).message);
+      throw error;
+    }
+  }
+
+  /** A changed subnet list: only the children that came or went are initiated or terminated. */
+  async #moveChildren(ike: string, before: PlannedConnection, after: PlannedConnection): Promise<void> {
+    const had = new Set(before.children.map((c) => c.name));
+    const has = new Set(after.children.map((c) => c.name));
+    for (const child of had) {
+      if (!has.has(child)) await this.#options.vici.request('terminate', { ike, child, timeout: '-1' });
+    }
+    for (const child of has) {
+      if (!had.has(child)) await this.#options.vici.request('initiate', { ike, child, timeout: '-1' });
+    }
+  }
+
+  async disconnect(cableName: string): Promise<void> {
+    const had = this.#connections.get(cableName);
+    if (!had) return;
+    const { vici, kernel } = this.#options;
+    // Unload first, so neither start_action nor close_action brings it back; then end its SAs.
+    await vici.request('unload-conn', { name: cableName });
+    await vici.request('terminate', { ike: cableName, timeout: '-1' });
+    this.#connections.delete(cableName);
+    this.#lastErrors.delete(cableName);
+    await kernel.ensureFailClosed(this.#remoteSubnets());
+    await this.#loadKeys();
+  }
+
+  /** Picks up a changed PSK file: the new key is used from now on, the old one accepted for the rotation window. */
+  async refreshKeys(): Promise<boolean> {
+    if (!this.#ring) return false;
+    const key = await this.#options.readPsk();
+    const now = this.#now();
+    const next = expire(rotate(this.#ring, key, now, this.#options.rotationWindowMs), now);
+    if (next === this.#ring) return false;
+    this.#ring = next;
+    await this.#loadKeys();
+    return true;
+  }
+
+  /** When the previous key's window ends (unix ms), if there is one. */
+  get rotationEndsAt(): number | undefined {
+    return this.#ring?.previous?.until;
+  }
+
+  async #loadKeys(): Promise<void> {
+    if (!this.#ring) return;
+    const identities = [this.#options.local.privateIp, ...[...this.#connections.values()].map((c) => c.endpoint.privateIp)];
+    const loads = sharedKeyLoads(this.#ring, identities);
+    for (const load of loads) {
+      await command(this.#options.vici, 'load-shared', { id: load.id, type: load.type, data: load.data, owners: load.owners });
+    }
+    const wanted = new Set(loads.map((l) => l.id));
+    for (const id of this.#loadedKeyIds) {
+      if (!wanted.has(id)) await command(this.#options.vici, 'unload-shared', { id });
+    }
+    this.#loadedKeyIds = wanted;
+  }
+
+  #remoteSubnets(): string[] {
+    return [...new Set([...this.#connections.values()].flatMap((c) => c.planned.children.map((child) => child.remoteTs)
+      .concat(c.planned.dropped.map((d) => d.remoteTs))))].sort();
+  }
+
+  /** charon's SAs per connection: whether the IKE SA is up, which children are installed, their byte counters. */
+  async #sas(): Promise<Map<string, SaView>> {
+    const { events } = await this.#options.vici.stream('list-sas', 'list-sa', { noblock: 'yes' });
+    const views = new Map<string, SaView>();
+    for (const event of events) {
+      for (const [name, value] of Object.entries(event)) {
+        const ike = section(value);
+        if (!ike) continue;
+        const view = views.get(name) ?? { established: false, installed: new Set<string>(), rxBytes: 0, txBytes: 0 };
+        if (text(ike.state) === 'ESTABLISHED') {
+          view.established = true;
+          const ago = Number(text(ike.established));
+          if (Number.isFinite(ago)) view.establishedAt = Math.min(view.establishedAt ?? Infinity, this.#now() - ago * 1000);
+        }
+        for (const childValue of Object.values(section(ike['child-sas']) ?? {})) {
+          const child = section(childValue);
+          if (!child) continue;
+          if (text(child.state) === 'INSTALLED') view.installed.add(text(child.name) ?? '');
+          view.rxBytes += Number(text(child['bytes-in']) ?? 0) || 0;
+          view.txBytes += Number(text(child['bytes-out']) ?? 0) || 0;
+        }
+        views.set(name, view);
+      }
+    }
+    return views;
+  }
+
+  async status(): Promise<CableStatus[]> {
+    const views = await this.#sas();
+    return [...this.#connections.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, { planned }]) => {
+      const view = views.get(name);
+      const missing = planned.children.filter((c) => !view?.installed.has(c.name)).map((c) => c.name);
+      const connected = view?.established === true && missing.length === 0;
+      const notes = planned.dropped.map((d) => `${d.localTs} <-> ${d.remoteTs} left out: ${d.reason}`);
+      const lastError = this.#lastErrors.get(name);
+      const message = connected ? notes.join('; ')
+        : [view?.established ? `IKE SA established; waiting for ${missing.join(', ')}` : 'IKE SA not established', ...notes].join('; ');
+      return {
+        cableName: name,
+        state: connected ? 'connected' : 'connecting',
+        message,
+        rxBytes: view?.rxBytes ?? 0,
+        txBytes: view?.txBytes ?? 0,
+        ...(view?.establishedAt !== undefined ? { establishedAt: Math.round(view.establishedAt) } : {}),
+        ...(lastError !== undefined ? { lastError } : {}),
+      };
+    });
+  }
+
+  /** Resolves once the cable's IKE SA and every child are up (charon's events wake the check); rejects at the deadline with what is missing. */
+  async waitConnected(cableName: string, timeoutMs: number): Promise<void> {
+    const deadline = this.#now() + timeoutMs;
+    for (;;) {
+      const status = (await this.status()).find((s) => s.cableName === cableName);
+      if (!status) throw new Error(`no IPsec cable ${cableName}`);
+      if (status.state === 'connected') return;
+      const left = deadline - this.#now();
+      if (left <= 0) throw new Error(`IPsec cable ${cableName} not connected after ${timeoutMs} ms: ${status.message}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => { clearTimeout(timer); this.#waiters.delete(wake); resolve(); };
+        // Events wake it at once; the poll covers a missed event (a reconnecting client).
+        const timer = setTimeout(wake, Math.min(left, 500));
+        this.#waiters.add(wake);
+      });
+    }
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * What the IPsec cable asks charon for, per remote gateway (pure): one IKEv2 connection named for
+ * the cable, IDs and ports as Submariner's libreswan uses them (IDs = private IPs, IKE on the NAT-T
+ * port on both sides, PSK), one CHILD_SA per local x remote subnet pair, both sides initiating
+ * (start_action start, restarted on DPD and on the peer's close), so a restarted peer is back as
+ * soon as it initiates.
+ *
+ * kernel-libipsec (userspace ESP, where the kernel has no ESP) routes each CHILD_SA's remote subnet
+ * into its TUN device with a source address of the gateway inside the local traffic selector, and
+ * fails the CHILD_SA when there is none. The pod subnet holds the gateway's CNI address; the
+ * service subnet holds none, so the cable gives the gateway the service range's last address (a
+ * /32 on lo): Kubernetes never allocates an IPv4 service range's first or last address to a
+ * Service, so it cannot capture a ClusterIP. A local subnet without an address and that rule does
+ * not cover is dropped from the children, with its reason, never silently.
+ */
+import { containsAddress, formatIpv4, lastAddress, parseCidr, parseIpv4 } from '../model/cidr.ts';
+import type { EspMode } from './strongswan-conf.ts';
+
+/** A subnet of the local cluster, and what it holds (the service range gets the libipsec address). */
+export interface LocalSubnet {
+  cidr: string;
+  kind: 'pods' | 'services';
+}
+
+export interface IpsecLocal {
+  /** The gateway's private IP: its IKE identity and the address IKE binds to. */
+  privateIp: string;
+  subnets: readonly LocalSubnet[];
+  /** IKE and NAT-T port (Submariner's `udp-port`, 4500). */
+  natTPort: number;
+  /** Addresses on the gateway now (libipsec: a local subnet holding one needs no added address). */
+  addresses: readonly string[];
+}
+
+export interface IpsecRemote {
+  cableName: string;
+  clusterId: string;
+  /** The remote gateway's private IP: its IKE identity. */
+  privateIp: string;
+  /** Where to reach it: its private or public IP (NAT discovery decides; the caller passes the choice). */
+  address: string;
+  subnets: readonly string[];
+  natTPort: number;
+}
+
+export interface IpsecSettings {
+  espMode: EspMode;
+  ikeProposals: readonly string[];
+  espProposals: readonly string[];
+  dpdDelayS: number;
+  /** CHILD_SA rekeying (make-before-break) and IKE_SA rekeying, in seconds. */
+  childRekeyS: number;
+  ikeRekeyS: number;
+  /** UDP-encapsulate ESP even without NAT (where raw ESP is blocked). kernel-libipsec always encapsulates. */
+  forceEncapsulation: boolean;
+}
+
+/**
+ * Within libreswan's IKEv2 defaults (Submariner passes none): AES-GCM-16 256 with PRF SHA2-256 and
+ * ECP-256 first, then AES-CBC-256 / SHA2-256 / MODP-2048 for charons without the openssl plugin.
+ */
+export const DEFAULT_IPSEC_SETTINGS: Omit<IpsecSettings, 'espMode'> = {
+  ikeProposals: ['aes256gcm16-prfsha256-ecp256', 'aes256-sha256-modp2048'],
+  espProposals: ['aes256gcm16', 'aes256-sha256'],
+  dpdDelayS: 10,
+  childRekeyS: 3600,
+  ikeRekeyS: 14400,
+  forceEncapsulation: false,
+};
+
+export interface PlannedChild {
+  name: string;
+  localTs: string;
+  remoteTs: string;
+}
+
+export interface DroppedChild {
+  localTs: string;
+  remoteTs: string;
+  reason: string;
+}
+
+export type ViciConfig = { [key: string]: string | string[] | ViciConfig };
+
+export interface PlannedConnection {
+  name: string;
+  children: PlannedChild[];
+  dropped: DroppedChild[];
+  /** The `load-conn` message: `{ <name>: { ... } }`. */
+  loadConn: ViciConfig;
+}
+
+export class IpsecPlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IpsecPlanError';
+  }
+}
+
+/** Child names from the subnets, not their positions: a changed subnet list renames nothing else. */
+export const childName = (localTs: string, remoteTs: string): string => `${localTs.replace('/', '_')}-${remoteTs.replace('/', '_')}`;
+
+function cidrText(text: string, what: string): string {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) throw new IpsecPlanError(`${what}: ${parsed.message}`);
+  if (parsed.hostBitsSet) throw new IpsecPlanError(`${what}: "${text}" has host bits set (the network is ${parsed.text})`);
+  return parsed.text;
+}
+
+function addressText(text: string, what: string): string {
+  const parsed = parseIpv4(text);
+  if (!parsed.ok) throw new IpsecPlanError(`${what}: ${parsed.message}`);
+  return text;
+}
+
+function port(value: number, what: string): string {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new IpsecPlanError(`${what}: ${value} is not a port from 1 to 65535`);
+  return String(value);
+}
+
+const seconds = (value: number, what: string): string => {
+  if (!Number.isInteger(value) || value < 1) throw new IpsecPlanError(`${what}: ${value} is not a whole number of seconds above 0`);
+  return `${value}s`;
+};
+
+/** The /32 the cable adds on lo for a local subnet under libipsec, or why the subnet cannot be a local traffic selector. */
+export function libipsecSource(subnet: LocalSubnet, addresses: readonly string[]): { present: string } | { add: string } | { missing: string } {
+  const parsed = parseCidr(subnet.cidr);
+  if (!parsed.ok) return { missing: parsed.message };
+  for (const text of addresses) {
+    const address = parseIpv4(text);
+    if (address.ok && containsAddress(parsed.cidr, address.address)) return { present: text };
+  }
+  if (subnet.kind === 'services' && parsed.cidr.prefixLength <= 30) return { add: formatIpv4(lastAddress(parsed.cidr)) };
+  return { missing: `kernel-libipsec needs an address of the gateway inside ${subnet.cidr}, and the gateway has none` };
+}
+
+/** The addresses the cable must add (libipsec only): the service ranges' last addresses not yet present. */
+export function libipsecAddresses(local: Pick<IpsecLocal, 'subnets' | 'addresses'>, espMode: EspMode): string[] {
+  if (espMode !== 'libipsec') return [];
+  const wanted = new Set<string>();
+  for (const subnet of local.subnets) {
+    const source = libipsecSource(subnet, local.addresses);
+    if ('add' in source) wanted.add(source.add);
+  }
+  return [...wanted].sort();
+}
+
+export function planConnection(local: IpsecLocal, remote: IpsecRemote, settings: IpsecSettings): PlannedConnection {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(remote.cableName)) {
+    throw new IpsecPlanError(`cable name "${remote.cableName.slice(0, 64)}" must be 1-128 letters, digits, dots, dashes or underscores`);
+  }
+  const localIp = addressText(local.privateIp, 'local private IP');
+  const remoteId = addressText(remote.privateIp, `${remote.cableName}: private IP`);
+  const remoteAddress = addressText(remote.address, `${remote.cableName}: address`);
+  if (remote.subnets.length === 0) throw new IpsecPlanError(`${remote.cableName}: the remote gateway announces no subnets`);
+  if (settings.ikeProposals.length === 0 || settings.espProposals.length === 0) throw new IpsecPlanError('IKE and ESP proposals must not be empty');
+  const remoteSubnets = [...new Set(remote.subnets.map((s) => cidrText(s, `${remote.cableName}: remote subnet`)))];
+  const children: PlannedChild[] = [];
+  const dropped: DroppedChild[] = [];
+  for (const subnet of local.subnets) {
+    const localTs = cidrText(subnet.cidr, `local ${subnet.kind} subnet`);
+    // Submariner skips a subnet that is the gateway's own private address.
+    if (localTs === `${localIp}/32`) continue;
+    const source = settings.espMode === 'libipsec' ? libipsecSource(subnet, local.addresses) : undefined;
+    const reason = source !== undefined && 'missing' in source ? source.missing : undefined;
+    for (const remoteTs of remoteSubnets) {
+      if (reason !== undefined) dropped.push({ localTs, remoteTs, reason });
+      else children.push({ name: childName(localTs, remoteTs), localTs, remoteTs });
+    }
+  }
+  const childConfigs: ViciConfig = {};
+  for (const child of children) {
+    childConfigs[child.name] = {
+      mode: 'tunnel',
+      local_ts: [child.localTs],
+      remote_ts: [child.remoteTs],
+      esp_proposals: [...settings.espProposals],
+      // Both sides initiate, re-initiate after a dead peer and after the peer's DELETE: a restarted peer is back as soon as it starts.
+      start_action: 'start',
+      dpd_action: 'restart',
+      close_action: 'start',
+      rekey_time: seconds(settings.childRekeyS, 'CHILD_SA rekey time'),
+    };
+  }
+  const connection: ViciConfig = {
+    version: '2',
+    local_addrs: [localIp],
+    remote_addrs: [remoteAddress],
+    local_port: port(local.natTPort, 'local NAT-T port'),
+    remote_port: port(remote.natTPort, `${remote.cableName}: NAT-T port`),
+    proposals: [...settings.ikeProposals],
+    dpd_delay: seconds(settings.dpdDelayS, 'DPD delay'),
+    rekey_time: seconds(settings.ikeRekeyS, 'IKE_SA rekey time'),
+    encap: settings.forceEncapsulation ? 'yes' : 'no',
+    mobike: 'no',
+    // Retry forever: a remote gateway that is down now is wanted when it comes back.
+    keyingtries: '0',
+    local: { auth: 'psk', id: localIp },
+    remote: { auth: 'psk', id: remoteId },
+    children: childConfigs,
+  };
+  return { name: remote.cableName, children, dropped, loadConn: { [remote.cableName]: connection } };
+}
