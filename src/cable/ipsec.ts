@@ -60,27 +60,26 @@ export class IpsecCable implements Cable {
   readonly #waiters = new Set<() => void>();
   #ring: Keyring | undefined;
   #loadedKeyIds = new Set<string>();
+  #subscribed = false;
 
   constructor(options: IpsecCableOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Subscribes to charon's SA events (kept across reconnects by the client): they wake waiters and record errors. */
-  async start(): Promise<void> {
-    const wake = (message: ViciSection) => {
-      for (const [name, value] of Object.entries(message)) {
-        const sa = section(value);
-        if (sa && this.#connections.has(name) && message.up !== 'yes') this.#lastErrors.set(name, `${text(sa.state) ?? 'down'} (SA went down)`);
-      }
-      for (const waiter of [...this.#waiters]) waiter();
-    };
+  /** Subscribes to charon's SA events once (the client keeps them across reconnects): they wake waiters. */
+  async #subscribe(): Promise<void> {
+    if (this.#subscribed) return;
+    // A down event is not an error by itself: both sides initiate, and the duplicate IKE SA goes down at once.
+    const wake = () => { for (const waiter of [...this.#waiters]) waiter(); };
     await this.#options.vici.subscribe('ike-updown', wake);
     await this.#options.vici.subscribe('child-updown', wake);
+    this.#subscribed = true;
   }
 
   /** charon (re)started: it knows nothing; load the keys and every connection again. */
   async reload(): Promise<void> {
+    await this.#subscribe();
     this.#loadedKeyIds = new Set();
     if (this.#connections.size === 0) return;
     await this.#loadKeys();

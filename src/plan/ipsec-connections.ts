@@ -181,6 +181,11 @@ export function planConnection(local: IpsecLocal, remote: IpsecRemote, settings:
       dpd_action: 'restart',
       close_action: 'start',
       rekey_time: seconds(settings.childRekeyS, 'CHILD_SA rekey time'),
+      // Make-before-break needs time: the SA may live twice its rekey time, so a rekey that is slow
+      // (or collides with the peer's) never ends in a hard expiry that drops packets; the jitter
+      // keeps both sides from rekeying at once.
+      life_time: `${settings.childRekeyS * 2}s`,
+      rand_time: `${Math.max(1, Math.floor(settings.childRekeyS / 10))}s`,
     };
   }
   const connection: ViciConfig = {

@@ -5,6 +5,7 @@ const packageOf: Record<string, string> = {
   'iptables-restore': 'iptables', 'iptables-save': 'iptables', nft: 'nftables', ipset: 'ipset',
   ping: 'iputils-ping', swanctl: 'strongswan-swanctl', 'wireguard-go': 'wireguard-go', wg: 'wireguard-tools',
   promtool: 'prometheus', tcpdump: 'tcpdump',
+  sysctl: 'procps', iperf3: 'iperf3', certutil: 'libnss3-tools', 'charon-systemd': 'charon-systemd',
 };
 
 /** Fails (never skips) with a message naming what to install when a prerequisite is missing. */
