@@ -47,6 +47,8 @@ interface SaView {
   established: boolean;
   establishedAt?: number;
   installed: Set<string>;
+  /** Children charon has installed or is negotiating (not to be initiated again). */
+  children: Set<string>;
   rxBytes: number;
   txBytes: number;
 }
@@ -84,6 +86,21 @@ export class IpsecCable implements Cable {
     if (this.#connections.size === 0) return;
     await this.#loadKeys();
     for (const { planned } of this.#connections.values()) await command(this.#options.vici, 'load-conn', planned.loadConn);
+    for (const name of this.#connections.keys()) await this.#initiateMissing(name);
+  }
+
+  /**
+   * Initiates every planned child of a cable that charon does not have up or on its way (the first
+   * one brings the IKE SA; the rest queue on it). Both sides do this, so either can bring the cable
+   * back; a child the peer initiated first is not initiated again.
+   */
+  async #initiateMissing(cableName: string): Promise<void> {
+    const entry = this.#connections.get(cableName);
+    if (!entry) return;
+    const present = (await this.#sas()).get(cableName)?.children ?? new Set<string>();
+    for (const child of entry.planned.children) {
+      if (!present.has(child.name)) await this.#options.vici.request('initiate', { ike: cableName, child: child.name, timeout: '-1' });
+    }
   }
 
   async connect(endpoint: CableEndpoint): Promise<void> {
@@ -103,7 +120,8 @@ export class IpsecCable implements Cable {
       this.#ring = this.#ring ? rotate(this.#ring, key, this.#now(), this.#options.rotationWindowMs) : keyringOf(key);
       await this.#loadKeys();
       await command(vici, 'load-conn', planned.loadConn);
-      if (previous) await this.#moveChildren(endpoint.cableName, previous.planned, planned);
+      if (previous) await this.#terminateRemoved(endpoint.cableName, previous.planned, planned);
+      await this.#initiateMissing(endpoint.cableName);
       this.#lastErrors.delete(endpoint.cableName);
     } catch (error) {
       if (previous) this.#connections.set(endpoint.cableName, previous);
@@ -113,15 +131,11 @@ export class IpsecCable implements Cable {
     }
   }
 
-  /** A changed subnet list: only the children that came or went are initiated or terminated. */
-  async #moveChildren(ike: string, before: PlannedConnection, after: PlannedConnection): Promise<void> {
-    const had = new Set(before.children.map((c) => c.name));
+  /** A changed subnet list: the children of subnets that went are terminated; the others keep their SAs. */
+  async #terminateRemoved(ike: string, before: PlannedConnection, after: PlannedConnection): Promise<void> {
     const has = new Set(after.children.map((c) => c.name));
-    for (const child of had) {
-      if (!has.has(child)) await this.#options.vici.request('terminate', { ike, child, timeout: '-1' });
-    }
-    for (const child of has) {
-      if (!had.has(child)) await this.#options.vici.request('initiate', { ike, child, timeout: '-1' });
+    for (const child of before.children) {
+      if (!has.has(child.name)) await this.#options.vici.request('terminate', { ike, child: child.name, timeout: '-1' });
     }
   }
 
@@ -138,16 +152,33 @@ export class IpsecCable implements Cable {
     await this.#loadKeys();
   }
 
-  /** Picks up a changed PSK file: the new key is used from now on, the old one accepted for the rotation window. */
+  /**
+   * Picks up a changed PSK file: the new key is used from now on, the old one accepted for the
+   * rotation window. Each cable then reauthenticates make-before-break, so the new key is proven
+   * while the old SA still carries traffic; a peer that has not rotated yet refuses it and the old
+   * SA stays (its own rotation brings the new one).
+   */
   async refreshKeys(): Promise<boolean> {
-    if (!this.#ring) return false;
+    const before = this.#ring;
+    if (!before) return false;
     const key = await this.#options.readPsk();
     const now = this.#now();
-    const next = expire(rotate(this.#ring, key, now, this.#options.rotationWindowMs), now);
-    if (next === this.#ring) return false;
+    const rotated = rotate(before, key, now, this.#options.rotationWindowMs);
+    const next = expire(rotated, now);
+    if (next === before) return false;
     this.#ring = next;
     await this.#loadKeys();
+    if (rotated !== before) {
+      for (const name of this.#connections.keys()) {
+        await this.reauthenticate(name).catch((error: Error) => this.#options.log.warn({ cable: name, err: error.message }, 'IPsec reauthentication with the new PSK failed; the current SA stays'));
+      }
+    }
     return true;
+  }
+
+  /** A new IKE SA (and children) made before the old one is deleted: no packet lost. */
+  async reauthenticate(cableName: string): Promise<void> {
+    await command(this.#options.vici, 'rekey', { ike: cableName, reauth: 'yes' });
   }
 
   /** When the previous key's window ends (unix ms), if there is one. */
@@ -182,7 +213,7 @@ export class IpsecCable implements Cable {
       for (const [name, value] of Object.entries(event)) {
         const ike = section(value);
         if (!ike) continue;
-        const view = views.get(name) ?? { established: false, installed: new Set<string>(), rxBytes: 0, txBytes: 0 };
+        const view = views.get(name) ?? { established: false, installed: new Set<string>(), children: new Set<string>(), rxBytes: 0, txBytes: 0 };
         if (text(ike.state) === 'ESTABLISHED') {
           view.established = true;
           const ago = Number(text(ike.established));
@@ -191,7 +222,9 @@ export class IpsecCable implements Cable {
         for (const childValue of Object.values(section(ike['child-sas']) ?? {})) {
           const child = section(childValue);
           if (!child) continue;
-          if (text(child.state) === 'INSTALLED') view.installed.add(text(child.name) ?? '');
+          const state = text(child.state) ?? '';
+          if (state === 'INSTALLED') view.installed.add(text(child.name) ?? '');
+          if (!/^(DELETING|DELETED|DESTROYING|FAILED)$/.test(state)) view.children.add(text(child.name) ?? '');
           view.rxBytes += Number(text(child['bytes-in']) ?? 0) || 0;
           view.txBytes += Number(text(child['bytes-out']) ?? 0) || 0;
         }

@@ -2,8 +2,8 @@
  * What the IPsec cable asks charon for, per remote gateway (pure): one IKEv2 connection named for
  * the cable, IDs and ports as Submariner's libreswan uses them (IDs = private IPs, IKE on the NAT-T
  * port on both sides, PSK), one CHILD_SA per local x remote subnet pair, both sides initiating
- * (start_action start, restarted on DPD and on the peer's close), so a restarted peer is back as
- * soon as it initiates.
+ * (the cable initiates what is not up; charon restarts children on DPD and on the peer's close), so
+ * a restarted peer is back as soon as it initiates.
  *
  * kernel-libipsec (userspace ESP, where the kernel has no ESP) routes each CHILD_SA's remote subnet
  * into its TUN device with a source address of the gateway inside the local traffic selector, and
@@ -176,8 +176,10 @@ export function planConnection(local: IpsecLocal, remote: IpsecRemote, settings:
       local_ts: [child.localTs],
       remote_ts: [child.remoteTs],
       esp_proposals: [...settings.espProposals],
-      // Both sides initiate, re-initiate after a dead peer and after the peer's DELETE: a restarted peer is back as soon as it starts.
-      start_action: 'start',
+      // The cable initiates the children itself (both sides do, so a restarted peer is back as soon as it
+      // starts): with start_action=start, charon would terminate and re-initiate every child of a
+      // connection whose configuration is reloaded changed, cutting traffic that did not need to move.
+      start_action: 'none',
       dpd_action: 'restart',
       close_action: 'start',
       rekey_time: seconds(settings.childRekeyS, 'CHILD_SA rekey time'),

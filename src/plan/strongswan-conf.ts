@@ -46,6 +46,12 @@ export interface StrongswanConfOptions {
   logLevels?: Readonly<Record<string, number>>;
   /** Rekey IKE_SAs by building the new one before deleting the old (default true). */
   makeBeforeBreak?: boolean;
+  /**
+   * Seconds a rekeyed CHILD_SA is kept for late packets before it is deleted (charon's default 5 when
+   * absent). charon delays a reauthentication while one is kept, so tests that rekey every few
+   * seconds shorten it.
+   */
+  deleteRekeyedDelayS?: number;
   /** The section written (default 'charon'); see CharonSection. */
   section?: CharonSection;
 }
@@ -92,6 +98,7 @@ export function strongswanConf(options: StrongswanConfOptions): string {
     `  retransmit_base = ${settings.retransmit.base}`,
     `  retransmit_tries = ${settings.retransmit.tries}`,
     `  make_before_break = ${settings.makeBeforeBreak ? 'yes' : 'no'}`,
+    ...(settings.deleteRekeyedDelayS === undefined ? [] : [`  delete_rekeyed_delay = ${settings.deleteRekeyedDelayS}`]),
     ...(settings.routingTable === undefined ? [] : [`  routing_table = ${settings.routingTable}`]),
     ...(settings.routingTablePriority === undefined ? [] : [`  routing_table_prio = ${settings.routingTablePriority}`]),
     '  plugins {',
@@ -123,6 +130,7 @@ interface ValidSettings {
   routingTablePriority: number | undefined;
   logLevels: Record<string, number>;
   makeBeforeBreak: boolean;
+  deleteRekeyedDelayS: number | undefined;
   section: CharonSection;
 }
 
@@ -142,6 +150,7 @@ function validated(options: StrongswanConfOptions): ValidSettings {
   if (options.routingTablePriority !== undefined) integer('routingTablePriority', options.routingTablePriority, 0, MAX_U32);
   const makeBeforeBreak = options.makeBeforeBreak ?? true;
   if (typeof makeBeforeBreak !== 'boolean') fail('makeBeforeBreak', makeBeforeBreak, 'must be true or false');
+  if (options.deleteRekeyedDelayS !== undefined) integer('deleteRekeyedDelayS', options.deleteRekeyedDelayS, 0, 3600);
   return {
     espMode,
     section,
@@ -153,6 +162,7 @@ function validated(options: StrongswanConfOptions): ValidSettings {
     routingTablePriority: options.routingTablePriority,
     logLevels: logLevels(options.logLevels ?? DEFAULT_LOG_LEVELS),
     makeBeforeBreak,
+    deleteRekeyedDelayS: options.deleteRekeyedDelayS,
   };
 }
 

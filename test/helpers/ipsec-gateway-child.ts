@@ -17,7 +17,7 @@ import { CharonSupervisor } from '../../src/kernel/charon.ts';
 import { detectEspMode } from '../../src/kernel/esp-support.ts';
 import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
 import { ViciClient, connectUnix } from '../../src/kernel/vici/client.ts';
-import { pskFromFile } from '../../src/model/psk.ts';
+import { readPskFile } from '../../src/cable/psk-file.ts';
 import { DEFAULT_IPSEC_SETTINGS, type LocalSubnet } from '../../src/plan/ipsec-connections.ts';
 import { strongswanConf } from '../../src/plan/strongswan-conf.ts';
 
@@ -32,6 +32,7 @@ export interface IpsecGatewayConfig {
   childRekeyS?: number;
   ikeRekeyS?: number;
   dpdDelayS?: number;
+  deleteRekeyedDelayS?: number;
   logLevel?: string;
 }
 
@@ -41,6 +42,9 @@ export type GatewayRequest =
   | { id: number; op: 'status' }
   | { id: number; op: 'wait-connected'; cableName: string; timeoutMs: number }
   | { id: number; op: 'refresh-keys' }
+  | { id: number; op: 'reauthenticate'; cableName: string }
+  | { id: number; op: 'sas' }
+  | { id: number; op: 'shared-keys' }
   | { id: number; op: 'info' };
 
 const config = JSON.parse(await readFile(process.argv[2] as string, 'utf8')) as IpsecGatewayConfig;
@@ -59,13 +63,16 @@ const cable = new IpsecCable({
     ...(config.ikeRekeyS ? { ikeRekeyS: config.ikeRekeyS } : {}),
     ...(config.dpdDelayS ? { dpdDelayS: config.dpdDelayS } : {}),
   },
-  readPsk: async () => pskFromFile(await readFile(config.pskFile), config.pskFile),
+  readPsk: () => readPskFile(config.pskFile),
   rotationWindowMs: config.rotationWindowMs,
 });
 const service = ipsecService({ cable, pskPollMs: config.pskPollMs, log });
 const supervisor = new CharonSupervisor({
   stateDir: config.stateDir,
-  conf: strongswanConf({ espMode: esp.mode, viciSocketPath, natTPort: config.natTPort, routingTable: 220, routingTablePriority: 220 }),
+  conf: strongswanConf({
+    espMode: esp.mode, viciSocketPath, natTPort: config.natTPort, routingTable: 220, routingTablePriority: 220,
+    ...(config.deleteRekeyedDelayS === undefined ? {} : { deleteRekeyedDelayS: config.deleteRekeyedDelayS }),
+  }),
   viciSocketPath, logger: log, onStart: () => service.onCharonStart(),
 });
 await supervisor.start();
@@ -81,6 +88,9 @@ async function handle(request: GatewayRequest): Promise<unknown> {
     case 'status': return cable.status();
     case 'wait-connected': return cable.waitConnected(request.cableName, request.timeoutMs);
     case 'refresh-keys': return cable.refreshKeys();
+    case 'reauthenticate': return cable.reauthenticate(request.cableName);
+    case 'sas': return (await vici.stream('list-sas', 'list-sa', { noblock: 'yes' })).events;
+    case 'shared-keys': return (await vici.request('get-shared')).keys;
     case 'info': return { charonPid: supervisor.pid, restarts: supervisor.restarts, espMode: esp.mode };
   }
 }

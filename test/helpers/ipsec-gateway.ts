@@ -10,6 +10,13 @@ import { fileURLToPath } from 'node:url';
 import type { CableEndpoint, CableStatus } from '../../src/cable/cable.ts';
 import type { IpsecGatewayConfig } from './ipsec-gateway-child.ts';
 
+/** One IKE SA as list-sas reports it (the fields the tests read). */
+export interface SaEvent {
+  uniqueid: string;
+  state: string;
+  'child-sas'?: Record<string, { name: string; uniqueid: string; state: string; 'spi-in': string; 'bytes-in': string; 'bytes-out': string }>;
+}
+
 const CHILD = fileURLToPath(new URL('./ipsec-gateway-child.ts', import.meta.url));
 
 export interface IpsecGateway {
@@ -21,6 +28,11 @@ export interface IpsecGateway {
   waitConnected(cableName: string, timeoutMs: number): Promise<void>;
   refreshKeys(): Promise<boolean>;
   info(): Promise<{ charonPid: number | undefined; restarts: number; espMode: string }>;
+  reauthenticate(cableName: string): Promise<void>;
+  /** charon's SAs as list-sas streams them (one event per IKE SA). */
+  sas(): Promise<Array<Record<string, SaEvent>>>;
+  /** The ids of the shared keys charon holds. */
+  sharedKeys(): Promise<string[]>;
   /** Closes stdin: the child stops charon (SIGTERM) and exits; resolves on its exit. */
   stop(): Promise<void>;
   /** What the child wrote on stderr (its log, as pino JSON lines). */
@@ -68,6 +80,9 @@ export async function startIpsecGateway(ns: string, config: IpsecGatewayConfig, 
     waitConnected: (cableName, timeoutMs) => call({ op: 'wait-connected', cableName, timeoutMs }),
     refreshKeys: () => call({ op: 'refresh-keys' }),
     info: () => call({ op: 'info' }),
+    reauthenticate: (cableName) => call({ op: 'reauthenticate', cableName }),
+    sas: () => call({ op: 'sas' }),
+    sharedKeys: () => call({ op: 'shared-keys' }),
     async stop() {
       child.stdin!.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

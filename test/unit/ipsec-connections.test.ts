@@ -43,7 +43,7 @@ test('one CHILD_SA per local x remote subnet pair, named by the subnets, both si
   const child = connectionOf(planned).children[childName('10.1.0.0/16', '10.2.0.0/16')];
   assert.deepEqual(child, {
     mode: 'tunnel', local_ts: ['10.1.0.0/16'], remote_ts: ['10.2.0.0/16'], esp_proposals: ['aes256gcm16', 'aes256-sha256'],
-    start_action: 'start', dpd_action: 'restart', close_action: 'start', rekey_time: '3600s', life_time: '7200s', rand_time: '360s',
+    start_action: 'none', dpd_action: 'restart', close_action: 'start', rekey_time: '3600s', life_time: '7200s', rand_time: '360s',
   });
 });
 

@@ -83,6 +83,9 @@ describe('strongswanConf', () => {
     assert.equal(value(text, 'retransmit_base'), '2');
     assert.equal(value(text, 'retransmit_tries'), '5');
     assert.equal(value(text, 'make_before_break'), 'no');
+    assert.equal(value(conf({ deleteRekeyedDelayS: 1 }), 'delete_rekeyed_delay'), '1');
+    assert.doesNotMatch(text, /delete_rekeyed_delay/, 'charon\'s default unless given');
+    assert.throws(() => conf({ deleteRekeyedDelayS: 1.5 }), /deleteRekeyedDelayS/);
     assert.match(text, /^charon-systemd \{$/m);
     assert.doesNotMatch(text, /^charon \{$/m);
   });
