@@ -1,0 +1,228 @@
+/**
+ * The IPsec cable driver against fakes of its seams (VICI, kernel, PSK file): what it asks charon
+ * for and in what order, what bad input leaves untouched, and that a daemon that answers garbage
+ * or never answers is a reported failure, not a hang.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import type { CableEndpoint } from '../../src/cable/cable.ts';
+import { IpsecCable, type ViciPort } from '../../src/cable/ipsec.ts';
+import type { IpsecKernel } from '../../src/cable/ipsec-kernel.ts';
+import { ViciClient, connectUnix, type ViciInputSection, type ViciSection } from '../../src/kernel/vici/client.ts';
+import { PskError } from '../../src/model/psk.ts';
+import { DEFAULT_IPSEC_SETTINGS, IpsecPlanError, childName } from '../../src/plan/ipsec-connections.ts';
+
+const silent = pino({ level: 'silent' });
+const KEY = Buffer.from('k'.repeat(48));
+const endpoint: CableEndpoint = {
+  cableName: 'submariner-cable-east-198-18-0-2', clusterId: 'east', privateIp: '198.18.0.2', address: '198.18.0.2',
+  subnets: ['10.2.0.0/16', '10.97.0.0/16'], natTPort: 4500,
+};
+
+interface Call { command: string; message?: ViciInputSection }
+
+/** A VICI fake: records every call, answers success, streams the SAs the test sets. */
+function fakeVici(answers: Record<string, ViciSection> = {}): ViciPort & { calls: Call[]; sas: ViciSection[] } {
+  const calls: Call[] = [];
+  const fake = {
+    calls,
+    sas: [] as ViciSection[],
+    async request(command: string, message?: ViciInputSection) {
+      calls.push({ command, ...(message ? { message } : {}) });
+      return answers[command] ?? { success: 'yes' };
+    },
+    async stream(command: string, _event: string, message?: ViciInputSection) {
+      calls.push({ command, ...(message ? { message } : {}) });
+      return { events: fake.sas, response: {} };
+    },
+    async subscribe(event: string) {
+      calls.push({ command: `subscribe ${event}` });
+      return async () => {};
+    },
+  };
+  return fake;
+}
+
+function fakeKernel(addresses = ['198.18.0.1', '10.1.1.1']): IpsecKernel & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async addresses() { calls.push('addresses'); return addresses; },
+    async ensureAddresses(list) { calls.push(`addresses+ ${list.join(',')}`); },
+    async ensureFailClosed(subnets) { calls.push(`blackholes ${subnets.join(',')}`); },
+  };
+}
+
+function cable(vici: ViciPort, kernel: IpsecKernel, readPsk: () => Promise<Buffer> = async () => KEY, now = () => 1000) {
+  return new IpsecCable({
+    vici, kernel, log: silent, readPsk, rotationWindowMs: 5000, now,
+    local: { privateIp: '198.18.0.1', subnets: [{ cidr: '10.1.0.0/16', kind: 'pods' }, { cidr: '10.96.0.0/16', kind: 'services' }], natTPort: 4500 },
+    settings: { ...DEFAULT_IPSEC_SETTINGS, espMode: 'libipsec' },
+  });
+}
+
+test('connect: blackholes first, then the source address, the keys, the connection, and every child initiated', async () => {
+  const vici = fakeVici();
+  const kernel = fakeKernel();
+  await cable(vici, kernel).connect(endpoint);
+  assert.deepEqual(kernel.calls, ['addresses', 'blackholes 10.2.0.0/16,10.97.0.0/16', 'addresses+ 10.96.255.255']);
+  assert.deepEqual(vici.calls.map((c) => c.command), ['load-shared', 'load-conn', 'list-sas', 'initiate', 'initiate', 'initiate', 'initiate']);
+  const shared = vici.calls[0]?.message as { id: string; data: Buffer; owners: string[] };
+  assert.equal(shared.id, 'seaway-psk-1');
+  assert.ok(Buffer.isBuffer(shared.data) && shared.data.equals(KEY));
+  assert.deepEqual(shared.owners, ['198.18.0.1', '198.18.0.2']);
+  assert.deepEqual(Object.keys(vici.calls[1]?.message ?? {}), [endpoint.cableName]);
+  assert.deepEqual(vici.calls.filter((c) => c.command === 'initiate').map((c) => (c.message as { child: string }).child), [
+    childName('10.1.0.0/16', '10.2.0.0/16'), childName('10.1.0.0/16', '10.97.0.0/16'), childName('10.96.0.0/16', '10.2.0.0/16'), childName('10.96.0.0/16', '10.97.0.0/16'),
+  ]);
+});
+
+test('a missing, empty or too short PSK is an error for the cable, and nothing is touched', async () => {
+  for (const message of ['cannot read the IPsec PSK file /psk: it does not exist', 'the IPsec PSK file /psk is empty', 'the IPsec PSK in /psk is 3 bytes; at least 32 are needed']) {
+    const vici = fakeVici();
+    const kernel = fakeKernel();
+    const c = cable(vici, kernel, async () => { throw new PskError(message); });
+    await assert.rejects(c.connect(endpoint), (e: unknown) => e instanceof PskError && e.message === message);
+    assert.deepEqual(vici.calls, [], 'charon is not asked anything');
+    assert.deepEqual(kernel.calls, [], 'the kernel is not touched');
+    assert.deepEqual(await c.status(), [], 'no cable is kept');
+  }
+});
+
+test('a malformed endpoint is a plan error, and nothing is touched', async () => {
+  const vici = fakeVici();
+  const kernel = fakeKernel();
+  const c = cable(vici, kernel);
+  await assert.rejects(c.connect({ ...endpoint, subnets: ['10.2.0.1/16'] }), IpsecPlanError);
+  await assert.rejects(c.connect({ ...endpoint, cableName: 'bad name' }), IpsecPlanError);
+  assert.deepEqual(vici.calls, []);
+  assert.deepEqual(kernel.calls, ['addresses', 'addresses'], 'only read');
+});
+
+test('charon refusing the connection fails the connect with its errmsg, and the cable is not kept', async () => {
+  const vici = fakeVici({ 'load-conn': { success: 'no', errmsg: 'invalid value for: proposals, config discarded' } });
+  const c = cable(vici, fakeKernel());
+  await assert.rejects(c.connect(endpoint), /invalid value for: proposals, config discarded/);
+  assert.deepEqual(await c.status(), []);
+});
+
+const sa = (children: Record<string, string>, extra: ViciSection = {}): ViciSection => ({
+  [endpoint.cableName]: {
+    uniqueid: '1', state: 'ESTABLISHED', established: '30', ...extra,
+    'child-sas': Object.fromEntries(Object.entries(children).map(([name, state], i) => [`${name}-${i}`, { name, state, 'bytes-in': '100', 'bytes-out': '50' }])),
+  },
+});
+const allChildren = [childName('10.1.0.0/16', '10.2.0.0/16'), childName('10.1.0.0/16', '10.97.0.0/16'), childName('10.96.0.0/16', '10.2.0.0/16'), childName('10.96.0.0/16', '10.97.0.0/16')];
+
+test('status comes from charon\'s SAs: connected with summed counters, or connecting naming what is missing', async () => {
+  const vici = fakeVici();
+  const c = cable(vici, fakeKernel(), async () => KEY, () => 100_000);
+  await c.connect(endpoint);
+  vici.sas = [sa(Object.fromEntries(allChildren.map((n) => [n, 'INSTALLED'])))];
+  assert.deepEqual(await c.status(), [{ cableName: endpoint.cableName, state: 'connected', message: '', rxBytes: 400, txBytes: 200, establishedAt: 70_000 }]);
+  vici.sas = [sa({ [allChildren[0]!]: 'INSTALLED', [allChildren[1]!]: 'INSTALLING' })];
+  const [connecting] = await c.status();
+  assert.equal(connecting?.state, 'connecting');
+  assert.match(connecting?.message ?? '', new RegExp(`IKE SA established; waiting for ${allChildren.slice(1).join(', ')}`));
+  vici.sas = [];
+  assert.equal((await c.status())[0]?.message, 'IKE SA not established');
+});
+
+test('children already up or negotiating (the peer initiated them) are not initiated again', async () => {
+  const vici = fakeVici();
+  vici.sas = [sa({ [allChildren[0]!]: 'INSTALLED', [allChildren[1]!]: 'INSTALLING', [allChildren[2]!]: 'DELETING' })];
+  await cable(vici, fakeKernel()).connect(endpoint);
+  assert.deepEqual(vici.calls.filter((c) => c.command === 'initiate').map((c) => (c.message as { child: string }).child), [allChildren[2], allChildren[3]]);
+});
+
+test('a restarted charon gets the keys, the connections and the children again', async () => {
+  const vici = fakeVici();
+  const c = cable(vici, fakeKernel());
+  await c.reload();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['subscribe ike-updown', 'subscribe child-updown'], 'nothing to load yet');
+  await c.connect(endpoint);
+  vici.calls.length = 0;
+  await c.reload();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['load-shared', 'load-conn', 'list-sas', 'initiate', 'initiate', 'initiate', 'initiate'], 'subscriptions are not made twice');
+});
+
+test('a narrower subnet list terminates only the children that went', async () => {
+  const vici = fakeVici();
+  const c = cable(vici, fakeKernel());
+  await c.connect(endpoint);
+  vici.sas = [sa(Object.fromEntries(allChildren.map((n) => [n, 'INSTALLED'])))];
+  vici.calls.length = 0;
+  await c.connect({ ...endpoint, subnets: ['10.2.0.0/16'] });
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'terminate').map((x) => (x.message as { child: string }).child), [allChildren[1], allChildren[3]]);
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'initiate'), []);
+});
+
+test('disconnect unloads before terminating (so nothing restarts it) and narrows the blackholes', async () => {
+  const vici = fakeVici();
+  const kernel = fakeKernel();
+  const c = cable(vici, kernel);
+  await c.connect(endpoint);
+  vici.calls.length = 0;
+  kernel.calls.length = 0;
+  await c.disconnect(endpoint.cableName);
+  assert.deepEqual(vici.calls.slice(0, 2).map((x) => x.command), ['unload-conn', 'terminate']);
+  assert.deepEqual(kernel.calls, ['blackholes ']);
+  assert.deepEqual(await c.status(), []);
+});
+
+test('PSK rotation: the new key owned, the old accepted, each cable reauthenticated; the old key unloaded after the window', async () => {
+  const vici = fakeVici();
+  let key = KEY;
+  let now = 1000;
+  const c = cable(vici, fakeKernel(), async () => key, () => now);
+  await c.connect(endpoint);
+  vici.calls.length = 0;
+  assert.equal(await c.refreshKeys(), false, 'same key: nothing to do');
+  key = Buffer.from('n'.repeat(48));
+  assert.equal(await c.refreshKeys(), true);
+  assert.deepEqual(vici.calls.map((x) => [x.command, (x.message as { id?: string; owners?: string[]; reauth?: string }).id ?? (x.message as { reauth?: string }).reauth]), [
+    ['load-shared', 'seaway-psk-2'], ['load-shared', 'seaway-psk-1'], ['rekey', 'yes'],
+  ]);
+  assert.deepEqual((vici.calls[1]?.message as { owners: string[] }).owners, [], 'the old key: any identity, only accepted');
+  assert.equal(c.rotationEndsAt, 6000);
+  vici.calls.length = 0;
+  now = 6000;
+  assert.equal(await c.refreshKeys(), true);
+  assert.deepEqual(vici.calls.map((x) => [x.command, (x.message as { id: string }).id]), [['load-shared', 'seaway-psk-2'], ['unload-shared', 'seaway-psk-1']]);
+});
+
+// A real VICI client against a socket that never answers, or answers garbage.
+let dir: string;
+before(async () => { dir = await mkdtemp(join(tmpdir(), 'seaway-vici-fake-')); });
+after(async () => { await rm(dir, { recursive: true, force: true }); });
+
+async function serve(path: string, onData: (socket: Socket) => void): Promise<Server> {
+  const server = createServer((socket) => socket.on('data', () => onData(socket)));
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return server;
+}
+
+for (const [label, answer, expected] of [
+  ['never answers', () => {}, /timed out|ETIMEDOUT|timeout/i],
+  ['answers garbage', (socket: Socket) => socket.write(Buffer.from([0, 0, 0, 3, 9, 9, 9])), /unknown packet type|protocol|invalid/i],
+] as const) {
+  test(`a charon whose VICI socket ${label} fails the connect with a reported error, not a hang`, async () => {
+    const path = join(dir, `${label.replace(/\s/g, '-')}.sock`);
+    const server = await serve(path, answer);
+    const client = new ViciClient({ connect: connectUnix(path), timeoutMs: 300, logger: silent });
+    try {
+      const c = cable(client, fakeKernel());
+      await assert.rejects(c.connect(endpoint), expected);
+      const [status] = await c.status().catch(() => [undefined]);
+      assert.equal(status, undefined, 'the failed cable is not kept');
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+}
