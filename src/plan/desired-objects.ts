@@ -6,7 +6,7 @@
  */
 import type { DesiredFdbEntry, DesiredRoute, DesiredRule, DesiredState } from '../model/desired-state.ts';
 
-export type ObjectKind = 'link' | 'address' | 'route' | 'rule' | 'fdb' | 'sysctl' | 'filter';
+export type ObjectKind = 'link' | 'address' | 'route' | 'rule' | 'fdb' | 'sysctl' | 'filter' | 'cable';
 
 export interface ObjectRef {
   kind: ObjectKind;
