@@ -27,6 +27,10 @@ export interface Metrics {
   driftRepairs: Counter;
   fighting: Gauge<'object'>;
   filterChecks: Counter<'result'>;
+  ipsecEspMode: Gauge<'mode'>;
+  charonRestarts: Counter;
+  cableConnected: Gauge<'cable' | 'backend'>;
+  cableBytes: Gauge<'cable' | 'backend' | 'direction'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -110,6 +114,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'seaway_fighting',
       help: '1 while another agent keeps undoing seaway\'s repairs of an object and its repairs back off (a tug-of-war), by object',
       labelNames: ['object'], registers,
+    }),
+    ipsecEspMode: new Gauge({
+      name: 'seaway_ipsec_esp_mode_info',
+      help: 'How ESP is done on this gateway (value 1): xfrm (the kernel) or libipsec (charon in userspace, a TUN device)',
+      labelNames: ['mode'], registers,
+    }),
+    charonRestarts: new Counter({ name: 'seaway_charon_restarts_total', help: 'Times the supervised charon died and was started again', registers }),
+    cableConnected: new Gauge({
+      name: 'seaway_cable_connected', help: '1 when the cable to a remote cluster is connected by its daemon\'s own account, 0 while connecting or failed',
+      labelNames: ['cable', 'backend'], registers,
+    }),
+    cableBytes: new Gauge({
+      name: 'seaway_cable_bytes', help: 'Bytes through the cable\'s current SAs (as the daemon counts them), by direction (rx, tx)',
+      labelNames: ['cable', 'backend', 'direction'], registers,
     }),
   };
 }

@@ -12,6 +12,8 @@ import { pino } from 'pino';
 import { IpsecCable } from '../../src/cable/ipsec.ts';
 import { ipsecKernel } from '../../src/cable/ipsec-kernel.ts';
 import { ipsecService } from '../../src/cable/ipsec-service.ts';
+import { recordCableStatus } from '../../src/cable/cable-metrics.ts';
+import { createMetrics } from '../../src/telemetry/metrics.ts';
 import type { CableEndpoint } from '../../src/cable/cable.ts';
 import { CharonSupervisor } from '../../src/kernel/charon.ts';
 import { detectEspMode } from '../../src/kernel/esp-support.ts';
@@ -45,12 +47,15 @@ export type GatewayRequest =
   | { id: number; op: 'reauthenticate'; cableName: string }
   | { id: number; op: 'sas' }
   | { id: number; op: 'shared-keys' }
+  | { id: number; op: 'metrics' }
   | { id: number; op: 'info' };
 
 const config = JSON.parse(await readFile(process.argv[2] as string, 'utf8')) as IpsecGatewayConfig;
 const log = pino({ level: config.logLevel ?? 'info' }, pino.destination(2));
 const esp = await detectEspMode();
 log.info({ espMode: esp.mode, reason: esp.reason }, 'ESP mode detected');
+const metrics = createMetrics({ defaultMetrics: false });
+metrics.ipsecEspMode.set({ mode: esp.mode }, 1);
 const viciSocketPath = join(config.stateDir, 'charon.vici');
 const vici = new ViciClient({ connect: connectUnix(viciSocketPath), logger: log });
 const rtnl = openRtnetlink();
@@ -73,7 +78,7 @@ const supervisor = new CharonSupervisor({
     espMode: esp.mode, viciSocketPath, natTPort: config.natTPort, routingTable: 220, routingTablePriority: 220,
     ...(config.deleteRekeyedDelayS === undefined ? {} : { deleteRekeyedDelayS: config.deleteRekeyedDelayS }),
   }),
-  viciSocketPath, logger: log, onStart: () => service.onCharonStart(),
+  viciSocketPath, logger: log, onStart: () => service.onCharonStart(), onRestart: () => metrics.charonRestarts.inc(),
 });
 await supervisor.start();
 service.start();
@@ -91,6 +96,9 @@ async function handle(request: GatewayRequest): Promise<unknown> {
     case 'reauthenticate': return cable.reauthenticate(request.cableName);
     case 'sas': return (await vici.stream('list-sas', 'list-sa', { noblock: 'yes' })).events;
     case 'shared-keys': return (await vici.request('get-shared')).keys;
+    case 'metrics':
+      recordCableStatus(metrics, cable.backend, await cable.status());
+      return metrics.registry.metrics();
     case 'info': return { charonPid: supervisor.pid, restarts: supervisor.restarts, espMode: esp.mode };
   }
 }

@@ -29,6 +29,8 @@ export interface IpsecGateway {
   refreshKeys(): Promise<boolean>;
   info(): Promise<{ charonPid: number | undefined; restarts: number; espMode: string }>;
   reauthenticate(cableName: string): Promise<void>;
+  /** The cable's metrics (Prometheus text), its status recorded first. */
+  metrics(): Promise<string>;
   /** charon's SAs as list-sas streams them (one event per IKE SA). */
   sas(): Promise<Array<Record<string, SaEvent>>>;
   /** The ids of the shared keys charon holds. */
@@ -81,6 +83,7 @@ export async function startIpsecGateway(ns: string, config: IpsecGatewayConfig, 
     refreshKeys: () => call({ op: 'refresh-keys' }),
     info: () => call({ op: 'info' }),
     reauthenticate: (cableName) => call({ op: 'reauthenticate', cableName }),
+    metrics: () => call({ op: 'metrics' }),
     sas: () => call({ op: 'sas' }),
     sharedKeys: () => call({ op: 'shared-keys' }),
     async stop() {

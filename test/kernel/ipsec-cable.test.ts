@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CableEndpoint } from '../../src/cable/cable.ts';
+import { run } from '../../src/kernel/exec.ts';
 import { childName } from '../../src/plan/ipsec-connections.ts';
 import { continuousPing, createGatewayPair, ping, WAN_IFACE, type ClusterSide, type GatewayPair } from '../helpers/gateway-pair.ts';
 import { startIpsecGateway, type IpsecGateway, type SaEvent } from '../helpers/ipsec-gateway.ts';
@@ -101,7 +102,7 @@ async function withLogs(t: { diagnostic(message: string): void }, body: () => Pr
 
 describe('the IPsec cable between two gateway namespaces', () => {
   before(async () => {
-    requireTools('ip', 'tcpdump', 'ping', 'charon-systemd');
+    requireTools('ip', 'tcpdump', 'ping', 'charon-systemd', 'promtool');
     dir = await mkdtemp(join(tmpdir(), 'seaway-ipsec-'));
     pair = await createGatewayPair();
     capture = await startWanCapture(pair.gw2.gateway, WAN_IFACE, join(dir, 'wan.pcap'));
@@ -182,6 +183,17 @@ describe('the IPsec cable between two gateway namespaces', () => {
       await bothConnected();
     }));
   }
+
+  it('the ESP mode, charon\'s restarts and each cable\'s state and counters are on the metrics', (t) => withLogs(t, async () => {
+    const text = await gw('gw1').metrics();
+    assert.match(text, /^seaway_ipsec_esp_mode_info\{mode="libipsec"\} 1$/m);
+    assert.match(text, /^seaway_charon_restarts_total 1$/m, 'the one SIGKILL above');
+    assert.match(text, new RegExp(`^seaway_cable_connected\\{cable="${toGw2.cableName}",backend="ipsec"\\} 1$`, 'm'));
+    const rx = new RegExp(`^seaway_cable_bytes\\{cable="${toGw2.cableName}",backend="ipsec",direction="rx"\\} (\\d+)$`, 'm').exec(text);
+    assert.ok(rx && Number(rx[1]) > 0, text);
+    const lint = await run('promtool', ['check', 'metrics'], { input: text, allowFailure: true });
+    assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
+  }));
 
   it('rekeying under continuous traffic loses no packet (make-before-break)', (t) => withLogs(t, async () => {
     const before = await installedChildren(gw('gw1'), toGw2.cableName);
