@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { readPskFile } from '../../src/cable/psk-file.ts';
 import { MIN_PSK_BYTES, PskError, expire, keyringOf, pskFromFile, rotate, sharedKeyLoads } from '../../src/model/psk.ts';
 
 const key = (c: string, n = 48) => Buffer.from(c.repeat(n));
@@ -38,4 +42,21 @@ test('loads: the current key owned by the identities (used to authenticate), the
   assert.deepEqual(loads.map((l) => [l.id, l.owners]), [['seaway-psk-2', ['198.18.0.1', '198.18.0.2']], ['seaway-psk-1', []]]);
   assert.deepEqual(sharedKeyLoads(keyringOf(key('a')), ['x']).map((l) => l.id), ['seaway-psk-1']);
   assert.ok(!loads.some((l) => l.id.includes(key('a').toString('hex').slice(0, 8))), 'ids never derive from the key');
+});
+
+test('readPskFile: a missing file, an empty one and a short one are PSK errors naming the file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-psk-'));
+  try {
+    const file = join(dir, 'psk');
+    await assert.rejects(readPskFile(file), (e: unknown) => e instanceof PskError && e.message === `cannot read the IPsec PSK file ${file}: it does not exist`);
+    await writeFile(file, '', { mode: 0o600 });
+    await assert.rejects(readPskFile(file), /is empty/);
+    await writeFile(file, 'short\n');
+    await assert.rejects(readPskFile(file), /is 5 bytes; at least 32/);
+    await writeFile(file, `${'p'.repeat(64)}\n`);
+    assert.equal((await readPskFile(file)).length, 64);
+    await assert.rejects(readPskFile(dir), (e: unknown) => e instanceof PskError && /EISDIR/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
