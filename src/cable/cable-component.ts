@@ -25,6 +25,8 @@ export const describeCable = (e: CableEndpoint, backend: string): string =>
 export function cableComponent(cable: ConnectableCable, connectTimeoutMs: number): Component<DesiredCables> {
   /** What each cable was last connected with (its description), so an unchanged one is left alone. */
   const applied = new Map<string, string>();
+  /** Every cable a connect was tried for and no disconnect has gone through: what to take down when it is no longer wanted. */
+  const known = new Set<string>();
   const name = `cable-${cable.backend}`;
   return {
     name,
@@ -34,10 +36,11 @@ export function cableComponent(cable: ConnectableCable, connectTimeoutMs: number
       const deferred: ObjectRef[] = [];
       const started: Array<ObjectRef & { completion: Promise<void> }> = [];
       const wanted = new Set(desired.endpoints.map((e) => e.cableName));
-      for (const [cableName] of applied) {
+      for (const cableName of known) {
         if (wanted.has(cableName)) continue;
         try {
           await cable.disconnect(cableName);
+          known.delete(cableName);
           applied.delete(cableName);
         } catch (error) {
           failures.push({ kind: 'cable', key: cableName, object: `${cable.backend} cable ${cableName} (being removed)`, reason: (error as Error).message });
@@ -51,6 +54,7 @@ export function cableComponent(cable: ConnectableCable, connectTimeoutMs: number
           deferred.push(ref);
           continue;
         }
+        known.add(endpoint.cableName);
         try {
           await cable.connect(endpoint);
           applied.set(endpoint.cableName, object);

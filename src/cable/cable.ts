@@ -5,19 +5,9 @@
  * connected, connecting or error per remote Endpoint).
  */
 
-/** The remote end of a cable, from the remote cluster's Endpoint. */
-export interface CableEndpoint {
-  /** Submariner's `cable_name` (`submariner-cable-<cluster>-<private IP, dots as dashes>`): the cable's identity. */
-  cableName: string;
-  clusterId: string;
-  privateIp: string;
-  /** The address to reach it at (private or public, as NAT discovery chose). */
-  address: string;
-  /** The remote cluster's subnets (pods, services). */
-  subnets: readonly string[];
-  /** The remote's `udp-port` (4500 by default). */
-  natTPort: number;
-}
+import type { CableEndpoint } from '../model/cable-endpoint.ts';
+
+export type { CableEndpoint };
 
 export type CableState = 'connecting' | 'connected' | 'error';
 
@@ -38,7 +28,10 @@ export interface Cable {
   readonly backend: 'ipsec' | 'wireguard' | 'vxlan';
   /** Brings the cable to `endpoint` up (or updates it when it exists): resolves when the daemon has the configuration, not when traffic flows. */
   connect(endpoint: CableEndpoint): Promise<void>;
-  /** Tears the cable down; traffic for its subnets is dropped, never sent in the clear. */
+  /**
+   * Tears the cable down because its remote is no longer wanted: its subnets are no longer steered
+   * to it. (A cable that is wanted but down drops its traffic instead: that is the fail-closed floor.)
+   */
   disconnect(cableName: string): Promise<void>;
   /** Every cable's state from the daemon's own view (SAs, counters). */
   status(): Promise<CableStatus[]>;

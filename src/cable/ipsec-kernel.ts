@@ -7,6 +7,7 @@
  */
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { KernelWrite, Rtnetlink } from '../kernel/rtnetlink.ts';
+import { RTN_BLACKHOLE } from '../kernel/routes.ts';
 
 export interface IpsecKernel {
   /** The IPv4 addresses on the gateway now. */
@@ -49,7 +50,7 @@ export function ipsecKernel(rtnl: Rtnetlink, placement: FailClosedPlacement = DE
       const routes = await rtnl.listRoutes({ table });
       const wanted = new Set(subnets);
       for (const route of routes) {
-        if (route.blackhole && wanted.has(route.dst)) wanted.delete(route.dst);
+        if (route.type === RTN_BLACKHOLE && wanted.has(route.dst)) wanted.delete(route.dst);
         else if (route.protocol === protocol) writes.push({ kind: 'route', write: 'delete', route: { table, dst: route.dst, protocol } });
       }
       for (const dst of wanted) writes.push({ kind: 'route', write: 'create', route: { table, dst, protocol, blackhole: true } });

@@ -63,10 +63,20 @@ export class IpsecCable implements Cable {
   #ring: Keyring | undefined;
   #loadedKeyIds = new Set<string>();
   #subscribed = false;
+  /** charon lost what it had (a restart) and a reload has not gone through yet: the next repair reloads. */
+  #needsReload = false;
+  /** Every change to charon's configuration goes through here one at a time: they read and write the maps above across awaits. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: IpsecCableOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work);
+    this.#queue = result.catch(() => undefined);
+    return result;
   }
 
   /** Subscribes to charon's SA events once (the client keeps them across reconnects): they wake waiters. */
@@ -79,14 +89,49 @@ export class IpsecCable implements Cable {
     this.#subscribed = true;
   }
 
-  /** charon (re)started: it knows nothing; load the keys and every connection again. */
-  async reload(): Promise<void> {
-    await this.#subscribe();
-    this.#loadedKeyIds = new Set();
-    if (this.#connections.size === 0) return;
-    await this.#loadKeys();
-    for (const { planned } of this.#connections.values()) await command(this.#options.vici, 'load-conn', planned.loadConn);
-    for (const name of this.#connections.keys()) await this.#initiateMissing(name);
+  /**
+   * charon (re)started: it knows nothing; load the keys and every connection again. One cable that
+   * fails does not keep the others out; if any failed, the next repair reloads again.
+   */
+  reload(): Promise<void> {
+    return this.#serial(async () => {
+      this.#needsReload = true;
+      await this.#subscribe();
+      this.#loadedKeyIds = new Set();
+      if (this.#connections.size > 0) await this.#loadKeys(this.#ring);
+      const failed: string[] = [];
+      for (const [name, { planned }] of this.#connections) {
+        try {
+          await command(this.#options.vici, 'load-conn', planned.loadConn);
+          await this.#initiateMissing(name);
+        } catch (error) {
+          this.#lastErrors.set(name, (error as Error).message);
+          failed.push(`${name}: ${(error as Error).message}`);
+        }
+      }
+      if (failed.length > 0) throw new Error(`reloading IPsec cables into charon failed for ${failed.join('; ')}`);
+      this.#needsReload = false;
+    });
+  }
+
+  /**
+   * The periodic repair: a reload that did not go through is tried again, and every child charon
+   * lost and did not restart on its own (a failed rekey, a negotiation that failed) is initiated.
+   */
+  async repair(): Promise<void> {
+    if (this.#needsReload) return this.reload();
+    await this.#serial(async () => {
+      const failed: string[] = [];
+      for (const name of this.#connections.keys()) {
+        try {
+          await this.#initiateMissing(name);
+        } catch (error) {
+          this.#lastErrors.set(name, (error as Error).message);
+          failed.push(`${name}: ${(error as Error).message}`);
+        }
+      }
+      if (failed.length > 0) throw new Error(`initiating IPsec children failed for ${failed.join('; ')}`);
+    });
   }
 
   /**
@@ -99,12 +144,17 @@ export class IpsecCable implements Cable {
     if (!entry) return;
     const present = (await this.#sas()).get(cableName)?.children ?? new Set<string>();
     for (const child of entry.planned.children) {
-      if (!present.has(child.name)) await this.#options.vici.request('initiate', { ike: cableName, child: child.name, timeout: '-1' });
+      if (!present.has(child.name)) await command(this.#options.vici, 'initiate', { ike: cableName, child: child.name, timeout: '-1' });
     }
   }
 
-  async connect(endpoint: CableEndpoint): Promise<void> {
+  connect(endpoint: CableEndpoint): Promise<void> {
+    return this.#serial(() => this.#connect(endpoint));
+  }
+
+  async #connect(endpoint: CableEndpoint): Promise<void> {
     const { kernel, settings, vici } = this.#options;
+    // Read and plan first: a bad key or a malformed endpoint fails here and touches nothing.
     const key = await this.#options.readPsk();
     const addresses = await kernel.addresses();
     const local: IpsecLocal = { ...this.#options.local, addresses };
@@ -114,19 +164,30 @@ export class IpsecCable implements Cable {
     }
     const previous = this.#connections.get(endpoint.cableName);
     this.#connections.set(endpoint.cableName, { endpoint, planned });
+    let loaded = false;
     try {
       await kernel.ensureFailClosed(this.#remoteSubnets());
       await kernel.ensureAddresses(libipsecAddresses(local, settings.espMode));
-      this.#ring = this.#ring ? rotate(this.#ring, key, this.#now(), this.#options.rotationWindowMs) : keyringOf(key);
-      await this.#loadKeys();
+      // The first key makes the ring; a changed key is refreshKeys' work (it reauthenticates with it).
+      const ring = this.#ring ?? keyringOf(key);
+      await this.#loadKeys(ring);
+      this.#ring = ring;
       await command(vici, 'load-conn', planned.loadConn);
+      loaded = true;
       if (previous) await this.#terminateRemoved(endpoint.cableName, previous.planned, planned);
       await this.#initiateMissing(endpoint.cableName);
       this.#lastErrors.delete(endpoint.cableName);
     } catch (error) {
-      if (previous) this.#connections.set(endpoint.cableName, previous);
-      else this.#connections.delete(endpoint.cableName);
       this.#lastErrors.set(endpoint.cableName, (error as Error).message);
+      if (previous) {
+        this.#connections.set(endpoint.cableName, previous);
+      } else {
+        // A new cable that did not make it is taken out again, charon's copy and its blackholes with it.
+        this.#connections.delete(endpoint.cableName);
+        this.#lastErrors.delete(endpoint.cableName);
+        if (loaded) await vici.request('unload-conn', { name: endpoint.cableName }).catch(() => undefined);
+        await kernel.ensureFailClosed(this.#remoteSubnets()).catch(() => undefined);
+      }
       throw error;
     }
   }
@@ -139,45 +200,53 @@ export class IpsecCable implements Cable {
     }
   }
 
-  async disconnect(cableName: string): Promise<void> {
-    const had = this.#connections.get(cableName);
-    if (!had) return;
-    const { vici, kernel } = this.#options;
-    // Unload first, so neither start_action nor close_action brings it back; then end its SAs.
-    await vici.request('unload-conn', { name: cableName });
-    await vici.request('terminate', { ike: cableName, timeout: '-1' });
-    this.#connections.delete(cableName);
-    this.#lastErrors.delete(cableName);
-    await kernel.ensureFailClosed(this.#remoteSubnets());
-    await this.#loadKeys();
+  disconnect(cableName: string): Promise<void> {
+    return this.#serial(async () => {
+      const { vici, kernel } = this.#options;
+      // Unload first, so neither close_action nor a repair brings it back; then end its SAs. Both are
+      // sent even for a name this process does not know (charon may have it from an earlier attempt).
+      await vici.request('unload-conn', { name: cableName });
+      await vici.request('terminate', { ike: cableName, timeout: '-1' });
+      this.#connections.delete(cableName);
+      this.#lastErrors.delete(cableName);
+      await kernel.ensureFailClosed(this.#remoteSubnets());
+      await this.#loadKeys(this.#ring);
+    });
   }
 
   /**
    * Picks up a changed PSK file: the new key is used from now on, the old one accepted for the
    * rotation window. Each cable then reauthenticates make-before-break, so the new key is proven
    * while the old SA still carries traffic; a peer that has not rotated yet refuses it and the old
-   * SA stays (its own rotation brings the new one).
+   * SA stays (its own rotation brings the new one). The ring is kept only once charon has its keys,
+   * so a failed load is tried again on the next call.
    */
-  async refreshKeys(): Promise<boolean> {
-    const before = this.#ring;
-    if (!before) return false;
-    const key = await this.#options.readPsk();
-    const now = this.#now();
-    const rotated = rotate(before, key, now, this.#options.rotationWindowMs);
-    const next = expire(rotated, now);
-    if (next === before) return false;
-    this.#ring = next;
-    await this.#loadKeys();
-    if (rotated !== before) {
-      for (const name of this.#connections.keys()) {
-        await this.reauthenticate(name).catch((error: Error) => this.#options.log.warn({ cable: name, err: error.message }, 'IPsec reauthentication with the new PSK failed; the current SA stays'));
+  refreshKeys(): Promise<boolean> {
+    return this.#serial(async () => {
+      const before = this.#ring;
+      if (!before) return false;
+      const key = await this.#options.readPsk();
+      const now = this.#now();
+      const rotated = rotate(before, key, now, this.#options.rotationWindowMs);
+      const next = expire(rotated, now);
+      if (next === before) return false;
+      await this.#loadKeys(next);
+      this.#ring = next;
+      if (rotated !== before) {
+        for (const name of this.#connections.keys()) {
+          await this.#reauthenticate(name).catch((error: Error) => this.#options.log.warn({ cable: name, err: error.message }, 'IPsec reauthentication with the new PSK failed; the current SA stays'));
+        }
       }
-    }
-    return true;
+      return true;
+    });
   }
 
   /** A new IKE SA (and children) made before the old one is deleted: no packet lost. */
-  async reauthenticate(cableName: string): Promise<void> {
+  reauthenticate(cableName: string): Promise<void> {
+    return this.#serial(() => this.#reauthenticate(cableName));
+  }
+
+  async #reauthenticate(cableName: string): Promise<void> {
     await command(this.#options.vici, 'rekey', { ike: cableName, reauth: 'yes' });
   }
 
@@ -186,10 +255,10 @@ export class IpsecCable implements Cable {
     return this.#ring?.previous?.until;
   }
 
-  async #loadKeys(): Promise<void> {
-    if (!this.#ring) return;
+  async #loadKeys(ring: Keyring | undefined): Promise<void> {
+    if (!ring) return;
     const identities = [this.#options.local.privateIp, ...[...this.#connections.values()].map((c) => c.endpoint.privateIp)];
-    const loads = sharedKeyLoads(this.#ring, identities);
+    const loads = sharedKeyLoads(ring, identities);
     for (const load of loads) {
       await command(this.#options.vici, 'load-shared', { id: load.id, type: load.type, data: load.data, owners: load.owners });
     }
@@ -260,11 +329,19 @@ export class IpsecCable implements Cable {
   async waitConnected(cableName: string, timeoutMs: number): Promise<void> {
     const deadline = this.#now() + timeoutMs;
     for (;;) {
-      const status = (await this.status()).find((s) => s.cableName === cableName);
-      if (!status) throw new Error(`no IPsec cable ${cableName}`);
-      if (status.state === 'connected') return;
+      // charon may be restarting: an unanswered status is waited out to the deadline like any other.
+      let detail: string;
+      try {
+        const status = (await this.status()).find((s) => s.cableName === cableName);
+        if (!status) throw new Error(`no IPsec cable ${cableName}`);
+        if (status.state === 'connected') return;
+        detail = status.message;
+      } catch (error) {
+        if (!this.#connections.has(cableName)) throw error;
+        detail = `charon did not answer: ${(error as Error).message}`;
+      }
       const left = deadline - this.#now();
-      if (left <= 0) throw new Error(`IPsec cable ${cableName} not connected after ${timeoutMs} ms: ${status.message}`);
+      if (left <= 0) throw new Error(`IPsec cable ${cableName} not connected after ${timeoutMs} ms: ${detail}`);
       await new Promise<void>((resolve) => {
         const wake = () => { clearTimeout(timer); this.#waiters.delete(wake); resolve(); };
         // Events wake it at once; the poll covers a missed event (a reconnecting client).

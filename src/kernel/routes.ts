@@ -102,7 +102,6 @@ export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
   if (oif) route.oif = oif.readUInt32LE(0);
   if (src) route.src = bufferToIpv4(src);
   if (metric) route.metric = metric.readUInt32LE(0);
-  if (route.type === RTN_BLACKHOLE) route.blackhole = true;
   return route;
 }
 

@@ -22,8 +22,10 @@ export class PskError extends Error {
 /** The key in a file's bytes: one trailing newline dropped (an editor's), nothing else changed. Errors never quote the key. */
 export function pskFromFile(bytes: Buffer, path: string): Buffer {
   let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === 0x0a) end -= 1;
-  if (end > 0 && bytes[end - 1] === 0x0d) end -= 1;
+  if (end > 0 && bytes[end - 1] === 0x0a) {
+    end -= 1;
+    if (end > 0 && bytes[end - 1] === 0x0d) end -= 1;
+  }
   const key = bytes.subarray(0, end);
   if (key.length === 0) throw new PskError(`the IPsec PSK file ${path} is empty`);
   if (key.length < MIN_PSK_BYTES) throw new PskError(`the IPsec PSK in ${path} is ${key.length} bytes; at least ${MIN_PSK_BYTES} are needed (Submariner's is 48 random bytes, base64)`);

@@ -14,6 +14,7 @@
  * not cover is dropped from the children, with its reason, never silently.
  */
 import { containsAddress, formatIpv4, lastAddress, parseCidr, parseIpv4 } from '../model/cidr.ts';
+import type { CableEndpoint } from '../model/cable-endpoint.ts';
 import type { EspMode } from './strongswan-conf.ts';
 
 /** A subnet of the local cluster, and what it holds (the service range gets the libipsec address). */
@@ -30,17 +31,6 @@ export interface IpsecLocal {
   natTPort: number;
   /** Addresses on the gateway now (libipsec: a local subnet holding one needs no added address). */
   addresses: readonly string[];
-}
-
-export interface IpsecRemote {
-  cableName: string;
-  clusterId: string;
-  /** The remote gateway's private IP: its IKE identity. */
-  privateIp: string;
-  /** Where to reach it: its private or public IP (NAT discovery decides; the caller passes the choice). */
-  address: string;
-  subnets: readonly string[];
-  natTPort: number;
 }
 
 export interface IpsecSettings {
@@ -124,7 +114,7 @@ const seconds = (value: number, what: string): string => {
 };
 
 /** The /32 the cable adds on lo for a local subnet under libipsec, or why the subnet cannot be a local traffic selector. */
-export function libipsecSource(subnet: LocalSubnet, addresses: readonly string[]): { present: string } | { add: string } | { missing: string } {
+function libipsecSource(subnet: LocalSubnet, addresses: readonly string[]): { present: string } | { add: string } | { missing: string } {
   const parsed = parseCidr(subnet.cidr);
   if (!parsed.ok) return { missing: parsed.message };
   for (const text of addresses) {
@@ -146,7 +136,7 @@ export function libipsecAddresses(local: Pick<IpsecLocal, 'subnets' | 'addresses
   return [...wanted].sort();
 }
 
-export function planConnection(local: IpsecLocal, remote: IpsecRemote, settings: IpsecSettings): PlannedConnection {
+export function planConnection(local: IpsecLocal, remote: CableEndpoint, settings: IpsecSettings): PlannedConnection {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(remote.cableName)) {
     throw new IpsecPlanError(`cable name "${remote.cableName.slice(0, 64)}" must be 1-128 letters, digits, dots, dashes or underscores`);
   }

@@ -258,7 +258,7 @@ async function seawayTrial(ctx: Context, trial: number): Promise<SeawayTrial> {
   const { pair } = ctx;
   const configOf = (name: Side): IpsecGatewayConfig => ({
     stateDir: join(ctx.dir, `seaway-${name}-${trial}`), pskFile: ctx.pskFile, privateIp: pair[name].wanAddress, subnets: subnetsOf(pair[name], name),
-    natTPort: NAT_T_PORT, rotationWindowMs: 60_000, pskPollMs: 60_000, logLevel: 'info',
+    natTPort: NAT_T_PORT, rotationWindowMs: 60_000, tickMs: 60_000, logLevel: 'info',
   });
   const gateways = {} as Record<Side, IpsecGateway>;
   try {

@@ -30,7 +30,7 @@ export interface IpsecGatewayConfig {
   subnets: LocalSubnet[];
   natTPort: number;
   rotationWindowMs: number;
-  pskPollMs: number;
+  tickMs: number;
   childRekeyS?: number;
   ikeRekeyS?: number;
   dpdDelayS?: number;
@@ -71,7 +71,7 @@ const cable = new IpsecCable({
   readPsk: () => readPskFile(config.pskFile),
   rotationWindowMs: config.rotationWindowMs,
 });
-const service = ipsecService({ cable, pskPollMs: config.pskPollMs, log });
+const service = ipsecService({ cable, tickMs: config.tickMs, log });
 const supervisor = new CharonSupervisor({
   stateDir: config.stateDir,
   conf: strongswanConf({

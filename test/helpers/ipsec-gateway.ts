@@ -68,9 +68,18 @@ export async function startIpsecGateway(ns: string, config: IpsecGatewayConfig, 
     exited.then(() => { throw new Error(`gateway child exited before it was ready; its log:\n${stderr.slice(-3000)}`); }),
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`gateway child not ready after ${startTimeoutMs} ms; its log:\n${stderr.slice(-3000)}`)), startTimeoutMs).unref()),
   ]).catch((error: Error) => { child.kill('SIGKILL'); throw error; });
+  // Every command has a deadline (a hung child must fail the test, not hang it); waits carry their own, plus slack.
   const call = <T>(request: Record<string, unknown>): Promise<T> => new Promise<T>((resolve, reject) => {
     const id = nextId++;
-    pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    const timeoutMs = (typeof request.timeoutMs === 'number' ? request.timeoutMs : 0) + 30_000;
+    const timer = setTimeout(() => {
+      pending.delete(id);
+      reject(new Error(`gateway child did not answer ${String(request.op)} within ${timeoutMs} ms; its log:\n${stderr.slice(-3000)}`));
+    }, timeoutMs);
+    pending.set(id, {
+      resolve: (v) => { clearTimeout(timer); (resolve as (v: unknown) => void)(v); },
+      reject: (e) => { clearTimeout(timer); reject(e); },
+    });
     child.stdin!.write(`${JSON.stringify({ ...request, id })}\n`);
   });
   return {

@@ -53,7 +53,7 @@ test('libreswan pluto driven with Submariner\'s whack arguments establishes IKEv
     const viciSocket = join(stateDir, 'charon.vici');
     gateway = await startIpsecGateway(pair.gw1.gateway, {
       stateDir, pskFile, privateIp: pair.gw1.wanAddress, subnets: [{ cidr: pair.gw1.clusterCidr, kind: 'pods' }],
-      natTPort: 4500, rotationWindowMs: 60_000, pskPollMs: 60_000, logLevel: 'debug',
+      natTPort: 4500, rotationWindowMs: 60_000, tickMs: 60_000, logLevel: 'debug',
     });
     pluto = await startPluto({ ns: pair.gw2.gateway, dir: join(dir, 'pluto'), psk: PSK });
     assert.equal(existsSync(PLUTO_FIXED_ADDCONN), addconnBefore, 'pluto\'s /usr/libexec bind mount must stay inside its own mount namespace');

@@ -81,3 +81,16 @@ test('a cable no longer wanted is disconnected', async () => {
   assert.deepEqual(cable.calls, ['connect a 10.2.0.0/16', 'connect b 10.2.0.0/16', 'disconnect a']);
   assert.deepEqual(table.list().map((s) => s.key), ['b']);
 });
+
+test('a cable whose connect failed is still taken down when it is no longer wanted (charon may hold part of it)', async () => {
+  const table = new ObjectTable({ backoff: { minMs: 1000, maxMs: 8000 } });
+  const cable = fakeCable();
+  const component = cableComponent(cable, 5000);
+  cable.refuse('charon refused load-conn');
+  await reconcileComponent(table, component, { endpoints: [endpoint('a')] });
+  cable.refuse(undefined);
+  await reconcileComponent(table, component, { endpoints: [] });
+  assert.deepEqual(cable.calls, ['connect a 10.2.0.0/16', 'disconnect a']);
+  await reconcileComponent(table, component, { endpoints: [] });
+  assert.equal(cable.calls.length, 2, 'once it went, it is not disconnected again');
+});

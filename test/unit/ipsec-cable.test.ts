@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import type { CableEndpoint } from '../../src/cable/cable.ts';
 import { IpsecCable, type ViciPort } from '../../src/cable/ipsec.ts';
 import type { IpsecKernel } from '../../src/cable/ipsec-kernel.ts';
-import { ViciClient, connectUnix, type ViciInputSection, type ViciSection } from '../../src/kernel/vici/client.ts';
+import { ViciClient, ViciProtocolError, ViciTimeoutError, connectUnix, type ViciInputSection, type ViciSection } from '../../src/kernel/vici/client.ts';
 import { PskError } from '../../src/model/psk.ts';
 import { DEFAULT_IPSEC_SETTINGS, IpsecPlanError, childName } from '../../src/plan/ipsec-connections.ts';
 
@@ -82,7 +82,7 @@ test('connect: blackholes first, then the source address, the keys, the connecti
   ]);
 });
 
-test('a missing, empty or too short PSK is an error for the cable, and nothing is touched', async () => {
+test('any PSK error (missing, empty, too short: model/psk.ts and psk-file.ts word them) fails the connect, and nothing is touched', async () => {
   for (const message of ['cannot read the IPsec PSK file /psk: it does not exist', 'the IPsec PSK file /psk is empty', 'the IPsec PSK in /psk is 3 bytes; at least 32 are needed']) {
     const vici = fakeVici();
     const kernel = fakeKernel();
@@ -162,7 +162,7 @@ test('a narrower subnet list terminates only the children that went', async () =
   assert.deepEqual(vici.calls.filter((x) => x.command === 'initiate'), []);
 });
 
-test('disconnect unloads before terminating (so nothing restarts it) and narrows the blackholes', async () => {
+test('disconnect (the remote is no longer wanted) unloads before terminating, so nothing restarts it, and drops its blackholes', async () => {
   const vici = fakeVici();
   const kernel = fakeKernel();
   const c = cable(vici, kernel);
@@ -208,21 +208,94 @@ async function serve(path: string, onData: (socket: Socket) => void): Promise<Se
 }
 
 for (const [label, answer, expected] of [
-  ['never answers', () => {}, /timed out|ETIMEDOUT|timeout/i],
-  ['answers garbage', (socket: Socket) => socket.write(Buffer.from([0, 0, 0, 3, 9, 9, 9])), /unknown packet type|protocol|invalid/i],
+  ['never answers', () => {}, ViciTimeoutError],
+  ['answers garbage', (socket: Socket) => socket.write(Buffer.from([0, 0, 0, 3, 9, 9, 9])), ViciProtocolError],
 ] as const) {
   test(`a charon whose VICI socket ${label} fails the connect with a reported error, not a hang`, async () => {
     const path = join(dir, `${label.replace(/\s/g, '-')}.sock`);
     const server = await serve(path, answer);
     const client = new ViciClient({ connect: connectUnix(path), timeoutMs: 300, logger: silent });
     try {
-      const c = cable(client, fakeKernel());
-      await assert.rejects(c.connect(endpoint), expected);
-      const [status] = await c.status().catch(() => [undefined]);
-      assert.equal(status, undefined, 'the failed cable is not kept');
+      const kernel = fakeKernel();
+      const c = cable(client, kernel);
+      await assert.rejects(c.connect(endpoint), (e: unknown) => e instanceof expected);
+      assert.deepEqual(kernel.calls.slice(-1), ['blackholes '], 'the new cable that did not make it is taken out again');
     } finally {
       client.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 }
+
+test('a new cable that charon loaded but could not start is unloaded again and its blackholes go', async () => {
+  const vici = fakeVici({ initiate: { success: 'no', errmsg: 'CHILD_SA config not found' } });
+  const kernel = fakeKernel();
+  const c = cable(vici, kernel);
+  await assert.rejects(c.connect(endpoint), /CHILD_SA config not found/);
+  assert.deepEqual(vici.calls.map((x) => x.command), ['load-shared', 'load-conn', 'list-sas', 'initiate', 'unload-conn']);
+  assert.deepEqual(kernel.calls.slice(-1), ['blackholes ']);
+  assert.deepEqual(await c.status(), []);
+});
+
+test('repair initiates the children charon lost; a reload that failed for one cable loads the others and is tried again by repair', async () => {
+  const vici = fakeVici();
+  const c = cable(vici, fakeKernel());
+  await c.connect(endpoint);
+  await c.connect({ ...endpoint, cableName: 'other', privateIp: '198.18.0.3', address: '198.18.0.3', subnets: ['10.3.0.0/16'] });
+  vici.sas = [sa(Object.fromEntries(allChildren.slice(1).map((n) => [n, 'INSTALLED'])))];
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'initiate').map((x) => [(x.message as { ike: string }).ike, (x.message as { child: string }).child]), [
+    [endpoint.cableName, allChildren[0]], ['other', childName('10.1.0.0/16', '10.3.0.0/16')], ['other', childName('10.96.0.0/16', '10.3.0.0/16')],
+  ]);
+  // charon restarted and refuses the first cable's configuration: the other one is loaded anyway.
+  let refuse = true;
+  const request = vici.request.bind(vici);
+  vici.request = async (command, message) => {
+    const answer = await request(command, message);
+    return refuse && command === 'load-conn' && Object.keys(message ?? {})[0] === endpoint.cableName ? { success: 'no', errmsg: 'busy' } : answer;
+  };
+  vici.calls.length = 0;
+  await assert.rejects(c.reload(), /reloading IPsec cables into charon failed for submariner-cable-east-198-18-0-2: .*busy/);
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'load-conn').map((x) => Object.keys(x.message ?? {})[0]), [endpoint.cableName, 'other']);
+  refuse = false;
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'load-conn').length, 2, 'repair reloads after a failed reload');
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'load-conn'), [], 'and not again once it went through');
+});
+
+test('a key that charon did not take is loaded again on the next refresh; connect never rotates the key itself', async () => {
+  const vici = fakeVici();
+  let key = KEY;
+  const c = cable(vici, fakeKernel(), async () => key);
+  await c.connect(endpoint);
+  key = Buffer.from('n'.repeat(48));
+  vici.calls.length = 0;
+  await c.connect(endpoint);
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'load-shared').map((x) => (x.message as { id: string }).id), ['seaway-psk-1'], 'connect keeps the ring');
+  const request = vici.request.bind(vici);
+  let fail = true;
+  vici.request = async (command, message) => {
+    const answer = await request(command, message);
+    return fail && command === 'load-shared' ? { success: 'no', errmsg: 'out of memory' } : answer;
+  };
+  await assert.rejects(c.refreshKeys(), /out of memory/);
+  fail = false;
+  vici.calls.length = 0;
+  assert.equal(await c.refreshKeys(), true, 'the rotation is still to do');
+  assert.deepEqual(vici.calls.map((x) => x.command), ['load-shared', 'load-shared', 'rekey']);
+});
+
+test('calls are serialized: a disconnect and a reload issued together leave charon and the cable agreeing', async () => {
+  const vici = fakeVici();
+  const c = cable(vici, fakeKernel());
+  await c.connect(endpoint);
+  vici.calls.length = 0;
+  await Promise.all([c.disconnect(endpoint.cableName), c.reload()]);
+  const commands = vici.calls.map((x) => x.command);
+  assert.deepEqual(commands.slice(0, 2), ['unload-conn', 'terminate']);
+  assert.ok(!commands.includes('load-conn'), 'the reload that came after the disconnect does not load the removed cable');
+});

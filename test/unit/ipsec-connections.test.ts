@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_IPSEC_SETTINGS, IpsecPlanError, childName, libipsecAddresses, planConnection, type IpsecLocal, type IpsecRemote, type IpsecSettings } from '../../src/plan/ipsec-connections.ts';
+import type { CableEndpoint } from '../../src/model/cable-endpoint.ts';
+import { DEFAULT_IPSEC_SETTINGS, IpsecPlanError, childName, libipsecAddresses, planConnection, type IpsecLocal, type IpsecSettings } from '../../src/plan/ipsec-connections.ts';
 
 const local: IpsecLocal = {
   privateIp: '198.18.0.1',
@@ -8,7 +9,7 @@ const local: IpsecLocal = {
   natTPort: 4500,
   addresses: ['198.18.0.1', '10.1.1.1', '127.0.0.1'],
 };
-const remote: IpsecRemote = {
+const remote: CableEndpoint = {
   cableName: 'submariner-cable-east-198-18-0-2', clusterId: 'east', privateIp: '198.18.0.2', address: '198.18.0.2',
   subnets: ['10.2.0.0/16', '10.97.0.0/16'], natTPort: 4500,
 };
@@ -85,7 +86,7 @@ test('the gateway\'s own private address as a subnet is skipped, as Submariner d
 });
 
 test('bad input is a clear error naming what is wrong', () => {
-  const cases: Array<[Partial<IpsecLocal>, Partial<IpsecRemote>, Partial<IpsecSettings>, RegExp]> = [
+  const cases: Array<[Partial<IpsecLocal>, Partial<CableEndpoint>, Partial<IpsecSettings>, RegExp]> = [
     [{}, { cableName: 'bad name with spaces' }, {}, /cable name "bad name with spaces" must be/],
     [{}, { cableName: '' }, {}, /cable name "" must be/],
     [{}, { cableName: 'x'.repeat(200) }, {}, /must be 1-128/],

@@ -12,6 +12,7 @@ test('a PSK file: one trailing newline (LF or CRLF) dropped, nothing else', () =
   assert.deepEqual(pskFromFile(Buffer.concat([key('a'), Buffer.from('\n')]), '/psk'), key('a'));
   assert.deepEqual(pskFromFile(Buffer.concat([key('a'), Buffer.from('\r\n')]), '/psk'), key('a'));
   assert.deepEqual(pskFromFile(Buffer.concat([key('a'), Buffer.from(' \n\n')]), '/psk').length, 50, 'only one newline goes');
+  assert.equal(pskFromFile(Buffer.concat([key('a'), Buffer.from('\r')]), '/psk').length, 49, 'a lone CR is part of the key');
   assert.equal(pskFromFile(key('b', MIN_PSK_BYTES), '/psk').length, MIN_PSK_BYTES);
 });
 
