@@ -19,7 +19,7 @@ export interface ConnectableCable extends Cable {
   waitConnected(cableName: string, timeoutMs: number): Promise<void>;
 }
 
-export const describeCable = (e: CableEndpoint, backend: string): string =>
+const describeCable = (e: CableEndpoint, backend: string): string =>
   `${backend} cable ${e.cableName} to ${e.address}:${e.natTPort} (id ${e.privateIp}, cluster ${e.clusterId}, subnets ${e.subnets.join(',')})`;
 
 export function cableComponent(cable: ConnectableCable, connectTimeoutMs: number): Component<DesiredCables> {

@@ -12,18 +12,17 @@ import { RTN_BLACKHOLE } from '../kernel/routes.ts';
 export interface IpsecKernel {
   /** The IPv4 addresses on the gateway now. */
   addresses(): Promise<string[]>;
-  /** Adds each address as a /32 on lo unless some interface has it already. */
+  /**
+   * Exactly these addresses as seaway's /32s on lo (label `lo:seaway`): each is added unless some
+   * interface has it already, and seaway's that are no longer wanted (a changed service range) go.
+   */
   ensureAddresses(addresses: readonly string[]): Promise<void>;
   /** The rule to the fail-closed table, and blackholes for exactly these subnets (others of seaway's in that table go). */
   ensureFailClosed(subnets: readonly string[]): Promise<void>;
 }
 
-export interface FailClosedPlacement {
-  table: number;
-  priority: number;
-}
-
-export const DEFAULT_FAIL_CLOSED: FailClosedPlacement = { table: OWNERSHIP.cableFailClosedTable, priority: OWNERSHIP.cableFailClosedRulePriority };
+/** The label on the /32s seaway adds to lo (a label must start with its interface's name). */
+const SOURCE_LABEL = 'lo:seaway';
 
 async function applyAll(rtnl: Rtnetlink, writes: KernelWrite[]): Promise<void> {
   if (writes.length === 0) return;
@@ -31,19 +30,28 @@ async function applyAll(rtnl: Rtnetlink, writes: KernelWrite[]): Promise<void> {
   if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
 }
 
-export function ipsecKernel(rtnl: Rtnetlink, placement: FailClosedPlacement = DEFAULT_FAIL_CLOSED): IpsecKernel {
+export function ipsecKernel(rtnl: Rtnetlink): IpsecKernel {
   const protocol = OWNERSHIP.routeProtocol;
+  const table = OWNERSHIP.cableFailClosedTable;
+  const priority = OWNERSHIP.cableFailClosedRulePriority;
   return {
     addresses: async () => (await rtnl.listAddresses()).map((a) => a.address),
     async ensureAddresses(addresses) {
-      if (addresses.length === 0) return;
-      const present = new Set((await rtnl.listAddresses()).map((a) => a.address));
-      const lo = (await rtnl.listLinks()).find((l) => l.name === 'lo');
-      if (!lo) throw new Error('no loopback interface to hold the IPsec source addresses');
-      await applyAll(rtnl, addresses.filter((a) => !present.has(a)).map((a) => ({ kind: 'address', write: 'create', ifindex: lo.index, cidr: `${a}/32` })));
+      const observed = await rtnl.listAddresses();
+      const wanted = new Set(addresses);
+      const writes: KernelWrite[] = observed
+        .filter((a) => a.label === SOURCE_LABEL && !wanted.has(a.address))
+        .map((a) => ({ kind: 'address', write: 'delete', ifindex: a.ifindex, cidr: a.cidr }));
+      const present = new Set(observed.map((a) => a.address));
+      const missing = addresses.filter((a) => !present.has(a));
+      if (missing.length > 0) {
+        const lo = (await rtnl.listLinks()).find((l) => l.name === 'lo');
+        if (!lo) throw new Error('no loopback interface to hold the IPsec source addresses');
+        for (const a of missing) writes.push({ kind: 'address', write: 'create', ifindex: lo.index, cidr: `${a}/32`, label: SOURCE_LABEL });
+      }
+      await applyAll(rtnl, writes);
     },
     async ensureFailClosed(subnets) {
-      const { table, priority } = placement;
       const writes: KernelWrite[] = [];
       const rules = await rtnl.listRules();
       if (!rules.some((r) => r.priority === priority && r.table === table)) writes.push({ kind: 'rule', write: 'create', rule: { priority, table, protocol } });

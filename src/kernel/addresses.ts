@@ -1,4 +1,4 @@
-import { NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, decodeAttributes, ipv4ToBuffer, parseIpv4Prefix, dumpRequest } from './netlink/codec.ts';
+import { NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, cstring, decodeAttributes, ipv4ToBuffer, parseIpv4Prefix, dumpRequest } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
 export const RTM_NEWADDR = 20;
@@ -22,7 +22,8 @@ export interface ObservedAddress {
 
 export const describeAddress = (ifindex: number, cidr: string): string => `address ${cidr} on ifindex ${ifindex}`;
 
-export function encodeAddressRequest(write: 'create' | 'delete', ifindex: number, cidr: string): NetlinkRequest {
+/** `label` (created addresses only): must start with the interface's name, e.g. `lo:seaway`; marks the address as seaway's. */
+export function encodeAddressRequest(write: 'create' | 'delete', ifindex: number, cidr: string, label?: string): NetlinkRequest {
   const { address, prefixLength } = parseIpv4Prefix(cidr);
   const header = Buffer.alloc(IFADDRMSG_LEN);
   header[0] = AF_INET;
@@ -30,6 +31,10 @@ export function encodeAddressRequest(write: 'create' | 'delete', ifindex: number
   header.writeUInt32LE(ifindex, 4);
   const ip = ipv4ToBuffer(address);
   const body = [header, attr(IFA_LOCAL, ip), attr(IFA_ADDRESS, ip)];
+  if (label !== undefined && write === 'create') {
+    if (Buffer.byteLength(label) > 15) throw new Error(`address label "${label}" is longer than 15 bytes`);
+    body.push(attr(IFA_LABEL, cstring(label)));
+  }
   return write === 'create'
     ? { type: RTM_NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, body }
     : { type: RTM_DELADDR, flags: 0, body };

@@ -24,7 +24,7 @@ export { NetlinkError } from './netlink/errors.ts';
 export type KernelWrite =
   | { kind: 'route'; write: RouteWrite; route: RouteSpec }
   | { kind: 'rule'; write: 'create' | 'delete'; rule: RuleSpec }
-  | { kind: 'address'; write: 'create' | 'delete'; ifindex: number; cidr: string }
+  | { kind: 'address'; write: 'create' | 'delete'; ifindex: number; cidr: string; label?: string }
   | { kind: 'fdb'; write: 'append' | 'delete'; entry: FdbSpec }
   | { kind: 'link'; write: 'create-vxlan'; vxlan: VxlanSpec }
   | { kind: 'link'; write: 'set-mtu'; index: number; mtu: number }
@@ -72,7 +72,7 @@ function encodeWrite(write: KernelWrite): NetlinkRequest {
   switch (write.kind) {
     case 'route': return encodeRouteRequest(write.write, write.route);
     case 'rule': return encodeRuleRequest(write.write, write.rule);
-    case 'address': return encodeAddressRequest(write.write, write.ifindex, write.cidr);
+    case 'address': return encodeAddressRequest(write.write, write.ifindex, write.cidr, write.label);
     case 'fdb': return encodeFdbRequest(write.write, write.entry);
     case 'link':
       switch (write.write) {

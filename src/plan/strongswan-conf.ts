@@ -56,13 +56,13 @@ export interface StrongswanConfOptions {
   section?: CharonSection;
 }
 
-export const DEFAULT_NAT_T_PORT = 4500;
-export const DEFAULT_IKE_PORT = 0;
-export const DEFAULT_RETRANSMIT: Readonly<RetransmitSettings> = { timeoutS: 1.0, base: 1.5, tries: 3 };
-export const DEFAULT_LOG_LEVELS: Readonly<Record<string, number>> = { default: 1 };
+const DEFAULT_NAT_T_PORT = 4500;
+const DEFAULT_IKE_PORT = 0;
+const DEFAULT_RETRANSMIT: Readonly<RetransmitSettings> = { timeoutS: 1.0, base: 1.5, tries: 3 };
+const DEFAULT_LOG_LEVELS: Readonly<Record<string, number>> = { default: 1 };
 
 /** charon's log subsystems (strongSwan's debug groups), and `default` for those not named. */
-export const LOG_SUBSYSTEMS: readonly string[] = [
+const LOG_SUBSYSTEMS: readonly string[] = [
   'default', 'dmn', 'mgr', 'ike', 'chd', 'job', 'cfg', 'knl', 'net', 'asn', 'enc', 'tnc', 'imc', 'imv', 'pts', 'tls', 'esp', 'lib',
 ];
 /** Level 4 logs key material: charon's log goes to the agent's log, which must never hold a secret. */

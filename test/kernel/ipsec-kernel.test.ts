@@ -1,0 +1,48 @@
+/** The IPsec cable's own kernel objects, in a throwaway namespace: the fail-closed floor and the source addresses on lo. */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { ipsecKernel } from '../../src/cable/ipsec-kernel.ts';
+import { run } from '../../src/kernel/exec.ts';
+import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
+import { runInsideNetns } from '../helpers/in-netns.ts';
+import { requireTools } from '../helpers/prereq.ts';
+
+await runInsideNetns(import.meta.url, 'ipsk');
+requireTools('ip');
+
+const rtnl = openRtnetlink();
+after(() => rtnl.close());
+const kernel = ipsecKernel(rtnl);
+const ip = async (args: string[]) => (await run('ip', args)).stdout;
+
+test('the floor: rule 221 and blackholes for exactly the remote subnets; a foreign route in the table is left alone', async () => {
+  await run('ip', ['route', 'add', '10.9.0.0/16', 'dev', 'lo', 'table', '221']);
+  await kernel.ensureFailClosed(['10.2.0.0/16', '10.3.0.0/16']);
+  assert.match(await ip(['rule']), /^221:\s+from all lookup 221 proto 147/m);
+  let routes = await ip(['route', 'show', 'table', '221']);
+  assert.match(routes, /^blackhole 10\.2\.0\.0\/16 proto 147/m);
+  assert.match(routes, /^blackhole 10\.3\.0\.0\/16 proto 147/m);
+  await kernel.ensureFailClosed(['10.2.0.0/16']);
+  routes = await ip(['route', 'show', 'table', '221']);
+  assert.doesNotMatch(routes, /10\.3\.0\.0/, 'the subnet no longer wanted goes');
+  assert.match(routes, /^10\.9\.0\.0\/16 dev lo/m, 'a route seaway did not make stays');
+  await kernel.ensureFailClosed(['10.2.0.0/16']);
+  assert.equal((await ip(['rule'])).match(/lookup 221/g)?.length, 1, 'idempotent: one rule');
+  // A forwarded packet to the blackholed subnet is refused by the lookup, not sent anywhere.
+  const lookup = await run('ip', ['route', 'get', '10.2.1.2'], { allowFailure: true });
+  assert.notEqual(lookup.code, 0);
+});
+
+test('source addresses: /32s on lo labelled as seaway\'s, not added where some interface has the address, removed when no longer wanted', async () => {
+  await run('ip', ['addr', 'add', '10.1.1.1/24', 'dev', 'lo']);
+  await kernel.ensureAddresses(['10.96.255.255', '10.1.1.1']);
+  let addresses = await ip(['-4', 'addr', 'show', 'dev', 'lo']);
+  assert.match(addresses, /inet 10\.96\.255\.255\/32 scope global lo:seaway/);
+  assert.equal(addresses.match(/10\.1\.1\.1/g)?.length, 1, 'the address some interface has is not added again');
+  assert.deepEqual((await kernel.addresses()).filter((a) => a.startsWith('10.')).sort(), ['10.1.1.1', '10.96.255.255']);
+  await kernel.ensureAddresses(['10.97.255.255']);
+  addresses = await ip(['-4', 'addr', 'show', 'dev', 'lo']);
+  assert.doesNotMatch(addresses, /10\.96\.255\.255/, 'seaway\'s address no longer wanted goes');
+  assert.match(addresses, /inet 10\.97\.255\.255\/32 scope global lo:seaway/);
+  assert.match(addresses, /inet 10\.1\.1\.1\/24/, 'an address seaway did not add stays');
+});
