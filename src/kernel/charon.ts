@@ -2,11 +2,13 @@
  * Keeps strongSwan's charon running as a child of the agent: writes its strongswan.conf, starts
  * it, waits until its VICI socket takes connections, restarts it with backoff whenever it dies (the
  * agent itself never exits for it) and tells the caller each time it is ready again, so the cable
- * driver can load connections and secrets into the new daemon.
+ * driver can load connections and secrets into the new daemon. The daemon's pid is kept in the state
+ * directory, so an agent that starts after one that died without stopping its charon (SIGKILL
+ * outside a container) stops that charon first: it would hold UDP 4500 and the VICI socket.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -84,6 +86,12 @@ const KEPT_LINES = 20;
 const OUTPUT_DRAIN_MS = 500;
 /** charon's stderr log with log_level = yes: thread, subsystem and level, as in `12[IKE1] ...`. */
 const CHARON_LOG_LINE = /^\d+\[[A-Z]+(\d)\] /;
+/** The running daemon's pid, in the state directory: how the next agent finds a charon this one left behind. */
+export const CHARON_PID_FILE = 'charon.pid';
+/** What /proc/<pid>/comm says for charon (comm is cut at 15 characters; both names fit). */
+const CHARON_COMMS: ReadonlySet<string> = new Set(['charon', 'charon-systemd']);
+/** How often to look whether a charon left behind has exited yet (it is not our child: no exit event). */
+const EXIT_POLL_MS = 25;
 
 const realClock: SupervisorClock = {
   now: () => Date.now(),
@@ -127,6 +135,8 @@ interface CharonChild {
 
 export class CharonSupervisor {
   readonly confPath: string;
+  /** Where the running daemon's pid is kept (0600), removed after a clean stop. */
+  readonly pidPath: string;
   readonly #options: CharonSupervisorOptions;
   readonly #command: CharonCommand;
   readonly #log: Logger;
@@ -144,6 +154,7 @@ export class CharonSupervisor {
     this.#log = options.logger.child({ daemon: 'charon' });
     this.#clock = options.clock ?? realClock;
     this.confPath = join(options.stateDir, 'strongswan.conf');
+    this.pidPath = join(options.stateDir, CHARON_PID_FILE);
   }
 
   /** The running daemon's pid, undefined between runs and after stop(). */
@@ -182,7 +193,11 @@ export class CharonSupervisor {
   /** Stops the daemon (SIGTERM, SIGKILL after the deadline) and restarts it no more. */
   async stop(): Promise<void> {
     this.#stop.abort();
-    if (this.#current) await this.#terminate(this.#current);
+    const child = this.#current;
+    if (!child) return;
+    await this.#terminate(child);
+    // A daemon that outlived SIGKILL keeps its pid file, so the next start deals with it.
+    if (!child.running) await this.#removePidFile(child);
   }
 
   async #supervise(first: CharonChild): Promise<void> {
@@ -214,17 +229,23 @@ export class CharonSupervisor {
     }
   }
 
-  /** One start: fresh conf and no stale socket, then the daemon, until its socket takes connections. */
+  /**
+   * One start: fresh conf, no charon left behind by an earlier agent and no stale socket, then the
+   * daemon, until its socket takes connections.
+   */
   async #launch(): Promise<CharonChild> {
     const { stateDir, conf, viciSocketPath } = this.#options;
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     await writeFile(this.confPath, conf, { mode: 0o600 });
     await chmod(this.confPath, 0o600); // writeFile's mode applies only to a file it creates
+    // It would keep UDP 4500 and answer on a socket nobody can reach once the file is gone.
+    await this.#stopLeftBehind();
     // charon replaces a stale socket itself, but until it does the file would look like readiness.
     await rm(viciSocketPath, { force: true });
     if (this.#stop.signal.aborted) throw new Error('charon supervisor was stopped while charon was starting');
     const child = this.#spawn();
     this.#current = child;
+    if (child.pid !== undefined) await this.#writePidFile(child.pid);
     const readyTimeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     const polling = new AbortController();
     const outcome = await Promise.race([
@@ -238,6 +259,7 @@ export class CharonSupervisor {
       return child;
     }
     await this.#terminate(child);
+    if (!child.running) await this.#removePidFile(child);
     await settlesWithin(child.drained, OUTPUT_DRAIN_MS);
     const what = `charon (${[this.#command.file, ...this.#command.args].join(' ')})`;
     if (this.#stop.signal.aborted) throw new CharonStartError('charon supervisor was stopped while charon was starting', [...child.lastLines]);
@@ -247,6 +269,77 @@ export class CharonSupervisor {
       throw new CharonStartError(`${what} ${how} before its VICI socket ${viciSocketPath} took a connection`, [...child.lastLines], outcome.exit);
     }
     throw new CharonStartError(`${what} did not open its VICI socket ${viciSocketPath} within ${readyTimeoutMs} ms`, [...child.lastLines]);
+  }
+
+  /**
+   * A pid file naming a live charon means an earlier agent died without stopping its daemon: stop
+   * that one (SIGTERM, SIGKILL after stopTimeoutMs). Only a process that is a charon and (when its
+   * environment can be read) runs with this supervisor's strongswan.conf is signalled; a pid file
+   * naming anything else (a dead process, a reused pid) is just removed. Throws when the old
+   * daemon survives SIGKILL: a new one could not bind its ports.
+   */
+  async #stopLeftBehind(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.pidPath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const pid = /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
+    const found = pid === undefined ? undefined : await this.#whatIs(pid);
+    if (pid === undefined || found !== 'our charon') {
+      // Before a restart the file names the daemon that just died: nothing worth saying.
+      const level = pid !== undefined && pid === this.#current?.pid && !this.#current.running ? 'debug' : 'info';
+      this.#log[level]({ pidFile: this.pidPath, pid: pid ?? text.slice(0, 40) }, `removing a stale charon pid file: it names ${found ?? 'no pid'}`);
+      await rm(this.pidPath, { force: true });
+      return;
+    }
+    const stopTimeoutMs = this.#options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.#log.warn({ charonPid: pid, pidFile: this.pidPath, stopTimeoutMs }, 'a charon left behind by an earlier agent is still running; stopping it');
+    if (!signalProcess(pid, 'SIGTERM') || await exitsWithin(pid, stopTimeoutMs)) {
+      this.#log.info({ charonPid: pid }, 'the charon left behind exited');
+    } else if (await this.#whatIs(pid) === 'our charon') { // not a new process that took the pid meanwhile
+      this.#log.warn({ charonPid: pid, stopTimeoutMs }, 'the charon left behind did not exit after SIGTERM; killing it');
+      if (signalProcess(pid, 'SIGKILL') && !await exitsWithin(pid, KILL_GRACE_MS)) {
+        throw new Error(`a charon left behind by an earlier agent (pid ${pid}, from ${this.pidPath}) did not exit after SIGKILL`);
+      }
+    }
+    await rm(this.pidPath, { force: true });
+  }
+
+  /** Whether pid is a live charon running with this supervisor's conf, or else what it is. */
+  async #whatIs(pid: number): Promise<string> {
+    if (pid <= 1 || pid === process.pid) return `pid ${pid}, which is not a charon`;
+    const info = await inspectProcess(pid);
+    if (!info) return `pid ${pid}, which is gone`;
+    if (!CHARON_COMMS.has(info.comm)) return `pid ${pid}, which is not a charon (${info.comm})`;
+    // Unreadable environment (another user): the name has to do, and signalling needs the same rights anyway.
+    if (info.conf !== undefined && info.conf !== this.confPath) return `pid ${pid}, a charon with ${info.conf === false ? 'no STRONGSWAN_CONF' : `another strongswan.conf (${info.conf})`}`;
+    return 'our charon';
+  }
+
+  /** Written next to the conf, replaced whole (a crash never leaves half a number), 0600. */
+  async #writePidFile(pid: number): Promise<void> {
+    const temporary = `${this.pidPath}.tmp`;
+    try {
+      await writeFile(temporary, `${pid}\n`, { mode: 0o600 });
+      await chmod(temporary, 0o600);
+      await rename(temporary, this.pidPath);
+    } catch (error) {
+      // charon runs regardless; only the next agent's clean-up after a crash is weakened.
+      this.#log.error({ err: messageOf(error), pidFile: this.pidPath, charonPid: pid }, 'could not write the charon pid file');
+    }
+  }
+
+  /** Removes the pid file if it still names this child (a later start may have replaced it). */
+  async #removePidFile(child: CharonChild): Promise<void> {
+    try {
+      if (child.pid === undefined || Number(await readFile(this.pidPath, 'utf8')) !== child.pid) return;
+      await rm(this.pidPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#log.warn({ err: messageOf(error), pidFile: this.pidPath }, 'could not remove the charon pid file');
+    }
   }
 
   #spawn(): CharonChild {
@@ -336,6 +429,68 @@ function connects(path: string): Promise<boolean> {
     socket.once('connect', () => { socket.destroy(); resolve(true); });
     socket.once('error', () => { socket.destroy(); resolve(false); });
   });
+}
+
+interface ProcessInfo {
+  comm: string;
+  /**
+   * STRONGSWAN_CONF from its environment: undefined when that cannot be read, false when it has
+   * none (a charon started some other way, such as the system's strongSwan service).
+   */
+  conf: string | false | undefined;
+}
+
+/** What /proc says of a live process; undefined when it is gone or a zombie. */
+async function inspectProcess(pid: number): Promise<ProcessInfo | undefined> {
+  if (!await isLive(pid)) return undefined;
+  let comm: string;
+  try {
+    comm = (await readFile(`/proc/${pid}/comm`, 'utf8')).replace(/\n$/, '');
+  } catch {
+    return undefined;
+  }
+  let conf: string | false | undefined;
+  try {
+    const entry = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').find((variable) => variable.startsWith('STRONGSWAN_CONF='));
+    conf = entry === undefined ? false : entry.slice('STRONGSWAN_CONF='.length);
+  } catch {
+    conf = undefined;
+  }
+  return { comm, conf };
+}
+
+/** Whether the process exists and is not a zombie (a zombie holds no sockets and cannot be signalled away). */
+async function isLive(pid: number): Promise<boolean> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // "pid (comm) state ...": comm may hold parentheses itself, the state follows the last one.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X' && state !== 'x';
+}
+
+/** Sends the signal; false when the process is already gone. */
+function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw new Error(`cannot send ${signal} to the charon left behind (pid ${pid}): ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Not our child, so no exit event: polls /proc until the process is gone (or a zombie). */
+async function exitsWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (!await isLive(pid)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(Math.min(EXIT_POLL_MS, Math.max(0, deadline - Date.now())));
+  }
 }
 
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +143,38 @@ test('charon-systemd with userspace ESP: ready, restarted after SIGKILL, stopped
     assert.equal(starts.length, 2);
     assert.equal(supervisor.restarts, 1);
     await assert.rejects(supervisor.start(), /stopped; make a new one/);
+  });
+});
+
+test('a charon left behind by an agent that died is stopped before the next agent starts its own', async () => {
+  await withScene('charon-o', async (scene) => {
+    // The first agent: its restart loop pauses until stop(), so once its daemon dies nobody
+    // restarts it, as if the agent had been SIGKILLed without taking its charon along.
+    const dead = scene.supervisor({ clock: recordingClock(0) });
+    await dead.start();
+    const orphan = dead.pid;
+    assert.ok(orphan !== undefined);
+    assert.equal(await readFile(dead.pidPath, 'utf8'), `${orphan}\n`);
+    assert.equal((await stat(dead.pidPath)).mode & 0o777, 0o600);
+    assert.equal((await readFile(`/proc/${orphan}/comm`, 'utf8')).trim(), 'charon-systemd');
+
+    const next = scene.supervisor({ stopTimeoutMs: 5_000 });
+    await next.start();
+    assert.equal(alive(orphan), false, 'the charon left behind is gone (and reaped)');
+    const current = next.pid;
+    assert.ok(current !== undefined && current !== orphan);
+    assert.ok(await connects(scene.socket), 'the new charon answers on the socket');
+    assert.deepEqual(await scene.pids(), [current], 'only the new charon runs in the namespace');
+    // The new daemon holds UDP 4500 itself.
+    assert.match((await scene.ns.exec('ss', ['-Hnlup', 'sport', '=', ':4500'])).stdout, new RegExp(`pid=${current},`));
+    assert.equal(await readFile(next.pidPath, 'utf8'), `${current}\n`);
+    assert.ok(scene.log.lines.some((line) => line.level === 40 && line.charonPid === orphan && /left behind by an earlier agent/.test(line.msg)), 'a warning names the old pid');
+    assert.ok(!scene.log.lines.some((line) => /did not exit after SIGTERM/.test(line.msg)), 'SIGTERM was enough');
+
+    await dead.stop();
+    assert.equal(await readFile(next.pidPath, 'utf8'), `${current}\n`, 'the dead agent\'s stop leaves the new pid file alone');
+    await next.stop();
+    assert.equal(existsSync(next.pidPath), false, 'a clean stop removes the pid file');
   });
 });
 
@@ -314,4 +347,107 @@ test('the conf is written 0600 even over a file that was readable by all', async
     await supervisor.stop();
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+/** A node stand-in that only listens on its socket (the supervisor's readiness check). */
+const LISTENER = 'require("node:net").createServer().listen(process.argv[1])';
+
+/** Runs fn with a temporary directory and the processes it starts, all removed afterwards. */
+async function withProcesses(fn: (dir: string, start: (file: string, args: string[], env?: NodeJS.ProcessEnv) => Promise<ChildProcess>) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-charon-'));
+  const started: ChildProcess[] = [];
+  try {
+    await fn(dir, async (file, args, env = {}) => {
+      const child = spawn(file, args, { stdio: 'ignore', env: { PATH: process.env.PATH, ...env } });
+      started.push(child);
+      await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
+      return child;
+    });
+  } finally {
+    for (const child of started) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A copy of sleep named charon, so /proc/<pid>/comm says charon; it ignores SIGTERM when asked to. */
+async function fakeCharon(dir: string, start: (file: string, args: string[], env?: NodeJS.ProcessEnv) => Promise<ChildProcess>, conf: string, ignoreTerm: boolean): Promise<ChildProcess> {
+  const file = join(dir, 'charon');
+  if (!existsSync(file)) await copyFile('/usr/bin/sleep', file);
+  // An ignored signal stays ignored across exec; exec keeps the pid.
+  const child = await start('/bin/sh', ['-c', `${ignoreTerm ? 'trap "" TERM; ' : ''}exec "$0" 60`, file], { STRONGSWAN_CONF: conf });
+  await waitFor('the fake charon to be exec\'d', async () => (await readFile(`/proc/${child.pid}/comm`, 'utf8')).trim() === 'charon');
+  return child;
+}
+
+function supervisorIn(dir: string, logger = captureLogger().logger, options: Partial<CharonSupervisorOptions> = {}): CharonSupervisor {
+  const socket = join(dir, 'fake.vici');
+  return new CharonSupervisor({
+    stateDir: join(dir, 'state'), conf: '# unused\n', viciSocketPath: socket, logger,
+    command: { file: process.execPath, args: ['-e', LISTENER, socket] },
+    ...options,
+  });
+}
+
+test('a pid file naming a process that is not our charon is removed, and that process is left alone', async () => {
+  await withProcesses(async (dir, start) => {
+    const { logger, lines } = captureLogger();
+    const sleeper = await start('/usr/bin/sleep', ['60']);
+    const dead = await start('/bin/true', []);
+    await new Promise((resolve) => { if (dead.exitCode !== null) resolve(undefined); else dead.once('exit', resolve); });
+    const probe = supervisorIn(dir); // for its paths only
+    const otherCharon = await fakeCharon(dir, start, join(dir, 'elsewhere', 'strongswan.conf'), false);
+    const cases: [string, RegExp][] = [
+      [`${sleeper.pid}\n`, new RegExp(`pid ${sleeper.pid}, which is not a charon \\(sleep\\)`)],
+      [`${dead.pid}\n`, new RegExp(`pid ${dead.pid}, which is gone`)],
+      [`${otherCharon.pid}\n`, new RegExp(`pid ${otherCharon.pid}, a charon with another strongswan\\.conf`)],
+      ['garbage', /names no pid/],
+    ];
+    for (const [content, said] of cases) {
+      await rm(join(dir, 'state'), { recursive: true, force: true });
+      await mkdir(join(dir, 'state'), { mode: 0o700 });
+      await writeFile(probe.pidPath, content, { mode: 0o600 });
+      const supervisor = supervisorIn(dir, logger, { stopTimeoutMs: 200 });
+      try {
+        await supervisor.start();
+        assert.equal(await readFile(supervisor.pidPath, 'utf8'), `${supervisor.pid}\n`, 'the new daemon\'s pid replaces it');
+        assert.equal((await stat(supervisor.pidPath)).mode & 0o777, 0o600);
+        assert.ok(lines.some((line) => line.msg.startsWith('removing a stale charon pid file') && said.test(line.msg)), `${content}: ${lines.map((l) => l.msg).join(' | ')}`);
+      } finally {
+        await supervisor.stop();
+      }
+      assert.equal(existsSync(supervisor.pidPath), false, 'a clean stop removes the pid file');
+    }
+    assert.ok(!lines.some((line) => /left behind/.test(line.msg)), 'nothing was stopped');
+    assert.equal(alive(sleeper.pid!), true, 'the sleep is still running');
+    assert.equal(alive(otherCharon.pid!), true, 'the other charon is still running');
+    assert.equal(sleeper.exitCode ?? sleeper.signalCode, null);
+    assert.equal(otherCharon.exitCode ?? otherCharon.signalCode, null);
+  });
+});
+
+test('a charon left behind that ignores SIGTERM gets SIGKILL after stopTimeoutMs', async () => {
+  await withProcesses(async (dir, start) => {
+    const { logger, lines } = captureLogger();
+    const supervisor = supervisorIn(dir, logger, { stopTimeoutMs: 300 });
+    const stubborn = await fakeCharon(dir, start, supervisor.confPath, true);
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => stubborn.once('exit', (_code, signal) => resolve(signal)));
+    await mkdir(join(dir, 'state'), { mode: 0o700 });
+    await writeFile(supervisor.pidPath, `${stubborn.pid}\n`, { mode: 0o600 });
+    try {
+      const started = Date.now();
+      await supervisor.start();
+      assert.ok(Date.now() - started >= 300, 'it waited for SIGTERM to work first');
+      assert.equal(await exited, 'SIGKILL');
+      assert.ok(lines.some((line) => line.level === 40 && line.charonPid === stubborn.pid && /left behind by an earlier agent is still running/.test(line.msg)));
+      assert.ok(lines.some((line) => line.charonPid === stubborn.pid && /did not exit after SIGTERM; killing it/.test(line.msg)));
+      assert.equal(await readFile(supervisor.pidPath, 'utf8'), `${supervisor.pid}\n`);
+    } finally {
+      await supervisor.stop();
+    }
+  });
 });

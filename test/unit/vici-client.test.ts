@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ViciClient, ViciCommandError, ViciConnectionError, ViciEncodeError, ViciProtocolError, ViciTimeoutError, ViciUnknownCommandError,
   ViciUnknownEventError, connectUnix, expectSuccess, type ViciClientOptions,
 } from '../../src/kernel/vici/client.ts';
+import { ViciConnection } from '../../src/kernel/vici/connection.ts';
 import { PacketReader, encodePacket, type ViciPacket } from '../../src/kernel/vici/message.ts';
 import { captureLogger } from '../helpers/capture-logger.ts';
 import { waitFor, within } from '../helpers/wait.ts';
@@ -357,6 +359,63 @@ describe('failures', () => {
       assert.ok(await rejection(hung) instanceof ViciTimeoutError);
       assert.deepEqual(fake.log(), ['cmd-request silent'], 'the queued request was never sent');
     });
+  });
+
+  // The job ahead is answered after the queued one's deadline (or within 2 ms of it) but before its
+  // queue timer fired: the fake answers from a timer callback, then blocks the event loop past that
+  // point, so the answer is read in the poll phase that follows, ahead of the next timers phase.
+  for (const { label, slackMs } of [{ label: 'has expired', slackMs: 10 }, { label: 'has 2 ms left', slackMs: -2 }]) {
+    it(`a queued request that ${label} when its turn comes is rejected unsent, and the connection is kept`, async () => {
+      const QUEUED_TIMEOUT_MS = 200;
+      let blockUntil = 0;
+      const script: Script = (packet, peer) => {
+        if (packet.type === 'cmd-request' && packet.name === 'slow') {
+          setTimeout(() => {
+            peer.send(SUCCESS);
+            while (performance.now() < blockUntil) { /* the agent's event loop is busy elsewhere */ }
+          }, 10);
+          return;
+        }
+        charonLike(packet, peer);
+      };
+      await withFake(script, async (client, fake) => {
+        let connects = 0;
+        client.onConnect(() => { connects++; });
+        await client.subscribe('ike-updown', () => {});
+        const slow = client.request('slow');
+        const queuedAt = performance.now();
+        const queued = client.request('version', {}, { timeoutMs: QUEUED_TIMEOUT_MS });
+        blockUntil = queuedAt + QUEUED_TIMEOUT_MS + slackMs;
+        const error = await rejection(queued);
+        assert.ok(error instanceof ViciTimeoutError, String(error));
+        assert.equal(error.timeoutMs, QUEUED_TIMEOUT_MS);
+        assert.match(error.message, /command "version": expired while queued behind another command \(timeout 200 ms\); not sent/);
+        assert.deepEqual(await slow, { success: 'yes' }, 'the request ahead still gets its answer');
+        assert.deepEqual(await client.request('unload-conn'), { success: 'yes' }, 'the connection still works');
+        assert.deepEqual(fake.log(), ['event-register ike-updown', 'cmd-request slow', 'cmd-request unload-conn'],
+          'the expired request never reached charon, and ike-updown was not registered again');
+        assert.equal(fake.peers.length, 1, 'no reconnect');
+        assert.equal(fake.peers[0]!.socket.destroyed, false);
+        assert.equal(client.connected, true);
+        assert.equal(connects, 1);
+      });
+    });
+  }
+
+  it('an exchange whose deadline passed before it was sent rejects without writing or resetting the connection', async () => {
+    const events: string[] = [];
+    const socket = new PassThrough();
+    const written: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => written.push(chunk));
+    const conn = new ViciConnection(socket, { onEvent: () => {}, onClose: (reason) => { events.push(reason.message); } });
+    const error = await rejection(conn.exchange(VERSION_REQUEST, 'command "version"', ['cmd-response'], { expiresAt: performance.now() - 1, timeoutMs: 100 }));
+    assert.ok(error instanceof ViciTimeoutError, String(error));
+    assert.match(error.message, /command "version": the 100 ms deadline \(all but\) passed before it could be sent; not sent/);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(written, []);
+    assert.equal(conn.closed, false);
+    assert.deepEqual(events, []);
+    conn.destroy(new Error('test over'));
   });
 
   it('garbage from charon: ViciProtocolError, the connection is reset, the next request works', async () => {

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { backoffDelay, type BackoffPolicy } from '../../model/backoff.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { ViciCommandError, ViciConnectionError, ViciTimeoutError, ViciUnknownCommandError, ViciUnknownEventError } from './errors.ts';
-import { ViciConnection, deadlineIn, remainingMs, type Deadline } from './connection.ts';
+import { ViciConnection, deadlineIn, remainingMs, tooLateToSend, type Deadline } from './connection.ts';
 import { encodePacket, type ViciInputSection, type ViciSection } from './message.ts';
 
 export {
@@ -75,7 +75,8 @@ interface Subscription {
  * Commands are serialized: VICI has no sequence numbers, so an answer belongs to the one command
  * outstanding. Every operation has a deadline (its time in the queue included); one that passes
  * after the packet was sent destroys the connection, since a late answer would be taken for the
- * next command's. The connection opens on first use and again after it was lost; subscriptions are
+ * next command's, while one that (all but) passed before it was sent rejects without sending and
+ * leaves the connection alone. The connection opens on first use and again after it was lost; subscriptions are
  * registered again on every new connection, and while any exist (or onConnect listeners) a lost
  * connection is reopened in the background with backoff, so events resume when charon is back.
  */
@@ -257,6 +258,13 @@ export class ViciClient {
     try {
       for (let job = this.queue.shift(); job; job = this.queue.shift()) {
         clearTimeout(job.queueTimer);
+        // Its queue timer may not have fired yet (the answer to the job ahead was handled first).
+        // Sending it now would only have the connection reset by its deadline: reject it unsent.
+        if (tooLateToSend(job.deadline)) {
+          const ms = job.deadline.timeoutMs;
+          job.reject(new ViciTimeoutError(`vici ${job.what}: expired while queued behind another command (timeout ${ms} ms); not sent`, ms));
+          continue;
+        }
         try {
           const connection = job.open ? await this.ready(job.what, job.deadline) : this.usableConnection();
           job.resolve(await job.work(connection, job.deadline));

@@ -17,6 +17,16 @@ export interface Deadline {
 export const deadlineIn = (timeoutMs: number): Deadline => ({ expiresAt: performance.now() + timeoutMs, timeoutMs });
 export const remainingMs = (deadline: Deadline): number => deadline.expiresAt - performance.now();
 
+/** Below this much time left (or half the timeout, if that is shorter) a packet is not worth sending. */
+export const MIN_SEND_MARGIN_MS = 5;
+
+/**
+ * Whether a deadline has passed, or so nearly that charon could not answer in time: sending then
+ * would only get the connection reset by the timer (and maybe lose the answer to a command charon
+ * did run). A fresh deadline never qualifies, however short its timeout.
+ */
+export const tooLateToSend = (deadline: Deadline): boolean => remainingMs(deadline) < Math.min(MIN_SEND_MARGIN_MS, deadline.timeoutMs / 2);
+
 export interface ConnectionEvents {
   onEvent(name: string, message: ViciSection): void;
   /** Called once, when the connection is destroyed for whatever reason. */
@@ -62,9 +72,16 @@ export class ViciConnection {
     });
   }
 
-  /** Writes one packet and resolves with the first answer of an expected type. */
+  /**
+   * Writes one packet and resolves with the first answer of an expected type. With the deadline
+   * (all but) passed already, rejects with ViciTimeoutError without writing: nothing is outstanding
+   * then, so the connection stays as it was.
+   */
   exchange(packet: Buffer, what: string, expect: readonly ViciPacketType[], deadline: Deadline): Promise<ViciPacket> {
     if (this.waiter) return Promise.reject(new Error(`vici ${what}: another exchange (${this.waiter.what}) is in progress`));
+    if (!this.reason && tooLateToSend(deadline)) {
+      return Promise.reject(new ViciTimeoutError(`vici ${what}: the ${deadline.timeoutMs} ms deadline (all but) passed before it could be sent; not sent`, deadline.timeoutMs));
+    }
     return this.wait<ViciPacket>(what, deadline, (done, fail) => {
       this.waiter = { what, expect, resolve: done, reject: fail };
       this.socket.write(packet);
