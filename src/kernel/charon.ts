@@ -24,7 +24,7 @@ export interface CharonCommand {
 /** Writes no pid file, so one per network namespace can run on a machine that shares /run. */
 export const CHARON_SYSTEMD_PATH = '/usr/sbin/charon-systemd';
 /** Writes /run/charon.pid and refuses to run twice: only where the agent has a /run of its own. */
-export const CHARON_PATH = '/usr/lib/ipsec/charon';
+const CHARON_PATH = '/usr/lib/ipsec/charon';
 
 export function defaultCharonCommand(exists: (path: string) => boolean = existsSync): CharonCommand {
   return { file: exists(CHARON_SYSTEMD_PATH) ? CHARON_SYSTEMD_PATH : CHARON_PATH, args: [] };
@@ -72,10 +72,10 @@ export interface CharonSupervisorOptions {
   random?: () => number;
 }
 
-export const DEFAULT_READY_TIMEOUT_MS = 10_000;
-export const DEFAULT_STOP_TIMEOUT_MS = 5_000;
-export const DEFAULT_RESTART_BACKOFF: Readonly<BackoffPolicy> = { minMs: 100, maxMs: 5_000 };
-export const DEFAULT_STABLE_AFTER_MS = 60_000;
+const DEFAULT_READY_TIMEOUT_MS = 10_000;
+const DEFAULT_STOP_TIMEOUT_MS = 5_000;
+const DEFAULT_RESTART_BACKOFF: Readonly<BackoffPolicy> = { minMs: 100, maxMs: 5_000 };
+const DEFAULT_STABLE_AFTER_MS = 60_000;
 /** charon prints its socket 0.05 to 0.2 s after launch: a fine poll costs little and starts nothing later. */
 const SOCKET_POLL_MS = 25;
 /** After SIGKILL, how long to wait for the exit before giving up on it (a process in uninterruptible sleep). */
@@ -87,7 +87,7 @@ const OUTPUT_DRAIN_MS = 500;
 /** charon's stderr log with log_level = yes: thread, subsystem and level, as in `12[IKE1] ...`. */
 const CHARON_LOG_LINE = /^\d+\[[A-Z]+(\d)\] /;
 /** The running daemon's pid, in the state directory: how the next agent finds a charon this one left behind. */
-export const CHARON_PID_FILE = 'charon.pid';
+const CHARON_PID_FILE = 'charon.pid';
 /** What /proc/<pid>/comm says for charon (comm is cut at 15 characters; both names fit). */
 const CHARON_COMMS: ReadonlySet<string> = new Set(['charon', 'charon-systemd']);
 /** How often to look whether a charon left behind has exited yet (it is not our child: no exit event). */

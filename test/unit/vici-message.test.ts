@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ViciEncodeError, ViciProtocolError } from '../../src/kernel/vici/errors.ts';
 import {
-  PacketReader, VICI_MAX_SEGMENT_BYTES, ViciEncodeError, ViciProtocolError, decodeMessage, decodePacket, encodeMessage, encodePacket,
+  PacketReader, VICI_MAX_SEGMENT_BYTES, decodeMessage, decodePacket, encodeMessage, encodePacket,
   type ViciPacket, type ViciSection,
 } from '../../src/kernel/vici/message.ts';
 

@@ -18,11 +18,11 @@ export {
 export type { ViciInputSection, ViciSection, ViciValue } from './message.ts';
 
 /** Where charon's vici plugin listens unless strongswan.conf says otherwise. */
-export const DEFAULT_VICI_SOCKET = '/var/run/charon.vici';
+const DEFAULT_VICI_SOCKET = '/var/run/charon.vici';
 /** charon answers in milliseconds; ten seconds of silence means it is stuck or gone. */
-export const DEFAULT_VICI_TIMEOUT_MS = 10_000;
+const DEFAULT_VICI_TIMEOUT_MS = 10_000;
 /** Pauses between background reconnects while subscriptions wait for charon to come back. */
-export const DEFAULT_VICI_RECONNECT: BackoffPolicy = { minMs: 200, maxMs: 30_000 };
+const DEFAULT_VICI_RECONNECT: BackoffPolicy = { minMs: 200, maxMs: 30_000 };
 
 export interface ViciClientOptions {
   /** Opens a new stream to charon; connectUnix(path) for the real socket. */

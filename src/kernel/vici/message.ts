@@ -5,8 +5,6 @@
  */
 import { ViciEncodeError, ViciProtocolError } from './errors.ts';
 
-export { ViciEncodeError, ViciProtocolError } from './errors.ts';
-
 /** charon refuses longer segments (VICI_MESSAGE_SIZE_MAX); so do we, before allocating for one. */
 export const VICI_MAX_SEGMENT_BYTES = 512 * 1024;
 const MAX_NAME_BYTES = 255;
