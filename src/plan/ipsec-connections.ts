@@ -113,19 +113,23 @@ const seconds = (value: number, what: string): string => {
   return `${value}s`;
 };
 
-/** The /32 the cable adds on lo for a local subnet under libipsec, or why the subnet cannot be a local traffic selector. */
+/**
+ * The source kernel-libipsec uses for a local subnet: a service range always gets its last address
+ * (seaway's /32, wanted whether or not it is there yet, so it is kept); any other range needs an
+ * address the gateway already has inside it, or it cannot be a local traffic selector.
+ */
 function libipsecSource(subnet: LocalSubnet, addresses: readonly string[]): { present: string } | { add: string } | { missing: string } {
   const parsed = parseCidr(subnet.cidr);
   if (!parsed.ok) return { missing: parsed.message };
+  if (subnet.kind === 'services' && parsed.cidr.prefixLength <= 30) return { add: formatIpv4(lastAddress(parsed.cidr)) };
   for (const text of addresses) {
     const address = parseIpv4(text);
     if (address.ok && containsAddress(parsed.cidr, address.address)) return { present: text };
   }
-  if (subnet.kind === 'services' && parsed.cidr.prefixLength <= 30) return { add: formatIpv4(lastAddress(parsed.cidr)) };
   return { missing: `kernel-libipsec needs an address of the gateway inside ${subnet.cidr}, and the gateway has none` };
 }
 
-/** The addresses the cable must add (libipsec only): the service ranges' last addresses not yet present. */
+/** seaway's source addresses on the gateway (libipsec only): the service ranges' last addresses, present or not. */
 export function libipsecAddresses(local: Pick<IpsecLocal, 'subnets' | 'addresses'>, espMode: EspMode): string[] {
   if (espMode !== 'libipsec') return [];
   const wanted = new Set<string>();

@@ -261,6 +261,9 @@ describe('the IPsec cable between two gateway namespaces', () => {
     await bothConnected();
     await trafficFlows(pair.gw1, pair.gw2);
     await trafficFlows(pair.gw2, pair.gw1);
+    // The restarted cable found its source address on lo and kept it (the service children need it).
+    assert.match((await pair.exec(pair.gw1.gateway, 'ip', ['-4', 'addr', 'show', 'dev', 'lo'])).stdout, /inet 10\.96\.255\.255\/32 scope global lo:seaway/);
+    assert.equal((await installedChildren(gw('gw1'), toGw2.cableName)).size, 4);
   }));
 
   it('the WAN capture of the whole file holds no packet with a pod address in the clear', (t) => withLogs(t, async () => {
