@@ -1,0 +1,141 @@
+/** The gateway election's decisions: fail static under API outages, fencing, Submariner's Lease, graceful handover. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decideHa, haTransition, type HaInputs, type HaState, type LeaseView } from '../../src/model/gateway-ha.ts';
+
+const NOW = 1_000_000;
+const ME = 'node-a-seaway-gateway';
+const lease = (holder: string | null, renewAgoMs: number, transitions = 3, durationSeconds = 15): LeaseView =>
+  ({ holder, renewTimeMs: holder === null ? null : NOW - renewAgoMs, durationSeconds, transitions });
+
+const inputs = (over: Partial<HaInputs> = {}): HaInputs => ({
+  identity: ME, nowMs: NOW, refusal: null, labelled: true, stopping: false,
+  own: { lease: null }, lastRenewOkMs: null, submariner: null, standbyReady: false, ...over,
+});
+
+test('a free or absent Lease is acquired; an expired one too, naming its last holder', () => {
+  assert.deepEqual(decideHa('standby', inputs()), { state: 'acquiring', reason: 'the Lease is free', lease: 'acquire', cables: 'keep' });
+  assert.equal(decideHa('standby', inputs({ own: { lease: lease('', 0) } })).lease, 'acquire');
+  const expired = decideHa('standby', inputs({ own: { lease: lease('node-b', 16_000) } }));
+  assert.equal(expired.state, 'acquiring');
+  assert.match(expired.reason, /the Lease of node-b expired/);
+});
+
+test('holding the Lease, renewed in time: active, renewing, cables running, fenced by the transition count', () => {
+  const d = decideHa('acquiring', inputs({ own: { lease: lease(ME, 1000, 7) }, lastRenewOkMs: NOW - 1000 }));
+  assert.deepEqual(d, { state: 'active', reason: 'holds the Lease', lease: 'renew', cables: 'run', fencingToken: 7 });
+});
+
+test('fail static: renewals failing or the Lease unreadable for longer than the lease keep the cables up until another holder is seen', () => {
+  // Renewals failed for a minute (4x the lease): the Lease as last read still names us.
+  const stale = decideHa('active', inputs({ own: { lease: lease(ME, 60_000) }, lastRenewOkMs: NOW - 60_000 }));
+  assert.equal(stale.state, 'active-unconfirmed');
+  assert.equal(stale.cables, 'run');
+  assert.equal(stale.lease, 'renew');
+  assert.equal(stale.fencingToken, 3);
+  // The API does not answer at all.
+  const blind = decideHa('active-unconfirmed', inputs({ own: { readError: 'connect ETIMEDOUT' }, lastRenewOkMs: NOW - 120_000 }));
+  assert.equal(blind.state, 'active-unconfirmed');
+  assert.equal(blind.cables, 'run');
+  assert.match(blind.reason, /cannot be read \(connect ETIMEDOUT\); no other holder seen: staying active/);
+  // Only another holder, actually observed, makes it step down.
+  const taken = decideHa('active-unconfirmed', inputs({ own: { lease: lease('node-b', 500, 4) }, lastRenewOkMs: NOW - 120_000 }));
+  assert.deepEqual(taken, { state: 'standby', reason: 'another gateway (node-b) holds the Lease: stepping down', lease: 'none', cables: 'stop' });
+});
+
+test('a standby never goes active blind: an unreadable Lease or an unreadable Submariner Lease keeps it standby', () => {
+  assert.deepEqual(decideHa('standby', inputs({ own: { readError: 'HTTP 503' } })).state, 'standby');
+  const unknown = decideHa('standby', inputs({ submariner: 'unknown' }));
+  assert.equal(unknown.state, 'standby');
+  assert.equal(unknown.lease, 'none');
+  assert.match(unknown.reason, /submariner-gateway-lock cannot be read/);
+});
+
+test('Submariner\'s gateway-lock with a live holder keeps seaway passive and says why; an expired one does not', () => {
+  const blocked = decideHa('standby', inputs({ submariner: lease('node-s-submariner-gateway', 2000) }));
+  assert.equal(blocked.state, 'standby');
+  assert.equal(blocked.lease, 'none');
+  assert.match(blocked.reason, /Submariner's gateway is active \(node-s-submariner-gateway holds submariner-gateway-lock\): seaway stays passive/);
+  assert.equal(decideHa('standby', inputs({ submariner: lease('node-s', 60_000) })).state, 'acquiring', 'a dead Submariner gateway does not block');
+  assert.equal(decideHa('standby', inputs({ submariner: lease('', 0) })).state, 'acquiring', 'released');
+  // Already active: Submariner appearing later does not make seaway flap.
+  assert.equal(decideHa('active', inputs({ own: { lease: lease(ME, 1000) }, lastRenewOkMs: NOW - 1000, submariner: lease('node-s', 1000) })).state, 'active');
+});
+
+test('another live holder: standby without touching the cables', () => {
+  assert.deepEqual(decideHa('standby', inputs({ own: { lease: lease('node-b', 3000) } })), { state: 'standby', reason: 'node-b holds the Lease', lease: 'none', cables: 'keep' });
+});
+
+test('a restarted gateway finds the Lease still naming it and takes it up again at once (no wait for expiry)', () => {
+  const d = decideHa('standby', inputs({ own: { lease: lease(ME, 5000) }, lastRenewOkMs: null }));
+  assert.equal(d.state, 'acquiring');
+  assert.equal(d.lease, 'acquire');
+});
+
+test('SIGTERM with a ready standby: release the Lease and stop the cables gracefully; without one: exit leaving the kernel state', () => {
+  const active = inputs({ own: { lease: lease(ME, 1000) }, lastRenewOkMs: NOW - 1000, stopping: true });
+  const handover = decideHa('active', { ...active, standbyReady: true });
+  assert.equal(handover.state, 'handing-over');
+  assert.equal(handover.lease, 'release');
+  assert.equal(handover.cables, 'release');
+  const alone = decideHa('active', active);
+  assert.equal(alone.state, 'stopped');
+  assert.equal(alone.lease, 'none');
+  assert.equal(alone.cables, 'abandon');
+  assert.match(alone.reason, /the kernel state stays for a restarted gateway to adopt/);
+  assert.deepEqual(decideHa('standby', { ...active, own: { lease: lease('node-b', 1000) } }), { state: 'stopped', reason: 'stopping (SIGTERM)', lease: 'none', cables: 'keep' });
+});
+
+test('the release is tried again until the Lease no longer names us, then the handover is done', () => {
+  const stopping = inputs({ stopping: true, standbyReady: true });
+  assert.equal(decideHa('handing-over', { ...stopping, own: { lease: lease(ME, 1000) } }).lease, 'release', 'the first release did not go through');
+  const done = decideHa('handing-over', { ...stopping, own: { lease: lease('node-b', 100, 4) }, standbyReady: false });
+  assert.equal(done.state, 'stopped');
+  assert.equal(done.lease, 'none');
+});
+
+test('the gateway label removed from the active node hands over like a graceful stop, and it does not come back active', () => {
+  const base = inputs({ own: { lease: lease(ME, 1000) }, lastRenewOkMs: NOW - 1000, labelled: false });
+  const handover = decideHa('active', { ...base, standbyReady: true });
+  assert.equal(handover.state, 'handing-over');
+  assert.equal(handover.lease, 'release');
+  const after = decideHa('handing-over', { ...base, own: { lease: lease('node-b', 100, 4) } });
+  assert.equal(after.state, 'refused');
+  assert.equal(after.lease, 'none');
+  assert.match(after.reason, /lost its gateway label; handed over/);
+  // No standby yet: it stays active rather than leaving the cluster without a gateway.
+  const alone = decideHa('active', base);
+  assert.equal(alone.state, 'active');
+  assert.equal(alone.cables, 'run');
+  assert.match(alone.reason, /no standby is ready: staying active until one is/);
+});
+
+test('a bad configuration refuses candidacy with its reason; while active it hands over only to a ready standby', () => {
+  const refused = decideHa('standby', inputs({ refusal: 'the IPsec PSK in /psk is 5 bytes; at least 32 are needed' }));
+  assert.deepEqual(refused, { state: 'refused', reason: 'not a candidate: the IPsec PSK in /psk is 5 bytes; at least 32 are needed', lease: 'none', cables: 'keep' });
+  const active = inputs({ own: { lease: lease(ME, 1000) }, lastRenewOkMs: NOW - 1000, refusal: 'broker token rejected (401)' });
+  assert.equal(decideHa('active', active).state, 'active');
+  assert.equal(decideHa('active', { ...active, standbyReady: true }).state, 'handing-over');
+});
+
+test('transitions are reported once, with their reason', () => {
+  const d = decideHa('standby', inputs());
+  assert.deepEqual(haTransition('standby', d), { from: 'standby', to: 'acquiring', reason: 'the Lease is free' });
+  assert.equal(haTransition('acquiring', d), null);
+});
+
+test('every state and input combination yields a decision whose cables never tear down without an observed holder or a handover', () => {
+  const states: HaState[] = ['refused', 'standby', 'acquiring', 'active', 'active-unconfirmed', 'handing-over', 'stopped'];
+  const owns: HaInputs['own'][] = [{ lease: null }, { readError: 'x' }, { lease: lease(ME, 1000) }, { lease: lease(ME, 60_000) }, { lease: lease('node-b', 1000) }, { lease: lease('node-b', 60_000) }, { lease: lease('', 0) }];
+  for (const previous of states) {
+    for (const own of owns) {
+      for (const flags of [0, 1, 2, 3, 4, 5, 6, 7]) {
+        const i = inputs({ own, stopping: (flags & 1) !== 0, labelled: (flags & 2) === 0, standbyReady: (flags & 4) !== 0, lastRenewOkMs: NOW - 2000, submariner: flags === 5 ? 'unknown' : null });
+        const d = decideHa(previous, i);
+        if (d.cables === 'stop') assert.ok('lease' in own && own.lease?.holder === 'node-b', `${previous} ${JSON.stringify(i)} stopped the cables without another holder`);
+        if (d.cables === 'release') assert.ok(i.standbyReady || previous === 'handing-over', `${previous} ${JSON.stringify(i)} released without a standby`);
+        if (d.lease === 'acquire') assert.ok(!i.stopping && i.labelled, 'a stopping or unlabelled node never acquires');
+      }
+    }
+  }
+});
