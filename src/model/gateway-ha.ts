@@ -31,6 +31,11 @@ export const ACTIVE_STATES: ReadonlySet<HaState> = new Set(['active', 'active-un
 /** A Lease as the gateway last read it. */
 export interface LeaseView {
   holder: string | null;
+  /**
+   * When the holder last renewed, on this gateway's clock: the driver passes the local time at which
+   * it first saw the current renewal (as client-go times expiry from its own observation), so clock
+   * skew between gateway nodes cannot make a live holder look expired.
+   */
   renewTimeMs: number | null;
   durationSeconds: number;
   transitions: number;

@@ -84,7 +84,7 @@ test('update with a stale resourceVersion fails with 409 Conflict; with the curr
   assert.ok(Number(updated.metadata.resourceVersion) > Number(current.metadata.resourceVersion));
 });
 
-test('a custom resource update without resourceVersion is 422 Invalid; a Lease (built-in) may update unconditionally', async () => {
+test('an update without resourceVersion: 422 Invalid for a custom resource and a Lease, accepted for a ConfigMap (its strategy allows unconditional updates)', async () => {
   await create('no-rv');
   const status = await expectStatus(() => custom.replaceNamespacedCustomObject({ group, version, namespace, plural, name: 'no-rv', body: body('no-rv') }));
   assert.equal(status.httpCode, 422);
@@ -93,8 +93,24 @@ test('a custom resource update without resourceVersion is 422 Invalid; a Lease (
 
   const leases = kubeConfigFor(server.url).makeApiClient(CoordinationV1Api);
   await leases.createNamespacedLease({ namespace, body: { metadata: { name: 'leader' }, spec: { holderIdentity: 'a' } } });
-  const replaced = await leases.replaceNamespacedLease({ namespace, name: 'leader', body: { metadata: { name: 'leader' }, spec: { holderIdentity: 'b' } } });
-  assert.equal(replaced.spec?.holderIdentity, 'b');
+  const lease = await expectStatus(() => leases.replaceNamespacedLease({ namespace, name: 'leader', body: { metadata: { name: 'leader' }, spec: { holderIdentity: 'b' } } }));
+  assert.equal(lease.httpCode, 422);
+  assert.equal(lease.details?.causes?.[0]?.field, 'metadata.resourceVersion');
+  await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'settings' }, data: { a: '1' } } });
+  const replaced = await core.replaceNamespacedConfigMap({ namespace, name: 'settings', body: { metadata: { name: 'settings' }, data: { a: '2' } } });
+  assert.equal(replaced.data?.a, '2');
+});
+
+test('a uid in an update body is a precondition: a different one is 409, and a PUT to a deleted object with its old uid does not create it', async () => {
+  const leases = kubeConfigFor(server.url).makeApiClient(CoordinationV1Api);
+  const created = await leases.createNamespacedLease({ namespace, body: { metadata: { name: 'fenced' }, spec: { holderIdentity: 'a' } } });
+  const wrongUid = await expectStatus(() => leases.replaceNamespacedLease({ namespace, name: 'fenced', body: { metadata: { name: 'fenced', uid: 'not-this-one', resourceVersion: created.metadata?.resourceVersion }, spec: { holderIdentity: 'b' } } }));
+  assert.equal(wrongUid.httpCode, 409);
+  assert.match(wrongUid.message ?? '', /Precondition failed: UID in precondition: not-this-one/);
+  await leases.deleteNamespacedLease({ namespace, name: 'fenced' });
+  const gone = await expectStatus(() => leases.replaceNamespacedLease({ namespace, name: 'fenced', body: { metadata: { name: 'fenced', uid: created.metadata?.uid, resourceVersion: created.metadata?.resourceVersion }, spec: { holderIdentity: 'a' } } }));
+  assert.equal(gone.httpCode, 409);
+  assert.equal((await expectStatus(() => leases.readNamespacedLease({ namespace, name: 'fenced' }))).httpCode, 404, 'not re-created');
 });
 
 test('get of a missing object is 404 NotFound naming the object', async () => {

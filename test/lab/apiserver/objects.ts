@@ -202,6 +202,11 @@ export class ObjectService {
     }
     const incoming = decodeBody(resource, checked, context, 'body');
     const existing = this.#store.get(resourceKey(resource), namespace ?? '', name);
+    // A uid in the body is a precondition (the generic store's Update): on a missing object it fails too, rather than creating one.
+    const uid = incoming.metadata.uid;
+    if (typeof uid === 'string' && uid !== '' && uid !== existing?.metadata.uid) {
+      throw errors.conflict(resource, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${existing?.metadata.uid ?? ''}`);
+    }
     if (!existing) {
       if (resource.allowCreateOnUpdate && !subresource) {
         const { resourceVersion: _rv, ...metadata } = incoming.metadata;

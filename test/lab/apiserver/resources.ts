@@ -95,8 +95,9 @@ function builtinKinds(): ResourceType[] {
       selectableFields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'] }),
     define({ group: 'apps', version: 'v1', plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', namespaced: true,
       shortNames: ['ds'], categories: ['all'], statusSubresource: true, dropStatusOnCreate: true }),
+    // The Lease strategy allows create-on-update but not unconditional updates (a resourceVersion is required).
     define({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease',
-      namespaced: true, allowCreateOnUpdate: true }),
+      namespaced: true, allowCreateOnUpdate: true, unconditionalUpdate: false }),
     define({ group: rbac, version: 'v1', plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false }),
     define({ group: rbac, version: 'v1', plural: 'clusterrolebindings', singular: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false }),
     define({ group: rbac, version: 'v1', plural: 'roles', singular: 'role', kind: 'Role', namespaced: true }),
