@@ -1,0 +1,398 @@
+/**
+ * The `submariner.io/v1` Gateway object Submariner's tools read (`subctl show gateways|connections`,
+ * the operator's Submariner status, Lighthouse), built purely; and the decisions around writing it:
+ * when a write is due (a budget), and which other Gateway objects are stale (pure).
+ *
+ * One object per gateway candidate, named after its hostname (Submariner's EnsureValidName), in the
+ * Submariner namespace, with the annotation `update-timestamp` (unix seconds) that Submariner's
+ * gateways use to call an object stale 15 s after its last refresh. The CRD has no status
+ * subresource and requires all five status fields (connections, haStatus, localEndpoint,
+ * statusFailure, version), and every Endpoint spec in it needs backend, cable_name, cluster_id
+ * (1-63 characters), hostname, nat_enabled and subnets.
+ *
+ * Until health checks exist, `connected` means "the daemon says the SAs are up and bytes are moving
+ * both ways": a cable the daemon calls connected whose received or sent byte counter has not grown
+ * for longer than a threshold (or has not yet been seen to grow) is reported `connecting`, saying so.
+ * Byte counters are not part of the object, only the states they lead to, so counting bytes never
+ * makes an observation a change worth a write. `latencyRTT` is left out (it is optional in the CRD and
+ * a pointer with omitempty in Submariner's type, and subctl prints an empty RTT for it) rather than
+ * filled with zero durations that would read as a measurement.
+ */
+import type { CableStatus } from '../cable/cable.ts';
+import type { EndpointSpec } from '../model/endpoint.ts';
+import { isRecord } from '../model/compare.ts';
+import { dns1123Subdomain } from '../model/names.ts';
+import { validObjectName } from './local-endpoint-object.ts';
+import { isDeepStrictEqual } from 'node:util';
+
+export const GATEWAY_API_VERSION = 'submariner.io/v1';
+export const GATEWAY_KIND = 'Gateway';
+export const GATEWAY_PLURAL = 'gateways';
+export const UPDATE_TIMESTAMP_ANNOTATION = 'update-timestamp';
+/** Submariner's gateways delete another's Gateway object this long after its update-timestamp. */
+export const SUBMARINER_STALE_MS = 15_000;
+/** How often an unchanged object is refreshed: Submariner's own period, well inside its 15 s. */
+export const DEFAULT_REFRESH_MS = 5_000;
+/**
+ * How long a connected cable's counters may stand still before it is reported `connecting`: longer
+ * than WireGuard's 10 s keepalive, so an idle but healthy WireGuard cable keeps moving bytes.
+ */
+export const DEFAULT_STALL_MS = 15_000;
+/** Messages are clipped to this (the object must stay small; Events are held to the same 1 KiB). */
+export const MAX_MESSAGE_LENGTH = 1024;
+const MAX_CLUSTER_ID_LENGTH = 63;
+/** The plural address fields are dual-stack pairs: the CRD allows at most two entries. */
+const MAX_PLURAL_ADDRESSES = 2;
+
+export const CONNECTED_MESSAGE = 'connected: SAs installed, bytes moving (no health check yet)';
+
+export type HaStatus = 'active' | 'passive';
+export type ConnectionStatus = 'connected' | 'connecting' | 'error';
+
+/** An Endpoint spec on the wire, as Submariner writes it (JSON names; empty optional fields left out). */
+export interface EndpointSpecWire {
+  cluster_id: string;
+  cable_name: string;
+  hostname: string;
+  subnets: string[];
+  private_ip: string;
+  public_ip?: string;
+  healthCheckIP?: string;
+  nat_enabled: boolean;
+  backend: string;
+  backend_config?: Record<string, string>;
+  privateIPs?: string[];
+  publicIPs?: string[];
+  healthCheckIPs?: string[];
+}
+
+export interface GatewayConnection {
+  status: ConnectionStatus;
+  statusMessage: string;
+  endpoint: EndpointSpecWire;
+  /** Left out when empty, false, as Go's omitempty does. */
+  usingIP?: string;
+  usingNAT?: boolean;
+}
+
+export interface GatewayStatus {
+  version: string;
+  haStatus: HaStatus;
+  localEndpoint: EndpointSpecWire;
+  statusFailure: string;
+  connections: GatewayConnection[];
+}
+
+export interface GatewayObject {
+  apiVersion: typeof GATEWAY_API_VERSION;
+  kind: typeof GATEWAY_KIND;
+  metadata: { name: string; namespace: string; annotations: Record<string, string> };
+  status: GatewayStatus;
+}
+
+/** What one cable's byte counters did, as far as observations tell (see observeTraffic). */
+export interface CableTraffic {
+  rxBytes: number;
+  txBytes: number;
+  /** When the counter was last seen to grow (unix ms); absent: not since the cable was first seen connected. */
+  rxGrewAtMs?: number;
+  txGrewAtMs?: number;
+}
+
+/** Cable name -> its traffic; kept by the caller from one observation to the next. */
+export type TrafficState = ReadonlyMap<string, CableTraffic>;
+
+export const EMPTY_TRAFFIC: TrafficState = new Map();
+
+export interface RemoteConnectionInput {
+  /** The remote cluster's Endpoint, as validated (model/endpoint.ts). */
+  endpoint: EndpointSpec;
+  /** The daemon's view of the cable to it; absent while the driver has not configured it. */
+  cable?: CableStatus;
+  /** The address the cable uses to reach the remote (private or public, as NAT discovery chose). */
+  usingIP: string;
+  usingNAT: boolean;
+}
+
+export interface GatewayInput {
+  /** This node's hostname: the object's name (made valid as Submariner does). */
+  hostname: string;
+  /** The Submariner namespace (submariner-operator). */
+  namespace: string;
+  haStatus: HaStatus;
+  localEndpoint: EndpointSpec;
+  /** seaway's version string. */
+  version: string;
+  /** Why the gateway cannot work ('' when nothing is wrong). */
+  statusFailure: string;
+  remotes: readonly RemoteConnectionInput[];
+  /** The byte-counter history (observeTraffic). */
+  traffic: TrafficState;
+  nowMs: number;
+  /** How long counters may stand still before a connected cable is reported connecting (default DEFAULT_STALL_MS). */
+  stallMs?: number;
+}
+
+export type GatewayRender =
+  | { ok: true; object: GatewayObject; notes: string[] }
+  | { ok: false; message: string };
+
+function clipMessage(text: string): string {
+  return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH - 3)}...` : text;
+}
+
+/** Whether a typed value really is an object (defensive reads of what callers pass), without narrowing its type. */
+const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
+const str = (value: unknown): string => (typeof value === 'string' ? value : '');
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+
+/** Why a cluster id cannot be written (the CRD's minLength 1, maxLength 63), or null. */
+function clusterIdProblem(value: unknown): string | null {
+  if (typeof value !== 'string') return 'cluster_id is not a string';
+  if (value === '') return 'cluster_id is empty';
+  if (value.length > MAX_CLUSTER_ID_LENGTH) return `cluster_id is ${value.length} characters long, more than the CRD's ${MAX_CLUSTER_ID_LENGTH}`;
+  return null;
+}
+
+/**
+ * An Endpoint spec as the wire has it, or why not. Read defensively (the values come from other
+ * clusters through the broker, and a JavaScript caller may pass anything): a field of the wrong type
+ * becomes empty, lists keep their strings, the dual-stack lists at most two entries. Only a
+ * cluster_id the CRD refuses makes it unwritable.
+ */
+export function endpointSpecWire(spec: EndpointSpec): { ok: true; wire: EndpointSpecWire } | { ok: false; message: string } {
+  if (!isObject(spec)) return { ok: false, message: 'the Endpoint spec is not an object' };
+  const problem = clusterIdProblem(spec.clusterId);
+  if (problem !== null) return { ok: false, message: problem };
+  const privateIps = strings(spec.privateIps);
+  const publicIps = strings(spec.publicIps);
+  const healthCheckIps = strings(spec.healthCheckIps);
+  const backendConfig: Record<string, string> = {};
+  if (isRecord(spec.backendConfig)) {
+    for (const [key, value] of Object.entries(spec.backendConfig)) if (typeof value === 'string') backendConfig[key] = value;
+  }
+  const privateIp = str(spec.privateIp) || (privateIps[0] ?? '');
+  const wire: EndpointSpecWire = {
+    cluster_id: spec.clusterId,
+    cable_name: str(spec.cableName),
+    hostname: str(spec.hostname),
+    subnets: strings(spec.subnets),
+    private_ip: privateIp,
+    ...(publicIps[0] !== undefined ? { public_ip: publicIps[0] } : {}),
+    ...(healthCheckIps[0] !== undefined ? { healthCheckIP: healthCheckIps[0] } : {}),
+    nat_enabled: spec.natEnabled === true,
+    backend: str(spec.backend),
+    ...(Object.keys(backendConfig).length > 0 ? { backend_config: backendConfig } : {}),
+    ...(privateIps.length > 0 ? { privateIPs: privateIps.slice(0, MAX_PLURAL_ADDRESSES) } : {}),
+    ...(publicIps.length > 0 ? { publicIPs: publicIps.slice(0, MAX_PLURAL_ADDRESSES) } : {}),
+    ...(healthCheckIps.length > 0 ? { healthCheckIPs: healthCheckIps.slice(0, MAX_PLURAL_ADDRESSES) } : {}),
+  };
+  return { ok: true, wire };
+}
+
+/** The Gateway object's name for a hostname (Submariner's EnsureValidName), or why there is none. */
+export function gatewayObjectName(hostname: string): { ok: true; name: string } | { ok: false; message: string } {
+  if (typeof hostname !== 'string' || hostname === '') return { ok: false, message: 'the hostname is empty' };
+  const name = validObjectName(hostname);
+  const problem = dns1123Subdomain(name);
+  if (problem !== null) return { ok: false, message: `the hostname "${hostname.slice(0, 80)}" gives the object name "${name.slice(0, 80)}", which ${problem}` };
+  return { ok: true, name };
+}
+
+const counter = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null);
+
+/**
+ * One direction's counter: grown since the last observation, or reset (a new session, a rekeyed SA)
+ * to a non-zero value, which also means bytes moved since then. A counter that is not a number is
+ * no evidence either way: the last good value is kept.
+ */
+function grewAt(before: number | undefined, now: number | null, previousGrewAt: number | undefined, nowMs: number): { value: number | undefined; grewAt: number | undefined } {
+  if (now === null) return { value: before, grewAt: previousGrewAt };
+  if (before === undefined) return { value: now, grewAt: previousGrewAt };
+  if (now > before || (now < before && now > 0)) return { value: now, grewAt: nowMs };
+  return { value: now, grewAt: previousGrewAt };
+}
+
+/**
+ * The next traffic state from the daemon's cables (pure). A cable that is not connected forgets
+ * its growth, so a cable that comes back must be seen moving bytes again before it is called
+ * connected; a cable no longer listed is dropped.
+ */
+export function observeTraffic(previous: TrafficState, cables: readonly CableStatus[], nowMs: number): TrafficState {
+  const next = new Map<string, CableTraffic>();
+  for (const cable of cables) {
+    if (!isObject(cable) || typeof cable.cableName !== 'string') continue;
+    const before = previous.get(cable.cableName);
+    const connected = cable.state === 'connected';
+    const rx = grewAt(before?.rxBytes, counter(cable.rxBytes), connected ? before?.rxGrewAtMs : undefined, nowMs);
+    const tx = grewAt(before?.txBytes, counter(cable.txBytes), connected ? before?.txGrewAtMs : undefined, nowMs);
+    const traffic: CableTraffic = { rxBytes: rx.value ?? 0, txBytes: tx.value ?? 0 };
+    // Growth seen while not connected is not this session's evidence.
+    if (connected && rx.grewAt !== undefined) traffic.rxGrewAtMs = rx.grewAt;
+    if (connected && tx.grewAt !== undefined) traffic.txGrewAtMs = tx.grewAt;
+    next.set(cable.cableName, traffic);
+  }
+  return next;
+}
+
+/**
+ * A connection's status and message from its cable and traffic. Messages never carry numbers that
+ * change between observations (bytes, seconds since), or every observation would be a change.
+ */
+export function connectionState(cable: CableStatus | undefined, traffic: CableTraffic | undefined, nowMs: number, stallMs: number): { status: ConnectionStatus; statusMessage: string } {
+  if (cable === undefined || !isObject(cable)) return { status: 'connecting', statusMessage: 'connecting: the cable is not configured yet' };
+  const daemonMessage = str(cable.message);
+  if (cable.state === 'error') {
+    const why = daemonMessage || str(cable.lastError) || 'the cable driver reports an error';
+    return { status: 'error', statusMessage: clipMessage(`error: ${why}`) };
+  }
+  if (cable.state !== 'connected') {
+    return { status: 'connecting', statusMessage: clipMessage(`connecting: ${daemonMessage || 'security associations not installed yet'}`) };
+  }
+  const moving = (at: number | undefined) => at !== undefined && nowMs - at <= stallMs;
+  const rx = moving(traffic?.rxGrewAtMs);
+  const tx = moving(traffic?.txGrewAtMs);
+  const extra = daemonMessage ? `; ${daemonMessage}` : '';
+  if (rx && tx) return { status: 'connected', statusMessage: clipMessage(`${CONNECTED_MESSAGE}${extra}`) };
+  const seconds = Math.round(stallMs / 1000);
+  const what = !rx && !tx ? 'no bytes seen moving in either direction'
+    : !rx ? 'no bytes seen moving: nothing received' : 'no bytes seen moving: nothing sent';
+  return {
+    status: 'connecting',
+    statusMessage: clipMessage(`connecting: SAs installed, but ${what} within the last ${seconds} s (no health check yet; an idle cable looks the same)${extra}`),
+  };
+}
+
+const compareConnections = (a: GatewayConnection, b: GatewayConnection): number => {
+  const byCluster = a.endpoint.cluster_id < b.endpoint.cluster_id ? -1 : a.endpoint.cluster_id > b.endpoint.cluster_id ? 1 : 0;
+  if (byCluster !== 0) return byCluster;
+  return a.endpoint.cable_name < b.endpoint.cable_name ? -1 : a.endpoint.cable_name > b.endpoint.cable_name ? 1 : 0;
+};
+
+/**
+ * The whole Gateway object (pure). A remote whose Endpoint cannot be written as the CRD requires is
+ * left out with a note, so one bad remote never makes the API server refuse the whole object; an
+ * unusable hostname or local Endpoint means no object at all (it could not be accepted).
+ * Connections are sorted by cluster and cable, so their order never reads as a change.
+ */
+export function gatewayObject(input: GatewayInput): GatewayRender {
+  const name = gatewayObjectName(input.hostname);
+  if (!name.ok) return { ok: false, message: name.message };
+  if (typeof input.namespace !== 'string' || input.namespace === '') return { ok: false, message: 'the namespace is empty' };
+  if (input.haStatus !== 'active' && input.haStatus !== 'passive') return { ok: false, message: `haStatus must be active or passive, not ${String(input.haStatus).slice(0, 40)}` };
+  const local = endpointSpecWire(input.localEndpoint);
+  if (!local.ok) return { ok: false, message: `the local Endpoint cannot be written: ${local.message}` };
+  const stallMs = input.stallMs ?? DEFAULT_STALL_MS;
+  const notes: string[] = [];
+  const connections: GatewayConnection[] = [];
+  const seen = new Set<string>();
+  (Array.isArray(input.remotes) ? input.remotes : []).forEach((remote, index) => {
+    if (!isObject(remote)) { notes.push(`remote ${index}: not an object; left out`); return; }
+    const endpoint = endpointSpecWire(remote.endpoint);
+    if (!endpoint.ok) {
+      const cable = isObject(remote.endpoint) ? str(remote.endpoint.cableName) : '';
+      notes.push(`remote ${index}${cable ? ` (${cable.slice(0, 100)})` : ''}: ${endpoint.message}; left out of the Gateway status`);
+      return;
+    }
+    const key = `${endpoint.wire.cluster_id}\0${endpoint.wire.cable_name}`;
+    if (seen.has(key)) { notes.push(`remote ${index} (${endpoint.wire.cable_name}): listed twice; the first kept`); return; }
+    seen.add(key);
+    const cable = isObject(remote.cable) ? remote.cable : undefined;
+    const traffic = cable !== undefined ? input.traffic.get(cable.cableName) : undefined;
+    const state = connectionState(cable, traffic, input.nowMs, stallMs);
+    const usingIP = str(remote.usingIP);
+    connections.push({
+      status: state.status,
+      statusMessage: state.statusMessage,
+      endpoint: endpoint.wire,
+      ...(usingIP !== '' ? { usingIP } : {}),
+      ...(remote.usingNAT === true ? { usingNAT: true } : {}),
+    });
+  });
+  connections.sort(compareConnections);
+  return {
+    ok: true,
+    notes,
+    object: {
+      apiVersion: GATEWAY_API_VERSION,
+      kind: GATEWAY_KIND,
+      metadata: {
+        name: name.name,
+        namespace: input.namespace,
+        annotations: { [UPDATE_TIMESTAMP_ANNOTATION]: String(Math.floor(input.nowMs / 1000)) },
+      },
+      status: {
+        version: str(input.version),
+        haStatus: input.haStatus,
+        localEndpoint: local.wire,
+        statusFailure: clipMessage(str(input.statusFailure)),
+        connections,
+      },
+    },
+  };
+}
+
+/** The object without its refresh stamp: what a change is judged on. */
+function content(object: GatewayObject): unknown {
+  const annotations = { ...object.metadata.annotations };
+  delete annotations[UPDATE_TIMESTAMP_ANNOTATION];
+  return { ...object, metadata: { ...object.metadata, annotations } };
+}
+
+/** Whether two objects say the same, ignoring update-timestamp. */
+export function sameGatewayContent(a: GatewayObject, b: GatewayObject): boolean {
+  return isDeepStrictEqual(content(a), content(b));
+}
+
+export interface WriteBudget {
+  /** An unchanged object is rewritten (its update-timestamp refreshed) this long after the last write. */
+  refreshMs: number;
+  /** A changed object waits at least this long after the last write (default 0: at once). */
+  minIntervalMs?: number;
+}
+
+/**
+ * Whether to write `next` now (pure): nothing written yet; or its content (update-timestamp aside)
+ * differs from the last written object (no sooner than minIntervalMs after the last write); or
+ * refreshMs has passed since the last write. A clock that went back writes (and so restarts the count).
+ */
+export function shouldWrite(previous: GatewayObject | null, next: GatewayObject, lastWriteMs: number, nowMs: number, budget: WriteBudget): boolean {
+  if (previous === null) return true;
+  const elapsed = nowMs - lastWriteMs;
+  if (elapsed < 0) return true;
+  if (elapsed >= budget.refreshMs) return true;
+  return !sameGatewayContent(previous, next) && elapsed >= (budget.minIntervalMs ?? 0);
+}
+
+/** A Gateway object's update-timestamp in unix ms, or null when it is missing or not a count of seconds. */
+export function updateTimestampMs(object: unknown): number | null {
+  if (!isRecord(object) || !isRecord(object.metadata) || !isRecord(object.metadata.annotations)) return null;
+  const value = object.metadata.annotations[UPDATE_TIMESTAMP_ANNOTATION];
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return null;
+  return Number(value) * 1000;
+}
+
+/**
+ * The names of Gateway objects to delete (pure), sorted: those not belonging to a live candidate
+ * (liveHostnames, compared by object name) whose update-timestamp is missing or malformed, at least
+ * maxAgeMs old (Submariner: stale when now >= timestamp + 15 s), or more than maxAgeMs in the future
+ * (else a bad clock's object would never go). A live candidate's object is never deleted, however
+ * old or malformed: its owner rewrites it, and deleting it would only fight the owner. An object
+ * without a name cannot be deleted by name and is skipped.
+ */
+export function staleGateways(objects: readonly unknown[], liveHostnames: Iterable<string>, nowMs: number, maxAgeMs: number): string[] {
+  const live = new Set<string>();
+  for (const hostname of liveHostnames) {
+    const name = gatewayObjectName(hostname);
+    if (name.ok) live.add(name.name);
+  }
+  const stale = new Set<string>();
+  for (const object of objects) {
+    if (!isRecord(object) || !isRecord(object.metadata)) continue;
+    const name = object.metadata.name;
+    if (typeof name !== 'string' || name === '' || live.has(name)) continue;
+    const stamp = updateTimestampMs(object);
+    if (stamp === null || nowMs - stamp >= maxAgeMs || stamp - nowMs > maxAgeMs) stale.add(name);
+  }
+  return [...stale].sort();
+}
