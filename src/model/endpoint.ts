@@ -109,6 +109,8 @@ export function readClusterId(spec: unknown): { ok: true; clusterId: string } | 
   const value = spec['cluster_id'];
   if (typeof value !== 'string') return { ok: false, message: value === undefined ? 'spec.cluster_id: missing' : `spec.cluster_id: expected a string, got ${describeType(value)}` };
   if (value === '') return { ok: false, message: 'spec.cluster_id: empty' };
+  // Submariner's CRD caps it at 63 characters: a longer one cannot be a real cluster's and would make any object quoting it invalid.
+  if (value.length > 63) return { ok: false, message: `spec.cluster_id: ${value.length} characters; at most 63 (Submariner's CRD)` };
   return { ok: true, clusterId: value };
 }
 

@@ -60,6 +60,7 @@ test('malformed fields seaway uses reject, with the field path', () => {
     [spec({ cluster_id: undefined }), /^spec.cluster_id: missing/],
     [spec({ cluster_id: 7 }), /^spec.cluster_id: expected a string, got number 7/],
     [spec({ cluster_id: '' }), /^spec.cluster_id: empty/],
+    [spec({ cluster_id: 'c'.repeat(64) }), /^spec.cluster_id: 64 characters; at most 63/],
     [spec({ private_ip: undefined }), /^spec.private_ip: missing, and spec.privateIPs has no IPv4 address/],
     [spec({ private_ip: '' }), /^spec.private_ip: empty/],
     [spec({ private_ip: 192 }), /^spec.private_ip: expected a string, got number 192/],
