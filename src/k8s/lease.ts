@@ -76,10 +76,12 @@ export interface LeaseClient {
    * `expected.resourceVersion`; acquireTime and renewTime now. Transitions +1 when the holder changes
    * (a released Lease taken again included, as client-go counts); when `expected` already names
    * `identity`, its acquireTime and transitions are kept (a renewal with a new duration).
+   * `transitionsFloor`: transitions are at least this (a Lease deleted and created again must not
+   * restart the count a fencing token compares against).
    */
-  acquire(name: string, identity: string, durationSeconds: number, nowMs: number, expected: LeaseRecord | null): Promise<LeaseWriteResult>;
-  /** Renews our hold: renewTime now, the rest as in `expected`, on its resourceVersion. `conflict` without a request when `expected` is not held by `identity`. */
-  renew(name: string, identity: string, nowMs: number, expected: LeaseRecord): Promise<LeaseWriteResult>;
+  acquire(name: string, identity: string, durationSeconds: number, nowMs: number, expected: LeaseRecord | null, transitionsFloor?: number): Promise<LeaseWriteResult>;
+  /** Renews our hold: renewTime now and the configured duration, the rest as in `expected`, on its resourceVersion. `conflict` without a request when `expected` is not held by `identity`. */
+  renew(name: string, identity: string, durationSeconds: number, nowMs: number, expected: LeaseRecord): Promise<LeaseWriteResult>;
   /** Gives the Lease up as client-go's ReleaseOnCancel does (holder '', duration 1 s, times now, transitions kept), on `expected`'s resourceVersion. `conflict` without a request when `expected` is not held by `identity`. */
   release(name: string, identity: string, nowMs: number, expected: LeaseRecord): Promise<LeaseWriteResult>;
 }
@@ -217,17 +219,17 @@ export function leaseRecordFrom(lease: unknown): LeaseRecord {
 }
 
 /** What acquire writes (client-go's tryAcquireOrRenew): see LeaseClient.acquire. */
-export function acquiredSpec(identity: string, durationSeconds: number, nowMs: number, expected: LeaseRecord | null): LeaseSpecFields {
-  if (expected === null) return { holder: identity, durationSeconds, acquireTimeMs: nowMs, renewTimeMs: nowMs, transitions: 0 };
+export function acquiredSpec(identity: string, durationSeconds: number, nowMs: number, expected: LeaseRecord | null, transitionsFloor = 0): LeaseSpecFields {
+  if (expected === null) return { holder: identity, durationSeconds, acquireTimeMs: nowMs, renewTimeMs: nowMs, transitions: transitionsFloor };
   if (expected.holder === identity) {
-    return { holder: identity, durationSeconds, acquireTimeMs: expected.acquireTimeMs ?? nowMs, renewTimeMs: nowMs, transitions: expected.transitions };
+    return { holder: identity, durationSeconds, acquireTimeMs: expected.acquireTimeMs ?? nowMs, renewTimeMs: nowMs, transitions: Math.max(expected.transitions, transitionsFloor) };
   }
-  return { holder: identity, durationSeconds, acquireTimeMs: nowMs, renewTimeMs: nowMs, transitions: expected.transitions + 1 };
+  return { holder: identity, durationSeconds, acquireTimeMs: nowMs, renewTimeMs: nowMs, transitions: Math.max(expected.transitions + 1, transitionsFloor) };
 }
 
 /** What renew writes: renewTime now, the rest as held (a missing acquireTime becomes now). */
-export function renewedSpec(identity: string, nowMs: number, expected: LeaseRecord): LeaseSpecFields {
-  return { holder: identity, durationSeconds: expected.durationSeconds, acquireTimeMs: expected.acquireTimeMs ?? nowMs, renewTimeMs: nowMs, transitions: expected.transitions };
+export function renewedSpec(identity: string, durationSeconds: number, nowMs: number, expected: LeaseRecord): LeaseSpecFields {
+  return { holder: identity, durationSeconds, acquireTimeMs: expected.acquireTimeMs ?? nowMs, renewTimeMs: nowMs, transitions: expected.transitions };
 }
 
 /** What release writes (client-go's release()): holder '', duration 1 s, both times now, transitions kept. */
@@ -374,17 +376,17 @@ export function leaseClient(kubeConfig: KubeConfig, namespace: string, settings:
       }
     },
 
-    async acquire(name, identity, durationSeconds, nowMs, expected) {
+    async acquire(name, identity, durationSeconds, nowMs, expected, transitionsFloor = 0) {
       const invalid = invalidArguments(name, identity, nowMs, durationSeconds, expected);
       if (invalid) return { ok: false, reason: 'rejected', message: `acquiring Lease ${namespace}/${name}: ${invalid}` };
-      return write(name, acquiredSpec(identity, durationSeconds, nowMs, expected), expected, 'acquiring');
+      return write(name, acquiredSpec(identity, durationSeconds, nowMs, expected, transitionsFloor), expected, 'acquiring');
     },
 
-    async renew(name, identity, nowMs, expected) {
-      const invalid = invalidArguments(name, identity, nowMs, expected.durationSeconds, expected);
+    async renew(name, identity, durationSeconds, nowMs, expected) {
+      const invalid = invalidArguments(name, identity, nowMs, durationSeconds, expected);
       if (invalid) return { ok: false, reason: 'rejected', message: `renewing Lease ${namespace}/${name}: ${invalid}` };
       if (expected.holder !== identity) return notOurs(name, identity, expected, 'renewing');
-      return write(name, renewedSpec(identity, nowMs, expected), expected, 'renewing');
+      return write(name, renewedSpec(identity, durationSeconds, nowMs, expected), expected, 'renewing');
     },
 
     async release(name, identity, nowMs, expected) {

@@ -1,17 +1,23 @@
 /**
  * The gateway election's decisions (pure): from what the gateway last saw of its Lease, of
  * Submariner's Lease and of itself, which state it is in, what to do with the Lease, and what
- * to do with the cables. The driver (k8s/) observes and writes; this decides.
+ * to do with the cables. The driver (gateway/election.ts) observes and writes; this decides.
  *
  * Fail static: a renewal that fails keeps the gateway active and its cables up until another
  * holder is actually observed. An API outage longer than the lease never tears tunnels down: not
  * seeing the Lease is not seeing someone else hold it. Going active needs positive knowledge: the
  * Lease free or expired as read just now, and Submariner's own `submariner-gateway-lock` known to
- * have no live holder (two implementations must not fight over a cluster).
+ * have no live holder (two implementations must not fight over a cluster). A live holder of either
+ * Lease, observed, makes an active gateway step down.
+ *
+ * All times are on the gateway's own monotonic clock: the driver passes, as a Lease's renewTime,
+ * the moment it saw that renewal, so skewed or jumping wall clocks cannot expire a live holder.
  */
 
 export type HaState =
-  /** Not a candidate: its configuration (PSK, broker credentials) is bad. Routing goes on. */
+  /** Just started: leftovers of an earlier run (abandoned kernel state) go once another holder is seen. */
+  | 'starting'
+  /** Not a candidate: no gateway label, or its configuration (PSK, broker credentials) is bad. Routing goes on. */
   | 'refused'
   /** A candidate; someone else holds the Lease (or it cannot safely try). */
   | 'standby'
@@ -21,28 +27,29 @@ export type HaState =
   | 'active'
   /** Holds the Lease as last seen, but renewals fail (API outage): stays active, cables up. */
   | 'active-unconfirmed'
-  /** Giving the Lease up for a ready standby (SIGTERM, label removed). */
+  /** Giving the Lease up for a ready standby (SIGTERM, label removed): cables up until the release went through. */
   | 'handing-over'
-  /** Stopping without a ready standby: exits leaving the kernel state for a restarted gateway to adopt. */
+  /** Stopping: handed over, or without a ready standby exiting with the kernel state left for a restarted gateway to adopt. */
   | 'stopped';
 
-export const ACTIVE_STATES: ReadonlySet<HaState> = new Set(['active', 'active-unconfirmed']);
+const ACTIVE_STATES: ReadonlySet<HaState> = new Set(['active', 'active-unconfirmed']);
 
-/** A Lease as the gateway last read it. */
+/** What Submariner's tools call it (a Gateway object's haStatus). */
+export const haStatusOf = (state: HaState): 'active' | 'passive' => (ACTIVE_STATES.has(state) || state === 'handing-over' ? 'active' : 'passive');
+
+/** A Lease as the gateway last read it, its renewal timed on the gateway's own clock. */
 export interface LeaseView {
   holder: string | null;
-  /**
-   * When the holder last renewed, on this gateway's clock: the driver passes the local time at which
-   * it first saw the current renewal (as client-go times expiry from its own observation), so clock
-   * skew between gateway nodes cannot make a live holder look expired.
-   */
+  /** When this gateway saw the current renewal (its monotonic clock), or null when the Lease names none. */
   renewTimeMs: number | null;
   durationSeconds: number;
   transitions: number;
 }
 
 export interface HaInputs {
+  /** Per node: the gateway DaemonSet must not surge (two processes on one node would share it). */
   identity: string;
+  /** The gateway's monotonic clock. */
   nowMs: number;
   /** Why this node may not be a candidate (a bad PSK, bad broker credentials), or null. */
   refusal: string | null;
@@ -52,18 +59,20 @@ export interface HaInputs {
   stopping: boolean;
   /** The last read of our Lease: null when it does not exist; `readError` when the last read failed. */
   own: { lease: LeaseView | null } | { readError: string };
-  /** When our last acquire or renew went through (unix ms), or null. */
+  /** When our last acquire or renew went through (monotonic), or null. */
   lastRenewOkMs: number | null;
+  /** The fencing token of our last active decision: kept while the Lease cannot be read. */
+  lastFencingToken: number | undefined;
   /** Submariner's Lease: null when absent, `unknown` when it could not be read. */
   submariner: LeaseView | null | 'unknown';
-  /** Another candidate's Gateway object is fresh and passive: it can take over at once. */
+  /** Another candidate's Gateway object is fresh, passive and without a failure: it can take over at once. */
   standbyReady: boolean;
 }
 
 /**
- * What to do with the cables: `run` (connect and keep them), `stop` (someone else is active:
- * disconnect them), `release` (hand over: stop them gracefully, DELETE sent to the peers),
- * `abandon` (exit leaving the kernel state in place), `keep` (change nothing).
+ * What to do with the cables: `run` (connect and keep them), `stop` (someone else is active, or
+ * leftovers of an earlier run: disconnect them), `release` (handed over: stop them gracefully,
+ * DELETE sent to the peers), `abandon` (exit leaving the kernel state in place), `keep` (change nothing).
  */
 export type CableAction = 'run' | 'stop' | 'release' | 'abandon' | 'keep';
 
@@ -79,65 +88,72 @@ export interface HaDecision {
 const live = (lease: LeaseView, nowMs: number): boolean =>
   lease.holder !== null && lease.holder !== '' && lease.renewTimeMs !== null && lease.renewTimeMs + lease.durationSeconds * 1000 > nowMs;
 
-/** Stepping down (SIGTERM, label removed, configuration gone bad): hand over to a ready standby, else keep what runs. */
-function stepDown(previous: HaState, inputs: HaInputs, why: string, exiting: boolean): HaDecision {
-  const passive = (reason: string): HaDecision => ({ state: exiting ? 'stopped' : 'refused', reason, lease: 'none', cables: 'keep' });
-  if (previous === 'handing-over') {
-    // Released once the Lease no longer names us; until then the release is tried again.
-    const stillOurs = 'lease' in inputs.own && inputs.own.lease?.holder === inputs.identity;
-    return stillOurs ? { state: 'handing-over', reason: `${why}; releasing the Lease`, lease: 'release', cables: 'release' } : passive(`${why}; handed over`);
-  }
-  if (!ACTIVE_STATES.has(previous)) return passive(why);
-  if (inputs.standbyReady) return { state: 'handing-over', reason: `${why}; a standby is ready: releasing the Lease`, lease: 'release', cables: 'release' };
-  if (exiting) return { state: 'stopped', reason: `${why}; no standby is ready: the kernel state stays for a restarted gateway to adopt`, lease: 'none', cables: 'abandon' };
-  const token = fencingOf(inputs);
-  return { state: previous, reason: `${why}; no standby is ready: staying active until one is`, lease: 'renew', cables: 'run', ...(token === undefined ? {} : { fencingToken: token }) };
+/** Another gateway, or Submariner's, observed holding its Lease right now: the only thing that makes an active gateway let go. */
+function otherHolder(inputs: HaInputs): string | undefined {
+  const own = 'lease' in inputs.own ? inputs.own.lease : null;
+  if (own && own.holder !== inputs.identity && live(own, inputs.nowMs)) return `another gateway (${own.holder}) holds the Lease`;
+  const submariner = inputs.submariner;
+  if (submariner && submariner !== 'unknown' && live(submariner, inputs.nowMs)) return `Submariner's gateway is active (${submariner.holder} holds submariner-gateway-lock)`;
+  return undefined;
 }
 
-function fencingOf(inputs: HaInputs): number | undefined {
-  return 'lease' in inputs.own && inputs.own.lease ? inputs.own.lease.transitions : undefined;
+const withToken = (decision: HaDecision, token: number | undefined): HaDecision => (token === undefined ? decision : { ...decision, fencingToken: token });
+
+/** The decision for a candidate in good standing. */
+function asCandidate(previous: HaState, inputs: HaInputs): HaDecision {
+  const { identity, nowMs } = inputs;
+  const wasActive = ACTIVE_STATES.has(previous);
+  const other = otherHolder(inputs);
+  if (other !== undefined) {
+    // Seen, not presumed: the active gateway steps down, a fresh start clears what an earlier run left.
+    const cables = wasActive || previous === 'starting' ? 'stop' : 'keep';
+    return { state: 'standby', reason: wasActive ? `${other}: stepping down` : `${other}: seaway stays passive`, lease: 'none', cables };
+  }
+  if ('readError' in inputs.own) {
+    if (wasActive) return withToken({ state: 'active-unconfirmed', reason: `the Lease cannot be read (${inputs.own.readError}); no other holder seen: staying active`, lease: 'renew', cables: 'run' }, inputs.lastFencingToken);
+    return { state: 'standby', reason: `the Lease cannot be read (${inputs.own.readError}): not going active blind`, lease: 'none', cables: 'keep' };
+  }
+  const lease = inputs.own.lease;
+  if (lease && lease.holder === identity) {
+    const renewedInTime = inputs.lastRenewOkMs !== null && inputs.lastRenewOkMs + lease.durationSeconds * 1000 > nowMs;
+    if (renewedInTime) return { state: 'active', reason: 'holds the Lease', lease: 'renew', cables: 'run', fencingToken: lease.transitions };
+    if (wasActive) return { state: 'active-unconfirmed', reason: 'renewals fail; no other holder seen: staying active', lease: 'renew', cables: 'run', fencingToken: lease.transitions };
+    // Ours by name but not renewed by this process (a restart): taken up again like a free Lease, below.
+  }
+  if (inputs.submariner === 'unknown') {
+    return wasActive
+      ? withToken({ state: 'active-unconfirmed', reason: 'Submariner\'s Lease cannot be read; no other holder seen: staying active', lease: 'renew', cables: 'run' }, inputs.lastFencingToken)
+      : { state: 'standby', reason: 'Submariner\'s submariner-gateway-lock cannot be read: not going active while its gateway may be', lease: 'none', cables: 'keep' };
+  }
+  const expired = lease?.holder ? (lease.holder === identity ? 'our Lease from before a restart is taken up again' : `the Lease of ${lease.holder} expired`) : 'the Lease is free';
+  return { state: 'acquiring', reason: expired, lease: 'acquire', cables: wasActive ? 'run' : 'keep' };
+}
+
+/** Stepping down (SIGTERM, label removed, configuration gone bad): hand over to a ready standby; else keep what runs. */
+function stepDown(previous: HaState, inputs: HaInputs, why: string, exiting: boolean): HaDecision {
+  const passive = (reason: string, cables: CableAction): HaDecision => ({ state: exiting ? 'stopped' : 'refused', reason, lease: 'none', cables });
+  // Unread is not released: until the Lease is seen without us, the release is tried again.
+  const ours = 'readError' in inputs.own || inputs.own.lease?.holder === inputs.identity;
+  const other = otherHolder(inputs);
+  if (previous === 'handing-over') {
+    // Tunnels stay up until the Lease no longer names us: a failed release must not leave the cluster with no gateway.
+    if (!ours) return passive(`${why}; handed over`, 'release');
+    if (other !== undefined) return passive(`${why}; ${other}`, 'stop');
+    return withToken({ state: 'handing-over', reason: `${why}; releasing the Lease`, lease: 'release', cables: 'run' }, inputs.lastFencingToken);
+  }
+  if (!ACTIVE_STATES.has(previous)) return passive(why, previous === 'starting' && other !== undefined ? 'stop' : 'keep');
+  if (other !== undefined) return passive(`${why}; ${other}`, 'stop');
+  if (inputs.standbyReady) return withToken({ state: 'handing-over', reason: `${why}; a standby is ready: releasing the Lease`, lease: 'release', cables: 'run' }, inputs.lastFencingToken);
+  if (exiting) return passive(`${why}; no standby is ready: the kernel state stays for a restarted gateway to adopt`, 'abandon');
+  const staying = asCandidate(previous, inputs);
+  return { ...staying, reason: `${why}; no standby is ready: staying active until one is (${staying.reason})` };
 }
 
 export function decideHa(previous: HaState, inputs: HaInputs): HaDecision {
-  const { identity, nowMs } = inputs;
   if (inputs.stopping) return stepDown(previous, inputs, 'stopping (SIGTERM)', true);
   if (!inputs.labelled) return stepDown(previous, inputs, 'the node lost its gateway label', false);
   if (inputs.refusal !== null) return stepDown(previous, inputs, `not a candidate: ${inputs.refusal}`, false);
-
-  const wasActive = ACTIVE_STATES.has(previous);
-  if ('readError' in inputs.own) {
-    if (wasActive) {
-      return { state: 'active-unconfirmed', reason: `the Lease cannot be read (${inputs.own.readError}); no other holder seen: staying active`, lease: 'renew', cables: 'run' };
-    }
-    return { state: 'standby', reason: `the Lease cannot be read (${inputs.own.readError}): not going active blind`, lease: 'none', cables: 'keep' };
-  }
-
-  const lease = inputs.own.lease;
-  if (lease && lease.holder === identity) {
-    const token = lease.transitions;
-    const renewedInTime = inputs.lastRenewOkMs !== null && inputs.lastRenewOkMs + lease.durationSeconds * 1000 > nowMs;
-    if (renewedInTime) return { state: 'active', reason: 'holds the Lease', lease: 'renew', cables: 'run', fencingToken: token };
-    if (wasActive) {
-      return { state: 'active-unconfirmed', reason: 'renewals fail; no other holder seen: staying active', lease: 'renew', cables: 'run', fencingToken: token };
-    }
-    // Ours by name but not renewed by this process (a restart): take it up again like a free Lease, below.
-  }
-
-  if (lease && lease.holder !== identity && live(lease, nowMs)) {
-    if (wasActive) return { state: 'standby', reason: `another gateway (${lease.holder}) holds the Lease: stepping down`, lease: 'none', cables: 'stop' };
-    return { state: 'standby', reason: `${lease.holder} holds the Lease`, lease: 'none', cables: 'keep' };
-  }
-
-  // The Lease is free, expired, or ours from before a restart: go for it, unless Submariner's gateway may be active.
-  if (inputs.submariner === 'unknown') {
-    return wasActive
-      ? { state: 'active-unconfirmed', reason: 'Submariner\'s Lease cannot be read; staying active', lease: 'renew', cables: 'run', ...(lease ? { fencingToken: lease.transitions } : {}) }
-      : { state: 'standby', reason: 'Submariner\'s submariner-gateway-lock cannot be read: not going active while its gateway may be', lease: 'none', cables: 'keep' };
-  }
-  if (inputs.submariner && live(inputs.submariner, nowMs) && !wasActive) {
-    return { state: 'standby', reason: `Submariner's gateway is active (${inputs.submariner.holder} holds submariner-gateway-lock): seaway stays passive`, lease: 'none', cables: 'keep' };
-  }
-  return { state: 'acquiring', reason: lease?.holder ? `the Lease of ${lease.holder} expired` : 'the Lease is free', lease: 'acquire', cables: wasActive ? 'run' : 'keep' };
+  return asCandidate(previous, inputs);
 }
 
 /** A state change worth logging and counting, or null. */

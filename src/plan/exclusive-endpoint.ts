@@ -7,6 +7,7 @@
  * paused ex-leader that wakes up with a stale view deletes nothing of the new leader's). Each
  * deletion names the uid and resourceVersion observed, so an object changed since is left alone.
  */
+import { compareText } from '../model/compare.ts';
 import { FENCING_ANNOTATION } from './local-endpoint-object.ts';
 
 export interface ObservedEndpoint {
@@ -31,7 +32,7 @@ export type ExclusivePlan =
 /** The fencing token an Endpoint carries, or undefined (Submariner's, or malformed). */
 export function fencingTokenOf(endpoint: Pick<ObservedEndpoint, 'annotations'>): number | undefined {
   const text = endpoint.annotations[FENCING_ANNOTATION];
-  return text !== undefined && /^(0|[1-9]\d{0,15})$/.test(text) ? Number(text) : undefined;
+  return text !== undefined && /^(0|[1-9]\d{0,14})$/.test(text) ? Number(text) : undefined;
 }
 
 export function exclusiveEndpointPlan(endpoints: readonly ObservedEndpoint[], clusterId: string, ours: string, ourToken: number): ExclusivePlan {
@@ -42,5 +43,5 @@ export function exclusiveEndpointPlan(endpoints: readonly ObservedEndpoint[], cl
     if (token !== undefined && token > ourToken) return { superseded: true, by: endpoint.name, token };
     deletions.push({ name: endpoint.name, uid: endpoint.uid, resourceVersion: endpoint.resourceVersion });
   }
-  return { superseded: false, deletions: deletions.sort((a, b) => a.name.localeCompare(b.name)) };
+  return { superseded: false, deletions: deletions.sort((a, b) => compareText(a.name, b.name)) };
 }

@@ -101,7 +101,7 @@ export function localEndpointObject(inputs: LocalEndpointInputs): LocalEndpointR
   }
   for (const portKey of ['udp-port', 'natt-discovery-port'] as const) {
     const value = nodeConfig[portKey];
-    if (value !== undefined && !/^([1-9]\d{0,4})$/.test(value)) return { ok: false, reason: `node ${node.name}'s ${GATEWAY_CONFIG_PREFIX}${portKey} "${value.slice(0, 20)}" is not a port` };
+    if (value !== undefined && !(/^[1-9]\d{0,4}$/.test(value) && Number(value) <= 65535)) return { ok: false, reason: `node ${node.name}'s ${GATEWAY_CONFIG_PREFIX}${portKey} "${value.slice(0, 20)}" is not a port` };
   }
   const backendConfig: Record<string, string> = {
     ...nodeConfig,

@@ -88,7 +88,8 @@ test('two gateways elect one; the API held for twice the lease keeps it active w
   a.facts.stopping = true;
   a.facts.standbyReady = true;
   await a.election.round();
-  assert.equal(a.election.state, 'handing-over');
+  assert.equal(a.election.state, 'stopped', 'released and decided again in the same round');
+  assert.equal(a.election.decision?.cables, 'release');
   await b.election.round();
   assert.equal(b.election.state, 'active', 'taken over in the next round, not after the lease expired');
   assert.equal(b.election.decision?.fencingToken, 1);

@@ -102,7 +102,7 @@ test('the election: observe absent, create, a stale second candidate refused, re
   failed(await b.acquire(name, 'node-b', 15, t0 + 1, null), 'conflict');
 
   const t1 = t0 + 5000;
-  const renewed = ok(await a.renew(name, 'node-a', t1, created));
+  const renewed = ok(await a.renew(name, 'node-a', 15, t1, created));
   assert.deepEqual(renewed, { ...created, renewTimeMs: t1, resourceVersion: renewed.resourceVersion });
   assert.ok(Number(renewed.resourceVersion) > Number(created.resourceVersion));
 
@@ -113,7 +113,7 @@ test('the election: observe absent, create, a stale second candidate refused, re
   assert.equal((await a.observe(name))?.holder, 'node-a', 'the refused write changed nothing');
 
   // The holder renews on a stale record too: refused.
-  failed(await a.renew(name, 'node-a', t1 + 1000, created), 'conflict');
+  failed(await a.renew(name, 'node-a', 15, t1 + 1000, created), 'conflict');
 
   // Expired (as the decision module judges): node-b takes over on the current record.
   const t2 = t1 + 20_000;
@@ -123,7 +123,7 @@ test('the election: observe absent, create, a stale second candidate refused, re
   assert.deepEqual({ ...taken, resourceVersion: '' }, { holder: 'node-b', durationSeconds: 15, acquireTimeMs: t2, renewTimeMs: t2, transitions: 1, resourceVersion: '', uid: created.uid });
 
   // node-a, holding a record that names it, cannot renew past the takeover.
-  failed(await a.renew(name, 'node-a', t2 + 1, renewed), 'conflict');
+  failed(await a.renew(name, 'node-a', 15, t2 + 1, renewed), 'conflict');
 
   const t3 = t2 + 3000;
   const released = ok(await b.release(name, 'node-b', t3, taken));
@@ -155,7 +155,7 @@ test('renew and release of a record that does not name us are refused without a 
   const client = gateway();
   const theirs = ok(await client.acquire(name, 'node-x', 15, Date.now(), null));
   const since = (await admin.requests()).next;
-  assert.match(failed(await client.renew(name, 'node-y', Date.now(), theirs), 'conflict'), /held by "node-x"/);
+  assert.match(failed(await client.renew(name, 'node-y', 15, Date.now(), theirs), 'conflict'), /held by "node-x"/);
   failed(await client.release(name, 'node-y', Date.now(), theirs), 'conflict');
   const released = ok(await client.release(name, 'node-x', Date.now(), theirs));
   assert.match(failed(await client.release(name, 'node-x', Date.now(), released), 'conflict'), /held by nobody/);
@@ -165,7 +165,7 @@ test('renew and release of a record that does not name us are refused without a 
   failed(await client.acquire(name, 'node-x', 0, Date.now(), released), 'rejected');
   failed(await client.acquire(name, '', 15, Date.now(), released), 'rejected');
   failed(await client.acquire(name, 'node-x', 15, Number.NaN, released), 'rejected');
-  failed(await client.renew(name, 'node-x', Date.now(), { ...released, holder: 'node-x', resourceVersion: '' }), 'rejected');
+  failed(await client.renew(name, 'node-x', 15, Date.now(), { ...released, holder: 'node-x', resourceVersion: '' }), 'rejected');
   assert.equal((await admin.requests(since)).entries.filter((e) => e.path.startsWith(LEASES) && e.remote !== 'unix').length, 1);
 });
 
@@ -195,7 +195,7 @@ test('an update keeps the labels and annotations someone else put on the Lease',
   await adminWrite('PUT', `${LEASES}/${name}`, { ...object, metadata: { ...object.metadata, labels: { team: 'net' }, annotations: { note: 'kept' } } });
   const current = await client.observe(name);
   assert.ok(current && current.resourceVersion !== created.resourceVersion);
-  ok(await client.renew(name, 'node-a', Date.now(), current));
+  ok(await client.renew(name, 'node-a', 15, Date.now(), current));
   const after = (await stored(name)).object.metadata;
   assert.deepEqual([after.labels, after.annotations], [{ team: 'net' }, { note: 'kept' }]);
 });
@@ -206,7 +206,7 @@ test('a Lease deleted and created again by someone else: a write on the old reco
   const mine = ok(await client.acquire(name, 'node-a', 15, Date.now(), null));
   await adminWrite('DELETE', `${LEASES}/${name}`);
   await adminWrite('POST', LEASES, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name }, spec: { holderIdentity: 'intruder', leaseDurationSeconds: 15 } });
-  failed(await client.renew(name, 'node-a', Date.now(), mine), 'conflict');
+  failed(await client.renew(name, 'node-a', 15, Date.now(), mine), 'conflict');
   assert.equal((await client.observe(name))?.holder, 'intruder');
 });
 
@@ -215,7 +215,7 @@ test('a Lease deleted under its holder: renewing on the old record is a conflict
   const client = gateway();
   const mine = ok(await client.acquire(name, 'node-a', 15, Date.now(), null));
   await adminWrite('DELETE', `${LEASES}/${name}`);
-  failed(await client.renew(name, 'node-a', Date.now(), mine), 'conflict');
+  failed(await client.renew(name, 'node-a', 15, Date.now(), mine), 'conflict');
   assert.equal((await stored(name)).status, 404);
 });
 
@@ -244,18 +244,18 @@ test('injected 500, 429 and 503: writes answer unavailable, observe throws unava
   const mine = ok(await client.acquire(name, 'node-a', 15, Date.now(), null));
   try {
     await admin.failNext(1, 500, { path: `/leases/${name}`, verb: 'update' });
-    assert.match(failed(await client.renew(name, 'node-a', Date.now(), mine), 'unavailable'), /HTTP 500/);
+    assert.match(failed(await client.renew(name, 'node-a', 15, Date.now(), mine), 'unavailable'), /HTTP 500/);
     await admin.failNext(1, 429, { path: `/leases/${name}`, verb: 'update', retryAfterSeconds: 1 });
-    failed(await client.renew(name, 'node-a', Date.now(), mine), 'unavailable');
+    failed(await client.renew(name, 'node-a', 15, Date.now(), mine), 'unavailable');
     await admin.failNext(1, 409, { path: `/leases/${name}`, verb: 'update' });
-    failed(await client.renew(name, 'node-a', Date.now(), mine), 'conflict');
+    failed(await client.renew(name, 'node-a', 15, Date.now(), mine), 'conflict');
     await admin.failNext(1, 503, { path: `/leases/${name}`, verb: 'get' });
     await assert.rejects(client.observe(name), (error: unknown) => error instanceof LeaseReadError && error.reason === 'unavailable' && error.statusCode === 503);
   } finally {
     await admin.clearFailures();
   }
   // The failures changed nothing: the record still renews.
-  ok(await client.renew(name, 'node-a', Date.now(), mine));
+  ok(await client.renew(name, 'node-a', 15, Date.now(), mine));
 });
 
 test('a server that holds requests: observe throws and writes answer unavailable at the deadline, never hang', async () => {
@@ -264,15 +264,10 @@ test('a server that holds requests: observe throws and writes answer unavailable
   const mine = ok(await client.acquire(name, 'node-a', 15, Date.now(), null));
   await admin.pause('hold', { path: `/leases/${name}` });
   try {
-    let started = performance.now();
-    const renew = await client.renew(name, 'node-a', Date.now(), mine);
-    let took = performance.now() - started;
+    // The server never answers: each call ends at its own deadline (the message says which), not in a hang.
+    const renew = await client.renew(name, 'node-a', 15, Date.now(), mine);
     assert.match(failed(renew, 'unavailable'), /timeout: no answer to renewing Lease .* within 400 ms/);
-    assert.ok(took >= 350 && took < 2000, `answered after ${Math.round(took)} ms`);
-    started = performance.now();
-    await assert.rejects(client.observe(name), (error: unknown) => error instanceof LeaseReadError && error.reason === 'unavailable' && error.statusCode === undefined);
-    took = performance.now() - started;
-    assert.ok(took >= 350 && took < 2000, `observe gave up after ${Math.round(took)} ms`);
+    await assert.rejects(client.observe(name), (error: unknown) => error instanceof LeaseReadError && error.reason === 'unavailable' && error.statusCode === undefined && /within 400 ms/.test(error.message));
   } finally {
     await admin.resume();
   }

@@ -35,15 +35,15 @@ class LeaseStore {
         if (store.down) throw new Error('connect ETIMEDOUT');
         return store.leases.get(name) ?? null;
       },
-      async acquire(name, identity, durationSeconds, nowMs, expected) {
+      async acquire(name, identity, durationSeconds, nowMs, expected, floor = 0) {
         return write(name, expected, (current) => ({
           holder: identity, durationSeconds, acquireTimeMs: nowMs, renewTimeMs: nowMs,
-          transitions: current === null ? 0 : current.holder === identity ? current.transitions : current.transitions + 1,
+          transitions: Math.max(floor, current === null ? 0 : current.holder === identity ? current.transitions : current.transitions + 1),
         }));
       },
-      async renew(name, identity, nowMs, expected) {
+      async renew(name, identity, durationSeconds, nowMs, expected) {
         if (expected.holder !== identity) return { ok: false, reason: 'conflict', message: 'not ours' };
-        return write(name, expected, (current) => ({ ...current!, renewTimeMs: nowMs }));
+        return write(name, expected, (current) => ({ ...current!, durationSeconds, renewTimeMs: nowMs }));
       },
       async release(name, identity, nowMs, expected) {
         if (expected.holder !== identity) return { ok: false, reason: 'conflict', message: 'not ours' };
@@ -59,12 +59,13 @@ interface Gateway {
   facts: { refusal: string | null; labelled: boolean; stopping: boolean; standbyReady: boolean };
 }
 
-function gateway(store: LeaseStore, identity: string, clock: () => number): Gateway {
+/** `clock` drives both the wall clock and the monotonic one unless `wall` skews the former. */
+function gateway(store: LeaseStore, identity: string, clock: () => number, wall: () => number = clock): Gateway {
   const decisions: HaDecision[] = [];
   const facts = { refusal: null as string | null, labelled: true, stopping: false, standbyReady: false };
   const election = new GatewayElection({
     leases: store.client(), leaseName: 'seaway-gateway-lock', submarinerLeaseName: 'submariner-gateway-lock', identity,
-    leaseDurationSeconds: DURATION, facts: () => facts, onDecision: (d) => { decisions.push(d); }, log: silent, now: clock,
+    leaseDurationSeconds: DURATION, facts: () => facts, onDecision: (d) => { decisions.push(d); }, log: silent, now: wall, monotonic: clock,
   });
   return { election, decisions, facts };
 }
@@ -127,17 +128,56 @@ test('a paused leader: the standby takes over once it saw no renewal for a lease
   assert.equal(woken.fencingToken, undefined);
 });
 
-test('a standby whose clock runs a minute ahead does not take a Lease that is being renewed', async () => {
+test('a standby whose wall clock runs a minute ahead, or jumps, does not take a Lease that is being renewed', async () => {
   let now = 0;
+  let jump = 60_000;
   const store = new LeaseStore();
   const a = gateway(store, 'a', () => now);
-  const b = gateway(store, 'b', () => now + 60_000);
+  const b = gateway(store, 'b', () => now, () => now + jump);
   await a.election.round();
   for (let i = 0; i < 20; i++) {
     now += 2000;
+    if (i === 10) jump = 3_600_000;
     await a.election.round();
     assert.equal((await b.election.round()).state, 'standby');
   }
+});
+
+test('a Lease deleted and created again continues the transition count, so no older Endpoint outranks the new holder', async () => {
+  let now = 0;
+  const store = new LeaseStore();
+  const a = gateway(store, 'a', () => now);
+  await a.election.round();
+  store.leases.set('seaway-gateway-lock', { ...store.leases.get('seaway-gateway-lock')!, transitions: 6 });
+  now += 2000;
+  await a.election.round();
+  store.leases.delete('seaway-gateway-lock');
+  now += 2000;
+  const again = await a.election.round();
+  assert.equal(again.state, 'active');
+  assert.equal(again.fencingToken, 7);
+});
+
+test('a release that fails keeps the tunnels up; once it goes through the cables are released', async () => {
+  let now = 0;
+  const store = new LeaseStore();
+  const a = gateway(store, 'a', () => now);
+  await a.election.round();
+  a.facts.stopping = true;
+  a.facts.standbyReady = true;
+  store.down = true;
+  now += 100;
+  const pending = await a.election.round();
+  assert.equal(pending.state, 'handing-over', 'the release is due but the Lease cannot even be read');
+  assert.equal(pending.cables, 'run', 'nothing is torn down while the Lease still names us');
+  now += 100;
+  assert.equal((await a.election.round()).cables, 'run', 'still unreadable: still up');
+  store.down = false;
+  now += 100;
+  const handing = await a.election.round();
+  assert.equal(handing.state, 'stopped', 'released and decided again in the same round');
+  assert.equal(handing.cables, 'release');
+  assert.equal(store.leases.get('seaway-gateway-lock')?.holder, '');
 });
 
 test('SIGTERM with a ready standby: the Lease is released and the standby is active on its next round', async () => {
@@ -151,7 +191,7 @@ test('SIGTERM with a ready standby: the Lease is released and the standby is act
   a.facts.standbyReady = true;
   now += 100;
   const released = await a.election.round();
-  assert.equal(released.state, 'handing-over');
+  assert.equal(released.state, 'stopped', 'released and decided again in the same round');
   assert.equal(released.cables, 'release');
   assert.equal(store.leases.get('seaway-gateway-lock')?.holder, '');
   now += 100;
@@ -166,10 +206,11 @@ test('Submariner\'s gateway holds its Lease: neither seaway gateway goes active'
   let now = 0;
   const store = new LeaseStore();
   store.leases.set('submariner-gateway-lock', { holder: 'node-s-submariner-gateway', durationSeconds: 15, acquireTimeMs: 0, renewTimeMs: 0, transitions: 0, resourceVersion: '1', uid: 'u' });
-  const a = gateway(store, 'a', () => now);
-  const d = await a.election.round();
-  assert.equal(d.state, 'standby');
-  assert.match(d.reason, /Submariner's gateway is active/);
+  for (const name of ['a', 'b']) {
+    const d = await gateway(store, name, () => now).election.round();
+    assert.equal(d.state, 'standby');
+    assert.match(d.reason, /Submariner's gateway is active/);
+  }
   assert.equal(store.leases.has('seaway-gateway-lock'), false, 'seaway\'s Lease not even taken');
 });
 

@@ -10,7 +10,7 @@ const lease = (holder: string | null, renewAgoMs: number, transitions = 3, durat
 
 const inputs = (over: Partial<HaInputs> = {}): HaInputs => ({
   identity: ME, nowMs: NOW, refusal: null, labelled: true, stopping: false,
-  own: { lease: null }, lastRenewOkMs: null, submariner: null, standbyReady: false, ...over,
+  own: { lease: null }, lastRenewOkMs: null, lastFencingToken: undefined, submariner: null, standbyReady: false, ...over,
 });
 
 test('a free or absent Lease is acquired; an expired one too, naming its last holder', () => {
@@ -33,10 +33,11 @@ test('fail static: renewals failing or the Lease unreadable for longer than the 
   assert.equal(stale.cables, 'run');
   assert.equal(stale.lease, 'renew');
   assert.equal(stale.fencingToken, 3);
-  // The API does not answer at all.
-  const blind = decideHa('active-unconfirmed', inputs({ own: { readError: 'connect ETIMEDOUT' }, lastRenewOkMs: NOW - 120_000 }));
+  // The API does not answer at all: the token of the last active decision stays on.
+  const blind = decideHa('active-unconfirmed', inputs({ own: { readError: 'connect ETIMEDOUT' }, lastRenewOkMs: NOW - 120_000, lastFencingToken: 3 }));
   assert.equal(blind.state, 'active-unconfirmed');
   assert.equal(blind.cables, 'run');
+  assert.equal(blind.fencingToken, 3);
   assert.match(blind.reason, /cannot be read \(connect ETIMEDOUT\); no other holder seen: staying active/);
   // Only another holder, actually observed, makes it step down.
   const taken = decideHa('active-unconfirmed', inputs({ own: { lease: lease('node-b', 500, 4) }, lastRenewOkMs: NOW - 120_000 }));
@@ -58,26 +59,36 @@ test('Submariner\'s gateway-lock with a live holder keeps seaway passive and say
   assert.match(blocked.reason, /Submariner's gateway is active \(node-s-submariner-gateway holds submariner-gateway-lock\): seaway stays passive/);
   assert.equal(decideHa('standby', inputs({ submariner: lease('node-s', 60_000) })).state, 'acquiring', 'a dead Submariner gateway does not block');
   assert.equal(decideHa('standby', inputs({ submariner: lease('', 0) })).state, 'acquiring', 'released');
-  // Already active: Submariner appearing later does not make seaway flap.
-  assert.equal(decideHa('active', inputs({ own: { lease: lease(ME, 1000) }, lastRenewOkMs: NOW - 1000, submariner: lease('node-s', 1000) })).state, 'active');
+  // Already active: Submariner's gateway taking its Lease is another holder observed: seaway steps down.
+  const stepped = decideHa('active', inputs({ own: { lease: lease(ME, 1000) }, lastRenewOkMs: NOW - 1000, submariner: lease('node-s', 1000) }));
+  assert.equal(stepped.state, 'standby');
+  assert.equal(stepped.cables, 'stop');
+  assert.equal(stepped.fencingToken, undefined);
+});
+
+test('a fresh start clears leftovers once another holder is seen, and keeps them while nothing is known', () => {
+  assert.equal(decideHa('starting', inputs({ own: { lease: lease('node-b', 1000) } })).cables, 'stop');
+  assert.equal(decideHa('starting', inputs({ submariner: lease('node-s', 1000) })).cables, 'stop');
+  assert.equal(decideHa('starting', inputs({ own: { readError: 'HTTP 503' } })).cables, 'keep', 'an unreadable Lease is no reason to tear down what an earlier run left');
+  assert.equal(decideHa('standby', inputs({ own: { lease: lease('node-b', 1000) } })).cables, 'keep', 'a standby has nothing to stop');
 });
 
 test('another live holder: standby without touching the cables', () => {
-  assert.deepEqual(decideHa('standby', inputs({ own: { lease: lease('node-b', 3000) } })), { state: 'standby', reason: 'node-b holds the Lease', lease: 'none', cables: 'keep' });
+  assert.deepEqual(decideHa('standby', inputs({ own: { lease: lease('node-b', 3000) } })), { state: 'standby', reason: 'another gateway (node-b) holds the Lease: seaway stays passive', lease: 'none', cables: 'keep' });
 });
 
 test('a restarted gateway finds the Lease still naming it and takes it up again at once (no wait for expiry)', () => {
-  const d = decideHa('standby', inputs({ own: { lease: lease(ME, 5000) }, lastRenewOkMs: null }));
+  const d = decideHa('starting', inputs({ own: { lease: lease(ME, 5000) }, lastRenewOkMs: null }));
   assert.equal(d.state, 'acquiring');
   assert.equal(d.lease, 'acquire');
 });
 
-test('SIGTERM with a ready standby: release the Lease and stop the cables gracefully; without one: exit leaving the kernel state', () => {
+test('SIGTERM with a ready standby: release the Lease, cables up until it went through; without one: exit leaving the kernel state', () => {
   const active = inputs({ own: { lease: lease(ME, 1000) }, lastRenewOkMs: NOW - 1000, stopping: true });
   const handover = decideHa('active', { ...active, standbyReady: true });
   assert.equal(handover.state, 'handing-over');
   assert.equal(handover.lease, 'release');
-  assert.equal(handover.cables, 'release');
+  assert.equal(handover.cables, 'run');
   const alone = decideHa('active', active);
   assert.equal(alone.state, 'stopped');
   assert.equal(alone.lease, 'none');
@@ -86,12 +97,18 @@ test('SIGTERM with a ready standby: release the Lease and stop the cables gracef
   assert.deepEqual(decideHa('standby', { ...active, own: { lease: lease('node-b', 1000) } }), { state: 'stopped', reason: 'stopping (SIGTERM)', lease: 'none', cables: 'keep' });
 });
 
-test('the release is tried again until the Lease no longer names us, then the handover is done', () => {
+test('the release is tried again, tunnels up, until the Lease no longer names us; then the cables are released', () => {
   const stopping = inputs({ stopping: true, standbyReady: true });
-  assert.equal(decideHa('handing-over', { ...stopping, own: { lease: lease(ME, 1000) } }).lease, 'release', 'the first release did not go through');
-  const done = decideHa('handing-over', { ...stopping, own: { lease: lease('node-b', 100, 4) }, standbyReady: false });
+  const again = decideHa('handing-over', { ...stopping, own: { lease: lease(ME, 1000) } });
+  assert.equal(again.lease, 'release', 'the first release did not go through');
+  assert.equal(again.cables, 'run');
+  const unread = decideHa('handing-over', { ...stopping, own: { readError: 'connect ETIMEDOUT' } });
+  assert.equal(unread.lease, 'release', 'an unreadable Lease is not a released one');
+  assert.equal(unread.cables, 'run');
+  const done = decideHa('handing-over', { ...stopping, own: { lease: lease('', 100, 3) }, standbyReady: false });
   assert.equal(done.state, 'stopped');
   assert.equal(done.lease, 'none');
+  assert.equal(done.cables, 'release');
 });
 
 test('the gateway label removed from the active node hands over like a graceful stop, and it does not come back active', () => {
@@ -102,7 +119,13 @@ test('the gateway label removed from the active node hands over like a graceful 
   const after = decideHa('handing-over', { ...base, own: { lease: lease('node-b', 100, 4) } });
   assert.equal(after.state, 'refused');
   assert.equal(after.lease, 'none');
+  assert.equal(after.cables, 'release');
   assert.match(after.reason, /lost its gateway label; handed over/);
+  // Another holder already (a partition): the unlabelled ex-leader steps down at once, never active beside it.
+  const partitioned = decideHa('active', { ...base, own: { lease: lease('node-b', 500, 4) } });
+  assert.equal(partitioned.state, 'refused');
+  assert.equal(partitioned.cables, 'stop');
+  assert.equal(partitioned.fencingToken, undefined);
   // No standby yet: it stays active rather than leaving the cluster without a gateway.
   const alone = decideHa('active', base);
   assert.equal(alone.state, 'active');
@@ -124,18 +147,32 @@ test('transitions are reported once, with their reason', () => {
   assert.equal(haTransition('acquiring', d), null);
 });
 
-test('every state and input combination yields a decision whose cables never tear down without an observed holder or a handover', () => {
-  const states: HaState[] = ['refused', 'standby', 'acquiring', 'active', 'active-unconfirmed', 'handing-over', 'stopped'];
+test('every state and input combination: never cables running beside an observed holder, never a release without a handover, never acquiring when stopping', () => {
+  const states: HaState[] = ['starting', 'refused', 'standby', 'acquiring', 'active', 'active-unconfirmed', 'handing-over', 'stopped'];
   const owns: HaInputs['own'][] = [{ lease: null }, { readError: 'x' }, { lease: lease(ME, 1000) }, { lease: lease(ME, 60_000) }, { lease: lease('node-b', 1000) }, { lease: lease('node-b', 60_000) }, { lease: lease('', 0) }];
+  const submariners: HaInputs['submariner'][] = [null, 'unknown', lease('node-s', 1000), lease('node-s', 60_000)];
+  let count = 0;
   for (const previous of states) {
     for (const own of owns) {
-      for (const flags of [0, 1, 2, 3, 4, 5, 6, 7]) {
-        const i = inputs({ own, stopping: (flags & 1) !== 0, labelled: (flags & 2) === 0, standbyReady: (flags & 4) !== 0, lastRenewOkMs: NOW - 2000, submariner: flags === 5 ? 'unknown' : null });
-        const d = decideHa(previous, i);
-        if (d.cables === 'stop') assert.ok('lease' in own && own.lease?.holder === 'node-b', `${previous} ${JSON.stringify(i)} stopped the cables without another holder`);
-        if (d.cables === 'release') assert.ok(i.standbyReady || previous === 'handing-over', `${previous} ${JSON.stringify(i)} released without a standby`);
-        if (d.lease === 'acquire') assert.ok(!i.stopping && i.labelled, 'a stopping or unlabelled node never acquires');
+      for (const submariner of submariners) {
+        for (const refusal of [null, 'bad PSK']) {
+          for (let flags = 0; flags < 8; flags++) {
+            const i = inputs({ own, submariner, refusal, stopping: (flags & 1) !== 0, labelled: (flags & 2) === 0, standbyReady: (flags & 4) !== 0, lastRenewOkMs: NOW - 2000, lastFencingToken: 3 });
+            const d = decideHa(previous, i);
+            const observedHolder = ('lease' in own && own.lease?.holder === 'node-b' && own.lease.renewTimeMs === NOW - 1000) || (submariner !== null && submariner !== 'unknown' && submariner.renewTimeMs === NOW - 1000);
+            const label = `${previous} ${JSON.stringify(i)} -> ${JSON.stringify(d)}`;
+            if (observedHolder) assert.notEqual(d.cables, 'run', `cables running beside an observed holder: ${label}`);
+            if (observedHolder) assert.notEqual(d.lease, 'acquire', label);
+            if (d.cables === 'release') assert.equal(previous, 'handing-over', `released without a handover: ${label}`);
+            // Acquiring: a candidate in good standing, or an active gateway staying on for want of a standby.
+            if (d.lease === 'acquire') assert.ok(!i.stopping && i.submariner !== 'unknown' && ((i.labelled && i.refusal === null) || ['active', 'active-unconfirmed'].includes(previous)), label);
+            if (d.cables === 'stop') assert.ok(observedHolder, `stopped without an observed holder: ${label}`);
+            if (d.fencingToken !== undefined) assert.ok(['active', 'active-unconfirmed', 'handing-over', 'refused'].includes(d.state) && (d.state !== 'refused' || previous !== 'handing-over'), label);
+            count++;
+          }
+        }
       }
     }
   }
+  assert.equal(count, 8 * 7 * 4 * 2 * 8);
 });

@@ -105,8 +105,11 @@ test('microTime writes RFC 3339 UTC with exactly six fractional digits and Z', (
   assert.equal(microTime(-0.5), '1969-12-31T23:59:59.999500Z');
   assert.equal(microTime(Date.UTC(9999, 11, 31, 23, 59, 59, 999)), '9999-12-31T23:59:59.999000Z');
   assert.equal(microTime(-62_167_219_200_000), '0000-01-01T00:00:00.000000Z');
+  // A fixed sequence (an LCG), so a failure names a reproducible value.
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 200; i++) {
-    const ms = Math.floor(Math.random() * 4e12);
+    const ms = Math.floor(next() * 4e12);
     const text = microTime(ms);
     assert.match(text, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     assert.equal(parseMicroTime(text), ms, text);
@@ -147,14 +150,17 @@ test('acquiredSpec: a new Lease starts at 0 transitions; a takeover counts one; 
   assert.deepEqual(acquiredSpec('me', 15, T0, record({ holder: 'other' })), { holder: 'me', durationSeconds: 15, acquireTimeMs: T0, renewTimeMs: T0, transitions: 3 });
   // Free after a release (holder '') or never held (null): the holder changes, as client-go counts it.
   assert.equal(acquiredSpec('me', 15, T0, record({ holder: '' })).transitions, 3);
+  assert.equal(acquiredSpec('me', 15, T0, null, 8).transitions, 8, 'a Lease created again keeps the count from where it was');
+  assert.equal(acquiredSpec('me', 15, T0, record({ holder: 'other' }), 9).transitions, 9);
+  assert.equal(acquiredSpec('me', 15, T0, record({ holder: 'other' }), 1).transitions, 3, 'the floor never lowers it');
   assert.equal(acquiredSpec('me', 15, T0, record({ holder: null })).transitions, 3);
   assert.deepEqual(acquiredSpec('me', 20, T0, record({ holder: 'me' })), { holder: 'me', durationSeconds: 20, acquireTimeMs: T0 - 60_000, renewTimeMs: T0, transitions: 2 });
   assert.equal(acquiredSpec('me', 15, T0, record({ holder: 'me', acquireTimeMs: null })).acquireTimeMs, T0);
 });
 
 test('renewedSpec moves renewTime only; releasedSpec is client-go ReleaseOnCancel (holder "", 1 s, times now, transitions kept)', () => {
-  assert.deepEqual(renewedSpec('a', T0, record()), { holder: 'a', durationSeconds: 15, acquireTimeMs: T0 - 60_000, renewTimeMs: T0, transitions: 2 });
-  assert.equal(renewedSpec('a', T0, record({ acquireTimeMs: null })).acquireTimeMs, T0);
+  assert.deepEqual(renewedSpec('a', 15, T0, record()), { holder: 'a', durationSeconds: 15, acquireTimeMs: T0 - 60_000, renewTimeMs: T0, transitions: 2 });
+  assert.equal(renewedSpec('a', 15, T0, record({ acquireTimeMs: null })).acquireTimeMs, T0);
   assert.deepEqual(releasedSpec(T0, record()), { holder: '', durationSeconds: 1, acquireTimeMs: T0, renewTimeMs: T0, transitions: 2 });
 });
 

@@ -32,7 +32,7 @@ test('as Submariner writes it: cable name from the cluster and private IP, a val
   assert.deepEqual(structuralSchemaErrors(schema, object as unknown as JsonObject), []);
 });
 
-test('fencing: the Lease transition count rides on an annotation (kept by the broker copy)', () => {
+test('fencing: the Lease transition count rides on an annotation', () => {
   assert.equal(built(inputs({ fencingToken: 9 })).metadata.annotations[FENCING_ANNOTATION], '9');
 });
 
@@ -67,8 +67,10 @@ test('node gateway settings: ports from labels or annotations; an unknown key or
   assert.equal((ported.spec.backend_config as Record<string, string>)['udp-port'], '4501');
   const unknown = localEndpointObject(inputs({}, { labels: { 'gateway.submariner.io/colour': 'blue' } }));
   assert.ok(!unknown.ok && /the label gateway\.submariner\.io\/colour, which is not a gateway setting/.test(unknown.reason));
-  const badPort = localEndpointObject(inputs({}, { annotations: { 'gateway.submariner.io/natt-discovery-port': '44x' } }));
-  assert.ok(!badPort.ok && /natt-discovery-port "44x" is not a port/.test(badPort.reason));
+  for (const port of ['44x', '70000', '0', '']) {
+    const badPort = localEndpointObject(inputs({}, { annotations: { 'gateway.submariner.io/natt-discovery-port': port } }));
+    assert.ok(!badPort.ok && badPort.reason.includes(`natt-discovery-port "${port}" is not a port`), port);
+  }
 });
 
 test('object names as Submariner makes them valid', () => {
