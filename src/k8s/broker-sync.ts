@@ -1,6 +1,7 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
 import { isRecord } from '../model/compare.ts';
+import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import {
   planBrokerSync, remoteLiveness, type BrokerSyncPolicy, type ClusterLiveness, type DroppedObject, type SyncAction, type SyncKind, type SyncSide,
 } from '../plan/broker-sync.ts';
@@ -28,8 +29,6 @@ import { callOptions, withDeadline } from './request-options.ts';
  * relist after 410), and their recovery wakes the loop.
  */
 
-const GROUP = 'submariner.io';
-const VERSION = 'v1';
 const KINDS: readonly SyncKind[] = ['Cluster', 'Endpoint'];
 const PLURALS: Record<SyncKind, string> = { Cluster: 'clusters', Endpoint: 'endpoints' };
 
@@ -57,19 +56,6 @@ export interface BrokerSyncSettings extends BrokerSyncPolicy {
   retry: BackoffPolicy;
   informer: InformerSettings;
 }
-
-/**
- * Defaults. Submariner's Gateway status stamp (update-timestamp, unix seconds) is stale after 15 s; a broker copy is
- * written to another cluster's API server and read by every cluster, so it is refreshed less often.
- */
-export const BROKER_SYNC_DEFAULTS = {
-  refreshIntervalMs: 30_000,
-  /** Four refreshes missed. */
-  staleAfterMs: 120_000,
-  resyncMs: 60_000,
-  minPassIntervalMs: 250,
-  retry: { minMs: 500, maxMs: 30_000 },
-} as const;
 
 /** What one pass did and saw. */
 export interface BrokerSyncReport {
@@ -118,16 +104,16 @@ export function clientSyncSide(kubeConfig: KubeConfig, namespace: string, reques
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const source = (plural: string) => clientListWatch<SubmarinerObject>({
     kubeConfig,
-    path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`,
+    path: `/apis/${SUBMARINER_GROUP}/${SUBMARINER_VERSION}/namespaces/${namespace}/${plural}`,
     listPage: async (page, options) => (await custom.listNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
+      { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
       options,
     )) as ListResult<SubmarinerObject>,
   }, request);
   return {
     lists: { Cluster: source('clusters'), Endpoint: source('endpoints') },
     async write(action, signal) {
-      const base = { group: GROUP, version: VERSION, namespace, plural: PLURALS[action.kind] };
+      const base = { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural: PLURALS[action.kind] };
       if (action.object && action.object.metadata.namespace !== namespace) {
         throw new Error(`refusing to write ${action.kind} ${action.name} of namespace ${action.object.metadata.namespace} into ${namespace}`);
       }

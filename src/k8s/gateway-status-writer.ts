@@ -13,16 +13,17 @@
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
+import { isRecord } from '../model/compare.ts';
+import { stringEntries } from '../model/object-meta.ts';
+import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import {
   GATEWAY_PLURAL, shouldWrite, staleGateways, type GatewayObject, type WriteBudget,
 } from '../plan/gateway-status.ts';
 import { classifyApiError, type ApiProblem } from './api-problem.ts';
 import { callOptions, withDeadline } from './request-options.ts';
 
-const GROUP = 'submariner.io';
-const VERSION = 'v1';
 /** A status write later than this is not worth waiting for: the next refresh is due (5 s). */
-export const GATEWAY_REQUEST_TIMEOUT_MS = 5_000;
+const GATEWAY_REQUEST_TIMEOUT_MS = 5_000;
 /** Gateway objects are one per gateway node: a few pages at most. */
 const LIST_PAGE_SIZE = 100;
 const MAX_LIST_PAGES = 50;
@@ -89,9 +90,9 @@ function storedFrom(response: unknown): Stored {
     uid: typeof meta.uid === 'string' ? meta.uid : '',
     resourceVersion: typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '',
   };
-  const stringMap = (value: unknown) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, string> : undefined);
-  const labels = stringMap(meta.labels);
-  const annotations = stringMap(meta.annotations);
+  // A value that is not a string (no API server stores one) is left out rather than written back.
+  const labels = isRecord(meta.labels) ? stringEntries(meta.labels) : undefined;
+  const annotations = isRecord(meta.annotations) ? stringEntries(meta.annotations) : undefined;
   if (labels) stored.labels = labels;
   if (annotations) stored.annotations = annotations;
   if (Array.isArray(meta.ownerReferences)) stored.ownerReferences = meta.ownerReferences;
@@ -132,7 +133,7 @@ export function createGatewayStatusWriter(kubeConfig: KubeConfig, options: Gatew
   const userAgent = options.userAgent ?? 'seaway';
   const timeoutMs = options.requestTimeoutMs ?? GATEWAY_REQUEST_TIMEOUT_MS;
   const now = options.now ?? Date.now;
-  const target = { group: GROUP, version: VERSION, namespace, plural: GATEWAY_PLURAL };
+  const target = { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural: GATEWAY_PLURAL };
   /** Name -> what our last write (or read) saw; dropped when a write fails. */
   const known = new Map<string, Stored>();
   const never = new AbortController().signal;

@@ -20,6 +20,7 @@
  * absent Lease and throws LeaseReadError when it cannot tell.
  */
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { isRecord } from '../model/compare.ts';
 import { classifyApiError } from './api-problem.ts';
 import { callOptions, withDeadline } from './request-options.ts';
 
@@ -94,7 +95,7 @@ export interface LeaseClientSettings {
 }
 
 /** The spec fields the election writes. */
-export interface LeaseSpecFields {
+interface LeaseSpecFields {
   holder: string;
   durationSeconds: number;
   acquireTimeMs: number;
@@ -103,7 +104,7 @@ export interface LeaseSpecFields {
 }
 
 /** A Lease body as it goes on the wire (times as MicroTime strings). */
-export interface LeaseBody {
+interface LeaseBody {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'Lease';
   metadata: {
@@ -181,10 +182,6 @@ export function parseMicroTime(text: string): number | null {
   return date.getTime() - offsetMinutes * 60_000;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 function count(value: unknown): number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }
@@ -205,8 +202,8 @@ function timeOf(value: unknown): number | null {
  * V1MicroTime is not in its serializer's type map), which is what this parses; a Date is taken too.
  */
 export function leaseRecordFrom(lease: unknown): LeaseRecord {
-  const metadata = isObject(lease) && isObject(lease.metadata) ? lease.metadata : {};
-  const spec = isObject(lease) && isObject(lease.spec) ? lease.spec : {};
+  const metadata = isRecord(lease) && isRecord(lease.metadata) ? lease.metadata : {};
+  const spec = isRecord(lease) && isRecord(lease.spec) ? lease.spec : {};
   return {
     holder: typeof spec.holderIdentity === 'string' ? spec.holderIdentity : null,
     durationSeconds: count(spec.leaseDurationSeconds),
@@ -261,13 +258,13 @@ export function leaseBodyFor(name: string, namespace: string, spec: LeaseSpecFie
     body.metadata.resourceVersion = precondition.resourceVersion;
     if (precondition.uid !== '') body.metadata.uid = precondition.uid;
   }
-  if (precondition && isObject(previous)) {
-    const meta = isObject(previous.metadata) ? previous.metadata : {};
-    if (isObject(meta.labels)) body.metadata.labels = { ...meta.labels } as Record<string, string>;
-    if (isObject(meta.annotations)) body.metadata.annotations = { ...meta.annotations } as Record<string, string>;
+  if (precondition && isRecord(previous)) {
+    const meta = isRecord(previous.metadata) ? previous.metadata : {};
+    if (isRecord(meta.labels)) body.metadata.labels = { ...meta.labels } as Record<string, string>;
+    if (isRecord(meta.annotations)) body.metadata.annotations = { ...meta.annotations } as Record<string, string>;
     if (Array.isArray(meta.ownerReferences)) body.metadata.ownerReferences = [...meta.ownerReferences];
     if (Array.isArray(meta.finalizers)) body.metadata.finalizers = [...meta.finalizers] as string[];
-    const previousSpec = isObject(previous.spec) ? previous.spec : {};
+    const previousSpec = isRecord(previous.spec) ? previous.spec : {};
     if (typeof previousSpec.strategy === 'string') body.spec.strategy = previousSpec.strategy;
     if (typeof previousSpec.preferredHolder === 'string') body.spec.preferredHolder = previousSpec.preferredHolder;
   }
@@ -319,7 +316,7 @@ export function leaseClient(kubeConfig: KubeConfig, namespace: string, settings:
   const lastSeen = new Map<string, V1Lease>();
 
   const remember = (name: string, lease: V1Lease): void => {
-    if (isObject(lease)) lastSeen.set(name, lease);
+    if (isRecord(lease)) lastSeen.set(name, lease);
   };
   const previousAt = (name: string, resourceVersion: string): V1Lease | undefined => {
     const previous = lastSeen.get(name);

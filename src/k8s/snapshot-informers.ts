@@ -1,14 +1,13 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { freezeSnapshot, type ClusterObject, type EndpointObject, type Snapshot } from '../model/snapshot.ts';
+import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import { clientListWatch, type ApiRequestSettings, type ListResult } from './client-list-watch.ts';
 import type { ListWatch } from './list-watch.ts';
 import { createInformer, type Informer, type InformerChange, type InformerDeps } from './informer.ts';
 import { ownNodeWatch, type OwnNodeWatch } from './node-ready.ts';
 import { nodeProjector, sameMetaAndSpec, toSubmarinerObject, type NodeProjection, type SubmarinerObject } from './projections.ts';
 
-const GROUP = 'submariner.io';
-const VERSION = 'v1';
 
 export interface SnapshotInformers {
   readonly synced: boolean;
@@ -34,9 +33,9 @@ export function clientSnapshotSources(kubeConfig: KubeConfig, namespace: string,
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const customSource = (plural: string) => clientListWatch<SubmarinerObject>({
     kubeConfig,
-    path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`,
+    path: `/apis/${SUBMARINER_GROUP}/${SUBMARINER_VERSION}/namespaces/${namespace}/${plural}`,
     listPage: async (page, callOptions) => (await custom.listNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
+      { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
       callOptions,
     )) as ListResult<SubmarinerObject>,
   }, request);

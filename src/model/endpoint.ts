@@ -69,7 +69,9 @@ export type EndpointValidation =
   | { ok: false; reason: EndpointRejectReason; message: string };
 
 /** The plural address fields are dual-stack pairs: the CRD allows at most one address per family. */
-const MAX_PLURAL_ADDRESSES = 2;
+export const MAX_PLURAL_ADDRESSES = 2;
+/** Submariner's CRD caps spec.cluster_id at 63 characters (and requires at least one). */
+export const MAX_CLUSTER_ID_LENGTH = 63;
 
 function labelled(text: string, label: string): LabelledCidr {
   const parsed = parseCidr(text);
@@ -110,7 +112,7 @@ export function readClusterId(spec: unknown): { ok: true; clusterId: string } | 
   if (typeof value !== 'string') return { ok: false, message: value === undefined ? 'spec.cluster_id: missing' : `spec.cluster_id: expected a string, got ${describeType(value)}` };
   if (value === '') return { ok: false, message: 'spec.cluster_id: empty' };
   // Submariner's CRD caps it at 63 characters: a longer one cannot be a real cluster's and would make any object quoting it invalid.
-  if (value.length > 63) return { ok: false, message: `spec.cluster_id: ${value.length} characters; at most 63 (Submariner's CRD)` };
+  if (value.length > MAX_CLUSTER_ID_LENGTH) return { ok: false, message: `spec.cluster_id: ${value.length} characters; at most ${MAX_CLUSTER_ID_LENGTH} (Submariner's CRD)` };
   return { ok: true, clusterId: value };
 }
 

@@ -16,8 +16,9 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { compareText, isRecord } from '../model/compare.ts';
+import { stringMap, unixSecondsAnnotationMs } from '../model/object-meta.ts';
+import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 
-export const SUBMARINER_API_VERSION = 'submariner.io/v1';
 export const CLUSTER_ID_LABEL = 'submariner-io/clusterID';
 export const REFRESHED_AT_ANNOTATION = 'seaway.io/refreshed-at';
 
@@ -124,9 +125,10 @@ export interface BrokerSyncPlan {
   /** Broker side first; creates, updates, deletes; by name. */
   actions: SyncAction[];
   dropped: DroppedObject[];
-  /** The remote clusters of this kind's broker objects, by id. */
-  liveness: ClusterLiveness[];
-  /** When the plan changes with nothing else changing (a refresh falls due, a remote turns stale), unix ms; null: never. */
+  /**
+   * When the plan or the remotes' liveness (remoteLiveness, which the driver reports) changes with nothing else changing
+   * (a refresh falls due, a remote turns stale), unix ms; null: never.
+   */
   wakeAt: number | null;
 }
 
@@ -144,13 +146,6 @@ interface Readable {
 
 interface Unreadable { ok: false; name: string; uid: string; resourceVersion: string; label: string | null; problem: string }
 type Entry = { ok: true; name: string; uid: string; resourceVersion: string; label: string | null; object: Readable } | Unreadable;
-
-function stringMap(value: unknown): Record<string, string> | null {
-  if (value === undefined || value === null) return {};
-  if (!isRecord(value)) return null;
-  for (const v of Object.values(value)) if (typeof v !== 'string') return null;
-  return value as Record<string, string>;
-}
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
@@ -194,9 +189,7 @@ function index(raws: readonly unknown[]): { byName: Map<string, Entry>; unnamed:
 
 /** refreshed-at as unix ms, or null when absent or not decimal seconds. */
 export function refreshedAtMs(annotations: Readonly<Record<string, unknown>> | undefined): number | null {
-  const value = annotations?.[REFRESHED_AT_ANNOTATION];
-  if (typeof value !== 'string' || !/^\d{1,12}$/.test(value)) return null;
-  return Number(value) * 1000;
+  return unixSecondsAnnotationMs(annotations?.[REFRESHED_AT_ANNOTATION]);
 }
 
 function specClusterId(spec: Record<string, unknown>): string | null {
@@ -345,10 +338,12 @@ export function planBrokerSync(input: BrokerSyncInput, policy: BrokerSyncPolicy)
     }
   }
 
-  const liveness = remoteLiveness(input.broker, clusterId, now, policy.staleAfterMs);
-  for (const l of liveness) if (l.state === 'fresh' && l.refreshedAt !== null) wakes.push(l.refreshedAt + policy.staleAfterMs + 1);
+  // A fresh remote turning stale changes the driver's report (its liveness over both kinds): a wake.
+  for (const l of remoteLiveness(input.broker, clusterId, now, policy.staleAfterMs)) {
+    if (l.state === 'fresh' && l.refreshedAt !== null) wakes.push(l.refreshedAt + policy.staleAfterMs + 1);
+  }
 
   actions.sort((a, b) => (a.side === b.side ? 0 : a.side === 'broker' ? -1 : 1) || OP_ORDER[a.op] - OP_ORDER[b.op] || compareText(a.name, b.name));
   dropped.sort((a, b) => compareText(a.direction, b.direction) || compareText(a.name, b.name));
-  return { actions, dropped, liveness, wakeAt: wakes.length > 0 ? Math.min(...wakes) : null };
+  return { actions, dropped, wakeAt: wakes.length > 0 ? Math.min(...wakes) : null };
 }

@@ -8,6 +8,7 @@
  * deletion names the uid and resourceVersion observed, so an object changed since is left alone.
  */
 import { compareText } from '../model/compare.ts';
+import type { Precondition } from './broker-sync.ts';
 import { FENCING_ANNOTATION } from './local-endpoint-object.ts';
 
 export interface ObservedEndpoint {
@@ -19,11 +20,8 @@ export interface ObservedEndpoint {
   annotations: Readonly<Record<string, string>>;
 }
 
-export interface EndpointDeletion {
-  name: string;
-  uid: string;
-  resourceVersion: string;
-}
+/** An Endpoint to delete, with the uid and resourceVersion observed (the delete's preconditions). */
+export type EndpointDeletion = { name: string } & Precondition;
 
 export type ExclusivePlan =
   | { superseded: false; deletions: EndpointDeletion[] }

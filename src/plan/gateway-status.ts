@@ -19,20 +19,19 @@
  * filled with zero durations that would read as a measurement.
  */
 import type { CableStatus } from '../cable/cable.ts';
-import type { EndpointSpec } from '../model/endpoint.ts';
+import { MAX_CLUSTER_ID_LENGTH, MAX_PLURAL_ADDRESSES, type EndpointSpec } from '../model/endpoint.ts';
 import { isRecord } from '../model/compare.ts';
+import { stringEntries, unixSecondsAnnotationMs } from '../model/object-meta.ts';
+import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 import { dns1123Subdomain } from '../model/names.ts';
 import { validObjectName } from './local-endpoint-object.ts';
 import { isDeepStrictEqual } from 'node:util';
 
-export const GATEWAY_API_VERSION = 'submariner.io/v1';
-export const GATEWAY_KIND = 'Gateway';
+const GATEWAY_KIND = 'Gateway';
 export const GATEWAY_PLURAL = 'gateways';
 export const UPDATE_TIMESTAMP_ANNOTATION = 'update-timestamp';
 /** Submariner's gateways delete another's Gateway object this long after its update-timestamp. */
 export const SUBMARINER_STALE_MS = 15_000;
-/** How often an unchanged object is refreshed: Submariner's own period, well inside its 15 s. */
-export const DEFAULT_REFRESH_MS = 5_000;
 /**
  * How long a connected cable's counters may stand still before it is reported `connecting`: longer
  * than WireGuard's 10 s keepalive, so an idle but healthy WireGuard cable keeps moving bytes.
@@ -40,9 +39,6 @@ export const DEFAULT_REFRESH_MS = 5_000;
 export const DEFAULT_STALL_MS = 15_000;
 /** Messages are clipped to this (the object must stay small; Events are held to the same 1 KiB). */
 export const MAX_MESSAGE_LENGTH = 1024;
-const MAX_CLUSTER_ID_LENGTH = 63;
-/** The plural address fields are dual-stack pairs: the CRD allows at most two entries. */
-const MAX_PLURAL_ADDRESSES = 2;
 
 export const CONNECTED_MESSAGE = 'connected: SAs installed, bytes moving (no health check yet)';
 
@@ -84,7 +80,7 @@ export interface GatewayStatus {
 }
 
 export interface GatewayObject {
-  apiVersion: typeof GATEWAY_API_VERSION;
+  apiVersion: typeof SUBMARINER_API_VERSION;
   kind: typeof GATEWAY_KIND;
   metadata: { name: string; namespace: string; annotations: Record<string, string> };
   status: GatewayStatus;
@@ -141,8 +137,6 @@ function clipMessage(text: string): string {
   return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH - 3)}...` : text;
 }
 
-/** Whether a typed value really is an object (defensive reads of what callers pass), without narrowing its type. */
-const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 
@@ -161,16 +155,13 @@ function clusterIdProblem(value: unknown): string | null {
  * cluster_id the CRD refuses makes it unwritable.
  */
 export function endpointSpecWire(spec: EndpointSpec): { ok: true; wire: EndpointSpecWire } | { ok: false; message: string } {
-  if (!isObject(spec)) return { ok: false, message: 'the Endpoint spec is not an object' };
+  if (!isRecord(spec)) return { ok: false, message: 'the Endpoint spec is not an object' };
   const problem = clusterIdProblem(spec.clusterId);
   if (problem !== null) return { ok: false, message: problem };
   const privateIps = strings(spec.privateIps);
   const publicIps = strings(spec.publicIps);
   const healthCheckIps = strings(spec.healthCheckIps);
-  const backendConfig: Record<string, string> = {};
-  if (isRecord(spec.backendConfig)) {
-    for (const [key, value] of Object.entries(spec.backendConfig)) if (typeof value === 'string') backendConfig[key] = value;
-  }
+  const backendConfig = isRecord(spec.backendConfig) ? stringEntries(spec.backendConfig) : {};
   const privateIp = str(spec.privateIp) || (privateIps[0] ?? '');
   const wire: EndpointSpecWire = {
     cluster_id: spec.clusterId,
@@ -221,7 +212,7 @@ function grewAt(before: number | undefined, now: number | null, previousGrewAt: 
 export function observeTraffic(previous: TrafficState, cables: readonly CableStatus[], nowMs: number): TrafficState {
   const next = new Map<string, CableTraffic>();
   for (const cable of cables) {
-    if (!isObject(cable) || typeof cable.cableName !== 'string') continue;
+    if (!isRecord(cable) || typeof cable.cableName !== 'string') continue;
     const before = previous.get(cable.cableName);
     const connected = cable.state === 'connected';
     const rx = grewAt(before?.rxBytes, counter(cable.rxBytes), connected ? before?.rxGrewAtMs : undefined, nowMs);
@@ -240,7 +231,7 @@ export function observeTraffic(previous: TrafficState, cables: readonly CableSta
  * change between observations (bytes, seconds since), or every observation would be a change.
  */
 export function connectionState(cable: CableStatus | undefined, traffic: CableTraffic | undefined, nowMs: number, stallMs: number): { status: ConnectionStatus; statusMessage: string } {
-  if (cable === undefined || !isObject(cable)) return { status: 'connecting', statusMessage: 'connecting: the cable is not configured yet' };
+  if (cable === undefined || !isRecord(cable)) return { status: 'connecting', statusMessage: 'connecting: the cable is not configured yet' };
   const daemonMessage = str(cable.message);
   if (cable.state === 'error') {
     const why = daemonMessage || str(cable.lastError) || 'the cable driver reports an error';
@@ -287,17 +278,18 @@ export function gatewayObject(input: GatewayInput): GatewayRender {
   const connections: GatewayConnection[] = [];
   const seen = new Set<string>();
   (Array.isArray(input.remotes) ? input.remotes : []).forEach((remote, index) => {
-    if (!isObject(remote)) { notes.push(`remote ${index}: not an object; left out`); return; }
+    // Checked `as unknown`: a defensive check of what a JavaScript caller may pass, not a narrowing of the typed value.
+    if (!isRecord(remote as unknown)) { notes.push(`remote ${index}: not an object; left out`); return; }
     const endpoint = endpointSpecWire(remote.endpoint);
     if (!endpoint.ok) {
-      const cable = isObject(remote.endpoint) ? str(remote.endpoint.cableName) : '';
+      const cable = isRecord(remote.endpoint) ? str(remote.endpoint.cableName) : '';
       notes.push(`remote ${index}${cable ? ` (${cable.slice(0, 100)})` : ''}: ${endpoint.message}; left out of the Gateway status`);
       return;
     }
     const key = `${endpoint.wire.cluster_id}\0${endpoint.wire.cable_name}`;
     if (seen.has(key)) { notes.push(`remote ${index} (${endpoint.wire.cable_name}): listed twice; the first kept`); return; }
     seen.add(key);
-    const cable = isObject(remote.cable) ? remote.cable : undefined;
+    const cable = isRecord(remote.cable as unknown) ? remote.cable : undefined;
     const traffic = cable !== undefined ? input.traffic.get(cable.cableName) : undefined;
     const state = connectionState(cable, traffic, input.nowMs, stallMs);
     const usingIP = str(remote.usingIP);
@@ -314,7 +306,7 @@ export function gatewayObject(input: GatewayInput): GatewayRender {
     ok: true,
     notes,
     object: {
-      apiVersion: GATEWAY_API_VERSION,
+      apiVersion: SUBMARINER_API_VERSION,
       kind: GATEWAY_KIND,
       metadata: {
         name: name.name,
@@ -367,9 +359,7 @@ export function shouldWrite(previous: GatewayObject | null, next: GatewayObject,
 /** A Gateway object's update-timestamp in unix ms, or null when it is missing or not a count of seconds. */
 export function updateTimestampMs(object: unknown): number | null {
   if (!isRecord(object) || !isRecord(object.metadata) || !isRecord(object.metadata.annotations)) return null;
-  const value = object.metadata.annotations[UPDATE_TIMESTAMP_ANNOTATION];
-  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return null;
-  return Number(value) * 1000;
+  return unixSecondsAnnotationMs(object.metadata.annotations[UPDATE_TIMESTAMP_ANNOTATION]);
 }
 
 /**

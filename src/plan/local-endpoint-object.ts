@@ -16,8 +16,9 @@
  */
 import { parseIpv4 } from '../model/cidr.ts';
 import type { NodeObject } from '../model/snapshot.ts';
+import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 
-export const GATEWAY_CONFIG_PREFIX = 'gateway.submariner.io/';
+const GATEWAY_CONFIG_PREFIX = 'gateway.submariner.io/';
 export const FENCING_ANNOTATION = 'seaway.io/lease-transitions';
 /** The node keys Submariner accepts under the prefix (ValidGatewayNodeConfig). */
 const KNOWN_NODE_KEYS = new Set(['public-ip', 'udp-port', 'natt-discovery-port']);
@@ -42,7 +43,7 @@ export interface LocalEndpointInputs {
 }
 
 export interface LocalEndpointObject {
-  apiVersion: 'submariner.io/v1';
+  apiVersion: typeof SUBMARINER_API_VERSION;
   kind: 'Endpoint';
   metadata: { name: string; namespace: string; annotations: Record<string, string> };
   spec: Record<string, unknown>;
@@ -53,7 +54,7 @@ export type LocalEndpointResult = { ok: true; object: LocalEndpointObject } | { 
 /** Submariner's EnsureValidName: lower case, anything outside [a-z0-9.-] becomes '-'. */
 export const validObjectName = (text: string): string => text.toLowerCase().replace(/[^a-z0-9.-]/g, '-');
 
-export const cableNameFor = (clusterId: string, privateIp: string): string => `submariner-cable-${clusterId}-${privateIp.replaceAll('.', '-')}`;
+const cableNameFor = (clusterId: string, privateIp: string): string => `submariner-cable-${clusterId}-${privateIp.replaceAll('.', '-')}`;
 
 /** `ipv4:1.2.3.4[,method:value...]`: the first ipv4 entry; other methods are not resolved (no outside services). */
 function publicIpFrom(config: string, where: string): { ok: true; ip: string | undefined } | { ok: false; reason: string } {
@@ -124,7 +125,7 @@ export function localEndpointObject(inputs: LocalEndpointInputs): LocalEndpointR
   return {
     ok: true,
     object: {
-      apiVersion: 'submariner.io/v1', kind: 'Endpoint',
+      apiVersion: SUBMARINER_API_VERSION, kind: 'Endpoint',
       metadata: { name: validObjectName(`${inputs.clusterId}-${cableName}`), namespace: inputs.namespace, annotations: { [FENCING_ANNOTATION]: String(inputs.fencingToken) } },
       spec,
     },

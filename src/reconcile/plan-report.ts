@@ -6,6 +6,7 @@ import type { Plan } from '../plan/node-plan.ts';
 import { eventReporter } from '../plan/event-reporter.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { EndpointRef } from '../model/endpoint-set.ts';
+import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 import type { EventRecorder, InvolvedObject } from '../k8s/event-recorder.ts';
 import { fullBucket, msUntilToken, takeToken, type TokenBucket, type TokenBucketLimits } from '../model/token-bucket.ts';
 
@@ -32,7 +33,7 @@ export interface PlanReport {
   nextEventAt(): number | undefined;
 }
 
-const endpointObject = (ref: EndpointRef): InvolvedObject => ({ apiVersion: 'submariner.io/v1', kind: 'Endpoint', ...ref });
+const endpointObject = (ref: EndpointRef): InvolvedObject => ({ apiVersion: SUBMARINER_API_VERSION, kind: 'Endpoint', ...ref });
 
 /**
  * What the planner decided about its input (rejected and duplicate Endpoints, routes this node

@@ -20,6 +20,8 @@ const POLICY = { refreshIntervalMs: 30_000, staleAfterMs: 120_000 };
 let serial = 0;
 
 interface ObjectOptions {
+  /** Endpoint unless said. */
+  kind?: SyncKind;
   label?: string | null;
   labels?: Record<string, unknown>;
   annotations?: Record<string, unknown>;
@@ -34,22 +36,28 @@ function endpointSpec(clusterId: string, extra: Record<string, unknown> = {}): R
   return { cluster_id: clusterId, cable_name: `submariner-cable-${clusterId}`, hostname: 'gw-1', subnets: ['10.0.0.0/16'], backend: 'libreswan', nat_enabled: false, ...extra };
 }
 
-/** An Endpoint (or Cluster) as a server lists it: uid, resourceVersion, server-set metadata. */
+/** A Cluster spec with every field of Submariner's CRD. */
+function clusterSpec(clusterId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { cluster_id: clusterId, color_codes: ['blue'], service_cidr: ['10.96.0.0/12'], cluster_cidr: ['10.1.0.0/16'], global_cidr: [], ...extra };
+}
+
+/** An Endpoint (or, with options.kind, a Cluster) as a server lists it: uid, resourceVersion, server-set metadata. */
 function obj(name: string, clusterId: string, options: ObjectOptions = {}): Record<string, unknown> {
   serial++;
   const labels: Record<string, unknown> = { ...options.labels };
   if (options.label !== undefined && options.label !== null) labels[CLUSTER_ID_LABEL] = options.label;
   const annotations: Record<string, unknown> = { ...options.annotations };
   if (options.refreshedAt !== undefined) annotations[REFRESHED_AT_ANNOTATION] = String(options.refreshedAt);
+  const kind = options.kind ?? 'Endpoint';
   return {
-    apiVersion: 'submariner.io/v1', kind: 'Endpoint',
+    apiVersion: 'submariner.io/v1', kind,
     metadata: {
       name, namespace: options.namespace ?? LOCAL_NS, uid: options.uid ?? `uid-${name}-${serial}`, resourceVersion: options.resourceVersion ?? String(serial),
       creationTimestamp: '2024-01-01T00:00:00Z', generation: 1, managedFields: [{ manager: 'x' }], finalizers: ['f'],
       ownerReferences: [{ kind: 'Pod', name: 'p' }],
       ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
-    spec: options.spec ?? endpointSpec(clusterId),
+    spec: options.spec ?? (kind === 'Cluster' ? clusterSpec(clusterId) : endpointSpec(clusterId)),
   };
 }
 
@@ -335,9 +343,8 @@ test('liveness: per remote cluster from its newest stamp; stale past the thresho
   assert.equal(west.refreshedAt, (NOW_S - 10) * 1000);
   assert.equal(west.ageMs, NOW - (NOW_S - 10) * 1000);
   assert.ok(liveness.find((l) => l.clusterId === 'ahead')!.ageMs! < 0);
-  // The plan reports the same, and a stale cluster's objects are still imported, kept and updated: nothing is removed.
+  // A stale cluster's objects are still imported, kept and updated: nothing is removed.
   const result = plan([obj('north-a', 'north', { label: 'north' })], broker);
-  assert.deepEqual(result.liveness, liveness);
   assert.ok(!result.actions.some((a) => a.op === 'delete' && a.name.startsWith('north')));
 });
 
@@ -347,6 +354,8 @@ test('liveness at the threshold: exactly staleAfterMs old is still fresh, one ms
   assert.equal(at(1_000_000 + 5001), 'stale');
   assert.equal(refreshedAtMs({ [REFRESHED_AT_ANNOTATION]: '1000' }), 1_000_000);
   assert.equal(refreshedAtMs(undefined), null);
+  assert.equal(refreshedAtMs({ [REFRESHED_AT_ANNOTATION]: '9007199254740' }), 9_007_199_254_740_000);
+  assert.equal(refreshedAtMs({ [REFRESHED_AT_ANNOTATION]: '9007199254741' }), null);
 });
 
 test('wakeAt: the earliest of our next refresh and a fresh remote turning stale; null when neither can happen', () => {
@@ -385,9 +394,7 @@ function deepFreeze(value: unknown): void {
 }
 
 test('Clusters follow the same rules (the object name is the cluster id)', () => {
-  const cluster = (id: string, options: ObjectOptions = {}) => ({
-    ...obj(id, id, options), kind: 'Cluster', spec: options.spec ?? { cluster_id: id, cluster_cidr: ['10.1.0.0/16'], service_cidr: ['10.96.0.0/12'], global_cidr: [] },
-  });
+  const cluster = (id: string, options: ObjectOptions = {}) => obj(id, id, { kind: 'Cluster', ...options });
   const result = planBrokerSync({
     kind: 'Cluster', clusterId: 'east', localNamespace: LOCAL_NS, brokerNamespace: BROKER_NS, now: NOW,
     local: [cluster('east'), cluster('gone', { label: 'gone' })],
@@ -421,15 +428,19 @@ function applyAll(world: { local: Map<string, Record<string, unknown>>; broker: 
 
 test('a plan applied converges: planning again asks for nothing, on both kinds of change at once', () => {
   for (const kind of ['Endpoint', 'Cluster'] as SyncKind[]) {
+    const local = (name: string, clusterId: string, options: ObjectOptions = {}) => obj(name, clusterId, { kind, ...options });
+    const broker = (name: string, clusterId: string, options: ObjectOptions = {}) => onBroker(name, clusterId, { kind, ...options });
+    /** A spec of this kind changed in one of its own fields (`n` tells the changes apart). */
+    const changed = (clusterId: string, n: number) => (kind === 'Cluster' ? clusterSpec(clusterId, { service_cidr: [`10.9${n}.0.0/16`] }) : endpointSpec(clusterId, { hostname: `gw-${n}` }));
     const world = {
       local: new Map<string, Record<string, unknown>>([
-        ['east-a', obj('east-a', 'east')], ['east-b', obj('east-b', 'east', { spec: endpointSpec('east', { hostname: 'moved' }) })],
-        ['west-x', obj('west-x', 'west', { label: 'west' })], ['gone-y', obj('gone-y', 'gone', { label: 'gone' })],
+        ['east-a', local('east-a', 'east')], ['east-b', local('east-b', 'east', { spec: changed('east', 7) })],
+        ['west-x', local('west-x', 'west', { label: 'west' })], ['gone-y', local('gone-y', 'gone', { label: 'gone' })],
       ]),
       broker: new Map<string, Record<string, unknown>>([
-        ['east-b', onBroker('east-b', 'east', { label: 'east', refreshedAt: NOW_S - 100 })], ['east-old', onBroker('east-old', 'east', { label: 'east' })],
-        ['west-x', onBroker('west-x', 'west', { label: 'west', spec: endpointSpec('west', { hostname: 'w2' }) })],
-        ['north-z', onBroker('north-z', 'north', { label: 'north' })], ['liar', onBroker('liar', 'x', { label: 'y' })],
+        ['east-b', broker('east-b', 'east', { label: 'east', refreshedAt: NOW_S - 100 })], ['east-old', broker('east-old', 'east', { label: 'east' })],
+        ['west-x', broker('west-x', 'west', { label: 'west', spec: changed('west', 8) })],
+        ['north-z', broker('north-z', 'north', { label: 'north' })], ['liar', broker('liar', 'x', { label: 'y' })],
       ]),
     };
     const first = planBrokerSync({ kind, clusterId: 'east', localNamespace: LOCAL_NS, brokerNamespace: BROKER_NS, local: [...world.local.values()], broker: [...world.broker.values()], now: NOW }, POLICY);
@@ -437,6 +448,7 @@ test('a plan applied converges: planning again asks for nothing, on both kinds o
       'broker create east-a', 'broker update east-b', 'broker delete east-old', 'local create north-z', 'local update west-x', 'local delete gone-y',
     ]);
     applyAll(world, first.actions);
+    assert.ok([...world.local.values(), ...world.broker.values()].every((o) => o.kind === kind), `only ${kind} objects on both sides`);
     const second = planBrokerSync({ kind, clusterId: 'east', localNamespace: LOCAL_NS, brokerNamespace: BROKER_NS, local: [...world.local.values()], broker: [...world.broker.values()], now: NOW + 1000 }, POLICY);
     assert.deepEqual(second.actions, []);
     assert.deepEqual([...world.local.keys()].sort(), ['east-a', 'east-b', 'north-z', 'west-x']);

@@ -408,6 +408,9 @@ describe('staleGateways', () => {
     assert.equal(updateTimestampMs(gw('a', '1700000000')), 1_700_000_000_000);
     assert.equal(updateTimestampMs(gw('a')), null);
     assert.equal(updateTimestampMs(null), null);
+    // Any count of seconds whose ms are a safe integer; nothing past it, no sign, no fraction.
+    assert.equal(updateTimestampMs(gw('a', '9007199254740')), 9_007_199_254_740_000);
+    for (const bad of ['9007199254741', '-1', '1.5', ' 1', '']) assert.equal(updateTimestampMs(gw('a', bad)), null, bad);
   });
 
   test('an object gatewayObject made is fresh for maxAge and stale after it', () => {
