@@ -18,6 +18,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { compareText, isRecord } from '../model/compare.ts';
 import { stringMap, unixSecondsAnnotationMs } from '../model/object-meta.ts';
 import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
+import { fencingTokenOf } from './exclusive-endpoint.ts';
 
 export const CLUSTER_ID_LABEL = 'submariner-io/clusterID';
 export const REFRESHED_AT_ANNOTATION = 'seaway.io/refreshed-at';
@@ -69,7 +70,9 @@ export type DropReason =
   /** Export: a local original whose spec.cluster_id is another cluster's. */
   | 'foreign-original'
   /** The name is held on the other side by an object that is not this one's copy. */
-  | 'name-taken';
+  | 'name-taken'
+  /** Export: an Endpoint of this cluster with a lower fencing token than one already seen (a newer leader's). */
+  | 'fenced';
 
 /** An object the sync leaves alone, for an Event or a metric: imports live on the broker, exports locally. */
 export interface DroppedObject {
@@ -249,6 +252,14 @@ export function planBrokerSync(input: BrokerSyncInput, policy: BrokerSyncPolicy)
   };
   const guard = (target: Readable): Precondition => ({ uid: target.uid, resourceVersion: target.resourceVersion });
 
+  // Fencing (Endpoints): the highest Lease transition count this cluster's Endpoints carry, locally and on the broker.
+  // An ex-leader with a stale view never exports its own below it, nor deletes a broker copy above its local ones.
+  const tokenOf = (object: Readable): number => (kind === 'Endpoint' ? fencingTokenOf(object) ?? -1 : -1);
+  const ours = (entries: Map<string, Entry>, copies: boolean) => [...entries.values()]
+    .flatMap((e) => (e.ok && (copies ? e.object.label === clusterId : e.object.label === null && specClusterId(e.object.spec) === clusterId) ? [e.object] : []));
+  const highestLocal = Math.max(-1, ...ours(local.byName, false).map(tokenOf));
+  const highestSeen = Math.max(highestLocal, ...ours(broker.byName, true).map(tokenOf));
+
   for (const entry of local.unnamed) drop('export', entry, 'malformed', `an object in the local namespace ${entry.problem}`);
   for (const entry of broker.unnamed) drop('import', entry, 'malformed', `an object in the broker namespace ${entry.problem}`);
 
@@ -273,6 +284,10 @@ export function planBrokerSync(input: BrokerSyncInput, policy: BrokerSyncPolicy)
     }
     if (id !== clusterId) {
       drop('export', entry, 'foreign-original', `${what(original, 'local')} has no ${CLUSTER_ID_LABEL} label but spec.cluster_id "${id}" is not this cluster ("${clusterId}"); it is not exported`);
+      continue;
+    }
+    if (tokenOf(original) < highestSeen) {
+      drop('export', entry, 'fenced', `${what(original, 'local')} carries fencing token ${tokenOf(original)}, below ${highestSeen} of a newer leader's Endpoint; it is not exported`);
       continue;
     }
     const existing = broker.byName.get(name);
@@ -309,7 +324,8 @@ export function planBrokerSync(input: BrokerSyncInput, policy: BrokerSyncPolicy)
     if (source.label === null) continue; // Submariner leaves unlabelled broker objects alone
     const existing = local.byName.get(name);
     if (source.label === clusterId) {
-      if (existing === undefined) {
+      // A copy above every local original's token is a newer leader's, which our local view has not caught up with.
+      if (existing === undefined && tokenOf(source) <= highestLocal) {
         actions.push({ side: 'broker', op: 'delete', kind, name, precondition: guard(source), why: 'local original gone' });
       }
       continue;

@@ -456,3 +456,20 @@ test('a plan applied converges: planning again asks for nothing, on both kinds o
     assert.deepEqual(second.dropped.map((d) => d.reason), ['cluster-id-mismatch']);
   }
 });
+
+test('fencing: an ex-leader never exports its Endpoint below a newer leader\'s token, nor deletes the newer leader\'s broker copy it has not seen locally', () => {
+  const token = (n: number) => ({ annotations: { 'seaway.io/lease-transitions': String(n) } });
+  // Our stale view: only our old Endpoint (token 3) locally; the broker already has the new leader's (token 5).
+  const stale = plan([obj('east-old', 'east', token(3))], [onBroker('east-new', 'east', { label: 'east', ...token(5), refreshedAt: NOW_S })]);
+  assert.deepEqual(brief(stale.actions), [], 'nothing exported, nothing deleted');
+  assert.deepEqual(stale.dropped.map((d) => [d.direction, d.name, d.reason]), [['export', 'east-old', 'fenced']]);
+  assert.match(stale.dropped[0]!.message, /fencing token 3, below 5/);
+  // The new leader's view: its Endpoint (token 5) locally; the broker still has the ex-leader's copy (token 3): deleted with preconditions.
+  const oldCopy = onBroker('east-old', 'east', { label: 'east', ...token(3), refreshedAt: NOW_S });
+  const fresh = plan([obj('east-new', 'east', token(5))], [oldCopy]);
+  assert.deepEqual(brief(fresh.actions), ['broker create east-new', 'broker delete east-old']);
+  assert.deepEqual(fresh.actions[1]!.precondition, { uid: meta(oldCopy).uid, resourceVersion: meta(oldCopy).resourceVersion });
+  // Clusters carry no token: unaffected.
+  const clusters = plan([obj('east', 'east', { kind: 'Cluster' })], [onBroker('east-x', 'east', { kind: 'Cluster', label: 'east', ...token(9) })], { kind: 'Cluster' });
+  assert.deepEqual(brief(clusters.actions), ['broker create east', 'broker delete east-x']);
+});
