@@ -1,11 +1,15 @@
 /**
- * After the active gateway published its Endpoint, the cluster's other local Endpoints go (pure):
- * leftovers of an earlier gateway, an interrupted reinstall, a Submariner gateway before seaway.
+ * Publishing the active gateway's Endpoint and making it the cluster's only one (pure), fenced.
  * Submariner's ensureExclusiveEndpoint deletes every Endpoint of the local cluster that is not its
- * own; seaway fences it: an Endpoint carrying a higher Lease transition count than ours was
- * published by a newer leader, so it is never deleted and this gateway learns it is superseded (a
- * paused ex-leader that wakes up with a stale view deletes nothing of the new leader's). Each
- * deletion names the uid and resourceVersion observed, so an object changed since is left alone.
+ * own (leftovers of an earlier gateway, an interrupted reinstall, a Submariner gateway before
+ * seaway). seaway decides everything from one observation, before any write:
+ *
+ * - An Endpoint of this cluster carrying a higher Lease transition count than ours was published by
+ *   a newer leader: this gateway is superseded. It writes nothing and withdraws its own Endpoint (a
+ *   paused ex-leader that wakes up must not publish over the new leader, whose Endpoint would then
+ *   look older than the stale one).
+ * - Otherwise ours is created or replaced first, and only then are the others deleted, each with the
+ *   uid and resourceVersion observed, so an object changed since is left alone.
  */
 import { compareText } from '../model/compare.ts';
 import type { Precondition } from './broker-sync.ts';
@@ -20,12 +24,11 @@ export interface ObservedEndpoint {
   annotations: Readonly<Record<string, string>>;
 }
 
-/** An Endpoint to delete, with the uid and resourceVersion observed (the delete's preconditions). */
 export type EndpointDeletion = { name: string } & Precondition;
 
-export type ExclusivePlan =
-  | { superseded: false; deletions: EndpointDeletion[] }
-  | { superseded: true; by: string; token: number };
+export type PublishPlan =
+  | { superseded: true; by: string; token: number; withdraw: EndpointDeletion | undefined }
+  | { superseded: false; existing: EndpointDeletion | undefined; deletions: EndpointDeletion[] };
 
 /** The fencing token an Endpoint carries, or undefined (Submariner's, or malformed). */
 export function fencingTokenOf(endpoint: Pick<ObservedEndpoint, 'annotations'>): number | undefined {
@@ -33,13 +36,17 @@ export function fencingTokenOf(endpoint: Pick<ObservedEndpoint, 'annotations'>):
   return text !== undefined && /^(0|[1-9]\d{0,14})$/.test(text) ? Number(text) : undefined;
 }
 
-export function exclusiveEndpointPlan(endpoints: readonly ObservedEndpoint[], clusterId: string, ours: string, ourToken: number): ExclusivePlan {
-  const deletions: EndpointDeletion[] = [];
-  for (const endpoint of endpoints) {
-    if (endpoint.clusterId !== clusterId || endpoint.name === ours) continue;
+const ref = (e: ObservedEndpoint): EndpointDeletion => ({ name: e.name, uid: e.uid, resourceVersion: e.resourceVersion });
+
+/** `ours`: the name our Endpoint has (or will have); `ourToken`: the transition count we hold the Lease at. */
+export function publishPlan(endpoints: readonly ObservedEndpoint[], clusterId: string, ours: string, ourToken: number): PublishPlan {
+  const mine = endpoints.find((e) => e.name === ours);
+  const others = endpoints.filter((e) => e.clusterId === clusterId && e.name !== ours);
+  let newest: { by: string; token: number } | undefined;
+  for (const endpoint of others) {
     const token = fencingTokenOf(endpoint);
-    if (token !== undefined && token > ourToken) return { superseded: true, by: endpoint.name, token };
-    deletions.push({ name: endpoint.name, uid: endpoint.uid, resourceVersion: endpoint.resourceVersion });
+    if (token !== undefined && token > ourToken && (newest === undefined || token > newest.token)) newest = { by: endpoint.name, token };
   }
-  return { superseded: false, deletions: deletions.sort((a, b) => compareText(a.name, b.name)) };
+  if (newest) return { superseded: true, ...newest, withdraw: mine ? ref(mine) : undefined };
+  return { superseded: false, existing: mine ? ref(mine) : undefined, deletions: others.map(ref).sort((a, b) => compareText(a.name, b.name)) };
 }
