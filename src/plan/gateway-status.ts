@@ -386,3 +386,19 @@ export function staleGateways(objects: readonly unknown[], liveHostnames: Iterab
   }
   return [...stale].sort();
 }
+
+/**
+ * Whether another candidate can take over at once (a handover's condition): its Gateway object is
+ * fresh (update-timestamp within maxAgeMs of now, not from the future), passive, and reports no
+ * failure. A refused candidate also publishes a passive object, but with its reason as the failure.
+ */
+export function standbyReady(objects: readonly unknown[], ownHostname: string, nowMs: number, maxAgeMs: number): boolean {
+  const own = gatewayObjectName(ownHostname);
+  return objects.some((object) => {
+    if (!isRecord(object) || !isRecord(object.metadata) || !isRecord(object.status)) return false;
+    if (own.ok && object.metadata.name === own.name) return false;
+    const stamp = updateTimestampMs(object);
+    const fresh = stamp !== null && nowMs - stamp < maxAgeMs && stamp - nowMs <= maxAgeMs;
+    return fresh && object.status.haStatus === 'passive' && object.status.statusFailure === '';
+  });
+}

@@ -14,7 +14,7 @@ import { endpointValidationContext, validateEndpoint, type EndpointSpec } from '
 import {
   CONNECTED_MESSAGE, DEFAULT_STALL_MS, EMPTY_TRAFFIC, MAX_MESSAGE_LENGTH, SUBMARINER_STALE_MS, UPDATE_TIMESTAMP_ANNOTATION,
   connectionState, endpointSpecWire, gatewayObject, gatewayObjectName, observeTraffic, sameGatewayContent, shouldWrite,
-  staleGateways, updateTimestampMs, type GatewayInput, type GatewayObject, type RemoteConnectionInput, type TrafficState,
+  staleGateways, standbyReady, updateTimestampMs, type GatewayInput, type GatewayObject, type RemoteConnectionInput, type TrafficState,
 } from '../../src/plan/gateway-status.ts';
 import { createGatewayStatusPublisher, type GatewayWriteResult } from '../../src/k8s/gateway-status-writer.ts';
 import { validateCustomResource, type JsonObject, type JsonSchemaProps } from '../lab/apiserver/structural-schema.ts';
@@ -501,4 +501,18 @@ describe('createGatewayStatusPublisher (the budget around a writer)', () => {
     release();
     assert.equal((await first).attempted, true);
   });
+});
+
+test('standbyReady: another candidate\'s fresh, passive, unfailed Gateway object; never our own, a stale one, an active one or a refused one', () => {
+  const NOW_MS = 1_700_000_000_000;
+  const gw = (name: string, ageS: number, haStatus: string, statusFailure = '') => ({
+    metadata: { name, annotations: { 'update-timestamp': String(Math.floor(NOW_MS / 1000) - ageS) } }, status: { haStatus, statusFailure },
+  });
+  assert.equal(standbyReady([gw('node-b', 2, 'passive')], 'node-a', NOW_MS, 15_000), true);
+  assert.equal(standbyReady([gw('node-a', 2, 'passive')], 'node-a', NOW_MS, 15_000), false, 'our own');
+  assert.equal(standbyReady([gw('node-b', 20, 'passive')], 'node-a', NOW_MS, 15_000), false, 'stale');
+  assert.equal(standbyReady([gw('node-b', -60, 'passive')], 'node-a', NOW_MS, 15_000), false, 'from the future');
+  assert.equal(standbyReady([gw('node-b', 2, 'active')], 'node-a', NOW_MS, 15_000), false, 'active');
+  assert.equal(standbyReady([gw('node-b', 2, 'passive', 'not a candidate: bad PSK')], 'node-a', NOW_MS, 15_000), false, 'refused');
+  assert.equal(standbyReady([null, 'x', { metadata: {} }, gw('node-c', 1, 'passive')], 'node-a', NOW_MS, 15_000), true, 'malformed objects pass over');
 });
