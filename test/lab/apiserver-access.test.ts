@@ -15,23 +15,14 @@ import { loadAll } from 'js-yaml';
 import { httpUnix } from './http-unix.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
-import { endpointSpec, expectStatus } from './apiserver/test-support.ts';
+import { kubeConfigWithToken, endpointSpec, expectStatus } from './apiserver/test-support.ts';
 
 const NS = 'submariner-operator';
 let dir: string;
 let server: RunningApiServer;
 let admin: AdminClient;
 
-/** A client of the TCP port with `token` (plain HTTP here: client-node wants skip-TLS-verify for it). */
-function clientWith(token: string | null): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'lab', server: server.url, skipTLSVerify: true }],
-    users: [{ name: 'u', ...(token === null ? {} : { token }) }],
-    contexts: [{ name: 'lab', cluster: 'lab', user: 'u' }], currentContext: 'lab',
-  });
-  return kc;
-}
+const clientWith = (token: string | null): KubeConfig => kubeConfigWithToken(server.url, token);
 
 /** Creates an object through the trusted socket, as an installer applying manifests would. */
 async function applyAsAdmin(manifest: { apiVersion: string; kind: string; metadata: { namespace?: string } }): Promise<void> {

@@ -22,7 +22,7 @@ import { captureLogger } from '../helpers/capture-logger.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
-import { endpointSpec } from './apiserver/test-support.ts';
+import { kubeConfigWithToken, endpointSpec } from './apiserver/test-support.ts';
 import { httpUnix } from './http-unix.ts';
 import { applyManifestFile, applyManifests, BROKER_NAMESPACE, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC } from './manifests.ts';
 
@@ -77,15 +77,7 @@ async function relayTo(target: string, startOpen = true): Promise<Relay> {
   return { get url() { return `http://127.0.0.1:${port}`; }, cut, restore: listen, close: cut };
 }
 
-/** A client of a plain-HTTP server with a bearer token (client-node needs skip-TLS-verify for http://). */
-function kubeConfig(url: string, token: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: url, skipTLSVerify: true }], users: [{ name: 'u', token }],
-    contexts: [{ name: 'c', cluster: 'c', user: 'u' }], currentContext: 'c',
-  });
-  return kc;
-}
+const kubeConfig = (url: string, token: string): KubeConfig => kubeConfigWithToken(url, token);
 
 function endpoint(clusterId: string, namespace: string, options: { label?: string; labels?: Record<string, string>; annotations?: Record<string, string>; spec?: Json } = {}): Json {
   const spec = options.spec ?? endpointSpec(clusterId);

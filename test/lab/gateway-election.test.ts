@@ -9,7 +9,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { GatewayElection } from '../../src/gateway/election.ts';
 import { leaseClient } from '../../src/k8s/lease.ts';
@@ -17,6 +16,7 @@ import type { HaDecision } from '../../src/model/gateway-ha.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
 import { applyManifestFile, GATEWAY_ACCOUNT, GATEWAY_RBAC } from './manifests.ts';
+import { kubeConfigWithToken } from './apiserver/test-support.ts';
 
 const DURATION_S = 3;
 const ROUND_MS = 300;
@@ -39,11 +39,7 @@ after(async () => {
 });
 
 function candidate(identity: string) {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'lab', server: server.url, skipTLSVerify: true }], users: [{ name: 'u', token }],
-    contexts: [{ name: 'lab', cluster: 'lab', user: 'u' }], currentContext: 'lab',
-  });
+  const kc = kubeConfigWithToken(server.url, token);
   const decisions: HaDecision[] = [];
   const facts = { refusal: null as string | null, labelled: true, stopping: false, standbyReady: false };
   const election = new GatewayElection({

@@ -16,6 +16,7 @@ import { httpUnix } from './http-unix.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
 import { applyManifestFile, GATEWAY_ACCOUNT, GATEWAY_RBAC } from './manifests.ts';
+import { kubeConfigWithToken } from './apiserver/test-support.ts';
 
 const NS = GATEWAY_ACCOUNT.namespace;
 const USER_AGENT = 'seaway/test-lease';
@@ -26,16 +27,7 @@ let server: RunningApiServer;
 let admin: AdminClient;
 let gatewayToken: string;
 
-/** A client of the TCP port with `token` (plain HTTP: client-node wants skip-TLS-verify for it). */
-function kubeConfig(url: string, token: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'lab', server: url, skipTLSVerify: true }],
-    users: [{ name: 'u', token }],
-    contexts: [{ name: 'lab', cluster: 'lab', user: 'u' }], currentContext: 'lab',
-  });
-  return kc;
-}
+const kubeConfig = (url: string, token: string): KubeConfig => kubeConfigWithToken(url, token);
 
 function gateway(settings = SETTINGS): LeaseClient {
   return leaseClient(kubeConfig(server.url, gatewayToken), NS, settings);

@@ -9,6 +9,17 @@ export function kubeConfigFor(url: string): KubeConfig {
   return kc;
 }
 
+/** A client of a plain-HTTP lab server with a bearer token (or none: anonymous); client-node needs skip-TLS-verify for http://. */
+export function kubeConfigWithToken(url: string, token: string | null): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'lab', server: url, skipTLSVerify: true }],
+    users: [{ name: 'u', ...(token === null ? {} : { token }) }],
+    contexts: [{ name: 'lab', cluster: 'lab', user: 'u' }], currentContext: 'lab',
+  });
+  return kc;
+}
+
 /** Polls `condition` until it holds or the deadline passes (then throws, naming what was awaited). */
 export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   await waitUntil(what, async () => (await condition()) || undefined, { timeoutMs, intervalMs: 10 });
