@@ -41,6 +41,7 @@ import { createCheckedFilterDriver, PACKET_FILTER } from './startup/packet-filte
 import { checkKernelFeatures } from './startup/kernel-features.ts';
 import { probeKernelFeatures } from './kernel/kernel-features.ts';
 import packageJson from '../package.json' with { type: 'json' };
+import { errorText } from './model/error-text.ts';
 
 /** Readiness conditions of start-up steps that touch the kernel (besides the init waits and the filter). */
 const CNI_WATCH = 'cni-watch';
@@ -280,7 +281,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
       try {
         await close();
       } catch (error) {
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'error while stopping');
+        logger.warn({ err: errorText(error) }, 'error while stopping');
       }
     }
   };

@@ -1,6 +1,7 @@
 import { subscribeNftChanges } from '../kernel/nft-events.ts';
 import type { NetlinkSubscription } from '../kernel/netlink/subscription.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { errorText } from '../model/error-text.ts';
 
 /**
  * Change notifications for the drift watch: nf_tables notifications that touch one of the tables
@@ -15,7 +16,7 @@ export function nftChangeSource(watched: () => readonly string[], logger: Logger
       if (watched().some((table) => tables.has(table))) listener?.();
     }, () => listener?.(), (message) => logger.warn(message));
   } catch (error) {
-    logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'no nf_tables change notifications; the packet filter is polled for drift');
+    logger.warn({ err: errorText(error) }, 'no nf_tables change notifications; the packet filter is polled for drift');
     return undefined;
   }
   return (notify) => {

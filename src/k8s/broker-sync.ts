@@ -14,6 +14,7 @@ import { createInformer, type Informer, type InformerDeps, type InformerMetrics,
 import type { ListWatch } from './list-watch.ts';
 import type { SubmarinerObject } from './projections.ts';
 import { callOptions, withDeadline } from './request-options.ts';
+import { errorText } from '../model/error-text.ts';
 
 /**
  * The broker sync's driver: four informers (Endpoints and Clusters, local namespace and broker
@@ -182,7 +183,7 @@ export function createBrokerSync(api: BrokerSyncApi, settings: BrokerSyncSetting
     try {
       call();
     } catch (error) {
-      log.error({ err: error instanceof Error ? error.message : String(error), callback: what }, 'broker sync callback failed');
+      log.error({ err: errorText(error), callback: what }, 'broker sync callback failed');
     }
   };
   const kick = () => {

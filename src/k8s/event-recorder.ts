@@ -2,6 +2,7 @@ import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.ts';
 import { callOptions, withDeadline } from './request-options.ts';
+import { errorText } from '../model/error-text.ts';
 
 /** The object an Event is about. */
 export interface InvolvedObject {
@@ -77,7 +78,7 @@ export function createEventRecorder(kubeConfig: KubeConfig, options: EventRecord
       const write: Promise<void> = withDeadline(timeoutMs, unbounded, (signal) => core.createNamespacedEvent({ namespace: object.namespace, body }, callOptions({ userAgent, signal })), 'posting an Event')
         .then(() => undefined, (error: unknown) => {
           options.onError?.();
-          options.logger.warn({ err: error instanceof Error ? error.message : String(error), object: `${object.namespace}/${object.name}`, reason }, 'could not post Kubernetes Event');
+          options.logger.warn({ err: errorText(error), object: `${object.namespace}/${object.name}`, reason }, 'could not post Kubernetes Event');
         })
         .finally(() => { pending.delete(write); });
       pending.add(write);

@@ -6,6 +6,7 @@ import { Streaks } from '../telemetry/streaks.ts';
 import { classifyApiError, type ApiProblem } from './api-problem.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ApiObject, ListWatch, WatchEvent } from './list-watch.ts';
+import { errorText } from '../model/error-text.ts';
 
 /** One object's change as the informer's consumers see it: its projection before and after (undefined: absent). */
 export interface InformerChange<P> {
@@ -121,7 +122,7 @@ export function createInformer<T extends ApiObject, P>(spec: InformerSpec<T, P>,
         listener(changes);
       } catch (error) {
         // A consumer's bug must not end the watch that feeds everyone else.
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorText(error);
         if (said.mark('listener', message) === 'new') log.error({ err: message }, 'informer change listener failed');
       }
     }

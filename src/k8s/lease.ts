@@ -23,6 +23,7 @@ import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/cl
 import { isRecord } from '../model/compare.ts';
 import { classifyApiError } from './api-problem.ts';
 import { callOptions, withDeadline } from './request-options.ts';
+import { errorText } from '../model/error-text.ts';
 
 /** A Lease as read: what the election decides on, and the version to write against. */
 export interface LeaseRecord {
@@ -330,7 +331,7 @@ export function leaseClient(kubeConfig: KubeConfig, namespace: string, settings:
         ? leaseBodyFor(name, namespace, spec)
         : leaseBodyFor(name, namespace, spec, { resourceVersion: expected.resourceVersion, uid: expected.uid }, previousAt(name, expected.resourceVersion));
     } catch (error) {
-      return { ok: false, reason: 'rejected', message: error instanceof Error ? error.message : String(error) };
+      return { ok: false, reason: 'rejected', message: errorText(error) };
     }
     // client-node passes the MicroTime strings through as they are (V1MicroTime is not in its serializer's type map).
     const lease = body as unknown as V1Lease;

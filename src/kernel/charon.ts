@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { errorText } from '../model/error-text.ts';
 
 export interface CharonCommand {
   file: string;
@@ -186,7 +187,7 @@ export class CharonSupervisor {
     await this.#announce(child);
     this.#supervise(child).catch((error: unknown) => {
       // Only a bug gets here; charon is then left unsupervised, which the log must say.
-      this.#log.error({ err: messageOf(error) }, 'charon supervision ended unexpectedly');
+      this.#log.error({ err: errorText(error) }, 'charon supervision ended unexpectedly');
     });
   }
 
@@ -222,7 +223,7 @@ export class CharonSupervisor {
       } catch (error) {
         child = undefined;
         if (this.#stop.signal.aborted) return;
-        this.#log.error({ err: messageOf(error), failures }, 'charon did not come back; trying again');
+        this.#log.error({ err: errorText(error), failures }, 'charon did not come back; trying again');
         continue;
       }
       await this.#announce(child);
@@ -328,7 +329,7 @@ export class CharonSupervisor {
       await rename(temporary, this.pidPath);
     } catch (error) {
       // charon runs regardless; only the next agent's clean-up after a crash is weakened.
-      this.#log.error({ err: messageOf(error), pidFile: this.pidPath, charonPid: pid }, 'could not write the charon pid file');
+      this.#log.error({ err: errorText(error), pidFile: this.pidPath, charonPid: pid }, 'could not write the charon pid file');
     }
   }
 
@@ -338,7 +339,7 @@ export class CharonSupervisor {
       if (child.pid === undefined || Number(await readFile(this.pidPath, 'utf8')) !== child.pid) return;
       await rm(this.pidPath, { force: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#log.warn({ err: messageOf(error), pidFile: this.pidPath }, 'could not remove the charon pid file');
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#log.warn({ err: errorText(error), pidFile: this.pidPath }, 'could not remove the charon pid file');
     }
   }
 
@@ -397,7 +398,7 @@ export class CharonSupervisor {
     try {
       await onStart({ pid: child.pid, restarts: this.#restarts });
     } catch (error) {
-      this.#log.error({ err: messageOf(error), charonPid: child.pid }, 'onStart failed for the running charon');
+      this.#log.error({ err: errorText(error), charonPid: child.pid }, 'onStart failed for the running charon');
     }
   }
 
@@ -405,7 +406,7 @@ export class CharonSupervisor {
     try {
       callback();
     } catch (error) {
-      this.#log.error({ err: messageOf(error) }, `${name} failed`);
+      this.#log.error({ err: errorText(error) }, `${name} failed`);
     }
   }
 }
@@ -479,7 +480,7 @@ function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw new Error(`cannot send ${signal} to the charon left behind (pid ${pid}): ${messageOf(error)}`, { cause: error });
+    throw new Error(`cannot send ${signal} to the charon left behind (pid ${pid}): ${errorText(error)}`, { cause: error });
   }
 }
 
@@ -502,6 +503,3 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { run, type ExecResult } from './exec.ts';
 import type { EspMode } from '../plan/strongswan-conf.ts';
+import { errorText } from '../model/error-text.ts';
 
 export interface EspModeDetection {
   mode: EspMode;
@@ -55,7 +56,7 @@ export async function detectEspMode(exec: typeof run = run, options: DetectEspMo
   try {
     added = await exec('ip', add, { allowFailure: true, timeoutMs });
   } catch (error) {
-    throw new Error(`cannot tell whether the kernel supports ESP: ip ${add.join(' ')} failed: ${messageOf(error)}`, { cause: error });
+    throw new Error(`cannot tell whether the kernel supports ESP: ip ${add.join(' ')} failed: ${errorText(error)}`, { cause: error });
   }
   const answer = (added.stderr.trim() || added.stdout.trim()).replace(/\s+/g, ' ');
   if (added.code !== 0) {
@@ -68,10 +69,7 @@ export async function detectEspMode(exec: typeof run = run, options: DetectEspMo
     return { mode: 'xfrm', reason };
   } catch (error) {
     // The answer stands; the leftover matches no packet, but the operator should hear of it.
-    return { mode: 'xfrm', reason: `${reason}; deleting the probe state (ip xfrm state delete ${id.join(' ')}) failed: ${messageOf(error)}` };
+    return { mode: 'xfrm', reason: `${reason}; deleting the probe state (ip xfrm state delete ${id.join(' ')}) failed: ${errorText(error)}` };
   }
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

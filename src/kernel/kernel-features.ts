@@ -9,6 +9,7 @@ import { nfnetlinkLookup } from './nfnetlink.ts';
 import { NFNL_SUBSYS_NFTABLES, subscribeNftChanges } from './nft-events.ts';
 import { FIB_RULE_HDR_LEN, FRA_PROTOCOL, RTM_GETRULE, encodeRuleDump } from './rules.ts';
 import type { KernelFeatureProbes, NftNotificationsProbe, RuleProtocolProbe } from '../model/kernel-features.ts';
+import { errorText } from '../model/error-text.ts';
 
 const AF_INET = 2;
 const NFT_MSG_GETGEN = 16;
@@ -30,7 +31,7 @@ async function probeRuleProtocol(timeoutMs: number): Promise<RuleProtocolProbe> 
     connection = new NetlinkConnection({ timeoutMs });
     return ruleProtocolInDump((await connection.dump(RTM_GETRULE, encodeRuleDump())).map((m) => m.payload));
   } catch (error) {
-    return { result: 'unknown', reason: `the rule dump failed: ${error instanceof Error ? error.message : String(error)}` };
+    return { result: 'unknown', reason: `the rule dump failed: ${errorText(error)}` };
   } finally {
     connection?.close();
   }
@@ -45,7 +46,7 @@ async function probeNftNotifications(timeoutMs: number): Promise<NftNotification
   try {
     subscribeNftChanges(() => undefined, () => undefined).close();
   } catch (error) {
-    return { available: false, reason: `joining the nf_tables notification group failed: ${error instanceof Error ? error.message : String(error)}` };
+    return { available: false, reason: `joining the nf_tables notification group failed: ${errorText(error)}` };
   }
   const errnos = await nfnetlinkLookup([{ subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_GETGEN, family: 0, attributes: [] }], { timeoutMs });
   if (errnos === null) return { available: false, reason: 'nf_tables did not answer a generation request' };

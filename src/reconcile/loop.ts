@@ -1,6 +1,7 @@
 import type { Logger } from '../telemetry/logger.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import { backoffDelay } from '../model/backoff.ts';
+import { errorText } from '../model/error-text.ts';
 
 /** What a pass asks of the loop: when to run again for objects waiting out their own backoff. */
 export interface PassOutcome {
@@ -109,7 +110,7 @@ export function startReconcileLoop(options: LoopOptions): ReconcileLoop {
       armObjectRetry(outcome.retryAt);
     } catch (error) {
       failures += 1;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorText(error);
       const delay = backoffDelay(failures, policy, random);
       blockedUntil = now() + delay;
       // A failure that repeats on every retry is said once; the retries go to debug.

@@ -1,5 +1,6 @@
 import type { DesiredObject, ObjectKind, ObjectRef } from '../plan/desired-objects.ts';
 import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
+import { errorText } from '../model/error-text.ts';
 
 export type ObjectState = 'pending' | 'in-progress' | 'programmed' | 'failed';
 
@@ -298,7 +299,7 @@ export class ObjectTable {
       () => this.#settle(c, entry, token, () => this.#set(c, entry, 'programmed', this.#now())),
       (error: unknown) => this.#settle(c, entry, token, () => {
         const code = (error as { code?: unknown } | null)?.code;
-        this.#fail(c, entry, { object: entry.object, reason: error instanceof Error ? error.message : String(error), ...(typeof code === 'string' ? { code } : {}) }, this.#now());
+        this.#fail(c, entry, { object: entry.object, reason: errorText(error), ...(typeof code === 'string' ? { code } : {}) }, this.#now());
       }),
     );
   }

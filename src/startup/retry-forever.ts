@@ -1,4 +1,5 @@
 import pRetry from 'p-retry';
+import { errorText } from '../model/error-text.ts';
 
 export interface AttemptFailure {
   error: Error;
@@ -50,7 +51,7 @@ class RetriableError extends Error {}
 
 function retriable(error: unknown): Error {
   if (error instanceof Error && !(error instanceof TypeError)) return error;
-  const wrapped = new RetriableError(error instanceof Error ? error.message : String(error), { cause: error });
+  const wrapped = new RetriableError(errorText(error), { cause: error });
   wrapped.name = error instanceof Error ? error.name : 'Error';
   return wrapped;
 }

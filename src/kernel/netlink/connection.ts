@@ -9,6 +9,7 @@ import {
   bufferWarning, closeLater, processWarning, rawNetlinkSocketFactory, receiveBuffer, NETLINK_RECEIVE_BUFFER_BYTES,
   type NetlinkSocket, type NetlinkSocketFactory, type ReceiveBuffer,
 } from './socket.ts';
+import { errorText } from '../../model/error-text.ts';
 
 /** Requests packed into one datagram; only the last asks for an ACK (errors always come back). */
 const CHUNK_SIZE = 256;
@@ -237,7 +238,7 @@ export class NetlinkConnection {
         });
       } catch (error) {
         // The binding throws once it has closed the socket itself (it does so on a poll error).
-        this.retire(channel, `netlink socket unusable (${error instanceof Error ? error.message : String(error)}); it is reopened for the next request`);
+        this.retire(channel, `netlink socket unusable (${errorText(error)}); it is reopened for the next request`);
       }
     });
   }

@@ -11,6 +11,7 @@ import type { Logger } from '../../telemetry/logger.ts';
 import { ViciCommandError, ViciConnectionError, ViciTimeoutError, ViciUnknownCommandError, ViciUnknownEventError } from './errors.ts';
 import { ViciConnection, deadlineIn, remainingMs, tooLateToSend, type Deadline } from './connection.ts';
 import { encodePacket, type ViciInputSection, type ViciSection } from './message.ts';
+import { errorText } from '../../model/error-text.ts';
 
 export {
   ViciCommandError, ViciConnectionError, ViciEncodeError, ViciProtocolError, ViciTimeoutError, ViciUnknownCommandError, ViciUnknownEventError,
@@ -227,7 +228,7 @@ export class ViciClient {
   }
 
   private warnUnregister(event: string, error: unknown): void {
-    this.logger?.warn({ event, err: errorMessage(error) }, 'vici: unregistering an event failed');
+    this.logger?.warn({ event, err: errorText(error) }, 'vici: unregistering an event failed');
   }
 
   private enqueue<T>(what: string, timeoutMs: number | undefined, open: boolean, work: (connection: ViciConnection | undefined, deadline: Deadline) => Promise<T>): Promise<T> {
@@ -291,7 +292,7 @@ export class ViciClient {
     try {
       socket = this.openSocket();
     } catch (error) {
-      throw new ViciConnectionError(`vici ${what}: cannot connect to charon: ${errorMessage(error)}`, { cause: error });
+      throw new ViciConnectionError(`vici ${what}: cannot connect to charon: ${errorText(error)}`, { cause: error });
     }
     let up = false;
     const conn: ViciConnection = new ViciConnection(socket, {
@@ -338,7 +339,7 @@ export class ViciClient {
       if (this.usableConnection()) return;
       // A failure closes the connection, and that schedules the next attempt.
       this.enqueue('reconnect', undefined, true, async () => {}).catch((error: unknown) => {
-        this.logger?.debug({ err: errorMessage(error) }, 'vici: reconnect failed');
+        this.logger?.debug({ err: errorText(error) }, 'vici: reconnect failed');
         this.scheduleReconnect();
       });
     }, delay);
@@ -358,7 +359,7 @@ export class ViciClient {
   }
 
   private callSafely(fn: () => unknown, failure: string, fields: Record<string, unknown>): void {
-    const report = (error: unknown) => this.logger?.error({ ...fields, err: errorMessage(error) }, failure);
+    const report = (error: unknown) => this.logger?.error({ ...fields, err: errorText(error) }, failure);
     try {
       const result = fn();
       if (result instanceof Promise) result.catch(report);
@@ -373,4 +374,3 @@ function checkTimeout(ms: number): number {
   return ms;
 }
 
-const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
