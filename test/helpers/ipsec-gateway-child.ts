@@ -12,6 +12,7 @@ import type { CableEndpoint } from '../../src/cable/cable.ts';
 import { recordCableStatus } from '../../src/cable/cable-metrics.ts';
 import { startIpsecRuntime } from '../../src/cable/ipsec-runtime.ts';
 import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
+import { expectSuccess } from '../../src/kernel/vici/client.ts';
 import type { LocalSubnet } from '../../src/plan/ipsec-connections.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 
@@ -37,6 +38,7 @@ export type GatewayRequest =
   | { id: number; op: 'wait-connected'; cableName: string; timeoutMs: number }
   | { id: number; op: 'refresh-keys' }
   | { id: number; op: 'reauthenticate'; cableName: string }
+  | { id: number; op: 'rekey-child'; cableName: string; child: string }
   | { id: number; op: 'sas' }
   | { id: number; op: 'shared-keys' }
   | { id: number; op: 'metrics' }
@@ -70,6 +72,7 @@ async function handle(request: GatewayRequest): Promise<unknown> {
     case 'wait-connected': return cable.waitConnected(request.cableName, request.timeoutMs);
     case 'refresh-keys': return cable.refreshKeys();
     case 'reauthenticate': return cable.reauthenticate(request.cableName);
+    case 'rekey-child': return expectSuccess(await vici.request('rekey', { ike: request.cableName, child: request.child }), 'rekey');
     case 'sas': return (await vici.stream('list-sas', 'list-sa', { noblock: 'yes' })).events;
     case 'shared-keys': return (await vici.request('get-shared')).keys;
     case 'metrics':

@@ -29,6 +29,8 @@ export interface IpsecGateway {
   refreshKeys(): Promise<boolean>;
   info(): Promise<{ charonPid: number | undefined; restarts: number; espMode: string }>;
   reauthenticate(cableName: string): Promise<void>;
+  /** Rekeys a child now (charon's make-before-break rekey, as its timer would). */
+  rekeyChild(cableName: string, child: string): Promise<void>;
   /** The cable's metrics (Prometheus text), its status recorded first. */
   metrics(): Promise<string>;
   /** charon's SAs as list-sas streams them (one event per IKE SA). */
@@ -92,6 +94,7 @@ export async function startIpsecGateway(ns: string, config: IpsecGatewayConfig, 
     refreshKeys: () => call({ op: 'refresh-keys' }),
     info: () => call({ op: 'info' }),
     reauthenticate: (cableName) => call({ op: 'reauthenticate', cableName }),
+    rekeyChild: (cableName, child) => call({ op: 'rekey-child', cableName, child }),
     metrics: () => call({ op: 'metrics' }),
     sas: () => call({ op: 'sas' }),
     sharedKeys: () => call({ op: 'shared-keys' }),
