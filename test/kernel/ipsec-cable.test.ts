@@ -29,6 +29,9 @@ let dir: string;
 let capture: WanCapture;
 const gateways: { gw1?: IpsecGateway; gw2?: IpsecGateway } = {};
 const pskFiles = { gw1: '', gw2: '' };
+/** The logs of cable processes already stopped (a restart replaces the process), for the secret check. */
+const retiredLogs: string[] = [];
+const PSKS = ['k'.repeat(48), 'n'.repeat(48)];
 
 const endpointOf = (side: ClusterSide, services: string, cluster: string): CableEndpoint => ({
   cableName: `submariner-cable-${cluster}-${side.wanAddress.replaceAll('.', '-')}`,
@@ -111,7 +114,7 @@ describe('the IPsec cable between two gateway namespaces', () => {
     capture = await startWanCapture(pair.gw2.gateway, WAN_IFACE, join(dir, 'wan.pcap'));
     for (const name of ['gw1', 'gw2'] as const) {
       pskFiles[name] = join(dir, `${name}.psk`);
-      await writeFile(pskFiles[name], `${'k'.repeat(48)}\n`, { mode: 0o600 });
+      await writeFile(pskFiles[name], `${PSKS[0]}\n`, { mode: 0o600 });
     }
     toGw2 = endpointOf(pair.gw2, SERVICES.gw2, 'east');
     toGw1 = endpointOf(pair.gw1, SERVICES.gw1, 'west');
@@ -228,7 +231,7 @@ describe('the IPsec cable between two gateway namespaces', () => {
     const pinger = continuousPing(pair.gw1.pod, pair.gw2.podAddress);
     await waitFor('replies before the rotation', () => pinger.replies >= 5, { timeoutMs: 10_000 });
     const ikeIdsBefore = (await gw('gw2').sas()).map((e) => e[toGw1.cableName]?.uniqueid).filter(Boolean);
-    const rotated = `${'n'.repeat(48)}\n`;
+    const rotated = `${PSKS[1]}\n`;
     // gw1 first: its reauthentication with the new key is refused by gw2 (old key only), its SA stays.
     await writeFile(pskFiles.gw1, rotated);
     await waitFor('gw1 to load the new key', async () => (await gw('gw1').sharedKeys()).includes('seaway-psk-2'), { timeoutMs: 10_000, intervalMs: 100 });
@@ -256,6 +259,7 @@ describe('the IPsec cable between two gateway namespaces', () => {
 
   it('with charon stopped, pod traffic is dropped at the blackhole, never sent in the clear; a new start reconnects', (t) => withLogs(t, async () => {
     await gw('gw1').stop();
+    retiredLogs.push(gw('gw1').log());
     gateways.gw1 = undefined;
     // SIGTERM made charon delete its SAs, routes and TUN device; seaway's blackholes stay.
     assert.doesNotMatch((await pair.exec(pair.gw1.gateway, 'ip', ['route', 'show', 'table', '220'], { allowFailure: true })).stdout, /10\.2\.0\.0/);
@@ -272,6 +276,17 @@ describe('the IPsec cable between two gateway namespaces', () => {
     // The restarted cable found its source address on lo and kept it (the service children need it).
     assert.match((await pair.exec(pair.gw1.gateway, 'ip', ['-4', 'addr', 'show', 'dev', 'lo'])).stdout, /inet 10\.96\.255\.255\/32 scope global lo:seaway/);
     assert.equal((await installedChildren(gw('gw1'), toGw2.cableName)).size, 4);
+  }));
+
+  it('neither PSK appears in any log line (charon\'s included), metric or status of either gateway, as text or hex', (t) => withLogs(t, async () => {
+    const texts = [...retiredLogs];
+    for (const name of ['gw1', 'gw2'] as const) texts.push(gw(name).log(), await gw(name).metrics(), JSON.stringify(await gw(name).status()));
+    assert.ok(texts.join('').length > 10_000, 'there is a lot to look through (debug logs of the whole file)');
+    for (const psk of PSKS) {
+      for (const needle of [psk.slice(0, 16), Buffer.from(psk).toString('hex').slice(0, 32), Buffer.from(psk).toString('base64').slice(0, 16)]) {
+        assert.ok(!texts.some((text) => text.includes(needle)), `a PSK appears (as ${needle.slice(0, 6)}...) in a log, metric or status`);
+      }
+    }
   }));
 
   it('the WAN capture of the whole file holds no packet with a pod address in the clear', (t) => withLogs(t, async () => {
