@@ -82,7 +82,6 @@ if [ ! -x "${lsw_bins[0]}" ] || [ ! -x "${lsw_bins[1]}" ] || [ ! -x "${lsw_bins[
 fi
 # Its library dependencies (first alternative of each lib* Depends), and certutil for its NSS database.
 mapfile -t lsw_deps < <(tr ',' '\n' < "$lsw/.depends" | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep '^lib')
-lsw_deps+=(libnss3-tools)
 mapfile -t lsw_installed < <(dpkg-query -W -f='${db:Status-Status} ${Package}\n' "${lsw_deps[@]}" 2>/dev/null | sed -n 's/^installed //p')
 lsw_missing=()
 for dep in "${lsw_deps[@]}"; do

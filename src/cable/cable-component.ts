@@ -10,6 +10,7 @@ import type { AttemptGate } from '../dataplane/report.ts';
 import type { Component } from '../reconcile/component.ts';
 import type { ComponentReport } from '../reconcile/object-table.ts';
 import type { Cable, CableEndpoint } from './cable.ts';
+import { errorText } from '../model/error-text.ts';
 
 export interface DesiredCables {
   endpoints: readonly CableEndpoint[];
@@ -43,7 +44,7 @@ export function cableComponent(cable: ConnectableCable, connectTimeoutMs: number
           known.delete(cableName);
           applied.delete(cableName);
         } catch (error) {
-          failures.push({ kind: 'cable', key: cableName, object: `${cable.backend} cable ${cableName} (being removed)`, reason: (error as Error).message });
+          failures.push({ kind: 'cable', key: cableName, object: `${cable.backend} cable ${cableName} (being removed)`, reason: errorText(error) });
         }
       }
       for (const endpoint of desired.endpoints) {
@@ -66,7 +67,7 @@ export function cableComponent(cable: ConnectableCable, connectTimeoutMs: number
           started.push({ ...ref, completion });
         } catch (error) {
           applied.delete(endpoint.cableName);
-          failures.push({ ...ref, object, reason: (error as Error).message });
+          failures.push({ ...ref, object, reason: errorText(error) });
         }
       }
       return { failures, deferred, started };

@@ -6,7 +6,8 @@
  * this; the VICI client and the supervisor belong to the charon started here, so they are made here.
  */
 import { join } from 'node:path';
-import { CharonSupervisor, type CharonCommand } from '../kernel/charon.ts';
+import { CharonSupervisor } from '../kernel/charon.ts';
+import { OWNERSHIP } from '../model/ownership.ts';
 import { detectEspMode } from '../kernel/esp-support.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import { ViciClient, connectUnix } from '../kernel/vici/client.ts';
@@ -32,8 +33,6 @@ export interface IpsecRuntimeOptions {
   tickMs: number;
   /** charon's delete_rekeyed_delay (its default when absent). */
   deleteRekeyedDelayS?: number;
-  /** Default: charon-systemd (or charon) as is. */
-  charonCommand?: CharonCommand;
   log: Logger;
   metrics: Pick<Metrics, 'ipsecEspMode' | 'charonRestarts'>;
   rtnl: Rtnetlink;
@@ -65,13 +64,12 @@ export async function startIpsecRuntime(options: IpsecRuntimeOptions): Promise<I
   const supervisor = new CharonSupervisor({
     stateDir: options.stateDir,
     conf: strongswanConf({
-      espMode: esp.mode, viciSocketPath, natTPort: options.local.natTPort, routingTable: 220, routingTablePriority: 220,
+      espMode: esp.mode, viciSocketPath, natTPort: options.local.natTPort, routingTable: OWNERSHIP.charonTable, routingTablePriority: OWNERSHIP.charonRulePriority,
       ...(options.deleteRekeyedDelayS === undefined ? {} : { deleteRekeyedDelayS: options.deleteRekeyedDelayS }),
     }),
     viciSocketPath, logger: log,
     onStart: () => service.onCharonStart(),
     onRestart: () => metrics.charonRestarts.inc(),
-    ...(options.charonCommand ? { command: options.charonCommand } : {}),
   });
   try {
     await supervisor.start();

@@ -8,6 +8,7 @@
  */
 import type { Logger } from '../telemetry/logger.ts';
 import type { IpsecCable } from './ipsec.ts';
+import { errorText } from '../model/error-text.ts';
 
 export interface IpsecServiceOptions {
   cable: IpsecCable;
@@ -33,12 +34,12 @@ export function ipsecService({ cable, tickMs, log }: IpsecServiceOptions): Ipsec
     try {
       if (await cable.refreshKeys()) log.info({ rotationEndsAt: cable.rotationEndsAt }, 'IPsec PSK changed: the new key is in use, the previous one accepted until the window ends');
     } catch (error) {
-      log.error({ err: (error as Error).message }, 'reading or loading the IPsec PSK failed; the keys charon has stay in use');
+      log.error({ err: errorText(error) }, 'reading or loading the IPsec PSK failed; the keys charon has stay in use');
     }
     try {
       await cable.repair();
     } catch (error) {
-      log.error({ err: (error as Error).message }, 'repairing the IPsec cables failed; tried again on the next tick');
+      log.error({ err: errorText(error) }, 'repairing the IPsec cables failed; tried again on the next tick');
     } finally {
       busy = false;
     }

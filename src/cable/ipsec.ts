@@ -9,6 +9,7 @@
  * kernel-libipsec needs; then the keys; then the connection, which both sides initiate.
  */
 import type { Logger } from '../telemetry/logger.ts';
+import { errorText } from '../model/error-text.ts';
 import { expectSuccess, type ViciInputSection, type ViciSection } from '../kernel/vici/client.ts';
 import { libipsecAddresses, planConnection, type IpsecLocal, type IpsecSettings, type PlannedConnection } from '../plan/ipsec-connections.ts';
 import { expire, keyringOf, rotate, sharedKeyLoads, type Keyring } from '../model/psk.ts';
@@ -61,7 +62,8 @@ export class IpsecCable implements Cable {
   readonly #lastErrors = new Map<string, string>();
   readonly #waiters = new Set<() => void>();
   #ring: Keyring | undefined;
-  #loadedKeyIds = new Set<string>();
+  /** The keys charon holds from us, as loaded: a key is sent again only when it or its owners change. */
+  #loadedKeys = new Map<string, { data: Buffer; owners: string }>();
   #subscribed = false;
   /** charon lost what it had (a restart) and a reload has not gone through yet: the next repair reloads. */
   #needsReload = false;
@@ -97,19 +99,15 @@ export class IpsecCable implements Cable {
     return this.#serial(async () => {
       this.#needsReload = true;
       await this.#subscribe();
-      this.#loadedKeyIds = new Set();
-      if (this.#connections.size > 0) await this.#loadKeys(this.#ring);
-      const failed: string[] = [];
-      for (const [name, { planned }] of this.#connections) {
-        try {
+      this.#loadedKeys = new Map();
+      if (this.#connections.size > 0) {
+        await this.#loadKeys(this.#ring);
+        const views = await this.#sas();
+        await this.#eachCable('reloading IPsec cables into charon', async (name, planned) => {
           await command(this.#options.vici, 'load-conn', planned.loadConn);
-          await this.#initiateMissing(name);
-        } catch (error) {
-          this.#lastErrors.set(name, (error as Error).message);
-          failed.push(`${name}: ${(error as Error).message}`);
-        }
+          await this.#initiateMissing(name, views);
+        });
       }
-      if (failed.length > 0) throw new Error(`reloading IPsec cables into charon failed for ${failed.join('; ')}`);
       this.#needsReload = false;
     });
   }
@@ -117,21 +115,28 @@ export class IpsecCable implements Cable {
   /**
    * The periodic repair: a reload that did not go through is tried again, and every child charon
    * lost and did not restart on its own (a failed rekey, a negotiation that failed) is initiated.
+   * One look at charon's SAs serves every cable.
    */
   async repair(): Promise<void> {
     if (this.#needsReload) return this.reload();
     await this.#serial(async () => {
-      const failed: string[] = [];
-      for (const name of this.#connections.keys()) {
-        try {
-          await this.#initiateMissing(name);
-        } catch (error) {
-          this.#lastErrors.set(name, (error as Error).message);
-          failed.push(`${name}: ${(error as Error).message}`);
-        }
-      }
-      if (failed.length > 0) throw new Error(`initiating IPsec children failed for ${failed.join('; ')}`);
+      const views = await this.#sas();
+      await this.#eachCable('initiating IPsec children', (name) => this.#initiateMissing(name, views));
     });
+  }
+
+  /** Runs `work` for every cable; one that fails keeps its error and does not stop the others, and the call then fails naming them. */
+  async #eachCable(what: string, work: (name: string, planned: PlannedConnection) => Promise<void>): Promise<void> {
+    const failed: string[] = [];
+    for (const [name, { planned }] of this.#connections) {
+      try {
+        await work(name, planned);
+      } catch (error) {
+        this.#lastErrors.set(name, errorText(error));
+        failed.push(`${name}: ${errorText(error)}`);
+      }
+    }
+    if (failed.length > 0) throw new Error(`${what} failed for ${failed.join('; ')}`);
   }
 
   /**
@@ -139,10 +144,10 @@ export class IpsecCable implements Cable {
    * one brings the IKE SA; the rest queue on it). Both sides do this, so either can bring the cable
    * back; a child the peer initiated first is not initiated again.
    */
-  async #initiateMissing(cableName: string): Promise<void> {
+  async #initiateMissing(cableName: string, views: Map<string, SaView>): Promise<void> {
     const entry = this.#connections.get(cableName);
     if (!entry) return;
-    const present = (await this.#sas()).get(cableName)?.children ?? new Set<string>();
+    const present = views.get(cableName)?.children ?? new Set<string>();
     for (const child of entry.planned.children) {
       if (!present.has(child.name)) await command(this.#options.vici, 'initiate', { ike: cableName, child: child.name, timeout: '-1' });
     }
@@ -175,10 +180,10 @@ export class IpsecCable implements Cable {
       await command(vici, 'load-conn', planned.loadConn);
       loaded = true;
       if (previous) await this.#terminateRemoved(endpoint.cableName, previous.planned, planned);
-      await this.#initiateMissing(endpoint.cableName);
+      await this.#initiateMissing(endpoint.cableName, await this.#sas());
       this.#lastErrors.delete(endpoint.cableName);
     } catch (error) {
-      this.#lastErrors.set(endpoint.cableName, (error as Error).message);
+      this.#lastErrors.set(endpoint.cableName, errorText(error));
       if (previous) {
         this.#connections.set(endpoint.cableName, previous);
       } else {
@@ -255,18 +260,24 @@ export class IpsecCable implements Cable {
     return this.#ring?.previous?.until;
   }
 
+  /** Loads the ring's keys charon does not have as they are (a changed owner list reloads one), and unloads those it no longer needs. */
   async #loadKeys(ring: Keyring | undefined): Promise<void> {
     if (!ring) return;
     const identities = [this.#options.local.privateIp, ...[...this.#connections.values()].map((c) => c.endpoint.privateIp)];
     const loads = sharedKeyLoads(ring, identities);
+    const loaded = new Map<string, { data: Buffer; owners: string }>();
     for (const load of loads) {
-      await command(this.#options.vici, 'load-shared', { id: load.id, type: load.type, data: load.data, owners: load.owners });
+      const owners = load.owners.join(',');
+      const had = this.#loadedKeys.get(load.id);
+      if (!had || had.owners !== owners || !had.data.equals(load.data)) {
+        await command(this.#options.vici, 'load-shared', { id: load.id, type: load.type, data: load.data, owners: load.owners });
+      }
+      loaded.set(load.id, { data: load.data, owners });
     }
-    const wanted = new Set(loads.map((l) => l.id));
-    for (const id of this.#loadedKeyIds) {
-      if (!wanted.has(id)) await command(this.#options.vici, 'unload-shared', { id });
+    for (const id of this.#loadedKeys.keys()) {
+      if (!loaded.has(id)) await command(this.#options.vici, 'unload-shared', { id });
     }
-    this.#loadedKeyIds = wanted;
+    this.#loadedKeys = loaded;
   }
 
   #remoteSubnets(): string[] {
@@ -338,7 +349,7 @@ export class IpsecCable implements Cable {
         detail = status.message;
       } catch (error) {
         if (!this.#connections.has(cableName)) throw error;
-        detail = `charon did not answer: ${(error as Error).message}`;
+        detail = `charon did not answer: ${errorText(error)}`;
       }
       const left = deadline - this.#now();
       if (left <= 0) throw new Error(`IPsec cable ${cableName} not connected after ${timeoutMs} ms: ${detail}`);

@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { LeaseClient, LeaseRecord } from '../k8s/lease.ts';
+import { errorText } from '../model/error-text.ts';
 import { decideHa, haTransition, type HaDecision, type HaInputs, type HaState, type LeaseView } from '../model/gateway-ha.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -55,7 +56,6 @@ export class GatewayElection {
   readonly #monotonic: () => number;
   readonly #own = new RenewalClock();
   readonly #submariner = new RenewalClock();
-  #state: HaState = 'starting';
   /** The highest transition count seen on our Lease: a Lease created again continues from it. */
   #highestTransitions = -1;
   #last: HaDecision | undefined;
@@ -72,7 +72,7 @@ export class GatewayElection {
   }
 
   get state(): HaState {
-    return this.#state;
+    return this.#last?.state ?? 'starting';
   }
 
   get decision(): HaDecision | undefined {
@@ -89,7 +89,7 @@ export class GatewayElection {
       if (this.#record) this.#highestTransitions = Math.max(this.#highestTransitions, this.#record.transitions);
       own = { lease: this.#ownView(now) };
     } catch (error) {
-      own = { readError: (error as Error).message };
+      own = { readError: errorText(error) };
     }
     let submariner: HaInputs['submariner'];
     try {
@@ -99,24 +99,23 @@ export class GatewayElection {
     }
     const facts = this.#options.facts();
     const lastFencingToken = this.#last?.fencingToken;
-    let decision = decideHa(this.#state, { identity, nowMs: now, own, submariner, lastRenewOkMs: this.#lastRenewOkMs, lastFencingToken, ...facts });
+    let decision = decideHa(this.state, { identity, nowMs: now, own, submariner, lastRenewOkMs: this.#lastRenewOkMs, lastFencingToken, ...facts });
     if (await this.#write(decision, now)) {
       // Taken, renewed or released: decided again at once with the Lease as written, so the gateway acts on it this round.
       decision = decideHa(decision.state, { identity, nowMs: now, own: { lease: this.#ownView(now) }, submariner, lastRenewOkMs: this.#lastRenewOkMs, lastFencingToken, ...facts });
     }
-    const transition = haTransition(this.#state, decision);
+    const transition = haTransition(this.state, decision);
     if (transition) {
       this.transitions.set(transition.to, (this.transitions.get(transition.to) ?? 0) + 1);
       log.info({ from: transition.from, to: transition.to, reason: transition.reason }, `gateway election: ${transition.from} -> ${transition.to}`);
     }
-    this.#state = decision.state;
     const changed = !this.#last || this.#last.state !== decision.state || this.#last.cables !== decision.cables || this.#last.fencingToken !== decision.fencingToken;
     this.#last = decision;
     if (changed) {
       try {
         await this.#options.onDecision(decision, transition ? { from: transition.from, to: transition.to } : null);
       } catch (error) {
-        log.error({ err: (error as Error).message, state: decision.state }, 'gateway election: acting on the decision failed');
+        log.error({ err: errorText(error), state: decision.state }, 'gateway election: acting on the decision failed');
       }
     }
     return decision;

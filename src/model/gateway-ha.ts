@@ -34,9 +34,6 @@ export type HaState =
 
 const ACTIVE_STATES: ReadonlySet<HaState> = new Set(['active', 'active-unconfirmed']);
 
-/** What Submariner's tools call it (a Gateway object's haStatus). */
-export const haStatusOf = (state: HaState): 'active' | 'passive' => (ACTIVE_STATES.has(state) || state === 'handing-over' ? 'active' : 'passive');
-
 /** A Lease as the gateway last read it, its renewal timed on the gateway's own clock. */
 export interface LeaseView {
   holder: string | null;

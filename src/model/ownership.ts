@@ -21,6 +21,9 @@ export const OWNERSHIP = {
    * table charon's kernel-libipsec routes into its TUN device (220), so a cable that is down drops
    * traffic instead of sending it in the clear by the main table's default route.
    */
+  /** Where charon (kernel-libipsec and XFRM alike) routes into its cables: its own default table and rule, stated so the floor can sit after it. */
+  charonTable: 220,
+  charonRulePriority: 220,
   cableFailClosedTable: 221,
   // (Not among the routing driver's owned tables and priorities below: the cable keeps them, and the route agent must not take them for stale.)
   cableFailClosedRulePriority: 221,

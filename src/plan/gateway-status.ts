@@ -20,7 +20,7 @@
  */
 import type { CableStatus } from '../cable/cable.ts';
 import { MAX_CLUSTER_ID_LENGTH, MAX_PLURAL_ADDRESSES, type EndpointSpec } from '../model/endpoint.ts';
-import { isRecord } from '../model/compare.ts';
+import { compareText, isRecord } from '../model/compare.ts';
 import { stringEntries, unixSecondsAnnotationMs } from '../model/object-meta.ts';
 import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 import { dns1123Subdomain } from '../model/names.ts';
@@ -254,11 +254,8 @@ export function connectionState(cable: CableStatus | undefined, traffic: CableTr
   };
 }
 
-const compareConnections = (a: GatewayConnection, b: GatewayConnection): number => {
-  const byCluster = a.endpoint.cluster_id < b.endpoint.cluster_id ? -1 : a.endpoint.cluster_id > b.endpoint.cluster_id ? 1 : 0;
-  if (byCluster !== 0) return byCluster;
-  return a.endpoint.cable_name < b.endpoint.cable_name ? -1 : a.endpoint.cable_name > b.endpoint.cable_name ? 1 : 0;
-};
+const compareConnections = (a: GatewayConnection, b: GatewayConnection): number =>
+  compareText(a.endpoint.cluster_id, b.endpoint.cluster_id) || compareText(a.endpoint.cable_name, b.endpoint.cable_name);
 
 /**
  * The whole Gateway object (pure). A remote whose Endpoint cannot be written as the CRD requires is

@@ -46,9 +46,10 @@ export type FightReport = ReturnType<typeof createFightReport>;
  */
 export function createFightReport(deps: { war: TugOfWar; readiness: Readiness; metrics: Metrics; logger: Logger }) {
   const { war, readiness, metrics, logger } = deps;
+  /** Each series the objects fall in, set once (10,000 routes are one `route/*` series). */
   const publishMetric = (ids: Iterable<string>) => {
     const fought = new Set(war.fights().map((f) => metricObject(f.object)));
-    for (const id of ids) metrics.fighting.set({ object: metricObject(id) }, fought.has(metricObject(id)) ? 1 : 0);
+    for (const series of new Set([...ids].map(metricObject))) metrics.fighting.set({ object: series }, fought.has(series) ? 1 : 0);
   };
   const publish = (): void => {
     const now = war.fights();
@@ -64,11 +65,15 @@ export function createFightReport(deps: { war: TugOfWar; readiness: Readiness; m
     logger.warn({ objects: ids.slice(0, NAMED_IN_READINESS), count: ids.length, rival, repairs, windowSeconds: windowMs / 1000, backoffMs: backoff },
       'another agent keeps undoing seaway\'s repairs (tug-of-war): repairs of these objects now back off; see readiness and seaway_fighting');
   };
-  const intact = (id: string): void => {
+  /** Whether a fight over `id` ended (logged); its metric and readiness are the caller's to publish. */
+  const end = (id: string): boolean => {
     const ended = war.intact(id);
-    if (!ended) return;
+    if (ended) logger.info({ object: id, rival: ended.rival, repairs: ended.repairs, since: new Date(ended.since).toISOString() }, 'tug-of-war over: the last repair stayed in place; normal repair resumes');
+    return ended !== null;
+  };
+  const intact = (id: string): void => {
+    if (!end(id)) return;
     publishMetric([id]);
-    logger.info({ object: id, rival: ended.rival, repairs: ended.repairs, since: new Date(ended.since).toISOString() }, 'tug-of-war over: the last repair stayed in place; normal repair resumes');
     publish();
   };
   return {
@@ -95,9 +100,9 @@ export function createFightReport(deps: { war: TugOfWar; readiness: Readiness; m
       const fresh = [...written].filter((id) => war.repaired(id, null, 'rewritten') === 'started');
       started(fresh, null);
       const unseen = new Set([...report.deferred, ...report.failures].map((r) => fightId(r.kind, r.key)));
-      for (const fight of war.fights()) {
-        if (kindOf(fight.object) !== 'filter' && !written.has(fight.object) && !unseen.has(fight.object)) intact(fight.object);
-      }
+      // Ended fights are collected and published once (the pass publishes readiness right after), not once per route.
+      const ended = war.fights().filter((f) => kindOf(f.object) !== 'filter' && !written.has(f.object) && !unseen.has(f.object) && end(f.object));
+      if (ended.length > 0) publishMetric(ended.map((f) => f.object));
     },
   };
 }

@@ -20,7 +20,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { CableEndpoint } from '../../src/cable/cable.ts';
 import { run, type ExecResult } from '../../src/kernel/exec.ts';
@@ -29,6 +28,7 @@ import {
   DEFAULT_IPSEC_SETTINGS, libipsecAddresses, planConnection, type LocalSubnet, type PlannedConnection, type ViciConfig,
 } from '../../src/plan/ipsec-connections.ts';
 import { strongswanConf, type EspMode } from '../../src/plan/strongswan-conf.ts';
+import { OWNERSHIP } from '../../src/model/ownership.ts';
 import { continuousPing, createGatewayPair, ping, type ClusterSide, type ContinuousPing, type GatewayPair } from '../helpers/gateway-pair.ts';
 import { startIpsecGateway, type IpsecGateway } from '../helpers/ipsec-gateway.ts';
 import type { IpsecGatewayConfig } from '../helpers/ipsec-gateway-child.ts';
@@ -48,7 +48,7 @@ const NAT_T_PORT = 4500;
 const SERVICES = { gw1: '10.96.0.0/16', gw2: '10.97.0.0/16' } as const;
 const PSK = `${'k'.repeat(48)}\n`;
 /** charon's routes and the rule to them, as the cable's gateway child configures it. */
-const ROUTING = { routingTable: 220, routingTablePriority: 220 } as const;
+const ROUTING = { routingTable: OWNERSHIP.charonTable, routingTablePriority: OWNERSHIP.charonRulePriority } as const;
 type Side = 'gw1' | 'gw2';
 const SIDES: readonly Side[] = ['gw1', 'gw2'];
 
@@ -272,7 +272,7 @@ async function seawayTrial(ctx: Context, trial: number): Promise<SeawayTrial> {
 
     // 1. connect -> first reply. The ping runs (into "no route") before the connect calls.
     const first = startPinger(pair);
-    await sleep(500);
+    await waitFor('the ping to be running (unanswered, no route yet)', () => first.unanswered >= 3, { timeoutMs: 10_000, intervalMs: 5 });
     const t0 = Date.now();
     await Promise.all([gateways.gw1.connect(toGw2), gateways.gw2.connect(toGw1)]);
     const connectCallsMs = Date.now() - t0;

@@ -78,7 +78,7 @@ async function handle(request: GatewayRequest): Promise<unknown> {
     case 'metrics':
       recordCableStatus(metrics, cable.backend, await cable.status());
       return metrics.registry.metrics();
-    case 'info': return { charonPid: supervisor.pid, restarts: supervisor.restarts, espMode };
+    case 'info': return { charonPid: supervisor.pid, restarts: supervisor.restarts };
   }
 }
 

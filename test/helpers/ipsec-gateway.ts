@@ -20,14 +20,13 @@ export interface SaEvent {
 const CHILD = fileURLToPath(new URL('./ipsec-gateway-child.ts', import.meta.url));
 
 export interface IpsecGateway {
-  pid: number;
   espMode: string;
   connect(endpoint: CableEndpoint): Promise<void>;
   disconnect(cableName: string): Promise<void>;
   status(): Promise<CableStatus[]>;
   waitConnected(cableName: string, timeoutMs: number): Promise<void>;
   refreshKeys(): Promise<boolean>;
-  info(): Promise<{ charonPid: number | undefined; restarts: number; espMode: string }>;
+  info(): Promise<{ charonPid: number | undefined; restarts: number }>;
   reauthenticate(cableName: string): Promise<void>;
   /** Rekeys a child now (charon's make-before-break rekey, as its timer would). */
   rekeyChild(cableName: string, child: string): Promise<void>;
@@ -85,7 +84,6 @@ export async function startIpsecGateway(ns: string, config: IpsecGatewayConfig, 
     child.stdin!.write(`${JSON.stringify({ ...request, id })}\n`);
   });
   return {
-    pid: child.pid!,
     espMode: started.espMode,
     connect: (endpoint) => call({ op: 'connect', endpoint }),
     disconnect: (cableName) => call({ op: 'disconnect', cableName }),

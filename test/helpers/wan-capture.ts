@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { requireTools } from './prereq.ts';
 import { within } from './wait.ts';
+import { containsAddress, parseCidr, parseIpv4, type Cidr } from '../../src/model/cidr.ts';
 
 /**
  * A packet capture on a WAN link and the check that matters for an encrypted tunnel: no packet
@@ -190,33 +191,35 @@ function decodeIpv4(ip: Uint8Array, packet: CapturedPacket): void {
   }
 }
 
-/** Parses 'a.b.c.d/n' into a network and mask (unsigned 32-bit). */
-function parseCidr(cidr: string): { network: number; mask: number } {
-  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:\/(\d+))?$/.exec(cidr.trim());
-  const octets = match?.slice(1, 5).map(Number);
-  const bits = match?.[5] === undefined ? 32 : Number(match[5]);
-  if (!octets || octets.some((o) => o > 255) || bits > 32) throw new Error(`not an IPv4 CIDR: ${cidr}`);
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  const address = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
-  return { network: (address & mask) >>> 0, mask };
+/** The CIDR texts as model/cidr.ts parses them; a text that is none is a mistake in the test, not input to skip. */
+function cidrsOf(texts: readonly string[]): Cidr[] {
+  return texts.map((text) => {
+    const parsed = parseCidr(text);
+    if (!parsed.ok) throw new Error(parsed.message);
+    return parsed.cidr;
+  });
 }
 
-export function ipv4InCidrs(address: string, cidrs: readonly string[]): boolean {
-  const { network: value } = parseCidr(address);
-  return cidrs.map(parseCidr).some(({ network, mask }) => ((value & mask) >>> 0) === network);
-}
+const inRanges = (address: string, ranges: readonly Cidr[]): boolean => {
+  const parsed = parseIpv4(address);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return ranges.some((cidr) => containsAddress(cidr, parsed.address));
+};
+
+export const ipv4InCidrs = (address: string, cidrs: readonly string[]): boolean => inRanges(address, cidrsOf(cidrs));
 
 /** Classifies packets: those with a pod address in the clear, and totals by kind. */
 export function findCleartext(packets: readonly CapturedPacket[], cidrs: readonly string[]): CleartextReport {
   const totals: CaptureTotals = { ike: 0, espInUdp: 0, natKeepalive: 0, esp: 0, other: 0, total: packets.length };
   const hits: CapturedPacket[] = [];
+  const ranges = cidrsOf(cidrs);
   for (const packet of packets) {
     if (packet.kind === 'ike') totals.ike++;
     else if (packet.kind === 'esp-in-udp') totals.espInUdp++;
     else if (packet.kind === 'nat-keepalive') totals.natKeepalive++;
     else if (packet.kind === 'esp') totals.esp++;
     else totals.other++;
-    if ((packet.src && ipv4InCidrs(packet.src, cidrs)) || (packet.dst && ipv4InCidrs(packet.dst, cidrs))) hits.push(packet);
+    if ((packet.src && inRanges(packet.src, ranges)) || (packet.dst && inRanges(packet.dst, ranges))) hits.push(packet);
   }
   return { hits, totals };
 }

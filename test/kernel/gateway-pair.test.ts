@@ -157,19 +157,15 @@ test('a gateway pair: pods reach their gateway, not each other; plain routes mak
     // unanswered sequences, comes back, replies flow again; the largest gap spans the outage.
     const pinger = continuousPing(pair.gw1.pod, pair.gw2.podAddress, { intervalS: 0.02, timeoutS: 1 });
     await waitFor('5 replies before the outage', () => pinger.replies >= 5);
-    const outageStart = Date.now();
     await pair.exec(pair.gw1.gateway, 'ip', ['route', 'del', pair.gw2.clusterCidr]);
     await waitFor('ping to report 5 unanswered sequences', () => pinger.unanswered >= 5);
     await pair.exec(pair.gw1.gateway, 'ip', ['route', 'add', pair.gw2.clusterCidr, 'via', pair.gw2.wanAddress]);
-    const outageMs = Date.now() - outageStart;
     const repliesBefore = pinger.replies;
     await waitFor('5 replies after the outage', () => pinger.replies >= repliesBefore + 5);
     const report = await pinger.stop();
     assert.ok(report.transmitted > report.received, JSON.stringify({ ...report, output: undefined }));
     assert.ok(report.received >= 10, report.output);
     assert.ok(report.unanswered.length >= 5, report.output);
-    // The gap between replies spans at least the time the route was gone minus one interval and the ping's own latency.
-    assert.ok(report.maxGapS * 1000 >= outageMs - 100, `max gap ${report.maxGapS}s, outage ${outageMs} ms`);
     assert.ok(report.maxGapS < 10, `max gap ${report.maxGapS}s`);
 
     await capture.stop();

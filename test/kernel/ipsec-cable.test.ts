@@ -69,6 +69,15 @@ async function installedChildren(g: IpsecGateway, cableName: string): Promise<Ma
   return children;
 }
 
+/** The unique ids of a cable's IKE SAs on one gateway. */
+const ikeSaIds = async (g: IpsecGateway, cableName: string): Promise<string[]> =>
+  (await g.sas()).flatMap((e) => (e[cableName] ? [e[cableName].uniqueid] : []));
+
+/** Waits for an ESTABLISHED IKE SA of the cable that was not there before (a reauthentication went through). */
+async function newIkeSa(g: IpsecGateway, cableName: string, before: readonly string[], what: string): Promise<void> {
+  await waitFor(what, async () => (await g.sas()).some((e) => e[cableName]?.state === 'ESTABLISHED' && !before.includes(e[cableName].uniqueid)), { timeoutMs: 15_000, intervalMs: 100 });
+}
+
 /** Whether a child kept one of its SAs (an inbound SPI it had before is still installed). */
 const keptSa = (before: Set<string> | undefined, after: Set<string> | undefined): boolean => [...(before ?? [])].some((spi) => after?.has(spi));
 
@@ -230,7 +239,7 @@ describe('the IPsec cable between two gateway namespaces', () => {
   it('PSK rotation: each side picks up its new file, reauthenticates make-before-break, loses no packet; the old key goes after the window', (t) => withLogs(t, async () => {
     const pinger = continuousPing(pair.gw1.pod, pair.gw2.podAddress);
     await waitFor('replies before the rotation', () => pinger.replies >= 5, { timeoutMs: 10_000 });
-    const ikeIdsBefore = (await gw('gw2').sas()).map((e) => e[toGw1.cableName]?.uniqueid).filter(Boolean);
+    const ikeIdsBefore = await ikeSaIds(gw('gw2'), toGw1.cableName);
     const rotated = `${PSKS[1]}\n`;
     // gw1 first: its reauthentication with the new key is refused by gw2 (old key only), its SA stays.
     await writeFile(pskFiles.gw1, rotated);
@@ -238,10 +247,7 @@ describe('the IPsec cable between two gateway namespaces', () => {
     // Then gw2: its reauthentication with the new key is accepted by gw1.
     await writeFile(pskFiles.gw2, rotated);
     await waitFor('gw2 to load the new key', async () => (await gw('gw2').sharedKeys()).includes('seaway-psk-2'), { timeoutMs: 10_000, intervalMs: 100 });
-    await waitFor('a new IKE SA between the gateways (reauthenticated with the new key)', async () => {
-      const ids = (await gw('gw2').sas()).filter((e) => e[toGw1.cableName]?.state === 'ESTABLISHED').map((e) => e[toGw1.cableName]?.uniqueid);
-      return ids.some((id) => !ikeIdsBefore.includes(id));
-    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await newIkeSa(gw('gw2'), toGw1.cableName, ikeIdsBefore, 'a new IKE SA between the gateways (reauthenticated with the new key)');
     await bothConnected();
     // The window ends: only the new key is left on both sides, and a fresh reauthentication still succeeds.
     for (const name of ['gw1', 'gw2'] as const) {
@@ -250,7 +256,9 @@ describe('the IPsec cable between two gateway namespaces', () => {
         return keys.length === 1 && keys[0] === 'seaway-psk-2';
       }, { timeoutMs: ROTATION_WINDOW_MS + 10_000, intervalMs: 100 });
     }
+    const beforeReauth = await ikeSaIds(gw('gw1'), toGw2.cableName);
     await gw('gw1').reauthenticate(toGw2.cableName);
+    await newIkeSa(gw('gw1'), toGw2.cableName, beforeReauth, 'a reauthentication with the new key alone');
     await bothConnected();
     const report = await pinger.stop();
     t.diagnostic(`${report.received} of ${report.transmitted} replies through the rotation`);

@@ -28,9 +28,12 @@ test('the floor: rule 221 and blackholes for exactly the remote subnets; a forei
   assert.match(routes, /^10\.9\.0\.0\/16 dev lo/m, 'a route seaway did not make stays');
   await kernel.ensureFailClosed(['10.2.0.0/16']);
   assert.equal((await ip(['rule'])).match(/lookup 221/g)?.length, 1, 'idempotent: one rule');
-  // A forwarded packet to the blackholed subnet is refused by the lookup, not sent anywhere.
+  // With a default route that would take it, a packet to the blackholed subnet is refused by the lookup (EINVAL), one elsewhere is not.
+  await run('ip', ['route', 'add', 'default', 'dev', 'lo']);
   const lookup = await run('ip', ['route', 'get', '10.2.1.2'], { allowFailure: true });
   assert.notEqual(lookup.code, 0);
+  assert.match(lookup.stderr, /Invalid argument/);
+  assert.equal((await run('ip', ['route', 'get', '10.3.1.2'], { allowFailure: true })).code, 0, 'outside the blackholed subnets the default route answers');
 });
 
 test('source addresses: /32s on lo labelled as seaway\'s, not added where some interface has the address, removed when no longer wanted', async () => {

@@ -58,7 +58,7 @@ test('libreswan pluto driven with Submariner\'s whack arguments establishes IKEv
     pluto = await startPluto({ ns: pair.gw2.gateway, dir: join(dir, 'pluto'), psk: PSK });
     assert.equal(existsSync(PLUTO_FIXED_ADDCONN), addconnBefore, 'pluto\'s /usr/libexec bind mount must stay inside its own mount namespace');
 
-    // Both sides initiate: pluto as Submariner's bidirectional mode does, the cable by start_action = start,
+    // Both sides initiate: pluto as Submariner's bidirectional mode does, the cable by initiating its children,
     // its connection loaded once pluto has its own (else the first IKE_SA_INIT meets no connection).
     const connection: SubmarinerConnection = {
       name: 'submariner-cable-cluster1-198-18-0-1-v4-0-0',

@@ -77,7 +77,6 @@ async function relayTo(target: string, startOpen = true): Promise<Relay> {
   return { get url() { return `http://127.0.0.1:${port}`; }, cut, restore: listen, close: cut };
 }
 
-const kubeConfig = (url: string, token: string): KubeConfig => kubeConfigWithToken(url, token);
 
 function endpoint(clusterId: string, namespace: string, options: { label?: string; labels?: Record<string, string>; annotations?: Record<string, string>; spec?: Json } = {}): Json {
   const spec = options.spec ?? endpointSpec(clusterId);
@@ -182,8 +181,8 @@ async function world(t: TestContext, options: { relayOpen?: boolean; requestTime
   const brokerToken = await broker.faults.token({ serviceAccount: brokerClusterAccess('east').account });
   const relay = await relayTo(brokerServer.url, options.relayOpen ?? true);
   cleanups.push(() => relay.close());
-  const localKubeConfig = kubeConfig(localServer.url, localToken);
-  const brokerKubeConfig = kubeConfig(relay.url, brokerToken);
+  const localKubeConfig = kubeConfigWithToken(localServer.url, localToken);
+  const brokerKubeConfig = kubeConfigWithToken(relay.url, brokerToken);
   const reports: BrokerSyncReport[] = [];
   const dropped: DroppedObject[] = [];
   const failing = new Set<string>();

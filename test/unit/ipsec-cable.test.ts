@@ -148,7 +148,7 @@ test('a restarted charon gets the keys, the connections and the children again',
   await c.connect(endpoint);
   vici.calls.length = 0;
   await c.reload();
-  assert.deepEqual(vici.calls.map((x) => x.command), ['load-shared', 'load-conn', 'list-sas', 'initiate', 'initiate', 'initiate', 'initiate'], 'subscriptions are not made twice');
+  assert.deepEqual(vici.calls.map((x) => x.command), ['load-shared', 'list-sas', 'load-conn', 'initiate', 'initiate', 'initiate', 'initiate'], 'one look at the SAs for every cable; subscriptions not made twice');
 });
 
 test('a narrower subnet list terminates only the children that went', async () => {
@@ -193,7 +193,7 @@ test('PSK rotation: the new key owned, the old accepted, each cable reauthentica
   vici.calls.length = 0;
   now = 6000;
   assert.equal(await c.refreshKeys(), true);
-  assert.deepEqual(vici.calls.map((x) => [x.command, (x.message as { id: string }).id]), [['load-shared', 'seaway-psk-2'], ['unload-shared', 'seaway-psk-1']]);
+  assert.deepEqual(vici.calls.map((x) => [x.command, (x.message as { id: string }).id]), [['unload-shared', 'seaway-psk-1']], 'the current key charon has is not sent again');
 });
 
 // A real VICI client against a socket that never answers, or answers garbage.
@@ -275,7 +275,7 @@ test('a key that charon did not take is loaded again on the next refresh; connec
   key = Buffer.from('n'.repeat(48));
   vici.calls.length = 0;
   await c.connect(endpoint);
-  assert.deepEqual(vici.calls.filter((x) => x.command === 'load-shared').map((x) => (x.message as { id: string }).id), ['seaway-psk-1'], 'connect keeps the ring');
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'load-shared'), [], 'connect keeps the ring, and charon has it already');
   const request = vici.request.bind(vici);
   let fail = true;
   vici.request = async (command, message) => {

@@ -75,8 +75,8 @@ describe('strongswanConf', () => {
     }
   });
 
-  it('writes the ports, retransmission, rekeying and section it is given', () => {
-    const text = conf({ natTPort: 4501, ikePort: 5000, retransmit: { timeoutS: 2.5, base: 2, tries: 5 }, makeBeforeBreak: false, section: 'charon-systemd' });
+  it('writes the ports, retransmission and rekeying it is given, in the one section both daemons read', () => {
+    const text = conf({ natTPort: 4501, ikePort: 5000, retransmit: { timeoutS: 2.5, base: 2, tries: 5 }, makeBeforeBreak: false });
     assert.equal(value(text, 'port'), '5000');
     assert.equal(value(text, 'port_nat_t'), '4501');
     assert.equal(value(text, 'retransmit_timeout'), '2.5');
@@ -86,8 +86,8 @@ describe('strongswanConf', () => {
     assert.equal(value(conf({ deleteRekeyedDelayS: 1 }), 'delete_rekeyed_delay'), '1');
     assert.doesNotMatch(text, /delete_rekeyed_delay/, 'charon\'s default unless given');
     assert.throws(() => conf({ deleteRekeyedDelayS: 1.5 }), /deleteRekeyedDelayS/);
-    assert.match(text, /^charon-systemd \{$/m);
-    assert.doesNotMatch(text, /^charon \{$/m);
+    assert.match(text, /^charon \{$/m);
+    assert.doesNotMatch(text, /^charon-systemd \{$/m);
   });
 
   it('keeps the default retransmission values the caller does not name', () => {
@@ -204,9 +204,8 @@ describe('strongswanConf refuses', () => {
     refuses({ logLevels: { ike: '1\n}' as unknown as number } }, /option logLevels.ike/);
   });
 
-  it('an unknown ESP mode or section', () => {
+  it('an unknown ESP mode', () => {
     refuses({ espMode: 'kernel' as unknown as 'xfrm' }, /option espMode must be one of 'xfrm', 'libipsec', got "kernel"/);
-    refuses({ section: 'charon-systemd {\n' as unknown as 'charon' }, /option section must be one of 'charon', 'charon-systemd'/);
   });
 
   it('a make-before-break that is not a boolean', () => {

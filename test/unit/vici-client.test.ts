@@ -338,12 +338,10 @@ describe('subscriptions', () => {
 describe('failures', () => {
   it('a charon that never answers: ViciTimeoutError within the deadline, the connection is reset, the next request works', async () => {
     await withFake(charonLike, async (client, fake) => {
-      const started = performance.now();
       const error = await rejection(client.request('silent', {}, { timeoutMs: 100 }));
       assert.ok(error instanceof ViciTimeoutError, String(error));
       assert.equal(error.code, 'ETIMEDOUT');
       assert.match(error.message, /command "silent": no answer from charon within 100 ms; connection reset/);
-      assert.ok(performance.now() - started < 1000);
       await within(fake.peers[0]!.closed, 1000, 'the timed-out connection to be closed');
       assert.deepEqual(await client.request('version'), VERSION);
       assert.equal(fake.peers.length, 2);

@@ -23,7 +23,7 @@
  */
 import { CrdManifestError, parseCrdManifest, type CrdDefinition } from './crd-manifest.ts';
 import { fieldErrors, type FieldError } from './field-errors.ts';
-import type { KindHooks } from './objects.ts';
+import { timestamp, type KindHooks } from './objects.ts';
 import { isObject } from './patch.ts';
 import { CRD_GROUP, resourceKey, type ResourceRegistry, type ResourceType } from './resources.ts';
 import { errors } from './status.ts';
@@ -57,9 +57,6 @@ function parse(object: unknown): CrdDefinition {
   }
 }
 
-function timestamp(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 function conditionsOf(object: KubeObject): Condition[] {
   const status = isObject(object.status) ? object.status : {};

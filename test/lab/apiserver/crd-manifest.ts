@@ -15,6 +15,7 @@
  */
 import { fieldErrors, invalidStatusParts, type FieldError, type InvalidStatusParts } from './field-errors.ts';
 import type { JsonSchemaProps } from './structural-schema.ts';
+import { isRecord } from '../../../src/model/compare.ts';
 
 export interface ScaleSubresource {
   specReplicasPath: string;
@@ -71,10 +72,6 @@ export class CrdManifestError extends Error {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 const dns1035Label = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const dns1035Message = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
@@ -110,7 +107,7 @@ const numericKeywords = ['maxItems', 'minItems', 'maxLength', 'minLength', 'maxP
 
 /** The structural-schema rules a real server enforces on every node of a v1 CRD's schema. */
 function checkSchema(node: unknown, path: string, where: 'root' | 'property' | 'items' | 'additionalProperties', errors: FieldError[]): void {
-  if (!isObject(node)) {
+  if (!isRecord(node)) {
     errors.push(fieldErrors.invalid(path, node, 'must be a JSON schema object'));
     return;
   }
@@ -157,7 +154,7 @@ function checkSchema(node: unknown, path: string, where: 'root' | 'property' | '
 
   const properties = node.properties;
   if (properties !== undefined) {
-    if (!isObject(properties)) errors.push(fieldErrors.invalid(`${path}.properties`, properties, 'must be a map of schemas'));
+    if (!isRecord(properties)) errors.push(fieldErrors.invalid(`${path}.properties`, properties, 'must be a map of schemas'));
     else {
       if (typeof type === 'string' && type !== 'object') errors.push(fieldErrors.forbidden(`${path}.properties`, `must not be set for type ${type}`));
       for (const [name, property] of Object.entries(properties)) checkSchema(property, `${path}.properties[${name}]`, 'property', errors);
@@ -165,10 +162,10 @@ function checkSchema(node: unknown, path: string, where: 'root' | 'property' | '
   }
   const additional = node.additionalProperties;
   if (additional !== undefined) {
-    if (isObject(properties) && Object.keys(properties).length > 0 && (additional === false || isObject(additional))) {
+    if (isRecord(properties) && Object.keys(properties).length > 0 && (additional === false || isRecord(additional))) {
       errors.push(fieldErrors.forbidden(`${path}.additionalProperties`, 'additionalProperties and properties are mutual exclusive'));
     }
-    if (isObject(additional)) checkSchema(additional, `${path}.additionalProperties`, 'additionalProperties', errors);
+    if (isRecord(additional)) checkSchema(additional, `${path}.additionalProperties`, 'additionalProperties', errors);
     else if (typeof additional !== 'boolean') errors.push(fieldErrors.invalid(`${path}.additionalProperties`, additional, 'must be a boolean or a schema'));
   }
   if (node.items !== undefined) {
@@ -181,18 +178,18 @@ function checkSchema(node: unknown, path: string, where: 'root' | 'property' | '
 
 function parseSubresources(value: unknown, path: string, errors: FieldError[]): CrdVersion['subresources'] {
   if (value === undefined || value === null) return {};
-  if (!isObject(value)) {
+  if (!isRecord(value)) {
     errors.push(fieldErrors.invalid(path, value, 'must be an object'));
     return {};
   }
   const subresources: CrdVersion['subresources'] = {};
   if (value.status !== undefined && value.status !== null) {
-    if (!isObject(value.status)) errors.push(fieldErrors.invalid(`${path}.status`, value.status, 'must be an object'));
+    if (!isRecord(value.status)) errors.push(fieldErrors.invalid(`${path}.status`, value.status, 'must be an object'));
     else subresources.status = true;
   }
   if (value.scale !== undefined && value.scale !== null) {
     const scale = value.scale;
-    if (!isObject(scale)) errors.push(fieldErrors.invalid(`${path}.scale`, scale, 'must be an object'));
+    if (!isRecord(scale)) errors.push(fieldErrors.invalid(`${path}.scale`, scale, 'must be an object'));
     else {
       const spec = optionalString(scale, 'specReplicasPath', `${path}.scale.specReplicasPath`, errors);
       const status = optionalString(scale, 'statusReplicasPath', `${path}.scale.statusReplicasPath`, errors);
@@ -219,7 +216,7 @@ function parsePrinterColumns(value: unknown, path: string, errors: FieldError[])
   const columns: PrinterColumn[] = [];
   value.forEach((column, i) => {
     const at = `${path}[${i}]`;
-    if (!isObject(column)) {
+    if (!isRecord(column)) {
       errors.push(fieldErrors.invalid(at, column, 'must be an object'));
       return;
     }
@@ -252,7 +249,7 @@ function parseVersions(value: unknown, errors: FieldError[]): CrdVersion[] {
   const seen = new Set<string>();
   value.forEach((entry, i) => {
     const path = `spec.versions[${i}]`;
-    if (!isObject(entry)) {
+    if (!isRecord(entry)) {
       errors.push(fieldErrors.invalid(path, entry, 'must be an object'));
       return;
     }
@@ -266,14 +263,14 @@ function parseVersions(value: unknown, errors: FieldError[]): CrdVersion[] {
     for (const flag of ['served', 'storage'] as const) {
       if (entry[flag] !== undefined && typeof entry[flag] !== 'boolean') errors.push(fieldErrors.invalid(`${path}.${flag}`, entry[flag], 'must be a boolean'));
     }
-    const schema = isObject(entry.schema) ? entry.schema.openAPIV3Schema : undefined;
+    const schema = isRecord(entry.schema) ? entry.schema.openAPIV3Schema : undefined;
     if (schema === undefined || schema === null) errors.push(fieldErrors.required(`${path}.schema.openAPIV3Schema`, 'schemas are required'));
     else checkSchema(schema, `${path}.schema.openAPIV3Schema`, 'root', errors);
     versions.push({
       name,
       served: entry.served === true,
       storage: entry.storage === true,
-      schema: (isObject(schema) ? schema : {}) as JsonSchemaProps,
+      schema: (isRecord(schema) ? schema : {}) as JsonSchemaProps,
       subresources: parseSubresources(entry.subresources, `${path}.subresources`, errors),
       additionalPrinterColumns: parsePrinterColumns(entry.additionalPrinterColumns, `${path}.additionalPrinterColumns`, errors),
     });
@@ -287,14 +284,14 @@ function parseVersions(value: unknown, errors: FieldError[]): CrdVersion[] {
 
 /** Reads a CRD manifest, or throws a CrdManifestError listing everything a real server would refuse. */
 export function parseCrdManifest(manifest: unknown): CrdDefinition {
-  if (!isObject(manifest)) throw new CrdManifestError('', [fieldErrors.invalid('<root>', manifest, 'a CustomResourceDefinition must be a JSON object')]);
+  if (!isRecord(manifest)) throw new CrdManifestError('', [fieldErrors.invalid('<root>', manifest, 'a CustomResourceDefinition must be a JSON object')]);
   const errors: FieldError[] = [];
-  const metadata = isObject(manifest.metadata) ? manifest.metadata : {};
+  const metadata = isRecord(manifest.metadata) ? manifest.metadata : {};
   const name = typeof metadata.name === 'string' ? metadata.name : '';
 
   if (manifest.apiVersion !== 'apiextensions.k8s.io/v1') errors.push(fieldErrors.notSupported('apiVersion', manifest.apiVersion ?? '', ['apiextensions.k8s.io/v1']));
   if (manifest.kind !== 'CustomResourceDefinition') errors.push(fieldErrors.notSupported('kind', manifest.kind ?? '', ['CustomResourceDefinition']));
-  if (!isObject(manifest.spec)) {
+  if (!isRecord(manifest.spec)) {
     errors.push(fieldErrors.required('spec'));
     throw new CrdManifestError(name, errors);
   }
@@ -306,8 +303,8 @@ export function parseCrdManifest(manifest: unknown): CrdDefinition {
     errors.push(fieldErrors.invalid('spec.group', group, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
   } else if (!group.includes('.')) errors.push(fieldErrors.invalid('spec.group', group, 'should be a domain with at least one dot'));
 
-  const names = isObject(spec.names) ? spec.names : {};
-  if (!isObject(spec.names)) errors.push(fieldErrors.required('spec.names'));
+  const names = isRecord(spec.names) ? spec.names : {};
+  if (!isRecord(spec.names)) errors.push(fieldErrors.required('spec.names'));
   const plural = optionalString(names, 'plural', 'spec.names.plural', errors) ?? '';
   const kind = optionalString(names, 'kind', 'spec.names.kind', errors) ?? '';
   if (!plural) errors.push(fieldErrors.required('spec.names.plural'));

@@ -42,7 +42,8 @@ export function objectFilter(resource: ResourceType, namespace: string | undefin
     (fields === undefined || fields(object));
 }
 
-function timestamp(now: Date): string {
+/** metadata times as the API server writes them: RFC 3339, whole seconds. */
+export function timestamp(now: Date): string {
   return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 

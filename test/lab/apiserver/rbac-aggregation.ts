@@ -14,8 +14,8 @@
  * (unknown operator, In/NotIn without values, Exists/DoesNotExist with values, a malformed field) makes the
  * controller fail that role's sync, which then keeps its stored rules; the problem is reported.
  */
+import { isRecord } from '../../../src/model/compare.ts';
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 type LabelMatcher = (labels: Record<string, unknown>) => boolean;
 

@@ -13,6 +13,7 @@
  * - A binding whose roleRef is missing keeps an empty kind, which the authorizer reports as Kubernetes'
  *   resolver does: `unsupported role reference kind: ""`.
  */
+import { isRecord } from '../../../src/model/compare.ts';
 
 export interface PolicyRule {
   verbs: string[];
@@ -72,7 +73,6 @@ export interface RbacPolicy {
   problems: string[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A list of strings; absent or null is empty; anything else is undefined (unusable). */
 function stringList(value: unknown): string[] | undefined {
