@@ -11,6 +11,7 @@ import { nodeIpProblem } from './model/host-network.ts';
 import { OWNERSHIP } from './model/ownership.ts';
 import { MAX_CIDRS_PER_SET } from './plan/filter-input.ts';
 import { DEFAULT_EXEC_TIMEOUT_MS } from './kernel/exec.ts';
+import { base64Text, bearerTokenProblem, brokerServerUrl, parseLabel, publicIpProblem, secretValue, type Parsed } from './gateway-config.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -107,7 +108,90 @@ export interface CleanupConfig {
   warnings: string[];
 }
 
-export type Config = RunConfig | CleanupConfig | StatusConfig | { command: 'version' } | { command: 'help'; text: string };
+/** How the gateway reaches the broker: a kubeconfig, or Submariner's BROKER_K8S_* variables. */
+export type BrokerCredentials =
+  | { kind: 'kubeconfig'; path: string }
+  | {
+    kind: 'submariner-env';
+    /** An https URL without a path, e.g. https://192.168.1.1:6443. */
+    server: string;
+    /** A token file (read at run time), or the token itself (from BROKER_K8S_APISERVERTOKEN; never logged). */
+    token: { file: string } | { value: string };
+    /** The broker's CA bundle (PEM text, decoded from BROKER_K8S_CA; its content is checked at run time). */
+    caPem: string;
+  };
+
+/** A node label, as `key=value`. */
+export interface GatewayLabel { key: string; value: string }
+
+/** `seaway gateway`: the gateway role of this node (election, tunnels, broker sync, status). */
+export interface GatewayConfig {
+  command: 'gateway';
+  clusterId: string;
+  namespace: string;
+  nodeName: string;
+  /** Canonical IPv4 CIDRs, in the order given. */
+  podCidrs: string[];
+  serviceCidrs: string[];
+  /** The node's private IP; null: this Node's InternalIP. */
+  nodeIp: string | null;
+  listen: ListenAddress[];
+  logLevel: LogLevel;
+  /** Path to a kubeconfig of the local cluster; null means in-cluster configuration. */
+  kubeconfig: string | null;
+  /** The gateway's own state directory (charon's files live there). */
+  stateDir: string;
+  statusSocket: string;
+  /** The IPsec pre-shared key's file (its content is checked at run time). */
+  pskFile: string;
+  broker: BrokerCredentials;
+  /** The broker's namespace the Endpoint and Cluster objects are exchanged in. */
+  brokerNamespace: string;
+  /** seaway's election Lease (in `namespace`); never Submariner's, which seaway only reads. */
+  leaseName: string;
+  leaseDurationSeconds: number;
+  /** How often the Lease is tried or renewed; less than half its duration. */
+  leaseRetryMs: number;
+  /** The label that makes a node a gateway candidate. */
+  gatewayLabel: GatewayLabel;
+  /** `ipv4:<address>`, used when the node names no gateway.submariner.io/public-ip; null: none. */
+  publicIp: string | null;
+  natTPort: number;
+  nattDiscoveryPort: number;
+  natEnabled: boolean;
+  /** After a PSK change, the old key stays accepted this long. */
+  pskRotationWindowSeconds: number;
+  /** A cable not connected within this is reported as failing. */
+  cableConnectTimeoutSeconds: number;
+  /** How often the Gateway status object is written (Submariner treats one older than 15 s as stale). */
+  statusRefreshSeconds: number;
+  /** How often the local Endpoint's liveness annotation on the broker is refreshed. */
+  brokerRefreshSeconds: number;
+  /** A remote Endpoint not refreshed within this is stale; more than brokerRefreshSeconds. */
+  remoteStaleSeconds: number;
+  resyncSeconds: number;
+  minPassIntervalMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** How often the PSK is re-read and the cables repaired. */
+  ipsecTickMs: number;
+  execTimeoutSeconds: number;
+  netlinkTimeoutSeconds: number;
+  shutdownTimeoutSeconds: number;
+  apiQps: number;
+  apiBurst: number;
+  apiTimeoutSeconds: number;
+  apiWatchTimeoutSeconds: number;
+  apiRetryMinMs: number;
+  apiRetryMaxMs: number;
+  /** Accepted but noteworthy input, for main to log (never a secret). */
+  warnings: string[];
+}
+
+export type Config = RunConfig | GatewayConfig | CleanupConfig | StatusConfig | { command: 'version' } | { command: 'help'; text: string };
+
+/** Submariner's gateway election Lease: seaway reads it (its gateway must not be active) and never writes it. */
+export const SUBMARINER_LEASE_NAME = 'submariner-gateway-lock';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -123,29 +207,41 @@ type Key =
   | 'kubeconfig' | 'minPrefixLength' | 'maxSubnetsPerEndpoint' | 'maxRemoteSubnets' | 'remoteGraceSeconds' | 'eventBurst' | 'eventIntervalSeconds' | 'filterBackend' | 'resyncSeconds' | 'cniWaitLogSeconds' | 'stateDir'
   | 'statusSocket' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs'
   | 'fightRepairs' | 'fightWindowSeconds' | 'fightBackoffMinMs' | 'fightBackoffMaxMs' | 'execTimeoutSeconds' | 'xtablesLock' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
-  | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs';
+  | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs'
+  | 'pskFile' | 'brokerKubeconfig' | 'brokerApiServer' | 'brokerToken' | 'brokerCa' | 'brokerInsecure' | 'brokerNamespace'
+  | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled'
+  | 'pskRotationWindowSeconds' | 'cableConnectTimeoutSeconds' | 'statusRefreshSeconds' | 'brokerRefreshSeconds' | 'remoteStaleSeconds' | 'ipsecTickMs';
+
+/** The commands that read agent settings; a flag of the other one is refused (variables are ignored). */
+type AgentCommand = 'run' | 'gateway';
 
 interface Setting {
-  flag: string;
+  /** null: only an environment variable sets it (Submariner's, or one a command line must not show). */
+  flag: string | null;
   /** Environment variables in order of precedence. */
   env: string[];
   help: string;
   defaultText?: string;
+  /** Read by this agent command only; absent: by both (and maybe by cleanup or status). */
+  only?: AgentCommand;
 }
 
+/** Variables holding secrets: errors name them and never show their value. */
+const SECRET_ENV = new Set(['BROKER_K8S_APISERVERTOKEN']);
+
 const SETTINGS: Record<Key, Setting> = {
-  clusterId: { flag: '--cluster-id', env: ['SEAWAY_CLUSTER_ID', 'SUBMARINER_CLUSTERID'], help: 'this cluster\'s id (DNS-1123 label); required for run' },
+  clusterId: { flag: '--cluster-id', env: ['SEAWAY_CLUSTER_ID', 'SUBMARINER_CLUSTERID'], help: 'this cluster\'s id (DNS-1123 label); required for run and gateway' },
   namespace: { flag: '--namespace', env: ['SEAWAY_NAMESPACE', 'SUBMARINER_NAMESPACE'], help: 'namespace of the Endpoint and Cluster objects', defaultText: 'submariner-operator' },
-  nodeName: { flag: '--node-name', env: ['SEAWAY_NODE_NAME', 'NODE_NAME'], help: 'this node\'s name; required for run' },
-  podCidrs: { flag: '--pod-cidrs', env: ['SEAWAY_POD_CIDRS', 'SUBMARINER_CLUSTERCIDR'], help: 'local pod CIDRs, comma separated IPv4; required for run' },
-  serviceCidrs: { flag: '--service-cidrs', env: ['SEAWAY_SERVICE_CIDRS', 'SUBMARINER_SERVICECIDR'], help: 'local service CIDRs, comma separated IPv4; required for run' },
-  cniInterface: { flag: '--cni-interface', env: ['SEAWAY_CNI_INTERFACE'], help: 'CNI interface name', defaultText: 'the interface holding an address in the pod CIDR' },
+  nodeName: { flag: '--node-name', env: ['SEAWAY_NODE_NAME', 'NODE_NAME'], help: 'this node\'s name; required for run and gateway' },
+  podCidrs: { flag: '--pod-cidrs', env: ['SEAWAY_POD_CIDRS', 'SUBMARINER_CLUSTERCIDR'], help: 'local pod CIDRs, comma separated IPv4; required for run and gateway' },
+  serviceCidrs: { flag: '--service-cidrs', env: ['SEAWAY_SERVICE_CIDRS', 'SUBMARINER_SERVICECIDR'], help: 'local service CIDRs, comma separated IPv4; required for run and gateway' },
+  cniInterface: { only: 'run', flag: '--cni-interface', env: ['SEAWAY_CNI_INTERFACE'], help: 'CNI interface name', defaultText: 'the interface holding an address in the pod CIDR' },
   nodeIp: {
     flag: '--node-ip', env: ['SEAWAY_NODE_IP'], defaultText: 'this Node\'s first IPv4 InternalIP, else the default route\'s source address',
     help: 'this node\'s IPv4 address for VXLAN between nodes (vx-submariner\'s local address, and 240.x.y.z its VTEP); an address of this node, which gateways reach at its InternalIP',
   },
   underlayInterface: {
-    flag: '--underlay-interface', env: ['SEAWAY_UNDERLAY_INTERFACE'], defaultText: 'the interface holding the node IP, else the default route\'s',
+    only: 'run', flag: '--underlay-interface', env: ['SEAWAY_UNDERLAY_INTERFACE'], defaultText: 'the interface holding the node IP, else the default route\'s',
     help: 'the interface VXLAN between nodes leaves through; vx-submariner\'s MTU is its MTU less 50',
   },
   hostIp: {
@@ -156,32 +252,33 @@ const SETTINGS: Record<Key, Setting> = {
     flag: '--listen', env: ['SEAWAY_LISTEN'],
     defaultText: 'the host IP (--host-ip), else the node IP (--node-ip), on port 9082; else 127.0.0.1:9082 with a warning; never every interface, as /metrics has no authentication',
     help: 'HTTP listen addresses of /metrics, /healthz and /readyz, comma separated host:port, [v6]:port or unix:/path. '
-      + 'Port 9082 is taken by none of Submariner\'s (8080 and 8081 of its metrics proxy, 32780-32782 of its gateway, globalnet and route agent)',
+      + 'Port 9082 is taken by none of Submariner\'s (8080 and 8081 of its metrics proxy, 32780-32782 of its gateway, globalnet and route agent); '
+      + 'the gateway\'s default is port 9083 instead, beside the route agent on the same node',
   },
   logLevel: { flag: '--log-level', env: ['SEAWAY_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')}`, defaultText: 'info' },
   kubeconfig: { flag: '--kubeconfig', env: ['SEAWAY_KUBECONFIG', 'KUBECONFIG'], help: 'path to a kubeconfig file', defaultText: 'in-cluster configuration' },
-  minPrefixLength: { flag: '--min-prefix-length', env: ['SEAWAY_MIN_PREFIX_LENGTH'], help: 'reject remote subnets broader than this prefix length (1-32)', defaultText: '8' },
-  maxSubnetsPerEndpoint: { flag: '--max-subnets-per-endpoint', env: ['SEAWAY_MAX_SUBNETS_PER_ENDPOINT'], help: 'reject Endpoints listing more subnets (1-4096)', defaultText: '64' },
-  eventBurst: { flag: '--event-burst', env: ['SEAWAY_EVENT_BURST'], help: 'Kubernetes Events about rejected or duplicate Endpoints posted at once before the rate applies (1-1000)', defaultText: '10' },
-  eventIntervalSeconds: { flag: '--event-interval-seconds', env: ['SEAWAY_EVENT_INTERVAL_SECONDS'], help: 'after the burst, one such Event per this many seconds; the rest wait for a later pass (1-3600)', defaultText: '10' },
-  remoteGraceSeconds: { flag: '--remote-grace-seconds', env: ['SEAWAY_REMOTE_GRACE_SECONDS'], help: 'a remote cluster whose Endpoints are all gone keeps its routes this long, so its failover never falls through to the default route (0-86400)', defaultText: '120' },
-  maxRemoteSubnets: { flag: '--max-remote-subnets', env: ['SEAWAY_MAX_REMOTE_SUBNETS'], help: 'route at most this many remote subnets in total; Endpoints past it are rejected whole, by cluster precedence (1-262144)', defaultText: '10000' },
-  filterBackend: { flag: '--filter-backend', env: ['SEAWAY_FILTER_BACKEND'], help: `packet filter backend: ${FILTER_BACKENDS.join(', ')}`, defaultText: 'auto' },
+  minPrefixLength: { only: 'run', flag: '--min-prefix-length', env: ['SEAWAY_MIN_PREFIX_LENGTH'], help: 'reject remote subnets broader than this prefix length (1-32)', defaultText: '8' },
+  maxSubnetsPerEndpoint: { only: 'run', flag: '--max-subnets-per-endpoint', env: ['SEAWAY_MAX_SUBNETS_PER_ENDPOINT'], help: 'reject Endpoints listing more subnets (1-4096)', defaultText: '64' },
+  eventBurst: { only: 'run', flag: '--event-burst', env: ['SEAWAY_EVENT_BURST'], help: 'Kubernetes Events about rejected or duplicate Endpoints posted at once before the rate applies (1-1000)', defaultText: '10' },
+  eventIntervalSeconds: { only: 'run', flag: '--event-interval-seconds', env: ['SEAWAY_EVENT_INTERVAL_SECONDS'], help: 'after the burst, one such Event per this many seconds; the rest wait for a later pass (1-3600)', defaultText: '10' },
+  remoteGraceSeconds: { only: 'run', flag: '--remote-grace-seconds', env: ['SEAWAY_REMOTE_GRACE_SECONDS'], help: 'a remote cluster whose Endpoints are all gone keeps its routes this long, so its failover never falls through to the default route (0-86400)', defaultText: '120' },
+  maxRemoteSubnets: { only: 'run', flag: '--max-remote-subnets', env: ['SEAWAY_MAX_REMOTE_SUBNETS'], help: 'route at most this many remote subnets in total; Endpoints past it are rejected whole, by cluster precedence (1-262144)', defaultText: '10000' },
+  filterBackend: { only: 'run', flag: '--filter-backend', env: ['SEAWAY_FILTER_BACKEND'], help: `packet filter backend: ${FILTER_BACKENDS.join(', ')}`, defaultText: 'auto' },
   resyncSeconds: { flag: '--resync-seconds', env: ['SEAWAY_RESYNC_SECONDS'], help: 'periodic full reconcile interval (1-86400)', defaultText: '30' },
-  stateDir: { flag: '--state-dir', env: ['SEAWAY_STATE_DIR'], help: 'directory for state kept across restarts (absolute path)', defaultText: '/var/lib/seaway' },
-  cniWaitLogSeconds: { flag: '--cni-wait-log-seconds', env: ['SEAWAY_CNI_WAIT_LOG_SECONDS'], help: 'how often the CNI interface wait logs what it waits for (1-3600)', defaultText: '15' },
-  statusSocket: { flag: '--status-socket', env: ['SEAWAY_STATUS_SOCKET'], help: 'local unix socket serving the per-object status to `seaway status` (absolute path)', defaultText: 'seaway.sock in the state directory' },
+  stateDir: { flag: '--state-dir', env: ['SEAWAY_STATE_DIR'], help: 'directory for state kept across restarts (absolute path)', defaultText: '/var/lib/seaway; /var/lib/seaway/gateway for gateway' },
+  cniWaitLogSeconds: { only: 'run', flag: '--cni-wait-log-seconds', env: ['SEAWAY_CNI_WAIT_LOG_SECONDS'], help: 'how often the CNI interface wait logs what it waits for (1-3600)', defaultText: '15' },
+  statusSocket: { flag: '--status-socket', env: ['SEAWAY_STATUS_SOCKET'], help: 'local unix socket serving the per-object status to `seaway status` (absolute path)', defaultText: 'seaway.sock in the state directory; gateway.sock for gateway' },
   minPassIntervalMs: { flag: '--min-pass-interval-ms', env: ['SEAWAY_MIN_PASS_INTERVAL_MS'], help: 'least time between two reconcile passes, whatever wakes them (0-60000)', defaultText: '250' },
   retryMinMs: { flag: '--retry-min-ms', env: ['SEAWAY_RETRY_MIN_MS'], help: 'first retry delay of an object that failed (1-60000)', defaultText: '200' },
   retryMaxMs: { flag: '--retry-max-ms', env: ['SEAWAY_RETRY_MAX_MS'], help: 'longest retry delay of an object that keeps failing (1-3600000, at least --retry-min-ms)', defaultText: '30000' },
   xtablesLock: {
-    flag: '--xtables-lock', env: ['SEAWAY_XTABLES_LOCK'], defaultText: '/run/xtables.lock',
+    only: 'run', flag: '--xtables-lock', env: ['SEAWAY_XTABLES_LOCK'], defaultText: '/run/xtables.lock',
     help: 'the host\'s xtables lock file (absolute path), shared with kube-proxy so iptables-legacy writers never undo each other; mount the host\'s',
   },
-  fightRepairs: { flag: '--fight-repairs', env: ['SEAWAY_FIGHT_REPAIRS'], help: 'repairs of one object within --fight-window-seconds that mean another agent keeps undoing it: its repairs then back off (2-1000)', defaultText: '5' },
-  fightWindowSeconds: { flag: '--fight-window-seconds', env: ['SEAWAY_FIGHT_WINDOW_SECONDS'], help: 'the window --fight-repairs are counted in (1-3600)', defaultText: '60' },
-  fightBackoffMinMs: { flag: '--fight-backoff-min-ms', env: ['SEAWAY_FIGHT_BACKOFF_MIN_MS'], help: 'first pause before repairing an object fought over again (1-3600000)', defaultText: '5000' },
-  fightBackoffMaxMs: { flag: '--fight-backoff-max-ms', env: ['SEAWAY_FIGHT_BACKOFF_MAX_MS'], help: 'longest pause between repairs of an object fought over (1-86400000, at least --fight-backoff-min-ms)', defaultText: '300000' },
+  fightRepairs: { only: 'run', flag: '--fight-repairs', env: ['SEAWAY_FIGHT_REPAIRS'], help: 'repairs of one object within --fight-window-seconds that mean another agent keeps undoing it: its repairs then back off (2-1000)', defaultText: '5' },
+  fightWindowSeconds: { only: 'run', flag: '--fight-window-seconds', env: ['SEAWAY_FIGHT_WINDOW_SECONDS'], help: 'the window --fight-repairs are counted in (1-3600)', defaultText: '60' },
+  fightBackoffMinMs: { only: 'run', flag: '--fight-backoff-min-ms', env: ['SEAWAY_FIGHT_BACKOFF_MIN_MS'], help: 'first pause before repairing an object fought over again (1-3600000)', defaultText: '5000' },
+  fightBackoffMaxMs: { only: 'run', flag: '--fight-backoff-max-ms', env: ['SEAWAY_FIGHT_BACKOFF_MAX_MS'], help: 'longest pause between repairs of an object fought over (1-86400000, at least --fight-backoff-min-ms)', defaultText: '300000' },
   execTimeoutSeconds: { flag: '--exec-timeout-seconds', env: ['SEAWAY_EXEC_TIMEOUT_SECONDS'], help: 'deadline of each iptables, nft or ipset run; killed past it (1-600)', defaultText: '30' },
   netlinkTimeoutSeconds: { flag: '--netlink-timeout-seconds', env: ['SEAWAY_NETLINK_TIMEOUT_SECONDS'], help: 'deadline of each netlink request; the socket is reopened past it (1-600)', defaultText: '10' },
   shutdownTimeoutSeconds: { flag: '--shutdown-timeout-seconds', env: ['SEAWAY_SHUTDOWN_TIMEOUT_SECONDS'], help: 'a stop (SIGTERM) ends within this, whatever still hangs (1-600)', defaultText: '10' },
@@ -194,6 +291,75 @@ const SETTINGS: Record<Key, Setting> = {
   },
   apiRetryMinMs: { flag: '--api-retry-min-ms', env: ['SEAWAY_API_RETRY_MIN_MS'], help: 'first wait of an informer after an API failure (1-60000)', defaultText: '1000' },
   apiRetryMaxMs: { flag: '--api-retry-max-ms', env: ['SEAWAY_API_RETRY_MAX_MS'], help: 'longest wait of an informer that keeps failing (1-3600000, at least --api-retry-min-ms)', defaultText: '60000' },
+  pskFile: { only: 'gateway', flag: '--psk-file', env: ['SEAWAY_PSK_FILE'], help: 'the file holding the IPsec pre-shared key (absolute path; its content is read at run time); required for gateway' },
+  brokerKubeconfig: {
+    only: 'gateway', flag: '--broker-kubeconfig', env: ['SEAWAY_BROKER_KUBECONFIG'],
+    help: 'path to a kubeconfig of the broker; give it, or Submariner\'s broker variables (--broker-api-server, the token and BROKER_K8S_CA), not both',
+  },
+  brokerApiServer: { only: 'gateway', flag: '--broker-api-server', env: ['BROKER_K8S_APISERVER'], help: 'the broker\'s API server, host:port or https://host[:port] (https only)' },
+  brokerToken: {
+    only: 'gateway', flag: '--broker-token-file', env: ['SEAWAY_BROKER_TOKEN_FILE', 'BROKER_K8S_APISERVERTOKEN'],
+    help: 'the broker token: a file holding it (flag or SEAWAY_BROKER_TOKEN_FILE, absolute path), or BROKER_K8S_APISERVERTOKEN holding the token itself (never shown)',
+  },
+  brokerCa: { only: 'gateway', flag: null, env: ['BROKER_K8S_CA'], help: 'the broker\'s CA bundle, base64 of its PEM text; required with BROKER_K8S_APISERVER' },
+  brokerInsecure: {
+    only: 'gateway', flag: null, env: ['BROKER_K8S_INSECURE'], defaultText: 'false',
+    help: 'must not be true: seaway always verifies the broker\'s certificate',
+  },
+  brokerNamespace: {
+    only: 'gateway', flag: '--broker-namespace', env: ['SEAWAY_BROKER_NAMESPACE', 'BROKER_K8S_REMOTENAMESPACE'], defaultText: 'submariner-k8s-broker',
+    help: 'the broker\'s namespace, where the clusters exchange their Endpoint and Cluster objects',
+  },
+  leaseName: {
+    only: 'gateway', flag: '--lease-name', env: ['SEAWAY_LEASE_NAME'], defaultText: 'seaway-gateway-lock',
+    help: `the Lease the gateways of this cluster elect the active one with (DNS-1123 subdomain, in --namespace); never ${SUBMARINER_LEASE_NAME}, Submariner's, which seaway only reads`,
+  },
+  leaseDurationSeconds: { only: 'gateway', flag: '--lease-duration-seconds', env: ['SEAWAY_LEASE_DURATION_SECONDS'], help: 'a holder that has not renewed the Lease for this long has lost it (2-300)', defaultText: '5' },
+  leaseRetryMs: {
+    only: 'gateway', flag: '--lease-retry-ms', env: ['SEAWAY_LEASE_RETRY_MS'], defaultText: '1000',
+    help: 'how often the Lease is tried for or renewed (100-60000, less than half of --lease-duration-seconds)',
+  },
+  gatewayLabel: {
+    only: 'gateway', flag: '--gateway-label', env: ['SEAWAY_GATEWAY_LABEL'], defaultText: 'submariner.io/gateway=true',
+    help: 'key=value: the node label that makes a node a gateway candidate',
+  },
+  publicIp: {
+    only: 'gateway', flag: '--public-ip', env: ['SEAWAY_PUBLIC_IP'], defaultText: 'none',
+    help: 'ipv4:<address>, the public IP published when the node has no gateway.submariner.io/public-ip label or annotation',
+  },
+  natTPort: { only: 'gateway', flag: '--nat-t-port', env: ['SEAWAY_NAT_T_PORT', 'CE_IPSEC_NATTPORT'], help: 'UDP port of IKE and IPsec with NAT traversal (1-65535)', defaultText: '4500' },
+  nattDiscoveryPort: {
+    only: 'gateway', flag: '--natt-discovery-port', env: ['SEAWAY_NATT_DISCOVERY_PORT'], defaultText: '4490',
+    help: 'UDP port published for Submariner\'s NAT discovery (1-65535, not --nat-t-port)',
+  },
+  natEnabled: {
+    only: 'gateway', flag: '--nat-enabled', env: ['SEAWAY_NAT_ENABLED', 'SUBMARINER_NATENABLED'], defaultText: 'true',
+    help: 'true or false: whether cables may go through NAT (as subctl join --natt)',
+  },
+  pskRotationWindowSeconds: {
+    only: 'gateway', flag: '--psk-rotation-window-seconds', env: ['SEAWAY_PSK_ROTATION_WINDOW_SECONDS'], defaultText: '300',
+    help: 'after the pre-shared key changes, the previous one is still accepted this long (1-86400)',
+  },
+  cableConnectTimeoutSeconds: {
+    only: 'gateway', flag: '--cable-connect-timeout-seconds', env: ['SEAWAY_CABLE_CONNECT_TIMEOUT_SECONDS'], defaultText: '60',
+    help: 'a cable not connected within this is reported as failing (1-3600)',
+  },
+  statusRefreshSeconds: {
+    only: 'gateway', flag: '--status-refresh-seconds', env: ['SEAWAY_STATUS_REFRESH_SECONDS'], defaultText: '5',
+    help: 'how often the Gateway status object is written (1-14: Submariner treats one older than 15 s as stale)',
+  },
+  brokerRefreshSeconds: {
+    only: 'gateway', flag: '--broker-refresh-seconds', env: ['SEAWAY_BROKER_REFRESH_SECONDS'], defaultText: '30',
+    help: 'how often the local Endpoint\'s liveness annotation on the broker is refreshed (1-3600)',
+  },
+  remoteStaleSeconds: {
+    only: 'gateway', flag: '--remote-stale-seconds', env: ['SEAWAY_REMOTE_STALE_SECONDS'], defaultText: '120',
+    help: 'a remote Endpoint whose liveness annotation is older than this is stale (2-86400, more than --broker-refresh-seconds)',
+  },
+  ipsecTickMs: {
+    only: 'gateway', flag: '--ipsec-tick-ms', env: ['SEAWAY_IPSEC_TICK_MS'], defaultText: '2000',
+    help: 'how often the pre-shared key is re-read and the cables repaired (100-60000)',
+  },
 };
 
 export const DEFAULTS = {
@@ -243,9 +409,29 @@ export const DEFAULTS = {
   // (800 ms doubling to 30 s, jittered up to twice), so 60 s of errors cost at most 7 requests per informer.
   apiRetryMinMs: 1000,
   apiRetryMaxMs: 60_000,
+  // The gateway: on the same hostNetwork node as the route agent, so its own port and state.
+  gatewayListenPort: 9083,
+  gatewayStateDir: '/var/lib/seaway/gateway',
+  gatewayStatusSocketName: 'gateway.sock',
+  brokerNamespace: 'submariner-k8s-broker',
+  leaseName: 'seaway-gateway-lock',
+  leaseDurationSeconds: 5,
+  leaseRetryMs: 1000,
+  gatewayLabel: { key: 'submariner.io/gateway', value: 'true' } as GatewayLabel,
+  // Submariner's defaults (subctl join: --nattport 4500, --natt-discovery-port 4490, --natt).
+  natTPort: 4500,
+  nattDiscoveryPort: 4490,
+  natEnabled: true,
+  pskRotationWindowSeconds: 300,
+  cableConnectTimeoutSeconds: 60,
+  // Submariner treats a Gateway object not updated for 15 s as stale.
+  statusRefreshSeconds: 5,
+  brokerRefreshSeconds: 30,
+  remoteStaleSeconds: 120,
+  ipsecTickMs: 2000,
 };
 
-const FLAG_TO_KEY = new Map<string, Key>(Object.entries(SETTINGS).map(([key, setting]) => [setting.flag, key as Key]));
+const FLAG_TO_KEY = new Map<string, Key>(Object.entries(SETTINGS).flatMap(([key, setting]) => (setting.flag === null ? [] : [[setting.flag, key as Key] as const])));
 
 interface Raw {
   value: string;
@@ -254,8 +440,9 @@ interface Raw {
 }
 
 export function helpText(): string {
-  const rows = Object.values(SETTINGS).map((s) => {
+  const rows = (only: AgentCommand | undefined) => Object.values(SETTINGS).filter((s) => s.only === only).map((s) => {
     const defaults = s.defaultText ? ` (default: ${s.defaultText})` : '';
+    if (s.flag === null) return `  env ${s.env.join(', ')}\n      ${s.help}${defaults}`;
     return `  ${s.flag} VALUE\n      ${s.help}${defaults}\n      env: ${s.env.join(', ')}`;
   });
   return [
@@ -263,13 +450,24 @@ export function helpText(): string {
     '',
     'Commands:',
     '  run       run the route agent on this node',
+    '  gateway   run the gateway role on this node: election, tunnels, broker sync, status',
     '  cleanup   remove everything seaway owns on this node and exit (needs no API server)',
     '  status    show what the running agent has programmed, pending and failing on this node',
     '            (--status-socket or --state-dir, --json)',
     '  version   print the version',
     '',
-    'Flags (flags win over SEAWAY_* variables, which win over Submariner\'s names):',
-    ...rows,
+    'Flags (flags win over SEAWAY_* variables, which win over Submariner\'s names; run and gateway refuse',
+    'each other\'s flags and ignore each other\'s variables):',
+    '',
+    'Settings of run and gateway:',
+    ...rows(undefined),
+    '',
+    'Settings of run only:',
+    ...rows('run'),
+    '',
+    'Settings of gateway only:',
+    ...rows('gateway'),
+    '',
     '  --help, -h',
     '      show this text',
     '',
@@ -314,9 +512,16 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     if (problems.length > 0) throw new ConfigError(problems);
     return { command: 'version' };
   }
-  if (command === null) problems.unshift('missing command: expected run, cleanup, status or version (see --help)');
-  else if (command !== 'run' && command !== 'cleanup' && command !== 'status') problems.unshift(`unknown command "${clip(command)}": expected run, cleanup, status or version`);
+  if (command === null) problems.unshift('missing command: expected run, gateway, cleanup, status or version (see --help)');
+  else if (command !== 'run' && command !== 'gateway' && command !== 'cleanup' && command !== 'status') problems.unshift(`unknown command "${clip(command)}": expected run, gateway, cleanup, status or version`);
   if (json && command !== 'status') problems.push('--json is only for "seaway status"');
+  // One DaemonSet env may carry both agents' variables, but a flag is given to one command on purpose.
+  if (command === 'run' || command === 'gateway') {
+    for (const [key, raw] of flags) {
+      const only = SETTINGS[key].only;
+      if (only !== undefined && only !== command) problems.push(`${raw.source} is not a setting of "seaway ${command}" (only of "seaway ${only}")`);
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const lookup = (key: Key): Raw | undefined => {
@@ -330,7 +535,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     return undefined;
   };
   const warnings: string[] = [];
-  const reader = new Reader(lookup, problems, warnings);
+  const reader = new Reader(command ?? '', lookup, problems, warnings);
 
   if (command === 'status') {
     const stateDir = reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir;
@@ -354,28 +559,21 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     return config;
   }
 
+  if (command === 'gateway') return gatewayConfig(reader, problems, warnings);
+
   // Read in the order of --help so problems are listed in that order too.
-  const clusterId = reader.required('clusterId', dns1123Label);
-  const namespace = reader.optional('namespace', dns1123Label) ?? DEFAULTS.namespace;
-  const nodeName = reader.required('nodeName', dns1123Subdomain);
-  const podCidrs = reader.cidrList('podCidrs');
-  const serviceCidrs = reader.cidrList('serviceCidrs');
-  reader.requireDisjoint('podCidrs', podCidrs, 'serviceCidrs', serviceCidrs);
+  const node = readNode(reader);
   const cniInterface = reader.optional('cniInterface', interfaceName) ?? null;
   // Read before the listen addresses, whose default is on one of them.
   const nodeIp = reader.optional('nodeIp', nodeIpAddress) ?? null;
   const hostIp = reader.optional('hostIp', hostAddress) ?? null;
   const config: RunConfig = {
     command: 'run',
-    clusterId,
-    namespace,
-    nodeName,
-    podCidrs: podCidrs.map((c) => c.text),
-    serviceCidrs: serviceCidrs.map((c) => c.text),
+    ...node,
     cniInterface,
     nodeIp,
     underlayInterface: reader.optional('underlayInterface', underlayName) ?? null,
-    listen: reader.listen(hostIp ?? nodeIp),
+    listen: reader.listen(hostIp ?? nodeIp, DEFAULTS.listenPort),
     logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
     kubeconfig: reader.optional('kubeconfig', kubeconfigPath) ?? null,
     minPrefixLength: reader.integer('minPrefixLength', 1, 32, DEFAULTS.minPrefixLength),
@@ -386,18 +584,54 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     eventIntervalSeconds: reader.integer('eventIntervalSeconds', 1, 3600, DEFAULTS.eventIntervalSeconds),
     apiServerAddresses: apiServerAddresses(undefined, env),
     filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
-    resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),
     cniWaitLogSeconds: reader.integer('cniWaitLogSeconds', 1, 3600, DEFAULTS.cniWaitLogSeconds),
     stateDir: reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir,
     statusSocket: '',
-    minPassIntervalMs: reader.integer('minPassIntervalMs', 0, 60_000, DEFAULTS.minPassIntervalMs),
-    retryMinMs: reader.integer('retryMinMs', 1, 60_000, DEFAULTS.retryMinMs),
-    retryMaxMs: reader.integer('retryMaxMs', 1, 3_600_000, DEFAULTS.retryMaxMs),
+    ...readPasses(reader),
     xtablesLock: reader.optional('xtablesLock', absolutePath) ?? DEFAULTS.xtablesLock,
     fightRepairs: reader.integer('fightRepairs', 2, 1000, DEFAULTS.fightRepairs),
     fightWindowSeconds: reader.integer('fightWindowSeconds', 1, 3600, DEFAULTS.fightWindowSeconds),
     fightBackoffMinMs: reader.integer('fightBackoffMinMs', 1, 3_600_000, DEFAULTS.fightBackoffMinMs),
     fightBackoffMaxMs: reader.integer('fightBackoffMaxMs', 1, 86_400_000, DEFAULTS.fightBackoffMaxMs),
+    ...readDeadlinesAndApi(reader),
+    warnings,
+  };
+  // Beside the state: the host and the agent's container both see it, and each agent has its own.
+  config.statusSocket = reader.optional('statusSocket', socketPath) ?? join(config.stateDir, DEFAULTS.statusSocketName);
+  reader.notLess('retryMaxMs', config.retryMaxMs, 'retryMinMs', config.retryMinMs);
+  reader.notLess('fightBackoffMaxMs', config.fightBackoffMaxMs, 'fightBackoffMinMs', config.fightBackoffMinMs);
+  reader.notLess('apiRetryMaxMs', config.apiRetryMaxMs, 'apiRetryMinMs', config.apiRetryMinMs);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Which cluster and node this is: the settings run and gateway share, checked alike. */
+function readNode(reader: Reader): Pick<RunConfig, 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs'> {
+  const clusterId = reader.required('clusterId', dns1123Label);
+  const namespace = reader.optional('namespace', dns1123Label) ?? DEFAULTS.namespace;
+  const nodeName = reader.required('nodeName', dns1123Subdomain);
+  const podCidrs = reader.cidrList('podCidrs');
+  const serviceCidrs = reader.cidrList('serviceCidrs');
+  reader.requireDisjoint('podCidrs', podCidrs, 'serviceCidrs', serviceCidrs);
+  return { clusterId, namespace, nodeName, podCidrs: podCidrs.map((c) => c.text), serviceCidrs: serviceCidrs.map((c) => c.text) };
+}
+
+/** The pace of the reconcile passes, shared by run and gateway. */
+function readPasses(reader: Reader): Pick<RunConfig, 'resyncSeconds' | 'minPassIntervalMs' | 'retryMinMs' | 'retryMaxMs'> {
+  return {
+    resyncSeconds: reader.integer('resyncSeconds', 1, 86400, DEFAULTS.resyncSeconds),
+    minPassIntervalMs: reader.integer('minPassIntervalMs', 0, 60_000, DEFAULTS.minPassIntervalMs),
+    retryMinMs: reader.integer('retryMinMs', 1, 60_000, DEFAULTS.retryMinMs),
+    retryMaxMs: reader.integer('retryMaxMs', 1, 3_600_000, DEFAULTS.retryMaxMs),
+  };
+}
+
+type DeadlineKey = 'execTimeoutSeconds' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
+  | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs';
+
+/** Deadlines and the Kubernetes API client's limits, shared by run and gateway. */
+function readDeadlinesAndApi(reader: Reader): Pick<RunConfig, DeadlineKey> {
+  return {
     execTimeoutSeconds: reader.integer('execTimeoutSeconds', 1, 600, DEFAULTS.execTimeoutSeconds),
     netlinkTimeoutSeconds: reader.integer('netlinkTimeoutSeconds', 1, 600, DEFAULTS.netlinkTimeoutSeconds),
     shutdownTimeoutSeconds: reader.integer('shutdownTimeoutSeconds', 1, 600, DEFAULTS.shutdownTimeoutSeconds),
@@ -407,16 +641,112 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     apiWatchTimeoutSeconds: reader.integer('apiWatchTimeoutSeconds', 1, 3600, DEFAULTS.apiWatchTimeoutSeconds),
     apiRetryMinMs: reader.integer('apiRetryMinMs', 1, 60_000, DEFAULTS.apiRetryMinMs),
     apiRetryMaxMs: reader.integer('apiRetryMaxMs', 1, 3_600_000, DEFAULTS.apiRetryMaxMs),
+  };
+}
+
+function gatewayConfig(reader: Reader, problems: string[], warnings: string[]): GatewayConfig {
+  const node = readNode(reader);
+  // Read before the listen addresses, whose default is on one of them.
+  const nodeIp = reader.optional('nodeIp', nodeIpAddress) ?? null;
+  const hostIp = reader.optional('hostIp', hostAddress) ?? null;
+  const listen = reader.listen(hostIp ?? nodeIp, DEFAULTS.gatewayListenPort);
+  const logLevel = reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel);
+  const kubeconfig = reader.optional('kubeconfig', kubeconfigPath) ?? null;
+  const stateDir = reader.optional('stateDir', absolutePath) ?? DEFAULTS.gatewayStateDir;
+  const passes = readPasses(reader);
+  const statusSocket = reader.optional('statusSocket', socketPath) ?? join(stateDir, DEFAULTS.gatewayStatusSocketName);
+  const deadlines = readDeadlinesAndApi(reader);
+  const config: GatewayConfig = {
+    command: 'gateway',
+    ...node,
+    nodeIp,
+    listen,
+    logLevel,
+    kubeconfig,
+    stateDir,
+    statusSocket,
+    pskFile: reader.required('pskFile', absolutePath),
+    broker: readBroker(reader),
+    brokerNamespace: reader.optional('brokerNamespace', dns1123Label) ?? DEFAULTS.brokerNamespace,
+    leaseName: reader.optional('leaseName', leaseName) ?? DEFAULTS.leaseName,
+    leaseDurationSeconds: reader.integer('leaseDurationSeconds', 2, 300, DEFAULTS.leaseDurationSeconds),
+    leaseRetryMs: reader.integer('leaseRetryMs', 100, 60_000, DEFAULTS.leaseRetryMs),
+    gatewayLabel: reader.parsed('gatewayLabel', parseLabel) ?? { ...DEFAULTS.gatewayLabel },
+    publicIp: reader.optional('publicIp', publicIpProblem) ?? null,
+    natTPort: reader.integer('natTPort', 1, 65535, DEFAULTS.natTPort),
+    nattDiscoveryPort: reader.integer('nattDiscoveryPort', 1, 65535, DEFAULTS.nattDiscoveryPort),
+    natEnabled: reader.oneOf('natEnabled', ['true', 'false'] as const, DEFAULTS.natEnabled ? 'true' : 'false') === 'true',
+    pskRotationWindowSeconds: reader.integer('pskRotationWindowSeconds', 1, 86400, DEFAULTS.pskRotationWindowSeconds),
+    cableConnectTimeoutSeconds: reader.integer('cableConnectTimeoutSeconds', 1, 3600, DEFAULTS.cableConnectTimeoutSeconds),
+    statusRefreshSeconds: reader.integer('statusRefreshSeconds', 1, 14, DEFAULTS.statusRefreshSeconds),
+    brokerRefreshSeconds: reader.integer('brokerRefreshSeconds', 1, 3600, DEFAULTS.brokerRefreshSeconds),
+    remoteStaleSeconds: reader.integer('remoteStaleSeconds', 2, 86400, DEFAULTS.remoteStaleSeconds),
+    ...passes,
+    ipsecTickMs: reader.integer('ipsecTickMs', 100, 60_000, DEFAULTS.ipsecTickMs),
+    ...deadlines,
     warnings,
   };
-  // Beside the state: the host and the agent's container both see it, and each agent has its own.
-  config.statusSocket = reader.optional('statusSocket', socketPath) ?? join(config.stateDir, DEFAULTS.statusSocketName);
-  if (config.retryMaxMs < config.retryMinMs) problems.push(`${label('retryMaxMs')}: ${config.retryMaxMs} is less than ${label('retryMinMs')} ${config.retryMinMs}`);
-  if (config.fightBackoffMaxMs < config.fightBackoffMinMs) problems.push(`${label('fightBackoffMaxMs')}: ${config.fightBackoffMaxMs} is less than ${label('fightBackoffMinMs')} ${config.fightBackoffMinMs}`);
-  if (config.apiRetryMaxMs < config.apiRetryMinMs) problems.push(`${label('apiRetryMaxMs')}: ${config.apiRetryMaxMs} is less than ${label('apiRetryMinMs')} ${config.apiRetryMinMs}`);
+  // Relations are judged only between values that were themselves fine (not against a fallback).
+  if (reader.fine('leaseRetryMs', 'leaseDurationSeconds') && config.leaseRetryMs * 2 >= config.leaseDurationSeconds * 1000) {
+    reader.problem(`${label('leaseRetryMs')}: ${config.leaseRetryMs} is not less than half of ${label('leaseDurationSeconds')} ${config.leaseDurationSeconds} s `
+      + '(a holder must get at least two tries to renew before its Lease expires)');
+  }
+  if (reader.fine('natTPort', 'nattDiscoveryPort') && config.natTPort === config.nattDiscoveryPort) {
+    reader.problem(`${label('nattDiscoveryPort')}: ${config.nattDiscoveryPort} is also ${label('natTPort')}; the two ports must differ`);
+  }
+  if (reader.fine('remoteStaleSeconds', 'brokerRefreshSeconds') && config.remoteStaleSeconds <= config.brokerRefreshSeconds) {
+    reader.problem(`${label('remoteStaleSeconds')}: ${config.remoteStaleSeconds} is not more than ${label('brokerRefreshSeconds')} ${config.brokerRefreshSeconds} `
+      + '(every remote Endpoint would be stale between two refreshes)');
+  }
+  reader.notLess('retryMaxMs', config.retryMaxMs, 'retryMinMs', config.retryMinMs);
+  reader.notLess('apiRetryMaxMs', config.apiRetryMaxMs, 'apiRetryMinMs', config.apiRetryMinMs);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
+
+const BROKER_ENV_FORM = ['brokerApiServer', 'brokerToken', 'brokerCa'] as const;
+
+/**
+ * The broker's credentials, in exactly one form: a kubeconfig, or Submariner's BROKER_K8S_*
+ * variables (server, token, CA). The token's value never enters a message: only its variable's name.
+ */
+function readBroker(reader: Reader): BrokerCredentials {
+  const none: BrokerCredentials = { kind: 'kubeconfig', path: '' };
+  // Refused whichever form is used: a deployment that asks not to verify the broker gets no gateway.
+  reader.optional('brokerInsecure', insecureProblem);
+  const envForm = BROKER_ENV_FORM.filter((key) => reader.sourceOf(key) !== undefined);
+  const kubeconfigSource = reader.sourceOf('brokerKubeconfig');
+  const forms = `${label('brokerKubeconfig')}, or Submariner's broker variables ${BROKER_ENV_FORM.map(label).join(', ')}`;
+  if (kubeconfigSource !== undefined && envForm.length > 0) {
+    reader.problem(`the broker's credentials are given in two forms, ${kubeconfigSource} and ${envForm.map((key) => reader.sourceOf(key)).join(', ')}: `
+      + `give exactly one of ${forms}`);
+    return none;
+  }
+  if (kubeconfigSource !== undefined) return { kind: 'kubeconfig', path: reader.optional('brokerKubeconfig', kubeconfigPath) ?? '' };
+  if (envForm.length === 0) {
+    reader.problem(`the broker's credentials are required for "seaway gateway": give ${forms}`);
+    return none;
+  }
+  const context = 'with Submariner\'s broker variables (or give --broker-kubeconfig instead of them)';
+  const server = reader.parsed('brokerApiServer', brokerServerUrl, context) ?? '';
+  const tokenSource = reader.sourceOf('brokerToken');
+  const tokenText = reader.required('brokerToken', (value, source) => (SECRET_ENV.has(source) ? bearerTokenProblem(value) : absolutePath(value, source)), context);
+  const token = tokenSource !== undefined && SECRET_ENV.has(tokenSource) ? secretValue(tokenText) : { file: tokenText };
+  const caPem = reader.parsed('brokerCa', base64Text, context) ?? '';
+  return { kind: 'submariner-env', server, token, caPem };
+}
+
+/** Go's strconv.ParseBool, as Submariner reads BROKER_K8S_INSECURE; only false is accepted. */
+const insecureProblem: Check = (value) => {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) {
+    return 'asks not to verify the broker\'s certificate: seaway always verifies it (against BROKER_K8S_CA, or the broker kubeconfig\'s CA); unset it or set it to false';
+  }
+  return ['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value) ? null : 'is not true or false';
+};
+
+const leaseName: Check = (value) => (value === SUBMARINER_LEASE_NAME
+  ? 'is Submariner\'s gateway Lease, which seaway only reads (to stay passive while Submariner\'s gateway is active); give seaway\'s Lease its own name'
+  : dns1123Subdomain(value));
 
 /** The status socket is a unix socket path: absolute, and within sun_path's 107 bytes. */
 const socketPath: Check = (value) => {
@@ -440,38 +770,83 @@ const underlayName: Check = (value) => {
 
 const absolutePath: Check = (value) => (value.startsWith('/') && !value.includes('\0') ? null : 'must be an absolute path');
 
-/** A validator returns an error text, or null when the value is fine. */
-type Check = (value: string) => string | null;
+/** A validator returns an error text, or null when the value is fine; `source` is the flag or variable it came from. */
+type Check = (value: string, source: string) => string | null;
 
 interface ParsedCidr { text: string; cidr: Cidr }
 
 class Reader {
+  /** The command the settings are read for, named by "is required" problems. */
+  private readonly command: string;
   private readonly lookup: (key: Key) => Raw | undefined;
   private readonly problems: string[];
   private readonly warnings: string[];
+  /** Settings whose given value was refused (they hold their fallback). */
+  private readonly refused = new Set<Key>();
 
-  constructor(lookup: (key: Key) => Raw | undefined, problems: string[], warnings: string[]) {
+  constructor(command: string, lookup: (key: Key) => Raw | undefined, problems: string[], warnings: string[]) {
+    this.command = command;
     this.lookup = lookup;
     this.problems = problems;
     this.warnings = warnings;
   }
 
   private fail(key: Key, raw: Raw | undefined, what: string): void {
-    this.problems.push(`${label(key)}: ${raw ? `value "${clip(raw.value)}" from ${raw.source} ` : ''}${what}`);
+    this.refused.add(key);
+    const given = raw === undefined ? '' : SECRET_ENV.has(raw.source) ? `the value from ${raw.source} (not shown) ` : `value "${clip(raw.value)}" from ${raw.source} `;
+    this.problems.push(`${label(key)}: ${given}${what}`);
+  }
+
+  /** A problem that is about no single value (relations, combinations). */
+  problem(text: string): void {
+    this.problems.push(text);
+  }
+
+  /** The flag or variable a setting's value comes from; undefined when it is not given. */
+  sourceOf(key: Key): string | undefined {
+    return this.lookup(key)?.source;
+  }
+
+  /** None of these settings had a value refused. */
+  fine(...keys: Key[]): boolean {
+    return keys.every((key) => !this.refused.has(key));
   }
 
   optional(key: Key, check: Check): string | undefined {
     const raw = this.lookup(key);
     if (raw === undefined) return undefined;
     const value = raw.value.trim();
-    const error = value === '' ? 'is empty' : check(value);
+    const error = value === '' ? 'is empty' : check(value, raw.source);
     if (error !== null) { this.fail(key, raw, error); return undefined; }
     return value;
   }
 
-  required(key: Key, check: Check): string {
-    if (this.lookup(key) === undefined) { this.fail(key, undefined, 'is required for "seaway run"'); return ''; }
+  /** `context` says when the setting is required, if not always for the command. */
+  required(key: Key, check: Check, context?: string): string {
+    if (this.lookup(key) === undefined) { this.missing(key, context); return ''; }
     return this.optional(key, check) ?? '';
+  }
+
+  /** Like optional, when the value means something else than its text; required when `context` is given. */
+  parsed<T>(key: Key, parse: (value: string) => Parsed<T>, context?: string): T | undefined {
+    if (context !== undefined && this.lookup(key) === undefined) { this.missing(key, context); return undefined; }
+    let result: T | undefined;
+    this.optional(key, (value) => {
+      const parsed = parse(value);
+      if (!parsed.ok) return parsed.message;
+      result = parsed.value;
+      return null;
+    });
+    return result;
+  }
+
+  private missing(key: Key, context: string | undefined): void {
+    this.fail(key, undefined, `is required for "seaway ${this.command}"${context === undefined ? '' : ` ${context}`}`);
+  }
+
+  /** A maximum below its minimum. */
+  notLess(maxKey: Key, max: number, minKey: Key, min: number): void {
+    if (max < min) this.problems.push(`${label(maxKey)}: ${max} is less than ${label(minKey)} ${min}`);
   }
 
   oneOf<T extends string>(key: Key, allowed: readonly T[], fallback: T): T {
@@ -490,7 +865,7 @@ class Reader {
 
   cidrList(key: Key): ParsedCidr[] {
     const raw = this.lookup(key);
-    if (raw === undefined) { this.fail(key, undefined, 'is required for "seaway run"'); return []; }
+    if (raw === undefined) { this.missing(key, undefined); return []; }
     const items = raw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (items.length === 0) { this.fail(key, raw, 'lists no CIDR'); return []; }
     const parsed: ParsedCidr[] = [];
@@ -520,10 +895,10 @@ class Reader {
     }
   }
 
-  listen(host: string | null): ListenAddress[] {
+  listen(host: string | null, defaultPort: number): ListenAddress[] {
     let raw = this.lookup('listen');
     if (raw === undefined) {
-      const fallback = defaultListen(host);
+      const fallback = defaultListen(host, defaultPort);
       if (fallback.warning) this.warnings.push(fallback.warning);
       raw = { value: fallback.listen, source: 'the default' };
     }
@@ -549,11 +924,12 @@ class Reader {
  * hostNetwork pod reach, and not on every interface (a gateway's public one included: /metrics
  * has no authentication). Without either (the DaemonSet gives SEAWAY_HOST_IP from status.hostIP)
  * the Node's InternalIP is known only after the API answers, and /healthz must be served at once:
- * loopback then, and a warning saying what is unreachable.
+ * loopback then, and a warning saying what is unreachable. `port`: the route agent's 9082, or the
+ * gateway's 9083 (both agents are hostNetwork pods of the same node).
  */
-export function defaultListen(host: string | null): { listen: string; warning?: string } {
-  if (host !== null) return { listen: `${isIPv6(host) ? `[${host}]` : host}:${DEFAULTS.listenPort}` };
-  const listen = `127.0.0.1:${DEFAULTS.listenPort}`;
+export function defaultListen(host: string | null, port: number = DEFAULTS.listenPort): { listen: string; warning?: string } {
+  if (host !== null) return { listen: `${isIPv6(host) ? `[${host}]` : host}:${port}` };
+  const listen = `127.0.0.1:${port}`;
   return {
     listen,
     warning: `${label('listen')} is not set and neither is ${label('hostIp')} or ${label('nodeIp')}: /metrics, /healthz and /readyz are served on ${listen} only, `
@@ -563,7 +939,7 @@ export function defaultListen(host: string | null): { listen: string; warning?: 
 
 function label(key: Key): string {
   const setting = SETTINGS[key];
-  return `${setting.flag} (env ${setting.env.join(' or ')})`;
+  return setting.flag === null ? `env ${setting.env.join(' or ')}` : `${setting.flag} (env ${setting.env.join(' or ')})`;
 }
 
 /** host:port, [ipv6]:port, :port (all IPv4 interfaces) or unix:/absolute/path. Port 0 asks for an ephemeral port. */

@@ -40,6 +40,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (forceExit) process.exit(code);
       return code;
     }
+    case 'gateway': {
+      const { runGateway } = await import('./gateway/run-gateway.ts');
+      const { code, forceExit } = await runGateway(config, createLogger(config.logLevel));
+      if (forceExit) process.exit(code);
+      return code;
+    }
   }
 }
 

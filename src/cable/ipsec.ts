@@ -8,6 +8,7 @@
  * touches nothing); then the fail-closed blackholes for the remote subnets and any source address
  * kernel-libipsec needs; then the keys; then the connection, which both sides initiate.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../telemetry/logger.ts';
 import { errorText } from '../model/error-text.ts';
 import { expectSuccess, type ViciInputSection, type ViciSection } from '../kernel/vici/client.ts';
@@ -54,11 +55,22 @@ interface SaView {
   txBytes: number;
 }
 
+/** A cable as this process has it: the endpoint asked for, and the plan charon was given for it. */
+interface CableEntry {
+  endpoint: CableEndpoint;
+  planned: PlannedConnection;
+}
+
+/** The connection's `local_addrs`, for the log. */
+function localAddrsOf(planned: PlannedConnection): unknown {
+  return section(planned.loadConn[planned.name])?.['local_addrs'];
+}
+
 export class IpsecCable implements Cable {
   readonly backend = 'ipsec' as const;
   readonly #options: IpsecCableOptions;
   readonly #now: () => number;
-  readonly #connections = new Map<string, { endpoint: CableEndpoint; planned: PlannedConnection }>();
+  readonly #connections = new Map<string, CableEntry>();
   readonly #lastErrors = new Map<string, string>();
   readonly #waiters = new Set<() => void>();
   #ring: Keyring | undefined;
@@ -102,9 +114,13 @@ export class IpsecCable implements Cable {
       this.#loadedKeys = new Map();
       if (this.#connections.size > 0) {
         await this.#loadKeys(this.#ring);
+        const addresses = await this.#addressesNow();
         const views = await this.#sas();
-        await this.#eachCable('reloading IPsec cables into charon', async (name, planned) => {
+        await this.#eachCable('reloading IPsec cables into charon', async (name, entry) => {
+          // Planned against the gateway's addresses now: charon has nothing, so this plan is loaded whatever it was before.
+          const planned = (addresses && this.#replanned(entry, addresses)) ?? entry.planned;
           await command(this.#options.vici, 'load-conn', planned.loadConn);
+          if (planned !== entry.planned) this.#connections.set(name, { endpoint: entry.endpoint, planned });
           await this.#initiateMissing(name, views);
         });
       }
@@ -113,24 +129,65 @@ export class IpsecCable implements Cable {
   }
 
   /**
-   * The periodic repair: a reload that did not go through is tried again, and every child charon
-   * lost and did not restart on its own (a failed rekey, a negotiation that failed) is initiated.
-   * One look at charon's SAs serves every cable.
+   * The periodic repair: a reload that did not go through is tried again; every cable is planned
+   * again against the gateway's addresses now, and one whose plan changed (the public IP came onto
+   * or left the gateway, so IKE's local addresses change; under libipsec a local subnet gained or
+   * lost its source address) is loaded into charon again; and every child charon lost and did not
+   * restart on its own (a failed rekey, a negotiation that failed) is initiated. One look at the
+   * addresses and at charon's SAs serves every cable.
    */
   async repair(): Promise<void> {
     if (this.#needsReload) return this.reload();
     await this.#serial(async () => {
+      const addresses = await this.#addressesNow();
       const views = await this.#sas();
-      await this.#eachCable('initiating IPsec children', (name) => this.#initiateMissing(name, views));
+      await this.#eachCable('repairing IPsec cables', async (name, entry) => {
+        const planned = addresses && this.#replanned(entry, addresses);
+        if (planned) await this.#reloadChanged(name, entry, planned);
+        await this.#initiateMissing(name, views);
+      });
     });
   }
 
+  /** The gateway's addresses, or undefined (logged) when they cannot be read: the plans charon has then stay. */
+  async #addressesNow(): Promise<string[] | undefined> {
+    try {
+      return await this.#options.kernel.addresses();
+    } catch (error) {
+      this.#options.log.warn({ err: errorText(error) }, 'reading the gateway\'s addresses failed; the IPsec cables are not planned again until they can be read');
+      return undefined;
+    }
+  }
+
+  /** A cable planned again with these addresses: the new plan when it differs from the one it has, else undefined. */
+  #replanned(entry: CableEntry, addresses: readonly string[]): PlannedConnection | undefined {
+    const planned = planConnection({ ...this.#options.local, addresses }, entry.endpoint, this.#options.settings);
+    return isDeepStrictEqual(planned, entry.planned) ? undefined : planned;
+  }
+
+  /**
+   * Loads a changed plan of a cable charon has (load-conn replaces its configuration; its SAs stay)
+   * and terminates children no longer planned. The remote subnets (so the blackholes) and the libipsec
+   * source addresses do not depend on the gateway's addresses, so the kernel is not touched. Kept
+   * only once charon took it, so a failed load is tried again on the next repair.
+   */
+  async #reloadChanged(name: string, entry: CableEntry, planned: PlannedConnection): Promise<void> {
+    for (const dropped of planned.dropped) {
+      this.#options.log.warn({ cable: name, localTs: dropped.localTs, remoteTs: dropped.remoteTs }, `IPsec child left out: ${dropped.reason}`);
+    }
+    this.#options.log.info({ cable: name, localAddrs: localAddrsOf(planned) }, 'the gateway\'s addresses changed the IPsec connection: loading it again');
+    await command(this.#options.vici, 'load-conn', planned.loadConn);
+    this.#connections.set(name, { endpoint: entry.endpoint, planned });
+    await this.#terminateRemoved(name, entry.planned, planned);
+  }
+
   /** Runs `work` for every cable; one that fails keeps its error and does not stop the others, and the call then fails naming them. */
-  async #eachCable(what: string, work: (name: string, planned: PlannedConnection) => Promise<void>): Promise<void> {
+  async #eachCable(what: string, work: (name: string, entry: CableEntry) => Promise<void>): Promise<void> {
     const failed: string[] = [];
-    for (const [name, { planned }] of this.#connections) {
+    // A copy: work may replace a cable's entry.
+    for (const [name, entry] of [...this.#connections]) {
       try {
-        await work(name, planned);
+        await work(name, entry);
       } catch (error) {
         this.#lastErrors.set(name, errorText(error));
         failed.push(`${name}: ${errorText(error)}`);

@@ -1,6 +1,9 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
+import { isRecord } from '../model/compare.ts';
+import { stringEntries } from '../model/object-meta.ts';
 import type { ClusterObject, EndpointObject, NodeObject, ObjectMeta } from '../model/snapshot.ts';
+import { REFRESHED_AT_ANNOTATION } from '../plan/broker-sync.ts';
 
 /**
  * What seaway keeps of each API object (pure). The informers compare these projections, not the
@@ -10,7 +13,7 @@ import type { ClusterObject, EndpointObject, NodeObject, ObjectMeta } from '../m
 
 /** A Submariner custom object as listed and watched (plain JSON). */
 export interface SubmarinerObject {
-  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; creationTimestamp?: unknown };
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; creationTimestamp?: unknown; annotations?: unknown };
   spec?: unknown;
 }
 
@@ -45,13 +48,37 @@ export function toMeta(object: SubmarinerObject): ObjectMeta {
   };
 }
 
-/** An Endpoint or a Cluster as the snapshot holds it: its metadata and its spec, as served. */
-export function toSubmarinerObject(object: SubmarinerObject): EndpointObject & ClusterObject {
+/** The annotations an Endpoint projection keeps: seaway's own. */
+export const KEPT_ANNOTATION_PREFIX = 'seaway.io/';
+
+/**
+ * The `seaway.io/` annotations with string values, a copy. Not `seaway.io/refreshed-at`: it marks
+ * broker copies and ticks every refresh interval (a syncer that copies it in would otherwise cost a
+ * pass per tick), and the planner never reads it.
+ */
+export function keptAnnotations(annotations: unknown): Record<string, string> {
+  if (!isRecord(annotations)) return {};
+  return Object.fromEntries(Object.entries(stringEntries(annotations)).filter(([key]) => key.startsWith(KEPT_ANNOTATION_PREFIX) && key !== REFRESHED_AT_ANNOTATION));
+}
+
+/**
+ * An Endpoint as the snapshot holds it: its metadata, its `seaway.io/` annotations (seaway's
+ * gateway marks its own Endpoint there) and its spec, as served.
+ */
+export function toEndpointObject(object: SubmarinerObject): EndpointObject {
+  return { ...toMeta(object), annotations: keptAnnotations(object.metadata?.annotations), spec: object.spec };
+}
+
+/** A Cluster as the snapshot holds it: its metadata and its spec, as served (no annotations: nothing reads them). */
+export function toClusterObject(object: SubmarinerObject): ClusterObject {
   return { ...toMeta(object), spec: object.spec };
 }
 
-/** Equal but for resourceVersion, which every write bumps (a label or status change touches nothing projected). */
-export function sameMetaAndSpec(a: EndpointObject | ClusterObject, b: EndpointObject | ClusterObject): boolean {
+/**
+ * Equal but for resourceVersion, which every write bumps (a label, status or other annotation change
+ * touches nothing projected; a kept annotation's change does).
+ */
+export function sameMetaAndSpec<T extends EndpointObject | ClusterObject>(a: T, b: T): boolean {
   return isDeepStrictEqual({ ...a, resourceVersion: '' }, { ...b, resourceVersion: '' });
 }
 

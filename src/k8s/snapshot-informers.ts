@@ -6,7 +6,7 @@ import { clientListWatch, type ApiRequestSettings, type ListResult } from './cli
 import type { ListWatch } from './list-watch.ts';
 import { createInformer, type Informer, type InformerChange, type InformerDeps } from './informer.ts';
 import { ownNodeWatch, type OwnNodeWatch } from './node-ready.ts';
-import { nodeProjector, sameMetaAndSpec, toSubmarinerObject, type NodeProjection, type SubmarinerObject } from './projections.ts';
+import { nodeProjector, sameMetaAndSpec, toClusterObject, toEndpointObject, type NodeProjection, type SubmarinerObject } from './projections.ts';
 
 
 export interface SnapshotInformers {
@@ -57,10 +57,10 @@ export function clientSnapshotSources(kubeConfig: KubeConfig, namespace: string,
 export function createSnapshotInformers(options: { sources: SnapshotSources; nodeName: string }, deps: InformerDeps): SnapshotInformers {
   const { sources } = options;
   const endpoints: Informer<EndpointObject> = createInformer(
-    { name: 'endpoints', source: sources.endpoints, project: toSubmarinerObject, same: sameMetaAndSpec }, deps);
+    { name: 'endpoints', source: sources.endpoints, project: toEndpointObject, same: sameMetaAndSpec }, deps);
   // The planner reads Clusters too (the owner's creationTimestamp orders overlapping clusters).
   const clusters: Informer<ClusterObject> = createInformer(
-    { name: 'clusters', source: sources.clusters, project: toSubmarinerObject, same: sameMetaAndSpec }, deps);
+    { name: 'clusters', source: sources.clusters, project: toClusterObject, same: sameMetaAndSpec }, deps);
   const nodes: Informer<NodeProjection> = createInformer({ name: 'nodes', source: sources.nodes, project: nodeProjector(options.nodeName) }, deps);
   const all: Array<Informer<unknown>> = [endpoints, clusters, nodes];
 

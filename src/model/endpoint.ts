@@ -7,7 +7,10 @@
  * Only what seaway uses can reject an Endpoint: cluster_id, subnets and the IPv4 private address (the
  * cable's identity and, for the local Endpoint, where VXLAN goes); the local Endpoint's hostname too.
  * Everything else is read leniently and a bad value becomes a note, because rejecting a whole cluster
- * over a field seaway never reads (an IPv6 public_ip, a numeric backend_config value) loses traffic for nothing.
+ * over a field routing never reads (an IPv6 public_ip, a numeric backend_config value) loses traffic for nothing.
+ * backend_config is read by the gateway, though (the cable's `udp-port`): a malformed one is kept as
+ * `backendConfigProblem`, so the gateway refuses a cable to it (plan/remote-cables.ts) while the
+ * route agent still routes to the cluster.
  */
 import {
   clip, describeType, overlaps, parseCidr, parseIpv4, type Cidr,
@@ -33,7 +36,13 @@ export interface EndpointSpec {
   healthCheckIps: string[];
   natEnabled: boolean;
   backend: string;
+  /** The string entries of backend_config (entries of another type are left out, see backendConfigProblem). */
   backendConfig: Record<string, string>;
+  /**
+   * Set when backend_config is malformed (not an object, or entries that are not strings): what is
+   * wrong, for the gateway to refuse a cable with. Routing ignores it. Absent when backend_config is fine.
+   */
+  backendConfigProblem?: string;
 }
 
 export const ENDPOINT_REJECT_REASONS = [
@@ -70,6 +79,8 @@ export type EndpointValidation =
 
 /** The plural address fields are dual-stack pairs: the CRD allows at most one address per family. */
 export const MAX_PLURAL_ADDRESSES = 2;
+/** How many of backend_config's problems backendConfigProblem names (the rest are counted). */
+const MAX_BACKEND_CONFIG_PROBLEMS = 3;
 /** Submariner's CRD caps spec.cluster_id at 63 characters (and requires at least one). */
 export const MAX_CLUSTER_ID_LENGTH = 63;
 
@@ -129,8 +140,25 @@ export function validateEndpoint(raw: unknown, ctx: EndpointValidationContext): 
 class Lenient {
   readonly notes: EndpointNote[] = [];
 
+  /** What is wrong with backend_config, in order; the first few are kept for the gateway's refusal. */
+  readonly backendConfigProblems: string[] = [];
+  backendConfigProblemCount = 0;
+
   ignored(path: string, why: string): void {
     this.notes.push({ code: 'field-ignored', message: `${path}: ${why}; ignored (seaway does not use it)` });
+  }
+
+  /** backend_config is not used for routing, but the gateway needs it whole to build a cable. */
+  backendConfigIgnored(path: string, why: string): void {
+    this.notes.push({ code: 'field-ignored', message: `${path}: ${why}; ignored for routing (a gateway refuses a cable to this Endpoint)` });
+    this.backendConfigProblemCount++;
+    if (this.backendConfigProblems.length < MAX_BACKEND_CONFIG_PROBLEMS) this.backendConfigProblems.push(`${path}: ${why}`);
+  }
+
+  backendConfigProblem(): string | undefined {
+    if (this.backendConfigProblemCount === 0) return undefined;
+    const more = this.backendConfigProblemCount - this.backendConfigProblems.length;
+    return this.backendConfigProblems.join('; ') + (more > 0 ? `; and ${more} more` : '');
   }
 
   string(spec: Record<string, unknown>, field: string): string {
@@ -151,11 +179,11 @@ class Lenient {
 
   backendConfig(value: unknown): Record<string, string> {
     if (value === undefined || value === null) return {};
-    if (!isRecord(value)) { this.ignored('spec.backend_config', `expected an object of strings, got ${describeType(value)}`); return {}; }
+    if (!isRecord(value)) { this.backendConfigIgnored('spec.backend_config', `expected an object of strings, got ${describeType(value)}`); return {}; }
     const result: Record<string, string> = {};
     for (const [key, entry] of Object.entries(value)) {
       if (typeof entry === 'string') result[key] = entry;
-      else this.ignored(`spec.backend_config["${clip(key)}"]`, `expected a string, got ${describeType(entry)}`);
+      else this.backendConfigIgnored(`spec.backend_config["${clip(key)}"]`, `expected a string, got ${describeType(entry)}`);
     }
     return result;
   }
@@ -217,6 +245,9 @@ function validateOrThrow(raw: unknown, ctx: EndpointValidationContext): Endpoint
     backend: lenient.string(spec, 'backend'),
     backendConfig: lenient.backendConfig(spec['backend_config']),
   };
+  const backendConfigProblem = lenient.backendConfigProblem();
+  // Only when there is one, so a well-formed Endpoint's spec has no such key at all.
+  if (backendConfigProblem !== undefined) endpoint.backendConfigProblem = backendConfigProblem;
   // The local Endpoint only tells who the gateway is; its subnets are our own and are never routed.
   if (isLocal) return { ok: true, endpoint: { ...endpoint, subnets: [...new Set(rawSubnets)] }, subnets: [], notes: lenient.notes };
 

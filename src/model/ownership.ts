@@ -13,7 +13,11 @@ export const OWNERSHIP = {
   /** seaway's earlier worker layout (table 100 behind rule 100, consulted before main): removed on start. */
   legacyWorkerTable: 100,
   legacyWorkerRulePriority: 100,
-  /** Gateway node: remote subnets out of the cable interface with src = CNI address (Submariner's host-network table). */
+  /**
+   * Gateway node: remote subnets out of the cable interface with src = CNI address (Submariner's
+   * host-network table). Behind seaway's own cable (a seaway-published local Endpoint) the rule
+   * stays and the table stays empty: charon's table routes them.
+   */
   hostNetworkTable: 150,
   hostNetworkRulePriority: 150,
   /**

@@ -14,6 +14,12 @@ export interface ObjectMeta {
 }
 
 export interface EndpointObject extends ObjectMeta {
+  /**
+   * Only the `seaway.io/` annotations (src/k8s/projections.ts): seaway's gateway marks the Endpoint it
+   * publishes with its fencing token, which tells the planner whose cable the gateway runs. Others
+   * are not kept, so their churn costs no reconcile pass.
+   */
+  annotations: Readonly<Record<string, string>>;
   spec: unknown;
 }
 
@@ -44,7 +50,7 @@ export interface Snapshot {
 /** Freezes the snapshot and its object lists (not the specs, which the informer owns) so no consumer can edit it. */
 export function freezeSnapshot(snapshot: Snapshot): Snapshot {
   return Object.freeze({
-    endpoints: Object.freeze(snapshot.endpoints.map((e) => Object.freeze({ ...e }))),
+    endpoints: Object.freeze(snapshot.endpoints.map((e) => Object.freeze({ ...e, annotations: Object.freeze({ ...e.annotations }) }))),
     clusters: Object.freeze(snapshot.clusters.map((c) => Object.freeze({ ...c }))),
     nodes: Object.freeze(snapshot.nodes.map((n) => Object.freeze({
       ...n, labels: Object.freeze({ ...n.labels }), annotations: Object.freeze({ ...n.annotations }),

@@ -4,7 +4,8 @@
  *   is the same on every node and matches the Events one node posts;
  * - the local gateway in use: the trusted local Endpoint of the snapshot, else the last trusted one
  *   the caller carried over from the previous pass (`lastGoodLocal`), so a spoof or a gap during a
- *   gateway takeover never moves or drops VXLAN;
+ *   gateway takeover never moves or drops VXLAN; with who published it (seaway's gateway or
+ *   Submariner's), which decides whether the gateway's table 150 yields to seaway's cable;
  * - what this node refuses on its own (node-local-refusals.ts), kept apart from the verdict;
  * - notes: per-Endpoint input notes, the held gateway, VTEP collisions.
  */
@@ -15,8 +16,9 @@ import {
   buildEndpointSet, endpointRef, type AcceptedEndpoint, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint, type TrustedLocal,
 } from '../model/endpoint-set.ts';
 import type { NodeFacts } from '../model/node-facts.ts';
-import type { Snapshot } from '../model/snapshot.ts';
+import type { EndpointObject, Snapshot } from '../model/snapshot.ts';
 import { describeVtepCollision, vtepCollisions } from '../model/vtep-collisions.ts';
+import { FENCING_ANNOTATION } from './local-endpoint-object.ts';
 import { refuseOnThisNode, type RefusedRoute, type RoutedSubnet } from './node-local-refusals.ts';
 
 export type VerdictConfig = Pick<RunConfig, 'clusterId' | 'podCidrs' | 'serviceCidrs' | 'minPrefixLength' | 'maxSubnetsPerEndpoint'>
@@ -32,6 +34,19 @@ export interface LocalGateway {
   node: string;
   /** Where the other nodes send VXLAN: the Endpoint's IPv4 private IP, an address of that Node. */
   privateIp: string;
+  /**
+   * Whose gateway published the Endpoint: 'seaway' when it carries seaway's fencing annotation
+   * (`seaway.io/lease-transitions`), which only seaway's gateway writes; else 'submariner'. With
+   * seaway's cable (charon's routes in table 220) the gateway plans no table 150 routes.
+   */
+  publisher: GatewayPublisher;
+}
+
+export type GatewayPublisher = 'seaway' | 'submariner';
+
+/** The annotation's presence, whatever its value: Submariner never writes a `seaway.io/` key. */
+export function publisherOf(object: Pick<EndpointObject, 'annotations'>): GatewayPublisher {
+  return Object.hasOwn(object.annotations, FENCING_ANNOTATION) ? 'seaway' : 'submariner';
 }
 
 export type VerdictNoteCode = EndpointNoteCode | 'local-endpoint-held' | 'vtep-collision';
@@ -58,12 +73,15 @@ export interface EndpointVerdict {
 }
 
 function localGatewayOf(local: TrustedLocal): LocalGateway {
-  return { endpoint: endpointRef(local.object), node: local.node, privateIp: local.spec.privateIp };
+  return { endpoint: endpointRef(local.object), node: local.node, privateIp: local.spec.privateIp, publisher: publisherOf(local.object) };
 }
 
-/** A carried-over gateway is the caller's memory; one that does not even hold an IPv4 address is dropped, not trusted. */
+/**
+ * A carried-over gateway is the caller's memory, kept as it was (its publisher too); one that does
+ * not even hold an IPv4 address, or names no known publisher, is dropped, not trusted.
+ */
 function usableHeld(held: LocalGateway | null): LocalGateway | null {
-  return held !== null && parseIpv4(held.privateIp).ok && held.node !== '' ? held : null;
+  return held !== null && parseIpv4(held.privateIp).ok && held.node !== '' && (held.publisher === 'seaway' || held.publisher === 'submariner') ? held : null;
 }
 
 export function judgeEndpoints(

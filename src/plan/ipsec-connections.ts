@@ -1,7 +1,8 @@
 /**
  * What the IPsec cable asks charon for, per remote gateway (pure): one IKEv2 connection named for
  * the cable, IDs and ports as Submariner's libreswan uses them (IDs = private IPs, IKE on the NAT-T
- * port on both sides, PSK), one CHILD_SA per local x remote subnet pair, both sides initiating
+ * port on both sides, PSK; IKE sent from the public IP when the gateway has it on an interface, else
+ * from the private IP), one CHILD_SA per local x remote subnet pair, both sides initiating
  * (the cable initiates what is not up; charon restarts children on DPD and on the peer's close), so
  * a restarted peer is back as soon as it initiates.
  *
@@ -24,12 +25,21 @@ export interface LocalSubnet {
 }
 
 export interface IpsecLocal {
-  /** The gateway's private IP: its IKE identity and the address IKE binds to. */
+  /** The gateway's private IP: its IKE identity, and the address IKE is sent from unless the public IP is on the gateway. */
   privateIp: string;
+  /**
+   * The gateway's public IP (its local Endpoint's), if it has one. When it is an address of the
+   * gateway itself (in `addresses`: bare metal with a public interface), IKE is sent from it, so the
+   * peer answers to an address it can route; behind NAT it is not on the gateway and is not used here.
+   */
+  publicIp?: string;
   subnets: readonly LocalSubnet[];
   /** IKE and NAT-T port (Submariner's `udp-port`, 4500). */
   natTPort: number;
-  /** Addresses on the gateway now (libipsec: a local subnet holding one needs no added address). */
+  /**
+   * Addresses on the gateway now: whether the public IP is one of them (IKE from it), and under
+   * libipsec, a local subnet holding one needs no added address.
+   */
   addresses: readonly string[];
 }
 
@@ -140,9 +150,31 @@ export function libipsecAddresses(local: Pick<IpsecLocal, 'subnets' | 'addresses
   return [...wanted].sort();
 }
 
+/**
+ * The addresses charon sends IKE from and answers on (`local_addrs`): the public IP first when it is
+ * a valid IPv4 address other than the private IP and an address of the gateway now (strongSwan
+ * initiates from the first and responds on any), then the private IP; otherwise the private IP alone
+ * (behind NAT the public IP belongs to the NAT device).
+ */
+export function ikeLocalAddresses(local: Pick<IpsecLocal, 'privateIp' | 'publicIp' | 'addresses'>): string[] {
+  const { privateIp, publicIp } = local;
+  if (publicIp === undefined || publicIp === privateIp) return [privateIp];
+  const parsed = parseIpv4(publicIp);
+  if (!parsed.ok) return [privateIp];
+  const onGateway = local.addresses.some((text) => {
+    const address = parseIpv4(text);
+    return address.ok && address.address === parsed.address;
+  });
+  return onGateway ? [publicIp, privateIp] : [privateIp];
+}
+
+/** The cable names a connection may have (charon's connection and the CHILD_SAs are named by it). */
+export const CABLE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const CABLE_NAME_RULE = '1-128 letters, digits, dots, dashes or underscores, starting with a letter or digit';
+
 export function planConnection(local: IpsecLocal, remote: CableEndpoint, settings: IpsecSettings): PlannedConnection {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(remote.cableName)) {
-    throw new IpsecPlanError(`cable name "${remote.cableName.slice(0, 64)}" must be 1-128 letters, digits, dots, dashes or underscores`);
+  if (!CABLE_NAME_PATTERN.test(remote.cableName)) {
+    throw new IpsecPlanError(`cable name "${remote.cableName.slice(0, 64)}" must be ${CABLE_NAME_RULE}`);
   }
   const localIp = addressText(local.privateIp, 'local private IP');
   const remoteId = addressText(remote.privateIp, `${remote.cableName}: private IP`);
@@ -186,7 +218,7 @@ export function planConnection(local: IpsecLocal, remote: CableEndpoint, setting
   }
   const connection: ViciConfig = {
     version: '2',
-    local_addrs: [localIp],
+    local_addrs: ikeLocalAddresses({ ...local, privateIp: localIp }),
     remote_addrs: [remoteAddress],
     local_port: port(local.natTPort, 'local NAT-T port'),
     remote_port: port(remote.natTPort, `${remote.cableName}: NAT-T port`),

@@ -27,7 +27,7 @@ export type PlanConfig = Pick<RunConfig, 'clusterId' | 'nodeName' | 'podCidrs' |
 
 export type PlanNoteCode =
   | 'no-local-endpoint' | 'cni-interface-unknown' | 'invalid-mss-annotation' | 'subnet-normalised'
-  | 'node-without-internal-ip' | 'gateway-ip-mismatch' | VerdictNoteCode;
+  | 'node-without-internal-ip' | 'gateway-ip-mismatch' | 'cable-routes' | VerdictNoteCode;
 
 export interface PlanNote {
   code: PlanNoteCode;
@@ -131,13 +131,26 @@ export function planNode(
   let fdb: DesiredFdbEntry[] = [];
   if (isGateway) {
     rules = [{ priority: OWNERSHIP.hostNetworkRulePriority, table: OWNERSHIP.hostNetworkTable }];
-    // Out of the underlay device with no next hop, as Submariner's IPsec cable routes them.
-    routes = cni === null ? [] : remoteSubnets.map(({ text }) => ({
-      table: OWNERSHIP.hostNetworkTable,
-      dst: text,
-      dev: self.underlayDevice,
-      src: cni.address,
-    }));
+    if (local.publisher === 'seaway') {
+      // seaway's own cable routes the remote subnets: charon in table 220, behind the fail-closed
+      // blackholes of table 221. Rule 150 is consulted first, so routes here would bypass both (and,
+      // with kernel-libipsec, send pod traffic out in the clear instead of into ipsec0): the table
+      // stays empty, its rule stays.
+      routes = [];
+      notes.push({
+        code: 'cable-routes',
+        message: `the local Endpoint ${local.endpoint.namespace}/${local.endpoint.name} is seaway's gateway's: the remote subnets are routed by seaway's cable (charon's table ${OWNERSHIP.charonTable}, fail-closed by table ${OWNERSHIP.cableFailClosedTable}), not by table ${OWNERSHIP.hostNetworkTable}`,
+      });
+    } else {
+      // Submariner's gateway: out of the underlay device with no next hop, src the CNI address, as
+      // Submariner's route agent routes them for its IPsec cable (which installs no routes itself).
+      routes = cni === null ? [] : remoteSubnets.map(({ text }) => ({
+        table: OWNERSHIP.hostNetworkTable,
+        dst: text,
+        dev: self.underlayDevice,
+        src: cni.address,
+      }));
+    }
     fdb = fdbEntries(snapshot, config.nodeName, nodeIp, notes);
   } else {
     // In the main table, as Submariner's route agent does: no rule, and the longest prefix wins.

@@ -31,6 +31,10 @@ export interface Metrics {
   charonRestarts: Counter;
   cableConnected: Gauge<'cable' | 'backend'>;
   cableBytes: Gauge<'cable' | 'backend' | 'direction'>;
+  gatewayHaState: Gauge<'state'>;
+  gatewayTransitions: Counter<'to'>;
+  remoteClusterLiveness: Gauge<'cluster' | 'state'>;
+  rejectedCables: Gauge<'cluster'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -129,5 +133,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'seaway_cable_bytes', help: 'Bytes through the cable\'s current SAs (as the daemon counts them), by direction (rx, tx)',
       labelNames: ['cable', 'backend', 'direction'], registers,
     }),
+    gatewayHaState: new Gauge({
+      name: 'seaway_gateway_ha_state', help: 'The gateway election\'s state on this node (value 1 for the current one): starting, refused, standby, acquiring, active, active-unconfirmed, handing-over, stopped',
+      labelNames: ['state'], registers,
+    }),
+    gatewayTransitions: new Counter({ name: 'seaway_gateway_transitions_total', help: 'Changes of the gateway election\'s state, by the state entered', labelNames: ['to'], registers }),
+    remoteClusterLiveness: new Gauge({
+      name: 'seaway_remote_cluster_liveness', help: 'Each remote cluster\'s liveness on the broker (value 1): fresh, stale (its gateway stopped refreshing its broker copy; still routed) or unknown (never refreshed: a Submariner peer)',
+      labelNames: ['cluster', 'state'], registers,
+    }),
+    rejectedCables: new Gauge({ name: 'seaway_rejected_cables', help: '1 for each remote cluster whose Endpoint the gateway cannot build a cable to (unknown backend, malformed backend_config)', labelNames: ['cluster'], registers }),
   };
 }

@@ -51,7 +51,7 @@ const subnet = (i: number, j: number, generation = 0) => {
 };
 
 function endpoint(name: string, spec: Record<string, unknown>, index: number): EndpointObject {
-  return { name, namespace: 'submariner-operator', uid: `uid-${name}`, resourceVersion: String(index + 1), creationTimestamp: '2030-01-01T00:00:00Z', spec };
+  return { name, namespace: 'submariner-operator', uid: `uid-${name}`, resourceVersion: String(index + 1), creationTimestamp: '2030-01-01T00:00:00Z', annotations: {}, spec };
 }
 
 function snapshot(changedCluster: number | null): Snapshot {

@@ -32,7 +32,7 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the takeover benchmark needs root (it runs a lab of network namespaces)');
   const prefix = `swt${randomBytes(2).toString('hex')}`;
-  const lab = await labUp({ prefix, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true, agentEnv: { SEAWAY_RESYNC_SECONDS: '86400' } });
+  const lab = await labUp({ endpoints: true, prefix, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true, agentEnv: { SEAWAY_RESYNC_SECONDS: '86400' } });
   try {
     await readyAgents(lab);
     const [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];

@@ -109,7 +109,7 @@ describe('API brownout: gentle informers on three agents (issue 9 acceptance)', 
 
   before(async () => {
     requireTools('ip', 'iptables', 'sysctl');
-    lab = await labUp({ prefix: PREFIX, clusters: 1, nodes: 3, gateways: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, agentEnv: AGENT_ENV });
+    lab = await labUp({ endpoints: true, prefix: PREFIX, clusters: 1, nodes: 3, gateways: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, agentEnv: AGENT_ENV });
     cluster = lab.clusters[0] as ClusterStatus;
     nodes = cluster.nodes;
     admin = new AdminClient({ socketPath: cluster.apiserver.socket });

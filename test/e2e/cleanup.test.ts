@@ -29,7 +29,7 @@ describe('seaway cleanup leaves every node as it was before seaway first started
 
   before(async () => {
     requireTools('ip', 'bridge', 'iptables-legacy-save', 'iptables-nft-save', 'nft', 'ipset', 'sysctl');
-    lab = await labUp({ prefix, clusters: 2, nodes: 2, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, agents: false, wait: true });
+    lab = await labUp({ endpoints: true, prefix, clusters: 2, nodes: 2, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, agents: false, wait: true });
     nodes = lab.clusters.flatMap((cluster) => cluster.nodes.map((node) => ({ node, cluster })));
     for (const { node } of nodes) {
       // A host that drops forwarded traffic (so the nftables backend needs its iptables shim) and whose

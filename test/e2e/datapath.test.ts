@@ -67,7 +67,7 @@ for (const backend of BACKENDS) {
     before(async () => {
       requireTools('ip', 'iptables', 'iptables-save', 'nft', 'ipset', 'ping', 'sysctl');
       lab = await labUp({
-        prefix, clusters: 2, nodes: 3, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
+        endpoints: true, prefix, clusters: 2, nodes: 3, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
         agentEnv: { SEAWAY_FILTER_BACKEND: backend },
       });
       [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];

@@ -20,7 +20,7 @@ import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
 import { agentLog, agentMetrics, metricValue, nodeRouting, readyAgents, remoteSpec, submarinerApi, vtep, type NodeRouting } from './routing-support.ts';
 
 const PREFIX = `swv${randomBytes(2).toString('hex')}`;
-const LAB = { prefix: PREFIX, clusters: 1, nodes: 3, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0 };
+const LAB = { endpoints: true, prefix: PREFIX, clusters: 1, nodes: 3, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0 };
 const API_SERVER_IP = planLab(LAB).clusters[0]!.controlPlane.ip;
 const GOOD = '172.20.0.0/16';
 /** Only the second worker has it. */

@@ -59,7 +59,7 @@ describe('fail static through Submariner\'s delete-then-create takeovers (issue 
   before(async () => {
     requireTools('ip', 'ping', 'tcpdump');
     lab = await labUp({
-      prefix: PREFIX, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
+      endpoints: true, prefix: PREFIX, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
       // A resync every 2 s: passes keep running through every gap and cut, so "nothing written" is tested, not assumed.
       agentEnv: { SEAWAY_RESYNC_SECONDS: '2', SEAWAY_REMOTE_GRACE_SECONDS: String(GRACE_SECONDS), SEAWAY_API_RETRY_MAX_MS: '2000' },
     });

@@ -61,7 +61,7 @@ describe('replacing Submariner\'s route agent, and seaway\'s earlier layout, in 
 
   before(async () => {
     requireTools('ip', 'bridge', 'iptables', 'iptables-nft-save', 'iptables-legacy-save', 'nft', 'ipset', 'sysctl');
-    lab = await labUp({ prefix, clusters: 2, nodes: 2, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, agents: false, wait: true });
+    lab = await labUp({ endpoints: true, prefix, clusters: 2, nodes: 2, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, agents: false, wait: true });
     [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];
     for (const { node } of all()) {
       await linkLocalSettled(node);

@@ -90,7 +90,7 @@ describe('Node heartbeats cost no reconcile pass (issue 9 acceptance)', () => {
   before(async () => {
     requireTools('ip', 'iptables', 'sysctl');
     lab = await labUp({
-      prefix: PREFIX, clusters: 1, nodes: 3, gateways: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
+      endpoints: true, prefix: PREFIX, clusters: 1, nodes: 3, gateways: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
       agentEnv: { SEAWAY_RESYNC_SECONDS: '86400', SEAWAY_MIN_PASS_INTERVAL_MS: '0', SEAWAY_LOG_LEVEL: 'debug' },
     });
     cluster = lab.clusters[0] as ClusterStatus;

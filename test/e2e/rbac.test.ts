@@ -23,7 +23,7 @@ import { ROUTE_AGENT_ACCOUNT, ROUTE_AGENT_RBAC } from '../lab/manifests.ts';
 import { agentLog, agentMetrics, metricValue, readyAgents, remoteSpec, submarinerApi } from './routing-support.ts';
 
 const AGENT_USER = `system:serviceaccount:${ROUTE_AGENT_ACCOUNT.namespace}:${ROUTE_AGENT_ACCOUNT.name}`;
-const LAB = { clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true } as const;
+const LAB = { endpoints: true, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true } as const;
 
 /** `Role/<ns>/<name>#<i>` and `ClusterRole/<name>#<i>` for every rule of the manifest file. */
 async function rulesOf(file: string): Promise<string[]> {

@@ -64,7 +64,7 @@ describe('foreign routes at seaway\'s destinations (issue 10)', () => {
   before(async () => {
     requireTools('ip', 'iptables', 'sysctl');
     lab = await labUp({
-      prefix: PREFIX, clusters: 1, nodes: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true,
+      endpoints: true, prefix: PREFIX, clusters: 1, nodes: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true,
       agentEnv: { SEAWAY_RESYNC_SECONDS: '86400', SEAWAY_RETRY_MAX_MS: '1000', SEAWAY_LOG_LEVEL: 'debug' },
     });
     const cluster = lab.clusters[0] as ClusterStatus;

@@ -91,7 +91,7 @@ describe('bad Endpoints in the lab (issue 4)', () => {
 
   before(async () => {
     requireTools('ip', 'iptables', 'sysctl');
-    lab = await labUp({ prefix: PREFIX, clusters: 1, nodes: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true, agentEnv: { SEAWAY_LOG_LEVEL: 'debug', SEAWAY_EVENT_BURST: '100' } });
+    lab = await labUp({ endpoints: true, prefix: PREFIX, clusters: 1, nodes: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true, agentEnv: { SEAWAY_LOG_LEVEL: 'debug', SEAWAY_EVENT_BURST: '100' } });
     cluster = lab.clusters[0] as ClusterStatus;
     [gateway, worker] = cluster.nodes as [NodeStatus, NodeStatus];
     for (const node of cluster.nodes) monitors.push(monitorRoutes(node.namespace));

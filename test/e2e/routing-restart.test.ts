@@ -38,7 +38,7 @@ describe('agent killed mid-programming and restarted (issue 4)', () => {
 
   before(async () => {
     requireTools('ip', 'iptables', 'sysctl');
-    lab = await labUp({ prefix: PREFIX, clusters: 1, nodes: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true });
+    lab = await labUp({ endpoints: true, prefix: PREFIX, clusters: 1, nodes: 2, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true });
     cluster = lab.clusters[0] as ClusterStatus;
     [gateway, worker] = cluster.nodes as [NodeStatus, NodeStatus];
     await readyAgents(lab);

@@ -62,7 +62,7 @@ describe('routing datapath in the lab (issue 4)', () => {
     requireTools('ip', 'bridge', 'ping', 'iptables', 'sysctl');
     // Two gateway-capable nodes per cluster, so the gateway can move to node 2.
     lab = await labUp({
-      prefix: PREFIX, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
+      endpoints: true, prefix: PREFIX, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
       agentEnv: { SEAWAY_RESYNC_SECONDS: String(RESYNC_SECONDS) },
     });
     [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];

@@ -34,7 +34,7 @@ describe('a corrupt or empty sysctl state file', () => {
 
   before(async () => {
     requireTools('ip', 'bridge', 'iptables-legacy-save', 'iptables-nft-save', 'nft', 'ipset', 'sysctl');
-    const lab = await labUp({ prefix, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, agents: false, wait: true });
+    const lab = await labUp({ endpoints: true, prefix, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, agents: false, wait: true });
     cluster = lab.clusters[0] as ClusterStatus;
     const [first, second] = cluster.nodes as [NodeStatus, NodeStatus];
     nodes = [{ node: first, content: CORRUPT }, { node: second, content: '' }];

@@ -75,7 +75,7 @@ describe('tug-of-war with another agent in nat POSTROUTING (iptables backend)', 
     requireTools('ip', 'iptables', 'iptables-save', 'ipset', 'getconf');
     ticksPerSecond = Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
     lab = await labUp({
-      prefix, clusters: 2, nodes: 2, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
+      endpoints: true, prefix, clusters: 2, nodes: 2, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true,
       agentEnv: {
         SEAWAY_FILTER_BACKEND: 'iptables',
         SEAWAY_FIGHT_REPAIRS: '3', SEAWAY_FIGHT_WINDOW_SECONDS: '10', SEAWAY_FIGHT_BACKOFF_MIN_MS: '4000', SEAWAY_FIGHT_BACKOFF_MAX_MS: '8000',

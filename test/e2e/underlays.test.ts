@@ -46,7 +46,7 @@ describe('the underlays real nodes have', () => {
   before(async () => {
     requireTools('ip', 'bridge', 'iptables', 'ping', 'sysctl');
     lab = await labUp({
-      prefix, clusters: 2, nodes: 3, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, underlays: UNDERLAYS,
+      endpoints: true, prefix, clusters: 2, nodes: 3, gateways: 1, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, underlays: UNDERLAYS,
       // Nothing but kernel events can wake the agents within the tests' bounds.
       agentEnv: { SEAWAY_RESYNC_SECONDS: '86400' },
     });

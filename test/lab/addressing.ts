@@ -15,6 +15,8 @@ export const MAX_NODES = 200;
 export const MAX_PODS_PER_NODE = 200;
 export const API_PORT = 6443;
 export const AGENT_PORT = 8080;
+/** The gateway role's HTTP port (beside the route agent's on the same node address). */
+export const GATEWAY_PORT = 8083;
 export const WAN_CIDR = '198.18.0.0/16';
 export const BROKER_IP = '198.18.0.1';
 export const DEFAULT_CNI_INTERFACE = 'cni0';
@@ -54,9 +56,11 @@ export interface LabOptions {
   /** Per node name (`cluster<i>-node<n>`), an underlay other than `plain`. */
   underlays: Record<string, UnderlayVariant>;
   /**
-   * Create every cluster's Submariner Endpoint and Cluster objects in every cluster's API server (as the
-   * broker sync would; the gateway is node 1), and give gateway-capable nodes plain routes over the WAN to
-   * the other clusters, standing in for tunnels.
+   * Simulated connectivity, for route-agent-only tests: create every cluster's Submariner Endpoint and
+   * Cluster objects in every cluster's API server (as the broker sync would; the gateway is node 1), and
+   * give gateway-capable nodes plain routes over the WAN to the other clusters, standing in for tunnels.
+   * Off by default: then the gateway-capable nodes run `seaway gateway`, which elects, publishes to the
+   * broker and builds IPsec tunnels over the WAN.
    */
   endpoints: boolean;
 }
@@ -70,7 +74,7 @@ export const DEFAULT_OPTIONS: Omit<LabOptions, 'prefix'> = {
   cniDelay: 1,
   cniInterface: DEFAULT_CNI_INTERFACE,
   underlays: {},
-  endpoints: true,
+  endpoints: false,
 };
 
 export interface PodPlan {
@@ -156,11 +160,10 @@ export function resolveOptions(input: Partial<LabOptions> & { prefix: string }):
     throw new Error(`cniInterface ${JSON.stringify(cniInterface)} is not a usable interface name (1-15 characters of letters, digits, . _ -; not lo, eth0, eth1, ${SECOND_NIC} or ${SECOND_NIC}p)`);
   }
   const gateways = validateCount('gateways', merged.gateways, 0, nodes);
-  // By default a lab without gateways simply has no Endpoints; asking for them explicitly is an error.
-  const endpoints = input.endpoints === undefined ? gateways >= 1 : input.endpoints;
+  const endpoints = input.endpoints ?? false;
   if (typeof endpoints !== 'boolean') throw new Error(`endpoints must be true or false, got ${JSON.stringify(endpoints)}`);
   if (endpoints && gateways < 1) {
-    throw new Error('endpoints need a gateway-capable node (gateways >= 1): the Endpoint names node 1 and its WAN address; use --no-endpoints for a lab without gateways');
+    throw new Error('endpoints need a gateway-capable node (gateways >= 1): the Endpoint names node 1 and its WAN address; or leave the simulated Endpoints off');
   }
   return {
     prefix: validatePrefix(merged.prefix),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_PORT, type ClusterPlan, type NodePlan } from './addressing.ts';
+import { AGENT_PORT, GATEWAY_PORT, type ClusterPlan, type NodePlan } from './addressing.ts';
 import type { LabPaths } from './paths.ts';
 import type { AgentInfo } from './state.ts';
 
@@ -38,5 +38,34 @@ export function agentLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPath
     },
     cwd: REPO_ROOT,
     info: { healthUrl: `http://${node.ip}:${AGENT_PORT}`, socket: nodePaths.agentSocket, log: nodePaths.agentLog },
+  };
+}
+
+/**
+ * How the gateway role of a gateway-capable node is started (pure): `seaway gateway` inside the node's
+ * namespace, as the gateway DaemonSet would run it, with the gateway's service account, the cluster's
+ * broker credentials and the lab's PSK. charon-systemd writes no pid file, so one per node namespace
+ * runs on the machine's shared /run.
+ */
+export function gatewayLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPaths, execPath: string, entry = AGENT_ENTRY): AgentLaunch {
+  const nodePaths = paths.node(node.name);
+  const serverPaths = paths.server(cluster.id);
+  return {
+    file: 'ip',
+    args: ['netns', 'exec', node.namespace, execPath, entry, 'gateway'],
+    env: {
+      NODE_NAME: node.name,
+      SUBMARINER_CLUSTERID: cluster.id,
+      SUBMARINER_NAMESPACE,
+      SUBMARINER_CLUSTERCIDR: cluster.podCidr,
+      SUBMARINER_SERVICECIDR: cluster.serviceCidr,
+      KUBECONFIG: serverPaths.gatewayKubeconfig,
+      SEAWAY_BROKER_KUBECONFIG: serverPaths.brokerKubeconfig,
+      SEAWAY_PSK_FILE: paths.psk,
+      SEAWAY_LISTEN: `${node.ip}:${GATEWAY_PORT}`,
+      SEAWAY_STATE_DIR: nodePaths.gatewayStateDir,
+    },
+    cwd: REPO_ROOT,
+    info: { healthUrl: `http://${node.ip}:${GATEWAY_PORT}`, socket: '', log: nodePaths.gatewayLog },
   };
 }

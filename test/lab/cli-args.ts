@@ -5,14 +5,16 @@ import { API_CUTS, type ApiCut } from './api-faults.ts';
 
 export const USAGE = `usage:
   npm run lab -- up [--clusters N] [--nodes M] [--pods K] [--gateways G] [--node-ready-delay S]
-                    [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--no-endpoints]
+                    [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--simulated]
                     [--underlay NODE=VARIANT]... [--wait] [--json]
   npm run lab -- status [--prefix P] [--json]
   npm run lab -- down [--prefix P]
   npm run lab -- fault blackhole|reset|lift [--target cluster1|broker] [--seconds S] [--prefix P]
 defaults: 2 clusters of 3 nodes, 1 pod per node, 1 gateway-capable node per cluster, Ready after 1 s,
-CNI (cni0) 1 s after Ready, agents started, every cluster's Submariner Endpoint and Cluster in every
-cluster (gateway: node 1) with plain WAN routes between the gateways standing in for tunnels, prefix sw.
+CNI (cni0) 1 s after Ready, agents started: the route agent on every node and \`seaway gateway\` on the
+gateway-capable ones, which elect, publish to the broker and build IPsec tunnels over the WAN; prefix sw.
+--simulated: no gateways; instead every cluster's Submariner Endpoint and Cluster in every cluster
+(gateway: node 1) and plain WAN routes between the gateways standing in for tunnels (route-agent tests).
 fault: cuts the network to an API server (default cluster1's) inside its namespace, blackhole (DROP) or
 reset (TCP reset), until lifted, or for S seconds and then lifted.
 underlay: how a node (e.g. cluster1-node2) reaches beyond its LAN, one of ${UNDERLAY_VARIANTS.join(', ')}
@@ -70,7 +72,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
         'cni-delay': { type: 'string' },
         'cni-interface': { type: 'string' },
         'no-agents': { type: 'boolean' },
-        'no-endpoints': { type: 'boolean' },
+        simulated: { type: 'boolean' },
         underlay: { type: 'string', multiple: true },
         wait: { type: 'boolean' },
       },
@@ -85,7 +87,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
       nodeReadyDelay: seconds('node-ready-delay', values['node-ready-delay']),
       cniDelay,
       cniInterface: values['cni-interface'],
-      endpoints: values['no-endpoints'] ? false : undefined,
+      endpoints: values.simulated ? true : undefined,
       underlays: values.underlay === undefined ? undefined : underlays(values.underlay),
     };
     resolveOptions(options);

@@ -2,6 +2,7 @@ import type { NodePlan } from './addressing.ts';
 import { httpUnix } from './http-unix.ts';
 
 export const GATEWAY_LABEL = 'submariner.io/gateway';
+export const PUBLIC_IP_ANNOTATION = 'gateway.submariner.io/public-ip';
 
 /** The Node object as a kubelet registers it (pure). */
 export function nodeObject(node: NodePlan): Record<string, unknown> {
@@ -10,10 +11,12 @@ export function nodeObject(node: NodePlan): Record<string, unknown> {
     'kubernetes.io/os': 'linux',
   };
   if (node.gatewayCapable) labels[GATEWAY_LABEL] = 'true';
+  // As an operator tells Submariner a gateway's public address: here the node's own WAN address.
+  const annotations: Record<string, string> = node.wanIp ? { [PUBLIC_IP_ANNOTATION]: `ipv4:${node.wanIp}` } : {};
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name: node.name, labels },
+    metadata: { name: node.name, labels, annotations },
     spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
     status: nodeStatus(node, false, new Date(0)),
   };

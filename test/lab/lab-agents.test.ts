@@ -24,7 +24,7 @@ describe('lab with agents', () => {
   before(async () => {
     requireTools('ip', 'iptables', 'sysctl');
     assert.ok(existsSync(AGENT_ENTRY), `${AGENT_ENTRY} is missing: the agent is needed for this test`);
-    lab = await labUp({ prefix: PREFIX, clusters: 1, nodes: 2, nodeReadyDelay: 0, cniDelay: 0, agents: true });
+    lab = await labUp({ endpoints: true, prefix: PREFIX, clusters: 1, nodes: 2, nodeReadyDelay: 0, cniDelay: 0, agents: true });
   });
 
   after(async () => {

@@ -62,7 +62,7 @@ describe('lab', () => {
         upSeconds = (Date.now() - started) / 1000;
         return status;
       }),
-      labUp({ prefix: B, agents: false, clusters: 1, nodes: 2, nodeReadyDelay: 1, cniDelay: null }),
+      labUp({ endpoints: true, prefix: B, agents: false, clusters: 1, nodes: 2, nodeReadyDelay: 1, cniDelay: null }),
     ]);
     linksAfterUp = await rootLinks();
   });
@@ -235,7 +235,7 @@ describe('lab', () => {
     await rm(paths.dir, { recursive: true, force: true });
     // The API servers (in B's namespaces) survived the crash; up must clear them first.
     assert.ok(crashed.clusters.every((c) => c.apiserver.pid !== null && isAlive(c.apiserver.pid)));
-    const again = await labUp({ prefix: B, agents: false, clusters: 1, nodes: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true });
+    const again = await labUp({ endpoints: true, prefix: B, agents: false, clusters: 1, nodes: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true });
     assert.ok(labPids(crashed).every((pid) => !isAlive(pid)), 'processes of the crashed run are gone');
     assert.equal(again.clusters[0]?.nodes.length, 1);
     assert.ok(again.clusters[0]?.nodes[0]?.cniAt);

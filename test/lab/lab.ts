@@ -6,11 +6,12 @@
  *   await labDown('swb1');
  */
 import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readlink, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { requireTools } from '../helpers/prereq.ts';
 import { isLabNamespace, planLab, validatePrefix, API_PORT, type ClusterPlan, type LabOptions, type LabPlan, type NodePlan } from './addressing.ts';
-import { AGENT_ENTRY, REPO_ROOT, agentLaunch } from './agents.ts';
+import { AGENT_ENTRY, REPO_ROOT, agentLaunch, gatewayLaunch, type AgentLaunch } from './agents.ts';
 import { SUBMARINER_CRDS_DIR } from './apiserver/crd-files.ts';
 import { PLAN_FILE } from './controller.ts';
 import { kubeconfig } from './kubeconfig.ts';
@@ -36,6 +37,8 @@ export interface LabUpOptions extends Partial<Omit<LabOptions, 'prefix'>> {
   routeAgentRbac?: string;
   /** Extra environment for every agent (e.g. SEAWAY_LOG_LEVEL), on top of the DaemonSet's. */
   agentEnv?: Record<string, string>;
+  /** Extra environment for every `seaway gateway` (e.g. SEAWAY_LEASE_DURATION_SECONDS). */
+  gatewayEnv?: Record<string, string>;
   /** Resolve only once every Node is Ready and (unless the CNI never comes) every CNI is up. */
   wait?: boolean;
   waitTimeoutMs?: number;
@@ -51,7 +54,7 @@ export interface LabLocation {
 
 export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
   const {
-    agents = true, agentEnv = {}, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, routeAgentRbac = ROUTE_AGENT_RBAC, ...rest
+    agents = true, agentEnv = {}, gatewayEnv = {}, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, routeAgentRbac = ROUTE_AGENT_RBAC, ...rest
   } = options;
   const plan = planLab({ ...rest, prefix: options.prefix ?? DEFAULT_PREFIX });
   const prefix = plan.options.prefix;
@@ -139,14 +142,22 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
       await write(serverPaths.brokerKubeconfig, plan.broker.url, await brokerAdmin.token({ serviceAccount: joined.account }), brokerName);
     }
 
+    // One PSK for every cluster, as Submariner's broker hands the same one to every joining cluster.
+    await writeFile(paths.psk, `${randomBytes(48).toString('base64')}\n`, { mode: 0o600 });
     const agentInfo: LabState['agents'] = {};
+    const gatewayInfo: NonNullable<LabState['gateways']> = {};
     if (agents) {
       for (const cluster of plan.clusters) {
-        for (const node of cluster.nodes) agentInfo[node.name] = await spawnAgent(paths, cluster, node, agentEnv);
+        for (const node of cluster.nodes) {
+          agentInfo[node.name] = await spawnAgent(paths, agentLaunch(cluster, node, paths, process.execPath), `agent-${node.name}`, agentEnv);
+          if (!plan.options.endpoints && node.gatewayCapable) {
+            gatewayInfo[node.name] = await spawnAgent(paths, gatewayLaunch(cluster, node, paths, process.execPath), `gateway-${node.name}`, gatewayEnv);
+          }
+        }
       }
     }
 
-    const state: LabState = { prefix, dir: paths.dir, createdAt, plan, controller, apiservers, agents: agentInfo };
+    const state: LabState = { prefix, dir: paths.dir, createdAt, plan, controller, apiservers, agents: agentInfo, gateways: gatewayInfo };
     await writeJsonAtomic(paths.state, state);
     if (wait) await waitForLab(prefix, { root, timeoutMs: waitTimeoutMs });
     return await labStatus(prefix, { root });
@@ -156,15 +167,14 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
   }
 }
 
-async function spawnAgent(paths: LabPaths, cluster: ClusterPlan, node: NodePlan, extraEnv: Record<string, string>): Promise<AgentInfo> {
-  const launch = agentLaunch(cluster, node, paths, process.execPath);
+async function spawnAgent(paths: LabPaths, launch: AgentLaunch, pidName: string, extraEnv: Record<string, string>): Promise<AgentInfo> {
   const pid = await spawnDetached({
     file: launch.file,
     args: launch.args,
     env: { ...process.env, ...launch.env, ...extraEnv },
     cwd: launch.cwd,
     log: launch.info.log,
-    pidFile: paths.pidFile(`agent-${node.name}`),
+    pidFile: paths.pidFile(pidName),
     labDir: paths.dir,
   });
   await waitForExec(pid, process.execPath, launch.info.log);
@@ -204,31 +214,42 @@ export interface AgentControl extends LabLocation {
   signal?: NodeJS.Signals;
   /** Extra environment for startAgent. */
   env?: Record<string, string>;
+  /** Which of the node's processes: the route agent (default) or `seaway gateway`. */
+  role?: 'agent' | 'gateway';
+  /** How long stopAgent waits for the exit (default 10 s; a gateway's handover may take its shutdown timeout). */
+  exitTimeoutMs?: number;
 }
 
-/** Stops one node's agent and waits until it has exited; the datapath it programmed stays. */
+const processesOf = (state: LabState, role: 'agent' | 'gateway'): Record<string, AgentInfo> =>
+  role === 'agent' ? state.agents : (state.gateways ??= {});
+
+/** Stops one node's agent (or gateway) and waits until it has exited; the datapath it programmed stays. */
 export async function stopAgent(prefix: string, nodeName: string, control: AgentControl = {}): Promise<void> {
+  const role = control.role ?? 'agent';
   const { state, paths } = await readState(prefix, control);
   findNode(state, nodeName);
-  const agent = state.agents[nodeName];
+  const agent = processesOf(state, role)[nodeName];
   if (!agent) return;
   if (isAlive(agent.pid) && (await hasLabMarker(agent.pid, paths.dir))) {
     try { process.kill(agent.pid, control.signal ?? 'SIGTERM'); } catch { /* exited meanwhile */ }
-    await waitFor(`agent of ${nodeName} (pid ${agent.pid}) to exit`, async () => (isAlive(agent.pid) ? undefined : true), 10_000);
+    await waitFor(`${role} of ${nodeName} (pid ${agent.pid}) to exit`, async () => (isAlive(agent.pid) ? undefined : true), control.exitTimeoutMs ?? 10_000);
   }
-  delete state.agents[nodeName];
+  delete processesOf(state, role)[nodeName];
   await writeJsonAtomic(paths.state, state);
-  await rm(paths.pidFile(`agent-${nodeName}`), { force: true });
+  await rm(paths.pidFile(`${role}-${nodeName}`), { force: true });
 }
 
-/** Starts (or restarts, after stopping the running one) one node's agent; its log is appended to. */
+/** Starts (or restarts, after stopping the running one) one node's agent (or gateway); its log is appended to. */
 export async function startAgent(prefix: string, nodeName: string, control: AgentControl = {}): Promise<AgentInfo> {
+  const role = control.role ?? 'agent';
   await stopAgent(prefix, nodeName, control);
   const { state, paths } = await readState(prefix, control);
   const { cluster, node } = findNode(state, nodeName);
   if (!existsSync(AGENT_ENTRY)) throw new Error(`cannot start the agent: ${AGENT_ENTRY} does not exist`);
-  const agent = await spawnAgent(paths, cluster, node, control.env ?? {});
-  state.agents[nodeName] = agent;
+  if (role === 'gateway' && !node.gatewayCapable) throw new Error(`${nodeName} is not gateway-capable in lab ${prefix}`);
+  const launch = role === 'agent' ? agentLaunch(cluster, node, paths, process.execPath) : gatewayLaunch(cluster, node, paths, process.execPath);
+  const agent = await spawnAgent(paths, launch, `${role}-${nodeName}`, control.env ?? {});
+  processesOf(state, role)[nodeName] = agent;
   await writeJsonAtomic(paths.state, state);
   return agent;
 }

@@ -28,6 +28,9 @@ export interface NodePaths {
   dir: string;
   agentLog: string;
   agentSocket: string;
+  gatewayLog: string;
+  /** The gateway's own state directory (charon's configuration and VICI socket). */
+  gatewayStateDir: string;
 }
 
 export interface LabPaths {
@@ -39,6 +42,8 @@ export interface LabPaths {
   controllerLog: string;
   /** The lab CA's certificate: what a client outside the lab's kubeconfigs must trust (NODE_EXTRA_CA_CERTS, curl --cacert). */
   caCert: string;
+  /** The IPsec PSK every cluster's gateways share (as Submariner's broker hands one to every cluster), 0600. */
+  psk: string;
   server(id: string): ServerPaths;
   node(name: string): NodePaths;
   pidFile(name: string): string;
@@ -54,6 +59,7 @@ export function labPaths(prefix: string, root = DEFAULT_LAB_ROOT): LabPaths {
     pids: join(dir, 'pids'),
     controllerLog: join(dir, 'controller.log'),
     caCert: join(dir, CA_CERT_FILE),
+    psk: join(dir, 'ipsec-psk'),
     server(id) {
       const serverDir = join(dir, id);
       return {
@@ -69,7 +75,10 @@ export function labPaths(prefix: string, root = DEFAULT_LAB_ROOT): LabPaths {
     },
     node(name) {
       const nodeDir = join(dir, name);
-      return { dir: nodeDir, agentLog: join(nodeDir, 'agent.log'), agentSocket: join(nodeDir, 'agent.sock') };
+      return {
+        dir: nodeDir, agentLog: join(nodeDir, 'agent.log'), agentSocket: join(nodeDir, 'agent.sock'),
+        gatewayLog: join(nodeDir, 'gateway.log'), gatewayStateDir: join(nodeDir, 'gateway-state'),
+      };
     },
     pidFile: (name) => join(dir, 'pids', `${name}.pid`),
   };

@@ -24,6 +24,8 @@ export interface LabState {
   /** By cluster id, and `broker`. */
   apiservers: Record<string, ProcessInfo & { socket: string }>;
   agents: Record<string, AgentInfo>;
+  /** `seaway gateway` by node name, on gateway-capable nodes (absent in labs with simulated Endpoints). */
+  gateways?: Record<string, AgentInfo>;
 }
 
 export interface NodeProgress {

@@ -121,6 +121,19 @@ test('fields seaway does not use never reject: a bad value is noted and ignored,
   assert.deepEqual(dual.endpoint.healthCheckIps, ['10.2.0.1']);
 });
 
+test('a malformed backend_config is routed all the same, and recorded for the gateway (which refuses a cable to it)', () => {
+  const bad = accepted(validateEndpoint(spec({ backend_config: { 'udp-port': 4500, 'natt-discovery-port': '4490', preferred: true } }), ctx));
+  assert.deepEqual(bad.endpoint.subnets, ['10.2.0.0/16', '10.202.0.0/16']);
+  assert.equal(bad.endpoint.backendConfigProblem, 'spec.backend_config["udp-port"]: expected a string, got number 4500; spec.backend_config["preferred"]: expected a string, got boolean true');
+  assert.match(bad.notes[0]?.message ?? '', /; ignored for routing \(a gateway refuses a cable to this Endpoint\)$/);
+  assert.equal(accepted(validateEndpoint(spec({ backend_config: 7 }), ctx)).endpoint.backendConfigProblem, 'spec.backend_config: expected an object of strings, got number 7');
+  const many = accepted(validateEndpoint(spec({ backend_config: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, i])) }), ctx));
+  assert.match(many.endpoint.backendConfigProblem ?? '', /^spec.backend_config\["k0"\]: .*\["k2"\]: expected a string, got number 2; and 47 more$/, 'bounded');
+  for (const fine of [{}, { backend_config: null }, { backend_config: {} }]) {
+    assert.equal('backendConfigProblem' in accepted(validateEndpoint(spec(fine), ctx)).endpoint, false, JSON.stringify(fine));
+  }
+});
+
 test('dual-stack: IPv6 subnets are skipped with a note, the IPv4 ones kept; the private address may come from privateIPs', () => {
   const result = accepted(validateEndpoint(spec({ subnets: ['fd00:2::/64', '10.2.0.0/16', 'fd00:3::/64'] }), ctx));
   assert.deepEqual(result.endpoint.subnets, ['10.2.0.0/16']);

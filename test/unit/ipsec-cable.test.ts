@@ -58,13 +58,22 @@ function fakeKernel(addresses = ['198.18.0.1', '10.1.1.1']): IpsecKernel & { cal
   };
 }
 
-function cable(vici: ViciPort, kernel: IpsecKernel, readPsk: () => Promise<Buffer> = async () => KEY, now = () => 1000) {
+function cable(vici: ViciPort, kernel: IpsecKernel, readPsk: () => Promise<Buffer> = async () => KEY, now = () => 1000, publicIp?: string) {
   return new IpsecCable({
     vici, kernel, log: silent, readPsk, rotationWindowMs: 5000, now,
-    local: { privateIp: '198.18.0.1', subnets: [{ cidr: '10.1.0.0/16', kind: 'pods' }, { cidr: '10.96.0.0/16', kind: 'services' }], natTPort: 4500 },
+    local: {
+      privateIp: '198.18.0.1', subnets: [{ cidr: '10.1.0.0/16', kind: 'pods' }, { cidr: '10.96.0.0/16', kind: 'services' }], natTPort: 4500,
+      ...(publicIp === undefined ? {} : { publicIp }),
+    },
     settings: { ...DEFAULT_IPSEC_SETTINGS, espMode: 'libipsec' },
   });
 }
+
+/** The connection of each load-conn sent: its name, local_addrs and children. */
+const loadConns = (calls: Call[]) => calls.filter((c) => c.command === 'load-conn').map((c) => {
+  const [name, conn] = Object.entries(c.message ?? {})[0] as [string, { local_addrs: string[]; children: Record<string, unknown> }];
+  return { name, localAddrs: conn.local_addrs, children: Object.keys(conn.children) };
+});
 
 test('connect: blackholes first, then the source address, the keys, the connection, and every child initiated', async () => {
   const vici = fakeVici();
@@ -298,4 +307,119 @@ test('calls are serialized: a disconnect and a reload issued together leave char
   const commands = vici.calls.map((x) => x.command);
   assert.deepEqual(commands.slice(0, 2), ['unload-conn', 'terminate']);
   assert.ok(!commands.includes('load-conn'), 'the reload that came after the disconnect does not load the removed cable');
+});
+
+test('the public IP coming onto the gateway: repair loads the connection again with IKE from it, nothing else; and back when it goes', async () => {
+  const vici = fakeVici();
+  const addresses = ['198.18.0.1', '10.1.1.1'];
+  const kernel = fakeKernel(addresses);
+  const c = cable(vici, kernel, async () => KEY, () => 1000, '203.0.113.1');
+  await c.connect(endpoint);
+  assert.deepEqual(loadConns(vici.calls).map((x) => x.localAddrs), [['198.18.0.1']], 'behind NAT: the public IP is not on the gateway');
+  vici.sas = [sa(Object.fromEntries(allChildren.map((n) => [n, 'INSTALLED'])))];
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['list-sas'], 'nothing changed: nothing sent');
+
+  addresses.push('203.0.113.1');
+  vici.calls.length = 0;
+  kernel.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['list-sas', 'load-conn'], 'the connection again; its SAs are neither terminated nor initiated');
+  assert.deepEqual(loadConns(vici.calls), [{ name: endpoint.cableName, localAddrs: ['203.0.113.1', '198.18.0.1'], children: allChildren }]);
+  assert.deepEqual(kernel.calls, ['addresses'], 'the blackholes and source addresses do not depend on it');
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(loadConns(vici.calls), [], 'sent once');
+
+  addresses.pop();
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(loadConns(vici.calls).map((x) => x.localAddrs), [['198.18.0.1']]);
+  assert.equal((await c.status())[0]?.state, 'connected');
+});
+
+test('libipsec: a pod range that gains its address gets its children on the next repair, and loses them again with it', async () => {
+  const vici = fakeVici();
+  const addresses = ['198.18.0.1'];
+  const c = cable(vici, fakeKernel(addresses));
+  await c.connect(endpoint);
+  const services = allChildren.slice(2);
+  assert.deepEqual(loadConns(vici.calls).map((x) => x.children), [services]);
+  vici.sas = [sa(Object.fromEntries(services.map((n) => [n, 'INSTALLED'])))];
+  assert.match((await c.status())[0]?.message ?? '', /10\.1\.0\.0\/16 <-> 10\.2\.0\.0\/16 left out: kernel-libipsec needs an address/);
+
+  addresses.push('10.1.1.1');
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['list-sas', 'load-conn', 'initiate', 'initiate']);
+  assert.deepEqual(loadConns(vici.calls).map((x) => x.children), [allChildren]);
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'initiate').map((x) => (x.message as { child: string }).child), allChildren.slice(0, 2));
+  vici.sas = [sa(Object.fromEntries(allChildren.map((n) => [n, 'INSTALLED'])))];
+  assert.deepEqual((await c.status())[0]?.state, 'connected');
+  assert.equal((await c.status())[0]?.message, '', 'no child left out any more');
+
+  addresses.pop();
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['list-sas', 'load-conn', 'terminate', 'terminate']);
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'terminate').map((x) => (x.message as { child: string }).child), allChildren.slice(0, 2));
+});
+
+test('a changed plan charon refuses is sent again on the next repair; the other cables are repaired meanwhile', async () => {
+  const vici = fakeVici();
+  const addresses = ['198.18.0.1', '10.1.1.1'];
+  const c = cable(vici, fakeKernel(addresses), async () => KEY, () => 1000, '203.0.113.1');
+  await c.connect(endpoint);
+  await c.connect({ ...endpoint, cableName: 'other', privateIp: '198.18.0.3', address: '198.18.0.3', subnets: ['10.3.0.0/16'] });
+  vici.sas = [sa(Object.fromEntries(allChildren.map((n) => [n, 'INSTALLED'])))];
+  addresses.push('203.0.113.1');
+  let refuse = true;
+  const request = vici.request.bind(vici);
+  vici.request = async (command, message) => {
+    const answer = await request(command, message);
+    return refuse && command === 'load-conn' && Object.keys(message ?? {})[0] === endpoint.cableName ? { success: 'no', errmsg: 'busy' } : answer;
+  };
+  vici.calls.length = 0;
+  await assert.rejects(c.repair(), /repairing IPsec cables failed for submariner-cable-east-198-18-0-2: .*busy/);
+  assert.deepEqual(loadConns(vici.calls).map((x) => [x.name, x.localAddrs]), [[endpoint.cableName, ['203.0.113.1', '198.18.0.1']], ['other', ['203.0.113.1', '198.18.0.1']]]);
+  assert.deepEqual(vici.calls.filter((x) => x.command === 'initiate').map((x) => (x.message as { ike: string }).ike), ['other', 'other'], 'the other cable\'s missing children');
+  assert.match((await c.status()).find((x) => x.cableName === endpoint.cableName)?.lastError ?? '', /busy/);
+  refuse = false;
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(loadConns(vici.calls).map((x) => x.name), [endpoint.cableName], 'only the one charon refused');
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(loadConns(vici.calls), []);
+});
+
+test('a restarted charon gets each connection planned for the gateway\'s addresses now', async () => {
+  const vici = fakeVici();
+  const addresses = ['198.18.0.1', '10.1.1.1'];
+  const c = cable(vici, fakeKernel(addresses), async () => KEY, () => 1000, '203.0.113.1');
+  await c.connect(endpoint);
+  addresses.push('203.0.113.1');
+  vici.calls.length = 0;
+  await c.reload();
+  assert.deepEqual(loadConns(vici.calls).map((x) => x.localAddrs), [['203.0.113.1', '198.18.0.1']]);
+  vici.sas = [sa(Object.fromEntries(allChildren.map((n) => [n, 'INSTALLED'])))];
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['list-sas'], 'kept as loaded: not sent again');
+});
+
+test('addresses that cannot be read: the plans charon has stay, and missing children are still initiated', async () => {
+  const vici = fakeVici();
+  const kernel = fakeKernel();
+  const c = cable(vici, kernel);
+  await c.connect(endpoint);
+  kernel.addresses = async () => { throw new Error('netlink: ENOBUFS'); };
+  vici.sas = [sa(Object.fromEntries(allChildren.slice(1).map((n) => [n, 'INSTALLED'])))];
+  vici.calls.length = 0;
+  await c.repair();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['list-sas', 'initiate']);
+  vici.calls.length = 0;
+  await c.reload();
+  assert.deepEqual(vici.calls.map((x) => x.command), ['subscribe ike-updown', 'subscribe child-updown', 'load-shared', 'list-sas', 'load-conn', 'initiate'], 'a restarted charon gets the plans it had');
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CableEndpoint } from '../../src/model/cable-endpoint.ts';
-import { DEFAULT_IPSEC_SETTINGS, IpsecPlanError, childName, libipsecAddresses, planConnection, type IpsecLocal, type IpsecSettings } from '../../src/plan/ipsec-connections.ts';
+import {
+  DEFAULT_IPSEC_SETTINGS, IpsecPlanError, childName, ikeLocalAddresses, libipsecAddresses, planConnection, type IpsecLocal, type IpsecSettings,
+} from '../../src/plan/ipsec-connections.ts';
 
 const local: IpsecLocal = {
   privateIp: '198.18.0.1',
@@ -78,6 +80,35 @@ test('forced encapsulation and the remote address chosen by NAT discovery', () =
   assert.deepEqual(conn.remote_addrs, ['203.0.113.9']);
   assert.equal(conn.remote_port, '4501');
   assert.deepEqual(conn.remote, { auth: 'psk', id: '198.18.0.2' }, 'the ID stays the private IP');
+});
+
+test('IKE from the public IP when it is an address of the gateway itself; the identity stays the private IP', () => {
+  const onNode = { ...local, publicIp: '203.0.113.1', addresses: [...local.addresses, '203.0.113.1'] };
+  for (const settings of [xfrm, libipsec]) {
+    const conn = connectionOf(planConnection(onNode, remote, settings));
+    assert.deepEqual(conn.local_addrs, ['203.0.113.1', '198.18.0.1'], 'initiates from the public IP, answers on either');
+    assert.deepEqual(conn.local, { auth: 'psk', id: '198.18.0.1' });
+    assert.equal(conn.local_port, '4500');
+  }
+  assert.deepEqual(planConnection(onNode, remote, libipsec).children, planConnection(local, remote, libipsec).children, 'the children do not change');
+});
+
+test('IKE from the private IP alone when the public IP is not on the gateway (behind NAT), is the private IP, or is not valid IPv4', () => {
+  const cases: Array<[string, Partial<IpsecLocal>]> = [
+    ['not on the gateway (NAT)', { publicIp: '203.0.113.1' }],
+    ['equal to the private IP', { publicIp: '198.18.0.1' }],
+    ['IPv6', { publicIp: '2001:db8::1', addresses: [...local.addresses, '2001:db8::1'] }],
+    ['garbage', { publicIp: 'public', addresses: [...local.addresses, 'public'] }],
+    ['empty', { publicIp: '', addresses: [...local.addresses, ''] }],
+    ['leading zeros', { publicIp: '203.0.113.01', addresses: [...local.addresses, '203.0.113.01'] }],
+    ['a CIDR', { publicIp: '203.0.113.1/32', addresses: [...local.addresses, '203.0.113.1/32'] }],
+    ['not set', {}],
+  ];
+  for (const [label, over] of cases) {
+    assert.deepEqual(connectionOf(planConnection({ ...local, ...over }, remote, xfrm)).local_addrs, ['198.18.0.1'], label);
+  }
+  assert.deepEqual(ikeLocalAddresses({ privateIp: '198.18.0.1', publicIp: '203.0.113.1', addresses: [] }), ['198.18.0.1'], 'no addresses known');
+  assert.deepEqual(ikeLocalAddresses({ privateIp: '198.18.0.1', publicIp: '203.0.113.1', addresses: ['203.0.113.1'] }), ['203.0.113.1', '198.18.0.1']);
 });
 
 test('the gateway\'s own private address as a subnet is skipped, as Submariner does; duplicate remote subnets count once', () => {

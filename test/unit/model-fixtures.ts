@@ -22,10 +22,11 @@ export function spec(overrides: Record<string, unknown> = {}): Record<string, un
 
 let uidCounter = 0;
 
-export function endpoint(name: string, specValue: unknown, creationTimestamp = '2024-05-01T10:00:00Z'): EndpointObject {
+/** An Endpoint as the projection gives it; `annotations` are its `seaway.io/` ones (none: Submariner's gateway publishes it). */
+export function endpoint(name: string, specValue: unknown, creationTimestamp = '2024-05-01T10:00:00Z', annotations: Record<string, string> = {}): EndpointObject {
   uidCounter++;
   return {
-    name, namespace: NAMESPACE, uid: `uid-${name}`, resourceVersion: String(uidCounter), creationTimestamp, spec: specValue,
+    name, namespace: NAMESPACE, uid: `uid-${name}`, resourceVersion: String(uidCounter), creationTimestamp, annotations, spec: specValue,
   };
 }
 

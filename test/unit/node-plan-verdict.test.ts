@@ -93,7 +93,7 @@ test('with only a spoof left (the real Endpoint deleted), the last trusted gatew
   const spoof = endpoint('east-spoof', spec({ cluster_id: 'east', hostname: 'nobody', private_ip: '203.0.113.66' }), '2025-01-01T00:00:00Z');
   const before = everyNode(snapshot());
   for (const [i, previous] of before.entries()) {
-    assert.deepEqual(previous.lastGoodLocal, { endpoint: previous.localEndpoint, node: 'east-gw', privateIp: '192.168.1.10' });
+    assert.deepEqual(previous.lastGoodLocal, { endpoint: previous.localEndpoint, node: 'east-gw', privateIp: '192.168.1.10', publisher: 'submariner' });
     const facts = [gatewayFacts, workerFacts, worker2Facts][i]!;
     const cfg = [gatewayConfig, config, worker2Config][i]!;
     for (const endpoints of [[WEST, spoof], [WEST]]) {

@@ -1,8 +1,8 @@
 /**
  * Only relevant changes cost work: the snapshot's change listener (which wakes a reconcile pass)
- * hears of Node addresses, Ready, labels, annotations and pod CIDRs, and of Endpoint and Cluster
- * metadata and specs; never of heartbeats, images, other conditions, status or a bare
- * resourceVersion bump. The init phase's own-Node readiness comes from the same Nodes informer.
+ * hears of Node addresses, Ready, labels, annotations and pod CIDRs, of Endpoint and Cluster
+ * metadata and specs, and of Endpoints' `seaway.io/` annotations; never of heartbeats, images, other
+ * conditions, status, other annotations or a bare resourceVersion bump. The init phase's own-Node readiness comes from the same Nodes informer.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -152,4 +152,47 @@ test('a creationTimestamp reads the same from a typed list (a Date) and from a w
   const fromList = toMeta({ metadata: { name: 'x', creationTimestamp: new Date('2030-01-01T00:00:00Z') } });
   const fromWatch = toMeta({ metadata: { name: 'x', creationTimestamp: '2030-01-01T00:00:00Z' } });
   assert.equal(fromList.creationTimestamp, fromWatch.creationTimestamp);
+});
+
+test('an Endpoint keeps its seaway.io/ annotations (not refreshed-at): a change there wakes once, another annotation wakes nothing', async () => {
+  const { clock, endpoints, clusters, informers, wakes } = setup();
+  informers.start();
+  await clock.runUntil(100);
+  const before = wakes();
+  assert.deepEqual(informers.snapshot().endpoints[0]?.annotations, {});
+  const annotated = (rv: number, annotations: Record<string, string>) => custom('c2-cable', rv, { cluster_id: 'c2' }, { annotations });
+  endpoints.current?.emit({ type: 'MODIFIED', object: annotated(60, { 'seaway.io/lease-transitions': '4', 'kubectl.kubernetes.io/last-applied-configuration': '{}' }) });
+  await clock.runUntil(200);
+  assert.equal(wakes(), before + 1, 'seaway\'s fencing annotation appearing is a change');
+  assert.deepEqual(informers.snapshot().endpoints[0]?.annotations, { 'seaway.io/lease-transitions': '4' });
+  endpoints.current?.emit({ type: 'MODIFIED', object: annotated(61, { 'seaway.io/lease-transitions': '4', 'kubectl.kubernetes.io/last-applied-configuration': '{"x":1}', team: 'blue' }) });
+  endpoints.current?.emit({ type: 'MODIFIED', object: annotated(62, { 'seaway.io/lease-transitions': '4', 'seaway.io/refreshed-at': '1900000000', team: 'blue' }) });
+  endpoints.current?.emit({ type: 'MODIFIED', object: annotated(63, { 'seaway.io/lease-transitions': '4', 'seaway.io/refreshed-at': '1900000030' }) });
+  await clock.runUntil(300);
+  assert.equal(wakes(), before + 1, 'other annotations, and the broker copies\' refresh stamp, are not kept');
+  endpoints.current?.emit({ type: 'MODIFIED', object: annotated(64, { 'seaway.io/lease-transitions': '5' }) });
+  await clock.runUntil(400);
+  assert.equal(wakes(), before + 2, 'a new fencing token is a change');
+  endpoints.current?.emit({ type: 'MODIFIED', object: annotated(65, {}) });
+  await clock.runUntil(500);
+  assert.equal(wakes(), before + 3, 'its removal (a Submariner gateway\'s Endpoint) is a change');
+  assert.deepEqual(informers.snapshot().endpoints[0]?.annotations, {});
+  clusters.current?.emit({ type: 'MODIFIED', object: custom('c2', 66, { cluster_id: 'c2' }, { annotations: { 'seaway.io/lease-transitions': '1' } }) });
+  await clock.runUntil(600);
+  assert.equal(wakes(), before + 3, 'a Cluster keeps no annotations');
+  assert.ok(!('annotations' in (informers.snapshot().clusters[0] ?? {})));
+  await informers.stop();
+});
+
+test('Endpoint projections: seaway.io/ string annotations only; Cluster projections: metadata and spec only', async () => {
+  const { toClusterObject, toEndpointObject, sameMetaAndSpec } = await import('../../src/k8s/projections.ts');
+  const object = custom('c2-cable', 1, { cluster_id: 'c2' }, { annotations: { 'seaway.io/lease-transitions': '2', 'seaway.io/refreshed-at': '1', 'seaway.io/bad': 3, other: 'x' } });
+  const projected = toEndpointObject(object);
+  assert.deepEqual(projected.annotations, { 'seaway.io/lease-transitions': '2' });
+  assert.deepEqual(toEndpointObject(custom('c2-cable', 1, {}, { annotations: null })).annotations, {});
+  assert.deepEqual(toEndpointObject(custom('c2-cable', 1, {})).annotations, {});
+  assert.deepEqual(Object.keys(toClusterObject(object)).sort(), ['creationTimestamp', 'name', 'namespace', 'resourceVersion', 'spec', 'uid']);
+  const other = toEndpointObject(custom('c2-cable', 2, { cluster_id: 'c2' }, { annotations: { 'seaway.io/lease-transitions': '2', other: 'y' } }));
+  assert.ok(sameMetaAndSpec(projected, other));
+  assert.ok(!sameMetaAndSpec(projected, toEndpointObject(custom('c2-cable', 2, { cluster_id: 'c2' }, { annotations: { 'seaway.io/lease-transitions': '3' } }))));
 });

@@ -1,0 +1,445 @@
+/**
+ * The gateway role, turning: election rounds on a steady beat, and between them passes that do what
+ * the last decision asks. While this node is active it keeps charon running, publishes the cluster's
+ * one Endpoint (fenced by the Lease's transition count), connects a cable to every remote cluster
+ * the verdict accepts, and runs the broker sync; every candidate, active or not, keeps its Gateway
+ * object fresh. The decisions are pure (model/gateway-ha.ts, plan/*); this holds no policy beyond
+ * the order of the steps, and it never tears the datapath down on an API failure: only a decision
+ * does (another holder observed, a handover gone through).
+ */
+import { performance } from 'node:perf_hooks';
+import { DEFAULTS } from '../config.ts';
+import type { BrokerSync } from '../k8s/broker-sync.ts';
+import type { GatewayStatusPublisher, GatewayStatusWriter } from '../k8s/gateway-status-writer.ts';
+import type { Informer } from '../k8s/informer.ts';
+import type { LeaseClient } from '../k8s/lease.ts';
+import type { SnapshotInformers } from '../k8s/snapshot-informers.ts';
+import type { ConnectableCable } from '../cable/cable-component.ts';
+import { cableComponent } from '../cable/cable-component.ts';
+import type { CableStatus } from '../cable/cable.ts';
+import { recordCableStatus } from '../cable/cable-metrics.ts';
+import { endpointValidationContext, validateEndpoint, type EndpointSpec } from '../model/endpoint.ts';
+import { errorText } from '../model/error-text.ts';
+import type { HaDecision, HaState } from '../model/gateway-ha.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { judgeEndpoints } from '../plan/endpoint-verdict.ts';
+import { candidacy } from '../plan/gateway-candidacy.ts';
+import { EMPTY_TRAFFIC, gatewayObject, observeTraffic, standbyReady, SUBMARINER_STALE_MS, type TrafficState } from '../plan/gateway-status.ts';
+import { FENCING_ANNOTATION, localEndpointObject, type LocalEndpointObject } from '../plan/local-endpoint-object.ts';
+import { remoteCables } from '../plan/remote-cables.ts';
+import type { Readiness } from '../server/readiness.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { Streaks } from '../telemetry/streaks.ts';
+import { GatewayElection } from './election.ts';
+import { publishLocalEndpoint, type EndpointWrite, type StoredEndpoint } from './endpoint-publisher.ts';
+
+/** Readiness condition: this node's gateway configuration (PSK, broker credentials, node facts) is usable. */
+export const GATEWAY_CONFIG = 'gateway-config';
+/** Readiness condition: the informers have listed once (nothing is decided before). */
+export const GATEWAY_SYNC = 'gateway-informers';
+/** How often the active gateway looks for Gateway objects of nodes that are no longer candidates. */
+const STALE_SWEEP_MS = 30_000;
+
+export interface GatewaySettings {
+  clusterId: string;
+  namespace: string;
+  nodeName: string;
+  podCidrs: readonly string[];
+  serviceCidrs: readonly string[];
+  nodeIp: string | null;
+  publicIp: string | null;
+  natTPort: number;
+  nattDiscoveryPort: number;
+  natEnabled: boolean;
+  gatewayLabel: { key: string; value: string };
+  leaseName: string;
+  leaseDurationSeconds: number;
+  leaseRetryMs: number;
+  cableConnectTimeoutSeconds: number;
+  statusRefreshSeconds: number;
+  minPassIntervalMs: number;
+  version: string;
+  /** The Endpoint backend this gateway's cable speaks (Submariner's name for it). */
+  backend: string;
+}
+
+/** A running cable and how to stop it (charon and its helpers). */
+export interface CableRuntime {
+  cable: ConnectableCable;
+  stop(): Promise<void>;
+}
+
+export interface GatewayRoleDeps {
+  settings: GatewaySettings;
+  log: Logger;
+  metrics: Metrics;
+  readiness: Readiness;
+  informers: SnapshotInformers;
+  gateways: Informer<unknown>;
+  leases: LeaseClient;
+  writeEndpoint: EndpointWrite;
+  statusWriter: Pick<GatewayStatusWriter, 'removeStale'>;
+  statusPublisher: GatewayStatusPublisher;
+  /** Starts the cable daemon for this local Endpoint (its private and public IP). */
+  startCable(local: LocalEndpointObject): Promise<CableRuntime>;
+  /** A new broker sync (started by the role while active), or null while the broker credentials do not load. */
+  brokerSync(): BrokerSync | null;
+  /** Why the PSK cannot be used, or null (read on every round: a fixed Secret is taken up without a restart). */
+  pskProblem(): Promise<string | null>;
+  /** Why the broker credentials cannot be used, or null. */
+  brokerProblem(): string | null;
+  /** The node's addresses now (for the Endpoint's health check IP: the CNI address). */
+  healthCheckIp(): string | undefined;
+  monotonic?: () => number;
+}
+
+export class GatewayRole {
+  readonly #deps: GatewayRoleDeps;
+  readonly #log: Logger;
+  readonly #election: GatewayElection;
+  readonly #monotonic: () => number;
+  readonly #abort = new AbortController();
+  readonly #said = new Streaks();
+  #stopping = false;
+  #decision: HaDecision | undefined;
+  #runtime: CableRuntime | null = null;
+  #component: ReturnType<typeof cableComponent> | null = null;
+  #broker: BrokerSync | null = null;
+  #refusal: string | null = null;
+  #labelled = false;
+  #localEndpoint: LocalEndpointObject | null = null;
+  #endpointProblem: string | null = null;
+  #traffic: TrafficState = EMPTY_TRAFFIC;
+  #lastStaleSweep = -Infinity;
+  #wake: (() => void) | null = null;
+  #loop: Promise<void> | null = null;
+
+  constructor(deps: GatewayRoleDeps) {
+    this.#deps = deps;
+    this.#log = deps.log.child({ component: 'gateway' });
+    this.#monotonic = deps.monotonic ?? (() => performance.now());
+    const { settings } = deps;
+    this.#election = new GatewayElection({
+      leases: deps.leases,
+      leaseName: settings.leaseName,
+      submarinerLeaseName: 'submariner-gateway-lock',
+      identity: `${settings.nodeName}-seaway-gateway`,
+      leaseDurationSeconds: settings.leaseDurationSeconds,
+      facts: () => ({
+        refusal: this.#refusal, labelled: this.#labelled, stopping: this.#stopping,
+        standbyReady: standbyReady(deps.gateways.list(), settings.nodeName, Date.now(), SUBMARINER_STALE_MS),
+      }),
+      onDecision: (decision, transition) => this.#onDecision(decision, transition),
+      log: this.#log,
+    });
+  }
+
+  get state(): HaState {
+    return this.#election.state;
+  }
+
+  get decision(): HaDecision | undefined {
+    return this.#decision;
+  }
+
+  /** Starts the loop once the informers have listed (nothing is decided on an empty view). */
+  start(): void {
+    this.#loop ??= this.#run().catch((error: unknown) => this.#log.error({ err: errorText(error) }, 'gateway loop ended unexpectedly'));
+    const wake = () => this.#wake?.();
+    this.#deps.informers.onChange(wake);
+    this.#deps.gateways.onChange(wake);
+  }
+
+  /**
+   * SIGTERM: hands over to a ready standby (release, then tear down), or without one leaves the
+   * kernel state for a restarted gateway; resolves when the loop has ended or at the deadline.
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    const ended = this.#loop ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise<void>((resolve) => { timer = setTimeout(resolve, deadlineMs); })]);
+    clearTimeout(timer);
+    this.#abort.abort(new Error('gateway stopping'));
+    await this.#broker?.stop();
+    this.#broker = null;
+  }
+
+  async #run(): Promise<void> {
+    const { informers, gateways, readiness, settings } = this.#deps;
+    readiness.unmet(GATEWAY_SYNC, 'waiting for the first list of Nodes, Endpoints, Clusters and Gateways');
+    while (!(informers.synced && gateways.synced)) {
+      if (this.#stopping) return;
+      await this.#sleep(100);
+    }
+    readiness.met(GATEWAY_SYNC);
+    let nextRound = 0;
+    let lastPass = -Infinity;
+    for (;;) {
+      const now = this.#monotonic();
+      if (now >= nextRound || this.#stopping) {
+        await this.#refreshFacts();
+        this.#decision = await this.#election.round();
+        this.#deps.metrics.gatewayHaState.reset();
+        this.#deps.metrics.gatewayHaState.set({ state: this.#decision.state }, 1);
+        nextRound = this.#monotonic() + settings.leaseRetryMs;
+        if (this.#decision.state === 'stopped') return;
+      }
+      // Bursts of informer events cost one pass.
+      const sinceLast = this.#monotonic() - lastPass;
+      if (sinceLast < settings.minPassIntervalMs) await this.#sleep(settings.minPassIntervalMs - sinceLast);
+      lastPass = this.#monotonic();
+      await this.#pass();
+      if (this.#stopping) continue;
+      await this.#sleep(Math.max(0, nextRound - this.#monotonic()));
+    }
+  }
+
+  /** Sleeps until the time passes or something wakes the loop (an informer change, a stop). */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => { this.#wake = null; done(); };
+    });
+  }
+
+  /** The facts the election reads: label, refusal, and the local Endpoint they imply. */
+  async #refreshFacts(): Promise<void> {
+    const { settings, informers, readiness } = this.#deps;
+    const snapshot = informers.snapshot();
+    const node = snapshot.nodes.find((n) => n.name === settings.nodeName) ?? null;
+    this.#localEndpoint = null;
+    this.#endpointProblem = null;
+    if (node === null) {
+      this.#endpointProblem = `Node ${settings.nodeName} is not known to the API server`;
+    } else {
+      const healthCheckIp = this.#deps.healthCheckIp();
+      const built = localEndpointObject({
+        clusterId: settings.clusterId, namespace: settings.namespace, node,
+        ...(settings.nodeIp === null ? {} : { nodeIp: settings.nodeIp }),
+        ...(settings.publicIp === null ? {} : { publicIp: settings.publicIp }),
+        subnets: [...settings.serviceCidrs, ...settings.podCidrs],
+        backend: settings.backend, natTPort: settings.natTPort, nattDiscoveryPort: settings.nattDiscoveryPort,
+        ...(healthCheckIp === undefined ? {} : { healthCheckIp }),
+        // Replaced by the Lease's count when published; building it here only proves the node's facts are usable.
+        fencingToken: this.#decision?.fencingToken ?? 0,
+      });
+      if (built.ok) this.#localEndpoint = built.object;
+      else this.#endpointProblem = built.reason;
+    }
+    const verdict = candidacy({
+      node, label: settings.gatewayLabel,
+      pskProblem: await this.#deps.pskProblem(), brokerProblem: this.#deps.brokerProblem(), endpointProblem: this.#endpointProblem,
+    });
+    this.#labelled = verdict.labelled;
+    if (verdict.refusal !== this.#refusal) {
+      if (verdict.refusal === null) this.#log.info('gateway configuration usable: this node is a candidate');
+      else this.#log.warn({ reason: verdict.refusal }, 'this node refuses gateway candidacy (its routing goes on)');
+    }
+    this.#refusal = verdict.refusal;
+    if (verdict.refusal === null) readiness.met(GATEWAY_CONFIG);
+    else readiness.unmet(GATEWAY_CONFIG, `not a gateway candidate: ${verdict.refusal}`);
+  }
+
+  async #onDecision(decision: HaDecision, transition: { from: HaState; to: HaState } | null): Promise<void> {
+    if (transition) this.#deps.metrics.gatewayTransitions.inc({ to: transition.to });
+    switch (decision.cables) {
+      case 'run':
+        await this.#ensureCable();
+        return;
+      case 'stop':
+      case 'release':
+        await this.#teardown(decision.cables === 'release' ? 'handed over' : decision.reason);
+        return;
+      case 'abandon':
+        await this.#abandon();
+        return;
+      case 'keep':
+        return;
+    }
+  }
+
+  async #ensureCable(): Promise<void> {
+    const local = this.#localEndpoint;
+    if (this.#runtime || local === null) return;
+    try {
+      this.#runtime = await this.#deps.startCable(local);
+      this.#component = cableComponent(this.#runtime.cable, this.#deps.settings.cableConnectTimeoutSeconds * 1000);
+      this.#deps.readiness.met('cable');
+    } catch (error) {
+      this.#deps.readiness.unmet('cable', `the cable daemon does not start: ${errorText(error)}; retrying`);
+      this.#log.error({ err: errorText(error) }, 'the cable daemon does not start; retrying on the next round');
+    }
+  }
+
+  /** No longer active: the broker sync ends, every cable is taken down (its fail-closed floor with it), then charon. */
+  async #teardown(why: string): Promise<void> {
+    await this.#stopBroker();
+    const runtime = this.#runtime;
+    if (runtime === null) return;
+    this.#log.info({ why }, 'taking the cables down');
+    try {
+      await this.#component?.apply({ endpoints: [] }, () => true);
+    } catch (error) {
+      this.#log.warn({ err: errorText(error) }, 'disconnecting the cables failed; stopping charon anyway');
+    }
+    await runtime.stop();
+    this.#runtime = null;
+    this.#component = null;
+    this.#traffic = EMPTY_TRAFFIC;
+    recordCableStatus(this.#deps.metrics, this.#deps.settings.backend, []);
+  }
+
+  /**
+   * Exiting without a ready standby: the fail-closed floor and the routes stay, so no remote-bound
+   * packet leaves in the clear while no gateway runs, and a restarted gateway adopts the state.
+   */
+  async #abandon(): Promise<void> {
+    await this.#stopBroker();
+    const runtime = this.#runtime;
+    this.#runtime = null;
+    this.#component = null;
+    this.#log.warn('stopping with no ready standby: the cables\' kernel state stays for a restarted gateway to adopt');
+    await runtime?.stop();
+  }
+
+  async #stopBroker(): Promise<void> {
+    const broker = this.#broker;
+    this.#broker = null;
+    await broker?.stop();
+  }
+
+  /** One pass: what the current decision asks of the cables, the Endpoint and the broker, then this node's Gateway object. */
+  async #pass(): Promise<void> {
+    const decision = this.#decision;
+    const snapshot = this.#deps.informers.snapshot();
+    const running = decision?.cables === 'run';
+    let statuses: CableStatus[] = [];
+    if (running) {
+      await this.#ensureCable();
+      if (decision.state === 'active' && decision.fencingToken !== undefined) await this.#publish(snapshot, decision.fencingToken);
+      if (decision.state === 'active') this.#ensureBroker();
+      statuses = await this.#connect(snapshot);
+    }
+    await this.#publishStatus(snapshot, running ? 'active' : 'passive', statuses);
+  }
+
+  async #publish(snapshot: Snapshot, token: number): Promise<void> {
+    const local = this.#localEndpoint;
+    if (local === null) return;
+    const desired: LocalEndpointObject = { ...local, metadata: { ...local.metadata, annotations: { ...local.metadata.annotations, [FENCING_ANNOTATION]: String(token) } } };
+    const stored: StoredEndpoint[] = snapshot.endpoints.map((e) => ({
+      name: e.name, uid: e.uid, resourceVersion: e.resourceVersion, spec: e.spec, annotations: e.annotations ?? {},
+      clusterId: typeof (e.spec as { cluster_id?: unknown } | null)?.cluster_id === 'string' ? (e.spec as { cluster_id: string }).cluster_id : undefined,
+    }));
+    try {
+      const outcome = await publishLocalEndpoint(stored, desired, this.#deps.settings.clusterId, token, this.#deps.writeEndpoint, this.#abort.signal);
+      if (outcome.kind === 'superseded') {
+        this.#log.warn({ by: outcome.by, theirToken: outcome.token, ourToken: token }, 'a newer leader\'s Endpoint exists: this gateway publishes nothing');
+      } else if (outcome.wrote !== 'unchanged' || outcome.deleted.length > 0) {
+        this.#log.info({ endpoint: desired.metadata.name, wrote: outcome.wrote, deleted: outcome.deleted, fencingToken: token }, 'local Endpoint published');
+      }
+      this.#said.clear('publish');
+    } catch (error) {
+      const text = errorText(error);
+      this.#log[this.#said.mark('publish', text) === 'new' ? 'warn' : 'debug']({ err: text }, 'publishing the local Endpoint failed; retrying');
+    }
+  }
+
+  #ensureBroker(): void {
+    if (this.#broker) return;
+    this.#broker = this.#deps.brokerSync();
+    this.#broker?.start();
+  }
+
+  /** The cables the verdict wants, through the cable component; their status for the Gateway object. */
+  async #connect(snapshot: Snapshot): Promise<CableStatus[]> {
+    const runtime = this.#runtime;
+    const component = this.#component;
+    if (runtime === null || component === null) return [];
+    const { settings, metrics } = this.#deps;
+    const verdict = judgeEndpoints(snapshot, { networks: [] }, {
+      clusterId: settings.clusterId, podCidrs: [...settings.podCidrs], serviceCidrs: [...settings.serviceCidrs],
+      minPrefixLength: DEFAULTS.minPrefixLength, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint,
+    }, null);
+    const wanted = remoteCables(verdict.remotes, { backend: settings.backend, natEnabled: settings.natEnabled });
+    metrics.rejectedCables.reset();
+    for (const rejected of wanted.rejected) {
+      metrics.rejectedCables.set({ cluster: rejected.clusterId }, 1);
+      const line = `${rejected.endpoint}: ${rejected.reason}`;
+      if (this.#said.mark(`reject ${rejected.endpoint}`, line) === 'new') this.#log.warn({ endpoint: rejected.endpoint, cluster: rejected.clusterId, reason: rejected.reason }, 'no cable to this remote cluster');
+    }
+    try {
+      const report = await component.apply({ endpoints: wanted.cables }, () => true);
+      for (const failure of report.failures) {
+        if (this.#said.mark(`cable ${failure.key}`, failure.reason) === 'new') this.#log.warn({ cable: failure.key, err: failure.reason }, 'cable failed; retrying');
+      }
+      for (const started of report.started ?? []) {
+        started.completion.then(
+          () => this.#log.info({ cable: started.key }, 'cable connected'),
+          (error: unknown) => this.#log.warn({ cable: started.key, err: errorText(error) }, 'cable did not come up in time; trying again'),
+        );
+      }
+    } catch (error) {
+      this.#log.warn({ err: errorText(error) }, 'connecting the cables failed; retrying');
+    }
+    let statuses: CableStatus[] = [];
+    try {
+      statuses = await runtime.cable.status();
+    } catch (error) {
+      this.#log.debug({ err: errorText(error) }, 'cable status unavailable');
+    }
+    recordCableStatus(metrics, settings.backend, statuses);
+    this.#remotes = wanted.cables.map((cable) => {
+      const accepted = verdict.remotes.find((r) => r.spec.cableName === cable.cableName);
+      return { endpoint: accepted?.spec as EndpointSpec, usingIP: cable.address, usingNAT: cable.address !== cable.privateIp };
+    }).filter((r) => r.endpoint !== undefined);
+    return statuses;
+  }
+
+  #remotes: Array<{ endpoint: EndpointSpec; usingIP: string; usingNAT: boolean }> = [];
+
+  async #publishStatus(snapshot: Snapshot, haStatus: 'active' | 'passive', statuses: CableStatus[]): Promise<void> {
+    const { settings, statusPublisher, statusWriter } = this.#deps;
+    const local = this.#localEndpoint;
+    if (local === null) return;
+    const now = Date.now();
+    const spec = validateEndpoint(local.spec, endpointValidationContext({
+      localClusterId: settings.clusterId, podCidrs: settings.podCidrs, serviceCidrs: settings.serviceCidrs,
+      minPrefixLength: DEFAULTS.minPrefixLength, maxSubnets: DEFAULTS.maxSubnetsPerEndpoint,
+    }));
+    if (!spec.ok) return;
+    this.#traffic = observeTraffic(this.#traffic, statuses, now);
+    const byName = new Map(statuses.map((s) => [s.cableName, s]));
+    const render = gatewayObject({
+      hostname: settings.nodeName, namespace: settings.namespace, haStatus, localEndpoint: spec.endpoint, version: settings.version,
+      statusFailure: this.#refusal ?? '',
+      remotes: haStatus === 'active' ? this.#remotes.map((r) => ({ ...r, ...(byName.has(r.endpoint.cableName) ? { cable: byName.get(r.endpoint.cableName) as CableStatus } : {}) })) : [],
+      traffic: this.#traffic, nowMs: now,
+    });
+    if (!render.ok) {
+      if (this.#said.mark('gateway-object', render.message) === 'new') this.#log.warn({ err: render.message }, 'the Gateway object cannot be written');
+      return;
+    }
+    const result = await statusPublisher.publish(render.object, now, this.#abort.signal);
+    if (result.attempted && !result.result.ok) {
+      const text = `${result.result.step}: ${result.result.problem.detail}`;
+      if (this.#said.mark('gateway-write', text) === 'new') this.#log.warn({ err: text }, 'writing the Gateway object failed; retrying');
+    } else if (result.attempted) {
+      this.#said.clear('gateway-write');
+    }
+    // The active gateway removes the objects of nodes that are no longer candidates (Submariner's tools would list them).
+    if (haStatus === 'active' && this.#monotonic() - this.#lastStaleSweep >= STALE_SWEEP_MS) {
+      this.#lastStaleSweep = this.#monotonic();
+      const live = snapshot.nodes.filter((n) => n.labels[settings.gatewayLabel.key] === settings.gatewayLabel.value).map((n) => n.name);
+      const swept = await statusWriter.removeStale(live, now, 4 * SUBMARINER_STALE_MS, this.#abort.signal);
+      if (swept.deleted.length > 0) this.#log.info({ deleted: swept.deleted }, 'stale Gateway objects removed');
+    }
+  }
+}

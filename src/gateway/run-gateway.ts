@@ -1,0 +1,209 @@
+/**
+ * `seaway gateway`: the composition root of the gateway role. Configuration problems end it (a
+ * ConfigError, exit 2) before anything is touched. What is wrong with this node's credentials (the
+ * PSK file, the broker's token or CA, the broker refusing them) is not a configuration error: the
+ * node refuses candidacy, says why on /readyz (`gateway-config`), and takes the fixed Secret up
+ * without a restart; the route agent on the node is a separate process and routes on regardless.
+ */
+import { join } from 'node:path';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { GatewayConfig } from '../config.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { createMetrics } from '../telemetry/metrics.ts';
+import { Readiness } from '../server/readiness.ts';
+import { Liveness } from '../server/liveness.ts';
+import { loadKubeConfigChecked } from '../k8s/kubeconfig.ts';
+import { ApiRateLimiter } from '../k8s/rate-limiter.ts';
+import { systemClock } from '../k8s/clock.ts';
+import { clientSnapshotSources, createSnapshotInformers } from '../k8s/snapshot-informers.ts';
+import { clientListWatch, type ListResult } from '../k8s/client-list-watch.ts';
+import { createInformer } from '../k8s/informer.ts';
+import { leaseClient } from '../k8s/lease.ts';
+import { clientBrokerSyncApi, clientSyncSide, createBrokerSync } from '../k8s/broker-sync.ts';
+import { loadBrokerKubeConfig } from '../k8s/broker-kubeconfig.ts';
+import { createGatewayStatusPublisher, createGatewayStatusWriter } from '../k8s/gateway-status-writer.ts';
+import { classifyApiError } from '../k8s/api-problem.ts';
+import { callOptions, withDeadline } from '../k8s/request-options.ts';
+import { openRtnetlink } from '../kernel/rtnetlink.ts';
+import { startIpsecRuntime } from '../cable/ipsec-runtime.ts';
+import { readPskFile } from '../cable/psk-file.ts';
+import { createComponentMetrics } from '../startup/component-metrics.ts';
+import { startupSteps } from '../startup/startup-steps.ts';
+import { startHttpListeners } from '../startup/http-listeners.ts';
+import { settledWithin } from '../startup/bounded-stop.ts';
+import { prepareStateDir } from '../startup/state-dir.ts';
+import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
+import { errorText } from '../model/error-text.ts';
+import { GATEWAY_PLURAL } from '../plan/gateway-status.ts';
+import type { LocalEndpointObject } from '../plan/local-endpoint-object.ts';
+import { GATEWAY_CONFIG, GATEWAY_SYNC, GatewayRole } from './gateway-role.ts';
+import packageJson from '../../package.json' with { type: 'json' };
+
+/** The Endpoint backend seaway's IPsec cable speaks: Submariner's name for its IPsec driver. */
+const IPSEC_BACKEND = 'libreswan';
+const FIELD_MANAGER = 'seaway-gateway';
+/** How often the broker credentials are tried while nothing else tells (the sync's own requests do while active). */
+const BROKER_PROBE_MS = 30_000;
+/** Readiness while the API cannot be listed or watched: the last view stays in use. */
+const API = 'api';
+
+export async function runGateway(config: GatewayConfig, logger: Logger): Promise<{ code: number; forceExit: boolean }> {
+  const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
+  for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
+  logger.info({ version: packageJson.version, node: config.nodeName, cluster: config.clusterId, lease: config.leaseName, label: `${config.gatewayLabel.key}=${config.gatewayLabel.value}` }, 'seaway gateway starting');
+  const metrics = createMetrics();
+  const readiness = new Readiness({ [GATEWAY_SYNC]: 'starting', [GATEWAY_CONFIG]: 'starting' });
+  readiness.onChange((ready) => {
+    metrics.ready.set(ready ? 1 : 0);
+    logger.info({ ready, pending: readiness.reasons }, ready ? 'ready' : 'not ready');
+  });
+  const liveness = new Liveness();
+  const beat = liveness.register('event-loop', 10_000);
+  const heartbeat = setInterval(beat, 1000);
+  const stopping = new AbortController();
+  const closers: Array<() => Promise<void> | void> = [];
+  const runStep = startupSteps({ readiness, metrics: createComponentMetrics(metrics.registry), logger, signal: stopping.signal, closers });
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  const http = startHttpListeners(config.listen, { readiness, liveness, registry: metrics.registry, logger }, runStep);
+
+  const userAgent = `seaway/${packageJson.version}`;
+  const request = { requestTimeoutMs: config.apiTimeoutSeconds * 1000, userAgent };
+  const limiter = new ApiRateLimiter({ qps: config.apiQps, burst: config.apiBurst }, systemClock);
+  const apiFailing = new Map<string, string>();
+  const onHealth = (informer: string, cause: string | null) => {
+    if (cause === null) apiFailing.delete(informer);
+    else apiFailing.set(informer, cause);
+    if (apiFailing.size === 0) readiness.met(API);
+    else readiness.unmet(API, `${[...apiFailing].map(([name, why]) => `${name}: ${why}`).join('; ')}; retrying, and the tunnels stay as they are`);
+  };
+  const informerDeps = {
+    logger, metrics, limiter, onHealth,
+    settings: { backoff: { minMs: config.apiRetryMinMs, maxMs: config.apiRetryMaxMs }, watchTimeoutSeconds: config.apiWatchTimeoutSeconds },
+  };
+  const informers = createSnapshotInformers({ sources: clientSnapshotSources(kubeConfig, config.namespace, request), nodeName: config.nodeName }, informerDeps);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const gateways = createInformer<{ metadata?: { name?: string; resourceVersion?: string } }, unknown>({
+    name: 'gateways',
+    source: clientListWatch({
+      kubeConfig,
+      path: `/apis/${SUBMARINER_GROUP}/${SUBMARINER_VERSION}/namespaces/${config.namespace}/${GATEWAY_PLURAL}`,
+      listPage: async (page, options) => (await custom.listNamespacedCustomObject(
+        { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace: config.namespace, plural: GATEWAY_PLURAL, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
+        options,
+      )) as ListResult<{ metadata?: { name?: string; resourceVersion?: string } }>,
+    }, request),
+    project: (object) => object,
+  }, informerDeps);
+  closers.push(() => gateways.stop(), () => informers.stop());
+  informers.start();
+  gateways.start();
+
+  // The broker: its credentials load (or why not), and whether it accepts them.
+  const broker = await loadBrokerKubeConfig(config.broker);
+  let brokerProblem: string | null = broker.ok ? null : broker.problem;
+  const probeBroker = async () => {
+    if (!broker.ok) return;
+    const api = broker.kubeConfig.makeApiClient(CustomObjectsApi);
+    try {
+      await limiter.take(stopping.signal);
+      await withDeadline(request.requestTimeoutMs, stopping.signal, (signal) => api.listNamespacedCustomObject(
+        { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace: config.brokerNamespace, plural: 'endpoints', limit: 1 },
+        callOptions({ userAgent, signal }),
+      ), 'probing the broker');
+      brokerProblem = null;
+    } catch (error) {
+      const problem = classifyApiError(error, Date.now());
+      // Refused credentials are this node's problem; an unreachable broker is not (the datapath stays, sync resumes alone).
+      if (problem.statusCode === 401 || problem.statusCode === 403) brokerProblem = `the broker at ${broker.kubeConfig.getCurrentCluster()?.server ?? '?'} refuses them (${problem.cause})`;
+      else if (problem.category === 'unexpected' && /certificate|self[- ]signed|CERT/i.test(problem.detail)) brokerProblem = `the broker's certificate does not verify against the CA given: ${problem.detail.slice(0, 200)}`;
+    }
+  };
+  await probeBroker();
+  const brokerProbe = setInterval(() => { void probeBroker(); }, BROKER_PROBE_MS);
+
+  await runStep({ name: 'state-dir', what: `preparing the state directory ${config.stateDir}`, attempt: () => prepareStateDir(config.stateDir) });
+  const rtnl = await runStep({
+    name: 'netlink', what: 'opening the rtnetlink socket',
+    attempt: () => openRtnetlink({ timeoutMs: config.netlinkTimeoutSeconds * 1000, warn: (message) => logger.warn(message) }),
+    close: (handle) => handle.close(),
+  });
+  const statusWriter = createGatewayStatusWriter(kubeConfig, { namespace: config.namespace, userAgent });
+  const localSide = clientSyncSide(kubeConfig, config.namespace, { ...request, fieldManager: FIELD_MANAGER });
+
+  const role = new GatewayRole({
+    settings: {
+      clusterId: config.clusterId, namespace: config.namespace, nodeName: config.nodeName, podCidrs: config.podCidrs, serviceCidrs: config.serviceCidrs,
+      nodeIp: config.nodeIp, publicIp: config.publicIp, natTPort: config.natTPort, nattDiscoveryPort: config.nattDiscoveryPort, natEnabled: config.natEnabled,
+      gatewayLabel: config.gatewayLabel, leaseName: config.leaseName, leaseDurationSeconds: config.leaseDurationSeconds, leaseRetryMs: config.leaseRetryMs,
+      cableConnectTimeoutSeconds: config.cableConnectTimeoutSeconds, statusRefreshSeconds: config.statusRefreshSeconds, minPassIntervalMs: config.minPassIntervalMs,
+      version: packageJson.version, backend: IPSEC_BACKEND,
+    },
+    log: logger, metrics, readiness, informers, gateways,
+    leases: leaseClient(kubeConfig, config.namespace, request),
+    writeEndpoint: (action, signal) => localSide.write(action, signal),
+    statusWriter,
+    statusPublisher: createGatewayStatusPublisher(statusWriter, { refreshMs: config.statusRefreshSeconds * 1000 }),
+    startCable: (local: LocalEndpointObject) => startIpsecRuntime({
+      stateDir: join(config.stateDir, 'charon'), pskFile: config.pskFile, log: logger, metrics, rtnl,
+      local: {
+        privateIp: String(local.spec.private_ip),
+        ...(typeof local.spec.public_ip === 'string' ? { publicIp: local.spec.public_ip } : {}),
+        subnets: [...config.podCidrs.map((cidr) => ({ cidr, kind: 'pods' as const })), ...config.serviceCidrs.map((cidr) => ({ cidr, kind: 'services' as const }))],
+        natTPort: config.natTPort,
+      },
+      rotationWindowMs: config.pskRotationWindowSeconds * 1000, tickMs: config.ipsecTickMs,
+    }),
+    brokerSync: () => (broker.ok ? createBrokerSync(
+      clientBrokerSyncApi({ local: kubeConfig, broker: broker.kubeConfig }, { local: config.namespace, broker: config.brokerNamespace }, { ...request, fieldManager: FIELD_MANAGER }),
+      {
+        clusterId: config.clusterId, localNamespace: config.namespace, brokerNamespace: config.brokerNamespace,
+        refreshIntervalMs: config.brokerRefreshSeconds * 1000, staleAfterMs: config.remoteStaleSeconds * 1000,
+        resyncMs: config.resyncSeconds * 1000, minPassIntervalMs: config.minPassIntervalMs,
+        retry: { minMs: config.retryMinMs, maxMs: config.retryMaxMs }, informer: informerDeps.settings,
+      },
+      {
+        logger, metrics, limiter, onHealth,
+        onReport: (report) => {
+          metrics.remoteClusterLiveness.reset();
+          for (const remote of report.liveness) metrics.remoteClusterLiveness.set({ cluster: remote.clusterId, state: remote.state }, 1);
+        },
+        onDropped: (dropped) => logger.warn({ dropped }, 'broker sync: object dropped'),
+      },
+    ) : null),
+    pskProblem: async () => {
+      try {
+        await readPskFile(config.pskFile);
+        return null;
+      } catch (error) {
+        return errorText(error);
+      }
+    },
+    brokerProblem: () => brokerProblem,
+    healthCheckIp: () => undefined,
+  });
+  role.start();
+
+  const signal = await stopped;
+  logger.info({ signal, state: role.state }, 'stopping: handing over to a ready standby, or leaving the tunnels\' kernel state for a restarted gateway');
+  const stop = async () => {
+    // The handover gets most of the deadline; what follows only closes sockets.
+    await role.stop(Math.max(1000, config.shutdownTimeoutSeconds * 1000 - 2000));
+    stopping.abort(new Error(`stopping on ${signal}`));
+    await http.catch(() => undefined);
+    clearInterval(heartbeat);
+    clearInterval(brokerProbe);
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        logger.warn({ err: errorText(error) }, 'error while stopping');
+      }
+    }
+  };
+  const finished = await settledWithin(stop(), config.shutdownTimeoutSeconds * 1000);
+  if (!finished) logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'stopping took too long; exiting with work still pending');
+  return { code: 0, forceExit: !finished };
+}
