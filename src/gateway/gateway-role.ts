@@ -225,7 +225,7 @@ export class GatewayRole {
         ...(settings.nodeIp === null ? {} : { nodeIp: settings.nodeIp }),
         ...(settings.publicIp === null ? {} : { publicIp: settings.publicIp }),
         subnets: [...settings.serviceCidrs, ...settings.podCidrs],
-        backend: settings.backend, natTPort: settings.natTPort, nattDiscoveryPort: settings.nattDiscoveryPort,
+        backend: settings.backend, natEnabled: settings.natEnabled, natTPort: settings.natTPort, nattDiscoveryPort: settings.nattDiscoveryPort,
         ...(healthCheckIp === undefined ? {} : { healthCheckIp }),
         // Replaced by the Lease's count when published; building it here only proves the node's facts are usable.
         fencingToken: this.#decision?.fencingToken ?? 0,

@@ -34,6 +34,8 @@ export interface LocalEndpointInputs {
   /** The cluster's service and pod ranges. */
   subnets: readonly string[];
   backend: string;
+  /** Whether peers should reach this gateway at its public IP (Submariner's `--natt`, on by default). */
+  natEnabled: boolean;
   natTPort: number;
   nattDiscoveryPort: number;
   /** The CNI interface's address (health checks). */
@@ -118,7 +120,7 @@ export function localEndpointObject(inputs: LocalEndpointInputs): LocalEndpointR
     private_ip: privateIp,
     ...(publicIp !== undefined ? { public_ip: publicIp } : {}),
     ...(inputs.healthCheckIp !== undefined ? { healthCheckIP: inputs.healthCheckIp } : {}),
-    nat_enabled: false,
+    nat_enabled: inputs.natEnabled,
     backend: inputs.backend,
     backend_config: backendConfig,
   };

@@ -12,7 +12,7 @@ const schema = endpointCrd!.spec.versions[0]!.schema.openAPIV3Schema;
 const inputs = (over: Partial<LocalEndpointInputs> = {}, node: Partial<LocalEndpointInputs['node']> = {}): LocalEndpointInputs => ({
   clusterId: 'East_1', namespace: 'submariner-operator',
   node: { name: 'gw-node', internalIP: '192.168.1.11', addresses: ['192.168.1.11', 'gw-node'], labels: { 'submariner.io/gateway': 'true' }, annotations: {}, ...node },
-  subnets: ['10.96.0.0/16', '10.1.0.0/16'], backend: 'libreswan', natTPort: 4500, nattDiscoveryPort: 4490, healthCheckIp: '10.1.1.1', fencingToken: 4, ...over,
+  subnets: ['10.96.0.0/16', '10.1.0.0/16'], backend: 'libreswan', natEnabled: false, natTPort: 4500, nattDiscoveryPort: 4490, healthCheckIp: '10.1.1.1', fencingToken: 4, ...over,
 });
 
 const built = (i: LocalEndpointInputs) => {
@@ -76,4 +76,9 @@ test('node gateway settings: ports from labels or annotations; an unknown key or
 test('object names as Submariner makes them valid', () => {
   assert.equal(validObjectName('Cluster_A-submariner-cable-Cluster_A-10-0-0-1'), 'cluster-a-submariner-cable-cluster-a-10-0-0-1');
   assert.equal(validObjectName('a.b-C'), 'a.b-c');
+});
+
+test('nat_enabled says what the gateway is configured with (subctl join --natt, on by default)', () => {
+  assert.equal(built(inputs({ natEnabled: true })).spec.nat_enabled, true);
+  assert.equal(built(inputs({ natEnabled: false })).spec.nat_enabled, false);
 });
