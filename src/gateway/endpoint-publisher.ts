@@ -77,3 +77,29 @@ export async function publishLocalEndpoint(
   }
   return { kind: 'published', wrote, deleted };
 }
+
+/** The local Cluster object as Submariner's gateway writes it (pure): named by the cluster id, its ranges, no globalnet. */
+export function localClusterObject(clusterId: string, namespace: string, podCidrs: readonly string[], serviceCidrs: readonly string[]) {
+  return {
+    apiVersion: 'submariner.io/v1', kind: 'Cluster' as const,
+    metadata: { name: clusterId, namespace, labels: {}, annotations: {} },
+    spec: { cluster_id: clusterId, color_codes: ['blue'], service_cidr: [...serviceCidrs], cluster_cidr: [...podCidrs], global_cidr: [] as string[] },
+  };
+}
+
+/** Creates the local Cluster object, or replaces its spec when it differs (others' metadata kept); 'unchanged' otherwise. */
+export async function publishLocalCluster(
+  stored: { uid: string; resourceVersion: string; spec: unknown } | undefined, desired: ReturnType<typeof localClusterObject>, write: EndpointWrite, signal: AbortSignal,
+): Promise<'created' | 'replaced' | 'unchanged'> {
+  if (stored === undefined) {
+    await write({ side: 'local', op: 'create', kind: 'Cluster', name: desired.metadata.name, object: desired, why: 'the active gateway publishes its Cluster' }, signal);
+    return 'created';
+  }
+  if (isDeepStrictEqual(stored.spec, desired.spec)) return 'unchanged';
+  const precondition = { uid: stored.uid, resourceVersion: stored.resourceVersion };
+  await write({
+    side: 'local', op: 'update', kind: 'Cluster', name: desired.metadata.name,
+    object: { ...desired, metadata: { ...desired.metadata, ...precondition } }, precondition, why: 'the local Cluster changed',
+  }, signal);
+  return 'replaced';
+}

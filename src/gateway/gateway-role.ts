@@ -32,7 +32,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import { GatewayElection } from './election.ts';
-import { publishLocalEndpoint, type EndpointWrite, type StoredEndpoint } from './endpoint-publisher.ts';
+import { localClusterObject, publishLocalCluster, publishLocalEndpoint, type EndpointWrite, type StoredEndpoint } from './endpoint-publisher.ts';
 
 /** Readiness condition: this node's gateway configuration (PSK, broker credentials, node facts) is usable. */
 export const GATEWAY_CONFIG = 'gateway-config';
@@ -85,6 +85,12 @@ export interface GatewayRoleDeps {
   startCable(local: LocalEndpointObject): Promise<CableRuntime>;
   /** A new broker sync (started by the role while active), or null while the broker credentials do not load. */
   brokerSync(): BrokerSync | null;
+  /**
+   * Removes what a cable of an earlier run left in the kernel (its fail-closed blackholes, its source
+   * addresses): a gateway that starts and finds another active must not drop traffic on a floor it
+   * no longer serves.
+   */
+  clearLeftovers(): Promise<void>;
   /** Why the PSK cannot be used, or null (read on every round: a fixed Secret is taken up without a restart). */
   pskProblem(): Promise<string | null>;
   /** Why the broker credentials cannot be used, or null. */
@@ -182,6 +188,10 @@ export class GatewayRole {
       if (now >= nextRound || this.#stopping) {
         await this.#refreshFacts();
         this.#decision = await this.#election.round();
+        // Why it is in its state, once per reason: a standby that stays standby for a new reason (Submariner's gateway came up) says so.
+        if (this.#said.mark('decision', `${this.#decision.state} ${this.#decision.reason}`) === 'new') {
+          this.#log.info({ state: this.#decision.state, reason: this.#decision.reason }, `gateway ${this.#decision.state}: ${this.#decision.reason}`);
+        }
         this.#deps.metrics.gatewayHaState.reset();
         this.#deps.metrics.gatewayHaState.set({ state: this.#decision.state }, 1);
         nextRound = this.#monotonic() + settings.leaseRetryMs;
@@ -282,7 +292,14 @@ export class GatewayRole {
   async #teardown(why: string): Promise<void> {
     await this.#stopBroker();
     const runtime = this.#runtime;
-    if (runtime === null) return;
+    if (runtime === null) {
+      try {
+        await this.#deps.clearLeftovers();
+      } catch (error) {
+        this.#log.warn({ err: errorText(error) }, 'removing the cable\'s leftovers of an earlier run failed');
+      }
+      return;
+    }
     this.#log.info({ why }, 'taking the cables down');
     try {
       await this.#component?.apply({ endpoints: [] }, () => true);
@@ -345,10 +362,14 @@ export class GatewayRole {
       } else if (outcome.wrote !== 'unchanged' || outcome.deleted.length > 0) {
         this.#log.info({ endpoint: desired.metadata.name, wrote: outcome.wrote, deleted: outcome.deleted, fencingToken: token }, 'local Endpoint published');
       }
+      const { settings } = this.#deps;
+      const cluster = localClusterObject(settings.clusterId, settings.namespace, settings.podCidrs, settings.serviceCidrs);
+      const wrote = await publishLocalCluster(snapshot.clusters.find((c) => c.name === cluster.metadata.name), cluster, this.#deps.writeEndpoint, this.#abort.signal);
+      if (wrote !== 'unchanged') this.#log.info({ cluster: cluster.metadata.name, wrote }, 'local Cluster published');
       this.#said.clear('publish');
     } catch (error) {
       const text = errorText(error);
-      this.#log[this.#said.mark('publish', text) === 'new' ? 'warn' : 'debug']({ err: text }, 'publishing the local Endpoint failed; retrying');
+      this.#log[this.#said.mark('publish', text) === 'new' ? 'warn' : 'debug']({ err: text }, 'publishing the local Endpoint and Cluster failed; retrying');
     }
   }
 

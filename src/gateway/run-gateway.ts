@@ -27,6 +27,7 @@ import { callOptions, withDeadline } from '../k8s/request-options.ts';
 import { openRtnetlink } from '../kernel/rtnetlink.ts';
 import { startIpsecRuntime } from '../cable/ipsec-runtime.ts';
 import { readPskFile } from '../cable/psk-file.ts';
+import { ipsecKernel } from '../cable/ipsec-kernel.ts';
 import { createComponentMetrics } from '../startup/component-metrics.ts';
 import { startupSteps } from '../startup/startup-steps.ts';
 import { startHttpListeners } from '../startup/http-listeners.ts';
@@ -182,6 +183,11 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       }
     },
     brokerProblem: () => brokerProblem,
+    clearLeftovers: async () => {
+      const kernel = ipsecKernel(rtnl);
+      await kernel.ensureFailClosed([]);
+      await kernel.ensureAddresses([]);
+    },
     healthCheckIp: () => undefined,
   });
   role.start();

@@ -7,38 +7,29 @@
  * pod or service address may cross it in the clear.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { labDown, labUp } from '../lab/lab.ts';
-import type { ClusterStatus, LabStatus } from '../lab/state.ts';
+import { cutApi, liftApiFault } from '../lab/api-faults.ts';
+import { labDown, labUp, startAgent } from '../lab/lab.ts';
+import { labPaths } from '../lab/paths.ts';
+import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
+import { continuousPing } from '../helpers/gateway-pair.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { cleartextHits, describePackets, startWanCapture, type WanCapture } from '../helpers/wan-capture.ts';
 import { failures, probeAll, startEchoServer, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
-import { readyAgents } from './routing-support.ts';
+import {
+  activeGateway, coreApi, crashNode, customApi, gatewayHttp, gatewayLog, list, nodeNow, NS, oneEndpointPerCluster, restoreNode, waitStandbyReady,
+} from './gateway-support.ts';
+import { mergePatch, metricValue, readyAgents } from './routing-support.ts';
 
 const PREFIX = 'swgw';
-const NS = 'submariner-operator';
-const BROKER_NS = 'submariner-k8s-broker';
+const LEASE_SECONDS = 4;
 /** Short election timers, so a test waits seconds, not the production lease. */
-const GATEWAY_ENV = { SEAWAY_LEASE_DURATION_SECONDS: '4', SEAWAY_LEASE_RETRY_MS: '500', SEAWAY_STATUS_REFRESH_SECONDS: '2', SEAWAY_LOG_LEVEL: 'debug' };
-
-interface Listed { metadata: { name: string; labels?: Record<string, string> }; spec?: { cluster_id?: string }; status?: GatewayStatusBody }
-interface GatewayStatusBody { haStatus: string; statusFailure: string; connections: Array<{ status: string; statusMessage: string; endpoint: { cluster_id: string } }> }
-
-function customApi(kubeconfig: string): CustomObjectsApi {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  return kc.makeApiClient(CustomObjectsApi);
-}
-
-async function list(kubeconfig: string, namespace: string, plural: string): Promise<Listed[]> {
-  const answer = await customApi(kubeconfig).listNamespacedCustomObject({ group: 'submariner.io', version: 'v1', namespace, plural });
-  return (answer as { items: Listed[] }).items;
-}
+const GATEWAY_ENV = { SEAWAY_LEASE_DURATION_SECONDS: String(LEASE_SECONDS), SEAWAY_LEASE_RETRY_MS: '500', SEAWAY_STATUS_REFRESH_SECONDS: '2', SEAWAY_LOG_LEVEL: 'debug' };
+const RECOVERY_MS = 60_000;
 
 function podProbes(a: ClusterStatus, b: ClusterStatus): Probe[] {
   const probes: Probe[] = [];
@@ -55,15 +46,32 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
   let c1: ClusterStatus;
   let c2: ClusterStatus;
   let capture: WanCapture | undefined;
-  let captureDir: string | undefined;
+  let scratch: string | undefined;
   const servers: EchoServer[] = [];
+
+  const nodeOf = (cluster: ClusterStatus, name: string | undefined): NodeStatus => {
+    const node = cluster.nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`${cluster.id} has no node ${String(name)}`);
+    return node;
+  };
+  const activeOf = async (cluster: ClusterStatus): Promise<NodeStatus> =>
+    nodeOf(cluster, await waitFor(`${cluster.id}: exactly one active Gateway`, () => activeGateway(cluster), { timeoutMs: RECOVERY_MS, intervalMs: 250 }));
+  const otherCandidate = (cluster: ClusterStatus, node: NodeStatus): NodeStatus => cluster.nodes.find((n) => n.gatewayCapable && n.name !== node.name)!;
+  /** A pod of `cluster` that does not run on `avoid` (a crashed node's pods are gone with it). */
+  const podAway = (cluster: ClusterStatus, avoid: NodeStatus) => cluster.pods.find((p) => p.node !== avoid.name)!;
+  const allPodsTalk = async (what: string) => {
+    const probes = podProbes(c1, c2);
+    await waitFor(what, async () => failures(await probeAll(probes), fromItself).length === 0, { timeoutMs: RECOVERY_MS, intervalMs: 500 }).catch(async (error: unknown) => {
+      assert.deepEqual(failures(await probeAll(probes), fromItself), [], `${what} (${(error as Error).message})`);
+    });
+  };
 
   before(async () => {
     requireTools('ip', 'iptables', 'ping', 'tcpdump', 'charon-systemd');
     lab = await labUp({ prefix: PREFIX, clusters: 2, nodes: 2, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, gatewayEnv: GATEWAY_ENV });
     [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];
-    captureDir = await mkdtemp(join(tmpdir(), 'seaway-gw-'));
-    capture = await startWanCapture(lab.wan.namespace, 'br0', join(captureDir, 'wan.pcap'));
+    scratch = await mkdtemp(join(tmpdir(), 'seaway-gw-'));
+    capture = await startWanCapture(lab.wan.namespace, 'br0', join(scratch, 'wan.pcap'));
     await readyAgents(lab);
     for (const pod of [...c1.pods, ...c2.pods]) servers.push(await startEchoServer(pod.namespace));
   });
@@ -75,40 +83,30 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
         await capture.stop();
         const secret = [c1, c2].flatMap((c) => [c.podCidr, c.serviceCidr]);
         const report = await cleartextHits(capture.file, secret);
-        assert.equal(report.hits.length, 0, `no pod or service address in the clear on the WAN: ${describePackets(report.hits)}`);
-        assert.ok(report.totals.espInUdp > 0, 'the capture saw the tunnels\' ESP-in-UDP');
+        assert.equal(report.hits.length, 0, `no pod or service address in the clear on the WAN over the whole file: ${describePackets(report.hits)}`);
+        assert.ok(report.totals.espInUdp > 0, `the capture saw the tunnels' ESP-in-UDP: ${JSON.stringify(report.totals)}`);
       }
     } finally {
-      if (captureDir) await rm(captureDir, { recursive: true, force: true });
+      if (scratch) await rm(scratch, { recursive: true, force: true });
       await labDown(PREFIX);
     }
   });
 
-  it('each cluster and the broker hold exactly one Endpoint per cluster, published by the elected gateway', async () => {
-    await waitFor('one Endpoint per cluster in each cluster and on the broker', async () => {
-      const views = await Promise.all([
-        ...[c1, c2].map((c) => list(c.kubeconfig, NS, 'endpoints')),
-        list(lab.broker.kubeconfig, BROKER_NS, 'endpoints'),
-      ]);
-      const ok = views.every((items) => items.length === 2 && new Set(items.map((e) => e.spec?.cluster_id)).size === 2);
-      return ok ? views : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+  it('each cluster and the broker hold exactly one Endpoint and one Cluster per cluster, published by the elected gateway', async () => {
+    await waitFor('one Endpoint per cluster in each cluster and on the broker', () => oneEndpointPerCluster(lab), { timeoutMs: RECOVERY_MS, intervalMs: 250 });
+    await waitFor('one Cluster per cluster in each cluster and on the broker', async () => {
+      const views = await Promise.all([...lab.clusters.map((c) => list(c.kubeconfig, NS, 'clusters')), list(lab.broker.kubeconfig, 'submariner-k8s-broker', 'clusters')]);
+      return views.every((items) => items.map((c) => c.metadata.name).sort().join() === 'cluster1,cluster2');
+    }, { timeoutMs: RECOVERY_MS, intervalMs: 250 });
   });
 
   it('every pod of each cluster reaches every pod of the other, ping and TCP, seen with its own address', async () => {
-    const probes = podProbes(c1, c2);
-    await waitFor('every cross-cluster pod pair to talk', async () => {
-      const results = await probeAll(probes);
-      return failures(results, fromItself).length === 0 ? results : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 500 }).catch(async (error: unknown) => {
-      const results = await probeAll(probes);
-      assert.deepEqual(failures(results, fromItself), [], `after the wait (${(error as Error).message})`);
-    });
+    await allPodsTalk('every cross-cluster pod pair talks');
   });
 
   it('each cluster has exactly one active Gateway, the other candidate passive, and the active one\'s connections are connected', async () => {
     // connected means SAs installed and bytes moving both ways: keep traffic going while waiting.
-    const keepTalking = setInterval(() => { void probeAll(podProbes(c1, c2).slice(0, 2)); }, 1000);
+    const keepTalking = continuousPing(c1.pods[0]!.namespace, c2.pods[0]!.ip, { intervalS: 0.2 });
     try {
       for (const cluster of [c1, c2]) {
         await waitFor(`${cluster.id}: one active Gateway with every connection connected`, async () => {
@@ -118,10 +116,217 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
           if (active.length !== 1 || passive.length !== 1) return undefined;
           const connections = active[0]!.status!.connections;
           return connections.length === 1 && connections.every((c) => c.status === 'connected') ? gateways : undefined;
-        }, { timeoutMs: 60_000, intervalMs: 500 });
+        }, { timeoutMs: RECOVERY_MS, intervalMs: 500 });
       }
     } finally {
-      clearInterval(keepTalking);
+      await keepTalking.stop();
     }
+  });
+
+  it('a remote Endpoint with an unknown backend is rejected with its reason; the other tunnel carries on', async () => {
+    const active = await activeOf(c1);
+    const custom = customApi(c1.kubeconfig);
+    const name = 'cluster9-submariner-cable-cluster9-192-168-9-11';
+    await custom.createNamespacedCustomObject({
+      group: 'submariner.io', version: 'v1', namespace: NS, plural: 'endpoints',
+      body: {
+        apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name },
+        spec: {
+          cluster_id: 'cluster9', cable_name: 'submariner-cable-cluster9-192-168-9-11', hostname: 'gw9', subnets: ['10.9.0.0/16'],
+          private_ip: '192.168.9.11', nat_enabled: false, backend: 'wireguard', backend_config: { publicKey: 'x' },
+        },
+      },
+    });
+    try {
+      await waitFor('the active gateway to reject cluster9\'s cable', async () =>
+        metricValue((await gatewayHttp(active, '/metrics')).body, 'seaway_rejected_cables{cluster="cluster9"}') === 1, { timeoutMs: 20_000, intervalMs: 250 });
+      const said = (await gatewayLog(active)).find((l) => l.msg === 'no cable to this remote cluster' && l.cluster === 'cluster9');
+      assert.match(String(said?.reason), /runs the "wireguard" cable; this gateway runs "libreswan"/);
+      await allPodsTalk('cluster1 and cluster2 still talk');
+    } finally {
+      await custom.deleteNamespacedCustomObject({ group: 'submariner.io', version: 'v1', namespace: NS, plural: 'endpoints', name });
+    }
+  });
+
+  it('the cluster\'s API blackholed for twice the lease duration: no ping lost, no tunnel torn down', async () => {
+    const from = c2.pods[0]!;
+    const to = c1.pods[0]!;
+    const ping = continuousPing(from.namespace, to.ip, { intervalS: 0.1 });
+    await waitFor('replies before the cut', () => ping.replies > 5, { timeoutMs: 10_000, intervalMs: 50 });
+    const active = await activeOf(c1);
+    await cutApi(PREFIX, c1.id, 'blackhole');
+    const cutAt = Date.now();
+    try {
+      await waitFor('twice the lease', () => Date.now() - cutAt >= 2 * LEASE_SECONDS * 1000 + 1000, { timeoutMs: 30_000, intervalMs: 100 });
+    } finally {
+      await liftApiFault(PREFIX, c1.id);
+    }
+    const report = await ping.stop();
+    assert.equal(report.unanswered.length, 0, `no ping unanswered through a ${2 * LEASE_SECONDS} s API outage (largest gap ${report.maxGapS.toFixed(2)} s)`);
+    assert.ok(report.received >= report.transmitted - 1, `replies ${report.received} of ${report.transmitted}`);
+    const steps = (await gatewayLog(active)).filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('gateway election:') && l.from === 'active-unconfirmed' && l.to === 'standby');
+    assert.deepEqual(steps, [], 'the active gateway never stepped down');
+  });
+
+  it('crash of the active gateway node (processes killed, links down): the standby takes over and traffic returns', async () => {
+    const crashed = await nodeNow(PREFIX, (await activeOf(c1)).name);
+    const standby = otherCandidate(c1, crashed);
+    const to = podAway(c1, crashed);
+    const ping = continuousPing(c2.pods[0]!.namespace, to.ip, { intervalS: 0.1 });
+    await waitFor('replies before the crash', () => ping.replies > 5, { timeoutMs: 10_000, intervalMs: 50 });
+    await crashNode(PREFIX, crashed);
+    try {
+      const before = ping.replies;
+      try {
+        await waitFor(`${standby.name} to carry the traffic`, () => ping.replies > before + 10, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
+      } finally {
+        await ping.stop();
+      }
+      // The dead node's object still says active until it is stale (15 s): the survivor's says active too.
+      await waitFor(`${standby.name}'s Gateway active`, async () =>
+        (await list(c1.kubeconfig, NS, 'gateways')).some((g) => g.metadata.name === standby.name && g.status?.haStatus === 'active'), { timeoutMs: RECOVERY_MS, intervalMs: 100 });
+      await waitFor('one Endpoint per cluster, cluster1\'s from the new gateway', () => oneEndpointPerCluster(lab, { cluster: c1.id, node: standby.name }), { timeoutMs: RECOVERY_MS, intervalMs: 250 });
+    } finally {
+      await restoreNode(PREFIX, c1, crashed, GATEWAY_ENV);
+    }
+    await waitStandbyReady(c1, crashed.name);
+    await allPodsTalk('every pair talks once the crashed node is back');
+  });
+
+  it('SIGTERM of the active gateway with a ready standby: the Lease is released and the standby takes over', async () => {
+    const leaving = await nodeNow(PREFIX, (await activeOf(c1)).name);
+    const standby = otherCandidate(c1, leaving);
+    await waitStandbyReady(c1, standby.name);
+    const ping = continuousPing(c2.pods[0]!.namespace, podAway(c1, leaving).ip, { intervalS: 0.1 });
+    await waitFor('replies before the stop', () => ping.replies > 5, { timeoutMs: 10_000, intervalMs: 50 });
+    // startAgent stops (SIGTERM) the running gateway first and starts a new one, which must find the standby active.
+    await startAgent(PREFIX, leaving.name, { role: 'gateway', env: GATEWAY_ENV, exitTimeoutMs: 30_000 });
+    const before = ping.replies;
+    try {
+      await waitFor(`${standby.name} active`, async () => (await activeGateway(c1)) === standby.name, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
+      await waitFor('traffic through the new gateway', () => ping.replies > before + 10, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
+    } finally {
+      await ping.stop();
+    }
+    // The release and the decision it allows happen in one round: active -> stopped, "a standby is ready ... handed over".
+    const stops = (await gatewayLog(await nodeNow(PREFIX, leaving.name))).filter((l) => l.to === 'stopped');
+    assert.ok(stops.length > 0 && stops.every((l) => String(l.reason).includes('handed over')), `the stopped gateway handed over: ${JSON.stringify(stops.map((m) => m.reason))}`);
+  });
+
+  it('the gateway label removed from the active node: it hands over like a graceful stop, and takes candidacy up again when the label returns', async () => {
+    const leaving = await nodeNow(PREFIX, (await activeOf(c1)).name);
+    const standby = otherCandidate(c1, leaving);
+    await waitStandbyReady(c1, standby.name);
+    const core = coreApi(c1.kubeconfig);
+    const patch = (value: string | null) => core.patchNode({ name: leaving.name, body: { metadata: { labels: { 'submariner.io/gateway': value } } } }, mergePatch);
+    await patch(null);
+    try {
+      await waitFor(`${standby.name} active after the label went`, async () => (await activeGateway(c1)) === standby.name, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
+      const refused = await waitFor(`${leaving.name} refused`, async () => (await gatewayLog(leaving)).find((l) => l.to === 'refused' && String(l.reason).includes('lost its gateway label')), { timeoutMs: 20_000, intervalMs: 100 });
+      assert.ok(refused);
+    } finally {
+      await patch('true');
+    }
+    await waitStandbyReady(c1, leaving.name);
+    await allPodsTalk('every pair talks after the label moves');
+  });
+
+  it('a paused ex-leader that resumes deletes nothing of the new leader\'s, and steps down', async () => {
+    const paused = await nodeNow(PREFIX, (await activeOf(c1)).name);
+    const successor = otherCandidate(c1, paused);
+    await waitStandbyReady(c1, successor.name);
+    const pid = paused.gateway!.pid;
+    process.kill(pid, 'SIGSTOP');
+    let newEndpoint;
+    try {
+      await waitFor(`${successor.name} active while ${paused.name} is paused`, async () => (await activeGateway(c1)) === successor.name, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
+      newEndpoint = await waitFor('the new leader\'s Endpoint', async () => (await list(c1.kubeconfig, NS, 'endpoints')).find((e) => e.spec?.hostname === successor.name), { timeoutMs: RECOVERY_MS, intervalMs: 100 });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(`${paused.name} to step down after resuming`, async () =>
+      (await gatewayLog(paused)).some((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('gateway election:') && l.to === 'standby' && String(l.reason).includes('holds the Lease')),
+    { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor('one Endpoint per cluster, cluster1\'s the new leader\'s', () => oneEndpointPerCluster(lab, { cluster: c1.id, node: successor.name }), { timeoutMs: RECOVERY_MS, intervalMs: 250 });
+    const still = (await list(c1.kubeconfig, NS, 'endpoints')).find((e) => e.spec?.hostname === successor.name);
+    assert.equal(still?.metadata.uid, newEndpoint.metadata.uid, 'the new leader\'s Endpoint is the same object: never deleted');
+    await allPodsTalk('every pair talks after the pause');
+  });
+
+  it('Submariner\'s own Lease held by someone else: seaway stays passive and says why; it takes over once the Lease is gone', async () => {
+    const coordination = { group: 'coordination.k8s.io', version: 'v1', namespace: NS, plural: 'leases' };
+    const custom = customApi(c2.kubeconfig);
+    const now = new Date().toISOString().replace('Z', '000Z');
+    await custom.createNamespacedCustomObject({
+      ...coordination,
+      body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'submariner-gateway-lock' }, spec: { holderIdentity: 'submariner-gateway-x', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
+    });
+    try {
+      await waitFor('both cluster2 candidates passive', async () => {
+        const gateways = await list(c2.kubeconfig, NS, 'gateways');
+        return gateways.length === 2 && gateways.every((g) => g.status?.haStatus === 'passive');
+      }, { timeoutMs: RECOVERY_MS, intervalMs: 250 });
+      for (const node of c2.nodes.filter((n) => n.gatewayCapable)) {
+        await waitFor(`${node.name} to say Submariner's Lease is why it stays passive`, async () =>
+          (await gatewayLog(await nodeNow(PREFIX, node.name))).some((l) => typeof l.reason === 'string' && (l.reason as string).includes('submariner-gateway-x holds submariner-gateway-lock')),
+        { timeoutMs: 20_000, intervalMs: 200 });
+      }
+    } finally {
+      await custom.deleteNamespacedCustomObject({ ...coordination, name: 'submariner-gateway-lock' });
+    }
+    await waitFor('cluster2 active again', () => activeGateway(c2), { timeoutMs: RECOVERY_MS, intervalMs: 250 });
+    await allPodsTalk('every pair talks again');
+  });
+
+  it('a bad PSK or broker credential makes that node refuse candidacy, with a clear reason on /readyz; its routing goes on', async () => {
+    const active = await activeOf(c1);
+    const candidate = await nodeNow(PREFIX, otherCandidate(c1, active).name);
+    const shortPsk = join(scratch!, 'short-psk');
+    await writeFile(shortPsk, 'too-short\n', { mode: 0o600 });
+    const badBroker = join(scratch!, 'broker-bad-token');
+    const brokerKubeconfig = JSON.parse(await readFile(c1.brokerKubeconfig, 'utf8')) as { users: Array<{ user: { token: string } }> };
+    brokerKubeconfig.users[0]!.user.token = 'not-a-valid-token';
+    await writeFile(badBroker, JSON.stringify(brokerKubeconfig), { mode: 0o600 });
+    for (const [env, expected] of [
+      [{ SEAWAY_PSK_FILE: shortPsk }, /gateway-config: not a gateway candidate: IPsec PSK: .*at least 32 are needed/],
+      [{ SEAWAY_BROKER_KUBECONFIG: badBroker }, /gateway-config: not a gateway candidate: broker credentials: the broker at .* refuses them \(HTTP 401/],
+    ] as const) {
+      await startAgent(PREFIX, candidate.name, { role: 'gateway', env: { ...GATEWAY_ENV, ...env }, exitTimeoutMs: 30_000 });
+      const now = await nodeNow(PREFIX, candidate.name);
+      const ready = await waitFor('/readyz to say why', async () => {
+        const answer = await gatewayHttp(now, '/readyz').catch(() => undefined);
+        return answer !== undefined && expected.test(answer.body) ? answer : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 200 });
+      assert.equal(ready.status, 503);
+      assert.ok(!ready.body.includes('too-short') && !ready.body.includes('not-a-valid-token'), 'the reason quotes no secret');
+      const agent = await gatewayHttp({ ...now, gateway: now.agent }, '/readyz');
+      assert.equal(agent.status, 200, 'the route agent on the node stays ready');
+    }
+    await startAgent(PREFIX, candidate.name, { role: 'gateway', env: GATEWAY_ENV, exitTimeoutMs: 30_000 });
+    await waitStandbyReady(c1, candidate.name);
+  });
+
+  it('the PSK and the broker tokens appear in no log line, metric, Gateway status or Event', async () => {
+    const paths = labPaths(PREFIX);
+    const psk = (await readFile(paths.psk, 'utf8')).trim();
+    const tokens = await Promise.all([c1, c2].map(async (c) => (JSON.parse(await readFile(c.brokerKubeconfig, 'utf8')) as { users: Array<{ user: { token: string } }> }).users[0]!.user.token));
+    const secrets = [psk, Buffer.from(psk).toString('hex'), ...tokens];
+    const texts: Array<[string, string]> = [];
+    for (const cluster of lab.clusters) {
+      for (const node of cluster.nodes) {
+        const now = await nodeNow(PREFIX, node.name);
+        for (const file of [now.agent?.log, now.gateway?.log]) if (file) texts.push([file, await readFile(file, 'utf8')]);
+        if (now.gateway) texts.push([`${node.name} /metrics`, (await gatewayHttp(now, '/metrics')).body]);
+      }
+      texts.push([`${cluster.id} Gateways`, JSON.stringify(await list(cluster.kubeconfig, NS, 'gateways'))]);
+      texts.push([`${cluster.id} Events`, JSON.stringify(await coreApi(cluster.kubeconfig).listEventForAllNamespaces())]);
+    }
+    for (const file of await readdir(paths.dir, { recursive: true })) {
+      if (file.endsWith('.log')) texts.push([file, await readFile(join(paths.dir, file), 'utf8')]);
+    }
+    for (const [where, text] of texts) {
+      for (const secret of secrets) assert.ok(!text.includes(secret), `a secret appears in ${where}`);
+    }
+    assert.ok(texts.length > 10, `looked at ${texts.length} texts`);
   });
 });

@@ -62,10 +62,10 @@ export function gatewayLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPa
       KUBECONFIG: serverPaths.gatewayKubeconfig,
       SEAWAY_BROKER_KUBECONFIG: serverPaths.brokerKubeconfig,
       SEAWAY_PSK_FILE: paths.psk,
-      SEAWAY_LISTEN: `${node.ip}:${GATEWAY_PORT}`,
+      SEAWAY_LISTEN: `${node.ip}:${GATEWAY_PORT},unix:${nodePaths.gatewaySocket}`,
       SEAWAY_STATE_DIR: nodePaths.gatewayStateDir,
     },
     cwd: REPO_ROOT,
-    info: { healthUrl: `http://${node.ip}:${GATEWAY_PORT}`, socket: '', log: nodePaths.gatewayLog },
+    info: { healthUrl: `http://${node.ip}:${GATEWAY_PORT}`, socket: nodePaths.gatewaySocket, log: nodePaths.gatewayLog },
   };
 }

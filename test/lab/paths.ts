@@ -29,6 +29,7 @@ export interface NodePaths {
   agentLog: string;
   agentSocket: string;
   gatewayLog: string;
+  gatewaySocket: string;
   /** The gateway's own state directory (charon's configuration and VICI socket). */
   gatewayStateDir: string;
 }
@@ -77,7 +78,7 @@ export function labPaths(prefix: string, root = DEFAULT_LAB_ROOT): LabPaths {
       const nodeDir = join(dir, name);
       return {
         dir: nodeDir, agentLog: join(nodeDir, 'agent.log'), agentSocket: join(nodeDir, 'agent.sock'),
-        gatewayLog: join(nodeDir, 'gateway.log'), gatewayStateDir: join(nodeDir, 'gateway-state'),
+        gatewayLog: join(nodeDir, 'gateway.log'), gatewaySocket: join(nodeDir, 'gateway.sock'), gatewayStateDir: join(nodeDir, 'gateway-state'),
       };
     },
     pidFile: (name) => join(dir, 'pids', `${name}.pid`),

@@ -65,6 +65,8 @@ export interface NodeStatus {
   readyAt: string | null;
   cniAt: string | null;
   agent?: AgentInfo;
+  /** `seaway gateway`, on gateway-capable nodes of a lab that runs gateways. */
+  gateway?: AgentInfo;
 }
 
 export interface PodStatus {
@@ -142,6 +144,7 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
       nodes: cluster.nodes.map((node) => {
         const seen = progress?.nodes[node.name] ?? {};
         const agent = state.agents[node.name];
+        const gateway = state.gateways?.[node.name];
         return {
           name: node.name,
           namespace: node.namespace,
@@ -154,6 +157,7 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
           readyAt: seen.readyAt ?? null,
           cniAt: seen.cniAt ?? null,
           ...(agent ? { agent } : {}),
+          ...(gateway ? { gateway } : {}),
         };
       }),
       pods: cluster.nodes.flatMap((node) => node.pods.map((pod) => ({ name: pod.name, namespace: pod.namespace, ip: pod.ip, node: pod.node }))),
