@@ -16,13 +16,13 @@ describe('lab CLI arguments', () => {
   it('parses up with every flag', () => {
     const parsed = parseLabArgs([
       'up', '--clusters', '3', '--nodes', '4', '--pods', '2', '--gateways', '2', '--node-ready-delay', '0', '--cni-delay', '2.5', '--cni-interface', 'vxlan.calico',
-      '--prefix', 'swb9', '--json', '--no-agents', '--no-endpoints', '--underlay', 'cluster1-node2=ecmp', '--underlay', 'cluster3-node4=none', '--wait',
+      '--prefix', 'swb9', '--json', '--no-agents', '--simulated', '--underlay', 'cluster1-node2=ecmp', '--underlay', 'cluster3-node4=none', '--wait',
     ]);
     assert.deepEqual(parsed, {
       command: 'up',
       json: true,
       options: {
-        prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: false,
+        prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: true,
         underlays: { 'cluster1-node2': 'ecmp', 'cluster3-node4': 'none' }, agents: false, wait: true,
       },
     });
@@ -36,7 +36,7 @@ describe('lab CLI arguments', () => {
     assert.equal(parsed.options.agents, true);
     assert.equal(parsed.options.wait, false);
     assert.equal(parsed.options.cniDelay, null);
-    assert.equal(parsed.options.endpoints, undefined, 'Endpoints by default (when there is a gateway)');
+    assert.equal(parsed.options.endpoints, undefined, 'no simulated Endpoints unless --simulated');
     assert.equal(parsed.options.clusters, undefined, 'unset flags leave the library defaults');
   });
 
@@ -206,7 +206,7 @@ describe('lab status document', () => {
 });
 
 describe('Submariner objects and WAN routes', () => {
-  const plan = planLab({ prefix: 'swb5', clusters: 3 });
+  const plan = planLab({ prefix: 'swb5', clusters: 3, endpoints: true });
   const [c1, c2, c3] = plan.clusters as [typeof plan.clusters[0], typeof plan.clusters[0], typeof plan.clusters[0]];
 
   it('each cluster\'s Endpoint names node 1 with its LAN and WAN addresses and both cluster CIDRs', () => {
@@ -246,10 +246,11 @@ describe('Submariner objects and WAN routes', () => {
     assert.ok(!(topologyPhases(bare)[1] ?? []).some((b) => b.lines.some((l) => l.includes('lookup 140'))), 'endpoints: false adds no WAN routes');
   });
 
-  it('endpoints need a gateway-capable node 1 (and default to off without one)', () => {
-    assert.throws(() => planLab({ prefix: 'swb5', gateways: 0, endpoints: true }), /endpoints need a gateway-capable node.*--no-endpoints/);
-    assert.equal(planLab({ prefix: 'swb5', gateways: 0 }).options.endpoints, false, 'without gateways the default is no Endpoints');
-    assert.equal(planLab({ prefix: 'swb5' }).options.endpoints, true);
+  it('simulated Endpoints are off by default (seaway gateways connect the lab) and need a gateway-capable node 1', () => {
+    assert.throws(() => planLab({ prefix: 'swb5', gateways: 0, endpoints: true }), /endpoints need a gateway-capable node.*leave the simulated Endpoints off/);
+    assert.equal(planLab({ prefix: 'swb5', gateways: 0 }).options.endpoints, false);
+    assert.equal(planLab({ prefix: 'swb5' }).options.endpoints, false, 'the default lab runs seaway gateways');
+    assert.equal(planLab({ prefix: 'swb5', endpoints: true }).options.endpoints, true);
     assert.throws(() => planLab({ prefix: 'swb5', endpoints: 'yes' as unknown as boolean }), /endpoints must be true or false/);
   });
 });
