@@ -3,12 +3,51 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { run } from '../../src/kernel/exec.ts';
+import { SERVICE_PORT } from '../lab/addressing.ts';
 
-export const ECHO_PORT = 7007;
+/** The lab's Service targets it too (test/lab/addressing.ts). */
+export const ECHO_PORT = SERVICE_PORT;
+export const BULK_PORT = 7008;
 
 /** Listens on every IPv4 address of its namespace (IPv4 only, so peers are not shown as ::ffff:a.b.c.d); to each connection it writes the peer address it sees, then closes. */
 const SERVER = `require('net').createServer((s) => { console.log('peer ' + s.remoteAddress); s.end(s.remoteAddress); })
   .listen(${ECHO_PORT}, '0.0.0.0', () => console.log('listening'));`;
+
+/**
+ * Bulk TCP both ways: the server reads the client's bytes to their end, then answers with as many
+ * bytes as the first line of its input asked for (a count it reports back first).
+ */
+const BULK_SERVER = `require('net').createServer((s) => {
+  let got = 0; let want = -1; let head = '';
+  s.on('data', (c) => {
+    if (want < 0) { head += c.toString('latin1'); const nl = head.indexOf('\\n'); if (nl < 0) return; want = Number(head.slice(0, nl)); got += head.length - nl - 1; return; }
+    got += c.length;
+  });
+  s.on('end', () => { s.write(got + '\\n'); s.end(Buffer.alloc(want, 0x5a)); });
+  s.on('error', () => {});
+}).listen(${BULK_PORT}, '0.0.0.0', () => console.log('listening'));`;
+
+/** argv: target, bytes each way, timeout ms; prints {sent, serverGot, received} or {error}. */
+const BULK_CLIENT = `const [host, bytes, timeout] = process.argv.slice(1);
+const n = Number(bytes);
+const s = require('net').connect({ host, port: ${BULK_PORT} });
+const t = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(0); }, Number(timeout));
+let reply = Buffer.alloc(0);
+s.on('connect', () => { s.write(n + '\\n'); s.end(Buffer.alloc(n, 0x61)); });
+s.on('data', (c) => { reply = Buffer.concat([reply, c]); });
+s.on('end', () => { clearTimeout(t); const nl = reply.indexOf(10); console.log(JSON.stringify({ sent: n, serverGot: Number(reply.subarray(0, nl).toString()), received: reply.length - nl - 1 })); });
+s.on('error', (e) => { clearTimeout(t); console.log(JSON.stringify({ error: e.code })); });`;
+
+/** Starts the bulk server in a namespace; resolves once it listens. */
+export async function startBulkServer(namespace: string): Promise<EchoServer> {
+  return startServer(namespace, BULK_SERVER);
+}
+
+/** `bytes` to the target's bulk server and `bytes` back, over one TCP connection. */
+export async function bulkTcp(namespace: string, target: string, bytes: number, timeoutMs = 30_000): Promise<{ sent?: number; serverGot?: number; received?: number; error?: string }> {
+  const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', BULK_CLIENT, target, String(bytes), String(timeoutMs)], { timeoutMs: timeoutMs + 10_000 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as { sent?: number; serverGot?: number; received?: number; error?: string };
+}
 
 /** Connects to every target at once (argv: timeout ms, then addresses); prints {target: what the server saw | "error ..."} as JSON. */
 const CLIENT = `const [timeout, ...targets] = process.argv.slice(1);
@@ -30,7 +69,11 @@ export interface EchoServer {
 
 /** Starts the echo server in a namespace; resolves once it listens. */
 export async function startEchoServer(namespace: string): Promise<EchoServer> {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return startServer(namespace, SERVER);
+}
+
+async function startServer(namespace: string, script: string): Promise<EchoServer> {
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   const peers: string[] = [];
   const lines = createInterface({ input: child.stdout! });
   const exited = once(child, 'exit');
@@ -39,7 +82,7 @@ export async function startEchoServer(namespace: string): Promise<EchoServer> {
       if (line === 'listening') resolve();
       else if (line.startsWith('peer ')) peers.push(line.slice(5));
     });
-    void exited.then(() => reject(new Error(`echo server in ${namespace} exited before listening`)));
+    void exited.then(() => reject(new Error(`server in ${namespace} exited before listening`)));
   });
   await listening;
   return {

@@ -11,6 +11,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { run } from '../../src/kernel/exec.ts';
 import { cutApi, liftApiFault } from '../lab/api-faults.ts';
 import { labDown, labUp, startAgent } from '../lab/lab.ts';
 import { labPaths } from '../lab/paths.ts';
@@ -19,7 +20,7 @@ import { continuousPing } from '../helpers/gateway-pair.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { cleartextHits, describePackets, startWanCapture, type WanCapture } from '../helpers/wan-capture.ts';
-import { failures, probeAll, startEchoServer, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
+import { bulkTcp, failures, probeAll, startBulkServer, startEchoServer, tcpSeenAs, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
 import {
   activeGateway, coreApi, crashNode, customApi, gatewayHttp, gatewayLog, list, nodeNow, NS, oneEndpointPerCluster, restoreNode, waitStandbyReady,
 } from './gateway-support.ts';
@@ -66,6 +67,14 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
     });
   };
 
+  const expectBulk = async (what: string) => {
+    const bytes = 1024 * 1024;
+    for (const probe of podProbes(c1, c2)) {
+      const result = await bulkTcp(probe.from.namespace, probe.to.ip, bytes);
+      assert.deepEqual(result, { sent: bytes, serverGot: bytes, received: bytes }, `${what}: ${probe.from.name} -> ${probe.to.name}`);
+    }
+  };
+
   before(async () => {
     requireTools('ip', 'iptables', 'ping', 'tcpdump', 'charon-systemd');
     lab = await labUp({ prefix: PREFIX, clusters: 2, nodes: 2, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, gatewayEnv: GATEWAY_ENV });
@@ -73,7 +82,7 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
     scratch = await mkdtemp(join(tmpdir(), 'seaway-gw-'));
     capture = await startWanCapture(lab.wan.namespace, 'br0', join(scratch, 'wan.pcap'));
     await readyAgents(lab);
-    for (const pod of [...c1.pods, ...c2.pods]) servers.push(await startEchoServer(pod.namespace));
+    for (const pod of [...c1.pods, ...c2.pods]) servers.push(await startEchoServer(pod.namespace), await startBulkServer(pod.namespace));
   });
 
   after(async () => {
@@ -102,6 +111,23 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
 
   it('every pod of each cluster reaches every pod of the other, ping and TCP, seen with its own address', async () => {
     await allPodsTalk('every cross-cluster pod pair talks');
+  });
+
+  it('1 MiB of TCP each way between every cross-cluster pod pair', async () => {
+    await expectBulk('at the WAN\'s own MTU');
+  });
+
+  it('Service VIPs answer across clusters (kube-proxy\'s DNAT on the receiving gateway), each client seen with its own pod address', async () => {
+    for (const [from, to] of [[c1, c2], [c2, c1]] as const) {
+      const service = to.service!;
+      for (const pod of from.pods) {
+        const seen = await waitFor(`${pod.name} -> ${to.id} Service ${service.ip}:${service.port}`, async () => {
+          const answer = (await tcpSeenAs(pod.namespace, [service.ip]))[service.ip];
+          return answer === pod.ip ? answer : undefined;
+        }, { timeoutMs: RECOVERY_MS, intervalMs: 500 }).catch(async () => (await tcpSeenAs(pod.namespace, [service.ip]))[service.ip]);
+        assert.equal(seen, pod.ip, `${pod.name} reaches ${to.id}'s Service VIP and is seen as itself`);
+      }
+    }
   });
 
   it('each cluster has exactly one active Gateway, the other candidate passive, and the active one\'s connections are connected', async () => {
@@ -304,6 +330,22 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
     }
     await startAgent(PREFIX, candidate.name, { role: 'gateway', env: GATEWAY_ENV, exitTimeoutMs: 30_000 });
     await waitStandbyReady(c1, candidate.name);
+  });
+
+  it('1 MiB of TCP each way with the WAN MTU lowered to 1400', async () => {
+    const wanLinks = async (mtu: number) => {
+      const ports = lab.clusters.flatMap((c) => c.nodes).filter((n) => n.wanIp !== null);
+      for (const node of ports) await run('ip', ['-n', node.namespace, 'link', 'set', 'eth1', 'mtu', String(mtu)]);
+      const bridgePorts = (await run('ip', ['-n', lab.wan.namespace, '-o', 'link', 'show', 'master', 'br0'])).stdout.split('\n')
+        .map((l) => /^\d+: ([^@:]+)/.exec(l)?.[1]).filter((name): name is string => name !== undefined);
+      for (const port of bridgePorts) await run('ip', ['-n', lab.wan.namespace, 'link', 'set', port, 'mtu', String(mtu)]);
+    };
+    await wanLinks(1400);
+    try {
+      await expectBulk('with a 1400-byte WAN MTU');
+    } finally {
+      await wanLinks(1500);
+    }
   });
 
   it('the PSK and the broker tokens appear in no log line, metric, Gateway status or Event', async () => {

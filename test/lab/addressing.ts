@@ -107,12 +107,27 @@ export interface NodePlan {
   pods: PodPlan[];
 }
 
+/** A ClusterIP Service of the lab: its VIP in the service CIDR, DNATed to one pod (as kube-proxy does on every node). */
+export interface ServicePlan {
+  name: string;
+  ip: string;
+  port: number;
+  /** The pod behind it (the cluster's first pod) and the port it listens on. */
+  backend: string;
+  targetPort: number;
+}
+
+/** The port of the lab's Service (the e2e tests' echo server listens on it in every pod). */
+export const SERVICE_PORT = 7007;
+
 export interface ClusterPlan {
   id: string;
   index: number;
   lanCidr: string;
   podCidr: string;
   serviceCidr: string;
+  /** 10.(100+i).0.10 to the cluster's first pod; null when the lab has no pods. */
+  service: ServicePlan | null;
   lanNamespace: string;
   controlPlane: { namespace: string; ip: string; url: string };
   nodes: NodePlan[];
@@ -227,12 +242,14 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
         pods,
       });
     }
+    const firstPod = nodes[0]?.pods[0];
     clusters.push({
       id,
       index: i,
       lanCidr: `192.168.${i}.0/24`,
       podCidr: `10.${i}.0.0/16`,
       serviceCidr: `10.${100 + i}.0.0/16`,
+      service: firstPod ? { name: 'echo', ip: `10.${100 + i}.0.10`, port: SERVICE_PORT, backend: firstPod.ip, targetPort: SERVICE_PORT } : null,
       lanNamespace: `${p}-c${i}-lan`,
       controlPlane: { namespace: `${p}-c${i}-cp`, ip: cpIp, url: `https://${cpIp}:${API_PORT}` },
       nodes,

@@ -5,7 +5,7 @@ import { cidrBits, runBatch, runPhases, type IpBatch } from './topology.ts';
 export interface CniSteps {
   /** The pod veths, the (still address-less) CNI interface, pod addressing and intra-cluster routes. */
   wiring: IpBatch[][];
-  /** Run inside the node: forwarding on, and the CNI's masquerade for pod traffic leaving the cluster. */
+  /** Run inside the node: forwarding on, the CNI's masquerade for pod traffic leaving the cluster, kube-proxy's Service DNAT. */
   commands: { file: string; args: string[] }[];
   /** Last: the address in the pod CIDR that makes the CNI interface recognisable (what an agent waits for). */
   address: IpBatch;
@@ -29,11 +29,21 @@ export function cniSteps(plan: LabPlan, cluster: ClusterPlan, node: NodePlan): C
     if (other !== node) nodeLines.push(`route add ${other.podCidr} via ${other.ip} dev eth0`);
   }
   const inNode = (file: string, args: string[]) => ({ file: 'ip', args: ['netns', 'exec', node.namespace, file, ...args] });
+  const nat = (...args: string[]) => inNode('iptables', ['-w', '-t', 'nat', ...args]);
+  // kube-proxy's part (iptables mode), on every node: the Service VIP DNATed to its pod, for pods (PREROUTING) and the host (OUTPUT).
+  const service = cluster.service;
+  const kubeProxy = service === null ? [] : [
+    nat('-N', 'KUBE-SERVICES'),
+    nat('-A', 'KUBE-SERVICES', '-d', `${service.ip}/32`, '-p', 'tcp', '--dport', String(service.port), '-j', 'DNAT', '--to-destination', `${service.backend}:${service.targetPort}`),
+    nat('-I', 'PREROUTING', '-j', 'KUBE-SERVICES'),
+    nat('-I', 'OUTPUT', '-j', 'KUBE-SERVICES'),
+  ];
   return {
     wiring: [[{ namespace: node.namespace, lines: nodeLines }], podBatches],
     commands: [
       inNode('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']),
-      inNode('iptables', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-s', cluster.podCidr, '!', '-d', cluster.podCidr, '-j', 'MASQUERADE']),
+      nat('-A', 'POSTROUTING', '-s', cluster.podCidr, '!', '-d', cluster.podCidr, '-j', 'MASQUERADE'),
+      ...kubeProxy,
     ],
     address: { namespace: node.namespace, lines: [`addr add ${node.cniIp}/${podBits} dev ${cni}`] },
   };

@@ -1,5 +1,5 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import type { LabPlan } from './addressing.ts';
+import type { ClusterPlan, LabPlan } from './addressing.ts';
 import type { LabPaths } from './paths.ts';
 
 export interface AgentInfo {
@@ -80,6 +80,8 @@ export interface ClusterStatus {
   id: string;
   podCidr: string;
   serviceCidr: string;
+  /** The lab's Service (a VIP DNATed to the first pod), or null without pods. */
+  service: ClusterPlan['service'];
   lanCidr: string;
   apiserver: ApiServerStatus;
   kubeconfig: string;
@@ -135,6 +137,7 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
       id: cluster.id,
       podCidr: cluster.podCidr,
       serviceCidr: cluster.serviceCidr,
+      service: cluster.service,
       lanCidr: cluster.lanCidr,
       apiserver: server(cluster.id, cluster.controlPlane.namespace, cluster.controlPlane.url),
       kubeconfig: paths.server(cluster.id).kubeconfig,

@@ -210,6 +210,10 @@ describe('lab wiring (pure)', () => {
     const masquerade = steps.commands.find((c) => c.args.includes('MASQUERADE'));
     assert.deepEqual(masquerade?.args, ['netns', 'exec', 'sw-c1-n2', 'iptables', '-w', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.1.0.0/16', '!', '-d', '10.1.0.0/16', '-j', 'MASQUERADE']);
     assert.ok(steps.commands.every((c) => c.file === 'ip' && c.args[0] === 'netns' && c.args[2] === 'sw-c1-n2'), 'every command runs inside the node');
+    const dnat = steps.commands.find((c) => c.args.includes('DNAT'));
+    assert.deepEqual(dnat?.args.slice(3), ['iptables', '-w', '-t', 'nat', '-A', 'KUBE-SERVICES', '-d', '10.101.0.10/32', '-p', 'tcp', '--dport', '7007', '-j', 'DNAT', '--to-destination', '10.1.1.2:7007'],
+      'the Service VIP goes to the cluster\'s first pod, on every node');
+    assert.equal(cniSteps(planLab({ prefix: 'sw', podsPerNode: 0 }), planLab({ prefix: 'sw', podsPerNode: 0 }).clusters[0]!, node).commands.some((c) => c.args.includes('DNAT')), false, 'no pods, no Service');
   });
 });
 
