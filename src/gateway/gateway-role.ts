@@ -40,6 +40,15 @@ export const GATEWAY_CONFIG = 'gateway-config';
 export const GATEWAY_SYNC = 'gateway-informers';
 /** How often the active gateway looks for Gateway objects of nodes that are no longer candidates. */
 const STALE_SWEEP_MS = 30_000;
+/**
+ * After handing over, the tunnels stay until the new gateway's Endpoint is published and the remote
+ * clusters have moved to it (their side of each cable gone), at most this long after the new Endpoint
+ * appeared, and at most RELEASE_HOLD_MAX_MS in all: make-before-break, so a planned handover costs
+ * the remote clusters' reaction time, not the standby's whole start.
+ */
+const RELEASE_HOLD_AFTER_SUCCESSOR_MS = 3000;
+const RELEASE_HOLD_MAX_MS = 10_000;
+const SUBMARINER_LEASE = 'submariner-gateway-lock';
 
 export interface GatewaySettings {
   clusterId: string;
@@ -77,6 +86,8 @@ export interface GatewayRoleDeps {
   readiness: Readiness;
   informers: SnapshotInformers;
   gateways: Informer<unknown>;
+  /** The namespace's Leases, watched: a standby decides at once when the Lease is released or changes hands. */
+  leaseWatch: Informer<{ name: string; holder: string }>;
   leases: LeaseClient;
   writeEndpoint: EndpointWrite;
   statusWriter: Pick<GatewayStatusWriter, 'removeStale'>;
@@ -120,17 +131,23 @@ export class GatewayRole {
   #lastStaleSweep = -Infinity;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  /** A round is due before the next beat: a Lease someone else wrote changed. */
+  #roundNow = false;
+  /** Handed over, cables still up until the successor has taken the traffic (see RELEASE_HOLD_*). */
+  #releasing: { since: number; successorSeen?: number } | null = null;
+  readonly #identity: string;
 
   constructor(deps: GatewayRoleDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ component: 'gateway' });
     this.#monotonic = deps.monotonic ?? (() => performance.now());
     const { settings } = deps;
+    this.#identity = `${settings.nodeName}-seaway-gateway`;
     this.#election = new GatewayElection({
       leases: deps.leases,
       leaseName: settings.leaseName,
-      submarinerLeaseName: 'submariner-gateway-lock',
-      identity: `${settings.nodeName}-seaway-gateway`,
+      submarinerLeaseName: SUBMARINER_LEASE,
+      identity: this.#identity,
       leaseDurationSeconds: settings.leaseDurationSeconds,
       facts: () => ({
         refusal: this.#refusal, labelled: this.#labelled, stopping: this.#stopping,
@@ -155,6 +172,14 @@ export class GatewayRole {
     const wake = () => this.#wake?.();
     this.#deps.informers.onChange(wake);
     this.#deps.gateways.onChange(wake);
+    // Our own renewals change the Lease too: only someone else's write is news worth a round.
+    const watched = new Set([this.#deps.settings.leaseName, SUBMARINER_LEASE]);
+    this.#deps.leaseWatch.onChange((changes) => {
+      if (changes.some((c) => watched.has(c.current?.name ?? c.previous?.name ?? '') && c.current?.holder !== this.#identity)) {
+        this.#roundNow = true;
+        wake();
+      }
+    });
   }
 
   /**
@@ -168,6 +193,10 @@ export class GatewayRole {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([ended, new Promise<void>((resolve) => { timer = setTimeout(resolve, deadlineMs); })]);
     clearTimeout(timer);
+    // Said before leaving, so Submariner's tools do not count this gateway active until its object goes stale.
+    if (this.#decision?.state === 'stopped') {
+      await this.#publishStatus(this.#deps.informers.snapshot(), 'passive', []).catch((error: unknown) => this.#log.debug({ err: errorText(error) }, 'final Gateway status not written'));
+    }
     this.#abort.abort(new Error('gateway stopping'));
     await this.#broker?.stop();
     this.#broker = null;
@@ -185,7 +214,9 @@ export class GatewayRole {
     let lastPass = -Infinity;
     for (;;) {
       const now = this.#monotonic();
-      if (now >= nextRound || this.#stopping) {
+      const stepping = this.#stopping && this.#decision?.state !== 'stopped';
+      if (now >= nextRound || stepping || this.#roundNow) {
+        this.#roundNow = false;
         await this.#refreshFacts();
         this.#decision = await this.#election.round();
         // Why it is in its state, once per reason: a standby that stays standby for a new reason (Submariner's gateway came up) says so.
@@ -195,15 +226,18 @@ export class GatewayRole {
         this.#deps.metrics.gatewayHaState.reset();
         this.#deps.metrics.gatewayHaState.set({ state: this.#decision.state }, 1);
         nextRound = this.#monotonic() + settings.leaseRetryMs;
-        if (this.#decision.state === 'stopped') return;
       }
+      await this.#finishRelease();
+      if (this.#decision?.state === 'stopped' && this.#releasing === null) return;
       // Bursts of informer events cost one pass.
       const sinceLast = this.#monotonic() - lastPass;
       if (sinceLast < settings.minPassIntervalMs) await this.#sleep(settings.minPassIntervalMs - sinceLast);
       lastPass = this.#monotonic();
       await this.#pass();
-      if (this.#stopping) continue;
-      await this.#sleep(Math.max(0, nextRound - this.#monotonic()));
+      if (this.#stopping && this.#decision?.state !== 'stopped') continue;
+      // A handover in progress is looked at often: the tunnels go as soon as the remote clusters have moved.
+      const untilRound = Math.max(0, nextRound - this.#monotonic());
+      await this.#sleep(this.#releasing === null ? untilRound : Math.min(100, untilRound));
     }
   }
 
@@ -263,9 +297,17 @@ export class GatewayRole {
       case 'run':
         await this.#ensureCable();
         return;
-      case 'stop':
       case 'release':
-        await this.#teardown(decision.cables === 'release' ? 'handed over' : decision.reason);
+        // The new holder runs the broker sync; our tunnels carry on until it has taken the traffic.
+        await this.#stopBroker();
+        if (this.#runtime !== null) {
+          this.#releasing = { since: this.#monotonic() };
+          this.#log.info('handed over: the tunnels stay until the new gateway\'s Endpoint is published and the remote clusters have moved to it');
+        }
+        return;
+      case 'stop':
+        this.#releasing = null;
+        await this.#teardown(decision.reason);
         return;
       case 'abandon':
         await this.#abandon();
@@ -285,6 +327,35 @@ export class GatewayRole {
     } catch (error) {
       this.#deps.readiness.unmet('cable', `the cable daemon does not start: ${errorText(error)}; retrying`);
       this.#log.error({ err: errorText(error) }, 'the cable daemon does not start; retrying on the next round');
+    }
+  }
+
+  /** After a handover: the cables go once the successor has the traffic, or at the latest after RELEASE_HOLD_MAX_MS. */
+  async #finishRelease(): Promise<void> {
+    const releasing = this.#releasing;
+    const runtime = this.#runtime;
+    if (releasing === null) return;
+    if (runtime === null || this.#decision?.cables === 'run') {
+      this.#releasing = null;
+      return;
+    }
+    const now = this.#monotonic();
+    const { settings } = this.#deps;
+    const successor = this.#deps.informers.snapshot().endpoints.some((e) => {
+      const spec = e.spec as { cluster_id?: unknown; hostname?: unknown } | null;
+      return spec?.cluster_id === settings.clusterId && spec.hostname !== settings.nodeName;
+    });
+    if (successor) releasing.successorSeen ??= now;
+    let remotesMoved = false;
+    if (releasing.successorSeen !== undefined) {
+      const statuses = await runtime.cable.status().catch(() => []);
+      remotesMoved = statuses.every((s) => s.state !== 'connected');
+    }
+    const held = now - releasing.since;
+    const sinceSuccessor = releasing.successorSeen === undefined ? 0 : now - releasing.successorSeen;
+    if (remotesMoved || sinceSuccessor >= RELEASE_HOLD_AFTER_SUCCESSOR_MS || held >= RELEASE_HOLD_MAX_MS) {
+      this.#releasing = null;
+      await this.#teardown(remotesMoved ? 'handed over: the remote clusters moved to the new gateway' : `handed over ${Math.round(held)} ms ago`);
     }
   }
 

@@ -6,7 +6,7 @@
  * without a restart; the route agent on the node is a separate process and routes on regardless.
  */
 import { join } from 'node:path';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CoordinationV1Api, CustomObjectsApi, type V1Lease } from '@kubernetes/client-node';
 import type { GatewayConfig } from '../config.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
@@ -98,9 +98,22 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     }, request),
     project: (object) => object,
   }, informerDeps);
-  closers.push(() => gateways.stop(), () => informers.stop());
+  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  const leaseWatch = createInformer<V1Lease, { name: string; holder: string }>({
+    name: 'leases',
+    source: clientListWatch({
+      kubeConfig,
+      path: `/apis/coordination.k8s.io/v1/namespaces/${config.namespace}/leases`,
+      listPage: (page, options) => coordination.listNamespacedLease(
+        { namespace: config.namespace, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) }, options),
+    }, request),
+    // Who holds it is all that wakes the election; renewals by the same holder change nothing here.
+    project: (lease) => ({ name: lease.metadata?.name ?? '', holder: lease.spec?.holderIdentity ?? '' }),
+  }, informerDeps);
+  closers.push(() => gateways.stop(), () => informers.stop(), () => leaseWatch.stop());
   informers.start();
   gateways.start();
+  leaseWatch.start();
 
   // The broker: its credentials load (or why not), and whether it accepts them.
   const broker = await loadBrokerKubeConfig(config.broker);
@@ -142,7 +155,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       cableConnectTimeoutSeconds: config.cableConnectTimeoutSeconds, statusRefreshSeconds: config.statusRefreshSeconds, minPassIntervalMs: config.minPassIntervalMs,
       version: packageJson.version, backend: IPSEC_BACKEND,
     },
-    log: logger, metrics, readiness, informers, gateways,
+    log: logger, metrics, readiness, informers, gateways, leaseWatch,
     leases: leaseClient(kubeConfig, config.namespace, request),
     writeEndpoint: (action, signal) => localSide.write(action, signal),
     statusWriter,
