@@ -33,7 +33,9 @@ import { startupSteps } from '../startup/startup-steps.ts';
 import { startHttpListeners } from '../startup/http-listeners.ts';
 import { settledWithin } from '../startup/bounded-stop.ts';
 import { prepareStateDir } from '../startup/state-dir.ts';
-import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
+import { SUBMARINER_API_VERSION, SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
+import { createEventRecorder } from '../k8s/event-recorder.ts';
+import { Streaks } from '../telemetry/streaks.ts';
 import { errorText } from '../model/error-text.ts';
 import { GATEWAY_PLURAL } from '../plan/gateway-status.ts';
 import type { LocalEndpointObject } from '../plan/local-endpoint-object.ts';
@@ -147,6 +149,22 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
   const statusWriter = createGatewayStatusWriter(kubeConfig, { namespace: config.namespace, userAgent });
   const localSide = clientSyncSide(kubeConfig, config.namespace, { ...request, fieldManager: FIELD_MANAGER });
 
+  const events = createEventRecorder(kubeConfig, {
+    component: 'seaway-gateway', host: config.nodeName, logger, userAgent, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
+  });
+  closers.push(() => events.flush());
+  // Each remote cluster's liveness, said when it changes: a stale one in the log and as an Event on its Cluster copy here.
+  const remoteLiveness = new Streaks();
+  const reportStale = (clusterId: string, ageMs: number | null) => {
+    const age = ageMs === null ? 'unknown' : `${Math.round(ageMs / 1000)} s`;
+    const message = `the gateway of cluster ${clusterId} has not refreshed its broker copies for ${age}; it is still routed (its tunnel stays as it is)`;
+    logger.warn({ cluster: clusterId, ageSeconds: ageMs === null ? null : Math.round(ageMs / 1000) }, 'remote cluster stale');
+    const cluster = informers.snapshot().clusters.find((c) => c.name === clusterId);
+    if (cluster) {
+      events.warning({ apiVersion: SUBMARINER_API_VERSION, kind: 'Cluster', name: cluster.name, namespace: cluster.namespace, uid: cluster.uid, resourceVersion: cluster.resourceVersion }, 'RemoteClusterStale', message);
+    }
+  };
+
   const role = new GatewayRole({
     settings: {
       clusterId: config.clusterId, namespace: config.namespace, nodeName: config.nodeName, podCidrs: config.podCidrs, serviceCidrs: config.serviceCidrs,
@@ -182,7 +200,10 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
         logger, metrics, limiter, onHealth,
         onReport: (report) => {
           metrics.remoteClusterLiveness.reset();
-          for (const remote of report.liveness) metrics.remoteClusterLiveness.set({ cluster: remote.clusterId, state: remote.state }, 1);
+          for (const remote of report.liveness) {
+            metrics.remoteClusterLiveness.set({ cluster: remote.clusterId, state: remote.state }, 1);
+            if (remoteLiveness.mark(remote.clusterId, remote.state) === 'new' && remote.state === 'stale') reportStale(remote.clusterId, remote.ageMs);
+          }
         },
         onDropped: (dropped) => logger.warn({ dropped }, 'broker sync: object dropped'),
       },

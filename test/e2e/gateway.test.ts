@@ -14,6 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import { run } from '../../src/kernel/exec.ts';
 import { cutApi, liftApiFault } from '../lab/api-faults.ts';
 import { labDown, labUp, startAgent } from '../lab/lab.ts';
+import { AdminClient } from '../lab/apiserver/admin-client.ts';
+import { BROKER_NAMESPACE, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC } from '../lab/manifests.ts';
+import { loadAll } from 'js-yaml';
 import { labPaths } from '../lab/paths.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
 import { continuousPing } from '../helpers/gateway-pair.ts';
@@ -29,7 +32,18 @@ import { mergePatch, metricValue, readyAgents } from './routing-support.ts';
 const PREFIX = 'swgw';
 const LEASE_SECONDS = 4;
 /** Short election timers, so a test waits seconds, not the production lease. */
-const GATEWAY_ENV = { SEAWAY_LEASE_DURATION_SECONDS: String(LEASE_SECONDS), SEAWAY_LEASE_RETRY_MS: '500', SEAWAY_STATUS_REFRESH_SECONDS: '2', SEAWAY_LOG_LEVEL: 'debug' };
+const GATEWAY_ENV = {
+  SEAWAY_LEASE_DURATION_SECONDS: String(LEASE_SECONDS), SEAWAY_LEASE_RETRY_MS: '500', SEAWAY_STATUS_REFRESH_SECONDS: '2',
+  SEAWAY_BROKER_REFRESH_SECONDS: '1', SEAWAY_REMOTE_STALE_SECONDS: '4', SEAWAY_LOG_LEVEL: 'debug',
+};
+const GATEWAY_USER = `system:serviceaccount:${GATEWAY_ACCOUNT.namespace}:${GATEWAY_ACCOUNT.name}`;
+
+/** `Role/<ns>/<name>#<i>` and `ClusterRole/<name>#<i>` for every rule of the manifest file. */
+async function rulesOf(file: string): Promise<string[]> {
+  const manifests = loadAll(await readFile(file, 'utf8')) as Array<{ kind: string; metadata: { name: string; namespace?: string }; rules?: unknown[] }>;
+  return manifests.filter((m) => m.kind === 'Role' || m.kind === 'ClusterRole').flatMap((m) =>
+    (m.rules ?? []).map((_, i) => `${m.kind}/${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}#${i}`)).sort();
+}
 const RECOVERY_MS = 60_000;
 
 function podProbes(a: ClusterStatus, b: ClusterStatus): Probe[] {
@@ -345,6 +359,48 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
       await expectBulk('with a 1400-byte WAN MTU');
     } finally {
       await wanLinks(1500);
+    }
+  });
+
+  it('a remote whose gateway stops refreshing its broker copies is reported stale (metric, Event) and stays routed', async () => {
+    const paused = c2.nodes.filter((n) => n.gatewayCapable).map((n) => n.name);
+    const pids = await Promise.all(paused.map(async (name) => (await nodeNow(PREFIX, name)).gateway!.pid));
+    const ping = continuousPing(c1.pods[0]!.namespace, c2.pods[0]!.ip, { intervalS: 0.1 });
+    await waitFor('replies before the pause', () => ping.replies > 5, { timeoutMs: 10_000, intervalMs: 50 });
+    // Their charon runs on: only the gateways' API work (the refresh of the broker copies) stops.
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      const active = await activeOf(c1);
+      await waitFor('cluster 1 to report cluster 2 stale', async () =>
+        metricValue((await gatewayHttp(active, '/metrics')).body, 'seaway_remote_cluster_liveness{cluster="cluster2",state="stale"}') === 1, { timeoutMs: 30_000, intervalMs: 250 });
+      await waitFor('a RemoteClusterStale Event on cluster 2\'s Cluster copy', async () =>
+        (await coreApi(c1.kubeconfig).listNamespacedEvent({ namespace: NS })).items.some((e) => e.reason === 'RemoteClusterStale' && e.involvedObject.name === 'cluster2'), { timeoutMs: 15_000, intervalMs: 250 });
+      const before = ping.replies;
+      await waitFor('pings still answered', () => ping.replies > before + 10, { timeoutMs: 10_000, intervalMs: 50 });
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+      await ping.stop();
+    }
+    const active = await activeOf(c1);
+    await waitFor('cluster 2 fresh again', async () =>
+      metricValue((await gatewayHttp(active, '/metrics')).body, 'seaway_remote_cluster_liveness{cluster="cluster2",state="fresh"}') === 1, { timeoutMs: 30_000, intervalMs: 250 });
+    await allPodsTalk('every pair talks after the pause of cluster 2\'s gateways');
+  });
+
+  it('the gateways\' RBAC (manifests/rbac/gateway.yaml, broker.yaml): every request allowed, every rule used', async () => {
+    for (const cluster of lab.clusters) {
+      const { entries } = await new AdminClient({ socketPath: cluster.apiserver.socket }).requests();
+      const mine = entries.filter((e) => e.user === GATEWAY_USER);
+      assert.ok(mine.length > 0, `${cluster.id}: the gateways used their service account`);
+      assert.deepEqual(mine.filter((e) => e.decision !== 'allow').map((e) => `${e.verb} ${e.path}`), [], `${cluster.id}: every gateway request allowed`);
+      assert.deepEqual([...new Set(mine.map((e) => e.rule))].sort(), await rulesOf(GATEWAY_RBAC), `${cluster.id}: every rule of gateway.yaml used`);
+    }
+    const { entries } = await new AdminClient({ socketPath: lab.broker.socket }).requests();
+    for (const cluster of lab.clusters) {
+      const user = `system:serviceaccount:${BROKER_NAMESPACE}:${brokerClusterAccess(cluster.id).account.name}`;
+      const mine = entries.filter((e) => e.user === user);
+      assert.deepEqual(mine.filter((e) => e.decision !== 'allow').map((e) => `${e.verb} ${e.path}`), [], `broker: every request of ${cluster.id} allowed`);
+      assert.deepEqual([...new Set(mine.map((e) => e.rule))].sort(), await rulesOf(BROKER_RBAC), `broker: every rule of broker.yaml used by ${cluster.id}`);
     }
   });
 
