@@ -42,7 +42,7 @@ export async function describeProgrammed(node: NodeStatus): Promise<string[]> {
     filterBackend(node),
   ]);
   const parse = <T>(text: string): T[] => (text.trim() ? JSON.parse(text) as T[] : []);
-  const routes = parse<{ dst: string; gateway?: string; dev?: string; prefsrc?: string; table?: string }>(routesJson);
+  const routes = parse<{ type?: string; dst: string; gateway?: string; dev?: string; prefsrc?: string; table?: string }>(routesJson);
   const rules = parse<{ priority: number; table: string; protocol?: string }>(rulesJson).filter((r) => r.protocol === ROUTE_PROTOCOL);
   const link = parse<{ mtu: number; linkinfo?: { info_data?: { id?: number; remote?: string; port?: number } } }>(linkJson)[0];
   const address = parse<{ addr_info: Array<{ local: string; prefixlen: number }> }>(addrJson)[0]?.addr_info[0];
@@ -52,7 +52,7 @@ export async function describeProgrammed(node: NodeStatus): Promise<string[]> {
   lines.push(`vx-submariner ${address ? `${address.local}/${address.prefixlen}` : 'no address'}, vni ${info.id}, port ${info.port}, mtu ${link.mtu}, ${info.remote ? `remote ${info.remote} (the gateway)` : 'no remote (this is the gateway)'}`);
   for (const rule of rules) {
     const inTable = routes.filter((r) => r.table === rule.table);
-    lines.push(`rule ${rule.priority} -> table ${rule.table}: ${inTable.map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}${r.prefsrc ? ` src ${r.prefsrc}` : ''}`).join('; ') || 'no routes'}`);
+    lines.push(`rule ${rule.priority} -> table ${rule.table}: ${inTable.map((r) => `${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.prefsrc ? ` src ${r.prefsrc}` : ''}`).join('; ') || 'no routes'}`);
   }
   const fdb = fdbText.split('\n').filter((l) => l.startsWith('00:00:00:00:00:00') && !l.includes(`dst ${info.remote} `));
   if (!info.remote) lines.push(`fdb: ${fdb.length} entries (one per other node: ${fdb.map((l) => / dst (\S+)/.exec(l)?.[1]).join(', ')})`);

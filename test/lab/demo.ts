@@ -11,6 +11,7 @@ import { labUp, waitForLab } from './lab.ts';
 import type { LabStatus, NodeStatus } from './state.ts';
 import { waitFor } from './processes.ts';
 import { datapathReport } from './demo-datapath.ts';
+import { captureReport, gatewaysReport, runsGateways, startDemoCapture, waitForTunnels } from './demo-gateways.ts';
 
 const AGENT_READY_TIMEOUT_MS = 30_000;
 
@@ -57,13 +58,30 @@ async function main(argv: string[]): Promise<number> {
     const lines = await Promise.all(cluster.nodes.map(async (node) => {
       const role = node.gatewayCapable ? 'gateway-capable' : 'worker';
       const cni = node.cniAt ? `${node.cniInterface} ${node.cniIp} after ${seconds(status.createdAt, node.cniAt)}` : 'no CNI';
-      return `  ${node.name.padEnd(16)} ${node.ip.padEnd(14)} ${role.padEnd(15)} Ready after ${seconds(status.createdAt, node.readyAt)}, CNI ${cni}, ${await agentReadiness(node)}`;
+      return `  ${node.name.padEnd(16)} ${node.ip.padEnd(14)} ${role.padEnd(15)} ${node.gateway ? 'seaway gateway running, ' : ''}Ready after ${seconds(status.createdAt, node.readyAt)}, CNI ${cni}, ${await agentReadiness(node)}`;
     }));
     process.stdout.write(`${lines.join('\n')}\n`);
     for (const pod of cluster.pods) process.stdout.write(`    pod ${pod.name} ${pod.ip}  (shell: ip netns exec ${pod.namespace} bash)\n`);
   }
   let traffic = true;
-  if (options.agents) traffic = await datapathReport(status, (text) => process.stdout.write(text));
+  const write = (text: string) => process.stdout.write(text);
+  if (options.agents && runsGateways(status)) {
+    // Connected by seaway's gateways: wait for the tunnels, then watch the WAN while the pods talk.
+    write('\nwaiting for the gateways to elect, publish through the broker and connect ...\n');
+    const tunnels = await waitForTunnels(status);
+    if (!tunnels) write('the tunnels did not come up within 60 s (see the gateway logs in npm run lab -- status)\n');
+    const capture = await startDemoCapture(status);
+    let clear = true;
+    try {
+      traffic = await datapathReport(status, write);
+    } finally {
+      clear = await captureReport(status, capture, write);
+    }
+    await gatewaysReport(status, write);
+    traffic &&= tunnels && clear;
+  } else if (options.agents) {
+    traffic = await datapathReport(status, write);
+  }
   process.stdout.write(`\nmore: npm run lab -- status --prefix ${status.prefix} [--json]\ntear down: npm run lab -- down --prefix ${status.prefix}\n`);
   return traffic ? 0 : 1;
 }
