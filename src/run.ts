@@ -9,6 +9,8 @@ import { ApiRateLimiter } from './k8s/rate-limiter.ts';
 import { systemClock } from './k8s/clock.ts';
 import { clientSnapshotSources, createSnapshotInformers } from './k8s/snapshot-informers.ts';
 import { createEventRecorder } from './k8s/event-recorder.ts';
+import { createRouteAgentPublisher, createRouteAgentWriter } from './k8s/route-agent-writer.ts';
+import { createRouteAgentReporter } from './reconcile/route-agent-report.ts';
 import { startInitPhase, WAIT_CNI, WAIT_NODE } from './init/init-phase.ts';
 import { openInterfaceEvents } from './kernel/interface-events.ts';
 import { openRtnetlink } from './kernel/rtnetlink.ts';
@@ -153,6 +155,13 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     component: 'seaway', host: config.nodeName, logger, userAgent, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
   });
   closers.push(() => events.flush());
+  // This node's RouteAgent object: after each pass, written within its budget (never waited for by the pass).
+  const routeAgent = createRouteAgentReporter({
+    nodeName: config.nodeName, namespace: config.namespace, version: packageJson.version, logger,
+    publisher: createRouteAgentPublisher(createRouteAgentWriter(kubeConfig, { namespace: config.namespace, userAgent })),
+    onWriteError: () => metrics.apiErrors.inc({ operation: 'write routeagent' }),
+  });
+  closers.push(() => routeAgent.stop());
   informers.onChange(() => wake('API objects changed'));
   informers.start();
 
@@ -246,6 +255,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
       snapshot: () => informers.snapshot(),
       nodeReady: () => init.nodeReady(),
       cniInterface: () => init.cniInterface(),
+      onPassed: (passed) => routeAgent.report(passed),
     };
     const started = startReconcileLoop({
       logger, resyncMs: config.resyncSeconds * 1000, onTurn: loopBeat, pass: createPass(passDeps),

@@ -381,6 +381,7 @@ export class GatewayRole {
     this.#runtime = null;
     this.#component = null;
     this.#traffic = EMPTY_TRAFFIC;
+    this.#noteCables([]);
     recordCableStatus(this.#deps.metrics, this.#deps.settings.backend, []);
   }
 
@@ -488,6 +489,7 @@ export class GatewayRole {
       this.#log.debug({ err: errorText(error) }, 'cable status unavailable');
     }
     recordCableStatus(metrics, settings.backend, statuses);
+    this.#noteCables(statuses);
     this.#remotes = wanted.cables.map((cable) => {
       const accepted = verdict.remotes.find((r) => r.spec.cableName === cable.cableName);
       return { endpoint: accepted?.spec as EndpointSpec, usingIP: cable.address, usingNAT: cable.address !== cable.privateIp };
@@ -496,6 +498,22 @@ export class GatewayRole {
   }
 
   #remotes: Array<{ endpoint: EndpointSpec; usingIP: string; usingNAT: boolean }> = [];
+  #cables: CableStatus[] = [];
+  readonly #cableSince = new Map<string, { state: CableStatus['state']; since: number }>();
+
+  /** The cables as last seen, and since when each has been in its state (unix ms): for `seaway status`. */
+  get cables(): { statuses: readonly CableStatus[]; since: ReadonlyMap<string, number> } {
+    return { statuses: this.#cables, since: new Map([...this.#cableSince].map(([name, seen]) => [name, seen.since])) };
+  }
+
+  #noteCables(statuses: CableStatus[]): void {
+    const now = Date.now();
+    for (const status of statuses) {
+      if (this.#cableSince.get(status.cableName)?.state !== status.state) this.#cableSince.set(status.cableName, { state: status.state, since: now });
+    }
+    for (const name of this.#cableSince.keys()) if (!statuses.some((s) => s.cableName === name)) this.#cableSince.delete(name);
+    this.#cables = statuses;
+  }
 
   async #publishStatus(snapshot: Snapshot, haStatus: 'active' | 'passive', statuses: CableStatus[]): Promise<void> {
     const { settings, statusPublisher, statusWriter } = this.#deps;

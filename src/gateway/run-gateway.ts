@@ -5,7 +5,11 @@
  * node refuses candidacy, says why on /readyz (`gateway-config`), and takes the fixed Secret up
  * without a restart; the route agent on the node is a separate process and routes on regardless.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { startHttpServer } from '../server/http.ts';
+import type { ClusterLiveness } from '../plan/broker-sync.ts';
+import { gatewayStatusDocument } from './gateway-status-document.ts';
 import { CoordinationV1Api, CustomObjectsApi, type V1Lease } from '@kubernetes/client-node';
 import type { GatewayConfig } from '../config.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -155,6 +159,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
   closers.push(() => events.flush());
   // Each remote cluster's liveness, said when it changes: a stale one in the log and as an Event on its Cluster copy here.
   const remoteLiveness = new Streaks();
+  let lastLiveness: readonly ClusterLiveness[] = [];
   const reportStale = (clusterId: string, ageMs: number | null) => {
     const age = ageMs === null ? 'unknown' : `${Math.round(ageMs / 1000)} s`;
     const message = `the gateway of cluster ${clusterId} has not refreshed its broker copies for ${age}; it is still routed (its tunnel stays as it is)`;
@@ -199,6 +204,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       {
         logger, metrics, limiter, onHealth,
         onReport: (report) => {
+          lastLiveness = report.liveness;
           metrics.remoteClusterLiveness.reset();
           for (const remote of report.liveness) {
             metrics.remoteClusterLiveness.set({ cluster: remote.clusterId, state: remote.state }, 1);
@@ -225,6 +231,22 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     healthCheckIp: () => undefined,
   });
   role.start();
+  // `seaway status --status-socket <this>`: the election, the remote clusters' liveness, the cables.
+  void runStep({
+    name: 'status-socket',
+    what: `serving the gateway's status on ${config.statusSocket}`,
+    attempt: async () => {
+      await mkdir(dirname(config.statusSocket), { recursive: true, mode: 0o750 });
+      return startHttpServer([{ kind: 'unix', path: config.statusSocket }], {
+        readiness, liveness, registry: metrics.registry, logger,
+        status: () => gatewayStatusDocument({
+          node: config.nodeName, ready: readiness.ready, reasons: readiness.reasons, decision: role.decision,
+          liveness: role.state === 'active' ? lastLiveness : [], cables: role.cables.statuses, since: role.cables.since, now: Date.now(),
+        }),
+      });
+    },
+    close: (server) => server.close(),
+  }).catch(() => { /* only rejects when stopping */ });
 
   const signal = await stopped;
   logger.info({ signal, state: role.state }, 'stopping: handing over to a ready standby, or leaving the tunnels\' kernel state for a restarted gateway');

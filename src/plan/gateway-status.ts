@@ -19,13 +19,17 @@
  * filled with zero durations that would read as a measurement.
  */
 import type { CableStatus } from '../cable/cable.ts';
-import { MAX_CLUSTER_ID_LENGTH, MAX_PLURAL_ADDRESSES, type EndpointSpec } from '../model/endpoint.ts';
+import type { EndpointSpec } from '../model/endpoint.ts';
 import { compareText, isRecord } from '../model/compare.ts';
-import { stringEntries, unixSecondsAnnotationMs } from '../model/object-meta.ts';
+import { unixSecondsAnnotationMs } from '../model/object-meta.ts';
 import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
-import { dns1123Subdomain } from '../model/names.ts';
-import { validObjectName } from './local-endpoint-object.ts';
+import {
+  clipMessage, dueForWrite, endpointSpecWire, statusObjectName, str, type ConnectionStatus, type EndpointSpecWire, type WriteBudget,
+} from './status-object.ts';
 import { isDeepStrictEqual } from 'node:util';
+
+// Shared with the RouteAgent (status-object.ts); still exported from here for the Gateway's callers.
+export { endpointSpecWire, MAX_MESSAGE_LENGTH, type ConnectionStatus, type EndpointSpecWire, type WriteBudget } from './status-object.ts';
 
 const GATEWAY_KIND = 'Gateway';
 export const GATEWAY_PLURAL = 'gateways';
@@ -37,30 +41,10 @@ export const SUBMARINER_STALE_MS = 15_000;
  * than WireGuard's 10 s keepalive, so an idle but healthy WireGuard cable keeps moving bytes.
  */
 export const DEFAULT_STALL_MS = 15_000;
-/** Messages are clipped to this (the object must stay small; Events are held to the same 1 KiB). */
-export const MAX_MESSAGE_LENGTH = 1024;
 
 export const CONNECTED_MESSAGE = 'connected: SAs installed, bytes moving (no health check yet)';
 
 export type HaStatus = 'active' | 'passive';
-export type ConnectionStatus = 'connected' | 'connecting' | 'error';
-
-/** An Endpoint spec on the wire, as Submariner writes it (JSON names; empty optional fields left out). */
-export interface EndpointSpecWire {
-  cluster_id: string;
-  cable_name: string;
-  hostname: string;
-  subnets: string[];
-  private_ip: string;
-  public_ip?: string;
-  healthCheckIP?: string;
-  nat_enabled: boolean;
-  backend: string;
-  backend_config?: Record<string, string>;
-  privateIPs?: string[];
-  publicIPs?: string[];
-  healthCheckIPs?: string[];
-}
 
 export interface GatewayConnection {
   status: ConnectionStatus;
@@ -133,61 +117,9 @@ export type GatewayRender =
   | { ok: true; object: GatewayObject; notes: string[] }
   | { ok: false; message: string };
 
-function clipMessage(text: string): string {
-  return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH - 3)}...` : text;
-}
-
-const str = (value: unknown): string => (typeof value === 'string' ? value : '');
-const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
-
-/** Why a cluster id cannot be written (the CRD's minLength 1, maxLength 63), or null. */
-function clusterIdProblem(value: unknown): string | null {
-  if (typeof value !== 'string') return 'cluster_id is not a string';
-  if (value === '') return 'cluster_id is empty';
-  if (value.length > MAX_CLUSTER_ID_LENGTH) return `cluster_id is ${value.length} characters long, more than the CRD's ${MAX_CLUSTER_ID_LENGTH}`;
-  return null;
-}
-
-/**
- * An Endpoint spec as the wire has it, or why not. Read defensively (the values come from other
- * clusters through the broker, and a JavaScript caller may pass anything): a field of the wrong type
- * becomes empty, lists keep their strings, the dual-stack lists at most two entries. Only a
- * cluster_id the CRD refuses makes it unwritable.
- */
-export function endpointSpecWire(spec: EndpointSpec): { ok: true; wire: EndpointSpecWire } | { ok: false; message: string } {
-  if (!isRecord(spec)) return { ok: false, message: 'the Endpoint spec is not an object' };
-  const problem = clusterIdProblem(spec.clusterId);
-  if (problem !== null) return { ok: false, message: problem };
-  const privateIps = strings(spec.privateIps);
-  const publicIps = strings(spec.publicIps);
-  const healthCheckIps = strings(spec.healthCheckIps);
-  const backendConfig = isRecord(spec.backendConfig) ? stringEntries(spec.backendConfig) : {};
-  const privateIp = str(spec.privateIp) || (privateIps[0] ?? '');
-  const wire: EndpointSpecWire = {
-    cluster_id: spec.clusterId,
-    cable_name: str(spec.cableName),
-    hostname: str(spec.hostname),
-    subnets: strings(spec.subnets),
-    private_ip: privateIp,
-    ...(publicIps[0] !== undefined ? { public_ip: publicIps[0] } : {}),
-    ...(healthCheckIps[0] !== undefined ? { healthCheckIP: healthCheckIps[0] } : {}),
-    nat_enabled: spec.natEnabled === true,
-    backend: str(spec.backend),
-    ...(Object.keys(backendConfig).length > 0 ? { backend_config: backendConfig } : {}),
-    ...(privateIps.length > 0 ? { privateIPs: privateIps.slice(0, MAX_PLURAL_ADDRESSES) } : {}),
-    ...(publicIps.length > 0 ? { publicIPs: publicIps.slice(0, MAX_PLURAL_ADDRESSES) } : {}),
-    ...(healthCheckIps.length > 0 ? { healthCheckIPs: healthCheckIps.slice(0, MAX_PLURAL_ADDRESSES) } : {}),
-  };
-  return { ok: true, wire };
-}
-
 /** The Gateway object's name for a hostname (Submariner's EnsureValidName), or why there is none. */
 export function gatewayObjectName(hostname: string): { ok: true; name: string } | { ok: false; message: string } {
-  if (typeof hostname !== 'string' || hostname === '') return { ok: false, message: 'the hostname is empty' };
-  const name = validObjectName(hostname);
-  const problem = dns1123Subdomain(name);
-  if (problem !== null) return { ok: false, message: `the hostname "${hostname.slice(0, 80)}" gives the object name "${name.slice(0, 80)}", which ${problem}` };
-  return { ok: true, name };
+  return statusObjectName(hostname, 'hostname');
 }
 
 const counter = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null);
@@ -333,24 +265,13 @@ export function sameGatewayContent(a: GatewayObject, b: GatewayObject): boolean 
   return isDeepStrictEqual(content(a), content(b));
 }
 
-export interface WriteBudget {
-  /** An unchanged object is rewritten (its update-timestamp refreshed) this long after the last write. */
-  refreshMs: number;
-  /** A changed object waits at least this long after the last write (default 0: at once). */
-  minIntervalMs?: number;
-}
-
 /**
  * Whether to write `next` now (pure): nothing written yet; or its content (update-timestamp aside)
  * differs from the last written object (no sooner than minIntervalMs after the last write); or
  * refreshMs has passed since the last write. A clock that went back writes (and so restarts the count).
  */
 export function shouldWrite(previous: GatewayObject | null, next: GatewayObject, lastWriteMs: number, nowMs: number, budget: WriteBudget): boolean {
-  if (previous === null) return true;
-  const elapsed = nowMs - lastWriteMs;
-  if (elapsed < 0) return true;
-  if (elapsed >= budget.refreshMs) return true;
-  return !sameGatewayContent(previous, next) && elapsed >= (budget.minIntervalMs ?? 0);
+  return dueForWrite(previous, next, lastWriteMs, nowMs, budget, sameGatewayContent);
 }
 
 /** A Gateway object's update-timestamp in unix ms, or null when it is missing or not a count of seconds. */

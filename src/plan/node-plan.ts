@@ -16,7 +16,7 @@ import {
 import type { NodeFacts } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import type { EndpointValidation } from '../model/endpoint.ts';
+import type { EndpointSpec, EndpointValidation } from '../model/endpoint.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
 import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
 import { offNodeNetworks, type RefusedRoute } from './node-local-refusals.ts';
@@ -38,6 +38,8 @@ export interface RemoteCluster {
   clusterId: string;
   endpoint: EndpointRef;
   subnets: string[];
+  /** The accepted Endpoint's spec as validated (what the RouteAgent status lists for it). */
+  spec: EndpointSpec;
 }
 
 export interface Plan {
@@ -81,7 +83,7 @@ export function planNode(
   const nodeIp = checkFacts(self);
   const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null, memory.validated);
   const notes: PlanNote[] = [...verdict.notes];
-  const remoteClusters = verdict.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets] }));
+  const remoteClusters = verdict.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets], spec: r.spec }));
   const common = { rejected: verdict.rejected, duplicates: verdict.duplicates, refusedHere: verdict.refusedHere, localHeld: verdict.localHeld };
 
   if (verdict.local === null) {

@@ -11,7 +11,8 @@ import type { CniInterface } from '../init/cni-tracker.ts';
 import type { NodeFactsReader } from '../dataplane/node-facts.ts';
 import type { EventRecorder } from '../k8s/event-recorder.ts';
 import { describeError } from '../startup/failure-log.ts';
-import type { ObjectTable } from './object-table.ts';
+import type { ObjectStatus, ObjectTable } from './object-table.ts';
+import type { Plan } from '../plan/node-plan.ts';
 import type { PassOutcome } from './loop.ts';
 import { reconcileComponent } from './component.ts';
 import { filterComponent, filterKey, routingComponent } from './components.ts';
@@ -49,6 +50,21 @@ export interface PassDeps {
   now?: () => number;
   /** See PlanningDeps.nodeFacts. */
   nodeFacts?: NodeFactsReader;
+  /**
+   * Told after every pass that planned or failed (not one waiting for sync or init): what it planned,
+   * what is not programmed, and why it failed. Must not throw or wait (the RouteAgent reporter).
+   */
+  onPassed?: (passed: PassedReport) => void;
+}
+
+/** What one pass leaves for the status objects: the plan, the objects not programmed, and a failure. */
+export interface PassedReport {
+  /** null when planning itself failed (the node's facts could not be read). */
+  plan: Plan | null;
+  /** The object table's unsettled objects after the pass: every desired object not listed is programmed. */
+  unsettled: readonly ObjectStatus[];
+  /** Why the pass failed as a whole (absent when it did not): what is programmed cannot be vouched for. */
+  failure?: string;
 }
 
 const passFailedReason = (why: string): string => `reconcile pass failed: ${why}; retrying`;
@@ -92,6 +108,15 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
     for (const clusterId of changes.ended) logger.info({ cluster: clusterId }, 'remote cluster no longer held: an Endpoint came back, or its grace ended');
   };
 
+  const tell = (plan: Plan | null, failure?: string) => {
+    if (deps.onPassed === undefined) return;
+    try {
+      deps.onPassed({ plan, unsettled: table.unsettled(), ...(failure !== undefined ? { failure } : {}) });
+    } catch (error) {
+      logger.warn({ err: describeError(error instanceof Error ? error : new Error(String(error))) }, 'reporting the pass failed');
+    }
+  };
+
   return async function pass(reasons) {
     const waiting = programmingBlockedBy(deps);
     if (waiting) {
@@ -100,6 +125,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       return {};
     }
     const end = metrics.reconcilePassSeconds.startTimer();
+    let told = false;
     try {
       const planned = await planning();
       const { plan } = planned;
@@ -135,6 +161,8 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
 
       const failed = errors.length > 0 ? passFailedReason(errors.join('; ')) : undefined;
       const unsettled = publishStatus(table, { readiness, metrics, failureLog }, failed);
+      told = true;
+      tell(plan, errors.length > 0 ? errors.join('; ') : undefined);
       const writes = (routed?.writes ?? 0) + filterWrites;
       logger[writes > 0 ? 'info' : 'debug']({
         reasons, writes, notProgrammed: unsettled, deferred: (routed?.deferred.length ?? 0) + filtered.deferred.length,
@@ -153,7 +181,10 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
     } catch (error) {
       end({ result: 'error' });
       metrics.reconcilePasses.inc({ result: 'error' });
-      readiness.unmet(PROGRAMMED, passFailedReason(describeError(error instanceof Error ? error : new Error(String(error)))));
+      const why = describeError(error instanceof Error ? error : new Error(String(error)));
+      readiness.unmet(PROGRAMMED, passFailedReason(why));
+      // Planning failed (no plan): the reporter keeps the last plan it saw and says why.
+      if (!told) tell(null, why);
       throw error;
     }
   };

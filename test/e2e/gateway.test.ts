@@ -15,6 +15,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { cutApi, liftApiFault } from '../lab/api-faults.ts';
 import { labDown, labUp, startAgent } from '../lab/lab.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
+import { AGENT_ENTRY } from '../lab/agents.ts';
 import { BROKER_NAMESPACE, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC } from '../lab/manifests.ts';
 import { loadAll } from 'js-yaml';
 import { labPaths } from '../lab/paths.ts';
@@ -160,6 +161,18 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
       }
     } finally {
       await keepTalking.stop();
+    }
+  });
+
+  it('one RouteAgent object per node, each listing the other cluster with its path from that node', async () => {
+    for (const cluster of [c1, c2]) {
+      const other = cluster === c1 ? c2 : c1;
+      await waitFor(`${cluster.id}: a RouteAgent per node, the other cluster connected on each`, async () => {
+        const agents = (await list(cluster.kubeconfig, NS, 'routeagents')) as unknown as Array<{ metadata: { name: string }; status?: { remoteEndpoints?: Array<{ status: string; spec: { cluster_id: string } }> } }>;
+        const names = agents.map((a) => a.metadata.name).sort();
+        if (names.join() !== cluster.nodes.map((n) => n.name).sort().join()) return undefined;
+        return agents.every((a) => a.status?.remoteEndpoints?.length === 1 && a.status.remoteEndpoints[0]!.spec.cluster_id === other.id && a.status.remoteEndpoints[0]!.status === 'connected');
+      }, { timeoutMs: RECOVERY_MS, intervalMs: 500 });
     }
   });
 
@@ -377,6 +390,11 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
         (await coreApi(c1.kubeconfig).listNamespacedEvent({ namespace: NS })).items.some((e) => e.reason === 'RemoteClusterStale' && e.involvedObject.name === 'cluster2'), { timeoutMs: 15_000, intervalMs: 250 });
       const before = ping.replies;
       await waitFor('pings still answered', () => ping.replies > before + 10, { timeoutMs: 10_000, intervalMs: 50 });
+      // seaway status, over the gateway's own socket, says it too.
+      const socket = join(labPaths(PREFIX).node(active.name).gatewayStateDir, 'gateway.sock');
+      const said = await run(process.execPath, [AGENT_ENTRY, 'status', '--status-socket', socket], { allowFailure: true });
+      assert.match(said.stdout, /remote cluster cluster2: STALE \(last refresh \d+ s ago\): its gateway no longer refreshes its broker copies; still routed/);
+      assert.match(said.stdout, /gateway active: holds the Lease/);
     } finally {
       for (const pid of pids) process.kill(pid, 'SIGCONT');
       await ping.stop();

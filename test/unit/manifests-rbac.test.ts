@@ -14,7 +14,7 @@ async function rbacOf(file: string): Promise<{ objects: RbacObjects; manifests: 
   return { manifests, objects: { roles: of('Role'), clusterRoles: of('ClusterRole'), roleBindings: of('RoleBinding'), clusterRoleBindings: of('ClusterRoleBinding') } };
 }
 
-test('manifests/rbac/route-agent.yaml grants the route agent exactly what its informers and Event recorder ask for', async () => {
+test('manifests/rbac/route-agent.yaml grants the route agent exactly what its informers, Event recorder and RouteAgent writer ask for', async () => {
   const { objects, manifests } = await rbacOf('route-agent.yaml');
   assert.deepEqual(manifests.filter((m) => m.kind === 'ServiceAccount').map((m) => `${m.metadata.namespace}/${m.metadata.name}`), ['submariner-operator/seaway-route-agent']);
   const access = createAccessControl({ rbacObjects: () => objects, version: () => 1 });
@@ -29,15 +29,21 @@ test('manifests/rbac/route-agent.yaml grants the route agent exactly what its in
     ['GET', '/api/v1/nodes?limit=500'], ['GET', '/api/v1/nodes?watch=true&resourceVersion=5&allowWatchBookmarks=true'],
     ['GET', `${ns}/endpoints?limit=500`], ['GET', `${ns}/endpoints?watch=true`], ['GET', `${ns}/clusters?limit=500`], ['GET', `${ns}/clusters?watch=1`],
     ['POST', '/api/v1/namespaces/submariner-operator/events'],
+    // The RouteAgent writer (k8s/status-object-writer.ts): get, then create or replace its node's object.
+    ['GET', `${ns}/routeagents/east-worker`], ['POST', `${ns}/routeagents?fieldManager=seaway`], ['PUT', `${ns}/routeagents/east-worker?fieldManager=seaway`],
   ] as const) {
     const rule = ask(method, target);
     assert.notEqual(rule, 'forbidden', `${method} ${target}`);
     used.add(rule);
   }
-  assert.deepEqual([...used].sort(), ['ClusterRole/seaway-route-agent#0', 'Role/submariner-operator/seaway-route-agent#0', 'Role/submariner-operator/seaway-route-agent#1'], 'every rule is used');
+  assert.deepEqual([...used].sort(), [
+    'ClusterRole/seaway-route-agent#0', 'Role/submariner-operator/seaway-route-agent#0', 'Role/submariner-operator/seaway-route-agent#1', 'Role/submariner-operator/seaway-route-agent#2',
+  ], 'every rule is used');
   for (const [method, target] of [
     ['GET', '/api/v1/nodes/node-1'], ['POST', `${ns}/endpoints`], ['GET', '/apis/submariner.io/v1/namespaces/other/endpoints'],
     ['GET', '/api/v1/namespaces/submariner-operator/secrets'], ['PATCH', '/api/v1/namespaces/submariner-operator/events/x'],
+    ['GET', `${ns}/routeagents`], ['GET', `${ns}/routeagents?watch=true`], ['PATCH', `${ns}/routeagents/east-worker`], ['DELETE', `${ns}/routeagents/east-worker`],
+    ['PUT', `${ns}/routeagents/east-worker/status`], ['GET', '/apis/submariner.io/v1/namespaces/other/routeagents/east-worker'], ['PUT', `${ns}/gateways/east-worker`],
   ] as const) assert.equal(ask(method, target), 'forbidden', `${method} ${target}`);
 });
 
@@ -50,13 +56,13 @@ test('manifests/rbac/gateway.yaml: the gateway reads Nodes, writes Endpoints, Cl
   for (const [method, target] of [
     ['GET', '/api/v1/nodes/gw-1'], ['GET', '/api/v1/nodes?watch=true&fieldSelector=metadata.name%3Dgw-1'],
     ['POST', `${ns}/endpoints`], ['PUT', `${ns}/endpoints/e`], ['DELETE', `${ns}/endpoints/e`], ['GET', `${ns}/clusters?watch=true`],
-    ['PUT', `${ns}/gateways/gw-1`], ['GET', `${ns}/routeagents`],
+    ['PUT', `${ns}/gateways/gw-1`],
     ['POST', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases'], ['PUT', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases/seaway-gateway-lock'],
     ['GET', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases/submariner-gateway-lock'],
     ['POST', '/api/v1/namespaces/submariner-operator/events'],
   ] as const) assert.ok(allowed(method, target), `${method} ${target}`);
   for (const [method, target] of [
-    ['PUT', '/api/v1/nodes/gw-1'], ['PUT', `${ns}/routeagents/r`], ['DELETE', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases/x'],
+    ['PUT', '/api/v1/nodes/gw-1'], ['GET', `${ns}/routeagents`], ['PUT', `${ns}/routeagents/r`], ['DELETE', '/apis/coordination.k8s.io/v1/namespaces/submariner-operator/leases/x'],
     ['GET', '/api/v1/namespaces/submariner-operator/secrets'], ['GET', '/apis/submariner.io/v1/namespaces/kube-system/endpoints'],
   ] as const) assert.ok(!allowed(method, target), `${method} ${target} must be refused`);
 });

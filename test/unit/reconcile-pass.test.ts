@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { createPass, PROGRAMMED, type PassDeps } from '../../src/reconcile/pass.ts';
+import { createPass, PROGRAMMED, type PassDeps, type PassedReport } from '../../src/reconcile/pass.ts';
 import { ObjectTable } from '../../src/reconcile/object-table.ts';
 import { TugOfWar } from '../../src/reconcile/tug-of-war.ts';
 import { createFightReport } from '../../src/reconcile/fight-report.ts';
@@ -140,6 +140,42 @@ test('a node whose underlay cannot be told cannot be planned: the pass throws an
   const d = deps({ rtnl: elsewhere });
   await assert.rejects(createPass(d)(['start']), /node IP 192\.168\.1\.21 \(this Node's InternalIP\) is not an address of any interface/);
   assert.match(d.readiness.reasons[0]!, /reconcile pass failed: .*give --node-ip \(env SEAWAY_NODE_IP\)/);
+});
+
+test('onPassed (the RouteAgent reporter\'s hook): told after every pass that planned, with the plan, what is not programmed, and why a pass failed', async () => {
+  const told: PassedReport[] = [];
+  const onPassed = (passed: PassedReport) => { told.push(passed); };
+  // Waiting for sync: nothing planned, nothing told.
+  await createPass(deps({ informersSynced: () => false, onPassed }))(['start']);
+  assert.equal(told.length, 0);
+  // A failing route: the plan, the route failed in the unsettled list, no failure.
+  const failingRoute = routing(async () => ({
+    ...emptyReport(),
+    failures: [{ kind: 'route', key: '254 10.2.0.0/16', object: 'route 10.2.0.0/16 via 240.168.1.10 dev vx-submariner table 254', reason: 'EEXIST' }],
+  }));
+  await createPass(deps({ routing: failingRoute, filter: filter(async () => ({ writes: 1 })), onPassed }))(['start']);
+  assert.equal(told.length, 1);
+  assert.deepEqual(told[0]!.plan?.remoteClusters.map((r) => [r.clusterId, r.spec.cableName]), [['west', 'submariner-cable-west-192-168-1-10']]);
+  assert.deepEqual(told[0]!.unsettled.map((s) => [s.key, s.state]), [['254 10.2.0.0/16', 'failed']]);
+  assert.equal(told[0]!.failure, undefined);
+  // Routing that throws: told with the failure, before the pass throws.
+  const throwing = routing(async () => { throw new Error('netlink dump failed'); });
+  await assert.rejects(createPass(deps({ routing: throwing, onPassed }))(['start']));
+  assert.equal(told.length, 2);
+  assert.ok(told[1]!.plan !== null);
+  assert.match(told[1]!.failure ?? '', /^routing: netlink dump failed/);
+  // Planning that fails: no plan, the failure.
+  const elsewhere = { ...rtnl, listAddresses: async () => [{ ifindex: 2, address: '192.168.7.7', prefixLength: 24, cidr: '192.168.7.7/24', scope: 0 }] } as unknown as Rtnetlink;
+  await assert.rejects(createPass(deps({ rtnl: elsewhere, onPassed }))(['start']));
+  assert.equal(told.length, 3);
+  assert.equal(told[2]!.plan, null);
+  assert.match(told[2]!.failure ?? '', /is not an address of any interface/);
+});
+
+test('a hook that throws never fails the pass', async () => {
+  const d = deps({ filter: filter(async () => ({ writes: 1 })), onPassed: () => { throw new Error('reporter bug'); } });
+  assert.deepEqual(await createPass(d)(['start']), {});
+  assert.equal(d.readiness.ready, true);
 });
 
 test('without a default route (air-gapped) the node is planned from its InternalIP\'s interface', async () => {

@@ -1,0 +1,32 @@
+/**
+ * Writes this node's RouteAgent object (plan/route-agent-status.ts builds it) through
+ * @kubernetes/client-node: get, then create or replace (update) with the resourceVersion last
+ * seen, in the Submariner namespace, keeping what others put in its metadata (status-object-writer.ts).
+ * Those three verbs on routeagents are what manifests/rbac/route-agent.yaml grants the route agent.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ROUTE_AGENT_PLURAL, ROUTE_AGENT_WRITE_BUDGET, type RouteAgentObject } from '../plan/route-agent-status.ts';
+import {
+  createStatusObjectWriter, createStatusPublisher, type PublisherOptions, type StatusObjectWriter, type StatusPublisher,
+} from './status-object-writer.ts';
+
+export interface RouteAgentWriterOptions {
+  /** The Submariner namespace. */
+  namespace: string;
+  /** `seaway/<version>`; also the field manager. */
+  userAgent?: string;
+  /** Deadline of each request (default 5 s). */
+  requestTimeoutMs?: number;
+  now?: () => number;
+}
+
+export function createRouteAgentWriter(kubeConfig: KubeConfig, options: RouteAgentWriterOptions): StatusObjectWriter<RouteAgentObject> {
+  return createStatusObjectWriter<RouteAgentObject>(kubeConfig, { ...options, plural: ROUTE_AGENT_PLURAL, kind: 'RouteAgent' });
+}
+
+/** The budget around a RouteAgent writer: ROUTE_AGENT_WRITE_BUDGET unless told otherwise; a change is any difference. */
+export function createRouteAgentPublisher(
+  writer: Pick<StatusObjectWriter<RouteAgentObject>, 'write'>, options: Partial<PublisherOptions> = {},
+): StatusPublisher<RouteAgentObject> {
+  return createStatusPublisher(writer, { ...ROUTE_AGENT_WRITE_BUDGET, ...options });
+}

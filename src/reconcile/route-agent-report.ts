@@ -1,0 +1,146 @@
+/**
+ * After each pass, this node's RouteAgent object (plan/route-agent-status.ts builds it) is handed to
+ * the publisher, which writes it within its budget (on change at most every 10 s, unchanged once a
+ * minute, backing off after failures, one write at a time). The pass never waits for the API server:
+ * report() returns at once, and a timer publishes a change the budget held back, a refresh, or a
+ * retry, so neither a change nor a retry waits for the next pass.
+ *
+ * One log line when writing starts failing or fails differently, one when it works again (never per
+ * retry); the failure's words are the API server's Status message or the error's own, never a
+ * header or a credential.
+ */
+import type { Logger } from '../telemetry/logger.ts';
+import { Streaks } from '../telemetry/streaks.ts';
+import type { StatusPublisher, StatusWriteResult } from '../k8s/status-object-writer.ts';
+import { routeAgentObject, type RouteAgentObject, type RouteAgentPlan } from '../plan/route-agent-status.ts';
+import { errorText } from '../model/error-text.ts';
+import type { PassedReport } from './pass.ts';
+
+/** The shortest wait the timer takes when the publisher says "now" but did not write (never a busy loop). */
+const MIN_TIMER_MS = 1000;
+
+export interface RouteAgentReporterDeps {
+  nodeName: string;
+  namespace: string;
+  version: string;
+  publisher: Pick<StatusPublisher<RouteAgentObject>, 'publish' | 'nextAttemptAt'>;
+  logger: Logger;
+  now?: () => number;
+  /** Counts failed writes (seaway_api_errors_total). */
+  onWriteError?: () => void;
+  /** Timers (tests inject their own). */
+  setTimer?: (run: () => void, ms: number) => unknown;
+  clearTimer?: (timer: unknown) => void;
+}
+
+export interface RouteAgentReporter {
+  /** Builds the object from a pass and publishes it when due. Returns at once; never throws. */
+  report(passed: PassedReport): void;
+  /** Ends the timer and the write in flight (aborted); resolves when it has settled. */
+  stop(): Promise<void>;
+}
+
+const BUILD = 'build';
+const WRITE = 'write';
+
+export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAgentReporter {
+  const { logger, publisher } = deps;
+  const now = deps.now ?? Date.now;
+  const setTimer = deps.setTimer ?? ((run: () => void, ms: number) => {
+    const timer = setTimeout(run, ms);
+    timer.unref();
+    return timer;
+  });
+  const clearTimer = deps.clearTimer ?? ((timer: unknown) => clearTimeout(timer as NodeJS.Timeout));
+  const said = new Streaks();
+  const notesSaid = new Streaks();
+  const abort = new AbortController();
+  let lastPlan: RouteAgentPlan | null = null;
+  let latest: RouteAgentObject | null = null;
+  let writing: Promise<void> | null = null;
+  let timer: unknown;
+  let stopped = false;
+
+  const cancelTimer = () => {
+    if (timer !== undefined) clearTimer(timer);
+    timer = undefined;
+  };
+
+  const logResult = (result: StatusWriteResult) => {
+    if (result.ok) {
+      if (said.clear(WRITE)) logger.info({ routeAgent: result.name, action: result.action }, 'RouteAgent written again');
+      else logger[result.action === 'created' ? 'info' : 'debug']({ routeAgent: result.name, action: result.action }, 'RouteAgent written');
+      return;
+    }
+    deps.onWriteError?.();
+    const { problem } = result;
+    if (said.mark(WRITE, `${result.step} ${problem.cause}`) === 'new') {
+      logger.warn({ routeAgent: result.name, step: result.step, cause: problem.cause, err: problem.detail }, 'writing the RouteAgent failed; retrying with backoff');
+    }
+  };
+
+  /** Publishes the latest object if due; afterwards sets the timer for when it is due next. */
+  const kick = () => {
+    if (stopped || latest === null || writing !== null) return;
+    cancelTimer();
+    const object = latest;
+    let attempted = false;
+    writing = publisher.publish(object, now(), abort.signal).then((outcome) => {
+      attempted = outcome.attempted;
+      // A write aborted by stop() is no failure worth a line.
+      if (outcome.attempted && !stopped) logResult(outcome.result);
+    }, (error: unknown) => {
+      // The publisher never throws; should it, the timer still retries.
+      if (said.mark(WRITE, errorText(error)) === 'new') logger.warn({ err: errorText(error) }, 'writing the RouteAgent failed; retrying with backoff');
+    }).finally(() => {
+      writing = null;
+      try {
+        schedule(attempted);
+      } catch (error) {
+        logger.warn({ err: errorText(error) }, 'scheduling the next RouteAgent write failed');
+      }
+    });
+  };
+
+  const schedule = (attempted: boolean) => {
+    if (stopped || latest === null) return;
+    const nowMs = now();
+    const at = publisher.nextAttemptAt(latest, nowMs);
+    if (at === undefined) return;
+    cancelTimer();
+    timer = setTimer(() => { timer = undefined; kick(); }, Math.max(at - nowMs, attempted ? 0 : MIN_TIMER_MS));
+  };
+
+  return {
+    report(passed) {
+      if (stopped) return;
+      try {
+        const plan = passed.plan ?? lastPlan;
+        // Planning failed before any plan: there is nothing to list yet.
+        if (plan === null) return;
+        if (passed.plan !== null) lastPlan = passed.plan;
+        const render = routeAgentObject({
+          nodeName: deps.nodeName, namespace: deps.namespace, version: deps.version,
+          plan, unsettled: passed.unsettled, ...(passed.failure !== undefined ? { failure: passed.failure } : {}),
+        });
+        if (!render.ok) {
+          if (said.mark(BUILD, render.message) === 'new') logger.warn({ reason: render.message }, 'the RouteAgent object cannot be built; it is not written');
+          return;
+        }
+        if (said.clear(BUILD)) logger.info('the RouteAgent object can be built again');
+        const notes = notesSaid.update(new Map(render.notes.map((note) => [note, note])));
+        for (const note of [...notes.started, ...notes.changed]) logger.warn({ note }, 'RouteAgent status: a remote Endpoint is left out');
+        latest = render.object;
+        if (writing === null) kick();
+      } catch (error) {
+        logger.warn({ err: errorText(error) }, 'building the RouteAgent object failed');
+      }
+    },
+    async stop() {
+      stopped = true;
+      cancelTimer();
+      abort.abort(new Error('stopping'));
+      await writing;
+    },
+  };
+}
