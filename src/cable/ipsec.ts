@@ -339,7 +339,25 @@ export class IpsecCable implements Cable {
 
   #remoteSubnets(): string[] {
     return [...new Set([...this.#connections.values()].flatMap((c) => c.planned.children.map((child) => child.remoteTs)
-      .concat(c.planned.dropped.map((d) => d.remoteTs))))].sort();
+      .concat(c.planned.dropped.map((d) => d.remoteTs))).concat(this.#held))].sort();
+  }
+
+  /** Remote subnets the floor drops although no cable carries them (yet): see holdSubnets. */
+  #held: string[] = [];
+
+  /**
+   * Makes the fail-closed floor cover these subnets too, whether or not a cable to them exists: the
+   * route agents send every accepted remote's traffic to the gateway, and a remote this gateway has
+   * no cable for (another backend, a malformed backend_config) or none yet (the moments after
+   * the Endpoint is published) must be dropped, not sent out of the default route in the clear.
+   */
+  holdSubnets(subnets: readonly string[]): Promise<void> {
+    return this.#serial(async () => {
+      const next = [...new Set(subnets)].sort();
+      if (next.join() === this.#held.join()) return;
+      this.#held = next;
+      await this.#options.kernel.ensureFailClosed(this.#remoteSubnets());
+    });
   }
 
   /** charon's SAs per connection: whether the IKE SA is up, which children are installed, their byte counters. */

@@ -8,7 +8,7 @@
  * does (another holder observed, a handover gone through).
  */
 import { performance } from 'node:perf_hooks';
-import { DEFAULTS } from '../config.ts';
+import { DEFAULTS, SUBMARINER_LEASE_NAME } from '../config.ts';
 import type { BrokerSync } from '../k8s/broker-sync.ts';
 import type { GatewayStatusPublisher, GatewayStatusWriter } from '../k8s/gateway-status-writer.ts';
 import type { Informer } from '../k8s/informer.ts';
@@ -23,6 +23,8 @@ import { errorText } from '../model/error-text.ts';
 import type { HaDecision, HaState } from '../model/gateway-ha.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { judgeEndpoints } from '../plan/endpoint-verdict.ts';
+import type { AcceptedEndpoint } from '../model/endpoint-set.ts';
+import { formatCidr } from '../model/cidr.ts';
 import { candidacy } from '../plan/gateway-candidacy.ts';
 import { EMPTY_TRAFFIC, gatewayObject, observeTraffic, standbyReady, SUBMARINER_STALE_MS, type TrafficState } from '../plan/gateway-status.ts';
 import { FENCING_ANNOTATION, localEndpointObject, type LocalEndpointObject } from '../plan/local-endpoint-object.ts';
@@ -48,7 +50,10 @@ const STALE_SWEEP_MS = 30_000;
  */
 const RELEASE_HOLD_AFTER_SUCCESSOR_MS = 3000;
 const RELEASE_HOLD_MAX_MS = 10_000;
-const SUBMARINER_LEASE = 'submariner-gateway-lock';
+/** Of a stop's deadline, what is kept for taking the tunnels down after a handover's hold. */
+const STOP_TEARDOWN_MARGIN_MS = 1500;
+/** After an unexpected error in the loop, the next turn waits this long (never a hot loop). */
+const LOOP_ERROR_PAUSE_MS = 1000;
 
 export interface GatewaySettings {
   clusterId: string;
@@ -66,7 +71,6 @@ export interface GatewaySettings {
   leaseDurationSeconds: number;
   leaseRetryMs: number;
   cableConnectTimeoutSeconds: number;
-  statusRefreshSeconds: number;
   minPassIntervalMs: number;
   version: string;
   /** The Endpoint backend this gateway's cable speaks (Submariner's name for it). */
@@ -75,7 +79,7 @@ export interface GatewaySettings {
 
 /** A running cable and how to stop it (charon and its helpers). */
 export interface CableRuntime {
-  cable: ConnectableCable;
+  cable: ConnectableCable & { holdSubnets(subnets: readonly string[]): Promise<void> };
   stop(): Promise<void>;
 }
 
@@ -106,9 +110,6 @@ export interface GatewayRoleDeps {
   pskProblem(): Promise<string | null>;
   /** Why the broker credentials cannot be used, or null. */
   brokerProblem(): string | null;
-  /** The node's addresses now (for the Endpoint's health check IP: the CNI address). */
-  healthCheckIp(): string | undefined;
-  monotonic?: () => number;
 }
 
 export class GatewayRole {
@@ -130,6 +131,10 @@ export class GatewayRole {
   #traffic: TrafficState = EMPTY_TRAFFIC;
   #lastStaleSweep = -Infinity;
   #wake: (() => void) | null = null;
+  /** Something woke the loop while it was not sleeping: the next sleep returns at once. */
+  #wakePending = false;
+  /** After a stop: the handover must be over by then, so the teardown runs before the closers. */
+  #stopBy: number | null = null;
   #loop: Promise<void> | null = null;
   /** A round is due before the next beat: a Lease someone else wrote changed. */
   #roundNow = false;
@@ -140,13 +145,13 @@ export class GatewayRole {
   constructor(deps: GatewayRoleDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ component: 'gateway' });
-    this.#monotonic = deps.monotonic ?? (() => performance.now());
+    this.#monotonic = () => performance.now();
     const { settings } = deps;
     this.#identity = `${settings.nodeName}-seaway-gateway`;
     this.#election = new GatewayElection({
       leases: deps.leases,
       leaseName: settings.leaseName,
-      submarinerLeaseName: SUBMARINER_LEASE,
+      submarinerLeaseName: SUBMARINER_LEASE_NAME,
       identity: this.#identity,
       leaseDurationSeconds: settings.leaseDurationSeconds,
       facts: () => ({
@@ -169,11 +174,11 @@ export class GatewayRole {
   /** Starts the loop once the informers have listed (nothing is decided on an empty view). */
   start(): void {
     this.#loop ??= this.#run().catch((error: unknown) => this.#log.error({ err: errorText(error) }, 'gateway loop ended unexpectedly'));
-    const wake = () => this.#wake?.();
+    const wake = () => this.#wakeUp();
     this.#deps.informers.onChange(wake);
     this.#deps.gateways.onChange(wake);
     // Our own renewals change the Lease too: only someone else's write is news worth a round.
-    const watched = new Set([this.#deps.settings.leaseName, SUBMARINER_LEASE]);
+    const watched = new Set([this.#deps.settings.leaseName, SUBMARINER_LEASE_NAME]);
     this.#deps.leaseWatch.onChange((changes) => {
       if (changes.some((c) => watched.has(c.current?.name ?? c.previous?.name ?? '') && c.current?.holder !== this.#identity)) {
         this.#roundNow = true;
@@ -188,7 +193,9 @@ export class GatewayRole {
    */
   async stop(deadlineMs: number): Promise<void> {
     this.#stopping = true;
-    this.#wake?.();
+    // The hold after a release must end, and the tunnels come down, while there is time left before the closers.
+    this.#stopBy = this.#monotonic() + Math.max(0, deadlineMs - STOP_TEARDOWN_MARGIN_MS);
+    this.#wakeUp();
     const ended = this.#loop ?? Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([ended, new Promise<void>((resolve) => { timer = setTimeout(resolve, deadlineMs); })]);
@@ -213,43 +220,59 @@ export class GatewayRole {
     let nextRound = 0;
     let lastPass = -Infinity;
     for (;;) {
-      const now = this.#monotonic();
-      const stepping = this.#stopping && this.#decision?.state !== 'stopped';
-      if (now >= nextRound || stepping || this.#roundNow) {
-        this.#roundNow = false;
-        await this.#refreshFacts();
-        this.#decision = await this.#election.round();
-        // Why it is in its state, once per reason: a standby that stays standby for a new reason (Submariner's gateway came up) says so.
-        if (this.#said.mark('decision', `${this.#decision.state} ${this.#decision.reason}`) === 'new') {
-          this.#log.info({ state: this.#decision.state, reason: this.#decision.reason }, `gateway ${this.#decision.state}: ${this.#decision.reason}`);
+      try {
+        const now = this.#monotonic();
+        const stepping = this.#stopping && this.#decision?.state !== 'stopped';
+        if (now >= nextRound || stepping || this.#roundNow) {
+          this.#roundNow = false;
+          await this.#refreshFacts();
+          this.#decision = await this.#election.round();
+          // Why it is in its state, once per reason: a standby that stays standby for a new reason (Submariner's gateway came up) says so.
+          if (this.#said.mark('decision', `${this.#decision.state} ${this.#decision.reason}`) === 'new') {
+            this.#log.info({ state: this.#decision.state, reason: this.#decision.reason }, `gateway ${this.#decision.state}: ${this.#decision.reason}`);
+          }
+          this.#deps.metrics.gatewayHaState.reset();
+          this.#deps.metrics.gatewayHaState.set({ state: this.#decision.state }, 1);
+          nextRound = this.#monotonic() + settings.leaseRetryMs;
         }
-        this.#deps.metrics.gatewayHaState.reset();
-        this.#deps.metrics.gatewayHaState.set({ state: this.#decision.state }, 1);
-        nextRound = this.#monotonic() + settings.leaseRetryMs;
+        await this.#finishRelease();
+        if (this.#decision?.state === 'stopped' && this.#releasing === null) return;
+        // Bursts of informer events cost one pass.
+        const sinceLast = this.#monotonic() - lastPass;
+        if (sinceLast < settings.minPassIntervalMs) await this.#sleep(settings.minPassIntervalMs - sinceLast);
+        lastPass = this.#monotonic();
+        await this.#pass();
+        if (this.#stopping && this.#decision?.state !== 'stopped') continue;
+        // A handover in progress is looked at often: the tunnels go as soon as the remote clusters have moved.
+        const untilRound = Math.max(0, nextRound - this.#monotonic());
+        await this.#sleep(this.#releasing === null ? untilRound : Math.min(100, untilRound));
+      } catch (error) {
+        // A bug or a daemon that will not stop must not end the election: said, and the loop goes on.
+        this.#log.error({ err: errorText(error) }, 'gateway loop turn failed; going on');
+        await new Promise((resolve) => setTimeout(resolve, LOOP_ERROR_PAUSE_MS));
       }
-      await this.#finishRelease();
-      if (this.#decision?.state === 'stopped' && this.#releasing === null) return;
-      // Bursts of informer events cost one pass.
-      const sinceLast = this.#monotonic() - lastPass;
-      if (sinceLast < settings.minPassIntervalMs) await this.#sleep(settings.minPassIntervalMs - sinceLast);
-      lastPass = this.#monotonic();
-      await this.#pass();
-      if (this.#stopping && this.#decision?.state !== 'stopped') continue;
-      // A handover in progress is looked at often: the tunnels go as soon as the remote clusters have moved.
-      const untilRound = Math.max(0, nextRound - this.#monotonic());
-      await this.#sleep(this.#releasing === null ? untilRound : Math.min(100, untilRound));
     }
   }
 
-  /** Sleeps until the time passes or something wakes the loop (an informer change, a stop). */
+  #wakeUp(): void {
+    if (this.#wake) this.#wake();
+    else this.#wakePending = true;
+  }
+
+  /** Sleeps until the time passes or something wakes the loop (an informer change, a stop), also one that came while it was busy. */
   #sleep(ms: number): Promise<void> {
+    if (this.#wakePending) {
+      this.#wakePending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.#wake = null;
         resolve();
-      }
-      this.#wake = () => { this.#wake = null; done(); };
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
     });
   }
 
@@ -263,14 +286,12 @@ export class GatewayRole {
     if (node === null) {
       this.#endpointProblem = `Node ${settings.nodeName} is not known to the API server`;
     } else {
-      const healthCheckIp = this.#deps.healthCheckIp();
       const built = localEndpointObject({
         clusterId: settings.clusterId, namespace: settings.namespace, node,
         ...(settings.nodeIp === null ? {} : { nodeIp: settings.nodeIp }),
         ...(settings.publicIp === null ? {} : { publicIp: settings.publicIp }),
         subnets: [...settings.serviceCidrs, ...settings.podCidrs],
         backend: settings.backend, natEnabled: settings.natEnabled, natTPort: settings.natTPort, nattDiscoveryPort: settings.nattDiscoveryPort,
-        ...(healthCheckIp === undefined ? {} : { healthCheckIp }),
         // Replaced by the Lease's count when published; building it here only proves the node's facts are usable.
         fencingToken: this.#decision?.fencingToken ?? 0,
       });
@@ -353,7 +374,8 @@ export class GatewayRole {
     }
     const held = now - releasing.since;
     const sinceSuccessor = releasing.successorSeen === undefined ? 0 : now - releasing.successorSeen;
-    if (remotesMoved || sinceSuccessor >= RELEASE_HOLD_AFTER_SUCCESSOR_MS || held >= RELEASE_HOLD_MAX_MS) {
+    const outOfTime = this.#stopBy !== null && now >= this.#stopBy;
+    if (remotesMoved || sinceSuccessor >= RELEASE_HOLD_AFTER_SUCCESSOR_MS || held >= RELEASE_HOLD_MAX_MS || outOfTime) {
       this.#releasing = null;
       await this.#teardown(remotesMoved ? 'handed over: the remote clusters moved to the new gateway' : `handed over ${Math.round(held)} ms ago`);
     }
@@ -363,26 +385,28 @@ export class GatewayRole {
   async #teardown(why: string): Promise<void> {
     await this.#stopBroker();
     const runtime = this.#runtime;
-    if (runtime === null) {
-      try {
-        await this.#deps.clearLeftovers();
-      } catch (error) {
-        this.#log.warn({ err: errorText(error) }, 'removing the cable\'s leftovers of an earlier run failed');
-      }
-      return;
-    }
-    this.#log.info({ why }, 'taking the cables down');
-    try {
-      await this.#component?.apply({ endpoints: [] }, () => true);
-    } catch (error) {
-      this.#log.warn({ err: errorText(error) }, 'disconnecting the cables failed; stopping charon anyway');
-    }
-    await runtime.stop();
     this.#runtime = null;
-    this.#component = null;
-    this.#traffic = EMPTY_TRAFFIC;
-    this.#noteCables([]);
-    recordCableStatus(this.#deps.metrics, this.#deps.settings.backend, []);
+    if (runtime !== null) {
+      this.#log.info({ why }, 'taking the cables down');
+      const report = await this.#component?.apply({ endpoints: [] }, () => true);
+      for (const failure of report?.failures ?? []) this.#log.warn({ cable: failure.key, err: failure.reason }, 'disconnecting a cable failed; charon stops anyway');
+      this.#component = null;
+      try {
+        await runtime.stop();
+      } finally {
+        this.#traffic = EMPTY_TRAFFIC;
+        this.#noteCables([]);
+        recordCableStatus(this.#deps.metrics, this.#deps.settings.backend, []);
+        this.#deps.metrics.rejectedCables.reset();
+        this.#deps.readiness.met('cable');
+      }
+    }
+    // Whatever a disconnect left (it may have failed), and what an earlier run left: never a floor on a node that no longer serves it.
+    try {
+      await this.#deps.clearLeftovers();
+    } catch (error) {
+      this.#log.warn({ err: errorText(error) }, 'removing the cable\'s kernel state (fail-closed floor, source addresses) failed; retried on the next step down');
+    }
   }
 
   /**
@@ -402,6 +426,8 @@ export class GatewayRole {
     const broker = this.#broker;
     this.#broker = null;
     await broker?.stop();
+    // Liveness is the broker sync's view: not reported by a gateway that no longer runs it.
+    this.#deps.metrics.remoteClusterLiveness.reset();
   }
 
   /** One pass: what the current decision asks of the cables, the Endpoint and the broker, then this node's Gateway object. */
@@ -412,9 +438,12 @@ export class GatewayRole {
     let statuses: CableStatus[] = [];
     if (running) {
       await this.#ensureCable();
-      if (decision.state === 'active' && decision.fencingToken !== undefined) await this.#publish(snapshot, decision.fencingToken);
+      const remotes = this.#remoteVerdict(snapshot);
+      // The floor first: the route agents send every accepted remote's traffic here once the Endpoint is out.
+      const floored = await this.#holdFloor(remotes);
+      if (floored && decision.state === 'active' && decision.fencingToken !== undefined) await this.#publish(snapshot, decision.fencingToken);
       if (decision.state === 'active') this.#ensureBroker();
-      statuses = await this.#connect(snapshot);
+      statuses = await this.#connect(remotes);
     }
     await this.#publishStatus(snapshot, running ? 'active' : 'passive', statuses);
   }
@@ -452,16 +481,36 @@ export class GatewayRole {
   }
 
   /** The cables the verdict wants, through the cable component; their status for the Gateway object. */
-  async #connect(snapshot: Snapshot): Promise<CableStatus[]> {
+  /** The remote Endpoints as the route agents judge them (the same cluster-wide verdict). */
+  #remoteVerdict(snapshot: Snapshot): AcceptedEndpoint[] {
+    const { settings } = this.#deps;
+    return judgeEndpoints(snapshot, { networks: [] }, {
+      clusterId: settings.clusterId, podCidrs: [...settings.podCidrs], serviceCidrs: [...settings.serviceCidrs],
+      minPrefixLength: DEFAULTS.minPrefixLength, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint,
+    }, null).remotes;
+  }
+
+  /** Every accepted remote subnet dropped by the floor unless a cable carries it; false when that could not be made sure of. */
+  async #holdFloor(remotes: readonly AcceptedEndpoint[]): Promise<boolean> {
+    const runtime = this.#runtime;
+    if (runtime === null) return false;
+    try {
+      await runtime.cable.holdSubnets(remotes.flatMap((r) => r.subnets.map((c) => formatCidr(c))));
+      this.#said.clear('floor');
+      return true;
+    } catch (error) {
+      const text = errorText(error);
+      if (this.#said.mark('floor', text) === 'new') this.#log.warn({ err: text }, 'the fail-closed floor cannot be set; the Endpoint is not published until it is');
+      return false;
+    }
+  }
+
+  async #connect(remotes: readonly AcceptedEndpoint[]): Promise<CableStatus[]> {
     const runtime = this.#runtime;
     const component = this.#component;
     if (runtime === null || component === null) return [];
     const { settings, metrics } = this.#deps;
-    const verdict = judgeEndpoints(snapshot, { networks: [] }, {
-      clusterId: settings.clusterId, podCidrs: [...settings.podCidrs], serviceCidrs: [...settings.serviceCidrs],
-      minPrefixLength: DEFAULTS.minPrefixLength, maxSubnetsPerEndpoint: DEFAULTS.maxSubnetsPerEndpoint,
-    }, null);
-    const wanted = remoteCables(verdict.remotes, { backend: settings.backend, natEnabled: settings.natEnabled });
+    const wanted = remoteCables(remotes, { backend: settings.backend, natEnabled: settings.natEnabled });
     metrics.rejectedCables.reset();
     for (const rejected of wanted.rejected) {
       metrics.rejectedCables.set({ cluster: rejected.clusterId }, 1);
@@ -491,7 +540,7 @@ export class GatewayRole {
     recordCableStatus(metrics, settings.backend, statuses);
     this.#noteCables(statuses);
     this.#remotes = wanted.cables.map((cable) => {
-      const accepted = verdict.remotes.find((r) => r.spec.cableName === cable.cableName);
+      const accepted = remotes.find((r) => r.spec.cableName === cable.cableName);
       return { endpoint: accepted?.spec as EndpointSpec, usingIP: cable.address, usingNAT: cable.address !== cable.privateIp };
     }).filter((r) => r.endpoint !== undefined);
     return statuses;

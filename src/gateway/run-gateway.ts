@@ -151,7 +151,10 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     close: (handle) => handle.close(),
   });
   const statusWriter = createGatewayStatusWriter(kubeConfig, { namespace: config.namespace, userAgent });
-  const localSide = clientSyncSide(kubeConfig, config.namespace, { ...request, fieldManager: FIELD_MANAGER });
+  // The election's rounds wait for the pass: its writes must not outlast half a lease, or renewals would.
+  const localSide = clientSyncSide(kubeConfig, config.namespace, {
+    ...request, requestTimeoutMs: Math.min(request.requestTimeoutMs, config.leaseDurationSeconds * 500), fieldManager: FIELD_MANAGER,
+  });
 
   const events = createEventRecorder(kubeConfig, {
     component: 'seaway-gateway', host: config.nodeName, logger, userAgent, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
@@ -175,7 +178,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       clusterId: config.clusterId, namespace: config.namespace, nodeName: config.nodeName, podCidrs: config.podCidrs, serviceCidrs: config.serviceCidrs,
       nodeIp: config.nodeIp, publicIp: config.publicIp, natTPort: config.natTPort, nattDiscoveryPort: config.nattDiscoveryPort, natEnabled: config.natEnabled,
       gatewayLabel: config.gatewayLabel, leaseName: config.leaseName, leaseDurationSeconds: config.leaseDurationSeconds, leaseRetryMs: config.leaseRetryMs,
-      cableConnectTimeoutSeconds: config.cableConnectTimeoutSeconds, statusRefreshSeconds: config.statusRefreshSeconds, minPassIntervalMs: config.minPassIntervalMs,
+      cableConnectTimeoutSeconds: config.cableConnectTimeoutSeconds, minPassIntervalMs: config.minPassIntervalMs,
       version: packageJson.version, backend: IPSEC_BACKEND,
     },
     log: logger, metrics, readiness, informers, gateways, leaseWatch,
@@ -228,7 +231,6 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       await kernel.ensureFailClosed([]);
       await kernel.ensureAddresses([]);
     },
-    healthCheckIp: () => undefined,
   });
   role.start();
   // `seaway status --status-socket <this>`: the election, the remote clusters' liveness, the cables.

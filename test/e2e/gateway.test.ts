@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../../src/kernel/exec.ts';
 import { cutApi, liftApiFault } from '../lab/api-faults.ts';
-import { labDown, labUp, startAgent } from '../lab/lab.ts';
+import { labDown, labUp, startAgent, stopAgent } from '../lab/lab.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { AGENT_ENTRY } from '../lab/agents.ts';
 import { BROKER_NAMESPACE, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC } from '../lab/manifests.ts';
@@ -24,7 +24,7 @@ import { continuousPing } from '../helpers/gateway-pair.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { cleartextHits, describePackets, startWanCapture, type WanCapture } from '../helpers/wan-capture.ts';
-import { bulkTcp, failures, probeAll, startBulkServer, startEchoServer, tcpSeenAs, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
+import { bulkTcp, failures, pings, probeAll, startBulkServer, startEchoServer, tcpSeenAs, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
 import {
   activeGateway, coreApi, crashNode, customApi, gatewayHttp, gatewayLog, list, nodeNow, NS, oneEndpointPerCluster, restoreNode, waitStandbyReady,
 } from './gateway-support.ts';
@@ -195,6 +195,10 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
         metricValue((await gatewayHttp(active, '/metrics')).body, 'seaway_rejected_cables{cluster="cluster9"}') === 1, { timeoutMs: 20_000, intervalMs: 250 });
       const said = (await gatewayLog(active)).find((l) => l.msg === 'no cable to this remote cluster' && l.cluster === 'cluster9');
       assert.match(String(said?.reason), /runs the "wireguard" cable; this gateway runs "libreswan"/);
+      // The route agents still send cluster9's range to the gateway: the floor drops it there (the WAN capture would show a leak).
+      await waitFor('cluster9\'s range on the floor of the active gateway', async () =>
+        (await run('ip', ['-n', active.namespace, 'route', 'show', 'table', '221'])).stdout.includes('blackhole 10.9.0.0/16'), { timeoutMs: 20_000, intervalMs: 100 });
+      assert.equal(await pings(c1.pods.find((p) => p.node !== active.name)!.namespace, '10.9.1.1', 1), false, 'nothing answers, and nothing leaves in the clear');
       await allPodsTalk('cluster1 and cluster2 still talk');
     } finally {
       await custom.deleteNamespacedCustomObject({ group: 'submariner.io', version: 'v1', namespace: NS, plural: 'endpoints', name });
@@ -252,14 +256,18 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
     await waitStandbyReady(c1, standby.name);
     const ping = continuousPing(c2.pods[0]!.namespace, podAway(c1, leaving).ip, { intervalS: 0.1 });
     await waitFor('replies before the stop', () => ping.replies > 5, { timeoutMs: 10_000, intervalMs: 50 });
-    // startAgent stops (SIGTERM) the running gateway first and starts a new one, which must find the standby active.
-    await startAgent(PREFIX, leaving.name, { role: 'gateway', env: GATEWAY_ENV, exitTimeoutMs: 30_000 });
+    await stopAgent(PREFIX, leaving.name, { role: 'gateway', exitTimeoutMs: 30_000 });
     const before = ping.replies;
     try {
       await waitFor(`${standby.name} active`, async () => (await activeGateway(c1)) === standby.name, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
       await waitFor('traffic through the new gateway', () => ping.replies > before + 10, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
+      // Handed over and gone: nothing of its cable stays to drop its own pods' traffic (the floor, the source addresses).
+      assert.equal((await run('ip', ['-n', leaving.namespace, 'route', 'show', 'table', '221'])).stdout.trim(), '', 'no blackhole left on the node that left');
+      assert.ok(!(await run('ip', ['-n', leaving.namespace, 'addr', 'show', 'dev', 'lo'])).stdout.includes('lo:seaway'), 'no source address left on lo');
+      await allPodsTalk('every pair talks with the old gateway gone');
     } finally {
       await ping.stop();
+      await startAgent(PREFIX, leaving.name, { role: 'gateway', env: GATEWAY_ENV });
     }
     // The release and the decision it allows happen in one round: active -> stopped, "a standby is ready ... handed over".
     const stops = (await gatewayLog(await nodeNow(PREFIX, leaving.name))).filter((l) => l.to === 'stopped');
@@ -276,7 +284,7 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
     try {
       await waitFor(`${standby.name} active after the label went`, async () => (await activeGateway(c1)) === standby.name, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
       const refused = await waitFor(`${leaving.name} refused`, async () => (await gatewayLog(leaving)).find((l) => l.to === 'refused' && String(l.reason).includes('lost its gateway label')), { timeoutMs: 20_000, intervalMs: 100 });
-      assert.ok(refused);
+      assert.equal(refused.from, 'active', 'the active gateway itself stepped down for the label');
     } finally {
       await patch('true');
     }

@@ -423,3 +423,21 @@ test('addresses that cannot be read: the plans charon has stay, and missing chil
   await c.reload();
   assert.deepEqual(vici.calls.map((x) => x.command), ['subscribe ike-updown', 'subscribe child-updown', 'load-shared', 'list-sas', 'load-conn', 'initiate'], 'a restarted charon gets the plans it had');
 });
+
+test('held subnets are on the floor with no cable to them, and stay there when the cables come and go; an unchanged hold writes nothing', async () => {
+  const vici = fakeVici();
+  const kernel = fakeKernel();
+  const c = cable(vici, kernel);
+  await c.holdSubnets(['10.9.0.0/16', '10.2.0.0/16']);
+  await c.holdSubnets(['10.2.0.0/16', '10.9.0.0/16']);
+  assert.deepEqual(kernel.calls, ['blackholes 10.2.0.0/16,10.9.0.0/16'], 'one write, the subnets sorted and unchanged by order');
+  await c.connect(endpoint);
+  await c.disconnect(endpoint.cableName);
+  assert.deepEqual(kernel.calls.filter((call) => call.startsWith('blackholes')), [
+    'blackholes 10.2.0.0/16,10.9.0.0/16',
+    'blackholes 10.2.0.0/16,10.9.0.0/16,10.97.0.0/16',
+    'blackholes 10.2.0.0/16,10.9.0.0/16',
+  ], 'the cable adds its own, its disconnect leaves the held ones');
+  await c.holdSubnets([]);
+  assert.equal(kernel.calls.at(-1), 'blackholes ');
+});
