@@ -10,7 +10,6 @@ import { mkdir } from 'node:fs/promises';
 import { startHttpServer } from '../server/http.ts';
 import type { ClusterLiveness } from '../plan/broker-sync.ts';
 import { gatewayStatusDocument } from './gateway-status-document.ts';
-import { CoordinationV1Api, CustomObjectsApi, type V1Lease } from '@kubernetes/client-node';
 import type { GatewayConfig } from '../config.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
@@ -20,14 +19,13 @@ import { loadKubeConfigChecked } from '../k8s/kubeconfig.ts';
 import { ApiRateLimiter } from '../k8s/rate-limiter.ts';
 import { systemClock } from '../k8s/clock.ts';
 import { clientSnapshotSources, createSnapshotInformers } from '../k8s/snapshot-informers.ts';
-import { clientListWatch, type ListResult } from '../k8s/client-list-watch.ts';
 import { createInformer } from '../k8s/informer.ts';
 import { leaseClient } from '../k8s/lease.ts';
 import { clientBrokerSyncApi, clientSyncSide, createBrokerSync } from '../k8s/broker-sync.ts';
 import { loadBrokerKubeConfig } from '../k8s/broker-kubeconfig.ts';
+import { clientGatewayObjects, clientLeases, leaseHolder, probeBroker, type GatewayObjectItem } from '../k8s/gateway-sources.ts';
+import { brokerCredentialProblem } from '../plan/gateway-candidacy.ts';
 import { createGatewayStatusPublisher, createGatewayStatusWriter } from '../k8s/gateway-status-writer.ts';
-import { classifyApiError } from '../k8s/api-problem.ts';
-import { callOptions, withDeadline } from '../k8s/request-options.ts';
 import { openRtnetlink } from '../kernel/rtnetlink.ts';
 import { startIpsecRuntime } from '../cable/ipsec-runtime.ts';
 import { readPskFile } from '../cable/psk-file.ts';
@@ -37,11 +35,10 @@ import { startupSteps } from '../startup/startup-steps.ts';
 import { startHttpListeners } from '../startup/http-listeners.ts';
 import { settledWithin } from '../startup/bounded-stop.ts';
 import { prepareStateDir } from '../startup/state-dir.ts';
-import { SUBMARINER_API_VERSION, SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
+import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 import { createEventRecorder } from '../k8s/event-recorder.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import { errorText } from '../model/error-text.ts';
-import { GATEWAY_PLURAL } from '../plan/gateway-status.ts';
 import type { LocalEndpointObject } from '../plan/local-endpoint-object.ts';
 import { GATEWAY_CONFIG, GATEWAY_SYNC, GatewayRole } from './gateway-role.ts';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -91,58 +88,29 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     settings: { backoff: { minMs: config.apiRetryMinMs, maxMs: config.apiRetryMaxMs }, watchTimeoutSeconds: config.apiWatchTimeoutSeconds },
   };
   const informers = createSnapshotInformers({ sources: clientSnapshotSources(kubeConfig, config.namespace, request), nodeName: config.nodeName }, informerDeps);
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const gateways = createInformer<{ metadata?: { name?: string; resourceVersion?: string } }, unknown>({
-    name: 'gateways',
-    source: clientListWatch({
-      kubeConfig,
-      path: `/apis/${SUBMARINER_GROUP}/${SUBMARINER_VERSION}/namespaces/${config.namespace}/${GATEWAY_PLURAL}`,
-      listPage: async (page, options) => (await custom.listNamespacedCustomObject(
-        { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace: config.namespace, plural: GATEWAY_PLURAL, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
-        options,
-      )) as ListResult<{ metadata?: { name?: string; resourceVersion?: string } }>,
-    }, request),
-    project: (object) => object,
-  }, informerDeps);
-  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
-  const leaseWatch = createInformer<V1Lease, { name: string; holder: string }>({
-    name: 'leases',
-    source: clientListWatch({
-      kubeConfig,
-      path: `/apis/coordination.k8s.io/v1/namespaces/${config.namespace}/leases`,
-      listPage: (page, options) => coordination.listNamespacedLease(
-        { namespace: config.namespace, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) }, options),
-    }, request),
-    // Who holds it is all that wakes the election; renewals by the same holder change nothing here.
-    project: (lease) => ({ name: lease.metadata?.name ?? '', holder: lease.spec?.holderIdentity ?? '' }),
-  }, informerDeps);
+  const gateways = createInformer<GatewayObjectItem, unknown>({ name: 'gateways', source: clientGatewayObjects(kubeConfig, config.namespace, request), project: (object) => object }, informerDeps);
+  const leaseWatch = createInformer({ name: 'leases', source: clientLeases(kubeConfig, config.namespace, request), project: leaseHolder }, informerDeps);
   closers.push(() => gateways.stop(), () => informers.stop(), () => leaseWatch.stop());
   informers.start();
   gateways.start();
   leaseWatch.start();
 
-  // The broker: its credentials load (or why not), and whether it accepts them.
-  const broker = await loadBrokerKubeConfig(config.broker);
+  // The broker: its credentials load (or why not), and whether it accepts them. While they are a
+  // problem they are loaded again on every probe, so a fixed Secret is taken up without a restart.
+  let broker = await loadBrokerKubeConfig(config.broker);
   let brokerProblem: string | null = broker.ok ? null : broker.problem;
-  const probeBroker = async () => {
-    if (!broker.ok) return;
-    const api = broker.kubeConfig.makeApiClient(CustomObjectsApi);
-    try {
-      await limiter.take(stopping.signal);
-      await withDeadline(request.requestTimeoutMs, stopping.signal, (signal) => api.listNamespacedCustomObject(
-        { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace: config.brokerNamespace, plural: 'endpoints', limit: 1 },
-        callOptions({ userAgent, signal }),
-      ), 'probing the broker');
-      brokerProblem = null;
-    } catch (error) {
-      const problem = classifyApiError(error, Date.now());
-      // Refused credentials are this node's problem; an unreachable broker is not (the datapath stays, sync resumes alone).
-      if (problem.statusCode === 401 || problem.statusCode === 403) brokerProblem = `the broker at ${broker.kubeConfig.getCurrentCluster()?.server ?? '?'} refuses them (${problem.cause})`;
-      else if (problem.category === 'unexpected' && /certificate|self[- ]signed|CERT/i.test(problem.detail)) brokerProblem = `the broker's certificate does not verify against the CA given: ${problem.detail.slice(0, 200)}`;
+  const probe = async () => {
+    if (brokerProblem !== null) broker = await loadBrokerKubeConfig(config.broker);
+    if (!broker.ok) {
+      brokerProblem = broker.problem;
+      return;
     }
+    await limiter.take(stopping.signal);
+    const answer = await probeBroker(broker.kubeConfig, config.brokerNamespace, request, stopping.signal);
+    brokerProblem = brokerCredentialProblem(answer, broker.kubeConfig.getCurrentCluster()?.server ?? '?');
   };
-  await probeBroker();
-  const brokerProbe = setInterval(() => { void probeBroker(); }, BROKER_PROBE_MS);
+  await probe().catch(() => { /* only when stopping */ });
+  const brokerProbe = setInterval(() => { void probe().catch(() => { /* only when stopping */ }); }, BROKER_PROBE_MS);
 
   await runStep({ name: 'state-dir', what: `preparing the state directory ${config.stateDir}`, attempt: () => prepareStateDir(config.stateDir) });
   const rtnl = await runStep({
@@ -196,7 +164,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       },
       rotationWindowMs: config.pskRotationWindowSeconds * 1000, tickMs: config.ipsecTickMs,
     }),
-    brokerSync: () => (broker.ok ? createBrokerSync(
+    brokerSync: () => (broker.ok && brokerProblem === null ? createBrokerSync(
       clientBrokerSyncApi({ local: kubeConfig, broker: broker.kubeConfig }, { local: config.namespace, broker: config.brokerNamespace }, { ...request, fieldManager: FIELD_MANAGER }),
       {
         clusterId: config.clusterId, localNamespace: config.namespace, brokerNamespace: config.brokerNamespace,

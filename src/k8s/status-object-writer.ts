@@ -38,7 +38,7 @@ export interface StatusObjectWriterOptions {
   plural: string;
   /** The kind, for messages ("replacing Gateway east-gw"). */
   kind: string;
-  /** `seaway/<version>` (default `seaway`); also the field manager. */
+  /** `seaway/<version>` (default `seaway`): the User-Agent (the field manager is `seaway`). */
   userAgent?: string;
   /** Deadline of each request (default STATUS_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;

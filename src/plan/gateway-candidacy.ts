@@ -32,3 +32,17 @@ export function candidacy(inputs: CandidacyInputs): Candidacy {
   ].filter((p): p is string => p !== null);
   return { labelled, refusal: problems.length === 0 ? null : problems.join('; ') };
 }
+
+/**
+ * Whether the broker's answer to this cluster's credentials makes them this node's problem (pure):
+ * refused (401, 403) or a certificate that does not verify against the CA given. An unreachable or
+ * failing broker is not: the datapath stays and the sync resumes by itself.
+ */
+export function brokerCredentialProblem(answer: { statusCode?: number; cause: string; category: string; detail: string } | null, server: string): string | null {
+  if (answer === null) return null;
+  if (answer.statusCode === 401 || answer.statusCode === 403) return `the broker at ${server} refuses them (${answer.cause})`;
+  if (answer.category === 'unexpected' && /certificate|self[- ]signed|CERT/i.test(answer.detail)) {
+    return `the broker's certificate does not verify against the CA given: ${answer.detail.slice(0, 200)}`;
+  }
+  return null;
+}

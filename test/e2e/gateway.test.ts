@@ -444,6 +444,14 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
       }
       texts.push([`${cluster.id} Gateways`, JSON.stringify(await list(cluster.kubeconfig, NS, 'gateways'))]);
       texts.push([`${cluster.id} Events`, JSON.stringify(await coreApi(cluster.kubeconfig).listEventForAllNamespaces())]);
+      texts.push([`${cluster.id} RouteAgents`, JSON.stringify(await list(cluster.kubeconfig, NS, 'routeagents'))]);
+      texts.push([`${cluster.id} Leases`, JSON.stringify(await customApi(cluster.kubeconfig).listNamespacedCustomObject({ group: 'coordination.k8s.io', version: 'v1', namespace: NS, plural: 'leases' }))]);
+      for (const node of cluster.nodes.filter((n) => n.gatewayCapable)) {
+        const now = await nodeNow(PREFIX, node.name);
+        texts.push([`${node.name} /readyz`, (await gatewayHttp(now, '/readyz')).body]);
+        const socket = join(labPaths(PREFIX).node(node.name).gatewayStateDir, 'gateway.sock');
+        texts.push([`${node.name} seaway status`, (await run(process.execPath, [AGENT_ENTRY, 'status', '--json', '--status-socket', socket], { allowFailure: true })).stdout]);
+      }
     }
     for (const file of await readdir(paths.dir, { recursive: true })) {
       if (file.endsWith('.log')) texts.push([file, await readFile(join(paths.dir, file), 'utf8')]);

@@ -44,8 +44,8 @@ export function agentLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPath
 /**
  * How the gateway role of a gateway-capable node is started (pure): `seaway gateway` inside the node's
  * namespace, as the gateway DaemonSet would run it, with the gateway's service account, the cluster's
- * broker credentials and the lab's PSK. charon-systemd writes no pid file, so one per node namespace
- * runs on the machine's shared /run.
+ * broker credentials and the lab's PSK. charon-systemd writes no pid file in /run, so one per node
+ * namespace runs on the machine's shared /run (seaway keeps its pid in the gateway's state directory).
  */
 export function gatewayLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPaths, execPath: string, entry = AGENT_ENTRY): AgentLaunch {
   const nodePaths = paths.node(node.name);
