@@ -141,6 +141,8 @@ function stepDown(previous: HaState, inputs: HaInputs, why: string, exiting: boo
   if (!ACTIVE_STATES.has(previous)) return passive(why, previous === 'starting' && other !== undefined ? 'stop' : 'keep');
   if (other !== undefined) return passive(`${why}; ${other}`, 'stop');
   if (inputs.standbyReady) return withToken({ state: 'handing-over', reason: `${why}; a standby is ready: releasing the Lease`, lease: 'release', cables: 'run' }, inputs.lastFencingToken);
+  // A node that is no longer a gateway gets no restarted gateway to adopt its state: its floor would drop its pods' traffic for good.
+  if (exiting && !inputs.labelled) return passive(`${why}; no standby is ready, but this node is no longer a gateway candidate: its cables are taken down`, 'stop');
   if (exiting) return passive(`${why}; no standby is ready: the kernel state stays for a restarted gateway to adopt`, 'abandon');
   const staying = asCandidate(previous, inputs);
   return { ...staying, reason: `${why}; no standby is ready: staying active until one is (${staying.reason})` };

@@ -97,6 +97,15 @@ test('SIGTERM with a ready standby: release the Lease, cables up until it went t
   assert.deepEqual(decideHa('standby', { ...active, own: { lease: lease('node-b', 1000) } }), { state: 'stopped', reason: 'stopping (SIGTERM)', lease: 'none', cables: 'keep' });
 });
 
+test('SIGTERM without a ready standby on a node that lost its label: the cables are taken down (no gateway will come back there to adopt them)', () => {
+  const leaving = inputs({ own: { lease: lease(ME, 1000) }, lastRenewOkMs: NOW - 1000, stopping: true, labelled: false });
+  const d = decideHa('active', leaving);
+  assert.equal(d.state, 'stopped');
+  assert.equal(d.cables, 'stop');
+  assert.match(d.reason, /no longer a gateway candidate: its cables are taken down/);
+  assert.equal(decideHa('active', { ...leaving, labelled: true }).cables, 'abandon', 'still labelled: the state stays for a restarted gateway');
+});
+
 test('the release is tried again, tunnels up, until the Lease no longer names us; then the cables are released', () => {
   const stopping = inputs({ stopping: true, standbyReady: true });
   const again = decideHa('handing-over', { ...stopping, own: { lease: lease(ME, 1000) } });
@@ -147,7 +156,7 @@ test('transitions are reported once, with their reason', () => {
   assert.equal(haTransition('acquiring', d), null);
 });
 
-test('every state and input combination: never cables running beside an observed holder, never a release without a handover, never acquiring when stopping', () => {
+test('every state and input combination: never cables running beside an observed holder, never stopped without one (but an unlabelled node exiting), never a release without a handover, never acquiring when stopping', () => {
   const states: HaState[] = ['starting', 'refused', 'standby', 'acquiring', 'active', 'active-unconfirmed', 'handing-over', 'stopped'];
   const owns: HaInputs['own'][] = [{ lease: null }, { readError: 'x' }, { lease: lease(ME, 1000) }, { lease: lease(ME, 60_000) }, { lease: lease('node-b', 1000) }, { lease: lease('node-b', 60_000) }, { lease: lease('', 0) }];
   const submariners: HaInputs['submariner'][] = [null, 'unknown', lease('node-s', 1000), lease('node-s', 60_000)];
@@ -166,7 +175,8 @@ test('every state and input combination: never cables running beside an observed
             if (d.cables === 'release') assert.equal(previous, 'handing-over', `released without a handover: ${label}`);
             // Acquiring: a candidate in good standing, or an active gateway staying on for want of a standby.
             if (d.lease === 'acquire') assert.ok(!i.stopping && i.submariner !== 'unknown' && ((i.labelled && i.refusal === null) || ['active', 'active-unconfirmed'].includes(previous)), label);
-            if (d.cables === 'stop') assert.ok(observedHolder, `stopped without an observed holder: ${label}`);
+            // Cables stop only when another holder is seen, or when an unlabelled node exits (nothing would adopt them).
+            if (d.cables === 'stop') assert.ok(observedHolder || (i.stopping && !i.labelled), `stopped without an observed holder: ${label}`);
             if (d.fencingToken !== undefined) assert.ok(['active', 'active-unconfirmed', 'handing-over', 'refused'].includes(d.state) && (d.state !== 'refused' || previous !== 'handing-over'), label);
             count++;
           }
