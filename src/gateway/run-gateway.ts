@@ -76,6 +76,10 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
   const userAgent = `seaway/${packageJson.version}`;
   const request = { requestTimeoutMs: config.apiTimeoutSeconds * 1000, userAgent };
   const limiter = new ApiRateLimiter({ qps: config.apiQps, burst: config.apiBurst }, systemClock);
+  // The broker sync has its own budget (as client-go has one per client): started when this gateway
+  // goes active, its lists and watches must not queue behind the election's and the status's
+  // requests, nor hold them up (measured: a shared burst delayed the new gateway's export by ~0.8 s).
+  const brokerLimiter = new ApiRateLimiter({ qps: config.apiQps, burst: config.apiBurst }, systemClock);
   const apiFailing = new Map<string, string>();
   const onHealth = (informer: string, cause: string | null) => {
     if (cause === null) apiFailing.delete(informer);
@@ -105,7 +109,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       brokerProblem = broker.problem;
       return;
     }
-    await limiter.take(stopping.signal);
+    await brokerLimiter.take(stopping.signal);
     const answer = await probeBroker(broker.kubeConfig, config.brokerNamespace, request, stopping.signal);
     brokerProblem = brokerCredentialProblem(answer, broker.kubeConfig.getCurrentCluster()?.server ?? '?');
   };
@@ -173,7 +177,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
         retry: { minMs: config.retryMinMs, maxMs: config.retryMaxMs }, informer: informerDeps.settings,
       },
       {
-        logger, metrics, limiter, onHealth,
+        logger, metrics, limiter: brokerLimiter, onHealth,
         onReport: (report) => {
           lastLiveness = report.liveness;
           metrics.remoteClusterLiveness.reset();
