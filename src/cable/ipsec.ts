@@ -234,6 +234,11 @@ export class IpsecCable implements Cable {
       const ring = this.#ring ?? keyringOf(key);
       await this.#loadKeys(ring);
       this.#ring = ring;
+      // A cable new to us may still have an IKE_SA in charon from an earlier time (an earlier
+      // tenure of that peer, its DELETE still being retransmitted to a peer that restarted): children
+      // initiated now would join it and hang until the peer initiates afresh. Until load-conn no SA
+      // of ours can legitimately carry this name (the peer's were refused for want of a config).
+      if (!previous) await vici.request('terminate', { ike: endpoint.cableName, force: 'yes', timeout: '-1' });
       await command(vici, 'load-conn', planned.loadConn);
       loaded = true;
       if (previous) await this.#terminateRemoved(endpoint.cableName, previous.planned, planned);

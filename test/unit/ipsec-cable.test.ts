@@ -80,12 +80,14 @@ test('connect: blackholes first, then the source address, the keys, the connecti
   const kernel = fakeKernel();
   await cable(vici, kernel).connect(endpoint);
   assert.deepEqual(kernel.calls, ['addresses', 'blackholes 10.2.0.0/16,10.97.0.0/16', 'addresses+ 10.96.255.255']);
-  assert.deepEqual(vici.calls.map((c) => c.command), ['load-shared', 'load-conn', 'list-sas', 'initiate', 'initiate', 'initiate', 'initiate']);
+  assert.deepEqual(vici.calls.map((c) => c.command), ['load-shared', 'terminate', 'load-conn', 'list-sas', 'initiate', 'initiate', 'initiate', 'initiate']);
+  // A new cable first ends any IKE_SA charon still has under its name (forced: the peer may be gone).
+  assert.deepEqual(vici.calls[1]?.message, { ike: endpoint.cableName, force: 'yes', timeout: '-1' });
   const shared = vici.calls[0]?.message as { id: string; data: Buffer; owners: string[] };
   assert.equal(shared.id, 'seaway-psk-1');
   assert.ok(Buffer.isBuffer(shared.data) && shared.data.equals(KEY));
   assert.deepEqual(shared.owners, ['198.18.0.1', '198.18.0.2']);
-  assert.deepEqual(Object.keys(vici.calls[1]?.message ?? {}), [endpoint.cableName]);
+  assert.deepEqual(Object.keys(vici.calls[2]?.message ?? {}), [endpoint.cableName]);
   assert.deepEqual(vici.calls.filter((c) => c.command === 'initiate').map((c) => (c.message as { child: string }).child), [
     childName('10.1.0.0/16', '10.2.0.0/16'), childName('10.1.0.0/16', '10.97.0.0/16'), childName('10.96.0.0/16', '10.2.0.0/16'), childName('10.96.0.0/16', '10.97.0.0/16'),
   ]);
@@ -241,7 +243,7 @@ test('a new cable that charon loaded but could not start is unloaded again and i
   const kernel = fakeKernel();
   const c = cable(vici, kernel);
   await assert.rejects(c.connect(endpoint), /CHILD_SA config not found/);
-  assert.deepEqual(vici.calls.map((x) => x.command), ['load-shared', 'load-conn', 'list-sas', 'initiate', 'unload-conn']);
+  assert.deepEqual(vici.calls.map((x) => x.command), ['load-shared', 'terminate', 'load-conn', 'list-sas', 'initiate', 'unload-conn']);
   assert.deepEqual(kernel.calls.slice(-1), ['blackholes ']);
   assert.deepEqual(await c.status(), []);
 });
