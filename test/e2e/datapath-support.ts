@@ -139,3 +139,15 @@ export function failures(results: readonly ProbeResult[], expectedSource: (r: Pr
     .filter((r) => !r.ping || r.seenAs !== expectedSource(r))
     .map((r) => `${r.from.name} (${r.from.ip}) -> ${r.to.name} (${r.to.ip}): ping ${r.ping ? 'ok' : 'FAILED'}, TCP seen as ${r.seenAs}, expected ${expectedSource(r)}`);
 }
+
+/** Every pod of one cluster to every pod of the other, both ways. */
+export function podProbes(a: { pods: readonly Probe['from'][] }, b: { pods: readonly Probe['from'][] }): Probe[] {
+  const probes: Probe[] = [];
+  for (const [src, dst] of [[a, b], [b, a]] as const) {
+    for (const from of src.pods) for (const to of dst.pods) probes.push({ from, to });
+  }
+  return probes;
+}
+
+/** What a probe's server must have seen: the sending pod's own address (no masquerade on the way). */
+export const fromItself = (r: ProbeResult): string => r.from.ip;

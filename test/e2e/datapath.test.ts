@@ -16,20 +16,10 @@ import { waitFor } from '../helpers/wait.ts';
 import { labDown, labUp } from '../lab/lab.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
 import { agentLog, agentMetrics, metricValue, readyAgents } from './routing-support.ts';
-import { failures, probeAll, startEchoServer, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
+import { failures, fromItself, podProbes, probeAll, startEchoServer, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
 
 const BACKENDS = ['iptables', 'nftables'] as const;
 
-/** Every pod of one cluster to every pod of the other, both ways. */
-function podProbes(a: ClusterStatus, b: ClusterStatus): Probe[] {
-  const probes: Probe[] = [];
-  for (const [src, dst] of [[a, b], [b, a]] as const) {
-    for (const from of src.pods) for (const to of dst.pods) probes.push({ from, to });
-  }
-  return probes;
-}
-
-const fromItself = (r: ProbeResult) => r.from.ip;
 
 /** seaway's packet filter state on a node as the tools print it: iptables (counters masked), its sets' members, its nft table. */
 async function filterState(node: NodeStatus): Promise<string> {

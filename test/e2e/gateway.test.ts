@@ -16,15 +16,14 @@ import { cutApi, liftApiFault } from '../lab/api-faults.ts';
 import { labDown, labUp, startAgent, stopAgent } from '../lab/lab.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { AGENT_ENTRY } from '../lab/agents.ts';
-import { BROKER_NAMESPACE, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC } from '../lab/manifests.ts';
-import { loadAll } from 'js-yaml';
+import { BROKER_NAMESPACE, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC, rulesOf } from '../lab/manifests.ts';
 import { labPaths } from '../lab/paths.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
 import { continuousPing } from '../helpers/gateway-pair.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { cleartextHits, describePackets, startWanCapture, type WanCapture } from '../helpers/wan-capture.ts';
-import { bulkTcp, failures, pings, probeAll, startBulkServer, startEchoServer, tcpSeenAs, type EchoServer, type Probe, type ProbeResult } from './datapath-support.ts';
+import { bulkTcp, failures, fromItself, pings, podProbes, probeAll, startBulkServer, startEchoServer, tcpSeenAs, type EchoServer } from './datapath-support.ts';
 import {
   activeGateway, coreApi, crashNode, customApi, gatewayHttp, gatewayLog, list, nodeNow, NS, oneEndpointPerCluster, restoreNode, waitStandbyReady,
 } from './gateway-support.ts';
@@ -39,23 +38,8 @@ const GATEWAY_ENV = {
 };
 const GATEWAY_USER = `system:serviceaccount:${GATEWAY_ACCOUNT.namespace}:${GATEWAY_ACCOUNT.name}`;
 
-/** `Role/<ns>/<name>#<i>` and `ClusterRole/<name>#<i>` for every rule of the manifest file. */
-async function rulesOf(file: string): Promise<string[]> {
-  const manifests = loadAll(await readFile(file, 'utf8')) as Array<{ kind: string; metadata: { name: string; namespace?: string }; rules?: unknown[] }>;
-  return manifests.filter((m) => m.kind === 'Role' || m.kind === 'ClusterRole').flatMap((m) =>
-    (m.rules ?? []).map((_, i) => `${m.kind}/${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}#${i}`)).sort();
-}
 const RECOVERY_MS = 60_000;
 
-function podProbes(a: ClusterStatus, b: ClusterStatus): Probe[] {
-  const probes: Probe[] = [];
-  for (const [src, dst] of [[a, b], [b, a]] as const) {
-    for (const from of src.pods) for (const to of dst.pods) probes.push({ from, to });
-  }
-  return probes;
-}
-
-const fromItself = (r: ProbeResult) => r.from.ip;
 
 describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
   let lab: LabStatus;

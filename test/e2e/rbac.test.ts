@@ -13,24 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { loadAll } from 'js-yaml';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { httpGetUnix } from '../lab/http-unix.ts';
 import { labDown, labUp } from '../lab/lab.ts';
-import { ROUTE_AGENT_ACCOUNT, ROUTE_AGENT_RBAC } from '../lab/manifests.ts';
+import { ROUTE_AGENT_ACCOUNT, ROUTE_AGENT_RBAC, rulesOf } from '../lab/manifests.ts';
 import { agentLog, agentMetrics, metricValue, readyAgents, remoteSpec, submarinerApi } from './routing-support.ts';
 
 const AGENT_USER = `system:serviceaccount:${ROUTE_AGENT_ACCOUNT.namespace}:${ROUTE_AGENT_ACCOUNT.name}`;
 const LAB = { endpoints: true, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true } as const;
 
-/** `Role/<ns>/<name>#<i>` and `ClusterRole/<name>#<i>` for every rule of the manifest file. */
-async function rulesOf(file: string): Promise<string[]> {
-  const manifests = loadAll(await readFile(file, 'utf8')) as Array<{ kind: string; metadata: { name: string; namespace?: string }; rules?: unknown[] }>;
-  return manifests.filter((m) => m.kind === 'Role' || m.kind === 'ClusterRole').flatMap((m) =>
-    (m.rules ?? []).map((_, i) => `${m.kind}/${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}#${i}`)).sort();
-}
 
 describe('the route agent under RBAC', () => {
   const prefixes: string[] = [];

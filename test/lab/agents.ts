@@ -17,6 +17,17 @@ export interface AgentLaunch {
   info: Omit<AgentInfo, 'pid'>;
 }
 
+/** What both DaemonSets give every pod through the downward API and Submariner's variables. */
+function clusterEnv(cluster: ClusterPlan, node: NodePlan): Record<string, string> {
+  return {
+    NODE_NAME: node.name,
+    SUBMARINER_CLUSTERID: cluster.id,
+    SUBMARINER_NAMESPACE,
+    SUBMARINER_CLUSTERCIDR: cluster.podCidr,
+    SUBMARINER_SERVICECIDR: cluster.serviceCidr,
+  };
+}
+
 /** How the agent of one node is started: inside the node's namespace, configured as a DaemonSet would (pure). */
 export function agentLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPaths, execPath: string, entry = AGENT_ENTRY): AgentLaunch {
   const nodePaths = paths.node(node.name);
@@ -24,11 +35,7 @@ export function agentLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPath
     file: 'ip',
     args: ['netns', 'exec', node.namespace, execPath, entry, 'run'],
     env: {
-      NODE_NAME: node.name,
-      SUBMARINER_CLUSTERID: cluster.id,
-      SUBMARINER_NAMESPACE,
-      SUBMARINER_CLUSTERCIDR: cluster.podCidr,
-      SUBMARINER_SERVICECIDR: cluster.serviceCidr,
+      ...clusterEnv(cluster, node),
       KUBECONFIG: paths.server(cluster.id).agentKubeconfig,
       SEAWAY_LISTEN: `${node.ip}:${AGENT_PORT},unix:${nodePaths.agentSocket}`,
       // Per node: the lab's nodes share one filesystem, a real node has its own /var/lib/seaway.
@@ -54,11 +61,7 @@ export function gatewayLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPa
     file: 'ip',
     args: ['netns', 'exec', node.namespace, execPath, entry, 'gateway'],
     env: {
-      NODE_NAME: node.name,
-      SUBMARINER_CLUSTERID: cluster.id,
-      SUBMARINER_NAMESPACE,
-      SUBMARINER_CLUSTERCIDR: cluster.podCidr,
-      SUBMARINER_SERVICECIDR: cluster.serviceCidr,
+      ...clusterEnv(cluster, node),
       KUBECONFIG: serverPaths.gatewayKubeconfig,
       SEAWAY_BROKER_KUBECONFIG: serverPaths.brokerKubeconfig,
       SEAWAY_PSK_FILE: paths.psk,

@@ -86,3 +86,10 @@ export async function applyManifestFile(socketPath: string, file: string): Promi
   const manifests = loadAll(await readFile(file, 'utf8')).filter((m) => m !== null && m !== undefined) as Manifest[];
   await applyManifests(socketPath, manifests, file);
 }
+
+/** `Role/<ns>/<name>#<i>` and `ClusterRole/<name>#<i>` for every rule of a manifest file: how the audit log names the rule that allowed a request. */
+export async function rulesOf(file: string): Promise<string[]> {
+  const manifests = loadAll(await readFile(file, 'utf8')) as Array<{ kind: string; metadata: { name: string; namespace?: string }; rules?: unknown[] }>;
+  return manifests.filter((m) => m.kind === 'Role' || m.kind === 'ClusterRole').flatMap((m) =>
+    (m.rules ?? []).map((_, i) => `${m.kind}/${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}#${i}`)).sort();
+}
