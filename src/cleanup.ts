@@ -6,6 +6,8 @@ import { run as runProcess } from './kernel/exec.ts';
 import { createFilterDriver } from './dataplane/filter.ts';
 import { withXtablesLock } from './kernel/iptables.ts';
 import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
+import { ipsecKernel } from './cable/ipsec-kernel.ts';
+import { errorText } from './model/error-text.ts';
 
 /** The parts of an uninstall, injected so that a failing part can be tested without a kernel. */
 export interface CleanupParts {
@@ -47,7 +49,14 @@ export async function cleanup(backend: 'auto' | FilterBackend, stateDir: string,
     async routing() {
       const rtnl = openRtnetlink();
       try {
-        return await nodeRoutingDataplane(rtnl, stateDir, logger).cleanup();
+        const report = await nodeRoutingDataplane(rtnl, stateDir, logger).cleanup();
+        // The gateway's IPsec cable keeps its own: the fail-closed floor (table and rule 221) and its source addresses on lo.
+        try {
+          await ipsecKernel(rtnl).removeAll();
+        } catch (error) {
+          report.failures.push({ kind: 'route', key: 'cable', object: 'the IPsec cable\'s fail-closed table and rule 221, its source addresses on lo', reason: errorText(error) });
+        }
+        return report;
       } finally {
         rtnl.close();
       }

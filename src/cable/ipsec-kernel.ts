@@ -19,6 +19,8 @@ export interface IpsecKernel {
   ensureAddresses(addresses: readonly string[]): Promise<void>;
   /** The rule to the fail-closed table, and blackholes for exactly these subnets (others of seaway's in that table go). */
   ensureFailClosed(subnets: readonly string[]): Promise<void>;
+  /** Everything above gone: seaway's routes in the fail-closed table, its rule, its source addresses (a node that is no longer a gateway, an uninstall). */
+  removeAll(): Promise<void>;
 }
 
 /** The label on the /32s seaway adds to lo (a label must start with its interface's name). */
@@ -63,6 +65,13 @@ export function ipsecKernel(rtnl: Rtnetlink): IpsecKernel {
       }
       for (const dst of wanted) writes.push({ kind: 'route', write: 'create', route: { table, dst, protocol, blackhole: true } });
       await applyAll(rtnl, writes);
+    },
+    async removeAll() {
+      await this.ensureFailClosed([]);
+      await this.ensureAddresses([]);
+      const rules = await rtnl.listRules();
+      await applyAll(rtnl, rules.filter((r) => r.priority === priority && r.table === table && r.protocol === protocol)
+        .map((): KernelWrite => ({ kind: 'rule', write: 'delete', rule: { priority, table, protocol } })));
     },
   };
 }

@@ -198,11 +198,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       }
     },
     brokerProblem: () => brokerProblem,
-    clearLeftovers: async () => {
-      const kernel = ipsecKernel(rtnl);
-      await kernel.ensureFailClosed([]);
-      await kernel.ensureAddresses([]);
-    },
+    clearLeftovers: () => ipsecKernel(rtnl).removeAll(),
   });
   role.start();
   // `seaway status --status-socket <this>`: the election, the remote clusters' liveness, the cables.

@@ -247,6 +247,7 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
       await waitFor('traffic through the new gateway', () => ping.replies > before + 10, { timeoutMs: RECOVERY_MS, intervalMs: 100 });
       // Handed over and gone: nothing of its cable stays to drop its own pods' traffic (the floor, the source addresses).
       assert.equal((await run('ip', ['-n', leaving.namespace, 'route', 'show', 'table', '221'])).stdout.trim(), '', 'no blackhole left on the node that left');
+      assert.doesNotMatch((await run('ip', ['-n', leaving.namespace, 'rule'])).stdout, /lookup 221/, 'nor the floor\'s rule');
       assert.ok(!(await run('ip', ['-n', leaving.namespace, 'addr', 'show', 'dev', 'lo'])).stdout.includes('lo:seaway'), 'no source address left on lo');
       await allPodsTalk('every pair talks with the old gateway gone');
     } finally {

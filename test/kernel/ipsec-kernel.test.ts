@@ -49,3 +49,18 @@ test('source addresses: /32s on lo labelled as seaway\'s, not added where some i
   assert.match(addresses, /inet 10\.97\.255\.255\/32 scope global lo:seaway/);
   assert.match(addresses, /inet 10\.1\.1\.1\/24/, 'an address seaway did not add stays');
 });
+
+test('removeAll (a node no longer a gateway, seaway cleanup): the floor\'s blackholes and rule and the source addresses go; what seaway did not make stays', async () => {
+  await kernel.ensureFailClosed(['10.2.0.0/16', '10.4.0.0/16']);
+  await kernel.ensureAddresses(['10.98.255.255']);
+  await run('ip', ['rule', 'add', 'priority', '221', 'lookup', '221']);
+  await kernel.removeAll();
+  await kernel.removeAll();
+  const routes = await ip(['route', 'show', 'table', '221']);
+  assert.doesNotMatch(routes, /blackhole/, 'no blackhole of seaway\'s left');
+  assert.match(routes, /^10\.9\.0\.0\/16 dev lo/m, 'a route seaway did not make stays');
+  const rules = await ip(['rule']);
+  assert.doesNotMatch(rules, /lookup 221 proto 147/, 'seaway\'s rule 221 is gone');
+  assert.match(rules, /^221:\s+from all lookup 221\s*$/m, 'a rule 221 without seaway\'s protocol stays');
+  assert.doesNotMatch(await ip(['-4', 'addr', 'show', 'dev', 'lo']), /lo:seaway/);
+});

@@ -55,6 +55,7 @@ function fakeKernel(addresses = ['198.18.0.1', '10.1.1.1']): IpsecKernel & { cal
     async addresses() { calls.push('addresses'); return addresses; },
     async ensureAddresses(list) { calls.push(`addresses+ ${list.join(',')}`); },
     async ensureFailClosed(subnets) { calls.push(`blackholes ${subnets.join(',')}`); },
+    async removeAll() { calls.push('remove all'); },
   };
 }
 
