@@ -18,6 +18,7 @@ import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { AGENT_ENTRY } from '../lab/agents.ts';
 import { BROKER_NAMESPACE, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC, rulesOf } from '../lab/manifests.ts';
 import { labPaths } from '../lab/paths.ts';
+import { findLabProcesses } from '../lab/processes.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
 import { continuousPing } from '../helpers/gateway-pair.ts';
 import { requireTools } from '../helpers/prereq.ts';
@@ -97,6 +98,9 @@ describe('the lab connected by seaway gateways (IPsec over the WAN)', () => {
     } finally {
       if (scratch) await rm(scratch, { recursive: true, force: true });
       await labDown(PREFIX);
+      // Nothing the lab started outlives it, charon included (it carries no lab marker, only its strongswan.conf's path).
+      const paths = labPaths(PREFIX);
+      assert.deepEqual(await findLabProcesses(paths.dir, paths.pids, []), [], 'no process of the lab left running');
     }
   });
 

@@ -328,8 +328,16 @@ export async function labDown(prefix: string = DEFAULT_PREFIX, location: LabLoca
   requireTools('ip');
   const paths = labPaths(prefix, location.root);
   const namespaces = (await listNetns()).filter((name) => isLabNamespace(prefix, name));
-  const processes = await findLabProcesses(paths.dir, paths.pids, namespaces);
-  await terminate(processes);
+  // Again until none is left: a gateway's supervisor may start a new charon while it is being
+  // stopped, and a process left in a namespace keeps it (and itself) alive after the delete.
+  const processes: number[] = [];
+  for (let round = 1; ; round++) {
+    const found = await findLabProcesses(paths.dir, paths.pids, namespaces);
+    if (found.length === 0) break;
+    if (round > 5) throw new Error(`lab processes keep appearing after ${round - 1} rounds of stopping them: ${found.join(', ')}`);
+    processes.push(...found);
+    await terminate(found);
+  }
   await deleteNetns(namespaces);
   const left = (await listNetns()).filter((name) => isLabNamespace(prefix, name));
   if (left.length > 0) throw new Error(`could not delete namespaces ${left.join(', ')}`);

@@ -89,8 +89,9 @@ export async function readListeningLine(log: string): Promise<{ url: string } | 
 /** Whether a process carries exactly this lab's marker in its environment. */
 export async function hasLabMarker(pid: number, labDir: string): Promise<boolean> {
   try {
-    const environ = await readFile(`/proc/${pid}/environ`, 'latin1');
-    return environ.split('\0').includes(`${LAB_DIR_ENV}=${labDir}`);
+    const environ = (await readFile(`/proc/${pid}/environ`, 'latin1')).split('\0');
+    // A gateway's charon gets a bare environment (no marker), but its strongswan.conf lies in the lab.
+    return environ.includes(`${LAB_DIR_ENV}=${labDir}`) || environ.some((v) => v.startsWith(`STRONGSWAN_CONF=${labDir}/`));
   } catch {
     return false;
   }
