@@ -36,14 +36,13 @@ import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
 import { createComponentMetrics } from './startup/component-metrics.ts';
 import { startupSteps } from './startup/startup-steps.ts';
 import { startHttpListeners } from './startup/http-listeners.ts';
-import { settledWithin } from './startup/bounded-stop.ts';
+import { runClosers, settledWithin } from './startup/bounded-stop.ts';
 import { Streaks } from './telemetry/streaks.ts';
 import { prepareStateDir, STATE_DIR } from './startup/state-dir.ts';
 import { createCheckedFilterDriver, PACKET_FILTER } from './startup/packet-filter.ts';
 import { checkKernelFeatures } from './startup/kernel-features.ts';
 import { probeKernelFeatures } from './kernel/kernel-features.ts';
 import packageJson from '../package.json' with { type: 'json' };
-import { errorText } from './model/error-text.ts';
 
 /** Readiness conditions of start-up steps that touch the kernel (besides the init waits and the filter). */
 const CNI_WATCH = 'cni-watch';
@@ -287,13 +286,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     // Every step settles first (pending ones reject on the abort), so no step registers a closer after this.
     await Promise.allSettled(steps);
     clearInterval(heartbeat);
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch (error) {
-        logger.warn({ err: errorText(error) }, 'error while stopping');
-      }
-    }
+    await runClosers(closers, (err) => logger.warn({ err }, 'error while stopping'));
   };
   // Past the deadline the agent exits anyway (main forces it: something still holds the event loop).
   const finished = await settledWithin(stop(), config.shutdownTimeoutSeconds * 1000);

@@ -33,7 +33,7 @@ import { ipsecKernel } from '../cable/ipsec-kernel.ts';
 import { createComponentMetrics } from '../startup/component-metrics.ts';
 import { startupSteps } from '../startup/startup-steps.ts';
 import { startHttpListeners } from '../startup/http-listeners.ts';
-import { settledWithin } from '../startup/bounded-stop.ts';
+import { runClosers, settledWithin } from '../startup/bounded-stop.ts';
 import { prepareStateDir } from '../startup/state-dir.ts';
 import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 import { createEventRecorder } from '../k8s/event-recorder.ts';
@@ -227,13 +227,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     await http.catch(() => undefined);
     clearInterval(heartbeat);
     clearInterval(brokerProbe);
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch (error) {
-        logger.warn({ err: errorText(error) }, 'error while stopping');
-      }
-    }
+    await runClosers(closers, (err) => logger.warn({ err }, 'error while stopping'));
   };
   const finished = await settledWithin(stop(), config.shutdownTimeoutSeconds * 1000);
   if (!finished) logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'stopping took too long; exiting with work still pending');

@@ -8,7 +8,7 @@ import {
 import type { Logger } from '../telemetry/logger.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import { classifyApiError } from './api-problem.ts';
-import { clientListWatch, type ApiRequestSettings, type ListResult } from './client-list-watch.ts';
+import { clientSubmarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createInformer, type Informer, type InformerDeps, type InformerMetrics, type InformerSettings } from './informer.ts';
 import type { ListWatch } from './list-watch.ts';
@@ -103,14 +103,7 @@ export interface BrokerSync {
 /** One side's Endpoints and Clusters in `namespace`, read and written through @kubernetes/client-node, every call with a deadline. */
 export function clientSyncSide(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings & { fieldManager: string }): SyncSideApi {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const source = (plural: string) => clientListWatch<SubmarinerObject>({
-    kubeConfig,
-    path: `/apis/${SUBMARINER_GROUP}/${SUBMARINER_VERSION}/namespaces/${namespace}/${plural}`,
-    listPage: async (page, options) => (await custom.listNamespacedCustomObject(
-      { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
-      options,
-    )) as ListResult<SubmarinerObject>,
-  }, request);
+  const source = (plural: string) => clientSubmarinerCollection<SubmarinerObject>(kubeConfig, namespace, plural, request);
   return {
     lists: { Cluster: source('clusters'), Endpoint: source('endpoints') },
     async write(action, signal) {

@@ -1,4 +1,5 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import type { ConfigurationOptions } from '@kubernetes/client-node';
 import { callOptions, withDeadline } from './request-options.ts';
 import type { ApiObject, ListPage, ListWatch } from './list-watch.ts';
@@ -59,4 +60,17 @@ export function clientListWatch<T extends ApiObject>(spec: ClientListWatchSpec<T
       });
     },
   };
+}
+
+/** One `submariner.io/v1` collection of a namespace (endpoints, clusters, gateways ...), listed in pages and watched. */
+export function clientSubmarinerCollection<T extends ApiObject>(kubeConfig: KubeConfig, namespace: string, plural: string, settings: ApiRequestSettings): ListWatch<T> {
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  return clientListWatch<T>({
+    kubeConfig,
+    path: `/apis/${SUBMARINER_GROUP}/${SUBMARINER_VERSION}/namespaces/${namespace}/${plural}`,
+    listPage: async (page, options) => (await custom.listNamespacedCustomObject(
+      { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
+      options,
+    )) as ListResult<T>,
+  }, settings);
 }

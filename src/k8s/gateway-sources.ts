@@ -8,22 +8,14 @@ import { CoordinationV1Api, CustomObjectsApi, type KubeConfig, type V1Lease } fr
 import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import { GATEWAY_PLURAL } from '../plan/gateway-status.ts';
 import { classifyApiError, type ApiProblem } from './api-problem.ts';
-import { clientListWatch, type ApiRequestSettings, type ListResult } from './client-list-watch.ts';
+import { clientListWatch, clientSubmarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
 import type { ListWatch } from './list-watch.ts';
 import { callOptions, withDeadline } from './request-options.ts';
 
 export type GatewayObjectItem = { metadata?: { name?: string; resourceVersion?: string } };
 
 export function clientGatewayObjects(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings): ListWatch<GatewayObjectItem> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  return clientListWatch<GatewayObjectItem>({
-    kubeConfig,
-    path: `/apis/${SUBMARINER_GROUP}/${SUBMARINER_VERSION}/namespaces/${namespace}/${GATEWAY_PLURAL}`,
-    listPage: async (page, options) => (await custom.listNamespacedCustomObject(
-      { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural: GATEWAY_PLURAL, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
-      options,
-    )) as ListResult<GatewayObjectItem>,
-  }, request);
+  return clientSubmarinerCollection<GatewayObjectItem>(kubeConfig, namespace, GATEWAY_PLURAL, request);
 }
 
 export function clientLeases(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings): ListWatch<V1Lease> {

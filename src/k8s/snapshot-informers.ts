@@ -1,8 +1,7 @@
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { freezeSnapshot, type ClusterObject, type EndpointObject, type Snapshot } from '../model/snapshot.ts';
-import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
-import { clientListWatch, type ApiRequestSettings, type ListResult } from './client-list-watch.ts';
+import { clientListWatch, clientSubmarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
 import type { ListWatch } from './list-watch.ts';
 import { createInformer, type Informer, type InformerChange, type InformerDeps } from './informer.ts';
 import { ownNodeWatch, type OwnNodeWatch } from './node-ready.ts';
@@ -29,16 +28,8 @@ export interface SnapshotSources {
 
 /** The Endpoints and Clusters of `namespace` and all Nodes, through @kubernetes/client-node. */
 export function clientSnapshotSources(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings): SnapshotSources {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
-  const customSource = (plural: string) => clientListWatch<SubmarinerObject>({
-    kubeConfig,
-    path: `/apis/${SUBMARINER_GROUP}/${SUBMARINER_VERSION}/namespaces/${namespace}/${plural}`,
-    listPage: async (page, callOptions) => (await custom.listNamespacedCustomObject(
-      { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) },
-      callOptions,
-    )) as ListResult<SubmarinerObject>,
-  }, request);
+  const customSource = (plural: string) => clientSubmarinerCollection<SubmarinerObject>(kubeConfig, namespace, plural, request);
   return {
     endpoints: customSource('endpoints'),
     clusters: customSource('clusters'),
