@@ -1,26 +1,21 @@
 /**
- * Keeps strongSwan's charon running as a child of the agent: writes its strongswan.conf, starts
- * it, waits until its VICI socket takes connections, restarts it with backoff whenever it dies (the
- * agent itself never exits for it) and tells the caller each time it is ready again, so the cable
- * driver can load connections and secrets into the new daemon. The daemon's pid is kept in the state
- * directory, so an agent that starts after one that died without stopping its charon (SIGKILL
- * outside a container) stops that charon first: it would hold UDP 4500 and the VICI socket.
+ * strongSwan's charon under the daemon supervisor (daemon-supervisor.ts): its strongswan.conf
+ * written before every start, its VICI socket as the sign it is ready, STRONGSWAN_CONF as the
+ * marker that tells this supervisor's charon from any other (the system's strongSwan, another
+ * agent's), and its detailed log levels at debug.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
-import { isAbsolute, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
-import type { Logger } from '../telemetry/logger.ts';
-import { errorText } from '../model/error-text.ts';
+import { join } from 'node:path';
+import {
+  DaemonStartError, DaemonSupervisor,
+  type DaemonCommand, type DaemonExit, type DaemonStart, type DaemonSupervisorOptions, type SupervisorClock,
+} from './daemon-supervisor.ts';
 
-export interface CharonCommand {
-  file: string;
-  args: readonly string[];
-}
+export type CharonCommand = DaemonCommand;
+export type CharonStart = DaemonStart;
+export type CharonExit = DaemonExit;
+export type { SupervisorClock };
+export { DaemonStartError as CharonStartError };
 
 /** Writes no pid file, so one per network namespace can run on a machine that shares /run. */
 export const CHARON_SYSTEMD_PATH = '/usr/sbin/charon-systemd';
@@ -31,475 +26,37 @@ export function defaultCharonCommand(exists: (path: string) => boolean = existsS
   return { file: exists(CHARON_SYSTEMD_PATH) ? CHARON_SYSTEMD_PATH : CHARON_PATH, args: [] };
 }
 
-export interface CharonStart {
-  pid: number;
-  /** Restarts so far: 0 at the first start. */
-  restarts: number;
-}
+/** charon's stderr log with log_level = yes: thread, subsystem and level, as in `12[IKE1] ...`. */
+const CHARON_LOG_LINE = /^\d+\[[A-Z]+(\d)\] /;
 
-/** Time as the restart policy sees it; tests replace it to run backoff without waiting. */
-export interface SupervisorClock {
-  now(): number;
-  /** Resolves after ms, or as soon as signal aborts; never rejects. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export interface CharonSupervisorOptions {
-  /** Absolute directory for the generated strongswan.conf (created 0700 when missing). */
-  stateDir: string;
+export interface CharonSupervisorOptions extends Omit<DaemonSupervisorOptions, 'identity' | 'command' | 'env' | 'files'> {
   /** The file's text (from strongswanConf); its VICI socket must be viciSocketPath. */
   conf: string;
   viciSocketPath: string;
-  logger: Logger;
   /** Default: defaultCharonCommand(). Tests wrap it, e.g. in `ip netns exec <ns>`. */
   command?: CharonCommand;
-  /**
-   * Called each time the daemon takes VICI connections after a start or restart, the cable driver
-   * loads connections and secrets here. Runs to its end before the next restart; its errors are
-   * logged, not acted on (it owns its retries). Do not await stop() in it.
-   */
-  onStart?: (start: CharonStart) => Promise<void> | void;
-  /** Called before each restart with the count so far, for metrics. */
-  onRestart?: (restarts: number) => void;
-  /** How long a start may take before the socket takes connections (default 10 s). */
-  readyTimeoutMs?: number;
-  /** How long charon may take to exit after SIGTERM before it gets SIGKILL (default 5 s). */
-  stopTimeoutMs?: number;
-  /** Pauses before restarts (default 100 ms doubling to 5 s). */
-  backoff?: BackoffPolicy;
-  /** A daemon that ran this long before it died restarts with the shortest pause again (default 60 s). */
-  stableAfterMs?: number;
-  clock?: SupervisorClock;
-  random?: () => number;
 }
 
-const DEFAULT_READY_TIMEOUT_MS = 10_000;
-const DEFAULT_STOP_TIMEOUT_MS = 5_000;
-const DEFAULT_RESTART_BACKOFF: Readonly<BackoffPolicy> = { minMs: 100, maxMs: 5_000 };
-const DEFAULT_STABLE_AFTER_MS = 60_000;
-/** charon prints its socket 0.05 to 0.2 s after launch: a fine poll costs little and starts nothing later. */
-const SOCKET_POLL_MS = 25;
-/** After SIGKILL, how long to wait for the exit before giving up on it (a process in uninterruptible sleep). */
-const KILL_GRACE_MS = 1_000;
-/** Output lines kept for the error of a start that failed. */
-const KEPT_LINES = 20;
-/** How long a failed start waits for the last output of a daemon that exited (a descendant may hold the pipes). */
-const OUTPUT_DRAIN_MS = 500;
-/** charon's stderr log with log_level = yes: thread, subsystem and level, as in `12[IKE1] ...`. */
-const CHARON_LOG_LINE = /^\d+\[[A-Z]+(\d)\] /;
-/** The running daemon's pid, in the state directory: how the next agent finds a charon this one left behind. */
-const CHARON_PID_FILE = 'charon.pid';
-/** What /proc/<pid>/comm says for charon (comm is cut at 15 characters; both names fit). */
-const CHARON_COMMS: ReadonlySet<string> = new Set(['charon', 'charon-systemd']);
-/** How often to look whether a charon left behind has exited yet (it is not our child: no exit event). */
-const EXIT_POLL_MS = 25;
-
-const realClock: SupervisorClock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => sleep(ms, undefined, { signal }).catch(() => undefined),
-};
-
-export interface CharonExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** Set when the program could not be started at all (not found, not executable). */
-  error?: string;
-}
-
-/** A start that did not end with the socket taking connections. */
-export class CharonStartError extends Error {
-  /** The daemon's last output lines, oldest first. */
-  readonly lastLines: readonly string[];
-  /** How the daemon ended, when it ended before its socket was ready. */
-  readonly exit: CharonExit | undefined;
-  constructor(message: string, lastLines: readonly string[], exit?: CharonExit) {
-    super(`${message}; last log lines: ${lastLines.length > 0 ? lastLines.join(' | ') : '(none)'}`);
-    this.name = 'CharonStartError';
-    this.lastLines = lastLines;
-    this.exit = exit;
-  }
-}
-
-/** One run of the daemon. */
-interface CharonChild {
-  process: ChildProcess;
-  pid: number | undefined;
-  running: boolean;
-  /** Resolves when the process exits or could not be started; never rejects. */
-  exited: Promise<CharonExit>;
-  /** Resolves when its output pipes are closed too. */
-  drained: Promise<void>;
-  lastLines: string[];
-  readyAt?: number;
-  terminating?: Promise<void>;
-}
-
-export class CharonSupervisor {
+export class CharonSupervisor extends DaemonSupervisor {
   readonly confPath: string;
-  /** Where the running daemon's pid is kept (0600), removed after a clean stop. */
-  readonly pidPath: string;
-  readonly #options: CharonSupervisorOptions;
-  readonly #command: CharonCommand;
-  readonly #log: Logger;
-  readonly #clock: SupervisorClock;
-  readonly #stop = new AbortController();
-  #started = false;
-  #current: CharonChild | undefined;
-  #restarts = 0;
 
   constructor(options: CharonSupervisorOptions) {
-    if (!isAbsolute(options.stateDir)) throw new Error(`charon state directory must be an absolute path, got ${JSON.stringify(options.stateDir)}`);
-    if (!isAbsolute(options.viciSocketPath)) throw new Error(`charon VICI socket must be an absolute path, got ${JSON.stringify(options.viciSocketPath)}`);
-    this.#options = options;
-    this.#command = options.command ?? defaultCharonCommand();
-    this.#log = options.logger.child({ daemon: 'charon' });
-    this.#clock = options.clock ?? realClock;
-    this.confPath = join(options.stateDir, 'strongswan.conf');
-    this.pidPath = join(options.stateDir, CHARON_PID_FILE);
-  }
-
-  /** The running daemon's pid, undefined between runs and after stop(). */
-  get pid(): number | undefined {
-    return this.#current?.running ? this.#current.pid : undefined;
-  }
-
-  /** Restarts after the first start (attempts, whether or not the new daemon came up). */
-  get restarts(): number {
-    return this.#restarts;
-  }
-
-  /**
-   * Starts the daemon, waits until its socket takes connections and runs onStart. Rejects with a
-   * CharonStartError when the daemon exits first or the deadline passes (the daemon is stopped
-   * then, and start may be called again); from then on the supervisor restarts it whenever it dies.
-   */
-  async start(): Promise<void> {
-    if (this.#stop.signal.aborted) throw new Error('charon supervisor was stopped; make a new one');
-    if (this.#started) throw new Error('charon supervisor is already started');
-    this.#started = true;
-    let child: CharonChild;
-    try {
-      child = await this.#launch();
-    } catch (error) {
-      this.#started = false;
-      throw error;
-    }
-    await this.#announce(child);
-    this.#supervise(child).catch((error: unknown) => {
-      // Only a bug gets here; charon is then left unsupervised, which the log must say.
-      this.#log.error({ err: errorText(error) }, 'charon supervision ended unexpectedly');
+    const confPath = join(options.stateDir, 'strongswan.conf');
+    const { conf, viciSocketPath, command, ...rest } = options;
+    super({
+      ...rest,
+      identity: {
+        name: 'charon', pidKey: 'charonPid',
+        // comm is cut at 15 characters; both names fit.
+        comms: new Set(['charon', 'charon-systemd']),
+        markerEnv: 'STRONGSWAN_CONF', markerValue: confPath,
+        socketPath: viciSocketPath, socketName: 'VICI socket', pidFile: 'charon.pid',
+        // charon's level 0 and 1 (control flow, errors) at info, its details (2, 3) at debug.
+        isDetailLine: (line) => Number(CHARON_LOG_LINE.exec(line)?.[1] ?? 0) >= 2,
+      },
+      command: command ?? defaultCharonCommand(),
+      files: [{ path: confPath, text: conf }],
     });
-  }
-
-  /** Stops the daemon (SIGTERM, SIGKILL after the deadline) and restarts it no more. */
-  async stop(): Promise<void> {
-    this.#stop.abort();
-    const child = this.#current;
-    if (!child) return;
-    await this.#terminate(child);
-    // A daemon that outlived SIGKILL keeps its pid file, so the next start deals with it.
-    if (!child.running) await this.#removePidFile(child);
-  }
-
-  async #supervise(first: CharonChild): Promise<void> {
-    let child: CharonChild | undefined = first;
-    let failures = 0;
-    for (;;) {
-      if (child) {
-        const exit = await child.exited;
-        if (this.#stop.signal.aborted) return;
-        const ranMs = child.readyAt === undefined ? 0 : this.#clock.now() - child.readyAt;
-        if (ranMs >= (this.#options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS)) failures = 0;
-        this.#log.warn({ ...exit, charonPid: child.pid, ranMs }, 'charon exited; restarting it');
-      }
-      failures += 1;
-      const delayMs = backoffDelay(failures, this.#options.backoff ?? DEFAULT_RESTART_BACKOFF, this.#options.random);
-      await this.#clock.sleep(delayMs, this.#stop.signal);
-      if (this.#stop.signal.aborted) return;
-      this.#restarts += 1;
-      this.#callSafely('onRestart', () => this.#options.onRestart?.(this.#restarts));
-      try {
-        child = await this.#launch();
-      } catch (error) {
-        child = undefined;
-        if (this.#stop.signal.aborted) return;
-        this.#log.error({ err: errorText(error), failures }, 'charon did not come back; trying again');
-        continue;
-      }
-      await this.#announce(child);
-    }
-  }
-
-  /**
-   * One start: fresh conf, no charon left behind by an earlier agent and no stale socket, then the
-   * daemon, until its socket takes connections.
-   */
-  async #launch(): Promise<CharonChild> {
-    const { stateDir, conf, viciSocketPath } = this.#options;
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    await writeFile(this.confPath, conf, { mode: 0o600 });
-    await chmod(this.confPath, 0o600); // writeFile's mode applies only to a file it creates
-    // It would keep UDP 4500 and answer on a socket nobody can reach once the file is gone.
-    await this.#stopLeftBehind();
-    // charon replaces a stale socket itself, but until it does the file would look like readiness.
-    await rm(viciSocketPath, { force: true });
-    if (this.#stop.signal.aborted) throw new Error('charon supervisor was stopped while charon was starting');
-    const child = this.#spawn();
-    this.#current = child;
-    if (child.pid !== undefined) await this.#writePidFile(child.pid);
-    const readyTimeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    const polling = new AbortController();
-    const outcome = await Promise.race([
-      child.exited.then((exit) => ({ exit })),
-      connectWhenListening(viciSocketPath, readyTimeoutMs, AbortSignal.any([polling.signal, this.#stop.signal])).then((ready) => ({ ready })),
-    ]);
-    polling.abort();
-    if ('ready' in outcome && outcome.ready) {
-      child.readyAt = this.#clock.now();
-      this.#log.info({ charonPid: child.pid, socket: viciSocketPath }, 'charon is ready');
-      return child;
-    }
-    await this.#terminate(child);
-    if (!child.running) await this.#removePidFile(child);
-    await settlesWithin(child.drained, OUTPUT_DRAIN_MS);
-    const what = `charon (${[this.#command.file, ...this.#command.args].join(' ')})`;
-    if (this.#stop.signal.aborted) throw new CharonStartError('charon supervisor was stopped while charon was starting', [...child.lastLines]);
-    if ('exit' in outcome) {
-      const { code, signal, error } = outcome.exit;
-      const how = error !== undefined ? `could not be started (${error})` : signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      throw new CharonStartError(`${what} ${how} before its VICI socket ${viciSocketPath} took a connection`, [...child.lastLines], outcome.exit);
-    }
-    throw new CharonStartError(`${what} did not open its VICI socket ${viciSocketPath} within ${readyTimeoutMs} ms`, [...child.lastLines]);
-  }
-
-  /**
-   * A pid file naming a live charon means an earlier agent died without stopping its daemon: stop
-   * that one (SIGTERM, SIGKILL after stopTimeoutMs). Only a process that is a charon and (when its
-   * environment can be read) runs with this supervisor's strongswan.conf is signalled; a pid file
-   * naming anything else (a dead process, a reused pid) is just removed. Throws when the old
-   * daemon survives SIGKILL: a new one could not bind its ports.
-   */
-  async #stopLeftBehind(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.pidPath, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    const pid = /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
-    const found = pid === undefined ? undefined : await this.#whatIs(pid);
-    if (pid === undefined || found !== 'our charon') {
-      // Before a restart the file names the daemon that just died: nothing worth saying.
-      const level = pid !== undefined && pid === this.#current?.pid && !this.#current.running ? 'debug' : 'info';
-      this.#log[level]({ pidFile: this.pidPath, pid: pid ?? text.slice(0, 40) }, `removing a stale charon pid file: it names ${found ?? 'no pid'}`);
-      await rm(this.pidPath, { force: true });
-      return;
-    }
-    const stopTimeoutMs = this.#options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-    this.#log.warn({ charonPid: pid, pidFile: this.pidPath, stopTimeoutMs }, 'a charon left behind by an earlier agent is still running; stopping it');
-    if (!signalProcess(pid, 'SIGTERM') || await exitsWithin(pid, stopTimeoutMs)) {
-      this.#log.info({ charonPid: pid }, 'the charon left behind exited');
-    } else if (await this.#whatIs(pid) === 'our charon') { // not a new process that took the pid meanwhile
-      this.#log.warn({ charonPid: pid, stopTimeoutMs }, 'the charon left behind did not exit after SIGTERM; killing it');
-      if (signalProcess(pid, 'SIGKILL') && !await exitsWithin(pid, KILL_GRACE_MS)) {
-        throw new Error(`a charon left behind by an earlier agent (pid ${pid}, from ${this.pidPath}) did not exit after SIGKILL`);
-      }
-    }
-    await rm(this.pidPath, { force: true });
-  }
-
-  /** Whether pid is a live charon running with this supervisor's conf, or else what it is. */
-  async #whatIs(pid: number): Promise<string> {
-    if (pid <= 1 || pid === process.pid) return `pid ${pid}, which is not a charon`;
-    const info = await inspectProcess(pid);
-    if (!info) return `pid ${pid}, which is gone`;
-    if (!CHARON_COMMS.has(info.comm)) return `pid ${pid}, which is not a charon (${info.comm})`;
-    // Unreadable environment (another user): the name has to do, and signalling needs the same rights anyway.
-    if (info.conf !== undefined && info.conf !== this.confPath) return `pid ${pid}, a charon with ${info.conf === false ? 'no STRONGSWAN_CONF' : `another strongswan.conf (${info.conf})`}`;
-    return 'our charon';
-  }
-
-  /** Written next to the conf, replaced whole (a crash never leaves half a number), 0600. */
-  async #writePidFile(pid: number): Promise<void> {
-    const temporary = `${this.pidPath}.tmp`;
-    try {
-      await writeFile(temporary, `${pid}\n`, { mode: 0o600 });
-      await chmod(temporary, 0o600);
-      await rename(temporary, this.pidPath);
-    } catch (error) {
-      // charon runs regardless; only the next agent's clean-up after a crash is weakened.
-      this.#log.error({ err: errorText(error), pidFile: this.pidPath, charonPid: pid }, 'could not write the charon pid file');
-    }
-  }
-
-  /** Removes the pid file if it still names this child (a later start may have replaced it). */
-  async #removePidFile(child: CharonChild): Promise<void> {
-    try {
-      if (child.pid === undefined || Number(await readFile(this.pidPath, 'utf8')) !== child.pid) return;
-      await rm(this.pidPath, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#log.warn({ err: errorText(error), pidFile: this.pidPath }, 'could not remove the charon pid file');
-    }
-  }
-
-  #spawn(): CharonChild {
-    const { file, args } = this.#command;
-    const daemon = spawn(file, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Only what charon needs: the agent's environment is none of its business.
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', STRONGSWAN_CONF: this.confPath },
-    });
-    const child: CharonChild = {
-      process: daemon,
-      pid: daemon.pid,
-      running: daemon.pid !== undefined,
-      exited: new Promise((resolve) => {
-        daemon.once('exit', (code, signal) => resolve({ code, signal }));
-        // Without 'exit' when the program could not be started; later (a signal not delivered) it changes nothing.
-        daemon.on('error', (error) => { if (daemon.pid === undefined) resolve({ code: null, signal: null, error: error.message }); });
-      }),
-      drained: new Promise((resolve) => daemon.once('close', () => resolve())),
-      lastLines: [],
-    };
-    void child.exited.then(() => { child.running = false; });
-    for (const stream of [daemon.stdout, daemon.stderr]) {
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.#logLine(child, line));
-    }
-    return child;
-  }
-
-  /** charon's level 0 and 1 (control flow, errors) at info, its details (2, 3) at debug. */
-  #logLine(child: CharonChild, line: string): void {
-    child.lastLines.push(line);
-    if (child.lastLines.length > KEPT_LINES) child.lastLines.shift();
-    const level = CHARON_LOG_LINE.exec(line)?.[1];
-    if (level !== undefined && Number(level) >= 2) this.#log.debug({ charonPid: child.pid }, line);
-    else this.#log.info({ charonPid: child.pid }, line);
-  }
-
-  /** SIGTERM (charon sends IKE DELETE to its peers), SIGKILL after the deadline. Once per child. */
-  #terminate(child: CharonChild): Promise<void> {
-    child.terminating ??= (async () => {
-      if (!child.running) return;
-      child.process.kill('SIGTERM');
-      const stopTimeoutMs = this.#options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-      if (await settlesWithin(child.exited, stopTimeoutMs)) return;
-      this.#log.warn({ charonPid: child.pid, stopTimeoutMs }, 'charon did not exit after SIGTERM; killing it');
-      child.process.kill('SIGKILL');
-      if (!await settlesWithin(child.exited, KILL_GRACE_MS)) this.#log.error({ charonPid: child.pid }, 'charon did not exit after SIGKILL');
-    })();
-    return child.terminating;
-  }
-
-  async #announce(child: CharonChild): Promise<void> {
-    const { onStart } = this.#options;
-    if (!onStart || this.#stop.signal.aborted || child.pid === undefined) return;
-    try {
-      await onStart({ pid: child.pid, restarts: this.#restarts });
-    } catch (error) {
-      this.#log.error({ err: errorText(error), charonPid: child.pid }, 'onStart failed for the running charon');
-    }
-  }
-
-  #callSafely(name: string, callback: () => void): void {
-    try {
-      callback();
-    } catch (error) {
-      this.#log.error({ err: errorText(error) }, `${name} failed`);
-    }
+    this.confPath = confPath;
   }
 }
-
-/**
- * True once a connection to the unix socket succeeds, false at the deadline or when aborted. A
- * connection, not the file: a stale socket file refuses connections.
- */
-async function connectWhenListening(path: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!signal.aborted && Date.now() < deadline) {
-    if (await connects(path)) return true;
-    await sleep(Math.min(SOCKET_POLL_MS, Math.max(0, deadline - Date.now())), undefined, { signal }).catch(() => undefined);
-  }
-  return false;
-}
-
-function connects(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ path });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => { socket.destroy(); resolve(false); });
-  });
-}
-
-interface ProcessInfo {
-  comm: string;
-  /**
-   * STRONGSWAN_CONF from its environment: undefined when that cannot be read, false when it has
-   * none (a charon started some other way, such as the system's strongSwan service).
-   */
-  conf: string | false | undefined;
-}
-
-/** What /proc says of a live process; undefined when it is gone or a zombie. */
-async function inspectProcess(pid: number): Promise<ProcessInfo | undefined> {
-  if (!await isLive(pid)) return undefined;
-  let comm: string;
-  try {
-    comm = (await readFile(`/proc/${pid}/comm`, 'utf8')).replace(/\n$/, '');
-  } catch {
-    return undefined;
-  }
-  let conf: string | false | undefined;
-  try {
-    const entry = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').find((variable) => variable.startsWith('STRONGSWAN_CONF='));
-    conf = entry === undefined ? false : entry.slice('STRONGSWAN_CONF='.length);
-  } catch {
-    conf = undefined;
-  }
-  return { comm, conf };
-}
-
-/** Whether the process exists and is not a zombie (a zombie holds no sockets and cannot be signalled away). */
-async function isLive(pid: number): Promise<boolean> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  // "pid (comm) state ...": comm may hold parentheses itself, the state follows the last one.
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state !== 'Z' && state !== 'X' && state !== 'x';
-}
-
-/** Sends the signal; false when the process is already gone. */
-function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw new Error(`cannot send ${signal} to the charon left behind (pid ${pid}): ${errorText(error)}`, { cause: error });
-  }
-}
-
-/** Not our child, so no exit event: polls /proc until the process is gone (or a zombie). */
-async function exitsWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (!await isLive(pid)) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(Math.min(EXIT_POLL_MS, Math.max(0, deadline - Date.now())));
-  }
-}
-
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  const timer = new AbortController();
-  try {
-    return await Promise.race([promise.then(() => true), sleep(ms, false, { signal: timer.signal })]);
-  } finally {
-    timer.abort();
-  }
-}
-

@@ -402,7 +402,7 @@ test('a pid file naming a process that is not our charon is removed, and that pr
     const cases: [string, RegExp][] = [
       [`${sleeper.pid}\n`, new RegExp(`pid ${sleeper.pid}, which is not a charon \\(sleep\\)`)],
       [`${dead.pid}\n`, new RegExp(`pid ${dead.pid}, which is gone`)],
-      [`${otherCharon.pid}\n`, new RegExp(`pid ${otherCharon.pid}, a charon with another strongswan\\.conf`)],
+      [`${otherCharon.pid}\n`, new RegExp(`pid ${otherCharon.pid}, a charon with another STRONGSWAN_CONF`)],
       ['garbage', /names no pid/],
     ];
     for (const [content, said] of cases) {
