@@ -67,6 +67,18 @@ export function encodeCreateVxlan(spec: VxlanSpec): NetlinkRequest {
   };
 }
 
+/**
+ * A kernel WireGuard device (`ip link add <name> type wireguard`), up. A kernel without WireGuard
+ * refuses the kind (EOPNOTSUPP): that is how the userspace fallback is chosen.
+ */
+export function encodeCreateWireguard(name: string, mtu: number): NetlinkRequest {
+  return {
+    type: RTM_NEWLINK,
+    flags: NLM_F_CREATE | NLM_F_EXCL,
+    body: [ifinfo(0, IFF_UP, IFF_UP), attr(IFLA_IFNAME, cstring(name)), attr(IFLA_MTU, u32(mtu)), attr(IFLA_LINKINFO, attr(IFLA_INFO_KIND, cstring('wireguard')), true)],
+  };
+}
+
 export const encodeSetMtu = (index: number, mtu: number): NetlinkRequest =>
   ({ type: RTM_NEWLINK, flags: 0, body: [ifinfo(index), attr(IFLA_MTU, u32(mtu))] });
 

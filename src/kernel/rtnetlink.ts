@@ -3,7 +3,7 @@ import { NetlinkError } from './netlink/errors.ts';
 import { RTM_GETADDR, decodeAddress, describeAddress, encodeAddressDump, encodeAddressRequest, type ObservedAddress } from './addresses.ts';
 import { RTM_GETNEIGH, decodeFdbEntry, describeFdb, encodeFdbDump, encodeFdbRequest, type FdbSpec, type ObservedFdbEntry } from './fdb.ts';
 import {
-  RTM_GETLINK, decodeLink, encodeCreateVxlan, encodeDeleteLink, encodeLinkDump, encodeSetMtu, encodeSetUp,
+  RTM_GETLINK, decodeLink, encodeCreateVxlan, encodeCreateWireguard, encodeDeleteLink, encodeLinkDump, encodeSetMtu, encodeSetUp,
   type ObservedLink, type VxlanSpec,
 } from './links.ts';
 import { RTM_GETROUTE, routeMatcher, describeRoute, encodeRouteDump, encodeRouteRequest, type ObservedRoute, type RouteFilter, type RouteSpec, type RouteWrite } from './routes.ts';
@@ -27,6 +27,7 @@ export type KernelWrite =
   | { kind: 'address'; write: 'create' | 'delete'; ifindex: number; cidr: string; label?: string }
   | { kind: 'fdb'; write: 'append' | 'delete'; entry: FdbSpec }
   | { kind: 'link'; write: 'create-vxlan'; vxlan: VxlanSpec }
+  | { kind: 'link'; write: 'create-wireguard'; name: string; mtu: number }
   | { kind: 'link'; write: 'set-mtu'; index: number; mtu: number }
   | { kind: 'link'; write: 'set-up'; index: number; up: boolean }
   | { kind: 'link'; write: 'delete'; index: number };
@@ -61,6 +62,7 @@ export function describeWrite(write: KernelWrite): string {
     case 'link':
       switch (write.write) {
         case 'create-vxlan': return `link ${write.vxlan.name} (vxlan vni ${write.vxlan.vni})`;
+        case 'create-wireguard': return `link ${write.name} (wireguard)`;
         case 'set-mtu': return `link ifindex ${write.index} mtu ${write.mtu}`;
         case 'set-up': return `link ifindex ${write.index} ${write.up ? 'up' : 'down'}`;
         case 'delete': return `link ifindex ${write.index}`;
@@ -77,6 +79,7 @@ function encodeWrite(write: KernelWrite): NetlinkRequest {
     case 'link':
       switch (write.write) {
         case 'create-vxlan': return encodeCreateVxlan(write.vxlan);
+        case 'create-wireguard': return encodeCreateWireguard(write.name, write.mtu);
         case 'set-mtu': return encodeSetMtu(write.index, write.mtu);
         case 'set-up': return encodeSetUp(write.index, write.up);
         case 'delete': return encodeDeleteLink(write.index);

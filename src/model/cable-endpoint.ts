@@ -11,4 +11,6 @@ export interface CableEndpoint {
   subnets: readonly string[];
   /** The remote's `udp-port` (4500 by default). */
   natTPort: number;
+  /** WireGuard only: the remote device's public key (base64), from its `backend_config.publicKey`. */
+  publicKey?: string;
 }

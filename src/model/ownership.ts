@@ -31,6 +31,13 @@ export const OWNERSHIP = {
   cableFailClosedTable: 221,
   // (Not among the routing driver's owned tables and priorities below: the cable keeps them, and the route agent must not take them for stale.)
   cableFailClosedRulePriority: 221,
+  /**
+   * Gateway node, WireGuard and VXLAN cables: the remote subnets into the cable's device, in a
+   * table of seaway's consulted before charon's (which is empty then) and before the fail-closed
+   * floor, so a cable whose device is gone drops its traffic on the floor.
+   */
+  cableRoutesTable: 218,
+  cableRoutesRulePriority: 218,
   vxlanDevice: 'vx-submariner',
   vxlanVni: 100,
   vxlanPort: 4800,

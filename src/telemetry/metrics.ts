@@ -29,6 +29,8 @@ export interface Metrics {
   filterChecks: Counter<'result'>;
   ipsecEspMode: Gauge<'mode'>;
   charonRestarts: Counter;
+  wireguardImplementation: Gauge<'implementation'>;
+  wireguardGoRestarts: Counter;
   cableConnected: Gauge<'cable' | 'backend'>;
   cableBytes: Gauge<'cable' | 'backend' | 'direction'>;
   gatewayHaState: Gauge<'state'>;
@@ -125,6 +127,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['mode'], registers,
     }),
     charonRestarts: new Counter({ name: 'seaway_charon_restarts_total', help: 'Times the supervised charon died and was started again', registers }),
+    wireguardImplementation: new Gauge({
+      name: 'seaway_wireguard_implementation_info',
+      help: 'Which WireGuard holds the cable\'s device (value 1): kernel, or wireguard-go (userspace) where the kernel has none',
+      labelNames: ['implementation'], registers,
+    }),
+    wireguardGoRestarts: new Counter({ name: 'seaway_wireguard_go_restarts_total', help: 'Times the supervised wireguard-go died and was started again', registers }),
     cableConnected: new Gauge({
       name: 'seaway_cable_connected', help: '1 when the cable to a remote cluster is connected by its daemon\'s own account, 0 while connecting or failed',
       labelNames: ['cable', 'backend'], registers,

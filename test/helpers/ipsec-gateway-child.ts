@@ -6,7 +6,6 @@
  * lines on stdin, answering on stdout, as the gateway role's main will drive the same runtime.
  */
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import type { CableEndpoint } from '../../src/cable/cable.ts';
 import { recordCableStatus } from '../../src/cable/cable-metrics.ts';
@@ -15,6 +14,7 @@ import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
 import { expectSuccess } from '../../src/kernel/vici/client.ts';
 import type { LocalSubnet } from '../../src/plan/ipsec-connections.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
+import { announceReady, serveCableChild } from './cable-child.ts';
 
 export interface IpsecGatewayConfig {
   stateDir: string;
@@ -61,8 +61,7 @@ const runtime = await startIpsecRuntime({
 });
 const { cable, vici, supervisor, espMode } = runtime;
 
-const reply = (message: object) => process.stdout.write(`${JSON.stringify(message)}\n`);
-reply({ ready: true, espMode });
+announceReady({ espMode });
 
 async function handle(request: GatewayRequest): Promise<unknown> {
   switch (request.op) {
@@ -82,21 +81,7 @@ async function handle(request: GatewayRequest): Promise<unknown> {
   }
 }
 
-let stopping = false;
-async function shutdown(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+serveCableChild(handle, async () => {
   await runtime.stop();
   rtnl.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => { void shutdown(); });
-const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
-  const request = JSON.parse(line) as GatewayRequest;
-  handle(request).then(
-    (result) => reply({ id: request.id, ok: true, result: result ?? null }),
-    (error: Error) => reply({ id: request.id, ok: false, error: error.message, name: error.name }),
-  );
 });
-lines.on('close', () => { void shutdown(); });

@@ -1,0 +1,162 @@
+/**
+ * The WireGuard cable with everything it runs on, in start order: the private key from the state
+ * directory (made on the first start), the device (the kernel's where it has WireGuard, else
+ * wireguard-go under supervision: detected, logged and on the metrics), the cable, and its ticks
+ * (PSK and key re-read, drift repaired). The gateway role's main builds its logger, metrics and
+ * rtnetlink handle and calls this.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { containsAddress, parseCidr, parseIpv4 } from '../model/cidr.ts';
+import { errorText } from '../model/error-text.ts';
+import { wireguardPublicKey } from '../model/wireguard-keys.ts';
+import type { Rtnetlink } from '../kernel/rtnetlink.ts';
+import type { WireguardControl } from '../kernel/wireguard/device.ts';
+import { uapiWireguardControl } from '../kernel/wireguard/uapi-control.ts';
+import { WireguardGoSupervisor } from '../kernel/wireguard-go.ts';
+import { cableMtu } from '../plan/cable-mtu.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { cableRoutes } from './cable-routes.ts';
+import { ipsecKernel } from './ipsec-kernel.ts';
+import { readPskFile } from './psk-file.ts';
+import { WireguardCable } from './wireguard.ts';
+import { loadOrCreateKey, WIREGUARD_KEY_FILE } from './wireguard-key-file.ts';
+
+/** Submariner's device name: its route agent and tools know the cable by it. */
+export const WIREGUARD_DEVICE = 'submariner';
+
+export interface WireguardRuntimeOptions {
+  /** The key file and wireguard-go's state live here (created 0700). */
+  stateDir: string;
+  pskFile: string;
+  privateIp: string;
+  /** The local cluster's pod ranges: the gateway's own traffic into the cable leaves from its address in one. */
+  podCidrs: readonly string[];
+  /** The `udp-port` the Endpoint announces: WireGuard listens on it. */
+  listenPort: number;
+  /** How often the PSK and the key are read again and the device repaired. */
+  tickMs: number;
+  log: Logger;
+  metrics: Pick<Metrics, 'wireguardImplementation' | 'wireguardGoRestarts'>;
+  rtnl: Rtnetlink;
+  /** The kernel's WireGuard control for a device, where the kernel has WireGuard (generic netlink). Absent: always wireguard-go. */
+  kernelControl?: (device: string) => WireguardControl;
+  /** wireguard-go's binary (tests); default /usr/bin/wireguard-go. */
+  wireguardGoBinary?: string;
+}
+
+export interface WireguardRuntime {
+  cable: WireguardCable;
+  implementation: WireguardControl['implementation'];
+  /** The device's public key, base64: the local Endpoint's `backend_config.publicKey`. */
+  publicKey(): Promise<string>;
+  supervisor: WireguardGoSupervisor | undefined;
+  /** Stops the ticks and the device (wireguard-go exits, or the kernel device is deleted: its routes go with it; the floor stays). */
+  stop(): Promise<void>;
+}
+
+export async function startWireguardRuntime(options: WireguardRuntimeOptions): Promise<WireguardRuntime> {
+  const { log, metrics, rtnl } = options;
+  const keyFile = join(options.stateDir, WIREGUARD_KEY_FILE);
+  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+  const loaded = await loadOrCreateKey(keyFile);
+  log.info({ keyFile, created: loaded.created, publicKey: loaded.identity.publicKey.toString('base64') }, loaded.created ? 'WireGuard key made and kept for later starts' : 'WireGuard key loaded');
+  const underlayMtu = await underlayMtuOf(rtnl, options.privateIp);
+  const mtu = cableMtu('wireguard', underlayMtu);
+  const deviceIndex = async () => (await rtnl.listLinks()).find((l) => l.name === WIREGUARD_DEVICE)?.index;
+  // A device left by an earlier run (a kernel one survives its agent) is made afresh.
+  const stale = await deviceIndex();
+  if (stale !== undefined) await applyOk(rtnl, [{ kind: 'link', write: 'delete', index: stale }]);
+
+  let control: WireguardControl;
+  let supervisor: WireguardGoSupervisor | undefined;
+  const kernelRefusal = options.kernelControl ? await createKernelDevice(rtnl, mtu) : 'no kernel WireGuard control is built in';
+  const implementation = kernelRefusal === null ? 'kernel' : 'wireguard-go';
+  metrics.wireguardImplementation.set({ implementation }, 1);
+  if (kernelRefusal === null) {
+    log.info({ device: WIREGUARD_DEVICE, mtu }, 'WireGuard: the kernel\'s');
+    control = options.kernelControl!(WIREGUARD_DEVICE);
+  } else {
+    log.info({ device: WIREGUARD_DEVICE, mtu, why: kernelRefusal }, 'WireGuard: the kernel has none; using wireguard-go (userspace)');
+    const daemonDir = join(options.stateDir, 'wireguard-go');
+    await mkdir(join(daemonDir, 'uapi'), { recursive: true, mode: 0o700 });
+    supervisor = new WireguardGoSupervisor({
+      stateDir: daemonDir, device: WIREGUARD_DEVICE, logger: log,
+      ...(options.wireguardGoBinary ? { binary: options.wireguardGoBinary } : {}),
+      onStart: async () => {
+        // wireguard-go makes its TUN down with its own MTU; it carries nothing until it is up.
+        const index = await deviceIndex();
+        if (index === undefined) throw new Error(`wireguard-go is ready but the device ${WIREGUARD_DEVICE} is not there`);
+        await applyOk(rtnl, [{ kind: 'link', write: 'set-mtu', index, mtu }, { kind: 'link', write: 'set-up', index, up: true }]);
+        await cable.reload();
+        log.info({ device: WIREGUARD_DEVICE }, 'wireguard-go ready: key, port and peers loaded');
+      },
+      onRestart: () => metrics.wireguardGoRestarts.inc(),
+    });
+    control = uapiWireguardControl({ socketPath: supervisor.socketPath, publicKeyOf: wireguardPublicKey });
+  }
+
+  const cable = new WireguardCable({
+    control, log,
+    routes: cableRoutes(rtnl),
+    floor: ipsecKernel(rtnl),
+    deviceIndex,
+    sourceAddress: async () => sourceIn(options.podCidrs, (await rtnl.listAddresses()).map((a) => a.address)),
+    // Read on every repair: a key rotated by `seaway gateway-rotate-key` is taken up without a restart.
+    identity: async () => (await loadOrCreateKey(keyFile)).identity,
+    listenPort: options.listenPort,
+    readPsk: () => readPskFile(options.pskFile),
+  });
+
+  if (supervisor) {
+    await supervisor.start();
+  } else {
+    await cable.reload();
+  }
+  const timer = setInterval(() => {
+    cable.repair().catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the WireGuard cable failed; tried again on the next tick'));
+  }, options.tickMs);
+  timer.unref();
+  return {
+    cable, implementation, supervisor,
+    publicKey: async () => (await cable.publicKey()).toString('base64'),
+    async stop() {
+      clearInterval(timer);
+      if (supervisor) {
+        await supervisor.stop();
+        return;
+      }
+      const index = await deviceIndex();
+      if (index !== undefined) await applyOk(rtnl, [{ kind: 'link', write: 'delete', index }]);
+    },
+  };
+}
+
+async function applyOk(rtnl: Rtnetlink, writes: Parameters<Rtnetlink['apply']>[0]): Promise<void> {
+  const failed = (await rtnl.apply(writes)).filter((r) => !r.ok);
+  if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
+}
+
+/** null when the kernel made the device, else why not (a kernel without WireGuard refuses the link kind). */
+async function createKernelDevice(rtnl: Rtnetlink, mtu: number): Promise<string | null> {
+  const [result] = await rtnl.apply([{ kind: 'link', write: 'create-wireguard', name: WIREGUARD_DEVICE, mtu }]);
+  return result?.ok ? null : `the kernel refused a wireguard link: ${result?.ok === false ? result.error.message : 'no answer'}`;
+}
+
+/** The MTU of the interface holding the private IP (the tunnel's underlay). */
+async function underlayMtuOf(rtnl: Rtnetlink, privateIp: string): Promise<number> {
+  const address = (await rtnl.listAddresses()).find((a) => a.address === privateIp);
+  const link = address && (await rtnl.listLinks()).find((l) => l.index === address.ifindex);
+  if (!link) throw new Error(`no interface holds the gateway's private IP ${privateIp}: the WireGuard cable has no underlay`);
+  return link.mtu;
+}
+
+/** The first of the gateway's addresses inside one of the pod ranges (its CNI interface's), if any. */
+function sourceIn(podCidrs: readonly string[], addresses: readonly string[]): string | undefined {
+  const ranges = podCidrs.map((c) => parseCidr(c)).flatMap((p) => (p.ok ? [p.cidr] : []));
+  return addresses.find((text) => {
+    const address = parseIpv4(text);
+    return address.ok && ranges.some((range) => containsAddress(range, address.address));
+  });
+}
