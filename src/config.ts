@@ -98,6 +98,16 @@ export interface StatusConfig {
   json: boolean;
 }
 
+/** `seaway rotate-wireguard-key`: a new WireGuard key in the gateway's state directory, taken up by the running gateway. */
+export interface RotateKeyConfig {
+  command: 'rotate-wireguard-key';
+  stateDir: string;
+}
+
+/** The cables a gateway can run, by seaway's name. */
+export const CABLES = ['ipsec', 'wireguard', 'vxlan'] as const;
+export type CableKind = (typeof CABLES)[number];
+
 /** Cleanup must work with the API server gone and a half-broken environment: it needs nothing else. */
 export interface CleanupConfig {
   command: 'cleanup';
@@ -159,6 +169,8 @@ export interface GatewayConfig {
   natTPort: number;
   nattDiscoveryPort: number;
   natEnabled: boolean;
+  /** The cable to the other clusters' gateways. */
+  cable: CableKind;
   /** After a PSK change, the old key stays accepted this long. */
   pskRotationWindowSeconds: number;
   /** A cable not connected within this is reported as failing. */
@@ -188,7 +200,7 @@ export interface GatewayConfig {
   warnings: string[];
 }
 
-export type Config = RunConfig | GatewayConfig | CleanupConfig | StatusConfig | { command: 'version' } | { command: 'help'; text: string };
+export type Config = RunConfig | GatewayConfig | CleanupConfig | StatusConfig | RotateKeyConfig | { command: 'version' } | { command: 'help'; text: string };
 
 /** Submariner's gateway election Lease: seaway reads it (its gateway must not be active) and never writes it. */
 export const SUBMARINER_LEASE_NAME = 'submariner-gateway-lock';
@@ -209,7 +221,7 @@ type Key =
   | 'fightRepairs' | 'fightWindowSeconds' | 'fightBackoffMinMs' | 'fightBackoffMaxMs' | 'execTimeoutSeconds' | 'xtablesLock' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs'
   | 'pskFile' | 'brokerKubeconfig' | 'brokerApiServer' | 'brokerToken' | 'brokerCa' | 'brokerInsecure' | 'brokerNamespace'
-  | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled'
+  | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled' | 'cable'
   | 'pskRotationWindowSeconds' | 'cableConnectTimeoutSeconds' | 'statusRefreshSeconds' | 'brokerRefreshSeconds' | 'remoteStaleSeconds' | 'ipsecTickMs';
 
 /** The commands that read agent settings; a flag of the other one is refused (variables are ignored). */
@@ -336,6 +348,10 @@ const SETTINGS: Record<Key, Setting> = {
     only: 'gateway', flag: '--nat-enabled', env: ['SEAWAY_NAT_ENABLED', 'SUBMARINER_NATENABLED'], defaultText: 'true',
     help: 'true or false: whether cables may go through NAT (as subctl join --natt)',
   },
+  cable: {
+    only: 'gateway', flag: '--cable', env: ['SEAWAY_CABLE', 'SUBMARINER_CABLEDRIVER'], defaultText: 'ipsec',
+    help: 'the cable to the other clusters: ipsec (strongSwan; Submariner\'s libreswan is accepted as the same), wireguard, or vxlan (unencrypted, for trusted networks)',
+  },
   pskRotationWindowSeconds: {
     only: 'gateway', flag: '--psk-rotation-window-seconds', env: ['SEAWAY_PSK_ROTATION_WINDOW_SECONDS'], defaultText: '300',
     help: 'after the pre-shared key changes, the previous one is still accepted this long (1-86400)',
@@ -439,6 +455,8 @@ interface Raw {
   source: string;
 }
 
+const cableKind = (name: CableKind | 'libreswan'): CableKind => (name === 'libreswan' ? 'ipsec' : name);
+
 export function helpText(): string {
   const rows = (only: AgentCommand | undefined) => Object.values(SETTINGS).filter((s) => s.only === only).map((s) => {
     const defaults = s.defaultText ? ` (default: ${s.defaultText})` : '';
@@ -454,6 +472,9 @@ export function helpText(): string {
     '  cleanup   remove everything seaway owns on this node and exit (needs no API server)',
     '  status    show what the running agent has programmed, pending and failing on this node',
     '            (--status-socket or --state-dir, --json)',
+    '  rotate-wireguard-key',
+    '            make a new WireGuard key in the gateway\'s state directory (--state-dir); the running',
+    '            gateway takes it up and announces its public key',
     '  version   print the version',
     '',
     'Flags (flags win over SEAWAY_* variables, which win over Submariner\'s names; run and gateway refuse',
@@ -512,8 +533,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     if (problems.length > 0) throw new ConfigError(problems);
     return { command: 'version' };
   }
-  if (command === null) problems.unshift('missing command: expected run, gateway, cleanup, status or version (see --help)');
-  else if (command !== 'run' && command !== 'gateway' && command !== 'cleanup' && command !== 'status') problems.unshift(`unknown command "${clip(command)}": expected run, gateway, cleanup, status or version`);
+  const commands = 'run, gateway, cleanup, status, rotate-wireguard-key or version';
+  if (command === null) problems.unshift(`missing command: expected ${commands} (see --help)`);
+  else if (!['run', 'gateway', 'cleanup', 'status', 'rotate-wireguard-key'].includes(command)) problems.unshift(`unknown command "${clip(command)}": expected ${commands}`);
   if (json && command !== 'status') problems.push('--json is only for "seaway status"');
   // One DaemonSet env may carry both agents' variables, but a flag is given to one command on purpose.
   if (command === 'run' || command === 'gateway') {
@@ -536,6 +558,12 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   };
   const warnings: string[] = [];
   const reader = new Reader(command ?? '', lookup, problems, warnings);
+
+  if (command === 'rotate-wireguard-key') {
+    const config: RotateKeyConfig = { command: 'rotate-wireguard-key', stateDir: reader.optional('stateDir', absolutePath) ?? DEFAULTS.gatewayStateDir };
+    if (problems.length > 0) throw new ConfigError(problems);
+    return config;
+  }
 
   if (command === 'status') {
     const stateDir = reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir;
@@ -676,6 +704,8 @@ function gatewayConfig(reader: Reader, problems: string[], warnings: string[]): 
     natTPort: reader.integer('natTPort', 1, 65535, DEFAULTS.natTPort),
     nattDiscoveryPort: reader.integer('nattDiscoveryPort', 1, 65535, DEFAULTS.nattDiscoveryPort),
     natEnabled: reader.oneOf('natEnabled', ['true', 'false'] as const, DEFAULTS.natEnabled ? 'true' : 'false') === 'true',
+    // Submariner names its IPsec driver libreswan: the same wire protocol, so the same cable.
+    cable: cableKind(reader.oneOf('cable', [...CABLES, 'libreswan'] as const, 'ipsec')),
     pskRotationWindowSeconds: reader.integer('pskRotationWindowSeconds', 1, 86400, DEFAULTS.pskRotationWindowSeconds),
     cableConnectTimeoutSeconds: reader.integer('cableConnectTimeoutSeconds', 1, 3600, DEFAULTS.cableConnectTimeoutSeconds),
     statusRefreshSeconds: reader.integer('statusRefreshSeconds', 1, 14, DEFAULTS.statusRefreshSeconds),

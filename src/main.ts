@@ -33,6 +33,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       const { status } = await import('./status-command.ts');
       return status(config.statusSocket, config.json, process.stdout, process.stderr);
     }
+    case 'rotate-wireguard-key': {
+      const { rotateWireguardKey } = await import('./cable/rotate-key-command.ts');
+      return rotateWireguardKey(config.stateDir, process.stdout, process.stderr);
+    }
     case 'run': {
       const { run } = await import('./run.ts');
       const { code, forceExit } = await run(config, createLogger(config.logLevel));

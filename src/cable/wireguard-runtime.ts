@@ -40,8 +40,8 @@ export interface WireguardRuntimeOptions {
   log: Logger;
   metrics: Pick<Metrics, 'wireguardImplementation' | 'wireguardGoRestarts'>;
   rtnl: Rtnetlink;
-  /** The kernel's WireGuard control for a device, where the kernel has WireGuard (generic netlink). Absent: always wireguard-go. */
-  kernelControl?: (device: string) => WireguardControl;
+  /** Opens the kernel's WireGuard control for a device (generic netlink), used where the kernel has WireGuard. Absent: always wireguard-go. */
+  kernelControl?: (device: string) => { control: WireguardControl; close(): void };
   /** wireguard-go's binary (tests); default /usr/bin/wireguard-go. */
   wireguardGoBinary?: string;
 }
@@ -49,8 +49,10 @@ export interface WireguardRuntimeOptions {
 export interface WireguardRuntime {
   cable: WireguardCable;
   implementation: WireguardControl['implementation'];
-  /** The device's public key, base64: the local Endpoint's `backend_config.publicKey`. */
-  publicKey(): Promise<string>;
+  /** The device's public key, base64, as last read from the key file. */
+  publicKey(): string;
+  /** What the local Endpoint's backend_config carries for this cable: the public key, as Submariner's driver announces it. */
+  backendConfig(): Record<string, string>;
   supervisor: WireguardGoSupervisor | undefined;
   /** Stops the ticks and the device (wireguard-go exits, or the kernel device is deleted: its routes go with it; the floor stays). */
   stop(): Promise<void>;
@@ -71,12 +73,15 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
 
   let control: WireguardControl;
   let supervisor: WireguardGoSupervisor | undefined;
+  let closeKernel = () => {};
   const kernelRefusal = options.kernelControl ? await createKernelDevice(rtnl, mtu) : 'no kernel WireGuard control is built in';
   const implementation = kernelRefusal === null ? 'kernel' : 'wireguard-go';
   metrics.wireguardImplementation.set({ implementation }, 1);
   if (kernelRefusal === null) {
     log.info({ device: WIREGUARD_DEVICE, mtu }, 'WireGuard: the kernel\'s');
-    control = options.kernelControl!(WIREGUARD_DEVICE);
+    const kernel = options.kernelControl!(WIREGUARD_DEVICE);
+    control = kernel.control;
+    closeKernel = () => kernel.close();
   } else {
     log.info({ device: WIREGUARD_DEVICE, mtu, why: kernelRefusal }, 'WireGuard: the kernel has none; using wireguard-go (userspace)');
     const daemonDir = join(options.stateDir, 'wireguard-go');
@@ -97,6 +102,7 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
     control = uapiWireguardControl({ socketPath: supervisor.socketPath, publicKeyOf: wireguardPublicKey });
   }
 
+  let identity = loaded.identity;
   const cable = new WireguardCable({
     control, log,
     routes: cableRoutes(rtnl),
@@ -104,7 +110,10 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
     deviceIndex,
     sourceAddress: async () => sourceIn(options.podCidrs, (await rtnl.listAddresses()).map((a) => a.address)),
     // Read on every repair: a key rotated by `seaway gateway-rotate-key` is taken up without a restart.
-    identity: async () => (await loadOrCreateKey(keyFile)).identity,
+    identity: async () => {
+      identity = (await loadOrCreateKey(keyFile)).identity;
+      return identity;
+    },
     listenPort: options.listenPort,
     readPsk: () => readPskFile(options.pskFile),
   });
@@ -120,13 +129,15 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
   timer.unref();
   return {
     cable, implementation, supervisor,
-    publicKey: async () => (await cable.publicKey()).toString('base64'),
+    publicKey: () => identity.publicKey.toString('base64'),
+    backendConfig: () => ({ publicKey: identity.publicKey.toString('base64') }),
     async stop() {
       clearInterval(timer);
       if (supervisor) {
         await supervisor.stop();
         return;
       }
+      closeKernel();
       const index = await deviceIndex();
       if (index !== undefined) await applyOk(rtnl, [{ kind: 'link', write: 'delete', index }]);
     },

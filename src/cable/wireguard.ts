@@ -67,11 +67,6 @@ export class WireguardCable implements Cable {
     return result;
   }
 
-  /** The public key the local Endpoint announces. */
-  async publicKey(): Promise<Buffer> {
-    return (await this.#options.identity()).publicKey;
-  }
-
   /**
    * The device is new (the daemon started or restarted): its key, its port and every peer, replacing
    * whatever it had; then the routes (the old device's went with it) and the floor.

@@ -80,6 +80,8 @@ export interface GatewaySettings {
 /** A running cable and how to stop it (charon and its helpers). */
 export interface CableRuntime {
   cable: ConnectableCable & { holdSubnets(subnets: readonly string[]): Promise<void> };
+  /** backend_config entries the cable announces on the local Endpoint besides the ports (WireGuard: its public key). */
+  backendConfig?(): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -448,8 +450,16 @@ export class GatewayRole {
     await this.#publishStatus(snapshot, running ? 'active' : 'passive', statuses);
   }
 
-  async #publish(snapshot: Snapshot, token: number): Promise<void> {
+  /** The local Endpoint as the node's facts make it, with what the running cable announces. */
+  #announced(): LocalEndpointObject | null {
     const local = this.#localEndpoint;
+    const extra = this.#runtime?.backendConfig?.();
+    if (local === null || !extra) return local;
+    return { ...local, spec: { ...local.spec, backend_config: { ...(local.spec.backend_config as Record<string, string>), ...extra } } };
+  }
+
+  async #publish(snapshot: Snapshot, token: number): Promise<void> {
+    const local = this.#announced();
     if (local === null) return;
     const desired: LocalEndpointObject = { ...local, metadata: { ...local.metadata, annotations: { ...local.metadata.annotations, [FENCING_ANNOTATION]: String(token) } } };
     const stored: StoredEndpoint[] = snapshot.endpoints.map((e) => ({
@@ -566,7 +576,7 @@ export class GatewayRole {
 
   async #publishStatus(snapshot: Snapshot, haStatus: 'active' | 'passive', statuses: CableStatus[]): Promise<void> {
     const { settings, statusPublisher, statusWriter } = this.#deps;
-    const local = this.#localEndpoint;
+    const local = this.#announced();
     if (local === null) return;
     const now = Date.now();
     const spec = validateEndpoint(local.spec, endpointValidationContext({

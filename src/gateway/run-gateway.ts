@@ -5,7 +5,7 @@
  * node refuses candidacy, says why on /readyz (`gateway-config`), and takes the fixed Secret up
  * without a restart; the route agent on the node is a separate process and routes on regardless.
  */
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { startHttpServer } from '../server/http.ts';
 import type { ClusterLiveness } from '../plan/broker-sync.ts';
@@ -27,9 +27,8 @@ import { clientGatewayObjects, clientLeases, leaseHolder, probeBroker, type Gate
 import { brokerCredentialProblem } from '../plan/gateway-candidacy.ts';
 import { createGatewayStatusPublisher, createGatewayStatusWriter } from '../k8s/gateway-status-writer.ts';
 import { openRtnetlink } from '../kernel/rtnetlink.ts';
-import { startIpsecRuntime } from '../cable/ipsec-runtime.ts';
 import { readPskFile } from '../cable/psk-file.ts';
-import { ipsecKernel } from '../cable/ipsec-kernel.ts';
+import { CABLE_BACKENDS, cableStarter, clearCableLeftovers } from './cable-choice.ts';
 import { createComponentMetrics } from '../startup/component-metrics.ts';
 import { startupSteps } from '../startup/startup-steps.ts';
 import { startHttpListeners } from '../startup/http-listeners.ts';
@@ -39,12 +38,9 @@ import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 import { createEventRecorder } from '../k8s/event-recorder.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import { errorText } from '../model/error-text.ts';
-import type { LocalEndpointObject } from '../plan/local-endpoint-object.ts';
 import { GATEWAY_CONFIG, GATEWAY_SYNC, GatewayRole } from './gateway-role.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 
-/** The Endpoint backend seaway's IPsec cable speaks: Submariner's name for its IPsec driver. */
-const IPSEC_BACKEND = 'libreswan';
 const FIELD_MANAGER = 'seaway-gateway';
 /** How often the broker credentials are tried while nothing else tells (the sync's own requests do while active). */
 const BROKER_PROBE_MS = 30_000;
@@ -151,23 +147,14 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       nodeIp: config.nodeIp, publicIp: config.publicIp, natTPort: config.natTPort, nattDiscoveryPort: config.nattDiscoveryPort, natEnabled: config.natEnabled,
       gatewayLabel: config.gatewayLabel, leaseName: config.leaseName, leaseDurationSeconds: config.leaseDurationSeconds, leaseRetryMs: config.leaseRetryMs,
       cableConnectTimeoutSeconds: config.cableConnectTimeoutSeconds, minPassIntervalMs: config.minPassIntervalMs,
-      version: packageJson.version, backend: IPSEC_BACKEND,
+      version: packageJson.version, backend: CABLE_BACKENDS[config.cable],
     },
     log: logger, metrics, readiness, informers, gateways, leaseWatch,
     leases: leaseClient(kubeConfig, config.namespace, request),
     writeEndpoint: (action, signal) => localSide.write(action, signal),
     statusWriter,
     statusPublisher: createGatewayStatusPublisher(statusWriter, { refreshMs: config.statusRefreshSeconds * 1000 }),
-    startCable: (local: LocalEndpointObject) => startIpsecRuntime({
-      stateDir: join(config.stateDir, 'charon'), pskFile: config.pskFile, log: logger, metrics, rtnl,
-      local: {
-        privateIp: String(local.spec.private_ip),
-        ...(typeof local.spec.public_ip === 'string' ? { publicIp: local.spec.public_ip } : {}),
-        subnets: [...config.podCidrs.map((cidr) => ({ cidr, kind: 'pods' as const })), ...config.serviceCidrs.map((cidr) => ({ cidr, kind: 'services' as const }))],
-        natTPort: config.natTPort,
-      },
-      rotationWindowMs: config.pskRotationWindowSeconds * 1000, tickMs: config.ipsecTickMs,
-    }),
+    startCable: cableStarter(config, { log: logger, metrics, rtnl }),
     brokerSync: () => (broker.ok && brokerProblem === null ? createBrokerSync(
       clientBrokerSyncApi({ local: kubeConfig, broker: broker.kubeConfig }, { local: config.namespace, broker: config.brokerNamespace }, { ...request, fieldManager: FIELD_MANAGER }),
       {
@@ -198,7 +185,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       }
     },
     brokerProblem: () => brokerProblem,
-    clearLeftovers: () => ipsecKernel(rtnl).removeAll(),
+    clearLeftovers: () => clearCableLeftovers(rtnl),
   });
   role.start();
   // `seaway status --status-socket <this>`: the election, the remote clusters' liveness, the cables.

@@ -14,6 +14,7 @@ import { clip, parseCidr, parseIpv4 } from '../model/cidr.ts';
 import { compareText } from '../model/compare.ts';
 import type { AcceptedEndpoint } from '../model/endpoint-set.ts';
 import { errorText } from '../model/error-text.ts';
+import { parseWireguardKey } from '../model/wireguard-keys.ts';
 import { CABLE_NAME_PATTERN, CABLE_NAME_RULE } from './ipsec-connections.ts';
 
 /** The NAT-T port a remote without `udp-port` in its backend_config listens on (Submariner's default). */
@@ -75,12 +76,20 @@ function judge(remote: AcceptedEndpoint, local: RemoteCablesLocal): Judged {
     const parsed = parseCidr(subnet);
     if (!parsed.ok || parsed.hostBitsSet || parsed.text !== subnet) return { ok: false, reason: `subnet ${quoted(String(subnet))} is not a canonical IPv4 CIDR` };
   }
+  // WireGuard peers are known by their public key: without a usable one there is no cable.
+  let publicKey: string | undefined;
+  if (backend === 'wireguard') {
+    const key = parseWireguardKey(spec.backendConfig?.publicKey);
+    if (!key.ok) return { ok: false, reason: `backend_config "publicKey" ${key.reason}` };
+    publicKey = spec.backendConfig!.publicKey;
+  }
   const publicIp = Array.isArray(spec.publicIps) ? spec.publicIps[0] : undefined;
   const usePublic = local.natEnabled && spec.natEnabled === true && publicIp !== undefined && parseIpv4(publicIp).ok;
   return {
     ok: true,
     cable: {
       cableName, clusterId: spec.clusterId, privateIp: spec.privateIp, address: usePublic ? publicIp : spec.privateIp, subnets: [...subnets], natTPort: port.port,
+      ...(publicKey !== undefined ? { publicKey } : {}),
     },
   };
 }

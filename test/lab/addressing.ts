@@ -63,7 +63,14 @@ export interface LabOptions {
    * broker and builds IPsec tunnels over the WAN.
    */
   endpoints: boolean;
+  /** The cable every cluster's gateways run (`seaway gateway --cable`), unless cableOverrides names another for a cluster. */
+  cable: LabCable;
+  /** Per cluster id (`cluster<i>`), a cable other than `cable`: clusters whose cables differ must say so on both sides. */
+  cableOverrides: Record<string, LabCable>;
 }
+
+export const LAB_CABLES = ['ipsec', 'wireguard', 'vxlan'] as const;
+export type LabCable = (typeof LAB_CABLES)[number];
 
 export const DEFAULT_OPTIONS: Omit<LabOptions, 'prefix'> = {
   clusters: 2,
@@ -75,6 +82,8 @@ export const DEFAULT_OPTIONS: Omit<LabOptions, 'prefix'> = {
   cniInterface: DEFAULT_CNI_INTERFACE,
   underlays: {},
   endpoints: false,
+  cable: 'ipsec',
+  cableOverrides: {},
 };
 
 export interface PodPlan {
@@ -131,6 +140,8 @@ export interface ClusterPlan {
   lanNamespace: string;
   controlPlane: { namespace: string; ip: string; url: string };
   nodes: NodePlan[];
+  /** The cable this cluster's gateways run. */
+  cable: LabCable;
 }
 
 export interface LabPlan {
@@ -191,7 +202,25 @@ export function resolveOptions(input: Partial<LabOptions> & { prefix: string }):
     cniInterface,
     underlays: validateUnderlays(merged.underlays, clusters, nodes),
     endpoints,
+    cable: validateCable('cable', merged.cable),
+    cableOverrides: validateCableOverrides(merged.cableOverrides, clusters),
   };
+}
+
+function validateCable(what: string, value: unknown): LabCable {
+  if (typeof value !== 'string' || !(LAB_CABLES as readonly string[]).includes(value)) throw new Error(`${what} must be one of ${LAB_CABLES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as LabCable;
+}
+
+function validateCableOverrides(value: unknown, clusters: number): Record<string, LabCable> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`cableOverrides must map cluster ids to ${LAB_CABLES.join(', ')}, got ${JSON.stringify(value)}`);
+  const overrides: Record<string, LabCable> = {};
+  for (const [id, cable] of Object.entries(value)) {
+    const match = /^cluster([1-9][0-9]*)$/.exec(id);
+    if (!match || Number(match[1]) > clusters) throw new Error(`cableOverrides names ${JSON.stringify(id)}, which is not a cluster of this lab (cluster1..cluster${clusters})`);
+    overrides[id] = validateCable(`cableOverrides.${id}`, cable);
+  }
+  return overrides;
 }
 
 function validateUnderlays(value: unknown, clusters: number, nodes: number): Record<string, UnderlayVariant> {
@@ -253,6 +282,7 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
       lanNamespace: `${p}-c${i}-lan`,
       controlPlane: { namespace: `${p}-c${i}-cp`, ip: cpIp, url: `https://${cpIp}:${API_PORT}` },
       nodes,
+      cable: options.cableOverrides[id] ?? options.cable,
     });
   }
   return {

@@ -67,6 +67,7 @@ export function gatewayLaunch(cluster: ClusterPlan, node: NodePlan, paths: LabPa
       SEAWAY_PSK_FILE: paths.psk,
       SEAWAY_LISTEN: `${node.ip}:${GATEWAY_PORT},unix:${nodePaths.gatewaySocket}`,
       SEAWAY_STATE_DIR: nodePaths.gatewayStateDir,
+      SEAWAY_CABLE: cluster.cable,
     },
     cwd: REPO_ROOT,
     info: { healthUrl: `http://${node.ip}:${GATEWAY_PORT}`, socket: nodePaths.gatewaySocket, log: nodePaths.gatewayLog },

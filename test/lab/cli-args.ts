@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
-import { resolveOptions, UNDERLAY_VARIANTS, type UnderlayVariant } from './addressing.ts';
+import { resolveOptions, UNDERLAY_VARIANTS, type LabOptions, type UnderlayVariant } from './addressing.ts';
 import type { LabUpOptions } from './lab.ts';
 import { API_CUTS, type ApiCut } from './api-faults.ts';
 
 export const USAGE = `usage:
   npm run lab -- up [--clusters N] [--nodes M] [--pods K] [--gateways G] [--node-ready-delay S]
                     [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--simulated]
+                    [--cable ipsec|wireguard|vxlan]
                     [--underlay NODE=VARIANT]... [--wait] [--json]
   npm run lab -- status [--prefix P] [--json]
   npm run lab -- down [--prefix P]
@@ -15,6 +16,7 @@ CNI (cni0) 1 s after Ready, agents started: the route agent on every node and \`
 gateway-capable ones, which elect, publish to the broker and build IPsec tunnels over the WAN; prefix sw.
 --simulated: no gateways; instead every cluster's Submariner Endpoint and Cluster in every cluster
 (gateway: node 1) and plain WAN routes between the gateways standing in for tunnels (route-agent tests).
+--cable: the cable every gateway runs (seaway gateway --cable; default ipsec).
 fault: cuts the network to an API server (default cluster1's) inside its namespace, blackhole (DROP) or
 reset (TCP reset), until lifted, or for S seconds and then lifted.
 underlay: how a node (e.g. cluster1-node2) reaches beyond its LAN, one of ${UNDERLAY_VARIANTS.join(', ')}
@@ -73,6 +75,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
         'cni-interface': { type: 'string' },
         'no-agents': { type: 'boolean' },
         simulated: { type: 'boolean' },
+        cable: { type: 'string' },
         underlay: { type: 'string', multiple: true },
         wait: { type: 'boolean' },
       },
@@ -88,6 +91,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
       cniDelay,
       cniInterface: values['cni-interface'],
       endpoints: values.simulated ? true : undefined,
+      cable: values.cable as LabOptions['cable'] | undefined,
       underlays: values.underlay === undefined ? undefined : underlays(values.underlay),
     };
     resolveOptions(options);

@@ -17,12 +17,13 @@ describe('lab CLI arguments', () => {
     const parsed = parseLabArgs([
       'up', '--clusters', '3', '--nodes', '4', '--pods', '2', '--gateways', '2', '--node-ready-delay', '0', '--cni-delay', '2.5', '--cni-interface', 'vxlan.calico',
       '--prefix', 'swb9', '--json', '--no-agents', '--simulated', '--underlay', 'cluster1-node2=ecmp', '--underlay', 'cluster3-node4=none', '--wait',
+      '--cable', 'wireguard',
     ]);
     assert.deepEqual(parsed, {
       command: 'up',
       json: true,
       options: {
-        prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: true,
+        prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: true, cable: 'wireguard',
         underlays: { 'cluster1-node2': 'ecmp', 'cluster3-node4': 'none' }, agents: false, wait: true,
       },
     });
@@ -38,6 +39,10 @@ describe('lab CLI arguments', () => {
     assert.equal(parsed.options.cniDelay, null);
     assert.equal(parsed.options.endpoints, undefined, 'no simulated Endpoints unless --simulated');
     assert.equal(parsed.options.clusters, undefined, 'unset flags leave the library defaults');
+  });
+
+  it('--cable takes only the cables seaway has', () => {
+    assert.throws(() => parseLabArgs(['up', '--cable', 'gre']), /cable must be one of ipsec, wireguard, vxlan, got "gre"/);
   });
 
   it('parses status and down', () => {

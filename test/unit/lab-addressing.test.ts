@@ -222,3 +222,11 @@ function pairs<T>(items: readonly T[]): [T, T][] {
   for (let i = 0; i < items.length; i++) for (let j = i + 1; j < items.length; j++) out.push([items[i] as T, items[j] as T]);
   return out;
 }
+
+it('each cluster runs the lab\'s cable unless an override names another; overrides name real clusters', () => {
+  const plan = planLab({ prefix: 'swc', clusters: 3, cable: 'wireguard', cableOverrides: { cluster2: 'vxlan' } });
+  assert.deepEqual(plan.clusters.map((c) => c.cable), ['wireguard', 'vxlan', 'wireguard']);
+  assert.equal(planLab({ prefix: 'swc' }).clusters[0]!.cable, 'ipsec', 'IPsec by default');
+  assert.throws(() => planLab({ prefix: 'swc', clusters: 2, cableOverrides: { cluster3: 'vxlan' } }), /not a cluster of this lab \(cluster1\.\.cluster2\)/);
+  assert.throws(() => planLab({ prefix: 'swc', cableOverrides: { cluster1: 'gre' as 'vxlan' } }), /cableOverrides\.cluster1 must be one of/);
+});

@@ -213,3 +213,15 @@ test('one bad Endpoint among good ones affects only itself, even one that cannot
   assert.equal(reasons['bravo4 ?/?'], 'announces no subnets');
   assert.match(reasons[`delta ${NAMESPACE}/delta-ep`] ?? '', /wireguard/);
 });
+
+test('a WireGuard remote needs a usable public key, which its cable then carries', () => {
+  const local: RemoteCablesLocal = { backend: 'wireguard', natEnabled: false };
+  const key = Buffer.alloc(32, 5).toString('base64');
+  const withKey = cableOf(remote('west', { backend: 'wireguard', backend_config: { publicKey: key, 'udp-port': '4500' } }), local);
+  assert.equal(withKey.publicKey, key);
+  assert.match(reasonOf(remote('west', { backend: 'wireguard', backend_config: { 'udp-port': '4500' } }), local), /backend_config "publicKey" is missing/);
+  assert.match(reasonOf(remote('west', { backend: 'wireguard', backend_config: { publicKey: 'abc' } }), local), /backend_config "publicKey" is not 32 bytes in base64/);
+  // Another cable kind is named as such, whatever its key.
+  assert.match(reasonOf(remote('west', { backend: 'libreswan', backend_config: { publicKey: key } }), local), /runs the "libreswan" cable; this gateway runs "wireguard"/);
+  assert.equal('publicKey' in cableOf(remote('west')), false, 'an IPsec cable carries no key');
+});

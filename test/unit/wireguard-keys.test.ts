@@ -74,3 +74,31 @@ describe('the WireGuard key file', () => {
     assert.deepEqual((await loadOrCreateKey(path)).identity, rotated);
   }));
 });
+
+describe('seaway rotate-wireguard-key', () => {
+  it('is a command of its own that reads only --state-dir (the gateway\'s by default)', async () => {
+    const { parseConfig } = await import('../../src/config.ts');
+    assert.deepEqual(parseConfig(['rotate-wireguard-key'], {}), { command: 'rotate-wireguard-key', stateDir: '/var/lib/seaway/gateway' });
+    assert.deepEqual(parseConfig(['rotate-wireguard-key', '--state-dir', '/x/gw'], {}), { command: 'rotate-wireguard-key', stateDir: '/x/gw' });
+    assert.throws(() => parseConfig(['rotate-wireguard-key', '--state-dir', 'relative'], {}), /--state-dir.*absolute path/);
+  });
+
+  it('writes a new key where the gateway keeps it and prints only the public key', async () => {
+    const { rotateWireguardKey, wireguardStateDir } = await import('../../src/cable/rotate-key-command.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'seaway-rotate-'));
+    try {
+      const path = join(wireguardStateDir(dir), 'wireguard.key');
+      const before = (await loadOrCreateKey(path)).identity;
+      const out: string[] = [];
+      const sink = (into: string[]) => ({ write: (text: string) => { into.push(text); return true; } }) as unknown as NodeJS.WritableStream;
+      const code = await rotateWireguardKey(dir, sink(out) as never, sink([]) as never);
+      assert.equal(code, 0);
+      const after = (await loadOrCreateKey(path)).identity;
+      assert.notDeepEqual(after.privateKey, before.privateKey);
+      assert.match(out.join(''), new RegExp(`public key ${after.publicKey.toString('base64').replace(/[+/]/g, '\\$&')}`));
+      assert.ok(!out.join('').includes(after.privateKey.toString('base64')), 'the private key is not printed');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
