@@ -7,7 +7,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { containsAddress, parseCidr, parseIpv4 } from '../model/cidr.ts';
 import { errorText } from '../model/error-text.ts';
 import { wireguardPublicKey } from '../model/wireguard-keys.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
@@ -15,6 +14,7 @@ import type { WireguardControl } from '../kernel/wireguard/device.ts';
 import { uapiWireguardControl } from '../kernel/wireguard/uapi-control.ts';
 import { WireguardGoSupervisor } from '../kernel/wireguard-go.ts';
 import { cableMtu } from '../plan/cable-mtu.ts';
+import { cableSourceAddress } from '../plan/cable-source-address.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { cableRoutes } from './cable-routes.ts';
@@ -108,7 +108,7 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
     routes: cableRoutes(rtnl),
     floor: ipsecKernel(rtnl),
     deviceIndex,
-    sourceAddress: async () => sourceIn(options.podCidrs, (await rtnl.listAddresses()).map((a) => a.address)),
+    sourceAddress: async () => cableSourceAddress(options.podCidrs, (await rtnl.listAddresses()).map((a) => a.address)),
     // Read on every repair: a key rotated by `seaway gateway-rotate-key` is taken up without a restart.
     identity: async () => {
       identity = (await loadOrCreateKey(keyFile)).identity;
@@ -161,13 +161,4 @@ async function underlayMtuOf(rtnl: Rtnetlink, privateIp: string): Promise<number
   const link = address && (await rtnl.listLinks()).find((l) => l.index === address.ifindex);
   if (!link) throw new Error(`no interface holds the gateway's private IP ${privateIp}: the WireGuard cable has no underlay`);
   return link.mtu;
-}
-
-/** The first of the gateway's addresses inside one of the pod ranges (its CNI interface's), if any. */
-function sourceIn(podCidrs: readonly string[], addresses: readonly string[]): string | undefined {
-  const ranges = podCidrs.map((c) => parseCidr(c)).flatMap((p) => (p.ok ? [p.cidr] : []));
-  return addresses.find((text) => {
-    const address = parseIpv4(text);
-    return address.ok && ranges.some((range) => containsAddress(range, address.address));
-  });
 }

@@ -15,6 +15,7 @@ import { ipsecKernel } from '../cable/ipsec-kernel.ts';
 import { startIpsecRuntime } from '../cable/ipsec-runtime.ts';
 import { wireguardStateDir } from '../cable/rotate-key-command.ts';
 import { startWireguardRuntime } from '../cable/wireguard-runtime.ts';
+import { startVxlanRuntime } from '../cable/vxlan-runtime.ts';
 import { kernelWireguardControl, openGenericNetlink } from '../kernel/wireguard/kernel-control.ts';
 import type { CableRuntime } from './gateway-role.ts';
 
@@ -58,7 +59,7 @@ export function cableStarter(config: CableSettings, deps: CableDeps): (local: Lo
         return { cable: runtime.cable, stop: () => runtime.stop(), backendConfig: () => runtime.backendConfig() };
       }
       case 'vxlan':
-        throw new Error('the vxlan cable is not built yet');
+        return startVxlanRuntime({ privateIp, podCidrs: config.podCidrs, port: config.natTPort, tickMs: config.ipsecTickMs, log, rtnl });
     }
   };
 }

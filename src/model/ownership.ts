@@ -38,6 +38,10 @@ export const OWNERSHIP = {
    */
   cableRoutesTable: 218,
   cableRoutesRulePriority: 218,
+  /** Submariner's VXLAN cable between gateways (unencrypted): its device, VNI and VTEP network (private IP with first octet 241, /8). */
+  vxlanCableDevice: 'vxlan-tunnel',
+  vxlanCableVni: 1000,
+  vxlanCableVtepFirstOctet: 241,
   vxlanDevice: 'vx-submariner',
   vxlanVni: 100,
   vxlanPort: 4800,

@@ -42,7 +42,7 @@ const runtime = await startWireguardRuntime({
   listenPort: config.listenPort, tickMs: config.tickMs, log, metrics, rtnl,
 });
 const { cable } = runtime;
-announceReady({ publicKey: await runtime.publicKey(), implementation: runtime.implementation });
+announceReady({ publicKey: runtime.publicKey(), implementation: runtime.implementation });
 
 async function handle(request: WireguardRequest): Promise<unknown> {
   switch (request.op) {
