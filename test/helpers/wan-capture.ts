@@ -86,6 +86,12 @@ export interface CapturedPacket {
   srcPort?: number;
   dstPort?: number;
   kind: PacketKind;
+  /**
+   * An IPv4 packet carried in the clear inside this UDP packet's payload (VXLAN, GRE-in-UDP, a
+   * tunnel that does not encrypt): the first embedded header whose checksum holds. Encrypted
+   * payloads never show one (a valid checksum and version by chance is about 1 in 2^24 per offset).
+   */
+  inner?: { src: string; dst: string };
 }
 
 export interface CaptureTotals {
@@ -103,7 +109,7 @@ export interface CaptureTotals {
 }
 
 export interface CleartextReport {
-  /** Packets whose IPv4 source or destination lies in one of the given CIDRs. */
+  /** Packets whose IPv4 source or destination lies in one of the given CIDRs, in their header or in a cleartext packet they carry. */
   hits: CapturedPacket[];
   totals: CaptureTotals;
 }
@@ -183,12 +189,30 @@ function decodeIpv4(ip: Uint8Array, packet: CapturedPacket): void {
   packet.srcPort = (udp[0]! << 8) | udp[1]!;
   packet.dstPort = (udp[2]! << 8) | udp[3]!;
   const payload = udp.subarray(8);
+  const inner = embeddedIpv4(payload);
+  if (inner) packet.inner = inner;
   if (packet.srcPort === 500 || packet.dstPort === 500) { packet.kind = 'ike'; return; }
   if (packet.srcPort === 4500 || packet.dstPort === 4500) {
     if (payload.length === 1 && payload[0] === 0xff) packet.kind = 'nat-keepalive';
     else if (payload.length >= 4 && payload[0] === 0 && payload[1] === 0 && payload[2] === 0 && payload[3] === 0) packet.kind = 'ike';
     else if (payload.length >= 8) packet.kind = 'esp-in-udp';
   }
+}
+
+/** The addresses of the first well-formed IPv4 header (version 4, IHL 5, plausible length, valid checksum) inside a payload. */
+function embeddedIpv4(payload: Uint8Array): { src: string; dst: string } | undefined {
+  for (let at = 0; at + 20 <= payload.length; at++) {
+    if (payload[at] !== 0x45) continue;
+    const total = (payload[at + 2]! << 8) | payload[at + 3]!;
+    if (total < 20 || at + total > payload.length) continue;
+    let sum = 0;
+    for (let i = 0; i < 20; i += 2) sum += (payload[at + i]! << 8) | payload[at + i + 1]!;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    if (sum !== 0xffff) continue;
+    const address = (from: number) => `${payload[from]}.${payload[from + 1]}.${payload[from + 2]}.${payload[from + 3]}`;
+    return { src: address(at + 12), dst: address(at + 16) };
+  }
+  return undefined;
 }
 
 /** The CIDR texts as model/cidr.ts parses them; a text that is none is a mistake in the test, not input to skip. */
@@ -219,7 +243,8 @@ export function findCleartext(packets: readonly CapturedPacket[], cidrs: readonl
     else if (packet.kind === 'nat-keepalive') totals.natKeepalive++;
     else if (packet.kind === 'esp') totals.esp++;
     else totals.other++;
-    if ((packet.src && inRanges(packet.src, ranges)) || (packet.dst && inRanges(packet.dst, ranges))) hits.push(packet);
+    const addresses = [packet.src, packet.dst, packet.inner?.src, packet.inner?.dst].filter((a): a is string => a !== undefined);
+    if (addresses.some((a) => inRanges(a, ranges))) hits.push(packet);
   }
   return { hits, totals };
 }
@@ -232,7 +257,7 @@ export async function cleartextHits(file: string, cidrs: readonly string[]): Pro
 /** One line per packet, for assertion messages. */
 export function describePackets(packets: readonly CapturedPacket[], limit = 10): string {
   const lines = packets.slice(0, limit).map((p) =>
-    `#${p.index} ${p.kind} ${p.src ?? '?'}${p.srcPort !== undefined ? `:${p.srcPort}` : ''} > ${p.dst ?? '?'}${p.dstPort !== undefined ? `:${p.dstPort}` : ''} proto ${p.protocol ?? '-'} len ${p.length}`);
+    `#${p.index} ${p.kind} ${p.src ?? '?'}${p.srcPort !== undefined ? `:${p.srcPort}` : ''} > ${p.dst ?? '?'}${p.dstPort !== undefined ? `:${p.dstPort}` : ''} proto ${p.protocol ?? '-'} len ${p.length}${p.inner ? ` carrying ${p.inner.src} > ${p.inner.dst}` : ''}`);
   if (packets.length > limit) lines.push(`... and ${packets.length - limit} more`);
   return lines.join('\n');
 }

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CableEndpoint, CableStatus } from '../../src/cable/cable.ts';
-import { createGatewayPair, ping, type ClusterSide, type GatewayPair } from '../helpers/gateway-pair.ts';
+import { createGatewayPair, ping, WAN_IFACE, type ClusterSide, type GatewayPair } from '../helpers/gateway-pair.ts';
+import { cleartextHits, startWanCapture, type WanCapture } from '../helpers/wan-capture.ts';
 import { startCableChild, type CableChild } from '../helpers/cable-child.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -37,18 +38,21 @@ async function start(side: ClusterSide, name: string): Promise<CableChild<unknow
 describe('the VXLAN cable between two gateway namespaces', () => {
   let gw1: CableChild<unknown>;
   let gw2: CableChild<unknown>;
+  let capture: WanCapture;
   before(async () => {
     requireTools('ip', 'ping', 'bridge');
     dir = await mkdtemp(join(tmpdir(), 'seaway-vxlan-'));
     pair = await createGatewayPair();
     await pair.exec(pair.gw1.gateway, 'ip', ['route', 'add', 'default', 'via', pair.gw2.wanAddress]);
     await pair.exec(pair.gw2.gateway, 'ip', ['route', 'add', 'default', 'via', pair.gw1.wanAddress]);
+    capture = await startWanCapture(pair.gw2.gateway, WAN_IFACE, join(dir, 'wan.pcap'));
     gw1 = await start(pair.gw1, 'gw1');
     gw2 = await start(pair.gw2, 'gw2');
   });
 
   after(async () => {
     for (const child of children) await child.stop().catch(() => {});
+    await capture?.stop().catch(() => {});
     await pair?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -68,6 +72,14 @@ describe('the VXLAN cable between two gateway namespaces', () => {
     const [status] = await gw1.call<CableStatus[]>({ op: 'status' });
     assert.equal(status?.state, 'connected');
     assert.match(status?.message ?? '', /unencrypted/);
+  });
+
+  it('the WAN shows the pods\' packets inside VXLAN on UDP 4500, in the clear (what the capture check of the encrypted cables would catch)', async () => {
+    await capture.stop();
+    const report = await cleartextHits(capture.file, [pair.gw1.clusterCidr, pair.gw2.clusterCidr]);
+    const carried = report.hits.filter((p) => p.dstPort === 4500 && p.inner !== undefined);
+    assert.ok(carried.length >= 6, `the pings crossed inside VXLAN: ${carried.length} packets`);
+    assert.ok(report.hits.every((p) => p.src === pair.gw1.wanAddress || p.src === pair.gw2.wanAddress), 'outside, only the gateways\' addresses');
   });
 
   it('a deleted device comes back with its FDB entry and routes on the next repair tick', async () => {
