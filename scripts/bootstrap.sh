@@ -51,6 +51,8 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
 fi
 # The netlink binding, patched and rebuilt (an overrun aborted the process; SO_RCVBUFFORCE).
 bash scripts/patch-netlink.sh
+# The ICMP probe addon (native/), built from source with this machine's compiler: no prebuilds.
+bash scripts/build-native.sh
 
 # libreswan's pluto and whack, for the interop test against Submariner's libreswan cable driver.
 # The package conflicts with strongSwan's, so it is never installed: its .deb is unpacked into
