@@ -10,6 +10,7 @@ import { apiServerAddresses } from './model/api-server-addresses.ts';
 import { nodeIpProblem } from './model/host-network.ts';
 import { OWNERSHIP } from './model/ownership.ts';
 import { MAX_CIDRS_PER_SET } from './plan/filter-input.ts';
+import { DEFAULT_HEALTH_SETTINGS } from './plan/health-probes.ts';
 import { DEFAULT_EXEC_TIMEOUT_MS } from './kernel/exec.ts';
 import { base64Text, bearerTokenProblem, brokerServerUrl, parseLabel, publicIpProblem, secretValue, type Parsed } from './gateway-config.ts';
 
@@ -171,6 +172,9 @@ export interface GatewayConfig {
   natEnabled: boolean;
   /** The cable to the other clusters' gateways. */
   cable: CableKind;
+  /** Between two health checks to one remote gateway (ms), and how many lost in a row make its connection an error. */
+  healthCheckIntervalMs: number;
+  healthCheckMaxLoss: number;
   /** After a PSK change, the old key stays accepted this long. */
   pskRotationWindowSeconds: number;
   /** A cable not connected within this is reported as failing. */
@@ -221,7 +225,7 @@ type Key =
   | 'fightRepairs' | 'fightWindowSeconds' | 'fightBackoffMinMs' | 'fightBackoffMaxMs' | 'execTimeoutSeconds' | 'xtablesLock' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs'
   | 'pskFile' | 'brokerKubeconfig' | 'brokerApiServer' | 'brokerToken' | 'brokerCa' | 'brokerInsecure' | 'brokerNamespace'
-  | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled' | 'cable'
+  | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled' | 'cable' | 'healthCheckIntervalMs' | 'healthCheckMaxLoss'
   | 'pskRotationWindowSeconds' | 'cableConnectTimeoutSeconds' | 'statusRefreshSeconds' | 'brokerRefreshSeconds' | 'remoteStaleSeconds' | 'ipsecTickMs';
 
 /** The commands that read agent settings; a flag of the other one is refused (variables are ignored). */
@@ -351,6 +355,14 @@ const SETTINGS: Record<Key, Setting> = {
   cable: {
     only: 'gateway', flag: '--cable', env: ['SEAWAY_CABLE', 'SUBMARINER_CABLEDRIVER'], defaultText: 'ipsec',
     help: 'the cable to the other clusters: ipsec (strongSwan; Submariner\'s libreswan is accepted as the same), wireguard, or vxlan (unencrypted, for trusted networks)',
+  },
+  healthCheckIntervalMs: {
+    only: 'gateway', flag: '--health-check-interval-ms', env: ['SEAWAY_HEALTH_CHECK_INTERVAL_MS'], defaultText: '1000',
+    help: 'how often each remote gateway\'s healthCheckIP is pinged through its cable (10-60000; stretched to stay within 100 probes a second over all remotes)',
+  },
+  healthCheckMaxLoss: {
+    only: 'gateway', flag: '--health-check-max-loss', env: ['SEAWAY_HEALTH_CHECK_MAX_LOSS'], defaultText: '5',
+    help: 'health checks lost in a row that make a connection an error although its tunnel is up (1-100)',
   },
   pskRotationWindowSeconds: {
     only: 'gateway', flag: '--psk-rotation-window-seconds', env: ['SEAWAY_PSK_ROTATION_WINDOW_SECONDS'], defaultText: '300',
@@ -706,6 +718,8 @@ function gatewayConfig(reader: Reader, problems: string[], warnings: string[]): 
     natEnabled: reader.oneOf('natEnabled', ['true', 'false'] as const, DEFAULTS.natEnabled ? 'true' : 'false') === 'true',
     // Submariner names its IPsec driver libreswan: the same wire protocol, so the same cable.
     cable: cableKind(reader.oneOf('cable', [...CABLES, 'libreswan'] as const, 'ipsec')),
+    healthCheckIntervalMs: reader.integer('healthCheckIntervalMs', 10, 60_000, DEFAULT_HEALTH_SETTINGS.intervalMs),
+    healthCheckMaxLoss: reader.integer('healthCheckMaxLoss', 1, 100, DEFAULT_HEALTH_SETTINGS.maxLoss),
     pskRotationWindowSeconds: reader.integer('pskRotationWindowSeconds', 1, 86400, DEFAULTS.pskRotationWindowSeconds),
     cableConnectTimeoutSeconds: reader.integer('cableConnectTimeoutSeconds', 1, 3600, DEFAULTS.cableConnectTimeoutSeconds),
     statusRefreshSeconds: reader.integer('statusRefreshSeconds', 1, 14, DEFAULTS.statusRefreshSeconds),

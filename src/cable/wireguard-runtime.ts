@@ -64,8 +64,8 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
   const loaded = await loadOrCreateKey(keyFile);
   log.info({ keyFile, created: loaded.created, publicKey: loaded.identity.publicKey.toString('base64') }, loaded.created ? 'WireGuard key made and kept for later starts' : 'WireGuard key loaded');
-  const underlayMtu = await underlayMtuOf(rtnl, options.privateIp);
-  const mtu = cableMtu('wireguard', underlayMtu);
+  const deviceMtu = async () => cableMtu('wireguard', await underlayMtuOf(rtnl, options.privateIp));
+  const mtu = await deviceMtu();
   const deviceIndex = async () => (await rtnl.listLinks()).find((l) => l.name === WIREGUARD_DEVICE)?.index;
   // A device left by an earlier run (a kernel one survives its agent) is made afresh.
   const stale = await deviceIndex();
@@ -93,7 +93,7 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
         // wireguard-go makes its TUN down with its own MTU; it carries nothing until it is up.
         const index = await deviceIndex();
         if (index === undefined) throw new Error(`wireguard-go is ready but the device ${WIREGUARD_DEVICE} is not there`);
-        await applyOk(rtnl, [{ kind: 'link', write: 'set-mtu', index, mtu }, { kind: 'link', write: 'set-up', index, up: true }]);
+        await applyOk(rtnl, [{ kind: 'link', write: 'set-mtu', index, mtu: await deviceMtu() }, { kind: 'link', write: 'set-up', index, up: true }]);
         await cable.reload();
         log.info({ device: WIREGUARD_DEVICE }, 'wireguard-go ready: key, port and peers loaded');
       },
@@ -123,8 +123,17 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
   } else {
     await cable.reload();
   }
+  /** The device's MTU follows the underlay's (an operator lowered the WAN MTU): packets that fit it never need fragmenting outside. */
+  const syncMtu = async () => {
+    const link = (await rtnl.listLinks()).find((l) => l.name === WIREGUARD_DEVICE);
+    const wanted = await deviceMtu();
+    if (link && link.mtu !== wanted) {
+      await applyOk(rtnl, [{ kind: 'link', write: 'set-mtu', index: link.index, mtu: wanted }]);
+      log.info({ device: WIREGUARD_DEVICE, from: link.mtu, to: wanted }, 'the underlay\'s MTU changed: the WireGuard device follows it');
+    }
+  };
   const timer = setInterval(() => {
-    cable.repair().catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the WireGuard cable failed; tried again on the next tick'));
+    syncMtu().then(() => cable.repair()).catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the WireGuard cable failed; tried again on the next tick'));
   }, options.tickMs);
   timer.unref();
   return {

@@ -18,6 +18,7 @@ import type { ConnectableCable } from '../cable/cable-component.ts';
 import { cableComponent } from '../cable/cable-component.ts';
 import type { CableStatus } from '../cable/cable.ts';
 import { recordCableStatus } from '../cable/cable-metrics.ts';
+import type { HealthChecker } from '../cable/health-checker.ts';
 import { endpointValidationContext, validateEndpoint, type EndpointSpec } from '../model/endpoint.ts';
 import { errorText } from '../model/error-text.ts';
 import type { HaDecision, HaState } from '../model/gateway-ha.ts';
@@ -112,6 +113,10 @@ export interface GatewayRoleDeps {
   pskProblem(): Promise<string | null>;
   /** Why the broker credentials cannot be used, or null. */
   brokerProblem(): string | null;
+  /** Health checks through the cables (cable/health-checker.ts): the active gateway sets the targets. */
+  health: Pick<HealthChecker, 'setTargets' | 'health'>;
+  /** This gateway's health-check address (its CNI interface's), published as the Endpoint's healthCheckIP. */
+  healthCheckIp(): Promise<string | undefined>;
 }
 
 export class GatewayRole {
@@ -261,6 +266,11 @@ export class GatewayRole {
     else this.#wakePending = true;
   }
 
+  /** Something the status depends on changed outside the informers (a health verdict): a turn now. */
+  wake(): void {
+    this.#wakeUp();
+  }
+
   /** Sleeps until the time passes or something wakes the loop (an informer change, a stop), also one that came while it was busy. */
   #sleep(ms: number): Promise<void> {
     if (this.#wakePending) {
@@ -288,8 +298,10 @@ export class GatewayRole {
     if (node === null) {
       this.#endpointProblem = `Node ${settings.nodeName} is not known to the API server`;
     } else {
+      const healthCheckIp = await this.#deps.healthCheckIp().catch(() => undefined);
       const built = localEndpointObject({
         clusterId: settings.clusterId, namespace: settings.namespace, node,
+        ...(healthCheckIp === undefined ? {} : { healthCheckIp }),
         ...(settings.nodeIp === null ? {} : { nodeIp: settings.nodeIp }),
         ...(settings.publicIp === null ? {} : { publicIp: settings.publicIp }),
         subnets: [...settings.serviceCidrs, ...settings.podCidrs],
@@ -386,6 +398,7 @@ export class GatewayRole {
   /** No longer active: the broker sync ends, every cable is taken down (its fail-closed floor with it), then charon. */
   async #teardown(why: string): Promise<void> {
     await this.#stopBroker();
+    this.#deps.health.setTargets([]);
     const runtime = this.#runtime;
     this.#runtime = null;
     if (runtime !== null) {
@@ -553,6 +566,8 @@ export class GatewayRole {
       const accepted = remotes.find((r) => r.spec.cableName === cable.cableName);
       return { endpoint: accepted?.spec as EndpointSpec, usingIP: cable.address, usingNAT: cable.address !== cable.privateIp };
     }).filter((r) => r.endpoint !== undefined);
+    // Every cable whose remote names a health-check address is probed through it.
+    this.#deps.health.setTargets(this.#remotes.flatMap((r) => (r.endpoint.healthCheckIps[0] !== undefined ? [{ key: r.endpoint.cableName, ip: r.endpoint.healthCheckIps[0] }] : [])));
     return statuses;
   }
 
@@ -589,7 +604,10 @@ export class GatewayRole {
     const render = gatewayObject({
       hostname: settings.nodeName, namespace: settings.namespace, haStatus, localEndpoint: spec.endpoint, version: settings.version,
       statusFailure: this.#refusal ?? '',
-      remotes: haStatus === 'active' ? this.#remotes.map((r) => ({ ...r, ...(byName.has(r.endpoint.cableName) ? { cable: byName.get(r.endpoint.cableName) as CableStatus } : {}) })) : [],
+      remotes: haStatus === 'active' ? this.#remotes.map((r) => {
+        const health = this.#deps.health.health(r.endpoint.cableName);
+        return { ...r, ...(byName.has(r.endpoint.cableName) ? { cable: byName.get(r.endpoint.cableName) as CableStatus } : {}), ...(health ? { health } : {}) };
+      }) : [],
       traffic: this.#traffic, nowMs: now,
     });
     if (!render.ok) {

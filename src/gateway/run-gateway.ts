@@ -29,6 +29,10 @@ import { createGatewayStatusPublisher, createGatewayStatusWriter } from '../k8s/
 import { openRtnetlink } from '../kernel/rtnetlink.ts';
 import { readPskFile } from '../cable/psk-file.ts';
 import { CABLE_BACKENDS, cableStarter, clearCableLeftovers } from './cable-choice.ts';
+import { HealthChecker } from '../cable/health-checker.ts';
+import { loadIcmpAddon, openIcmpSocket } from '../kernel/icmp-socket.ts';
+import { cableSourceAddress } from '../plan/cable-source-address.ts';
+import { DEFAULT_HEALTH_SETTINGS } from '../plan/health-probes.ts';
 import { createComponentMetrics } from '../startup/component-metrics.ts';
 import { startupSteps } from '../startup/startup-steps.ts';
 import { startHttpListeners } from '../startup/http-listeners.ts';
@@ -49,6 +53,9 @@ const API = 'api';
 
 export async function runGateway(config: GatewayConfig, logger: Logger): Promise<{ code: number; forceExit: boolean }> {
   const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
+  // The health checks' ICMP addon, before anything is touched: a gateway without it would report
+  // tunnels it cannot prove, so a missing build stops it with the command that builds it.
+  const icmp = loadIcmpAddon();
   for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
   logger.info({ version: packageJson.version, node: config.nodeName, cluster: config.clusterId, lease: config.leaseName, label: `${config.gatewayLabel.key}=${config.gatewayLabel.value}` }, 'seaway gateway starting');
   const metrics = createMetrics();
@@ -141,6 +148,16 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     }
   };
 
+  // Health checks through the cables, from this gateway's CNI address (also its Endpoint's healthCheckIP).
+  const healthCheckIp = async () => cableSourceAddress(config.podCidrs, (await rtnl.listAddresses()).map((a) => a.address));
+  const health = new HealthChecker({
+    open: (source, onReplies, onError) => openIcmpSocket(icmp, { source, onReplies, onError }),
+    source: healthCheckIp,
+    settings: { ...DEFAULT_HEALTH_SETTINGS, intervalMs: config.healthCheckIntervalMs, maxLoss: config.healthCheckMaxLoss },
+    log: logger.child({ component: 'health-check' }),
+    onChange: () => role.wake(),
+  });
+  closers.push(() => health.close());
   const role = new GatewayRole({
     settings: {
       clusterId: config.clusterId, namespace: config.namespace, nodeName: config.nodeName, podCidrs: config.podCidrs, serviceCidrs: config.serviceCidrs,
@@ -186,6 +203,8 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     },
     brokerProblem: () => brokerProblem,
     clearLeftovers: () => clearCableLeftovers(rtnl),
+    health,
+    healthCheckIp,
   });
   role.start();
   // `seaway status --status-socket <this>`: the election, the remote clusters' liveness, the cables.

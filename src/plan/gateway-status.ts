@@ -10,13 +10,15 @@
  * statusFailure, version), and every Endpoint spec in it needs backend, cable_name, cluster_id
  * (1-63 characters), hostname, nat_enabled and subnets.
  *
- * Until health checks exist, `connected` means "the daemon says the SAs are up and bytes are moving
- * both ways": a cable the daemon calls connected whose received or sent byte counter has not grown
- * for longer than a threshold (or has not yet been seen to grow) is reported `connecting`, saying so.
- * Byte counters are not part of the object, only the states they lead to, so counting bytes never
- * makes an observation a change worth a write. `latencyRTT` is left out (it is optional in the CRD and
- * a pointer with omitempty in Submariner's type, and subctl prints an empty RTT for it) rather than
- * filled with zero durations that would read as a measurement.
+ * `connected` is proven by the data path: where the remote Endpoint names a healthCheckIP, only a
+ * reply to a health check through the cable makes a connection connected, and the last probes lost
+ * in a row make it an error even while the daemon says its SAs are up ("SAs up, no reply" is never
+ * connected); the RTT of the replies is `latencyRTT`. A remote without a healthCheckIP (an older
+ * peer) falls back to the daemon's word and its byte counters: a cable whose received or sent
+ * counter has not grown for longer than a threshold is reported `connecting`, saying so. Neither
+ * byte counters nor RTT changes make an observation a change worth an early write (sameGatewayContent
+ * ignores latencyRTT): they go out with the periodic refresh. `latencyRTT` is left out until there is
+ * a reply (it is optional in the CRD), never filled with zero durations that would read as a measurement.
  */
 import type { CableStatus } from '../cable/cable.ts';
 import type { EndpointSpec } from '../model/endpoint.ts';
@@ -27,6 +29,8 @@ import {
   clipMessage, dueForWrite, endpointSpecWire, statusObjectName, str, type ConnectionStatus, type EndpointSpecWire, type WriteBudget,
 } from './status-object.ts';
 import { isDeepStrictEqual } from 'node:util';
+import { latencyRtt, type LatencyRtt, type RttSummary } from '../model/rtt-stats.ts';
+import type { HealthVerdict } from './health-probes.ts';
 
 // Shared with the RouteAgent (status-object.ts); still exported from here for the Gateway's callers.
 export { endpointSpecWire, MAX_MESSAGE_LENGTH, type ConnectionStatus, type EndpointSpecWire, type WriteBudget } from './status-object.ts';
@@ -53,6 +57,8 @@ export interface GatewayConnection {
   /** Left out when empty, false, as Go's omitempty does. */
   usingIP?: string;
   usingNAT?: boolean;
+  /** The health checks' RTT (Go duration strings); absent until a probe has been answered. */
+  latencyRTT?: LatencyRtt;
 }
 
 export interface GatewayStatus {
@@ -92,6 +98,18 @@ export interface RemoteConnectionInput {
   /** The address the cable uses to reach the remote (private or public, as NAT discovery chose). */
   usingIP: string;
   usingNAT: boolean;
+  /** The health checks through the cable, when the remote names a healthCheckIP. */
+  health?: ConnectionHealth;
+}
+
+/** What the health checks to one remote found (cable/health-checker.ts's TargetHealth). */
+export interface ConnectionHealth {
+  ip: string;
+  verdict: HealthVerdict;
+  lostInARow: number;
+  maxLoss: number;
+  rtt: RttSummary | null;
+  problem?: string;
 }
 
 export interface GatewayInput {
@@ -162,7 +180,9 @@ export function observeTraffic(previous: TrafficState, cables: readonly CableSta
  * A connection's status and message from its cable and traffic. Messages never carry numbers that
  * change between observations (bytes, seconds since), or every observation would be a change.
  */
-export function connectionState(cable: CableStatus | undefined, traffic: CableTraffic | undefined, nowMs: number, stallMs: number): { status: ConnectionStatus; statusMessage: string } {
+export function connectionState(
+  cable: CableStatus | undefined, traffic: CableTraffic | undefined, nowMs: number, stallMs: number, health?: ConnectionHealth,
+): { status: ConnectionStatus; statusMessage: string } {
   if (cable === undefined || !isRecord(cable)) return { status: 'connecting', statusMessage: 'connecting: the cable is not configured yet' };
   const daemonMessage = str(cable.message);
   if (cable.state === 'error') {
@@ -172,6 +192,7 @@ export function connectionState(cable: CableStatus | undefined, traffic: CableTr
   if (cable.state !== 'connected') {
     return { status: 'connecting', statusMessage: clipMessage(`connecting: ${daemonMessage || 'security associations not installed yet'}`) };
   }
+  if (health !== undefined && isRecord(health)) return healthState(health, daemonMessage);
   const moving = (at: number | undefined) => at !== undefined && nowMs - at <= stallMs;
   const rx = moving(traffic?.rxGrewAtMs);
   const tx = moving(traffic?.txGrewAtMs);
@@ -184,6 +205,18 @@ export function connectionState(cable: CableStatus | undefined, traffic: CableTr
     status: 'connecting',
     statusMessage: clipMessage(`connecting: SAs installed, but ${what} within the last ${seconds} s (no health check yet; an idle cable looks the same)${extra}`),
   };
+}
+
+/** A connected cable as its health checks judge it: the data path decides, not the daemon. */
+function healthState(health: ConnectionHealth, daemonMessage: string): { status: ConnectionStatus; statusMessage: string } {
+  const extra = daemonMessage ? `; ${daemonMessage}` : '';
+  const ip = str(health.ip);
+  if (health.verdict === 'healthy') return { status: 'connected', statusMessage: clipMessage(`connected: health checks to ${ip} answered through the cable${extra}`) };
+  if (health.verdict === 'unhealthy') {
+    return { status: 'error', statusMessage: clipMessage(`error: the tunnel is up but the last ${health.maxLoss} health checks to ${ip} got no reply: traffic does not flow${extra}`) };
+  }
+  const why = typeof health.problem === 'string' && health.problem !== '' ? health.problem : `waiting for the first reply to a health check to ${ip}`;
+  return { status: 'connecting', statusMessage: clipMessage(`connecting: tunnel up, ${why}${extra}`) };
 }
 
 const compareConnections = (a: GatewayConnection, b: GatewayConnection): number =>
@@ -220,14 +253,17 @@ export function gatewayObject(input: GatewayInput): GatewayRender {
     seen.add(key);
     const cable = isRecord(remote.cable as unknown) ? remote.cable : undefined;
     const traffic = cable !== undefined ? input.traffic.get(cable.cableName) : undefined;
-    const state = connectionState(cable, traffic, input.nowMs, stallMs);
+    const health = isRecord(remote.health as unknown) ? remote.health : undefined;
+    const state = connectionState(cable, traffic, input.nowMs, stallMs, health);
     const usingIP = str(remote.usingIP);
+    const rtt = health?.rtt;
     connections.push({
       status: state.status,
       statusMessage: state.statusMessage,
       endpoint: endpoint.wire,
       ...(usingIP !== '' ? { usingIP } : {}),
       ...(remote.usingNAT === true ? { usingNAT: true } : {}),
+      ...(rtt && rtt.samples > 0 ? { latencyRTT: latencyRtt(rtt) } : {}),
     });
   });
   connections.sort(compareConnections);
@@ -257,10 +293,11 @@ export function gatewayObject(input: GatewayInput): GatewayRender {
 function content(object: GatewayObject): unknown {
   const annotations = { ...object.metadata.annotations };
   delete annotations[UPDATE_TIMESTAMP_ANNOTATION];
-  return { ...object, metadata: { ...object.metadata, annotations } };
+  const connections = object.status.connections.map(({ latencyRTT: _rtt, ...rest }) => rest);
+  return { ...object, metadata: { ...object.metadata, annotations }, status: { ...object.status, connections } };
 }
 
-/** Whether two objects say the same, ignoring update-timestamp. */
+/** Whether two objects say the same, ignoring update-timestamp and the RTT figures (they go out with the refresh). */
 export function sameGatewayContent(a: GatewayObject, b: GatewayObject): boolean {
   return isDeepStrictEqual(content(a), content(b));
 }

@@ -20,7 +20,7 @@ export interface Listed {
 export interface GatewayStatusBody {
   haStatus: string;
   statusFailure: string;
-  connections: Array<{ status: string; statusMessage: string; endpoint: { cluster_id: string } }>;
+  connections: Array<{ status: string; statusMessage: string; endpoint: { cluster_id: string; healthCheckIP?: string }; latencyRTT?: Record<string, string> }>;
 }
 
 function kubeConfig(file: string): KubeConfig {

@@ -14,7 +14,7 @@ import { endpointValidationContext, validateEndpoint, type EndpointSpec } from '
 import {
   CONNECTED_MESSAGE, DEFAULT_STALL_MS, EMPTY_TRAFFIC, MAX_MESSAGE_LENGTH, SUBMARINER_STALE_MS, UPDATE_TIMESTAMP_ANNOTATION,
   connectionState, endpointSpecWire, gatewayObject, gatewayObjectName, observeTraffic, sameGatewayContent, shouldWrite,
-  staleGateways, standbyReady, updateTimestampMs, type GatewayInput, type GatewayObject, type RemoteConnectionInput, type TrafficState,
+  type ConnectionHealth, staleGateways, standbyReady, updateTimestampMs, type GatewayInput, type GatewayObject, type RemoteConnectionInput, type TrafficState,
 } from '../../src/plan/gateway-status.ts';
 import { createGatewayStatusPublisher, type GatewayWriteResult } from '../../src/k8s/gateway-status-writer.ts';
 import { validateCustomResource, type JsonObject, type JsonSchemaProps } from '../lab/apiserver/structural-schema.ts';
@@ -515,4 +515,39 @@ test('standbyReady: another candidate\'s fresh, passive, unfailed Gateway object
   assert.equal(standbyReady([gw('node-b', 2, 'active')], 'node-a', NOW_MS, 15_000), false, 'active');
   assert.equal(standbyReady([gw('node-b', 2, 'passive', 'not a candidate: bad PSK')], 'node-a', NOW_MS, 15_000), false, 'refused');
   assert.equal(standbyReady([null, 'x', { metadata: {} }, gw('node-c', 1, 'passive')], 'node-a', NOW_MS, 15_000), true, 'malformed objects pass over');
+});
+
+describe('connection state with health checks: the data path decides', () => {
+  const health = (over: Partial<ConnectionHealth> = {}): ConnectionHealth => ({ ip: '10.2.1.1', verdict: 'healthy', lostInARow: 0, maxLoss: 5, rtt: null, ...over });
+  const STALL = 15_000;
+
+  test('a reply through the cable: connected, whatever the byte counters', () => {
+    assert.deepEqual(connectionState(cable('c'), undefined, NOW, STALL, health()), { status: 'connected', statusMessage: 'connected: health checks to 10.2.1.1 answered through the cable' });
+  });
+
+  test('SAs up and no reply to the last maxLoss probes: error, never connected, even with bytes moving', () => {
+    const s = connectionState(cable('c'), { rxBytes: 1, txBytes: 1, rxGrewAtMs: NOW, txGrewAtMs: NOW }, NOW, STALL, health({ verdict: 'unhealthy', lostInARow: 5 }));
+    assert.deepEqual(s, { status: 'error', statusMessage: 'error: the tunnel is up but the last 5 health checks to 10.2.1.1 got no reply: traffic does not flow' });
+  });
+
+  test('no reply yet: connecting, saying so, or saying why probing cannot happen', () => {
+    assert.equal(connectionState(cable('c'), undefined, NOW, STALL, health({ verdict: 'unknown' })).statusMessage, 'connecting: tunnel up, waiting for the first reply to a health check to 10.2.1.1');
+    assert.match(connectionState(cable('c'), undefined, NOW, STALL, health({ verdict: 'unknown', problem: 'no address to probe from' })).statusMessage, /tunnel up, no address to probe from/);
+  });
+
+  test('the daemon\'s own error or connecting state comes first: a healthy probe does not hide a cable the daemon has not brought up', () => {
+    assert.equal(connectionState(cable('c', { state: 'connecting' }), undefined, NOW, STALL, health()).status, 'connecting');
+    assert.equal(connectionState(cable('c', { state: 'error', message: 'x' }), undefined, NOW, STALL, health()).status, 'error');
+  });
+
+  test('latencyRTT as Go durations once a reply came, absent before; a changed RTT alone is no change worth a write', () => {
+    const rtt = { samples: 3, lastNs: 1_234_567, minNs: 900_000, averageNs: 1_100_000.7, maxNs: 1_500_000, stdDevNs: 250_000 };
+    const withRtt = built(input({ remotes: [remote(WEST, { health: health({ rtt }) })] })).object;
+    assert.deepEqual(withRtt.status.connections[0]!.latencyRTT, { last: '1.234567ms', min: '900µs', average: '1.1ms', max: '1.5ms', stdDev: '250µs' });
+    const without = built(input({ remotes: [remote(WEST, { health: health({ verdict: 'unknown' }) })] })).object;
+    assert.equal('latencyRTT' in without.status.connections[0]!, false);
+    const other = built(input({ remotes: [remote(WEST, { health: health({ rtt: { ...rtt, lastNs: 2_000_000 } }) })] })).object;
+    assert.ok(sameGatewayContent(withRtt, other), 'RTT figures go out with the refresh');
+    assert.ok(!sameGatewayContent(withRtt, without), 'a status change is still a change');
+  });
 });

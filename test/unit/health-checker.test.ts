@@ -1,0 +1,129 @@
+/**
+ * The health checker's driver with a fake ICMP socket: which targets it probes, from which source,
+ * how replies are matched (id, seq, sender), and what a target that stops answering becomes.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HealthChecker } from '../../src/cable/health-checker.ts';
+import type { EchoReply, IcmpSocket } from '../../src/kernel/icmp-socket.ts';
+import { captureLogger } from '../helpers/capture-logger.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+interface Sent { dst: string; id: number; seq: number }
+
+/** A socket whose "network" answers the addresses in `answering` at once, and can be made to answer as someone else. */
+function fakeNetwork() {
+  const answering = new Set<string>();
+  const sent: Sent[] = [];
+  const opened: string[] = [];
+  let closed = 0;
+  let forge: ((s: Sent) => Partial<EchoReply>) | undefined;
+  const open = (source: string, onReplies: (batch: EchoReply[]) => void): IcmpSocket => {
+    opened.push(source);
+    const socket: IcmpSocket = {
+      closed: false,
+      send(dst, id, seq) {
+        sent.push({ dst, id, seq });
+        if (answering.has(dst)) {
+          queueMicrotask(() => onReplies([{ src: dst, dst: source, id, seq, ttl: 64, sentNs: 0n, receivedNs: 1n, rttNs: 250_000, ...(forge?.({ dst, id, seq }) ?? {}) }]));
+        }
+        return 0n;
+      },
+      close() { closed += 1; },
+      ref() { return socket; },
+      unref() { return socket; },
+    };
+    return socket;
+  };
+  return { answering, sent, opened, open, closedCount: () => closed, setForge: (f: typeof forge) => { forge = f; } };
+}
+
+const settings = { intervalMs: 20, maxLoss: 3, maxProbesPerSecond: 1000 };
+
+describe('the health checker', () => {
+  it('probes every target from the source address and turns it healthy on its replies, with an RTT', async () => {
+    const net = fakeNetwork();
+    net.answering.add('10.2.1.1').add('10.3.1.1');
+    let changes = 0;
+    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger, onChange: () => { changes += 1; } });
+    try {
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }, { key: 'north', ip: '10.3.1.1' }]);
+      await waitFor('both healthy', () => checker.health('east')?.verdict === 'healthy' && checker.health('north')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
+      assert.deepEqual(net.opened, ['10.1.1.1']);
+      assert.deepEqual([...new Set(net.sent.map((s) => s.dst))].sort(), ['10.2.1.1', '10.3.1.1']);
+      assert.equal(checker.health('east')?.rtt?.lastNs, 250_000);
+      assert.ok(changes >= 2, 'each verdict change woke the owner');
+    } finally {
+      checker.close();
+    }
+  });
+
+  it('a target that stops answering becomes unhealthy after maxLoss probes, healthy again when it answers', async () => {
+    const net = fakeNetwork();
+    net.answering.add('10.2.1.1');
+    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger });
+    try {
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }]);
+      await waitFor('healthy', () => checker.health('east')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
+      net.answering.delete('10.2.1.1');
+      const lost = await waitFor('unhealthy', () => (checker.health('east')?.verdict === 'unhealthy' ? checker.health('east') : undefined), { timeoutMs: 5000, intervalMs: 5 });
+      assert.equal(lost.lostInARow, 3);
+      net.answering.add('10.2.1.1');
+      await waitFor('healthy again', () => checker.health('east')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
+    } finally {
+      checker.close();
+    }
+  });
+
+  it('replies with another id, an unknown seq or from another address than the target prove nothing', async () => {
+    const net = fakeNetwork();
+    net.answering.add('10.2.1.1');
+    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger });
+    try {
+      for (const forge of [(s: Sent) => ({ id: (s.id + 1) & 0xffff }), (s: Sent) => ({ seq: (s.seq + 1000) & 0xffff }), () => ({ src: '10.9.9.9' })]) {
+        net.setForge(forge);
+        checker.setTargets([]);
+        checker.setTargets([{ key: 'east', ip: '10.2.1.1' }]);
+        await waitFor('unhealthy', () => checker.health('east')?.verdict === 'unhealthy', { timeoutMs: 5000, intervalMs: 5 });
+        assert.equal(checker.health('east')?.rtt, null, 'no RTT sample from a forged reply');
+      }
+    } finally {
+      checker.close();
+    }
+  });
+
+  it('without a source address it probes nothing and says why; a changed address reopens the socket', async () => {
+    const net = fakeNetwork();
+    let source: string | undefined;
+    const checker = new HealthChecker({ open: net.open, source: async () => source, settings, log: captureLogger().logger });
+    try {
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }]);
+      await waitFor('the problem said', () => checker.health('east')?.problem?.includes('no address in the local pod ranges'), { timeoutMs: 5000, intervalMs: 5 });
+      assert.equal(net.sent.length, 0);
+      source = '10.1.1.1';
+      await waitFor('a probe', () => net.sent.length > 0, { timeoutMs: 5000, intervalMs: 5 });
+      source = '10.1.2.1';
+      await waitFor('reopened', () => net.opened.includes('10.1.2.1'), { timeoutMs: 5000, intervalMs: 5 });
+      assert.equal(net.closedCount(), 1, 'the old socket closed');
+    } finally {
+      checker.close();
+    }
+    assert.equal(net.closedCount(), 2, 'close closes the socket');
+  });
+
+  it('a target whose IP changed starts over; one removed is forgotten', async () => {
+    const net = fakeNetwork();
+    net.answering.add('10.2.1.1');
+    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger });
+    try {
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }]);
+      await waitFor('healthy', () => checker.health('east')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
+      checker.setTargets([{ key: 'east', ip: '10.2.9.9' }]);
+      assert.deepEqual([checker.health('east')?.verdict, checker.health('east')?.rtt], ['unknown', null]);
+      checker.setTargets([]);
+      assert.equal(checker.health('east'), undefined);
+    } finally {
+      checker.close();
+    }
+  });
+});
