@@ -8,6 +8,8 @@
  *   service CIDR  10.(100+i).0.0/16
  *   WAN           198.18.0.0/16, broker 198.18.0.1, gateway-capable node n of cluster i 198.18.i.n
  *   second NIC    (underlays ecmp and multi-nic) eth2, 172.30.i.(10+n)/24, next hop 172.30.i.1
+ *   behind NAT    (option nat) the gateway-capable nodes' eth1 on the segment 172.31.i.0/24 (node n
+ *                 172.31.i.(10+n), the NAT namespace 172.31.i.1), public address 198.18.i.254
  */
 
 export const MAX_CLUSTERS = 50;
@@ -40,6 +42,13 @@ export const POLICY_TABLE = 200;
 export const POLICY_RULE_PRIORITY = 32800;
 export const SECOND_NIC = 'eth2';
 export const SECOND_NIC_MTU = 9000;
+/** The NAT namespace's interface on the WAN bridge (its other side is the bridge `br0` of the gateways' segment). */
+export const NAT_WAN_INTERFACE = 'wan0';
+/**
+ * The UDP ports a NAT namespace forwards to its cluster's gateway: Submariner's defaults for `udp-port`
+ * (IKE/NAT-T, WireGuard) and `natt-discovery-port`, what a gateway needs reachable from its peers.
+ */
+export const NAT_FORWARDED_UDP_PORTS = [4500, 4490] as const;
 
 export interface LabOptions {
   prefix: string;
@@ -67,6 +76,15 @@ export interface LabOptions {
   cable: LabCable;
   /** Per cluster id (`cluster<i>`), a cable other than `cable`: clusters whose cables differ must say so on both sides. */
   cableOverrides: Record<string, LabCable>;
+  /**
+   * Cluster ids (`cluster<i>`) whose gateway-capable nodes reach the WAN only through a NAT namespace
+   * (`<prefix>-c<i>-nat`), as gateways in a cloud VPC or behind a home router do: their `eth1` sits on a
+   * private segment, the NAT's one public address is on the WAN, it masquerades whatever leaves and forwards
+   * UDP 4500 and 4490 at its public address to the cluster's gateway node 1; nothing else gets in. The
+   * nodes' `gateway.submariner.io/public-ip` names the NAT's address. Needs gateways >= 1 and real gateways
+   * (not the simulated Endpoints, whose plain routes cannot cross a NAT).
+   */
+  nat: string[];
 }
 
 export const LAB_CABLES = ['ipsec', 'wireguard', 'vxlan'] as const;
@@ -84,6 +102,7 @@ export const DEFAULT_OPTIONS: Omit<LabOptions, 'prefix'> = {
   endpoints: false,
   cable: 'ipsec',
   cableOverrides: {},
+  nat: [],
 };
 
 export interface PodPlan {
@@ -101,8 +120,16 @@ export interface NodePlan {
   namespace: string;
   /** InternalIP on the cluster LAN, on `eth0`. */
   ip: string;
-  /** Address on the WAN (`eth1`), only for gateway-capable nodes. */
+  /**
+   * Address on `eth1`, only for gateway-capable nodes: on the WAN (198.18.i.n), or, behind NAT, on the
+   * cluster's NAT segment (172.31.i.(10+n)).
+   */
   wanIp: string | null;
+  /**
+   * Where peers on the WAN reach the node, what its `gateway.submariner.io/public-ip` names: its WAN address,
+   * or behind NAT the NAT's public address. Only for gateway-capable nodes.
+   */
+  publicIp: string | null;
   underlay: UnderlayVariant;
   /** Address on the second NIC (`eth2`), for the underlays that have one. */
   secondIp: string | null;
@@ -111,8 +138,10 @@ export interface NodePlan {
   cniIp: string;
   /** Port name of this node's veth inside the LAN bridge namespace. */
   lanPort: string;
-  /** Port name of this node's veth inside the WAN bridge namespace (gateway-capable nodes only). */
+  /** Port name of this node's veth inside the WAN bridge namespace (gateway-capable nodes not behind NAT). */
   wanPort: string | null;
+  /** Port name of this node's veth on the bridge of its NAT namespace (gateway-capable nodes behind NAT). */
+  natPort: string | null;
   pods: PodPlan[];
 }
 
@@ -142,6 +171,32 @@ export interface ClusterPlan {
   nodes: NodePlan[];
   /** The cable this cluster's gateways run. */
   cable: LabCable;
+  /** The NAT its gateway-capable nodes sit behind (option nat), or null: they are on the WAN themselves. */
+  nat: NatPlan | null;
+}
+
+/**
+ * A cluster's NAT namespace: a router between its gateways' segment (bridge `br0`) and the WAN
+ * (NAT_WAN_INTERFACE on the WAN bridge). What leaves for the WAN is SNATed to the public address;
+ * UDP NAT_FORWARDED_UDP_PORTS arriving at it are DNATed to `forwardTo`; other traffic from the WAN
+ * is forwarded only as the reply of a connection from inside.
+ */
+export interface NatPlan {
+  namespace: string;
+  /** On the WAN, 198.18.i.254: the gateways' public IP. */
+  publicIp: string;
+  /** The gateways' segment, 172.31.i.0/24. */
+  segmentCidr: string;
+  /** The NAT's address on the segment, 172.31.i.1: the gateways' next hop to the WAN. */
+  segmentIp: string;
+  /** Port name of the NAT's veth inside the WAN bridge namespace. */
+  wanPort: string;
+  /**
+   * Gateway node 1's private IP (its InternalIP, the Endpoint's private_ip, what seaway's IKE binds to behind
+   * NAT), routed via its segment address. Fixed: the NAT cannot know which gateway is active, so after a
+   * failover to another node, inbound connections still go to node 1.
+   */
+  forwardTo: string;
 }
 
 export interface LabPlan {
@@ -191,6 +246,11 @@ export function resolveOptions(input: Partial<LabOptions> & { prefix: string }):
   if (endpoints && gateways < 1) {
     throw new Error('endpoints need a gateway-capable node (gateways >= 1): the Endpoint names node 1 and its WAN address; or leave the simulated Endpoints off');
   }
+  const nat = validateNat(merged.nat, clusters);
+  if (nat.length > 0 && gateways < 1) throw new Error(`nat puts gateway-capable nodes behind a NAT: it needs gateways >= 1 (nat names ${nat.join(', ')})`);
+  if (nat.length > 0 && endpoints) {
+    throw new Error('nat does not go with the simulated Endpoints: their plain WAN routes to a gateway cannot cross a NAT; run real gateways (leave endpoints off)');
+  }
   return {
     prefix: validatePrefix(merged.prefix),
     clusters,
@@ -204,7 +264,20 @@ export function resolveOptions(input: Partial<LabOptions> & { prefix: string }):
     endpoints,
     cable: validateCable('cable', merged.cable),
     cableOverrides: validateCableOverrides(merged.cableOverrides, clusters),
+    nat,
   };
+}
+
+function validateNat(value: unknown, clusters: number): string[] {
+  if (!Array.isArray(value)) throw new Error(`nat must be a list of cluster ids (cluster1..cluster${clusters}), got ${JSON.stringify(value)}`);
+  const seen = new Set<string>();
+  for (const id of value) {
+    const match = typeof id === 'string' ? /^cluster([1-9][0-9]*)$/.exec(id) : null;
+    if (!match || Number(match[1]) > clusters) throw new Error(`nat names ${JSON.stringify(id)}, which is not a cluster of this lab (cluster1..cluster${clusters})`);
+    if (seen.has(id as string)) throw new Error(`nat names ${id as string} twice`);
+    seen.add(id as string);
+  }
+  return [...seen];
 }
 
 function validateCable(what: string, value: unknown): LabCable {
@@ -246,6 +319,15 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
   for (let i = 1; i <= options.clusters; i++) {
     const id = `cluster${i}`;
     const cpIp = `192.168.${i}.1`;
+    const behindNat = options.nat.includes(id);
+    const nat: NatPlan | null = behindNat ? {
+      namespace: `${p}-c${i}-nat`,
+      publicIp: `198.18.${i}.254`,
+      segmentCidr: `172.31.${i}.0/24`,
+      segmentIp: `172.31.${i}.1`,
+      wanPort: `c${i}nat`,
+      forwardTo: `192.168.${i}.11`,
+    } : null;
     const nodes: NodePlan[] = [];
     for (let n = 1; n <= options.nodes; n++) {
       const name = `${id}-node${n}`;
@@ -260,14 +342,16 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
         index: n,
         namespace: `${p}-c${i}-n${n}`,
         ip: `192.168.${i}.${10 + n}`,
-        wanIp: gatewayCapable ? `198.18.${i}.${n}` : null,
+        wanIp: !gatewayCapable ? null : nat ? `172.31.${i}.${10 + n}` : `198.18.${i}.${n}`,
+        publicIp: !gatewayCapable ? null : nat ? nat.publicIp : `198.18.${i}.${n}`,
         underlay,
         secondIp: underlay === 'ecmp' || underlay === 'multi-nic' ? `172.30.${i}.${10 + n}` : null,
         gatewayCapable,
         podCidr: `10.${i}.${n}.0/24`,
         cniIp: `10.${i}.${n}.1`,
         lanPort: `n${n}`,
-        wanPort: gatewayCapable ? `c${i}n${n}` : null,
+        wanPort: gatewayCapable && !nat ? `c${i}n${n}` : null,
+        natPort: gatewayCapable && nat ? `n${n}` : null,
         pods,
       });
     }
@@ -283,6 +367,7 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
       controlPlane: { namespace: `${p}-c${i}-cp`, ip: cpIp, url: `https://${cpIp}:${API_PORT}` },
       nodes,
       cable: options.cableOverrides[id] ?? options.cable,
+      nat,
     });
   }
   return {
@@ -297,7 +382,7 @@ export function planLab(input: Partial<LabOptions> & { prefix: string }): LabPla
 export function planNamespaces(plan: LabPlan): string[] {
   const names = [plan.wan.namespace, plan.broker.namespace];
   for (const cluster of plan.clusters) {
-    names.push(cluster.lanNamespace, cluster.controlPlane.namespace);
+    names.push(cluster.lanNamespace, cluster.controlPlane.namespace, ...(cluster.nat ? [cluster.nat.namespace] : []));
     for (const node of cluster.nodes) names.push(node.namespace, ...node.pods.map((pod) => pod.namespace));
   }
   return names;
@@ -309,6 +394,6 @@ export function planNamespaces(plan: LabPlan): string[] {
  */
 export function isLabNamespace(prefix: string, name: string): boolean {
   if (!name.startsWith(`${prefix}-`)) return false;
-  return /^(wan|broker|c\d+-(lan|cp|n\d+(-p\d+)?))$/.test(name.slice(prefix.length + 1));
+  return /^(wan|broker|c\d+-(lan|cp|nat|n\d+(-p\d+)?))$/.test(name.slice(prefix.length + 1));
 }
 

@@ -6,7 +6,7 @@ import { API_CUTS, type ApiCut } from './api-faults.ts';
 export const USAGE = `usage:
   npm run lab -- up [--clusters N] [--nodes M] [--pods K] [--gateways G] [--node-ready-delay S]
                     [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--simulated]
-                    [--cable ipsec|wireguard|vxlan]
+                    [--cable ipsec|wireguard|vxlan] [--nat CLUSTER]...
                     [--underlay NODE=VARIANT]... [--wait] [--json]
   npm run lab -- status [--prefix P] [--json]
   npm run lab -- down [--prefix P]
@@ -17,6 +17,9 @@ gateway-capable ones, which elect, publish to the broker and build IPsec tunnels
 --simulated: no gateways; instead every cluster's Submariner Endpoint and Cluster in every cluster
 (gateway: node 1) and plain WAN routes between the gateways standing in for tunnels (route-agent tests).
 --cable: the cable every gateway runs (seaway gateway --cable; default ipsec).
+--nat: puts a cluster's (e.g. cluster2) gateway-capable nodes behind a NAT namespace <prefix>-c<i>-nat: their
+eth1 on 172.31.<i>.0/24, the NAT's public address 198.18.<i>.254 (their public-ip annotation), UDP 4500 and
+4490 forwarded to gateway node 1 (a failover to another gateway is not followed); repeatable.
 fault: cuts the network to an API server (default cluster1's) inside its namespace, blackhole (DROP) or
 reset (TCP reset), until lifted, or for S seconds and then lifted.
 underlay: how a node (e.g. cluster1-node2) reaches beyond its LAN, one of ${UNDERLAY_VARIANTS.join(', ')}
@@ -77,6 +80,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
         simulated: { type: 'boolean' },
         cable: { type: 'string' },
         underlay: { type: 'string', multiple: true },
+        nat: { type: 'string', multiple: true },
         wait: { type: 'boolean' },
       },
     });
@@ -93,6 +97,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
       endpoints: values.simulated ? true : undefined,
       cable: values.cable as LabOptions['cable'] | undefined,
       underlays: values.underlay === undefined ? undefined : underlays(values.underlay),
+      nat: values.nat,
     };
     resolveOptions(options);
     return { command: 'up', options: { ...options, agents: !values['no-agents'], wait: values.wait ?? false }, json: values.json ?? false };

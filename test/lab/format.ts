@@ -17,12 +17,14 @@ export function formatStatus(status: LabStatus): string {
   for (const cluster of status.clusters) {
     lines.push(
       '',
-      `${cluster.id}: pods ${cluster.podCidr}, services ${cluster.serviceCidr}, LAN ${cluster.lanCidr}`,
+      `${cluster.id}: pods ${cluster.podCidr}, services ${cluster.serviceCidr}, LAN ${cluster.lanCidr}` +
+        (cluster.nat ? `; gateways behind NAT ${cluster.nat.publicIp} [${cluster.nat.namespace}], segment ${cluster.nat.segmentCidr}` : ''),
       `  API server ${cluster.apiserver.url} in ${cluster.apiserver.namespace}; from here ${cluster.apiserver.localUrl ?? '(forwarder not running)'}`,
       `  KUBECONFIG=${cluster.kubeconfig}`,
     );
     for (const node of cluster.nodes) {
-      const role = node.gatewayCapable ? `gateway-capable, WAN ${node.wanIp}` : 'worker';
+      const role = !node.gatewayCapable ? 'worker'
+        : node.publicIp !== null && node.publicIp !== node.wanIp ? `gateway-capable, behind NAT ${node.publicIp} (eth1 ${node.wanIp})` : `gateway-capable, WAN ${node.wanIp}`;
       const cni = node.cniAt ? `${node.cniInterface} ${node.cniIp} at ${since(status.createdAt, node.cniAt)}` : `${node.cniInterface} not yet`;
       const agent = node.agent ? `; agent pid ${node.agent.pid} ${node.agent.healthUrl} log ${node.agent.log}` : '';
       lines.push(`  ${node.name} [${node.namespace}] ${node.ip} pods ${node.podCidr} (${role}): Ready ${since(status.createdAt, node.readyAt)}, CNI ${cni}${agent}`);

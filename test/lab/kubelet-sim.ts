@@ -11,8 +11,8 @@ export function nodeObject(node: NodePlan): Record<string, unknown> {
     'kubernetes.io/os': 'linux',
   };
   if (node.gatewayCapable) labels[GATEWAY_LABEL] = 'true';
-  // As an operator tells Submariner a gateway's public address: here the node's own WAN address.
-  const annotations: Record<string, string> = node.wanIp ? { [PUBLIC_IP_ANNOTATION]: `ipv4:${node.wanIp}` } : {};
+  // As an operator tells Submariner a gateway's public address: the node's own WAN address, or its NAT's.
+  const annotations: Record<string, string> = node.publicIp ? { [PUBLIC_IP_ANNOTATION]: `ipv4:${node.publicIp}` } : {};
   return {
     apiVersion: 'v1',
     kind: 'Node',

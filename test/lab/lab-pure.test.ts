@@ -6,7 +6,7 @@ import { agentLaunch, AGENT_ENTRY } from './agents.ts';
 import { parseLabArgs } from './cli-args.ts';
 import { formatStatus } from './format.ts';
 import { kubeconfig } from './kubeconfig.ts';
-import { GATEWAY_LABEL, nodeObject, nodeStatus } from './kubelet-sim.ts';
+import { GATEWAY_LABEL, nodeObject, nodeStatus, PUBLIC_IP_ANNOTATION } from './kubelet-sim.ts';
 import { labPaths } from './paths.ts';
 import { clusterObject, endpointObject, submarinerObjects } from './submariner-sim.ts';
 import { topologyPhases, wanRouteLines, WAN_RULE_PRIORITY } from './topology.ts';
@@ -25,8 +25,22 @@ describe('lab CLI arguments', () => {
       options: {
         prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: true, cable: 'wireguard',
         underlays: { 'cluster1-node2': 'ecmp', 'cluster3-node4': 'none' }, agents: false, wait: true,
+        // --simulated and --nat exclude each other (their own test below).
+        nat: undefined,
       },
     });
+  });
+
+  it('--nat is repeatable, names clusters of the lab, and does not go with --simulated', () => {
+    const parsed = parseLabArgs(['up', '--clusters', '3', '--nat', 'cluster2', '--nat', 'cluster3']);
+    assert.equal(parsed.command, 'up');
+    if (parsed.command !== 'up') return;
+    assert.deepEqual(parsed.options.nat, ['cluster2', 'cluster3']);
+    assert.deepEqual(planLab(parsed.options).options.nat, ['cluster2', 'cluster3']);
+    assert.throws(() => parseLabArgs(['up', '--nat', 'cluster3']), /nat names "cluster3", which is not a cluster of this lab \(cluster1\.\.cluster2\)/);
+    assert.throws(() => parseLabArgs(['up', '--nat', 'cluster2', '--nat', 'cluster2']), /nat names cluster2 twice/);
+    assert.throws(() => parseLabArgs(['up', '--nat', 'cluster2', '--simulated']), /nat does not go with the simulated Endpoints/);
+    assert.throws(() => parseLabArgs(['up', '--nat']), /argument missing|--nat/);
   });
 
   it('defaults: prefix sw, agents on, no wait; --cni-delay never means no CNI', () => {
@@ -142,6 +156,20 @@ describe('simulated kubelet objects', () => {
     assert.deepEqual(node.status.conditions.map((c) => [c.type, c.status]), [['Ready', 'False']]);
   });
 
+  it('names the gateway\'s public IP: its own WAN address, or behind NAT the NAT\'s public address; workers none', () => {
+    const annotations = (n: typeof cluster.nodes[0]) => (nodeObject(n) as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+    assert.deepEqual(annotations(cluster.nodes[0]!), { [PUBLIC_IP_ANNOTATION]: 'ipv4:198.18.1.1' });
+    assert.deepEqual(annotations(cluster.nodes[1]!), {});
+    const natPlan = planLab({ prefix: 'sw', gateways: 2, nat: ['cluster2'] });
+    const [natGateway1, natGateway2, natWorker] = natPlan.clusters[1]!.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
+    assert.deepEqual(annotations(natGateway1), { [PUBLIC_IP_ANNOTATION]: 'ipv4:198.18.2.254' });
+    assert.deepEqual(annotations(natGateway2), { [PUBLIC_IP_ANNOTATION]: 'ipv4:198.18.2.254' });
+    assert.deepEqual(annotations(natWorker), {});
+    assert.deepEqual(annotations(natPlan.clusters[0]!.nodes[1]!), { [PUBLIC_IP_ANNOTATION]: 'ipv4:198.18.1.2' }, 'cluster1 is not behind NAT');
+    const internalIp = (nodeStatus(natGateway1, true, new Date(0)) as { addresses: { type: string; address: string }[] }).addresses.find((a) => a.type === 'InternalIP');
+    assert.equal(internalIp?.address, '192.168.2.11', 'the InternalIP (seaway\'s private IP) stays the LAN address behind NAT');
+  });
+
   it('workers carry no gateway label; Ready status flips the condition with RFC 3339 times', () => {
     const worker = cluster.nodes[1] as typeof cluster.nodes[0];
     const labels = (nodeObject(worker) as { metadata: { labels: Record<string, string> } }).metadata.labels;
@@ -180,6 +208,7 @@ describe('lab status document', () => {
     });
     const [c1, c2] = status.clusters;
     assert.equal(c1?.apiserver.localUrl, 'https://127.0.0.1:1002');
+    assert.equal(c1?.nat, null, 'no NAT unless the option names the cluster');
     assert.equal(c1?.apiserver.namespace, 'swb4-c1-cp');
     assert.equal(c2?.apiserver.localUrl, null);
     assert.equal(c1?.kubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig');
@@ -187,7 +216,7 @@ describe('lab status document', () => {
     assert.equal(c1?.gatewayKubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig.gateway');
     assert.equal(c1?.brokerKubeconfig, '/tmp/labs/swb4/cluster1/kubeconfig.broker');
     assert.deepEqual(c1?.nodes[0], {
-      name: 'cluster1-node1', namespace: 'swb4-c1-n1', ip: '192.168.1.11', wanIp: '198.18.1.1', podCidr: '10.1.1.0/24', gatewayCapable: true,
+      name: 'cluster1-node1', namespace: 'swb4-c1-n1', ip: '192.168.1.11', wanIp: '198.18.1.1', publicIp: '198.18.1.1', podCidr: '10.1.1.0/24', gatewayCapable: true,
       cniInterface: 'cni0', cniIp: '10.1.1.1', readyAt: '2030-01-01T00:00:01.000Z', cniAt: '2030-01-01T00:00:02.500Z',
     });
     assert.equal(c1?.nodes[1]?.readyAt, null);
@@ -201,6 +230,21 @@ describe('lab status document', () => {
     assert.match(text, /cluster1-node1 \[swb4-c1-n1\] 192\.168\.1\.11 .*Ready \+1\.0 s, CNI cni0 10\.1\.1\.1 at \+2\.5 s/);
     assert.match(text, /cluster1-node2 .*Ready not yet, CNI cni0 not yet; agent pid 20/);
     assert.match(text, /controller errors/);
+  });
+
+  it('a cluster behind NAT: its NAT in the document, its gateways with their segment and public addresses, in the text too', () => {
+    const natPlan = planLab({ prefix: 'swb4', nodes: 2, gateways: 2, nat: ['cluster2'] });
+    const status = buildStatus({ ...state, plan: natPlan }, null, paths);
+    const [c1, c2] = status.clusters;
+    assert.equal(c1?.nat, null);
+    assert.equal(c2?.nat?.namespace, 'swb4-c2-nat');
+    assert.deepEqual(c2?.nodes.map((n) => [n.wanIp, n.publicIp]), [['172.31.2.11', '198.18.2.254'], ['172.31.2.12', '198.18.2.254']]);
+    assert.deepEqual(c1?.nodes.map((n) => [n.wanIp, n.publicIp]), [['198.18.1.1', '198.18.1.1'], ['198.18.1.2', '198.18.1.2']]);
+    const text = formatStatus(status);
+    assert.match(text, /cluster2: .*; gateways behind NAT 198\.18\.2\.254 \[swb4-c2-nat\], segment 172\.31\.2\.0\/24/);
+    assert.match(text, /cluster2-node1 .*\(gateway-capable, behind NAT 198\.18\.2\.254 \(eth1 172\.31\.2\.11\)\)/);
+    assert.match(text, /cluster1-node1 .*\(gateway-capable, WAN 198\.18\.1\.1\)/);
+    assert.doesNotMatch(text, /cluster1: .*NAT/);
   });
 
   it('without controller progress, nothing is Ready and no local URL is claimed', () => {

@@ -57,7 +57,10 @@ export interface NodeStatus {
   name: string;
   namespace: string;
   ip: string;
+  /** The address on eth1: on the WAN, or behind NAT on the NAT segment. */
   wanIp: string | null;
+  /** Where the WAN reaches the node (its WAN address, or its NAT's public address). */
+  publicIp: string | null;
   podCidr: string;
   gatewayCapable: boolean;
   cniInterface: string;
@@ -83,6 +86,8 @@ export interface ClusterStatus {
   /** The lab's Service (a VIP DNATed to the first pod), or null without pods. */
   service: ClusterPlan['service'];
   lanCidr: string;
+  /** The NAT namespace the gateway-capable nodes sit behind (option nat), or null. */
+  nat: ClusterPlan['nat'];
   apiserver: ApiServerStatus;
   kubeconfig: string;
   agentKubeconfig: string;
@@ -139,6 +144,8 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
       serviceCidr: cluster.serviceCidr,
       service: cluster.service,
       lanCidr: cluster.lanCidr,
+      // Older plans (a lab brought up before the option) have no nat.
+      nat: cluster.nat ?? null,
       apiserver: server(cluster.id, cluster.controlPlane.namespace, cluster.controlPlane.url),
       kubeconfig: paths.server(cluster.id).kubeconfig,
       agentKubeconfig: paths.server(cluster.id).agentKubeconfig,
@@ -153,6 +160,7 @@ export function buildStatus(state: LabState, progress: LabProgress | null, paths
           namespace: node.namespace,
           ip: node.ip,
           wanIp: node.wanIp,
+          publicIp: node.publicIp ?? node.wanIp,
           podCidr: node.podCidr,
           gatewayCapable: node.gatewayCapable,
           cniInterface: plan.options.cniInterface,

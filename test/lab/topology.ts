@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { run } from '../../src/kernel/exec.ts';
-import type { ClusterPlan, LabPlan, NodePlan } from './addressing.ts';
-import { planNamespaces, POLICY_RULE_PRIORITY, POLICY_TABLE, SECOND_NIC, SECOND_NIC_MTU } from './addressing.ts';
+import type { ClusterPlan, LabPlan, NatPlan, NodePlan } from './addressing.ts';
+import { planNamespaces, NAT_FORWARDED_UDP_PORTS, NAT_WAN_INTERFACE, POLICY_RULE_PRIORITY, POLICY_TABLE, SECOND_NIC, SECOND_NIC_MTU } from './addressing.ts';
 
 /** `ip` commands to run in one namespace as one `ip -n <namespace> -batch -`. */
 export interface IpBatch {
@@ -32,13 +32,22 @@ export function topologyPhases(plan: LabPlan): IpBatch[][] {
       namespace: cluster.controlPlane.namespace,
       lines: ['link set lo up', `addr add ${cluster.controlPlane.ip}/${cidrBits(cluster.lanCidr)} dev eth0`, 'link set eth0 up'],
     });
+    const nat = cluster.nat;
+    // Behind NAT the gateways' eth1 hang on the NAT namespace's bridge, and only the NAT is on the WAN.
+    const segment: string[] = nat ? ['link set lo up', `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`, `addr add ${nat.segmentIp}/${cidrBits(nat.segmentCidr)} dev ${BRIDGE}`] : [];
     for (const node of cluster.nodes) {
       lan.push(...bridgePort(node.lanPort, 'eth0', node.namespace));
       if (node.wanPort) wan.push(...bridgePort(node.wanPort, 'eth1', node.namespace));
+      if (node.natPort) segment.push(...bridgePort(node.natPort, 'eth1', node.namespace));
       leaves.push({ namespace: node.namespace, lines: nodeLines(plan, cluster, node) });
       for (const pod of node.pods) leaves.push({ namespace: pod.namespace, lines: ['link set lo up'] });
     }
     bridges.push({ namespace: cluster.lanNamespace, lines: lan });
+    if (nat) {
+      wan.push(...bridgePort(nat.wanPort, NAT_WAN_INTERFACE, nat.namespace));
+      bridges.push({ namespace: nat.namespace, lines: segment });
+      leaves.push({ namespace: nat.namespace, lines: natLeafLines(plan, cluster, nat) });
+    }
   }
   bridges.push({ namespace: plan.wan.namespace, lines: wan });
   return [bridges, leaves];
@@ -50,7 +59,12 @@ function bridgePort(port: string, peer: string, peerNamespace: string): string[]
 
 function nodeLines(plan: LabPlan, cluster: ClusterPlan, node: NodePlan): string[] {
   const lines = ['link set lo up', `addr add ${node.ip}/${cidrBits(cluster.lanCidr)} dev eth0`, 'link set eth0 up', ...underlayLines(cluster, node)];
-  if (node.wanIp) lines.push(`addr add ${node.wanIp}/${cidrBits(plan.wan.cidr)} dev eth1`, 'link set eth1 up');
+  if (node.wanIp && cluster.nat && node.natPort) {
+    // The WAN (the broker, the other clusters' gateways) only through the NAT; everything else stays on eth0.
+    lines.push(`addr add ${node.wanIp}/${cidrBits(cluster.nat.segmentCidr)} dev eth1`, 'link set eth1 up', `route add ${plan.wan.cidr} via ${cluster.nat.segmentIp} dev eth1`);
+  } else if (node.wanIp) {
+    lines.push(`addr add ${node.wanIp}/${cidrBits(plan.wan.cidr)} dev eth1`, 'link set eth1 up');
+  }
   // Only where the lab's Endpoints put the gateway (node 1): the tunnels a gateway would have.
   if (node.wanIp && plan.options.endpoints && node === cluster.nodes[0]) lines.push(...wanRouteLines(plan, cluster));
   return lines;
@@ -76,6 +90,46 @@ function underlayLines(cluster: ClusterPlan, node: NodePlan): string[] {
     case 'none': return [];
     case 'multi-nic': return [...second, `route add default via ${secondHop} dev ${SECOND_NIC}`];
   }
+}
+
+/**
+ * The NAT namespace's WAN side, and a route to each gateway's private IP (its InternalIP, on eth0 of a
+ * node whose LAN the NAT is not on) via the gateway's segment address: seaway's IKE binds to the private
+ * IP behind NAT, so that is what the NAT forwards to and what the replies to its packets go back to.
+ */
+function natLeafLines(plan: LabPlan, cluster: ClusterPlan, nat: NatPlan): string[] {
+  const lines = ['link set lo up', `addr add ${nat.publicIp}/${cidrBits(plan.wan.cidr)} dev ${NAT_WAN_INTERFACE}`, `link set ${NAT_WAN_INTERFACE} up`];
+  for (const node of cluster.nodes) {
+    if (node.natPort && node.wanIp) lines.push(`route add ${node.ip}/32 via ${node.wanIp} dev ${BRIDGE}`);
+  }
+  return lines;
+}
+
+/**
+ * What each NAT namespace does beyond `ip` (pure), run after the wiring: forwarding on; everything
+ * leaving for the WAN SNATed to the public address, whatever its source (the segment address, or the
+ * private IP IKE binds to); UDP 4500 and 4490 at the public address DNATed to gateway node 1; from the
+ * WAN, only those and replies forwarded (a router that lets anything through would make the gateways'
+ * private addresses reachable with a route via the public one, which a NAT in front of a VPC does not).
+ */
+export function natCommands(plan: LabPlan): Array<{ file: string; args: string[] }> {
+  const commands: Array<{ file: string; args: string[] }> = [];
+  for (const cluster of plan.clusters) {
+    const nat = cluster.nat;
+    if (!nat) continue;
+    const inNat = (file: string, args: string[]) => ({ file: 'ip', args: ['netns', 'exec', nat.namespace, file, ...args] });
+    const iptables = (...args: string[]) => inNat('iptables', ['-w', ...args]);
+    commands.push(inNat('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']));
+    for (const port of NAT_FORWARDED_UDP_PORTS) {
+      commands.push(iptables('-t', 'nat', '-A', 'PREROUTING', '-i', NAT_WAN_INTERFACE, '-d', `${nat.publicIp}/32`, '-p', 'udp', '--dport', String(port), '-j', 'DNAT', '--to-destination', nat.forwardTo));
+    }
+    commands.push(
+      iptables('-t', 'nat', '-A', 'POSTROUTING', '-o', NAT_WAN_INTERFACE, '-j', 'SNAT', '--to-source', nat.publicIp),
+      iptables('-t', 'filter', '-A', 'FORWARD', '-i', NAT_WAN_INTERFACE, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'ACCEPT'),
+      iptables('-t', 'filter', '-A', 'FORWARD', '-i', NAT_WAN_INTERFACE, '-j', 'DROP'),
+    );
+  }
+  return commands;
 }
 
 /**
@@ -131,7 +185,7 @@ export async function buildTopology(plan: LabPlan): Promise<void> {
   const names = planNamespaces(plan);
   await run('ip', ['-batch', '-'], { input: names.map((name) => `netns add ${name}\n`).join('') });
   await runPhases(topologyPhases(plan));
-  for (const command of underlayCommands(plan)) await run(command.file, command.args);
+  for (const command of [...underlayCommands(plan), ...natCommands(plan)]) await run(command.file, command.args);
 }
 
 /**
