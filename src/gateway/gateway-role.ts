@@ -19,6 +19,7 @@ import { cableComponent } from '../cable/cable-component.ts';
 import type { CableStatus } from '../cable/cable.ts';
 import { recordCableStatus } from '../cable/cable-metrics.ts';
 import type { HealthChecker } from '../cable/health-checker.ts';
+import { recordConnections } from './connection-metrics.ts';
 import { endpointValidationContext, validateEndpoint, type EndpointSpec } from '../model/endpoint.ts';
 import { errorText } from '../model/error-text.ts';
 import type { HaDecision, HaState } from '../model/gateway-ha.ts';
@@ -614,6 +615,14 @@ export class GatewayRole {
       if (this.#said.mark('gateway-object', render.message) === 'new') this.#log.warn({ err: render.message }, 'the Gateway object cannot be written');
       return;
     }
+    recordConnections(this.#deps.metrics, {
+      cableDriver: settings.backend, cluster: settings.clusterId, hostname: settings.nodeName,
+      endpointIp: render.object.status.localEndpoint.public_ip || render.object.status.localEndpoint.private_ip,
+    }, render.object.status.connections.map((connection) => {
+      const cable = byName.get(connection.endpoint.cable_name);
+      const rtt = this.#deps.health.health(connection.endpoint.cable_name)?.rtt;
+      return { connection, ...(cable ? { cable } : {}), ...(rtt ? { lastRttNs: rtt.lastNs } : {}) };
+    }));
     const result = await statusPublisher.publish(render.object, now, this.#abort.signal);
     if (result.attempted && !result.result.ok) {
       const text = `${result.result.step}: ${result.result.problem.detail}`;

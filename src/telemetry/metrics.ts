@@ -1,6 +1,10 @@
 import { Registry, Gauge, Counter, Histogram, collectDefaultMetrics } from 'prom-client';
 
 /** All of seaway's own metrics, built once in main on one registry and passed to whoever records. */
+/** Submariner's connection labels: the local and the remote end of one connection. */
+export const CONNECTION_LABELS = ['cable_driver', 'local_cluster', 'local_hostname', 'local_endpoint_ip', 'remote_cluster', 'remote_hostname', 'remote_endpoint_ip'] as const;
+export type ConnectionLabel = (typeof CONNECTION_LABELS)[number];
+
 export interface Metrics {
   registry: Registry;
   ready: Gauge;
@@ -37,6 +41,12 @@ export interface Metrics {
   gatewayTransitions: Counter<'to'>;
   remoteClusterLiveness: Gauge<'cluster' | 'state'>;
   rejectedCables: Gauge<'cluster'>;
+  gatewayRxBytes: Gauge<ConnectionLabel>;
+  gatewayTxBytes: Gauge<ConnectionLabel>;
+  connections: Gauge<ConnectionLabel | 'status'>;
+  connectionsShort: Gauge<'cable_driver' | 'status'>;
+  connectionEstablished: Gauge<ConnectionLabel>;
+  connectionLatency: Gauge<ConnectionLabel>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -149,6 +159,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     remoteClusterLiveness: new Gauge({
       name: 'seaway_remote_cluster_liveness', help: 'Each remote cluster\'s liveness on the broker (value 1): fresh, stale (its gateway stopped refreshing its broker copy; still routed) or unknown (never refreshed: a Submariner peer)',
       labelNames: ['cluster', 'state'], registers,
+    }),
+    // Submariner's gateway metrics (pkg/cable/metrics.go), with its labels, under seaway_ names.
+    gatewayRxBytes: new Gauge({ name: 'seaway_gateway_rx_bytes', help: 'Bytes received from the remote gateway through the connection\'s cable (its daemon\'s counters)', labelNames: CONNECTION_LABELS, registers }),
+    gatewayTxBytes: new Gauge({ name: 'seaway_gateway_tx_bytes', help: 'Bytes sent to the remote gateway through the connection\'s cable (its daemon\'s counters)', labelNames: CONNECTION_LABELS, registers }),
+    connections: new Gauge({
+      name: 'seaway_connections', help: '1 for each connection of the active gateway, with its status (connected, connecting, error) as the Gateway object reports it',
+      labelNames: [...CONNECTION_LABELS, 'status'], registers,
+    }),
+    connectionsShort: new Gauge({ name: 'seaway_connections_short', help: 'Connections of the active gateway by cable driver and status', labelNames: ['cable_driver', 'status'], registers }),
+    connectionEstablished: new Gauge({
+      name: 'seaway_connection_established_timestamp', help: 'Unix time (seconds) the connection\'s current session (IKE SA, handshake, VXLAN setup) was established',
+      labelNames: CONNECTION_LABELS, registers,
+    }),
+    connectionLatency: new Gauge({
+      name: 'seaway_connection_latency_seconds', help: 'Round-trip time of the last answered health check through the connection (seconds)', labelNames: CONNECTION_LABELS, registers,
     }),
     rejectedCables: new Gauge({ name: 'seaway_rejected_cables', help: '1 for each remote cluster whose Endpoint the gateway cannot build a cable to (unknown backend, malformed backend_config)', labelNames: ['cluster'], registers }),
   };

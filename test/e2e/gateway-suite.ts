@@ -90,7 +90,7 @@ export function gatewaySuite(cable: LabCable, PREFIX: string): void {
     };
 
     before(async () => {
-      requireTools('ip', 'iptables', 'ping', 'tcpdump', ...CABLE_FACTS[cable].tools);
+      requireTools('ip', 'iptables', 'ping', 'tcpdump', 'nft', 'promtool', ...CABLE_FACTS[cable].tools);
       lab = await labUp({ prefix: PREFIX, clusters: 2, nodes: 2, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, gatewayEnv: GATEWAY_ENV, cable });
       [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];
       scratch = await mkdtemp(join(tmpdir(), 'seaway-gw-'));
@@ -169,6 +169,15 @@ export function gatewaySuite(cable: LabCable, PREFIX: string): void {
         assert.ok(other.nodes.some((n) => n.gatewayCapable && n.cniIp === healthCheckIp), `${cluster.id} probes ${other.id}'s gateway CNI address (${healthCheckIp})`);
         assert.match(connection.statusMessage, new RegExp(`health checks to ${healthCheckIp!.replaceAll('.', '\\.')} answered through the cable`));
         for (const figure of Object.values(connection.latencyRTT!)) assert.match(figure, /^\d+(\.\d+)?(ns|µs|ms|s)$/, 'Go durations');
+        // The same connection on the active gateway's metrics, as Submariner's gateway metrics say it.
+        const metrics = await waitFor(`${cluster.id}: the connection on the metrics`, async () => {
+          const body = (await gatewayHttp(await activeOf(cluster), '/metrics')).body;
+          return /^seaway_connection_latency_seconds\{/m.test(body) ? body : undefined;
+        }, { timeoutMs: 20_000, intervalMs: 250 });
+        assert.match(metrics, new RegExp(`^seaway_connections\\{cable_driver="${CABLE_BACKENDS[cable]}",local_cluster="${cluster.id}",[^}]*remote_cluster="${other.id}"[^}]*status="connected"\\} 1$`, 'm'));
+        assert.match(metrics, new RegExp(`^seaway_connections_short\\{cable_driver="${CABLE_BACKENDS[cable]}",status="connected"\\} 1$`, 'm'));
+        const lint = await run('promtool', ['check', 'metrics'], { input: metrics, allowFailure: true });
+        assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
       }
     });
 
