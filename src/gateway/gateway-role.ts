@@ -20,6 +20,8 @@ import type { CableStatus } from '../cable/cable.ts';
 import { recordCableStatus } from '../cable/cable-metrics.ts';
 import type { HealthChecker } from '../cable/health-checker.ts';
 import { recordConnections } from './connection-metrics.ts';
+import type { NatDiscovery } from '../cable/nat-discovery.ts';
+import { natRemoteFromEndpoint } from '../plan/nat-discovery-requester.ts';
 import { endpointValidationContext, validateEndpoint, type EndpointSpec } from '../model/endpoint.ts';
 import { errorText } from '../model/error-text.ts';
 import type { HaDecision, HaState } from '../model/gateway-ha.ts';
@@ -114,6 +116,11 @@ export interface GatewayRoleDeps {
   pskProblem(): Promise<string | null>;
   /** Why the broker credentials cannot be used, or null. */
   brokerProblem(): string | null;
+  /**
+   * Opens NAT discovery (UDP natt-discovery-port) for this local Endpoint: its responder answers the
+   * remote gateways, its requester chooses each remote's address. Opened with the cable, closed with it.
+   */
+  natDiscovery(local: LocalEndpointObject, onSelected: () => void): Promise<Pick<NatDiscovery, 'discover' | 'forget' | 'reprobe' | 'close'>>;
   /** Health checks through the cables (cable/health-checker.ts): the active gateway sets the targets. */
   health: Pick<HealthChecker, 'setTargets' | 'health'>;
   /** This gateway's health-check address (its CNI interface's), published as the Endpoint's healthCheckIP. */
@@ -358,6 +365,11 @@ export class GatewayRole {
     if (this.#runtime || local === null) return;
     try {
       this.#runtime = await this.#deps.startCable(local);
+      // Without discovery every remote gets the legacy address choice: a cable still comes up.
+      this.#nat = await this.#deps.natDiscovery(local, () => this.#wakeUp()).catch((error: unknown) => {
+        this.#log.warn({ err: errorText(error) }, 'NAT discovery does not start; remotes are reached at their legacy address');
+        return null;
+      });
       this.#component = cableComponent(this.#runtime.cable, this.#deps.settings.cableConnectTimeoutSeconds * 1000);
       this.#deps.readiness.met('cable');
     } catch (error) {
@@ -400,6 +412,11 @@ export class GatewayRole {
   async #teardown(why: string): Promise<void> {
     await this.#stopBroker();
     this.#deps.health.setTargets([]);
+    const nat = this.#nat;
+    this.#nat = null;
+    this.#natKnown.clear();
+    this.#deps.metrics.natSelection.reset();
+    await nat?.close().catch((error: unknown) => this.#log.warn({ err: errorText(error) }, 'closing NAT discovery failed'));
     const runtime = this.#runtime;
     this.#runtime = null;
     if (runtime !== null) {
@@ -534,7 +551,7 @@ export class GatewayRole {
     const component = this.#component;
     if (runtime === null || component === null) return [];
     const { settings, metrics } = this.#deps;
-    const wanted = remoteCables(remotes, { backend: settings.backend, natEnabled: settings.natEnabled });
+    const wanted = this.#discovered(remotes, remoteCables(remotes, { backend: settings.backend, natEnabled: settings.natEnabled }));
     metrics.rejectedCables.reset();
     for (const rejected of wanted.rejected) {
       metrics.rejectedCables.set({ cluster: rejected.clusterId }, 1);
@@ -565,12 +582,48 @@ export class GatewayRole {
     this.#noteCables(statuses);
     this.#remotes = wanted.cables.map((cable) => {
       const accepted = remotes.find((r) => r.spec.cableName === cable.cableName);
-      return { endpoint: accepted?.spec as EndpointSpec, usingIP: cable.address, usingNAT: cable.address !== cable.privateIp };
+      return { endpoint: accepted?.spec as EndpointSpec, usingIP: cable.address, usingNAT: this.#usingNat.get(cable.cableName) ?? cable.address !== cable.privateIp };
     }).filter((r) => r.endpoint !== undefined);
     // Every cable whose remote names a health-check address is probed through it.
     this.#deps.health.setTargets(this.#remotes.flatMap((r) => (r.endpoint.healthCheckIps[0] !== undefined ? [{ key: r.endpoint.cableName, ip: r.endpoint.healthCheckIps[0] }] : [])));
     return statuses;
   }
+
+  #nat: Awaited<ReturnType<GatewayRoleDeps['natDiscovery']>> | null = null;
+  /** The cables NAT discovery was started for. */
+  readonly #natKnown = new Set<string>();
+
+  /**
+   * Each wanted cable's address as NAT discovery chose it (it never blocks: before any answer the
+   * legacy choice stands, and a later answer moves the cable, through the component, to the better
+   * address). Remotes no longer wanted are forgotten; a cable whose health checks fail is probed again.
+   */
+  #discovered(remotes: readonly AcceptedEndpoint[], wanted: ReturnType<typeof remoteCables>): ReturnType<typeof remoteCables> {
+    const nat = this.#nat;
+    if (nat === null) return wanted;
+    const { metrics } = this.#deps;
+    metrics.natSelection.reset();
+    const cables = wanted.cables.map((cable) => {
+      const accepted = remotes.find((r) => r.spec.cableName === cable.cableName);
+      if (!accepted) return cable;
+      this.#natKnown.add(cable.cableName);
+      const view = nat.discover(natRemoteFromEndpoint(accepted.spec));
+      if (this.#deps.health.health(cable.cableName)?.verdict === 'unhealthy') nat.reprobe(cable.cableName);
+      metrics.natSelection.set({ cable: cable.cableName, basis: view.basis, nat: String(view.useNat) }, 1);
+      this.#usingNat.set(cable.cableName, view.useNat);
+      return view.ip === '' ? cable : { ...cable, address: view.ip };
+    });
+    for (const name of [...this.#natKnown]) {
+      if (cables.some((c) => c.cableName === name)) continue;
+      nat.forget(name);
+      this.#natKnown.delete(name);
+      this.#usingNat.delete(name);
+    }
+    return { ...wanted, cables };
+  }
+
+  /** Whether discovery found NAT on the way to each cable's remote. */
+  readonly #usingNat = new Map<string, boolean>();
 
   #remotes: Array<{ endpoint: EndpointSpec; usingIP: string; usingNAT: boolean }> = [];
   #cables: CableStatus[] = [];

@@ -7,6 +7,7 @@
  */
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { startHttpServer } from '../server/http.ts';
 import type { ClusterLiveness } from '../plan/broker-sync.ts';
 import { gatewayStatusDocument } from './gateway-status-document.ts';
@@ -30,6 +31,8 @@ import { openRtnetlink } from '../kernel/rtnetlink.ts';
 import { readPskFile } from '../cable/psk-file.ts';
 import { CABLE_BACKENDS, cableStarter, clearCableLeftovers } from './cable-choice.ts';
 import { HealthChecker } from '../cable/health-checker.ts';
+import { openNatDiscovery, udp4Socket } from '../cable/nat-discovery.ts';
+import { responseTypeName } from '../model/nat-discovery-message.ts';
 import { loadIcmpAddon, openIcmpSocket } from '../kernel/icmp-socket.ts';
 import { cableSourceAddress } from '../plan/cable-source-address.ts';
 import { DEFAULT_HEALTH_SETTINGS } from '../plan/health-probes.ts';
@@ -205,6 +208,24 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     clearLeftovers: () => clearCableLeftovers(rtnl),
     health,
     healthCheckIp,
+    natDiscovery: (local, onSelected) => {
+      const backendConfig = local.spec.backend_config as Record<string, string>;
+      return openNatDiscovery({
+        port: Number(backendConfig['natt-discovery-port'] ?? config.nattDiscoveryPort),
+        local: { clusterId: config.clusterId, endpointId: String(local.spec.cable_name), privateIp: String(local.spec.private_ip), natEnabled: config.natEnabled },
+        createSocket: udp4Socket,
+        requestCounterSeed: BigInt.asUintN(64, randomBytes(8).readBigUInt64BE()),
+        counters: {
+          dropped: (reason) => metrics.natDiscoveryDropped.inc({ reason }),
+          responded: (response) => metrics.natDiscoveryResponses.inc({ response: responseTypeName(response) }),
+        },
+        log: logger.child({ component: 'nat-discovery' }),
+        onSelected: (cable, view) => {
+          logger.info({ cable, ip: view.ip, nat: view.useNat, basis: view.basis, final: view.final }, 'NAT discovery: the address to reach a remote gateway');
+          onSelected();
+        },
+      });
+    },
   });
   role.start();
   // `seaway status --status-socket <this>`: the election, the remote clusters' liveness, the cables.

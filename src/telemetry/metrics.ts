@@ -41,6 +41,9 @@ export interface Metrics {
   gatewayTransitions: Counter<'to'>;
   remoteClusterLiveness: Gauge<'cluster' | 'state'>;
   rejectedCables: Gauge<'cluster'>;
+  natDiscoveryDropped: Counter<'reason'>;
+  natDiscoveryResponses: Counter<'response'>;
+  natSelection: Gauge<'cable' | 'basis' | 'nat'>;
   gatewayRxBytes: Gauge<ConnectionLabel>;
   gatewayTxBytes: Gauge<ConnectionLabel>;
   connections: Gauge<ConnectionLabel | 'status'>;
@@ -174,6 +177,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     connectionLatency: new Gauge({
       name: 'seaway_connection_latency_seconds', help: 'Round-trip time of the last answered health check through the connection (seconds)', labelNames: CONNECTION_LABELS, registers,
+    }),
+    natDiscoveryDropped: new Counter({
+      name: 'seaway_nat_discovery_dropped_total', help: 'NAT discovery datagrams dropped unanswered, by reason (malformed, oversized, rate-limited, unexpected)',
+      labelNames: ['reason'], registers,
+    }),
+    natDiscoveryResponses: new Counter({ name: 'seaway_nat_discovery_responses_total', help: 'NAT discovery answers sent, by response type', labelNames: ['response'], registers }),
+    natSelection: new Gauge({
+      name: 'seaway_nat_selection', help: '1 for each remote cable with how its address was chosen (basis: provisional, private-reply, public-reply, fallback, no-discovery) and whether through NAT',
+      labelNames: ['cable', 'basis', 'nat'], registers,
     }),
     rejectedCables: new Gauge({ name: 'seaway_rejected_cables', help: '1 for each remote cluster whose Endpoint the gateway cannot build a cable to (unknown backend, malformed backend_config)', labelNames: ['cluster'], registers }),
   };
