@@ -584,8 +584,14 @@ export class GatewayRole {
       const accepted = remotes.find((r) => r.spec.cableName === cable.cableName);
       return { endpoint: accepted?.spec as EndpointSpec, usingIP: cable.address, usingNAT: this.#usingNat.get(cable.cableName) ?? cable.address !== cable.privateIp };
     }).filter((r) => r.endpoint !== undefined);
+    // A cluster this gateway cannot build a cable to is on its Gateway object too, as an error saying why:
+    // `subctl show connections` on either side names a cable mismatch instead of showing nothing.
+    for (const rejected of wanted.rejected) {
+      const accepted = remotes.find((r) => `${r.object?.namespace}/${r.object?.name}` === rejected.endpoint);
+      if (accepted) this.#remotes.push({ endpoint: accepted.spec, usingIP: '', usingNAT: false, refused: rejected.reason });
+    }
     // Every cable whose remote names a health-check address is probed through it.
-    this.#deps.health.setTargets(this.#remotes.flatMap((r) => (r.endpoint.healthCheckIps[0] !== undefined ? [{ key: r.endpoint.cableName, ip: r.endpoint.healthCheckIps[0] }] : [])));
+    this.#deps.health.setTargets(this.#remotes.flatMap((r) => (r.refused === undefined && r.endpoint.healthCheckIps[0] !== undefined ? [{ key: r.endpoint.cableName, ip: r.endpoint.healthCheckIps[0] }] : [])));
     return statuses;
   }
 
@@ -625,7 +631,7 @@ export class GatewayRole {
   /** Whether discovery found NAT on the way to each cable's remote. */
   readonly #usingNat = new Map<string, boolean>();
 
-  #remotes: Array<{ endpoint: EndpointSpec; usingIP: string; usingNAT: boolean }> = [];
+  #remotes: Array<{ endpoint: EndpointSpec; usingIP: string; usingNAT: boolean; refused?: string }> = [];
   #cables: CableStatus[] = [];
   readonly #cableSince = new Map<string, { state: CableStatus['state']; since: number }>();
 

@@ -100,6 +100,8 @@ export interface RemoteConnectionInput {
   usingNAT: boolean;
   /** The health checks through the cable, when the remote names a healthCheckIP. */
   health?: ConnectionHealth;
+  /** Why this gateway builds no cable to the remote (another cable kind, a malformed backend_config): an error connection saying so. */
+  refused?: string;
 }
 
 /** What the health checks to one remote found (cable/health-checker.ts's TargetHealth). */
@@ -254,7 +256,8 @@ export function gatewayObject(input: GatewayInput): GatewayRender {
     const cable = isRecord(remote.cable as unknown) ? remote.cable : undefined;
     const traffic = cable !== undefined ? input.traffic.get(cable.cableName) : undefined;
     const health = isRecord(remote.health as unknown) ? remote.health : undefined;
-    const state = connectionState(cable, traffic, input.nowMs, stallMs, health);
+    const refused = str(remote.refused);
+    const state = refused !== '' ? { status: 'error' as const, statusMessage: clipMessage(`error: no cable to this cluster: it ${refused}`) } : connectionState(cable, traffic, input.nowMs, stallMs, health);
     const usingIP = str(remote.usingIP);
     const rtt = health?.rtt;
     connections.push({

@@ -551,3 +551,10 @@ describe('connection state with health checks: the data path decides', () => {
     assert.ok(!sameGatewayContent(withRtt, without), 'a status change is still a change');
   });
 });
+
+test('a remote the gateway builds no cable to is an error connection saying why, whatever its cable status', () => {
+  const object = built(input({ remotes: [remote(WEST, { refused: 'runs the "wireguard" cable; this gateway runs "libreswan"' }), remote(NORTH)] })).object;
+  const west = object.status.connections.find((c) => c.endpoint.cluster_id === WEST.clusterId)!;
+  assert.deepEqual([west.status, west.statusMessage], ['error', 'error: no cable to this cluster: it runs the "wireguard" cable; this gateway runs "libreswan"']);
+  assert.notEqual(object.status.connections.find((c) => c.endpoint.cluster_id === 'north')!.status, 'error', 'the others are judged on their own');
+});
