@@ -175,6 +175,8 @@ export interface GatewayConfig {
   /** Between two health checks to one remote gateway (ms), and how many lost in a row make its connection an error. */
   healthCheckIntervalMs: number;
   healthCheckMaxLoss: number;
+  /** IPsec: ESP always in UDP (NAT-T port), for networks that block raw ESP. */
+  forceUdpEncapsulation: boolean;
   /** After a PSK change, the old key stays accepted this long. */
   pskRotationWindowSeconds: number;
   /** A cable not connected within this is reported as failing. */
@@ -225,7 +227,7 @@ type Key =
   | 'fightRepairs' | 'fightWindowSeconds' | 'fightBackoffMinMs' | 'fightBackoffMaxMs' | 'execTimeoutSeconds' | 'xtablesLock' | 'netlinkTimeoutSeconds' | 'shutdownTimeoutSeconds'
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs'
   | 'pskFile' | 'brokerKubeconfig' | 'brokerApiServer' | 'brokerToken' | 'brokerCa' | 'brokerInsecure' | 'brokerNamespace'
-  | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled' | 'cable' | 'healthCheckIntervalMs' | 'healthCheckMaxLoss'
+  | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled' | 'cable' | 'healthCheckIntervalMs' | 'healthCheckMaxLoss' | 'forceUdpEncapsulation'
   | 'pskRotationWindowSeconds' | 'cableConnectTimeoutSeconds' | 'statusRefreshSeconds' | 'brokerRefreshSeconds' | 'remoteStaleSeconds' | 'ipsecTickMs';
 
 /** The commands that read agent settings; a flag of the other one is refused (variables are ignored). */
@@ -355,6 +357,10 @@ const SETTINGS: Record<Key, Setting> = {
   cable: {
     only: 'gateway', flag: '--cable', env: ['SEAWAY_CABLE', 'SUBMARINER_CABLEDRIVER'], defaultText: 'ipsec',
     help: 'the cable to the other clusters: ipsec (strongSwan; Submariner\'s libreswan is accepted as the same), wireguard, or vxlan (unencrypted, for trusted networks)',
+  },
+  forceUdpEncapsulation: {
+    only: 'gateway', flag: '--force-udp-encapsulation', env: ['SEAWAY_FORCE_UDP_ENCAPSULATION', 'CE_IPSEC_FORCEENCAPS'], defaultText: 'false',
+    help: 'true or false: IPsec sends ESP inside UDP on the NAT-T port even without NAT, where raw ESP is blocked (set it on every cluster; kernel-libipsec always does)',
   },
   healthCheckIntervalMs: {
     only: 'gateway', flag: '--health-check-interval-ms', env: ['SEAWAY_HEALTH_CHECK_INTERVAL_MS'], defaultText: '1000',
@@ -720,6 +726,7 @@ function gatewayConfig(reader: Reader, problems: string[], warnings: string[]): 
     cable: cableKind(reader.oneOf('cable', [...CABLES, 'libreswan'] as const, 'ipsec')),
     healthCheckIntervalMs: reader.integer('healthCheckIntervalMs', 10, 60_000, DEFAULT_HEALTH_SETTINGS.intervalMs),
     healthCheckMaxLoss: reader.integer('healthCheckMaxLoss', 1, 100, DEFAULT_HEALTH_SETTINGS.maxLoss),
+    forceUdpEncapsulation: reader.oneOf('forceUdpEncapsulation', ['true', 'false'] as const, 'false') === 'true',
     pskRotationWindowSeconds: reader.integer('pskRotationWindowSeconds', 1, 86400, DEFAULTS.pskRotationWindowSeconds),
     cableConnectTimeoutSeconds: reader.integer('cableConnectTimeoutSeconds', 1, 3600, DEFAULTS.cableConnectTimeoutSeconds),
     statusRefreshSeconds: reader.integer('statusRefreshSeconds', 1, 14, DEFAULTS.statusRefreshSeconds),

@@ -28,7 +28,7 @@ export interface CableDeps {
   rtnl: Rtnetlink;
 }
 
-type CableSettings = Pick<GatewayConfig, 'cable' | 'stateDir' | 'pskFile' | 'podCidrs' | 'serviceCidrs' | 'natTPort' | 'pskRotationWindowSeconds' | 'ipsecTickMs'>;
+type CableSettings = Pick<GatewayConfig, 'cable' | 'stateDir' | 'pskFile' | 'podCidrs' | 'serviceCidrs' | 'natTPort' | 'pskRotationWindowSeconds' | 'ipsecTickMs' | 'forceUdpEncapsulation'>;
 
 /** Starts the configured cable for this local Endpoint. */
 export function cableStarter(config: CableSettings, deps: CableDeps): (local: LocalEndpointObject) => Promise<CableRuntime> {
@@ -45,6 +45,7 @@ export function cableStarter(config: CableSettings, deps: CableDeps): (local: Lo
             subnets: [...config.podCidrs.map((cidr) => ({ cidr, kind: 'pods' as const })), ...config.serviceCidrs.map((cidr) => ({ cidr, kind: 'services' as const }))],
             natTPort: config.natTPort,
           },
+          settings: { forceEncapsulation: config.forceUdpEncapsulation },
           rotationWindowMs: config.pskRotationWindowSeconds * 1000, tickMs: config.ipsecTickMs,
         });
       case 'wireguard': {

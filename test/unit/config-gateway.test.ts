@@ -59,7 +59,7 @@ test('a minimal gateway environment yields the documented defaults, listening on
     pskFile: '/etc/seaway/psk/psk', broker: { kind: 'kubeconfig', path: '/etc/seaway/broker/kubeconfig' },
     brokerNamespace: 'submariner-k8s-broker', leaseName: 'seaway-gateway-lock', leaseDurationSeconds: 5, leaseRetryMs: 1000,
     gatewayLabel: { key: 'submariner.io/gateway', value: 'true' }, publicIp: null,
-    natTPort: 4500, nattDiscoveryPort: 4490, natEnabled: true, cable: 'ipsec', healthCheckIntervalMs: 1000, healthCheckMaxLoss: 5,
+    natTPort: 4500, nattDiscoveryPort: 4490, natEnabled: true, cable: 'ipsec', healthCheckIntervalMs: 1000, healthCheckMaxLoss: 5, forceUdpEncapsulation: false,
     pskRotationWindowSeconds: 300, cableConnectTimeoutSeconds: 60, statusRefreshSeconds: 5, brokerRefreshSeconds: 30, remoteStaleSeconds: 120,
     resyncSeconds: 30, minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000, ipsecTickMs: 2000,
     execTimeoutSeconds: 30, netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
@@ -105,7 +105,7 @@ test('every gateway setting is read from its flag', () => {
   const config = gateway([
     '--psk-file', '/k/psk', '--broker-namespace', 'broker-ns', '--lease-name', 'gw.lock', '--lease-duration-seconds', '10', '--lease-retry-ms=2000',
     '--gateway-label', 'example.com/gw=yes', '--public-ip', 'ipv4:203.0.113.7', '--nat-t-port', '4501', '--natt-discovery-port', '4491',
-    '--nat-enabled', 'false', '--cable', 'wireguard', '--health-check-interval-ms', '250', '--health-check-max-loss', '3', '--psk-rotation-window-seconds', '60', '--cable-connect-timeout-seconds', '30', '--status-refresh-seconds', '14',
+    '--nat-enabled', 'false', '--cable', 'wireguard', '--health-check-interval-ms', '250', '--health-check-max-loss', '3', '--force-udp-encapsulation', 'true', '--psk-rotation-window-seconds', '60', '--cable-connect-timeout-seconds', '30', '--status-refresh-seconds', '14',
     '--broker-refresh-seconds', '10', '--remote-stale-seconds', '11', '--resync-seconds', '90', '--retry-min-ms', '10', '--retry-max-ms', '20',
     '--min-pass-interval-ms', '0', '--ipsec-tick-ms', '100', '--kubeconfig', '/etc/kube.conf', '--log-level', 'debug', '--namespace', 'mc',
     '--exec-timeout-seconds', '2', '--netlink-timeout-seconds', '3', '--shutdown-timeout-seconds', '4', '--api-qps', '7', '--api-burst', '8',
@@ -115,7 +115,7 @@ test('every gateway setting is read from its flag', () => {
   assert.deepEqual(rest, {
     namespace: 'mc', logLevel: 'debug', kubeconfig: '/etc/kube.conf', pskFile: '/k/psk', brokerNamespace: 'broker-ns', leaseName: 'gw.lock',
     leaseDurationSeconds: 10, leaseRetryMs: 2000, gatewayLabel: { key: 'example.com/gw', value: 'yes' }, publicIp: 'ipv4:203.0.113.7',
-    natTPort: 4501, nattDiscoveryPort: 4491, natEnabled: false, cable: 'wireguard', healthCheckIntervalMs: 250, healthCheckMaxLoss: 3, pskRotationWindowSeconds: 60, cableConnectTimeoutSeconds: 30,
+    natTPort: 4501, nattDiscoveryPort: 4491, natEnabled: false, cable: 'wireguard', healthCheckIntervalMs: 250, healthCheckMaxLoss: 3, forceUdpEncapsulation: true, pskRotationWindowSeconds: 60, cableConnectTimeoutSeconds: 30,
     statusRefreshSeconds: 14, brokerRefreshSeconds: 10, remoteStaleSeconds: 11, resyncSeconds: 90, retryMinMs: 10, retryMaxMs: 20,
     minPassIntervalMs: 0, ipsecTickMs: 100, execTimeoutSeconds: 2, netlinkTimeoutSeconds: 3, shutdownTimeoutSeconds: 4,
     apiQps: 7, apiBurst: 8, apiTimeoutSeconds: 9, apiWatchTimeoutSeconds: 60, apiRetryMinMs: 100, apiRetryMaxMs: 200,
@@ -540,4 +540,9 @@ test('the cable: ipsec by default, Submariner\'s driver names accepted (libreswa
   assert.equal(gateway([], { ...ENV, SUBMARINER_CABLEDRIVER: 'wireguard' }).cable, 'wireguard');
   assert.equal(gateway(['--cable', 'vxlan'], { ...ENV, SEAWAY_CABLE: 'wireguard' }).cable, 'vxlan', 'the flag wins');
   assert.match(gatewayProblems(['--cable', 'gre']).join('\n'), /--cable .*"gre".*not one of ipsec, wireguard, vxlan, libreswan/);
+});
+
+test('forcing UDP encapsulation: Submariner\'s CE_IPSEC_FORCEENCAPS is read, anything but true or false refused', () => {
+  assert.equal(gateway([], { ...ENV, CE_IPSEC_FORCEENCAPS: 'true' }).forceUdpEncapsulation, true);
+  assert.match(gatewayProblems(['--force-udp-encapsulation', 'yes']).join('\n'), /--force-udp-encapsulation .*not one of true, false/);
 });
