@@ -6,7 +6,7 @@ import { run as runProcess } from './kernel/exec.ts';
 import { createFilterDriver } from './dataplane/filter.ts';
 import { withXtablesLock } from './kernel/iptables.ts';
 import { nodeRoutingDataplane } from './dataplane/routing-dataplane.ts';
-import { ipsecKernel } from './cable/ipsec-kernel.ts';
+import { removeCableLeftovers } from './cable/cable-leftovers.ts';
 import { errorText } from './model/error-text.ts';
 
 /** The parts of an uninstall, injected so that a failing part can be tested without a kernel. */
@@ -50,11 +50,11 @@ export async function cleanup(backend: 'auto' | FilterBackend, stateDir: string,
       const rtnl = openRtnetlink();
       try {
         const report = await nodeRoutingDataplane(rtnl, stateDir, logger).cleanup();
-        // The gateway's IPsec cable keeps its own: the fail-closed floor (table and rule 221) and its source addresses on lo.
+        // The gateway's cables keep their own: the fail-closed floor (221), the cable table (218), the IPsec source addresses on lo, the cable devices.
         try {
-          await ipsecKernel(rtnl).removeAll();
+          await removeCableLeftovers(rtnl);
         } catch (error) {
-          report.failures.push({ kind: 'route', key: 'cable', object: 'the IPsec cable\'s fail-closed table and rule 221, its source addresses on lo', reason: errorText(error) });
+          report.failures.push({ kind: 'route', key: 'cable', object: 'the cables\' kernel state (tables and rules 218 and 221, IPsec source addresses on lo, cable devices)', reason: errorText(error) });
         }
         return report;
       } finally {

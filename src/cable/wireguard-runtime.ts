@@ -8,6 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText } from '../model/error-text.ts';
+import { OWNERSHIP } from '../model/ownership.ts';
 import { wireguardPublicKey } from '../model/wireguard-keys.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import type { WireguardControl } from '../kernel/wireguard/device.ts';
@@ -23,8 +24,7 @@ import { readPskFile } from './psk-file.ts';
 import { WireguardCable } from './wireguard.ts';
 import { loadOrCreateKey, WIREGUARD_KEY_FILE } from './wireguard-key-file.ts';
 
-/** Submariner's device name: its route agent and tools know the cable by it. */
-export const WIREGUARD_DEVICE = 'submariner';
+const WIREGUARD_DEVICE = OWNERSHIP.wireguardDevice;
 
 export interface WireguardRuntimeOptions {
   /** The key file and wireguard-go's state live here (created 0700). */

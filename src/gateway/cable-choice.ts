@@ -10,8 +10,6 @@ import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import type { LocalEndpointObject } from '../plan/local-endpoint-object.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { cableRoutes } from '../cable/cable-routes.ts';
-import { ipsecKernel } from '../cable/ipsec-kernel.ts';
 import { startIpsecRuntime } from '../cable/ipsec-runtime.ts';
 import { wireguardStateDir } from '../cable/rotate-key-command.ts';
 import { startWireguardRuntime } from '../cable/wireguard-runtime.ts';
@@ -63,10 +61,4 @@ export function cableStarter(config: CableSettings, deps: CableDeps): (local: Lo
         return startVxlanRuntime({ privateIp, podCidrs: config.podCidrs, port: config.natTPort, tickMs: config.ipsecTickMs, log, rtnl });
     }
   };
-}
-
-/** Everything a cable of any kind keeps in the kernel besides its daemon's own: the fail-closed floor, the cable table, the IPsec source addresses. */
-export async function clearCableLeftovers(rtnl: Rtnetlink): Promise<void> {
-  await cableRoutes(rtnl).removeAll();
-  await ipsecKernel(rtnl).removeAll();
 }

@@ -29,7 +29,8 @@ import { brokerCredentialProblem } from '../plan/gateway-candidacy.ts';
 import { createGatewayStatusPublisher, createGatewayStatusWriter } from '../k8s/gateway-status-writer.ts';
 import { openRtnetlink } from '../kernel/rtnetlink.ts';
 import { readPskFile } from '../cable/psk-file.ts';
-import { CABLE_BACKENDS, cableStarter, clearCableLeftovers } from './cable-choice.ts';
+import { CABLE_BACKENDS, cableStarter } from './cable-choice.ts';
+import { removeCableLeftovers } from '../cable/cable-leftovers.ts';
 import { HealthChecker } from '../cable/health-checker.ts';
 import { openNatDiscovery, udp4Socket } from '../cable/nat-discovery.ts';
 import { responseTypeName } from '../model/nat-discovery-message.ts';
@@ -205,7 +206,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
       }
     },
     brokerProblem: () => brokerProblem,
-    clearLeftovers: () => clearCableLeftovers(rtnl),
+    clearLeftovers: () => removeCableLeftovers(rtnl),
     health,
     healthCheckIp,
     natDiscovery: (local, onSelected) => {

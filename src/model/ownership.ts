@@ -40,6 +40,8 @@ export const OWNERSHIP = {
   cableRoutesRulePriority: 218,
   /** Submariner's VXLAN cable between gateways (unencrypted): its device, VNI and VTEP network (private IP with first octet 241, /8). */
   vxlanCableDevice: 'vxlan-tunnel',
+  /** Submariner's WireGuard cable device: its route agent and tools know the cable by this name. */
+  wireguardDevice: 'submariner',
   vxlanCableVni: 1000,
   vxlanCableVtepFirstOctet: 241,
   vxlanDevice: 'vx-submariner',
