@@ -34,6 +34,7 @@ export interface VxlanCableOptions {
 }
 
 const DEVICE = OWNERSHIP.vxlanCableDevice;
+const ARP_RETRANS_MS = 100;
 
 async function applyOk(rtnl: Rtnetlink, writes: KernelWrite[]): Promise<void> {
   if (writes.length === 0) return;
@@ -83,6 +84,10 @@ export class VxlanCable implements Cable {
       if (!link) throw new Error(`the ${DEVICE} device was created but is not there`);
       // Replies may come back through another interface than the one the request left by (Submariner sets loose mode too).
       await this.#options.sysctls.write(`net/ipv4/conf/${DEVICE}/rp_filter`, '2');
+      // Two gateways connect at about the same time: an ARP for the far VTEP that arrives before the
+      // far side has its FDB entry is answered into nowhere, and the default retry waits 1 s (measured
+      // by the cable benchmark). ARP on this device is one entry per remote: retry every 100 ms.
+      await this.#options.sysctls.write(`net/ipv4/neigh/${DEVICE}/retrans_time_ms`, String(ARP_RETRANS_MS));
     }
     const writes: KernelWrite[] = [];
     if (link.mtu !== mtu) writes.push({ kind: 'link', write: 'set-mtu', index: link.index, mtu });

@@ -13,7 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { errorText } from '../model/error-text.ts';
 import { parseWireguardKey, wireguardPresharedKey } from '../model/wireguard-keys.ts';
 import type { WgPeerChange, WireguardControl } from '../kernel/wireguard/device.ts';
-import { driftedPeers, peerChange, peerOf, peerVerdict, samePeer, strayPeers, type WireguardPeer } from '../plan/wireguard-peers.ts';
+import { driftedPeers, initiatesFirst, peerChange, peerOf, peerVerdict, samePeer, strayPeers, type WireguardPeer } from '../plan/wireguard-peers.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Cable, CableEndpoint, CableStatus } from './cable.ts';
 import type { CableRoute, CableRoutes } from './cable-routes.ts';
@@ -130,7 +130,8 @@ export class WireguardCable implements Cable {
         // The remote has a new key (its gateway made a new one): the old peer cannot be updated into it.
         if (previous && !previous.publicKey.equals(peer.publicKey)) changes.push({ publicKey: previous.publicKey, remove: true });
         const sameKey = previous?.publicKey.equals(peer.publicKey) ? previous : undefined;
-        changes.push(peerChange(peer, psk, sameKey));
+        const keepalive = sameKey !== undefined || initiatesFirst((await this.#options.identity()).publicKey, peer.publicKey);
+        changes.push(peerChange(peer, psk, sameKey, { keepalive }));
         this.#peers.set(endpoint.cableName, peer);
         await this.#options.control.set({ peers: changes });
         this.#psk ??= psk;

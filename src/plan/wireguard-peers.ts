@@ -43,17 +43,31 @@ export function samePeer(a: WireguardPeer, b: WireguardPeer): boolean {
  * The change that makes the device carry `peer`: its whole configuration, which updates an existing
  * peer in place. The endpoint is set only when it changed from what was configured (`previous`):
  * WireGuard follows a peer that roams (a NAT rebinding) and setting the old one again would break that.
+ * `keepalive: false` leaves the keepalive off for now (see initiatesFirst).
  */
-export function peerChange(peer: WireguardPeer, presharedKey: Buffer, previous: WireguardPeer | undefined): WgPeerChange {
+export function peerChange(peer: WireguardPeer, presharedKey: Buffer, previous: WireguardPeer | undefined, { keepalive = true }: { keepalive?: boolean } = {}): WgPeerChange {
   const endpointChanged = !previous || previous.endpoint.ip !== peer.endpoint.ip || previous.endpoint.port !== peer.endpoint.port;
   return {
     publicKey: peer.publicKey,
     presharedKey,
     ...(endpointChanged ? { endpoint: peer.endpoint } : {}),
-    persistentKeepaliveSeconds: WIREGUARD_KEEPALIVE_SECONDS,
+    ...(keepalive ? { persistentKeepaliveSeconds: WIREGUARD_KEEPALIVE_SECONDS } : {}),
     replaceAllowedIps: true,
     allowedIps: peer.allowedIps,
   };
+}
+
+/**
+ * Whether this side starts the first handshake with a new peer. Setting a keepalive sends one at
+ * once, which starts a handshake; when both gateways add each other within the same moment (they
+ * learn of each other through the broker at about the same time), the two initiations cross, each
+ * side's state for its own is overwritten by the other's, and neither completes until WireGuard
+ * retries 5 s later (measured by the cable benchmark). So only the side with the greater public key
+ * sets the keepalive at once; the other sets it on its next repair (seconds later, by when the
+ * handshake has happened, or it starts one itself if the other never came).
+ */
+export function initiatesFirst(localPublicKey: Buffer, remotePublicKey: Buffer): boolean {
+  return Buffer.compare(localPublicKey, remotePublicKey) > 0;
 }
 
 /** Peers on the device that no wanted peer has: to be removed (the device is seaway's alone). */

@@ -66,6 +66,7 @@ describe('the VXLAN cable between two gateway namespaces', () => {
     assert.match(link, /mtu 1450 /);
     assert.match(link, /vxlan id 1000 local 198\.18\.0\.1 dev wan0 .*dstport 4500/);
     assert.match((await pair.exec(pair.gw1.gateway, 'ip', ['-4', 'addr', 'show', 'dev', 'vxlan-tunnel'])).stdout, /inet 241\.18\.0\.1\/8/);
+    assert.equal((await pair.exec(pair.gw1.gateway, 'sysctl', ['-n', 'net.ipv4.neigh.vxlan-tunnel.retrans_time_ms'])).stdout.trim(), '100', 'ARP for a far VTEP retried every 100 ms');
     assert.match((await pair.exec(pair.gw1.gateway, 'bridge', ['fdb', 'show', 'dev', 'vxlan-tunnel'])).stdout, /^00:00:00:00:00:00 dst 198\.18\.0\.2 self permanent/m);
     assert.match((await pair.exec(pair.gw1.gateway, 'ip', ['route', 'show', 'table', '218'])).stdout, /^10\.2\.0\.0\/16 via 241\.18\.0\.2 dev vxlan-tunnel proto 147 src 10\.1\.1\.1/m);
     assert.match((await pair.exec(pair.gw1.gateway, 'ip', ['route', 'show', 'table', '221'])).stdout, /^blackhole 10\.2\.0\.0\/16 proto 147/m);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WgDeviceState, WgPeerState } from '../../src/kernel/wireguard/device.ts';
-import { driftedPeers, peerChange, peerOf, peerVerdict, samePeer, strayPeers, WIREGUARD_KEEPALIVE_SECONDS } from '../../src/plan/wireguard-peers.ts';
+import { driftedPeers, initiatesFirst, peerChange, peerOf, peerVerdict, samePeer, strayPeers, WIREGUARD_KEEPALIVE_SECONDS } from '../../src/plan/wireguard-peers.ts';
 
 const key = (byte: number) => Buffer.alloc(32, byte);
 const endpoint = { cableName: 'submariner-cable-east-198-18-0-2', clusterId: 'east', privateIp: '198.18.0.2', address: '203.0.113.2', subnets: ['10.97.0.0/16', '10.2.0.0/16'], natTPort: 4501 };
@@ -73,5 +73,19 @@ describe('a peer\'s state as a cable status', () => {
     assert.equal(expired.state, 'error');
     assert.match(expired.message, /181 s ago/);
     assert.equal(peerVerdict(held({ lastHandshakeMs: now + 5_000 }), now).state, 'connected', 'a clock a little behind the device\'s is no error');
+  });
+});
+
+describe('who starts the first handshake', () => {
+  it('only the side with the greater public key, so two gateways adding each other at once do not cross their initiations', () => {
+    assert.equal(initiatesFirst(key(9), key(2)), true);
+    assert.equal(initiatesFirst(key(2), key(9)), false);
+    assert.equal(initiatesFirst(key(2), key(9)) !== initiatesFirst(key(9), key(2)), true, 'exactly one of the two');
+  });
+
+  it('a change without the keepalive leaves it unset; the repair then finds the peer drifted and sets it', () => {
+    const change = peerChange(peerOf(endpoint, key(2)), psk, undefined, { keepalive: false });
+    assert.equal('persistentKeepaliveSeconds' in change, false);
+    assert.equal(driftedPeers(device(held({ persistentKeepaliveSeconds: 0 })), [peerOf(endpoint, key(2))]).length, 1);
   });
 });
