@@ -12,9 +12,14 @@
  *   new-remote a third cluster's gateway starts: time from its Endpoint's arrival in cluster 1 to
  *              the first reply from a pod of it (goal: under 1 s)
  *
- *   npm run bench -- gateway           node test/bench/gateway.ts [--trials 3]
+ *   npm run bench -- gateway           node test/bench/gateway.ts [--trials 3] [--no-cables]
+ *
+ * Then, per cable, time to the first packet and throughput against the bare tool configured by
+ * hand in the same run (test/bench/cables.ts, also `npm run bench -- cables` alone).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { labDown, labUp, startAgent, stopAgent } from '../lab/lab.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
@@ -24,7 +29,7 @@ import { activeGateway, BROKER_NS, coreApi, crashNode, customApi, list, nodeNow,
 import { mergePatch, readyAgents } from '../e2e/routing-support.ts';
 import { median } from './bench-support.ts';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { trials: { type: 'string', default: '3' }, 'no-cables': { type: 'boolean', default: false } } });
 const trials = Number(values.trials);
 const GATEWAY_ENV = { SEAWAY_LOG_LEVEL: 'info' };
 const RECOVERY_MS = 120_000;
@@ -139,3 +144,10 @@ async function main(): Promise<void> {
 }
 
 await main();
+if (!values['no-cables']) {
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./cables.ts', import.meta.url))], { stdio: 'inherit' });
+    child.on('close', (c) => resolve(c ?? 1));
+  });
+  if (code !== 0) process.exit(code);
+}
