@@ -6,7 +6,7 @@
  * `submariner` and the VXLAN cable's `vxlan-tunnel` (Submariner's cables leave the same devices, so
  * an uninstall of either leaves none). A wireguard-go TUN goes with its process and is not touched.
  */
-import type { KernelWrite, Rtnetlink } from '../kernel/rtnetlink.ts';
+import { applyAll, type KernelWrite, type Rtnetlink } from '../kernel/rtnetlink.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { cableRoutes } from './cable-routes.ts';
 import { ipsecKernel } from './ipsec-kernel.ts';
@@ -33,8 +33,7 @@ export async function removeCableLeftovers(rtnl: Rtnetlink): Promise<void> {
     const writes: KernelWrite[] = links
       .filter((l) => CABLE_DEVICES.some((d) => d.name === l.name && d.kind === l.kind))
       .map((l) => ({ kind: 'link', write: 'delete', index: l.index }));
-    const failed = (await rtnl.apply(writes)).filter((r) => !r.ok);
-    if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
+    await applyAll(rtnl, writes);
   });
   if (failures.length > 0) throw new Error(failures.join('; '));
 }

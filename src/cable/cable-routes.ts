@@ -4,7 +4,7 @@
  * protocol in that table are changed or removed.
  */
 import { OWNERSHIP } from '../model/ownership.ts';
-import type { KernelWrite, Rtnetlink } from '../kernel/rtnetlink.ts';
+import { applyAll, type KernelWrite, type Rtnetlink } from '../kernel/rtnetlink.ts';
 
 export interface CableRoute {
   dst: string;
@@ -23,12 +23,6 @@ export interface CableRoutes {
 
 const same = (a: CableRoute, b: { oif?: number; gateway?: string; src?: string }): boolean =>
   a.oif === b.oif && (a.gateway ?? '') === (b.gateway ?? '') && (a.src ?? '') === (b.src ?? '');
-
-async function applyAll(rtnl: Rtnetlink, writes: KernelWrite[]): Promise<void> {
-  if (writes.length === 0) return;
-  const failed = (await rtnl.apply(writes)).filter((r) => !r.ok);
-  if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
-}
 
 export function cableRoutes(rtnl: Rtnetlink): CableRoutes {
   const protocol = OWNERSHIP.routeProtocol;

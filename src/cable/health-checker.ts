@@ -8,12 +8,14 @@
  */
 import { randomInt } from 'node:crypto';
 import { errorText } from '../model/error-text.ts';
-import { RttWindow, type RttSummary } from '../model/rtt-stats.ts';
+import { RttWindow } from '../model/rtt-stats.ts';
 import type { EchoReply, IcmpSocket } from '../kernel/icmp-socket.ts';
 import {
-  expireProbes, newTarget, probeIntervalMs, probeSent, replyReceived, type HealthSettings, type HealthVerdict, type TargetProbes,
+  expireProbes, newTarget, probeIntervalMs, probeSent, replyReceived, type HealthSettings, type TargetHealth, type TargetProbes,
 } from '../plan/health-probes.ts';
 import type { Logger } from '../telemetry/logger.ts';
+
+export type { TargetHealth };
 
 export interface HealthTarget {
   /** The cable name. */
@@ -22,15 +24,6 @@ export interface HealthTarget {
   ip: string;
 }
 
-export interface TargetHealth {
-  ip: string;
-  verdict: HealthVerdict;
-  lostInARow: number;
-  maxLoss: number;
-  rtt: RttSummary | null;
-  /** Why probing cannot happen at all (no local address to probe from, the socket refused), if so. */
-  problem?: string;
-}
 
 export interface HealthCheckerOptions {
   /** Opens the raw socket bound to the local health-check address (kernel/icmp-socket.ts). */

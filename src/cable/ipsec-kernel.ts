@@ -6,7 +6,7 @@
  * protocol are ever changed or removed.
  */
 import { OWNERSHIP } from '../model/ownership.ts';
-import type { KernelWrite, Rtnetlink } from '../kernel/rtnetlink.ts';
+import { applyAll, type KernelWrite, type Rtnetlink } from '../kernel/rtnetlink.ts';
 import { RTN_BLACKHOLE } from '../kernel/routes.ts';
 
 export interface IpsecKernel {
@@ -25,12 +25,6 @@ export interface IpsecKernel {
 
 /** The label on the /32s seaway adds to lo (a label must start with its interface's name). */
 const SOURCE_LABEL = 'lo:seaway';
-
-async function applyAll(rtnl: Rtnetlink, writes: KernelWrite[]): Promise<void> {
-  if (writes.length === 0) return;
-  const failed = (await rtnl.apply(writes)).filter((r) => !r.ok);
-  if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
-}
 
 export function ipsecKernel(rtnl: Rtnetlink): IpsecKernel {
   const protocol = OWNERSHIP.routeProtocol;

@@ -16,6 +16,8 @@ import { libipsecAddresses, planConnection, type IpsecLocal, type IpsecSettings,
 import { expire, keyringOf, rotate, sharedKeyLoads, type Keyring } from '../model/psk.ts';
 import type { Cable, CableEndpoint, CableStatus } from './cable.ts';
 import type { IpsecKernel } from './ipsec-kernel.ts';
+import { Serial } from './serial.ts';
+import { waitConnected } from './wait-connected.ts';
 
 /** The part of the VICI client the cable uses (injected, so failures can be driven in units). */
 export interface ViciPort {
@@ -80,7 +82,7 @@ export class IpsecCable implements Cable {
   /** charon lost what it had (a restart) and a reload has not gone through yet: the next repair reloads. */
   #needsReload = false;
   /** Every change to charon's configuration goes through here one at a time: they read and write the maps above across awaits. */
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #changes = new Serial();
 
   constructor(options: IpsecCableOptions) {
     this.#options = options;
@@ -88,9 +90,7 @@ export class IpsecCable implements Cable {
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(work);
-    this.#queue = result.catch(() => undefined);
-    return result;
+    return this.#changes.run(work);
   }
 
   /** Subscribes to charon's SA events once (the client keeps them across reconnects): they wake waiters. */
@@ -417,28 +417,15 @@ export class IpsecCable implements Cable {
   }
 
   /** Resolves once the cable's IKE SA and every child are up (charon's events wake the check); rejects at the deadline with what is missing. */
-  async waitConnected(cableName: string, timeoutMs: number): Promise<void> {
-    const deadline = this.#now() + timeoutMs;
-    for (;;) {
-      // charon may be restarting: an unanswered status is waited out to the deadline like any other.
-      let detail: string;
-      try {
-        const status = (await this.status()).find((s) => s.cableName === cableName);
-        if (!status) throw new Error(`no IPsec cable ${cableName}`);
-        if (status.state === 'connected') return;
-        detail = status.message;
-      } catch (error) {
-        if (!this.#connections.has(cableName)) throw error;
-        detail = `charon did not answer: ${errorText(error)}`;
-      }
-      const left = deadline - this.#now();
-      if (left <= 0) throw new Error(`IPsec cable ${cableName} not connected after ${timeoutMs} ms: ${detail}`);
-      await new Promise<void>((resolve) => {
+  waitConnected(cableName: string, timeoutMs: number): Promise<void> {
+    return waitConnected({
+      what: 'IPsec', cableName, timeoutMs, status: () => this.status(), known: () => this.#connections.has(cableName), now: this.#now,
+      pause: (left) => new Promise<void>((resolve) => {
         const wake = () => { clearTimeout(timer); this.#waiters.delete(wake); resolve(); };
-        // Events wake it at once; the poll covers a missed event (a reconnecting client).
+        // charon's events wake it at once; the poll covers a missed event (a reconnecting client).
         const timer = setTimeout(wake, Math.min(left, 500));
         this.#waiters.add(wake);
-      });
-    }
+      }),
+    });
   }
 }

@@ -12,13 +12,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import { errorText } from '../model/error-text.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
-import type { KernelWrite, Rtnetlink } from '../kernel/rtnetlink.ts';
+import { applyAll, type KernelWrite, type Rtnetlink } from '../kernel/rtnetlink.ts';
 import type { Sysctls } from '../kernel/sysctl.ts';
 import { cableMtu } from '../plan/cable-mtu.ts';
 import { ALL_ZERO_MAC, cableVtep, planVxlanCables } from '../plan/vxlan-cable.ts';
 import type { Cable, CableEndpoint, CableStatus } from './cable.ts';
 import type { CableRoutes } from './cable-routes.ts';
 import type { IpsecKernel } from './ipsec-kernel.ts';
+import { Serial } from './serial.ts';
 
 export interface VxlanCableOptions {
   rtnl: Rtnetlink;
@@ -36,12 +37,6 @@ export interface VxlanCableOptions {
 const DEVICE = OWNERSHIP.vxlanCableDevice;
 const ARP_RETRANS_MS = 100;
 
-async function applyOk(rtnl: Rtnetlink, writes: KernelWrite[]): Promise<void> {
-  if (writes.length === 0) return;
-  const failed = (await rtnl.apply(writes)).filter((r) => !r.ok);
-  if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
-}
-
 export class VxlanCable implements Cable {
   readonly backend = 'vxlan' as const;
   readonly #options: VxlanCableOptions;
@@ -50,7 +45,7 @@ export class VxlanCable implements Cable {
   readonly #since = new Map<string, number>();
   readonly #lastErrors = new Map<string, string>();
   #held: string[] = [];
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #changes = new Serial();
 
   constructor(options: VxlanCableOptions) {
     this.#options = options;
@@ -58,9 +53,7 @@ export class VxlanCable implements Cable {
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(work);
-    this.#queue = result.catch(() => undefined);
-    return result;
+    return this.#changes.run(work);
   }
 
   /** The device as the plan wants it (made, or made again when it differs), its VTEP address, up; returns its index. */
@@ -75,11 +68,11 @@ export class VxlanCable implements Cable {
     let link = links.find((l) => l.name === DEVICE);
     const fits = link?.vxlan && link.vxlan.vni === OWNERSHIP.vxlanCableVni && link.vxlan.port === port && link.vxlan.local === privateIp && link.vxlan.underlayIndex === underlay.ifindex;
     if (link && !fits) {
-      await applyOk(rtnl, [{ kind: 'link', write: 'delete', index: link.index }]);
+      await applyAll(rtnl, [{ kind: 'link', write: 'delete', index: link.index }]);
       link = undefined;
     }
     if (!link) {
-      await applyOk(rtnl, [{ kind: 'link', write: 'create-vxlan', vxlan: { name: DEVICE, vni: OWNERSHIP.vxlanCableVni, port, local: privateIp, underlayIndex: underlay.ifindex, mtu } }]);
+      await applyAll(rtnl, [{ kind: 'link', write: 'create-vxlan', vxlan: { name: DEVICE, vni: OWNERSHIP.vxlanCableVni, port, local: privateIp, underlayIndex: underlay.ifindex, mtu } }]);
       link = (await rtnl.listLinks()).find((l) => l.name === DEVICE);
       if (!link) throw new Error(`the ${DEVICE} device was created but is not there`);
       // Replies may come back through another interface than the one the request left by (Submariner sets loose mode too).
@@ -94,7 +87,7 @@ export class VxlanCable implements Cable {
     if (!link.up) writes.push({ kind: 'link', write: 'set-up', index: link.index, up: true });
     const vtep = `${cableVtep(privateIp)}/8`;
     if (!addresses.some((a) => a.ifindex === link!.index && a.cidr === vtep)) writes.push({ kind: 'address', write: 'create', ifindex: link.index, cidr: vtep });
-    await applyOk(rtnl, writes);
+    await applyAll(rtnl, writes);
     return link.index;
   }
 
@@ -112,7 +105,7 @@ export class VxlanCable implements Cable {
       else writes.push({ kind: 'fdb', write: 'delete', entry: { ifindex: index, mac: ALL_ZERO_MAC, dst: entry.dst } });
     }
     for (const dst of wanted) writes.push({ kind: 'fdb', write: 'append', entry: { ifindex: index, mac: ALL_ZERO_MAC, dst } });
-    await applyOk(rtnl, writes);
+    await applyAll(rtnl, writes);
     const src = await this.#options.sourceAddress();
     await this.#options.routes.ensure(plan.routes.map((r) => ({ ...r, oif: index, ...(src ? { src } : {}) })));
   }
@@ -186,7 +179,7 @@ export class VxlanCable implements Cable {
   async stop(): Promise<void> {
     await this.#serial(async () => {
       const link = (await this.#options.rtnl.listLinks()).find((l) => l.name === DEVICE);
-      if (link) await applyOk(this.#options.rtnl, [{ kind: 'link', write: 'delete', index: link.index }]);
+      if (link) await applyAll(this.#options.rtnl, [{ kind: 'link', write: 'delete', index: link.index }]);
     });
   }
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { errorText } from '../model/error-text.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { wireguardPublicKey } from '../model/wireguard-keys.ts';
-import type { Rtnetlink } from '../kernel/rtnetlink.ts';
+import { applyAll, type Rtnetlink } from '../kernel/rtnetlink.ts';
 import type { WireguardControl } from '../kernel/wireguard/device.ts';
 import { uapiWireguardControl } from '../kernel/wireguard/uapi-control.ts';
 import { WireguardGoSupervisor } from '../kernel/wireguard-go.ts';
@@ -69,7 +69,7 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
   const deviceIndex = async () => (await rtnl.listLinks()).find((l) => l.name === WIREGUARD_DEVICE)?.index;
   // A device left by an earlier run (a kernel one survives its agent) is made afresh.
   const stale = await deviceIndex();
-  if (stale !== undefined) await applyOk(rtnl, [{ kind: 'link', write: 'delete', index: stale }]);
+  if (stale !== undefined) await applyAll(rtnl, [{ kind: 'link', write: 'delete', index: stale }]);
 
   let control: WireguardControl;
   let supervisor: WireguardGoSupervisor | undefined;
@@ -93,7 +93,7 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
         // wireguard-go makes its TUN down with its own MTU; it carries nothing until it is up.
         const index = await deviceIndex();
         if (index === undefined) throw new Error(`wireguard-go is ready but the device ${WIREGUARD_DEVICE} is not there`);
-        await applyOk(rtnl, [{ kind: 'link', write: 'set-mtu', index, mtu: await deviceMtu() }, { kind: 'link', write: 'set-up', index, up: true }]);
+        await applyAll(rtnl, [{ kind: 'link', write: 'set-mtu', index, mtu: await deviceMtu() }, { kind: 'link', write: 'set-up', index, up: true }]);
         await cable.reload();
         log.info({ device: WIREGUARD_DEVICE }, 'wireguard-go ready: key, port and peers loaded');
       },
@@ -128,7 +128,7 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
     const link = (await rtnl.listLinks()).find((l) => l.name === WIREGUARD_DEVICE);
     const wanted = await deviceMtu();
     if (link && link.mtu !== wanted) {
-      await applyOk(rtnl, [{ kind: 'link', write: 'set-mtu', index: link.index, mtu: wanted }]);
+      await applyAll(rtnl, [{ kind: 'link', write: 'set-mtu', index: link.index, mtu: wanted }]);
       log.info({ device: WIREGUARD_DEVICE, from: link.mtu, to: wanted }, 'the underlay\'s MTU changed: the WireGuard device follows it');
     }
   };
@@ -148,14 +148,9 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
       }
       closeKernel();
       const index = await deviceIndex();
-      if (index !== undefined) await applyOk(rtnl, [{ kind: 'link', write: 'delete', index }]);
+      if (index !== undefined) await applyAll(rtnl, [{ kind: 'link', write: 'delete', index }]);
     },
   };
-}
-
-async function applyOk(rtnl: Rtnetlink, writes: Parameters<Rtnetlink['apply']>[0]): Promise<void> {
-  const failed = (await rtnl.apply(writes)).filter((r) => !r.ok);
-  if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
 }
 
 /** null when the kernel made the device, else why not (a kernel without WireGuard refuses the link kind). */

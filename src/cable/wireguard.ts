@@ -19,6 +19,8 @@ import type { Cable, CableEndpoint, CableStatus } from './cable.ts';
 import type { CableRoute, CableRoutes } from './cable-routes.ts';
 import type { IpsecKernel } from './ipsec-kernel.ts';
 import type { WireguardIdentity } from './wireguard-key-file.ts';
+import { Serial } from './serial.ts';
+import { waitConnected } from './wait-connected.ts';
 
 export interface WireguardCableOptions {
   control: WireguardControl;
@@ -54,7 +56,7 @@ export class WireguardCable implements Cable {
   #privateKey: Buffer | undefined;
   /** The daemon lost what it had (a restart) and a reload has not gone through yet: the next repair reloads. */
   #needsReload = true;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #changes = new Serial();
 
   constructor(options: WireguardCableOptions) {
     this.#options = options;
@@ -62,9 +64,7 @@ export class WireguardCable implements Cable {
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(work);
-    this.#queue = result.catch(() => undefined);
-    return result;
+    return this.#changes.run(work);
   }
 
   /**
@@ -201,22 +201,10 @@ export class WireguardCable implements Cable {
   }
 
   /** Resolves once the peer has had a handshake; rejects at the deadline with what the device says. */
-  async waitConnected(cableName: string, timeoutMs: number): Promise<void> {
-    const deadline = this.#now() + timeoutMs;
-    for (;;) {
-      let detail: string;
-      try {
-        const status = (await this.status()).find((s) => s.cableName === cableName);
-        if (!status) throw new Error(`no WireGuard cable ${cableName}`);
-        if (status.state === 'connected') return;
-        detail = status.message;
-      } catch (error) {
-        if (!this.#peers.has(cableName)) throw error;
-        detail = `the WireGuard device did not answer: ${errorText(error)}`;
-      }
-      const left = deadline - this.#now();
-      if (left <= 0) throw new Error(`WireGuard cable ${cableName} not connected after ${timeoutMs} ms: ${detail}`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(left, WAIT_POLL_MS)));
-    }
+  waitConnected(cableName: string, timeoutMs: number): Promise<void> {
+    return waitConnected({
+      what: 'WireGuard', cableName, timeoutMs, status: () => this.status(), known: () => this.#peers.has(cableName), now: this.#now,
+      pause: (left) => new Promise((resolve) => setTimeout(resolve, Math.min(left, WAIT_POLL_MS))),
+    });
   }
 }

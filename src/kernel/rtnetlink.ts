@@ -53,6 +53,13 @@ export interface Rtnetlink {
   close(): void;
 }
 
+/** Applies the writes (pipelined); rejects naming every refused one. For callers that need all of them. */
+export async function applyAll(rtnl: Pick<Rtnetlink, 'apply'>, writes: readonly KernelWrite[]): Promise<void> {
+  if (writes.length === 0) return;
+  const failed = (await rtnl.apply(writes)).filter((r) => !r.ok);
+  if (failed.length > 0) throw new Error(failed.map((r) => (r.ok ? '' : r.error.message)).join('; '));
+}
+
 export function describeWrite(write: KernelWrite): string {
   switch (write.kind) {
     case 'route': return describeRoute(write.route);

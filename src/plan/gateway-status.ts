@@ -29,8 +29,8 @@ import {
   clipMessage, dueForWrite, endpointSpecWire, statusObjectName, str, type ConnectionStatus, type EndpointSpecWire, type WriteBudget,
 } from './status-object.ts';
 import { isDeepStrictEqual } from 'node:util';
-import { latencyRtt, type LatencyRtt, type RttSummary } from '../model/rtt-stats.ts';
-import type { HealthVerdict } from './health-probes.ts';
+import { latencyRtt, type LatencyRtt } from '../model/rtt-stats.ts';
+import type { TargetHealth } from './health-probes.ts';
 
 // Shared with the RouteAgent (status-object.ts); still exported from here for the Gateway's callers.
 export { endpointSpecWire, MAX_MESSAGE_LENGTH, type ConnectionStatus, type EndpointSpecWire, type WriteBudget } from './status-object.ts';
@@ -104,15 +104,8 @@ export interface RemoteConnectionInput {
   refused?: string;
 }
 
-/** What the health checks to one remote found (cable/health-checker.ts's TargetHealth). */
-export interface ConnectionHealth {
-  ip: string;
-  verdict: HealthVerdict;
-  lostInARow: number;
-  maxLoss: number;
-  rtt: RttSummary | null;
-  problem?: string;
-}
+/** What the health checks to one remote found. */
+export type ConnectionHealth = TargetHealth;
 
 export interface GatewayInput {
   /** This node's hostname: the object's name (made valid as Submariner does). */

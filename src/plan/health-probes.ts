@@ -7,6 +7,8 @@
  * sending a thousand probes a second.
  */
 
+import type { RttSummary } from '../model/rtt-stats.ts';
+
 export interface HealthSettings {
   /** Between two probes to one target, at most (ms). */
   intervalMs: number;
@@ -33,6 +35,17 @@ export function probeIntervalMs(targets: number, settings: HealthSettings): numb
 }
 
 export type HealthVerdict = 'unknown' | 'healthy' | 'unhealthy';
+
+/** What the health checks to one target found, as the status objects read it. */
+export interface TargetHealth {
+  ip: string;
+  verdict: HealthVerdict;
+  lostInARow: number;
+  maxLoss: number;
+  rtt: RttSummary | null;
+  /** Why probing cannot happen at all (no local address to probe from, the socket refused), if so. */
+  problem?: string;
+}
 
 /** One target's probing as data. */
 export interface TargetProbes {
