@@ -11,6 +11,7 @@ import { nodeIpProblem } from './model/host-network.ts';
 import { OWNERSHIP } from './model/ownership.ts';
 import { MAX_CIDRS_PER_SET } from './plan/filter-input.ts';
 import { DEFAULT_HEALTH_SETTINGS } from './plan/health-probes.ts';
+import { ROUTE_AGENT_HEALTH_INTERVAL_SECONDS, ROUTE_AGENT_MAX_PROBES_PER_SECOND } from './plan/route-agent-health.ts';
 import { DEFAULT_EXEC_TIMEOUT_MS } from './kernel/exec.ts';
 import { base64Text, bearerTokenProblem, brokerServerUrl, parseLabel, publicIpProblem, secretValue, type Parsed } from './gateway-config.ts';
 
@@ -88,6 +89,8 @@ export interface RunConfig {
   /** Bounds of an informer's backoff after API failures (list and watch share it). */
   apiRetryMinMs: number;
   apiRetryMaxMs: number;
+  /** Between two health checks from this node to one remote gateway (seconds; stretched past a node-wide budget); 0: none. */
+  healthCheckIntervalSeconds: number;
   /** Accepted but noteworthy input (e.g. a CIDR with host bits set), for main to log. */
   warnings: string[];
 }
@@ -228,6 +231,7 @@ type Key =
   | 'apiQps' | 'apiBurst' | 'apiTimeoutSeconds' | 'apiWatchTimeoutSeconds' | 'apiRetryMinMs' | 'apiRetryMaxMs'
   | 'pskFile' | 'brokerKubeconfig' | 'brokerApiServer' | 'brokerToken' | 'brokerCa' | 'brokerInsecure' | 'brokerNamespace'
   | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled' | 'cable' | 'healthCheckIntervalMs' | 'healthCheckMaxLoss' | 'forceUdpEncapsulation'
+  | 'healthCheckIntervalSeconds'
   | 'pskRotationWindowSeconds' | 'cableConnectTimeoutSeconds' | 'statusRefreshSeconds' | 'brokerRefreshSeconds' | 'remoteStaleSeconds' | 'ipsecTickMs';
 
 /** The commands that read agent settings; a flag of the other one is refused (variables are ignored). */
@@ -297,6 +301,11 @@ const SETTINGS: Record<Key, Setting> = {
   fightWindowSeconds: { only: 'run', flag: '--fight-window-seconds', env: ['SEAWAY_FIGHT_WINDOW_SECONDS'], help: 'the window --fight-repairs are counted in (1-3600)', defaultText: '60' },
   fightBackoffMinMs: { only: 'run', flag: '--fight-backoff-min-ms', env: ['SEAWAY_FIGHT_BACKOFF_MIN_MS'], help: 'first pause before repairing an object fought over again (1-3600000)', defaultText: '5000' },
   fightBackoffMaxMs: { only: 'run', flag: '--fight-backoff-max-ms', env: ['SEAWAY_FIGHT_BACKOFF_MAX_MS'], help: 'longest pause between repairs of an object fought over (1-86400000, at least --fight-backoff-min-ms)', defaultText: '300000' },
+  healthCheckIntervalSeconds: {
+    only: 'run', flag: '--health-check-interval-seconds', env: ['SEAWAY_HEALTH_CHECK_INTERVAL_SECONDS'], defaultText: String(ROUTE_AGENT_HEALTH_INTERVAL_SECONDS),
+    help: 'on nodes other than the gateway, how often each remote gateway\'s healthCheckIP is pinged from this node\'s CNI address through the gateway, '
+      + `for the RouteAgent status (0-3600; 0 disables; stretched to stay within ${ROUTE_AGENT_MAX_PROBES_PER_SECOND} probes a second over all remotes)`,
+  },
   execTimeoutSeconds: { flag: '--exec-timeout-seconds', env: ['SEAWAY_EXEC_TIMEOUT_SECONDS'], help: 'deadline of each iptables, nft or ipset run; killed past it (1-600)', defaultText: '30' },
   netlinkTimeoutSeconds: { flag: '--netlink-timeout-seconds', env: ['SEAWAY_NETLINK_TIMEOUT_SECONDS'], help: 'deadline of each netlink request; the socket is reopened past it (1-600)', defaultText: '10' },
   shutdownTimeoutSeconds: { flag: '--shutdown-timeout-seconds', env: ['SEAWAY_SHUTDOWN_TIMEOUT_SECONDS'], help: 'a stop (SIGTERM) ends within this, whatever still hangs (1-600)', defaultText: '10' },
@@ -639,6 +648,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     fightWindowSeconds: reader.integer('fightWindowSeconds', 1, 3600, DEFAULTS.fightWindowSeconds),
     fightBackoffMinMs: reader.integer('fightBackoffMinMs', 1, 3_600_000, DEFAULTS.fightBackoffMinMs),
     fightBackoffMaxMs: reader.integer('fightBackoffMaxMs', 1, 86_400_000, DEFAULTS.fightBackoffMaxMs),
+    healthCheckIntervalSeconds: reader.integer('healthCheckIntervalSeconds', 0, 3600, ROUTE_AGENT_HEALTH_INTERVAL_SECONDS),
     ...readDeadlinesAndApi(reader),
     warnings,
   };

@@ -42,6 +42,11 @@ import { prepareStateDir, STATE_DIR } from './startup/state-dir.ts';
 import { createCheckedFilterDriver, PACKET_FILTER } from './startup/packet-filter.ts';
 import { checkKernelFeatures } from './startup/kernel-features.ts';
 import { probeKernelFeatures } from './kernel/kernel-features.ts';
+import { HealthChecker } from './cable/health-checker.ts';
+import { loadIcmpAddon, openIcmpSocket, type IcmpAddon } from './kernel/icmp-socket.ts';
+import { routeAgentHealthSettings } from './plan/route-agent-health.ts';
+import { createNodeHealthChecks } from './reconcile/node-health-checks.ts';
+import { errorText } from './model/error-text.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 /** Readiness conditions of start-up steps that touch the kernel (besides the init waits and the filter). */
@@ -154,11 +159,37 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     component: 'seaway', host: config.nodeName, logger, userAgent, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
   });
   closers.push(() => events.flush());
+  // Health checks from this node's CNI address to each remote gateway, through the local gateway and
+  // its cable (not on the gateway node, whose own are the gateway's). Without the ICMP addon routing
+  // still goes on: the RouteAgent status then says why no remote can be probed.
+  const healthSettings = routeAgentHealthSettings(config.healthCheckIntervalSeconds);
+  let icmp: IcmpAddon | null = null;
+  let icmpProblem: string | undefined;
+  if (healthSettings !== null) {
+    try {
+      icmp = loadIcmpAddon();
+    } catch (error) {
+      icmpProblem = errorText(error);
+      logger.warn({ err: icmpProblem }, 'health checks to the remote gateways are not possible on this node; routing is not affected');
+    }
+  }
+  // The CNI address the probes are sent from, once the init phase has found the interface.
+  let cniAddress: () => string | undefined = () => undefined;
+  const checker = healthSettings !== null && icmp !== null ? new HealthChecker({
+    open: (source, onReplies, onError) => openIcmpSocket(icmp, { source, onReplies, onError }),
+    source: async () => cniAddress(),
+    settings: healthSettings,
+    log: logger.child({ component: 'health-check' }),
+    onChange: () => routeAgent.refresh(),
+  }) : null;
+  const nodeHealth = createNodeHealthChecks({ settings: healthSettings, checker, ...(icmpProblem !== undefined ? { unavailable: icmpProblem } : {}) });
+  closers.push(() => nodeHealth.close());
   // This node's RouteAgent object: after each pass, written within its budget (never waited for by the pass).
   const routeAgent = createRouteAgentReporter({
     nodeName: config.nodeName, namespace: config.namespace, version: packageJson.version, logger,
     publisher: createRouteAgentPublisher(createRouteAgentWriter(kubeConfig, { namespace: config.namespace, userAgent })),
     onWriteError: () => metrics.apiErrors.inc({ operation: 'write routeagent' }),
+    health: (plan) => nodeHealth.view(plan),
   });
   closers.push(() => routeAgent.stop());
   informers.onChange(() => wake('API objects changed'));
@@ -244,6 +275,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const startLoop = Promise.all([startInit, prepareState, openNetlink]).then(async ([{ init }, , rtnl]) => {
     const loopBeat = liveness.register('reconcile', Math.max(60_000, config.resyncSeconds * 3000));
     const routing = nodeRoutingDataplane(rtnl, config.stateDir, logger);
+    cniAddress = () => init.cniInterface()?.address;
     // One reader for the planner and the kernel events: the underlay it chose is the device whose changes wake the loop.
     const nodeFacts = createNodeFactsReader(rtnl, config, (underlay) => logger[underlay.notes.length > 0 ? 'warn' : 'info'](underlay, 'underlay chosen'));
     const passDeps: PassDeps = {
@@ -254,7 +286,8 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
       snapshot: () => informers.snapshot(),
       nodeReady: () => init.nodeReady(),
       cniInterface: () => init.cniInterface(),
-      onPassed: (passed) => routeAgent.report(passed),
+      // The probes follow the plan (which remotes, and whether this node is the gateway), then the status reads them.
+      onPassed: (passed) => { nodeHealth.update(passed.plan); routeAgent.report(passed); },
     };
     const started = startReconcileLoop({
       logger, resyncMs: config.resyncSeconds * 1000, onTurn: loopBeat, pass: createPass(passDeps),

@@ -5,7 +5,7 @@
  * Those three verbs on routeagents are what manifests/rbac/route-agent.yaml grants the route agent.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ROUTE_AGENT_PLURAL, ROUTE_AGENT_WRITE_BUDGET, type RouteAgentObject } from '../plan/route-agent-status.ts';
+import { ROUTE_AGENT_PLURAL, ROUTE_AGENT_WRITE_BUDGET, sameRouteAgentContent, type RouteAgentObject } from '../plan/route-agent-status.ts';
 import {
   createStatusObjectWriter, createStatusPublisher, type PublisherOptions, type StatusObjectWriter, type StatusPublisher,
 } from './status-object-writer.ts';
@@ -24,9 +24,12 @@ export function createRouteAgentWriter(kubeConfig: KubeConfig, options: RouteAge
   return createStatusObjectWriter<RouteAgentObject>(kubeConfig, { ...options, plural: ROUTE_AGENT_PLURAL, kind: 'RouteAgent' });
 }
 
-/** The budget around a RouteAgent writer: ROUTE_AGENT_WRITE_BUDGET unless told otherwise; a change is any difference. */
+/**
+ * The budget around a RouteAgent writer: ROUTE_AGENT_WRITE_BUDGET unless told otherwise; a change is
+ * any difference but the RTT figures (sameRouteAgentContent), which go out with the refresh.
+ */
 export function createRouteAgentPublisher(
   writer: Pick<StatusObjectWriter<RouteAgentObject>, 'write'>, options: Partial<PublisherOptions> = {},
 ): StatusPublisher<RouteAgentObject> {
-  return createStatusPublisher(writer, { ...ROUTE_AGENT_WRITE_BUDGET, ...options });
+  return createStatusPublisher(writer, { ...ROUTE_AGENT_WRITE_BUDGET, ...options, same: sameRouteAgentContent });
 }

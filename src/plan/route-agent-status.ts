@@ -1,24 +1,31 @@
 /**
- * The `submariner.io/v1` RouteAgent object of this node, built purely from the planner's result
- * and the kernel objects' status (reconcile/object-table.ts): one object per node, named after the
- * node (made valid as Submariner's EnsureValidName does), in the Submariner namespace, listing every
- * remote Endpoint the cluster-wide verdict accepted with the state of this node's path to it.
+ * The `submariner.io/v1` RouteAgent object of this node, built purely from the planner's result,
+ * the kernel objects' status (reconcile/object-table.ts) and the node's health checks
+ * (route-agent-health.ts): one object per node, named after the node (made valid as Submariner's
+ * EnsureValidName does), in the Submariner namespace, listing every remote Endpoint the
+ * cluster-wide verdict accepted with the state of this node's path to it.
  *
  * The CRD has no status subresource and requires `status` with remoteEndpoints, statusFailure and
  * version; each remoteEndpoints item needs spec (an Endpoint spec: backend, cable_name, cluster_id of
  * 1-63 characters, hostname, nat_enabled, subnets), status and statusMessage. `latencyRTT` is
- * optional and left out: nothing measures it yet (no health check), and zero durations would read
- * as a measurement.
+ * optional: it is the RTT of this node's health checks to that remote, left out until one has been
+ * answered (zero durations would read as a measurement).
  *
- * A remote's state, until health checks exist, says what this node did about it:
+ * A remote's state says first what this node did about it:
  * - `error` when this node refuses some of its subnets (they overlap one of its own networks:
  *   node-local-refusals.ts), when a kernel object its traffic needs failed (one of its routes, or the
  *   VXLAN link, its address, a rule, a sysctl, the packet filter), or when the pass failed as a whole;
  * - `connecting` while a route is not planned or an object it needs is not programmed yet;
- * - `connected` once every subnet of it is routed here and programmed (ROUTES_PROGRAMMED_MESSAGE), or,
- *   on a gateway whose remote subnets seaway's own cable routes, once the route agent's objects are.
- * Messages never carry numbers that change between passes (attempts, times), so an unchanged state is
- * never a change worth a write.
+ * - otherwise its routes are programmed (ROUTES_PROGRAMMED_MESSAGE), or, on a gateway whose remote
+ *   subnets seaway's own cable routes, the route agent's objects are.
+ * Then, when the node's health checks are given, the data path decides what "programmed" is worth:
+ * `connected` only with a reply to this node's last health checks to the remote's healthCheckIP,
+ * `error` once the lost-probe limit is reached ("no reply to health checks to <ip>: ..."), and
+ * `connecting` while the first reply is awaited or the node cannot send probes. A remote not probed
+ * (the gateway node, checks disabled, no usable healthCheckIP) stays `connected`, saying why there is
+ * no health check. Messages never carry numbers that change between passes (attempts, times, lost
+ * probes so far, RTTs), so an unchanged state is never a change worth a write; the RTT figures are
+ * left out of what a change is judged on (sameRouteAgentContent) and go out with the refresh.
  */
 import type { DesiredState } from '../model/desired-state.ts';
 import { compareText, isRecord } from '../model/compare.ts';
@@ -28,6 +35,10 @@ import type { Plan } from './node-plan.ts';
 import {
   clipMessage, endpointSpecWire, statusObjectName, str, type ConnectionStatus, type EndpointSpecWire, type WriteBudget,
 } from './status-object.ts';
+import { latencyRtt, type LatencyRtt } from '../model/rtt-stats.ts';
+import type { ConnectionHealth } from './gateway-status.ts';
+import { probeKey } from './route-agent-health.ts';
+import { isDeepStrictEqual } from 'node:util';
 
 const ROUTE_AGENT_KIND = 'RouteAgent';
 export const ROUTE_AGENT_PLURAL = 'routeagents';
@@ -35,8 +46,12 @@ export const ROUTE_AGENT_PLURAL = 'routeagents';
 /** Written on change at most every 10 s, and refreshed at most (and, unchanged, exactly) once a minute. */
 export const ROUTE_AGENT_WRITE_BUDGET: Required<WriteBudget> = { minIntervalMs: 10_000, refreshMs: 60_000 };
 
-export const ROUTES_PROGRAMMED_MESSAGE = 'routes programmed on this node (no health check yet)';
-export const CABLE_ROUTES_MESSAGE = 'this node is the gateway: seaway\'s cable routes the remote subnets, and the route agent\'s objects are programmed (no health check yet)';
+/** What this node did for a remote whose path is programmed (routes of its own, or the gateway's cable). */
+export const ROUTES_PROGRAMMED = 'routes programmed on this node';
+export const CABLE_ROUTES = 'this node is the gateway: seaway\'s cable routes the remote subnets, and the route agent\'s objects are programmed';
+/** The same, when no health checks are given at all (a caller that does not probe). */
+export const ROUTES_PROGRAMMED_MESSAGE = `${ROUTES_PROGRAMMED} (no health check yet)`;
+export const CABLE_ROUTES_MESSAGE = `${CABLE_ROUTES} (no health check yet)`;
 
 /** How many reasons one message names; the rest are counted. */
 const NAMED_REASONS = 3;
@@ -48,6 +63,8 @@ export interface RouteAgentRemoteEndpoint {
   spec: EndpointSpecWire;
   status: ConnectionStatus;
   statusMessage: string;
+  /** This node's health checks' RTT to the remote (Go duration strings); absent until a probe has been answered. */
+  latencyRTT?: LatencyRtt;
 }
 
 export interface RouteAgentStatus {
@@ -81,6 +98,19 @@ export type RouteAgentPlan = Pick<Plan, 'remoteClusters' | 'refusedHere' | 'isGa
   desired: Pick<DesiredState, 'routes'>;
 };
 
+/**
+ * What this node's health checks found (reconcile/node-health-checks.ts gathers it from
+ * route-agent-health.ts's plan and the health checker), keyed by probeKey(cluster, cable).
+ */
+export interface RouteAgentHealth {
+  /** Why this node probes no remote at all (the gateway node, disabled); absent when it probes. */
+  off?: string;
+  /** Remotes not probed, with the reason (no healthCheckIP, one outside its subnets). */
+  skipped: ReadonlyMap<string, string>;
+  /** What the probes of each probed remote found; a probed remote without an entry has no result yet. */
+  probes: ReadonlyMap<string, ConnectionHealth>;
+}
+
 export interface RouteAgentInput {
   /** This node's name: the object's name. */
   nodeName: string;
@@ -93,6 +123,8 @@ export interface RouteAgentInput {
   unsettled: readonly UnsettledObject[];
   /** Why the pass failed as a whole (what was programmed cannot be vouched for); absent when it did not. */
   failure?: string;
+  /** The node's health checks; absent: none are made, and a programmed remote is connected on its routes alone. */
+  health?: RouteAgentHealth;
 }
 
 export type RouteAgentRender =
@@ -181,6 +213,46 @@ function remoteState(
   return { status: 'connected', statusMessage: ROUTES_PROGRAMMED_MESSAGE };
 }
 
+/**
+ * A programmed remote as this node's health checks judge it: the data path decides, not the
+ * routes. `programmed` says what this node did (ROUTES_PROGRAMMED or CABLE_ROUTES).
+ */
+function probedState(
+  programmed: string, key: string, healthCheckIp: string, health: RouteAgentHealth,
+): { status: ConnectionStatus; statusMessage: string } {
+  const off = str(health.off);
+  if (off !== '') return { status: 'connected', statusMessage: clipMessage(`${programmed} (no health check: ${off})`) };
+  const skipped = health.skipped instanceof Map ? health.skipped.get(key) : undefined;
+  if (skipped !== undefined) return { status: 'connected', statusMessage: clipMessage(`${programmed} (no health check: ${str(skipped)})`) };
+  const probe = health.probes instanceof Map ? health.probes.get(key) : undefined;
+  if (probe === undefined || !isRecord(probe)) {
+    return { status: 'connecting', statusMessage: clipMessage(`${programmed}; waiting for the first reply to a health check to ${healthCheckIp}`) };
+  }
+  const ip = str(probe.ip) || healthCheckIp;
+  // A node that cannot send probes has no recent reply, whatever its last verdict was.
+  const problem = str(probe.problem);
+  if (problem !== '') return { status: 'connecting', statusMessage: clipMessage(`${programmed}, but this node cannot send health checks to ${ip}: ${problem}`) };
+  if (probe.verdict === 'healthy') return { status: 'connected', statusMessage: clipMessage(`${programmed}; health checks to ${ip} answered`) };
+  if (probe.verdict === 'unhealthy') {
+    return {
+      status: 'error',
+      statusMessage: clipMessage(`no reply to health checks to ${ip}: the last ${probe.maxLoss} sent from this node got no answer, though ${programmed === CABLE_ROUTES ? 'the route agent\'s objects are programmed' : 'its routes are programmed on this node'}: traffic from this node does not get through`),
+    };
+  }
+  return { status: 'connecting', statusMessage: clipMessage(`${programmed}; waiting for the first reply to a health check to ${ip}`) };
+}
+
+/** The RTT of a probed remote's health checks, when one has been answered. */
+function probedRtt(key: string, health: RouteAgentHealth | undefined): LatencyRtt | undefined {
+  if (health === undefined || !isRecord(health as unknown) || str(health.off) !== '' || !(health.probes instanceof Map)) return undefined;
+  const probe = health.probes.get(key);
+  const rtt = isRecord(probe as unknown) && isRecord(probe!.rtt as unknown) ? probe!.rtt! : undefined;
+  if (rtt === undefined || !(rtt.samples > 0)) return undefined;
+  // Figures that are not durations (a JavaScript caller's) are no measurement.
+  const figures = [rtt.lastNs, rtt.minNs, rtt.averageNs, rtt.maxNs, rtt.stdDevNs];
+  return figures.every((ns) => typeof ns === 'number' && Number.isFinite(ns) && Math.abs(ns) < 9e18) ? latencyRtt(rtt) : undefined;
+}
+
 const compareRemotes = (a: RouteAgentRemoteEndpoint, b: RouteAgentRemoteEndpoint): number =>
   compareText(a.spec.cluster_id, b.spec.cluster_id) || compareText(a.spec.cable_name, b.spec.cable_name);
 
@@ -198,6 +270,7 @@ export function routeAgentObject(input: RouteAgentInput): RouteAgentRender {
   const { plan } = input;
   const failure = str(input.failure);
   const routing = nodeRouting(plan);
+  const health = isRecord(input.health as unknown) ? input.health : undefined;
 
   const routeProblems = new Map<string, UnsettledObject>();
   const shared: UnsettledObject[] = [];
@@ -233,10 +306,15 @@ export function routeAgentObject(input: RouteAgentInput): RouteAgentRender {
     seen.add(key);
     const refusals = refusedByCluster.get(wire.wire.cluster_id) ?? [];
     const subnets = wire.wire.subnets;
-    const state = subnets.length === 0 && refusals.length === 0 && failure === ''
+    const routed = subnets.length === 0 && refusals.length === 0 && failure === ''
       ? { status: 'connecting' as const, statusMessage: 'the Endpoint lists no IPv4 subnet: nothing is routed to it on this node' }
       : remoteState(subnets, refusals, routing, routeProblems, shared, failure);
-    remoteEndpoints.push({ spec: wire.wire, status: state.status, statusMessage: state.statusMessage });
+    const probe = probeKey(wire.wire.cluster_id, wire.wire.cable_name);
+    const state = routed.status === 'connected' && health !== undefined
+      ? probedState(routing.kind === 'cable' ? CABLE_ROUTES : ROUTES_PROGRAMMED, probe, wire.wire.healthCheckIP ?? '', health)
+      : routed;
+    const rtt = probedRtt(probe, health);
+    remoteEndpoints.push({ spec: wire.wire, status: state.status, statusMessage: state.statusMessage, ...(rtt ? { latencyRTT: rtt } : {}) });
   });
   remoteEndpoints.sort(compareRemotes);
 
@@ -254,4 +332,15 @@ export function routeAgentObject(input: RouteAgentInput): RouteAgentRender {
       },
     },
   };
+}
+
+/** The object without its RTT figures: what a change is judged on (they go out with the refresh). */
+function content(object: RouteAgentObject): unknown {
+  const remoteEndpoints = object.status.remoteEndpoints.map(({ latencyRTT: _rtt, ...rest }) => rest);
+  return { ...object, status: { ...object.status, remoteEndpoints } };
+}
+
+/** Whether two objects say the same, ignoring the RTT figures: an RTT that moved is no reason for an early write. */
+export function sameRouteAgentContent(a: RouteAgentObject, b: RouteAgentObject): boolean {
+  return isDeepStrictEqual(content(a), content(b));
 }

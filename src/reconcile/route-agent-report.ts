@@ -5,6 +5,10 @@
  * report() returns at once, and a timer publishes a change the budget held back, a refresh, or a
  * retry, so neither a change nor a retry waits for the next pass.
  *
+ * The node's health checks (when given) are read at each build: after a pass, when a verdict changes
+ * (refresh(), with the last pass's plan), and again just before each write, so the refresh a
+ * minute after the last write carries the RTT figures of that moment, not of the last pass.
+ *
  * One log line when writing starts failing or fails differently, one when it works again (never per
  * retry); the failure's words are the API server's Status message or the error's own, never a
  * header or a credential.
@@ -12,7 +16,7 @@
 import type { Logger } from '../telemetry/logger.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import type { StatusPublisher, StatusWriteResult } from '../k8s/status-object-writer.ts';
-import { routeAgentObject, type RouteAgentObject, type RouteAgentPlan } from '../plan/route-agent-status.ts';
+import { routeAgentObject, type RouteAgentHealth, type RouteAgentObject, type RouteAgentPlan } from '../plan/route-agent-status.ts';
 import { errorText } from '../model/error-text.ts';
 import type { PassedReport } from './pass.ts';
 
@@ -28,6 +32,8 @@ export interface RouteAgentReporterDeps {
   now?: () => number;
   /** Counts failed writes (seaway_api_errors_total). */
   onWriteError?: () => void;
+  /** What the node's health checks found now, for this plan's remotes (reconcile/node-health-checks.ts); absent: no health checks. */
+  health?: (plan: RouteAgentPlan) => RouteAgentHealth;
   /** Timers (tests inject their own). */
   setTimer?: (run: () => void, ms: number) => unknown;
   clearTimer?: (timer: unknown) => void;
@@ -36,6 +42,8 @@ export interface RouteAgentReporterDeps {
 export interface RouteAgentReporter {
   /** Builds the object from a pass and publishes it when due. Returns at once; never throws. */
   report(passed: PassedReport): void;
+  /** Builds the object again from the last pass (a health verdict changed) and publishes it when due. Never throws. */
+  refresh(): void;
   /** Ends the timer and the write in flight (aborted); resolves when it has settled. */
   stop(): Promise<void>;
 }
@@ -56,6 +64,8 @@ export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAge
   const notesSaid = new Streaks();
   const abort = new AbortController();
   let lastPlan: RouteAgentPlan | null = null;
+  /** The last pass's report that had a plan to list (the plan may be an earlier pass's). */
+  let lastPassed: { plan: RouteAgentPlan; unsettled: PassedReport['unsettled']; failure?: string } | null = null;
   let latest: RouteAgentObject | null = null;
   let writing: Promise<void> | null = null;
   let timer: unknown;
@@ -83,6 +93,8 @@ export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAge
   const kick = () => {
     if (stopped || latest === null || writing !== null) return;
     cancelTimer();
+    // The health checks' figures as they are now (the refresh's RTT, a verdict that changed since).
+    if (deps.health !== undefined) build();
     const object = latest;
     let attempted = false;
     writing = publisher.publish(object, now(), abort.signal).then((outcome) => {
@@ -111,30 +123,44 @@ export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAge
     timer = setTimer(() => { timer = undefined; kick(); }, Math.max(at - nowMs, attempted ? 0 : MIN_TIMER_MS));
   };
 
+  /** Builds the object from the last pass and the health checks now; false when it cannot be built (said once). Never throws. */
+  function build(): boolean {
+    if (lastPassed === null) return false;
+    try {
+      const { plan, unsettled, failure } = lastPassed;
+      const health = deps.health?.(plan);
+      const render = routeAgentObject({
+        nodeName: deps.nodeName, namespace: deps.namespace, version: deps.version,
+        plan, unsettled, ...(failure !== undefined ? { failure } : {}), ...(health !== undefined ? { health } : {}),
+      });
+      if (!render.ok) {
+        if (said.mark(BUILD, render.message) === 'new') logger.warn({ reason: render.message }, 'the RouteAgent object cannot be built; it is not written');
+        return false;
+      }
+      if (said.clear(BUILD)) logger.info('the RouteAgent object can be built again');
+      const notes = notesSaid.update(new Map(render.notes.map((note) => [note, note])));
+      for (const note of [...notes.started, ...notes.changed]) logger.warn({ note }, 'RouteAgent status: a remote Endpoint is left out');
+      latest = render.object;
+      return true;
+    } catch (error) {
+      logger.warn({ err: errorText(error) }, 'building the RouteAgent object failed');
+      return false;
+    }
+  }
+
   return {
     report(passed) {
       if (stopped) return;
-      try {
-        const plan = passed.plan ?? lastPlan;
-        // Planning failed before any plan: there is nothing to list yet.
-        if (plan === null) return;
-        if (passed.plan !== null) lastPlan = passed.plan;
-        const render = routeAgentObject({
-          nodeName: deps.nodeName, namespace: deps.namespace, version: deps.version,
-          plan, unsettled: passed.unsettled, ...(passed.failure !== undefined ? { failure: passed.failure } : {}),
-        });
-        if (!render.ok) {
-          if (said.mark(BUILD, render.message) === 'new') logger.warn({ reason: render.message }, 'the RouteAgent object cannot be built; it is not written');
-          return;
-        }
-        if (said.clear(BUILD)) logger.info('the RouteAgent object can be built again');
-        const notes = notesSaid.update(new Map(render.notes.map((note) => [note, note])));
-        for (const note of [...notes.started, ...notes.changed]) logger.warn({ note }, 'RouteAgent status: a remote Endpoint is left out');
-        latest = render.object;
-        if (writing === null) kick();
-      } catch (error) {
-        logger.warn({ err: errorText(error) }, 'building the RouteAgent object failed');
-      }
+      const plan = passed.plan ?? lastPlan;
+      // Planning failed before any plan: there is nothing to list yet.
+      if (plan === null) return;
+      if (passed.plan !== null) lastPlan = passed.plan;
+      lastPassed = { plan, unsettled: passed.unsettled, ...(passed.failure !== undefined ? { failure: passed.failure } : {}) };
+      if (build() && writing === null) kick();
+    },
+    refresh() {
+      if (stopped) return;
+      if (build() && writing === null) kick();
     },
     async stop() {
       stopped = true;

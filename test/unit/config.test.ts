@@ -32,6 +32,7 @@ test('minimal run configuration gets the documented defaults', () => {
     minPassIntervalMs: 250, retryMinMs: 200, retryMaxMs: 30_000,
     fightRepairs: 5, fightWindowSeconds: 60, fightBackoffMinMs: 5000, fightBackoffMaxMs: 300_000, execTimeoutSeconds: 30, xtablesLock: '/run/xtables.lock', netlinkTimeoutSeconds: 10, shutdownTimeoutSeconds: 10,
     apiQps: 5, apiBurst: 10, apiTimeoutSeconds: 30, apiWatchTimeoutSeconds: 300, apiRetryMinMs: 1000, apiRetryMaxMs: 60_000,
+    healthCheckIntervalSeconds: 10,
     warnings: [defaultListen(null).warning],
   });
 });
