@@ -459,13 +459,17 @@ export function gatewaySuite(cable: LabCable, PREFIX: string): void {
     });
 
     it('the gateways\' RBAC (manifests/rbac/gateway.yaml, broker.yaml): every request allowed, every rule used', async () => {
+      // Every rule used by the run as a whole: which cluster posts an Event (a stale remote, a rejected
+      // cable) depends on what the run did to it, and both clusters hold the same manifest.
+      const used = new Set<string>();
       for (const cluster of lab.clusters) {
         const { entries } = await new AdminClient({ socketPath: cluster.apiserver.socket }).requests();
         const mine = entries.filter((e) => e.user === GATEWAY_USER);
         assert.ok(mine.length > 0, `${cluster.id}: the gateways used their service account`);
         assert.deepEqual(mine.filter((e) => e.decision !== 'allow').map((e) => `${e.verb} ${e.path}`), [], `${cluster.id}: every gateway request allowed`);
-        assert.deepEqual([...new Set(mine.map((e) => e.rule))].sort(), await rulesOf(GATEWAY_RBAC), `${cluster.id}: every rule of gateway.yaml used`);
+        for (const e of mine) used.add(e.rule);
       }
+      assert.deepEqual([...used].sort(), await rulesOf(GATEWAY_RBAC), 'every rule of gateway.yaml used');
       const { entries } = await new AdminClient({ socketPath: lab.broker.socket }).requests();
       for (const cluster of lab.clusters) {
         const user = `system:serviceaccount:${BROKER_NAMESPACE}:${brokerClusterAccess(cluster.id).account.name}`;
