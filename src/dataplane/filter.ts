@@ -179,11 +179,19 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
   return driverFrom('nftables', mode, run, netlink, observe, (input, seen) => {
     const script = planNft(input ? renderNft(input) : null, seen.nftTable);
     // The iptables shim: only the filter table's accepts (and the sets they match), only where an
-    // iptables INPUT/FORWARD could drop; every other seaway iptables chain is stale here.
+    // iptables INPUT/FORWARD could drop; every other seaway iptables chain is stale here. Not the
+    // echo limit: it drops rather than accepts, and nft's drop is final whatever iptables says, so
+    // a second bucket there would add rules and nothing else. Its iptables chain, if an earlier
+    // run with the iptables backend left it, is stale and removed.
     const shimNeeded = seen.backend === 'nftables' && seen.shimNeeded;
-    const shim = planIptablesRepair(shimNeeded ? input : null, seen.iptables, ['filter']);
+    const shim = planIptablesRepair(shimNeeded && input ? withoutEchoLimit(input) : null, seen.iptables, ['filter']);
     return { writes: [...(script ? [{ tool: 'nft' as const, script }] : []), ...shim.writes], rivals: shim.rivals };
   });
+}
+
+function withoutEchoLimit(input: FilterInput): FilterInput {
+  const { echoLimit: _, ...rest } = input;
+  return rest;
 }
 
 /** The built-in chains (and tables) iptables-nft created for seaway's jumps alone; see planIptablesNftLeftovers. */

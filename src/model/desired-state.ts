@@ -52,6 +52,23 @@ export interface DesiredSysctl {
 
 export type MssClamp = { mode: 'pmtu' } | { mode: 'fixed'; mss: number };
 
+/**
+ * A global limit on ICMP echo requests to one address of this node from the remote clusters'
+ * ranges: the gateway's CNI address, which every remote cluster's route agents and gateways probe.
+ * Sources in `exempt` (the remote gateways' own health-check addresses, as /32s) are never
+ * limited; sources outside the remote ranges (this cluster's own) are not either.
+ */
+export interface EchoLimit {
+  /** The IPv4 address the echo requests are sent to (no prefix). */
+  address: string;
+  /** Host CIDRs (/32) whose echo requests pass unlimited. */
+  exempt: string[];
+  /** Sustained echo requests per second passed over all limited sources; the rest are dropped. */
+  perSecond: number;
+  /** How many may pass at once above the sustained rate (the token bucket's depth). */
+  burst: number;
+}
+
 /** Backend-neutral packet filter intent; rendered to iptables-restore or nft text by plan/filter-*. */
 export interface DesiredFilter {
   localCidrs: string[];
@@ -69,6 +86,8 @@ export interface DesiredFilter {
   vxlanDevice: string;
   vxlanPort: number;
   mssClamp: MssClamp;
+  /** On the gateway node with a known CNI address: the echo-request limit on that address; absent elsewhere. */
+  echoLimit?: EchoLimit;
 }
 
 export interface DesiredState {

@@ -55,6 +55,8 @@ export const OWNERSHIP = {
     filterInput: 'SUBMARINER-INPUT',
     filterForward: 'SUBMARINER-FORWARD',
     manglePostrouting: 'SUBMARINER-POSTROUTING',
+    /** seaway's own (Submariner has none): the gateway's limit on echo requests to its CNI address from remote clusters. */
+    filterEchoLimit: 'SEAWAY-ECHO-LIMIT',
   },
   /** Submariner's two sets, adopted as they are; the node addresses that may send VXLAN are seaway's own. */
   ipsets: { localCidrs: 'SUBMARINER-LOCALCIDRS', remoteCidrs: 'SUBMARINER-REMOTECIDRS', nodeAddresses: 'SEAWAY-NODEADDRS' },

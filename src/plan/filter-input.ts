@@ -1,5 +1,5 @@
 import { parseCidr, scanIpv4, scanPrefixLength, type Cidr } from '../model/cidr.ts';
-import type { DesiredFilter, MssClamp } from '../model/desired-state.ts';
+import type { DesiredFilter, EchoLimit, MssClamp } from '../model/desired-state.ts';
 import { MAX_MSS, MIN_MSS } from './mss-clamp.ts';
 
 /** A DesiredFilter that passed validation, with its CIDR lists canonical: sorted, deduplicated, nothing covered twice. */
@@ -114,6 +114,41 @@ function egress(value: unknown): { only: string[] } | { never: string[] } {
   return which === 'only' ? { only: [...devices] } : { never: [...devices] };
 }
 
+/**
+ * The most an echo limit may pass per second, and its largest burst: iptables' limit match counts
+ * in units of 1/10000 s and refuses a faster rate or a larger burst (nft would take more, but both
+ * backends must render the same limit).
+ */
+export const MAX_ECHO_LIMIT_PER_SECOND = 10000;
+export const MAX_ECHO_LIMIT_BURST = 10000;
+
+function count(value: unknown, field: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new FilterInputError(`${field} must be an integer from 1 to ${max}, got ${typeof value === 'number' ? value : describe(value)}`);
+  }
+  return value;
+}
+
+function echoLimit(value: unknown): EchoLimit {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FilterInputError(`echoLimit must be {address, exempt, perSecond, burst}, got ${describe(value)}`);
+  }
+  const limit = value as Record<string, unknown>;
+  if (typeof limit.address !== 'string' || scanIpv4(limit.address) < 0) {
+    throw new FilterInputError(`echoLimit.address must be an IPv4 address, got ${describe(limit.address)}`);
+  }
+  const exempt = cidrList(limit.exempt, 'echoLimit.exempt');
+  const wide = exempt.find((cidr) => !cidr.endsWith('/32'));
+  // Exemptions name single senders (remote gateways' health-check addresses), never whole ranges.
+  if (wide !== undefined) throw new FilterInputError(`echoLimit.exempt: "${wide}" is not a host address (/32)`);
+  return {
+    address: limit.address,
+    exempt,
+    perSecond: count(limit.perSecond, 'echoLimit.perSecond', MAX_ECHO_LIMIT_PER_SECOND),
+    burst: count(limit.burst, 'echoLimit.burst', MAX_ECHO_LIMIT_BURST),
+  };
+}
+
 /** Validates a DesiredFilter at the kernel boundary; throws FilterInputError naming the field and what is wrong. */
 export function validateFilter(filter: DesiredFilter): FilterInput {
   if (typeof filter !== 'object' || filter === null) throw new FilterInputError(`expected an object, got ${describe(filter)}`);
@@ -135,5 +170,6 @@ export function validateFilter(filter: DesiredFilter): FilterInput {
     }
     input.cniAddress = filter.cniAddress;
   }
+  if (filter.echoLimit !== undefined) input.echoLimit = echoLimit(filter.echoLimit);
   return input;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EchoLimit } from '../model/desired-state.ts';
 import type { IptablesMode } from '../model/node-facts.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { parseCidrs } from '../model/cidr.ts';
@@ -28,7 +29,11 @@ export interface IptablesJump extends MarkedRule {
 export interface IptablesTablePlan { chains: IptablesChain[]; jumps: IptablesJump[] }
 export type IptablesDesired = Record<IptablesTableName, IptablesTablePlan>;
 
-/** The built-in chains seaway jumps from, per table, and the chain each jumps to. */
+/**
+ * The built-in chains seaway jumps from, per table, and the chain each jumps to, where foreign
+ * rules ahead of the jump are judged (their sets read). The echo limit's jump is not among them:
+ * it has no hazard, so nothing ahead of it needs reading.
+ */
 const JUMP_HOOKS: Record<IptablesTableName, ReadonlyArray<{ hook: string; chain: string }>> = {
   nat: [{ hook: 'POSTROUTING', chain: OWNERSHIP.chains.natPostrouting }],
   filter: [{ hook: 'INPUT', chain: OWNERSHIP.chains.filterInput }, { hook: 'FORWARD', chain: OWNERSHIP.chains.filterForward }],
@@ -38,7 +43,7 @@ const JUMP_HOOKS: Record<IptablesTableName, ReadonlyArray<{ hook: string; chain:
 /** Every chain name seaway may own, per table: cleanup and stale detection use this, not the desired state. */
 export const OWNED_IPTABLES_CHAINS: Record<IptablesTableName, readonly string[]> = {
   nat: [OWNERSHIP.chains.natPostrouting],
-  filter: [OWNERSHIP.chains.filterInput, OWNERSHIP.chains.filterForward],
+  filter: [OWNERSHIP.chains.filterInput, OWNERSHIP.chains.filterForward, OWNERSHIP.chains.filterEchoLimit],
   mangle: [OWNERSHIP.chains.manglePostrouting],
 };
 
@@ -74,9 +79,33 @@ function lazy<T>(make: () => T): () => T {
 }
 
 /**
+ * The echo-request limit (the gateway's, see EchoLimit): echo requests to the address jump to
+ * seaway's chain, where the exempt senders return first, then those from remote ranges pass
+ * within the limit and the rest of them are dropped; anything else (this cluster's own sources)
+ * returns at the chain's end. One RETURN rule per exempt sender: only echo requests to the one
+ * address walk them.
+ */
+function echoLimitChain(limit: EchoLimit): IptablesChain {
+  const chain = OWNERSHIP.chains.filterEchoLimit;
+  const remote = `-m set --match-set ${REMOTE} src`;
+  return {
+    name: chain,
+    rules: [
+      ...limit.exempt.map((cidr) => marked('filter', chain, `-s ${cidr}`, 'RETURN')),
+      marked('filter', chain, `${remote} -m limit --limit ${limit.perSecond}/sec --limit-burst ${limit.burst}`, 'RETURN'),
+      marked('filter', chain, remote, 'DROP'),
+    ],
+  };
+}
+
+/**
  * Renders seaway's chains and jumps. FORWARD accepts only what leaves through vx-submariner (as
  * Submariner does): traffic from remote clusters to local pods still meets the node's policy
  * chains. INPUT accepts VXLAN only from the cluster's node addresses, and its jump is appended.
+ * The echo limit's jump goes first in INPUT: hosts commonly accept ICMP early, and a limiter
+ * behind that accept would never see the flood. It comes last in the list of jumps, so a script
+ * that places both INPUT jumps inserts the appended one (whose position is counted in the
+ * chain as observed) before the insert at position 1 shifts that chain.
  */
 export function renderIptables(input: FilterInput): IptablesDesired {
   const nat = OWNERSHIP.chains.natPostrouting;
@@ -119,10 +148,17 @@ export function renderIptables(input: FilterInput): IptablesDesired {
       chains: [
         { name: fin, rules: [marked('filter', fin, `-p udp -m udp --dport ${input.vxlanPort} -m set --match-set ${OWNERSHIP.ipsets.nodeAddresses} src`, 'ACCEPT')] },
         { name: ffw, rules: [marked('filter', ffw, `-o ${input.vxlanDevice}`, 'ACCEPT')] },
+        ...(input.echoLimit ? [echoLimitChain(input.echoLimit)] : []),
       ],
       jumps: [
         jump('filter', 'INPUT', fin, 'last', '-p udp', vxlanIn),
         jump('filter', 'FORWARD', ffw, 'first', '', betweenClusters(['DROP', 'REJECT'], 'all', { out: 'vxlan' })),
+        // No hazard: a foreign rule put ahead of it later keeps its place (Felix re-inserts its own
+        // jumps first; fighting it over a limiter would be a tug-of-war). It is placed first only
+        // when it is missing or not intact.
+        ...(input.echoLimit
+          ? [jump('filter', 'INPUT', OWNERSHIP.chains.filterEchoLimit, 'first', `-d ${input.echoLimit.address}/32 -p icmp -m icmp --icmp-type 8`)]
+          : []),
       ],
     },
     mangle: {

@@ -21,7 +21,7 @@ export interface NftDesired {
   chains: NftChainSpec[];
 }
 
-const NFT_SETS = { local: 'localcidrs', remote: 'remotecidrs', nodes: 'nodeaddrs' } as const;
+const NFT_SETS = { local: 'localcidrs', remote: 'remotecidrs', nodes: 'nodeaddrs', gatewayHealth: 'gwhealth' } as const;
 const VTEP_NETWORK = `${OWNERSHIP.vtepFirstOctet}.0.0.0/8`;
 
 /**
@@ -29,7 +29,10 @@ const VTEP_NETWORK = `${OWNERSHIP.vtepFirstOctet}.0.0.0/8`;
  * in one nat base chain does not stop a later one (the CNI's masquerade at srcnat) from binding, a
  * NAT binding does. Forward accepts only what leaves through vx-submariner and input only VXLAN from
  * the cluster's nodes, as the iptables backend does. They cannot overrule an iptables DROP in another
- * base chain of the same hook; the driver adds an iptables shim for that.
+ * base chain of the same hook; the driver adds an iptables shim for that. With an echo limit (the
+ * gateway's) input also drops echo requests to its address from remote ranges beyond the limit,
+ * the senders in the `gwhealth` set exempt: a drop in any base chain is final, so it holds
+ * whatever later chains accept.
  */
 export function renderNft(input: FilterInput): NftDesired {
   const L = `@${NFT_SETS.local}`;
@@ -39,11 +42,20 @@ export function renderNft(input: FilterInput): NftDesired {
   if (input.cniAddress) nat.push(`ip saddr ${VTEP_NETWORK} oifname ${dev} snat to ${input.cniAddress}`);
   const clamp = input.mssClamp.mode === 'pmtu' ? 'rt mtu' : String(input.mssClamp.mss);
   const syn = 'tcp flags & (syn | rst) == syn';
+  const sets = new Map<string, string[]>([[NFT_SETS.local, input.localCidrs], [NFT_SETS.remote, input.remoteCidrs], [NFT_SETS.nodes, input.nodeAddresses]]);
+  const filterInput = [`udp dport ${input.vxlanPort} ip saddr @${NFT_SETS.nodes} accept`];
+  const limit = input.echoLimit;
+  if (limit) {
+    sets.set(NFT_SETS.gatewayHealth, limit.exempt);
+    // Spelled as nft lists it back (decompileRule), the burst always given so it reads back the same.
+    filterInput.push(`icmp type echo-request ip daddr ${limit.address} ip saddr ${R} ip saddr != @${NFT_SETS.gatewayHealth} `
+      + `limit rate over ${limit.perSecond}/second burst ${limit.burst} packets drop`);
+  }
   return {
-    sets: new Map([[NFT_SETS.local, input.localCidrs], [NFT_SETS.remote, input.remoteCidrs], [NFT_SETS.nodes, input.nodeAddresses]]),
+    sets,
     chains: [
       { name: 'nat_postrouting', type: 'nat', hook: 'postrouting', prio: 99, policy: 'accept', rules: nat },
-      { name: 'filter_input', type: 'filter', hook: 'input', prio: -1, policy: 'accept', rules: [`udp dport ${input.vxlanPort} ip saddr @${NFT_SETS.nodes} accept`] },
+      { name: 'filter_input', type: 'filter', hook: 'input', prio: -1, policy: 'accept', rules: filterInput },
       { name: 'filter_forward', type: 'filter', hook: 'forward', prio: -1, policy: 'accept', rules: [`oifname ${dev} accept`] },
       {
         name: 'mangle_postrouting', type: 'filter', hook: 'postrouting', prio: -151, policy: 'accept',
@@ -108,6 +120,18 @@ function operand(e: Json | undefined, quoteStrings: boolean): string {
   return `?${JSON.stringify(e)}`;
 }
 
+/**
+ * A packet-rate limit as `limit rate [over ]R/PER burst B packets`: the burst always given (nft's
+ * text listing leaves out its default of 5; the JSON always has it). A byte-rate limit, or one
+ * missing a field, is not seaway's: a "?" token.
+ */
+function limitText(limit: { [key: string]: Json }): string {
+  const { rate, burst, per, inv } = limit;
+  const packets = limit.rate_unit === undefined || limit.rate_unit === 'packets';
+  if (!packets || typeof rate !== 'number' || typeof burst !== 'number' || typeof per !== 'string') return `?${JSON.stringify({ limit })}`;
+  return `limit rate ${inv === true ? 'over ' : ''}${rate}/${per} burst ${burst} packets`;
+}
+
 /** Spells one rule's JSON expressions the way renderNft writes them; anything unfamiliar yields a "?" token that never matches. */
 export function decompileRule(exprs: Json[]): string {
   return exprs.map((x) => {
@@ -120,6 +144,7 @@ export function decompileRule(exprs: Json[]): string {
       const opText = op === '==' ? (isMasked ? ' == ' : ' ') : op === 'in' ? ' ' : ` ${String(op)} `;
       return `${leftText}${opText}${operand(right, quote)}`;
     }
+    if (isObject(x.limit)) return limitText(x.limit);
     if ('accept' in x) return 'accept';
     if ('drop' in x) return 'drop';
     if (isObject(x.snat)) return `snat to ${operand(x.snat.addr, false)}`;

@@ -4,11 +4,11 @@
  */
 import type { RunConfig } from '../config.ts';
 import {
-  compareCidrTexts, formatIpv4, parseIpv4, vtepAddress, vtepIp,
+  compareCidrTexts, containsAddress, formatIpv4, parseCidr, parseIpv4, vtepAddress, vtepIp,
 } from '../model/cidr.ts';
 import {
   ALL_ZEROS_MAC,
-  type DesiredFdbEntry, type DesiredFilter, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredSysctl, type DesiredVxlanLink,
+  type DesiredFdbEntry, type DesiredFilter, type EchoLimit, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredSysctl, type DesiredVxlanLink,
 } from '../model/desired-state.ts';
 import {
   endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
@@ -61,6 +61,20 @@ export interface Plan {
   /** Things an operator should know that reject no object, sorted by code then message. */
   notes: PlanNote[];
 }
+
+/**
+ * The gateway's limit on ICMP echo requests to its CNI address (its Endpoint's healthCheckIP, which
+ * every node of every remote cluster probes) from remote clusters' ranges: the gateway answers at
+ * most this many a second however many remote nodes there are. A remote route agent probes each
+ * remote gateway once every 10 s by default (plan/route-agent-health.ts), so 200 a second carry the
+ * probes of about 2,000 remote nodes over all remote clusters; past that, remote route agents see
+ * some loss, which is the price of a bound. The remote gateways' own probes (one a second each,
+ * cable/health-checker.ts) are exempt, so hundreds of remote clusters never lose their cable's
+ * health check to the limit.
+ */
+export const ECHO_LIMIT_PER_SECOND = 200;
+/** Two seconds' worth: probes that arrive together (remote route agents restarted at once) are not dropped. */
+export const ECHO_LIMIT_BURST = 400;
 
 /** NodeFacts come from seaway's own kernel code; garbage there is a bug, not input to route around. */
 export class PlanInputError extends Error {
@@ -174,6 +188,8 @@ export function planNode(
     vxlanDevice: OWNERSHIP.vxlanDevice,
     vxlanPort: OWNERSHIP.vxlanPort,
     mssClamp: mss.clamp,
+    // Only the gateway's CNI address is every remote node's probe target.
+    ...(isGateway && cni !== null ? { echoLimit: echoLimit(cni.address, remoteClusters) } : {}),
   };
 
   return {
@@ -186,6 +202,32 @@ export function planNode(
     lastGoodLocal: local,
     notes: sortNotes(notes),
   };
+}
+
+function echoLimit(address: string, remotes: readonly RemoteCluster[]): EchoLimit {
+  return { address, exempt: gatewayHealthAddresses(remotes), perSecond: ECHO_LIMIT_PER_SECOND, burst: ECHO_LIMIT_BURST };
+}
+
+/**
+ * The remote gateways' health-check addresses, as /32s sorted by address: each accepted remote's
+ * first healthCheckIP (its gateway probes from it, and it is what is probed), only when it lies in
+ * one of that remote's own subnets, as the route agents' probes require too. Accepted remotes'
+ * subnets never overlap, so an Endpoint can exempt only an address of its own cluster's, never one
+ * of another cluster's; an address outside every remote range would never be limited anyway.
+ */
+function gatewayHealthAddresses(remotes: readonly RemoteCluster[]): string[] {
+  const addresses = new Map<number, string>();
+  for (const remote of remotes) {
+    const first = remote.spec.healthCheckIps[0];
+    const ip = first === undefined ? null : parseIpv4(first);
+    if (ip === null || !ip.ok) continue;
+    const own = remote.subnets.some((text) => {
+      const subnet = parseCidr(text);
+      return subnet.ok && containsAddress(subnet.cidr, ip.address);
+    });
+    if (own) addresses.set(ip.address, `${formatIpv4(ip.address)}/32`);
+  }
+  return [...addresses.entries()].sort((a, b) => a[0] - b[0]).map(([, cidr]) => cidr);
 }
 
 function checkFacts(self: NodeFacts): number {

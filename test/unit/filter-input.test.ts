@@ -104,3 +104,34 @@ test('egress is {only: [devices]} or {never: [devices]}; anything else is refuse
     assert.throws(() => validateFilter({ ...base, egress: bad as never }), (e: unknown) => e instanceof FilterInputError && /egress must be \{only: \[interface names\]\} or \{never: \[interface names\]\}/.test(e.message), JSON.stringify(bad));
   }
 });
+
+const limit = { address: '10.1.0.1', exempt: ['10.3.0.1/32', '10.2.0.1/32', '10.3.0.1/32'], perSecond: 200, burst: 400 };
+
+test('an echo limit passes with its exempt list canonical (sorted, deduplicated); absent stays absent', () => {
+  assert.deepEqual(validateFilter({ ...base, echoLimit: limit }).echoLimit, { address: '10.1.0.1', exempt: ['10.2.0.1/32', '10.3.0.1/32'], perSecond: 200, burst: 400 });
+  assert.deepEqual(validateFilter({ ...base, echoLimit: { ...limit, exempt: [], perSecond: 10000, burst: 1 } }).echoLimit, { address: '10.1.0.1', exempt: [], perSecond: 10000, burst: 1 });
+  assert.ok(!('echoLimit' in validateFilter(base)));
+});
+
+const badLimits: [string, unknown, RegExp][] = [
+  ['null', null, /echoLimit must be \{address, exempt, perSecond, burst\}, got null/],
+  ['a list', [limit], /echoLimit must be .*got an array/],
+  ['an address with a prefix', { ...limit, address: '10.1.0.1/32' }, /echoLimit.address must be an IPv4 address, got "10.1.0.1\/32"/],
+  ['an IPv6 address', { ...limit, address: 'fd00::1' }, /echoLimit.address must be an IPv4 address/],
+  ['no address', { ...limit, address: undefined }, /echoLimit.address must be an IPv4 address, got undefined/],
+  ['an exempt list that is a string', { ...limit, exempt: '10.2.0.1/32' }, /echoLimit.exempt must be an array/],
+  ['an exempt address without a prefix', { ...limit, exempt: ['10.2.0.1'] }, /echoLimit.exempt\[0\]: "10.2.0.1" is not a CIDR/],
+  ['an exempt range', { ...limit, exempt: ['10.2.0.1/32', '10.2.0.0/24'] }, /echoLimit.exempt: "10.2.0.0\/24" is not a host address \(\/32\)/],
+  ['a rate of 0', { ...limit, perSecond: 0 }, /echoLimit.perSecond must be an integer from 1 to 10000, got 0/],
+  ['a rate iptables cannot count', { ...limit, perSecond: 10001 }, /echoLimit.perSecond must be an integer from 1 to 10000, got 10001/],
+  ['a fractional rate', { ...limit, perSecond: 2.5 }, /echoLimit.perSecond/],
+  ['a rate as a string', { ...limit, perSecond: '200' }, /echoLimit.perSecond must be .*got "200"/],
+  ['a burst of 0', { ...limit, burst: 0 }, /echoLimit.burst must be an integer from 1 to 10000, got 0/],
+  ['a burst over iptables\' maximum', { ...limit, burst: 10001 }, /echoLimit.burst/],
+  ['no burst', { ...limit, burst: undefined }, /echoLimit.burst must be an integer from 1 to 10000, got undefined/],
+];
+for (const [what, value, message] of badLimits) {
+  test(`rejects an echo limit with ${what}`, () => {
+    assert.throws(() => validateFilter({ ...base, echoLimit: value as never }), (error: unknown) => error instanceof FilterInputError && message.test(error.message));
+  });
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateFilter } from '../../src/plan/filter-input.ts';
 import {
-  chooseIptablesMode, countForeignRules, iptablesFilterCanDrop, IptablesParseError, iptablesTableDrift, parseIptablesSave, planIptablesTable, renderIptables, ruleMark,
+  chooseIptablesMode, countForeignRules, hooksWithOwnedJumps, iptablesFilterCanDrop, IptablesParseError, iptablesTableDrift, parseIptablesSave, planIptablesTable, renderIptables, ruleMark,
   type IptablesTablePlan,
 } from '../../src/plan/filter-iptables.ts';
 import { hashSizeFor, parseIpsetSave, planIpsetRestore, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
@@ -265,4 +265,87 @@ test('ipset plans add and delete the difference, create missing sets, and destro
   assert.equal(planIpsetRestore(new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16', '10.3.0.0/16']]]), seen), null);
   assert.equal(planIpsetRestore(null, seen), 'destroy SUBMARINER-REMOTECIDRS\n');
   assert.equal(planIpsetRestore(null, new Map()), null);
+});
+
+const echoLimit = { address: '10.1.0.1', exempt: ['10.3.0.1/32', '10.2.0.1/32'], perSecond: 200, burst: 400 };
+const gateway = renderIptables(validateFilter({ ...desired, echoLimit }));
+const marks = (table: IptablesTablePlan) => table.chains.flatMap((c) => c.rules).map((r) => r.mark);
+
+test('the echo limit: a chain returning the exempt senders, then remote sources within the limit, dropping the rest; its jump first in INPUT, listed after the appended one', () => {
+  assert.deepEqual(texts(gateway.filter), {
+    chains: [
+      ...texts(rendered.filter).chains,
+      { name: 'SEAWAY-ECHO-LIMIT', rules: [
+        `-A SEAWAY-ECHO-LIMIT -s 10.2.0.1/32 ${C} -j RETURN`,
+        `-A SEAWAY-ECHO-LIMIT -s 10.3.0.1/32 ${C} -j RETURN`,
+        `-A SEAWAY-ECHO-LIMIT -m set --match-set SUBMARINER-REMOTECIDRS src -m limit --limit 200/sec --limit-burst 400 ${C} -j RETURN`,
+        `-A SEAWAY-ECHO-LIMIT -m set --match-set SUBMARINER-REMOTECIDRS src ${C} -j DROP`,
+      ] },
+    ],
+    jumps: [
+      ...texts(rendered.filter).jumps,
+      { text: `-A INPUT -d 10.1.0.1/32 -p icmp -m icmp --icmp-type 8 ${C} -j SEAWAY-ECHO-LIMIT`, position: 'first' },
+    ],
+  });
+  assert.deepEqual(texts(gateway.nat), texts(rendered.nat), 'nat and mangle are the same as without the limit');
+  assert.deepEqual(texts(gateway.mangle), texts(rendered.mangle));
+  assert.equal(new Set(marks(gateway.filter)).size, marks(gateway.filter).length, 'every rule has its own mark');
+  const slower = renderIptables(validateFilter({ ...desired, echoLimit: { ...echoLimit, perSecond: 10, burst: 5 } }));
+  assert.match(slower.filter.chains[2]!.rules[2]!.text, /-m limit --limit 10\/sec --limit-burst 5 /);
+  assert.notEqual(slower.filter.chains[2]!.rules[2]!.mark, gateway.filter.chains[2]!.rules[2]!.mark, 'another rate is another rule');
+  assert.equal(renderIptables(validateFilter(desired)).filter.chains.length, 2, 'no limit: no chain, no jump');
+});
+
+const filterSaveOf = (plan: IptablesTablePlan, input: string[], extraChains: string[] = []) => parseIptablesSave([
+  '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ...plan.chains.map((c) => `:${c.name} - [0:0]`), ...extraChains,
+  ...input, ...plan.jumps.filter((j) => j.hook === 'FORWARD').map((j) => j.text), ...plan.chains.flatMap((c) => c.rules.map((r) => r.text)), 'COMMIT', '',
+].join('\n')).get('filter');
+
+test('the echo limit\'s jump is inserted at 1 when missing; behind a foreign accept placed later it stays (no tug-of-war over a limiter)', () => {
+  const f = gateway.filter;
+  const [inputJump, , echoJump] = f.jumps.map((j) => j.text);
+  const insertEcho = `-I INPUT 1 ${echoJump!.slice('-A INPUT '.length)}`;
+  assert.equal(planIptablesTable('filter', f, filterSaveOf(f, [echoJump!, inputJump!])), null, 'intact');
+  assert.equal(planIptablesTable('filter', f, filterSaveOf(f, ['-A INPUT -p icmp -j ACCEPT', inputJump!])), `*filter\n${insertEcho}\nCOMMIT\n`,
+    'missing: inserted ahead of the host\'s early accept of ICMP');
+  assert.equal(planIptablesTable('filter', f, filterSaveOf(f, ['-A INPUT -p icmp -j ACCEPT', echoJump!, inputJump!])), null,
+    'a foreign rule ahead of an intact jump has its say');
+  const before = renderIptables(validateFilter({ ...desired, cniAddress: '10.1.0.9', echoLimit: { ...echoLimit, address: '10.1.0.9' } })).filter.jumps[2]!.text;
+  assert.equal(planIptablesTable('filter', f, filterSaveOf(f, ['-A INPUT -p icmp -j ACCEPT', inputJump!, before])), `*filter\n-D ${before.slice(3)}\n${insertEcho}\nCOMMIT\n`,
+    'the jump for the CNI address the node had before is replaced by one for the new address, first');
+});
+
+test('placing both INPUT jumps in one script: the appended one is inserted ahead of the catch-all REJECT before the insert at 1 shifts the chain', () => {
+  const f = gateway.filter;
+  const [inputJump, , echoJump] = f.jumps.map((j) => j.text);
+  const host = ['-A INPUT -i lo -j ACCEPT', '-A INPUT -p udp --dport 4800 -j DROP', '-A INPUT -j REJECT --reject-with icmp-host-prohibited'];
+  const script = planIptablesTable('filter', f, filterSaveOf(f, host))!;
+  assert.equal(script, `*filter\n-I INPUT 3 ${inputJump!.slice('-A INPUT '.length)}\n-I INPUT 1 ${echoJump!.slice('-A INPUT '.length)}\nCOMMIT\n`);
+  // Applied in order, the result: the limiter first, the host's own DROP of UDP 4800 still ahead of seaway's accept.
+  const chain = [...host];
+  for (const line of script.split('\n').filter((l) => l.startsWith('-I INPUT '))) {
+    const [, , at, ...rest] = line.split(' ');
+    chain.splice(Number(at) - 1, 0, `-A INPUT ${rest.join(' ')}`);
+  }
+  assert.deepEqual(chain, [echoJump, host[0], host[1], inputJump, host[2]]);
+});
+
+test('when the node stops being the gateway its echo-limit chain and jump are removed; a changed exemption rewrites only that chain', () => {
+  const f = gateway.filter;
+  const [inputJump, , echoJump] = f.jumps.map((j) => j.text);
+  const asGateway = filterSaveOf(f, [echoJump!, inputJump!]);
+  assert.equal(planIptablesTable('filter', rendered.filter, asGateway),
+    `*filter\n-D ${echoJump!.slice(3)}\n-F SEAWAY-ECHO-LIMIT\n-X SEAWAY-ECHO-LIMIT\nCOMMIT\n`);
+  const moreExempt = renderIptables(validateFilter({ ...desired, echoLimit: { ...echoLimit, exempt: [...echoLimit.exempt, '10.4.0.1/32'] } })).filter;
+  const script = planIptablesTable('filter', moreExempt, asGateway)!;
+  assert.equal(script, `*filter\n:SEAWAY-ECHO-LIMIT - [0:0]\n${moreExempt.chains[2]!.rules.map((r) => r.text).join('\n')}\nCOMMIT\n`);
+  const forwardJump = f.jumps[1]!.text;
+  assert.equal(planIptablesTable('filter', null, asGateway), [
+    '*filter', `-D ${inputJump!.slice(3)}`, `-D ${forwardJump.slice(3)}`, `-D ${echoJump!.slice(3)}`,
+    '-F SUBMARINER-INPUT', '-X SUBMARINER-INPUT', '-F SUBMARINER-FORWARD', '-X SUBMARINER-FORWARD', '-F SEAWAY-ECHO-LIMIT', '-X SEAWAY-ECHO-LIMIT', 'COMMIT', '',
+  ].join('\n'), 'cleanup removes it with the rest');
+  const saved = new Map([['filter', asGateway!]]);
+  assert.equal(countForeignRules(saved), 0, 'the limiter\'s jump and chain are seaway\'s own');
+  assert.deepEqual(hooksWithOwnedJumps(saved), [{ table: 'filter', hook: 'INPUT' }, { table: 'filter', hook: 'FORWARD' }]);
+  assert.equal(iptablesFilterCanDrop(saved), false, 'seaway\'s own DROP in its limiter does not call for the nft backend\'s shim');
 });

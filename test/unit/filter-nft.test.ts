@@ -115,3 +115,65 @@ test('nf_tables notifications: the tables that can hold seaway\'s filter, comple
   assert.deepEqual(filterNotifications('iptables', 'nft', false), { tables: ['ip seaway', 'ip nat', 'ip filter', 'ip mangle'], complete: false }, 'the chains are notified, the ipsets are not');
   assert.deepEqual(filterNotifications('iptables', 'legacy', false), { tables: ['ip seaway'], complete: false }, 'only a stale nft table of an earlier run is notified');
 });
+
+const echoLimit = { address: '10.1.0.1', exempt: ['10.3.1.5/32', '10.2.0.1/32'], perSecond: 200, burst: 400 };
+const gateway = renderNft(validateFilter({ ...desired, echoLimit }));
+const LIMIT_RULE = 'icmp type echo-request ip daddr 10.1.0.1 ip saddr @remotecidrs ip saddr != @gwhealth limit rate over 200/second burst 400 packets drop';
+/** The gateway's set and rule as nft 1.0.6 lists them after seaway applied `desired` with `echoLimit`. */
+const GWHEALTH_SET = {"set": {"family": "ip", "name": "gwhealth", "table": "seaway", "type": "ipv4_addr", "handle": 4, "flags": ["interval"], "elem": ["10.2.0.1", "10.3.1.5"]}};
+const LIMIT_RULE_JSON = {"rule": {"family": "ip", "table": "seaway", "chain": "filter_input", "handle": 11, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "icmp", "field": "type"}}, "right": "echo-request"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "10.1.0.1"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@remotecidrs"}}, {"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@gwhealth"}}, {"limit": {"rate": 200, "burst": 400, "per": "second", "inv": true}}, {"drop": null}]}};
+const gatewayListed = () => mutate((d) => {
+  const at = d.nftables.findIndex((i) => i.set?.name === 'nodeaddrs');
+  d.nftables.splice(at + 1, 0, GWHEALTH_SET);
+  const after = d.nftables.findIndex((i) => i.rule?.chain === 'filter_input');
+  d.nftables.splice(after + 1, 0, LIMIT_RULE_JSON);
+});
+
+test('the echo limit: a gwhealth set of the exempt senders and a rule dropping echo requests to the address from remote ranges over the limit', () => {
+  const lines = renderNftTable(gateway).split('\n');
+  assert.deepEqual(lines.slice(6, 7), ['add set ip seaway gwhealth { type ipv4_addr; flags interval; elements = { 10.2.0.1/32, 10.3.1.5/32 }; }'], 'after the other sets');
+  const input = lines.indexOf('add chain ip seaway filter_input { type filter hook input priority -1; policy accept; }');
+  assert.deepEqual(lines.slice(input + 1, input + 4), [
+    'add rule ip seaway filter_input udp dport 4800 ip saddr @nodeaddrs accept',
+    'add rule ip seaway filter_input icmp type echo-request ip daddr 10.1.0.1 ip saddr @remotecidrs ip saddr != @gwhealth limit rate over 200/second burst 400 packets drop',
+    'add chain ip seaway filter_forward { type filter hook forward priority -1; policy accept; }',
+  ]);
+  assert.deepEqual(gateway.chains.find((c) => c.name === 'filter_input')!.rules, ['udp dport 4800 ip saddr @nodeaddrs accept', LIMIT_RULE]);
+  assert.deepEqual(gateway.chains.filter((c) => c.name !== 'filter_input'), rendered.chains.filter((c) => c.name !== 'filter_input'), 'nothing else changes');
+  assert.equal(rendered.sets.has('gwhealth'), false, 'without a limit there is no such set');
+  const empty = renderNftTable(renderNft(validateFilter({ ...desired, echoLimit: { ...echoLimit, exempt: [], perSecond: 10, burst: 5 } })));
+  assert.match(empty, /add set ip seaway gwhealth \{ type ipv4_addr; flags interval; \}\n/, 'no remote gateway to exempt: an empty set');
+  assert.match(empty, /limit rate over 10\/second burst 5 packets drop\n/, 'nft\'s default burst is still written out, as the JSON lists it');
+});
+
+test('decompile round trip: the real listing of the gateway\'s table reads back as exactly the rendered rules and sets', () => {
+  const seen = gatewayListed();
+  assert.deepEqual(new Map([...seen.sets].map(([k, v]) => [k, [...v.members]])), gateway.sets);
+  assert.deepEqual(seen.chains.get('filter_input')!.rules, gateway.chains.find((c) => c.name === 'filter_input')!.rules);
+  assert.equal(planNft(gateway, seen), null, 'intact: nothing to write');
+});
+
+test('decompiling limits: packet rates with and without over; byte rates and incomplete ones never match', () => {
+  const limit = (fields: Record<string, unknown>) => decompileRule([{ limit: fields } as never, { drop: null }]);
+  assert.equal(limit({ rate: 10, burst: 5, per: 'second', inv: true }), 'limit rate over 10/second burst 5 packets drop');
+  assert.equal(limit({ rate: 3, burst: 1, per: 'minute' }), 'limit rate 3/minute burst 1 packets drop');
+  assert.match(limit({ rate: 10, burst: 0, per: 'second', rate_unit: 'kbytes', burst_unit: 'bytes' }), /^\?/);
+  assert.match(limit({ rate: 10, per: 'second' }), /^\?/);
+  assert.match(limit({ rate: '10', burst: 5, per: 'second' }), /^\?/);
+  const rate = (r: number) => planNft(renderNft(validateFilter({ ...desired, echoLimit: { ...echoLimit, perSecond: r } })), gatewayListed());
+  assert.equal(rate(100), `flush chain ip seaway filter_input\nadd rule ip seaway filter_input udp dport 4800 ip saddr @nodeaddrs accept\nadd rule ip seaway filter_input ${LIMIT_RULE.replace('200/second', '100/second')}\n`,
+    'another rate is drift in that chain alone');
+});
+
+test('drift planning: a node becoming the gateway gets the set and the rule; one ceasing to be the gateway loses both', () => {
+  assert.equal(planNft(gateway, parseNftJson(LISTED)), [
+    'add set ip seaway gwhealth { type ipv4_addr; flags interval; elements = { 10.2.0.1/32, 10.3.1.5/32 }; }',
+    'flush chain ip seaway filter_input',
+    'add rule ip seaway filter_input udp dport 4800 ip saddr @nodeaddrs accept',
+    `add rule ip seaway filter_input ${LIMIT_RULE}`,
+    '',
+  ].join('\n'));
+  assert.equal(planNft(rendered, gatewayListed()), renderNftTable(rendered), 'a set seaway no longer wants rewrites the table whole, in one transaction');
+  const moreExempt = renderNft(validateFilter({ ...desired, echoLimit: { ...echoLimit, exempt: [...echoLimit.exempt, '10.2.9.1/32'] } }));
+  assert.equal(planNft(moreExempt, gatewayListed()), 'add element ip seaway gwhealth { 10.2.9.1/32 }\n', 'a new remote gateway is only added to the set');
+});

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planNode, PlanInputError, type PlanConfig } from '../../src/plan/node-plan.ts';
+import { ECHO_LIMIT_BURST, ECHO_LIMIT_PER_SECOND, planNode, PlanInputError, type PlanConfig } from '../../src/plan/node-plan.ts';
 import type { NodeFacts } from '../../src/model/node-facts.ts';
+import { FENCING_ANNOTATION } from '../../src/plan/local-endpoint-object.ts';
 import { mssClampFromAnnotations } from '../../src/plan/mss-clamp.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
 import { endpoint, gatewayNode, node, shuffled, spec } from './model-fixtures.ts';
@@ -212,4 +213,45 @@ test('determinism: shuffled endpoints and nodes give the same plan', () => {
   }
   assert.equal(reference.desired.fdb.length, 30);
   assert.equal(reference.duplicates.length, 1);
+});
+
+/** Remote gateways with health-check addresses: inside their own subnets, inside another cluster's, none at all. */
+function healthSnapshot(): Snapshot {
+  return snapshot({
+    endpoints: [
+      localEndpoint(),
+      endpoint('north-ep', spec({ cluster_id: 'north', hostname: 'north-gw', private_ip: '192.168.3.10', subnets: ['10.3.0.0/16'], healthCheckIP: '10.3.0.1' })),
+      endpoint('south-ep', spec({ cluster_id: 'south', hostname: 'south-gw', private_ip: '192.168.4.10', subnets: ['10.4.0.0/16', '10.40.0.0/16'], healthCheckIP: '10.40.0.7' })),
+      endpoint('rogue-ep', spec({ cluster_id: 'rogue', hostname: 'rogue-gw', private_ip: '192.168.5.10', subnets: ['10.5.0.0/16'], healthCheckIP: '10.3.0.99' })),
+      endpoint('mute-ep', spec({ cluster_id: 'mute', hostname: 'mute-gw', private_ip: '192.168.6.10', subnets: ['10.6.0.0/16'], healthCheckIP: undefined })),
+    ],
+  });
+}
+
+test('the gateway\'s filter limits echo requests to its CNI address, exempting each remote gateway\'s healthCheckIP that lies in its own subnets', () => {
+  const plan = planNode(healthSnapshot(), gatewayFacts, gatewayConfig);
+  assert.deepEqual(plan.remoteClusters.map((r) => r.clusterId), ['mute', 'north', 'rogue', 'south'], 'every remote is accepted');
+  assert.deepEqual(plan.desired.filter?.echoLimit, {
+    address: '10.244.0.1', exempt: ['10.3.0.1/32', '10.40.0.7/32'], perSecond: ECHO_LIMIT_PER_SECOND, burst: ECHO_LIMIT_BURST,
+  }, 'rogue\'s healthCheckIP lies in north\'s range: no exemption of another cluster\'s address; mute names none');
+  assert.deepEqual([ECHO_LIMIT_PER_SECOND, ECHO_LIMIT_BURST], [200, 400]);
+});
+
+test('a worker\'s filter has no echo limit, nor has a gateway whose CNI address is not known yet', () => {
+  const worker = planNode(healthSnapshot(), workerFacts, config);
+  assert.equal(worker.isGateway, false);
+  assert.ok(worker.desired.filter !== null && !('echoLimit' in worker.desired.filter));
+  const blind = planNode(healthSnapshot(), { ...gatewayFacts, cniInterface: null }, gatewayConfig);
+  assert.equal(blind.isGateway, true);
+  assert.ok(blind.desired.filter !== null && !('echoLimit' in blind.desired.filter));
+});
+
+test('behind seaway\'s own cable the gateway has the same echo limit; with no remote cluster it limits with nothing exempt', () => {
+  const [local, ...remotes] = healthSnapshot().endpoints;
+  const seaway = snapshot({ endpoints: [endpoint('east-ep', local!.spec, local!.creationTimestamp, { [FENCING_ANNOTATION]: '1' }), ...remotes] });
+  const behindSeaway = planNode(seaway, gatewayFacts, gatewayConfig);
+  assert.ok(behindSeaway.notes.some((n) => n.code === 'cable-routes'), 'the local Endpoint is seaway\'s gateway\'s');
+  assert.deepEqual(behindSeaway.desired.filter?.echoLimit, planNode(healthSnapshot(), gatewayFacts, gatewayConfig).desired.filter?.echoLimit);
+  assert.deepEqual(planNode(snapshot({ endpoints: [localEndpoint()] }), gatewayFacts, gatewayConfig).desired.filter?.echoLimit,
+    { address: '10.244.0.1', exempt: [], perSecond: 200, burst: 400 });
 });
