@@ -156,14 +156,16 @@ export function gatewaySuite(cable: LabCable, PREFIX: string): void {
     it('each cluster has exactly one active Gateway, the other candidate passive, and the active one\'s connections are connected, proven by health checks with their RTT', async () => {
       for (const cluster of [c1, c2]) {
         const other = cluster === c1 ? c2 : c1;
+        let seen = '';
         const connection = await waitFor(`${cluster.id}: one active Gateway with every connection connected`, async () => {
           const gateways = await list(cluster.kubeconfig, NS, 'gateways');
+          seen = JSON.stringify(gateways.map((g) => ({ name: g.metadata.name, ha: g.status?.haStatus, connections: g.status?.connections })));
           const active = gateways.filter((g) => g.status?.haStatus === 'active');
           const passive = gateways.filter((g) => g.status?.haStatus === 'passive');
           if (active.length !== 1 || passive.length !== 1) return undefined;
           const connections = active[0]!.status!.connections;
           return connections.length === 1 && connections[0]!.status === 'connected' && connections[0]!.latencyRTT ? connections[0] : undefined;
-        }, { timeoutMs: RECOVERY_MS, intervalMs: 500 });
+        }, { timeoutMs: RECOVERY_MS, intervalMs: 500 }).catch((error: Error) => { throw new Error(`${error.message}; last seen: ${seen}`); });
         // The remote gateway's CNI address, published as its Endpoint's healthCheckIP.
         const healthCheckIp = connection.endpoint.healthCheckIP;
         assert.ok(other.nodes.some((n) => n.gatewayCapable && n.cniIp === healthCheckIp), `${cluster.id} probes ${other.id}'s gateway CNI address (${healthCheckIp})`);
