@@ -34,6 +34,8 @@ export interface HealthCheckerOptions {
   log: Logger;
   /** A target's verdict changed: the owner re-renders its status. */
   onChange?(): void;
+  /** A fresh ICMP identifier (random by default; tests fix them). */
+  newId?: () => number;
   now?: () => number;
 }
 
@@ -43,7 +45,15 @@ const MIN_TICK_MS = 5;
 export class HealthChecker {
   readonly #options: HealthCheckerOptions;
   readonly #now: () => number;
-  readonly #id = randomInt(0, 0x10000);
+  /**
+   * Each target's ICMP identifier, a new random one whenever it turns unhealthy: conntrack keys an
+   * echo by (source, destination, identifier), so probes that left before the cable's routes existed
+   * (out of the default route, masqueraded by the CNI) would keep that NAT entry alive, every later
+   * probe leaving with the node's address and its reply lost, for as long as probing goes on (seen
+   * in the lab). A new identifier is a new conntrack entry, routed as things are now.
+   */
+  readonly #ids = new Map<string, number>();
+  readonly #newId: () => number;
   #targets = new Map<string, TargetProbes>();
   readonly #windows = new Map<string, RttWindow>();
   /** seq -> target key of the probes outstanding. */
@@ -62,6 +72,16 @@ export class HealthChecker {
   constructor(options: HealthCheckerOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#newId = options.newId ?? (() => randomInt(0, 0x10000));
+  }
+
+  #idOf(key: string): number {
+    let id = this.#ids.get(key);
+    if (id === undefined) {
+      id = this.#newId();
+      this.#ids.set(key, id);
+    }
+    return id;
   }
 
   /** The cables to probe now: a new target starts unknown, one whose IP changed starts over, one gone is forgotten. */
@@ -77,7 +97,7 @@ export class HealthChecker {
         this.#windows.set(key, new RttWindow());
       }
     }
-    for (const key of this.#windows.keys()) if (!next.has(key)) { this.#windows.delete(key); this.#lastSent.delete(key); }
+    for (const key of this.#windows.keys()) if (!next.has(key)) { this.#windows.delete(key); this.#lastSent.delete(key); this.#ids.delete(key); }
     for (const [seq, key] of this.#bySeq) if (next.get(key) !== this.#targets.get(key) || !next.has(key)) this.#bySeq.delete(seq);
     this.#targets = next;
     this.#order = [...next.keys()].sort();
@@ -134,7 +154,7 @@ export class HealthChecker {
       this.#bySeq.set(seq, key);
       this.#targets.set(key, probeSent(target, seq, now));
       try {
-        socket.send(target.ip, this.#id, seq);
+        socket.send(target.ip, this.#idOf(key), seq);
       } catch (error) {
         // No route (the cable is down): the probe is lost like any other, and says so once.
         this.#options.log.debug({ target: key, ip: target.ip, err: errorText(error) }, 'health probe not sent');
@@ -155,6 +175,8 @@ export class HealthChecker {
         changed = true;
         this.#options.log.warn({ target: key, ip: target.ip, lostInARow: next.lostInARow }, 'health check: no reply through the cable');
       }
+      // Every maxLoss lost in a row: probe under a new identifier (see #ids).
+      if (next.lostInARow > target.lostInARow && Math.floor(next.lostInARow / this.#options.settings.maxLoss) > Math.floor(target.lostInARow / this.#options.settings.maxLoss)) this.#ids.delete(key);
       this.#targets.set(key, next);
     }
     if (changed) this.#options.onChange?.();
@@ -163,10 +185,9 @@ export class HealthChecker {
   #onReplies(batch: EchoReply[]): void {
     let changed = false;
     for (const reply of batch) {
-      if (reply.id !== this.#id) continue;
       const key = this.#bySeq.get(reply.seq);
       const target = key === undefined ? undefined : this.#targets.get(key);
-      if (key === undefined || !target || reply.src !== target.ip) continue;
+      if (key === undefined || !target || reply.src !== target.ip || reply.id !== this.#ids.get(key)) continue;
       this.#bySeq.delete(reply.seq);
       this.#windows.get(key)?.add(reply.rttNs);
       const next = replyReceived(target, reply.seq, this.#now());

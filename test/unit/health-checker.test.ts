@@ -111,6 +111,27 @@ describe('the health checker', () => {
     assert.equal(net.closedCount(), 2, 'close closes the socket');
   });
 
+  it('probes under a new ICMP identifier after maxLoss lost in a row: a conntrack entry stuck on the old one (masqueraded before the cable was up) is left behind', async () => {
+    const net = fakeNetwork();
+    net.answering.add('10.2.1.1');
+    // The "network" answers only probes that do not carry the first identifier.
+    net.setForge((s) => (s.id === 100 ? { id: 0xffff } : {}));
+    const ids = [100, 200];
+    const verdicts: string[] = [];
+    const checker: HealthChecker = new HealthChecker({
+      open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger, newId: () => ids.shift() ?? 300,
+      onChange: () => verdicts.push(String(checker.health('east')?.verdict)),
+    });
+    try {
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }]);
+      await waitFor('healthy under the next identifier', () => checker.health('east')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
+      assert.deepEqual(verdicts, ['unhealthy', 'healthy'], 'unhealthy under the first identifier, then healthy');
+      assert.deepEqual([...new Set(net.sent.map((p) => p.id))], [100, 200]);
+    } finally {
+      checker.close();
+    }
+  });
+
   it('a target whose IP changed starts over; one removed is forgotten', async () => {
     const net = fakeNetwork();
     net.answering.add('10.2.1.1');
