@@ -61,13 +61,18 @@ describe('the health checker', () => {
   it('a target that stops answering becomes unhealthy after maxLoss probes, healthy again when it answers', async () => {
     const net = fakeNetwork();
     net.answering.add('10.2.1.1');
-    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger });
+    // The losses at the moment the verdict changed (a poll could come a probe later).
+    const transitions: Array<{ verdict: string; lostInARow: number }> = [];
+    const checker: HealthChecker = new HealthChecker({
+      open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger,
+      onChange: () => { const h = checker.health('east'); if (h) transitions.push({ verdict: h.verdict, lostInARow: h.lostInARow }); },
+    });
     try {
       checker.setTargets([{ key: 'east', ip: '10.2.1.1' }]);
       await waitFor('healthy', () => checker.health('east')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
       net.answering.delete('10.2.1.1');
-      const lost = await waitFor('unhealthy', () => (checker.health('east')?.verdict === 'unhealthy' ? checker.health('east') : undefined), { timeoutMs: 5000, intervalMs: 5 });
-      assert.equal(lost.lostInARow, 3);
+      await waitFor('unhealthy', () => checker.health('east')?.verdict === 'unhealthy', { timeoutMs: 5000, intervalMs: 5 });
+      assert.deepEqual(transitions.find((t) => t.verdict === 'unhealthy'), { verdict: 'unhealthy', lostInARow: 3 }, 'unhealthy at the third lost probe, not before');
       net.answering.add('10.2.1.1');
       await waitFor('healthy again', () => checker.health('east')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
     } finally {
