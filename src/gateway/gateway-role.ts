@@ -22,6 +22,7 @@ import type { HealthChecker } from '../cable/health-checker.ts';
 import { recordConnections } from './connection-metrics.ts';
 import type { NatDiscovery } from '../cable/nat-discovery.ts';
 import { natRemoteFromEndpoint } from '../plan/nat-discovery-requester.ts';
+import { ownHealthCheckIp } from '../plan/health-probes.ts';
 import { endpointValidationContext, validateEndpoint, type EndpointSpec } from '../model/endpoint.ts';
 import { errorText } from '../model/error-text.ts';
 import type { HaDecision, HaState } from '../model/gateway-ha.ts';
@@ -411,12 +412,7 @@ export class GatewayRole {
   /** No longer active: the broker sync ends, every cable is taken down (its fail-closed floor with it), then charon. */
   async #teardown(why: string): Promise<void> {
     await this.#stopBroker();
-    this.#deps.health.setTargets([]);
-    const nat = this.#nat;
-    this.#nat = null;
-    this.#natKnown.clear();
-    this.#deps.metrics.natSelection.reset();
-    await nat?.close().catch((error: unknown) => this.#log.warn({ err: errorText(error) }, 'closing NAT discovery failed'));
+    await this.#stopProbing();
     const runtime = this.#runtime;
     this.#runtime = null;
     if (runtime !== null) {
@@ -448,11 +444,24 @@ export class GatewayRole {
    */
   async #abandon(): Promise<void> {
     await this.#stopBroker();
+    await this.#stopProbing();
     const runtime = this.#runtime;
     this.#runtime = null;
     this.#component = null;
     this.#log.warn('stopping with no ready standby: the cables\' kernel state stays for a restarted gateway to adopt');
     await runtime?.stop();
+  }
+
+  /** The health checks and NAT discovery end with the cables (NAT discovery's socket would keep the process alive). */
+  async #stopProbing(): Promise<void> {
+    this.#deps.health.setTargets([]);
+    this.#unhealthy.clear();
+    const nat = this.#nat;
+    this.#nat = null;
+    this.#natKnown.clear();
+    this.#usingNat.clear();
+    this.#deps.metrics.natSelection.reset();
+    await nat?.close().catch((error: unknown) => this.#log.warn({ err: errorText(error) }, 'closing NAT discovery failed'));
   }
 
   async #stopBroker(): Promise<void> {
@@ -590,14 +599,19 @@ export class GatewayRole {
       const accepted = remotes.find((r) => `${r.object?.namespace}/${r.object?.name}` === rejected.endpoint);
       if (accepted) this.#remotes.push({ endpoint: accepted.spec, usingIP: '', usingNAT: false, refused: rejected.reason });
     }
-    // Every cable whose remote names a health-check address is probed through it.
-    this.#deps.health.setTargets(this.#remotes.flatMap((r) => (r.refused === undefined && r.endpoint.healthCheckIps[0] !== undefined ? [{ key: r.endpoint.cableName, ip: r.endpoint.healthCheckIps[0] }] : [])));
+    // Every cable whose remote names a health-check address of its own is probed through it.
+    this.#deps.health.setTargets(this.#remotes.flatMap((r) => {
+      const ip = r.refused === undefined ? ownHealthCheckIp(r.endpoint.healthCheckIps, r.endpoint.subnets) : undefined;
+      return ip === undefined ? [] : [{ key: r.endpoint.cableName, ip }];
+    }));
     return statuses;
   }
 
   #nat: Awaited<ReturnType<GatewayRoleDeps['natDiscovery']>> | null = null;
   /** The cables NAT discovery was started for. */
   readonly #natKnown = new Set<string>();
+  /** The cables whose health checks were unhealthy at the last pass (a re-probe is due when one turns so). */
+  readonly #unhealthy = new Set<string>();
 
   /**
    * Each wanted cable's address as NAT discovery chose it (it never blocks: before any answer the
@@ -614,7 +628,11 @@ export class GatewayRole {
       if (!accepted) return cable;
       this.#natKnown.add(cable.cableName);
       const view = nat.discover(natRemoteFromEndpoint(accepted.spec));
-      if (this.#deps.health.health(cable.cableName)?.verdict === 'unhealthy') nat.reprobe(cable.cableName);
+      // Probed again once when its health checks turn unhealthy, not on every pass while they stay so.
+      const unhealthy = this.#deps.health.health(cable.cableName)?.verdict === 'unhealthy';
+      if (unhealthy && !this.#unhealthy.has(cable.cableName)) nat.reprobe(cable.cableName);
+      if (unhealthy) this.#unhealthy.add(cable.cableName);
+      else this.#unhealthy.delete(cable.cableName);
       metrics.natSelection.set({ cable: cable.cableName, basis: view.basis, nat: String(view.useNat) }, 1);
       this.#usingNat.set(cable.cableName, view.useNat);
       return view.ip === '' ? cable : { ...cable, address: view.ip };
@@ -624,6 +642,7 @@ export class GatewayRole {
       nat.forget(name);
       this.#natKnown.delete(name);
       this.#usingNat.delete(name);
+      this.#unhealthy.delete(name);
     }
     return { ...wanted, cables };
   }

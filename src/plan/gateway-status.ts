@@ -206,12 +206,14 @@ export function connectionState(
 function healthState(health: ConnectionHealth, daemonMessage: string): { status: ConnectionStatus; statusMessage: string } {
   const extra = daemonMessage ? `; ${daemonMessage}` : '';
   const ip = str(health.ip);
+  // Probing that cannot happen proves nothing, whatever an earlier verdict said.
+  const problem = typeof health.problem === 'string' ? health.problem : '';
+  if (problem !== '') return { status: 'connecting', statusMessage: clipMessage(`connecting: tunnel up, ${problem}${extra}`) };
   if (health.verdict === 'healthy') return { status: 'connected', statusMessage: clipMessage(`connected: health checks to ${ip} answered through the cable${extra}`) };
   if (health.verdict === 'unhealthy') {
     return { status: 'error', statusMessage: clipMessage(`error: the tunnel is up but the last ${health.maxLoss} health checks to ${ip} got no reply: traffic does not flow${extra}`) };
   }
-  const why = typeof health.problem === 'string' && health.problem !== '' ? health.problem : `waiting for the first reply to a health check to ${ip}`;
-  return { status: 'connecting', statusMessage: clipMessage(`connecting: tunnel up, ${why}${extra}`) };
+  return { status: 'connecting', statusMessage: clipMessage(`connecting: tunnel up, waiting for the first reply to a health check to ${ip}${extra}`) };
 }
 
 const compareConnections = (a: GatewayConnection, b: GatewayConnection): number =>

@@ -7,7 +7,24 @@
  * sending a thousand probes a second.
  */
 
+import { containsAddress, parseCidr, parseIpv4 } from '../model/cidr.ts';
 import type { RttSummary } from '../model/rtt-stats.ts';
+
+/**
+ * A remote's address to health-check: its first healthCheckIP, only when it lies in one of the
+ * remote's own subnets (CIDR texts). Anything else would let one Endpoint aim this cluster's probes
+ * (or exempt a source from the echo limit) at an address of its choosing.
+ */
+export function ownHealthCheckIp(healthCheckIps: readonly string[], subnets: readonly string[]): string | undefined {
+  const first = healthCheckIps[0];
+  const address = first === undefined ? null : parseIpv4(first);
+  if (address === null || !address.ok) return undefined;
+  const own = subnets.some((text) => {
+    const cidr = parseCidr(text);
+    return cidr.ok && containsAddress(cidr.cidr, address.address);
+  });
+  return own ? first : undefined;
+}
 
 export interface HealthSettings {
   /** Between two probes to one target, at most (ms). */

@@ -4,7 +4,7 @@
  */
 import type { RunConfig } from '../config.ts';
 import {
-  compareCidrTexts, containsAddress, formatIpv4, parseCidr, parseIpv4, vtepAddress, vtepIp,
+  compareCidrTexts, formatIpv4, parseIpv4, vtepAddress, vtepIp,
 } from '../model/cidr.ts';
 import {
   ALL_ZEROS_MAC,
@@ -14,6 +14,7 @@ import {
   endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
 } from '../model/endpoint-set.ts';
 import type { NodeFacts } from '../model/node-facts.ts';
+import { ownHealthCheckIp } from './health-probes.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { EndpointSpec, EndpointValidation } from '../model/endpoint.ts';
@@ -218,14 +219,9 @@ function echoLimit(address: string, remotes: readonly RemoteCluster[]): EchoLimi
 function gatewayHealthAddresses(remotes: readonly RemoteCluster[]): string[] {
   const addresses = new Map<number, string>();
   for (const remote of remotes) {
-    const first = remote.spec.healthCheckIps[0];
-    const ip = first === undefined ? null : parseIpv4(first);
-    if (ip === null || !ip.ok) continue;
-    const own = remote.subnets.some((text) => {
-      const subnet = parseCidr(text);
-      return subnet.ok && containsAddress(subnet.cidr, ip.address);
-    });
-    if (own) addresses.set(ip.address, `${formatIpv4(ip.address)}/32`);
+    const own = ownHealthCheckIp(remote.spec.healthCheckIps, remote.subnets);
+    const ip = own === undefined ? null : parseIpv4(own);
+    if (ip?.ok) addresses.set(ip.address, `${formatIpv4(ip.address)}/32`);
   }
   return [...addresses.entries()].sort((a, b) => a[0] - b[0]).map(([, cidr]) => cidr);
 }

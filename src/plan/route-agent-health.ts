@@ -16,8 +16,7 @@
  * 2 N over all remotes. What bounds the sum over every remote cluster's nodes is the receiving
  * gateway's own limit (the packet filter's echo-request limit), not anything a sender can promise.
  */
-import { containsAddress, parseCidr, parseIpv4 } from '../model/cidr.ts';
-import type { HealthSettings } from './health-probes.ts';
+import { ownHealthCheckIp, type HealthSettings } from './health-probes.ts';
 import type { Plan } from './node-plan.ts';
 
 /** Between two probes of one remote, by default (seconds). */
@@ -61,14 +60,7 @@ export const probeKey = (clusterId: string, cableName: string): string => `${clu
 export type HealthPlanInput = Pick<Plan, 'isGateway' | 'localEndpoint' | 'remoteClusters'>;
 
 /** Whether `ip` lies in one of `subnets` (CIDR texts; unparseable ones match nothing). */
-function inside(ip: string, subnets: readonly string[]): boolean {
-  const address = parseIpv4(ip);
-  if (!address.ok) return false;
-  return subnets.some((text) => {
-    const cidr = parseCidr(text);
-    return cidr.ok && containsAddress(cidr.cidr, address.address);
-  });
-}
+const inside = (ip: string, subnets: readonly string[]): boolean => ownHealthCheckIp([ip], subnets) !== undefined;
 
 /**
  * Which remotes this node probes (pure). None on the gateway node, none when disabled, none while

@@ -533,6 +533,7 @@ describe('connection state with health checks: the data path decides', () => {
   test('no reply yet: connecting, saying so, or saying why probing cannot happen', () => {
     assert.equal(connectionState(cable('c'), undefined, NOW, STALL, health({ verdict: 'unknown' })).statusMessage, 'connecting: tunnel up, waiting for the first reply to a health check to 10.2.1.1');
     assert.match(connectionState(cable('c'), undefined, NOW, STALL, health({ verdict: 'unknown', problem: 'no address to probe from' })).statusMessage, /tunnel up, no address to probe from/);
+    assert.equal(connectionState(cable('c'), undefined, NOW, STALL, health({ verdict: 'healthy', problem: 'the socket cannot be opened' })).status, 'connecting', 'a verdict from before probing stopped proves nothing');
   });
 
   test('the daemon\'s own error or connecting state comes first: a healthy probe does not hide a cable the daemon has not brought up', () => {

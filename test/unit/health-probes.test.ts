@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  DEFAULT_HEALTH_SETTINGS, expireProbes, healthSettingsProblem, newTarget, probeIntervalMs, probeSent, replyReceived,
+  DEFAULT_HEALTH_SETTINGS, expireProbes, healthSettingsProblem, newTarget, ownHealthCheckIp, probeIntervalMs, probeSent, replyReceived,
 } from '../../src/plan/health-probes.ts';
 
 describe('health probes', () => {
@@ -54,5 +54,16 @@ describe('health probes', () => {
     assert.match(String(healthSettingsProblem({ ...DEFAULT_HEALTH_SETTINGS, intervalMs: 5 })), /interval/);
     assert.match(String(healthSettingsProblem({ ...DEFAULT_HEALTH_SETTINGS, maxLoss: 0 })), /lost-probe limit/);
     assert.match(String(healthSettingsProblem({ ...DEFAULT_HEALTH_SETTINGS, maxProbesPerSecond: Number.NaN })), /budget/);
+  });
+});
+
+describe('the address a remote is health-checked at', () => {
+  it('its first healthCheckIP, only inside one of its own subnets', () => {
+    assert.equal(ownHealthCheckIp(['10.2.1.1', '10.2.9.9'], ['10.2.0.0/16']), '10.2.1.1');
+    assert.equal(ownHealthCheckIp(['10.2.1.1'], ['10.102.0.0/16', '10.2.0.0/16']), '10.2.1.1');
+    assert.equal(ownHealthCheckIp(['192.168.1.1'], ['10.2.0.0/16']), undefined, 'an address outside its ranges (another network\'s) is never probed');
+    assert.equal(ownHealthCheckIp([], ['10.2.0.0/16']), undefined);
+    assert.equal(ownHealthCheckIp(['not an address'], ['10.2.0.0/16']), undefined);
+    assert.equal(ownHealthCheckIp(['10.2.1.1'], ['garbage']), undefined);
   });
 });
