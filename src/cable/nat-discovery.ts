@@ -240,6 +240,11 @@ export async function openNatDiscovery(options: NatDiscoveryOptions): Promise<Na
   }
 
   socket.on('message', (datagram, from) => {
+    // Nothing can be answered to port 0 (a forged source): dropped before any work.
+    if (from.port === 0) {
+      counters.dropped('malformed');
+      return;
+    }
     try {
       onMessage(datagram, from);
     } catch (error) {

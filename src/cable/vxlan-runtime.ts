@@ -35,8 +35,14 @@ export async function startVxlanRuntime(options: VxlanRuntimeOptions): Promise<V
   // The device now, so a broken underlay fails the start (and is retried) rather than the first cable.
   await cable.repair();
   log.warn({ device: 'vxlan-tunnel' }, 'the VXLAN cable is unencrypted: cluster traffic crosses the network between the gateways in the clear');
+  // One repair at a time: a slow netlink must not pile repairs up behind it.
+  let repairing = false;
   const timer = setInterval(() => {
-    cable.repair().catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the VXLAN cable failed; tried again on the next tick'));
+    if (repairing) return;
+    repairing = true;
+    cable.repair()
+      .catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the VXLAN cable failed; tried again on the next tick'))
+      .finally(() => { repairing = false; });
   }, options.tickMs);
   timer.unref();
   return {

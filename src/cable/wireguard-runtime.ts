@@ -67,9 +67,10 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
   const deviceMtu = async () => cableMtu('wireguard', await underlayMtuOf(rtnl, options.privateIp));
   const mtu = await deviceMtu();
   const deviceIndex = async () => (await rtnl.listLinks()).find((l) => l.name === WIREGUARD_DEVICE)?.index;
-  // A device left by an earlier run (a kernel one survives its agent) is made afresh.
-  const stale = await deviceIndex();
-  if (stale !== undefined) await applyAll(rtnl, [{ kind: 'link', write: 'delete', index: stale }]);
+  // A kernel device left by an earlier run (it survives its agent) is made afresh; a `submariner`
+  // of another kind is not seaway's to delete (a wireguard-go TUN goes with its process).
+  const stale = (await rtnl.listLinks()).find((l) => l.name === WIREGUARD_DEVICE && l.kind === 'wireguard');
+  if (stale !== undefined) await applyAll(rtnl, [{ kind: 'link', write: 'delete', index: stale.index }]);
 
   let control: WireguardControl;
   let supervisor: WireguardGoSupervisor | undefined;
@@ -132,8 +133,14 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
       log.info({ device: WIREGUARD_DEVICE, from: link.mtu, to: wanted }, 'the underlay\'s MTU changed: the WireGuard device follows it');
     }
   };
+  // One repair at a time: a daemon that hangs must not pile repairs up behind it.
+  let repairing = false;
   const timer = setInterval(() => {
-    syncMtu().then(() => cable.repair()).catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the WireGuard cable failed; tried again on the next tick'));
+    if (repairing) return;
+    repairing = true;
+    syncMtu().then(() => cable.repair())
+      .catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the WireGuard cable failed; tried again on the next tick'))
+      .finally(() => { repairing = false; });
   }, options.tickMs);
   timer.unref();
   return {

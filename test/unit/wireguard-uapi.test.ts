@@ -42,6 +42,7 @@ describe('UAPI replies', () => {
     assert.equal(uapiReplyErrno('private_key=00\nerr'), undefined);
     assert.equal(uapiReplyErrno('errno=0\n'), undefined);
     assert.throws(() => uapiReplyErrno('garbage\n\n'), /does not end with errno/);
+    assert.throws(() => uapiReplyErrno(`private_key=${'ab'.repeat(32)}\n\n`), (error: Error) => !error.message.includes('abab'), 'the error never quotes the reply: it may hold keys');
   });
 
   it('a get reply with two peers becomes the device state', () => {

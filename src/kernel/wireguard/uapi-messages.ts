@@ -55,7 +55,8 @@ export const UAPI_GET = 'get=1\n\n';
 export function uapiReplyErrno(text: string): number | undefined {
   if (!text.endsWith('\n\n')) return undefined;
   const match = /(?:^|\n)errno=(-?[0-9]+)\n\n$/.exec(text);
-  if (!match) throw new Error(`wireguard-go's reply does not end with errno: ${JSON.stringify(text.slice(-80))}`);
+  // The reply's text is not quoted: a get reply carries private and preshared keys.
+  if (!match) throw new Error(`wireguard-go's reply (${text.length} bytes) does not end with errno`);
   return Number(match[1]);
 }
 
