@@ -6,8 +6,9 @@
  * that fails any of these gets no cable, with a reason the operator can act on (a mismatched cable
  * type is named as such), and never affects the others.
  *
- * The address to reach a remote is Submariner's choice before NAT discovery: its public IP when
- * both sides have NAT enabled and it announces one, else its private IP.
+ * The address to reach a remote before NAT discovery answers is discovery's own starting choice
+ * (legacySelection): its public IP when either side has NAT enabled (or the remote is behind a load
+ * balancer) and it announces one, else its private IP.
  */
 import type { CableEndpoint } from '../model/cable-endpoint.ts';
 import { clip, parseCidr, parseIpv4 } from '../model/cidr.ts';
@@ -15,6 +16,7 @@ import { compareText } from '../model/compare.ts';
 import type { AcceptedEndpoint } from '../model/endpoint-set.ts';
 import { errorText } from '../model/error-text.ts';
 import { parseWireguardKey } from '../model/wireguard-keys.ts';
+import { legacySelection, natRemoteFromEndpoint } from './nat-discovery-requester.ts';
 import { CABLE_NAME_PATTERN, CABLE_NAME_RULE } from './ipsec-connections.ts';
 
 /** The NAT-T port a remote without `udp-port` in its backend_config listens on (Submariner's default). */
@@ -83,12 +85,13 @@ function judge(remote: AcceptedEndpoint, local: RemoteCablesLocal): Judged {
     if (!key.ok) return { ok: false, reason: `backend_config "publicKey" ${key.reason}` };
     publicKey = spec.backendConfig!.publicKey;
   }
-  const publicIp = Array.isArray(spec.publicIps) ? spec.publicIps[0] : undefined;
-  const usePublic = local.natEnabled && spec.natEnabled === true && publicIp !== undefined && parseIpv4(publicIp).ok;
+  // The address before (or without) NAT discovery: the same choice discovery starts from.
+  const legacy = legacySelection(natRemoteFromEndpoint(spec), local.natEnabled);
+  const address = legacy.ip !== '' && parseIpv4(legacy.ip).ok ? legacy.ip : spec.privateIp;
   return {
     ok: true,
     cable: {
-      cableName, clusterId: spec.clusterId, privateIp: spec.privateIp, address: usePublic ? publicIp : spec.privateIp, subnets: [...subnets], natTPort: port.port,
+      cableName, clusterId: spec.clusterId, privateIp: spec.privateIp, address, subnets: [...subnets], natTPort: port.port,
       ...(publicKey !== undefined ? { publicKey } : {}),
     },
   };
@@ -107,6 +110,8 @@ export function remoteCables(remotes: readonly AcceptedEndpoint[], local: Remote
   const cables: CableEndpoint[] = [];
   const rejected: RejectedRemoteCable[] = [];
   const byName = new Map<string, AcceptedEndpoint>();
+  // A WireGuard peer is its public key: two remotes with one key would fight over one peer.
+  const byKey = new Map<string, AcceptedEndpoint>();
   for (const remote of ordered) {
     let judged: Judged;
     try {
@@ -118,8 +123,11 @@ export function remoteCables(remotes: readonly AcceptedEndpoint[], local: Remote
       const holder = byName.get(judged.cable.cableName);
       if (holder !== undefined) {
         judged = { ok: false, reason: `cable name ${quoted(judged.cable.cableName)} is already the cable of cluster ${quoted(clusterIdOf(holder))} (Endpoint ${endpointName(holder)})` };
+      } else if (judged.cable.publicKey !== undefined && byKey.has(judged.cable.publicKey)) {
+        judged = { ok: false, reason: `its WireGuard public key is already the key of cluster ${quoted(clusterIdOf(byKey.get(judged.cable.publicKey)!))} (Endpoint ${endpointName(byKey.get(judged.cable.publicKey)!)})` };
       } else {
         byName.set(judged.cable.cableName, remote);
+        if (judged.cable.publicKey !== undefined) byKey.set(judged.cable.publicKey, remote);
       }
     }
     if (judged.ok) cables.push(judged.cable);

@@ -116,13 +116,14 @@ test('a well-formed Endpoint has no backendConfigProblem at all', () => {
   assert.equal('backendConfigProblem' in remote('west', { backend_config: null }).spec, false);
 });
 
-test('the address: the public IP only when NAT is enabled on both sides and the remote announces one', () => {
+test('the address before NAT discovery answers: the public IP when either side has NAT enabled (or the remote is behind a load balancer) and it announces one', () => {
   const natRemote = { nat_enabled: true, public_ip: '203.0.113.10' };
   assert.equal(cableOf(remote('west', natRemote), { ...LOCAL, natEnabled: true }).address, '203.0.113.10', 'both');
-  assert.equal(cableOf(remote('west', natRemote), { ...LOCAL, natEnabled: false }).address, '192.168.1.10', 'local without NAT');
-  assert.equal(cableOf(remote('west', { ...natRemote, nat_enabled: false }), { ...LOCAL, natEnabled: true }).address, '192.168.1.10', 'remote without NAT');
+  assert.equal(cableOf(remote('west', natRemote), { ...LOCAL, natEnabled: false }).address, '203.0.113.10', 'the remote is behind NAT');
+  assert.equal(cableOf(remote('west', { ...natRemote, nat_enabled: false }), { ...LOCAL, natEnabled: true }).address, '203.0.113.10', 'this side is behind NAT');
   assert.equal(cableOf(remote('west', { ...natRemote, nat_enabled: false })).address, '192.168.1.10', 'neither');
-  assert.equal(cableOf(remote('west', { ...natRemote, nat_enabled: 'yes' }), { ...LOCAL, natEnabled: true }).address, '192.168.1.10', 'a non-boolean nat_enabled is false');
+  assert.equal(cableOf(remote('west', { ...natRemote, nat_enabled: false, backend_config: { 'using-loadbalancer': 'true' } })).address, '203.0.113.10', 'a load balancer in front of the remote');
+  assert.equal(cableOf(remote('west', { ...natRemote, nat_enabled: 'yes' }), { ...LOCAL, natEnabled: false }).address, '192.168.1.10', 'a non-boolean nat_enabled is false');
   for (const noPublic of [{ public_ip: undefined }, { public_ip: '' }, { public_ip: 'fd00::10' }, { public_ip: 'garbage' }]) {
     assert.equal(cableOf(remote('west', { ...natRemote, ...noPublic }), { ...LOCAL, natEnabled: true }).address, '192.168.1.10', JSON.stringify(noPublic));
   }
@@ -224,4 +225,14 @@ test('a WireGuard remote needs a usable public key, which its cable then carries
   // Another cable kind is named as such, whatever its key.
   assert.match(reasonOf(remote('west', { backend: 'libreswan', backend_config: { publicKey: key } }), local), /runs the "libreswan" cable; this gateway runs "wireguard"/);
   assert.equal('publicKey' in cableOf(remote('west')), false, 'an IPsec cable carries no key');
+});
+
+test('two WireGuard remotes with one public key: the first keeps its cable, the second is refused naming it', () => {
+  const local: RemoteCablesLocal = { backend: 'wireguard', natEnabled: false };
+  const key = Buffer.alloc(32, 5).toString('base64');
+  const west = remote('west', { backend: 'wireguard', backend_config: { publicKey: key } });
+  const north = remote('north', { backend: 'wireguard', cable_name: 'submariner-cable-north-192-168-2-10', private_ip: '192.168.2.10', subnets: ['10.3.0.0/16'], backend_config: { publicKey: key } });
+  const { cables, rejected } = remoteCables([west, north], local);
+  assert.deepEqual(cables.map((c) => c.clusterId), ['north']);
+  assert.match(rejected[0]!.reason, /its WireGuard public key is already the key of cluster "north"/);
 });
