@@ -10,6 +10,7 @@ import type { CableEndpoint } from '../../src/cable/cable.ts';
 import { recordCableStatus } from '../../src/cable/cable-metrics.ts';
 import { startWireguardRuntime } from '../../src/cable/wireguard-runtime.ts';
 import { openRtnetlink } from '../../src/kernel/rtnetlink.ts';
+import { kernelWireguardControl, openGenericNetlink } from '../../src/kernel/wireguard/kernel-control.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { announceReady, serveCableChild } from './cable-child.ts';
 
@@ -40,6 +41,11 @@ const rtnl = openRtnetlink();
 const runtime = await startWireguardRuntime({
   stateDir: config.stateDir, pskFile: config.pskFile, privateIp: config.privateIp, podCidrs: config.podCidrs,
   listenPort: config.listenPort, tickMs: config.tickMs, log, metrics, rtnl,
+  // As the gateway does: the kernel's WireGuard where it has one.
+  kernelControl: (device) => {
+    const genl = openGenericNetlink();
+    return { control: kernelWireguardControl({ ifname: device, transport: genl }), close: () => genl.close() };
+  },
 });
 const { cable } = runtime;
 announceReady({ publicKey: runtime.publicKey(), implementation: runtime.implementation });
