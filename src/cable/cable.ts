@@ -18,6 +18,8 @@ export interface CableStatus {
   message: string;
   rxBytes: number;
   txBytes: number;
+  /** False when the cable keeps no byte counters (VXLAN): rxBytes and txBytes mean nothing then. */
+  bytesCounted?: boolean;
   /** Unix ms at which the current session (IKE SA, handshake) was established. */
   establishedAt?: number;
   /** The last error the daemon or the driver reported for this cable, kept after it recovers. */

@@ -164,7 +164,7 @@ export class VxlanCable implements Cable {
         cableName: name,
         state: since === undefined ? 'connecting' : 'connected',
         message: 'unencrypted VXLAN: no handshake; the health check proves the path',
-        rxBytes: 0, txBytes: 0,
+        rxBytes: 0, txBytes: 0, bytesCounted: false,
         ...(since !== undefined ? { establishedAt: since } : {}),
         ...(lastError !== undefined ? { lastError } : {}),
       };

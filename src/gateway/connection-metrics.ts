@@ -38,8 +38,10 @@ export function recordConnections(metrics: ConnectionMetrics, local: LocalConnec
     metrics.connections.set({ ...labels, status: connection.status }, 1);
     short.set(connection.status, (short.get(connection.status) ?? 0) + 1);
     if (cable) {
-      metrics.gatewayRxBytes.set(labels, cable.rxBytes);
-      metrics.gatewayTxBytes.set(labels, cable.txBytes);
+      if (cable.bytesCounted !== false) {
+        metrics.gatewayRxBytes.set(labels, cable.rxBytes);
+        metrics.gatewayTxBytes.set(labels, cable.txBytes);
+      }
       if (cable.establishedAt !== undefined) metrics.connectionEstablished.set(labels, Math.floor(cable.establishedAt / 1000));
     }
     if (lastRttNs !== undefined) metrics.connectionLatency.set(labels, lastRttNs / 1e9);

@@ -188,6 +188,10 @@ export function connectionState(
     return { status: 'connecting', statusMessage: clipMessage(`connecting: ${daemonMessage || 'security associations not installed yet'}`) };
   }
   if (health !== undefined && isRecord(health)) return healthState(health, daemonMessage);
+  // No counters to watch and no health check: the daemon's word is all there is, and says so.
+  if (cable.bytesCounted === false) {
+    return { status: 'connected', statusMessage: clipMessage(`connected: configured; the cable counts no bytes and the remote names no health-check address, so the data path is unproven${daemonMessage ? `; ${daemonMessage}` : ''}`) };
+  }
   const moving = (at: number | undefined) => at !== undefined && nowMs - at <= stallMs;
   const rx = moving(traffic?.rxGrewAtMs);
   const tx = moving(traffic?.txGrewAtMs);

@@ -42,3 +42,11 @@ test('each connection: status, bytes, established time and latency with Submarin
   const after = await metrics.registry.metrics();
   assert.ok(!/remote_cluster="west"/.test(after), 'a connection that went is no longer exported');
 });
+
+test('a cable that counts no bytes (VXLAN) exports no byte counters rather than a misleading 0', async () => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  recordConnections(metrics, local, [{ connection: connection('west', 'connected'), cable: { cableName: 'cable-west', state: 'connected', message: '', rxBytes: 0, txBytes: 0, bytesCounted: false, establishedAt: 1_800_000_000_000 } }]);
+  const text = await metrics.registry.metrics();
+  assert.ok(!/seaway_gateway_(rx|tx)_bytes\{/.test(text));
+  assert.match(text, /^seaway_connection_established_timestamp\{[^}]*remote_cluster="west"[^}]*\} 1800000000$/m);
+});

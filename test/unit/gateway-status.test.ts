@@ -541,6 +541,13 @@ describe('connection state with health checks: the data path decides', () => {
     assert.equal(connectionState(cable('c', { state: 'error', message: 'x' }), undefined, NOW, STALL, health()).status, 'error');
   });
 
+  test('a cable without byte counters (VXLAN) and no health check: connected on the daemon\'s word, saying the path is unproven', () => {
+    const s = connectionState(cable('c', { bytesCounted: false, rxBytes: 0, txBytes: 0 }), undefined, NOW, STALL);
+    assert.equal(s.status, 'connected');
+    assert.match(s.statusMessage, /counts no bytes and the remote names no health-check address, so the data path is unproven/);
+    assert.equal(connectionState(cable('c', { bytesCounted: false }), undefined, NOW, STALL, health({ verdict: 'unhealthy', lostInARow: 5 })).status, 'error', 'a health check still decides');
+  });
+
   test('latencyRTT as Go durations once a reply came, absent before; a changed RTT alone is no change worth a write', () => {
     const rtt = { samples: 3, lastNs: 1_234_567, minNs: 900_000, averageNs: 1_100_000.7, maxNs: 1_500_000, stdDevNs: 250_000 };
     const withRtt = built(input({ remotes: [remote(WEST, { health: health({ rtt }) })] })).object;
