@@ -72,7 +72,10 @@ describe('the health checker', () => {
       await waitFor('healthy', () => checker.health('east')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
       net.answering.delete('10.2.1.1');
       await waitFor('unhealthy', () => checker.health('east')?.verdict === 'unhealthy', { timeoutMs: 5000, intervalMs: 5 });
-      assert.deepEqual(transitions.find((t) => t.verdict === 'unhealthy'), { verdict: 'unhealthy', lostInARow: 3 }, 'unhealthy at the third lost probe, not before');
+      // A late tick may expire two probes at once (3 -> 4): never fewer than the limit, though
+      // (the exact count is plan/health-probes.ts's, tested there without timers).
+      const turned = transitions.find((t) => t.verdict === 'unhealthy');
+      assert.ok(turned !== undefined && turned.lostInARow >= 3 && turned.lostInARow <= 4, `unhealthy at the lost-probe limit, not before: ${JSON.stringify(turned)}`);
       net.answering.add('10.2.1.1');
       await waitFor('healthy again', () => checker.health('east')?.verdict === 'healthy', { timeoutMs: 5000, intervalMs: 5 });
     } finally {
