@@ -14,9 +14,9 @@
  * change of a remote's selection is reported through onSelected. A timer ticks the plans every
  * second (unref'd: it never keeps the process alive) until close().
  */
-import { createSocket } from 'node:dgram';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../telemetry/logger.ts';
+import { routeSourceIp, type DatagramSocket } from '../kernel/udp.ts';
 import { errorText } from '../model/error-text.ts';
 import {
   NAT_DISCOVERY_MAX_DATAGRAM_BYTES, decodeNatDiscoveryMessage, encodeNatDiscoveryMessage, responseTypeName,
@@ -27,39 +27,6 @@ import {
   DEFAULT_NAT_REQUESTER_SETTINGS, natDiscoveryRequest, natRemoteChanged, natReprobe, natResponse, natTick, natView,
   startNatRequester, type NatProbe, type NatRemote, type NatRequesterSettings, type NatRequesterState, type NatStep, type NatView,
 } from '../plan/nat-discovery-requester.ts';
-
-/** The part of a node:dgram socket the driver uses (a fake in unit tests). */
-export interface DatagramSocket {
-  on(event: 'message', listener: (message: Buffer, remote: { address: string; port: number }) => void): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  bind(port: number, address: string | undefined, callback: () => void): unknown;
-  send(message: Buffer, port: number, address: string, callback: (error: Error | null) => void): unknown;
-  close(callback: () => void): unknown;
-}
-
-export const udp4Socket = (): DatagramSocket => createSocket('udp4');
-
-/**
- * The address the kernel's route to `targetIp` leaves from (a connected UDP socket sends nothing;
- * connecting only looks the route up), '' when there is no route. Submariner puts the same in using_src.
- */
-export function routeSourceIp(targetIp: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    let settled = false;
-    const done = (ip: string) => {
-      if (settled) return;
-      settled = true;
-      socket.close();
-      resolve(ip);
-    };
-    socket.on('error', () => done(''));
-    socket.connect(port, targetIp, (error?: Error) => {
-      if (error) return done('');
-      try { done(socket.address().address); } catch { done(''); }
-    });
-  });
-}
 
 export type NatDropReason = 'malformed' | 'oversized' | 'rate-limited' | 'unexpected';
 

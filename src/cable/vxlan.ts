@@ -35,7 +35,17 @@ export interface VxlanCableOptions {
 }
 
 const DEVICE = OWNERSHIP.vxlanCableDevice;
-const ARP_RETRANS_MS = 100;
+/**
+ * The device's sysctls. rp_filter 2: replies may come back through another interface than the one
+ * the request left by (Submariner sets loose mode too). retrans_time_ms 100: two gateways connect at
+ * about the same time, and an ARP for the far VTEP that arrives before the far side has its FDB entry
+ * is answered into nowhere; the default retry waits 1 s (measured by the cable benchmark). ARP on
+ * this device is one entry per remote, so retrying every 100 ms costs nothing.
+ */
+const DEVICE_SYSCTLS: ReadonlyArray<readonly [string, string]> = [
+  [`net/ipv4/conf/${DEVICE}/rp_filter`, '2'],
+  [`net/ipv4/neigh/${DEVICE}/retrans_time_ms`, '100'],
+];
 
 export class VxlanCable implements Cable {
   readonly backend = 'vxlan' as const;
@@ -75,12 +85,10 @@ export class VxlanCable implements Cable {
       await applyAll(rtnl, [{ kind: 'link', write: 'create-vxlan', vxlan: { name: DEVICE, vni: OWNERSHIP.vxlanCableVni, port, local: privateIp, underlayIndex: underlay.ifindex, mtu } }]);
       link = (await rtnl.listLinks()).find((l) => l.name === DEVICE);
       if (!link) throw new Error(`the ${DEVICE} device was created but is not there`);
-      // Replies may come back through another interface than the one the request left by (Submariner sets loose mode too).
-      await this.#options.sysctls.write(`net/ipv4/conf/${DEVICE}/rp_filter`, '2');
-      // Two gateways connect at about the same time: an ARP for the far VTEP that arrives before the
-      // far side has its FDB entry is answered into nowhere, and the default retry waits 1 s (measured
-      // by the cable benchmark). ARP on this device is one entry per remote: retry every 100 ms.
-      await this.#options.sysctls.write(`net/ipv4/neigh/${DEVICE}/retrans_time_ms`, String(ARP_RETRANS_MS));
+    }
+    // Read and, where they differ, written on every repair: a write that failed once is tried again.
+    for (const [key, value] of DEVICE_SYSCTLS) {
+      if (await this.#options.sysctls.read(key) !== value) await this.#options.sysctls.write(key, value);
     }
     const writes: KernelWrite[] = [];
     if (link.mtu !== mtu) writes.push({ kind: 'link', write: 'set-mtu', index: link.index, mtu });

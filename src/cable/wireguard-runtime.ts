@@ -11,7 +11,7 @@ import { errorText } from '../model/error-text.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { wireguardPublicKey } from '../model/wireguard-keys.ts';
 import { applyAll, type Rtnetlink } from '../kernel/rtnetlink.ts';
-import type { WireguardControl } from '../kernel/wireguard/device.ts';
+import type { WireguardControl } from '../model/wireguard-device.ts';
 import { uapiWireguardControl } from '../kernel/wireguard/uapi-control.ts';
 import { WireguardGoSupervisor } from '../kernel/wireguard-go.ts';
 import { cableMtu } from '../plan/cable-mtu.ts';
@@ -119,10 +119,19 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
     readPsk: () => readPskFile(options.pskFile),
   });
 
-  if (supervisor) {
-    await supervisor.start();
-  } else {
-    await cable.reload();
+  try {
+    if (supervisor) {
+      await supervisor.start();
+    } else {
+      await cable.reload();
+    }
+  } catch (error) {
+    // A start that failed leaves nothing behind to be opened again on the retry: the generic-netlink
+    // socket closed, the kernel device gone (wireguard-go's own start failure stopped its child).
+    closeKernel();
+    const index = supervisor ? undefined : await deviceIndex().catch(() => undefined);
+    if (index !== undefined) await applyAll(rtnl, [{ kind: 'link', write: 'delete', index }]).catch(() => undefined);
+    throw error;
   }
   /** The device's MTU follows the underlay's (an operator lowered the WAN MTU): packets that fit it never need fragmenting outside. */
   const syncMtu = async () => {

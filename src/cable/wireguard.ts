@@ -12,8 +12,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { errorText } from '../model/error-text.ts';
 import { parseWireguardKey, wireguardPresharedKey } from '../model/wireguard-keys.ts';
-import type { WgPeerChange, WireguardControl } from '../kernel/wireguard/device.ts';
-import { driftedPeers, initiatesFirst, peerChange, peerOf, peerVerdict, samePeer, strayPeers, type WireguardPeer } from '../plan/wireguard-peers.ts';
+import type { WgPeerChange, WireguardControl } from '../model/wireguard-device.ts';
+import {
+  driftedPeers, initiatesFirst, peerChange, peerOf, peerVerdict, samePeer, strayPeers, WIREGUARD_KEEPALIVE_SECONDS, type WireguardPeer,
+} from '../plan/wireguard-peers.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Cable, CableEndpoint, CableStatus } from './cable.ts';
 import type { CableRoute, CableRoutes } from './cable-routes.ts';
@@ -38,6 +40,9 @@ export interface WireguardCableOptions {
   log: Logger;
   now?: () => number;
 }
+
+/** How long after its peer is configured the side that does not initiate first sets its keepalive. */
+const RESPONDER_KEEPALIVE_DELAY_MS = 250;
 
 /** How often waitConnected looks at the device (WireGuard sends no events). */
 const WAIT_POLL_MS = 100;
@@ -137,6 +142,7 @@ export class WireguardCable implements Cable {
         this.#psk ??= psk;
         await this.#kernel();
         this.#lastErrors.delete(endpoint.cableName);
+        if (!keepalive) this.#keepaliveSoon(peer.publicKey);
       } catch (error) {
         this.#lastErrors.set(endpoint.cableName, errorText(error));
         if (previous) this.#peers.set(endpoint.cableName, previous);
@@ -144,6 +150,20 @@ export class WireguardCable implements Cable {
         throw error;
       }
     });
+  }
+
+  /**
+   * The side that does not initiate first sets its keepalive shortly after (see initiatesFirst):
+   * late enough that two initiations do not cross, soon enough that a first initiation the other
+   * side sent before it knew this peer (and so dropped) costs a fraction of a second, not WireGuard's
+   * 5 s retry or the next repair. update_only: a peer removed meanwhile is not brought back.
+   */
+  #keepaliveSoon(publicKey: Buffer): void {
+    const timer = setTimeout(() => {
+      void this.#serial(() => this.#options.control.set({ peers: [{ publicKey, updateOnly: true, persistentKeepaliveSeconds: WIREGUARD_KEEPALIVE_SECONDS }] }))
+        .catch((error: unknown) => this.#options.log.debug({ err: errorText(error) }, 'setting a WireGuard keepalive failed; the next repair sets it'));
+    }, RESPONDER_KEEPALIVE_DELAY_MS);
+    timer.unref();
   }
 
   disconnect(cableName: string): Promise<void> {

@@ -9,7 +9,7 @@
  * cable status.
  */
 import type { CableEndpoint } from '../model/cable-endpoint.ts';
-import type { WgDeviceState, WgPeerChange, WgPeerState } from '../kernel/wireguard/device.ts';
+import type { WgDeviceState, WgPeerChange, WgPeerState } from '../model/wireguard-device.ts';
 import type { CableState } from '../cable/cable.ts';
 
 /** Submariner's keepalive for WireGuard peers. */
@@ -63,8 +63,8 @@ export function peerChange(peer: WireguardPeer, presharedKey: Buffer, previous: 
  * learn of each other through the broker at about the same time), the two initiations cross, each
  * side's state for its own is overwritten by the other's, and neither completes until WireGuard
  * retries 5 s later (measured by the cable benchmark). So only the side with the greater public key
- * sets the keepalive at once; the other sets it on its next repair (seconds later, by when the
- * handshake has happened, or it starts one itself if the other never came).
+ * sets the keepalive at once; the other sets it a moment later (by when the handshake has happened,
+ * or it starts one itself if the other side's came before it knew the peer, or never came).
  */
 export function initiatesFirst(localPublicKey: Buffer, remotePublicKey: Buffer): boolean {
   return Buffer.compare(localPublicKey, remotePublicKey) > 0;

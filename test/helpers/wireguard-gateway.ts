@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { CableEndpoint, CableStatus } from '../../src/cable/cable.ts';
-import type { WgDeviceState } from '../../src/kernel/wireguard/device.ts';
+import type { WgDeviceState } from '../../src/model/wireguard-device.ts';
 import { uapiWireguardControl } from '../../src/kernel/wireguard/uapi-control.ts';
 import { wireguardPublicKey } from '../../src/model/wireguard-keys.ts';
 import { startCableChild } from './cable-child.ts';

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { openNatDiscovery, routeSourceIp, type DatagramSocket, type NatDiscoveryOptions, type NatDropReason } from '../../src/cable/nat-discovery.ts';
+import { openNatDiscovery, type NatDiscoveryOptions, type NatDropReason } from '../../src/cable/nat-discovery.ts';
+import { routeSourceIp, type DatagramSocket } from '../../src/kernel/udp.ts';
 import {
   NAT_DISCOVERY_MAX_DATAGRAM_BYTES, ResponseType, decodeNatDiscoveryMessage, encodeNatDiscoveryMessage,
   type NatDiscoveryMessage, type NatDiscoveryRequest, type NatDiscoveryResponse,

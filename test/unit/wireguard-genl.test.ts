@@ -16,7 +16,7 @@ import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, decodeMessages, encod
 import { NetlinkConnection } from '../../src/kernel/netlink/connection.ts';
 import { NetlinkError } from '../../src/kernel/netlink/errors.ts';
 import type { NetlinkSocket } from '../../src/kernel/netlink/socket.ts';
-import type { WgDeviceChange, WgDeviceState } from '../../src/kernel/wireguard/device.ts';
+import type { WgDeviceChange, WgDeviceState } from '../../src/model/wireguard-device.ts';
 import {
   DEFAULT_SET_MESSAGE_BYTES, decodeDeviceDump, decodeFamilyId, encodeDeviceDump, encodeFamilyDump, encodeSetDevice,
 } from '../../src/kernel/wireguard/genl-messages.ts';

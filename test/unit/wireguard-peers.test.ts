@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { WgDeviceState, WgPeerState } from '../../src/kernel/wireguard/device.ts';
+import type { WgDeviceState, WgPeerState } from '../../src/model/wireguard-device.ts';
 import { driftedPeers, initiatesFirst, peerChange, peerOf, peerVerdict, samePeer, strayPeers, WIREGUARD_KEEPALIVE_SECONDS } from '../../src/plan/wireguard-peers.ts';
 
 const key = (byte: number) => Buffer.alloc(32, byte);

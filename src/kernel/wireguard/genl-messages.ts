@@ -25,7 +25,7 @@
 import { parseCidr } from '../../model/cidr.ts';
 import { NLA_TYPE_MASK, NLMSG_HDRLEN, align4, attr, cstring, u32, writeIpv4, type NetlinkMessage } from '../netlink/codec.ts';
 import type { NetlinkRequest } from '../netlink/connection.ts';
-import type { WgDeviceChange, WgDeviceState, WgPeerChange, WgPeerState } from './device.ts';
+import type { WgDeviceChange, WgDeviceState, WgPeerChange, WgPeerState } from '../../model/wireguard-device.ts';
 
 /** The generic netlink controller: a fixed id, unlike every other family. */
 export const GENL_ID_CTRL = 0x10;

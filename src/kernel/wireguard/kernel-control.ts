@@ -17,7 +17,7 @@ import { NetlinkConnection, type NetlinkConnectionOptions, type NetlinkRequest, 
 import { NetlinkError } from '../netlink/errors.ts';
 import { rawNetlinkSocketFactory } from '../netlink/socket.ts';
 import { errorText } from '../../model/error-text.ts';
-import type { WgDeviceChange, WgDeviceState, WireguardControl } from './device.ts';
+import type { WgDeviceChange, WgDeviceState, WireguardControl } from '../../model/wireguard-device.ts';
 import {
   DEFAULT_SET_MESSAGE_BYTES, WG_GENL_NAME, decodeDeviceDump, decodeFamilyId, encodeDeviceDump, encodeFamilyDump, encodeSetDevice,
 } from './genl-messages.ts';

@@ -4,7 +4,7 @@
  * instead of the cable.
  */
 import { createConnection } from 'node:net';
-import type { WgDeviceChange, WgDeviceState, WireguardControl } from './device.ts';
+import type { WgDeviceChange, WgDeviceState, WireguardControl } from '../../model/wireguard-device.ts';
 import { encodeUapiSet, parseUapiGet, UAPI_GET, UapiError, uapiReplyErrno } from './uapi-messages.ts';
 
 export interface UapiControlOptions {

@@ -5,7 +5,7 @@
  * ends with `errno=<n>` and an empty line (0 = done; a set that fails part-way keeps the lines
  * before the failing one, so the cable plans changes that are safe to apply partially).
  */
-import type { WgDeviceChange, WgDeviceState, WgPeerState } from './device.ts';
+import type { WgDeviceChange, WgDeviceState, WgPeerState } from '../../model/wireguard-device.ts';
 
 export class UapiError extends Error {
   readonly errno: number;
