@@ -20,7 +20,7 @@
  *
  *   npm run bench -- cables      node test/bench/cables.ts [--trials 7] [--iperf-runs 5] [--seconds 3] [--cables ipsec,wireguard,vxlan]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,9 +36,9 @@ import { HAND_TUNNEL_PORT, ipsecAlgorithms, startHandIpsec, startHandVxlan, star
 import { startIpsecGateway, type IpsecGateway } from '../helpers/ipsec-gateway.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import type { VxlanGatewayConfig } from '../helpers/vxlan-gateway-child.ts';
-import { waitFor, within } from '../helpers/wait.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startWireguardGateway, type WireguardGateway } from '../helpers/wireguard-gateway.ts';
-import { median } from './bench-support.ts';
+import { median, pairThroughput } from './bench-support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -285,42 +285,7 @@ async function stopProbes(pingers: readonly ContinuousPing[]): Promise<number> {
 }
 
 /** iperf3 from pod1 to pod2 (one-off server in pod2); received bits per second. */
-async function throughput(pair: GatewayPair): Promise<number> {
-  const server = spawn('ip', ['netns', 'exec', pair.gw2.pod, 'iperf3', '-s', '-1', '--forceflush', '-B', pair.gw2.podAddress], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.servers.add(server);
-  let output = '';
-  server.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  server.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  let running = true;
-  const exited = new Promise<void>((resolve) => {
-    server.once('close', () => { running = false; resolve(); });
-    server.once('error', (error) => { output += `\n${error.message}`; running = false; resolve(); });
-  });
-  try {
-    await waitFor('the iperf3 server in pod2 to listen', () => {
-      if (!running) throw new Error(`iperf3 -s exited: ${output.trim()}`);
-      return /Server listening/.test(output);
-    }, { timeoutMs: 10_000, intervalMs: 10 });
-    const client = await pair.exec(pair.gw1.pod, 'iperf3', ['-c', pair.gw2.podAddress, '-t', String(iperfSeconds), '-J'], { allowFailure: true, timeoutMs: (iperfSeconds + 30) * 1000 });
-    let result: { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
-    try {
-      result = JSON.parse(client.stdout) as typeof result;
-    } catch {
-      throw new Error(`iperf3 -c gave no JSON (exit ${client.code}): ${(client.stdout + client.stderr).trim().slice(0, 500)}`);
-    }
-    const bps = result.end?.sum_received?.bits_per_second;
-    if (client.code !== 0 || result.error !== undefined || typeof bps !== 'number') throw new Error(`iperf3 -c failed (exit ${client.code}): ${result.error ?? 'no end.sum_received.bits_per_second'}`);
-    return bps;
-  } finally {
-    try {
-      await within(exited, 5000, 'the one-off iperf3 server to exit');
-    } catch {
-      if (running && server.pid !== undefined) try { process.kill(server.pid, 'SIGKILL'); } catch { /* gone */ }
-      await exited;
-    }
-    live.servers.delete(server);
-  }
-}
+const throughput = (pair: GatewayPair): Promise<number> => pairThroughput(pair, iperfSeconds, live.servers);
 
 interface Trial {
   /** t0 (connect called) -> the first echo reply. */

@@ -34,7 +34,7 @@ import { startIpsecGateway, type IpsecGateway } from '../helpers/ipsec-gateway.t
 import type { IpsecGatewayConfig } from '../helpers/ipsec-gateway-child.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor, within } from '../helpers/wait.ts';
-import { median } from './bench-support.ts';
+import { median, pairThroughput } from './bench-support.ts';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '5' }, seconds: { type: 'string', default: '3' } } });
 const trials = Number(values.trials);
@@ -180,42 +180,7 @@ async function espAlgorithm(pair: GatewayPair, ns: string, socket: string): Prom
 // Measurements.
 
 /** iperf3 from pod1 to pod2 (one-off server in pod2); received bits per second. */
-async function throughput(pair: GatewayPair): Promise<number> {
-  const server = spawn('ip', ['netns', 'exec', pair.gw2.pod, 'iperf3', '-s', '-1', '--forceflush', '-B', pair.gw2.podAddress], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.servers.add(server);
-  let output = '';
-  server.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  server.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  let running = true;
-  const exited = new Promise<void>((resolve) => {
-    server.once('close', () => { running = false; resolve(); });
-    server.once('error', (error) => { output += `\n${error.message}`; running = false; resolve(); });
-  });
-  try {
-    await waitFor('the iperf3 server in pod2 to listen', () => {
-      if (!running) throw new Error(`iperf3 -s exited: ${output.trim()}`);
-      return /Server listening/.test(output);
-    }, { timeoutMs: 10_000, intervalMs: 10 });
-    const client = await pair.exec(pair.gw1.pod, 'iperf3', ['-c', pair.gw2.podAddress, '-t', String(iperfSeconds), '-J'], { allowFailure: true, timeoutMs: (iperfSeconds + 30) * 1000 });
-    let result: { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
-    try {
-      result = JSON.parse(client.stdout) as typeof result;
-    } catch {
-      throw new Error(`iperf3 -c gave no JSON (exit ${client.code}): ${(client.stdout + client.stderr).trim().slice(0, 500)}`);
-    }
-    const bps = result.end?.sum_received?.bits_per_second;
-    if (client.code !== 0 || result.error !== undefined || typeof bps !== 'number') throw new Error(`iperf3 -c failed (exit ${client.code}): ${result.error ?? 'no end.sum_received.bits_per_second'}`);
-    return bps;
-  } finally {
-    try {
-      await within(exited, 5000, 'the one-off iperf3 server to exit');
-    } catch {
-      if (running && server.pid !== undefined) try { process.kill(server.pid, 'SIGKILL'); } catch { /* gone */ }
-      await exited;
-    }
-    live.servers.delete(server);
-  }
-}
+const throughput = (pair: GatewayPair): Promise<number> => pairThroughput(pair, iperfSeconds, live.servers);
 
 function startPinger(pair: GatewayPair): ContinuousPing {
   const pinger = continuousPing(pair.gw1.pod, pair.gw2.podAddress, { intervalS: PING_INTERVAL_S, timeoutS: 1 });
