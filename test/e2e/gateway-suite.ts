@@ -237,7 +237,9 @@ export function gatewaySuite(cable: LabCable, PREFIX: string): void {
       try {
         await waitFor('the active gateway to reject cluster9\'s cable', async () =>
           metricValue((await gatewayHttp(active, '/metrics')).body, 'seaway_rejected_cables{cluster="cluster9"}') === 1, { timeoutMs: 20_000, intervalMs: 250 });
-        const said = (await gatewayLog(active)).find((l) => l.msg === 'no cable to this remote cluster' && l.cluster === 'cluster9');
+        // The metric can be read before the log line is flushed: waited for, not read once.
+        const said = await waitFor('the rejection in the active gateway\'s log', async () =>
+          (await gatewayLog(active)).find((l) => l.msg === 'no cable to this remote cluster' && l.cluster === 'cluster9'), { timeoutMs: 10_000, intervalMs: 100 });
         assert.equal(String(said?.reason), `runs the "${otherBackend}" cable; this gateway runs "${CABLE_BACKENDS[cable]}"`);
         // The route agents still send cluster9's range to the gateway: the floor drops it there (the WAN capture would show a leak).
         await waitFor('cluster9\'s range on the floor of the active gateway', async () =>
