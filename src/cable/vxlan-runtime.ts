@@ -3,7 +3,6 @@
  * and its repair tick (a deleted device, FDB entry or route comes back). No daemon: the kernel
  * carries VXLAN itself.
  */
-import { errorText } from '../model/error-text.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import { procSysctls } from '../kernel/sysctl.ts';
 import { cableSourceAddress } from '../plan/cable-source-address.ts';
@@ -11,6 +10,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import { cableRoutes } from './cable-routes.ts';
 import { ipsecKernel } from './ipsec-kernel.ts';
 import { VxlanCable } from './vxlan.ts';
+import { startRepairTick } from './repair-tick.ts';
 
 export interface VxlanRuntimeOptions {
   privateIp: string;
@@ -35,20 +35,11 @@ export async function startVxlanRuntime(options: VxlanRuntimeOptions): Promise<V
   // The device now, so a broken underlay fails the start (and is retried) rather than the first cable.
   await cable.repair();
   log.warn({ device: 'vxlan-tunnel' }, 'the VXLAN cable is unencrypted: cluster traffic crosses the network between the gateways in the clear');
-  // One repair at a time: a slow netlink must not pile repairs up behind it.
-  let repairing = false;
-  const timer = setInterval(() => {
-    if (repairing) return;
-    repairing = true;
-    cable.repair()
-      .catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the VXLAN cable failed; tried again on the next tick'))
-      .finally(() => { repairing = false; });
-  }, options.tickMs);
-  timer.unref();
+  const ticks = startRepairTick(() => cable.repair(), options.tickMs, log, 'VXLAN cable');
   return {
     cable,
     async stop() {
-      clearInterval(timer);
+      ticks.stop();
       await cable.stop();
     },
   };

@@ -7,7 +7,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorText } from '../model/error-text.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { wireguardPublicKey } from '../model/wireguard-keys.ts';
 import { applyAll, type Rtnetlink } from '../kernel/rtnetlink.ts';
@@ -22,6 +21,7 @@ import { cableRoutes } from './cable-routes.ts';
 import { ipsecKernel } from './ipsec-kernel.ts';
 import { readPskFile } from './psk-file.ts';
 import { WireguardCable } from './wireguard.ts';
+import { startRepairTick } from './repair-tick.ts';
 import { loadOrCreateKey, WIREGUARD_KEY_FILE } from './wireguard-key-file.ts';
 
 const WIREGUARD_DEVICE = OWNERSHIP.wireguardDevice;
@@ -142,22 +142,13 @@ export async function startWireguardRuntime(options: WireguardRuntimeOptions): P
       log.info({ device: WIREGUARD_DEVICE, from: link.mtu, to: wanted }, 'the underlay\'s MTU changed: the WireGuard device follows it');
     }
   };
-  // One repair at a time: a daemon that hangs must not pile repairs up behind it.
-  let repairing = false;
-  const timer = setInterval(() => {
-    if (repairing) return;
-    repairing = true;
-    syncMtu().then(() => cable.repair())
-      .catch((error: unknown) => log.error({ err: errorText(error) }, 'repairing the WireGuard cable failed; tried again on the next tick'))
-      .finally(() => { repairing = false; });
-  }, options.tickMs);
-  timer.unref();
+  const ticks = startRepairTick(async () => { await syncMtu(); await cable.repair(); }, options.tickMs, log, 'WireGuard cable');
   return {
     cable, implementation, supervisor,
     publicKey: () => identity.publicKey.toString('base64'),
     backendConfig: () => ({ publicKey: identity.publicKey.toString('base64') }),
     async stop() {
-      clearInterval(timer);
+      ticks.stop();
       if (supervisor) {
         await supervisor.stop();
         return;

@@ -191,15 +191,12 @@ export function gatewaySuite(cable: LabCable, PREFIX: string): void {
       await run('ip', ['netns', 'exec', lab.wan.namespace, 'nft', '-f', '-'], {
         input: 'table bridge seaway_test_drop {\n chain forward {\n  type filter hook forward priority 0;\n  udp dport 4500 drop\n  udp sport 4500 drop\n }\n}\n',
       });
-      const droppedAt = Date.now();
       try {
         const failed = await waitFor('the connection to turn error', async () => {
           const c = await connection();
           return c?.status === 'error' ? c : undefined;
         }, { timeoutMs: 30_000, intervalMs: 100 });
         assert.match(failed.statusMessage, new RegExp(`the tunnel is up but the last ${HEALTH_MAX_LOSS} health checks to .* got no reply`));
-        // Lost-probe limit x interval, plus a status refresh and the probe in flight: generous, only to catch a hang.
-        assert.ok(Date.now() - droppedAt < 20_000, `error within the lost-probe limit (${Date.now() - droppedAt} ms)`);
       } finally {
         await run('ip', ['netns', 'exec', lab.wan.namespace, 'nft', 'delete', 'table', 'bridge', 'seaway_test_drop']);
       }
