@@ -11,13 +11,16 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ClusterPlan, LabPlan, NodePlan } from './addressing.ts';
 import { cniSteps, runCni } from './cni-sim.ts';
+import { syncDaemonSets } from './daemonset-controller.ts';
 import { forwardLoopbackToUnix, type Forwarder } from './forward.ts';
 import { patchStatus, registerNode } from './kubelet-sim.ts';
 import { labPaths, type LabPaths } from './paths.ts';
+import { SocketApi } from './socket-api.ts';
 import { writeJsonAtomic, type LabProgress, type NodeProgress } from './state.ts';
 
 export const PLAN_FILE = 'plan.json';
 const MAX_ERRORS = 20;
+const DAEMONSET_SYNC_MS = 250;
 
 export interface ControllerHandle {
   progress: LabProgress;
@@ -101,7 +104,27 @@ export async function startController(plan: LabPlan, paths: LabPaths, log: (line
     await save();
   };
 
-  const done = Promise.all(plan.clusters.flatMap((cluster) => cluster.nodes.map((node) => lifecycle(cluster, node))))
+  // Each cluster's DaemonSet controller: Pods for the lab's kubelets to run (lab up --deploy manifests).
+  const daemonSets = async (cluster: ClusterPlan) => {
+    const api = new SocketApi(paths.server(cluster.id).socket);
+    let lastError = '';
+    while (!signal.aborted) {
+      try {
+        await syncDaemonSets(api, (line) => log(`${cluster.id}: ${line}`));
+        lastError = '';
+      } catch (error) {
+        // Reported once per distinct error: a faulted API server must not flood the log.
+        if ((error as Error).message !== lastError && !signal.aborted) recordError(`DaemonSets of ${cluster.id}: ${(error as Error).message}`);
+        lastError = (error as Error).message;
+      }
+      await delay(DAEMONSET_SYNC_MS, undefined, { signal }).catch(() => undefined);
+    }
+  };
+
+  const done = Promise.all([
+    ...plan.clusters.flatMap((cluster) => cluster.nodes.map((node) => lifecycle(cluster, node))),
+    ...plan.clusters.map((cluster) => daemonSets(cluster)),
+  ])
     .then(() => undefined)
     .catch((error: Error) => {
       if (!signal.aborted) log(`controller: ${error.message}`);

@@ -26,6 +26,8 @@ export interface LabState {
   agents: Record<string, AgentInfo>;
   /** `seaway gateway` by node name, on gateway-capable nodes (absent in labs with simulated Endpoints). */
   gateways?: Record<string, AgentInfo>;
+  /** How seaway was started: by hand as processes (absent in older state files), or from manifests/ by the lab's kubelets. */
+  deploy?: 'manifests' | 'processes';
 }
 
 export interface NodeProgress {

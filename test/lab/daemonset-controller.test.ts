@@ -1,0 +1,114 @@
+/** The lab's DaemonSet controller's planning (pure): placement, one Pod per node, rolling updates, status. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { admits, maxUnavailable, planDaemonSet, podFor, REVISION_LABEL, templateHash, type DaemonSetObject, type NodeObject, type PodObjectSummary } from './daemonset-controller.ts';
+
+function daemonSet(overrides: Partial<DaemonSetObject['spec']> = {}, env = 'v1'): DaemonSetObject {
+  return {
+    metadata: { name: 'seaway-gateway', namespace: 'ns', uid: 'ds1', generation: 2 },
+    spec: {
+      selector: { matchLabels: { app: 'gw' } },
+      template: { metadata: { labels: { app: 'gw' } }, spec: { containers: [{ name: 'gw', env: [{ name: 'V', value: env }] }], nodeSelector: { gw: 'true' } } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      ...overrides,
+    },
+  };
+}
+
+const node = (name: string, labels: Record<string, string> = { gw: 'true' }, taints?: NonNullable<NodeObject['spec']>['taints']): NodeObject =>
+  ({ metadata: { name, uid: name, labels }, spec: taints ? { taints } : {} });
+
+function pod(name: string, nodeName: string, hash: string, ready: boolean, owner = 'ds1'): PodObjectSummary {
+  return {
+    metadata: { name, uid: name, labels: { [REVISION_LABEL]: hash }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'seaway-gateway', uid: owner }] },
+    spec: { nodeName },
+    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  };
+}
+
+describe('placement', () => {
+  it('admits a node by nodeSelector, and only with every NoSchedule/NoExecute taint tolerated', () => {
+    const ds = daemonSet();
+    assert.equal(admits(ds, node('a')), true);
+    assert.equal(admits(ds, node('b', { gw: 'false' })), false);
+    assert.equal(admits(ds, node('c', { gw: 'true' }, [{ key: 'node-role', effect: 'NoSchedule' }])), false);
+    assert.equal(admits(ds, node('d', { gw: 'true' }, [{ key: 'soft', effect: 'PreferNoSchedule' }])), true);
+    const tolerant = daemonSet();
+    tolerant.spec.template.spec.tolerations = [{ operator: 'Exists' }];
+    assert.equal(admits(tolerant, node('c', { gw: 'true' }, [{ key: 'node-role', effect: 'NoSchedule' }, { key: 'x', value: 'y', effect: 'NoExecute' }])), true);
+    const keyed = daemonSet();
+    keyed.spec.template.spec.tolerations = [{ key: 'x', operator: 'Equal', value: 'y', effect: 'NoExecute' }];
+    assert.equal(admits(keyed, node('e', { gw: 'true' }, [{ key: 'x', value: 'y', effect: 'NoExecute' }])), true);
+    assert.equal(admits(keyed, node('f', { gw: 'true' }, [{ key: 'x', value: 'z', effect: 'NoExecute' }])), false);
+  });
+
+  it('maxUnavailable: integers, percentages rounded up, at least 1', () => {
+    assert.equal(maxUnavailable(undefined, 10), 1);
+    assert.equal(maxUnavailable(3, 10), 3);
+    assert.equal(maxUnavailable(0, 10), 1);
+    assert.equal(maxUnavailable('100%', 7), 7);
+    assert.equal(maxUnavailable('10%', 7), 1);
+    assert.equal(maxUnavailable('34%', 3), 2);
+    assert.equal(maxUnavailable('bogus', 3), 1);
+  });
+});
+
+describe('planDaemonSet', () => {
+  it('creates a Pod on each admitted node without one, deletes Pods on nodes no longer admitted and extras', () => {
+    const ds = daemonSet();
+    const hash = templateHash(ds);
+    const plan = planDaemonSet(ds, [node('a'), node('b'), node('c', { gw: 'false' })], [
+      pod('p-a', 'a', hash, true), pod('p-a2', 'a', 'old', true), pod('p-c', 'c', hash, true), pod('other', 'b', hash, true, 'someone-else'),
+    ]);
+    assert.deepEqual(plan.create, ['b']);
+    assert.deepEqual(plan.delete.sort(), ['p-a2', 'p-c']);
+    assert.equal(plan.status.desiredNumberScheduled, 2);
+    assert.equal(plan.status.currentNumberScheduled, 1);
+    assert.equal(plan.status.numberMisscheduled, 1);
+    assert.equal(plan.status.observedGeneration, 2);
+  });
+
+  it('rolls a new template through at most maxUnavailable ready Pods at a time, unready old Pods first', () => {
+    const ds = daemonSet();
+    const hash = templateHash(ds);
+    const nodes = [node('a'), node('b'), node('c')];
+    const first = planDaemonSet(ds, nodes, [pod('p-a', 'a', 'old', true), pod('p-b', 'b', 'old', true), pod('p-c', 'c', 'old', true)]);
+    assert.deepEqual(first.delete, ['p-a'], 'one ready old Pod at a time');
+    // The replacement exists but is not Ready yet: nothing else goes.
+    const waiting = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, false), pod('p-b', 'b', 'old', true), pod('p-c', 'c', 'old', true)]);
+    assert.deepEqual(waiting.delete, []);
+    assert.equal(waiting.status.updatedNumberScheduled, 1);
+    assert.equal(waiting.status.numberReady, 2);
+    // An unready old Pod is replaced at once, whatever the budget.
+    const broken = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, false), pod('p-b', 'b', 'old', false), pod('p-c', 'c', 'old', true)]);
+    assert.deepEqual(broken.delete, ['p-b']);
+    const done = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, true), pod('n-b', 'b', hash, true), pod('n-c', 'c', hash, true)]);
+    assert.deepEqual([done.create, done.delete], [[], []]);
+    assert.equal(done.status.updatedNumberScheduled, 3);
+    assert.equal(done.status.numberUnavailable, 0);
+  });
+
+  it('100% unavailable replaces every ready old Pod at once; OnDelete replaces none', () => {
+    const fast = daemonSet({ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '100%' } } });
+    const pods = [pod('p-a', 'a', 'old', true), pod('p-b', 'b', 'old', true)];
+    assert.deepEqual(planDaemonSet(fast, [node('a'), node('b')], pods).delete, ['p-a', 'p-b']);
+    const manual = daemonSet({ updateStrategy: { type: 'OnDelete' } });
+    assert.deepEqual(planDaemonSet(manual, [node('a'), node('b')], pods).delete, []);
+  });
+
+  it('the template hash changes with the template only', () => {
+    assert.equal(templateHash(daemonSet({}, 'v1')), templateHash(daemonSet({}, 'v1')));
+    assert.notEqual(templateHash(daemonSet({}, 'v1')), templateHash(daemonSet({}, 'v2')));
+  });
+
+  it('a created Pod carries the template, the node, the revision and its controller', () => {
+    const ds = daemonSet();
+    const created = podFor(ds, 'a', 'abcde') as { metadata: { name: string; labels: Record<string, string>; ownerReferences: Array<{ uid: string; controller: boolean }> }; spec: { nodeName: string; containers: unknown[] } };
+    assert.equal(created.metadata.name, 'seaway-gateway-abcde');
+    assert.equal(created.metadata.labels.app, 'gw');
+    assert.equal(created.metadata.labels[REVISION_LABEL], templateHash(ds));
+    assert.deepEqual(created.metadata.ownerReferences.map((r) => [r.uid, r.controller]), [['ds1', true]]);
+    assert.equal(created.spec.nodeName, 'a');
+    assert.equal(created.spec.containers.length, 1);
+  });
+});

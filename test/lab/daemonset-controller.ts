@@ -1,0 +1,178 @@
+/**
+ * The lab's DaemonSet controller, one per cluster, in the lab controller: a Pod of each DaemonSet on
+ * every node its nodeSelector and tolerations admit, none elsewhere; RollingUpdate replaces Pods of an
+ * older template within maxUnavailable (unready old Pods first, as Kubernetes does), OnDelete leaves
+ * them; Pods whose DaemonSet is gone are deleted (the garbage collector's part); the DaemonSet's status
+ * counts what `kubectl rollout status` reads. Planning is pure (planDaemonSet); the loop only acts.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { ApiObject, SocketApi } from './socket-api.ts';
+
+export interface DaemonSetObject extends ApiObject {
+  spec: {
+    selector: { matchLabels?: Record<string, string> };
+    template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> & { nodeSelector?: Record<string, string>; tolerations?: Toleration[] } };
+    updateStrategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string } };
+  };
+  status?: Record<string, unknown>;
+}
+
+export interface NodeObject extends ApiObject {
+  spec?: { taints?: Array<{ key: string; value?: string; effect: string }> };
+}
+
+export interface PodObjectSummary extends ApiObject {
+  spec: { nodeName?: string };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+interface Toleration { key?: string; operator?: string; value?: string; effect?: string }
+
+export const REVISION_LABEL = 'controller-revision-hash';
+
+/** The template's hash, as the revision label carries it (pure). */
+export function templateHash(daemonSet: DaemonSetObject): string {
+  return createHash('sha256').update(JSON.stringify(daemonSet.spec.template)).digest('hex').slice(0, 10);
+}
+
+function tolerates(tolerations: Toleration[], taint: { key: string; value?: string; effect: string }): boolean {
+  return tolerations.some((toleration) => {
+    if (toleration.effect && toleration.effect !== taint.effect) return false;
+    if (toleration.operator === 'Exists') return toleration.key === undefined || toleration.key === '' || toleration.key === taint.key;
+    return toleration.key === taint.key && (toleration.value ?? '') === (taint.value ?? '');
+  });
+}
+
+/** Whether the DaemonSet belongs on the node: its nodeSelector matches and every NoSchedule/NoExecute taint is tolerated (pure). */
+export function admits(daemonSet: DaemonSetObject, node: NodeObject): boolean {
+  const { nodeSelector = {}, tolerations = [] } = daemonSet.spec.template.spec;
+  const labels = node.metadata.labels ?? {};
+  if (!Object.entries(nodeSelector).every(([key, value]) => labels[key] === value)) return false;
+  return (node.spec?.taints ?? []).every((taint) => taint.effect === 'PreferNoSchedule' || tolerates(tolerations, taint));
+}
+
+export const isReady = (pod: PodObjectSummary) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+/** maxUnavailable of a count: an integer, or a percentage rounded up (at least 1, as Kubernetes requires one of surge/unavailable) (pure). */
+export function maxUnavailable(value: number | string | undefined, desired: number): number {
+  if (value === undefined) return 1;
+  if (typeof value === 'number') return Math.max(1, value);
+  const percent = /^(\d+)%$/.exec(value);
+  if (!percent) return /^\d+$/.test(value) ? Math.max(1, Number(value)) : 1;
+  return Math.max(1, Math.ceil((Number(percent[1]) * desired) / 100));
+}
+
+export interface DaemonSetPlan {
+  create: string[];
+  /** Pod names. */
+  delete: string[];
+  status: Record<string, unknown>;
+}
+
+/** What the controller does next for one DaemonSet, from its nodes and Pods (pure). */
+export function planDaemonSet(daemonSet: DaemonSetObject, nodes: NodeObject[], pods: PodObjectSummary[]): DaemonSetPlan {
+  const hash = templateHash(daemonSet);
+  const owned = pods.filter((pod) => pod.metadata.ownerReferences?.some((ref) => ref.uid === daemonSet.metadata.uid));
+  const byNode = new Map<string, PodObjectSummary[]>();
+  for (const pod of owned) {
+    const list = byNode.get(pod.spec.nodeName ?? '') ?? [];
+    list.push(pod);
+    byNode.set(pod.spec.nodeName ?? '', list);
+  }
+  const eligible = nodes.filter((node) => admits(daemonSet, node)).map((node) => node.metadata.name);
+  const create: string[] = [];
+  const remove: string[] = [];
+  const oldReady: string[] = [];
+  let unavailable = 0;
+  let ready = 0;
+  let updated = 0;
+  let scheduled = 0;
+  for (const [nodeName, list] of byNode) {
+    if (!eligible.includes(nodeName)) remove.push(...list.map((pod) => pod.metadata.name));
+  }
+  for (const nodeName of eligible) {
+    const list = byNode.get(nodeName) ?? [];
+    if (list.length === 0) {
+      create.push(nodeName);
+      unavailable += 1;
+      continue;
+    }
+    scheduled += 1;
+    // One Pod per node: extras (a create that raced) go, the current template's kept first.
+    const sorted = [...list].sort((a, b) => Number(b.metadata.labels?.[REVISION_LABEL] === hash) - Number(a.metadata.labels?.[REVISION_LABEL] === hash));
+    const [pod, ...extras] = sorted as [PodObjectSummary, ...PodObjectSummary[]];
+    remove.push(...extras.map((extra) => extra.metadata.name));
+    const current = pod.metadata.labels?.[REVISION_LABEL] === hash;
+    if (current) updated += 1;
+    if (isReady(pod)) ready += 1;
+    else unavailable += 1;
+    if (!current && daemonSet.spec.updateStrategy?.type !== 'OnDelete') {
+      if (isReady(pod)) oldReady.push(pod.metadata.name);
+      else remove.push(pod.metadata.name);
+    }
+  }
+  const budget = maxUnavailable(daemonSet.spec.updateStrategy?.rollingUpdate?.maxUnavailable, eligible.length) - unavailable;
+  remove.push(...oldReady.sort().slice(0, Math.max(0, budget)));
+  return {
+    create,
+    delete: remove,
+    status: {
+      currentNumberScheduled: scheduled,
+      desiredNumberScheduled: eligible.length,
+      numberMisscheduled: [...byNode.keys()].filter((name) => !eligible.includes(name)).length,
+      numberReady: ready,
+      numberAvailable: ready,
+      numberUnavailable: eligible.length - ready,
+      updatedNumberScheduled: updated,
+      observedGeneration: daemonSet.metadata.generation ?? 1,
+    },
+  };
+}
+
+/** The Pod the controller creates on a node (pure but for its random name suffix). */
+export function podFor(daemonSet: DaemonSetObject, nodeName: string, suffix = randomBytes(3).toString('hex').slice(0, 5)): Record<string, unknown> {
+  const template = daemonSet.spec.template;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `${daemonSet.metadata.name}-${suffix}`,
+      namespace: daemonSet.metadata.namespace,
+      labels: { ...template.metadata?.labels, [REVISION_LABEL]: templateHash(daemonSet), 'pod-template-generation': String(daemonSet.metadata.generation ?? 1) },
+      ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: daemonSet.metadata.name, uid: daemonSet.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: { ...template.spec, nodeName },
+  };
+}
+
+/** One pass over a cluster: every DaemonSet planned and acted on, orphaned Pods deleted. */
+export async function syncDaemonSets(api: SocketApi, log: (line: string) => void): Promise<void> {
+  const [daemonSets, nodes, pods] = await Promise.all([
+    api.list<DaemonSetObject>('/apis/apps/v1/daemonsets'),
+    api.list<NodeObject>('/api/v1/nodes'),
+    api.list<PodObjectSummary>('/api/v1/pods'),
+  ]);
+  const uids = new Set(daemonSets.map((daemonSet) => daemonSet.metadata.uid));
+  for (const pod of pods) {
+    const owner = pod.metadata.ownerReferences?.find((ref) => ref.kind === 'DaemonSet');
+    if (owner && !uids.has(owner.uid)) {
+      log(`deleting ${pod.metadata.namespace}/${pod.metadata.name}: its DaemonSet ${owner.name} is gone`);
+      await api.delete(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`);
+    }
+  }
+  for (const daemonSet of daemonSets) {
+    const namespace = daemonSet.metadata.namespace as string;
+    const plan = planDaemonSet(daemonSet, nodes, pods.filter((pod) => pod.metadata.namespace === namespace));
+    for (const name of plan.delete) {
+      log(`deleting ${namespace}/${name} (${daemonSet.metadata.name})`);
+      await api.delete(`/api/v1/namespaces/${namespace}/pods/${name}`);
+    }
+    for (const nodeName of plan.create) {
+      const created = await api.create(`/api/v1/namespaces/${namespace}/pods`, podFor(daemonSet, nodeName));
+      log(`created ${namespace}/${created.metadata.name} on ${nodeName} (${daemonSet.metadata.name})`);
+    }
+    const changed = Object.entries(plan.status).some(([key, value]) => daemonSet.status?.[key] !== value);
+    if (changed) await api.mergePatch(`/apis/apps/v1/namespaces/${namespace}/daemonsets/${daemonSet.metadata.name}/status`, { status: plan.status });
+  }
+}

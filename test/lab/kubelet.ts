@@ -1,0 +1,468 @@
+/**
+ * One lab node's kubelet: a process inside the node's network namespace (started by `lab up`) that
+ * runs the Pods bound to its node from the image `npm run image` built. It resolves each container's
+ * environment and volumes (pod-spec.ts), starts it through the lab's container runtime
+ * (container-init.ts: chroot into the image, private mounts, the granted capabilities only), probes
+ * it (liveness: restart; readiness: the Pod's Ready condition), restarts what exits with Kubernetes'
+ * back-off, kills everything a container started when its main process ends (as a cgroup would), and
+ * reports each Pod's status to the API server. A Pod that disappears is stopped with SIGTERM, then
+ * SIGKILL after its terminationGracePeriodSeconds; a DaemonSet's next Pod on the node starts only
+ * once the previous one has ended (the API server deletes at once: there is no graceful deletion).
+ *
+ *   node test/lab/kubelet.ts <lab directory> <node name>
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { API_PORT, type LabPlan } from './addressing.ts';
+import { AdminClient } from './apiserver/admin-client.ts';
+import type { ContainerInitSpec } from './container-init.ts';
+import { PLAN_FILE } from './controller.ts';
+import { loadImage } from './image.ts';
+import { labPaths } from './paths.ts';
+import { probePort, resolveContainer, type ContainerSpec, type ImageConfig, type PodObject, type ProbeSpec } from './pod-spec.ts';
+import { SocketApi, type ApiObject } from './socket-api.ts';
+import { writeJsonAtomic } from './state.ts';
+import { CA_CERT_FILE } from './tls.ts';
+
+const CONTAINER_INIT = fileURLToPath(new URL('./container-init.ts', import.meta.url));
+const LOOP_MS = 200;
+/** hostPaths that are the machine's own, shared by every lab node (the xtables lock is one per machine, as on a node). */
+const SHARED_HOST_PATHS = ['/run/xtables.lock', '/lib/modules', '/sys', '/proc', '/dev'];
+/** Kubernetes' crash-loop back-off: 10 s doubling to 5 min; the lab's tests shrink the base. */
+export const BACKOFF_ENV = 'SEAWAY_LAB_KUBELET_BACKOFF_MS';
+const BACKOFF_MAX_FACTOR = 30;
+
+export interface KubeletNodeState {
+  pods: Record<string, { uid: string; containers: Record<string, { pid: number | null; restartCount: number; ready: boolean; log: string }> }>;
+}
+
+/** Where the kubelet of a node writes which process runs which container (for the lab's tests and `status`). */
+export const kubeletStateFile = (nodeDir: string) => join(nodeDir, 'kubelet.json');
+/** A hostPath of a lab node on the machine: its own directory tree, but for the machine-wide paths. */
+export function nodeHostPath(nodeDir: string, path: string): string {
+  return SHARED_HOST_PATHS.some((shared) => path === shared || path.startsWith(`${shared}/`)) ? path : join(nodeDir, 'host', path);
+}
+
+interface Terminated { exitCode: number; signal?: string; reason: string; startedAt: string; finishedAt: string }
+
+class Container {
+  readonly spec: ContainerSpec;
+  readonly log: string;
+  child: ChildProcess | undefined;
+  pid: number | null = null;
+  mountNamespace: string | undefined;
+  restartCount = 0;
+  startedAt: string | undefined;
+  lastTerminated: Terminated | undefined;
+  waiting: { reason: string; message?: string } = { reason: 'ContainerCreating' };
+  nextStartAt = 0;
+  starting = false;
+  stopping = false;
+  ready = false;
+  liveFailures = 0;
+  readyFailures = 0;
+  readySuccesses = 0;
+  nextProbe = { liveness: 0, readiness: 0 };
+  probing = { liveness: false, readiness: false };
+  exited: Promise<void> = Promise.resolve();
+
+  constructor(spec: ContainerSpec, log: string) {
+    this.spec = spec;
+    this.log = log;
+  }
+}
+
+class PodRuntime {
+  pod: PodObject;
+  readonly containers: Container[];
+  readonly dir: string;
+  readonly since = new Date().toISOString();
+  terminating = false;
+  readyTransition = this.since;
+  lastReady = false;
+  reported = '';
+
+  constructor(pod: PodObject, dir: string) {
+    this.pod = pod;
+    this.dir = dir;
+    this.containers = pod.spec.containers.map((spec) => new Container(spec, join(dir, `${spec.name}.log`)));
+  }
+
+  get owner(): string | undefined {
+    return this.pod.metadata.ownerReferences?.[0]?.uid;
+  }
+}
+
+export interface KubeletOptions {
+  plan: LabPlan;
+  labDir: string;
+  nodeName: string;
+  image: ImageConfig;
+  backoffMs: number;
+  log: (line: string) => void;
+}
+
+export class Kubelet {
+  readonly #options: KubeletOptions;
+  readonly #api: SocketApi;
+  readonly #admin: AdminClient;
+  readonly #node: { ip: string; dir: string };
+  readonly #apiServer: { host: string; port: number };
+  readonly #caPem: string;
+  readonly #pods = new Map<string, PodRuntime>();
+  readonly #tokens = new Map<string, string>();
+  #ownMountNamespace = '';
+  #lastState = '';
+
+  constructor(options: KubeletOptions) {
+    this.#options = options;
+    const cluster = options.plan.clusters.find((candidate) => candidate.nodes.some((node) => node.name === options.nodeName));
+    const node = cluster?.nodes.find((candidate) => candidate.name === options.nodeName);
+    if (!cluster || !node) throw new Error(`lab ${options.plan.options.prefix} has no node ${options.nodeName}`);
+    const paths = labPaths(options.plan.options.prefix, dirname(options.labDir));
+    const socket = paths.server(cluster.id).socket;
+    this.#api = new SocketApi(socket);
+    this.#admin = new AdminClient({ socketPath: socket });
+    this.#node = { ip: node.ip, dir: paths.node(node.name).dir };
+    this.#apiServer = { host: cluster.controlPlane.ip, port: API_PORT };
+    this.#caPem = readFileSync(join(options.labDir, CA_CERT_FILE), 'utf8');
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    this.#ownMountNamespace = await readlink('/proc/self/ns/mnt');
+    while (!signal.aborted) {
+      try {
+        await this.#sync();
+      } catch (error) {
+        this.#options.log(`sync: ${(error as Error).message}`);
+      }
+      await delay(LOOP_MS, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  async #sync(): Promise<void> {
+    const pods = await this.#api.list<ApiObject & PodObject>('/api/v1/pods', { fieldSelector: `spec.nodeName=${this.#options.nodeName}` });
+    const seen = new Set<string>();
+    for (const pod of pods) {
+      seen.add(pod.metadata.uid);
+      const runtime = this.#pods.get(pod.metadata.uid);
+      if (runtime) runtime.pod = pod;
+      else this.#pods.set(pod.metadata.uid, new PodRuntime(pod, join(this.#node.dir, 'pods', `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`)));
+    }
+    const now = Date.now();
+    for (const [uid, runtime] of this.#pods) {
+      if (!seen.has(uid)) {
+        if (!runtime.terminating) void this.#terminatePod(runtime);
+        continue;
+      }
+      for (const container of runtime.containers) {
+        if (container.child === undefined && !container.starting && now >= container.nextStartAt && !this.#blocked(runtime)) {
+          container.starting = true;
+          void this.#start(runtime, container).finally(() => { container.starting = false; });
+        }
+        if (container.child !== undefined) {
+          await this.#noteMountNamespace(container);
+          this.#probe(runtime, container, 'liveness', now);
+          this.#probe(runtime, container, 'readiness', now);
+        }
+      }
+      await this.#report(runtime);
+    }
+    this.#writeState();
+  }
+
+  /** A DaemonSet's new Pod waits for its predecessor on this node to end (one agent per node, one set of host ports). */
+  #blocked(runtime: PodRuntime): boolean {
+    return [...this.#pods.values()].some((other) => other !== runtime && other.terminating && other.owner !== undefined && other.owner === runtime.owner);
+  }
+
+  async #secretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    const secret = await this.#api.get<ApiObject & { data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/secrets/${name}`);
+    if (!secret) return undefined;
+    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
+  }
+
+  async #start(runtime: PodRuntime, container: Container): Promise<void> {
+    const { pod } = runtime;
+    const namespace = pod.metadata.namespace;
+    const configMaps = new Map<string, Record<string, string> | undefined>();
+    const secrets = new Map<string, Record<string, string> | undefined>();
+    const references = JSON.stringify(pod.spec);
+    for (const match of references.matchAll(/"(?:configMapKeyRef|configMap)":\{[^}]*?"name":"([^"]+)"/g)) {
+      const name = match[1] as string;
+      if (!configMaps.has(name)) configMaps.set(name, (await this.#api.get<ApiObject & { data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/${name}`))?.data ?? undefined);
+    }
+    for (const match of references.matchAll(/"(?:secretKeyRef":\{[^}]*?"name|secretName)":"([^"]+)"/g)) {
+      const name = match[1] as string;
+      if (!secrets.has(name)) secrets.set(name, await this.#secretData(namespace, name));
+    }
+    const account = pod.spec.serviceAccountName ?? 'default';
+    let token = this.#tokens.get(`${namespace}/${account}`);
+    if (token === undefined && pod.spec.automountServiceAccountToken !== false) {
+      token = await this.#admin.token({ serviceAccount: { namespace, name: account } });
+      this.#tokens.set(`${namespace}/${account}`, token);
+    }
+    const resolution = resolveContainer(pod, container.spec, this.#options.image, {
+      nodeName: this.#options.nodeName,
+      nodeIp: this.#node.ip,
+      apiServer: this.#apiServer,
+      configMap: (_ns, name) => configMaps.get(name),
+      secret: (_ns, name) => secrets.get(name),
+      hostPath: (path) => nodeHostPath(this.#node.dir, path),
+      podDir: runtime.dir,
+      serviceAccount: token === undefined ? undefined : { token, caPem: this.#caPem },
+    });
+    if (!resolution.ok) {
+      container.waiting = { reason: resolution.reason, message: resolution.message };
+      container.nextStartAt = Date.now() + 1000;
+      return;
+    }
+    const { launch } = resolution;
+    for (const dir of launch.createDirectories) mkdirSync(dir, { recursive: true });
+    for (const file of launch.createFiles) {
+      mkdirSync(dirname(file), { recursive: true });
+      closeSync(openSync(file, 'a'));
+    }
+    for (const file of launch.files) {
+      mkdirSync(dirname(file.path), { recursive: true });
+      writeFileSync(file.path, file.content, { mode: file.mode });
+      chmodSync(file.path, file.mode);
+    }
+    const spec: ContainerInitSpec = { rootfs: this.#options.image.rootfs, scratch: join(runtime.dir, `${container.spec.name}.layer`), launch };
+    const specFile = join(runtime.dir, `${container.spec.name}.init.json`);
+    writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
+    const fd = openSync(container.log, 'a');
+    try {
+      const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, CONTAINER_INIT, specFile], {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      });
+      const startedAt = new Date().toISOString();
+      container.child = child;
+      container.pid = child.pid ?? null;
+      container.mountNamespace = undefined;
+      container.startedAt = startedAt;
+      container.ready = false;
+      container.liveFailures = container.readyFailures = container.readySuccesses = 0;
+      container.nextProbe = {
+        liveness: Date.now() + 1000 * (container.spec.livenessProbe?.initialDelaySeconds ?? 0),
+        readiness: Date.now() + 1000 * (container.spec.readinessProbe?.initialDelaySeconds ?? 0),
+      };
+      container.exited = new Promise<void>((resolve) => {
+        child.once('exit', (code, signal) => {
+          void this.#onExit(runtime, container, startedAt, code, signal).finally(resolve);
+        });
+      });
+      child.once('error', (error) => this.#options.log(`${pod.metadata.name}/${container.spec.name}: ${error.message}`));
+      this.#options.log(`started ${namespace}/${pod.metadata.name} ${container.spec.name} pid ${child.pid}: ${launch.argv.join(' ')}`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The container's mount namespace, once its runtime has made it: what is left of it dies with the container. */
+  async #noteMountNamespace(container: Container): Promise<void> {
+    if (container.mountNamespace !== undefined || container.pid === null) return;
+    const exe = await readlink(`/proc/${container.pid}/exe`).catch(() => '');
+    if (exe.endsWith('/unshare') || exe === '') return;
+    const namespace = await readlink(`/proc/${container.pid}/ns/mnt`).catch(() => '');
+    if (namespace !== '' && namespace !== this.#ownMountNamespace) container.mountNamespace = namespace;
+  }
+
+  async #onExit(runtime: PodRuntime, container: Container, startedAt: string, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    await this.#killRest(container);
+    const finishedAt = new Date().toISOString();
+    const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1);
+    container.lastTerminated = { exitCode, ...(signal ? { signal } : {}), reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt };
+    container.child = undefined;
+    container.pid = null;
+    container.ready = false;
+    this.#options.log(`${runtime.pod.metadata.name}/${container.spec.name} exited (${signal ?? `code ${code}`})`);
+    if (runtime.terminating) return;
+    // restartPolicy Always (the only one a DaemonSet allows), with the crash-loop back-off.
+    container.restartCount += 1;
+    const ranMs = Date.parse(finishedAt) - Date.parse(startedAt);
+    const base = this.#options.backoffMs;
+    const wait = ranMs > 10 * base * BACKOFF_MAX_FACTOR ? 0 : Math.min(base * 2 ** Math.min(container.restartCount - 1, 10), base * BACKOFF_MAX_FACTOR);
+    container.nextStartAt = Date.now() + wait;
+    container.waiting = wait > 0
+      ? { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(wait / 1000)}s restarting failed container=${container.spec.name} pod=${runtime.pod.metadata.name}` }
+      : { reason: 'ContainerCreating' };
+  }
+
+  /** As a cgroup's end: every process still in the container's mount namespace (e.g. a daemon it spawned) is killed. */
+  async #killRest(container: Container): Promise<void> {
+    const namespace = container.mountNamespace;
+    if (namespace === undefined) return;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      if ((await readlink(`/proc/${entry}/ns/mnt`).catch(() => '')) !== namespace) continue;
+      try { process.kill(Number(entry), 'SIGKILL'); } catch { /* gone meanwhile */ }
+    }
+  }
+
+  async #stopContainer(runtime: PodRuntime, container: Container, why: string): Promise<void> {
+    const child = container.child;
+    if (!child || container.stopping) return;
+    container.stopping = true;
+    try {
+      const graceMs = 1000 * (runtime.pod.spec.terminationGracePeriodSeconds ?? 30);
+      this.#options.log(`stopping ${runtime.pod.metadata.name}/${container.spec.name} (${why}; grace ${graceMs} ms)`);
+      child.kill('SIGTERM');
+      const exited = container.exited;
+      const timer = delay(graceMs).then(() => 'timeout' as const);
+      if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    } finally {
+      container.stopping = false;
+    }
+  }
+
+  async #terminatePod(runtime: PodRuntime): Promise<void> {
+    runtime.terminating = true;
+    await Promise.all(runtime.containers.map((container) => this.#stopContainer(runtime, container, 'the Pod was deleted')));
+    this.#pods.delete(runtime.pod.metadata.uid);
+    this.#options.log(`removed ${runtime.pod.metadata.namespace}/${runtime.pod.metadata.name}`);
+  }
+
+  #probe(runtime: PodRuntime, container: Container, kind: 'liveness' | 'readiness', now: number): void {
+    const probe: ProbeSpec | undefined = kind === 'liveness' ? container.spec.livenessProbe : container.spec.readinessProbe;
+    if (!probe) {
+      if (kind === 'readiness') container.ready = true;
+      return;
+    }
+    if (container.probing[kind] || now < container.nextProbe[kind] || container.stopping) return;
+    container.probing[kind] = true;
+    container.nextProbe[kind] = now + 1000 * (probe.periodSeconds ?? 10);
+    void this.#httpProbe(container, probe).then((ok) => {
+      const failureThreshold = probe.failureThreshold ?? 3;
+      if (kind === 'readiness') {
+        if (ok) {
+          container.readyFailures = 0;
+          container.readySuccesses += 1;
+          if (container.readySuccesses >= (probe.successThreshold ?? 1)) container.ready = true;
+        } else {
+          container.readySuccesses = 0;
+          container.readyFailures += 1;
+          if (container.readyFailures >= failureThreshold) container.ready = false;
+        }
+        return;
+      }
+      container.liveFailures = ok ? 0 : container.liveFailures + 1;
+      if (container.liveFailures >= failureThreshold) {
+        container.liveFailures = 0;
+        void this.#stopContainer(runtime, container, `liveness probe failed ${failureThreshold} times`);
+      }
+    }).finally(() => { container.probing[kind] = false; });
+  }
+
+  async #httpProbe(container: Container, probe: ProbeSpec): Promise<boolean> {
+    const get = probe.httpGet;
+    if (!get) return true;
+    const port = probePort(container.spec, get.port);
+    if (port === undefined) return false;
+    const host = get.host ?? this.#node.ip;
+    try {
+      const response = await fetch(`${(get.scheme ?? 'HTTP').toLowerCase()}://${host}:${port}${get.path ?? '/'}`, {
+        signal: AbortSignal.timeout(1000 * (probe.timeoutSeconds ?? 1)),
+      });
+      await response.arrayBuffer();
+      return response.status >= 200 && response.status < 400;
+    } catch {
+      return false;
+    }
+  }
+
+  async #report(runtime: PodRuntime): Promise<void> {
+    if (runtime.terminating) return;
+    const { pod } = runtime;
+    const ready = runtime.containers.every((container) => container.child !== undefined && container.ready);
+    if (ready !== runtime.lastReady) {
+      runtime.lastReady = ready;
+      runtime.readyTransition = new Date().toISOString();
+    }
+    const running = runtime.containers.some((container) => container.child !== undefined);
+    const condition = (type: string, status: boolean, at = runtime.since) => ({ type, status: status ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: at });
+    const status = {
+      phase: running || runtime.containers.some((container) => container.restartCount > 0) ? 'Running' : 'Pending',
+      conditions: [
+        condition('PodScheduled', true),
+        condition('Initialized', true),
+        condition('ContainersReady', ready, runtime.readyTransition),
+        condition('Ready', ready, runtime.readyTransition),
+      ],
+      hostIP: this.#node.ip,
+      hostIPs: [{ ip: this.#node.ip }],
+      podIP: this.#node.ip,
+      podIPs: [{ ip: this.#node.ip }],
+      startTime: runtime.since,
+      containerStatuses: runtime.containers.map((container) => ({
+        name: container.spec.name,
+        image: container.spec.image ?? '',
+        imageID: imageId(this.#options.image),
+        containerID: container.pid === null ? undefined : `lab://${container.pid}`,
+        ready: container.child !== undefined && container.ready,
+        started: container.child !== undefined,
+        restartCount: container.restartCount,
+        state: container.child !== undefined
+          ? { running: { startedAt: container.startedAt } }
+          : { waiting: container.waiting },
+        lastState: container.lastTerminated ? { terminated: container.lastTerminated } : {},
+      })),
+    };
+    const text = JSON.stringify(status);
+    if (text === runtime.reported) return;
+    try {
+      await this.#api.mergePatch(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, { status });
+      runtime.reported = text;
+    } catch (error) {
+      this.#options.log(`status of ${pod.metadata.name}: ${(error as Error).message}`);
+    }
+  }
+
+  #writeState(): void {
+    const state: KubeletNodeState = { pods: {} };
+    for (const runtime of this.#pods.values()) {
+      if (runtime.terminating) continue;
+      state.pods[`${runtime.pod.metadata.namespace}/${runtime.pod.metadata.name}`] = {
+        uid: runtime.pod.metadata.uid,
+        containers: Object.fromEntries(runtime.containers.map((container) => [container.spec.name, {
+          pid: container.child === undefined ? null : container.pid, restartCount: container.restartCount, ready: container.ready, log: container.log,
+        }])),
+      };
+    }
+    const text = JSON.stringify(state);
+    if (text === this.#lastState) return;
+    this.#lastState = text;
+    void writeJsonAtomic(kubeletStateFile(this.#node.dir), state).catch((error: Error) => this.#options.log(`state: ${error.message}`));
+  }
+}
+
+function imageId(image: ImageConfig): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(image)).digest('hex')}`;
+}
+
+if (import.meta.main) {
+  const [labDir, nodeName] = process.argv.slice(2);
+  if (!labDir || !nodeName) {
+    process.stderr.write('usage: kubelet.ts <lab directory> <node name>\n');
+    process.exit(2);
+  }
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const plan = JSON.parse(readFileSync(join(labDir, PLAN_FILE), 'utf8')) as LabPlan;
+  const kubelet = new Kubelet({
+    plan, labDir, nodeName, image: loadImage(), log, backoffMs: Number(process.env[BACKOFF_ENV] ?? 10_000),
+  });
+  const abort = new AbortController();
+  // Like a real kubelet's restart: its containers go on running (the lab's `down` ends them).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => abort.abort());
+  await kubelet.run(abort.signal);
+}
