@@ -10,5 +10,5 @@ echo "== type check"
 tsc --noEmit -p .
 echo "== tests"
 shopt -s globstar nullglob
-files=(test/unit/**/*.test.ts test/kernel/**/*.test.ts test/lab/**/*.test.ts test/e2e/**/*.test.ts)
+files=(test/unit/**/*.test.ts test/manifests/**/*.test.ts test/kernel/**/*.test.ts test/lab/**/*.test.ts test/e2e/**/*.test.ts)
 exec node --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec "${files[@]}"

@@ -37,7 +37,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'seaway-access-'));
   server = await startApiServer({ socketPath: join(dir, 'apiserver.sock'), access: {} });
   admin = new AdminClient({ socketPath: server.socketPath! });
-  const manifests = loadAll(await readFile(new URL('../../manifests/rbac/route-agent.yaml', import.meta.url), 'utf8')) as Array<{ apiVersion: string; kind: string; metadata: { namespace?: string } }>;
+  const manifests = loadAll(await readFile(new URL('../../manifests/02-rbac-route-agent.yaml', import.meta.url), 'utf8')) as Array<{ apiVersion: string; kind: string; metadata: { namespace?: string } }>;
   await applyAsAdmin({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as never);
   for (const manifest of manifests) await applyAsAdmin(manifest);
   await applyAsAdmin({ apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name: 'east', namespace: NS }, spec: endpointSpec('east') } as never);

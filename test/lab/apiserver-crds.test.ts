@@ -10,7 +10,7 @@ import {
   ApiextensionsV1Api, ApisApi, CustomObjectsApi, PatchStrategy, setHeaderOptions, Watch, type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { CrdController } from './apiserver/crd-controller.ts';
-import { loadCrdManifests, SUBMARINER_CRDS_DIR } from './apiserver/crd-files.ts';
+import { loadCrdManifests, SUBMARINER_CRDS_FILE } from './apiserver/crd-files.ts';
 import { ObjectService } from './apiserver/objects.ts';
 import { defaultResources, ResourceRegistry } from './apiserver/resources.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
@@ -237,13 +237,13 @@ test('deleting a CRD: terminating first, then its objects are deleted (watchers 
   assert.equal((await discovery(`/apis/${group}/v1`)).code, 404);
 });
 
-test('deleting Submariner\'s Endpoint CRD removes its Endpoints; recreating it from manifests/crds serves the kind again, empty', async () => {
+test('deleting Submariner\'s Endpoint CRD removes its Endpoints; recreating it from manifests/01-crds.yaml serves the kind again, empty', async () => {
   const endpoints = { group: 'submariner.io', version: 'v1', namespace, plural: 'endpoints' };
   const spec = { cluster_id: 'c1', cable_name: 'cable', hostname: 'gw', subnets: [], backend: 'libreswan', nat_enabled: false };
   await custom.createNamespacedCustomObject({ ...endpoints, body: { apiVersion: 'submariner.io/v1', kind: 'Endpoint', metadata: { name: 'e-1' }, spec } });
   await crds.deleteCustomResourceDefinition({ name: 'endpoints.submariner.io' });
   await waitFor('endpoints to be unserved', async () => (await fetch(`${server.url}/apis/submariner.io/v1/endpoints`)).status === 404);
-  const manifest = loadCrdManifests(SUBMARINER_CRDS_DIR).find((m) => (m as V1CustomResourceDefinition).metadata?.name === 'endpoints.submariner.io');
+  const manifest = loadCrdManifests(SUBMARINER_CRDS_FILE).find((m) => (m as V1CustomResourceDefinition).metadata?.name === 'endpoints.submariner.io');
   await crds.createCustomResourceDefinition({ body: manifest as V1CustomResourceDefinition });
   const list = await custom.listNamespacedCustomObject(endpoints) as { items: Obj[] };
   assert.deepEqual(list.items, [], 'the old Endpoints went with the old CRD');

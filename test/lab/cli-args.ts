@@ -6,7 +6,7 @@ import { API_CUTS, type ApiCut } from './api-faults.ts';
 export const USAGE = `usage:
   npm run lab -- up [--clusters N] [--nodes M] [--pods K] [--gateways G] [--node-ready-delay S]
                     [--cni-delay S|never] [--cni-interface NAME] [--prefix P] [--no-agents] [--simulated]
-                    [--cable ipsec|wireguard|vxlan] [--nat CLUSTER]...
+                    [--cable ipsec|wireguard|vxlan] [--nat CLUSTER]... [--deploy manifests|processes]
                     [--underlay NODE=VARIANT]... [--wait] [--json]
   npm run lab -- status [--prefix P] [--json]
   npm run lab -- down [--prefix P]
@@ -16,6 +16,9 @@ CNI (cni0) 1 s after Ready, agents started: the route agent on every node and \`
 gateway-capable ones, which elect, publish to the broker and build IPsec tunnels over the WAN; prefix sw.
 --simulated: no gateways; instead every cluster's Submariner Endpoint and Cluster in every cluster
 (gateway: node 1) and plain WAN routes between the gateways standing in for tunnels (route-agent tests).
+--deploy: manifests (default) applies manifests/ with kubectl (the ConfigMap seaway-cluster and the Secrets
+seaway-ipsec-psk and seaway-broker created first, as an operator does) and each node's kubelet runs the
+DaemonSets' Pods from the image npm run image built; processes starts the agents by hand instead.
 --cable: the cable every gateway runs (seaway gateway --cable; default ipsec).
 --nat: puts a cluster's (e.g. cluster2) gateway-capable nodes behind a NAT namespace <prefix>-c<i>-nat: their
 eth1 on 172.31.<i>.0/24, the NAT's public address 198.18.<i>.254 (their public-ip annotation), UDP 4500 and
@@ -77,6 +80,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
         'cni-delay': { type: 'string' },
         'cni-interface': { type: 'string' },
         'no-agents': { type: 'boolean' },
+        deploy: { type: 'string' },
         simulated: { type: 'boolean' },
         cable: { type: 'string' },
         underlay: { type: 'string', multiple: true },
@@ -84,6 +88,8 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
         wait: { type: 'boolean' },
       },
     });
+    const deploy = values.deploy ?? 'manifests';
+    if (deploy !== 'manifests' && deploy !== 'processes') throw new Error(`--deploy is manifests or processes, got ${JSON.stringify(deploy)}`);
     const cniDelay = values['cni-delay'] === 'never' ? null : seconds('cni-delay', values['cni-delay']);
     const options = {
       prefix: values.prefix ?? 'sw',
@@ -100,7 +106,7 @@ export function parseLabArgs(argv: readonly string[]): LabCommand {
       nat: values.nat,
     };
     resolveOptions(options);
-    return { command: 'up', options: { ...options, agents: !values['no-agents'], wait: values.wait ?? false }, json: values.json ?? false };
+    return { command: 'up', options: { ...options, agents: !values['no-agents'], deploy, wait: values.wait ?? false }, json: values.json ?? false };
   }
   if (command === 'fault') {
     const { values, positionals } = parseArgs({

@@ -7,7 +7,7 @@
  * with the container's process: chrooted, in the image's working directory, holding only the
  * capabilities its securityContext grants. Nothing is mounted in the machine's own mount namespace.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { ContainerLaunch } from './pod-spec.ts';
@@ -25,9 +25,39 @@ function mount(args: string[]): void {
   if (result.status !== 0) throw new Error(`mount ${args.join(' ')}: ${result.stderr?.toString().trim() || `exit ${result.status}`}`);
 }
 
+/**
+ * A path inside the root with the image's symlinks followed inside it: Debian's /var/run -> /run is
+ * absolute, and the kernel, resolving it from outside the chroot, would land on the machine's /run.
+ */
+export function resolveInRoot(root: string, target: string): string {
+  const pending = target.split('/').filter(Boolean);
+  const resolved: string[] = [];
+  for (let hops = 0; pending.length > 0;) {
+    const part = pending.shift() as string;
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const candidate = join(root, ...resolved, part);
+    let link: string | undefined;
+    try {
+      if (lstatSync(candidate).isSymbolicLink()) link = readlinkSync(candidate);
+    } catch { /* absent: created below as a plain directory or file */ }
+    if (link === undefined) {
+      resolved.push(part);
+      continue;
+    }
+    if (++hops > 40) throw new Error(`too many symbolic links resolving ${target} in ${root}`);
+    if (link.startsWith('/')) resolved.length = 0;
+    pending.unshift(...link.split('/').filter(Boolean));
+  }
+  return join(root, ...resolved);
+}
+
 /** The mount point inside the root, created (a file for a file mount) if the image lacks it. */
 function mountPoint(root: string, target: string, file: boolean): string {
-  const path = join(root, target);
+  const path = resolveInRoot(root, target);
   if (file) {
     mkdirSync(dirname(path), { recursive: true });
     if (!existsSync(path)) writeFileSync(path, '');
@@ -61,7 +91,7 @@ export function prepareAndExec(spec: ContainerInitSpec): never {
   }
   if (!launch.privileged) {
     // As container runtimes do: a non-privileged container cannot write the kernel's sysctls.
-    const sys = join(root, 'proc/sys');
+    const sys = resolveInRoot(root, '/proc/sys');
     mount(['--bind', sys, sys]);
     mount(['-o', 'remount,bind,ro', sys]);
   }

@@ -24,9 +24,17 @@ export interface RenderOptions {
   env?: Record<string, Record<string, string>>;
   /** DaemonSets left out (a lab with simulated Endpoints runs no gateway). */
   omit?: string[];
+  /** Shorter timers per DaemonSet name, for tests: the liveness probe's, the termination grace. */
+  timers?: Record<string, PodTimers>;
 }
 
-interface Document { kind?: string; metadata?: { name?: string }; spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }
+export interface PodTimers {
+  terminationGracePeriodSeconds?: number;
+  liveness?: { initialDelaySeconds?: number; periodSeconds?: number; failureThreshold?: number; timeoutSeconds?: number };
+}
+
+interface ContainerDocument { env?: Array<{ name: string; value?: string }>; livenessProbe?: Record<string, unknown>; readinessProbe?: Record<string, unknown> }
+interface Document { kind?: string; metadata?: { name?: string }; spec?: { template?: { spec?: { terminationGracePeriodSeconds?: number; containers?: ContainerDocument[] } } } }
 
 /** The top-level manifests (what `kubectl apply -f manifests/` applies), with the test's changes (pure but for reading). */
 export async function renderManifests(dir: string, options: RenderOptions = {}): Promise<string> {
@@ -43,6 +51,12 @@ export async function renderManifests(dir: string, options: RenderOptions = {}):
           const env = (container.env ?? []).filter((variable) => !(variable.name in extra));
           container.env = [...env, ...Object.entries(extra).map(([key, value]) => ({ name: key, value }))];
         }
+      }
+      const timers = document.kind === 'DaemonSet' ? options.timers?.[name] : undefined;
+      const podSpec = document.spec?.template?.spec;
+      if (timers && podSpec) {
+        if (timers.terminationGracePeriodSeconds !== undefined) podSpec.terminationGracePeriodSeconds = timers.terminationGracePeriodSeconds;
+        for (const container of podSpec.containers ?? []) if (container.livenessProbe) Object.assign(container.livenessProbe, timers.liveness);
       }
       out.push(dump(document, { lineWidth: -1, noRefs: true }));
     }
@@ -80,7 +94,8 @@ export interface DeployTarget {
 /** Deploys seaway to one lab cluster: the operator's objects, then `kubectl apply -f` of the manifests. */
 export async function deploySeaway(target: DeployTarget): Promise<void> {
   await applyManifests(target.socket, clusterConfigObjects(target.cluster, target.psk, target.brokerKubeconfig) as never[], `seaway's settings for ${target.cluster.id}`);
-  const changed = Object.keys(target.render.env ?? {}).length > 0 || (target.render.omit ?? []).length > 0;
+  const { env = {}, omit = [], timers = {} } = target.render;
+  const changed = Object.values(env).some((values) => Object.keys(values).length > 0) || omit.length > 0 || Object.keys(timers).length > 0;
   let source = target.manifestsDir;
   if (changed) {
     await mkdir(target.workDir, { recursive: true });

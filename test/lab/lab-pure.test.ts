@@ -17,18 +17,24 @@ describe('lab CLI arguments', () => {
     const parsed = parseLabArgs([
       'up', '--clusters', '3', '--nodes', '4', '--pods', '2', '--gateways', '2', '--node-ready-delay', '0', '--cni-delay', '2.5', '--cni-interface', 'vxlan.calico',
       '--prefix', 'swb9', '--json', '--no-agents', '--simulated', '--underlay', 'cluster1-node2=ecmp', '--underlay', 'cluster3-node4=none', '--wait',
-      '--cable', 'wireguard',
+      '--cable', 'wireguard', '--deploy', 'processes',
     ]);
     assert.deepEqual(parsed, {
       command: 'up',
       json: true,
       options: {
         prefix: 'swb9', clusters: 3, nodes: 4, podsPerNode: 2, gateways: 2, nodeReadyDelay: 0, cniDelay: 2.5, cniInterface: 'vxlan.calico', endpoints: true, cable: 'wireguard',
-        underlays: { 'cluster1-node2': 'ecmp', 'cluster3-node4': 'none' }, agents: false, wait: true,
+        underlays: { 'cluster1-node2': 'ecmp', 'cluster3-node4': 'none' }, agents: false, deploy: 'processes', wait: true,
         // --simulated and --nat exclude each other (their own test below).
         nat: undefined,
       },
     });
+  });
+
+  it('--deploy defaults to manifests (the lab installs as an operator does) and takes only manifests or processes', () => {
+    const parsed = parseLabArgs(['up']);
+    assert.equal(parsed.command === 'up' && parsed.options.deploy, 'manifests');
+    assert.throws(() => parseLabArgs(['up', '--deploy', 'helm']), /--deploy is manifests or processes, got "helm"/);
   });
 
   it('--nat is repeatable, names clusters of the lab, and does not go with --simulated', () => {

@@ -8,11 +8,12 @@
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readlink, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTools } from '../helpers/prereq.ts';
 import { isLabNamespace, planLab, validatePrefix, API_PORT, type ClusterPlan, type LabOptions, type LabPlan, type NodePlan } from './addressing.ts';
-import { AGENT_ENTRY, REPO_ROOT, agentLaunch, gatewayLaunch, type AgentLaunch } from './agents.ts';
-import { SUBMARINER_CRDS_DIR } from './apiserver/crd-files.ts';
+import { AGENT_ENTRY, REPO_ROOT, SUBMARINER_NAMESPACE, agentLaunch, gatewayLaunch, type AgentLaunch } from './agents.ts';
+import { SUBMARINER_CRDS_FILE } from './apiserver/crd-files.ts';
 import { PLAN_FILE } from './controller.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { DEFAULT_LAB_ROOT, labPaths, type LabPaths } from './paths.ts';
@@ -22,17 +23,35 @@ import { publishSubmarinerObjects } from './submariner-sim.ts';
 import { buildTopology, deleteNetns, listNetns } from './topology.ts';
 import { createLabCa, issueServerCertificate } from './tls.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
+import { deploySeaway, GATEWAY_DAEMONSET, MANIFESTS_DIR, ROUTE_AGENT_DAEMONSET, type PodTimers } from './deploy.ts';
+import { kubeletStateFile, nodeHostPath, type KubeletNodeState } from './kubelet.ts';
 import { applyManifestFile, applyManifests, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC, ROUTE_AGENT_ACCOUNT, ROUTE_AGENT_RBAC } from './manifests.ts';
 
 export const DEFAULT_PREFIX = 'sw';
 const APISERVER_CLI = fileURLToPath(new URL('./apiserver/cli.ts', import.meta.url));
 const CONTROLLER = fileURLToPath(new URL('./controller.ts', import.meta.url));
+const KUBELET = fileURLToPath(new URL('./kubelet.ts', import.meta.url));
+/** Where the DaemonSets' agents serve /healthz, /readyz and /metrics (their default ports) and their status sockets (manifests/). */
+const DEPLOYED = {
+  agent: { port: 9082, socket: '/run/seaway/route-agent.sock', daemonSet: ROUTE_AGENT_DAEMONSET },
+  gateway: { port: 9083, socket: '/run/seaway/gateway.sock', daemonSet: GATEWAY_DAEMONSET },
+} as const;
 const START_TIMEOUT_MS = 30_000;
 
 export interface LabUpOptions extends Partial<Omit<LabOptions, 'prefix'>> {
   prefix?: string;
   /** Start seaway in every node (default true). */
   agents?: boolean;
+  /**
+   * How seaway starts (default `processes`): `manifests` deploys it as an operator does (kubectl apply of
+   * manifests/, each node's kubelet running the DaemonSets' Pods from the image); `processes` starts the
+   * agents directly as processes in the node namespaces, for tests that stop and start them by hand.
+   */
+  deploy?: 'manifests' | 'processes';
+  /** With deploy `manifests`: the directory applied (default manifests/; a test gives a broken copy). */
+  manifestsDir?: string;
+  /** With deploy `manifests`: shorter probe timers and termination grace per DaemonSet name. */
+  podTimers?: Record<string, PodTimers>;
   /** The route agent's RBAC applied to every cluster (default manifests/rbac/route-agent.yaml): a test gives a copy missing a verb. */
   routeAgentRbac?: string;
   /** Extra environment for every agent (e.g. SEAWAY_LOG_LEVEL), on top of the DaemonSet's. */
@@ -54,7 +73,8 @@ export interface LabLocation {
 
 export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
   const {
-    agents = true, agentEnv = {}, gatewayEnv = {}, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, routeAgentRbac = ROUTE_AGENT_RBAC, ...rest
+    agents = true, agentEnv = {}, gatewayEnv = {}, wait = false, root = DEFAULT_LAB_ROOT, waitTimeoutMs, apiserverCli = APISERVER_CLI, routeAgentRbac = ROUTE_AGENT_RBAC,
+    deploy = 'processes', manifestsDir = MANIFESTS_DIR, podTimers = {}, ...rest
   } = options;
   const plan = planLab({ ...rest, prefix: options.prefix ?? DEFAULT_PREFIX });
   const prefix = plan.options.prefix;
@@ -89,7 +109,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
           'netns', 'exec', server.namespace, process.execPath, apiserverCli, '--host', server.host, '--port', String(API_PORT), '--socket', serverPaths.socket,
           '--tls-cert', cert.certPath, '--tls-key', cert.keyPath, '--tls-socket', serverPaths.tlsSocket, '--access',
           // Submariner's CRDs as shipped: the submariner.io kinds are served from them, as on a cluster with Submariner installed.
-          '--crds', SUBMARINER_CRDS_DIR,
+          '--crds', SUBMARINER_CRDS_FILE,
         ],
         env: process.env,
         cwd: REPO_ROOT,
@@ -133,8 +153,10 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
         writeFile(file, `${JSON.stringify(kubeconfig(context, url, ca.certPem, token), null, 2)}\n`, { mode: 0o600 });
       await write(serverPaths.kubeconfig, progress.localUrls[server.id] as string, await admin.token({ admin: `${prefix}-admin` }));
       if (server.id === 'broker') continue;
-      await applyManifestFile(serverPaths.socket, routeAgentRbac);
-      await applyManifestFile(serverPaths.socket, GATEWAY_RBAC);
+      if (deploy === 'processes') {
+        await applyManifestFile(serverPaths.socket, routeAgentRbac);
+        await applyManifestFile(serverPaths.socket, GATEWAY_RBAC);
+      }
       await write(serverPaths.agentKubeconfig, server.url, await admin.token({ serviceAccount: ROUTE_AGENT_ACCOUNT }));
       await write(serverPaths.gatewayKubeconfig, server.url, await admin.token({ serviceAccount: GATEWAY_ACCOUNT }));
       const joined = brokerClusterAccess(server.id);
@@ -146,7 +168,33 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
     await writeFile(paths.psk, `${randomBytes(48).toString('base64')}\n`, { mode: 0o600 });
     const agentInfo: LabState['agents'] = {};
     const gatewayInfo: NonNullable<LabState['gateways']> = {};
-    if (agents) {
+    if (agents && deploy === 'manifests') {
+      const psk = await readFile(paths.psk, 'utf8');
+      for (const cluster of plan.clusters) {
+        const serverPaths = paths.server(cluster.id);
+        await deploySeaway({
+          cluster, socket: serverPaths.socket, kubeconfig: serverPaths.kubeconfig, psk, brokerKubeconfig: await readFile(serverPaths.brokerKubeconfig, 'utf8'),
+          workDir: join(serverPaths.dir, 'manifests'), manifestsDir,
+          render: {
+            env: { [ROUTE_AGENT_DAEMONSET]: agentEnv, [GATEWAY_DAEMONSET]: gatewayEnv },
+            // Simulated Endpoints stand in for the gateways.
+            omit: plan.options.endpoints ? [GATEWAY_DAEMONSET] : [],
+            timers: podTimers,
+          },
+        });
+        for (const node of cluster.nodes) {
+          await spawnDetached({
+            file: 'ip',
+            args: ['netns', 'exec', node.namespace, process.execPath, KUBELET, paths.dir, node.name],
+            env: process.env,
+            cwd: REPO_ROOT,
+            log: join(paths.node(node.name).dir, 'kubelet.log'),
+            pidFile: paths.pidFile(`kubelet-${node.name}`),
+            labDir: paths.dir,
+          });
+        }
+      }
+    } else if (agents) {
       for (const cluster of plan.clusters) {
         for (const node of cluster.nodes) {
           agentInfo[node.name] = await spawnAgent(paths, agentLaunch(cluster, node, paths, process.execPath), `agent-${node.name}`, agentEnv);
@@ -157,7 +205,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
       }
     }
 
-    const state: LabState = { prefix, dir: paths.dir, createdAt, plan, controller, apiservers, agents: agentInfo, gateways: gatewayInfo };
+    const state: LabState = { prefix, dir: paths.dir, createdAt, plan, controller, apiservers, agents: agentInfo, gateways: gatewayInfo, deploy };
     await writeJsonAtomic(paths.state, state);
     if (wait) await waitForLab(prefix, { root, timeoutMs: waitTimeoutMs });
     return await labStatus(prefix, { root });
@@ -206,6 +254,7 @@ async function readState(prefix: string, location: LabLocation): Promise<{ state
   const paths = labPaths(validatePrefix(prefix), location.root);
   const state = await readJsonIfExists<LabState>(paths.state);
   if (state === null) throw new Error(`no lab with prefix ${prefix} (${paths.state} does not exist); start one with: npm run lab -- up --prefix ${prefix}`);
+  if (state.deploy === 'manifests') await readDeployedAgents(state, paths);
   return { state, paths };
 }
 
@@ -242,6 +291,9 @@ export async function stopAgent(prefix: string, nodeName: string, control: Agent
 /** Starts (or restarts, after stopping the running one) one node's agent (or gateway); its log is appended to. */
 export async function startAgent(prefix: string, nodeName: string, control: AgentControl = {}): Promise<AgentInfo> {
   const role = control.role ?? 'agent';
+  if ((await readState(prefix, control)).state.deploy === 'manifests') {
+    throw new Error(`lab ${prefix} runs seaway from its DaemonSets: their Pods are the kubelet's to start (a stopped agent restarts by itself)`);
+  }
   await stopAgent(prefix, nodeName, control);
   const { state, paths } = await readState(prefix, control);
   const { cluster, node } = findNode(state, nodeName);
@@ -252,6 +304,27 @@ export async function startAgent(prefix: string, nodeName: string, control: Agen
   processesOf(state, role)[nodeName] = agent;
   await writeJsonAtomic(paths.state, state);
   return agent;
+}
+
+/** A deployed lab's agents are the kubelets' containers: which process runs them now, from each kubelet's state. */
+async function readDeployedAgents(state: LabState, paths: LabPaths): Promise<void> {
+  state.agents = {};
+  state.gateways = {};
+  for (const cluster of state.plan.clusters) {
+    for (const node of cluster.nodes) {
+      const nodeDir = paths.node(node.name).dir;
+      const kubelet = await readJsonIfExists<KubeletNodeState>(kubeletStateFile(nodeDir));
+      for (const role of ['agent', 'gateway'] as const) {
+        const deployed = DEPLOYED[role];
+        const pod = Object.entries(kubelet?.pods ?? {}).find(([name]) => name.startsWith(`${SUBMARINER_NAMESPACE}/${deployed.daemonSet}-`))?.[1];
+        const container = pod ? Object.values(pod.containers)[0] : undefined;
+        if (!container || container.pid === null) continue;
+        processesOf(state, role)[node.name] = {
+          pid: container.pid, healthUrl: `http://${node.ip}:${deployed.port}`, socket: nodeHostPath(nodeDir, deployed.socket), log: container.log,
+        };
+      }
+    }
+  }
 }
 
 async function makeDirectories(plan: LabPlan, paths: LabPaths): Promise<void> {

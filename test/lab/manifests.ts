@@ -9,13 +9,13 @@ import { loadAll } from 'js-yaml';
 import { httpUnix } from './http-unix.ts';
 import { REPO_ROOT } from './agents.ts';
 
-const RBAC_DIR = join(REPO_ROOT, 'manifests', 'rbac');
+const MANIFESTS_DIR = join(REPO_ROOT, 'manifests');
 /** What the route agent needs on every cluster: its ServiceAccount, roles and bindings. */
-export const ROUTE_AGENT_RBAC = join(RBAC_DIR, 'route-agent.yaml');
+export const ROUTE_AGENT_RBAC = join(MANIFESTS_DIR, '02-rbac-route-agent.yaml');
 /** What the gateway role needs on every cluster. */
-export const GATEWAY_RBAC = join(RBAC_DIR, 'gateway.yaml');
-/** The broker's namespace and the Role each cluster is bound to there. */
-export const BROKER_RBAC = join(RBAC_DIR, 'broker.yaml');
+export const GATEWAY_RBAC = join(MANIFESTS_DIR, '03-rbac-gateway.yaml');
+/** The broker's namespace and the Role each cluster is bound to there (applied on the broker, not on members). */
+export const BROKER_RBAC = join(MANIFESTS_DIR, 'broker', 'rbac.yaml');
 /** The service accounts the manifests above name: the agents' tokens are theirs. */
 export const ROUTE_AGENT_ACCOUNT = { namespace: 'submariner-operator', name: 'seaway-route-agent' } as const;
 export const GATEWAY_ACCOUNT = { namespace: 'submariner-operator', name: 'seaway-gateway' } as const;

@@ -6,9 +6,7 @@
  * the server would prune, so the API server would store it as sent.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { load } from 'js-yaml';
 import type { CableStatus } from '../../src/cable/cable.ts';
 import { endpointValidationContext, validateEndpoint, type EndpointSpec } from '../../src/model/endpoint.ts';
 import {
@@ -18,9 +16,10 @@ import {
 } from '../../src/plan/gateway-status.ts';
 import { createGatewayStatusPublisher, type GatewayWriteResult } from '../../src/k8s/gateway-status-writer.ts';
 import { validateCustomResource, type JsonObject, type JsonSchemaProps } from '../lab/apiserver/structural-schema.ts';
+import { submarinerCrd } from '../lab/apiserver/crd-files.ts';
 import { spec as rawSpec } from './model-fixtures.ts';
 
-const crd = load(readFileSync(new URL('../../manifests/crds/submariner.io_gateways.yaml', import.meta.url), 'utf8')) as {
+const crd = submarinerCrd('gateways.submariner.io') as {
   spec: { versions: Array<{ schema: { openAPIV3Schema: JsonSchemaProps }; subresources?: Record<string, unknown> }> };
 };
 const schema = crd.spec.versions[0]!.schema.openAPIV3Schema;

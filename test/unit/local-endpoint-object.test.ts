@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FENCING_ANNOTATION, localEndpointObject, validObjectName, type LocalEndpointInputs } from '../../src/plan/local-endpoint-object.ts';
-import { loadCrdManifests, SUBMARINER_CRDS_DIR } from '../lab/apiserver/crd-files.ts';
+import { loadCrdManifests, SUBMARINER_CRDS_FILE } from '../lab/apiserver/crd-files.ts';
 import { structuralSchemaErrors, type JsonObject, type JsonSchemaProps } from '../lab/apiserver/structural-schema.ts';
 
-const endpointCrd = (loadCrdManifests(SUBMARINER_CRDS_DIR) as Array<{ spec: { names: { kind: string }; versions: Array<{ schema: { openAPIV3Schema: JsonSchemaProps } }> } }>)
+const endpointCrd = (loadCrdManifests(SUBMARINER_CRDS_FILE) as Array<{ spec: { names: { kind: string }; versions: Array<{ schema: { openAPIV3Schema: JsonSchemaProps } }> } }>)
   .find((c) => c.spec.names.kind === 'Endpoint');
 const schema = endpointCrd!.spec.versions[0]!.schema.openAPIV3Schema;
 

@@ -4,18 +4,18 @@ import { readFile } from 'node:fs/promises';
 import { loadAll } from 'js-yaml';
 import { createAccessControl } from '../lab/apiserver/access.ts';
 import type { RbacObjects } from '../lab/apiserver/rbac-policy.ts';
-import { brokerClusterAccess } from '../lab/manifests.ts';
+import { BROKER_RBAC, brokerClusterAccess, GATEWAY_RBAC, ROUTE_AGENT_RBAC } from '../lab/manifests.ts';
 
 type Manifest = { kind: string; metadata: { name: string; namespace?: string } };
 
 async function rbacOf(file: string): Promise<{ objects: RbacObjects; manifests: Manifest[] }> {
-  const manifests = loadAll(await readFile(new URL(`../../manifests/rbac/${file}`, import.meta.url), 'utf8')) as Manifest[];
+  const manifests = loadAll(await readFile(file, 'utf8')) as Manifest[];
   const of = (kind: string) => manifests.filter((m) => m.kind === kind);
   return { manifests, objects: { roles: of('Role'), clusterRoles: of('ClusterRole'), roleBindings: of('RoleBinding'), clusterRoleBindings: of('ClusterRoleBinding') } };
 }
 
-test('manifests/rbac/route-agent.yaml grants the route agent exactly what its informers, Event recorder and RouteAgent writer ask for', async () => {
-  const { objects, manifests } = await rbacOf('route-agent.yaml');
+test('manifests/02-rbac-route-agent.yaml grants the route agent exactly what its informers, Event recorder and RouteAgent writer ask for', async () => {
+  const { objects, manifests } = await rbacOf(ROUTE_AGENT_RBAC);
   assert.deepEqual(manifests.filter((m) => m.kind === 'ServiceAccount').map((m) => `${m.metadata.namespace}/${m.metadata.name}`), ['submariner-operator/seaway-route-agent']);
   const access = createAccessControl({ rbacObjects: () => objects, version: () => 1 });
   const token = access.tokens.issueServiceAccount('submariner-operator', 'seaway-route-agent');
@@ -47,8 +47,8 @@ test('manifests/rbac/route-agent.yaml grants the route agent exactly what its in
   ] as const) assert.equal(ask(method, target), 'forbidden', `${method} ${target}`);
 });
 
-test('manifests/rbac/gateway.yaml: the gateway reads Nodes, writes Endpoints, Clusters, Gateways and Leases in the Submariner namespace, and nothing else', async () => {
-  const { objects } = await rbacOf('gateway.yaml');
+test('manifests/03-rbac-gateway.yaml: the gateway reads Nodes, writes Endpoints, Clusters, Gateways and Leases in the Submariner namespace, and nothing else', async () => {
+  const { objects } = await rbacOf(GATEWAY_RBAC);
   const access = createAccessControl({ rbacObjects: () => objects, version: () => 1 });
   const token = access.tokens.issueServiceAccount('submariner-operator', 'seaway-gateway');
   const allowed = (method: string, target: string) => access.admit({ method, target, headers: { authorization: `Bearer ${token}` } }, false).refusal === undefined;
@@ -67,8 +67,8 @@ test('manifests/rbac/gateway.yaml: the gateway reads Nodes, writes Endpoints, Cl
   ] as const) assert.ok(!allowed(method, target), `${method} ${target} must be refused`);
 });
 
-test('manifests/rbac/broker.yaml: a joined cluster\'s account reads and writes Endpoints and Clusters in the broker namespace only', async () => {
-  const { objects } = await rbacOf('broker.yaml');
+test('manifests/broker/rbac.yaml: a joined cluster\'s account reads and writes Endpoints and Clusters in the broker namespace only', async () => {
+  const { objects } = await rbacOf(BROKER_RBAC);
   const joined = brokerClusterAccess('east');
   assert.deepEqual(joined.account, { namespace: 'submariner-k8s-broker', name: 'cluster-east' });
   const binding = joined.manifests.find((m) => m.kind === 'RoleBinding') as Manifest;

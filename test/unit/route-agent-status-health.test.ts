@@ -6,9 +6,7 @@
  * is checked against Submariner's RouteAgent CRD with the lab API server's structural-schema code.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { load } from 'js-yaml';
 import { planNode, type Plan, type PlanConfig } from '../../src/plan/node-plan.ts';
 import { FENCING_ANNOTATION } from '../../src/plan/local-endpoint-object.ts';
 import { routingObjects } from '../../src/plan/desired-objects.ts';
@@ -27,10 +25,11 @@ import type { TargetHealth } from '../../src/cable/health-checker.ts';
 import type { NodeFacts } from '../../src/model/node-facts.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
 import { validateCustomResource, type JsonObject, type JsonSchemaProps } from '../lab/apiserver/structural-schema.ts';
+import { submarinerCrd } from '../lab/apiserver/crd-files.ts';
 import { captureLogger } from '../helpers/capture-logger.ts';
 import { endpoint, gatewayNode, node, spec } from './model-fixtures.ts';
 
-const crd = load(readFileSync(new URL('../../manifests/crds/submariner.io_routeagents.yaml', import.meta.url), 'utf8')) as {
+const crd = submarinerCrd('routeagents.submariner.io') as {
   spec: { versions: Array<{ schema: { openAPIV3Schema: JsonSchemaProps } }> };
 };
 const schema = crd.spec.versions[0]!.schema.openAPIV3Schema;

@@ -13,8 +13,13 @@ import {
   admission, fieldValidationDirective, validateCustomResource, type JsonObject, type JsonSchemaProps, type ResourceNames,
 } from '../lab/apiserver/structural-schema.ts';
 
-const crdDir = new URL('../../manifests/crds/', import.meta.url);
-const crdText = (plural: string) => readFileSync(new URL(`submariner.io_${plural}.yaml`, crdDir), 'utf8');
+const crdFile = readFileSync(new URL('../../manifests/01-crds.yaml', import.meta.url), 'utf8');
+/** One CRD's document of manifests/01-crds.yaml, with the header comment that leads it. */
+const crdText = (plural: string): string => {
+  const section = crdFile.split(/^---$/m).find((text) => text.includes(`\n  name: ${plural}.submariner.io\n`));
+  if (section === undefined) throw new Error(`manifests/01-crds.yaml has no document for ${plural}.submariner.io`);
+  return section;
+};
 const crd = (plural: string): CrdDefinition => parseCrdManifest(load(crdText(plural)));
 const schemaOf = (plural: string): JsonSchemaProps => (crd(plural).versions[0] as CrdDefinition['versions'][number]).schema;
 const names = (kind: string, name: string): ResourceNames => ({ kind, group: 'submariner.io', version: 'v1', name });
@@ -47,7 +52,7 @@ function causes(errors: FieldError[]): string[] {
   return errors.map((e) => `${e.reason} ${e.field}: ${e.message}`);
 }
 
-describe("Submariner's CRDs in manifests/crds", () => {
+describe("Submariner's CRDs in manifests/01-crds.yaml", () => {
   for (const plural of ['clusters', 'endpoints', 'gateways', 'routeagents']) {
     test(`${plural}: the header names the repository, path and commit it matches`, () => {
       const header = crdText(plural).split('\n---\n')[0] as string;

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadCrdManifests } from './crd-files.ts';
 import { startApiServer } from './server.ts';
 
-const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--tls-cert FILE --tls-key FILE [--tls-socket PATH]] [--access] [--history-limit N] [--max-body-bytes N] [--crds DIR ... | --no-crds]';
+const usage = 'usage: apiserver [--host 127.0.0.1] [--port 0] [--socket PATH] [--tls-cert FILE --tls-key FILE [--tls-socket PATH]] [--access] [--history-limit N] [--max-body-bytes N] [--crds FILE|DIR ... | --no-crds]';
 
 function fail(message: string): never {
   process.stderr.write(`apiserver: ${message}\n${usage}\n`);
@@ -66,7 +66,7 @@ if (tlsCert !== undefined && tlsKey !== undefined) {
   if (tlsSocket !== undefined) options.tlsSocketPath = tlsSocket;
 }
 
-// The CRDs created at start: every manifest in each --crds directory; none with --no-crds; Submariner's by default.
+// The CRDs created at start: every manifest in each --crds file or directory; none with --no-crds; Submariner's by default.
 const crdDirs = Array.isArray(values.crds) ? values.crds : [];
 if (values['no-crds'] && crdDirs.length > 0) fail('--crds and --no-crds exclude each other');
 if (crdDirs.some((dir) => dir === '')) fail('--crds must not be empty');

@@ -11,7 +11,7 @@ import { mediaType, parseJson, readBody } from './body.ts';
 import { discoveryDocument } from './discovery.ts';
 import { Faults } from './faults.ts';
 import { CrdController } from './crd-controller.ts';
-import { loadCrdManifests, SUBMARINER_CRDS_DIR } from './crd-files.ts';
+import { loadCrdManifests, SUBMARINER_CRDS_FILE } from './crd-files.ts';
 import { writeContextFor, type WriteContext } from './custom-resources.ts';
 import { warningHeaderValue } from './field-errors.ts';
 import { ObjectService, objectFilter, patchContentTypes } from './objects.ts';
@@ -21,6 +21,7 @@ import { routeResource, type ResourceRoute } from './routes.ts';
 import { ApiError, errors, toApiError } from './status.ts';
 import { Store } from './store.ts';
 import { WatchHub } from './watch.ts';
+import { toTable, wantsTable } from './table.ts';
 
 export interface ApiServerOptions {
   /** Default 127.0.0.1. */
@@ -48,7 +49,7 @@ export interface ApiServerOptions {
   /**
    * CustomResourceDefinition manifests (decoded YAML/JSON) created at start, as an installer would apply them:
    * their kinds are served from the start and the CRDs are objects like any (listable, deletable). Default:
-   * Submariner's four CRDs from manifests/crds (loadCrdManifests reads a directory); [] for none.
+   * Submariner's four CRDs from manifests/01-crds.yaml (loadCrdManifests reads a file or a directory); [] for none.
    */
   crds?: unknown[];
   /** One line per request and lifecycle event; silent when absent. */
@@ -150,7 +151,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     ...(options.access.anonymous === undefined ? {} : { anonymous: options.access.anonymous }),
   }) : null;
   for (const ns of options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease']) objects.ensureNamespace(ns);
-  for (const manifest of options.crds ?? loadCrdManifests(SUBMARINER_CRDS_DIR)) objects.create(crds.resource, undefined, manifest);
+  for (const manifest of options.crds ?? loadCrdManifests(SUBMARINER_CRDS_FILE)) objects.create(crds.resource, undefined, manifest);
   let serverAddress = host;
 
   async function bodyOf(req: IncomingMessage, accepted: string[], required: boolean): Promise<unknown> {
@@ -168,6 +169,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     const { resource, namespace, name = '', subresource } = route;
     if (url.searchParams.has('dryRun')) throw errors.badRequest('dryRun is not supported by this API server');
     const selectors = { labelSelector: url.searchParams.get('labelSelector'), fieldSelector: url.searchParams.get('fieldSelector') };
+    // `kubectl get` asks for server-side printing.
+    const table = wantsTable(req.headers.accept);
     switch (route.verb) {
       case 'list': {
         const kind = { kind: `${resource.kind}List`, apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version };
@@ -182,6 +185,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         if (limit === undefined || (rvText !== null && rvText !== '')) {
           if (continueText) throw errors.badRequest('continue needs a limit');
           const list = objects.list(resource, filter, namespace);
+          if (table) return sendJson(res, 200, toTable(resource.kind, list.items, { resourceVersion: list.resourceVersion }, Date.now()));
           return sendJson(res, 200, { ...kind, metadata: { resourceVersion: list.resourceVersion }, items: list.items });
         }
         const token = continueText ? decodeContinue(continueText) : undefined;
@@ -192,6 +196,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
         if (page.continueToken) metadata.continue = page.continueToken;
         if (page.remainingItemCount !== undefined) metadata.remainingItemCount = page.remainingItemCount;
+        if (table) return sendJson(res, 200, toTable(resource.kind, page.items, metadata, Date.now()));
         return sendJson(res, 200, { ...kind, metadata, items: page.items });
       }
       case 'watch': {
@@ -208,8 +213,11 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
           sendInitialEvents: flag(url.searchParams.get('sendInitialEvents')),
         }, { remote: entry.remote, userAgent: entry.userAgent, path: entry.path, since: entry.time });
       }
-      case 'get':
-        return sendJson(res, 200, objects.get(resource, namespace, name, subresource));
+      case 'get': {
+        const object = objects.get(resource, namespace, name, subresource);
+        if (table && !subresource) return sendJson(res, 200, toTable(resource.kind, [object], {}, Date.now()));
+        return sendJson(res, 200, object);
+      }
       case 'create': {
         const body = await bodyOf(req, jsonTypes, true);
         const context = writeContextFor('create', url.searchParams, entry.userAgent);
