@@ -11,6 +11,9 @@ declare -A wanted=(
   [wireguard-go]=wireguard-go [wg]=wireguard-tools [promtool]=prometheus [tcpdump]=tcpdump
   [g++]=g++ [make]=make [python3]=python3 [openssl]=openssl [flock]=util-linux
   [iperf3]=iperf3 [sysctl]=procps [certutil]=libnss3-tools
+  # The container image without a container runtime (npm run image: scripts/image.sh): debootstrap
+  # makes the base's root filesystem, buildah builds the Dockerfile on it (chroot isolation, no RUN).
+  [buildah]=buildah [debootstrap]=debootstrap [unshare]=util-linux [findmnt]=util-linux
   # Only where no kubectl is on PATH: Debian's conflicts with the one the machine image brings.
   [kubectl]=kubernetes-client
 )
@@ -25,6 +28,8 @@ done
 # charon started directly in a namespace (no starter, no ipsec.conf), and its openssl plugin (AES-GCM, ECP)
 [ -x /usr/sbin/charon-systemd ] || missing+=(charon-systemd)
 [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] || missing+=(libstrongswan-standard-plugins)
+# The keyring debootstrap checks Debian's Release signatures with (scripts/image-base.sh names it).
+[ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 
 export DEBIAN_FRONTEND=noninteractive
 apt_updated=
@@ -95,3 +100,7 @@ if unresolved=$(ldd "${lsw_bins[@]}" 2>&1 | grep 'not found'); then
   echo "$unresolved" >&2
   exit 1
 fi
+
+# The image the lab's kubelets run (npm run image), built again only when what it is made of changed,
+# so the tests and the demo always run the code of this working tree as it ships.
+bash scripts/image.sh --if-changed

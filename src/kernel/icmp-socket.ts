@@ -10,8 +10,18 @@ import { fileURLToPath } from 'node:url';
  * (run by `npm run bootstrap`); there is no fallback: without it probing fails with a clear error.
  */
 
-/** Where scripts/build-native.sh puts the addon, relative to this file in the repository. */
-export const ICMP_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/seaway_icmp.node', import.meta.url));
+/**
+ * Defined only when this file is bundled (scripts/bundle.ts): the addon's path relative to the
+ * bundle, which ships it beside itself. There import.meta.url is the bundle's, so the repository's
+ * relative path below would point nowhere. Undefined (never declared at run time) for the `.ts` sources.
+ */
+declare const SEAWAY_BUNDLE_ICMP_ADDON: string | undefined;
+
+/** Where the addon is: beside the bundle in the image, else where scripts/build-native.sh puts it, relative to this file in the repository. */
+export const ICMP_ADDON_PATH = fileURLToPath(new URL(
+  typeof SEAWAY_BUNDLE_ICMP_ADDON === 'string' ? SEAWAY_BUNDLE_ICMP_ADDON : '../../native/build/Release/seaway_icmp.node',
+  import.meta.url,
+));
 
 export interface EchoReply {
   /** The address that answered (the reply's IP source). */

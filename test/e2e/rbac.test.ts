@@ -1,6 +1,7 @@
 /**
- * Issue 11 in the lab, whose API servers authenticate and authorize as a cluster does: the agents
- * run with the route agent's service-account token and manifests/rbac/route-agent.yaml.
+ * Issues 11 and 15 in the lab, whose API servers authenticate and authorize as a cluster does: seaway
+ * installed from manifests/ (`kubectl apply`), the route agents run by the nodes' kubelets from the
+ * image with their service account's token, under manifests/02-rbac-route-agent.yaml.
  * - With it as it is, every request the agents make in a run (informers, an Event about a spoofed
  *   Endpoint) is allowed, and every rule of it is used: the RBAC is as small as the code's needs.
  * - With a copy missing one verb (watch on Nodes), the agents fail with a Forbidden they report on
@@ -8,21 +9,22 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { httpGetUnix } from '../lab/http-unix.ts';
+import { MANIFESTS_DIR } from '../lab/deploy.ts';
 import { labDown, labUp } from '../lab/lab.ts';
 import { ROUTE_AGENT_ACCOUNT, ROUTE_AGENT_RBAC, rulesOf } from '../lab/manifests.ts';
 import { agentLog, agentMetrics, metricValue, readyAgents, remoteSpec, submarinerApi } from './routing-support.ts';
 
 const AGENT_USER = `system:serviceaccount:${ROUTE_AGENT_ACCOUNT.namespace}:${ROUTE_AGENT_ACCOUNT.name}`;
-const LAB = { endpoints: true, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true } as const;
+const LAB = { endpoints: true, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, wait: true, deploy: 'manifests' } as const;
 
 
 describe('the route agent under RBAC', () => {
@@ -33,7 +35,7 @@ describe('the route agent under RBAC', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('with manifests/rbac as it is: every request of a run is allowed, and every rule is used', async () => {
+  it('with manifests/ as it is: every request of a run is allowed, and every rule is used', async () => {
     requireTools('ip', 'iptables', 'sysctl', 'openssl');
     const prefix = `swr${randomBytes(2).toString('hex')}`;
     prefixes.push(prefix);
@@ -53,15 +55,17 @@ describe('the route agent under RBAC', () => {
   });
 
   it('with a copy missing watch on Nodes: Forbidden on /readyz and in one log line, however often the agent retries', async () => {
+    // A copy of manifests/ whose route agent RBAC lost one verb.
     dir = await mkdtemp(join(tmpdir(), 'seaway-rbac-'));
-    const narrowed = join(dir, 'route-agent.yaml');
+    await cp(MANIFESTS_DIR, dir, { recursive: true });
+    const narrowed = join(dir, basename(ROUTE_AGENT_RBAC));
     const original = await readFile(ROUTE_AGENT_RBAC, 'utf8');
     const withoutWatch = original.replace('verbs: ["list", "watch"]', 'verbs: ["list"]');
     assert.notEqual(withoutWatch, original, 'the copy really lost a verb');
     await writeFile(narrowed, withoutWatch);
     const prefix = `swr${randomBytes(2).toString('hex')}`;
     prefixes.push(prefix);
-    const lab = await labUp({ ...LAB, prefix, routeAgentRbac: narrowed });
+    const lab = await labUp({ ...LAB, prefix, manifestsDir: dir });
     const node = lab.clusters[0]!.nodes[1]!;
     const readyz = await waitFor('the agent naming the Forbidden watch on /readyz', async () => {
       const response = await httpGetUnix(node.agent!.socket, '/readyz');

@@ -162,6 +162,8 @@ export async function syncDaemonSets(api: SocketApi, log: (line: string) => void
     }
   }
   for (const daemonSet of daemonSets) {
+    // Being deleted: the garbage collector removes its Pods, the controller makes none.
+    if (daemonSet.metadata.deletionTimestamp) continue;
     const namespace = daemonSet.metadata.namespace as string;
     const plan = planDaemonSet(daemonSet, nodes, pods.filter((pod) => pod.metadata.namespace === namespace));
     for (const name of plan.delete) {

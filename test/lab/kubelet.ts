@@ -22,7 +22,8 @@ import { API_PORT, type LabPlan } from './addressing.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
 import type { ContainerInitSpec } from './container-init.ts';
 import { PLAN_FILE } from './controller.ts';
-import { loadImage } from './image.ts';
+import { imageDirFor, loadImage } from './image.ts';
+import { REPO_ROOT } from './agents.ts';
 import { labPaths } from './paths.ts';
 import { probePort, resolveContainer, type ContainerSpec, type ImageConfig, type PodObject, type ProbeSpec } from './pod-spec.ts';
 import { SocketApi, type ApiObject } from './socket-api.ts';
@@ -60,6 +61,7 @@ class Container {
   startedAt: string | undefined;
   lastTerminated: Terminated | undefined;
   waiting: { reason: string; message?: string } = { reason: 'ContainerCreating' };
+  imageId = '';
   nextStartAt = 0;
   starting = false;
   stopping = false;
@@ -102,7 +104,8 @@ export interface KubeletOptions {
   plan: LabPlan;
   labDir: string;
   nodeName: string;
-  image: ImageConfig;
+  /** The image a container names, or why it cannot be had (ErrImagePull). */
+  image(reference: string): ImageConfig | { error: string };
   backoffMs: number;
   log: (line: string) => void;
 }
@@ -156,8 +159,10 @@ export class Kubelet {
     }
     const now = Date.now();
     for (const [uid, runtime] of this.#pods) {
-      if (!seen.has(uid)) {
-        if (!runtime.terminating) void this.#terminatePod(runtime);
+      // Deleted gracefully (deletionTimestamp): stopped, then removed by the kubelet; force-deleted: stopped.
+      const deleting = runtime.pod.metadata.deletionTimestamp !== undefined;
+      if (!seen.has(uid) || deleting) {
+        if (!runtime.terminating) void this.#terminatePod(runtime, seen.has(uid));
         continue;
       }
       for (const container of runtime.containers) {
@@ -207,7 +212,14 @@ export class Kubelet {
       token = await this.#admin.token({ serviceAccount: { namespace, name: account } });
       this.#tokens.set(`${namespace}/${account}`, token);
     }
-    const resolution = resolveContainer(pod, container.spec, this.#options.image, {
+    const image = this.#options.image(container.spec.image ?? '');
+    if ('error' in image) {
+      container.waiting = { reason: 'ErrImagePull', message: image.error };
+      container.nextStartAt = Date.now() + this.#options.backoffMs;
+      return;
+    }
+    container.imageId = imageId(image);
+    const resolution = resolveContainer(pod, container.spec, image, {
       nodeName: this.#options.nodeName,
       nodeIp: this.#node.ip,
       apiServer: this.#apiServer,
@@ -233,7 +245,7 @@ export class Kubelet {
       writeFileSync(file.path, file.content, { mode: file.mode });
       chmodSync(file.path, file.mode);
     }
-    const spec: ContainerInitSpec = { rootfs: this.#options.image.rootfs, scratch: join(runtime.dir, `${container.spec.name}.layer`), launch };
+    const spec: ContainerInitSpec = { rootfs: image.rootfs, scratch: join(runtime.dir, `${container.spec.name}.layer`), launch };
     const specFile = join(runtime.dir, `${container.spec.name}.init.json`);
     writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
     const fd = openSync(container.log, 'a');
@@ -312,7 +324,7 @@ export class Kubelet {
     if (!child || container.stopping) return;
     container.stopping = true;
     try {
-      const graceMs = 1000 * (runtime.pod.spec.terminationGracePeriodSeconds ?? 30);
+      const graceMs = 1000 * (runtime.pod.metadata.deletionGracePeriodSeconds ?? runtime.pod.spec.terminationGracePeriodSeconds ?? 30);
       this.#options.log(`stopping ${runtime.pod.metadata.name}/${container.spec.name} (${why}; grace ${graceMs} ms)`);
       child.kill('SIGTERM');
       const exited = container.exited;
@@ -326,9 +338,20 @@ export class Kubelet {
     }
   }
 
-  async #terminatePod(runtime: PodRuntime): Promise<void> {
+  async #terminatePod(runtime: PodRuntime, stillListed: boolean): Promise<void> {
     runtime.terminating = true;
     await Promise.all(runtime.containers.map((container) => this.#stopContainer(runtime, container, 'the Pod was deleted')));
+    const { namespace, name } = runtime.pod.metadata;
+    // The kubelet's final word on a gracefully deleted Pod: its containers have ended, the object may go.
+    if (stillListed) {
+      try {
+        await this.#api.delete(`/api/v1/namespaces/${namespace}/pods/${name}`, { gracePeriodSeconds: 0, preconditions: { uid: runtime.pod.metadata.uid } });
+      } catch (error) {
+        this.#options.log(`deleting ${namespace}/${name}: ${(error as Error).message}`);
+        runtime.terminating = false;
+        return;
+      }
+    }
     this.#pods.delete(runtime.pod.metadata.uid);
     this.#options.log(`removed ${runtime.pod.metadata.namespace}/${runtime.pod.metadata.name}`);
   }
@@ -407,7 +430,7 @@ export class Kubelet {
       containerStatuses: runtime.containers.map((container) => ({
         name: container.spec.name,
         image: container.spec.image ?? '',
-        imageID: imageId(this.#options.image),
+        imageID: container.imageId,
         containerID: container.pid === null ? undefined : `lab://${container.pid}`,
         ready: container.child !== undefined && container.ready,
         started: container.child !== undefined,
@@ -458,9 +481,23 @@ if (import.meta.main) {
   }
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const plan = JSON.parse(readFileSync(join(labDir, PLAN_FILE), 'utf8')) as LabPlan;
-  const kubelet = new Kubelet({
-    plan, labDir, nodeName, image: loadImage(), log, backoffMs: Number(process.env[BACKOFF_ENV] ?? 10_000),
-  });
+  const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const images = new Map<string, ImageConfig>();
+  const image = (reference: string): ImageConfig | { error: string } => {
+    const dir = imageDirFor(reference, version);
+    if (typeof dir !== 'string') return dir;
+    let loaded = images.get(dir);
+    if (!loaded) {
+      try {
+        loaded = loadImage(dir);
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+      images.set(dir, loaded);
+    }
+    return loaded;
+  };
+  const kubelet = new Kubelet({ plan, labDir, nodeName, image, log, backoffMs: Number(process.env[BACKOFF_ENV] ?? 10_000) });
   const abort = new AbortController();
   // Like a real kubelet's restart: its containers go on running (the lab's `down` ends them).
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => abort.abort());

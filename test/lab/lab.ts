@@ -168,20 +168,9 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
     await writeFile(paths.psk, `${randomBytes(48).toString('base64')}\n`, { mode: 0o600 });
     const agentInfo: LabState['agents'] = {};
     const gatewayInfo: NonNullable<LabState['gateways']> = {};
-    if (agents && deploy === 'manifests') {
-      const psk = await readFile(paths.psk, 'utf8');
+    if (deploy === 'manifests') {
+      // Every node runs its kubelet, whether or not seaway is installed yet (installSeaway does that).
       for (const cluster of plan.clusters) {
-        const serverPaths = paths.server(cluster.id);
-        await deploySeaway({
-          cluster, socket: serverPaths.socket, kubeconfig: serverPaths.kubeconfig, psk, brokerKubeconfig: await readFile(serverPaths.brokerKubeconfig, 'utf8'),
-          workDir: join(serverPaths.dir, 'manifests'), manifestsDir,
-          render: {
-            env: { [ROUTE_AGENT_DAEMONSET]: agentEnv, [GATEWAY_DAEMONSET]: gatewayEnv },
-            // Simulated Endpoints stand in for the gateways.
-            omit: plan.options.endpoints ? [GATEWAY_DAEMONSET] : [],
-            timers: podTimers,
-          },
-        });
         for (const node of cluster.nodes) {
           await spawnDetached({
             file: 'ip',
@@ -194,6 +183,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
           });
         }
       }
+      if (agents) await installInto(plan, paths, { manifestsDir, agentEnv, gatewayEnv, podTimers });
     } else if (agents) {
       for (const cluster of plan.clusters) {
         for (const node of cluster.nodes) {
@@ -208,10 +198,51 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
     const state: LabState = { prefix, dir: paths.dir, createdAt, plan, controller, apiservers, agents: agentInfo, gateways: gatewayInfo, deploy };
     await writeJsonAtomic(paths.state, state);
     if (wait) await waitForLab(prefix, { root, timeoutMs: waitTimeoutMs });
+    // Installed from manifests: also until the kubelets run every agent (running, not necessarily Ready).
+    if (wait && agents && deploy === 'manifests') await waitForDeployedAgents(prefix, { root, timeoutMs: waitTimeoutMs });
     return await labStatus(prefix, { root });
   } catch (error) {
     await labDown(prefix, { root });
     throw error;
+  }
+}
+
+export interface InstallOptions extends LabLocation {
+  /** The directory applied (default manifests/). */
+  manifestsDir?: string;
+  /** Only these clusters (default all). */
+  clusters?: string[];
+  agentEnv?: Record<string, string>;
+  gatewayEnv?: Record<string, string>;
+  podTimers?: Record<string, PodTimers>;
+}
+
+/**
+ * Installs seaway into a lab that runs kubelets (deploy `manifests`) as an operator does: the
+ * seaway-cluster ConfigMap and the two Secrets, then `kubectl apply -f` of the manifests. Again after an
+ * uninstall, it is the reinstall.
+ */
+export async function installSeaway(prefix: string, options: InstallOptions = {}): Promise<void> {
+  const { state, paths } = await readState(prefix, options);
+  if (state.deploy !== 'manifests') throw new Error(`lab ${prefix} starts seaway as processes: bring it up with deploy 'manifests' to install from manifests/`);
+  await installInto(state.plan, paths, options);
+}
+
+async function installInto(plan: LabPlan, paths: LabPaths, options: InstallOptions): Promise<void> {
+  const { manifestsDir = MANIFESTS_DIR, agentEnv = {}, gatewayEnv = {}, podTimers = {} } = options;
+  const psk = await readFile(paths.psk, 'utf8');
+  for (const cluster of plan.clusters.filter((candidate) => !options.clusters || options.clusters.includes(candidate.id))) {
+    const serverPaths = paths.server(cluster.id);
+    await deploySeaway({
+      cluster, socket: serverPaths.socket, kubeconfig: serverPaths.kubeconfig, psk, brokerKubeconfig: await readFile(serverPaths.brokerKubeconfig, 'utf8'),
+      workDir: join(serverPaths.dir, 'manifests'), manifestsDir,
+      render: {
+        env: { [ROUTE_AGENT_DAEMONSET]: agentEnv, [GATEWAY_DAEMONSET]: gatewayEnv },
+        // Simulated Endpoints stand in for the gateways.
+        omit: plan.options.endpoints ? [GATEWAY_DAEMONSET] : [],
+        timers: podTimers,
+      },
+    });
   }
 }
 
@@ -385,6 +416,15 @@ export async function waitForLab(prefix: string, options: WaitOptions = {}): Pro
     const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
     return nodes.every((node) => node.readyAt !== null && (!cni || node.cniAt !== null)) ? status : undefined;
   }, timeoutMs, 50);
+}
+
+/** Resolves once each node's kubelet runs its route agent, and its gateway where one belongs (deploy `manifests`). */
+export async function waitForDeployedAgents(prefix: string, options: WaitOptions = {}): Promise<LabStatus> {
+  return waitFor(`lab ${prefix}: every node's agents started by its kubelet`, async () => {
+    const status = await labStatus(prefix, options);
+    const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
+    return nodes.every((node) => node.agent && (!node.gatewayCapable || status.options.endpoints || node.gateway)) ? status : undefined;
+  }, options.timeoutMs ?? 90_000, 100);
 }
 
 export interface DownReport {

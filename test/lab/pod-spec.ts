@@ -15,7 +15,10 @@ export interface ImageConfig {
 }
 
 export interface PodObject {
-  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; ownerReferences?: Array<{ kind: string; name: string; uid: string }> };
+  metadata: {
+    name: string; namespace: string; uid: string; labels?: Record<string, string>; ownerReferences?: Array<{ kind: string; name: string; uid: string }>;
+    deletionTimestamp?: string; deletionGracePeriodSeconds?: number;
+  };
   spec: PodSpec;
   status?: Record<string, unknown>;
 }

@@ -23,6 +23,8 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
   creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
 }
 
 export interface ApiObject {
@@ -74,10 +76,10 @@ export class SocketApi {
     return this.#request<T>('PATCH', path, patch, 'application/merge-patch+json');
   }
 
-  /** Deletes the object; one already gone is no error. */
-  async delete(path: string): Promise<void> {
+  /** Deletes the object (with DeleteOptions, e.g. gracePeriodSeconds); one already gone is no error. */
+  async delete(path: string, options?: Record<string, unknown>): Promise<void> {
     try {
-      await this.#request('DELETE', path);
+      await this.#request('DELETE', path, options === undefined ? undefined : { apiVersion: 'v1', kind: 'DeleteOptions', ...options });
     } catch (error) {
       if (!(error instanceof SocketApiError && error.status === 404)) throw error;
     }

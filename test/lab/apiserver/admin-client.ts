@@ -48,6 +48,11 @@ export class AdminClient {
     await this.#post('pause', { mode, ...match });
   }
 
+  /** Every matching request is served this many milliseconds late (an overloaded server); 0 ends it. */
+  async slow(ms: number, match: RequestMatch = {}): Promise<void> {
+    await this.#post('slow', { ms, ...match });
+  }
+
   /** Ends a pause; returns how many held requests were released. */
   async resume(): Promise<number> {
     return (await this.#post<{ released: number }>('resume')).released;

@@ -102,6 +102,12 @@ export function handleAdmin(method: string, path: string, url: URL, body: unknow
       ctx.faults.pause(mode, matchOf(args));
       return { paused: mode };
     }
+    case '/admin/slow': {
+      const ms = args.ms;
+      if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 600_000) throw errors.badRequest('ms must be a whole number of milliseconds, 0 to 600000');
+      ctx.faults.slow(ms, matchOf(args));
+      return { latencyMs: ms };
+    }
     case '/admin/resume':
       return { released: ctx.faults.resume() };
     case '/admin/compact':

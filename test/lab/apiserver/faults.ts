@@ -32,13 +32,20 @@ function matches(match: RequestMatch, request: RequestInfo): boolean {
 }
 
 /**
- * Injected faults: failing the next N matching requests, and pausing. A pause either holds matching
- * requests until resume (the default: the server looks hung) or refuses them with 503 at once.
+ * Injected faults: failing the next N matching requests, pausing, and slowness. A pause either holds
+ * matching requests until resume (the default: the server looks hung) or refuses them with 503 at once;
+ * a latency delays every matching request before it is served (an overloaded server), until cleared.
  */
 export class Faults {
   #rules: FailRule[] = [];
   #pause: { mode: PauseMode; match: RequestMatch } | undefined;
   #held: Array<(refuse: boolean) => void> = [];
+  #latency: { ms: number; match: RequestMatch } | undefined;
+
+  /** Every matching request waits this long before it is served; 0 ends it. */
+  slow(ms: number, match: RequestMatch = {}): void {
+    this.#latency = ms > 0 ? { ms, match } : undefined;
+  }
 
   /** With retryAfterSeconds, each failure carries Retry-After (header and Status details), as API priority and fairness sends with 429. */
   failNext(count: number, code: number, match: RequestMatch = {}, message?: string, retryAfterSeconds?: number): void {
@@ -66,6 +73,7 @@ export class Faults {
   /** Releases held requests with a 503 and forgets every fault (used on shutdown). */
   shutdown(): void {
     this.#pause = undefined;
+    this.#latency = undefined;
     this.#rules = [];
     this.#release(true);
   }
@@ -76,6 +84,8 @@ export class Faults {
 
   /** Waits while a hold-pause applies to the request; throws 503 while a refuse-pause does. */
   async gate(request: RequestInfo): Promise<void> {
+    const latency = this.#latency;
+    if (latency && matches(latency.match, request)) await new Promise((resolve) => setTimeout(resolve, latency.ms));
     while (this.#pause && matches(this.#pause.match, request)) {
       if (this.#pause.mode === 'refuse') throw new ApiError(503, 'the server is paused (injected fault)', 'ServiceUnavailable');
       const refuse = await new Promise<boolean>((resolve) => this.#held.push(resolve));
@@ -83,9 +93,10 @@ export class Faults {
     }
   }
 
-  state(): { paused: PauseMode | false; held: number; pendingFailures: number } {
+  state(): { paused: PauseMode | false; held: number; pendingFailures: number; latencyMs: number } {
     return {
       paused: this.#pause?.mode ?? false,
+      latencyMs: this.#latency?.ms ?? 0,
       held: this.#held.length,
       pendingFailures: this.#rules.reduce((n, r) => n + r.remaining, 0),
     };
