@@ -17,6 +17,8 @@ export interface ExecOptions {
   /** Resolve instead of rejecting when the exit code is not 0. */
   allowFailure?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** Working directory of the child (default: this process's). */
+  cwd?: string;
   signal?: AbortSignal;
   /** Deadline in ms (default DEFAULT_EXEC_TIMEOUT_MS); past it the child gets SIGKILL and run rejects with ExecTimeoutError. */
   timeoutMs?: number;
@@ -61,6 +63,7 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
     const child = spawn(file, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
+      cwd: options.cwd,
       signal: options.signal,
       killSignal: 'SIGKILL',
     });

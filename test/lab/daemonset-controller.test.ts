@@ -15,14 +15,16 @@ function daemonSet(overrides: Partial<DaemonSetObject['spec']> = {}, env = 'v1')
   };
 }
 
+const NOW = Date.parse('2026-11-30T10:00:00Z');
+
 const node = (name: string, labels: Record<string, string> = { gw: 'true' }, taints?: NonNullable<NodeObject['spec']>['taints']): NodeObject =>
   ({ metadata: { name, uid: name, labels }, spec: taints ? { taints } : {} });
 
-function pod(name: string, nodeName: string, hash: string, ready: boolean, owner = 'ds1'): PodObjectSummary {
+function pod(name: string, nodeName: string, hash: string, ready: boolean, owner = 'ds1', readySeconds = 60): PodObjectSummary {
   return {
     metadata: { name, uid: name, labels: { [REVISION_LABEL]: hash }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'seaway-gateway', uid: owner }] },
     spec: { nodeName },
-    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: new Date(NOW - readySeconds * 1000).toISOString() }] },
   };
 }
 
@@ -59,7 +61,7 @@ describe('planDaemonSet', () => {
     const hash = templateHash(ds);
     const plan = planDaemonSet(ds, [node('a'), node('b'), node('c', { gw: 'false' })], [
       pod('p-a', 'a', hash, true), pod('p-a2', 'a', 'old', true), pod('p-c', 'c', hash, true), pod('other', 'b', hash, true, 'someone-else'),
-    ]);
+    ], NOW);
     assert.deepEqual(plan.create, ['b']);
     assert.deepEqual(plan.delete.sort(), ['p-a2', 'p-c']);
     assert.equal(plan.status.desiredNumberScheduled, 2);
@@ -72,17 +74,17 @@ describe('planDaemonSet', () => {
     const ds = daemonSet();
     const hash = templateHash(ds);
     const nodes = [node('a'), node('b'), node('c')];
-    const first = planDaemonSet(ds, nodes, [pod('p-a', 'a', 'old', true), pod('p-b', 'b', 'old', true), pod('p-c', 'c', 'old', true)]);
+    const first = planDaemonSet(ds, nodes, [pod('p-a', 'a', 'old', true), pod('p-b', 'b', 'old', true), pod('p-c', 'c', 'old', true)], NOW);
     assert.deepEqual(first.delete, ['p-a'], 'one ready old Pod at a time');
     // The replacement exists but is not Ready yet: nothing else goes.
-    const waiting = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, false), pod('p-b', 'b', 'old', true), pod('p-c', 'c', 'old', true)]);
+    const waiting = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, false), pod('p-b', 'b', 'old', true), pod('p-c', 'c', 'old', true)], NOW);
     assert.deepEqual(waiting.delete, []);
     assert.equal(waiting.status.updatedNumberScheduled, 1);
     assert.equal(waiting.status.numberReady, 2);
     // An unready old Pod is replaced at once, whatever the budget.
-    const broken = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, false), pod('p-b', 'b', 'old', false), pod('p-c', 'c', 'old', true)]);
+    const broken = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, false), pod('p-b', 'b', 'old', false), pod('p-c', 'c', 'old', true)], NOW);
     assert.deepEqual(broken.delete, ['p-b']);
-    const done = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, true), pod('n-b', 'b', hash, true), pod('n-c', 'c', hash, true)]);
+    const done = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, true), pod('n-b', 'b', hash, true), pod('n-c', 'c', hash, true)], NOW);
     assert.deepEqual([done.create, done.delete], [[], []]);
     assert.equal(done.status.updatedNumberScheduled, 3);
     assert.equal(done.status.numberUnavailable, 0);
@@ -91,9 +93,22 @@ describe('planDaemonSet', () => {
   it('100% unavailable replaces every ready old Pod at once; OnDelete replaces none', () => {
     const fast = daemonSet({ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '100%' } } });
     const pods = [pod('p-a', 'a', 'old', true), pod('p-b', 'b', 'old', true)];
-    assert.deepEqual(planDaemonSet(fast, [node('a'), node('b')], pods).delete, ['p-a', 'p-b']);
+    assert.deepEqual(planDaemonSet(fast, [node('a'), node('b')], pods, NOW).delete, ['p-a', 'p-b']);
     const manual = daemonSet({ updateStrategy: { type: 'OnDelete' } });
-    assert.deepEqual(planDaemonSet(manual, [node('a'), node('b')], pods).delete, []);
+    assert.deepEqual(planDaemonSet(manual, [node('a'), node('b')], pods, NOW).delete, []);
+  });
+
+  it('with minReadySeconds a new Pod Ready for less than that is not yet available: the rollout waits', () => {
+    const ds = daemonSet({ minReadySeconds: 10 });
+    const hash = templateHash(ds);
+    const nodes = [node('a'), node('b')];
+    const fresh = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, true, 'ds1', 3), pod('p-b', 'b', 'old', true)], NOW);
+    assert.deepEqual(fresh.delete, [], 'Ready 3 s of 10: the next old Pod stays');
+    assert.equal(fresh.status.numberReady, 2);
+    assert.equal(fresh.status.numberAvailable, 1);
+    const settled = planDaemonSet(ds, nodes, [pod('n-a', 'a', hash, true, 'ds1', 11), pod('p-b', 'b', 'old', true)], NOW);
+    assert.deepEqual(settled.delete, ['p-b']);
+    assert.equal(settled.status.numberAvailable, 2);
   });
 
   it('the template hash changes with the template only', () => {

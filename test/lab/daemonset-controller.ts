@@ -13,6 +13,8 @@ export interface DaemonSetObject extends ApiObject {
     selector: { matchLabels?: Record<string, string> };
     template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> & { nodeSelector?: Record<string, string>; tolerations?: Toleration[] } };
     updateStrategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string } };
+    /** A new Pod counts as available only once Ready this long (the rollout waits for it). */
+    minReadySeconds?: number;
   };
   status?: Record<string, unknown>;
 }
@@ -23,7 +25,7 @@ export interface NodeObject extends ApiObject {
 
 export interface PodObjectSummary extends ApiObject {
   spec: { nodeName?: string };
-  status?: { conditions?: Array<{ type: string; status: string }> };
+  status?: { conditions?: Array<{ type: string; status: string; lastTransitionTime?: string }> };
 }
 
 interface Toleration { key?: string; operator?: string; value?: string; effect?: string }
@@ -53,6 +55,15 @@ export function admits(daemonSet: DaemonSetObject, node: NodeObject): boolean {
 
 export const isReady = (pod: PodObjectSummary) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
+/** Ready for at least minReadySeconds (pure). */
+export function isAvailable(pod: PodObjectSummary, minReadySeconds: number, now: number): boolean {
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
+  if (!ready) return false;
+  if (minReadySeconds <= 0) return true;
+  const since = Date.parse(ready.lastTransitionTime ?? '');
+  return !Number.isNaN(since) && now - since >= minReadySeconds * 1000;
+}
+
 /** maxUnavailable of a count: an integer, or a percentage rounded up (at least 1, as Kubernetes requires one of surge/unavailable) (pure). */
 export function maxUnavailable(value: number | string | undefined, desired: number): number {
   if (value === undefined) return 1;
@@ -70,7 +81,8 @@ export interface DaemonSetPlan {
 }
 
 /** What the controller does next for one DaemonSet, from its nodes and Pods (pure). */
-export function planDaemonSet(daemonSet: DaemonSetObject, nodes: NodeObject[], pods: PodObjectSummary[]): DaemonSetPlan {
+export function planDaemonSet(daemonSet: DaemonSetObject, nodes: NodeObject[], pods: PodObjectSummary[], now: number): DaemonSetPlan {
+  const minReady = daemonSet.spec.minReadySeconds ?? 0;
   const hash = templateHash(daemonSet);
   const owned = pods.filter((pod) => pod.metadata.ownerReferences?.some((ref) => ref.uid === daemonSet.metadata.uid));
   const byNode = new Map<string, PodObjectSummary[]>();
@@ -85,6 +97,7 @@ export function planDaemonSet(daemonSet: DaemonSetObject, nodes: NodeObject[], p
   const oldReady: string[] = [];
   let unavailable = 0;
   let ready = 0;
+  let available = 0;
   let updated = 0;
   let scheduled = 0;
   for (const [nodeName, list] of byNode) {
@@ -105,6 +118,7 @@ export function planDaemonSet(daemonSet: DaemonSetObject, nodes: NodeObject[], p
     const current = pod.metadata.labels?.[REVISION_LABEL] === hash;
     if (current) updated += 1;
     if (isReady(pod)) ready += 1;
+    if (isAvailable(pod, minReady, now)) available += 1;
     else unavailable += 1;
     if (!current && daemonSet.spec.updateStrategy?.type !== 'OnDelete') {
       if (isReady(pod)) oldReady.push(pod.metadata.name);
@@ -121,8 +135,8 @@ export function planDaemonSet(daemonSet: DaemonSetObject, nodes: NodeObject[], p
       desiredNumberScheduled: eligible.length,
       numberMisscheduled: [...byNode.keys()].filter((name) => !eligible.includes(name)).length,
       numberReady: ready,
-      numberAvailable: ready,
-      numberUnavailable: eligible.length - ready,
+      numberAvailable: available,
+      numberUnavailable: eligible.length - available,
       updatedNumberScheduled: updated,
       observedGeneration: daemonSet.metadata.generation ?? 1,
     },
@@ -165,7 +179,7 @@ export async function syncDaemonSets(api: SocketApi, log: (line: string) => void
     // Being deleted: the garbage collector removes its Pods, the controller makes none.
     if (daemonSet.metadata.deletionTimestamp) continue;
     const namespace = daemonSet.metadata.namespace as string;
-    const plan = planDaemonSet(daemonSet, nodes, pods.filter((pod) => pod.metadata.namespace === namespace));
+    const plan = planDaemonSet(daemonSet, nodes, pods.filter((pod) => pod.metadata.namespace === namespace), Date.now());
     for (const name of plan.delete) {
       log(`deleting ${namespace}/${name} (${daemonSet.metadata.name})`);
       await api.delete(`/api/v1/namespaces/${namespace}/pods/${name}`);
