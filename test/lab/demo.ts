@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { AGENT_ENTRY } from './agents.ts';
 import { parseLabArgs, USAGE } from './cli-args.ts';
 import { httpGetUnix } from './http-unix.ts';
+import { run } from '../../src/kernel/exec.ts';
 import { labUp, waitForLab } from './lab.ts';
 import type { LabStatus, NodeStatus } from './state.ts';
 import { waitFor } from './processes.ts';
@@ -50,7 +51,8 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(`bringing up lab ${options.prefix} ...\n`);
   const started = Date.now();
-  await labUp(options);
+  // Installed from manifests/ (the default): also until each node's kubelet runs its agents.
+  await labUp({ ...options, wait: true });
   const status: LabStatus = await waitForLab(options.prefix);
   process.stdout.write(`lab ${status.prefix} up in ${((Date.now() - started) / 1000).toFixed(1)} s; broker ${status.broker.url}\n`);
   for (const cluster of status.clusters) {
@@ -61,6 +63,17 @@ async function main(argv: string[]): Promise<number> {
       return `  ${node.name.padEnd(16)} ${node.ip.padEnd(14)} ${role.padEnd(15)} ${node.gateway ? 'seaway gateway running, ' : ''}Ready after ${seconds(status.createdAt, node.readyAt)}, CNI ${cni}, ${await agentReadiness(node)}`;
     }));
     process.stdout.write(`${lines.join('\n')}\n`);
+    if (options.deploy === 'manifests' && options.agents) {
+      // Installed as an operator installs it: what the cluster's kubectl shows.
+      const kubectl = (args: string[]) => run('kubectl', ['--kubeconfig', cluster.kubeconfig, ...args, '-n', 'submariner-operator'], { timeoutMs: 30_000, allowFailure: true });
+      // The readiness probes run every few seconds: show the table once they have (or after 30 s).
+      await waitFor(`${cluster.id}: seaway's pods Ready`, async () => {
+        const { items } = JSON.parse((await kubectl(['get', 'pods', '-o', 'json'])).stdout || '{"items":[]}') as { items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }> };
+        return items.length > 0 && items.every((pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
+      }, 30_000, 250).catch(() => undefined);
+      const listed = await kubectl(['get', 'pods', '-o', 'wide']);
+      process.stdout.write(`  $ kubectl get pods -n submariner-operator -o wide\n${`${listed.stdout}${listed.stderr}`.trimEnd().replace(/^/gm, '  ')}\n`);
+    }
     for (const pod of cluster.pods) process.stdout.write(`    pod ${pod.name} ${pod.ip}  (shell: ip netns exec ${pod.namespace} bash)\n`);
   }
   let traffic = true;
