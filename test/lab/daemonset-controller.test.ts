@@ -111,6 +111,17 @@ describe('planDaemonSet', () => {
     assert.equal(settled.status.numberAvailable, 2);
   });
 
+  it('a terminating Pod is neither deleted again nor replaced until it is gone', () => {
+    const ds = daemonSet();
+    const hash = templateHash(ds);
+    const terminating = { ...pod('p-a', 'a', 'old', true), metadata: { ...pod('p-a', 'a', 'old', true).metadata, deletionTimestamp: '2026-11-30T10:00:30Z' } };
+    const plan = planDaemonSet(ds, [node('a'), node('b')], [terminating, pod('n-b', 'b', hash, true)], NOW);
+    assert.deepEqual([plan.create, plan.delete], [[], []]);
+    assert.equal(plan.status.numberUnavailable, 1);
+    const gone = planDaemonSet(ds, [node('a'), node('b')], [pod('n-b', 'b', hash, true)], NOW);
+    assert.deepEqual(gone.create, ['a']);
+  });
+
   it('the template hash changes with the template only', () => {
     assert.equal(templateHash(daemonSet({}, 'v1')), templateHash(daemonSet({}, 'v1')));
     assert.notEqual(templateHash(daemonSet({}, 'v1')), templateHash(daemonSet({}, 'v2')));

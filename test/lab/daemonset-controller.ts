@@ -2,8 +2,9 @@
  * The lab's DaemonSet controller, one per cluster, in the lab controller: a Pod of each DaemonSet on
  * every node its nodeSelector and tolerations admit, none elsewhere; RollingUpdate replaces Pods of an
  * older template within maxUnavailable (unready old Pods first, as Kubernetes does), OnDelete leaves
- * them; Pods whose DaemonSet is gone are deleted (the garbage collector's part); the DaemonSet's status
- * counts what `kubectl rollout status` reads. Planning is pure (planDaemonSet); the loop only acts.
+ * them; a terminating Pod is neither deleted again nor replaced until it is gone; the DaemonSet's status
+ * counts what `kubectl rollout status` reads (minReadySeconds included). Pods whose DaemonSet is gone are
+ * the API server's garbage collector's. Planning is pure (planDaemonSet); the loop only acts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { ApiObject, SocketApi } from './socket-api.ts';
@@ -101,12 +102,15 @@ export function planDaemonSet(daemonSet: DaemonSetObject, nodes: NodeObject[], p
   let updated = 0;
   let scheduled = 0;
   for (const [nodeName, list] of byNode) {
-    if (!eligible.includes(nodeName)) remove.push(...list.map((pod) => pod.metadata.name));
+    if (!eligible.includes(nodeName)) remove.push(...list.filter((pod) => !pod.metadata.deletionTimestamp).map((pod) => pod.metadata.name));
   }
   for (const nodeName of eligible) {
-    const list = byNode.get(nodeName) ?? [];
+    // A terminating Pod is the kubelet's to end: neither deleted again nor replaced until it is gone
+    // (its successor would find the node's host ports and state still held).
+    const all = byNode.get(nodeName) ?? [];
+    const list = all.filter((pod) => !pod.metadata.deletionTimestamp);
     if (list.length === 0) {
-      create.push(nodeName);
+      if (all.length === 0) create.push(nodeName);
       unavailable += 1;
       continue;
     }
@@ -160,21 +164,13 @@ export function podFor(daemonSet: DaemonSetObject, nodeName: string, suffix = ra
   };
 }
 
-/** One pass over a cluster: every DaemonSet planned and acted on, orphaned Pods deleted. */
+/** One pass over a cluster: every DaemonSet planned and acted on. */
 export async function syncDaemonSets(api: SocketApi, log: (line: string) => void): Promise<void> {
   const [daemonSets, nodes, pods] = await Promise.all([
     api.list<DaemonSetObject>('/apis/apps/v1/daemonsets'),
     api.list<NodeObject>('/api/v1/nodes'),
     api.list<PodObjectSummary>('/api/v1/pods'),
   ]);
-  const uids = new Set(daemonSets.map((daemonSet) => daemonSet.metadata.uid));
-  for (const pod of pods) {
-    const owner = pod.metadata.ownerReferences?.find((ref) => ref.kind === 'DaemonSet');
-    if (owner && !uids.has(owner.uid)) {
-      log(`deleting ${pod.metadata.namespace}/${pod.metadata.name}: its DaemonSet ${owner.name} is gone`);
-      await api.delete(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`);
-    }
-  }
   for (const daemonSet of daemonSets) {
     // Being deleted: the garbage collector removes its Pods, the controller makes none.
     if (daemonSet.metadata.deletionTimestamp) continue;

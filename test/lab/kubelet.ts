@@ -5,9 +5,10 @@
  * (container-init.ts: chroot into the image, private mounts, the granted capabilities only), probes
  * it (liveness: restart; readiness: the Pod's Ready condition), restarts what exits with Kubernetes'
  * back-off, kills everything a container started when its main process ends (as a cgroup would), and
- * reports each Pod's status to the API server. A Pod that disappears is stopped with SIGTERM, then
- * SIGKILL after its terminationGracePeriodSeconds; a DaemonSet's next Pod on the node starts only
- * once the previous one has ended (the API server deletes at once: there is no graceful deletion).
+ * reports each Pod's status to the API server. A Pod deleted gracefully (deletionTimestamp) is stopped
+ * with SIGTERM, then SIGKILL after its grace period, and then removed by the kubelet's final DELETE; a
+ * force-deleted one is stopped likewise. A DaemonSet's next Pod on the node starts only once the
+ * previous one has ended.
  *
  *   node test/lab/kubelet.ts <lab directory> <node name>
  */
@@ -26,7 +27,7 @@ import { imageDirFor, loadImage } from './image.ts';
 import { REPO_ROOT } from './agents.ts';
 import { labPaths } from './paths.ts';
 import { probePort, resolveContainer, type ContainerSpec, type ImageConfig, type PodObject, type ProbeSpec } from './pod-spec.ts';
-import { SocketApi, type ApiObject } from './socket-api.ts';
+import { SocketApi, SocketApiError, type ApiObject } from './socket-api.ts';
 import { writeJsonAtomic } from './state.ts';
 import { CA_CERT_FILE } from './tls.ts';
 
@@ -347,9 +348,12 @@ export class Kubelet {
       try {
         await this.#api.delete(`/api/v1/namespaces/${namespace}/pods/${name}`, { gracePeriodSeconds: 0, preconditions: { uid: runtime.pod.metadata.uid } });
       } catch (error) {
-        this.#options.log(`deleting ${namespace}/${name}: ${(error as Error).message}`);
-        runtime.terminating = false;
-        return;
+        // 409: a Pod of that name with another uid (the old one already went); anything else is retried.
+        if (!(error instanceof SocketApiError && error.status === 409)) {
+          this.#options.log(`deleting ${namespace}/${name}: ${(error as Error).message}`);
+          runtime.terminating = false;
+          return;
+        }
       }
     }
     this.#pods.delete(runtime.pod.metadata.uid);

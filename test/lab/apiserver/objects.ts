@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { decodeBody, defaultWriteContext, schemaErrors, type WriteContext } from './custom-resources.ts';
+import { parseDeleteOptions, validateDeleteOptions, type DeleteOptions } from './delete-options.ts';
+import { emptiesFinalizers, planDelete, podGracePeriod } from './deletion.ts';
 import { fieldErrors, type FieldError } from './field-errors.ts';
+import { checkMetaTypes, finalizerErrors, newFinalizerErrors, ownerReferenceErrors } from './object-meta.ts';
 import { managedFieldsOf, recordUpdate, sameOwnership, serverSideApply, type ManagedFieldsEntry, type Writer } from './managed-fields.ts';
 import { deepEqual, isObject, jsonPatch, mergePatch, type Json } from './patch.ts';
 import { apiVersionOf, resourceKey, type ResourceRegistry, type ResourceType } from './resources.ts';
@@ -173,6 +176,7 @@ export class ObjectService {
     metadata.creationTimestamp = timestamp(this.#now());
     metadata.generation = 1;
     delete metadata.deletionTimestamp;
+    delete metadata.deletionGracePeriodSeconds;
     delete metadata.managedFields;
     if (resource.dropStatusOnCreate) delete object.status;
     if (resource.kind === 'Namespace' && object.status === undefined) object.status = { phase: 'Active' };
@@ -258,29 +262,49 @@ export class ObjectService {
     return this.#replace(resource, existing, incoming, subresource, false, context, undefined);
   }
 
-  delete(resource: ResourceType, namespace: string | undefined, name: string, options: unknown): KubeObject {
+  /** A DELETE whose options are its decoded JSON body (undefined: none); returns what the client gets back. */
+  delete(resource: ResourceType, namespace: string | undefined, name: string, body: unknown): KubeObject {
+    return this.deleteWithOptions(resource, namespace, name, parseDeleteOptions(body)).object;
+  }
+
+  /**
+   * A DELETE with its options (deletion.ts decides): `removed` when the object is gone, else it is kept marked
+   * for deletion (a Pod terminating gracefully, finalizers pending) and `object` is how it now stands.
+   */
+  deleteWithOptions(resource: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions): { object: KubeObject; removed: boolean } {
     const existing = this.get(resource, namespace, name);
-    const preconditions = isObject(options) ? options.preconditions : undefined;
-    if (preconditions !== undefined && preconditions !== null) {
-      if (!isObject(preconditions)) throw errors.badRequest('preconditions must be an object');
-      const { uid, resourceVersion } = preconditions;
-      if (typeof uid === 'string' && uid !== existing.metadata.uid) {
-        throw errors.conflict(resource, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${existing.metadata.uid ?? ''}`);
-      }
-      if (typeof resourceVersion === 'string' && resourceVersion !== existing.metadata.resourceVersion) {
-        throw errors.conflict(resource, name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion ?? ''}`);
+    const policy = validateDeleteOptions(options);
+    const { uid, resourceVersion } = options.preconditions ?? {};
+    if (uid !== undefined && uid !== existing.metadata.uid) {
+      throw errors.conflict(resource, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${existing.metadata.uid ?? ''}`);
+    }
+    if (resourceVersion !== undefined && resourceVersion !== existing.metadata.resourceVersion) {
+      throw errors.conflict(resource, name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion ?? ''}`);
+    }
+    const key = resourceKey(resource);
+    const hooks = this.#hooks(resource);
+    if (hooks?.delete) {
+      const object = hooks.delete(existing);
+      return { object, removed: this.#store.get(key, namespace ?? '', name)?.metadata.uid !== existing.metadata.uid };
+    }
+    const graceful = resource.group === '' && resource.kind === 'Pod' ? podGracePeriod : undefined;
+    const plan = planDelete(existing, options, policy, graceful, this.#now());
+    switch (plan.action) {
+      case 'keep':
+        return { object: existing, removed: false };
+      case 'update':
+        return { object: this.#store.replace(key, plan.object, existing), removed: false };
+      case 'remove': {
+        const last = plan.last ? this.#store.replace(key, plan.last, existing) : existing;
+        return { object: this.#store.remove(key, last), removed: true };
       }
     }
-    return this.#remove(resource, existing);
   }
 
-  deleteCollection(resource: ResourceType, namespace: string | undefined, filter: ObjectFilter): KubeObject[] {
-    return this.#store.list(resourceKey(resource), namespace).filter(filter).map((object) => this.#remove(resource, object));
-  }
-
-  #remove(resource: ResourceType, existing: KubeObject): KubeObject {
-    const hooks = this.#hooks(resource);
-    return hooks?.delete ? hooks.delete(existing) : this.#store.remove(resourceKey(resource), existing);
+  /** Every selected object deleted with the same options, each its own way (what each DELETE answered). */
+  deleteCollection(resource: ResourceType, namespace: string | undefined, filter: ObjectFilter, options: DeleteOptions = {}): KubeObject[] {
+    return this.#store.list(resourceKey(resource), namespace).filter(filter)
+      .map((object) => this.deleteWithOptions(resource, object.metadata.namespace, object.metadata.name, options).object);
   }
 
   /** A Scale written (PUT, or a patch applied to the current Scale): its spec.replicas lands at the CRD's specReplicasPath. */
@@ -319,7 +343,8 @@ export class ObjectService {
       else next.status = incoming.status;
     } else {
       next = { ...incoming, apiVersion: existing.apiVersion, kind: existing.kind, metadata: { ...incoming.metadata } };
-      for (const field of ['name', 'namespace', 'uid', 'creationTimestamp', 'generation', 'deletionTimestamp'] as const) {
+      // An update never sets, moves or clears a deletion (rest.BeforeUpdate keeps the stored one).
+      for (const field of ['name', 'namespace', 'uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds'] as const) {
         if (existing.metadata[field] === undefined) delete next.metadata[field];
         else next.metadata[field] = existing.metadata[field] as never;
       }
@@ -328,7 +353,7 @@ export class ObjectService {
         else next.status = existing.status;
       }
     }
-    const causes = [...this.#validateMeta(next.metadata), ...schemaErrors(resource, next)];
+    const causes = [...newFinalizerErrors(next.metadata, existing.metadata), ...this.#validateMeta(next.metadata), ...schemaErrors(resource, next)];
     if (causes.length > 0) throw errors.invalid(resource, name, causes);
     next = this.#hooks(resource)?.admit(next, existing, subresource) ?? next;
     delete next.metadata.managedFields;
@@ -338,6 +363,12 @@ export class ObjectService {
     next.metadata.managedFields = managedFields;
     if (!deepEqual(specPart(next, resource.statusSubresource), specPart(existing, resource.statusSubresource))) {
       next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
+    }
+    if (emptiesFinalizers(next, existing)) {
+      // The last finalizer is gone from an object being deleted: it goes now. Watchers see it DELETED as it was
+      // last stored (etcd's previous value); the writer gets the object it wrote.
+      const removed = this.#store.remove(resourceKey(resource), existing);
+      return { ...next, metadata: { ...next.metadata, resourceVersion: removed.metadata.resourceVersion } };
     }
     return this.#store.replace(resourceKey(resource), next, existing);
   }
@@ -361,6 +392,7 @@ export class ObjectService {
     if (resource.namespaced && metadata.namespace && metadata.namespace !== namespace) {
       throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
+    checkMetaTypes(metadata, resource.kind, resource.version);
     const object = { ...body, metadata: { ...metadata } } as KubeObject;
     if (!resource.namespaced) delete object.metadata.namespace;
     return object;
@@ -370,6 +402,8 @@ export class ObjectService {
     return [
       ...stringMapCauses(metadata.labels, 'metadata.labels', labelKey, labelValue),
       ...stringMapCauses(metadata.annotations, 'metadata.annotations'),
+      ...ownerReferenceErrors(metadata),
+      ...finalizerErrors(metadata),
     ];
   }
 

@@ -155,6 +155,11 @@ export class ResourceRegistry {
     return this.#byKey.get(resourceKey({ group, version, plural }));
   }
 
+  /** By resourceKey() (the key the store files its objects under). */
+  lookupKey(key: string): ResourceType | undefined {
+    return this.#byKey.get(key);
+  }
+
   all(): ResourceType[] {
     return [...this.#byKey.values()];
   }

@@ -11,6 +11,9 @@ import { mediaType, parseJson, readBody } from './body.ts';
 import { discoveryDocument } from './discovery.ts';
 import { Faults } from './faults.ts';
 import { CrdController } from './crd-controller.ts';
+import { parseDeleteOptions } from './delete-options.ts';
+import { GarbageCollector } from './garbage-collector.ts';
+import { PodExpiry } from './pod-expiry.ts';
 import { loadCrdManifests, SUBMARINER_CRDS_FILE } from './crd-files.ts';
 import { writeContextFor, type WriteContext } from './custom-resources.ts';
 import { warningHeaderValue } from './field-errors.ts';
@@ -60,6 +63,11 @@ export interface ApiServerOptions {
    * is the lab's trusted administrator. Without it every request is served, as a single-user test server.
    */
   access?: { anonymous?: boolean };
+  /**
+   * Remove a terminating Pod once its deletionTimestamp has passed, as its kubelet would (pod-expiry.ts). Default
+   * true; false leaves such Pods terminating until a DELETE with grace 0 (a server without kubelets).
+   */
+  expireTerminatingPods?: boolean;
 }
 
 export interface RunningApiServer {
@@ -132,6 +140,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   const watches = new WatchHub(store);
   const crds = new CrdController(store, registry, watches, log);
   const objects = new ObjectService(store, registry, undefined, (resource) => (resource === crds.resource ? crds.hooks : undefined));
+  // Both follow the store from its first object on (namespaces and CRDs are created below).
+  const collector = new GarbageCollector(store, registry, objects, { log });
+  const podsResource = registry.lookup('', 'v1', 'pods');
+  const podExpiry = podsResource && options.expireTerminatingPods !== false ? new PodExpiry(store, podsResource, objects, { log }) : undefined;
   const faults = new Faults();
   const audit = new AuditLog();
   const rbac = (plural: string) => registry.lookup('rbac.authorization.k8s.io', 'v1', plural);
@@ -249,11 +261,15 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
         const patched = withWarnings(res, context, () => objects.patch(resource, namespace, name, patchType, body, subresource, context));
         return sendJson(res, 200, patched);
       }
-      case 'delete':
-        return sendJson(res, 200, objects.delete(resource, namespace, name, await bodyOf(req, jsonTypes, false)));
+      case 'delete': {
+        const deleteOptions = parseDeleteOptions(await bodyOf(req, jsonTypes, false), url.searchParams);
+        const { object, removed } = objects.deleteWithOptions(resource, namespace, name, deleteOptions);
+        // 202 only where the API server sends it: not deleted yet, and the legacy orphanDependents=false asked for.
+        return sendJson(res, !removed && deleteOptions.orphanDependents === false ? 202 : 200, object);
+      }
       case 'deletecollection': {
-        await bodyOf(req, jsonTypes, false);
-        const deleted = objects.deleteCollection(resource, namespace, objectFilter(resource, namespace, selectors));
+        const deleteOptions = parseDeleteOptions(await bodyOf(req, jsonTypes, false), url.searchParams);
+        const deleted = objects.deleteCollection(resource, namespace, objectFilter(resource, namespace, selectors), deleteOptions);
         return sendJson(res, 200, {
           kind: `${resource.kind}List`, apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
           metadata: { resourceVersion: String(store.resourceVersion) }, items: deleted,
@@ -362,6 +378,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   const close = () => {
     closing ??= (async () => {
       faults.shutdown();
+      collector.stop();
+      podExpiry?.stop();
       watches.dropAll();
       // Let the released requests write their 503 before connections are cut.
       await new Promise((resolve) => setImmediate(resolve));

@@ -48,6 +48,8 @@ export class Store {
   #compactedThrough = 0;
   readonly #historyLimit: number;
   readonly #listeners = new Map<string, Set<ChangeListener>>();
+  /** Listeners of every resource (the garbage collector), called after the resource's own. */
+  readonly #everything = new Set<ChangeListener>();
 
   constructor(historyLimit: number) {
     if (!Number.isInteger(historyLimit) || historyLimit < 1) throw new Error(`historyLimit must be a positive integer, got ${historyLimit}`);
@@ -149,6 +151,12 @@ export class Store {
     return () => listeners.delete(listener);
   }
 
+  /** Every change of every resource, present and future (kinds come and go with their CRDs). */
+  subscribeAll(listener: ChangeListener): () => void {
+    this.#everything.add(listener);
+    return () => this.#everything.delete(listener);
+  }
+
   #commit(key: string, type: ChangeType, object: KubeObject, previous: KubeObject | undefined): KubeObject {
     const resourceVersion = ++this.#resourceVersion;
     object.metadata.resourceVersion = String(resourceVersion);
@@ -166,6 +174,7 @@ export class Store {
     const change: Change = { resourceVersion, key, type, object, previous };
     this.#remember(change);
     for (const listener of this.#listeners.get(key) ?? []) listener(change);
+    for (const listener of this.#everything) listener(change);
     return object;
   }
 
