@@ -3,7 +3,7 @@
  * Precedence per setting: flag, then SEAWAY_* variable, then Submariner's variable name, then default.
  */
 import { isIP, isIPv6 } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { clip, overlaps, parseCidr, parseIpv4, type Cidr } from './model/cidr.ts';
 import { dns1123Label, dns1123Subdomain, interfaceName } from './model/names.ts';
 import { apiServerAddresses } from './model/api-server-addresses.ts';
@@ -122,6 +122,29 @@ export interface CleanupConfig {
   warnings: string[];
 }
 
+/**
+ * `seaway uninstall`: the uninstall DaemonSet's pod on each node (manifests/uninstall). It stops the agents,
+ * cleans its node as `cleanup` does, deletes what seaway made in the API and, once every node is clean,
+ * removes itself. Like cleanup it never refuses to clean the node for a setting it does not need.
+ */
+export interface UninstallConfig {
+  command: 'uninstall';
+  cleanup: Omit<CleanupConfig, 'command' | 'warnings'>;
+  clusterId: string;
+  namespace: string;
+  nodeName: string;
+  kubeconfig: string | null;
+  /** The cluster's broker credentials, to delete its copies there; null when none are given (a cluster that never joined). */
+  broker: BrokerCredentials | null;
+  brokerNamespace: string;
+  /** Where /readyz says whether this node is clean (the DaemonSet's readiness probe). */
+  listen: ListenAddress[];
+  /** How long to wait for every node to be clean before deleting the cluster's objects anyway. */
+  uninstallTimeoutSeconds: number;
+  apiTimeoutSeconds: number;
+  warnings: string[];
+}
+
 /** How the gateway reaches the broker: a kubeconfig, or Submariner's BROKER_K8S_* variables. */
 export type BrokerCredentials =
   | { kind: 'kubeconfig'; path: string }
@@ -209,7 +232,46 @@ export interface GatewayConfig {
   warnings: string[];
 }
 
-export type Config = RunConfig | GatewayConfig | CleanupConfig | StatusConfig | RotateKeyConfig | { command: 'version' } | { command: 'help'; text: string };
+/**
+ * `seaway diagnose`: real probes from this node (ports, tunnels, VXLAN, the agents' HTTP port), the
+ * Endpoints and the kernel's leftovers, judged into findings. It reads the cluster settings of run
+ * and gateway (as `kubectl exec` into the route agent's pod has them) and a few of its own.
+ */
+export interface DiagnoseConfig {
+  command: 'diagnose';
+  /** Every node's findings, asked of each route agent's /diagnose through the API's Node list. */
+  all: boolean;
+  json: boolean;
+  clusterId: string;
+  namespace: string;
+  nodeName: string;
+  podCidrs: string[];
+  serviceCidrs: string[];
+  cniInterface: string | null;
+  nodeIp: string | null;
+  /** Where the route agent serves /healthz, /readyz (and /diagnose): its --listen, with run's default. */
+  listen: ListenAddress[];
+  /** Where this node's gateway serves them: --gateway-listen, else the route agent's host on the gateway's port. */
+  gatewayListen: ListenAddress[];
+  kubeconfig: string | null;
+  /** The broker's credentials when given (as `seaway gateway` takes them); null: the broker is not checked. */
+  broker: BrokerCredentials | null;
+  brokerNamespace: string;
+  leaseName: string;
+  remoteStaleSeconds: number;
+  filterBackend: FilterBackend;
+  stateDir: string;
+  /** The route agent's local status socket (whether it runs here). */
+  statusSocket: string;
+  /** The gateway's local status socket. */
+  gatewayStatusSocket: string;
+  xtablesLock: string;
+  apiTimeoutSeconds: number;
+  execTimeoutSeconds: number;
+  warnings: string[];
+}
+
+export type Config = RunConfig | GatewayConfig | CleanupConfig | UninstallConfig | StatusConfig | RotateKeyConfig | DiagnoseConfig | { command: 'version' } | { command: 'help'; text: string };
 
 /** Submariner's gateway election Lease: seaway reads it (its gateway must not be active) and never writes it. */
 export const SUBMARINER_LEASE_NAME = 'submariner-gateway-lock';
@@ -232,7 +294,8 @@ type Key =
   | 'pskFile' | 'brokerKubeconfig' | 'brokerApiServer' | 'brokerToken' | 'brokerCa' | 'brokerInsecure' | 'brokerNamespace'
   | 'leaseName' | 'leaseDurationSeconds' | 'leaseRetryMs' | 'gatewayLabel' | 'publicIp' | 'natTPort' | 'nattDiscoveryPort' | 'natEnabled' | 'cable' | 'healthCheckIntervalMs' | 'healthCheckMaxLoss' | 'forceUdpEncapsulation'
   | 'healthCheckIntervalSeconds'
-  | 'pskRotationWindowSeconds' | 'cableConnectTimeoutSeconds' | 'statusRefreshSeconds' | 'brokerRefreshSeconds' | 'remoteStaleSeconds' | 'ipsecTickMs';
+  | 'pskRotationWindowSeconds' | 'cableConnectTimeoutSeconds' | 'statusRefreshSeconds' | 'brokerRefreshSeconds' | 'remoteStaleSeconds' | 'ipsecTickMs'
+  | 'gatewayListen' | 'gatewayStatusSocket' | 'uninstallTimeoutSeconds';
 
 /** The commands that read agent settings; a flag of the other one is refused (variables are ignored). */
 type AgentCommand = 'run' | 'gateway';
@@ -244,8 +307,8 @@ interface Setting {
   env: string[];
   help: string;
   defaultText?: string;
-  /** Read by this agent command only; absent: by both (and maybe by cleanup or status). */
-  only?: AgentCommand;
+  /** Read by this agent command only; absent: by both (and maybe by cleanup or status). Diagnose reads every setting. */
+  only?: AgentCommand | 'diagnose' | 'uninstall';
 }
 
 /** Variables holding secrets: errors name them and never show their value. */
@@ -399,6 +462,19 @@ const SETTINGS: Record<Key, Setting> = {
     only: 'gateway', flag: '--remote-stale-seconds', env: ['SEAWAY_REMOTE_STALE_SECONDS'], defaultText: '120',
     help: 'a remote Endpoint whose liveness annotation is older than this is stale (2-86400, more than --broker-refresh-seconds)',
   },
+  gatewayListen: {
+    only: 'diagnose', flag: '--gateway-listen', env: ['SEAWAY_GATEWAY_LISTEN'], defaultText: 'the route agent\'s listen host on port 9083',
+    help: 'where this node\'s gateway serves /healthz and /readyz (host:port, as its --listen); an unspecified host (:port) means the route agent\'s host',
+  },
+  gatewayStatusSocket: {
+    only: 'diagnose', flag: '--gateway-status-socket', env: ['SEAWAY_GATEWAY_STATUS_SOCKET'],
+    defaultText: 'gateway.sock beside --status-socket when that is given, else /var/lib/seaway/gateway/gateway.sock',
+    help: 'the gateway\'s local status socket (absolute path), asked whether a gateway runs on this node',
+  },
+  uninstallTimeoutSeconds: {
+    only: 'uninstall', flag: '--uninstall-timeout-seconds', env: ['SEAWAY_UNINSTALL_TIMEOUT_SECONDS'], defaultText: '600',
+    help: 'how long `seaway uninstall` waits for every node to be clean (and for the agents\' pods to stop) before it deletes the cluster\'s objects and itself anyway (10-86400)',
+  },
   ipsecTickMs: {
     only: 'gateway', flag: '--ipsec-tick-ms', env: ['SEAWAY_IPSEC_TICK_MS'], defaultText: '2000',
     help: 'how often the pre-shared key is re-read and the cables repaired (100-60000)',
@@ -454,6 +530,9 @@ export const DEFAULTS = {
   apiRetryMaxMs: 60_000,
   // The gateway: on the same hostNetwork node as the route agent, so its own port and state.
   gatewayListenPort: 9083,
+  // The uninstall pod's /readyz (the route agent's and the gateway's ports are still in use while it starts).
+  uninstallListenPort: 9084,
+  uninstallTimeoutSeconds: 600,
   gatewayStateDir: '/var/lib/seaway/gateway',
   gatewayStatusSocketName: 'gateway.sock',
   brokerNamespace: 'submariner-k8s-broker',
@@ -485,7 +564,7 @@ interface Raw {
 const cableKind = (name: CableKind | 'libreswan'): CableKind => (name === 'libreswan' ? 'ipsec' : name);
 
 export function helpText(): string {
-  const rows = (only: AgentCommand | undefined) => Object.values(SETTINGS).filter((s) => s.only === only).map((s) => {
+  const rows = (only: Setting['only']) => Object.values(SETTINGS).filter((s) => s.only === only).map((s) => {
     const defaults = s.defaultText ? ` (default: ${s.defaultText})` : '';
     if (s.flag === null) return `  env ${s.env.join(', ')}\n      ${s.help}${defaults}`;
     return `  ${s.flag} VALUE\n      ${s.help}${defaults}\n      env: ${s.env.join(', ')}`;
@@ -497,12 +576,23 @@ export function helpText(): string {
     '  run       run the route agent on this node',
     '  gateway   run the gateway role on this node: election, tunnels, broker sync, status',
     '  cleanup   remove everything seaway owns on this node and exit (needs no API server)',
+    '  uninstall the uninstall DaemonSet\'s command (manifests/uninstall): stop the agents, clean this node,',
+    '            delete seaway\'s objects here and on the broker, then remove the uninstall workload; /readyz',
+    '            on port 9084 says when this node is clean',
     '  status    show what the running agent has programmed, pending and failing on this node',
     '            (--status-socket or --state-dir, --json)',
+    '  diagnose  probe this node for real: UDP 4490/4500 to the remote gateways (from the gateway node),',
+    '            the tunnels and their MTU, VXLAN (UDP 4800) to the gateway, the agents\' HTTP port, the',
+    '            CNI interface, the iptables backend, the Endpoints and leftovers of earlier installs;',
+    '            --json, --all (every node, through each route agent\'s /diagnose); exit 1 on an error',
     '  rotate-wireguard-key',
     '            make a new WireGuard key in the gateway\'s state directory (--state-dir); the running',
     '            gateway takes it up and announces its public key',
     '  version   print the version',
+    '',
+    'Settings of diagnose only (diagnose also reads the settings of run and gateway below; the route',
+    'agent\'s /diagnose reads these variables):',
+    ...rows('diagnose'),
     '',
     'Flags (flags win over SEAWAY_* variables, which win over Submariner\'s names; run and gateway refuse',
     'each other\'s flags and ignore each other\'s variables):',
@@ -516,6 +606,10 @@ export function helpText(): string {
     'Settings of gateway only:',
     ...rows('gateway'),
     '',
+    'Settings of uninstall only (uninstall also reads the cleanup settings, the cluster, node, namespace,',
+    'kubeconfig and broker settings; broker credentials are optional there):',
+    ...rows('uninstall'),
+    '',
     '  --help, -h',
     '      show this text',
     '',
@@ -528,12 +622,14 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   let command: string | null = null;
   let help = false;
   let json = false;
+  let all = false;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h' || arg === 'help') { help = true; continue; }
     if (arg === '--version') { command ??= 'version'; continue; }
     if (arg === '--json') { json = true; continue; }
+    if (arg === '--all') { all = true; continue; }
     if (!arg.startsWith('-')) {
       if (command === null) command = arg;
       else problems.push(`unexpected argument "${clip(arg)}"`);
@@ -560,10 +656,11 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     if (problems.length > 0) throw new ConfigError(problems);
     return { command: 'version' };
   }
-  const commands = 'run, gateway, cleanup, status, rotate-wireguard-key or version';
+  const commands = 'run, gateway, cleanup, uninstall, status, diagnose, rotate-wireguard-key or version';
   if (command === null) problems.unshift(`missing command: expected ${commands} (see --help)`);
-  else if (!['run', 'gateway', 'cleanup', 'status', 'rotate-wireguard-key'].includes(command)) problems.unshift(`unknown command "${clip(command)}": expected ${commands}`);
-  if (json && command !== 'status') problems.push('--json is only for "seaway status"');
+  else if (!['run', 'gateway', 'cleanup', 'uninstall', 'status', 'diagnose', 'rotate-wireguard-key'].includes(command)) problems.unshift(`unknown command "${clip(command)}": expected ${commands}`);
+  if (json && command !== 'status' && command !== 'diagnose') problems.push('--json is only for "seaway status"');
+  if (all && command !== 'diagnose') problems.push('--all is only for "seaway diagnose"');
   // One DaemonSet env may carry both agents' variables, but a flag is given to one command on purpose.
   if (command === 'run' || command === 'gateway') {
     for (const [key, raw] of flags) {
@@ -615,6 +712,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   }
 
   if (command === 'gateway') return gatewayConfig(reader, problems, warnings);
+  if (command === 'uninstall') return uninstallConfig(reader, problems, warnings);
+  if (command === 'diagnose') return diagnoseConfig(reader, problems, warnings, { all, json });
 
   // Read in the order of --help so problems are listed in that order too.
   const node = readNode(reader);
@@ -662,6 +761,33 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 }
 
 /** Which cluster and node this is: the settings run and gateway share, checked alike. */
+function uninstallConfig(reader: Reader, problems: string[], warnings: string[]): UninstallConfig {
+  const hasBroker = reader.sourceOf('brokerKubeconfig') !== undefined || BROKER_ENV_FORM.some((key) => reader.sourceOf(key) !== undefined);
+  const hostIp = reader.optional('hostIp', hostAddress) ?? null;
+  const nodeIp = reader.optional('nodeIp', nodeIpAddress) ?? null;
+  const config: UninstallConfig = {
+    command: 'uninstall',
+    cleanup: {
+      logLevel: reader.oneOf('logLevel', LOG_LEVELS, DEFAULTS.logLevel),
+      filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
+      stateDir: reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir,
+      xtablesLock: reader.optional('xtablesLock', absolutePath) ?? DEFAULTS.xtablesLock,
+    },
+    clusterId: reader.required('clusterId', dns1123Label),
+    namespace: reader.optional('namespace', dns1123Label) ?? DEFAULTS.namespace,
+    nodeName: reader.required('nodeName', dns1123Subdomain),
+    kubeconfig: reader.optional('kubeconfig', kubeconfigPath) ?? null,
+    broker: hasBroker ? readBroker(reader) : null,
+    brokerNamespace: reader.optional('brokerNamespace', dns1123Label) ?? DEFAULTS.brokerNamespace,
+    listen: reader.listen(hostIp ?? nodeIp, DEFAULTS.uninstallListenPort),
+    uninstallTimeoutSeconds: reader.integer('uninstallTimeoutSeconds', 10, 86400, DEFAULTS.uninstallTimeoutSeconds),
+    apiTimeoutSeconds: reader.integer('apiTimeoutSeconds', 1, 600, DEFAULTS.apiTimeoutSeconds),
+    warnings,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
 function readNode(reader: Reader): Pick<RunConfig, 'clusterId' | 'namespace' | 'nodeName' | 'podCidrs' | 'serviceCidrs'> {
   const clusterId = reader.required('clusterId', dns1123Label);
   const namespace = reader.optional('namespace', dns1123Label) ?? DEFAULTS.namespace;
@@ -763,6 +889,80 @@ function gatewayConfig(reader: Reader, problems: string[], warnings: string[]): 
   reader.notLess('apiRetryMaxMs', config.apiRetryMaxMs, 'apiRetryMinMs', config.apiRetryMinMs);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** What diagnose reads beyond the cluster settings, the same for the command and for the route agent's /diagnose. */
+type DiagnoseExtras = Pick<DiagnoseConfig, 'gatewayListen' | 'gatewayStatusSocket' | 'brokerNamespace' | 'leaseName' | 'remoteStaleSeconds'>;
+
+function readDiagnoseExtras(reader: Reader, listen: readonly ListenAddress[], statusSocket: string, statusSocketGiven: boolean): DiagnoseExtras {
+  const agentHost = listen.find((l) => l.kind === 'tcp');
+  const gatewayListen = reader.sourceOf('gatewayListen') === undefined
+    ? [{ kind: 'tcp' as const, host: agentHost?.kind === 'tcp' ? agentHost.host : '127.0.0.1', port: DEFAULTS.gatewayListenPort }]
+    : reader.listen(null, DEFAULTS.gatewayListenPort, 'gatewayListen');
+  return {
+    gatewayListen,
+    // Beside the route agent's socket when that is placed on purpose (the DaemonSets share /run/seaway), else the gateway's default.
+    gatewayStatusSocket: reader.optional('gatewayStatusSocket', socketPath)
+      ?? (statusSocketGiven ? join(dirname(statusSocket), DEFAULTS.gatewayStatusSocketName) : join(DEFAULTS.gatewayStateDir, DEFAULTS.gatewayStatusSocketName)),
+    brokerNamespace: reader.optional('brokerNamespace', dns1123Label) ?? DEFAULTS.brokerNamespace,
+    leaseName: reader.optional('leaseName', leaseName) ?? DEFAULTS.leaseName,
+    remoteStaleSeconds: reader.integer('remoteStaleSeconds', 2, 86400, DEFAULTS.remoteStaleSeconds),
+  };
+}
+
+function diagnoseConfig(reader: Reader, problems: string[], warnings: string[], flags: { all: boolean; json: boolean }): DiagnoseConfig {
+  const node = readNode(reader);
+  const cniInterface = reader.optional('cniInterface', interfaceName) ?? null;
+  const nodeIp = reader.optional('nodeIp', nodeIpAddress) ?? null;
+  const hostIp = reader.optional('hostIp', hostAddress) ?? null;
+  const listen = reader.listen(hostIp ?? nodeIp, DEFAULTS.listenPort);
+  const kubeconfig = reader.optional('kubeconfig', kubeconfigPath) ?? null;
+  const stateDir = reader.optional('stateDir', absolutePath) ?? DEFAULTS.stateDir;
+  const givenSocket = reader.optional('statusSocket', socketPath);
+  const statusSocket = givenSocket ?? join(stateDir, DEFAULTS.statusSocketName);
+  // The broker is checked only where its credentials are (the gateway's pod); a route agent's pod has none.
+  const brokerGiven = reader.sourceOf('brokerKubeconfig') !== undefined || BROKER_ENV_FORM.some((key) => reader.sourceOf(key) !== undefined);
+  const config: DiagnoseConfig = {
+    command: 'diagnose', all: flags.all, json: flags.json,
+    ...node, cniInterface, nodeIp, listen, kubeconfig,
+    broker: brokerGiven ? readBroker(reader) : null,
+    ...readDiagnoseExtras(reader, listen, statusSocket, givenSocket !== undefined),
+    filterBackend: reader.oneOf('filterBackend', FILTER_BACKENDS, DEFAULTS.filterBackend),
+    stateDir, statusSocket,
+    xtablesLock: reader.optional('xtablesLock', absolutePath) ?? DEFAULTS.xtablesLock,
+    apiTimeoutSeconds: reader.integer('apiTimeoutSeconds', 1, 600, DEFAULTS.apiTimeoutSeconds),
+    execTimeoutSeconds: reader.integer('execTimeoutSeconds', 1, 600, DEFAULTS.execTimeoutSeconds),
+    warnings,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * The route agent's own /diagnose: the agent's settings, and diagnose's own from the agent's
+ * environment (the variables only: the agent's command line has no diagnose flags). A value that
+ * does not parse ends the agent with a ConfigError, before it touches anything, like any other.
+ */
+export function agentDiagnoseConfig(run: RunConfig, env: Readonly<Record<string, string | undefined>>): DiagnoseConfig {
+  const problems: string[] = [];
+  const lookup = (key: Key): Raw | undefined => {
+    for (const name of SETTINGS[key].env) {
+      const value = env[name];
+      if (value !== undefined && value !== '') return { value, source: name };
+    }
+    return undefined;
+  };
+  const reader = new Reader('run', lookup, problems, []);
+  const extras = readDiagnoseExtras(reader, run.listen, run.statusSocket, run.statusSocket !== join(run.stateDir, DEFAULTS.statusSocketName));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    command: 'diagnose', all: false, json: true,
+    clusterId: run.clusterId, namespace: run.namespace, nodeName: run.nodeName, podCidrs: run.podCidrs, serviceCidrs: run.serviceCidrs,
+    cniInterface: run.cniInterface, nodeIp: run.nodeIp, listen: run.listen, kubeconfig: run.kubeconfig, broker: null,
+    ...extras,
+    filterBackend: run.filterBackend, stateDir: run.stateDir, statusSocket: run.statusSocket, xtablesLock: run.xtablesLock,
+    apiTimeoutSeconds: run.apiTimeoutSeconds, execTimeoutSeconds: run.execTimeoutSeconds, warnings: [],
+  };
 }
 
 const BROKER_ENV_FORM = ['brokerApiServer', 'brokerToken', 'brokerCa'] as const;
@@ -956,22 +1156,22 @@ class Reader {
     }
   }
 
-  listen(host: string | null, defaultPort: number): ListenAddress[] {
-    let raw = this.lookup('listen');
+  listen(host: string | null, defaultPort: number, key: 'listen' | 'gatewayListen' = 'listen'): ListenAddress[] {
+    let raw = this.lookup(key);
     if (raw === undefined) {
       const fallback = defaultListen(host, defaultPort);
       if (fallback.warning) this.warnings.push(fallback.warning);
       raw = { value: fallback.listen, source: 'the default' };
     }
     const items = raw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    if (items.length === 0) { this.fail('listen', raw, 'lists no address'); return []; }
+    if (items.length === 0) { this.fail(key, raw, 'lists no address'); return []; }
     const result: ListenAddress[] = [];
     const seen = new Set<string>();
     for (const item of items) {
       const parsed = parseListenAddress(item);
-      if (typeof parsed === 'string') { this.fail('listen', raw, `contains "${clip(item)}": ${parsed}`); continue; }
+      if (typeof parsed === 'string') { this.fail(key, raw, `contains "${clip(item)}": ${parsed}`); continue; }
       const id = parsed.kind === 'unix' ? `unix:${parsed.path}` : `${parsed.host}:${parsed.port}`;
-      if (seen.has(id)) { this.fail('listen', raw, `lists ${item} twice`); continue; }
+      if (seen.has(id)) { this.fail(key, raw, `lists ${item} twice`); continue; }
       seen.add(id);
       result.push(parsed);
     }

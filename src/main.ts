@@ -29,9 +29,17 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       const { cleanup } = await import('./cleanup.ts');
       return cleanup(config.filterBackend, config.stateDir, config.xtablesLock, createLogger(config.logLevel));
     }
+    case 'uninstall': {
+      const { runUninstall } = await import('./uninstall-command.ts');
+      return runUninstall(config, createLogger(config.cleanup.logLevel));
+    }
     case 'status': {
       const { status } = await import('./status-command.ts');
       return status(config.statusSocket, config.json, process.stdout, process.stderr);
+    }
+    case 'diagnose': {
+      const { diagnose } = await import('./diagnose/diagnose-command.ts');
+      return diagnose(config, process.stdout, process.stderr);
     }
     case 'rotate-wireguard-key': {
       const { rotateWireguardKey } = await import('./cable/rotate-key-command.ts');

@@ -1,4 +1,4 @@
-import type { RunConfig } from './config.ts';
+import { agentDiagnoseConfig, type RunConfig } from './config.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 import { Readiness } from './server/readiness.ts';
@@ -47,6 +47,7 @@ import { loadIcmpAddon, openIcmpSocket, type IcmpAddon } from './kernel/icmp-soc
 import { routeAgentHealthSettings } from './plan/route-agent-health.ts';
 import { createNodeHealthChecks } from './reconcile/node-health-checks.ts';
 import { errorText } from './model/error-text.ts';
+import { createDiagnoseService } from './diagnose/diagnose-service.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 /** Readiness conditions of start-up steps that touch the kernel (besides the init waits and the filter). */
@@ -77,6 +78,8 @@ function podCidrMatcher(podCidrs: readonly string[]): (address: string) => boole
  */
 export async function run(config: RunConfig, logger: Logger): Promise<{ code: number; forceExit: boolean }> {
   const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
+  // Read now: a diagnose variable that does not parse is a configuration error like any other.
+  const diagnoseConfig = agentDiagnoseConfig(config, process.env);
   // No remote subnet may cover the API server, however this node reaches it (kubeconfig or in-cluster).
   config.apiServerAddresses = apiServerAddresses(kubeConfig.getCurrentCluster()?.server, process.env);
   for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
@@ -103,7 +106,13 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     process.once('SIGINT', () => resolve('SIGINT'));
   });
 
-  const http = startHttpListeners(config.listen, { readiness, liveness, registry: metrics.registry, logger }, runStep);
+  // `seaway diagnose --all` asks each route agent for its node's findings: at most one diagnosis per 30 s, loaded on first use.
+  const diagnosis = createDiagnoseService({
+    node: config.nodeName,
+    diagnose: async () => (await import('./diagnose/agent-diagnosis.ts'))
+      .diagnoseThisNode(diagnoseConfig, { kubeConfig, userAgent: `seaway/${packageJson.version}`, signal: stopping.signal }),
+  });
+  const http = startHttpListeners(config.listen, { readiness, liveness, registry: metrics.registry, logger, diagnose: () => diagnosis.handle() }, runStep);
 
   // Every kernel object's status: the engine gates retries on it, and everything that reports reads it.
   let loop: ReconcileLoop | null = null;

@@ -15,6 +15,8 @@ export interface HttpServerDeps {
   logger: Logger;
   /** The per-object status document; served on /status only where given (the local status socket). */
   status?: () => unknown;
+  /** This node's diagnosis (`seaway diagnose --all`), rate-limited and cached by its owner; served on /diagnose only where given. */
+  diagnose?: () => Promise<{ status: number; body: string }>;
 }
 
 export interface RunningHttpServer {
@@ -36,6 +38,16 @@ export function handleRequest(deps: HttpServerDeps, req: IncomingMessage, res: S
     case '/status':
       if (!deps.status) return reply(res, 404, 'not found\n');
       return reply(res, 200, `${JSON.stringify(deps.status())}\n`, 'application/json');
+    case '/diagnose':
+      if (!deps.diagnose) return reply(res, 404, 'not found\n');
+      deps.diagnose().then(
+        (answer) => reply(res, answer.status, answer.body, 'application/json'),
+        (error: unknown) => {
+          deps.logger.error({ err: error }, 'diagnosis failed');
+          reply(res, 500, 'diagnosis failed\n');
+        },
+      );
+      return;
     case '/metrics':
       deps.registry.metrics().then(
         (text) => reply(res, 200, text, deps.registry.contentType),

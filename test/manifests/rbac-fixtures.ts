@@ -3,8 +3,8 @@
  * agents ask for:
  * - the route agent: its Nodes, Endpoints and Clusters informers (list and watch), Events, and its
  *   RouteAgent (get, create, update), as 02-rbac-route-agent.yaml documents it;
- * - the uninstall workload: the sequence manifests/uninstall/uninstall.yaml documents (the command itself
- *   comes later; its e2e audit log must then match this).
+ * - the uninstall workload: the sequence src/uninstall-command.ts makes and manifests/uninstall/uninstall.yaml
+ *   documents.
  * Plus records the comparison must leave alone: the lab's administrator (no user) and discovery.
  */
 import type { AuditEntry } from '../lab/apiserver/audit.ts';
@@ -46,16 +46,20 @@ export const UNINSTALL_AUDIT: readonly AuditEntry[] = [
   entry(UNINSTALL_USER, 'GET', `${APPS}/seaway-route-agent`, 'get'),
   entry(UNINSTALL_USER, 'DELETE', `${APPS}/seaway-gateway`, 'delete'),
   entry(UNINSTALL_USER, 'GET', `${APPS}/seaway-gateway`, 'get'),
-  // 3. seaway's objects in the Submariner namespace: its node's by name, the cluster's found by listing.
+  // 3. Its node's RouteAgent and Gateway, by name.
   entry(UNINSTALL_USER, 'DELETE', `${SUBMARINER}/routeagents/node-1`, 'delete'),
   entry(UNINSTALL_USER, 'DELETE', `${SUBMARINER}/gateways/node-1`, 'delete'),
+  // 4. Every node clean: what is left in the namespace, found by listing, and the election Lease.
+  entry(UNINSTALL_USER, 'GET', `${APPS}/seaway-uninstall`, 'get'),
+  entry(UNINSTALL_USER, 'GET', `${SUBMARINER}/routeagents`, 'list'),
+  entry(UNINSTALL_USER, 'DELETE', `${SUBMARINER}/routeagents/node-2`, 'delete'),
+  entry(UNINSTALL_USER, 'GET', `${SUBMARINER}/gateways`, 'list'),
   entry(UNINSTALL_USER, 'GET', `${SUBMARINER}/endpoints`, 'list'),
   entry(UNINSTALL_USER, 'DELETE', `${SUBMARINER}/endpoints/cluster-a-submariner-cable-cluster-a-192-168-1-10`, 'delete'),
   entry(UNINSTALL_USER, 'GET', `${SUBMARINER}/clusters`, 'list'),
   entry(UNINSTALL_USER, 'DELETE', `${SUBMARINER}/clusters/cluster-a`, 'delete'),
   entry(UNINSTALL_USER, 'DELETE', `/apis/coordination.k8s.io/v1${NS}/leases/seaway-gateway-lock`, 'delete'),
-  // 4. Its own objects handed to the garbage collector, then its DaemonSet.
-  entry(UNINSTALL_USER, 'GET', `${APPS}/seaway-uninstall`, 'get'),
+  // 5. Its own objects handed to the garbage collector, then its DaemonSet.
   entry(UNINSTALL_USER, 'PATCH', `/api/v1${NS}/serviceaccounts/seaway-uninstall`, 'patch'),
   entry(UNINSTALL_USER, 'PATCH', `/apis/rbac.authorization.k8s.io/v1${NS}/roles/seaway-uninstall`, 'patch'),
   entry(UNINSTALL_USER, 'PATCH', `/apis/rbac.authorization.k8s.io/v1${NS}/rolebindings/seaway-uninstall`, 'patch'),
