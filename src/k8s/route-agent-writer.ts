@@ -2,7 +2,7 @@
  * Writes this node's RouteAgent object (plan/route-agent-status.ts builds it) through
  * @kubernetes/client-node: get, then create or replace (update) with the resourceVersion last
  * seen, in the Submariner namespace, keeping what others put in its metadata (status-object-writer.ts).
- * Those three verbs on routeagents are what manifests/rbac/route-agent.yaml grants the route agent.
+ * Those three verbs on routeagents are what manifests/02-rbac-route-agent.yaml grants the route agent.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ROUTE_AGENT_PLURAL, ROUTE_AGENT_WRITE_BUDGET, sameRouteAgentContent, type RouteAgentObject } from '../plan/route-agent-status.ts';

@@ -1,7 +1,7 @@
 /**
  * The default lab, connected by seaway alone: no simulated Endpoints, no plain WAN routes. Each
  * cluster's gateway-capable nodes run `seaway gateway` (the real cable daemon, the real client
- * against the lab's API servers and broker, with the RBAC of manifests/rbac); they elect, publish
+ * against the lab's API servers and broker, with the RBAC of manifests/); they elect, publish
  * the cluster's Endpoint, sync it through the broker and build tunnels of one cable kind over the
  * WAN, and the route agents steer the other nodes' traffic to them. One suite, run once per cable
  * (gateway-<cable>.test.ts). The WAN is captured for the whole run: with an encrypting cable no
@@ -459,7 +459,7 @@ export function gatewaySuite(cable: LabCable, PREFIX: string): void {
       await allPodsTalk('every pair talks after the pause of cluster 2\'s gateways');
     });
 
-    it('the gateways\' RBAC (manifests/rbac/gateway.yaml, broker.yaml): every request allowed, every rule used', async () => {
+    it('the gateways\' RBAC (manifests/03-rbac-gateway.yaml, broker.yaml): every request allowed, every rule used', async () => {
       // Every rule used by the run as a whole: which cluster posts an Event (a stale remote, a rejected
       // cable) depends on what the run did to it, and both clusters hold the same manifest.
       const used = new Set<string>();

@@ -1,6 +1,6 @@
 /**
  * Issue 11, authentication and authorization in the lab API server, through the real
- * @kubernetes/client-node: a service account's token is allowed what manifests/rbac grants it and
+ * @kubernetes/client-node: a service account's token is allowed what manifests/ grants it and
  * refused the rest with the real 403; an unknown token is 401; every request is in the audit log
  * with its user, decision and the rule that allowed it. The plain unix socket is the lab's trusted
  * administrator (tokens and RBAC objects are made through it).
@@ -48,7 +48,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('the route agent\'s token lists what manifests/rbac grants it and is refused the rest with the real 403', async () => {
+test('the route agent\'s token lists what manifests/ grants it and is refused the rest with the real 403', async () => {
   const token = await admin.token({ serviceAccount: { namespace: NS, name: 'seaway-route-agent' } });
   const kc = clientWith(token);
   const custom = kc.makeApiClient(CustomObjectsApi);

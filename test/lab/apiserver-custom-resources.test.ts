@@ -1,5 +1,5 @@
 /**
- * Submariner's kinds validated as a real API server validates them against Submariner's CRDs (manifests/crds):
+ * Submariner's kinds validated as a real API server validates them against Submariner's CRDs (manifests/01-crds.yaml):
  * required fields, types, bounds, unknown fields under each fieldValidation directive, and the Gateway's and
  * RouteAgent's lack of a status subresource. Driven by the real @kubernetes/client-node, and by fetch where the
  * response headers (Warning) or a query parameter the client does not expose are what is checked.

@@ -1,7 +1,7 @@
 /**
  * The broker sync (src/k8s/broker-sync.ts) between two lab API servers through the real
- * @kubernetes/client-node: the cluster's API server with the gateway's token (manifests/rbac/gateway.yaml)
- * and the broker with the cluster's `cluster-east` token (manifests/rbac/broker.yaml), so the
+ * @kubernetes/client-node: the cluster's API server with the gateway's token (manifests/03-rbac-gateway.yaml)
+ * and the broker with the cluster's `cluster-east` token (manifests/broker/rbac.yaml), so the
  * manifests' RBAC is proven sufficient. The broker is reached through a TCP relay the test can
  * cut and restore on the same port, as a partition or a broker restart looks to the gateway.
  * Objects of other clusters are made through the broker's trusted socket (the lab's administrator).

@@ -2,7 +2,7 @@
  * The Gateway status object written through the real @kubernetes/client-node to the lab API server
  * (HTTPS with the lab's CA, as a cluster serves it; kubectl would not send a token over plain HTTP),
  * which enforces Submariner's Gateway CRD (schema; no status subresource) and RBAC: the writer runs
- * with the gateway's own service-account token and manifests/rbac/gateway.yaml applied, so a schema
+ * with the gateway's own service-account token and manifests/03-rbac-gateway.yaml applied, so a schema
  * mistake would be a 422 and a verb the manifests do not grant a 403. The audit log shows every
  * request the writer made (never one to .../status), and kubectl, with the same token, reads what
  * `subctl show gateways|connections` reads.

@@ -1,5 +1,5 @@
 import type { NodePlan } from './addressing.ts';
-import { httpUnix } from './http-unix.ts';
+import { SocketApi, SocketApiError } from './socket-api.ts';
 
 export const GATEWAY_LABEL = 'submariner.io/gateway';
 export const PUBLIC_IP_ANNOTATION = 'gateway.submariner.io/public-ip';
@@ -43,33 +43,16 @@ export function nodeStatus(node: NodePlan, ready: boolean, now: Date): Record<st
   };
 }
 
-export class ApiError extends Error {
-  readonly status: number;
-  constructor(message: string, status: number) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-  }
-}
-
-async function call(socket: string, method: string, path: string, body: unknown, contentType = 'application/json'): Promise<number> {
-  const response = await httpUnix(socket, path, {
-    method,
-    headers: { 'content-type': contentType, accept: 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (response.status >= 300 && !(method === 'POST' && response.status === 409)) {
-    throw new ApiError(`${method} ${path}: HTTP ${response.status} ${response.body.slice(0, 300)}`, response.status);
-  }
-  return response.status;
-}
-
 /** Creates the Node (an AlreadyExists from a retried create counts as done) and posts its NotReady status. */
 export async function registerNode(socket: string, node: NodePlan, now: Date): Promise<void> {
-  await call(socket, 'POST', '/api/v1/nodes', nodeObject(node));
+  try {
+    await new SocketApi(socket).create('/api/v1/nodes', nodeObject(node));
+  } catch (error) {
+    if (!(error instanceof SocketApiError && error.status === 409)) throw error;
+  }
   await patchStatus(socket, node, false, now);
 }
 
 export async function patchStatus(socket: string, node: NodePlan, ready: boolean, now: Date): Promise<void> {
-  await call(socket, 'PATCH', `/api/v1/nodes/${encodeURIComponent(node.name)}/status`, { status: nodeStatus(node, ready, now) }, 'application/merge-patch+json');
+  await new SocketApi(socket).mergePatch(`/api/v1/nodes/${encodeURIComponent(node.name)}/status`, { status: nodeStatus(node, ready, now) });
 }

@@ -52,7 +52,7 @@ export interface LabUpOptions extends Partial<Omit<LabOptions, 'prefix'>> {
   manifestsDir?: string;
   /** With deploy `manifests`: shorter probe timers and termination grace per DaemonSet name. */
   podTimers?: Record<string, PodTimers>;
-  /** The route agent's RBAC applied to every cluster (default manifests/rbac/route-agent.yaml): a test gives a copy missing a verb. */
+  /** The route agent's RBAC applied to every cluster (default manifests/02-rbac-route-agent.yaml): a test gives a copy missing a verb. */
   routeAgentRbac?: string;
   /** Extra environment for every agent (e.g. SEAWAY_LOG_LEVEL), on top of the DaemonSet's. */
   agentEnv?: Record<string, string>;
@@ -139,7 +139,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabStatus> {
     });
 
     // As on a real cluster: the operator's kubeconfig carries an administrator's token; the route
-    // agents' and the gateway's their service accounts', allowed exactly what manifests/rbac grants
+    // agents' and the gateway's their service accounts', allowed exactly what manifests/ grants
     // them; each cluster's broker credentials are its `cluster-<id>` account's on the broker.
     const brokerSocket = paths.server('broker').socket;
     await applyManifestFile(brokerSocket, BROKER_RBAC);

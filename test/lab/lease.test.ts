@@ -1,7 +1,7 @@
 /**
  * The gateway election's Lease (src/k8s/lease.ts) through the real @kubernetes/client-node against
  * the lab API server with authentication and RBAC: the gateway's service account, bound by
- * manifests/rbac/gateway.yaml as an installer applies it, observes and writes seaway's Lease and
+ * manifests/03-rbac-gateway.yaml as an installer applies it, observes and writes seaway's Lease and
  * reads Submariner's submariner-gateway-lock; optimistic concurrency, client-go's transition
  * counting and release, a forbidden account, injected failures, a hung server and a server that is gone.
  */

@@ -228,33 +228,26 @@ function envValue(pod: PodObject, variable: EnvVar, env: Record<string, string>,
   if (!from) return '';
   if (from.fieldRef) return fieldValue(pod, from.fieldRef.fieldPath, context);
   const namespace = pod.metadata.namespace;
-  if (from.configMapKeyRef) {
-    const { name, key, optional } = from.configMapKeyRef;
-    const data = context.configMap(namespace, name);
-    if (data === undefined) {
-      if (optional) return undefined;
-      throw new ConfigError(`configmap "${name}" not found`);
-    }
-    if (!(key in data)) {
-      if (optional) return undefined;
-      throw new ConfigError(`couldn't find key ${key} in ConfigMap ${namespace}/${name}`);
-    }
-    return data[key];
-  }
-  if (from.secretKeyRef) {
-    const { name, key, optional } = from.secretKeyRef;
-    const data = context.secret(namespace, name);
-    if (data === undefined) {
-      if (optional) return undefined;
-      throw new ConfigError(`secret "${name}" not found`);
-    }
-    if (!(key in data)) {
-      if (optional) return undefined;
-      throw new ConfigError(`couldn't find key ${key} in Secret ${namespace}/${name}`);
-    }
-    return data[key];
-  }
+  if (from.configMapKeyRef) return keyRef('ConfigMap', namespace, from.configMapKeyRef, context.configMap);
+  if (from.secretKeyRef) return keyRef('Secret', namespace, from.secretKeyRef, context.secret);
   throw new ConfigError(`env ${variable.name}: unsupported valueFrom ${Object.keys(from).join(', ')}`);
+}
+
+/** A ConfigMap's or Secret's key, as the kubelet words a missing one; nothing for a missing optional one. */
+function keyRef(
+  kind: 'ConfigMap' | 'Secret', namespace: string, ref: { name: string; key: string; optional?: boolean },
+  lookup: (namespace: string, name: string) => Record<string, string> | undefined,
+): string | undefined {
+  const data = lookup(namespace, ref.name);
+  if (data === undefined) {
+    if (ref.optional) return undefined;
+    throw new ConfigError(`${kind.toLowerCase()} "${ref.name}" not found`);
+  }
+  if (!(ref.key in data)) {
+    if (ref.optional) return undefined;
+    throw new ConfigError(`couldn't find key ${ref.key} in ${kind} ${namespace}/${ref.name}`);
+  }
+  return data[ref.key];
 }
 
 function fieldValue(pod: PodObject, path: string, context: PodContext): string {
