@@ -8,7 +8,8 @@
  * body has unknown fields under Strict is 400 BadRequest (`<Kind> in version "v1" cannot be handled as a
  * <Kind>: strict decoding error: unknown field "spec.x"`); a patch whose result has them is 422 Invalid with
  * an empty kind and name and one `patch` cause holding the patched object's JSON (`jsonPatcher.
- * applyPatchToCurrentObject`); under Warn each unknown field is one `Warning` header; under Ignore nothing.
+ * applyPatchToCurrentObject`; a strategic merge patch of a built-in kind holds the patch map as Go's %+v prints it,
+ * `applyPatchToObject`); under Warn each unknown field is one `Warning` header; under Ignore nothing.
  * Invalid values of `fieldValidation` are a 422 on `CreateOptions`/`UpdateOptions`/`PatchOptions`
  * (meta.k8s.io), `ValidateFieldValidation`'s NotSupported with the values "", "Ignore", "Strict", "Warn".
  * A create or update body without `kind` is refused: the unstructured JSON decoder custom resources go through
@@ -68,8 +69,8 @@ export function writeContextFor(verb: keyof typeof optionsKind, query: URLSearch
  * dropped, nulls the schema does not allow are dropped, defaults applied. A built-in kind: unknown fields dropped. `patch` words the Strict refusal as the patch
  * handler does (the patched object is the body). Returns the decoded copy.
  */
-export function decodeBody(resource: ResourceType, body: KubeObject, context: WriteContext, mode: 'body' | 'patch'): KubeObject {
-  if (!resource.schema) return decodeBuiltin(resource, body, context, mode);
+export function decodeBody(resource: ResourceType, body: KubeObject, context: WriteContext, mode: 'body' | 'patch', shownPatch?: string): KubeObject {
+  if (!resource.schema) return decodeBuiltin(resource, body, context, mode, shownPatch);
   if (mode === 'body' && (body.kind === undefined || body.kind === '')) {
     const data = JSON.stringify(body);
     const summary = data.length > 30 ? `${data.slice(0, 30)} ...` : data;
@@ -81,21 +82,24 @@ export function decodeBody(resource: ResourceType, body: KubeObject, context: Wr
 }
 
 /** A built-in kind's body without the fields its schema does not know (kinds without a schema: as it is). */
-function decodeBuiltin(resource: ResourceType, body: KubeObject, context: WriteContext, mode: 'body' | 'patch'): KubeObject {
+function decodeBuiltin(resource: ResourceType, body: KubeObject, context: WriteContext, mode: 'body' | 'patch', shownPatch: string | undefined): KubeObject {
   if (!resource.builtin) return body;
   const result = pruneByBuiltinSchema(resource.builtin.schemas, resource.builtin.definition, body as unknown as Json);
-  reportUnknownFields(resource, body, result.unknownFields, context, mode);
+  reportUnknownFields(resource, body, result.unknownFields, context, mode, shownPatch);
   return result.object as unknown as KubeObject;
 }
 
-/** Unknown fields as `fieldValidation` asks: refused (Strict), one warning each (Warn), or silently dropped (Ignore). */
-function reportUnknownFields(resource: ResourceType, body: KubeObject, unknownFields: string[], context: WriteContext, mode: 'body' | 'patch'): void {
+/**
+ * Unknown fields as `fieldValidation` asks: refused (Strict), one warning each (Warn), or silently dropped (Ignore).
+ * A refused patch shows `shownPatch` when given (a strategic merge patch: the patch map, `%+v`), else the patched object's JSON.
+ */
+function reportUnknownFields(resource: ResourceType, body: KubeObject, unknownFields: string[], context: WriteContext, mode: 'body' | 'patch', shownPatch?: string): void {
   if (unknownFields.length === 0) return;
   if (context.fieldValidation === 'Strict') {
     const message = strictDecodingMessage(resource.kind, resource.version, unknownFields);
     if (mode === 'body') throw errors.badRequest(message);
     const tail = message.slice(message.indexOf('strict decoding error: '));
-    throw errors.invalidParts(invalidStatusParts('', '', '', [fieldErrors.invalid('patch', goJson(body), tail)]));
+    throw errors.invalidParts(invalidStatusParts('', '', '', [fieldErrors.invalid('patch', shownPatch ?? goJson(body), tail)]));
   }
   if (context.fieldValidation === 'Warn') context.warnings.push(...unknownFieldWarnings(unknownFields));
 }

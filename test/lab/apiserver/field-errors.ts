@@ -88,6 +88,38 @@ export function goJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${goJson(k)}:${goJson(v)}`).join(',')}}`;
 }
 
+/**
+ * Go's fmt %v (verb 'v') or %s (verb 's') of a decoded JSON value (map[string]interface{}, []interface{}, ...),
+ * as apimachinery's error messages print patches: `map[a:1 b:[x y] c:<nil>]`, map keys sorted. Integers print as
+ * the int64 the API server's JSON decoder makes of them, other numbers as float64 (%v: exponent from 1e+06 and
+ * below 1e-04); with %s a non-string scalar prints as `%!s(int64=1)`.
+ */
+export function goSprint(value: unknown, verb: 'v' | 's' = 'v'): string {
+  if (value === null || value === undefined) return verb === 's' ? '%!s(<nil>)' : '<nil>';
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return `[${value.map((v) => goSprint(v, verb)).join(' ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `map[${entries.map(([k, v]) => `${k}:${goSprint(v, verb)}`).join(' ')}]`;
+  }
+  let text: string;
+  let type: string;
+  if (typeof value === 'boolean') {
+    [text, type] = [String(value), 'bool'];
+  } else if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 63) {
+    [text, type] = [BigInt(value).toString(), 'int64'];
+  } else {
+    const number = Number(value);
+    const [mantissa, exponentText] = number.toExponential().split('e') as [string, string];
+    const exponent = Number(exponentText);
+    text = exponent < -4 || exponent >= 6
+      ? `${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`
+      : String(number);
+    type = 'float64';
+  }
+  return verb === 's' ? `%!s(${type}=${text})` : text;
+}
+
 /** How `ErrorBody` prints a bad value. */
 export function goValue(value: unknown): string {
   if (typeof value === 'string') return goQuote(value);

@@ -5,19 +5,23 @@ import { emptiesFinalizers, planDelete, podGracePeriod } from './deletion.ts';
 import { fieldErrors, type FieldError } from './field-errors.ts';
 import { checkMetaTypes, finalizerErrors, newFinalizerErrors, ownerReferenceErrors } from './object-meta.ts';
 import { managedFieldsOf, recordUpdate, sameOwnership, serverSideApply, type ManagedFieldsEntry, type Writer } from './managed-fields.ts';
+import { goSprint } from './field-errors.ts';
 import { deepEqual, isObject, jsonPatch, mergePatch, type Json } from './patch.ts';
+import { builtinPatchSchema, untypedPatchSchema } from './patch-strategies.ts';
 import { apiVersionOf, resourceKey, type ResourceRegistry, type ResourceType } from './resources.ts';
 import type { Subresource } from './routes.ts';
 import { scaleOf, withScale } from './scale.ts';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { errors } from './status.ts';
+import { strategicMergePatch, type PatchSchema } from './strategic-merge.ts';
 import type { KubeObject, ObjectMeta, Store } from './store.ts';
 
-export type PatchType = 'merge' | 'json';
+export type PatchType = 'merge' | 'strategic' | 'json';
 
 export const patchContentTypes: Record<string, PatchType | undefined> = {
   'application/merge-patch+json': 'merge',
-  'application/strategic-merge-patch+json': 'merge',
+  // Built-in kinds only: server.ts answers 415 for it on custom resources, as the CRD handler does.
+  'application/strategic-merge-patch+json': 'strategic',
   'application/json-patch+json': 'json',
 };
 
@@ -127,6 +131,7 @@ export class ObjectService {
   readonly #registry: ResourceRegistry;
   readonly #now: () => Date;
   readonly #hooks: (resource: ResourceType) => KindHooks | undefined;
+  readonly #patchSchemas = new WeakMap<object, PatchSchema>();
 
   constructor(store: Store, registry: ResourceRegistry, now: () => Date = () => new Date(), hooks: (resource: ResourceType) => KindHooks | undefined = () => undefined) {
     this.#store = store;
@@ -251,11 +256,12 @@ export class ObjectService {
   patch(resource: ResourceType, namespace: string | undefined, name: string, type: PatchType, patch: unknown, subresource?: Subresource, context: WriteContext = defaultWriteContext()): KubeObject {
     if (subresource === 'scale') {
       const scale = this.get(resource, namespace, name, 'scale');
-      return this.#writeScale(resource, namespace, name, applyPatch(scale, type, patch), context);
+      return this.#writeScale(resource, namespace, name, applyPatch(scale, type, patch, untypedPatchSchema).object, context);
     }
     const existing = this.get(resource, namespace, name);
-    const checked = this.#checkBody(resource, namespace, applyPatch(existing, type, patch));
-    const incoming = decodeBody(resource, checked, context, 'patch');
+    const patched = applyPatch(existing, type, patch, this.#patchSchema(resource));
+    const checked = this.#checkBody(resource, namespace, patched.object);
+    const incoming = decodeBody(resource, checked, context, 'patch', patched.shown);
     if (incoming.metadata.name !== name) {
       throw errors.invalid(resource, name, [fieldErrors.invalid('metadata.name', incoming.metadata.name ?? '', 'field is immutable')]);
     }
@@ -315,6 +321,18 @@ export class ObjectService {
     const next = withScale(existing, body, scale, resource);
     const stored = this.#replace(resource, existing, decodeBody(resource, next, context, 'body'), undefined, false, context, undefined);
     return scaleOf(stored, scale);
+  }
+
+  /** Which type every path of the kind's objects is, for strategic merge patches (one per kind, kept across patches). */
+  #patchSchema(resource: ResourceType): PatchSchema {
+    const builtin = resource.builtin;
+    if (!builtin) return untypedPatchSchema;
+    let schema = this.#patchSchemas.get(builtin);
+    if (!schema) {
+      schema = builtinPatchSchema(builtin.schemas, builtin.definition);
+      this.#patchSchemas.set(builtin, schema);
+    }
+    return schema;
   }
 
   #writer(resource: ResourceType, context: WriteContext, subresource: Subresource | undefined): Writer {
@@ -420,11 +438,28 @@ export class ObjectService {
   }
 }
 
-/** The object a merge or JSON patch makes of `target` (not yet checked). */
-function applyPatch(target: KubeObject, type: PatchType, patch: unknown): Json {
+/** What a JSON value decodes as in the patch handler's `json: cannot unmarshal <what> into ...` error. */
+function jsonKind(value: unknown): string {
+  if (Array.isArray(value)) return 'array';
+  return typeof value === 'boolean' ? 'bool' : typeof value;
+}
+
+/**
+ * The object a merge, strategic merge or JSON patch makes of `target` (not yet checked), and for a strategic
+ * merge patch the patch as the patch handler prints it (`%+v`) when the result has unknown fields.
+ */
+function applyPatch(target: KubeObject, type: PatchType, patch: unknown, schema: PatchSchema): { object: Json; shown?: string } {
   if (type === 'merge') {
     if (!isObject(patch)) throw errors.badRequest('a merge patch must be a JSON object');
-    return mergePatch(target as unknown as Json, patch);
+    return { object: mergePatch(target as unknown as Json, patch) };
   }
-  return jsonPatch(target as unknown as Json, patch);
+  if (type === 'strategic') {
+    // The handler decodes the body into a map[string]interface{}: null leaves it empty, other non-objects fail.
+    if (patch !== null && !isObject(patch)) {
+      throw errors.badRequest(`json: cannot unmarshal ${jsonKind(patch)} into Go value of type map[string]interface {}`);
+    }
+    const result = strategicMergePatch(target as unknown as Record<string, Json>, patch ?? {}, schema);
+    return { object: result.object, shown: goSprint(result.patch) };
+  }
+  return { object: jsonPatch(target as unknown as Json, patch) };
 }
