@@ -33,11 +33,19 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
     observe: () => routing.observe(),
     routeDestinations: () => routing.routeDestinations(),
     async apply(desired, gate) {
-      // Links first: per-interface sysctls of vx-submariner exist only once the link does.
-      const routed = await routing.apply(desired, gate);
+      // Links first: per-interface sysctls of vx-submariner exist only once the link does. A link just
+      // made gets its own before its routes: the kernel arms a neighbour's first retry with the
+      // retrans_time it has then, so one set after the routes would come too late for the first ARP
+      // (the gateway-move gap). Their failures are reported once, by the full step after the routes.
+      let early = emptyReport();
+      const linkSysctls = desired.sysctls.filter((s) => desired.links.some((link) => s.key.split('/').includes(link.name)));
+      const routed = await routing.apply(desired, gate, async () => {
+        const made = await sysctls.apply(linkSysctls, gate, 'some').catch(() => emptyReport());
+        early = { ...emptyReport(), writes: made.writes, written: made.written, writesByKind: made.writesByKind };
+      });
       // The sysctls' own trouble (a state file that cannot be written) fails the sysctls, not the routes already programmed.
       const tuned = await sysctls.apply(desired.sysctls, gate).catch((error: unknown) => sysctlsFailed(desired.sysctls, error));
-      return mergeReports(routed, tuned);
+      return mergeReports(routed, early, tuned);
     },
     async cleanup() {
       // Sysctls first, while the interfaces they belong to still exist; but a sysctl step that cannot

@@ -29,7 +29,7 @@ export interface RoutingDriver {
    * Makes the owned links, addresses, routes, rules and FDB entries equal the desired ones. Each
    * object's writes are made only when `gate` allows (objects in backoff are reported deferred).
    */
-  apply(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb'>, gate?: AttemptGate): Promise<ApplyReport>;
+  apply(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb'>, gate?: AttemptGate, linksMade?: () => Promise<void>): Promise<ApplyReport>;
   /** Removes every owned route, rule and link (the FDB entries and addresses go with the link). */
   cleanup(): Promise<ApplyReport>;
   /**
@@ -258,7 +258,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
 
     routeDestinations: () => destinations,
 
-    async apply(desired, gate = ALWAYS_ATTEMPT) {
+    async apply(desired, gate = ALWAYS_ATTEMPT, linksMade) {
       destinations = new Set(desired.routes.map(routeKey));
       const report = emptyReport();
       let links = await rtnl.listLinks();
@@ -266,6 +266,8 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       if (await applyLinks(desired.links, links, owned, report, gate)) {
         links = await rtnl.listLinks();
         owned = await observeWith(links, desired.routes);
+        // A device just made: its own settings before any route sends traffic through it.
+        await linksMade?.();
       }
       const indexOf = new Map(links.map((l) => [l.name, l.index]));
       // New objects go in before stale ones go out, so moving from one layout to another (seaway's

@@ -14,8 +14,12 @@ export interface SysctlDriverOptions {
 }
 
 export interface SysctlDriver {
-  /** Writes each desired value the gate allows; a key that does not exist yet (its link is missing) is reported blocked. */
-  apply(desired: readonly DesiredSysctl[], gate?: AttemptGate): Promise<ApplyReport>;
+  /**
+   * Writes each desired value the gate allows; a key that does not exist yet (its link is missing) is
+   * reported blocked. The values seaway changed that are no longer desired are restored, unless `some`
+   * says the list is only part of what is desired (a new link's own, set early).
+   */
+  apply(desired: readonly DesiredSysctl[], gate?: AttemptGate, scope?: 'all' | 'some'): Promise<ApplyReport>;
   /** Restores every value seaway changed and forgets them. */
   cleanup(): Promise<ApplyReport>;
 }
@@ -49,7 +53,7 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
   }
 
   return {
-    async apply(desired, gate = ALWAYS_ATTEMPT) {
+    async apply(desired, gate = ALWAYS_ATTEMPT, scope = 'all') {
       const report = emptyReport();
       const state = await file.load();
       const current = new Map<string, string | undefined>();
@@ -72,6 +76,7 @@ export function createSysctlDriver(options: SysctlDriverOptions): SysctlDriver {
           report.failures.push({ kind: 'sysctl', key: w.key, object: `sysctl ${w.key}=${w.value}`, reason: (error as Error).message });
         }
       }
+      if (scope === 'some') return report;
       const wanted = new Set(desired.map((d) => d.key));
       const noLongerWanted = Object.keys(state.originals).filter((key) => !wanted.has(key));
       if (noLongerWanted.length > 0) await restore(state, noLongerWanted, report);

@@ -271,12 +271,17 @@ function vxlanSources(snapshot: Snapshot, gatewayIp: string, selfIp: string): st
  * ip_forward: the node forwards pod traffic into and out of vx-submariner. rp_filter=2 (loose) on the
  * CNI interface and vx-submariner: replies from remote clusters arrive on an interface that is not the
  * reverse path's, which strict mode drops. The effective value is max(all, interface), so 2 per
- * interface suffices without loosening every interface through conf/all.
+ * interface suffices without loosening every interface through conf/all. retrans_time_ms=100 on
+ * vx-submariner: when the gateway moves, every worker makes its device again towards the new gateway
+ * node while that node is still making its own; an ARP for the gateway's VTEP that arrives first is
+ * lost, and the default retry waited 1 s, the longest part of the upgrade's handover gap (1.1 s; the
+ * VXLAN cable found the same). Its ARP table holds one entry per node, so 100 ms retries cost nothing.
  */
 function sysctls(cniName: string | null): DesiredSysctl[] {
   const list: DesiredSysctl[] = [
     { key: 'net/ipv4/ip_forward', value: '1' },
     { key: `net/ipv4/conf/${OWNERSHIP.vxlanDevice}/rp_filter`, value: '2' },
+    { key: `net/ipv4/neigh/${OWNERSHIP.vxlanDevice}/retrans_time_ms`, value: '100' },
   ];
   if (cniName !== null && cniName !== OWNERSHIP.vxlanDevice) list.push({ key: `net/ipv4/conf/${cniName}/rp_filter`, value: '2' });
   return list.sort((a, b) => compareText(a.key, b.key));

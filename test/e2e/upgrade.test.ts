@@ -59,7 +59,9 @@ describe('upgrade from the previous release, DaemonSet by DaemonSet, with traffi
     const tag = previousReleaseTag(await releaseTags(), current);
     if (!tag) throw new Error(`no earlier release to upgrade from: no v<major>.<minor>.<patch> tag other than v${current} in this clone (git fetch --tags)`);
     release = await buildRelease(tag);
-    lab = await labUp({ prefix, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, deploy: 'manifests', agents: false });
+    lab = await labUp({ prefix, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, deploy: 'manifests', agents: false,
+      // Only a bound for a hang: the release was just built, and the other test file runs beside this one.
+      waitTimeoutMs: 120_000 });
     await installSeaway(prefix, { manifestsDir: release.manifestsDir });
     for (const cluster of lab.clusters) await allOn(cluster, release.version);
     const [c1, c2] = lab.clusters as [ClusterStatus, ClusterStatus];

@@ -58,6 +58,7 @@ const desired = (): DesiredState => ({
     { key: 'net/ipv4/conf/vx-submariner/rp_filter', value: '2' },
     { key: 'net/ipv4/conf/under0/rp_filter', value: '2' },
     { key: 'net/ipv4/ip_forward', value: '1' },
+    { key: 'net/ipv4/neigh/vx-submariner/retrans_time_ms', value: '100' },
   ],
   filter: null,
 });
@@ -81,6 +82,7 @@ test('apply programs the link, address, routes, rules, fdb and sysctls; a second
   const fdb = (await json('bridge', ['-j', 'fdb', 'show', 'dev', 'vx-submariner'])) as any[];
   assert.deepEqual(fdb.map((e) => e.dst).sort(), ['192.168.70.2', '192.168.70.3']);
   assert.equal((await readFile('/proc/sys/net/ipv4/conf/vx-submariner/rp_filter', 'utf8')).trim(), '2');
+  assert.equal((await readFile('/proc/sys/net/ipv4/neigh/vx-submariner/retrans_time_ms', 'utf8')).trim(), '100');
 
   const second = await dataplane.apply(desired());
   assert.deepEqual(second.failures, []);

@@ -1,7 +1,7 @@
 /** Which release an upgrade starts from (pure): the newest v<semver> tag that is not this version. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { previousReleaseTag } from './release-build.ts';
+import { previousReleaseTag, sameDependencies } from './release-build.ts';
 
 describe('previousReleaseTag', () => {
   it('takes the newest semantic version, not the newest by name', () => {
@@ -14,5 +14,18 @@ describe('previousReleaseTag', () => {
     assert.equal(previousReleaseTag(['v1.0.0-rc1', 'latest', 'v1', 'vx.y.z', 'v0.3.1'], '1.0.0'), 'v0.3.1');
     assert.equal(previousReleaseTag(['v0.2.0'], '0.2.0'), undefined);
     assert.equal(previousReleaseTag([], '0.2.0'), undefined);
+  });
+});
+
+describe('sameDependencies', () => {
+  const lock = (own: string, dependency: string) => JSON.stringify({ name: 'seaway', version: own, lockfileVersion: 3, packages: { '': { name: 'seaway', version: own }, 'node_modules/pino': { version: dependency } } });
+  it('a release of the same dependencies under another version of the project is the same', () => {
+    assert.equal(sameDependencies(lock('0.1.0', '10.4.0'), lock('0.2.0', '10.4.0')), true);
+  });
+  it('another version of a dependency is not', () => {
+    assert.equal(sameDependencies(lock('0.1.0', '10.4.0'), lock('0.1.0', '10.5.0')), false);
+  });
+  it('a lock that is not JSON is an error, not a guess', () => {
+    assert.throws(() => sameDependencies('{', lock('0.1.0', '1')), SyntaxError);
   });
 });

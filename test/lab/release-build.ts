@@ -31,6 +31,17 @@ export function previousReleaseTag(tags: readonly string[], currentVersion: stri
   return parsed.at(-1)?.tag;
 }
 
+/** Whether two package-lock.json texts lock the same dependencies: only the project's own version may differ (pure). */
+export function sameDependencies(a: string, b: string): boolean {
+  const withoutOwnVersion = (text: string) => {
+    const lock = JSON.parse(text) as { version?: string; packages?: Record<string, { version?: string }> };
+    delete lock.version;
+    if (lock.packages?.['']) delete lock.packages[''].version;
+    return JSON.stringify(lock);
+  };
+  return withoutOwnVersion(a) === withoutOwnVersion(b);
+}
+
 const git = (args: string[], timeoutMs = 60_000) => run('git', ['-C', REPO_ROOT, ...args], { timeoutMs });
 
 export async function releaseTags(): Promise<string[]> {
@@ -49,7 +60,7 @@ export async function buildRelease(tag: string, log: (line: string) => void = ()
   await rm(tree, { recursive: true });
   await git(['worktree', 'add', '--detach', tree, tag]);
   try {
-    const sameLock = (await readFile(join(tree, 'package-lock.json'), 'utf8')) === (await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8'));
+    const sameLock = sameDependencies(await readFile(join(tree, 'package-lock.json'), 'utf8'), await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8'));
     if (sameLock) {
       await symlink(join(REPO_ROOT, 'node_modules'), join(tree, 'node_modules'));
     } else {

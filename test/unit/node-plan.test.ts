@@ -63,6 +63,7 @@ test('non-gateway node: VXLAN towards the gateway, main-table routes via the gat
     { key: 'net/ipv4/conf/vx-submariner/rp_filter', value: '2' },
     { key: 'net/ipv4/conf/vxlan.calico/rp_filter', value: '2' },
     { key: 'net/ipv4/ip_forward', value: '1' },
+    { key: 'net/ipv4/neigh/vx-submariner/retrans_time_ms', value: '100' },
   ]);
   assert.deepEqual(plan.desired.filter, {
     localCidrs: ['10.96.0.0/12', '10.244.0.0/16'], remoteCidrs: ['10.2.0.0/16', '10.3.0.0/16', '10.202.0.0/16'],
@@ -119,7 +120,7 @@ test('gateway without the CNI interface: no table 150 routes, no SNAT target, an
   assert.deepEqual(plan.desired.rules, [{ priority: 150, table: 150 }]);
   assert.equal(plan.desired.filter?.cniAddress, undefined);
   assert.ok(!('cniAddress' in (plan.desired.filter ?? {})));
-  assert.deepEqual(plan.desired.sysctls.map((s) => s.key), ['net/ipv4/conf/vx-submariner/rp_filter', 'net/ipv4/ip_forward']);
+  assert.deepEqual(plan.desired.sysctls.map((s) => s.key), ['net/ipv4/conf/vx-submariner/rp_filter', 'net/ipv4/ip_forward', 'net/ipv4/neigh/vx-submariner/retrans_time_ms']);
   assert.deepEqual(plan.notes.map((n) => n.code), ['cni-interface-unknown']);
 });
 

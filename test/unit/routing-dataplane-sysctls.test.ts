@@ -38,3 +38,57 @@ test('a sysctl step that fails as a whole fails the sysctls only: the routes wri
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a link just made gets its own sysctls before its routes (the first ARP\'s retry uses them); the others follow, none restored between', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'seaway-rds-'));
+  try {
+    const events: string[] = [];
+    let linkMade = false;
+    const eth0 = { index: 2, name: 'eth0', mtu: 1500, up: true };
+    const vxlan = { index: 3, name: 'vx-submariner', kind: 'vxlan', mtu: 1450, up: true, vxlan: { vni: 100, port: 4800, local: '192.168.1.2', learning: false, underlayIndex: 2 } };
+    const rtnl = {
+      listLinks: async () => (linkMade ? [eth0, vxlan] : [eth0]),
+      listAddresses: async () => [],
+      listRoutes: async () => [],
+      listRules: async () => [],
+      listFdb: async () => [],
+      apply: async (writes: readonly KernelWrite[]) => {
+        for (const write of writes) {
+          events.push(write.kind);
+          if (write.kind === 'link') linkMade = true;
+        }
+        return writes.map((write) => ({ write, ok: true as const }));
+      },
+    } as unknown as Rtnetlink;
+    const values = new Map<string, string>([['net/ipv4/ip_forward', '0']]);
+    const sysctls: Sysctls = {
+      read: async (key) => values.get(key) ?? (key.includes('vx-submariner') && linkMade ? (key.endsWith('retrans_time_ms') ? '1000' : '0') : undefined),
+      write: async (key, value) => { values.set(key, value); events.push(`sysctl ${key}=${value}`); },
+    };
+    const dataplane = createRoutingDataplane({ rtnl, sysctls, sysctlStatePath: join(dir, 'sysctls.json'), logger: pino({ level: 'silent' }) });
+    const desired: DesiredState = {
+      links: [{ name: 'vx-submariner', vni: 100, port: 4800, mtu: 1450, local: '192.168.1.2', underlayDevice: 'eth0', address: '240.168.1.2/8' }],
+      routes: [{ table: 254, dst: '10.2.0.0/16', gateway: '240.168.1.10', dev: 'vx-submariner' }],
+      rules: [], fdb: [], filter: null,
+      sysctls: [
+        { key: 'net/ipv4/conf/vx-submariner/rp_filter', value: '2' },
+        { key: 'net/ipv4/ip_forward', value: '1' },
+        { key: 'net/ipv4/neigh/vx-submariner/retrans_time_ms', value: '100' },
+      ],
+    };
+    const report = await dataplane.apply(desired);
+    assert.deepEqual(report.failures, []);
+    const at = (event: string) => events.indexOf(event);
+    assert.ok(at('sysctl net/ipv4/neigh/vx-submariner/retrans_time_ms=100') >= 0 && at('sysctl net/ipv4/neigh/vx-submariner/retrans_time_ms=100') < at('route'), events.join(', '));
+    assert.ok(at('sysctl net/ipv4/conf/vx-submariner/rp_filter=2') < at('route'));
+    assert.ok(at('sysctl net/ipv4/ip_forward=1') > at('route'), 'the node-wide one in the step after the routes');
+    assert.equal(events.filter((e) => e.startsWith('sysctl')).length, 3, `each written once: ${events.join(', ')}`);
+    assert.equal(report.writesByKind.sysctl?.ok, 3);
+    // A pass with the link already there: no sysctl written again (this fake keeps no routes: those are rewritten).
+    events.length = 0;
+    await dataplane.apply(desired);
+    assert.deepEqual(events.filter((e) => e.startsWith('sysctl')), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
