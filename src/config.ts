@@ -139,6 +139,8 @@ export interface UninstallConfig {
   brokerNamespace: string;
   /** Where /readyz says whether this node is clean (the DaemonSet's readiness probe). */
   listen: ListenAddress[];
+  /** The route agent's and the gateway's status sockets on this node: while either answers, an agent still runs here. */
+  agentSockets: string[];
   /** How long to wait for every node to be clean before deleting the cluster's objects anyway. */
   uninstallTimeoutSeconds: number;
   apiTimeoutSeconds: number;
@@ -780,6 +782,10 @@ function uninstallConfig(reader: Reader, problems: string[], warnings: string[])
     broker: hasBroker ? readBroker(reader) : null,
     brokerNamespace: reader.optional('brokerNamespace', dns1123Label) ?? DEFAULTS.brokerNamespace,
     listen: reader.listen(hostIp ?? nodeIp, DEFAULTS.uninstallListenPort),
+    agentSockets: [
+      reader.optional('statusSocket', socketPath) ?? join(DEFAULTS.stateDir, DEFAULTS.statusSocketName),
+      reader.optional('gatewayStatusSocket', socketPath) ?? join(DEFAULTS.gatewayStateDir, DEFAULTS.gatewayStatusSocketName),
+    ],
     uninstallTimeoutSeconds: reader.integer('uninstallTimeoutSeconds', 10, 86400, DEFAULTS.uninstallTimeoutSeconds),
     apiTimeoutSeconds: reader.integer('apiTimeoutSeconds', 1, 600, DEFAULTS.apiTimeoutSeconds),
     warnings,

@@ -41,7 +41,9 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
       const linkSysctls = desired.sysctls.filter((s) => desired.links.some((link) => s.key.split('/').includes(link.name)));
       const routed = await routing.apply(desired, gate, async () => {
         const made = await sysctls.apply(linkSysctls, gate, 'some').catch(() => emptyReport());
-        early = { ...emptyReport(), writes: made.writes, written: made.written, writesByKind: made.writesByKind };
+        // Only what it wrote: a write that failed is tried again, and counted, by the full step.
+        const ok = made.writesByKind.sysctl?.ok ?? 0;
+        early = { ...emptyReport(), writes: ok, written: made.written, writesByKind: ok > 0 ? { sysctl: { ok, failed: 0 } } : {} };
       });
       // The sysctls' own trouble (a state file that cannot be written) fails the sysctls, not the routes already programmed.
       const tuned = await sysctls.apply(desired.sysctls, gate).catch((error: unknown) => sysctlsFailed(desired.sysctls, error));

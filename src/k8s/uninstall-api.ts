@@ -3,12 +3,13 @@
  * manifests/uninstall/uninstall.yaml grants (DaemonSets by name, seaway's objects in the Submariner
  * namespace, its Lease, its own ServiceAccount, Role and RoleBinding handed to the garbage collector),
  * and, with the cluster's broker credentials, its copies on the broker. A 404 is success: the object
- * is already gone, which is what an uninstall wants, also when it runs a second time.
+ * is already gone, which is what an uninstall wants, also when it runs a second time. Every call has a
+ * deadline and ends when the pod is stopped: one hung request must not hold the uninstall.
  */
 import {
   AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig,
 } from '@kubernetes/client-node';
-import { callOptions } from './request-options.ts';
+import { callOptions, withDeadline } from './request-options.ts';
 
 export type SubmarinerResource = 'routeagents' | 'gateways' | 'endpoints' | 'clusters';
 export type OwnedKind = 'ServiceAccount' | 'Role' | 'RoleBinding';
@@ -57,19 +58,32 @@ async function gone(call: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-export function clusterUninstallApi(kubeConfig: KubeConfig, namespace: string, userAgent: string): UninstallApi {
+export interface CallLimits {
+  userAgent: string;
+  timeoutMs: number;
+  /** Aborted when the pod is stopped. */
+  signal: AbortSignal;
+}
+
+/** Runs a call with the request options it needs (our User-Agent, a signal that fires at the deadline or the stop). */
+function limited(limits: CallLimits) {
+  return <T>(what: string, call: (options: ReturnType<typeof callOptions>) => Promise<T>): Promise<T> =>
+    withDeadline(limits.timeoutMs, limits.signal, (signal) => call(callOptions({ userAgent: limits.userAgent, signal })), what);
+}
+
+export function clusterUninstallApi(kubeConfig: KubeConfig, namespace: string, limits: CallLimits): UninstallApi {
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const options = callOptions({ userAgent });
-  const patchOptions = { ...options, middleware: [...(mergePatch.middleware ?? []), ...(options.middleware ?? [])] };
+  const run = limited(limits);
+  const withPatch = (options: ReturnType<typeof callOptions>) => ({ ...options, middleware: [...(mergePatch.middleware ?? []), ...(options.middleware ?? [])] });
   return {
-    deleteDaemonSet: (name, propagation) => gone(() => apps.deleteNamespacedDaemonSet({ name, namespace, propagationPolicy: propagation }, options)),
+    deleteDaemonSet: (name, propagation) => gone(() => run(`deleting the DaemonSet ${name}`, (options) => apps.deleteNamespacedDaemonSet({ name, namespace, propagationPolicy: propagation }, options))),
     async readDaemonSet(name) {
       try {
-        const ds = await apps.readNamespacedDaemonSet({ name, namespace }, options);
+        const ds = await run(`reading the DaemonSet ${name}`, (options) => apps.readNamespacedDaemonSet({ name, namespace }, options));
         return {
           uid: ds.metadata?.uid ?? '',
           deleting: ds.metadata?.deletionTimestamp !== undefined,
@@ -82,33 +96,33 @@ export function clusterUninstallApi(kubeConfig: KubeConfig, namespace: string, u
       }
     },
     async listNames(resource) {
-      const list = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: resource }, options) as { items?: Array<{ metadata?: { name?: string } }> };
+      const list = await run(`listing ${resource}`, (options) => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: resource }, options)) as { items?: Array<{ metadata?: { name?: string } }> };
       return (list.items ?? []).map((item) => item.metadata?.name).filter((name): name is string => typeof name === 'string');
     },
     async deleteObject(resource, name) {
-      await gone(() => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: resource, name }, options));
+      await gone(() => run(`deleting ${resource}/${name}`, (options) => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: resource, name }, options)));
     },
     async deleteLease(name) {
-      await gone(() => coordination.deleteNamespacedLease({ name, namespace }, options));
+      await gone(() => run(`deleting the Lease ${name}`, (options) => coordination.deleteNamespacedLease({ name, namespace }, options)));
     },
     async ownBy(kind, name, owner) {
       const body = { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: owner.name, uid: owner.uid }] } };
       const call = {
-        ServiceAccount: () => core.patchNamespacedServiceAccount({ name, namespace, body }, patchOptions),
-        Role: () => rbac.patchNamespacedRole({ name, namespace, body }, patchOptions),
-        RoleBinding: () => rbac.patchNamespacedRoleBinding({ name, namespace, body }, patchOptions),
+        ServiceAccount: (options: ReturnType<typeof callOptions>) => core.patchNamespacedServiceAccount({ name, namespace, body }, withPatch(options)),
+        Role: (options: ReturnType<typeof callOptions>) => rbac.patchNamespacedRole({ name, namespace, body }, withPatch(options)),
+        RoleBinding: (options: ReturnType<typeof callOptions>) => rbac.patchNamespacedRoleBinding({ name, namespace, body }, withPatch(options)),
       }[kind];
-      await gone(call);
+      await gone(() => run(`patching ${kind} ${name}`, call));
     },
   };
 }
 
-export function brokerUninstallApi(kubeConfig: KubeConfig, namespace: string, userAgent: string): BrokerUninstallApi {
+export function brokerUninstallApi(kubeConfig: KubeConfig, namespace: string, limits: CallLimits): BrokerUninstallApi {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const options = callOptions({ userAgent });
+  const run = limited(limits);
   return {
     async listEndpoints() {
-      const list = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'endpoints' }, options) as {
+      const list = await run('listing the broker\'s Endpoints', (options) => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'endpoints' }, options)) as {
         items?: Array<{ metadata?: { name?: string }; spec?: { cluster_id?: unknown } }>;
       };
       return (list.items ?? []).flatMap((item) => (typeof item.metadata?.name === 'string'
@@ -116,10 +130,10 @@ export function brokerUninstallApi(kubeConfig: KubeConfig, namespace: string, us
         : []));
     },
     async deleteEndpoint(name) {
-      await gone(() => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'endpoints', name }, options));
+      await gone(() => run(`deleting the broker's Endpoint ${name}`, (options) => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'endpoints', name }, options)));
     },
     async deleteCluster(name) {
-      await gone(() => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'clusters', name }, options));
+      await gone(() => run(`deleting the broker's Cluster ${name}`, (options) => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'clusters', name }, options)));
     },
   };
 }

@@ -124,6 +124,7 @@ describe('planDaemonSet', () => {
 
   it('the template hash changes with the template only', () => {
     assert.equal(templateHash(daemonSet({}, 'v1')), templateHash(daemonSet({}, 'v1')));
+    assert.equal(templateHash(daemonSet({ minReadySeconds: 30, updateStrategy: { type: 'OnDelete' } }, 'v1')), templateHash(daemonSet({}, 'v1')), 'not with the rest of the spec');
     assert.notEqual(templateHash(daemonSet({}, 'v1')), templateHash(daemonSet({}, 'v2')));
   });
 

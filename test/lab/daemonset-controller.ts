@@ -174,17 +174,27 @@ export async function syncDaemonSets(api: SocketApi, log: (line: string) => void
   for (const daemonSet of daemonSets) {
     // Being deleted: the garbage collector removes its Pods, the controller makes none.
     if (daemonSet.metadata.deletionTimestamp) continue;
-    const namespace = daemonSet.metadata.namespace as string;
-    const plan = planDaemonSet(daemonSet, nodes, pods.filter((pod) => pod.metadata.namespace === namespace), Date.now());
-    for (const name of plan.delete) {
-      log(`deleting ${namespace}/${name} (${daemonSet.metadata.name})`);
-      await api.delete(`/api/v1/namespaces/${namespace}/pods/${name}`);
+    // One DaemonSet's failing request (a namespace being deleted) does not hold the others.
+    try {
+      await syncOne(api, daemonSet, nodes, pods, log);
+    } catch (error) {
+      log(`${daemonSet.metadata.namespace}/${daemonSet.metadata.name}: ${(error as Error).message}`);
     }
-    for (const nodeName of plan.create) {
-      const created = await api.create(`/api/v1/namespaces/${namespace}/pods`, podFor(daemonSet, nodeName));
-      log(`created ${namespace}/${created.metadata.name} on ${nodeName} (${daemonSet.metadata.name})`);
-    }
-    const changed = Object.entries(plan.status).some(([key, value]) => daemonSet.status?.[key] !== value);
-    if (changed) await api.mergePatch(`/apis/apps/v1/namespaces/${namespace}/daemonsets/${daemonSet.metadata.name}/status`, { status: plan.status });
   }
+}
+
+/** One DaemonSet's plan carried out: Pods deleted and created, its status written when it changed. */
+async function syncOne(api: SocketApi, daemonSet: DaemonSetObject, nodes: NodeObject[], pods: PodObjectSummary[], log: (line: string) => void): Promise<void> {
+  const namespace = daemonSet.metadata.namespace as string;
+  const plan = planDaemonSet(daemonSet, nodes, pods.filter((pod) => pod.metadata.namespace === namespace), Date.now());
+  for (const name of plan.delete) {
+    log(`deleting ${namespace}/${name} (${daemonSet.metadata.name})`);
+    await api.delete(`/api/v1/namespaces/${namespace}/pods/${name}`);
+  }
+  for (const nodeName of plan.create) {
+    const created = await api.create(`/api/v1/namespaces/${namespace}/pods`, podFor(daemonSet, nodeName));
+    log(`created ${namespace}/${created.metadata.name} on ${nodeName} (${daemonSet.metadata.name})`);
+  }
+  const changed = Object.entries(plan.status).some(([key, value]) => daemonSet.status?.[key] !== value);
+  if (changed) await api.mergePatch(`/apis/apps/v1/namespaces/${namespace}/daemonsets/${daemonSet.metadata.name}/status`, { status: plan.status });
 }

@@ -26,7 +26,7 @@ import { PLAN_FILE } from './controller.ts';
 import { imageDirFor, loadImage } from './image.ts';
 import { REPO_ROOT } from './agents.ts';
 import { labPaths } from './paths.ts';
-import { probePort, resolveContainer, type ContainerSpec, type ImageConfig, type PodObject, type ProbeSpec } from './pod-spec.ts';
+import { probePort, referencedObjects, resolveContainer, type ContainerSpec, type ImageConfig, type PodObject, type ProbeSpec } from './pod-spec.ts';
 import { SocketApi, SocketApiError, type ApiObject } from './socket-api.ts';
 import { writeJsonAtomic } from './state.ts';
 import { CA_CERT_FILE } from './tls.ts';
@@ -35,7 +35,7 @@ const CONTAINER_INIT = fileURLToPath(new URL('./container-init.ts', import.meta.
 const LOOP_MS = 200;
 /** hostPaths that are the machine's own, shared by every lab node (the xtables lock is one per machine, as on a node). */
 const SHARED_HOST_PATHS = ['/run/xtables.lock', '/lib/modules', '/sys', '/proc', '/dev'];
-/** Kubernetes' crash-loop back-off: 10 s doubling to 5 min; the lab's tests shrink the base. */
+/** Kubernetes' crash-loop back-off: 10 s doubling to 5 min; this variable sets another base. */
 export const BACKOFF_ENV = 'SEAWAY_LAB_KUBELET_BACKOFF_MS';
 const BACKOFF_MAX_FACTOR = 30;
 
@@ -64,7 +64,8 @@ class Container {
   waiting: { reason: string; message?: string } = { reason: 'ContainerCreating' };
   imageId = '';
   nextStartAt = 0;
-  starting = false;
+  /** A start in flight (volumes, token, spawn): a stop waits for it, or it would spawn a container for a Pod already gone. */
+  starting: Promise<void> | null = null;
   stopping = false;
   ready = false;
   liveFailures = 0;
@@ -119,7 +120,6 @@ export class Kubelet {
   readonly #apiServer: { host: string; port: number };
   readonly #caPem: string;
   readonly #pods = new Map<string, PodRuntime>();
-  readonly #tokens = new Map<string, string>();
   #ownMountNamespace = '';
   #lastState = '';
 
@@ -167,9 +167,14 @@ export class Kubelet {
         continue;
       }
       for (const container of runtime.containers) {
-        if (container.child === undefined && !container.starting && now >= container.nextStartAt && !this.#blocked(runtime)) {
-          container.starting = true;
-          void this.#start(runtime, container).finally(() => { container.starting = false; });
+        if (container.child === undefined && container.starting === null && now >= container.nextStartAt && !this.#blocked(runtime)) {
+          container.starting = this.#start(runtime, container)
+            .catch((error: Error) => {
+              // The API failed (a token, a ConfigMap): tried again after a pause, not at every turn.
+              container.nextStartAt = Date.now() + 1000;
+              this.#options.log(`starting ${runtime.pod.metadata.name}/${container.spec.name}: ${error.message}`);
+            })
+            .finally(() => { container.starting = null; });
         }
         if (container.child !== undefined) {
           await this.#noteMountNamespace(container);
@@ -179,7 +184,7 @@ export class Kubelet {
       }
       await this.#report(runtime);
     }
-    this.#writeState();
+    await this.#writeState();
   }
 
   /** A DaemonSet's new Pod waits for its predecessor on this node to end (one agent per node, one set of host ports). */
@@ -198,21 +203,15 @@ export class Kubelet {
     const namespace = pod.metadata.namespace;
     const configMaps = new Map<string, Record<string, string> | undefined>();
     const secrets = new Map<string, Record<string, string> | undefined>();
-    const references = JSON.stringify(pod.spec);
-    for (const match of references.matchAll(/"(?:configMapKeyRef|configMap)":\{[^}]*?"name":"([^"]+)"/g)) {
-      const name = match[1] as string;
-      if (!configMaps.has(name)) configMaps.set(name, (await this.#api.get<ApiObject & { data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/${name}`))?.data ?? undefined);
+    const references = referencedObjects(pod.spec);
+    for (const name of references.configMaps) {
+      const found = await this.#api.get<ApiObject & { data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/${name}`);
+      configMaps.set(name, found === undefined ? undefined : found.data ?? {});
     }
-    for (const match of references.matchAll(/"(?:secretKeyRef":\{[^}]*?"name|secretName)":"([^"]+)"/g)) {
-      const name = match[1] as string;
-      if (!secrets.has(name)) secrets.set(name, await this.#secretData(namespace, name));
-    }
+    for (const name of references.secrets) secrets.set(name, await this.#secretData(namespace, name));
+    // A token per start, as the kubelet's projected token is per Pod: an account made again after an uninstall gets a new one.
     const account = pod.spec.serviceAccountName ?? 'default';
-    let token = this.#tokens.get(`${namespace}/${account}`);
-    if (token === undefined && pod.spec.automountServiceAccountToken !== false) {
-      token = await this.#admin.token({ serviceAccount: { namespace, name: account } });
-      this.#tokens.set(`${namespace}/${account}`, token);
-    }
+    const token = pod.spec.automountServiceAccountToken === false ? undefined : await this.#admin.token({ serviceAccount: { namespace, name: account } });
     const image = this.#options.image(container.spec.image ?? '');
     if ('error' in image) {
       container.waiting = { reason: 'ErrImagePull', message: image.error };
@@ -236,6 +235,8 @@ export class Kubelet {
       return;
     }
     const { launch } = resolution;
+    // Deleted while its volumes were being read: nothing to start.
+    if (runtime.terminating) return;
     for (const dir of launch.createDirectories) mkdirSync(dir, { recursive: true });
     for (const file of launch.createFiles) {
       mkdirSync(dirname(file), { recursive: true });
@@ -289,7 +290,7 @@ export class Kubelet {
   }
 
   async #onExit(runtime: PodRuntime, container: Container, startedAt: string, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    await this.#killRest(container);
+    await this.#killRest(container, container.pid);
     const finishedAt = new Date().toISOString();
     const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1);
     container.lastTerminated = { exitCode, ...(signal ? { signal } : {}), reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt };
@@ -310,7 +311,9 @@ export class Kubelet {
   }
 
   /** As a cgroup's end: every process still in the container's mount namespace (e.g. a daemon it spawned) is killed. */
-  async #killRest(container: Container): Promise<void> {
+  async #killRest(container: Container, pid: number | null): Promise<void> {
+    // Its process group first (it leads one: started detached), for what the sync loop never saw.
+    if (pid !== null) try { process.kill(-pid, 'SIGKILL'); } catch { /* none left */ }
     const namespace = container.mountNamespace;
     if (namespace === undefined) return;
     for (const entry of await readdir('/proc')) {
@@ -321,8 +324,14 @@ export class Kubelet {
   }
 
   async #stopContainer(runtime: PodRuntime, container: Container, why: string): Promise<void> {
+    await container.starting;
     const child = container.child;
-    if (!child || container.stopping) return;
+    if (!child) return;
+    // Already being stopped (a failed liveness probe): the caller waits for that stop to end.
+    if (container.stopping) {
+      await container.exited;
+      return;
+    }
     container.stopping = true;
     try {
       const graceMs = 1000 * (runtime.pod.metadata.deletionGracePeriodSeconds ?? runtime.pod.spec.terminationGracePeriodSeconds ?? 30);
@@ -455,7 +464,7 @@ export class Kubelet {
     }
   }
 
-  #writeState(): void {
+  async #writeState(): Promise<void> {
     const state: KubeletNodeState = { pods: {} };
     for (const runtime of this.#pods.values()) {
       if (runtime.terminating) continue;
@@ -468,8 +477,12 @@ export class Kubelet {
     }
     const text = JSON.stringify(state);
     if (text === this.#lastState) return;
-    this.#lastState = text;
-    void writeJsonAtomic(kubeletStateFile(this.#node.dir), state).catch((error: Error) => this.#options.log(`state: ${error.message}`));
+    try {
+      await writeJsonAtomic(kubeletStateFile(this.#node.dir), state);
+      this.#lastState = text;
+    } catch (error) {
+      this.#options.log(`state: ${(error as Error).message}`);
+    }
   }
 }
 

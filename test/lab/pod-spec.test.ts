@@ -1,7 +1,7 @@
 /** The lab kubelet's resolution of a Pod's container (pure): environment, volumes, privileges, failures. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { expand, probePort, resolveContainer, SERVICE_ACCOUNT_DIR, type ContainerSpec, type ImageConfig, type PodContext, type PodObject } from './pod-spec.ts';
+import { expand, probePort, referencedObjects, resolveContainer, SERVICE_ACCOUNT_DIR, type ContainerSpec, type ImageConfig, type PodContext, type PodObject } from './pod-spec.ts';
 
 const image: ImageConfig = { rootfs: '/img', entrypoint: ['/usr/local/bin/node', '--optimize-for-size', '/app/seaway.mjs'], cmd: ['--help'], env: ['PATH=/usr/bin:/bin', 'MALLOC_ARENA_MAX=2'], workingDir: '/app' };
 
@@ -170,5 +170,29 @@ describe('expand and probePort', () => {
     assert.equal(probePort(container, 8080), 8080);
     assert.equal(probePort(container, '8081'), 8081);
     assert.equal(probePort(container, 'health'), undefined);
+  });
+});
+
+describe('referencedObjects', () => {
+  it('finds every ConfigMap and Secret of env keys and volumes, whatever the order of their fields', () => {
+    const spec = {
+      containers: [
+        { name: 'a', env: [{ name: 'X', valueFrom: { configMapKeyRef: { key: 'k', name: 'cm1' } } }, { name: 'Y', valueFrom: { secretKeyRef: { optional: true, key: 'k', name: 's1' } } }, { name: 'Z', value: 'v' }] },
+        { name: 'b', env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'cm1', key: 'other' } } }] },
+      ],
+      volumes: [
+        { name: 'v1', configMap: { items: [{ key: 'a', path: 'a' }], name: 'cm2' } },
+        { name: 'v2', secret: { defaultMode: 256, secretName: 's2' } },
+        { name: 'v3', hostPath: { path: '/x' } },
+      ],
+    };
+    assert.deepEqual(referencedObjects(spec), { configMaps: ['cm1', 'cm2'], secrets: ['s1', 's2'] });
+    assert.deepEqual(referencedObjects({ containers: [{ name: 'a' }] }), { configMaps: [], secrets: [] });
+  });
+
+  it('a container with envFrom is refused, naming it (the lab does not resolve it)', () => {
+    const container = { name: 'a', envFrom: [{ configMapRef: { name: 'x' } }] } as ContainerSpec;
+    const result = resolveContainer(pod(container), container, image, context());
+    assert.ok(!result.ok && /container a: envFrom is not supported/.test(result.message));
   });
 });

@@ -167,6 +167,7 @@ function resolve(pod: PodObject, container: ContainerSpec, image: ImageConfig, c
     const value = envValue(pod, variable, env, context);
     if (value !== undefined) env[variable.name] = value;
   }
+  if ((container as { envFrom?: unknown }).envFrom !== undefined) throw new ConfigError(`container ${container.name}: envFrom is not supported by the lab's kubelet`);
   const command = container.command ?? image.entrypoint;
   const args = container.args ?? (container.command ? [] : image.cmd);
   const argv = [...command, ...args].map((word) => expand(word, env));
@@ -313,6 +314,23 @@ function volumeSource(pod: PodObject, volume: VolumeSpec, context: PodContext, p
     pending.files.push({ path: `${dir}/${item.path}`, content, mode: item.mode ?? keyed.mode });
   }
   return { path: dir, file: false, readOnly: true };
+}
+
+/** The ConfigMaps and Secrets a Pod refers to (env keys and volumes), to be read before it starts (pure). */
+export function referencedObjects(spec: PodSpec): { configMaps: string[]; secrets: string[] } {
+  const configMaps = new Set<string>();
+  const secrets = new Set<string>();
+  for (const container of spec.containers) {
+    for (const variable of container.env ?? []) {
+      if (variable.valueFrom?.configMapKeyRef) configMaps.add(variable.valueFrom.configMapKeyRef.name);
+      if (variable.valueFrom?.secretKeyRef) secrets.add(variable.valueFrom.secretKeyRef.name);
+    }
+  }
+  for (const volume of spec.volumes ?? []) {
+    if (volume.configMap) configMaps.add(volume.configMap.name);
+    if (volume.secret) secrets.add(volume.secret.secretName);
+  }
+  return { configMaps: [...configMaps].sort(), secrets: [...secrets].sort() };
 }
 
 /** The probe's port as a number: a container port's name, or the number itself. */

@@ -10,11 +10,19 @@ export interface AgentSettings {
   shared: ReadonlySet<string>;
   run: ReadonlySet<string>;
   gateway: ReadonlySet<string>;
+  /** Read by `seaway uninstall` only (it also reads shared, run's, gateway's and diagnose's). */
+  uninstall: ReadonlySet<string>;
+  diagnose: ReadonlySet<string>;
   /** Every variable of any command. */
   all: ReadonlySet<string>;
 }
 
-const SECTIONS = { 'Settings of run and gateway:': 'shared', 'Settings of run only:': 'run', 'Settings of gateway only:': 'gateway' } as const;
+/** Section headers by how they start (some go on with a parenthesis over two lines). */
+const SECTIONS = [
+  ['Settings of run and gateway:', 'shared'], ['Settings of run only:', 'run'], ['Settings of gateway only:', 'gateway'],
+  ['Settings of uninstall only', 'uninstall'], ['Settings of diagnose only', 'diagnose'],
+] as const;
+type Section = (typeof SECTIONS)[number][1];
 
 /**
  * Reads the sections of a help text: under each "Settings of ..." header, a setting's variables are on
@@ -22,24 +30,30 @@ const SECTIONS = { 'Settings of run and gateway:': 'shared', 'Settings of run on
  * a section is missing or empty, so a changed help layout fails loudly instead of allowing nothing.
  */
 export function parseAgentSettings(text: string): AgentSettings {
-  const found: Record<'shared' | 'run' | 'gateway', Set<string>> = { shared: new Set(), run: new Set(), gateway: new Set() };
-  let section: keyof typeof found | null = null;
+  const found: Record<Section, Set<string>> = { shared: new Set(), run: new Set(), gateway: new Set(), uninstall: new Set(), diagnose: new Set() };
+  let section: Section | null = null;
+  // A header may go on over more lines, until one ends with ':'.
+  let continuing = false;
   for (const line of text.split('\n')) {
-    const header = SECTIONS[line.trim() as keyof typeof SECTIONS];
-    if (header !== undefined) { section = header; continue; }
+    if (continuing) { continuing = !line.trimEnd().endsWith(':'); continue; }
+    const header = SECTIONS.find(([start]) => line.trim().startsWith(start))?.[1];
+    if (header !== undefined) { section = header; continuing = !line.trimEnd().endsWith(':'); continue; }
+    // Any other unindented line is another header: it ends the section (e.g. the flags' own).
+    if (/^\S/.test(line)) { section = null; continuing = !line.trimEnd().endsWith(':'); continue; }
     if (section === null) continue;
     const env = /^\s+env:? ([A-Z0-9_]+(?:, [A-Z0-9_]+)*)\s*$/.exec(line);
     if (env) for (const name of env[1]!.split(', ')) found[section].add(name);
   }
-  for (const [name, set] of Object.entries(found)) {
+  // The agents' three must be there; diagnose's and uninstall's sections only add to what those commands may read.
+  for (const [name, set] of Object.entries(found).filter(([key]) => key === 'shared' || key === 'run' || key === 'gateway')) {
     if (set.size === 0) throw new Error(`the help text has no settings in its "${name}" section: its layout changed, update agent-settings.ts`);
   }
-  return { ...found, all: new Set([...found.shared, ...found.run, ...found.gateway]) };
+  return { ...found, all: new Set(Object.values(found).flatMap((set) => [...set])) };
 }
 
 export const agentSettings = (): AgentSettings => parseAgentSettings(helpText());
 
-/** The variables a container running `seaway <command>` may set; a command config.ts does not know yet (uninstall) may use any. */
+/** The variables a container running `seaway <command>` may set; `uninstall` reads those of every command (and its own). */
 export function variablesOf(settings: AgentSettings, command: string): ReadonlySet<string> {
   if (command === 'run') return new Set([...settings.shared, ...settings.run]);
   if (command === 'gateway') return new Set([...settings.shared, ...settings.gateway]);

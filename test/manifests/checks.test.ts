@@ -274,6 +274,12 @@ describe('agent settings from the help text', () => {
     assert.equal(variablesOf(settings, 'run').has('BROKER_K8S_CA'), false);
     assert.throws(() => parseAgentSettings('Usage: seaway <command>\n'), /no settings in its "shared" section/);
     assert.throws(() => parseAgentSettings(text.replace('Settings of gateway only:', 'Gateway:')), /"gateway" section/);
+    // A header over two lines; another header ends a section; uninstall may read every command's.
+    const more = parseAgentSettings(`${text}\nSettings of uninstall only (it also reads\nthe others):\n  --t VALUE\n      env: SEAWAY_T\nFlags:\n      env: NOT_A_SETTING`);
+    assert.deepEqual([...more.uninstall], ['SEAWAY_T']);
+    assert.equal(more.gateway.has('SEAWAY_T'), false);
+    assert.equal(more.all.has('NOT_A_SETTING'), false);
+    assert.ok(variablesOf(more, 'uninstall').has('SEAWAY_T') && variablesOf(more, 'uninstall').has('BROKER_K8S_CA'));
   });
 
   test('the real help text lists the variables the DaemonSets use, in the right sections', () => {

@@ -17,9 +17,13 @@ class FakeCluster implements UninstallApi {
   /** Reads of a foreground-deleted DaemonSet before it is gone. */
   foregroundReads = 2;
   failing = new Set<string>();
+  /** The fake clock's time of each call, for when something happened. */
+  clock: () => number = () => 0;
+  readonly at = new Map<string, number>();
 
   #fail(call: string): void {
     this.calls.push(call);
+    this.at.set(call, this.clock());
     if (this.failing.has(call)) throw Object.assign(new Error(`HTTP 500 on ${call}`), { code: 500 });
   }
   async deleteDaemonSet(name: string, propagation: 'Foreground' | 'Background') {
@@ -61,8 +65,10 @@ function deps(api: FakeCluster, overrides: Partial<UninstallDeps> = {}) {
   const events: string[] = [];
   const logger = captureLogger();
   const value: UninstallDeps = {
-    api, broker: new FakeBroker(), logger: logger.logger, nodeName: 'n2', clusterId: 'c1', timeoutMs: 60_000, pollMs: 1000,
-    cleanNode: async () => { events.push('clean'); return 0; },
+    api, broker: new FakeBroker(), logger: logger.logger, nodeName: 'n2', clusterId: 'c1', timeoutMs: 60_000, pollMs: 1000, agentsQuietMs: 30_000,
+    cleanNode: async () => { events.push('clean'); api.calls.push('clean'); return 0; },
+    // The node's agents answer until their DaemonSets are gone (the DaemonSet decides the wait).
+    localAgentsAnswer: async () => api.daemonSets.has('seaway-route-agent') || api.daemonSets.has('seaway-gateway'),
     markClean: () => events.push('ready'),
     now: () => clock,
     // Time passes only by sleeping; a pod that idles after its work is stopped.
@@ -71,6 +77,7 @@ function deps(api: FakeCluster, overrides: Partial<UninstallDeps> = {}) {
     signal: abort.signal,
     ...overrides,
   };
+  api.clock = () => clock;
   return { value, events, logger, abort, clock: () => clock };
 }
 
@@ -80,13 +87,16 @@ describe('seaway uninstall', () => {
     const { value, events } = deps(api);
     assert.equal(await uninstall(value), 0);
     const order = api.calls;
-    const cleanAt = order.indexOf('delete routeagents/n2');
+    const cleanAt = order.indexOf('clean');
+    assert.ok(cleanAt > 0 && cleanAt < order.indexOf('delete routeagents/n2'), 'cleaned, then its node\'s objects deleted');
     assert.deepEqual(order.slice(0, 2), ['delete ds/seaway-route-agent Foreground', 'delete ds/seaway-gateway Foreground']);
     assert.ok(order.lastIndexOf('get ds/seaway-gateway') < cleanAt, 'the agents were gone before the node\'s objects went');
     assert.deepEqual(events, ['clean', 'ready']);
     assert.deepEqual(api.objects, { routeagents: [], gateways: [], endpoints: [], clusters: [] });
     assert.ok(order.includes('delete lease/seaway-gateway-lock'));
-    const tail = order.slice(-4);
+    // ... and a last look at its DaemonSet, gone: the loop ends.
+    assert.equal(order.at(-1), 'get ds/seaway-uninstall');
+    const tail = order.slice(-5, -1);
     assert.deepEqual(tail, ['own ServiceAccount/seaway-uninstall by un', 'own Role/seaway-uninstall by un', 'own RoleBinding/seaway-uninstall by un', 'delete ds/seaway-uninstall Background']);
     assert.deepEqual((value.broker as FakeBroker).calls, ['delete endpoint/c1-cable', 'delete cluster/c1'], 'only this cluster\'s copies on the broker');
   });
@@ -94,10 +104,35 @@ describe('seaway uninstall', () => {
   it('waits while other nodes are not clean, and finishes at the deadline if they never are', async () => {
     const api = new FakeCluster();
     api.daemonSets.get('seaway-uninstall')!.ready = 1;
-    const { value, clock } = deps(api, { timeoutMs: 20_000 });
+    const { value } = deps(api, { timeoutMs: 20_000 });
     await uninstall(value);
-    assert.ok(clock() >= 20_000, 'it waited until the deadline');
-    assert.ok(api.calls.includes('delete ds/seaway-uninstall Background'));
+    const finishedAt = api.at.get('delete ds/seaway-uninstall Background');
+    assert.ok(finishedAt !== undefined && finishedAt >= 20_000, `it waited until the deadline, then finished (at ${finishedAt} ms)`);
+  });
+
+  it('a node that is down keeps the agents\' DaemonSets: this node goes on once its own agents are quiet, long before the deadline', async () => {
+    const api = new FakeCluster();
+    api.foregroundReads = Number.POSITIVE_INFINITY;
+    let answering = 3;
+    const { value } = deps(api, { timeoutMs: 600_000, localAgentsAnswer: async () => answering-- > 0 });
+    await uninstall(value);
+    const cleanedAt = api.at.get('delete routeagents/n2');
+    assert.ok(cleanedAt !== undefined && cleanedAt >= 30_000 && cleanedAt < 120_000, `cleaned once its agents were quiet for 30 s, not at the 600 s deadline (at ${cleanedAt} ms)`);
+  });
+
+  it('finishing that fails to delete the DaemonSet is tried again', async () => {
+    const api = new FakeCluster();
+    api.failing.add('delete ds/seaway-uninstall Background');
+    const { value } = deps(api);
+    let deletes = 0;
+    const original = api.deleteDaemonSet.bind(api);
+    api.deleteDaemonSet = async (name, propagation) => {
+      if (name === 'seaway-uninstall' && ++deletes === 2) api.failing.delete('delete ds/seaway-uninstall Background');
+      return original(name, propagation);
+    };
+    await uninstall(value);
+    assert.equal(deletes, 2, 'a second finish after the first failed');
+    assert.equal(api.daemonSets.has('seaway-uninstall'), false);
   });
 
   it('leaves the finishing to the pod that already deletes the DaemonSet', async () => {
