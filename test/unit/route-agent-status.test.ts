@@ -196,7 +196,7 @@ describe('routeAgentObject', () => {
     const pending: UnsettledObject[] = routingObjects(plan.desired).map((o) => ({ ...o, state: 'pending', desired: true }));
     const { object } = built(input(plan, { unsettled: pending }));
     assert.deepEqual(object.status.remoteEndpoints.map((r) => r.status), ['connecting', 'connecting']);
-    assert.match(object.status.remoteEndpoints[0]!.statusMessage, /^route 10\.3\.0\.0\/16 .* not programmed yet; address 240\.168\.1\.21\/8 on vx-submariner not programmed yet; link vx-submariner .* not programmed yet; and 3 more$/);
+    assert.match(object.status.remoteEndpoints[0]!.statusMessage, /^route 10\.3\.0\.0\/16 .* not programmed yet; address 240\.168\.1\.21\/8 on vx-submariner not programmed yet; link vx-submariner .* not programmed yet; and 4 more$/);
   });
 
   test('the packet filter backend not detected yet: every remote connecting, saying what it waits for', () => {
@@ -387,7 +387,7 @@ describe('routeAgentObject', () => {
     }
     const short = routingObjects(plan.desired).map((o) => ({ ...o, reason: 'x' }));
     const counted = built(input(plan, { unsettled: tableAfter(plan, { failures: short }).unsettled() })).object;
-    assert.match(counted.status.remoteEndpoints[1]!.statusMessage, /^route 10\.2\.0\.0\/16 .* failed: x; route 10\.202\.0\.0\/16 .* failed: x; address .* failed: x; and 4 more$/, 'of two routes and five node-wide objects (the link, its address, three sysctls)');
+    assert.match(counted.status.remoteEndpoints[1]!.statusMessage, /^route 10\.2\.0\.0\/16 .* failed: x; route 10\.202\.0\.0\/16 .* failed: x; address .* failed: x; and 5 more$/, 'of two routes and six node-wide objects (the link, its address, four sysctls)');
   });
 
   test('the name is the node name made valid as Submariner does; an unusable node name or namespace gives no object, with the reason', () => {
