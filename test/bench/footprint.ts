@@ -1,0 +1,204 @@
+/**
+ * Benchmark (issue 16): the route agent's memory and CPU as the DaemonSet runs it (the image's bundle,
+ * entry point and V8 flags, started by the lab's kubelet from manifests/) on a worker node, at scale:
+ *
+ *   baseline    idle for 20 s after the agent is Ready (median of the last 5 samples)
+ *   loaded      5,000 realistic Nodes (~10 KB each, as a kubelet writes them) and 1,000 remote
+ *               clusters' Endpoints of 10 subnets each, all routed: 60 s of samples
+ *   heartbeats  the same, while every Node's heartbeat is renewed every 10 s (500 status patches a
+ *               second, 50 at a time): 60 s of samples and the agent's CPU time
+ *
+ * Goal (issue 16): VmRSS <= 100 MiB and RssAnon <= 56 MiB at 10k subnets and 5,000 Nodes.
+ *
+ * The lab's DaemonSet controller relists every Node and Pod four times a second (a lab shortcut; the
+ * real one works from informers) and would make a Pod for each fake Node: with 5,000 Nodes of 10 KB it
+ * would take the machine's cores from the agent and the API server. So the lab controller is stopped
+ * (SIGSTOP; the kubelets, which run the agent and its probes, are separate processes and go on) before
+ * the load, and continued before the lab goes down.
+ *
+ *   npm run bench -- footprint         node test/bench/footprint.ts [--nodes 5000] [--clusters 1000] [--subnets 10]
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { run } from '../../src/kernel/exec.ts';
+import { requireTools } from '../helpers/prereq.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
+import { ROUTE_AGENT_DAEMONSET } from '../lab/deploy.ts';
+import { loadImage } from '../lab/image.ts';
+import { labDown, labStatus, labUp } from '../lab/lab.ts';
+import { SocketApi, type ApiObject } from '../lab/socket-api.ts';
+import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
+import { SUBMARINER_API } from '../lab/submariner-sim.ts';
+import {
+  benchNode, benchNodeName, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, formatTable, nodeConditions, parseProcStatTicks, parseProcStatus,
+  phaseFigures, remoteEndpoint, remoteSubnet, type MemorySample, type PhaseFigures,
+} from './footprint-support.ts';
+
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '5000' }, clusters: { type: 'string', default: '1000' }, subnets: { type: 'string', default: '10' } } });
+const NODES = Number(values.nodes);
+const CLUSTERS = Number(values.clusters);
+const SUBNETS = Number(values.subnets);
+for (const [name, value, max] of [['nodes', NODES, 8191], ['clusters', CLUSTERS, 16_384], ['subnets', SUBNETS, 16]] as const) {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be a whole number from 1 to ${max}`);
+}
+
+const SAMPLE_MS = 2000;
+const BASELINE_MS = 20_000;
+const LOADED_MS = 60_000;
+const HEARTBEAT_MS = 60_000;
+const CREATE_CONCURRENCY = 20;
+const HEARTBEAT_PER_SECOND = 500;
+const HEARTBEAT_CONCURRENCY = 50;
+const PROGRAM_TIMEOUT_MS = 600_000;
+
+interface PodJson extends ApiObject { spec: { nodeName?: string }; status?: { conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount: number }> } }
+
+/** The agent's process: its memory and CPU ticks; a read that fails means the process is gone (restarted), which ends the run. */
+function agentProcess(pid: number) {
+  const read = async (file: string) => {
+    try {
+      return await readFile(`/proc/${pid}/${file}`, 'utf8');
+    } catch (error) {
+      throw new Error(`the route agent (pid ${pid}) is gone: ${(error as Error).message}; did the kubelet restart it?`);
+    }
+  };
+  return {
+    memory: async (): Promise<MemorySample> => parseProcStatus(await read('status')),
+    ticks: async (): Promise<number> => parseProcStatTicks(await read('stat')),
+  };
+}
+
+/** Samples memory every SAMPLE_MS (the first at once) and the CPU ticks over the window, while `during` runs and at least `minMs`. */
+async function samplePhase(agent: ReturnType<typeof agentProcess>, minMs: number, during: () => Promise<void> = async () => {}): Promise<{ samples: MemorySample[]; cpuPercent: number; wallMs: number }> {
+  const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).stdout.trim());
+  const startTicks = await agent.ticks();
+  const start = performance.now();
+  const samples: MemorySample[] = [];
+  let done = false;
+  let failure: unknown;
+  const work = during().catch((error: unknown) => { failure = error; }).finally(() => { done = true; });
+  for (let k = 0; ; k++) {
+    const due = start + k * SAMPLE_MS;
+    const wait = due - performance.now();
+    if (wait > 0) await delay(wait);
+    if (failure !== undefined) break;
+    samples.push(await agent.memory());
+    if (done && performance.now() - start >= minMs) break;
+  }
+  await work;
+  if (failure !== undefined) throw failure;
+  const wallMs = performance.now() - start;
+  return { samples, cpuPercent: cpuPercent((await agent.ticks()) - startTicks, ticksPerSecond, wallMs), wallMs };
+}
+
+async function countRoutes(namespace: string): Promise<number> {
+  const { stdout } = await run('ip', ['-n', namespace, 'route', 'show', 'proto', '147'], { timeoutMs: 30_000 });
+  return stdout.split('\n').filter((line) => line.trim() !== '').length;
+}
+
+async function agentPod(api: SocketApi, node: NodeStatus): Promise<PodJson | undefined> {
+  const pods = await api.list<PodJson>(`/api/v1/namespaces/${SUBMARINER_NAMESPACE}/pods`);
+  return pods.find((pod) => pod.spec.nodeName === node.name && pod.metadata.name.startsWith(`${ROUTE_AGENT_DAEMONSET}-`));
+}
+
+const isReady = (pod: PodJson | undefined) => pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+async function main(): Promise<void> {
+  requireTools('ip', 'iptables', 'kubectl', 'unshare', 'setpriv', 'chroot', 'getconf');
+  loadImage();
+  const remoteSubnets = Array.from({ length: CLUSTERS }, (_, i) => Array.from({ length: SUBNETS }, (_, j) => remoteSubnet(i + 1, j))).flat();
+  const prefix = `swfp${randomBytes(2).toString('hex')}`;
+  let controllerPid: number | undefined;
+  try {
+    const lab = await labUp({ prefix, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, endpoints: true, deploy: 'manifests', wait: true });
+    const cluster = lab.clusters[0] as ClusterStatus;
+    const problem = checkSubnets(remoteSubnets, [cluster.podCidr, cluster.serviceCidr, ...cluster.nodes.map((n) => n.podCidr), ...Array.from({ length: NODES }, (_, i) => benchNodePodCidr(i + 1))]);
+    if (problem !== null) throw new Error(`the benchmark's remote subnets are unusable: ${problem}`);
+    const api = new SocketApi(cluster.apiserver.socket);
+    const worker = cluster.nodes[1] as NodeStatus;
+    await waitFor(`the route agent on ${worker.name} Ready`, async () => isReady(await agentPod(api, worker)), { timeoutMs: 120_000, intervalMs: 500 });
+    const pid = (await labStatus(prefix)).clusters[0]?.nodes[1]?.agent?.pid;
+    if (pid === undefined) throw new Error(`the lab reports no route agent process on ${worker.name}`);
+    const agent = agentProcess(pid);
+    const restarts = async () => (await agentPod(api, worker))?.status?.containerStatuses?.[0]?.restartCount ?? -1;
+    const restartsBefore = await restarts();
+    console.log(`route agent on ${worker.name}: pid ${pid}, Ready; image ${loadImage().entrypoint.join(' ')}`);
+
+    const rows: PhaseFigures[] = [];
+    const baseline = await samplePhase(agent, BASELINE_MS);
+    rows.push(phaseFigures('baseline (idle, 2 Nodes)', baseline.samples.slice(-5), baseline.cpuPercent));
+    const routesBefore = await countRoutes(worker.namespace);
+
+    // The lab controller's DaemonSet loop would relist 5,000 Nodes four times a second (see the header).
+    controllerPid = lab.controller.pid;
+    process.kill(controllerPid, 'SIGSTOP');
+
+    const loadStart = performance.now();
+    const nodeNames = Array.from({ length: NODES }, (_, i) => benchNodeName(i + 1));
+    let statusPatched = 0;
+    await boundedAll(nodeNames, CREATE_CONCURRENCY, async (name, i) => {
+      const node = benchNode(i + 1, new Date());
+      const created = await api.create<ApiObject & { status?: { images?: unknown[] } }>('/api/v1/nodes', node);
+      // A server that drops the status on create (as some do for Nodes) gets it the kubelet's way, as a status write.
+      if (!Array.isArray(created.status?.images)) {
+        await api.mergePatch(`/api/v1/nodes/${name}/status`, { status: node.status });
+        statusPatched++;
+      }
+    });
+    const nodesMs = performance.now() - loadStart;
+    const endpointsStart = performance.now();
+    await boundedAll(Array.from({ length: CLUSTERS }, (_, i) => i + 1), CREATE_CONCURRENCY, async (index) => {
+      await api.create(`${SUBMARINER_API}/namespaces/${SUBMARINER_NAMESPACE}/endpoints`, remoteEndpoint(index, SUBNETS, SUBMARINER_NAMESPACE));
+    });
+    const endpointsMs = performance.now() - endpointsStart;
+    const sampleNode = JSON.stringify(await api.get(`/api/v1/nodes/${nodeNames[0]}`));
+    console.log(`created ${NODES} Nodes (${(sampleNode.length / 1024).toFixed(1)} KiB of JSON each as served${statusPatched ? `, status written separately for ${statusPatched}` : ''}) in ${(nodesMs / 1000).toFixed(1)} s, ${CLUSTERS} Endpoints x ${SUBNETS} subnets in ${(endpointsMs / 1000).toFixed(1)} s`);
+
+    const expected = routesBefore + remoteSubnets.length;
+    await waitFor(`${expected} proto 147 routes on ${worker.name} (${routesBefore} before the load)`, async () => {
+      await agent.memory(); // fails at once if the agent died meanwhile
+      return (await countRoutes(worker.namespace)) >= expected;
+    }, { timeoutMs: PROGRAM_TIMEOUT_MS, intervalMs: 1000 });
+    console.log(`all ${remoteSubnets.length} remote subnets routed on ${worker.name} ${((performance.now() - endpointsStart) / 1000).toFixed(1)} s after the first Endpoint's create`);
+
+    const loaded = await samplePhase(agent, LOADED_MS);
+    rows.push(phaseFigures(`loaded (${NODES} Nodes, ${remoteSubnets.length} subnets)`, loaded.samples, loaded.cpuPercent));
+
+    // Heartbeats: each second the next HEARTBEAT_PER_SECOND Nodes in turn, HEARTBEAT_CONCURRENCY at a time; a second that runs late starts the next at once.
+    let patches = 0;
+    let cursor = 0;
+    const heartbeats = async () => {
+      const start = performance.now();
+      for (let second = 0; performance.now() - start < HEARTBEAT_MS; second++) {
+        const wait = start + second * 1000 - performance.now();
+        if (wait > 0) await delay(wait);
+        const batch = Array.from({ length: Math.min(HEARTBEAT_PER_SECOND, NODES) }, () => nodeNames[cursor++ % NODES] as string);
+        const now = new Date();
+        await boundedAll(batch, HEARTBEAT_CONCURRENCY, async (name) => {
+          await api.mergePatch(`/api/v1/nodes/${name}/status`, { status: { conditions: nodeConditions(now, new Date(now.getTime() - 86_400_000)) } });
+          patches++;
+        });
+      }
+    };
+    const beating = await samplePhase(agent, HEARTBEAT_MS, heartbeats);
+    rows.push(phaseFigures(`heartbeats (${(patches / (beating.wallMs / 1000)).toFixed(0)} Node status patches/s)`, beating.samples, beating.cpuPercent));
+
+    const restartsAfter = await restarts();
+    const pidAfter = (await labStatus(prefix)).clusters[0]?.nodes[1]?.agent?.pid;
+    console.log('');
+    console.log(`route agent footprint on a worker (${worker.name}), as the DaemonSet runs it; samples every ${SAMPLE_MS / 1000} s`);
+    console.log(formatTable(rows));
+    console.log(`CPU % is of one core over the phase; heartbeats: ${patches} patches in ${(beating.wallMs / 1000).toFixed(1)} s`);
+    if (restartsAfter !== restartsBefore || pidAfter !== pid) {
+      throw new Error(`the agent was restarted during the run (restartCount ${restartsBefore} -> ${restartsAfter}, pid ${pid} -> ${pidAfter}): the figures mix two processes`);
+    }
+  } finally {
+    if (controllerPid !== undefined) try { process.kill(controllerPid, 'SIGCONT'); } catch { /* gone */ }
+    await labDown(prefix);
+  }
+}
+
+await main();
