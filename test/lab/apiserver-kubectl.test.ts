@@ -14,7 +14,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
-import { waitFor } from './apiserver/test-support.ts';
+import { waitFor, writeKubeconfigFile } from './apiserver/test-support.ts';
 
 let dir: string;
 let server: RunningApiServer;
@@ -36,11 +36,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'seaway-kubectl-'));
   server = await startApiServer({ host: '127.0.0.1' });
   admin = new AdminClient(server.url);
-  kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'lab', cluster: { server: server.url } }], users: [{ name: 'lab', user: {} }],
-    contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'lab' } }], 'current-context': 'lab',
-  }));
+  kubeconfig = await writeKubeconfigFile(dir, server.url);
 });
 
 after(async () => {

@@ -19,6 +19,7 @@ import { builtinPatchSchema, PATCH_TAGS, patchMetaOf, untypedPatchSchema } from 
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
 import { ApiError } from './apiserver/status.ts';
 import { sortStable, strategicMergePatch, type PatchSchema } from './apiserver/strategic-merge.ts';
+import { writeKubeconfigFile } from './apiserver/test-support.ts';
 
 type JsonMap = { [key: string]: Json };
 
@@ -344,11 +345,7 @@ describe('through the real server and kubectl 1.32', () => {
     dir = await mkdtemp(join(tmpdir(), 'seaway-smp-'));
     server = await startApiServer({ host: '127.0.0.1' });
     admin = new AdminClient(server.url);
-    kubeconfig = join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'lab', cluster: { server: server.url } }], users: [{ name: 'lab', user: {} }],
-      contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'lab' } }], 'current-context': 'lab',
-    }));
+    kubeconfig = await writeKubeconfigFile(dir, server.url);
   });
 
   after(async () => {

@@ -1,4 +1,6 @@
 import { waitFor as waitUntil } from '../../helpers/wait.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { kubeconfigFor } from './kubeconfig.ts';
 
@@ -53,4 +55,14 @@ export function endpointSpec(clusterId: string, extra: Record<string, unknown> =
     cluster_id: clusterId, cable_name: `submariner-cable-${clusterId}`, hostname: 'gw-1', subnets: ['10.0.0.0/16'],
     backend: 'libreswan', nat_enabled: false, ...extra,
   };
+}
+
+/** A kubeconfig file in `dir` for kubectl against a lab server without authentication; its path. */
+export async function writeKubeconfigFile(dir: string, url: string): Promise<string> {
+  const file = join(dir, 'kubeconfig');
+  await writeFile(file, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'lab', cluster: { server: url } }], users: [{ name: 'lab', user: {} }],
+    contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'lab' } }], 'current-context': 'lab',
+  }));
+  return file;
 }
