@@ -57,7 +57,7 @@ describe('upgrade from the previous release, DaemonSet by DaemonSet, with traffi
     loadImage();
     current = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const tag = previousReleaseTag(await releaseTags(), current);
-    if (!tag) throw new Error(`no earlier release to upgrade from: no v<major>.<minor>.<patch> tag other than v${current} in this clone (git fetch --tags)`);
+    if (!tag) throw new Error(`no earlier release to upgrade from: no releases/v<major>.<minor>.<patch>.tar.gz other than v${current} (scripts/archive-release.sh <tag> makes one)`);
     release = await buildRelease(tag);
     lab = await labUp({ prefix, clusters: 2, nodes: 3, gateways: 2, podsPerNode: 1, nodeReadyDelay: 0, cniDelay: 0, wait: true, deploy: 'manifests', agents: false,
       // Only a bound for a hang: the release was just built, and the other test file runs beside this one.

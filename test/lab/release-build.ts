@@ -1,12 +1,13 @@
 /**
- * An earlier release of seaway, built from its git tag as it was released: its own tree checked out
- * (a temporary git worktree), its own native addon, bundle, Dockerfile and `scripts/image.sh`, with
+ * An earlier release of seaway, built as it was released: its own tree unpacked from its archive in
+ * releases/ (`scripts/archive-release.sh` made it from the git tag, so neither the tag nor the history
+ * need be in the clone), its own native addon, bundle, Dockerfile and `scripts/image.sh`, with
  * this checkout's node_modules when its package-lock.json is the same (else its own `npm ci`). The
  * image lands in build/releases/<version>/image, where the lab's kubelets find it by its tag, and the
  * release's manifests/ beside it, to install it from.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/kernel/exec.ts';
@@ -42,10 +43,14 @@ export function sameDependencies(a: string, b: string): boolean {
   return withoutOwnVersion(a) === withoutOwnVersion(b);
 }
 
-const git = (args: string[], timeoutMs = 60_000) => run('git', ['-C', REPO_ROOT, ...args], { timeoutMs });
+/** Where the released sources are archived, one `<tag>.tar.gz` each. */
+export const RELEASE_ARCHIVES_DIR = join(REPO_ROOT, 'releases');
+const archiveOf = (tag: string) => join(RELEASE_ARCHIVES_DIR, `${tag}.tar.gz`);
 
+/** The tags of the releases archived in releases/. */
 export async function releaseTags(): Promise<string[]> {
-  return (await git(['tag', '--list', 'v*'])).stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+  const names = existsSync(RELEASE_ARCHIVES_DIR) ? await readdir(RELEASE_ARCHIVES_DIR) : [];
+  return names.filter((name) => name.endsWith('.tar.gz')).map((name) => name.slice(0, -'.tar.gz'.length));
 }
 
 /** Builds (or finds already built) the release of `tag`. */
@@ -54,12 +59,12 @@ export async function buildRelease(tag: string, log: (line: string) => void = ()
   const home = join(RELEASES_DIR, version);
   const release = { tag, version, manifestsDir: join(home, 'manifests'), imageDir: join(home, 'image') };
   if (existsSync(join(release.imageDir, 'config.json')) && existsSync(join(release.manifestsDir, '10-route-agent.yaml'))) return release;
-  const found = await run('git', ['-C', REPO_ROOT, 'rev-parse', '--verify', '--quiet', `refs/tags/${tag}^{commit}`], { allowFailure: true });
-  if (found.code !== 0) throw new Error(`the release tag ${tag} is not in this clone: git fetch --tags`);
+  if (!existsSync(archiveOf(tag))) throw new Error(`${archiveOf(tag)} is missing: scripts/archive-release.sh ${tag} makes it from the tag`);
   const tree = await mkdtemp(join(tmpdir(), `seaway-release-${version}-`));
-  await rm(tree, { recursive: true });
-  await git(['worktree', 'add', '--detach', tree, tag]);
   try {
+    await run('tar', ['-xzf', archiveOf(tag), '-C', tree], { timeoutMs: 60_000 });
+    // A release's scripts/image.sh hashes its inputs with `git ls-files`: an empty repository lists them as untracked.
+    await run('git', ['init', '--quiet', tree], { timeoutMs: 60_000 });
     const sameLock = sameDependencies(await readFile(join(tree, 'package-lock.json'), 'utf8'), await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8'));
     if (sameLock) {
       await symlink(join(REPO_ROOT, 'node_modules'), join(tree, 'node_modules'));
@@ -81,8 +86,6 @@ export async function buildRelease(tag: string, log: (line: string) => void = ()
     await cp(join(tree, 'manifests'), release.manifestsDir, { recursive: true });
     return release;
   } finally {
-    await run('git', ['-C', REPO_ROOT, 'worktree', 'remove', '--force', tree], { allowFailure: true, timeoutMs: 120_000 });
     await rm(tree, { recursive: true, force: true });
-    await git(['worktree', 'prune']);
   }
 }
