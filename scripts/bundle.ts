@@ -21,13 +21,19 @@ const icmpAddon = join(root, 'native', 'build', 'Release', 'seaway_icmp.node');
  * The bundle's options. The banner gives bundled CommonJS dependencies a `require` (an ESM bundle has
  * none, and esbuild's shim throws "Dynamic require of X is not supported" without it). The define
  * tells src/kernel/icmp-socket.ts where the ICMP addon is relative to the bundle: its `.ts` lookup
- * (../../native/build/... from the source file) means nothing once the code sits in /app/seaway.mjs.
+ * (../../native/build/... from the source file) means nothing once the code sits in /app. The chunks
+ * sit beside seaway.mjs, so that path is the same from whichever chunk the code lands in.
  */
-export function bundleOptions(repoRoot: string, outfile: string): BuildOptions {
+export function bundleOptions(repoRoot: string, outdir: string): BuildOptions {
   return {
     absWorkingDir: repoRoot,
-    entryPoints: ['src/main.ts'],
-    outfile,
+    entryPoints: { seaway: 'src/main.ts' },
+    outdir,
+    // One chunk per command's code (src/main.ts imports each command dynamically): the route agent
+    // never parses the gateway's, diagnose's or @kubernetes/client-node's code, nor holds its text.
+    splitting: true,
+    chunkNames: '[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     minify: true,
     format: 'esm',
@@ -72,15 +78,16 @@ async function main(): Promise<void> {
   // From clean, so nothing of an earlier build (a package no longer shipped) lingers in the image.
   rmSync(appDir, { recursive: true, force: true });
   const outfile = join(appDir, 'seaway.mjs');
-  const result = await build(bundleOptions(root, outfile));
+  const result = await build(bundleOptions(root, appDir));
   if (result.errors.length > 0) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join('; ')}`);
   let external = 0;
   for (const name of Object.keys(EXTERNAL_PACKAGES)) external += copyPackage(name);
   copyFileSync(icmpAddon, join(appDir, ICMP_ADDON_IN_APP));
   const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
-  const bundleBytes = statSync(outfile).size;
+  const bundleBytes = Object.entries(result.metafile?.outputs ?? {}).reduce((sum, [, output]) => sum + output.bytes, 0);
   const addonBytes = statSync(join(appDir, ICMP_ADDON_IN_APP)).size;
-  process.stdout.write(`bundle: ${relative(root, outfile)} ${bundleBytes} bytes (${mib(bundleBytes)} MiB); node_modules ${mib(external)} MiB `
+  const chunks = Object.keys(result.metafile?.outputs ?? {}).length - 1;
+  process.stdout.write(`bundle: ${relative(root, outfile)} and ${chunks} chunks, ${bundleBytes} bytes (${mib(bundleBytes)} MiB); node_modules ${mib(external)} MiB `
     + `(${Object.keys(EXTERNAL_PACKAGES).join(', ')}); ${ICMP_ADDON_IN_APP} ${addonBytes} bytes; ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }
 

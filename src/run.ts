@@ -3,7 +3,8 @@ import type { Logger } from './telemetry/logger.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 import { Readiness } from './server/readiness.ts';
 import { Liveness } from './server/liveness.ts';
-import { loadKubeConfigChecked } from './k8s/kubeconfig.ts';
+import { loadApiConnection } from './k8s/api-connection.ts';
+import { sender } from './k8s/api-request.ts';
 import { apiServerAddresses } from './model/api-server-addresses.ts';
 import { ApiRateLimiter } from './k8s/rate-limiter.ts';
 import { systemClock } from './k8s/clock.ts';
@@ -77,11 +78,11 @@ function podCidrMatcher(podCidrs: readonly string[]): (address: string) => boole
  * filter or the HTTP port is still failing, and readiness names what does.
  */
 export async function run(config: RunConfig, logger: Logger): Promise<{ code: number; forceExit: boolean }> {
-  const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
+  const connection = await loadApiConnection(config.kubeconfig, process.env);
   // Read now: a diagnose variable that does not parse is a configuration error like any other.
   const diagnoseConfig = agentDiagnoseConfig(config, process.env);
   // No remote subnet may cover the API server, however this node reaches it (kubeconfig or in-cluster).
-  config.apiServerAddresses = apiServerAddresses(kubeConfig.getCurrentCluster()?.server, process.env);
+  config.apiServerAddresses = apiServerAddresses(connection.server, process.env);
   for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
   logger.info({ version: packageJson.version, node: config.nodeName, cluster: config.clusterId, podCidrs: config.podCidrs }, 'seaway starting');
   const metrics = createMetrics();
@@ -110,7 +111,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const diagnosis = createDiagnoseService({
     node: config.nodeName,
     diagnose: async () => (await import('./diagnose/agent-diagnosis.ts'))
-      .diagnoseThisNode(diagnoseConfig, { kubeConfig, userAgent: `seaway/${packageJson.version}`, signal: stopping.signal }),
+      .diagnoseThisNode(diagnoseConfig, { kubeconfig: config.kubeconfig, userAgent: `seaway/${packageJson.version}`, signal: stopping.signal }),
   });
   const http = startHttpListeners(config.listen, { readiness, liveness, registry: metrics.registry, logger, diagnose: () => diagnosis.handle() }, runStep);
 
@@ -155,7 +156,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   };
   const informers = createSnapshotInformers(
     {
-      sources: clientSnapshotSources(kubeConfig, config.namespace, { requestTimeoutMs: config.apiTimeoutSeconds * 1000, userAgent }),
+      sources: clientSnapshotSources(connection, config.namespace, { requestTimeoutMs: config.apiTimeoutSeconds * 1000, userAgent }),
       nodeName: config.nodeName,
     },
     {
@@ -164,7 +165,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     },
   );
   closers.push(() => informers.stop());
-  const events = createEventRecorder(kubeConfig, {
+  const events = createEventRecorder(sender(connection), {
     component: 'seaway', host: config.nodeName, logger, userAgent, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
   });
   closers.push(() => events.flush());
@@ -196,7 +197,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   // This node's RouteAgent object: after each pass, written within its budget (never waited for by the pass).
   const routeAgent = createRouteAgentReporter({
     nodeName: config.nodeName, namespace: config.namespace, version: packageJson.version, logger,
-    publisher: createRouteAgentPublisher(createRouteAgentWriter(kubeConfig, { namespace: config.namespace, userAgent })),
+    publisher: createRouteAgentPublisher(createRouteAgentWriter(sender(connection), { namespace: config.namespace, userAgent })),
     onWriteError: () => metrics.apiErrors.inc({ operation: 'write routeagent' }),
     health: (plan) => nodeHealth.view(plan),
   });

@@ -45,6 +45,8 @@ import { runClosers, settledWithin } from '../startup/bounded-stop.ts';
 import { prepareStateDir } from '../startup/state-dir.ts';
 import { SUBMARINER_API_VERSION } from '../model/submariner-api.ts';
 import { createEventRecorder } from '../k8s/event-recorder.ts';
+import { kubeConfigConnection } from '../k8s/api-connection.ts';
+import { sender } from '../k8s/api-request.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import { errorText } from '../model/error-text.ts';
 import { GATEWAY_CONFIG, GATEWAY_SYNC, GatewayRole } from './gateway-role.ts';
@@ -58,6 +60,7 @@ const API = 'api';
 
 export async function runGateway(config: GatewayConfig, logger: Logger): Promise<{ code: number; forceExit: boolean }> {
   const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
+  const connection = kubeConfigConnection(kubeConfig);
   // The health checks' ICMP addon, before anything is touched: a gateway without it would report
   // tunnels it cannot prove, so a missing build stops it with the command that builds it.
   const icmp = loadIcmpAddon();
@@ -99,7 +102,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     logger, metrics, limiter, onHealth,
     settings: { backoff: { minMs: config.apiRetryMinMs, maxMs: config.apiRetryMaxMs }, watchTimeoutSeconds: config.apiWatchTimeoutSeconds },
   };
-  const informers = createSnapshotInformers({ sources: clientSnapshotSources(kubeConfig, config.namespace, request), nodeName: config.nodeName }, informerDeps);
+  const informers = createSnapshotInformers({ sources: clientSnapshotSources(connection, config.namespace, request), nodeName: config.nodeName }, informerDeps);
   const gateways = createInformer<GatewayObjectItem, unknown>({ name: 'gateways', source: clientGatewayObjects(kubeConfig, config.namespace, request), project: (object) => object }, informerDeps);
   const leaseWatch = createInformer({ name: 'leases', source: clientLeases(kubeConfig, config.namespace, request), project: leaseHolder }, informerDeps);
   closers.push(() => gateways.stop(), () => informers.stop(), () => leaseWatch.stop());
@@ -130,13 +133,13 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     attempt: () => openRtnetlink({ timeoutMs: config.netlinkTimeoutSeconds * 1000, warn: (message) => logger.warn(message) }),
     close: (handle) => handle.close(),
   });
-  const statusWriter = createGatewayStatusWriter(kubeConfig, { namespace: config.namespace, userAgent });
+  const statusWriter = createGatewayStatusWriter(sender(connection), { namespace: config.namespace, userAgent });
   // The election's rounds wait for the pass: its writes must not outlast half a lease, or renewals would.
   const localSide = clientSyncSide(kubeConfig, config.namespace, {
     ...request, requestTimeoutMs: Math.min(request.requestTimeoutMs, config.leaseDurationSeconds * 500), fieldManager: FIELD_MANAGER,
   });
 
-  const events = createEventRecorder(kubeConfig, {
+  const events = createEventRecorder(sender(connection), {
     component: 'seaway-gateway', host: config.nodeName, logger, userAgent, onError: () => metrics.apiErrors.inc({ operation: 'create event' }),
   });
   closers.push(() => events.flush());

@@ -8,7 +8,8 @@ import {
 import type { Logger } from '../telemetry/logger.ts';
 import { Streaks } from '../telemetry/streaks.ts';
 import { classifyApiError } from './api-problem.ts';
-import { clientSubmarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
+import { kubeConfigConnection } from './api-connection.ts';
+import { submarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createInformer, type Informer, type InformerDeps, type InformerMetrics, type InformerSettings } from './informer.ts';
 import type { ListWatch } from './list-watch.ts';
@@ -103,7 +104,8 @@ export interface BrokerSync {
 /** One side's Endpoints and Clusters in `namespace`, read and written through @kubernetes/client-node, every call with a deadline. */
 export function clientSyncSide(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings & { fieldManager: string }): SyncSideApi {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const source = (plural: string) => clientSubmarinerCollection<SubmarinerObject>(kubeConfig, namespace, plural, request);
+  const connection = kubeConfigConnection(kubeConfig);
+  const source = (plural: string) => submarinerCollection<SubmarinerObject>(connection, namespace, plural, request);
   return {
     lists: { Cluster: source('clusters'), Endpoint: source('endpoints') },
     async write(action, signal) {

@@ -1,7 +1,7 @@
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { ApiSend } from './api-request.ts';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.ts';
-import { callOptions, withDeadline } from './request-options.ts';
 import { errorText } from '../model/error-text.ts';
 
 /** The object an Event is about. */
@@ -61,21 +61,17 @@ export function eventBody(object: InvolvedObject, reason: string, message: strin
   };
 }
 
-/**
- * Posts with a deadline: the signal aborts the HTTP request, and the race settles even when the
- * wait is before the request exists (authentication, such as an exec credential plugin, runs first).
- */
-export function createEventRecorder(kubeConfig: KubeConfig, options: EventRecorderOptions): EventRecorder {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+/** Posts each Event with its own deadline (the send's: apiRequest's also bounds the credentials). */
+export function createEventRecorder(send: ApiSend, options: EventRecorderOptions): EventRecorder {
   const pending = new Set<Promise<void>>();
   const timeoutMs = options.timeoutMs ?? EVENT_POST_TIMEOUT_MS;
-  // Events have no caller to cancel them: only their own deadline ends a post.
-  const unbounded = new AbortController().signal;
   const userAgent = options.userAgent ?? 'seaway';
   return {
     warning(object, reason, message) {
       const body = eventBody(object, reason, message, options, new Date(), randomBytes(8).toString('hex'));
-      const write: Promise<void> = withDeadline(timeoutMs, unbounded, (signal) => core.createNamespacedEvent({ namespace: object.namespace, body }, callOptions({ userAgent, signal })), 'posting an Event')
+      const write: Promise<void> = send({ method: 'POST', path: `/api/v1/namespaces/${encodeURIComponent(object.namespace)}/events`, body },
+        // Events have no caller to cancel them: only their own deadline ends a post.
+        { userAgent, timeoutMs, what: 'posting an Event' })
         .then(() => undefined, (error: unknown) => {
           options.onError?.();
           options.logger.warn({ err: errorText(error), object: `${object.namespace}/${object.name}`, reason }, 'could not post Kubernetes Event');

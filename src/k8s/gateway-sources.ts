@@ -4,27 +4,23 @@
  * one of them), its Leases (who holds the election's), and the broker's answer to this cluster's
  * credentials. Every call has the configured deadline.
  */
-import { CoordinationV1Api, CustomObjectsApi, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import { GATEWAY_PLURAL } from '../plan/gateway-status.ts';
 import { classifyApiError, type ApiProblem } from './api-problem.ts';
-import { clientListWatch, clientSubmarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
+import { kubeConfigConnection } from './api-connection.ts';
+import { collectionListWatch, submarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
 import type { ListWatch } from './list-watch.ts';
 import { callOptions, withDeadline } from './request-options.ts';
 
 export type GatewayObjectItem = { metadata?: { name?: string; resourceVersion?: string } };
 
 export function clientGatewayObjects(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings): ListWatch<GatewayObjectItem> {
-  return clientSubmarinerCollection<GatewayObjectItem>(kubeConfig, namespace, GATEWAY_PLURAL, request);
+  return submarinerCollection<GatewayObjectItem>(kubeConfigConnection(kubeConfig), namespace, GATEWAY_PLURAL, request);
 }
 
 export function clientLeases(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings): ListWatch<V1Lease> {
-  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
-  return clientListWatch<V1Lease>({
-    kubeConfig,
-    path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-    listPage: (page, options) => coordination.listNamespacedLease({ namespace, limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) }, options),
-  }, request);
+  return collectionListWatch<V1Lease>(kubeConfigConnection(kubeConfig), `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`, request);
 }
 
 /** Who holds a Lease: all that wakes the election (renewals by the same holder are no news). */

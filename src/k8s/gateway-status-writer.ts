@@ -1,5 +1,5 @@
 /**
- * Writes the Gateway status object (plan/gateway-status.ts builds it) through @kubernetes/client-node,
+ * Writes the Gateway status object (plan/gateway-status.ts builds it) through the API (an ApiSend),
  * with the writer and publisher it shares with the RouteAgent (status-object-writer.ts).
  *
  * The Gateway CRD has no status subresource: the object is written whole, created when absent and
@@ -12,12 +12,12 @@
  * happened, failures as an ApiProblem (the API server's Status message or the error's own words,
  * never a header or a credential). Nothing here logs.
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import {
   GATEWAY_PLURAL, sameGatewayContent, staleGateways, type GatewayObject,
 } from '../plan/gateway-status.ts';
 import { classifyApiError, type ApiProblem } from './api-problem.ts';
+import type { ApiSend } from './api-request.ts';
+import { submarinerPath } from './client-list-watch.ts';
 import {
   createStatusObjectWriter, createStatusPublisher, statusRequest, storedMeta, storedName, StepFailure, STATUS_REQUEST_TIMEOUT_MS,
   type PublisherOptions, type StatusPublisher, type StatusWriteResult, type StatusWriteStep, type StoredMeta,
@@ -63,12 +63,10 @@ export interface GatewayStatusWriter {
   removeStale(liveHostnames: Iterable<string>, nowMs: number, maxAgeMs: number, signal?: AbortSignal): Promise<StaleCleanupResult>;
 }
 
-export function createGatewayStatusWriter(kubeConfig: KubeConfig, options: GatewayStatusWriterOptions): GatewayStatusWriter {
-  const objects = createStatusObjectWriter<GatewayObject>(kubeConfig, { ...options, plural: GATEWAY_PLURAL, kind: 'Gateway' });
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+export function createGatewayStatusWriter(send: ApiSend, options: GatewayStatusWriterOptions): GatewayStatusWriter {
+  const objects = createStatusObjectWriter<GatewayObject>(send, { ...options, plural: GATEWAY_PLURAL, kind: 'Gateway' });
   const now = options.now ?? Date.now;
-  const call = statusRequest({ userAgent: options.userAgent ?? 'seaway', timeoutMs: options.requestTimeoutMs ?? STATUS_REQUEST_TIMEOUT_MS, now });
-  const target = { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace: options.namespace, plural: GATEWAY_PLURAL };
+  const call = statusRequest(send, { userAgent: options.userAgent ?? 'seaway', timeoutMs: options.requestTimeoutMs ?? STATUS_REQUEST_TIMEOUT_MS, now });
   const never = new AbortController().signal;
 
   return {
@@ -80,10 +78,10 @@ export function createGatewayStatusWriter(kubeConfig: KubeConfig, options: Gatew
       try {
         let continueToken: string | undefined;
         for (let page = 0; page < MAX_LIST_PAGES; page++) {
-          const listed = await call('list', 'listing Gateways', signal, (opts) => custom.listNamespacedCustomObject(
-            { ...target, limit: LIST_PAGE_SIZE, ...(continueToken ? { _continue: continueToken } : {}) }, opts)) as { items?: unknown[]; metadata?: { continue?: string; _continue?: string } };
-          items.push(...(listed.items ?? []));
-          continueToken = listed.metadata?.continue ?? listed.metadata?._continue;
+          const listed = await call('list', 'listing Gateways', signal,
+            { method: 'GET', path: submarinerPath(options.namespace, GATEWAY_PLURAL), query: { limit: String(LIST_PAGE_SIZE), continue: continueToken } }) as { items?: unknown[]; metadata?: { continue?: string } } | undefined;
+          items.push(...(listed?.items ?? []));
+          continueToken = listed?.metadata?.continue;
           if (!continueToken) break;
         }
       } catch (error) {
@@ -99,8 +97,8 @@ export function createGatewayStatusWriter(kubeConfig: KubeConfig, options: Gatew
         const stored = byName.get(name);
         if (stored === undefined || stored.uid === '') continue;
         try {
-          await call('delete', `deleting stale Gateway ${name}`, signal, (opts) => custom.deleteNamespacedCustomObject(
-            { ...target, name, body: { preconditions: { uid: stored.uid, resourceVersion: stored.resourceVersion } } }, opts));
+          await call('delete', `deleting stale Gateway ${name}`, signal, { method: 'DELETE', path: submarinerPath(options.namespace, GATEWAY_PLURAL, name),
+            body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: stored.uid, resourceVersion: stored.resourceVersion } } });
           result.deleted.push(name);
           objects.forget(name);
         } catch (error) {

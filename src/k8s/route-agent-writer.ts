@@ -1,10 +1,10 @@
 /**
- * Writes this node's RouteAgent object (plan/route-agent-status.ts builds it) through
- * @kubernetes/client-node: get, then create or replace (update) with the resourceVersion last
+ * Writes this node's RouteAgent object (plan/route-agent-status.ts builds it) through the API
+ * (an ApiSend): get, then create or replace (update) with the resourceVersion last
  * seen, in the Submariner namespace, keeping what others put in its metadata (status-object-writer.ts).
  * Those three verbs on routeagents are what manifests/02-rbac-route-agent.yaml grants the route agent.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ApiSend } from './api-request.ts';
 import { ROUTE_AGENT_PLURAL, ROUTE_AGENT_WRITE_BUDGET, sameRouteAgentContent, type RouteAgentObject } from '../plan/route-agent-status.ts';
 import {
   createStatusObjectWriter, createStatusPublisher, type PublisherOptions, type StatusObjectWriter, type StatusPublisher,
@@ -20,8 +20,8 @@ export interface RouteAgentWriterOptions {
   now?: () => number;
 }
 
-export function createRouteAgentWriter(kubeConfig: KubeConfig, options: RouteAgentWriterOptions): StatusObjectWriter<RouteAgentObject> {
-  return createStatusObjectWriter<RouteAgentObject>(kubeConfig, { ...options, plural: ROUTE_AGENT_PLURAL, kind: 'RouteAgent' });
+export function createRouteAgentWriter(send: ApiSend, options: RouteAgentWriterOptions): StatusObjectWriter<RouteAgentObject> {
+  return createStatusObjectWriter<RouteAgentObject>(send, { ...options, plural: ROUTE_AGENT_PLURAL, kind: 'RouteAgent' });
 }
 
 /**

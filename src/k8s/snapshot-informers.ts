@@ -1,7 +1,8 @@
-import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import type { V1Node } from '@kubernetes/client-node';
+import type { ApiConnection } from './api-connection.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { freezeSnapshot, type ClusterObject, type EndpointObject, type Snapshot } from '../model/snapshot.ts';
-import { clientListWatch, clientSubmarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
+import { collectionListWatch, submarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
 import type { ListWatch } from './list-watch.ts';
 import { createInformer, type Informer, type InformerChange, type InformerDeps } from './informer.ts';
 import { ownNodeWatch, type OwnNodeWatch } from './node-ready.ts';
@@ -26,18 +27,13 @@ export interface SnapshotSources {
   nodes: ListWatch<V1Node>;
 }
 
-/** The Endpoints and Clusters of `namespace` and all Nodes, through @kubernetes/client-node. */
-export function clientSnapshotSources(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings): SnapshotSources {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const customSource = (plural: string) => clientSubmarinerCollection<SubmarinerObject>(kubeConfig, namespace, plural, request);
+/** The Endpoints and Clusters of `namespace` and all Nodes, from the API server. */
+export function clientSnapshotSources(connection: ApiConnection, namespace: string, request: ApiRequestSettings): SnapshotSources {
+  const customSource = (plural: string) => submarinerCollection<SubmarinerObject>(connection, namespace, plural, request);
   return {
     endpoints: customSource('endpoints'),
     clusters: customSource('clusters'),
-    nodes: clientListWatch<V1Node>({
-      kubeConfig,
-      path: '/api/v1/nodes',
-      listPage: (page, callOptions) => core.listNode({ limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) }, callOptions),
-    }, request),
+    nodes: collectionListWatch<V1Node>(connection, '/api/v1/nodes', request),
   };
 }
 

@@ -1,7 +1,6 @@
 /**
  * Writes one of Submariner's status objects (a Gateway, a RouteAgent: plan/gateway-status.ts and
- * plan/route-agent-status.ts build them) through @kubernetes/client-node, and the budget around
- * the writes.
+ * plan/route-agent-status.ts build them) through the API (an ApiSend), and the budget around the writes.
  *
  * Neither CRD has a status subresource: the object is written whole, created when absent and
  * replaced otherwise with the resourceVersion last seen (optimistic concurrency; a conflict re-reads
@@ -12,14 +11,13 @@
  * happened, failures as an ApiProblem (the API server's Status message or the error's own words,
  * never a header or a credential). Nothing here logs.
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
 import { isRecord } from '../model/compare.ts';
 import { stringEntries } from '../model/object-meta.ts';
-import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import { dueForWrite, writeDueAt, type WriteBudget } from '../plan/status-object.ts';
 import { classifyApiError, type ApiProblem } from './api-problem.ts';
-import { callOptions, withDeadline } from './request-options.ts';
+import type { ApiCall, ApiSend } from './api-request.ts';
+import { submarinerPath } from './client-list-watch.ts';
 
 /** A status write later than this is not worth waiting for: the next refresh is due (5 s). */
 export const STATUS_REQUEST_TIMEOUT_MS = 5_000;
@@ -129,32 +127,33 @@ export class StepFailure<S extends string = string> extends Error {
   }
 }
 
-export type StatusRequest = <S extends string, T>(step: S, what: string, outer: AbortSignal, run: (opts: ReturnType<typeof callOptions>) => Promise<T>) => Promise<T>;
+export type StatusRequest = <S extends string>(step: S, what: string, outer: AbortSignal, request: ApiCall) => Promise<unknown>;
 
-/** Runs one request with our User-Agent and the deadline; a failure becomes a StepFailure naming the step. */
-export function statusRequest(options: { userAgent: string; timeoutMs: number; now: () => number }): StatusRequest {
-  return async (step, what, outer, run) => {
+/** Sends one request with our User-Agent and the deadline; a failure becomes a StepFailure naming the step. */
+export function statusRequest(send: ApiSend, options: { userAgent: string; timeoutMs: number; now: () => number }): StatusRequest {
+  return async (step, what, outer, request) => {
     try {
-      return await withDeadline(options.timeoutMs, outer, (signal) => run(callOptions({ userAgent: options.userAgent, signal })), what);
+      return await send(request, { userAgent: options.userAgent, timeoutMs: options.timeoutMs, signal: outer, what });
     } catch (error) {
       throw new StepFailure(step, classifyApiError(error, options.now()));
     }
   };
 }
 
-export function createStatusObjectWriter<T extends StatusObject>(kubeConfig: KubeConfig, options: StatusObjectWriterOptions): StatusObjectWriter<T> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+/** The field manager of every write: what the server's managedFields and audit log name. */
+const FIELD_MANAGER = { fieldManager: 'seaway' };
+
+export function createStatusObjectWriter<T extends StatusObject>(send: ApiSend, options: StatusObjectWriterOptions): StatusObjectWriter<T> {
   const { namespace, kind } = options;
   const now = options.now ?? Date.now;
-  const call = statusRequest({ userAgent: options.userAgent ?? 'seaway', timeoutMs: options.requestTimeoutMs ?? STATUS_REQUEST_TIMEOUT_MS, now });
-  const target = { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural: options.plural };
+  const call = statusRequest(send, { userAgent: options.userAgent ?? 'seaway', timeoutMs: options.requestTimeoutMs ?? STATUS_REQUEST_TIMEOUT_MS, now });
   /** Name -> what our last write (or read) saw; dropped when a write fails. */
   const known = new Map<string, StoredMeta>();
   const never = new AbortController().signal;
 
   const read = async (name: string, signal: AbortSignal): Promise<StoredMeta | null> => {
     try {
-      return storedMeta(await call('read', `reading ${kind} ${name}`, signal, (opts) => custom.getNamespacedCustomObject({ ...target, name }, opts)));
+      return storedMeta(await call('read', `reading ${kind} ${name}`, signal, { method: 'GET', path: submarinerPath(namespace, options.plural, name) }));
     } catch (error) {
       if (error instanceof StepFailure && error.problem.statusCode === 404) return null;
       throw error;
@@ -162,10 +161,10 @@ export function createStatusObjectWriter<T extends StatusObject>(kubeConfig: Kub
   };
 
   const create = async (object: T, signal: AbortSignal): Promise<StoredMeta> => storedMeta(await call('create', `creating ${kind} ${object.metadata.name}`, signal,
-    (opts) => custom.createNamespacedCustomObject({ ...target, body: object, fieldManager: 'seaway' }, opts)));
+    { method: 'POST', path: submarinerPath(namespace, options.plural), query: FIELD_MANAGER, body: object }));
 
   const replace = async (object: T, stored: StoredMeta, signal: AbortSignal): Promise<StoredMeta> => storedMeta(await call('replace', `replacing ${kind} ${object.metadata.name}`, signal,
-    (opts) => custom.replaceNamespacedCustomObject({ ...target, name: object.metadata.name, body: replacement(object, stored), fieldManager: 'seaway' }, opts)));
+    { method: 'PUT', path: submarinerPath(namespace, options.plural, object.metadata.name), query: FIELD_MANAGER, body: replacement(object, stored) }));
 
   /** Read, then create or replace; a create that finds the object made meanwhile replaces it. */
   const writeFresh = async (object: T, signal: AbortSignal): Promise<{ action: 'created' | 'replaced'; stored: StoredMeta }> => {

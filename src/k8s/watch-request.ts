@@ -1,7 +1,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiTimeoutError, statusError, type StatusBody } from './api-problem.ts';
+import type { ApiConnection } from './api-connection.ts';
+import { callUrl } from './api-request.ts';
 
 export interface WatchStreamOptions {
   /** Query parameters besides watch=true (resourceVersion, timeoutSeconds, allowWatchBookmarks, selectors). */
@@ -21,14 +22,13 @@ export interface WatchStreamOptions {
 const MAX_ERROR_BODY = 64 * 1024;
 
 /**
- * One watch request, with the real client's credentials and TLS settings (KubeConfig's own
- * applyToHTTPSOptions, as its websocket calls use), on node:http(s). client-node's Watch is not
- * used because it hides what an informer must decide on: the Retry-After of a 429 and the Status
- * of an error, and it aborts a quiet watch after 30 s. Resolves when the server ends the stream;
+ * One watch request through an ApiConnection (its credentials, TLS settings and keep-alive agent),
+ * on node:http(s). client-node's Watch is not used because it hides what an informer must decide
+ * on: the Retry-After of a 429 and the Status of an error, and it aborts a quiet watch after 30 s. Resolves when the server ends the stream;
  * rejects with ApiStatusError (HTTP error or ERROR event), ApiTimeoutError (no headers in time,
  * or silence), or the socket's error. Settles only after the socket is closed.
  */
-export function watchStream(kubeConfig: KubeConfig, path: string, options: WatchStreamOptions): Promise<void> {
+export function watchStream(connection: ApiConnection, path: string, options: WatchStreamOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let outcome: { error?: unknown } | undefined;
     let request: http.ClientRequest | undefined;
@@ -63,14 +63,10 @@ export function watchStream(kubeConfig: KubeConfig, path: string, options: Watch
     arm(options.connectTimeoutMs, () => new ApiTimeoutError(`no answer to the watch within ${options.connectTimeoutMs} ms`));
 
     const start = async () => {
-      const cluster = kubeConfig.getCurrentCluster();
-      if (!cluster) throw new Error('the kubeconfig names no current cluster');
-      const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-      url.searchParams.set('watch', 'true');
-      for (const [key, value] of Object.entries(options.params)) url.searchParams.set(key, value);
-      const requestOptions: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json', 'User-Agent': options.userAgent } };
-      // Credentials (tokens, exec plugins, client certificates), CA and proxy agent, exactly as the client's other calls get them.
-      await kubeConfig.applyToHTTPSOptions(requestOptions);
+      const url = callUrl(connection.server, { path, query: { watch: 'true', ...options.params } });
+      // Credentials (tokens, client certificates), CA and agent, as every other request of this connection gets them.
+      const base = await connection.requestOptions();
+      const requestOptions: https.RequestOptions = { ...base, method: 'GET', headers: { ...(base.headers as Record<string, string> | undefined), Accept: 'application/json', 'User-Agent': options.userAgent } };
       if (outcome) return;
       const req = (url.protocol === 'https:' ? https : http).request(url, requestOptions);
       request = req;

@@ -11,7 +11,8 @@ import { createEventRecorder } from '../../src/k8s/event-recorder.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from '../lab/apiserver/server.ts';
-import { kubeConfigFor } from '../lab/apiserver/test-support.ts';
+import { connectionFor, kubeConfigFor } from '../lab/apiserver/test-support.ts';
+import { sender } from '../../src/k8s/api-request.ts';
 
 const ENDPOINT = { apiVersion: 'submariner.io/v1', kind: 'Endpoint', name: 'cluster2-cable', namespace: 'submariner-operator', uid: 'u-1', resourceVersion: '7' };
 
@@ -25,7 +26,7 @@ describe('Kubernetes Event recorder', () => {
 
   it('posts the Event through the real client; it can be found by involvedObject', async () => {
     const kc = kubeConfigFor(server.url);
-    const recorder = createEventRecorder(kc, { component: 'seaway', host: 'node-1', logger });
+    const recorder = createEventRecorder(sender(connectionFor(server.url)), { component: 'seaway', host: 'node-1', logger });
     recorder.warning(ENDPOINT, 'EndpointRejected', 'too-broad: spec.subnets[0]: 10.0.0.0/7 is broader than the allowed /8');
     await recorder.flush();
     const events = (await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'submariner-operator', fieldSelector: 'involvedObject.name=cluster2-cable' })).items;
@@ -36,9 +37,8 @@ describe('Kubernetes Event recorder', () => {
   });
 
   it('a failing API server is logged and counted, never thrown', async () => {
-    const kc = kubeConfigFor(server.url);
     let errors = 0;
-    const recorder = createEventRecorder(kc, { component: 'seaway', host: 'node-1', logger, onError: () => { errors += 1; } });
+    const recorder = createEventRecorder(sender(connectionFor(server.url)), { component: 'seaway', host: 'node-1', logger, onError: () => { errors += 1; } });
     await new AdminClient(server.url).failNext(1, 500, { verb: 'create' });
     assert.doesNotThrow(() => recorder.warning(ENDPOINT, 'DuplicateEndpoint', 'newer one exists'));
     await recorder.flush();

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { run } from '../../src/kernel/exec.ts';
+import { loadApiConnection } from '../../src/k8s/api-connection.ts';
+import { apiRequest } from '../../src/k8s/api-request.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
 import { createLabCa, issueServerCertificate, type LabCa } from './tls.ts';
@@ -50,6 +52,18 @@ test('the lab API server serves HTTPS; @kubernetes/client-node given the lab CA 
   kc.loadFromString(kubeconfigText(server.url, ca.certPem));
   const namespaces = await kc.makeApiClient(CoreV1Api).listNamespace();
   assert.ok(namespaces.items.some((n) => n.metadata?.name === 'default'));
+});
+
+test('the route agent\'s own connection (kubeconfig with the CA and a token) lists over HTTPS; without the CA it refuses the server', async () => {
+  const trusted = join(dir, 'agent-trusted.kubeconfig');
+  const untrusted = join(dir, 'agent-untrusted.kubeconfig');
+  await writeFile(trusted, kubeconfigText(server.url, ca.certPem));
+  await writeFile(untrusted, kubeconfigText(server.url, null));
+  const call = { method: 'GET', path: '/api/v1/namespaces' } as const;
+  const options = { userAgent: 'seaway/test', timeoutMs: 10_000, what: 'listing namespaces' };
+  const listed = await apiRequest(await loadApiConnection(trusted, {}), call, options) as { items: Array<{ metadata: { name: string } }> };
+  assert.ok(listed.items.some((n) => n.metadata.name === 'default'));
+  await assert.rejects(apiRequest(await loadApiConnection(untrusted, {}), call, options), /self-signed certificate|unable to verify|unable to get local issuer/);
 });
 
 test('kubectl given the lab CA talks to it; without the CA it refuses the server', async () => {

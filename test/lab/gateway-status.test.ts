@@ -26,6 +26,8 @@ import { AdminClient } from './apiserver/admin-client.ts';
 import type { AuditEntry } from './apiserver/audit.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
 import { waitFor } from './apiserver/test-support.ts';
+import { kubeConfigConnection } from '../../src/k8s/api-connection.ts';
+import { sender } from '../../src/k8s/api-request.ts';
 import { createLabCa, issueServerCertificate } from './tls.ts';
 import { applyManifestFile, applyManifests, GATEWAY_ACCOUNT, GATEWAY_RBAC } from './manifests.ts';
 
@@ -113,7 +115,7 @@ before(async () => {
   });
   kubeconfigFile = join(dir, 'kubeconfig');
   await writeFile(kubeconfigFile, kubeConfig.exportConfig(), { mode: 0o600 });
-  writer = createGatewayStatusWriter(kubeConfig, { namespace: NS, userAgent: USER_AGENT });
+  writer = createGatewayStatusWriter(sender(kubeConfigConnection(kubeConfig)), { namespace: NS, userAgent: USER_AGENT });
 });
 
 after(async () => {
@@ -198,7 +200,7 @@ test('failures come back as results, never thrown: an injected 500, a hung serve
   assert.ok(!failed.ok);
   assert.deepEqual([failed.step, failed.problem.statusCode, failed.problem.cause], ['replace', 500, 'HTTP 500 InternalError']);
 
-  const quick = createGatewayStatusWriter(kubeConfig, { namespace: NS, userAgent: USER_AGENT, requestTimeoutMs: 300 });
+  const quick = createGatewayStatusWriter(sender(kubeConfigConnection(kubeConfig)), { namespace: NS, userAgent: USER_AGENT, requestTimeoutMs: 300 });
   await admin.pause('hold', { path: '/gateways/' });
   try {
     const started = Date.now();

@@ -1,6 +1,6 @@
 /**
- * The agent's real list and watch (src/k8s/client-list-watch.ts, watch-request.ts) against the
- * lab's API server, through @kubernetes/client-node's KubeConfig: pages with continue tokens, the
+ * The agent's real list and watch (src/k8s/client-list-watch.ts, api-request.ts, watch-request.ts)
+ * against the lab's API server, through the route agent's own connection (api-connection.ts): pages with continue tokens, the
  * User-Agent, watch events and bookmarks, and every way a watch ends as the informer needs to tell
  * them apart: a clean end, an HTTP error with Retry-After, a 410 ERROR event, no answer in time,
  * silence, and a stop.
@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { ApiStatusError, ApiTimeoutError } from '../../src/k8s/api-problem.ts';
-import { clientListWatch } from '../../src/k8s/client-list-watch.ts';
+import { collectionListWatch } from '../../src/k8s/client-list-watch.ts';
 import type { ListWatch, WatchEvent } from '../../src/k8s/list-watch.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type ApiServerOptions, type RunningApiServer } from './apiserver/server.ts';
-import { kubeConfigFor, waitFor } from './apiserver/test-support.ts';
+import { connectionFor, kubeConfigFor, waitFor } from './apiserver/test-support.ts';
 
 const USER_AGENT = 'seaway/0.0.0-test';
 
@@ -23,10 +23,7 @@ async function withServer(options: ApiServerOptions, body: (ctx: Ctx) => Promise
   const server = await startApiServer(options);
   const kc = kubeConfigFor(server.url);
   const core = kc.makeApiClient(CoreV1Api);
-  const nodes = clientListWatch<V1Node>({
-    kubeConfig: kc, path: '/api/v1/nodes',
-    listPage: (page, callOptions) => core.listNode({ limit: page.limit, ...(page.continueToken ? { _continue: page.continueToken } : {}) }, callOptions),
-  }, { requestTimeoutMs, userAgent: USER_AGENT });
+  const nodes = collectionListWatch<V1Node>(connectionFor(server.url), '/api/v1/nodes', { requestTimeoutMs, userAgent: USER_AGENT });
   try {
     await body({ server, kc, core, admin: new AdminClient(server.url), nodes });
   } finally {

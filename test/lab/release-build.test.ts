@@ -22,6 +22,11 @@ describe('sameDependencies', () => {
   it('a release of the same dependencies under another version of the project is the same', () => {
     assert.equal(sameDependencies(lock('0.1.0', '10.4.0'), lock('0.2.0', '10.4.0')), true);
   });
+  it('a dependency moved from devDependencies to dependencies installs the same files', () => {
+    const dev = JSON.stringify({ packages: { '': { devDependencies: { 'js-yaml': '^5' } }, 'node_modules/js-yaml': { version: '5.5.0', dev: true } } });
+    const runtime = JSON.stringify({ packages: { '': { dependencies: { 'js-yaml': '^5' } }, 'node_modules/js-yaml': { version: '5.5.0' } } });
+    assert.equal(sameDependencies(dev, runtime), true);
+  });
   it('another version of a dependency is not', () => {
     assert.equal(sameDependencies(lock('0.1.0', '10.4.0'), lock('0.1.0', '10.5.0')), false);
   });

@@ -32,15 +32,18 @@ export function previousReleaseTag(tags: readonly string[], currentVersion: stri
   return parsed.at(-1)?.tag;
 }
 
-/** Whether two package-lock.json texts lock the same dependencies: only the project's own version may differ (pure). */
+/**
+ * Whether two package-lock.json texts install the same node_modules: every package at the same
+ * version, source and integrity (pure). The project's own entry and the dev flags may differ: a
+ * dependency moved from devDependencies to dependencies installs the same files.
+ */
 export function sameDependencies(a: string, b: string): boolean {
-  const withoutOwnVersion = (text: string) => {
-    const lock = JSON.parse(text) as { version?: string; packages?: Record<string, { version?: string }> };
-    delete lock.version;
-    if (lock.packages?.['']) delete lock.packages[''].version;
-    return JSON.stringify(lock);
+  const installed = (text: string) => {
+    const lock = JSON.parse(text) as { packages?: Record<string, { version?: string; resolved?: string; integrity?: string; link?: boolean }> };
+    return Object.entries(lock.packages ?? {}).filter(([path]) => path !== '').sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+      .map(([path, entry]) => [path, entry.version, entry.resolved, entry.integrity, entry.link]);
   };
-  return withoutOwnVersion(a) === withoutOwnVersion(b);
+  return JSON.stringify(installed(a)) === JSON.stringify(installed(b));
 }
 
 /** Where the released sources are archived, one `<tag>.tar.gz` each. */

@@ -7,7 +7,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { connectionFromSpec, type ApiConnection } from '../../src/k8s/api-connection.ts';
+import { sender } from '../../src/k8s/api-request.ts';
 import { createEventRecorder } from '../../src/k8s/event-recorder.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -17,19 +19,13 @@ const ENDPOINT = { apiVersion: 'submariner.io/v1', kind: 'Endpoint', name: 'clus
 describe('Event recorder deadline', () => {
   let server: Server;
   const received: IncomingMessage[] = [];
-  let kubeConfig: KubeConfig;
+  let connection: ApiConnection;
 
   before(async () => {
     // Reads the request and never answers, like an API server in a brownout.
     server = createServer((request) => { received.push(request); request.resume(); });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'silent', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: 'agent', token: 'not-a-secret' }],
-      contexts: [{ name: 'silent', cluster: 'silent', user: 'agent' }],
-      currentContext: 'silent',
-    });
+    connection = connectionFromSpec({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, insecureSkipTlsVerify: true, token: 'not-a-secret' }, (path) => readFileSync(path));
   });
 
   after(async () => {
@@ -41,7 +37,7 @@ describe('Event recorder deadline', () => {
     const lines: Array<Record<string, unknown>> = [];
     const logger = createLogger('info', new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }));
     let errors = 0;
-    const recorder = createEventRecorder(kubeConfig, { component: 'seaway', host: 'node-1', logger, onError: () => { errors += 1; }, timeoutMs: 200 });
+    const recorder = createEventRecorder(sender(connection), { component: 'seaway', host: 'node-1', logger, onError: () => { errors += 1; }, timeoutMs: 200 });
     recorder.warning(ENDPOINT, 'EndpointRejected', 'first');
     recorder.warning(ENDPOINT, 'EndpointRejected', 'second');
     await recorder.flush();

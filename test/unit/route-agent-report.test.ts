@@ -1,13 +1,14 @@
 /**
  * Writing the RouteAgent object: the write budget (status-object.ts, pure), the writer against a
- * fake CustomObjectsApi (get, create, replace with resourceVersion, others' metadata kept, errors
+ * fake API (get, create, replace with resourceVersion, others' metadata kept, errors
  * as ApiProblem, deadlines), the publisher's budget around a fake writer, and the reporter the pass
  * hands each plan to (timers, one write at a time, one log line per failure streak).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ApiConnection } from '../../src/k8s/api-connection.ts';
+import { sender, type ApiSend } from '../../src/k8s/api-request.ts';
 import { dueForWrite, writeDueAt } from '../../src/plan/status-object.ts';
 import { ApiStatusError } from '../../src/k8s/api-problem.ts';
 import { createRouteAgentPublisher, createRouteAgentWriter } from '../../src/k8s/route-agent-writer.ts';
@@ -58,7 +59,10 @@ describe('writeDueAt / dueForWrite: the write budget (pure)', () => {
   });
 });
 
-/** A CustomObjectsApi that keeps objects in a map, with resourceVersions, and fails on demand. */
+/**
+ * The API server as the writer's ApiSend sees it: RouteAgents kept in a map, with resourceVersions,
+ * failing on demand. Calls are recorded as "get|create|replace <plural> <namespace>/<name>".
+ */
 function fakeApi() {
   const store = new Map<string, Record<string, any>>();
   const calls: string[] = [];
@@ -69,43 +73,47 @@ function fakeApi() {
     if (i >= 0) { const [f] = failNext.splice(i, 1); throw f!.error; }
   };
   const notFound = (name: string) => new ApiStatusError(404, 'NotFound', `routeagents.submariner.io "${name}" not found`);
-  const api = {
-    store, calls, failNext,
-    async getNamespacedCustomObject(req: { plural: string; namespace: string; name: string }) {
-      calls.push(`get ${req.plural} ${req.namespace}/${req.name}`);
+  const send: ApiSend = async (call) => {
+    const match = /^\/apis\/submariner\.io\/v1\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(call.path);
+    assert.ok(match, `a submariner.io path: ${call.path}`);
+    const [, namespace, plural, name] = match;
+    const body = call.body as any;
+    if (call.method === 'GET' && name) {
+      calls.push(`get ${plural} ${namespace}/${name}`);
       maybeFail('get');
-      const object = store.get(req.name);
-      if (!object) throw notFound(req.name);
+      const object = store.get(name);
+      if (!object) throw notFound(name);
       return structuredClone(object);
-    },
-    async createNamespacedCustomObject(req: { plural: string; namespace: string; body: any; fieldManager?: string }) {
-      calls.push(`create ${req.plural} ${req.namespace}/${req.body.metadata.name} by ${req.fieldManager}`);
+    }
+    if (call.method === 'POST' && !name) {
+      calls.push(`create ${plural} ${namespace}/${body.metadata.name} by ${call.query?.fieldManager}`);
       maybeFail('create');
-      if (store.has(req.body.metadata.name)) throw new ApiStatusError(409, 'AlreadyExists', 'exists');
-      const object = { ...structuredClone(req.body), metadata: { ...req.body.metadata, uid: `uid-${req.body.metadata.name}`, resourceVersion: String(++version) } };
-      store.set(req.body.metadata.name, object);
+      if (store.has(body.metadata.name)) throw new ApiStatusError(409, 'AlreadyExists', 'exists');
+      const object = { ...structuredClone(body), metadata: { ...body.metadata, uid: `uid-${body.metadata.name}`, resourceVersion: String(++version) } };
+      store.set(body.metadata.name, object);
       return structuredClone(object);
-    },
-    async replaceNamespacedCustomObject(req: { plural: string; namespace: string; name: string; body: any; fieldManager?: string }) {
-      calls.push(`replace ${req.plural} ${req.namespace}/${req.name} rv=${req.body.metadata.resourceVersion}`);
+    }
+    if (call.method === 'PUT' && name) {
+      calls.push(`replace ${plural} ${namespace}/${name} rv=${body.metadata.resourceVersion}`);
       maybeFail('replace');
-      const stored = store.get(req.name);
-      if (!stored) throw notFound(req.name);
-      if (stored.metadata.resourceVersion !== req.body.metadata.resourceVersion) throw new ApiStatusError(409, 'Conflict', 'the object has been modified');
-      const object = { ...structuredClone(req.body), metadata: { ...req.body.metadata, uid: stored.metadata.uid, resourceVersion: String(++version) } };
-      store.set(req.name, object);
+      const stored = store.get(name);
+      if (!stored) throw notFound(name);
+      if (stored.metadata.resourceVersion !== body.metadata.resourceVersion) throw new ApiStatusError(409, 'Conflict', 'the object has been modified');
+      const object = { ...structuredClone(body), metadata: { ...body.metadata, uid: stored.metadata.uid, resourceVersion: String(++version) } };
+      store.set(name, object);
       return structuredClone(object);
-    },
+    }
+    throw new Error(`unexpected ${call.method} ${call.path}`);
   };
-  return api;
+  return { store, calls, failNext, send };
 }
 
-const kubeConfigWith = (api: unknown) => ({ makeApiClient: () => api }) as unknown as KubeConfig;
+
 
 describe('createRouteAgentWriter (a fake API)', () => {
   test('the first write reads, finds nothing and creates; the next replaces with the resourceVersion it saw, without reading', async () => {
     const api = fakeApi();
-    const writer = createRouteAgentWriter(kubeConfigWith(api), { namespace: 'submariner-operator', userAgent: 'seaway/0.1.0' });
+    const writer = createRouteAgentWriter(api.send, { namespace: 'submariner-operator', userAgent: 'seaway/0.1.0' });
     const first = await writer.write(agent('a'));
     assert.deepEqual(first, { ok: true, name: 'east-worker', action: 'created', uid: 'uid-east-worker', resourceVersion: '11' });
     const second = await writer.write(agent('b'));
@@ -123,7 +131,7 @@ describe('createRouteAgentWriter (a fake API)', () => {
       ...agent('old'),
       metadata: { name: 'east-worker', namespace: 'submariner-operator', uid: 'u1', resourceVersion: '5', labels: { team: 'net' }, annotations: { note: 'keep' }, ownerReferences: [{ kind: 'Node', name: 'east-worker' }], finalizers: ['x/y'] },
     });
-    const writer = createRouteAgentWriter(kubeConfigWith(api), { namespace: 'submariner-operator' });
+    const writer = createRouteAgentWriter(api.send, { namespace: 'submariner-operator' });
     assert.equal((await writer.write(agent('new'))).ok, true);
     const stored = api.store.get('east-worker')!;
     assert.deepEqual(stored.metadata, {
@@ -135,7 +143,7 @@ describe('createRouteAgentWriter (a fake API)', () => {
 
   test('someone else wrote it (409) or deleted it (404) since: read again and write once more', async () => {
     const api = fakeApi();
-    const writer = createRouteAgentWriter(kubeConfigWith(api), { namespace: 'submariner-operator' });
+    const writer = createRouteAgentWriter(api.send, { namespace: 'submariner-operator' });
     await writer.write(agent('a'));
     api.store.get('east-worker')!.metadata.resourceVersion = '99';
     assert.deepEqual(await writer.write(agent('b')), { ok: true, name: 'east-worker', action: 'replaced', uid: 'uid-east-worker', resourceVersion: '12' });
@@ -149,7 +157,7 @@ describe('createRouteAgentWriter (a fake API)', () => {
 
   test('a failure comes back as an ApiProblem naming the step, never thrown; the next write reads afresh', async () => {
     const api = fakeApi();
-    const writer = createRouteAgentWriter(kubeConfigWith(api), { namespace: 'submariner-operator' });
+    const writer = createRouteAgentWriter(api.send, { namespace: 'submariner-operator' });
     api.failNext.push({ op: 'create', error: new ApiStatusError(403, 'Forbidden', 'routeagents.submariner.io is forbidden: User "x" cannot create resource "routeagents"') });
     const failed = await writer.write(agent());
     assert.deepEqual(failed, {
@@ -163,9 +171,10 @@ describe('createRouteAgentWriter (a fake API)', () => {
     assert.equal((await writer.write(agent())).ok, true);
   });
 
-  test('every request has a deadline: an API server that never answers is a timeout, not a hang', async () => {
-    const api = { getNamespacedCustomObject: () => new Promise(() => undefined) };
-    const writer = createRouteAgentWriter(kubeConfigWith(api), { namespace: 'submariner-operator', requestTimeoutMs: 20 });
+  test('every request has a deadline: credentials that never come are a timeout, not a hang', async () => {
+    // The real request over a connection whose credentials never come (an exec plugin that hangs).
+    const hanging: ApiConnection = { server: 'https://192.0.2.1:6443', requestOptions: () => new Promise(() => undefined) };
+    const writer = createRouteAgentWriter(sender(hanging), { namespace: 'submariner-operator', requestTimeoutMs: 20 });
     const result = await writer.write(agent());
     assert.equal(result.ok, false);
     assert.deepEqual(result.ok ? null : [result.step, result.problem.cause], ['read', 'timeout']);

@@ -3,6 +3,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { kubeconfigFor } from './kubeconfig.ts';
+import { connectionFromSpec, type ApiConnection } from '../../../src/k8s/api-connection.ts';
+import { readFileSync } from 'node:fs';
+
+/** The route agent's own connection (src/k8s/api-connection.ts) to a plain-HTTP lab API server, with a bearer token or anonymous. */
+export function connectionFor(url: string, token: string | null = null): ApiConnection {
+  return connectionFromSpec({ server: url, insecureSkipTlsVerify: true, ...(token === null ? {} : { token }) }, (path) => readFileSync(path));
+}
 
 /** A KubeConfig of the real client for a lab API server URL. */
 export function kubeConfigFor(url: string): KubeConfig {

@@ -1,0 +1,244 @@
+/**
+ * The route agent's own connection to its API server (src/k8s/api-connection.ts) and its requests
+ * (api-request.ts): kubeconfig parsing, the service account, the token read again as the kubelet
+ * rotates it, client-node taking over what only it can do, configuration errors naming the setting,
+ * and each request's outcome against a real local HTTP server (answers, Status errors with
+ * Retry-After, non-JSON, the deadline, the caller's abort).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ConfigError } from '../../src/config.ts';
+import {
+  connectionFromSpec, inClusterSpec, loadApiConnection, parseKubeconfig, TOKEN_REREAD_MS, type ConnectionSpec, type ReadFile,
+} from '../../src/k8s/api-connection.ts';
+import { ApiStatusError, ApiTimeoutError } from '../../src/k8s/api-problem.ts';
+import { apiRequest, callUrl } from '../../src/k8s/api-request.ts';
+
+const SETTING = /^invalid configuration: --kubeconfig \(env SEAWAY_KUBECONFIG or KUBECONFIG\): /;
+
+function kubeconfig(cluster: Record<string, unknown>, user: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+    clusters: [{ name: 'k', cluster }], users: [{ name: 'u', user }], contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
+  });
+}
+
+/** A file system of a few files; anything else is ENOENT. */
+function files(contents: Record<string, string>): ReadFile {
+  return (path) => {
+    if (!(path in contents)) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+    return Buffer.from(contents[path]!);
+  };
+}
+
+const parse = (text: string, read: ReadFile = files({})) => parseKubeconfig(text, '/etc/kc/config', '"/etc/kc/config"', read);
+const spec = (text: string, read?: ReadFile) => {
+  const parsed = parse(text, read);
+  assert.ok(!('needsClient' in parsed), 'parsed natively');
+  return parsed as ConnectionSpec;
+};
+const rejects = (action: () => unknown, detail: RegExp) => assert.throws(action, (error: unknown) => {
+  assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
+  assert.match(error.message, SETTING);
+  assert.match(error.message, detail);
+  return true;
+});
+
+describe('parseKubeconfig (pure but for the files it names)', () => {
+  test('server, CA data, client certificate files relative to the kubeconfig, token', () => {
+    const read = files({ '/etc/kc/client.crt': 'CERT', '/keys/client.key': 'KEY' });
+    const parsed = spec(kubeconfig(
+      { server: 'https://10.0.0.1:6443/', 'certificate-authority-data': Buffer.from('CA').toString('base64'), 'tls-server-name': 'kubernetes' },
+      { 'client-certificate': 'client.crt', 'client-key': '/keys/client.key', token: 'abc' },
+    ), read);
+    assert.equal(parsed.server, 'https://10.0.0.1:6443');
+    assert.equal(parsed.ca?.toString(), 'CA');
+    assert.equal(parsed.cert?.toString(), 'CERT');
+    assert.equal(parsed.key?.toString(), 'KEY');
+    assert.equal(parsed.tlsServerName, 'kubernetes');
+    assert.equal(parsed.token, 'abc');
+    assert.equal(parsed.insecureSkipTlsVerify, false);
+  });
+
+  test('YAML as written by kubectl, a tokenFile and basic auth', () => {
+    const yaml = [
+      'apiVersion: v1', 'kind: Config', 'current-context: c',
+      'clusters:', '- name: k', '  cluster:', '    server: https://api.example:443', '    insecure-skip-tls-verify: true',
+      'users:', '- name: u', '  user:', '    tokenFile: token', '    username: admin', '    password: pw',
+      'contexts:', '- name: c', '  context: {cluster: k, user: u}',
+    ].join('\n');
+    const parsed = spec(yaml);
+    assert.equal(parsed.tokenFile, '/etc/kc/token');
+    assert.deepEqual(parsed.basicAuth, { username: 'admin', password: 'pw' });
+    assert.equal(parsed.insecureSkipTlsVerify, true);
+  });
+
+  test('what only client-node can do is handed to it, naming why', () => {
+    for (const [user, cluster, why] of [
+      [{ exec: { command: 'aws' } }, {}, 'exec'],
+      [{ 'auth-provider': { name: 'oidc' } }, {}, 'auth-provider'],
+      [{ as: 'someone' }, {}, 'as'],
+      [{}, { 'proxy-url': 'socks5://proxy:1080' }, 'proxy-url'],
+    ] as const) {
+      const parsed = parse(kubeconfig({ server: 'https://10.0.0.1:6443', ...cluster }, user));
+      assert.deepEqual(parsed, { needsClient: `its user sets ${why}` });
+    }
+  });
+
+  test('malformed files are configuration errors naming the setting, the file and the fault', () => {
+    rejects(() => parse(''), /cannot load "\/etc\/kc\/config": expected a document, but the input is empty/);
+    rejects(() => parse('clusters: [\n  {name: x'), /cannot load "\/etc\/kc\/config": /);
+    rejects(() => parse('this is not a kubeconfig'), /"\/etc\/kc\/config" has no current-context \(is it a kubeconfig file\?\)/);
+    rejects(() => parse(JSON.stringify({ clusters: [{ name: 'a', cluster: {} }] })), /clusters\[0\]\.cluster\.server is missing/);
+    rejects(() => parse(JSON.stringify({ clusters: 'many' })), /clusters is not a list/);
+    rejects(() => parse(JSON.stringify({ users: [{ user: {} }] })), /users\[0\]\.name is missing/);
+    rejects(() => parse(JSON.stringify({ ...JSON.parse(kubeconfig({ server: 'https://x' })), 'current-context': 'elsewhere' })), /current-context "elsewhere" names no cluster in the file/);
+    rejects(() => parse(kubeconfig({ server: 'not a url' })), /the cluster's server "not a url" is not a URL/);
+    rejects(() => parse(kubeconfig({ server: 'ftp://x' })), /is neither https:\/\/ nor http:\/\//);
+    rejects(() => parse(kubeconfig({ server: 'http://10.0.0.1:8080' })), /plain HTTP, which needs insecure-skip-tls-verify: true/);
+    rejects(() => parse(kubeconfig({ server: 'https://x', 'certificate-authority-data': 'not base64!' })), /certificate-authority-data is not base64/);
+    rejects(() => parse(kubeconfig({ server: 'https://x', 'certificate-authority': 'ca.crt' })), /certificate-authority "\/etc\/kc\/ca\.crt" cannot be read: ENOENT/);
+    rejects(() => parse(kubeconfig({ server: 'https://x' }, { 'client-certificate-data': 'Q0VSVA==' })), /needs both client-certificate and client-key/);
+  });
+});
+
+describe('inClusterSpec: the pod\'s service account (pure but for its files)', () => {
+  const dir = '/sa';
+  const read = files({ '/sa/ca.crt': 'CA' });
+  test('https to the service host with the CA and the token file; IPv6 in brackets; the plain-HTTP ports as client-node has them', () => {
+    assert.deepEqual(inClusterSpec({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, read, dir),
+      { server: 'https://10.96.0.1:443', insecureSkipTlsVerify: false, tokenFile: '/sa/token', ca: Buffer.from('CA') });
+    assert.equal(inClusterSpec({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, read, dir).server, 'https://[fd00::1]:6443');
+    assert.equal(inClusterSpec({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '8080' }, files({}), dir).server, 'http://10.96.0.1:8080');
+  });
+  test('without the service variables, or without the CA for https: a configuration error', () => {
+    rejects(() => inClusterSpec({}, read, dir), /needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, which are not set/);
+    rejects(() => inClusterSpec({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, files({}), dir), /the service account's CA \/sa\/ca\.crt cannot be read/);
+  });
+});
+
+describe('connectionFromSpec: credentials per request', () => {
+  test('a token file is read again once TOKEN_REREAD_MS passed (the kubelet rotates it); a failed read keeps the last token', async () => {
+    let now = 1_000_000;
+    let token = 'first';
+    let reads = 0;
+    let failing = false;
+    const read: ReadFile = () => {
+      reads += 1;
+      if (failing) throw new Error('EIO');
+      return Buffer.from(`${token}\n`);
+    };
+    const connection = connectionFromSpec({ server: 'https://10.0.0.1:6443', insecureSkipTlsVerify: false, tokenFile: '/sa/token' }, read, () => now);
+    const bearer = async () => (await connection.requestOptions()).headers as Record<string, string>;
+    assert.equal((await bearer()).Authorization, 'Bearer first');
+    token = 'second';
+    now += TOKEN_REREAD_MS - 1;
+    assert.equal((await bearer()).Authorization, 'Bearer first');
+    assert.equal(reads, 1);
+    now += 1;
+    assert.equal((await bearer()).Authorization, 'Bearer second');
+    failing = true;
+    now += TOKEN_REREAD_MS;
+    assert.equal((await bearer()).Authorization, 'Bearer second');
+    assert.equal(reads, 3);
+  });
+
+  test('one agent for every request (keep-alive: no new TLS handshake per list page)', async () => {
+    const connection = connectionFromSpec({ server: 'https://10.0.0.1:6443', insecureSkipTlsVerify: false, token: 't' }, files({}));
+    const [a, b] = [await connection.requestOptions(), await connection.requestOptions()];
+    assert.ok(a.agent);
+    assert.equal(a.agent, b.agent);
+  });
+});
+
+describe('loadApiConnection: where the configuration comes from', () => {
+  let dir: string;
+  before(async () => { dir = await mkdtemp(join(tmpdir(), 'seaway-conn-')); });
+  after(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  test('an explicit file, then KUBECONFIG, then ~/.kube/config; a missing file names it', async () => {
+    await writeFile(join(dir, 'a'), kubeconfig({ server: 'https://a:6443' }));
+    await writeFile(join(dir, 'b'), kubeconfig({ server: 'https://b:6443' }));
+    assert.equal((await loadApiConnection(join(dir, 'a'), { KUBECONFIG: join(dir, 'b') })).server, 'https://a:6443');
+    assert.equal((await loadApiConnection(null, { KUBECONFIG: join(dir, 'b') })).server, 'https://b:6443');
+    await assert.rejects(loadApiConnection(join(dir, 'missing'), {}), (error: unknown) => error instanceof ConfigError && /cannot load ".*\/missing": ENOENT/.test(error.message));
+  });
+
+  test('an exec plugin is served by client-node\'s KubeConfig, loaded on demand', async () => {
+    await writeFile(join(dir, 'exec'), kubeconfig({ server: 'https://exec:6443' }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'true' } }));
+    const connection = await loadApiConnection(join(dir, 'exec'), {});
+    assert.equal(connection.server, 'https://exec:6443');
+  });
+
+  test('no kubeconfig and no service account: a configuration error naming both', async () => {
+    await assert.rejects(loadApiConnection(null, { HOME: dir }), (error: unknown) => error instanceof ConfigError
+      && /not set, and there is neither a service account token at \/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/token nor ~\/\.kube\/config/.test(error.message));
+  });
+});
+
+describe('apiRequest against a local HTTP server', () => {
+  let server: Server;
+  let url: string;
+  const seen: Array<{ method?: string; url?: string; headers: IncomingMessage['headers']; body: string }> = [];
+  let answer: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end('{}');
+  before(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => { seen.push({ method: req.method, url: req.url, headers: req.headers, body }); answer(req, res); });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const connection = () => connectionFromSpec({ server: url, insecureSkipTlsVerify: true, token: 'tok' }, files({}));
+  const options = { userAgent: 'seaway/test', timeoutMs: 2000, what: 'the test call' };
+
+  test('sends the method, path, query, JSON body, token and User-Agent; parses the answer', async () => {
+    answer = (_req, res) => res.end('{"kind":"Thing","n":1}');
+    const result = await apiRequest(connection(), { method: 'POST', path: '/apis/x/v1/things', query: { fieldManager: 'seaway', skipped: undefined }, body: { a: 1 } }, options);
+    assert.deepEqual(result, { kind: 'Thing', n: 1 });
+    const last = seen.at(-1)!;
+    assert.deepEqual([last.method, last.url, last.body], ['POST', '/apis/x/v1/things?fieldManager=seaway', '{"a":1}']);
+    assert.deepEqual([last.headers.authorization, last.headers['user-agent'], last.headers['content-type']], ['Bearer tok', 'seaway/test', 'application/json']);
+  });
+
+  test('an error answer is an ApiStatusError with the Status\'s reason and message and the Retry-After', async () => {
+    answer = (_req, res) => { res.writeHead(429, { 'Retry-After': '7' }); res.end(JSON.stringify({ kind: 'Status', code: 429, reason: 'TooManyRequests', message: 'slow down' })); };
+    await assert.rejects(apiRequest(connection(), { method: 'GET', path: '/api/v1/nodes' }, options), (error: unknown) => {
+      assert.ok(error instanceof ApiStatusError);
+      assert.deepEqual([error.statusCode, error.reason, error.message, error.retryAfterMs], [429, 'TooManyRequests', 'slow down', 7000]);
+      return true;
+    });
+    answer = (_req, res) => { res.writeHead(502); res.end('<html>bad gateway</html>'); };
+    await assert.rejects(apiRequest(connection(), { method: 'GET', path: '/api/v1/nodes' }, options), (error: unknown) => error instanceof ApiStatusError && error.statusCode === 502 && error.message === 'HTTP 502');
+  });
+
+  test('a 200 that is not JSON is an error naming the call; an empty 200 is undefined', async () => {
+    answer = (_req, res) => res.end('<html>');
+    await assert.rejects(apiRequest(connection(), { method: 'GET', path: '/x' }, options), /the answer to the test call is not JSON/);
+    answer = (_req, res) => res.end('');
+    assert.equal(await apiRequest(connection(), { method: 'DELETE', path: '/x' }, options), undefined);
+  });
+
+  test('a server that never answers is an ApiTimeoutError at the deadline; the caller\'s abort ends it with the caller\'s reason', async () => {
+    answer = () => undefined;
+    await assert.rejects(apiRequest(connection(), { method: 'GET', path: '/slow' }, { ...options, timeoutMs: 100 }), (error: unknown) => error instanceof ApiTimeoutError && /no answer to the test call within 100 ms/.test(error.message));
+    const stop = new AbortController();
+    const pending = apiRequest(connection(), { method: 'GET', path: '/slow' }, { ...options, signal: stop.signal });
+    stop.abort(new Error('shutting down'));
+    await assert.rejects(pending, /shutting down/);
+  });
+
+  test('callUrl joins the server and the path and drops undefined query values', () => {
+    assert.equal(callUrl('https://h:6443', { path: '/api/v1/nodes', query: { limit: '500', continue: undefined } }).href, 'https://h:6443/api/v1/nodes?limit=500');
+  });
+});
