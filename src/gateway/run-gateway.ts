@@ -102,7 +102,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     logger, metrics, limiter, onHealth,
     settings: { backoff: { minMs: config.apiRetryMinMs, maxMs: config.apiRetryMaxMs }, watchTimeoutSeconds: config.apiWatchTimeoutSeconds },
   };
-  const informers = createSnapshotInformers({ sources: clientSnapshotSources(connection, config.namespace, request), nodeName: config.nodeName }, informerDeps);
+  const informers = createSnapshotInformers({ sources: clientSnapshotSources(connection, config.namespace, request), nodeName: config.nodeName, nodeKeys: [config.gatewayLabel.key] }, informerDeps);
   const gateways = createInformer<GatewayObjectItem, unknown>({ name: 'gateways', source: clientGatewayObjects(kubeConfig, config.namespace, request), project: (object) => object }, informerDeps);
   const leaseWatch = createInformer({ name: 'leases', source: clientLeases(kubeConfig, config.namespace, request), project: leaseHolder }, informerDeps);
   closers.push(() => gateways.stop(), () => informers.stop(), () => leaseWatch.stop());

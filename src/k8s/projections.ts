@@ -82,17 +82,36 @@ export function sameMetaAndSpec<T extends EndpointObject | ClusterObject>(a: T, 
   return isDeepStrictEqual({ ...a, resourceVersion: '' }, { ...b, resourceVersion: '' });
 }
 
-export function toNodeObject(node: V1Node): NodeObject {
+/**
+ * The Node labels and annotations anyone in seaway reads: Submariner's and seaway's own (the gateway
+ * label, `gateway.submariner.io/` configuration, the MSS clamp). A real Node carries a dozen or two
+ * others (topology, kubeadm, CSI, the CNI's); kept for 5,000 Nodes they would be megabytes nobody reads.
+ */
+export const KEPT_NODE_KEY_PREFIXES: readonly string[] = ['submariner.io/', 'gateway.submariner.io/', 'seaway.io/'];
+
+/** Whether a Node label or annotation is kept: one of KEPT_NODE_KEY_PREFIXES, or a key named in `extraKeys` (a custom gateway label). */
+export function keptNodeKey(key: string, extraKeys: readonly string[] = []): boolean {
+  return KEPT_NODE_KEY_PREFIXES.some((prefix) => key.startsWith(prefix)) || extraKeys.includes(key);
+}
+
+function keptEntries(map: unknown, extraKeys: readonly string[]): Readonly<Record<string, string>> {
+  const kept: Record<string, string> = {};
+  if (isRecord(map)) for (const [key, value] of Object.entries(map)) if (typeof value === 'string' && keptNodeKey(key, extraKeys)) kept[key] = value;
+  return Object.freeze(kept);
+}
+
+/** A Node as the snapshot holds it, frozen (the snapshot hands it out as it is, without a copy). */
+export function toNodeObject(node: V1Node, extraKeys: readonly string[] = []): NodeObject {
   const internal = node.status?.addresses?.find((a) => a.type === 'InternalIP' && !a.address.includes(':'));
-  return {
+  return Object.freeze({
     name: node.metadata?.name ?? '',
     internalIP: internal?.address ?? null,
-    addresses: (node.status?.addresses ?? []).map((a) => a.address),
+    addresses: Object.freeze((node.status?.addresses ?? []).map((a) => a.address)),
     podCidr: node.spec?.podCIDR ?? null,
-    labels: { ...node.metadata?.labels },
-    annotations: { ...node.metadata?.annotations },
+    labels: keptEntries(node.metadata?.labels, extraKeys),
+    annotations: keptEntries(node.metadata?.annotations, extraKeys),
     ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-  };
+  });
 }
 
 export function readyCondition(node: V1Node): ReadyCondition | null {
@@ -100,7 +119,9 @@ export function readyCondition(node: V1Node): ReadyCondition | null {
   return condition ? { status: condition.status, reason: condition.reason ?? '', message: condition.message ?? '' } : null;
 }
 
-/** The Nodes informer's projection on the agent of `ownNodeName`. */
-export function nodeProjector(ownNodeName: string): (node: V1Node) => NodeProjection {
-  return (node) => (node.metadata?.name === ownNodeName ? { node: toNodeObject(node), ownReady: readyCondition(node) } : { node: toNodeObject(node) });
+/** The Nodes informer's projection on the agent of `ownNodeName`; `extraKeys`: labels kept besides KEPT_NODE_KEY_PREFIXES. */
+export function nodeProjector(ownNodeName: string, extraKeys: readonly string[] = []): (node: V1Node) => NodeProjection {
+  return (node) => (node.metadata?.name === ownNodeName
+    ? { node: toNodeObject(node, extraKeys), ownReady: readyCondition(node) }
+    : { node: toNodeObject(node, extraKeys) });
 }

@@ -41,14 +41,15 @@ export function clientSnapshotSources(connection: ApiConnection, namespace: stri
  * Endpoints and Clusters in the configured namespace, and all Nodes (projected), folded into one
  * immutable snapshot that is rebuilt only after a change the planner can see.
  */
-export function createSnapshotInformers(options: { sources: SnapshotSources; nodeName: string }, deps: InformerDeps): SnapshotInformers {
+/** `nodeKeys`: Node labels kept besides Submariner's and seaway's own (the gateway's configured label key). */
+export function createSnapshotInformers(options: { sources: SnapshotSources; nodeName: string; nodeKeys?: readonly string[] }, deps: InformerDeps): SnapshotInformers {
   const { sources } = options;
   const endpoints: Informer<EndpointObject> = createInformer(
     { name: 'endpoints', source: sources.endpoints, project: toEndpointObject, same: sameMetaAndSpec }, deps);
   // The planner reads Clusters too (the owner's creationTimestamp orders overlapping clusters).
   const clusters: Informer<ClusterObject> = createInformer(
     { name: 'clusters', source: sources.clusters, project: toClusterObject, same: sameMetaAndSpec }, deps);
-  const nodes: Informer<NodeProjection> = createInformer({ name: 'nodes', source: sources.nodes, project: nodeProjector(options.nodeName) }, deps);
+  const nodes: Informer<NodeProjection> = createInformer({ name: 'nodes', source: sources.nodes, project: nodeProjector(options.nodeName, options.nodeKeys) }, deps);
   const all: Array<Informer<unknown>> = [endpoints, clusters, nodes];
 
   let cached: Snapshot | undefined;

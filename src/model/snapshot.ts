@@ -47,13 +47,22 @@ export interface Snapshot {
   readonly nodes: readonly NodeObject[];
 }
 
-/** Freezes the snapshot and its object lists (not the specs, which the informer owns) so no consumer can edit it. */
+/**
+ * Freezes the snapshot, its lists and its objects in place (not the specs, which the informer owns)
+ * so no consumer can edit them. In place, not copied: the informers make a new object for every
+ * change and never edit one, and a copy of 5,000 Nodes per rebuilt snapshot is memory and time for nothing.
+ */
 export function freezeSnapshot(snapshot: Snapshot): Snapshot {
+  const frozen = <T extends object>(object: T): T => (Object.isFrozen(object) ? object : Object.freeze(object));
+  for (const e of snapshot.endpoints) frozen(e.annotations);
+  for (const n of snapshot.nodes) {
+    frozen(n.labels);
+    frozen(n.annotations);
+    frozen(n.addresses);
+  }
   return Object.freeze({
-    endpoints: Object.freeze(snapshot.endpoints.map((e) => Object.freeze({ ...e, annotations: Object.freeze({ ...e.annotations }) }))),
-    clusters: Object.freeze(snapshot.clusters.map((c) => Object.freeze({ ...c }))),
-    nodes: Object.freeze(snapshot.nodes.map((n) => Object.freeze({
-      ...n, labels: Object.freeze({ ...n.labels }), annotations: Object.freeze({ ...n.annotations }),
-    }))),
+    endpoints: Object.freeze(snapshot.endpoints.map(frozen)),
+    clusters: Object.freeze(snapshot.clusters.map(frozen)),
+    nodes: Object.freeze(snapshot.nodes.map(frozen)),
   });
 }

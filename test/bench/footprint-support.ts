@@ -228,16 +228,29 @@ export interface PhaseFigures {
   rssAnonMaxMiB: number;
   /** Of one core; null when not measured. */
   cpuPercent: number | null;
+  /** V8's heap at the phase's end, from the agent's own /metrics: used and total (committed), MiB; null when not read. */
+  heap: { usedMiB: number; totalMiB: number } | null;
+}
+
+/** V8's heap used and total from a Prometheus text exposition (prom-client's default metrics), in MiB; null when absent. */
+export function parseHeapMetrics(text: string): { usedMiB: number; totalMiB: number } | null {
+  const value = (name: string) => {
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
+    return match ? Number(match[1]) / 1024 / 1024 : null;
+  };
+  const usedMiB = value('nodejs_heap_size_used_bytes');
+  const totalMiB = value('nodejs_heap_size_total_bytes');
+  return usedMiB === null || totalMiB === null ? null : { usedMiB, totalMiB };
 }
 
 const mib = (kib: number) => kib / 1024;
 
 /** Medians and maxima of a phase's samples, in MiB (NaN without samples). */
-export function phaseFigures(phase: string, samples: readonly MemorySample[], cpuPercent: number | null): PhaseFigures {
+export function phaseFigures(phase: string, samples: readonly MemorySample[], cpuPercent: number | null, heap: PhaseFigures['heap'] = null): PhaseFigures {
   const vm = samples.map((s) => s.vmRssKiB);
   const anon = samples.map((s) => s.rssAnonKiB);
   return {
-    phase, samples: samples.length, cpuPercent,
+    phase, samples: samples.length, cpuPercent, heap,
     vmRssMedianMiB: mib(median(vm)), vmRssMaxMiB: samples.length ? mib(Math.max(...vm)) : Number.NaN,
     rssAnonMedianMiB: mib(median(anon)), rssAnonMaxMiB: samples.length ? mib(Math.max(...anon)) : Number.NaN,
   };
@@ -253,12 +266,13 @@ export const GOALS = { vmRssMiB: 100, rssAnonMiB: 56 } as const;
 
 /** The figures as a text table, each loaded phase's median against the issue's goals. */
 export function formatTable(rows: readonly PhaseFigures[], goals: { vmRssMiB: number; rssAnonMiB: number } = GOALS): string {
-  const header = ['phase', 'samples', 'VmRSS median', 'VmRSS max', 'RssAnon median', 'RssAnon max', 'CPU %'];
+  const header = ['phase', 'samples', 'VmRSS median', 'VmRSS max', 'RssAnon median', 'RssAnon max', 'CPU %', 'V8 heap used/total at end'];
   const body = rows.map((r) => [
     r.phase, String(r.samples), `${r.vmRssMedianMiB.toFixed(1)} MiB`, `${r.vmRssMaxMiB.toFixed(1)} MiB`,
     `${r.rssAnonMedianMiB.toFixed(1)} MiB`, `${r.rssAnonMaxMiB.toFixed(1)} MiB`, r.cpuPercent === null ? '-' : r.cpuPercent.toFixed(1),
+    r.heap === null ? '-' : `${r.heap.usedMiB.toFixed(1)} / ${r.heap.totalMiB.toFixed(1)} MiB`,
   ]);
-  const goal = ['goal (10k subnets, 5,000 Nodes)', '', `<= ${goals.vmRssMiB} MiB`, '', `<= ${goals.rssAnonMiB} MiB`, '', ''];
+  const goal = ['goal (10k subnets, 5,000 Nodes)', '', `<= ${goals.vmRssMiB} MiB`, '', `<= ${goals.rssAnonMiB} MiB`, '', '', ''];
   const all = [header, ...body, goal];
   const widths = header.map((_, c) => Math.max(...all.map((row) => (row[c] as string).length)));
   return all.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ').trimEnd()).join('\n');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  benchNode, benchNodeIp, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, parseProcStatTicks, parseProcStatus, phaseFigures, remoteSubnet,
+  benchNode, benchNodeIp, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, parseHeapMetrics, parseProcStatTicks, parseProcStatus, phaseFigures, remoteSubnet,
 } from '../bench/footprint-support.ts';
 
 describe('footprint benchmark objects', () => {
@@ -52,6 +52,12 @@ describe('/proc parsing and figures', () => {
     assert.throws(() => cpuPercent(1, 0, 1000), RangeError);
     const figures = phaseFigures('p', [{ vmRssKiB: 102400, rssAnonKiB: 51200 }, { vmRssKiB: 204800, rssAnonKiB: 61440 }, { vmRssKiB: 153600, rssAnonKiB: 40960 }] as never, null);
     assert.deepEqual([figures.vmRssMedianMiB, figures.vmRssMaxMiB, figures.rssAnonMedianMiB, figures.rssAnonMaxMiB], [150, 200, 50, 60]);
+  });
+  it('V8 heap used and total from prom-client\'s default metrics; null without them', () => {
+    const text = '# HELP nodejs_heap_size_total_bytes x\n# TYPE nodejs_heap_size_total_bytes gauge\nnodejs_heap_size_total_bytes 41943040\nnodejs_heap_size_used_bytes 2.097152e+7\nnodejs_heap_space_size_used_bytes{space="old"} 1\n';
+    assert.deepEqual(parseHeapMetrics(text), { usedMiB: 20, totalMiB: 40 });
+    assert.equal(parseHeapMetrics('nodejs_heap_size_used_bytes 1\n'), null);
+    assert.equal(parseHeapMetrics(''), null);
   });
   it('boundedAll runs every item, never more than the limit at once', async () => {
     let running = 0;

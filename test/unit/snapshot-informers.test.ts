@@ -37,14 +37,14 @@ function custom(name: string, rv: number, spec: Record<string, unknown>, extra: 
   return { metadata: { name, namespace: 'submariner-operator', uid: `uid-${name}`, resourceVersion: String(rv), creationTimestamp: '2030-01-01T00:00:00Z', ...extra }, spec };
 }
 
-function setup() {
+function setup(nodeKeys?: readonly string[]) {
   const clock = new VirtualClock();
   const nodes = new ScriptedSource<V1Node>(clock, [node(OWN, 1), node('node-b', 2, { address: '192.168.1.12' })], '10');
   const endpoints = new ScriptedSource<SubmarinerObject>(clock, [custom('c2-cable', 3, { cluster_id: 'c2' })], '10');
   const clusters = new ScriptedSource<SubmarinerObject>(clock, [custom('c2', 4, { cluster_id: 'c2' })], '10');
   const { logger } = captureLogger();
   const informers = createSnapshotInformers(
-    { sources: { nodes, endpoints, clusters }, nodeName: OWN },
+    { sources: { nodes, endpoints, clusters }, nodeName: OWN, ...(nodeKeys ? { nodeKeys } : {}) },
     { logger, metrics: testMetrics(), limiter: unlimited, settings: { backoff: { minMs: 100, maxMs: 1000 }, watchTimeoutSeconds: 300 }, clock, random: () => 0.5 },
   );
   let wakes = 0;
@@ -83,6 +83,36 @@ test('100 heartbeat-only Node updates (heartbeat times, images, another conditio
   nodes.current?.emit({ type: 'MODIFIED', object: node('node-b', rv++, { address: '192.168.1.99', ready: 'False', labels: { 'submariner.io/gateway': 'true' } }) });
   await clock.runUntil(500);
   assert.equal(wakes(), before + 3, 'a label change wakes once');
+  await informers.stop();
+});
+
+test('a Node keeps only Submariner\'s and seaway\'s labels and annotations (and a configured gateway label): others are not kept and their changes wake nothing', async () => {
+  const { clock, nodes, informers, wakes } = setup(['example.com/vpn-gateway']);
+  informers.start();
+  await clock.runUntil(100);
+  const labelled = (rv: number, labels: Record<string, string>, annotations: Record<string, string>): V1Node => {
+    const object = node('node-b', rv, { address: '192.168.1.12', labels });
+    object.metadata!.annotations = annotations;
+    return object;
+  };
+  const realistic = {
+    'kubernetes.io/hostname': 'node-b', 'kubernetes.io/os': 'linux', 'topology.kubernetes.io/zone': 'eu-1a', 'node.kubernetes.io/instance-type': 'm5.large',
+    'submariner.io/gateway': 'true', 'gateway.submariner.io/public-ip': 'ipv4:203.0.113.9', 'example.com/vpn-gateway': 'yes',
+  };
+  const annotations = { 'node.alpha.kubernetes.io/ttl': '0', 'projectcalico.org/IPv4Address': '192.168.1.12/24', 'submariner.io/tcp-clamp-mss': '1300', 'seaway.io/x': 'y' };
+  nodes.current?.emit({ type: 'MODIFIED', object: labelled(300, realistic, annotations) });
+  await clock.runUntil(200);
+  const kept = informers.snapshot().nodes.find((n) => n.name === 'node-b');
+  assert.deepEqual(kept?.labels, { 'submariner.io/gateway': 'true', 'gateway.submariner.io/public-ip': 'ipv4:203.0.113.9', 'example.com/vpn-gateway': 'yes' });
+  assert.deepEqual(kept?.annotations, { 'submariner.io/tcp-clamp-mss': '1300', 'seaway.io/x': 'y' });
+  assert.ok(Object.isFrozen(kept) && Object.isFrozen(kept?.labels) && Object.isFrozen(kept?.addresses), 'projections are made frozen');
+  const before = wakes();
+  nodes.current?.emit({ type: 'MODIFIED', object: labelled(301, { ...realistic, 'topology.kubernetes.io/zone': 'eu-1b' }, { ...annotations, 'node.alpha.kubernetes.io/ttl': '30' }) });
+  await clock.runUntil(300);
+  assert.equal(wakes(), before, 'a change to labels and annotations nobody reads wakes nothing');
+  nodes.current?.emit({ type: 'MODIFIED', object: labelled(302, { ...realistic, 'example.com/vpn-gateway': 'no' }, annotations) });
+  await clock.runUntil(400);
+  assert.equal(wakes(), before + 1, 'the configured gateway label is kept: its change wakes once');
   await informers.stop();
 });
 
