@@ -94,12 +94,12 @@ async function samplePhase(agent: ReturnType<typeof agentProcess>, minMs: number
   return { samples, cpuPercent: cpuPercent((await agent.ticks()) - startTicks, ticksPerSecond, wallMs), wallMs };
 }
 
-/** The agent's V8 heap from its own /metrics (port 9082 in the node's namespace, where the hostNetwork pod listens). */
-async function agentHeap(namespace: string): Promise<PhaseFigures['heap']> {
-  const script = "fetch('http://127.0.0.1:9082/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
-  const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', script], { timeoutMs: 30_000 });
+/** The agent's V8 heap from its own /metrics (port 9082 on the node's address, in its namespace: the hostNetwork pod's). */
+async function agentHeap(node: NodeStatus): Promise<PhaseFigures['heap']> {
+  const script = `fetch('http://${node.ip}:9082/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
+  const { stdout } = await run('ip', ['netns', 'exec', node.namespace, process.execPath, '-e', script], { timeoutMs: 30_000 });
   const heap = parseHeapMetrics(stdout);
-  if (heap === null) throw new Error(`the route agent's /metrics in ${namespace} has no nodejs_heap_size_used_bytes / nodejs_heap_size_total_bytes`);
+  if (heap === null) throw new Error(`the route agent's /metrics on ${node.name} has no nodejs_heap_size_used_bytes / nodejs_heap_size_total_bytes`);
   return heap;
 }
 
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
 
     const rows: PhaseFigures[] = [];
     const baseline = await samplePhase(agent, BASELINE_MS);
-    rows.push(phaseFigures('baseline (idle, 2 Nodes)', baseline.samples.slice(-5), baseline.cpuPercent, await agentHeap(worker.namespace)));
+    rows.push(phaseFigures('baseline (idle, 2 Nodes)', baseline.samples.slice(-5), baseline.cpuPercent, await agentHeap(worker)));
     const routesBefore = await countRoutes(worker.namespace);
 
     // The lab controller's DaemonSet loop would relist 5,000 Nodes four times a second (see the header).
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     console.log(`all ${remoteSubnets.length} remote subnets routed on ${worker.name} ${((performance.now() - endpointsStart) / 1000).toFixed(1)} s after the first Endpoint's create`);
 
     const loaded = await samplePhase(agent, LOADED_MS);
-    rows.push(phaseFigures(`loaded (${NODES} Nodes, ${remoteSubnets.length} subnets)`, loaded.samples, loaded.cpuPercent, await agentHeap(worker.namespace)));
+    rows.push(phaseFigures(`loaded (${NODES} Nodes, ${remoteSubnets.length} subnets)`, loaded.samples, loaded.cpuPercent, await agentHeap(worker)));
 
     // Heartbeats: each second the next HEARTBEAT_PER_SECOND Nodes in turn, HEARTBEAT_CONCURRENCY at a time; a second that runs late starts the next at once.
     let patches = 0;
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       }
     };
     const beating = await samplePhase(agent, HEARTBEAT_MS, heartbeats);
-    rows.push(phaseFigures(`heartbeats (${(patches / (beating.wallMs / 1000)).toFixed(0)} Node status patches/s)`, beating.samples, beating.cpuPercent, await agentHeap(worker.namespace)));
+    rows.push(phaseFigures(`heartbeats (${(patches / (beating.wallMs / 1000)).toFixed(0)} Node status patches/s)`, beating.samples, beating.cpuPercent, await agentHeap(worker)));
 
     const restartsAfter = await restarts();
     const pidAfter = (await labStatus(prefix)).clusters[0]?.nodes[1]?.agent?.pid;
