@@ -38,19 +38,27 @@ export interface LatencyRtt {
 /** The last `capacity` RTT samples of one target. */
 export class RttWindow {
   readonly capacity: number;
-  readonly #ring: Float64Array;
+  /**
+   * Grows (doubling from 8) as samples come, up to capacity: a route agent has a window per remote
+   * cluster, and a full one of 1,000 from the start would be 8 KB each for targets that never answer.
+   */
+  #ring = new Float64Array(0);
   #next = 0;
   #count = 0;
 
   constructor(capacity: number = SUBMARINER_RTT_WINDOW) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`an RTT window holds a positive whole number of samples, got ${capacity}`);
     this.capacity = capacity;
-    this.#ring = new Float64Array(capacity);
   }
 
   /** Samples held. */
   get size(): number {
     return this.#count;
+  }
+
+  /** Samples there is room for now (at most capacity). */
+  get allocated(): number {
+    return this.#ring.length;
   }
 
   /**
@@ -60,6 +68,12 @@ export class RttWindow {
    */
   add(rttNs: number): boolean {
     if (typeof rttNs !== 'number' || !Number.isFinite(rttNs) || rttNs <= 0) return false;
+    // Until the ring first wraps the samples are at [0, count): growing copies them as they are.
+    if (this.#next === this.#ring.length && this.#ring.length < this.capacity) {
+      const grown = new Float64Array(Math.min(this.capacity, Math.max(8, this.#ring.length * 2)));
+      grown.set(this.#ring);
+      this.#ring = grown;
+    }
     this.#ring[this.#next] = rttNs;
     this.#next = (this.#next + 1) % this.capacity;
     if (this.#count < this.capacity) this.#count++;

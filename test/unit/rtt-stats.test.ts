@@ -199,3 +199,17 @@ test('latencyRtt writes whole nanoseconds, truncated, for every field', () => {
     stdDev: '0s',
   });
 });
+
+test('a window takes memory as samples come (8, doubling, at most its capacity), and growing and wrapping keep the last N exactly', () => {
+  const window = new RttWindow(20);
+  assert.equal(window.allocated, 0, 'a target that never answers costs no samples');
+  window.add(1 * ms);
+  assert.equal(window.allocated, 8);
+  for (let i = 2; i <= 9; i++) window.add(i * ms);
+  assert.equal(window.allocated, 16);
+  for (let i = 10; i <= 25; i++) window.add(i * ms);
+  assert.equal(window.allocated, 20, 'never more than the capacity');
+  const summary = window.summary()!;
+  // The last 20 of 1..25 ms: 6..25.
+  assert.deepEqual([summary.samples, summary.lastNs, summary.minNs, summary.maxNs, summary.averageNs], [20, 25 * ms, 6 * ms, 25 * ms, 15.5 * ms]);
+});
