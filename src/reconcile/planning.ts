@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import type { Snapshot } from '../model/snapshot.ts';
@@ -46,6 +47,9 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
   // One configuration for the planner's life: a spec validated once stays valid until the informer replaces it.
   const validated = new WeakMap<object, EndpointValidation>();
   const nodeFacts = deps.nodeFacts ?? createNodeFactsReader(deps.rtnl, deps.config);
+  // The last plan and what it was planned from: the same inputs give the same plan (planNode is pure),
+  // so a pass with nothing new (a resync, a drift repair) neither plans nor validates again.
+  let last: { snapshot: Snapshot; facts: string; retained: string; lastGoodLocal: LocalGateway | null; plan: Plan } | null = null;
   return async () => {
     const cni = deps.cniInterface();
     const snapshot = deps.snapshot();
@@ -55,11 +59,13 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
     if (!read.ok) throw new NotPlannableError(read.reason);
     const { facts } = read;
     const retained = retainRemotes(remotes, clustersWithEndpoints(snapshot), now(), deps.config.remoteGraceSeconds * 1000);
-    const plan = planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retained.flatMap((r) => r.subnets), validated });
-    lastGoodLocal = plan.lastGoodLocal ?? lastGoodLocal;
-    remotes = rememberRemotes(new Map(plan.remoteClusters.map((r) => [r.clusterId, r.subnets])), retained);
     const factsText = JSON.stringify(facts);
     const retainedText = JSON.stringify(retained.map((r) => r.subnets));
+    const unchanged = last !== null && last.snapshot === snapshot && last.facts === factsText && last.retained === retainedText && isDeepStrictEqual(last.lastGoodLocal, lastGoodLocal);
+    const plan = unchanged ? last!.plan : planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retained.flatMap((r) => r.subnets), validated });
+    if (!unchanged) last = { snapshot, facts: factsText, retained: retainedText, lastGoodLocal, plan };
+    lastGoodLocal = plan.lastGoodLocal ?? lastGoodLocal;
+    remotes = rememberRemotes(new Map(plan.remoteClusters.map((r) => [r.clusterId, r.subnets])), retained);
     const steady = accepted !== null && accepted.snapshot === snapshot && accepted.facts === factsText && accepted.retained === retainedText;
     const wakeAt = retained.length === 0 ? undefined : Math.min(...retained.map((r) => r.until));
     return {
