@@ -232,6 +232,13 @@ export interface PhaseFigures {
   heap: { usedMiB: number; totalMiB: number } | null;
 }
 
+/** The sum of a metric's samples over all its labels in a Prometheus text exposition (0 when absent). */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'gm'))) sum += Number(match[1]);
+  return sum;
+}
+
 /** V8's heap used and total from a Prometheus text exposition (prom-client's default metrics), in MiB; null when absent. */
 export function parseHeapMetrics(text: string): { usedMiB: number; totalMiB: number } | null {
   const value = (name: string) => {

@@ -33,7 +33,7 @@ import { SocketApi, type ApiObject } from '../lab/socket-api.ts';
 import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
 import {
-  benchNode, benchNodeName, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, formatTable, nodeConditions, parseHeapMetrics, parseProcStatTicks, parseProcStatus,
+  benchNode, benchNodeName, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, formatTable, nodeConditions, metricSum, parseHeapMetrics, parseProcStatTicks, parseProcStatus,
   phaseFigures, remoteEndpoint, remoteSubnet, type MemorySample, type PhaseFigures,
 } from './footprint-support.ts';
 
@@ -94,14 +94,21 @@ async function samplePhase(agent: ReturnType<typeof agentProcess>, minMs: number
   return { samples, cpuPercent: cpuPercent((await agent.ticks()) - startTicks, ticksPerSecond, wallMs), wallMs };
 }
 
-/** The agent's V8 heap from its own /metrics (port 9082 on the node's address, in its namespace: the hostNetwork pod's). */
-async function agentHeap(node: NodeStatus): Promise<PhaseFigures['heap']> {
+/** The agent's own /metrics (port 9082 on the node's address, in its namespace: the hostNetwork pod's). */
+async function agentMetrics(node: NodeStatus): Promise<string> {
   const script = `fetch('http://${node.ip}:9082/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
-  const { stdout } = await run('ip', ['netns', 'exec', node.namespace, process.execPath, '-e', script], { timeoutMs: 30_000 });
-  const heap = parseHeapMetrics(stdout);
+  return (await run('ip', ['netns', 'exec', node.namespace, process.execPath, '-e', script], { timeoutMs: 30_000 })).stdout;
+}
+
+/** The agent's V8 heap from its /metrics. */
+async function agentHeap(node: NodeStatus): Promise<PhaseFigures['heap']> {
+  const heap = parseHeapMetrics(await agentMetrics(node));
   if (heap === null) throw new Error(`the route agent's /metrics on ${node.name} has no nodejs_heap_size_used_bytes / nodejs_heap_size_total_bytes`);
   return heap;
 }
+
+/** Reconcile passes the agent has run, whatever their result. */
+const agentPasses = async (node: NodeStatus) => metricSum(await agentMetrics(node), 'seaway_reconcile_passes_total');
 
 async function countRoutes(namespace: string): Promise<number> {
   const { stdout } = await run('ip', ['-n', namespace, 'route', 'show', 'proto', '147'], { timeoutMs: 30_000 });
@@ -192,7 +199,9 @@ async function main(): Promise<void> {
         });
       }
     };
+    const passesBefore = await agentPasses(worker);
     const beating = await samplePhase(agent, HEARTBEAT_MS, heartbeats);
+    const passesDuring = (await agentPasses(worker)) - passesBefore;
     rows.push(phaseFigures(`heartbeats (${(patches / (beating.wallMs / 1000)).toFixed(0)} Node status patches/s)`, beating.samples, beating.cpuPercent, await agentHeap(worker)));
 
     const restartsAfter = await restarts();
@@ -200,7 +209,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`route agent footprint on a worker (${worker.name}), as the DaemonSet runs it; samples every ${SAMPLE_MS / 1000} s`);
     console.log(formatTable(rows));
-    console.log(`CPU % is of one core over the phase; heartbeats: ${patches} patches in ${(beating.wallMs / 1000).toFixed(1)} s`);
+    console.log(`CPU % is of one core over the phase; heartbeats: ${patches} patches in ${(beating.wallMs / 1000).toFixed(1)} s, reconcile passes meanwhile: ${passesDuring} (a resync every 30 s is one; a heartbeat none)`);
     if (restartsAfter !== restartsBefore || pidAfter !== pid) {
       throw new Error(`the agent was restarted during the run (restartCount ${restartsBefore} -> ${restartsAfter}, pid ${pid} -> ${pidAfter}): the figures mix two processes`);
     }

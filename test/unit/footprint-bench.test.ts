@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  benchNode, benchNodeIp, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, parseHeapMetrics, parseProcStatTicks, parseProcStatus, phaseFigures, remoteSubnet,
+  benchNode, benchNodeIp, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, metricSum, parseHeapMetrics, parseProcStatTicks, parseProcStatus, phaseFigures, remoteSubnet,
 } from '../bench/footprint-support.ts';
 
 describe('footprint benchmark objects', () => {
@@ -58,6 +58,11 @@ describe('/proc parsing and figures', () => {
     assert.deepEqual(parseHeapMetrics(text), { usedMiB: 20, totalMiB: 40 });
     assert.equal(parseHeapMetrics('nodejs_heap_size_used_bytes 1\n'), null);
     assert.equal(parseHeapMetrics(''), null);
+  });
+  it('a counter summed over its labels; 0 when absent', () => {
+    const text = 'seaway_reconcile_passes_total{result="ok"} 12\nseaway_reconcile_passes_total{result="waiting"} 3\nseaway_reconcile_passes_total_other 100\n';
+    assert.equal(metricSum(text, 'seaway_reconcile_passes_total'), 15);
+    assert.equal(metricSum(text, 'absent_total'), 0);
   });
   it('boundedAll runs every item, never more than the limit at once', async () => {
     let running = 0;
