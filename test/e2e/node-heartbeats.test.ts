@@ -68,10 +68,10 @@ describe('Node heartbeats cost no reconcile pass (issue 9 acceptance)', () => {
   const passReasons = async (node: NodeStatus, since: number) =>
     (await agentLog(node)).filter((l) => l.msg === 'reconcile pass' && Date.parse(String(l.time)) >= since).map((l) => JSON.stringify(l.reasons));
 
-  /** A label change every agent reacts to, and every agent's pass for it done: no pass is still due after. */
+  /** A label change every agent reacts to (a `seaway.io/` label: the only ones kept besides Submariner's), and every agent's pass for it done: no pass is still due after. */
   const settle = async (node: NodeStatus, value: string) => {
     const start = await passes();
-    await core.patchNode({ name: node.name, body: { metadata: { labels: { 'seaway.test/settled': value } } } }, mergePatch);
+    await core.patchNode({ name: node.name, body: { metadata: { labels: { 'seaway.io/test-settled': value } } } }, mergePatch);
     await waitFor('every agent to have run a pass for the settling change', async () => (await passes()).every((n, i) => n > (start[i] ?? 0)), { timeoutMs: 30_000, intervalMs: 100 });
   };
   /** Waits until each observer ran a pass since `base`, then asserts it ran exactly one. */

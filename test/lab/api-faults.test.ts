@@ -1,6 +1,6 @@
 /**
- * Lab faults that really cut the API (issue 9 item 7): from a node of the lab, through the real
- * @kubernetes/client-node, a request to the blackholed API server gets no answer until its
+ * Lab faults that really cut the API (issue 9 item 7): from a node of the lab, through the route
+ * agent's own connection and requests (src/k8s/api-connection.ts, api-request.ts), a request to the blackholed API server gets no answer until its
  * deadline, one to the reset API server is refused at once, an open watch goes dead in both, and
  * everything works again once the fault is lifted. Pure parts (the rules, the CLI) too.
  */
@@ -19,35 +19,31 @@ const PREFIX = `swaf${randomBytes(2).toString('hex')}`;
 const DEADLINE_MS = 3000;
 
 /** Modules the probes import, by absolute URL: a probe runs with `-e` wherever the test runs from. */
-const CLIENT = import.meta.resolve('@kubernetes/client-node');
 const source = (file: string) => new URL(`../../src/k8s/${file}`, import.meta.url).href;
 
-/** One list of Nodes from inside a node's namespace, with the deadline; how it ended, as the agent would classify it. */
+/** One list of Nodes from inside a node's namespace through the route agent's own connection, with the deadline; how it ended, as the agent would classify it. */
 const LIST = `
-import { CoreV1Api, KubeConfig } from '${CLIENT}';
-import { callOptions } from '${source('request-options.ts')}';
+import { loadApiConnection } from '${source('api-connection.ts')}';
+import { apiRequest } from '${source('api-request.ts')}';
 import { classifyApiError } from '${source('api-problem.ts')}';
 const [file, deadline] = process.argv.slice(1);
-const kc = new KubeConfig();
-kc.loadFromFile(file);
+const connection = await loadApiConnection(file, {});
 const started = performance.now();
 try {
-  const list = await kc.makeApiClient(CoreV1Api).listNode({}, callOptions({ userAgent: 'fault-probe', signal: AbortSignal.timeout(Number(deadline)) }));
+  const list = await apiRequest(connection, { method: 'GET', path: '/api/v1/nodes' }, { userAgent: 'fault-probe', timeoutMs: Number(deadline), what: 'listing Nodes' });
   console.log(JSON.stringify({ ok: true, items: list.items.length, ms: performance.now() - started }));
 } catch (error) {
   const problem = classifyApiError(error, Date.now());
   console.log(JSON.stringify({ ok: false, category: problem.category, detail: problem.detail, ms: performance.now() - started }));
 }`;
 
-/** A watch opened before the fault (the agent's own watch request), then the fault: how the watch ends. */
+/** A watch opened before the fault (the agent's own watch request and connection), then the fault: how the watch ends. */
 const WATCH = `
-import { KubeConfig } from '${CLIENT}';
+import { loadApiConnection } from '${source('api-connection.ts')}';
 import { watchStream } from '${source('watch-request.ts')}';
 import { classifyApiError } from '${source('api-problem.ts')}';
 const [file, silenceMs] = process.argv.slice(1);
-const kc = new KubeConfig();
-kc.loadFromFile(file);
-const done = watchStream(kc, '/api/v1/nodes', {
+const done = watchStream(await loadApiConnection(file, {}), '/api/v1/nodes', {
   params: { allowWatchBookmarks: 'true', timeoutSeconds: '600' }, connectTimeoutMs: 5000, silenceMs: Number(silenceMs), userAgent: 'fault-probe',
   signal: new AbortController().signal, onOpen: () => console.log('open'), onEvent: () => {},
 });
