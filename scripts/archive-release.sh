@@ -3,7 +3,7 @@
 # image (src, native, scripts, image, Dockerfile, the package files, and test/helpers, which its
 # smoke test uses) and its manifests/. The upgrade test builds the previous release from this
 # archive, so it needs neither the tag nor the history in the clone (CI clones main alone). The
-# archive carries the tag's commit id (git get-tar-commit-id).
+# archive carries the tag's commit id, for whoever checks it (git get-tar-commit-id < the tar).
 # Usage: scripts/archive-release.sh v0.1.0   (after tagging a release; commit the archive)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -84,6 +84,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   // No remote subnet may cover the API server, however this node reaches it (kubeconfig or in-cluster).
   config.apiServerAddresses = apiServerAddresses(connection.server, process.env);
   for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
+  if (connection.servedByClient) logger.info({ reason: connection.servedByClient }, 'the kubeconfig needs @kubernetes/client-node (about 25 MiB more memory): it serves the API connection');
   logger.info({ version: packageJson.version, node: config.nodeName, cluster: config.clusterId, podCidrs: config.podCidrs }, 'seaway starting');
   const metrics = createMetrics();
   const componentMetrics = createComponentMetrics(metrics.registry);
@@ -111,7 +112,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const diagnosis = createDiagnoseService({
     node: config.nodeName,
     diagnose: async () => (await import('./diagnose/agent-diagnosis.ts'))
-      .diagnoseThisNode(diagnoseConfig, { kubeconfig: config.kubeconfig, userAgent: `seaway/${packageJson.version}`, signal: stopping.signal }),
+      .diagnoseThisNode(diagnoseConfig, { connection, userAgent: `seaway/${packageJson.version}`, signal: stopping.signal }),
   });
   const http = startHttpListeners(config.listen, { readiness, liveness, registry: metrics.registry, logger, diagnose: () => diagnosis.handle() }, runStep);
 

@@ -5,7 +5,7 @@
  * reached, a permission missing, a probe that fails: findings, never a crash.
  */
 import type { DiagnoseConfig } from '../config.ts';
-import { loadKubeConfigChecked } from '../k8s/kubeconfig.ts';
+import { loadApiConnection } from '../k8s/api-connection.ts';
 import { listNodes } from '../k8s/diagnose-reads.ts';
 import { httpGet } from '../kernel/http-get.ts';
 import { diagnoseExitCode, type Finding } from '../model/diagnose-finding.ts';
@@ -17,7 +17,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 
 export async function diagnose(config: DiagnoseConfig, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   // A kubeconfig that does not load is configuration (exit 2); one that loads but cannot reach the API is a finding.
-  const kubeConfig = loadKubeConfigChecked(config.kubeconfig, process.env);
+  const connection = await loadApiConnection(config.kubeconfig, process.env);
   const userAgent = `seaway/${packageJson.version} diagnose`;
   let findings: Finding[];
   if (config.all) {
@@ -27,11 +27,11 @@ export async function diagnose(config: DiagnoseConfig, out: NodeJS.WritableStrea
       return 2;
     }
     findings = await diagnoseAllNodes({ port: port.port, namespace: config.namespace, askingNode: config.nodeName }, {
-      nodes: () => listNodes(kubeConfig, { requestTimeoutMs: Math.min(config.apiTimeoutSeconds, 10) * 1000, userAgent }),
+      nodes: () => listNodes(connection, { requestTimeoutMs: Math.min(config.apiTimeoutSeconds, 10) * 1000, userAgent }),
       http: httpGet,
     });
   } else {
-    const { deps, close } = await realDiagnoseDeps(config, { kubeConfig, userAgent });
+    const { deps, close } = await realDiagnoseDeps(config, { connection, userAgent });
     try {
       findings = await diagnoseNode(config, deps);
     } finally {

@@ -5,7 +5,7 @@
  * per diagnosis and closed after it: the command runs once, and the route agent's /diagnose seldom.
  */
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigConnection, type ApiConnection } from '../k8s/api-connection.ts';
 import type { DiagnoseConfig } from '../config.ts';
 import { createFilterDriver } from '../dataplane/filter.ts';
 import { loadBrokerKubeConfig } from '../k8s/broker-kubeconfig.ts';
@@ -30,8 +30,8 @@ import type { DiagnoseApi, DiagnoseDeps } from './diagnose-deps.ts';
 const API_DEADLINE_SECONDS = 10;
 
 export interface RealDepsOptions {
-  /** The node's credentials, loaded by the caller; a string when they do not load (a finding, not a crash). */
-  kubeConfig: KubeConfig | string;
+  /** The node's connection to its API server, made by the caller; a string when it could not be (a finding, not a crash). */
+  connection: ApiConnection | string;
   userAgent: string;
   /** The ICMP addon, or why it is not there (the echo probes then say so). */
   icmp?: IcmpAddon | string;
@@ -48,14 +48,14 @@ export async function realDiagnoseDeps(config: DiagnoseConfig, options: RealDeps
   const run: ProcessRunner = withXtablesLock((file, args, opts) => runProcess(file, args, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}), ...opts }), config.xtablesLock);
 
   let api: DiagnoseApi | { problem: string };
-  if (typeof options.kubeConfig === 'string') api = { problem: options.kubeConfig };
+  if (typeof options.connection === 'string') api = { problem: options.connection };
   else {
-    const kc = options.kubeConfig;
+    const kc = options.connection;
     let brokerEndpoints: DiagnoseApi['brokerEndpoints'] = null;
     if (config.broker !== null) {
       const broker = await loadBrokerKubeConfig(config.broker);
       brokerEndpoints = broker.ok
-        ? (namespace) => listEndpoints(broker.kubeConfig, namespace, settings)
+        ? (namespace) => listEndpoints(kubeConfigConnection(broker.kubeConfig), namespace, settings)
         : async (): Promise<ApiRead<unknown[]>> => ({ ok: false, problem: broker.problem, forbidden: false });
     }
     api = {

@@ -4,8 +4,12 @@
  * (`loadApiConnection`) instead of loading @kubernetes/client-node's KubeConfig, which pulls in the
  * whole generated client (all API classes and models, undici): about 25 MiB of resident memory on
  * every node for a handful of requests (research/deploy-and-footprint.md section 5). A kubeconfig that
- * needs what only the client does (exec or auth-provider credential plugins, impersonation, a proxy,
- * several files in KUBECONFIG) is handed to the client's KubeConfig after all, loaded on demand.
+ * needs what only the client does (exec or auth-provider credential plugins, impersonation, a proxy)
+ * is handed to the client's KubeConfig after all, loaded on demand; the connection says why.
+ *
+ * Where it differs from client-node, on purpose: `*-data` wins over the file it replaces (as
+ * client-go and kubectl), both `tokenFile` (kubectl's key) and `token-file` (client-node's) are read,
+ * the in-cluster plain-HTTP ports work, and TLS is verified whatever NODE_TLS_REJECT_UNAUTHORIZED says.
  *
  * The kubeconfig is configuration: a file that is missing, unreadable or names no cluster, or no file
  * and no service account, is a ConfigError naming the setting (exit 2, before anything is touched).
@@ -14,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { ConfigError } from '../config.ts';
 import { isRecord } from '../model/compare.ts';
@@ -24,10 +28,13 @@ export interface ApiConnection {
   readonly server: string;
   /** What each request needs, as of now: the agent (TLS trust and client certificate) and headers (Authorization). */
   requestOptions(): Promise<https.RequestOptions>;
+  /** Set when @kubernetes/client-node serves this connection: why (for the start-up log: it costs memory). */
+  readonly servedByClient?: string;
 }
 
 export const KUBECONFIG_SETTING = '--kubeconfig (env SEAWAY_KUBECONFIG or KUBECONFIG)';
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const SERVICE_ACCOUNT_TOKEN = join(SERVICE_ACCOUNT_DIR, 'token');
 /** A bound service account token is rotated by the kubelet (hourly by default): read it again this often. */
 export const TOKEN_REREAD_MS = 60_000;
 
@@ -97,9 +104,9 @@ export function parseKubeconfig(textOfFile: string, path: string, where: string,
   const cluster = context ? named(config.clusters, String(context.cluster ?? ''), 'cluster') : null;
   if (cluster === null) throw problem(`${where}: current-context "${contextName}" names no cluster in the file`);
   const user = (context ? named(config.users, String(context.user ?? ''), 'user') : null) ?? {};
-  const plugin = ['exec', 'auth-provider', 'as', 'as-groups', 'as-uid', 'as-user-extra'].find((field) => user[field] !== undefined && user[field] !== null)
-    ?? (text(cluster['proxy-url']) ? 'proxy-url' : undefined);
+  const plugin = ['exec', 'auth-provider', 'as', 'as-groups', 'as-uid', 'as-user-extra'].find((field) => user[field] !== undefined && user[field] !== null);
   if (plugin) return { needsClient: `its user sets ${plugin}` };
+  if (text(cluster['proxy-url'])) return { needsClient: 'its cluster sets proxy-url' };
 
   const base = dirname(path);
   const file = (value: unknown, setting: string): Buffer | undefined => {
@@ -118,7 +125,7 @@ export function parseKubeconfig(textOfFile: string, path: string, where: string,
     if (!/^[A-Za-z0-9+/=\s]+$/.test(encoded)) throw problem(`${where}: ${setting} is not base64`);
     return Buffer.from(encoded, 'base64');
   };
-  const spec: ConnectionSpec = { server: String(cluster.server).replace(/\/+$/, ''), insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true };
+  const spec: ConnectionSpec = { server: String(cluster.server), insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true };
   const ca = data(cluster['certificate-authority-data'], 'certificate-authority-data') ?? file(cluster['certificate-authority'], 'certificate-authority');
   const cert = data(user['client-certificate-data'], 'client-certificate-data') ?? file(user['client-certificate'], 'client-certificate');
   const key = data(user['client-key-data'], 'client-key-data') ?? file(user['client-key'], 'client-key');
@@ -126,8 +133,9 @@ export function parseKubeconfig(textOfFile: string, path: string, where: string,
   if (cert) spec.cert = cert;
   if (key) spec.key = key;
   if (text(cluster['tls-server-name'])) spec.tlsServerName = String(cluster['tls-server-name']);
+  const tokenFile = text(user.tokenFile) ?? text(user['token-file']);
   if (text(user.token)) spec.token = String(user.token);
-  else if (text(user.tokenFile)) spec.tokenFile = isAbsolute(String(user.tokenFile)) ? String(user.tokenFile) : join(base, String(user.tokenFile));
+  else if (tokenFile) spec.tokenFile = isAbsolute(tokenFile) ? tokenFile : join(base, tokenFile);
   if (text(user.username)) spec.basicAuth = { username: String(user.username), password: typeof user.password === 'string' ? user.password : '' };
   return checkedSpec(spec, where);
 }
@@ -143,7 +151,8 @@ function checkedSpec(spec: ConnectionSpec, where: string): ConnectionSpec {
   // As @kubernetes/client-node: plain HTTP only when the kubeconfig says it does not want TLS checked.
   if (url.protocol === 'http:' && !spec.insecureSkipTlsVerify) throw problem(`${where}: the server "${spec.server}" is plain HTTP, which needs insecure-skip-tls-verify: true`);
   if ((spec.cert === undefined) !== (spec.key === undefined)) throw problem(`${where}: a client certificate needs both client-certificate and client-key`);
-  return spec;
+  // The URL's own spelling (lower-case scheme and host), without a trailing slash: paths are appended to it.
+  return { ...spec, server: url.href.replace(/\/+$/, '') };
 }
 
 /** The pod's service account, as client-node's loadFromCluster reads it (pure). */
@@ -158,12 +167,12 @@ export function inClusterSpec(env: Readonly<Record<string, string | undefined>>,
   } catch (error) {
     if (scheme === 'https') throw problem(`not set, and the service account's CA ${join(dir, 'ca.crt')} cannot be read: ${(error as Error).message}`);
   }
-  return scheme === 'http' ? { ...spec, insecureSkipTlsVerify: true } : spec;
+  return spec;
 }
 
 /** The connection a spec describes: one keep-alive agent for all requests (watches included), the token read fresh. */
 export function connectionFromSpec(spec: ConnectionSpec, read: ReadFile, now: () => number = Date.now): ApiConnection {
-  const tls = spec.server.startsWith('https:');
+  const tls = new URL(spec.server).protocol === 'https:';
   const agent = tls
     ? new https.Agent({
       keepAlive: true,
@@ -199,45 +208,64 @@ export function connectionFromSpec(spec: ConnectionSpec, read: ReadFile, now: ()
   };
 }
 
-/** client-node's KubeConfig as a connection (the gateway's, the broker's, and kubeconfigs only it can serve). */
-export function kubeConfigConnection(kubeConfig: { getCurrentCluster(): { server: string } | null; applyToHTTPSOptions(options: https.RequestOptions): Promise<void> }): ApiConnection {
+/** What kubeConfigConnection needs of client-node's KubeConfig. */
+interface ClientKubeConfig {
+  getCurrentCluster(): { server: string; proxyUrl?: string } | null;
+  applyToHTTPSOptions(options: https.RequestOptions): Promise<void>;
+}
+
+/**
+ * client-node's KubeConfig as a connection (the gateway's, the broker's, and kubeconfigs only it can
+ * serve): its credentials per request (an exec plugin's token is fetched again as it expires), but
+ * on a keep-alive agent made once from the TLS settings it applies, where its own agent would do a
+ * TLS handshake per request. Through a proxy its own agent is kept.
+ */
+export function kubeConfigConnection(kubeConfig: ClientKubeConfig, servedByClient?: string): ApiConnection {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig names no current cluster');
+  const tls = new URL(cluster.server).protocol === 'https:';
+  let agent: http.Agent | undefined;
   return {
     server: cluster.server.replace(/\/+$/, ''),
+    ...(servedByClient !== undefined ? { servedByClient } : {}),
     async requestOptions() {
       const options: https.RequestOptions = {};
       await kubeConfig.applyToHTTPSOptions(options);
-      return options;
+      if (cluster.proxyUrl) return options;
+      agent ??= tls
+        ? new https.Agent({
+          keepAlive: true,
+          ...Object.fromEntries((['ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'rejectUnauthorized'] as const)
+            .filter((key) => options[key] !== undefined).map((key) => [key, options[key]])),
+        })
+        : new http.Agent({ keepAlive: true });
+      return { ...options, agent };
     },
   };
 }
 
 /**
- * The route agent's connection: `path` (--kubeconfig) if set; otherwise the first file in KUBECONFIG,
- * ~/.kube/config, then the pod's service account, in client-node's order.
+ * The route agent's connection: `path` (--kubeconfig, which config.ts also reads from KUBECONFIG) if
+ * set; otherwise ~/.kube/config, then the pod's service account, in client-node's order.
  */
 export async function loadApiConnection(path: string | null, env: Readonly<Record<string, string | undefined>>, read: ReadFile = (file) => readFileSync(file)): Promise<ApiConnection> {
-  const fromEnv = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
   const home = env.HOME ? join(env.HOME, '.kube', 'config') : undefined;
-  const file = path ?? fromEnv[0] ?? (home !== undefined && existsSync(home) ? home : undefined);
+  const file = path ?? (home !== undefined && existsSync(home) ? home : undefined);
   if (file === undefined) {
-    if (!existsSync(join(SERVICE_ACCOUNT_DIR, 'token'))) {
-      throw problem(`not set, and there is neither a service account token at ${join(SERVICE_ACCOUNT_DIR, 'token')} nor ~/.kube/config`);
-    }
+    if (!existsSync(SERVICE_ACCOUNT_TOKEN)) throw problem(`not set, and there is neither a service account token at ${SERVICE_ACCOUNT_TOKEN} nor ~/.kube/config`);
     return connectionFromSpec(inClusterSpec(env, read), read);
   }
-  const where = (path ?? fromEnv[0]) !== undefined ? `"${file}"` : "~/.kube/config";
+  const where = path !== null ? `"${file}"` : '~/.kube/config';
   let contents: string;
   try {
     contents = read(file).toString('utf8');
   } catch (error) {
     throw problem(`cannot load "${file}": ${(error as Error).message}`);
   }
-  const parsed = path === null && fromEnv.length > 1 ? { needsClient: 'KUBECONFIG lists several files' } : parseKubeconfig(contents, file, where, read);
+  const parsed = parseKubeconfig(contents, file, where, read);
   if ('needsClient' in parsed) {
     const { loadKubeConfigChecked } = await import('./kubeconfig.ts');
-    return kubeConfigConnection(loadKubeConfigChecked(path, env));
+    return kubeConfigConnection(loadKubeConfigChecked(path, env), parsed.needsClient);
   }
   return connectionFromSpec(parsed, read);
 }

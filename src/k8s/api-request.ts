@@ -3,15 +3,21 @@
  * asks (list pages, its RouteAgent, Events) without @kubernetes/client-node's generated client. Every
  * request has a deadline that covers the credentials, the headers and the body; a non-2xx answer
  * becomes an ApiStatusError with the server's Status and Retry-After (api-problem.ts), exactly as a
- * watch's does. A response larger than MAX_RESPONSE_BYTES is refused rather than buffered.
+ * watch's does. Answers come gzip-compressed when the server compresses them (kube-apiserver does for
+ * large lists: a page of 500 Nodes is about 6 MB of JSON, a tenth of it compressed). A response
+ * larger than MAX_RESPONSE_BYTES once decompressed is refused rather than buffered; an error's
+ * body is read up to MAX_ERROR_BYTES (a Status is small).
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { ApiTimeoutError, statusError, type StatusBody } from './api-problem.ts';
 import type { ApiConnection } from './api-connection.ts';
 
-/** A list page of 500 large Nodes is about 6 MB: far below this. */
-export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+/** A list page of 500 large Nodes is about 6 MB: far below this, and far below the agent's memory. */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const MAX_ERROR_BYTES = 64 * 1024;
 
 export interface ApiCall {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -75,6 +81,7 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
   const headers: Record<string, string | number> = {
     ...(base.headers as Record<string, string> | undefined),
     Accept: 'application/json',
+    'Accept-Encoding': 'gzip',
     'User-Agent': options.userAgent,
     ...(body ? { 'Content-Type': call.contentType ?? 'application/json', 'Content-Length': body.length } : {}),
   };
@@ -82,21 +89,28 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
     const request = (url.protocol === 'https:' ? https : http).request(url, { ...base, method: call.method, headers, signal });
     request.on('error', (error) => reject(signal.aborted ? signal.reason : error));
     request.on('response', (response) => {
+      const code = response.statusCode ?? 0;
+      const ok = code >= 200 && code < 300;
+      const limit = ok ? MAX_RESPONSE_BYTES : MAX_ERROR_BYTES;
+      const gzipped = /^\s*gzip\s*$/i.test(String(response.headers['content-encoding'] ?? ''));
+      const stream: Readable = gzipped ? response.pipe(createGunzip()) : response;
       const chunks: Buffer[] = [];
       let size = 0;
-      response.on('data', (chunk: Buffer) => {
+      stream.on('data', (chunk: Buffer) => {
+        if (size >= limit) return;
         size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) {
-          request.destroy(new Error(`the answer to ${options.what} is larger than ${MAX_RESPONSE_BYTES} bytes`));
+        if (size > limit && ok) {
+          request.destroy(new Error(`the answer to ${options.what} is larger than ${limit} bytes`));
           return;
         }
         chunks.push(chunk);
       });
-      response.on('error', (error) => reject(signal.aborted ? signal.reason : error));
-      response.on('end', () => {
+      const fail = (error: Error) => reject(signal.aborted ? signal.reason : error);
+      response.on('error', fail);
+      if (gzipped) stream.on('error', (error) => fail(new Error(`the answer to ${options.what} is not valid gzip: ${error.message}`)));
+      stream.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        const code = response.statusCode ?? 0;
-        if (code >= 200 && code < 300) {
+        if (ok) {
           try {
             resolve(text.trim() === '' ? undefined : JSON.parse(text));
           } catch (error) {
@@ -105,7 +119,7 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
           return;
         }
         let status: StatusBody = {};
-        try { status = JSON.parse(text) as StatusBody; } catch { /* not a Status: the code alone tells */ }
+        try { status = JSON.parse(text) as StatusBody; } catch { /* not a Status (or cut at MAX_ERROR_BYTES): the code alone tells */ }
         const header = response.headers['retry-after'];
         reject(statusError(code, status, Array.isArray(header) ? header[0] : header, Date.now()));
       });

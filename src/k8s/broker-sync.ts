@@ -101,7 +101,7 @@ export interface BrokerSync {
   stop(): Promise<void>;
 }
 
-/** One side's Endpoints and Clusters in `namespace`, read and written through @kubernetes/client-node, every call with a deadline. */
+/** One side's Endpoints and Clusters in `namespace`: listed and watched on the KubeConfig's connection, written through @kubernetes/client-node; every call with a deadline. */
 export function clientSyncSide(kubeConfig: KubeConfig, namespace: string, request: ApiRequestSettings & { fieldManager: string }): SyncSideApi {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const connection = kubeConfigConnection(kubeConfig);

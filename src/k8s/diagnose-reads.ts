@@ -1,14 +1,15 @@
 /**
- * What `seaway diagnose` reads from the API, through @kubernetes/client-node with the node's own
+ * What `seaway diagnose` reads from the API, through an ApiConnection with the node's own
  * credentials (or the broker's): the Endpoints of a namespace, the Nodes, and the holder of the
  * election Lease. Each read has a deadline and never throws: a failure comes back as the problem
- * (forbidden when the credentials lack the permission), which diagnose reports as a finding.
+ * (forbidden when the credentials lack the permission), which diagnose reports as a finding. The
+ * route agent answers /diagnose with its own connection, so a diagnosis does not load the client.
  */
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { SUBMARINER_GROUP, SUBMARINER_VERSION } from '../model/submariner-api.ts';
 import type { ApiRead } from '../plan/diagnose-endpoints.ts';
+import type { ApiConnection } from './api-connection.ts';
 import { classifyApiError } from './api-problem.ts';
-import { callOptions, withDeadline } from './request-options.ts';
+import { apiRequest, type ApiCall } from './api-request.ts';
+import { submarinerPath } from './client-list-watch.ts';
 
 export interface DiagnoseReadSettings {
   requestTimeoutMs: number;
@@ -29,10 +30,9 @@ export interface NodeSummary {
 const PAGE = 500;
 const MAX_PAGES = 20;
 
-async function read<T>(settings: DiagnoseReadSettings, what: string, call: (options: ReturnType<typeof callOptions>) => Promise<T>): Promise<ApiRead<T>> {
+async function read<T>(connection: ApiConnection, settings: DiagnoseReadSettings, what: string, call: ApiCall): Promise<ApiRead<T>> {
   try {
-    const value = await withDeadline(settings.requestTimeoutMs, settings.signal ?? new AbortController().signal,
-      (signal) => call(callOptions({ userAgent: settings.userAgent, signal })), what);
+    const value = await apiRequest(connection, call, { userAgent: settings.userAgent, timeoutMs: settings.requestTimeoutMs, what, ...(settings.signal ? { signal: settings.signal } : {}) }) as T;
     return { ok: true, value };
   } catch (error) {
     const problem = classifyApiError(error, Date.now());
@@ -40,39 +40,34 @@ async function read<T>(settings: DiagnoseReadSettings, what: string, call: (opti
   }
 }
 
-type Page = { items?: unknown[]; metadata?: { continue?: string; _continue?: string } };
+type Page = { items?: unknown[] | null; metadata?: { continue?: string } } | undefined;
 
-async function allPages(settings: DiagnoseReadSettings, what: string, page: (continueToken: string | undefined, options: ReturnType<typeof callOptions>) => Promise<Page>): Promise<ApiRead<unknown[]>> {
+async function allPages(connection: ApiConnection, settings: DiagnoseReadSettings, what: string, path: string): Promise<ApiRead<unknown[]>> {
   const items: unknown[] = [];
   let token: string | undefined;
   for (let i = 0; i < MAX_PAGES; i++) {
-    const result = await read(settings, what, (options) => page(token, options));
+    const result = await read<Page>(connection, settings, what, { method: 'GET', path, query: { limit: String(PAGE), continue: token } });
     if (!result.ok) return result;
-    items.push(...(result.value.items ?? []));
-    token = result.value.metadata?.continue ?? result.value.metadata?._continue;
+    items.push(...(result.value?.items ?? []));
+    token = result.value?.metadata?.continue;
     if (!token) break;
   }
   return { ok: true, value: items };
 }
 
-export function listEndpoints(kubeConfig: KubeConfig, namespace: string, settings: DiagnoseReadSettings): Promise<ApiRead<unknown[]>> {
-  const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  return allPages(settings, `listing Endpoints in ${namespace}`, async (token, options) => (await api.listNamespacedCustomObject(
-    { group: SUBMARINER_GROUP, version: SUBMARINER_VERSION, namespace, plural: 'endpoints', limit: PAGE, ...(token ? { _continue: token } : {}) }, options,
-  )) as Page);
+export function listEndpoints(connection: ApiConnection, namespace: string, settings: DiagnoseReadSettings): Promise<ApiRead<unknown[]>> {
+  return allPages(connection, settings, `listing Endpoints in ${namespace}`, submarinerPath(namespace, 'endpoints'));
 }
 
 /** One Node by name (a list with a field selector: the route agent may list Nodes, not get them); null when there is none. */
-export async function readNode(kubeConfig: KubeConfig, name: string, settings: DiagnoseReadSettings): Promise<ApiRead<NodeSummary | null>> {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
-  const listed = await read(settings, `reading Node ${name}`, (options) => api.listNode({ fieldSelector: `metadata.name=${name}`, limit: 2 }, options));
+export async function readNode(connection: ApiConnection, name: string, settings: DiagnoseReadSettings): Promise<ApiRead<NodeSummary | null>> {
+  const listed = await read<Page>(connection, settings, `reading Node ${name}`, { method: 'GET', path: '/api/v1/nodes', query: { fieldSelector: `metadata.name=${name}`, limit: '2' } });
   if (!listed.ok) return listed;
-  return { ok: true, value: (listed.value.items ?? []).map(nodeSummary).find((n) => n?.name === name) ?? null };
+  return { ok: true, value: (listed.value?.items ?? []).map(nodeSummary).find((n) => n?.name === name) ?? null };
 }
 
-export async function listNodes(kubeConfig: KubeConfig, settings: DiagnoseReadSettings): Promise<ApiRead<NodeSummary[]>> {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
-  const listed = await allPages(settings, 'listing Nodes', async (token, options) => (await api.listNode({ limit: PAGE, ...(token ? { _continue: token } : {}) }, options)) as Page);
+export async function listNodes(connection: ApiConnection, settings: DiagnoseReadSettings): Promise<ApiRead<NodeSummary[]>> {
+  const listed = await allPages(connection, settings, 'listing Nodes', '/api/v1/nodes');
   if (!listed.ok) return listed;
   return { ok: true, value: listed.value.map(nodeSummary).filter((n): n is NodeSummary => n !== null) };
 }
@@ -89,9 +84,10 @@ function nodeSummary(raw: unknown): NodeSummary | null {
 }
 
 /** The Lease's holderIdentity ('' when nobody holds it, or the Lease does not exist). */
-export async function leaseHolder(kubeConfig: KubeConfig, namespace: string, name: string, settings: DiagnoseReadSettings): Promise<ApiRead<string>> {
-  const api = kubeConfig.makeApiClient(CoordinationV1Api);
-  const result = await read(settings, `reading Lease ${namespace}/${name}`, (options) => api.readNamespacedLease({ name, namespace }, options));
+export async function leaseHolder(connection: ApiConnection, namespace: string, name: string, settings: DiagnoseReadSettings): Promise<ApiRead<string>> {
+  const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/${encodeURIComponent(name)}`;
+  const result = await read<{ spec?: { holderIdentity?: unknown } } | undefined>(connection, settings, `reading Lease ${namespace}/${name}`, { method: 'GET', path });
   if (!result.ok) return /HTTP 404/.test(result.problem) ? { ok: true, value: '' } : result;
-  return { ok: true, value: result.value.spec?.holderIdentity ?? '' };
+  const holder = result.value?.spec?.holderIdentity;
+  return { ok: true, value: typeof holder === 'string' ? holder : '' };
 }

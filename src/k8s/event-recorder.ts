@@ -24,7 +24,7 @@ export interface EventRecorder {
   flush(): Promise<void>;
 }
 
-/** An Event is diagnostics: not worth holding a shutdown longer than this (undici would wait 300 s for headers). */
+/** An Event is diagnostics: not worth holding a shutdown longer than this. */
 export const EVENT_POST_TIMEOUT_MS = 10_000;
 
 export interface EventRecorderOptions {

@@ -1,6 +1,7 @@
 /**
- * What the gateway role lists, watches and probes through @kubernetes/client-node, besides the
- * route agent's snapshot sources: the Submariner namespace's Gateway objects (a ready standby is
+ * What the gateway role lists, watches and probes besides the route agent's snapshot sources (lists
+ * and watches through api-request.ts and watch-request.ts on the gateway's KubeConfig, the probe
+ * through @kubernetes/client-node): the Submariner namespace's Gateway objects (a ready standby is
  * one of them), its Leases (who holds the election's), and the broker's answer to this cluster's
  * credentials. Every call has the configured deadline.
  */

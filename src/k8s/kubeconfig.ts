@@ -1,9 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { join } from 'node:path';
 import { ConfigError } from '../config.ts';
-import { KUBECONFIG_SETTING as SETTING, SERVICE_ACCOUNT_DIR } from './api-connection.ts';
-
-const SERVICE_ACCOUNT_TOKEN = join(SERVICE_ACCOUNT_DIR, 'token');
+import { KUBECONFIG_SETTING as SETTING, SERVICE_ACCOUNT_TOKEN } from './api-connection.ts';
 /** What client-node's loadFromDefault makes of "no kubeconfig and no service account", and of a pod's service account. */
 const FALLBACK_CONTEXT = 'loaded-context';
 const FALLBACK_SERVER = 'http://localhost:8080';

@@ -39,9 +39,9 @@ export function clientSnapshotSources(connection: ApiConnection, namespace: stri
 
 /**
  * Endpoints and Clusters in the configured namespace, and all Nodes (projected), folded into one
- * immutable snapshot that is rebuilt only after a change the planner can see.
+ * immutable snapshot that is rebuilt only after a change the planner can see. `nodeKeys`: Node label
+ * and annotation keys kept besides Submariner's and seaway's own (the gateway's configured label).
  */
-/** `nodeKeys`: Node labels kept besides Submariner's and seaway's own (the gateway's configured label key). */
 export function createSnapshotInformers(options: { sources: SnapshotSources; nodeName: string; nodeKeys?: readonly string[] }, deps: InformerDeps): SnapshotInformers {
   const { sources } = options;
   const endpoints: Informer<EndpointObject> = createInformer(

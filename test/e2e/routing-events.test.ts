@@ -1,5 +1,5 @@
 /**
- * The Event recorder (src/k8s/event-recorder.ts) against the lab's API server through the real client: a Warning
+ * The Event recorder (src/k8s/event-recorder.ts) against the lab's API server through the route agent's own connection: a Warning
  * Event on the Endpoint with seaway as reporting component; a failing API server is logged, never thrown.
  * The Event's body alone (pure) is tested in test/unit/event-body.test.ts.
  */
@@ -24,7 +24,7 @@ describe('Kubernetes Event recorder', () => {
   before(async () => { server = await startApiServer({ port: 0 }); });
   after(async () => { await server.close(); });
 
-  it('posts the Event through the real client; it can be found by involvedObject', async () => {
+  it('posts the Event; the real client finds it by involvedObject', async () => {
     const kc = kubeConfigFor(server.url);
     const recorder = createEventRecorder(sender(connectionFor(server.url)), { component: 'seaway', host: 'node-1', logger });
     recorder.warning(ENDPOINT, 'EndpointRejected', 'too-broad: spec.subnets[0]: 10.0.0.0/7 is broader than the allowed /8');

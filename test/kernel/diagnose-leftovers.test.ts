@@ -31,7 +31,7 @@ const config = parseConfig(['diagnose', '--cluster-id', 'east', '--node-name', '
 
 /** Diagnoses this namespace with no API (a finding of its own) and the real kernel. */
 async function diagnoseHere(): Promise<Finding[]> {
-  const { deps, close } = await realDiagnoseDeps(config, { kubeConfig: 'no API in this test', userAgent: 'seaway-test' });
+  const { deps, close } = await realDiagnoseDeps(config, { connection: 'no API in this test', userAgent: 'seaway-test' });
   try {
     return await diagnoseNode(config, deps);
   } finally {

@@ -34,7 +34,7 @@ if (input.mode === 'nat-responder') {
 } else {
   const config = parseConfig(['diagnose', '--cluster-id', input.local.clusterId, '--node-name', input.local.hostname, '--pod-cidrs', '10.250.0.0/16', '--service-cidrs', '10.251.0.0/16',
     '--exec-timeout-seconds', '10'], {}) as DiagnoseConfig;
-  const { deps, close } = await realDiagnoseDeps(config, { kubeConfig: 'no API in this test', userAgent: 'seaway-test' });
+  const { deps, close } = await realDiagnoseDeps(config, { connection: 'no API in this test', userAgent: 'seaway-test' });
   try {
     const links = await deps.kernel.links();
     const findings = await probeRemote(deps, { node: input.local.hostname, local: input.local, cniAddress: input.cniAddress, links, fixedMss: input.fixedMss }, input.remote);

@@ -6,9 +6,12 @@
  * Retry-After, non-JSON, the deadline, the caller's abort).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -65,6 +68,17 @@ describe('parseKubeconfig (pure but for the files it names)', () => {
     assert.equal(parsed.insecureSkipTlsVerify, false);
   });
 
+  test('the server\'s URL in its own spelling: an upper-case scheme is still TLS', async () => {
+    const parsed = spec(kubeconfig({ server: 'HTTPS://API.Example:6443/' }));
+    assert.equal(parsed.server, 'https://api.example:6443');
+    const options = await connectionFromSpec(parsed, files({})).requestOptions();
+    assert.ok(options.agent instanceof https.Agent, 'a TLS agent');
+  });
+
+  test('client-node\'s own key for a token file (token-file) is read as kubectl\'s tokenFile', () => {
+    assert.equal(spec(kubeconfig({ server: 'https://x' }, { 'token-file': '/var/run/token' })).tokenFile, '/var/run/token');
+  });
+
   test('YAML as written by kubectl, a tokenFile and basic auth', () => {
     const yaml = [
       'apiVersion: v1', 'kind: Config', 'current-context: c',
@@ -83,11 +97,11 @@ describe('parseKubeconfig (pure but for the files it names)', () => {
       [{ exec: { command: 'aws' } }, {}, 'exec'],
       [{ 'auth-provider': { name: 'oidc' } }, {}, 'auth-provider'],
       [{ as: 'someone' }, {}, 'as'],
-      [{}, { 'proxy-url': 'socks5://proxy:1080' }, 'proxy-url'],
     ] as const) {
       const parsed = parse(kubeconfig({ server: 'https://10.0.0.1:6443', ...cluster }, user));
       assert.deepEqual(parsed, { needsClient: `its user sets ${why}` });
     }
+    assert.deepEqual(parse(kubeconfig({ server: 'https://10.0.0.1:6443', 'proxy-url': 'socks5://proxy:1080' })), { needsClient: 'its cluster sets proxy-url' });
   });
 
   test('malformed files are configuration errors naming the setting, the file and the fault', () => {
@@ -161,21 +175,29 @@ describe('loadApiConnection: where the configuration comes from', () => {
   before(async () => { dir = await mkdtemp(join(tmpdir(), 'seaway-conn-')); });
   after(async () => { await rm(dir, { recursive: true, force: true }); });
 
-  test('an explicit file, then KUBECONFIG, then ~/.kube/config; a missing file names it', async () => {
+  test('the given file (--kubeconfig, which config.ts also takes from KUBECONFIG), else ~/.kube/config; a missing file names it', async () => {
+    await mkdir(join(dir, 'home', '.kube'), { recursive: true });
     await writeFile(join(dir, 'a'), kubeconfig({ server: 'https://a:6443' }));
-    await writeFile(join(dir, 'b'), kubeconfig({ server: 'https://b:6443' }));
-    assert.equal((await loadApiConnection(join(dir, 'a'), { KUBECONFIG: join(dir, 'b') })).server, 'https://a:6443');
-    assert.equal((await loadApiConnection(null, { KUBECONFIG: join(dir, 'b') })).server, 'https://b:6443');
+    await writeFile(join(dir, 'home', '.kube', 'config'), kubeconfig({ server: 'https://home:6443' }));
+    const home = { HOME: join(dir, 'home') };
+    assert.equal((await loadApiConnection(join(dir, 'a'), home)).server, 'https://a:6443');
+    assert.equal((await loadApiConnection(null, home)).server, 'https://home:6443');
     await assert.rejects(loadApiConnection(join(dir, 'missing'), {}), (error: unknown) => error instanceof ConfigError && /cannot load ".*\/missing": ENOENT/.test(error.message));
+    assert.equal((await loadApiConnection(join(dir, 'a'), {})).servedByClient, undefined, 'served natively');
   });
 
-  test('an exec plugin is served by client-node\'s KubeConfig, loaded on demand', async () => {
+  test('an exec plugin is served by client-node\'s KubeConfig, loaded on demand: the connection says why, and each request runs the plugin', async () => {
+    // `true` prints nothing, so the client's exec authenticator fails to read a credential: proof the plugin ran.
     await writeFile(join(dir, 'exec'), kubeconfig({ server: 'https://exec:6443' }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'true' } }));
     const connection = await loadApiConnection(join(dir, 'exec'), {});
     assert.equal(connection.server, 'https://exec:6443');
+    assert.equal(connection.servedByClient, 'its user sets exec');
+    await assert.rejects(connection.requestOptions());
   });
 
   test('no kubeconfig and no service account: a configuration error naming both', async () => {
+    assert.equal(existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token'), false,
+      'this test needs a machine that is not a Kubernetes pod (no service account token mounted)');
     await assert.rejects(loadApiConnection(null, { HOME: dir }), (error: unknown) => error instanceof ConfigError
       && /not set, and there is neither a service account token at \/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/token nor ~\/\.kube\/config/.test(error.message));
   });
@@ -220,6 +242,21 @@ describe('apiRequest against a local HTTP server', () => {
     });
     answer = (_req, res) => { res.writeHead(502); res.end('<html>bad gateway</html>'); };
     await assert.rejects(apiRequest(connection(), { method: 'GET', path: '/api/v1/nodes' }, options), (error: unknown) => error instanceof ApiStatusError && error.statusCode === 502 && error.message === 'HTTP 502');
+  });
+
+  test('asks for gzip and reads a gzip-compressed answer (kube-apiserver compresses large lists)', async () => {
+    const items = Array.from({ length: 2000 }, (_, i) => ({ metadata: { name: `node-${i}` } }));
+    answer = (_req, res) => { res.writeHead(200, { 'Content-Encoding': 'gzip', 'Content-Type': 'application/json' }); res.end(gzipSync(JSON.stringify({ items }))); };
+    const result = await apiRequest(connection(), { method: 'GET', path: '/api/v1/nodes' }, options) as { items: unknown[] };
+    assert.equal(result.items.length, 2000);
+    assert.equal(seen.at(-1)!.headers['accept-encoding'], 'gzip');
+    answer = (_req, res) => { res.writeHead(200, { 'Content-Encoding': 'gzip' }); res.end('not gzip at all'); };
+    await assert.rejects(apiRequest(connection(), { method: 'GET', path: '/x' }, options), /the answer to the test call is not valid gzip/);
+  });
+
+  test('an error\'s body is read only so far: a huge error page is cut, its code still tells', async () => {
+    answer = (_req, res) => { res.writeHead(503); res.end('x'.repeat(1024 * 1024)); };
+    await assert.rejects(apiRequest(connection(), { method: 'GET', path: '/x' }, options), (error: unknown) => error instanceof ApiStatusError && error.statusCode === 503);
   });
 
   test('a 200 that is not JSON is an error naming the call; an empty 200 is undefined', async () => {

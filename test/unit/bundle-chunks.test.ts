@@ -12,7 +12,7 @@ import { bundleOptions } from '../../scripts/bundle.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The output files a dynamically imported entry loads at once: its chunk and, transitively, the chunks it imports statically. */
+/** The output files an entry (or a dynamically imported module) loads at once: its chunk and, transitively, the chunks it imports statically. */
 function loadedWith(outputs: Metafile['outputs'], entry: string): string[] {
   const start = Object.entries(outputs).find(([, output]) => output.entryPoint === entry)?.[0];
   assert.ok(start, `a chunk for ${entry}`);
@@ -32,7 +32,8 @@ test('the route agent (src/run.ts) loads no @kubernetes/client-node; the gateway
   const result = await build({ ...bundleOptions(repo, join(repo, 'build', 'bundle-test-unused')), write: false, logLevel: 'silent' });
   const outputs = result.metafile!.outputs;
   const client = (input: string) => input.includes('node_modules/@kubernetes/client-node/');
-  const agent = inputsOf(outputs, loadedWith(outputs, 'src/run.ts'));
+  // What `seaway run` loads: the entry (src/main.ts), which every command loads, and run.ts's chunks.
+  const agent = inputsOf(outputs, [...loadedWith(outputs, 'src/main.ts'), ...loadedWith(outputs, 'src/run.ts')]);
   assert.ok(agent.some((input) => input.endsWith('src/k8s/api-connection.ts')), 'the agent has its own API connection');
   assert.deepEqual(agent.filter(client), [], 'no client-node in what the route agent loads');
   assert.ok(inputsOf(outputs, loadedWith(outputs, 'src/gateway/run-gateway.ts')).some(client), 'the gateway loads the client (the check can fail)');

@@ -203,7 +203,7 @@ test('tokens never reach the findings: the node\'s and the broker\'s credentials
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { realDiagnoseDeps } = await import('../../src/diagnose/real-deps.ts');
-  const { loadKubeConfigChecked } = await import('../../src/k8s/kubeconfig.ts');
+  const { loadApiConnection } = await import('../../src/k8s/api-connection.ts');
   const { findingsJson, renderFindings } = await import('../../src/plan/diagnose-table.ts');
   const dir = await mkdtemp(join(tmpdir(), 'seaway-diag-secret-'));
   try {
@@ -214,7 +214,7 @@ test('tokens never reach the findings: the node\'s and the broker\'s credentials
     await writeFile(join(dir, 'node'), kubeconfig('node-token-SECRET-1'));
     await writeFile(join(dir, 'broker'), kubeconfig('broker-token-SECRET-2'));
     const cfg = config('east-w', ['--broker-kubeconfig', join(dir, 'broker'), '--api-timeout-seconds', '2']);
-    const real = await realDiagnoseDeps(cfg, { kubeConfig: loadKubeConfigChecked(join(dir, 'node'), {}), userAgent: 'test' });
+    const real = await realDiagnoseDeps(cfg, { connection: await loadApiConnection(join(dir, 'node'), {}), userAgent: 'test' });
     try {
       const findings = await diagnoseNode(cfg, { ...real.deps, kernel: kernel(), network: network(fresh()) });
       assert.ok(findings.some((f) => f.id === 'api' && f.severity === 'error'), JSON.stringify(findings));

@@ -94,7 +94,7 @@ function fakeApi() {
       return structuredClone(object);
     }
     if (call.method === 'PUT' && name) {
-      calls.push(`replace ${plural} ${namespace}/${name} rv=${body.metadata.resourceVersion}`);
+      calls.push(`replace ${plural} ${namespace}/${name} rv=${body.metadata.resourceVersion}${call.query?.fieldManager === 'seaway' ? '' : ` without fieldManager seaway`}`);
       maybeFail('replace');
       const stored = store.get(name);
       if (!stored) throw notFound(name);
