@@ -19,23 +19,19 @@
  *   npm run bench -- footprint         node test/bench/footprint.ts [--nodes 5000] [--clusters 1000] [--subnets 10]
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
-import { ROUTE_AGENT_DAEMONSET } from '../lab/deploy.ts';
 import { loadImage } from '../lab/image.ts';
 import { labDown, labStatus, labUp } from '../lab/lab.ts';
-import { SocketApi, type ApiObject } from '../lab/socket-api.ts';
+import { SocketApi } from '../lab/socket-api.ts';
 import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
-import { SUBMARINER_API } from '../lab/submariner-sim.ts';
 import {
-  benchNode, benchNodeName, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, formatTable, nodeConditions, metricSum, parseHeapMetrics, parseProcStatTicks, parseProcStatus,
-  phaseFigures, remoteEndpoint, remoteSubnet, type MemorySample, type PhaseFigures,
+  benchNodePodCidr, checkSubnets, cpuPercent, formatTable, phaseFigures, remoteSubnet, type MemorySample, type PhaseFigures,
 } from './footprint-support.ts';
+import { agentHeap, agentPasses, agentPod, agentProcess, countRoutes, heartbeats, isReady, loadCluster } from './lab-agents.ts';
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '5000' }, clusters: { type: 'string', default: '1000' }, subnets: { type: 'string', default: '10' } } });
 const NODES = Number(values.nodes);
@@ -49,27 +45,8 @@ const SAMPLE_MS = 2000;
 const BASELINE_MS = 20_000;
 const LOADED_MS = 60_000;
 const HEARTBEAT_MS = 60_000;
-const CREATE_CONCURRENCY = 20;
 const HEARTBEAT_PER_SECOND = 500;
-const HEARTBEAT_CONCURRENCY = 50;
 const PROGRAM_TIMEOUT_MS = 600_000;
-
-interface PodJson extends ApiObject { spec: { nodeName?: string }; status?: { conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount: number }> } }
-
-/** The agent's process: its memory and CPU ticks; a read that fails means the process is gone (restarted), which ends the run. */
-function agentProcess(pid: number) {
-  const read = async (file: string) => {
-    try {
-      return await readFile(`/proc/${pid}/${file}`, 'utf8');
-    } catch (error) {
-      throw new Error(`the route agent (pid ${pid}) is gone: ${(error as Error).message}; did the kubelet restart it?`);
-    }
-  };
-  return {
-    memory: async (): Promise<MemorySample> => parseProcStatus(await read('status')),
-    ticks: async (): Promise<number> => parseProcStatTicks(await read('stat')),
-  };
-}
 
 /** Samples memory every SAMPLE_MS (the first at once) and the CPU ticks over the window, while `during` runs and at least `minMs`. */
 async function samplePhase(agent: ReturnType<typeof agentProcess>, minMs: number, during: () => Promise<void> = async () => {}): Promise<{ samples: MemorySample[]; cpuPercent: number; wallMs: number }> {
@@ -93,34 +70,6 @@ async function samplePhase(agent: ReturnType<typeof agentProcess>, minMs: number
   const wallMs = performance.now() - start;
   return { samples, cpuPercent: cpuPercent((await agent.ticks()) - startTicks, ticksPerSecond, wallMs), wallMs };
 }
-
-/** The agent's own /metrics (port 9082 on the node's address, in its namespace: the hostNetwork pod's). */
-async function agentMetrics(node: NodeStatus): Promise<string> {
-  const script = `fetch('http://${node.ip}:9082/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
-  return (await run('ip', ['netns', 'exec', node.namespace, process.execPath, '-e', script], { timeoutMs: 30_000 })).stdout;
-}
-
-/** The agent's V8 heap from its /metrics. */
-async function agentHeap(node: NodeStatus): Promise<PhaseFigures['heap']> {
-  const heap = parseHeapMetrics(await agentMetrics(node));
-  if (heap === null) throw new Error(`the route agent's /metrics on ${node.name} has no nodejs_heap_size_used_bytes / nodejs_heap_size_total_bytes`);
-  return heap;
-}
-
-/** Reconcile passes the agent has run, whatever their result. */
-const agentPasses = async (node: NodeStatus) => metricSum(await agentMetrics(node), 'seaway_reconcile_passes_total');
-
-async function countRoutes(namespace: string): Promise<number> {
-  const { stdout } = await run('ip', ['-n', namespace, 'route', 'show', 'proto', '147'], { timeoutMs: 30_000 });
-  return stdout.split('\n').filter((line) => line.trim() !== '').length;
-}
-
-async function agentPod(api: SocketApi, node: NodeStatus): Promise<PodJson | undefined> {
-  const pods = await api.list<PodJson>(`/api/v1/namespaces/${SUBMARINER_NAMESPACE}/pods`);
-  return pods.find((pod) => pod.spec.nodeName === node.name && pod.metadata.name.startsWith(`${ROUTE_AGENT_DAEMONSET}-`));
-}
-
-const isReady = (pod: PodJson | undefined) => pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 async function main(): Promise<void> {
   requireTools('ip', 'iptables', 'kubectl', 'unshare', 'setpriv', 'chroot', 'getconf');
@@ -152,26 +101,9 @@ async function main(): Promise<void> {
     controllerPid = lab.controller.pid;
     process.kill(controllerPid, 'SIGSTOP');
 
-    const loadStart = performance.now();
-    const nodeNames = Array.from({ length: NODES }, (_, i) => benchNodeName(i + 1));
-    let statusPatched = 0;
-    await boundedAll(nodeNames, CREATE_CONCURRENCY, async (name, i) => {
-      const node = benchNode(i + 1, new Date());
-      const created = await api.create<ApiObject & { status?: { images?: unknown[] } }>('/api/v1/nodes', node);
-      // A server that drops the status on create (as some do for Nodes) gets it the kubelet's way, as a status write.
-      if (!Array.isArray(created.status?.images)) {
-        await api.mergePatch(`/api/v1/nodes/${name}/status`, { status: node.status });
-        statusPatched++;
-      }
-    });
-    const nodesMs = performance.now() - loadStart;
-    const endpointsStart = performance.now();
-    await boundedAll(Array.from({ length: CLUSTERS }, (_, i) => i + 1), CREATE_CONCURRENCY, async (index) => {
-      await api.create(`${SUBMARINER_API}/namespaces/${SUBMARINER_NAMESPACE}/endpoints`, remoteEndpoint(index, SUBNETS, SUBMARINER_NAMESPACE));
-    });
-    const endpointsMs = performance.now() - endpointsStart;
-    const sampleNode = JSON.stringify(await api.get(`/api/v1/nodes/${nodeNames[0]}`));
-    console.log(`created ${NODES} Nodes (${(sampleNode.length / 1024).toFixed(1)} KiB of JSON each as served${statusPatched ? `, status written separately for ${statusPatched}` : ''}) in ${(nodesMs / 1000).toFixed(1)} s, ${CLUSTERS} Endpoints x ${SUBNETS} subnets in ${(endpointsMs / 1000).toFixed(1)} s`);
+    const load = await loadCluster(api, { nodes: NODES, clusters: CLUSTERS, subnets: SUBNETS });
+    const { nodeNames, endpointsStart } = load;
+    console.log(`created ${NODES} Nodes (${(load.nodeBytes / 1024).toFixed(1)} KiB of JSON each as served${load.statusPatched ? `, status written separately for ${load.statusPatched}` : ''}) in ${(load.nodesMs / 1000).toFixed(1)} s, ${CLUSTERS} Endpoints x ${SUBNETS} subnets in ${(load.endpointsMs / 1000).toFixed(1)} s`);
 
     const expected = routesBefore + remoteSubnets.length;
     await waitFor(`${expected} proto 147 routes on ${worker.name} (${routesBefore} before the load)`, async () => {
@@ -183,24 +115,9 @@ async function main(): Promise<void> {
     const loaded = await samplePhase(agent, LOADED_MS);
     rows.push(phaseFigures(`loaded (${NODES} Nodes, ${remoteSubnets.length} subnets)`, loaded.samples, loaded.cpuPercent, await agentHeap(worker)));
 
-    // Heartbeats: each second the next HEARTBEAT_PER_SECOND Nodes in turn, HEARTBEAT_CONCURRENCY at a time; a second that runs late starts the next at once.
     let patches = 0;
-    let cursor = 0;
-    const heartbeats = async () => {
-      const start = performance.now();
-      for (let second = 0; performance.now() - start < HEARTBEAT_MS; second++) {
-        const wait = start + second * 1000 - performance.now();
-        if (wait > 0) await delay(wait);
-        const batch = Array.from({ length: Math.min(HEARTBEAT_PER_SECOND, NODES) }, () => nodeNames[cursor++ % NODES] as string);
-        const now = new Date();
-        await boundedAll(batch, HEARTBEAT_CONCURRENCY, async (name) => {
-          await api.mergePatch(`/api/v1/nodes/${name}/status`, { status: { conditions: nodeConditions(now, new Date(now.getTime() - 86_400_000)) } });
-          patches++;
-        });
-      }
-    };
     const passesBefore = await agentPasses(worker);
-    const beating = await samplePhase(agent, HEARTBEAT_MS, heartbeats);
+    const beating = await samplePhase(agent, HEARTBEAT_MS, async () => { patches = await heartbeats(api, nodeNames, HEARTBEAT_PER_SECOND, HEARTBEAT_MS); });
     const passesDuring = (await agentPasses(worker)) - passesBefore;
     rows.push(phaseFigures(`heartbeats (${(patches / (beating.wallMs / 1000)).toFixed(0)} Node status patches/s)`, beating.samples, beating.cpuPercent, await agentHeap(worker)));
 
