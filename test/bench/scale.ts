@@ -30,8 +30,8 @@ import { SocketApi } from '../lab/socket-api.ts';
 import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
 import { median } from './bench-support.ts';
-import { benchNodePodCidr, checkSubnets, cpuPercent, remoteEndpoint, remoteSubnet } from './footprint-support.ts';
-import { agentPasses, agentPod, agentProcess, countRoutes, heartbeats, isReady, loadCluster } from './lab-agents.ts';
+import { benchNodePodCidr, checkSubnets, cpuPercent, metricSum, remoteEndpoint, remoteSubnet } from './footprint-support.ts';
+import { agentMetrics, agentPasses, agentPod, agentProcess, countRoutes, heartbeats, isReady, loadCluster } from './lab-agents.ts';
 
 const { values } = parseArgs({
   options: {
@@ -123,6 +123,12 @@ async function main(): Promise<void> {
 
     // Changes: one Endpoint at a time gets a new first subnet; timed until every worker has its route.
     for (const node of workers) monitors.push(routeMonitor(node.namespace));
+    // How long the workers' passes took meanwhile, from their own seaway_reconcile_pass_duration_seconds.
+    const passTime = async () => Promise.all(workers.map(async (n) => {
+      const text = await agentMetrics(n);
+      return { seconds: metricSum(text, 'seaway_reconcile_pass_duration_seconds_sum'), passes: metricSum(text, 'seaway_reconcile_pass_duration_seconds_count') };
+    }));
+    const passTimeBefore = await passTime();
     const changeMs: number[] = [];
     for (let k = 0; k < CHANGES; k++) {
       const index = 1 + ((k * 97) % CLUSTERS);
@@ -135,6 +141,7 @@ async function main(): Promise<void> {
       changeMs.push(Math.max(...times) - start);
     }
     await Promise.all(monitors.splice(0).map((m) => m.stop()));
+    const passTimeAfter = await passTime();
 
     // Steady state with heartbeats: per agent its CPU, its API requests and its passes.
     const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).stdout.trim());
@@ -153,6 +160,11 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`Endpoint change -> every worker (${workers.length}) programmed, ${CHANGES} changes at ${NODES} Nodes and ${remoteSubnets.length} remote subnets:`);
     console.log(`  median ${median(changeMs).toFixed(1)} ms, max ${Math.max(...changeMs).toFixed(1)} ms (goal: median under 100 ms)`);
+    workers.forEach((node, i) => {
+      const seconds = (passTimeAfter[i]?.seconds ?? 0) - (passTimeBefore[i]?.seconds ?? 0);
+      const passes = (passTimeAfter[i]?.passes ?? 0) - (passTimeBefore[i]?.passes ?? 0);
+      console.log(`  ${node.name}: ${passes} passes meanwhile, ${passes ? ((seconds / passes) * 1000).toFixed(0) : '-'} ms each on average (seaway_reconcile_pass_duration_seconds)`);
+    });
     console.log(`steady state, ${(steadyMs / 1000).toFixed(0)} s with ${(patches / (steadyMs / 1000)).toFixed(0)} Node status patches/s:`);
     console.log(`  ${'node'.padEnd(16)} ${'CPU % of a core'.padStart(16)} ${'API requests/s'.padStart(15)} ${'passes'.padStart(7)}`);
     cluster.nodes.forEach((node, i) => {
