@@ -99,6 +99,13 @@ export function statusError(code: number, status: StatusBody, retryAfterHeader: 
   );
 }
 
+/** A non-2xx answer as ApiStatusError: its body read as a Status when it is one (the code alone tells otherwise), and its Retry-After header. */
+export function statusErrorFromAnswer(code: number, body: string, retryAfterHeader: string | string[] | undefined, now: number): ApiStatusError {
+  let status: StatusBody = {};
+  try { status = (JSON.parse(body) as StatusBody | null) ?? {}; } catch { /* not a Status (or cut short) */ }
+  return statusError(code, status, Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader, now);
+}
+
 /** client-node's ApiException: the HTTP code, the response headers and the Status body (a string or parsed). */
 function clientStatus(error: unknown, now: number): ApiStatusError | undefined {
   if (error === null || typeof error !== 'object') return undefined;

@@ -12,7 +12,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { ApiTimeoutError, statusError, type StatusBody } from './api-problem.ts';
+import { statusErrorFromAnswer } from './api-problem.ts';
+import { withDeadline } from './deadline.ts';
 import type { ApiConnection } from './api-connection.ts';
 
 /** A list page of 500 large Nodes is about 6 MB: far below this, and far below the agent's memory. */
@@ -57,20 +58,7 @@ export function callUrl(server: string, call: Pick<ApiCall, 'path' | 'query'>): 
  * while the credentials are still being fetched (an exec plugin that hangs).
  */
 export async function apiRequest(connection: ApiConnection, call: ApiCall, options: ApiCallOptions): Promise<unknown> {
-  const controller = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
-  const timer = setTimeout(() => controller.abort(new ApiTimeoutError(`no answer to ${options.what} within ${options.timeoutMs} ms`)), options.timeoutMs);
-  const expired = new Promise<never>((_resolve, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-  const work = send(connection, call, options, signal);
-  work.catch(() => undefined); // when the deadline wins the race, the aborted request's rejection is expected
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(options.timeoutMs, options.signal ?? new AbortController().signal, (signal) => send(connection, call, options, signal), options.what);
 }
 
 async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOptions, signal: AbortSignal): Promise<unknown> {
@@ -118,10 +106,7 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
           }
           return;
         }
-        let status: StatusBody = {};
-        try { status = JSON.parse(text) as StatusBody; } catch { /* not a Status (or cut at MAX_ERROR_BYTES): the code alone tells */ }
-        const header = response.headers['retry-after'];
-        reject(statusError(code, status, Array.isArray(header) ? header[0] : header, Date.now()));
+        reject(statusErrorFromAnswer(code, text, response.headers['retry-after'], Date.now()));
       });
     });
     request.end(body);

@@ -1,6 +1,6 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { ApiTimeoutError, statusError, type StatusBody } from './api-problem.ts';
+import { ApiTimeoutError, statusError, statusErrorFromAnswer, type StatusBody } from './api-problem.ts';
 import type { ApiConnection } from './api-connection.ts';
 import { callUrl } from './api-request.ts';
 
@@ -82,12 +82,7 @@ export function watchStream(connection: ApiConnection, path: string, options: Wa
       if (code !== 200) {
         let body = '';
         res.on('data', (chunk: string) => { if (body.length < MAX_ERROR_BODY) body += chunk; });
-        res.on('end', () => {
-          let status: StatusBody = {};
-          try { status = JSON.parse(body) as StatusBody; } catch { /* not a Status: the code alone tells */ }
-          const header = res.headers['retry-after'];
-          finish(statusError(code, status, Array.isArray(header) ? header[0] : header, Date.now()));
-        });
+        res.on('end', () => finish(statusErrorFromAnswer(code, body, res.headers['retry-after'], Date.now())));
         res.on('error', (error) => finish(error));
         return;
       }
