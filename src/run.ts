@@ -25,6 +25,7 @@ import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
 import { createNodeFactsReader } from './dataplane/node-facts.ts';
 import { FILTER_DRIFT_BACKSTOP_MS, FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } from './dataplane/filter-drift-watch.ts';
 import { nftChangeSource } from './dataplane/nft-change-source.ts';
+import { KernelChanges } from './reconcile/kernel-changes.ts';
 import { startReconcileLoop, type ReconcileLoop } from './reconcile/loop.ts';
 import { createPass, PROGRAMMED, type PassDeps } from './reconcile/pass.ts';
 import { ObjectTable } from './reconcile/object-table.ts';
@@ -244,6 +245,8 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   // iptables-legacy writers serialise on the host's xtables lock (kube-proxy's too): seaway uses the same file.
   const boundedRun: ProcessRunner = withXtablesLock((file, args, options) =>
     runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, signal: stopping.signal, ...options }), config.xtablesLock);
+  // What the kernel watches saw since the last pass: the parts nobody changed are not read again.
+  const kernelChanges = new KernelChanges();
   // The filter joins the pass once it works; until then the pass programs routing alone.
   let filter: FilterDriver | null = null;
   const startFilter = runStep({
@@ -274,12 +277,14 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
       },
       // The same drift found again (the filter waits out its backoff) is said at debug only.
       onDrift: (lines) => {
+        kernelChanges.changed('filter');
         logger[driftSaid.mark('drift', lines.join('\n')) === 'new' ? 'info' : 'debug']({ drift: lines }, 'packet filter drifted');
         wake('packet filter drift');
       },
       onError: (error) => logger.warn({ err: error.message }, 'packet filter drift check failed'),
     });
     closers.push(() => drift.close());
+    kernelChanges.watching('filter');
     wake('packet filter available');
   });
 
@@ -290,7 +295,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     // One reader for the planner and the kernel events: the underlay it chose is the device whose changes wake the loop.
     const nodeFacts = createNodeFactsReader(rtnl, config, (underlay) => logger[underlay.notes.length > 0 ? 'warn' : 'info'](underlay, 'underlay chosen'));
     const passDeps: PassDeps = {
-      config, logger, metrics, readiness, rtnl, events, table, fights, routing, nodeFacts,
+      config, logger, metrics, readiness, rtnl, events, table, fights, routing, nodeFacts, kernelChanges,
       // Read on every pass: null until the packet filter step succeeds.
       get filter() { return filter; },
       informersSynced: () => informers.synced,
@@ -311,8 +316,17 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
     await runStep({
       name: KERNEL_EVENTS,
       what: 'subscribing to route, rule and link changes (netlink)',
-      attempt: () => watchOwnedObjects((reason) => started.trigger(reason), () => routing.routeDestinations(), (message) => logger.warn(message), () => nodeFacts.underlayDevice()),
-      close: (subscription) => subscription.close(),
+      attempt: async () => {
+        const subscription = await watchOwnedObjects(
+          (reason) => { kernelChanges.changed('routing'); started.trigger(reason); },
+          () => routing.routeDestinations(), (message) => logger.warn(message), () => nodeFacts.underlayDevice(),
+          () => kernelChanges.changed('host-network'),
+        );
+        kernelChanges.watching('routing');
+        kernelChanges.watching('host-network');
+        return subscription;
+      },
+      close: (subscription) => { kernelChanges.unwatched('routing'); kernelChanges.unwatched('host-network'); subscription.close(); },
     });
   });
 

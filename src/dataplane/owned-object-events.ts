@@ -47,15 +47,30 @@ export function ownedObjectChange(event: RtnetlinkEvent, routeDestinations: Read
 }
 
 /**
+ * Whether an event may change what the node's facts are read from (readHostNetwork: links,
+ * addresses, default routes of every table, rules). Such a change alone wakes nothing (a pod's
+ * veth coming and going is not seaway's business) but the next pass reads the facts again.
+ */
+export function hostNetworkChange(event: RtnetlinkEvent): boolean {
+  switch (event.type) {
+    case 'link': case 'address': case 'rule': case 'overflow': return true;
+    case 'route': return event.dst === '0.0.0.0/0';
+    default: return false;
+  }
+}
+
+/**
  * Subscribes to kernel changes that touch owned objects, so drift is repaired without waiting for
  * a resync. `routeDestinations` is read on every route event: the destinations of the last pass;
- * `underlayDevice` on every link event: the underlay last chosen.
+ * `underlayDevice` on every link event: the underlay last chosen. `onHostNetworkChange` hears the
+ * events of hostNetworkChange.
  */
 export function watchOwnedObjects(
   onChange: (reason: string) => void, routeDestinations: () => ReadonlySet<string>, warn?: (message: string) => void,
-  underlayDevice: () => string | null = () => null,
+  underlayDevice: () => string | null = () => null, onHostNetworkChange: () => void = () => {},
 ): RtnetlinkSubscription {
   return subscribeRtnetlinkEvents(['link', 'route', 'rule', 'address', 'neighbour'], (event) => {
+    if (hostNetworkChange(event)) onHostNetworkChange();
     const reason = ownedObjectChange(event, routeDestinations(), event.type === 'link' ? underlayDevice() : null);
     if (reason) onChange(reason);
   }, warn);

@@ -38,6 +38,9 @@ export interface ReconcileLoop {
 
 export const DEFAULT_MIN_PASS_INTERVAL_MS = 250;
 
+/** The reason of the loop's own periodic pass: a pass given it reads the whole kernel again. */
+export const PERIODIC_RESYNC = 'periodic resync';
+
 /**
  * Level-triggered, coalescing and throttled, as Felix's apply throttle and kube-proxy's
  * minSyncPeriod: events only wake the loop, every pass recomputes everything, two passes never
@@ -63,7 +66,7 @@ export function startReconcileLoop(options: LoopOptions): ReconcileLoop {
   let stopped = false;
   const idleWaiters: Array<() => void> = [];
 
-  const resync = setInterval(() => trigger('periodic resync'), options.resyncMs);
+  const resync = setInterval(() => trigger(PERIODIC_RESYNC), options.resyncMs);
   resync.unref();
 
   function trigger(reason: string): void {

@@ -22,9 +22,14 @@ import { createPlanReport } from './plan-report.ts';
 import { createObjectFailureLog } from './object-failure-log.ts';
 import { PROGRAMMED, publishStatus } from './status-report.ts';
 import { fightId, heldWhileFought, type FightReport } from './fight-report.ts';
-import type { DesiredFilter } from '../model/desired-state.ts';
+import type { DesiredFilter, DesiredState } from '../model/desired-state.ts';
+import type { KernelChanges, KernelPart } from './kernel-changes.ts';
+import { PERIODIC_RESYNC } from './loop.ts';
 
 export { PROGRAMMED };
+
+/** A component the pass left alone: nothing written, nothing failed. */
+const UNTOUCHED = { failures: [], deferred: [], writes: 0 } as const;
 
 /** Readiness condition while the last trusted local Endpoint is held (fail static): the datapath is intact, its input is not. */
 export const LOCAL_ENDPOINT = 'local-endpoint';
@@ -51,6 +56,11 @@ export interface PassDeps {
   /** See PlanningDeps.nodeFacts. */
   nodeFacts?: NodeFactsReader;
   /**
+   * What the kernel watches saw since the last pass: a part nobody changed, whose desired state is
+   * the one last programmed there, is neither read nor written. Without it every pass reads all.
+   */
+  kernelChanges?: KernelChanges;
+  /**
    * Told after every pass that planned or failed (not one waiting for sync or init): what it planned,
    * what is not programmed, and why it failed. Must not throw or wait (the RouteAgent reporter).
    */
@@ -66,6 +76,16 @@ export interface PassedReport {
   /** Why the pass failed as a whole (absent when it did not): what is programmed cannot be vouched for. */
   failure?: string;
 }
+
+const NOTHING_QUIET: ReadonlySet<KernelPart> = new Set();
+
+/** The routing half of two desired states is the same (each part compared by identity first: a reused plan shares them). */
+const sameRouting = (a: DesiredState, b: DesiredState): boolean =>
+  (['links', 'routes', 'rules', 'fdb', 'sysctls'] as const).every((part) => a[part] === b[part] || isDeepStrictEqual(a[part], b[part]));
+
+/** A component's report that leaves every one of its objects programmed. */
+const settled = (report: { failures: readonly unknown[]; deferred: readonly unknown[]; started?: readonly unknown[] }): boolean =>
+  report.failures.length === 0 && report.deferred.length === 0 && (report.started?.length ?? 0) === 0;
 
 const passFailedReason = (why: string): string => `reconcile pass failed: ${why}; retrying`;
 
@@ -95,6 +115,10 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
   const fightReport = deps.fights;
   // The filter the last pass applied, and with which driver: the same again is a repair, not new work.
   let lastFilter: { driver: FilterDriver; desired: DesiredFilter | null } | null = null;
+  // What the kernel holds untouched since a clean apply left it so: the routing desired state, and
+  // whether the filter is still lastFilter. Forgotten as soon as a pass takes a change of that part.
+  let routingHolds: DesiredState | null = null;
+  let filterHolds = false;
 
   /** What is held in place of missing input: a readiness condition for the local Endpoint, one log line per change. */
   const reportFailStatic = (planned: PlannedPass) => {
@@ -126,17 +150,25 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
     }
     const end = metrics.reconcilePassSeconds.startTimer();
     let told = false;
+    // The watches' news is taken before any read, so a change during this pass's reads is the next one's.
+    const taken = deps.kernelChanges?.take() ?? NOTHING_QUIET;
+    // The periodic resync reads everything: the backstop for whatever no watch reports (a sysctl written over).
+    const quiet = reasons.includes(PERIODIC_RESYNC) ? NOTHING_QUIET : taken;
+    if (!quiet.has('routing')) routingHolds = null;
+    if (!quiet.has('filter')) filterHolds = false;
     try {
-      const planned = await planning();
+      const planned = await planning(quiet);
       const { plan } = planned;
       reportPlan(plan, planned.snapshot);
       reportFailStatic(planned);
       const errors: string[] = [];
+      const skipRouting = routingHolds !== null && sameRouting(routingHolds, plan.desired);
       // Inputs unchanged: a routing write is a repair, held back for an object someone keeps undoing.
-      const routed = await reconcileComponent(table, planned.steady ? heldWhileFought(routing, fightReport.war) : routing, plan.desired).catch((error: unknown) => {
+      const routed = skipRouting ? null : await reconcileComponent(table, planned.steady ? heldWhileFought(routing, fightReport.war) : routing, plan.desired).catch((error: unknown) => {
         errors.push(`routing: ${describeError(error instanceof Error ? error : new Error(String(error)))}`);
         return null;
       });
+      if (!skipRouting) routingHolds = routed !== null && settled(routed) ? plan.desired : null;
       if (planned.steady && routed) fightReport.observeRouting(routed);
       const driver = deps.filter;
       if (filter === null || filter.driver !== driver) filter = { driver, component: filterComponent(driver) };
@@ -144,9 +176,13 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       // over. (Any other change of the inputs, a Node's heartbeat projection, an unrelated Endpoint,
       // does not lift the hold; a changed filter is new work and is written at once.)
       const repairing = driver !== null && lastFilter !== null && lastFilter.driver === driver && isDeepStrictEqual(lastFilter.desired, plan.desired.filter);
-      const filtered = await reconcileComponent(table, repairing ? heldWhileFought(filter.component, fightReport.war) : filter.component, plan.desired.filter);
-      if (driver !== null && filtered.failures.length === 0 && filtered.deferred.length === 0) lastFilter = { driver, desired: plan.desired.filter };
-      if (repairing && plan.desired.filter !== null) fightReport.observe(fightId('filter', filterKey(driver)), filtered);
+      const skipFilter = repairing && filterHolds;
+      const filtered = skipFilter ? UNTOUCHED : await reconcileComponent(table, repairing ? heldWhileFought(filter.component, fightReport.war) : filter.component, plan.desired.filter);
+      if (!skipFilter) {
+        if (driver !== null && settled(filtered)) lastFilter = { driver, desired: plan.desired.filter };
+        filterHolds = driver !== null && settled(filtered);
+        if (repairing && plan.desired.filter !== null) fightReport.observe(fightId('filter', filterKey(driver)), filtered);
+      }
       fightReport.publish();
 
       for (const [kind, count] of Object.entries(routed?.writesByKind ?? {})) {
@@ -165,7 +201,7 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       tell(plan, errors.length > 0 ? errors.join('; ') : undefined);
       const writes = (routed?.writes ?? 0) + filterWrites;
       logger[writes > 0 ? 'info' : 'debug']({
-        reasons, writes, notProgrammed: unsettled, deferred: (routed?.deferred.length ?? 0) + filtered.deferred.length,
+        reasons, writes, ...(skipRouting || skipFilter ? { untouched: [...(skipRouting ? ['routing'] : []), ...(skipFilter ? ['packet-filter'] : [])] } : {}), notProgrammed: unsettled, deferred: (routed?.deferred.length ?? 0) + filtered.deferred.length,
         gateway: plan.gatewayNode, isGateway: plan.isGateway, routes: plan.desired.routes.length,
       }, 'reconcile pass');
       if (errors.length > 0) throw new Error(errors.join('; '));

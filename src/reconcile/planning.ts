@@ -3,7 +3,8 @@ import type { RunConfig } from '../config.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { CniInterface } from '../init/cni-tracker.ts';
-import { createNodeFactsReader, type NodeFactsReader } from '../dataplane/node-facts.ts';
+import { createNodeFactsReader, type NodeFactsRead, type NodeFactsReader } from '../dataplane/node-facts.ts';
+import type { KernelPart } from './kernel-changes.ts';
 import { planNode, type Plan } from '../plan/node-plan.ts';
 import type { LocalGateway } from '../plan/endpoint-verdict.ts';
 import type { EndpointValidation } from '../model/endpoint.ts';
@@ -38,7 +39,7 @@ export interface PlannedPass {
 export class NotPlannableError extends Error {}
 
 /** Reads the node's facts from the kernel and plans the desired state (the plan itself is pure). */
-export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
+export function createPlanning(deps: PlanningDeps): (quiet?: ReadonlySet<KernelPart>) => Promise<PlannedPass> {
   const now = deps.now ?? Date.now;
   let accepted: { snapshot: Snapshot; facts: string; retained: string; filter: boolean } | null = null;
   // Fail static across passes: the gateway last trusted, and what each remote cluster last had routed.
@@ -50,13 +51,20 @@ export function createPlanning(deps: PlanningDeps): () => Promise<PlannedPass> {
   // The last plan and what it was planned from: the same inputs give the same plan (planNode is pure),
   // so a pass with nothing new (a resync, a drift repair) neither plans nor validates again.
   let last: { snapshot: Snapshot; facts: string; retained: string; lastGoodLocal: LocalGateway | null; plan: Plan } | null = null;
-  return async () => {
+  // The node's facts as last read, and from which inputs: while the host network's watch has seen
+  // no change they still hold, and a pass reads nothing of the host's tables.
+  let factsRead: { inputs: string; read: NodeFactsRead } | null = null;
+  return async (quiet = new Set()) => {
     const cni = deps.cniInterface();
     const snapshot = deps.snapshot();
     // This Node's InternalIP is where the gateway's FDB sends: the underlay address unless configured otherwise.
     const internalIP = snapshot.nodes.find((n) => n.name === deps.config.nodeName)?.internalIP ?? null;
-    const read = await nodeFacts.read(cni ? { name: cni.name, address: cni.address } : null, internalIP);
+    const cniFacts = cni ? { name: cni.name, address: cni.address } : null;
+    const inputs = JSON.stringify([cniFacts, internalIP]);
+    if (!quiet.has('host-network') || factsRead?.inputs !== inputs) factsRead = null;
+    const read = factsRead?.read ?? await nodeFacts.read(cniFacts, internalIP);
     if (!read.ok) throw new NotPlannableError(read.reason);
+    factsRead = { inputs, read };
     const { facts } = read;
     const retained = retainRemotes(remotes, clustersWithEndpoints(snapshot), now(), deps.config.remoteGraceSeconds * 1000);
     const factsText = JSON.stringify(facts);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ownedObjectChange } from '../../src/dataplane/owned-object-events.ts';
+import { hostNetworkChange, ownedObjectChange } from '../../src/dataplane/owned-object-events.ts';
+import type { RtnetlinkEvent } from '../../src/kernel/rtnetlink-events.ts';
 
 test('kernel events wake the loop only when they touch what seaway owns or reads', () => {
   assert.equal(ownedObjectChange({ type: 'route', op: 'del', table: 100, protocol: 147, dst: '10.2.0.0/16' }), 'owned route 10.2.0.0/16 table 100 deleted');
@@ -44,4 +45,21 @@ test('link events of the underlay wake the loop (its MTU is vx-submariner\'s les
   assert.equal(ownedObjectChange(link('eth1'), undefined, 'eth0'), null, 'another interface');
   assert.equal(ownedObjectChange(link('veth1a2b'), undefined, null), null, 'no underlay known yet');
   assert.equal(ownedObjectChange(link('vx-submariner'), undefined, 'eth0'), 'vx-submariner changed');
+});
+
+test('host network changes: any link, address or rule, a default route of any table, lost events; not other routes nor FDB entries', () => {
+  const changes: RtnetlinkEvent[] = [
+    { type: 'link', op: 'new', index: 9, name: 'veth1234', up: true, mtu: 1500 },
+    { type: 'address', op: 'del', index: 2, address: '192.168.1.21', prefixLength: 24 },
+    { type: 'rule', op: 'new', priority: 5, table: 7, protocol: 2 },
+    { type: 'route', op: 'new', table: 200, protocol: 3, dst: '0.0.0.0/0' },
+    { type: 'overflow' },
+  ];
+  for (const event of changes) assert.equal(hostNetworkChange(event), true, JSON.stringify(event));
+  const others: RtnetlinkEvent[] = [
+    { type: 'route', op: 'new', table: 254, protocol: 147, dst: '10.2.0.0/16' },
+    { type: 'route', op: 'del', table: 254, protocol: 2, dst: '10.244.3.0/24' },
+    { type: 'fdb', op: 'del', ifindex: 9, mac: '00:00:00:00:00:00', dst: '192.168.1.12' },
+  ];
+  for (const event of others) assert.equal(hostNetworkChange(event), false, JSON.stringify(event));
 });

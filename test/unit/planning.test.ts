@@ -72,3 +72,39 @@ test('a new snapshot or changed node facts plan anew', async () => {
   assert.notEqual(third.plan, settled.plan, 'the node has another network: planned again');
   assert.equal((await planning()).plan, third.plan);
 });
+
+test('while the host network is quiet (no link, address, rule or default route changed) the facts are not read again; a change, another CNI address or another InternalIP reads them', async () => {
+  const { rtnl, counts } = kernel({ value: null });
+  let snapshot = snapshotWith(['10.2.0.0/16']);
+  let cniNow = cni;
+  const planning = createPlanning({ config, rtnl, snapshot: () => snapshot, cniInterface: () => cniNow });
+  const quiet = new Set(['host-network'] as const);
+  await planning(quiet);
+  assert.equal(counts.reads, 1, 'nothing read before: read once');
+  const plan = (await planning(quiet)).plan;
+  await planning(quiet);
+  assert.equal(counts.reads, 1, 'quiet: the facts last read still hold');
+  assert.equal((await planning(quiet)).plan, plan);
+  await planning(new Set());
+  assert.equal(counts.reads, 2, 'a change reported: read again');
+  await planning(quiet);
+  assert.equal(counts.reads, 2);
+  cniNow = { ...cni, address: '10.244.1.2' };
+  await planning(quiet);
+  assert.equal(counts.reads, 3, 'another CNI address is another input of the facts');
+  snapshot = { ...snapshot, nodes: [gatewayNode('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.22')] };
+  await planning(quiet).catch(() => undefined);
+  assert.equal(counts.reads, 4, 'another InternalIP is another input of the facts');
+});
+
+test('a facts read that fails is not kept: the next pass reads again even when quiet', async () => {
+  const { rtnl, counts } = kernel({ value: null });
+  const failing = { ...rtnl, listAddresses: async () => { counts.reads++; throw new Error('netlink dump timed out'); } } as unknown as Rtnetlink;
+  let kernelNow = failing;
+  const planning = createPlanning({ config, rtnl: new Proxy({} as Rtnetlink, { get: (_t, key) => (kernelNow as never)[key] }), snapshot: () => snapshotWith(['10.2.0.0/16']), cniInterface: () => cni });
+  const quiet = new Set(['host-network'] as const);
+  await assert.rejects(planning(quiet), /timed out/);
+  kernelNow = rtnl;
+  await planning(quiet);
+  assert.equal(counts.reads, 2, 'the failed read left nothing to trust');
+});

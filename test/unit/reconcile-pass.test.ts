@@ -15,6 +15,8 @@ import { emptyReport, type ApplyReport } from '../../src/dataplane/report.ts';
 import type { DesiredState } from '../../src/model/desired-state.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
 import { endpoint, gatewayNode, node, spec } from './model-fixtures.ts';
+import { KERNEL_PARTS, KernelChanges } from '../../src/reconcile/kernel-changes.ts';
+import { PERIODIC_RESYNC } from '../../src/reconcile/loop.ts';
 
 const config = parseConfig(['run', '--cluster-id', 'east', '--node-name', 'east-worker', '--pod-cidrs', '10.244.0.0/16', '--service-cidrs', '10.96.0.0/12'], {}) as RunConfig;
 
@@ -306,3 +308,104 @@ test('a tug-of-war over a route: the route someone keeps deleting is held on a b
   assert.equal(await fighting(), 0, 'the route stayed: over');
   assert.equal(d.readiness.ready, true);
 });
+
+/** The fake kernel with every call counted: a pass that reads nothing leaves it at zero. */
+function countedKernel() {
+  const calls: string[] = [];
+  const counted = new Proxy(rtnl, { get: (target, key) => { const value = (target as never)[key]; return typeof value === 'function' ? (...args: unknown[]) => { calls.push(String(key)); return (value as (...a: unknown[]) => unknown)(...args); } : value; } });
+  return { rtnl: counted, calls };
+}
+
+function quietSetup() {
+  const kernel = countedKernel();
+  const routes = routing(async () => emptyReport());
+  const driver = filter(async () => ({ writes: 0 }));
+  const kernelChanges = new KernelChanges();
+  for (const part of KERNEL_PARTS) kernelChanges.watching(part);
+  let current = snapshot;
+  const d = deps({ rtnl: kernel.rtnl, routing: routes, filter: driver, kernelChanges, snapshot: () => current });
+  return { d, pass: createPass(d), kernel, routes, driver, kernelChanges, setSnapshot: (s: Snapshot) => { current = s; } };
+}
+
+test('a pass with nothing new (no input changed, no kernel watch reported a change) reads no kernel table and writes nothing; the node stays ready', async () => {
+  const { d, pass, kernel, routes, driver } = quietSetup();
+  await pass(['start']);
+  assert.equal(routes.applied, 1);
+  assert.equal(driver.applied, 1);
+  assert.ok(kernel.calls.length > 0, 'the first pass reads the node facts');
+  kernel.calls.length = 0;
+  for (const reason of ['API objects changed', 'init state changed', 'object retry due']) await pass([reason]);
+  assert.deepEqual(kernel.calls, [], 'no dump of any table: links, addresses, routes, rules');
+  assert.equal(routes.applied, 1, 'routing neither read nor written');
+  assert.equal(driver.applied, 1, 'packet filter neither read nor written');
+  assert.equal(d.readiness.ready, true, d.readiness.reasons.join("; "));
+});
+
+test('an unrelated object changed (a new snapshot, the same plan): still nothing read or written', async () => {
+  const { pass, kernel, routes, driver, setSnapshot } = quietSetup();
+  await pass(['start']);
+  kernel.calls.length = 0;
+  setSnapshot({ ...snapshot, endpoints: snapshot.endpoints.map((e) => ({ ...e, resourceVersion: `${e.resourceVersion}0` })) });
+  await pass(['API objects changed']);
+  assert.deepEqual(kernel.calls, []);
+  assert.equal(routes.applied, 1);
+  assert.equal(driver.applied, 1);
+});
+
+test('each watch wakes only its part: routing drift re-applies routing, filter drift the filter, a host change re-reads the facts; the periodic resync does all', async () => {
+  const { pass, kernel, routes, driver, kernelChanges } = quietSetup();
+  await pass(['start']);
+  kernel.calls.length = 0;
+  kernelChanges.changed('routing');
+  await pass(['owned route 10.2.0.0/16 table 254 deleted']);
+  assert.deepEqual([routes.applied, driver.applied, kernel.calls.length], [2, 1, 0]);
+  kernelChanges.changed('filter');
+  await pass(['packet filter drift']);
+  assert.deepEqual([routes.applied, driver.applied, kernel.calls.length], [2, 2, 0]);
+  kernelChanges.changed('host-network');
+  await pass(['API objects changed']);
+  assert.ok(kernel.calls.includes('listAddresses'), 'the facts read again');
+  assert.deepEqual([routes.applied, driver.applied], [2, 2], 'the same facts: the same plan, nothing to apply');
+  kernel.calls.length = 0;
+  await pass([PERIODIC_RESYNC]);
+  assert.ok(kernel.calls.includes('listAddresses'));
+  assert.deepEqual([routes.applied, driver.applied], [3, 3], 'the resync reads and applies everything');
+});
+
+test('a changed plan is applied while the kernel is quiet; so is a part whose last apply did not settle, and any part while its watch is not live', async () => {
+  const { pass, routes, driver, setSnapshot } = quietSetup();
+  await pass(['start']);
+  setSnapshot({ ...snapshot, endpoints: [snapshot.endpoints[0]!, endpoint('west-ep', spec({ cluster_id: 'west', subnets: ['10.3.0.0/16'] }))] });
+  await pass(['API objects changed']);
+  assert.equal(routes.applied, 2, 'new routes');
+  assert.equal(driver.applied, 2, 'new remote CIDRs');
+
+  let fail = true;
+  const flaky = routing(async (desired) => {
+    const report = emptyReport();
+    if (fail) report.failures.push({ kind: 'route', key: routeKeyOf(desired), object: 'a route', reason: 'EEXIST' });
+    return report;
+  });
+  const unsettled = deps({ routing: flaky, filter: filter(async () => ({ writes: 0 })), kernelChanges: watchedAll(), table: new ObjectTable({ backoff: { minMs: 0, maxMs: 0 }, random: () => 1 }) });
+  const again = createPass(unsettled);
+  await again(['start']).catch(() => undefined);
+  fail = false;
+  await again(['object retry due']);
+  assert.equal(flaky.applied, 2, 'a failed object is tried again although nothing was reported');
+  await again(['API objects changed']);
+  assert.equal(flaky.applied, 2, 'settled now: left alone');
+
+  const unwatched = routing(async () => emptyReport());
+  const blind = createPass(deps({ routing: unwatched, kernelChanges: new KernelChanges() }));
+  await blind(['start']);
+  await blind(['API objects changed']);
+  assert.equal(unwatched.applied, 2, 'no live watch: every pass reads');
+});
+
+function watchedAll(): KernelChanges {
+  const changes = new KernelChanges();
+  for (const part of KERNEL_PARTS) changes.watching(part);
+  return changes;
+}
+
+const routeKeyOf = (desired: DesiredState): string => `${desired.routes[0]!.table} ${desired.routes[0]!.dst}`;
