@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { DesiredState, DesiredSysctl } from '../model/desired-state.ts';
 import type { Rtnetlink } from '../kernel/rtnetlink.ts';
 import { join } from 'node:path';
@@ -18,8 +19,12 @@ export interface RoutingDataplaneOptions {
 /** The routing half of the node datapath: links, addresses, routes, rules, FDB and sysctls. */
 export interface RoutingDataplane {
   observe(): Promise<OwnedRouting>;
-  /** Programs what the gate allows (see AttemptGate); objects held back are reported deferred. */
-  apply(desired: DesiredState, gate?: AttemptGate): Promise<ApplyReport>;
+  /**
+   * Programs what the gate allows (see AttemptGate); objects held back are reported deferred. With
+   * `holds`, the caller vouches that the kernel holds that state, programmed and untouched since:
+   * only the difference is written, and nothing is read that the difference does not need.
+   */
+  apply(desired: DesiredState, gate?: AttemptGate, holds?: DesiredState): Promise<ApplyReport>;
   /** Restores the sysctls and removes the routing objects; never throws: a part that fails as a whole is one failure in the report. */
   cleanup(): Promise<ApplyReport>;
   /** See RoutingDriver.routeDestinations. */
@@ -32,7 +37,7 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
   return {
     observe: () => routing.observe(),
     routeDestinations: () => routing.routeDestinations(),
-    async apply(desired, gate) {
+    async apply(desired, gate, holds) {
       // Links first: per-interface sysctls of vx-submariner exist only once the link does. A link just
       // made gets its own before its routes: the kernel arms a neighbour's first retry with the
       // retrans_time it has then, so one set after the routes would come too late for the first ARP
@@ -44,7 +49,9 @@ export function createRoutingDataplane(options: RoutingDataplaneOptions): Routin
         // Only what it wrote: a write that failed is tried again, and counted, by the full step.
         const ok = made.writesByKind.sysctl?.ok ?? 0;
         early = { ...emptyReport(), writes: ok, written: made.written, writesByKind: ok > 0 ? { sysctl: { ok, failed: 0 } } : {} };
-      });
+      }, holds);
+      // The same links and sysctls on a node vouched for: no sysctl to read or write either.
+      if (holds !== undefined && isDeepStrictEqual(holds.links, desired.links) && isDeepStrictEqual(holds.sysctls, desired.sysctls)) return mergeReports(routed, early);
       // The sysctls' own trouble (a state file that cannot be written) fails the sysctls, not the routes already programmed.
       const tuned = await sysctls.apply(desired.sysctls, gate).catch((error: unknown) => sysctlsFailed(desired.sysctls, error));
       return mergeReports(routed, early, tuned);

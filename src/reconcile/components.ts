@@ -10,12 +10,15 @@ import type { ComponentReport } from './object-table.ts';
 export const ROUTING = 'routing';
 export const PACKET_FILTER_COMPONENT = 'packet-filter';
 
-/** Links, addresses, rules, routes, FDB entries and sysctls: each its own object, written in one pipelined batch. */
-export function routingComponent(dataplane: RoutingDataplane): Component<DesiredState, ApplyReport> {
+/**
+ * Links, addresses, rules, routes, FDB entries and sysctls: each its own object, written in one
+ * pipelined batch. `holds` says what the kernel is vouched to hold (see RoutingDataplane.apply).
+ */
+export function routingComponent(dataplane: RoutingDataplane, holds: () => DesiredState | null = () => null): Component<DesiredState, ApplyReport> {
   return {
     name: ROUTING,
     objects: routingObjects,
-    apply: (desired, gate) => dataplane.apply(desired, gate),
+    apply: (desired, gate) => dataplane.apply(desired, gate, holds() ?? undefined),
   };
 }
 

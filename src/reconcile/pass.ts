@@ -109,16 +109,17 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
   const planning = createPlanning(deps);
   const reportPlan = createPlanReport(deps);
   const failureLog = createObjectFailureLog(logger);
-  const routing = routingComponent(deps.routing);
+  // What the kernel holds untouched since a clean apply left it so: the routing desired state, and
+  // whether the filter is still lastFilter. Forgotten as soon as a pass takes a change of that part.
+  let routingHolds: DesiredState | null = null;
+  let filterHolds = false;
+  // A quiet kernel holds what the last clean apply left: a changed plan is written as its difference from that.
+  const routing = routingComponent(deps.routing, () => routingHolds);
   let filter: { driver: FilterDriver | null; component: ReturnType<typeof filterComponent> } | null = null;
   const failStaticSaid = new Streaks();
   const fightReport = deps.fights;
   // The filter the last pass applied, and with which driver: the same again is a repair, not new work.
   let lastFilter: { driver: FilterDriver; desired: DesiredFilter | null } | null = null;
-  // What the kernel holds untouched since a clean apply left it so: the routing desired state, and
-  // whether the filter is still lastFilter. Forgotten as soon as a pass takes a change of that part.
-  let routingHolds: DesiredState | null = null;
-  let filterHolds = false;
 
   /** What is held in place of missing input: a readiness condition for the local Endpoint, one log line per change. */
   const reportFailStatic = (planned: PlannedPass) => {
