@@ -18,7 +18,9 @@ const NO_DESTINATIONS: ReadonlySet<string> = new Set();
 export function ownedObjectChange(event: RtnetlinkEvent, routeDestinations: ReadonlySet<string> = NO_DESTINATIONS, underlayDevice: string | null = null): string | null {
   switch (event.type) {
     case 'route':
-      if (event.protocol === OWNERSHIP.routeProtocol) return event.op === 'del' ? `owned route ${event.dst} table ${event.table} deleted` : null;
+      // One of seaway's routes deleted where seaway no longer wants one is its own removal (or someone
+      // else's doing what seaway would do): not drift, and not worth reading the kernel again for.
+      if (event.protocol === OWNERSHIP.routeProtocol) return event.op === 'del' && routeDestinations.has(routeKey(event)) ? `owned route ${event.dst} table ${event.table} deleted` : null;
       if (routeDestinations.has(routeKey(event))) {
         return `route ${event.dst} table ${event.table} of protocol ${event.protocol} ${event.op === 'del' ? 'deleted' : 'added or replaced'} at a destination of seaway's`;
       }

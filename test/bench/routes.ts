@@ -23,74 +23,19 @@ import { reconcileComponent } from '../../src/reconcile/component.ts';
 import { routingComponent } from '../../src/reconcile/components.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { readNodeFacts } from '../../src/dataplane/node-facts.ts';
-import { planNode, type PlanConfig } from '../../src/plan/node-plan.ts';
-import type { EndpointObject, NodeObject, Snapshot } from '../../src/model/snapshot.ts';
-import { freezeSnapshot } from '../../src/model/snapshot.ts';
+import { planNode } from '../../src/plan/node-plan.ts';
+import type { Snapshot } from '../../src/model/snapshot.ts';
+import { CNI, GATEWAY_IP, GATEWAY_VTEP, NODE_IP, planConfig, prepareWorkerNamespace, subnet as workerSubnet, workerSnapshot } from './worker-node-support.ts';
 import { median, scaleArgs } from './bench-support.ts';
 
 const scale = scaleArgs();
 const { clusters, subnetsPerCluster, trials } = scale;
 const routeCount = clusters * subnetsPerCluster;
 
-// This node is a lab worker (cluster1-node2); the gateway is cluster1-node1.
-const NODE_IP = '192.168.1.12';
-const GATEWAY_IP = '192.168.1.11';
-const GATEWAY_VTEP = '240.168.1.11';
-const CNI = { name: 'cni0', address: '10.1.2.1' };
-const CONFIG: PlanConfig = {
-  clusterId: 'cluster1', nodeName: 'cluster1-node2', podCidrs: ['10.1.0.0/16'], serviceCidrs: ['10.101.0.0/16'],
-  minPrefixLength: 8, maxSubnetsPerEndpoint: 64,
-  // Every generated subnet is routed, at any --clusters x --subnets.
-  maxRemoteSubnets: routeCount,
-};
-
-/** Subnet j of remote cluster i: /24s in 100.64.0.0/10, clear of every local and reserved range. */
-const subnet = (i: number, j: number, generation = 0) => {
-  const k = i * subnetsPerCluster + j + generation * routeCount;
-  return `100.${64 + (k >> 8)}.${k & 255}.0/24`;
-};
-
-function endpoint(name: string, spec: Record<string, unknown>, index: number): EndpointObject {
-  return { name, namespace: 'submariner-operator', uid: `uid-${name}`, resourceVersion: String(index + 1), creationTimestamp: '2030-01-01T00:00:00Z', annotations: {}, spec };
-}
-
-function snapshot(changedCluster: number | null): Snapshot {
-  const endpoints: EndpointObject[] = [endpoint('cluster1', {
-    cluster_id: 'cluster1', cable_name: 'c1', hostname: 'cluster1-node1', subnets: ['10.1.0.0/16', '10.101.0.0/16'],
-    private_ip: GATEWAY_IP, public_ip: '198.18.1.1', nat_enabled: false, backend: 'libreswan', backend_config: {},
-  }, 0)];
-  for (let i = 0; i < clusters; i++) {
-    const generation = i === changedCluster ? 1 : 0;
-    endpoints.push(endpoint(`remote${i}`, {
-      cluster_id: `remote${i}`, cable_name: `r${i}`, hostname: `remote${i}-gw`,
-      subnets: Array.from({ length: subnetsPerCluster }, (_, j) => subnet(i, j, generation)),
-      private_ip: '172.31.0.1', public_ip: '198.51.100.1', nat_enabled: false, backend: 'libreswan', backend_config: {},
-    }, i + 1 + generation * clusters));
-  }
-  const nodes: NodeObject[] = [1, 2, 3].map((n) => ({
-    name: `cluster1-node${n}`, internalIP: `192.168.1.${10 + n}`, addresses: [`192.168.1.${10 + n}`], podCidr: `10.1.${n}.0/24`,
-    // Node 1 is the gateway: the local Endpoint is trusted only when it names a gateway-labelled Node.
-    labels: n === 1 ? { 'submariner.io/gateway': 'true' } : ({} as Record<string, string>), annotations: {}, ready: true,
-  }));
-  return freezeSnapshot({ endpoints, clusters: [], nodes });
-}
-
-/** A fresh namespace shaped like a lab worker: eth0 with the node IP and the default route, and the CNI's cni0. */
-async function prepare(ns: string): Promise<void> {
-  await run('ip', ['netns', 'add', ns]);
-  await run('ip', ['-n', ns, '-batch', '-'], {
-    input: [
-      'link set lo up',
-      'link add eth0 type veth peer name eth0p',
-      `addr add ${NODE_IP}/24 dev eth0`,
-      'link set eth0 up', 'link set eth0p up',
-      'route add default via 192.168.1.1 dev eth0',
-      'link add cni0 type bridge',
-      `addr add ${CNI.address}/24 dev cni0`,
-      'link set cni0 up',
-    ].join('\n') + '\n',
-  });
-}
+const CONFIG = planConfig(scale);
+const subnet = (i: number, j: number) => workerSubnet(scale, i, j);
+const snapshot = (changedCluster: number | null): Snapshot => workerSnapshot(scale, changedCluster === null ? new Map() : new Map([[changedCluster, 1]]));
+const prepare = prepareWorkerNamespace;
 
 const setupLines = () => [
   `link add vx-submariner type vxlan id 100 local ${NODE_IP} remote ${GATEWAY_IP} dstport 4800 dev eth0 nolearning`,

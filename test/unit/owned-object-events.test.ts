@@ -4,7 +4,8 @@ import { hostNetworkChange, ownedObjectChange } from '../../src/dataplane/owned-
 import type { RtnetlinkEvent } from '../../src/kernel/rtnetlink-events.ts';
 
 test('kernel events wake the loop only when they touch what seaway owns or reads', () => {
-  assert.equal(ownedObjectChange({ type: 'route', op: 'del', table: 100, protocol: 147, dst: '10.2.0.0/16' }), 'owned route 10.2.0.0/16 table 100 deleted');
+  assert.equal(ownedObjectChange({ type: 'route', op: 'del', table: 100, protocol: 147, dst: '10.2.0.0/16' }, new Set(['100 10.2.0.0/16'])), 'owned route 10.2.0.0/16 table 100 deleted');
+  assert.equal(ownedObjectChange({ type: 'route', op: 'del', table: 100, protocol: 147, dst: '10.2.0.0/16' }, new Set(['254 10.2.0.0/16'])), null, 'not wanted there any more: seaway\'s own removal');
   assert.equal(ownedObjectChange({ type: 'route', op: 'new', table: 254, protocol: 4, dst: '0.0.0.0/0' }), 'default route changed');
   assert.equal(ownedObjectChange({ type: 'route', op: 'new', table: 255, protocol: 2, dst: '0.0.0.0/0' }), null, 'not the main table');
   assert.equal(ownedObjectChange({ type: 'route', op: 'del', table: 100, protocol: 4, dst: '10.2.0.0/16' }), null, 'not seaway\'s route');
