@@ -12,17 +12,18 @@ export function percentile(values: readonly number[], p: number): number {
 
 export const median = (values: readonly number[]) => percentile(values, 50);
 
-/** The scale knobs the datapath benchmarks share: `--clusters N --subnets M --trials T`. */
-export function scaleArgs(): { clusters: number; subnetsPerCluster: number; trials: number; inside?: string } {
+/** The scale knobs the datapath benchmarks share: `--clusters N --subnets M --trials T --nodes K` (Nodes in the local cluster). */
+export function scaleArgs(): { clusters: number; subnetsPerCluster: number; trials: number; nodes: number; inside?: string } {
   const { values } = parseArgs({
     options: {
       clusters: { type: 'string', default: '1000' },
       subnets: { type: 'string', default: '10' },
       trials: { type: 'string', default: '5' },
+      nodes: { type: 'string', default: '3' },
       inside: { type: 'string' },
     },
   });
-  const scale = { clusters: Number(values.clusters), subnetsPerCluster: Number(values.subnets), trials: Number(values.trials) };
+  const scale = { clusters: Number(values.clusters), subnetsPerCluster: Number(values.subnets), trials: Number(values.trials), nodes: Number(values.nodes) };
   for (const [name, value] of Object.entries(scale)) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name === 'subnetsPerCluster' ? 'subnets' : name} must be a whole number >= 1`);
   }

@@ -19,9 +19,7 @@
  *   npm run bench -- footprint         node test/bench/footprint.ts [--nodes 5000] [--clusters 1000] [--subnets 10]
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { run } from '../../src/kernel/exec.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { loadImage } from '../lab/image.ts';
@@ -29,9 +27,9 @@ import { labDown, labStatus, labUp } from '../lab/lab.ts';
 import { SocketApi } from '../lab/socket-api.ts';
 import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
 import {
-  benchNodePodCidr, checkSubnets, cpuPercent, formatTable, phaseFigures, remoteSubnet, type MemorySample, type PhaseFigures,
+  benchNodePodCidr, checkSubnets, formatTable, phaseFigures, remoteSubnet, type PhaseFigures,
 } from './footprint-support.ts';
-import { agentHeap, agentPasses, agentPod, agentProcess, countRoutes, heartbeats, isReady, loadCluster } from './lab-agents.ts';
+import { agentHeap, agentPasses, agentPod, agentProcess, countRoutes, heartbeats, isReady, loadCluster, samplePhase } from './lab-agents.ts';
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '5000' }, clusters: { type: 'string', default: '1000' }, subnets: { type: 'string', default: '10' } } });
 const NODES = Number(values.nodes);
@@ -47,29 +45,6 @@ const LOADED_MS = 60_000;
 const HEARTBEAT_MS = 60_000;
 const HEARTBEAT_PER_SECOND = 500;
 const PROGRAM_TIMEOUT_MS = 600_000;
-
-/** Samples memory every SAMPLE_MS (the first at once) and the CPU ticks over the window, while `during` runs and at least `minMs`. */
-async function samplePhase(agent: ReturnType<typeof agentProcess>, minMs: number, during: () => Promise<void> = async () => {}): Promise<{ samples: MemorySample[]; cpuPercent: number; wallMs: number }> {
-  const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).stdout.trim());
-  const startTicks = await agent.ticks();
-  const start = performance.now();
-  const samples: MemorySample[] = [];
-  let done = false;
-  let failure: unknown;
-  const work = during().catch((error: unknown) => { failure = error; }).finally(() => { done = true; });
-  for (let k = 0; ; k++) {
-    const due = start + k * SAMPLE_MS;
-    const wait = due - performance.now();
-    if (wait > 0) await delay(wait);
-    if (failure !== undefined) break;
-    samples.push(await agent.memory());
-    if (done && performance.now() - start >= minMs) break;
-  }
-  await work;
-  if (failure !== undefined) throw failure;
-  const wallMs = performance.now() - start;
-  return { samples, cpuPercent: cpuPercent((await agent.ticks()) - startTicks, ticksPerSecond, wallMs), wallMs };
-}
 
 async function main(): Promise<void> {
   requireTools('ip', 'iptables', 'kubectl', 'unshare', 'setpriv', 'chroot', 'getconf');
@@ -93,7 +68,7 @@ async function main(): Promise<void> {
     console.log(`route agent on ${worker.name}: pid ${pid}, Ready; image ${loadImage().entrypoint.join(' ')}`);
 
     const rows: PhaseFigures[] = [];
-    const baseline = await samplePhase(agent, BASELINE_MS);
+    const baseline = await samplePhase(agent, SAMPLE_MS, BASELINE_MS);
     rows.push(phaseFigures('baseline (idle, 2 Nodes)', baseline.samples.slice(-5), baseline.cpuPercent, await agentHeap(worker)));
     const routesBefore = await countRoutes(worker.namespace);
 
@@ -112,12 +87,12 @@ async function main(): Promise<void> {
     }, { timeoutMs: PROGRAM_TIMEOUT_MS, intervalMs: 1000 });
     console.log(`all ${remoteSubnets.length} remote subnets routed on ${worker.name} ${((performance.now() - endpointsStart) / 1000).toFixed(1)} s after the first Endpoint's create`);
 
-    const loaded = await samplePhase(agent, LOADED_MS);
+    const loaded = await samplePhase(agent, SAMPLE_MS, LOADED_MS);
     rows.push(phaseFigures(`loaded (${NODES} Nodes, ${remoteSubnets.length} subnets)`, loaded.samples, loaded.cpuPercent, await agentHeap(worker)));
 
     let patches = 0;
     const passesBefore = await agentPasses(worker);
-    const beating = await samplePhase(agent, HEARTBEAT_MS, async () => { patches = await heartbeats(api, nodeNames, HEARTBEAT_PER_SECOND, HEARTBEAT_MS); });
+    const beating = await samplePhase(agent, SAMPLE_MS, HEARTBEAT_MS, async () => { patches = await heartbeats(api, nodeNames, HEARTBEAT_PER_SECOND, HEARTBEAT_MS); });
     const passesDuring = (await agentPasses(worker)) - passesBefore;
     rows.push(phaseFigures(`heartbeats (${(patches / (beating.wallMs / 1000)).toFixed(0)} Node status patches/s)`, beating.samples, beating.cpuPercent, await agentHeap(worker)));
 

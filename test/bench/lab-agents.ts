@@ -12,7 +12,7 @@ import type { SocketApi, ApiObject } from '../lab/socket-api.ts';
 import type { NodeStatus } from '../lab/state.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
 import {
-  benchNode, benchNodeName, boundedAll, metricSum, nodeConditions, parseHeapMetrics, parseProcStatTicks, parseProcStatus, remoteEndpoint, type MemorySample, type PhaseFigures,
+  benchNode, benchNodeName, boundedAll, cpuPercent, metricSum, nodeConditions, parseHeapMetrics, parseProcStatTicks, parseProcStatus, remoteEndpoint, type MemorySample, type PhaseFigures,
 } from './footprint-support.ts';
 
 export interface PodJson extends ApiObject { spec: { nodeName?: string }; status?: { conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount: number }> } }
@@ -55,11 +55,14 @@ export async function agentHeap(node: NodeStatus): Promise<PhaseFigures['heap']>
 /** Reconcile passes the agent has run, whatever their result. */
 export const agentPasses = async (node: NodeStatus) => metricSum(await agentMetrics(node), 'seaway_reconcile_passes_total');
 
-/** seaway's routes in the node's main table. */
-export async function countRoutes(namespace: string): Promise<number> {
+/** The destinations of seaway's routes in the node's main table. */
+export async function routedDestinations(namespace: string): Promise<string[]> {
   const { stdout } = await run('ip', ['-n', namespace, 'route', 'show', 'proto', '147'], { timeoutMs: 30_000 });
-  return stdout.split('\n').filter((line) => line.trim() !== '').length;
+  return stdout.split('\n').filter((line) => line.trim() !== '').map((line) => line.split(' ')[0] as string);
 }
+
+/** seaway's routes in the node's main table. */
+export const countRoutes = async (namespace: string): Promise<number> => (await routedDestinations(namespace)).length;
 
 const CREATE_CONCURRENCY = 20;
 
@@ -111,4 +114,27 @@ export async function heartbeats(api: SocketApi, nodeNames: readonly string[], p
     });
   }
   return patches;
+}
+
+/** Samples memory every `sampleMs` (the first at once) and the CPU ticks over the window, while `during` runs and at least `minMs`. */
+export async function samplePhase(agent: ReturnType<typeof agentProcess>, sampleMs: number, minMs: number, during: () => Promise<void> = async () => {}): Promise<{ samples: MemorySample[]; cpuPercent: number; wallMs: number }> {
+  const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).stdout.trim());
+  const startTicks = await agent.ticks();
+  const start = performance.now();
+  const samples: MemorySample[] = [];
+  let done = false;
+  let failure: unknown;
+  const work = during().catch((error: unknown) => { failure = error; }).finally(() => { done = true; });
+  for (let k = 0; ; k++) {
+    const due = start + k * sampleMs;
+    const wait = due - performance.now();
+    if (wait > 0) await delay(wait);
+    if (failure !== undefined) break;
+    samples.push(await agent.memory());
+    if (done && performance.now() - start >= minMs) break;
+  }
+  await work;
+  if (failure !== undefined) throw failure;
+  const wallMs = performance.now() - start;
+  return { samples, cpuPercent: cpuPercent((await agent.ticks()) - startTicks, ticksPerSecond, wallMs), wallMs };
 }

@@ -12,7 +12,8 @@ export const GATEWAY_IP = '192.168.1.11';
 export const GATEWAY_VTEP = '240.168.1.11';
 export const CNI = { name: 'cni0', address: '10.1.2.1' };
 
-export interface WorkerScale { clusters: number; subnetsPerCluster: number }
+/** `nodes`: the Nodes of the local cluster (at least 3: the gateway and two workers); the rest are other workers. */
+export interface WorkerScale { clusters: number; subnetsPerCluster: number; nodes?: number }
 
 export const planConfig = ({ clusters, subnetsPerCluster }: WorkerScale): PlanConfig => ({
   clusterId: 'cluster1', nodeName: 'cluster1-node2', podCidrs: ['10.1.0.0/16'], serviceCidrs: ['10.101.0.0/16'],
@@ -45,13 +46,16 @@ export function workerSnapshot(scale: WorkerScale, changed: ReadonlyMap<number, 
       private_ip: '172.31.0.1', public_ip: '198.51.100.1', nat_enabled: false, backend: 'libreswan', backend_config: {},
     }, i + 1 + generation * scale.clusters));
   }
-  const nodes: NodeObject[] = [1, 2, 3].map((n) => ({
-    name: `cluster1-node${n}`, internalIP: `192.168.1.${10 + n}`, addresses: [`192.168.1.${10 + n}`], podCidr: `10.1.${n}.0/24`,
+  const nodes: NodeObject[] = Array.from({ length: Math.max(3, scale.nodes ?? 3) }, (_, k) => k + 1).map((n) => ({
+    // Nodes 1-3 on the lab's node network; the others on 192.168.16.0/20 with pod CIDRs in 10.1.0.0/16.
+    name: `cluster1-node${n}`, internalIP: nodeIp(n), addresses: [nodeIp(n)], podCidr: n <= 3 ? `10.1.${n}.0/24` : `10.1.${4 + (n >> 5)}.${(n & 31) * 8}/29`,
     // Node 1 is the gateway: the local Endpoint is trusted only when it names a gateway-labelled Node.
     labels: n === 1 ? { 'submariner.io/gateway': 'true' } : ({} as Record<string, string>), annotations: {}, ready: true,
   }));
   return freezeSnapshot({ endpoints, clusters: [], nodes });
 }
+
+const nodeIp = (n: number): string => (n <= 3 ? `192.168.1.${10 + n}` : `192.168.${16 + (n >> 8)}.${n & 255}`);
 
 /** A fresh namespace shaped like a lab worker: eth0 with the node IP and the default route, and the CNI's cni0. */
 export async function prepareWorkerNamespace(ns: string): Promise<void> {

@@ -1,0 +1,156 @@
+/**
+ * Benchmark (issue 16): the route agent under Endpoint churn, as the DaemonSet runs it (the image,
+ * started by the lab's kubelet from manifests/) on a worker node, with 5,000 realistic Nodes and
+ * 1,000 remote clusters x 10 subnets in its API server. For --minutes (default 30), --rate
+ * operations a second, one after another across the clusters: nine in ten replace an Endpoint's
+ * subnets with its other generation (a merge patch), one in ten deletes an Endpoint and creates
+ * it again (a new uid). Memory is sampled every 10 s. The question is growth: the first and last
+ * 3 minutes' medians, the max, and the least-squares trend of RssAnon over the second half. At the
+ * end every cluster's current subnets must be routed (the agent kept up), and the agent must not
+ * have been restarted.
+ *
+ * The lab controller is stopped during the load, as in the footprint benchmark.
+ *
+ *   npm run bench -- churn     node test/bench/churn.ts [--minutes 30] [--rate 1] [--nodes 5000] [--clusters 1000] [--subnets 10]
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { requireTools } from '../helpers/prereq.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
+import { loadImage } from '../lab/image.ts';
+import { labDown, labStatus, labUp } from '../lab/lab.ts';
+import { SocketApi } from '../lab/socket-api.ts';
+import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
+import { SUBMARINER_API } from '../lab/submariner-sim.ts';
+import { median } from './bench-support.ts';
+import { benchNodePodCidr, checkSubnets, remoteEndpoint, remoteSubnet, type MemorySample } from './footprint-support.ts';
+import { agentHeap, agentPasses, agentPod, agentProcess, countRoutes, isReady, loadCluster, routedDestinations, samplePhase } from './lab-agents.ts';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '1' },
+    nodes: { type: 'string', default: '5000' }, clusters: { type: 'string', default: '1000' }, subnets: { type: 'string', default: '10' },
+  },
+});
+const MINUTES = Number(values.minutes);
+const RATE = Number(values.rate);
+const NODES = Number(values.nodes);
+const CLUSTERS = Number(values.clusters);
+const SUBNETS = Number(values.subnets);
+for (const [name, value, min, max] of [['minutes', MINUTES, 2, 600], ['rate', RATE, 1, 50], ['nodes', NODES, 1, 8191], ['clusters', CLUSTERS, 1, 8192], ['subnets', SUBNETS, 1, 16]] as const) {
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
+}
+const SAMPLE_MS = 10_000;
+const WINDOW_MS = Math.min(180_000, (MINUTES * 60_000) / 4);
+const PROGRAM_TIMEOUT_MS = 600_000;
+/** Growth the run tolerates between the first and the last window's RssAnon medians (allocator noise). */
+const GROWTH_TOLERANCE_MIB = 2;
+
+/** Remote cluster `index`'s subnets in generation 0 or 1: generation 1 sits past every cluster's generation 0. */
+const subnetsOf = (index: number, generation: number) => Array.from({ length: SUBNETS }, (_, j) => remoteSubnet(index + generation * CLUSTERS, j));
+
+/** Least-squares slope of y over x. */
+function slope(points: ReadonlyArray<{ x: number; y: number }>): number {
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
+}
+
+const mib = (kib: number) => kib / 1024;
+
+async function main(): Promise<void> {
+  requireTools('ip', 'iptables', 'kubectl', 'unshare', 'setpriv', 'chroot', 'getconf');
+  loadImage();
+  const allSubnets = Array.from({ length: CLUSTERS }, (_, i) => [...subnetsOf(i + 1, 0), ...subnetsOf(i + 1, 1)]).flat();
+  const prefix = `swch${randomBytes(2).toString('hex')}`;
+  let controllerPid: number | undefined;
+  try {
+    const lab = await labUp({ prefix, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, endpoints: true, deploy: 'manifests', wait: true });
+    const cluster = lab.clusters[0] as ClusterStatus;
+    const problem = checkSubnets(allSubnets, [cluster.podCidr, cluster.serviceCidr, ...cluster.nodes.map((n) => n.podCidr), ...Array.from({ length: NODES }, (_, i) => benchNodePodCidr(i + 1))]);
+    if (problem !== null) throw new Error(`the benchmark's remote subnets are unusable: ${problem}`);
+    const api = new SocketApi(cluster.apiserver.socket);
+    const worker = cluster.nodes[1] as NodeStatus;
+    await waitFor(`the route agent on ${worker.name} Ready`, async () => isReady(await agentPod(api, worker)), { timeoutMs: 120_000, intervalMs: 500 });
+    const pid = (await labStatus(prefix)).clusters[0]?.nodes[1]?.agent?.pid;
+    if (pid === undefined) throw new Error(`the lab reports no route agent process on ${worker.name}`);
+    const agent = agentProcess(pid);
+    const restarts = async () => (await agentPod(api, worker))?.status?.containerStatuses?.[0]?.restartCount ?? -1;
+    const restartsBefore = await restarts();
+    const routesBefore = await countRoutes(worker.namespace);
+
+    controllerPid = lab.controller.pid;
+    process.kill(controllerPid, 'SIGSTOP');
+    await loadCluster(api, { nodes: NODES, clusters: CLUSTERS, subnets: SUBNETS });
+    const expected = routesBefore + CLUSTERS * SUBNETS;
+    await waitFor(`${expected} proto 147 routes on ${worker.name}`, async () => (await countRoutes(worker.namespace)) >= expected, { timeoutMs: PROGRAM_TIMEOUT_MS, intervalMs: 1000 });
+    console.log(`route agent on ${worker.name} (pid ${pid}): ${NODES} Nodes and ${CLUSTERS} x ${SUBNETS} subnets loaded and routed; churning for ${MINUTES} min at ${RATE} operation(s)/s`);
+
+    const generation = new Array<number>(CLUSTERS + 1).fill(0);
+    const counts = { patches: 0, recreated: 0 };
+    const heapBefore = await agentHeap(worker);
+    const passesBefore = await agentPasses(worker);
+    const churnMs = MINUTES * 60_000;
+    const churn = async () => {
+      const start = performance.now();
+      for (let op = 0; performance.now() - start < churnMs; op++) {
+        const wait = start + (op * 1000) / RATE - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const index = 1 + ((op * 97) % CLUSTERS);
+        const endpoint = remoteEndpoint(index, SUBNETS, SUBMARINER_NAMESPACE) as { metadata: { name: string }; spec: { subnets: string[] } };
+        const path = `${SUBMARINER_API}/namespaces/${SUBMARINER_NAMESPACE}/endpoints`;
+        if (op % 10 === 9) {
+          // Deleted and created again: the agent holds its routes through the gap (fail static) and takes the new object.
+          await api.delete(`${path}/${endpoint.metadata.name}`);
+          await api.create(path, { ...endpoint, spec: { ...endpoint.spec, subnets: subnetsOf(index, generation[index]!) } });
+          counts.recreated++;
+        } else {
+          generation[index] = 1 - generation[index]!;
+          await api.mergePatch(`${path}/${endpoint.metadata.name}`, { spec: { subnets: subnetsOf(index, generation[index]!) } });
+          counts.patches++;
+        }
+      }
+    };
+    const churned = await samplePhase(agent, SAMPLE_MS, churnMs, churn);
+    const passes = (await agentPasses(worker)) - passesBefore;
+
+    // The agent kept up: every cluster's current generation is routed, and nothing of the other is left.
+    const current = new Set(Array.from({ length: CLUSTERS }, (_, i) => subnetsOf(i + 1, generation[i + 1]!)).flat());
+    await waitFor('every cluster\'s current subnets routed, and only those', async () => {
+      const have = new Set(await routedDestinations(worker.namespace));
+      return [...current].every((s) => have.has(s)) && [...have].filter((s) => !current.has(s)).length <= routesBefore;
+    }, { timeoutMs: 120_000, intervalMs: 1000 });
+    const heapAfter = await agentHeap(worker);
+    if ((await restarts()) !== restartsBefore || (await labStatus(prefix)).clusters[0]?.nodes[1]?.agent?.pid !== pid) {
+      throw new Error('the agent was restarted during the run: the figures mix two processes');
+    }
+
+    const samples = churned.samples;
+    const perWindow = Math.max(1, Math.round(WINDOW_MS / SAMPLE_MS));
+    const figures = (list: readonly MemorySample[]) => ({ vmRss: mib(median(list.map((s) => s.vmRssKiB))), anon: mib(median(list.map((s) => s.rssAnonKiB))) });
+    const first = figures(samples.slice(0, perWindow));
+    const last = figures(samples.slice(-perWindow));
+    const max = { vmRss: mib(Math.max(...samples.map((s) => s.vmRssKiB))), anon: mib(Math.max(...samples.map((s) => s.rssAnonKiB))) };
+    const secondHalf = samples.slice(Math.floor(samples.length / 2)).map((s, i, list) => ({ x: ((samples.length - list.length + i) * SAMPLE_MS) / 3_600_000, y: mib(s.rssAnonKiB) }));
+    const trend = slope(secondHalf);
+    const f = (x: number) => x.toFixed(1).padStart(8);
+    console.log('');
+    console.log(`churn: ${counts.patches} subnet replacements and ${counts.recreated} Endpoints deleted and created again in ${(churned.wallMs / 60_000).toFixed(1)} min; ${passes} reconcile passes; CPU ${churned.cpuPercent.toFixed(1)} % of a core`);
+    console.log(`  ${'window'.padEnd(28)} ${'VmRSS MiB'.padStart(10)} ${'RssAnon MiB'.padStart(12)}`);
+    console.log(`  ${`first ${WINDOW_MS / 60_000} min (median)`.padEnd(28)} ${f(first.vmRss)}   ${f(first.anon)}`);
+    console.log(`  ${`last ${WINDOW_MS / 60_000} min (median)`.padEnd(28)} ${f(last.vmRss)}   ${f(last.anon)}`);
+    console.log(`  ${'max'.padEnd(28)} ${f(max.vmRss)}   ${f(max.anon)}`);
+    console.log(`  RssAnon trend over the second half: ${trend >= 0 ? '+' : ''}${trend.toFixed(1)} MiB/hour (least squares over ${secondHalf.length} samples)`);
+    console.log(`  V8 heap used: ${heapBefore?.usedMiB.toFixed(1)} MiB before, ${heapAfter?.usedMiB.toFixed(1)} MiB after`);
+    const growth = last.anon - first.anon;
+    console.log(`  goal ${growth <= GROWTH_TOLERANCE_MIB ? 'met    ' : 'NOT met'}  no growth: last window's RssAnon ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MiB against the first (tolerance ${GROWTH_TOLERANCE_MIB} MiB)`);
+  } finally {
+    if (controllerPid !== undefined) try { process.kill(controllerPid, 'SIGCONT'); } catch { /* gone */ }
+    await labDown(prefix);
+  }
+}
+
+await main();
