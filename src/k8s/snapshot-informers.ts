@@ -52,25 +52,36 @@ export function createSnapshotInformers(options: { sources: SnapshotSources; nod
   const nodes: Informer<NodeProjection> = createInformer({ name: 'nodes', source: sources.nodes, project: nodeProjector(options.nodeName, options.nodeKeys) }, deps);
   const all: Array<Informer<unknown>> = [endpoints, clusters, nodes];
 
+  // The last snapshot, and which of its parts changed since: an unchanged part keeps its list (and
+  // its identity, which the planner's memos key on), so an Endpoint's change does not list 5,000 Nodes.
   let cached: Snapshot | undefined;
+  const stale = new Set<keyof Snapshot>(['endpoints', 'clusters', 'nodes']);
   const listeners: Array<() => void> = [];
-  const changed = () => {
-    cached = undefined;
+  const changed = (part: keyof Snapshot) => {
+    stale.add(part);
     for (const listener of listeners) listener();
   };
-  endpoints.onChange(changed);
-  clusters.onChange(changed);
+  endpoints.onChange(() => changed('endpoints'));
+  clusters.onChange(() => changed('clusters'));
   // The own Node also keeps its Ready condition's words (for the init phase): a change there alone is no planner input.
   nodes.onChange((changes: readonly InformerChange<NodeProjection>[]) => {
-    if (changes.some((c) => !isDeepStrictEqual(c.previous?.node, c.current?.node))) changed();
+    if (changes.some((c) => !isDeepStrictEqual(c.previous?.node, c.current?.node))) changed('nodes');
   });
   // The first complete list of each informer is news even when it is empty (the pass waits for all three).
-  for (const informer of all) informer.onSynced(changed);
+  endpoints.onSynced(() => changed('endpoints'));
+  clusters.onSynced(() => changed('clusters'));
+  nodes.onSynced(() => changed('nodes'));
 
   return {
     get synced() { return all.every((i) => i.synced); },
     snapshot() {
-      cached ??= freezeSnapshot({ endpoints: endpoints.list(), clusters: clusters.list(), nodes: nodes.list().map((n) => n.node) });
+      if (cached !== undefined && stale.size === 0) return cached;
+      cached = freezeSnapshot({
+        endpoints: cached === undefined || stale.has('endpoints') ? endpoints.list() : cached.endpoints,
+        clusters: cached === undefined || stale.has('clusters') ? clusters.list() : cached.clusters,
+        nodes: cached === undefined || stale.has('nodes') ? nodes.list().map((n) => n.node) : cached.nodes,
+      });
+      stale.clear();
       return cached;
     },
     onChange: (listener) => { listeners.push(listener); },

@@ -13,7 +13,7 @@ import {
 import {
   readClusterId, validateEndpoint, type EndpointNote, type EndpointRejectReason, type EndpointSpec, type EndpointValidation, type EndpointValidationContext,
 } from './endpoint.ts';
-import { indexNodes, trustLocalEndpoint } from './local-endpoint.ts';
+import { indexNodes, trustLocalEndpoint, type NodeIndex } from './local-endpoint.ts';
 import type { ClusterObject, EndpointObject, NodeObject } from './snapshot.ts';
 import { compareText } from './compare.ts';
 
@@ -71,19 +71,38 @@ export interface EndpointSetContext extends EndpointValidationContext {
   apiServerAddresses: readonly string[];
   /** Most remote subnets routed in total; Endpoints past it are rejected whole, in precedence order. */
   maxRemoteSubnets: number;
-  /**
-   * Validations already made, by spec object: an Endpoint the informer did not change keeps its spec
-   * object, so 1,000 unchanged Endpoints are not parsed again on every pass. Valid for one context
-   * (one configuration) only: the caller keeps one per planner.
-   */
-  validated?: WeakMap<object, EndpointValidation>;
+  memo?: PlanMemo;
 }
 
+/** What the endpoint set takes from the Nodes alone. */
+interface NodeDerived { index: NodeIndex; addresses: readonly ProtectedAddress[] }
+
+/**
+ * What a planner keeps from one pass to the next, by the identity of the inputs it was computed
+ * from: an Endpoint the informer did not change keeps its spec object, and a snapshot whose Nodes
+ * did not change keeps their list, so 1,000 unchanged Endpoints are not parsed again, nor 5,000
+ * Nodes indexed again, on every pass. Valid for one configuration only: one per planner.
+ */
+export interface PlanMemo {
+  readonly validated: WeakMap<object, EndpointValidation>;
+  readonly byNodes: WeakMap<readonly NodeObject[], NodeDerived>;
+}
+
+export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap() });
+
 function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidation {
-  if (ctx.validated === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);
-  let result = ctx.validated.get(spec);
-  if (result === undefined) ctx.validated.set(spec, (result = validateEndpoint(spec, ctx)));
+  if (ctx.memo === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);
+  let result = ctx.memo.validated.get(spec);
+  if (result === undefined) ctx.memo.validated.set(spec, (result = validateEndpoint(spec, ctx)));
   return result;
+}
+
+function fromNodes(nodes: readonly NodeObject[], ctx: EndpointSetContext): NodeDerived {
+  const known = ctx.memo?.byNodes.get(nodes);
+  if (known !== undefined) return known;
+  const derived = { index: indexNodes(nodes), addresses: nodeAddresses(nodes) };
+  ctx.memo?.byNodes.set(nodes, derived);
+  return derived;
 }
 
 export interface EndpointSetInput {
@@ -152,7 +171,7 @@ function duplicatesOf(losers: readonly EndpointObject[], cluster: string, winner
  */
 function chooseLocal(group: readonly EndpointObject[], ctx: EndpointSetContext, nodes: readonly NodeObject[]) {
   const rejected: RejectedEndpoint[] = [];
-  const index = indexNodes(nodes);
+  const { index } = fromNodes(nodes, ctx);
   for (let i = group.length - 1; i >= 0; i--) {
     const object = group[i] as EndpointObject;
     const result = validateCached(object.spec, ctx);
@@ -200,7 +219,7 @@ export function buildEndpointSet(input: EndpointSetInput, ctx: EndpointSetContex
   }
 
   const protectedAddresses = sortProtected([
-    ...nodeAddresses(input.nodes),
+    ...fromNodes(input.nodes, ctx).addresses,
     ...apiServerProtected(ctx.apiServerAddresses),
     ...(chosen.local ? localEndpointAddresses(`${chosen.local.object.namespace}/${chosen.local.object.name}`, chosen.local.spec.privateIps, chosen.local.spec.publicIps) : []),
   ]);

@@ -54,15 +54,14 @@ export interface Snapshot {
  */
 export function freezeSnapshot(snapshot: Snapshot): Snapshot {
   const frozen = <T extends object>(object: T): T => (Object.isFrozen(object) ? object : Object.freeze(object));
-  for (const e of snapshot.endpoints) frozen(e.annotations);
-  for (const n of snapshot.nodes) {
+  if (!Object.isFrozen(snapshot.endpoints)) for (const e of snapshot.endpoints) frozen(e.annotations);
+  if (!Object.isFrozen(snapshot.nodes)) for (const n of snapshot.nodes) {
     frozen(n.labels);
     frozen(n.annotations);
     frozen(n.addresses);
   }
-  return Object.freeze({
-    endpoints: Object.freeze(snapshot.endpoints.map(frozen)),
-    clusters: Object.freeze(snapshot.clusters.map(frozen)),
-    nodes: Object.freeze(snapshot.nodes.map(frozen)),
-  });
+  // A list frozen already (the part of an earlier snapshot that did not change) is kept as it is, so
+  // its identity tells consumers that nothing in it changed.
+  const list = <T extends object>(objects: readonly T[]): readonly T[] => (Object.isFrozen(objects) ? objects : Object.freeze(objects.map(frozen)));
+  return Object.freeze({ endpoints: list(snapshot.endpoints), clusters: list(snapshot.clusters), nodes: list(snapshot.nodes) });
 }

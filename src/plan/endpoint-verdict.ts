@@ -11,9 +11,9 @@
  */
 import { DEFAULTS, type RunConfig } from '../config.ts';
 import { parseIpv4 } from '../model/cidr.ts';
-import { endpointValidationContext, type EndpointNoteCode, type EndpointValidation } from '../model/endpoint.ts';
+import { endpointValidationContext, type EndpointNoteCode } from '../model/endpoint.ts';
 import {
-  buildEndpointSet, endpointRef, type AcceptedEndpoint, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint, type TrustedLocal,
+  buildEndpointSet, endpointRef, type AcceptedEndpoint, type DuplicateEndpoint, type EndpointRef, type PlanMemo, type RejectedEndpoint, type TrustedLocal,
 } from '../model/endpoint-set.ts';
 import type { NodeFacts } from '../model/node-facts.ts';
 import type { EndpointObject, Snapshot } from '../model/snapshot.ts';
@@ -86,7 +86,7 @@ function usableHeld(held: LocalGateway | null): LocalGateway | null {
 
 export function judgeEndpoints(
   snapshot: Snapshot, self: Pick<NodeFacts, 'networks'>, config: VerdictConfig, lastGoodLocal: LocalGateway | null,
-  validated?: WeakMap<object, EndpointValidation>,
+  memo?: PlanMemo,
 ): EndpointVerdict {
   const set = buildEndpointSet(snapshot, {
     ...endpointValidationContext({
@@ -98,7 +98,7 @@ export function judgeEndpoints(
     }),
     apiServerAddresses: config.apiServerAddresses ?? [],
     maxRemoteSubnets: config.maxRemoteSubnets ?? DEFAULTS.maxRemoteSubnets,
-    ...(validated ? { validated } : {}),
+    ...(memo ? { memo } : {}),
   });
   const notes: VerdictNote[] = [];
   for (const accepted of [...(set.local ? [set.local] : []), ...set.remotes]) {

@@ -87,7 +87,10 @@ export function planIpsetRestore(desired: IpsetsDesired | null, observed: Ipsets
       }
       const wanted = new Set(members);
       for (const m of members) if (!seen.members.has(m)) lines.push(`add ${name} ${m}`);
-      for (const m of [...seen.members].sort()) if (!wanted.has(m)) lines.push(`del ${name} ${m}`);
+      // Only what goes is sorted (for a stable script), not the 10,000 members that stay.
+      const gone: string[] = [];
+      for (const m of seen.members) if (!wanted.has(m)) gone.push(m);
+      for (const m of gone.sort()) lines.push(`del ${name} ${m}`);
     }
   }
   return lines.length === 0 ? null : `${lines.join('\n')}\n`;

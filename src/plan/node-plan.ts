@@ -11,13 +11,13 @@ import {
   type DesiredFdbEntry, type DesiredFilter, type EchoLimit, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredSysctl, type DesiredVxlanLink,
 } from '../model/desired-state.ts';
 import {
-  endpointRef, type DuplicateEndpoint, type EndpointRef, type RejectedEndpoint,
+  endpointRef, type DuplicateEndpoint, type EndpointRef, type PlanMemo, type RejectedEndpoint,
 } from '../model/endpoint-set.ts';
 import type { NodeFacts } from '../model/node-facts.ts';
 import { ownHealthCheckIp } from './health-probes.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import type { EndpointSpec, EndpointValidation } from '../model/endpoint.ts';
+import type { EndpointSpec } from '../model/endpoint.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
 import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
 import { offNodeNetworks, type RefusedRoute } from './node-local-refusals.ts';
@@ -93,10 +93,10 @@ export class PlanInputError extends Error {
  */
 export function planNode(
   snapshot: Snapshot, self: NodeFacts, config: PlanConfig,
-  memory: { lastGoodLocal?: LocalGateway | null; retainedSubnets?: readonly string[]; validated?: WeakMap<object, EndpointValidation> } = {},
+  memory: { lastGoodLocal?: LocalGateway | null; retainedSubnets?: readonly string[]; memo?: PlanMemo } = {},
 ): Plan {
   const nodeIp = checkFacts(self);
-  const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null, memory.validated);
+  const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null, memory.memo);
   const notes: PlanNote[] = [...verdict.notes];
   const remoteClusters = verdict.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets], spec: r.spec }));
   const common = { rejected: verdict.rejected, duplicates: verdict.duplicates, refusedHere: verdict.refusedHere, localHeld: verdict.localHeld };

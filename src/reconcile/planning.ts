@@ -7,7 +7,7 @@ import { createNodeFactsReader, type NodeFactsRead, type NodeFactsReader } from 
 import type { KernelPart } from './kernel-changes.ts';
 import { planNode, type Plan } from '../plan/node-plan.ts';
 import type { LocalGateway } from '../plan/endpoint-verdict.ts';
-import type { EndpointValidation } from '../model/endpoint.ts';
+import { newPlanMemo } from '../model/endpoint-set.ts';
 import { clustersWithEndpoints, EMPTY_REMOTE_MEMORY, rememberRemotes, retainRemotes, type RemoteMemory, type RetainedCluster } from '../plan/remote-grace.ts';
 
 export interface PlanningDeps {
@@ -46,7 +46,7 @@ export function createPlanning(deps: PlanningDeps): (quiet?: ReadonlySet<KernelP
   let lastGoodLocal: LocalGateway | null = null;
   let remotes: RemoteMemory = EMPTY_REMOTE_MEMORY;
   // One configuration for the planner's life: a spec validated once stays valid until the informer replaces it.
-  const validated = new WeakMap<object, EndpointValidation>();
+  const memo = newPlanMemo();
   const nodeFacts = deps.nodeFacts ?? createNodeFactsReader(deps.rtnl, deps.config);
   // The last plan and what it was planned from: the same inputs give the same plan (planNode is pure),
   // so a pass with nothing new (a resync, a drift repair) neither plans nor validates again.
@@ -70,7 +70,7 @@ export function createPlanning(deps: PlanningDeps): (quiet?: ReadonlySet<KernelP
     const factsText = JSON.stringify(facts);
     const retainedText = JSON.stringify(retained.map((r) => r.subnets));
     const unchanged = last !== null && last.snapshot === snapshot && last.facts === factsText && last.retained === retainedText && isDeepStrictEqual(last.lastGoodLocal, lastGoodLocal);
-    const plan = unchanged ? last!.plan : planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retained.flatMap((r) => r.subnets), validated });
+    const plan = unchanged ? last!.plan : planNode(snapshot, facts, deps.config, { lastGoodLocal, retainedSubnets: retained.flatMap((r) => r.subnets), memo });
     if (!unchanged) last = { snapshot, facts: factsText, retained: retainedText, lastGoodLocal, plan };
     lastGoodLocal = plan.lastGoodLocal ?? lastGoodLocal;
     remotes = rememberRemotes(new Map(plan.remoteClusters.map((r) => [r.clusterId, r.subnets])), retained);

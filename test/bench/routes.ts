@@ -17,7 +17,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink, type KernelWrite } from '../../src/kernel/rtnetlink.ts';
 import { procSysctls } from '../../src/kernel/sysctl.ts';
 import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
-import type { EndpointValidation } from '../../src/model/endpoint.ts';
+import { newPlanMemo } from '../../src/model/endpoint-set.ts';
 import { ObjectTable } from '../../src/reconcile/object-table.ts';
 import { reconcileComponent } from '../../src/reconcile/component.ts';
 import { routingComponent } from '../../src/reconcile/components.ts';
@@ -90,7 +90,7 @@ async function inside(mode: string): Promise<void> {
       const table = new ObjectTable({ backoff: { minMs: 200, maxMs: 30_000 } });
       const routing = routingComponent(dataplane);
       // As the agent's planning keeps it: Endpoints unchanged since the last pass are not validated again.
-      const validated = new WeakMap<object, EndpointValidation>();
+      const memo = newPlanMemo();
       const steady = snapshot(null);
       const pass = async (snap: Snapshot) => {
         const start = performance.now();
@@ -98,7 +98,7 @@ async function inside(mode: string): Promise<void> {
         if (!read.ok) throw new Error(`the benchmark namespace's node facts: ${read.reason}`);
         const { facts } = read;
         const planStart = performance.now();
-        const plan = planNode(snap, facts, CONFIG, { validated });
+        const plan = planNode(snap, facts, CONFIG, { memo });
         const planMs = performance.now() - planStart;
         if (plan.rejected.length > 0 || plan.desired.routes.length !== routeCount) throw new Error(`plan: ${plan.desired.routes.length} routes, ${plan.rejected.length} rejected`);
         const applyStart = performance.now();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { endpointValidationContext } from '../../src/model/endpoint.ts';
-import { buildEndpointSet, groupByCluster, type EndpointSetContext, type EndpointSetInput } from '../../src/model/endpoint-set.ts';
+import { buildEndpointSet, groupByCluster, type EndpointSetContext, type EndpointSetInput, type PlanMemo } from '../../src/model/endpoint-set.ts';
 import type { EndpointObject } from '../../src/model/snapshot.ts';
 import { cluster, endpoint, gatewayNode, node, shuffled, spec } from './model-fixtures.ts';
 
@@ -290,4 +290,34 @@ test('while a cluster has no Endpoint (its gateway failing over), its Cluster ob
   // Once the owner's Endpoint is back, it speaks for the cluster (no reservation): the squatter stays rejected.
   const back = build([LOCAL, squatter, endpoint('west-new', spec({ subnets: ['10.2.0.0/16'] }), '2026-01-01T00:00:00Z')], { clusters });
   assert.deepEqual(verdicts(back), { local: 'east', remotes: ['west'], rejected: [['north', 'overlaps-other-endpoint']] });
+});
+
+/** A WeakMap that counts what is put in it: each put is a computation the memo did not have. */
+class CountingWeakMap<K extends object, V> extends WeakMap<K, V> {
+  puts = 0;
+  override set(key: K, value: V): this { this.puts++; return super.set(key, value); }
+}
+
+test('with a memo, validation is not recomputed for unchanged inputs: an Endpoint whose spec object is the same, Nodes whose list is the same; a changed one is', () => {
+  const validated = new CountingWeakMap<object, never>();
+  const byNodes = new CountingWeakMap<readonly never[], never>();
+  const memo = { validated, byNodes } as unknown as PlanMemo;
+  const remotes = Array.from({ length: 50 }, (_, i) => endpoint(`r${i}`, spec({ cluster_id: `r${i}`, hostname: `r${i}-gw`, private_ip: `192.168.50.${i + 1}`, public_ip: `203.0.113.${i + 1}`, subnets: [`10.${150 + i}.0.0/16`] })));
+  const first = build([LOCAL, ...remotes], {}, { ...ctx, memo });
+  assert.equal(first.remotes.length, 50);
+  assert.deepEqual([validated.puts, byNodes.puts], [51, 1], 'the first pass computes everything once');
+
+  // A new snapshot: new lists, one Endpoint replaced by the informer (a new spec object); the Nodes list kept.
+  const changed = [...remotes];
+  changed[7] = endpoint('r7', spec({ cluster_id: 'r7', hostname: 'r7-gw', private_ip: '192.168.50.8', public_ip: '203.0.113.8', subnets: ['10.220.0.0/16'] }));
+  const second = build([LOCAL, ...changed], {}, { ...ctx, memo });
+  assert.deepEqual([validated.puts, byNodes.puts], [52, 1], 'only the changed Endpoint validated again; the Nodes not indexed again');
+  assert.equal(second.remotes.length, 50);
+  assert.deepEqual(second.remotes.find((r) => r.spec.clusterId === 'r7')?.spec.subnets, ['10.220.0.0/16']);
+
+  // Another Nodes list (a Node changed): indexed again, and what it says is used.
+  const nodes = [...NODES, node('east-worker-3', '10.220.0.9')];
+  const third = build([LOCAL, ...changed], { nodes }, { ...ctx, memo });
+  assert.deepEqual([validated.puts, byNodes.puts], [52, 2]);
+  assert.ok(third.rejected.some((r) => r.cluster === 'r7' && r.reason === 'covers-node-address'), 'the new Node\'s address is protected');
 });

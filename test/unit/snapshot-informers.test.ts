@@ -226,3 +226,25 @@ test('Endpoint projections: seaway.io/ string annotations only; Cluster projecti
   assert.ok(sameMetaAndSpec(projected, other));
   assert.ok(!sameMetaAndSpec(projected, toEndpointObject(custom('c2-cable', 2, { cluster_id: 'c2' }, { annotations: { 'seaway.io/lease-transitions': '3' } }))));
 });
+
+test('a new snapshot keeps the lists of the parts that did not change (the planner\'s memos key on them); a changed part gets a new list', async () => {
+  const { clock, nodes, endpoints, informers } = setup();
+  informers.start();
+  await clock.runUntil(100);
+  const first = informers.snapshot();
+  assert.equal(informers.snapshot(), first, 'nothing changed: the same snapshot');
+  endpoints.current?.emit({ type: 'MODIFIED', object: custom('c2-cable', 60, { cluster_id: 'c2', subnets: ['10.9.0.0/16'] }) });
+  await clock.runUntil(200);
+  const second = informers.snapshot();
+  assert.notEqual(second, first);
+  assert.notEqual(second.endpoints, first.endpoints, 'the Endpoints changed');
+  assert.equal(second.nodes, first.nodes, 'the same 5,000 Nodes need not be listed again');
+  assert.equal(second.clusters, first.clusters);
+  nodes.current?.emit({ type: 'MODIFIED', object: node('node-b', 61, { address: '192.168.1.99' }) });
+  await clock.runUntil(300);
+  const third = informers.snapshot();
+  assert.notEqual(third.nodes, second.nodes, 'a Node\'s address changed');
+  assert.equal(third.endpoints, second.endpoints);
+  assert.ok(third.nodes.some((n) => n.internalIP === '192.168.1.99'));
+  await informers.stop();
+});
