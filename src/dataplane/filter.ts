@@ -1,10 +1,10 @@
 import type { DesiredFilter } from '../model/desired-state.ts';
-import { validateFilter, type FilterInput } from '../plan/filter-input.ts';
+import { onlySetMembersDiffer, validateFilter, type FilterInput } from '../plan/filter-input.ts';
 import {
   chooseIptablesMode, hooksWithOwnedJumps, parseIptablesSave, planIptablesTables, iptablesFilterCanDrop, type IptablesModeDetection,
 } from '../plan/filter-iptables.ts';
-import { planIpsetRestore } from '../plan/filter-ipset.ts';
-import { NFT_FAMILY, NFT_TABLE, filterNotifications, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
+import { ipsetsAsWritten, planIpsetRestore, renderIpsets } from '../plan/filter-ipset.ts';
+import { NFT_FAMILY, NFT_TABLE, filterNotifications, nftAsWritten, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
 import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetList, ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
@@ -30,8 +30,11 @@ export interface FilterDriver {
    * Invalid input throws FilterInputError before anything is written. rivals (present when there
    * are any): the foreign rules whose place ahead of seaway's jumps made a write necessary;
    * changes (present when something was written): one line per write, as drift() says it.
+   * `vouched`: the caller vouches that the kernel holds what the last apply wrote, untouched since
+   * (its drift watch said nothing): when only set members changed, their difference from the last
+   * input is written without reading the kernel.
    */
-  apply(desired: DesiredFilter | null): Promise<FilterApplied>;
+  apply(desired: DesiredFilter | null, vouched?: boolean): Promise<FilterApplied>;
   /**
    * What is not intact compared with the last desired state given to apply, one line per write a
    * pass would make; nothing is written. Empty when intact or before the first apply.
@@ -102,13 +105,16 @@ async function observeNftTable(run: ProcessRunner, netlink: FilterNetlinkReads):
 
 type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterPlan;
 
+/** The writes that take the sets from `previous` (as written) to `next`, the rules being the same; null when this backend cannot tell without reading. */
+type SetsPlanner = (previous: FilterInput, next: FilterInput, shimInUse: boolean) => FilterPlan | null;
+
 /**
  * The part both backends share: observe while validating (the tools run while this process
  * parses 10,000 CIDRs), plan, write; remember the last valid desired state for drift checks.
  */
 function driverFrom(
   backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, netlink: FilterNetlinkReads, observe: () => Promise<FilterObservation>, plan: Planner,
-  write?: (validate: () => FilterInput | null) => Promise<FilterPlan>,
+  setsOnly: SetsPlanner, write?: (validate: () => FilterInput | null) => Promise<FilterPlan>,
 ): FilterDriver {
   let writes = 0;
   let last: { input: FilterInput | null } | null = null;
@@ -124,14 +130,22 @@ function driverFrom(
     get writes() { return writes; },
     observe: observeAndNote,
     notifications: () => filterNotifications(backend, mode, shimInUse),
-    async apply(desired) {
+    async apply(desired, vouched = false) {
+      const previous = last?.input ?? null;
+      let validated: { input: FilterInput | null } | null = null;
       const validate = () => {
-        const input = desired ? validateFilter(desired) : null;
-        last = { input };
-        return input;
+        validated ??= { input: desired ? validateFilter(desired) : null };
+        last = validated;
+        return validated.input;
       };
-      let done: FilterPlan;
-      if (write) {
+      let done: FilterPlan | null = null;
+      if (vouched && previous !== null && desired !== null) {
+        const input = validate();
+        if (input !== null && onlySetMembersDiffer(previous, input)) done = setsOnly(previous, input, shimInUse);
+      }
+      if (done !== null) {
+        await runFilterWrites(run, done.writes);
+      } else if (write) {
         done = await write(validate);
       } else {
         const seeing = observeAndNote();
@@ -168,6 +182,9 @@ function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     const nftScript = planNft(null, seen.nftTable);
     if (nftScript) planned.writes.push({ tool: 'nft', script: nftScript });
     return planned;
+  }, (previous, next) => {
+    const script = planIpsetRestore(renderIpsets(next), ipsetsAsWritten(renderIpsets(previous)));
+    return { writes: script ? [{ tool: 'ipset', script }] : [], rivals: [] };
   }, (validate) => applyIptablesPipelined(run, mode, validate, async () => planNft(null, await observeNftTable(run, netlink)), netlink));
 }
 
@@ -186,6 +203,11 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     const shimNeeded = seen.backend === 'nftables' && seen.shimNeeded;
     const shim = planIptablesRepair(shimNeeded && input ? withoutEchoLimit(input) : null, seen.iptables, ['filter']);
     return { writes: [...(script ? [{ tool: 'nft' as const, script }] : []), ...shim.writes], rivals: shim.rivals };
+  }, (previous, next, shimInUse) => {
+    // The shim's ipsets would need their members too: only without it is the nft table all there is.
+    if (shimInUse) return null;
+    const script = planNft(renderNft(next), nftAsWritten(renderNft(previous)));
+    return { writes: script ? [{ tool: 'nft', script }] : [], rivals: [] };
   });
 }
 

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { parseCidr, scanIpv4, scanPrefixLength, type Cidr } from '../model/cidr.ts';
 import type { DesiredFilter, EchoLimit, MssClamp } from '../model/desired-state.ts';
 import { MAX_MSS, MIN_MSS } from './mss-clamp.ts';
@@ -172,4 +173,10 @@ export function validateFilter(filter: DesiredFilter): FilterInput {
   }
   if (filter.echoLimit !== undefined) input.echoLimit = echoLimit(filter.echoLimit);
   return input;
+}
+
+/** The two inputs differ at most in their sets' members (local and remote CIDRs, node addresses): every rule is the same. */
+export function onlySetMembersDiffer(a: FilterInput, b: FilterInput): boolean {
+  const rules = ({ localCidrs: _local, remoteCidrs: _remote, nodeAddresses: _nodes, ...rest }: FilterInput) => rest;
+  return isDeepStrictEqual(rules(a), rules(b));
 }

@@ -18,6 +18,11 @@ export function renderIpsets(input: FilterInput): IpsetsDesired {
   ]);
 }
 
+/** Sets as the kernel holds them after `desired` was written whole: what a vouched-for kernel is diffed against. */
+export function ipsetsAsWritten(desired: IpsetsDesired): IpsetsObserved {
+  return new Map([...desired].map(([name, members]) => [name, { type: 'hash:net', members: new Set(members), maxelem: MAX_CIDRS_PER_SET }]));
+}
+
 export class IpsetParseError extends Error {
   constructor(lineNumber: number, line: string, why: string) {
     super(`ipset save output line ${lineNumber}: ${why}: ${line.slice(0, 200)}`);

@@ -89,6 +89,14 @@ export interface NftObserved {
   chains: Map<string, NftObservedChain>;
 }
 
+/** seaway's table as the kernel holds it after `desired` was written whole: what a vouched-for kernel is diffed against. */
+export function nftAsWritten(desired: NftDesired): NftObserved {
+  return {
+    sets: new Map([...desired.sets].map(([name, members]) => [name, { type: 'ipv4_addr', flags: ['interval'], members: new Set(members) }])),
+    chains: new Map(desired.chains.map((c) => [c.name, { type: c.type, hook: c.hook, prio: c.prio, policy: c.policy, rules: c.rules }])),
+  };
+}
+
 export class NftParseError extends Error {
   constructor(why: string) {
     super(`nft -j output: ${why}`);

@@ -54,9 +54,10 @@ const undetectedFilter: Component<DesiredFilter | null, FilterReport> = {
  * with one COMMIT per table, nft -f) that each apply all or nothing: when one fails, the filter
  * shows failed with the tool's message and is retried on its own backoff; what earlier
  * transactions of the same attempt wrote stays, and the next attempt reads the kernel again and
- * writes only what still differs.
+ * writes only what still differs. `vouched` says whether the kernel holds the driver's last apply
+ * untouched (see FilterDriver.apply).
  */
-export function filterComponent(driver: FilterDriver | null): Component<DesiredFilter | null, FilterReport> {
+export function filterComponent(driver: FilterDriver | null, vouched: () => boolean = () => false): Component<DesiredFilter | null, FilterReport> {
   if (driver === null) return undetectedFilter;
   const key = filterKey(driver);
   const describe = (desired: DesiredFilter): string =>
@@ -67,7 +68,7 @@ export function filterComponent(driver: FilterDriver | null): Component<DesiredF
     async apply(desired, gate) {
       if (!gate('filter', key)) return { failures: [], deferred: [{ kind: 'filter', key }], writes: 0 };
       try {
-        const { writes, rivals, changes } = await driver.apply(desired);
+        const { writes, rivals, changes } = await driver.apply(desired, vouched());
         return { failures: [], deferred: [], writes, ...(rivals ? { rivals } : {}), ...(changes ? { changes } : {}) };
       } catch (error) {
         const err = error instanceof Error ? error : new Error(String(error));

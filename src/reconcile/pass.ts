@@ -172,7 +172,8 @@ export function createPass(deps: PassDeps): (reasons: readonly string[]) => Prom
       if (!skipRouting) routingHolds = routed !== null && settled(routed) ? plan.desired : null;
       if (planned.steady && routed) fightReport.observeRouting(routed);
       const driver = deps.filter;
-      if (filter === null || filter.driver !== driver) filter = { driver, component: filterComponent(driver) };
+      // A quiet filter holds what the driver last wrote: a changed desired state is written as its difference from that.
+      if (filter === null || filter.driver !== driver) filter = { driver, component: filterComponent(driver, () => filterHolds && lastFilter?.driver === driver) };
       // The same filter as last time: a write would be a repair, held back while the filter is fought
       // over. (Any other change of the inputs, a Node's heartbeat projection, an unrelated Endpoint,
       // does not lift the hold; a changed filter is new work and is written at once.)

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
-import { createFilterDriver } from '../../src/dataplane/filter.ts';
+import { createFilterDriver, KERNEL_FILTER_READS } from '../../src/dataplane/filter.ts';
+import type { FilterNetlinkReads } from '../../src/dataplane/filter-iptables.ts';
 import { FILTER_DRIFT_BACKSTOP_MS, watchFilterDrift } from '../../src/dataplane/filter-drift-watch.ts';
 import { nftChangeSource } from '../../src/dataplane/nft-change-source.ts';
 import { pino } from 'pino';
@@ -136,3 +137,35 @@ test('iptables backend, nft flavour: a masquerade inserted ahead of seaway\'s ju
     await resetNamespace();
   }
 });
+
+for (const variant of [{ backend: 'iptables', mode: 'nft' }, { backend: 'iptables', mode: 'legacy' }, { backend: 'nftables', mode: 'nft' }] as const) {
+  test(`${variant.backend} (${variant.mode}): vouched for, a change of set members only is written as its difference with no read; the kernel then holds exactly it; a rule change is read and written as usual`, async () => {
+    await resetNamespace();
+    try {
+      const rec = recordingRunner();
+      const reads: string[] = [];
+      const netlink = {
+        nftTablePresent: (...args: Parameters<FilterNetlinkReads['nftTablePresent']>) => { reads.push('nftTablePresent'); return KERNEL_FILTER_READS.nftTablePresent(...args); },
+        ipsetList: (...args: Parameters<FilterNetlinkReads['ipsetList']>) => { reads.push('ipsetList'); return KERNEL_FILTER_READS.ipsetList(...args); },
+      };
+      const driver = await createFilterDriver(variant.backend, { run: rec.run, iptablesMode: variant.mode, netlink });
+      await driver.apply(SAMPLE);
+      rec.reset();
+      reads.length = 0;
+      const changed = { ...SAMPLE, remoteCidrs: ['10.2.0.0/16', '10.4.0.0/24'], nodeAddresses: [...SAMPLE.nodeAddresses, '192.168.1.12/32'] };
+      const applied = await driver.apply(changed, true);
+      assert.equal(applied.writes, 1, 'one transaction');
+      assert.equal(rec.calls.length, 1, `only the write, no read: ${rec.calls.map((c) => c.file).join(', ')}`);
+      assert.deepEqual(reads, [], 'no netlink read either');
+      assert.deepEqual(await driver.drift(), [], 'a full read finds the kernel exactly as a full apply would have left it');
+
+      rec.reset();
+      const rulesChanged = { ...changed, cniAddress: '10.1.0.2' };
+      await driver.apply(rulesChanged, true);
+      assert.ok(rec.calls.some((c) => !rec.writes().includes(c)) || reads.length > 0, 'a rule change is not vouched for: the kernel is read');
+      assert.deepEqual(await driver.drift(), []);
+    } finally {
+      await resetNamespace();
+    }
+  });
+}
