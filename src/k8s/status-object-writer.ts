@@ -14,7 +14,7 @@
 import { backoffDelay, type BackoffPolicy } from '../model/backoff.ts';
 import { isRecord } from '../model/compare.ts';
 import { stringEntries } from '../model/object-meta.ts';
-import { dueForWrite, writeDueAt, type WriteBudget } from '../plan/status-object.ts';
+import { changeDueAt, dueForWrite, writeDueAt, type WriteBudget } from '../plan/status-object.ts';
 import { classifyApiError, type ApiProblem } from './api-problem.ts';
 import type { ApiCall, ApiSend } from './api-request.ts';
 import { submarinerPath } from './client-list-watch.ts';
@@ -233,6 +233,8 @@ export interface StatusPublisher<T> {
    * undefined while a write is in flight (its end is the next moment to look).
    */
   nextAttemptAt(next: T, nowMs: number): number | undefined;
+  /** When publish would next write an object that differs from the last written (as nextAttemptAt). */
+  nextChangeAt(nowMs: number): number | undefined;
 }
 
 export interface PublisherOptions extends WriteBudget {
@@ -282,6 +284,11 @@ export function createStatusPublisher<T>(
       if (busy) return undefined;
       if (failures > 0) return backingOff(nowMs) ? retryAtMs : nowMs;
       return writeDueAt(written, next, lastWriteMs, nowMs, options, options.same);
+    },
+    nextChangeAt(nowMs) {
+      if (busy) return undefined;
+      if (failures > 0) return backingOff(nowMs) ? retryAtMs : nowMs;
+      return changeDueAt(written, lastWriteMs, nowMs, options);
     },
   };
 }

@@ -114,11 +114,14 @@ export interface WriteBudget {
 export function writeDueAt<T>(
   previous: T | null, next: T, lastWriteMs: number, nowMs: number, budget: WriteBudget, same: (a: T, b: T) => boolean = isDeepStrictEqual,
 ): number {
-  if (previous === null) return nowMs;
-  if (nowMs < lastWriteMs) return nowMs;
-  const refreshAt = lastWriteMs + budget.refreshMs;
-  if (same(previous, next)) return refreshAt;
-  return Math.min(refreshAt, lastWriteMs + (budget.minIntervalMs ?? 0));
+  if (previous !== null && nowMs >= lastWriteMs && same(previous, next)) return lastWriteMs + budget.refreshMs;
+  return changeDueAt(previous, lastWriteMs, nowMs, budget);
+}
+
+/** When an object that differs from `previous` (the last written) may be written (unix ms; at most nowMs: now). */
+export function changeDueAt(previous: unknown, lastWriteMs: number, nowMs: number, budget: WriteBudget): number {
+  if (previous === null || nowMs < lastWriteMs) return nowMs;
+  return Math.min(lastWriteMs + budget.refreshMs, lastWriteMs + (budget.minIntervalMs ?? 0));
 }
 
 /** Whether `next` is due now (writeDueAt at or before nowMs). */

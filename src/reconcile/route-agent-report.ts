@@ -27,7 +27,7 @@ export interface RouteAgentReporterDeps {
   nodeName: string;
   namespace: string;
   version: string;
-  publisher: Pick<StatusPublisher<RouteAgentObject>, 'publish' | 'nextAttemptAt'>;
+  publisher: Pick<StatusPublisher<RouteAgentObject>, 'publish' | 'nextAttemptAt' | 'nextChangeAt'>;
   logger: Logger;
   now?: () => number;
   /** Counts failed writes (seaway_api_errors_total). */
@@ -67,13 +67,23 @@ export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAge
   /** The last pass's report that had a plan to list (the plan may be an earlier pass's). */
   let lastPassed: { plan: RouteAgentPlan; unsettled: PassedReport['unsettled']; failure?: string } | null = null;
   let latest: RouteAgentObject | null = null;
+  /** A pass reported since `latest` was built: it is built again when a write could take it. */
+  let stale = false;
   let writing: Promise<void> | null = null;
   let timer: unknown;
+  let timerAt: number | undefined;
   let stopped = false;
 
   const cancelTimer = () => {
     if (timer !== undefined) clearTimer(timer);
     timer = undefined;
+    timerAt = undefined;
+  };
+  /** One timer, for `at` (unix ms), `delayMs` from now: it publishes the latest object if due. */
+  const arm = (delayMs: number, at: number) => {
+    cancelTimer();
+    timerAt = at;
+    timer = setTimer(() => { timer = undefined; timerAt = undefined; kick(); }, delayMs);
   };
 
   const logResult = (result: StatusWriteResult) => {
@@ -94,7 +104,7 @@ export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAge
     if (stopped || latest === null || writing !== null) return;
     cancelTimer();
     // The health checks' figures as they are now (the refresh's RTT, a verdict that changed since).
-    if (deps.health !== undefined) build();
+    if (deps.health !== undefined || stale) build();
     const object = latest;
     let attempted = false;
     writing = publisher.publish(object, now(), abort.signal).then((outcome) => {
@@ -119,8 +129,7 @@ export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAge
     const nowMs = now();
     const at = publisher.nextAttemptAt(latest, nowMs);
     if (at === undefined) return;
-    cancelTimer();
-    timer = setTimer(() => { timer = undefined; kick(); }, Math.max(at - nowMs, attempted ? 0 : MIN_TIMER_MS));
+    arm(Math.max(at - nowMs, attempted ? 0 : MIN_TIMER_MS), at);
   };
 
   /** Builds the object from the last pass and the health checks now; false when it cannot be built (said once). Never throws. */
@@ -138,6 +147,7 @@ export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAge
         return false;
       }
       if (said.clear(BUILD)) logger.info('the RouteAgent object can be built again');
+      stale = false;
       const notes = notesSaid.update(new Map(render.notes.map((note) => [note, note])));
       for (const note of [...notes.started, ...notes.changed]) logger.warn({ note }, 'RouteAgent status: a remote Endpoint is left out');
       latest = render.object;
@@ -156,6 +166,15 @@ export function createRouteAgentReporter(deps: RouteAgentReporterDeps): RouteAge
       if (plan === null) return;
       if (passed.plan !== null) lastPlan = passed.plan;
       lastPassed = { plan, unsettled: passed.unsettled, ...(passed.failure !== undefined ? { failure: passed.failure } : {}) };
+      // While the budget holds any change back (passes every second under Endpoint churn), the object
+      // of 1,000 remotes is built once, when it can be written, not after every pass.
+      const nowMs = now();
+      const changeAt = latest === null || writing !== null ? undefined : publisher.nextChangeAt(nowMs);
+      if (changeAt !== undefined && changeAt > nowMs) {
+        stale = true;
+        if (timerAt === undefined || timerAt > changeAt) arm(changeAt - nowMs, changeAt);
+        return;
+      }
       if (build() && writing === null) kick();
     },
     refresh() {

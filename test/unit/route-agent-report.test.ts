@@ -15,7 +15,7 @@ import { createRouteAgentPublisher, createRouteAgentWriter } from '../../src/k8s
 import type { StatusWriteResult } from '../../src/k8s/status-object-writer.ts';
 import { createRouteAgentReporter } from '../../src/reconcile/route-agent-report.ts';
 import { planNode, type Plan, type PlanConfig } from '../../src/plan/node-plan.ts';
-import { ROUTE_AGENT_WRITE_BUDGET, ROUTES_PROGRAMMED_MESSAGE, type RouteAgentObject } from '../../src/plan/route-agent-status.ts';
+import { ROUTE_AGENT_WRITE_BUDGET, ROUTES_PROGRAMMED_MESSAGE, type RouteAgentHealth, type RouteAgentObject } from '../../src/plan/route-agent-status.ts';
 import { endpoint, gatewayNode, node, spec } from './model-fixtures.ts';
 
 const NOW = 1_800_000_000_000;
@@ -248,7 +248,7 @@ describe('createRouteAgentReporter (after each pass)', () => {
   const pendingRoute = [{ component: 'routing', kind: 'route' as const, key: '254 10.2.0.0/16', object: 'route 10.2.0.0/16', state: 'pending' as const, since: 0, attempts: 0, desired: true }];
 
   /** A reporter over a real publisher and a scripted writer, with a hand-driven clock and timers. */
-  function harness(results: StatusWriteResult[] = [], nodeName = 'east-worker') {
+  function harness(results: StatusWriteResult[] = [], nodeName = 'east-worker', health?: () => RouteAgentHealth) {
     let clock = NOW;
     const timers: Array<{ at: number; run: () => void; id: number }> = [];
     let nextId = 0;
@@ -270,6 +270,7 @@ describe('createRouteAgentReporter (after each pass)', () => {
       nodeName, namespace: 'submariner-operator', version: '0.1.0', logger,
       publisher: createRouteAgentPublisher(writer, { random: () => 1 }),
       now: () => clock,
+      ...(health ? { health } : {}),
       onWriteError: () => { errors++; },
       setTimer: (run, ms) => { const id = ++nextId; timers.push({ at: clock + ms, run, id }); return id; },
       clearTimer: (id) => { const i = timers.findIndex((t) => t.id === id); if (i >= 0) timers.splice(i, 1); },
@@ -326,6 +327,29 @@ describe('createRouteAgentReporter (after each pass)', () => {
     assert.deepEqual(h.timers, [8000]);
     await h.advance(8000);
     assert.deepEqual(h.writes.map((w) => w.status.remoteEndpoints[0]!.status), ['connecting', 'connected']);
+    await h.reporter.stop();
+  });
+
+  test('passes every second while the budget holds changes back: the object is built once, when it can be written, from the last pass', async () => {
+    let builds = 0;
+    // Health that says the node probes nothing: the object reads as without health checks, and each call is a build.
+    const h = harness([], 'east-worker', () => { builds++; return { off: 'checks disabled', skipped: new Map(), probes: new Map() }; });
+    h.reporter.report({ plan, unsettled: [] });
+    await h.settle();
+    assert.equal(h.writes.length, 1);
+    const before = builds;
+    for (let i = 0; i < 9; i++) {
+      await h.advance(1000);
+      h.reporter.report({ plan, unsettled: i % 2 === 0 ? pendingRoute : [] });
+    }
+    await h.settle();
+    assert.equal(builds, before, 'nothing built while no write could take it');
+    assert.equal(h.writes.length, 1);
+    await h.advance(1000);
+    assert.equal(builds, before + 1, 'built once, at the end of the budget');
+    assert.equal(h.writes.length, 2);
+    assert.equal(h.writes[1]!.status.remoteEndpoints[0]!.status, 'connecting', 'the last pass\'s state (its route pending)');
+    assert.equal(h.writes[0]!.status.remoteEndpoints[0]!.status, 'connected');
     await h.reporter.stop();
   });
 
