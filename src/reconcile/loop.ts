@@ -43,7 +43,8 @@ export const PERIODIC_RESYNC = 'periodic resync';
 
 /**
  * Level-triggered, coalescing and throttled, as Felix's apply throttle and kube-proxy's
- * minSyncPeriod: events only wake the loop, every pass recomputes everything, two passes never
+ * minSyncPeriod: events only wake the loop, every pass starts from the whole desired state (the
+ * pass decides what it must read again: see kernel-changes.ts), two passes never
  * overlap and never start closer than `minIntervalMs`. Objects that failed are retried on their
  * own backoff (the pass reports when the next is due); a pass that throws backs the whole loop
  * off, and triggers never bypass either backoff.

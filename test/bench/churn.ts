@@ -19,13 +19,11 @@ import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
 import { loadImage } from '../lab/image.ts';
-import { labDown, labStatus, labUp } from '../lab/lab.ts';
-import { SocketApi } from '../lab/socket-api.ts';
-import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
+import { labDown, labStatus } from '../lab/lab.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
 import { median } from './bench-support.ts';
-import { benchNodePodCidr, checkSubnets, remoteEndpoint, remoteSubnet, type MemorySample } from './footprint-support.ts';
-import { agentHeap, agentPasses, agentPod, agentProcess, countRoutes, isReady, loadCluster, routedDestinations, samplePhase } from './lab-agents.ts';
+import { remoteEndpoint, remoteSubnet, type MemorySample } from './footprint-support.ts';
+import { agentHeap, agentPasses, countRoutes, loadCluster, routedDestinations, samplePhase, workerLab } from './lab-agents.ts';
 
 const { values } = parseArgs({
   options: {
@@ -68,17 +66,7 @@ async function main(): Promise<void> {
   const prefix = `swch${randomBytes(2).toString('hex')}`;
   let controllerPid: number | undefined;
   try {
-    const lab = await labUp({ prefix, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, endpoints: true, deploy: 'manifests', wait: true });
-    const cluster = lab.clusters[0] as ClusterStatus;
-    const problem = checkSubnets(allSubnets, [cluster.podCidr, cluster.serviceCidr, ...cluster.nodes.map((n) => n.podCidr), ...Array.from({ length: NODES }, (_, i) => benchNodePodCidr(i + 1))]);
-    if (problem !== null) throw new Error(`the benchmark's remote subnets are unusable: ${problem}`);
-    const api = new SocketApi(cluster.apiserver.socket);
-    const worker = cluster.nodes[1] as NodeStatus;
-    await waitFor(`the route agent on ${worker.name} Ready`, async () => isReady(await agentPod(api, worker)), { timeoutMs: 120_000, intervalMs: 500 });
-    const pid = (await labStatus(prefix)).clusters[0]?.nodes[1]?.agent?.pid;
-    if (pid === undefined) throw new Error(`the lab reports no route agent process on ${worker.name}`);
-    const agent = agentProcess(pid);
-    const restarts = async () => (await agentPod(api, worker))?.status?.containerStatuses?.[0]?.restartCount ?? -1;
+    const { lab, api, worker, pid, agent, restarts } = await workerLab(prefix, { subnets: allSubnets, nodes: NODES });
     const restartsBefore = await restarts();
     const routesBefore = await countRoutes(worker.namespace);
 

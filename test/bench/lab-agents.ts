@@ -8,11 +8,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { run } from '../../src/kernel/exec.ts';
 import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
 import { ROUTE_AGENT_DAEMONSET } from '../lab/deploy.ts';
-import type { SocketApi, ApiObject } from '../lab/socket-api.ts';
-import type { NodeStatus } from '../lab/state.ts';
+import { SocketApi, type ApiObject } from '../lab/socket-api.ts';
+import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
+import { labStatus, labUp } from '../lab/lab.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
 import {
-  benchNode, benchNodeName, boundedAll, cpuPercent, metricSum, nodeConditions, parseHeapMetrics, parseProcStatTicks, parseProcStatus, remoteEndpoint, type MemorySample, type PhaseFigures,
+  benchNode, benchNodeName, benchNodePodCidr, boundedAll, checkSubnets, cpuPercent, metricSum, nodeConditions, parseHeapMetrics, parseProcStatTicks, parseProcStatus, remoteEndpoint, type MemorySample, type PhaseFigures,
 } from './footprint-support.ts';
 
 export interface PodJson extends ApiObject { spec: { nodeName?: string }; status?: { conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount: number }> } }
@@ -137,4 +139,24 @@ export async function samplePhase(agent: ReturnType<typeof agentProcess>, sample
   if (failure !== undefined) throw failure;
   const wallMs = performance.now() - start;
   return { samples, cpuPercent: cpuPercent((await agent.ticks()) - startTicks, ticksPerSecond, wallMs), wallMs };
+}
+
+/**
+ * A one-cluster lab (a gateway node and a worker) installed from manifests/, its worker's route agent
+ * Ready: the agent's process, and how many times its Pod has restarted (a restart mixes two
+ * processes' figures). `subnets` are the remote subnets the benchmark will use, checked against every
+ * local range first (the lab's and the `nodes` bench Nodes' pod CIDRs).
+ */
+export async function workerLab(prefix: string, load: { subnets: readonly string[]; nodes: number }) {
+  const lab = await labUp({ prefix, clusters: 1, nodes: 2, gateways: 1, podsPerNode: 0, nodeReadyDelay: 0, cniDelay: 0, endpoints: true, deploy: 'manifests', wait: true });
+  const cluster = lab.clusters[0] as ClusterStatus;
+  const problem = checkSubnets(load.subnets, [cluster.podCidr, cluster.serviceCidr, ...cluster.nodes.map((n) => n.podCidr), ...Array.from({ length: load.nodes }, (_, i) => benchNodePodCidr(i + 1))]);
+  if (problem !== null) throw new Error(`the benchmark's remote subnets are unusable: ${problem}`);
+  const api = new SocketApi(cluster.apiserver.socket);
+  const worker = cluster.nodes[1] as NodeStatus;
+  await waitFor(`the route agent on ${worker.name} Ready`, async () => isReady(await agentPod(api, worker)), { timeoutMs: 120_000, intervalMs: 500 });
+  const pid = (await labStatus(prefix)).clusters[0]?.nodes[1]?.agent?.pid;
+  if (pid === undefined) throw new Error(`the lab reports no route agent process on ${worker.name}`);
+  const restarts = async () => (await agentPod(api, worker))?.status?.containerStatuses?.[0]?.restartCount ?? -1;
+  return { lab, cluster, api, worker, pid, agent: agentProcess(pid), restarts };
 }
