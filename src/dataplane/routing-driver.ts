@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ALL_ZEROS_MAC, type DesiredFdbEntry, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredVxlanLink } from '../model/desired-state.ts';
 import { OWNED_RULE_PRIORITIES, OWNED_TABLES, OWNERSHIP, SUBMARINER_LEFTOVERS } from '../model/ownership.ts';
 import { FR_ACT_TO_TBL } from '../kernel/rules.ts';
-import { diffFdb, diffRoutes, diffRules, diffVxlanLink, type ForeignRoute, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
+import { changedRoutes, diffFdb, diffRoutes, diffRules, diffVxlanLink, type ForeignRoute, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
 import type { KernelWrite, ObservedLink, ObservedRoute, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
 import { addressKey, describeAddress, describeFdb, describeRoute, describeRule, fdbKey, routeKey, ruleKey } from '../plan/desired-objects.ts';
 import { ALWAYS_ATTEMPT, countWrite, emptyReport, type ApplyReport, type AttemptGate, type ObjectKind } from './report.ts';
@@ -44,13 +44,13 @@ export type RoutingState = Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fd
 
 /**
  * What the kernel holds when the caller vouches that it is `holds`, programmed and untouched since
- * (no kernel event said otherwise): that state as if observed, so an apply diffs against it without
- * reading a route, rule or FDB entry. Only while the links and their neighbours are the same: a link
- * to make or change is read and written the usual way.
+ * (no kernel event said otherwise): its rules and FDB entries as if observed (its routes are diffed
+ * by changedRoutes), so an apply reads no route, rule or FDB entry. Only while the links and their
+ * neighbours are the same: a link to make or change is read and written the usual way.
  */
 function vouchedFor(holds: RoutingState, desired: RoutingState): OwnedRouting | null {
   if (!isDeepStrictEqual(holds.links, desired.links) || !isDeepStrictEqual(holds.rules, desired.rules) || !isDeepStrictEqual(holds.fdb, desired.fdb)) return null;
-  return { links: [], routes: holds.routes, rules: holds.rules.map((r) => ({ ...r, protocol: OWNERSHIP.routeProtocol })), fdb: holds.fdb, foreign: [] };
+  return { links: [], routes: [], rules: holds.rules.map((r) => ({ ...r, protocol: OWNERSHIP.routeProtocol })), fdb: holds.fdb, foreign: [] };
 }
 
 /** One write and the object it belongs to (an object may need several: a link delete and create). */
@@ -307,7 +307,9 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         }
       }
 
-      const routes = diffRoutes(desired.routes, owned.routes, OWNED_TABLES, owned.foreign);
+      // Vouched for: only the routes that changed since are diffed (seaway's own and nobody else's there).
+      const changed = vouched === null ? null : changedRoutes(holds!.routes, desired.routes);
+      const routes = changed === null ? diffRoutes(desired.routes, owned.routes, OWNED_TABLES, owned.foreign) : diffRoutes(changed.added, changed.removed, OWNED_TABLES);
       // A held destination is a failure the operator must resolve, not a write that failed: reported on
       // every apply (no attempt counted during its backoff), retried with backoff once it is free.
       for (const { object, reason } of [...routes.rejected, ...routes.held]) report.failures.push({ kind: 'route', key: routeKey(object), object: describeRoute(object), reason });

@@ -15,6 +15,7 @@ import {
 } from './endpoint.ts';
 import { indexNodes, trustLocalEndpoint, type NodeIndex } from './local-endpoint.ts';
 import type { ClusterObject, EndpointObject, NodeObject } from './snapshot.ts';
+import type { DesiredRoute } from './desired-state.ts';
 import { compareText } from './compare.ts';
 
 export interface EndpointRef {
@@ -86,9 +87,14 @@ interface NodeDerived { index: NodeIndex; addresses: readonly ProtectedAddress[]
 export interface PlanMemo {
   readonly validated: WeakMap<object, EndpointValidation>;
   readonly byNodes: WeakMap<readonly NodeObject[], NodeDerived>;
+  /**
+   * The last plan's routes by destination: a route that comes out the same is that same object, so
+   * everything downstream (its description, the diff against what is programmed) can tell it by identity.
+   */
+  routes: ReadonlyMap<string, DesiredRoute>;
 }
 
-export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap() });
+export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map() });
 
 function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidation {
   if (ctx.memo === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);

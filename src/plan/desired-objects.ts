@@ -29,15 +29,26 @@ export const describeRule = (r: DesiredRule): string => `rule priority ${r.prior
 export const describeFdb = (e: DesiredFdbEntry): string => `fdb ${e.mac} dst ${e.dst} dev ${e.dev}`;
 export const describeAddress = (cidr: string, dev: string): string => `address ${cidr} on ${dev}`;
 
-/** The routing part (links, addresses, routes, rules, FDB entries, sysctls), in the order drivers program it. */
-export function routingObjects(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb' | 'sysctls'>): DesiredObject[] {
+/**
+ * The routing part (links, addresses, routes, rules, FDB entries, sysctls), in the order drivers
+ * program it. `known`: each route's object as made before, by route object (the planner keeps an
+ * unchanged route the same object), so 10,000 keys and descriptions are not made again every pass.
+ */
+export function routingObjects(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb' | 'sysctls'>, known?: WeakMap<DesiredRoute, DesiredObject>): DesiredObject[] {
   const objects: DesiredObject[] = [];
   for (const link of desired.links) {
     objects.push({ kind: 'link', key: link.name, object: `link ${link.name} (vxlan vni ${link.vni} port ${link.port} local ${link.local}${link.remote ? ` remote ${link.remote}` : ''} dev ${link.underlayDevice} mtu ${link.mtu})` });
     objects.push({ kind: 'address', key: addressKey(link.address, link.name), object: describeAddress(link.address, link.name) });
   }
   for (const rule of desired.rules) objects.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule) });
-  for (const route of desired.routes) objects.push({ kind: 'route', key: routeKey(route), object: describeRoute(route) });
+  for (const route of desired.routes) {
+    let object = known?.get(route);
+    if (object === undefined) {
+      object = { kind: 'route', key: routeKey(route), object: describeRoute(route) };
+      known?.set(route, object);
+    }
+    objects.push(object);
+  }
   for (const entry of desired.fdb) objects.push({ kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry) });
   for (const sysctl of desired.sysctls) objects.push({ kind: 'sysctl', key: sysctl.key, object: `sysctl ${sysctl.key}=${sysctl.value}` });
   return objects;

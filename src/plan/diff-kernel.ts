@@ -108,6 +108,17 @@ export function diffRoutes(
   return diff;
 }
 
+/**
+ * The routes only in `after` and those only in `before`, by object identity: the planner keeps a
+ * route that did not change the same object, so a changed Endpoint's routes are found without a key
+ * made for each of 10,000 (routes not kept are merely all different, which diffRoutes sorts out).
+ */
+export function changedRoutes<R extends object>(before: readonly R[], after: readonly R[]): { added: R[]; removed: R[] } {
+  const was = new Set(before);
+  const is = new Set(after);
+  return { added: after.filter((r) => !was.has(r)), removed: before.filter((r) => !is.has(r)) };
+}
+
 export interface SetDiff<T> { create: T[]; remove: T[] }
 
 function diffSets<T>(desired: readonly T[], observed: readonly T[], key: (x: T) => string): SetDiff<T> {

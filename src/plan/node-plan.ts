@@ -167,13 +167,14 @@ export function planNode(
         dev: self.underlayDevice,
         src: cni.address,
       }));
+      routes = reusedRoutes(routes, memory.memo);
     }
     fdb = fdbEntries(snapshot, config.nodeName, nodeIp, notes);
   } else {
     // In the main table, as Submariner's route agent does: no rule, and the longest prefix wins.
     rules = [];
     const via = formatIpv4(vtepIp(gatewayPrivateIp.address));
-    routes = remoteSubnets.map(({ text }) => ({ table: OWNERSHIP.workerTable, dst: text, gateway: via, dev: OWNERSHIP.vxlanDevice }));
+    routes = reusedRoutes(remoteSubnets.map(({ text }) => ({ table: OWNERSHIP.workerTable, dst: text, gateway: via, dev: OWNERSHIP.vxlanDevice })), memory.memo);
   }
 
   const selfNode = snapshot.nodes.find((n) => n.name === config.nodeName);
@@ -289,4 +290,23 @@ function sysctls(cniName: string | null): DesiredSysctl[] {
 
 function sortNotes(notes: PlanNote[]): PlanNote[] {
   return notes.sort((a, b) => compareText(a.code, b.code) || compareText(a.message, b.message));
+}
+
+/**
+ * The routes, each replaced by the last plan's route to the same destination when that one is the
+ * same (an unchanged remote's 10 routes stay the same 10 objects); the memo then holds these.
+ */
+function reusedRoutes(routes: DesiredRoute[], memo: PlanMemo | undefined): DesiredRoute[] {
+  if (memo === undefined) return routes;
+  const last = memo.routes;
+  const next = new Map<string, DesiredRoute>();
+  const reused = routes.map((route) => {
+    const before = last.get(route.dst);
+    const same = before !== undefined && before.table === route.table && before.gateway === route.gateway && before.dev === route.dev && before.src === route.src;
+    const kept = same ? before : route;
+    next.set(route.dst, kept);
+    return kept;
+  });
+  memo.routes = next;
+  return reused;
 }

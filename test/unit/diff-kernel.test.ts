@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeForeignRoute, diffFdb, diffRoutes, diffRules, diffSysctls, diffVxlanLink, type ForeignRoute, type ObservedVxlan } from '../../src/plan/diff-kernel.ts';
+import { changedRoutes, describeForeignRoute, diffFdb, diffRoutes, diffRules, diffSysctls, diffVxlanLink, type ForeignRoute, type ObservedVxlan } from '../../src/plan/diff-kernel.ts';
 import type { DesiredVxlanLink } from '../../src/model/desired-state.ts';
 
 const r = (dst: string, extra: Partial<{ table: number; gateway: string; dev: string; src: string; metric: number }> = {}) =>
@@ -135,4 +135,23 @@ test('sysctls: only differing values are written; missing keys are reported; whi
   const diff = diffSysctls([{ key: 'a', value: '1' }, { key: 'b', value: '2' }, { key: 'c', value: '1' }, { key: 'd', value: '4096 87380 6291456' }, { key: 'e', value: '1' }], current);
   assert.deepEqual(diff.write, [{ key: 'b', value: '2', previous: '0' }]);
   assert.deepEqual(diff.missing.map((m) => m.key), ['c', 'e']);
+});
+
+test('changedRoutes: by identity, the routes only after and only before; a route equal but not the same object counts as changed, and diffRoutes of the two sorts it out', () => {
+  const a = { table: 254, dst: '10.2.0.0/16', gateway: '240.1.1.10', dev: 'vx-submariner' };
+  const b = { table: 254, dst: '10.3.0.0/16', gateway: '240.1.1.10', dev: 'vx-submariner' };
+  const c = { table: 254, dst: '10.4.0.0/16', gateway: '240.1.1.10', dev: 'vx-submariner' };
+  const bAgain = { ...b };
+  const aMoved = { ...a, gateway: '240.1.1.11' };
+  const { added, removed } = changedRoutes([a, b, c], [aMoved, bAgain, c]);
+  assert.deepEqual(added, [aMoved, bAgain]);
+  assert.deepEqual(removed, [a, b]);
+  assert.deepEqual(changedRoutes([a, b], [a, b]), { added: [], removed: [] });
+  const diff = diffRoutes(added, removed, [254]);
+  assert.deepEqual(diff.replace, [aMoved], 'the moved route is replaced; the equal one needs nothing');
+  assert.deepEqual([diff.create, diff.remove], [[], []]);
+  const grown = changedRoutes([a], [a, b]);
+  assert.deepEqual(diffRoutes(grown.added, grown.removed, [254]).create, [b]);
+  const shrunk = changedRoutes([a, b], [a]);
+  assert.deepEqual(diffRoutes(shrunk.added, shrunk.removed, [254]).remove, [b]);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ECHO_LIMIT_BURST, ECHO_LIMIT_PER_SECOND, planNode, PlanInputError, type PlanConfig } from '../../src/plan/node-plan.ts';
+import { newPlanMemo } from '../../src/model/endpoint-set.ts';
 import type { NodeFacts } from '../../src/model/node-facts.ts';
 import { FENCING_ANNOTATION } from '../../src/plan/local-endpoint-object.ts';
 import { mssClampFromAnnotations } from '../../src/plan/mss-clamp.ts';
@@ -255,4 +256,28 @@ test('behind seaway\'s own cable the gateway has the same echo limit; with no re
   assert.deepEqual(behindSeaway.desired.filter?.echoLimit, planNode(healthSnapshot(), gatewayFacts, gatewayConfig).desired.filter?.echoLimit);
   assert.deepEqual(planNode(snapshot({ endpoints: [localEndpoint()] }), gatewayFacts, gatewayConfig).desired.filter?.echoLimit,
     { address: '10.244.0.1', exempt: [], perSecond: 200, burst: 400 });
+});
+
+test('with a memo, a route that comes out the same is the same object as in the last plan; a changed remote\'s and a moved gateway\'s are new', () => {
+  const memo = newPlanMemo();
+  const north = endpoint('north-ep', spec({ cluster_id: 'north', hostname: 'north-gw', private_ip: '192.168.3.10', subnets: ['10.3.0.0/16'] }));
+  const south = (subnets: string[]) => endpoint('south-ep', spec({ cluster_id: 'south', hostname: 'south-gw', private_ip: '192.168.4.10', subnets }));
+  const at = (plan: ReturnType<typeof planNode>, dst: string) => plan.desired.routes.find((r) => r.dst === dst);
+  const first = planNode(snapshot({ endpoints: [localEndpoint(), north, south(['10.4.0.0/16'])] }), workerFacts, config, { memo });
+  assert.ok(at(first, '10.3.0.0/16') && at(first, '10.4.0.0/16'));
+
+  const changed = snapshot({ endpoints: [localEndpoint(), north, south(['10.5.0.0/16'])] });
+  const second = planNode(changed, workerFacts, config, { memo });
+  assert.equal(at(second, '10.3.0.0/16'), at(first, '10.3.0.0/16'), 'north did not change: the same route object');
+  assert.equal(at(second, '10.4.0.0/16'), undefined);
+  assert.ok(at(second, '10.5.0.0/16'));
+  assert.deepEqual(planNode(changed, workerFacts, config).desired.routes, second.desired.routes, 'the same content as without a memo');
+
+  // The gateway moves: every route's next hop changes, so none is the old object.
+  const moved = planNode(snapshot({
+    endpoints: [localEndpoint('east-worker-2', '192.168.1.22'), north, south(['10.5.0.0/16'])],
+    nodes: [node('east-gw', '192.168.1.10'), gatewayNode('east-worker-2', '192.168.1.22'), node('east-worker', '192.168.1.21')],
+  }), workerFacts, config, { memo });
+  assert.notEqual(at(moved, '10.3.0.0/16'), at(second, '10.3.0.0/16'));
+  assert.equal(at(moved, '10.3.0.0/16')?.gateway, '240.168.1.22');
 });
