@@ -5,7 +5,7 @@ import { FR_ACT_TO_TBL } from '../kernel/rules.ts';
 import { changedRoutes, diffFdb, diffRoutes, diffRules, diffVxlanLink, type ForeignRoute, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
 import type { KernelWrite, ObservedLink, ObservedRoute, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
 import { addressKey, describeAddress, describeFdb, describeRoute, describeRule, fdbKey, routeKey, ruleKey } from '../plan/desired-objects.ts';
-import { ALWAYS_ATTEMPT, countWrite, emptyReport, type ApplyReport, type AttemptGate, type ObjectKind } from './report.ts';
+import { ALWAYS_ATTEMPT, countWrite, emptyReport, mergeReports, type ApplyReport, type AttemptGate, type ObjectKind } from './report.ts';
 
 const OWNED_LINKS = [OWNERSHIP.vxlanDevice];
 /** On cleanup these mean "already gone", which is the goal. */
@@ -267,7 +267,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
     return sent.length > 0;
   }
 
-  return {
+  const driver: RoutingDriver = {
     observe: async () => observeWith(await rtnl.listLinks()),
 
     routeDestinations: () => destinations,
@@ -345,6 +345,13 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       }
 
       await execute(planned, report, gate);
+      // Vouched for, a destination newly wanted may hold someone else's route that no event told of
+      // (it was nobody's business before): seaway's create there fails with EEXIST. The kernel is then
+      // read after all, as without the vouching, so that route is held and named for what it is.
+      if (vouched !== null && report.failures.some((f) => f.kind === 'route' && f.code === 'EEXIST')) {
+        const read = await driver.apply(desired, gate, linksMade);
+        return mergeReports({ ...report, failures: report.failures.filter((f) => !(f.kind === 'route' && f.code === 'EEXIST')) }, read);
+      }
       return report;
     },
 
@@ -367,4 +374,5 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       return report;
     },
   };
+  return driver;
 }

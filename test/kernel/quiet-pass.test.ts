@@ -140,3 +140,19 @@ test('a changed Endpoint on a quiet kernel is written as its difference: no rout
   assert.deepEqual(rtnlCalls.filter((c) => c !== 'apply' && c !== 'listLinks'), [], 'only the writes (and the link indexes)');
   assert.ok(tools.writes().length > 0, 'the filter\'s remote CIDRs changed');
 });
+
+test('a destination newly wanted where someone else\'s route already sits (no event told of it): the vouched write meets EEXIST, the kernel is read after all, and the route is held and named as without vouching', async () => {
+  await settle();
+  await run('ip', ['route', 'add', 'blackhole', '10.242.0.0/16', 'proto', 'boot']);
+  try {
+    snapshot = { ...snapshot, endpoints: snapshot.endpoints.map((e) => (e.name === 'ep-6' ? remote(6, ['10.242.0.0/16']) : e)) };
+    forget();
+    await pass(['API objects changed']);
+    assert.equal(readiness.ready, false);
+    assert.match(readiness.reasons.join('; '), /route 10\.242\.0\.0\/16 .*the kernel uses blackhole 10\.242\.0\.0\/16 table 254 proto 3 \(boot\) for this destination, a route seaway does not own/);
+    assert.ok(rtnlCalls.includes('listRoutes'), 'read after the refused create');
+    assert.ok(!(await ownedRoutes()).includes('10.242.0.0/16'), 'the foreign route stays, seaway writes nothing over it');
+  } finally {
+    await run('ip', ['route', 'del', 'blackhole', '10.242.0.0/16', 'proto', 'boot'], { allowFailure: true });
+  }
+});
