@@ -12,6 +12,13 @@ export function percentile(values: readonly number[], p: number): number {
 
 export const median = (values: readonly number[]) => percentile(values, 50);
 
+/** A `--name` option's text as a whole number from min to max, or an error naming the option. */
+export function wholeNumber(name: string, text: string | undefined, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
 /** The scale knobs the datapath benchmarks share: `--clusters N --subnets M --trials T --nodes K` (Nodes in the local cluster). */
 export function scaleArgs(): { clusters: number; subnetsPerCluster: number; trials: number; nodes: number; inside?: string } {
   const { values } = parseArgs({

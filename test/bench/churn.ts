@@ -21,7 +21,7 @@ import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
 import { loadImage } from '../lab/image.ts';
 import { labDown, labStatus } from '../lab/lab.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
-import { median } from './bench-support.ts';
+import { median, wholeNumber } from './bench-support.ts';
 import { remoteEndpoint, remoteSubnet, type MemorySample } from './footprint-support.ts';
 import { agentHeap, agentPasses, countRoutes, loadCluster, routedDestinations, samplePhase, workerLab } from './lab-agents.ts';
 
@@ -31,14 +31,11 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '5000' }, clusters: { type: 'string', default: '1000' }, subnets: { type: 'string', default: '10' },
   },
 });
-const MINUTES = Number(values.minutes);
-const RATE = Number(values.rate);
-const NODES = Number(values.nodes);
-const CLUSTERS = Number(values.clusters);
-const SUBNETS = Number(values.subnets);
-for (const [name, value, min, max] of [['minutes', MINUTES, 2, 600], ['rate', RATE, 1, 50], ['nodes', NODES, 1, 8191], ['clusters', CLUSTERS, 1, 8192], ['subnets', SUBNETS, 1, 16]] as const) {
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
-}
+const MINUTES = wholeNumber('minutes', values.minutes, 2, 600);
+const RATE = wholeNumber('rate', values.rate, 1, 50);
+const NODES = wholeNumber('nodes', values.nodes, 1, 8191);
+const CLUSTERS = wholeNumber('clusters', values.clusters, 1, 8192);
+const SUBNETS = wholeNumber('subnets', values.subnets, 1, 16);
 const SAMPLE_MS = 10_000;
 const WINDOW_MS = Math.min(180_000, (MINUTES * 60_000) / 4);
 const PROGRAM_TIMEOUT_MS = 600_000;

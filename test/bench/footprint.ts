@@ -25,15 +25,13 @@ import { waitFor } from '../helpers/wait.ts';
 import { loadImage } from '../lab/image.ts';
 import { labDown, labStatus } from '../lab/lab.ts';
 import { formatTable, phaseFigures, remoteSubnet, type PhaseFigures } from './footprint-support.ts';
+import { wholeNumber } from './bench-support.ts';
 import { agentHeap, agentPasses, countRoutes, heartbeats, loadCluster, samplePhase, workerLab } from './lab-agents.ts';
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '5000' }, clusters: { type: 'string', default: '1000' }, subnets: { type: 'string', default: '10' } } });
-const NODES = Number(values.nodes);
-const CLUSTERS = Number(values.clusters);
-const SUBNETS = Number(values.subnets);
-for (const [name, value, max] of [['nodes', NODES, 8191], ['clusters', CLUSTERS, 16_384], ['subnets', SUBNETS, 16]] as const) {
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be a whole number from 1 to ${max}`);
-}
+const NODES = wholeNumber('nodes', values.nodes, 1, 8191);
+const CLUSTERS = wholeNumber('clusters', values.clusters, 1, 16_384);
+const SUBNETS = wholeNumber('subnets', values.subnets, 1, 16);
 
 const SAMPLE_MS = 2000;
 const BASELINE_MS = 20_000;

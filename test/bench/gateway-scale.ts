@@ -37,7 +37,7 @@ import { SocketApi, type ApiObject } from '../lab/socket-api.ts';
 import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
 import { BROKER_NS } from '../e2e/gateway-support.ts';
-import { median } from './bench-support.ts';
+import { median, wholeNumber } from './bench-support.ts';
 import { remoteSubnet } from './footprint-support.ts';
 import { agentProcess, samplePhase } from './lab-agents.ts';
 
@@ -48,11 +48,8 @@ const { values } = parseArgs({
     inside: { type: 'string' }, count: { type: 'string' }, spec: { type: 'string' },
   },
 });
-const TUNNELS = Number(values.tunnels);
-const SECONDS = Number(values.seconds);
-for (const [name, value, min, max] of [['tunnels', TUNNELS, 4, 250], ['seconds', SECONDS, 5, 600]] as const) {
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
-}
+const TUNNELS = wholeNumber('tunnels', values.tunnels, 4, 250);
+const SECONDS = wholeNumber('seconds', values.seconds, 5, 600);
 const STEPS = 4;
 const CONNECT_TIMEOUT_MS = 180_000;
 const SAMPLE_MS = 2000;

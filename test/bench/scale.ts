@@ -30,7 +30,7 @@ import { AdminClient } from '../lab/apiserver/admin-client.ts';
 import { SocketApi } from '../lab/socket-api.ts';
 import type { ClusterStatus, NodeStatus } from '../lab/state.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
-import { median } from './bench-support.ts';
+import { median, wholeNumber } from './bench-support.ts';
 import { benchNodePodCidr, checkSubnets, cpuPercent, metricSum, remoteEndpoint, remoteSubnet } from './footprint-support.ts';
 import { agentMetrics, agentPasses, agentPod, agentProcess, countRoutes, heartbeats, isReady, loadCluster } from './lab-agents.ts';
 
@@ -40,15 +40,12 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '3' }, changes: { type: 'string', default: '10' }, heartbeats: { type: 'string', default: '17' },
   },
 });
-const NODES = Number(values.nodes);
-const CLUSTERS = Number(values.clusters);
-const SUBNETS = Number(values.subnets);
-const WORKERS = Number(values.workers);
-const CHANGES = Number(values.changes);
-const HEARTBEATS = Number(values.heartbeats);
-for (const [name, value, min, max] of [['nodes', NODES, 1, 8191], ['clusters', CLUSTERS, 1, 16_000], ['subnets', SUBNETS, 1, 16], ['workers', WORKERS, 1, 8], ['changes', CHANGES, 1, 100], ['heartbeats', HEARTBEATS, 0, 1000]] as const) {
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
-}
+const NODES = wholeNumber('nodes', values.nodes, 1, 8191);
+const CLUSTERS = wholeNumber('clusters', values.clusters, 1, 16_000);
+const SUBNETS = wholeNumber('subnets', values.subnets, 1, 16);
+const WORKERS = wholeNumber('workers', values.workers, 1, 8);
+const CHANGES = wholeNumber('changes', values.changes, 1, 100);
+const HEARTBEATS = wholeNumber('heartbeats', values.heartbeats, 0, 1000);
 const STEADY_MS = 60_000;
 const PROGRAM_TIMEOUT_MS = 600_000;
 const CHANGE_TIMEOUT_MS = 60_000;
