@@ -8,18 +8,22 @@
  * is found through `below`, which maps every strict ancestor of a claim to the first claim added under
  * it. Callers add in a deterministic order, so the claim named in a message is the same on every node.
  */
-import { prefixMask, type Cidr } from './cidr.ts';
+import type { Cidr } from './cidr.ts';
 
 export interface Claim<T> {
   cidr: Cidr;
   owner: T;
 }
 
-/** prefixMask for every length, computed once: the lookups run 10,000s of times per plan. */
-const MASKS: readonly number[] = Array.from({ length: 33 }, (_, p) => prefixMask(p));
+/**
+ * The key of the /p network holding `address`: its top p bits, shifted down. Below /31 it is a small
+ * integer, which V8 keeps unboxed; the masked 32-bit network (`address & mask >>> 0`) is a boxed number
+ * from 1.0.0.0 up, one allocation per lookup, hundreds of thousands per plan. (`>>> 32` shifts by 0.)
+ */
+const slot = (address: number, p: number): number => (p === 0 ? 0 : address >>> (32 - p));
 
 export class ClaimIndex<T> {
-  /** exact[p]: claims of prefix length p, by network. */
+  /** exact[p]: claims of prefix length p, by slot. */
   private readonly exact: Array<Map<number, Claim<T>>> = Array.from({ length: 33 }, () => new Map());
   /** below[p]: for each /p network that strictly contains a claim, the first such claim added. */
   private readonly below: Array<Map<number, Claim<T>>> = Array.from({ length: 33 }, () => new Map());
@@ -34,14 +38,15 @@ export class ClaimIndex<T> {
   /** Adds a claim; a CIDR claimed already keeps its first owner. */
   add(cidr: Cidr, owner: T): void {
     const level = this.exact[cidr.prefixLength] as Map<number, Claim<T>>;
-    if (level.has(cidr.network)) return;
+    const at = slot(cidr.network, cidr.prefixLength);
+    if (level.has(at)) return;
     const claim = { cidr, owner };
-    level.set(cidr.network, claim);
+    level.set(at, claim);
     this.count++;
     if (level.size === 1) this.levels = [...this.levels, cidr.prefixLength].sort((a, b) => a - b);
     for (let p = cidr.prefixLength - 1; p >= 0; p--) {
       const ancestors = this.below[p] as Map<number, Claim<T>>;
-      const key = (cidr.network & MASKS[p]!) >>> 0;
+      const key = slot(cidr.network, p);
       // Every wider ancestor already has an entry once this one has: stop climbing.
       if (ancestors.has(key)) break;
       ancestors.set(key, claim);
@@ -50,9 +55,12 @@ export class ClaimIndex<T> {
 
   /** The widest claim that contains `cidr` (or equals it), if any. */
   containing(cidr: Cidr): Claim<T> | undefined {
-    for (const p of this.levels) {
+    // Indexed, not for-of: without TurboFan (the image's --max-opt=2) each step of an iterator is an allocation.
+    const levels = this.levels;
+    for (let i = 0; i < levels.length; i++) {
+      const p = levels[i]!;
       if (p > cidr.prefixLength) break;
-      const claim = this.exact[p]!.get((cidr.network & MASKS[p]!) >>> 0);
+      const claim = this.exact[p]!.get(slot(cidr.network, p));
       if (claim !== undefined) return claim;
     }
     return undefined;
@@ -60,7 +68,7 @@ export class ClaimIndex<T> {
 
   /** A claim strictly inside `cidr`, if any. */
   inside(cidr: Cidr): Claim<T> | undefined {
-    return this.below[cidr.prefixLength]?.get(cidr.network);
+    return this.below[cidr.prefixLength]?.get(slot(cidr.network, cidr.prefixLength));
   }
 
   /** A claim that overlaps `cidr`: one containing it first, else one inside it. */

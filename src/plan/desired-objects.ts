@@ -41,7 +41,10 @@ export function routingObjects(desired: Pick<DesiredState, 'links' | 'routes' | 
     objects.push({ kind: 'address', key: addressKey(link.address, link.name), object: describeAddress(link.address, link.name) });
   }
   for (const rule of desired.rules) objects.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule) });
-  for (const route of desired.routes) {
+  // Indexed: 10,000 routes every pass, and for-of allocates per step without TurboFan (see README, "Hot loops").
+  const routes = desired.routes;
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i]!;
     let object = known?.get(route);
     if (object === undefined) {
       object = { kind: 'route', key: routeKey(route), object: describeRoute(route) };

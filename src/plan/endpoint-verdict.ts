@@ -116,7 +116,9 @@ export function judgeEndpoints(
     });
   }
 
-  for (const collision of vtepCollisions(snapshot.nodes)) notes.push({ code: 'vtep-collision', message: describeVtepCollision(collision) });
+  const collisions = memo?.vtepCollisions.get(snapshot.nodes) ?? vtepCollisions(snapshot.nodes);
+  memo?.vtepCollisions.set(snapshot.nodes, collisions);
+  for (const collision of collisions) notes.push({ code: 'vtep-collision', message: describeVtepCollision(collision) });
   const { routed, refused } = refuseOnThisNode(set.remotes, self.networks);
   return {
     local, localHeld: held !== null, remotes: set.remotes, routed, refusedHere: refused,

@@ -90,11 +90,12 @@ export function planIpsetRestore(desired: IpsetsDesired | null, observed: Ipsets
         lines.push(`swap ${name} ${fresh}`, `destroy ${fresh}`);
         continue;
       }
+      // Indexed and forEach, not for-of: 10,000 members, and for-of allocates per step without TurboFan (README, "Hot loops").
       const wanted = new Set(members);
-      for (const m of members) if (!seen.members.has(m)) lines.push(`add ${name} ${m}`);
+      for (let i = 0; i < members.length; i++) if (!seen.members.has(members[i]!)) lines.push(`add ${name} ${members[i]}`);
       // Only what goes is sorted (for a stable script), not the 10,000 members that stay.
       const gone: string[] = [];
-      for (const m of seen.members) if (!wanted.has(m)) gone.push(m);
+      seen.members.forEach((m) => { if (!wanted.has(m)) gone.push(m); });
       for (const m of gone.sort()) lines.push(`del ${name} ${m}`);
     }
   }

@@ -16,7 +16,7 @@ import {
 import type { NodeFacts } from '../model/node-facts.ts';
 import { ownHealthCheckIp } from './health-probes.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
-import type { Snapshot } from '../model/snapshot.ts';
+import type { NodeObject, Snapshot } from '../model/snapshot.ts';
 import type { EndpointSpec } from '../model/endpoint.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
 import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
@@ -183,7 +183,7 @@ export function planNode(
   const filter: DesiredFilter = {
     localCidrs: [...config.podCidrs, ...config.serviceCidrs].sort(compareCidrTexts),
     remoteCidrs: remoteSubnets.map(({ text }) => text),
-    nodeAddresses: vxlanSources(snapshot, local.privateIp, self.nodeIp),
+    nodeAddresses: vxlanSourcesCached(snapshot.nodes, local.privateIp, self.nodeIp, memory.memo),
     // A worker sends it all into vx-submariner; the gateway out of its cable, never its CNI interface.
     ...(isGateway ? (cni === null ? {} : { egress: { never: [cni.name] } }) : { egress: { only: [OWNERSHIP.vxlanDevice] } }),
     ...(cni === null ? {} : { cniAddress: cni.address }),
@@ -259,13 +259,22 @@ function fdbEntries(snapshot: Snapshot, selfName: string, selfIp: number, notes:
  * Who may send this node VXLAN: every Node's InternalIP, the gateway's private IP (other nodes'
  * `remote`) and this node's own underlay address, as /32s sorted by address and deduplicated.
  */
-function vxlanSources(snapshot: Snapshot, gatewayIp: string, selfIp: string): string[] {
+function vxlanSources(nodes: readonly NodeObject[], gatewayIp: string, selfIp: string): string[] {
   const addresses = new Map<number, string>();
-  for (const text of [...snapshot.nodes.map((n) => n.internalIP), gatewayIp, selfIp]) {
+  for (const text of [...nodes.map((n) => n.internalIP), gatewayIp, selfIp]) {
     const ip = text === null ? null : parseIpv4(text);
     if (ip?.ok) addresses.set(ip.address, `${formatIpv4(ip.address)}/32`);
   }
   return [...addresses.entries()].sort((a, b) => a[0] - b[0]).map(([, cidr]) => cidr);
+}
+
+/** The same list as the last plan's while the Nodes and both addresses are (5,000 Nodes parsed and sorted otherwise). */
+function vxlanSourcesCached(nodes: readonly NodeObject[], gatewayIp: string, selfIp: string, memo: PlanMemo | undefined): string[] {
+  const known = memo?.vxlanSources.get(nodes);
+  if (known !== undefined && known.gatewayIp === gatewayIp && known.selfIp === selfIp) return known.sources;
+  const sources = vxlanSources(nodes, gatewayIp, selfIp);
+  memo?.vxlanSources.set(nodes, { gatewayIp, selfIp, sources });
+  return sources;
 }
 
 /**

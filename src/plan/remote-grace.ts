@@ -48,7 +48,7 @@ export function retainRemotes(memory: RemoteMemory, present: ReadonlySet<string>
 /** After planning: what the next pass remembers, the clusters routed now and those still in their grace. */
 export function rememberRemotes(routedNow: ReadonlyMap<string, readonly string[]>, retained: readonly RetainedCluster[]): RemoteMemory {
   const clusters = new Map<string, { subnets: readonly string[]; goneSince?: number }>();
-  for (const [clusterId, subnets] of routedNow) clusters.set(clusterId, { subnets });
+  routedNow.forEach((subnets, clusterId) => clusters.set(clusterId, { subnets }));
   for (const r of retained) clusters.set(r.clusterId, { subnets: r.subnets, goneSince: r.goneSince });
   return { clusters };
 }

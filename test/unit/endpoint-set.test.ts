@@ -321,3 +321,28 @@ test('with a memo, validation is not recomputed for unchanged inputs: an Endpoin
   assert.deepEqual([validated.puts, byNodes.puts], [52, 2]);
   assert.ok(third.rejected.some((r) => r.cluster === 'r7' && r.reason === 'covers-node-address'), 'the new Node\'s address is protected');
 });
+
+test('the subnet a rejection names is the first in address order, whatever order the Endpoint lists its subnets in', () => {
+  const west = endpoint('west', spec({ cluster_id: 'west', hostname: 'west-gw', private_ip: '192.168.60.1', subnets: ['10.20.0.0/16', '10.30.0.0/16'] }), '2024-01-01T00:00:00Z');
+  const listings = [['10.40.0.0/16', '10.30.0.0/16', '10.20.0.0/16', '10.50.0.0/16'], ['10.50.0.0/16', '10.20.0.0/16', '10.40.0.0/16', '10.30.0.0/16']];
+  const messages = listings.map((subnets) => {
+    const zulu = endpoint('zulu', spec({ cluster_id: 'zulu', hostname: 'zulu-gw', private_ip: '192.168.61.1', subnets }), '2024-02-01T00:00:00Z');
+    const set = build([LOCAL, west, zulu]);
+    return set.rejected.find((r) => r.cluster === 'zulu')?.message;
+  });
+  assert.match(messages[0] ?? '', /^subnet 10\.20\.0\.0\/16 overlaps 10\.20\.0\.0\/16 of cluster "west"/);
+  assert.equal(messages[1], messages[0]);
+});
+
+test('with a memo, the protected addresses follow the API server and the local Endpoint while the Nodes list stays the same', () => {
+  const memo = { validated: new WeakMap(), byNodes: new WeakMap() } as unknown as PlanMemo;
+  const over = (address: string) => endpoint('west', spec({ cluster_id: 'west', hostname: 'west-gw', private_ip: '192.168.60.1', subnets: [`${address}/32`] }));
+  const reason = (set: ReturnType<typeof build>) => set.rejected.find((r) => r.cluster === 'west')?.reason ?? 'accepted';
+  assert.equal(reason(build([LOCAL, over('172.30.0.1')], {}, { ...ctx, memo })), 'covers-api-server');
+  assert.equal(reason(build([LOCAL, over('172.30.0.1')], {}, { ...ctx, apiServerAddresses: ['172.30.0.2'], memo })), 'accepted', 'the API server moved: its old address is free');
+  assert.equal(reason(build([LOCAL, over('172.30.0.2')], {}, { ...ctx, apiServerAddresses: ['172.30.0.2'], memo })), 'covers-api-server');
+  const movedLocal = endpoint('east', spec({ cluster_id: 'east', hostname: 'east-gw', private_ip: '192.168.1.10', public_ip: '198.51.100.77', subnets: ['10.244.0.0/16'] }), '2024-01-01T00:00:00Z');
+  assert.equal(reason(build([LOCAL, over('198.51.100.77')], {}, { ...ctx, memo })), 'accepted');
+  assert.equal(reason(build([movedLocal, over('198.51.100.77')], {}, { ...ctx, memo })), 'covers-endpoint-address', 'the local Endpoint\'s new public IP is protected');
+  assert.equal(reason(build([LOCAL, over('192.168.1.22')], {}, { ...ctx, memo })), 'covers-node-address');
+});

@@ -258,6 +258,27 @@ test('behind seaway\'s own cable the gateway has the same echo limit; with no re
     { address: '10.244.0.1', exempt: [], perSecond: 200, burst: 400 });
 });
 
+test('with a memo, what the plan takes from the Nodes (VXLAN sources, VTEP collisions) is kept while their list and the gateway are the same, and follows a change', () => {
+  const memo = newPlanMemo();
+  const colliding = [gatewayNode('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21'), node('twin', '10.168.1.21')];
+  const steady = snapshot({ nodes: colliding });
+  const first = planNode(steady, workerFacts, config, { memo });
+  const again = planNode(snapshot({ nodes: steady.nodes }), workerFacts, config, { memo });
+  assert.equal(again.desired.filter?.nodeAddresses, first.desired.filter?.nodeAddresses, 'the same Nodes list and gateway: the same list, not made again');
+  assert.deepEqual(again.notes.filter((n) => n.code === 'vtep-collision'), first.notes.filter((n) => n.code === 'vtep-collision'));
+  assert.equal(first.notes.filter((n) => n.code === 'vtep-collision').length, 1);
+
+  const fewer = planNode(snapshot({ nodes: colliding.slice(0, 2) }), workerFacts, config, { memo });
+  assert.deepEqual(fewer.desired.filter?.nodeAddresses, ['192.168.1.10/32', '192.168.1.21/32'], 'a new Nodes list: made from it');
+  assert.deepEqual(fewer.notes.filter((n) => n.code === 'vtep-collision'), [], 'the collision went with the Node');
+
+  // This node's own underlay address is a source too, Node or not.
+  const elsewhere = { ...workerFacts, nodeIp: '192.168.1.77' };
+  const readdressed = planNode(snapshot({ nodes: steady.nodes }), elsewhere, config, { memo });
+  assert.ok(readdressed.desired.filter?.nodeAddresses.includes('192.168.1.77/32'), 'this node\'s address changed: the list follows, with the same Nodes list');
+  assert.deepEqual(readdressed.desired.filter?.nodeAddresses, planNode(snapshot({ nodes: steady.nodes }), elsewhere, config).desired.filter?.nodeAddresses);
+});
+
 test('with a memo, a route that comes out the same is the same object as in the last plan; a changed remote\'s and a moved gateway\'s are new', () => {
   const memo = newPlanMemo();
   const north = endpoint('north-ep', spec({ cluster_id: 'north', hostname: 'north-gw', private_ip: '192.168.3.10', subnets: ['10.3.0.0/16'] }));
