@@ -3,7 +3,7 @@ import { onlySetMembersDiffer, validateFilter, type FilterInput } from '../plan/
 import {
   chooseIptablesMode, hooksWithOwnedJumps, parseIptablesSave, planIptablesTables, iptablesFilterCanDrop, type IptablesModeDetection,
 } from '../plan/filter-iptables.ts';
-import { ipsetsAsWritten, planIpsetRestore, renderIpsets } from '../plan/filter-ipset.ts';
+import { planIpsetChange, planIpsetRestore, renderIpsets } from '../plan/filter-ipset.ts';
 import { NFT_FAMILY, NFT_TABLE, filterNotifications, nftAsWritten, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
 import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetList, ipsetRestore } from '../kernel/ipset.ts';
@@ -117,7 +117,8 @@ function driverFrom(
   setsOnly: SetsPlanner, write?: (validate: () => FilterInput | null) => Promise<FilterPlan>,
 ): FilterDriver {
   let writes = 0;
-  let last: { input: FilterInput | null } | null = null;
+  /** What the last apply validated, and from what (a list the same array as its list is not validated again). */
+  let last: { input: FilterInput | null; desired?: DesiredFilter } | null = null;
   let shimInUse = false;
   const observeAndNote = async (): Promise<FilterObservation> => {
     const seen = await observe();
@@ -132,9 +133,10 @@ function driverFrom(
     notifications: () => filterNotifications(backend, mode, shimInUse),
     async apply(desired, vouched = false) {
       const previous = last?.input ?? null;
-      let validated: { input: FilterInput | null } | null = null;
+      let validated: { input: FilterInput | null; desired?: DesiredFilter } | null = null;
       const validate = () => {
-        validated ??= { input: desired ? validateFilter(desired) : null };
+        const known = previous !== null && last?.desired !== undefined ? { filter: last.desired, input: previous } : undefined;
+        validated ??= desired ? { input: validateFilter(desired, known), desired } : { input: null };
         last = validated;
         return validated.input;
       };
@@ -183,7 +185,7 @@ function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     if (nftScript) planned.writes.push({ tool: 'nft', script: nftScript });
     return planned;
   }, (previous, next) => {
-    const script = planIpsetRestore(renderIpsets(next), ipsetsAsWritten(renderIpsets(previous)));
+    const script = planIpsetChange(renderIpsets(previous), renderIpsets(next));
     return { writes: script ? [{ tool: 'ipset', script }] : [], rivals: [] };
   }, (validate) => applyIptablesPipelined(run, mode, validate, async () => planNft(null, await observeNftTable(run, netlink)), netlink));
 }

@@ -92,17 +92,19 @@ export interface PlanMemo {
   readonly validated: WeakMap<object, EndpointValidation>;
   readonly byNodes: WeakMap<readonly NodeObject[], NodeDerived>;
   /**
-   * The last plan's routes by destination: a route that comes out the same is that same object, so
+   * Routes of recent plans by destination: a route that comes out the same is that same object, so
    * everything downstream (its description, the diff against what is programmed) can tell it by identity.
    */
-  routes: ReadonlyMap<string, DesiredRoute>;
+  routes: Map<string, DesiredRoute>;
   /** The Nodes' VTEP collisions, by their list. */
   readonly vtepCollisions: WeakMap<readonly NodeObject[], VtepCollision[]>;
+  /** A remote Endpoint's own addresses (private and public IPs), parsed, by its validated spec. */
+  readonly ownAddresses: WeakMap<EndpointSpec, OwnAddress[]>;
   /** Who may send this node VXLAN, by the Nodes' list, for the gateway's and this node's address it was made with. */
   readonly vxlanSources: WeakMap<readonly NodeObject[], { gatewayIp: string; selfIp: string; sources: string[] }>;
 }
 
-export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), vtepCollisions: new WeakMap(), vxlanSources: new WeakMap() });
+export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), ownAddresses: new WeakMap() });
 
 function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidation {
   if (ctx.memo === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);
@@ -255,6 +257,7 @@ export function buildEndpointSet(input: EndpointSetInput, ctx: EndpointSetContex
     ranks: clusterRanks(input.clusters),
     reservations: reservations(input.clusters, clusterIdOf, new Set(byCluster.keys()), ctx.localClusterId),
     maxRemoteSubnets: ctx.maxRemoteSubnets,
+    ...(ctx.memo ? { memo: ctx.memo } : {}),
   });
   rejected.push(...judged.rejected);
   rejected.sort((a, b) => compareRefs(a.endpoint, b.endpoint));
@@ -288,6 +291,7 @@ function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
   ranks: (clusterId: string) => ClusterRank;
   reservations?: readonly Reservation[];
   maxRemoteSubnets: number;
+  memo?: PlanMemo;
 }): { accepted: AcceptedEndpoint[]; rejected: RejectedEndpoint[] } {
   const { guarded } = facts;
   const subnets = new ClaimIndex<Claimant>();
@@ -306,7 +310,8 @@ function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
       continue;
     }
     const { remote } = owner;
-    const own = ownAddresses(remote);
+    const own = facts.memo?.ownAddresses.get(remote.spec) ?? ownAddresses(remote);
+    facts.memo?.ownAddresses.set(remote.spec, own);
     const problem = judgeOne(owner, own, { guarded, subnets, points }) ?? budgetProblem(remote, used, facts.maxRemoteSubnets);
     if (problem !== null) {
       rejected.push({ endpoint: endpointRef(remote.object), cluster: remote.spec.clusterId, ...problem });
@@ -321,7 +326,9 @@ function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
   return { accepted, rejected };
 }
 
-function ownAddresses(remote: AcceptedEndpoint): Array<{ cidr: Cidr; text: string; what: string }> {
+interface OwnAddress { cidr: Cidr; text: string; what: string }
+
+function ownAddresses(remote: AcceptedEndpoint): OwnAddress[] {
   const list = [
     ...remote.spec.privateIps.map((text) => ({ text, what: 'private IP' })),
     ...remote.spec.publicIps.map((text) => ({ text, what: 'public IP' })),
@@ -338,7 +345,6 @@ function describeOwner(owner: Claimant): string {
   return `cluster "${spec.clusterId}" (Endpoint ${object.namespace}/${object.name})`;
 }
 
-type OwnAddress = ReturnType<typeof ownAddresses>[number];
 
 type Claims = {
   guarded: ClaimIndex<ProtectedAddress>;

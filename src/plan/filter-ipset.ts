@@ -23,6 +23,25 @@ export function ipsetsAsWritten(desired: IpsetsDesired): IpsetsObserved {
   return new Map([...desired].map(([name, members]) => [name, { type: 'hash:net', members: new Set(members), maxelem: MAX_CIDRS_PER_SET }]));
 }
 
+/** The same members in the same order (usually the very same array, or a copy holding the same strings). */
+function sameMembers(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The script that takes sets the kernel holds as `before` was written to `after`, without reading
+ * them: planIpsetRestore's, made only from the sets whose members changed (the 5,000 Node
+ * addresses are not put in a hash to find that nothing about them changed).
+ */
+export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): string | null {
+  const changed: IpsetsDesired = new Map([...after].filter(([name, members]) => !sameMembers(before.get(name), members)));
+  if (changed.size === 0) return null;
+  return planIpsetRestore(changed, ipsetsAsWritten(new Map([...changed.keys()].map((name) => [name, before.get(name) ?? []]))));
+}
+
 export class IpsetParseError extends Error {
   constructor(lineNumber: number, line: string, why: string) {
     super(`ipset save output line ${lineNumber}: ${why}: ${line.slice(0, 200)}`);

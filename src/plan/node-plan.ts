@@ -161,20 +161,14 @@ export function planNode(
     } else {
       // Submariner's gateway: out of the underlay device with no next hop, src the CNI address, as
       // Submariner's route agent routes them for its IPsec cable (which installs no routes itself).
-      routes = cni === null ? [] : remoteSubnets.map(({ text }) => ({
-        table: OWNERSHIP.hostNetworkTable,
-        dst: text,
-        dev: self.underlayDevice,
-        src: cni.address,
-      }));
-      routes = reusedRoutes(routes, memory.memo);
+      routes = cni === null ? [] : plannedRoutes(remoteSubnets, { table: OWNERSHIP.hostNetworkTable, dev: self.underlayDevice, src: cni.address }, memory.memo);
     }
     fdb = fdbEntries(snapshot, config.nodeName, nodeIp, notes);
   } else {
     // In the main table, as Submariner's route agent does: no rule, and the longest prefix wins.
     rules = [];
     const via = formatIpv4(vtepIp(gatewayPrivateIp.address));
-    routes = reusedRoutes(remoteSubnets.map(({ text }) => ({ table: OWNERSHIP.workerTable, dst: text, gateway: via, dev: OWNERSHIP.vxlanDevice })), memory.memo);
+    routes = plannedRoutes(remoteSubnets, { table: OWNERSHIP.workerTable, gateway: via, dev: OWNERSHIP.vxlanDevice }, memory.memo);
   }
 
   const selfNode = snapshot.nodes.find((n) => n.name === config.nodeName);
@@ -301,21 +295,27 @@ function sortNotes(notes: PlanNote[]): PlanNote[] {
   return notes.sort((a, b) => compareText(a.code, b.code) || compareText(a.message, b.message));
 }
 
+/** A route's fields but its destination: the same for every remote subnet a node routes. */
+type RouteShape = Omit<DesiredRoute, 'dst'>;
+
 /**
- * The routes, each replaced by the last plan's route to the same destination when that one is the
- * same (an unchanged remote's 10 routes stay the same 10 objects); the memo then holds these.
+ * A route to each subnet, the one a plan made before when it is the same (an unchanged remote's 10
+ * routes stay the same 10 objects), compared field by field before anything is made: a pass builds
+ * only the routes that changed. Routes no longer planned stay in the memo until they outnumber the
+ * planned ones, then only the planned are kept: one rebuild per many passes, not a 10,000-entry map
+ * per pass.
  */
-function reusedRoutes(routes: DesiredRoute[], memo: PlanMemo | undefined): DesiredRoute[] {
-  if (memo === undefined) return routes;
-  const last = memo.routes;
-  const next = new Map<string, DesiredRoute>();
-  const reused = routes.map((route) => {
-    const before = last.get(route.dst);
-    const same = before !== undefined && before.table === route.table && before.gateway === route.gateway && before.dev === route.dev && before.src === route.src;
-    const kept = same ? before : route;
-    next.set(route.dst, kept);
-    return kept;
+function plannedRoutes(subnets: readonly { text: string }[], shape: RouteShape, memo: PlanMemo | undefined): DesiredRoute[] {
+  const known = memo?.routes;
+  const routes = subnets.map(({ text }) => {
+    const before = known?.get(text);
+    if (before !== undefined && before.table === shape.table && before.gateway === shape.gateway && before.dev === shape.dev && before.src === shape.src) return before;
+    const route: DesiredRoute = { table: shape.table, dst: text, dev: shape.dev };
+    if (shape.gateway !== undefined) route.gateway = shape.gateway;
+    if (shape.src !== undefined) route.src = shape.src;
+    known?.set(text, route);
+    return route;
   });
-  memo.routes = next;
-  return reused;
+  if (memo !== undefined && memo.routes.size > 2 * routes.length + 64) memo.routes = new Map(routes.map((route) => [route.dst, route]));
+  return routes;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { endpointValidationContext } from '../../src/model/endpoint.ts';
-import { buildEndpointSet, groupByCluster, type EndpointSetContext, type EndpointSetInput, type PlanMemo } from '../../src/model/endpoint-set.ts';
+import { buildEndpointSet, groupByCluster, newPlanMemo, type EndpointSetContext, type EndpointSetInput, type PlanMemo } from '../../src/model/endpoint-set.ts';
 import type { EndpointObject } from '../../src/model/snapshot.ts';
 import { cluster, endpoint, gatewayNode, node, shuffled, spec } from './model-fixtures.ts';
 
@@ -301,7 +301,7 @@ class CountingWeakMap<K extends object, V> extends WeakMap<K, V> {
 test('with a memo, validation is not recomputed for unchanged inputs: an Endpoint whose spec object is the same, Nodes whose list is the same; a changed one is', () => {
   const validated = new CountingWeakMap<object, never>();
   const byNodes = new CountingWeakMap<readonly never[], never>();
-  const memo = { validated, byNodes } as unknown as PlanMemo;
+  const memo: PlanMemo = { ...newPlanMemo(), validated, byNodes } as unknown as PlanMemo;
   const remotes = Array.from({ length: 50 }, (_, i) => endpoint(`r${i}`, spec({ cluster_id: `r${i}`, hostname: `r${i}-gw`, private_ip: `192.168.50.${i + 1}`, public_ip: `203.0.113.${i + 1}`, subnets: [`10.${150 + i}.0.0/16`] })));
   const first = build([LOCAL, ...remotes], {}, { ...ctx, memo });
   assert.equal(first.remotes.length, 50);
@@ -335,7 +335,7 @@ test('the subnet a rejection names is the first in address order, whatever order
 });
 
 test('with a memo, the protected addresses follow the API server and the local Endpoint while the Nodes list stays the same', () => {
-  const memo = { validated: new WeakMap(), byNodes: new WeakMap() } as unknown as PlanMemo;
+  const memo = newPlanMemo();
   const over = (address: string) => endpoint('west', spec({ cluster_id: 'west', hostname: 'west-gw', private_ip: '192.168.60.1', subnets: [`${address}/32`] }));
   const reason = (set: ReturnType<typeof build>) => set.rejected.find((r) => r.cluster === 'west')?.reason ?? 'accepted';
   assert.equal(reason(build([LOCAL, over('172.30.0.1')], {}, { ...ctx, memo })), 'covers-api-server');

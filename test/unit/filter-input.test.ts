@@ -135,3 +135,14 @@ for (const [what, value, message] of badLimits) {
     assert.throws(() => validateFilter({ ...base, echoLimit: value as never }), (error: unknown) => error instanceof FilterInputError && message.test(error.message));
   });
 }
+
+test('a CIDR list that is the same array as a known filter\'s is taken as validated then; any other array is validated', () => {
+  const nodes = Array.from({ length: 50 }, (_, i) => `192.168.1.${i + 1}/32`);
+  const first = { ...base, nodeAddresses: nodes };
+  const input = validateFilter(first);
+  const again = validateFilter({ ...base, nodeAddresses: nodes, remoteCidrs: ['10.3.0.0/16'] }, { filter: first, input });
+  assert.equal(again.nodeAddresses, input.nodeAddresses, 'the same array: the same validated list');
+  assert.deepEqual(again.remoteCidrs, ['10.3.0.0/16'], 'a changed list is validated anew');
+  assert.throws(() => validateFilter({ ...base, nodeAddresses: [...nodes, 'not-a-cidr'] }, { filter: first, input }), FilterInputError, 'another array is read, and a bad entry still refused');
+  assert.deepEqual(validateFilter({ ...base, nodeAddresses: ['192.168.1.2/32', '192.168.1.1/32'] }, { filter: first, input }).nodeAddresses, ['192.168.1.1/32', '192.168.1.2/32']);
+});

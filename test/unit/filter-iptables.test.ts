@@ -5,7 +5,7 @@ import {
   chooseIptablesMode, countForeignRules, hooksWithOwnedJumps, iptablesFilterCanDrop, IptablesParseError, iptablesTableDrift, parseIptablesSave, planIptablesTable, renderIptables, ruleMark,
   type IptablesTablePlan,
 } from '../../src/plan/filter-iptables.ts';
-import { hashSizeFor, parseIpsetSave, planIpsetRestore, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
+import { hashSizeFor, ipsetsAsWritten, parseIpsetSave, planIpsetChange, planIpsetRestore, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
@@ -348,4 +348,17 @@ test('when the node stops being the gateway its echo-limit chain and jump are re
   assert.equal(countForeignRules(saved), 0, 'the limiter\'s jump and chain are seaway\'s own');
   assert.deepEqual(hooksWithOwnedJumps(saved), [{ table: 'filter', hook: 'INPUT' }, { table: 'filter', hook: 'FORWARD' }]);
   assert.equal(iptablesFilterCanDrop(saved), false, 'seaway\'s own DROP in its limiter does not call for the nft backend\'s shim');
+});
+
+test('planIpsetChange writes what planIpsetRestore would against the sets as written before, and nothing for sets whose members are the same (seeded cases)', () => {
+  let state = 7;
+  const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
+  const members = () => [...new Set(Array.from({ length: random(40) }, () => `10.${random(4)}.${random(8)}.0/24`))];
+  for (let round = 0; round < 200; round++) {
+    const before = new Map([['SUBMARINER-LOCALCIDRS', members()], ['SUBMARINER-REMOTECIDRS', members()], ['SEAWAY-NODEADDRS', members()]]);
+    const after = new Map([...before].map(([name, list]) => [name, random(3) === 0 ? [...list] : members()]));
+    assert.equal(planIpsetChange(before, after), planIpsetRestore(after, ipsetsAsWritten(before)), `round ${round}`);
+  }
+  const same = new Map([['SEAWAY-NODEADDRS', ['192.168.1.10/32']], ['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]);
+  assert.equal(planIpsetChange(same, new Map([...same].map(([name, list]) => [name, [...list]]))), null, 'copies of the same members: nothing to write');
 });

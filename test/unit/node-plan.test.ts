@@ -258,6 +258,18 @@ test('behind seaway\'s own cable the gateway has the same echo limit; with no re
     { address: '10.244.0.1', exempt: [], perSecond: 200, burst: 400 });
 });
 
+test('with a memo, routes no longer planned are not kept for ever: a cluster whose subnets keep changing leaves at most twice the planned routes (plus 64) behind', () => {
+  const memo = newPlanMemo();
+  const south = (n: number) => endpoint('south-ep', spec({ cluster_id: 'south', hostname: 'south-gw', private_ip: '192.168.4.10', subnets: [`172.${16 + (n % 10)}.${Math.floor(n / 10)}.0/24`] }));
+  let largest = 0;
+  for (let n = 0; n < 500; n++) {
+    const plan = planNode(snapshot({ endpoints: [localEndpoint(), south(n)] }), workerFacts, config, { memo });
+    assert.deepEqual(plan.desired.routes.map((r) => r.dst), [`172.${16 + (n % 10)}.${Math.floor(n / 10)}.0/24`]);
+    largest = Math.max(largest, memo.routes.size);
+  }
+  assert.ok(largest <= 2 * 1 + 64 + 1, `the memo held ${largest} routes for 1 planned`);
+});
+
 test('with a memo, what the plan takes from the Nodes (VXLAN sources, VTEP collisions) is kept while their list and the gateway are the same, and follows a change', () => {
   const memo = newPlanMemo();
   const colliding = [gatewayNode('east-gw', '192.168.1.10'), node('east-worker', '192.168.1.21'), node('twin', '10.168.1.21')];
