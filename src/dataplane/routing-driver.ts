@@ -125,7 +125,7 @@ function sortRoutes(routes: readonly ObservedRoute[], wanted: ReadonlySet<string
 }
 
 export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
-  let destinations: ReadonlySet<string> = new Set();
+  let destinations = new Set<string>();
 
   /** What seaway owns; with `wanted` (the routes an apply wants), also the foreign routes at those destinations. */
   async function observeWith(links: ObservedLink[], wanted: readonly DesiredRoute[] = []): Promise<OwnedRouting> {
@@ -273,10 +273,17 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
     routeDestinations: () => destinations,
 
     async apply(desired, gate = ALWAYS_ATTEMPT, linksMade, holds) {
-      destinations = new Set(desired.routes.map(routeKey));
       const report = emptyReport();
       let links = await rtnl.listLinks();
       const vouched = holds === undefined ? null : vouchedFor(holds, desired);
+      // Vouched for: only the routes that changed since are diffed (seaway's own and nobody else's there).
+      const changed = vouched === null ? null : changedRoutes(holds!.routes, desired.routes);
+      if (changed === null) destinations = new Set(desired.routes.map(routeKey));
+      else {
+        // The last apply's destinations, moved by what changed: not 10,000 keys made again per change.
+        for (const route of changed.removed) destinations.delete(routeKey(route));
+        for (const route of changed.added) destinations.add(routeKey(route));
+      }
       let owned = vouched ?? await observeWith(links, desired.routes);
       if (vouched === null && await applyLinks(desired.links, links, owned, report, gate)) {
         links = await rtnl.listLinks();
@@ -307,8 +314,6 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         }
       }
 
-      // Vouched for: only the routes that changed since are diffed (seaway's own and nobody else's there).
-      const changed = vouched === null ? null : changedRoutes(holds!.routes, desired.routes);
       const routes = changed === null ? diffRoutes(desired.routes, owned.routes, OWNED_TABLES, owned.foreign) : diffRoutes(changed.added, changed.removed, OWNED_TABLES);
       // A held destination is a failure the operator must resolve, not a write that failed: reported on
       // every apply (no attempt counted during its backoff), retried with backoff once it is free.

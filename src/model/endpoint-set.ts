@@ -373,7 +373,8 @@ function firstProblem(owner: Owner, mine: readonly Cidr[], own: readonly OwnAddr
   }
   for (let i = 0; i < mine.length; i++) {
     const cidr = mine[i]!;
-    const self = own.find((a) => containsAddress(cidr, a.cidr.network));
+    let self: OwnAddress | undefined;
+    for (let j = 0; j < own.length && self === undefined; j++) if (containsAddress(cidr, own[j]!.cidr.network)) self = own[j];
     if (self) {
       return { reason: 'covers-endpoint-address', message: `subnet ${formatCidr(cidr)} contains the Endpoint's own ${self.what} ${self.text}: its tunnel's packets would be routed into the tunnel` };
     }

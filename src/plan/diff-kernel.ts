@@ -114,9 +114,19 @@ export function diffRoutes(
  * made for each of 10,000 (routes not kept are merely all different, which diffRoutes sorts out).
  */
 export function changedRoutes<R extends object>(before: readonly R[], after: readonly R[]): { added: R[]; removed: R[] } {
-  const was = new Set(before);
-  const is = new Set(after);
-  return { added: after.filter((r) => !was.has(r)), removed: before.filter((r) => !is.has(r)) };
+  // The planner keeps its order (by address), so what changed lies between the longest common start
+  // and end: only that span is hashed. (A plan holds each route once: one found in the common start
+  // cannot be in the span too.)
+  let start = 0;
+  while (start < before.length && start < after.length && before[start] === after[start]) start++;
+  let endBefore = before.length;
+  let endAfter = after.length;
+  while (endBefore > start && endAfter > start && before[endBefore - 1] === after[endAfter - 1]) { endBefore--; endAfter--; }
+  const wasSpan = before.slice(start, endBefore);
+  const isSpan = after.slice(start, endAfter);
+  const was = new Set(wasSpan);
+  const is = new Set(isSpan);
+  return { added: isSpan.filter((r) => !was.has(r)), removed: wasSpan.filter((r) => !is.has(r)) };
 }
 
 export interface SetDiff<T> { create: T[]; remove: T[] }

@@ -139,6 +139,16 @@ test('a changed Endpoint on a quiet kernel is written as its difference: no rout
   assert.ok(routes.includes('10.240.0.0/16') && !routes.includes('10.153.0.0/16') && !routes.includes('10.203.0.0/24'), routes.join(' '));
   assert.deepEqual(rtnlCalls.filter((c) => c !== 'apply' && c !== 'listLinks'), [], 'only the writes (and the link indexes)');
   assert.ok(tools.writes().length > 0, 'the filter\'s remote CIDRs changed');
+
+  // The destinations the event watch guards moved with the difference: the new route deleted behind
+  // seaway's back is drift, the old one's removal (seaway's own) is not.
+  assert.deepEqual([...routing.routeDestinations()].sort(), routes.map((dst) => `254 ${dst}`).sort());
+  await settle();
+  reasons.length = 0;
+  await run('ip', ['route', 'del', '10.240.0.0/16', 'table', 'main']);
+  await waitFor('the new route\'s deletion noticed', () => reasons.some((r) => r.includes('10.240.0.0/16')), { timeoutMs: 5000, intervalMs: 10 });
+  await pass(['owned route deleted']);
+  assert.ok((await ownedRoutes()).includes('10.240.0.0/16'), 'repaired');
 });
 
 test('a destination newly wanted where someone else\'s route already sits (no event told of it): the vouched write meets EEXIST, the kernel is read after all, and the route is held and named as without vouching', async () => {
