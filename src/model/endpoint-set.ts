@@ -15,7 +15,7 @@ import {
 } from './endpoint.ts';
 import { indexNodes, trustLocalEndpoint, type NodeIndex } from './local-endpoint.ts';
 import type { ClusterObject, EndpointObject, NodeObject } from './snapshot.ts';
-import type { DesiredRoute } from './desired-state.ts';
+import type { DesiredFdbEntry, DesiredRoute } from './desired-state.ts';
 import type { VtepCollision } from './vtep-collisions.ts';
 import { compareText } from './compare.ts';
 
@@ -102,9 +102,11 @@ export interface PlanMemo {
   readonly ownAddresses: WeakMap<EndpointSpec, OwnAddress[]>;
   /** Who may send this node VXLAN, by the Nodes' list, for the gateway's and this node's address it was made with. */
   readonly vxlanSources: WeakMap<readonly NodeObject[], { gatewayIp: string; selfIp: string; sources: string[] }>;
+  /** The gateway's FDB entries (one per other Node) and the notes on Nodes without one, by the Nodes' list, for the node it was made on. */
+  readonly fdb: WeakMap<readonly NodeObject[], { selfName: string; selfIp: number; entries: DesiredFdbEntry[]; notes: Array<{ code: 'node-without-internal-ip'; message: string }> }>;
 }
 
-export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), ownAddresses: new WeakMap() });
+export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), fdb: new WeakMap(), ownAddresses: new WeakMap() });
 
 function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidation {
   if (ctx.memo === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);

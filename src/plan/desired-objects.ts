@@ -31,10 +31,10 @@ export const describeAddress = (cidr: string, dev: string): string => `address $
 
 /**
  * The routing part (links, addresses, routes, rules, FDB entries, sysctls), in the order drivers
- * program it. `known`: each route's object as made before, by route object (the planner keeps an
- * unchanged route the same object), so 10,000 keys and descriptions are not made again every pass.
+ * program it. `known`: each route's and FDB entry's object as made before, by its desired object (the
+ * planner keeps an unchanged one the same object), so 10,000 keys and descriptions are not made again every pass.
  */
-export function routingObjects(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb' | 'sysctls'>, known?: WeakMap<DesiredRoute, DesiredObject>): DesiredObject[] {
+export function routingObjects(desired: Pick<DesiredState, 'links' | 'routes' | 'rules' | 'fdb' | 'sysctls'>, known?: WeakMap<DesiredRoute | DesiredFdbEntry, DesiredObject>): DesiredObject[] {
   const objects: DesiredObject[] = [];
   for (const link of desired.links) {
     objects.push({ kind: 'link', key: link.name, object: `link ${link.name} (vxlan vni ${link.vni} port ${link.port} local ${link.local}${link.remote ? ` remote ${link.remote}` : ''} dev ${link.underlayDevice} mtu ${link.mtu})` });
@@ -52,7 +52,17 @@ export function routingObjects(desired: Pick<DesiredState, 'links' | 'routes' | 
     }
     objects.push(object);
   }
-  for (const entry of desired.fdb) objects.push({ kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry) });
+  // The same for the gateway's FDB entries: one per Node, 5,000 of them, kept the same objects while the Nodes are.
+  const fdb = desired.fdb;
+  for (let i = 0; i < fdb.length; i++) {
+    const entry = fdb[i]!;
+    let object = known?.get(entry);
+    if (object === undefined) {
+      object = { kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry) };
+      known?.set(entry, object);
+    }
+    objects.push(object);
+  }
   for (const sysctl of desired.sysctls) objects.push({ kind: 'sysctl', key: sysctl.key, object: `sysctl ${sysctl.key}=${sysctl.value}` });
   return objects;
 }

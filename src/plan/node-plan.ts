@@ -163,7 +163,7 @@ export function planNode(
       // Submariner's route agent routes them for its IPsec cable (which installs no routes itself).
       routes = cni === null ? [] : plannedRoutes(remoteSubnets, { table: OWNERSHIP.hostNetworkTable, dev: self.underlayDevice, src: cni.address }, memory.memo);
     }
-    fdb = fdbEntries(snapshot, config.nodeName, nodeIp, notes);
+    fdb = fdbEntriesCached(snapshot.nodes, config.nodeName, nodeIp, notes, memory.memo);
   } else {
     // In the main table, as Submariner's route agent does: no rule, and the longest prefix wins.
     rules = [];
@@ -234,10 +234,22 @@ function checkFacts(self: NodeFacts): number {
   return ip.address;
 }
 
+/** fdbEntries, the same list and notes as the last plan's while the Nodes and this node are the same (5,000 Nodes parsed and sorted otherwise). */
+function fdbEntriesCached(nodes: readonly NodeObject[], selfName: string, selfIp: number, notes: PlanNote[], memo: PlanMemo | undefined): DesiredFdbEntry[] {
+  let known = memo?.fdb.get(nodes);
+  if (known === undefined || known.selfName !== selfName || known.selfIp !== selfIp) {
+    const made: Array<{ code: 'node-without-internal-ip'; message: string }> = [];
+    known = { selfName, selfIp, entries: fdbEntries(nodes, selfName, selfIp, made), notes: made };
+    memo?.fdb.set(nodes, known);
+  }
+  notes.push(...known.notes);
+  return known.entries;
+}
+
 /** On the gateway: one all-zeros entry per other node, so broadcast-less VXLAN reaches every node. */
-function fdbEntries(snapshot: Snapshot, selfName: string, selfIp: number, notes: PlanNote[]): DesiredFdbEntry[] {
+function fdbEntries(nodes: readonly NodeObject[], selfName: string, selfIp: number, notes: Array<{ code: 'node-without-internal-ip'; message: string }>): DesiredFdbEntry[] {
   const peers = new Map<number, string>();
-  for (const node of snapshot.nodes) {
+  for (const node of nodes) {
     if (node.name === selfName) continue;
     const ip = node.internalIP === null ? null : parseIpv4(node.internalIP);
     if (ip === null || !ip.ok) {

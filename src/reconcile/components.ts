@@ -1,4 +1,4 @@
-import type { DesiredFilter, DesiredRoute, DesiredState } from '../model/desired-state.ts';
+import type { DesiredFdbEntry, DesiredFilter, DesiredRoute, DesiredState } from '../model/desired-state.ts';
 import { routingObjects, type DesiredObject } from '../plan/desired-objects.ts';
 import type { ApplyReport } from '../dataplane/report.ts';
 import type { RoutingDataplane } from '../dataplane/routing-dataplane.ts';
@@ -15,7 +15,7 @@ export const PACKET_FILTER_COMPONENT = 'packet-filter';
  * pipelined batch. `holds` says what the kernel is vouched to hold (see RoutingDataplane.apply).
  */
 export function routingComponent(dataplane: RoutingDataplane, holds: () => DesiredState | null = () => null): Component<DesiredState, ApplyReport> {
-  const known = new WeakMap<DesiredRoute, DesiredObject>();
+  const known = new WeakMap<DesiredRoute | DesiredFdbEntry, DesiredObject>();
   return {
     name: ROUTING,
     objects: (desired) => routingObjects(desired, known),

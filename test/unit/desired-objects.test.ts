@@ -27,3 +27,13 @@ test('with a memo, the same route object gives the same object (nothing made aga
   const moved = routingObjects(state([{ ...route, gateway: '240.1.1.11' }]), known).find((o) => o.kind === 'route');
   assert.equal(moved?.object, 'route 10.2.0.0/16 via 240.1.1.11 dev vx-submariner table 254');
 });
+
+test('with a memo, the same FDB entry object gives the same object; a changed entry a new one that says what changed', () => {
+  const known = new WeakMap<object, DesiredObject>();
+  const entry = { dev: 'vx-submariner', mac: '00:00:00:00:00:00', dst: '192.168.1.21' };
+  const withFdb = (fdb: typeof entry[]) => ({ ...state([]), fdb });
+  const first = routingObjects(withFdb([entry]), known).find((o) => o.kind === 'fdb');
+  assert.deepEqual(first, { kind: 'fdb', key: 'vx-submariner 00:00:00:00:00:00 192.168.1.21', object: 'fdb 00:00:00:00:00:00 dst 192.168.1.21 dev vx-submariner' });
+  assert.equal(routingObjects(withFdb([entry]), known).find((o) => o.kind === 'fdb'), first);
+  assert.equal(routingObjects(withFdb([{ ...entry, dst: '192.168.1.22' }]), known).find((o) => o.kind === 'fdb')?.key, 'vx-submariner 00:00:00:00:00:00 192.168.1.22');
+});

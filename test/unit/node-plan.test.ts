@@ -258,6 +258,20 @@ test('behind seaway\'s own cable the gateway has the same echo limit; with no re
     { address: '10.244.0.1', exempt: [], perSecond: 200, burst: 400 });
 });
 
+test('with a memo, the gateway\'s FDB entries and its notes on Nodes without an address are kept while the Nodes are the same, and made again for another node or list', () => {
+  const memo = newPlanMemo();
+  const nodes = [gatewayNode('east-gw', '192.168.1.10'), node('a', null), node('c', '192.168.1.30'), node('d', '192.168.1.31')];
+  const steady = snapshot({ nodes });
+  const first = planNode(steady, gatewayFacts, gatewayConfig, { memo });
+  const again = planNode(snapshot({ nodes: steady.nodes }), gatewayFacts, gatewayConfig, { memo });
+  assert.equal(again.desired.fdb, first.desired.fdb, 'the same list, not made again');
+  assert.deepEqual(again.desired.fdb.map((f) => f.dst), ['192.168.1.30', '192.168.1.31']);
+  assert.deepEqual(again.notes.filter((n) => n.code === 'node-without-internal-ip'), first.notes.filter((n) => n.code === 'node-without-internal-ip'));
+  assert.equal(first.notes.filter((n) => n.code === 'node-without-internal-ip').length, 1, 'the note comes with the kept entries too');
+  const fewer = planNode(snapshot({ nodes: nodes.slice(0, 3) }), gatewayFacts, gatewayConfig, { memo });
+  assert.deepEqual(fewer.desired.fdb.map((f) => f.dst), ['192.168.1.30']);
+});
+
 test('with a memo, routes no longer planned are not kept for ever: a cluster whose subnets keep changing leaves at most twice the planned routes (plus 64) behind', () => {
   const memo = newPlanMemo();
   const south = (n: number) => endpoint('south-ep', spec({ cluster_id: 'south', hostname: 'south-gw', private_ip: '192.168.4.10', subnets: [`172.${16 + (n % 10)}.${Math.floor(n / 10)}.0/24`] }));
