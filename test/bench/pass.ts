@@ -1,7 +1,8 @@
 /**
  * Benchmark (issue 16): the reconcile pass as the agent runs it (createPass: node facts, planning,
  * routing dataplane and packet filter through the object table, the agent's kernel-event watch
- * feeding KernelChanges) at 1,000 remote clusters x 10 subnets on a worker node, for each filter
+ * feeding KernelChanges) at 1,000 remote clusters x 10 subnets, on a worker node and on the gateway
+ * node (Submariner's gateway there: table 150 routes and an FDB entry per Node), for each filter
  * backend, each trial in a fresh network namespace. Every kernel read and write is counted at its
  * seam (rtnetlink calls, tool runs, the filter's netlink reads). Medians of:
  *   - the first pass, from empty;
@@ -39,7 +40,7 @@ import { Readiness } from '../../src/server/readiness.ts';
 import { parseConfig, type RunConfig } from '../../src/config.ts';
 import { freezeSnapshot, type Snapshot } from '../../src/model/snapshot.ts';
 import { median, scaleArgs } from './bench-support.ts';
-import { CNI, prepareWorkerNamespace, workerSnapshot } from './worker-node-support.ts';
+import { CNI, GATEWAY_IP, GATEWAY_NODE, NODE_IP, prepareWorkerNamespace, workerSnapshot } from './worker-node-support.ts';
 
 const scale = scaleArgs();
 const { clusters, subnetsPerCluster } = scale;
@@ -53,6 +54,9 @@ const CHANGED_PASSES = 11;
 const RESYNC_PASSES = 5;
 
 type Variant = { name: string; backend: FilterBackend; mode: 'nft' | 'legacy' };
+type Role = 'worker' | 'gateway';
+const ROLES: readonly Role[] = ['worker', 'gateway'];
+const ROLE_NODES: Record<Role, { name: string; address: string }> = { worker: { name: 'cluster1-node2', address: NODE_IP }, gateway: { name: GATEWAY_NODE, address: GATEWAY_IP } };
 const VARIANTS: Variant[] = [
   { name: 'iptables-nft', backend: 'iptables', mode: 'nft' },
   { name: 'iptables-legacy', backend: 'iptables', mode: 'legacy' },
@@ -98,7 +102,9 @@ function counters() {
   return { counts, countRtnl, countRun, netlink };
 }
 
-async function inside(variantName: string): Promise<void> {
+/** `which`: the variant's name and the role, as "iptables-nft/gateway". */
+async function inside(which: string): Promise<void> {
+  const [variantName, role] = which.split('/') as [string, Role];
   const variant = VARIANTS.find((v) => v.name === variantName)!;
   const { counts, countRtnl, countRun, netlink } = counters();
   const base = openRtnetlink();
@@ -110,7 +116,7 @@ async function inside(variantName: string): Promise<void> {
   try {
     for (const part of KERNEL_PARTS) kernelChanges.watching(part);
     const driver = await createFilterDriver(variant.backend, { run: countRun(run), iptablesMode: variant.mode, netlink });
-    const config = parseConfig(['run', '--cluster-id', 'cluster1', '--node-name', 'cluster1-node2', '--pod-cidrs', '10.1.0.0/16', '--service-cidrs', '10.101.0.0/16',
+    const config = parseConfig(['run', '--cluster-id', 'cluster1', '--node-name', ROLE_NODES[role].name, '--pod-cidrs', '10.1.0.0/16', '--service-cidrs', '10.101.0.0/16',
       '--max-remote-subnets', String(routeCount)], {}) as RunConfig;
     // Two generations of every Endpoint, built once: a change swaps one Endpoint object, as the informer does.
     const generations = [workerSnapshot({ ...scale, nodes }), workerSnapshot({ ...scale, nodes }, new Map(Array.from({ length: clusters }, (_, i) => [i, 1])))];
@@ -172,14 +178,14 @@ async function inside(variantName: string): Promise<void> {
   }
 }
 
-async function trial(variant: Variant): Promise<TrialResult> {
+async function trial(variant: Variant, role: Role): Promise<TrialResult> {
   const ns = `swf-pass-${randomBytes(3).toString('hex')}`;
   try {
-    await prepareWorkerNamespace(ns);
-    const out = await run('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--inside', variant.name,
+    await prepareWorkerNamespace(ns, ROLE_NODES[role].address);
+    const out = await run('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--inside', `${variant.name}/${role}`,
       '--clusters', String(clusters), '--subnets', String(subnetsPerCluster), '--nodes', String(nodes)], { timeoutMs: 600_000 });
     const result = JSON.parse(out.stdout.trim().split('\n').pop()!) as TrialResult;
-    if (result.failures.length > 0) throw new Error(`${variant.name}: passes left objects not programmed: ${result.failures.slice(0, 3).join(' | ')}`);
+    if (result.failures.length > 0) throw new Error(`${variant.name} on the ${role}: passes left objects not programmed: ${result.failures.slice(0, 3).join(' | ')}`);
     return result;
   } finally {
     await run('ip', ['netns', 'del', ns], { allowFailure: true });
@@ -189,19 +195,19 @@ async function trial(variant: Variant): Promise<TrialResult> {
 async function main(): Promise<void> {
   if (scale.inside) return inside(scale.inside);
   if (process.getuid?.() !== 0) throw new Error('the pass benchmark needs root (it creates network namespaces)');
-  console.log(`pass benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${routeCount} routes, ${nodes} Nodes, worker node; medians over ${trials} trials `
+  console.log(`pass benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${routeCount} routes, ${nodes} Nodes, on a worker and on the gateway node; medians over ${trials} trials `
     + `(${QUIET_PASSES} quiet, ${REPLANNED_PASSES} re-planned, ${CHANGED_PASSES} changed and ${RESYNC_PASSES} resync passes each), each trial in a fresh namespace`);
   const ms = (x: number) => `${x.toFixed(1).padStart(7)} ms`;
   let quietGoal = true;
-  for (const variant of VARIANTS) {
+  for (const role of ROLES) for (const variant of VARIANTS) {
     const results: TrialResult[] = [];
-    for (let t = 0; t < trials; t++) results.push(await trial(variant));
+    for (let t = 0; t < trials; t++) results.push(await trial(variant, role));
     const all = (pick: (r: TrialResult) => PassFigures[]) => results.flatMap(pick);
     const line = (label: string, figures: PassFigures[]) =>
       `    ${label.padEnd(44)} ${ms(median(figures.map((f) => f.ms)))}  reads ${median(figures.map((f) => f.reads))}, writes ${median(figures.map((f) => f.writes))} (median)`;
     const quiet = all((r) => r.quiet);
     quietGoal &&= median(quiet.map((f) => f.ms)) <= 20 && quiet.every((f) => f.reads === 0 && f.writes === 0);
-    console.log(`  ${variant.name}`);
+    console.log(`  ${variant.name}, ${role}${role === 'gateway' ? ` (FDB entries for ${nodes - 1} Nodes, table 150)` : ''}`);
     console.log(line('first pass, from empty', results.map((r) => r.cold)));
     console.log(line('nothing new (quiet kernel, same snapshot)', quiet));
     console.log(line('unrelated change (new snapshot, same plan)', all((r) => r.replanned)));
@@ -209,7 +215,7 @@ async function main(): Promise<void> {
     console.log(line('periodic resync (reads all it owns)', all((r) => r.resync)));
     console.log(line('filter drift check (no pass; writes: drift)', all((r) => r.drift)));
   }
-  console.log(`  goal ${quietGoal ? 'met    ' : 'NOT met'}  a pass with nothing new: at most 20 ms median, no read, no write, on every backend`);
+  console.log(`  goal ${quietGoal ? 'met    ' : 'NOT met'}  a pass with nothing new: at most 20 ms median, no read, no write, on every backend and node`);
 }
 
 await main();

@@ -57,14 +57,20 @@ export function workerSnapshot(scale: WorkerScale, changed: ReadonlyMap<number, 
 
 const nodeIp = (n: number): string => (n <= 3 ? `192.168.1.${10 + n}` : `192.168.${16 + (n >> 8)}.${n & 255}`);
 
-/** A fresh namespace shaped like a lab worker: eth0 with the node IP and the default route, and the CNI's cni0. */
-export async function prepareWorkerNamespace(ns: string): Promise<void> {
+/** The gateway node of the snapshot (cluster1-node1, at GATEWAY_IP), for benchmarks of the gateway's own pass. */
+export const GATEWAY_NODE = 'cluster1-node1';
+
+/**
+ * A fresh namespace shaped like a lab worker: eth0 with the node IP and the default route, and the
+ * CNI's cni0. `address`: GATEWAY_IP for the gateway node.
+ */
+export async function prepareWorkerNamespace(ns: string, address = NODE_IP): Promise<void> {
   await run('ip', ['netns', 'add', ns]);
   await run('ip', ['-n', ns, '-batch', '-'], {
     input: [
       'link set lo up',
       'link add eth0 type veth peer name eth0p',
-      `addr add ${NODE_IP}/24 dev eth0`,
+      `addr add ${address}/24 dev eth0`,
       'link set eth0 up', 'link set eth0p up',
       'route add default via 192.168.1.1 dev eth0',
       'link add cni0 type bridge',
