@@ -58,8 +58,12 @@ export const OWNERSHIP = {
     /** seaway's own (Submariner has none): the gateway's limit on echo requests to its CNI address from remote clusters. */
     filterEchoLimit: 'SEAWAY-ECHO-LIMIT',
   },
-  /** Submariner's two sets, adopted as they are; the node addresses that may send VXLAN are seaway's own. */
-  ipsets: { localCidrs: 'SUBMARINER-LOCALCIDRS', remoteCidrs: 'SUBMARINER-REMOTECIDRS', nodeAddresses: 'SEAWAY-NODEADDRS' },
+  /**
+   * Submariner's two sets, adopted as they are; the node addresses that may send VXLAN and the
+   * senders the gateway's echo limit exempts (the remote gateways' health-check addresses; empty
+   * on other nodes) are seaway's own.
+   */
+  ipsets: { localCidrs: 'SUBMARINER-LOCALCIDRS', remoteCidrs: 'SUBMARINER-REMOTECIDRS', nodeAddresses: 'SEAWAY-NODEADDRS', echoExempt: 'SEAWAY-ECHO-EXEMPT' },
   nftTable: 'seaway',
 } as const;
 

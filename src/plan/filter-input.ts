@@ -182,8 +182,12 @@ export function validateFilter(filter: DesiredFilter, known?: { filter: DesiredF
   return input;
 }
 
-/** The two inputs differ at most in their sets' members (local and remote CIDRs, node addresses): every rule is the same. */
+/**
+ * The two inputs differ at most in their sets' members (local and remote CIDRs, node addresses, the
+ * echo limit's exempt senders): every rule is the same.
+ */
 export function onlySetMembersDiffer(a: FilterInput, b: FilterInput): boolean {
-  const rules = ({ localCidrs: _local, remoteCidrs: _remote, nodeAddresses: _nodes, ...rest }: FilterInput) => rest;
+  const rules = ({ localCidrs: _local, remoteCidrs: _remote, nodeAddresses: _nodes, echoLimit, ...rest }: FilterInput) =>
+    (echoLimit === undefined ? rest : { ...rest, echoLimit: { ...echoLimit, exempt: [] } });
   return isDeepStrictEqual(rules(a), rules(b));
 }

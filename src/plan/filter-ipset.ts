@@ -5,7 +5,7 @@ export interface IpsetObserved { type: string; members: Set<string>; maxelem?: n
 export type IpsetsObserved = Map<string, IpsetObserved>;
 export type IpsetsDesired = Map<string, string[]>;
 
-export const OWNED_IPSETS: readonly string[] = [OWNERSHIP.ipsets.localCidrs, OWNERSHIP.ipsets.remoteCidrs, OWNERSHIP.ipsets.nodeAddresses];
+export const OWNED_IPSETS: readonly string[] = [OWNERSHIP.ipsets.localCidrs, OWNERSHIP.ipsets.remoteCidrs, OWNERSHIP.ipsets.nodeAddresses, OWNERSHIP.ipsets.echoExempt];
 
 /** The temporary name a set is rebuilt under before it is swapped in (within ipset's 31 characters). */
 export const SWAP_SUFFIX = '-SWAP';
@@ -15,6 +15,9 @@ export function renderIpsets(input: FilterInput): IpsetsDesired {
     [OWNERSHIP.ipsets.localCidrs, input.localCidrs],
     [OWNERSHIP.ipsets.remoteCidrs, input.remoteCidrs],
     [OWNERSHIP.ipsets.nodeAddresses, input.nodeAddresses],
+    // Always there, empty but on the gateway: a node that stops being the gateway keeps a set no rule
+    // matches any more, rather than a destroy that would have to wait for the rule's removal.
+    [OWNERSHIP.ipsets.echoExempt, input.echoLimit?.exempt ?? []],
   ]);
 }
 

@@ -82,8 +82,9 @@ function lazy<T>(make: () => T): () => T {
  * The echo-request limit (the gateway's, see EchoLimit): echo requests to the address jump to
  * seaway's chain, where the exempt senders return first, then those from remote ranges pass
  * within the limit and the rest of them are dropped; anything else (this cluster's own sources)
- * returns at the chain's end. One RETURN rule per exempt sender: only echo requests to the one
- * address walk them.
+ * returns at the chain's end. The exempt senders are a set (one per remote cluster, 1,000 of them):
+ * one lookup per echo request, and a remote gateway that moves is a member changed, not the chain
+ * written again.
  */
 function echoLimitChain(limit: EchoLimit): IptablesChain {
   const chain = OWNERSHIP.chains.filterEchoLimit;
@@ -91,7 +92,7 @@ function echoLimitChain(limit: EchoLimit): IptablesChain {
   return {
     name: chain,
     rules: [
-      ...limit.exempt.map((cidr) => marked('filter', chain, `-s ${cidr}`, 'RETURN')),
+      marked('filter', chain, `-m set --match-set ${OWNERSHIP.ipsets.echoExempt} src`, 'RETURN'),
       marked('filter', chain, `${remote} -m limit --limit ${limit.perSecond}/sec --limit-burst ${limit.burst}`, 'RETURN'),
       marked('filter', chain, remote, 'DROP'),
     ],

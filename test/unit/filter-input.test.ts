@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalCidrs, FilterInputError, parseFilterCidr, validateFilter, type FilterCidr } from '../../src/plan/filter-input.ts';
+import { canonicalCidrs, FilterInputError, onlySetMembersDiffer, parseFilterCidr, validateFilter, type FilterCidr } from '../../src/plan/filter-input.ts';
 import { mutatedCidrs, specCidr } from './cidr-spec.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
@@ -145,4 +145,15 @@ test('a CIDR list that is the same array as a known filter\'s is taken as valida
   assert.deepEqual(again.remoteCidrs, ['10.3.0.0/16'], 'a changed list is validated anew');
   assert.throws(() => validateFilter({ ...base, nodeAddresses: [...nodes, 'not-a-cidr'] }, { filter: first, input }), FilterInputError, 'another array is read, and a bad entry still refused');
   assert.deepEqual(validateFilter({ ...base, nodeAddresses: ['192.168.1.2/32', '192.168.1.1/32'] }, { filter: first, input }).nodeAddresses, ['192.168.1.1/32', '192.168.1.2/32']);
+});
+
+test('onlySetMembersDiffer: the sets\' members (CIDR lists and the echo limit\'s exempt senders) may differ; any rule, or the limit coming or going, may not', () => {
+  const limit = { address: '10.1.0.1', exempt: ['10.3.0.1/32'], perSecond: 200, burst: 400 };
+  const gateway = validateFilter({ ...base, echoLimit: limit });
+  assert.equal(onlySetMembersDiffer(gateway, validateFilter({ ...base, remoteCidrs: ['10.9.0.0/16'], nodeAddresses: [], echoLimit: { ...limit, exempt: ['10.4.0.1/32', '10.5.0.1/32'] } })), true);
+  assert.equal(onlySetMembersDiffer(gateway, validateFilter({ ...base, echoLimit: { ...limit, perSecond: 100 } })), false, 'another rate');
+  assert.equal(onlySetMembersDiffer(gateway, validateFilter({ ...base, echoLimit: { ...limit, address: '10.1.0.2' } })), false, 'another address');
+  assert.equal(onlySetMembersDiffer(gateway, validateFilter(base)), false, 'the limit gone');
+  assert.equal(onlySetMembersDiffer(validateFilter(base), gateway), false, 'the limit new');
+  assert.equal(onlySetMembersDiffer(validateFilter(base), validateFilter({ ...base, vxlanPort: 4801 })), false, 'another port');
 });

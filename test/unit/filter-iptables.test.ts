@@ -271,13 +271,12 @@ const echoLimit = { address: '10.1.0.1', exempt: ['10.3.0.1/32', '10.2.0.1/32'],
 const gateway = renderIptables(validateFilter({ ...desired, echoLimit }));
 const marks = (table: IptablesTablePlan) => table.chains.flatMap((c) => c.rules).map((r) => r.mark);
 
-test('the echo limit: a chain returning the exempt senders, then remote sources within the limit, dropping the rest; its jump first in INPUT, listed after the appended one', () => {
+test('the echo limit: a chain returning the exempt senders (a set), then remote sources within the limit, dropping the rest; its jump first in INPUT, listed after the appended one', () => {
   assert.deepEqual(texts(gateway.filter), {
     chains: [
       ...texts(rendered.filter).chains,
       { name: 'SEAWAY-ECHO-LIMIT', rules: [
-        `-A SEAWAY-ECHO-LIMIT -s 10.2.0.1/32 ${C} -j RETURN`,
-        `-A SEAWAY-ECHO-LIMIT -s 10.3.0.1/32 ${C} -j RETURN`,
+        `-A SEAWAY-ECHO-LIMIT -m set --match-set SEAWAY-ECHO-EXEMPT src ${C} -j RETURN`,
         `-A SEAWAY-ECHO-LIMIT -m set --match-set SUBMARINER-REMOTECIDRS src -m limit --limit 200/sec --limit-burst 400 ${C} -j RETURN`,
         `-A SEAWAY-ECHO-LIMIT -m set --match-set SUBMARINER-REMOTECIDRS src ${C} -j DROP`,
       ] },
@@ -291,9 +290,13 @@ test('the echo limit: a chain returning the exempt senders, then remote sources 
   assert.deepEqual(texts(gateway.mangle), texts(rendered.mangle));
   assert.equal(new Set(marks(gateway.filter)).size, marks(gateway.filter).length, 'every rule has its own mark');
   const slower = renderIptables(validateFilter({ ...desired, echoLimit: { ...echoLimit, perSecond: 10, burst: 5 } }));
-  assert.match(slower.filter.chains[2]!.rules[2]!.text, /-m limit --limit 10\/sec --limit-burst 5 /);
-  assert.notEqual(slower.filter.chains[2]!.rules[2]!.mark, gateway.filter.chains[2]!.rules[2]!.mark, 'another rate is another rule');
+  assert.match(slower.filter.chains[2]!.rules[1]!.text, /-m limit --limit 10\/sec --limit-burst 5 /);
+  assert.notEqual(slower.filter.chains[2]!.rules[1]!.mark, gateway.filter.chains[2]!.rules[1]!.mark, 'another rate is another rule');
   assert.equal(renderIptables(validateFilter(desired)).filter.chains.length, 2, 'no limit: no chain, no jump');
+  assert.deepEqual(renderIpsets(validateFilter({ ...desired, echoLimit })).get('SEAWAY-ECHO-EXEMPT'), ['10.2.0.1/32', '10.3.0.1/32'], 'the exempt senders are the set\'s members');
+  assert.deepEqual(renderIpsets(validateFilter(desired)).get('SEAWAY-ECHO-EXEMPT'), [], 'empty where there is no limit');
+  const otherExempt = renderIptables(validateFilter({ ...desired, echoLimit: { ...echoLimit, exempt: ['10.9.0.1/32'] } }));
+  assert.deepEqual(texts(otherExempt.filter), texts(gateway.filter), 'other exempt senders: the same rules, only the set differs');
 });
 
 const filterSaveOf = (plan: IptablesTablePlan, input: string[], extraChains: string[] = []) => parseIptablesSave([
@@ -330,15 +333,17 @@ test('placing both INPUT jumps in one script: the appended one is inserted ahead
   assert.deepEqual(chain, [echoJump, host[0], host[1], inputJump, host[2]]);
 });
 
-test('when the node stops being the gateway its echo-limit chain and jump are removed; a changed exemption rewrites only that chain', () => {
+test('when the node stops being the gateway its echo-limit chain and jump are removed; a changed limit rewrites only that chain', () => {
   const f = gateway.filter;
   const [inputJump, , echoJump] = f.jumps.map((j) => j.text);
   const asGateway = filterSaveOf(f, [echoJump!, inputJump!]);
   assert.equal(planIptablesTable('filter', rendered.filter, asGateway),
     `*filter\n-D ${echoJump!.slice(3)}\n-F SEAWAY-ECHO-LIMIT\n-X SEAWAY-ECHO-LIMIT\nCOMMIT\n`);
   const moreExempt = renderIptables(validateFilter({ ...desired, echoLimit: { ...echoLimit, exempt: [...echoLimit.exempt, '10.4.0.1/32'] } })).filter;
-  const script = planIptablesTable('filter', moreExempt, asGateway)!;
-  assert.equal(script, `*filter\n:SEAWAY-ECHO-LIMIT - [0:0]\n${moreExempt.chains[2]!.rules.map((r) => r.text).join('\n')}\nCOMMIT\n`);
+  assert.equal(planIptablesTable('filter', moreExempt, asGateway), null, 'another exempt sender is the set\'s business: no rule changes');
+  const faster = renderIptables(validateFilter({ ...desired, echoLimit: { ...echoLimit, perSecond: 400 } })).filter;
+  const script = planIptablesTable('filter', faster, asGateway)!;
+  assert.equal(script, `*filter\n:SEAWAY-ECHO-LIMIT - [0:0]\n${faster.chains[2]!.rules.map((r) => r.text).join('\n')}\nCOMMIT\n`);
   const forwardJump = f.jumps[1]!.text;
   assert.equal(planIptablesTable('filter', null, asGateway), [
     '*filter', `-D ${inputJump!.slice(3)}`, `-D ${forwardJump.slice(3)}`, `-D ${echoJump!.slice(3)}`,

@@ -37,7 +37,7 @@ test('the checked driver is made when every detection tool works, and has read t
   // backend: its flavour's rules once, seaway's sets once, the presence of seaway's nft table once.
   assert.deepEqual(host.calls.slice(0, 2).sort(), ['iptables-legacy-save', 'iptables-nft-save']);
   assert.deepEqual(host.calls.slice(2), ['nft list tables', 'iptables-nft-save']);
-  assert.deepEqual(host.netlinkCalls, ['ipsetList SUBMARINER-LOCALCIDRS SUBMARINER-REMOTECIDRS SEAWAY-NODEADDRS', 'nftTablePresent ip seaway']);
+  assert.deepEqual(host.netlinkCalls, ['ipsetList SUBMARINER-LOCALCIDRS SUBMARINER-REMOTECIDRS SEAWAY-NODEADDRS SEAWAY-ECHO-EXEMPT', 'nftTablePresent ip seaway']);
 });
 
 test('a detection tool that runs but fails fails the attempt, naming each tool, sorted, with the nft hint for auto', async () => {
