@@ -29,6 +29,22 @@ export const describeRule = (r: DesiredRule): string => `rule priority ${r.prior
 export const describeFdb = (e: DesiredFdbEntry): string => `fdb ${e.mac} dst ${e.dst} dev ${e.dev}`;
 export const describeAddress = (cidr: string, dev: string): string => `address ${cidr} on ${dev}`;
 
+const routeObject = (route: DesiredRoute): DesiredObject => ({ kind: 'route', key: routeKey(route), object: describeRoute(route) });
+const fdbObject = (entry: DesiredFdbEntry): DesiredObject => ({ kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry) });
+
+/** Each item's object, the one `known` holds for it when there is one. Indexed: for-of allocates per step without TurboFan (README, "Hot loops"). */
+function pushKnown<T extends DesiredRoute | DesiredFdbEntry>(objects: DesiredObject[], items: readonly T[], make: (item: T) => DesiredObject, known: WeakMap<DesiredRoute | DesiredFdbEntry, DesiredObject> | undefined): void {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    let object = known?.get(item);
+    if (object === undefined) {
+      object = make(item);
+      known?.set(item, object);
+    }
+    objects.push(object);
+  }
+}
+
 /**
  * The routing part (links, addresses, routes, rules, FDB entries, sysctls), in the order drivers
  * program it. `known`: each route's and FDB entry's object as made before, by its desired object (the
@@ -41,28 +57,9 @@ export function routingObjects(desired: Pick<DesiredState, 'links' | 'routes' | 
     objects.push({ kind: 'address', key: addressKey(link.address, link.name), object: describeAddress(link.address, link.name) });
   }
   for (const rule of desired.rules) objects.push({ kind: 'rule', key: ruleKey(rule), object: describeRule(rule) });
-  // Indexed: 10,000 routes every pass, and for-of allocates per step without TurboFan (see README, "Hot loops").
-  const routes = desired.routes;
-  for (let i = 0; i < routes.length; i++) {
-    const route = routes[i]!;
-    let object = known?.get(route);
-    if (object === undefined) {
-      object = { kind: 'route', key: routeKey(route), object: describeRoute(route) };
-      known?.set(route, object);
-    }
-    objects.push(object);
-  }
-  // The same for the gateway's FDB entries: one per Node, 5,000 of them, kept the same objects while the Nodes are.
-  const fdb = desired.fdb;
-  for (let i = 0; i < fdb.length; i++) {
-    const entry = fdb[i]!;
-    let object = known?.get(entry);
-    if (object === undefined) {
-      object = { kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry) };
-      known?.set(entry, object);
-    }
-    objects.push(object);
-  }
+  // The routes (10,000) and the gateway's FDB entries (one per Node, 5,000): each kept object made once.
+  pushKnown(objects, desired.routes, routeObject, known);
+  pushKnown(objects, desired.fdb, fdbObject, known);
   for (const sysctl of desired.sysctls) objects.push({ kind: 'sysctl', key: sysctl.key, object: `sysctl ${sysctl.key}=${sysctl.value}` });
   return objects;
 }
