@@ -117,8 +117,9 @@ function driverFrom(
   setsOnly: SetsPlanner, write?: (validate: () => FilterInput | null) => Promise<FilterPlan>,
 ): FilterDriver {
   let writes = 0;
-  /** What the last apply validated, and from what (a list the same array as its list is not validated again). */
-  let last: { input: FilterInput | null; desired?: DesiredFilter } | null = null;
+  /** What an apply validated, and from what (a list the same array as its list is not validated again). */
+  type Validated = { input: FilterInput | null; desired?: DesiredFilter };
+  let last: Validated | null = null;
   let shimInUse = false;
   const observeAndNote = async (): Promise<FilterObservation> => {
     const seen = await observe();
@@ -133,7 +134,7 @@ function driverFrom(
     notifications: () => filterNotifications(backend, mode, shimInUse),
     async apply(desired, vouched = false) {
       const previous = last?.input ?? null;
-      let validated: { input: FilterInput | null; desired?: DesiredFilter } | null = null;
+      let validated: Validated | null = null;
       const validate = () => {
         const known = previous !== null && last?.desired !== undefined ? { filter: last.desired, input: previous } : undefined;
         validated ??= desired ? { input: validateFilter(desired, known), desired } : { input: null };

@@ -35,7 +35,8 @@ export interface RoutingDriver {
   cleanup(): Promise<ApplyReport>;
   /**
    * The destinations (routeKey: table and CIDR) of the routes the last apply wanted: a change of
-   * someone else's route there is drift seaway must look at (see owned-object-events.ts).
+   * someone else's route there is drift seaway must look at (see owned-object-events.ts). A live
+   * view, moved by each apply: ask it, do not keep it.
    */
   routeDestinations(): ReadonlySet<string>;
 }

@@ -82,6 +82,9 @@ export interface EndpointSetContext extends EndpointValidationContext {
  */
 interface NodeDerived { index: NodeIndex; addresses: readonly ProtectedAddress[]; guarded?: { others: string; index: ClaimIndex<ProtectedAddress> } }
 
+/** A note on a Node the gateway makes no FDB entry for. */
+export interface NodeNote { code: 'node-without-internal-ip'; message: string }
+
 /**
  * What a planner keeps from one pass to the next, by the identity of the inputs it was computed
  * from: an Endpoint the informer did not change keeps its spec object, and a snapshot whose Nodes
@@ -103,7 +106,7 @@ export interface PlanMemo {
   /** Who may send this node VXLAN, by the Nodes' list, for the gateway's and this node's address it was made with. */
   readonly vxlanSources: WeakMap<readonly NodeObject[], { gatewayIp: string; selfIp: string; sources: string[] }>;
   /** The gateway's FDB entries (one per other Node) and the notes on Nodes without one, by the Nodes' list, for the node it was made on. */
-  readonly fdb: WeakMap<readonly NodeObject[], { selfName: string; selfIp: number; entries: DesiredFdbEntry[]; notes: Array<{ code: 'node-without-internal-ip'; message: string }> }>;
+  readonly fdb: WeakMap<readonly NodeObject[], { selfName: string; selfIp: number; entries: DesiredFdbEntry[]; notes: NodeNote[] }>;
 }
 
 export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), fdb: new WeakMap(), ownAddresses: new WeakMap() });
@@ -312,8 +315,11 @@ function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
       continue;
     }
     const { remote } = owner;
-    const own = facts.memo?.ownAddresses.get(remote.spec) ?? ownAddresses(remote);
-    facts.memo?.ownAddresses.set(remote.spec, own);
+    let own = facts.memo?.ownAddresses.get(remote.spec);
+    if (own === undefined) {
+      own = ownAddresses(remote);
+      facts.memo?.ownAddresses.set(remote.spec, own);
+    }
     const problem = judgeOne(owner, own, { guarded, subnets, points }) ?? budgetProblem(remote, used, facts.maxRemoteSubnets);
     if (problem !== null) {
       rejected.push({ endpoint: endpointRef(remote.object), cluster: remote.spec.clusterId, ...problem });

@@ -116,8 +116,11 @@ export function judgeEndpoints(
     });
   }
 
-  const collisions = memo?.vtepCollisions.get(snapshot.nodes) ?? vtepCollisions(snapshot.nodes);
-  memo?.vtepCollisions.set(snapshot.nodes, collisions);
+  let collisions = memo?.vtepCollisions.get(snapshot.nodes);
+  if (collisions === undefined) {
+    collisions = vtepCollisions(snapshot.nodes);
+    memo?.vtepCollisions.set(snapshot.nodes, collisions);
+  }
   for (const collision of collisions) notes.push({ code: 'vtep-collision', message: describeVtepCollision(collision) });
   const { routed, refused } = refuseOnThisNode(set.remotes, self.networks);
   return {

@@ -153,8 +153,8 @@ function echoLimit(value: unknown): EchoLimit {
 /**
  * Validates a DesiredFilter at the kernel boundary; throws FilterInputError naming the field and what
  * is wrong. `known`: a filter validated before and what it gave; a CIDR list that is the same array
- * as its list gives the same result without being read again (a planner keeps an unchanged list of
- * 5,000 Node addresses the same array).
+ * as its list gives the same result without being read again. (The planner keeps the list of 5,000
+ * Node addresses the same array while the Nodes do not change; it makes the CIDR lists anew.)
  */
 export function validateFilter(filter: DesiredFilter, known?: { filter: DesiredFilter; input: FilterInput }): FilterInput {
   if (typeof filter !== 'object' || filter === null) throw new FilterInputError(`expected an object, got ${describe(filter)}`);

@@ -42,7 +42,8 @@ function sameMembers(a: readonly string[] | undefined, b: readonly string[]): bo
 export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): string | null {
   const changed: IpsetsDesired = new Map([...after].filter(([name, members]) => !sameMembers(before.get(name), members)));
   if (changed.size === 0) return null;
-  return planIpsetRestore(changed, ipsetsAsWritten(new Map([...changed.keys()].map((name) => [name, before.get(name) ?? []]))));
+  // Only the sets `before` wrote are there: one it did not is created.
+  return planIpsetRestore(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
 }
 
 export class IpsetParseError extends Error {

@@ -11,7 +11,7 @@ import {
   type DesiredFdbEntry, type DesiredFilter, type EchoLimit, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredSysctl, type DesiredVxlanLink,
 } from '../model/desired-state.ts';
 import {
-  endpointRef, type DuplicateEndpoint, type EndpointRef, type PlanMemo, type RejectedEndpoint,
+  endpointRef, type DuplicateEndpoint, type EndpointRef, type NodeNote, type PlanMemo, type RejectedEndpoint,
 } from '../model/endpoint-set.ts';
 import type { NodeFacts } from '../model/node-facts.ts';
 import { ownHealthCheckIp } from './health-probes.ts';
@@ -238,8 +238,9 @@ function checkFacts(self: NodeFacts): number {
 function fdbEntriesCached(nodes: readonly NodeObject[], selfName: string, selfIp: number, notes: PlanNote[], memo: PlanMemo | undefined): DesiredFdbEntry[] {
   let known = memo?.fdb.get(nodes);
   if (known === undefined || known.selfName !== selfName || known.selfIp !== selfIp) {
-    const made: Array<{ code: 'node-without-internal-ip'; message: string }> = [];
-    known = { selfName, selfIp, entries: fdbEntries(nodes, selfName, selfIp, made), notes: made };
+    const made: NodeNote[] = [];
+    // Frozen, entries and all: kept across plans and told apart by identity downstream.
+    known = { selfName, selfIp, entries: Object.freeze(fdbEntries(nodes, selfName, selfIp, made).map((entry) => Object.freeze(entry))) as DesiredFdbEntry[], notes: made };
     memo?.fdb.set(nodes, known);
   }
   notes.push(...known.notes);
@@ -247,7 +248,7 @@ function fdbEntriesCached(nodes: readonly NodeObject[], selfName: string, selfIp
 }
 
 /** On the gateway: one all-zeros entry per other node, so broadcast-less VXLAN reaches every node. */
-function fdbEntries(nodes: readonly NodeObject[], selfName: string, selfIp: number, notes: Array<{ code: 'node-without-internal-ip'; message: string }>): DesiredFdbEntry[] {
+function fdbEntries(nodes: readonly NodeObject[], selfName: string, selfIp: number, notes: NodeNote[]): DesiredFdbEntry[] {
   const peers = new Map<number, string>();
   for (const node of nodes) {
     if (node.name === selfName) continue;
@@ -278,7 +279,8 @@ function vxlanSources(nodes: readonly NodeObject[], gatewayIp: string, selfIp: s
 function vxlanSourcesCached(nodes: readonly NodeObject[], gatewayIp: string, selfIp: string, memo: PlanMemo | undefined): string[] {
   const known = memo?.vxlanSources.get(nodes);
   if (known !== undefined && known.gatewayIp === gatewayIp && known.selfIp === selfIp) return known.sources;
-  const sources = vxlanSources(nodes, gatewayIp, selfIp);
+  // Frozen: kept across plans, and the filter takes an unchanged list by its identity.
+  const sources = Object.freeze(vxlanSources(nodes, gatewayIp, selfIp)) as string[];
   memo?.vxlanSources.set(nodes, { gatewayIp, selfIp, sources });
   return sources;
 }
@@ -311,6 +313,17 @@ function sortNotes(notes: PlanNote[]): PlanNote[] {
 type RouteShape = Omit<DesiredRoute, 'dst'>;
 
 /**
+ * Every field of RouteShape, which plannedRoutes compares and copies: a field added to DesiredRoute
+ * fails the type check here until it is listed, so a kept route can never differ in an unlisted one.
+ */
+const ROUTE_SHAPE_FIELDS = Object.keys({ table: true, gateway: true, dev: true, src: true } satisfies Record<keyof RouteShape, true>) as Array<keyof RouteShape>;
+
+function hasShape(route: DesiredRoute, shape: RouteShape): boolean {
+  for (let i = 0; i < ROUTE_SHAPE_FIELDS.length; i++) if (route[ROUTE_SHAPE_FIELDS[i]!] !== shape[ROUTE_SHAPE_FIELDS[i]!]) return false;
+  return true;
+}
+
+/**
  * A route to each subnet, the one a plan made before when it is the same (an unchanged remote's 10
  * routes stay the same 10 objects), compared field by field before anything is made: a pass builds
  * only the routes that changed. Routes no longer planned stay in the memo until they outnumber the
@@ -321,10 +334,14 @@ function plannedRoutes(subnets: readonly { text: string }[], shape: RouteShape, 
   const known = memo?.routes;
   const routes = subnets.map(({ text }) => {
     const before = known?.get(text);
-    if (before !== undefined && before.table === shape.table && before.gateway === shape.gateway && before.dev === shape.dev && before.src === shape.src) return before;
-    const route: DesiredRoute = { table: shape.table, dst: text, dev: shape.dev };
-    if (shape.gateway !== undefined) route.gateway = shape.gateway;
-    if (shape.src !== undefined) route.src = shape.src;
+    if (before !== undefined && hasShape(before, shape)) return before;
+    const route = { dst: text } as DesiredRoute;
+    for (let i = 0; i < ROUTE_SHAPE_FIELDS.length; i++) {
+      const field = ROUTE_SHAPE_FIELDS[i]!;
+      if (shape[field] !== undefined) (route as unknown as Record<string, unknown>)[field] = shape[field];
+    }
+    // Frozen: kept across plans and told apart by identity downstream, so no one may change it in place.
+    Object.freeze(route);
     known?.set(text, route);
     return route;
   });

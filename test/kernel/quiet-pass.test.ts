@@ -133,6 +133,7 @@ test('a changed Endpoint on a quiet kernel is written as its difference: no rout
   await settle();
   snapshot = { ...snapshot, endpoints: snapshot.endpoints.map((e) => (e.name === 'ep-3' ? remote(3, ['10.240.0.0/16']) : e)) };
   forget();
+  reasons.length = 0;
   await pass(['API objects changed']);
   assert.equal(readiness.ready, true, readiness.reasons.join('; '));
   const routes = await ownedRoutes();
@@ -140,10 +141,11 @@ test('a changed Endpoint on a quiet kernel is written as its difference: no rout
   assert.deepEqual(rtnlCalls.filter((c) => c !== 'apply' && c !== 'listLinks'), [], 'only the writes (and the link indexes)');
   assert.ok(tools.writes().length > 0, 'the filter\'s remote CIDRs changed');
 
-  // The destinations the event watch guards moved with the difference: the new route deleted behind
-  // seaway's back is drift, the old one's removal (seaway's own) is not.
+  // The destinations the event watch guards moved with the difference: the old routes' removal
+  // (seaway's own) is not drift; the new route deleted behind seaway's back is.
   assert.deepEqual([...routing.routeDestinations()].sort(), routes.map((dst) => `254 ${dst}`).sort());
   await settle();
+  assert.deepEqual(reasons.filter((r) => r.includes('10.153.0.0/16') || r.includes('10.203.0.0/24')), [], 'the removals seaway made woke nothing');
   reasons.length = 0;
   await run('ip', ['route', 'del', '10.240.0.0/16', 'table', 'main']);
   await waitFor('the new route\'s deletion noticed', () => reasons.some((r) => r.includes('10.240.0.0/16')), { timeoutMs: 5000, intervalMs: 10 });

@@ -156,7 +156,7 @@ test('changedRoutes: by identity, the routes only after and only before; a route
   assert.deepEqual(diffRoutes(shrunk.added, shrunk.removed, [254]).remove, [b]);
 });
 
-test('changedRoutes agrees with a whole-list comparison by identity whatever changed where: start, end, middle, several places, everything (seeded)', () => {
+test('changedRoutes agrees with a whole-list comparison by identity whatever changed where: start, end, middle, several places, reordered, everything (seeded)', () => {
   let state = 99;
   const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
   const route = (i: number) => ({ dst: `10.${i >> 8}.${i & 255}.0/24` });
@@ -164,6 +164,9 @@ test('changedRoutes agrees with a whole-list comparison by identity whatever cha
     const before = Array.from({ length: random(30) }, (_, i) => route(i));
     const after = before.filter(() => random(5) !== 0).map((r) => (random(6) === 0 ? { ...r } : r));
     for (let k = random(4); k > 0; k--) after.splice(random(after.length + 1), 0, route(1000 + random(1000)));
+    // Now and then the kept routes come in another order (a swap, or all reversed).
+    if (random(5) === 0 && after.length > 1) { const i = random(after.length); const j = random(after.length); [after[i], after[j]] = [after[j]!, after[i]!]; }
+    if (random(10) === 0) after.reverse();
     const expected = { added: after.filter((r) => !before.includes(r)), removed: before.filter((r) => !after.includes(r)) };
     assert.deepEqual(changedRoutes(before, after), expected, `round ${round}`);
     const { added, removed } = changedRoutes(before, after);

@@ -364,6 +364,9 @@ test('planIpsetChange writes what planIpsetRestore would against the sets as wri
     const after = new Map([...before].map(([name, list]) => [name, random(3) === 0 ? [...list] : members()]));
     assert.equal(planIpsetChange(before, after), planIpsetRestore(after, ipsetsAsWritten(before)), `round ${round}`);
   }
+  const fresh = planIpsetChange(new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]), new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']], ['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]));
+  assert.match(fresh ?? '', /^create SEAWAY-ECHO-EXEMPT hash:net /m, 'a set the last write did not make is created');
+  assert.equal(fresh, planIpsetRestore(new Map([['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]), new Map()));
   const same = new Map([['SEAWAY-NODEADDRS', ['192.168.1.10/32']], ['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]);
   assert.equal(planIpsetChange(same, new Map([...same].map(([name, list]) => [name, [...list]]))), null, 'copies of the same members: nothing to write');
 });
