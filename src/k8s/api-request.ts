@@ -73,42 +73,62 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
     'User-Agent': options.userAgent,
     ...(body ? { 'Content-Type': call.contentType ?? 'application/json', 'Content-Length': body.length } : {}),
   };
-  return new Promise<unknown>((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(url, { ...base, method: call.method, headers, signal });
-    request.on('error', (error) => reject(signal.aborted ? signal.reason : error));
-    request.on('response', (response) => {
-      const code = response.statusCode ?? 0;
-      const ok = code >= 200 && code < 300;
-      const limit = ok ? MAX_RESPONSE_BYTES : MAX_ERROR_BYTES;
-      const gzipped = /^\s*gzip\s*$/i.test(String(response.headers['content-encoding'] ?? ''));
-      const stream: Readable = gzipped ? response.pipe(createGunzip()) : response;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('data', (chunk: Buffer) => {
-        if (size >= limit) return;
-        size += chunk.length;
-        if (size > limit && ok) {
-          request.destroy(new Error(`the answer to ${options.what} is larger than ${limit} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      const fail = (error: Error) => reject(signal.aborted ? signal.reason : error);
-      response.on('error', fail);
-      if (gzipped) stream.on('error', (error) => fail(new Error(`the answer to ${options.what} is not valid gzip: ${error.message}`)));
-      stream.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (ok) {
-          try {
-            resolve(text.trim() === '' ? undefined : JSON.parse(text));
-          } catch (error) {
-            reject(new Error(`the answer to ${options.what} is not JSON: ${(error as Error).message}`));
-          }
-          return;
-        }
-        reject(statusErrorFromAnswer(code, text, response.headers['retry-after'], Date.now()));
-      });
+  const request = (url.protocol === 'https:' ? https : http).request(url, { ...base, method: call.method, headers, signal });
+  return new Promise<unknown>((resolve, reject) => exchange(request, body, options.what, signal, { resolve, reject }));
+}
+
+/**
+ * Sends the body and reads the answer. Its listeners outlive the call: Node's keep-alive TLS agent
+ * keeps the request that made a socket reachable for as long as the socket is pooled (through the
+ * socket's 'session' listener), and with the request every listener here. So they reach the caller
+ * only through `pending`, emptied when the call settles, and drop the chunks they gathered: a pooled
+ * socket holds no answer (before, each held the first answer it carried, a RouteAgent of 1,000 remotes
+ * among them). A top-level function, so the body is not in any listener's scope either.
+ */
+function exchange(request: http.ClientRequest, body: Buffer | undefined, what: string, signal: AbortSignal,
+  settle: { resolve: (value: unknown) => void; reject: (error: unknown) => void }): void {
+  let pending: typeof settle | null = settle;
+  const finish = (outcome: { value: unknown } | { error: unknown }) => {
+    const to = pending;
+    pending = null;
+    if (to === null) return;
+    if ('error' in outcome) to.reject(outcome.error);
+    else to.resolve(outcome.value);
+  };
+  request.on('error', (error) => finish({ error: signal.aborted ? signal.reason : error }));
+  request.on('response', (response) => {
+    const code = response.statusCode ?? 0;
+    const ok = code >= 200 && code < 300;
+    const limit = ok ? MAX_RESPONSE_BYTES : MAX_ERROR_BYTES;
+    const gzipped = /^\s*gzip\s*$/i.test(String(response.headers['content-encoding'] ?? ''));
+    const stream: Readable = gzipped ? response.pipe(createGunzip()) : response;
+    let chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      if (size >= limit) return;
+      size += chunk.length;
+      if (size > limit && ok) {
+        request.destroy(new Error(`the answer to ${what} is larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
     });
-    request.end(body);
+    const fail = (error: Error) => { chunks = []; finish({ error: signal.aborted ? signal.reason : error }); };
+    response.on('error', fail);
+    if (gzipped) stream.on('error', (error) => fail(new Error(`the answer to ${what} is not valid gzip: ${error.message}`)));
+    stream.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      chunks = [];
+      if (!ok) {
+        finish({ error: statusErrorFromAnswer(code, text, response.headers['retry-after'], Date.now()) });
+        return;
+      }
+      try {
+        finish({ value: text.trim() === '' ? undefined : JSON.parse(text) });
+      } catch (error) {
+        finish({ error: new Error(`the answer to ${what} is not JSON: ${(error as Error).message}`) });
+      }
+    });
   });
+  request.end(body);
 }

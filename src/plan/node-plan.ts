@@ -326,10 +326,17 @@ function hasShape(route: DesiredRoute, shape: RouteShape): boolean {
 /**
  * A route to each subnet, the one a plan made before when it is the same (an unchanged remote's 10
  * routes stay the same 10 objects), compared field by field before anything is made: a pass builds
- * only the routes that changed. Routes no longer planned stay in the memo until they outnumber the
- * planned ones, then only the planned are kept: one rebuild per many passes, not a 10,000-entry map
- * per pass.
+ * only the routes that changed. Routes no longer planned stay in the memo up to staleRoutesAllowed,
+ * then only the planned are kept: one rebuild per many passes, not a 10,000-entry map per pass.
  */
+/**
+ * How many routes the memo may hold for `planned` routes before it keeps only those: an eighth more
+ * (plus 64), so at 10,000 routes the ones a churning cluster left behind are let go after about 1,300
+ * (a 30-minute churn showed them held to the old bound, twice the planned: 10,000 routes with their
+ * keys and descriptions), and the map is rebuilt once per about 130 changes of 10 subnets.
+ */
+export const staleRoutesAllowed = (planned: number): number => planned + Math.floor(planned / 8) + 64;
+
 function plannedRoutes(subnets: readonly { text: string }[], shape: RouteShape, memo: PlanMemo | undefined): DesiredRoute[] {
   const known = memo?.routes;
   const routes = subnets.map(({ text }) => {
@@ -345,6 +352,6 @@ function plannedRoutes(subnets: readonly { text: string }[], shape: RouteShape, 
     known?.set(text, route);
     return route;
   });
-  if (memo !== undefined && memo.routes.size > 2 * routes.length + 64) memo.routes = new Map(routes.map((route) => [route.dst, route]));
+  if (memo !== undefined && memo.routes.size > staleRoutesAllowed(routes.length)) memo.routes = new Map(routes.map((route) => [route.dst, route]));
   return routes;
 }

@@ -3,6 +3,8 @@
  * openssl); the real @kubernetes/client-node and kubectl connect given the CA, and a client that
  * does not trust the CA is refused.
  */
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
 import assert from 'node:assert/strict';
 import { get } from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -99,4 +101,26 @@ test('a certificate is issued only for the names it is given', async () => {
   const text = (await run('openssl', ['x509', '-in', other.certPath, '-noout', '-ext', 'subjectAltName'])).stdout;
   assert.match(text, /IP Address:127\.0\.0\.2/);
   assert.doesNotMatch(text, /127\.0\.0\.1/);
+});
+
+test('a settled call\'s answer is not kept by the keep-alive socket it came over (Node\'s TLS agent keeps the request that made a socket reachable for the socket\'s life)', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const file = join(dir, 'agent-pool.kubeconfig');
+  await writeFile(file, kubeconfigText(server.url, ca.certPem));
+  const connection = await loadApiConnection(file, {});
+  const options = { userAgent: 'seaway/test', timeoutMs: 10_000, what: 'listing namespaces' };
+  const answers: Array<WeakRef<object>> = [];
+  // Concurrent calls: each makes a socket of its own, which stays in the pool afterwards.
+  const calls = async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, () => apiRequest(connection, { method: 'GET', path: '/api/v1/namespaces' }, options)));
+    for (const result of results) answers.push(new WeakRef(result as object));
+  };
+  await calls();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  const kept = answers.filter((ref) => ref.deref() !== undefined).length;
+  assert.equal(kept, 0, `${kept} of ${answers.length} answers are still held`);
 });
