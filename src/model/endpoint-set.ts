@@ -4,6 +4,7 @@
  * cover, overlaps between remote clusters, and the total budget of remote subnets.
  */
 import { compareCidrs, containsAddress, formatCidr, parseIpv4, type Cidr } from './cidr.ts';
+import { AddressIndex } from './address-index.ts';
 import { ClaimIndex } from './claim-index.ts';
 import { clusterIdOf, clusterRanks, compareRanks, explainPrecedence, type ClusterRank } from './cluster-precedence.ts';
 import { reservations, type Reservation } from './cluster-reservations.ts';
@@ -80,7 +81,7 @@ export interface EndpointSetContext extends EndpointValidationContext {
  * What the endpoint set takes from the Nodes alone; `guarded` also holds the few other protected
  * addresses (the API server's, the local Endpoint's) it was built with.
  */
-interface NodeDerived { index: NodeIndex; addresses: readonly ProtectedAddress[]; guarded?: { others: string; index: ClaimIndex<ProtectedAddress> } }
+interface NodeDerived { index: NodeIndex; addresses: readonly ProtectedAddress[]; guarded?: { others: string; index: AddressIndex<ProtectedAddress> } }
 
 /** A note on a Node the gateway makes no FDB entry for. */
 export interface NodeNote { code: 'node-without-internal-ip'; message: string }
@@ -119,15 +120,13 @@ function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidat
 }
 
 /**
- * Every protected address as a /32 claim, added in sortProtected's order (so a message names the
- * same one on every node). Kept with the Nodes' derived facts while `others` are the same: 5,000
+ * Every protected address in sortProtected's order (so a message names the same one on every node). Kept with the Nodes' derived facts while `others` are the same: 5,000
  * Nodes' addresses are not indexed again on every plan.
  */
-function guardedIndex(derived: NodeDerived, others: ProtectedAddress[]): ClaimIndex<ProtectedAddress> {
+function guardedIndex(derived: NodeDerived, others: ProtectedAddress[]): AddressIndex<ProtectedAddress> {
   const key = others.map((p) => `${p.kind} ${p.text} ${p.label}`).join('\n');
   if (derived.guarded?.others === key) return derived.guarded.index;
-  const index = new ClaimIndex<ProtectedAddress>();
-  for (const p of sortProtected([...derived.addresses, ...others])) index.add({ network: p.address, prefixLength: 32 }, p);
+  const index = new AddressIndex(sortProtected([...derived.addresses, ...others]).map((p) => ({ address: p.address, owner: p })));
   derived.guarded = { others: key, index };
   return index;
 }
@@ -291,8 +290,8 @@ const PROTECTED_REASON = { node: 'covers-node-address', 'api-server': 'covers-ap
  * only clashes with a rejected one is kept. Reservations are never routed and use none of the budget.
  */
 function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
-  /** The protected addresses, each a /32 claim. */
-  guarded: ClaimIndex<ProtectedAddress>;
+  /** The protected addresses. */
+  guarded: AddressIndex<ProtectedAddress>;
   ranks: (clusterId: string) => ClusterRank;
   reservations?: readonly Reservation[];
   maxRemoteSubnets: number;
@@ -355,7 +354,7 @@ function describeOwner(owner: Claimant): string {
 
 
 type Claims = {
-  guarded: ClaimIndex<ProtectedAddress>;
+  guarded: AddressIndex<ProtectedAddress>;
   subnets: ClaimIndex<Claimant>;
   points: ClaimIndex<PointOwner>;
 };
@@ -376,7 +375,7 @@ function judgeOne(owner: Owner, own: readonly OwnAddress[], claims: Claims): { r
 function firstProblem(owner: Owner, mine: readonly Cidr[], own: readonly OwnAddress[], claims: Claims): { reason: EndpointRejectReason; message: string } | null {
   for (let i = 0; i < mine.length; i++) {
     const cidr = mine[i]!;
-    const hit = claims.guarded.overlapping(cidr);
+    const hit = claims.guarded.within(cidr);
     if (hit) return { reason: PROTECTED_REASON[hit.owner.kind], message: `subnet ${formatCidr(cidr)} contains ${hit.owner.text}, ${hit.owner.label}` };
   }
   for (let i = 0; i < mine.length; i++) {
