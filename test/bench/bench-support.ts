@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { GatewayPair } from '../helpers/gateway-pair.ts';
 import { waitFor, within } from '../helpers/wait.ts';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export function percentile(values: readonly number[], p: number): number {
@@ -73,4 +75,13 @@ export async function pairThroughput(pair: GatewayPair, iperfSeconds: number, se
     }
     servers.delete(server);
   }
+}
+
+/** The V8 flags of the image's entry point: what lies between the node binary and the script. */
+export function imageV8Flags(): string[] {
+  const dockerfile = readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8');
+  const line = dockerfile.split('\n').find((l) => l.startsWith('ENTRYPOINT '));
+  if (line === undefined) throw new Error('the Dockerfile has no ENTRYPOINT line');
+  const entrypoint = JSON.parse(line.slice('ENTRYPOINT '.length)) as string[];
+  return entrypoint.slice(1, -1);
 }

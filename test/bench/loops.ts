@@ -9,12 +9,11 @@
  *
  *   npm run bench -- loops        node test/bench/loops.ts [--rounds 200]
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { run } from '../../src/kernel/exec.ts';
-import { median, wholeNumber } from './bench-support.ts';
+import { imageV8Flags, median, wholeNumber } from './bench-support.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' }, inside: { type: 'boolean', default: false } } });
 const rounds = wholeNumber('rounds', values.rounds, 10, 100_000);
@@ -64,15 +63,6 @@ function inside(): void {
   })();
 }
 
-/** The V8 flags of the image's entry point: what lies between the node binary and the script. */
-function imageFlags(): string[] {
-  const dockerfile = readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8');
-  const line = dockerfile.split('\n').find((l) => l.startsWith('ENTRYPOINT '));
-  if (line === undefined) throw new Error('the Dockerfile has no ENTRYPOINT line');
-  const entrypoint = JSON.parse(line.slice('ENTRYPOINT '.length)) as string[];
-  return entrypoint.slice(1, -1);
-}
-
 async function measure(flags: string[]): Promise<Figures> {
   const out = await run(process.execPath, [...flags, fileURLToPath(import.meta.url), '--inside', '--rounds', String(rounds)], { timeoutMs: 600_000 });
   return (JSON.parse(out.stdout.trim().split('\n').pop()!) as { figures: Figures }).figures;
@@ -80,7 +70,7 @@ async function measure(flags: string[]): Promise<Figures> {
 
 async function main(): Promise<void> {
   if (values.inside) return inside();
-  const flags = imageFlags();
+  const flags = imageV8Flags();
   const [image, plain] = [await measure(flags), await measure([])];
   console.log(`loops benchmark: ${SIZE} elements, medians of ${rounds} rounds; the image's flags: ${flags.join(' ')}`);
   console.log(`  ${'loop'.padEnd(26)} ${'image flags: ns/element'.padStart(24)} ${'scavenges/100'.padStart(14)} ${'no flags: ns/element'.padStart(22)} ${'scavenges/100'.padStart(14)}`);

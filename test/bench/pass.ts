@@ -14,6 +14,7 @@
  * when it finds drift) would find nothing and is not run.
  *
  *   npm run bench -- pass            node test/bench/pass.ts [--clusters 1000] [--subnets 10] [--nodes 5000] [--trials 3]
+ *   PASS_BENCH_IMAGE_FLAGS=1 ...     the measured process with the image's V8 flags (the Dockerfile's ENTRYPOINT)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -39,7 +40,7 @@ import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { Readiness } from '../../src/server/readiness.ts';
 import { parseConfig, type RunConfig } from '../../src/config.ts';
 import { freezeSnapshot, type Snapshot } from '../../src/model/snapshot.ts';
-import { median, scaleArgs } from './bench-support.ts';
+import { imageV8Flags, median, scaleArgs } from './bench-support.ts';
 import { CNI, GATEWAY_IP, GATEWAY_NODE, NODE_IP, prepareWorkerNamespace, workerSnapshot } from './worker-node-support.ts';
 
 const scale = scaleArgs();
@@ -48,6 +49,8 @@ const trials = process.argv.includes('--trials') ? scale.trials : 3;
 // The issue's scale: 5,000 Nodes in the local cluster (their addresses are a set of the filter's).
 const nodes = process.argv.includes('--nodes') ? scale.nodes : 5000;
 const routeCount = clusters * subnetsPerCluster;
+/** V8 flags for the measured process: the image's with PASS_BENCH_IMAGE_FLAGS=1, else none. */
+const v8Flags = process.env.PASS_BENCH_IMAGE_FLAGS === '1' ? imageV8Flags() : [];
 const QUIET_PASSES = 21;
 const REPLANNED_PASSES = 11;
 const CHANGED_PASSES = 11;
@@ -182,7 +185,7 @@ async function trial(variant: Variant, role: Role): Promise<TrialResult> {
   const ns = `swf-pass-${randomBytes(3).toString('hex')}`;
   try {
     await prepareWorkerNamespace(ns, ROLE_NODES[role].address);
-    const out = await run('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--inside', `${variant.name}/${role}`,
+    const out = await run('ip', ['netns', 'exec', ns, process.execPath, ...v8Flags, fileURLToPath(import.meta.url), '--inside', `${variant.name}/${role}`,
       '--clusters', String(clusters), '--subnets', String(subnetsPerCluster), '--nodes', String(nodes)], { timeoutMs: 600_000 });
     const result = JSON.parse(out.stdout.trim().split('\n').pop()!) as TrialResult;
     if (result.failures.length > 0) throw new Error(`${variant.name} on the ${role}: passes left objects not programmed: ${result.failures.slice(0, 3).join(' | ')}`);
@@ -195,7 +198,7 @@ async function trial(variant: Variant, role: Role): Promise<TrialResult> {
 async function main(): Promise<void> {
   if (scale.inside) return inside(scale.inside);
   if (process.getuid?.() !== 0) throw new Error('the pass benchmark needs root (it creates network namespaces)');
-  console.log(`pass benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${routeCount} routes, ${nodes} Nodes, on a worker and on the gateway node; medians over ${trials} trials `
+  console.log(`pass benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${routeCount} routes, ${nodes} Nodes, on a worker and on the gateway node${v8Flags.length > 0 ? `, V8 flags ${v8Flags.join(' ')}` : ''}; medians over ${trials} trials `
     + `(${QUIET_PASSES} quiet, ${REPLANNED_PASSES} re-planned, ${CHANGED_PASSES} changed and ${RESYNC_PASSES} resync passes each), each trial in a fresh namespace`);
   const ms = (x: number) => `${x.toFixed(1).padStart(7)} ms`;
   let quietGoal = true;
