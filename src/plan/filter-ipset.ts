@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { MAX_CIDRS_PER_SET, type FilterInput } from './filter-input.ts';
 
@@ -26,21 +27,13 @@ export function ipsetsAsWritten(desired: IpsetsDesired): IpsetsObserved {
   return new Map([...desired].map(([name, members]) => [name, { type: 'hash:net', members: new Set(members), maxelem: MAX_CIDRS_PER_SET }]));
 }
 
-/** The same members in the same order (usually the very same array, or a copy holding the same strings). */
-function sameMembers(a: readonly string[] | undefined, b: readonly string[]): boolean {
-  if (a === b) return true;
-  if (a === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * The script that takes sets the kernel holds as `before` was written to `after`, without reading
  * them: planIpsetRestore's, made only from the sets whose members changed (the 5,000 Node
  * addresses are not put in a hash to find that nothing about them changed).
  */
 export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): string | null {
-  const changed: IpsetsDesired = new Map([...after].filter(([name, members]) => !sameMembers(before.get(name), members)));
+  const changed: IpsetsDesired = new Map([...after].filter(([name, members]) => !isDeepStrictEqual(before.get(name), members)));
   if (changed.size === 0) return null;
   // Only the sets `before` wrote are there: one it did not is created.
   return planIpsetRestore(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
