@@ -106,7 +106,7 @@ export function describeWrite(write: FilterWrite): string {
 }
 
 /** Waits for every promise to settle, then throws the first failure: no write is left running unobserved. */
-async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+export async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const results = await Promise.allSettled(promises);
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;

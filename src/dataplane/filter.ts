@@ -9,8 +9,8 @@ import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode,
 import { ipsetList, ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
 import {
-  applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites,
-  type FilterNetlinkReads, type FilterPlan, type IptablesObservation,
+  applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites, settleAll,
+  type FilterNetlinkReads, type FilterPlan, type FilterWrite, type IptablesObservation,
 } from './filter-iptables.ts';
 
 export type FilterBackend = 'iptables' | 'nftables';
@@ -114,16 +114,17 @@ type SetsPlanner = (previous: FilterInput, next: FilterInput, shimInUse: boolean
  */
 function driverFrom(
   backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, netlink: FilterNetlinkReads, observe: () => Promise<FilterObservation>, plan: Planner,
-  setsOnly: SetsPlanner, write?: (validate: () => FilterInput | null) => Promise<FilterPlan>,
+  setsOnly: SetsPlanner, write?: (validate: () => FilterInput | null, note: (seen: FilterObservation) => void) => Promise<FilterPlan>,
 ): FilterDriver {
   let writes = 0;
   /** What an apply validated, and from what (a list the same array as its list is not validated again). */
   type Validated = { input: FilterInput | null; desired?: DesiredFilter };
   let last: Validated | null = null;
   let shimInUse = false;
+  const note = (seen: FilterObservation) => { shimInUse = seen.backend === 'nftables' && seen.shimNeeded; };
   const observeAndNote = async (): Promise<FilterObservation> => {
     const seen = await observe();
-    shimInUse = seen.backend === 'nftables' && seen.shimNeeded;
+    note(seen);
     return seen;
   };
   return {
@@ -149,7 +150,7 @@ function driverFrom(
       if (done !== null) {
         await runFilterWrites(run, done.writes);
       } else if (write) {
-        done = await write(validate);
+        done = await write(validate, note);
       } else {
         const seeing = observeAndNote();
         seeing.catch(() => { /* awaited below unless validation throws first */ });
@@ -192,26 +193,56 @@ function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
 }
 
 function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlinkReads): FilterDriver {
+  const observeIptablesSide = async () => {
+    const iptables = await observeIptables(run, mode, netlink);
+    return { iptables, shimNeeded: iptablesFilterCanDrop(iptables.tables) };
+  };
   const observe = async (): Promise<FilterObservation> => {
-    const [nftTable, iptables] = await Promise.all([observeNftTable(run, netlink), observeIptables(run, mode, netlink)]);
-    return { backend: 'nftables', nftTable, iptables, shimNeeded: iptablesFilterCanDrop(iptables.tables) };
+    const [nftTable, side] = await Promise.all([observeNftTable(run, netlink), observeIptablesSide()]);
+    return { backend: 'nftables', nftTable, ...side };
+  };
+  const tableWrites = (input: FilterInput | null, nftTable: NftObserved | null): FilterWrite[] => {
+    const script = planNft(input ? renderNft(input) : null, nftTable);
+    return script ? [{ tool: 'nft', script }] : [];
   };
   return driverFrom('nftables', mode, run, netlink, observe, (input, seen) => {
-    const script = planNft(input ? renderNft(input) : null, seen.nftTable);
-    // The iptables shim: only the filter table's accepts (and the sets they match), only where an
-    // iptables INPUT/FORWARD could drop; every other seaway iptables chain is stale here. Not the
-    // echo limit: it drops rather than accepts, and nft's drop is final whatever iptables says, so
-    // a second bucket there would add rules and nothing else. Its iptables chain, if an earlier
-    // run with the iptables backend left it, is stale and removed.
-    const shimNeeded = seen.backend === 'nftables' && seen.shimNeeded;
-    const shim = planIptablesRepair(shimNeeded && input ? withoutEchoLimit(input) : null, seen.iptables, ['filter']);
-    return { writes: [...(script ? [{ tool: 'nft' as const, script }] : []), ...shim.writes], rivals: shim.rivals };
+    const shim = planShim(input, seen);
+    return { writes: [...tableWrites(input, seen.nftTable), ...shim.writes], rivals: shim.rivals };
   }, (previous, next, shimInUse) => {
     // The shim's ipsets would need their members too: only without it is the nft table all there is.
     if (shimInUse) return null;
     const script = planNft(renderNft(next), nftAsWritten(renderNft(previous)));
     return { writes: script ? [{ tool: 'nft', script }] : [], rivals: [] };
+  }, async (validate, note) => {
+    // Pipelined: the table is written as soon as it is read (over netlink; nft only when it exists),
+    // while iptables is read for the shim (iptables-save: about 10 ms at scale, before this the nft
+    // write waited for it). The writes are the planner's, in its order: the table, then the shim.
+    const seeingSide = observeIptablesSide();
+    seeingSide.catch(() => { /* awaited below unless validation or the table's read throws first */ });
+    const seeingTable = observeNftTable(run, netlink);
+    seeingTable.catch(() => { /* awaited below unless validation throws first */ });
+    const input = validate();
+    const nftTable = await seeingTable;
+    const table = tableWrites(input, nftTable);
+    const [side] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, number]>([seeingSide, runFilterWrites(run, table)]);
+    const seen: FilterObservation = { backend: 'nftables', nftTable, ...side };
+    note(seen);
+    const shim = planShim(input, seen);
+    await runFilterWrites(run, shim.writes);
+    return { writes: [...table, ...shim.writes], rivals: shim.rivals };
   });
+}
+
+/**
+ * The iptables shim of the nftables backend: only the filter table's accepts (and the sets they
+ * match), only where an iptables INPUT/FORWARD could drop; every other seaway iptables chain is
+ * stale here. Not the echo limit: it drops rather than accepts, and nft's drop is final whatever
+ * iptables says, so a second bucket there would add rules and nothing else. Its iptables chain, if
+ * an earlier run with the iptables backend left it, is stale and removed.
+ */
+function planShim(input: FilterInput | null, seen: FilterObservation): FilterPlan {
+  const shimNeeded = seen.backend === 'nftables' && seen.shimNeeded;
+  return planIptablesRepair(shimNeeded && input ? withoutEchoLimit(input) : null, seen.iptables, ['filter']);
 }
 
 function withoutEchoLimit(input: FilterInput): FilterInput {

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
+import type { ProcessRunner } from '../../src/kernel/iptables.ts';
 import { createFilterDriver } from '../../src/dataplane/filter.ts';
 import { parseNftJson, renderNft } from '../../src/plan/filter-nft.ts';
 import { renderIptables } from '../../src/plan/filter-iptables.ts';
@@ -13,6 +15,8 @@ await runInsideNetns(import.meta.url, 'e-nft');
 requireTools('nft', 'iptables-legacy', 'iptables-nft', 'ipset');
 
 const rendered = renderNft(validateFilter(SAMPLE));
+/** Only to end a test that would otherwise hang; the assertions say what went wrong. */
+const HANG_BOUND_MS = 5000;
 const listTable = async () => parseNftJson((await run('nft', ['-j', 'list', 'table', 'ip', 'seaway'])).stdout);
 
 test('nftables: apply creates one table with exactly the rendered sets and chains; a second apply writes nothing', async () => {
@@ -101,6 +105,40 @@ for (const mode of ['legacy', 'nft'] as const) {
     }
   });
 }
+
+test('nftables: the table is written without waiting for iptables to be read; the shim follows the table', async () => {
+  await resetNamespace();
+  try {
+    await installForeignRules('nft');
+    const events: string[] = [];
+    let tableWriteBegun!: () => void;
+    const tableWriteBegins = new Promise<void>((resolve) => { tableWriteBegun = resolve; });
+    // iptables-save is held until the table's write has begun: a pass that waited for the read
+    // before writing the table would find it released only by the bound, and its order would show it.
+    const gated: ProcessRunner = async (file, args, options) => {
+      const name = file === 'nft' && args.includes('-f') ? 'nft -f' : file;
+      events.push(`start ${name}`);
+      if (name === 'nft -f') tableWriteBegun();
+      const result = await run(file, args, options);
+      if (file.endsWith('-save')) await Promise.race([tableWriteBegins, sleep(HANG_BOUND_MS)]);
+      events.push(`end ${name}`);
+      return result;
+    };
+    const driver = await createFilterDriver('nftables', { run: gated, iptablesMode: 'nft' });
+    assert.equal((await driver.apply(SAMPLE)).writes, 3, 'nft table, ipsets, iptables filter table');
+    const at = (event: string) => {
+      const index = events.indexOf(event);
+      assert.ok(index >= 0, `${event} in ${events.join(', ')}`);
+      return index;
+    };
+    assert.ok(at('start nft -f') < at('end iptables-nft-save'), `the table's write began while iptables was read: ${events.join(', ')}`);
+    assert.ok(at('end nft -f') < at('start ipset'), `the shim's sets after the table: ${events.join(', ')}`);
+    assert.ok(at('end ipset') < at('start iptables-nft-restore'), `the shim's rules after its sets: ${events.join(', ')}`);
+    assert.equal((await chainRules('nft', 'filter', 'SUBMARINER-FORWARD')).length, 1, 'the shim is in place');
+  } finally {
+    await resetNamespace();
+  }
+});
 
 test('nftables: switching backends removes the other backend\'s leftovers', async () => {
   await resetNamespace();
