@@ -5,7 +5,7 @@ import {
 } from '../plan/filter-iptables.ts';
 import type { KnownSets } from '../plan/datapath-hazards.ts';
 import { parseCidrs, type Cidr } from '../model/cidr.ts';
-import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetsObserved } from '../plan/filter-ipset.ts';
+import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetMemberChange, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply } from '../kernel/nft.ts';
@@ -20,28 +20,31 @@ export interface IptablesObservation {
 
 /** One writing invocation of a kernel tool, planned before anything is written. */
 export type FilterWrite =
-  | { tool: 'ipset'; script: string }
+  /** members: the same change as the script, when it only adds and deletes members of sets that exist. */
+  | { tool: 'ipset'; script: string; members?: readonly IpsetMemberChange[] }
   | { tool: 'iptables'; mode: IptablesMode; script: string }
   | { tool: 'nft'; script: string };
 
 /**
- * The filter's reads that go over netlink rather than through a process: injected beside the
- * ProcessRunner so a test can fake the whole host (a faked runner alone would still read the real
- * kernel's sets and tables). createFilterDriver defaults to KERNEL_FILTER_READS.
+ * The filter's kernel calls that go over netlink rather than through a process: injected beside
+ * the ProcessRunner so a test can fake the whole host (a faked runner alone would still read the
+ * real kernel's sets and tables). createFilterDriver defaults to KERNEL_FILTER_NETLINK.
  */
-export interface FilterNetlinkReads {
+export interface FilterNetlink {
   /** True or false when netlink can tell whether the table exists; null when it cannot (list with nft). */
   nftTablePresent(family: string, table: string): Promise<boolean | null>;
   /** The named sets that exist; null when netlink cannot tell (read with ipset save). */
   ipsetList(names: readonly string[]): Promise<IpsetsObserved | null>;
+  /** Adds and deletes members of a set that exists; false when netlink could not (written with ipset restore). */
+  ipsetChangeMembers(set: string, add: readonly string[], del: readonly string[]): Promise<boolean>;
 }
 
 /** seaway's sets, over netlink; with `ipset save` where netlink cannot tell (no ipset support, an answer it does not understand). */
-export async function observeOwnedIpsets(run: ProcessRunner, netlink: FilterNetlinkReads): Promise<IpsetsObserved> {
+export async function observeOwnedIpsets(run: ProcessRunner, netlink: FilterNetlink): Promise<IpsetsObserved> {
   return (await netlink.ipsetList(OWNED_IPSETS)) ?? parseIpsetSave(await ipsetSave(run, OWNED_IPSETS));
 }
 
-export async function observeIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlinkReads): Promise<IptablesObservation> {
+export async function observeIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): Promise<IptablesObservation> {
   const [save, ipsets] = await Promise.all([iptablesSave(run, mode), observeOwnedIpsets(run, netlink)]);
   const tables = parseIptablesSave(save);
   return { mode, tables, ipsets, foreignSets: await readForeignSets(tables, netlink) };
@@ -52,7 +55,7 @@ export async function observeIptables(run: ProcessRunner, mode: IptablesMode, ne
  * hash:net and hash:ip sets, whose members are CIDRs). Sets it cannot read stay unknown: rules
  * matching on them may take any traffic.
  */
-async function readForeignSets(tables: IptablesObserved, netlink: FilterNetlinkReads): Promise<KnownSets> {
+async function readForeignSets(tables: IptablesObserved, netlink: FilterNetlink): Promise<KnownSets> {
   const names = foreignSetsToRead(tables);
   if (names.length === 0) return new Map();
   const sets = await netlink.ipsetList(names);
@@ -87,14 +90,30 @@ export function planIptablesRepair(
   return { writes, rivals };
 }
 
-/** Runs planned writes in order, each as one invocation; returns how many ran. */
-export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[]): Promise<number> {
+/**
+ * Runs planned writes in order, each as one invocation; returns how many ran. A change of a few
+ * set members goes over netlink (no process), the whole script through `ipset restore` when
+ * netlink cannot take it: a bulk change (one restore batches thousands of members), a set to make,
+ * or a refusal.
+ */
+export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[], netlink: FilterNetlink): Promise<number> {
   for (const write of writes) {
-    if (write.tool === 'ipset') await ipsetRestore(run, write.script);
+    if (write.tool === 'ipset') {
+      if (!(write.members && (await changeMembersOverNetlink(write.members, netlink)))) await ipsetRestore(run, write.script);
+    }
     else if (write.tool === 'iptables') await iptablesRestore(run, write.mode, write.script);
     else await nftApply(run, write.script);
   }
   return writes.length;
+}
+
+/** More members than this in one change go to `ipset restore`, which batches them, rather than a netlink request each. */
+const NETLINK_MEMBER_CHANGES_MAX = 256;
+
+async function changeMembersOverNetlink(changes: readonly IpsetMemberChange[], netlink: FilterNetlink): Promise<boolean> {
+  if (changes.reduce((sum, c) => sum + c.add.length + c.del.length, 0) > NETLINK_MEMBER_CHANGES_MAX) return false;
+  const done = await Promise.all(changes.map((c) => netlink.ipsetChangeMembers(c.set, c.add, c.del)));
+  return done.every(Boolean);
 }
 
 /** A one-line account of a planned write, for logs: which tool and the first lines of its script. */
@@ -126,7 +145,7 @@ export async function applyIptablesPipelined(
   mode: IptablesMode,
   validate: () => FilterInput | null,
   observeStaleNft: () => Promise<string | null>,
-  netlink: FilterNetlinkReads,
+  netlink: FilterNetlink,
 ): Promise<{ writes: FilterWrite[]; rivals: string[] }> {
   const seeingSets = observeOwnedIpsets(run, netlink);
   seeingSets.catch(() => { /* awaited below unless validation throws first */ });

@@ -6,11 +6,11 @@ import {
 import { planIpsetChange, planIpsetRestore, renderIpsets } from '../plan/filter-ipset.ts';
 import { NFT_FAMILY, NFT_TABLE, filterNotifications, nftAsWritten, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
 import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
-import { ipsetList, ipsetRestore } from '../kernel/ipset.ts';
+import { ipsetChangeMembers, ipsetList, ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
 import {
   applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites, settleAll,
-  type FilterNetlinkReads, type FilterPlan, type FilterWrite, type IptablesObservation,
+  type FilterNetlink, type FilterPlan, type FilterWrite, type IptablesObservation,
 } from './filter-iptables.ts';
 
 export type FilterBackend = 'iptables' | 'nftables';
@@ -55,11 +55,11 @@ export interface FilterDriverDeps {
   /** Skip detection and use this iptables flavour. */
   iptablesMode?: IptablesMode;
   /** The netlink reads (nft table presence, ipset list); the kernel's own unless a test fakes the host. */
-  netlink?: FilterNetlinkReads;
+  netlink?: FilterNetlink;
 }
 
 /** The real netlink reads, the default wherever a driver is built. */
-export const KERNEL_FILTER_READS: FilterNetlinkReads = { nftTablePresent, ipsetList };
+export const KERNEL_FILTER_NETLINK: FilterNetlink = { nftTablePresent, ipsetList, ipsetChangeMembers };
 
 /** Reads both iptables flavours (kernel) and lets the planner choose the host's (plan/filter-iptables chooseIptablesMode). */
 export async function detectIptablesMode(run: ProcessRunner): Promise<IptablesModeDetection> {
@@ -87,11 +87,11 @@ export async function createFilterDriver(backend: 'auto' | FilterBackend, deps: 
     });
     chosen = native.length > 0 ? 'nftables' : 'iptables';
   }
-  const netlink = deps.netlink ?? KERNEL_FILTER_READS;
+  const netlink = deps.netlink ?? KERNEL_FILTER_NETLINK;
   return chosen === 'iptables' ? iptablesDriver(deps.run, mode, netlink) : nftablesDriver(deps.run, mode, netlink);
 }
 
-async function observeNftTable(run: ProcessRunner, netlink: FilterNetlinkReads): Promise<NftObserved | null> {
+async function observeNftTable(run: ProcessRunner, netlink: FilterNetlink): Promise<NftObserved | null> {
   if (await netlink.nftTablePresent(NFT_FAMILY, NFT_TABLE) === false) return null; // no nft process for a table that is not there
   let text: string | null;
   try {
@@ -113,7 +113,7 @@ type SetsPlanner = (previous: FilterInput, next: FilterInput, shimInUse: boolean
  * parses 10,000 CIDRs), plan, write; remember the last valid desired state for drift checks.
  */
 function driverFrom(
-  backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, netlink: FilterNetlinkReads, observe: () => Promise<FilterObservation>, plan: Planner,
+  backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, netlink: FilterNetlink, observe: () => Promise<FilterObservation>, plan: Planner,
   setsOnly: SetsPlanner, write?: (validate: () => FilterInput | null, note: (seen: FilterObservation) => void) => Promise<FilterPlan>,
 ): FilterDriver {
   let writes = 0;
@@ -148,7 +148,7 @@ function driverFrom(
         if (input !== null && onlySetMembersDiffer(previous, input)) done = setsOnly(previous, input, shimInUse);
       }
       if (done !== null) {
-        await runFilterWrites(run, done.writes);
+        await runFilterWrites(run, done.writes, netlink);
       } else if (write) {
         done = await write(validate, note);
       } else {
@@ -156,7 +156,7 @@ function driverFrom(
         seeing.catch(() => { /* awaited below unless validation throws first */ });
         const input = validate();
         done = plan(input, await seeing);
-        await runFilterWrites(run, done.writes);
+        await runFilterWrites(run, done.writes, netlink);
       }
       writes += done.writes.length;
       if (done.writes.length === 0) return { writes: 0 };
@@ -175,7 +175,7 @@ function driverFrom(
   };
 }
 
-function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlinkReads): FilterDriver {
+function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): FilterDriver {
   const observe = async (): Promise<FilterObservation> => {
     const [iptables, nftTable] = await Promise.all([observeIptables(run, mode, netlink), observeNftTable(run, netlink)]);
     return { backend: 'iptables', iptables, nftTable };
@@ -187,12 +187,12 @@ function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     if (nftScript) planned.writes.push({ tool: 'nft', script: nftScript });
     return planned;
   }, (previous, next) => {
-    const script = planIpsetChange(renderIpsets(previous), renderIpsets(next));
-    return { writes: script ? [{ tool: 'ipset', script }] : [], rivals: [] };
+    const change = planIpsetChange(renderIpsets(previous), renderIpsets(next));
+    return { writes: change ? [{ tool: 'ipset', script: change.script, ...(change.members ? { members: change.members } : {}) }] : [], rivals: [] };
   }, (validate) => applyIptablesPipelined(run, mode, validate, async () => planNft(null, await observeNftTable(run, netlink)), netlink));
 }
 
-function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlinkReads): FilterDriver {
+function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): FilterDriver {
   const observeIptablesSide = async () => {
     const iptables = await observeIptables(run, mode, netlink);
     return { iptables, shimNeeded: iptablesFilterCanDrop(iptables.tables) };
@@ -224,11 +224,11 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     const input = validate();
     const nftTable = await seeingTable;
     const table = tableWrites(input, nftTable);
-    const [side] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, number]>([seeingSide, runFilterWrites(run, table)]);
+    const [side] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, number]>([seeingSide, runFilterWrites(run, table, netlink)]);
     const seen: FilterObservation = { backend: 'nftables', nftTable, ...side };
     note(seen);
     const shim = planShim(input, seen);
-    await runFilterWrites(run, shim.writes);
+    await runFilterWrites(run, shim.writes, netlink);
     return { writes: [...table, ...shim.writes], rivals: shim.rivals };
   });
 }
@@ -270,7 +270,7 @@ async function removeIptablesNftLeftovers(run: ProcessRunner, hooks: ReturnType<
 }
 
 /** Removes seaway's chains and jumps in both iptables flavours, then its ipsets, then its nft table. */
-export async function cleanupEverything(run: ProcessRunner, netlink: FilterNetlinkReads): Promise<number> {
+export async function cleanupEverything(run: ProcessRunner, netlink: FilterNetlink): Promise<number> {
   let count = 0;
   for (const mode of ['legacy', 'nft'] as const) {
     let text: string;

@@ -1,9 +1,11 @@
-import { attr, cstring, nfnetlinkDump } from './nfnetlink.ts';
-import { decodeAttributes, NLA_TYPE_MASK, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { attr, cstring, nfnetlinkAcks, nfnetlinkDump } from './nfnetlink.ts';
+import { decodeAttributes, NLA_TYPE_MASK, parseIpv4Prefix, u8, type NetlinkMessage } from './netlink/codec.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
 const IPSET_CMD_LIST = 7;
+const IPSET_CMD_ADD = 9;
+const IPSET_CMD_DEL = 10;
 const IPSET_ATTR_PROTOCOL = 1;
 const IPSET_ATTR_SETNAME = 2;
 const IPSET_ATTR_TYPENAME = 3;
@@ -18,6 +20,8 @@ const IPSET_ATTR_IPADDR_IPV4 = 1;
 /** The oldest protocol the kernel's ipset still accepts (and the only one older kernels accept). */
 const IPSET_PROTOCOL = 6;
 const AF_INET = 2;
+/** An attribute whose value is in network byte order (the kernel's ipset requires it on addresses). */
+const NLA_F_NET_BYTEORDER = 0x4000;
 const ENOENT = 2;
 
 /**
@@ -46,6 +50,35 @@ export async function ipsetSave(runner: ProcessRunner, names: readonly string[])
 /** Applies a restore script in one ipset process; -exist makes re-adding or re-creating harmless. */
 export async function ipsetRestore(runner: ProcessRunner, script: string): Promise<void> {
   await runner('ipset', ['-exist', 'restore'], { input: script });
+}
+
+/**
+ * Adds members to and deletes members from a set that exists, over netlink: one acknowledged
+ * request per member and no process (an `ipset restore` costs a fork of this process and the
+ * tool's start, a few ms of CPU each, for the ten members an Endpoint's change moves). Without
+ * NLM_F_EXCL, as `ipset -exist`: adding a member that is there, or deleting one that is not, is no
+ * error. True when the kernel took every request; false when netlink could not answer or refused
+ * one, and the caller writes the same change with `ipset restore`. Members are IPv4 CIDRs.
+ */
+export async function ipsetChangeMembers(set: string, add: readonly string[], del: readonly string[]): Promise<boolean> {
+  const request = (command: number, member: string) => {
+    const { network, prefixLength } = parseIpv4Prefix(member);
+    const address = Buffer.alloc(4);
+    address.writeUInt32BE(network >>> 0);
+    return {
+      subsystem: NFNL_SUBSYS_IPSET, command, family: AF_INET,
+      attributes: [
+        attr(IPSET_ATTR_PROTOCOL, u8(IPSET_PROTOCOL)),
+        attr(IPSET_ATTR_SETNAME, cstring(set)),
+        attr(IPSET_ATTR_DATA, Buffer.concat([
+          attr(IPSET_ATTR_IP, attr(IPSET_ATTR_IPADDR_IPV4 | NLA_F_NET_BYTEORDER, address), true),
+          attr(IPSET_ATTR_CIDR, u8(prefixLength)),
+        ]), true),
+      ],
+    };
+  };
+  const errnos = await nfnetlinkAcks([...add.map((m) => request(IPSET_CMD_ADD, m)), ...del.map((m) => request(IPSET_CMD_DEL, m))]);
+  return errnos !== null && errnos.every((errno) => errno === 0);
 }
 
 /** A set's type and members as `ipset save` would show them, members as CIDRs (a host as /32), and its maxelem when told. */

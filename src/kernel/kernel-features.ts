@@ -5,7 +5,7 @@
 import { decodeAttributes } from './netlink/codec.ts';
 import { NetlinkConnection } from './netlink/connection.ts';
 import { errnoName } from './netlink/errors.ts';
-import { nfnetlinkLookup } from './nfnetlink.ts';
+import { nfnetlinkAcks } from './nfnetlink.ts';
 import { NFNL_SUBSYS_NFTABLES, subscribeNftChanges } from './nft-events.ts';
 import { FIB_RULE_HDR_LEN, FRA_PROTOCOL, RTM_GETRULE, encodeRuleDump } from './rules.ts';
 import type { KernelFeatureProbes, NftNotificationsProbe, RuleProtocolProbe } from '../model/kernel-features.ts';
@@ -48,7 +48,7 @@ async function probeNftNotifications(timeoutMs: number): Promise<NftNotification
   } catch (error) {
     return { available: false, reason: `joining the nf_tables notification group failed: ${errorText(error)}` };
   }
-  const errnos = await nfnetlinkLookup([{ subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_GETGEN, family: 0, attributes: [] }], { timeoutMs });
+  const errnos = await nfnetlinkAcks([{ subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_GETGEN, family: 0, attributes: [] }], { timeoutMs });
   if (errnos === null) return { available: false, reason: 'nf_tables did not answer a generation request' };
   return errnos[0] === 0 ? { available: true } : { available: false, reason: `nf_tables refused a generation request (${errnoName(errnos[0]!)})` };
 }

@@ -22,15 +22,15 @@ export interface NfnetlinkOptions {
   dumpRetryDelayMs?: number;
 }
 
-/** One nfnetlink request that names an object: subsystem, command, and the object's name attributes. */
-export interface NfnetlinkLookup {
+/** One nfnetlink request: subsystem, command, family and its attributes (for a lookup, the object's name). */
+export interface NfnetlinkRequest {
   subsystem: number;
   command: number;
   family: number;
   attributes: Buffer[];
 }
 
-const encodeRequest = (request: NfnetlinkLookup, flags: number, seq: number): Buffer => encodeMessage(
+const encodeRequest = (request: NfnetlinkRequest, flags: number, seq: number): Buffer => encodeMessage(
   (request.subsystem << 8) | request.command, NLM_F_REQUEST | flags, seq,
   [Buffer.from([request.family, NFNETLINK_V0, 0, 0]), ...request.attributes],
 );
@@ -76,11 +76,12 @@ function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T 
 }
 
 /**
- * Sends the lookups on one fresh NETLINK_NETFILTER socket and returns each one's errno (0: the
- * object exists), in order; null when netlink cannot answer. A read without starting a process:
- * the callers use it to skip a tool's full dump when what it would show does not exist.
+ * Sends the requests on one fresh NETLINK_NETFILTER socket, each asking for an acknowledgement,
+ * and returns each one's errno (0: done, or for a lookup, the object exists), in order; null when
+ * netlink cannot answer. Lookups are reads without starting a process (the callers skip a tool's
+ * full dump when what it would show does not exist); ipset uses it to change members.
  */
-export function nfnetlinkLookup(lookups: readonly NfnetlinkLookup[], options: NfnetlinkOptions = {}): Promise<number[] | null> {
+export function nfnetlinkAcks(lookups: readonly NfnetlinkRequest[], options: NfnetlinkOptions = {}): Promise<number[] | null> {
   if (lookups.length === 0) return Promise.resolve([]);
   const errnos: number[] = new Array(lookups.length).fill(-1);
   let unanswered = lookups.length;
@@ -102,7 +103,7 @@ export type NfnetlinkDumpResult = { errno: 0; messages: NetlinkMessage[] } | { e
  * messages may mix two states) is read again after a short, growing delay; still interrupted
  * after the last attempt, netlink cannot answer (null) and the caller reads with its tool.
  */
-export async function nfnetlinkDump(request: NfnetlinkLookup, options: NfnetlinkOptions = {}): Promise<NfnetlinkDumpResult | null> {
+export async function nfnetlinkDump(request: NfnetlinkRequest, options: NfnetlinkOptions = {}): Promise<NfnetlinkDumpResult | null> {
   const attempts = options.dumpAttempts ?? DUMP_ATTEMPTS;
   const firstDelay = options.dumpRetryDelayMs ?? DUMP_RETRY_DELAY_MS;
   for (let attempt = 1; ; attempt++) {
@@ -113,7 +114,7 @@ export async function nfnetlinkDump(request: NfnetlinkLookup, options: Nfnetlink
   }
 }
 
-function dumpOnce(request: NfnetlinkLookup, options: NfnetlinkOptions): Promise<{ result: NfnetlinkDumpResult; interrupted: boolean } | null> {
+function dumpOnce(request: NfnetlinkRequest, options: NfnetlinkOptions): Promise<{ result: NfnetlinkDumpResult; interrupted: boolean } | null> {
   const messages: NetlinkMessage[] = [];
   let interrupted = false;
   const ended = (errno: number) => ({ result: errno === 0 ? { errno: 0 as const, messages } : { errno }, interrupted });

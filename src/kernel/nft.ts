@@ -1,6 +1,6 @@
 import type { ProcessRunner } from './iptables.ts';
 import { NFNL_SUBSYS_NFTABLES } from './nft-events.ts';
-import { attr, cstring, nfnetlinkLookup } from './nfnetlink.ts';
+import { attr, cstring, nfnetlinkAcks } from './nfnetlink.ts';
 
 /** `nft -j list table`, or null when the table does not exist. */
 export async function nftListTable(runner: ProcessRunner, family: string, table: string): Promise<string | null> {
@@ -34,7 +34,7 @@ const ENOENT = 2;
 export async function nftTablePresent(family: string, table: string): Promise<boolean | null> {
   const code = NFPROTO[family];
   if (code === undefined) return null;
-  const errnos = await nfnetlinkLookup([{
+  const errnos = await nfnetlinkAcks([{
     subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_GETTABLE, family: code, attributes: [attr(NFTA_TABLE_NAME, cstring(table))],
   }]);
   if (errnos === null || (errnos[0] !== 0 && errnos[0] !== ENOENT)) return null;

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { OWNERSHIP } from '../model/ownership.ts';
+import { scanIpv4 } from '../model/cidr.ts';
 import { MAX_CIDRS_PER_SET, type FilterInput } from './filter-input.ts';
 
 export interface IpsetObserved { type: string; members: Set<string>; maxelem?: number }
@@ -27,16 +28,84 @@ export function ipsetsAsWritten(desired: IpsetsDesired): IpsetsObserved {
   return new Map([...desired].map(([name, members]) => [name, { type: 'hash:net', members: new Set(members), maxelem: MAX_CIDRS_PER_SET }]));
 }
 
+/** Members to add to and to delete from one set that exists. */
+export interface IpsetMemberChange { set: string; add: string[]; del: string[] }
+
 /**
- * The script that takes sets the kernel holds as `before` was written to `after`, without reading
- * them: planIpsetRestore's, made only from the sets whose members changed (the 5,000 Node
- * addresses are not put in a hash to find that nothing about them changed).
+ * What takes sets the kernel holds as `before` was written to `after`, without reading them:
+ * planIpsetRestore's script, made only from the sets whose members changed (the 5,000 Node
+ * addresses are not put in a hash to find that nothing about them changed); and, when every such
+ * set was written before, the same change as members to add and delete (null when a set must be
+ * made: only a restore does that). null when nothing changed.
  */
-export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): string | null {
-  const changed: IpsetsDesired = new Map([...after].filter(([name, members]) => !isDeepStrictEqual(before.get(name), members)));
-  if (changed.size === 0) return null;
-  // Only the sets `before` wrote are there: one it did not is created.
-  return planIpsetRestore(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
+export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): { script: string; members: IpsetMemberChange[] | null } | null {
+  const members: IpsetMemberChange[] = [];
+  let created = false;
+  after.forEach((list, set) => {
+    const previous = before.get(set);
+    if (isDeepStrictEqual(previous, list)) return;
+    if (previous === undefined) { created = true; return; }
+    const change = diffSortedMembers(set, previous, list);
+    if (change === null) { created = true; return; } // not in address order: the general path below says it
+    members.push(change);
+  });
+  if (created) {
+    const changed: IpsetsDesired = new Map([...after].filter(([name, list]) => !isDeepStrictEqual(before.get(name), list)));
+    // Only the sets `before` wrote are there: one it did not is created.
+    const script = planIpsetRestore(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
+    return script === null ? null : { script, members: null };
+  }
+  if (members.length === 0) return null;
+  return { script: renderMemberChanges(members), members };
+}
+
+/** planIpsetRestore's lines for member changes: the additions in list order, then the deletions sorted. */
+function renderMemberChanges(changes: readonly IpsetMemberChange[]): string {
+  const lines: string[] = [];
+  for (const { set, add, del } of changes) {
+    for (let i = 0; i < add.length; i++) lines.push(`add ${set} ${add[i]}`);
+    for (const m of [...del].sort()) lines.push(`del ${set} ${m}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The network of a member (`a.b.c.d/p`) as a number, or -1 when it is not one. */
+const networkOf = (member: string): number => {
+  const slash = member.indexOf('/');
+  return scanIpv4(member, 0, slash < 0 ? member.length : slash);
+};
+
+/**
+ * The difference of two member lists in address order (validateFilter's canonical lists: sorted,
+ * none covering another, so no network twice), in one walk over both and no hash of 10,000
+ * members; null when either list is not in that order.
+ */
+function diffSortedMembers(set: string, before: readonly string[], after: readonly string[]): IpsetMemberChange | null {
+  const add: string[] = [];
+  const del: string[] = [];
+  let i = 0, j = 0;
+  let lastBefore = -1, lastAfter = -1;
+  let b = before.length > 0 ? networkOf(before[0]!) : -1;
+  let a = after.length > 0 ? networkOf(after[0]!) : -1;
+  const nextBefore = () => { lastBefore = b; i++; b = i < before.length ? networkOf(before[i]!) : -1; return i >= before.length || b > lastBefore; };
+  const nextAfter = () => { lastAfter = a; j++; a = j < after.length ? networkOf(after[j]!) : -1; return j >= after.length || a > lastAfter; };
+  if ((before.length > 0 && b < 0) || (after.length > 0 && a < 0)) return null;
+  while (i < before.length || j < after.length) {
+    let inOrder: boolean;
+    if (j >= after.length || (i < before.length && b < a)) {
+      del.push(before[i]!);
+      inOrder = nextBefore();
+    } else if (i >= before.length || a < b) {
+      add.push(after[j]!);
+      inOrder = nextAfter();
+    } else {
+      // The same network: the same member, or another prefix length in its place.
+      if (before[i] !== after[j]) { del.push(before[i]!); add.push(after[j]!); }
+      inOrder = nextBefore() && nextAfter();
+    }
+    if (!inOrder) return null;
+  }
+  return { set, add, del };
 }
 
 export class IpsetParseError extends Error {

@@ -1,7 +1,7 @@
 import type { ProcessRunner } from '../kernel/iptables.ts';
 import type { FilterBackend as ConfiguredBackend } from '../config.ts';
 import { createFilterDriver, type FilterDriver } from '../dataplane/filter.ts';
-import type { FilterNetlinkReads } from '../dataplane/filter-iptables.ts';
+import type { FilterNetlink } from '../dataplane/filter-iptables.ts';
 
 export const PACKET_FILTER = 'packet-filter';
 
@@ -12,7 +12,7 @@ export const PACKET_FILTER = 'packet-filter';
  * the attempt, and so does a first read of the chosen backend, so a driver returned here works.
  * `netlink` defaults to the kernel's (createFilterDriver); a test passes fakes with its fake runner.
  */
-export async function createCheckedFilterDriver(backend: ConfiguredBackend, run: ProcessRunner, netlink?: FilterNetlinkReads): Promise<FilterDriver> {
+export async function createCheckedFilterDriver(backend: ConfiguredBackend, run: ProcessRunner, netlink?: FilterNetlink): Promise<FilterDriver> {
   let detecting = true;
   const failed: string[] = [];
   const watched: ProcessRunner = async (file, args, options) => {

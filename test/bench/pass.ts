@@ -4,7 +4,7 @@
  * feeding KernelChanges) at 1,000 remote clusters x 10 subnets, on a worker node and on the gateway
  * node (Submariner's gateway there: table 150 routes and an FDB entry per Node), for each filter
  * backend, each trial in a fresh network namespace. Every kernel read and write is counted at its
- * seam (rtnetlink calls, tool runs, the filter's netlink reads). Medians of:
+ * seam (rtnetlink calls, tool runs, the filter's netlink reads and member writes). Medians of:
  *   - the first pass, from empty;
  *   - a pass with nothing new (a trigger that changes nothing: the kernel quiet, the same snapshot);
  *   - a pass after an unrelated change (a new snapshot object with the same content: planned again);
@@ -27,8 +27,8 @@ import { openRtnetlink, type KernelWrite, type Rtnetlink } from '../../src/kerne
 import { procSysctls } from '../../src/kernel/sysctl.ts';
 import type { ProcessRunner } from '../../src/kernel/iptables.ts';
 import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
-import { createFilterDriver, KERNEL_FILTER_READS, type FilterBackend } from '../../src/dataplane/filter.ts';
-import type { FilterNetlinkReads } from '../../src/dataplane/filter-iptables.ts';
+import { createFilterDriver, KERNEL_FILTER_NETLINK, type FilterBackend } from '../../src/dataplane/filter.ts';
+import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
 import { watchOwnedObjects } from '../../src/dataplane/owned-object-events.ts';
 import { createPass, PROGRAMMED } from '../../src/reconcile/pass.ts';
 import { KERNEL_PARTS, KernelChanges } from '../../src/reconcile/kernel-changes.ts';
@@ -98,9 +98,10 @@ function counters() {
     else counts.reads += 1;
     return inner(file, args, options);
   };
-  const netlink: FilterNetlinkReads = {
-    nftTablePresent: (...args: Parameters<FilterNetlinkReads['nftTablePresent']>) => { counts.reads += 1; return KERNEL_FILTER_READS.nftTablePresent(...args); },
-    ipsetList: (...args: Parameters<FilterNetlinkReads['ipsetList']>) => { counts.reads += 1; return KERNEL_FILTER_READS.ipsetList(...args); },
+  const netlink: FilterNetlink = {
+    nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
+    ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.ipsetList(...args); },
+    ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
   };
   return { counts, countRtnl, countRun, netlink };
 }

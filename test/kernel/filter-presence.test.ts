@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
-import { ipsetList, ipsetSave } from '../../src/kernel/ipset.ts';
+import { ipsetChangeMembers, ipsetList, ipsetSave } from '../../src/kernel/ipset.ts';
 import { parseIpsetSave } from '../../src/plan/filter-ipset.ts';
 import { nftTablePresent } from '../../src/kernel/nft.ts';
 import { recordingRunner } from './filter-support.ts';
@@ -64,6 +64,20 @@ test('ipsetList reads exactly what ipset save shows of the named sets, over netl
     assert.equal(listed.get(REMOTE)?.members.size, 5001, 'a member list long enough to span many netlink messages');
     assert.ok(listed.get(REMOTE)?.members.has('10.9.9.9/32'), 'a host member as /32, as the planner writes it');
     assert.equal(await ipsetList(['SIX']), null, 'an IPv6 set is not understood: the caller falls back to ipset save');
+  } finally {
+    await run('ipset', ['destroy'], { allowFailure: true });
+  }
+});
+
+test('ipsetChangeMembers adds and deletes members over netlink as ipset -exist restore would; a set that is not there is refused', async () => {
+  try {
+    await run('ipset', ['restore'], { input: `create ${REMOTE} hash:net family inet maxelem 262144\nadd ${REMOTE} 10.2.0.0/16\nadd ${REMOTE} 10.3.0.0/24\n` });
+    assert.equal(await ipsetChangeMembers(REMOTE, ['10.4.0.0/24', '192.168.1.12/32', '240.1.2.128/25'], ['10.3.0.0/24']), true);
+    const held = async () => [...parseIpsetSave((await run('ipset', ['save', REMOTE])).stdout).get(REMOTE)!.members].sort();
+    assert.deepEqual(await held(), ['10.2.0.0/16', '10.4.0.0/24', '192.168.1.12/32', '240.1.2.128/25'], 'the set holds exactly the result (an address past 127 in network byte order)');
+    assert.equal(await ipsetChangeMembers(REMOTE, ['10.4.0.0/24'], ['10.3.0.0/24']), true, 'adding a member that is there and deleting one that is not: no error, as -exist');
+    assert.deepEqual(await held(), ['10.2.0.0/16', '10.4.0.0/24', '192.168.1.12/32', '240.1.2.128/25']);
+    assert.equal(await ipsetChangeMembers(`${LOCAL}-MISSING`, ['10.9.0.0/24'], []), false, 'no such set: refused, and the caller restores instead');
   } finally {
     await run('ipset', ['destroy'], { allowFailure: true });
   }

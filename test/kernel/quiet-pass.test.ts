@@ -2,7 +2,7 @@
  * The quiet pass against the real kernel (issue 16): the reconcile pass as the agent runs it (real
  * rtnetlink, routing dataplane, nftables filter driver, the agent's own kernel-event watch feeding
  * KernelChanges), every kernel read and write counted at its seam: the rtnetlink calls, the tool
- * runs and the filter's netlink reads. Once programmed, a pass with nothing new reads no table
+ * runs and the filter's netlink calls. Once programmed, a pass with nothing new reads no table
  * and writes nothing; a route deleted behind its back is read back and repaired from the routing
  * part alone; a changed Endpoint is written as its difference without a route dump.
  */
@@ -19,8 +19,8 @@ import { run } from '../../src/kernel/exec.ts';
 import { openRtnetlink, type Rtnetlink } from '../../src/kernel/rtnetlink.ts';
 import { procSysctls } from '../../src/kernel/sysctl.ts';
 import { createRoutingDataplane } from '../../src/dataplane/routing-dataplane.ts';
-import { createFilterDriver, KERNEL_FILTER_READS } from '../../src/dataplane/filter.ts';
-import type { FilterNetlinkReads } from '../../src/dataplane/filter-iptables.ts';
+import { createFilterDriver, KERNEL_FILTER_NETLINK } from '../../src/dataplane/filter.ts';
+import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
 import { watchOwnedObjects } from '../../src/dataplane/owned-object-events.ts';
 import { createPass, PROGRAMMED } from '../../src/reconcile/pass.ts';
 import { KernelChanges } from '../../src/reconcile/kernel-changes.ts';
@@ -70,9 +70,10 @@ const rtnl = new Proxy(base, {
 }) as Rtnetlink;
 const tools = recordingRunner();
 const netlinkReads: string[] = [];
-const netlink: FilterNetlinkReads = {
-  nftTablePresent: (...args: Parameters<FilterNetlinkReads['nftTablePresent']>) => { netlinkReads.push('nftTablePresent'); return KERNEL_FILTER_READS.nftTablePresent(...args); },
-  ipsetList: (...args: Parameters<FilterNetlinkReads['ipsetList']>) => { netlinkReads.push('ipsetList'); return KERNEL_FILTER_READS.ipsetList(...args); },
+const netlink: FilterNetlink = {
+  nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { netlinkReads.push('nftTablePresent'); return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
+  ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { netlinkReads.push('ipsetList'); return KERNEL_FILTER_NETLINK.ipsetList(...args); },
+  ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { netlinkReads.push('ipsetChangeMembers'); return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
 };
 const driver = await createFilterDriver('nftables', { run: tools.run, netlink });
 const kernelChanges = new KernelChanges();
@@ -97,7 +98,7 @@ kernelChanges.watching('host-network');
 kernelChanges.watching('filter');
 after(async () => { watch.close(); base.close(); await rm(stateDir, { recursive: true, force: true }); });
 
-/** Everything the pass asked of the kernel: rtnetlink calls, tool runs, the filter's netlink reads. */
+/** Everything the pass asked of the kernel: rtnetlink calls, tool runs, the filter's netlink calls. */
 const touched = () => [...rtnlCalls, ...tools.calls.map((c) => `${c.file} ${c.args.join(' ')}`), ...netlinkReads];
 const forget = () => { rtnlCalls.length = 0; tools.reset(); netlinkReads.length = 0; };
 const ownedRoutes = async () => (JSON.parse((await run('ip', ['-j', 'route', 'show', 'table', 'main', 'proto', '147'])).stdout || '[]') as Array<{ dst: string }>).map((r) => r.dst).sort();

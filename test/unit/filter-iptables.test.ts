@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateFilter } from '../../src/plan/filter-input.ts';
@@ -359,14 +360,37 @@ test('planIpsetChange writes what planIpsetRestore would against the sets as wri
   let state = 7;
   const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
   const members = () => [...new Set(Array.from({ length: random(40) }, () => `10.${random(4)}.${random(8)}.0/24`))];
-  for (let round = 0; round < 200; round++) {
-    const before = new Map([['SUBMARINER-LOCALCIDRS', members()], ['SUBMARINER-REMOTECIDRS', members()], ['SEAWAY-NODEADDRS', members()]]);
-    const after = new Map([...before].map(([name, list]) => [name, random(3) === 0 ? [...list] : members()]));
-    assert.equal(planIpsetChange(before, after), planIpsetRestore(after, ipsetsAsWritten(before)), `round ${round}`);
+  // As validateFilter leaves them: in address order, none covering another (here /24s and a few /25s in their place).
+  const canonical = () => {
+    const list: string[] = [];
+    for (let b = 0; b < 4; b++) for (let c = 0; c < 8; c++) if (random(3) === 0) list.push(`10.${b}.${c}.0/${random(4) === 0 ? 25 : 24}`);
+    return list;
+  };
+  for (const [kind, make] of [['any order', members], ['address order', canonical]] as const) {
+    for (let round = 0; round < 200; round++) {
+      const before = new Map([['SUBMARINER-LOCALCIDRS', make()], ['SUBMARINER-REMOTECIDRS', make()], ['SEAWAY-NODEADDRS', make()]]);
+      const after = new Map([...before].map(([name, list]) => [name, random(3) === 0 ? [...list] : make()]));
+      const change = planIpsetChange(before, after);
+      assert.equal(change?.script ?? null, planIpsetRestore(after, ipsetsAsWritten(before)), `${kind}, round ${round}`);
+      if (change?.members) {
+        // The members, applied to the sets as written, are the sets wanted.
+        for (const { set, add, del } of change.members) {
+          const held = new Set(before.get(set));
+          for (const m of del) assert.ok(held.delete(m), `${kind}, round ${round}: ${m} deleted from ${set} was there`);
+          for (const m of add) { assert.ok(!held.has(m), `${kind}, round ${round}: ${m} added to ${set} was not there`); held.add(m); }
+          assert.deepEqual([...held].sort(), [...after.get(set)!].sort(), `${kind}, round ${round}: ${set}`);
+        }
+        assert.deepEqual(change.members.map((c) => c.set), [...after.keys()].filter((name) => !isDeepStrictEqual(before.get(name), after.get(name))), 'every changed set, no other');
+      }
+      if (kind === 'address order' && change) assert.notEqual(change.members, null, `${kind}, round ${round}: lists in address order are diffed as members`);
+    }
   }
+  assert.equal(planIpsetChange(new Map([['S', ['10.2.0.0/24', '10.1.0.0/24']]]), new Map([['S', ['10.3.0.0/24']]]))?.members, null, 'a list out of order: the restore script alone');
+  assert.equal(planIpsetChange(new Map([['S', ['10.1.0.0/24', 'bogus']]]), new Map([['S', ['10.3.0.0/24']]]))?.members, null, 'a member that is not a CIDR: the restore script alone');
   const fresh = planIpsetChange(new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]), new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']], ['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]));
-  assert.match(fresh ?? '', /^create SEAWAY-ECHO-EXEMPT hash:net /m, 'a set the last write did not make is created');
-  assert.equal(fresh, planIpsetRestore(new Map([['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]), new Map()));
+  assert.match(fresh?.script ?? '', /^create SEAWAY-ECHO-EXEMPT hash:net /m, 'a set the last write did not make is created');
+  assert.equal(fresh?.script, planIpsetRestore(new Map([['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]), new Map()));
+  assert.equal(fresh?.members, null, 'a set to make: only a restore makes it');
   const same = new Map([['SEAWAY-NODEADDRS', ['192.168.1.10/32']], ['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]);
   assert.equal(planIpsetChange(same, new Map([...same].map(([name, list]) => [name, [...list]]))), null, 'copies of the same members: nothing to write');
 });

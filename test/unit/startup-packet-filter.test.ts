@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ExecOptions, ExecResult } from '../../src/kernel/exec.ts';
-import type { FilterNetlinkReads } from '../../src/dataplane/filter-iptables.ts';
+import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
 import { createCheckedFilterDriver } from '../../src/startup/packet-filter.ts';
 
 /**
@@ -21,9 +21,10 @@ function fakeHost(failing: Record<string, { code: number; stderr: string }> = {}
     if (result.code !== 0 && !options.allowFailure) throw new Error(`${command} exited ${result.code}: ${result.stderr}`);
     return result;
   };
-  const netlink: FilterNetlinkReads = {
+  const netlink: FilterNetlink = {
     nftTablePresent: async (family, table) => { netlinkCalls.push(`nftTablePresent ${family} ${table}`); return false; },
     ipsetList: async (names) => { netlinkCalls.push(`ipsetList ${names.join(' ')}`); return new Map(); },
+    ipsetChangeMembers: async (set) => { netlinkCalls.push(`ipsetChangeMembers ${set}`); return false; },
   };
   return { runner, calls, netlink, netlinkCalls };
 }
