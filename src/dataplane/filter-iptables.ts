@@ -18,7 +18,7 @@ export interface IptablesObservation {
   foreignSets: KnownSets;
 }
 
-/** One writing invocation of a kernel tool, planned before anything is written. */
+/** One write, planned before anything is written: an invocation of a kernel tool (a change of a few set members: netlink requests). */
 export type FilterWrite =
   /** members: the same change as the script, when it only adds and deletes members of sets that exist. */
   | { tool: 'ipset'; script: string; members?: readonly IpsetMemberChange[] }
@@ -110,15 +110,17 @@ export async function runFilterWrites(run: ProcessRunner, writes: readonly Filte
 /** More members than this in one change go to `ipset restore`, which batches them, rather than a netlink request each. */
 const NETLINK_MEMBER_CHANGES_MAX = 256;
 
+/** True when netlink took every set's change; a refusal or an error (all settled first) means the restore writes it. */
 async function changeMembersOverNetlink(changes: readonly IpsetMemberChange[], netlink: FilterNetlink): Promise<boolean> {
   if (changes.reduce((sum, c) => sum + c.add.length + c.del.length, 0) > NETLINK_MEMBER_CHANGES_MAX) return false;
-  const done = await Promise.all(changes.map((c) => netlink.ipsetChangeMembers(c.set, c.add, c.del)));
-  return done.every(Boolean);
+  const done = await Promise.allSettled(changes.map((c) => netlink.ipsetChangeMembers(c.set, c.add, c.del)));
+  return done.every((d) => d.status === 'fulfilled' && d.value);
 }
 
 /** A one-line account of a planned write, for logs: which tool and the first lines of its script. */
 export function describeWrite(write: FilterWrite): string {
-  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? 'nft -f' : 'ipset restore';
+  // A members-only change goes over netlink unless it falls back to the restore: named for what it is.
+  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? 'nft -f' : write.members ? 'ipset members' : 'ipset restore';
   const lines = write.script.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
   const head = lines.slice(0, 3).join('; ');
   return `${tool}: ${head}${lines.length > 3 ? `; ... (${lines.length} lines)` : ''}`;

@@ -44,7 +44,7 @@ export interface FilterDriver {
   cleanup(): Promise<{ writes: number }>;
   /** Which nf_tables notifications can report drift of the filter as it is now (as of its last observation). */
   notifications(): FilterNotifications;
-  /** Writing process invocations (restore, ipset restore, nft -f) since the driver was made. */
+  /** Writes since the driver was made: process invocations (restore, ipset restore, nft -f) and set-member changes over netlink. */
   readonly writes: number;
 }
 
@@ -54,11 +54,11 @@ export interface FilterDriverDeps {
   run: ProcessRunner;
   /** Skip detection and use this iptables flavour. */
   iptablesMode?: IptablesMode;
-  /** The netlink reads (nft table presence, ipset list); the kernel's own unless a test fakes the host. */
+  /** The netlink calls (nft table presence, ipset list, set members); the kernel's own unless a test fakes the host. */
   netlink?: FilterNetlink;
 }
 
-/** The real netlink reads, the default wherever a driver is built. */
+/** The real netlink calls, the default wherever a driver is built. */
 export const KERNEL_FILTER_NETLINK: FilterNetlink = { nftTablePresent, ipsetList, ipsetChangeMembers };
 
 /** Reads both iptables flavours (kernel) and lets the planner choose the host's (plan/filter-iptables chooseIptablesMode). */
@@ -109,12 +109,14 @@ type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterPla
 type SetsPlanner = (previous: FilterInput, next: FilterInput, shimInUse: boolean) => FilterPlan | null;
 
 /**
- * The part both backends share: observe while validating (the tools run while this process
- * parses 10,000 CIDRs), plan, write; remember the last valid desired state for drift checks.
+ * The part both backends share: a vouched change of set members written as its difference
+ * (`setsOnly`), any other pass by the backend's pipelined `write` (it reads while this process
+ * validates 10,000 CIDRs, plans and writes); drift checks read and `plan`; the last valid desired
+ * state is kept for both.
  */
 function driverFrom(
   backend: FilterBackend, mode: IptablesMode, run: ProcessRunner, netlink: FilterNetlink, observe: () => Promise<FilterObservation>, plan: Planner,
-  setsOnly: SetsPlanner, write?: (validate: () => FilterInput | null, note: (seen: FilterObservation) => void) => Promise<FilterPlan>,
+  setsOnly: SetsPlanner, write: (validate: () => FilterInput | null, note: (seen: FilterObservation) => void) => Promise<FilterPlan>,
 ): FilterDriver {
   let writes = 0;
   /** What an apply validated, and from what (a list the same array as its list is not validated again). */
@@ -147,17 +149,8 @@ function driverFrom(
         const input = validate();
         if (input !== null && onlySetMembersDiffer(previous, input)) done = setsOnly(previous, input, shimInUse);
       }
-      if (done !== null) {
-        await runFilterWrites(run, done.writes, netlink);
-      } else if (write) {
-        done = await write(validate, note);
-      } else {
-        const seeing = observeAndNote();
-        seeing.catch(() => { /* awaited below unless validation throws first */ });
-        const input = validate();
-        done = plan(input, await seeing);
-        await runFilterWrites(run, done.writes, netlink);
-      }
+      if (done !== null) await runFilterWrites(run, done.writes, netlink);
+      else done = await write(validate, note);
       writes += done.writes.length;
       if (done.writes.length === 0) return { writes: 0 };
       return { writes: done.writes.length, changes: done.writes.map(describeWrite), ...(done.rivals.length > 0 ? { rivals: done.rivals } : {}) };
@@ -214,9 +207,10 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     const script = planNft(renderNft(next), nftAsWritten(renderNft(previous)));
     return { writes: script ? [{ tool: 'nft', script }] : [], rivals: [] };
   }, async (validate, note) => {
-    // Pipelined: the table is written as soon as it is read (over netlink; nft only when it exists),
-    // while iptables is read for the shim (iptables-save: about 10 ms at scale, before this the nft
-    // write waited for it). The writes are the planner's, in its order: the table, then the shim.
+    // Pipelined: the nft table is read (its presence over netlink, its contents with nft when it is
+    // there) and written while iptables is read for the shim (iptables-save takes about 10 ms at
+    // scale; the table's write used to wait for it). The writes are the planner's, in its order: the
+    // table, then the shim. If the iptables read fails, the table is written and the pass fails.
     const seeingSide = observeIptablesSide();
     seeingSide.catch(() => { /* awaited below unless validation or the table's read throws first */ });
     const seeingTable = observeNftTable(run, netlink);

@@ -77,7 +77,13 @@ export async function ipsetChangeMembers(set: string, add: readonly string[], de
       ],
     };
   };
-  const errnos = await nfnetlinkAcks([...add.map((m) => request(IPSET_CMD_ADD, m)), ...del.map((m) => request(IPSET_CMD_DEL, m))]);
+  let requests;
+  try {
+    requests = [...add.map((m) => request(IPSET_CMD_ADD, m)), ...del.map((m) => request(IPSET_CMD_DEL, m))];
+  } catch {
+    return false; // a member that is not an IPv4 CIDR: ipset restore says what is wrong with it
+  }
+  const errnos = await nfnetlinkAcks(requests);
   return errnos !== null && errnos.every((errno) => errno === 0);
 }
 

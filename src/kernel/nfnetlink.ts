@@ -81,11 +81,11 @@ function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T 
  * netlink cannot answer. Lookups are reads without starting a process (the callers skip a tool's
  * full dump when what it would show does not exist); ipset uses it to change members.
  */
-export function nfnetlinkAcks(lookups: readonly NfnetlinkRequest[], options: NfnetlinkOptions = {}): Promise<number[] | null> {
-  if (lookups.length === 0) return Promise.resolve([]);
-  const errnos: number[] = new Array(lookups.length).fill(-1);
-  let unanswered = lookups.length;
-  return exchange(lookups.map((lookup, i) => encodeRequest(lookup, NLM_F_ACK, i + 1)), (message) => {
+export function nfnetlinkAcks(requests: readonly NfnetlinkRequest[], options: NfnetlinkOptions = {}): Promise<number[] | null> {
+  if (requests.length === 0) return Promise.resolve([]);
+  const errnos: number[] = new Array(requests.length).fill(-1);
+  let unanswered = requests.length;
+  return exchange(requests.map((request, i) => encodeRequest(request, NLM_F_ACK, i + 1)), (message) => {
     if (message.type !== NLMSG_ERROR) return undefined; // the object itself; its acknowledgement follows
     const index = message.seq - 1;
     if (errnos[index] !== -1) return undefined;

@@ -40,16 +40,16 @@ export interface IpsetMemberChange { set: string; add: string[]; del: string[] }
  */
 export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): { script: string; members: IpsetMemberChange[] | null } | null {
   const members: IpsetMemberChange[] = [];
-  let created = false;
+  // A set to make, or a list not in address order: the general path below, for every changed set.
+  let restoreOnly = false;
   after.forEach((list, set) => {
     const previous = before.get(set);
-    if (isDeepStrictEqual(previous, list)) return;
-    if (previous === undefined) { created = true; return; }
-    const change = diffSortedMembers(set, previous, list);
-    if (change === null) { created = true; return; } // not in address order: the general path below says it
-    members.push(change);
+    if (restoreOnly || isDeepStrictEqual(previous, list)) return;
+    const change = previous === undefined ? null : diffSortedMembers(set, previous, list);
+    if (change === null) restoreOnly = true;
+    else members.push(change);
   });
-  if (created) {
+  if (restoreOnly) {
     const changed: IpsetsDesired = new Map([...after].filter(([name, list]) => !isDeepStrictEqual(before.get(name), list)));
     // Only the sets `before` wrote are there: one it did not is created.
     const script = planIpsetRestore(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
@@ -59,7 +59,10 @@ export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): { 
   return { script: renderMemberChanges(members), members };
 }
 
-/** planIpsetRestore's lines for member changes: the additions in list order, then the deletions sorted. */
+/**
+ * planIpsetRestore's lines for member changes: the additions in list order, then the deletions
+ * sorted as text (as planIpsetRestore sorts them, so both paths write the same script).
+ */
 function renderMemberChanges(changes: readonly IpsetMemberChange[]): string {
   const lines: string[] = [];
   for (const { set, add, del } of changes) {
@@ -69,7 +72,7 @@ function renderMemberChanges(changes: readonly IpsetMemberChange[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The network of a member (`a.b.c.d/p`) as a number, or -1 when it is not one. */
+/** The network of a member (`a.b.c.d/p`) as a number, or -1 when it is not one (its prefix is checked where it is written). */
 const networkOf = (member: string): number => {
   const slash = member.indexOf('/');
   return scanIpv4(member, 0, slash < 0 ? member.length : slash);

@@ -156,7 +156,7 @@ for (const variant of [{ backend: 'iptables', mode: 'nft' }, { backend: 'iptable
       reads.length = 0;
       const changed = { ...SAMPLE, remoteCidrs: ['10.2.0.0/16', '10.4.0.0/24'], nodeAddresses: [...SAMPLE.nodeAddresses, '192.168.1.12/32'] };
       const applied = await driver.apply(changed, true);
-      assert.equal(applied.writes, 1, 'one transaction');
+      assert.equal(applied.writes, 1, 'one write: the sets\' members, or the nft table');
       if (variant.backend === 'iptables') {
         assert.equal(rec.calls.length, 0, `no process: ${rec.calls.map((c) => c.file).join(', ')}`);
         assert.deepEqual(memberWrites, ['SUBMARINER-REMOTECIDRS +10.4.0.0/24 -10.3.0.0/24,10.3.1.5/32', 'SEAWAY-NODEADDRS +192.168.1.12/32 -'], 'the members that changed, over netlink');

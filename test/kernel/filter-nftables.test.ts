@@ -107,6 +107,7 @@ for (const mode of ['legacy', 'nft'] as const) {
 }
 
 test('nftables: the table is written without waiting for iptables to be read; the shim follows the table', async () => {
+  const bound = new AbortController();
   await resetNamespace();
   try {
     await installForeignRules('nft');
@@ -120,7 +121,7 @@ test('nftables: the table is written without waiting for iptables to be read; th
       events.push(`start ${name}`);
       if (name === 'nft -f') tableWriteBegun();
       const result = await run(file, args, options);
-      if (file.endsWith('-save')) await Promise.race([tableWriteBegins, sleep(HANG_BOUND_MS)]);
+      if (file.endsWith('-save')) await Promise.race([tableWriteBegins, sleep(HANG_BOUND_MS, undefined, { signal: bound.signal }).catch(() => {})]);
       events.push(`end ${name}`);
       return result;
     };
@@ -136,6 +137,7 @@ test('nftables: the table is written without waiting for iptables to be read; th
     assert.ok(at('end ipset') < at('start iptables-nft-restore'), `the shim's rules after its sets: ${events.join(', ')}`);
     assert.equal((await chainRules('nft', 'filter', 'SUBMARINER-FORWARD')).length, 1, 'the shim is in place');
   } finally {
+    bound.abort();
     await resetNamespace();
   }
 });

@@ -69,11 +69,11 @@ const rtnl = new Proxy(base, {
   },
 }) as Rtnetlink;
 const tools = recordingRunner();
-const netlinkReads: string[] = [];
+const netlinkCalls: string[] = [];
 const netlink: FilterNetlink = {
-  nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { netlinkReads.push('nftTablePresent'); return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
-  ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { netlinkReads.push('ipsetList'); return KERNEL_FILTER_NETLINK.ipsetList(...args); },
-  ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { netlinkReads.push('ipsetChangeMembers'); return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
+  nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { netlinkCalls.push('nftTablePresent'); return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
+  ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { netlinkCalls.push('ipsetList'); return KERNEL_FILTER_NETLINK.ipsetList(...args); },
+  ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { netlinkCalls.push('ipsetChangeMembers'); return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
 };
 const driver = await createFilterDriver('nftables', { run: tools.run, netlink });
 const kernelChanges = new KernelChanges();
@@ -99,8 +99,8 @@ kernelChanges.watching('filter');
 after(async () => { watch.close(); base.close(); await rm(stateDir, { recursive: true, force: true }); });
 
 /** Everything the pass asked of the kernel: rtnetlink calls, tool runs, the filter's netlink calls. */
-const touched = () => [...rtnlCalls, ...tools.calls.map((c) => `${c.file} ${c.args.join(' ')}`), ...netlinkReads];
-const forget = () => { rtnlCalls.length = 0; tools.reset(); netlinkReads.length = 0; };
+const touched = () => [...rtnlCalls, ...tools.calls.map((c) => `${c.file} ${c.args.join(' ')}`), ...netlinkCalls];
+const forget = () => { rtnlCalls.length = 0; tools.reset(); netlinkCalls.length = 0; };
 const ownedRoutes = async () => (JSON.parse((await run('ip', ['-j', 'route', 'show', 'table', 'main', 'proto', '147'])).stdout || '[]') as Array<{ dst: string }>).map((r) => r.dst).sort();
 
 /** Passes until one touches nothing: the events of the pass's own writes (vx-submariner made) come back once. */
@@ -127,7 +127,7 @@ test('a route of seaway\'s deleted behind its back: its event marks routing alon
   assert.ok((await ownedRoutes()).includes('10.150.0.0/16'), 'repaired');
   assert.ok(rtnlCalls.includes('listRoutes'), 'routing read back');
   assert.ok(!rtnlCalls.includes('listDefaultRoutes'), `the node's facts not read again: ${rtnlCalls.join(', ')}`);
-  assert.deepEqual([...tools.calls, ...netlinkReads], [], 'packet filter not read');
+  assert.deepEqual([...tools.calls, ...netlinkCalls], [], 'packet filter not read');
 });
 
 test('a changed Endpoint on a quiet kernel is written as its difference: no route, rule or FDB dump; the filter is written too', async () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { runFilterWrites, type FilterNetlink, type FilterWrite } from '../../src/dataplane/filter-iptables.ts';
 import type { ProcessRunner } from '../../src/kernel/iptables.ts';
 
-/** A host whose netlink takes member changes or not; every call recorded. */
-function fakeHost(netlinkTakes: boolean) {
+/** A host whose netlink takes member changes or not (per set), or throws; every call recorded. */
+function fakeHost(netlinkTakes: boolean | ((set: string) => boolean)) {
   const calls: string[] = [];
   const run: ProcessRunner = async (file, args, options) => {
     calls.push(`${file} ${args.join(' ')} <<${options?.input ?? ''}`);
@@ -13,7 +13,10 @@ function fakeHost(netlinkTakes: boolean) {
   const netlink: FilterNetlink = {
     nftTablePresent: async () => { throw new Error('not a read this test expects'); },
     ipsetList: async () => { throw new Error('not a read this test expects'); },
-    ipsetChangeMembers: async (set, add, del) => { calls.push(`netlink ${set} +${add.join(',')} -${del.join(',')}`); return netlinkTakes; },
+    ipsetChangeMembers: async (set, add, del) => {
+      calls.push(`netlink ${set} +${add.join(',')} -${del.join(',')}`);
+      return typeof netlinkTakes === 'function' ? netlinkTakes(set) : netlinkTakes;
+    },
   };
   return { calls, run, netlink };
 }
@@ -38,4 +41,25 @@ test('a bulk change, or a write without members (a set to make), goes to ipset r
   const many = Array.from({ length: 300 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
   await runFilterWrites(host.run, [{ tool: 'ipset', script: 'bulk\n', members: [{ set: 'S', add: many, del: [] }] }, { tool: 'ipset', script: 'create\n' }], host.netlink);
   assert.deepEqual(host.calls, ['ipset -exist restore <<bulk\n', 'ipset -exist restore <<create\n']);
+});
+
+test('one set refused, or a call that throws: the restore writes the whole change, after every netlink call has settled', async () => {
+  const twoSets: FilterWrite = { tool: 'ipset', script, members: [{ set: 'A', add: ['10.4.0.0/24'], del: [] }, { set: 'B', add: [], del: ['10.3.0.0/24'] }] };
+  const refused = fakeHost((set) => set === 'A');
+  await runFilterWrites(refused.run, [twoSets], refused.netlink);
+  assert.deepEqual(refused.calls, ['netlink A +10.4.0.0/24 -', 'netlink B + -10.3.0.0/24', `ipset -exist restore <<${script}`]);
+  const throwing = fakeHost((set) => { if (set === 'A') throw new Error('netlink broke'); return true; });
+  await runFilterWrites(throwing.run, [twoSets], throwing.netlink);
+  assert.deepEqual(throwing.calls, ['netlink A +10.4.0.0/24 -', 'netlink B + -10.3.0.0/24', `ipset -exist restore <<${script}`]);
+});
+
+test('256 members still go over netlink; 257 go to the restore', async () => {
+  const members = (n: number) => Array.from({ length: n }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+  const at = fakeHost(true);
+  await runFilterWrites(at.run, [{ tool: 'ipset', script, members: [{ set: 'S', add: members(200), del: members(56) }] }], at.netlink);
+  assert.equal(at.calls.length, 1);
+  assert.match(at.calls[0]!, /^netlink S /);
+  const past = fakeHost(true);
+  await runFilterWrites(past.run, [{ tool: 'ipset', script, members: [{ set: 'S', add: members(200), del: members(57) }] }], past.netlink);
+  assert.deepEqual(past.calls, [`ipset -exist restore <<${script}`]);
 });
