@@ -76,3 +76,24 @@ export class ClaimIndex<T> {
     return this.containing(cidr) ?? this.inside(cidr);
   }
 }
+
+/**
+ * True when no two of the CIDRs overlap (a CIDR twice overlaps itself). Two CIDRs overlap only when
+ * one holds the other, so sorted by network, the wider first at one network, each must start past
+ * the end of the one before it. One native sort of numbers and no map: asking a ClaimIndex the same
+ * of 10,000 CIDRs builds maps of them.
+ */
+export function noneOverlap(cidrs: readonly Cidr[]): boolean {
+  // network x 64 + prefix length: exact in a double (below 2^38), sorted by network, then wider first.
+  const keys = new Float64Array(cidrs.length);
+  for (let i = 0; i < cidrs.length; i++) keys[i] = cidrs[i]!.network * 64 + cidrs[i]!.prefixLength;
+  keys.sort();
+  let coveredUpTo = -1;
+  for (let i = 0; i < keys.length; i++) {
+    const prefixLength = keys[i]! % 64;
+    const network = (keys[i]! - prefixLength) / 64;
+    if (network <= coveredUpTo) return false;
+    coveredUpTo = network + 2 ** (32 - prefixLength) - 1;
+  }
+  return true;
+}

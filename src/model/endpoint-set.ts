@@ -5,7 +5,7 @@
  */
 import { compareCidrs, containsAddress, formatCidr, parseIpv4, type Cidr } from './cidr.ts';
 import { AddressIndex } from './address-index.ts';
-import { ClaimIndex } from './claim-index.ts';
+import { ClaimIndex, noneOverlap } from './claim-index.ts';
 import { clusterIdOf, clusterRanks, compareRanks, explainPrecedence, type ClusterRank } from './cluster-precedence.ts';
 import { reservations, type Reservation } from './cluster-reservations.ts';
 import {
@@ -298,36 +298,42 @@ function judgeRemotes(candidates: readonly AcceptedEndpoint[], facts: {
   memo?: PlanMemo;
 }): { accepted: AcceptedEndpoint[]; rejected: RejectedEndpoint[] } {
   const { guarded } = facts;
-  const subnets = new ClaimIndex<Claimant>();
-  const points = new ClaimIndex<PointOwner>();
+  const ownOf = (remote: AcceptedEndpoint): OwnAddress[] => {
+    let own = facts.memo?.ownAddresses.get(remote.spec);
+    if (own === undefined) {
+      own = ownAddresses(remote);
+      facts.memo?.ownAddresses.set(remote.spec, own);
+    }
+    return own;
+  };
   const claimants: Claimant[] = [
     ...candidates.map((remote) => ({ remote, rank: facts.ranks(remote.spec.clusterId) })),
     ...(facts.reservations ?? []).map((reservation) => ({ reservation, rank: facts.ranks(reservation.clusterId) })),
   ].sort((a, b) => compareRanks(a.rank, b.rank));
+  // Usually no claim touches another's: then none can clash, whatever the order and whichever are
+  // accepted, and the claims are not indexed (two maps of 10,000 claims per plan otherwise).
+  const claims: Claims = noneOverlap(everyClaim(claimants, ownOf)) ? { guarded } : { guarded, subnets: new ClaimIndex(), points: new ClaimIndex() };
   const accepted: AcceptedEndpoint[] = [];
   const rejected: RejectedEndpoint[] = [];
   let used = 0;
 
   for (const owner of claimants) {
     if (!('remote' in owner)) {
-      for (const cidr of owner.reservation.cidrs) subnets.add(cidr, owner);
+      for (const cidr of owner.reservation.cidrs) claims.subnets?.add(cidr, owner);
       continue;
     }
     const { remote } = owner;
-    let own = facts.memo?.ownAddresses.get(remote.spec);
-    if (own === undefined) {
-      own = ownAddresses(remote);
-      facts.memo?.ownAddresses.set(remote.spec, own);
-    }
-    const problem = judgeOne(owner, own, { guarded, subnets, points }) ?? budgetProblem(remote, used, facts.maxRemoteSubnets);
+    const own = ownOf(remote);
+    const problem = judgeOne(owner, own, claims) ?? budgetProblem(remote, used, facts.maxRemoteSubnets);
     if (problem !== null) {
       rejected.push({ endpoint: endpointRef(remote.object), cluster: remote.spec.clusterId, ...problem });
       continue;
     }
     accepted.push(remote);
     used += remote.subnets.length;
-    remote.subnets.forEach((cidr) => subnets.add(cidr, owner));
-    for (const { cidr, what } of own) points.add(cidr, { owner, what });
+    const { subnets, points } = claims;
+    if (subnets !== undefined) remote.subnets.forEach((cidr) => subnets.add(cidr, owner));
+    if (points !== undefined) for (const { cidr, what } of own) points.add(cidr, { owner, what });
   }
   accepted.sort((a, b) => compareText(a.spec.clusterId, b.spec.clusterId));
   return { accepted, rejected };
@@ -353,11 +359,32 @@ function describeOwner(owner: Claimant): string {
 }
 
 
+/** What an Endpoint's claim is judged against; without `subnets` and `points` no claim overlaps another (noneOverlap). */
 type Claims = {
   guarded: AddressIndex<ProtectedAddress>;
-  subnets: ClaimIndex<Claimant>;
-  points: ClaimIndex<PointOwner>;
+  subnets?: ClaimIndex<Claimant>;
+  points?: ClaimIndex<PointOwner>;
 };
+
+/**
+ * Every claim: each claimant's subnets (a reservation's CIDRs) and each remote's own addresses, one
+ * listed twice (as its private and its public IP) once: what noneOverlap is asked about.
+ */
+function everyClaim(claimants: readonly Claimant[], ownOf: (remote: AcceptedEndpoint) => readonly OwnAddress[]): Cidr[] {
+  const all: Cidr[] = [];
+  for (let i = 0; i < claimants.length; i++) {
+    const claimant = claimants[i]!;
+    if (!('remote' in claimant)) { all.push(...claimant.reservation.cidrs); continue; }
+    all.push(...claimant.remote.subnets);
+    const own = ownOf(claimant.remote);
+    for (let j = 0; j < own.length; j++) {
+      let listedBefore = false;
+      for (let k = 0; k < j && !listedBefore; k++) listedBefore = own[k]!.cidr.network === own[j]!.cidr.network;
+      if (!listedBefore) all.push(own[j]!.cidr);
+    }
+  }
+  return all;
+}
 
 /**
  * The first problem with an Endpoint's claim, its subnets taken in address order, so the subnet named
@@ -386,13 +413,15 @@ function firstProblem(owner: Owner, mine: readonly Cidr[], own: readonly OwnAddr
       return { reason: 'covers-endpoint-address', message: `subnet ${formatCidr(cidr)} contains the Endpoint's own ${self.what} ${self.text}: its tunnel's packets would be routed into the tunnel` };
     }
   }
+  const { subnets, points } = claims;
+  if (subnets === undefined || points === undefined) return null;
   for (let i = 0; i < mine.length; i++) {
     const cidr = mine[i]!;
-    const clash = claims.subnets.overlapping(cidr);
+    const clash = subnets.overlapping(cidr);
     if (clash) {
       return { reason: 'overlaps-other-endpoint', message: `subnet ${formatCidr(cidr)} overlaps ${formatCidr(clash.cidr)} of ${describeOwner(clash.owner)}, which keeps its routes: ${explainPrecedence(clash.owner.rank, owner.rank)}` };
     }
-    const point = claims.points.overlapping(cidr);
+    const point = points.overlapping(cidr);
     if (point) {
       return {
         reason: 'covers-endpoint-address',
@@ -401,7 +430,7 @@ function firstProblem(owner: Owner, mine: readonly Cidr[], own: readonly OwnAddr
     }
   }
   for (const address of own) {
-    const clash = claims.subnets.containing(address.cidr);
+    const clash = subnets.containing(address.cidr);
     if (clash) {
       return { reason: 'overlaps-other-endpoint', message: `its ${address.what} ${address.text} lies in subnet ${formatCidr(clash.cidr)} of ${describeOwner(clash.owner)}, which keeps its routes: ${explainPrecedence(clash.owner.rank, owner.rank)}` };
     }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClaimIndex } from '../../src/model/claim-index.ts';
+import { ClaimIndex, noneOverlap } from '../../src/model/claim-index.ts';
 import { formatCidr, overlaps, parseCidr, prefixMask, type Cidr } from '../../src/model/cidr.ts';
 
 const c = (text: string): Cidr => {
@@ -88,5 +88,36 @@ test('agrees with a brute-force scan on random CIDRs (seeded)', () => {
       assert.equal(inside !== undefined, expectedInside.length > 0, formatCidr(query));
       if (inside) assert.ok(inside.cidr.prefixLength > query.prefixLength && overlaps(inside.cidr, query));
     }
+  }
+});
+
+test('noneOverlap: named cases', () => {
+  const none = (...texts: string[]) => noneOverlap(texts.map(c));
+  assert.equal(none(), true, 'nothing');
+  assert.equal(none('10.0.0.0/24', '10.0.1.0/24', '192.168.1.10/32'), true, 'adjacent and apart');
+  assert.equal(none('10.0.1.0/24', '10.0.0.0/24'), true, 'in any order');
+  assert.equal(none('10.0.0.0/24', '10.0.0.0/24'), false, 'the same CIDR twice');
+  assert.equal(none('10.0.0.0/16', '10.0.0.0/24'), false, 'nested at the same network');
+  assert.equal(none('10.0.5.0/24', '10.0.0.0/16'), false, 'nested, the inner one given first');
+  assert.equal(none('10.0.0.0/24', '10.0.0.255/32'), false, 'an address at the end of a subnet');
+  assert.equal(none('10.0.0.0/24', '10.0.1.0/32'), true, 'an address just past it');
+  assert.equal(none('0.0.0.0/0', '255.255.255.255/32'), false, 'everything holds the last address');
+  assert.equal(none('255.255.255.0/24', '128.0.0.0/1'), false, 'high addresses');
+  assert.equal(none('255.255.255.255/32', '255.255.255.254/32'), true);
+});
+
+test('noneOverlap answers as every pair compared (seeded cases)', () => {
+  let state = 11;
+  const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
+  for (let round = 0; round < 500; round++) {
+    const cidrs = Array.from({ length: random(30) }, () => {
+      const prefixLength = [8, 16, 20, 24, 24, 24, 30, 32][random(8)]!;
+      // Few distinct high octets, so that some rounds overlap and some do not.
+      const address = ((random(3) * 64 + 10) * 2 ** 24 + random(4) * 2 ** 16 + random(256) * 2 ** 8 + random(256)) >>> 0;
+      return { network: (address & prefixMask(prefixLength)) >>> 0, prefixLength };
+    });
+    let expected = true;
+    for (let i = 0; i < cidrs.length && expected; i++) for (let j = i + 1; j < cidrs.length && expected; j++) if (overlaps(cidrs[i]!, cidrs[j]!)) expected = false;
+    assert.equal(noneOverlap(cidrs), expected, `round ${round}: ${cidrs.map(formatCidr).join(' ')}`);
   }
 });
