@@ -147,6 +147,41 @@ test('a CIDR list that is the same array as a known filter\'s is taken as valida
   assert.deepEqual(validateFilter({ ...base, nodeAddresses: ['192.168.1.2/32', '192.168.1.1/32'] }, { filter: first, input }).nodeAddresses, ['192.168.1.1/32', '192.168.1.2/32']);
 });
 
+test('a list that shares its start and end with the known result is read between them: the same result as reading it whole, bad entries refused (seeded cases)', () => {
+  let state = 5;
+  const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
+  const subnets = Array.from({ length: 60 }, (_, i) => `10.${i >> 4}.${(i & 15) * 16}.0/20`);
+  const first = { ...base, remoteCidrs: subnets };
+  const input = validateFilter(first);
+  const edits: Array<(list: string[]) => void> = [
+    (list) => { list.splice(random(list.length + 1), 0, `10.${random(6)}.${random(256)}.0/24`); }, // may be covered, or out of order
+    (list) => { list.splice(random(list.length), 1); },
+    (list) => { list[random(list.length)] = `172.16.${random(256)}.0/24`; }, // out of order
+    (list) => { list.splice(random(list.length + 1), 0, ['not-a-cidr', '10.0.0.1/24', '10.0.0.0/33', ''][random(4)]!); },
+    (list) => { list.push(`10.200.${random(256)}.0/24`); },
+    (list) => { list.unshift(`9.${random(256)}.0.0/16`); },
+    (list) => { list.splice(0, list.length, ...list.slice().reverse()); },
+  ];
+  for (let round = 0; round < 300; round++) {
+    const list = [...subnets];
+    for (let k = 0; k <= random(3); k++) edits[random(edits.length)]!(list);
+    const desired = { ...base, remoteCidrs: list };
+    let whole: string[] | Error;
+    try { whole = validateFilter(desired).remoteCidrs; } catch (error) { whole = error as Error; }
+    let between: string[] | Error;
+    try { between = validateFilter(desired, { filter: first, input }).remoteCidrs; } catch (error) { between = error as Error; }
+    if (whole instanceof Error) {
+      assert.ok(between instanceof FilterInputError, `round ${round}: refused whole, so refused between: ${list.join(' ')}`);
+      assert.equal(between.message, whole.message, `round ${round}`);
+    } else {
+      assert.deepEqual(between, whole, `round ${round}: ${list.join(' ')}`);
+    }
+  }
+  const inserted = [...subnets.slice(0, 30), '10.1.0.0/16', ...subnets.slice(30)];
+  assert.deepEqual(validateFilter({ ...base, remoteCidrs: inserted }, { filter: first, input }).remoteCidrs, validateFilter({ ...base, remoteCidrs: inserted }).remoteCidrs,
+    'an entry covering the known entries on either side of it is seen through its neighbours');
+});
+
 test('onlySetMembersDiffer: the sets\' members (CIDR lists and the echo limit\'s exempt senders) may differ; any rule, or the limit coming or going, may not', () => {
   const limit = { address: '10.1.0.1', exempt: ['10.3.0.1/32'], perSecond: 200, burst: 400 };
   const gateway = validateFilter({ ...base, echoLimit: limit });
