@@ -98,8 +98,10 @@ export interface PlanMemo {
   /**
    * Routes of recent plans by destination: a route that comes out the same is that same object, so
    * everything downstream (its description, the diff against what is programmed) can tell it by identity.
+   * All have `routeShape`'s fields (all but the destination): another shape starts the map anew.
    */
   routes: Map<string, DesiredRoute>;
+  routeShape: Omit<DesiredRoute, 'dst'> | null;
   /** The Nodes' VTEP collisions, by their list. */
   readonly vtepCollisions: WeakMap<readonly NodeObject[], VtepCollision[]>;
   /** A remote Endpoint's own addresses (private and public IPs), parsed, by its validated spec. */
@@ -110,7 +112,7 @@ export interface PlanMemo {
   readonly fdb: WeakMap<readonly NodeObject[], { selfName: string; selfIp: number; entries: DesiredFdbEntry[]; notes: NodeNote[] }>;
 }
 
-export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), fdb: new WeakMap(), ownAddresses: new WeakMap() });
+export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), routeShape: null, vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), fdb: new WeakMap(), ownAddresses: new WeakMap() });
 
 function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidation {
   if (ctx.memo === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);

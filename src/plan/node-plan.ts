@@ -318,16 +318,18 @@ type RouteShape = Omit<DesiredRoute, 'dst'>;
  */
 const ROUTE_SHAPE_FIELDS = Object.keys({ table: true, gateway: true, dev: true, src: true } satisfies Record<keyof RouteShape, true>) as Array<keyof RouteShape>;
 
-function hasShape(route: DesiredRoute, shape: RouteShape): boolean {
-  for (let i = 0; i < ROUTE_SHAPE_FIELDS.length; i++) if (route[ROUTE_SHAPE_FIELDS[i]!] !== shape[ROUTE_SHAPE_FIELDS[i]!]) return false;
+function sameShape(a: RouteShape, b: RouteShape): boolean {
+  for (let i = 0; i < ROUTE_SHAPE_FIELDS.length; i++) if (a[ROUTE_SHAPE_FIELDS[i]!] !== b[ROUTE_SHAPE_FIELDS[i]!]) return false;
   return true;
 }
 
 /**
  * A route to each subnet, the one a plan made before when it is the same (an unchanged remote's 10
- * routes stay the same 10 objects), compared field by field before anything is made: a pass builds
- * only the routes that changed. Routes no longer planned stay in the memo up to staleRoutesAllowed,
- * then only the planned are kept: one rebuild per many passes, not a 10,000-entry map per pass.
+ * routes stay the same 10 objects): the memo's routes all have one shape, compared with this plan's
+ * once, so a pass builds only the routes to new destinations (and all of them when the shape
+ * changed: another gateway, another CNI address). Routes no longer planned stay in the memo up to
+ * staleRoutesAllowed, then only the planned are kept: one rebuild per many passes, not a
+ * 10,000-entry map per pass.
  */
 /**
  * How many routes the memo may hold for `planned` routes before it keeps only those: an eighth more
@@ -338,10 +340,14 @@ function hasShape(route: DesiredRoute, shape: RouteShape): boolean {
 export const staleRoutesAllowed = (planned: number): number => planned + Math.floor(planned / 8) + 64;
 
 function plannedRoutes(subnets: readonly { text: string }[], shape: RouteShape, memo: PlanMemo | undefined): DesiredRoute[] {
+  if (memo !== undefined && (memo.routeShape === null || !sameShape(memo.routeShape, shape))) {
+    memo.routes = new Map();
+    memo.routeShape = shape;
+  }
   const known = memo?.routes;
   const routes = subnets.map(({ text }) => {
     const before = known?.get(text);
-    if (before !== undefined && hasShape(before, shape)) return before;
+    if (before !== undefined) return before;
     const route = { dst: text } as DesiredRoute;
     for (let i = 0; i < ROUTE_SHAPE_FIELDS.length; i++) {
       const field = ROUTE_SHAPE_FIELDS[i]!;

@@ -340,4 +340,8 @@ test('with a memo, a route that comes out the same is the same object as in the 
   }), workerFacts, config, { memo });
   assert.notEqual(at(moved, '10.3.0.0/16'), at(second, '10.3.0.0/16'));
   assert.equal(at(moved, '10.3.0.0/16')?.gateway, '240.168.1.22');
+  // And back: the routes follow the gateway again, whatever the memo held before it moved.
+  const back = planNode(changed, workerFacts, config, { memo });
+  assert.deepEqual(back.desired.routes, second.desired.routes, 'the same content as before the move');
+  assert.notEqual(at(back, '10.3.0.0/16'), at(moved, '10.3.0.0/16'));
 });
