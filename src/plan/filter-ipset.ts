@@ -39,23 +39,23 @@ export interface IpsetMemberChange { set: string; add: string[]; del: string[] }
  * made: only a restore does that). null when nothing changed.
  */
 export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): { script: string; members: IpsetMemberChange[] | null } | null {
+  const changed: IpsetsDesired = new Map();
+  after.forEach((list, set) => { if (!isDeepStrictEqual(before.get(set), list)) changed.set(set, list); });
+  if (changed.size === 0) return null;
   const members: IpsetMemberChange[] = [];
   // A set to make, or a list not in address order: the general path below, for every changed set.
   let restoreOnly = false;
-  after.forEach((list, set) => {
+  changed.forEach((list, set) => {
     const previous = before.get(set);
-    if (restoreOnly || isDeepStrictEqual(previous, list)) return;
-    const change = previous === undefined ? null : diffSortedMembers(set, previous, list);
+    const change = restoreOnly || previous === undefined ? null : diffSortedMembers(set, previous, list);
     if (change === null) restoreOnly = true;
     else members.push(change);
   });
   if (restoreOnly) {
-    const changed: IpsetsDesired = new Map([...after].filter(([name, list]) => !isDeepStrictEqual(before.get(name), list)));
     // Only the sets `before` wrote are there: one it did not is created.
     const script = planIpsetRestore(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
     return script === null ? null : { script, members: null };
   }
-  if (members.length === 0) return null;
   return { script: renderMemberChanges(members), members };
 }
 
