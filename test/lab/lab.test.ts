@@ -232,6 +232,15 @@ describe('lab', () => {
     process.kill(crashed.controller.pid, 'SIGKILL');
     await waitFor('the killed controller to be gone', async () => (isAlive(crashed.controller.pid) ? undefined : true), 5000);
     assert.equal((await labStatus(B)).controllerRunning, false);
+    // Waiting for a lab whose controller is gone fails at once (not at the bound), saying what was still awaited.
+    const waited = Date.now();
+    await assert.rejects(waitForLab(B, { cni: true, timeoutMs: 60_000 }), (error: Error) => {
+      assert.match(error.message, /its controller \(pid \d+\) is not running/);
+      assert.match(error.message, /not Ready: none; CNI not up: cluster1-node1, cluster1-node2/);
+      assert.match(error.message, /the last lines of its log:\n.*cluster1-node2: Ready/s);
+      return true;
+    });
+    assert.ok(Date.now() - waited < 30_000, 'waitForLab waited for its bound although the controller was gone');
     await rm(paths.dir, { recursive: true, force: true });
     // The API servers (in B's namespaces) survived the crash; up must clear them first.
     assert.ok(crashed.clusters.every((c) => c.apiserver.pid !== null && isAlive(c.apiserver.pid)));
@@ -244,6 +253,25 @@ describe('lab', () => {
     const report = await labDown(B);
     assert.ok(labPids(again).every((pid) => report.processes.includes(pid) && !isAlive(pid)), `down killed ${report.processes.join(' ')}`);
     assert.deepEqual((await listNetns()).filter((name) => name.startsWith(`${B}-`)), []);
+  });
+
+  it('a node whose CNI fails (it is not retried): waiting for the lab fails at once with the controller\'s error', async () => {
+    try {
+      const status = await labUp({ endpoints: true, prefix: B, agents: false, clusters: 1, nodes: 1, nodeReadyDelay: 0, cniDelay: 3 });
+      const node = status.clusters[0]!.nodes[0]!;
+      // Another interface of the CNI's name, made before the CNI comes: its `link add` fails.
+      await run('ip', ['-n', node.namespace, 'link', 'add', node.cniInterface, 'type', 'bridge']);
+      const waited = Date.now();
+      await assert.rejects(waitForLab(B, { timeoutMs: 60_000 }), (error: Error) => {
+        assert.match(error.message, /a node's CNI failed, and it is not retried/);
+        assert.match(error.message, /CNI not up: cluster1-node1/);
+        assert.match(error.message, /CNI on cluster1-node1: .*File exists/);
+        return true;
+      });
+      assert.ok(Date.now() - waited < 30_000, 'waitForLab waited for its bound although the CNI had failed');
+    } finally {
+      await labDown(B);
+    }
   });
 
   it('`down` removes every namespace, process and file of the lab and is idempotent', async () => {

@@ -405,17 +405,45 @@ export interface WaitOptions extends LabLocation {
   timeoutMs?: number;
 }
 
-/** Resolves once every Node is Ready and, if asked, every node's CNI is up. */
+/**
+ * Resolves once every Node is Ready and, if asked, every node's CNI is up. Fails at once when that
+ * cannot happen any more (the controller exited, or a node's CNI failed: it is not retried), and
+ * says on failure which nodes were still waited for and what the controller reported: the lab is
+ * removed after a failed `up`, its logs with it.
+ */
 export async function waitForLab(prefix: string, options: WaitOptions = {}): Promise<LabStatus> {
   const first = await labStatus(prefix, options);
   const cni = options.cni ?? first.options.cniDelay !== null;
   const { nodeReadyDelay, cniDelay } = first.options;
   const timeoutMs = options.timeoutMs ?? 30_000 + 1000 * (nodeReadyDelay + (cni ? cniDelay ?? 0 : 0));
-  return waitFor(`lab ${prefix}: every Node Ready${cni ? ' and every CNI up' : ''}`, async () => {
-    const status = await labStatus(prefix, options);
-    const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
-    return nodes.every((node) => node.readyAt !== null && (!cni || node.cniAt !== null)) ? status : undefined;
-  }, timeoutMs, 50);
+  let last = first;
+  try {
+    return await waitFor(`lab ${prefix}: every Node Ready${cni ? ' and every CNI up' : ''}`, async () => {
+      const status = last = await labStatus(prefix, options);
+      if (status.controllerRunning === false) throw new Error(`lab ${prefix}: its controller (pid ${status.controller.pid}) is not running`);
+      const failedCni = cni ? status.controllerErrors.find((line) => / CNI on \S+: /.test(line)) : undefined;
+      if (failedCni) throw new Error(`lab ${prefix}: a node's CNI failed, and it is not retried`);
+      const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
+      return nodes.every((node) => node.readyAt !== null && (!cni || node.cniAt !== null)) ? status : undefined;
+    }, timeoutMs, 50);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${await describeWaiting(last, cni)}`, { cause: error });
+  }
+}
+
+/** What a lab still waits for, and the controller's own account: its recorded errors and its log's last lines. */
+async function describeWaiting(status: LabStatus, cni: boolean): Promise<string> {
+  const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
+  const notReady = nodes.filter((node) => node.readyAt === null).map((node) => node.name);
+  const noCni = cni ? nodes.filter((node) => node.cniAt === null).map((node) => node.name) : [];
+  const log = await readFile(status.controller.log, 'utf8').catch((error: Error) => `(unreadable: ${error.message})`);
+  return [
+    `  not Ready: ${notReady.join(', ') || 'none'}${cni ? `; CNI not up: ${noCni.join(', ') || 'none'}` : ''}`,
+    `  controller running: ${status.controllerRunning}; its errors: ${status.controllerErrors.length === 0 ? 'none' : ''}`,
+    ...status.controllerErrors.map((line) => `    ${line}`),
+    '  the last lines of its log:',
+    ...log.trimEnd().split('\n').slice(-20).map((line) => `    ${line}`),
+  ].join('\n');
 }
 
 /** Resolves once each node's kubelet runs its route agent, and its gateway where one belongs (deploy `manifests`). */
