@@ -91,10 +91,9 @@ export function planIptablesRepair(
 }
 
 /**
- * Runs planned writes in order, each as one invocation; returns how many ran. A change of a few
- * set members goes over netlink (no process), the whole script through `ipset restore` when
- * netlink cannot take it: a bulk change (one restore batches thousands of members), a set to make,
- * or a refusal.
+ * Runs planned writes in order, each as one invocation; returns how many ran. A change the plan
+ * gave as set members goes over netlink (no process); the whole script goes through `ipset restore`
+ * when the plan gave no members (a set to make, a bulk change) or netlink refuses.
  */
 export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[], netlink: FilterNetlink): Promise<number> {
   for (const write of writes) {
@@ -107,12 +106,8 @@ export async function runFilterWrites(run: ProcessRunner, writes: readonly Filte
   return writes.length;
 }
 
-/** More members than this in one change go to `ipset restore`, which batches them, rather than a netlink request each. */
-const NETLINK_MEMBER_CHANGES_MAX = 256;
-
 /** True when netlink took every set's change; a refusal or an error (all settled first) means the restore writes it. */
 async function changeMembersOverNetlink(changes: readonly IpsetMemberChange[], netlink: FilterNetlink): Promise<boolean> {
-  if (changes.reduce((sum, c) => sum + c.add.length + c.del.length, 0) > NETLINK_MEMBER_CHANGES_MAX) return false;
   const done = await Promise.allSettled(changes.map((c) => netlink.ipsetChangeMembers(c.set, c.add, c.del)));
   return done.every((d) => d.status === 'fulfilled' && d.value);
 }

@@ -31,12 +31,16 @@ export function ipsetsAsWritten(desired: IpsetsDesired): IpsetsObserved {
 /** Members to add to and to delete from one set that exists. */
 export interface IpsetMemberChange { set: string; add: string[]; del: string[] }
 
+/** More members than this in one change are written by `ipset restore`, which batches them, rather than as a netlink request each. */
+export const MEMBER_CHANGES_MAX = 256;
+
 /**
  * What takes sets the kernel holds as `before` was written to `after`, without reading them:
  * planIpsetRestore's script, made only from the sets whose members changed (the 5,000 Node
  * addresses are not put in a hash to find that nothing about them changed); and, when every such
  * set was written before, the same change as members to add and delete (null when a set must be
- * made: only a restore does that). null when nothing changed.
+ * made, which only a restore does, or when more than MEMBER_CHANGES_MAX members change). null when
+ * nothing changed.
  */
 export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): { script: string; members: IpsetMemberChange[] | null } | null {
   const changed: IpsetsDesired = new Map();
@@ -56,7 +60,8 @@ export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): { 
     const script = planIpsetRestore(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
     return script === null ? null : { script, members: null };
   }
-  return { script: renderMemberChanges(members), members };
+  const count = members.reduce((sum, c) => sum + c.add.length + c.del.length, 0);
+  return { script: renderMemberChanges(members), members: count > MEMBER_CHANGES_MAX ? null : members };
 }
 
 /**

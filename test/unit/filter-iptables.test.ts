@@ -6,7 +6,7 @@ import {
   chooseIptablesMode, countForeignRules, hooksWithOwnedJumps, iptablesFilterCanDrop, IptablesParseError, iptablesTableDrift, parseIptablesSave, planIptablesTable, renderIptables, ruleMark,
   type IptablesTablePlan,
 } from '../../src/plan/filter-iptables.ts';
-import { hashSizeFor, ipsetsAsWritten, parseIpsetSave, planIpsetChange, planIpsetRestore, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
+import { hashSizeFor, ipsetsAsWritten, parseIpsetSave, planIpsetChange, planIpsetRestore, renderIpsets, IpsetParseError, MEMBER_CHANGES_MAX } from '../../src/plan/filter-ipset.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
@@ -354,6 +354,17 @@ test('when the node stops being the gateway its echo-limit chain and jump are re
   assert.equal(countForeignRules(saved), 0, 'the limiter\'s jump and chain are seaway\'s own');
   assert.deepEqual(hooksWithOwnedJumps(saved), [{ table: 'filter', hook: 'INPUT' }, { table: 'filter', hook: 'FORWARD' }]);
   assert.equal(iptablesFilterCanDrop(saved), false, 'seaway\'s own DROP in its limiter does not call for the nft backend\'s shim');
+});
+
+test('planIpsetChange gives a change of up to MEMBER_CHANGES_MAX members as members; past it, the same script alone (one restore batches them)', () => {
+  const members = (n: number) => Array.from({ length: n }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+  const at = planIpsetChange(new Map([['S', members(56)]]), new Map([['S', members(256).slice(56)]]));
+  assert.equal(MEMBER_CHANGES_MAX, 256);
+  assert.equal(at?.members?.reduce((sum, c) => sum + c.add.length + c.del.length, 0), MEMBER_CHANGES_MAX);
+  const past = planIpsetChange(new Map([['S', members(57)]]), new Map([['S', members(257).slice(57)]]));
+  assert.ok(past, 'a change past the bound is still written');
+  assert.equal(past.members, null);
+  assert.equal(past.script.split('\n').filter(Boolean).length, MEMBER_CHANGES_MAX + 1);
 });
 
 test('planIpsetChange writes what planIpsetRestore would against the sets as written before, and nothing for sets whose members are the same (seeded cases)', () => {
