@@ -17,6 +17,13 @@ LABEL org.opencontainers.image.title="seaway" \
 # 1,000 Nodes patched 10 times a second (5 runs each), median VmRSS 130 MiB instead of 138; no
 # difference at idle.
 ENV MALLOC_ARENA_MAX=2
+# A fixed mmap threshold (glibc's default, 128 KiB): glibc otherwise raises it to the size of each
+# large block freed (up to 32 MiB), and the trim threshold with it, so later large blocks come
+# from the main heap and stay resident in its holes once freed. Under Endpoint churn (npm run bench
+# -- churn --minutes 12 --rate 3, one run each) the agent's memory outside V8's heap was 15-17 MiB
+# without it (its main heap 12.1 MiB, of which malloc_trim returned 4.8 when called from gdb) and
+# 8-15 MiB with it.
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072
 WORKDIR /app
 COPY build/app /app
 
