@@ -369,20 +369,24 @@ type Claims = {
 };
 
 /**
- * Every claim: each claimant's subnets (a reservation's CIDRs) and each remote's own addresses, one
- * listed twice (as its private and its public IP) once: what noneOverlap is asked about.
+ * Every claim: each claimant's subnets (a reservation's CIDRs) and the remotes' own addresses, each
+ * address once however many remotes list it: what noneOverlap is asked about. Two remotes' own
+ * addresses are never judged against each other (only against subnets), so gateways that share a
+ * private IP (clusters made from one template) do not need the index.
  */
 function everyClaim(claimants: readonly Claimant[], ownOf: (remote: AcceptedEndpoint) => readonly OwnAddress[]): Cidr[] {
   const all: Cidr[] = [];
+  const addresses = new Set<number>();
   for (let i = 0; i < claimants.length; i++) {
     const claimant = claimants[i]!;
     if (!('remote' in claimant)) { all.push(...claimant.reservation.cidrs); continue; }
     all.push(...claimant.remote.subnets);
     const own = ownOf(claimant.remote);
     for (let j = 0; j < own.length; j++) {
-      let listedBefore = false;
-      for (let k = 0; k < j && !listedBefore; k++) listedBefore = own[k]!.cidr.network === own[j]!.cidr.network;
-      if (!listedBefore) all.push(own[j]!.cidr);
+      const { cidr } = own[j]!;
+      if (addresses.has(cidr.network)) continue;
+      addresses.add(cidr.network);
+      all.push(cidr);
     }
   }
   return all;

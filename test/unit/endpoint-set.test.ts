@@ -207,6 +207,17 @@ test('an Endpoint address inside another cluster\'s subnet: the cluster without 
   assert.match(b.rejected[0]?.message ?? '', /its private IP 10.2.5.5 lies in subnet 10.2.0.0\/16 of cluster "west"/);
 });
 
+test('gateways that share their own addresses (clusters made from one template) are all kept; a subnet holding that address still loses to them', () => {
+  const shared = { private_ip: '172.31.0.1', public_ip: '198.51.100.1' };
+  const remotes = ['a', 'b', 'c'].map((id, n) => endpoint(id, spec({ cluster_id: id, subnets: [`10.${n + 1}.0.0/16`], ...shared })));
+  assert.deepEqual(verdicts(build([LOCAL, ...remotes])), { local: 'east', remotes: ['a', 'b', 'c'], rejected: [] });
+  const clusters = ['a', 'b', 'c', 'd'].map((id, n) => cluster(id, `2024-01-0${n + 1}T00:00:00Z`));
+  const covering = endpoint('d', spec({ cluster_id: 'd', subnets: ['172.31.0.0/24'], private_ip: '192.168.9.4', public_ip: '203.0.113.4' }));
+  const set = build([LOCAL, ...remotes, covering], { clusters });
+  assert.deepEqual(verdicts(set), { local: 'east', remotes: ['a', 'b', 'c'], rejected: [['d', 'covers-endpoint-address']] });
+  assert.match(set.rejected[0]?.message ?? '', /contains 172.31.0.1, the private IP of cluster "a"/);
+});
+
 test('overlap resolution is greedy by precedence: a cluster that only clashes with a rejected one is kept', () => {
   const clusters = [cluster('a', '2024-01-01T00:00:00Z'), cluster('b', '2024-01-02T00:00:00Z'), cluster('c', '2024-01-03T00:00:00Z')];
   const ip = (n: number) => ({ private_ip: `192.168.9.${n}`, public_ip: `203.0.113.${n}` });
