@@ -91,19 +91,28 @@ export function planIptablesRepair(
 }
 
 /**
- * Runs planned writes in order, each as one invocation; returns how many ran. A change the plan
+ * Runs planned writes in order, each as one invocation; returns them as made. A change the plan
  * gave as set members goes over netlink (no process); the whole script goes through `ipset restore`
- * when the plan gave no members (a set to make, a bulk change) or netlink refuses.
+ * when the plan gave no members (a set to make, a bulk change) or netlink refuses, and is then
+ * returned without its members, so the pass's account of its changes names the restore.
  */
-export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[], netlink: FilterNetlink): Promise<number> {
+export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[], netlink: FilterNetlink): Promise<FilterWrite[]> {
+  const made: FilterWrite[] = [];
   for (const write of writes) {
     if (write.tool === 'ipset') {
-      if (!(write.members && (await changeMembersOverNetlink(write.members, netlink)))) await ipsetRestore(run, write.script);
+      if (write.members && (await changeMembersOverNetlink(write.members, netlink))) {
+        made.push(write);
+        continue;
+      }
+      await ipsetRestore(run, write.script);
+      made.push({ tool: 'ipset', script: write.script });
+      continue;
     }
-    else if (write.tool === 'iptables') await iptablesRestore(run, write.mode, write.script);
+    if (write.tool === 'iptables') await iptablesRestore(run, write.mode, write.script);
     else await nftApply(run, write.script);
+    made.push(write);
   }
-  return writes.length;
+  return made;
 }
 
 /** True when netlink took every set's change; a refusal or an error (all settled first) means the restore writes it. */

@@ -149,7 +149,7 @@ function driverFrom(
         const input = validate();
         if (input !== null && onlySetMembersDiffer(previous, input)) done = setsOnly(previous, input, shimInUse);
       }
-      if (done !== null) await runFilterWrites(run, done.writes, netlink);
+      if (done !== null) done = { ...done, writes: await runFilterWrites(run, done.writes, netlink) };
       else done = await write(validate, note);
       writes += done.writes.length;
       if (done.writes.length === 0) return { writes: 0 };
@@ -218,7 +218,7 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     const input = validate();
     const nftTable = await seeingTable;
     const table = tableWrites(input, nftTable);
-    const [side] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, number]>([seeingSide, runFilterWrites(run, table, netlink)]);
+    const [side] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, FilterWrite[]]>([seeingSide, runFilterWrites(run, table, netlink)]);
     const seen: FilterObservation = { backend: 'nftables', nftTable, ...side };
     note(seen);
     const shim = planShim(input, seen);

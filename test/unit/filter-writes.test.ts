@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runFilterWrites, type FilterNetlink, type FilterWrite } from '../../src/dataplane/filter-iptables.ts';
+import { describeWrite, runFilterWrites, type FilterNetlink, type FilterWrite } from '../../src/dataplane/filter-iptables.ts';
 import type { ProcessRunner } from '../../src/kernel/iptables.ts';
 
 /** A host whose netlink takes member changes or not (per set), or throws; every call recorded. */
@@ -26,13 +26,14 @@ const memberChange: FilterWrite = { tool: 'ipset', script, members: [{ set: 'S',
 
 test('a change of a few set members goes over netlink, with no process', async () => {
   const host = fakeHost(true);
-  assert.equal(await runFilterWrites(host.run, [memberChange], host.netlink), 1);
+  assert.deepEqual((await runFilterWrites(host.run, [memberChange], host.netlink)).map(describeWrite), ['ipset members: add S 10.4.0.0/24; del S 10.3.0.0/24']);
   assert.deepEqual(host.calls, ['netlink S +10.4.0.0/24 -10.3.0.0/24']);
 });
 
 test('when netlink refuses or cannot answer, the same change is written with ipset restore', async () => {
   const host = fakeHost(false);
-  assert.equal(await runFilterWrites(host.run, [memberChange], host.netlink), 1);
+  // Named for what wrote it, so the pass's account of its changes shows the fallback.
+  assert.deepEqual((await runFilterWrites(host.run, [memberChange], host.netlink)).map(describeWrite), ['ipset restore: add S 10.4.0.0/24; del S 10.3.0.0/24']);
   assert.deepEqual(host.calls, ['netlink S +10.4.0.0/24 -10.3.0.0/24', `ipset -exist restore <<${script}`]);
 });
 
