@@ -218,12 +218,11 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     const input = validate();
     const nftTable = await seeingTable;
     const table = tableWrites(input, nftTable);
-    const [side] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, FilterWrite[]]>([seeingSide, runFilterWrites(run, table, netlink)]);
+    const [side, tableWritten] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, FilterWrite[]]>([seeingSide, runFilterWrites(run, table, netlink)]);
     const seen: FilterObservation = { backend: 'nftables', nftTable, ...side };
     note(seen);
     const shim = planShim(input, seen);
-    await runFilterWrites(run, shim.writes, netlink);
-    return { writes: [...table, ...shim.writes], rivals: shim.rivals };
+    return { writes: [...tableWritten, ...(await runFilterWrites(run, shim.writes, netlink))], rivals: shim.rivals };
   });
 }
 

@@ -32,6 +32,6 @@ export function formatStatus(status: LabStatus): string {
     for (const pod of cluster.pods) lines.push(`    pod ${pod.name} [${pod.namespace}] ${pod.ip} on ${pod.node}`);
   }
   if (status.controllerRunning === false) lines.push('', `the lab controller (pid ${status.controller.pid}) is not running: no forwarders, kubelet or CNI; recreate the lab with up`);
-  if (status.controllerErrors.length > 0) lines.push('', 'controller errors (retrying):', ...status.controllerErrors.map((error) => `  ${error}`));
+  if (status.controllerErrors.length > 0) lines.push('', 'controller errors (a failed CNI is not retried; the rest are):', ...status.controllerErrors.map((error) => `  ${error}`));
   return `${lines.join('\n')}\n`;
 }

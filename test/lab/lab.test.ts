@@ -257,7 +257,8 @@ describe('lab', () => {
 
   it('a node whose CNI fails (it is not retried): waiting for the lab fails at once with the controller\'s error', async () => {
     try {
-      const status = await labUp({ endpoints: true, prefix: B, agents: false, clusters: 1, nodes: 1, nodeReadyDelay: 0, cniDelay: 3 });
+      // The CNI comes 10 s after Ready: time enough to put the clashing interface there first on a loaded machine.
+      const status = await labUp({ endpoints: true, prefix: B, agents: false, clusters: 1, nodes: 1, nodeReadyDelay: 0, cniDelay: 10 });
       const node = status.clusters[0]!.nodes[0]!;
       // Another interface of the CNI's name, made before the CNI comes: its `link add` fails.
       await run('ip', ['-n', node.namespace, 'link', 'add', node.cniInterface, 'type', 'bridge']);

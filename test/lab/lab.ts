@@ -420,11 +420,12 @@ export async function waitForLab(prefix: string, options: WaitOptions = {}): Pro
   try {
     return await waitFor(`lab ${prefix}: every Node Ready${cni ? ' and every CNI up' : ''}`, async () => {
       const status = last = await labStatus(prefix, options);
-      if (status.controllerRunning === false) throw new Error(`lab ${prefix}: its controller (pid ${status.controller.pid}) is not running`);
-      const failedCni = cni ? status.controllerErrors.find((line) => / CNI on \S+: /.test(line)) : undefined;
-      if (failedCni) throw new Error(`lab ${prefix}: a node's CNI failed, and it is not retried`);
       const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
-      return nodes.every((node) => node.readyAt !== null && (!cni || node.cniAt !== null)) ? status : undefined;
+      if (nodes.every((node) => node.readyAt !== null && (!cni || node.cniAt !== null))) return status;
+      if (status.controllerRunning === false) throw new Error(`lab ${prefix}: its controller (pid ${status.controller.pid}) is not running`);
+      // As the controller records it: `<time> CNI on <node>: <error>`.
+      if (cni && status.controllerErrors.some((line) => /^\S+ CNI on \S+: /.test(line))) throw new Error(`lab ${prefix}: a node's CNI failed, and it is not retried`);
+      return undefined;
     }, timeoutMs, 50);
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${await describeWaiting(last, cni)}`, { cause: error });

@@ -42,7 +42,7 @@ export interface LabProgress {
   /** By cluster id, and `broker`: the loopback forwarder's URL. */
   localUrls: Record<string, string>;
   nodes: Record<string, NodeProgress>;
-  /** The latest failures the controller is retrying, newest last. */
+  /** The controller's latest failures, newest last: retried, but for a node's CNI. */
   errors: string[];
 }
 
