@@ -20,7 +20,7 @@ import { withXtablesLock, type ProcessRunner } from './kernel/iptables.ts';
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { containsAddress, parseCidr, parseIpv4 } from './model/cidr.ts';
-import type { FilterDriver } from './dataplane/filter.ts';
+import { KERNEL_FILTER_NETLINK, type FilterDriver } from './dataplane/filter.ts';
 import { watchOwnedObjects } from './dataplane/owned-object-events.ts';
 import { createNodeFactsReader } from './dataplane/node-facts.ts';
 import { FILTER_DRIFT_BACKSTOP_MS, FILTER_DRIFT_INTERVAL_MS, watchFilterDrift } from './dataplane/filter-drift-watch.ts';
@@ -41,7 +41,7 @@ import { startHttpListeners } from './startup/http-listeners.ts';
 import { runClosers, settledWithin } from './startup/bounded-stop.ts';
 import { Streaks } from './telemetry/streaks.ts';
 import { prepareStateDir, STATE_DIR } from './startup/state-dir.ts';
-import { createCheckedFilterDriver, PACKET_FILTER } from './startup/packet-filter.ts';
+import { createCheckedFilterDriver, PACKET_FILTER, sayingMemberFallbacks } from './startup/packet-filter.ts';
 import { checkKernelFeatures } from './startup/kernel-features.ts';
 import { probeKernelFeatures } from './kernel/kernel-features.ts';
 import { HealthChecker } from './cable/health-checker.ts';
@@ -252,7 +252,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const startFilter = runStep({
     name: PACKET_FILTER,
     what: `detecting the packet filter backend (${config.filterBackend})`,
-    attempt: () => createCheckedFilterDriver(config.filterBackend, boundedRun),
+    attempt: () => createCheckedFilterDriver(config.filterBackend, boundedRun, sayingMemberFallbacks(KERNEL_FILTER_NETLINK, logger)),
   }).then((driver) => {
     // Only iptables-legacy writers serialise on the lock file: say which one seaway shares.
     logger.info({ backend: driver.backend, iptablesMode: driver.iptablesMode, ...(driver.iptablesMode === 'legacy' ? { xtablesLock: config.xtablesLock } : {}) }, 'packet filter backend chosen');

@@ -2,6 +2,7 @@ import type { ProcessRunner } from '../kernel/iptables.ts';
 import type { FilterBackend as ConfiguredBackend } from '../config.ts';
 import { createFilterDriver, type FilterDriver } from '../dataplane/filter.ts';
 import type { FilterNetlink } from '../dataplane/filter-iptables.ts';
+import type { Logger } from '../telemetry/logger.ts';
 
 export const PACKET_FILTER = 'packet-filter';
 
@@ -31,4 +32,34 @@ export async function createCheckedFilterDriver(backend: ConfiguredBackend, run:
   }
   await driver.observe();
   return driver;
+}
+
+/**
+ * The netlink calls, saying when set members cannot be written over netlink: the driver then writes
+ * them with `ipset restore` (it still works, a process per change), which would otherwise go
+ * unnoticed on a kernel that always refuses. Said once per set and cause, and again when that set's
+ * members go over netlink once more.
+ */
+export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): FilterNetlink {
+  const failing = new Map<string, string>();
+  const failed = (set: string, cause: string) => {
+    if (failing.get(set) === cause) return;
+    failing.set(set, cause);
+    logger.warn({ set, cause }, 'set members could not be written over netlink: ipset restore writes them instead');
+  };
+  return {
+    ...netlink,
+    async ipsetChangeMembers(set, add, del) {
+      let written: boolean;
+      try {
+        written = await netlink.ipsetChangeMembers(set, add, del);
+      } catch (error) {
+        failed(set, (error as Error).message);
+        throw error;
+      }
+      if (!written) failed(set, 'netlink refused a member or did not answer');
+      else if (failing.delete(set)) logger.info({ set }, 'set members are written over netlink again');
+      return written;
+    },
+  };
 }

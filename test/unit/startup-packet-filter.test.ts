@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ExecOptions, ExecResult } from '../../src/kernel/exec.ts';
 import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
-import { createCheckedFilterDriver } from '../../src/startup/packet-filter.ts';
+import { createCheckedFilterDriver, sayingMemberFallbacks } from '../../src/startup/packet-filter.ts';
+import { captureLogger } from '../helpers/capture-logger.ts';
 
 /**
  * A host with no rules, sets or nft tables at all, where the listed tools fail as given (exit code
@@ -67,4 +68,33 @@ test('a missing detection tool is a flavour that is absent, not a failure', asyn
     return host.runner(file, args, options);
   };
   assert.equal((await createCheckedFilterDriver('auto', runner, host.netlink)).iptablesMode, 'nft');
+});
+
+test('set members netlink could not write are said once per set and cause, and again when netlink takes them', async () => {
+  const { logger, lines } = captureLogger();
+  const answers: Array<boolean | Error> = [false, false, new Error('netlink timed out'), false, true, true, false];
+  const inner: FilterNetlink = {
+    nftTablePresent: async () => false,
+    ipsetList: async () => new Map(),
+    ipsetChangeMembers: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
+  };
+  const netlink = sayingMemberFallbacks(inner, logger);
+  const said = () => lines.map((l) => `${l.level === 40 ? 'warn' : 'info'} ${String(l.set)} ${String(l.cause ?? '')}`.trim());
+  assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), false, 'the answer passes through');
+  assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), false);
+  assert.deepEqual(said(), ['warn A netlink refused a member or did not answer'], 'the same set and cause: said once');
+  await assert.rejects(netlink.ipsetChangeMembers('A', [], ['10.1.0.0/24']), /netlink timed out/, 'a throw passes through');
+  assert.equal(await netlink.ipsetChangeMembers('B', ['10.2.0.0/24'], []), false);
+  assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), true);
+  assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), true);
+  assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), false);
+  assert.deepEqual(said(), [
+    'warn A netlink refused a member or did not answer',
+    'warn A netlink timed out',
+    'warn B netlink refused a member or did not answer',
+    'info A',
+    'warn A netlink refused a member or did not answer',
+  ]);
+  assert.match(lines[3]!.msg, /written over netlink again/);
+  assert.equal(answers.length, 0);
 });
