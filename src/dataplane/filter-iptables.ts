@@ -100,12 +100,9 @@ export async function runFilterWrites(run: ProcessRunner, writes: readonly Filte
   const made: FilterWrite[] = [];
   for (const write of writes) {
     if (write.tool === 'ipset') {
-      if (write.members && (await changeMembersOverNetlink(write.members, netlink))) {
-        made.push(write);
-        continue;
-      }
-      await ipsetRestore(run, write.script);
-      made.push({ tool: 'ipset', script: write.script });
+      const overNetlink = write.members !== undefined && (await changeMembersOverNetlink(write.members, netlink));
+      if (!overNetlink) await ipsetRestore(run, write.script);
+      made.push(overNetlink ? write : { tool: 'ipset', script: write.script });
       continue;
     }
     if (write.tool === 'iptables') await iptablesRestore(run, write.mode, write.script);

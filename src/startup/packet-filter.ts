@@ -3,6 +3,7 @@ import type { FilterBackend as ConfiguredBackend } from '../config.ts';
 import { createFilterDriver, type FilterDriver } from '../dataplane/filter.ts';
 import type { FilterNetlink } from '../dataplane/filter-iptables.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { Streaks } from '../telemetry/streaks.ts';
 
 export const PACKET_FILTER = 'packet-filter';
 
@@ -41,11 +42,9 @@ export async function createCheckedFilterDriver(backend: ConfiguredBackend, run:
  * members go over netlink once more.
  */
 export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): FilterNetlink {
-  const failing = new Map<string, string>();
+  const failing = new Streaks();
   const failed = (set: string, cause: string) => {
-    if (failing.get(set) === cause) return;
-    failing.set(set, cause);
-    logger.warn({ set, cause }, 'set members could not be written over netlink: ipset restore writes them instead');
+    if (failing.mark(set, cause) === 'new') logger.warn({ set, cause }, 'set members could not be written over netlink: ipset restore writes them instead');
   };
   return {
     ...netlink,
@@ -58,7 +57,7 @@ export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): F
         throw error;
       }
       if (!written) failed(set, 'netlink refused a member or did not answer');
-      else if (failing.delete(set)) logger.info({ set }, 'set members are written over netlink again');
+      else if (failing.clear(set)) logger.info({ set }, 'set members are written over netlink again');
       return written;
     },
   };

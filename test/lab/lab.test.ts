@@ -232,15 +232,14 @@ describe('lab', () => {
     process.kill(crashed.controller.pid, 'SIGKILL');
     await waitFor('the killed controller to be gone', async () => (isAlive(crashed.controller.pid) ? undefined : true), 5000);
     assert.equal((await labStatus(B)).controllerRunning, false);
-    // Waiting for a lab whose controller is gone fails at once (not at the bound), saying what was still awaited.
-    const waited = Date.now();
+    // Waiting for a lab whose controller is gone fails at once (not at the bound: no "timed out"), saying what was still awaited.
     await assert.rejects(waitForLab(B, { cni: true, timeoutMs: 60_000 }), (error: Error) => {
+      assert.doesNotMatch(error.message, /timed out/);
       assert.match(error.message, /its controller \(pid \d+\) is not running/);
       assert.match(error.message, /not Ready: none; CNI not up: cluster1-node1, cluster1-node2/);
       assert.match(error.message, /the last lines of its log:\n.*cluster1-node2: Ready/s);
       return true;
     });
-    assert.ok(Date.now() - waited < 30_000, 'waitForLab waited for its bound although the controller was gone');
     await rm(paths.dir, { recursive: true, force: true });
     // The API servers (in B's namespaces) survived the crash; up must clear them first.
     assert.ok(crashed.clusters.every((c) => c.apiserver.pid !== null && isAlive(c.apiserver.pid)));
@@ -262,14 +261,13 @@ describe('lab', () => {
       const node = status.clusters[0]!.nodes[0]!;
       // Another interface of the CNI's name, made before the CNI comes: its `link add` fails.
       await run('ip', ['-n', node.namespace, 'link', 'add', node.cniInterface, 'type', 'bridge']);
-      const waited = Date.now();
       await assert.rejects(waitForLab(B, { timeoutMs: 60_000 }), (error: Error) => {
+        assert.doesNotMatch(error.message, /timed out/);
         assert.match(error.message, /a node's CNI failed, and it is not retried/);
         assert.match(error.message, /CNI not up: cluster1-node1/);
         assert.match(error.message, /CNI on cluster1-node1: .*File exists/);
         return true;
       });
-      assert.ok(Date.now() - waited < 30_000, 'waitForLab waited for its bound although the CNI had failed');
     } finally {
       await labDown(B);
     }

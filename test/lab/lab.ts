@@ -420,8 +420,8 @@ export async function waitForLab(prefix: string, options: WaitOptions = {}): Pro
   try {
     return await waitFor(`lab ${prefix}: every Node Ready${cni ? ' and every CNI up' : ''}`, async () => {
       const status = last = await labStatus(prefix, options);
-      const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
-      if (nodes.every((node) => node.readyAt !== null && (!cni || node.cniAt !== null))) return status;
+      const { notReady, noCni } = awaitedNodes(status, cni);
+      if (notReady.length === 0 && noCni.length === 0) return status;
       if (status.controllerRunning === false) throw new Error(`lab ${prefix}: its controller (pid ${status.controller.pid}) is not running`);
       // As the controller records it: `<time> CNI on <node>: <error>`.
       if (cni && status.controllerErrors.some((line) => /^\S+ CNI on \S+: /.test(line))) throw new Error(`lab ${prefix}: a node's CNI failed, and it is not retried`);
@@ -432,11 +432,18 @@ export async function waitForLab(prefix: string, options: WaitOptions = {}): Pro
   }
 }
 
+/** The nodes not Ready yet and, when the CNI is awaited, those without it. */
+function awaitedNodes(status: LabStatus, cni: boolean): { notReady: string[]; noCni: string[] } {
+  const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
+  return {
+    notReady: nodes.filter((node) => node.readyAt === null).map((node) => node.name),
+    noCni: cni ? nodes.filter((node) => node.cniAt === null).map((node) => node.name) : [],
+  };
+}
+
 /** What a lab still waits for, and the controller's own account: its recorded errors and its log's last lines. */
 async function describeWaiting(status: LabStatus, cni: boolean): Promise<string> {
-  const nodes = status.clusters.flatMap((cluster) => cluster.nodes);
-  const notReady = nodes.filter((node) => node.readyAt === null).map((node) => node.name);
-  const noCni = cni ? nodes.filter((node) => node.cniAt === null).map((node) => node.name) : [];
+  const { notReady, noCni } = awaitedNodes(status, cni);
   const log = await readFile(status.controller.log, 'utf8').catch((error: Error) => `(unreadable: ${error.message})`);
   return [
     `  not Ready: ${notReady.join(', ') || 'none'}${cni ? `; CNI not up: ${noCni.join(', ') || 'none'}` : ''}`,
