@@ -5,7 +5,7 @@ import {
 } from '../plan/filter-iptables.ts';
 import type { KnownSets } from '../plan/datapath-hazards.ts';
 import { parseCidrs, type Cidr } from '../model/cidr.ts';
-import { OWNED_IPSETS, parseIpsetSave, planIpsetRestore, renderIpsets, type IpsetMemberChange, type IpsetsObserved } from '../plan/filter-ipset.ts';
+import { OWNED_IPSETS, parseIpsetSave, planIpsetWrite, renderIpsets, type IpsetMemberChange, type IpsetWrite, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply } from '../kernel/nft.ts';
@@ -18,10 +18,10 @@ export interface IptablesObservation {
   foreignSets: KnownSets;
 }
 
-/** One write, planned before anything is written: an invocation of a kernel tool (a change of a few set members: netlink requests). */
+/** One write, planned before anything is written: an invocation of a kernel tool (set members: netlink requests). */
 export type FilterWrite =
-  /** members: the same change as the script, when it only adds and deletes members of sets that exist. */
-  | { tool: 'ipset'; script: string; members?: readonly IpsetMemberChange[] }
+  /** See IpsetWrite: the members go over netlink, after the prelude's `ipset restore` when there is one. */
+  | ({ tool: 'ipset' } & IpsetWrite)
   | { tool: 'iptables'; mode: IptablesMode; script: string }
   | { tool: 'nft'; script: string };
 
@@ -82,34 +82,39 @@ export function planIptablesRepair(
   wanted: readonly IptablesTableName[] = IPTABLES_TABLES,
 ): FilterPlan {
   const writes: FilterWrite[] = [];
-  const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, observed.ipsets);
-  if (input && ipsetScript) writes.push({ tool: 'ipset', script: ipsetScript });
+  const ipsets = planIpsetWrite(input ? renderIpsets(input) : null, observed.ipsets);
+  if (input && ipsets) writes.push({ tool: 'ipset', ...ipsets });
   const { sections, rivals } = planIptablesTables(input ? renderIptables(input) : null, observed.tables, observed.foreignSets, wanted);
   if (sections.length > 0) writes.push({ tool: 'iptables', mode: observed.mode, script: sections.join('') });
-  if (!input && ipsetScript) writes.push({ tool: 'ipset', script: ipsetScript });
+  if (!input && ipsets) writes.push({ tool: 'ipset', ...ipsets });
   return { writes, rivals };
 }
 
 /**
- * Runs planned writes in order, each as one invocation; returns them as made. A change the plan
- * gave as set members goes over netlink (no process); the whole script goes through `ipset restore`
- * when the plan gave no members (a set to make, a bulk change) or netlink refuses, and is then
- * returned without its members, so the pass's account of its changes names the restore.
+ * Runs planned writes in order, each as one invocation; returns them as made. Set members the plan
+ * gave go over netlink (no process), after the prelude's sets are made by `ipset restore`; the
+ * whole script goes through `ipset restore` when the plan gave no members (a set to rebuild or
+ * destroy) or netlink refuses, and is then returned without them, so the pass's account of its
+ * changes names the restore.
  */
 export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[], netlink: FilterNetlink): Promise<FilterWrite[]> {
   const made: FilterWrite[] = [];
   for (const write of writes) {
-    if (write.tool === 'ipset') {
-      const overNetlink = write.members !== undefined && (await changeMembersOverNetlink(write.members, netlink));
-      if (!overNetlink) await ipsetRestore(run, write.script);
-      made.push(overNetlink ? write : { tool: 'ipset', script: write.script });
-      continue;
-    }
-    if (write.tool === 'iptables') await iptablesRestore(run, write.mode, write.script);
-    else await nftApply(run, write.script);
-    made.push(write);
+    if (write.tool === 'ipset') made.push(await writeIpsets(run, write, netlink));
+    else if (write.tool === 'iptables') { await iptablesRestore(run, write.mode, write.script); made.push(write); }
+    else { await nftApply(run, write.script); made.push(write); }
   }
   return made;
+}
+
+/** One write of the sets, as runFilterWrites makes it; the write as made. */
+async function writeIpsets(run: ProcessRunner, write: FilterWrite & { tool: 'ipset' }, netlink: FilterNetlink): Promise<FilterWrite> {
+  if (write.members !== undefined) {
+    if (write.prelude !== undefined) await ipsetRestore(run, write.prelude);
+    if (await changeMembersOverNetlink(write.members, netlink)) return write;
+  }
+  await ipsetRestore(run, write.script);
+  return { tool: 'ipset', script: write.script };
 }
 
 /** True when netlink took every set's change; a refusal or an error (all settled first) means the restore writes it. */
@@ -121,7 +126,7 @@ async function changeMembersOverNetlink(changes: readonly IpsetMemberChange[], n
 /** A one-line account of a planned write, for logs: which tool and the first lines of its script. */
 export function describeWrite(write: FilterWrite): string {
   // A members-only change goes over netlink unless it falls back to the restore: named for what it is.
-  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? 'nft -f' : write.members ? 'ipset members' : 'ipset restore';
+  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? 'nft -f' : !write.members ? 'ipset restore' : write.prelude ? 'ipset restore of the sets, then members' : 'ipset members';
   const lines = write.script.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
   const head = lines.slice(0, 3).join('; ');
   return `${tool}: ${head}${lines.length > 3 ? `; ... (${lines.length} lines)` : ''}`;
@@ -153,8 +158,8 @@ export async function applyIptablesPipelined(
   const seeingSets = observeOwnedIpsets(run, netlink);
   seeingSets.catch(() => { /* awaited below unless validation throws first */ });
   const input = validate();
-  const ipsetScript = planIpsetRestore(input ? renderIpsets(input) : null, await seeingSets);
-  const settingSets = input && ipsetScript ? ipsetRestore(run, ipsetScript) : Promise.resolve();
+  const ipsets = planIpsetWrite(input ? renderIpsets(input) : null, await seeingSets);
+  const settingSets = input && ipsets ? writeIpsets(run, { tool: 'ipset', ...ipsets }, netlink) : Promise.resolve(null);
   const planningRules = iptablesSave(run, mode).then(async (save) => {
     const tables = parseIptablesSave(save);
     return planIptablesTables(input ? renderIptables(input) : null, tables, await readForeignSets(tables, netlink));
@@ -163,11 +168,13 @@ export async function applyIptablesPipelined(
     if (script) await nftApply(run, script);
     return script;
   });
-  const [{ sections, rivals }, staleNft] = await settleAll<[{ sections: string[]; rivals: string[] }, string | null, void]>([planningRules, removingStaleNft, settingSets]);
+  const [{ sections, rivals }, staleNft, setsWritten] = await settleAll<[{ sections: string[]; rivals: string[] }, string | null, FilterWrite | null]>([planningRules, removingStaleNft, settingSets]);
   if (sections.length > 0) await iptablesRestore(run, mode, sections.join(''));
-  if (!input && ipsetScript) await ipsetRestore(run, ipsetScript);
+  // Destroyed after the rules that matched them are gone.
+  if (!input && ipsets) await ipsetRestore(run, ipsets.script);
   const written: FilterWrite[] = [];
-  if (ipsetScript) written.push({ tool: 'ipset', script: ipsetScript });
+  if (setsWritten) written.push(setsWritten);
+  else if (ipsets) written.push({ tool: 'ipset', script: ipsets.script });
   if (sections.length > 0) written.push({ tool: 'iptables', mode, script: sections.join('') });
   if (staleNft) written.push({ tool: 'nft', script: staleNft });
   return { writes: written, rivals };

@@ -181,7 +181,7 @@ function iptablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     return planned;
   }, (previous, next) => {
     const change = planIpsetChange(renderIpsets(previous), renderIpsets(next));
-    return { writes: change ? [{ tool: 'ipset', script: change.script, ...(change.members ? { members: change.members } : {}) }] : [], rivals: [] };
+    return { writes: change ? [{ tool: 'ipset', ...change }] : [], rivals: [] };
   }, (validate) => applyIptablesPipelined(run, mode, validate, async () => planNft(null, await observeNftTable(run, netlink)), netlink));
 }
 

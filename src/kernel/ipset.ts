@@ -1,5 +1,5 @@
-import { attr, cstring, nfnetlinkAcks, nfnetlinkDump } from './nfnetlink.ts';
-import { decodeAttributes, NLA_TYPE_MASK, parseIpv4Prefix, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { attr, cstring, nfnetlinkAcks, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
+import { decodeAttributes, NLA_F_NESTED, NLA_TYPE_MASK, parseIpv4Prefix, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -11,6 +11,7 @@ const IPSET_ATTR_SETNAME = 2;
 const IPSET_ATTR_TYPENAME = 3;
 const IPSET_ATTR_DATA = 7;
 const IPSET_ATTR_ADT = 8;
+const IPSET_ATTR_LINENO = 9;
 /** Inside a member's IPSET_ATTR_DATA. */
 const IPSET_ATTR_IP = 1, IPSET_ATTR_CIDR = 3;
 /** Inside the set's own IPSET_ATTR_DATA (its create options, network byte order). */
@@ -53,33 +54,59 @@ export async function ipsetRestore(runner: ProcessRunner, script: string): Promi
 }
 
 /**
- * Adds members to and deletes members from a set that exists, over netlink: one acknowledged
- * request per member and no process (an `ipset restore` costs a fork of this process and the
- * tool's start, a few ms of CPU each, for the ten members an Endpoint's change moves). Without
- * NLM_F_EXCL, as `ipset -exist`: adding a member that is there, or deleting one that is not, is no
- * error. True when the kernel took every request; false when netlink could not answer or refused
- * one, and the caller writes the same change with `ipset restore`. Members are IPv4 CIDRs.
+ * Members per IPSET_CMD_ADD or _DEL message. Each is one IPSET_ATTR_DATA of 24 bytes in the
+ * message's IPSET_ATTR_ADT list, as `ipset restore` batches them; the list's 16-bit attribute
+ * length holds at most about 2,700, and a message of 2,048 (49 KiB) fits the socket's send buffer.
+ */
+export const MEMBERS_PER_MESSAGE = 2048;
+/** One member in IPSET_ATTR_ADT: DATA (4) holding IP (4) holding IPADDR_IPV4 (4 + 4), then CIDR (4 + 1, padded to 8). */
+const MEMBER_BYTES = 24;
+
+/**
+ * The IPSET_ATTR_ADT list of `members` (IPv4 CIDRs) from..to, written in place into one buffer: a
+ * fresh set takes 10,000 of them on the path of the first pass. Throws on a member that is not one.
+ */
+function encodeMemberList(members: readonly string[], from: number, to: number): Buffer {
+  const out = Buffer.alloc(4 + (to - from) * MEMBER_BYTES);
+  out.writeUInt16LE(out.length, 0);
+  out.writeUInt16LE(IPSET_ATTR_ADT | NLA_F_NESTED, 2);
+  for (let i = from, at = 4; i < to; i++, at += MEMBER_BYTES) {
+    const { network, prefixLength } = parseIpv4Prefix(members[i]!);
+    out.writeUInt16LE(MEMBER_BYTES, at);
+    out.writeUInt16LE(IPSET_ATTR_DATA | NLA_F_NESTED, at + 2);
+    out.writeUInt16LE(12, at + 4);
+    out.writeUInt16LE(IPSET_ATTR_IP | NLA_F_NESTED, at + 6);
+    out.writeUInt16LE(8, at + 8);
+    out.writeUInt16LE(IPSET_ATTR_IPADDR_IPV4 | NLA_F_NET_BYTEORDER, at + 10);
+    out.writeUInt32BE(network >>> 0, at + 12);
+    out.writeUInt16LE(5, at + 16);
+    out.writeUInt16LE(IPSET_ATTR_CIDR, at + 18);
+    out[at + 20] = prefixLength;
+  }
+  return out;
+}
+
+/**
+ * Adds members to and deletes members from a set that exists, over netlink and without a process:
+ * the members go in lists of up to MEMBERS_PER_MESSAGE per acknowledged request, as `ipset restore`
+ * sends them (10,000 members take the kernel a few ms; the restore process, parsing their text,
+ * about 30). Without NLM_F_EXCL, as `ipset -exist`: adding a member that is there, or deleting one
+ * that is not, is no error. True when the kernel took every request; false when netlink could not
+ * answer or refused one (the members before the refused one in its list may be written), and the
+ * caller writes the same change with `ipset restore`. Members are IPv4 CIDRs.
  */
 export async function ipsetChangeMembers(set: string, add: readonly string[], del: readonly string[]): Promise<boolean> {
-  const request = (command: number, member: string) => {
-    const { network, prefixLength } = parseIpv4Prefix(member);
-    const address = Buffer.alloc(4);
-    address.writeUInt32BE(network >>> 0);
-    return {
-      subsystem: NFNL_SUBSYS_IPSET, command, family: AF_INET,
-      attributes: [
-        attr(IPSET_ATTR_PROTOCOL, u8(IPSET_PROTOCOL)),
-        attr(IPSET_ATTR_SETNAME, cstring(set)),
-        attr(IPSET_ATTR_DATA, Buffer.concat([
-          attr(IPSET_ATTR_IP, attr(IPSET_ATTR_IPADDR_IPV4 | NLA_F_NET_BYTEORDER, address), true),
-          attr(IPSET_ATTR_CIDR, u8(prefixLength)),
-        ]), true),
-      ],
-    };
-  };
-  let requests;
+  // The kernel requires a line number beside a list of members; 0: it reports a refused member
+  // with a plain error rather than echoing the whole request back.
+  const header = [attr(IPSET_ATTR_PROTOCOL, u8(IPSET_PROTOCOL)), attr(IPSET_ATTR_SETNAME, cstring(set)), attr(IPSET_ATTR_LINENO, u32(0))];
+  const requests: NfnetlinkRequest[] = [];
   try {
-    requests = [...add.map((m) => request(IPSET_CMD_ADD, m)), ...del.map((m) => request(IPSET_CMD_DEL, m))];
+    for (const [command, members] of [[IPSET_CMD_ADD, add], [IPSET_CMD_DEL, del]] as const) {
+      for (let from = 0; from < members.length; from += MEMBERS_PER_MESSAGE) {
+        const list = encodeMemberList(members, from, Math.min(from + MEMBERS_PER_MESSAGE, members.length));
+        requests.push({ subsystem: NFNL_SUBSYS_IPSET, command, family: AF_INET, attributes: [...header, list] });
+      }
+    }
   } catch {
     return false; // a member that is not an IPv4 CIDR: ipset restore says what is wrong with it
   }

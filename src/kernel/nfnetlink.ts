@@ -9,6 +9,8 @@ import { closeLater, rawNetlinkSocketFactory, type NetlinkSocket, type NetlinkSo
 const NFNETLINK_V0 = 0;
 const ANSWER_TIMEOUT_MS = 2000;
 const SEND_BUFFER_BYTES = 65536;
+/** Bytes of messages per send: within the send buffer the kernel grants (twice SEND_BUFFER_BYTES), with room to spare. */
+const SEND_GROUP_BYTES = 61440;
 /** Interrupted dumps (the set or table changed while read) are retried this many times in all, after a growing delay. */
 const DUMP_ATTEMPTS = 5;
 const DUMP_RETRY_DELAY_MS = 10;
@@ -34,6 +36,27 @@ const encodeRequest = (request: NfnetlinkRequest, flags: number, seq: number): B
   (request.subsystem << 8) | request.command, NLM_F_REQUEST | flags, seq,
   [Buffer.from([request.family, NFNETLINK_V0, 0, 0]), ...request.attributes],
 );
+
+/**
+ * The messages in order, in groups of at most SEND_GROUP_BYTES (one alone when it is larger): one
+ * sendmsg each, as the kernel refuses a send larger than the socket's send buffer (EMSGSIZE).
+ */
+function sendGroups(messages: readonly Buffer[]): Buffer[][] {
+  const groups: Buffer[][] = [];
+  let group: Buffer[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    if (group.length > 0 && bytes + message.length > SEND_GROUP_BYTES) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(message);
+    bytes += message.length;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
 
 /**
  * Sends the requests on a fresh NETLINK_NETFILTER socket and feeds every answer message to
@@ -68,7 +91,7 @@ function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T 
       if (malformed) finish(null); // part of the answer is gone
     });
     try {
-      socket.send(requests, undefined, (error) => { if (error) finish(null); });
+      for (const group of sendGroups(requests)) socket.send(group, undefined, (error) => { if (error) finish(null); });
     } catch {
       finish(null);
     }

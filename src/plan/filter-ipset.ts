@@ -29,39 +29,37 @@ export function ipsetsAsWritten(desired: IpsetsDesired): IpsetsObserved {
 }
 
 /** Members to add to and to delete from one set that exists. */
-export interface IpsetMemberChange { set: string; add: string[]; del: string[] }
+export interface IpsetMemberChange { set: string; add: readonly string[]; del: readonly string[] }
 
-/** More members than this in one change are written by `ipset restore`, which batches them, rather than as a netlink request each. */
-export const MEMBER_CHANGES_MAX = 256;
+/**
+ * One write of seaway's sets. `script` is the whole of it for `ipset -exist restore`. When it
+ * only makes sets and changes members, `members` is the same change as members to add and delete
+ * (over netlink, no process), after `prelude`, the script's `create` lines, when there are any;
+ * re-running the script after a part of that was made is harmless (-exist).
+ */
+export interface IpsetWrite { script: string; members?: IpsetMemberChange[]; prelude?: string }
 
 /**
  * What takes sets the kernel holds as `before` was written to `after`, without reading them:
- * planIpsetRestore's script, made only from the sets whose members changed (the 5,000 Node
- * addresses are not put in a hash to find that nothing about them changed); and, when every such
- * set was written before, the same change as members to add and delete (null when a set must be
- * made, which only a restore does, or when more than MEMBER_CHANGES_MAX members change). null when
- * nothing changed.
+ * planIpsetWrite's, made only from the sets whose members changed (the 5,000 Node addresses are
+ * not put in a hash to find that nothing about them changed). null when nothing changed.
  */
-export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): { script: string; members: IpsetMemberChange[] | null } | null {
+export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): IpsetWrite | null {
   const changed: IpsetsDesired = new Map();
   after.forEach((list, set) => { if (!isDeepStrictEqual(before.get(set), list)) changed.set(set, list); });
   if (changed.size === 0) return null;
   const members: IpsetMemberChange[] = [];
   // A set to make, or a list not in address order: the general path below, for every changed set.
-  let restoreOnly = false;
+  let general = false;
   changed.forEach((list, set) => {
     const previous = before.get(set);
-    const change = restoreOnly || previous === undefined ? null : diffSortedMembers(set, previous, list);
-    if (change === null) restoreOnly = true;
+    const change = general || previous === undefined ? null : diffSortedMembers(set, previous, list);
+    if (change === null) general = true;
     else members.push(change);
   });
-  if (restoreOnly) {
-    // Only the sets `before` wrote are there: one it did not is created.
-    const script = planIpsetRestore(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
-    return script === null ? null : { script, members: null };
-  }
-  const count = members.reduce((sum, c) => sum + c.add.length + c.del.length, 0);
-  return { script: renderMemberChanges(members), members: count > MEMBER_CHANGES_MAX ? null : members };
+  // Only the sets `before` wrote are there: one it did not is created.
+  if (general) return planIpsetWrite(changed, ipsetsAsWritten(new Map([...before].filter(([name]) => changed.has(name)))));
+  return { script: renderMemberChanges(members), members };
 }
 
 /**
@@ -157,45 +155,67 @@ export function hashSizeFor(members: number): number {
 }
 
 /**
- * The `ipset -exist restore` script that makes seaway's sets hold exactly the desired members
- * (null desired: destroy them). Members are added and deleted by difference, so a set is never
- * empty on the way. null when nothing differs. A set's desired members are distinct, as
+ * The write that makes seaway's sets hold exactly the desired members (null desired: destroy
+ * them): its `ipset -exist restore` script and, unless a set must be rebuilt or destroyed, the
+ * same as `create` lines and members. Members are added and deleted by difference, so a set is
+ * never empty on the way. null when nothing differs. A set's desired members are distinct, as
  * validateFilter leaves them.
  */
-export function planIpsetRestore(desired: IpsetsDesired | null, observed: IpsetsObserved): string | null {
+export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsObserved): IpsetWrite | null {
   const lines: string[] = [];
+  const creates: string[] = [];
+  const members: IpsetMemberChange[] = [];
+  /** A destroy or a swap: only the restore does those. */
+  let restoreOnly = false;
   if (desired === null) {
-    for (const name of OWNED_IPSETS) if (observed.has(name)) lines.push(`destroy ${name}`);
+    for (const name of OWNED_IPSETS) if (observed.has(name)) { lines.push(`destroy ${name}`); restoreOnly = true; }
   } else {
-    for (const [name, members] of desired) {
+    for (const [name, wanted] of desired) {
       const seen = observed.get(name);
       if (!seen) {
-        lines.push(`create ${name} hash:net family inet hashsize ${hashSizeFor(members.length)} maxelem ${MAX_CIDRS_PER_SET}`);
+        const create = `create ${name} hash:net family inet hashsize ${hashSizeFor(wanted.length)} maxelem ${MAX_CIDRS_PER_SET}`;
+        lines.push(create);
+        creates.push(create);
         // One join rather than a template per member: a fresh set takes 10,000 of them on the path of the first pass.
-        if (members.length > 0) lines.push(`add ${name} ${members.join(`\nadd ${name} `)}`);
+        if (wanted.length > 0) {
+          lines.push(`add ${name} ${wanted.join(`\nadd ${name} `)}`);
+          members.push({ set: name, add: wanted, del: [] });
+        }
         continue;
       }
       if (seen.maxelem !== undefined && seen.maxelem < MAX_CIDRS_PER_SET && seen.type === 'hash:net') {
         // A set someone else made (Submariner's, maxelem 65536) would refuse members past its limit:
         // built anew under a temporary name and swapped in, so rules matching it never see it empty.
         const fresh = `${name}${SWAP_SUFFIX}`;
-        lines.push(`create ${fresh} hash:net family inet hashsize ${hashSizeFor(members.length)} maxelem ${MAX_CIDRS_PER_SET}`, `flush ${fresh}`);
-        if (members.length > 0) lines.push(`add ${fresh} ${members.join(`\nadd ${fresh} `)}`);
+        lines.push(`create ${fresh} hash:net family inet hashsize ${hashSizeFor(wanted.length)} maxelem ${MAX_CIDRS_PER_SET}`, `flush ${fresh}`);
+        if (wanted.length > 0) lines.push(`add ${fresh} ${wanted.join(`\nadd ${fresh} `)}`);
         lines.push(`swap ${name} ${fresh}`, `destroy ${fresh}`);
+        restoreOnly = true;
         continue;
       }
-      // Indexed and forEach, not for-of: 10,000 members, and for-of allocates per step without TurboFan (README, "Hot loops").
-      const before = lines.length;
-      for (let i = 0; i < members.length; i++) if (!seen.members.has(members[i]!)) lines.push(`add ${name} ${members[i]}`);
+      // Indexed, not for-of: 10,000 members, and for-of allocates per step without TurboFan (README, "Hot loops").
+      const add: string[] = [];
+      for (let i = 0; i < wanted.length; i++) if (!seen.members.has(wanted[i]!)) add.push(wanted[i]!);
       // Every member there and no more of them than wanted (members are distinct): nothing to delete,
       // and no set of the 10,000 wanted is made (a drift check finding nothing, every 2 s).
-      if (lines.length === before && seen.members.size === members.length) continue;
-      const wanted = new Set(members);
+      if (add.length === 0 && seen.members.size === wanted.length) continue;
+      const keep = new Set(wanted);
       // Only what goes is sorted (for a stable script), not the 10,000 members that stay.
-      const gone: string[] = [];
-      seen.members.forEach((m) => { if (!wanted.has(m)) gone.push(m); });
-      for (const m of gone.sort()) lines.push(`del ${name} ${m}`);
+      const del: string[] = [];
+      seen.members.forEach((m) => { if (!keep.has(m)) del.push(m); });
+      del.sort();
+      for (const m of add) lines.push(`add ${name} ${m}`);
+      for (const m of del) lines.push(`del ${name} ${m}`);
+      if (add.length > 0 || del.length > 0) members.push({ set: name, add, del });
     }
   }
-  return lines.length === 0 ? null : `${lines.join('\n')}\n`;
+  if (lines.length === 0) return null;
+  const script = `${lines.join('\n')}\n`;
+  if (restoreOnly) return { script };
+  return { script, members, ...(creates.length > 0 ? { prelude: `${creates.join('\n')}\n` } : {}) };
+}
+
+/** planIpsetWrite's script alone. */
+export function planIpsetRestore(desired: IpsetsDesired | null, observed: IpsetsObserved): string | null {
+  return planIpsetWrite(desired, observed)?.script ?? null;
 }

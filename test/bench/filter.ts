@@ -3,7 +3,9 @@
  * fresh network namespaces in the same run: seaway's full apply from empty (observe, plan, write)
  * next to the bare kernel tools loading the same rules and sets (`ipset restore` + one
  * `iptables-restore`, or one `nft -f`), as a ratio (goal, issue 16: within 1.2x); then a pass with nothing
- * to change (time, and its writes: goal 0), one cluster's subnets changed, and a drift check.
+ * to change (time, and its writes: goal 0), one cluster's subnets changed, and a drift check. seaway
+ * makes its sets with an `ipset restore` of their create lines and writes their members over netlink;
+ * each set's change of members there counts as a write.
  *
  *   node test/bench/filter.ts [--clusters 1000] [--subnets 10] [--trials 5]
  *   FILTER_BENCH_ONLY=legacy FILTER_BENCH_TIMELINE=1 ...   one variant; each process's start and end in the median runs
@@ -11,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/kernel/exec.ts';
-import { createFilterDriver, detectIptablesMode, type FilterBackend } from '../../src/dataplane/filter.ts';
+import { createFilterDriver, detectIptablesMode, KERNEL_FILTER_NETLINK, type FilterBackend } from '../../src/dataplane/filter.ts';
+import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
 import type { IptablesMode, ProcessRunner } from '../../src/kernel/iptables.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 import { validateFilter } from '../../src/plan/filter-input.ts';
@@ -121,7 +124,20 @@ async function inside(spec: string): Promise<void> {
   // processes), so its first apply is not the process's first spawn, which costs Node a few ms more.
   // The flavour is then named, for the variant's sake (detection picks nft on an empty host).
   await detectIptablesMode(counting);
-  const driver = await createFilterDriver(variant.backend, { run: counting, iptablesMode: variant.mode });
+  // Set members go over netlink: each set's change there is a write too, timed on the timeline as `netlink members`.
+  const netlink: FilterNetlink = {
+    ...KERNEL_FILTER_NETLINK,
+    ipsetChangeMembers: async (set, add, del) => {
+      writingCalls++;
+      const start = performance.now() - origin;
+      try {
+        return await KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del);
+      } finally {
+        spans?.push({ what: `netlink members ${set}`, start, end: performance.now() - origin });
+      }
+    },
+  };
+  const driver = await createFilterDriver(variant.backend, { run: counting, iptablesMode: variant.mode, netlink });
   spans = [];
   let start = origin = performance.now();
   await driver.apply(full);

@@ -5,6 +5,7 @@ import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { createFilterDriver, KERNEL_FILTER_NETLINK } from '../../src/dataplane/filter.ts';
 import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
+import { OWNED_IPSETS } from '../../src/plan/filter-ipset.ts';
 import { FILTER_DRIFT_BACKSTOP_MS, watchFilterDrift } from '../../src/dataplane/filter-drift-watch.ts';
 import { nftChangeSource } from '../../src/dataplane/nft-change-source.ts';
 import { pino } from 'pino';
@@ -28,7 +29,7 @@ test('drift() is empty before the first apply and while intact, names what drift
     const drift = await driver.drift();
     assert.deepEqual(rec.writes(), [], 'a drift check only reads');
     assert.equal(drift.length, 2);
-    assert.match(drift[0]!, /^ipset restore: add SUBMARINER-REMOTECIDRS 10\.2\.0\.0\/16$/);
+    assert.match(drift[0]!, /^ipset members: add SUBMARINER-REMOTECIDRS 10\.2\.0\.0\/16$/);
     assert.match(drift[1]!, /^iptables-nft-restore: \*nat; -D POSTROUTING -m comment --comment "seaway:[^"]+" -j SUBMARINER-POSTROUTING; -I POSTROUTING 1 -m comment --comment "seaway:[^"]+" -j SUBMARINER-POSTROUTING$/);
     assert.equal((await driver.apply(SAMPLE)).writes, 2);
     assert.deepEqual(await driver.drift(), []);
@@ -154,6 +155,7 @@ for (const variant of [{ backend: 'iptables', mode: 'nft' }, { backend: 'iptable
       await driver.apply(SAMPLE);
       rec.reset();
       reads.length = 0;
+      memberWrites.length = 0;
       const changed = { ...SAMPLE, remoteCidrs: ['10.2.0.0/16', '10.4.0.0/24'], nodeAddresses: [...SAMPLE.nodeAddresses, '192.168.1.12/32'] };
       const applied = await driver.apply(changed, true);
       assert.equal(applied.writes, 1, 'one write: the sets\' members, or the nft table');
@@ -177,24 +179,51 @@ for (const variant of [{ backend: 'iptables', mode: 'nft' }, { backend: 'iptable
   });
 }
 
-test('iptables: vouched for, a change of more set members than netlink is asked to take goes to one ipset restore; the kernel then holds exactly it', async () => {
+test('iptables: vouched for, a change of 3,000 set members goes over netlink in lists, with no process; the kernel then holds exactly it', async () => {
   await resetNamespace();
   try {
     const rec = recordingRunner();
     const memberWrites: string[] = [];
-    const netlink: FilterNetlink = { ...KERNEL_FILTER_NETLINK, ipsetChangeMembers: (set, add, del) => { memberWrites.push(set); return KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del); } };
+    const netlink: FilterNetlink = { ...KERNEL_FILTER_NETLINK, ipsetChangeMembers: (set, add, del) => { memberWrites.push(`${set} +${add.length} -${del.length}`); return KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del); } };
     const driver = await createFilterDriver('iptables', { run: rec.run, iptablesMode: 'nft', netlink });
     await driver.apply(SAMPLE);
     rec.reset();
-    // 300 new /24s in address order (as validation leaves them), past MEMBER_CHANGES_MAX.
-    const many = Array.from({ length: 300 }, (_, i) => `10.${50 + (i >> 8)}.${i & 255}.0/24`);
+    memberWrites.length = 0;
+    // 3,000 new /24s in address order (as validation leaves them): more than one netlink message holds.
+    const many = Array.from({ length: 3000 }, (_, i) => `10.${50 + (i >> 8)}.${i & 255}.0/24`);
     const applied = await driver.apply({ ...SAMPLE, remoteCidrs: [...SAMPLE.remoteCidrs, ...many] }, true);
     assert.equal(applied.writes, 1);
-    assert.deepEqual(memberWrites, [], 'no member went over netlink');
-    assert.deepEqual(rec.calls.map((c) => [c.file, ...c.args].join(' ')), ['ipset -exist restore'], 'one restore and no read');
-    assert.equal(rec.calls[0]!.input!.split('\n').filter((line) => line.startsWith('add SUBMARINER-REMOTECIDRS ')).length, 300);
+    assert.deepEqual(memberWrites, ['SUBMARINER-REMOTECIDRS +3000 -0'], 'the members, over netlink');
+    assert.deepEqual(rec.calls, [], 'no process: no restore and no read');
     assert.deepEqual(await driver.drift(), [], 'a full read finds the kernel exactly as a full apply would have left it');
   } finally {
     await resetNamespace();
+  }
+});
+
+test('iptables: from empty, one ipset restore makes the sets (create lines alone) and their 5,000 members go over netlink; with netlink refusing, the whole script goes to the restore', async () => {
+  const remoteCidrs = Array.from({ length: 5000 }, (_, i) => `10.${64 + (i >> 8)}.${i & 255}.0/24`);
+  for (const refusing of [false, true]) {
+    await resetNamespace();
+    try {
+      const rec = recordingRunner();
+      const netlink: FilterNetlink = refusing ? { ...KERNEL_FILTER_NETLINK, ipsetChangeMembers: async () => false } : KERNEL_FILTER_NETLINK;
+      const driver = await createFilterDriver('iptables', { run: rec.run, iptablesMode: 'nft', netlink });
+      await driver.apply({ ...SAMPLE, remoteCidrs });
+      const restores = rec.calls.filter((c) => c.file === 'ipset' && c.args.includes('restore')).map((c) => c.input!.split('\n').filter(Boolean));
+      if (refusing) {
+        assert.equal(restores.length, 2, 'the create lines, then the whole script');
+        assert.equal(restores[1]!.filter((line) => line.startsWith('add SUBMARINER-REMOTECIDRS ')).length, 5000);
+      } else {
+        assert.equal(restores.length, 1);
+      }
+      assert.ok(restores[0]!.every((line) => line.startsWith('create ')), `the first restore only makes the sets: ${restores[0]!.slice(0, 3).join('; ')}`);
+      assert.deepEqual(restores[0]!.map((line) => line.split(' ')[1]).sort(), [...OWNED_IPSETS].sort());
+      const saved = (await run('ipset', ['save', 'SUBMARINER-REMOTECIDRS'])).stdout.split('\n').filter((line) => line.startsWith('add '));
+      assert.equal(saved.length, 5000);
+      assert.deepEqual(await driver.drift(), [], 'a full read finds the kernel exactly as planned');
+    } finally {
+      await resetNamespace();
+    }
   }
 });

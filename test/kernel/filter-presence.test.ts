@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
-import { ipsetChangeMembers, ipsetList, ipsetSave } from '../../src/kernel/ipset.ts';
+import { ipsetChangeMembers, ipsetList, ipsetSave, MEMBERS_PER_MESSAGE } from '../../src/kernel/ipset.ts';
 import { parseIpsetSave } from '../../src/plan/filter-ipset.ts';
 import { nftTablePresent } from '../../src/kernel/nft.ts';
 import { recordingRunner } from './filter-support.ts';
@@ -78,6 +78,26 @@ test('ipsetChangeMembers adds and deletes members over netlink as ipset -exist r
     assert.equal(await ipsetChangeMembers(REMOTE, ['10.4.0.0/24'], ['10.3.0.0/24']), true, 'adding a member that is there and deleting one that is not: no error, as -exist');
     assert.deepEqual(await held(), ['10.2.0.0/16', '10.4.0.0/24', '192.168.1.12/32', '240.1.2.128/25']);
     assert.equal(await ipsetChangeMembers(`${LOCAL}-MISSING`, ['10.9.0.0/24'], []), false, 'no such set: refused, and the caller restores instead');
+  } finally {
+    await run('ipset', ['destroy'], { allowFailure: true });
+  }
+});
+
+test('ipsetChangeMembers writes members past one message and one send (lists of MEMBERS_PER_MESSAGE); a refused member fails the change', async () => {
+  try {
+    await run('ipset', ['restore'], { input: `create ${REMOTE} hash:net family inet hashsize 16384 maxelem 262144\nadd ${REMOTE} 10.0.0.0/24\n` });
+    // 3.5 messages of additions (several sends' worth of bytes), then deletions over two messages.
+    const many = Array.from({ length: Math.floor(MEMBERS_PER_MESSAGE * 3.5) }, (_, i) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
+    assert.equal(await ipsetChangeMembers(REMOTE, many, ['10.0.0.0/24']), true);
+    const held = async () => parseIpsetSave((await run('ipset', ['save', REMOTE])).stdout).get(REMOTE)!.members;
+    assert.deepEqual([...await held()].sort(), [...many].sort(), 'the set holds exactly the additions');
+    const gone = many.slice(0, MEMBERS_PER_MESSAGE + 1);
+    assert.equal(await ipsetChangeMembers(REMOTE, [], gone), true);
+    assert.equal((await held()).size, many.length - gone.length);
+    assert.equal(await ipsetChangeMembers(REMOTE, ['10.1.0.0/24', '10.2.0.0/33'], []), false, 'a member that is not a CIDR: nothing is sent, the caller restores');
+    assert.equal((await held()).has('10.1.0.0/24'), false);
+    await run('ipset', ['create', LOCAL, 'hash:net', 'family', 'inet', 'maxelem', '16']);
+    assert.equal(await ipsetChangeMembers(LOCAL, many.slice(0, 100), []), false, 'the kernel refuses a list past the set\'s maxelem: refused, and the caller restores');
   } finally {
     await run('ipset', ['destroy'], { allowFailure: true });
   }

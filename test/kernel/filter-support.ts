@@ -1,6 +1,8 @@
 import { run, type ExecOptions, type ExecResult } from '../../src/kernel/exec.ts';
 import type { ProcessRunner } from '../../src/kernel/iptables.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
+import { KERNEL_FILTER_NETLINK } from '../../src/dataplane/filter.ts';
+import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
 
 /** Wraps run and records every invocation, so tests count writes independently of the driver's own counter. */
 export function recordingRunner(base: ProcessRunner = run) {
@@ -18,6 +20,19 @@ export function recordingRunner(base: ProcessRunner = run) {
     writes: () => calls.filter(isWrite),
     reset: () => { calls.length = 0; },
   };
+}
+
+/** The kernel's netlink, with every change of set members recorded as `SET +added -deleted`. */
+export function recordingNetlink() {
+  const memberWrites: string[] = [];
+  const netlink: FilterNetlink = {
+    ...KERNEL_FILTER_NETLINK,
+    ipsetChangeMembers: (set, add, del) => {
+      memberWrites.push(`${set} +${add.join(',')} -${del.join(',')}`);
+      return KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del);
+    },
+  };
+  return { netlink, memberWrites, reset: () => { memberWrites.length = 0; } };
 }
 
 export const SAMPLE: DesiredFilter = {

@@ -1,12 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateFilter } from '../../src/plan/filter-input.ts';
+import { MAX_CIDRS_PER_SET, validateFilter } from '../../src/plan/filter-input.ts';
 import {
   chooseIptablesMode, countForeignRules, hooksWithOwnedJumps, iptablesFilterCanDrop, IptablesParseError, iptablesTableDrift, parseIptablesSave, planIptablesTable, renderIptables, ruleMark,
   type IptablesTablePlan,
 } from '../../src/plan/filter-iptables.ts';
-import { hashSizeFor, ipsetsAsWritten, parseIpsetSave, planIpsetChange, planIpsetRestore, renderIpsets, IpsetParseError, MEMBER_CHANGES_MAX } from '../../src/plan/filter-ipset.ts';
+import { hashSizeFor, ipsetsAsWritten, parseIpsetSave, planIpsetChange, planIpsetRestore, planIpsetWrite, renderIpsets, IpsetParseError } from '../../src/plan/filter-ipset.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
@@ -356,15 +356,34 @@ test('when the node stops being the gateway its echo-limit chain and jump are re
   assert.equal(iptablesFilterCanDrop(saved), false, 'seaway\'s own DROP in its limiter does not call for the nft backend\'s shim');
 });
 
-test('planIpsetChange gives a change of up to MEMBER_CHANGES_MAX members as members; past it, the same script alone (one restore batches them)', () => {
+test('planIpsetChange gives a change of any size as members (netlink takes them in lists), with the same script', () => {
   const members = (n: number) => Array.from({ length: n }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
-  const at = planIpsetChange(new Map([['S', members(56)]]), new Map([['S', members(256).slice(56)]]));
-  assert.equal(MEMBER_CHANGES_MAX, 256);
-  assert.equal(at?.members?.reduce((sum, c) => sum + c.add.length + c.del.length, 0), MEMBER_CHANGES_MAX);
-  const past = planIpsetChange(new Map([['S', members(57)]]), new Map([['S', members(257).slice(57)]]));
-  assert.ok(past, 'a change past the bound is still written');
-  assert.equal(past.members, null);
-  assert.equal(past.script.split('\n').filter(Boolean).length, MEMBER_CHANGES_MAX + 1);
+  const change = planIpsetChange(new Map([['S', members(560)]]), new Map([['S', members(3560).slice(560)]]));
+  assert.ok(change);
+  assert.deepEqual(change.members?.map((c) => [c.set, c.add.length, c.del.length]), [['S', 3000, 560]]);
+  assert.equal(change.script.split('\n').filter(Boolean).length, 3560);
+  assert.equal(change.prelude, undefined, 'no set to make');
+});
+
+test('planIpsetWrite: sets to make give their create lines as the prelude and all their members; a rebuilt or destroyed set gives the script alone', () => {
+  const fresh = planIpsetWrite(new Map([['A', ['10.1.0.0/24', '10.2.0.0/24']], ['B', []]]), new Map());
+  assert.ok(fresh);
+  assert.equal(fresh.prelude, `create A hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}\ncreate B hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}\n`);
+  assert.deepEqual(fresh.members, [{ set: 'A', add: ['10.1.0.0/24', '10.2.0.0/24'], del: [] }], 'an empty set has no change of members');
+  assert.equal(fresh.script, `${fresh.prelude.split('\n')[0]}\nadd A 10.1.0.0/24\nadd A 10.2.0.0/24\n${fresh.prelude.split('\n')[1]}\n`);
+  const seen = new Map([['A', { type: 'hash:net', members: new Set(['10.1.0.0/24', '10.9.0.0/24']), maxelem: MAX_CIDRS_PER_SET }]]);
+  const changed = planIpsetWrite(new Map([['A', ['10.1.0.0/24', '10.2.0.0/24']], ['B', ['10.3.0.0/24']]]), seen);
+  assert.ok(changed);
+  assert.deepEqual(changed.members, [{ set: 'A', add: ['10.2.0.0/24'], del: ['10.9.0.0/24'] }, { set: 'B', add: ['10.3.0.0/24'], del: [] }]);
+  assert.equal(changed.prelude, `create B hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}\n`);
+  const theirs = new Map([['A', { type: 'hash:net', members: new Set(['10.1.0.0/24']), maxelem: 65536 }]]);
+  const rebuilt = planIpsetWrite(new Map([['A', ['10.1.0.0/24', '10.2.0.0/24']]]), theirs);
+  assert.ok(rebuilt);
+  assert.match(rebuilt.script, /^swap A A-SWAP$/m);
+  assert.equal(rebuilt.members, undefined, 'a swap: only the restore does it');
+  assert.equal(rebuilt.prelude, undefined);
+  assert.deepEqual(planIpsetWrite(null, new Map([['SEAWAY-NODEADDRS', seen.get('A')!]])), { script: 'destroy SEAWAY-NODEADDRS\n' }, 'destroyed: the script alone');
+  assert.equal(planIpsetWrite(new Map([['A', ['10.9.0.0/24', '10.1.0.0/24']]]), seen), null, 'the same members in another order: nothing to write');
 });
 
 test('planIpsetChange writes what planIpsetRestore would against the sets as written before, and nothing for sets whose members are the same (seeded cases)', () => {
@@ -391,17 +410,18 @@ test('planIpsetChange writes what planIpsetRestore would against the sets as wri
           for (const m of add) { assert.ok(!held.has(m), `${kind}, round ${round}: ${m} added to ${set} was not there`); held.add(m); }
           assert.deepEqual([...held].sort(), [...after.get(set)!].sort(), `${kind}, round ${round}: ${set}`);
         }
-        assert.deepEqual(change.members.map((c) => c.set), [...after.keys()].filter((name) => !isDeepStrictEqual(before.get(name), after.get(name))), 'every changed set, no other');
+        assert.deepEqual(change.members.map((c) => c.set), [...after.keys()].filter((name) => !isDeepStrictEqual(new Set(before.get(name)), new Set(after.get(name)))), 'every set whose members changed, no other');
       }
-      if (kind === 'address order' && change) assert.notEqual(change.members, null, `${kind}, round ${round}: lists in address order are diffed as members`);
+      if (change) assert.ok(change.members, `${kind}, round ${round}: sets that only change members are written as members`);
     }
   }
-  assert.equal(planIpsetChange(new Map([['S', ['10.2.0.0/24', '10.1.0.0/24']]]), new Map([['S', ['10.3.0.0/24']]]))?.members, null, 'a list out of order: the restore script alone');
-  assert.equal(planIpsetChange(new Map([['S', ['10.1.0.0/24', 'bogus']]]), new Map([['S', ['10.3.0.0/24']]]))?.members, null, 'a member that is not a CIDR: the restore script alone');
+  assert.deepEqual(planIpsetChange(new Map([['S', ['10.2.0.0/24', '10.1.0.0/24']]]), new Map([['S', ['10.3.0.0/24']]]))?.members, [{ set: 'S', add: ['10.3.0.0/24'], del: ['10.1.0.0/24', '10.2.0.0/24'] }], 'a list out of order: diffed against the set as written');
+  assert.deepEqual(planIpsetChange(new Map([['S', ['10.1.0.0/24', 'bogus']]]), new Map([['S', ['10.3.0.0/24']]]))?.members, [{ set: 'S', add: ['10.3.0.0/24'], del: ['10.1.0.0/24', 'bogus'] }], 'a member that is not a CIDR is still a member to delete (netlink refuses it, and the restore names it)');
   const fresh = planIpsetChange(new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]), new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']], ['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]));
   assert.match(fresh?.script ?? '', /^create SEAWAY-ECHO-EXEMPT hash:net /m, 'a set the last write did not make is created');
   assert.equal(fresh?.script, planIpsetRestore(new Map([['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]), new Map()));
-  assert.equal(fresh?.members, null, 'a set to make: only a restore makes it');
+  assert.equal(fresh?.prelude, `${fresh?.script.split('\n')[0]}\n`, 'a set to make: made by the prelude');
+  assert.deepEqual(fresh?.members, [{ set: 'SEAWAY-ECHO-EXEMPT', add: ['10.3.0.1/32'], del: [] }]);
   const same = new Map([['SEAWAY-NODEADDRS', ['192.168.1.10/32']], ['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]);
   assert.equal(planIpsetChange(same, new Map([...same].map(([name, list]) => [name, [...list]]))), null, 'copies of the same members: nothing to write');
 });

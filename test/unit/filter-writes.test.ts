@@ -24,7 +24,7 @@ function fakeHost(netlinkTakes: boolean | ((set: string) => boolean)) {
 const script = 'add S 10.4.0.0/24\ndel S 10.3.0.0/24\n';
 const memberChange: FilterWrite = { tool: 'ipset', script, members: [{ set: 'S', add: ['10.4.0.0/24'], del: ['10.3.0.0/24'] }] };
 
-test('a change of a few set members goes over netlink, with no process', async () => {
+test('a change of set members goes over netlink, with no process', async () => {
   const host = fakeHost(true);
   assert.deepEqual((await runFilterWrites(host.run, [memberChange], host.netlink)).map(describeWrite), ['ipset members: add S 10.4.0.0/24; del S 10.3.0.0/24']);
   assert.deepEqual(host.calls, ['netlink S +10.4.0.0/24 -10.3.0.0/24']);
@@ -37,10 +37,21 @@ test('when netlink refuses or cannot answer, the same change is written with ips
   assert.deepEqual(host.calls, ['netlink S +10.4.0.0/24 -10.3.0.0/24', `ipset -exist restore <<${script}`]);
 });
 
-test('a write without members (a set to make, a bulk change) goes to ipset restore without trying netlink', async () => {
+test('a write without members (a set to rebuild or destroy) goes to ipset restore without trying netlink', async () => {
   const host = fakeHost(true);
-  await runFilterWrites(host.run, [{ tool: 'ipset', script: 'create\n' }], host.netlink);
-  assert.deepEqual(host.calls, ['ipset -exist restore <<create\n']);
+  await runFilterWrites(host.run, [{ tool: 'ipset', script: 'destroy S\n' }], host.netlink);
+  assert.deepEqual(host.calls, ['ipset -exist restore <<destroy S\n']);
+});
+
+test('sets to make: the prelude\'s restore makes them, then their members go over netlink; refused, the whole script is restored', async () => {
+  const whole = 'create S hash:net\nadd S 10.4.0.0/24\n';
+  const fresh: FilterWrite = { tool: 'ipset', script: whole, prelude: 'create S hash:net\n', members: [{ set: 'S', add: ['10.4.0.0/24'], del: [] }] };
+  const taken = fakeHost(true);
+  assert.deepEqual((await runFilterWrites(taken.run, [fresh], taken.netlink)).map(describeWrite), ['ipset restore of the sets, then members: create S hash:net; add S 10.4.0.0/24']);
+  assert.deepEqual(taken.calls, ['ipset -exist restore <<create S hash:net\n', 'netlink S +10.4.0.0/24 -']);
+  const refused = fakeHost(false);
+  assert.deepEqual((await runFilterWrites(refused.run, [fresh], refused.netlink)).map(describeWrite), ['ipset restore: create S hash:net; add S 10.4.0.0/24']);
+  assert.deepEqual(refused.calls, ['ipset -exist restore <<create S hash:net\n', 'netlink S +10.4.0.0/24 -', `ipset -exist restore <<${whole}`]);
 });
 
 test('one set refused, or a call that throws: the restore writes the whole change, after every netlink call has settled', async () => {
