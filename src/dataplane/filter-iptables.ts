@@ -5,7 +5,7 @@ import {
 } from '../plan/filter-iptables.ts';
 import type { KnownSets } from '../plan/datapath-hazards.ts';
 import { parseCidrs, type Cidr } from '../model/cidr.ts';
-import { OWNED_IPSETS, parseIpsetSave, planIpsetWrite, renderIpsets, type IpsetMemberChange, type IpsetWrite, type IpsetsObserved } from '../plan/filter-ipset.ts';
+import { OWNED_IPSETS, parseIpsetSave, planIpsetWrite, renderIpsets, type IpsetCreate, type IpsetMemberChange, type IpsetWrite, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply } from '../kernel/nft.ts';
@@ -20,7 +20,7 @@ export interface IptablesObservation {
 
 /** One write, planned before anything is written: an invocation of a kernel tool (set members: netlink requests). */
 export type FilterWrite =
-  /** See IpsetWrite: the members go over netlink, after the prelude's `ipset restore` when there is one. */
+  /** See IpsetWrite: the sets to make and the members go over netlink when the plan gave them. */
   | ({ tool: 'ipset' } & IpsetWrite)
   | { tool: 'iptables'; mode: IptablesMode; script: string }
   | { tool: 'nft'; script: string };
@@ -35,6 +35,8 @@ export interface FilterNetlink {
   nftTablePresent(family: string, table: string): Promise<boolean | null>;
   /** The named sets that exist; null when netlink cannot tell (read with ipset save). */
   ipsetList(names: readonly string[]): Promise<IpsetsObserved | null>;
+  /** Makes sets; false when netlink could not (written with ipset restore). */
+  ipsetCreate(sets: readonly IpsetCreate[]): Promise<boolean>;
   /** Adds and deletes members of a set that exists; false when netlink could not (written with ipset restore). */
   ipsetChangeMembers(set: string, add: readonly string[], del: readonly string[]): Promise<boolean>;
 }
@@ -91,11 +93,10 @@ export function planIptablesRepair(
 }
 
 /**
- * Runs planned writes in order, each as one invocation; returns them as made. Set members the plan
- * gave go over netlink (no process), after the prelude's sets are made by `ipset restore`; the
- * whole script goes through `ipset restore` when the plan gave no members (a set to rebuild or
- * destroy) or netlink refuses, and is then returned without them, so the pass's account of its
- * changes names the restore.
+ * Runs planned writes in order, each as one invocation; returns them as made. Sets to make and
+ * members the plan gave go over netlink (no process); the whole script goes through `ipset restore`
+ * when the plan gave no members (a set to rebuild or destroy) or netlink refuses, and is then
+ * returned without them, so the pass's account of its changes names the restore.
  */
 export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[], netlink: FilterNetlink): Promise<FilterWrite[]> {
   const made: FilterWrite[] = [];
@@ -110,8 +111,8 @@ export async function runFilterWrites(run: ProcessRunner, writes: readonly Filte
 /** One write of the sets, as runFilterWrites makes it; the write as made. */
 async function writeIpsets(run: ProcessRunner, write: FilterWrite & { tool: 'ipset' }, netlink: FilterNetlink): Promise<FilterWrite> {
   if (write.members !== undefined) {
-    if (write.prelude !== undefined) await ipsetRestore(run, write.prelude);
-    if (await changeMembersOverNetlink(write.members, netlink)) return write;
+    const made = write.creates === undefined || (await settled(netlink.ipsetCreate(write.creates)));
+    if (made && (await changeMembersOverNetlink(write.members, netlink))) return write;
   }
   await ipsetRestore(run, write.script);
   return { tool: 'ipset', script: write.script };
@@ -119,14 +120,17 @@ async function writeIpsets(run: ProcessRunner, write: FilterWrite & { tool: 'ips
 
 /** True when netlink took every set's change; a refusal or an error (all settled first) means the restore writes it. */
 async function changeMembersOverNetlink(changes: readonly IpsetMemberChange[], netlink: FilterNetlink): Promise<boolean> {
-  const done = await Promise.allSettled(changes.map((c) => netlink.ipsetChangeMembers(c.set, c.add, c.del)));
-  return done.every((d) => d.status === 'fulfilled' && d.value);
+  const done = await Promise.all(changes.map((c) => settled(netlink.ipsetChangeMembers(c.set, c.add, c.del))));
+  return done.every(Boolean);
 }
+
+/** A netlink write's answer, an error being a refusal: the restore writes it then. */
+const settled = (answer: Promise<boolean>): Promise<boolean> => answer.catch(() => false);
 
 /** A one-line account of a planned write, for logs: which tool and the first lines of its script. */
 export function describeWrite(write: FilterWrite): string {
   // A members-only change goes over netlink unless it falls back to the restore: named for what it is.
-  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? 'nft -f' : !write.members ? 'ipset restore' : write.prelude ? 'ipset restore of the sets, then members' : 'ipset members';
+  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? 'nft -f' : !write.members ? 'ipset restore' : write.creates ? 'ipset sets and members' : 'ipset members';
   const lines = write.script.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
   const head = lines.slice(0, 3).join('; ');
   return `${tool}: ${head}${lines.length > 3 ? `; ... (${lines.length} lines)` : ''}`;

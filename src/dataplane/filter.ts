@@ -6,7 +6,7 @@ import {
 import { planIpsetChange, planIpsetRestore, renderIpsets } from '../plan/filter-ipset.ts';
 import { NFT_FAMILY, NFT_TABLE, filterNotifications, nftAsWritten, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
 import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
-import { ipsetChangeMembers, ipsetList, ipsetRestore } from '../kernel/ipset.ts';
+import { ipsetChangeMembers, ipsetCreate, ipsetList, ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
 import {
   applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites, settleAll,
@@ -59,7 +59,7 @@ export interface FilterDriverDeps {
 }
 
 /** The real netlink calls, the default wherever a driver is built. */
-export const KERNEL_FILTER_NETLINK: FilterNetlink = { nftTablePresent, ipsetList, ipsetChangeMembers };
+export const KERNEL_FILTER_NETLINK: FilterNetlink = { nftTablePresent, ipsetList, ipsetCreate, ipsetChangeMembers };
 
 /** Reads both iptables flavours (kernel) and lets the planner choose the host's (plan/filter-iptables chooseIptablesMode). */
 export async function detectIptablesMode(run: ProcessRunner): Promise<IptablesModeDetection> {

@@ -1,26 +1,40 @@
-import { attr, cstring, nfnetlinkAcks, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
+import { attr, cstring, nfnetlinkAcks, nfnetlinkAsk, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
 import { decodeAttributes, NLA_F_NESTED, NLA_TYPE_MASK, parseIpv4Prefix, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
+const IPSET_CMD_CREATE = 2;
 const IPSET_CMD_LIST = 7;
 const IPSET_CMD_ADD = 9;
 const IPSET_CMD_DEL = 10;
+const IPSET_CMD_TYPE = 13;
 const IPSET_ATTR_PROTOCOL = 1;
 const IPSET_ATTR_SETNAME = 2;
 const IPSET_ATTR_TYPENAME = 3;
+const IPSET_ATTR_REVISION = 4;
+const IPSET_ATTR_FAMILY = 5;
 const IPSET_ATTR_DATA = 7;
 const IPSET_ATTR_ADT = 8;
 const IPSET_ATTR_LINENO = 9;
+/** In a TYPE answer: the oldest revision of the type the kernel still makes. */
+const IPSET_ATTR_REVISION_MIN = 10;
 /** Inside a member's IPSET_ATTR_DATA. */
 const IPSET_ATTR_IP = 1, IPSET_ATTR_CIDR = 3;
 /** Inside the set's own IPSET_ATTR_DATA (its create options, network byte order). */
+const IPSET_ATTR_HASHSIZE = 18;
 const IPSET_ATTR_MAXELEM = 19;
 /** Inside IPSET_ATTR_IP. */
 const IPSET_ATTR_IPADDR_IPV4 = 1;
 /** The oldest protocol the kernel's ipset still accepts (and the only one older kernels accept). */
 const IPSET_PROTOCOL = 6;
 const AF_INET = 2;
+const NFPROTO_IPV4 = 2;
+/**
+ * The newest hash:net revision the ipset tool seaway ships (7.x) knows, and the one it makes on
+ * today's kernels. A set of a newer revision would make that tool's `ipset save` (the fallback
+ * read) and an operator's `ipset list` refuse it, so a newer kernel still gets this one.
+ */
+export const HASH_NET_REVISION = 7;
 /** An attribute whose value is in network byte order (the kernel's ipset requires it on addresses). */
 const NLA_F_NET_BYTEORDER = 0x4000;
 const ENOENT = 2;
@@ -111,6 +125,48 @@ export async function ipsetChangeMembers(set: string, add: readonly string[], de
     return false; // a member that is not an IPv4 CIDR: ipset restore says what is wrong with it
   }
   const errnos = await nfnetlinkAcks(requests);
+  return errnos !== null && errnos.every((errno) => errno === 0);
+}
+
+/** The oldest and newest hash:net revisions this kernel makes, from its answer to IPSET_CMD_TYPE; null when the answer has neither. */
+function hashNetRevisions(messages: readonly NetlinkMessage[]): { min: number; max: number } | null {
+  for (const message of messages) {
+    if (message.type !== ((NFNL_SUBSYS_IPSET << 8) | IPSET_CMD_TYPE) || message.payload.length < 4) continue;
+    const attrs = decodeAttributes(message.payload, 4);
+    const max = attrs.get(IPSET_ATTR_REVISION);
+    const min = attrs.get(IPSET_ATTR_REVISION_MIN);
+    if (max && max.length >= 1 && min && min.length >= 1) return { min: min[0]!, max: max[0]! };
+  }
+  return null;
+}
+
+/**
+ * Makes hash:net sets of IPv4 CIDRs over netlink, without a process, as `ipset -exist create NAME
+ * hash:net family inet hashsize H maxelem M` would: the revision is the newest this kernel makes
+ * up to HASH_NET_REVISION (asked first), and a set that is there with the same settings is no error.
+ * True when the kernel made (or had) every set; false when netlink could not answer, the kernel
+ * makes no revision seaway's tool knows, or it refused one (a set of that name with other
+ * settings): the caller then writes with `ipset restore`, which says what is wrong.
+ */
+export async function ipsetCreate(sets: readonly { set: string; hashsize: number; maxelem: number }[]): Promise<boolean> {
+  if (sets.length === 0) return true;
+  const typeName = attr(IPSET_ATTR_TYPENAME, cstring('hash:net'));
+  const family = attr(IPSET_ATTR_FAMILY, u8(NFPROTO_IPV4));
+  const asked = await nfnetlinkAsk({ subsystem: NFNL_SUBSYS_IPSET, command: IPSET_CMD_TYPE, family: AF_INET, attributes: [attr(IPSET_ATTR_PROTOCOL, u8(IPSET_PROTOCOL)), typeName, family] });
+  const revisions = asked?.messages ? hashNetRevisions(asked.messages) : null;
+  if (revisions === null || revisions.min > HASH_NET_REVISION) return false;
+  const revision = attr(IPSET_ATTR_REVISION, u8(Math.min(revisions.max, HASH_NET_REVISION)));
+  const u32be = (value: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(value >>> 0); return b; };
+  const errnos = await nfnetlinkAcks(sets.map(({ set, hashsize, maxelem }) => ({
+    subsystem: NFNL_SUBSYS_IPSET, command: IPSET_CMD_CREATE, family: AF_INET,
+    attributes: [
+      attr(IPSET_ATTR_PROTOCOL, u8(IPSET_PROTOCOL)), attr(IPSET_ATTR_SETNAME, cstring(set)), typeName, revision, family,
+      attr(IPSET_ATTR_DATA, Buffer.concat([
+        attr(IPSET_ATTR_HASHSIZE | NLA_F_NET_BYTEORDER, u32be(hashsize)),
+        attr(IPSET_ATTR_MAXELEM | NLA_F_NET_BYTEORDER, u32be(maxelem)),
+      ]), true),
+    ],
+  })));
   return errnos !== null && errnos.every((errno) => errno === 0);
 }
 

@@ -117,6 +117,20 @@ export function nfnetlinkAcks(requests: readonly NfnetlinkRequest[], options: Nf
   }, options);
 }
 
+/**
+ * One request on a fresh NETLINK_NETFILTER socket, asking for an acknowledgement: the messages the
+ * kernel answered with before it, and its errno (0: done); null when netlink cannot answer. For
+ * the commands that answer with one message rather than a dump (ipset's TYPE).
+ */
+export function nfnetlinkAsk(request: NfnetlinkRequest, options: NfnetlinkOptions = {}): Promise<NfnetlinkDumpResult | null> {
+  const messages: NetlinkMessage[] = [];
+  return exchange([encodeRequest(request, NLM_F_ACK, 1)], (message): NfnetlinkDumpResult | undefined => {
+    if (message.type !== NLMSG_ERROR) { messages.push(message); return undefined; }
+    const { errno } = decodeError(message.payload);
+    return errno === 0 ? { errno: 0, messages } : { errno };
+  }, options);
+}
+
 export type NfnetlinkDumpResult = { errno: 0; messages: NetlinkMessage[] } | { errno: number; messages?: undefined };
 
 /**

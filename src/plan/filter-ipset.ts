@@ -31,13 +31,18 @@ export function ipsetsAsWritten(desired: IpsetsDesired): IpsetsObserved {
 /** Members to add to and to delete from one set that exists. */
 export interface IpsetMemberChange { set: string; add: readonly string[]; del: readonly string[] }
 
+/** A hash:net set of IPv4 CIDRs to make, as the script's `create` line says. */
+export interface IpsetCreate { set: string; hashsize: number; maxelem: number }
+
+const createLine = ({ set, hashsize, maxelem }: IpsetCreate) => `create ${set} hash:net family inet hashsize ${hashsize} maxelem ${maxelem}`;
+
 /**
  * One write of seaway's sets. `script` is the whole of it for `ipset -exist restore`. When it
- * only makes sets and changes members, `members` is the same change as members to add and delete
- * (over netlink, no process), after `prelude`, the script's `create` lines, when there are any;
- * re-running the script after a part of that was made is harmless (-exist).
+ * only makes sets and changes members, the same as `creates` (when there are sets to make), then
+ * `members` to add and delete: netlink's, no process. Re-running the script after a part of that
+ * was made is harmless (-exist).
  */
-export interface IpsetWrite { script: string; members?: IpsetMemberChange[]; prelude?: string }
+export interface IpsetWrite { script: string; creates?: IpsetCreate[]; members?: IpsetMemberChange[] }
 
 /**
  * What takes sets the kernel holds as `before` was written to `after`, without reading them:
@@ -157,13 +162,13 @@ export function hashSizeFor(members: number): number {
 /**
  * The write that makes seaway's sets hold exactly the desired members (null desired: destroy
  * them): its `ipset -exist restore` script and, unless a set must be rebuilt or destroyed, the
- * same as `create` lines and members. Members are added and deleted by difference, so a set is
+ * same as sets to make and members. Members are added and deleted by difference, so a set is
  * never empty on the way. null when nothing differs. A set's desired members are distinct, as
  * validateFilter leaves them.
  */
 export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsObserved): IpsetWrite | null {
   const lines: string[] = [];
-  const creates: string[] = [];
+  const creates: IpsetCreate[] = [];
   const members: IpsetMemberChange[] = [];
   /** A destroy or a swap: only the restore does those. */
   let restoreOnly = false;
@@ -173,8 +178,8 @@ export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsOb
     for (const [name, wanted] of desired) {
       const seen = observed.get(name);
       if (!seen) {
-        const create = `create ${name} hash:net family inet hashsize ${hashSizeFor(wanted.length)} maxelem ${MAX_CIDRS_PER_SET}`;
-        lines.push(create);
+        const create = { set: name, hashsize: hashSizeFor(wanted.length), maxelem: MAX_CIDRS_PER_SET };
+        lines.push(createLine(create));
         creates.push(create);
         // One join rather than a template per member: a fresh set takes 10,000 of them on the path of the first pass.
         if (wanted.length > 0) {
@@ -187,7 +192,7 @@ export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsOb
         // A set someone else made (Submariner's, maxelem 65536) would refuse members past its limit:
         // built anew under a temporary name and swapped in, so rules matching it never see it empty.
         const fresh = `${name}${SWAP_SUFFIX}`;
-        lines.push(`create ${fresh} hash:net family inet hashsize ${hashSizeFor(wanted.length)} maxelem ${MAX_CIDRS_PER_SET}`, `flush ${fresh}`);
+        lines.push(createLine({ set: fresh, hashsize: hashSizeFor(wanted.length), maxelem: MAX_CIDRS_PER_SET }), `flush ${fresh}`);
         if (wanted.length > 0) lines.push(`add ${fresh} ${wanted.join(`\nadd ${fresh} `)}`);
         lines.push(`swap ${name} ${fresh}`, `destroy ${fresh}`);
         restoreOnly = true;
@@ -212,7 +217,7 @@ export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsOb
   if (lines.length === 0) return null;
   const script = `${lines.join('\n')}\n`;
   if (restoreOnly) return { script };
-  return { script, members, ...(creates.length > 0 ? { prelude: `${creates.join('\n')}\n` } : {}) };
+  return { script, ...(creates.length > 0 ? { creates } : {}), members };
 }
 
 /** planIpsetWrite's script alone. */

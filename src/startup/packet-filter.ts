@@ -36,29 +36,32 @@ export async function createCheckedFilterDriver(backend: ConfiguredBackend, run:
 }
 
 /**
- * The netlink calls, saying when set members cannot be written over netlink: the driver then writes
- * them with `ipset restore` (it still works, a process per change), which would otherwise go
- * unnoticed on a kernel that always refuses. Said once per set and cause, and again when that set's
- * members go over netlink once more.
+ * The netlink calls, saying when sets cannot be made or their members written over netlink: the
+ * driver then writes them with `ipset restore` (it still works, a process per change), which would
+ * otherwise go unnoticed on a kernel that always refuses. Said once per set and cause, and again
+ * when that set is written over netlink once more.
  */
 export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): FilterNetlink {
   const failing = new Streaks();
-  const failed = (set: string, cause: string) => {
-    if (failing.mark(set, cause) === 'new') logger.warn({ set, cause }, 'set members could not be written over netlink: ipset restore writes them instead');
+  /** The call's answer, each set's streak marked or cleared by it; a throw is passed on. */
+  const watched = async (sets: readonly string[], what: string, call: () => Promise<boolean>): Promise<boolean> => {
+    const failed = (cause: string) => {
+      for (const set of sets) if (failing.mark(set, cause) === 'new') logger.warn({ set, cause }, `${what} over netlink: ipset restore writes them instead`);
+    };
+    let written: boolean;
+    try {
+      written = await call();
+    } catch (error) {
+      failed((error as Error).message);
+      throw error;
+    }
+    if (!written) failed('netlink refused or did not answer');
+    else for (const set of sets) if (failing.clear(set)) logger.info({ set }, 'the set is written over netlink again');
+    return written;
   };
   return {
     ...netlink,
-    async ipsetChangeMembers(set, add, del) {
-      let written: boolean;
-      try {
-        written = await netlink.ipsetChangeMembers(set, add, del);
-      } catch (error) {
-        failed(set, (error as Error).message);
-        throw error;
-      }
-      if (!written) failed(set, 'netlink refused a member or did not answer');
-      else if (failing.clear(set)) logger.info({ set }, 'set members are written over netlink again');
-      return written;
-    },
+    ipsetCreate: (sets) => watched(sets.map((s) => s.set), 'sets could not be made', () => netlink.ipsetCreate(sets)),
+    ipsetChangeMembers: (set, add, del) => watched([set], 'set members could not be written', () => netlink.ipsetChangeMembers(set, add, del)),
   };
 }

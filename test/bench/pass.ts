@@ -101,6 +101,7 @@ function counters() {
   const netlink: FilterNetlink = {
     nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
     ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.ipsetList(...args); },
+    ipsetCreate: (...args: Parameters<FilterNetlink['ipsetCreate']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.ipsetCreate(...args); },
     ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
   };
   return { counts, countRtnl, countRun, netlink };

@@ -22,6 +22,17 @@ export function recordingRunner(base: ProcessRunner = run) {
   };
 }
 
+/**
+ * Netlink that can never tell or write: netlink answers for the namespace this process is in, so a
+ * driver whose tools run in another namespace (`ip netns exec`) reads and writes with them alone.
+ */
+export const TOOLS_ONLY_NETLINK: FilterNetlink = {
+  nftTablePresent: async () => null,
+  ipsetList: async () => null,
+  ipsetCreate: async () => false,
+  ipsetChangeMembers: async () => false,
+};
+
 /** The kernel's netlink, with every change of set members recorded as `SET +added -deleted`. */
 export function recordingNetlink() {
   const memberWrites: string[] = [];

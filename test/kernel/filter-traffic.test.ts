@@ -8,6 +8,7 @@ import { requireTools } from '../helpers/prereq.ts';
 import { withNetns, type TestNetns } from '../helpers/netns.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { createFilterDriver, type FilterBackend } from '../../src/dataplane/filter.ts';
+import { TOOLS_ONLY_NETLINK } from './filter-support.ts';
 import type { ProcessRunner } from '../../src/kernel/iptables.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
@@ -70,7 +71,7 @@ for (const [backend, mode] of cases) {
         await node.exec(`iptables-${mode}`, ['-D', 'FORWARD', '-j', 'ACCEPT']);
 
         const inNode: ProcessRunner = (file, args, options) => run('ip', ['netns', 'exec', node.name, file, ...args], options);
-        const driver = await createFilterDriver(backend, { run: inNode, iptablesMode: mode });
+        const driver = await createFilterDriver(backend, { run: inNode, iptablesMode: mode, netlink: TOOLS_ONLY_NETLINK });
         const desired = (): DesiredFilter => ({ localCidrs: ['10.1.0.0/24'], remoteCidrs: ['10.2.0.0/24'], nodeAddresses: ['10.1.0.1/32'], cniAddress: '10.1.0.1', vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' } });
         await driver.apply(desired());
         assert.equal(await connect(pod1), 'seen-as 10.1.0.2', 'forwarded, and the remote side sees the pod\'s own address');

@@ -73,6 +73,7 @@ const netlinkCalls: string[] = [];
 const netlink: FilterNetlink = {
   nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { netlinkCalls.push('nftTablePresent'); return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
   ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { netlinkCalls.push('ipsetList'); return KERNEL_FILTER_NETLINK.ipsetList(...args); },
+  ipsetCreate: (...args: Parameters<FilterNetlink['ipsetCreate']>) => { netlinkCalls.push('ipsetCreate'); return KERNEL_FILTER_NETLINK.ipsetCreate(...args); },
   ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { netlinkCalls.push('ipsetChangeMembers'); return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
 };
 const driver = await createFilterDriver('nftables', { run: tools.run, netlink });

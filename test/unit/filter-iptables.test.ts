@@ -362,26 +362,29 @@ test('planIpsetChange gives a change of any size as members (netlink takes them 
   assert.ok(change);
   assert.deepEqual(change.members?.map((c) => [c.set, c.add.length, c.del.length]), [['S', 3000, 560]]);
   assert.equal(change.script.split('\n').filter(Boolean).length, 3560);
-  assert.equal(change.prelude, undefined, 'no set to make');
+  assert.equal(change.creates, undefined, 'no set to make');
 });
 
-test('planIpsetWrite: sets to make give their create lines as the prelude and all their members; a rebuilt or destroyed set gives the script alone', () => {
+test('planIpsetWrite: sets to make are given as creates with all their members; a rebuilt or destroyed set gives the script alone', () => {
   const fresh = planIpsetWrite(new Map([['A', ['10.1.0.0/24', '10.2.0.0/24']], ['B', []]]), new Map());
   assert.ok(fresh);
-  assert.equal(fresh.prelude, `create A hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}\ncreate B hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}\n`);
+  assert.deepEqual(fresh.creates, [{ set: 'A', hashsize: 1024, maxelem: MAX_CIDRS_PER_SET }, { set: 'B', hashsize: 1024, maxelem: MAX_CIDRS_PER_SET }]);
   assert.deepEqual(fresh.members, [{ set: 'A', add: ['10.1.0.0/24', '10.2.0.0/24'], del: [] }], 'an empty set has no change of members');
-  assert.equal(fresh.script, `${fresh.prelude.split('\n')[0]}\nadd A 10.1.0.0/24\nadd A 10.2.0.0/24\n${fresh.prelude.split('\n')[1]}\n`);
+  assert.equal(fresh.script, `create A hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}\nadd A 10.1.0.0/24\nadd A 10.2.0.0/24\ncreate B hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}\n`);
+  const big = planIpsetWrite(new Map([['A', Array.from({ length: 10_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`)]]), new Map());
+  assert.deepEqual(big?.creates, [{ set: 'A', hashsize: 16384, maxelem: MAX_CIDRS_PER_SET }], 'the hash sized for its members, as in the script');
+  assert.match(big?.script ?? '', /^create A hash:net family inet hashsize 16384 /);
   const seen = new Map([['A', { type: 'hash:net', members: new Set(['10.1.0.0/24', '10.9.0.0/24']), maxelem: MAX_CIDRS_PER_SET }]]);
   const changed = planIpsetWrite(new Map([['A', ['10.1.0.0/24', '10.2.0.0/24']], ['B', ['10.3.0.0/24']]]), seen);
   assert.ok(changed);
   assert.deepEqual(changed.members, [{ set: 'A', add: ['10.2.0.0/24'], del: ['10.9.0.0/24'] }, { set: 'B', add: ['10.3.0.0/24'], del: [] }]);
-  assert.equal(changed.prelude, `create B hash:net family inet hashsize 1024 maxelem ${MAX_CIDRS_PER_SET}\n`);
+  assert.deepEqual(changed.creates, [{ set: 'B', hashsize: 1024, maxelem: MAX_CIDRS_PER_SET }]);
   const theirs = new Map([['A', { type: 'hash:net', members: new Set(['10.1.0.0/24']), maxelem: 65536 }]]);
   const rebuilt = planIpsetWrite(new Map([['A', ['10.1.0.0/24', '10.2.0.0/24']]]), theirs);
   assert.ok(rebuilt);
   assert.match(rebuilt.script, /^swap A A-SWAP$/m);
   assert.equal(rebuilt.members, undefined, 'a swap: only the restore does it');
-  assert.equal(rebuilt.prelude, undefined);
+  assert.equal(rebuilt.creates, undefined);
   assert.deepEqual(planIpsetWrite(null, new Map([['SEAWAY-NODEADDRS', seen.get('A')!]])), { script: 'destroy SEAWAY-NODEADDRS\n' }, 'destroyed: the script alone');
   assert.equal(planIpsetWrite(new Map([['A', ['10.9.0.0/24', '10.1.0.0/24']]]), seen), null, 'the same members in another order: nothing to write');
 });
@@ -420,7 +423,7 @@ test('planIpsetChange writes what planIpsetRestore would against the sets as wri
   const fresh = planIpsetChange(new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]), new Map([['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']], ['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]));
   assert.match(fresh?.script ?? '', /^create SEAWAY-ECHO-EXEMPT hash:net /m, 'a set the last write did not make is created');
   assert.equal(fresh?.script, planIpsetRestore(new Map([['SEAWAY-ECHO-EXEMPT', ['10.3.0.1/32']]]), new Map()));
-  assert.equal(fresh?.prelude, `${fresh?.script.split('\n')[0]}\n`, 'a set to make: made by the prelude');
+  assert.deepEqual(fresh?.creates, [{ set: 'SEAWAY-ECHO-EXEMPT', hashsize: 1024, maxelem: MAX_CIDRS_PER_SET }], 'a set to make');
   assert.deepEqual(fresh?.members, [{ set: 'SEAWAY-ECHO-EXEMPT', add: ['10.3.0.1/32'], del: [] }]);
   const same = new Map([['SEAWAY-NODEADDRS', ['192.168.1.10/32']], ['SUBMARINER-REMOTECIDRS', ['10.2.0.0/16']]]);
   assert.equal(planIpsetChange(same, new Map([...same].map(([name, list]) => [name, [...list]]))), null, 'copies of the same members: nothing to write');

@@ -13,6 +13,10 @@ function fakeHost(netlinkTakes: boolean | ((set: string) => boolean)) {
   const netlink: FilterNetlink = {
     nftTablePresent: async () => { throw new Error('not a read this test expects'); },
     ipsetList: async () => { throw new Error('not a read this test expects'); },
+    ipsetCreate: async (sets) => {
+      calls.push(`netlink create ${sets.map((s) => s.set).join(',')}`);
+      return typeof netlinkTakes === 'function' ? sets.every((s) => netlinkTakes(s.set)) : netlinkTakes;
+    },
     ipsetChangeMembers: async (set, add, del) => {
       calls.push(`netlink ${set} +${add.join(',')} -${del.join(',')}`);
       return typeof netlinkTakes === 'function' ? netlinkTakes(set) : netlinkTakes;
@@ -43,15 +47,23 @@ test('a write without members (a set to rebuild or destroy) goes to ipset restor
   assert.deepEqual(host.calls, ['ipset -exist restore <<destroy S\n']);
 });
 
-test('sets to make: the prelude\'s restore makes them, then their members go over netlink; refused, the whole script is restored', async () => {
+test('sets to make: made over netlink, then their members; either refused, the whole script is restored', async () => {
   const whole = 'create S hash:net\nadd S 10.4.0.0/24\n';
-  const fresh: FilterWrite = { tool: 'ipset', script: whole, prelude: 'create S hash:net\n', members: [{ set: 'S', add: ['10.4.0.0/24'], del: [] }] };
+  const fresh: FilterWrite = { tool: 'ipset', script: whole, creates: [{ set: 'S', hashsize: 1024, maxelem: 262144 }], members: [{ set: 'S', add: ['10.4.0.0/24'], del: [] }] };
   const taken = fakeHost(true);
-  assert.deepEqual((await runFilterWrites(taken.run, [fresh], taken.netlink)).map(describeWrite), ['ipset restore of the sets, then members: create S hash:net; add S 10.4.0.0/24']);
-  assert.deepEqual(taken.calls, ['ipset -exist restore <<create S hash:net\n', 'netlink S +10.4.0.0/24 -']);
+  assert.deepEqual((await runFilterWrites(taken.run, [fresh], taken.netlink)).map(describeWrite), ['ipset sets and members: create S hash:net; add S 10.4.0.0/24']);
+  assert.deepEqual(taken.calls, ['netlink create S', 'netlink S +10.4.0.0/24 -']);
   const refused = fakeHost(false);
   assert.deepEqual((await runFilterWrites(refused.run, [fresh], refused.netlink)).map(describeWrite), ['ipset restore: create S hash:net; add S 10.4.0.0/24']);
-  assert.deepEqual(refused.calls, ['ipset -exist restore <<create S hash:net\n', 'netlink S +10.4.0.0/24 -', `ipset -exist restore <<${whole}`]);
+  assert.deepEqual(refused.calls, ['netlink create S', `ipset -exist restore <<${whole}`], 'the sets not made: no member is tried');
+  const membersRefused = fakeHost(true);
+  membersRefused.netlink.ipsetChangeMembers = async () => false;
+  await runFilterWrites(membersRefused.run, [fresh], membersRefused.netlink);
+  assert.deepEqual(membersRefused.calls, ['netlink create S', `ipset -exist restore <<${whole}`]);
+  const throwing = fakeHost(true);
+  throwing.netlink.ipsetCreate = async () => { throw new Error('netlink broke'); };
+  await runFilterWrites(throwing.run, [fresh], throwing.netlink);
+  assert.deepEqual(throwing.calls, [`ipset -exist restore <<${whole}`], 'a throw is a refusal');
 });
 
 test('one set refused, or a call that throws: the restore writes the whole change, after every netlink call has settled', async () => {

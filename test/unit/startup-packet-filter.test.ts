@@ -25,6 +25,7 @@ function fakeHost(failing: Record<string, { code: number; stderr: string }> = {}
   const netlink: FilterNetlink = {
     nftTablePresent: async (family, table) => { netlinkCalls.push(`nftTablePresent ${family} ${table}`); return false; },
     ipsetList: async (names) => { netlinkCalls.push(`ipsetList ${names.join(' ')}`); return new Map(); },
+    ipsetCreate: async (sets) => { netlinkCalls.push(`ipsetCreate ${sets.map((s) => s.set).join(',')}`); return false; },
     ipsetChangeMembers: async (set) => { netlinkCalls.push(`ipsetChangeMembers ${set}`); return false; },
   };
   return { runner, calls, netlink, netlinkCalls };
@@ -70,31 +71,42 @@ test('a missing detection tool is a flavour that is absent, not a failure', asyn
   assert.equal((await createCheckedFilterDriver('auto', runner, host.netlink)).iptablesMode, 'nft');
 });
 
-test('set members netlink could not write are said once per set and cause, and again when netlink takes them', async () => {
+test('sets netlink could not make or whose members it could not write are said once per set and cause, and again when netlink takes them', async () => {
   const { logger, lines } = captureLogger();
   const answers: Array<boolean | Error> = [false, false, new Error('netlink timed out'), false, true, true, false];
   const inner: FilterNetlink = {
     nftTablePresent: async () => false,
     ipsetList: async () => new Map(),
+    ipsetCreate: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
     ipsetChangeMembers: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
   };
   const netlink = sayingMemberFallbacks(inner, logger);
   const said = () => lines.map((l) => `${l.level === 40 ? 'warn' : 'info'} ${String(l.set)} ${String(l.cause ?? '')}`.trim());
   assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), false, 'the answer passes through');
   assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), false);
-  assert.deepEqual(said(), ['warn A netlink refused a member or did not answer'], 'the same set and cause: said once');
+  assert.deepEqual(said(), ['warn A netlink refused or did not answer'], 'the same set and cause: said once');
   await assert.rejects(netlink.ipsetChangeMembers('A', [], ['10.1.0.0/24']), /netlink timed out/, 'a throw passes through');
   assert.equal(await netlink.ipsetChangeMembers('B', ['10.2.0.0/24'], []), false);
   assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), true);
   assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), true);
   assert.equal(await netlink.ipsetChangeMembers('A', ['10.1.0.0/24'], []), false);
   assert.deepEqual(said(), [
-    'warn A netlink refused a member or did not answer',
+    'warn A netlink refused or did not answer',
     'warn A netlink timed out',
-    'warn B netlink refused a member or did not answer',
+    'warn B netlink refused or did not answer',
     'info A',
-    'warn A netlink refused a member or did not answer',
+    'warn A netlink refused or did not answer',
   ]);
   assert.match(lines[3]!.msg, /written over netlink again/);
   assert.equal(answers.length, 0);
+
+  // Sets netlink could not make: said for each set named, and their later members' success ends it.
+  lines.length = 0;
+  answers.push(false, false, true);
+  const sets = [{ set: 'C', hashsize: 1024, maxelem: 262144 }, { set: 'D', hashsize: 1024, maxelem: 262144 }];
+  assert.equal(await netlink.ipsetCreate(sets), false);
+  assert.equal(await netlink.ipsetCreate(sets), false);
+  assert.equal(await netlink.ipsetChangeMembers('C', ['10.3.0.0/24'], []), true);
+  assert.deepEqual(said(), ['warn C netlink refused or did not answer', 'warn D netlink refused or did not answer', 'info C']);
+  assert.match(lines[0]!.msg, /^sets could not be made over netlink/);
 });
