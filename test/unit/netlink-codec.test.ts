@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attr, bufferToIpv4, ipv4ToBuffer, parseIpv4Prefix, u32, writeIpv4 } from '../../src/kernel/netlink/codec.ts';
+import { attr, bufferToIpv4, decodeMessages, encodeMessage, ipv4ToBuffer, messageLength, parseIpv4Prefix, u32, writeIpv4, writeMessage } from '../../src/kernel/netlink/codec.ts';
 import { mutatedCidrs, specAddress } from './cidr-spec.ts';
 import { encodeRouteRequest, routeMatcher, type RouteFilter, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
 
@@ -108,4 +108,34 @@ test('a filtered route decode also keeps routes of any protocol at the destinati
     ['254 10.2.0.0/16 3', '254 10.2.0.0/16 147', '1000 10.4.0.0/24 16'],
     'in dump order; not another prefix length, table or destination, nor a route with a TOS');
   assert.deepEqual(kept({ protocols: [147], alsoAt: [] }), ['254 10.2.0.0/16 147']);
+});
+
+test('messages written back to back into one buffer are byte for byte the messages encoded one by one, and decode back', () => {
+  let state = 11;
+  const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
+  for (let round = 0; round < 200; round++) {
+    // Bodies of one to three parts, of any length (unaligned ones too), as requests carry them.
+    const messages = Array.from({ length: 1 + random(20) }, (_, i) => ({
+      type: random(0x10000), flags: random(0x10000), seq: 0xfffffff0 + i,
+      body: Array.from({ length: 1 + random(3) }, () => Buffer.from(Array.from({ length: random(40) }, () => 1 + random(255)))),
+    }));
+    const out = Buffer.alloc(messages.reduce((sum, m) => sum + messageLength(m.body), 0));
+    let at = 0;
+    for (const m of messages) at = writeMessage(out, at, m.type, m.flags, m.seq, m.body);
+    assert.equal(at, out.length, `round ${round}: every byte accounted for`);
+    // The reference, field by field: length (unpadded), type, flags, seq, port 0, the body, zeros to a 4-byte boundary.
+    const reference = (m: typeof messages[number]) => {
+      const payload = Buffer.concat(m.body);
+      const header = Buffer.alloc(16);
+      header.writeUInt32LE(16 + payload.length, 0);
+      header.writeUInt16LE(m.type, 4);
+      header.writeUInt16LE(m.flags, 6);
+      header.writeUInt32LE(m.seq >>> 0, 8);
+      return Buffer.concat([header, payload, Buffer.alloc((4 - (payload.length % 4)) % 4)]);
+    };
+    assert.deepEqual(out, Buffer.concat(messages.map(reference)), `round ${round}`);
+    assert.deepEqual(encodeMessage(messages[0]!.type, messages[0]!.flags, messages[0]!.seq, messages[0]!.body), reference(messages[0]!), `round ${round}: one message alone`);
+    const decoded = decodeMessages(out, () => assert.fail(`round ${round}: malformed`));
+    assert.deepEqual(decoded.map((d) => [d.type, d.flags, d.seq, [...d.payload]]), messages.map((m) => [m.type, m.flags, m.seq >>> 0, [...Buffer.concat(m.body)]]), `round ${round}`);
+  }
 });

@@ -61,15 +61,31 @@ export function dumpRequest(headerLength: number, family: number): Buffer[] {
 
 /** Builds a complete message (header + fixed struct + attributes). */
 export function encodeMessage(type: number, flags: number, seq: number, body: readonly Buffer[]): Buffer {
-  const payload = body.length === 1 ? body[0]! : Buffer.concat(body);
-  const out = Buffer.alloc(NLMSG_HDRLEN + align4(payload.length));
-  out.writeUInt32LE(NLMSG_HDRLEN + payload.length, 0);
-  out.writeUInt16LE(type, 4);
-  out.writeUInt16LE(flags, 6);
-  out.writeUInt32LE(seq >>> 0, 8);
-  out.writeUInt32LE(0, 12);
-  payload.copy(out, NLMSG_HDRLEN);
+  const out = Buffer.alloc(messageLength(body));
+  writeMessage(out, 0, type, flags, seq, body);
   return out;
+}
+
+/** The bytes a message of this body takes, padding included. */
+export function messageLength(body: readonly Buffer[]): number {
+  let length = 0;
+  for (let i = 0; i < body.length; i++) length += body[i]!.length;
+  return NLMSG_HDRLEN + align4(length);
+}
+
+/**
+ * Writes a message at `at` of `out` (zeroed, messageLength(body) bytes free there) and returns
+ * where the next one goes: a batch of thousands is written into one buffer, not one each and a copy.
+ */
+export function writeMessage(out: Buffer, at: number, type: number, flags: number, seq: number, body: readonly Buffer[]): number {
+  let length = NLMSG_HDRLEN;
+  for (let i = 0; i < body.length; i++) length += body[i]!.copy(out, at + length);
+  out.writeUInt32LE(length, at);
+  out.writeUInt16LE(type, at + 4);
+  out.writeUInt16LE(flags, at + 6);
+  out.writeUInt32LE(seq >>> 0, at + 8);
+  out.writeUInt32LE(0, at + 12);
+  return at + align4(length);
 }
 
 /**

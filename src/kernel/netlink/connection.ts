@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
-  decodeError, decodeMessages, encodeMessage, type NetlinkMessage,
+  decodeError, decodeMessages, encodeMessage, messageLength, writeMessage, type NetlinkMessage,
 } from './codec.ts';
 import { backoffDelay } from '../../model/backoff.ts';
 import { errnoName } from './errors.ts';
@@ -143,13 +143,15 @@ export class NetlinkConnection {
 
   private sendChunk(requests: readonly NetlinkRequest[], start: number, end: number, outcomes: RequestOutcome[]): Promise<void> {
     return this.exchange<void>(`netlink batch of ${end - start} requests`, end - start, (first) => {
-      const messages: Buffer[] = [];
-      for (let i = start; i < end; i++) {
+      let length = 0;
+      for (let i = start; i < end; i++) length += messageLength(requests[i]!.body);
+      const out = Buffer.alloc(length);
+      for (let i = start, at = 0; i < end; i++) {
         const request = requests[i]!;
         const ack = i === end - 1 ? NLM_F_ACK : 0;
-        messages.push(encodeMessage(request.type, NLM_F_REQUEST | ack | request.flags, first + (i - start), request.body));
+        at = writeMessage(out, at, request.type, NLM_F_REQUEST | ack | request.flags, first + (i - start), request.body);
       }
-      return Buffer.concat(messages);
+      return out;
     }, (msg, first, last, finish) => {
       if (msg.type !== NLMSG_ERROR) return;
       const { errno } = decodeError(msg.payload);
