@@ -145,9 +145,10 @@ export async function settleAll<T extends readonly unknown[]>(promises: { [K in 
 }
 
 /**
- * The iptables backend's pass, pipelined: the sets are read (over netlink)
- * and their restore started first (the slow write at scale); the iptables and nft state are read
- * and planned while it runs, so only the iptables-restore follows it. Writes the same as
+ * The iptables backend's pass, pipelined: the sets (over netlink) and the iptables rules (with
+ * iptables-save) are read while this process validates; the sets' write starts first (the slow one
+ * at scale), and the rules and the nft state are planned while it runs, so only the
+ * iptables-restore follows it. Writes the same as
  * planIptablesRepair plus the stale nft table's removal, in an order that is always safe: sets
  * before the rules that match them, rules before the sets they no longer need. Returns the writes
  * made (in no particular order) and the foreign rules that made the iptables write necessary.
@@ -159,12 +160,15 @@ export async function applyIptablesPipelined(
   observeStaleNft: () => Promise<string | null>,
   netlink: FilterNetlink,
 ): Promise<{ writes: FilterWrite[]; rivals: string[] }> {
+  // Both reads start before validation, the rules' (a process) to run beside it and the sets' writes.
   const seeingSets = observeOwnedIpsets(run, netlink);
   seeingSets.catch(() => { /* awaited below unless validation throws first */ });
+  const saving = iptablesSave(run, mode);
+  saving.catch(() => { /* awaited below unless validation throws first */ });
   const input = validate();
   const ipsets = planIpsetWrite(input ? renderIpsets(input) : null, await seeingSets);
   const settingSets = input && ipsets ? writeIpsets(run, { tool: 'ipset', ...ipsets }, netlink) : Promise.resolve(null);
-  const planningRules = iptablesSave(run, mode).then(async (save) => {
+  const planningRules = saving.then(async (save) => {
     const tables = parseIptablesSave(save);
     return planIptablesTables(input ? renderIptables(input) : null, tables, await readForeignSets(tables, netlink));
   });

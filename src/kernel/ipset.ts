@@ -1,5 +1,6 @@
 import { attr, cstring, nfnetlinkAcks, nfnetlinkAsk, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
-import { decodeAttributes, NLA_F_NESTED, NLA_TYPE_MASK, parseIpv4Prefix, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { decodeAttributes, NLA_F_NESTED, NLA_TYPE_MASK, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { scanIpv4, scanPrefixLength } from '../model/cidr.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -77,24 +78,37 @@ export const MEMBERS_PER_MESSAGE = 2048;
 const MEMBER_BYTES = 24;
 
 /**
- * The IPSET_ATTR_ADT list of `members` (IPv4 CIDRs) from..to, written in place into one buffer: a
- * fresh set takes 10,000 of them on the path of the first pass. Throws on a member that is not one.
+ * The IPSET_ATTR_ADT list of `members` (IPv4 CIDRs) from..to, written byte by byte into one zeroed
+ * buffer, with no object or string per member: a fresh set takes 10,000 of them on the path of the
+ * first pass, in a process that has not run this code before. Throws on a member that is not one.
  */
 function encodeMemberList(members: readonly string[], from: number, to: number): Buffer {
   const out = Buffer.alloc(4 + (to - from) * MEMBER_BYTES);
   out.writeUInt16LE(out.length, 0);
   out.writeUInt16LE(IPSET_ATTR_ADT | NLA_F_NESTED, 2);
   for (let i = from, at = 4; i < to; i++, at += MEMBER_BYTES) {
-    const { network, prefixLength } = parseIpv4Prefix(members[i]!);
-    out.writeUInt16LE(MEMBER_BYTES, at);
-    out.writeUInt16LE(IPSET_ATTR_DATA | NLA_F_NESTED, at + 2);
-    out.writeUInt16LE(12, at + 4);
-    out.writeUInt16LE(IPSET_ATTR_IP | NLA_F_NESTED, at + 6);
-    out.writeUInt16LE(8, at + 8);
-    out.writeUInt16LE(IPSET_ATTR_IPADDR_IPV4 | NLA_F_NET_BYTEORDER, at + 10);
-    out.writeUInt32BE(network >>> 0, at + 12);
-    out.writeUInt16LE(5, at + 16);
-    out.writeUInt16LE(IPSET_ATTR_CIDR, at + 18);
+    const member = members[i]!;
+    const slash = member.indexOf('/');
+    const prefixLength = slash < 0 ? 32 : scanPrefixLength(member, slash + 1);
+    const network = prefixLength < 0 ? -1 : scanIpv4(member, 0, slash < 0 ? member.length : slash);
+    if (network < 0) throw new Error(`not an IPv4 prefix: ${JSON.stringify(member)}`);
+    // Little-endian lengths and types, zero bytes left as allocated: DATA (24, nested) holding
+    // IP (12, nested) holding IPADDR_IPV4 (8, network byte order), then CIDR (5).
+    out[at] = MEMBER_BYTES;
+    out[at + 2] = IPSET_ATTR_DATA;
+    out[at + 3] = NLA_F_NESTED >> 8;
+    out[at + 4] = 12;
+    out[at + 6] = IPSET_ATTR_IP;
+    out[at + 7] = NLA_F_NESTED >> 8;
+    out[at + 8] = 8;
+    out[at + 10] = IPSET_ATTR_IPADDR_IPV4;
+    out[at + 11] = NLA_F_NET_BYTEORDER >> 8;
+    out[at + 12] = network >>> 24;
+    out[at + 13] = (network >>> 16) & 0xff;
+    out[at + 14] = (network >>> 8) & 0xff;
+    out[at + 15] = network & 0xff;
+    out[at + 16] = 5;
+    out[at + 18] = IPSET_ATTR_CIDR;
     out[at + 20] = prefixLength;
   }
   return out;
