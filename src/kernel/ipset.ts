@@ -1,6 +1,5 @@
 import { attr, cstring, nfnetlinkAcks, nfnetlinkAsk, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
-import { decodeAttributes, NLA_F_NESTED, NLA_TYPE_MASK, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
-import { scanIpv4, scanPrefixLength } from '../model/cidr.ts';
+import { decodeAttributes, networkOf, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, prefixLengthOf, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -88,10 +87,9 @@ function encodeMemberList(members: readonly string[], from: number, to: number):
   out.writeUInt16LE(IPSET_ATTR_ADT | NLA_F_NESTED, 2);
   for (let i = from, at = 4; i < to; i++, at += MEMBER_BYTES) {
     const member = members[i]!;
-    const slash = member.indexOf('/');
-    const prefixLength = slash < 0 ? 32 : scanPrefixLength(member, slash + 1);
-    const network = prefixLength < 0 ? -1 : scanIpv4(member, 0, slash < 0 ? member.length : slash);
-    if (network < 0) throw new Error(`not an IPv4 prefix: ${JSON.stringify(member)}`);
+    const prefixLength = prefixLengthOf(member);
+    const network = prefixLength < 0 ? -1 : networkOf(member);
+    if (network < 0) throw notAnIpv4Prefix(member);
     // Little-endian lengths and types, zero bytes left as allocated: DATA (24, nested) holding
     // IP (12, nested) holding IPADDR_IPV4 (8, network byte order), then CIDR (5).
     out[at] = MEMBER_BYTES;

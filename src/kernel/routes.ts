@@ -1,5 +1,5 @@
 import {
-  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, bufferToIpv4, decodeAttributes, parseIpv4Prefix, dumpRequest,
+  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, bufferToIpv4, decodeAttributes, networkOf, notAnIpv4Prefix, prefixLengthOf, dumpRequest,
 } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
@@ -54,24 +54,29 @@ export function describeRoute(route: Pick<RouteSpec, 'table' | 'dst' | 'gateway'
  * delete matches destination, table, metric and protocol, so an unmarked route is never removed.
  */
 export function encodeRouteRequest(write: RouteWrite, route: RouteSpec): NetlinkRequest {
-  const { network, prefixLength } = parseIpv4Prefix(route.dst);
-  const header = Buffer.alloc(RTMSG_LEN);
+  const prefixLength = prefixLengthOf(route.dst);
+  const network = prefixLength < 0 ? -1 : networkOf(route.dst);
+  if (network < 0) throw notAnIpv4Prefix(route.dst);
+  const hasMetric = route.metric !== undefined;
+  const deleting = write === 'delete';
+  if (!deleting && route.blackhole && (route.gateway || route.oif !== undefined || route.src)) throw new Error('a blackhole route has no gateway, device or source');
+  const count = deleting
+    ? 2 + Number(hasMetric)
+    : 2 + Number(hasMetric) + Number(Boolean(route.gateway)) + Number(route.oif !== undefined) + Number(Boolean(route.src));
+  const body = new AttributeWriter(RTMSG_LEN, 8 * count);
+  const header = body.buffer;
   header[0] = AF_INET;
   header[1] = prefixLength;
   header[4] = route.table < 256 ? route.table : RT_TABLE_COMPAT;
   header[5] = route.protocol;
-  const hasMetric = route.metric !== undefined;
-  if (write === 'delete') {
+  body.u32(RTA_TABLE, route.table).ipv4Number(RTA_DST, network);
+  if (deleting) {
     header[6] = RT_SCOPE_NOWHERE;
-    const body = new AttributeWriter(header, 8 * (hasMetric ? 3 : 2)).u32(RTA_TABLE, route.table).ipv4Number(RTA_DST, network);
     if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
     return { type: RTM_DELROUTE, flags: 0, body: [body.buffer] };
   }
   header[6] = route.gateway || route.blackhole ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   header[7] = route.blackhole ? RTN_BLACKHOLE : RTN_UNICAST;
-  if (route.blackhole && (route.gateway || route.oif !== undefined || route.src)) throw new Error('a blackhole route has no gateway, device or source');
-  const count = 2 + Number(hasMetric) + Number(Boolean(route.gateway)) + Number(route.oif !== undefined) + Number(Boolean(route.src));
-  const body = new AttributeWriter(header, 8 * count).u32(RTA_TABLE, route.table).ipv4Number(RTA_DST, network);
   if (hasMetric) body.u32(RTA_PRIORITY, route.metric!);
   if (route.gateway) body.ipv4(RTA_GATEWAY, route.gateway);
   if (route.oif !== undefined) body.u32(RTA_OIF, route.oif);
@@ -126,7 +131,8 @@ export interface RouteFilter {
 export function routeMatcher(filter: RouteFilter): (payload: Buffer) => ObservedRoute | undefined {
   const at = filter.alsoAt && filter.alsoAt.length > 0 ? {
     keys: new Set(filter.alsoAt.map((r) => `${r.table} ${r.dst}`)),
-    prefixLengths: new Set(filter.alsoAt.map((r) => parseIpv4Prefix(r.dst).prefixLength)),
+    // Only the numbers: 10,000 destinations on the first pass (a malformed one, -1, matches no route).
+    prefixLengths: new Set(filter.alsoAt.map((r) => prefixLengthOf(r.dst))),
     headerTables: new Set(filter.alsoAt.map((r) => (r.table < 256 ? r.table : RT_TABLE_COMPAT))),
   } : undefined;
   const byProtocol = (payload: Buffer): boolean => (filter.protocol === undefined || payload[5] === filter.protocol)
