@@ -5,7 +5,7 @@ import {
 } from '../plan/filter-iptables.ts';
 import type { KnownSets } from '../plan/datapath-hazards.ts';
 import { parseCidrs, type Cidr } from '../model/cidr.ts';
-import { OWNED_IPSETS, parseIpsetSave, planIpsetWrite, renderIpsets, type IpsetCreate, type IpsetMemberChange, type IpsetWrite, type IpsetsObserved } from '../plan/filter-ipset.ts';
+import { OWNED_IPSETS, parseIpsetSave, planIpsetWrite, renderIpsets, type IpsetCreate, type SetMemberChange, type IpsetWrite, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
 import { nftApply } from '../kernel/nft.ts';
@@ -23,7 +23,8 @@ export type FilterWrite =
   /** See IpsetWrite: the sets to make and the members go over netlink when the plan gave them. */
   | ({ tool: 'ipset' } & IpsetWrite)
   | { tool: 'iptables'; mode: IptablesMode; script: string }
-  | { tool: 'nft'; script: string };
+  /** elements: the same change as the script, when it only changes the members of seaway's sets that are there. */
+  | { tool: 'nft'; script: string; elements?: readonly SetMemberChange[] };
 
 /**
  * The filter's kernel calls that go over netlink rather than through a process: injected beside
@@ -39,6 +40,8 @@ export interface FilterNetlink {
   ipsetCreate(sets: readonly IpsetCreate[]): Promise<boolean>;
   /** Adds and deletes members of a set that exists; false when netlink could not (written with ipset restore). */
   ipsetChangeMembers(set: string, add: readonly string[], del: readonly string[]): Promise<boolean>;
+  /** Adds and deletes prefixes of one of seaway's nft sets, all sets' in one transaction; false when netlink could not (written with nft). */
+  nftChangeElements(changes: readonly SetMemberChange[]): Promise<boolean>;
 }
 
 /** seaway's sets, over netlink; with `ipset save` where netlink cannot tell (no ipset support, an answer it does not understand). */
@@ -103,7 +106,8 @@ export async function runFilterWrites(run: ProcessRunner, writes: readonly Filte
   for (const write of writes) {
     if (write.tool === 'ipset') made.push(await writeIpsets(run, write, netlink));
     else if (write.tool === 'iptables') { await iptablesRestore(run, write.mode, write.script); made.push(write); }
-    else { await nftApply(run, write.script); made.push(write); }
+    else if (write.elements !== undefined && (await settled(netlink.nftChangeElements(write.elements)))) made.push(write);
+    else { await nftApply(run, write.script); made.push({ tool: 'nft', script: write.script }); }
   }
   return made;
 }
@@ -119,7 +123,7 @@ async function writeIpsets(run: ProcessRunner, write: FilterWrite & { tool: 'ips
 }
 
 /** True when netlink took every set's change; a refusal or an error (all settled first) means the restore writes it. */
-async function changeMembersOverNetlink(changes: readonly IpsetMemberChange[], netlink: FilterNetlink): Promise<boolean> {
+async function changeMembersOverNetlink(changes: readonly SetMemberChange[], netlink: FilterNetlink): Promise<boolean> {
   const done = await Promise.all(changes.map((c) => settled(netlink.ipsetChangeMembers(c.set, c.add, c.del))));
   return done.every(Boolean);
 }
@@ -130,7 +134,7 @@ const settled = (answer: Promise<boolean>): Promise<boolean> => answer.catch(() 
 /** A one-line account of a planned write, for logs: which tool and the first lines of its script. */
 export function describeWrite(write: FilterWrite): string {
   // A members-only change goes over netlink unless it falls back to the restore: named for what it is.
-  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? 'nft -f' : !write.members ? 'ipset restore' : write.creates ? 'ipset sets and members' : 'ipset members';
+  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? (write.elements ? 'nft set elements' : 'nft -f') : !write.members ? 'ipset restore' : write.creates ? 'ipset sets and members' : 'ipset members';
   const lines = write.script.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
   const head = lines.slice(0, 3).join('; ');
   return `${tool}: ${head}${lines.length > 3 ? `; ... (${lines.length} lines)` : ''}`;

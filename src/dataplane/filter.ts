@@ -4,10 +4,10 @@ import {
   chooseIptablesMode, hooksWithOwnedJumps, parseIptablesSave, planIptablesTables, iptablesFilterCanDrop, type IptablesModeDetection,
 } from '../plan/filter-iptables.ts';
 import { planIpsetChange, planIpsetRestore, renderIpsets } from '../plan/filter-ipset.ts';
-import { NFT_FAMILY, NFT_TABLE, filterNotifications, nftAsWritten, parseNftJson, planIptablesNftLeftovers, planNft, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
+import { NFT_FAMILY, NFT_TABLE, filterNotifications, nftAsWritten, parseNftJson, planIptablesNftLeftovers, planNft, planNftWrite, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
 import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetChangeMembers, ipsetCreate, ipsetList, ipsetRestore } from '../kernel/ipset.ts';
-import { nftApply, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
+import { nftApply, nftChangeElements, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
 import {
   applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites, settleAll,
   type FilterNetlink, type FilterPlan, type FilterWrite, type IptablesObservation,
@@ -59,7 +59,10 @@ export interface FilterDriverDeps {
 }
 
 /** The real netlink calls, the default wherever a driver is built. */
-export const KERNEL_FILTER_NETLINK: FilterNetlink = { nftTablePresent, ipsetList, ipsetCreate, ipsetChangeMembers };
+export const KERNEL_FILTER_NETLINK: FilterNetlink = {
+  nftTablePresent, ipsetList, ipsetCreate, ipsetChangeMembers,
+  nftChangeElements: (changes) => nftChangeElements(NFT_FAMILY, NFT_TABLE, changes),
+};
 
 /** Reads both iptables flavours (kernel) and lets the planner choose the host's (plan/filter-iptables chooseIptablesMode). */
 export async function detectIptablesMode(run: ProcessRunner): Promise<IptablesModeDetection> {
@@ -195,8 +198,8 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     return { backend: 'nftables', nftTable, ...side };
   };
   const tableWrites = (input: FilterInput | null, nftTable: NftObserved | null): FilterWrite[] => {
-    const script = planNft(input ? renderNft(input) : null, nftTable);
-    return script ? [{ tool: 'nft', script }] : [];
+    const write = planNftWrite(input ? renderNft(input) : null, nftTable);
+    return write ? [{ tool: 'nft', ...write }] : [];
   };
   return driverFrom('nftables', mode, run, netlink, observe, (input, seen) => {
     const shim = planShim(input, seen);
@@ -204,8 +207,8 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
   }, (previous, next, shimInUse) => {
     // The shim's ipsets would need their members too: only without it is the nft table all there is.
     if (shimInUse) return null;
-    const script = planNft(renderNft(next), nftAsWritten(renderNft(previous)));
-    return { writes: script ? [{ tool: 'nft', script }] : [], rivals: [] };
+    const write = planNftWrite(renderNft(next), nftAsWritten(renderNft(previous)));
+    return { writes: write ? [{ tool: 'nft', ...write }] : [], rivals: [] };
   }, async (validate, note) => {
     // Pipelined: the nft table is read (its presence over netlink, its contents with nft when it is
     // there) and written while iptables is read for the shim (iptables-save takes about 10 ms at

@@ -30,10 +30,12 @@ export interface NfnetlinkRequest {
   command: number;
   family: number;
   attributes: Buffer[];
+  /** Flags beside NLM_F_REQUEST and the acknowledgement or dump flag (e.g. NLM_F_CREATE). */
+  flags?: number;
 }
 
 const encodeRequest = (request: NfnetlinkRequest, flags: number, seq: number): Buffer => encodeMessage(
-  (request.subsystem << 8) | request.command, NLM_F_REQUEST | flags, seq,
+  (request.subsystem << 8) | request.command, NLM_F_REQUEST | flags | (request.flags ?? 0), seq,
   [Buffer.from([request.family, NFNETLINK_V0, 0, 0]), ...request.attributes],
 );
 
@@ -112,6 +114,36 @@ export function nfnetlinkAcks(requests: readonly NfnetlinkRequest[], options: Nf
     if (message.type !== NLMSG_ERROR) return undefined; // the object itself; its acknowledgement follows
     const index = message.seq - 1;
     if (errnos[index] !== -1) return undefined;
+    errnos[index] = decodeError(message.payload).errno;
+    return --unanswered === 0 ? errnos : undefined;
+  }, options);
+}
+
+const NFNL_MSG_BATCH_BEGIN = 0x10;
+const NFNL_MSG_BATCH_END = 0x11;
+
+/**
+ * The requests as one nftables transaction (between BATCH_BEGIN and BATCH_END for `subsystem`) on
+ * a fresh NETLINK_NETFILTER socket, each asking for an acknowledgement: the kernel applies all of
+ * them or none. Each one's errno (0: done), in order; null when netlink cannot answer or the
+ * transaction is larger than one send takes (SEND_GROUP_BYTES).
+ */
+export function nfnetlinkTransaction(subsystem: number, requests: readonly NfnetlinkRequest[], options: NfnetlinkOptions = {}): Promise<number[] | null> {
+  if (requests.length === 0) return Promise.resolve([]);
+  const marker = (type: number, seq: number) => {
+    // The subsystem the batch is for, big-endian in the header's resource id.
+    const header = Buffer.from([0, NFNETLINK_V0, subsystem >> 8, subsystem & 0xff]);
+    return encodeMessage(type, NLM_F_REQUEST, seq, [header]);
+  };
+  const errnos: number[] = new Array(requests.length).fill(-1);
+  let unanswered = requests.length;
+  const messages = [marker(NFNL_MSG_BATCH_BEGIN, 1), ...requests.map((request, i) => encodeRequest(request, NLM_F_ACK, i + 2)), marker(NFNL_MSG_BATCH_END, requests.length + 2)];
+  // A transaction is one send: the kernel reads a batch from one datagram.
+  if (messages.reduce((bytes, message) => bytes + message.length, 0) > SEND_GROUP_BYTES) return Promise.resolve(null);
+  return exchange(messages, (message) => {
+    if (message.type !== NLMSG_ERROR) return undefined;
+    const index = message.seq - 2;
+    if (index < 0 || index >= requests.length || errnos[index] !== -1) return undefined;
     errnos[index] = decodeError(message.payload).errno;
     return --unanswered === 0 ? errnos : undefined;
   }, options);

@@ -28,8 +28,8 @@ export function ipsetsAsWritten(desired: IpsetsDesired): IpsetsObserved {
   return new Map([...desired].map(([name, members]) => [name, { type: 'hash:net', members: new Set(members), maxelem: MAX_CIDRS_PER_SET }]));
 }
 
-/** Members to add to and to delete from one set that exists. */
-export interface IpsetMemberChange { set: string; add: readonly string[]; del: readonly string[] }
+/** Members to add to and to delete from one set that exists: an ipset, or an nft interval set (its prefixes). */
+export interface SetMemberChange { set: string; add: readonly string[]; del: readonly string[] }
 
 /** A hash:net set of IPv4 CIDRs to make, as the script's `create` line says. */
 export interface IpsetCreate { set: string; hashsize: number; maxelem: number }
@@ -42,7 +42,7 @@ const createLine = ({ set, hashsize, maxelem }: IpsetCreate) => `create ${set} h
  * `members` to add and delete: netlink's, no process. Re-running the script after a part of that
  * was made is harmless (-exist).
  */
-export interface IpsetWrite { script: string; creates?: IpsetCreate[]; members?: IpsetMemberChange[] }
+export interface IpsetWrite { script: string; creates?: IpsetCreate[]; members?: SetMemberChange[] }
 
 /**
  * What takes sets the kernel holds as `before` was written to `after`, without reading them:
@@ -53,7 +53,7 @@ export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): Ip
   const changed: IpsetsDesired = new Map();
   after.forEach((list, set) => { if (!isDeepStrictEqual(before.get(set), list)) changed.set(set, list); });
   if (changed.size === 0) return null;
-  const members: IpsetMemberChange[] = [];
+  const members: SetMemberChange[] = [];
   // A set to make, or a list not in address order: the general path below, for every changed set.
   let general = false;
   changed.forEach((list, set) => {
@@ -71,7 +71,7 @@ export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): Ip
  * planIpsetRestore's lines for member changes: the additions in list order, then the deletions
  * sorted as text (as planIpsetRestore sorts them, so both paths write the same script).
  */
-function renderMemberChanges(changes: readonly IpsetMemberChange[]): string {
+function renderMemberChanges(changes: readonly SetMemberChange[]): string {
   const lines: string[] = [];
   for (const { set, add, del } of changes) {
     for (let i = 0; i < add.length; i++) lines.push(`add ${set} ${add[i]}`);
@@ -91,7 +91,7 @@ const networkOf = (member: string): number => {
  * none covering another, so no network twice), in one walk over both and no hash of 10,000
  * members; null when either list is not in that order.
  */
-function diffSortedMembers(set: string, before: readonly string[], after: readonly string[]): IpsetMemberChange | null {
+function diffSortedMembers(set: string, before: readonly string[], after: readonly string[]): SetMemberChange | null {
   const add: string[] = [];
   const del: string[] = [];
   let i = 0, j = 0;
@@ -169,7 +169,7 @@ export function hashSizeFor(members: number): number {
 export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsObserved): IpsetWrite | null {
   const lines: string[] = [];
   const creates: IpsetCreate[] = [];
-  const members: IpsetMemberChange[] = [];
+  const members: SetMemberChange[] = [];
   /** A destroy or a swap: only the restore does those. */
   let restoreOnly = false;
   if (desired === null) {

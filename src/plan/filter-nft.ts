@@ -1,5 +1,6 @@
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { FilterInput } from './filter-input.ts';
+import type { SetMemberChange } from './filter-ipset.ts';
 
 export const NFT_FAMILY = 'ip';
 export const NFT_TABLE = OWNERSHIP.nftTable;
@@ -208,8 +209,17 @@ export function parseNftJson(text: string): NftObserved {
  * one transaction; null when nothing differs.
  */
 export function planNft(desired: NftDesired | null, observed: NftObserved | null): string | null {
-  if (desired === null) return observed ? `delete table ${T}\n` : null;
-  if (!observed) return renderNftTable(desired);
+  return planNftWrite(desired, observed)?.script ?? null;
+}
+
+/**
+ * planNft's script and, when it only changes the members of sets that are there, the same change
+ * as elements to add and delete (netlink's, without nft: nft reads a whole set of 10,000 before it
+ * changes one element). null when nothing differs.
+ */
+export function planNftWrite(desired: NftDesired | null, observed: NftObserved | null): { script: string; elements?: SetMemberChange[] } | null {
+  if (desired === null) return observed ? { script: `delete table ${T}\n` } : null;
+  if (!observed) return { script: renderNftTable(desired) };
   const structural =
     [...observed.sets.keys()].some((name) => !desired.sets.has(name)) ||
     [...observed.chains.keys()].some((name) => !desired.chains.some((c) => c.name === name)) ||
@@ -218,28 +228,43 @@ export function planNft(desired: NftDesired | null, observed: NftObserved | null
       const seen = observed.chains.get(c.name);
       return seen && (seen.type !== c.type || seen.hook !== c.hook || seen.prio !== c.prio || seen.policy !== c.policy);
     });
-  if (structural) return renderNftTable(desired);
+  if (structural) return { script: renderNftTable(desired) };
   const lines: string[] = [];
+  const elements: SetMemberChange[] = [];
+  /** A set or a chain to make or rewrite: only nft does those. */
+  let nftOnly = false;
   for (const [name, members] of desired.sets) {
     const seen = observed.sets.get(name);
-    if (!seen) { lines.push(setDecl(name, members)); continue; }
+    if (!seen) { lines.push(setDecl(name, members)); nftOnly = true; continue; }
     const wanted = new Set(members);
-    const removes = [...seen.members].some((m) => !wanted.has(m));
+    const del = [...seen.members].filter((m) => !wanted.has(m)).sort();
+    const add = members.filter((m) => !seen.members.has(m));
+    if (add.length > 0 || del.length > 0) elements.push({ set: name, add, del });
     // nft deletes from a large interval set slowly (130 ms for 10 of 10,000, against 85 ms to
     // flush and refill it whole), so a set that loses members is refilled; still one transaction.
-    if (removes) lines.push(`flush set ${T} ${name}`);
-    const added = removes ? members : members.filter((m) => !seen.members.has(m));
+    if (del.length > 0) lines.push(`flush set ${T} ${name}`);
+    const added = del.length > 0 ? members : add;
     if (added.length) lines.push(`add element ${T} ${name} { ${added.join(', ')} }`);
   }
   for (const c of desired.chains) {
     const seen = observed.chains.get(c.name);
     if (seen && seen.rules.length === c.rules.length && seen.rules.every((r, i) => r === c.rules[i])) continue;
+    nftOnly = true;
     if (seen) lines.push(`flush chain ${T} ${c.name}`);
     else lines.push(`add chain ${T} ${c.name} { ${chainHeader(c)} }`);
     for (const rule of c.rules) lines.push(`add rule ${T} ${c.name} ${rule}`);
   }
-  return lines.length === 0 ? null : `${lines.join('\n')}\n`;
+  if (lines.length === 0) return null;
+  const script = `${lines.join('\n')}\n`;
+  const count = elements.reduce((sum, c) => sum + c.add.length + c.del.length, 0);
+  return nftOnly || count > NFT_ELEMENT_CHANGES_MAX ? { script } : { script, elements };
 }
+
+/**
+ * More prefixes than this in one change are nft's to write (a refill in one transaction): netlink
+ * takes a change as one transaction in one send (kernel/nft.ts MAX_PREFIXES_PER_CHANGE).
+ */
+export const NFT_ELEMENT_CHANGES_MAX = 1024;
 
 /**
  * iptables-nft creates a built-in chain (and its table) the first time a rule goes into it and never

@@ -37,16 +37,16 @@ export async function createCheckedFilterDriver(backend: ConfiguredBackend, run:
 
 /**
  * The netlink calls, saying when sets cannot be made or their members written over netlink: the
- * driver then writes them with `ipset restore` (it still works, a process per change), which would
- * otherwise go unnoticed on a kernel that always refuses. Said once per set and cause, and again
- * when that set is written over netlink once more.
+ * driver then writes them with `ipset restore` or `nft -f` (it still works, a process per change),
+ * which would otherwise go unnoticed on a kernel that always refuses. Said once per set and cause,
+ * and again when that set is written over netlink once more.
  */
 export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): FilterNetlink {
   const failing = new Streaks();
   /** The call's answer, each set's streak marked or cleared by it; a throw is passed on. */
-  const watched = async (sets: readonly string[], what: string, call: () => Promise<boolean>): Promise<boolean> => {
+  const watched = async (sets: readonly string[], what: string, instead: string, call: () => Promise<boolean>): Promise<boolean> => {
     const failed = (cause: string) => {
-      for (const set of sets) if (failing.mark(set, cause) === 'new') logger.warn({ set, cause }, `${what} over netlink: ipset restore writes them instead`);
+      for (const set of sets) if (failing.mark(set, cause) === 'new') logger.warn({ set, cause }, `${what} over netlink: ${instead} writes them instead`);
     };
     let written: boolean;
     try {
@@ -61,7 +61,8 @@ export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): F
   };
   return {
     ...netlink,
-    ipsetCreate: (sets) => watched(sets.map((s) => s.set), 'sets could not be made', () => netlink.ipsetCreate(sets)),
-    ipsetChangeMembers: (set, add, del) => watched([set], 'set members could not be written', () => netlink.ipsetChangeMembers(set, add, del)),
+    ipsetCreate: (sets) => watched(sets.map((s) => s.set), 'sets could not be made', 'ipset restore', () => netlink.ipsetCreate(sets)),
+    ipsetChangeMembers: (set, add, del) => watched([set], 'set members could not be written', 'ipset restore', () => netlink.ipsetChangeMembers(set, add, del)),
+    nftChangeElements: (changes) => watched(changes.map((c) => c.set), 'nft set elements could not be written', 'nft -f', () => netlink.nftChangeElements(changes)),
   };
 }

@@ -102,6 +102,7 @@ function counters() {
     nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
     ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.ipsetList(...args); },
     ipsetCreate: (...args: Parameters<FilterNetlink['ipsetCreate']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.ipsetCreate(...args); },
+    nftChangeElements: (...args: Parameters<FilterNetlink['nftChangeElements']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.nftChangeElements(...args); },
     ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
   };
   return { counts, countRtnl, countRun, netlink };

@@ -5,7 +5,8 @@ import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { ipsetChangeMembers, ipsetList, ipsetSave, MEMBERS_PER_MESSAGE } from '../../src/kernel/ipset.ts';
 import { parseIpsetSave } from '../../src/plan/filter-ipset.ts';
-import { nftTablePresent } from '../../src/kernel/nft.ts';
+import { MAX_PREFIXES_PER_CHANGE, nftChangeElements, nftTablePresent } from '../../src/kernel/nft.ts';
+import { parseNftJson } from '../../src/plan/filter-nft.ts';
 import { recordingRunner } from './filter-support.ts';
 
 await runInsideNetns(import.meta.url, 'h-pres');
@@ -100,5 +101,37 @@ test('ipsetChangeMembers writes members past one message and one send (lists of 
     assert.equal(await ipsetChangeMembers(LOCAL, many.slice(0, 100), []), false, 'the kernel refuses a list past the set\'s maxelem: refused, and the caller restores');
   } finally {
     await run('ipset', ['destroy'], { allowFailure: true });
+  }
+});
+
+test('nftChangeElements adds and deletes prefixes of interval sets as nft would, in one transaction; a refusal changes nothing', async () => {
+  const table = 'swtest';
+  const held = async () => {
+    const listed = parseNftJson((await run('nft', ['-j', 'list', 'table', 'ip', table])).stdout);
+    return Object.fromEntries([...listed.sets].map(([name, set]) => [name, [...set.members].sort()]));
+  };
+  try {
+    await run('nft', ['-f', '-'], { input: `add table ip ${table}\nadd set ip ${table} a { type ipv4_addr; flags interval; elements = { 10.0.0.0/24, 10.0.5.0/24 }; }\nadd set ip ${table} b { type ipv4_addr; flags interval; }\n` });
+    // Adjacent prefixes (one's end is the next one's start), a host, a /22, into a set made empty.
+    assert.equal(await nftChangeElements('ip', table, [
+      { set: 'a', add: ['10.0.1.0/24', '10.0.2.0/24', '10.0.3.5/32', '240.1.2.128/25'], del: [] },
+      { set: 'b', add: ['192.168.0.0/22'], del: [] },
+    ]), true);
+    assert.deepEqual(await held(), { a: ['10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.5/32', '10.0.5.0/24', '240.1.2.128/25'], b: ['192.168.0.0/22'] });
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'a', add: ['10.0.8.0/22'], del: ['10.0.1.0/24', '10.0.5.0/24'] }]), true, 'the middle of three adjacent prefixes and another deleted');
+    assert.deepEqual((await held()).a, ['10.0.0.0/24', '10.0.2.0/24', '10.0.3.5/32', '10.0.8.0/22', '240.1.2.128/25']);
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'a', add: ['10.0.1.0/24', '10.0.2.0/24'], del: [] }]), true, 'adding one that is there too: no error, as nft add element');
+    const before = await held();
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.0/24'], del: [] }, { set: 'a', add: [], del: ['10.77.0.0/24'] }]), false, 'a deletion of what is not there is refused');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.0/24'], del: [] }, { set: 'a', add: ['10.0.0.0/16'], del: [] }]), false, 'an overlapping addition is refused');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.0/24', '10.2.0.0/33'], del: [] }]), false, 'a prefix that is not one: nothing sent');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['255.255.255.0/24'], del: [] }]), false, 'a prefix ending at the top of the address space (no end element): nft\'s to write');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: Array.from({ length: MAX_PREFIXES_PER_CHANGE + 1 }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`), del: [] }]), false, 'past the bound: nft\'s to write');
+    assert.deepEqual(await held(), before, 'every refused change left both sets as they were: the transaction is all or nothing');
+    const many = Array.from({ length: MAX_PREFIXES_PER_CHANGE }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`);
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: many, del: [] }]), true, 'at the bound: one send');
+    assert.equal((await held()).b!.length, MAX_PREFIXES_PER_CHANGE + 1);
+  } finally {
+    await run('nft', ['delete', 'table', 'ip', table], { allowFailure: true });
   }
 });

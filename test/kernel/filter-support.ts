@@ -31,9 +31,10 @@ export const TOOLS_ONLY_NETLINK: FilterNetlink = {
   ipsetList: async () => null,
   ipsetCreate: async () => false,
   ipsetChangeMembers: async () => false,
+  nftChangeElements: async () => false,
 };
 
-/** The kernel's netlink, with every change of set members recorded as `SET +added -deleted`. */
+/** The kernel's netlink, with every change of set members (ipset or nft) recorded as `SET +added -deleted`. */
 export function recordingNetlink() {
   const memberWrites: string[] = [];
   const netlink: FilterNetlink = {
@@ -41,6 +42,10 @@ export function recordingNetlink() {
     ipsetChangeMembers: (set, add, del) => {
       memberWrites.push(`${set} +${add.join(',')} -${del.join(',')}`);
       return KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del);
+    },
+    nftChangeElements: (changes) => {
+      memberWrites.push(...changes.map(({ set, add, del }) => `${set} +${add.join(',')} -${del.join(',')}`));
+      return KERNEL_FILTER_NETLINK.nftChangeElements(changes);
     },
   };
   return { netlink, memberWrites, reset: () => { memberWrites.length = 0; } };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateFilter } from '../../src/plan/filter-input.ts';
-import { decompileRule, filterNotifications, NftParseError, parseNftJson, planNft, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
+import { decompileRule, filterNotifications, NFT_ELEMENT_CHANGES_MAX, NftParseError, parseNftJson, planNft, planNftWrite, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
@@ -176,4 +176,34 @@ test('drift planning: a node becoming the gateway gets the set and the rule; one
   assert.equal(planNft(rendered, gatewayListed()), renderNftTable(rendered), 'a set seaway no longer wants rewrites the table whole, in one transaction');
   const moreExempt = renderNft(validateFilter({ ...desired, echoLimit: { ...echoLimit, exempt: [...echoLimit.exempt, '10.2.9.1/32'] } }));
   assert.equal(planNft(moreExempt, gatewayListed()), 'add element ip seaway gwhealth { 10.2.9.1/32 }\n', 'a new remote gateway is only added to the set');
+});
+
+test('planNftWrite: a change of set members only comes with it as elements to add and delete, the script being planNft\'s', () => {
+  const next = renderNft(validateFilter({ ...desired, remoteCidrs: ['10.2.0.0/16', '10.9.0.0/16'], nodeAddresses: ['192.168.1.10/32', '192.168.1.11/32', '192.168.1.12/32'] }));
+  const write = planNftWrite(next, parseNftJson(LISTED));
+  assert.ok(write);
+  assert.equal(write.script, planNft(next, parseNftJson(LISTED)));
+  assert.deepEqual(write.elements, [
+    { set: 'remotecidrs', add: ['10.9.0.0/16'], del: ['10.3.1.5/32'] },
+    { set: 'nodeaddrs', add: ['192.168.1.12/32'], del: [] },
+  ]);
+  assert.equal(planNftWrite(rendered, parseNftJson(LISTED)), null, 'intact: nothing');
+});
+
+test('planNftWrite: a chain to write, a set to make, a table to replace or more than NFT_ELEMENT_CHANGES_MAX prefixes: the script alone', () => {
+  const flushed = mutate((d) => { d.nftables = d.nftables.filter((i) => i.rule?.chain !== 'filter_forward'); });
+  const next = renderNft(validateFilter({ ...desired, remoteCidrs: ['10.2.0.0/16', '10.9.0.0/16'] }));
+  const chainToo = planNftWrite(next, flushed);
+  assert.match(chainToo?.script ?? '', /flush chain ip seaway filter_forward/);
+  assert.equal(chainToo?.elements, undefined, 'members and a chain: nft writes both');
+  const noSet = mutate((d) => { d.nftables = d.nftables.filter((i) => i.set?.name !== 'nodeaddrs'); });
+  assert.equal(planNftWrite(rendered, noSet)?.elements, undefined, 'a set to make');
+  assert.deepEqual(planNftWrite(rendered, null), { script: renderNftTable(rendered) });
+  assert.deepEqual(planNftWrite(null, parseNftJson(LISTED)), { script: 'delete table ip seaway\n' });
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24`);
+  const at = planNftWrite(renderNft(validateFilter({ ...desired, remoteCidrs: [...desired.remoteCidrs, ...many(NFT_ELEMENT_CHANGES_MAX)] })), parseNftJson(LISTED));
+  assert.equal(at?.elements?.[0]?.add.length, NFT_ELEMENT_CHANGES_MAX, 'at the bound: elements');
+  const past = planNftWrite(renderNft(validateFilter({ ...desired, remoteCidrs: [...desired.remoteCidrs, ...many(NFT_ELEMENT_CHANGES_MAX + 1)] })), parseNftJson(LISTED));
+  assert.ok(past?.script);
+  assert.equal(past.elements, undefined, 'past it: nft refills');
 });

@@ -17,6 +17,10 @@ function fakeHost(netlinkTakes: boolean | ((set: string) => boolean)) {
       calls.push(`netlink create ${sets.map((s) => s.set).join(',')}`);
       return typeof netlinkTakes === 'function' ? sets.every((s) => netlinkTakes(s.set)) : netlinkTakes;
     },
+    nftChangeElements: async (changes) => {
+      calls.push(`netlink nft ${changes.map((c) => `${c.set} +${c.add.join(',')} -${c.del.join(',')}`).join(' ')}`);
+      return typeof netlinkTakes === 'function' ? changes.every((c) => netlinkTakes(c.set)) : netlinkTakes;
+    },
     ipsetChangeMembers: async (set, add, del) => {
       calls.push(`netlink ${set} +${add.join(',')} -${del.join(',')}`);
       return typeof netlinkTakes === 'function' ? netlinkTakes(set) : netlinkTakes;
@@ -74,4 +78,16 @@ test('one set refused, or a call that throws: the restore writes the whole chang
   const throwing = fakeHost((set) => { if (set === 'A') throw new Error('netlink broke'); return true; });
   await runFilterWrites(throwing.run, [twoSets], throwing.netlink);
   assert.deepEqual(throwing.calls, ['netlink A +10.4.0.0/24 -', 'netlink B + -10.3.0.0/24', `ipset -exist restore <<${script}`]);
+});
+
+test('nft set elements go over netlink, with no process; refused, nft writes the script', async () => {
+  const elements = [{ set: 'remotecidrs', add: ['10.9.0.0/16'], del: ['10.3.1.5/32'] }];
+  const nftScript = 'flush set ip seaway remotecidrs\nadd element ip seaway remotecidrs { 10.2.0.0/16, 10.9.0.0/16 }\n';
+  const write: FilterWrite = { tool: 'nft', script: nftScript, elements };
+  const taken = fakeHost(true);
+  assert.deepEqual((await runFilterWrites(taken.run, [write], taken.netlink)).map(describeWrite), ['nft set elements: flush set ip seaway remotecidrs; add element ip seaway remotecidrs { 10.2.0.0/16, 10.9.0.0/16 }']);
+  assert.deepEqual(taken.calls, ['netlink nft remotecidrs +10.9.0.0/16 -10.3.1.5/32']);
+  const refused = fakeHost(false);
+  assert.deepEqual((await runFilterWrites(refused.run, [write], refused.netlink)).map(describeWrite), ['nft -f: flush set ip seaway remotecidrs; add element ip seaway remotecidrs { 10.2.0.0/16, 10.9.0.0/16 }']);
+  assert.deepEqual(refused.calls, ['netlink nft remotecidrs +10.9.0.0/16 -10.3.1.5/32', `nft -f - <<${nftScript}`]);
 });

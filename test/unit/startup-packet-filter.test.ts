@@ -27,6 +27,7 @@ function fakeHost(failing: Record<string, { code: number; stderr: string }> = {}
     ipsetList: async (names) => { netlinkCalls.push(`ipsetList ${names.join(' ')}`); return new Map(); },
     ipsetCreate: async (sets) => { netlinkCalls.push(`ipsetCreate ${sets.map((s) => s.set).join(',')}`); return false; },
     ipsetChangeMembers: async (set) => { netlinkCalls.push(`ipsetChangeMembers ${set}`); return false; },
+    nftChangeElements: async () => { netlinkCalls.push('nftChangeElements'); return false; },
   };
   return { runner, calls, netlink, netlinkCalls };
 }
@@ -79,6 +80,7 @@ test('sets netlink could not make or whose members it could not write are said o
     ipsetList: async () => new Map(),
     ipsetCreate: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
     ipsetChangeMembers: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
+    nftChangeElements: async () => { throw new Error('not a call this test expects'); },
   };
   const netlink = sayingMemberFallbacks(inner, logger);
   const said = () => lines.map((l) => `${l.level === 40 ? 'warn' : 'info'} ${String(l.set)} ${String(l.cause ?? '')}`.trim());
