@@ -96,10 +96,11 @@ export function planIptablesRepair(
 }
 
 /**
- * Runs planned writes in order, each as one invocation; returns them as made. Sets to make and
- * members the plan gave go over netlink (no process); the whole script goes through `ipset restore`
- * when the plan gave no members (a set to rebuild or destroy) or netlink refuses, and is then
- * returned without them, so the pass's account of its changes names the restore.
+ * Runs planned writes in order, each as one invocation; returns them as made. Ipsets to make,
+ * their members and nft set elements the plan gave go over netlink (no process); the whole script
+ * goes through `ipset restore` or `nft -f` when the plan gave none (a set to rebuild or destroy, a
+ * chain to write) or netlink refuses, and is then returned without them, so the pass's account of
+ * its changes names the tool.
  */
 export async function runFilterWrites(run: ProcessRunner, writes: readonly FilterWrite[], netlink: FilterNetlink): Promise<FilterWrite[]> {
   const made: FilterWrite[] = [];

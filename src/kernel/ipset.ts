@@ -1,5 +1,6 @@
 import { attr, cstring, nfnetlinkAcks, nfnetlinkAsk, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
-import { decodeAttributes, networkOf, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, prefixLengthOf, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { decodeAttributes, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;

@@ -142,9 +142,14 @@ export function nfnetlinkTransaction(subsystem: number, requests: readonly Nfnet
   if (messages.reduce((bytes, message) => bytes + message.length, 0) > SEND_GROUP_BYTES) return Promise.resolve(null);
   return exchange(messages, (message) => {
     if (message.type !== NLMSG_ERROR) return undefined;
+    const { errno } = decodeError(message.payload);
     const index = message.seq - 2;
-    if (index < 0 || index >= requests.length || errnos[index] !== -1) return undefined;
-    errnos[index] = decodeError(message.payload).errno;
+    // An error against the batch itself (its BEGIN: a commit that failed and was rolled back, no
+    // permission, no such subsystem) comes before the messages' own acknowledgements, which may all
+    // read 0: the transaction failed as a whole.
+    if (index < 0 || index >= requests.length) return errno === 0 ? undefined : new Array<number>(requests.length).fill(errno);
+    if (errnos[index] !== -1) return undefined;
+    errnos[index] = errno;
     return --unanswered === 0 ? errnos : undefined;
   }, options);
 }

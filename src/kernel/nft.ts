@@ -1,7 +1,8 @@
 import type { ProcessRunner } from './iptables.ts';
 import { NFNL_SUBSYS_NFTABLES } from './nft-events.ts';
 import { attr, cstring, nfnetlinkAcks, nfnetlinkTransaction, type NfnetlinkRequest } from './nfnetlink.ts';
-import { networkOf, NLA_F_NESTED, NLM_F_CREATE, prefixLengthOf } from './netlink/codec.ts';
+import { NLA_F_NESTED, NLM_F_CREATE } from './netlink/codec.ts';
+import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 
 /** `nft -j list table`, or null when the table does not exist. */
 export async function nftListTable(runner: ProcessRunner, family: string, table: string): Promise<string | null> {
@@ -35,11 +36,6 @@ const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_KEY = 1, NFTA_SET_ELEM_FLAGS = 3;
 const NFTA_DATA_VALUE = 1;
 const NFT_SET_ELEM_INTERVAL_END = 1;
-/**
- * Most prefixes one change writes over netlink: two elements, 40 bytes, each, and the whole
- * transaction goes in one send. A larger change (rare: a cluster's many subnets at once) is nft's.
- */
-export const MAX_PREFIXES_PER_CHANGE = 1024;
 
 /** One interval set element: its key (an IPv4 address as a number) and whether it ends an interval. */
 function encodeElement(out: Buffer, at: number, address: number, end: boolean): number {
@@ -63,20 +59,23 @@ function encodeElement(out: Buffer, at: number, address: number, end: boolean): 
  * The elements of an interval set that hold `prefixes` (IPv4 CIDRs): a start and an interval end
  * each, as nft writes them (nft's own listing shows them as the prefixes again); with
  * `lowerBound`, first the end element at 0.0.0.0 that nft adds with every addition. null when a
- * prefix is not one, or ends at the top of the address space (nft writes no end element there):
- * the caller writes with nft.
+ * prefix is not one, has host bits set, or ends at the top of the address space (nft writes no end
+ * element there), or the list is longer than its 16-bit length: the caller writes with nft.
  */
 function encodeIntervalElements(prefixes: readonly string[], lowerBound: boolean): Buffer | null {
-  const out = Buffer.alloc(4 + (lowerBound ? 24 : 0) + prefixes.length * 40);
+  const bytes = 4 + (lowerBound ? 24 : 0) + prefixes.length * 40;
+  if (bytes > 0xffff) return null; // the list's length is 16 bits
+  const out = Buffer.alloc(bytes);
   let at = 4;
   if (lowerBound) at = encodeElement(out, at, 0, true);
   for (const prefix of prefixes) {
     const length = prefixLengthOf(prefix);
     const network = length < 0 ? -1 : networkOf(prefix);
-    const next = network + 2 ** (32 - length);
-    if (network < 0 || next > 0xffffffff) return null;
+    const size = 2 ** (32 - length);
+    // Not a prefix, host bits set (nft sets keep them as written: another interval), or its end past 255.255.255.255.
+    if (network < 0 || network % size !== 0 || network + size > 0xffffffff) return null;
     at = encodeElement(out, at, network, false);
-    at = encodeElement(out, at, next, true);
+    at = encodeElement(out, at, network + size, true);
   }
   out.writeUInt16LE(at, 0);
   out.writeUInt16LE(NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED, 2);
@@ -87,21 +86,23 @@ function encodeIntervalElements(prefixes: readonly string[], lowerBound: boolean
  * Adds prefixes to and deletes prefixes from interval sets (`type ipv4_addr; flags interval`) of
  * one table over netlink, all of it as one nftables transaction and without starting nft: nft reads
  * a whole set before it changes one of 10,000 elements (about 100 ms a change). As `nft delete
- * element` then `nft add element`, set by set: an addition that is there is no error. True when the kernel took all of it; false when netlink could not answer, the kernel
- * refused (a deletion of what is not there, an addition that overlaps: nothing is changed then), a
- * prefix cannot be written this way or the change is larger than MAX_PREFIXES_PER_CHANGE: the
- * caller writes the change with nft.
+ * element` then `nft add element`, set by set: an addition that is there is no error. True when the
+ * kernel took all of it; false when netlink could not answer, the kernel refused (a deletion of what
+ * is not there, an addition that overlaps: nothing is changed then), a prefix cannot be written this
+ * way, or the transaction does not fit one send (about 1,500 prefixes): the caller writes the change
+ * with nft.
  */
 export async function nftChangeElements(family: string, table: string, changes: readonly { set: string; add: readonly string[]; del: readonly string[] }[]): Promise<boolean> {
   const code = NFPROTO[family];
   if (code === undefined) return false;
-  if (changes.reduce((sum, c) => sum + c.add.length + c.del.length, 0) > MAX_PREFIXES_PER_CHANGE) return false;
   const requests: NfnetlinkRequest[] = [];
   for (const { set, add, del } of changes) {
     const names = [attr(NFTA_SET_ELEM_LIST_TABLE, cstring(table)), attr(NFTA_SET_ELEM_LIST_SET, cstring(set))];
     for (const [command, prefixes] of [[NFT_MSG_DELSETELEM, del], [NFT_MSG_NEWSETELEM, add]] as const) {
       if (prefixes.length === 0) continue;
-      const elements = encodeIntervalElements(prefixes, command === NFT_MSG_NEWSETELEM);
+      // nft adds the end element at 0.0.0.0 with every addition, unless a prefix starts there.
+      const lowerBound = command === NFT_MSG_NEWSETELEM && !prefixes.some((p) => networkOf(p) === 0);
+      const elements = encodeIntervalElements(prefixes, lowerBound);
       if (elements === null) return false;
       requests.push({ subsystem: NFNL_SUBSYS_NFTABLES, command, family: code, attributes: [...names, elements], ...(command === NFT_MSG_NEWSETELEM ? { flags: NLM_F_CREATE } : {}) });
     }

@@ -1,7 +1,8 @@
 import {
-  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, bufferToIpv4, decodeAttributes, networkOf, notAnIpv4Prefix, prefixLengthOf, dumpRequest,
+  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, bufferToIpv4, decodeAttributes, notAnIpv4Prefix, dumpRequest,
 } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
+import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 
 export const RTM_NEWROUTE = 24;
 export const RTM_DELROUTE = 25;
@@ -131,7 +132,8 @@ export interface RouteFilter {
 export function routeMatcher(filter: RouteFilter): (payload: Buffer) => ObservedRoute | undefined {
   const at = filter.alsoAt && filter.alsoAt.length > 0 ? {
     keys: new Set(filter.alsoAt.map((r) => `${r.table} ${r.dst}`)),
-    // Only the numbers: 10,000 destinations on the first pass (a malformed one, -1, matches no route).
+    // Only the numbers: 10,000 destinations on the first pass (the planner's, canonical; a malformed
+    // one would match no route, as its key matches no route's).
     prefixLengths: new Set(filter.alsoAt.map((r) => prefixLengthOf(r.dst))),
     headerTables: new Set(filter.alsoAt.map((r) => (r.table < 256 ? r.table : RT_TABLE_COMPAT))),
   } : undefined;

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { OWNERSHIP } from '../model/ownership.ts';
-import { scanIpv4 } from '../model/cidr.ts';
+import { networkOf } from '../model/cidr.ts';
 import { MAX_CIDRS_PER_SET, type FilterInput } from './filter-input.ts';
 
 export interface IpsetObserved { type: string; members: Set<string>; maxelem?: number }
@@ -68,8 +68,8 @@ export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): Ip
 }
 
 /**
- * planIpsetRestore's lines for member changes: the additions in list order, then the deletions
- * sorted as text (as planIpsetRestore sorts them, so both paths write the same script).
+ * planIpsetWrite's lines for member changes: the additions in list order, then the deletions
+ * sorted as text (as planIpsetWrite sorts them, so both paths write the same script).
  */
 function renderMemberChanges(changes: readonly SetMemberChange[]): string {
   const lines: string[] = [];
@@ -79,12 +79,6 @@ function renderMemberChanges(changes: readonly SetMemberChange[]): string {
   }
   return `${lines.join('\n')}\n`;
 }
-
-/** The network of a member (`a.b.c.d/p`) as a number, or -1 when it is not one (its prefix is checked where it is written). */
-const networkOf = (member: string): number => {
-  const slash = member.indexOf('/');
-  return scanIpv4(member, 0, slash < 0 ? member.length : slash);
-};
 
 /**
  * The difference of two member lists in address order (validateFilter's canonical lists: sorted,

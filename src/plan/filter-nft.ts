@@ -262,7 +262,7 @@ export function planNftWrite(desired: NftDesired | null, observed: NftObserved |
 
 /**
  * More prefixes than this in one change are nft's to write (a refill in one transaction): netlink
- * takes a change as one transaction in one send (kernel/nft.ts MAX_PREFIXES_PER_CHANGE).
+ * takes a change as one transaction in one send, which holds about 1,500 (kernel/nft.ts).
  */
 export const NFT_ELEMENT_CHANGES_MAX = 1024;
 

@@ -43,10 +43,10 @@ export async function createCheckedFilterDriver(backend: ConfiguredBackend, run:
  */
 export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): FilterNetlink {
   const failing = new Streaks();
-  /** The call's answer, each set's streak marked or cleared by it; a throw is passed on. */
-  const watched = async (sets: readonly string[], what: string, instead: string, call: () => Promise<boolean>): Promise<boolean> => {
+  /** The call's answer, each set's streak (of this kind of write) marked or cleared by it; a throw is passed on. */
+  const watched = async (kind: string, sets: readonly string[], what: string, instead: string, call: () => Promise<boolean>): Promise<boolean> => {
     const failed = (cause: string) => {
-      for (const set of sets) if (failing.mark(set, cause) === 'new') logger.warn({ set, cause }, `${what} over netlink: ${instead} writes them instead`);
+      for (const set of sets) if (failing.mark(`${kind} ${set}`, cause) === 'new') logger.warn({ set, cause }, `${what} over netlink: ${instead} writes them instead`);
     };
     let written: boolean;
     try {
@@ -55,14 +55,15 @@ export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): F
       failed((error as Error).message);
       throw error;
     }
-    if (!written) failed('netlink refused or did not answer');
-    else for (const set of sets) if (failing.clear(set)) logger.info({ set }, 'the set is written over netlink again');
+    // False also when the change could not be put in netlink's terms at all (see the kernel calls).
+    if (!written) failed('netlink refused it, did not answer, or cannot carry it');
+    else for (const set of sets) if (failing.clear(`${kind} ${set}`)) logger.info({ set }, `${what.replace(/could not be/, 'are')} over netlink again`);
     return written;
   };
   return {
     ...netlink,
-    ipsetCreate: (sets) => watched(sets.map((s) => s.set), 'sets could not be made', 'ipset restore', () => netlink.ipsetCreate(sets)),
-    ipsetChangeMembers: (set, add, del) => watched([set], 'set members could not be written', 'ipset restore', () => netlink.ipsetChangeMembers(set, add, del)),
-    nftChangeElements: (changes) => watched(changes.map((c) => c.set), 'nft set elements could not be written', 'nft -f', () => netlink.nftChangeElements(changes)),
+    ipsetCreate: (sets) => watched('create', sets.map((s) => s.set), 'sets could not be made', 'ipset restore', () => netlink.ipsetCreate(sets)),
+    ipsetChangeMembers: (set, add, del) => watched('members', [set], 'set members could not be written', 'ipset restore', () => netlink.ipsetChangeMembers(set, add, del)),
+    nftChangeElements: (changes) => watched('elements', changes.map((c) => c.set), 'nft set elements could not be written', 'nft -f', () => netlink.nftChangeElements(changes)),
   };
 }

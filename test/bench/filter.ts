@@ -4,8 +4,8 @@
  * next to the bare kernel tools loading the same rules and sets (`ipset restore` + one
  * `iptables-restore`, or one `nft -f`), as a ratio (goal, issue 16: within 1.2x); then a pass with nothing
  * to change (time, and its writes: goal 0), one cluster's subnets changed, and a drift check. seaway
- * makes its sets with an `ipset restore` of their create lines and writes their members over netlink;
- * each set's change of members there counts as a write.
+ * makes its ipsets and writes their members over netlink, and a change of nft set elements too;
+ * each such netlink call counts as a write and shows on the timeline.
  *
  *   node test/bench/filter.ts [--clusters 1000] [--subnets 10] [--trials 5]
  *   FILTER_BENCH_ONLY=legacy FILTER_BENCH_TIMELINE=1 ...   one variant; each process's start and end in the median runs
@@ -124,18 +124,21 @@ async function inside(spec: string): Promise<void> {
   // processes), so its first apply is not the process's first spawn, which costs Node a few ms more.
   // The flavour is then named, for the variant's sake (detection picks nft on an empty host).
   await detectIptablesMode(counting);
-  // Set members go over netlink: each set's change there is a write too, timed on the timeline as `netlink members`.
+  // Sets and their members go over netlink: each such call is a write too, timed on the timeline.
+  const counted = async (what: string, call: () => Promise<boolean>): Promise<boolean> => {
+    writingCalls++;
+    const start = performance.now() - origin;
+    try {
+      return await call();
+    } finally {
+      spans?.push({ what, start, end: performance.now() - origin });
+    }
+  };
   const netlink: FilterNetlink = {
     ...KERNEL_FILTER_NETLINK,
-    ipsetChangeMembers: async (set, add, del) => {
-      writingCalls++;
-      const start = performance.now() - origin;
-      try {
-        return await KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del);
-      } finally {
-        spans?.push({ what: `netlink members ${set}`, start, end: performance.now() - origin });
-      }
-    },
+    ipsetCreate: (sets) => counted('netlink ipset create', () => KERNEL_FILTER_NETLINK.ipsetCreate(sets)),
+    ipsetChangeMembers: (set, add, del) => counted(`netlink ipset members ${set}`, () => KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del)),
+    nftChangeElements: (changes) => counted('netlink nft elements', () => KERNEL_FILTER_NETLINK.nftChangeElements(changes)),
   };
   const driver = await createFilterDriver(variant.backend, { run: counting, iptablesMode: variant.mode, netlink });
   spans = [];

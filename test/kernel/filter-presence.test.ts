@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { runInsideNetns } from '../helpers/in-netns.ts';
 import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
-import { ipsetChangeMembers, ipsetList, ipsetSave, MEMBERS_PER_MESSAGE } from '../../src/kernel/ipset.ts';
+import { ipsetChangeMembers, ipsetCreate, ipsetList, ipsetSave, MEMBERS_PER_MESSAGE } from '../../src/kernel/ipset.ts';
 import { parseIpsetSave } from '../../src/plan/filter-ipset.ts';
-import { MAX_PREFIXES_PER_CHANGE, nftChangeElements, nftTablePresent } from '../../src/kernel/nft.ts';
-import { parseNftJson } from '../../src/plan/filter-nft.ts';
+import { nftChangeElements, nftTablePresent } from '../../src/kernel/nft.ts';
+import { NFT_ELEMENT_CHANGES_MAX, parseNftJson } from '../../src/plan/filter-nft.ts';
 import { recordingRunner } from './filter-support.ts';
 
 await runInsideNetns(import.meta.url, 'h-pres');
@@ -126,12 +126,31 @@ test('nftChangeElements adds and deletes prefixes of interval sets as nft would,
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.0/24'], del: [] }, { set: 'a', add: ['10.0.0.0/16'], del: [] }]), false, 'an overlapping addition is refused');
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.0/24', '10.2.0.0/33'], del: [] }]), false, 'a prefix that is not one: nothing sent');
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['255.255.255.0/24'], del: [] }]), false, 'a prefix ending at the top of the address space (no end element): nft\'s to write');
-    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: Array.from({ length: MAX_PREFIXES_PER_CHANGE + 1 }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`), del: [] }]), false, 'past the bound: nft\'s to write');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.5/24'], del: [] }]), false, 'host bits set: nft keeps them as written, so nft\'s to write');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: Array.from({ length: 1600 }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`), del: [] }]), false, 'a transaction larger than one send: nft\'s to write');
     assert.deepEqual(await held(), before, 'every refused change left both sets as they were: the transaction is all or nothing');
-    const many = Array.from({ length: MAX_PREFIXES_PER_CHANGE }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`);
-    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: many, del: [] }]), true, 'at the bound: one send');
-    assert.equal((await held()).b!.length, MAX_PREFIXES_PER_CHANGE + 1);
+    const many = Array.from({ length: NFT_ELEMENT_CHANGES_MAX }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`);
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: many, del: [] }]), true, 'the planner\'s bound fits one send');
+    assert.equal((await held()).b!.length, NFT_ELEMENT_CHANGES_MAX + 1);
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'a', add: ['0.0.0.0/8'], del: [] }]), true, 'a prefix starting at 0.0.0.0: no separate lower bound');
+    assert.ok((await held()).a!.includes('0.0.0.0/8'));
   } finally {
     await run('nft', ['delete', 'table', 'ip', table], { allowFailure: true });
+  }
+});
+
+test('ipsetCreate makes hash:net sets as ipset -exist create does; one there with the same settings is no error, with others it is refused', async () => {
+  try {
+    assert.equal(await ipsetCreate([{ set: LOCAL, hashsize: 16384, maxelem: 262144 }, { set: REMOTE, hashsize: 1024, maxelem: 262144 }]), true);
+    // The tool's own set beside it, for its header.
+    await run('ipset', ['create', 'BY-THE-TOOL', 'hash:net', 'family', 'inet', 'hashsize', '16384', 'maxelem', '262144']);
+    const header = async (name: string) => (await run('ipset', ['list', '-t', name])).stdout.split('\n').filter((l) => /^(Type|Revision|Header):/.test(l)).map((l) => l.replace(/ initval 0x[0-9a-f]+/, ''));
+    assert.deepEqual(await header(LOCAL), await header('BY-THE-TOOL'), 'type, revision and header as the tool makes them');
+    assert.equal(await ipsetCreate([{ set: LOCAL, hashsize: 16384, maxelem: 262144 }]), true, 'there with the same settings: no error, as -exist');
+    assert.equal(await ipsetCreate([{ set: REMOTE, hashsize: 1024, maxelem: 65536 }]), false, 'there with other settings: refused, and the caller restores (which says why)');
+    await run('ipset', ['create', 'SIX', 'hash:net', 'family', 'inet6']);
+    assert.equal(await ipsetCreate([{ set: 'SIX', hashsize: 1024, maxelem: 262144 }]), false, 'a set of another family under that name: refused');
+  } finally {
+    await run('ipset', ['destroy'], { allowFailure: true });
   }
 });

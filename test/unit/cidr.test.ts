@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   compareCidrTexts, containsAddress, containsCidr, detectFamily, formatCidr, formatIpv4, lastAddress,
-  overlaps, parseCidr, parseCidrs, parseIpv4, scanIpv4, scanPrefixLength, vtepAddress, vtepIp, type Cidr,
+  overlaps, parseCidr, parseCidrs, parseIpv4, scanIpv4, scanPrefixLength, vtepAddress, vtepIp, type Cidr, networkOf, prefixLengthOf,
 } from '../../src/model/cidr.ts';
 import { mutatedCidrs, specAddress, specCidr } from './cidr-spec.ts';
 
@@ -237,4 +237,14 @@ test('parseCidrs keeps the texts that are CIDRs, in order, and passes over the r
   assert.deepEqual(parseCidrs([]), []);
   assert.deepEqual(parseCidrs(['10.0.0.0/8', 'fd00::/64', '', '10.1.0.0/33', 'not-a-cidr', '192.168.1.0/24']).map(formatCidr), ['10.0.0.0/8', '192.168.1.0/24']);
   assert.deepEqual(parseCidrs(new Set(['172.16.0.0/12', '010.0.0.0/8'])).map(formatCidr), ['172.16.0.0/12']);
+});
+
+test('prefixLengthOf and networkOf read exactly the CIDRs the grammar accepts (a bare address as /32), and -1 in one of them otherwise', () => {
+  for (const text of mutatedCidrs(5_000)) {
+    const expected = text.includes('/') ? specCidr(text) : (specAddress(text) === null ? null : { address: specAddress(text)!, prefixLength: 32 });
+    const length = prefixLengthOf(text);
+    const network = length < 0 ? -1 : networkOf(text);
+    if (expected === null) assert.ok(length < 0 || network < 0, `${JSON.stringify(text)} refused`);
+    else assert.deepEqual([length, network], [expected.prefixLength, expected.address], JSON.stringify(text));
+  }
 });

@@ -3,7 +3,7 @@
  * Host byte order is little-endian on every platform seaway targets (x64, arm64); checked at load.
  */
 import { endianness } from 'node:os';
-import { scanIpv4, scanPrefixLength } from '../../model/cidr.ts';
+import { networkOf, prefixLengthOf, scanIpv4 } from '../../model/cidr.ts';
 
 if (endianness() !== 'LE') throw new Error('seaway netlink codec supports little-endian hosts only');
 
@@ -169,21 +169,6 @@ export function parseIpv4Prefix(cidr: string): Ipv4Prefix {
   if (network < 0) throw notAnIpv4Prefix(cidr);
   const slash = cidr.indexOf('/');
   return { address: slash < 0 ? cidr : cidr.slice(0, slash), network, prefixLength };
-}
-
-/**
- * An IPv4 CIDR's prefix length (32 without a slash) and network (an unsigned 32-bit number), each
- * -1 when the text is not one: scanned in place with no object or substring, for the encoders
- * that take 10,000 of them on the path of the first pass.
- */
-export function prefixLengthOf(cidr: string): number {
-  const slash = cidr.indexOf('/');
-  return slash < 0 ? 32 : scanPrefixLength(cidr, slash + 1);
-}
-
-export function networkOf(cidr: string): number {
-  const slash = cidr.indexOf('/');
-  return scanIpv4(cidr, 0, slash < 0 ? cidr.length : slash);
 }
 
 export const notAnIpv4Prefix = (cidr: string): Error => new Error(`not an IPv4 prefix: ${JSON.stringify(cidr)}`);
