@@ -40,7 +40,7 @@ export interface FilterNetlink {
   ipsetCreate(sets: readonly IpsetCreate[]): Promise<boolean>;
   /** Adds and deletes members of a set that exists; false when netlink could not (written with ipset restore). */
   ipsetChangeMembers(set: string, add: readonly string[], del: readonly string[]): Promise<boolean>;
-  /** Adds and deletes prefixes of one of seaway's nft sets, all sets' in one transaction; false when netlink could not (written with nft). */
+  /** Adds and deletes prefixes of seaway's nft sets, all in one transaction; false when netlink could not (written with nft -f). */
   nftChangeElements(changes: readonly SetMemberChange[]): Promise<boolean>;
 }
 
@@ -134,7 +134,7 @@ const settled = (answer: Promise<boolean>): Promise<boolean> => answer.catch(() 
 
 /** A one-line account of a planned write, for logs: which tool and the first lines of its script. */
 export function describeWrite(write: FilterWrite): string {
-  // A members-only change goes over netlink unless it falls back to the restore: named for what it is.
+  // Named for what wrote it: netlink (sets, members, elements) or the tool it fell back to.
   const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? (write.elements ? 'nft set elements' : 'nft -f') : !write.members ? 'ipset restore' : write.creates ? 'ipset sets and members' : 'ipset members';
   const lines = write.script.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
   const head = lines.slice(0, 3).join('; ');
