@@ -1,5 +1,5 @@
 import { attr, cstring, nfnetlinkAcks, nfnetlinkAsk, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
-import { decodeAttributes, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, u32, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { decodeAttributes, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, u32, u32be, u8, type NetlinkMessage } from './netlink/codec.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 import type { ProcessRunner } from './iptables.ts';
 
@@ -169,7 +169,6 @@ export async function ipsetCreate(sets: readonly { set: string; hashsize: number
   const revisions = asked?.messages ? hashNetRevisions(asked.messages) : null;
   if (revisions === null || revisions.min > HASH_NET_REVISION) return false;
   const revision = attr(IPSET_ATTR_REVISION, u8(Math.min(revisions.max, HASH_NET_REVISION)));
-  const u32be = (value: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(value >>> 0); return b; };
   const errnos = await nfnetlinkAcks(sets.map(({ set, hashsize, maxelem }) => ({
     subsystem: NFNL_SUBSYS_IPSET, command: IPSET_CMD_CREATE, family: AF_INET,
     attributes: [

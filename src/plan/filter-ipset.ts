@@ -73,11 +73,14 @@ export function planIpsetChange(before: IpsetsDesired, after: IpsetsDesired): Ip
  */
 function renderMemberChanges(changes: readonly SetMemberChange[]): string {
   const lines: string[] = [];
-  for (const { set, add, del } of changes) {
-    for (let i = 0; i < add.length; i++) lines.push(`add ${set} ${add[i]}`);
-    for (const m of [...del].sort()) lines.push(`del ${set} ${m}`);
-  }
+  for (const change of changes) pushMemberLines(lines, change);
   return `${lines.join('\n')}\n`;
+}
+
+/** One set's change as restore lines: its additions in list order, then its deletions sorted as text. */
+function pushMemberLines(lines: string[], { set, add, del }: SetMemberChange): void {
+  for (let i = 0; i < add.length; i++) lines.push(`add ${set} ${add[i]}`);
+  for (const m of [...del].sort()) lines.push(`del ${set} ${m}`);
 }
 
 /**
@@ -202,10 +205,9 @@ export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsOb
       // Only what goes is sorted (for a stable script), not the 10,000 members that stay.
       const del: string[] = [];
       seen.members.forEach((m) => { if (!keep.has(m)) del.push(m); });
-      del.sort();
-      for (const m of add) lines.push(`add ${name} ${m}`);
-      for (const m of del) lines.push(`del ${name} ${m}`);
-      if (add.length > 0 || del.length > 0) members.push({ set: name, add, del });
+      const change = { set: name, add, del: del.sort() };
+      pushMemberLines(lines, change);
+      members.push(change);
     }
   }
   if (lines.length === 0) return null;
