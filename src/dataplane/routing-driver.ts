@@ -4,6 +4,7 @@ import { OWNED_RULE_PRIORITIES, OWNED_TABLES, OWNERSHIP, SUBMARINER_LEFTOVERS } 
 import { FR_ACT_TO_TBL } from '../kernel/rules.ts';
 import { changedRoutes, diffFdb, diffRoutes, diffRules, diffVxlanLink, type ForeignRoute, type ObservedVxlan, type OwnedRoute } from '../plan/diff-kernel.ts';
 import type { KernelWrite, ObservedLink, ObservedRoute, Rtnetlink, WriteResult } from '../kernel/rtnetlink.ts';
+import type { RouteSpec } from '../kernel/routes.ts';
 import { addressKey, describeAddress, describeFdb, describeRoute, describeRule, fdbKey, routeKey, ruleKey } from '../plan/desired-objects.ts';
 import { ALWAYS_ATTEMPT, countWrite, emptyReport, mergeReports, type ApplyReport, type AttemptGate, type ObjectKind } from './report.ts';
 
@@ -99,10 +100,13 @@ const blockedOn = (report: ApplyReport, kind: ObjectKind, key: string, object: s
  * destinations, keeping the kernel's order: of the routes with one destination and metric, the
  * kernel uses the first listed (an `ip route prepend` puts a foreign route ahead of seaway's).
  */
-function sortRoutes(routes: readonly ObservedRoute[], wanted: ReadonlySet<string>, owns: (route: ObservedRoute) => boolean, nameOf: (oif: number) => string) {
+function sortRoutes(routes: readonly ObservedRoute[], wanted: readonly DesiredRoute[], owns: (route: ObservedRoute) => boolean, nameOf: (oif: number) => string) {
   const owned: OwnedRoute[] = [];
   const foreign: ForeignRoute[] = [];
   const ownedFirst = new Set<string>();
+  // The wanted destinations' keys only once a route not seaway's turns up: most dumps hold none.
+  let wantedKeys: Set<string> | undefined;
+  const isWanted = (key: string) => (wantedKeys ??= new Set(wanted.map(routeKey))).has(key);
   for (const r of routes) {
     const key = routeKey(r);
     const dev = r.oif === undefined ? undefined : nameOf(r.oif);
@@ -114,7 +118,7 @@ function sortRoutes(routes: readonly ObservedRoute[], wanted: ReadonlySet<string
       if (r.protocol !== OWNERSHIP.routeProtocol) route.protocol = r.protocol;
       owned.push(route);
       ownedFirst.add(`${key} ${r.metric ?? 0}`);
-    } else if (r.protocol !== OWNERSHIP.routeProtocol && wanted.has(key)) {
+    } else if (r.protocol !== OWNERSHIP.routeProtocol && isWanted(key)) {
       const route: ForeignRoute = { table: r.table, dst: r.dst, protocol: r.protocol, type: r.type, afterOwned: ownedFirst.has(`${key} ${r.metric ?? 0}`) };
       if (r.gateway) route.gateway = r.gateway;
       if (dev !== undefined) route.dev = dev;
@@ -137,7 +141,7 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
     ]);
     const vxlanIndex = ownedLinks.find((l) => l.name === OWNERSHIP.vxlanDevice)?.index;
     const sorted = sortRoutes(
-      routes, new Set(wanted.map(routeKey)),
+      routes, wanted,
       (r) => (r.protocol === OWNERSHIP.routeProtocol ? OWNED_TABLES.includes(r.table) : adoptedRoute(r, vxlanIndex)),
       (oif) => nameOf.get(oif) ?? `ifindex ${oif}`,
     );
@@ -320,13 +324,16 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
       // every apply (no attempt counted during its backoff), retried with backoff once it is free.
       for (const { object, reason } of [...routes.rejected, ...routes.held]) report.failures.push({ kind: 'route', key: routeKey(object), object: describeRoute(object), reason });
       for (const [write, list] of [['replace', routes.replace], ['create', routes.create]] as const) {
-        for (const route of list) {
+        for (let i = 0; i < list.length; i++) {
+          const route = list[i]!;
           const oif = indexOf.get(route.dev);
           if (oif === undefined) {
             blockedOn(report, 'route', routeKey(route), describeRoute(route), `waiting for device ${route.dev}`);
             continue;
           }
-          const spec = { table: route.table, dst: route.dst, oif, protocol: OWNERSHIP.routeProtocol, ...(route.gateway ? { gateway: route.gateway } : {}), ...(route.src ? { src: route.src } : {}) };
+          const spec: RouteSpec = { table: route.table, dst: route.dst, oif, protocol: OWNERSHIP.routeProtocol };
+          if (route.gateway) spec.gateway = route.gateway;
+          if (route.src) spec.src = route.src;
           planned.push({ kind: 'route', key: routeKey(route), object: () => describeRoute(route), write: { kind: 'route', write, route: spec } });
         }
       }

@@ -130,12 +130,15 @@ export interface RouteFilter {
  * decodes only the few it keeps (tables above 255 show RT_TABLE_COMPAT there and are decoded to be sure).
  */
 export function routeMatcher(filter: RouteFilter): (payload: Buffer) => ObservedRoute | undefined {
-  const at = filter.alsoAt && filter.alsoAt.length > 0 ? {
-    keys: new Set(filter.alsoAt.map((r) => `${r.table} ${r.dst}`)),
-    // Only the numbers: 10,000 destinations on the first pass (the planner's, canonical; a malformed
-    // one would match no route, as its key matches no route's).
-    prefixLengths: new Set(filter.alsoAt.map((r) => prefixLengthOf(r.dst))),
-    headerTables: new Set(filter.alsoAt.map((r) => (r.table < 256 ? r.table : RT_TABLE_COMPAT))),
+  const alsoAt = filter.alsoAt;
+  const at = alsoAt && alsoAt.length > 0 ? {
+    // Made when a route first passes the header's numbers: most dumps hold no route of another
+    // protocol at the 10,000 destinations of a first pass.
+    keys: undefined as Set<string> | undefined,
+    // Only the numbers (the planner's destinations are canonical; a malformed one would match no
+    // route, as its key matches no route's).
+    prefixLengths: new Set(alsoAt.map((r) => prefixLengthOf(r.dst))),
+    headerTables: new Set(alsoAt.map((r) => (r.table < 256 ? r.table : RT_TABLE_COMPAT))),
   } : undefined;
   const byProtocol = (payload: Buffer): boolean => (filter.protocol === undefined || payload[5] === filter.protocol)
     && (filter.protocols === undefined || filter.protocols.includes(payload[5]!))
@@ -149,6 +152,7 @@ export function routeMatcher(filter: RouteFilter): (payload: Buffer) => Observed
     // A route with a TOS is another destination key: the kernel keeps it beside a TOS-0 route.
     if (!at || payload[3] !== 0 || !at.prefixLengths.has(payload[1]!) || !at.headerTables.has(payload[4]!)) return undefined;
     const route = decodeRoute(payload);
+    at.keys ??= new Set(alsoAt!.map((r) => `${r.table} ${r.dst}`));
     return route && at.keys.has(`${route.table} ${route.dst}`) ? route : undefined;
   };
 }

@@ -4,7 +4,8 @@
  * namespace set up like a lab worker node, next to `ip -batch` installing the same objects (vx-submariner, its
  * address, rule 100 and the 10,000 routes) in another fresh namespace, in the same run. Also: seaway's bare
  * rtnetlink batch of the same routes, a pass with nothing to change (time and kernel writes), the writes when
- * one Endpoint's subnets change, and resident memory. Medians over the trials.
+ * one Endpoint's subnets change, and resident memory. Medians over the trials. seaway's processes run under the
+ * image's V8 flags (Dockerfile ENTRYPOINT), as the DaemonSet runs the agent.
  *
  *   npm run bench -- routes            node test/bench/routes.ts [--clusters 1000] [--subnets 10] [--trials 5]
  */
@@ -26,13 +27,14 @@ import { readNodeFacts } from '../../src/dataplane/node-facts.ts';
 import { planNode } from '../../src/plan/node-plan.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
 import { CNI, GATEWAY_IP, GATEWAY_VTEP, NODE_IP, planConfig, prepareWorkerNamespace, subnet as workerSubnet, workerSnapshot } from './worker-node-support.ts';
-import { median, scaleArgs } from './bench-support.ts';
+import { imageV8Flags, median, scaleArgs } from './bench-support.ts';
 
 const scale = scaleArgs();
 const { clusters, subnetsPerCluster, trials } = scale;
 const routeCount = clusters * subnetsPerCluster;
 
 const CONFIG = planConfig(scale);
+const V8_FLAGS = imageV8Flags();
 const subnet = (i: number, j: number) => workerSubnet(scale, i, j);
 const snapshot = (changedCluster: number | null): Snapshot => workerSnapshot(scale, changedCluster === null ? new Map() : new Map([[changedCluster, 1]]));
 const prepare = prepareWorkerNamespace;
@@ -140,7 +142,8 @@ async function ownedRouteCount(ns: string): Promise<number> {
 }
 
 async function inNamespace(ns: string, mode: string): Promise<Record<string, number>> {
-  const out = await run('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--inside', mode,
+  // Under the image's V8 flags, as the DaemonSet runs the agent: they trade speed for memory.
+  const out = await run('ip', ['netns', 'exec', ns, process.execPath, ...V8_FLAGS, fileURLToPath(import.meta.url), '--inside', mode,
     '--clusters', String(clusters), '--subnets', String(subnetsPerCluster)]);
   const result = JSON.parse(out.stdout.trim().split('\n').pop()!) as Record<string, number>;
   if (result.failures !== 0) throw new Error(`${mode}: ${result.failures} kernel writes failed`);
@@ -193,6 +196,7 @@ async function main(): Promise<void> {
   const apply = pick('applyMs');
   const warmApply = pick('warmApplyMs');
   console.log(`routes benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${routeCount} routes (worker node, main table), medians of ${trials} trials, each in a fresh namespace`);
+  console.log(`  seaway runs under the image's V8 flags: ${V8_FLAGS.join(' ')}`);
   console.log(`  ip -batch: link, address and routes                ${ms(ip)}`);
   console.log(`  seaway pass from empty, cold process               ${ms(full)}  ${ratio(full)}  (${pick('fullWrites')} writes)`);
   console.log(`    planner ${ms(pick('planMs')).trim()}; dataplane apply through the engine (observe, diff, write, object status) ${ms(apply).trim()} = ${ratio(apply)}`);

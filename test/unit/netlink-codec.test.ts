@@ -1,8 +1,63 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attr, bufferToIpv4, decodeMessages, encodeMessage, ipv4ToBuffer, messageLength, parseIpv4Prefix, u32, writeIpv4, writeMessage } from '../../src/kernel/netlink/codec.ts';
+import {
+  attr, bufferToIpv4, decodeAttributes, decodeError, decodeMessages, encodeMessage, getI32, getU16, getU32, ipv4ToBuffer, messageLength, parseIpv4Prefix,
+  putU16, putU32, putU32be, u32, writeIpv4, writeMessage,
+} from '../../src/kernel/netlink/codec.ts';
 import { mutatedCidrs, specAddress } from './cidr-spec.ts';
 import { encodeRouteRequest, routeMatcher, type RouteFilter, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
+
+test('integers stored and loaded byte by byte are what Buffer\'s own methods store and load, at any offset', () => {
+  const edges = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffff, 0x800000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+  let state = 7;
+  const random = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state; };
+  const values = [...edges, ...Array.from({ length: 200 }, random)];
+  for (const value of values) {
+    for (let at = 0; at < 5; at++) {
+      const ours = Buffer.alloc(12, 0xa5);
+      const theirs = Buffer.alloc(12, 0xa5);
+      putU32(ours, at, value);
+      theirs.writeUInt32LE(value, at);
+      assert.deepEqual(ours, theirs, `u32 ${value} at ${at}`);
+      putU32be(ours, at, value);
+      theirs.writeUInt32BE(value, at);
+      assert.deepEqual(ours, theirs, `u32 big-endian ${value} at ${at}`);
+      const short = value & 0xffff;
+      putU16(ours, at, short);
+      theirs.writeUInt16LE(short, at);
+      assert.deepEqual(ours, theirs, `u16 ${short} at ${at}`);
+      const bytes = Buffer.alloc(12);
+      bytes.writeUInt32LE(value, at);
+      assert.equal(getU32(bytes, at), bytes.readUInt32LE(at), `load u32 ${value} at ${at}`);
+      assert.equal(getI32(bytes, at), bytes.readInt32LE(at), `load i32 ${value} at ${at}`);
+      assert.equal(getU16(bytes, at), bytes.readUInt16LE(at), `load u16 ${value} at ${at}`);
+    }
+  }
+  // Stored values wrap as the kernel's fields do: a negative number is its two's complement.
+  const wrapped = Buffer.alloc(4);
+  putU32(wrapped, 0, -1);
+  assert.equal(wrapped.readUInt32LE(0), 0xffffffff);
+});
+
+test('attributes and error replies decode from bytes written field by field', () => {
+  const attrs = Buffer.concat([attr(3, Buffer.from([1, 2, 3, 4])), attr(0x8001, Buffer.from([9])), attr(5, Buffer.alloc(0))]);
+  const decoded = decodeAttributes(attrs);
+  assert.deepEqual([...decoded.keys()], [3, 1, 5], 'types without the nested flag');
+  assert.deepEqual([...decoded.get(3)!], [1, 2, 3, 4]);
+  assert.deepEqual([...decoded.get(1)!], [9]);
+  assert.equal(decoded.get(5)!.length, 0);
+  // A length that runs past the buffer ends the decoding there, as does one under the header's 4 bytes.
+  assert.deepEqual([...decodeAttributes(Buffer.concat([attr(3, Buffer.from([1, 2, 3, 4])), Buffer.from([200, 0, 7, 0])])).keys()], [3]);
+  assert.deepEqual([...decodeAttributes(Buffer.from([2, 0, 7, 0, 8, 0, 1, 0])).keys()], []);
+  // struct nlmsgerr: a negative errno, then the request's header (length, type, flags, seq, port).
+  const error = Buffer.alloc(20);
+  error.writeInt32LE(-17, 0);
+  error.writeUInt16LE(24, 8);
+  error.writeUInt32LE(0xfffffff1, 12);
+  assert.deepEqual(decodeError(error), { errno: 17, requestType: 24, requestSeq: 0xfffffff1 });
+  assert.deepEqual(decodeError(Buffer.from([0, 0, 0, 0])), { errno: 0, requestType: 0, requestSeq: 0 });
+  assert.deepEqual(decodeError(Buffer.alloc(0)), { errno: 0, requestType: 0, requestSeq: 0 });
+});
 
 test('writeIpv4 writes the four octets', () => {
   for (const [text, bytes] of [['0.0.0.0', [0, 0, 0, 0]], ['255.255.255.255', [255, 255, 255, 255]], ['10.1.2.3', [10, 1, 2, 3]], ['240.168.1.12', [240, 168, 1, 12]]] as const) {
