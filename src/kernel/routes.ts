@@ -1,5 +1,5 @@
 import {
-  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, bufferToIpv4, decodeAttributes, notAnIpv4Prefix, dumpRequest,
+  NLA_TYPE_MASK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, AttributeWriter, align4, getU16, getU32, ipv4At, notAnIpv4Prefix, dumpRequest,
 } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
@@ -90,24 +90,27 @@ export const encodeRouteDump = (): Buffer[] => dumpRequest(RTMSG_LEN, AF_INET);
 
 export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
   if (payload.length < RTMSG_LEN || payload[0] !== AF_INET) return undefined;
-  const attrs = decodeAttributes(payload, RTMSG_LEN);
-  const dst = attrs.get(RTA_DST);
-  const table = attrs.get(RTA_TABLE);
-  const gateway = attrs.get(RTA_GATEWAY);
-  const oif = attrs.get(RTA_OIF);
-  const src = attrs.get(RTA_PREFSRC);
-  const metric = attrs.get(RTA_PRIORITY);
-  const route: ObservedRoute = {
-    table: table ? table.readUInt32LE(0) : payload[4]!,
-    dst: `${dst ? bufferToIpv4(dst) : '0.0.0.0'}/${payload[1]}`,
-    protocol: payload[5]!,
-    scope: payload[6]!,
-    type: payload[7]!,
-  };
-  if (gateway) route.gateway = bufferToIpv4(gateway);
-  if (oif) route.oif = oif.readUInt32LE(0);
-  if (src) route.src = bufferToIpv4(src);
-  if (metric) route.metric = metric.readUInt32LE(0);
+  const route: ObservedRoute = { table: payload[4]!, dst: '', protocol: payload[5]!, scope: payload[6]!, type: payload[7]! };
+  let dst = '0.0.0.0';
+  // The attributes read where they lie, without a map or a buffer view each: a dump holds 10,000 of
+  // seaway's routes. A value shorter than its field is skipped; of repeated types the last one wins.
+  for (let at = RTMSG_LEN; at + 4 <= payload.length;) {
+    const length = getU16(payload, at);
+    if (length < 4 || at + length > payload.length) break;
+    if (length >= 8) {
+      const value = at + 4;
+      switch (getU16(payload, at + 2) & NLA_TYPE_MASK) {
+        case RTA_DST: dst = ipv4At(payload, value); break;
+        case RTA_TABLE: route.table = getU32(payload, value); break;
+        case RTA_GATEWAY: route.gateway = ipv4At(payload, value); break;
+        case RTA_OIF: route.oif = getU32(payload, value); break;
+        case RTA_PREFSRC: route.src = ipv4At(payload, value); break;
+        case RTA_PRIORITY: route.metric = getU32(payload, value); break;
+      }
+    }
+    at += align4(length);
+  }
+  route.dst = `${dst}/${payload[1]}`;
   return route;
 }
 

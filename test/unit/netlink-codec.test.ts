@@ -5,7 +5,7 @@ import {
   putU16, putU32, putU32be, u32, writeIpv4, writeMessage,
 } from '../../src/kernel/netlink/codec.ts';
 import { mutatedCidrs, specAddress } from './cidr-spec.ts';
-import { encodeRouteRequest, routeMatcher, type RouteFilter, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
+import { decodeRoute, encodeRouteRequest, routeMatcher, type RouteFilter, type RouteSpec, type RouteWrite } from '../../src/kernel/routes.ts';
 
 test('integers stored and loaded byte by byte are what Buffer\'s own methods store and load, at any offset', () => {
   const edges = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffff, 0x800000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
@@ -123,6 +123,29 @@ test('route requests encode byte for byte like the attribute-by-attribute refere
       assert.deepEqual(request.body[0], referenceBody(write, route), `${write} ${route.dst}`);
     }
   }
+});
+
+test('a route decodes from an rtmsg and attributes written field by field, malformed attributes included', () => {
+  const rtmsg = (dstLength: number, table: number, protocol: number, scope: number, type: number) => Buffer.from([2, dstLength, 0, 0, table, protocol, scope, type, 0, 0, 0, 0]);
+  const u32Attr = (type: number, value: number) => { const b = Buffer.alloc(8); b.writeUInt16LE(8, 0); b.writeUInt16LE(type, 2); b.writeUInt32LE(value, 4); return b; };
+  const ipAttr = (type: number, ip: string) => { const b = Buffer.alloc(8); b.writeUInt16LE(8, 0); b.writeUInt16LE(type, 2); ip.split('.').forEach((o, i) => { b[4 + i] = Number(o); }); return b; };
+  const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_PREFSRC = 7, RTA_TABLE = 15;
+  const full = Buffer.concat([rtmsg(16, 252, 147, 0, 1), u32Attr(RTA_TABLE, 1000), ipAttr(RTA_DST, '10.2.0.0'), ipAttr(RTA_GATEWAY, '240.168.1.11'),
+    u32Attr(RTA_OIF, 7), ipAttr(RTA_PREFSRC, '10.1.1.1'), u32Attr(RTA_PRIORITY, 0xfffffffe)]);
+  assert.deepEqual(decodeRoute(full), { table: 1000, dst: '10.2.0.0/16', gateway: '240.168.1.11', oif: 7, src: '10.1.1.1', metric: 0xfffffffe, protocol: 147, scope: 0, type: 1 });
+  // No RTA_TABLE: the header's table; no RTA_DST: the default route; a metric of 0 is still said.
+  assert.deepEqual(decodeRoute(Buffer.concat([rtmsg(0, 254, 4, 0, 1), u32Attr(RTA_PRIORITY, 0)])), { table: 254, dst: '0.0.0.0/0', metric: 0, protocol: 4, scope: 0, type: 1 });
+  // Unknown and nested-flagged types are skipped or read by type; the last of a repeated type wins.
+  const nestedOif = u32Attr(RTA_OIF | 0x8000, 9);
+  assert.deepEqual(decodeRoute(Buffer.concat([rtmsg(24, 100, 147, 0, 1), u32Attr(99, 5), u32Attr(RTA_OIF, 3), nestedOif, ipAttr(RTA_DST, '10.3.0.0')])),
+    { table: 100, dst: '10.3.0.0/24', oif: 9, protocol: 147, scope: 0, type: 1 });
+  // A value shorter than its field is not read; a length past the end stops the decoding there.
+  const shortOif = Buffer.from([6, 0, RTA_OIF, 0, 1, 2, 0, 0]);
+  const pastEnd = Buffer.from([40, 0, RTA_GATEWAY, 0, 1, 2, 3, 4]);
+  assert.deepEqual(decodeRoute(Buffer.concat([rtmsg(8, 100, 147, 0, 1), ipAttr(RTA_DST, '10.0.0.0'), shortOif, pastEnd, u32Attr(RTA_TABLE, 7)])),
+    { table: 100, dst: '10.0.0.0/8', protocol: 147, scope: 0, type: 1 });
+  assert.equal(decodeRoute(Buffer.alloc(11)), undefined, 'shorter than an rtmsg');
+  assert.equal(decodeRoute(Buffer.concat([Buffer.from([10]), Buffer.alloc(11)])), undefined, 'not AF_INET');
 });
 
 test('a filtered route decode keeps exactly the routes of the table and protocol asked for, tables above 255 included', () => {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setImmediate as afterCloseLater } from 'node:timers/promises';
+import { setImmediate as afterCloseLater, setTimeout as pause } from 'node:timers/promises';
 import { NLM_F_DUMP_INTR, type NetlinkMessage } from '../../src/kernel/netlink/codec.ts';
 import { NetlinkConnection, NetlinkTimeoutError, type NetlinkConnectionOptions } from '../../src/kernel/netlink/connection.ts';
 import { doneReply, errorReply, fakeFactory, objectReply, type FakeNetlinkSocket } from '../helpers/fake-netlink-socket.ts';
@@ -58,6 +58,30 @@ describe('NetlinkConnection', () => {
     assert.equal(sockets[0]!.closed, true, 'the old socket is closed');
     assert.equal((await dump(conn)).length, 2);
     assert.equal(sockets.length, 2);
+    conn.close();
+  });
+
+  it('the deadline is on silence: a dump that keeps answering outlives it, one that goes quiet fails', async () => {
+    const { conn, sockets } = connection(); // timeoutMs 60; the test answers
+    const answering = dump(conn);
+    await waitFor('the dump request', () => sockets[0]!.sent.length);
+    const seq = sockets[0]!.sent[0]![0]!.seq;
+    // Ten objects 20 ms apart: 200 ms in all, more than three deadlines, never 60 ms silent.
+    for (let i = 0; i < 10; i++) {
+      await pause(20);
+      sockets[0]!.reply(objectReply(seq, RTM_NEWLINK));
+    }
+    sockets[0]!.reply(doneReply(seq));
+    assert.equal((await answering).length, 10);
+
+    const quiet = dump(conn);
+    await waitFor('the second dump request', () => sockets[0]!.sent.length === 2);
+    const quietSeq = sockets[0]!.sent[1]![0]!.seq;
+    for (let i = 0; i < 3; i++) {
+      await pause(20);
+      sockets[0]!.reply(objectReply(quietSeq, RTM_NEWLINK));
+    }
+    await assert.rejects(quiet, { code: 'ETIMEDOUT' });
     conn.close();
   });
 

@@ -187,9 +187,10 @@ export function ipv4ToBuffer(ip: string): Buffer {
   return out;
 }
 
-export function bufferToIpv4(buf: Buffer): string {
-  return `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
-}
+export const bufferToIpv4 = (buf: Uint8Array): string => ipv4At(buf, 0);
+
+/** The dotted quad of the 4 bytes at `at`, read in place. */
+export const ipv4At = (buf: Uint8Array, at: number): string => `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
 
 /** `network` is the address as an unsigned 32-bit number, so the hot path does not scan the text again. */
 export interface Ipv4Prefix { address: string; network: number; prefixLength: number }

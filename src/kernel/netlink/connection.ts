@@ -216,24 +216,29 @@ export class NetlinkConnection {
       };
       const finish = (result: T) => settle(() => resolve(result));
       const fail = (error: Error) => settle(() => reject(error));
-      const arm = () => {
-        clearTimeout(timer);
+      // The deadline is on silence: a long dump that keeps answering is not lost. Each reply notes
+      // when it came, and the one timer, when it fires, waits out the rest of the silence: not a timer
+      // cleared and set again for each of a dump's 10,000 messages.
+      let heardAt = performance.now();
+      const arm = (delayMs: number) => {
         timer = setTimeout(() => {
+          const silentMs = performance.now() - heardAt;
+          if (silentMs < this.timeoutMs) return arm(this.timeoutMs - silentMs);
           fail(new NetlinkTimeoutError(`${what}: no reply from the kernel within ${this.timeoutMs} ms; the netlink socket is reopened`, this.timeoutMs));
           this.retire(channel, `the netlink socket was reopened after another request got no reply within ${this.timeoutMs} ms; this one's reply is lost with it`);
-        }, this.timeoutMs);
+        }, delayMs);
       };
       const handler: ReplyHandler = {
         first, last,
         onMessage: (msg) => {
-          arm(); // the deadline is on silence: a long dump that keeps answering is not lost
+          heardAt = performance.now();
           onReply(msg, first, last, finish, fail);
         },
         onFailure: (reason) => fail(new Error(`${what}: ${reason}`)),
       };
       if (channel.handlers.size === 0) channel.socket.ref();
       channel.handlers.add(handler);
-      arm();
+      arm(this.timeoutMs);
       try {
         channel.socket.send(data, undefined, (error) => {
           if (error) fail(new Error(`${what}: netlink send failed: ${error.code ?? error.message}`));
