@@ -49,19 +49,16 @@ async function readyNodes(kubeconfigPath: string): Promise<k8s.V1Node[]> {
 describe('lab', () => {
   let a: LabStatus;
   let b: LabStatus;
-  let upSeconds = 0;
   let linksBefore: string[] = [];
   let linksAfterUp: string[] = [];
 
   before(async () => {
     requireTools('ip', 'ping', 'iptables', 'sysctl', 'kubectl', 'openssl');
     linksBefore = await rootLinks();
-    const started = Date.now();
+    // No bound on how long this takes but the suite's --test-timeout, which catches a hang: speed
+    // belongs in a benchmark, not in an assertion on a shared machine.
     [a, b] = await Promise.all([
-      labUp({ prefix: A, agents: false, endpoints: false, nodeReadyDelay: 0, cniDelay: 0 }).then((status) => {
-        upSeconds = (Date.now() - started) / 1000;
-        return status;
-      }),
+      labUp({ prefix: A, agents: false, endpoints: false, nodeReadyDelay: 0, cniDelay: 0 }),
       labUp({ endpoints: true, prefix: B, agents: false, clusters: 1, nodes: 2, nodeReadyDelay: 1, cniDelay: null }),
     ]);
     linksAfterUp = await rootLinks();
@@ -72,8 +69,7 @@ describe('lab', () => {
     await Promise.allSettled([labDown(A), labDown(B)]);
   });
 
-  it('comes up with defaults well under a minute, without attaching anything to the root namespace', () => {
-    assert.ok(upSeconds < 30, `up took ${upSeconds} s`);
+  it('comes up with defaults, without attaching anything to the root namespace', () => {
     assert.equal(a.clusters.length, 2);
     assert.ok(a.clusters.every((c) => c.nodes.length === 3 && c.pods.length === 3));
     assert.deepEqual(linksAfterUp, linksBefore);
