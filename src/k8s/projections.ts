@@ -94,10 +94,13 @@ export function keptNodeKey(key: string, extraKeys: readonly string[] = []): boo
   return KEPT_NODE_KEY_PREFIXES.some((prefix) => key.startsWith(prefix)) || extraKeys.includes(key);
 }
 
+/** What most Nodes keep of their labels and annotations: one frozen object for all, not 10,000 empty ones. */
+const NOTHING_KEPT: Readonly<Record<string, string>> = Object.freeze({});
+
 function keptEntries(map: unknown, extraKeys: readonly string[]): Readonly<Record<string, string>> {
-  const kept: Record<string, string> = {};
-  if (isRecord(map)) for (const [key, value] of Object.entries(map)) if (typeof value === 'string' && keptNodeKey(key, extraKeys)) kept[key] = value;
-  return Object.freeze(kept);
+  let kept: Record<string, string> | undefined;
+  if (isRecord(map)) for (const [key, value] of Object.entries(map)) if (typeof value === 'string' && keptNodeKey(key, extraKeys)) (kept ??= {})[key] = value;
+  return kept === undefined ? NOTHING_KEPT : Object.freeze(kept);
 }
 
 /** A Node as the snapshot holds it, frozen (the snapshot hands it out as it is, without a copy). */
