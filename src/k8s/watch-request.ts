@@ -91,7 +91,9 @@ export function watchStream(connection: ApiConnection, path: string, options: Wa
       options.onOpen();
       let buffered = '';
       res.on('data', (chunk: string) => {
-        arm(options.silenceMs, silent);
+        // The same deadline again: refreshed in place, not a timer cleared and made anew for each of
+        // the hundreds of chunks a second that 5,000 Nodes' heartbeats bring.
+        timer?.refresh();
         buffered += chunk;
         let newline: number;
         while (!outcome && (newline = buffered.indexOf('\n')) >= 0) {

@@ -126,6 +126,25 @@ test('a stream silent past its limit rejects with a timeout and its connection i
   });
 });
 
+test('a stream that keeps bringing events outlives its silence limit: the limit is on silence, not on the stream', async () => {
+  await withServer({ bookmarkIntervalMs: 600_000 }, async ({ core, nodes }) => {
+    const { resourceVersion } = await nodes.list({ limit: 10, signal: new AbortController().signal });
+    const watch = startWatch(nodes, resourceVersion, { silenceMs: 300 });
+    let failed: unknown;
+    watch.ended.then(() => { failed = 'ended'; }, (e: unknown) => { failed = e; });
+    // Twelve Nodes 100 ms apart: 1.2 s, four silence limits, never 300 ms without an event.
+    for (let i = 0; i < 12; i++) {
+      await core.createNode({ body: node(`n${i}`) });
+      await waitFor(`the watch to bring Node n${i}`, () => watch.events.length === i + 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(failed, undefined, `the watch ended: ${String(failed)}`);
+    // And quiet from here, it ends for its silence as any other.
+    const error = await watch.ended.then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ApiTimeoutError, String(error));
+  });
+});
+
 test('a stop ends the watch at once with the stop\'s reason, and the server sees it closed', async () => {
   await withServer({}, async ({ admin, nodes }) => {
     const watch = startWatch(nodes, '1');
