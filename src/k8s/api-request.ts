@@ -38,6 +38,8 @@ export interface ApiCallOptions {
   signal?: AbortSignal;
   /** For the timeout's message: "listing /api/v1/nodes". */
   what: string;
+  /** Cuts what no reader needs from a successful answer's text before it is parsed (Nodes' image lists). */
+  trim?: (text: string) => string;
 }
 
 /** How writers send a call: apiRequest over a connection in the agent (`sender`), a fake in unit tests. */
@@ -74,7 +76,7 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
     ...(body ? { 'Content-Type': call.contentType ?? 'application/json', 'Content-Length': body.length } : {}),
   };
   const request = (url.protocol === 'https:' ? https : http).request(url, { ...base, method: call.method, headers, signal });
-  return new Promise<unknown>((resolve, reject) => exchange(request, body, options.what, signal, { resolve, reject }));
+  return new Promise<unknown>((resolve, reject) => exchange(request, body, options, signal, { resolve, reject }));
 }
 
 /**
@@ -85,7 +87,7 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
  * socket holds no answer (before, each held the first answer it carried, a RouteAgent of 1,000 remotes
  * among them). A top-level function, so the body is not in any listener's scope either.
  */
-function exchange(request: http.ClientRequest, body: Buffer | undefined, what: string, signal: AbortSignal,
+function exchange(request: http.ClientRequest, body: Buffer | undefined, { what, trim }: Pick<ApiCallOptions, 'what' | 'trim'>, signal: AbortSignal,
   settle: { resolve: (value: unknown) => void; reject: (error: unknown) => void }): void {
   let pending: typeof settle | null = settle;
   const finish = (outcome: { value: unknown } | { error: unknown }) => {
@@ -124,7 +126,7 @@ function exchange(request: http.ClientRequest, body: Buffer | undefined, what: s
         return;
       }
       try {
-        finish({ value: text.trim() === '' ? undefined : JSON.parse(text) });
+        finish({ value: text.trim() === '' ? undefined : JSON.parse(trim ? trim(text) : text) });
       } catch (error) {
         finish({ error: new Error(`the answer to ${what} is not JSON: ${(error as Error).message}`) });
       }

@@ -21,12 +21,13 @@ interface ListBody<T> {
  * The informer's list and watch for one collection, e.g. /api/v1/nodes: pages as the server sends
  * them (plain JSON, no typed copies: a page is projected and dropped; consistent reads: no
  * resourceVersion, so the server may paginate), and watches from the last version with bookmarks.
+ * `trim` cuts what no reader needs from each answer and event before it is parsed.
  */
-export function collectionListWatch<T extends ApiObject>(connection: ApiConnection, path: string, settings: ApiRequestSettings): ListWatch<T> {
+export function collectionListWatch<T extends ApiObject>(connection: ApiConnection, path: string, settings: ApiRequestSettings, trim?: (json: string) => string): ListWatch<T> {
   return {
     async list(request): Promise<ListPage<T>> {
       const body = await apiRequest(connection, { method: 'GET', path, query: { limit: String(request.limit), continue: request.continueToken } },
-        { userAgent: settings.userAgent, timeoutMs: settings.requestTimeoutMs, signal: request.signal, what: `listing ${path}` }) as ListBody<T> | undefined;
+        { userAgent: settings.userAgent, timeoutMs: settings.requestTimeoutMs, signal: request.signal, what: `listing ${path}`, ...(trim ? { trim } : {}) }) as ListBody<T> | undefined;
       const meta = body?.metadata ?? {};
       return { items: body?.items ?? [], resourceVersion: meta.resourceVersion ?? '', ...(meta.continue ? { continueToken: meta.continue } : {}) };
     },
@@ -38,6 +39,7 @@ export function collectionListWatch<T extends ApiObject>(connection: ApiConnecti
         userAgent: settings.userAgent,
         signal: request.signal,
         onOpen: request.onOpen,
+        ...(trim ? { trim } : {}),
         onEvent: (type, object) => {
           if (type === 'BOOKMARK') {
             request.onEvent({ type, resourceVersion: (object as ApiObject | undefined)?.metadata?.resourceVersion ?? '' });

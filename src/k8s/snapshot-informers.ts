@@ -3,6 +3,7 @@ import type { ApiConnection } from './api-connection.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { freezeSnapshot, type ClusterObject, type EndpointObject, type Snapshot } from '../model/snapshot.ts';
 import { collectionListWatch, submarinerCollection, type ApiRequestSettings } from './client-list-watch.ts';
+import { withoutNodeImages } from './node-images.ts';
 import type { ListWatch } from './list-watch.ts';
 import { createInformer, type Informer, type InformerChange, type InformerDeps } from './informer.ts';
 import { ownNodeWatch, type OwnNodeWatch } from './node-ready.ts';
@@ -33,7 +34,8 @@ export function clientSnapshotSources(connection: ApiConnection, namespace: stri
   return {
     endpoints: customSource('endpoints'),
     clusters: customSource('clusters'),
-    nodes: collectionListWatch<V1Node>(connection, '/api/v1/nodes', request),
+    // Nothing in seaway reads a Node's images: cut before parsing, for every list page and heartbeat.
+    nodes: collectionListWatch<V1Node>(connection, '/api/v1/nodes', request, withoutNodeImages),
   };
 }
 

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { ApiStatusError, ApiTimeoutError } from '../../src/k8s/api-problem.ts';
 import { collectionListWatch } from '../../src/k8s/client-list-watch.ts';
+import { withoutNodeImages } from '../../src/k8s/node-images.ts';
 import type { ListWatch, WatchEvent } from '../../src/k8s/list-watch.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type ApiServerOptions, type RunningApiServer } from './apiserver/server.ts';
@@ -123,6 +124,24 @@ test('a stream silent past its limit rejects with a timeout and its connection i
     assert.ok(error instanceof ApiTimeoutError, String(error));
     assert.match(error.message, /silent for 300 ms/);
     await waitFor('the server to see the watch closed', async () => (await admin.watches()).length === 0);
+  });
+});
+
+test('with the Nodes\' trim, list pages and watch events arrive without status.images and with the rest', async () => {
+  await withServer({}, async ({ server, core }) => {
+    const trimmed = collectionListWatch<V1Node>(connectionFor(server.url), '/api/v1/nodes', { requestTimeoutMs: 2000, userAgent: USER_AGENT }, withoutNodeImages);
+    const status = { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }], images: [{ names: ['registry/app:v1'], sizeBytes: 1 }] };
+    await core.createNode({ body: node('a') });
+    await core.replaceNodeStatus({ name: 'a', body: { ...node('a'), status } });
+    const listed = await trimmed.list({ limit: 10, signal: new AbortController().signal });
+    assert.deepEqual(listed.items.map((n) => n.status), [{ addresses: status.addresses, images: [] }]);
+    const watch = startWatch(trimmed, listed.resourceVersion);
+    await core.replaceNodeStatus({ name: 'a', body: { ...node('a'), status: { ...status, addresses: [{ type: 'InternalIP', address: '10.0.0.2' }] } } });
+    await waitFor('the status change', () => watch.events.length === 1);
+    const event = watch.events[0]!;
+    assert.ok(event.type === 'MODIFIED');
+    assert.deepEqual(event.object.status, { addresses: [{ type: 'InternalIP', address: '10.0.0.2' }], images: [] });
+    watch.stop();
   });
 });
 
