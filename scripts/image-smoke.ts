@@ -49,8 +49,8 @@ const APP_ADDONS = ['/app/node_modules/netlink/build/Release/netlink_binding.nod
 const ADDON_CHECK = `
 const { createRequire } = require('node:module');
 const req = createRequire('/app/seaway.mjs');
-const netlink = req('netlink');
-if (typeof netlink.RawNetlinkSocket !== 'function') throw new Error('netlink has no RawNetlinkSocket');
+const netlink = req('netlink/dist/raw.js');
+if (typeof netlink.RawNetlinkSocket !== 'function') throw new Error('netlink/dist/raw.js (what the bundle imports) has no RawNetlinkSocket');
 const icmp = req('/app/seaway_icmp.node');
 if (typeof icmp.IcmpSocket !== 'function' || typeof icmp.ECHO_BYTES !== 'number') throw new Error('the ICMP addon exports no IcmpSocket');
 const binding = req('node-gyp-build').resolve('/app/node_modules/netlink');

@@ -107,7 +107,9 @@ function sortRoutes(routes: readonly ObservedRoute[], wanted: readonly DesiredRo
   // The wanted destinations' keys only once a route not seaway's turns up: most dumps hold none.
   let wantedKeys: Set<string> | undefined;
   const isWanted = (key: string) => (wantedKeys ??= new Set(wanted.map(routeKey))).has(key);
-  for (const r of routes) {
+  // Indexed: a dump of 10,000 routes, and for-of allocates per step before V8 optimises it.
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i]!;
     const key = routeKey(r);
     const dev = r.oif === undefined ? undefined : nameOf(r.oif);
     if (owns(r)) {

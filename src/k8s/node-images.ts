@@ -8,9 +8,12 @@
 const IMAGES = '"images":[';
 
 /**
- * `json` with the contents of every `"images":[...]` array removed. Only a structural key can match:
- * inside a JSON string every quote is escaped. When an array does not close (a truncated answer),
- * the text is returned whole, for JSON.parse to refuse as it would have.
+ * `json` with the contents of every `"images":[...]` array removed. Inside a JSON string every quote
+ * is escaped, so what matches is a key named images, or one ending in an escaped quote and "images"
+ * (`"x\"images"`), which no Node has (label and annotation values are strings; managedFields says
+ * `"f:images"`); either way the text stays valid JSON. When an array does not close, or closes with
+ * the wrong bracket (a truncated or malformed answer), the text is returned whole, for JSON.parse to
+ * refuse as it would have.
  */
 export function withoutNodeImages(json: string): string {
   let at = json.indexOf(IMAGES);
@@ -31,9 +34,10 @@ export function withoutNodeImages(json: string): string {
 
 const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d, OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d;
 
-/** Where the array opened at `open` closes, past nested arrays, objects and strings; -1 when it does not. */
+/** Where the array opened at `open` closes, past nested arrays, objects and strings; -1 when it does not, or a bracket closes the wrong kind. */
 function closingBracket(json: string, open: number): number {
-  let depth = 0;
+  // The closers expected, innermost last: an image list nests three deep.
+  const closers: number[] = [];
   for (let i = open; i < json.length; i++) {
     const c = json.charCodeAt(i);
     if (c === QUOTE) {
@@ -42,11 +46,13 @@ function closingBracket(json: string, open: number): number {
         if (d === BACKSLASH) i++;
         else if (d === QUOTE) break;
       }
-    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      depth++;
+    } else if (c === OPEN_ARRAY) {
+      closers.push(CLOSE_ARRAY);
+    } else if (c === OPEN_OBJECT) {
+      closers.push(CLOSE_OBJECT);
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
-      depth--;
-      if (depth === 0) return c === CLOSE_ARRAY ? i : -1;
+      if (closers.pop() !== c) return -1;
+      if (closers.length === 0) return i;
     }
   }
   return -1;

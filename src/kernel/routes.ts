@@ -9,6 +9,8 @@ export const RTM_DELROUTE = 25;
 export const RTM_GETROUTE = 26;
 const AF_INET = 2;
 const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_PREFSRC = 7, RTA_TABLE = 15;
+/** The attributes decodeRoute reads, each 4 bytes. */
+const ROUTE_FIELDS: ReadonlySet<number> = new Set([RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE]);
 const RTN_UNICAST = 1;
 /** RTN_BLACKHOLE: packets matching it are dropped silently (a cable's fail-closed floor). */
 export const RTN_BLACKHOLE = 6;
@@ -93,20 +95,21 @@ export function decodeRoute(payload: Buffer): ObservedRoute | undefined {
   const route: ObservedRoute = { table: payload[4]!, dst: '', protocol: payload[5]!, scope: payload[6]!, type: payload[7]! };
   let dst = '0.0.0.0';
   // The attributes read where they lie, without a map or a buffer view each: a dump holds 10,000 of
-  // seaway's routes. A value shorter than its field is skipped; of repeated types the last one wins.
+  // seaway's routes. Of repeated types the last one wins; one of these shorter than its 4 bytes makes
+  // the route unreadable (no route rather than a wrong one, such as 0.0.0.0/16 for a cut destination).
   for (let at = RTMSG_LEN; at + 4 <= payload.length;) {
     const length = getU16(payload, at);
     if (length < 4 || at + length > payload.length) break;
-    if (length >= 8) {
-      const value = at + 4;
-      switch (getU16(payload, at + 2) & NLA_TYPE_MASK) {
-        case RTA_DST: dst = ipv4At(payload, value); break;
-        case RTA_TABLE: route.table = getU32(payload, value); break;
-        case RTA_GATEWAY: route.gateway = ipv4At(payload, value); break;
-        case RTA_OIF: route.oif = getU32(payload, value); break;
-        case RTA_PREFSRC: route.src = ipv4At(payload, value); break;
-        case RTA_PRIORITY: route.metric = getU32(payload, value); break;
-      }
+    const type = getU16(payload, at + 2) & NLA_TYPE_MASK;
+    const value = at + 4;
+    if (length < 8 && ROUTE_FIELDS.has(type)) return undefined;
+    switch (type) {
+      case RTA_DST: dst = ipv4At(payload, value); break;
+      case RTA_TABLE: route.table = getU32(payload, value); break;
+      case RTA_GATEWAY: route.gateway = ipv4At(payload, value); break;
+      case RTA_OIF: route.oif = getU32(payload, value); break;
+      case RTA_PREFSRC: route.src = ipv4At(payload, value); break;
+      case RTA_PRIORITY: route.metric = getU32(payload, value); break;
     }
     at += align4(length);
   }

@@ -148,14 +148,16 @@ test('with the Nodes\' trim, list pages and watch events arrive without status.i
 test('a stream that keeps bringing events outlives its silence limit: the limit is on silence, not on the stream', async () => {
   await withServer({ bookmarkIntervalMs: 600_000 }, async ({ core, nodes }) => {
     const { resourceVersion } = await nodes.list({ limit: 10, signal: new AbortController().signal });
-    const watch = startWatch(nodes, resourceVersion, { silenceMs: 300 });
+    // A 1 s limit and a Node every 50 ms or so (and its round trip): only a stall of most of a second
+    // on a busy machine could end the watch for a reason other than the limit's.
+    const watch = startWatch(nodes, resourceVersion, { silenceMs: 1000 });
     let failed: unknown;
     watch.ended.then(() => { failed = 'ended'; }, (e: unknown) => { failed = e; });
-    // Twelve Nodes 100 ms apart: 1.2 s, four silence limits, never 300 ms without an event.
-    for (let i = 0; i < 12; i++) {
+    // Forty Nodes: over 2 s, more than two silence limits, never 1 s without an event.
+    for (let i = 0; i < 40; i++) {
       await core.createNode({ body: node(`n${i}`) });
       await waitFor(`the watch to bring Node n${i}`, () => watch.events.length === i + 1);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.equal(failed, undefined, `the watch ended: ${String(failed)}`);
     // And quiet from here, it ends for its silence as any other.

@@ -49,6 +49,9 @@ test('attributes and error replies decode from bytes written field by field', ()
   // A length that runs past the buffer ends the decoding there, as does one under the header's 4 bytes.
   assert.deepEqual([...decodeAttributes(Buffer.concat([attr(3, Buffer.from([1, 2, 3, 4])), Buffer.from([200, 0, 7, 0])])).keys()], [3]);
   assert.deepEqual([...decodeAttributes(Buffer.from([2, 0, 7, 0, 8, 0, 1, 0])).keys()], []);
+  // The length is 16 bits: the largest attribute is encoded, one byte more is refused, not wrapped.
+  assert.equal(attr(1, Buffer.alloc(0xffff - 4)).readUInt16LE(0), 0xffff);
+  assert.throws(() => attr(1, Buffer.alloc(0xffff - 3)), RangeError);
   // struct nlmsgerr: a negative errno, then the request's header (length, type, flags, seq, port).
   const error = Buffer.alloc(20);
   error.writeInt32LE(-17, 0);
@@ -139,11 +142,16 @@ test('a route decodes from an rtmsg and attributes written field by field, malfo
   const nestedOif = u32Attr(RTA_OIF | 0x8000, 9);
   assert.deepEqual(decodeRoute(Buffer.concat([rtmsg(24, 100, 147, 0, 1), u32Attr(99, 5), u32Attr(RTA_OIF, 3), nestedOif, ipAttr(RTA_DST, '10.3.0.0')])),
     { table: 100, dst: '10.3.0.0/24', oif: 9, protocol: 147, scope: 0, type: 1 });
-  // A value shorter than its field is not read; a length past the end stops the decoding there.
-  const shortOif = Buffer.from([6, 0, RTA_OIF, 0, 1, 2, 0, 0]);
+  // A length past the end stops the decoding there.
   const pastEnd = Buffer.from([40, 0, RTA_GATEWAY, 0, 1, 2, 3, 4]);
-  assert.deepEqual(decodeRoute(Buffer.concat([rtmsg(8, 100, 147, 0, 1), ipAttr(RTA_DST, '10.0.0.0'), shortOif, pastEnd, u32Attr(RTA_TABLE, 7)])),
+  assert.deepEqual(decodeRoute(Buffer.concat([rtmsg(8, 100, 147, 0, 1), ipAttr(RTA_DST, '10.0.0.0'), pastEnd, u32Attr(RTA_TABLE, 7)])),
     { table: 100, dst: '10.0.0.0/8', protocol: 147, scope: 0, type: 1 });
+  // One of its fields shorter than 4 bytes makes the route unreadable, not a wrong route; an unknown short one is passed over.
+  const short = (type: number) => Buffer.from([6, 0, type, 0, 10, 2, 0, 0]);
+  for (const type of [RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE]) {
+    assert.equal(decodeRoute(Buffer.concat([rtmsg(16, 100, 147, 0, 1), ipAttr(RTA_DST, '10.2.0.0'), short(type)])), undefined, `short attribute ${type}`);
+  }
+  assert.deepEqual(decodeRoute(Buffer.concat([rtmsg(16, 100, 147, 0, 1), short(99), ipAttr(RTA_DST, '10.2.0.0')])), { table: 100, dst: '10.2.0.0/16', protocol: 147, scope: 0, type: 1 });
   assert.equal(decodeRoute(Buffer.alloc(11)), undefined, 'shorter than an rtmsg');
   assert.equal(decodeRoute(Buffer.concat([Buffer.from([10]), Buffer.alloc(11)])), undefined, 'not AF_INET');
 });

@@ -62,23 +62,25 @@ describe('NetlinkConnection', () => {
   });
 
   it('the deadline is on silence: a dump that keeps answering outlives it, one that goes quiet fails', async () => {
-    const { conn, sockets } = connection(); // timeoutMs 60; the test answers
+    // The test answers. Replies 10 ms apart against a 400 ms deadline: only a stall of almost 400 ms
+    // on a busy machine could make this half fail for a reason other than the deadline's.
+    const { conn, sockets } = connection({ timeoutMs: 400 });
     const answering = dump(conn);
     await waitFor('the dump request', () => sockets[0]!.sent.length);
     const seq = sockets[0]!.sent[0]![0]!.seq;
-    // Ten objects 20 ms apart: 200 ms in all, more than three deadlines, never 60 ms silent.
-    for (let i = 0; i < 10; i++) {
-      await pause(20);
+    // Ninety objects: 900 ms in all, more than two deadlines, never 400 ms silent.
+    for (let i = 0; i < 90; i++) {
+      await pause(10);
       sockets[0]!.reply(objectReply(seq, RTM_NEWLINK));
     }
     sockets[0]!.reply(doneReply(seq));
-    assert.equal((await answering).length, 10);
+    assert.equal((await answering).length, 90);
 
     const quiet = dump(conn);
     await waitFor('the second dump request', () => sockets[0]!.sent.length === 2);
     const quietSeq = sockets[0]!.sent[1]![0]!.seq;
     for (let i = 0; i < 3; i++) {
-      await pause(20);
+      await pause(10);
       sockets[0]!.reply(objectReply(quietSeq, RTM_NEWLINK));
     }
     await assert.rejects(quiet, { code: 'ETIMEDOUT' });

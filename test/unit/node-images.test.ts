@@ -47,7 +47,7 @@ test('text without images, an empty list and nested lists come out as they shoul
 });
 
 test('a list that does not close, or closes with a brace, leaves the text whole for the parser to refuse', () => {
-  for (const json of ['{"images":[1,2', '{"images":[{"a":"]"}', '{"images":[1}', '{"images":["unterminated]']) {
+  for (const json of ['{"images":[1,2', '{"images":[{"a":"]"}', '{"images":[1}', '{"images":["unterminated]', '{"images":[{]]}', '{"images":[[}]]}']) {
     assert.equal(withoutNodeImages(json), json);
     assert.throws(() => JSON.parse(json), SyntaxError);
   }

@@ -40,6 +40,8 @@ export const align4 = (n: number): number => (n + 3) & ~3;
 /** Encodes one attribute; `value` may itself be encoded attributes (pass nested=true). */
 export function attr(type: number, value: Buffer, nested = false): Buffer {
   const len = 4 + value.length;
+  // The length is 16 bits on the wire: a bigger value would wrap to a wrong one, not fail.
+  if (len > 0xffff) throw new RangeError(`a netlink attribute of ${value.length} bytes is more than its 16-bit length can say`);
   const out = Buffer.alloc(align4(len));
   putU16(out, 0, len);
   putU16(out, 2, nested ? type | NLA_F_NESTED : type);
