@@ -1,5 +1,5 @@
 import { attr, cstring, nfnetlinkAcks, nfnetlinkAsk, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
-import { decodeAttributes, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, u32, u32be, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { decodeAttributes, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, putU32be, u32, u32be, u8, type NetlinkMessage } from './netlink/codec.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 import type { ProcessRunner } from './iptables.ts';
 
@@ -102,10 +102,7 @@ function encodeMemberList(members: readonly string[], from: number, to: number):
     out[at + 8] = 8;
     out[at + 10] = IPSET_ATTR_IPADDR_IPV4;
     out[at + 11] = NLA_F_NET_BYTEORDER >> 8;
-    out[at + 12] = network >>> 24;
-    out[at + 13] = (network >>> 16) & 0xff;
-    out[at + 14] = (network >>> 8) & 0xff;
-    out[at + 15] = network & 0xff;
+    putU32be(out, at + 12, network);
     out[at + 16] = 5;
     out[at + 18] = IPSET_ATTR_CIDR;
     out[at + 20] = prefixLength;

@@ -1,7 +1,7 @@
 import type { ProcessRunner } from './iptables.ts';
 import { NFNL_SUBSYS_NFTABLES } from './nft-events.ts';
 import { attr, cstring, nfnetlinkAcks, nfnetlinkTransaction, type NfnetlinkRequest } from './nfnetlink.ts';
-import { NLA_F_NESTED, NLM_F_CREATE } from './netlink/codec.ts';
+import { NLA_F_NESTED, NLM_F_CREATE, putU16, putU32be } from './netlink/codec.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 
 /** `nft -j list table`, or null when the table does not exist. */
@@ -40,17 +40,17 @@ const NFT_SET_ELEM_INTERVAL_END = 1;
 /** One interval set element: its key (an IPv4 address as a number) and whether it ends an interval. */
 function encodeElement(out: Buffer, at: number, address: number, end: boolean): number {
   const length = end ? 24 : 16;
-  out.writeUInt16LE(length, at);
-  out.writeUInt16LE(NFTA_LIST_ELEM | NLA_F_NESTED, at + 2);
-  out.writeUInt16LE(12, at + 4);
-  out.writeUInt16LE(NFTA_SET_ELEM_KEY | NLA_F_NESTED, at + 6);
-  out.writeUInt16LE(8, at + 8);
-  out.writeUInt16LE(NFTA_DATA_VALUE, at + 10);
-  out.writeUInt32BE(address >>> 0, at + 12);
+  putU16(out, at, length);
+  putU16(out, at + 2, NFTA_LIST_ELEM | NLA_F_NESTED);
+  putU16(out, at + 4, 12);
+  putU16(out, at + 6, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+  putU16(out, at + 8, 8);
+  putU16(out, at + 10, NFTA_DATA_VALUE);
+  putU32be(out, at + 12, address);
   if (end) {
-    out.writeUInt16LE(8, at + 16);
-    out.writeUInt16LE(NFTA_SET_ELEM_FLAGS, at + 18);
-    out.writeUInt32BE(NFT_SET_ELEM_INTERVAL_END, at + 20);
+    putU16(out, at + 16, 8);
+    putU16(out, at + 18, NFTA_SET_ELEM_FLAGS);
+    putU32be(out, at + 20, NFT_SET_ELEM_INTERVAL_END);
   }
   return at + length;
 }
