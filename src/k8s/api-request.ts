@@ -75,8 +75,24 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
     'User-Agent': options.userAgent,
     ...(body ? { 'Content-Type': call.contentType ?? 'application/json', 'Content-Length': body.length } : {}),
   };
-  const request = (url.protocol === 'https:' ? https : http).request(url, { ...base, method: call.method, headers, signal });
-  return new Promise<unknown>((resolve, reject) => exchange(request, body, options, signal, { resolve, reject }));
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise<unknown>((resolve, reject) => {
+    const attempt = (again: boolean) => exchange(client.request(url, { ...base, method: call.method, headers, signal }), body, options, signal,
+      { resolve, reject, ...(again ? { staleSocket: () => attempt(false) } : {}) });
+    // A GET is sent once more when the pooled socket it went out on turned out closed (see exchange).
+    attempt(call.method === 'GET');
+  });
+}
+
+/**
+ * A keep-alive socket the server closed while it sat in the pool (its idle timeout, a restart, a
+ * proxy's) resets the next request sent on it before any answer: the server never saw that request.
+ * Node marks such a request `reusedSocket`, and its documentation asks callers to send it again.
+ * Only a GET is sent again, and only once: a write might have reached the server, and a reset on a
+ * fresh socket, or a second one, is the server's trouble and is reported as such.
+ */
+function closedWhilePooled(request: http.ClientRequest, error: unknown, answered: boolean): boolean {
+  return !answered && request.reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET';
 }
 
 /**
@@ -88,8 +104,9 @@ async function send(connection: ApiConnection, call: ApiCall, options: ApiCallOp
  * among them). A top-level function, so the body is not in any listener's scope either.
  */
 function exchange(request: http.ClientRequest, body: Buffer | undefined, { what, trim }: Pick<ApiCallOptions, 'what' | 'trim'>, signal: AbortSignal,
-  settle: { resolve: (value: unknown) => void; reject: (error: unknown) => void }): void {
+  settle: { resolve: (value: unknown) => void; reject: (error: unknown) => void; staleSocket?: () => void }): void {
   let pending: typeof settle | null = settle;
+  let answered = false;
   const finish = (outcome: { value: unknown } | { error: unknown }) => {
     const to = pending;
     pending = null;
@@ -97,8 +114,17 @@ function exchange(request: http.ClientRequest, body: Buffer | undefined, { what,
     if ('error' in outcome) to.reject(outcome.error);
     else to.resolve(outcome.value);
   };
-  request.on('error', (error) => finish({ error: signal.aborted ? signal.reason : error }));
+  request.on('error', (error) => {
+    const again = pending?.staleSocket;
+    if (again && !signal.aborted && closedWhilePooled(request, error, answered)) {
+      pending = null;
+      again();
+      return;
+    }
+    finish({ error: signal.aborted ? signal.reason : error });
+  });
   request.on('response', (response) => {
+    answered = true;
     const code = response.statusCode ?? 0;
     const ok = code >= 200 && code < 300;
     const limit = ok ? MAX_RESPONSE_BYTES : MAX_ERROR_BYTES;

@@ -125,13 +125,21 @@ for (const backend of BACKENDS) {
           ['set emptied', ['flush', 'set', 'ip', 'seaway', 'remotecidrs']],
           ['chain flushed', ['flush', 'chain', 'ip', 'seaway', 'filter_forward']],
         ] as const) {
+          const logged = (await agentLog(node)).length;
           await run('ip', ['netns', 'exec', node.namespace, 'nft', ...args]);
           const start = performance.now();
-          await waitFor(`${kind}: repaired`, async () => (await filterState(node)) === intact, { timeoutMs: 5000, intervalMs: 20 });
+          try {
+            await waitFor(`${kind}: repaired`, async () => (await filterState(node)) === intact, { timeoutMs: 10_000, intervalMs: 20 });
+          } catch (error) {
+            // Usually 200-400 ms; when it is not, what the agent said meanwhile tells why.
+            const said = (await agentLog(node)).slice(logged).map((l) => JSON.stringify(l));
+            throw new Error(`${(error as Error).message}; the agent's log since the change:\n${said.join('\n')}`);
+          }
           timings[kind] = Math.round(performance.now() - start);
         }
         console.log(`nftables, notified: drift repair times (ms): ${JSON.stringify(timings)}`);
-        // (Repaired at all within the 5 s hang bound proves the notifications: the poll is a 30 s backstop here.)
+        // (Repaired at all within the 10 s hang bound proves the notifications: the poll is a 30 s backstop
+        // here, and seaway's own writes notify, so the last check before the change was recent.)
       });
     }
 

@@ -279,3 +279,72 @@ describe('apiRequest against a local HTTP server', () => {
     assert.equal(callUrl('https://h:6443', { path: '/api/v1/nodes', query: { limit: '500', continue: undefined } }).href, 'https://h:6443/api/v1/nodes?limit=500');
   });
 });
+
+describe('apiRequest on a pooled socket the server closed', () => {
+  // The server resets the connection of chosen requests before answering: what a client sees when
+  // the server closed a keep-alive socket just as a request went out on it.
+  let server: Server;
+  let url: string;
+  let connections = 0;
+  let arrivals: Array<{ method?: string; reused: boolean; reset: boolean }> = [];
+  let reset: (reused: boolean) => boolean = () => false;
+  before(async () => {
+    server = createServer((req, res) => {
+      const served = (req.socket as { served?: number } & typeof req.socket);
+      const reused = (served.served ?? 0) > 0;
+      served.served = (served.served ?? 0) + 1;
+      const resetting = reset(reused);
+      arrivals.push({ method: req.method, reused, reset: resetting });
+      req.resume();
+      if (resetting) req.socket.resetAndDestroy();
+      else res.end('{"ok":true}');
+    });
+    server.on('connection', () => { connections++; });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const options = { userAgent: 'seaway/test', timeoutMs: 2000, what: 'the test call' };
+  /** A connection whose first GET left one socket in its pool; counters start after it. */
+  async function warmed() {
+    const connection = connectionFromSpec({ server: url, insecureSkipTlsVerify: true, token: 'tok' }, files({}));
+    reset = () => false;
+    assert.deepEqual(await apiRequest(connection, { method: 'GET', path: '/warm' }, options), { ok: true });
+    arrivals = [];
+    connections = 0;
+    return connection;
+  }
+  const isReset = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ECONNRESET';
+
+  test('a GET reset on a reused socket is sent once more, on a new socket, and answers', async () => {
+    const connection = await warmed();
+    reset = (reused) => reused;
+    assert.deepEqual(await apiRequest(connection, { method: 'GET', path: '/api/v1/nodes' }, options), { ok: true });
+    assert.deepEqual(arrivals, [{ method: 'GET', reused: true, reset: true }, { method: 'GET', reused: false, reset: false }]);
+    assert.equal(connections, 1, 'the second try opened a socket of its own');
+  });
+
+  test('a write reset on a reused socket is not sent again: the server may have acted on it', async () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+      const connection = await warmed();
+      reset = (reused) => reused;
+      await assert.rejects(apiRequest(connection, { method, path: '/apis/x/v1/things', body: { a: 1 } }, options), isReset, method);
+      assert.deepEqual(arrivals.map((a) => a.method), [method]);
+    }
+  });
+
+  test('a GET is sent at most twice, and a reset on a fresh socket is not retried at all', async () => {
+    let connection = await warmed();
+    reset = () => true;
+    await assert.rejects(apiRequest(connection, { method: 'GET', path: '/x' }, options), isReset);
+    assert.deepEqual(arrivals, [{ method: 'GET', reused: true, reset: true }, { method: 'GET', reused: false, reset: true }]);
+
+    connection = connectionFromSpec({ server: url, insecureSkipTlsVerify: true, token: 'tok' }, files({}));
+    arrivals = [];
+    await assert.rejects(apiRequest(connection, { method: 'GET', path: '/x' }, options), isReset);
+    assert.deepEqual(arrivals, [{ method: 'GET', reused: false, reset: true }]);
+  });
+});
