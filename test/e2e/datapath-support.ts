@@ -10,7 +10,7 @@ export const ECHO_PORT = SERVICE_PORT;
 export const BULK_PORT = 7008;
 
 /** Listens on every IPv4 address of its namespace (IPv4 only, so peers are not shown as ::ffff:a.b.c.d); to each connection it writes the peer address it sees, then closes. */
-const SERVER = `require('net').createServer((s) => { console.log('peer ' + s.remoteAddress); s.end(s.remoteAddress); })
+const SERVER = `require('net').createServer((s) => { s.on('error', () => {}); console.log('peer ' + s.remoteAddress); s.end(s.remoteAddress); })
   .listen(${ECHO_PORT}, '0.0.0.0', () => console.log('listening'));`;
 
 /**

@@ -15,7 +15,7 @@ import type { DesiredFilter } from '../../src/model/desired-state.ts';
 await runInsideNetns(import.meta.url, 'e-traffic');
 requireTools('ip', 'iptables-legacy', 'iptables-nft', 'nft', 'ipset', 'ping');
 
-const server = (address: string) => `require('net').createServer((s) => { s.end(s.remoteAddress); }).listen(7000, '${address}', () => console.log('listening'));`;
+const server = (address: string) => `require('net').createServer((s) => { s.on('error', () => {}); s.end(s.remoteAddress); }).listen(7000, '${address}', () => console.log('listening'));`;
 const client = (address: string) => `const s = require('net').connect({ host: '${address}', port: 7000, timeout: 1500 }); let d = '';
 s.on('data', (c) => { d += c; }); s.on('end', () => { console.log('seen-as ' + d); process.exit(0); });
 s.on('timeout', () => { console.log('timeout'); process.exit(0); }); s.on('error', (e) => { console.log('error ' + e.code); process.exit(0); });`;
