@@ -1,5 +1,5 @@
 import { attr, cstring, nfnetlinkAcks, nfnetlinkAsk, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
-import { decodeAttributes, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, putU32be, u32, u32be, u8, type NetlinkMessage } from './netlink/codec.ts';
+import { decodeAttributes, getU16, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, putU16, putU32be, u32, u32be, u8, type NetlinkMessage } from './netlink/codec.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 import type { ProcessRunner } from './iptables.ts';
 
@@ -84,8 +84,8 @@ const MEMBER_BYTES = 24;
  */
 function encodeMemberList(members: readonly string[], from: number, to: number): Buffer {
   const out = Buffer.alloc(4 + (to - from) * MEMBER_BYTES);
-  out.writeUInt16LE(out.length, 0);
-  out.writeUInt16LE(IPSET_ATTR_ADT | NLA_F_NESTED, 2);
+  putU16(out, 0, out.length);
+  putU16(out, 2, IPSET_ATTR_ADT | NLA_F_NESTED);
   for (let i = from, at = 4; i < to; i++, at += MEMBER_BYTES) {
     const member = members[i]!;
     const prefixLength = prefixLengthOf(member);
@@ -225,17 +225,17 @@ export function decodeIpsetList(messages: readonly NetlinkMessage[]): Map<string
  */
 function addMembers(adt: Buffer, members: Set<string>, setName: string): void {
   for (let entry = 0; entry + 4 <= adt.length;) {
-    const entryLength = adt.readUInt16LE(entry);
+    const entryLength = getU16(adt, entry);
     if (entryLength < 4 || entry + entryLength > adt.length) break;
-    if ((adt.readUInt16LE(entry + 2) & NLA_TYPE_MASK) !== IPSET_ATTR_DATA) throw new IpsetListError(`set ${setName} lists something other than members`);
+    if ((getU16(adt, entry + 2) & NLA_TYPE_MASK) !== IPSET_ATTR_DATA) throw new IpsetListError(`set ${setName} lists something other than members`);
     let address = -1;
     let cidr = 32;
     for (let at = entry + 4; at + 4 <= entry + entryLength;) {
-      const length = adt.readUInt16LE(at);
+      const length = getU16(adt, at);
       if (length < 4 || at + length > entry + entryLength) break;
-      const type = adt.readUInt16LE(at + 2) & NLA_TYPE_MASK;
+      const type = getU16(adt, at + 2) & NLA_TYPE_MASK;
       if (type === IPSET_ATTR_CIDR && length >= 5) cidr = adt[at + 4]!;
-      else if (type === IPSET_ATTR_IP && length === 12 && (adt.readUInt16LE(at + 6) & NLA_TYPE_MASK) === IPSET_ATTR_IPADDR_IPV4) address = at + 8;
+      else if (type === IPSET_ATTR_IP && length === 12 && (getU16(adt, at + 6) & NLA_TYPE_MASK) === IPSET_ATTR_IPADDR_IPV4) address = at + 8;
       at += (length + 3) & ~3;
     }
     if (address < 0) throw new IpsetListError(`set ${setName} has a member that is not an IPv4 address`);

@@ -77,8 +77,8 @@ function encodeIntervalElements(prefixes: readonly string[], lowerBound: boolean
     at = encodeElement(out, at, network, false);
     at = encodeElement(out, at, network + size, true);
   }
-  out.writeUInt16LE(at, 0);
-  out.writeUInt16LE(NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED, 2);
+  putU16(out, 0, at);
+  putU16(out, 2, NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
   return out.subarray(0, at);
 }
 

@@ -27,6 +27,15 @@ describe('health probes', () => {
     assert.deepEqual([t.verdict, t.lostInARow], ['unhealthy', 2]);
   });
 
+  it('only the probes past the timeout are dropped from the outstanding ones; the rest stay with their send times', () => {
+    let t = newTarget('x');
+    for (const [seq, at] of [[1, 0], [2, 500], [3, 1500], [4, 2500]] as const) t = probeSent(t, seq, at);
+    const expired = expireProbes(t, 2001, 1000, 9);
+    assert.deepEqual([...expired.outstanding], [[3, 1500], [4, 2500]]);
+    assert.equal(expired.lostInARow, 2);
+    assert.equal(t.outstanding.size, 4, 'the state it was given is untouched');
+  });
+
   it('a late reply to a probe already counted lost still proves the path', () => {
     let t = expireProbes(probeSent(newTarget('x'), 7, 0), 5000, 1000, 1);
     assert.equal(t.verdict, 'unhealthy');
