@@ -110,9 +110,19 @@ export interface PlanMemo {
   readonly vxlanSources: WeakMap<readonly NodeObject[], { gatewayIp: string; selfIp: string; sources: string[] }>;
   /** The gateway's FDB entries (one per other Node) and the notes on Nodes without one, by the Nodes' list, for the node it was made on. */
   readonly fdb: WeakMap<readonly NodeObject[], { selfName: string; selfIp: number; entries: DesiredFdbEntry[]; notes: NodeNote[] }>;
+  /** A remote's subnets split against this node's networks (node-local-refusals.ts), by its parsed subnets. */
+  readonly nodeLocal: WeakMap<readonly Cidr[], NodeLocalSplit>;
 }
 
-export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), routeShape: null, vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), fdb: new WeakMap(), ownAddresses: new WeakMap() });
+/** One remote's subnets this node routes and those it refuses, for the node's networks (joined) and the Endpoint object it was made for. */
+export interface NodeLocalSplit {
+  networks: string;
+  object: EndpointObject;
+  routed: ReadonlyArray<{ cidr: Cidr; text: string }>;
+  refused: ReadonlyArray<{ cidr: Cidr; text: string; clash: string }>;
+}
+
+export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), routeShape: null, vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), fdb: new WeakMap(), ownAddresses: new WeakMap(), nodeLocal: new WeakMap() });
 
 function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidation {
   if (ctx.memo === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);

@@ -122,7 +122,7 @@ export function judgeEndpoints(
     memo?.vtepCollisions.set(snapshot.nodes, collisions);
   }
   for (const collision of collisions) notes.push({ code: 'vtep-collision', message: describeVtepCollision(collision) });
-  const { routed, refused } = refuseOnThisNode(set.remotes, self.networks);
+  const { routed, refused } = refuseOnThisNode(set.remotes, self.networks, memo?.nodeLocal);
   return {
     local, localHeld: held !== null, remotes: set.remotes, routed, refusedHere: refused,
     rejected: set.rejected, duplicates: set.duplicates, notes,

@@ -47,3 +47,27 @@ test('subnets carried over from earlier passes are filtered by the same networks
   assert.deepEqual(offNodeNetworks([], ['10.0.0.0/8']), []);
   assert.deepEqual(offNodeNetworks(['10.2.0.0/16'], []), ['10.2.0.0/16']);
 });
+
+test('with a memo: the same answers as without, each remote split once while its subnets, its Endpoint object and the node\'s networks stay', () => {
+  const memo = new WeakMap();
+  const networks = ['192.168.1.21/24', '172.17.0.1/16'];
+  const first = refuseOnThisNode(remotes, networks, memo);
+  assert.deepEqual(first, refuseOnThisNode(remotes, networks));
+  const again = refuseOnThisNode(remotes, networks, memo);
+  assert.deepEqual(again, first);
+  assert.ok(again.routed.every((r, i) => r === first.routed[i]), 'unchanged remotes: their routed subnets are the ones split before');
+  const unmemoised = refuseOnThisNode(remotes, networks);
+  assert.ok(unmemoised.routed.every((r, i) => r !== first.routed[i]), 'without a memo every pass splits anew');
+
+  // The node's networks change: split again, and a subnet refused before is routed now.
+  const moved = refuseOnThisNode(remotes, ['192.168.1.21/24'], memo);
+  assert.deepEqual(moved, refuseOnThisNode(remotes, ['192.168.1.21/24']));
+  assert.ok(moved.routed.some((r) => r.text === '172.17.5.0/24'));
+
+  // The same subnets under another Endpoint object (created again): its refusals name the new one.
+  const west = remotes[0]!;
+  const recreated: AcceptedEndpoint = { ...west, object: { ...west.object, uid: 'recreated' } };
+  const after = refuseOnThisNode([recreated, remotes[1]!], networks, memo);
+  assert.deepEqual(after.refused.find((r) => r.clusterId === 'west')?.endpoint, refuseOnThisNode([recreated], networks).refused[0]?.endpoint);
+  assert.equal(after.refused.find((r) => r.clusterId === 'west')?.endpoint.uid, 'recreated');
+});
