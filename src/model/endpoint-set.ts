@@ -114,10 +114,9 @@ export interface PlanMemo {
   readonly nodeLocal: WeakMap<readonly Cidr[], NodeLocalSplit>;
 }
 
-/** One remote's subnets this node routes and those it refuses, for the node's networks (joined) and the Endpoint object it was made for. */
+/** One remote's subnets this node routes and those it refuses, for the node's networks (joined). */
 export interface NodeLocalSplit {
   networks: string;
-  object: EndpointObject;
   routed: ReadonlyArray<{ cidr: Cidr; text: string }>;
   refused: ReadonlyArray<{ cidr: Cidr; text: string; clash: string }>;
 }

@@ -30,8 +30,9 @@ export interface RoutedSubnet {
  * Splits the accepted remote subnets into those this node routes (sorted by address) and those it
  * refuses (sorted by subnet, then cluster). `networks` are this node's interface networks as
  * NodeFacts gives them (host bits ignored); IPv6 or unreadable entries are the kernel's and are skipped.
- * `memo` keeps each remote's split while its subnets and the node's networks stay the same: a pass
- * after one Endpoint's change splits that one, not 10,000 subnets again.
+ * `memo` keeps each remote's split while its subnets (the validated spec's, so their texts too) and
+ * the node's networks stay the same: a pass after one Endpoint's change splits that one, not 10,000
+ * subnets again. A refusal's Endpoint and cluster are the remote's of this pass.
  */
 export function refuseOnThisNode(remotes: readonly AcceptedEndpoint[], networks: readonly string[], memo?: WeakMap<readonly Cidr[], NodeLocalSplit>): { routed: RoutedSubnet[]; refused: RefusedRoute[] } {
   const networksKey = networks.join(' ');
@@ -40,7 +41,7 @@ export function refuseOnThisNode(remotes: readonly AcceptedEndpoint[], networks:
   const refused: Array<RefusedRoute & { cidr: Cidr }> = [];
   for (const remote of remotes) {
     let split = memo?.get(remote.subnets);
-    if (split === undefined || split.networks !== networksKey || split.object !== remote.object) {
+    if (split === undefined || split.networks !== networksKey) {
       own ??= networkIndex(networks);
       split = splitRemote(remote, own, networksKey);
       memo?.set(remote.subnets, split);
@@ -72,7 +73,7 @@ function splitRemote(remote: AcceptedEndpoint, own: ClaimIndex<string>, networks
     if (clash === undefined) routed.push({ cidr, text });
     else refused.push({ cidr, text, clash: clash.owner });
   });
-  return { networks, object: remote.object, routed, refused };
+  return { networks, routed, refused };
 }
 
 /**

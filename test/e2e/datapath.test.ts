@@ -116,7 +116,7 @@ for (const backend of BACKENDS) {
     });
 
     if (backend === 'nftables') {
-      it('nftables without the iptables shim: drift is noticed through nf_tables notifications and repaired well before a 2 s poll could', async () => {
+      it('nftables without the iptables shim: drift is noticed through nf_tables notifications and repaired, with polling only a 30 s backstop', async () => {
         const node = c1.nodes[1]!;
         const intact = await filterState(node);
         const timings: Record<string, number> = {};

@@ -29,11 +29,11 @@ describe('health probes', () => {
 
   it('only the probes past the timeout are dropped from the outstanding ones; the rest stay with their send times', () => {
     let t = newTarget('x');
-    for (const [seq, at] of [[1, 0], [2, 500], [3, 1500], [4, 2500]] as const) t = probeSent(t, seq, at);
+    for (const [seq, at] of [[1, 0], [2, 500], [3, 1001], [4, 1500], [5, 2500]] as const) t = probeSent(t, seq, at);
     const expired = expireProbes(t, 2001, 1000, 9);
-    assert.deepEqual([...expired.outstanding], [[3, 1500], [4, 2500]]);
+    assert.deepEqual([...expired.outstanding], [[3, 1001], [4, 1500], [5, 2500]], 'a probe exactly the timeout old is still waited for');
     assert.equal(expired.lostInARow, 2);
-    assert.equal(t.outstanding.size, 4, 'the state it was given is untouched');
+    assert.equal(t.outstanding.size, 5, 'the state it was given is untouched');
   });
 
   it('a late reply to a probe already counted lost still proves the path', () => {
