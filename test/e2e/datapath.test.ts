@@ -34,6 +34,23 @@ const FILTER_WRITES = 'seaway_kernel_operations_total{kind="filter",op="write",r
 const OK_PASSES = 'seaway_reconcile_passes_total{result="ok"}';
 const FILTER_DRIFT_REPAIRS = 'seaway_drift_repairs_total{component="packet-filter"}';
 
+/**
+ * A rule written the way the node's CNI would write it, beside the running agent. iptables-nft once
+ * exited 128 without a word here (CI at 4f27101) while seaway's nftables backend was committing on the
+ * same node; a CNI writes its rule again on its next sync, so this tries up to three times and says so.
+ */
+async function iptablesAsCni(namespace: string, args: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run('ip', ['netns', 'exec', namespace, 'iptables', ...args]);
+      return;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      console.log(`iptables ${args.join(' ')} in ${namespace} failed (attempt ${attempt}), writing it again: ${(error as Error).message}`);
+    }
+  }
+}
+
 async function firstRule(namespace: string, table: string, chain: string): Promise<string | undefined> {
   const { stdout } = await run('ip', ['netns', 'exec', namespace, 'iptables-save', '-t', table]);
   return stdout.split('\n').find((l) => l.startsWith(`-A ${chain} `));
@@ -148,8 +165,8 @@ for (const backend of BACKENDS) {
       // is the CNI's and the node's policy's to accept.
       for (const cluster of [c1, c2]) {
         for (const node of cluster.nodes) {
-          for (const side of ['-s', '-d']) await run('ip', ['netns', 'exec', node.namespace, 'iptables', '-A', 'FORWARD', side, cluster.podCidr, '-j', 'ACCEPT']);
-          await run('ip', ['netns', 'exec', node.namespace, 'iptables', '-P', 'FORWARD', 'DROP']);
+          for (const side of ['-s', '-d']) await iptablesAsCni(node.namespace, ['-A', 'FORWARD', side, cluster.podCidr, '-j', 'ACCEPT']);
+          await iptablesAsCni(node.namespace, ['-P', 'FORWARD', 'DROP']);
         }
       }
       // The iptables backend's jump is first in FORWARD already; the nftables backend adds its iptables accept
@@ -166,7 +183,7 @@ for (const backend of BACKENDS) {
     it('the same with the CNI\'s masquerade inserted ahead of seaway\'s jump after seaway started', async () => {
       for (const cluster of [c1, c2]) {
         for (const node of cluster.nodes) {
-          await run('ip', ['netns', 'exec', node.namespace, 'iptables', '-t', 'nat', '-I', 'POSTROUTING', '1', '-s', cluster.podCidr, '!', '-d', cluster.podCidr, '-j', 'MASQUERADE']);
+          await iptablesAsCni(node.namespace, ['-t', 'nat', '-I', 'POSTROUTING', '1', '-s', cluster.podCidr, '!', '-d', cluster.podCidr, '-j', 'MASQUERADE']);
         }
       }
       if (backend === 'iptables') {
