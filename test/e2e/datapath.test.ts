@@ -38,11 +38,18 @@ const FILTER_DRIFT_REPAIRS = 'seaway_drift_repairs_total{component="packet-filte
  * A rule written the way the node's CNI would write it, beside the running agent. iptables-nft once
  * exited 128 without a word here (CI at 4f27101) while seaway's nftables backend was committing on the
  * same node; a CNI writes its rule again on its next sync, so this tries up to three times and says so.
+ * A failed append or insert may still have landed: `iptables -C` asks before it is written again, so
+ * the rule is never there twice.
  */
 async function iptablesAsCni(namespace: string, args: string[]): Promise<void> {
+  const iptables = (list: string[]) => run('ip', ['netns', 'exec', namespace, 'iptables', ...list]);
+  // The same rule as a check: -A CHAIN or -I CHAIN [N] becomes -C CHAIN; a policy (-P) has none.
+  const verb = args.findIndex((a) => a === '-A' || a === '-I');
+  const check = verb < 0 ? null : [...args.slice(0, verb), '-C', args[verb + 1]!, ...args.slice(verb + (args[verb] === '-I' && /^\d+$/.test(args[verb + 2] ?? '') ? 3 : 2))];
   for (let attempt = 1; ; attempt++) {
     try {
-      await run('ip', ['netns', 'exec', namespace, 'iptables', ...args]);
+      if (attempt > 1 && check && (await iptables(check).then(() => true, () => false))) return;
+      await iptables(args);
       return;
     } catch (error) {
       if (attempt === 3) throw error;
