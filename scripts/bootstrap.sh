@@ -54,7 +54,7 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
   touch "$stamp"
 fi
-# The netlink binding, patched and rebuilt (an overrun aborted the process; SO_RCVBUFFORCE).
+# The netlink binding, patched and rebuilt (an overrun aborted the process; SO_RCVBUFFORCE, SO_SNDBUFFORCE).
 bash scripts/patch-netlink.sh
 # The ICMP probe addon (native/), built from source with this machine's compiler: no prebuilds.
 bash scripts/build-native.sh

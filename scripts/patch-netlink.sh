@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Patches the `netlink` 0.3.0 binding (node_modules/netlink/src/binding.cc) and rebuilds it into
-# build/Release, which node-gyp-build loads before the package's prebuilds. Two fixes:
+# build/Release, which node-gyp-build loads before the package's prebuilds. Three fixes:
 #  - a poll error (an overrun, ENOBUFS, reported as EPOLLERR) built its error with a NULL syscall
 #    name, which threw a C++ exception nobody caught and aborted the whole process; now "poll";
 #  - the receive buffer is set with SO_RCVBUFFORCE first (ignores net.core.rmem_max under
-#    CAP_NET_ADMIN, which the agent holds), SO_RCVBUF only when that is refused.
-# Idempotent: does nothing when the source carries both fixes and the build exists. Fails loudly
+#    CAP_NET_ADMIN, which the agent holds), SO_RCVBUF only when that is refused;
+#  - the send buffer likewise (SO_SNDBUFFORCE, past net.core.wmem_max): an nftables transaction is
+#    one datagram, and one that fills 10,000 set elements is about 400 KB.
+# Idempotent: does nothing when the source carries every fix and the build exists. Fails loudly
 # when an expected original line is missing (another netlink version: check the fixes again).
 # Builds with npm's node-gyp against the headers of the Node the project pins (the `node` dev
 # dependency's node-<platform>-<arch> package) and node-addon-api; downloads no headers.
@@ -21,7 +23,7 @@ node=$bin/node
 [ -f "$src" ] || { echo "patch-netlink: $src not found; install the npm packages first" >&2; exit 1; }
 [ -x "$node" ] || { echo "patch-netlink: $node not found; install the npm packages first" >&2; exit 1; }
 
-# fixes MODE: MODE check exits 0 when both fixes are in; MODE apply applies the missing ones.
+# fixes MODE: MODE check exits 0 when every fix is in; MODE apply applies the missing ones.
 # Exact whole-line matches only: a line that is neither the original nor the fix is an error.
 fixes() {
   "$node" - "$1" "$src" <<'EOF'
@@ -32,6 +34,8 @@ const fixes = [
    '            auto error = ErrnoException(obj->Env(), -status, "poll", "error when polling socket");'],
   ['        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)))',
    '        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)))'],
+  ['        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)))',
+   '        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)))'],
 ];
 const lines = readFileSync(file, 'utf8').split('\n');
 const count = (line) => lines.filter((l) => l === line).length;
@@ -71,7 +75,7 @@ if [ -z "$node_gyp" ] || [ ! -f "$node_gyp" ]; then
 fi
 [ -f "$node_gyp" ] || { echo "patch-netlink: node-gyp not found (looked for npm's bundled one at $node_gyp)" >&2; exit 1; }
 
-echo "bootstrap: rebuilding the netlink binding with its poll-error and SO_RCVBUFFORCE fixes (node-gyp, Node $node_version headers)"
+echo "bootstrap: rebuilding the netlink binding with its poll-error, SO_RCVBUFFORCE and SO_SNDBUFFORCE fixes (node-gyp, Node $node_version headers)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # binding.gyp runs `node -p "require('node-addon-api').include_dir"`: the project's Node first on PATH.

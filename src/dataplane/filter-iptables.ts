@@ -8,7 +8,8 @@ import { parseCidrs, type Cidr } from '../model/cidr.ts';
 import { OWNED_IPSETS, parseIpsetSave, planIpsetWrite, renderIpsets, type IpsetCreate, type SetMemberChange, type IpsetWrite, type IpsetsObserved } from '../plan/filter-ipset.ts';
 import { iptablesRestore, iptablesSave, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetRestore, ipsetSave } from '../kernel/ipset.ts';
-import { nftApply } from '../kernel/nft.ts';
+import { nftApply, type NftTableState } from '../kernel/nft.ts';
+import type { NftWrite } from '../plan/filter-nft.ts';
 
 export interface IptablesObservation {
   mode: IptablesMode;
@@ -23,8 +24,11 @@ export type FilterWrite =
   /** See IpsetWrite: the sets to make and the members go over netlink when the plan gave them. */
   | ({ tool: 'ipset' } & IpsetWrite)
   | { tool: 'iptables'; mode: IptablesMode; script: string }
-  /** elements: the same change as the script, when it only changes the members of seaway's sets that are there. */
-  | { tool: 'nft'; script: string; elements?: readonly SetMemberChange[] };
+  /**
+   * elements: the same change as the script, when it only changes the members of seaway's sets that
+   * are there; staged: the table made dormant by nft, then filled and woken over netlink (NftStaged).
+   */
+  | ({ tool: 'nft' } & NftWrite);
 
 /**
  * The filter's kernel calls that go over netlink rather than through a process: injected beside
@@ -32,8 +36,8 @@ export type FilterWrite =
  * real kernel's sets and tables). createFilterDriver defaults to KERNEL_FILTER_NETLINK.
  */
 export interface FilterNetlink {
-  /** True or false when netlink can tell whether the table exists; null when it cannot (list with nft). */
-  nftTablePresent(family: string, table: string): Promise<boolean | null>;
+  /** Whether the table exists and is dormant, when netlink can tell; null when it cannot (list with nft). */
+  nftTableState(family: string, table: string): Promise<NftTableState | null>;
   /** The named sets that exist; null when netlink cannot tell (read with ipset save). */
   ipsetList(names: readonly string[]): Promise<IpsetsObserved | null>;
   /** Makes sets; false when netlink could not (written with ipset restore). */
@@ -42,6 +46,11 @@ export interface FilterNetlink {
   ipsetChangeMembers(set: string, add: readonly string[], del: readonly string[]): Promise<boolean>;
   /** Adds and deletes prefixes of seaway's nft sets, all in one transaction; false when netlink could not (written with nft -f). */
   nftChangeElements(changes: readonly SetMemberChange[]): Promise<boolean>;
+  /**
+   * Fills the empty sets of seaway's dormant table and wakes it, in one transaction, sent once
+   * `tableMade` fulfils (nft making the table meanwhile); false when netlink could not (nothing changed).
+   */
+  nftFillAndWake(fill: NonNullable<NftWrite['staged']>['fill'], tableMade: Promise<unknown>): Promise<boolean>;
 }
 
 /** seaway's sets, over netlink; with `ipset save` where netlink cannot tell (no ipset support, an answer it does not understand). */
@@ -108,9 +117,23 @@ export async function runFilterWrites(run: ProcessRunner, writes: readonly Filte
     if (write.tool === 'ipset') made.push(await writeIpsets(run, write, netlink));
     else if (write.tool === 'iptables') { await iptablesRestore(run, write.mode, write.script); made.push(write); }
     else if (write.elements !== undefined && (await settled(netlink.nftChangeElements(write.elements)))) made.push(write);
+    else if (write.staged !== undefined && (await writeNftStaged(run, write.staged, netlink))) made.push(write);
     else { await nftApply(run, write.script); made.push({ tool: 'nft', script: write.script }); }
   }
   return made;
+}
+
+/**
+ * The table made dormant by nft, then filled and woken over netlink; false when netlink did not
+ * take the fill: the dormant table is there, and the whole script (the caller's next) replaces it.
+ */
+async function writeNftStaged(run: ProcessRunner, staged: NonNullable<NftWrite['staged']>, netlink: FilterNetlink): Promise<boolean> {
+  // nft starts at once; the fill is encoded while it runs (another core) and sent once it is done.
+  const made = nftApply(run, staged.skeleton);
+  made.catch(() => { /* awaited below */ });
+  const filled = settled(netlink.nftFillAndWake(staged.fill, made));
+  await made;
+  return filled;
 }
 
 /** One write of the sets, as runFilterWrites makes it; the write as made. */
@@ -135,7 +158,9 @@ const settled = (answer: Promise<boolean>): Promise<boolean> => answer.catch(() 
 /** A one-line account of a planned write, for logs: which tool and the first lines of its script. */
 export function describeWrite(write: FilterWrite): string {
   // Named for what wrote it: netlink (sets, members, elements) or the tool it fell back to.
-  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore` : write.tool === 'nft' ? (write.elements ? 'nft set elements' : 'nft -f') : !write.members ? 'ipset restore' : write.creates ? 'ipset sets and members' : 'ipset members';
+  const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore`
+    : write.tool === 'nft' ? (write.elements ? 'nft set elements' : write.staged ? 'nft -f dormant, sets filled and woken' : 'nft -f')
+    : !write.members ? 'ipset restore' : write.creates ? 'ipset sets and members' : 'ipset members';
   const lines = write.script.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
   const head = lines.slice(0, 3).join('; ');
   return `${tool}: ${head}${lines.length > 3 ? `; ... (${lines.length} lines)` : ''}`;

@@ -7,7 +7,7 @@ import { planIpsetChange, planIpsetRestore, renderIpsets } from '../plan/filter-
 import { NFT_FAMILY, NFT_TABLE, filterNotifications, nftAsWritten, parseNftJson, planIptablesNftLeftovers, planNft, planNftWrite, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
 import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetChangeMembers, ipsetCreate, ipsetList, ipsetRestore } from '../kernel/ipset.ts';
-import { nftApply, nftChangeElements, nftListTable, nftListTables, nftTablePresent } from '../kernel/nft.ts';
+import { nftApply, nftChangeElements, nftFillAndWake, nftListTable, nftListTables, nftTableState } from '../kernel/nft.ts';
 import {
   applyIptablesPipelined, describeWrite, observeIptables, observeOwnedIpsets, planIptablesRepair, runFilterWrites, settleAll,
   type FilterNetlink, type FilterPlan, type FilterWrite, type IptablesObservation,
@@ -60,8 +60,9 @@ export interface FilterDriverDeps {
 
 /** The real netlink calls, the default wherever a driver is built. */
 export const KERNEL_FILTER_NETLINK: FilterNetlink = {
-  nftTablePresent, ipsetList, ipsetCreate, ipsetChangeMembers,
+  nftTableState, ipsetList, ipsetCreate, ipsetChangeMembers,
   nftChangeElements: (changes) => nftChangeElements(NFT_FAMILY, NFT_TABLE, changes),
+  nftFillAndWake: (fill, tableMade) => nftFillAndWake(NFT_FAMILY, NFT_TABLE, fill, { sendAfter: tableMade }),
 };
 
 /** Reads both iptables flavours (kernel) and lets the planner choose the host's (plan/filter-iptables chooseIptablesMode). */
@@ -95,7 +96,8 @@ export async function createFilterDriver(backend: 'auto' | FilterBackend, deps: 
 }
 
 async function observeNftTable(run: ProcessRunner, netlink: FilterNetlink): Promise<NftObserved | null> {
-  if (await netlink.nftTablePresent(NFT_FAMILY, NFT_TABLE) === false) return null; // no nft process for a table that is not there
+  const state = await netlink.nftTableState(NFT_FAMILY, NFT_TABLE);
+  if (state === 'absent') return null; // no nft process for a table that is not there
   let text: string | null;
   try {
     text = await nftListTable(run, NFT_FAMILY, NFT_TABLE);
@@ -103,7 +105,9 @@ async function observeNftTable(run: ProcessRunner, netlink: FilterNetlink): Prom
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  return text === null ? null : parseNftJson(text);
+  if (text === null) return null;
+  const observed = parseNftJson(text);
+  return state === 'dormant' ? { ...observed, dormant: true } : observed;
 }
 
 type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterPlan;

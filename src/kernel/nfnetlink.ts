@@ -11,6 +11,12 @@ const ANSWER_TIMEOUT_MS = 2000;
 const SEND_BUFFER_BYTES = 65536;
 /** Bytes of messages per send: within the send buffer the kernel grants (twice SEND_BUFFER_BYTES), with room to spare. */
 const SEND_GROUP_BYTES = 61440;
+/**
+ * The largest transaction sent, in bytes: the kernel reads a batch from one datagram, so the send
+ * buffer is sized for the whole of it (the binding asks with SO_SNDBUFFORCE, which the agent's
+ * CAP_NET_ADMIN lets past net.core.wmem_max). 1 MiB holds about 25,000 interval prefixes.
+ */
+export const TRANSACTION_MAX_BYTES = 1 << 20;
 /** Interrupted dumps (the set or table changed while read) are retried this many times in all, after a growing delay. */
 const DUMP_ATTEMPTS = 5;
 const DUMP_RETRY_DELAY_MS = 10;
@@ -22,6 +28,12 @@ export interface NfnetlinkOptions {
   timeoutMs?: number;
   dumpAttempts?: number;
   dumpRetryDelayMs?: number;
+  /**
+   * A transaction's messages are encoded at once and sent once this fulfils (what they need, made
+   * by another process meanwhile: encoding 10,000 elements takes a cold process longer than the
+   * kernel takes to insert them); when it rejects, nothing is sent and its error passes on.
+   */
+  sendAfter?: Promise<unknown>;
 }
 
 /** One nfnetlink request: subsystem, command, family and its attributes (for a lookup, the object's name). */
@@ -65,10 +77,13 @@ function sendGroups(messages: readonly Buffer[]): Buffer[][] {
  * `answer` until it returns a result; null when netlink cannot answer (no socket, a send error,
  * no result in time). The socket is closed either way.
  */
-function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T | undefined, options: NfnetlinkOptions): Promise<T | null> {
+function exchange<T>(
+  requests: Buffer[], answer: (message: NetlinkMessage) => T | undefined, options: NfnetlinkOptions,
+  sends: Buffer[][] = sendGroups(requests), sendBufferBytes = SEND_BUFFER_BYTES,
+): Promise<T | null> {
   let socket: NetlinkSocket;
   try {
-    socket = (options.socketFactory ?? rawNetlinkSocketFactory(NETLINK_NETFILTER, SEND_BUFFER_BYTES))();
+    socket = (options.socketFactory ?? rawNetlinkSocketFactory(NETLINK_NETFILTER, sendBufferBytes))();
   } catch {
     return Promise.resolve(null);
   }
@@ -93,7 +108,7 @@ function exchange<T>(requests: Buffer[], answer: (message: NetlinkMessage) => T 
       if (malformed) finish(null); // part of the answer is gone
     });
     try {
-      for (const group of sendGroups(requests)) socket.send(group, undefined, (error) => { if (error) finish(null); });
+      for (const group of sends) socket.send(group, undefined, (error) => { if (error) finish(null); });
     } catch {
       finish(null);
     }
@@ -126,10 +141,10 @@ const NFNL_MSG_BATCH_END = 0x11;
  * The requests as one nftables transaction (between BATCH_BEGIN and BATCH_END for `subsystem`) on
  * a fresh NETLINK_NETFILTER socket, each asking for an acknowledgement: the kernel applies all of
  * them or none. Each one's errno (0: done), in order; null when netlink cannot answer or the
- * transaction is larger than one send takes (SEND_GROUP_BYTES).
+ * transaction is larger than TRANSACTION_MAX_BYTES.
  */
-export function nfnetlinkTransaction(subsystem: number, requests: readonly NfnetlinkRequest[], options: NfnetlinkOptions = {}): Promise<number[] | null> {
-  if (requests.length === 0) return Promise.resolve([]);
+export async function nfnetlinkTransaction(subsystem: number, requests: readonly NfnetlinkRequest[], options: NfnetlinkOptions = {}): Promise<number[] | null> {
+  if (requests.length === 0) return [];
   const marker = (type: number, seq: number) => {
     // The subsystem the batch is for, big-endian in the header's resource id.
     const header = Buffer.from([0, NFNETLINK_V0, subsystem >> 8, subsystem & 0xff]);
@@ -138,8 +153,11 @@ export function nfnetlinkTransaction(subsystem: number, requests: readonly Nfnet
   const errnos: number[] = new Array(requests.length).fill(-1);
   let unanswered = requests.length;
   const messages = [marker(NFNL_MSG_BATCH_BEGIN, 1), ...requests.map((request, i) => encodeRequest(request, NLM_F_ACK, i + 2)), marker(NFNL_MSG_BATCH_END, requests.length + 2)];
-  // A transaction is one send: the kernel reads a batch from one datagram.
-  if (messages.reduce((bytes, message) => bytes + message.length, 0) > SEND_GROUP_BYTES) return Promise.resolve(null);
+  // A transaction is one send: the kernel reads a batch from one datagram, and refuses one larger
+  // than the socket's send buffer (EMSGSIZE; the kernel grants twice what is asked).
+  const bytes = messages.reduce((sum, message) => sum + message.length, 0);
+  if (bytes > TRANSACTION_MAX_BYTES) return null;
+  await options.sendAfter;
   return exchange(messages, (message) => {
     if (message.type !== NLMSG_ERROR) return undefined;
     const { errno } = decodeError(message.payload);
@@ -151,7 +169,7 @@ export function nfnetlinkTransaction(subsystem: number, requests: readonly Nfnet
     if (errnos[index] !== -1) return undefined;
     errnos[index] = errno;
     return --unanswered === 0 ? errnos : undefined;
-  }, options);
+  }, options, [messages], Math.max(SEND_BUFFER_BYTES, bytes));
 }
 
 /**

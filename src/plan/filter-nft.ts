@@ -73,10 +73,14 @@ const chainHeader = (c: NftChainSpec) => `type ${c.type} hook ${c.hook} priority
 const setDecl = (name: string, members: readonly string[]) =>
   `add set ${T} ${name} { type ipv4_addr; flags interval; ${members.length ? `elements = { ${members.join(', ')} }; ` : ''}}`;
 
-/** The whole table, replacing whatever is there in the same transaction (create-if-missing, delete, define). */
-export function renderNftTable(desired: NftDesired): string {
-  const lines = [`add table ${T}`, `delete table ${T}`, `add table ${T}`];
-  for (const [name, members] of desired.sets) lines.push(setDecl(name, members));
+/**
+ * The whole table, replacing whatever is there in the same transaction (create-if-missing, delete,
+ * define). `dormantAndEmpty`: the table made dormant (no base chain sees a packet) with its sets
+ * empty, the first half of a staged write (NftStaged).
+ */
+export function renderNftTable(desired: NftDesired, dormantAndEmpty = false): string {
+  const lines = [`add table ${T}`, `delete table ${T}`, dormantAndEmpty ? `add table ${T} { flags dormant; }` : `add table ${T}`];
+  for (const [name, members] of desired.sets) lines.push(setDecl(name, dormantAndEmpty ? [] : members));
   for (const c of desired.chains) {
     lines.push(`add chain ${T} ${c.name} { ${chainHeader(c)} }`);
     for (const rule of c.rules) lines.push(`add rule ${T} ${c.name} ${rule}`);
@@ -88,6 +92,8 @@ export interface NftObservedChain { type?: string; hook?: string; prio?: number;
 export interface NftObserved {
   sets: Map<string, { type: string; flags: string[]; members: Set<string> }>;
   chains: Map<string, NftObservedChain>;
+  /** The table is dormant: its chains see no packet (a staged write cut off before its fill woke it). */
+  dormant?: boolean;
 }
 
 /** seaway's table as the kernel holds it after `desired` was written whole: what a vouched-for kernel is diffed against. */
@@ -217,10 +223,11 @@ export function planNft(desired: NftDesired | null, observed: NftObserved | null
  * as elements to add and delete (netlink's, without nft: nft reads a whole set of 10,000 before it
  * changes one element). null when nothing differs.
  */
-export function planNftWrite(desired: NftDesired | null, observed: NftObserved | null): { script: string; elements?: SetMemberChange[] } | null {
+export function planNftWrite(desired: NftDesired | null, observed: NftObserved | null): NftWrite | null {
   if (desired === null) return observed ? { script: `delete table ${T}\n` } : null;
-  if (!observed) return { script: renderNftTable(desired) };
+  if (!observed) return { script: renderNftTable(desired), ...staged(desired) };
   const structural =
+    observed.dormant === true ||
     [...observed.sets.keys()].some((name) => !desired.sets.has(name)) ||
     [...observed.chains.keys()].some((name) => !desired.chains.some((c) => c.name === name)) ||
     [...observed.sets.values()].some((s) => s.type !== 'ipv4_addr' || !s.flags.includes('interval')) ||
@@ -261,8 +268,36 @@ export function planNftWrite(desired: NftDesired | null, observed: NftObserved |
 }
 
 /**
+ * A table to make where there is none, in two transactions: nft makes it dormant with its chains,
+ * rules and empty sets (`skeleton`: about 10 ms), then netlink fills the sets and wakes the table
+ * in one (kernel/nft.ts nftFillAndWake). nft spends most of a whole table's 80 ms on 10,000
+ * prefixes. No packet meets the table before it is whole: dormant, its chains see none. Only
+ * where nothing was there: replacing a table that is there stays one nft transaction, so what
+ * it did holds until the new one does. `script` (the whole table) is the fallback when netlink
+ * does not take the fill; it replaces the dormant table.
+ */
+export interface NftStaged { skeleton: string; fill: { set: string; add: readonly string[] }[] }
+
+/** planNft's script, and how it may be written without nft doing all of it (see planNftWrite). */
+export interface NftWrite { script: string; elements?: SetMemberChange[]; staged?: NftStaged }
+
+/** Prefixes a staged fill takes at most: one netlink send (kernel/nfnetlink TRANSACTION_MAX_BYTES) holds about 25,000. */
+export const NFT_FILL_PREFIXES_MAX = 20_000;
+
+function staged(desired: NftDesired): { staged?: NftStaged } {
+  const fill: NftStaged['fill'] = [];
+  let prefixes = 0;
+  desired.sets.forEach((add, set) => {
+    prefixes += add.length;
+    if (add.length > 0) fill.push({ set, add });
+  });
+  if (prefixes > NFT_FILL_PREFIXES_MAX) return {};
+  return { staged: { skeleton: renderNftTable(desired, true), fill } };
+}
+
+/**
  * More prefixes than this in one change are nft's to write (a refill in one transaction): netlink
- * takes a change as one transaction in one send, which holds about 1,500 (kernel/nft.ts).
+ * writes a set's additions as one message, whose element list holds about 1,600 (kernel/nft.ts).
  */
 export const NFT_ELEMENT_CHANGES_MAX = 1024;
 

@@ -44,7 +44,8 @@ export async function createCheckedFilterDriver(backend: ConfiguredBackend, run:
 export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): FilterNetlink {
   const failing = new Streaks();
   /** The call's answer, each set's streak (of this kind of write) marked or cleared by it; a throw is passed on. */
-  const watched = async (kind: string, sets: readonly string[], what: string, instead: string, call: () => Promise<boolean>): Promise<boolean> => {
+  /** `beforeIt`: what the call waited for; when that failed, so did the call, and that is not netlink's to say. */
+  const watched = async (kind: string, sets: readonly string[], what: string, instead: string, call: () => Promise<boolean>, beforeIt?: Promise<unknown>): Promise<boolean> => {
     const failed = (cause: string) => {
       for (const set of sets) if (failing.mark(`${kind} ${set}`, cause) === 'new') logger.warn({ set, cause }, `${what} over netlink: ${instead} writes them instead`);
     };
@@ -52,7 +53,8 @@ export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): F
     try {
       written = await call();
     } catch (error) {
-      failed((error as Error).message);
+      const before = await beforeIt?.then(() => 'done', () => 'failed');
+      if (before !== 'failed') failed((error as Error).message);
       throw error;
     }
     // False also when the change could not be put in netlink's terms at all (see the kernel calls).
@@ -65,5 +67,6 @@ export function sayingMemberFallbacks(netlink: FilterNetlink, logger: Logger): F
     ipsetCreate: (sets) => watched('create', sets.map((s) => s.set), 'sets could not be made', 'ipset restore', () => netlink.ipsetCreate(sets)),
     ipsetChangeMembers: (set, add, del) => watched('members', [set], 'set members could not be written', 'ipset restore', () => netlink.ipsetChangeMembers(set, add, del)),
     nftChangeElements: (changes) => watched('elements', changes.map((c) => c.set), 'nft set elements could not be written', 'nft -f', () => netlink.nftChangeElements(changes)),
+    nftFillAndWake: (fill, tableMade) => watched('fill', fill.map((f) => f.set), 'nft sets could not be filled', 'nft -f', () => netlink.nftFillAndWake(fill, tableMade), tableMade),
   };
 }

@@ -139,6 +139,7 @@ async function inside(spec: string): Promise<void> {
     ipsetCreate: (sets) => counted('netlink ipset create', () => KERNEL_FILTER_NETLINK.ipsetCreate(sets)),
     ipsetChangeMembers: (set, add, del) => counted(`netlink ipset members ${set}`, () => KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del)),
     nftChangeElements: (changes) => counted('netlink nft elements', () => KERNEL_FILTER_NETLINK.nftChangeElements(changes)),
+    nftFillAndWake: (fill, tableMade) => counted('netlink nft fill and wake (encoded while nft runs)', () => KERNEL_FILTER_NETLINK.nftFillAndWake(fill, tableMade)),
   };
   const driver = await createFilterDriver(variant.backend, { run: counting, iptablesMode: variant.mode, netlink });
   spans = [];

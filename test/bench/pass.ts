@@ -99,11 +99,12 @@ function counters() {
     return inner(file, args, options);
   };
   const netlink: FilterNetlink = {
-    nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
+    nftTableState: (...args: Parameters<FilterNetlink['nftTableState']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.nftTableState(...args); },
     ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.ipsetList(...args); },
     ipsetCreate: (...args: Parameters<FilterNetlink['ipsetCreate']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.ipsetCreate(...args); },
     nftChangeElements: (...args: Parameters<FilterNetlink['nftChangeElements']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.nftChangeElements(...args); },
     ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
+    nftFillAndWake: (...args: Parameters<FilterNetlink['nftFillAndWake']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.nftFillAndWake(...args); },
   };
   return { counts, countRtnl, countRun, netlink };
 }

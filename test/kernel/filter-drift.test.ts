@@ -147,9 +147,10 @@ for (const variant of [{ backend: 'iptables', mode: 'nft' }, { backend: 'iptable
       const reads: string[] = [];
       const memberWrites: string[] = [];
       const netlink: FilterNetlink = {
-        nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { reads.push('nftTablePresent'); return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
+        nftTableState: (...args: Parameters<FilterNetlink['nftTableState']>) => { reads.push('nftTableState'); return KERNEL_FILTER_NETLINK.nftTableState(...args); },
         ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { reads.push('ipsetList'); return KERNEL_FILTER_NETLINK.ipsetList(...args); },
         ipsetCreate: KERNEL_FILTER_NETLINK.ipsetCreate,
+        nftFillAndWake: KERNEL_FILTER_NETLINK.nftFillAndWake,
         nftChangeElements: (changes) => { memberWrites.push(...changes.map((c) => `${c.set} +${c.add.join(',')} -${c.del.join(',')}`)); return KERNEL_FILTER_NETLINK.nftChangeElements(changes); },
         ipsetChangeMembers: (set, add, del) => { memberWrites.push(`${set} +${add.join(',')} -${del.join(',')}`); return KERNEL_FILTER_NETLINK.ipsetChangeMembers(set, add, del); },
       };

@@ -7,7 +7,7 @@ import { run } from '../../src/kernel/exec.ts';
 import type { ProcessRunner } from '../../src/kernel/iptables.ts';
 import { createFilterDriver, KERNEL_FILTER_NETLINK } from '../../src/dataplane/filter.ts';
 import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
-import { parseNftJson, renderNft } from '../../src/plan/filter-nft.ts';
+import { parseNftJson, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
 import { renderIptables } from '../../src/plan/filter-iptables.ts';
 import { validateFilter } from '../../src/plan/filter-input.ts';
 import { chainRules, installForeignRules, recordingNetlink, recordingRunner, resetNamespace, SAMPLE, snapshot } from './filter-support.ts';
@@ -42,6 +42,63 @@ test('nftables: apply creates one table with exactly the rendered sets and chain
   }
 });
 
+test('nftables: a table made anew is staged and ends awake and whole; netlink refusing the fill, nft writes the whole table over the dormant one', async () => {
+  const whole = async () => {
+    assert.equal(await KERNEL_FILTER_NETLINK.nftTableState('ip', 'seaway'), 'active');
+    const seen = await listTable();
+    assert.deepEqual(new Map([...seen.sets].map(([k, v]) => [k, [...v.members]])), rendered.sets);
+    for (const c of rendered.chains) assert.deepEqual(seen.chains.get(c.name)?.rules, c.rules, c.name);
+  };
+  for (const fillTaken of [true, false]) {
+    await resetNamespace();
+    try {
+      const rec = recordingRunner();
+      const fills: string[] = [];
+      const netlink: FilterNetlink = {
+        ...KERNEL_FILTER_NETLINK,
+        nftFillAndWake: async (fill, tableMade) => {
+          fills.push(fill.map((f) => f.set).join(','));
+          await tableMade;
+          // What nft made before the fill is sent: the table dormant, its sets there and empty.
+          assert.equal(await KERNEL_FILTER_NETLINK.nftTableState('ip', 'seaway'), 'dormant');
+          assert.deepEqual([...(await listTable()).sets.values()].map((set) => set.members.size), [0, 0, 0]);
+          return fillTaken ? KERNEL_FILTER_NETLINK.nftFillAndWake(fill, tableMade) : false;
+        },
+      };
+      const driver = await createFilterDriver('nftables', { run: rec.run, iptablesMode: 'nft', netlink });
+      const applied = await driver.apply(SAMPLE);
+      assert.deepEqual(fills, ['localcidrs,remotecidrs,nodeaddrs']);
+      assert.equal(applied.writes, 1);
+      assert.match(applied.changes?.[0] ?? '', fillTaken ? /^nft -f dormant, sets filled and woken: / : /^nft -f: /);
+      assert.equal(rec.writes().length, fillTaken ? 1 : 2, fillTaken ? 'one nft process, the skeleton' : 'the skeleton, then the whole table');
+      await whole();
+      assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 });
+    } finally {
+      await resetNamespace();
+    }
+  }
+});
+
+test('nftables: a dormant table left by a staged write cut off before its fill (a crash) is replaced whole by the next agent', async () => {
+  await resetNamespace();
+  try {
+    const skeleton = renderNftTable(rendered, true);
+    await run('nft', ['-f', '-'], { input: skeleton });
+    assert.equal(await KERNEL_FILTER_NETLINK.nftTableState('ip', 'seaway'), 'dormant');
+    const rec = recordingRunner();
+    const driver = await createFilterDriver('nftables', { run: rec.run, iptablesMode: 'nft' });
+    const applied = await driver.apply(SAMPLE);
+    assert.equal(applied.writes, 1);
+    assert.equal(rec.writes()[0]?.input, renderNftTable(rendered), 'the whole table in one nft transaction');
+    assert.equal(await KERNEL_FILTER_NETLINK.nftTableState('ip', 'seaway'), 'active');
+    const seen = await listTable();
+    assert.deepEqual(new Map([...seen.sets].map(([k, v]) => [k, [...v.members]])), rendered.sets);
+    assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 });
+  } finally {
+    await resetNamespace();
+  }
+});
+
 test('nftables: each kind of drift is repaired in one transaction that touches only what drifted', async () => {
   await resetNamespace();
   try {
@@ -50,29 +107,31 @@ test('nftables: each kind of drift is repaired in one transaction that touches o
     const driver = await createFilterDriver('nftables', { run: rec.run, iptablesMode: 'nft', netlink: nl.netlink });
     await driver.apply(SAMPLE);
     const intact = await snapshot();
-    // The repair: an nft script matching the first pattern and not the second, or (a set's
-    // elements) one change over netlink and no process.
-    const drifts: [string, string[], RegExp | { members: string }, RegExp | null][] = [
-      ['table deleted', ['delete', 'table', 'ip', 'seaway'], /^add table ip seaway\ndelete table ip seaway\n/, null],
-      ['set emptied', ['flush', 'set', 'ip', 'seaway', 'remotecidrs'], { members: 'remotecidrs +10.2.0.0/16,10.3.0.0/24,10.3.1.5/32 -' }, null],
-      ['chain flushed', ['flush', 'chain', 'ip', 'seaway', 'filter_forward'], /^flush chain ip seaway filter_forward\n/, /nat_postrouting|element|table/],
-      ['chain deleted', ['delete', 'chain', 'ip', 'seaway', 'filter_input'], /^add chain ip seaway filter_input/, /nat_postrouting|element|delete table/],
+    // The repair: an nft script matching the first pattern and not the second, and the set
+    // elements written over netlink (a table made anew is staged: nft makes it dormant with empty
+    // sets, netlink fills and wakes it; a set's elements alone: one change and no process).
+    const drifts: [string, string[], RegExp | null, string[], RegExp | null][] = [
+      ['table deleted', ['delete', 'table', 'ip', 'seaway'], /^add table ip seaway\ndelete table ip seaway\nadd table ip seaway \{ flags dormant; \}\n/, [
+        'localcidrs +10.1.0.0/16,10.96.0.0/12 -', 'remotecidrs +10.2.0.0/16,10.3.0.0/24,10.3.1.5/32 -', 'nodeaddrs +192.168.1.10/32,192.168.1.11/32 -',
+      ], /element/],
+      ['set emptied', ['flush', 'set', 'ip', 'seaway', 'remotecidrs'], null, ['remotecidrs +10.2.0.0/16,10.3.0.0/24,10.3.1.5/32 -'], null],
+      ['chain flushed', ['flush', 'chain', 'ip', 'seaway', 'filter_forward'], /^flush chain ip seaway filter_forward\n/, [], /nat_postrouting|element|table/],
+      ['chain deleted', ['delete', 'chain', 'ip', 'seaway', 'filter_input'], /^add chain ip seaway filter_input/, [], /nat_postrouting|element|delete table/],
     ];
-    for (const [kind, command, expected, unexpected] of drifts) {
+    for (const [kind, command, expected, members, unexpected] of drifts) {
       if (kind === 'chain deleted') await run('nft', ['flush', 'chain', 'ip', 'seaway', 'filter_input']);
       await run('nft', command);
       rec.reset();
       nl.reset();
       assert.equal((await driver.apply(SAMPLE)).writes, 1, kind);
-      if (expected instanceof RegExp) {
+      if (expected) {
         const script = rec.writes()[0]?.input ?? '';
         assert.match(script, expected, `${kind}: repair script`);
         if (unexpected) assert.doesNotMatch(script, unexpected, `${kind}: nothing intact rewritten`);
-        assert.deepEqual(nl.memberWrites, [], `${kind}: nothing over netlink`);
       } else {
         assert.deepEqual(rec.writes(), [], `${kind}: no process`);
-        assert.deepEqual(nl.memberWrites, [expected.members], `${kind}: only the set's elements`);
       }
+      assert.deepEqual(nl.memberWrites, members, `${kind}: the set elements over netlink`);
       const seen = await listTable();
       for (const c of rendered.chains) assert.deepEqual(seen.chains.get(c.name)?.rules, c.rules, `${kind}: ${c.name} rules`);
       // A re-created chain is listed last by nft; everything else must be byte for byte as before.

@@ -5,8 +5,8 @@ import { requireTools } from '../helpers/prereq.ts';
 import { run } from '../../src/kernel/exec.ts';
 import { ipsetChangeMembers, ipsetCreate, ipsetList, ipsetSave, MEMBERS_PER_MESSAGE } from '../../src/kernel/ipset.ts';
 import { parseIpsetSave } from '../../src/plan/filter-ipset.ts';
-import { nftChangeElements, nftTablePresent } from '../../src/kernel/nft.ts';
-import { NFT_ELEMENT_CHANGES_MAX, parseNftJson } from '../../src/plan/filter-nft.ts';
+import { nftChangeElements, nftFillAndWake, nftTableState } from '../../src/kernel/nft.ts';
+import { NFT_ELEMENT_CHANGES_MAX, NFT_FILL_PREFIXES_MAX, parseNftJson } from '../../src/plan/filter-nft.ts';
 import { recordingRunner } from './filter-support.ts';
 
 await runInsideNetns(import.meta.url, 'h-pres');
@@ -25,16 +25,19 @@ test('ipset save (the fallback) keeps exactly the named sets\' lines', async () 
   }
 });
 
-test('nftTablePresent tells whether the table of that family exists, over netlink', async () => {
+test('nftTableState tells whether the table of that family exists and whether it is dormant, over netlink', async () => {
   try {
-    assert.equal(await nftTablePresent('ip', 'seaway'), false);
+    assert.equal(await nftTableState('ip', 'seaway'), 'absent');
     await run('nft', ['add', 'table', 'inet', 'seaway']);
     await run('nft', ['add', 'table', 'ip', 'seaway2']);
-    assert.equal(await nftTablePresent('ip', 'seaway'), false, 'another family or name does not count');
+    assert.equal(await nftTableState('ip', 'seaway'), 'absent', 'another family or name does not count');
     await run('nft', ['add', 'table', 'ip', 'seaway']);
-    assert.equal(await nftTablePresent('ip', 'seaway'), true);
-    assert.equal(await nftTablePresent('inet', 'seaway'), true);
-    assert.equal(await nftTablePresent('no-such-family', 'seaway'), null, 'cannot tell: the caller lists with nft');
+    assert.equal(await nftTableState('ip', 'seaway'), 'active');
+    assert.equal(await nftTableState('inet', 'seaway'), 'active');
+    await run('nft', ['add', 'table', 'ip', 'seaway', '{ flags dormant; }']);
+    assert.equal(await nftTableState('ip', 'seaway'), 'dormant');
+    assert.equal(await nftTableState('inet', 'seaway'), 'active', 'the other family\'s table is not');
+    assert.equal(await nftTableState('no-such-family', 'seaway'), null, 'cannot tell: the caller lists with nft');
   } finally {
     await run('nft', ['flush', 'ruleset'], { allowFailure: true });
   }
@@ -127,15 +130,67 @@ test('nftChangeElements adds and deletes prefixes of interval sets as nft would,
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.0/24', '10.2.0.0/33'], del: [] }]), false, 'a prefix that is not one: nothing sent');
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['255.255.255.0/24'], del: [] }]), false, 'a prefix ending at the top of the address space (no end element): nft\'s to write');
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.5/24'], del: [] }]), false, 'host bits set: nft keeps them as written, so nft\'s to write');
-    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: Array.from({ length: 1600 }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`), del: [] }]), false, 'a transaction larger than one send: nft\'s to write');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: Array.from({ length: 1700 }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`), del: [] }]), false, 'additions past one message\'s element list (16-bit length): nft\'s to write');
     assert.deepEqual(await held(), before, 'every refused change left both sets as they were: the transaction is all or nothing');
     const many = Array.from({ length: NFT_ELEMENT_CHANGES_MAX }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`);
-    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: many, del: [] }]), true, 'the planner\'s bound fits one send');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: many, del: [] }]), true, 'the planner\'s bound fits one message');
     assert.equal((await held()).b!.length, NFT_ELEMENT_CHANGES_MAX + 1);
     assert.equal(await nftChangeElements('ip', table, [{ set: 'a', add: ['0.0.0.0/8'], del: [] }]), true, 'a prefix starting at 0.0.0.0: no separate lower bound');
     assert.ok((await held()).a!.includes('0.0.0.0/8'));
   } finally {
     await run('nft', ['delete', 'table', 'ip', table], { allowFailure: true });
+  }
+});
+
+/** n distinct /24s from 100.64.0.0 on, in address order. */
+const slash24s = (n: number) => Array.from({ length: n }, (_, i) => `${100 + (i >> 16)}.${64 + ((i >> 8) & 255)}.${i & 255}.0/24`);
+
+test('nftFillAndWake fills a dormant table\'s empty interval sets as nft -f would, past one message, and wakes it in the same transaction; a refusal changes nothing', async () => {
+  const table = 'swfill';
+  const elements = (members: readonly string[]) => (members.length > 0 ? `elements = { ${members.join(', ')} }; ` : '');
+  /** The table as nft makes it: dormant with empty sets (what nftFillAndWake is for), or whole and active. */
+  const tableScript = (name: string, sets: { a: readonly string[]; b: readonly string[] } | 'dormant') => {
+    const held = sets === 'dormant' ? { a: [], b: [] } : sets;
+    return `add table ip ${name}${sets === 'dormant' ? ' { flags dormant; }' : ''}\n`
+      + `add set ip ${name} a { type ipv4_addr; flags interval; ${elements(held.a)}}\nadd set ip ${name} b { type ipv4_addr; flags interval; ${elements(held.b)}}\n`
+      + `add chain ip ${name} filter_forward { type filter hook forward priority -1; policy accept; }\nadd rule ip ${name} filter_forward ip daddr @a accept\n`;
+  };
+  const skeleton = tableScript(table, 'dormant');
+  const listed = async (name: string) => parseNftJson((await run('nft', ['-j', 'list', 'table', 'ip', name])).stdout);
+  const members = async (name: string) => Object.fromEntries([...(await listed(name)).sets].map(([set, s]) => [set, [...s.members].sort()]));
+  const a = slash24s(10_000);
+  const b = ['0.0.0.0/8', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.5/32'];
+  try {
+    await run('nft', ['-f', '-'], { input: skeleton });
+    assert.equal(await nftFillAndWake('ip', table, [{ set: 'a', add: [...a, '10.0.0.0/33'] }, { set: 'b', add: b }]), false, 'a prefix that is not one: nothing sent');
+    assert.equal(await nftFillAndWake('ip', table, [{ set: 'a', add: a }, { set: 'b', add: [...b, '10.0.0.0/16'] }]), false, 'an overlapping prefix: the kernel refuses the transaction');
+    assert.equal(await nftFillAndWake('ip', table, [{ set: 'a', add: slash24s(27_000) }]), false, 'larger than one send takes');
+    assert.equal(await nftTableState('ip', table), 'dormant', 'every refusal left the table dormant');
+    assert.deepEqual(await members(table), { a: [], b: [] }, 'and its sets empty: all or nothing');
+
+    assert.equal(await nftFillAndWake('ip', table, [{ set: 'a', add: a }, { set: 'b', add: b }]), true);
+    assert.equal(await nftTableState('ip', table), 'active', 'woken in the same transaction');
+    // The same table written by nft itself, elements and all, holds the same members.
+    await run('nft', ['-f', '-'], { input: tableScript('swbynft', { a, b }) });
+    const byNft = await members('swbynft');
+    assert.equal(byNft.a!.length, 10_000);
+    assert.deepEqual(await members(table), byNft);
+    assert.equal(await nftFillAndWake('ip', 'swnosuch', [{ set: 'a', add: ['10.0.0.0/24'] }]), false, 'a table that is not there: refused, not made');
+    assert.equal(await nftTableState('ip', 'swnosuch'), 'absent');
+    await run('nft', ['delete', 'table', 'ip', table]);
+    // Encoded at once, sent once sendAfter fulfils: here the table is made meanwhile.
+    const made = run('nft', ['-f', '-'], { input: skeleton });
+    assert.equal(await nftFillAndWake('ip', table, [{ set: 'a', add: slash24s(NFT_FILL_PREFIXES_MAX) }], { sendAfter: made }), true, 'the planner\'s bound fits one send');
+    assert.equal((await members(table)).a!.length, NFT_FILL_PREFIXES_MAX);
+    await run('nft', ['delete', 'table', 'ip', table]);
+    await run('nft', ['-f', '-'], { input: skeleton });
+    const notMade = Promise.reject(new Error('nft failed'));
+    await assert.rejects(nftFillAndWake('ip', table, [{ set: 'a', add: a }], { sendAfter: notMade }), /nft failed/, 'what it waited for failed: its error passes on');
+    assert.equal(await nftTableState('ip', table), 'dormant', 'and nothing was sent');
+    assert.deepEqual(await members(table), { a: [], b: [] });
+  } finally {
+    await run('nft', ['delete', 'table', 'ip', table], { allowFailure: true });
+    await run('nft', ['delete', 'table', 'ip', 'swbynft'], { allowFailure: true });
   }
 });
 

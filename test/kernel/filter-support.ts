@@ -27,11 +27,12 @@ export function recordingRunner(base: ProcessRunner = run) {
  * driver whose tools run in another namespace (`ip netns exec`) reads and writes with them alone.
  */
 export const TOOLS_ONLY_NETLINK: FilterNetlink = {
-  nftTablePresent: async () => null,
+  nftTableState: async () => null,
   ipsetList: async () => null,
   ipsetCreate: async () => false,
   ipsetChangeMembers: async () => false,
   nftChangeElements: async () => false,
+  nftFillAndWake: async () => false,
 };
 
 /** The kernel's netlink, with every change of set members (ipset or nft) recorded as `SET +added -deleted`. */
@@ -46,6 +47,10 @@ export function recordingNetlink() {
     nftChangeElements: (changes) => {
       memberWrites.push(...changes.map(({ set, add, del }) => `${set} +${add.join(',')} -${del.join(',')}`));
       return KERNEL_FILTER_NETLINK.nftChangeElements(changes);
+    },
+    nftFillAndWake: (fill, tableMade) => {
+      memberWrites.push(...fill.map(({ set, add }) => `${set} +${add.join(',')} -`));
+      return KERNEL_FILTER_NETLINK.nftFillAndWake(fill, tableMade);
     },
   };
   return { netlink, memberWrites, reset: () => { memberWrites.length = 0; } };

@@ -85,3 +85,18 @@ test('the request socket reads back the receive buffer the kernel granted', asyn
     connection.close();
   }
 });
+
+test('the send buffer is granted past net.core.wmem_max (an nftables transaction is one datagram)', (t) => {
+  const wmemMax = Number(execFileSync('cat', ['/proc/sys/net/core/wmem_max'], { encoding: 'utf8' }).trim());
+  // Twice wmem_max, which plain SO_SNDBUF could not reach; the patched binding asks with
+  // SO_SNDBUFFORCE, and the kernel grants it doubled. (A C int: stay well below 2^31.)
+  const beyond = Math.min(2 * wmemMax, 2 ** 29);
+  assert.ok(beyond > wmemMax, `net.core.wmem_max ${wmemMax} leaves no room below 2^29 to ask past it`);
+  const socket = rawNetlinkSocketFactory(NETLINK_ROUTE, beyond)() as ReturnType<ReturnType<typeof rawNetlinkSocketFactory>> & { getSendBufferSize(): number };
+  try {
+    t.diagnostic(`asking ${beyond} (past wmem_max ${wmemMax}) read back ${socket.getSendBufferSize()}`);
+    assert.equal(socket.getSendBufferSize(), 2 * beyond);
+  } finally {
+    socket.close();
+  }
+});

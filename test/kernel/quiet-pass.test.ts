@@ -71,11 +71,12 @@ const rtnl = new Proxy(base, {
 const tools = recordingRunner();
 const netlinkCalls: string[] = [];
 const netlink: FilterNetlink = {
-  nftTablePresent: (...args: Parameters<FilterNetlink['nftTablePresent']>) => { netlinkCalls.push('nftTablePresent'); return KERNEL_FILTER_NETLINK.nftTablePresent(...args); },
+  nftTableState: (...args: Parameters<FilterNetlink['nftTableState']>) => { netlinkCalls.push('nftTableState'); return KERNEL_FILTER_NETLINK.nftTableState(...args); },
   ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { netlinkCalls.push('ipsetList'); return KERNEL_FILTER_NETLINK.ipsetList(...args); },
   ipsetCreate: (...args: Parameters<FilterNetlink['ipsetCreate']>) => { netlinkCalls.push('ipsetCreate'); return KERNEL_FILTER_NETLINK.ipsetCreate(...args); },
   nftChangeElements: (...args: Parameters<FilterNetlink['nftChangeElements']>) => { netlinkCalls.push('nftChangeElements'); return KERNEL_FILTER_NETLINK.nftChangeElements(...args); },
   ipsetChangeMembers: (...args: Parameters<FilterNetlink['ipsetChangeMembers']>) => { netlinkCalls.push('ipsetChangeMembers'); return KERNEL_FILTER_NETLINK.ipsetChangeMembers(...args); },
+  nftFillAndWake: (...args: Parameters<FilterNetlink['nftFillAndWake']>) => { netlinkCalls.push('nftFillAndWake'); return KERNEL_FILTER_NETLINK.nftFillAndWake(...args); },
 };
 const driver = await createFilterDriver('nftables', { run: tools.run, netlink });
 const kernelChanges = new KernelChanges();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateFilter } from '../../src/plan/filter-input.ts';
-import { decompileRule, filterNotifications, NFT_ELEMENT_CHANGES_MAX, NftParseError, parseNftJson, planNft, planNftWrite, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
+import { decompileRule, filterNotifications, NFT_ELEMENT_CHANGES_MAX, NFT_FILL_PREFIXES_MAX, NftParseError, parseNftJson, planNft, planNftWrite, renderNft, renderNftTable } from '../../src/plan/filter-nft.ts';
 import type { DesiredFilter } from '../../src/model/desired-state.ts';
 
 const desired: DesiredFilter = {
@@ -198,7 +198,6 @@ test('planNftWrite: a chain to write, a set to make, a table to replace or more 
   assert.equal(chainToo?.elements, undefined, 'members and a chain: nft writes both');
   const noSet = mutate((d) => { d.nftables = d.nftables.filter((i) => i.set?.name !== 'nodeaddrs'); });
   assert.equal(planNftWrite(rendered, noSet)?.elements, undefined, 'a set to make');
-  assert.deepEqual(planNftWrite(rendered, null), { script: renderNftTable(rendered) });
   assert.deepEqual(planNftWrite(null, parseNftJson(LISTED)), { script: 'delete table ip seaway\n' });
   const many = (n: number) => Array.from({ length: n }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24`);
   const at = planNftWrite(renderNft(validateFilter({ ...desired, remoteCidrs: [...desired.remoteCidrs, ...many(NFT_ELEMENT_CHANGES_MAX)] })), parseNftJson(LISTED));
@@ -206,4 +205,44 @@ test('planNftWrite: a chain to write, a set to make, a table to replace or more 
   const past = planNftWrite(renderNft(validateFilter({ ...desired, remoteCidrs: [...desired.remoteCidrs, ...many(NFT_ELEMENT_CHANGES_MAX + 1)] })), parseNftJson(LISTED));
   assert.ok(past?.script);
   assert.equal(past.elements, undefined, 'past it: nft refills');
+});
+
+test('planNftWrite: a table where there is none is staged (nft makes it dormant with empty sets, netlink fills and wakes it), the whole table the fallback', () => {
+  const write = planNftWrite(rendered, null);
+  assert.ok(write?.staged);
+  assert.equal(write.script, renderNftTable(rendered));
+  assert.equal(write.elements, undefined);
+  assert.deepEqual(write.staged.fill, [
+    { set: 'localcidrs', add: ['10.1.0.0/16'] },
+    { set: 'remotecidrs', add: ['10.2.0.0/16', '10.3.1.5/32'] },
+    { set: 'nodeaddrs', add: ['192.168.1.10/32', '192.168.1.11/32'] },
+  ]);
+  const skeleton = write.staged.skeleton.split('\n');
+  assert.deepEqual(skeleton.slice(0, 3), ['add table ip seaway', 'delete table ip seaway', 'add table ip seaway { flags dormant; }']);
+  assert.deepEqual(skeleton.filter((l) => l.startsWith('add set')), [
+    'add set ip seaway localcidrs { type ipv4_addr; flags interval; }',
+    'add set ip seaway remotecidrs { type ipv4_addr; flags interval; }',
+    'add set ip seaway nodeaddrs { type ipv4_addr; flags interval; }',
+  ], 'every set made, none filled');
+  const chainsAndRules = (text: string) => text.split('\n').filter((l) => l.startsWith('add chain') || l.startsWith('add rule'));
+  assert.deepEqual(chainsAndRules(write.staged.skeleton), chainsAndRules(write.script), 'the same chains and rules as the whole table');
+
+  const noRemote = renderNft(validateFilter({ ...desired, remoteCidrs: [] }));
+  assert.deepEqual(planNftWrite(noRemote, null)?.staged?.fill.map((f) => f.set), ['localcidrs', 'nodeaddrs'], 'an empty set has nothing to fill');
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`).filter((c) => !c.startsWith('10.1.'));
+  // The local CIDR and the two node addresses count too.
+  const atBound = many(NFT_FILL_PREFIXES_MAX + 260).slice(0, NFT_FILL_PREFIXES_MAX - 3);
+  assert.ok(planNftWrite(renderNft(validateFilter({ ...desired, remoteCidrs: atBound })), null)?.staged, 'at NFT_FILL_PREFIXES_MAX prefixes in all: staged');
+  const past = planNftWrite(renderNft(validateFilter({ ...desired, remoteCidrs: [...atBound, '172.16.0.0/24'] })), null);
+  assert.ok(past);
+  // (ok, not equal: a failing comparison would print 20,000 prefixes)
+  assert.ok(past.staged === undefined, 'past it (one send could not carry the fill): nft writes the whole table');
+});
+
+test('planNftWrite: a dormant table (a staged write cut off before its fill) is replaced whole, never repaired in place', () => {
+  const dormant = { ...parseNftJson(LISTED), dormant: true };
+  assert.deepEqual(planNftWrite(rendered, dormant), { script: renderNftTable(rendered) }, 'even with every set and rule as wanted');
+  const emptied = mutate((d) => { for (const i of d.nftables) if (i.set) delete i.set.elem; });
+  assert.deepEqual(planNftWrite(rendered, { ...emptied, dormant: true }), { script: renderNftTable(rendered) }, 'its sets empty: not a change of elements, which would leave it dormant');
+  assert.ok(planNftWrite(rendered, emptied)?.elements, 'the same table awake: its members are only added');
 });

@@ -11,7 +11,7 @@ function fakeHost(netlinkTakes: boolean | ((set: string) => boolean)) {
     return { code: 0, stdout: '', stderr: '' };
   };
   const netlink: FilterNetlink = {
-    nftTablePresent: async () => { throw new Error('not a read this test expects'); },
+    nftTableState: async () => { throw new Error('not a read this test expects'); },
     ipsetList: async () => { throw new Error('not a read this test expects'); },
     ipsetCreate: async (sets) => {
       calls.push(`netlink create ${sets.map((s) => s.set).join(',')}`);
@@ -24,6 +24,10 @@ function fakeHost(netlinkTakes: boolean | ((set: string) => boolean)) {
     ipsetChangeMembers: async (set, add, del) => {
       calls.push(`netlink ${set} +${add.join(',')} -${del.join(',')}`);
       return typeof netlinkTakes === 'function' ? netlinkTakes(set) : netlinkTakes;
+    },
+    nftFillAndWake: async (fill) => {
+      calls.push(`netlink nft fill and wake ${fill.map((f) => `${f.set} +${f.add.join(',')}`).join(' ')}`);
+      return typeof netlinkTakes === 'function' ? fill.every((f) => netlinkTakes(f.set)) : netlinkTakes;
     },
   };
   return { calls, run, netlink };
@@ -90,4 +94,19 @@ test('nft set elements go over netlink, with no process; refused, nft writes the
   const refused = fakeHost(false);
   assert.deepEqual((await runFilterWrites(refused.run, [write], refused.netlink)).map(describeWrite), ['nft -f: flush set ip seaway remotecidrs; add element ip seaway remotecidrs { 10.2.0.0/16, 10.9.0.0/16 }']);
   assert.deepEqual(refused.calls, ['netlink nft remotecidrs +10.9.0.0/16 -10.3.1.5/32', `nft -f - <<${nftScript}`]);
+});
+
+test('a table staged: nft makes it dormant, netlink fills and wakes it; refused or throwing, nft writes the whole table over the dormant one', async () => {
+  const whole = 'add table ip seaway\ndelete table ip seaway\nadd table ip seaway\nadd set ip seaway remotecidrs { type ipv4_addr; flags interval; elements = { 10.2.0.0/16 }; }\n';
+  const skeleton = 'add table ip seaway\ndelete table ip seaway\nadd table ip seaway { flags dormant; }\nadd set ip seaway remotecidrs { type ipv4_addr; flags interval; }\n';
+  const write: FilterWrite = { tool: 'nft', script: whole, staged: { skeleton, fill: [{ set: 'remotecidrs', add: ['10.2.0.0/16'] }] } };
+  const taken = fakeHost(true);
+  assert.deepEqual((await runFilterWrites(taken.run, [write], taken.netlink)).map(describeWrite), ['nft -f dormant, sets filled and woken: add table ip seaway; delete table ip seaway; add table ip seaway; ... (4 lines)']);
+  assert.deepEqual(taken.calls, [`nft -f - <<${skeleton}`, 'netlink nft fill and wake remotecidrs +10.2.0.0/16'], 'the skeleton first: the fill needs its sets');
+  const refused = fakeHost(false);
+  assert.deepEqual((await runFilterWrites(refused.run, [write], refused.netlink)).map(describeWrite), ['nft -f: add table ip seaway; delete table ip seaway; add table ip seaway; ... (4 lines)']);
+  assert.deepEqual(refused.calls, [`nft -f - <<${skeleton}`, 'netlink nft fill and wake remotecidrs +10.2.0.0/16', `nft -f - <<${whole}`]);
+  const throwing = fakeHost(() => { throw new Error('netlink broke'); });
+  await runFilterWrites(throwing.run, [write], throwing.netlink);
+  assert.deepEqual(throwing.calls, [`nft -f - <<${skeleton}`, 'netlink nft fill and wake remotecidrs +10.2.0.0/16', `nft -f - <<${whole}`], 'a throw is a refusal');
 });

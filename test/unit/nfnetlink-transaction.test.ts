@@ -1,12 +1,13 @@
 /**
  * nfnetlinkTransaction against a scripted socket: the batch goes as one send, framed by BEGIN and
  * END for its subsystem; each request's acknowledgement is its errno; an error against the batch
- * itself fails every request even when their own acknowledgements read 0; too large a batch is not sent.
+ * itself fails every request even when their own acknowledgements read 0; too large a batch is not sent;
+ * one past a request group still goes as one send; sendAfter holds the send.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NLM_F_ACK } from '../../src/kernel/netlink/codec.ts';
-import { nfnetlinkTransaction } from '../../src/kernel/nfnetlink.ts';
+import { nfnetlinkTransaction, TRANSACTION_MAX_BYTES } from '../../src/kernel/nfnetlink.ts';
 import { errorReply, fakeFactory } from '../helpers/fake-netlink-socket.ts';
 
 const NFTABLES = 10;
@@ -37,11 +38,46 @@ describe('nfnetlinkTransaction', () => {
     assert.deepEqual(await nfnetlinkTransaction(NFTABLES, [request(12), request(12)], { timeoutMs: 200, socketFactory: factory }), [ENOMEM, ENOMEM]);
   });
 
-  it('is null, sending nothing, when the batch does not fit one send; empty asks nothing', async () => {
+  it('is null, sending nothing, when the batch is larger than TRANSACTION_MAX_BYTES; empty asks nothing', async () => {
     let sent = 0;
     const { factory } = fakeFactory((s) => { s.onSend = () => { sent++; }; });
-    assert.equal(await nfnetlinkTransaction(NFTABLES, [request(12, 40_000), request(12, 40_000)], { timeoutMs: 200, socketFactory: factory }), null);
+    const half = TRANSACTION_MAX_BYTES / 2;
+    assert.equal(await nfnetlinkTransaction(NFTABLES, [request(12, half), request(12, half)], { timeoutMs: 200, socketFactory: factory }), null);
     assert.deepEqual(await nfnetlinkTransaction(NFTABLES, [], { timeoutMs: 200, socketFactory: factory }), []);
     assert.equal(sent, 0);
+  });
+
+  it('a batch larger than a request group (61,440 bytes) still goes as one send: the kernel reads a batch from one datagram', async () => {
+    const sends: number[] = [];
+    const { factory } = fakeFactory((s) => {
+      s.onSend = (messages, socket) => {
+        sends.push(messages.length);
+        socket.reply(errorReply(2, 0), errorReply(3, 0), errorReply(4, 0));
+      };
+    });
+    assert.deepEqual((await nfnetlinkTransaction(NFTABLES, [request(12, 60_000), request(12, 60_000), request(12, 60_000)], { timeoutMs: 200, socketFactory: factory }))?.map((errno) => errno + 0), [0, 0, 0]);
+    assert.deepEqual(sends, [5], 'BEGIN, three requests and END in one send');
+  });
+
+  it('with sendAfter, sends only once it fulfils; when it rejects, sends nothing and passes its error on', async () => {
+    const events: string[] = [];
+    const { factory } = fakeFactory((s) => {
+      s.onSend = (_m, socket) => {
+        events.push('sent');
+        socket.reply(errorReply(2, 0));
+      };
+    });
+    let release!: () => void;
+    const ready = new Promise<void>((resolve) => { release = resolve; });
+    const answer = nfnetlinkTransaction(NFTABLES, [request(12)], { timeoutMs: 200, socketFactory: factory, sendAfter: ready });
+    await new Promise((resolve) => setImmediate(resolve));
+    events.push('released');
+    release();
+    assert.deepEqual((await answer)?.map((errno) => errno + 0), [0]);
+    assert.deepEqual(events, ['released', 'sent']);
+    const failed = Promise.reject(new Error('nft exited 1'));
+    failed.catch(() => {});
+    await assert.rejects(nfnetlinkTransaction(NFTABLES, [request(12)], { timeoutMs: 200, socketFactory: factory, sendAfter: failed }), /nft exited 1/);
+    assert.deepEqual(events, ['released', 'sent'], 'nothing more sent');
   });
 });

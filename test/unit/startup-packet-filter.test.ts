@@ -23,11 +23,12 @@ function fakeHost(failing: Record<string, { code: number; stderr: string }> = {}
     return result;
   };
   const netlink: FilterNetlink = {
-    nftTablePresent: async (family, table) => { netlinkCalls.push(`nftTablePresent ${family} ${table}`); return false; },
+    nftTableState: async (family, table) => { netlinkCalls.push(`nftTableState ${family} ${table}`); return 'absent'; },
     ipsetList: async (names) => { netlinkCalls.push(`ipsetList ${names.join(' ')}`); return new Map(); },
     ipsetCreate: async (sets) => { netlinkCalls.push(`ipsetCreate ${sets.map((s) => s.set).join(',')}`); return false; },
     ipsetChangeMembers: async (set) => { netlinkCalls.push(`ipsetChangeMembers ${set}`); return false; },
     nftChangeElements: async () => { netlinkCalls.push('nftChangeElements'); return false; },
+    nftFillAndWake: async () => { netlinkCalls.push('nftFillAndWake'); return false; },
   };
   return { runner, calls, netlink, netlinkCalls };
 }
@@ -41,7 +42,7 @@ test('the checked driver is made when every detection tool works, and has read t
   // backend: its flavour's rules once, seaway's sets once, the presence of seaway's nft table once.
   assert.deepEqual(host.calls.slice(0, 2).sort(), ['iptables-legacy-save', 'iptables-nft-save']);
   assert.deepEqual(host.calls.slice(2), ['nft list tables', 'iptables-nft-save']);
-  assert.deepEqual(host.netlinkCalls, ['ipsetList SUBMARINER-LOCALCIDRS SUBMARINER-REMOTECIDRS SEAWAY-NODEADDRS SEAWAY-ECHO-EXEMPT', 'nftTablePresent ip seaway']);
+  assert.deepEqual(host.netlinkCalls, ['ipsetList SUBMARINER-LOCALCIDRS SUBMARINER-REMOTECIDRS SEAWAY-NODEADDRS SEAWAY-ECHO-EXEMPT', 'nftTableState ip seaway']);
 });
 
 test('a detection tool that runs but fails fails the attempt, naming each tool, sorted, with the nft hint for auto', async () => {
@@ -76,11 +77,12 @@ test('sets netlink could not make or whose members it could not write are said o
   const { logger, lines } = captureLogger();
   const answers: Array<boolean | Error> = [false, false, new Error('netlink timed out'), false, true, true, false];
   const inner: FilterNetlink = {
-    nftTablePresent: async () => false,
+    nftTableState: async () => 'absent',
     ipsetList: async () => new Map(),
     ipsetCreate: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
     ipsetChangeMembers: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
     nftChangeElements: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
+    nftFillAndWake: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
   };
   const netlink = sayingMemberFallbacks(inner, logger);
   const said = () => lines.map((l) => `${l.level === 40 ? 'warn' : 'info'} ${String(l.set)} ${String(l.cause ?? '')}`.trim());
@@ -128,5 +130,31 @@ test('sets netlink could not make or whose members it could not write are said o
   assert.deepEqual(said(), [`warn remotecidrs ${cause}`, 'info remotecidrs']);
   assert.match(lines[0]!.msg, /^nft set elements could not be written over netlink: nft -f writes them instead$/);
   assert.match(lines[1]!.msg, /^nft set elements are written over netlink again$/);
+  assert.equal(answers.length, 0);
+
+  // A table's sets filled as it is made: each set said once, nft -f making the table instead.
+  lines.length = 0;
+  answers.push(false, false, true);
+  const fill = [{ set: 'localcidrs', add: ['10.1.0.0/16'] }, { set: 'remotecidrs', add: ['10.4.0.0/24'] }];
+  const made = Promise.resolve();
+  assert.equal(await netlink.nftFillAndWake(fill, made), false);
+  assert.equal(await netlink.nftFillAndWake(fill, made), false);
+  assert.equal(await netlink.nftFillAndWake(fill, made), true);
+  assert.deepEqual(said(), [`warn localcidrs ${cause}`, `warn remotecidrs ${cause}`, 'info localcidrs', 'info remotecidrs']);
+  assert.match(lines[0]!.msg, /^nft sets could not be filled over netlink: nft -f writes them instead$/);
+  assert.match(lines[2]!.msg, /^nft sets are filled over netlink again$/);
+  assert.equal(answers.length, 0);
+
+  // nft failing to make the table fails the fill too: that is nft's error, the pass's to say, not netlink's.
+  lines.length = 0;
+  const nftFailed = new Error('nft -f - exited 1: Error: Could not process rule');
+  const notMade = Promise.reject(nftFailed);
+  notMade.catch(() => {});
+  answers.push(nftFailed);
+  await assert.rejects(netlink.nftFillAndWake(fill, notMade), /Could not process rule/);
+  assert.deepEqual(said(), [], 'nothing said of netlink');
+  answers.push(new Error('netlink timed out'));
+  await assert.rejects(netlink.nftFillAndWake(fill, made), /netlink timed out/);
+  assert.deepEqual(said(), ['warn localcidrs netlink timed out', 'warn remotecidrs netlink timed out'], 'the table made, a throw is netlink\'s');
   assert.equal(answers.length, 0);
 });
