@@ -262,7 +262,8 @@ export function gatewaySuite(cable: LabCable, PREFIX: string): void {
         await liftApiFault(PREFIX, c1.id);
       }
       const report = await ping.stop();
-      assert.equal(report.unanswered.length, 0, `no ping unanswered through a ${2 * LEASE_SECONDS} s API outage (largest gap ${report.maxGapS.toFixed(2)} s)`);
+      // Lost, not late: on two busy cores a reply may come after the next echo is sent (ping -O says "no answer yet").
+      assert.deepEqual(report.lost, [], `no ping lost through a ${2 * LEASE_SECONDS} s API outage (largest gap ${report.maxGapS.toFixed(2)} s; late: ${report.unanswered.join(',')})`);
       assert.ok(report.received >= report.transmitted - 1, `replies ${report.received} of ${report.transmitted}`);
       const steps = (await gatewayLog(active)).filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('gateway election:') && l.from === 'active-unconfirmed' && l.to === 'standby');
       assert.deepEqual(steps, [], 'the active gateway never stepped down');

@@ -164,8 +164,10 @@ export interface ContinuousPingReport {
   trailingGapS: number;
   /** Reply timestamps (epoch seconds, from `ping -D`). */
   replyTimes: number[];
-  /** Sequence numbers ping reported as unanswered before sending the next (`ping -O`). */
+  /** Sequence numbers ping reported as unanswered before sending the next (`ping -O`): a reply slower than the interval is one. */
   unanswered: number[];
+  /** Of those, the ones whose reply never came before the stop: lost, not late. */
+  lost: number[];
   output: string;
 }
 
@@ -182,16 +184,17 @@ const REPLY_LINE = /^\[(\d+\.\d+)\] \d+ bytes from [^:]+: icmp_seq=(\d+)/;
 const NO_ANSWER_LINE = /^\[(\d+\.\d+)\] no answer yet for icmp_seq=(\d+)/;
 
 /** Parses `ping -D -O` output into reply times and unanswered sequence numbers. */
-export function parseTimestampedPing(output: string): { replyTimes: number[]; unanswered: number[] } {
+export function parseTimestampedPing(output: string): { replyTimes: number[]; unanswered: number[]; lost: number[] } {
   const replyTimes: number[] = [];
   const unanswered: number[] = [];
+  const replied = new Set<number>();
   for (const line of output.split('\n')) {
     const reply = REPLY_LINE.exec(line);
-    if (reply) { replyTimes.push(Number(reply[1])); continue; }
+    if (reply) { replyTimes.push(Number(reply[1])); replied.add(Number(reply[2])); continue; }
     const missing = NO_ANSWER_LINE.exec(line);
     if (missing) unanswered.push(Number(missing[2]));
   }
-  return { replyTimes, unanswered };
+  return { replyTimes, unanswered, lost: unanswered.filter((seq) => !replied.has(seq)) };
 }
 
 /**
@@ -252,6 +255,7 @@ export function continuousPing(fromNs: string, to: string, { intervalS = 0.05, t
           trailingGapS: times.length > 0 ? Math.max(0, stoppedAt - times[times.length - 1]!) : stoppedAt - startedAt,
           replyTimes: times,
           unanswered: parsed.unanswered,
+          lost: parsed.lost,
           output,
         };
       })();

@@ -107,9 +107,12 @@ test('ping output parsers read iputils summaries and -D -O lines', () => {
     'PING 10.2.1.2 (10.2.1.2) 56(84) bytes of data.',
     '[1700000000.100000] 64 bytes from 10.2.1.2: icmp_seq=1 ttl=62 time=0.1 ms',
     '[1700000000.200000] no answer yet for icmp_seq=2',
+    '[1700000000.300000] no answer yet for icmp_seq=3',
+    '[1700000000.350000] 64 bytes from 10.2.1.2: icmp_seq=3 ttl=62 time=150 ms',
     '[1700000000.900000] 64 bytes from 10.2.1.2: icmp_seq=9 ttl=62 time=0.1 ms',
   ].join('\n');
-  assert.deepEqual(parseTimestampedPing(out), { replyTimes: [1700000000.1, 1700000000.9], unanswered: [2] });
+  // 3 came late (its reply after "no answer yet"): unanswered in time, not lost; 2 never came.
+  assert.deepEqual(parseTimestampedPing(out), { replyTimes: [1700000000.1, 1700000000.35, 1700000000.9], unanswered: [2, 3], lost: [2] });
 });
 
 // ---- the topology (root) ----
