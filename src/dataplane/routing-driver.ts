@@ -100,13 +100,16 @@ const blockedOn = (report: ApplyReport, kind: ObjectKind, key: string, object: s
  * destinations, keeping the kernel's order: of the routes with one destination and metric, the
  * kernel uses the first listed (an `ip route prepend` puts a foreign route ahead of seaway's).
  */
-function sortRoutes(routes: readonly ObservedRoute[], wanted: readonly DesiredRoute[], owns: (route: ObservedRoute) => boolean, nameOf: (oif: number) => string) {
+function sortRoutes(
+  routes: readonly ObservedRoute[], wanted: readonly DesiredRoute[], wantedKeys: ReadonlySet<string> | undefined,
+  owns: (route: ObservedRoute) => boolean, nameOf: (oif: number) => string,
+) {
   const owned: OwnedRoute[] = [];
   const foreign: ForeignRoute[] = [];
   const ownedFirst = new Set<string>();
-  // The wanted destinations' keys only once a route not seaway's turns up: most dumps hold none.
-  let wantedKeys: Set<string> | undefined;
-  const isWanted = (key: string) => (wantedKeys ??= new Set(wanted.map(routeKey))).has(key);
+  // The wanted destinations' keys, unless given, only once a route not seaway's turns up: most dumps hold none.
+  let keys = wantedKeys;
+  const isWanted = (key: string) => (keys ??= new Set(wanted.map(routeKey))).has(key);
   // Indexed: a dump of 10,000 routes, and for-of allocates per step before V8 optimises it.
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
@@ -134,16 +137,19 @@ function sortRoutes(routes: readonly ObservedRoute[], wanted: readonly DesiredRo
 export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
   let destinations = new Set<string>();
 
-  /** What seaway owns; with `wanted` (the routes an apply wants), also the foreign routes at those destinations. */
-  async function observeWith(links: ObservedLink[], wanted: readonly DesiredRoute[] = []): Promise<OwnedRouting> {
+  /**
+   * What seaway owns; with `wanted` (the routes an apply wants), also the foreign routes at those
+   * destinations, whose keys `wantedKeys` holds when given.
+   */
+  async function observeWith(links: ObservedLink[], wanted: readonly DesiredRoute[] = [], wantedKeys?: ReadonlySet<string>): Promise<OwnedRouting> {
     const nameOf = new Map(links.map((l) => [l.index, l.name]));
     const ownedLinks = links.filter((l) => (OWNED_LINKS as readonly string[]).includes(l.name));
     const [routes, rules, addresses] = await Promise.all([
-      rtnl.listRoutes({ protocols: [OWNERSHIP.routeProtocol, SUBMARINER_LEFTOVERS.routeProtocol], alsoAt: wanted }), rtnl.listRules(), rtnl.listAddresses(),
+      rtnl.listRoutes({ protocols: [OWNERSHIP.routeProtocol, SUBMARINER_LEFTOVERS.routeProtocol], alsoAt: wanted, ...(wantedKeys ? { alsoAtKeys: wantedKeys } : {}) }), rtnl.listRules(), rtnl.listAddresses(),
     ]);
     const vxlanIndex = ownedLinks.find((l) => l.name === OWNERSHIP.vxlanDevice)?.index;
     const sorted = sortRoutes(
-      routes, wanted,
+      routes, wanted, wantedKeys,
       (r) => (r.protocol === OWNERSHIP.routeProtocol ? OWNED_TABLES.includes(r.table) : adoptedRoute(r, vxlanIndex)),
       (oif) => nameOf.get(oif) ?? `ifindex ${oif}`,
     );
@@ -291,10 +297,11 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
         for (const route of changed.removed) destinations.delete(routeKey(route));
         for (const route of changed.added) destinations.add(routeKey(route));
       }
-      let owned = vouched ?? await observeWith(links, desired.routes);
+      // Unvouched, `destinations` was just made from exactly the wanted routes: the dump's keys too.
+      let owned = vouched ?? await observeWith(links, desired.routes, destinations);
       if (vouched === null && await applyLinks(desired.links, links, owned, report, gate)) {
         links = await rtnl.listLinks();
-        owned = await observeWith(links, desired.routes);
+        owned = await observeWith(links, desired.routes, destinations);
         // A device just made: its own settings before any route sends traffic through it.
         await linksMade?.();
       }

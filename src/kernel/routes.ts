@@ -128,6 +128,8 @@ export interface RouteFilter {
    * the kernel's order of preference, and the kept routes stay in dump order.
    */
   alsoAt?: ReadonlyArray<{ table: number; dst: string }>;
+  /** alsoAt's destinations as `table dst` keys, when the caller holds them already: not made again for the dump. */
+  alsoAtKeys?: ReadonlySet<string>;
 }
 
 /**
@@ -137,15 +139,20 @@ export interface RouteFilter {
  */
 export function routeMatcher(filter: RouteFilter): (payload: Buffer) => ObservedRoute | undefined {
   const alsoAt = filter.alsoAt;
-  const at = alsoAt && alsoAt.length > 0 ? {
-    // Made when a route first passes the header's numbers: most dumps hold no route of another
-    // protocol at the 10,000 destinations of a first pass.
-    keys: undefined as Set<string> | undefined,
+  let at: { keys: ReadonlySet<string> | undefined; prefixLengths: Set<number>; headerTables: Set<number> } | undefined;
+  if (alsoAt && alsoAt.length > 0) {
     // Only the numbers (the planner's destinations are canonical; a malformed one would match no
-    // route, as its key matches no route's).
-    prefixLengths: new Set(alsoAt.map((r) => prefixLengthOf(r.dst))),
-    headerTables: new Set(alsoAt.map((r) => (r.table < 256 ? r.table : RT_TABLE_COMPAT))),
-  } : undefined;
+    // route, as its key matches no route's). Indexed, into the sets: no array of 10,000 numbers for each.
+    const prefixLengths = new Set<number>();
+    const headerTables = new Set<number>();
+    for (let i = 0; i < alsoAt.length; i++) {
+      const r = alsoAt[i]!;
+      prefixLengths.add(prefixLengthOf(r.dst));
+      headerTables.add(r.table < 256 ? r.table : RT_TABLE_COMPAT);
+    }
+    // The keys are made when a route first passes the header's numbers, unless the caller has them.
+    at = { keys: filter.alsoAtKeys, prefixLengths, headerTables };
+  }
   const byProtocol = (payload: Buffer): boolean => (filter.protocol === undefined || payload[5] === filter.protocol)
     && (filter.protocols === undefined || filter.protocols.includes(payload[5]!))
     && (filter.table === undefined || payload[4] === RT_TABLE_COMPAT || payload[4] === filter.table);

@@ -205,6 +205,10 @@ test('a filtered route decode also keeps routes of any protocol at the destinati
     ['254 10.2.0.0/16 3', '254 10.2.0.0/16 147', '1000 10.4.0.0/24 16'],
     'in dump order; not another prefix length, table or destination, nor a route with a TOS');
   assert.deepEqual(kept({ protocols: [147], alsoAt: [] }), ['254 10.2.0.0/16 147']);
+  // The caller's keys (routeKey's `table dst`) are the ones matched: here they name only the /24 of table 1000.
+  const wanted = [{ table: 254, dst: '10.2.0.0/16' }, { table: 1000, dst: '10.4.0.0/24' }];
+  assert.deepEqual(kept({ protocols: [147], alsoAt: wanted, alsoAtKeys: new Set(['1000 10.4.0.0/24']) }), ['254 10.2.0.0/16 147', '1000 10.4.0.0/24 16']);
+  assert.deepEqual(kept({ protocols: [147], alsoAt: wanted, alsoAtKeys: new Set(wanted.map((r) => `${r.table} ${r.dst}`)) }), kept({ protocols: [147], alsoAt: wanted }), 'the same keys: the same routes');
 });
 
 test('messages written back to back into one buffer are byte for byte the messages encoded one by one, and decode back', () => {
