@@ -207,9 +207,10 @@ export function createRoutingDriver(rtnl: Rtnetlink): RoutingDriver {
     if (allowed.length === 0) return allowed;
     const results: WriteResult[] = await rtnl.apply(allowed.map((p) => p.write));
     results.forEach((result, i) => {
-      const { kind, key, object } = allowed[i]!;
-      countWrite(report, { kind, key }, result.ok);
+      const planned = allowed[i]!;
+      countWrite(report, planned, result.ok);
       if (!result.ok) {
+        const { kind, key, object } = planned;
         const code = (result.error as { code?: unknown }).code;
         report.failures.push({ kind, key, object: typeof object === 'function' ? object() : object, reason: result.error.message, ...(typeof code === 'string' ? { code } : {}) });
       }
