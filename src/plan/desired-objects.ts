@@ -15,7 +15,7 @@ export interface ObjectRef {
 
 export interface DesiredObject extends ObjectRef {
   /** What seaway wants, e.g. "route 10.2.0.0/16 via 240.1.0.3 dev vx-submariner table 100". */
-  object: string;
+  readonly object: string;
 }
 
 /*
@@ -37,8 +37,31 @@ export const describeRule = (r: DesiredRule): string => `rule priority ${r.prior
 export const describeFdb = (e: DesiredFdbEntry): string => ['fdb ', e.mac, ' dst ', e.dst, ' dev ', e.dev].join('');
 export const describeAddress = (cidr: string, dev: string): string => `address ${cidr} on ${dev}`;
 
-const routeObject = (route: DesiredRoute): DesiredObject => ({ kind: 'route', key: routeKey(route), object: describeRoute(route) });
-const fdbObject = (entry: DesiredFdbEntry): DesiredObject => ({ kind: 'fdb', key: fdbKey(entry), object: describeFdb(entry) });
+/**
+ * A route's or FDB entry's object, its description made each time it is read rather than kept:
+ * the object table holds one per route (10,000) and one per Node's entry (5,000), and only a status
+ * request reads them (kept, the routes' were 0.9 MiB of a loaded worker's heap). An unchanged item
+ * keeps its object (see routingObjects), so the table tells it unchanged without a description.
+ */
+class DescribedOnRead<T> implements DesiredObject {
+  readonly kind: ObjectKind;
+  readonly key: string;
+  readonly #item: T;
+  readonly #describe: (item: T) => string;
+  constructor(kind: ObjectKind, key: string, item: T, describe: (item: T) => string) {
+    this.kind = kind;
+    this.key = key;
+    this.#item = item;
+    this.#describe = describe;
+  }
+
+  get object(): string {
+    return this.#describe(this.#item);
+  }
+}
+
+const routeObject = (route: DesiredRoute): DesiredObject => new DescribedOnRead('route', routeKey(route), route, describeRoute);
+const fdbObject = (entry: DesiredFdbEntry): DesiredObject => new DescribedOnRead('fdb', fdbKey(entry), entry, describeFdb);
 
 /** Each item's object, the one `known` holds for it when there is one. Indexed: for-of allocates per step without TurboFan (README, "Hot loops"). */
 function pushKnown<T extends DesiredRoute | DesiredFdbEntry>(objects: DesiredObject[], items: readonly T[], make: (item: T) => DesiredObject, known: WeakMap<DesiredRoute | DesiredFdbEntry, DesiredObject> | undefined): void {

@@ -59,8 +59,52 @@ export interface ObjectTableOptions {
   onSettled?: (status: ObjectStatus) => void;
 }
 
-/** An entry as kept: the status plus the pass generation that last saw it wanted or failing. */
-type Entry = ObjectStatus & { seen: number };
+/**
+ * An entry as kept: the status plus the pass generation that last saw it wanted or failing. Its
+ * description is read from the desired object it was made from, when asked (a route's is made
+ * then, not kept: see DescribedOnRead), unless one was set (a removal's, from its failure).
+ */
+class Entry {
+  readonly component: string;
+  readonly kind: ObjectKind;
+  readonly key: string;
+  /** The desired object (or failure) this entry was made from: the same object is the same want. */
+  readonly source: { readonly object: string };
+  state: ObjectState;
+  declare reason?: string;
+  declare code?: string;
+  since: number;
+  attempts: number;
+  declare retryAt?: number;
+  desired: boolean;
+  seen: number;
+  #object: string | undefined;
+
+  constructor(component: string, source: ObjectRef & { readonly object: string }, state: ObjectState, since: number, attempts: number, desired: boolean, seen: number) {
+    this.component = component;
+    this.kind = source.kind;
+    this.key = source.key;
+    this.source = source;
+    this.state = state;
+    this.since = since;
+    this.attempts = attempts;
+    this.desired = desired;
+    this.seen = seen;
+  }
+
+  get object(): string {
+    return this.#object ?? this.source.object;
+  }
+
+  set object(text: string) {
+    this.#object = text;
+  }
+
+  /** Wanted as `want` asks: the same desired object, or one that describes the same. */
+  wants(want: DesiredObject): boolean {
+    return this.source === want || this.object === want.object;
+  }
+}
 
 /** One component's objects: per kind, by key (no per-pass string building), and those not programmed. */
 interface ComponentEntries {
@@ -72,7 +116,16 @@ interface ComponentEntries {
   generation: number;
 }
 
-const publicCopy = ({ seen: _seen, ...status }: Entry): ObjectStatus => status;
+function publicCopy(entry: Entry): ObjectStatus {
+  const status: ObjectStatus = {
+    component: entry.component, kind: entry.kind, key: entry.key, object: entry.object, state: entry.state,
+    since: entry.since, attempts: entry.attempts, desired: entry.desired,
+  };
+  if (entry.reason !== undefined) status.reason = entry.reason;
+  if (entry.code !== undefined) status.code = entry.code;
+  if (entry.retryAt !== undefined) status.retryAt = entry.retryAt;
+  return status;
+}
 
 /**
  * Per-object reconcile state, keyed per component. Components ask the gate before writing an
@@ -110,9 +163,9 @@ export class ObjectTable {
       if (want.kind !== kind) { kind = want.kind; entries = c.byKind.get(kind); }
       // A new object needs no entry yet (the gate lets unknown objects through; record files it).
       const have = entries?.get(want.key);
-      if (have === undefined || (have.object === want.object && have.desired)) continue;
+      if (have === undefined || (have.desired && have.wants(want))) continue;
       if (have.state === 'in-progress') continue; // its completion decides; the gate holds it meanwhile
-      const entry: Entry = { component, kind: want.kind, key: want.key, object: want.object, state: 'pending', since: now, attempts: 0, desired: true, seen: c.generation };
+      const entry = new Entry(component, want, 'pending', now, 0, true, c.generation);
       this.#put(c, entry, have);
     }
     return (kind, key) => {
@@ -149,7 +202,7 @@ export class ObjectTable {
       let entry = entries!.get(want.key);
       if (!special) {
         if (entry === undefined) {
-          entries!.set(want.key, { component, kind: want.kind, key: want.key, object: want.object, state: 'programmed', since: now, attempts: 0, desired: true, seen: generation });
+          entries!.set(want.key, new Entry(component, want, 'programmed', now, 0, true, generation));
           continue;
         }
         entry.seen = generation;
@@ -157,7 +210,7 @@ export class ObjectTable {
         continue;
       }
       if (entry === undefined) {
-        entry = { component, kind: want.kind, key: want.key, object: want.object, state: 'pending', since: now, attempts: 0, desired: true, seen: generation };
+        entry = new Entry(component, want, 'pending', now, 0, true, generation);
         this.#put(c, entry, undefined);
       }
       entry.seen = generation;
@@ -175,7 +228,7 @@ export class ObjectTable {
       if (entry?.seen === generation) continue;
       if (entry === undefined || entry.desired) {
         const replacing = entry;
-        entry = { component, kind: failure.kind, key: failure.key, object: failure.object, state: 'pending', since: now, attempts: entry?.attempts ?? 0, desired: false, seen: generation };
+        entry = new Entry(component, failure, 'pending', now, entry?.attempts ?? 0, false, generation);
         this.#put(c, entry, replacing);
       }
       entry.seen = generation;

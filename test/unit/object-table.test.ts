@@ -209,3 +209,24 @@ test('an object in progress is settled by its completion only, even when the com
   await Promise.resolve();
   assert.equal(status(t, tunnel)!.state, 'failed');
 });
+
+test('descriptions are read only when asked or when an object changed: the same desired object again reads none', () => {
+  const { t } = table();
+  let reads = 0;
+  const counted = (text: string): DesiredObject => ({ kind: 'route', key: '100 10.9.0.0/16', get object() { reads++; return text; } });
+  const first = counted('route 10.9.0.0/16 via 240.1.0.1 table 100');
+  pass(t, [first], () => OK);
+  pass(t, [first], () => OK);
+  assert.equal(reads, 0, 'made, programmed and seen again without its description');
+  assert.equal(status(t, first)?.object, 'route 10.9.0.0/16 via 240.1.0.1 table 100');
+  assert.equal(reads, 1, 'read for the status asked');
+  // Another object that says the same: compared by what it says, and it stays programmed.
+  const same = counted('route 10.9.0.0/16 via 240.1.0.1 table 100');
+  t.prepare('routing', [same]);
+  assert.equal(status(t, same)?.state, 'programmed');
+  // One that says something else is new work: pending until recorded.
+  const moved = counted('route 10.9.0.0/16 via 240.1.0.2 table 100');
+  t.prepare('routing', [moved]);
+  assert.equal(status(t, moved)?.state, 'pending');
+  assert.equal(status(t, moved)?.object, 'route 10.9.0.0/16 via 240.1.0.2 table 100');
+});

@@ -193,7 +193,7 @@ describe('routeAgentObject', () => {
 
   test('every object pending (a pass that could program nothing yet): connecting, naming at most three objects', () => {
     const plan = workerPlan();
-    const pending: UnsettledObject[] = routingObjects(plan.desired).map((o) => ({ ...o, state: 'pending', desired: true }));
+    const pending: UnsettledObject[] = routingObjects(plan.desired).map((o) => ({ kind: o.kind, key: o.key, object: o.object, state: 'pending', desired: true }));
     const { object } = built(input(plan, { unsettled: pending }));
     assert.deepEqual(object.status.remoteEndpoints.map((r) => r.status), ['connecting', 'connecting']);
     assert.match(object.status.remoteEndpoints[0]!.statusMessage, /^route 10\.3\.0\.0\/16 .* not programmed yet; address 240\.168\.1\.21\/8 on vx-submariner not programmed yet; link vx-submariner .* not programmed yet; and 4 more$/);
