@@ -107,7 +107,8 @@ async function observeNftTable(run: ProcessRunner, netlink: FilterNetlink): Prom
   }
   if (text === null) return null;
   const observed = parseNftJson(text);
-  return state === 'dormant' ? { ...observed, dormant: true } : observed;
+  if (state === 'dormant') observed.dormant = true;
+  return observed;
 }
 
 type Planner = (input: FilterInput | null, seen: FilterObservation) => FilterPlan;

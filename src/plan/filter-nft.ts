@@ -180,7 +180,11 @@ export function parseNftJson(text: string): NftObserved {
   const rules: { chain: string; exprs: Json[] }[] = [];
   for (const item of doc.nftables) {
     if (!isObject(item)) throw new NftParseError(`unexpected item ${JSON.stringify(item)}`);
-    if (isObject(item.set)) {
+    if (isObject(item.table)) {
+      // Where nft says it (1.0.6 prints the family here instead; the driver asks netlink too).
+      const flags = item.table.flags;
+      if (flags === 'dormant' || (Array.isArray(flags) && flags.includes('dormant'))) observed.dormant = true;
+    } else if (isObject(item.set)) {
       const s = item.set;
       observed.sets.set(String(s.name), {
         type: String(s.type),

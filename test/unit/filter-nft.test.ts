@@ -246,3 +246,11 @@ test('planNftWrite: a dormant table (a staged write cut off before its fill) is 
   assert.deepEqual(planNftWrite(rendered, { ...emptied, dormant: true }), { script: renderNftTable(rendered) }, 'its sets empty: not a change of elements, which would leave it dormant');
   assert.ok(planNftWrite(rendered, emptied)?.elements, 'the same table awake: its members are only added');
 });
+
+test('parseNftJson: a table listed as dormant is dormant, whichever way nft spells its flags; nft 1.0.6\'s own listing says nothing', () => {
+  const withFlags = (flags: unknown) => mutate((d) => { for (const i of d.nftables) if (i.table) i.table.flags = flags; });
+  assert.equal(withFlags('dormant').dormant, true);
+  assert.equal(withFlags(['dormant']).dormant, true);
+  assert.equal(withFlags('ip').dormant, undefined, 'nft 1.0.6 prints the family there, dormant or not: netlink tells');
+  assert.equal(parseNftJson(LISTED).dormant, undefined);
+});
