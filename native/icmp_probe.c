@@ -671,6 +671,9 @@ static napi_value socket_unref(napi_env env, napi_callback_info info) {
   return set_ref(env, info, false);
 }
 
+/* native/malloc_trim.c: the addon is seaway's one native module, so it carries that call too. */
+napi_value seaway_malloc_trim(napi_env env, napi_callback_info info);
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor methods[] = {
     { "send", NULL, socket_send, NULL, NULL, NULL, napi_default_method, NULL },
@@ -686,5 +689,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   /* Bytes of an echo request on the wire after the IP header, for anyone sizing or capturing. */
   NAPI_CALL(env, napi_create_uint32(env, ECHO_LEN, &payload));
   NAPI_CALL(env, napi_set_named_property(env, exports, "ECHO_BYTES", payload));
+  napi_value trim;
+  NAPI_CALL(env, napi_create_function(env, "mallocTrim", NAPI_AUTO_LENGTH, seaway_malloc_trim, NULL, &trim));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "mallocTrim", trim));
   return exports;
 }

@@ -53,9 +53,10 @@ const netlink = req('netlink/dist/raw.js');
 if (typeof netlink.RawNetlinkSocket !== 'function') throw new Error('netlink/dist/raw.js (what the bundle imports) has no RawNetlinkSocket');
 const icmp = req('/app/seaway_icmp.node');
 if (typeof icmp.IcmpSocket !== 'function' || typeof icmp.ECHO_BYTES !== 'number') throw new Error('the ICMP addon exports no IcmpSocket');
+if (typeof icmp.mallocTrim() !== 'boolean') throw new Error('mallocTrim of the ICMP addon did not answer (glibc malloc_trim)');
 const binding = req('node-gyp-build').resolve('/app/node_modules/netlink');
 if (binding !== '/app/node_modules/netlink/build/Release/netlink_binding.node') throw new Error('netlink loads ' + binding + ', not its patched build');
-console.log('addons loaded: netlink (' + binding + '), ICMP probe (ECHO_BYTES ' + icmp.ECHO_BYTES + ')');
+console.log('addons loaded: netlink (' + binding + '), ICMP probe (ECHO_BYTES ' + icmp.ECHO_BYTES + ', mallocTrim)');
 `;
 
 function fail(message: string): never {

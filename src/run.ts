@@ -46,6 +46,7 @@ import { checkKernelFeatures } from './startup/kernel-features.ts';
 import { probeKernelFeatures } from './kernel/kernel-features.ts';
 import { HealthChecker } from './cable/health-checker.ts';
 import { loadIcmpAddon, openIcmpSocket, type IcmpAddon } from './kernel/icmp-socket.ts';
+import { startMallocTrim } from './kernel/malloc-trim.ts';
 import { routeAgentHealthSettings } from './plan/route-agent-health.ts';
 import { createNodeHealthChecks } from './reconcile/node-health-checks.ts';
 import { errorText } from './model/error-text.ts';
@@ -177,13 +178,15 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   const healthSettings = routeAgentHealthSettings(config.healthCheckIntervalSeconds);
   let icmp: IcmpAddon | null = null;
   let icmpProblem: string | undefined;
-  if (healthSettings !== null) {
-    try {
-      icmp = loadIcmpAddon();
-    } catch (error) {
-      icmpProblem = errorText(error);
-      logger.warn({ err: icmpProblem }, 'health checks to the remote gateways are not possible on this node; routing is not affected');
-    }
+  try {
+    icmp = loadIcmpAddon();
+    // The same addon gives glibc's free memory back (kernel/malloc-trim.ts).
+    closers.push(startMallocTrim(icmp.mallocTrim));
+  } catch (error) {
+    icmpProblem = errorText(error);
+    logger.warn({ err: icmpProblem }, healthSettings !== null
+      ? 'health checks to the remote gateways are not possible on this node, and freed memory is not given back early; routing is not affected'
+      : 'the native addon is not loaded: freed memory is not given back early; routing is not affected');
   }
   // The CNI address the probes are sent from, once the init phase has found the interface.
   let cniAddress: () => string | undefined = () => undefined;

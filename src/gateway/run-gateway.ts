@@ -36,6 +36,7 @@ import { openNatDiscovery } from '../cable/nat-discovery.ts';
 import { udp4Socket } from '../kernel/udp.ts';
 import { responseTypeName } from '../model/nat-discovery-message.ts';
 import { loadIcmpAddon, openIcmpSocket } from '../kernel/icmp-socket.ts';
+import { startMallocTrim } from '../kernel/malloc-trim.ts';
 import { cableSourceAddress } from '../plan/cable-source-address.ts';
 import { DEFAULT_HEALTH_SETTINGS } from '../plan/health-probes.ts';
 import { createComponentMetrics } from '../startup/component-metrics.ts';
@@ -77,6 +78,8 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
   const heartbeat = setInterval(beat, 1000);
   const stopping = new AbortController();
   const closers: Array<() => Promise<void> | void> = [];
+  // The same addon gives glibc's free memory back (kernel/malloc-trim.ts).
+  closers.push(startMallocTrim(icmp.mallocTrim));
   const runStep = startupSteps({ readiness, metrics: createComponentMetrics(metrics.registry), logger, signal: stopping.signal, closers });
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

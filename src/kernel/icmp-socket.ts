@@ -75,6 +75,8 @@ export interface IcmpAddon {
   IcmpSocket: new (options: IcmpSocketOptions) => IcmpSocket;
   /** Bytes of an echo request after the IP header. */
   ECHO_BYTES: number;
+  /** glibc's malloc_trim(0) (native/malloc_trim.c, see kernel/malloc-trim.ts): true when pages were given back. */
+  mallocTrim(): boolean;
 }
 
 export class IcmpAddonError extends Error {
@@ -102,8 +104,8 @@ export function loadIcmpAddon(path: string = ICMP_ADDON_PATH): IcmpAddon {
     throw new IcmpAddonError(`the ICMP probe addon at ${path} could not be loaded (${reason}); rebuild it: rm -rf native/build && bash scripts/build-native.sh`, path, { cause: error });
   }
   const exports = addon as Partial<IcmpAddon> | null;
-  if (typeof exports?.IcmpSocket !== 'function') {
-    throw new IcmpAddonError(`${path} is not the ICMP probe addon (it exports no IcmpSocket); rebuild it: rm -rf native/build && bash scripts/build-native.sh`, path);
+  if (typeof exports?.IcmpSocket !== 'function' || typeof exports.mallocTrim !== 'function') {
+    throw new IcmpAddonError(`${path} is not the ICMP probe addon of this version (it exports no IcmpSocket or mallocTrim); rebuild it: rm -rf native/build && bash scripts/build-native.sh`, path);
   }
   return exports as IcmpAddon;
 }

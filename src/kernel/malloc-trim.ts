@@ -1,0 +1,18 @@
+/**
+ * Gives glibc's free memory back to the kernel now and then (malloc_trim through the native addon,
+ * native/malloc_trim.c). free() returns pages only from the top of the heap; the agent's memory
+ * outside V8 (socket and TLS buffers, the JSON of watch events: hundreds a second when 5,000 kubelets
+ * write status) fragments, and a live chunk near the top keeps every free page below it resident.
+ * One call returned 5.5 MiB of the route agent's 49 MiB of anonymous memory at 5,000 Nodes and
+ * 10,000 routes (called once from gdb); it costs about a millisecond on a heap of tens of MiB.
+ */
+
+/** How often: freed memory is reused within seconds, so a rare call would find little. */
+export const MALLOC_TRIM_INTERVAL_MS = 10_000;
+
+/** Trims every `intervalMs` without keeping the process alive for it; returns the stop. */
+export function startMallocTrim(trim: () => boolean, intervalMs = MALLOC_TRIM_INTERVAL_MS): () => void {
+  const timer = setInterval(() => { trim(); }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
