@@ -19,6 +19,13 @@ const rendered = renderNft(validateFilter(SAMPLE));
 /** Only to end a test that would otherwise hang; the assertions say what went wrong. */
 const HANG_BOUND_MS = 5000;
 const listTable = async () => parseNftJson((await run('nft', ['-j', 'list', 'table', 'ip', 'seaway'])).stdout);
+/** seaway's table awake (its chains see packets) and holding exactly the rendered sets and rules. */
+async function assertAwakeAndWhole(): Promise<void> {
+  assert.equal(await KERNEL_FILTER_NETLINK.nftTableState('ip', 'seaway'), 'active');
+  const seen = await listTable();
+  assert.deepEqual(new Map([...seen.sets].map(([k, v]) => [k, [...v.members]])), rendered.sets);
+  for (const c of rendered.chains) assert.deepEqual(seen.chains.get(c.name)?.rules, c.rules, c.name);
+}
 
 test('nftables: apply creates one table with exactly the rendered sets and chains; a second apply writes nothing', async () => {
   await resetNamespace();
@@ -43,12 +50,6 @@ test('nftables: apply creates one table with exactly the rendered sets and chain
 });
 
 test('nftables: a table made anew is staged and ends awake and whole; netlink refusing the fill, nft writes the whole table over the dormant one', async () => {
-  const whole = async () => {
-    assert.equal(await KERNEL_FILTER_NETLINK.nftTableState('ip', 'seaway'), 'active');
-    const seen = await listTable();
-    assert.deepEqual(new Map([...seen.sets].map(([k, v]) => [k, [...v.members]])), rendered.sets);
-    for (const c of rendered.chains) assert.deepEqual(seen.chains.get(c.name)?.rules, c.rules, c.name);
-  };
   for (const fillTaken of [true, false]) {
     await resetNamespace();
     try {
@@ -71,7 +72,7 @@ test('nftables: a table made anew is staged and ends awake and whole; netlink re
       assert.equal(applied.writes, 1);
       assert.match(applied.changes?.[0] ?? '', fillTaken ? /^nft -f dormant, sets filled and woken: / : /^nft -f: /);
       assert.equal(rec.writes().length, fillTaken ? 1 : 2, fillTaken ? 'one nft process, the skeleton' : 'the skeleton, then the whole table');
-      await whole();
+      await assertAwakeAndWhole();
       assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 });
     } finally {
       await resetNamespace();
@@ -90,9 +91,7 @@ test('nftables: a dormant table left by a staged write cut off before its fill (
     const applied = await driver.apply(SAMPLE);
     assert.equal(applied.writes, 1);
     assert.equal(rec.writes()[0]?.input, renderNftTable(rendered), 'the whole table in one nft transaction');
-    assert.equal(await KERNEL_FILTER_NETLINK.nftTableState('ip', 'seaway'), 'active');
-    const seen = await listTable();
-    assert.deepEqual(new Map([...seen.sets].map(([k, v]) => [k, [...v.members]])), rendered.sets);
+    await assertAwakeAndWhole();
     assert.deepEqual(await driver.apply(SAMPLE), { writes: 0 });
   } finally {
     await resetNamespace();
