@@ -8,6 +8,7 @@
  */
 #include <node_api.h>
 #include <stdbool.h>
+#include <stdlib.h> /* defines __GLIBC__ on glibc, whatever node_api.h includes */
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif

@@ -124,16 +124,15 @@ export async function runFilterWrites(run: ProcessRunner, writes: readonly Filte
 }
 
 /**
- * The table made dormant by nft, then filled and woken over netlink; false when netlink did not
- * take the fill: the dormant table is there, and the whole script (the caller's next) replaces it.
+ * The table made dormant by nft, then filled and woken over netlink; false when either did not
+ * happen: the whole script (the caller's next) then replaces whatever is there, and its failure,
+ * if it fails too, is the one reported (an nft that cannot make a dormant table still gets one).
  */
 async function writeNftStaged(run: ProcessRunner, staged: NonNullable<NftWrite['staged']>, netlink: FilterNetlink): Promise<boolean> {
   // nft starts at once; the fill is encoded while it runs (another core) and sent once it is done.
   const made = nftApply(run, staged.skeleton);
-  made.catch(() => { /* awaited below */ });
   const filled = settled(netlink.nftFillAndWake(staged.fill, made));
-  await made;
-  return filled;
+  return (await settled(made.then(() => true))) && filled;
 }
 
 /** One write of the sets, as runFilterWrites makes it; the write as made. */

@@ -143,8 +143,11 @@ const FILL_PREFIXES_PER_MESSAGE = 1600;
 
 /**
  * Fills empty interval sets of a dormant table and wakes the table (NEWTABLE, flags 0), as one
- * nftables transaction: the table's chains start to see packets in the same commit that makes the
- * sets' elements, so no packet meets a rule whose set is half there. The table's rules are
+ * nftables transaction: the elements appear together at its commit, so no packet meets a rule
+ * whose set is half there. (The wake hooks the base chains while the transaction is applied, a
+ * moment before the commit: a packet then meets the sets empty. Every rule of seaway's table
+ * matches only a member of a set, so an empty set matches nothing; a rule that acted on `!=
+ * @set` alone would need this looked at again.) The table's rules are
  * nft's to write (kernel expressions); the thousands of elements are what nft is slow at (about
  * 70 ms of its 80 for 10,000 prefixes). True when the kernel took all of it; false when the
  * table is not there, a prefix cannot be written this way, the transaction is larger than one send
@@ -169,7 +172,9 @@ export async function nftFillAndWake(
       requests.push({ subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_NEWSETELEM, family: code, attributes: [...names, elements], flags: NLM_F_CREATE });
     }
   }
-  // No NLM_F_CREATE: a table that is not there is refused (ENOENT), not made.
+  // The kernel would make a table NEWTABLE names that is not there (with or without NLM_F_CREATE);
+  // here the element messages ahead of it fail first (ENOENT), and with them the whole transaction.
+  if (requests.length === 0) return false;
   requests.push({ subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_NEWTABLE, family: code, attributes: [attr(NFTA_TABLE_NAME, cstring(table)), attr(NFTA_TABLE_FLAGS, u32be(0))] });
   const errnos = await nfnetlinkTransaction(NFNL_SUBSYS_NFTABLES, requests, options);
   return errnos !== null && errnos.every((errno) => errno === 0);

@@ -295,7 +295,8 @@ function staged(desired: NftDesired): { staged?: NftStaged } {
     prefixes += add.length;
     if (add.length > 0) fill.push({ set, add });
   });
-  if (prefixes > NFT_FILL_PREFIXES_MAX) return {};
+  // Nothing to fill: one nft transaction is all there is to it.
+  if (prefixes === 0 || prefixes > NFT_FILL_PREFIXES_MAX) return {};
   return { staged: { skeleton: renderNftTable(desired, true), fill } };
 }
 

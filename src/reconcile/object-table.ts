@@ -69,7 +69,7 @@ class Entry {
   readonly kind: ObjectKind;
   readonly key: string;
   /** The desired object (or failure) this entry was made from: the same object is the same want. */
-  readonly source: { readonly object: string };
+  source: { readonly object: string };
   state: ObjectState;
   declare reason?: string;
   declare code?: string;
@@ -100,9 +100,15 @@ class Entry {
     this.#object = text;
   }
 
-  /** Wanted as `want` asks: the same desired object, or one that describes the same. */
+  /**
+   * Wanted as `want` asks: the same desired object, or one that describes the same, which then
+   * becomes the source (the next pass's same object is told at once, without descriptions).
+   */
   wants(want: DesiredObject): boolean {
-    return this.source === want || this.object === want.object;
+    if (this.source === want) return true;
+    if (this.object !== want.object) return false;
+    if (this.#object === undefined) this.source = want;
+    return true;
   }
 }
 

@@ -229,6 +229,8 @@ test('planNftWrite: a table where there is none is staged (nft makes it dormant 
 
   const noRemote = renderNft(validateFilter({ ...desired, remoteCidrs: [] }));
   assert.deepEqual(planNftWrite(noRemote, null)?.staged?.fill.map((f) => f.set), ['localcidrs', 'nodeaddrs'], 'an empty set has nothing to fill');
+  const nothing = renderNft(validateFilter({ ...desired, localCidrs: [], remoteCidrs: [], nodeAddresses: [] }));
+  assert.deepEqual(planNftWrite(nothing, null), { script: renderNftTable(nothing) }, 'no set with members: one nft transaction, nothing staged');
   const many = (n: number) => Array.from({ length: n }, (_, i) => `${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`).filter((c) => !c.startsWith('10.1.'));
   // The local CIDR and the two node addresses count too.
   const atBound = many(NFT_FILL_PREFIXES_MAX + 260).slice(0, NFT_FILL_PREFIXES_MAX - 3);

@@ -109,4 +109,13 @@ test('a table staged: nft makes it dormant, netlink fills and wakes it; refused 
   const throwing = fakeHost(() => { throw new Error('netlink broke'); });
   await runFilterWrites(throwing.run, [write], throwing.netlink);
   assert.deepEqual(throwing.calls, [`nft -f - <<${skeleton}`, 'netlink nft fill and wake remotecidrs +10.2.0.0/16', `nft -f - <<${whole}`], 'a throw is a refusal');
+  // nft refusing the dormant table (an nft that cannot make one): the whole table is tried, and its error is the one reported.
+  const noDormant = fakeHost(true);
+  const run: ProcessRunner = async (file, args, options) => {
+    if (options?.input === skeleton) { noDormant.calls.push('nft refused the skeleton'); throw new Error('nft -f - exited 1: syntax error'); }
+    return noDormant.run(file, args, options);
+  };
+  noDormant.netlink.nftFillAndWake = async (_fill, tableMade) => { await tableMade; noDormant.calls.push('fill sent'); return true; };
+  assert.deepEqual((await runFilterWrites(run, [write], noDormant.netlink)).map(describeWrite), ['nft -f: add table ip seaway; delete table ip seaway; add table ip seaway; ... (4 lines)']);
+  assert.deepEqual(noDormant.calls, ['nft refused the skeleton', `nft -f - <<${whole}`], 'no fill sent for a table nft did not make');
 });

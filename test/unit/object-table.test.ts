@@ -220,10 +220,14 @@ test('descriptions are read only when asked or when an object changed: the same 
   assert.equal(reads, 0, 'made, programmed and seen again without its description');
   assert.equal(status(t, first)?.object, 'route 10.9.0.0/16 via 240.1.0.1 table 100');
   assert.equal(reads, 1, 'read for the status asked');
-  // Another object that says the same: compared by what it says, and it stays programmed.
+  // Another object that says the same: compared by what it says, and it stays programmed; it is
+  // then the one the entry knows, so the next pass with it reads no description.
   const same = counted('route 10.9.0.0/16 via 240.1.0.1 table 100');
   t.prepare('routing', [same]);
   assert.equal(status(t, same)?.state, 'programmed');
+  const readsAfterCompare = reads;
+  pass(t, [same], () => OK);
+  assert.equal(reads, readsAfterCompare, 'the same object again: no description read');
   // One that says something else is new work: pending until recorded.
   const moved = counted('route 10.9.0.0/16 via 240.1.0.2 table 100');
   t.prepare('routing', [moved]);
