@@ -36,6 +36,8 @@ export type FilterWrite =
  * real kernel's sets and tables). createFilterDriver defaults to KERNEL_FILTER_NETLINK.
  */
 export interface FilterNetlink {
+  /** The iptables tables the flavour holds (kernel/iptables iptablesTableNames); null when that cannot be told (read with iptables-save). */
+  iptablesTableNames(mode: IptablesMode): Promise<string[] | null>;
   /** Whether the table exists and is dormant, when netlink can tell; null when it cannot (list with nft). */
   nftTableState(family: string, table: string): Promise<NftTableState | null>;
   /** The named sets that exist; null when netlink cannot tell (read with ipset save). */
@@ -58,8 +60,25 @@ export async function observeOwnedIpsets(run: ProcessRunner, netlink: FilterNetl
   return (await netlink.ipsetList(OWNED_IPSETS)) ?? parseIpsetSave(await ipsetSave(run, OWNED_IPSETS));
 }
 
+/**
+ * The flavour's rules as iptables-save prints them; no process when the kernel says the flavour
+ * holds no table (the save would print nothing): a host that speaks nft natively, or a first start
+ * in a namespace no iptables has touched.
+ */
+async function readIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): Promise<string> {
+  return (await startReadingIptables(run, mode, netlink)).saved;
+}
+
+/** readIptables, resolved once its process (if any) is started: the caller may then work while it runs. */
+async function startReadingIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): Promise<{ saved: Promise<string> }> {
+  const names = await netlink.iptablesTableNames(mode).catch(() => null);
+  const saved = names !== null && names.length === 0 ? Promise.resolve('') : iptablesSave(run, mode);
+  saved.catch(() => { /* the caller awaits it */ });
+  return { saved };
+}
+
 export async function observeIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): Promise<IptablesObservation> {
-  const [save, ipsets] = await Promise.all([iptablesSave(run, mode), observeOwnedIpsets(run, netlink)]);
+  const [save, ipsets] = await Promise.all([readIptables(run, mode, netlink), observeOwnedIpsets(run, netlink)]);
   const tables = parseIptablesSave(save);
   return { mode, tables, ipsets, foreignSets: await readForeignSets(tables, netlink) };
 }
@@ -135,12 +154,25 @@ async function writeNftStaged(run: ProcessRunner, staged: NonNullable<NftWrite['
   return (await settled(made.then(() => true))) && filled;
 }
 
-/** One write of the sets, as runFilterWrites makes it; the write as made. */
-async function writeIpsets(run: ProcessRunner, write: FilterWrite & { tool: 'ipset' }, netlink: FilterNetlink): Promise<FilterWrite> {
+/**
+ * One write of the sets, as runFilterWrites makes it; the write as made. `rulesMayGo` is called
+ * once the rules that match the sets may be written: the sets made and filled, but for those the
+ * plan lets fill beside the rules (fillBesideRules), whose members go in once it resolves (the
+ * rules' process started: it runs on the other core while this thread encodes them). When netlink
+ * refuses, the restore writes the whole script first.
+ */
+async function writeIpsets(
+  run: ProcessRunner, write: FilterWrite & { tool: 'ipset' }, netlink: FilterNetlink, rulesMayGo: () => Promise<void> = async () => {},
+): Promise<FilterWrite> {
   if (write.members !== undefined) {
+    const beside = new Set(write.fillBesideRules);
     const made = write.creates === undefined || (await settled(netlink.ipsetCreate(write.creates)));
-    if (made && (await changeMembersOverNetlink(write.members, netlink))) return write;
+    if (made && (await changeMembersOverNetlink(write.members.filter((c) => !beside.has(c.set)), netlink))) {
+      await rulesMayGo();
+      if (await changeMembersOverNetlink(write.members.filter((c) => beside.has(c.set)), netlink)) return write;
+    }
   }
+  // -exist: members netlink wrote already are taken again without complaint.
   await ipsetRestore(run, write.script);
   return { tool: 'ipset', script: write.script };
 }
@@ -160,9 +192,31 @@ export function describeWrite(write: FilterWrite): string {
   const tool = write.tool === 'iptables' ? `iptables-${write.mode}-restore`
     : write.tool === 'nft' ? (write.elements ? 'nft set elements' : write.staged ? 'nft -f dormant, sets filled and woken' : 'nft -f')
     : !write.members ? 'ipset restore' : write.creates ? 'ipset sets and members' : 'ipset members';
-  const lines = write.script.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
-  const head = lines.slice(0, 3).join('; ');
-  return `${tool}: ${head}${lines.length > 3 ? `; ... (${lines.length} lines)` : ''}`;
+  const { head, count } = scriptHead(write.script, 3);
+  return `${tool}: ${head.join('; ')}${count > head.length ? `; ... (${count} lines)` : ''}`;
+}
+
+/**
+ * A script's first `wanted` lines and how many lines it has, blank lines and COMMIT left out.
+ * Scanned, not split: a fresh set's script is 10,000 lines, and the pass that wrote it describes it
+ * (splitting them took about 7 ms of a first apply).
+ */
+function scriptHead(script: string, wanted: number): { head: string[]; count: number } {
+  const head: string[] = [];
+  let count = 0;
+  for (let start = 0; start < script.length;) {
+    const newline = script.indexOf('\n', start);
+    const end = newline < 0 ? script.length : newline;
+    // Only the lines shown are cut out; the others are told from their first characters.
+    const blank = end === start;
+    const commit = end - start === 6 && script.startsWith('COMMIT', start);
+    if (!blank && !commit) {
+      if (head.length < wanted) head.push(script.slice(start, end));
+      count++;
+    }
+    start = end + 1;
+  }
+  return { head, count };
 }
 
 /** Waits for every promise to settle, then throws the first failure: no write is left running unobserved. */
@@ -176,10 +230,11 @@ export async function settleAll<T extends readonly unknown[]>(promises: { [K in 
 /**
  * The iptables backend's pass, pipelined: the sets (over netlink) and the iptables rules (with
  * iptables-save) are read while this process validates; the sets' write starts first (the slow one
- * at scale), and the rules and the nft state are planned while it runs, so only the
- * iptables-restore follows it. Writes the same as
- * planIptablesRepair plus the stale nft table's removal, in an order that is always safe: sets
- * before the rules that match them, rules before the sets they no longer need. Returns the writes
+ * at scale), and the rules and the nft state are planned while it runs; the iptables-restore
+ * follows once the sets exist, beside the filling of the sets the plan lets fill alongside
+ * (IpsetWrite.fillBesideRules). Writes the same as planIptablesRepair plus the stale nft table's
+ * removal, in an order that is always safe: sets made before the rules that match them, rules
+ * before the sets they no longer need are destroyed. Returns the writes
  * made (in no particular order) and the foreign rules that made the iptables write necessary.
  */
 export async function applyIptablesPipelined(
@@ -189,14 +244,21 @@ export async function applyIptablesPipelined(
   observeStaleNft: () => Promise<string | null>,
   netlink: FilterNetlink,
 ): Promise<{ writes: FilterWrite[]; rivals: string[] }> {
-  // Both reads start before validation, the rules' (a process) to run beside it and the sets' writes.
+  // Both reads start before validation, the rules' (a process, unless the flavour holds no table)
+  // to run beside it and the sets' writes.
   const seeingSets = observeOwnedIpsets(run, netlink);
   seeingSets.catch(() => { /* awaited below unless validation throws first */ });
-  const saving = iptablesSave(run, mode);
-  saving.catch(() => { /* awaited below unless validation throws first */ });
+  const saving = (await startReadingIptables(run, mode, netlink)).saved;
   const input = validate();
   const ipsets = planIpsetWrite(input ? renderIpsets(input) : null, await seeingSets);
-  const settingSets = input && ipsets ? writeIpsets(run, { tool: 'ipset', ...ipsets }, netlink) : Promise.resolve(null);
+  // The rules wait for the sets to exist, not for all their members (fillBesideRules): the restore
+  // runs on the other core while the 10,000 remote CIDRs go in over netlink.
+  const setsReady = Promise.withResolvers<void>();
+  const rulesStarted = Promise.withResolvers<void>();
+  const settingSets = input && ipsets
+    ? writeIpsets(run, { tool: 'ipset', ...ipsets }, netlink, () => { setsReady.resolve(); return rulesStarted.promise; })
+    : Promise.resolve(null);
+  settingSets.then(() => setsReady.resolve(), setsReady.reject);
   const planningRules = saving.then(async (save) => {
     const tables = parseIptablesSave(save);
     return planIptablesTables(input ? renderIptables(input) : null, tables, await readForeignSets(tables, netlink));
@@ -205,14 +267,25 @@ export async function applyIptablesPipelined(
     if (script) await nftApply(run, script);
     return script;
   });
-  const [{ sections, rivals }, staleNft, setsWritten] = await settleAll<[{ sections: string[]; rivals: string[] }, string | null, FilterWrite | null]>([planningRules, removingStaleNft, settingSets]);
-  if (sections.length > 0) await iptablesRestore(run, mode, sections.join(''));
+  let planned: [{ sections: string[]; rivals: string[] }, string | null, void];
+  try {
+    planned = await settleAll<typeof planned>([planningRules, removingStaleNft, setsReady.promise]);
+  } catch (error) {
+    rulesStarted.resolve(); // no rules to wait for: the sets' write ends
+    await settingSets.catch(() => { /* the first failure is the one reported */ });
+    throw error;
+  }
+  const [{ sections, rivals }, staleNft] = planned;
+  const rules = sections.join('');
+  const restoring = rules !== '' ? iptablesRestore(run, mode, rules) : Promise.resolve();
+  rulesStarted.resolve();
+  const [setsWritten] = await settleAll<[FilterWrite | null, void]>([settingSets, restoring]);
   // Destroyed after the rules that matched them are gone.
   if (!input && ipsets) await ipsetRestore(run, ipsets.script);
   const written: FilterWrite[] = [];
   if (setsWritten) written.push(setsWritten);
   else if (ipsets) written.push({ tool: 'ipset', script: ipsets.script });
-  if (sections.length > 0) written.push({ tool: 'iptables', mode, script: sections.join('') });
+  if (rules !== '') written.push({ tool: 'iptables', mode, script: rules });
   if (staleNft) written.push({ tool: 'nft', script: staleNft });
   return { writes: written, rivals };
 }

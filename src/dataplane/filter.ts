@@ -5,7 +5,7 @@ import {
 } from '../plan/filter-iptables.ts';
 import { planIpsetChange, planIpsetRestore, renderIpsets } from '../plan/filter-ipset.ts';
 import { NFT_FAMILY, NFT_TABLE, filterNotifications, nftAsWritten, parseNftJson, planIptablesNftLeftovers, planNft, planNftWrite, renderNft, type FilterNotifications, type NftObserved } from '../plan/filter-nft.ts';
-import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
+import { iptablesRestore, iptablesSave, iptablesSaveIfUsable, iptablesTableNames, type IptablesMode, type ProcessRunner } from '../kernel/iptables.ts';
 import { ipsetChangeMembers, ipsetCreate, ipsetList, ipsetRestore } from '../kernel/ipset.ts';
 import { nftApply, nftChangeElements, nftFillAndWake, nftListTable, nftListTables, nftTableState } from '../kernel/nft.ts';
 import {
@@ -60,7 +60,7 @@ export interface FilterDriverDeps {
 
 /** The real netlink calls, the default wherever a driver is built. */
 export const KERNEL_FILTER_NETLINK: FilterNetlink = {
-  nftTableState, ipsetList, ipsetCreate, ipsetChangeMembers,
+  iptablesTableNames, nftTableState, ipsetList, ipsetCreate, ipsetChangeMembers,
   nftChangeElements: (changes) => nftChangeElements(NFT_FAMILY, NFT_TABLE, changes),
   nftFillAndWake: (fill, tableMade) => nftFillAndWake(NFT_FAMILY, NFT_TABLE, fill, { sendAfter: tableMade }),
 };
@@ -216,17 +216,17 @@ function nftablesDriver(run: ProcessRunner, mode: IptablesMode, netlink: FilterN
     return { writes: write ? [{ tool: 'nft', ...write }] : [], rivals: [] };
   }, async (validate, note) => {
     // Pipelined: the nft table is read (its presence over netlink, its contents with nft when it is
-    // there) and written while iptables is read for the shim (iptables-save takes about 10 ms at
-    // scale; the table's write used to wait for it). The writes are the planner's, in its order: the
-    // table, then the shim. If the iptables read fails, the table is written and the pass fails.
-    const seeingSide = observeIptablesSide();
-    seeingSide.catch(() => { /* awaited below unless validation or the table's read throws first */ });
+    // there) and its write started (nft on the other core, the sets' elements encoded here) before
+    // iptables is read for the shim: that read starts a process where iptables holds tables, and a
+    // spawn costs this thread 5-10 ms, which used to delay nft's. The writes are the planner's, in
+    // its order: the table, then the shim. If the iptables read fails, the table is written and the
+    // pass fails.
     const seeingTable = observeNftTable(run, netlink);
     seeingTable.catch(() => { /* awaited below unless validation throws first */ });
     const input = validate();
     const nftTable = await seeingTable;
-    const table = tableWrites(input, nftTable);
-    const [side, tableWritten] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, FilterWrite[]]>([seeingSide, runFilterWrites(run, table, netlink)]);
+    const writingTable = runFilterWrites(run, tableWrites(input, nftTable), netlink);
+    const [side, tableWritten] = await settleAll<[Awaited<ReturnType<typeof observeIptablesSide>>, FilterWrite[]]>([observeIptablesSide(), writingTable]);
     const seen: FilterObservation = { backend: 'nftables', nftTable, ...side };
     note(seen);
     const shim = planShim(input, seen);

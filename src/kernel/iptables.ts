@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { ExecError, type run } from './exec.ts';
+import { nftTableNames } from './nft.ts';
 import type { IptablesMode } from '../model/node-facts.ts';
 
 export type { IptablesMode } from '../model/node-facts.ts';
@@ -31,6 +33,25 @@ export class XtablesLockBusyError extends Error {
   constructor(cause: ExecError) {
     super(`another process (kube-proxy, the CNI?) held the xtables lock for more than ${LOCK_WAIT_SECONDS} s: the write stopped there, retrying (${cause.result.stderr.trim()})`);
     this.name = 'XtablesLockBusyError';
+  }
+}
+
+/** The tables iptables keeps in nf_tables (family ip) under these names; iptables-nft-save shows those. */
+const XTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
+
+/**
+ * The iptables tables one flavour holds in this network namespace, read without a process: for
+ * legacy, the kernel's /proc/net/ip_tables_names (what iptables-legacy-save itself dumps; a
+ * namespace registers a table on its first use); for nft, the family ip tables of those names, over
+ * netlink. null when that cannot be told (no ip_tables module loaded, netlink not answering): read
+ * with iptables-save then. An empty list means the save would print nothing.
+ */
+export async function iptablesTableNames(mode: IptablesMode): Promise<string[] | null> {
+  if (mode === 'nft') return (await nftTableNames('ip'))?.filter((name) => XTABLES_TABLES.has(name)) ?? null;
+  try {
+    return (await readFile('/proc/self/net/ip_tables_names', 'utf8')).split('\n').filter((name) => name !== '');
+  } catch {
+    return null;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { ProcessRunner } from './iptables.ts';
 import { NFNL_SUBSYS_NFTABLES } from './nft-events.ts';
-import { attr, cstring, nfnetlinkAsk, nfnetlinkTransaction, type NfnetlinkRequest } from './nfnetlink.ts';
+import { attr, cstring, nfnetlinkAsk, nfnetlinkDump, nfnetlinkTransaction, type NfnetlinkRequest } from './nfnetlink.ts';
 import { decodeAttributes, NLA_F_NESTED, NLM_F_CREATE, putU16, putU32be, u32be } from './netlink/codec.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 
@@ -136,6 +136,24 @@ export async function nftTableState(family: string, table: string): Promise<NftT
   const flags = decodeAttributes(message.payload, NFGENMSG_BYTES).get(NFTA_TABLE_FLAGS);
   if (flags === undefined || flags.length < 4) return null;
   return (flags.readUInt32BE(0) & NFT_TABLE_F_DORMANT) !== 0 ? 'dormant' : 'active';
+}
+
+/**
+ * The names of the tables of one family, asked of the kernel over netlink (a GETTABLE dump: names
+ * and flags, no chain or rule); null when netlink cannot tell.
+ */
+export async function nftTableNames(family: string): Promise<string[] | null> {
+  const code = NFPROTO[family];
+  if (code === undefined) return null;
+  const answer = await nfnetlinkDump({ subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_GETTABLE, family: code, attributes: [] });
+  if (answer === null || answer.messages === undefined) return null;
+  const names: string[] = [];
+  for (const message of answer.messages) {
+    const name = decodeAttributes(message.payload, NFGENMSG_BYTES).get(NFTA_TABLE_NAME);
+    if (name === undefined) return null;
+    names.push(name.toString('utf8', 0, name.indexOf(0) < 0 ? name.length : name.indexOf(0)));
+  }
+  return names;
 }
 
 /** Prefixes per NEWSETELEM message of a fill: 40 bytes each, within the element list's 16-bit length. */

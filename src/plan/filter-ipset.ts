@@ -42,7 +42,20 @@ const createLine = ({ set, hashsize, maxelem }: IpsetCreate) => `create ${set} h
  * `members` to add and delete: netlink's, no process. Re-running the script after a part of that
  * was made is harmless (-exist).
  */
-export interface IpsetWrite { script: string; creates?: IpsetCreate[]; members?: SetMemberChange[] }
+export interface IpsetWrite {
+  script: string;
+  creates?: IpsetCreate[];
+  members?: SetMemberChange[];
+  /**
+   * Sets this write makes whose members may be written while the rules that match them are (the
+   * rules wait only for the sets to exist and the others to be filled). No rule of seaway's refers
+   * to a set before it is made, and every rule matches these sets' members positively: a packet
+   * meets a half-filled one either given the treatment it will have or left alone, as before the
+   * write. Not the echo limit's exempt senders: a sender not yet there would be dropped past the
+   * limit, so that set is whole before the rules go.
+   */
+  fillBesideRules?: string[];
+}
 
 /**
  * What takes sets the kernel holds as `before` was written to `after`, without reading them:
@@ -167,6 +180,7 @@ export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsOb
   const lines: string[] = [];
   const creates: IpsetCreate[] = [];
   const members: SetMemberChange[] = [];
+  const fillBesideRules: string[] = [];
   /** A destroy or a swap: only the restore does those. */
   let restoreOnly = false;
   if (desired === null) {
@@ -182,6 +196,7 @@ export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsOb
         if (wanted.length > 0) {
           lines.push(`add ${name} ${wanted.join(`\nadd ${name} `)}`);
           members.push({ set: name, add: wanted, del: [] });
+          if (name !== OWNERSHIP.ipsets.echoExempt) fillBesideRules.push(name);
         }
         continue;
       }
@@ -213,7 +228,7 @@ export function planIpsetWrite(desired: IpsetsDesired | null, observed: IpsetsOb
   if (lines.length === 0) return null;
   const script = `${lines.join('\n')}\n`;
   if (restoreOnly) return { script };
-  return { script, ...(creates.length > 0 ? { creates } : {}), members };
+  return { script, ...(creates.length > 0 ? { creates } : {}), members, ...(fillBesideRules.length > 0 ? { fillBesideRules } : {}) };
 }
 
 /** planIpsetWrite's script alone. */

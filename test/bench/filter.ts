@@ -1,6 +1,7 @@
 /**
  * Benchmark: seaway's packet filter at 1,000 remote clusters x 10 subnets. For each backend, in
- * fresh network namespaces in the same run: seaway's full apply from empty (observe, plan, write)
+ * fresh network namespaces in the same run, each first empty, then holding kubelet's and
+ * kube-proxy's rules (see Host): seaway's full apply from empty (observe, plan, write)
  * next to the bare kernel tools loading the same rules and sets (`ipset restore` + one
  * `iptables-restore`, or one `nft -f`), as a ratio (goal, issue 16: within 1.2x); then a pass with nothing
  * to change (time, and its writes: goal 0), one cluster's subnets changed, and a drift check. seaway
@@ -165,6 +166,90 @@ async function inside(spec: string): Promise<void> {
   console.log(JSON.stringify({ ms, noChangeMs, noChangeWrites, oneClusterMs, oneClusterWrites, observeMs, timeline } satisfies TrialResult));
 }
 
+/**
+ * The host a trial's namespace starts as: `fresh` holds nothing (seaway reads no iptables flavour
+ * that holds no table, so no iptables-save runs); `kube-proxy` holds what a node's own agents left
+ * before seaway's first start, for both sides alike: kubelet's canary chains (iptables, in the
+ * flavour's tables) and kube-proxy's rules, in iptables for the iptables variants and as its own nft
+ * table for nftables (kube-proxy's nftables mode). seaway then reads iptables as it would on a node.
+ */
+type Host = 'fresh' | 'kube-proxy';
+const HOSTS: readonly Host[] = ['fresh', 'kube-proxy'];
+
+const KUBELET_CANARIES = ['mangle', 'nat', 'filter'].map((table) => `*${table}\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n`).join('');
+/** About what kube-proxy's iptables mode holds with a handful of Services (the chains' shape, not their number). */
+const KUBE_PROXY_IPTABLES = `*filter
+:KUBE-FORWARD - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-SERVICES
+-A INPUT -j KUBE-FIREWALL
+-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-DNS - [0:0]
+:KUBE-SEP-DNS1 - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+-A KUBE-POSTROUTING -j MASQUERADE --random-fully
+-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m udp --dport 53 -j KUBE-SVC-DNS
+-A KUBE-SVC-DNS -j KUBE-SEP-DNS1
+-A KUBE-SEP-DNS1 -s 10.1.0.5/32 -j KUBE-MARK-MASQ
+-A KUBE-SEP-DNS1 -p udp -m udp -j DNAT --to-destination 10.1.0.5:53
+COMMIT
+`;
+/** About what kube-proxy's nftables mode holds with a handful of Services. */
+const KUBE_PROXY_NFT = `table ip kube-proxy {
+  chain filter-forward {
+    type filter hook forward priority -101; policy accept;
+    ct state invalid drop
+  }
+  chain nat-prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    jump services
+  }
+  chain nat-output {
+    type nat hook output priority -100; policy accept;
+    jump services
+  }
+  chain nat-postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    meta mark & 0x4000 == 0x4000 masquerade fully-random
+  }
+  chain services {
+    ip daddr 10.96.0.10 udp dport 53 jump svc-dns
+  }
+  chain svc-dns {
+    meta mark set meta mark | 0x4000
+    meta l4proto udp dnat to 10.1.0.5:53
+  }
+}
+`;
+
+/** Makes the namespace the host `host` says, before either side's timed run starts. */
+async function prepareHost(ns: string, variant: Variant, host: Host): Promise<void> {
+  if (host === 'fresh') return;
+  const exec = (file: string, args: string[], input: string) => run('ip', ['netns', 'exec', ns, file, ...args], { input });
+  if (variant.backend === 'iptables') {
+    await exec(`iptables-${variant.mode}-restore`, ['--noflush'], KUBELET_CANARIES + KUBE_PROXY_IPTABLES);
+  } else {
+    await exec('iptables-nft-restore', ['--noflush'], KUBELET_CANARIES);
+    await exec('nft', ['-f', '-'], KUBE_PROXY_NFT);
+  }
+}
+
 /** What the namespace holds afterwards, to check both sides loaded the same thing. */
 async function loaded(ns: string, variant: Variant): Promise<{ members: number; rules: number }> {
   const exec = (file: string, args: string[]) => run('ip', ['netns', 'exec', ns, file, ...args]);
@@ -178,11 +263,12 @@ async function loaded(ns: string, variant: Variant): Promise<{ members: number; 
   return { members: sets, rules };
 }
 
-async function trial(variant: Variant, index: number, which: 'bare' | 'bare-default-hash' | 'seaway'): Promise<TrialResult & { members: number; rules: number }> {
+async function trial(variant: Variant, index: number, which: 'bare' | 'bare-default-hash' | 'seaway', host: Host): Promise<TrialResult & { members: number; rules: number }> {
   const ns = `swg-bench-${randomBytes(3).toString('hex')}`;
   try {
     await run('ip', ['netns', 'add', ns]);
     await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    await prepareHost(ns, variant, host);
     const out = await run('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url),
       '--inside', `${which}:${index}`, '--clusters', String(clusters), '--subnets', String(subnetsPerCluster)]);
     const result = JSON.parse(out.stdout.trim().split('\n').pop()!) as TrialResult;
@@ -217,43 +303,54 @@ async function main(): Promise<void> {
   const subnets = clusters * subnetsPerCluster;
   // The two local CIDRs, the remote subnets, and the node addresses VXLAN is accepted from.
   const expectedMembers = 2 + subnets + NODES;
-  const fmt = (ms: number) => `${ms.toFixed(1).padStart(7)} ms`;
   console.log(`filter benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${subnets} remote CIDRs, ${trials} trials each, medians (fresh namespace per run)`);
   let worst = 0;
-  for (const [index, variant] of VARIANTS.entries()) {
-    if (only && !variant.name.includes(only)) continue;
-    const bare: number[] = [], bareDefaultHash: number[] = [], seaway: TrialResult[] = [], bareRuns: TrialResult[] = [];
-    const sides = variant.backend === 'iptables' ? (['bare', 'seaway', 'bare-default-hash'] as const) : (['bare', 'seaway'] as const);
-    for (let t = 0; t < trials; t++) {
-      // Rotate the order so no side always runs on a warmer machine.
-      const order = sides.map((_, i) => sides[(i + t) % sides.length]!);
-      for (const which of order) {
-        const result = await trial(variant, index, which);
-        if (result.members !== expectedMembers) throw new Error(`${variant.name} ${which}: ${result.members} set members loaded, expected ${expectedMembers}`);
-        if (which === 'bare') { bare.push(result.ms); bareRuns.push(result); }
-        else if (which === 'bare-default-hash') bareDefaultHash.push(result.ms);
-        else seaway.push(result);
-      }
-    }
-    const pick = (key: keyof TrialResult) => seaway.map((r) => r[key] as number);
-    const ratio = median(pick('ms')) / median(bare);
-    worst = Math.max(worst, ratio);
-    const baseline = variant.backend === 'nftables' ? 'nft -f' : `ipset restore + iptables-${variant.mode}-restore`;
-    console.log(`\n  ${variant.name}`);
-    console.log(`    bare ${baseline.padEnd(40)} ${fmt(median(bare))}`);
-    console.log(`    seaway full apply from empty ${''.padEnd(16)} ${fmt(median(pick('ms')))}  ratio ${ratio.toFixed(2)}x (goal <= 1.2x)  p95 ${fmt(percentile(pick('ms'), 95))}`);
-    if (bareDefaultHash.length) {
-      console.log(`    (for scale: the same restore with ipset's default hashsize 1024 ${fmt(median(bareDefaultHash))}; seaway sizes the hash for its members)`);
-    }
-    console.log(`    seaway no-change pass ${''.padEnd(23)} ${fmt(median(pick('noChangeMs')))}  writes ${Math.max(...pick('noChangeWrites'))} (goal 0)`);
-    console.log(`    one cluster's 10 subnets replaced ${''.padEnd(11)} ${fmt(median(pick('oneClusterMs')))}  writes ${median(pick('oneClusterWrites'))}`);
-    console.log(`    drift check (observe only) ${''.padEnd(18)} ${fmt(median(pick('observeMs')))}`);
-    if (showTimeline) {
-      printTimeline('bare, median run', medianRun(bareRuns));
-      printTimeline('seaway full apply, median run', medianRun(seaway));
+  for (const host of HOSTS) {
+    console.log(host === 'fresh'
+      ? '\non a fresh namespace (no table of any agent: seaway reads no iptables flavour that holds none)'
+      : '\non a node as kubelet and kube-proxy leave it (their chains there for both sides: seaway reads iptables as on a node)');
+    for (const [index, variant] of VARIANTS.entries()) {
+      if (only && !variant.name.includes(only)) continue;
+      worst = Math.max(worst, await measureVariant(variant, index, host, expectedMembers));
     }
   }
   console.log(`\nworst full-apply ratio ${worst.toFixed(2)}x (goal <= 1.2x)`);
+}
+
+/** Trials of one variant on one host, printed; returns its full-apply ratio. */
+async function measureVariant(variant: Variant, index: number, host: Host, expectedMembers: number): Promise<number> {
+  const fmt = (ms: number) => `${ms.toFixed(1).padStart(7)} ms`;
+  const bare: number[] = [], bareDefaultHash: number[] = [], seaway: TrialResult[] = [], bareRuns: TrialResult[] = [];
+  // ipset's default hashsize, for scale, on the fresh host only.
+  const sides = variant.backend === 'iptables' && host === 'fresh' ? (['bare', 'seaway', 'bare-default-hash'] as const) : (['bare', 'seaway'] as const);
+  for (let t = 0; t < trials; t++) {
+    // Rotate the order so no side always runs on a warmer machine.
+    const order = sides.map((_, i) => sides[(i + t) % sides.length]!);
+    for (const which of order) {
+      const result = await trial(variant, index, which, host);
+      if (result.members !== expectedMembers) throw new Error(`${variant.name} ${which}: ${result.members} set members loaded, expected ${expectedMembers}`);
+      if (which === 'bare') { bare.push(result.ms); bareRuns.push(result); }
+      else if (which === 'bare-default-hash') bareDefaultHash.push(result.ms);
+      else seaway.push(result);
+    }
+  }
+  const pick = (key: keyof TrialResult) => seaway.map((r) => r[key] as number);
+  const ratio = median(pick('ms')) / median(bare);
+  const baseline = variant.backend === 'nftables' ? 'nft -f' : `ipset restore + iptables-${variant.mode}-restore`;
+  console.log(`\n  ${variant.name}`);
+  console.log(`    bare ${baseline.padEnd(40)} ${fmt(median(bare))}`);
+  console.log(`    seaway full apply from empty ${''.padEnd(16)} ${fmt(median(pick('ms')))}  ratio ${ratio.toFixed(2)}x (goal <= 1.2x)  p95 ${fmt(percentile(pick('ms'), 95))}`);
+  if (bareDefaultHash.length) {
+    console.log(`    (for scale: the same restore with ipset's default hashsize 1024 ${fmt(median(bareDefaultHash))}; seaway sizes the hash for its members)`);
+  }
+  console.log(`    seaway no-change pass ${''.padEnd(23)} ${fmt(median(pick('noChangeMs')))}  writes ${Math.max(...pick('noChangeWrites'))} (goal 0)`);
+  console.log(`    one cluster's 10 subnets replaced ${''.padEnd(11)} ${fmt(median(pick('oneClusterMs')))}  writes ${median(pick('oneClusterWrites'))}`);
+  console.log(`    drift check (observe only) ${''.padEnd(18)} ${fmt(median(pick('observeMs')))}`);
+  if (showTimeline) {
+    printTimeline('bare, median run', medianRun(bareRuns));
+    printTimeline('seaway full apply, median run', medianRun(seaway));
+  }
+  return ratio;
 }
 
 await main();

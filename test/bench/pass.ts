@@ -99,6 +99,7 @@ function counters() {
     return inner(file, args, options);
   };
   const netlink: FilterNetlink = {
+    iptablesTableNames: (mode) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.iptablesTableNames(mode); },
     nftTableState: (...args: Parameters<FilterNetlink['nftTableState']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.nftTableState(...args); },
     ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { counts.reads += 1; return KERNEL_FILTER_NETLINK.ipsetList(...args); },
     ipsetCreate: (...args: Parameters<FilterNetlink['ipsetCreate']>) => { counts.writes += 1; return KERNEL_FILTER_NETLINK.ipsetCreate(...args); },

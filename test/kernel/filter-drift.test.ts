@@ -147,6 +147,7 @@ for (const variant of [{ backend: 'iptables', mode: 'nft' }, { backend: 'iptable
       const reads: string[] = [];
       const memberWrites: string[] = [];
       const netlink: FilterNetlink = {
+        iptablesTableNames: (mode) => { reads.push('iptablesTableNames'); return KERNEL_FILTER_NETLINK.iptablesTableNames(mode); },
         nftTableState: (...args: Parameters<FilterNetlink['nftTableState']>) => { reads.push('nftTableState'); return KERNEL_FILTER_NETLINK.nftTableState(...args); },
         ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { reads.push('ipsetList'); return KERNEL_FILTER_NETLINK.ipsetList(...args); },
         ipsetCreate: KERNEL_FILTER_NETLINK.ipsetCreate,

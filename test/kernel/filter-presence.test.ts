@@ -7,10 +7,11 @@ import { ipsetChangeMembers, ipsetCreate, ipsetList, ipsetSave, MEMBERS_PER_MESS
 import { parseIpsetSave } from '../../src/plan/filter-ipset.ts';
 import { nftChangeElements, nftFillAndWake, nftTableState } from '../../src/kernel/nft.ts';
 import { NFT_ELEMENT_CHANGES_MAX, NFT_FILL_PREFIXES_MAX, parseNftJson } from '../../src/plan/filter-nft.ts';
+import { iptablesTableNames } from '../../src/kernel/iptables.ts';
 import { recordingRunner } from './filter-support.ts';
 
 await runInsideNetns(import.meta.url, 'h-pres');
-requireTools('ipset', 'nft');
+requireTools('ipset', 'nft', 'iptables-nft', 'iptables-nft-save', 'iptables-legacy', 'iptables-legacy-save');
 
 const LOCAL = 'SUBMARINER-LOCALCIDRS';
 const REMOTE = 'SUBMARINER-REMOTECIDRS';
@@ -40,6 +41,30 @@ test('nftTableState tells whether the table of that family exists and whether it
     assert.equal(await nftTableState('no-such-family', 'seaway'), null, 'cannot tell: the caller lists with nft');
   } finally {
     await run('nft', ['flush', 'ruleset'], { allowFailure: true });
+  }
+});
+
+test('iptablesTableNames tells the tables each iptables flavour holds without a process: none here at first, then those its save shows', async () => {
+  const tablesSaved = async (mode: 'legacy' | 'nft') => [...(await run(`iptables-${mode}-save`, [])).stdout.matchAll(/^\*(\w+)$/gm)].map((m) => m[1]).sort();
+  try {
+    assert.deepEqual(await iptablesTableNames('nft'), []);
+    assert.deepEqual(await iptablesTableNames('legacy'), []);
+    await run('nft', ['add', 'table', 'ip', 'seaway']);
+    await run('nft', ['add', 'table', 'ip6', 'filter']);
+    await run('nft', ['add', 'table', 'inet', 'nat']);
+    assert.deepEqual(await iptablesTableNames('nft'), [], 'nft tables of other names or families are not iptables\'');
+    assert.deepEqual(await tablesSaved('nft'), [], 'nor does iptables-nft-save show them');
+    await run('iptables-nft', ['-t', 'mangle', '-N', 'KUBE-KUBELET-CANARY']);
+    await run('iptables-nft', ['-t', 'nat', '-N', 'KUBE-KUBELET-CANARY']);
+    assert.deepEqual((await iptablesTableNames('nft'))?.sort(), await tablesSaved('nft'));
+    assert.deepEqual((await iptablesTableNames('nft'))?.sort(), ['mangle', 'nat']);
+    assert.deepEqual(await iptablesTableNames('legacy'), [], 'the other flavour holds none still');
+    await run('iptables-legacy', ['-t', 'filter', '-N', 'KUBE-KUBELET-CANARY']);
+    assert.deepEqual(await iptablesTableNames('legacy'), await tablesSaved('legacy'));
+    assert.deepEqual(await iptablesTableNames('legacy'), ['filter']);
+  } finally {
+    await run('nft', ['flush', 'ruleset']);
+    await run('iptables-legacy', ['-t', 'filter', '-X', 'KUBE-KUBELET-CANARY'], { allowFailure: true });
   }
 });
 

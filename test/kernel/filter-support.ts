@@ -27,6 +27,7 @@ export function recordingRunner(base: ProcessRunner = run) {
  * driver whose tools run in another namespace (`ip netns exec`) reads and writes with them alone.
  */
 export const TOOLS_ONLY_NETLINK: FilterNetlink = {
+  iptablesTableNames: async () => null,
   nftTableState: async () => null,
   ipsetList: async () => null,
   ipsetCreate: async () => false,

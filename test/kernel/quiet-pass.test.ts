@@ -71,6 +71,7 @@ const rtnl = new Proxy(base, {
 const tools = recordingRunner();
 const netlinkCalls: string[] = [];
 const netlink: FilterNetlink = {
+  iptablesTableNames: (mode) => { netlinkCalls.push('iptablesTableNames'); return KERNEL_FILTER_NETLINK.iptablesTableNames(mode); },
   nftTableState: (...args: Parameters<FilterNetlink['nftTableState']>) => { netlinkCalls.push('nftTableState'); return KERNEL_FILTER_NETLINK.nftTableState(...args); },
   ipsetList: (...args: Parameters<FilterNetlink['ipsetList']>) => { netlinkCalls.push('ipsetList'); return KERNEL_FILTER_NETLINK.ipsetList(...args); },
   ipsetCreate: (...args: Parameters<FilterNetlink['ipsetCreate']>) => { netlinkCalls.push('ipsetCreate'); return KERNEL_FILTER_NETLINK.ipsetCreate(...args); },

@@ -389,6 +389,22 @@ test('planIpsetWrite: sets to make are given as creates with all their members; 
   assert.equal(planIpsetWrite(new Map([['A', ['10.9.0.0/24', '10.1.0.0/24']]]), seen), null, 'the same members in another order: nothing to write');
 });
 
+test('planIpsetWrite: only sets it makes fill beside the rules, never the echo limit\'s exempt senders nor a set that is there or rebuilt', () => {
+  const wanted = new Map([
+    ['SUBMARINER-REMOTECIDRS', ['10.2.0.0/24']], ['SUBMARINER-LOCALCIDRS', ['10.1.0.0/16']], ['SEAWAY-ECHO-EXEMPT', ['192.168.9.1/32']], ['SEAWAY-NODEADDRS', []],
+  ]);
+  assert.deepEqual(planIpsetWrite(wanted, new Map())?.fillBesideRules, ['SUBMARINER-REMOTECIDRS', 'SUBMARINER-LOCALCIDRS'], 'made and filled here; the exempt set and an empty one are not');
+  const there = new Map([['SUBMARINER-REMOTECIDRS', { type: 'hash:net', members: new Set<string>(), maxelem: MAX_CIDRS_PER_SET }]]);
+  assert.deepEqual(planIpsetWrite(wanted, there)?.fillBesideRules, ['SUBMARINER-LOCALCIDRS'], 'a set that is there may have rules matching it already');
+  const theirs = new Map([['SUBMARINER-LOCALCIDRS', { type: 'hash:net', members: new Set<string>(), maxelem: 65536 }]]);
+  const rebuilt = planIpsetWrite(wanted, theirs);
+  assert.equal(rebuilt?.members, undefined, 'a rebuild goes to the restore whole');
+  assert.equal(rebuilt?.fillBesideRules, undefined);
+  const onlyExempt = planIpsetWrite(new Map([['SEAWAY-ECHO-EXEMPT', ['192.168.9.1/32']]]), new Map());
+  assert.ok(onlyExempt && !('fillBesideRules' in onlyExempt), 'nothing beside: no field');
+  assert.equal(planIpsetWrite(null, there)?.fillBesideRules, undefined, 'destroyed: nothing filled');
+});
+
 test('planIpsetChange writes what planIpsetRestore would against the sets as written before, and nothing for sets whose members are the same (seeded cases)', () => {
   let state = 7;
   const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };

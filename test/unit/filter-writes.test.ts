@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeWrite, runFilterWrites, type FilterNetlink, type FilterWrite } from '../../src/dataplane/filter-iptables.ts';
+import { applyIptablesPipelined, describeWrite, runFilterWrites, type FilterNetlink, type FilterWrite } from '../../src/dataplane/filter-iptables.ts';
 import type { ProcessRunner } from '../../src/kernel/iptables.ts';
+import { validateFilter, type FilterInput } from '../../src/plan/filter-input.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** A host whose netlink takes member changes or not (per set), or throws; every call recorded. */
 function fakeHost(netlinkTakes: boolean | ((set: string) => boolean)) {
@@ -11,6 +13,7 @@ function fakeHost(netlinkTakes: boolean | ((set: string) => boolean)) {
     return { code: 0, stdout: '', stderr: '' };
   };
   const netlink: FilterNetlink = {
+    iptablesTableNames: async () => { throw new Error('not a read this test expects'); },
     nftTableState: async () => { throw new Error('not a read this test expects'); },
     ipsetList: async () => { throw new Error('not a read this test expects'); },
     ipsetCreate: async (sets) => {
@@ -118,4 +121,89 @@ test('a table staged: nft makes it dormant, netlink fills and wakes it; refused 
   noDormant.netlink.nftFillAndWake = async (_fill, tableMade) => { await tableMade; noDormant.calls.push('fill sent'); return true; };
   assert.deepEqual((await runFilterWrites(run, [write], noDormant.netlink)).map(describeWrite), ['nft -f: add table ip seaway; delete table ip seaway; add table ip seaway; ... (4 lines)']);
   assert.deepEqual(noDormant.calls, ['nft refused the skeleton', `nft -f - <<${whole}`], 'no fill sent for a table nft did not make');
+});
+
+test('describeWrite: the first three lines and the count, blank lines and COMMIT left out, for scripts of every shape', () => {
+  // The reference: every line split out, as describeWrite once did it.
+  const reference = (text: string) => {
+    const lines = text.split('\n').filter((l) => l !== '' && l !== 'COMMIT');
+    return `${lines.slice(0, 3).join('; ')}${lines.length > 3 ? `; ... (${lines.length} lines)` : ''}`;
+  };
+  const pieces = ['', 'COMMIT', '*filter', '-A X -j ACCEPT', 'COMMITTED', ' COMMIT', 'add S 10.1.0.0/24'];
+  let state = 11;
+  const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
+  for (let i = 0; i < 500; i++) {
+    const text = Array.from({ length: random(9) }, () => pieces[random(pieces.length)]!).join('\n') + (random(2) === 0 ? '\n' : '');
+    assert.equal(describeWrite({ tool: 'iptables', mode: 'nft', script: text }), `iptables-nft-restore: ${reference(text)}`, JSON.stringify(text));
+  }
+  const big = Array.from({ length: 10_000 }, (_, i) => `add S 10.${i >> 8}.${i & 255}.0/24`).join('\n');
+  assert.equal(describeWrite({ tool: 'ipset', script: big }), 'ipset restore: add S 10.0.0.0/24; add S 10.0.1.0/24; add S 10.0.2.0/24; ... (10000 lines)');
+});
+
+/**
+ * A host for the iptables backend's pipelined pass: no table of either flavour, no set; netlink
+ * takes everything. Calls are recorded as they start, and the member change of `held` waits until
+ * released, so a test sees what started while it was still going in.
+ */
+function pipelinedHost(held: string) {
+  const calls: string[] = [];
+  const release = Promise.withResolvers<void>();
+  const run: ProcessRunner = async (file) => {
+    calls.push(file);
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  const netlink: FilterNetlink = {
+    iptablesTableNames: async () => [],
+    nftTableState: async () => 'absent',
+    ipsetList: async () => new Map(),
+    ipsetCreate: async (sets) => { calls.push(`create ${sets.map((s) => s.set).join(',')}`); return true; },
+    ipsetChangeMembers: async (set) => {
+      calls.push(`members ${set}`);
+      if (set === held) await release.promise;
+      calls.push(`members ${set} done`);
+      return true;
+    },
+    nftChangeElements: async () => { throw new Error('not a write this test expects'); },
+    nftFillAndWake: async () => { throw new Error('not a write this test expects'); },
+  };
+  return { calls, run, netlink, release: release.resolve };
+}
+
+const pipelinedInput: FilterInput = validateFilter({
+  localCidrs: ['10.1.0.0/16'], remoteCidrs: ['10.2.0.0/16', '10.3.0.0/16'], nodeAddresses: ['192.168.1.1/32'],
+  vxlanDevice: 'vx-submariner', vxlanPort: 4800, mssClamp: { mode: 'pmtu' },
+  echoLimit: { address: '10.1.0.1', exempt: ['192.168.9.1/32'], perSecond: 10, burst: 20 },
+});
+
+test('pipelined iptables pass: sets made and the exempt senders whole before the rules; the other sets fill while the restore runs; no iptables-save where no table is', async () => {
+  const host = pipelinedHost('SUBMARINER-REMOTECIDRS');
+  const applying = applyIptablesPipelined(host.run, 'nft', () => pipelinedInput, async () => null, host.netlink);
+  await waitFor('the remote CIDRs going in', () => host.calls.includes('members SUBMARINER-REMOTECIDRS'), { timeoutMs: 5000, intervalMs: 1 });
+  const restore = host.calls.indexOf('iptables-nft-restore');
+  assert.ok(restore >= 0, `the restore started while the remote CIDRs are still going in: ${host.calls.join(', ')}`);
+  assert.ok(host.calls.indexOf('create SUBMARINER-LOCALCIDRS,SUBMARINER-REMOTECIDRS,SEAWAY-NODEADDRS,SEAWAY-ECHO-EXEMPT') < restore, 'every set made first');
+  assert.ok(host.calls.indexOf('members SEAWAY-ECHO-EXEMPT done') < restore, 'the exempt senders whole before any rule matches the remote ranges');
+  assert.ok(host.calls.indexOf('members SUBMARINER-REMOTECIDRS') > restore, 'the big set fills beside the restore');
+  host.release();
+  const { writes } = await applying;
+  assert.deepEqual(writes.map((w) => w.tool).sort(), ['ipset', 'iptables']);
+  assert.ok(!host.calls.includes('iptables-nft-save'), 'the kernel said the flavour holds no table');
+});
+
+test('pipelined iptables pass: the rules\' planning failing still lets the sets\' fill end before the error is reported', async () => {
+  const host = pipelinedHost('SUBMARINER-REMOTECIDRS');
+  host.netlink.iptablesTableNames = async () => ['filter'];
+  const failing: ProcessRunner = async (file, args, options) => {
+    if (file === 'iptables-nft-save') { host.calls.push(file); throw new Error('iptables-nft-save: broken'); }
+    return host.run(file, args, options);
+  };
+  let settled = false;
+  const applying = applyIptablesPipelined(failing, 'nft', () => pipelinedInput, async () => null, host.netlink).finally(() => { settled = true; });
+  applying.catch(() => { /* asserted below */ });
+  await waitFor('the remote CIDRs going in', () => host.calls.includes('members SUBMARINER-REMOTECIDRS'), { timeoutMs: 5000, intervalMs: 1 });
+  assert.equal(settled, false, 'not reported while a write is still going');
+  assert.ok(!host.calls.includes('iptables-nft-restore'), 'no rule written');
+  host.release();
+  await assert.rejects(applying, /iptables-nft-save: broken/);
+  assert.ok(host.calls.includes('members SUBMARINER-REMOTECIDRS done'));
 });

@@ -23,6 +23,7 @@ function fakeHost(failing: Record<string, { code: number; stderr: string }> = {}
     return result;
   };
   const netlink: FilterNetlink = {
+    iptablesTableNames: async (mode) => { netlinkCalls.push(`iptablesTableNames ${mode}`); return null; },
     nftTableState: async (family, table) => { netlinkCalls.push(`nftTableState ${family} ${table}`); return 'absent'; },
     ipsetList: async (names) => { netlinkCalls.push(`ipsetList ${names.join(' ')}`); return new Map(); },
     ipsetCreate: async (sets) => { netlinkCalls.push(`ipsetCreate ${sets.map((s) => s.set).join(',')}`); return false; },
@@ -39,10 +40,11 @@ test('the checked driver is made when every detection tool works, and has read t
   assert.equal(driver.backend, 'iptables');
   assert.equal(driver.iptablesMode, 'nft');
   // Detection reads both flavours (in parallel) and the nft tables; then one read of the chosen
-  // backend: its flavour's rules once, seaway's sets once, the presence of seaway's nft table once.
+  // backend: its flavour's tables asked of the kernel (this fake cannot tell), so its rules read
+  // once, seaway's sets once, the presence of seaway's nft table once.
   assert.deepEqual(host.calls.slice(0, 2).sort(), ['iptables-legacy-save', 'iptables-nft-save']);
   assert.deepEqual(host.calls.slice(2), ['nft list tables', 'iptables-nft-save']);
-  assert.deepEqual(host.netlinkCalls, ['ipsetList SUBMARINER-LOCALCIDRS SUBMARINER-REMOTECIDRS SEAWAY-NODEADDRS SEAWAY-ECHO-EXEMPT', 'nftTableState ip seaway']);
+  assert.deepEqual(host.netlinkCalls, ['iptablesTableNames nft', 'ipsetList SUBMARINER-LOCALCIDRS SUBMARINER-REMOTECIDRS SEAWAY-NODEADDRS SEAWAY-ECHO-EXEMPT', 'nftTableState ip seaway']);
 });
 
 test('a detection tool that runs but fails fails the attempt, naming each tool, sorted, with the nft hint for auto', async () => {
@@ -77,6 +79,7 @@ test('sets netlink could not make or whose members it could not write are said o
   const { logger, lines } = captureLogger();
   const answers: Array<boolean | Error> = [false, false, new Error('netlink timed out'), false, true, true, false];
   const inner: FilterNetlink = {
+    iptablesTableNames: async () => null,
     nftTableState: async () => 'absent',
     ipsetList: async () => new Map(),
     ipsetCreate: async () => { const answer = answers.shift()!; if (answer instanceof Error) throw answer; return answer; },
