@@ -149,9 +149,22 @@ export async function runFilterWrites(run: ProcessRunner, writes: readonly Filte
  */
 async function writeNftStaged(run: ProcessRunner, staged: NonNullable<NftWrite['staged']>, netlink: FilterNetlink): Promise<boolean> {
   // nft starts at once; the fill is encoded while it runs (another core) and sent once it is done.
-  const made = nftApply(run, staged.skeleton);
-  const filled = settled(netlink.nftFillAndWake(staged.fill, made));
-  return (await settled(made.then(() => true))) && filled;
+  const made = started((onInputClosed) => nftApply(run, staged.skeleton, onInputClosed));
+  await made.inputClosed;
+  const filled = settled(netlink.nftFillAndWake(staged.fill, made.done));
+  return (await settled(made.done.then(() => true))) && filled;
+}
+
+/**
+ * A process that reads its input to the end before it acts, started; `inputClosed` resolves once
+ * that input is closed (or the process is done, for a runner that does not say): until then the
+ * process waits on this thread's event loop, so a caller about to keep the thread busy awaits it.
+ */
+function started(start: (onInputClosed: () => void) => Promise<void>): { done: Promise<void>; inputClosed: Promise<void> } {
+  const closed = Promise.withResolvers<void>();
+  const done = start(closed.resolve);
+  done.then(() => closed.resolve(), () => closed.resolve());
+  return { done, inputClosed: closed.promise };
 }
 
 /**
@@ -277,9 +290,11 @@ export async function applyIptablesPipelined(
   }
   const [{ sections, rivals }, staleNft] = planned;
   const rules = sections.join('');
-  const restoring = rules !== '' ? iptablesRestore(run, mode, rules) : Promise.resolve();
+  const restoring = rules !== '' ? started((onInputClosed) => iptablesRestore(run, mode, rules, onInputClosed)) : null;
+  // The sets' members are encoded once the restore has its input: it works on the other core meanwhile.
+  if (restoring) await restoring.inputClosed;
   rulesStarted.resolve();
-  const [setsWritten] = await settleAll<[FilterWrite | null, void]>([settingSets, restoring]);
+  const [setsWritten] = await settleAll<[FilterWrite | null, void]>([settingSets, restoring?.done ?? Promise.resolve()]);
   // Destroyed after the rules that matched them are gone.
   if (!input && ipsets) await ipsetRestore(run, ipsets.script);
   const written: FilterWrite[] = [];

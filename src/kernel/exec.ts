@@ -22,6 +22,13 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Deadline in ms (default DEFAULT_EXEC_TIMEOUT_MS); past it the child gets SIGKILL and run rejects with ExecTimeoutError. */
   timeoutMs?: number;
+  /**
+   * Called once the child's standard input is closed, `input` written whole. A restore reads its
+   * input to the end before it acts, and closing the pipe takes this thread's event loop a turn or
+   * two: a caller about to keep the thread busy (encoding 10,000 set members) waits for this first,
+   * or the child waits for its end of file as long.
+   */
+  onInputClosed?: () => void;
 }
 
 export class ExecError extends Error {
@@ -97,6 +104,7 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error) => settle(() => reject(error)));
     child.stdin.on('error', () => { /* the child may exit before reading its input; its exit code tells */ });
+    if (options.onInputClosed) child.stdin.once('close', options.onInputClosed);
     child.on('close', (code, signal) => {
       const result: ExecResult = {
         code: code ?? (signal ? 128 : 1),

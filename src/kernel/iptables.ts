@@ -59,10 +59,13 @@ export async function iptablesSave(runner: ProcessRunner, mode: IptablesMode): P
   return (await runner(`iptables-${mode}-save`, [])).stdout;
 }
 
-/** One atomic transaction per table section; --noflush leaves every chain not named in the input alone. */
-export async function iptablesRestore(runner: ProcessRunner, mode: IptablesMode, input: string): Promise<void> {
+/**
+ * One atomic transaction per table section; --noflush leaves every chain not named in the input
+ * alone. `onInputClosed`: see ExecOptions.
+ */
+export async function iptablesRestore(runner: ProcessRunner, mode: IptablesMode, input: string, onInputClosed?: () => void): Promise<void> {
   try {
-    await runner(`iptables-${mode}-restore`, ['--noflush', '--wait', String(LOCK_WAIT_SECONDS)], { input });
+    await runner(`iptables-${mode}-restore`, ['--noflush', '--wait', String(LOCK_WAIT_SECONDS)], { input, ...(onInputClosed ? { onInputClosed } : {}) });
   } catch (error) {
     if (error instanceof ExecError && error.result.code === EXIT_RESOURCE_PROBLEM && /xtables lock/.test(error.result.stderr)) throw new XtablesLockBusyError(error);
     throw error;

@@ -1,7 +1,7 @@
 import type { ProcessRunner } from './iptables.ts';
 import { NFNL_SUBSYS_NFTABLES } from './nft-events.ts';
 import { attr, cstring, nfnetlinkAsk, nfnetlinkDump, nfnetlinkTransaction, type NfnetlinkRequest } from './nfnetlink.ts';
-import { decodeAttributes, NLA_F_NESTED, NLM_F_CREATE, putU16, putU32be, u32be } from './netlink/codec.ts';
+import { decodeAttributes, NLA_F_NESTED, NLM_F_CREATE, putU16, u32be } from './netlink/codec.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 
 /** `nft -j list table`, or null when the table does not exist. */
@@ -12,9 +12,9 @@ export async function nftListTable(runner: ProcessRunner, family: string, table:
   throw new Error(`nft list table ${family} ${table} exited ${result.code}: ${result.stderr.trim()}`);
 }
 
-/** Applies a script as one nft transaction: all of it or nothing. */
-export async function nftApply(runner: ProcessRunner, script: string): Promise<void> {
-  await runner('nft', ['-f', '-'], { input: script });
+/** Applies a script as one nft transaction: all of it or nothing. `onInputClosed`: see ExecOptions. */
+export async function nftApply(runner: ProcessRunner, script: string, onInputClosed?: () => void): Promise<void> {
+  await runner('nft', ['-f', '-'], { input: script, ...(onInputClosed ? { onInputClosed } : {}) });
 }
 
 /** Tables in the ruleset as "family name", e.g. "ip filter". */
@@ -41,38 +41,49 @@ const NFTA_SET_ELEM_KEY = 1, NFTA_SET_ELEM_FLAGS = 3;
 const NFTA_DATA_VALUE = 1;
 const NFT_SET_ELEM_INTERVAL_END = 1;
 
-/** One interval set element: its key (an IPv4 address as a number) and whether it ends an interval. */
+/**
+ * One interval set element into a zeroed buffer: its key (an IPv4 address as a number) and whether
+ * it ends an interval. Bytes written one by one, only those not zero (little-endian lengths and
+ * types): a fill writes 20,000 of these in a process that has not run this code before, where a
+ * helper call per field cost more than the bytes.
+ */
 function encodeElement(out: Buffer, at: number, address: number, end: boolean): number {
-  const length = end ? 24 : 16;
-  putU16(out, at, length);
-  putU16(out, at + 2, NFTA_LIST_ELEM | NLA_F_NESTED);
-  putU16(out, at + 4, 12);
-  putU16(out, at + 6, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
-  putU16(out, at + 8, 8);
-  putU16(out, at + 10, NFTA_DATA_VALUE);
-  putU32be(out, at + 12, address);
-  if (end) {
-    putU16(out, at + 16, 8);
-    putU16(out, at + 18, NFTA_SET_ELEM_FLAGS);
-    putU32be(out, at + 20, NFT_SET_ELEM_INTERVAL_END);
-  }
-  return at + length;
+  // LIST_ELEM (nested) holding KEY (nested, 12) holding DATA_VALUE (8): the address in network byte order.
+  out[at] = end ? 24 : 16;
+  out[at + 2] = NFTA_LIST_ELEM;
+  out[at + 3] = NLA_F_NESTED >> 8;
+  out[at + 4] = 12;
+  out[at + 6] = NFTA_SET_ELEM_KEY;
+  out[at + 7] = NLA_F_NESTED >> 8;
+  out[at + 8] = 8;
+  out[at + 10] = NFTA_DATA_VALUE;
+  out[at + 12] = address >>> 24;
+  out[at + 13] = (address >>> 16) & 0xff;
+  out[at + 14] = (address >>> 8) & 0xff;
+  out[at + 15] = address & 0xff;
+  if (!end) return at + 16;
+  // FLAGS (8): INTERVAL_END, a 32-bit value in network byte order.
+  out[at + 16] = 8;
+  out[at + 18] = NFTA_SET_ELEM_FLAGS;
+  out[at + 23] = NFT_SET_ELEM_INTERVAL_END;
+  return at + 24;
 }
 
 /**
- * The elements of an interval set that hold `prefixes` (IPv4 CIDRs): a start and an interval end
- * each, as nft writes them (nft's own listing shows them as the prefixes again); with
- * `lowerBound`, first the end element at 0.0.0.0 that nft adds with every addition. null when a
+ * The elements of an interval set that hold `prefixes[from, to)` (IPv4 CIDRs): a start and an
+ * interval end each, as nft writes them (nft's own listing shows them as the prefixes again); with
+ * `lowerBound`, first the end element at 0.0.0.0 that nft adds with an addition. null when a
  * prefix is not one, has host bits set, or ends at the top of the address space (nft writes no end
  * element there), or the list is longer than its 16-bit length: the caller writes with nft.
  */
-function encodeIntervalElements(prefixes: readonly string[], lowerBound: boolean): Buffer | null {
-  const bytes = 4 + (lowerBound ? 24 : 0) + prefixes.length * 40;
+function encodeIntervalElements(prefixes: readonly string[], from: number, to: number, lowerBound: boolean): Buffer | null {
+  const bytes = 4 + (lowerBound ? 24 : 0) + (to - from) * 40;
   if (bytes > 0xffff) return null; // the list's length is 16 bits
-  const out = Buffer.alloc(bytes);
+  const out = Buffer.alloc(bytes); // zeroed: encodeElement writes only the bytes that are not
   let at = 4;
   if (lowerBound) at = encodeElement(out, at, 0, true);
-  for (const prefix of prefixes) {
+  for (let i = from; i < to; i++) {
+    const prefix = prefixes[i]!;
     const length = prefixLengthOf(prefix);
     const network = length < 0 ? -1 : networkOf(prefix);
     const size = 2 ** (32 - length);
@@ -86,6 +97,35 @@ function encodeIntervalElements(prefixes: readonly string[], lowerBound: boolean
   return out.subarray(0, at);
 }
 
+/** Prefixes per element message: 40 bytes each, within the element list's 16-bit length. */
+const PREFIXES_PER_MESSAGE = 1600;
+
+/**
+ * Whether a prefix starts at 0.0.0.0, told from its text: for every text encodeIntervalElements
+ * takes, the same as networkOf(prefix) === 0 (scanIpv4 refuses leading zeros), without a scan of
+ * each of 10,000 prefixes before they are encoded.
+ */
+const startsAtZero = (prefix: string): boolean => prefix === '0.0.0.0' || prefix.startsWith('0.0.0.0/');
+
+/**
+ * The messages that add (NEWSETELEM) or delete (DELSETELEM) `prefixes` in one interval set, in
+ * lists of PREFIXES_PER_MESSAGE; an addition's first list starts with the end element at 0.0.0.0
+ * that nft adds with an addition, unless a prefix starts there. null when a prefix cannot be
+ * written this way (see encodeIntervalElements).
+ */
+function setElementRequests(code: number, table: string, set: string, command: typeof NFT_MSG_NEWSETELEM | typeof NFT_MSG_DELSETELEM, prefixes: readonly string[]): NfnetlinkRequest[] | null {
+  const names = [attr(NFTA_SET_ELEM_LIST_TABLE, cstring(table)), attr(NFTA_SET_ELEM_LIST_SET, cstring(set))];
+  const requests: NfnetlinkRequest[] = [];
+  let lowerBound = command === NFT_MSG_NEWSETELEM && !prefixes.some(startsAtZero);
+  for (let from = 0; from < prefixes.length; from += PREFIXES_PER_MESSAGE) {
+    const elements = encodeIntervalElements(prefixes, from, Math.min(from + PREFIXES_PER_MESSAGE, prefixes.length), lowerBound);
+    if (elements === null) return null;
+    lowerBound = false;
+    requests.push({ subsystem: NFNL_SUBSYS_NFTABLES, command, family: code, attributes: [...names, elements], ...(command === NFT_MSG_NEWSETELEM ? { flags: NLM_F_CREATE } : {}) });
+  }
+  return requests;
+}
+
 /**
  * Adds prefixes to and deletes prefixes from interval sets (`type ipv4_addr; flags interval`) of
  * one table over netlink, all of it as one nftables transaction and without starting nft: nft reads
@@ -93,22 +133,18 @@ function encodeIntervalElements(prefixes: readonly string[], lowerBound: boolean
  * element` then `nft add element`, set by set: an addition that is there is no error. True when the
  * kernel took all of it; false when netlink could not answer, the kernel refused (a deletion of what
  * is not there, an addition that overlaps: nothing is changed then), a prefix cannot be written this
- * way, or a set's additions or deletions do not fit one message (about 1,600 prefixes): the caller
- * writes the change with nft.
+ * way, or the transaction is larger than one send takes (TRANSACTION_MAX_BYTES, about 25,000
+ * prefixes): the caller writes the change with nft.
  */
 export async function nftChangeElements(family: string, table: string, changes: readonly { set: string; add: readonly string[]; del: readonly string[] }[]): Promise<boolean> {
   const code = NFPROTO[family];
   if (code === undefined) return false;
   const requests: NfnetlinkRequest[] = [];
   for (const { set, add, del } of changes) {
-    const names = [attr(NFTA_SET_ELEM_LIST_TABLE, cstring(table)), attr(NFTA_SET_ELEM_LIST_SET, cstring(set))];
     for (const [command, prefixes] of [[NFT_MSG_DELSETELEM, del], [NFT_MSG_NEWSETELEM, add]] as const) {
-      if (prefixes.length === 0) continue;
-      // nft adds the end element at 0.0.0.0 with every addition, unless a prefix starts there.
-      const lowerBound = command === NFT_MSG_NEWSETELEM && !prefixes.some((p) => networkOf(p) === 0);
-      const elements = encodeIntervalElements(prefixes, lowerBound);
-      if (elements === null) return false;
-      requests.push({ subsystem: NFNL_SUBSYS_NFTABLES, command, family: code, attributes: [...names, elements], ...(command === NFT_MSG_NEWSETELEM ? { flags: NLM_F_CREATE } : {}) });
+      const messages = setElementRequests(code, table, set, command, prefixes);
+      if (messages === null) return false;
+      requests.push(...messages);
     }
   }
   const errnos = await nfnetlinkTransaction(NFNL_SUBSYS_NFTABLES, requests);
@@ -156,9 +192,6 @@ export async function nftTableNames(family: string): Promise<string[] | null> {
   return names;
 }
 
-/** Prefixes per NEWSETELEM message of a fill: 40 bytes each, within the element list's 16-bit length. */
-const FILL_PREFIXES_PER_MESSAGE = 1600;
-
 /**
  * Fills empty interval sets of a dormant table and wakes the table (NEWTABLE, flags 0), as one
  * nftables transaction: the elements appear together at its commit, so no packet meets a rule
@@ -180,15 +213,9 @@ export async function nftFillAndWake(
   if (code === undefined) return false;
   const requests: NfnetlinkRequest[] = [];
   for (const { set, add } of sets) {
-    const names = [attr(NFTA_SET_ELEM_LIST_TABLE, cstring(table)), attr(NFTA_SET_ELEM_LIST_SET, cstring(set))];
-    // nft adds the end element at 0.0.0.0 once to a set it fills, unless a prefix starts there.
-    let lowerBound = !add.some((p) => networkOf(p) === 0);
-    for (let from = 0; from < add.length; from += FILL_PREFIXES_PER_MESSAGE) {
-      const elements = encodeIntervalElements(add.slice(from, from + FILL_PREFIXES_PER_MESSAGE), lowerBound);
-      if (elements === null) return false;
-      lowerBound = false;
-      requests.push({ subsystem: NFNL_SUBSYS_NFTABLES, command: NFT_MSG_NEWSETELEM, family: code, attributes: [...names, elements], flags: NLM_F_CREATE });
-    }
+    const messages = setElementRequests(code, table, set, NFT_MSG_NEWSETELEM, add);
+    if (messages === null) return false;
+    requests.push(...messages);
   }
   // The kernel would make a table NEWTABLE names that is not there (with or without NLM_F_CREATE);
   // here the element messages ahead of it fail first (ENOENT), and with them the whole transaction.

@@ -302,9 +302,10 @@ function staged(desired: NftDesired): { staged?: NftStaged } {
 
 /**
  * More prefixes than this in one change are nft's to write (a refill in one transaction): netlink
- * writes a set's additions as one message, whose element list holds about 1,600 (kernel/nft.ts).
+ * writes a change as one transaction in one send, which holds about 25,000 (kernel/nft.ts
+ * nftChangeElements), the bound a staged fill has too.
  */
-export const NFT_ELEMENT_CHANGES_MAX = 1024;
+export const NFT_ELEMENT_CHANGES_MAX = NFT_FILL_PREFIXES_MAX;
 
 /**
  * iptables-nft creates a built-in chain (and its table) the first time a rule goes into it and never

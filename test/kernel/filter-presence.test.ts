@@ -132,6 +132,9 @@ test('ipsetChangeMembers writes members past one message and one send (lists of 
   }
 });
 
+/** n distinct /24s from 100.64.0.0 on, in address order. */
+const slash24s = (n: number) => Array.from({ length: n }, (_, i) => `${100 + (i >> 16)}.${64 + ((i >> 8) & 255)}.${i & 255}.0/24`);
+
 test('nftChangeElements adds and deletes prefixes of interval sets as nft would, in one transaction; a refusal changes nothing', async () => {
   const table = 'swtest';
   const held = async () => {
@@ -155,11 +158,12 @@ test('nftChangeElements adds and deletes prefixes of interval sets as nft would,
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.0/24', '10.2.0.0/33'], del: [] }]), false, 'a prefix that is not one: nothing sent');
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['255.255.255.0/24'], del: [] }]), false, 'a prefix ending at the top of the address space (no end element): nft\'s to write');
     assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: ['172.16.0.5/24'], del: [] }]), false, 'host bits set: nft keeps them as written, so nft\'s to write');
-    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: Array.from({ length: 1700 }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`), del: [] }]), false, 'additions past one message\'s element list (16-bit length): nft\'s to write');
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: slash24s(30_000), del: [] }]), false, 'more than one send takes (TRANSACTION_MAX_BYTES): nft\'s to write');
     assert.deepEqual(await held(), before, 'every refused change left both sets as they were: the transaction is all or nothing');
-    const many = Array.from({ length: NFT_ELEMENT_CHANGES_MAX }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`);
-    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: many, del: [] }]), true, 'the planner\'s bound fits one message');
-    assert.equal((await held()).b!.length, NFT_ELEMENT_CHANGES_MAX + 1);
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: slash24s(1700), del: [] }]), true, 'additions past one message\'s element list (16-bit length) go in several messages of the transaction');
+    assert.deepEqual((await held()).b, ['192.168.0.0/22', ...slash24s(1700)].sort());
+    assert.equal(await nftChangeElements('ip', table, [{ set: 'b', add: slash24s(NFT_ELEMENT_CHANGES_MAX).slice(1700), del: slash24s(1000) }]), true, 'deletions past one message too');
+    assert.deepEqual((await held()).b, ['192.168.0.0/22', ...slash24s(NFT_ELEMENT_CHANGES_MAX).slice(1000)].sort(), 'the planner\'s bound fits one send');
     assert.equal(await nftChangeElements('ip', table, [{ set: 'a', add: ['0.0.0.0/8'], del: [] }]), true, 'a prefix starting at 0.0.0.0: no separate lower bound');
     assert.ok((await held()).a!.includes('0.0.0.0/8'));
   } finally {
@@ -167,8 +171,6 @@ test('nftChangeElements adds and deletes prefixes of interval sets as nft would,
   }
 });
 
-/** n distinct /24s from 100.64.0.0 on, in address order. */
-const slash24s = (n: number) => Array.from({ length: n }, (_, i) => `${100 + (i >> 16)}.${64 + ((i >> 8) & 255)}.${i & 255}.0/24`);
 
 test('nftFillAndWake fills a dormant table\'s empty interval sets as nft -f would, past one message, and wakes it in the same transaction; a refusal changes nothing', async () => {
   const table = 'swfill';

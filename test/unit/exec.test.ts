@@ -25,3 +25,20 @@ test('run resolves failures when allowed', async () => {
   const result = await run('sh', ['-c', 'exit 4'], { allowFailure: true });
   assert.equal(result.code, 4);
 });
+
+test('run says when the child\'s input is closed: after run returns, before the child that reads its input to the end is done', async () => {
+  const events: string[] = [];
+  // The child prints only once its input has ended: the end of file it waits for is what is said.
+  const result = run('sh', ['-c', 'cat >/dev/null; echo ended'], {
+    input: 'x'.repeat(100_000),
+    onInputClosed: () => events.push('input closed'),
+  });
+  events.push('started');
+  const { stdout } = await result;
+  events.push('done');
+  assert.equal(stdout, 'ended\n');
+  assert.deepEqual(events, ['started', 'input closed', 'done'], 'closed on the event loop, after run returned and before the exit');
+  let closedWithoutInput = false;
+  await run('true', [], { onInputClosed: () => { closedWithoutInput = true; } });
+  assert.ok(closedWithoutInput, 'no input: the empty input is closed too');
+});

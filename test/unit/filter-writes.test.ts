@@ -207,3 +207,49 @@ test('pipelined iptables pass: the rules\' planning failing still lets the sets\
   await assert.rejects(applying, /iptables-nft-save: broken/);
   assert.ok(host.calls.includes('members SUBMARINER-REMOTECIDRS done'));
 });
+
+test('the fill of a staged table is encoded once nft has its input closed, not before (nft waits for its end of file on this thread\'s event loop)', async () => {
+  const skeleton = 'add table ip seaway { flags dormant; }\n';
+  const write: FilterWrite = { tool: 'nft', script: 'whole\n', staged: { skeleton, fill: [{ set: 'remotecidrs', add: ['10.2.0.0/16'] }] } };
+  const host = fakeHost(true);
+  const closeInput = Promise.withResolvers<void>();
+  const exited = Promise.withResolvers<void>();
+  const run: ProcessRunner = async (file, args, options) => {
+    host.calls.push(`${file} started`);
+    void closeInput.promise.then(() => { host.calls.push('input closed'); options?.onInputClosed?.(); });
+    await exited.promise;
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  const writing = runFilterWrites(run, [write], host.netlink);
+  await waitFor('nft started', () => host.calls.includes('nft started'), { timeoutMs: 5000, intervalMs: 1 });
+  // Turns of the event loop while the input stays open: the fill waits.
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(host.calls, ['nft started']);
+  closeInput.resolve();
+  await waitFor('the fill', () => host.calls.some((c) => c.startsWith('netlink nft fill')), { timeoutMs: 5000, intervalMs: 1 });
+  assert.deepEqual(host.calls, ['nft started', 'input closed', 'netlink nft fill and wake remotecidrs +10.2.0.0/16']);
+  exited.resolve();
+  assert.equal((await writing).length, 1);
+});
+
+test('pipelined iptables pass: the sets filling beside the restore wait for its input to be closed', async () => {
+  const host = pipelinedHost('none');
+  const closeInput = Promise.withResolvers<void>();
+  const run: ProcessRunner = async (file, _args, options) => {
+    host.calls.push(file);
+    if (file === 'iptables-nft-restore') {
+      await closeInput.promise;
+      host.calls.push('input closed');
+      options?.onInputClosed?.();
+      await new Promise<void>(() => { /* never exits: only the input's close can let the fill go */ });
+    }
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  void applyIptablesPipelined(run, 'nft', () => pipelinedInput, async () => null, host.netlink);
+  await waitFor('the restore started', () => host.calls.includes('iptables-nft-restore'), { timeoutMs: 5000, intervalMs: 1 });
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(!host.calls.includes('members SUBMARINER-REMOTECIDRS'), `no remote CIDR before the restore's input is closed: ${host.calls.join(', ')}`);
+  closeInput.resolve();
+  await waitFor('the remote CIDRs', () => host.calls.includes('members SUBMARINER-REMOTECIDRS done'), { timeoutMs: 5000, intervalMs: 1 });
+  assert.ok(host.calls.indexOf('input closed') < host.calls.indexOf('members SUBMARINER-REMOTECIDRS'));
+});
