@@ -61,15 +61,11 @@ export async function observeOwnedIpsets(run: ProcessRunner, netlink: FilterNetl
 }
 
 /**
- * The flavour's rules as iptables-save prints them; no process when the kernel says the flavour
- * holds no table (the save would print nothing): a host that speaks nft natively, or a first start
- * in a namespace no iptables has touched.
+ * The flavour's rules as iptables-save prints them (`saved`), resolved once its process is started
+ * so the caller may work while it runs; no process when the kernel says the flavour holds no table
+ * (the save would print nothing): a host that speaks nft natively, or a first start in a namespace
+ * no iptables has touched.
  */
-async function readIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): Promise<string> {
-  return (await startReadingIptables(run, mode, netlink)).saved;
-}
-
-/** readIptables, resolved once its process (if any) is started: the caller may then work while it runs. */
 async function startReadingIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): Promise<{ saved: Promise<string> }> {
   const names = await netlink.iptablesTableNames(mode).catch(() => null);
   const saved = names !== null && names.length === 0 ? Promise.resolve('') : iptablesSave(run, mode);
@@ -78,7 +74,7 @@ async function startReadingIptables(run: ProcessRunner, mode: IptablesMode, netl
 }
 
 export async function observeIptables(run: ProcessRunner, mode: IptablesMode, netlink: FilterNetlink): Promise<IptablesObservation> {
-  const [save, ipsets] = await Promise.all([readIptables(run, mode, netlink), observeOwnedIpsets(run, netlink)]);
+  const [save, ipsets] = await Promise.all([startReadingIptables(run, mode, netlink).then((reading) => reading.saved), observeOwnedIpsets(run, netlink)]);
   const tables = parseIptablesSave(save);
   return { mode, tables, ipsets, foreignSets: await readForeignSets(tables, netlink) };
 }

@@ -1,4 +1,4 @@
-import { NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, cstring, decodeAttributes, ipv4ToBuffer, parseIpv4Prefix, dumpRequest } from './netlink/codec.ts';
+import { NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, cstring, decodeAttributes, readCstring, ipv4ToBuffer, parseIpv4Prefix, dumpRequest } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
 export const RTM_NEWADDR = 20;
@@ -53,6 +53,6 @@ export function decodeAddress(payload: Buffer): ObservedAddress | undefined {
   const observed: ObservedAddress = {
     ifindex: payload.readUInt32LE(4), address, prefixLength, cidr: `${address}/${prefixLength}`, scope: payload[3]!,
   };
-  if (label) observed.label = label.subarray(0, label.indexOf(0) === -1 ? label.length : label.indexOf(0)).toString('utf8');
+  if (label) observed.label = readCstring(label);
   return observed;
 }

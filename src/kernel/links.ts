@@ -1,6 +1,6 @@
 import type { HostLink } from '../model/host-network.ts';
 import {
-  NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, bufferToMac, cstring, decodeAttributes, ipv4ToBuffer, u16be, u32, u8,
+  NLM_F_CREATE, NLM_F_EXCL, attr, bufferToIpv4, bufferToMac, cstring, decodeAttributes, ipv4ToBuffer, readCstring, u16be, u32, u8,
 } from './netlink/codec.ts';
 import type { NetlinkRequest } from './netlink/connection.ts';
 
@@ -106,7 +106,6 @@ function decodeVxlan(data: Buffer): VxlanInfo {
   return vxlan;
 }
 
-const cstr = (buf: Buffer): string => buf.subarray(0, buf.indexOf(0) === -1 ? buf.length : buf.indexOf(0)).toString('utf8');
 
 export function decodeLink(payload: Buffer): ObservedLink | undefined {
   if (payload.length < IFINFOMSG_LEN) return undefined;
@@ -115,7 +114,7 @@ export function decodeLink(payload: Buffer): ObservedLink | undefined {
   if (!name) return undefined;
   const link: ObservedLink = {
     index: payload.readInt32LE(4),
-    name: cstr(name),
+    name: readCstring(name),
     mtu: attrs.get(IFLA_MTU)?.readUInt32LE(0) ?? 0,
     up: (payload.readUInt32LE(8) & IFF_UP) !== 0,
   };
@@ -128,7 +127,7 @@ export function decodeLink(payload: Buffer): ObservedLink | undefined {
   if (linkinfo) {
     const info = decodeAttributes(linkinfo);
     const kind = info.get(IFLA_INFO_KIND);
-    if (kind) link.kind = cstr(kind);
+    if (kind) link.kind = readCstring(kind);
     const data = info.get(IFLA_INFO_DATA);
     if (link.kind === 'vxlan' && data) link.vxlan = decodeVxlan(data);
   }

@@ -1,7 +1,7 @@
 import type { ProcessRunner } from './iptables.ts';
 import { NFNL_SUBSYS_NFTABLES } from './nft-events.ts';
 import { attr, cstring, nfnetlinkAsk, nfnetlinkDump, nfnetlinkTransaction, type NfnetlinkRequest } from './nfnetlink.ts';
-import { decodeAttributes, NLA_F_NESTED, NLM_F_CREATE, putU16, u32be } from './netlink/codec.ts';
+import { decodeAttributes, NLA_F_NESTED, NLM_F_CREATE, putU16, readCstring, u32be } from './netlink/codec.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
 
 /** `nft -j list table`, or null when the table does not exist. */
@@ -187,7 +187,7 @@ export async function nftTableNames(family: string): Promise<string[] | null> {
   for (const message of answer.messages) {
     const name = decodeAttributes(message.payload, NFGENMSG_BYTES).get(NFTA_TABLE_NAME);
     if (name === undefined) return null;
-    names.push(name.toString('utf8', 0, name.indexOf(0) < 0 ? name.length : name.indexOf(0)));
+    names.push(readCstring(name));
   }
   return names;
 }

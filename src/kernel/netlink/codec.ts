@@ -84,6 +84,8 @@ export function u16be(v: number): Buffer { const b = Buffer.alloc(2); b.writeUIn
 export function u32be(v: number): Buffer { const b = Buffer.alloc(4); putU32be(b, 0, v); return b; }
 export function u32(v: number): Buffer { const b = Buffer.alloc(4); putU32(b, 0, v); return b; }
 export const cstring = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]);
+/** A NUL-terminated string attribute's text (all of it when no NUL is there). */
+export const readCstring = (buf: Buffer): string => buf.toString('utf8', 0, buf.indexOf(0) === -1 ? buf.length : buf.indexOf(0));
 
 /** The body of a dump request: the kind's fixed header, zero but for its address family. */
 export function dumpRequest(headerLength: number, family: number): Buffer[] {
