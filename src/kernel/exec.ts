@@ -6,9 +6,11 @@ export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 const KILL_GRACE_MS = 1000;
 
 export interface ExecResult {
+  /** The exit code; 128 for a process ended by a signal, which `signal` then names. */
   code: number;
   stdout: string;
   stderr: string;
+  signal?: NodeJS.Signals;
 }
 
 export interface ExecOptions {
@@ -35,7 +37,9 @@ export class ExecError extends Error {
   readonly result: ExecResult;
   readonly argv: readonly string[];
   constructor(argv: readonly string[], result: ExecResult) {
-    super(`${argv.join(' ')} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
+    // A signal says more than its 128: a process killed from outside prints nothing of its own.
+    const ending = result.signal === undefined ? `exited ${result.code}` : `was killed by ${result.signal}`;
+    super(`${argv.join(' ')} ${ending}: ${result.stderr.trim() || result.stdout.trim()}`);
     this.name = 'ExecError';
     this.argv = argv;
     this.result = result;
@@ -110,6 +114,7 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
         code: code ?? (signal ? 128 : 1),
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
+        ...(code === null && signal !== null ? { signal } : {}),
       };
       settle(() => {
         if (result.code !== 0 && !options.allowFailure) reject(new ExecError(argv, result));

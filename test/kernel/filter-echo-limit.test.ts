@@ -56,10 +56,10 @@ interface Flood { transmitted: number; received: number; seconds: number }
 /** COUNT echo requests 2 ms apart from `source` to the CNI address; ping's own count of replies. */
 async function flood(peer: TestNetns, source: string): Promise<Flood> {
   const started = performance.now();
-  const { stdout } = await peer.exec('ping', ['-n', '-q', '-c', String(COUNT), '-i', '0.002', '-W', '1', '-I', source, CNI], { allowFailure: true });
+  const ping = await peer.exec('ping', ['-n', '-q', '-c', String(COUNT), '-i', '0.002', '-W', '1', '-I', source, CNI], { allowFailure: true });
   const seconds = (performance.now() - started) / 1000;
-  const counts = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
-  assert.ok(counts, `ping printed no summary: ${stdout}`);
+  const counts = /(\d+) packets transmitted, (\d+) received/.exec(ping.stdout);
+  assert.ok(counts, `ping from ${source} printed no summary (${ping.signal ?? `exit ${ping.code}`}): ${ping.stderr}${ping.stdout}`);
   return { transmitted: Number(counts[1]), received: Number(counts[2]), seconds };
 }
 

@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { readdir, readlink } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -25,6 +25,7 @@ import type { ContainerInitSpec } from './container-init.ts';
 import { PLAN_FILE } from './controller.ts';
 import { imageDirFor, loadImage } from './image.ts';
 import { REPO_ROOT } from './agents.ts';
+import { holdMountNamespace, killMountNamespace, type HeldMountNamespace } from './mount-namespace.ts';
 import { labPaths } from './paths.ts';
 import { probePort, referencedObjects, resolveContainer, type ContainerSpec, type ImageConfig, type PodObject, type ProbeSpec } from './pod-spec.ts';
 import { SocketApi, SocketApiError, type ApiObject } from './socket-api.ts';
@@ -57,7 +58,7 @@ class Container {
   readonly log: string;
   child: ChildProcess | undefined;
   pid: number | null = null;
-  mountNamespace: string | undefined;
+  mountNamespace: HeldMountNamespace | undefined;
   restartCount = 0;
   startedAt: string | undefined;
   lastTerminated: Terminated | undefined;
@@ -120,7 +121,6 @@ export class Kubelet {
   readonly #apiServer: { host: string; port: number };
   readonly #caPem: string;
   readonly #pods = new Map<string, PodRuntime>();
-  #ownMountNamespace = '';
   #lastState = '';
 
   constructor(options: KubeletOptions) {
@@ -138,7 +138,6 @@ export class Kubelet {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    this.#ownMountNamespace = await readlink('/proc/self/ns/mnt');
     while (!signal.aborted) {
       try {
         await this.#sync();
@@ -260,7 +259,6 @@ export class Kubelet {
       const startedAt = new Date().toISOString();
       container.child = child;
       container.pid = child.pid ?? null;
-      container.mountNamespace = undefined;
       container.startedAt = startedAt;
       container.ready = false;
       container.liveFailures = container.readyFailures = container.readySuccesses = 0;
@@ -282,11 +280,13 @@ export class Kubelet {
 
   /** The container's mount namespace, once its runtime has made it: what is left of it dies with the container. */
   async #noteMountNamespace(container: Container): Promise<void> {
-    if (container.mountNamespace !== undefined || container.pid === null) return;
-    const exe = await readlink(`/proc/${container.pid}/exe`).catch(() => '');
+    const { child, pid } = container;
+    if (container.mountNamespace !== undefined || pid === null || child === undefined) return;
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => '');
     if (exe.endsWith('/unshare') || exe === '') return;
-    const namespace = await readlink(`/proc/${container.pid}/ns/mnt`).catch(() => '');
-    if (namespace !== '' && namespace !== this.#ownMountNamespace) container.mountNamespace = namespace;
+    // Not reaped after the open (Node reaps on this thread) and not yet ended by #killRest: the pid was still this container's.
+    const held = await holdMountNamespace(pid, () => child.exitCode === null && child.signalCode === null && container.child === child && container.mountNamespace === undefined);
+    if (held !== undefined) container.mountNamespace = held;
   }
 
   async #onExit(runtime: PodRuntime, container: Container, startedAt: string, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
@@ -316,11 +316,8 @@ export class Kubelet {
     if (pid !== null) try { process.kill(-pid, 'SIGKILL'); } catch { /* none left */ }
     const namespace = container.mountNamespace;
     if (namespace === undefined) return;
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      if ((await readlink(`/proc/${entry}/ns/mnt`).catch(() => '')) !== namespace) continue;
-      try { process.kill(Number(entry), 'SIGKILL'); } catch { /* gone meanwhile */ }
-    }
+    container.mountNamespace = undefined;
+    await killMountNamespace(namespace);
   }
 
   async #stopContainer(runtime: PodRuntime, container: Container, why: string): Promise<void> {

@@ -24,6 +24,19 @@ test('run rejects with the exit code and stderr on failure', async () => {
 test('run resolves failures when allowed', async () => {
   const result = await run('sh', ['-c', 'exit 4'], { allowFailure: true });
   assert.equal(result.code, 4);
+  assert.equal(result.signal, undefined, 'an exit names no signal');
+});
+
+test('a child killed by a signal: code 128, and the error names the signal, not an exit code it never chose', async () => {
+  await assert.rejects(run('sh', ['-c', 'echo partial; kill -TERM $$']), (error: unknown) => {
+    assert.ok(error instanceof ExecError);
+    assert.equal(error.result.code, 128);
+    assert.equal(error.result.signal, 'SIGTERM');
+    assert.match(error.message, /^sh -c .* was killed by SIGTERM: partial$/);
+    return true;
+  });
+  const allowed = await run('sh', ['-c', 'kill -KILL $$'], { allowFailure: true });
+  assert.deepEqual(allowed, { code: 128, stdout: '', stderr: '', signal: 'SIGKILL' });
 });
 
 test('run says when the child\'s input is closed: after run returns, before the child that reads its input to the end is done', async () => {
