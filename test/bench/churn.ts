@@ -128,6 +128,9 @@ async function main(): Promise<void> {
     console.log(`  ${`first ${WINDOW_MS / 60_000} min (median)`.padEnd(28)} ${f(first.vmRss)}   ${f(first.anon)}`);
     console.log(`  ${`last ${WINDOW_MS / 60_000} min (median)`.padEnd(28)} ${f(last.vmRss)}   ${f(last.anon)}`);
     console.log(`  ${'max'.padEnd(28)} ${f(max.vmRss)}   ${f(max.anon)}`);
+    const stretch = Math.round(300_000 / SAMPLE_MS);
+    const byStretch = Array.from({ length: Math.ceil(samples.length / stretch) }, (_, i) => figures(samples.slice(i * stretch, (i + 1) * stretch)).anon.toFixed(1));
+    console.log(`  RssAnon by 5 minutes (medians): ${byStretch.join(' ')}`);
     console.log(`  RssAnon trend over the second half: ${trend >= 0 ? '+' : ''}${trend.toFixed(1)} MiB/hour (least squares over ${secondHalf.length} samples)`);
     console.log(`  V8 heap used: ${heapBefore?.usedMiB.toFixed(1)} MiB before, ${heapAfter?.usedMiB.toFixed(1)} MiB after`);
     const growth = last.anon - first.anon;
