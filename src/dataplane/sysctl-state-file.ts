@@ -138,19 +138,17 @@ export function sysctlStateFile(options: SysctlStateFileOptions): SysctlStateFil
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { originals: {} };
         throw error;
       }
-      let parsed: ParsedSysctlState;
-      let inode: number;
+      // Held open until the quarantine has compared inodes: a file closed and replaced meanwhile frees its inode number for the next file made.
       try {
         const info = await handle.stat();
-        inode = info.ino;
-        parsed = info.size > MAX_STATE_BYTES
+        const parsed: ParsedSysctlState = info.size > MAX_STATE_BYTES
           ? { ok: false, reason: `larger than ${MAX_STATE_BYTES} bytes (${info.size})` }
           : parseSysctlState(await handle.readFile('utf8'));
+        if (parsed.ok) return parsed.state;
+        if ((await quarantine(info.ino, parsed.reason)) || attempt >= 3) return { originals: {} };
       } finally {
         await handle.close();
       }
-      if (parsed.ok) return parsed.state;
-      if ((await quarantine(inode, parsed.reason)) || attempt >= 3) return { originals: {} };
     }
   }
 

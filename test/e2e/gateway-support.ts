@@ -6,6 +6,7 @@ import { run } from '../../src/kernel/exec.ts';
 import { labStatus, startAgent, stopAgent } from '../lab/lab.ts';
 import { httpGetUnix } from '../lab/http-unix.ts';
 import { labPaths } from '../lab/paths.ts';
+import { hasLabMarker } from '../lab/processes.ts';
 import type { ClusterStatus, LabStatus, NodeStatus } from '../lab/state.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -82,10 +83,12 @@ export async function nodeNow(prefix: string, name: string): Promise<NodeStatus>
  * runtime kills a pod's every process) and its links go down, so nothing of it answers any more.
  */
 export async function crashNode(prefix: string, node: NodeStatus): Promise<void> {
-  const charonPidFile = join(labPaths(prefix).node(node.name).gatewayStateDir, 'charon', 'charon.pid');
+  const paths = labPaths(prefix);
+  const charonPidFile = join(paths.node(node.name).gatewayStateDir, 'charon', 'charon.pid');
   const charonPid = Number((await readFile(charonPidFile, 'utf8').catch(() => '')).trim());
   await stopAgent(prefix, node.name, { role: 'gateway', signal: 'SIGKILL' });
-  if (Number.isInteger(charonPid) && charonPid > 0) {
+  // The file may name a charon that died and whose pid is another process's by now: only the lab's charon is killed.
+  if (Number.isInteger(charonPid) && charonPid > 0 && (await hasLabMarker(charonPid, paths.dir))) {
     try { process.kill(charonPid, 'SIGKILL'); } catch { /* gone with its parent */ }
   }
   await stopAgent(prefix, node.name, { role: 'agent', signal: 'SIGKILL' });

@@ -58,7 +58,13 @@ async function createEndpoint(fixture: InitFixture, name: string, spec: Record<s
   assert.equal(response.status, 201, await response.text());
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+/**
+ * A hung tool of this test still running: its environment holds the test's PATH. Not `kill(pid, 0)`:
+ * a killed tool's pid is soon another process's (pids wrap within minutes under the suite), which
+ * that would call alive, and the cleanup would kill.
+ */
+const hungToolRunning = async (pid: number, dir: string) =>
+  (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')).split('\0').some((entry) => entry.startsWith(`PATH=${dir}:`));
 const hungPids = async (dir: string) => (await readFile(join(dir, 'hung-pids'), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').map(Number);
 
 async function withHangingFilter(env: Record<string, string>, body: (agent: AgentProcess, dir: string, flag: string) => Promise<void>): Promise<void> {
@@ -79,7 +85,7 @@ async function withHangingFilter(env: Record<string, string>, body: (agent: Agen
     await body(agent, dir, flag);
   } finally {
     await agent?.stop('SIGKILL');
-    for (const pid of await hungPids(dir)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of await hungPids(dir)) if (await hungToolRunning(pid, dir)) process.kill(pid, 'SIGKILL');
     await fixture.close();
     await rm(dir, { recursive: true, force: true });
   }
@@ -97,7 +103,7 @@ test('a hung iptables-restore fails the packet filter object with ETIMEDOUT with
     // Every hung tool was killed at its deadline: none is left running.
     const pids = await hungPids(dir);
     assert.ok(pids.length >= 2, `${pids.length} hung runs`);
-    await waitFor('every timed-out tool gone', () => pids.slice(0, -1).every((pid) => !alive(pid)), { timeoutMs: 5000 });
+    await waitFor('every timed-out tool gone', async () => (await Promise.all(pids.slice(0, -1).map((pid) => hungToolRunning(pid, dir)))).every((running) => !running), { timeoutMs: 5000 });
     const readyz = await agent.readyz();
     assert.equal(readyz.status, 503);
     assert.match(readyz.body, /packet filter \(iptables-\w+\) for \d+ local and 1 remote CIDRs failed: .*after 1000 ms/);
@@ -121,5 +127,5 @@ test('SIGTERM while iptables-restore hangs (deadline far away): the tool is kill
     const [pid] = await hungPids(dir);
     await agent.stop();
     assert.equal(agent.exitCode(), 0);
-    assert.equal(alive(pid!), false, 'the hung tool was killed with the agent\'s stop');
+    assert.equal(await hungToolRunning(pid!, dir), false, 'the hung tool was killed with the agent\'s stop');
   }));

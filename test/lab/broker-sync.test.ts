@@ -23,8 +23,13 @@ import { waitFor } from '../helpers/wait.ts';
 import { AdminClient } from './apiserver/admin-client.ts';
 import { startApiServer, type RunningApiServer } from './apiserver/server.ts';
 import { kubeConfigWithToken, endpointSpec } from './apiserver/test-support.ts';
+import { runInsideNetns } from '../helpers/in-netns.ts';
 import { httpUnix } from './http-unix.ts';
 import { applyManifestFile, applyManifests, BROKER_NAMESPACE, BROKER_RBAC, brokerClusterAccess, GATEWAY_ACCOUNT, GATEWAY_RBAC } from './manifests.ts';
+
+// A namespace of its own: the relay is cut and restored on one loopback port, which a test file
+// running beside this one could otherwise be given meanwhile (and the sync would talk to its server).
+await runInsideNetns(import.meta.url, 'bsync');
 
 const NS = 'submariner-operator';
 const API = '/apis/submariner.io/v1';

@@ -483,8 +483,8 @@ export async function labDown(prefix: string = DEFAULT_PREFIX, location: LabLoca
   for (let round = 1; ; round++) {
     const found = await findLabProcesses(paths.dir, paths.pids, namespaces);
     if (found.length === 0) break;
-    if (round > 5) throw new Error(`lab processes keep appearing after ${round - 1} rounds of stopping them: ${found.join(', ')}`);
-    processes.push(...found);
+    if (round > 5) throw new Error(`lab processes keep appearing after ${round - 1} rounds of stopping them: ${found.map((p) => p.pid).join(', ')}`);
+    processes.push(...found.map((p) => p.pid));
     await terminate(found);
   }
   await deleteNetns(namespaces);

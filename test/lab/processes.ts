@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { run } from '../../src/kernel/exec.ts';
 import { LAB_DIR_ENV } from './paths.ts';
@@ -55,17 +55,35 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-  return processState(pid) !== 'Z';
+  return statFields(pid)?.[0] !== 'Z';
 }
 
-function processState(pid: number): string | null {
+/** /proc/<pid>/stat from field 3 (the state) on: the fields after the parenthesised command name, which may itself contain spaces. */
+function statFields(pid: number): string[] | null {
   try {
-    // The state follows the parenthesised command name, which may itself contain spaces.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+/**
+ * A process as found: its pid and its start time (field 22 of /proc/<pid>/stat). pids wrap within
+ * minutes under the test suite (pid_max 32768): a pid that ended after it was found may be another
+ * process's by the time it is signalled, and that one started later.
+ */
+export interface FoundProcess { pid: number; started: string }
+
+export function identifyProcess(pid: number): FoundProcess | null {
+  const started = statFields(pid)?.[19];
+  return started === undefined ? null : { pid, started };
+}
+
+/** The process found is still there (not another one under its pid) and not a zombie. */
+function stillRunning(found: FoundProcess): boolean {
+  const fields = statFields(found.pid);
+  return fields !== null && fields[19] === found.started && fields[0] !== 'Z';
 }
 
 /** The first line of a log that is a JSON object with a `url` (the API server's "listening" line). */
@@ -100,10 +118,12 @@ export async function hasLabMarker(pid: number, labDir: string): Promise<boolean
 /**
  * Every process that belongs to the lab: the ones in its pid files and the ones scanned from
  * /proc that carry its marker (both only when the marker is really there, so a recycled pid is
- * never hit), and everything inside its namespaces.
+ * never hit), and everything inside its namespaces (checked to be in the namespace after its start
+ * time is read: `ip netns pids` may name a pid that has ended since). Each with its start time, so
+ * that terminate signals only these processes.
  */
-export async function findLabProcesses(labDir: string, pidsDir: string, namespaces: readonly string[]): Promise<number[]> {
-  const found = new Set<number>();
+export async function findLabProcesses(labDir: string, pidsDir: string, namespaces: readonly string[]): Promise<FoundProcess[]> {
+  const result = new Map<number, FoundProcess>();
   const candidates = new Set<number>();
   try {
     for (const file of await readdir(pidsDir)) {
@@ -115,25 +135,32 @@ export async function findLabProcesses(labDir: string, pidsDir: string, namespac
     if (/^\d+$/.test(entry)) candidates.add(Number(entry));
   }
   for (const pid of candidates) {
-    if (await hasLabMarker(pid, labDir)) found.add(pid);
+    const candidate = identifyProcess(pid);
+    if (candidate !== null && (await hasLabMarker(pid, labDir))) result.set(pid, candidate);
   }
   for (const namespace of namespaces) {
+    // The namespace's bind mount keeps it, so its inode number is no other namespace's meanwhile.
+    const inode = (await stat(`/run/netns/${namespace}`).catch(() => undefined))?.ino;
     const { stdout } = await run('ip', ['netns', 'pids', namespace], { allowFailure: true });
-    for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) found.add(pid);
+    for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
+      const member = identifyProcess(pid);
+      if (member !== null && inode !== undefined && (await stat(`/proc/${pid}/ns/net`).catch(() => undefined))?.ino === inode) result.set(pid, member);
+    }
   }
-  found.delete(process.pid);
-  return [...found].filter((pid) => pid > 1);
+  result.delete(process.pid);
+  return [...result.values()].filter((p) => p.pid > 1);
 }
 
-/** SIGTERM, then SIGKILL whatever is still there after the grace period; resolves once all are gone. */
-export async function terminate(pids: readonly number[], graceMs = 3000): Promise<void> {
-  const signal = (pid: number, name: NodeJS.Signals) => {
-    try { process.kill(pid, name); } catch { /* already gone */ }
+/** SIGTERM, then SIGKILL whatever is still there after the grace period; resolves once all are gone. Never a process that took a found one's pid. */
+export async function terminate(processes: readonly FoundProcess[], graceMs = 3000): Promise<void> {
+  const signal = (found: FoundProcess, name: NodeJS.Signals) => {
+    if (!stillRunning(found)) return;
+    try { process.kill(found.pid, name); } catch { /* already gone */ }
   };
-  for (const pid of pids) signal(pid, 'SIGTERM');
+  for (const found of processes) signal(found, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (pids.some(isAlive) && Date.now() < deadline) await delay(25);
-  const stubborn = pids.filter(isAlive);
-  for (const pid of stubborn) signal(pid, 'SIGKILL');
-  await waitFor('killed lab processes to exit', async () => (stubborn.some(isAlive) ? undefined : true), 10_000);
+  while (processes.some(stillRunning) && Date.now() < deadline) await delay(25);
+  const stubborn = processes.filter(stillRunning);
+  for (const found of stubborn) signal(found, 'SIGKILL');
+  await waitFor('killed lab processes to exit', async () => (stubborn.some(stillRunning) ? undefined : true), 10_000);
 }
