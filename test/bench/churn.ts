@@ -14,6 +14,7 @@
  *   npm run bench -- churn     node test/bench/churn.ts [--minutes 30] [--rate 1] [--nodes 5000] [--clusters 1000] [--subnets 10]
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { requireTools } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -99,7 +100,19 @@ async function main(): Promise<void> {
         }
       }
     };
-    const churned = await samplePhase(agent, SAMPLE_MS, churnMs, churn);
+    // V8's heap beside the process's memory: what of RssAnon is V8's committed heap, and what is outside it.
+    const heaps: { usedMiB: number; totalMiB: number }[] = [];
+    let churning = true;
+    const sampleHeaps = (async () => {
+      const start = performance.now();
+      for (let k = 1; churning; k++) {
+        const heap = await agentHeap(worker);
+        if (heap) heaps.push(heap);
+        await delay(Math.max(0, start + k * SAMPLE_MS - performance.now()));
+      }
+    })();
+    const churned = await samplePhase(agent, SAMPLE_MS, churnMs, churn).finally(() => { churning = false; });
+    await sampleHeaps;
     const passes = (await agentPasses(worker)) - passesBefore;
 
     // The agent kept up: every cluster's current generation is routed, and nothing of the other is left.
@@ -131,6 +144,9 @@ async function main(): Promise<void> {
     const stretch = Math.round(300_000 / SAMPLE_MS);
     const byStretch = Array.from({ length: Math.ceil(samples.length / stretch) }, (_, i) => figures(samples.slice(i * stretch, (i + 1) * stretch)).anon.toFixed(1));
     console.log(`  RssAnon by 5 minutes (medians): ${byStretch.join(' ')}`);
+    const heapBy = (key: 'usedMiB' | 'totalMiB') => Array.from({ length: Math.ceil(heaps.length / stretch) }, (_, i) => median(heaps.slice(i * stretch, (i + 1) * stretch).map((h) => h[key])).toFixed(1));
+    console.log(`  V8 heap committed by 5 minutes (medians): ${heapBy('totalMiB').join(' ')}`);
+    console.log(`  V8 heap used by 5 minutes (medians): ${heapBy('usedMiB').join(' ')}`);
     console.log(`  RssAnon trend over the second half: ${trend >= 0 ? '+' : ''}${trend.toFixed(1)} MiB/hour (least squares over ${secondHalf.length} samples)`);
     console.log(`  V8 heap used: ${heapBefore?.usedMiB.toFixed(1)} MiB before, ${heapAfter?.usedMiB.toFixed(1)} MiB after`);
     const growth = last.anon - first.anon;
