@@ -11,7 +11,10 @@
  *
  * The lab controller is stopped during the load, as in the footprint benchmark.
  *
- *   npm run bench -- churn     node test/bench/churn.ts [--minutes 30] [--rate 1] [--nodes 5000] [--clusters 1000] [--subnets 10]
+ * With --heap, V8's heap (used and committed, from the agent's /metrics) is sampled every 10 s as
+ * well: a scrape the agent renders and a process in the node's namespace, so not by default.
+ *
+ *   npm run bench -- churn     node test/bench/churn.ts [--minutes 30] [--rate 1] [--nodes 5000] [--clusters 1000] [--subnets 10] [--heap]
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -28,7 +31,7 @@ import { agentHeap, agentPasses, countRoutes, loadCluster, routedDestinations, s
 
 const { values } = parseArgs({
   options: {
-    minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '1' },
+    minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '1' }, heap: { type: 'boolean', default: false },
     nodes: { type: 'string', default: '5000' }, clusters: { type: 'string', default: '1000' }, subnets: { type: 'string', default: '10' },
   },
 });
@@ -56,6 +59,37 @@ function slope(points: ReadonlyArray<{ x: number; y: number }>): number {
 }
 
 const mib = (kib: number) => kib / 1024;
+
+/** Medians of consecutive 5-minute stretches of samples taken every SAMPLE_MS; a tail shorter than half a stretch joins the stretch before it. */
+function byFiveMinutes(values: readonly number[]): string {
+  const size = Math.round(300_000 / SAMPLE_MS);
+  const stretches: number[][] = [];
+  for (let i = 0; i < values.length; i += size) stretches.push(values.slice(i, i + size));
+  const tail = stretches.length > 1 && stretches.at(-1)!.length < size / 2 ? stretches.pop()! : [];
+  if (tail.length > 0) stretches.push([...stretches.pop()!, ...tail]);
+  return stretches.map((stretch) => median(stretch).toFixed(1)).join(' ');
+}
+
+type Heap = NonNullable<Awaited<ReturnType<typeof agentHeap>>>;
+
+/** V8's heap every SAMPLE_MS until `until` settles; a scrape that fails is counted, never fatal (the run's lab must still come down). */
+async function sampleHeaps(worker: Parameters<typeof agentHeap>[0], until: Promise<unknown>): Promise<{ heaps: Heap[]; failed: number }> {
+  const heaps: Heap[] = [];
+  let failed = 0;
+  let done = false;
+  until.then(() => { done = true; }, () => { done = true; });
+  const start = performance.now();
+  for (let k = 1; !done; k++) {
+    try {
+      const heap = await agentHeap(worker);
+      if (heap) heaps.push(heap);
+    } catch {
+      failed++;
+    }
+    await delay(Math.max(0, start + k * SAMPLE_MS - performance.now()));
+  }
+  return { heaps, failed };
+}
 
 async function main(): Promise<void> {
   requireTools('ip', 'iptables', 'kubectl', 'unshare', 'setpriv', 'chroot', 'getconf');
@@ -100,19 +134,11 @@ async function main(): Promise<void> {
         }
       }
     };
-    // V8's heap beside the process's memory: what of RssAnon is V8's committed heap, and what is outside it.
-    const heaps: { usedMiB: number; totalMiB: number }[] = [];
-    let churning = true;
-    const sampleHeaps = (async () => {
-      const start = performance.now();
-      for (let k = 1; churning; k++) {
-        const heap = await agentHeap(worker);
-        if (heap) heaps.push(heap);
-        await delay(Math.max(0, start + k * SAMPLE_MS - performance.now()));
-      }
-    })();
-    const churned = await samplePhase(agent, SAMPLE_MS, churnMs, churn).finally(() => { churning = false; });
-    await sampleHeaps;
+    const sampling = samplePhase(agent, SAMPLE_MS, churnMs, churn);
+    // V8's heap beside the process's memory (--heap): what of RssAnon is V8's committed heap, and what is outside it.
+    const heapSampling = values.heap ? sampleHeaps(worker, sampling) : null;
+    const churned = await sampling;
+    const heapSeries = await heapSampling;
     const passes = (await agentPasses(worker)) - passesBefore;
 
     // The agent kept up: every cluster's current generation is routed, and nothing of the other is left.
@@ -141,12 +167,11 @@ async function main(): Promise<void> {
     console.log(`  ${`first ${WINDOW_MS / 60_000} min (median)`.padEnd(28)} ${f(first.vmRss)}   ${f(first.anon)}`);
     console.log(`  ${`last ${WINDOW_MS / 60_000} min (median)`.padEnd(28)} ${f(last.vmRss)}   ${f(last.anon)}`);
     console.log(`  ${'max'.padEnd(28)} ${f(max.vmRss)}   ${f(max.anon)}`);
-    const stretch = Math.round(300_000 / SAMPLE_MS);
-    const byStretch = Array.from({ length: Math.ceil(samples.length / stretch) }, (_, i) => figures(samples.slice(i * stretch, (i + 1) * stretch)).anon.toFixed(1));
-    console.log(`  RssAnon by 5 minutes (medians): ${byStretch.join(' ')}`);
-    const heapBy = (key: 'usedMiB' | 'totalMiB') => Array.from({ length: Math.ceil(heaps.length / stretch) }, (_, i) => median(heaps.slice(i * stretch, (i + 1) * stretch).map((h) => h[key])).toFixed(1));
-    console.log(`  V8 heap committed by 5 minutes (medians): ${heapBy('totalMiB').join(' ')}`);
-    console.log(`  V8 heap used by 5 minutes (medians): ${heapBy('usedMiB').join(' ')}`);
+    console.log(`  RssAnon by 5 minutes (medians): ${byFiveMinutes(samples.map((sample) => mib(sample.rssAnonKiB)))}`);
+    if (heapSeries) {
+      console.log(`  V8 heap committed by 5 minutes (medians): ${byFiveMinutes(heapSeries.heaps.map((h) => h.totalMiB))}`);
+      console.log(`  V8 heap used by 5 minutes (medians): ${byFiveMinutes(heapSeries.heaps.map((h) => h.usedMiB))}${heapSeries.failed > 0 ? ` (${heapSeries.failed} scrapes failed)` : ''}`);
+    }
     console.log(`  RssAnon trend over the second half: ${trend >= 0 ? '+' : ''}${trend.toFixed(1)} MiB/hour (least squares over ${secondHalf.length} samples)`);
     console.log(`  V8 heap used: ${heapBefore?.usedMiB.toFixed(1)} MiB before, ${heapAfter?.usedMiB.toFixed(1)} MiB after`);
     const growth = last.anon - first.anon;

@@ -59,12 +59,17 @@ async function createEndpoint(fixture: InitFixture, name: string, spec: Record<s
 }
 
 /**
- * A hung tool of this test still running: its environment holds the test's PATH. Not `kill(pid, 0)`:
- * a killed tool's pid is soon another process's (pids wrap within minutes under the suite), which
- * that would call alive, and the cleanup would kill.
+ * A hung tool of this test still running: the stub (its script in the test's directory) or the
+ * `sleep 1000` it becomes, with the test's PATH in its environment (as every process the test's
+ * agent starts has). Not `kill(pid, 0)`: a killed tool's pid is soon another process's (pids wrap
+ * within minutes under the suite), which that would call alive, and the cleanup would kill.
  */
-const hungToolRunning = async (pid: number, dir: string) =>
-  (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')).split('\0').some((entry) => entry.startsWith(`PATH=${dir}:`));
+async function hungToolRunning(pid: number, dir: string): Promise<boolean> {
+  const [cmdline, environ] = await Promise.all([`/proc/${pid}/cmdline`, `/proc/${pid}/environ`].map((file) => readFile(file, 'utf8').catch(() => '')));
+  const args = cmdline!.split('\0');
+  const stub = (args[0] === 'sleep' && args[1] === '1000') || args.some((arg) => arg.startsWith(`${dir}/`));
+  return stub && environ!.split('\0').some((entry) => entry.startsWith(`PATH=${dir}:`));
+}
 const hungPids = async (dir: string) => (await readFile(join(dir, 'hung-pids'), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').map(Number);
 
 async function withHangingFilter(env: Record<string, string>, body: (agent: AgentProcess, dir: string, flag: string) => Promise<void>): Promise<void> {

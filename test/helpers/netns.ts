@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { run, type ExecResult } from '../../src/kernel/exec.ts';
 import { requireTools } from './prereq.ts';
 
@@ -31,9 +32,25 @@ export async function createNetns(label = 'ns'): Promise<TestNetns> {
   };
 }
 
-export async function killNetnsProcesses(name: string): Promise<void> {
+/**
+ * The processes in a named namespace: `ip netns pids`, each checked to be in it still (its
+ * /proc/<pid>/ns/net is the namespace, which the name's bind mount keeps from being another's): a
+ * pid listed may have ended and been given to another process since (pids wrap within minutes under
+ * the suite).
+ */
+export async function netnsMembers(name: string): Promise<number[]> {
+  const inode = (await stat(`/run/netns/${name}`).catch(() => undefined))?.ino;
+  if (inode === undefined) return [];
   const { stdout } = await run('ip', ['netns', 'pids', name], { allowFailure: true });
+  const members: number[] = [];
   for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
+    if ((await stat(`/proc/${pid}/ns/net`).catch(() => undefined))?.ino === inode) members.push(pid);
+  }
+  return members;
+}
+
+export async function killNetnsProcesses(name: string): Promise<void> {
+  for (const pid of await netnsMembers(name)) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 }

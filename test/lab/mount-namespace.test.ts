@@ -8,16 +8,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { afterEach, describe, it } from 'node:test';
-import { holdMountNamespace, killMountNamespace } from './mount-namespace.ts';
-import { waitFor } from './processes.ts';
+import { holdMountNamespace, killMountNamespace, type HeldMountNamespace } from './mount-namespace.ts';
+import { identifyProcess, terminate, waitFor, type FoundProcess } from './processes.ts';
 import { requireTools } from '../helpers/prereq.ts';
 
 requireTools('unshare', 'sleep', 'sh');
 
 const started: ChildProcess[] = [];
-const strays: number[] = [];
+/** Processes a container left, ended by the test unless it failed first; told by start time, so a recycled pid is never hit. */
+const strays: FoundProcess[] = [];
+/** Namespaces held, let go by the test unless it failed first: a failure does not leave the next test one more held. */
+const held: HeldMountNamespace[] = [];
 afterEach(async () => {
-  for (const pid of strays.splice(0)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const namespace of held.splice(0)) await namespace.close().catch(() => { /* closed by the test */ });
+  await terminate(strays.splice(0), 0);
   for (const child of started.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
@@ -57,31 +61,34 @@ describe('a container\'s mount namespace, held', () => {
     const main = await inOwnMountNamespace(['sh', '-c', 'sleep 600 & echo $!; exec sleep 600']);
     const [line] = await once(main.stdout!, 'data') as [Buffer];
     const left = Number(line.toString().trim());
-    strays.push(left);
-    const held = await holdMountNamespace(main.pid, running(main));
-    assert.ok(held, 'the namespace is held');
-    assert.equal(held.inode, (await stat(`/proc/${left}/ns/mnt`)).ino, 'the process it left is in the held namespace');
+    const leftProcess = identifyProcess(left);
+    assert.ok(leftProcess, 'the process the container left is running');
+    strays.push(leftProcess);
+    const namespace = await holdMountNamespace(main.pid, running(main));
+    assert.ok(namespace, 'the namespace is held');
+    held.push(namespace);
+    assert.equal(namespace.inode, (await stat(`/proc/${left}/ns/mnt`)).ino, 'the process it left is in the held namespace');
 
     main.kill('SIGKILL');
     await once(main, 'exit');
     assert.equal(await ended(left), false, 'the main process\'s end leaves the other running');
-    assert.deepEqual(await killMountNamespace(held), [left]);
+    assert.deepEqual(await killMountNamespace(namespace), [left]);
     await waitFor('the left process to end', async () => (await ended(left) ? true : undefined), 10_000);
-    strays.splice(strays.indexOf(left), 1); // ended: its pid is not to be signalled again
   });
 
   it('never kills a process of a namespace made after the container\'s ended', async () => {
     const container = await inOwnMountNamespace(['sleep', '600']);
-    const held = await holdMountNamespace(container.pid, running(container));
-    assert.ok(held);
+    const namespace = await holdMountNamespace(container.pid, running(container));
+    assert.ok(namespace);
+    held.push(namespace);
     assert.equal(await heldNamespaces(), 1);
     container.kill('SIGKILL');
     await once(container, 'exit');
 
     // Unheld, the container's namespace would be gone now and its number the next one's (the kernel gives the lowest free).
     const next = await inOwnMountNamespace(['sleep', '600']);
-    assert.notEqual((await stat(`/proc/${next.pid}/ns/mnt`)).ino, held.inode, 'a namespace made later has another number');
-    assert.deepEqual(await killMountNamespace(held), [], 'nothing was left in the container\'s namespace');
+    assert.notEqual((await stat(`/proc/${next.pid}/ns/mnt`)).ino, namespace.inode, 'a namespace made later has another number');
+    assert.deepEqual(await killMountNamespace(namespace), [], 'nothing was left in the container\'s namespace');
     assert.ok(running(next)(), 'the later process runs on');
     assert.equal(await heldNamespaces(), 0, 'the namespace is let go');
   });

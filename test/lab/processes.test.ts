@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, it } from 'node:test';
+import { createNetns, netnsMembers } from '../helpers/netns.ts';
 import { identifyProcess, terminate, waitFor } from './processes.ts';
 
 const started: ChildProcess[] = [];
@@ -34,7 +35,7 @@ async function pending(pid: number): Promise<bigint> {
 }
 const SIGTERM_BIT = 1n << 14n;
 
-describe('terminate', () => {
+describe('the lab\'s processes, found and stopped', () => {
   it('stops a process it found: SIGTERM first', async () => {
     const child = await sleeper();
     const found = identifyProcess(child.pid);
@@ -57,6 +58,24 @@ describe('terminate', () => {
     const exited = once(child, 'exit');
     await terminate([found], 50);
     assert.equal((await exited)[1], 'SIGKILL');
+  });
+
+  it('finds the processes of a namespace by the namespace they are in, and a namespace\'s end kills them', async () => {
+    const ns = await createNetns('members');
+    try {
+      const child = spawn('ip', ['netns', 'exec', ns.name, 'sleep', '600'], { stdio: 'ignore' });
+      started.push(child);
+      await once(child, 'spawn');
+      // ip netns exec becomes sleep under the same pid, once it has entered the namespace.
+      await waitFor('sleep in the namespace', async () => ((await netnsMembers(ns.name)).includes(child.pid!) ? true : undefined), 10_000);
+      assert.deepEqual(await netnsMembers(ns.name), [child.pid], 'nothing else is in it');
+      const exited = once(child, 'exit');
+      await ns.destroy();
+      assert.equal((await exited)[1], 'SIGKILL');
+      assert.deepEqual(await netnsMembers(ns.name), [], 'a namespace that is gone has no members');
+    } finally {
+      await ns.destroy();
+    }
   });
 
   it('identifies no process that is not there', () => {

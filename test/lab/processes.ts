@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { run } from '../../src/kernel/exec.ts';
+import { netnsMembers } from '../helpers/netns.ts';
 import { LAB_DIR_ENV } from './paths.ts';
 
 export interface DetachedSpec {
@@ -139,12 +139,9 @@ export async function findLabProcesses(labDir: string, pidsDir: string, namespac
     if (candidate !== null && (await hasLabMarker(pid, labDir))) result.set(pid, candidate);
   }
   for (const namespace of namespaces) {
-    // The namespace's bind mount keeps it, so its inode number is no other namespace's meanwhile.
-    const inode = (await stat(`/run/netns/${namespace}`).catch(() => undefined))?.ino;
-    const { stdout } = await run('ip', ['netns', 'pids', namespace], { allowFailure: true });
-    for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
+    for (const pid of await netnsMembers(namespace)) {
       const member = identifyProcess(pid);
-      if (member !== null && inode !== undefined && (await stat(`/proc/${pid}/ns/net`).catch(() => undefined))?.ino === inode) result.set(pid, member);
+      if (member !== null) result.set(pid, member);
     }
   }
   result.delete(process.pid);
