@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { readdir, readlink, stat } from 'node:fs/promises';
 import { afterEach, describe, it } from 'node:test';
 import { holdMountNamespace, killMountNamespace, type HeldMountNamespace } from './mount-namespace.ts';
-import { identifyProcess, terminate, waitFor, type FoundProcess } from './processes.ts';
+import { identifyProcess, isAlive, terminate, waitFor, type FoundProcess } from './processes.ts';
 import { requireTools } from '../helpers/prereq.ts';
 
 requireTools('unshare', 'sleep', 'sh');
@@ -30,11 +30,6 @@ afterEach(async () => {
   }
 });
 
-/** Gone or a zombie: nothing left to kill. */
-async function ended(pid: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return status === '' || / Z /.test(status.slice(status.lastIndexOf(')')));
-}
 
 /** A process in a mount namespace of its own, once `unshare` has made it and exec'd `argv`. */
 async function inOwnMountNamespace(argv: string[]): Promise<ChildProcess & { pid: number }> {
@@ -71,9 +66,9 @@ describe('a container\'s mount namespace, held', () => {
 
     main.kill('SIGKILL');
     await once(main, 'exit');
-    assert.equal(await ended(left), false, 'the main process\'s end leaves the other running');
+    assert.equal(isAlive(left), true, 'the main process\'s end leaves the other running');
     assert.deepEqual(await killMountNamespace(namespace), [left]);
-    await waitFor('the left process to end', async () => (await ended(left) ? true : undefined), 10_000);
+    await waitFor('the left process to end', async () => (isAlive(left) ? undefined : true), 10_000);
   });
 
   it('never kills a process of a namespace made after the container\'s ended', async () => {

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, it } from 'node:test';
 import { createNetns, netnsMembers } from '../helpers/netns.ts';
-import { identifyProcess, terminate, waitFor } from './processes.ts';
+import { identifyProcess, processState, terminate, waitFor } from './processes.ts';
 
 const started: ChildProcess[] = [];
 afterEach(async () => {
@@ -50,7 +50,7 @@ describe('the lab\'s processes, found and stopped', () => {
     const found = identifyProcess(child.pid)!;
     // Stopped, the process keeps any SIGTERM pending where it can be seen, instead of dying of it.
     child.kill('SIGSTOP');
-    await waitFor('the process stopped', async () => ((await readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1]?.startsWith('T') ? true : undefined), 10_000, 5);
+    await waitFor('the process stopped', async () => (processState(child.pid) === 'T' ? true : undefined), 10_000, 5);
     await terminate([{ pid: child.pid, started: String(Number(found.started) - 1) }], 50);
     assert.equal(await pending(child.pid) & SIGTERM_BIT, 0n, 'no SIGTERM was sent to it');
     assert.equal(child.exitCode ?? child.signalCode, null, 'it runs on');

@@ -55,8 +55,11 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-  return statFields(pid)?.[0] !== 'Z';
+  return processState(pid) !== 'Z';
 }
+
+/** A process's state letter (R, S, T, Z...), or null when there is none under that pid. */
+export const processState = (pid: number): string | null => statFields(pid)?.[0] ?? null;
 
 /** /proc/<pid>/stat from field 3 (the state) on: the fields after the parenthesised command name, which may itself contain spaces. */
 function statFields(pid: number): string[] | null {
