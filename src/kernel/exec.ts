@@ -28,7 +28,9 @@ export interface ExecOptions {
    * Called once the child's standard input is closed, `input` written whole. A restore reads its
    * input to the end before it acts, and closing the pipe takes this thread's event loop a turn or
    * two: a caller about to keep the thread busy (encoding 10,000 set members) waits for this first,
-   * or the child waits for its end of file as long.
+   * or the child waits for its end of file as long. Called at most once, and always before run
+   * settles: a child that exits first (under load its exit can be seen before the pipe's close)
+   * has had its input closed too.
    */
   onInputClosed?: () => void;
 }
@@ -82,6 +84,12 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
     const err: Buffer[] = [];
     let settled = false;
     let grace: NodeJS.Timeout | undefined;
+    let inputClosed = false;
+    const closeInput = () => {
+      if (inputClosed) return;
+      inputClosed = true;
+      options.onInputClosed?.();
+    };
     const settle = (action: () => void) => {
       if (settled) return;
       settled = true;
@@ -91,6 +99,7 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
       child.stdout.destroy();
       child.stderr.destroy();
       child.stdin.destroy();
+      closeInput();
       action();
     };
     const timedOut = (detail: string) => settle(() => reject(new ExecTimeoutError(argv, timeoutMs, child.pid, detail)));
@@ -108,7 +117,7 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error) => settle(() => reject(error)));
     child.stdin.on('error', () => { /* the child may exit before reading its input; its exit code tells */ });
-    if (options.onInputClosed) child.stdin.once('close', options.onInputClosed);
+    child.stdin.once('close', closeInput);
     child.on('close', (code, signal) => {
       const result: ExecResult = {
         code: code ?? (signal ? 128 : 1),

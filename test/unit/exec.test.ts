@@ -51,7 +51,26 @@ test('run says when the child\'s input is closed: after run returns, before the 
   events.push('done');
   assert.equal(stdout, 'ended\n');
   assert.deepEqual(events, ['started', 'input closed', 'done'], 'closed on the event loop, after run returned and before the exit');
-  let closedWithoutInput = false;
-  await run('true', [], { onInputClosed: () => { closedWithoutInput = true; } });
-  assert.ok(closedWithoutInput, 'no input: the empty input is closed too');
+  let closedWithoutInput = 0;
+  await run('true', [], { onInputClosed: () => { closedWithoutInput += 1; } });
+  assert.equal(closedWithoutInput, 1, 'no input: the empty input is closed too, once');
+});
+
+test('the input is said closed once, before run settles, also when the child is gone before its pipe is seen closed', async () => {
+  // A program that never starts: run rejects at once, its input pipe's close still to come.
+  let closedOnFailure = 0;
+  await assert.rejects(run('/nonexistent/seaway-no-such-program', [], { onInputClosed: () => { closedOnFailure += 1; } }), (error: unknown) => {
+    assert.equal(closedOnFailure, 1, 'said closed before the rejection is seen');
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  });
+  // Children that exit at once, in a row: each settles with its input already said closed.
+  const closed: number[] = [];
+  for (let i = 0; i < 50; i += 1) {
+    closed.push(0);
+    await run('true', [], { onInputClosed: () => { closed[i] = (closed[i] ?? 0) + 1; } });
+    assert.equal(closed[i], 1, `run ${i}: said closed once before run resolved`);
+  }
+  // The pipes' own closes come a loop turn later: none of them says it a second time.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual([...new Set(closed), closedOnFailure], [1, 1]);
 });
