@@ -24,6 +24,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { SUBMARINER_NAMESPACE } from '../lab/agents.ts';
 import { loadImage } from '../lab/image.ts';
 import { labDown, labStatus } from '../lab/lab.ts';
+import { SocketApiError } from '../lab/socket-api.ts';
 import { SUBMARINER_API } from '../lab/submariner-sim.ts';
 import { median, wholeNumber } from './bench-support.ts';
 import { remoteEndpoint, remoteSubnet, type MemorySample } from './footprint-support.ts';
@@ -110,10 +111,24 @@ async function main(): Promise<void> {
     console.log(`route agent on ${worker.name} (pid ${pid}): ${NODES} Nodes and ${CLUSTERS} x ${SUBNETS} subnets loaded and routed; churning for ${MINUTES} min at ${RATE} operation(s)/s`);
 
     const generation = new Array<number>(CLUSTERS + 1).fill(0);
-    const counts = { patches: 0, recreated: 0 };
+    const counts = { patches: 0, recreated: 0, retried: 0 };
     const heapBefore = await agentHeap(worker);
     const passesBefore = await agentPasses(worker);
     const churnMs = MINUTES * 60_000;
+    // A request whose connection failed is made again (each is idempotent here: a create already made
+    // is a 409, a delete of one gone is none): one reset socket must not throw away an hour's run.
+    const again = async (request: () => Promise<unknown>) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await request();
+        } catch (error) {
+          if (error instanceof SocketApiError || attempt === 3) throw error;
+          counts.retried++;
+          console.log(`  (a churn request failed, made again: ${error instanceof Error ? error.message : String(error)})`);
+          await delay(1000);
+        }
+      }
+    };
     const churn = async () => {
       const start = performance.now();
       for (let op = 0; performance.now() - start < churnMs; op++) {
@@ -124,12 +139,13 @@ async function main(): Promise<void> {
         const path = `${SUBMARINER_API}/namespaces/${SUBMARINER_NAMESPACE}/endpoints`;
         if (op % 10 === 9) {
           // Deleted and created again: the agent holds its routes through the gap (fail static) and takes the new object.
-          await api.delete(`${path}/${endpoint.metadata.name}`);
-          await api.create(path, { ...endpoint, spec: { ...endpoint.spec, subnets: subnetsOf(index, generation[index]!) } });
+          await again(() => api.delete(`${path}/${endpoint.metadata.name}`));
+          await again(() => api.create(path, { ...endpoint, spec: { ...endpoint.spec, subnets: subnetsOf(index, generation[index]!) } })
+            .catch((error: unknown) => { if (!(error instanceof SocketApiError && error.status === 409)) throw error; }));
           counts.recreated++;
         } else {
           generation[index] = 1 - generation[index]!;
-          await api.mergePatch(`${path}/${endpoint.metadata.name}`, { spec: { subnets: subnetsOf(index, generation[index]!) } });
+          await again(() => api.mergePatch(`${path}/${endpoint.metadata.name}`, { spec: { subnets: subnetsOf(index, generation[index]!) } }));
           counts.patches++;
         }
       }
@@ -162,7 +178,7 @@ async function main(): Promise<void> {
     const trend = slope(secondHalf);
     const f = (x: number) => x.toFixed(1).padStart(8);
     console.log('');
-    console.log(`churn: ${counts.patches} subnet replacements and ${counts.recreated} Endpoints deleted and created again in ${(churned.wallMs / 60_000).toFixed(1)} min; ${passes} reconcile passes; CPU ${churned.cpuPercent.toFixed(1)} % of a core`);
+    console.log(`churn: ${counts.patches} subnet replacements and ${counts.recreated} Endpoints deleted and created again in ${(churned.wallMs / 60_000).toFixed(1)} min${counts.retried > 0 ? ` (${counts.retried} requests made again after a connection failure)` : ''}; ${passes} reconcile passes; CPU ${churned.cpuPercent.toFixed(1)} % of a core`);
     console.log(`  ${'window'.padEnd(28)} ${'VmRSS MiB'.padStart(10)} ${'RssAnon MiB'.padStart(12)}`);
     console.log(`  ${`first ${WINDOW_MS / 60_000} min (median)`.padEnd(28)} ${f(first.vmRss)}   ${f(first.anon)}`);
     console.log(`  ${`last ${WINDOW_MS / 60_000} min (median)`.padEnd(28)} ${f(last.vmRss)}   ${f(last.anon)}`);
