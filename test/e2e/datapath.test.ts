@@ -31,7 +31,6 @@ async function filterState(node: NodeStatus): Promise<string> {
 }
 
 const FILTER_WRITES = 'seaway_kernel_operations_total{kind="filter",op="write",result="ok"}';
-const OK_PASSES = 'seaway_reconcile_passes_total{result="ok"}';
 const FILTER_DRIFT_REPAIRS = 'seaway_drift_repairs_total{component="packet-filter"}';
 
 /**
@@ -261,12 +260,14 @@ for (const backend of BACKENDS) {
       // A pass that re-programs a deleted route has nothing to change in the filter: no filter write.
       const before = await agentMetrics(node);
       await run('ip', ['-n', node.namespace, 'route', 'del', c2.podCidr, 'proto', '147']);
-      await waitFor('a pass after the route deletion', async () =>
-        (metricValue(await agentMetrics(node), OK_PASSES) ?? 0) > (metricValue(before, OK_PASSES) ?? 0), { timeoutMs: 5000, intervalMs: 50 });
+      // Waited for by what that pass does, not by any pass ending: a pass already under way when the
+      // route went would end first, without the route, and count as the one. A pass counts its
+      // writes and repairs together, with no await between: its filter writes are in by then.
+      const routingRepairs = (metrics: string) => metricValue(metrics, 'seaway_drift_repairs_total{component="routing"}') ?? 0;
+      await waitFor('the route put back, counted as a routing drift repair', async () => routingRepairs(await agentMetrics(node)) > routingRepairs(before), { timeoutMs: 5000, intervalMs: 50 });
       const afterRoute = await agentMetrics(node);
       assert.equal(metricValue(afterRoute, FILTER_WRITES), metricValue(before, FILTER_WRITES), 'no filter write in a pass with nothing to change for it');
       assert.equal(metricValue(afterRoute, FILTER_DRIFT_REPAIRS), metricValue(before, FILTER_DRIFT_REPAIRS));
-      assert.ok((metricValue(afterRoute, 'seaway_drift_repairs_total{component="routing"}') ?? 0) > (metricValue(before, 'seaway_drift_repairs_total{component="routing"}') ?? 0), 'the route put back counts as a routing drift repair');
     });
   });
 }
