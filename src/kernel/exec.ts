@@ -25,12 +25,12 @@ export interface ExecOptions {
   /** Deadline in ms (default DEFAULT_EXEC_TIMEOUT_MS); past it the child gets SIGKILL and run rejects with ExecTimeoutError. */
   timeoutMs?: number;
   /**
-   * Called once the child's standard input is closed, `input` written whole. A restore reads its
-   * input to the end before it acts, and closing the pipe takes this thread's event loop a turn or
-   * two: a caller about to keep the thread busy (encoding 10,000 set members) waits for this first,
-   * or the child waits for its end of file as long. Called at most once, and always before run
-   * settles: a child that exits first (under load its exit can be seen before the pipe's close)
-   * has had its input closed too.
+   * Called once the child's standard input is closed: `input` written whole, or, at the latest,
+   * just before run settles (then the child may not have read it: it exited first, was killed at
+   * the deadline, or never started). A restore reads its input to the end before it acts, and
+   * closing the pipe takes this thread's event loop a turn or two: a caller about to keep the
+   * thread busy (encoding 10,000 set members) waits for this first, or the child waits for its end
+   * of file as long. Called exactly once per run that got as far as spawning.
    */
   onInputClosed?: () => void;
 }
@@ -96,11 +96,14 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
       clearTimeout(deadline);
       clearTimeout(grace);
       // A descendant may still hold our pipes open: stop reading so nothing keeps the promise's handles alive.
-      child.stdout.destroy();
-      child.stderr.destroy();
-      child.stdin.destroy();
-      closeInput();
-      action();
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.stdin?.destroy();
+      try {
+        closeInput();
+      } finally {
+        action();
+      }
     };
     const timedOut = (detail: string) => settle(() => reject(new ExecTimeoutError(argv, timeoutMs, child.pid, detail)));
     const deadline = setTimeout(() => {
@@ -113,9 +116,11 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
       child.once('exit', () => timedOut('was killed (SIGKILL): no exit'));
       grace = setTimeout(() => timedOut('did not exit after SIGKILL'), KILL_GRACE_MS);
     }, timeoutMs);
+    child.on('error', (error) => settle(() => reject(error)));
+    // A spawn refused for want of file descriptors (EMFILE, ENFILE) made no pipes: its 'error' comes next.
+    if (!child.stdin || !child.stdout || !child.stderr) return;
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', (error) => settle(() => reject(error)));
     child.stdin.on('error', () => { /* the child may exit before reading its input; its exit code tells */ });
     child.stdin.once('close', closeInput);
     child.on('close', (code, signal) => {

@@ -53,24 +53,46 @@ test('run says when the child\'s input is closed: after run returns, before the 
   assert.deepEqual(events, ['started', 'input closed', 'done'], 'closed on the event loop, after run returned and before the exit');
   let closedWithoutInput = 0;
   await run('true', [], { onInputClosed: () => { closedWithoutInput += 1; } });
-  assert.equal(closedWithoutInput, 1, 'no input: the empty input is closed too, once');
+  assert.equal(closedWithoutInput, 1, 'no input: the empty input is said closed too, before run resolved');
 });
 
-test('the input is said closed once, before run settles, also when the child is gone before its pipe is seen closed', async () => {
-  // A program that never starts: run rejects at once, its input pipe's close still to come.
+test('the input is said closed once, before run settles: a program that never starts, and children that exit at once', async () => {
+  // A program that never starts: run rejects at once, its input pipe's close still to come (always so).
   let closedOnFailure = 0;
   await assert.rejects(run('/nonexistent/seaway-no-such-program', [], { onInputClosed: () => { closedOnFailure += 1; } }), (error: unknown) => {
     assert.equal(closedOnFailure, 1, 'said closed before the rejection is seen');
     return (error as NodeJS.ErrnoException).code === 'ENOENT';
   });
-  // Children that exit at once, in a row: each settles with its input already said closed.
+  // Children that exit at once, in a row: a child seen gone before its pipe's close happens only
+  // now and then (5 in 50 on a loaded machine), so this part is a best-effort check of that case.
   const closed: number[] = [];
   for (let i = 0; i < 50; i += 1) {
     closed.push(0);
-    await run('true', [], { onInputClosed: () => { closed[i] = (closed[i] ?? 0) + 1; } });
-    assert.equal(closed[i], 1, `run ${i}: said closed once before run resolved`);
+    await run('true', [], { onInputClosed: () => { closed[i]! += 1; } });
+    assert.equal(closed[i], 1, `run ${i}: said closed before run resolved`);
   }
-  // The pipes' own closes come a loop turn later: none of them says it a second time.
+  // The pipes' own closes come a loop turn or so later: none of them says it a second time. (A
+  // window, not a condition: a second call past it would go unseen, but none can fail this falsely.)
   await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.deepEqual([...new Set(closed), closedOnFailure], [1, 1]);
+  assert.ok(closed.every((count) => count === 1), `each said once: ${closed.join(',')}`);
+  assert.equal(closedOnFailure, 1, 'the program that never started: said once');
+});
+
+test('a spawn refused for want of file descriptors rejects with EMFILE, says the input closed, and throws nothing past run', async () => {
+  // In a process of its own with a low descriptor limit, all of it taken before run is called.
+  const script = `
+    import { openSync } from 'node:fs';
+    import { run } from ${JSON.stringify(new URL('../../src/kernel/exec.ts', import.meta.url).href)};
+    const held = [];
+    try { for (;;) held.push(openSync('/dev/null', 'r')); } catch (error) { if (error.code !== 'EMFILE') throw error; }
+    let closed = 0;
+    const outcome = await run('true', [], { onInputClosed: () => { closed += 1; } }).then(() => 'resolved', (error) => String(error.code ?? error));
+    // Whatever the child process object emits afterwards happens before the verdict is printed.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    console.log(JSON.stringify({ outcome, closed }));
+  `;
+  const result = await run('prlimit', ['--nofile=128:128', process.execPath, '--input-type=module', '-e', script], { allowFailure: true })
+    .catch((error: NodeJS.ErrnoException) => { throw error.code === 'ENOENT' ? new Error('prlimit is missing: apt-get install util-linux') : error; });
+  assert.equal(result.code, 0, `the process ended cleanly: ${result.stderr}`);
+  assert.deepEqual(JSON.parse(result.stdout), { outcome: 'EMFILE', closed: 1 });
 });
