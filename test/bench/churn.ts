@@ -116,11 +116,12 @@ async function main(): Promise<void> {
     const passesBefore = await agentPasses(worker);
     const churnMs = MINUTES * 60_000;
     // A request whose connection failed is made again (each is idempotent here: a create already made
-    // is a 409, a delete of one gone is none): one reset socket must not throw away an hour's run.
-    const again = async (request: () => Promise<unknown>) => {
+    // is a 409, a delete of one gone is none; but for an attempt that timed out and lands later still):
+    // one reset socket must not throw away an hour's run. The operations missed meanwhile follow at once.
+    const again = async (request: (attempt: number) => Promise<unknown>) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await request();
+          return await request(attempt);
         } catch (error) {
           if (error instanceof SocketApiError || attempt === 3) throw error;
           counts.retried++;
@@ -140,8 +141,9 @@ async function main(): Promise<void> {
         if (op % 10 === 9) {
           // Deleted and created again: the agent holds its routes through the gap (fail static) and takes the new object.
           await again(() => api.delete(`${path}/${endpoint.metadata.name}`));
-          await again(() => api.create(path, { ...endpoint, spec: { ...endpoint.spec, subnets: subnetsOf(index, generation[index]!) } })
-            .catch((error: unknown) => { if (!(error instanceof SocketApiError && error.status === 409)) throw error; }));
+          // A 409 is the earlier attempt's create having been made; on a first attempt it is a failure.
+          await again((attempt) => api.create(path, { ...endpoint, spec: { ...endpoint.spec, subnets: subnetsOf(index, generation[index]!) } })
+            .catch((error: unknown) => { if (!(attempt > 1 && error instanceof SocketApiError && error.status === 409)) throw error; }));
           counts.recreated++;
         } else {
           generation[index] = 1 - generation[index]!;

@@ -32,6 +32,7 @@ async function filterState(node: NodeStatus): Promise<string> {
 
 const FILTER_WRITES = 'seaway_kernel_operations_total{kind="filter",op="write",result="ok"}';
 const FILTER_DRIFT_REPAIRS = 'seaway_drift_repairs_total{component="packet-filter"}';
+const ROUTING_DRIFT_REPAIRS = 'seaway_drift_repairs_total{component="routing"}';
 
 /**
  * A rule written the way the node's CNI would write it, beside the running agent. iptables-nft once
@@ -263,7 +264,7 @@ for (const backend of BACKENDS) {
       // Waited for by what that pass does, not by any pass ending: a pass already under way when the
       // route went would end first, without the route, and count as the one. A pass counts its
       // writes and repairs together, with no await between: its filter writes are in by then.
-      const routingRepairs = (metrics: string) => metricValue(metrics, 'seaway_drift_repairs_total{component="routing"}') ?? 0;
+      const routingRepairs = (metrics: string) => metricValue(metrics, ROUTING_DRIFT_REPAIRS) ?? 0;
       await waitFor('the route put back, counted as a routing drift repair', async () => routingRepairs(await agentMetrics(node)) > routingRepairs(before), { timeoutMs: 5000, intervalMs: 50 });
       const afterRoute = await agentMetrics(node);
       assert.equal(metricValue(afterRoute, FILTER_WRITES), metricValue(before, FILTER_WRITES), 'no filter write in a pass with nothing to change for it');
