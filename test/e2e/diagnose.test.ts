@@ -12,6 +12,7 @@
  * - with leftovers of an earlier install planted on a node names them and exits 1.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
@@ -81,14 +82,26 @@ describe('seaway diagnose on a lab of two clusters joined by seaway gateways', (
         await waitFor(`${node.name}: ${agent.socket} ready`, async () => (await httpGet({ socketPath: agent.socket, path: '/readyz', timeoutMs: 2000 })).status === 200, { timeoutMs: RECOVERY_MS, intervalMs: 250 });
       }
     }
+    type GatewayList = { items: Array<{ metadata?: { name?: string }; status?: { haStatus?: string; connections?: Array<{ status: string; statusMessage?: string }> } }> };
+    const gatewaysOf = async (cluster: ClusterStatus) => (await custom(cluster).listNamespacedCustomObject({ group: 'submariner.io', version: 'v1', namespace: NS, plural: 'gateways' })) as GatewayList;
     for (const cluster of [c1, c2]) {
       await waitFor(`${cluster.id}: the active gateway connected`, async () => {
-        const gateways = (await custom(cluster).listNamespacedCustomObject({ group: 'submariner.io', version: 'v1', namespace: NS, plural: 'gateways' })) as {
-          items: Array<{ status?: { haStatus?: string; connections?: Array<{ status: string }> } }>;
-        };
-        const active = gateways.items.filter((g) => g.status?.haStatus === 'active');
+        const active = (await gatewaysOf(cluster)).items.filter((g) => g.status?.haStatus === 'active');
         return active.length === 1 && active[0]!.status?.connections?.length === 1 && active[0]!.status.connections[0]!.status === 'connected';
-      }, { timeoutMs: RECOVERY_MS, intervalMs: 250 });
+      }, { timeoutMs: RECOVERY_MS, intervalMs: 250 }).catch(async (error: Error) => {
+        // What to look at when a tunnel does not come back (once, in CI, after UDP 4500 was dropped): both
+        // clusters' Gateway statuses and the end of each gateway's log.
+        const told: string[] = [error.message];
+        for (const each of [c1, c2]) {
+          told.push(`--- ${each.id} Gateways: ${JSON.stringify((await gatewaysOf(each).catch(() => ({ items: [] }))).items.map((g) => ({ name: g.metadata?.name, ...g.status })))}`);
+          for (const node of each.nodes) {
+            if (!node.gateway) continue;
+            const log = await readFile(node.gateway.log, 'utf8').catch((e: Error) => `(unreadable: ${e.message})`);
+            told.push(`--- ${node.name} gateway log, last 40 lines:\n${log.split('\n').slice(-41).join('\n')}`);
+          }
+        }
+        throw new Error(told.join('\n'));
+      });
     }
   }
 
