@@ -1,6 +1,7 @@
 import { attr, cstring, nfnetlinkAcks, nfnetlinkAsk, nfnetlinkDump, type NfnetlinkRequest } from './nfnetlink.ts';
 import { decodeAttributes, getU16, notAnIpv4Prefix, NLA_F_NESTED, NLA_TYPE_MASK, putU16, putU32be, u32, u32be, u8, type NetlinkMessage } from './netlink/codec.ts';
 import { networkOf, prefixLengthOf } from '../model/cidr.ts';
+import { CidrKeySet, type CidrMembers } from '../model/cidr-members.ts';
 import type { ProcessRunner } from './iptables.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -180,7 +181,7 @@ export async function ipsetCreate(sets: readonly { set: string; hashsize: number
 }
 
 /** A set's type and members as `ipset save` would show them, members as CIDRs (a host as /32), and its maxelem when told. */
-export interface IpsetContents { type: string; members: Set<string>; maxelem?: number }
+export interface IpsetContents { type: string; members: CidrMembers; maxelem?: number }
 
 export class IpsetListError extends Error {
   constructor(why: string) {
@@ -196,7 +197,7 @@ export class IpsetListError extends Error {
  * sets with `ipset save` instead.
  */
 export function decodeIpsetList(messages: readonly NetlinkMessage[]): Map<string, IpsetContents> {
-  const sets = new Map<string, IpsetContents>();
+  const sets = new Map<string, { type: string; keys: number[]; maxelem?: number }>();
   for (const message of messages) {
     if (message.type !== ((NFNL_SUBSYS_IPSET << 8) | IPSET_CMD_LIST) || message.payload.length < 4) continue;
     const attrs = decodeAttributes(message.payload, 4);
@@ -207,23 +208,27 @@ export function decodeIpsetList(messages: readonly NetlinkMessage[]): Map<string
     if (!set) {
       const type = attrs.get(IPSET_ATTR_TYPENAME);
       if (!type) throw new IpsetListError(`set ${setName} arrived without its type`);
-      set = { type: type.toString('utf8').replace(/\0+$/, ''), members: new Set() };
+      set = { type: type.toString('utf8').replace(/\0+$/, ''), keys: [] };
       const maxelem = decodeAttributes(attrs.get(IPSET_ATTR_DATA) ?? Buffer.alloc(0)).get(IPSET_ATTR_MAXELEM);
       if (maxelem && maxelem.length >= 4) set.maxelem = maxelem.readUInt32BE(0);
       sets.set(setName, set);
     }
     const adt = attrs.get(IPSET_ATTR_ADT);
-    if (adt) addMembers(adt, set.members, setName);
+    if (adt) addMembers(adt, set.keys, setName);
   }
-  return sets;
+  const decoded = new Map<string, IpsetContents>();
+  sets.forEach(({ type, keys, maxelem }, setName) => {
+    decoded.set(setName, { type, members: new CidrKeySet(Float64Array.from(keys)), ...(maxelem !== undefined ? { maxelem } : {}) });
+  });
+  return decoded;
 }
 
 /**
  * The members in IPSET_ATTR_ADT: a list of IPSET_ATTR_DATA, each holding IPSET_ATTR_IP (itself
- * holding the IPv4 address) and IPSET_ATTR_CIDR. Walked in place, without a Map per member: a
- * LIST of 10,000 members decodes in about a millisecond.
+ * holding the IPv4 address) and IPSET_ATTR_CIDR. Walked in place, without a Map or a string per
+ * member: each is pushed as CidrKeySet's number. A LIST of 10,000 members decodes in about a millisecond.
  */
-function addMembers(adt: Buffer, members: Set<string>, setName: string): void {
+function addMembers(adt: Buffer, keys: number[], setName: string): void {
   for (let entry = 0; entry + 4 <= adt.length;) {
     const entryLength = getU16(adt, entry);
     if (entryLength < 4 || entry + entryLength > adt.length) break;
@@ -239,7 +244,8 @@ function addMembers(adt: Buffer, members: Set<string>, setName: string): void {
       at += (length + 3) & ~3;
     }
     if (address < 0) throw new IpsetListError(`set ${setName} has a member that is not an IPv4 address`);
-    members.add(`${adt[address]}.${adt[address + 1]}.${adt[address + 2]}.${adt[address + 3]}/${cidr}`);
+    if (cidr > 32) throw new IpsetListError(`set ${setName} has a member with prefix length ${cidr}`);
+    keys.push(CidrKeySet.key(adt[address]! * 0x1000000 + (adt[address + 1]! << 16) + (adt[address + 2]! << 8) + adt[address + 3]!, cidr));
     entry += (entryLength + 3) & ~3;
   }
 }

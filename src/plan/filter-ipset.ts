@@ -1,9 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { OWNERSHIP } from '../model/ownership.ts';
 import { networkOf } from '../model/cidr.ts';
+import type { CidrMembers } from '../model/cidr-members.ts';
 import { MAX_CIDRS_PER_SET, type FilterInput } from './filter-input.ts';
 
-export interface IpsetObserved { type: string; members: Set<string>; maxelem?: number }
+export interface IpsetObserved { type: string; members: CidrMembers; maxelem?: number }
 export type IpsetsObserved = Map<string, IpsetObserved>;
 export type IpsetsDesired = Map<string, string[]>;
 
@@ -138,7 +139,7 @@ export class IpsetParseError extends Error {
 
 /** Parses `ipset save` output; a host address (ipset prints 10.0.0.1 for 10.0.0.1/32) is given its /32. */
 export function parseIpsetSave(text: string): IpsetsObserved {
-  const sets: IpsetsObserved = new Map();
+  const sets = new Map<string, { type: string; members: Set<string>; maxelem?: number }>();
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim();
     if (line === '') return;
