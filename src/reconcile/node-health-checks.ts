@@ -9,7 +9,7 @@
 import type { HealthChecker } from '../cable/health-checker.ts';
 import type { ConnectionHealth } from '../plan/gateway-status.ts';
 import type { HealthSettings } from '../plan/health-probes.ts';
-import { nodeHealthPlan, type HealthPlanInput } from '../plan/route-agent-health.ts';
+import { nodeHealthPlan, type HealthPlanInput, type NodeHealthPlan } from '../plan/route-agent-health.ts';
 import type { RouteAgentHealth } from '../plan/route-agent-status.ts';
 
 export interface NodeHealthChecksDeps {
@@ -33,13 +33,19 @@ export function createNodeHealthChecks(deps: NodeHealthChecksDeps): NodeHealthCh
   const disabled = deps.settings === null;
   const { checker } = deps;
   const unavailable = deps.unavailable ?? 'this node has no health checker';
+  // Worked out once per plan: its pass's update and every status built from it read the same.
+  let last: { plan: HealthPlanInput; planned: NodeHealthPlan } | undefined;
+  const healthPlan = (plan: HealthPlanInput) => {
+    if (last?.plan !== plan) last = { plan, planned: nodeHealthPlan(plan, { disabled }) };
+    return last.planned;
+  };
   return {
     update(plan) {
       if (plan === null || checker === null) return;
-      checker.setTargets(nodeHealthPlan(plan, { disabled }).targets);
+      checker.setTargets(healthPlan(plan).targets);
     },
     view(plan) {
-      const planned = nodeHealthPlan(plan, { disabled });
+      const planned = healthPlan(plan);
       const probes = new Map<string, ConnectionHealth>();
       for (const target of planned.targets) {
         const found = checker !== null

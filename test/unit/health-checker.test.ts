@@ -140,6 +140,42 @@ describe('the health checker', () => {
     }
   });
 
+  it('among many targets, those that stop answering turn unhealthy and the others stay healthy (a tick expires the oldest probes first)', async () => {
+    const net = fakeNetwork();
+    const targets = Array.from({ length: 40 }, (_, i) => ({ key: `c${String(i).padStart(2, '0')}`, ip: `10.9.${i}.1` }));
+    for (const { ip } of targets) net.answering.add(ip);
+    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger });
+    try {
+      checker.setTargets(targets);
+      await waitFor('all healthy', () => targets.every(({ key }) => checker.health(key)?.verdict === 'healthy'), { timeoutMs: 10_000, intervalMs: 5 });
+      const silent = targets.filter((_, i) => i % 7 === 3);
+      for (const { ip } of silent) net.answering.delete(ip);
+      await waitFor('the silent ones unhealthy', () => silent.every(({ key }) => checker.health(key)?.verdict === 'unhealthy'), { timeoutMs: 10_000, intervalMs: 5 });
+      for (const { key } of targets.filter((t) => !silent.includes(t))) {
+        assert.deepEqual([checker.health(key)?.verdict, checker.health(key)?.lostInARow], ['healthy', 0], key);
+      }
+    } finally {
+      checker.close();
+    }
+  });
+
+  it('the same targets given again keep their probes, verdicts and RTTs', async () => {
+    const net = fakeNetwork();
+    net.answering.add('10.2.1.1');
+    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger });
+    try {
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }, { key: 'west', ip: '10.4.1.1' }]);
+      await waitFor('east healthy, west lost a probe', () => checker.health('east')?.verdict === 'healthy' && (checker.health('west')?.lostInARow ?? 0) >= 1, { timeoutMs: 5000, intervalMs: 5 });
+      const before = { east: checker.health('east'), west: checker.health('west') };
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }, { key: 'west', ip: '10.4.1.1' }]);
+      assert.equal(checker.health('east')?.verdict, 'healthy');
+      assert.deepEqual(checker.health('east')?.rtt, before.east?.rtt);
+      assert.ok((checker.health('west')?.lostInARow ?? 0) >= before.west!.lostInARow, 'the losses counted so far are kept');
+    } finally {
+      checker.close();
+    }
+  });
+
   it('a target whose IP changed starts over; one removed is forgotten', async () => {
     const net = fakeNetwork();
     net.answering.add('10.2.1.1');
