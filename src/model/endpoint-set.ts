@@ -112,6 +112,21 @@ export interface PlanMemo {
   readonly fdb: WeakMap<readonly NodeObject[], { selfName: string; selfIp: number; entries: DesiredFdbEntry[]; notes: NodeNote[] }>;
   /** A remote's subnets split against this node's networks (node-local-refusals.ts), by its parsed subnets. */
   readonly nodeLocal: WeakMap<readonly Cidr[], NodeLocalSplit>;
+  /**
+   * A remote cluster as a plan lists it, by its Endpoint object: the same entry, subnets list and all,
+   * while the Endpoint is unchanged, so what is worked out from it (its health-check target) can be
+   * kept by it, and a plan makes no copy of 1,000 Endpoints' subnets.
+   */
+  readonly remoteClusters: WeakMap<EndpointObject, RemoteCluster>;
+}
+
+/** A remote cluster whose subnets are routed, as a plan lists it. */
+export interface RemoteCluster {
+  clusterId: string;
+  endpoint: EndpointRef;
+  subnets: string[];
+  /** The accepted Endpoint's spec as validated (what the RouteAgent status lists for it). */
+  spec: EndpointSpec;
 }
 
 /** One remote's subnets this node routes and those it refuses, for the node's networks (joined). */
@@ -121,7 +136,7 @@ export interface NodeLocalSplit {
   refused: ReadonlyArray<{ cidr: Cidr; text: string; clash: string }>;
 }
 
-export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), routeShape: null, vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), fdb: new WeakMap(), ownAddresses: new WeakMap(), nodeLocal: new WeakMap() });
+export const newPlanMemo = (): PlanMemo => ({ validated: new WeakMap(), byNodes: new WeakMap(), routes: new Map(), routeShape: null, vtepCollisions: new WeakMap(), vxlanSources: new WeakMap(), fdb: new WeakMap(), ownAddresses: new WeakMap(), nodeLocal: new WeakMap(), remoteClusters: new WeakMap() });
 
 function validateCached(spec: unknown, ctx: EndpointSetContext): EndpointValidation {
   if (ctx.memo === undefined || typeof spec !== 'object' || spec === null) return validateEndpoint(spec, ctx);

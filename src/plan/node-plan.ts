@@ -11,13 +11,12 @@ import {
   type DesiredFdbEntry, type DesiredFilter, type EchoLimit, type DesiredRoute, type DesiredRule, type DesiredState, type DesiredSysctl, type DesiredVxlanLink,
 } from '../model/desired-state.ts';
 import {
-  endpointRef, type DuplicateEndpoint, type EndpointRef, type NodeNote, type PlanMemo, type RejectedEndpoint,
+  endpointRef, type AcceptedEndpoint, type DuplicateEndpoint, type EndpointRef, type NodeNote, type PlanMemo, type RejectedEndpoint, type RemoteCluster,
 } from '../model/endpoint-set.ts';
 import type { NodeFacts } from '../model/node-facts.ts';
 import { ownHealthCheckIp } from './health-probes.ts';
 import { OWNERSHIP } from '../model/ownership.ts';
 import type { NodeObject, Snapshot } from '../model/snapshot.ts';
-import type { EndpointSpec } from '../model/endpoint.ts';
 import { mssClampFromAnnotations } from './mss-clamp.ts';
 import { judgeEndpoints, type LocalGateway, type VerdictConfig, type VerdictNoteCode } from './endpoint-verdict.ts';
 import { offNodeNetworks, type RefusedRoute } from './node-local-refusals.ts';
@@ -35,13 +34,7 @@ export interface PlanNote {
   message: string;
 }
 
-export interface RemoteCluster {
-  clusterId: string;
-  endpoint: EndpointRef;
-  subnets: string[];
-  /** The accepted Endpoint's spec as validated (what the RouteAgent status lists for it). */
-  spec: EndpointSpec;
-}
+export type { RemoteCluster };
 
 export interface Plan {
   desired: DesiredState;
@@ -86,6 +79,18 @@ export class PlanInputError extends Error {
 }
 
 /**
+ * A remote as the plan lists it. With a memo, the same entry while its Endpoint object (and so its
+ * validated spec) is the same: a plan lists 1,000 of them, each with a copy of its subnets.
+ */
+function remoteCluster(r: AcceptedEndpoint, memo: PlanMemo | undefined): RemoteCluster {
+  const known = memo?.remoteClusters.get(r.object);
+  if (known !== undefined && known.spec === r.spec) return known;
+  const made = { clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets], spec: r.spec };
+  memo?.remoteClusters.set(r.object, made);
+  return made;
+}
+
+/**
  * What this node should program. `memory.lastGoodLocal` is the previous plan's lastGoodLocal, so the
  * gateway in use survives a spoof or a takeover gap; `memory.retainedSubnets` are subnets of remote
  * clusters in their fail-static grace period (see remote-grace.ts), routed too unless a routed
@@ -98,7 +103,7 @@ export function planNode(
   const nodeIp = checkFacts(self);
   const verdict = judgeEndpoints(snapshot, self, config, memory.lastGoodLocal ?? null, memory.memo);
   const notes: PlanNote[] = [...verdict.notes];
-  const remoteClusters = verdict.remotes.map((r) => ({ clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets], spec: r.spec }));
+  const remoteClusters = verdict.remotes.map((r) => remoteCluster(r, memory.memo));
   const common = { rejected: verdict.rejected, duplicates: verdict.duplicates, refusedHere: verdict.refusedHere, localHeld: verdict.localHeld };
 
   if (verdict.local === null) {

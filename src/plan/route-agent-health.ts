@@ -70,7 +70,10 @@ const inside = (ip: string, subnets: readonly string[]): boolean => ownHealthChe
  * through the gateway, and it keeps a remote Endpoint from pointing every node of this cluster at
  * an address of its choosing (the API server, a host on the underlay).
  */
-export function nodeHealthPlan(plan: HealthPlanInput, options: { disabled: boolean }): NodeHealthPlan {
+/** What nodeHealthPlan made of one remote (the plan's entry for it), to be kept by that entry: the plan memo keeps an unchanged remote's entry the same object. */
+export type HealthPlanMemo = WeakMap<object, { key: string; target?: ProbeTarget; skipped?: string }>;
+
+export function nodeHealthPlan(plan: HealthPlanInput, options: { disabled: boolean; memo?: HealthPlanMemo }): NodeHealthPlan {
   const skipped = new Map<string, string>();
   if (options.disabled) return { off: HEALTH_DISABLED_REASON, targets: [], skipped };
   if (plan.isGateway) return { off: GATEWAY_NODE_REASON, targets: [], skipped };
@@ -78,17 +81,31 @@ export function nodeHealthPlan(plan: HealthPlanInput, options: { disabled: boole
   const targets: ProbeTarget[] = [];
   const seen = new Set<string>();
   for (const remote of Array.isArray(plan.remoteClusters) ? plan.remoteClusters : []) {
-    const spec = remote?.spec;
-    if (spec === null || typeof spec !== 'object' || typeof spec.clusterId !== 'string' || typeof spec.cableName !== 'string') continue;
-    const key = probeKey(spec.clusterId, spec.cableName);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const ip = Array.isArray(spec.healthCheckIps) ? spec.healthCheckIps[0] : undefined;
-    if (typeof ip !== 'string' || ip === '') { skipped.set(key, 'the remote Endpoint names no healthCheckIP'); continue; }
-    const subnets = Array.isArray(remote.subnets) ? remote.subnets : [];
-    if (!inside(ip, subnets)) { skipped.set(key, `the remote Endpoint's healthCheckIP ${ip} is not inside its subnets, so it is not probed`); continue; }
-    targets.push({ key, ip });
+    if (remote === null || typeof remote !== 'object') continue;
+    let probe = options.memo?.get(remote);
+    if (probe === undefined) {
+      const made = remoteProbe(remote);
+      if (made === null) continue;
+      probe = made;
+      options.memo?.set(remote, probe);
+    }
+    if (seen.has(probe.key)) continue;
+    seen.add(probe.key);
+    if (probe.target !== undefined) targets.push(probe.target);
+    else if (probe.skipped !== undefined) skipped.set(probe.key, probe.skipped);
   }
   targets.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { targets, skipped };
+}
+
+/** One remote's target, or why it is not probed; null when its spec is unusable (it is left out). */
+function remoteProbe(remote: HealthPlanInput['remoteClusters'][number]): { key: string; target?: ProbeTarget; skipped?: string } | null {
+  const spec = remote.spec;
+  if (spec === null || typeof spec !== 'object' || typeof spec.clusterId !== 'string' || typeof spec.cableName !== 'string') return null;
+  const key = probeKey(spec.clusterId, spec.cableName);
+  const ip = Array.isArray(spec.healthCheckIps) ? spec.healthCheckIps[0] : undefined;
+  if (typeof ip !== 'string' || ip === '') return { key, skipped: 'the remote Endpoint names no healthCheckIP' };
+  const subnets = Array.isArray(remote.subnets) ? remote.subnets : [];
+  if (!inside(ip, subnets)) return { key, skipped: `the remote Endpoint's healthCheckIP ${ip} is not inside its subnets, so it is not probed` };
+  return { key, target: { key, ip } };
 }

@@ -9,7 +9,7 @@
 import type { HealthChecker } from '../cable/health-checker.ts';
 import type { ConnectionHealth } from '../plan/gateway-status.ts';
 import type { HealthSettings } from '../plan/health-probes.ts';
-import { nodeHealthPlan, type HealthPlanInput, type NodeHealthPlan } from '../plan/route-agent-health.ts';
+import { nodeHealthPlan, type HealthPlanInput, type HealthPlanMemo, type NodeHealthPlan } from '../plan/route-agent-health.ts';
 import type { RouteAgentHealth } from '../plan/route-agent-status.ts';
 
 export interface NodeHealthChecksDeps {
@@ -33,10 +33,12 @@ export function createNodeHealthChecks(deps: NodeHealthChecksDeps): NodeHealthCh
   const disabled = deps.settings === null;
   const { checker } = deps;
   const unavailable = deps.unavailable ?? 'this node has no health checker';
-  // Worked out once per plan: its pass's update and every status built from it read the same.
+  // Worked out once per plan (its pass's update and every status built from it read the same), and
+  // each remote once while its Endpoint is unchanged.
+  const memo: HealthPlanMemo = new WeakMap();
   let last: { plan: HealthPlanInput; planned: NodeHealthPlan } | undefined;
   const healthPlan = (plan: HealthPlanInput) => {
-    if (last?.plan !== plan) last = { plan, planned: nodeHealthPlan(plan, { disabled }) };
+    if (last?.plan !== plan) last = { plan, planned: nodeHealthPlan(plan, { disabled, memo }) };
     return last.planned;
   };
   return {

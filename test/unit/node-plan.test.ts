@@ -279,6 +279,22 @@ test('with a memo, the gateway\'s FDB entries and its notes on Nodes without an 
   assert.throws(() => { (again.desired.fdb as unknown as string[]).push('x'); }, TypeError, 'a kept list is frozen');
 });
 
+test('with a memo, an unchanged remote Endpoint is listed as the same entry; a changed one as a new entry with its new subnets', () => {
+  const memo = newPlanMemo();
+  const south = (subnets: string[]) => endpoint('south-ep', spec({ cluster_id: 'south', hostname: 'south-gw', private_ip: '192.168.4.10', subnets }));
+  const north = endpoint('north-ep', spec({ cluster_id: 'north', hostname: 'north-gw', private_ip: '192.168.3.10', subnets: ['10.3.0.0/16'] }));
+  const first = planNode(snapshot({ endpoints: [localEndpoint(), south(['172.16.0.0/24']), north] }), workerFacts, config, { memo });
+  const moved = south(['172.17.0.0/24']);
+  const changed = planNode(snapshot({ endpoints: [localEndpoint(), moved, north] }), workerFacts, config, { memo });
+  const byId = (plan: typeof first) => new Map(plan.remoteClusters.map((r) => [r.clusterId, r]));
+  assert.equal(byId(changed).get('north'), byId(first).get('north'), 'north unchanged: the same entry');
+  assert.notEqual(byId(changed).get('south'), byId(first).get('south'));
+  assert.deepEqual(byId(changed).get('south')?.subnets, ['172.17.0.0/24']);
+  assert.deepEqual(byId(first).get('south')?.subnets, ['172.16.0.0/24'], 'the earlier plan\'s entry is not changed under it');
+  const unmemoised = planNode(snapshot({ endpoints: [localEndpoint(), moved, north] }), workerFacts, config);
+  assert.deepEqual(unmemoised.remoteClusters, changed.remoteClusters, 'the same entries as without a memo');
+});
+
 test('with a memo, routes no longer planned are not kept for ever: a cluster whose subnets keep changing leaves at most an eighth more than the planned routes (plus 64) behind', () => {
   const memo = newPlanMemo();
   const south = (n: number) => endpoint('south-ep', spec({ cluster_id: 'south', hostname: 'south-gw', private_ip: '192.168.4.10', subnets: [`172.${16 + (n % 10)}.${Math.floor(n / 10)}.0/24`] }));

@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { planNode, type Plan, type PlanConfig } from '../../src/plan/node-plan.ts';
+import { newPlanMemo } from '../../src/model/endpoint-set.ts';
 import {
-  GATEWAY_NODE_REASON, HEALTH_DISABLED_REASON, nodeHealthPlan, probeKey, routeAgentHealthSettings,
+  GATEWAY_NODE_REASON, HEALTH_DISABLED_REASON, nodeHealthPlan, probeKey, routeAgentHealthSettings, type HealthPlanMemo,
   ROUTE_AGENT_HEALTH_INTERVAL_SECONDS, ROUTE_AGENT_HEALTH_MAX_LOSS, ROUTE_AGENT_MAX_PROBES_PER_SECOND,
 } from '../../src/plan/route-agent-health.ts';
 import { healthSettingsProblem, probeIntervalMs } from '../../src/plan/health-probes.ts';
@@ -103,6 +104,48 @@ describe('nodeHealthPlan: which remotes this node probes', () => {
     assert.deepEqual([...planned.skipped.keys()], ['north/cable-north', 'north/other']);
     assert.deepEqual(nodeHealthPlan({ ...plan, remoteClusters: [north, north] }, { disabled: false }).targets, [{ key: 'north/cable-north', ip: '10.3.0.1' }]);
     assert.deepEqual(nodeHealthPlan({ ...plan, remoteClusters: null as unknown as Plan['remoteClusters'] }, { disabled: false }).targets, []);
+  });
+});
+
+describe('nodeHealthPlan with a memo', () => {
+  test('plans what it plans without one, and gives an unchanged remote the same target; a changed Endpoint is worked out again', () => {
+    const memo: HealthPlanMemo = new WeakMap();
+    const planMemo = newPlanMemo();
+    const plan = (endpoints = [LOCAL, WEST, NORTH]) => planNode(snapshot(endpoints), workerFacts, config, { memo: planMemo });
+    const first = plan();
+    assert.deepEqual(nodeHealthPlan(first, { disabled: false, memo }), nodeHealthPlan(first, { disabled: false }));
+    const again = plan();
+    assert.equal(again.remoteClusters[0], first.remoteClusters[0], 'the plan memo keeps an unchanged remote\'s entry');
+    const [a, b] = [nodeHealthPlan(first, { disabled: false, memo }), nodeHealthPlan(again, { disabled: false, memo })];
+    assert.ok(a.targets.length === 2 && a.targets.every((target, i) => b.targets[i] === target), 'the same target objects: the checker sees nothing changed');
+    // West's healthCheckIP moves inside its subnets, and then out of them: a new Endpoint object each time.
+    const moved = endpoint('west-ep', spec({ cluster_id: 'west', cable_name: 'cable-west', healthCheckIP: '10.202.0.9', subnets: ['10.2.0.0/16', '10.202.0.0/16'] }));
+    assert.deepEqual(nodeHealthPlan(plan([LOCAL, moved, NORTH]), { disabled: false, memo }).targets, [{ key: 'north/cable-north', ip: '10.3.0.1' }, { key: 'west/cable-west', ip: '10.202.0.9' }]);
+    const outside = endpoint('west-ep', spec({ cluster_id: 'west', cable_name: 'cable-west', healthCheckIP: '10.9.0.9', subnets: ['10.2.0.0/16'] }));
+    const skipped = nodeHealthPlan(plan([LOCAL, outside, NORTH]), { disabled: false, memo });
+    assert.deepEqual(skipped.targets, [{ key: 'north/cable-north', ip: '10.3.0.1' }]);
+    assert.match(skipped.skipped.get('west/cable-west') ?? '', /10\.9\.0\.9 is not inside its subnets/);
+    assert.deepEqual(nodeHealthPlan(plan([LOCAL, outside, NORTH]), { disabled: false, memo }), skipped, 'a skipped remote kept in the memo is skipped again, with its reason');
+  });
+
+  test('malformed remotes give the same answer with a memo as without, the second time too', () => {
+    const plan = workerPlan();
+    const north = plan.remoteClusters[0]!;
+    const odd = { ...plan, remoteClusters: [null, 7, { ...north, spec: null }, { ...north, subnets: 'nope' }, north, north] as unknown as Plan['remoteClusters'] };
+    const memo: HealthPlanMemo = new WeakMap();
+    const without = nodeHealthPlan(odd, { disabled: false });
+    assert.deepEqual(nodeHealthPlan(odd, { disabled: false, memo }), without);
+    assert.deepEqual(nodeHealthPlan(odd, { disabled: false, memo }), without);
+  });
+
+  test('createNodeHealthChecks gives the checker the same target objects while the Endpoints are unchanged', () => {
+    const checker = fakeChecker();
+    const checks = createNodeHealthChecks({ settings: routeAgentHealthSettings(10), checker });
+    const planMemo = newPlanMemo();
+    checks.update(planNode(snapshot(), workerFacts, config, { memo: planMemo }));
+    checks.update(planNode(snapshot(), workerFacts, config, { memo: planMemo }));
+    assert.equal(checker.given.length, 2);
+    assert.ok(checker.given[0]!.length === 2 && checker.given[0]!.every((target, i) => checker.given[1]![i] === target));
   });
 });
 
