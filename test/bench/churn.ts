@@ -176,11 +176,11 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`churn: ${counts.patches} subnet replacements and ${counts.recreated} Endpoints deleted and created again in ${(churned.wallMs / 60_000).toFixed(1)} min${counts.retried > 0 ? ` (${counts.retried} requests made again after a connection failure)` : ''}; ${passes} reconcile passes; CPU ${churned.cpuPercent.toFixed(1)} % of a core`);
     console.log(`  memory every ${SAMPLE_MS / 1000} s: ${anonGrowth.warmupSamples} samples in the ${WARMUP_MINUTES}-minute warm-up, ${anonGrowth.measuredSamples} in the ${MINUTES} minutes measured`);
-    console.log(`  ${'window'.padEnd(36)} ${'VmRSS MiB'.padStart(10)} ${'RssAnon MiB'.padStart(12)}`);
-    console.log(`  ${`churn's first ${window} (median)`.padEnd(36)} ${f(fromStart.vmRss.first)}   ${f(fromStart.anon.first)}`);
-    console.log(`  ${`measured span's first ${window} (median)`.padEnd(36)} ${f(vmRssGrowth.first)}   ${f(anonGrowth.first)}`);
-    console.log(`  ${`last ${window} (median)`.padEnd(36)} ${f(vmRssGrowth.last)}   ${f(anonGrowth.last)}`);
-    console.log(`  ${'max of the measured span'.padEnd(36)} ${f(max.vmRss)}   ${f(max.anon)}`);
+    console.log(`  ${'window'.padEnd(44)} ${'VmRSS MiB'.padStart(10)} ${'RssAnon MiB'.padStart(12)}`);
+    console.log(`  ${`churn's first ${window} (median)`.padEnd(44)} ${f(fromStart.vmRss.first)}   ${f(fromStart.anon.first)}`);
+    console.log(`  ${`measured span's first ${window} (median)`.padEnd(44)} ${f(vmRssGrowth.first)}   ${f(anonGrowth.first)}`);
+    console.log(`  ${`last ${window} (median)`.padEnd(44)} ${f(vmRssGrowth.last)}   ${f(anonGrowth.last)}`);
+    console.log(`  ${'max of the measured span'.padEnd(44)} ${f(max.vmRss)}   ${f(max.anon)}`);
     console.log(`  RssAnon by 5 minutes from the churn's start (medians): ${byFiveMinutes(anon, SAMPLE_MS)}`);
     if (heapSeries) {
       console.log(`  V8 heap committed by 5 minutes (medians): ${byFiveMinutes(heapSeries.heaps.map((h) => h.totalMiB), HEAP_SAMPLE_MS)}`);
