@@ -36,6 +36,7 @@ export interface HealthCheckerOptions {
   onChange?(): void;
   /** A fresh ICMP identifier (random by default; tests fix them). */
   newId?: () => number;
+  /** A monotonic clock in ms (performance.now by default: a wall clock stepped back would hold every probe behind one stamped in its future). */
   now?: () => number;
 }
 
@@ -61,6 +62,8 @@ export class HealthChecker {
   readonly #lastSent = new Map<string, number>();
   #seq = 0;
   #order: string[] = [];
+  /** The targets as setTargets was last given them. */
+  #given: readonly HealthTarget[] = [];
   #next = 0;
   #socket: { source: string; socket: IcmpSocket } | undefined;
   #problem: string | undefined;
@@ -71,7 +74,7 @@ export class HealthChecker {
 
   constructor(options: HealthCheckerOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     this.#newId = options.newId ?? (() => randomInt(0, 0x10000));
   }
 
@@ -87,8 +90,10 @@ export class HealthChecker {
   /** The cables to probe now: a new target starts unknown, one whose IP changed starts over, one gone is forgotten. */
   setTargets(targets: readonly HealthTarget[]): void {
     if (this.#closed) return;
-    // The same targets (every pass gives them, 1,000 on a route agent): nothing to make again.
-    if (targets.length === this.#targets.size && targets.every(({ key, ip }) => this.#targets.get(key)?.ip === ip)) return;
+    // The same list as last time (every pass gives it, 1,000 targets on a route agent): nothing to make again.
+    const given = this.#given;
+    if (targets.length === given.length && targets.every(({ key, ip }, i) => given[i]!.key === key && given[i]!.ip === ip)) return;
+    this.#given = targets.map(({ key, ip }) => ({ key, ip }));
     const next = new Map<string, TargetProbes>();
     for (const { key, ip } of targets) {
       const had = this.#targets.get(key);
@@ -170,10 +175,9 @@ export class HealthChecker {
 
   /**
    * Probes older than the interval are lost; a changed verdict wakes the owner. #bySeq holds the
-   * probes outstanding in the order they were sent, so those expired are at its front: a tick looks
-   * at those and the first that is not, rather than at every target (a route agent's 1,000 at a
-   * tick every 500 ms). One interval for all, so the order by age holds (should the clock step
-   * back, a probe waits behind a younger one for at most an interval).
+   * probes outstanding in the order they were sent, by a monotonic clock, with one interval for
+   * all: those expired are at its front. A tick looks at those and the first that is not, rather
+   * than at every target (a route agent's 1,000 at a tick every 500 ms).
    */
   #expire(now: number, interval: number): void {
     let changed = false;

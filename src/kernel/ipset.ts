@@ -244,6 +244,8 @@ function addMembers(adt: Buffer, keys: number[], setName: string): void {
       at += (length + 3) & ~3;
     }
     if (address < 0) throw new IpsetListError(`set ${setName} has a member that is not an IPv4 address`);
+    // Not an IPv4 prefix (the kernel makes none): the whole answer is refused, as for an IPv6 member,
+    // so seaway's sets are read with ipset save and a foreign set's members count as unknown.
     if (cidr > 32) throw new IpsetListError(`set ${setName} has a member with prefix length ${cidr}`);
     keys.push(CidrKeySet.key(adt[address]! * 0x1000000 + (adt[address + 1]! << 16) + (adt[address + 2]! << 8) + adt[address + 3]!, cidr));
     entry += (entryLength + 3) & ~3;

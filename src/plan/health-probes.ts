@@ -90,8 +90,8 @@ export function replyReceived(target: TargetProbes, seq: number, nowMs: number):
 
 /** Probes unanswered for longer than `timeoutMs` count lost; maxLoss of them in a row make the target unhealthy. */
 export function expireProbes(target: TargetProbes, nowMs: number, timeoutMs: number, maxLoss: number): TargetProbes {
-  // Asked for every target on every tick (a route agent checks 1,000 remotes): most ticks expire
-  // nothing, and then no Map is made.
+  // The checker asks only for a target whose oldest probe has expired; a target with nothing
+  // expired is returned as it is, with no Map made.
   let lost = 0;
   target.outstanding.forEach((sentAt) => { if (nowMs - sentAt > timeoutMs) lost += 1; });
   if (lost === 0) return target;

@@ -85,7 +85,8 @@ export class PlanInputError extends Error {
 function remoteCluster(r: AcceptedEndpoint, memo: PlanMemo | undefined): RemoteCluster {
   const known = memo?.remoteClusters.get(r.object);
   if (known !== undefined && known.spec === r.spec) return known;
-  const made = { clusterId: r.spec.clusterId, endpoint: endpointRef(r.object), subnets: [...r.spec.subnets], spec: r.spec };
+  // Frozen, as the memo's other kept objects: later plans share it.
+  const made = Object.freeze({ clusterId: r.spec.clusterId, endpoint: Object.freeze(endpointRef(r.object)), subnets: Object.freeze([...r.spec.subnets]) as string[], spec: r.spec });
   memo?.remoteClusters.set(r.object, made);
   return made;
 }

@@ -59,6 +59,9 @@ export const probeKey = (clusterId: string, cableName: string): string => `${clu
 /** What of the planner's result the health plan is built from. */
 export type HealthPlanInput = Pick<Plan, 'isGateway' | 'localEndpoint' | 'remoteClusters'>;
 
+/** What nodeHealthPlan made of one remote (the plan's entry for it), to be kept by that entry: the plan memo keeps an unchanged remote's entry the same object. */
+export type HealthPlanMemo = WeakMap<object, { key: string; target?: ProbeTarget; skipped?: string }>;
+
 /** Whether `ip` lies in one of `subnets` (CIDR texts; unparseable ones match nothing). */
 const inside = (ip: string, subnets: readonly string[]): boolean => ownHealthCheckIp([ip], subnets) !== undefined;
 
@@ -70,9 +73,6 @@ const inside = (ip: string, subnets: readonly string[]): boolean => ownHealthChe
  * through the gateway, and it keeps a remote Endpoint from pointing every node of this cluster at
  * an address of its choosing (the API server, a host on the underlay).
  */
-/** What nodeHealthPlan made of one remote (the plan's entry for it), to be kept by that entry: the plan memo keeps an unchanged remote's entry the same object. */
-export type HealthPlanMemo = WeakMap<object, { key: string; target?: ProbeTarget; skipped?: string }>;
-
 export function nodeHealthPlan(plan: HealthPlanInput, options: { disabled: boolean; memo?: HealthPlanMemo }): NodeHealthPlan {
   const skipped = new Map<string, string>();
   if (options.disabled) return { off: HEALTH_DISABLED_REASON, targets: [], skipped };

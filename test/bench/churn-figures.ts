@@ -46,7 +46,7 @@ export interface Growth {
  * not overlap: the figures would compare a window with itself.
  */
 export function growthAfterWarmup(values: readonly number[], sampleMs: number, warmupMs: number, windowMs: number): Growth {
-  if (!(sampleMs > 0) || !(windowMs >= sampleMs) || !(warmupMs >= 0)) throw new Error(`growthAfterWarmup: sampleMs ${sampleMs}, windowMs ${windowMs} and warmupMs ${warmupMs} must be positive, windowMs at least sampleMs`);
+  if (!(sampleMs > 0) || !(windowMs >= sampleMs) || !(warmupMs >= 0)) throw new Error(`growthAfterWarmup: sampleMs must be positive (${sampleMs}), windowMs at least sampleMs (${windowMs}), warmupMs not negative (${warmupMs})`);
   const warmupSamples = Math.min(values.length, Math.ceil(warmupMs / sampleMs));
   const measured = values.slice(warmupSamples);
   const perWindow = Math.round(windowMs / sampleMs);

@@ -161,7 +161,8 @@ async function main(): Promise<void> {
       throw new Error('the agent was restarted during the run: the figures mix two processes');
     }
 
-    const samples = churned.samples;
+    // The samples within the churn (the sampler goes on until the last request settles).
+    const samples = churned.samples.slice(0, Math.floor(churnMs / SAMPLE_MS) + 1);
     const anon = samples.map((s) => mib(s.rssAnonKiB));
     const vmRss = samples.map((s) => mib(s.vmRssKiB));
     // The windows compared for growth, in the measured span; and the same from the churn's start, for the reader.

@@ -53,8 +53,8 @@ test('growthAfterWarmup counts a partial sample interval of warm-up as warm-up',
 test('growthAfterWarmup refuses a measured span that cannot hold two separate windows, and nonsense timings', () => {
   assert.throws(() => growthAfterWarmup([1, 2, 3, 4, 5], 1000, 2000, 2000), /3 samples after the warm-up cannot hold two windows of 2/);
   assert.throws(() => growthAfterWarmup([1, 2, 3], 1000, 60_000, 1000), /0 samples after the warm-up/, 'a warm-up longer than the run');
-  assert.throws(() => growthAfterWarmup([1, 2, 3, 4], 0, 0, 1000), /must be positive/);
-  assert.throws(() => growthAfterWarmup([1, 2, 3, 4], 1000, 0, 500), /windowMs at least sampleMs/);
-  assert.throws(() => growthAfterWarmup([1, 2, 3, 4], 1000, -1, 1000), /must be positive/);
-  assert.throws(() => growthAfterWarmup([1, 2, 3, 4], Number.NaN, 0, 1000), /must be positive/);
+  assert.throws(() => growthAfterWarmup([1, 2, 3, 4], 0, 0, 1000), /sampleMs must be positive \(0\)/);
+  assert.throws(() => growthAfterWarmup([1, 2, 3, 4], 1000, 0, 500), /windowMs at least sampleMs \(500\)/);
+  assert.throws(() => growthAfterWarmup([1, 2, 3, 4], 1000, -1, 1000), /warmupMs not negative \(-1\)/);
+  assert.throws(() => growthAfterWarmup([1, 2, 3, 4], Number.NaN, 0, 1000), /sampleMs must be positive \(NaN\)/);
 });

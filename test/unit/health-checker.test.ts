@@ -159,6 +159,40 @@ describe('the health checker', () => {
     }
   });
 
+  it('the same list given again changes nothing; a list that repeats a key is taken as given, not mistaken for the same', async () => {
+    const net = fakeNetwork();
+    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger });
+    try {
+      checker.setTargets([{ key: 'a', ip: '10.2.1.1' }, { key: 'b', ip: '10.3.1.1' }]);
+      checker.setTargets([{ key: 'a', ip: '10.2.1.1' }, { key: 'a', ip: '10.2.1.1' }]);
+      assert.equal(checker.health('b'), undefined, 'b is no longer a target');
+      assert.equal(checker.health('a')?.ip, '10.2.1.1');
+    } finally {
+      checker.close();
+    }
+  });
+
+  it('a wall clock stepped back does not hold up the verdict on a target that does not answer', async () => {
+    const net = fakeNetwork();
+    const wall = Date.now;
+    let stepped = 0;
+    // The wall clock as the checker would see it, made before the checker is (a default of Date.now would be this one).
+    Date.now = () => wall() - stepped;
+    const checker = new HealthChecker({ open: net.open, source: async () => '10.1.1.1', settings, log: captureLogger().logger });
+    try {
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }]);
+      await waitFor('a probe sent', () => net.sent.length > 0, { timeoutMs: 5000, intervalMs: 5 });
+      // An hour back (NTP stepping the clock): a checker on the wall clock would hold west's probes
+      // behind east's, stamped an hour in its future, for that hour.
+      stepped = 3_600_000;
+      checker.setTargets([{ key: 'east', ip: '10.2.1.1' }, { key: 'west', ip: '10.4.1.1' }]);
+      await waitFor('both unhealthy', () => checker.health('east')?.verdict === 'unhealthy' && checker.health('west')?.verdict === 'unhealthy', { timeoutMs: 5000, intervalMs: 5 });
+    } finally {
+      Date.now = wall;
+      checker.close();
+    }
+  });
+
   it('the same targets given again keep their probes, verdicts and RTTs', async () => {
     const net = fakeNetwork();
     net.answering.add('10.2.1.1');

@@ -45,3 +45,16 @@ test('truncated input ends the walk without reading past the buffer', () => {
   const sets = decodeIpsetList([message([setName('R'), typeName('hash:net'), cut]), { type: LIST, flags: 0, seq: 1, payload: Buffer.from([2, 0]) }]);
   assert.deepEqual([...sets.get('R')!.members], ['10.2.0.0/16']);
 });
+
+test('members are decoded as the texts they are written as: high first octets, once however often repeated, and a prefix length above 32 refused', () => {
+  const sets = decodeIpsetList([
+    message([setName('R'), typeName('hash:net'), adt(member('200.1.2.0', 24), member('255.255.255.255'), member('128.0.0.0', 1), member('10.2.0.0', 16))]),
+    message([setName('R'), adt(member('200.1.2.0', 24), member('0.0.0.0', 0))]),
+  ]);
+  const members = sets.get('R')!.members;
+  assert.deepEqual([...members], ['0.0.0.0/0', '10.2.0.0/16', '128.0.0.0/1', '200.1.2.0/24', '255.255.255.255/32'], 'in address order, the repeat once');
+  assert.equal(members.size, 5);
+  for (const text of ['200.1.2.0/24', '255.255.255.255/32', '128.0.0.0/1', '0.0.0.0/0']) assert.ok(members.has(text), text);
+  assert.equal(members.has('72.1.2.0/24'), false, 'not read as a signed shift of the first octet');
+  assert.throws(() => decodeIpsetList([message([setName('R'), typeName('hash:net'), adt(member('10.2.0.0', 33))])]), /prefix length 33/);
+});

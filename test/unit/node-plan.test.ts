@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ECHO_LIMIT_BURST, ECHO_LIMIT_PER_SECOND, planNode, PlanInputError, staleRoutesAllowed, type PlanConfig } from '../../src/plan/node-plan.ts';
-import { newPlanMemo } from '../../src/model/endpoint-set.ts';
+import { newPlanMemo, type PlanMemo } from '../../src/model/endpoint-set.ts';
 import type { NodeFacts } from '../../src/model/node-facts.ts';
 import { FENCING_ANNOTATION } from '../../src/plan/local-endpoint-object.ts';
 import { mssClampFromAnnotations } from '../../src/plan/mss-clamp.ts';
@@ -293,6 +293,12 @@ test('with a memo, an unchanged remote Endpoint is listed as the same entry; a c
   assert.deepEqual(byId(first).get('south')?.subnets, ['172.16.0.0/24'], 'the earlier plan\'s entry is not changed under it');
   const unmemoised = planNode(snapshot({ endpoints: [localEndpoint(), moved, north] }), workerFacts, config);
   assert.deepEqual(unmemoised.remoteClusters, changed.remoteClusters, 'the same entries as without a memo');
+  assert.throws(() => { byId(changed).get('north')!.subnets.push('10.9.0.0/16'); }, TypeError, 'a kept entry\'s subnets are frozen');
+  // The same Endpoint object validated again (a new spec object): a new entry, not the one kept for the old spec.
+  (memo as { validated: PlanMemo['validated'] }).validated = new WeakMap();
+  const revalidated = planNode(snapshot({ endpoints: [localEndpoint(), moved, north] }), workerFacts, config, { memo });
+  assert.notEqual(byId(revalidated).get('north'), byId(changed).get('north'));
+  assert.deepEqual(byId(revalidated).get('north'), byId(changed).get('north'));
 });
 
 test('with a memo, routes no longer planned are not kept for ever: a cluster whose subnets keep changing leaves at most an eighth more than the planned routes (plus 64) behind', () => {
