@@ -123,15 +123,57 @@ export function diffRoutes(
  */
 export function changedRoutes<R extends object>(before: readonly R[], after: readonly R[]): { added: R[]; removed: R[] } {
   // The planner keeps its order (by address), so what changed lies between the longest common start
-  // and end: only that span is hashed. (A plan holds each route once: one found in the common start
+  // and end: only that span is looked at. (A plan holds each route once: one found in the common start
   // cannot be in the span too.)
   let start = 0;
   while (start < before.length && start < after.length && before[start] === after[start]) start++;
   let endBefore = before.length;
   let endAfter = after.length;
   while (endBefore > start && endAfter > start && before[endBefore - 1] === after[endAfter - 1]) { endBefore--; endAfter--; }
-  const wasSpan = before.slice(start, endBefore);
-  const isSpan = after.slice(start, endAfter);
+  return walkChanges(before, after, start, endBefore, endAfter) ?? hashChanges(before.slice(start, endBefore), after.slice(start, endAfter));
+}
+
+/** How far walkChanges looks ahead for the other side's route before it gives up. */
+const WALK_LOOKAHEAD = 64;
+
+/**
+ * The span's changes found by walking both lists together, with no hash of the span: a changed
+ * Endpoint moves its routes from one place in the order to another, so between them thousands of
+ * routes are the same and in the same order. Where the two differ, the route on one side found a
+ * little further on the other means that what lies before it there went (or came). null when that
+ * does not settle it (a route replaced in place, a block longer than the lookahead), or when the
+ * answer would hold a route on both sides (the two lists not in the same order after all): the
+ * caller then hashes the span.
+ */
+function walkChanges<R extends object>(before: readonly R[], after: readonly R[], start: number, endBefore: number, endAfter: number): { added: R[]; removed: R[] } | null {
+  const added: R[] = [];
+  const removed: R[] = [];
+  let i = start;
+  let j = start;
+  while (i < endBefore && j < endAfter) {
+    if (before[i] === after[j]) { i++; j++; continue; }
+    const went = find(before, after[j]!, i + 1, Math.min(endBefore, i + 1 + WALK_LOOKAHEAD));
+    if (went >= 0) { while (i < went) removed.push(before[i++]!); continue; }
+    const came = find(after, before[i]!, j + 1, Math.min(endAfter, j + 1 + WALK_LOOKAHEAD));
+    if (came < 0) return null;
+    while (j < came) added.push(after[j++]!);
+  }
+  while (i < endBefore) removed.push(before[i++]!);
+  while (j < endAfter) added.push(after[j++]!);
+  // Lists out of order put a route that stayed on both sides; the hash gets that right.
+  if (added.length > 0 && removed.length > 0) {
+    const gone = new Set(removed);
+    for (let k = 0; k < added.length; k++) if (gone.has(added[k]!)) return null;
+  }
+  return { added, removed };
+}
+
+function find<R>(list: readonly R[], wanted: R, from: number, to: number): number {
+  for (let k = from; k < to; k++) if (list[k] === wanted) return k;
+  return -1;
+}
+
+function hashChanges<R extends object>(wasSpan: readonly R[], isSpan: readonly R[]): { added: R[]; removed: R[] } {
   const was = new Set(wasSpan);
   const is = new Set(isSpan);
   return { added: isSpan.filter((r) => !was.has(r)), removed: wasSpan.filter((r) => !is.has(r)) };

@@ -156,6 +156,32 @@ test('changedRoutes: by identity, the routes only after and only before; a route
   assert.deepEqual(diffRoutes(shrunk.added, shrunk.removed, [254]).remove, [b]);
 });
 
+test('changedRoutes on long lists in order: blocks gone in one place and come in another, blocks longer than it looks ahead, routes replaced in place (seeded)', () => {
+  let state = 7;
+  const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
+  const route = (i: number) => ({ dst: `10.${(i >> 8) & 255}.${i & 255}.0/24`, i });
+  for (let round = 0; round < 120; round++) {
+    // Sorted by i, as the planner sorts by address; changes keep that order.
+    const before = Array.from({ length: 500 + random(1500) }, (_, k) => route(k * 4));
+    let after = [...before];
+    for (let blocks = 1 + random(4); blocks > 0; blocks--) {
+      const at = random(after.length);
+      const length = random(4) === 0 ? 65 + random(40) : 1 + random(12);
+      if (random(2) === 0) after.splice(at, length);
+      else {
+        const base = (after[at]?.i ?? after.length * 4) - 3;
+        after.splice(at, 0, ...Array.from({ length: Math.min(length, 3) }, (_, k) => route(base + k)));
+      }
+    }
+    if (random(5) === 0) after = after.map((r) => (random(50) === 0 ? { ...r } : r));
+    const expected = { added: after.filter((r) => !before.includes(r)), removed: before.filter((r) => !after.includes(r)) };
+    const { added, removed } = changedRoutes(before, after);
+    assert.equal(added.length, expected.added.length, `round ${round}: added`);
+    assert.equal(removed.length, expected.removed.length, `round ${round}: removed`);
+    assert.ok(added.every((r, k) => r === expected.added[k]) && removed.every((r, k) => r === expected.removed[k]), `round ${round}: the same objects in list order`);
+  }
+});
+
 test('changedRoutes agrees with a whole-list comparison by identity whatever changed where: start, end, middle, several places, reordered, everything (seeded)', () => {
   let state = 99;
   const random = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
