@@ -8,6 +8,7 @@
  * is found through `below`, which maps every strict ancestor of a claim to the first claim added under
  * it. Callers add in a deterministic order, so the claim named in a message is the same on every node.
  */
+import { CidrKeySet } from './cidr-members.ts';
 import type { Cidr } from './cidr.ts';
 
 export interface Claim<T> {
@@ -84,9 +85,9 @@ export class ClaimIndex<T> {
  * of 10,000 CIDRs builds maps of them.
  */
 export function noneOverlap(cidrs: readonly Cidr[]): boolean {
-  // network x 64 + prefix length: exact in a double (below 2^38), sorted by network, then wider first.
+  // CidrKeySet's numbers (network x 64 + prefix length): sorted by network, then wider first.
   const keys = new Float64Array(cidrs.length);
-  for (let i = 0; i < cidrs.length; i++) keys[i] = cidrs[i]!.network * 64 + cidrs[i]!.prefixLength;
+  for (let i = 0; i < cidrs.length; i++) keys[i] = CidrKeySet.key(cidrs[i]!.network, cidrs[i]!.prefixLength);
   keys.sort();
   let coveredUpTo = -1;
   for (let i = 0; i < keys.length; i++) {

@@ -59,8 +59,11 @@ export const probeKey = (clusterId: string, cableName: string): string => `${clu
 /** What of the planner's result the health plan is built from. */
 export type HealthPlanInput = Pick<Plan, 'isGateway' | 'localEndpoint' | 'remoteClusters'>;
 
+/** One remote's target, or why it is not probed. */
+type RemoteProbe = { key: string; target?: ProbeTarget; skipped?: string };
+
 /** What nodeHealthPlan made of one remote (the plan's entry for it), to be kept by that entry: the plan memo keeps an unchanged remote's entry the same object. */
-export type HealthPlanMemo = WeakMap<object, { key: string; target?: ProbeTarget; skipped?: string }>;
+export type HealthPlanMemo = WeakMap<object, RemoteProbe>;
 
 /** Whether `ip` lies in one of `subnets` (CIDR texts; unparseable ones match nothing). */
 const inside = (ip: string, subnets: readonly string[]): boolean => ownHealthCheckIp([ip], subnets) !== undefined;
@@ -98,8 +101,8 @@ export function nodeHealthPlan(plan: HealthPlanInput, options: { disabled: boole
   return { targets, skipped };
 }
 
-/** One remote's target, or why it is not probed; null when its spec is unusable (it is left out). */
-function remoteProbe(remote: HealthPlanInput['remoteClusters'][number]): { key: string; target?: ProbeTarget; skipped?: string } | null {
+/** null when the remote's spec is unusable (it is left out). */
+function remoteProbe(remote: HealthPlanInput['remoteClusters'][number]): RemoteProbe | null {
   const spec = remote.spec;
   if (spec === null || typeof spec !== 'object' || typeof spec.clusterId !== 'string' || typeof spec.cableName !== 'string') return null;
   const key = probeKey(spec.clusterId, spec.cableName);
