@@ -673,6 +673,8 @@ static napi_value socket_unref(napi_env env, napi_callback_info info) {
 
 /* native/malloc_trim.c: the addon is seaway's one native module, so it carries that call too. */
 napi_value seaway_malloc_trim(napi_env env, napi_callback_info info);
+/* native/posix_spawn.c: spawn and reap, likewise; false with an exception pending on failure. */
+bool seaway_define_spawn(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor methods[] = {
@@ -692,5 +694,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value trim;
   NAPI_CALL(env, napi_create_function(env, "mallocTrim", NAPI_AUTO_LENGTH, seaway_malloc_trim, NULL, &trim));
   NAPI_CALL(env, napi_set_named_property(env, exports, "mallocTrim", trim));
+  if (!seaway_define_spawn(env, exports)) return NULL;
   return exports;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the ICMP probe addon, native/build/Release/seaway_icmp.node, from native/icmp_probe.c (and
-# native/malloc_trim.c, the one other native call seaway makes) with
+# native/malloc_trim.c and native/posix_spawn.c, the other native calls seaway makes) with
 # the machine's C compiler, npm's own node-gyp, and the Node-API headers of the Node the project
 # pins (the `node` dev dependency's node-<platform>-<arch> package, passed as --nodedir): nothing
 # is downloaded and nothing prebuilt is used. The image builds it the same way.
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 dir=native
 built=$dir/build/Release/seaway_icmp.node
-sources=("$dir/binding.gyp" "$dir/icmp_probe.c" "$dir/malloc_trim.c" scripts/build-native.sh)
+sources=("$dir/binding.gyp" "$dir/icmp_probe.c" "$dir/malloc_trim.c" "$dir/posix_spawn.c" scripts/build-native.sh)
 bin=$PWD/node_modules/.bin
 node=$bin/node
 

@@ -16,6 +16,7 @@ import { startInitPhase, WAIT_CNI, WAIT_NODE } from './init/init-phase.ts';
 import { openInterfaceEvents } from './kernel/interface-events.ts';
 import { openRtnetlink } from './kernel/rtnetlink.ts';
 import { run as runProcess } from './kernel/exec.ts';
+import { nodeSpawner, posixSpawner } from './kernel/spawner.ts';
 import { withXtablesLock, type ProcessRunner } from './kernel/iptables.ts';
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -185,9 +186,12 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   } catch (error) {
     icmpProblem = errorText(error);
     logger.warn({ err: icmpProblem }, healthSettings !== null
-      ? 'health checks to the remote gateways are not possible on this node, and freed memory is not given back early; routing is not affected'
-      : 'the native addon is not loaded: freed memory is not given back early; routing is not affected');
+      ? 'health checks to the remote gateways are not possible on this node, freed memory is not given back early, and the kernel tools start through Node\'s slower spawn; routing is not affected'
+      : 'the native addon is not loaded: freed memory is not given back early, and the kernel tools start through Node\'s slower spawn; routing is not affected');
   }
+  // The kernel tools (iptables-restore, nft, ipset) start with the addon's posix_spawn, which does
+  // not copy this process's memory map as Node's fork does (kernel/spawner.ts); without it, with Node's.
+  const spawner = icmp !== null ? posixSpawner(icmp) : nodeSpawner;
   // The CNI address the probes are sent from, once the init phase has found the interface.
   let cniAddress: () => string | undefined = () => undefined;
   const checker = healthSettings !== null && icmp !== null ? new HealthChecker({
@@ -247,7 +251,7 @@ export async function run(config: RunConfig, logger: Logger): Promise<{ code: nu
   // A stop kills the tools still running (the datapath stays as the last finished transaction left it).
   // iptables-legacy writers serialise on the host's xtables lock (kube-proxy's too): seaway uses the same file.
   const boundedRun: ProcessRunner = withXtablesLock((file, args, options) =>
-    runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, signal: stopping.signal, ...options }), config.xtablesLock);
+    runProcess(file, args, { timeoutMs: config.execTimeoutSeconds * 1000, signal: stopping.signal, spawner, ...options }), config.xtablesLock);
   // What the kernel watches saw since the last pass: the parts nobody changed are not read again.
   const kernelChanges = new KernelChanges();
   // The filter joins the pass once it works; until then the pass programs routing alone.

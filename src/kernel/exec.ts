@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { nodeSpawner, type Spawner } from './spawner.ts';
 
 /** Deadline of a process when the caller names none: generous for iptables-restore of a large ruleset, short of liveness. */
 export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
@@ -33,6 +33,8 @@ export interface ExecOptions {
    * of file as long. Called exactly once per run that got as far as spawning.
    */
   onInputClosed?: () => void;
+  /** How the process is started (default: Node's child_process; the agent passes the addon's posix_spawn). */
+  spawner?: Spawner;
 }
 
 export class ExecError extends Error {
@@ -73,13 +75,7 @@ export function run(file: string, args: readonly string[], options: ExecOptions 
   const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return Promise.reject(new RangeError(`exec timeoutMs must be a positive finite number, got ${timeoutMs}`));
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: options.env ?? process.env,
-      cwd: options.cwd,
-      signal: options.signal,
-      killSignal: 'SIGKILL',
-    });
+    const child = (options.spawner ?? nodeSpawner)(file, args, { env: options.env ?? process.env, cwd: options.cwd, signal: options.signal });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let settled = false;

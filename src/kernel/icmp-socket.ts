@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { SpawnAddon } from './spawner.ts';
 
 /**
  * ICMP echo probes for tunnel health and RTT, through the `native/` addon (native/icmp_probe.c):
@@ -70,8 +71,8 @@ export interface IcmpSocket {
   unref(): IcmpSocket;
 }
 
-/** The addon's exports. */
-export interface IcmpAddon {
+/** The addon's exports: seaway's one native module, so it carries posix_spawn (kernel/spawner) too. */
+export interface IcmpAddon extends SpawnAddon {
   IcmpSocket: new (options: IcmpSocketOptions) => IcmpSocket;
   /** Bytes of an echo request after the IP header. */
   ECHO_BYTES: number;
@@ -104,8 +105,8 @@ export function loadIcmpAddon(path: string = ICMP_ADDON_PATH): IcmpAddon {
     throw new IcmpAddonError(`the ICMP probe addon at ${path} could not be loaded (${reason}); rebuild it: rm -rf native/build && bash scripts/build-native.sh`, path, { cause: error });
   }
   const exports = addon as Partial<IcmpAddon> | null;
-  if (typeof exports?.IcmpSocket !== 'function' || typeof exports.mallocTrim !== 'function') {
-    throw new IcmpAddonError(`${path} is not the ICMP probe addon of this version (it exports no IcmpSocket or mallocTrim); rebuild it: rm -rf native/build && bash scripts/build-native.sh`, path);
+  if (typeof exports?.IcmpSocket !== 'function' || typeof exports.mallocTrim !== 'function' || typeof exports.spawn !== 'function' || typeof exports.reap !== 'function') {
+    throw new IcmpAddonError(`${path} is not the ICMP probe addon of this version (it exports no IcmpSocket, mallocTrim, spawn or reap); rebuild it: rm -rf native/build && bash scripts/build-native.sh`, path);
   }
   return exports as IcmpAddon;
 }

@@ -10,10 +10,13 @@
  *
  *   node test/bench/filter.ts [--clusters 1000] [--subnets 10] [--trials 5]
  *   FILTER_BENCH_ONLY=legacy FILTER_BENCH_TIMELINE=1 ...   one variant; each process's start and end in the median runs
+ *   FILTER_BENCH_SPAWN=child_process ...   both sides start the tools with Node's spawn, not the addon's posix_spawn the agent uses
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { run } from '../../src/kernel/exec.ts';
+import { run, type ExecOptions } from '../../src/kernel/exec.ts';
+import { loadIcmpAddon } from '../../src/kernel/icmp-socket.ts';
+import { nodeSpawner, posixSpawner, type Spawner } from '../../src/kernel/spawner.ts';
 import { createFilterDriver, detectIptablesMode, KERNEL_FILTER_NETLINK, type FilterBackend } from '../../src/dataplane/filter.ts';
 import type { FilterNetlink } from '../../src/dataplane/filter-iptables.ts';
 import type { IptablesMode, ProcessRunner } from '../../src/kernel/iptables.ts';
@@ -91,17 +94,22 @@ interface TrialResult {
 
 interface Span { what: string; start: number; end: number }
 
+/** How both sides start the tools: as the agent does (the addon's posix_spawn), or with Node's spawn. */
+const SPAWN = process.env.FILTER_BENCH_SPAWN === 'child_process' ? 'child_process' : 'posix_spawn';
+
 /** Runs inside a fresh namespace: times the work in this process, prints one JSON line. */
 async function inside(spec: string): Promise<void> {
   const [which, index] = spec.split(':');
   const variant = VARIANTS[Number(index)]!;
+  const spawner: Spawner = SPAWN === 'child_process' ? nodeSpawner : posixSpawner(loadIcmpAddon());
+  const exec = (file: string, args: readonly string[], options: ExecOptions = {}) => run(file, args, { spawner, ...options });
   if (which === 'bare' || which === 'bare-default-hash') {
     const scripts = bareScripts(variant, which === 'bare-default-hash');
     const start = performance.now();
     const timeline: Span[] = [];
     for (const s of scripts) {
       const begun = performance.now() - start;
-      await run(s.file, s.args, { input: s.input });
+      await exec(s.file, s.args, { input: s.input });
       timeline.push({ what: [s.file, ...s.args.filter((a) => !a.startsWith('-'))].join(' '), start: begun, end: performance.now() - start });
     }
     console.log(JSON.stringify({ ms: performance.now() - start, timeline } satisfies TrialResult));
@@ -114,7 +122,7 @@ async function inside(spec: string): Promise<void> {
     if (/-restore$/.test(file) || (file === 'nft' && args.includes('-f')) || (file === 'ipset' && args.includes('restore'))) writingCalls++;
     const start = performance.now() - origin;
     try {
-      return await run(file, args, options);
+      return await exec(file, args, options);
     } finally {
       spans?.push({ what: [file, ...args.filter((a) => !a.startsWith('-') && a !== '5')].join(' '), start, end: performance.now() - origin });
     }
@@ -303,7 +311,7 @@ async function main(): Promise<void> {
   const subnets = clusters * subnetsPerCluster;
   // The two local CIDRs, the remote subnets, and the node addresses VXLAN is accepted from.
   const expectedMembers = 2 + subnets + NODES;
-  console.log(`filter benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${subnets} remote CIDRs, ${trials} trials each, medians (fresh namespace per run)`);
+  console.log(`filter benchmark: ${clusters} remote clusters x ${subnetsPerCluster} subnets = ${subnets} remote CIDRs, ${trials} trials each, medians (fresh namespace per run); both sides start the tools with ${SPAWN === 'posix_spawn' ? 'the addon\'s posix_spawn, as the agent does' : 'Node\'s child_process spawn'}`);
   let worst = 0;
   for (const host of HOSTS) {
     console.log(host === 'fresh'

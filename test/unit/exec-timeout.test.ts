@@ -7,14 +7,17 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ExecTimeoutError, run } from '../../src/kernel/exec.ts';
+import { ExecTimeoutError, run as runWith, type ExecOptions } from '../../src/kernel/exec.ts';
+import { SPAWNERS } from '../helpers/spawners.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true; } catch { return false; }
 };
 
-describe('run() deadline', () => {
+// Every case with Node's child_process and with the addon's posix_spawn (the agent's).
+for (const { name, spawner } of SPAWNERS) describe(`run() deadline, with ${name}`, () => {
+  const run = (file: string, args: readonly string[], options: ExecOptions = {}) => runWith(file, args, { spawner, ...options });
   let dir: string;
   /** Descendants the stubs started; killed by pid in after(). */
   const descendants: number[] = [];

@@ -32,13 +32,16 @@ test('a file at the path that is not a loadable addon says so and how to rebuild
   });
 });
 
-test('a module at the path that is not the ICMP addon, or a build from before mallocTrim, is refused', () => {
+test('a module at the path that is not the ICMP addon, or a build from before mallocTrim or spawn, is refused', () => {
   const other = join(dir, 'other.cjs');
   writeFileSync(other, 'module.exports = { somethingElse: 1 };');
-  assert.throws(() => loadIcmpAddon(other), /is not the ICMP probe addon of this version \(it exports no IcmpSocket or mallocTrim\); rebuild it/);
+  assert.throws(() => loadIcmpAddon(other), /is not the ICMP probe addon of this version \(it exports no IcmpSocket, mallocTrim, spawn or reap\); rebuild it/);
   const stale = join(dir, 'stale.cjs');
   writeFileSync(stale, 'module.exports = { IcmpSocket: function IcmpSocket() {}, ECHO_BYTES: 28 };');
   assert.throws(() => loadIcmpAddon(stale), /is not the ICMP probe addon of this version/);
+  const beforeSpawn = join(dir, 'before-spawn.cjs');
+  writeFileSync(beforeSpawn, 'module.exports = { IcmpSocket: function IcmpSocket() {}, ECHO_BYTES: 28, mallocTrim: () => false };');
+  assert.throws(() => loadIcmpAddon(beforeSpawn), /is not the ICMP probe addon of this version/);
 });
 
 test('the default path is native/build/Release/seaway_icmp.node of this repository, absolute', () => {
