@@ -9,7 +9,7 @@
  *
  * spawn(file, args, env, path, cwd) -> [pid, stdinFd, stdoutFd, stderrFd]
  *   file is looked up in `path` (a PATH value: the child's environment's, as libuv does) unless it
- *   names a slash; env is the child's whole environment as "NAME=value" strings. The three fds are
+ *   names a slash (see resolve); env is the child's whole environment as "NAME=value" strings. The three fds are
  *   this process's ends of three pipes (close-on-exec), the child's ends being its 0, 1 and 2. The
  *   child starts with every signal at its default action and none blocked (as libuv's children:
  *   Node ignores SIGPIPE, and an ignored signal stays ignored across exec). Throws an Error whose
@@ -21,6 +21,7 @@
 #include <node_api.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <paths.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -127,30 +128,41 @@ static char **vector_arg(napi_env env, napi_value array, const char *first) {
   return vector;
 }
 
-/* Whether `candidate` is a file this process may execute (a directory is not). */
-static bool executable(const char *candidate) {
+/* 0 when `candidate` is a file this process may execute; else ENOENT, or EACCES for one that is there but may not be (a directory counts as absent). */
+static int executable(const char *candidate) {
   struct stat info;
-  return access(candidate, X_OK) == 0 && stat(candidate, &info) == 0 && !S_ISDIR(info.st_mode);
+  if (stat(candidate, &info) != 0 || S_ISDIR(info.st_mode)) return ENOENT;
+  return access(candidate, X_OK) == 0 ? 0 : EACCES;
 }
 
 /*
- * The file to execute: `file` itself when it names a slash, else the first executable
- * `directory/file` along `path` (an empty entry is the working directory). 0, or ENOENT.
+ * The file to execute, as libuv finds it: `file` itself when it names a slash (relative to `cwd`
+ * once the child is there), else the first executable `directory/file` along `path` (the default
+ * path when there is none; an empty entry is the working directory). A relative entry is taken
+ * from `cwd`, where the child will be. 0; or ENOENT, or EACCES when only files that may not be
+ * executed were found (as execvp). A file without `#!` is not handed to /bin/sh (ENOEXEC).
  */
-static int resolve(const char *file, const char *path, char *resolved) {
+static int resolve(const char *file, const char *path, const char *cwd, char *resolved) {
   if (strchr(file, '/') != NULL) {
     if (strlen(file) >= CANDIDATE_MAX) return ENAMETOOLONG;
     strcpy(resolved, file);
     return 0;
   }
   if (*file == '\0') return ENOENT;
-  for (const char *entry = path != NULL ? path : "/usr/local/bin:/usr/bin:/bin";; ) {
+  int found = ENOENT;
+  for (const char *entry = path != NULL ? path : _PATH_DEFPATH;; ) {
     const char *end = strchrnul(entry, ':');
-    size_t length = (size_t)(end - entry);
-    int written = length == 0 ? snprintf(resolved, CANDIDATE_MAX, "%s", file)
-                              : snprintf(resolved, CANDIDATE_MAX, "%.*s/%s", (int)length, entry, file);
-    if (written > 0 && written < CANDIDATE_MAX && executable(resolved)) return 0;
-    if (*end == '\0') return ENOENT;
+    int length = (int)(end - entry);
+    const char *base = cwd != NULL && (length == 0 || *entry != '/') ? cwd : NULL;
+    int written = base == NULL
+      ? snprintf(resolved, CANDIDATE_MAX, "%.*s%s%s", length, entry, length == 0 ? "" : "/", file)
+      : snprintf(resolved, CANDIDATE_MAX, "%s/%.*s%s%s", base, length, entry, length == 0 ? "" : "/", file);
+    if (written > 0 && written < CANDIDATE_MAX) {
+      int verdict = executable(resolved);
+      if (verdict == 0) return 0;
+      if (verdict == EACCES) found = EACCES;
+    }
+    if (*end == '\0') return found;
     entry = end + 1;
   }
 }
@@ -232,7 +244,7 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   if (type != napi_null && (cwd = string_arg(env, argv[4])) == NULL) goto done;
 
   char resolved[CANDIDATE_MAX];
-  int error = resolve(file, path, resolved);
+  int error = resolve(file, path, cwd, resolved);
   int pipes[6] = { -1, -1, -1, -1, -1, -1 };
   pid_t pid = 0;
   if (error == 0) error = start(resolved, args, envp, cwd, pipes, &pid);

@@ -4,7 +4,7 @@
  * codes, and every child is reaped, however many end at once and beside Node's own children.
  */
 import assert from 'node:assert/strict';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,21 @@ function countingSignals(): ChildSignals & { listening: () => number } {
     listening: () => listening,
   };
 }
+
+/** A SIGCHLD nobody sends: the test calls the listener itself (`deliver`), so only output closing reaps otherwise. */
+function manualSignals(): ChildSignals & { deliver: () => void } {
+  let listener: (() => void) | undefined;
+  return {
+    on: (_event, l) => { listener = l; },
+    off: () => { listener = undefined; },
+    deliver: () => listener?.(),
+  };
+}
+
+/** Whether the process is a zombie: exited, not yet reaped. */
+const zombie = (pid: number): boolean => {
+  try { return / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, '()')); } catch { return false; }
+};
 
 const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true; } catch { return false; }
@@ -101,8 +116,17 @@ describe('posix_spawn children start as child_process children do', () => {
         assert.equal(await code('seaway-stub', spawner, { PATH: '/usr/bin:/bin' }), 'ENOENT');
         assert.equal(await code(join(dir, 'missing'), spawner), 'ENOENT');
         assert.equal(await code(join(dir, 'not-executable'), spawner), 'EACCES');
+        // Only a file that may not be executed on the PATH: EACCES, as execvp says.
+        assert.equal(await code('seaway-stub', spawner, { PATH: join(dir, 'plain') }), 'EACCES');
       }
       await assert.rejects(run(join(dir, 'missing'), [], { spawner: posix }), { message: `spawn ${join(dir, 'missing')} ENOENT`, syscall: 'spawn' });
+    });
+
+    test('a relative PATH entry is taken from the working directory the child gets, as libuv does', async () => {
+      const env = { PATH: 'shadow:bin:/usr/bin:/bin', SEAWAY_STUB_WORD: 'relative' };
+      for (const spawner of [posix, nodeSpawner]) {
+        assert.equal((await run('seaway-stub', [], { spawner, env, cwd: dir })).stdout, `relative ${dir}\n`);
+      }
     });
 
     test('a working directory that is not there fails the spawn, not the agent', async () => {
@@ -110,9 +134,20 @@ describe('posix_spawn children start as child_process children do', () => {
     });
   });
 
-  test('a NUL byte in an argument or the environment is refused before anything starts', async () => {
-    await assert.rejects(run('echo', ['a\0b'], { spawner: posix }), TypeError);
-    await assert.rejects(run('echo', [], { spawner: posix, env: { X: 'a\0b' } }), TypeError);
+  test('a NUL byte in an argument or the environment is refused before anything starts or is listened for', async () => {
+    const signals = countingSignals();
+    const refusing = posixSpawner(addon, signals);
+    await assert.rejects(run('echo', ['a\0b'], { spawner: refusing }), TypeError);
+    await assert.rejects(run('echo', [], { spawner: refusing, env: { X: 'a\0b' } }), TypeError);
+    await assert.rejects(run('echo', [], { spawner: refusing, cwd: '/tmp\0x' }), TypeError);
+    assert.equal(signals.listening(), 0);
+  });
+
+  test('a child killed by SIGABRT is said so by name (not its alias SIGIOT), as child_process says', async () => {
+    for (const spawner of [posix, nodeSpawner]) {
+      const result = await run('sh', ['-c', 'kill -ABRT $$'], { spawner, allowFailure: true });
+      assert.deepEqual([result.code, result.signal], [128, 'SIGABRT']);
+    }
   });
 });
 
@@ -120,7 +155,9 @@ describe('posix_spawn children are reaped', () => {
   test('64 children ending together (SIGCHLD coalesces) are each reaped, and SIGCHLD is no longer listened for after', async () => {
     const signals = countingSignals();
     const posix = posixSpawner(addon, signals);
-    const results = await Promise.all(Array.from({ length: 64 }, (_, i) => run('sh', ['-c', `exit ${i % 7}`], { spawner: posix, allowFailure: true })));
+    // Their output closed at once and their exits together, 0.3 s on: the exits are found by SIGCHLD.
+    const script = (i: number) => `exec >&- 2>&-; sleep 0.3; exit ${i % 7}`;
+    const results = await Promise.all(Array.from({ length: 64 }, (_, i) => run('sh', ['-c', script(i)], { spawner: posix, allowFailure: true })));
     assert.deepEqual(results.map((r) => r.code), Array.from({ length: 64 }, (_, i) => i % 7));
     assert.equal(signals.listening(), 0);
   });
@@ -147,6 +184,33 @@ describe('posix_spawn children are reaped', () => {
     // kill(pid, 0) succeeds on a zombie: gone means killed and reaped.
     await waitFor(`process ${pid} to be reaped`, () => !alive(pid!));
     await waitFor('SIGCHLD no longer listened for', () => signals.listening() === 0);
+  });
+
+  test('a listener that throws on one exit leaves no other child unreaped: each is told, then the error goes on', async () => {
+    const signals = manualSignals();
+    const posix = posixSpawner(addon, signals);
+    // Outputs closed at once: only the (manual) SIGCHLD reaps them.
+    const children = [0, 1].map(() => posix('sh', ['-c', 'exec >&- 2>&-; sleep 0.2'], { env: process.env }));
+    const exits: number[] = [];
+    children[0]!.once('exit', () => { throw new Error('listener failed'); });
+    children[1]!.once('exit', (code) => { exits.push(code ?? -1); });
+    await waitFor('both children to have exited', () => children.every((c) => zombie(c.pid!)));
+    assert.throws(() => signals.deliver(), /listener failed/);
+    assert.deepEqual(exits, [0], 'the second child was reaped and told despite the first listener\'s error');
+    assert.ok(children.every((c) => !alive(c.pid!)), 'both reaped');
+  });
+
+  test('a child reaped by someone else fails its run with ECHILD instead of a made-up exit code', async () => {
+    const signals = manualSignals();
+    const posix = posixSpawner(addon, signals);
+    let pid: number | undefined;
+    const running = run('sh', ['-c', 'exec >&- 2>&-; sleep 0.2'], {
+      spawner: (file, args, options) => { const child = posix(file, args, options); pid = child.pid; return child; },
+    });
+    await waitFor('the child to have exited', () => pid !== undefined && zombie(pid));
+    assert.deepEqual(addon.reap(pid!), [0, 0], 'taken from under the spawner');
+    signals.deliver();
+    await assert.rejects(running, { code: 'ECHILD' });
   });
 
   test('a signal that already aborted starts nothing', async () => {
