@@ -23,6 +23,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { run, type ExecOptions } from '../../src/kernel/exec.ts';
+import { loadIcmpAddon } from '../../src/kernel/icmp-socket.ts';
+import { posixSpawner } from '../../src/kernel/spawner.ts';
 import { openRtnetlink, type KernelWrite, type Rtnetlink } from '../../src/kernel/rtnetlink.ts';
 import { procSysctls } from '../../src/kernel/sysctl.ts';
 import type { ProcessRunner } from '../../src/kernel/iptables.ts';
@@ -123,7 +125,9 @@ async function inside(which: string): Promise<void> {
   const watch = watchOwnedObjects(() => kernelChanges.changed('routing'), () => routing.routeDestinations(), undefined, () => 'eth0', () => kernelChanges.changed('host-network'));
   try {
     for (const part of KERNEL_PARTS) kernelChanges.watching(part);
-    const driver = await createFilterDriver(variant.backend, { run: countRun(run), iptablesMode: variant.mode, netlink });
+    // The tools start as the agent starts them: the addon's posix_spawn.
+    const spawner = posixSpawner(loadIcmpAddon());
+    const driver = await createFilterDriver(variant.backend, { run: countRun((file, args, options) => run(file, args, { spawner, ...options })), iptablesMode: variant.mode, netlink });
     const config = parseConfig(['run', '--cluster-id', 'cluster1', '--node-name', ROLE_NODES[role].name, '--pod-cidrs', '10.1.0.0/16', '--service-cidrs', '10.101.0.0/16',
       '--max-remote-subnets', String(routeCount)], {}) as RunConfig;
     // Two generations of every Endpoint, built once: a change swaps one Endpoint object, as the informer does.
