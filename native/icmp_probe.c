@@ -117,11 +117,12 @@ static void throw_errno(napi_env env, const char *syscall, const char *detail, i
 }
 
 /* A Node-API call failed: throw its own message unless a JS exception is already pending. */
-static void throw_napi_failure(napi_env env, const char *call) {
+/* Throws "seaway addon: <call> failed: <reason>" unless an exception is pending already (native/posix_spawn.c uses it too). */
+void seaway_throw_napi_failure(napi_env env, const char *call) {
   const napi_extended_error_info *info = NULL;
   char message[256];
   napi_get_last_error_info(env, &info);
-  snprintf(message, sizeof message, "seaway_icmp: %s failed: %s", call,
+  snprintf(message, sizeof message, "seaway addon: %s failed: %s", call,
            info != NULL && info->error_message != NULL ? info->error_message : "unknown error");
   bool pending = false;
   napi_is_exception_pending(env, &pending);
@@ -131,7 +132,7 @@ static void throw_napi_failure(napi_env env, const char *call) {
 #define NAPI_CALL(env, call)                 \
   do {                                       \
     if ((call) != napi_ok) {                 \
-      throw_napi_failure((env), #call);      \
+      seaway_throw_napi_failure((env), #call); \
       return NULL;                           \
     }                                        \
   } while (0)
@@ -479,7 +480,7 @@ static napi_value socket_new(napi_env env, napi_callback_info info) {
       !get_option(env, options, "onError", &on_error, &on_error_type) ||
       !get_option(env, options, "source", &source, &source_type) ||
       !get_option(env, options, "mark", &mark, &mark_type)) {
-    throw_napi_failure(env, "reading the options");
+    seaway_throw_napi_failure(env, "reading the options");
     return NULL;
   }
   if (on_replies_type != napi_function) {
@@ -573,7 +574,7 @@ static napi_value socket_new(napi_env env, napi_callback_info info) {
       napi_async_init(env, NULL, resource_name, &p->async) != napi_ok ||
       napi_type_tag_object(env, self, &PROBE_SOCKET_TAG) != napi_ok ||
       napi_wrap(env, self, p, probe_finalize, NULL, NULL) != napi_ok) {
-    throw_napi_failure(env, "IcmpSocket set-up");
+    seaway_throw_napi_failure(env, "IcmpSocket set-up");
     probe_close(p);
     free(p);
     return NULL;

@@ -35,21 +35,13 @@
 /* Longest PATH candidate (directory, slash, file) tried. */
 #define CANDIDATE_MAX 4096
 
-static void throw_call_failure(napi_env env, const char *call) {
-  const napi_extended_error_info *info = NULL;
-  char message[256];
-  napi_get_last_error_info(env, &info);
-  snprintf(message, sizeof message, "seaway spawn: %s failed: %s", call,
-           info != NULL && info->error_message != NULL ? info->error_message : "unknown error");
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, NULL, message);
-}
+/* native/icmp_probe.c: throws "seaway addon: <call> failed: <reason>" unless an exception is pending. */
+void seaway_throw_napi_failure(napi_env env, const char *call);
 
 #define CALL(env, call, failed)              \
   do {                                       \
     if ((call) != napi_ok) {                 \
-      throw_call_failure((env), #call);      \
+      seaway_throw_napi_failure((env), #call); \
       goto failed;                           \
     }                                        \
   } while (0)
@@ -73,7 +65,7 @@ static void throw_errno(napi_env env, const char *file, int error) {
 static char *string_arg(napi_env env, napi_value value) {
   size_t length = 0;
   if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) {
-    throw_call_failure(env, "napi_get_value_string_utf8");
+    seaway_throw_napi_failure(env, "napi_get_value_string_utf8");
     return NULL;
   }
   char *text = malloc(length + 1);
@@ -83,7 +75,7 @@ static char *string_arg(napi_env env, napi_value value) {
   }
   if (napi_get_value_string_utf8(env, value, text, length + 1, &length) != napi_ok) {
     free(text);
-    throw_call_failure(env, "napi_get_value_string_utf8");
+    seaway_throw_napi_failure(env, "napi_get_value_string_utf8");
     return NULL;
   }
   return text;
@@ -99,7 +91,7 @@ static void free_vector(char **vector) {
 static char **vector_arg(napi_env env, napi_value array, const char *first) {
   uint32_t count = 0;
   if (napi_get_array_length(env, array, &count) != napi_ok) {
-    throw_call_failure(env, "napi_get_array_length");
+    seaway_throw_napi_failure(env, "napi_get_array_length");
     return NULL;
   }
   size_t offset = first != NULL ? 1 : 0;
@@ -116,7 +108,7 @@ static char **vector_arg(napi_env env, napi_value array, const char *first) {
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;
     if (napi_get_element(env, array, i, &item) != napi_ok) {
-      throw_call_failure(env, "napi_get_element");
+      seaway_throw_napi_failure(env, "napi_get_element");
       free_vector(vector);
       return NULL;
     }
@@ -262,7 +254,7 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   goto done;
 unreturned:
   /* The child runs but nobody can hear it: end it rather than leave it holding pipes nobody reads. */
-  throw_call_failure(env, "returning the spawned child");
+  seaway_throw_napi_failure(env, "returning the spawned child");
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   close_all(pipes, 6);
