@@ -9,11 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExecTimeoutError, run as runWith, type ExecOptions } from '../../src/kernel/exec.ts';
 import { SPAWNERS } from '../helpers/spawners.ts';
+import { processAlive as alive } from '../helpers/process-alive.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-const alive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-};
 
 // Every case with Node's child_process and with the addon's posix_spawn (the agent's).
 for (const { name, spawner } of SPAWNERS) describe(`run() deadline, with ${name}`, () => {

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { run } from '../../src/kernel/exec.ts';
 import { loadIcmpAddon } from '../../src/kernel/icmp-socket.ts';
 import { nodeSpawner, posixSpawner, type ChildSignals } from '../../src/kernel/spawner.ts';
+import { processAlive as alive } from '../helpers/process-alive.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const addon = loadIcmpAddon();
@@ -39,10 +40,6 @@ function manualSignals(): ChildSignals & { deliver: () => void } {
 /** Whether the process is a zombie: exited, not yet reaped. */
 const zombie = (pid: number): boolean => {
   try { return / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, '()')); } catch { return false; }
-};
-
-const alive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true; } catch { return false; }
 };
 
 describe('posix_spawn children start as child_process children do', () => {
